@@ -1,0 +1,1 @@
+"""Kundresa: the customer journey as code, connected to your own event data."""
