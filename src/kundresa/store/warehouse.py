@@ -1,0 +1,557 @@
+"""The event warehouse: an embedded DuckDB database holding events, quarantine and the ingest log.
+
+An ingest runs in one transaction. Files are first streamed into staging tables (all text),
+then parsed, checked, deduplicated and inserted with set-based SQL, so a 10-million-row file
+never has to fit in Python's memory. Whatever goes wrong — a bad header in the third file, an
+interrupt, a killed process — the transaction does not commit and the warehouse is exactly as
+it was.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zoneinfo
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from kundresa.ingest.columns import ColumnError, ColumnMap, map_columns
+from kundresa.ingest.readers import RawBatch, ReadError, iter_raw_batches, read_header
+
+__all__ = ["IngestError", "IngestReport", "Warehouse"]
+
+SCHEMA_VERSION = "1"
+
+_DDL = (
+    """
+    CREATE TABLE IF NOT EXISTS events (
+        customer_id VARCHAR NOT NULL,
+        "timestamp" TIMESTAMP NOT NULL,
+        event VARCHAR NOT NULL,
+        channel VARCHAR,
+        value DOUBLE,
+        event_id VARCHAR,
+        session_id VARCHAR,
+        properties MAP(VARCHAR, VARCHAR),
+        _key UHUGEINT NOT NULL,
+        _ingest INTEGER NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS quarantine (
+        ingest INTEGER NOT NULL,
+        source VARCHAR NOT NULL,
+        line BIGINT,
+        reason VARCHAR NOT NULL,
+        record VARCHAR
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS ingests (
+        id INTEGER PRIMARY KEY,
+        started TIMESTAMP NOT NULL,
+        finished TIMESTAMP NOT NULL,
+        sources VARCHAR[] NOT NULL,
+        rows_read BIGINT NOT NULL,
+        loaded BIGINT NOT NULL,
+        duplicates BIGINT NOT NULL,
+        quarantined BIGINT NOT NULL,
+        options VARCHAR
+    )
+    """,
+    "CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)",
+)
+
+EVENT_SELECT = (
+    'customer_id, "timestamp", event, channel, value, event_id, session_id, properties'
+)
+
+
+class IngestError(Exception):
+    """An ingest that could not run; the warehouse is unchanged."""
+
+
+@dataclass
+class IngestReport:
+    """What an ingest did."""
+
+    ingest_id: int
+    sources: list[str]
+    rows_read: int = 0
+    loaded: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+    columns: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ingest_id": self.ingest_id,
+            "sources": self.sources,
+            "read": self.rows_read,
+            "loaded": self.loaded,
+            "duplicates": self.duplicates,
+            "quarantined": self.quarantined,
+            "reasons": self.reasons,
+            "columns": self.columns,
+        }
+
+
+def _q(name: str) -> str:
+    """Quote an identifier for DuckDB."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _lit(text: str) -> str:
+    """Quote a string literal for DuckDB."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _clean(col: str) -> str:
+    return f"NULLIF(trim({_q(col)}), '')"
+
+
+# Numbers in the time column are Unix epochs; their magnitude tells the unit, the same rule
+# analytics tools use: seconds up to 1e11 (year 5138), then milliseconds, microseconds and
+# nanoseconds.
+_EPOCH_MICROS = """CASE
+    WHEN abs(CAST(_t AS DOUBLE)) < 1e11 THEN CAST(_t AS DOUBLE) * 1e6
+    WHEN abs(CAST(_t AS DOUBLE)) < 1e14 THEN CAST(_t AS DOUBLE) * 1e3
+    WHEN abs(CAST(_t AS DOUBLE)) < 1e17 THEN CAST(_t AS DOUBLE)
+    ELSE CAST(_t AS DOUBLE) / 1e3 END"""
+
+
+def _parse_sql(stage: str, cmap: ColumnMap, columns: Sequence[str]) -> str:
+    """SQL that parses one staged file into canonical columns plus a quarantine reason."""
+
+    def opt(col: str | None) -> str:
+        return _clean(col) if col is not None else "NULL::VARCHAR"
+
+    customer = (
+        f"NULLIF(trim(coalesce({', '.join(_clean(c) for c in cmap.customer)})), '')"
+        if len(cmap.customer) > 1
+        else _clean(cmap.customer[0])
+    )
+    props = sorted(cmap.properties)
+    if props:
+        entries = ", ".join(f"struct_pack(key := {_lit(p)}, value := {_clean(p)})" for p in props)
+        properties = f"map_from_entries(list_filter([{entries}], e -> e.value IS NOT NULL))"
+    else:
+        properties = "MAP()::MAP(VARCHAR, VARCHAR)"
+    raw = "json_object(" + ", ".join(f"{_lit(c)}, {_q(c)}" for c in columns) + ")"
+    customer_src = " or ".join(repr(c) for c in cmap.customer)
+    value_check = (
+        f"WHEN _v IS NOT NULL AND value IS NULL THEN "
+        f"'value ' || _v || ' is not a number (column {cmap.value})'"
+        if cmap.value
+        else ""
+    )
+    return f"""
+    WITH s AS (
+        SELECT _line,
+            {customer} AS customer_id,
+            {_clean(cmap.timestamp)} AS _t,
+            {_clean(cmap.event)} AS event,
+            {opt(cmap.channel)} AS channel,
+            {opt(cmap.value)} AS _v,
+            {opt(cmap.event_id)} AS event_id,
+            {opt(cmap.session_id)} AS session_id,
+            {properties} AS properties,
+            {raw} AS _raw
+        FROM {stage}
+    ), p AS (
+        SELECT *,
+            CASE WHEN regexp_full_match(_t, '[+-]?[0-9]+([.][0-9]+)?')
+                THEN CASE WHEN abs({_EPOCH_MICROS}) < 9.2e18
+                    THEN make_timestamp(CAST(round({_EPOCH_MICROS}) AS BIGINT)) END
+                ELSE timezone('UTC', try_cast(_t AS TIMESTAMPTZ))
+            END AS "timestamp",
+            try_cast(_v AS DOUBLE) AS value
+        FROM s
+    )
+    SELECT _line, customer_id, "timestamp", event, channel, value, event_id, session_id,
+        properties,
+        CASE
+            WHEN customer_id IS NULL THEN 'missing customer id (column {customer_src})'
+            WHEN _t IS NULL THEN 'missing timestamp (column {cmap.timestamp!r})'
+            WHEN "timestamp" IS NULL
+                THEN 'unparseable timestamp ' || _t || ' (column {cmap.timestamp!r})'
+            WHEN event IS NULL THEN 'missing event name (column {cmap.event!r})'
+            {value_check}
+        END AS _reason,
+        CASE WHEN event_id IS NOT NULL THEN md5_number('id' || chr(31) || event_id)
+            ELSE md5_number(concat_ws(chr(31), customer_id,
+                strftime("timestamp", '%Y-%m-%dT%H:%M:%S.%f'), event, coalesce(channel, ''),
+                coalesce(CAST(value AS VARCHAR), ''), coalesce(session_id, ''),
+                CAST(properties AS VARCHAR)))
+        END AS _key,
+        _raw
+    FROM p
+    """
+
+
+class Warehouse:
+    """The events of one project (or of one file, in memory) in DuckDB.
+
+    Parameters
+    ----------
+    path
+        The database file; ``None`` keeps everything in memory.
+    read_only
+        Open an existing database without taking the write lock.
+
+    Examples
+    --------
+    >>> wh = Warehouse(None)
+    >>> wh.event_count()
+    0
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None, *, read_only: bool = False) -> None:
+        self.path = Path(path) if path is not None else None
+        if self.path is not None and not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        target = str(self.path) if self.path is not None else ":memory:"
+        try:
+            self.con = duckdb.connect(target, read_only=read_only)
+        except duckdb.IOException as exc:
+            raise IngestError(f"{target}: cannot open the warehouse: {exc}") from exc
+        self.con.execute("SET TimeZone = 'UTC'")
+        if not read_only:
+            for ddl in _DDL:
+                self.con.execute(ddl)
+            self.con.execute(
+                "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", [SCHEMA_VERSION]
+            )
+
+    def close(self) -> None:
+        self.con.close()
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def event_count(self) -> int:
+        row = self.con.execute("SELECT count(*) FROM events").fetchone()
+        return int(row[0]) if row else 0
+
+    def quarantine_count(self) -> int:
+        row = self.con.execute("SELECT count(*) FROM quarantine").fetchone()
+        return int(row[0]) if row else 0
+
+    def summary(self) -> dict[str, Any]:
+        """Event, customer and quarantine counts, date range and the last ingest."""
+        ev = self.con.execute(
+            'SELECT count(*), count(DISTINCT customer_id), min("timestamp"), max("timestamp"), '
+            "count(DISTINCT event) FROM events"
+        ).fetchone()
+        assert ev is not None
+        last = self.con.execute(
+            "SELECT id, finished, sources, rows_read, loaded, duplicates, quarantined "
+            "FROM ingests ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+        return {
+            "events": int(ev[0]),
+            "customers": int(ev[1]),
+            "first_event": ev[2],
+            "last_event": ev[3],
+            "event_names": int(ev[4]),
+            "quarantined": self.quarantine_count(),
+            "ingests": int(self.con.execute("SELECT count(*) FROM ingests").fetchone()[0]),  # type: ignore[index]
+            "last_ingest": None
+            if last is None
+            else {
+                "id": last[0],
+                "finished": last[1],
+                "sources": list(last[2]),
+                "read": last[3],
+                "loaded": last[4],
+                "duplicates": last[5],
+                "quarantined": last[6],
+            },
+        }
+
+    def ingest_log(self) -> list[dict[str, Any]]:
+        cur = self.con.execute("SELECT * FROM ingests ORDER BY id")
+        names = [d[0] for d in cur.description or []]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    def quarantined(self, limit: int = 100) -> list[dict[str, Any]]:
+        cur = self.con.execute(
+            "SELECT ingest, source, line, reason, record FROM quarantine "
+            "ORDER BY ingest, source, line LIMIT ?",
+            [limit],
+        )
+        names = [d[0] for d in cur.description or []]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def ingest(
+        self,
+        files: Sequence[str | os.PathLike[str]],
+        *,
+        customer_col: str | None = None,
+        time_col: str | None = None,
+        event_col: str | None = None,
+        tz: str | None = None,
+        progress: Callable[[str, int, int], None] | None = None,
+    ) -> IngestReport:
+        """Load event files; all or nothing.
+
+        ``progress(file, bytes_done, bytes_total)`` is called while files are read.
+        Raises :class:`IngestError` (with the file and the problem) when a file cannot be
+        loaded at all; rows that are merely bad go to quarantine instead.
+        """
+        if not files:
+            raise IngestError("no files to ingest")
+        _check_tz(tz)
+        paths = [Path(f) for f in files]
+        maps: dict[str, ColumnMap] = {}
+        # Check every file's columns before touching the warehouse, so that a bad third
+        # file is reported at once instead of after loading the first two.
+        for p in paths:
+            try:
+                header = read_header(p)
+            except ReadError as exc:
+                raise IngestError(str(exc)) from exc
+            try:
+                maps[str(p)] = map_columns(
+                    header,
+                    source=str(p),
+                    customer_col=customer_col,
+                    time_col=time_col,
+                    event_col=event_col,
+                )
+            except ColumnError as exc:
+                raise IngestError(str(exc)) from exc
+
+        def batches(p: Path) -> Any:
+            size = p.stat().st_size
+            cb = (lambda done: progress(str(p), done, size)) if progress else None
+            return iter_raw_batches(p, cb)
+
+        return self._ingest(
+            [(str(p), batches(p)) for p in paths],
+            customer_col=customer_col,
+            time_col=time_col,
+            event_col=event_col,
+            tz=tz,
+        )
+
+    def ingest_arrow(
+        self,
+        table: pa.Table,
+        *,
+        source: str = "<dataframe>",
+        customer_col: str | None = None,
+        time_col: str | None = None,
+        event_col: str | None = None,
+        tz: str | None = None,
+    ) -> IngestReport:
+        """Load an Arrow table (e.g. from a DataFrame) like a file; rows are numbered from 1."""
+        _check_tz(tz)
+        from kundresa.ingest.readers import _to_string
+
+        def batches() -> Any:
+            row = 1
+            for batch in table.to_batches(max_chunksize=200_000):
+                n = batch.num_rows
+                yield RawBatch(
+                    {name: _to_string(batch.column(i)) for i, name in enumerate(batch.schema.names)},
+                    pa.array(range(row, row + n), pa.int64()),
+                )
+                row += n
+
+        return self._ingest(
+            [(source, batches())],
+            customer_col=customer_col,
+            time_col=time_col,
+            event_col=event_col,
+            tz=tz,
+        )
+
+    def _ingest(
+        self,
+        sources: list[tuple[str, Any]],
+        *,
+        customer_col: str | None,
+        time_col: str | None,
+        event_col: str | None,
+        tz: str | None,
+    ) -> IngestReport:
+        con = self.con
+        started = datetime.now(UTC).replace(tzinfo=None)
+        row = con.execute("SELECT coalesce(max(id), 0) + 1 FROM ingests").fetchone()
+        assert row is not None
+        report = IngestReport(int(row[0]), [s for s, _ in sources])
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(f"SET TimeZone = {_lit(tz or 'UTC')}")
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE _parsed (_source VARCHAR, _line BIGINT, "
+                'customer_id VARCHAR, "timestamp" TIMESTAMP, event VARCHAR, channel VARCHAR, '
+                "value DOUBLE, event_id VARCHAR, session_id VARCHAR, "
+                "properties MAP(VARCHAR, VARCHAR), _reason VARCHAR, _key UHUGEINT, "
+                "_raw VARCHAR)"
+            )
+            for index, (source, batches) in enumerate(sources):
+                stage = f"_stage_{index}"
+                columns = self._stage(stage, source, batches, report)
+                if not columns:
+                    continue
+                try:
+                    cmap = map_columns(
+                        columns,
+                        source=source,
+                        customer_col=customer_col,
+                        time_col=time_col,
+                        event_col=event_col,
+                    )
+                except ColumnError as exc:
+                    raise IngestError(str(exc)) from exc
+                report.columns[source] = cmap.describe()
+                con.execute(
+                    f"INSERT INTO _parsed SELECT {_lit(source)}, * FROM ("
+                    f"{_parse_sql(stage, cmap, columns)})"
+                )
+                con.execute(f"DROP TABLE {stage}")
+            con.execute(
+                "INSERT INTO quarantine SELECT ?, _source, _line, _reason, _raw "
+                "FROM _parsed WHERE _reason IS NOT NULL",
+                [report.ingest_id],
+            )
+            valid = con.execute("SELECT count(*) FROM _parsed WHERE _reason IS NULL").fetchone()
+            assert valid is not None
+            # One row per key: the first occurrence in this ingest, and only if the
+            # warehouse does not hold that key already.
+            con.execute(
+                f"""
+                INSERT INTO events
+                SELECT {EVENT_SELECT}, p._key, ?
+                FROM (
+                    SELECT * FROM _parsed WHERE _reason IS NULL
+                    QUALIFY row_number() OVER (PARTITION BY _key ORDER BY _source, _line) = 1
+                ) p
+                ANTI JOIN events e ON p._key = e._key
+                ORDER BY customer_id, "timestamp"
+                """,
+                [report.ingest_id],
+            )
+            loaded = con.execute(
+                "SELECT count(*) FROM events WHERE _ingest = ?", [report.ingest_id]
+            ).fetchone()
+            assert loaded is not None
+            report.loaded = int(loaded[0])
+            report.duplicates = int(valid[0]) - report.loaded
+            for reason, n in con.execute(
+                "SELECT _reason, count(*) FROM _parsed WHERE _reason IS NOT NULL "
+                "GROUP BY 1 ORDER BY 2 DESC, 1"
+            ).fetchall():
+                report.reasons[_reason_kind(reason)] = (
+                    report.reasons.get(_reason_kind(reason), 0) + n
+                )
+            q = con.execute(
+                "SELECT count(*) FROM quarantine WHERE ingest = ?", [report.ingest_id]
+            ).fetchone()
+            assert q is not None
+            report.quarantined = int(q[0])
+            con.execute(
+                "INSERT INTO ingests VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    report.ingest_id,
+                    started,
+                    datetime.now(UTC).replace(tzinfo=None),
+                    report.sources,
+                    report.rows_read,
+                    report.loaded,
+                    report.duplicates,
+                    report.quarantined,
+                    json.dumps(
+                        {
+                            "customer_col": customer_col,
+                            "time_col": time_col,
+                            "event_col": event_col,
+                            "tz": tz,
+                            "columns": report.columns,
+                        }
+                    ),
+                ],
+            )
+            con.execute("DROP TABLE _parsed")
+            con.execute("SET TimeZone = 'UTC'")
+            con.execute("COMMIT")
+        except BaseException as exc:
+            # Interrupts included: nothing of a half-done ingest may stay behind.
+            con.execute("ROLLBACK")
+            con.execute("SET TimeZone = 'UTC'")
+            if isinstance(exc, ReadError):
+                raise IngestError(str(exc)) from exc
+            if isinstance(exc, duckdb.Error):
+                raise IngestError(f"ingest failed, warehouse unchanged: {exc}") from exc
+            raise
+        return report
+
+    def _stage(self, stage: str, source: str, batches: Any, report: IngestReport) -> list[str]:
+        """Stream a file's batches into a text-only staging table; return its columns."""
+        con = self.con
+        columns: list[str] = []
+        for batch in batches:
+            if batch.rejected:
+                con.executemany(
+                    "INSERT INTO quarantine VALUES (?, ?, ?, ?, ?)",
+                    [
+                        [report.ingest_id, source, r.line, r.reason, json.dumps({"text": r.text})]
+                        for r in batch.rejected
+                    ],
+                )
+                report.rows_read += len(batch.rejected)
+            names = list(batch.columns)
+            if not columns:
+                columns = names
+                cols = ", ".join(f"{_q(c)} VARCHAR" for c in columns)
+                con.execute(f"CREATE OR REPLACE TEMP TABLE {stage} ({cols}, _line BIGINT)")
+            for extra in names:
+                if extra not in columns:  # JSON Lines: keys can appear late in the file
+                    con.execute(f"ALTER TABLE {stage} ADD COLUMN {_q(extra)} VARCHAR")
+                    columns.append(extra)
+            if batch.lines.__len__() == 0:
+                continue
+            arrow_batch = batch.table()
+            con.register("_batch", arrow_batch)
+            try:
+                con.execute(
+                    f"INSERT INTO {stage} BY NAME SELECT * FROM _batch",
+                )
+            finally:
+                con.unregister("_batch")
+            report.rows_read += arrow_batch.num_rows
+        return columns
+
+
+def _reason_kind(reason: str) -> str:
+    """Group quarantine reasons by kind for the summary (drop the offending value)."""
+    for prefix in ("unparseable timestamp", "value "):
+        if reason.startswith(prefix):
+            col = reason[reason.rfind("(") :]
+            return f"{prefix.strip()} {col}" if prefix != "value " else f"non-numeric value {col}"
+    if reason.startswith("expected ") and "fields" in reason:
+        return "wrong number of fields"
+    if reason.startswith("invalid JSON"):
+        return "invalid JSON"
+    return reason
+
+
+def _check_tz(tz: str | None) -> None:
+    if tz is None:
+        return
+    try:
+        zoneinfo.ZoneInfo(tz)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise IngestError(
+            f"--tz {tz!r} is not a time zone name (use e.g. UTC, Europe/Stockholm)"
+        ) from exc
