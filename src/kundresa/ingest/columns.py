@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kundresa.model.events import CHANNEL, EVENT_ID, SESSION_ID, VALUE
+from kundresa.model.events import CHANNEL, EVENT_ID, PROPERTIES, SESSION_ID, VALUE
 
 __all__ = ["ALIASES", "ColumnError", "ColumnMap", "map_columns"]
 
@@ -43,6 +43,9 @@ ALIASES: dict[str, tuple[str, ...]] = {
     VALUE: (VALUE, "revenue"),
     EVENT_ID: (EVENT_ID, "message_id", "messageid", "uuid", "insert_id"),
     SESSION_ID: (SESSION_ID, "ga_session_id", "sessionid", "session"),
+    # A column of JSON objects (or a Parquet map/struct) whose keys become properties, as in
+    # exports from Segment, PostHog or Kundresa itself.
+    PROPERTIES: (PROPERTIES, "event_properties", "event_params"),
 }
 
 
@@ -62,6 +65,7 @@ class ColumnMap:
     event_id: str | None
     session_id: str | None
     properties: tuple[str, ...]
+    properties_json: str | None = None
 
     def describe(self) -> dict[str, str]:
         out = {
@@ -73,6 +77,8 @@ class ColumnMap:
             src = getattr(self, key)
             if src is not None:
                 out[key] = src
+        if self.properties_json is not None:
+            out[PROPERTIES] = self.properties_json
         return out
 
 
@@ -151,5 +157,8 @@ def map_columns(
     value = optional(VALUE)
     event_id = optional(EVENT_ID)
     session_id = optional(SESSION_ID)
+    properties_json = optional(PROPERTIES)
     props = tuple(c for c in columns if c not in used)
-    return ColumnMap(customer, timestamp, event, channel, value, event_id, session_id, props)
+    return ColumnMap(
+        customer, timestamp, event, channel, value, event_id, session_id, props, properties_json
+    )

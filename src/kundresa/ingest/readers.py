@@ -200,7 +200,8 @@ def _csv_batches(path: Path, fmt: str, gz: bool, progress: Progress | None) -> I
 
     def on_invalid(row: Any) -> str:
         # pyarrow counts rows from 1 including the header, which is the file's line number
-        # for files without quoted line breaks.
+        # for files without quoted line breaks (it knows the number only when reading with
+        # one thread; parsing is still fast enough, the staging insert dominates).
         line = int(row.number) if row.number is not None else -1
         rejected.append(
             Rejected(
@@ -212,7 +213,7 @@ def _csv_batches(path: Path, fmt: str, gz: bool, progress: Progress | None) -> I
         return "skip"
 
     read_options = pacsv.ReadOptions(
-        use_threads=True, block_size=_CSV_BLOCK, column_names=names, skip_rows=1
+        use_threads=False, block_size=_CSV_BLOCK, column_names=names, skip_rows=1
     )
     parse_options = pacsv.ParseOptions(
         delimiter=delimiter, invalid_row_handler=on_invalid, newlines_in_values=False
@@ -282,6 +283,12 @@ def _to_string(arr: pa.Array) -> pa.Array:
     t = arr.type
     if pa.types.is_string(t) or pa.types.is_large_string(t):
         return arr.cast(pa.string())
+    if pa.types.is_map(t):
+        # Map columns (e.g. Kundresa's own ``properties``) become JSON objects.
+        return pa.array(
+            [None if v is None else json.dumps(dict(v), default=str) for v in arr.to_pylist()],
+            pa.string(),
+        )
     if pa.types.is_nested(t):
         return pa.array(
             [None if v is None else json.dumps(v, default=str) for v in arr.to_pylist()],

@@ -87,6 +87,8 @@ class IngestReport:
     loaded: int = 0
     duplicates: int = 0
     quarantined: int = 0
+    already_quarantined: int = 0
+    rejected: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
     columns: dict[str, dict[str, str]] = field(default_factory=dict)
 
@@ -98,6 +100,7 @@ class IngestReport:
             "loaded": self.loaded,
             "duplicates": self.duplicates,
             "quarantined": self.quarantined,
+            "already_quarantined": self.already_quarantined,
             "reasons": self.reasons,
             "columns": self.columns,
         }
@@ -144,14 +147,36 @@ def _parse_sql(stage: str, cmap: ColumnMap, columns: Sequence[str]) -> str:
         properties = f"map_from_entries(list_filter([{entries}], e -> e.value IS NOT NULL))"
     else:
         properties = "MAP()::MAP(VARCHAR, VARCHAR)"
+    props_check = ""
+    if cmap.properties_json is not None:
+        pj = _clean(cmap.properties_json)
+        from_json = (
+            f"map_from_entries(list_filter(list_transform(json_keys({pj}), "
+            f"k -> struct_pack(key := k, value := {pj} ->> k)), e -> e.value IS NOT NULL))"
+        )
+        # Keys of the JSON column win over same-named plain columns.
+        properties = (
+            f"CASE WHEN {pj} IS NULL THEN {properties} "
+            f"WHEN json_valid({pj}) AND json_type({pj}) = 'OBJECT' "
+            f"THEN map_concat({properties}, {from_json}) END"
+        )
+        props_check = (
+            f"WHEN _pj IS NOT NULL AND properties IS NULL THEN "
+            f"{_lit(f'column {cmap.properties_json!r} is not a JSON object')}"
+        )
     raw = "json_object(" + ", ".join(f"{_lit(c)}, {_q(c)}" for c in columns) + ")"
     customer_src = " or ".join(repr(c) for c in cmap.customer)
+    ts_src = repr(cmap.timestamp)
     value_check = (
         f"WHEN _v IS NOT NULL AND value IS NULL THEN "
-        f"'value ' || _v || ' is not a number (column {cmap.value})'"
+        f"'value ' || _v || {_lit(f' is not a number (column {cmap.value!r})')}"
         if cmap.value
         else ""
     )
+    missing_customer = _lit(f"missing customer id (column {customer_src})")
+    missing_time = _lit(f"missing timestamp (column {ts_src})")
+    bad_time = _lit(f" (column {ts_src})")
+    missing_event = _lit(f"missing event name (column {cmap.event!r})")
     return f"""
     WITH s AS (
         SELECT _line,
@@ -163,6 +188,7 @@ def _parse_sql(stage: str, cmap: ColumnMap, columns: Sequence[str]) -> str:
             {opt(cmap.event_id)} AS event_id,
             {opt(cmap.session_id)} AS session_id,
             {properties} AS properties,
+            {opt(cmap.properties_json)} AS _pj,
             {raw} AS _raw
         FROM {stage}
     ), p AS (
@@ -178,12 +204,12 @@ def _parse_sql(stage: str, cmap: ColumnMap, columns: Sequence[str]) -> str:
     SELECT _line, customer_id, "timestamp", event, channel, value, event_id, session_id,
         properties,
         CASE
-            WHEN customer_id IS NULL THEN 'missing customer id (column {customer_src})'
-            WHEN _t IS NULL THEN 'missing timestamp (column {cmap.timestamp!r})'
-            WHEN "timestamp" IS NULL
-                THEN 'unparseable timestamp ' || _t || ' (column {cmap.timestamp!r})'
-            WHEN event IS NULL THEN 'missing event name (column {cmap.event!r})'
+            WHEN customer_id IS NULL THEN {missing_customer}
+            WHEN _t IS NULL THEN {missing_time}
+            WHEN "timestamp" IS NULL THEN 'unparseable timestamp ' || _t || {bad_time}
+            WHEN event IS NULL THEN {missing_event}
             {value_check}
+            {props_check}
         END AS _reason,
         CASE WHEN event_id IS NOT NULL THEN md5_number('id' || chr(31) || event_id)
             ELSE md5_number(concat_ws(chr(31), customer_id,
@@ -223,6 +249,14 @@ class Warehouse:
         except duckdb.IOException as exc:
             raise IngestError(f"{target}: cannot open the warehouse: {exc}") from exc
         self.con.execute("SET TimeZone = 'UTC'")
+        # Bounded memory: staging tables of a large ingest spill to disk instead of growing
+        # the process (DuckDB would otherwise allow 80% of the machine).
+        limit = os.environ.get("KUNDRESA_MEMORY_LIMIT", "6GB")
+        try:
+            self.con.execute(f"SET memory_limit = {_lit(limit)}")
+        except duckdb.Error as exc:
+            raise IngestError(f"KUNDRESA_MEMORY_LIMIT={limit!r} is not a memory size") from exc
+        self.con.execute("SET preserve_insertion_order = false")
         if not read_only:
             for ddl in _DDL:
                 self.con.execute(ddl)
@@ -420,10 +454,14 @@ class Warehouse:
                     f"{_parse_sql(stage, cmap, columns)})"
                 )
                 con.execute(f"DROP TABLE {stage}")
+            # A bad row already quarantined by an earlier ingest of the same file is not
+            # stored again: loading a file twice adds nothing anywhere.
             con.execute(
-                "INSERT INTO quarantine SELECT ?, _source, _line, _reason, _raw "
-                "FROM _parsed WHERE _reason IS NOT NULL",
-                [report.ingest_id],
+                "INSERT INTO quarantine SELECT ?, p._source, p._line, p._reason, p._raw "
+                "FROM _parsed p WHERE p._reason IS NOT NULL AND NOT EXISTS ("
+                "SELECT 1 FROM quarantine q WHERE q.source = p._source AND q.line = p._line "
+                "AND q.record = p._raw AND q.ingest <> ?)",
+                [report.ingest_id, report.ingest_id],
             )
             valid = con.execute("SELECT count(*) FROM _parsed WHERE _reason IS NULL").fetchone()
             assert valid is not None
@@ -458,8 +496,10 @@ class Warehouse:
             q = con.execute(
                 "SELECT count(*) FROM quarantine WHERE ingest = ?", [report.ingest_id]
             ).fetchone()
-            assert q is not None
-            report.quarantined = int(q[0])
+            bad = con.execute("SELECT count(*) FROM _parsed WHERE _reason IS NOT NULL").fetchone()
+            assert q is not None and bad is not None
+            report.quarantined = int(bad[0]) + report.rejected
+            report.already_quarantined = report.quarantined - int(q[0])
             con.execute(
                 "INSERT INTO ingests VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
@@ -503,13 +543,19 @@ class Warehouse:
         for batch in batches:
             if batch.rejected:
                 con.executemany(
-                    "INSERT INTO quarantine VALUES (?, ?, ?, ?, ?)",
+                    "INSERT INTO quarantine SELECT ?, ?, ?, ?, ? WHERE NOT EXISTS ("
+                    "SELECT 1 FROM quarantine WHERE source = ? AND line = ? AND record = ?)",
                     [
-                        [report.ingest_id, source, r.line, r.reason, json.dumps({"text": r.text})]
+                        [report.ingest_id, source, r.line, r.reason, rec, source, r.line, rec]
                         for r in batch.rejected
+                        for rec in [json.dumps({"text": r.text})]
                     ],
                 )
                 report.rows_read += len(batch.rejected)
+                report.rejected += len(batch.rejected)
+                for r in batch.rejected:
+                    kind = _reason_kind(r.reason)
+                    report.reasons[kind] = report.reasons.get(kind, 0) + 1
             names = list(batch.columns)
             if not columns:
                 columns = names
