@@ -1,1 +1,45 @@
-"""Kundresa: the customer journey as code, connected to your own event data."""
+"""Kundresa: the customer journey as code, connected to your own event data.
+
+The public names are imported on first use, so that ``import kundresa`` (and the CLI) start
+fast and a layer can be used without loading the others.
+
+Examples
+--------
+>>> import kundresa
+>>> list(kundresa.TEMPLATES)[:3]
+['buyers-journey', 'kunderejse-4', 'kundresa-5']
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kundresa.model.templates import TEMPLATES
+    from kundresa.project import Project, ProjectError, read_events
+
+try:
+    __version__ = version("kundresa")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0.0.0"
+
+_LAZY = {
+    "TEMPLATES": "kundresa.model.templates",
+    "Project": "kundresa.project",
+    "ProjectError": "kundresa.project",
+    "read_events": "kundresa.project",
+}
+
+__all__ = ["TEMPLATES", "Project", "ProjectError", "__version__", "read_events"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'kundresa' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

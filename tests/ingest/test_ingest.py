@@ -1,0 +1,254 @@
+"""Reading event files into the warehouse: formats, aliases, time zones, dedup, quarantine."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from kundresa.store.warehouse import IngestError, Warehouse
+
+CSV = """user_id,ts,event_name,channel,revenue,path
+u1,2025-01-01 10:00:00,page_view,web,,/pricing
+u1,2025-01-01T11:00:00+01:00,purchase,web,99.5,
+u2,1735725600,page_view,web,,/
+u3,1735725600123,signup,email,,
+,2025-01-02,page_view,web,,
+u4,notatime,page_view,web,,
+u5,2025-01-02,,web,,
+u6,2025-01-02,purchase,web,abc,
+u7,2025-01-02,purchase,web
+u1,2025-01-01 10:00:00,page_view,web,,/pricing
+"""
+
+
+def events_of(wh: Warehouse) -> pd.DataFrame:
+    return wh.con.sql(
+        'SELECT customer_id, "timestamp", event, channel, value, event_id, properties '
+        'FROM events ORDER BY customer_id, "timestamp"'
+    ).df()
+
+
+@pytest.fixture
+def wh() -> Warehouse:
+    return Warehouse(None)
+
+
+def test_csv_aliases_timezones_epochs_and_quarantine(tmp_path: Path, wh: Warehouse) -> None:
+    f = tmp_path / "a.csv"
+    f.write_text(CSV)
+    r = wh.ingest([f], tz="Europe/Stockholm")
+    assert (r.rows_read, r.loaded, r.duplicates, r.quarantined) == (10, 4, 1, 5)
+    df = events_of(wh)
+    assert list(df.customer_id) == ["u1", "u1", "u2", "u3"]
+    # Zone-less 10:00 in Stockholm is 09:00 UTC; an explicit +01:00 wins over --tz.
+    assert df.timestamp[0] == datetime(2025, 1, 1, 9, 0)
+    assert df.timestamp[1] == datetime(2025, 1, 1, 10, 0)
+    # Epoch seconds and milliseconds are recognised by magnitude.
+    assert df.timestamp[2] == datetime(2025, 1, 1, 10, 0)
+    assert df.timestamp[3] == datetime(2025, 1, 1, 10, 0, 0, 123000)
+    assert df.value[1] == 99.5
+    assert dict(df.properties[0]) == {"path": "/pricing"}
+    q = {row["line"]: row["reason"] for row in wh.quarantined()}
+    assert q == {
+        6: "missing customer id (column 'user_id')",
+        7: "unparseable timestamp notatime (column 'ts')",
+        8: "missing event name (column 'event_name')",
+        9: "value abc is not a number (column 'revenue')",
+        10: "expected 6 fields, found 4",
+    }
+
+
+def test_loading_twice_adds_nothing(tmp_path: Path, wh: Warehouse) -> None:
+    f = tmp_path / "a.csv"
+    f.write_text(CSV)
+    wh.ingest([f])
+    before = (wh.event_count(), wh.quarantine_count())
+    r = wh.ingest([f])
+    assert r.loaded == 0
+    assert r.duplicates == 5
+    assert r.already_quarantined == r.quarantined == 5
+    assert (wh.event_count(), wh.quarantine_count()) == before
+
+
+def test_dedup_by_event_id_then_by_content(tmp_path: Path, wh: Warehouse) -> None:
+    f = tmp_path / "e.csv"
+    f.write_text(
+        "customer_id,timestamp,event,event_id\n"
+        "a,2025-01-01,x,1\n"
+        "a,2025-01-02,y,1\n"  # same event_id: a duplicate even though the rest differs
+        "b,2025-01-01,x,\n"
+        "b,2025-01-01,x,\n"  # no id: identical content is a duplicate
+        "b,2025-01-01,z,\n"
+    )
+    r = wh.ingest([f])
+    assert (r.loaded, r.duplicates) == (3, 2)
+
+
+def test_property_order_does_not_defeat_dedup(tmp_path: Path, wh: Warehouse) -> None:
+    a = tmp_path / "a.jsonl"
+    b = tmp_path / "b.jsonl"
+    a.write_text(json.dumps({"user_id": "u", "ts": "2025-01-01", "event": "e", "p": 1, "q": 2}))
+    b.write_text(json.dumps({"q": 2, "event": "e", "p": 1, "ts": "2025-01-01", "user_id": "u"}))
+    wh.ingest([a])
+    assert wh.ingest([b]).duplicates == 1
+
+
+def test_jsonl_gzip_nested_and_bad_lines(tmp_path: Path, wh: Warehouse) -> None:
+    f = tmp_path / "e.jsonl.gz"
+    lines = [
+        json.dumps({"distinct_id": "a", "time": 1735725600000, "event": "x",
+                    "properties": {"plan": "pro", "n": 3}}),
+        "{not json",
+        json.dumps([1, 2]),
+        "",
+        json.dumps({"distinct_id": "b", "time": "2025-01-01T10:00:00Z", "event": "y",
+                    "late_key": True}),
+    ]
+    with gzip.open(f, "wt") as fh:
+        fh.write("\n".join(lines) + "\n")
+    r = wh.ingest([f])
+    assert (r.loaded, r.quarantined) == (2, 2)
+    df = events_of(wh)
+    assert dict(df.properties[0]) == {"plan": "pro", "n": "3"}
+    assert dict(df.properties[1]) == {"late_key": "true"}
+    reasons = {q["line"]: q["reason"] for q in wh.quarantined()}
+    assert reasons[2].startswith("invalid JSON")
+    assert reasons[3] == "expected a JSON object, found list"
+
+
+def test_parquet_with_canonical_schema_round_trips(tmp_path: Path, wh: Warehouse) -> None:
+    from kundresa.model.events import EVENT_SCHEMA
+
+    schema = EVENT_SCHEMA.to_pyarrow()
+    table = pa.table(
+        {
+            "customer_id": ["a", "b"],
+            "timestamp": pa.array([datetime(2025, 1, 1, 8), datetime(2025, 1, 2, 9, 30, 1)],
+                                  pa.timestamp("us")),
+            "event": ["x", "y"],
+            "channel": ["web", None],
+            "value": [None, 12.5],
+            "event_id": ["e1", "e2"],
+            "session_id": ["s1", "s2"],
+            "properties": pa.array([[("k", "v")], []], pa.map_(pa.string(), pa.string())),
+        },
+        schema=schema,
+    )
+    f = tmp_path / "e.parquet"
+    pq.write_table(table, f)
+    assert wh.ingest([f]).loaded == 2
+    df = events_of(wh)
+    assert list(df.timestamp) == [datetime(2025, 1, 1, 8), datetime(2025, 1, 2, 9, 30, 1)]
+    assert dict(df.properties[0]) == {"k": "v"}
+    assert df.value[1] == 12.5
+
+
+def test_explicit_columns_and_their_errors(tmp_path: Path, wh: Warehouse) -> None:
+    f = tmp_path / "e.csv"
+    f.write_text("who,when,what\na,2025-01-01,x\n")
+    with pytest.raises(IngestError, match=r"e\.csv: no customer_id column.*--customer-col"):
+        wh.ingest([f])
+    with pytest.raises(IngestError, match=r"--time-col 'nope' is not a column of this file"):
+        wh.ingest([f], customer_col="who", time_col="nope", event_col="what")
+    r = wh.ingest([f], customer_col="who", time_col="when", event_col="what")
+    assert r.loaded == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("e.xlsx", "x", "unknown file type 'xlsx'"),
+        ("empty.csv", "", "empty or has no header"),
+        ("missing.csv", None, "no such file"),
+    ],
+)
+def test_unreadable_files_are_reported_and_nothing_is_stored(
+    tmp_path: Path, wh: Warehouse, name: str, content: str | None, message: str
+) -> None:
+    good = tmp_path / "good.csv"
+    good.write_text("customer_id,timestamp,event\na,2025-01-01,x\n")
+    bad = tmp_path / name
+    if content is not None:
+        bad.write_text(content)
+    with pytest.raises(IngestError, match=message):
+        wh.ingest([good, bad])
+    assert wh.event_count() == 0
+    assert wh.ingest_log() == []
+
+
+def test_failure_midway_rolls_back(tmp_path: Path) -> None:
+    wh = Warehouse(tmp_path / "w.duckdb")
+    good = tmp_path / "good.csv"
+    good.write_text("customer_id,timestamp,event\na,2025-01-01,x\n")
+    wh.ingest([good])
+    f = tmp_path / "more.csv"
+    f.write_text("customer_id,timestamp,event\nb,2025-01-01,x\nc,2025-01-01,x\n")
+
+    def boom(name: str, done: int, total: int) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        wh.ingest([f], progress=boom)
+    assert wh.event_count() == 1
+    assert len(wh.ingest_log()) == 1
+    # The warehouse still works after the rollback.
+    assert wh.ingest([f]).loaded == 2
+
+
+def test_bad_timezone(tmp_path: Path, wh: Warehouse) -> None:
+    f = tmp_path / "e.csv"
+    f.write_text("customer_id,timestamp,event\na,2025-01-01,x\n")
+    with pytest.raises(IngestError, match="--tz 'Mars/Olympus' is not a time zone"):
+        wh.ingest([f], tz="Mars/Olympus")
+
+
+def test_dataframe_with_tz_aware_times(wh: Warehouse) -> None:
+    df = pd.DataFrame(
+        {
+            "customer_id": ["a"],
+            "timestamp": [pd.Timestamp("2025-06-01 12:00", tz="Europe/Copenhagen")],
+            "event": ["x"],
+            "plan": ["pro"],
+        }
+    )
+    wh.ingest_arrow(pa.Table.from_pandas(df))
+    got = events_of(wh)
+    assert got.timestamp[0] == datetime(2025, 6, 1, 10, 0)
+    assert dict(got.properties[0]) == {"plan": "pro"}
+
+
+names = st.text(alphabet="abcxyz", min_size=1, max_size=3)
+rows = st.lists(
+    st.tuples(names, st.integers(0, 10_000), st.sampled_from(["view", "buy", "ad"]),
+              st.one_of(st.none(), st.sampled_from(["p", "q,r", 'q"s']))),
+    max_size=30,
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=rows)
+def test_csv_round_trip_and_idempotence(tmp_path_factory: pytest.TempPathFactory, rows: list) -> None:
+    folder = tmp_path_factory.mktemp("csv")
+    df = pd.DataFrame(rows, columns=["customer_id", "ts", "event", "note"])
+    df["ts"] = pd.to_datetime(df["ts"] * 60 + 1_735_689_600, unit="s").dt.strftime(
+        "%Y-%m-%d %H:%M:%S"
+    )
+    f = folder / "e.csv"
+    df.to_csv(f, index=False)
+    wh = Warehouse(None)
+    r = wh.ingest([f])
+    # Expected: distinct rows by content (no event ids), nothing quarantined.
+    distinct = df.fillna("\0").drop_duplicates()
+    assert r.quarantined == 0
+    assert r.loaded == len(distinct)
+    assert r.duplicates == len(df) - len(distinct)
+    assert wh.ingest([f]).loaded == 0

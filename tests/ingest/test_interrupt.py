@@ -1,0 +1,80 @@
+"""An ingest interrupted midway (Ctrl-C or a killed process) leaves the warehouse as it was."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from kundresa.store.warehouse import Warehouse
+
+SCRIPT = textwrap.dedent(
+    """
+    import sys, time
+    from kundresa.store.warehouse import Warehouse
+    wh = Warehouse(sys.argv[1])
+    calls = []
+    def progress(name, done, total):
+        calls.append(done)
+        if len(calls) == 2:
+            print("midway", flush=True)
+        if len(calls) >= 2:
+            # Slow down so the interrupt lands inside the transaction. (Reading runs in
+            # pyarrow's threads; the main thread takes the signal between calls.)
+            time.sleep(0.5)
+    wh.ingest([sys.argv[2]], progress=progress)
+    print("finished", flush=True)
+    """
+)
+
+
+def _big_csv(path: Path, rows: int) -> None:
+    with path.open("w") as fh:
+        fh.write("customer_id,timestamp,event,path\n")
+        for i in range(rows):
+            fh.write(f"c{i % 5000},2025-01-01 00:{i % 60:02d}:{i % 59:02d},view,/p{i}\n")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "kill"])
+def test_interrupted_ingest_leaves_warehouse_unchanged(tmp_path: Path, sig: int) -> None:
+    db = tmp_path / "warehouse.duckdb"
+    first = tmp_path / "first.csv"
+    first.write_text("customer_id,timestamp,event\na,2025-01-01,x\nb,2025-01-02,y\n")
+    wh = Warehouse(db)
+    wh.ingest([first])
+    before = wh.con.sql("SELECT * FROM events ORDER BY ALL").fetchall()
+    log_before = wh.ingest_log()
+    wh.close()
+
+    big = tmp_path / "big.csv"
+    _big_csv(big, 400_000)  # ~12 MB: several 8 MB read blocks, so progress fires twice
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SCRIPT, str(db), str(big)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 120
+    line = proc.stdout.readline()
+    assert line.strip() == "midway", proc.stderr.read() if proc.stderr else ""
+    assert time.monotonic() < deadline
+    proc.send_signal(sig)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode != 0
+    if sig == signal.SIGINT:
+        assert "KeyboardInterrupt" in stderr
+
+    wh = Warehouse(db)
+    assert wh.con.sql("SELECT * FROM events ORDER BY ALL").fetchall() == before
+    assert wh.ingest_log() == log_before
+    assert wh.quarantine_count() == 0
+    # And the same file then loads completely.
+    assert wh.ingest([big]).loaded == 400_000
+    wh.close()
