@@ -1,0 +1,269 @@
+"""The journey model: stages, personas, channels, touchpoints, lanes (pure, no I/O)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+__all__ = [
+    "KPI_METRICS",
+    "LANES",
+    "Channel",
+    "Condition",
+    "Journey",
+    "Kpi",
+    "Match",
+    "Persona",
+    "PersonaMatch",
+    "Stage",
+    "Touchpoint",
+]
+
+LANES = (
+    "activities",
+    "needs",
+    "challenges",
+    "thoughts",
+    "emotions",
+    "touchpoints",
+    "channels",
+    "pain_points",
+    "opportunities",
+    "backstage",
+    "content",
+)
+"""The rows of a journey map, in the order they are drawn."""
+
+KPI_METRICS = (
+    "reached",
+    "entered",
+    "conversion_from_previous",
+    "conversion_from_start",
+    "dropped",
+    "median_days_in_stage",
+)
+
+
+def _as_float(value: Any) -> float | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A condition on one property value: every given part must hold.
+
+    Examples
+    --------
+    >>> Condition(regex="^/pricing").matches("/pricing/pro")
+    True
+    >>> Condition(gte=9).matches("10"), Condition(gte=9).matches("8"), Condition(gte=9).matches(None)
+    (True, False, False)
+    """
+
+    equals: str | None = None
+    in_: tuple[str, ...] | None = None
+    regex: str | None = None
+    gte: float | str | None = None
+    lte: float | str | None = None
+
+    def matches(self, value: str | None) -> bool:
+        if value is None:
+            return False
+        if self.equals is not None and value != self.equals:
+            return False
+        if self.in_ is not None and value not in self.in_:
+            return False
+        if self.regex is not None and re.search(self.regex, value) is None:
+            return False
+        for bound, ge in ((self.gte, True), (self.lte, False)):
+            if bound is None:
+                continue
+            b = _as_float(bound)
+            if b is not None:
+                v = _as_float(value)
+                if v is None or (v < b if ge else v > b):
+                    return False
+            elif value < str(bound) if ge else value > str(bound):
+                return False
+        return True
+
+    def implies(self, other: Condition) -> bool:
+        """Whether every value fitting ``self`` also fits ``other`` (conservatively)."""
+        return self == other or other == Condition()
+
+
+@dataclass(frozen=True)
+class Match:
+    """Which events a touchpoint takes: event names (``None``: any), property conditions,
+    and ``nth`` (only the customer's n-th and later fitting events)."""
+
+    events: tuple[str, ...] | None = None
+    where: Mapping[str, Condition] = field(default_factory=dict)
+    nth: int | None = None
+
+    def fits(self, event: str, properties: Mapping[str, str | None]) -> bool:
+        """Whether an event fits ``events`` and ``where`` (``nth`` is counted elsewhere)."""
+        if self.events is not None and event not in self.events:
+            return False
+        return all(c.matches(properties.get(k)) for k, c in self.where.items())
+
+    def covers(self, other: Match) -> bool:
+        """Whether every event ``other`` takes is also taken by ``self`` — then a later
+        touchpoint with ``other`` can never win against an earlier one with ``self``."""
+        if self.events is not None and (
+            other.events is None or not set(other.events) <= set(self.events)
+        ):
+            return False
+        mine = self.nth or 1
+        if mine > 1 and (other.nth or 1) < mine:
+            return False
+        return all(k in other.where and other.where[k].implies(c) for k, c in self.where.items())
+
+
+@dataclass(frozen=True)
+class Kpi:
+    """A stage goal: ``metric`` should be at least (or at most) ``target``."""
+
+    metric: str
+    target: float
+    direction: str = "at_least"
+    label: str | None = None
+
+    def met(self, actual: float | None) -> bool | None:
+        if actual is None:
+            return None
+        return actual >= self.target if self.direction == "at_least" else actual <= self.target
+
+
+@dataclass(frozen=True)
+class Stage:
+    id: str
+    label: Mapping[str, str]
+    funnel: str | None = None
+    goal: str | None = None
+    kpis: tuple[Kpi, ...] = ()
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class PersonaMatch:
+    """How to recognise a persona's customers from their events' properties."""
+
+    property: str
+    condition: Condition
+
+
+@dataclass(frozen=True)
+class Persona:
+    id: str
+    name: str
+    description: str | None = None
+    needs: tuple[str, ...] = ()
+    challenges: tuple[str, ...] = ()
+    goals: tuple[str, ...] = ()
+    match: PersonaMatch | None = None
+
+
+@dataclass(frozen=True)
+class Channel:
+    id: str
+    label: str | None = None
+    online: bool = True
+    ownership: str | None = None
+
+
+@dataclass(frozen=True)
+class Touchpoint:
+    id: str
+    stage: str
+    match: Match
+    label: str | None = None
+    channel: str | None = None
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class Journey:
+    """A customer journey: ordered stages and the rules that put events on them.
+
+    Examples
+    --------
+    >>> from kundresa.model.parse import parse_journey
+    >>> j, problems = parse_journey("kundresa: 1\\nname: Shop\\ntemplate: kundresa-5\\nlanguage: da")
+    >>> j.stage_ids[:3], j.stage_label("awareness"), j.stage_label("awareness", "sv")
+    (('awareness', 'consideration', 'decision'), 'Bevidsthed', 'Medvetenhet')
+    """
+
+    name: str
+    stages: tuple[Stage, ...]
+    language: str = "en"
+    circular: bool = False
+    review_by: date | None = None
+    template: str | None = None
+    personas: tuple[Persona, ...] = ()
+    channels: tuple[Channel, ...] = ()
+    touchpoints: tuple[Touchpoint, ...] = ()
+    lanes: Mapping[str, Any] = field(default_factory=dict)
+    source: str | None = None
+
+    @property
+    def stage_ids(self) -> tuple[str, ...]:
+        return tuple(s.id for s in self.stages)
+
+    def stage(self, stage_id: str) -> Stage:
+        for s in self.stages:
+            if s.id == stage_id:
+                return s
+        raise KeyError(f"no stage {stage_id!r}; stages: {', '.join(self.stage_ids)}")
+
+    def stage_index(self, stage_id: str) -> int:
+        """1-based position of a stage."""
+        return self.stage_ids.index(stage_id) + 1
+
+    def stage_label(self, stage_id: str, lang: str | None = None) -> str:
+        """The stage's label in ``lang`` (default the journey's), else English, else its id."""
+        label = self.stage(stage_id).label
+        return label.get(lang or self.language) or label.get("en") or stage_id
+
+    def touchpoint(self, touchpoint_id: str) -> Touchpoint:
+        for t in self.touchpoints:
+            if t.id == touchpoint_id:
+                return t
+        raise KeyError(f"no touchpoint {touchpoint_id!r}")
+
+    def channel(self, channel_id: str) -> Channel | None:
+        return next((c for c in self.channels if c.id == channel_id), None)
+
+    @property
+    def decision_stage(self) -> str:
+        """The purchase stage: the one marked BoFu, else the third, else the last."""
+        for s in self.stages:
+            if s.funnel == "bofu":
+                return s.id
+        return self.stages[min(2, len(self.stages) - 1)].id
+
+    def persona_for(self, events_properties: Iterable[Mapping[str, str | None]]) -> str | None:
+        """The persona of a customer: the first persona (file order) whose match fits any of
+        the customer's events; ``None`` when none does."""
+        props = list(events_properties)
+        for p in self.personas:
+            if p.match is not None and any(
+                p.match.condition.matches(e.get(p.match.property)) for e in props
+            ):
+                return p.id
+        return None
+
+    def lane(self, name: str, stage_id: str, persona: str | None = None) -> Any:
+        """A lane's content for a stage (and persona, where the lane is per persona)."""
+        content = self.lanes.get(name) or {}
+        if persona is not None and isinstance(content.get(persona), Mapping):
+            return content[persona].get(stage_id)
+        return content.get(stage_id)

@@ -1,0 +1,749 @@
+"""Reading and checking ``journey.yaml`` (format version 1).
+
+The parser walks the YAML node tree, so every problem carries the line and column of the
+value at fault, and it reports all problems at once instead of stopping at the first.
+:func:`parse_journey` never raises on any input.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from kundresa.model.journey import (
+    KPI_METRICS,
+    LANES,
+    Channel,
+    Condition,
+    Journey,
+    Kpi,
+    Match,
+    Persona,
+    PersonaMatch,
+    Stage,
+    Touchpoint,
+)
+from kundresa.model.templates import FUNNEL_POSITIONS, LANGUAGES, TEMPLATES
+
+__all__ = [
+    "FORMAT_VERSION",
+    "JourneyError",
+    "Problem",
+    "load_journey",
+    "parse_journey",
+    "validate_file",
+]
+
+FORMAT_VERSION = 1
+OWNERSHIP = ("owned", "paid", "earned")
+KPI_DIRECTIONS = ("at_least", "at_most")
+_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem in a journey file, with where it is."""
+
+    severity: str  # "error" or "warning"
+    message: str
+    source: str
+    line: int | None = None
+    column: int | None = None
+    path: str = ""
+
+    def __str__(self) -> str:
+        where = self.source
+        if self.line is not None:
+            where += f":{self.line}"
+            if self.column is not None:
+                where += f":{self.column}"
+        field = f" (at {self.path})" if self.path else ""
+        return f"{where}: {self.severity}: {self.message}{field}"
+
+
+class JourneyError(Exception):
+    """A journey file with errors; ``problems`` lists all of them."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        errors = [p for p in problems if p.severity == "error"]
+        super().__init__("\n".join(str(p) for p in errors or problems))
+
+
+_constructor = yaml.constructor.SafeConstructor()
+
+
+def _value(node: yaml.Node) -> Any:
+    try:
+        return _constructor.construct_object(node, deep=True)
+    except Exception:  # a bad tag or timestamp: treat the text as it is
+        return getattr(node, "value", None)
+
+
+class _Reader:
+    """Walks the node tree and collects problems."""
+
+    def __init__(self, source: str, today: date | None) -> None:
+        self.source = source
+        self.today = today
+        self.problems: list[Problem] = []
+
+    # -- reporting --
+
+    def add(self, severity: str, node: yaml.Node | None, path: str, message: str) -> None:
+        line = col = None
+        if node is not None:
+            line, col = node.start_mark.line + 1, node.start_mark.column + 1
+        self.problems.append(Problem(severity, message, self.source, line, col, path))
+
+    def error(self, node: yaml.Node | None, path: str, message: str) -> None:
+        self.add("error", node, path, message)
+
+    def warn(self, node: yaml.Node | None, path: str, message: str) -> None:
+        self.add("warning", node, path, message)
+
+    # -- typed access --
+
+    def mapping(
+        self, node: yaml.Node, path: str, allowed: tuple[str, ...] | None = None
+    ) -> dict[str, tuple[yaml.Node, yaml.Node]] | None:
+        if not isinstance(node, yaml.MappingNode):
+            self.error(node, path, f"{path or 'the file'} must be a mapping of keys to values")
+            return None
+        out: dict[str, tuple[yaml.Node, yaml.Node]] = {}
+        for knode, vnode in node.value:
+            key = str(_value(knode))
+            if key in out:
+                self.error(knode, path, f"key {key!r} appears twice")
+                continue
+            if allowed is not None and key not in allowed:
+                close = difflib.get_close_matches(key, allowed, n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                where = f" in {path}" if path else ""
+                self.warn(knode, _join(path, key), f"unknown key {key!r}{where}{hint}")
+                continue
+            out[key] = (knode, vnode)
+        return out
+
+    def seq(self, node: yaml.Node, path: str) -> list[yaml.Node]:
+        if isinstance(node, yaml.SequenceNode):
+            return list(node.value)
+        self.error(node, path, f"{path} must be a list")
+        return []
+
+    def text(self, node: yaml.Node, path: str, *, required_nonempty: bool = True) -> str | None:
+        v = _value(node)
+        if isinstance(v, str | int | float) and not isinstance(v, bool):
+            s = str(v)
+            if required_nonempty and not s.strip():
+                self.error(node, path, f"{path} must not be empty")
+                return None
+            return s
+        if v is None:
+            self.error(node, path, f"{path} has no value")
+            return None
+        self.error(node, path, f"{path} must be text, not {_kind(v)}")
+        return None
+
+    def ident(self, node: yaml.Node, path: str) -> str | None:
+        s = self.text(node, path)
+        if s is not None and not _ID.match(s):
+            self.error(
+                node, path, f"{path} {s!r} must be a simple id (letters, digits, _ . -)"
+            )
+            return None
+        return s
+
+    def texts(self, node: yaml.Node, path: str) -> tuple[str, ...]:
+        v = _value(node)
+        if isinstance(v, str):
+            return (v,)
+        if isinstance(v, list) and all(isinstance(x, str | int | float) for x in v):
+            return tuple(str(x) for x in v)
+        self.error(node, path, f"{path} must be a text or a list of texts")
+        return ()
+
+    def boolean(self, node: yaml.Node, path: str) -> bool | None:
+        v = _value(node)
+        if isinstance(v, bool):
+            return v
+        self.error(node, path, f"{path} must be true or false, not {_value_text(node)}")
+        return None
+
+    def number(self, node: yaml.Node, path: str) -> float | None:
+        v = _value(node)
+        if isinstance(v, int | float) and not isinstance(v, bool):
+            return float(v)
+        self.error(node, path, f"{path} must be a number, not {_value_text(node)}")
+        return None
+
+    def choice(self, node: yaml.Node, path: str, choices: tuple[str, ...]) -> str | None:
+        s = self.text(node, path)
+        if s is not None and s not in choices:
+            self.error(node, path, f"{path} must be one of {', '.join(choices)}, not {s!r}")
+            return None
+        return s
+
+
+def _join(path: str, key: str | int) -> str:
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    return f"{path}.{key}" if path else key
+
+
+def _kind(v: Any) -> str:
+    return {dict: "a mapping", list: "a list"}.get(type(v), type(v).__name__)
+
+
+def _value_text(node: yaml.Node) -> str:
+    if isinstance(node, yaml.ScalarNode):
+        return repr(node.value)
+    return "a mapping" if isinstance(node, yaml.MappingNode) else "a list"
+
+
+# -- the sections ---------------------------------------------------------------------------------
+
+_TOP = (
+    "kundresa",
+    "name",
+    "description",
+    "language",
+    "circular",
+    "review_by",
+    "template",
+    "stages",
+    "personas",
+    "channels",
+    "touchpoints",
+    "lanes",
+)
+_STAGE = ("id", "label", "funnel", "goal", "kpis", "description")
+_KPI = ("metric", "target", "direction", "label")
+_PERSONA = ("id", "name", "description", "needs", "challenges", "goals", "match")
+_CHANNEL = ("id", "label", "online", "ownership")
+_TOUCHPOINT = ("id", "stage", "channel", "label", "description", "match")
+_MATCH = ("event", "where", "nth")
+_CONDITION = ("equals", "in", "regex", "gte", "lte")
+
+
+def _condition(r: _Reader, node: yaml.Node, path: str) -> Condition | None:
+    if isinstance(node, yaml.ScalarNode):  # `path: /pricing` is short for `equals`
+        s = r.text(node, path, required_nonempty=False)
+        return Condition(equals=s) if s is not None else None
+    m = r.mapping(node, path, _CONDITION)
+    if m is None:
+        return None
+    if not m:
+        r.error(node, path, f"{path} needs one of {', '.join(_CONDITION)}")
+        return None
+    kw: dict[str, Any] = {}
+    if "equals" in m:
+        kw["equals"] = r.text(m["equals"][1], _join(path, "equals"), required_nonempty=False)
+    if "in" in m:
+        kw["in_"] = r.texts(m["in"][1], _join(path, "in"))
+    if "regex" in m:
+        vnode = m["regex"][1]
+        pattern = r.text(vnode, _join(path, "regex"), required_nonempty=False)
+        if pattern is not None:
+            try:
+                re.compile(pattern)
+                kw["regex"] = pattern
+            except re.error as exc:
+                r.error(vnode, _join(path, "regex"), f"invalid regex {pattern!r}: {exc}")
+    for bound in ("gte", "lte"):
+        if bound in m:
+            vnode = m[bound][1]
+            v = _value(vnode)
+            if isinstance(v, int | float) and not isinstance(v, bool):
+                kw[bound] = float(v)
+            elif isinstance(v, str | date):
+                kw[bound] = str(v)
+            else:
+                r.error(vnode, _join(path, bound), f"{_join(path, bound)} must be a number or text")
+    return Condition(**kw)
+
+
+def _match(r: _Reader, node: yaml.Node, path: str) -> Match | None:
+    m = r.mapping(node, path, _MATCH)
+    if m is None:
+        return None
+    events = None
+    if "event" in m:
+        events = r.texts(m["event"][1], _join(path, "event")) or None
+    where: dict[str, Condition] = {}
+    if "where" in m:
+        wm = r.mapping(m["where"][1], _join(path, "where"))
+        for key, (_, vnode) in (wm or {}).items():
+            c = _condition(r, vnode, _join(_join(path, "where"), key))
+            if c is not None:
+                where[key] = c
+    nth = None
+    if "nth" in m:
+        vnode = m["nth"][1]
+        v = _value(vnode)
+        if isinstance(v, int) and not isinstance(v, bool) and v >= 1:
+            nth = v
+        else:
+            r.error(vnode, _join(path, "nth"), f"nth must be a whole number >= 1, not {_value_text(vnode)}")
+    return Match(events, where, nth)
+
+
+def _label(r: _Reader, node: yaml.Node, path: str, lang: str) -> dict[str, str]:
+    if isinstance(node, yaml.ScalarNode):
+        s = r.text(node, path)
+        return {lang: s} if s is not None else {}
+    m = r.mapping(node, path, LANGUAGES)
+    out = {}
+    for k, (_, vnode) in (m or {}).items():
+        s = r.text(vnode, _join(path, k))
+        if s is not None:
+            out[k] = s
+    return out
+
+
+def _stages(r: _Reader, node: yaml.Node, lang: str) -> list[tuple[Stage, yaml.Node]]:
+    out: list[tuple[Stage, yaml.Node]] = []
+    for i, snode in enumerate(r.seq(node, "stages")):
+        path = f"stages[{i}]"
+        m = r.mapping(snode, path, _STAGE)
+        if m is None:
+            continue
+        if "id" not in m:
+            r.error(snode, path, f"{path} needs an id")
+            continue
+        sid = r.ident(m["id"][1], _join(path, "id"))
+        if sid is None:
+            continue
+        label = _label(r, m["label"][1], _join(path, "label"), lang) if "label" in m else {}
+        funnel = r.choice(m["funnel"][1], _join(path, "funnel"), FUNNEL_POSITIONS) if "funnel" in m else None
+        goal = r.text(m["goal"][1], _join(path, "goal")) if "goal" in m else None
+        desc = r.text(m["description"][1], _join(path, "description")) if "description" in m else None
+        kpis: list[Kpi] = []
+        if "kpis" in m:
+            for j, knode in enumerate(r.seq(m["kpis"][1], _join(path, "kpis"))):
+                kp = f"{path}.kpis[{j}]"
+                km = r.mapping(knode, kp, _KPI)
+                if km is None:
+                    continue
+                if "metric" not in km or "target" not in km:
+                    r.error(knode, kp, f"{kp} needs a metric and a target")
+                    continue
+                metric = r.choice(km["metric"][1], _join(kp, "metric"), KPI_METRICS)
+                target = r.number(km["target"][1], _join(kp, "target"))
+                direction = (
+                    r.choice(km["direction"][1], _join(kp, "direction"), KPI_DIRECTIONS)
+                    if "direction" in km
+                    else "at_least"
+                )
+                klabel = r.text(km["label"][1], _join(kp, "label")) if "label" in km else None
+                if metric is not None and target is not None and direction is not None:
+                    kpis.append(Kpi(metric, target, direction, klabel))
+        out.append((Stage(sid, label, funnel, goal, tuple(kpis), desc), m["id"][1]))
+    return out
+
+
+def _template_stages(r: _Reader, node: yaml.Node, path: str) -> tuple[str | None, list[Stage]]:
+    tid = r.text(node, path)
+    if tid is None:
+        return None, []
+    if tid not in TEMPLATES:
+        close = difflib.get_close_matches(tid, TEMPLATES, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        r.error(node, path, f"unknown template {tid!r}{hint} (known: {', '.join(TEMPLATES)})")
+        return None, []
+    t = TEMPLATES[tid]
+    return tid, [Stage(s.id, dict(s.label), s.funnel) for s in t.stages]
+
+
+def _check_unique(r: _Reader, items: list[tuple[str, yaml.Node]], what: str) -> None:
+    seen: dict[str, yaml.Node] = {}
+    for key, node in items:
+        if key in seen:
+            first = seen[key].start_mark.line + 1
+            r.error(node, what, f"duplicate {what} id {key!r} (first defined on line {first})")
+        else:
+            seen[key] = node
+
+
+def _parse(r: _Reader, root: yaml.Node) -> Journey | None:
+    top = r.mapping(root, "", _TOP)
+    if top is None:
+        return None
+    # Version first: a file for another format version is not worth checking further.
+    if "kundresa" not in top:
+        r.error(root, "kundresa", f"missing `kundresa: {FORMAT_VERSION}` (the format version)")
+    else:
+        vnode = top["kundresa"][1]
+        if _value(vnode) != FORMAT_VERSION:
+            r.error(
+                vnode,
+                "kundresa",
+                f"format version {_value_text(vnode)} is not supported; this version of "
+                f"Kundresa reads `kundresa: {FORMAT_VERSION}`",
+            )
+            return None
+    name = "Journey"
+    if "name" in top:
+        name = r.text(top["name"][1], "name") or name
+    lang = "en"
+    if "language" in top:
+        lang = r.choice(top["language"][1], "language", LANGUAGES) or "en"
+    review_by = None
+    if "review_by" in top:
+        vnode = top["review_by"][1]
+        v = _value(vnode)
+        if isinstance(v, date):
+            review_by = v
+            if r.today is not None and v < r.today:
+                r.warn(
+                    vnode,
+                    "review_by",
+                    f"the map was due for review on {v.isoformat()}; review it and set a new "
+                    "review_by (maps should be reviewed at least twice a year)",
+                )
+        else:
+            r.error(vnode, "review_by", f"review_by must be a date YYYY-MM-DD, not {_value_text(vnode)}")
+
+    # Stages: a list, or a template (at the top or as `stages: {template: ...}`).
+    template: str | None = None
+    stage_items: list[tuple[Stage, yaml.Node]] = []
+    stages_node = top.get("stages", (None, None))[1]
+    if "template" in top:
+        if stages_node is not None:
+            r.error(
+                top["template"][0],
+                "template",
+                "give either `template:` or a `stages:` list, not both",
+            )
+        template, stages = _template_stages(r, top["template"][1], "template")
+        stage_items = [(s, top["template"][1]) for s in stages]
+    elif isinstance(stages_node, yaml.MappingNode):
+        m = r.mapping(stages_node, "stages", ("template",))
+        if m and "template" in m:
+            template, stages = _template_stages(r, m["template"][1], "stages.template")
+            stage_items = [(s, m["template"][1]) for s in stages]
+        elif m is not None:
+            r.error(stages_node, "stages", "stages must be a list or `{template: ID}`")
+    elif stages_node is not None:
+        stage_items = _stages(r, stages_node, lang)
+    else:
+        r.error(root, "stages", "no stages: give a `stages:` list or `template: kundresa-5`")
+    _check_unique(r, [(s.id, n) for s, n in stage_items], "stage")
+    stages = []
+    seen_ids: set[str] = set()
+    for s, _ in stage_items:
+        if s.id not in seen_ids:
+            stages.append(s)
+            seen_ids.add(s.id)
+    stage_ids = [s.id for s in stages]
+
+    circular = TEMPLATES[template].circular if template else False
+    if "circular" in top:
+        c = r.boolean(top["circular"][1], "circular")
+        circular = circular if c is None else c
+
+    # Personas.
+    personas: list[Persona] = []
+    persona_nodes: list[tuple[str, yaml.Node]] = []
+    if "personas" in top:
+        for i, pnode in enumerate(r.seq(top["personas"][1], "personas")):
+            path = f"personas[{i}]"
+            m = r.mapping(pnode, path, _PERSONA)
+            if m is None:
+                continue
+            if "id" not in m:
+                r.error(pnode, path, f"{path} needs an id")
+                continue
+            pid = r.ident(m["id"][1], _join(path, "id"))
+            if pid is None:
+                continue
+            persona_nodes.append((pid, m["id"][1]))
+            pname = r.text(m["name"][1], _join(path, "name")) if "name" in m else pid
+            desc = r.text(m["description"][1], _join(path, "description")) if "description" in m else None
+            lists = {
+                k: (r.texts(m[k][1], _join(path, k)) if k in m else ())
+                for k in ("needs", "challenges", "goals")
+            }
+            pmatch = None
+            if "match" in m:
+                mp = _join(path, "match")
+                mm = r.mapping(m["match"][1], mp, ("property", *_CONDITION))
+                if mm is not None:
+                    if "property" not in mm:
+                        r.error(m["match"][1], mp, f"{mp} needs a property")
+                    else:
+                        prop = r.text(mm["property"][1], _join(mp, "property"))
+                        cond_node = yaml.MappingNode(
+                            "tag:yaml.org,2002:map",
+                            [(k, v) for k, v in mm.values() if _value(k) != "property"],
+                            m["match"][1].start_mark,
+                            m["match"][1].end_mark,
+                        )
+                        cond = _condition(r, cond_node, mp)
+                        if prop is not None and cond is not None:
+                            pmatch = PersonaMatch(prop, cond)
+            personas.append(
+                Persona(pid, pname or pid, desc, lists["needs"], lists["challenges"],
+                        lists["goals"], pmatch)
+            )
+    _check_unique(r, persona_nodes, "persona")
+
+    # Channels.
+    channels: list[Channel] = []
+    channel_nodes: list[tuple[str, yaml.Node]] = []
+    if "channels" in top:
+        for i, cnode in enumerate(r.seq(top["channels"][1], "channels")):
+            path = f"channels[{i}]"
+            m = r.mapping(cnode, path, _CHANNEL)
+            if m is None:
+                continue
+            if "id" not in m:
+                r.error(cnode, path, f"{path} needs an id")
+                continue
+            cid = r.ident(m["id"][1], _join(path, "id"))
+            if cid is None:
+                continue
+            channel_nodes.append((cid, m["id"][1]))
+            label = r.text(m["label"][1], _join(path, "label")) if "label" in m else None
+            online = r.boolean(m["online"][1], _join(path, "online")) if "online" in m else True
+            own = r.choice(m["ownership"][1], _join(path, "ownership"), OWNERSHIP) if "ownership" in m else None
+            channels.append(Channel(cid, label, True if online is None else online, own))
+    _check_unique(r, channel_nodes, "channel")
+    channel_ids = {c.id for c in channels}
+
+    # Touchpoints.
+    touchpoints: list[Touchpoint] = []
+    tp_nodes: list[tuple[str, yaml.Node]] = []
+    tp_lines: dict[str, int] = {}
+    if "touchpoints" in top:
+        for i, tnode in enumerate(r.seq(top["touchpoints"][1], "touchpoints")):
+            path = f"touchpoints[{i}]"
+            m = r.mapping(tnode, path, _TOUCHPOINT)
+            if m is None:
+                continue
+            missing = [k for k in ("id", "stage", "match") if k not in m]
+            if missing:
+                r.error(tnode, path, f"{path} needs {', '.join(missing)}")
+            tid = r.ident(m["id"][1], _join(path, "id")) if "id" in m else None
+            stage = None
+            if "stage" in m:
+                snode = m["stage"][1]
+                stage = r.text(snode, _join(path, "stage"))
+                if stage is not None and stage_ids and stage not in stage_ids:
+                    close = difflib.get_close_matches(stage, stage_ids, n=1)
+                    hint = f"; did you mean {close[0]!r}?" if close else ""
+                    r.error(
+                        snode,
+                        _join(path, "stage"),
+                        f"unknown stage {stage!r} in touchpoint {tid!r}{hint} "
+                        f"(stages: {', '.join(stage_ids)})",
+                    )
+                    stage = None
+            channel = None
+            if "channel" in m:
+                cnode = m["channel"][1]
+                channel = r.text(cnode, _join(path, "channel"))
+                if channel is not None and channel not in channel_ids:
+                    known = ", ".join(sorted(channel_ids)) or "none are defined"
+                    r.error(
+                        cnode,
+                        _join(path, "channel"),
+                        f"unknown channel {channel!r} in touchpoint {tid!r} (channels: {known})",
+                    )
+                    channel = None
+            match = _match(r, m["match"][1], _join(path, "match")) if "match" in m else None
+            label = r.text(m["label"][1], _join(path, "label")) if "label" in m else None
+            desc = r.text(m["description"][1], _join(path, "description")) if "description" in m else None
+            if tid is None:
+                continue
+            tp_nodes.append((tid, m["id"][1]))
+            if tid in tp_lines:
+                continue
+            tp_lines[tid] = tnode.start_mark.line + 1
+            if stage is None or match is None:
+                continue
+            # Shadowed: an earlier touchpoint takes every event this one would.
+            for earlier in touchpoints:
+                if earlier.match.covers(match):
+                    r.error(
+                        tnode,
+                        path,
+                        f"touchpoint {tid!r} can never match: {earlier.id!r} "
+                        f"(line {tp_lines[earlier.id]}) comes first and matches every event "
+                        "it would; move it below this one or narrow its match",
+                    )
+                    break
+            touchpoints.append(Touchpoint(tid, stage, match, label, channel, desc))
+    _check_unique(r, tp_nodes, "touchpoint")
+    if stage_ids and "touchpoints" in top:
+        covered = {t.stage for t in touchpoints}
+        for s in stage_ids:
+            if s not in covered:
+                r.warn(
+                    top["touchpoints"][0],
+                    "touchpoints",
+                    f"no touchpoint leads to stage {s!r}: no customer can enter it",
+                )
+
+    # Lanes.
+    lanes: dict[str, Any] = {}
+    persona_ids = {p.id for p in personas}
+    if "lanes" in top:
+        lm = r.mapping(top["lanes"][1], "lanes", LANES)
+        for lane, (_, lnode) in (lm or {}).items():
+            lanes[lane] = _lane(r, lane, lnode, stage_ids, persona_ids)
+
+    if any(p.severity == "error" for p in r.problems):
+        return None
+    return Journey(
+        name=name,
+        stages=tuple(stages),
+        language=lang,
+        circular=circular,
+        review_by=review_by,
+        template=template,
+        personas=tuple(personas),
+        channels=tuple(channels),
+        touchpoints=tuple(touchpoints),
+        lanes=lanes,
+        source=r.source,
+    )
+
+
+def _lane(
+    r: _Reader, lane: str, node: yaml.Node, stage_ids: list[str], persona_ids: set[str]
+) -> dict[str, Any]:
+    path = f"lanes.{lane}"
+    m = r.mapping(node, path)
+    out: dict[str, Any] = {}
+    for key, (knode, vnode) in (m or {}).items():
+        if key in stage_ids:
+            out[key] = _lane_cell(r, lane, vnode, _join(path, key))
+        elif key in persona_ids:
+            pm = r.mapping(vnode, _join(path, key))
+            cells: dict[str, Any] = {}
+            for skey, (sknode, svnode) in (pm or {}).items():
+                if skey in stage_ids:
+                    cells[skey] = _lane_cell(r, lane, svnode, _join(_join(path, key), skey))
+                else:
+                    r.error(sknode, _join(path, key), f"unknown stage {skey!r} in {path}.{key}")
+            out[key] = cells
+        else:
+            known = ", ".join(stage_ids) + (
+                f"; personas: {', '.join(sorted(persona_ids))}" if persona_ids else ""
+            )
+            r.error(knode, path, f"unknown stage or persona {key!r} in {path} (stages: {known})")
+    return out
+
+
+def _lane_cell(r: _Reader, lane: str, node: yaml.Node, path: str) -> Any:
+    if lane == "emotions":
+        v = _value(node)
+        if isinstance(v, int | float) and not isinstance(v, bool):
+            if not -2 <= v <= 2:
+                r.error(node, path, f"emotion {v} is outside -2..2 (-2 very negative, 2 very positive)")
+            return float(v)
+        r.error(node, path, f"an emotion must be a number from -2 to 2, not {_value_text(node)}")
+        return None
+    v = _value(node)
+    if isinstance(v, str | int | float) and not isinstance(v, bool):
+        return [str(v)]
+    if isinstance(v, list) and all(isinstance(x, str | int | float) for x in v):
+        return [str(x) for x in v]
+    r.error(node, path, f"{path} must be a text or a list of texts")
+    return None
+
+
+# -- entry points ----------------------------------------------------------------------------------
+
+
+def parse_journey(
+    text: str, source: str = "journey.yaml", *, today: date | None = None
+) -> tuple[Journey | None, list[Problem]]:
+    """Parse and check a journey file's text.
+
+    Parameters
+    ----------
+    text
+        The YAML text.
+    source
+        The file name used in problem messages.
+    today
+        Compare ``review_by`` with this date (default: today).
+
+    Returns
+    -------
+    (Journey or None, list of Problem)
+        The journey is ``None`` when there are errors; warnings alone keep it.
+
+    Examples
+    --------
+    >>> journey, problems = parse_journey('''
+    ... kundresa: 1
+    ... name: Shop
+    ... template: buyers-journey
+    ... touchpoints:
+    ...   - {id: ad, stage: awareness, match: {event: ad_click}}
+    ...   - {id: buy, stage: decison, match: {event: purchase}}
+    ... ''', "shop.yaml")
+    >>> journey is None
+    True
+    >>> print(problems[0])
+    shop.yaml:7:23: error: unknown stage 'decison' in touchpoint 'buy'; did you mean 'decision'? (stages: awareness, consideration, decision) (at touchpoints[1].stage)
+    """
+    r = _Reader(source, today if today is not None else date.today())
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        col = mark.column + 1 if mark is not None else None
+        msg = f"not valid YAML: {exc.problem or exc}"
+        return None, [Problem("error", msg, source, line, col)]
+    except yaml.YAMLError as exc:
+        return None, [Problem("error", f"not valid YAML: {exc}", source)]
+    if root is None:
+        return None, [Problem("error", "the file is empty", source, 1, 1)]
+    try:
+        journey = _parse(r, root)
+    except RecursionError:
+        return None, [Problem("error", "the file is nested too deeply", source)]
+    r.problems.sort(key=lambda p: (p.line or 0, p.column or 0))
+    return journey, r.problems
+
+
+def validate_file(path: str | os.PathLike[str], *, today: date | None = None) -> list[Problem]:
+    """Every problem in a journey file (an unreadable file is one problem)."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return [Problem("error", f"cannot read the file: {exc}", str(p))]
+    return parse_journey(text, str(p), today=today)[1]
+
+
+def load_journey(path: str | os.PathLike[str], *, today: date | None = None) -> Journey:
+    """Read a journey file.
+
+    Raises
+    ------
+    JourneyError
+        Listing every error (with line and column) when the file has any.
+    """
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise JourneyError([Problem("error", f"cannot read the file: {exc}", str(p))]) from exc
+    journey, problems = parse_journey(text, str(p), today=today)
+    if journey is None:
+        raise JourneyError(problems)
+    return journey
+
