@@ -64,7 +64,8 @@ class Condition:
     --------
     >>> Condition(regex="^/pricing").matches("/pricing/pro")
     True
-    >>> Condition(gte=9).matches("10"), Condition(gte=9).matches("8"), Condition(gte=9).matches(None)
+    >>> at_least_9 = Condition(gte=9)
+    >>> at_least_9.matches("10"), at_least_9.matches("8"), at_least_9.matches(None)
     (True, False, False)
     """
 
@@ -197,7 +198,7 @@ class Journey:
     Examples
     --------
     >>> from kundresa.model.parse import parse_journey
-    >>> j, problems = parse_journey("kundresa: 1\\nname: Shop\\ntemplate: kundresa-5\\nlanguage: da")
+    >>> j, _ = parse_journey("kundresa: 1\\nname: Shop\\ntemplate: kundresa-5\\nlanguage: da")
     >>> j.stage_ids[:3], j.stage_label("awareness"), j.stage_label("awareness", "sv")
     (('awareness', 'consideration', 'decision'), 'Bevidsthed', 'Medvetenhet')
     """

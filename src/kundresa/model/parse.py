@@ -155,9 +155,7 @@ class _Reader:
     def ident(self, node: yaml.Node, path: str) -> str | None:
         s = self.text(node, path)
         if s is not None and not _ID.match(s):
-            self.error(
-                node, path, f"{path} {s!r} must be a simple id (letters, digits, _ . -)"
-            )
+            self.error(node, path, f"{path} {s!r} must be a simple id (letters, digits, _ . -)")
             return None
         return s
 
@@ -199,7 +197,11 @@ def _join(path: str, key: str | int) -> str:
 
 
 def _kind(v: Any) -> str:
-    return {dict: "a mapping", list: "a list"}.get(type(v), type(v).__name__)
+    if isinstance(v, dict):
+        return "a mapping"
+    if isinstance(v, list):
+        return "a list"
+    return type(v).__name__
 
 
 def _value_text(node: yaml.Node) -> str:
@@ -291,7 +293,11 @@ def _match(r: _Reader, node: yaml.Node, path: str) -> Match | None:
         if isinstance(v, int) and not isinstance(v, bool) and v >= 1:
             nth = v
         else:
-            r.error(vnode, _join(path, "nth"), f"nth must be a whole number >= 1, not {_value_text(vnode)}")
+            r.error(
+                vnode,
+                _join(path, "nth"),
+                f"nth must be a whole number >= 1, not {_value_text(vnode)}",
+            )
     return Match(events, where, nth)
 
 
@@ -322,9 +328,15 @@ def _stages(r: _Reader, node: yaml.Node, lang: str) -> list[tuple[Stage, yaml.No
         if sid is None:
             continue
         label = _label(r, m["label"][1], _join(path, "label"), lang) if "label" in m else {}
-        funnel = r.choice(m["funnel"][1], _join(path, "funnel"), FUNNEL_POSITIONS) if "funnel" in m else None
+        funnel = (
+            r.choice(m["funnel"][1], _join(path, "funnel"), FUNNEL_POSITIONS)
+            if "funnel" in m
+            else None
+        )
         goal = r.text(m["goal"][1], _join(path, "goal")) if "goal" in m else None
-        desc = r.text(m["description"][1], _join(path, "description")) if "description" in m else None
+        desc = (
+            r.text(m["description"][1], _join(path, "description")) if "description" in m else None
+        )
         kpis: list[Kpi] = []
         if "kpis" in m:
             for j, knode in enumerate(r.seq(m["kpis"][1], _join(path, "kpis"))):
@@ -409,7 +421,9 @@ def _parse(r: _Reader, root: yaml.Node) -> Journey | None:
                     "review_by (maps should be reviewed at least twice a year)",
                 )
         else:
-            r.error(vnode, "review_by", f"review_by must be a date YYYY-MM-DD, not {_value_text(vnode)}")
+            r.error(
+                vnode, "review_by", f"review_by must be a date YYYY-MM-DD, not {_value_text(vnode)}"
+            )
 
     # Stages: a list, or a template (at the top or as `stages: {template: ...}`).
     template: str | None = None
@@ -466,7 +480,11 @@ def _parse(r: _Reader, root: yaml.Node) -> Journey | None:
                 continue
             persona_nodes.append((pid, m["id"][1]))
             pname = r.text(m["name"][1], _join(path, "name")) if "name" in m else pid
-            desc = r.text(m["description"][1], _join(path, "description")) if "description" in m else None
+            desc = (
+                r.text(m["description"][1], _join(path, "description"))
+                if "description" in m
+                else None
+            )
             lists = {
                 k: (r.texts(m[k][1], _join(path, k)) if k in m else ())
                 for k in ("needs", "challenges", "goals")
@@ -490,8 +508,15 @@ def _parse(r: _Reader, root: yaml.Node) -> Journey | None:
                         if prop is not None and cond is not None:
                             pmatch = PersonaMatch(prop, cond)
             personas.append(
-                Persona(pid, pname or pid, desc, lists["needs"], lists["challenges"],
-                        lists["goals"], pmatch)
+                Persona(
+                    pid,
+                    pname or pid,
+                    desc,
+                    lists["needs"],
+                    lists["challenges"],
+                    lists["goals"],
+                    pmatch,
+                )
             )
     _check_unique(r, persona_nodes, "persona")
 
@@ -513,7 +538,11 @@ def _parse(r: _Reader, root: yaml.Node) -> Journey | None:
             channel_nodes.append((cid, m["id"][1]))
             label = r.text(m["label"][1], _join(path, "label")) if "label" in m else None
             online = r.boolean(m["online"][1], _join(path, "online")) if "online" in m else True
-            own = r.choice(m["ownership"][1], _join(path, "ownership"), OWNERSHIP) if "ownership" in m else None
+            own = (
+                r.choice(m["ownership"][1], _join(path, "ownership"), OWNERSHIP)
+                if "ownership" in m
+                else None
+            )
             channels.append(Channel(cid, label, True if online is None else online, own))
     _check_unique(r, channel_nodes, "channel")
     channel_ids = {c.id for c in channels}
@@ -560,7 +589,11 @@ def _parse(r: _Reader, root: yaml.Node) -> Journey | None:
                     channel = None
             match = _match(r, m["match"][1], _join(path, "match")) if "match" in m else None
             label = r.text(m["label"][1], _join(path, "label")) if "label" in m else None
-            desc = r.text(m["description"][1], _join(path, "description")) if "description" in m else None
+            desc = (
+                r.text(m["description"][1], _join(path, "description"))
+                if "description" in m
+                else None
+            )
             if tid is None:
                 continue
             tp_nodes.append((tid, m["id"][1]))
@@ -584,12 +617,12 @@ def _parse(r: _Reader, root: yaml.Node) -> Journey | None:
     _check_unique(r, tp_nodes, "touchpoint")
     if stage_ids and "touchpoints" in top:
         covered = {t.stage for t in touchpoints}
-        for s in stage_ids:
-            if s not in covered:
+        for sid in stage_ids:
+            if sid not in covered:
                 r.warn(
                     top["touchpoints"][0],
                     "touchpoints",
-                    f"no touchpoint leads to stage {s!r}: no customer can enter it",
+                    f"no touchpoint leads to stage {sid!r}: no customer can enter it",
                 )
 
     # Lanes.
@@ -648,7 +681,9 @@ def _lane_cell(r: _Reader, lane: str, node: yaml.Node, path: str) -> Any:
         v = _value(node)
         if isinstance(v, int | float) and not isinstance(v, bool):
             if not -2 <= v <= 2:
-                r.error(node, path, f"emotion {v} is outside -2..2 (-2 very negative, 2 very positive)")
+                r.error(
+                    node, path, f"emotion {v} is outside -2..2 (-2 very negative, 2 very positive)"
+                )
             return float(v)
         r.error(node, path, f"an emotion must be a number from -2 to 2, not {_value_text(node)}")
         return None
@@ -695,8 +730,11 @@ def parse_journey(
     ... ''', "shop.yaml")
     >>> journey is None
     True
-    >>> print(problems[0])
-    shop.yaml:7:23: error: unknown stage 'decison' in touchpoint 'buy'; did you mean 'decision'? (stages: awareness, consideration, decision) (at touchpoints[1].stage)
+    >>> p = problems[0]
+    >>> p.source, p.line, p.column, p.path
+    ('shop.yaml', 7, 23, 'touchpoints[1].stage')
+    >>> p.message[:58]
+    "unknown stage 'decison' in touchpoint 'buy'; did you mean "
     """
     r = _Reader(source, today if today is not None else date.today())
     try:
@@ -746,4 +784,3 @@ def load_journey(path: str | os.PathLike[str], *, today: date | None = None) -> 
     if journey is None:
         raise JourneyError(problems)
     return journey
-

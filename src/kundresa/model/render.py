@@ -33,153 +33,303 @@ _KIND = {
 
 _TEXT: dict[str, dict[str, dict[str, str]]] = {
     "goal": {
-        "aware": {"sv": "Bli hittad när kunden söker en lösning på sitt problem",
-                  "da": "Bliv fundet, når kunden søger en løsning på sit problem",
-                  "en": "Be found when the customer looks for a solution"},
-        "consider": {"sv": "Hjälpa kunden att jämföra och förstå erbjudandet",
-                     "da": "Hjælp kunden med at sammenligne og forstå tilbuddet",
-                     "en": "Help the customer compare and understand the offer"},
-        "buy": {"sv": "Göra köpet enkelt och tryggt", "da": "Gør købet nemt og trygt",
-                "en": "Make buying easy and safe"},
-        "after": {"sv": "Leverera det vi lovade", "da": "Lever det, vi lovede",
-                  "en": "Deliver what was promised"},
-        "again": {"sv": "Få kunden att komma tillbaka", "da": "Få kunden til at komme igen",
-                  "en": "Bring the customer back"},
-        "leave": {"sv": "Förstå varför kunder lämnar och vinna tillbaka dem",
-                  "da": "Forstå hvorfor kunder går, og vind dem tilbage",
-                  "en": "Understand why customers leave and win them back"},
-        "advocate": {"sv": "Göra nöjda kunder till ambassadörer",
-                     "da": "Gør tilfredse kunder til ambassadører",
-                     "en": "Turn happy customers into ambassadors"},
+        "aware": {
+            "sv": "Bli hittad när kunden söker en lösning på sitt problem",
+            "da": "Bliv fundet, når kunden søger en løsning på sit problem",
+            "en": "Be found when the customer looks for a solution",
+        },
+        "consider": {
+            "sv": "Hjälpa kunden att jämföra och förstå erbjudandet",
+            "da": "Hjælp kunden med at sammenligne og forstå tilbuddet",
+            "en": "Help the customer compare and understand the offer",
+        },
+        "buy": {
+            "sv": "Göra köpet enkelt och tryggt",
+            "da": "Gør købet nemt og trygt",
+            "en": "Make buying easy and safe",
+        },
+        "after": {
+            "sv": "Leverera det vi lovade",
+            "da": "Lever det, vi lovede",
+            "en": "Deliver what was promised",
+        },
+        "again": {
+            "sv": "Få kunden att komma tillbaka",
+            "da": "Få kunden til at komme igen",
+            "en": "Bring the customer back",
+        },
+        "leave": {
+            "sv": "Förstå varför kunder lämnar och vinna tillbaka dem",
+            "da": "Forstå hvorfor kunder går, og vind dem tilbage",
+            "en": "Understand why customers leave and win them back",
+        },
+        "advocate": {
+            "sv": "Göra nöjda kunder till ambassadörer",
+            "da": "Gør tilfredse kunder til ambassadører",
+            "en": "Turn happy customers into ambassadors",
+        },
     },
     "activity": {
-        "aware": {"sv": "Googlar sitt problem, ser annonser i sociala medier",
-                  "da": "Googler sit problem, ser annoncer på sociale medier",
-                  "en": "Searches for the problem, sees ads on social media"},
-        "consider": {"sv": "Läser recensioner och jämför priser",
-                     "da": "Læser anmeldelser og sammenligner priser",
-                     "en": "Reads reviews and compares prices"},
-        "buy": {"sv": "Lägger varor i kundkorgen och betalar",
-                "da": "Lægger varer i kurven og betaler", "en": "Adds to cart and pays"},
-        "after": {"sv": "Tar emot leveransen och börjar använda produkten",
-                  "da": "Modtager leveringen og tager produktet i brug",
-                  "en": "Receives the delivery and starts using the product"},
-        "again": {"sv": "Handlar igen, läser nyhetsbrevet",
-                  "da": "Handler igen, læser nyhedsbrevet",
-                  "en": "Buys again, reads the newsletter"},
-        "leave": {"sv": "Säger upp avtalet", "da": "Opsiger aftalen",
-                  "en": "Cancels the subscription"},
-        "advocate": {"sv": "Rekommenderar oss till vänner och kollegor",
-                     "da": "Anbefaler os til venner og kolleger",
-                     "en": "Recommends us to friends and colleagues"},
+        "aware": {
+            "sv": "Googlar sitt problem, ser annonser i sociala medier",
+            "da": "Googler sit problem, ser annoncer på sociale medier",
+            "en": "Searches for the problem, sees ads on social media",
+        },
+        "consider": {
+            "sv": "Läser recensioner och jämför priser",
+            "da": "Læser anmeldelser og sammenligner priser",
+            "en": "Reads reviews and compares prices",
+        },
+        "buy": {
+            "sv": "Lägger varor i kundkorgen och betalar",
+            "da": "Lægger varer i kurven og betaler",
+            "en": "Adds to cart and pays",
+        },
+        "after": {
+            "sv": "Tar emot leveransen och börjar använda produkten",
+            "da": "Modtager leveringen og tager produktet i brug",
+            "en": "Receives the delivery and starts using the product",
+        },
+        "again": {
+            "sv": "Handlar igen, läser nyhetsbrevet",
+            "da": "Handler igen, læser nyhedsbrevet",
+            "en": "Buys again, reads the newsletter",
+        },
+        "leave": {
+            "sv": "Säger upp avtalet",
+            "da": "Opsiger aftalen",
+            "en": "Cancels the subscription",
+        },
+        "advocate": {
+            "sv": "Rekommenderar oss till vänner och kollegor",
+            "da": "Anbefaler os til venner og kolleger",
+            "en": "Recommends us to friends and colleagues",
+        },
     },
     "thought": {
-        "aware": {"sv": "Finns det något som löser det här?", "da": "Findes der noget, der løser det her?",
-                  "en": "Is there something that solves this?"},
-        "consider": {"sv": "Vilket alternativ passar mig bäst?", "da": "Hvilken løsning passer bedst til mig?",
-                     "en": "Which option suits me best?"},
-        "buy": {"sv": "Är det här värt pengarna?", "da": "Er det pengene værd?",
-                "en": "Is this worth the money?"},
-        "after": {"sv": "Fick jag det jag förväntade mig?", "da": "Fik jeg det, jeg forventede?",
-                  "en": "Did I get what I expected?"},
-        "again": {"sv": "De förstår vad jag behöver", "da": "De forstår, hvad jeg har brug for",
-                  "en": "They understand what I need"},
-        "leave": {"sv": "Jag behöver inte det här längre", "da": "Jeg har ikke brug for det længere",
-                  "en": "I don't need this any more"},
-        "advocate": {"sv": "Det här måste mina vänner få veta", "da": "Det skal mine venner vide",
-                     "en": "My friends should know about this"},
+        "aware": {
+            "sv": "Finns det något som löser det här?",
+            "da": "Findes der noget, der løser det her?",
+            "en": "Is there something that solves this?",
+        },
+        "consider": {
+            "sv": "Vilket alternativ passar mig bäst?",
+            "da": "Hvilken løsning passer bedst til mig?",
+            "en": "Which option suits me best?",
+        },
+        "buy": {
+            "sv": "Är det här värt pengarna?",
+            "da": "Er det pengene værd?",
+            "en": "Is this worth the money?",
+        },
+        "after": {
+            "sv": "Fick jag det jag förväntade mig?",
+            "da": "Fik jeg det, jeg forventede?",
+            "en": "Did I get what I expected?",
+        },
+        "again": {
+            "sv": "De förstår vad jag behöver",
+            "da": "De forstår, hvad jeg har brug for",
+            "en": "They understand what I need",
+        },
+        "leave": {
+            "sv": "Jag behöver inte det här längre",
+            "da": "Jeg har ikke brug for det længere",
+            "en": "I don't need this any more",
+        },
+        "advocate": {
+            "sv": "Det här måste mina vänner få veta",
+            "da": "Det skal mine venner vide",
+            "en": "My friends should know about this",
+        },
     },
     "pain": {
-        "aware": {"sv": "Svårt att hitta oss bland konkurrenterna",
-                  "da": "Svært at finde os blandt konkurrenterne",
-                  "en": "Hard to find us among competitors"},
-        "consider": {"sv": "Priser och villkor är svåra att jämföra",
-                     "da": "Priser og vilkår er svære at sammenligne",
-                     "en": "Prices and terms are hard to compare"},
-        "buy": {"sv": "Krånglig kassa, oklara fraktkostnader",
-                "da": "Besværlig betaling, uklare fragtomkostninger",
-                "en": "Clumsy checkout, unclear shipping costs"},
-        "after": {"sv": "Ingen information om leveranstid", "da": "Ingen information om leveringstid",
-                  "en": "No word on delivery time"},
-        "again": {"sv": "Inget skäl att komma tillbaka", "da": "Ingen grund til at komme igen",
-                  "en": "No reason to come back"},
+        "aware": {
+            "sv": "Svårt att hitta oss bland konkurrenterna",
+            "da": "Svært at finde os blandt konkurrenterne",
+            "en": "Hard to find us among competitors",
+        },
+        "consider": {
+            "sv": "Priser och villkor är svåra att jämföra",
+            "da": "Priser og vilkår er svære at sammenligne",
+            "en": "Prices and terms are hard to compare",
+        },
+        "buy": {
+            "sv": "Krånglig kassa, oklara fraktkostnader",
+            "da": "Besværlig betaling, uklare fragtomkostninger",
+            "en": "Clumsy checkout, unclear shipping costs",
+        },
+        "after": {
+            "sv": "Ingen information om leveranstid",
+            "da": "Ingen information om leveringstid",
+            "en": "No word on delivery time",
+        },
+        "again": {
+            "sv": "Inget skäl att komma tillbaka",
+            "da": "Ingen grund til at komme igen",
+            "en": "No reason to come back",
+        },
         "leave": {"sv": "Svårt att säga upp", "da": "Svært at opsige", "en": "Hard to cancel"},
-        "advocate": {"sv": "Inget enkelt sätt att tipsa andra", "da": "Ingen nem måde at anbefale os",
-                     "en": "No easy way to recommend us"},
+        "advocate": {
+            "sv": "Inget enkelt sätt att tipsa andra",
+            "da": "Ingen nem måde at anbefale os",
+            "en": "No easy way to recommend us",
+        },
     },
     "opportunity": {
-        "aware": {"sv": "Guider som svarar på kundens frågor", "da": "Guides, der svarer på kundens spørgsmål",
-                  "en": "Guides that answer the customer's questions"},
-        "consider": {"sv": "Jämförelsesida och kundcase", "da": "Sammenligningsside og kundecases",
-                     "en": "A comparison page and customer stories"},
-        "buy": {"sv": "Färre steg i kassan, chatt vid köp", "da": "Færre trin i kassen, chat ved køb",
-                "en": "Fewer checkout steps, chat while buying"},
-        "after": {"sv": "Sms när paketet skickas", "da": "Sms, når pakken sendes",
-                  "en": "A text message when the parcel ships"},
-        "again": {"sv": "Personliga erbjudanden efter köpet", "da": "Personlige tilbud efter købet",
-                  "en": "Personal offers after the purchase"},
-        "leave": {"sv": "Fråga varför och erbjud en paus", "da": "Spørg hvorfor og tilbyd en pause",
-                  "en": "Ask why and offer a pause"},
-        "advocate": {"sv": "Värvningsprogram med belöning", "da": "Anbefalingsprogram med belønning",
-                     "en": "A referral programme with a reward"},
+        "aware": {
+            "sv": "Guider som svarar på kundens frågor",
+            "da": "Guides, der svarer på kundens spørgsmål",
+            "en": "Guides that answer the customer's questions",
+        },
+        "consider": {
+            "sv": "Jämförelsesida och kundcase",
+            "da": "Sammenligningsside og kundecases",
+            "en": "A comparison page and customer stories",
+        },
+        "buy": {
+            "sv": "Färre steg i kassan, chatt vid köp",
+            "da": "Færre trin i kassen, chat ved køb",
+            "en": "Fewer checkout steps, chat while buying",
+        },
+        "after": {
+            "sv": "Sms när paketet skickas",
+            "da": "Sms, når pakken sendes",
+            "en": "A text message when the parcel ships",
+        },
+        "again": {
+            "sv": "Personliga erbjudanden efter köpet",
+            "da": "Personlige tilbud efter købet",
+            "en": "Personal offers after the purchase",
+        },
+        "leave": {
+            "sv": "Fråga varför och erbjud en paus",
+            "da": "Spørg hvorfor og tilbyd en pause",
+            "en": "Ask why and offer a pause",
+        },
+        "advocate": {
+            "sv": "Värvningsprogram med belöning",
+            "da": "Anbefalingsprogram med belønning",
+            "en": "A referral programme with a reward",
+        },
     },
     "backstage": {
-        "aware": {"sv": "Marknad: SEO och annonser", "da": "Marketing: SEO og annoncer",
-                  "en": "Marketing: SEO and ads"},
-        "consider": {"sv": "Sälj svarar på frågor inom en timme", "da": "Salg svarer inden for en time",
-                     "en": "Sales answers within an hour"},
-        "buy": {"sv": "E-handel och betalning", "da": "E-handel og betaling",
-                "en": "E-commerce and payments"},
-        "after": {"sv": "Lager och logistik", "da": "Lager og logistik", "en": "Warehouse and logistics"},
-        "again": {"sv": "Kundservice och CRM", "da": "Kundeservice og CRM",
-                  "en": "Customer service and CRM"},
+        "aware": {
+            "sv": "Marknad: SEO och annonser",
+            "da": "Marketing: SEO og annoncer",
+            "en": "Marketing: SEO and ads",
+        },
+        "consider": {
+            "sv": "Sälj svarar på frågor inom en timme",
+            "da": "Salg svarer inden for en time",
+            "en": "Sales answers within an hour",
+        },
+        "buy": {
+            "sv": "E-handel och betalning",
+            "da": "E-handel og betaling",
+            "en": "E-commerce and payments",
+        },
+        "after": {
+            "sv": "Lager och logistik",
+            "da": "Lager og logistik",
+            "en": "Warehouse and logistics",
+        },
+        "again": {
+            "sv": "Kundservice och CRM",
+            "da": "Kundeservice og CRM",
+            "en": "Customer service and CRM",
+        },
         "leave": {"sv": "Kundservice", "da": "Kundeservice", "en": "Customer service"},
-        "advocate": {"sv": "Marknad: community", "da": "Marketing: community",
-                     "en": "Marketing: community"},
+        "advocate": {
+            "sv": "Marknad: community",
+            "da": "Marketing: community",
+            "en": "Marketing: community",
+        },
     },
     "content": {
-        "aware": {"sv": "Blogginlägg, guider, annonser", "da": "Blogindlæg, guides, annoncer",
-                  "en": "Blog posts, guides, ads"},
-        "consider": {"sv": "Jämförelser, recensioner, demo", "da": "Sammenligninger, anmeldelser, demo",
-                     "en": "Comparisons, reviews, demos"},
-        "buy": {"sv": "Prislista, garantier, vanliga frågor", "da": "Prisliste, garantier, FAQ",
-                "en": "Price list, guarantees, FAQ"},
-        "after": {"sv": "Kom igång-guide", "da": "Kom godt i gang-guide", "en": "Getting-started guide"},
-        "again": {"sv": "Nyhetsbrev, medlemserbjudanden", "da": "Nyhedsbrev, medlemstilbud",
-                  "en": "Newsletter, member offers"},
+        "aware": {
+            "sv": "Blogginlägg, guider, annonser",
+            "da": "Blogindlæg, guides, annoncer",
+            "en": "Blog posts, guides, ads",
+        },
+        "consider": {
+            "sv": "Jämförelser, recensioner, demo",
+            "da": "Sammenligninger, anmeldelser, demo",
+            "en": "Comparisons, reviews, demos",
+        },
+        "buy": {
+            "sv": "Prislista, garantier, vanliga frågor",
+            "da": "Prisliste, garantier, FAQ",
+            "en": "Price list, guarantees, FAQ",
+        },
+        "after": {
+            "sv": "Kom igång-guide",
+            "da": "Kom godt i gang-guide",
+            "en": "Getting-started guide",
+        },
+        "again": {
+            "sv": "Nyhetsbrev, medlemserbjudanden",
+            "da": "Nyhedsbrev, medlemstilbud",
+            "en": "Newsletter, member offers",
+        },
         "leave": {"sv": "Avslutsenkät", "da": "Afslutningsundersøgelse", "en": "Exit survey"},
-        "advocate": {"sv": "Värvningslänk, kundcase", "da": "Anbefalingslink, kundecases",
-                     "en": "Referral link, customer stories"},
+        "advocate": {
+            "sv": "Värvningslänk, kundcase",
+            "da": "Anbefalingslink, kundecases",
+            "en": "Referral link, customer stories",
+        },
     },
 }
 
 _EMOTION = {
-    "aware": (0, 1), "consider": (-1, 0), "buy": (1, 0), "after": (1, 1),
-    "again": (1, 2), "leave": (-1, -2), "advocate": (2, 1),
+    "aware": (0, 1),
+    "consider": (-1, 0),
+    "buy": (1, 0),
+    "after": (1, 1),
+    "again": (1, 2),
+    "leave": (-1, -2),
+    "advocate": (2, 1),
 }
 
 _PERSONAS = (
     {
         "id": "anna",
-        "name": {"sv": "Anna, 34, privatkund", "da": "Anna, 34, privatkunde",
-                 "en": "Anna, 34, private customer"},
-        "needs": {"sv": ["Snabb leverans", "Tydliga priser"], "da": ["Hurtig levering", "Klare priser"],
-                  "en": ["Fast delivery", "Clear prices"]},
+        "name": {
+            "sv": "Anna, 34, privatkund",
+            "da": "Anna, 34, privatkunde",
+            "en": "Anna, 34, private customer",
+        },
+        "needs": {
+            "sv": ["Snabb leverans", "Tydliga priser"],
+            "da": ["Hurtig levering", "Klare priser"],
+            "en": ["Fast delivery", "Clear prices"],
+        },
         "challenges": {"sv": ["Ont om tid"], "da": ["Travl hverdag"], "en": ["Short of time"]},
         "goals": {"sv": ["Ett smidigt köp"], "da": ["Et nemt køb"], "en": ["An easy purchase"]},
         "match": {"property": "segment", "equals": "private"},
     },
     {
         "id": "erik",
-        "name": {"sv": "Erik, 52, inköpare på företag", "da": "Erik, 52, indkøber i en virksomhed",
-                 "en": "Erik, 52, business buyer"},
-        "needs": {"sv": ["Faktura och avtal", "Personlig kontakt"],
-                  "da": ["Faktura og aftale", "Personlig kontakt"],
-                  "en": ["Invoices and contracts", "A personal contact"]},
-        "challenges": {"sv": ["Många som ska godkänna"], "da": ["Mange skal godkende"],
-                       "en": ["Many people must approve"]},
-        "goals": {"sv": ["Rätt beslut för företaget"], "da": ["Den rigtige beslutning for firmaet"],
-                  "en": ["The right decision for the company"]},
+        "name": {
+            "sv": "Erik, 52, inköpare på företag",
+            "da": "Erik, 52, indkøber i en virksomhed",
+            "en": "Erik, 52, business buyer",
+        },
+        "needs": {
+            "sv": ["Faktura och avtal", "Personlig kontakt"],
+            "da": ["Faktura og aftale", "Personlig kontakt"],
+            "en": ["Invoices and contracts", "A personal contact"],
+        },
+        "challenges": {
+            "sv": ["Många som ska godkänna"],
+            "da": ["Mange skal godkende"],
+            "en": ["Many people must approve"],
+        },
+        "goals": {
+            "sv": ["Rätt beslut för företaget"],
+            "da": ["Den rigtige beslutning for firmaet"],
+            "en": ["The right decision for the company"],
+        },
         "match": {"property": "segment", "equals": "business"},
     },
 )
@@ -188,7 +338,12 @@ _CHANNELS = (
     ("web", {"sv": "Webbplats", "da": "Hjemmeside", "en": "Website"}, True, "owned"),
     ("email", {"sv": "E-post", "da": "E-mail", "en": "Email"}, True, "owned"),
     ("search", {"sv": "Sökannonser", "da": "Søgeannoncer", "en": "Search ads"}, True, "paid"),
-    ("social", {"sv": "Sociala medier", "da": "Sociale medier", "en": "Social media"}, True, "earned"),
+    (
+        "social",
+        {"sv": "Sociala medier", "da": "Sociale medier", "en": "Social media"},
+        True,
+        "earned",
+    ),
     ("store", {"sv": "Butik", "da": "Butik", "en": "Store"}, False, "owned"),
     ("sales_call", {"sv": "Säljsamtal", "da": "Salgsopkald", "en": "Sales call"}, False, "owned"),
 )
@@ -196,31 +351,53 @@ _CHANNELS = (
 # Example touchpoints per stage id: (id, match, channel). Rules with `nth` are written first
 # so that the general rule for the same event cannot shadow them.
 _TOUCHPOINTS: dict[str, list[tuple[str, dict[str, Any], str]]] = {
-    "awareness": [("ad_click", {"event": "ad_click"}, "social"),
-                  ("blog_visit", {"event": "page_view", "where": {"path": {"regex": "^/(blog|guide)"}}}, "web")],
-    "before": [("ad_click", {"event": "ad_click"}, "social"),
-               ("pricing_page", {"event": "page_view", "where": {"path": {"regex": "^/pricing"}}}, "web")],
-    "interest": [("newsletter_signup", {"event": "newsletter_signup"}, "email"),
-                 ("product_page", {"event": "page_view", "where": {"path": {"regex": "^/products"}}}, "web")],
-    "evaluation": [("product_page", {"event": "page_view", "where": {"path": {"regex": "^/products"}}}, "web"),
-                   ("review_read", {"event": "review_read"}, "web")],
-    "consideration": [("pricing_page", {"event": "page_view", "where": {"path": {"regex": "^/pricing"}}}, "web"),
-                      ("demo_request", {"event": ["demo_request", "sales_call"]}, "sales_call")],
+    "awareness": [
+        ("ad_click", {"event": "ad_click"}, "social"),
+        (
+            "blog_visit",
+            {"event": "page_view", "where": {"path": {"regex": "^/(blog|guide)"}}},
+            "web",
+        ),
+    ],
+    "before": [
+        ("ad_click", {"event": "ad_click"}, "social"),
+        ("pricing_page", {"event": "page_view", "where": {"path": {"regex": "^/pricing"}}}, "web"),
+    ],
+    "interest": [
+        ("newsletter_signup", {"event": "newsletter_signup"}, "email"),
+        ("product_page", {"event": "page_view", "where": {"path": {"regex": "^/products"}}}, "web"),
+    ],
+    "evaluation": [
+        ("product_page", {"event": "page_view", "where": {"path": {"regex": "^/products"}}}, "web"),
+        ("review_read", {"event": "review_read"}, "web"),
+    ],
+    "consideration": [
+        ("pricing_page", {"event": "page_view", "where": {"path": {"regex": "^/pricing"}}}, "web"),
+        ("demo_request", {"event": ["demo_request", "sales_call"]}, "sales_call"),
+    ],
     "decision": [("first_purchase", {"event": "purchase"}, "web")],
     "purchase_decision": [("first_purchase", {"event": "purchase"}, "web")],
-    "during": [("purchase", {"event": "purchase"}, "web"),
-               ("support_contact", {"event": "support_contact"}, "email")],
+    "during": [
+        ("purchase", {"event": "purchase"}, "web"),
+        ("support_contact", {"event": "support_contact"}, "email"),
+    ],
     "delivery": [("order_delivered", {"event": "order_delivered"}, "store")],
-    "post_purchase": [("product_review", {"event": "review_written"}, "web"),
-                      ("support_contact", {"event": "support_contact"}, "email")],
+    "post_purchase": [
+        ("product_review", {"event": "review_written"}, "web"),
+        ("support_contact", {"event": "support_contact"}, "email"),
+    ],
     "retention": [("repeat_purchase", {"event": "purchase", "nth": 2}, "web")],
     "repurchase": [("repeat_purchase", {"event": "purchase", "nth": 2}, "web")],
     "loyalty": [("loyalty_signup", {"event": "loyalty_signup"}, "email")],
     "after": [("cancellation", {"event": "subscription_cancelled"}, "email")],
-    "advocacy": [("nps_promoter", {"event": "nps_answer", "where": {"score": {"gte": 9}}}, "email"),
-                 ("referral_sent", {"event": "referral_sent"}, "social")],
-    "referral": [("nps_promoter", {"event": "nps_answer", "where": {"score": {"gte": 9}}}, "email"),
-                 ("referral_sent", {"event": "referral_sent"}, "social")],
+    "advocacy": [
+        ("nps_promoter", {"event": "nps_answer", "where": {"score": {"gte": 9}}}, "email"),
+        ("referral_sent", {"event": "referral_sent"}, "social"),
+    ],
+    "referral": [
+        ("nps_promoter", {"event": "nps_answer", "where": {"score": {"gte": 9}}}, "email"),
+        ("referral_sent", {"event": "referral_sent"}, "social"),
+    ],
 }
 
 _KPI: dict[str, tuple[str, float]] = {
@@ -245,7 +422,7 @@ _COMMENTS = {
 #   kundresa ingest FILE   load events (CSV, Parquet, JSON Lines)
 #   kundresa stages        the stage funnel: reached, entered, conversion per stage
 """,
-    "review_by": "# Review the map at least twice a year; `kundresa validate` warns after this date.",
+    "review_by": "# Review the map at least twice a year; `kundresa validate` warns after it.",
     "stages": """\
 # Stages, in order (template: {template}). Labels in Swedish, Danish and English; funnel
 # marks top, middle and bottom of the funnel (tofu/mofu/bofu). KPI metrics: reached, entered,
@@ -362,8 +539,14 @@ def render_journey_yaml(
     out.append("")
     out.append(_COMMENTS["lanes"])
     out.append("lanes:")
-    lanes = (("activities", "activity"), ("thoughts", "thought"), ("pain_points", "pain"),
-             ("opportunities", "opportunity"), ("backstage", "backstage"), ("content", "content"))
+    lanes = (
+        ("activities", "activity"),
+        ("thoughts", "thought"),
+        ("pain_points", "pain"),
+        ("opportunities", "opportunity"),
+        ("backstage", "backstage"),
+        ("content", "content"),
+    )
     for lane, key in lanes:
         out.append(f"  {lane}:")
         for s in t.stages:

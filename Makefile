@@ -1,0 +1,45 @@
+# The two commands of the README, and the steps they are made of.
+#   make demo   set everything up and run the demo on the embedded default
+#   make test   set everything up and run the whole suite (lint, types, tests)
+# Needs only Python >= 3.11, make and the package registries.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+export UV_PYTHON_DOWNLOADS := never
+
+# uv from PATH, else a private copy installed from PyPI into .tools/.
+UV := $(shell command -v uv 2>/dev/null)
+ifeq ($(UV),)
+UV := .tools/bin/uv
+UV_DEP := .tools/bin/uv
+endif
+
+.PHONY: setup setup-test demo test lint typecheck pytest clean
+
+.tools/bin/uv:
+	$(PYTHON) -m venv .tools || $(PYTHON) -m virtualenv .tools
+	.tools/bin/python -m pip install --quiet --disable-pip-version-check uv
+
+setup: $(UV_DEP)
+	$(UV) sync --locked --python $(PYTHON)
+
+setup-test: $(UV_DEP)
+	$(UV) sync --locked --all-extras --python $(PYTHON)
+
+demo: setup
+	.venv/bin/kundresa demo kundresa-demo --force
+
+lint: setup-test
+	.venv/bin/ruff format --check src tests
+	.venv/bin/ruff check src tests
+
+typecheck: setup-test
+	.venv/bin/mypy
+
+pytest: setup-test
+	.venv/bin/pytest -p no:cacheprovider
+
+test: lint typecheck pytest
+
+clean:
+	rm -rf .venv .tools kundresa-demo .mypy_cache .ruff_cache

@@ -1,0 +1,208 @@
+"""Stage analysis: per-customer stage facts and the stage funnel (seed 004's table).
+
+Semantics (DESIGN.md, "Stage semantics"):
+
+- ``entered(s)``: customers with at least one event in stage s;
+- ``reached(s)``: customers whose highest stage is s or later (a skipped stage counts as
+  passed);
+- ``conversion_from_previous = reached(s) / reached(s-1)``,
+  ``conversion_from_start = reached(s) / reached(1)``, ``dropped = reached(s-1) - reached(s)``.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+
+import ibis.expr.types as ir
+import pandas as pd
+
+from kundresa.analytics.touchpoints import persona_expr, tag_events
+from kundresa.model.events import CHANNEL, CUSTOMER, PROPERTIES, TIMESTAMP
+
+if TYPE_CHECKING:
+    from kundresa.model.journey import Journey
+
+__all__ = ["STAGE_COLUMNS", "customer_stages", "filter_period", "stage_funnel"]
+
+STAGE_COLUMNS = (
+    "stage",
+    "label",
+    "reached",
+    "entered",
+    "conversion_from_previous",
+    "conversion_from_start",
+    "dropped",
+    "median_days_from_previous",
+)
+
+
+def _instant(value: str | date | datetime, option: str) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day)
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise ValueError(f"{option} {value!r} is not a date (use YYYY-MM-DD)") from exc
+
+
+def filter_period(
+    events: ir.Table,
+    since: str | date | datetime | None = None,
+    until: str | date | datetime | None = None,
+) -> ir.Table:
+    """Events with ``since <= timestamp < until`` (UTC)."""
+    t = events
+    if since is not None:
+        t = t.filter(t[TIMESTAMP] >= _instant(since, "since"))
+    if until is not None:
+        t = t.filter(t[TIMESTAMP] < _instant(until, "until"))
+    return t
+
+
+def customer_stages(events: ir.Table, journey: Journey) -> ir.Table:
+    """One row per customer with any event: ``highest`` stage index (null if none),
+    ``first_<stage>`` entry time of each stage, ``current`` stage (of the last staged event)
+    and ``persona``."""
+    tagged = tag_events(events, journey)
+    staged = tagged.filter(tagged.stage_index.notnull())
+    aggs: dict[str, Any] = {"highest": staged.stage_index.max()}
+    for i, s in enumerate(journey.stage_ids, start=1):
+        aggs[f"first_{s}"] = staged[TIMESTAMP].min(where=staged.stage_index == i)
+    aggs["current"] = staged.stage.argmax(staged[TIMESTAMP])
+    per = staged.group_by(CUSTOMER).aggregate(**aggs)
+    everyone = events.select(CUSTOMER).distinct()
+    personas = persona_expr(events, journey)
+    out = everyone.left_join(per, CUSTOMER).drop(f"{CUSTOMER}_right")
+    return out.left_join(personas, CUSTOMER).drop(f"{CUSTOMER}_right")
+
+
+def _segment(events: ir.Table, journey: Journey, by: str) -> ir.Table:
+    """One row per customer with the segment value ``segment`` for a breakdown."""
+    if by == "persona":
+        return persona_expr(events, journey).rename(segment="persona")
+    t = events
+    value = t[CHANNEL] if by == CHANNEL else t[PROPERTIES].get(by)
+    # The customer's first known value: acquisition channel, first segment seen.
+    t = t.filter(value.notnull()).mutate(_v=value)
+    return t.group_by(CUSTOMER).aggregate(segment=t._v.argmin(t[TIMESTAMP]))
+
+
+def stage_funnel(
+    project: Any,
+    *,
+    by: str | None = None,
+    since: str | date | datetime | None = None,
+    until: str | date | datetime | None = None,
+    lang: str | None = None,
+    events: ir.Table | None = None,
+) -> pd.DataFrame:
+    """The stage funnel: reached, entered, conversion and drop-off for every stage.
+
+    Parameters
+    ----------
+    project
+        A :class:`~kundresa.Project` (its journey and events are used).
+    by
+        Break down by ``persona``, ``channel`` (the customer's first channel) or an event
+        property (the customer's first value of it); adds a ``segment`` column.
+    since, until
+        Only count events in ``[since, until)`` (UTC dates or times).
+    lang
+        Language of the stage labels; default the journey's.
+    events
+        Events to use instead of the project's.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``stage``, ``label``, ``reached``, ``entered``, ``conversion_from_previous``,
+        ``conversion_from_start``, ``dropped``, ``median_days_from_previous`` (median days
+        from first entering the previous stage to first entering this one, over customers
+        who entered both in that order), one row per stage (per segment).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from kundresa import Project
+    >>> from kundresa.model.parse import parse_journey
+    >>> journey, _ = parse_journey('''
+    ... kundresa: 1
+    ... name: Shop
+    ... template: buyers-journey
+    ... touchpoints:
+    ...   - {id: ad, stage: awareness, match: {event: ad_click}}
+    ...   - {id: pricing, stage: consideration, match: {event: pricing_view}}
+    ...   - {id: buy, stage: decision, match: {event: purchase}}
+    ... ''')
+    >>> events = pd.DataFrame({
+    ...     "customer_id": ["a", "a", "a", "b", "b", "c"],
+    ...     "timestamp": ["2025-01-01", "2025-01-02", "2025-01-05", "2025-01-01",
+    ...                   "2025-01-03", "2025-01-02"],
+    ...     "event": ["ad_click", "pricing_view", "purchase", "ad_click", "purchase",
+    ...               "ad_click"],
+    ... })
+    >>> project = Project.from_events(events, journey=journey)
+    >>> stage_funnel(project)[["stage", "reached", "entered", "conversion_from_previous"]]
+               stage  reached  entered  conversion_from_previous
+    0      awareness        3        3                       NaN
+    1  consideration        2        1                  0.666667
+    2       decision        2        2                  1.000000
+    """
+    journey: Journey = project.journey
+    t = filter_period(events if events is not None else project.events, since, until)
+    per = customer_stages(t, journey)
+    stage_ids = list(journey.stage_ids)
+    group_cols: list[str] = []
+    if by is not None:
+        seg = _segment(t, journey, by)
+        per = per.left_join(seg, CUSTOMER).drop(f"{CUSTOMER}_right")
+        per = per.mutate(segment=per.segment.fill_null("(none)"))
+        group_cols = ["segment"]
+    aggs: dict[str, Any] = {}
+    for i, s in enumerate(stage_ids, start=1):
+        aggs[f"reached_{i}"] = (per.highest >= i).fill_null(False).cast("int64").sum()
+        aggs[f"entered_{i}"] = per[f"first_{s}"].notnull().cast("int64").sum()
+        if i > 1:
+            prev = per[f"first_{stage_ids[i - 2]}"]
+            cur = per[f"first_{s}"]
+            gap = (cur.epoch_seconds() - prev.epoch_seconds()).cast("float64") / 86400.0
+            aggs[f"gap_{i}"] = gap.median(where=cur >= prev)
+    wide = per.group_by(group_cols).aggregate(**aggs) if group_cols else per.aggregate(**aggs)
+    wide_df = wide.to_pandas()
+    if group_cols:
+        wide_df = wide_df.sort_values("segment", kind="stable").reset_index(drop=True)
+    rows: list[dict[str, Any]] = []
+    for _, w in wide_df.iterrows():
+        first = int(w["reached_1"] or 0)
+        for i, s in enumerate(stage_ids, start=1):
+            reached = int(w[f"reached_{i}"] or 0)
+            prev = int(w[f"reached_{i - 1}"] or 0) if i > 1 else None
+            row: dict[str, Any] = {"segment": w["segment"]} if group_cols else {}
+            row.update(
+                {
+                    "stage": s,
+                    "label": journey.stage_label(s, lang),
+                    "reached": reached,
+                    "entered": int(w[f"entered_{i}"] or 0),
+                    "conversion_from_previous": (reached / prev) if prev else None,
+                    "conversion_from_start": (reached / first) if first else None,
+                    "dropped": (prev - reached) if prev is not None else None,
+                    "median_days_from_previous": _float(w.get(f"gap_{i}")),
+                }
+            )
+            rows.append(row)
+    columns = (["segment"] if group_cols else []) + list(STAGE_COLUMNS)
+    df = pd.DataFrame(rows, columns=columns)
+    for c in ("conversion_from_previous", "conversion_from_start", "median_days_from_previous"):
+        df[c] = df[c].astype("float64")
+    df["dropped"] = df["dropped"].astype("Int64")
+    return df
+
+
+def _float(value: Any) -> float | None:
+    if value is None or pd.isna(value):
+        return None
+    return float(value)

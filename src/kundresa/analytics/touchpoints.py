@@ -1,0 +1,178 @@
+"""Events → touchpoints → stages, as Ibis expressions.
+
+The journey's touchpoints are tried in file order and the first whose match fits wins
+(DESIGN.md, "Journey file"). ``nth: n`` counts, per customer and in time order, the events
+that fit the touchpoint's ``event`` and ``where`` (whichever touchpoint they end up on) and
+lets only the n-th and later ones match. :func:`kundresa.model.assign.assign_touchpoints`
+is the plain-Python reference these expressions are tested against.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import ibis
+import ibis.expr.types as ir
+
+from kundresa.model.events import CUSTOMER, EVENT, EVENT_ID, PROPERTIES, TIMESTAMP
+
+if TYPE_CHECKING:
+    from kundresa.model.journey import Condition, Journey, Match
+
+__all__ = [
+    "EVENT_ORDER",
+    "condition_expr",
+    "match_expr",
+    "persona_expr",
+    "tag_events",
+    "touchpoint_summary",
+]
+
+EVENT_ORDER = (TIMESTAMP, EVENT, EVENT_ID)
+"""How a customer's events are ordered: by time; ties by event name, then event id, so that
+every engine numbers them the same way."""
+
+NO_TOUCHPOINT = "(none)"
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    try:
+        return float(str(value))
+    except ValueError:
+        return None
+
+
+def condition_expr(value: ir.StringValue, cond: Condition) -> ir.BooleanValue:
+    """The condition on one property value; a missing value never fits."""
+    parts: list[ir.BooleanValue] = []
+    if cond.equals is not None:
+        parts.append(value == str(cond.equals))
+    if cond.in_ is not None:
+        parts.append(value.isin([str(v) for v in cond.in_]))
+    if cond.regex is not None:
+        parts.append(value.re_search(cond.regex))
+    for bound, op in ((cond.gte, "ge"), (cond.lte, "le")):
+        if bound is None:
+            continue
+        num = _number(bound)
+        if num is not None:
+            left: Any = value.try_cast("float64")
+            right: Any = num
+        else:
+            left, right = value, str(bound)
+        parts.append(left >= right if op == "ge" else left <= right)
+    fits: ir.BooleanValue = value.notnull()
+    for p in parts:
+        fits = fits & p
+    return fits.fill_null(False)
+
+
+def match_expr(t: ir.Table, match: Match) -> ir.BooleanValue:
+    """Whether an event fits a touchpoint's ``event`` and ``where`` (``nth`` aside)."""
+    fits: ir.BooleanValue = ibis.literal(True)
+    if match.events is not None:
+        names = list(match.events)
+        fits = t[EVENT] == names[0] if len(names) == 1 else t[EVENT].isin(names)
+    for prop, cond in match.where.items():
+        fits = fits & condition_expr(t[PROPERTIES].get(prop), cond)
+    return fits.fill_null(False)
+
+
+def tag_events(events: ir.Table, journey: Journey) -> ir.Table:
+    """Add ``touchpoint``, ``stage`` and ``stage_index`` (1-based) to every event.
+
+    Events no touchpoint fits get nulls.
+    """
+    t = events
+    order = [t[c] for c in EVENT_ORDER]
+    fits: list[ir.BooleanValue] = []
+    for tp in journey.touchpoints:
+        f = match_expr(t, tp.match)
+        if tp.match.nth is not None and tp.match.nth > 1:
+            running = (
+                f.cast("int64")
+                .sum()
+                .over(ibis.cumulative_window(group_by=t[CUSTOMER], order_by=order))
+            )
+            f = f & (running >= tp.match.nth)
+        fits.append(f)
+    index = {s: i + 1 for i, s in enumerate(journey.stage_ids)}
+    if not journey.touchpoints:
+        return t.mutate(
+            touchpoint=ibis.null("string"),
+            stage=ibis.null("string"),
+            stage_index=ibis.null("int64"),
+        )
+    tp_case = ibis.cases(*((f, tp.id) for f, tp in zip(fits, journey.touchpoints, strict=True)))
+    stage_case = ibis.cases(
+        *((f, tp.stage) for f, tp in zip(fits, journey.touchpoints, strict=True))
+    )
+    idx_case = ibis.cases(
+        *((f, index[tp.stage]) for f, tp in zip(fits, journey.touchpoints, strict=True))
+    )
+    return t.mutate(
+        touchpoint=tp_case.cast("string"),
+        stage=stage_case.cast("string"),
+        stage_index=idx_case.cast("int64"),
+    )
+
+
+def persona_expr(t: ir.Table, journey: Journey) -> ir.Table:
+    """One row per customer with ``persona``: the first persona (file order) whose match fits
+    any of the customer's events; null when none does."""
+    personas = [p for p in journey.personas if p.match is not None]
+    if not personas:
+        return t.group_by(CUSTOMER).aggregate(persona=ibis.null("string"))
+    flags = {
+        f"_p{i}": condition_expr(t[PROPERTIES].get(p.match.property), p.match.condition).any()
+        for i, p in enumerate(personas)
+        if p.match is not None
+    }
+    per = t.group_by(CUSTOMER).aggregate(**flags)
+    persona = ibis.cases(*((per[f"_p{i}"], p.id) for i, p in enumerate(personas)))
+    return per.select(CUSTOMER, persona=persona.cast("string"))
+
+
+def touchpoint_summary(project: Any, *, lang: str | None = None) -> Any:
+    """Customers and events per touchpoint, in journey order, with stage and channel.
+
+    Returns a pandas DataFrame with ``touchpoint``, ``stage``, ``channel``, ``customers``,
+    ``events``; events that fit no touchpoint are counted on a last row ``(none)``.
+    """
+    import pandas as pd
+
+    journey = project.journey
+    tagged = tag_events(project.events, journey)
+    counts = (
+        tagged.group_by("touchpoint")
+        .aggregate(customers=tagged[CUSTOMER].nunique(), events=tagged.count())
+        .to_pandas()
+    )
+    by_id = {(None if pd.isna(r.touchpoint) else r.touchpoint): r for r in counts.itertuples()}
+    rows = []
+    for tp in journey.touchpoints:
+        r = by_id.get(tp.id)
+        rows.append(
+            {
+                "touchpoint": tp.id,
+                "stage": journey.stage_label(tp.stage, lang),
+                "channel": tp.channel,
+                "customers": int(r.customers) if r is not None else 0,
+                "events": int(r.events) if r is not None else 0,
+            }
+        )
+    none = by_id.get(None)
+    rows.append(
+        {
+            "touchpoint": NO_TOUCHPOINT,
+            "stage": None,
+            "channel": None,
+            "customers": int(none.customers) if none is not None else 0,
+            "events": int(none.events) if none is not None else 0,
+        }
+    )
+    return pd.DataFrame(rows)

@@ -1,0 +1,506 @@
+"""The ``kundresa`` command line.
+
+Each command parses its arguments, opens a :class:`~kundresa.project.Project`, calls the
+library and prints. Problems the user can fix (a missing file, a bad journey, a wrong column
+name) are printed as one clear message with exit code 1; usage errors exit with 2.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+
+from kundresa.project import JOURNEY_FILE, Project, ProjectError
+from kundresa.store.warehouse import IngestError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class UserError(click.ClickException):
+    """A problem the user can fix; printed without a traceback, exit code 1."""
+
+    def show(self, file: Any = None) -> None:
+        err.print(f"[bold red]error:[/] {self.message}", markup=True)
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    from kundresa.model.parse import JourneyError
+
+    return (ProjectError, IngestError, JourneyError, FileNotFoundError, PermissionError)
+
+
+class _Main(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except _user_errors() as exc:
+            raise UserError(str(exc)) from exc
+        except KeyboardInterrupt:
+            err.print("interrupted; nothing was changed")
+            sys.exit(130)
+
+
+@click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="kundresa")
+def main() -> None:
+    """Kundresa: the customer journey as code, with live numbers from your own events."""
+
+
+# -- shared options ---------------------------------------------------------------------------
+
+FORMAT = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
+    help="Output format.",
+)
+
+
+def analysis_options(func: F) -> F:
+    """Options every analysis takes: where the events and journey are, engine and format."""
+
+    @click.option(
+        "--project",
+        "project_dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=".",
+        show_default=True,
+        help="Project folder (journey.yaml and .kundresa/).",
+    )
+    @click.option(
+        "--events",
+        "events_file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Read this events file instead of the project's warehouse.",
+    )
+    @click.option(
+        "--journey",
+        "journey_file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Journey file (default: the project's journey.yaml).",
+    )
+    @click.option(
+        "--engine",
+        default="duckdb",
+        show_default=True,
+        help="duckdb, spark, or an Ibis connection URL.",
+    )
+    @click.option("--tz", default=None, help="Time zone of zone-less times in --events.")
+    @FORMAT
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return func(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@contextmanager
+def open_project(
+    project_dir: Path,
+    events_file: Path | None,
+    journey_file: Path | None,
+    engine: str = "duckdb",
+    tz: str | None = None,
+) -> Iterator[Project]:
+    """The project an analysis command works on."""
+    if events_file is not None:
+        if not events_file.exists():
+            raise UserError(f"{events_file}: no such file")
+        journey: Path | None = journey_file
+        if journey is None and (project_dir / JOURNEY_FILE).exists():
+            journey = project_dir / JOURNEY_FILE
+        options = {"tz": tz} if tz else {}
+        project = Project.from_events(events_file, journey=journey, engine=engine, **options)
+    else:
+        project = Project.open(project_dir, journey=journey_file, read_only=True, engine=engine)
+    try:
+        yield project
+    finally:
+        project.close()
+
+
+def emit(df: Any, fmt: str, title: str | None = None) -> None:
+    """Print a result DataFrame in the chosen format."""
+    from kundresa.report.tables import to_csv, to_json, to_rich_table
+
+    if fmt == "json":
+        click.echo(to_json(df))
+    elif fmt == "csv":
+        click.echo(to_csv(df), nl=False)
+    else:
+        out.print(to_rich_table(df, title=title))
+
+
+# -- journey files ----------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+def templates(fmt: str) -> None:
+    """List the built-in stage models."""
+    import json
+
+    from kundresa.model.templates import TEMPLATES
+
+    if fmt == "json":
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "id": t.id,
+                        "title": t.title,
+                        "circular": t.circular,
+                        "stages": [
+                            {"id": s.id, "label": s.label, "funnel": s.funnel} for s in t.stages
+                        ],
+                    }
+                    for t in TEMPLATES.values()
+                ],
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+        return
+    from rich.table import Table
+
+    table = Table(title="Built-in stage models", title_justify="left", header_style="bold")
+    for col in ("template", "stages (sv / da / en)", "funnel", "circular"):
+        table.add_column(col)
+    for t in TEMPLATES.values():
+        stages = "\n".join(
+            f"{s.id}: {s.label['sv']} / {s.label['da']} / {s.label['en']}" for s in t.stages
+        )
+        funnel = "\n".join((s.funnel or "").upper().replace("FU", "oFu") for s in t.stages)
+        table.add_row(t.id, stages, funnel, "yes" if t.circular else "no", end_section=True)
+    out.print(table)
+
+
+@main.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path), default=".")
+@click.option("--template", default="kundresa-5", show_default=True, help="Stage model.")
+@click.option("--lang", type=click.Choice(["sv", "da", "en"]), default="en", show_default=True)
+@click.option("--name", default=None, help="The journey's name.")
+@click.option("--force", is_flag=True, help="Overwrite an existing journey.yaml.")
+def init(directory: Path, template: str, lang: str, name: str | None, force: bool) -> None:
+    """Create a project with a commented journey.yaml to edit."""
+    from kundresa.model.templates import TEMPLATES
+
+    if template not in TEMPLATES:
+        raise click.BadParameter(
+            f"unknown template {template!r}; choose one of {', '.join(TEMPLATES)}",
+            param_hint="--template",
+        )
+    project = Project.init(directory, template=template, lang=lang, name=name, force=force)
+    project.close()
+    out.print(f"Created {directory / JOURNEY_FILE} ({template}, {lang}).")
+    out.print(
+        "Next: edit it, check it with `kundresa validate`, load events with `kundresa ingest`."
+    )
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path), required=False)
+@click.option("--strict", is_flag=True, help="Treat warnings as problems (exit 1).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+def validate(file: Path | None, strict: bool, fmt: str) -> None:
+    """Check a journey file and report every problem with line and column.
+
+    Exit code 0 when there are no errors, 1 when there are, 2 for a usage error.
+    """
+    import json
+
+    from kundresa.model.parse import validate_file
+
+    path = file or Path(JOURNEY_FILE)
+    if not path.exists():
+        raise click.UsageError(f"{path}: no such file")
+    problems = validate_file(path)
+    errors = [p for p in problems if p.severity == "error"]
+    if fmt == "json":
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "severity": p.severity,
+                        "message": p.message,
+                        "file": p.source,
+                        "line": p.line,
+                        "column": p.column,
+                        "field": p.path,
+                    }
+                    for p in problems
+                ],
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+    else:
+        for p in problems:
+            colour = "red" if p.severity == "error" else "yellow"
+            out.print(f"[{colour}]{p}[/]", markup=True) if out.is_terminal else click.echo(str(p))
+        warnings = len(problems) - len(errors)
+        if not problems:
+            click.echo(f"{path}: ok")
+        else:
+            click.echo(f"{path}: {len(errors)} error(s), {warnings} warning(s)")
+    if errors or (strict and problems):
+        sys.exit(1)
+
+
+# -- data -------------------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--project",
+    "project_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=".",
+    show_default=True,
+)
+@click.option("--customer-col", help="Column with the customer id.")
+@click.option("--time-col", help="Column with the event time.")
+@click.option("--event-col", help="Column with the event name.")
+@click.option("--tz", help="Time zone of times written without one (default UTC).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def ingest(
+    files: tuple[Path, ...],
+    project_dir: Path,
+    customer_col: str | None,
+    time_col: str | None,
+    event_col: str | None,
+    tz: str | None,
+    fmt: str,
+    quiet: bool,
+) -> None:
+    """Load event files (CSV, TSV, Parquet, JSON Lines; optionally gzipped).
+
+    All files load in one transaction: if anything fails, nothing is stored.
+    """
+    import json
+
+    for f in files:
+        if not f.exists():
+            raise UserError(f"{f}: no such file")
+        if f.is_dir():
+            raise UserError(f"{f}: is a folder; name the files to load")
+    total = sum(f.stat().st_size for f in files)
+    with Project.open(project_dir) as project:
+        show = not quiet and fmt == "table" and total > 20 << 20
+        if show:
+            from rich.progress import (
+                BarColumn,
+                DownloadColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+            )
+
+            done: dict[str, int] = {}
+            with Progress(
+                TextColumn("loading"),
+                BarColumn(),
+                DownloadColumn(),
+                TimeRemainingColumn(),
+                console=err,
+                transient=True,
+            ) as bar:
+                task = bar.add_task("ingest", total=total)
+
+                def progress(name: str, n: int, size: int) -> None:
+                    done[name] = n
+                    bar.update(task, completed=sum(done.values()))
+
+                report = project.ingest(
+                    list(files),
+                    customer_col=customer_col,
+                    time_col=time_col,
+                    event_col=event_col,
+                    tz=tz,
+                    progress=progress,
+                )
+        else:
+            report = project.ingest(
+                list(files),
+                customer_col=customer_col,
+                time_col=time_col,
+                event_col=event_col,
+                tz=tz,
+            )
+    if fmt == "json":
+        click.echo(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
+        return
+    out.print(
+        f"read {report.rows_read:,}  loaded {report.loaded:,}  "
+        f"duplicates {report.duplicates:,}  quarantined {report.quarantined:,}"
+        + (
+            f" ({report.already_quarantined:,} already in quarantine)"
+            if report.already_quarantined
+            else ""
+        )
+    )
+    for reason, n in report.reasons.items():
+        out.print(f"  {n:>10,}  {reason}")
+    if report.quarantined:
+        out.print("See the rows and their line numbers with `kundresa quarantine`.")
+
+
+@main.command()
+@click.option(
+    "--project",
+    "project_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=".",
+    show_default=True,
+)
+@click.option("--limit", type=click.IntRange(1), default=50, show_default=True)
+@FORMAT
+def quarantine(project_dir: Path, limit: int, fmt: str) -> None:
+    """Show quarantined rows: source file, line and reason."""
+    import pandas as pd
+
+    with Project.open(project_dir, read_only=True) as project:
+        rows = project.warehouse.quarantined(limit=limit)
+    emit(pd.DataFrame(rows, columns=["ingest", "source", "line", "reason", "record"]), fmt)
+
+
+@main.command()
+@click.option(
+    "--project",
+    "project_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=".",
+    show_default=True,
+)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+def info(project_dir: Path, fmt: str) -> None:
+    """Show the project: journey, stages, events, date range, quarantine, last ingest."""
+    import json
+
+    from kundresa.report.tables import _plain
+
+    with Project.open(project_dir, read_only=True) as project:
+        data = project.info()
+    if fmt == "json":
+        click.echo(json.dumps(_plain(data), indent=2, ensure_ascii=False))
+        return
+    j = data["journey"]
+    if j is None:
+        out.print(f"{project_dir}: no {JOURNEY_FILE} (create one with `kundresa init`)")
+    else:
+        out.print(
+            f"[bold]{j['name']}[/]  ({j['language']}, {'circular' if j['circular'] else 'linear'})",
+            markup=True,
+        )
+        out.print("stages: " + " → ".join(s["label"] for s in j["stages"]))
+        out.print(
+            f"{j['personas']} personas, {j['channels']} channels, {j['touchpoints']} touchpoints"
+            + (f"; review by {j['review_by']}" if j["review_by"] else "")
+        )
+    out.print(
+        f"events: {data['events']:,} from {data['customers']:,} customers, "
+        f"{data['event_names']:,} event names"
+    )
+    if data["events"]:
+        out.print(f"period: {data['first_event']} – {data['last_event']} (UTC)")
+    out.print(f"quarantined rows: {data['quarantined']:,}")
+    last = data["last_ingest"]
+    if last:
+        out.print(
+            f"last ingest #{last['id']} at {last['finished']:%Y-%m-%d %H:%M} UTC: "
+            f"{', '.join(last['sources'])} (loaded {last['loaded']:,}, "
+            f"duplicates {last['duplicates']:,}, quarantined {last['quarantined']:,})"
+        )
+    else:
+        out.print("nothing ingested yet (`kundresa ingest FILE`)")
+
+
+# -- analyses ---------------------------------------------------------------------------------
+
+
+@main.command()
+@analysis_options
+@click.option("--by", default=None, help="Break down by persona, channel or a property.")
+@click.option("--since", default=None, help="Only events at or after this date (UTC).")
+@click.option("--until", default=None, help="Only events before this date (UTC).")
+@click.option(
+    "--lang",
+    type=click.Choice(["sv", "da", "en"]),
+    default=None,
+    help="Label language (default: the journey's).",
+)
+def stages(
+    project_dir: Path,
+    events_file: Path | None,
+    journey_file: Path | None,
+    engine: str,
+    tz: str | None,
+    fmt: str,
+    by: str | None,
+    since: str | None,
+    until: str | None,
+    lang: str | None,
+) -> None:
+    """The stage funnel: reached, entered, conversion and drop-off per stage."""
+    from kundresa.analytics.stages import stage_funnel
+
+    with open_project(project_dir, events_file, journey_file, engine, tz) as project:
+        df = stage_funnel(project, by=by, since=since, until=until, lang=lang)
+        emit(df, fmt, title=f"{project.journey.name}: stage funnel")
+
+
+# -- demo -------------------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument(
+    "directory", type=click.Path(file_okay=False, path_type=Path), default="kundresa-demo"
+)
+@click.option("--customers", type=click.IntRange(1), default=20_000, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--lang", type=click.Choice(["sv", "da", "en"]), default="en", show_default=True)
+@click.option("--no-serve", is_flag=True, help="Build the demo project only; do not serve it.")
+@click.option("--force", is_flag=True, help="Rebuild even if DIRECTORY holds another project.")
+def demo(
+    directory: Path, customers: int, seed: int, lang: str, no_serve: bool, force: bool
+) -> None:
+    """Build a demo company's project (journey and events) and summarise it."""
+    from kundresa.analytics.stages import stage_funnel
+    from kundresa.demo.project import build_demo
+
+    with err.status(f"generating {customers:,} demo customers…"):
+        project = build_demo(directory, customers=customers, seed=seed, lang=lang, force=force)
+    with project:
+        info = project.info()
+        funnel = stage_funnel(project)
+        from kundresa.analytics.touchpoints import touchpoint_summary
+
+        tps = touchpoint_summary(project)
+    out.print(f"[bold]{info['journey']['name']}[/] — demo project in {directory}", markup=True)
+    out.print(
+        f"{info['events']:,} events from {info['customers']:,} customers, "
+        f"{info['first_event']:%Y-%m-%d} – {info['last_event']:%Y-%m-%d}"
+    )
+    emit(funnel, "table", title="Customers per stage")
+    emit(tps, "table", title="Touchpoints")
+    out.print("Files:")
+    out.print(f"  journey   {directory / JOURNEY_FILE}")
+    out.print(f"  events    {directory / 'data' / 'events.parquet'}")
+    out.print(f"  warehouse {directory / '.kundresa' / 'warehouse.duckdb'}")
+    out.print(f"Try: kundresa stages --project {directory} --by persona")
+    if not no_serve:
+        out.print("(The web app is not part of this version; nothing to serve yet.)")

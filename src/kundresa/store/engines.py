@@ -1,0 +1,93 @@
+"""Where analyses run: the engine table, the one place engine differences live.
+
+Analyses are Ibis expressions over an ``events`` table; this module gives them that table on
+the chosen engine:
+
+- ``duckdb`` (default): the warehouse itself, no copy.
+- ``spark``, ``local[N]``, ``spark://host:port`` or ``yarn``: a PySpark session (local mode, or
+  the cluster the URL names); the project's events are handed over as Parquet. Needs the
+  ``spark`` extra.
+- any other Ibis connection URL (``postgres://…``, ``clickhouse://…``, ``trino://…``): the
+  backend's own ``events`` table when it has one, else the project's events are uploaded.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import ibis
+
+from kundresa.model.events import EVENT_COLUMNS
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
+    from kundresa.store.warehouse import Warehouse
+
+__all__ = ["EngineError", "events_table", "is_spark", "spark_session"]
+
+_SPARK_CONF = {
+    # Timestamps are UTC instants everywhere; Spark must not shift them to the JVM's zone.
+    "spark.sql.session.timeZone": "UTC",
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.sql.shuffle.partitions": "4",
+    "spark.sql.ansi.enabled": "false",
+}
+
+
+class EngineError(Exception):
+    """The engine named cannot be used (missing extra, bad URL)."""
+
+
+def is_spark(engine: str) -> bool:
+    return engine == "spark" or engine.startswith(("spark://", "local[", "local", "yarn"))
+
+
+def spark_session(engine: str = "spark") -> Any:
+    """A Spark session for ``engine`` (``spark`` means local mode with every core)."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as exc:
+        raise EngineError(
+            "--engine spark needs PySpark: install the extra with "
+            "`pip install 'kundresa[spark]'` (or `uv sync --extra spark`)"
+        ) from exc
+    master = "local[*]" if engine == "spark" else engine
+    builder = SparkSession.builder.master(master).appName("kundresa")
+    for key, value in _SPARK_CONF.items():
+        builder = builder.config(key, value)
+    session = builder.getOrCreate()
+    session.sparkContext.setLogLevel("ERROR")
+    return session
+
+
+def events_table(engine: str, warehouse: Warehouse) -> ir.Table:
+    """The warehouse's events as an Ibis table on ``engine``."""
+    if engine == "duckdb":
+        backend = ibis.duckdb.from_connection(warehouse.con)
+        return backend.table("events").select(*EVENT_COLUMNS)
+    if is_spark(engine):
+        session = spark_session(engine)
+        folder = Path(tempfile.mkdtemp(prefix="kundresa-spark-"))
+        target = folder / "events.parquet"
+        cols = ", ".join(f'"{c}"' for c in EVENT_COLUMNS)
+        warehouse.con.execute(f"COPY (SELECT {cols} FROM events) TO '{target}' (FORMAT parquet)")
+        frame = session.read.parquet(str(target))
+        # DuckDB writes zone-less timestamps; Spark reads them as TIMESTAMP_NTZ, which Ibis
+        # maps back to a zone-less timestamp: the same UTC instants on both engines.
+        frame.createOrReplaceTempView("events")
+        backend = ibis.pyspark.connect(session)
+        return backend.table("events").select(*EVENT_COLUMNS)
+    try:
+        backend = ibis.connect(engine)
+    except Exception as exc:  # any driver error: report the URL, not a traceback
+        raise EngineError(f"--engine {engine!r}: cannot connect: {exc}") from exc
+    if "events" not in backend.list_tables():
+        arrow = warehouse.con.execute(
+            "SELECT " + ", ".join(f'"{c}"' for c in EVENT_COLUMNS) + " FROM events"
+        ).fetch_arrow_table()
+        backend.create_table("events", arrow)
+    return backend.table("events").select(*EVENT_COLUMNS)

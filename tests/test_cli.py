@@ -1,0 +1,254 @@
+"""The command line, as a user runs it, including every bad-input path."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from kundresa.cli import main
+
+EVENTS = """user_id,ts,event_name,channel,segment,path
+u1,2025-01-01 10:00:00,ad_click,social,private,
+u1,2025-01-02 10:00:00,page_view,web,private,/pricing
+u1,2025-01-03 10:00:00,purchase,web,private,
+u2,2025-01-01 11:00:00,ad_click,search,business,
+u3,2025-01-04 12:00:00,purchase,store,business,
+,2025-01-04 12:00:00,purchase,store,business,
+u4,yesterday,purchase,store,business,
+"""
+
+
+def run(*args: str, cwd: Path | None = None) -> Result:
+    runner = CliRunner()
+    if cwd is None:
+        return runner.invoke(main, list(args), catch_exceptions=False)
+    import os
+
+    old = Path.cwd()
+    os.chdir(cwd)
+    try:
+        return runner.invoke(main, list(args), catch_exceptions=False)
+    finally:
+        os.chdir(old)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    r = run("init", str(tmp_path / "p"), "--template", "kundresa-5", "--lang", "sv")
+    assert r.exit_code == 0, r.output
+    return tmp_path / "p"
+
+
+def test_templates_lists_all_seven() -> None:
+    r = run("templates", "--format", "json")
+    assert r.exit_code == 0
+    data = json.loads(r.output)
+    assert [t["id"] for t in data] == [
+        "buyers-journey",
+        "kunderejse-4",
+        "kundresa-5",
+        "kundresa-cirkel",
+        "fore-under-efter",
+        "kundresa-7",
+        "tratt-7",
+    ]
+    circle = next(t for t in data if t["id"] == "kundresa-cirkel")
+    assert circle["circular"] is True
+    assert circle["stages"][0]["label"]["sv"] == "Medvetenhet"
+    table = run("templates")
+    assert "kundresa-cirkel" in table.output and "Lojalitet" in table.output
+
+
+@pytest.mark.parametrize("lang", ["sv", "da", "en"])
+@pytest.mark.parametrize(
+    "template",
+    [
+        "buyers-journey",
+        "kunderejse-4",
+        "kundresa-5",
+        "kundresa-cirkel",
+        "fore-under-efter",
+        "kundresa-7",
+        "tratt-7",
+    ],
+)
+def test_init_output_validates(tmp_path: Path, template: str, lang: str) -> None:
+    r = run("init", str(tmp_path), "--template", template, "--lang", lang)
+    assert r.exit_code == 0, r.output
+    text = (tmp_path / "journey.yaml").read_text()
+    assert text.lstrip().startswith("#")  # commented for the marketer who edits it
+    v = run("validate", str(tmp_path / "journey.yaml"), "--strict")
+    assert v.exit_code == 0, v.output
+    assert v.output.strip().endswith(": ok")
+
+
+def test_init_refuses_to_overwrite(project: Path) -> None:
+    r = run("init", str(project))
+    assert r.exit_code == 1
+    assert "already exists" in r.output
+    assert run("init", str(project), "--force").exit_code == 0
+
+
+def test_init_unknown_template_is_a_usage_error(tmp_path: Path) -> None:
+    r = run("init", str(tmp_path), "--template", "nope")
+    assert r.exit_code == 2
+    assert "unknown template 'nope'" in r.output
+
+
+def test_validate_reports_every_problem_with_position(tmp_path: Path) -> None:
+    f = tmp_path / "journey.yaml"
+    f.write_text(
+        "kundresa: 1\n"
+        "name: Test\n"
+        "template: buyers-journey\n"
+        "channels:\n"
+        "  - {id: web, online: true, ownership: owned}\n"
+        "touchpoints:\n"
+        "  - {id: a, stage: awareness, channel: tv, match: {event: x}}\n"
+        "  - {id: b, stage: decison, match: {event: y}}\n"
+        "  - {id: c, stage: decision, match: {event: z, where: {p: {regex: '('}}}}\n"
+        "lanes:\n"
+        "  emotions: {awareness: 5}\n"
+    )
+    r = run("validate", str(f))
+    assert r.exit_code == 1
+    lines = r.output.splitlines()
+    assert any(line.startswith(f"{f}:7:") and "tv" in line for line in lines), r.output
+    assert any(line.startswith(f"{f}:8:") and "decison" in line for line in lines), r.output
+    assert any(line.startswith(f"{f}:9:") and "regex" in line.lower() for line in lines)
+    assert any(line.startswith(f"{f}:11:") and "-2" in line for line in lines), r.output
+    js = json.loads(run("validate", str(f), "--format", "json").output)
+    assert {p["line"] for p in js if p["severity"] == "error"} >= {7, 8, 9, 11}
+
+
+def test_validate_usage_errors(tmp_path: Path) -> None:
+    assert run("validate", str(tmp_path / "missing.yaml")).exit_code == 2
+    assert run("validate", "--bogus").exit_code == 2
+
+
+def test_validate_expired_review_is_a_warning(tmp_path: Path) -> None:
+    f = tmp_path / "journey.yaml"
+    f.write_text(
+        "kundresa: 1\nname: T\ntemplate: buyers-journey\nreview_by: 2020-01-01\n"
+        "touchpoints:\n"
+        "  - {id: a, stage: awareness, match: {event: x}}\n"
+        "  - {id: b, stage: consideration, match: {event: y}}\n"
+        "  - {id: c, stage: decision, match: {event: z}}\n"
+    )
+    r = run("validate", str(f))
+    assert r.exit_code == 0, r.output
+    assert "warning" in r.output and "review" in r.output
+    assert run("validate", str(f), "--strict").exit_code == 1
+
+
+def test_ingest_info_stages_and_quarantine(project: Path, tmp_path: Path) -> None:
+    f = tmp_path / "events.csv"
+    f.write_text(EVENTS)
+    r = run("ingest", str(f), "--project", str(project))
+    assert r.exit_code == 0, r.output
+    assert "read 7  loaded 5  duplicates 0  quarantined 2" in r.output
+    again = run("ingest", str(f), "--project", str(project), "--format", "json")
+    data = json.loads(again.output)
+    assert (data["loaded"], data["duplicates"]) == (0, 5)
+    q = run("quarantine", "--project", str(project), "--format", "json")
+    lines = {row["line"]: row["reason"] for row in json.loads(q.output)}
+    assert set(lines) == {7, 8}
+    assert "missing customer id" in lines[7]
+    info = run("info", "--project", str(project), "--format", "json")
+    data = json.loads(info.output)
+    assert data["events"] == 5
+    assert data["customers"] == 3
+    assert data["quarantined"] == 2
+    assert data["last_ingest"]["loaded"] == 0
+    assert data["journey"]["stages"][0]["label"] == "Medvetenhet"
+    text = run("info", "--project", str(project)).output
+    assert "Medvetenhet" in text and "events: 5 from 3 customers" in text
+    st = run("stages", "--project", str(project), "--format", "json")
+    assert st.exit_code == 0, st.output
+    rows = json.loads(st.output)
+    assert [r["stage"] for r in rows] == [
+        "awareness",
+        "consideration",
+        "decision",
+        "retention",
+        "advocacy",
+    ]
+    assert set(rows[0]) >= {
+        "stage",
+        "label",
+        "reached",
+        "entered",
+        "conversion_from_previous",
+        "conversion_from_start",
+        "dropped",
+    }
+
+
+def test_ingest_bad_inputs(project: Path, tmp_path: Path) -> None:
+    r = run("ingest", str(tmp_path / "nope.csv"), "--project", str(project))
+    assert r.exit_code == 1 and "nope.csv: no such file" in r.output
+    bad = tmp_path / "bad.csv"
+    bad.write_text("who,when\na,2025-01-01\n")
+    r = run("ingest", str(bad), "--project", str(project))
+    assert r.exit_code == 1
+    assert "bad.csv: no customer_id column" in r.output
+    assert "Traceback" not in r.output
+    r = run("ingest", str(bad), "--project", str(project), "--customer-col", "nope")
+    assert r.exit_code == 1 and "--customer-col 'nope' is not a column" in r.output
+    xl = tmp_path / "e.xlsx"
+    xl.write_text("x")
+    r = run("ingest", str(xl), "--project", str(project))
+    assert r.exit_code == 1 and "unknown file type" in r.output
+    r = run("ingest", str(bad), "--project", str(project), "--tz", "Nowhere/City")
+    assert r.exit_code == 1 and "not a time zone" in r.output
+    assert run("ingest", "--project", str(project)).exit_code == 2
+    info = json.loads(run("info", "--project", str(project), "--format", "json").output)
+    assert info["events"] == 0 and info["last_ingest"] is None
+
+
+def test_stages_on_events_file_without_project(project: Path, tmp_path: Path) -> None:
+    f = tmp_path / "events.csv"
+    f.write_text(EVENTS)
+    r = run(
+        "stages",
+        "--events",
+        str(f),
+        "--journey",
+        str(project / "journey.yaml"),
+        "--format",
+        "csv",
+    )
+    assert r.exit_code == 0, r.output
+    assert r.output.splitlines()[0].startswith("stage,label,reached,entered")
+
+
+def test_stages_errors(tmp_path: Path) -> None:
+    r = run("stages", "--project", str(tmp_path))
+    assert r.exit_code == 1 and "no journey file" in r.output
+    r = run("stages", "--events", str(tmp_path / "missing.csv"))
+    assert r.exit_code == 1 and "no such file" in r.output
+    broken = tmp_path / "journey.yaml"
+    broken.write_text("kundresa: 1\nname: x\nstages: [{id: a}, {id: a}]\n")
+    r = run("stages", "--project", str(tmp_path))
+    assert r.exit_code == 1 and "journey.yaml:3" in r.output
+
+
+def test_demo_builds_a_project(tmp_path: Path) -> None:
+    target = tmp_path / "demo"
+    r = run("demo", str(target), "--customers", "300", "--no-serve")
+    assert r.exit_code == 0, r.output
+    assert (target / "journey.yaml").exists()
+    assert "Customers per stage" in r.output
+    info = json.loads(run("info", "--project", str(target), "--format", "json").output)
+    assert info["events"] > 300
+    assert info["customers"] >= 250
+    assert info["journey"]["stages"][4]["id"] == "advocacy"
+    # Rebuilding the demo in the same folder works; a foreign project is protected.
+    assert run("demo", str(target), "--customers", "200", "--no-serve").exit_code == 0
+    other = tmp_path / "mine"
+    run("init", str(other))
+    r = run("demo", str(other), "--customers", "100", "--no-serve")
+    assert r.exit_code == 1 and "--force" in r.output
