@@ -1,0 +1,864 @@
+"""Event funnels: how many customers do E1, then E2, … Ek within a window, as Ibis expressions.
+
+Semantics (DESIGN.md, "Event funnel semantics"), with the readings this module takes where the
+design leaves a choice:
+
+**The customer's sequence.** A customer's events are put in one sequence: by time, and events
+with the same timestamp in the funnel's step order — an event's place is the *first* step it can
+fill; events that fill no step come after those that do (ties beyond that: event name, event id,
+session, channel, value, breakdown value, so every engine numbers them alike). Steps are filled
+by distinct events taken in this sequence, so one event fills one step and a step listed twice
+must be done by two events. For example, with steps ``[view, buy]`` a ``buy`` and a ``view`` at
+the same instant convert; with ``[view, view]`` one ``view`` does not, two at the same instant
+do; with ``[a, b, a]`` and ``a, b, a`` all at one instant the sequence is ``a, a, b`` and the
+customer reaches step 2 only.
+
+**ordered** (default): an attempt starts at every step-1 event (time t0); step j is reached when
+events for steps 2..j follow it in the sequence (other events may come between) with timestamps
+<= t0 + W. The earliest event that can fill each next step is taken; for a fixed start this
+reaches the highest step any choice could, and these earliest events are "the step events of
+the attempt".
+
+**strict**: as ordered, but the step-j event must be the very next event of the customer's
+sequence (all of the customer's events count, not only step events); a later step-1 event starts
+a new attempt.
+
+**any**: an attempt starts at every event that fills some step (time t0); its level is the
+number of steps the customer's events in ``[t0, t0 + W]`` can fill, each event filling one step
+(a maximum matching: a step listed twice needs two events). ``t_j`` is the time the attempt had
+filled j steps (the earliest instant by which events in ``[t0, t_j]`` fill j steps), so the
+time to convert to step j is the time from filling j-1 steps to filling j, never negative.
+
+**Best attempt and counts.** A customer's level is the best over their attempts; the best
+attempt is the earliest one (in the sequence) that reaches that level; ``count(step j)`` is the
+number of customers with level >= j. Time to convert for step j is the seconds from the step
+j-1 event to the step j event of the best attempt.
+
+**Exclusions** ``(X, a, b)``: a customer is left out of the whole funnel when, for *any* of
+their attempts that reached step a, an X event falls strictly after the step-a event and
+strictly before the step-b event (or, when the attempt never reached b, after the step-a event
+and no later than the window's end t0 + W). Times compare strictly: an X event at the same
+instant as the step-a or step-b event is not between them.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, cast
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+
+from kundresa.analytics._duration import parse_duration
+from kundresa.model.events import (
+    CHANNEL,
+    CUSTOMER,
+    EVENT,
+    EVENT_ID,
+    PROPERTIES,
+    SESSION_ID,
+    TIMESTAMP,
+    VALUE,
+)
+
+if TYPE_CHECKING:
+    from kundresa.model.journey import Journey
+
+__all__ = [
+    "FUNNEL_COLUMNS",
+    "ORDERS",
+    "Exclusion",
+    "Step",
+    "event_funnel",
+    "funnel_attempts",
+    "funnel_customers",
+    "parse_exclusion",
+    "parse_step",
+]
+
+ORDERS = ("ordered", "strict", "any")
+FUNNEL_COLUMNS = (
+    "step",
+    "event",
+    "count",
+    "conversion_from_previous",
+    "conversion_from_start",
+    "mean_seconds_to_convert",
+    "median_seconds_to_convert",
+)
+NO_SEGMENT = "(none)"
+
+StepKind = Literal["event", "touchpoint", "stage"]
+_KINDS: tuple[StepKind, ...] = ("event", "touchpoint", "stage")
+_EPOCH = ibis.timestamp("1970-01-01 00:00:00")
+_MAX_SUBSETS_GROUPS = 10
+
+
+# -- steps and exclusions --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Step:
+    """One funnel step: events with a name, or events tagged with a touchpoint or stage.
+
+    ``name`` may list alternatives separated by ``|``; any of them fills the step.
+    """
+
+    kind: StepKind
+    name: str
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The alternatives, in the order written."""
+        return tuple(self.name.split("|"))
+
+    def __str__(self) -> str:
+        return self.name if self.kind == "event" else f"{self.kind}:{self.name}"
+
+
+def parse_step(text: str | Step) -> Step:
+    """A step from its text: ``purchase``, ``a|b``, ``touchpoint:pricing_page``, ``stage:decision``.
+
+    An ``event:`` prefix is allowed (for event names that contain a colon).
+
+    Examples
+    --------
+    >>> parse_step("purchase")
+    Step(kind='event', name='purchase')
+    >>> parse_step("touchpoint:pricing_page"), parse_step("stage:decision")
+    (Step(kind='touchpoint', name='pricing_page'), Step(kind='stage', name='decision'))
+    >>> parse_step("signup|trial").names
+    ('signup', 'trial')
+    >>> parse_step("stage:")
+    Traceback (most recent call last):
+    ...
+    ValueError: step 'stage:' names no stage
+    """
+    if isinstance(text, Step):
+        return text
+    if not isinstance(text, str):
+        raise ValueError(f"step {text!r} is not text")
+    kind: StepKind = "event"
+    name = text
+    prefix, sep, rest = text.partition(":")
+    if sep and prefix.strip() in _KINDS:
+        kind = cast(StepKind, prefix.strip())
+        name = rest
+    names = [n.strip() for n in name.split("|")]
+    if not name.strip():
+        raise ValueError(f"step {text!r} names no {kind}")
+    if any(not n for n in names):
+        raise ValueError(f"step {text!r} has an empty alternative (write a|b)")
+    return Step(kind, "|".join(names))
+
+
+@dataclass(frozen=True)
+class Exclusion:
+    """Leave out customers with an ``event`` between step ``after_step`` and ``before_step``
+    (1-based step numbers) of an attempt."""
+
+    event: str
+    after_step: int
+    before_step: int
+
+    def __post_init__(self) -> None:
+        if not self.event:
+            raise ValueError("exclusion names no event")
+        if self.after_step < 1:
+            raise ValueError(f"exclusion {self}: steps are numbered from 1")
+        if self.before_step <= self.after_step:
+            raise ValueError(
+                f"exclusion {self}: the second step ({self.before_step}) must come after "
+                f"the first ({self.after_step})"
+            )
+
+    def __str__(self) -> str:
+        return f"{self.event}:{self.after_step}:{self.before_step}"
+
+
+def parse_exclusion(text: str | Exclusion | tuple[str, int, int]) -> Exclusion:
+    """An exclusion from its text ``X:a:b``: no ``X`` between step a and step b.
+
+    A tuple ``(X, a, b)`` is taken as is.
+
+    Examples
+    --------
+    >>> parse_exclusion("logout:1:3")
+    Exclusion(event='logout', after_step=1, before_step=3)
+    >>> parse_exclusion("logout:3:1")
+    Traceback (most recent call last):
+    ...
+    ValueError: exclusion logout:3:1: the second step (1) must come after the first (3)
+    """
+    if isinstance(text, Exclusion):
+        return text
+    if isinstance(text, tuple):
+        if len(text) != 3:
+            raise ValueError(f"exclusion {text!r} must be (EVENT, A, B)")
+        return Exclusion(str(text[0]), int(text[1]), int(text[2]))
+    parts = str(text).rsplit(":", 2)
+    if len(parts) != 3:
+        raise ValueError(
+            f"exclusion {text!r} must be written EVENT:A:B "
+            "(no EVENT between step A and step B, e.g. logout:1:3)"
+        )
+    event, a, b = (p.strip() for p in parts)
+    if not event:
+        raise ValueError(f"exclusion {text!r} names no event")
+    try:
+        after, before = int(a), int(b)
+    except ValueError:
+        raise ValueError(
+            f"exclusion {text!r}: step numbers must be whole numbers, got {a!r} and {b!r}"
+        ) from None
+    return Exclusion(event, after, before)
+
+
+# -- the plan: validated parameters ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Plan:
+    steps: tuple[Step, ...]
+    window_us: int
+    order: str
+    exclusions: tuple[Exclusion, ...]
+    groups: tuple[Step, ...]  # distinct step definitions
+    group_of: tuple[int, ...]  # step index (0-based) -> group index
+    x_events: tuple[str, ...]  # distinct exclusion event names
+
+    @property
+    def k(self) -> int:
+        return len(self.steps)
+
+    @property
+    def needs_journey(self) -> bool:
+        return any(g.kind != "event" for g in self.groups)
+
+    def multiplicity(self, g: int) -> int:
+        return sum(1 for x in self.group_of if x == g)
+
+    @property
+    def disjoint(self) -> bool:
+        """Whether no event can fill two different step definitions."""
+        for a, b in itertools.combinations(self.groups, 2):
+            if a.kind != b.kind or set(a.names) & set(b.names):
+                return False
+        return True
+
+
+def _plan(
+    steps: Sequence[str | Step],
+    window: str | float,
+    order: str,
+    exclusions: Iterable[str | Exclusion | tuple[str, int, int]],
+) -> _Plan:
+    if isinstance(steps, str | Step):
+        raise ValueError("steps must be a list of at least 2 steps, not a single step")
+    parsed = tuple(parse_step(s) for s in steps)
+    if len(parsed) < 2:
+        raise ValueError(f"a funnel needs at least 2 steps, got {len(parsed)}")
+    if order not in ORDERS:
+        raise ValueError(f"unknown order {order!r}; use one of {', '.join(ORDERS)}")
+    seconds = parse_duration(window)
+    excl = tuple(parse_exclusion(e) for e in exclusions)
+    for e in excl:
+        if e.before_step > len(parsed):
+            raise ValueError(
+                f"exclusion {e}: step {e.before_step} does not exist (the funnel has "
+                f"{len(parsed)} steps)"
+            )
+    groups: list[Step] = []
+    keys: list[tuple[str, frozenset[str]]] = []
+    group_of: list[int] = []
+    for s in parsed:
+        key = (s.kind, frozenset(s.names))
+        if key not in keys:
+            keys.append(key)
+            groups.append(s)
+        group_of.append(keys.index(key))
+    x_events = tuple(dict.fromkeys(e.event for e in excl))
+    return _Plan(
+        steps=parsed,
+        window_us=round(seconds * 1_000_000),
+        order=order,
+        exclusions=excl,
+        groups=tuple(groups),
+        group_of=tuple(group_of),
+        x_events=x_events,
+    )
+
+
+# -- the pipeline ------------------------------------------------------------------------------
+
+
+def _segment_value(t: ir.Table, by: str | None) -> ir.StringValue:
+    if by is None or by == "persona":
+        return ibis.null("string")
+    if by == CHANNEL:
+        return t[CHANNEL].cast("string")
+    return t[PROPERTIES].get(by)
+
+
+def _sequence(events: ir.Table, plan: _Plan, journey: Journey | None, by: str | None) -> ir.Table:
+    """Events numbered in each customer's sequence, with step matches and next-exclusion times.
+
+    Columns: customer id, timestamp, ``_us`` (microseconds since 1970), ``_m<g>`` (fills step
+    definition g), ``_seg``, ``_seq`` (0-based place in the customer's sequence) and
+    ``_nx<i>`` (microseconds of the customer's next exclusion event i strictly later in time).
+    """
+    t = events
+    if plan.needs_journey:
+        if journey is None:
+            kinds = sorted({str(g) for g in plan.groups if g.kind != "event"})
+            raise ValueError(f"steps {', '.join(kinds)} need a journey (touchpoints and stages)")
+        from kundresa.analytics.touchpoints import tag_events
+
+        t = tag_events(t, journey)
+    if by == "persona" and journey is None:
+        raise ValueError("by='persona' needs a journey with personas")
+    columns = {"event": t[EVENT], "touchpoint": None, "stage": None}
+    if plan.needs_journey:
+        columns["touchpoint"] = t["touchpoint"]
+        columns["stage"] = t["stage"]
+    matches: dict[str, ir.BooleanValue] = {}
+    for g, step in enumerate(plan.groups):
+        col = columns[step.kind]
+        assert col is not None
+        names = list(step.names)
+        fits = col == names[0] if len(names) == 1 else col.isin(names)
+        matches[f"_m{g}"] = fits.fill_null(False)
+    first = ibis.cases(
+        *((matches[f"_m{g}"], j + 1) for j, g in enumerate(plan.group_of)), else_=plan.k + 1
+    )
+    xs = {f"_x{i}": t[EVENT] == x for i, x in enumerate(plan.x_events)}
+    t = t.mutate(
+        _us=t[TIMESTAMP].delta(_EPOCH, unit="microsecond").cast("int64"),
+        _first=first,
+        _seg=_segment_value(t, by),
+        **matches,
+        **xs,
+    )
+    if plan.order != "strict":
+        # Only step and exclusion events matter; strict needs every event (any breaks it).
+        keep: ir.BooleanValue = ibis.literal(False)
+        for name in [*matches, *xs]:
+            keep = keep | t[name]
+        t = t.filter(keep)
+    seq = ibis.row_number().over(
+        group_by=t[CUSTOMER],
+        order_by=[
+            t._us,
+            t._first,
+            t[EVENT],
+            t[EVENT_ID],
+            t[SESSION_ID],
+            t[CHANNEL],
+            t[VALUE],
+            t._seg,
+        ],
+    )
+    t = t.select(CUSTOMER, TIMESTAMP, "_us", "_seg", *matches, *xs, _seq=seq)
+    if plan.x_events:
+        later = ibis.range_window(group_by=t[CUSTOMER], order_by=t._us, following=(1, None))
+        t = t.mutate(
+            **{
+                f"_nx{i}": ibis.cases((t[f"_x{i}"], t._us)).min().over(later)
+                for i in range(len(plan.x_events))
+            }
+        )
+    return t
+
+
+def _ordered_attempts(ev: ir.Table, plan: _Plan) -> ir.Table:
+    """Attempts of the ordered funnel: earliest next event of each step, by pointer chasing."""
+    after = ibis.window(group_by=ev[CUSTOMER], order_by=ev._seq, following=(1, None))
+    later_groups = sorted({plan.group_of[j] for j in range(1, plan.k)})
+    ev = ev.mutate(
+        **{f"_n{g}": ibis.cases((ev[f"_m{g}"], ev._seq)).min().over(after) for g in later_groups}
+    )
+    nx = [f"_nx{i}" for i in range(len(plan.x_events))]
+    a = ev.filter(ev[f"_m{plan.group_of[0]}"]).select(
+        CUSTOMER,
+        "_seg",
+        _start=ev._seq,
+        _u1=ev._us,
+        _t1=ev[TIMESTAMP],
+        **{f"_c{g}": ev[f"_n{g}"] for g in later_groups},
+        **_exclusion_marks(ev, plan, 1, nx),
+    )
+    lookup = ev.select(
+        _lc=ev[CUSTOMER],
+        _ls=ev._seq,
+        _lu=ev._us,
+        _lt=ev[TIMESTAMP],
+        **{f"_ln{g}": ev[f"_n{g}"] for g in later_groups},
+        **{f"_l{c}": ev[c] for c in nx},
+    )
+    for j in range(2, plan.k + 1):
+        target = a[f"_c{plan.group_of[j - 1]}"]
+        lk = lookup.view()  # a fresh copy per join: ibis needs distinct relations
+        joined = a.left_join(lk, [a[CUSTOMER] == lk._lc, target == lk._ls])
+        inside = (joined._lu <= joined._u1 + plan.window_us).fill_null(False)
+        keep = [c for c in a.columns if not c.startswith("_c")]
+        marks = {
+            name: ibis.cases((inside, joined[f"_l{src}"]))
+            for name, src in _exclusion_sources(plan, j, nx).items()
+        }
+        a = joined.select(
+            *keep,
+            **{f"_u{j}": ibis.cases((inside, joined._lu))},
+            **{f"_t{j}": ibis.cases((inside, joined._lt))},
+            **{f"_c{g}": ibis.cases((inside, joined[f"_ln{g}"])) for g in later_groups},
+            **marks,
+        ).view()  # keeps ibis from merging the next join into this one's chain
+    return a.drop(*[c for c in a.columns if c.startswith("_c")])
+
+
+def _exclusion_sources(plan: _Plan, step: int, nx: list[str]) -> dict[str, str]:
+    """The next-exclusion columns to remember at the step-``step`` event of an attempt."""
+    return {
+        f"_xa{i}": nx[plan.x_events.index(e.event)]
+        for i, e in enumerate(plan.exclusions)
+        if e.after_step == step
+    }
+
+
+def _exclusion_marks(ev: ir.Table, plan: _Plan, step: int, nx: list[str]) -> dict[str, Any]:
+    return {name: ev[src] for name, src in _exclusion_sources(plan, step, nx).items()}
+
+
+def _strict_attempts(ev: ir.Table, plan: _Plan) -> ir.Table:
+    """Attempts of the strict funnel: step j must be the (j-1)-th next event of the start."""
+    w = ibis.window(group_by=ev[CUSTOMER], order_by=ev._seq)
+    nx = [f"_nx{i}" for i in range(len(plan.x_events))]
+    cols: dict[str, Any] = {"_start": ev._seq, "_u1": ev._us, "_t1": ev[TIMESTAMP]}
+    cols.update(_exclusion_marks(ev, plan, 1, nx))
+    reached: ir.BooleanValue = ibis.literal(True)
+    for j in range(2, plan.k + 1):
+        off = j - 1
+        us = ev._us.lead(off).over(w)
+        fits = ev[f"_m{plan.group_of[j - 1]}"].lead(off).over(w).fill_null(False)
+        reached = reached & fits & (us <= ev._us + plan.window_us).fill_null(False)
+        cols[f"_u{j}"] = ibis.cases((reached, us))
+        cols[f"_t{j}"] = ibis.cases((reached, ev[TIMESTAMP].lead(off).over(w)))
+        for name, src in _exclusion_sources(plan, j, nx).items():
+            cols[name] = ibis.cases((reached, ev[src].lead(off).over(w)))
+    a = ev.mutate(**cols)
+    a = a.filter(a[f"_m{plan.group_of[0]}"])
+    return a.select(CUSTOMER, "_seg", *cols)
+
+
+def _fill_expr(counts: dict[frozenset[int], ir.IntegerValue], plan: _Plan) -> ir.IntegerValue:
+    """How many steps events can fill, given counts of events per set of step definitions.
+
+    ``counts[U]`` is the number of events that fill some definition in U. By König's theorem
+    the maximum matching of events to steps is the minimum over U of (steps outside U) +
+    (events filling U); with pairwise disjoint definitions this is sum(min(listed, seen)).
+    """
+    mult = [plan.multiplicity(g) for g in range(len(plan.groups))]
+    if plan.disjoint:
+        total: ir.IntegerValue = ibis.literal(0)
+        for g, m in enumerate(mult):
+            total = total + ibis.least(counts[frozenset([g])], m)
+        return total
+    best: ir.IntegerValue = ibis.literal(plan.k)
+    for subset, count in counts.items():
+        outside = sum(m for g, m in enumerate(mult) if g not in subset)
+        best = ibis.least(best, count + outside)
+    return best
+
+
+def _subsets(plan: _Plan) -> list[frozenset[int]]:
+    n = len(plan.groups)
+    if plan.disjoint:
+        return [frozenset([g]) for g in range(n)]
+    if n > _MAX_SUBSETS_GROUPS:
+        raise ValueError(
+            f"order='any' supports at most {_MAX_SUBSETS_GROUPS} different overlapping steps"
+        )
+    return [frozenset(c) for r in range(1, n + 1) for c in itertools.combinations(range(n), r)]
+
+
+def _fills(t: ir.Table, subset: frozenset[int]) -> ir.BooleanValue:
+    out: ir.BooleanValue = ibis.literal(False)
+    for g in sorted(subset):
+        out = out | t[f"_m{g}"]
+    return out
+
+
+def _any_attempts(ev: ir.Table, plan: _Plan, *, all_times: bool) -> ir.Table:
+    """Attempts of the any-order funnel; step times for the best attempt of every customer
+    (and for every attempt when ``all_times`` or when exclusions need them)."""
+    subsets = _subsets(plan)
+    inside = ibis.range_window(
+        group_by=ev[CUSTOMER], order_by=ev._us, preceding=0, following=plan.window_us
+    )
+    fills_any = _fills(ev, frozenset(range(len(plan.groups))))
+    counts = {s: _fills(ev, s).cast("int64").sum().over(inside) for s in subsets}
+    starts = ev.mutate(_level=_fill_expr(counts, plan)).filter(fills_any)
+    rank = ibis.row_number().over(
+        group_by=starts[CUSTOMER], order_by=[starts._level.desc(), starts._seq]
+    )
+    starts = starts.select(
+        CUSTOMER, "_seg", "_level", _start=starts._seq, _u0=starts._us, _best=rank == 0
+    )
+    need = starts._best
+    if all_times:
+        need = ibis.literal(True)
+    elif plan.exclusions:
+        lowest = min(e.after_step for e in plan.exclusions)
+        need = need | (starts._level >= lowest)
+    timed = starts.filter(need)
+    window_events = ev.select(
+        _ec=ev[CUSTOMER],
+        _eu=ev._us,
+        _et=ev[TIMESTAMP],
+        _eseq=ev._seq,
+        **{f"_m{g}": ev[f"_m{g}"] for g in range(len(plan.groups))},
+        **{f"_nx{i}": ev[f"_nx{i}"] for i in range(len(plan.x_events))},
+    )
+    joined = timed.inner_join(
+        window_events,
+        [
+            timed[CUSTOMER] == window_events._ec,
+            window_events._eu >= timed._u0,
+            window_events._eu <= timed._u0 + plan.window_us,
+        ],
+    )
+    so_far = ibis.cumulative_window(
+        group_by=[joined[CUSTOMER], joined._start], order_by=[joined._eu, joined._eseq]
+    )
+    run = {s: _fills(joined, s).cast("int64").sum().over(so_far) for s in subsets}
+    joined = joined.mutate(_filled=_fill_expr(run, plan))
+    aggs: dict[str, Any] = {}
+    for j in range(1, plan.k + 1):
+        aggs[f"_u{j}"] = joined._eu.min(where=joined._filled >= j)
+        aggs[f"_t{j}"] = joined._et.min(where=joined._filled >= j)
+    for i, e in enumerate(plan.exclusions):
+        nx = joined[f"_nx{plan.x_events.index(e.event)}"]
+        # The next-exclusion time only grows along the sequence: its minimum over the rows
+        # where step a is filled is its value at the row that filled it.
+        aggs[f"_xa{i}"] = nx.min(where=joined._filled >= e.after_step)
+    times = joined.group_by([CUSTOMER, "_start"]).aggregate(**aggs)
+    out = starts.left_join(
+        times,
+        [starts[CUSTOMER] == times[CUSTOMER], starts._start == times._start],
+    )
+    return out.select(
+        CUSTOMER,
+        "_seg",
+        "_start",
+        "_best",
+        "_level",
+        *aggs,
+    )
+
+
+def _with_exclusions(a: ir.Table, plan: _Plan) -> ir.Table:
+    """Mark attempts caught by an exclusion (``_excluded``)."""
+    caught: ir.BooleanValue = ibis.literal(False)
+    for i, e in enumerate(plan.exclusions):
+        at_a, at_b, nx = a[f"_u{e.after_step}"], a[f"_u{e.before_step}"], a[f"_xa{i}"]
+        limit = ibis.cases(
+            (at_b.notnull(), nx < at_b),
+            else_=nx <= a._u1 + plan.window_us if plan.order != "any" else nx <= a._uend,
+        )
+        caught = caught | (at_a.notnull() & nx.notnull() & limit).fill_null(False)
+    return a.mutate(_excluded=caught)
+
+
+def _attempts(
+    events: ir.Table,
+    plan: _Plan,
+    journey: Journey | None,
+    by: str | None,
+    *,
+    all_times: bool = False,
+) -> ir.Table:
+    ev = _sequence(events, plan, journey, by)
+    if plan.order == "ordered":
+        a = _ordered_attempts(ev, plan)
+    elif plan.order == "strict":
+        a = _strict_attempts(ev, plan)
+    else:
+        a = _any_attempts(ev, plan, all_times=all_times)
+        a = a.mutate(_uend=a._u1 + plan.window_us)
+    if plan.order != "any":
+        level: ir.IntegerValue = ibis.literal(1)
+        for j in range(2, plan.k + 1):
+            level = level + a[f"_u{j}"].notnull().cast("int64")
+        a = a.mutate(_level=level)
+    return _with_exclusions(a, plan)
+
+
+def _public(a: ir.Table, plan: _Plan, by: str | None, extra: Sequence[str] = ()) -> ir.Table:
+    cols: dict[str, Any] = {"level": a._level.cast("int64")}
+    for j in range(1, plan.k + 1):
+        cols[f"t{j}"] = a[f"_t{j}"]
+    if by is not None:
+        cols["segment"] = a.segment
+    return a.select(CUSTOMER, *extra, **cols)
+
+
+def _segments(
+    best: ir.Table, events: ir.Table, journey: Journey | None, by: str | None
+) -> ir.Table:
+    if by is None:
+        return best
+    if by == "persona":
+        from kundresa.analytics.touchpoints import persona_expr
+
+        assert journey is not None
+        personas = persona_expr(events, journey)
+        best = best.left_join(personas, best[CUSTOMER] == personas[CUSTOMER])
+        best = best.drop(f"{CUSTOMER}_right").mutate(_seg=ibis._.persona).drop("persona")
+    return best.mutate(segment=best._seg.fill_null(NO_SEGMENT))
+
+
+def _best(
+    events: ir.Table,
+    steps: Sequence[str | Step],
+    window: str | float,
+    order: str,
+    exclusions: Iterable[str | Exclusion | tuple[str, int, int]],
+    journey: Journey | None,
+    by: str | None,
+) -> tuple[ir.Table, _Plan]:
+    plan = _plan(steps, window, order, exclusions)
+    a = _attempts(events, plan, journey, by)
+    if plan.exclusions:
+        out = a.group_by(CUSTOMER).aggregate(_out=a._excluded.any())
+        out = out.filter(out._out)
+        a = a.anti_join(out, a[CUSTOMER] == out[CUSTOMER])
+    if plan.order == "any":
+        best = a.filter(a._best)
+    else:
+        rank = ibis.row_number().over(group_by=a[CUSTOMER], order_by=[a._level.desc(), a._start])
+        best = a.mutate(_rank=rank).filter(ibis._._rank == 0)
+    return _segments(best, events, journey, by), plan
+
+
+# -- public analyses ---------------------------------------------------------------------------
+
+
+def funnel_attempts(
+    events: ir.Table,
+    steps: Sequence[str | Step],
+    *,
+    window: str | float = "7d",
+    order: str = "ordered",
+    exclusions: Iterable[str | Exclusion | tuple[str, int, int]] = (),
+    journey: Journey | None = None,
+) -> ir.Table:
+    """Every attempt of every customer: where it starts, how far it gets, whether it is excluded.
+
+    Returns an Ibis table with ``customer_id``, ``start`` (the start event's 0-based place in
+    the customer's sequence, see the module notes), ``level``, ``t1`` … ``tk`` (null for steps
+    not reached) and ``excluded`` (an exclusion catches this attempt; its customer is then
+    left out of the funnel).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from kundresa.project import read_events
+    >>> events = read_events(pd.DataFrame({
+    ...     "customer_id": ["a", "a", "a"],
+    ...     "timestamp": ["2025-01-01 10:00", "2025-01-02 10:00", "2025-01-08 11:00"],
+    ...     "event": ["view", "view", "buy"],
+    ... }))
+    >>> funnel_attempts(events, ["view", "buy"]).order_by("start").to_pandas()[
+    ...     ["start", "level", "t2", "excluded"]]
+       start  level                  t2  excluded
+    0      0      1                 NaT     False
+    1      1      2 2025-01-08 11:00:00     False
+    """
+    plan = _plan(steps, window, order, exclusions)
+    a = _attempts(events, plan, journey, None, all_times=True)
+    a = a.mutate(start=a._start, excluded=a._excluded)
+    return _public(a, plan, None, extra=("start", "excluded"))
+
+
+def funnel_customers(
+    events: ir.Table,
+    steps: Sequence[str | Step],
+    *,
+    window: str | float = "7d",
+    order: str = "ordered",
+    exclusions: Iterable[str | Exclusion | tuple[str, int, int]] = (),
+    journey: Journey | None = None,
+    by: str | None = None,
+) -> ir.Table:
+    """One row per customer in the funnel with their best level and its step times.
+
+    Customers in the funnel are those with a step-1 event (for ``order="any"``: any step
+    event) who are not caught by an exclusion.
+
+    Returns
+    -------
+    ibis.expr.types.Table
+        ``customer_id``, ``level`` (1..k), ``t1`` … ``tk`` (timestamps of the steps of the
+        best attempt, null for steps not reached) and, with ``by``, ``segment``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from kundresa.project import read_events
+    >>> events = read_events(pd.DataFrame({
+    ...     "customer_id": ["a", "a", "b"],
+    ...     "timestamp": ["2025-01-01 10:00", "2025-01-01 10:30", "2025-01-01 09:00"],
+    ...     "event": ["view", "buy", "view"],
+    ... }))
+    >>> funnel_customers(events, ["view", "buy"]).order_by("customer_id").to_pandas()
+      customer_id  level                  t1                  t2
+    0           a      2 2025-01-01 10:00:00 2025-01-01 10:30:00
+    1           b      1 2025-01-01 09:00:00                 NaT
+    """
+    best, plan = _best(events, steps, window, order, exclusions, journey, by)
+    return _public(best, plan, by)
+
+
+def _durations(best: ir.Table, plan: _Plan, group: list[str]) -> ir.Table:
+    """Seconds to convert per customer and step, in long form: ``_step``, ``_d``."""
+    parts = []
+    for j in range(2, plan.k + 1):
+        d = (best[f"_u{j}"] - best[f"_u{j - 1}"]).cast("float64") / 1_000_000.0
+        part = best.filter(best[f"_u{j}"].notnull()).select(*group, _step=ibis.literal(j), _d=d)
+        parts.append(part)
+    return ibis.union(*parts)
+
+
+def _exact_median(long: ir.Table, group: list[str]) -> ir.Table:
+    """Exact median of ``_d`` per group: the middle value, or the mean of the two middle
+    ones (portable; no engine's approximate quantile)."""
+    keys = [*group, "_step"]
+    w = ibis.window(group_by=[long[c] for c in keys], order_by=long._d)
+    n = ibis.window(group_by=[long[c] for c in keys])
+    ranked = long.mutate(_r=ibis.row_number().over(w), _n=long._d.count().over(n))
+    low = (ranked._n - 1) // 2
+    high = ranked._n // 2
+    middle = ranked.filter((ranked._r == low) | (ranked._r == high))
+    return middle.group_by(keys).aggregate(_median=middle._d.mean())
+
+
+def event_funnel(
+    events: ir.Table,
+    steps: Sequence[str | Step],
+    *,
+    window: str | float = "7d",
+    order: str = "ordered",
+    exclusions: Iterable[str | Exclusion | tuple[str, int, int]] = (),
+    by: str | None = None,
+    journey: Journey | None = None,
+) -> pd.DataFrame:
+    """The event funnel: customers reaching each step, conversion and time to convert.
+
+    Parameters
+    ----------
+    events
+        The canonical event table (any Ibis backend).
+    steps
+        At least two steps: event names (``purchase``; ``a|b`` for either), or
+        ``touchpoint:ID`` / ``stage:ID`` (these need ``journey``).
+    window
+        The longest time from an attempt's first step to its last: ``90s``, ``30m``, ``12h``,
+        ``7d``, ``2w`` or seconds.
+    order
+        ``ordered`` (default), ``strict`` or ``any``; see the module notes.
+    exclusions
+        ``X:a:b`` texts or :class:`Exclusion`: leave out customers with an X event between
+        step a and step b of an attempt.
+    by
+        Break down by an event property, ``channel`` or (with a journey) ``persona``: the
+        value on the first-step event of the customer's best attempt (the customer's persona);
+        missing values are ``(none)``. Adds a leading ``segment`` column.
+    journey
+        The journey, for touchpoint and stage steps and for ``by="persona"``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``step`` (1-based), ``event`` (the step as written), ``count``,
+        ``conversion_from_previous``, ``conversion_from_start``, ``mean_seconds_to_convert``,
+        ``median_seconds_to_convert`` (NaN where undefined), one row per step (per segment).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from kundresa.project import read_events
+    >>> events = read_events(pd.DataFrame({
+    ...     "customer_id": ["a", "a", "a", "b", "b", "c"],
+    ...     "timestamp": ["2025-01-01 10:00", "2025-01-01 10:05", "2025-01-01 11:00",
+    ...                   "2025-01-02 09:00", "2025-01-02 09:01", "2025-01-03 12:00"],
+    ...     "event": ["view", "cart", "buy", "view", "cart", "view"],
+    ... }))
+    >>> event_funnel(events, ["view", "cart", "buy"], window="1d").iloc[:, :5]
+       step event  count  conversion_from_previous  conversion_from_start
+    0     1  view      3                       NaN               1.000000
+    1     2  cart      2                  0.666667               0.666667
+    2     3   buy      1                  0.500000               0.333333
+    >>> event_funnel(events, ["view", "cart"])["median_seconds_to_convert"].tolist()
+    [nan, 180.0]
+    """
+    best, plan = _best(events, steps, window, order, exclusions, journey, by)
+    group = ["segment"] if by is not None else []
+    aggs: dict[str, Any] = {}
+    for j in range(1, plan.k + 1):
+        aggs[f"count_{j}"] = (best._level >= j).cast("int64").sum()
+    long = _durations(best, plan, group)
+    means = long.group_by([*group, "_step"]).aggregate(_mean=long._d.mean())
+    medians = _exact_median(long, group)
+    wide = best.group_by(group).aggregate(**aggs) if group else best.aggregate(**aggs)
+    wide_df = wide.to_pandas()
+    stats = (
+        means.to_pandas().merge(medians.to_pandas(), on=[*group, "_step"], how="outer")
+        if plan.k > 1
+        else pd.DataFrame()
+    )
+    if group:
+        wide_df = wide_df.sort_values("segment", kind="stable").reset_index(drop=True)
+    rows: list[dict[str, Any]] = []
+    for _, w in wide_df.iterrows():
+        seg = w["segment"] if group else None
+        here = stats[stats["segment"] == seg] if group else stats
+        by_step = {int(r["_step"]): r for _, r in here.iterrows()}
+        first = _int(w["count_1"])
+        for j, step in enumerate(plan.steps, start=1):
+            count = _int(w[f"count_{j}"])
+            prev = _int(w[f"count_{j - 1}"]) if j > 1 else None
+            s = by_step.get(j)
+            row: dict[str, Any] = {"segment": seg} if group else {}
+            row.update(
+                step=j,
+                event=str(step),
+                count=count,
+                conversion_from_previous=(count / prev) if prev else None,
+                conversion_from_start=(count / first) if first else None,
+                mean_seconds_to_convert=_float(s["_mean"]) if s is not None else None,
+                median_seconds_to_convert=_float(s["_median"]) if s is not None else None,
+            )
+            rows.append(row)
+    if not rows and not group:
+        rows = [{"step": j, "event": str(s), "count": 0} for j, s in enumerate(plan.steps, start=1)]
+    columns = [*group, *FUNNEL_COLUMNS]
+    df = pd.DataFrame(rows, columns=columns)
+    df["step"] = df["step"].astype("int64")
+    df["count"] = df["count"].astype("int64")
+    for c in FUNNEL_COLUMNS[3:]:
+        df[c] = df[c].astype("float64")
+    return df
+
+
+def _int(value: Any) -> int:
+    if value is None or pd.isna(value):
+        return 0
+    return int(value)
+
+
+def _float(value: Any) -> float | None:
+    if value is None or pd.isna(value):
+        return None
+    return float(value)
