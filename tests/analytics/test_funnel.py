@@ -20,11 +20,14 @@ from kundresa.analytics.funnel import (
     FUNNEL_COLUMNS,
     Exclusion,
     Step,
+    conversion_trend,
     event_funnel,
     funnel_attempts,
     funnel_customers,
+    funnel_step_customers,
     parse_exclusion,
     parse_step,
+    time_to_convert_histogram,
 )
 from kundresa.model.events import EVENT_SCHEMA
 
@@ -448,3 +451,105 @@ def test_durations(text: Any, seconds: float) -> None:
 def test_bad_durations(text: Any) -> None:
     with pytest.raises(ValueError):
         parse_duration(text)
+
+
+# -- extras ------------------------------------------------------------------------------------
+
+
+@settings(max_examples=10, deadline=None)
+@given(cases())
+def test_extras_match_reference(case: tuple) -> None:
+    rows, steps, window, order, excl = case
+    ref = reference_funnel(rows, steps, window, order, excl)
+    t = events_table(rows)
+    kw: dict[str, Any] = {"window": window, "order": order, "exclusions": excl}
+    k = len(steps)
+    for j in range(1, k + 1):
+        got = funnel_step_customers(t, steps, step=j, **kw).to_pandas()["customer_id"].tolist()
+        assert got == sorted(c for c, (level, _) in ref.items() if level >= j)
+        if j < k:
+            got = funnel_step_customers(t, steps, step=j, dropped=True, **kw).to_pandas()
+            assert got["customer_id"].tolist() == sorted(
+                c for c, (level, _) in ref.items() if level == j
+            )
+    hist = time_to_convert_histogram(t, steps, bins=[0, 60, 300], **kw)
+    for j in range(2, k + 1):
+        gaps = [times[j - 1] - times[j - 2] for level, times in ref.values() if level >= j]
+        got_bins = hist[hist["step"] == j]["customers"].tolist()
+        assert got_bins == [
+            sum(1 for g in gaps if g < 60),
+            sum(1 for g in gaps if 60 <= g < 300),
+            sum(1 for g in gaps if g >= 300),
+        ]
+    # Every event falls on 2025-01-01 here, so the trend has at most one day.
+    trend = conversion_trend(t, steps, **kw)
+    if ref:
+        assert trend["started"].tolist() == [len(ref)]
+        assert trend["converted"].tolist() == [sum(1 for lv, _ in ref.values() if lv == k)]
+    else:
+        assert trend.empty
+
+
+def test_trend_by_week_and_month() -> None:
+    day = 86400
+    rows = [("a", 0, "v"), ("a", 60, "b"), ("b", 6 * day, "v"), ("c", 40 * day, "v")]
+    t = events_table(rows)
+    weeks = conversion_trend(t, ["v", "b"], period="week")
+    # 2025-01-01 is a Wednesday: weeks start on Monday 2024-12-30 and 2025-01-06.
+    assert [str(p.date()) for p in weeks["period"]] == ["2024-12-30", "2025-01-06", "2025-02-10"]
+    assert weeks["conversion"].tolist() == [1.0, 0.0, 0.0]
+    months = conversion_trend(t, ["v", "b"], period="month")
+    assert months["started"].tolist() == [2, 1]
+    with pytest.raises(ValueError, match="unknown period 'year'"):
+        conversion_trend(t, ["v", "b"], period="year")
+
+
+def test_extras_bad_input() -> None:
+    t = events_table([("a", 0, "v")])
+    with pytest.raises(ValueError, match="step 3 does not exist"):
+        funnel_step_customers(t, ["v", "b"], step=3)
+    with pytest.raises(ValueError, match="no one drops after the last step"):
+        funnel_step_customers(t, ["v", "b"], step=2, dropped=True)
+    with pytest.raises(ValueError, match="increasing"):
+        time_to_convert_histogram(t, ["v", "b"], bins=[60, 0])
+
+
+# -- engines -----------------------------------------------------------------------------------
+
+
+# PySpark 4.0 passes pandas 3 a deprecated `copy=` and py4j leaves gateway sockets to the GC:
+# both are PySpark's, not ours.
+@pytest.mark.slow
+@pytest.mark.filterwarnings(
+    "ignore:The copy keyword is deprecated",
+    "ignore::ResourceWarning",
+    "ignore::pytest.PytestUnraisableExceptionWarning",
+)
+def test_spark_gives_the_same_funnels(tmp_path: Path) -> None:
+    pytest.importorskip("pyspark")
+    import random
+
+    import pyarrow.parquet as pq
+
+    from kundresa.store.engines import spark_session
+
+    rnd = random.Random(7)
+    rows = [
+        (rnd.choice("pqrstu"), 60 * rnd.randint(0, 30), rnd.choice(["v", "c", "b", "x"]))
+        for _ in range(300)
+    ]
+    props = [{"src": rnd.choice(["ads", "mail"])} if rnd.random() < 0.7 else {} for _ in rows]
+    duck = events_table(rows, props)
+    pq.write_table(duck.to_pyarrow(), tmp_path / "events.parquet")
+    session = spark_session("local[2]")
+    spark = ibis.pyspark.connect(session).read_parquet(tmp_path / "events.parquet")
+    for kw in (
+        {"order": "ordered", "by": "src"},
+        {"order": "strict", "exclusions": ["x:1:2"]},
+        {"order": "any", "exclusions": ["x:2:3"], "by": "src"},
+    ):
+        args: dict[str, Any] = {"window": "10m", **kw}
+        pd.testing.assert_frame_equal(
+            event_funnel(duck, ["v", "c|b", "b"], **args),
+            event_funnel(spark, ["v", "c|b", "b"], **args),
+        )

@@ -68,15 +68,19 @@ if TYPE_CHECKING:
     from kundresa.model.journey import Journey
 
 __all__ = [
+    "DEFAULT_BINS",
     "FUNNEL_COLUMNS",
     "ORDERS",
     "Exclusion",
     "Step",
+    "conversion_trend",
     "event_funnel",
     "funnel_attempts",
     "funnel_customers",
+    "funnel_step_customers",
     "parse_exclusion",
     "parse_step",
+    "time_to_convert_histogram",
 ]
 
 ORDERS = ("ordered", "strict", "any")
@@ -813,23 +817,17 @@ def event_funnel(
     medians = _exact_median(long, group)
     wide = best.group_by(group).aggregate(**aggs) if group else best.aggregate(**aggs)
     wide_df = wide.to_pandas()
-    stats = (
-        means.to_pandas().merge(medians.to_pandas(), on=[*group, "_step"], how="outer")
-        if plan.k > 1
-        else pd.DataFrame()
-    )
     if group:
         wide_df = wide_df.sort_values("segment", kind="stable").reset_index(drop=True)
+    mean_of = _by_segment_step(means.to_pandas(), group, "_mean")
+    median_of = _by_segment_step(medians.to_pandas(), group, "_median")
     rows: list[dict[str, Any]] = []
     for _, w in wide_df.iterrows():
         seg = w["segment"] if group else None
-        here = stats[stats["segment"] == seg] if group else stats
-        by_step = {int(r["_step"]): r for _, r in here.iterrows()}
         first = _int(w["count_1"])
         for j, step in enumerate(plan.steps, start=1):
             count = _int(w[f"count_{j}"])
             prev = _int(w[f"count_{j - 1}"]) if j > 1 else None
-            s = by_step.get(j)
             row: dict[str, Any] = {"segment": seg} if group else {}
             row.update(
                 step=j,
@@ -837,8 +835,8 @@ def event_funnel(
                 count=count,
                 conversion_from_previous=(count / prev) if prev else None,
                 conversion_from_start=(count / first) if first else None,
-                mean_seconds_to_convert=_float(s["_mean"]) if s is not None else None,
-                median_seconds_to_convert=_float(s["_median"]) if s is not None else None,
+                mean_seconds_to_convert=mean_of.get((seg, j)),
+                median_seconds_to_convert=median_of.get((seg, j)),
             )
             rows.append(row)
     if not rows and not group:
@@ -852,6 +850,16 @@ def event_funnel(
     return df
 
 
+def _by_segment_step(
+    frame: pd.DataFrame, group: list[str], column: str
+) -> dict[tuple[Any, int], float | None]:
+    segments = frame["segment"].tolist() if group else [None] * len(frame)
+    return {
+        (seg, int(step)): _float(value)
+        for seg, step, value in zip(segments, frame["_step"], frame[column], strict=True)
+    }
+
+
 def _int(value: Any) -> int:
     if value is None or pd.isna(value):
         return 0
@@ -862,3 +870,179 @@ def _float(value: Any) -> float | None:
     if value is None or pd.isna(value):
         return None
     return float(value)
+
+
+# -- extras: histogram, trend, customers of a step ---------------------------------------------
+
+DEFAULT_BINS = (0.0, 60.0, 300.0, 900.0, 3600.0, 21600.0, 86400.0, 259200.0, 604800.0)
+"""Default time-to-convert bin edges in seconds: 1 min, 5 min, 15 min, 1 h, 6 h, 1 d, 3 d, 7 d;
+the last bin is open-ended."""
+
+_PERIODS = {"day": "D", "week": "W", "month": "M"}
+
+
+def time_to_convert_histogram(
+    events: ir.Table,
+    steps: Sequence[str | Step],
+    *,
+    bins: Sequence[str | float] = DEFAULT_BINS,
+    window: str | float = "7d",
+    order: str = "ordered",
+    exclusions: Iterable[str | Exclusion | tuple[str, int, int]] = (),
+    journey: Journey | None = None,
+) -> pd.DataFrame:
+    """How long customers took to convert to each step, in bins of seconds.
+
+    Parameters
+    ----------
+    bins
+        Increasing bin edges (seconds or durations such as ``1h``); a bin holds times
+        ``>= its start`` and ``< its end``; the last bin has no end.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``step`` (2..k), ``event``, ``bin_start``, ``bin_end`` (seconds; NaN for the open
+        last bin) and ``customers``, every bin of every step (zeros included).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from kundresa.project import read_events
+    >>> events = read_events(pd.DataFrame({
+    ...     "customer_id": ["a", "a", "b", "b"],
+    ...     "timestamp": ["2025-01-01 10:00", "2025-01-01 10:00:30", "2025-01-01 10:00",
+    ...                   "2025-01-01 12:00"],
+    ...     "event": ["view", "buy", "view", "buy"],
+    ... }))
+    >>> time_to_convert_histogram(events, ["view", "buy"], bins=["0", "1m", "1h"])
+       step event  bin_start  bin_end  customers
+    0     2   buy        0.0     60.0          1
+    1     2   buy       60.0   3600.0          0
+    2     2   buy     3600.0      NaN          1
+    """
+    edges = [parse_duration(b) for b in bins]
+    if not edges or any(b <= a for a, b in itertools.pairwise(edges)):
+        raise ValueError(f"bins must be increasing edges in seconds, got {list(bins)!r}")
+    best, plan = _best(events, steps, window, order, exclusions, journey, None)
+    long = _durations(best, plan, [])
+    bucket = ibis.cases(
+        *((long._d >= edge, i) for i, edge in reversed(list(enumerate(edges)))), else_=-1
+    )
+    counts = long.mutate(_bin=bucket).group_by(["_step", "_bin"]).aggregate(n=ibis._.count())
+    frame = counts.to_pandas()
+    got = {
+        (int(s), int(b)): int(n)
+        for s, b, n in zip(frame["_step"], frame["_bin"], frame["n"], strict=True)
+    }
+    rows = []
+    for j in range(2, plan.k + 1):
+        for i, start in enumerate(edges):
+            rows.append(
+                {
+                    "step": j,
+                    "event": str(plan.steps[j - 1]),
+                    "bin_start": start,
+                    "bin_end": edges[i + 1] if i + 1 < len(edges) else None,
+                    "customers": got.get((j, i), 0),
+                }
+            )
+    df = pd.DataFrame(rows, columns=["step", "event", "bin_start", "bin_end", "customers"])
+    df["bin_end"] = df["bin_end"].astype("float64")
+    return df
+
+
+def conversion_trend(
+    events: ir.Table,
+    steps: Sequence[str | Step],
+    *,
+    period: str = "day",
+    window: str | float = "7d",
+    order: str = "ordered",
+    exclusions: Iterable[str | Exclusion | tuple[str, int, int]] = (),
+    journey: Journey | None = None,
+) -> pd.DataFrame:
+    """Conversion from step 1 to the last step by the period in which the best attempt started.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``period`` (start of the day, ISO week from Monday, or month), ``started``,
+        ``converted`` and ``conversion`` (converted / started), in time order.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from kundresa.project import read_events
+    >>> events = read_events(pd.DataFrame({
+    ...     "customer_id": ["a", "a", "b", "c", "c"],
+    ...     "timestamp": ["2025-01-01 10:00", "2025-01-01 11:00", "2025-01-01 09:00",
+    ...                   "2025-01-02 08:00", "2025-01-02 09:00"],
+    ...     "event": ["view", "buy", "view", "view", "buy"],
+    ... }))
+    >>> conversion_trend(events, ["view", "buy"])
+          period  started  converted  conversion
+    0 2025-01-01        2          1         0.5
+    1 2025-01-02        1          1         1.0
+    """
+    if period not in _PERIODS:
+        raise ValueError(f"unknown period {period!r}; use one of {', '.join(_PERIODS)}")
+    best, plan = _best(events, steps, window, order, exclusions, journey, None)
+    start = best._t1.truncate(_PERIODS[period])
+    out = (
+        best.mutate(_p=start)
+        .group_by("_p")
+        .aggregate(
+            started=ibis._.count(),
+            converted=(ibis._._level >= plan.k).cast("int64").sum(),
+        )
+        .order_by("_p")
+        .to_pandas()
+        .rename(columns={"_p": "period"})
+    )
+    out["period"] = pd.to_datetime(out["period"])
+    out["started"] = out["started"].astype("int64")
+    out["converted"] = out["converted"].fillna(0).astype("int64")
+    out["conversion"] = (out["converted"] / out["started"]).astype("float64")
+    return out.reset_index(drop=True)
+
+
+def funnel_step_customers(
+    events: ir.Table,
+    steps: Sequence[str | Step],
+    *,
+    step: int,
+    dropped: bool = False,
+    window: str | float = "7d",
+    order: str = "ordered",
+    exclusions: Iterable[str | Exclusion | tuple[str, int, int]] = (),
+    journey: Journey | None = None,
+) -> ir.Table:
+    """The customers who reached step ``step`` (1-based), or with ``dropped=True`` those who
+    reached it but not the next step.
+
+    Returns an Ibis table with one column, ``customer_id``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from kundresa.project import read_events
+    >>> events = read_events(pd.DataFrame({
+    ...     "customer_id": ["a", "a", "b"],
+    ...     "timestamp": ["2025-01-01 10:00", "2025-01-01 11:00", "2025-01-01 09:00"],
+    ...     "event": ["view", "buy", "view"],
+    ... }))
+    >>> funnel_step_customers(events, ["view", "buy"], step=1, dropped=True).to_pandas()
+      customer_id
+    0           b
+    """
+    plan = _plan(steps, window, order, exclusions)
+    if not 1 <= step <= plan.k:
+        raise ValueError(f"step {step} does not exist (the funnel has steps 1 to {plan.k})")
+    if dropped and step == plan.k:
+        raise ValueError(f"no one drops after the last step ({plan.k})")
+    best = funnel_customers(
+        events, steps, window=window, order=order, exclusions=exclusions, journey=journey
+    )
+    chosen = best.level == step if dropped else best.level >= step
+    return best.filter(chosen).select(CUSTOMER).order_by(CUSTOMER)
