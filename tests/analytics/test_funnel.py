@@ -553,3 +553,45 @@ def test_spark_gives_the_same_funnels(tmp_path: Path) -> None:
             event_funnel(duck, ["v", "c|b", "b"], **args),
             event_funnel(spark, ["v", "c|b", "b"], **args),
         )
+
+
+# -- journey steps -----------------------------------------------------------------------------
+
+JOURNEY = """
+kundresa: 1
+name: Shop
+template: buyers-journey
+personas:
+  - {id: biz, name: Business, match: {property: segment, equals: business}}
+touchpoints:
+  - {id: pricing, stage: consideration, match: {event: view, where: {path: {regex: "^/pricing"}}}}
+  - {id: ad, stage: awareness, match: {event: [ad, view]}}
+  - {id: buy, stage: decision, match: {event: purchase}}
+"""
+
+
+def test_touchpoint_and_stage_steps_and_persona_breakdown() -> None:
+    from kundresa.model import parse_journey
+
+    journey, problems = parse_journey(JOURNEY)
+    assert journey is not None, problems
+    rows = [
+        ("a", 0, "ad"),
+        ("a", 60, "view"),  # /pricing: touchpoint pricing, stage consideration
+        ("a", 120, "purchase"),
+        ("b", 0, "view"),  # / : touchpoint ad, stage awareness
+        ("b", 60, "purchase"),
+    ]
+    props = [{}, {"path": "/pricing"}, {"segment": "business"}, {"path": "/"}, {}]
+    t = events_table(rows, props)
+    steps = ["stage:awareness", "touchpoint:pricing", "stage:decision"]
+    df = event_funnel(t, steps, journey=journey)
+    assert df["event"].tolist() == steps
+    assert df["count"].tolist() == [2, 1, 1]
+    by = event_funnel(t, ["view|ad", "purchase"], journey=journey, by="persona")
+    assert by[["segment", "step", "count"]].values.tolist() == [
+        ["(none)", 1, 1],
+        ["(none)", 2, 1],
+        ["biz", 1, 1],
+        ["biz", 2, 1],
+    ]
