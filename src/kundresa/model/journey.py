@@ -48,7 +48,8 @@ KPI_METRICS = (
 
 
 def _as_float(value: Any) -> float | None:
-    if isinstance(value, bool) or value is None:
+    # Python's float() also reads "1_000"; SQL engines do not, and the two must agree.
+    if isinstance(value, bool) or value is None or (isinstance(value, str) and "_" in value):
         return None
     try:
         return float(value)
@@ -60,6 +61,11 @@ def _as_float(value: Any) -> float | None:
 class Condition:
     """A condition on one property value: every given part must hold.
 
+    A missing property (``None``) never fits. ``regex`` is searched anywhere in the value
+    (anchor it with ``^`` and ``$`` for a whole match). ``gte``/``lte`` with a numeric bound
+    compare numerically, and a value that is not a number does not fit; a text bound (such
+    as a date ``2026-01-01``) compares as text.
+
     Examples
     --------
     >>> Condition(regex="^/pricing").matches("/pricing/pro")
@@ -67,6 +73,8 @@ class Condition:
     >>> at_least_9 = Condition(gte=9)
     >>> at_least_9.matches("10"), at_least_9.matches("8"), at_least_9.matches(None)
     (True, False, False)
+    >>> Condition(in_=("se", "dk")).matches("no"), Condition(gte="2026-01").matches("2026-03")
+    (False, True)
     """
 
     equals: str | None = None
@@ -76,6 +84,7 @@ class Condition:
     lte: float | str | None = None
 
     def matches(self, value: str | None) -> bool:
+        """Whether a property value fits (``None``: the property is missing)."""
         if value is None:
             return False
         if self.equals is not None and value != self.equals:
@@ -104,7 +113,14 @@ class Condition:
 @dataclass(frozen=True)
 class Match:
     """Which events a touchpoint takes: event names (``None``: any), property conditions,
-    and ``nth`` (only the customer's n-th and later fitting events)."""
+    and ``nth`` (only the customer's n-th and later fitting events).
+
+    Examples
+    --------
+    >>> m = Match(events=("page_view",), where={"path": Condition(regex="^/pricing")})
+    >>> m.fits("page_view", {"path": "/pricing"}), m.fits("page_view", {}), m.fits("buy", {})
+    (True, False, False)
+    """
 
     events: tuple[str, ...] | None = None
     where: Mapping[str, Condition] = field(default_factory=dict)
@@ -118,7 +134,16 @@ class Match:
 
     def covers(self, other: Match) -> bool:
         """Whether every event ``other`` takes is also taken by ``self`` — then a later
-        touchpoint with ``other`` can never win against an earlier one with ``self``."""
+        touchpoint with ``other`` can never win against an earlier one with ``self``.
+
+        Conservative: ``False`` means "not proven", not "some event gets through".
+
+        Examples
+        --------
+        >>> buy, repeat = Match(("buy",)), Match(("buy",), nth=2)
+        >>> buy.covers(repeat), repeat.covers(buy)
+        (True, False)
+        """
         if self.events is not None and (
             other.events is None or not set(other.events) <= set(self.events)
         ):
@@ -131,7 +156,14 @@ class Match:
 
 @dataclass(frozen=True)
 class Kpi:
-    """A stage goal: ``metric`` should be at least (or at most) ``target``."""
+    """A stage goal: ``metric`` (one of :data:`KPI_METRICS`) should be at least (or at most,
+    with ``direction="at_most"``) ``target``.
+
+    Examples
+    --------
+    >>> Kpi("conversion_from_previous", 0.5).met(0.6), Kpi("dropped", 100, "at_most").met(120)
+    (True, False)
+    """
 
     metric: str
     target: float
@@ -139,6 +171,7 @@ class Kpi:
     label: str | None = None
 
     def met(self, actual: float | None) -> bool | None:
+        """Whether an actual value meets the target (``None`` when there is no value)."""
         if actual is None:
             return None
         return actual >= self.target if self.direction == "at_least" else actual <= self.target
@@ -146,6 +179,9 @@ class Kpi:
 
 @dataclass(frozen=True)
 class Stage:
+    """A column of the map: ``label`` per language, funnel position (tofu/mofu/bofu), goal
+    and KPIs."""
+
     id: str
     label: Mapping[str, str]
     funnel: str | None = None
@@ -164,6 +200,8 @@ class PersonaMatch:
 
 @dataclass(frozen=True)
 class Persona:
+    """A typical customer; ``match`` recognises their customers in the event data."""
+
     id: str
     name: str
     description: str | None = None
@@ -175,6 +213,8 @@ class Persona:
 
 @dataclass(frozen=True)
 class Channel:
+    """Where touchpoints happen: online or offline; owned, paid or earned."""
+
     id: str
     label: str | None = None
     online: bool = True
@@ -183,6 +223,9 @@ class Channel:
 
 @dataclass(frozen=True)
 class Touchpoint:
+    """A moment where the customer meets the company; events that fit ``match`` land on
+    ``stage``."""
+
     id: str
     stage: str
     match: Match
@@ -220,13 +263,14 @@ class Journey:
         return tuple(s.id for s in self.stages)
 
     def stage(self, stage_id: str) -> Stage:
+        """The stage with this id (``KeyError`` naming the stages if there is none)."""
         for s in self.stages:
             if s.id == stage_id:
                 return s
         raise KeyError(f"no stage {stage_id!r}; stages: {', '.join(self.stage_ids)}")
 
     def stage_index(self, stage_id: str) -> int:
-        """1-based position of a stage."""
+        """1-based position of a stage (``ValueError`` if there is no such stage)."""
         return self.stage_ids.index(stage_id) + 1
 
     def stage_label(self, stage_id: str, lang: str | None = None) -> str:
@@ -235,17 +279,26 @@ class Journey:
         return label.get(lang or self.language) or label.get("en") or stage_id
 
     def touchpoint(self, touchpoint_id: str) -> Touchpoint:
+        """The touchpoint with this id (``KeyError`` if there is none)."""
         for t in self.touchpoints:
             if t.id == touchpoint_id:
                 return t
         raise KeyError(f"no touchpoint {touchpoint_id!r}")
 
     def channel(self, channel_id: str) -> Channel | None:
+        """The channel with this id, or ``None``."""
         return next((c for c in self.channels if c.id == channel_id), None)
 
     @property
     def decision_stage(self) -> str:
-        """The purchase stage: the one marked BoFu, else the third, else the last."""
+        """The purchase stage: the one marked BoFu, else the third, else the last.
+
+        Examples
+        --------
+        >>> s = [Stage(x, {}) for x in ("a", "b", "c", "d")]
+        >>> Journey("j", tuple(s)).decision_stage, Journey("j", tuple(s[:2])).decision_stage
+        ('c', 'b')
+        """
         for s in self.stages:
             if s.funnel == "bofu":
                 return s.id
@@ -253,7 +306,23 @@ class Journey:
 
     def persona_for(self, events_properties: Iterable[Mapping[str, str | None]]) -> str | None:
         """The persona of a customer: the first persona (file order) whose match fits any of
-        the customer's events; ``None`` when none does."""
+        the customer's events; ``None`` when none does.
+
+        Parameters
+        ----------
+        events_properties
+            The properties of each of the customer's events.
+
+        Examples
+        --------
+        >>> seg = lambda v: PersonaMatch("segment", Condition(equals=v))
+        >>> j = Journey("j", (), personas=(Persona("anna", "Anna", match=seg("private")),
+        ...                                Persona("erik", "Erik", match=seg("business"))))
+        >>> j.persona_for([{"segment": "business"}, {"segment": "private"}])
+        'anna'
+        >>> j.persona_for([{"page": "/"}]) is None
+        True
+        """
         props = list(events_properties)
         for p in self.personas:
             if p.match is not None and any(

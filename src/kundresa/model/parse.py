@@ -59,12 +59,19 @@ class Problem:
     path: str = ""
 
     def __str__(self) -> str:
+        """``file:line:column: severity: message``, like a compiler.
+
+        Examples
+        --------
+        >>> print(Problem("error", "unknown stage 'x'", "j.yaml", 14, 7, "touchpoints[2].stage"))
+        j.yaml:14:7: error: unknown stage 'x' (at touchpoints[2].stage)
+        """
         where = self.source
         if self.line is not None:
             where += f":{self.line}"
             if self.column is not None:
                 where += f":{self.column}"
-        field = f" (at {self.path})" if self.path else ""
+        field = f" (at {self.path})" if self.path and self.path not in self.message else ""
         return f"{where}: {self.severity}: {self.message}{field}"
 
 
@@ -77,12 +84,11 @@ class JourneyError(Exception):
         super().__init__("\n".join(str(p) for p in errors or problems))
 
 
-_constructor = yaml.constructor.SafeConstructor()
-
-
 def _value(node: yaml.Node) -> Any:
+    # A fresh constructor each time: one shared constructor would keep every object it ever
+    # built in its cache, and is not safe to use from two threads.
     try:
-        return _constructor.construct_object(node, deep=True)
+        return yaml.constructor.SafeConstructor().construct_object(node, deep=True)
     except Exception:  # a bad tag or timestamp: treat the text as it is
         return getattr(node, "value", None)
 
@@ -194,6 +200,14 @@ def _join(path: str, key: str | int) -> str:
     if isinstance(key, int):
         return f"{path}[{key}]"
     return f"{path}.{key}" if path else key
+
+
+def _unknown(what: str, name: str, path: str, known: list[str]) -> str:
+    """``unknown stage 'decison' in touchpoints[2].stage; did you mean ...? (known: ...)``"""
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    listed = ", ".join(known) if known else f"no {what}s are defined"
+    return f"unknown {what} {name!r} in {_join(path, what)}{hint} (known: {listed})"
 
 
 def _kind(v: Any) -> str:
@@ -566,25 +580,17 @@ def _parse(r: _Reader, root: yaml.Node) -> Journey | None:
                 snode = m["stage"][1]
                 stage = r.text(snode, _join(path, "stage"))
                 if stage is not None and stage_ids and stage not in stage_ids:
-                    close = difflib.get_close_matches(stage, stage_ids, n=1)
-                    hint = f"; did you mean {close[0]!r}?" if close else ""
-                    r.error(
-                        snode,
-                        _join(path, "stage"),
-                        f"unknown stage {stage!r} in touchpoint {tid!r}{hint} "
-                        f"(stages: {', '.join(stage_ids)})",
-                    )
+                    r.error(snode, _join(path, "stage"), _unknown("stage", stage, path, stage_ids))
                     stage = None
             channel = None
             if "channel" in m:
                 cnode = m["channel"][1]
                 channel = r.text(cnode, _join(path, "channel"))
                 if channel is not None and channel not in channel_ids:
-                    known = ", ".join(sorted(channel_ids)) or "none are defined"
                     r.error(
                         cnode,
                         _join(path, "channel"),
-                        f"unknown channel {channel!r} in touchpoint {tid!r} (channels: {known})",
+                        _unknown("channel", channel, path, [c.id for c in channels]),
                     )
                     channel = None
             match = _match(r, m["match"][1], _join(path, "match")) if "match" in m else None
@@ -666,14 +672,28 @@ def _lane(
                 if skey in stage_ids:
                     cells[skey] = _lane_cell(r, lane, svnode, _join(_join(path, key), skey))
                 else:
-                    r.error(sknode, _join(path, key), f"unknown stage {skey!r} in {path}.{key}")
+                    r.error(
+                        sknode, _join(path, key), _unknown_key("stage", skey, path, key, stage_ids)
+                    )
             out[key] = cells
         else:
             known = ", ".join(stage_ids) + (
                 f"; personas: {', '.join(sorted(persona_ids))}" if persona_ids else ""
             )
-            r.error(knode, path, f"unknown stage or persona {key!r} in {path} (stages: {known})")
+            close = difflib.get_close_matches(key, [*stage_ids, *sorted(persona_ids)], n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            r.error(
+                knode,
+                path,
+                f"unknown stage or persona {key!r} in {path}{hint} (stages: {known})",
+            )
     return out
+
+
+def _unknown_key(what: str, name: str, path: str, key: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f"unknown {what} {name!r} in {_join(path, key)}{hint} (known: {', '.join(known)})"
 
 
 def _lane_cell(r: _Reader, lane: str, node: yaml.Node, path: str) -> Any:
@@ -697,6 +717,24 @@ def _lane_cell(r: _Reader, lane: str, node: yaml.Node, path: str) -> Any:
 
 
 # -- entry points ----------------------------------------------------------------------------------
+
+
+def _syntax_problem(exc: yaml.YAMLError, text: str, source: str) -> Problem:
+    line = col = None
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        if mark is not None:
+            line, col = mark.line + 1, mark.column + 1
+        message = exc.problem or exc.context or str(exc)
+    elif isinstance(exc, yaml.reader.ReaderError):
+        # A bad character is found before any mark exists; its position indexes the text.
+        before = text[: exc.position]
+        line = before.count("\n") + 1
+        col = exc.position - (before.rfind("\n") + 1) + 1
+        message = str(exc).splitlines()[0]
+    else:
+        message = str(exc)
+    return Problem("error", f"not valid YAML: {message}", source, line, col)
 
 
 def parse_journey(
@@ -730,23 +768,19 @@ def parse_journey(
     ... ''', "shop.yaml")
     >>> journey is None
     True
-    >>> p = problems[0]
-    >>> p.source, p.line, p.column, p.path
-    ('shop.yaml', 7, 23, 'touchpoints[1].stage')
-    >>> p.message[:58]
-    "unknown stage 'decison' in touchpoint 'buy'; did you mean "
+    >>> err = [p for p in problems if p.severity == "error"][0]
+    >>> err.source, err.line, err.column, err.path
+    ('shop.yaml', 7, 22, 'touchpoints[1].stage')
+    >>> err.message.split(";")[0]
+    "unknown stage 'decison' in touchpoints[1].stage"
     """
     r = _Reader(source, today if today is not None else date.today())
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
-        col = mark.column + 1 if mark is not None else None
-        msg = f"not valid YAML: {exc.problem or exc}"
-        return None, [Problem("error", msg, source, line, col)]
+    except RecursionError:
+        return None, [Problem("error", "the file is nested too deeply", source)]
     except yaml.YAMLError as exc:
-        return None, [Problem("error", f"not valid YAML: {exc}", source)]
+        return None, [_syntax_problem(exc, text, source)]
     if root is None:
         return None, [Problem("error", "the file is empty", source, 1, 1)]
     try:

@@ -454,7 +454,6 @@ def _y(value: Any) -> str:
 def render_journey_yaml(
     template: str = "kundresa-5",
     lang: str = "en",
-    *,
     name: str | None = None,
     today: date | None = None,
 ) -> str:

@@ -4,6 +4,17 @@ Each model has labels in Swedish, Danish and English and a funnel position (ToFu
 BoFu) for the stages at the top of the funnel. Ids are English so that a journey can switch
 language without touching its rules.
 
+Funnel positions: in the seven-stage models the middle of the funnel is two stages wide
+(evaluation or interest, then consideration) and the purchase decision is the bottom; the
+stages after the purchase are outside the acquisition funnel (``None``). In
+``fore-under-efter`` "before" is the top of the funnel and "during" (an active customer) its
+bottom, since becoming a customer is the purchase; there is no middle stage.
+
+``kundresa-5`` is circular: seed 002 describes its fourth and fifth phases as making
+customers "återkommande" (returning) and says customers move "cykliskt"; seed 000 does not
+say either way. ``kundresa-7`` and ``tratt-7`` have repurchase and loyalty as stages of their
+own, so they are drawn as lines; a journey file can still set ``circular: true``.
+
 Examples
 --------
 >>> [s.label["sv"] for s in get_template("kundresa-cirkel").stages]
@@ -45,7 +56,7 @@ class JourneyTemplate:
 
     id: str
     title: dict[str, str]
-    description: str
+    description: dict[str, str]
     stages: tuple[StageTemplate, ...]
     circular: bool
     source: str
@@ -86,8 +97,12 @@ TEMPLATES: dict[str, JourneyTemplate] = {
     for t in (
         JourneyTemplate(
             "buyers-journey",
-            {"sv": "Köparens resa", "da": "Købers rejse", "en": "Buyer's journey"},
-            "The classic three-stage buyer's journey: awareness, consideration, decision.",
+            {"sv": "Köpresan", "da": "Købsrejsen", "en": "Buyer's journey"},
+            {
+                "sv": "Köpresan i tre faser: medvetenhet, övervägande, beslut.",
+                "da": "Købsrejsen i tre faser: bevidsthed, overvejelse, beslutning.",
+                "en": "The classic buyer's journey: awareness, consideration, decision.",
+            },
             (_AWARENESS, _CONSIDERATION, _DECISION),
             circular=False,
             source="seeds 000 and 003 (the first three phases; köpresan)",
@@ -99,7 +114,11 @@ TEMPLATES: dict[str, JourneyTemplate] = {
                 "da": "Kunderejsen i fire faser",
                 "en": "Four-stage customer journey",
             },
-            "The Danish four-phase customer journey, with retention after the purchase.",
+            {
+                "sv": "Kundresan i fyra faser, med lojalitet efter köpet.",
+                "da": "Den simple kunderejse i fire faser, med fastholdelse efter købet.",
+                "en": "The four-phase customer journey, with retention after the purchase.",
+            },
             (
                 _AWARENESS,
                 _CONSIDERATION,
@@ -123,7 +142,11 @@ TEMPLATES: dict[str, JourneyTemplate] = {
                 "da": "Kunderejsen i fem trin",
                 "en": "Five-stage customer journey",
             },
-            "Awareness to advocacy; customers who buy again begin a new cycle.",
+            {
+                "sv": "Från medvetenhet till ambassadör; kunder som köper igen börjar en ny runda.",
+                "da": "Fra bevidsthed til ambassadør; kunder, der køber igen, starter en ny runde.",
+                "en": "Awareness to advocacy; customers who buy again begin a new cycle.",
+            },
             (
                 _AWARENESS,
                 _CONSIDERATION,
@@ -162,7 +185,11 @@ TEMPLATES: dict[str, JourneyTemplate] = {
                 "da": "Kunderejsen som cirkel",
                 "en": "Circular customer journey",
             },
-            "A circle: after loyalty, a new need starts the journey again.",
+            {
+                "sv": "En cirkel: efter lojalitet startar ett nytt behov resan igen.",
+                "da": "En cirkel: efter loyalitet starter et nyt behov rejsen igen.",
+                "en": "A circle: after loyalty, a new need starts the journey again.",
+            },
             (
                 _AWARENESS,
                 _CONSIDERATION,
@@ -190,8 +217,11 @@ TEMPLATES: dict[str, JourneyTemplate] = {
         JourneyTemplate(
             "fore-under-efter",
             {"sv": "Före, under, efter", "da": "Før, under, efter", "en": "Before, during, after"},
-            "The relationship in three phases: not yet a customer, active customer, former "
-            "customer.",
+            {
+                "sv": "Relationen i tre steg: inte kund än, aktiv kund, före detta kund.",
+                "da": "Relationen i tre trin: endnu ikke kunde, aktiv kunde, tidligere kunde.",
+                "en": "Three phases: not yet a customer, active customer, former customer.",
+            },
             (
                 _s("before", "Före", "Før", "Before", "tofu", "Not yet a customer."),
                 _s("during", "Under", "Under", "During", "bofu", "An active customer."),
@@ -207,7 +237,11 @@ TEMPLATES: dict[str, JourneyTemplate] = {
                 "da": "Kunderejsen i syv trin",
                 "en": "Seven-stage customer journey",
             },
-            "From need to loyalty, with evaluation and repurchase as their own stages.",
+            {
+                "sv": "Från behov till lojalitet, med utvärdering och återköp som egna steg.",
+                "da": "Fra behov til loyalitet, med evaluering og genkøb som egne trin.",
+                "en": "From need to loyalty, with evaluation and repurchase as their own stages.",
+            },
             (
                 _AWARENESS,
                 _s(
@@ -258,7 +292,11 @@ TEMPLATES: dict[str, JourneyTemplate] = {
         JourneyTemplate(
             "tratt-7",
             {"sv": "Marknadsföringstratten", "da": "Marketingtragten", "en": "Marketing funnel"},
-            "The seven-step marketing funnel, ending with referrals.",
+            {
+                "sv": "Marknadsföringstratten i sju steg, som slutar med rekommendationer.",
+                "da": "Marketingtragten i syv trin, der slutter med anbefalinger.",
+                "en": "The seven-step marketing funnel, ending with referrals.",
+            },
             (
                 _AWARENESS,
                 _s(
@@ -306,10 +344,25 @@ TEMPLATES: dict[str, JourneyTemplate] = {
 def get_template(template_id: str) -> JourneyTemplate:
     """The built-in model with this id.
 
+    Parameters
+    ----------
+    template_id
+        One of the keys of :data:`TEMPLATES`.
+
     Raises
     ------
     KeyError
         With the known ids when there is no such model.
+
+    Examples
+    --------
+    >>> t = get_template("kundresa-7")
+    >>> t.stage_ids[3], t.stages[3].label["da"], t.stages[3].funnel
+    ('purchase_decision', 'Købsbeslutning', 'bofu')
+    >>> get_template("kundresa-9")
+    Traceback (most recent call last):
+    ...
+    KeyError: "unknown template 'kundresa-9'; known: buyers-journey, kunderejse-4, ..."
     """
     try:
         return TEMPLATES[template_id]
