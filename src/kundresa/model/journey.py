@@ -274,9 +274,15 @@ class Journey:
         return self.stage_ids.index(stage_id) + 1
 
     def stage_label(self, stage_id: str, lang: str | None = None) -> str:
-        """The stage's label in ``lang`` (default the journey's), else English, else its id."""
+        """The stage's label in ``lang`` (default the journey's), else in English, else in the
+        journey's language (a label written as plain text is in that language), else its id."""
         label = self.stage(stage_id).label
-        return label.get(lang or self.language) or label.get("en") or stage_id
+        return (
+            label.get(lang or self.language)
+            or label.get("en")
+            or label.get(self.language)
+            or stage_id
+        )
 
     def touchpoint(self, touchpoint_id: str) -> Touchpoint:
         """The touchpoint with this id (``KeyError`` if there is none)."""

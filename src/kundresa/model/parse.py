@@ -218,6 +218,10 @@ def _kind(v: Any) -> str:
     return type(v).__name__
 
 
+def _plain(node: yaml.Node) -> str:
+    return str(node.value) if isinstance(node, yaml.ScalarNode) else _value_text(node)
+
+
 def _value_text(node: yaml.Node) -> str:
     if isinstance(node, yaml.ScalarNode):
         return repr(node.value)
@@ -328,8 +332,8 @@ def _label(r: _Reader, node: yaml.Node, path: str, lang: str) -> dict[str, str]:
     return out
 
 
-def _stages(r: _Reader, node: yaml.Node, lang: str) -> list[tuple[Stage, yaml.Node]]:
-    out: list[tuple[Stage, yaml.Node]] = []
+def _stages(r: _Reader, node: yaml.Node, lang: str) -> list[tuple[Stage, yaml.Node, int]]:
+    out: list[tuple[Stage, yaml.Node, int]] = []
     for i, snode in enumerate(r.seq(node, "stages")):
         path = f"stages[{i}]"
         m = r.mapping(snode, path, _STAGE)
@@ -371,7 +375,7 @@ def _stages(r: _Reader, node: yaml.Node, lang: str) -> list[tuple[Stage, yaml.No
                 klabel = r.text(km["label"][1], _join(kp, "label")) if "label" in km else None
                 if metric is not None and target is not None and direction is not None:
                     kpis.append(Kpi(metric, target, direction, klabel))
-        out.append((Stage(sid, label, funnel, goal, tuple(kpis), desc), m["id"][1]))
+        out.append((Stage(sid, label, funnel, goal, tuple(kpis), desc), m["id"][1], i))
     return out
 
 
@@ -388,12 +392,13 @@ def _template_stages(r: _Reader, node: yaml.Node, path: str) -> tuple[str | None
     return tid, [Stage(s.id, dict(s.label), s.funnel) for s in t.stages]
 
 
-def _check_unique(r: _Reader, items: list[tuple[str, yaml.Node]], what: str) -> None:
+def _check_unique(r: _Reader, items: list[tuple[str, yaml.Node, str]], what: str) -> None:
+    """Report ids defined twice; ``items`` are (id, its node, its field path)."""
     seen: dict[str, yaml.Node] = {}
-    for key, node in items:
+    for key, node, path in items:
         if key in seen:
             first = seen[key].start_mark.line + 1
-            r.error(node, what, f"duplicate {what} id {key!r} (first defined on line {first})")
+            r.error(node, path, f"duplicate {what} id {key!r} (first defined on line {first})")
         else:
             seen[key] = node
 
@@ -411,7 +416,7 @@ def _parse(r: _Reader, root: yaml.Node) -> Journey | None:
             r.error(
                 vnode,
                 "kundresa",
-                f"format version {_value_text(vnode)} is not supported; this version of "
+                f"format version {_plain(vnode)} is not supported; this version of "
                 f"Kundresa reads `kundresa: {FORMAT_VERSION}`",
             )
             return None
@@ -441,7 +446,7 @@ def _parse(r: _Reader, root: yaml.Node) -> Journey | None:
 
     # Stages: a list, or a template (at the top or as `stages: {template: ...}`).
     template: str | None = None
-    stage_items: list[tuple[Stage, yaml.Node]] = []
+    stage_items: list[tuple[Stage, yaml.Node, int]] = []
     stages_node = top.get("stages", (None, None))[1]
     if "template" in top:
         if stages_node is not None:
@@ -451,22 +456,22 @@ def _parse(r: _Reader, root: yaml.Node) -> Journey | None:
                 "give either `template:` or a `stages:` list, not both",
             )
         template, stages = _template_stages(r, top["template"][1], "template")
-        stage_items = [(s, top["template"][1]) for s in stages]
+        stage_items = [(s, top["template"][1], i) for i, s in enumerate(stages)]
     elif isinstance(stages_node, yaml.MappingNode):
         m = r.mapping(stages_node, "stages", ("template",))
         if m and "template" in m:
             template, stages = _template_stages(r, m["template"][1], "stages.template")
-            stage_items = [(s, m["template"][1]) for s in stages]
+            stage_items = [(s, m["template"][1], i) for i, s in enumerate(stages)]
         elif m is not None:
             r.error(stages_node, "stages", "stages must be a list or `{template: ID}`")
     elif stages_node is not None:
         stage_items = _stages(r, stages_node, lang)
     else:
         r.error(root, "stages", "no stages: give a `stages:` list or `template: kundresa-5`")
-    _check_unique(r, [(s.id, n) for s, n in stage_items], "stage")
+    _check_unique(r, [(s.id, n, f"stages[{i}].id") for s, n, i in stage_items], "stage")
     stages = []
     seen_ids: set[str] = set()
-    for s, _ in stage_items:
+    for s, _, _ in stage_items:
         if s.id not in seen_ids:
             stages.append(s)
             seen_ids.add(s.id)
@@ -479,7 +484,7 @@ def _parse(r: _Reader, root: yaml.Node) -> Journey | None:
 
     # Personas.
     personas: list[Persona] = []
-    persona_nodes: list[tuple[str, yaml.Node]] = []
+    persona_nodes: list[tuple[str, yaml.Node, str]] = []
     if "personas" in top:
         for i, pnode in enumerate(r.seq(top["personas"][1], "personas")):
             path = f"personas[{i}]"
@@ -492,7 +497,7 @@ def _parse(r: _Reader, root: yaml.Node) -> Journey | None:
             pid = r.ident(m["id"][1], _join(path, "id"))
             if pid is None:
                 continue
-            persona_nodes.append((pid, m["id"][1]))
+            persona_nodes.append((pid, m["id"][1], _join(path, "id")))
             pname = r.text(m["name"][1], _join(path, "name")) if "name" in m else pid
             desc = (
                 r.text(m["description"][1], _join(path, "description"))
@@ -536,7 +541,7 @@ def _parse(r: _Reader, root: yaml.Node) -> Journey | None:
 
     # Channels.
     channels: list[Channel] = []
-    channel_nodes: list[tuple[str, yaml.Node]] = []
+    channel_nodes: list[tuple[str, yaml.Node, str]] = []
     if "channels" in top:
         for i, cnode in enumerate(r.seq(top["channels"][1], "channels")):
             path = f"channels[{i}]"
@@ -549,7 +554,7 @@ def _parse(r: _Reader, root: yaml.Node) -> Journey | None:
             cid = r.ident(m["id"][1], _join(path, "id"))
             if cid is None:
                 continue
-            channel_nodes.append((cid, m["id"][1]))
+            channel_nodes.append((cid, m["id"][1], _join(path, "id")))
             label = r.text(m["label"][1], _join(path, "label")) if "label" in m else None
             online = r.boolean(m["online"][1], _join(path, "online")) if "online" in m else True
             own = (
@@ -563,7 +568,7 @@ def _parse(r: _Reader, root: yaml.Node) -> Journey | None:
 
     # Touchpoints.
     touchpoints: list[Touchpoint] = []
-    tp_nodes: list[tuple[str, yaml.Node]] = []
+    tp_nodes: list[tuple[str, yaml.Node, str]] = []
     tp_lines: dict[str, int] = {}
     if "touchpoints" in top:
         for i, tnode in enumerate(r.seq(top["touchpoints"][1], "touchpoints")):
@@ -602,7 +607,7 @@ def _parse(r: _Reader, root: yaml.Node) -> Journey | None:
             )
             if tid is None:
                 continue
-            tp_nodes.append((tid, m["id"][1]))
+            tp_nodes.append((tid, m["id"][1], _join(path, "id")))
             if tid in tp_lines:
                 continue
             tp_lines[tid] = tnode.start_mark.line + 1
