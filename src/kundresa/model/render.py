@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 import yaml
@@ -246,6 +246,43 @@ _TEXT: dict[str, dict[str, dict[str, str]]] = {
             "en": "Marketing: community",
         },
     },
+    "need": {
+        "aware": {
+            "sv": "Förstå sitt problem och vilka lösningar som finns",
+            "da": "Forstå sit problem og hvilke løsninger der findes",
+            "en": "Understand the problem and what solutions exist",
+        },
+        "consider": {
+            "sv": "Ärliga jämförelser och omdömen från andra kunder",
+            "da": "Ærlige sammenligninger og anmeldelser fra andre kunder",
+            "en": "Honest comparisons and reviews from other customers",
+        },
+        "buy": {
+            "sv": "Ett tydligt pris och en trygg betalning",
+            "da": "En klar pris og en tryg betaling",
+            "en": "A clear price and a safe payment",
+        },
+        "after": {
+            "sv": "Veta när leveransen kommer och komma igång snabbt",
+            "da": "Vide hvornår leveringen kommer, og komme hurtigt i gang",
+            "en": "Know when the delivery comes and get started quickly",
+        },
+        "again": {
+            "sv": "Känna sig sedd som befintlig kund",
+            "da": "Føle sig set som eksisterende kunde",
+            "en": "Feel valued as an existing customer",
+        },
+        "leave": {
+            "sv": "Kunna avsluta enkelt och utan krångel",
+            "da": "Kunne opsige nemt og uden besvær",
+            "en": "Leave easily, without hassle",
+        },
+        "advocate": {
+            "sv": "Något värt att berätta om",
+            "da": "Noget, der er værd at fortælle om",
+            "en": "Something worth telling others about",
+        },
+    },
     "content": {
         "aware": {
             "sv": "Blogginlägg, guider, annonser",
@@ -352,7 +389,7 @@ _CHANNELS = (
 # so that the general rule for the same event cannot shadow them.
 _TOUCHPOINTS: dict[str, list[tuple[str, dict[str, Any], str]]] = {
     "awareness": [
-        ("ad_click", {"event": "ad_click"}, "social"),
+        ("ad_click", {"event": "ad_click"}, "search"),
         (
             "blog_visit",
             {"event": "page_view", "where": {"path": {"regex": "^/(blog|guide)"}}},
@@ -360,7 +397,7 @@ _TOUCHPOINTS: dict[str, list[tuple[str, dict[str, Any], str]]] = {
         ),
     ],
     "before": [
-        ("ad_click", {"event": "ad_click"}, "social"),
+        ("ad_click", {"event": "ad_click"}, "search"),
         ("pricing_page", {"event": "page_view", "where": {"path": {"regex": "^/pricing"}}}, "web"),
     ],
     "interest": [
@@ -410,6 +447,19 @@ _KPI: dict[str, tuple[str, float]] = {
     "advocate": ("conversion_from_previous", 0.2),
 }
 
+_KPI_LABEL: dict[str, dict[str, str]] = {
+    "reached": {
+        "sv": "Kunder som nått steget",
+        "da": "Kunder, der har nået trinnet",
+        "en": "Customers who reached the stage",
+    },
+    "conversion_from_previous": {
+        "sv": "Andel som går vidare från föregående steg",
+        "da": "Andel, der går videre fra forrige trin",
+        "en": "Share who move on from the previous stage",
+    },
+}
+
 _COMMENTS = {
     "header": """\
 # Customer journey for {name}.
@@ -422,6 +472,9 @@ _COMMENTS = {
 #   kundresa ingest FILE   load events (CSV, Parquet, JSON Lines)
 #   kundresa stages        the stage funnel: reached, entered, conversion per stage
 """,
+    "circular": """\
+# circular: true when customers who buy again start the journey over (a new need, a new
+# round); false when the journey is drawn as a line.""",
     "review_by": "# Review the map at least twice a year; `kundresa validate` warns after it.",
     "stages": """\
 # Stages, in order (template: {template}). Labels in Swedish, Danish and English; funnel
@@ -436,8 +489,20 @@ _COMMENTS = {
 #   event: a name or a list of names      where: conditions on event properties
 #   (equals, in, regex, gte, lte)         nth: 2 = the customer's 2nd and later such events""",
     "lanes": """\
-# Lanes: the rows of the journey map, per stage (and per persona for emotions, -2..2).""",
+# Lanes: the rows of the journey map, keyed by stage id. Any lane can also be written per
+# persona ({persona: {stage: ...}}), as emotions are here: -2 very negative .. 2 very positive.""",
 }
+
+
+def _six_months_after(day: date) -> date:
+    month = day.month + 6
+    year, month = day.year + (month - 1) // 12, (month - 1) % 12 + 1
+    for d in (day.day, 30, 29, 28):  # 31 August -> 28 or 29 February
+        try:
+            return date(year, month, d)
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _y(value: Any) -> str:
@@ -487,9 +552,10 @@ def render_journey_yaml(
     name = name or t.title[lang]
     out: list[str] = [_COMMENTS["header"].format(name=name), "kundresa: 1", f"name: {_y(name)}"]
     out.append(f"language: {lang}")
+    out.append(_COMMENTS["circular"])
     out.append(f"circular: {'true' if t.circular else 'false'}")
     out.append(_COMMENTS["review_by"])
-    out.append(f"review_by: {(today + timedelta(days=182)).isoformat()}")
+    out.append(f"review_by: {_six_months_after(today).isoformat()}")
     out.append("")
     out.append(_COMMENTS["stages"].format(template=template))
     out.append("stages:")
@@ -501,7 +567,8 @@ def render_journey_yaml(
         if s.funnel:
             out.append(f"    funnel: {s.funnel}")
         out.append(f"    goal: {_y(_TEXT['goal'][kind][lang])}")
-        out.append(f"    kpis: [{{metric: {metric}, target: {_y(target)}}}]")
+        kpi = {"metric": metric, "target": target, "label": _KPI_LABEL[metric][lang]}
+        out.append(f"    kpis: [{_y(kpi)}]")
     out.append("")
     out.append(_COMMENTS["personas"])
     out.append("personas:")
@@ -538,23 +605,23 @@ def render_journey_yaml(
     out.append("")
     out.append(_COMMENTS["lanes"])
     out.append("lanes:")
-    lanes = (
+    lanes: tuple[tuple[str, str | None], ...] = (
         ("activities", "activity"),
+        ("needs", "need"),
         ("thoughts", "thought"),
+        ("emotions", None),
         ("pain_points", "pain"),
         ("opportunities", "opportunity"),
         ("backstage", "backstage"),
         ("content", "content"),
     )
-    for lane, key in lanes:
+    for lane, text_key in lanes:
         out.append(f"  {lane}:")
+        if text_key is None:  # emotions: a curve per persona, -2 (very negative) to 2
+            for i, p in enumerate(_PERSONAS):
+                cells = {s.id: _EMOTION[_KIND[s.id]][i] for s in t.stages}
+                out.append(f"    {p['id']}: {_y(cells)}")
+            continue
         for s in t.stages:
-            out.append(f"    {s.id}: {_y([_TEXT[key][_KIND[s.id]][lang]])}")
-    out.append("  needs:")
-    for s in t.stages:
-        out.append(f"    {s.id}: {_y([_TEXT['goal'][_KIND[s.id]][lang]])}")
-    out.append("  emotions:")
-    for i, p in enumerate(_PERSONAS):
-        cells = {s.id: _EMOTION[_KIND[s.id]][i] for s in t.stages}
-        out.append(f"    {p['id']}: {_y(cells)}")
+            out.append(f"    {s.id}: {_y([_TEXT[text_key][_KIND[s.id]][lang]])}")
     return "\n".join(out) + "\n"
