@@ -248,6 +248,12 @@ RULES = [
         id="invalid-regex",
     ),
     pytest.param(
+        BASE.replace("path: /pricing", "path: {regex: '^/(?!blog)'}"),
+        "regex '^/(?!blog)' uses look-around or a back-reference, which DuckDB (RE2) cannot run",
+        ("error", 8, 87, "touchpoints[1].match.where.path.regex"),
+        id="regex-not-re2",
+    ),
+    pytest.param(
         BASE.replace("path: /pricing", "path: {gte: [1]}"),
         "touchpoints[1].match.where.path.gte must be a number or text",
         ("error", 8, 85, "touchpoints[1].match.where.path.gte"),
@@ -677,3 +683,55 @@ def test_expired_review_is_checked_against_today_by_default(tmp_path: Path) -> N
     f.write_text(BASE + "review_by: 2000-01-01\n", encoding="utf-8")
     assert [p.severity for p in validate_file(f)] == ["warning"]
     assert validate_file(f, today=date(1999, 1, 1)) == []
+
+
+def test_empty_sections_are_empty() -> None:
+    text = "kundresa: 1\ntemplate: buyers-journey\npersonas:\nchannels:\nlanes:\n  needs:\n"
+    journey, problems = parse(text)
+    assert problems == [] and journey is not None
+    assert journey.personas == () and journey.channels == () and journey.lanes == {"needs": {}}
+    journey, problems = parse(text + "touchpoints:\n")
+    assert journey is not None and journey.touchpoints == ()
+    assert [p.message for p in problems] == [
+        f"no touchpoint leads to stage {s!r}: no customer can enter it"
+        for s in ("awareness", "consideration", "decision")
+    ]
+
+
+def test_public_names() -> None:
+    import kundresa.model as model
+
+    for name in [
+        "Journey",
+        "Stage",
+        "Persona",
+        "Channel",
+        "Touchpoint",
+        "Match",
+        "Condition",
+        "Kpi",
+        "PersonaMatch",
+        "JourneyTemplate",
+        "StageTemplate",
+        "TEMPLATES",
+        "get_template",
+        "parse_journey",
+        "load_journey",
+        "validate_file",
+        "Problem",
+        "JourneyError",
+        "render_journey_yaml",
+        "assign_touchpoints",
+        "LANES",
+        "KPI_METRICS",
+    ]:
+        assert name in model.__all__ and hasattr(model, name), name
+    # tests/test_public_api.py checks that __all__ is sorted (ruff's RUF022 order).
+    assert set(model.KPI_METRICS) == {
+        "reached",
+        "entered",
+        "conversion_from_previous",
+        "conversion_from_start",
+        "dropped",
+        "median_days_in_stage",
+    }

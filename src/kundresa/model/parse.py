@@ -45,6 +45,8 @@ FORMAT_VERSION = 1
 OWNERSHIP = ("owned", "paid", "earned")
 KPI_DIRECTIONS = ("at_least", "at_most")
 _ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+# Python's `re` accepts these, the RE2 engine behind DuckDB's regexp functions does not.
+_NOT_RE2 = re.compile(r"\(\?<?[=!]|\\[1-9]|\(\?P=")
 
 
 @dataclass(frozen=True)
@@ -141,6 +143,8 @@ class _Reader:
     def seq(self, node: yaml.Node, path: str) -> list[yaml.Node]:
         if isinstance(node, yaml.SequenceNode):
             return list(node.value)
+        if _is_null(node):  # `touchpoints:` with nothing under it yet
+            return []
         self.error(node, path, f"{path} must be a list")
         return []
 
@@ -218,6 +222,10 @@ def _kind(v: Any) -> str:
     return type(v).__name__
 
 
+def _is_null(node: yaml.Node) -> bool:
+    return isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null"
+
+
 def _plain(node: yaml.Node) -> str:
     return str(node.value) if isinstance(node, yaml.ScalarNode) else _value_text(node)
 
@@ -274,9 +282,18 @@ def _condition(r: _Reader, node: yaml.Node, path: str) -> Condition | None:
         if pattern is not None:
             try:
                 re.compile(pattern)
-                kw["regex"] = pattern
             except re.error as exc:
                 r.error(vnode, _join(path, "regex"), f"invalid regex {pattern!r}: {exc}")
+            else:
+                if _NOT_RE2.search(pattern):
+                    r.error(
+                        vnode,
+                        _join(path, "regex"),
+                        f"regex {pattern!r} uses look-around or a back-reference, which DuckDB "
+                        "(RE2) cannot run; rewrite it without them",
+                    )
+                else:
+                    kw["regex"] = pattern
     for bound in ("gte", "lte"):
         if bound in m:
             vnode = m[bound][1]
@@ -640,7 +657,8 @@ def _parse(r: _Reader, root: yaml.Node) -> Journey | None:
     lanes: dict[str, Any] = {}
     persona_ids = {p.id for p in personas}
     if "lanes" in top:
-        lm = r.mapping(top["lanes"][1], "lanes", LANES)
+        lnode = top["lanes"][1]
+        lm = None if _is_null(lnode) else r.mapping(lnode, "lanes", LANES)
         for lane, (_, lnode) in (lm or {}).items():
             lanes[lane] = _lane(r, lane, lnode, stage_ids, persona_ids)
 
@@ -665,7 +683,7 @@ def _lane(
     r: _Reader, lane: str, node: yaml.Node, stage_ids: list[str], persona_ids: set[str]
 ) -> dict[str, Any]:
     path = f"lanes.{lane}"
-    m = r.mapping(node, path)
+    m = None if _is_null(node) else r.mapping(node, path)
     out: dict[str, Any] = {}
     for key, (knode, vnode) in (m or {}).items():
         if key in stage_ids:
