@@ -105,13 +105,20 @@ def test_property_order_does_not_defeat_dedup(tmp_path: Path, wh: Warehouse) -> 
 def test_jsonl_gzip_nested_and_bad_lines(tmp_path: Path, wh: Warehouse) -> None:
     f = tmp_path / "e.jsonl.gz"
     lines = [
-        json.dumps({"distinct_id": "a", "time": 1735725600000, "event": "x",
-                    "properties": {"plan": "pro", "n": 3}}),
+        json.dumps(
+            {
+                "distinct_id": "a",
+                "time": 1735725600000,
+                "event": "x",
+                "properties": {"plan": "pro", "n": 3},
+            }
+        ),
         "{not json",
         json.dumps([1, 2]),
         "",
-        json.dumps({"distinct_id": "b", "time": "2025-01-01T10:00:00Z", "event": "y",
-                    "late_key": True}),
+        json.dumps(
+            {"distinct_id": "b", "time": "2025-01-01T10:00:00Z", "event": "y", "late_key": True}
+        ),
     ]
     with gzip.open(f, "wt") as fh:
         fh.write("\n".join(lines) + "\n")
@@ -132,8 +139,9 @@ def test_parquet_with_canonical_schema_round_trips(tmp_path: Path, wh: Warehouse
     table = pa.table(
         {
             "customer_id": ["a", "b"],
-            "timestamp": pa.array([datetime(2025, 1, 1, 8), datetime(2025, 1, 2, 9, 30, 1)],
-                                  pa.timestamp("us")),
+            "timestamp": pa.array(
+                [datetime(2025, 1, 1, 8), datetime(2025, 1, 2, 9, 30, 1)], pa.timestamp("us")
+            ),
             "event": ["x", "y"],
             "channel": ["web", None],
             "value": [None, 12.5],
@@ -228,15 +236,23 @@ def test_dataframe_with_tz_aware_times(wh: Warehouse) -> None:
 
 names = st.text(alphabet="abcxyz", min_size=1, max_size=3)
 rows = st.lists(
-    st.tuples(names, st.integers(0, 10_000), st.sampled_from(["view", "buy", "ad"]),
-              st.one_of(st.none(), st.sampled_from(["p", "q,r", 'q"s']))),
+    st.tuples(
+        names,
+        st.integers(0, 10_000),
+        st.sampled_from(["view", "buy", "ad"]),
+        st.one_of(st.none(), st.sampled_from(["p", "q,r", 'q"s'])),
+    ),
     max_size=30,
 )
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(rows=rows)
-def test_csv_round_trip_and_idempotence(tmp_path_factory: pytest.TempPathFactory, rows: list) -> None:
+def test_csv_round_trip_and_idempotence(
+    tmp_path_factory: pytest.TempPathFactory, rows: list
+) -> None:
     folder = tmp_path_factory.mktemp("csv")
     df = pd.DataFrame(rows, columns=["customer_id", "ts", "event", "note"])
     df["ts"] = pd.to_datetime(df["ts"] * 60 + 1_735_689_600, unit="s").dt.strftime(

@@ -68,9 +68,7 @@ _DDL = (
     "CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)",
 )
 
-EVENT_SELECT = (
-    'customer_id, "timestamp", event, channel, value, event_id, session_id, properties'
-)
+EVENT_SELECT = 'customer_id, "timestamp", event, channel, value, event_id, session_id, properties'
 
 
 class IngestError(Exception):
@@ -396,7 +394,10 @@ class Warehouse:
             for batch in table.to_batches(max_chunksize=200_000):
                 n = batch.num_rows
                 yield RawBatch(
-                    {name: _to_string(batch.column(i)) for i, name in enumerate(batch.schema.names)},
+                    {
+                        name: _to_string(batch.column(i))
+                        for i, name in enumerate(batch.schema.names)
+                    },
                     pa.array(range(row, row + n), pa.int64()),
                 )
                 row += n
