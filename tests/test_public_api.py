@@ -20,6 +20,7 @@ PACKAGES = [
 def test_all_is_sorted_and_resolves(name: str) -> None:
     module = importlib.import_module(name)
     exported = list(module.__all__)
+
     # isort-style, as ruff's RUF022 keeps it: CONSTANTS, then Classes, then functions.
     def kind(n: str) -> tuple[int, str]:
         return (0 if n.isupper() else 1 if n[:1].isupper() else 2, n)
