@@ -252,3 +252,35 @@ def test_demo_builds_a_project(tmp_path: Path) -> None:
     run("init", str(other))
     r = run("demo", str(other), "--customers", "100", "--no-serve")
     assert r.exit_code == 1 and "--force" in r.output
+
+
+def test_funnel_command(project: Path, tmp_path: Path) -> None:
+    f = tmp_path / "events.csv"
+    f.write_text(EVENTS)
+    r = run(
+        "funnel",
+        "--events",
+        str(f),
+        "--step",
+        "ad_click",
+        "--step",
+        "purchase",
+        "--window",
+        "3d",
+        "--format",
+        "json",
+    )
+    assert r.exit_code == 0, r.output
+    rows = json.loads(r.output)
+    assert [(x["step"], x["event"], x["count"]) for x in rows] == [
+        (1, "ad_click", 2),
+        (2, "purchase", 1),
+    ]
+    assert rows[1]["median_seconds_to_convert"] == 2 * 86400
+    assert rows[1]["conversion_from_previous"] == 0.5
+    bad = run("funnel", "--events", str(f), "--step", "a", "--step", "b", "--window", "soon")
+    assert bad.exit_code == 2 and "soon" in bad.output
+    bad = run("funnel", "--events", str(f), "--step", "a", "--step", "b", "--exclude", "x")
+    assert bad.exit_code == 2
+    one = run("funnel", "--events", str(f), "--step", "a")
+    assert one.exit_code == 2

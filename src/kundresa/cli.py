@@ -461,8 +461,72 @@ def stages(
     from kundresa.analytics.stages import stage_funnel
 
     with open_project(project_dir, events_file, journey_file, engine, tz) as project:
-        df = stage_funnel(project, by=by, since=since, until=until, lang=lang)
+        try:
+            df = stage_funnel(project, by=by, since=since, until=until, lang=lang)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from exc
         emit(df, fmt, title=f"{project.journey.name}: stage funnel")
+
+
+@main.command()
+@analysis_options
+@click.option(
+    "--step",
+    "steps",
+    multiple=True,
+    required=True,
+    help="A step: an event name, a|b, touchpoint:ID or stage:ID (repeat, in order).",
+)
+@click.option(
+    "--window", default="7d", show_default=True, help="Conversion window: 90s, 30m, 12h, 7d."
+)
+@click.option(
+    "--order", type=click.Choice(["ordered", "strict", "any"]), default="ordered", show_default=True
+)
+@click.option(
+    "--exclude",
+    "exclusions",
+    multiple=True,
+    help="X:a:b leaves out customers with an X event between steps a and b.",
+)
+@click.option("--by", default=None, help="Break down by persona, channel or a property.")
+@click.option("--since", default=None, help="Only events at or after this date (UTC).")
+@click.option("--until", default=None, help="Only events before this date (UTC).")
+def funnel(
+    project_dir: Path,
+    events_file: Path | None,
+    journey_file: Path | None,
+    engine: str,
+    tz: str | None,
+    fmt: str,
+    steps: tuple[str, ...],
+    window: str,
+    order: str,
+    exclusions: tuple[str, ...],
+    by: str | None,
+    since: str | None,
+    until: str | None,
+) -> None:
+    """An event funnel: customers reaching each step in order within a window."""
+    from kundresa.analytics.funnel import event_funnel
+    from kundresa.analytics.stages import filter_period
+
+    with open_project(project_dir, events_file, journey_file, engine, tz) as project:
+        journey = project.journey if project.has_journey else None
+        try:
+            events = filter_period(project.events, since, until)
+            df = event_funnel(
+                events,
+                list(steps),
+                window=window,
+                order=order,
+                exclusions=list(exclusions),
+                by=by,
+                journey=journey,
+            )
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from exc
+        emit(df, fmt, title=f"Funnel ({order}, window {window})")
 
 
 # -- demo -------------------------------------------------------------------------------------
