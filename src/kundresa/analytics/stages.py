@@ -23,7 +23,7 @@ from kundresa.model.events import CHANNEL, CUSTOMER, PROPERTIES, TIMESTAMP
 if TYPE_CHECKING:
     from kundresa.model.journey import Journey
 
-__all__ = ["STAGE_COLUMNS", "customer_stages", "filter_period", "stage_funnel"]
+__all__ = ["STAGE_COLUMNS", "customer_segments", "customer_stages", "filter_period", "stage_funnel"]
 
 STAGE_COLUMNS = (
     "stage",
@@ -79,8 +79,9 @@ def customer_stages(events: ir.Table, journey: Journey) -> ir.Table:
     return out.left_join(personas, CUSTOMER).drop(f"{CUSTOMER}_right")
 
 
-def _segment(events: ir.Table, journey: Journey, by: str) -> ir.Table:
-    """One row per customer with the segment value ``segment`` for a breakdown."""
+def customer_segments(events: ir.Table, journey: Journey, by: str) -> ir.Table:
+    """One row per customer with its ``segment`` for a breakdown by ``persona``, ``channel``
+    (the customer's first channel) or a property (the customer's first value of it)."""
     if by == "persona":
         return persona_expr(events, journey).rename(segment="persona")
     t = events
@@ -157,7 +158,7 @@ def stage_funnel(
     stage_ids = list(journey.stage_ids)
     group_cols: list[str] = []
     if by is not None:
-        seg = _segment(t, journey, by)
+        seg = customer_segments(t, journey, by)
         per = per.left_join(seg, CUSTOMER).drop(f"{CUSTOMER}_right")
         per = per.mutate(segment=per.segment.fill_null("(none)"))
         group_cols = ["segment"]
