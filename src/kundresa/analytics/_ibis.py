@@ -1,0 +1,33 @@
+"""Small portable Ibis building blocks shared by the analyses."""
+
+from __future__ import annotations
+
+import ibis
+import ibis.expr.types as ir
+
+from kundresa.analytics.touchpoints import EVENT_ORDER
+from kundresa.model.events import CUSTOMER
+
+__all__ = ["customer_window", "exact_median"]
+
+
+def customer_window(t: ir.Table, *, cumulative: bool = False, order: tuple[str, ...] = EVENT_ORDER):
+    """A window over each customer's rows in ``order`` (by default the event order)."""
+    keys = [t[c] for c in order]
+    if cumulative:
+        return ibis.cumulative_window(group_by=t[CUSTOMER], order_by=keys)
+    return ibis.window(group_by=t[CUSTOMER], order_by=keys)
+
+
+def exact_median(t: ir.Table, column: str, keys: list[str], name: str = "median") -> ir.Table:
+    """Exact median of ``column`` per group of ``keys``: the middle value, or the mean of the
+    two middle ones. Engines' own medians differ (DuckDB interpolates, Spark approximates);
+    this one is the same everywhere. Null values are left out."""
+    t = t.filter(t[column].notnull())
+    ordered = ibis.window(group_by=[t[c] for c in keys], order_by=t[column])
+    whole = ibis.window(group_by=[t[c] for c in keys])
+    ranked = t.mutate(_r=ibis.row_number().over(ordered), _n=t[column].count().over(whole))
+    low = (ranked._n - 1) // 2
+    high = ranked._n // 2
+    middle = ranked.filter((ranked._r == low) | (ranked._r == high))
+    return middle.group_by(keys).aggregate(**{name: middle[column].mean()})

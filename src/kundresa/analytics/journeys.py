@@ -1,0 +1,461 @@
+"""Non-linear journeys: stage visits, moves, cycles, the transition matrix, time in stage.
+
+Customers do not walk the funnel in a line. They skip stages, go back, pause, come back and
+buy again. This module follows each customer's staged events (events a touchpoint assigns to
+a stage; untagged events are ignored) in the event order (time; ties by event name, then
+event id) and describes the walk:
+
+- A **visit** is a run of consecutive staged events in the same stage. It is *entered* at its
+  first event and *left* when the next visit (to another stage) is entered; the customer's
+  last visit is still open.
+- A **move** is the change from one visit to the next. It is ``forward`` to a later stage,
+  ``backward`` to an earlier one (DESIGN.md: "a stage change to an earlier stage").
+- A forward move is a **skip** when it passes over a stage the customer had not entered yet in
+  the current cycle (skipping a stage counts as passing it, as in the stage funnel).
+- A visit is a **loop** when it returns to a stage already visited in the current cycle.
+- A **new cycle** starts when a customer who reached the cycle stage (the last stage in a
+  circular model; in a non-circular one the decision stage, i.e. the last ``bofu`` stage, or the
+  last stage if none is marked) later has an event in the first stage. Cycles are numbered
+  from 1; a customer's ``cycles`` is the number of cycles started.
+  (A move that starts a new cycle is also a backward move: the definition above counts every
+  change to an earlier stage.)
+- **Time in stage** is the time from entering a visit to leaving it, over left visits.
+
+Everything is computed with window functions over each customer's events, so it runs the same
+on DuckDB and Spark.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+
+from kundresa.analytics._ibis import customer_window, exact_median
+from kundresa.analytics.touchpoints import persona_expr, tag_events
+from kundresa.model.events import CUSTOMER, TIMESTAMP
+
+if TYPE_CHECKING:
+    from kundresa.model.journey import Journey
+
+__all__ = [
+    "END",
+    "START",
+    "customer_journeys",
+    "cycle_stage",
+    "journey_summary",
+    "stage_visits",
+    "time_in_stage",
+    "transition_matrix",
+]
+
+START = "(start)"
+END = "(end)"
+_VISIT_ORDER = ("_visit",)
+
+
+def cycle_stage(journey: Journey) -> int:
+    """The 1-based index of the stage after which a return to the first stage starts a new
+    cycle: the last stage of a circular model, else the last ``bofu`` (decision) stage, else
+    the last stage.
+
+    >>> from kundresa.model.parse import parse_journey
+    >>> j, _ = parse_journey("kundresa: 1\\nname: x\\ntemplate: kundresa-5\\ncircular: false")
+    >>> j.stage_ids[cycle_stage(j) - 1]
+    'decision'
+    """
+    n = len(journey.stages)
+    if journey.circular:
+        return n
+    bofu = [i for i, s in enumerate(journey.stages, start=1) if s.funnel == "bofu"]
+    return bofu[-1] if bofu else n
+
+
+def _visits(events: ir.Table, journey: Journey) -> ir.Table:
+    """One row per visit, with its moves, cycle and flags (see the module docstring)."""
+    n = len(journey.stages)
+    tagged = tag_events(events, journey)
+    staged = tagged.filter(tagged.stage_index.notnull())
+    w = customer_window(staged)
+    prev = staged.stage_index.lag().over(w)
+    staged = staged.mutate(_new=(prev.isnull() | (prev != staged.stage_index)).cast("int64"))
+    staged = staged.mutate(_visit=staged._new.sum().over(customer_window(staged, cumulative=True)))
+    v = staged.group_by([CUSTOMER, "_visit"]).aggregate(
+        stage_index=staged.stage_index.max(),
+        entered_at=staged[TIMESTAMP].min(),
+        last_event_at=staged[TIMESTAMP].max(),
+        events=staged.count(),
+    )
+    vw = customer_window(v, order=_VISIT_ORDER)
+    cum = customer_window(v, order=_VISIT_ORDER, cumulative=True)
+    v = v.mutate(
+        previous_index=v.stage_index.lag().over(vw),
+        previous_entered_at=v.entered_at.lag().over(vw),
+        left_at=v.entered_at.lead().over(vw),
+        _first=(v.stage_index == 1).cast("int64"),
+        _hit=(v.stage_index >= cycle_stage(journey)).cast("int64"),
+    )
+    # Segments between visits to the first stage; a first-stage visit starts a new cycle when
+    # the segment before it reached the cycle stage (see the module docstring for why this
+    # equals "since the current cycle began").
+    v = v.mutate(_seg=v._first.sum().over(cum))
+    seg_w = ibis.cumulative_window(group_by=[v[CUSTOMER], v._seg], order_by=v._visit)
+    v = v.mutate(_seg_hit=v._hit.max().over(seg_w))
+    v = v.mutate(
+        _boundary=((v._first == 1) & (v._seg_hit.lag().over(vw) == 1))
+        .fill_null(False)
+        .cast("int64")
+    )
+    v = v.mutate(cycle=v._boundary.sum().over(cum) + 1)
+    # Stages entered earlier in the same cycle, one flag per stage.
+    cyc_cum = ibis.cumulative_window(group_by=[v[CUSTOMER], v.cycle], order_by=v._visit)
+    cyc = ibis.window(group_by=[v[CUSTOMER], v.cycle], order_by=v._visit)
+    upto = {
+        f"_upto{k}": (v.stage_index == k).cast("int64").max().over(cyc_cum) for k in range(1, n + 1)
+    }
+    v = v.mutate(**upto)
+    before = {k: v[f"_upto{k}"].lag().over(cyc).fill_null(0) for k in range(1, n + 1)}
+    v = v.mutate(**{f"_in{k}": e for k, e in before.items()})
+    loop: ir.BooleanValue = ibis.literal(False)
+    for k in range(1, n + 1):
+        loop = loop | ((v.stage_index == k) & (v[f"_in{k}"] == 1))
+    skip: ir.BooleanValue = ibis.literal(False)
+    for k in range(1, n + 1):
+        passed = (v.previous_index < k) & (v.stage_index > k) & (v[f"_in{k}"] == 0)
+        skip = skip | passed
+    forward = v.previous_index < v.stage_index
+    v = v.mutate(
+        move=ibis.cases(
+            (v.previous_index.isnull(), "start"),
+            (v._boundary == 1, "new_cycle"),
+            (forward & skip, "skip"),
+            (forward, "forward"),
+            else_="backward",
+        ),
+        loop=loop.fill_null(False),
+        skip=(forward & skip).fill_null(False),
+        backward=(v.previous_index > v.stage_index).fill_null(False),
+        new_cycle=v._boundary == 1,
+    )
+    ids = list(journey.stage_ids)
+    name = ibis.cases(*((v.stage_index == i, s) for i, s in enumerate(ids, start=1)))
+    prev_name = ibis.cases(*((v.previous_index == i, s) for i, s in enumerate(ids, start=1)))
+    return v.mutate(stage=name.cast("string"), previous_stage=prev_name.cast("string"))
+
+
+def stage_visits(events: ir.Table, journey: Journey) -> ir.Table:
+    """Every customer's stage timeline: one row per visit, in order.
+
+    Columns: ``customer_id``, ``visit`` (1-based), ``cycle`` (1-based), ``stage``,
+    ``stage_index``, ``previous_stage``, ``move`` (``start``, ``forward``, ``skip``,
+    ``backward`` or ``new_cycle``), ``loop`` (returns to a stage of this cycle),
+    ``entered_at``, ``last_event_at``, ``left_at`` (null while the visit is open),
+    ``seconds`` (``left_at - entered_at``) and ``events`` (staged events in the visit).
+    Returns an Ibis table; call ``.to_pandas()`` for a DataFrame.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from kundresa import read_events
+    >>> from kundresa.model.parse import parse_journey
+    >>> journey, _ = parse_journey('''
+    ... kundresa: 1
+    ... name: Shop
+    ... template: buyers-journey
+    ... touchpoints:
+    ...   - {id: ad, stage: awareness, match: {event: ad}}
+    ...   - {id: price, stage: consideration, match: {event: price}}
+    ...   - {id: buy, stage: decision, match: {event: buy}}
+    ... ''')
+    >>> events = read_events(pd.DataFrame({
+    ...     "customer_id": ["a"] * 5,
+    ...     "timestamp": ["2025-01-01", "2025-01-02", "2025-01-03", "2025-01-05", "2025-01-09"],
+    ...     "event": ["ad", "buy", "price", "buy", "ad"],
+    ... }))
+    >>> cols = ["visit", "cycle", "stage", "move", "loop", "seconds"]
+    >>> stage_visits(events, journey).to_pandas()[cols]
+       visit  cycle          stage       move   loop   seconds
+    0      1      1      awareness      start  False   86400.0
+    1      2      1       decision       skip  False   86400.0
+    2      3      1  consideration   backward  False  172800.0
+    3      4      1       decision    forward   True  345600.0
+    4      5      2      awareness  new_cycle  False       NaN
+    """
+    v = _visits(events, journey)
+    seconds = (v.left_at.epoch_seconds() - v.entered_at.epoch_seconds()).cast("float64")
+    return v.select(
+        CUSTOMER,
+        visit=v._visit,
+        cycle=v.cycle,
+        stage=v.stage,
+        stage_index=v.stage_index,
+        previous_stage=v.previous_stage,
+        move=v.move,
+        loop=v.loop,
+        entered_at=v.entered_at,
+        last_event_at=v.last_event_at,
+        left_at=v.left_at,
+        seconds=seconds,
+        events=v.events,
+    ).order_by([CUSTOMER, "visit"])
+
+
+def customer_journeys(events: ir.Table, journey: Journey) -> ir.Table:
+    """One row per customer with at least one staged event: where they are and how they got
+    there.
+
+    Columns: ``customer_id``, ``persona``, ``first_stage``, ``current_stage`` (of the last
+    visit), ``highest_stage``, ``entered_<stage>`` (first entry time of every stage, null if
+    never), ``visits``, ``stage_changes``, ``forward_moves``, ``backward_moves``, ``skips``,
+    ``loops``, ``cycles``, ``first_event_at``, ``last_event_at``. Returns an Ibis table.
+    """
+    v = _visits(events, journey)
+    ids = list(journey.stage_ids)
+    aggs: dict[str, Any] = {
+        "first_stage": v.stage.argmin(v._visit),
+        "current_stage": v.stage.argmax(v._visit),
+        "_highest": v.stage_index.max(),
+    }
+    for i, s in enumerate(ids, start=1):
+        aggs[f"entered_{s}"] = v.entered_at.min(where=v.stage_index == i)
+    aggs.update(
+        visits=v.count(),
+        stage_changes=(v.move != "start").cast("int64").sum(),
+        forward_moves=(v.move.isin(["forward", "skip"])).cast("int64").sum(),
+        backward_moves=v.backward.cast("int64").sum(),
+        skips=v.skip.cast("int64").sum(),
+        loops=v.loop.cast("int64").sum(),
+        cycles=v.cycle.max(),
+        first_event_at=v.entered_at.min(),
+        last_event_at=v.last_event_at.max(),
+    )
+    per = v.group_by(CUSTOMER).aggregate(**aggs)
+    highest = ibis.cases(*((per._highest == i, s) for i, s in enumerate(ids, start=1)))
+    per = per.mutate(highest_stage=highest.cast("string")).drop("_highest")
+    personas = persona_expr(events, journey)
+    per = per.left_join(personas, CUSTOMER).drop(f"{CUSTOMER}_right")
+    first = [CUSTOMER, "persona", "first_stage", "current_stage", "highest_stage"]
+    return per.select(*first, *[c for c in per.columns if c not in first]).order_by(CUSTOMER)
+
+
+def transition_matrix(
+    events: ir.Table,
+    journey: Journey,
+    *,
+    ends: bool = True,
+    lang: str | None = None,
+) -> pd.DataFrame:
+    """Stage-to-stage moves with counts and probabilities, backward moves included.
+
+    Parameters
+    ----------
+    events
+        Events in the canonical schema (an Ibis table).
+    journey
+        The journey whose touchpoints assign stages.
+    ends
+        Include moves from ``(start)`` into each customer's first stage and from each
+        customer's last stage to ``(end)``, so that each stage's row of probabilities sums
+        to one (the customer either moves on or the journey, so far, ends there).
+    lang
+        Language of the labels (default the journey's).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per observed move: ``from_stage``, ``to_stage``, ``from_label``,
+        ``to_label``, ``count`` (moves), ``customers`` (distinct customers making it),
+        ``probability`` (count over all moves out of ``from_stage``), ``direction``
+        (``forward``, ``backward``, ``start`` or ``end``) and ``median_seconds`` (median
+        time from entering ``from_stage`` to entering ``to_stage``; null for start/end),
+        in stage order.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from kundresa import read_events
+    >>> from kundresa.model.parse import parse_journey
+    >>> journey, _ = parse_journey('''
+    ... kundresa: 1
+    ... name: Shop
+    ... template: buyers-journey
+    ... touchpoints:
+    ...   - {id: ad, stage: awareness, match: {event: ad}}
+    ...   - {id: price, stage: consideration, match: {event: price}}
+    ...   - {id: buy, stage: decision, match: {event: buy}}
+    ... ''')
+    >>> events = read_events(pd.DataFrame({
+    ...     "customer_id": ["a", "a", "a", "b", "b"],
+    ...     "timestamp": ["2025-01-01", "2025-01-02", "2025-01-03", "2025-01-01", "2025-01-03"],
+    ...     "event": ["ad", "price", "ad", "ad", "buy"],
+    ... }))
+    >>> transition_matrix(events, journey)[["from_stage", "to_stage", "count", "probability"]]
+          from_stage       to_stage  count  probability
+    0        (start)      awareness      2     1.000000
+    1      awareness  consideration      1     0.333333
+    2      awareness       decision      1     0.333333
+    3  consideration      awareness      1     1.000000
+    4      awareness          (end)      1     0.333333
+    5       decision          (end)      1     1.000000
+    """
+    v = _visits(events, journey)
+    moves = v.filter(v.previous_stage.notnull())
+    gap = moves.entered_at.epoch_seconds() - moves.previous_entered_at.epoch_seconds()
+    moves = moves.mutate(
+        _d=gap.cast("float64"),
+        from_stage=moves.previous_stage,
+        to_stage=moves.stage,
+    )
+    keys = ["from_stage", "to_stage"]
+    counts = moves.group_by(keys).aggregate(
+        count=moves.count(), customers=moves[CUSTOMER].nunique()
+    )
+    medians = exact_median(moves, "_d", keys, name="median_seconds")
+    parts = [counts.to_pandas().merge(medians.to_pandas(), on=keys, how="left")]
+    if ends:
+        first = v.filter(v._visit == 1)
+        starts = first.group_by(to_stage=first.stage).aggregate(
+            count=first.count(), customers=first[CUSTOMER].nunique()
+        )
+        last = v.filter(v.left_at.isnull())
+        finals = last.group_by(from_stage=last.stage).aggregate(
+            count=last.count(), customers=last[CUSTOMER].nunique()
+        )
+        parts.append(starts.to_pandas().assign(from_stage=START))
+        parts.append(finals.to_pandas().assign(to_stage=END))
+    nonempty = [p for p in parts if len(p)]
+    df = pd.concat(nonempty, ignore_index=True) if nonempty else parts[0]
+    return _shape_matrix(df, journey, lang)
+
+
+def _shape_matrix(df: pd.DataFrame, journey: Journey, lang: str | None) -> pd.DataFrame:
+    columns = [
+        "from_stage",
+        "to_stage",
+        "from_label",
+        "to_label",
+        "count",
+        "customers",
+        "probability",
+        "direction",
+        "median_seconds",
+    ]
+    if df.empty:
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
+    position = {s: i for i, s in enumerate(journey.stage_ids, start=1)}
+    position[START] = 0
+    position[END] = len(position) + 1
+    if "median_seconds" not in df:
+        df["median_seconds"] = float("nan")
+    df["count"] = df["count"].astype("int64")
+    df["customers"] = df["customers"].astype("int64")
+    out_of = df.groupby("from_stage")["count"].transform("sum")
+    df["probability"] = df["count"] / out_of
+    f = df["from_stage"].map(position)
+    t = df["to_stage"].map(position)
+    df["direction"] = [
+        "start" if a == START else "end" if b == END else "forward" if tb > fa else "backward"
+        for a, b, fa, tb in zip(df["from_stage"], df["to_stage"], f, t, strict=True)
+    ]
+
+    def label(s: str) -> str:
+        return s if s in (START, END) else journey.stage_label(s, lang)
+
+    df["from_label"] = df["from_stage"].map(label)
+    df["to_label"] = df["to_stage"].map(label)
+    df["median_seconds"] = df["median_seconds"].astype("float64")
+    df = df.assign(_f=f, _t=t).sort_values(["_f", "_t"], kind="stable")
+    # The (end) rows last, so the table reads from the start to the end of the journey.
+    df = pd.concat([df[df.to_stage != END], df[df.to_stage == END]])
+    return df[columns].reset_index(drop=True)
+
+
+def time_in_stage(events: ir.Table, journey: Journey, *, lang: str | None = None) -> pd.DataFrame:
+    """Time spent in each stage: from entering a visit to entering the next one.
+
+    Returns one row per stage with ``stage``, ``label``, ``customers`` (who visited it),
+    ``visits``, ``left`` (visits that ended by a move), ``open`` (visits still ongoing: the
+    customers' current stages), ``median_days`` and ``mean_days`` over left visits.
+    """
+    v = _visits(events, journey)
+    d = (v.left_at.epoch_seconds() - v.entered_at.epoch_seconds()).cast("float64") / 86400.0
+    v = v.mutate(_days=d)
+    agg = (
+        v.group_by("stage")
+        .aggregate(
+            customers=v[CUSTOMER].nunique(),
+            visits=v.count(),
+            left=v.left_at.notnull().cast("int64").sum(),
+            mean_days=v._days.mean(),
+        )
+        .to_pandas()
+    )
+    med = exact_median(v, "_days", ["stage"], name="median_days").to_pandas()
+    agg = agg.merge(med, on="stage", how="left")
+    by_stage = {r["stage"]: r for r in agg.to_dict("records")}
+    rows = []
+    for s in journey.stage_ids:
+        r = by_stage.get(s, {})
+        visits = int(r.get("visits", 0) or 0)
+        left = int(r.get("left", 0) or 0)
+        rows.append(
+            {
+                "stage": s,
+                "label": journey.stage_label(s, lang),
+                "customers": int(r.get("customers", 0) or 0),
+                "visits": visits,
+                "left": left,
+                "open": visits - left,
+                "median_days": _num(r.get("median_days")),
+                "mean_days": _num(r.get("mean_days")),
+            }
+        )
+    df = pd.DataFrame(rows)
+    for c in ("median_days", "mean_days"):
+        df[c] = df[c].astype("float64")
+    return df
+
+
+def journey_summary(events: ir.Table, journey: Journey) -> pd.DataFrame:
+    """How non-linear the journeys are, in total: one row per kind of move.
+
+    Rows (``measure``): ``customers`` (with a staged event), ``stage_changes``,
+    ``forward_moves``, ``skips``, ``backward_moves``, ``loops``, ``repeat_cycles`` (cycles
+    after the first). Columns: ``total`` (how many), ``customers`` (customers with at least
+    one), ``share_of_customers``.
+    """
+    per = customer_journeys(events, journey)
+    measures = {
+        "stage_changes": per.stage_changes,
+        "forward_moves": per.forward_moves,
+        "skips": per.skips,
+        "backward_moves": per.backward_moves,
+        "loops": per.loops,
+        "repeat_cycles": per.cycles - 1,
+    }
+    aggs: dict[str, Any] = {"n": per.count()}
+    for k, e in measures.items():
+        aggs[f"{k}_total"] = e.sum()
+        aggs[f"{k}_customers"] = (e > 0).cast("int64").sum()
+    r = per.aggregate(**aggs).to_pandas().iloc[0]
+    n = int(r["n"] or 0)
+    rows = [{"measure": "customers", "total": n, "customers": n}]
+    for k in measures:
+        rows.append(
+            {
+                "measure": k,
+                "total": int(r[f"{k}_total"] or 0),
+                "customers": int(r[f"{k}_customers"] or 0),
+            }
+        )
+    df = pd.DataFrame(rows)
+    df["share_of_customers"] = (df["customers"] / n) if n else float("nan")
+    return df
+
+
+def _num(value: Any) -> float | None:
+    if value is None or pd.isna(value):
+        return None
+    return float(value)
