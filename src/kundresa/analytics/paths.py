@@ -1,0 +1,419 @@
+"""Paths: the sequences customers actually take, and the directly-follows graph.
+
+Every event becomes a **node** at the chosen ``level``: its ``event`` name, its
+``touchpoint`` or ``stage`` (through the journey; events no touchpoint fits are left out), or
+its ``channel`` (events without one are left out). A customer's nodes, in event order (time;
+ties by event name, then event id), are cut into **sessions** where
+``session_gap`` or more passes between two nodes (30 minutes by default, as web analytics
+does; ``None`` keeps one sequence per customer). With ``collapse_repeats`` consecutive equal
+nodes count once.
+
+- :func:`paths` counts the **variants**: the distinct first ``steps`` nodes of each sequence,
+  or those after a ``start`` point, or those before an ``end`` point.
+- :func:`path_links` gives the same sequences as Sankey links (step k → step k+1), with
+  ``(end)`` where a sequence stops before the depth.
+- :func:`directly_follows` is the directly-follows graph (DFG) of process mining: for each
+  pair of nodes, how often one directly follows the other within a sequence, by how many
+  customers, and the median and mean time between them; ``(start)`` and ``(end)`` mark the
+  first and last node of each sequence.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+
+from kundresa.analytics._duration import parse_duration
+from kundresa.analytics._ibis import exact_median
+from kundresa.analytics.funnel import Step, parse_step
+from kundresa.analytics.touchpoints import EVENT_ORDER, tag_events
+from kundresa.model.events import CHANNEL, CUSTOMER, EVENT, TIMESTAMP
+
+if TYPE_CHECKING:
+    from kundresa.model.journey import Journey
+
+__all__ = ["END", "LEVELS", "START", "directly_follows", "path_links", "paths"]
+
+START = "(start)"
+END = "(end)"
+LEVELS = ("event", "touchpoint", "stage", "channel")
+MAX_STEPS = 20
+_SEP = " > "
+
+
+def _check_level(level: str, journey: Journey | None) -> None:
+    if level not in LEVELS:
+        raise ValueError(f"level {level!r} is not one of {', '.join(LEVELS)}")
+    if level in ("touchpoint", "stage") and journey is None:
+        raise ValueError(f"level {level!r} needs a journey (the project's journey.yaml)")
+
+
+def _point(text: str | None, option: str, journey: Journey | None) -> Step | None:
+    if text is None:
+        return None
+    try:
+        step = parse_step(text)
+    except ValueError as exc:
+        raise ValueError(f"{option}: {exc}") from exc
+    if step.kind != "event":
+        if journey is None:
+            raise ValueError(f"{option} {text!r} needs a journey (the project's journey.yaml)")
+        known = journey.stage_ids if step.kind == "stage" else [t.id for t in journey.touchpoints]
+        unknown = [n for n in step.names if n not in known]
+        if unknown:
+            raise ValueError(f"{option} {text!r}: no {step.kind} {unknown[0]!r} in the journey")
+    return step
+
+
+def _fits(t: ir.Table, step: Step) -> ir.BooleanValue:
+    column = {"event": EVENT, "touchpoint": "touchpoint", "stage": "stage"}[step.kind]
+    names = list(step.names)
+    return t[column].isin(names).fill_null(False)
+
+
+def _nodes(
+    events: ir.Table,
+    *,
+    level: str,
+    journey: Journey | None,
+    session_gap: str | float | None,
+    collapse_repeats: bool,
+    points: list[Step],
+) -> ir.Table:
+    """The node rows: ``customer_id``, ``_seq`` (session number), ``_pos`` (0-based),
+    ``node``, ``timestamp`` and ``_m<i>`` flags for each point."""
+    _check_level(level, journey)
+    t = events
+    if journey is not None and (
+        level in ("touchpoint", "stage") or any(p.kind != "event" for p in points)
+    ):
+        t = tag_events(t, journey)
+    node = {"event": t[EVENT], "channel": t[CHANNEL]}.get(level)
+    if node is None:
+        node = t[level]
+    t = t.mutate(node=node.cast("string"))
+    t = t.mutate(**{f"_m{i}": _fits(t, p) for i, p in enumerate(points)})
+    t = t.filter(t.node.notnull())
+    order = [t[c] for c in EVENT_ORDER]
+    w = ibis.window(group_by=t[CUSTOMER], order_by=order)
+    prev_ts = t[TIMESTAMP].lag().over(w)
+    if session_gap is None:
+        new = prev_ts.isnull()
+    else:
+        gap = parse_duration(session_gap)
+        if gap <= 0:
+            raise ValueError("session_gap must be longer than zero")
+        gap_s = t[TIMESTAMP].epoch_seconds() - prev_ts.epoch_seconds()
+        new = prev_ts.isnull() | (gap_s >= gap)
+    t = t.mutate(_new=new.cast("int64"))
+    cum = ibis.cumulative_window(group_by=t[CUSTOMER], order_by=[t[c] for c in EVENT_ORDER])
+    t = t.mutate(_seq=t._new.sum().over(cum))
+    if collapse_repeats:
+        sw = ibis.window(group_by=[t[CUSTOMER], t._seq], order_by=[t[c] for c in EVENT_ORDER])
+        t = t.filter((t.node.lag().over(sw) != t.node).fill_null(True))
+    sw = ibis.window(group_by=[t[CUSTOMER], t._seq], order_by=[t[c] for c in EVENT_ORDER])
+    return t.mutate(_pos=ibis.row_number().over(sw))
+
+
+def _anchored(
+    events: ir.Table,
+    *,
+    level: str,
+    journey: Journey | None,
+    start: str | None,
+    end: str | None,
+    steps: int,
+    session_gap: str | float | None,
+    collapse_repeats: bool,
+) -> ir.Table:
+    """Node rows kept for the paths, with ``_k`` (0-based step in the path) and ``_more``
+    (whether the sequence goes on beyond what is kept, on the cut side)."""
+    if not isinstance(steps, int) or isinstance(steps, bool) or not 1 <= steps <= MAX_STEPS:
+        raise ValueError(f"steps must be a whole number from 1 to {MAX_STEPS}")
+    s_point = _point(start, "start", journey)
+    e_point = _point(end, "end", journey)
+    points = [p for p in (s_point, e_point) if p is not None]
+    t = _nodes(
+        events,
+        level=level,
+        journey=journey,
+        session_gap=session_gap,
+        collapse_repeats=collapse_repeats,
+        points=points,
+    )
+    seq = ibis.window(group_by=[t[CUSTOMER], t._seq])
+    t = t.mutate(_len=t._pos.max().over(seq) + 1)
+    if s_point is not None:
+        t = t.mutate(_a=t._pos.min(where=t._m0).over(seq))
+        t = t.filter(t._a.notnull() & (t._pos >= t._a))
+        if e_point is not None:
+            e_col = "_m1"
+            t = t.mutate(_b=t._pos.min(where=t[e_col] & (t._pos > t._a)).over(seq))
+            t = t.filter(t._b.notnull() & (t._pos <= t._b) & (t._b - t._a < steps))
+            return t.mutate(_k=t._pos - t._a, _more=ibis.literal(False))
+        t = t.filter(t._pos < t._a + steps)
+        return t.mutate(_k=t._pos - t._a, _more=t._len > t._a + steps)
+    if e_point is not None:
+        t = t.mutate(_b=t._pos.min(where=t._m0).over(seq))
+        t = t.filter(t._b.notnull() & (t._pos <= t._b) & (t._pos > t._b - steps))
+        first = t._b - steps + 1
+        return t.mutate(
+            _k=t._pos - ibis.greatest(first, 0),
+            _more=first > 0,
+        )
+    t = t.filter(t._pos < steps)
+    return t.mutate(_k=t._pos, _more=t._len > steps)
+
+
+def paths(
+    events: ir.Table,
+    *,
+    journey: Journey | None = None,
+    level: str = "touchpoint",
+    start: str | None = None,
+    end: str | None = None,
+    steps: int = 5,
+    session_gap: str | float | None = "30m",
+    collapse_repeats: bool = False,
+    top: int | None = 20,
+) -> pd.DataFrame:
+    """The most common paths (variants), with counts.
+
+    Parameters
+    ----------
+    events
+        Events in the canonical schema (an Ibis table).
+    journey
+        Needed for the ``touchpoint`` and ``stage`` levels and for ``touchpoint:``/``stage:``
+        points.
+    level
+        ``event``, ``touchpoint``, ``stage`` or ``channel``: what a node is.
+    start
+        Paths from the first occurrence of this point in each sequence (an event name,
+        ``a|b``, ``touchpoint:ID`` or ``stage:ID``); sequences without it are left out.
+    end
+        Paths up to the first occurrence of this point (after ``start`` when both are given;
+        then only sequences reaching ``end`` within ``steps`` nodes count).
+    steps
+        How many nodes deep (1–20).
+    session_gap
+        Inactivity that splits a customer's nodes into sessions (``30m``, ``1d``, seconds);
+        ``None`` for one sequence per customer.
+    collapse_repeats
+        Count consecutive equal nodes once.
+    top
+        Keep the most common ``top`` paths (``None`` for all).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``path`` (nodes joined by `` > ``; a leading ``… > `` or trailing `` > …`` where the
+        sequence goes on beyond the depth), ``steps``, ``count`` (sequences), ``customers``,
+        ``share`` (of all sequences counted), most common first (ties by path).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from kundresa import read_events
+    >>> events = read_events(pd.DataFrame({
+    ...     "customer_id": ["a", "a", "a", "b", "b", "c"],
+    ...     "timestamp": ["2025-01-01 10:00", "2025-01-01 10:05", "2025-01-01 10:07",
+    ...                   "2025-01-01 09:00", "2025-01-01 09:01", "2025-01-02 12:00"],
+    ...     "event": ["home", "pricing", "signup", "home", "pricing", "blog"],
+    ... }))
+    >>> paths(events, level="event", start="home", steps=2)
+                     path  steps  count  customers  share
+    0      home > pricing      2      1          1    0.5
+    1  home > pricing > …      2      1          1    0.5
+    """
+    kept = _anchored(
+        events,
+        level=level,
+        journey=journey,
+        start=start,
+        end=end,
+        steps=steps,
+        session_gap=session_gap,
+        collapse_repeats=collapse_repeats,
+    )
+    cols = {f"_s{k}": kept.node.max(where=kept._k == k) for k in range(steps)}
+    per = kept.group_by([CUSTOMER, "_seq"]).aggregate(_more=kept._more.max(), **cols)
+    keys = [*cols, "_more"]
+    grouped = per.group_by(keys).aggregate(count=per.count(), customers=per[CUSTOMER].nunique())
+    df = grouped.to_pandas()
+    columns = ["path", "steps", "count", "customers", "share"]
+    if df.empty:
+        return _empty(columns)
+    leading = end is not None and start is None
+
+    def join(row: Any) -> str:
+        nodes = [row[c] for c in cols if isinstance(row[c], str)]
+        text = _SEP.join(nodes)
+        if bool(row["_more"]):
+            text = f"…{_SEP}{text}" if leading else f"{text}{_SEP}…"
+        return text
+
+    df["path"] = [join(r) for r in df.to_dict("records")]
+    df["steps"] = [sum(isinstance(r[c], str) for c in cols) for r in df.to_dict("records")]
+    total = int(df["count"].sum())
+    df["count"] = df["count"].astype("int64")
+    df["customers"] = df["customers"].astype("int64")
+    df["share"] = df["count"] / total
+    df = df.sort_values(["count", "path"], ascending=[False, True], kind="stable")
+    if top is not None:
+        df = df.head(top)
+    return df[columns].reset_index(drop=True)
+
+
+def path_links(
+    events: ir.Table,
+    *,
+    journey: Journey | None = None,
+    level: str = "touchpoint",
+    start: str | None = None,
+    end: str | None = None,
+    steps: int = 5,
+    session_gap: str | float | None = "30m",
+    collapse_repeats: bool = False,
+) -> pd.DataFrame:
+    """The paths of :func:`paths` as Sankey links between steps.
+
+    Returns one row per link: ``source_step``, ``source``, ``target_step``, ``target``,
+    ``count`` (sequences), ``customers``. Steps are numbered from 1; the node of a Sankey
+    is (step, name). ``target`` is ``(end)`` where a sequence stops before the depth (the
+    drop-off), so each node's outgoing links add up to the sequences through it.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from kundresa import read_events
+    >>> events = read_events(pd.DataFrame({
+    ...     "customer_id": ["a", "a", "b", "b"],
+    ...     "timestamp": ["2025-01-01 10:00", "2025-01-01 10:05", "2025-01-01 09:00",
+    ...                   "2025-01-01 09:01"],
+    ...     "event": ["home", "pricing", "home", "blog"],
+    ... }))
+    >>> path_links(events, level="event", steps=3)
+       source_step   source  target_step   target  count  customers
+    0            1     home            2     blog      1          1
+    1            1     home            2  pricing      1          1
+    2            2     blog            3    (end)      1          1
+    3            2  pricing            3    (end)      1          1
+    """
+    kept = _anchored(
+        events,
+        level=level,
+        journey=journey,
+        start=start,
+        end=end,
+        steps=steps,
+        session_gap=session_gap,
+        collapse_repeats=collapse_repeats,
+    )
+    w = ibis.window(group_by=[kept[CUSTOMER], kept._seq], order_by=kept._k)
+    nxt = kept.node.lead().over(w)
+    is_last = nxt.isnull()
+    target = ibis.cases((is_last & ~kept._more, END), else_=nxt)
+    links = kept.mutate(_t=target).filter(lambda r: r._t.notnull())
+    grouped = links.group_by(_k=links._k, source=links.node, target=links._t).aggregate(
+        count=links.count(), customers=links[CUSTOMER].nunique()
+    )
+    df = grouped.to_pandas()
+    columns = ["source_step", "source", "target_step", "target", "count", "customers"]
+    if df.empty:
+        return _empty(columns)
+    df["source_step"] = df["_k"].astype("int64") + 1
+    df["target_step"] = df["source_step"] + 1
+    df["count"] = df["count"].astype("int64")
+    df["customers"] = df["customers"].astype("int64")
+    df = df.sort_values(["source_step", "source", "target"], kind="stable")
+    return df[columns].reset_index(drop=True)
+
+
+def directly_follows(
+    events: ir.Table,
+    journey: Journey | None = None,
+    *,
+    level: str = "touchpoint",
+    session_gap: str | float | None = None,
+) -> pd.DataFrame:
+    """The directly-follows graph: how often each node directly follows another.
+
+    Parameters
+    ----------
+    events
+        Events in the canonical schema (an Ibis table).
+    journey
+        Needed for the ``touchpoint`` and ``stage`` levels.
+    level
+        ``event``, ``touchpoint``, ``stage`` or ``channel``.
+    session_gap
+        Split sequences at this much inactivity; ``None`` (default) keeps one sequence per
+        customer, as process mining does with one case per customer.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``source``, ``target``, ``count`` (times ``target`` came right after ``source``),
+        ``customers``, ``median_seconds`` and ``mean_seconds`` between them; with rows from
+        ``(start)`` to each sequence's first node and from its last node to ``(end)`` (their
+        times are null). Most frequent first.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from kundresa import read_events
+    >>> events = read_events(pd.DataFrame({
+    ...     "customer_id": ["a", "a", "a", "b", "b"],
+    ...     "timestamp": ["2025-01-01 10:00", "2025-01-01 10:01", "2025-01-01 10:03",
+    ...                   "2025-01-01 09:00", "2025-01-01 09:04"],
+    ...     "event": ["home", "pricing", "home", "home", "pricing"],
+    ... }))
+    >>> directly_follows(events, level="event")
+        source   target  count  customers  median_seconds  mean_seconds
+    0  (start)     home      2          2             NaN           NaN
+    1     home  pricing      2          2           150.0         150.0
+    2     home    (end)      1          1             NaN           NaN
+    3  pricing    (end)      1          1             NaN           NaN
+    4  pricing     home      1          1           120.0         120.0
+    """
+    t = _nodes(
+        events,
+        level=level,
+        journey=journey,
+        session_gap=session_gap,
+        collapse_repeats=False,
+        points=[],
+    )
+    w = ibis.window(group_by=[t[CUSTOMER], t._seq], order_by=t._pos)
+    nxt = t.node.lead().over(w)
+    d = (t[TIMESTAMP].lead().over(w).epoch_seconds() - t[TIMESTAMP].epoch_seconds()).cast("float64")
+    t = t.mutate(target=ibis.coalesce(nxt, ibis.literal(END)), _d=d)
+    pairs = t.rename(source="node")
+    grouped = pairs.group_by(["source", "target"]).aggregate(
+        count=pairs.count(), customers=pairs[CUSTOMER].nunique(), mean_seconds=pairs._d.mean()
+    )
+    medians = exact_median(pairs, "_d", ["source", "target"], name="median_seconds")
+    first = t.filter(t._pos == 0)
+    starts = first.group_by(target=first.node).aggregate(
+        count=first.count(), customers=first[CUSTOMER].nunique()
+    )
+    df = grouped.to_pandas().merge(medians.to_pandas(), on=["source", "target"], how="left")
+    st = starts.to_pandas().assign(source=START)
+    columns = ["source", "target", "count", "customers", "median_seconds", "mean_seconds"]
+    if df.empty:
+        return _empty(columns)
+    df = pd.concat([df, st], ignore_index=True)
+    df["count"] = df["count"].astype("int64")
+    df["customers"] = df["customers"].astype("int64")
+    for c in ("median_seconds", "mean_seconds"):
+        df[c] = df[c].astype("float64")
+    df = df.sort_values(["count", "source", "target"], ascending=[False, True, True])
+    return df[columns].reset_index(drop=True)
+
+
+def _empty(columns: list[str]) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
