@@ -133,7 +133,7 @@ def open_project(
         project.close()
 
 
-def emit(df: Any, fmt: str, title: str | None = None) -> None:
+def emit(df: Any, fmt: str, title: str | None = None, columns: list[str] | None = None) -> None:
     """Print a result DataFrame in the chosen format."""
     from kundresa.report.tables import to_csv, to_json, to_rich_table
 
@@ -142,7 +142,7 @@ def emit(df: Any, fmt: str, title: str | None = None) -> None:
     elif fmt == "csv":
         click.echo(to_csv(df), nl=False)
     else:
-        out.print(to_rich_table(df, title=title))
+        out.print(to_rich_table(df, title=title, columns=columns))
 
 
 # -- journey files ----------------------------------------------------------------------------
@@ -433,6 +433,34 @@ def info(project_dir: Path, fmt: str) -> None:
 
 # -- analyses ---------------------------------------------------------------------------------
 
+LANG = click.option(
+    "--lang",
+    type=click.Choice(["sv", "da", "en"]),
+    default=None,
+    help="Label language (default: the journey's).",
+)
+SINCE = click.option("--since", default=None, help="Only events at or after this date (UTC).")
+UNTIL = click.option("--until", default=None, help="Only events before this date (UTC).")
+
+
+@contextmanager
+def usage() -> Iterator[None]:
+    """Turn a library ValueError (a bad option value) into a usage error, exit code 2."""
+    try:
+        yield
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+
+
+def _events(project: Project, since: str | None, until: str | None) -> Any:
+    from kundresa.analytics.stages import filter_period
+
+    return filter_period(project.events, since, until)
+
+
+def _journey_or_none(project: Project) -> Any:
+    return project.journey if project.has_journey else None
+
 
 @main.command()
 @analysis_options
@@ -440,11 +468,11 @@ def info(project_dir: Path, fmt: str) -> None:
 @click.option("--since", default=None, help="Only events at or after this date (UTC).")
 @click.option("--until", default=None, help="Only events before this date (UTC).")
 @click.option(
-    "--lang",
-    type=click.Choice(["sv", "da", "en"]),
+    "--compare-to",
     default=None,
-    help="Label language (default: the journey's).",
+    help="Show another period side by side: previous (same length before --since) or START:END.",
 )
+@LANG
 def stages(
     project_dir: Path,
     events_file: Path | None,
@@ -455,17 +483,33 @@ def stages(
     by: str | None,
     since: str | None,
     until: str | None,
+    compare_to: str | None,
     lang: str | None,
 ) -> None:
     """The stage funnel: reached, entered, conversion and drop-off per stage."""
-    from kundresa.analytics.stages import stage_funnel
+    from kundresa.analytics.stages import stage_funnel, stage_funnel_periods
 
-    with open_project(project_dir, events_file, journey_file, engine, tz) as project:
-        try:
+    with open_project(project_dir, events_file, journey_file, engine, tz) as project, usage():
+        if compare_to is None:
             df = stage_funnel(project, by=by, since=since, until=until, lang=lang)
-        except ValueError as exc:
-            raise click.BadParameter(str(exc)) from exc
-        emit(df, fmt, title=f"{project.journey.name}: stage funnel")
+        else:
+            df = stage_funnel_periods(
+                project, since=since, until=until, compare_to=compare_to, by=by, lang=lang
+            )
+        columns = None
+        if compare_to is not None and fmt == "table":
+            columns = [c for c in df.columns if c.split("previous_")[-1] in _SIDE_BY_SIDE]
+        emit(df, fmt, title=f"{project.journey.name}: stage funnel", columns=columns)
+
+
+_SIDE_BY_SIDE = (
+    "segment",
+    "stage",
+    "reached",
+    "dropped",
+    "conversion_from_previous",
+    "conversion_change",
+)
 
 
 @main.command()
@@ -492,6 +536,17 @@ def stages(
 @click.option("--by", default=None, help="Break down by persona, channel or a property.")
 @click.option("--since", default=None, help="Only events at or after this date (UTC).")
 @click.option("--until", default=None, help="Only events before this date (UTC).")
+@click.option(
+    "--view",
+    type=click.Choice(["steps", "time", "trend", "customers"]),
+    default="steps",
+    show_default=True,
+    help="steps: the funnel; time: time-to-convert histogram; trend: conversion by entry "
+    "period; customers: who reached (or dropped after) --customers-at.",
+)
+@click.option("--period", type=click.Choice(["day", "week", "month"]), default="week")
+@click.option("--customers-at", "customers_at", type=int, default=1, help="Step for customers.")
+@click.option("--dropped", is_flag=True, help="With --view customers: those who stopped there.")
 def funnel(
     project_dir: Path,
     events_file: Path | None,
@@ -506,27 +561,227 @@ def funnel(
     by: str | None,
     since: str | None,
     until: str | None,
+    view: str,
+    period: str,
+    customers_at: int,
+    dropped: bool,
 ) -> None:
     """An event funnel: customers reaching each step in order within a window."""
-    from kundresa.analytics.funnel import event_funnel
-    from kundresa.analytics.stages import filter_period
+    from kundresa.analytics import funnel as f
 
-    with open_project(project_dir, events_file, journey_file, engine, tz) as project:
-        journey = project.journey if project.has_journey else None
-        try:
-            events = filter_period(project.events, since, until)
-            df = event_funnel(
-                events,
-                list(steps),
-                window=window,
-                order=order,
-                exclusions=list(exclusions),
-                by=by,
-                journey=journey,
-            )
-        except ValueError as exc:
-            raise click.BadParameter(str(exc)) from exc
-        emit(df, fmt, title=f"Funnel ({order}, window {window})")
+    with open_project(project_dir, events_file, journey_file, engine, tz) as project, usage():
+        events = _events(project, since, until)
+        common: dict[str, Any] = {
+            "window": window,
+            "order": order,
+            "exclusions": list(exclusions),
+            "journey": _journey_or_none(project),
+        }
+        if view == "time":
+            df = f.time_to_convert_histogram(events, list(steps), **common)
+            title = "Time to convert"
+        elif view == "trend":
+            df = f.conversion_trend(events, list(steps), period=period, **common)
+            title = f"Conversion by {period} of entry"
+        elif view == "customers":
+            df = f.funnel_step_customers(
+                events, list(steps), step=customers_at, dropped=dropped, **common
+            ).to_pandas()
+            what = "dropped after" if dropped else "reached"
+            title = f"Customers who {what} step {customers_at}"
+        else:
+            df = f.event_funnel(events, list(steps), by=by, **common)
+            title = f"Funnel ({order}, window {window})"
+        emit(df, fmt, title=title)
+
+
+@main.command()
+@analysis_options
+@SINCE
+@UNTIL
+@click.option("--wide", is_flag=True, help="Show a from × to matrix of probabilities.")
+@click.option("--no-ends", is_flag=True, help="Leave out the (start) and (end) moves.")
+@LANG
+def transitions(
+    project_dir: Path,
+    events_file: Path | None,
+    journey_file: Path | None,
+    engine: str,
+    tz: str | None,
+    fmt: str,
+    since: str | None,
+    until: str | None,
+    wide: bool,
+    no_ends: bool,
+    lang: str | None,
+) -> None:
+    """Stage transition matrix: moves between stages, backward moves included."""
+    from kundresa.analytics.journeys import transition_matrix
+
+    with open_project(project_dir, events_file, journey_file, engine, tz) as project, usage():
+        df = transition_matrix(
+            _events(project, since, until), project.journey, ends=not no_ends, lang=lang
+        )
+        if wide and not df.empty:
+            order = list(dict.fromkeys([*df["from_stage"], *df["to_stage"]]))
+            grid = df.pivot(index="from_stage", columns="to_stage", values="probability")
+            rows = [r for r in order if r in grid.index]
+            df = grid.reindex(index=rows, columns=[c for c in order if c in grid.columns])
+            df = df.rename_axis(None, axis=1).reset_index()
+        emit(df, fmt, title=f"{project.journey.name}: stage transitions")
+
+
+@main.command()
+@analysis_options
+@SINCE
+@UNTIL
+@click.option(
+    "--view",
+    type=click.Choice(["summary", "time", "customers"]),
+    default="summary",
+    show_default=True,
+    help="summary: backward moves, skips, loops, cycles; time: time in each stage; "
+    "customers: one row per customer.",
+)
+@click.option("--limit", type=click.IntRange(1), default=50, show_default=True)
+@LANG
+def journeys(
+    project_dir: Path,
+    events_file: Path | None,
+    journey_file: Path | None,
+    engine: str,
+    tz: str | None,
+    fmt: str,
+    since: str | None,
+    until: str | None,
+    view: str,
+    limit: int,
+    lang: str | None,
+) -> None:
+    """How non-linear the journeys are: moves, skips, loops, cycles and time in stage."""
+    from kundresa.analytics import journeys as jr
+
+    with open_project(project_dir, events_file, journey_file, engine, tz) as project, usage():
+        events = _events(project, since, until)
+        title: str | None
+        if view == "time":
+            df = jr.time_in_stage(events, project.journey, lang=lang)
+            title = "Time in stage (days)"
+        elif view == "customers":
+            table = jr.customer_journeys(events, project.journey)
+            df = table.limit(limit).to_pandas() if fmt == "table" else table.to_pandas()
+            title = f"Customers (first {limit})" if fmt == "table" else None
+        else:
+            df = jr.journey_summary(events, project.journey)
+            title = f"{project.journey.name}: non-linear journeys"
+        emit(df, fmt, title=title)
+
+
+@main.command()
+@analysis_options
+@click.argument("customer_id")
+@click.option("--events-list", "show_events", is_flag=True, help="List every event, tagged.")
+def customer(
+    project_dir: Path,
+    events_file: Path | None,
+    journey_file: Path | None,
+    engine: str,
+    tz: str | None,
+    fmt: str,
+    customer_id: str,
+    show_events: bool,
+) -> None:
+    """One customer's journey: stage visits, moves and cycles (or every event)."""
+    from kundresa.analytics.journeys import stage_visits
+    from kundresa.analytics.touchpoints import EVENT_ORDER, tag_events
+    from kundresa.model.events import CUSTOMER
+
+    with open_project(project_dir, events_file, journey_file, engine, tz) as project, usage():
+        events = project.events.filter(project.events[CUSTOMER] == customer_id)
+        if events.count().to_pyarrow().as_py() == 0:
+            raise UserError(f"no events for customer {customer_id!r}")
+        if show_events:
+            tagged = tag_events(events, project.journey)
+            df = tagged.order_by(list(EVENT_ORDER)).drop("stage_index").to_pandas()
+            emit(df, fmt, title=f"Events of {customer_id}")
+        else:
+            df = stage_visits(events, project.journey).drop(CUSTOMER).to_pandas()
+            emit(df, fmt, title=f"Stage visits of {customer_id}")
+
+
+@main.command()
+@analysis_options
+@SINCE
+@UNTIL
+@click.option(
+    "--level",
+    type=click.Choice(["touchpoint", "event", "stage", "channel"]),
+    default="touchpoint",
+    show_default=True,
+)
+@click.option(
+    "--start", default=None, help="Paths from this point (event, touchpoint:ID, stage:ID)."
+)
+@click.option("--end", default=None, help="Paths up to this point.")
+@click.option("--steps", type=int, default=5, show_default=True, help="How many nodes deep.")
+@click.option(
+    "--session-gap",
+    default=None,
+    help="Inactivity that starts a new session; 'none' for one path per customer "
+    "[default: 30m for variants and sankey, none for dfg].",
+)
+@click.option("--collapse", is_flag=True, help="Count consecutive equal nodes once.")
+@click.option("--top", type=click.IntRange(1), default=20, show_default=True)
+@click.option(
+    "--view",
+    type=click.Choice(["variants", "sankey", "dfg"]),
+    default="variants",
+    show_default=True,
+    help="variants: the most common paths; sankey: links between steps; dfg: "
+    "directly-follows graph.",
+)
+def paths(
+    project_dir: Path,
+    events_file: Path | None,
+    journey_file: Path | None,
+    engine: str,
+    tz: str | None,
+    fmt: str,
+    since: str | None,
+    until: str | None,
+    level: str,
+    start: str | None,
+    end: str | None,
+    steps: int,
+    session_gap: str | None,
+    collapse: bool,
+    top: int,
+    view: str,
+) -> None:
+    """Paths customers take: top variants, Sankey links, directly-follows graph."""
+    from kundresa.analytics import paths as pa
+
+    if session_gap is None:
+        session_gap = "none" if view == "dfg" else "30m"
+    gap: str | None = None if session_gap.lower() in ("none", "0", "off") else session_gap
+    with open_project(project_dir, events_file, journey_file, engine, tz) as project, usage():
+        events = _events(project, since, until)
+        journey = _journey_or_none(project)
+        common: dict[str, Any] = {"journey": journey, "level": level, "session_gap": gap}
+        if view == "dfg":
+            df = pa.directly_follows(events, **common)
+            if fmt == "table":
+                df = df.head(top)
+            title = f"Directly-follows graph ({level})"
+        else:
+            common.update(start=start, end=end, steps=steps, collapse_repeats=collapse)
+            if view == "sankey":
+                df = pa.path_links(events, **common)
+                title = f"Path links ({level})"
+            else:
+                df = pa.paths(events, top=top, **common)
+                title = f"Top paths ({level})"
+        emit(df, fmt, title=title)
 
 
 # -- demo -------------------------------------------------------------------------------------

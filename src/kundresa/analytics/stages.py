@@ -11,6 +11,7 @@ Semantics (DESIGN.md, "Stage semantics"):
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +24,15 @@ from kundresa.model.events import CHANNEL, CUSTOMER, PROPERTIES, TIMESTAMP
 if TYPE_CHECKING:
     from kundresa.model.journey import Journey
 
-__all__ = ["STAGE_COLUMNS", "customer_segments", "customer_stages", "filter_period", "stage_funnel"]
+__all__ = [
+    "STAGE_COLUMNS",
+    "customer_segments",
+    "customer_stages",
+    "filter_period",
+    "parse_period",
+    "stage_funnel",
+    "stage_funnel_periods",
+]
 
 STAGE_COLUMNS = (
     "stage",
@@ -46,6 +55,42 @@ def _instant(value: str | date | datetime, option: str) -> datetime:
         return datetime.fromisoformat(value)
     except ValueError as exc:
         raise ValueError(f"{option} {value!r} is not a date (use YYYY-MM-DD)") from exc
+
+
+def parse_period(
+    text: str | tuple[Any, Any],
+    *,
+    since: str | date | datetime | None = None,
+    until: str | date | datetime | None = None,
+    option: str = "compare_to",
+) -> tuple[datetime, datetime]:
+    """A period ``[start, end)`` from ``START:END`` (dates or ISO times), a pair, or
+    ``previous``: the period of the same length right before ``[since, until)``.
+
+    >>> parse_period("previous", since="2025-03-01", until="2025-03-08")
+    (datetime.datetime(2025, 2, 22, 0, 0), datetime.datetime(2025, 3, 1, 0, 0))
+    >>> parse_period("2025-01-01:2025-02-01")[1]
+    datetime.datetime(2025, 2, 1, 0, 0)
+    """
+    if isinstance(text, str) and text.strip() == "previous":
+        if since is None or until is None:
+            raise ValueError(
+                f"{option} previous needs both since and until (the period to compare)"
+            )
+        a, b = _instant(since, "since"), _instant(until, "until")
+        return a - (b - a), a
+    if isinstance(text, str):
+        # Split on the colon before the second date, not on those inside ISO times.
+        parts = re.split(r":(?=\s*\d{4}-\d{2}-\d{2})", text.strip())
+        if len(parts) != 2:
+            raise ValueError(f"{option} {text!r} is not a period (write START:END or previous)")
+        first, second = parts
+    else:
+        first, second = text
+    start, end = _instant(first, option), _instant(second, option)
+    if end <= start:
+        raise ValueError(f"{option} {text!r} ends before it starts")
+    return start, end
 
 
 def filter_period(
@@ -201,6 +246,43 @@ def stage_funnel(
         df[c] = df[c].astype("float64")
     df["dropped"] = df["dropped"].astype("Int64")
     return df
+
+
+def stage_funnel_periods(
+    project: Any,
+    *,
+    since: str | date | datetime | None = None,
+    until: str | date | datetime | None = None,
+    compare_to: str | tuple[Any, Any] = "previous",
+    by: str | None = None,
+    lang: str | None = None,
+    events: ir.Table | None = None,
+) -> pd.DataFrame:
+    """The stage funnel of two periods side by side.
+
+    The period ``[since, until)`` is compared with ``compare_to``: ``previous`` (the period
+    of the same length right before it) or ``START:END``. Each period counts only its own
+    events, as :func:`stage_funnel` does with ``since``/``until``.
+
+    Returns the columns of :func:`stage_funnel` for the period, the same ones prefixed
+    ``previous_`` for the other period, and ``conversion_change``: the difference in
+    ``conversion_from_previous`` (period minus other).
+    """
+    other = parse_period(compare_to, since=since, until=until)
+    keys = ["segment", "stage"] if by is not None else ["stage"]
+    now = stage_funnel(project, by=by, since=since, until=until, lang=lang, events=events)
+    then = stage_funnel(project, by=by, since=other[0], until=other[1], lang=lang, events=events)
+    then = then.drop(columns=["label"]).rename(
+        columns={c: f"previous_{c}" for c in then.columns if c not in keys}
+    )
+    df = now.merge(then, on=keys, how="outer", sort=False)
+    order = {s: i for i, s in enumerate(project.journey.stage_ids)}
+    df = df.assign(_o=df["stage"].map(order))
+    df = df.sort_values([*keys[:-1], "_o"], kind="stable").drop(columns="_o")
+    df["conversion_change"] = (
+        df["conversion_from_previous"] - df["previous_conversion_from_previous"]
+    )
+    return df.reset_index(drop=True)
 
 
 def _float(value: Any) -> float | None:

@@ -82,8 +82,8 @@ def _cell(value: Any, column: str) -> str:
     if v is None:
         return "–"
     if isinstance(v, float):
-        if column.startswith(("conversion", "share", "rate")) or column.endswith(
-            ("_rate", "_share")
+        if any(w in column for w in ("conversion", "share", "probability")) or (
+            column.startswith("rate") or column.endswith("_rate")
         ):
             return f"{v:.1%}"
         return f"{v:,.2f}" if abs(v) < 1e6 else f"{v:,.0f}"

@@ -1,0 +1,149 @@
+"""The analysis commands on a small demo project, as a user runs them."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from kundresa.cli import main
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    target = tmp_path_factory.mktemp("cli") / "demo"
+    r = run("demo", str(target), "--customers", "400", "--no-serve")
+    assert r.exit_code == 0, r.output
+    return target
+
+
+def as_json(*args: str) -> list[dict]:
+    r = run(*args, "--format", "json")
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.output)
+    assert isinstance(data, list)
+    return data
+
+
+def test_transitions(demo: Path) -> None:
+    rows = as_json("transitions", "--project", str(demo))
+    out: dict[str, float] = defaultdict(float)
+    for r in rows:
+        out[r["from_stage"]] += r["probability"]
+    assert all(abs(v - 1) < 1e-9 for v in out.values())
+    assert any(r["direction"] == "backward" for r in rows)
+    wide = run("transitions", "--project", str(demo), "--wide")
+    assert wide.exit_code == 0 and "(end)" in wide.output
+    inner = as_json("transitions", "--project", str(demo), "--no-ends")
+    assert {r["direction"] for r in inner} <= {"forward", "backward"}
+
+
+def test_journeys_views(demo: Path) -> None:
+    summary = {r["measure"]: r for r in as_json("journeys", "--project", str(demo))}
+    assert summary["customers"]["total"] >= 350
+    assert summary["backward_moves"]["total"] > 0
+    time = as_json("journeys", "--project", str(demo), "--view", "time")
+    assert time[0]["stage"] == "awareness"
+    assert all(r["visits"] == r["left"] + r["open"] for r in time)
+    customers = as_json("journeys", "--project", str(demo), "--view", "customers")
+    assert len(customers) == summary["customers"]["total"]
+
+
+def test_customer_timeline(demo: Path) -> None:
+    first = as_json("journeys", "--project", str(demo), "--view", "customers")[0]
+    visits = as_json("customer", first["customer_id"], "--project", str(demo))
+    assert len(visits) == first["visits"]
+    assert visits[0]["move"] == "start"
+    events = as_json("customer", first["customer_id"], "--project", str(demo), "--events-list")
+    assert len(events) >= len(visits)
+    missing = run("customer", "nobody", "--project", str(demo))
+    assert missing.exit_code == 1 and "no events for customer 'nobody'" in missing.output
+
+
+def test_paths_views(demo: Path) -> None:
+    variants = as_json("paths", "--project", str(demo), "--level", "stage", "--top", "3")
+    assert len(variants) == 3 and variants[0]["count"] >= variants[1]["count"]
+    sankey = as_json(
+        "paths", "--project", str(demo), "--view", "sankey", "--start", "stage:awareness"
+    )
+    assert {r["source_step"] for r in sankey} >= {1}
+    dfg = as_json("paths", "--project", str(demo), "--view", "dfg", "--level", "event")
+    starts = sum(r["count"] for r in dfg if r["source"] == "(start)")
+    ends = sum(r["count"] for r in dfg if r["target"] == "(end)")
+    assert starts == ends >= 350  # one case per customer by default for the DFG
+    bad = run("paths", "--project", str(demo), "--start", "stage:nowhere")
+    assert bad.exit_code == 2 and "no stage 'nowhere'" in bad.output
+    bad = run("paths", "--project", str(demo), "--steps", "99")
+    assert bad.exit_code == 2 and "steps must be" in bad.output
+
+
+def test_stages_two_periods(demo: Path) -> None:
+    rows = as_json(
+        "stages",
+        "--project",
+        str(demo),
+        "--since",
+        "2025-06-01",
+        "--until",
+        "2025-09-01",
+        "--compare-to",
+        "previous",
+    )
+    assert "previous_reached" in rows[0] and "conversion_change" in rows[1]
+    now = as_json(
+        "stages", "--project", str(demo), "--since", "2025-06-01", "--until", "2025-09-01"
+    )
+    before = as_json(
+        "stages", "--project", str(demo), "--since", "2025-03-01", "--until", "2025-06-01"
+    )
+    assert [r["reached"] for r in rows] == [r["reached"] for r in now]
+    assert [r["previous_reached"] for r in rows] == [r["reached"] for r in before]
+    table = run(
+        "stages",
+        "--project",
+        str(demo),
+        "--since",
+        "2025-06-01",
+        "--until",
+        "2025-09-01",
+        "--compare-to",
+        "2025-01-01:2025-02-01",
+    )
+    assert table.exit_code == 0 and "previous_reached" in table.output
+    bad = run("stages", "--project", str(demo), "--compare-to", "previous")
+    assert bad.exit_code == 2 and "needs both since and until" in bad.output
+    bad = run(
+        "stages",
+        "--project",
+        str(demo),
+        "--since",
+        "2025-01-01",
+        "--until",
+        "2025-02-01",
+        "--compare-to",
+        "last year",
+    )
+    assert bad.exit_code == 2 and "is not a period" in bad.output
+
+
+def test_funnel_views(demo: Path) -> None:
+    steps = ["--step", "ad_click", "--step", "page_view|checkout_start", "--step", "purchase"]
+    base = ["funnel", "--project", str(demo), *steps, "--window", "30d"]
+    funnel = as_json(*base)
+    trend = as_json(*base, "--view", "trend", "--period", "month")
+    assert sum(r["started"] for r in trend) == funnel[0]["count"]
+    time = as_json(*base, "--view", "time")
+    assert time and sum(r["customers"] for r in time if r["step"] == 2) == funnel[1]["count"]
+    reached = as_json(*base, "--view", "customers", "--customers-at", "2")
+    assert len(reached) == funnel[1]["count"]
+    dropped = as_json(*base, "--view", "customers", "--customers-at", "2", "--dropped")
+    assert len(dropped) == funnel[1]["count"] - funnel[2]["count"]
+    bad = run(*base, "--view", "customers", "--customers-at", "9")
+    assert bad.exit_code == 2 and "step 9 does not exist" in bad.output
