@@ -147,3 +147,18 @@ def test_funnel_views(demo: Path) -> None:
     assert len(dropped) == funnel[1]["count"] - funnel[2]["count"]
     bad = run(*base, "--view", "customers", "--customers-at", "9")
     assert bad.exit_code == 2 and "step 9 does not exist" in bad.output
+
+
+def test_engine_failure_is_one_clear_line(demo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import duckdb
+
+    from kundresa.analytics import stages
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise duckdb.BinderException("Binder Error: no such column\nLINE 1: SELECT ...")
+
+    monkeypatch.setattr(stages, "stage_funnel", broken)
+    r = run("stages", "--project", str(demo))
+    assert r.exit_code == 1
+    assert "the query engine (duckdb) failed: Binder Error: no such column" in r.output
+    assert "Traceback" not in r.output and "LINE 1" not in r.output

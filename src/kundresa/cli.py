@@ -8,6 +8,7 @@ name) are printed as one clear message with exit code 1; usage errors exit with 
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -41,12 +42,23 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     return (ProjectError, IngestError, JourneyError, FileNotFoundError, PermissionError)
 
 
+_ENGINE_MODULES = {"pyspark", "py4j", "duckdb", "ibis", "pyarrow"}
+
+
 class _Main(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except _user_errors() as exc:
             raise UserError(str(exc)) from exc
+        except Exception as exc:
+            # A query the engine refused (Spark, DuckDB, another Ibis backend): say which
+            # and why in one line; KUNDRESA_DEBUG=1 shows the traceback.
+            origin = type(exc).__module__.split(".")[0]
+            if origin not in _ENGINE_MODULES or os.environ.get("KUNDRESA_DEBUG"):
+                raise
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise UserError(f"the query engine ({origin}) failed: {first[:500]}") from exc
         except KeyboardInterrupt:
             err.print("interrupted; nothing was changed")
             sys.exit(130)

@@ -15,9 +15,11 @@ import re
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
+import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
+from kundresa.analytics._ibis import exact_median
 from kundresa.analytics.touchpoints import persona_expr, tag_events
 from kundresa.model.events import CHANNEL, CUSTOMER, PROPERTIES, TIMESTAMP
 
@@ -211,13 +213,19 @@ def stage_funnel(
     for i, s in enumerate(stage_ids, start=1):
         aggs[f"reached_{i}"] = (per.highest >= i).fill_null(False).cast("int64").sum()
         aggs[f"entered_{i}"] = per[f"first_{s}"].notnull().cast("int64").sum()
-        if i > 1:
-            prev = per[f"first_{stage_ids[i - 2]}"]
-            cur = per[f"first_{s}"]
-            gap = (cur.epoch_seconds() - prev.epoch_seconds()).cast("float64") / 86400.0
-            aggs[f"gap_{i}"] = gap.median(where=cur >= prev)
+    gaps = []
+    for i in range(2, len(stage_ids) + 1):
+        prev = per[f"first_{stage_ids[i - 2]}"]
+        cur = per[f"first_{stage_ids[i - 1]}"]
+        gap = (cur.epoch_seconds() - prev.epoch_seconds()).cast("float64") / 86400.0
+        gaps.append(per.filter(cur >= prev).select(*group_cols, _i=ibis.literal(i), _d=gap))
     wide = per.group_by(group_cols).aggregate(**aggs) if group_cols else per.aggregate(**aggs)
     wide_df = wide.to_pandas()
+    medians: dict[tuple[Any, ...], float] = {}
+    if gaps:
+        long = exact_median(ibis.union(*gaps), "_d", [*group_cols, "_i"], name="_m").to_pandas()
+        for r in long.to_dict("records"):
+            medians[(*(r[c] for c in group_cols), int(r["_i"]))] = float(r["_m"])
     if group_cols:
         wide_df = wide_df.sort_values("segment", kind="stable").reset_index(drop=True)
     rows: list[dict[str, Any]] = []
@@ -236,7 +244,7 @@ def stage_funnel(
                     "conversion_from_previous": (reached / prev) if prev else None,
                     "conversion_from_start": (reached / first) if first else None,
                     "dropped": (prev - reached) if prev is not None else None,
-                    "median_days_from_previous": _float(w.get(f"gap_{i}")),
+                    "median_days_from_previous": medians.get((*(w[c] for c in group_cols), i)),
                 }
             )
             rows.append(row)
@@ -283,9 +291,3 @@ def stage_funnel_periods(
         df["conversion_from_previous"] - df["previous_conversion_from_previous"]
     )
     return df.reset_index(drop=True)
-
-
-def _float(value: Any) -> float | None:
-    if value is None or pd.isna(value):
-        return None
-    return float(value)
