@@ -54,7 +54,7 @@ class _Main(click.Group):
         except Exception as exc:
             # A query the engine refused (Spark, DuckDB, another Ibis backend): say which
             # and why in one line; KUNDRESA_DEBUG=1 shows the traceback.
-            origin = type(exc).__module__.split(".")[0]
+            origin = type(exc).__module__.split(".")[0].lstrip("_")
             if origin not in _ENGINE_MODULES or os.environ.get("KUNDRESA_DEBUG"):
                 raise
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
