@@ -162,3 +162,13 @@ def test_engine_failure_is_one_clear_line(demo: Path, monkeypatch: pytest.Monkey
     assert r.exit_code == 1
     assert "the query engine (duckdb) failed: Binder Error: no such column" in r.output
     assert "Traceback" not in r.output and "LINE 1" not in r.output
+
+
+def test_any_ibis_backend_url(demo: Path, tmp_path: Path) -> None:
+    url = f"duckdb://{tmp_path / 'elsewhere.ddb'}"
+    a = as_json("stages", "--project", str(demo))
+    assert as_json("stages", "--project", str(demo), "--engine", url) == a
+    # The second run finds the events table already there.
+    assert as_json("stages", "--project", str(demo), "--engine", url) == a
+    bad = run("stages", "--project", str(demo), "--engine", "nosuchdb://x")
+    assert bad.exit_code == 1 and "--engine 'nosuchdb://x'" in bad.output

@@ -86,8 +86,13 @@ def events_table(engine: str, warehouse: Warehouse) -> ir.Table:
     except Exception as exc:  # any driver error: report the URL, not a traceback
         raise EngineError(f"--engine {engine!r}: cannot connect: {exc}") from exc
     if "events" not in backend.list_tables():
-        arrow = warehouse.con.execute(
+        result = warehouse.con.execute(
             "SELECT " + ", ".join(f'"{c}"' for c in EVENT_COLUMNS) + " FROM events"
-        ).fetch_arrow_table()
-        backend.create_table("events", arrow)
+        )
+        # DuckDB 1.5 renamed fetch_arrow_table to to_arrow_table; older ones have only the first.
+        fetch = getattr(result, "to_arrow_table", None) or result.fetch_arrow_table
+        arrow = fetch()
+        # A memtable, not the Arrow table itself: Ibis 12 cannot create a DuckDB 1.5 table
+        # from raw Arrow, and every backend accepts a memtable.
+        backend.create_table("events", ibis.memtable(arrow))
     return backend.table("events").select(*EVENT_COLUMNS)
