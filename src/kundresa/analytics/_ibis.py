@@ -2,16 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from typing import Any
+
 import ibis
 import ibis.expr.types as ir
 
 from kundresa.analytics.touchpoints import EVENT_ORDER
 from kundresa.model.events import CUSTOMER
 
-__all__ = ["customer_window", "exact_median"]
+__all__ = ["cached", "customer_window", "exact_median"]
 
 
-def customer_window(t: ir.Table, *, cumulative: bool = False, order: tuple[str, ...] = EVENT_ORDER):
+@contextmanager
+def cached(t: ir.Table) -> Iterator[ir.Table]:
+    """``t`` computed once and kept (a temporary table on DuckDB, a cached view on Spark)
+    while several queries read it; released afterwards."""
+    c = t.cache()
+    try:
+        yield c
+    finally:
+        with suppress(Exception):  # the connection may be gone already
+            c.release()
+
+
+def customer_window(
+    t: ir.Table, *, cumulative: bool = False, order: tuple[str, ...] = EVENT_ORDER
+) -> Any:
     """A window over each customer's rows in ``order`` (by default the event order)."""
     keys = [t[c] for c in order]
     if cumulative:

@@ -30,10 +30,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import ibis
+import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 import pandas as pd
 
-from kundresa.analytics._ibis import customer_window, exact_median
+from kundresa.analytics._ibis import cached, customer_window, exact_median
 from kundresa.analytics.touchpoints import persona_expr, tag_events
 from kundresa.model.events import CUSTOMER, TIMESTAMP
 
@@ -54,6 +55,7 @@ __all__ = [
 START = "(start)"
 END = "(end)"
 _VISIT_ORDER = ("_visit",)
+_NULLABLE_TIME = dt.Timestamp(scale=6, nullable=True)
 
 
 def cycle_stage(journey: Journey) -> int:
@@ -92,8 +94,10 @@ def _visits(events: ir.Table, journey: Journey) -> ir.Table:
     cum = customer_window(v, order=_VISIT_ORDER, cumulative=True)
     v = v.mutate(
         previous_index=v.stage_index.lag().over(vw),
-        previous_entered_at=v.entered_at.lag().over(vw),
-        left_at=v.entered_at.lead().over(vw),
+        # Nullable: Ibis takes lag/lead of a NOT NULL column as NOT NULL, which a cached
+        # copy would then enforce.
+        previous_entered_at=v.entered_at.lag().over(vw).cast(_NULLABLE_TIME),
+        left_at=v.entered_at.lead().over(vw).cast(_NULLABLE_TIME),
         _first=(v.stage_index == 1).cast("int64"),
         _hit=(v.stage_index >= cycle_stage(journey)).cast("int64"),
     )
@@ -301,6 +305,15 @@ def transition_matrix(
     5       decision          (end)      1     1.000000
     """
     v = _visits(events, journey)
+    needed = [CUSTOMER, "_visit", "stage", "previous_stage", "entered_at"]
+    with cached(v.select(*needed, "previous_entered_at", "left_at")) as kept:
+        parts = _moves(kept, ends)
+    nonempty = [p for p in parts if len(p)]
+    df = pd.concat(nonempty, ignore_index=True) if nonempty else parts[0]
+    return _shape_matrix(df, journey, lang)
+
+
+def _moves(v: ir.Table, ends: bool) -> list[pd.DataFrame]:
     moves = v.filter(v.previous_stage.notnull())
     gap = moves.entered_at.epoch_seconds() - moves.previous_entered_at.epoch_seconds()
     moves = moves.mutate(
@@ -325,9 +338,7 @@ def transition_matrix(
         )
         parts.append(starts.to_pandas().assign(from_stage=START))
         parts.append(finals.to_pandas().assign(to_stage=END))
-    nonempty = [p for p in parts if len(p)]
-    df = pd.concat(nonempty, ignore_index=True) if nonempty else parts[0]
-    return _shape_matrix(df, journey, lang)
+    return parts
 
 
 def _shape_matrix(df: pd.DataFrame, journey: Journey, lang: str | None) -> pd.DataFrame:
@@ -381,18 +392,18 @@ def time_in_stage(events: ir.Table, journey: Journey, *, lang: str | None = None
     """
     v = _visits(events, journey)
     d = (v.left_at.epoch_seconds() - v.entered_at.epoch_seconds()).cast("float64") / 86400.0
-    v = v.mutate(_days=d)
-    agg = (
-        v.group_by("stage")
-        .aggregate(
-            customers=v[CUSTOMER].nunique(),
-            visits=v.count(),
-            left=v.left_at.notnull().cast("int64").sum(),
-            mean_days=v._days.mean(),
+    with cached(v.select(CUSTOMER, "stage", "left_at", _days=d)) as v:
+        agg = (
+            v.group_by("stage")
+            .aggregate(
+                customers=v[CUSTOMER].nunique(),
+                visits=v.count(),
+                left=v.left_at.notnull().cast("int64").sum(),
+                mean_days=v._days.mean(),
+            )
+            .to_pandas()
         )
-        .to_pandas()
-    )
-    med = exact_median(v, "_days", ["stage"], name="median_days").to_pandas()
+        med = exact_median(v, "_days", ["stage"], name="median_days").to_pandas()
     agg = agg.merge(med, on="stage", how="left")
     by_stage = {r["stage"]: r for r in agg.to_dict("records")}
     rows = []

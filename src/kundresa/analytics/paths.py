@@ -23,11 +23,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import ibis
+import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 import pandas as pd
 
 from kundresa.analytics._duration import parse_duration
-from kundresa.analytics._ibis import exact_median
+from kundresa.analytics._ibis import cached, exact_median
 from kundresa.analytics.funnel import Step, parse_step
 from kundresa.analytics.touchpoints import EVENT_ORDER, tag_events
 from kundresa.model.events import CHANNEL, CUSTOMER, EVENT, TIMESTAMP
@@ -391,18 +392,26 @@ def directly_follows(
     w = ibis.window(group_by=[t[CUSTOMER], t._seq], order_by=t._pos)
     nxt = t.node.lead().over(w)
     d = (t[TIMESTAMP].lead().over(w).epoch_seconds() - t[TIMESTAMP].epoch_seconds()).cast("float64")
-    t = t.mutate(target=ibis.coalesce(nxt, ibis.literal(END)), _d=d)
-    pairs = t.rename(source="node")
-    grouped = pairs.group_by(["source", "target"]).aggregate(
-        count=pairs.count(), customers=pairs[CUSTOMER].nunique(), mean_seconds=pairs._d.mean()
+    pairs = t.select(
+        CUSTOMER,
+        "_pos",
+        source=t.node,
+        target=ibis.coalesce(nxt, ibis.literal(END)),
+        _d=d.cast(dt.Float64(nullable=True)),
     )
-    medians = exact_median(pairs, "_d", ["source", "target"], name="median_seconds")
-    first = t.filter(t._pos == 0)
-    starts = first.group_by(target=first.node).aggregate(
-        count=first.count(), customers=first[CUSTOMER].nunique()
-    )
-    df = grouped.to_pandas().merge(medians.to_pandas(), on=["source", "target"], how="left")
-    st = starts.to_pandas().assign(source=START)
+    with cached(pairs) as pairs:
+        grouped = pairs.group_by(["source", "target"]).aggregate(
+            count=pairs.count(),
+            customers=pairs[CUSTOMER].nunique(),
+            mean_seconds=pairs._d.mean(),
+        )
+        medians = exact_median(pairs, "_d", ["source", "target"], name="median_seconds")
+        first = pairs.filter(pairs._pos == 0)
+        starts = first.group_by(target=first.source).aggregate(
+            count=first.count(), customers=first[CUSTOMER].nunique()
+        )
+        df = grouped.to_pandas().merge(medians.to_pandas(), on=["source", "target"], how="left")
+        st = starts.to_pandas().assign(source=START)
     columns = ["source", "target", "count", "customers", "median_seconds", "mean_seconds"]
     if df.empty:
         return _empty(columns)

@@ -19,7 +19,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from kundresa.analytics._ibis import exact_median
+from kundresa.analytics._ibis import cached, exact_median
 from kundresa.analytics.touchpoints import persona_expr, tag_events
 from kundresa.model.events import CHANNEL, CUSTOMER, PROPERTIES, TIMESTAMP
 
@@ -209,23 +209,8 @@ def stage_funnel(
         per = per.left_join(seg, CUSTOMER).drop(f"{CUSTOMER}_right")
         per = per.mutate(segment=per.segment.fill_null("(none)"))
         group_cols = ["segment"]
-    aggs: dict[str, Any] = {}
-    for i, s in enumerate(stage_ids, start=1):
-        aggs[f"reached_{i}"] = (per.highest >= i).fill_null(False).cast("int64").sum()
-        aggs[f"entered_{i}"] = per[f"first_{s}"].notnull().cast("int64").sum()
-    gaps = []
-    for i in range(2, len(stage_ids) + 1):
-        prev = per[f"first_{stage_ids[i - 2]}"]
-        cur = per[f"first_{stage_ids[i - 1]}"]
-        gap = (cur.epoch_seconds() - prev.epoch_seconds()).cast("float64") / 86400.0
-        gaps.append(per.filter(cur >= prev).select(*group_cols, _i=ibis.literal(i), _d=gap))
-    wide = per.group_by(group_cols).aggregate(**aggs) if group_cols else per.aggregate(**aggs)
-    wide_df = wide.to_pandas()
-    medians: dict[tuple[Any, ...], float] = {}
-    if gaps:
-        long = exact_median(ibis.union(*gaps), "_d", [*group_cols, "_i"], name="_m").to_pandas()
-        for r in long.to_dict("records"):
-            medians[(*(r[c] for c in group_cols), int(r["_i"]))] = float(r["_m"])
+    with cached(per) as kept:
+        wide_df, medians = _stage_numbers(kept, stage_ids, group_cols)
     if group_cols:
         wide_df = wide_df.sort_values("segment", kind="stable").reset_index(drop=True)
     rows: list[dict[str, Any]] = []
@@ -254,6 +239,31 @@ def stage_funnel(
         df[c] = df[c].astype("float64")
     df["dropped"] = df["dropped"].astype("Int64")
     return df
+
+
+def _stage_numbers(
+    per: ir.Table, stage_ids: list[str], group_cols: list[str]
+) -> tuple[pd.DataFrame, dict[tuple[Any, ...], float]]:
+    """Reached and entered counts per stage (one wide row per group), and the exact median
+    days between first entries of consecutive stages, keyed by (*group, stage number)."""
+    aggs: dict[str, Any] = {}
+    for i, s in enumerate(stage_ids, start=1):
+        aggs[f"reached_{i}"] = (per.highest >= i).fill_null(False).cast("int64").sum()
+        aggs[f"entered_{i}"] = per[f"first_{s}"].notnull().cast("int64").sum()
+    gaps = []
+    for i in range(2, len(stage_ids) + 1):
+        prev = per[f"first_{stage_ids[i - 2]}"]
+        cur = per[f"first_{stage_ids[i - 1]}"]
+        gap = (cur.epoch_seconds() - prev.epoch_seconds()).cast("float64") / 86400.0
+        gaps.append(per.filter(cur >= prev).select(*group_cols, _i=ibis.literal(i), _d=gap))
+    wide = per.group_by(group_cols).aggregate(**aggs) if group_cols else per.aggregate(**aggs)
+    wide_df = wide.to_pandas()
+    medians: dict[tuple[Any, ...], float] = {}
+    if gaps:
+        long = exact_median(ibis.union(*gaps), "_d", [*group_cols, "_i"], name="_m").to_pandas()
+        for r in long.to_dict("records"):
+            medians[(*(r[c] for c in group_cols), int(r["_i"]))] = float(r["_m"])
+    return wide_df, medians
 
 
 def stage_funnel_periods(
