@@ -1,0 +1,319 @@
+"""Attribution tied to the journey: paths from a project's events, and stage attribution.
+
+**Paths from events** (:func:`conversion_paths`). A *touch* is an event with a node at the
+chosen level (its ``channel``, or its ``touchpoint`` through the journey) that is not itself a
+conversion. A *conversion* is an event fitting the ``conversion`` step (an event name, ``a|b``,
+``touchpoint:ID``), or the first entry into a stage (``stage:ID``). Each conversion closes a
+path: the customer's touches after their previous conversion and no longer than ``lookback``
+before this one, in event order (time; ties by event name, then event id); its value is the
+conversion event's ``value`` (0 when missing). A conversion without any touch gets the path
+``("(no touch)",)``. Touches after a customer's last conversion (all of them, for customers who
+never convert) form a *null path*, limited to ``lookback`` before the customer's last touch.
+
+**Stage attribution** (:func:`stage_attribution`). For each stage transition s → s+1 of the
+journey, the population is the customers who entered stage s. A customer *progresses* when,
+after first entering s, they have an event in a later stage (s+1 or beyond: skipping counts as
+passing, as in the stage funnel). Their path is the touches from first entering s up to
+progressing (for those who stall: up to their last event), within ``lookback`` of the end.
+Progressing paths are conversions, stalled ones null paths; the Markov model (exact removal
+effects) credits each channel or touchpoint with the progressions it helps to cause.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+
+from kundresa.analytics._duration import parse_duration
+from kundresa.analytics.funnel import parse_step
+from kundresa.analytics.touchpoints import EVENT_ORDER, tag_events
+from kundresa.model.events import CHANNEL, CUSTOMER, EVENT, TIMESTAMP, VALUE
+
+if TYPE_CHECKING:
+    from kundresa.model.journey import Journey
+
+__all__ = ["LEVELS", "NO_TOUCH", "conversion_paths", "stage_attribution", "stage_paths"]
+
+LEVELS = ("channel", "touchpoint")
+NO_TOUCH = "(no touch)"
+PATH_COLUMNS = ["path", "conversions", "value", "nulls", "ages"]
+
+
+def _lookback(lookback: str | float | None) -> float | None:
+    if lookback is None:
+        return None
+    seconds = parse_duration(lookback)
+    if seconds <= 0:
+        raise ValueError("lookback must be longer than zero")
+    return seconds
+
+
+def _node(t: ir.Table, level: str) -> ir.StringValue:
+    if level not in LEVELS:
+        raise ValueError(f"level {level!r} is not one of {', '.join(LEVELS)}")
+    return (t[CHANNEL] if level == "channel" else t["touchpoint"]).cast("string")
+
+
+def _frame(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Touch rows (sorted) grouped into one path per key, with ages."""
+    if rows.empty:
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in PATH_COLUMNS})
+    grouped = rows.groupby(keys, sort=True, dropna=False)
+    out = grouped.agg(
+        path=("node", tuple),
+        ages=("age", tuple),
+        conversions=("converted", "max"),
+        value=("value", "max"),
+    ).reset_index(drop=True)
+    out["conversions"] = out["conversions"].astype("float64")
+    out["nulls"] = 1.0 - out["conversions"]
+    out["value"] = out["value"].fillna(0.0).astype("float64")
+    return out[PATH_COLUMNS]
+
+
+def conversion_paths(
+    events: ir.Table,
+    *,
+    conversion: str = "purchase",
+    journey: Journey | None = None,
+    level: str = "channel",
+    lookback: str | float | None = "30d",
+) -> pd.DataFrame:
+    """The paths to conversion (and the null paths) of every customer.
+
+    Parameters
+    ----------
+    events
+        Events in the canonical schema (an Ibis table).
+    conversion
+        What a conversion is: an event name (``purchase``, ``a|b``), ``touchpoint:ID``, or
+        ``stage:ID`` (the first entry into the stage).
+    journey
+        Needed for the ``touchpoint`` level and for touchpoint or stage conversions.
+    level
+        ``channel`` (the events' channel) or ``touchpoint``.
+    lookback
+        Touches longer than this before the conversion (or the null path's end) are left
+        out; ``None`` keeps them all.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per path (a *paths frame*): ``path`` (tuple of nodes), ``conversions``
+        (1 or 0), ``value``, ``nulls`` (1 - conversions) and ``ages`` (seconds from each touch
+        to the conversion or the path's end).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from kundresa import read_events
+    >>> events = read_events(pd.DataFrame({
+    ...     "customer_id": ["a", "a", "a", "b", "b"],
+    ...     "timestamp": ["2025-01-01", "2025-01-02", "2025-01-03", "2025-01-01", "2025-01-05"],
+    ...     "event": ["ad", "mail", "purchase", "ad", "visit"],
+    ...     "channel": ["social", "email", "web", "search", None],
+    ...     "value": [None, None, 99.0, None, None],
+    ... }))
+    >>> conversion_paths(events)[["path", "conversions", "value", "nulls"]]
+                  path  conversions  value  nulls
+    0  (social, email)          1.0   99.0    0.0
+    1        (search,)          0.0    0.0    1.0
+    """
+    window = _lookback(lookback)
+    step = parse_step(conversion)
+    needs_journey = level == "touchpoint" or step.kind != "event"
+    if needs_journey and journey is None:
+        raise ValueError("touchpoint levels and touchpoint/stage conversions need a journey")
+    if step.kind != "event" and journey is not None:
+        known = journey.stage_ids if step.kind == "stage" else [t.id for t in journey.touchpoints]
+        missing = [n for n in step.names if n not in known]
+        if missing:
+            raise ValueError(f"conversion {conversion!r}: no {step.kind} {missing[0]!r}")
+    t = tag_events(events, journey) if needs_journey and journey is not None else events
+    column = {"event": EVENT, "touchpoint": "touchpoint", "stage": "stage"}[step.kind]
+    fits = t[column].isin(list(step.names)).fill_null(False)
+    order = [t[c] for c in EVENT_ORDER]
+    if step.kind == "stage":
+        running = (
+            fits.cast("int64")
+            .sum()
+            .over(ibis.cumulative_window(group_by=t[CUSTOMER], order_by=order))
+        )
+        fits = fits & (running == 1)
+    t = t.mutate(_conv=fits, _node=_node(t, level))
+    t = t.filter(t._conv | t._node.notnull())
+    cum = ibis.cumulative_window(group_by=t[CUSTOMER], order_by=[t[c] for c in EVENT_ORDER])
+    t = t.mutate(_seg=t._conv.cast("int64").sum().over(cum) - t._conv.cast("int64"))
+    convs = t.filter(t._conv).select(
+        CUSTOMER, _seg=t._seg, _at=t[TIMESTAMP], value=t[VALUE].fill_null(0.0)
+    )
+    touches = t.filter(~t._conv).select(CUSTOMER, "_seg", *[c for c in EVENT_ORDER], node=t._node)
+    seg_end = touches.group_by([CUSTOMER, "_seg"]).aggregate(_last=touches[TIMESTAMP].max())
+    j = touches.left_join(convs, [CUSTOMER, "_seg"]).drop(f"{CUSTOMER}_right", "_seg_right")
+    j = j.left_join(seg_end, [CUSTOMER, "_seg"]).drop(f"{CUSTOMER}_right", "_seg_right")
+    end = ibis.coalesce(j._at, j._last)
+    j = j.mutate(
+        age=(end.epoch_seconds() - j[TIMESTAMP].epoch_seconds()).cast("float64"),
+        converted=j._at.notnull().cast("int64"),
+    )
+    if window is not None:
+        j = j.filter(j.age <= window)
+    rows = j.select(CUSTOMER, "_seg", *EVENT_ORDER, "node", "age", "converted", "value")
+    df = rows.to_pandas().sort_values([CUSTOMER, "_seg", *EVENT_ORDER], kind="stable")
+    paths = _frame(df, [CUSTOMER, "_seg"])
+    # Conversions with no touch in the lookback still count, on a path of their own.
+    touched = set(zip(df[CUSTOMER], df["_seg"], strict=True)) if not df.empty else set()
+    bare = convs.to_pandas()
+    bare = bare[[(c, s) not in touched for c, s in zip(bare[CUSTOMER], bare["_seg"], strict=True)]]
+    if len(bare):
+        extra = pd.DataFrame(
+            {
+                "path": [(NO_TOUCH,)] * len(bare),
+                "conversions": 1.0,
+                "value": bare["value"].astype("float64").to_numpy(),
+                "nulls": 0.0,
+                "ages": [(0.0,)] * len(bare),
+            }
+        )
+        paths = pd.concat([paths, extra], ignore_index=True) if len(paths) else extra
+    return paths.reset_index(drop=True)
+
+
+def stage_paths(
+    events: ir.Table,
+    journey: Journey,
+    stage: str,
+    *,
+    level: str = "channel",
+    lookback: str | float | None = "30d",
+) -> pd.DataFrame:
+    """The paths of customers who entered ``stage``: from first entering it to progressing
+    past it (a conversion) or to their last event (a null path). See the module docstring.
+
+    Returns a paths frame with one row per customer in the stage who had at least one touch
+    (a progression without touches gets the path ``("(no touch)",)``).
+    """
+    if stage not in journey.stage_ids:
+        raise ValueError(f"stage {stage!r} is not a stage of the journey")
+    k = journey.stage_ids.index(stage) + 1
+    if k == len(journey.stage_ids):
+        raise ValueError(f"stage {stage!r} is the last stage: there is nothing to progress to")
+    window = _lookback(lookback)
+    t = tag_events(events, journey)
+    entered = t.filter(t.stage_index == k).group_by(CUSTOMER).aggregate(_in=t[TIMESTAMP].min())
+    t = t.inner_join(entered, CUSTOMER)
+    after = t.filter(t[TIMESTAMP] >= t._in)
+    out = (
+        after.filter(after.stage_index > k)
+        .group_by(CUSTOMER)
+        .aggregate(_out=after[TIMESTAMP].min())
+    )
+    last = after.group_by(CUSTOMER).aggregate(_last=after[TIMESTAMP].max())
+    a = after.left_join(out, CUSTOMER).drop(f"{CUSTOMER}_right")
+    a = a.left_join(last, CUSTOMER).drop(f"{CUSTOMER}_right")
+    a = a.mutate(_node=_node(a, level))
+    end = ibis.coalesce(a._out, a._last)
+    touches = a.filter(a._node.notnull() & (a._out.isnull() | (a[TIMESTAMP] < a._out)))
+    touches = touches.mutate(
+        age=(end.epoch_seconds() - touches[TIMESTAMP].epoch_seconds()).cast("float64"),
+        converted=touches._out.notnull().cast("int64"),
+        value=ibis.literal(0.0),
+    )
+    if window is not None:
+        touches = touches.filter(touches.age <= window)
+    rows = touches.select(
+        CUSTOMER,
+        *EVENT_ORDER,
+        node=touches._node,
+        age=touches.age,
+        converted=touches.converted,
+        value=touches.value,
+    )
+    df = rows.to_pandas().sort_values([CUSTOMER, *EVENT_ORDER], kind="stable")
+    paths = _frame(df, [CUSTOMER])
+    progressed = out.to_pandas()
+    bare = progressed[~progressed[CUSTOMER].isin(set(df[CUSTOMER]))] if len(df) else progressed
+    if len(bare):
+        extra = pd.DataFrame(
+            {
+                "path": [(NO_TOUCH,)] * len(bare),
+                "conversions": 1.0,
+                "value": 0.0,
+                "nulls": 0.0,
+                "ages": [(0.0,)] * len(bare),
+            }
+        )
+        paths = pd.concat([paths, extra], ignore_index=True) if len(paths) else extra
+    return paths.reset_index(drop=True)
+
+
+def stage_attribution(
+    events: ir.Table,
+    journey: Journey,
+    *,
+    level: str = "channel",
+    lookback: str | float | None = "30d",
+    order: int = 1,
+    lang: str | None = None,
+) -> pd.DataFrame:
+    """Which channels (or touchpoints) move customers from each stage to the next.
+
+    For every transition s → s+1, the Markov model with exact removal effects credits the
+    progressions (see the module docstring for the paths). Returns one row per transition and
+    node: ``from_stage``, ``to_stage``, ``label`` (``from → to`` in the journey's language),
+    ``channel`` (or touchpoint), ``customers`` (in the stage), ``progressed``, ``conversions``
+    (progressions credited), ``share``, ``removal_effect``, ``progressed_with`` and
+    ``stalled_with`` (customers whose path holds the node) and ``progression_rate_with``.
+    """
+    from kundresa.attribution.models import markov
+
+    rows: list[pd.DataFrame] = []
+    ids = list(journey.stage_ids)
+    for i, s in enumerate(ids[:-1]):
+        paths = stage_paths(events, journey, s, level=level, lookback=lookback)
+        if paths.empty:
+            continue
+        progressed = float(paths["conversions"].sum())
+        result = markov(paths[["path", "conversions", "value", "nulls"]], order=order)
+        df = result.attribution[["channel", "conversions", "share"]].copy()
+        effects = result.removal_effects.set_index("channel")["removal_effect"]
+        df["removal_effect"] = df["channel"].map(effects).astype("float64")
+        holds: dict[str, list[float]] = {}
+        for path, conv in zip(paths["path"], paths["conversions"], strict=True):
+            for node in set(path):
+                pair = holds.setdefault(node, [0.0, 0.0])
+                pair[0 if conv > 0 else 1] += 1
+        df["progressed_with"] = [holds.get(c, [0, 0])[0] for c in df["channel"]]
+        df["stalled_with"] = [holds.get(c, [0, 0])[1] for c in df["channel"]]
+        total_with = df["progressed_with"] + df["stalled_with"]
+        df["progression_rate_with"] = (df["progressed_with"] / total_with).where(total_with > 0)
+        df.insert(0, "progressed", progressed)
+        df.insert(0, "customers", float(len(paths)))
+        label = f"{journey.stage_label(s, lang)} → {journey.stage_label(ids[i + 1], lang)}"
+        df.insert(0, "label", label)
+        df.insert(0, "to_stage", ids[i + 1])
+        df.insert(0, "from_stage", s)
+        rows.append(df)
+    columns = [
+        "from_stage",
+        "to_stage",
+        "label",
+        "customers",
+        "progressed",
+        "channel",
+        "conversions",
+        "share",
+        "removal_effect",
+        "progressed_with",
+        "stalled_with",
+        "progression_rate_with",
+    ]
+    if not rows:
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
+    out = pd.concat(rows, ignore_index=True)[columns]
+    for c in ("customers", "progressed", "progressed_with", "stalled_with"):
+        out[c] = out[c].astype("int64")
+    return out
