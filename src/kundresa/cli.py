@@ -796,6 +796,182 @@ def paths(
         emit(df, fmt, title=title)
 
 
+# -- attribution ------------------------------------------------------------------------------
+
+MODELS = (
+    "first",
+    "last",
+    "last_non_direct",
+    "linear",
+    "time_decay",
+    "position",
+    "markov",
+    "shapley",
+)
+
+
+@main.command()
+@analysis_options
+@click.option(
+    "--paths",
+    "paths_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A paths file (path,total_conversions,total_conversion_value,total_null) instead of "
+    "the project's events.",
+)
+@click.option("--sep", default=">", show_default=True, help="Channel separator in --paths.")
+@click.option(
+    "--model",
+    type=click.Choice([*MODELS, "all"]),
+    default="markov",
+    show_default=True,
+    help="all: every model side by side.",
+)
+@click.option(
+    "--order", type=click.IntRange(1, 4), default=1, show_default=True, help="Markov order."
+)
+@click.option(
+    "--conversion",
+    default="purchase",
+    show_default=True,
+    help="What converts: an event, touchpoint:ID or stage:ID (first entry).",
+)
+@click.option(
+    "--lookback", default="30d", show_default=True, help="Touches counted before a conversion."
+)
+@click.option(
+    "--level", type=click.Choice(["channel", "touchpoint"]), default="channel", show_default=True
+)
+@click.option("--half-life", default="7d", show_default=True, help="Time decay half-life.")
+@click.option(
+    "--position",
+    default="0.4,0.2,0.4",
+    show_default=True,
+    help="Position-based weights: first, middle, last.",
+)
+@click.option("--direct", default="direct", show_default=True, help="The direct channel's name.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for sampled Shapley.")
+@click.option("--samples", type=click.IntRange(1), default=None, help="Shapley permutations.")
+@click.option(
+    "--view",
+    type=click.Choice(["credits", "transitions", "removal", "stages", "paths"]),
+    default="credits",
+    show_default=True,
+    help="credits: channel credits; transitions/removal: the Markov chain; stages: stage "
+    "attribution (which channels move customers to the next stage); paths: the paths used.",
+)
+@SINCE
+@UNTIL
+@LANG
+def attribution(
+    project_dir: Path,
+    events_file: Path | None,
+    journey_file: Path | None,
+    engine: str,
+    tz: str | None,
+    fmt: str,
+    paths_file: Path | None,
+    sep: str,
+    model: str,
+    order: int,
+    conversion: str,
+    lookback: str,
+    level: str,
+    half_life: str,
+    position: str,
+    direct: str,
+    seed: int,
+    samples: int | None,
+    view: str,
+    since: str | None,
+    until: str | None,
+    lang: str | None,
+) -> None:
+    """Multi-touch attribution: which channels and touchpoints earn the conversions."""
+    from kundresa.analytics._duration import parse_duration
+
+    with usage():
+        try:
+            weights = tuple(float(x) for x in position.split(","))
+        except ValueError as exc:
+            raise ValueError(f"--position {position!r} is not three numbers (0.4,0.2,0.4)") from exc
+        opts: dict[str, Any] = {
+            "direct": direct,
+            "half_life": parse_duration(half_life),
+            "position": weights,
+            "order": order,
+            "seed": seed,
+            "samples": samples,
+        }
+    if paths_file is not None:
+        from kundresa.attribution.paths_file import read_paths_file
+
+        if view == "stages":
+            raise click.UsageError("--view stages needs the project's events, not --paths")
+        with usage():
+            paths = read_paths_file(paths_file, sep=sep)
+            _attribution_out(paths, model, view, opts, fmt)
+        return
+    from kundresa.attribution.journey import conversion_paths, stage_attribution
+
+    with open_project(project_dir, events_file, journey_file, engine, tz) as project, usage():
+        events = _events(project, since, until)
+        journey = _journey_or_none(project)
+        if view == "stages":
+            if journey is None:
+                raise UserError("--view stages needs a journey file")
+            df = stage_attribution(
+                events, journey, level=level, lookback=lookback, order=order, lang=lang
+            )
+            emit(df, fmt, title="Stage attribution (Markov, exact removal effects)")
+            return
+        paths = conversion_paths(
+            events, conversion=conversion, journey=journey, level=level, lookback=lookback
+        )
+        _attribution_out(paths, model, view, opts, fmt)
+
+
+def _attribution_out(paths: Any, model: str, view: str, opts: dict[str, Any], fmt: str) -> None:
+    from kundresa.attribution import models as am
+
+    if paths.empty:
+        raise UserError("no paths: no touches or conversions to attribute")
+    if view == "paths":
+        df = paths.assign(path=[" > ".join(p) for p in paths["path"]])
+        df = df.groupby("path", as_index=False)[["conversions", "value", "nulls"]].sum()
+        df = df.rename(
+            columns={
+                "conversions": "total_conversions",
+                "value": "total_conversion_value",
+                "nulls": "total_null",
+            }
+        ).sort_values("total_conversions", ascending=False, kind="stable")
+        emit(df, fmt, title="Paths")
+        return
+    if view in ("transitions", "removal"):
+        result = am.markov(paths, order=opts["order"])
+        if view == "transitions":
+            emit(result.transitions, fmt, title=f"Markov chain (order {opts['order']})")
+        else:
+            emit(result.removal_effects, fmt, title="Removal effects")
+        return
+    if model == "all":
+        if fmt == "table":
+            wide = am.compare_models(paths, **opts)
+            emit(wide, fmt, title="All models side by side")
+            return
+        df = pd_concat([am.attribute(paths, m, **opts) for m in MODELS])
+    else:
+        df = am.attribute(paths, model, **opts)
+    emit(df, fmt, title=f"Attribution ({model})")
+
+
+def pd_concat(frames: list[Any]) -> Any:
+    import pandas as pd
+
+    return pd.concat(frames, ignore_index=True)
+
+
 # -- demo -------------------------------------------------------------------------------------
 
 
