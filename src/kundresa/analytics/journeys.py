@@ -35,7 +35,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from kundresa.analytics._ibis import cached, customer_window, exact_median
-from kundresa.analytics.touchpoints import persona_expr, tag_events
+from kundresa.analytics.touchpoints import persona_expr, staged_events
 from kundresa.model.events import CUSTOMER, TIMESTAMP
 
 if TYPE_CHECKING:
@@ -47,6 +47,7 @@ __all__ = [
     "customer_journeys",
     "cycle_stage",
     "journey_summary",
+    "stage_analysis",
     "stage_visits",
     "time_in_stage",
     "transition_matrix",
@@ -75,15 +76,21 @@ def cycle_stage(journey: Journey) -> int:
     return bofu[-1] if bofu else n
 
 
-def _visits(events: ir.Table, journey: Journey) -> ir.Table:
-    """One row per visit, with its moves, cycle and flags (see the module docstring)."""
+def _visits(
+    events: ir.Table, journey: Journey, *, moves: bool = True, staged: ir.Table | None = None
+) -> ir.Table:
+    """One row per visit, with its moves, cycle and flags (see the module docstring).
+
+    With ``moves=False`` only the visits with their stage, previous stage and times: what the
+    transition matrix and time in stage need, without the cycle, loop and skip windows."""
     n = len(journey.stages)
-    tagged = tag_events(events, journey)
-    staged = tagged.filter(tagged.stage_index.notnull())
-    w = customer_window(staged)
+    if staged is None:
+        staged = staged_events(events, journey)
+    w = customer_window(staged, order=("_order",))
     prev = staged.stage_index.lag().over(w)
     staged = staged.mutate(_new=(prev.isnull() | (prev != staged.stage_index)).cast("int64"))
-    staged = staged.mutate(_visit=staged._new.sum().over(customer_window(staged, cumulative=True)))
+    cum = customer_window(staged, order=("_order",), cumulative=True)
+    staged = staged.mutate(_visit=staged._new.sum().over(cum))
     v = staged.group_by([CUSTOMER, "_visit"]).aggregate(
         stage_index=staged.stage_index.max(),
         entered_at=staged[TIMESTAMP].min(),
@@ -101,6 +108,11 @@ def _visits(events: ir.Table, journey: Journey) -> ir.Table:
         _first=(v.stage_index == 1).cast("int64"),
         _hit=(v.stage_index >= cycle_stage(journey)).cast("int64"),
     )
+    if not moves:
+        return v.mutate(
+            stage=_stage_name(v.stage_index, journey),
+            previous_stage=_stage_name(v.previous_index, journey),
+        )
     # Segments between visits to the first stage; a first-stage visit starts a new cycle when
     # the segment before it reached the cycle stage (see the module docstring for why this
     # equals "since the current cycle began").
@@ -143,10 +155,15 @@ def _visits(events: ir.Table, journey: Journey) -> ir.Table:
         backward=(v.previous_index > v.stage_index).fill_null(False),
         new_cycle=v._boundary == 1,
     )
-    ids = list(journey.stage_ids)
-    name = ibis.cases(*((v.stage_index == i, s) for i, s in enumerate(ids, start=1)))
-    prev_name = ibis.cases(*((v.previous_index == i, s) for i, s in enumerate(ids, start=1)))
-    return v.mutate(stage=name.cast("string"), previous_stage=prev_name.cast("string"))
+    return v.mutate(
+        stage=_stage_name(v.stage_index, journey),
+        previous_stage=_stage_name(v.previous_index, journey),
+    )
+
+
+def _stage_name(index: ir.IntegerValue, journey: Journey) -> ir.StringValue:
+    ids = enumerate(journey.stage_ids, start=1)
+    return ibis.cases(*((index == i, s) for i, s in ids)).cast("string")
 
 
 def stage_visits(events: ir.Table, journey: Journey) -> ir.Table:
@@ -250,6 +267,8 @@ def transition_matrix(
     *,
     ends: bool = True,
     lang: str | None = None,
+    staged: ir.Table | None = None,
+    visits: ir.Table | None = None,
 ) -> pd.DataFrame:
     """Stage-to-stage moves with counts and probabilities, backward moves included.
 
@@ -304,13 +323,21 @@ def transition_matrix(
     4      awareness          (end)      1     0.333333
     5       decision          (end)      1     1.000000
     """
-    v = _visits(events, journey)
-    needed = [CUSTOMER, "_visit", "stage", "previous_stage", "entered_at"]
-    with cached(v.select(*needed, "previous_entered_at", "left_at")) as kept:
-        parts = _moves(kept, ends)
+    if visits is not None:
+        parts = _moves(visits, ends)
+    else:
+        with cached(_light_visits(events, journey, staged)) as kept:
+            parts = _moves(kept, ends)
     nonempty = [p for p in parts if len(p)]
     df = pd.concat(nonempty, ignore_index=True) if nonempty else parts[0]
     return _shape_matrix(df, journey, lang)
+
+
+def _light_visits(events: ir.Table, journey: Journey, staged: ir.Table | None) -> ir.Table:
+    """The visit columns the transition matrix and time in stage read."""
+    v = _visits(events, journey, moves=False, staged=staged)
+    needed = [CUSTOMER, "_visit", "stage", "previous_stage", "entered_at"]
+    return v.select(*needed, "previous_entered_at", "left_at")
 
 
 def _moves(v: ir.Table, ends: bool) -> list[pd.DataFrame]:
@@ -383,14 +410,21 @@ def _shape_matrix(df: pd.DataFrame, journey: Journey, lang: str | None) -> pd.Da
     return df[columns].reset_index(drop=True)
 
 
-def time_in_stage(events: ir.Table, journey: Journey, *, lang: str | None = None) -> pd.DataFrame:
+def time_in_stage(
+    events: ir.Table,
+    journey: Journey,
+    *,
+    lang: str | None = None,
+    staged: ir.Table | None = None,
+    visits: ir.Table | None = None,
+) -> pd.DataFrame:
     """Time spent in each stage: from entering a visit to entering the next one.
 
     Returns one row per stage with ``stage``, ``label``, ``customers`` (who visited it),
     ``visits``, ``left`` (visits that ended by a move), ``open`` (visits still ongoing: the
     customers' current stages), ``median_days`` and ``mean_days`` over left visits.
     """
-    v = _visits(events, journey)
+    v = visits if visits is not None else _visits(events, journey, moves=False, staged=staged)
     d = (v.left_at.epoch_seconds() - v.entered_at.epoch_seconds()).cast("float64") / 86400.0
     with cached(v.select(CUSTOMER, "stage", "left_at", _days=d)) as v:
         agg = (
@@ -427,6 +461,33 @@ def time_in_stage(events: ir.Table, journey: Journey, *, lang: str | None = None
     for c in ("median_days", "mean_days"):
         df[c] = df[c].astype("float64")
     return df
+
+
+def stage_analysis(
+    project: Any,
+    *,
+    since: Any = None,
+    until: Any = None,
+    lang: str | None = None,
+) -> dict[str, pd.DataFrame]:
+    """The full stage analysis at once: stage assignment done once and shared by the stage
+    funnel, the transition matrix and time in stage.
+
+    Returns a dict with ``funnel`` (:func:`~kundresa.analytics.stages.stage_funnel`),
+    ``transitions`` (:func:`transition_matrix`) and ``time_in_stage``.
+    """
+    from kundresa.analytics.stages import filter_period, stage_funnel
+
+    journey: Journey = project.journey
+    t = filter_period(project.events, since, until)
+    with cached(staged_events(t, journey)) as staged:
+        funnel = stage_funnel(project, events=t, lang=lang, staged=staged)
+        with cached(_light_visits(t, journey, staged)) as visits:
+            return {
+                "funnel": funnel,
+                "transitions": transition_matrix(t, journey, lang=lang, visits=visits),
+                "time_in_stage": time_in_stage(t, journey, lang=lang, visits=visits),
+            }
 
 
 def journey_summary(events: ir.Table, journey: Journey) -> pd.DataFrame:

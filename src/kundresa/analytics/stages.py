@@ -20,7 +20,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from kundresa.analytics._ibis import cached, exact_median
-from kundresa.analytics.touchpoints import persona_expr, tag_events
+from kundresa.analytics.touchpoints import persona_expr, staged_events
 from kundresa.model.events import CHANNEL, CUSTOMER, PROPERTIES, TIMESTAMP
 
 if TYPE_CHECKING:
@@ -109,17 +109,23 @@ def filter_period(
     return t
 
 
-def customer_stages(events: ir.Table, journey: Journey) -> ir.Table:
+def customer_stages(
+    events: ir.Table, journey: Journey, *, staged: ir.Table | None = None
+) -> ir.Table:
     """One row per customer with any event: ``highest`` stage index (null if none),
     ``first_<stage>`` entry time of each stage, ``current`` stage (of the last staged event)
-    and ``persona``."""
-    tagged = tag_events(events, journey)
-    staged = tagged.filter(tagged.stage_index.notnull())
+    and ``persona``. ``staged`` may give :func:`staged_events` of ``events`` already
+    computed."""
+    if staged is None:
+        staged = staged_events(events, journey)
     aggs: dict[str, Any] = {"highest": staged.stage_index.max()}
     for i, s in enumerate(journey.stage_ids, start=1):
         aggs[f"first_{s}"] = staged[TIMESTAMP].min(where=staged.stage_index == i)
-    aggs["current"] = staged.stage.argmax(staged[TIMESTAMP])
+    aggs["_current"] = staged.stage_index.argmax(staged._order)
     per = staged.group_by(CUSTOMER).aggregate(**aggs)
+    ids = enumerate(journey.stage_ids, start=1)
+    current = ibis.cases(*((per._current == i, s) for i, s in ids)).cast("string")
+    per = per.mutate(current=current).drop("_current")
     everyone = events.select(CUSTOMER).distinct()
     personas = persona_expr(events, journey)
     out = everyone.left_join(per, CUSTOMER).drop(f"{CUSTOMER}_right")
@@ -146,6 +152,7 @@ def stage_funnel(
     until: str | date | datetime | None = None,
     lang: str | None = None,
     events: ir.Table | None = None,
+    staged: ir.Table | None = None,
 ) -> pd.DataFrame:
     """The stage funnel: reached, entered, conversion and drop-off for every stage.
 
@@ -162,6 +169,9 @@ def stage_funnel(
         Language of the stage labels; default the journey's.
     events
         Events to use instead of the project's.
+    staged
+        :func:`~kundresa.analytics.touchpoints.staged_events` of those events (in the
+        period), when already computed.
 
     Returns
     -------
@@ -201,7 +211,7 @@ def stage_funnel(
     """
     journey: Journey = project.journey
     t = filter_period(events if events is not None else project.events, since, until)
-    per = customer_stages(t, journey)
+    per = customer_stages(t, journey, staged=staged)
     stage_ids = list(journey.stage_ids)
     group_cols: list[str] = []
     if by is not None:

@@ -24,6 +24,7 @@ __all__ = [
     "condition_expr",
     "match_expr",
     "persona_expr",
+    "staged_events",
     "tag_events",
     "touchpoint_summary",
 ]
@@ -88,37 +89,44 @@ def tag_events(events: ir.Table, journey: Journey) -> ir.Table:
     Events no touchpoint fits get nulls.
     """
     t = events
-    order = [t[c] for c in EVENT_ORDER]
-    fits: list[ir.BooleanValue] = []
-    for tp in journey.touchpoints:
-        f = match_expr(t, tp.match)
-        if tp.match.nth is not None and tp.match.nth > 1:
-            running = (
-                f.cast("int64")
-                .sum()
-                .over(ibis.cumulative_window(group_by=t[CUSTOMER], order_by=order))
-            )
-            f = f & (running >= tp.match.nth)
-        fits.append(f)
-    index = {s: i + 1 for i, s in enumerate(journey.stage_ids)}
     if not journey.touchpoints:
         return t.mutate(
             touchpoint=ibis.null("string"),
             stage=ibis.null("string"),
             stage_index=ibis.null("int64"),
         )
-    tp_case = ibis.cases(*((f, tp.id) for f, tp in zip(fits, journey.touchpoints, strict=True)))
-    stage_case = ibis.cases(
-        *((f, tp.stage) for f, tp in zip(fits, journey.touchpoints, strict=True))
-    )
-    idx_case = ibis.cases(
-        *((f, index[tp.stage]) for f, tp in zip(fits, journey.touchpoints, strict=True))
-    )
+    # Each touchpoint's condition becomes a column first, so that its property lookups are
+    # computed once; the running counts for `nth` come after, over those narrow flags (the
+    # window's sort then need not carry the properties when the caller does not use them).
+    flags = {f"_f{k}": match_expr(t, tp.match) for k, tp in enumerate(journey.touchpoints)}
+    t = t.mutate(**flags)
+    window = ibis.cumulative_window(group_by=t[CUSTOMER], order_by=[t[c] for c in EVENT_ORDER])
+    nth = {
+        f"_f{k}": t[f"_f{k}"] & (t[f"_f{k}"].cast("int64").sum().over(window) >= tp.match.nth)
+        for k, tp in enumerate(journey.touchpoints)
+        if tp.match.nth is not None and tp.match.nth > 1
+    }
+    if nth:
+        t = t.mutate(**nth)
+    index = {s: i + 1 for i, s in enumerate(journey.stage_ids)}
+    tps = list(enumerate(journey.touchpoints))
     return t.mutate(
-        touchpoint=tp_case.cast("string"),
-        stage=stage_case.cast("string"),
-        stage_index=idx_case.cast("int64"),
-    )
+        touchpoint=ibis.cases(*((t[f"_f{k}"], tp.id) for k, tp in tps)).cast("string"),
+        stage=ibis.cases(*((t[f"_f{k}"], tp.stage) for k, tp in tps)).cast("string"),
+        stage_index=ibis.cases(*((t[f"_f{k}"], index[tp.stage]) for k, tp in tps)).cast("int64"),
+    ).drop(*flags)
+
+
+def staged_events(events: ir.Table, journey: Journey) -> ir.Table:
+    """The events that have a stage, narrowed to what stage analyses read:
+    ``customer_id``, ``timestamp``, ``_order`` (the event's 1-based position among all the
+    customer's events in the event order, so later windows sort on one integer) and
+    ``stage_index``."""
+    tagged = tag_events(events, journey)
+    w = ibis.window(group_by=tagged[CUSTOMER], order_by=[tagged[c] for c in EVENT_ORDER])
+    tagged = tagged.mutate(_order=ibis.row_number().over(w) + 1)
+    staged = tagged.filter(tagged.stage_index.notnull())
+    return staged.select(CUSTOMER, TIMESTAMP, "_order", "stage_index")
 
 
 def persona_expr(t: ir.Table, journey: Journey) -> ir.Table:
