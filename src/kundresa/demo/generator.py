@@ -101,7 +101,8 @@ def generate_events(
     Returns
     -------
     pyarrow.Table
-        Sorted by customer and time, with ``segment``, ``device`` and, where they apply,
+        Sorted by customer and time, with ``segment``, ``device``, ``variant`` (a checkout
+        A/B test: B converts considering customers better) and, where they apply,
         ``path``, ``campaign``, ``score`` and ``referrer`` properties.
 
     Examples
@@ -122,6 +123,11 @@ def generate_events(
     first = rng.integers(0, int(end * 0.85), n)
     ev = _Events()
     search_or_social = np.array(["search", "social", "display"])
+
+    # A checkout A/B test: half the customers see the new checkout (variant B), which turns
+    # more considering customers into buyers. Drawn from a generator of its own so the rest
+    # of the demo stays as it was for a seed.
+    variant_b = np.random.default_rng([seed, 1]).random(n) < 0.5
 
     # Referred customers (about 8%) arrive through a friend's link.
     referred = rng.random(n) < 0.08
@@ -192,7 +198,9 @@ def generate_events(
 
     # Decision: checkout and the first purchase. Some buy without considering (skips).
     buy_p = np.zeros(n)
-    buy_p[considers] = np.clip(0.38 * lift[considers], 0, 0.9)
+    buy_p[considers] = np.clip(
+        0.38 * lift[considers] * np.where(variant_b[considers], 1.2, 1.0), 0, 0.9
+    )
     not_cons = np.setdiff1d(ids, considers)
     buy_p[not_cons] = 0.04
     buyers = ids[rng.random(n) < buy_p]
@@ -296,6 +304,7 @@ def generate_events(
     props = {
         "segment": _SEGMENTS[segment[cust]].astype(object),
         "device": _DEVICES[device[cust]].astype(object),
+        "variant": np.where(variant_b[cust], "B", "A").astype(object),
         "path": cols["path"],
         "campaign": cols["campaign"],
         "score": cols["score"],
