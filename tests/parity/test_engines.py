@@ -86,6 +86,9 @@ ANALYSES: dict[str, Callable[[Project], pd.DataFrame]] = {
     "transition_matrix": lambda p: journeys.transition_matrix(p.events, p.journey),
     "time_in_stage": lambda p: journeys.time_in_stage(p.events, p.journey),
     "journey_summary": lambda p: journeys.journey_summary(p.events, p.journey),
+    "stage_analysis": lambda p: pd.concat(
+        [df.assign(_part=k) for k, df in journeys.stage_analysis(p).items()], ignore_index=True
+    ),
     "paths": lambda p: paths.paths(p.events, journey=p.journey, top=None),
     "paths_from": lambda p: paths.paths(
         p.events, journey=p.journey, level="event", start="ad_click", session_gap="1d"
