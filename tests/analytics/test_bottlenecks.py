@@ -294,6 +294,7 @@ def test_periods_from_since_until_or_explicit(shop: Project) -> None:
     assert none[["previous_conversion", "change", "z", "p_value"]].isna().all().all()
     assert none["previous_lost"].isna().all() and not none["significant"].any()
     assert none["rank_change"].isna().all()
+    assert bottlenecks(shop, compare_to="none").attrs["previous_period"] is None
     # All of the data: s1 reached by a, b, c, d.
     assert none.set_index("from").loc["s1", "entered_from"] == 4
 

@@ -233,8 +233,8 @@ def bottlenecks(
         neither, the **last 30 days of data** (ending at midnight after the day of the last
         event) are analysed and compared with the 30 days before them. ``START:END`` (or a
         pair of dates) is an explicit period; then a missing since/until means all the data.
-        ``None``: no comparison (the ``previous_*``, ``change``, ``z`` and ``p_value``
-        columns are empty).
+        ``None`` (or ``"none"``): no comparison (the ``previous_*``, ``change``, ``z`` and
+        ``p_value`` columns are empty).
     steps
         Funnel steps (texts as for :func:`~kundresa.analytics.funnel.event_funnel`): add one
         row per step transition of that event funnel.
@@ -384,7 +384,7 @@ def _periods(
     end = _instant(until, "until") if until is not None else None
     if start is not None and end is not None and end <= start:
         raise ValueError(f"until {until!r} must come after since {since!r}")
-    if compare_to is None:
+    if compare_to is None or (isinstance(compare_to, str) and compare_to.strip() == "none"):
         return (start, end), None
     if not (isinstance(compare_to, str) and compare_to.strip() == "previous"):
         if not isinstance(compare_to, str | tuple | list):

@@ -362,6 +362,13 @@ def correlation(
     reaching the target never counts; a failure's events all count. The target's own events
     therefore never count, and neither do events outside the period.
 
+    Read the strongest rows with their intervals: a candidate no failure lacks (or no
+    success has) gets an extreme ratio from the 0.5 correction, with a wide interval. One
+    such case is built in: with a stage target and the default ``among``, every failure has
+    an event of the previous stage (that is how it got into ``among``), so those events
+    show up as "less likely" whenever some successes skipped that stage. Correlation is not
+    causation.
+
     Examples
     --------
     >>> import pandas as pd
