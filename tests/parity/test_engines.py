@@ -19,7 +19,7 @@ from click.testing import CliRunner
 pytest.importorskip("pyspark")
 
 from kundresa import Project
-from kundresa.analytics import funnel, journeys, paths, stages
+from kundresa.analytics import bottlenecks, compare, funnel, journeys, paths, stages
 from kundresa.cli import main
 from kundresa.demo.project import build_demo
 
@@ -98,6 +98,11 @@ ANALYSES: dict[str, Callable[[Project], pd.DataFrame]] = {
     ),
     "path_links": lambda p: paths.path_links(p.events, journey=p.journey, level="channel"),
     "dfg": lambda p: paths.directly_follows(p.events, p.journey),
+    "compare": lambda p: compare.compare(p, by="variant"),
+    "compare_steps": lambda p: compare.compare(p, by="variant", steps=STEPS, window="30d"),
+    "correlation": lambda p: compare.correlation(p, target="stage:decision"),
+    "kpi_status": lambda p: bottlenecks.kpi_status(p),
+    "bottlenecks": lambda p: bottlenecks.bottlenecks(p),
 }
 
 
