@@ -107,7 +107,7 @@ def ref_reached(df: pd.DataFrame, j: Journey, start: datetime, end: datetime) ->
     return [sum(1 for h in highest.values() if h >= i) for i in range(1, len(j.stages) + 1)]
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(st.lists(event_st, min_size=1, max_size=50), st.booleans())
 def test_bottlenecks_equal_a_recount_of_both_periods(
     rows: list[tuple[str, int, str]], with_steps: bool
