@@ -24,7 +24,7 @@ setup: $(UV_DEP)
 	$(UV) sync --locked --python $(PYTHON)
 
 setup-test: $(UV_DEP)
-	$(UV) sync --locked --all-extras --python $(PYTHON)
+	$(UV) sync --locked --extra spark --python $(PYTHON)
 
 demo: setup
 	.venv/bin/kundresa demo kundresa-demo --force
