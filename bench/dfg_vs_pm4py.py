@@ -1,0 +1,147 @@
+"""Our directly-follows graph against pm4py's ``discover_dfg``, on the same events.
+
+Ours: ``kundresa.analytics.paths.directly_follows(events, level="event")`` with ``events =
+ibis.duckdb.connect().read_parquet(file)`` (one case per customer, no session split). It also
+computes distinct customers and the median and mean seconds of every edge, which
+``discover_dfg`` (frequencies only) does not.
+
+Peer: ``pm4py.discover_dfg(df, case_id_key="customer_id", activity_key="event",
+timestamp_key="timestamp")`` on a pandas DataFrame of the same file (customer_id, event,
+timestamp, event_id), loaded before timing and sorted by customer and our event order
+(timestamp, event, event_id), so that even a tie would be ordered as we order it; generate.py
+makes each customer's timestamps unique anyway. pm4py sorts by case and timestamp itself, inside
+the timed call. pm4py is AGPL: it is only in the ``bench`` extra and imported only here.
+
+Compared: every edge count (our rows without ``(start)``/``(end)`` against pm4py's dfg dict),
+start activities (our ``(start)`` rows) and end activities (our ``(end)`` rows). Any difference
+exits 1.
+
+Usage: ``python bench/dfg_vs_pm4py.py 1M --reps 3``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import warnings
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import duckdb_events, emit, median, timed  # noqa: E402
+from generate import generate, parse_size  # noqa: E402
+
+START, END = "(start)", "(end)"
+
+
+def ours(path: Path):
+    from kundresa.analytics.paths import directly_follows
+
+    _, events = duckdb_events(path)
+
+    def run():
+        return directly_follows(events, level="event")
+
+    return run
+
+
+def split(df) -> tuple[dict, dict, dict]:
+    """Our DFG frame as pm4py's three dicts: edges, start and end activities."""
+    edges, starts, ends = {}, {}, {}
+    for s, t, n in zip(df["source"], df["target"], df["count"], strict=True):
+        if s == START:
+            starts[t] = int(n)
+        elif t == END:
+            ends[s] = int(n)
+        else:
+            edges[(s, t)] = int(n)
+    return edges, starts, ends
+
+
+def load_frame(path: Path):
+    import pyarrow.parquet as pq
+
+    t = pq.read_table(path, columns=["customer_id", "timestamp", "event", "event_id"])
+    df = t.to_pandas()
+    return df.sort_values(["customer_id", "timestamp", "event", "event_id"], kind="stable")
+
+
+def peer(df):
+    # pm4py prints a licence banner on import; keep the output readable.
+    with open(os.devnull, "w") as null:
+        stdout, sys.stdout = sys.stdout, null
+        try:
+            import pm4py
+        finally:
+            sys.stdout = stdout
+
+    def run():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            dfg, start, end = pm4py.discover_dfg(
+                df, case_id_key="customer_id", activity_key="event", timestamp_key="timestamp"
+            )
+        return (
+            {k: int(v) for k, v in dfg.items()},
+            {k: int(v) for k, v in start.items()},
+            {k: int(v) for k, v in end.items()},
+        )
+
+    return run
+
+
+def diff(a: dict, b: dict) -> list[str]:
+    keys = sorted(set(a) | set(b), key=str)
+    return [f"{k}: ours {a.get(k)} pm4py {b.get(k)}" for k in keys if a.get(k) != b.get(k)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description="directly_follows vs pm4py.discover_dfg")
+    ap.add_argument("size", help="events: 1M, 10M")
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--warmup", type=int, default=1)
+    args = ap.parse_args(argv)
+    rows = parse_size(args.size)
+    path = generate(rows)
+
+    frame = load_frame(path)
+    t_peer, r_peer = timed(peer(frame), args.reps, args.warmup)
+    del frame
+    t_ours, df = timed(ours(path), args.reps, args.warmup)
+    r_ours = split(df)
+    problems = []
+    for name, a, b in zip(("edges", "start", "end"), r_ours, r_peer, strict=True):
+        problems += [f"{name} {d}" for d in diff(a, b)]
+    equal = not problems
+    speedup = median(t_peer) / median(t_ours)
+    print(f"directly-follows graph, {args.size} events")
+    print(
+        f"  edges {len(r_ours[0])} (pm4py {len(r_peer[0])}), "
+        f"{sum(r_ours[0].values()):,} pairs; {'EQUAL' if equal else 'DIFFERENT'}"
+    )
+    print(f"  ours     median {median(t_ours):.2f} s  {[round(t, 2) for t in t_ours]}")
+    print(f"  pm4py    median {median(t_peer):.2f} s  {[round(t, 2) for t in t_peer]}")
+    print(f"  speed-up pm4py/ours {speedup:.2f}x (target >= 10x at 1M)")
+    emit(
+        {
+            "bench": "dfg",
+            "size": args.size,
+            "edges": len(r_ours[0]),
+            "pairs": sum(r_ours[0].values()),
+            "equal": equal,
+            "differences": problems[:20],
+            "ours_s": t_ours,
+            "peer_s": t_peer,
+            "ratio": median(t_ours) / median(t_peer),
+            "speedup": speedup,
+        }
+    )
+    if not equal:
+        print("ERROR: the DFG differs from pm4py's:", *problems[:20], sep="\n  ", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
