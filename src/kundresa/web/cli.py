@@ -1,0 +1,123 @@
+"""``kundresa serve``: serve a project's web app (registered on the main CLI by the lead)."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+import sys
+from pathlib import Path
+
+import click
+
+__all__ = ["ServeError", "is_loopback", "run_server", "serve"]
+
+TOKEN_ENV = "KUNDRESA_TOKEN"
+
+
+class ServeError(click.UsageError):
+    """The server cannot start as asked (exit code 2, one clear line)."""
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` only accepts connections from this machine.
+
+    Examples
+    --------
+    >>> is_loopback("127.0.0.1"), is_loopback("localhost"), is_loopback("::1")
+    (True, True, True)
+    >>> is_loopback("0.0.0.0"), is_loopback("192.168.1.5"), is_loopback("")
+    (False, False, False)
+    """
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def run_server(
+    project_dir: str | os.PathLike[str] = ".",
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    token: str | None = None,
+    *,
+    lang: str | None = None,
+    open_browser: bool = False,
+) -> None:
+    """Serve the project's web app until interrupted; prints the URL first.
+
+    Raises
+    ------
+    ServeError
+        When ``host`` is not loopback and there is no token, the port is taken, or the
+        project cannot be opened.
+    """
+    import uvicorn
+
+    from kundresa.project import ProjectError
+    from kundresa.web.app import create_app
+
+    token = token or os.environ.get(TOKEN_ENV) or None
+    if not is_loopback(host) and not token:
+        raise ServeError(
+            f"--host {host} is reachable from other machines: give an access token with "
+            f"--token or {TOKEN_ENV} (or serve on 127.0.0.1)"
+        )
+    if not Path(project_dir).is_dir():
+        raise ServeError(f"{project_dir}: no such project folder")
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        try:
+            probe.bind((host.strip("[]"), port))
+        except OSError as exc:
+            raise ServeError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+    try:
+        app = create_app(project_dir, token=token, lang=lang)
+    except (ProjectError, ValueError) as exc:
+        raise ServeError(str(exc)) from exc
+    shown = f"[{host}]" if ":" in host else host
+    url = f"http://{shown}:{port}/"
+    click.echo(f"Kundresa serving {Path(project_dir).resolve()} at {url}")
+    if token:
+        click.echo("Sign in with the access token (API: Authorization: Bearer TOKEN).")
+    click.echo("Press Ctrl+C to stop.")
+    sys.stdout.flush()
+    if open_browser:
+        import webbrowser
+
+        webbrowser.open(url)
+    try:
+        uvicorn.run(app, host=host.strip("[]"), port=port, log_level="warning")
+    finally:
+        app.state.project.close()
+
+
+@click.command("serve")
+@click.option(
+    "--project",
+    "project_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=".",
+    show_default=True,
+    help="The project folder.",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--token",
+    envvar=TOKEN_ENV,
+    help=f"Access token every page and API call needs (or {TOKEN_ENV}); required off loopback.",
+)
+@click.option("--lang", type=click.Choice(["sv", "da", "en"]), help="UI language.")
+@click.option("--open/--no-open", "open_browser", default=False, help="Open a browser.")
+def serve(
+    project_dir: Path,
+    host: str,
+    port: int,
+    token: str | None,
+    lang: str | None,
+    open_browser: bool,
+) -> None:
+    """Serve the journey map, the analyses and their HTTP API (OpenAPI at /openapi.json)."""
+    run_server(project_dir, host, port, token, lang=lang, open_browser=open_browser)

@@ -1,0 +1,134 @@
+"""The served project: one warehouse connection for the process, a lock, and a result cache.
+
+DuckDB allows one writer per file and a connection is not safe to use from two threads at
+once, so the server keeps a single :class:`~kundresa.project.Project` and runs every query
+under one lock. Uploads ingest through the same connection (pages wait for them, and see the
+new events at once). Results of analyses are cached by the project's *version* — a counter
+bumped on every ingest and journey save plus the journey file's modification time — and the
+request's parameters, so a page is computed once per change of data.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from kundresa.project import JOURNEY_FILE, Project, ProjectError
+from kundresa.store.warehouse import IngestError
+
+__all__ = ["ProjectState"]
+
+_CACHE_SIZE = 256
+
+
+class ProjectState:
+    """The project a server serves, opened once (writable when it can be).
+
+    Parameters
+    ----------
+    root
+        The project folder.
+    """
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root).resolve()
+        self.lock = threading.RLock()
+        self.generation = 0
+        self.read_only = False
+        self._cache: OrderedDict[Hashable, Any] = OrderedDict()
+        self.project = self._open()
+
+    def _open(self) -> Project:
+        try:
+            return Project.open(self.root)
+        except ProjectError as exc:
+            # Another process holds the write lock (a running ingest, another server):
+            # serve what is there, read-only, and say so on the data page.
+            if "cannot open the warehouse" not in str(exc):
+                raise
+            self.read_only = True
+            return Project.open(self.root, read_only=True)
+
+    def close(self) -> None:
+        with self.lock:
+            self.project.close()
+
+    @property
+    def journey_path(self) -> Path:
+        return self.root / JOURNEY_FILE
+
+    def version(self) -> tuple[int, int]:
+        """What cached results depend on: ingests and saves here, and the journey file."""
+        try:
+            mtime = self.journey_path.stat().st_mtime_ns
+        except OSError:
+            mtime = 0
+        return (self.generation, mtime)
+
+    def reload_journey(self) -> None:
+        """Re-read the journey file (after a save, or when it changed on disk)."""
+        with self.lock:
+            self.project.close()
+            self.project = self._open()
+            self.generation += 1
+            self._cache.clear()
+
+    def cached(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+        """``compute()`` once per project version and ``key`` (under the project lock)."""
+        with self.lock:
+            version = self.version()
+            if version != getattr(self, "_journey_version", version):
+                # The journey file changed on disk (an editor outside the app): re-read it.
+                self.reload_journey()
+                version = self.version()
+            self._journey_version = version
+            full = (version, key)
+            if full in self._cache:
+                self._cache.move_to_end(full)
+                return self._cache[full]
+            value = compute()
+            self._cache[full] = value
+            while len(self._cache) > _CACHE_SIZE:
+                self._cache.popitem(last=False)
+            return value
+
+    def scope(
+        self, persona: str | None = None, since: str | None = None, until: str | None = None
+    ) -> Any:
+        """The project narrowed to one persona's customers and a period, as the analyses take
+        it (an object with ``journey`` and ``events``)."""
+        from kundresa.analytics.stages import filter_period
+        from kundresa.analytics.touchpoints import persona_expr
+
+        project = self.project
+        journey = project.journey
+        events = project.events
+        if persona:
+            ids = [p.id for p in journey.personas]
+            if persona not in ids:
+                raise ValueError(
+                    f"persona: no persona {persona!r}; personas: {', '.join(ids) or '(none)'}"
+                )
+            who = persona_expr(events, journey)
+            chosen = who.filter(who.persona == persona).select("customer_id")
+            events = events.semi_join(chosen, "customer_id")
+        if since or until:
+            events = filter_period(events, since or None, until or None)
+        return SimpleNamespace(journey=journey, events=events, engine=project.engine, root=None)
+
+    def ingest(self, path: Path) -> dict[str, Any]:
+        """Load an uploaded file into the warehouse; the report as a dict."""
+        if self.read_only:
+            raise IngestError("the warehouse is open read-only (another process holds it)")
+        with self.lock:
+            try:
+                report = self.project.ingest([path])
+            finally:
+                self.generation += 1
+                self._cache.clear()
+            return report.as_dict()
