@@ -14,7 +14,7 @@ UV := .tools/bin/uv
 UV_DEP := .tools/bin/uv
 endif
 
-.PHONY: setup setup-test demo test lint typecheck pytest clean
+.PHONY: setup setup-test demo test lint typecheck pytest clean bench-setup bench bench-big
 
 .tools/bin/uv:
 	$(PYTHON) -m venv .tools || $(PYTHON) -m virtualenv .tools
@@ -40,6 +40,19 @@ pytest: setup-test
 	.venv/bin/pytest -p no:cacheprovider
 
 test: lint typecheck pytest
+
+# Benchmarks against chDB and pm4py (bench/README.md). They live in an environment of their
+# own, bench/.venv, so the test environment never gets the bench extra (pm4py is AGPL).
+BENCH_ENV := UV_PROJECT_ENVIRONMENT=bench/.venv
+
+bench-setup: $(UV_DEP)
+	$(BENCH_ENV) $(UV) sync --locked --extra bench --python $(PYTHON)
+
+bench: bench-setup
+	bench/.venv/bin/python bench/run_all.py
+
+bench-big: bench-setup
+	bench/.venv/bin/python bench/run_all.py --big
 
 clean:
 	rm -rf .venv .tools kundresa-demo .mypy_cache .ruff_cache

@@ -28,7 +28,7 @@ from types import SimpleNamespace
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import demo_journey, duckdb_events, emit, median, timed  # noqa: E402
+from _common import DUCKDB_TMP, demo_journey, duckdb_events, emit, median, timed  # noqa: E402
 from generate import generate, parse_size  # noqa: E402
 
 
@@ -51,8 +51,7 @@ def peer(path: Path, memory_limit: str | None = None, temp_dir: str | None = Non
     con.execute("SET TimeZone = 'UTC'")
     if memory_limit:
         con.execute(f"SET memory_limit = '{memory_limit}'")
-    if temp_dir:
-        con.execute(f"SET temp_directory = '{temp_dir}'")
+    con.execute(f"SET temp_directory = '{temp_dir or DUCKDB_TMP}'")
     sql = (
         "CREATE OR REPLACE TEMP TABLE sorted AS "
         f"SELECT * FROM read_parquet('{path}') ORDER BY customer_id, timestamp"
