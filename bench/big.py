@@ -28,12 +28,13 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import (  # noqa: E402
+from _common import (
     BENCH,
     FUNNEL_STEPS,
     emit,
@@ -41,7 +42,7 @@ from _common import (  # noqa: E402
     machine,
     read_results,
 )
-from generate import generate, parse_size, path_for  # noqa: E402
+from generate import generate, parse_size, path_for
 
 GIB = 2**30
 LIMIT_GIB = 8
@@ -93,10 +94,8 @@ def _dir_bytes(path: Path) -> int:
     total = 0
     for root, _, files in os.walk(path):
         for f in files:
-            try:
+            with suppress(OSError):  # a spill file removed while walking
                 total += os.path.getsize(os.path.join(root, f))
-            except OSError:
-                pass
     return total
 
 

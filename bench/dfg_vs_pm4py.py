@@ -29,8 +29,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import duckdb_events, emit, median, timed  # noqa: E402
-from generate import generate, parse_size  # noqa: E402
+from _common import duckdb_events, emit, median, timed
+from generate import generate, parse_size
 
 START, END = "(start)", "(end)"
 

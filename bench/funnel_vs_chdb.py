@@ -33,7 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import (  # noqa: E402
+from _common import (
     FUNNEL_STEPS,
     WINDOW_DAYS,
     duckdb_events,
@@ -41,7 +41,7 @@ from _common import (  # noqa: E402
     median,
     timed,
 )
-from generate import generate, parse_size  # noqa: E402
+from generate import generate, parse_size
 
 
 def ours(path: Path, memory_limit: str | None = None):

@@ -88,11 +88,12 @@ def chunk_table(index: int, customers: int) -> pa.Table:
     def pre(col: str, p: str) -> pa.Array:
         return pc.binary_join_element_wise(p, t[col], "")
 
-    return t.set_column(0, "customer_id", pre("customer_id", prefix)).set_column(
-        1, "timestamp", ts
-    ).set_column(
-        t.schema.get_field_index("event_id"), "event_id", pre("event_id", prefix)
-    ).set_column(t.schema.get_field_index("session_id"), "session_id", pre("session_id", prefix))
+    return (
+        t.set_column(0, "customer_id", pre("customer_id", prefix))
+        .set_column(1, "timestamp", ts)
+        .set_column(t.schema.get_field_index("event_id"), "event_id", pre("event_id", prefix))
+        .set_column(t.schema.get_field_index("session_id"), "session_id", pre("session_id", prefix))
+    )
 
 
 def _cached(path: Path, rows: int) -> bool:
@@ -102,7 +103,9 @@ def _cached(path: Path, rows: int) -> bool:
         meta = pq.read_metadata(path).metadata or {}
     except Exception:
         return False
-    return meta.get(_META_ROWS) == str(rows).encode() and meta.get(_META_VERSION) == VERSION.encode()
+    return (
+        meta.get(_META_ROWS) == str(rows).encode() and meta.get(_META_VERSION) == VERSION.encode()
+    )
 
 
 def generate(rows: int, *, force: bool = False, quiet: bool = False) -> Path:

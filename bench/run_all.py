@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import BENCH, FUNNEL_STEPS, load_average, machine, read_results  # noqa: E402
+from _common import BENCH, FUNNEL_STEPS, load_average, machine, read_results
 
 RESULTS = BENCH / "results.json"
 BIG = BENCH / "results_big.json"
@@ -155,7 +155,11 @@ def _small_tables(doc: dict) -> list[str]:
         " peak RSS (GiB) |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    peers = {"funnel": "chDB windowFunnel", "dfg": "pm4py discover_dfg", "stages": "DuckDB ORDER BY"}
+    peers = {
+        "funnel": "chDB windowFunnel",
+        "dfg": "pm4py discover_dfg",
+        "stages": "DuckDB ORDER BY",
+    }
     for r in doc["runs"]:
         name = r.get("bench")
         if not r.get("ok") or "ours_s" not in r:

@@ -28,8 +28,8 @@ from types import SimpleNamespace
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import DUCKDB_TMP, demo_journey, duckdb_events, emit, median, timed  # noqa: E402
-from generate import generate, parse_size  # noqa: E402
+from _common import DUCKDB_TMP, demo_journey, duckdb_events, emit, median, timed
+from generate import generate, parse_size
 
 
 def ours(path: Path, memory_limit: str | None = None, temp_dir: str | None = None):
