@@ -76,6 +76,13 @@ Seg = Annotated[str | None, Query(description="A segment value (needed with 3+ v
 Target = Annotated[str, Query(description="The conversion event for the correlation.")]
 AttrLevel = Annotated[Literal["channel", "touchpoint"], Query(description="What gets credit.")]
 Lookback = Annotated[str, Query(description="Touches this long before a conversion count.")]
+SessionGap = Annotated[
+    str | None,
+    Query(
+        description="Split a customer's events into paths at pauses this long (`30m`); "
+        "default: one path per customer."
+    ),
+]
 Customer = Annotated[str, Query(min_length=1, max_length=500, description="Customer id.")]
 
 
@@ -421,6 +428,7 @@ def create_app(
         start: Annotated[str | None, Query(description="Paths from this node.")] = None,
         end: Annotated[str | None, Query(description="Paths to this node.")] = None,
         steps: Annotated[int, Query(ge=1, le=20, description="Steps per path.")] = 5,
+        session_gap: SessionGap = None,
         persona: Persona = None,
         since: Since = None,
         until: Until = None,
@@ -435,6 +443,7 @@ def create_app(
                 start=start,
                 end=end,
                 steps=steps,
+                session_gap=session_gap,
                 persona=persona,
                 since=since,
                 until=until,
@@ -449,6 +458,7 @@ def create_app(
         start: str | None = None,
         end: str | None = None,
         steps: Annotated[int, Query(ge=1, le=20)] = 5,
+        session_gap: SessionGap = None,
         persona: Persona = None,
         since: Since = None,
         until: Until = None,
@@ -464,6 +474,7 @@ def create_app(
                 start=start,
                 end=end,
                 steps=steps,
+                session_gap=session_gap,
                 persona=persona,
                 since=since,
                 until=until,
@@ -902,11 +913,27 @@ def format_value(value: Any, column: str = "") -> str:
         return "–"
     if isinstance(value, bool) or not isinstance(value, int | float):
         return str(value)
+    if "seconds" in column:
+        return _duration(float(value))
     if isinstance(value, float) and any(w in column for w in _RATE_WORDS):
         return f"{value:.1%}"
     if isinstance(value, int) or (value.is_integer() and abs(value) >= 1000):
         return f"{value:,.0f}".replace(",", "\u202f")
     return f"{value:,.2f}".replace(",", "\u202f")
+
+
+def _duration(seconds: float) -> str:
+    """Seconds as a person reads them.
+
+    Examples
+    --------
+    >>> _duration(45), _duration(5400), _duration(742019.5)
+    ('45 s', '1.5 h', '8.6 d')
+    """
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if abs(seconds) >= size:
+            return f"{seconds / size:.1f} {unit}"
+    return f"{seconds:.0f} s"
 
 
 def _flow_yaml(value: Any) -> str:

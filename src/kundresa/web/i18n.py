@@ -39,6 +39,9 @@ _TEXT: dict[str, tuple[str, str, str]] = {
     "median_seconds": ("Median seconds", "Median sekunder", "Median sekunder"),
     "median_seconds_to_convert": ("Median seconds", "Median sekunder", "Median sekunder"),
     "path": ("Path", "Väg", "Vej"),
+    "steps": ("Steps", "Steg", "Trin"),
+    "session_gap": ("Split at pauses of", "Dela vid paus på", "Del ved pause på"),
+    "whole_journey": ("whole journey", "hela resan", "hele rejsen"),
     "lost": ("Lost", "Tappade", "Tabt"),
     "reached": ("Reached", "Nått", "Nået"),
     "entered": ("Entered", "Besökt", "Besøgt"),
@@ -92,7 +95,7 @@ _TEXT: dict[str, tuple[str, str, str]] = {
     "missed": ("missed", "missat", "misset"),
     "stage_funnel": ("Stage funnel", "Fastratt", "Fasetragt"),
     "event_funnel": ("Event funnel", "Händelsetratt", "Hændelsestragt"),
-    "steps": ("Steps (one per line)", "Steg (ett per rad)", "Trin (et pr. linje)"),
+    "steps_lines": ("Steps (one per line)", "Steg (ett per rad)", "Trin (et pr. linje)"),
     "window": ("Window", "Fönster", "Vindue"),
     "order": ("Order", "Ordning", "Rækkefølge"),
     "exclusions": (

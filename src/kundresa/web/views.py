@@ -323,6 +323,7 @@ def paths_view(
     start: str | None = None,
     end: str | None = None,
     steps: int = 5,
+    session_gap: str | None = None,
     persona: str | None = None,
     since: str | None = None,
     until: str | None = None,
@@ -336,16 +337,18 @@ def paths_view(
     since, until = _period(since, until)
     journey = state.project.journey
     scope = state.scope(persona, since, until)
-    opts: dict[str, Any] = {"journey": journey, "level": level}
+    session_gap = session_gap or None  # none: one path per customer, the whole journey
+    opts: dict[str, Any] = {"journey": journey, "level": level, "session_gap": session_gap}
     ends: dict[str, Any] = {"start": start or None, "end": end or None}
     return {
         "level": level,
         "start": start or None,
         "end": end or None,
         "steps": steps,
+        "session_gap": session_gap,
         "paths": records(paths(scope.events, steps=steps, top=20, **opts, **ends)),
         "links": records(path_links(scope.events, steps=steps, **opts, **ends)),
-        "dfg": records(directly_follows(scope.events, **opts)),
+        "dfg": records(directly_follows(scope.events, journey=journey, level=level)),
         "transitions": records(transition_matrix(scope.events, journey, lang=lang)),
     }
 

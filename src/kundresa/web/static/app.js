@@ -100,15 +100,15 @@
     "sankey": function (el) {
       var names = {}, nodes = [], links = [];
       data.links.forEach(function (l) {
+        if (l.target === "(end)") return;  // a path that stops simply ends its band
         var s = l.source_step + ". " + l.source, t = l.target_step + ". " + l.target;
-        if (l.target === "(end)") return;
         [s, t].forEach(function (n) { if (!names[n]) { names[n] = 1; nodes.push({ name: n }); } });
         links.push({ source: s, target: t, value: l.count });
       });
       links.sort(function (a, b) { return b.value - a.value; });
-      links = links.slice(0, 60);
+      links = links.slice(0, 80);
       var used = {}; links.forEach(function (l) { used[l.source] = used[l.target] = 1; });
-      make(el, { tooltip: { trigger: "item" }, series: [{ type: "sankey", left: 10, right: small ? 80 : 140, nodeGap: 8, emphasis: { focus: "adjacency" },
+      make(el, { tooltip: { trigger: "item" }, series: [{ type: "sankey", left: 10, right: small ? 70 : 120, nodeGap: 6, layoutIterations: 64, nodeAlign: "justify", emphasis: { focus: "adjacency" },
         data: nodes.filter(function (n) { return used[n.name]; }), links: links, lineStyle: { color: "gradient", opacity: 0.35 },
         label: { fontSize: 11 } }] });
     },
@@ -117,8 +117,9 @@
       var max = Math.max.apply(null, edges.map(function (e) { return e.count; }).concat([1]));
       var seen = {}, nodes = [];
       edges.forEach(function (e) { [e.source, e.target].forEach(function (n) { if (!seen[n]) { seen[n] = 0; nodes.push(n); } seen[n] += e.count; }); });
-      make(el, { tooltip: {}, series: [{ type: "graph", layout: "circular", circular: { rotateLabel: false }, roam: true,
-        data: nodes.map(function (n) { return { name: n, symbolSize: 12 + 30 * Math.sqrt(seen[n] / (2 * max)), label: { show: true } }; }),
+      make(el, { tooltip: {}, series: [{ type: "graph", layout: "circular", circular: { rotateLabel: true }, roam: true, top: 60, bottom: 60, left: 120, right: 120,
+        label: { show: true, position: "right", fontSize: 11, color: "#33404f" },
+        data: nodes.map(function (n) { return { name: n, symbolSize: 10 + 26 * Math.sqrt(seen[n] / (2 * max)) }; }),
         links: edges.filter(function (e) { return e.source !== e.target; }).map(function (e) {
           return { source: e.source, target: e.target, value: e.count, lineStyle: { width: 1 + 7 * e.count / max, curveness: 0.2, opacity: 0.6 } }; }),
         edgeSymbol: ["none", "arrow"], edgeSymbolSize: 8, lineStyle: { color: "source" } }] });
@@ -128,12 +129,13 @@
       rows.forEach(function (r) { var c = String(r.cohort).slice(0, 10); if (cohorts.indexOf(c) < 0) cohorts.push(c); if (periods.indexOf(r.period) < 0) periods.push(r.period); });
       periods.sort(function (a, b) { return a - b; });
       var values = rows.map(function (r) { return [periods.indexOf(r.period), cohorts.indexOf(String(r.cohort).slice(0, 10)), r.rate == null ? null : Math.round(r.rate * 1000) / 10]; });
+      el.style.height = Math.max(300, 22 * cohorts.length + 120) + "px";
       make(el, { tooltip: { formatter: function (p) { return text.cohort + " " + cohorts[p.value[1]] + ", " + text.period + " " + periods[p.value[0]] + ": " + p.value[2] + "%"; } },
-        grid: { left: 90, right: 20, top: 10, bottom: 60 },
+        grid: { left: 90, right: 20, top: 10, bottom: 85 },
         xAxis: { type: "category", data: periods, name: text.period, nameLocation: "middle", nameGap: 25 },
         yAxis: { type: "category", data: cohorts, inverse: true },
-        visualMap: { min: 0, max: 100, calculable: true, orient: "horizontal", left: "center", bottom: 0, itemHeight: 120, inRange: { color: ["#f7fbff", "#9ecae1", "#08519c"] }, text: ["100%", "0%"] },
-        series: [{ type: "heatmap", data: values, label: { show: !small && periods.length <= 16, fontSize: 10, formatter: function (p) { return p.value[2] == null ? "" : Math.round(p.value[2]); } } }] });
+        visualMap: { min: 0, max: 100, calculable: false, orient: "horizontal", left: "center", bottom: 0, itemHeight: 120, inRange: { color: ["#f7fbff", "#9ecae1", "#08519c"] }, text: ["100%", "0%"] },
+        series: [{ type: "heatmap", data: values, label: { show: !small && periods.length <= 16 && cohorts.length <= 60, fontSize: 10, formatter: function (p) { return p.value[2] == null ? "" : Math.round(p.value[2]); } } }] });
     },
     "lifecycle": function (el) {
       var rows = data.lifecycle, x = rows.map(function (r) { return String(r.period).slice(0, 10); });
