@@ -361,3 +361,5 @@ def test_upload_counts_and_quarantines(make_client: Any, demo_copy: Path) -> Non
     headless = c.post("/api/data/upload", files={"file": ("h.csv", b"foo,bar\n1,2\n")})
     assert headless.status_code == 400 and "h.csv" in headless.json()["detail"]
     assert c.get("/api/data").json()["summary"]["events"] == after["summary"]["events"] + 2
+    kept = sorted(p.name.split("-", 1)[1] for p in (demo_copy / ".kundresa/uploads").iterdir())
+    assert kept == ["more.csv", "more2.csv"]  # loaded uploads stay; refused ones do not

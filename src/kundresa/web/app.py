@@ -13,8 +13,8 @@ import hmac
 import os
 import re
 import secrets
-import tempfile
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import quote, urlencode
@@ -24,7 +24,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from kundresa.project import ProjectError
+from kundresa.project import STORE_DIR, ProjectError
 from kundresa.store.warehouse import IngestError
 from kundresa.web import editor, views
 from kundresa.web.i18n import LANGUAGES, translate
@@ -843,9 +843,15 @@ def create_app(
                 f"file: {name or '(no name)'!r}: expected .csv, .tsv, .parquet, .jsonl, "
                 ".ndjson or .json (optionally .gz)"
             )
-        with tempfile.TemporaryDirectory(prefix="kundresa-upload-") as tmp:
-            target = Path(tmp) / re.sub(r"[^\w.\-]", "_", name)
-            size = 0
+        # Uploads are kept in the project (.kundresa/uploads/), so the ingest log and the
+        # quarantine name a file that still exists; one that cannot be loaded is removed.
+        folder = state.root / STORE_DIR / "uploads"
+        folder.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        safe = re.sub(r"[^\w.\-]", "_", name)
+        target = folder / f"{stamp}-{safe}"
+        size = 0
+        try:
             with target.open("wb") as out:
                 while chunk := await file.read(1 << 20):
                     size += len(chunk)
@@ -855,10 +861,13 @@ def create_app(
                             "(ingest big files with `kundresa ingest`)"
                         )
                     out.write(chunk)
-            try:
-                return state.ingest(target)
-            except IngestError as exc:
-                raise ValueError(str(exc).replace(str(target), name)) from exc
+            return state.ingest(target)
+        except IngestError as exc:
+            target.unlink(missing_ok=True)
+            raise ValueError(str(exc).replace(str(target), name)) from exc
+        except ValueError:
+            target.unlink(missing_ok=True)
+            raise
 
     @app.post("/api/data/upload", tags=["data"], summary="Ingest an uploaded events file")
     async def api_upload(file: Annotated[UploadFile, File(description="Events file.")]) -> Response:
@@ -896,7 +905,7 @@ def create_app(
     return app
 
 
-_RATE_WORDS = ("conversion", "share", "probability", "rate", "removal_effect")
+_RATE_WORDS = {"conversion", "share", "probability", "rate"}
 
 
 def format_value(value: Any, column: str = "") -> str:
@@ -915,7 +924,8 @@ def format_value(value: Any, column: str = "") -> str:
         return str(value)
     if "seconds" in column:
         return _duration(float(value))
-    if isinstance(value, float) and any(w in column for w in _RATE_WORDS):
+    words = set(column.split("_"))
+    if isinstance(value, float) and (words & _RATE_WORDS or "removal_effect" in column):
         return f"{value:.1%}"
     if isinstance(value, int) or (value.is_integer() and abs(value) >= 1000):
         return f"{value:,.0f}".replace(",", "\u202f")

@@ -1,0 +1,224 @@
+"""End to end in Debian's headless Chromium: what a person sees and clicks on the demo.
+
+Screenshots land in ``tests/web/screenshots/`` (git-ignored) for a person to look at.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHROMIUM = os.environ.get("KUNDRESA_CHROMIUM", "/usr/bin/chromium")
+SHOTS = Path(__file__).parent / "screenshots"
+
+pytestmark = pytest.mark.skipif(
+    not Path(CHROMIUM).exists(),
+    reason=f"no Chromium at {CHROMIUM} (make setup-test installs Debian's chromium)",
+)
+
+PAGES = [
+    ("map", "/"),
+    ("map-circle", "/?view=circle"),
+    ("funnel", "/funnel"),
+    ("paths", "/paths"),
+    ("retention", "/retention"),
+    ("bottlenecks", "/bottlenecks"),
+    ("compare", "/compare?by=variant"),
+    ("attribution", "/attribution"),
+    ("customer", "/customer?id=c000002"),
+    ("editor", "/editor"),
+    ("history", "/history"),
+    ("data", "/data"),
+]
+
+
+@pytest.fixture(scope="module")
+def base_url(tmp_path_factory: pytest.TempPathFactory, demo_dir: Path) -> Iterator[str]:
+    """A uvicorn server in a thread, serving a copy of the demo on a free port."""
+    import uvicorn
+
+    from kundresa.web import create_app
+
+    folder = tmp_path_factory.mktemp("e2e") / "demo"
+    shutil.copytree(demo_dir, folder)
+    app = create_app(folder)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+    app.state.project.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        # --no-sandbox: CI runs as root, where Chromium's sandbox cannot start.
+        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    pg = context.new_page()
+    pg.errors = []  # console errors and uncaught exceptions
+    pg.on("console", lambda m: pg.errors.append(m.text) if m.type == "error" else None)
+    pg.on("pageerror", lambda e: pg.errors.append(str(e)))
+    yield pg
+    context.close()
+
+
+def api(base_url: str, path: str) -> Any:
+    with urllib.request.urlopen(base_url + path) as r:
+        return json.loads(r.read())
+
+
+def shot(page: Any, name: str) -> None:
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def test_every_page_opens_without_errors(page: Any, base_url: str) -> None:
+    for name, path in PAGES:
+        page.goto(base_url + path)
+        page.wait_for_load_state("networkidle")
+        assert page.errors == [], (path, page.errors)
+        charts = page.locator("[data-chart]")
+        for i in range(charts.count()):
+            # Every chart drew something (ECharts renders SVG).
+            assert charts.nth(i).locator("svg").count() == 1, (path, i)
+        shot(page, name)
+
+
+def test_map_numbers_equal_the_api(page: Any, base_url: str) -> None:
+    data = api(base_url, "/api/map?persona=business")
+    page.goto(base_url + "/?persona=business")
+    for s in data["stages"]:
+        cell = page.locator(f'tr.numbers td[data-stage="{s["stage"]}"]')
+        assert cell.locator("dd.reached").get_attribute("data-value") == str(s["reached"])
+        assert cell.locator("dd.entered").get_attribute("data-value") == str(s["entered"])
+        shown = cell.locator("dd.reached").inner_text().replace("\u202f", "")
+        assert shown == str(s["reached"])
+        for tp in s["touchpoints"]:
+            li = page.locator(f'li[data-touchpoint="{tp["id"]}"]')
+            assert li.locator(".customers").get_attribute("data-value") == str(tp["customers"])
+        for k in s["kpis"]:
+            li = page.locator(f'td[data-stage="{s["stage"]}"] li[data-metric="{k["metric"]}"]')
+            assert ("missed" in (li.get_attribute("class") or "")) == (k["met"] is False)
+    loss = page.locator("td.loss")
+    assert loss.count() == 1 and loss.get_attribute("data-stage") == data["biggest_loss"]
+    # The persona switch changes the numbers.
+    page.select_option("select[name=persona]", "")
+    page.click("form.filters button")
+    page.wait_for_load_state("networkidle")
+    everyone = api(base_url, "/api/map")["stages"][0]["reached"]
+    first = page.locator("tr.numbers td dd.reached").first.get_attribute("data-value")
+    assert first == str(everyone) != str(data["stages"][0]["reached"])
+
+
+def test_map_on_a_phone(browser: Any, base_url: str) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    pg = context.new_page()
+    pg.goto(base_url + "/")
+    pg.wait_for_load_state("networkidle")
+    # The page itself does not scroll sideways; the map scrolls inside its frame.
+    width = pg.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390
+    shot(pg, "map-phone")
+    pg.goto(base_url + "/funnel")
+    pg.wait_for_load_state("networkidle")
+    shot(pg, "funnel-phone")
+    context.close()
+
+
+def test_funnel_numbers_and_step_customers(page: Any, base_url: str) -> None:
+    page.goto(base_url + "/funnel")
+    page.fill("textarea[name=steps]", "page_view\ncheckout_start\npurchase")
+    page.fill("input[name=window]", "14d")
+    page.click("#funnel-builder button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    q = "?steps=page_view&steps=checkout_start&steps=purchase&window=14d"
+    data = api(base_url, "/api/funnel" + q)
+    rows = page.locator("#event-funnel tbody tr")
+    assert rows.count() == 3
+    for i, want in enumerate(data["funnel"]):
+        cell = rows.nth(i).locator("td").nth(2)
+        assert cell.get_attribute("data-value") == str(want["count"])
+    for want in data["stages"]:
+        assert page.locator(f'#stage-funnel td[data-value="{want["reached"]}"]').count() >= 1
+    rows.nth(1).click()
+    box = page.locator("#step-customers")
+    box.locator("li").first.wait_for()
+    total = api(base_url, "/api/funnel/customers" + q + "&step=2")["total"]
+    assert total == data["funnel"][1]["count"]
+    assert box.locator(".total").inner_text().replace("\u202f", "").startswith(str(total))
+    shot(page, "funnel-step-customers")
+    box.locator("li a").first.click()
+    page.wait_for_load_state("networkidle")
+    assert "/customer?id=" in page.url and page.locator("#timeline tbody tr").count() > 0
+    assert page.errors == []
+
+
+def test_edit_and_save_the_journey(page: Any, base_url: str) -> None:
+    page.goto(base_url + "/editor")
+    text = page.input_value("#journey-text")
+    page.fill("#journey-text", text.replace("name: Nordljus Hem", "name: Nordljus Hem Web", 1))
+    page.click("#save")
+    page.wait_for_load_state("networkidle")
+    assert page.locator("#saved").is_visible()
+    page.goto(base_url + "/")
+    assert "Nordljus Hem Web" in page.locator("header .brand").inner_text()
+    page.goto(base_url + "/history")
+    assert page.locator("#diff .add", has_text="Nordljus Hem Web").count() == 1
+    shot(page, "history-after-save")
+    # A broken file is refused with its line and column.
+    page.goto(base_url + "/editor")
+    page.fill("#journey-text", "kundresa: 1\nname: x\nstages: 3\n")
+    page.click("#save")
+    assert page.locator("#problems li.error code").first.inner_text().startswith("3:")
+    shot(page, "editor-problems")
+    assert api(base_url, "/api/map")["journey"]["name"] == "Nordljus Hem Web"
+
+
+def test_upload_a_file_and_see_it_counted(page: Any, base_url: str, tmp_path: Path) -> None:
+    csv = tmp_path / "web-upload.csv"
+    csv.write_text(
+        "customer_id,timestamp,event\n"
+        "web1,2025-07-01T09:00:00,page_view\n"
+        "web1,2025-07-01T09:03:00,purchase\n"
+        "web2,2025-07-02T09:00:00,ad_click\n"
+        "web2,sometime,ad_click\n",
+        encoding="utf-8",
+    )
+    page.goto(base_url + "/data")
+    before = int(page.get_attribute("#event-count", "data-value"))
+    page.set_input_files("input[type=file]", str(csv))
+    page.click("#upload-form button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    assert page.locator("#upload-report").is_visible()
+    assert int(page.get_attribute("#event-count", "data-value")) == before + 3
+    assert api(base_url, "/api/data")["summary"]["events"] == before + 3
+    assert page.locator("#quarantine tbody tr", has_text="sometime").count() == 1
+    shot(page, "data-after-upload")
