@@ -41,7 +41,7 @@ SCRIPTS = {
 TARGETS = {
     "funnel": ("ours/chDB <= 1.0 at 10M", lambda r: r <= 1.0, "10M"),
     "dfg": ("pm4py/ours >= 10x at 1M", lambda r: r <= 0.1, "1M"),
-    "stages": ("ours/ORDER BY <= 3 ", lambda r: r <= 3.0, None),
+    "stages": ("ours/ORDER BY <= 3", lambda r: r <= 3.0, None),
 }
 
 
@@ -170,7 +170,7 @@ def _small_tables(doc: dict) -> list[str]:
         text, ok, at = TARGETS[name]
         applies = at is None or at == r["size"]
         met = ("yes" if ok(ratio) else "**no**") if applies else "(n/a)"
-        ratio_text = f"{ratio:.2f}" + (f" ({peer / ours:.2f}x faster)" if name == "dfg" else "")
+        ratio_text = f"{ratio:.2f}" + (f" (pm4py/ours {peer / ours:.2f}x)" if name == "dfg" else "")
         equal = {"stages": "n/a (different output)"}.get(name, "yes" if r.get("equal") else "NO")
         out.append(
             f"| {name} vs {peers[name]} | {r['size']} | {ours:.2f} ({_times(r['ours_s'])}) | "
