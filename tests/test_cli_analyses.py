@@ -172,3 +172,36 @@ def test_any_ibis_backend_url(demo: Path, tmp_path: Path) -> None:
     assert as_json("stages", "--project", str(demo), "--engine", url) == a
     bad = run("stages", "--project", str(demo), "--engine", "nosuchdb://x")
     assert bad.exit_code == 1 and "--engine 'nosuchdb://x'" in bad.output
+
+
+def test_compare_correlation_bottlenecks(demo: Path) -> None:
+    rows = as_json("compare", "--project", str(demo), "--by", "variant")
+    assert rows[0]["stage"] == "awareness"
+    assert {rows[0]["segment_a"], rows[0]["segment_b"]} == {"A", "B"}
+    assert all(r["ci_low_a"] <= r["rate_a"] <= r["ci_high_a"] for r in rows)
+    bad = run("compare", "--project", str(demo), "--by", "persona")
+    assert bad.exit_code == 2
+    corr = as_json(
+        "correlation", "--project", str(demo), "--target", "stage:decision", "--top", "5"
+    )
+    assert 0 < len(corr) <= 5 and {"odds_ratio", "ci_low", "ci_high"} <= set(corr[0])
+    ranked = as_json("bottlenecks", "--project", str(demo))
+    assert ranked and {"lost", "rank_lost", "p_value"} <= set(ranked[0])
+    assert [r["lost"] for r in ranked] == sorted((r["lost"] for r in ranked), reverse=True)
+    kpis = as_json("bottlenecks", "--project", str(demo), "--kpis")
+    assert kpis and {"metric", "target", "actual", "met"} <= set(kpis[0])
+    table = run("bottlenecks", "--project", str(demo), "--compare-to", "none")
+    assert table.exit_code == 0, table.output
+
+
+def test_retention_views(demo: Path) -> None:
+    long = as_json("retention", "--project", str(demo), "--view", "long", "--period", "month")
+    assert all(r["period"] != 0 or r["rate"] == 1.0 for r in long)
+    matrix = as_json("retention", "--project", str(demo), "--period", "month")
+    assert {r["cohort"] for r in matrix} == {r["cohort"] for r in long}
+    repeat = as_json("retention", "--project", str(demo), "--view", "repeat")
+    assert repeat[0]["purchasers"] >= repeat[0]["repeat_purchasers"]
+    life = as_json("retention", "--project", str(demo), "--view", "lifecycle", "--period", "month")
+    assert all(r["active"] == r["new"] + r["returning"] + r["resurrecting"] for r in life)
+    bad = run("retention", "--project", str(demo), "--purchase", "stage:nowhere")
+    assert bad.exit_code == 2

@@ -796,6 +796,248 @@ def paths(
         emit(df, fmt, title=title)
 
 
+@main.command()
+@analysis_options
+@SINCE
+@UNTIL
+@click.option(
+    "--cohort",
+    type=click.Choice(["first_event", "first_purchase"]),
+    default="first_event",
+    show_default=True,
+)
+@click.option(
+    "--period", type=click.Choice(["day", "week", "month"]), default="week", show_default=True
+)
+@click.option(
+    "--returning",
+    type=click.Choice(["any", "purchase"]),
+    default="any",
+    show_default=True,
+    help="What counts as coming back: any event, or a purchase (repeat purchases).",
+)
+@click.option(
+    "--purchase",
+    default="purchase",
+    show_default=True,
+    help="What a purchase is: an event, a|b, touchpoint:ID or stage:ID.",
+)
+@click.option("--periods", type=click.IntRange(1), default=None, help="How many periods to show.")
+@click.option(
+    "--view",
+    type=click.Choice(["matrix", "long", "repeat", "lifecycle"]),
+    default="matrix",
+    show_default=True,
+    help="matrix: cohort × period rates; long: one row per cohort and period; repeat: "
+    "repeat purchase rate; lifecycle: new, returning, resurrecting, dormant per period.",
+)
+def retention(
+    project_dir: Path,
+    events_file: Path | None,
+    journey_file: Path | None,
+    engine: str,
+    tz: str | None,
+    fmt: str,
+    since: str | None,
+    until: str | None,
+    cohort: str,
+    period: str,
+    returning: str,
+    purchase: str,
+    periods: int | None,
+    view: str,
+) -> None:
+    """Retention: cohorts of returning or repeat-purchasing customers, and lifecycle."""
+    from kundresa.analytics import retention as rt
+
+    with open_project(project_dir, events_file, journey_file, engine, tz) as project, usage():
+        events = _events(project, since, until)
+        journey = _journey_or_none(project)
+        if view == "repeat":
+            df = rt.repeat_purchase_rate(events, purchase=purchase, journey=journey)
+            title = "Repeat purchase rate"
+        elif view == "lifecycle":
+            active = "purchase" if returning == "purchase" else "any"
+            df = rt.lifecycle(
+                events, period=period, active=active, purchase=purchase, journey=journey
+            )
+            title = f"Lifecycle by {period}"
+        else:
+            df = rt.retention(
+                events,
+                cohort=cohort,
+                period=period,
+                returning=returning,
+                purchase=purchase,
+                periods=periods,
+                journey=journey,
+            )
+            if view == "matrix":
+                df = rt.retention_matrix(df)
+            title = f"Retention by {period} ({cohort.replace('_', ' ')} cohorts)"
+        emit(df, fmt, title=title)
+
+
+@main.command()
+@analysis_options
+@SINCE
+@UNTIL
+@click.option(
+    "--compare-to",
+    default="previous",
+    show_default=True,
+    help="previous, START:END, or none.",
+)
+@click.option("--step", "steps", multiple=True, help="Also rank the steps of this event funnel.")
+@click.option("--window", default="7d", show_default=True, help="Window for --step funnels.")
+@click.option("--confidence", type=click.FloatRange(0.5, 0.999), default=0.95, show_default=True)
+@click.option("--kpis", is_flag=True, help="Show every KPI's actual value against its target.")
+@LANG
+def bottlenecks(
+    project_dir: Path,
+    events_file: Path | None,
+    journey_file: Path | None,
+    engine: str,
+    tz: str | None,
+    fmt: str,
+    since: str | None,
+    until: str | None,
+    compare_to: str,
+    steps: tuple[str, ...],
+    window: str,
+    confidence: float,
+    kpis: bool,
+    lang: str | None,
+) -> None:
+    """Where customers are lost: stages and steps ranked, against KPIs and the last period."""
+    from kundresa.analytics import bottlenecks as bn
+
+    with open_project(project_dir, events_file, journey_file, engine, tz) as project, usage():
+        if kpis:
+            df = bn.kpi_status(project, since=since, until=until, lang=lang)
+            emit(df, fmt, title=f"{project.journey.name}: KPIs")
+            return
+        other: str | None = None if compare_to.lower() == "none" else compare_to
+        df = bn.bottlenecks(
+            project,
+            since=since,
+            until=until,
+            compare_to=other,
+            steps=list(steps) or None,
+            window=window,
+            confidence=confidence,
+            lang=lang,
+        )
+        wanted = ["kind", "label", "reached", "lost", "conversion", "kpi_gap"]
+        wanted += ["previous_conversion", "change", "p_value", "significant"]
+        columns = [c for c in wanted if c in df.columns] if fmt == "table" else None
+        emit(df, fmt, title=f"{project.journey.name}: bottlenecks", columns=columns)
+
+
+@main.command()
+@analysis_options
+@SINCE
+@UNTIL
+@click.option(
+    "--by", required=True, help="Segments: persona, channel or a property (e.g. variant)."
+)
+@click.option("--a", "seg_a", default=None, help="First segment value (default: the first of two).")
+@click.option("--b", "seg_b", default=None, help="Second segment value.")
+@click.option("--step", "steps", multiple=True, help="Compare on these funnel steps, not stages.")
+@click.option("--window", default="7d", show_default=True)
+@click.option("--order", type=click.Choice(["ordered", "strict", "any"]), default="ordered")
+@click.option("--confidence", type=click.FloatRange(0.5, 0.999), default=0.95, show_default=True)
+@LANG
+def compare(
+    project_dir: Path,
+    events_file: Path | None,
+    journey_file: Path | None,
+    engine: str,
+    tz: str | None,
+    fmt: str,
+    since: str | None,
+    until: str | None,
+    by: str,
+    seg_a: str | None,
+    seg_b: str | None,
+    steps: tuple[str, ...],
+    window: str,
+    order: str,
+    confidence: float,
+    lang: str | None,
+) -> None:
+    """Two segments or A/B variants at every stage, with confidence intervals and a test."""
+    from kundresa.analytics import compare as cmp
+
+    with open_project(project_dir, events_file, journey_file, engine, tz) as project, usage():
+        df = cmp.compare(
+            project,
+            by=by,
+            a=seg_a,
+            b=seg_b,
+            steps=list(steps) or None,
+            window=window,
+            order=order,
+            confidence=confidence,
+            since=since,
+            until=until,
+            lang=lang,
+        )
+        first = "step" if "step" in df.columns else "stage"
+        wanted = [first, "reached_a", "rate_a", "reached_b", "rate_b", "difference"]
+        wanted += ["difference_ci_low", "difference_ci_high", "p_value", "significant"]
+        columns = [c for c in wanted if c in df.columns] if fmt == "table" else None
+        a, b = (df["segment_a"].iloc[0], df["segment_b"].iloc[0]) if len(df) else ("a", "b")
+        emit(df, fmt, title=f"Compare by {by}: a = {a}, b = {b}", columns=columns)
+
+
+@main.command()
+@analysis_options
+@SINCE
+@UNTIL
+@click.option(
+    "--target",
+    required=True,
+    help="What success is: stage:ID (reaching it), touchpoint:ID or an event.",
+)
+@click.option(
+    "--among", default=None, help="Only customers who reached this (default: the previous stage)."
+)
+@click.option("--min-customers", type=click.IntRange(1), default=5, show_default=True)
+@click.option("--top", type=click.IntRange(1), default=30, show_default=True)
+@click.option("--confidence", type=click.FloatRange(0.5, 0.999), default=0.95, show_default=True)
+def correlation(
+    project_dir: Path,
+    events_file: Path | None,
+    journey_file: Path | None,
+    engine: str,
+    tz: str | None,
+    fmt: str,
+    since: str | None,
+    until: str | None,
+    target: str,
+    among: str | None,
+    min_customers: int,
+    top: int,
+    confidence: float,
+) -> None:
+    """Which events and properties make reaching a stage or step more or less likely."""
+    from kundresa.analytics import compare as cmp
+
+    with open_project(project_dir, events_file, journey_file, engine, tz) as project, usage():
+        df = cmp.correlation(
+            project,
+            target=target,
+            among=among,
+            min_customers=min_customers,
+            confidence=confidence,
+            since=since,
+            until=until,
+            top=top,
+        )
+        emit(df, fmt, title=f"What goes with reaching {target}")
+
+
 # -- attribution ------------------------------------------------------------------------------
 
 MODELS = (
