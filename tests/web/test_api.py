@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import time
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -363,3 +365,41 @@ def test_upload_counts_and_quarantines(make_client: Any, demo_copy: Path) -> Non
     assert c.get("/api/data").json()["summary"]["events"] == after["summary"]["events"] + 2
     kept = sorted(p.name.split("-", 1)[1] for p in (demo_copy / ".kundresa/uploads").iterdir())
     assert kept == ["more.csv", "more2.csv"]  # loaded uploads stay; refused ones do not
+
+
+def test_pages_load_nothing_from_the_network(client: Any) -> None:
+    for url in PAGES:
+        page = client.get(url).text
+        assert not re.search(r"""(src|href)=["']?(https?:)?//""", page), url
+    assert client.get("/docs").status_code == 404  # FastAPI's docs page would use a CDN
+    assert client.get("/static/vendor/echarts.min.js").status_code == 200
+
+
+def test_sign_in_page_shows_nothing_of_the_project(make_client: Any, demo_dir: Path) -> None:
+    c = make_client(demo_dir, token="s3cret")
+    page = c.get("/login").text
+    assert "Nordljus" not in page and 'name="token"' in page
+
+
+def test_public_names() -> None:
+    import kundresa.web
+
+    assert kundresa.web.__all__ == sorted(kundresa.web.__all__)
+    assert callable(kundresa.web.run_server) and callable(kundresa.web.create_app)
+
+
+def test_journey_changed_on_disk(make_client: Any, demo_copy: Path) -> None:
+    c = make_client(demo_copy)
+    assert c.get("/api/map").json()["journey"]["name"] == "Nordljus Hem"
+    path = demo_copy / "journey.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("name: Nordljus Hem", "name: Outside edit", 1), "utf-8")
+    os.utime(path, ns=(time.time_ns(), time.time_ns() + 10**9))
+    assert c.get("/api/map").json()["journey"]["name"] == "Outside edit"
+    # A broken file on disk: the error is reported and the app keeps its journey.
+    path.write_text("kundresa: 1\nname: x\nstages: 3\n", "utf-8")
+    os.utime(path, ns=(time.time_ns(), time.time_ns() + 2 * 10**9))
+    broken = c.get("/api/map")
+    assert broken.status_code == 409 and "stages" in broken.json()["detail"]
+    assert c.get("/api/map").status_code == 409  # until it is fixed
+    assert c.get("/editor").status_code == 200  # the editor still opens to fix it

@@ -147,9 +147,11 @@ def test_map_on_a_phone(browser: Any, base_url: str) -> None:
     width = pg.evaluate("document.documentElement.scrollWidth")
     assert width <= 390
     shot(pg, "map-phone")
-    pg.goto(base_url + "/funnel")
-    pg.wait_for_load_state("networkidle")
-    shot(pg, "funnel-phone")
+    for name in ("funnel", "paths", "retention", "data"):
+        pg.goto(f"{base_url}/{name}")
+        pg.wait_for_load_state("networkidle")
+        assert pg.evaluate("document.documentElement.scrollWidth") <= 390, name
+        shot(pg, f"{name}-phone")
     context.close()
 
 

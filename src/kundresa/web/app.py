@@ -120,6 +120,9 @@ def create_app(
         title="Kundresa",
         description="The customer journey map and its analyses, as pages and as JSON.",
         version="1",
+        # FastAPI's /docs and /redoc load their scripts from a CDN; the app works offline.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.project = state
     static = Path(__file__).parent / "static"
@@ -161,7 +164,9 @@ def create_app(
 
     @app.get("/login", response_class=HTMLResponse, include_in_schema=False)
     def login_form(request: Request, next: str = "/", failed: bool = False) -> HTMLResponse:
-        return page(request, "login.html", {"next": next, "failed": failed}, title="sign_in")
+        # Nothing of the project is shown before signing in, not even the journey's name.
+        context = {"next": next, "failed": failed}
+        return page(request, "login.html", context, title="sign_in", public=True)
 
     @app.post("/login", include_in_schema=False)
     def login(
@@ -210,10 +215,11 @@ def create_app(
         *,
         title: str,
         status_code: int = 200,
+        public: bool = False,
     ) -> HTMLResponse:
         ui = ui_lang(request)
         try:
-            journey = state.project.journey
+            journey = None if public else state.project.journey
         except ProjectError:
             journey = None
         query = dict(request.query_params)

@@ -41,6 +41,7 @@ class ProjectState:
         self.generation = 0
         self.read_only = False
         self._cache: OrderedDict[Hashable, Any] = OrderedDict()
+        self._seen_mtime = self._journey_mtime()
         self.project = self._open()
 
     def _open(self) -> Project:
@@ -70,24 +71,34 @@ class ProjectState:
             mtime = 0
         return (self.generation, mtime)
 
+    def _journey_mtime(self) -> int:
+        try:
+            return self.journey_path.stat().st_mtime_ns
+        except OSError:
+            return 0
+
     def reload_journey(self) -> None:
-        """Re-read the journey file (after a save, or when it changed on disk)."""
+        """Re-read the journey file (after a save, or when it changed on disk).
+
+        The new project is opened before the old one is closed: when the file on disk has
+        errors, the app keeps serving the journey it had and the error says why.
+        """
         with self.lock:
-            self.project.close()
-            self.project = self._open()
+            mtime = self._journey_mtime()
+            fresh = self._open()  # a broken file raises here, and is tried again next time
+            self._seen_mtime = mtime
+            old, self.project = self.project, fresh
+            old.close()
             self.generation += 1
             self._cache.clear()
 
     def cached(self, key: Hashable, compute: Callable[[], Any]) -> Any:
         """``compute()`` once per project version and ``key`` (under the project lock)."""
         with self.lock:
-            version = self.version()
-            if version != getattr(self, "_journey_version", version):
+            if self._journey_mtime() != self._seen_mtime:
                 # The journey file changed on disk (an editor outside the app): re-read it.
                 self.reload_journey()
-                version = self.version()
-            self._journey_version = version
-            full = (version, key)
+            full = (self.version(), key)
             if full in self._cache:
                 self._cache.move_to_end(full)
                 return self._cache[full]
