@@ -24,6 +24,7 @@ from kundresa.store.warehouse import IngestError
 __all__ = ["ProjectState"]
 
 _CACHE_SIZE = 256
+_MISSING = object()
 
 
 class ProjectState:
@@ -93,7 +94,15 @@ class ProjectState:
             self._cache.clear()
 
     def cached(self, key: Hashable, compute: Callable[[], Any]) -> Any:
-        """``compute()`` once per project version and ``key`` (under the project lock)."""
+        """``compute()`` once per project version and ``key`` (under the project lock).
+
+        A cached result is returned without waiting for the lock, so pages already computed
+        stay instant while a long analysis runs for another page.
+        """
+        if self._journey_mtime() == self._seen_mtime:
+            hit = self._cache.get((self.version(), key), _MISSING)
+            if hit is not _MISSING:
+                return hit
         with self.lock:
             if self._journey_mtime() != self._seen_mtime:
                 # The journey file changed on disk (an editor outside the app): re-read it.

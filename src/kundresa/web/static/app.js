@@ -22,6 +22,7 @@
     var chart = echarts.init(el, null, { renderer: "svg" });
     option.color = option.color || palette;
     option.textStyle = { fontFamily: "system-ui, sans-serif" };
+    option.animation = false;  // numbers, not motion: the chart is complete when the page is
     chart.setOption(option);
     charts.push(chart);
     return chart;
@@ -36,21 +37,22 @@
         return { name: s.label, x: r * Math.cos(a), y: r * Math.sin(a), value: s.reached,
           symbolSize: 46 + 40 * (s.reached / Math.max(1, stages[0].reached)),
           itemStyle: { color: s.biggest_loss ? "#c62828" : palette[0] },
-          label: { show: true, formatter: s.label + "\n" + num(s.reached), position: "bottom" } };
+          label: { show: true, formatter: s.label + "\n" + num(s.reached), position: Math.cos(a) < -0.3 ? "left" : (Math.cos(a) > 0.3 ? "right" : (Math.sin(a) < 0 ? "top" : "bottom")),
+            backgroundColor: "rgba(255,255,255,.85)", padding: [2, 4], borderRadius: 3, color: "#1d2430", fontWeight: 600, distance: 8 } };
       });
       var links = stages.map(function (s, i) {
         var next = stages[(i + 1) % n];
         return { source: s.label, target: next.label, label: { show: i + 1 < n, formatter: pct(next.conversion_from_previous) } };
       });
-      make(el, { tooltip: {}, series: [{ type: "graph", layout: "none", data: nodes, links: links,
+      make(el, { tooltip: {}, series: [{ type: "graph", layout: "none", data: nodes, links: links, width: 300, height: 300, left: "center", top: "middle",
         edgeSymbol: ["none", "arrow"], edgeSymbolSize: 12, lineStyle: { width: 3, curveness: 0.25, color: "#8aa4c8" },
-        edgeLabel: { show: true, fontSize: 12 } }] });
+        edgeLabel: { show: true, fontSize: 12, color: "#33404f" } }] });
     },
     "emotions": function (el) {
       var labels = data.stages.map(function (s) { return s.label; });
       var names = {}; data.personas.forEach(function (p) { names[p.id] = p.name; });
       var series = Object.keys(data.emotions).map(function (pid) {
-        return { name: names[pid] || pid, type: "line", smooth: 0.25, data: data.emotions[pid], symbolSize: 9, connectNulls: true };
+        return { name: names[pid] || pid, type: "line", smooth: false, data: data.emotions[pid], symbolSize: 9, connectNulls: true };
       });
       make(el, { tooltip: { trigger: "axis" }, legend: { top: 0, type: "scroll" }, grid: { left: 30, right: 20, top: 28, bottom: 22 },
         xAxis: { type: "category", data: labels, boundaryGap: true },
@@ -172,10 +174,10 @@
       var rows = data.visits; if (!rows.length) return;
       var stages = []; rows.forEach(function (v) { stages[v.stage_index - 1] = v.label; });
       for (var i = 0; i < stages.length; i++) if (stages[i] == null) stages[i] = "";
-      make(el, { tooltip: { trigger: "item", formatter: function (p) { return p.value[0] + ": " + stages[p.value[1]]; } },
+      make(el, { tooltip: { trigger: "item", formatter: function (p) { return p.value[0] + ": " + p.value[1]; } },
         grid: { left: 110, right: 20, top: 10, bottom: 30 }, xAxis: { type: "time" },
         yAxis: { type: "category", data: stages },
-        series: [{ type: "line", step: "end", symbolSize: 8, data: rows.map(function (v) { return [v.entered_at, v.stage_index - 1]; }) }] });
+        series: [{ type: "line", step: "start", symbolSize: 9, data: rows.map(function (v) { return [v.entered_at.replace(" ", "T") + "Z", v.label]; }) }] });
     }
   };
 
