@@ -1255,3 +1255,8 @@ def demo(
     out.print(f"Try: kundresa stages --project {directory} --by persona")
     if not no_serve:
         out.print("(The web app is not part of this version; nothing to serve yet.)")
+
+
+from kundresa.web.cli import serve  # noqa: E402  (the web layer sits on top of the CLI)
+
+main.add_command(serve)
