@@ -66,7 +66,7 @@ def _amounts(paths: pd.DataFrame, column: str) -> np.ndarray:
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise ValueError(
-            f"paths: {column} must be finite and >= 0 (row {i}: {paths[column].iloc[i]!r})"
+            f"paths: {column} must be finite and >= 0 (row {i}: {values[i]})"
         )
     return values
 
