@@ -65,9 +65,7 @@ def _amounts(paths: pd.DataFrame, column: str) -> np.ndarray:
     bad = ~np.isfinite(values) | (values < 0)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise ValueError(
-            f"paths: {column} must be finite and >= 0 (row {i}: {values[i]})"
-        )
+        raise ValueError(f"paths: {column} must be finite and >= 0 (row {i}: {values[i]})")
     return values
 
 
