@@ -1,5 +1,5 @@
 # The two commands of the README, and the steps they are made of.
-#   make demo   set everything up and run the demo on the embedded default
+#   make demo   set everything up, build the demo project on the embedded default and serve it
 #   make test   set everything up and run the whole suite (lint, types, tests)
 # Needs only Python >= 3.11, make and the package registries.
 

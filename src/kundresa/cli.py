@@ -1226,10 +1226,24 @@ def pd_concat(frames: list[Any]) -> Any:
 @click.option("--lang", type=click.Choice(["sv", "da", "en"]), default="en", show_default=True)
 @click.option("--no-serve", is_flag=True, help="Build the demo project only; do not serve it.")
 @click.option("--force", is_flag=True, help="Rebuild even if DIRECTORY holds another project.")
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    default=8000,
+    show_default=True,
+    help="Port to serve on.",
+)
 def demo(
-    directory: Path, customers: int, seed: int, lang: str, no_serve: bool, force: bool
+    directory: Path,
+    customers: int,
+    seed: int,
+    lang: str,
+    no_serve: bool,
+    force: bool,
+    port: int,
 ) -> None:
-    """Build a demo company's project (journey and events) and summarise it."""
+    """Build a demo company's project (journey and events), summarise it and serve the web app
+    on 127.0.0.1 (``--no-serve`` stops after the summary)."""
     from kundresa.analytics.stages import stage_funnel
     from kundresa.demo.project import build_demo
 
@@ -1253,8 +1267,12 @@ def demo(
     out.print(f"  events    {directory / 'data' / 'events.parquet'}")
     out.print(f"  warehouse {directory / '.kundresa' / 'warehouse.duckdb'}")
     out.print(f"Try: kundresa stages --project {directory} --by persona")
-    if not no_serve:
-        out.print("(The web app is not part of this version; nothing to serve yet.)")
+    if no_serve:
+        out.print(f"Serve it in the browser with: kundresa serve --project {directory}")
+        return
+    from kundresa.web.cli import run_server
+
+    run_server(directory, port=port, lang=lang)
 
 
 from kundresa.web.cli import serve  # noqa: E402  (the web layer sits on top of the CLI)

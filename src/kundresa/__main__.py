@@ -1,0 +1,5 @@
+"""``python -m kundresa`` runs the command line, like the ``kundresa`` script."""
+
+from kundresa.cli import main
+
+main(prog_name="kundresa")

@@ -1,0 +1,88 @@
+"""`kundresa demo` builds the demo project, then serves it and prints its URL (what
+`make demo` runs); `--no-serve` stops after the summary."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from kundresa.cli import main
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.slow
+def test_demo_builds_then_serves_and_prints_url(tmp_path: Path) -> None:
+    port = free_port()
+    target = tmp_path / "demo"
+    command = [sys.executable, "-m", "kundresa", "demo", str(target), "--customers", "200"]
+    proc = subprocess.Popen(
+        [*command, "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "COLUMNS": "120"},
+    )
+    try:
+        assert proc.stdout is not None
+        lines: list[str] = []
+        deadline = time.monotonic() + 240
+        url = f"http://127.0.0.1:{port}/"
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if url in line:
+                break
+        text = "".join(lines)
+        assert f"Kundresa serving {target.resolve()} at {url}" in text, text
+        assert "Customers per stage" in text  # the summary comes first
+        body = ""
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(url + "api/info", timeout=120) as r:
+                    body = r.read().decode()
+                break
+            except OSError:
+                time.sleep(0.2)
+        assert '"events"' in body
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()  # type: ignore[union-attr]
+
+
+def test_demo_no_serve_tells_how_to_serve(tmp_path: Path) -> None:
+    r = CliRunner().invoke(main, ["demo", str(tmp_path / "d"), "--customers", "100", "--no-serve"])
+    assert r.exit_code == 0, r.output
+    assert "kundresa serve --project" in r.output
+
+
+def test_demo_port_taken_is_a_usage_error(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        r = CliRunner().invoke(
+            main, ["demo", str(tmp_path / "d"), "--customers", "100", "--port", str(port)]
+        )
+    assert r.exit_code == 2, r.output
+    assert f"cannot listen on 127.0.0.1:{port}" in r.output
