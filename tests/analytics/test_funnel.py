@@ -10,6 +10,7 @@ from typing import Any
 
 import ibis
 import pandas as pd
+import pandas.testing as pdt
 import pyarrow as pa
 import pytest
 from hypothesis import given, settings
@@ -24,6 +25,7 @@ from kundresa.analytics.funnel import (
     event_funnel,
     funnel_attempts,
     funnel_customers,
+    funnel_report,
     funnel_step_customers,
     parse_exclusion,
     parse_step,
@@ -488,6 +490,22 @@ def test_extras_match_reference(case: tuple) -> None:
         assert trend["converted"].tolist() == [sum(1 for lv, _ in ref.values() if lv == k)]
     else:
         assert trend.empty
+
+
+@settings(max_examples=15, deadline=None)
+@given(cases(), st.lists(st.sampled_from(["x", "y"]), min_size=14, max_size=14), st.booleans())
+def test_report_equals_the_separate_analyses(case: tuple, plan: list[str], by: bool) -> None:
+    """funnel_report shares one pass over the events; its tables equal the separate calls."""
+    rows, steps, window, order, excl = case
+    t = events_table(rows, [{"plan": p} for p in plan[: len(rows)]])
+    kw: dict[str, Any] = {"window": window, "order": order, "exclusions": excl}
+    segment = "plan" if by else None
+    report = funnel_report(t, steps, by=segment, period="week", bins=[0, 60, 300], **kw)
+    pdt.assert_frame_equal(report["funnel"], event_funnel(t, steps, by=segment, **kw))
+    pdt.assert_frame_equal(
+        report["time_to_convert"], time_to_convert_histogram(t, steps, bins=[0, 60, 300], **kw)
+    )
+    pdt.assert_frame_equal(report["trend"], conversion_trend(t, steps, period="week", **kw))
 
 
 def test_trend_by_week_and_month() -> None:

@@ -53,6 +53,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from kundresa.analytics._duration import parse_duration
+from kundresa.analytics._ibis import cached
 from kundresa.model.events import (
     CHANNEL,
     CUSTOMER,
@@ -77,6 +78,7 @@ __all__ = [
     "event_funnel",
     "funnel_attempts",
     "funnel_customers",
+    "funnel_report",
     "funnel_step_customers",
     "parse_exclusion",
     "parse_step",
@@ -808,6 +810,11 @@ def event_funnel(
     [nan, 180.0]
     """
     best, plan = _best(events, steps, window, order, exclusions, journey, by)
+    with cached(best) as b:
+        return _funnel_frame(b, plan, by)
+
+
+def _funnel_frame(best: ir.Table, plan: _Plan, by: str | None) -> pd.DataFrame:
     group = ["segment"] if by is not None else []
     aggs: dict[str, Any] = {}
     for j in range(1, plan.k + 1):
@@ -921,10 +928,19 @@ def time_to_convert_histogram(
     1     2   buy       60.0   3600.0          0
     2     2   buy     3600.0      NaN          1
     """
+    edges = _edges(bins)
+    best, plan = _best(events, steps, window, order, exclusions, journey, None)
+    return _histogram_frame(best, plan, edges)
+
+
+def _edges(bins: Sequence[str | float]) -> list[float]:
     edges = [parse_duration(b) for b in bins]
     if not edges or any(b <= a for a, b in itertools.pairwise(edges)):
         raise ValueError(f"bins must be increasing edges in seconds, got {list(bins)!r}")
-    best, plan = _best(events, steps, window, order, exclusions, journey, None)
+    return edges
+
+
+def _histogram_frame(best: ir.Table, plan: _Plan, edges: list[float]) -> pd.DataFrame:
     long = _durations(best, plan, [])
     bucket = ibis.cases(
         *((long._d >= edge, i) for i, edge in reversed(list(enumerate(edges)))), else_=-1
@@ -985,9 +1001,17 @@ def conversion_trend(
     0 2025-01-01        2          1         0.5
     1 2025-01-02        1          1         1.0
     """
+    _check_period(period)
+    best, plan = _best(events, steps, window, order, exclusions, journey, None)
+    return _trend_frame(best, plan, period)
+
+
+def _check_period(period: str) -> None:
     if period not in _PERIODS:
         raise ValueError(f"unknown period {period!r}; use one of {', '.join(_PERIODS)}")
-    best, plan = _best(events, steps, window, order, exclusions, journey, None)
+
+
+def _trend_frame(best: ir.Table, plan: _Plan, period: str) -> pd.DataFrame:
     start = best._t1.truncate(_PERIODS[period])
     out = (
         best.mutate(_p=start)
@@ -1005,6 +1029,50 @@ def conversion_trend(
     out["converted"] = out["converted"].fillna(0).astype("int64")
     out["conversion"] = (out["converted"] / out["started"]).astype("float64")
     return out.reset_index(drop=True)
+
+
+def funnel_report(
+    events: ir.Table,
+    steps: Sequence[str | Step],
+    *,
+    window: str | float = "7d",
+    order: str = "ordered",
+    exclusions: Iterable[str | Exclusion | tuple[str, int, int]] = (),
+    by: str | None = None,
+    period: str = "day",
+    bins: Sequence[str | float] = DEFAULT_BINS,
+    journey: Journey | None = None,
+) -> dict[str, pd.DataFrame]:
+    """The event funnel, its time-to-convert histogram and its trend from one pass over the
+    events: the same three tables :func:`event_funnel` (with ``by``),
+    :func:`time_to_convert_histogram` and :func:`conversion_trend` return, under the keys
+    ``funnel``, ``time_to_convert`` and ``trend``; the customers' best attempts are computed
+    once and shared.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from kundresa.project import read_events
+    >>> events = read_events(pd.DataFrame({
+    ...     "customer_id": ["a", "a", "b"],
+    ...     "timestamp": ["2025-01-01 10:00", "2025-01-01 10:00:30", "2025-01-01 09:00"],
+    ...     "event": ["view", "buy", "view"],
+    ... }))
+    >>> report = funnel_report(events, ["view", "buy"], bins=["0", "1m"])
+    >>> report["funnel"]["count"].tolist(), report["time_to_convert"]["customers"].tolist()
+    ([2, 1], [1, 0])
+    >>> report["trend"][["started", "converted"]].values.tolist()
+    [[2, 1]]
+    """
+    edges = _edges(bins)
+    _check_period(period)
+    best, plan = _best(events, steps, window, order, exclusions, journey, by)
+    with cached(best) as b:
+        return {
+            "funnel": _funnel_frame(b, plan, by),
+            "time_to_convert": _histogram_frame(b, plan, edges),
+            "trend": _trend_frame(b, plan, period),
+        }
 
 
 def funnel_step_customers(

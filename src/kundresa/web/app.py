@@ -912,6 +912,8 @@ def create_app(
 
 
 _RATE_WORDS = {"conversion", "share", "probability", "rate"}
+_RATE_COLUMNS = {"removal_effect", "change", "relative_gap"}
+_SEGMENT_CI = re.compile(r"ci_(low|high)_[ab]")
 
 
 def format_value(value: Any, column: str = "") -> str:
@@ -923,6 +925,10 @@ def format_value(value: Any, column: str = "") -> str:
     ('12\u202f345', '45.7%')
     >>> format_value(None, "x"), format_value(2.5, "median_days")
     ('–', '2.50')
+    >>> format_value(0.0312, "ci_low_a"), format_value(-0.05, "difference")
+    ('3.1%', '-5.0%')
+    >>> format_value(1e-9, "p_value"), format_value(0.04321, "p_value")
+    ('< 0.001', '0.043')
     """
     if value is None or (isinstance(value, float) and value != value):
         return "–"
@@ -930,8 +936,16 @@ def format_value(value: Any, column: str = "") -> str:
         return str(value)
     if "seconds" in column:
         return _duration(float(value))
+    if column == "p_value":
+        return "< 0.001" if value < 0.001 else f"{value:.3f}"
     words = set(column.split("_"))
-    if isinstance(value, float) and (words & _RATE_WORDS or "removal_effect" in column):
+    rate = (
+        words & _RATE_WORDS
+        or column in _RATE_COLUMNS
+        or column.startswith("difference")
+        or _SEGMENT_CI.fullmatch(column) is not None
+    )
+    if isinstance(value, float) and rate:
         return f"{value:.1%}"
     if isinstance(value, int) or (value.is_integer() and abs(value) >= 1000):
         return f"{value:,.0f}".replace(",", "\u202f")

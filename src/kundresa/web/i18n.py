@@ -208,8 +208,134 @@ _TEXT: dict[str, tuple[str, str, str]] = {
     "model": ("Model", "Modell", "Model"),
     "stage_attribution": ("Stage attribution", "Attribution per fas", "Attribution pr. fase"),
     "share": ("Share", "Andel", "Andel"),
+    # Column headings of the tables (the API's field names).
+    "active": ("Active", "Aktiva", "Aktive"),
+    "bin_start": ("From", "Från", "Fra"),
+    "bin_end": ("To", "Till", "Til"),
+    "challenges": ("Challenges", "Utmaningar", "Udfordringer"),
+    "change": ("Change", "Förändring", "Ændring"),
+    "channels": ("Channels", "Kanaler", "Kanaler"),
+    "ci_low": ("CI low", "KI låg", "KI lav"),
+    "ci_high": ("CI high", "KI hög", "KI høj"),
+    "cohort_size": ("Cohort size", "Kohortstorlek", "Kohortestørrelse"),
+    "conversions": ("Conversions", "Konverteringar", "Konverteringer"),
+    "converted": ("Converted", "Konverterade", "Konverteret"),
+    "customer_id": ("Customer", "Kund", "Kunde"),
+    "cycle": ("Cycle", "Varv", "Omgang"),
+    "description": ("Description", "Beskrivning", "Beskrivelse"),
+    "difference_ci_low": ("Difference CI low", "Skillnad KI låg", "Forskel KI lav"),
+    "difference_ci_high": ("Difference CI high", "Skillnad KI hög", "Forskel KI høj"),
+    "dormant": ("Dormant", "Vilande", "Hvilende"),
+    "duplicates": ("Duplicates", "Dubbletter", "Dubletter"),
+    "entered_at": ("Entered at", "Kom in", "Kom ind"),
+    "entered_from": ("Entered from", "Kom från", "Kom fra"),
+    "failure_total": ("Not converted", "Ej konverterade", "Ikke konverteret"),
+    "failure_with": ("Not converted, with", "Ej konverterade, med", "Ikke konverteret, med"),
+    "finished": ("Finished", "Klar", "Færdig"),
+    "from": ("From", "Från", "Fra"),
+    "from_stage": ("From stage", "Från fas", "Fra fase"),
+    "gap": ("Gap", "Avvikelse", "Afvigelse"),
+    "goal": ("Goal", "Mål", "Mål"),
+    "goals": ("Goals", "Mål", "Mål"),
+    "id": ("Id", "Id", "Id"),
+    "kind": ("Kind", "Typ", "Type"),
+    "kpi_gap": ("KPI gap", "KPI-avvikelse", "KPI-afvigelse"),
+    "kpi_target": ("KPI target", "KPI-mål", "KPI-mål"),
+    "last_event_at": ("Last event", "Senaste händelse", "Seneste hændelse"),
+    "left_at": ("Left at", "Lämnade", "Forlod"),
+    "loop": ("Loop", "Slinga", "Sløjfe"),
+    "mean_seconds": ("Mean time", "Medeltid", "Middeltid"),
+    "mean_seconds_to_convert": ("Mean time", "Medeltid", "Middeltid"),
+    "median_days_from_previous": (
+        "Median days from previous",
+        "Mediandagar från föregående",
+        "Mediandage fra forrige",
+    ),
+    "metric": ("Metric", "Mått", "Mål"),
+    "move": ("Move", "Steg", "Skridt"),
+    "name": ("Name", "Namn", "Navn"),
+    "needs": ("Needs", "Behov", "Behov"),
+    "new": ("New", "Nya", "Nye"),
+    "odds_ratio": ("Odds ratio", "Oddskvot", "Oddsratio"),
+    "options": ("Options", "Val", "Valg"),
+    "ownership": ("Ownership", "Ägande", "Ejerskab"),
+    "p_value": ("p-value", "p-värde", "p-værdi"),
+    "previous_conversion": (
+        "Conversion, previous period",
+        "Konvertering, förra perioden",
+        "Konvertering, forrige periode",
+    ),
+    "previous_entered_from": (
+        "Entered from, previous period",
+        "Kom från, förra perioden",
+        "Kom fra, forrige periode",
+    ),
+    "previous_lost": ("Lost, previous period", "Tappade, förra perioden", "Tabt, forrige periode"),
+    "previous_reached": (
+        "Reached, previous period",
+        "Nått, förra perioden",
+        "Nået, forrige periode",
+    ),
+    "previous_stage": ("Previous stage", "Föregående fas", "Forrige fase"),
+    "progressed": ("Progressed", "Gick vidare", "Gik videre"),
+    "progressed_with": ("Progressed, with", "Gick vidare, med", "Gik videre, med"),
+    "progression_rate_with": (
+        "Progression rate, with",
+        "Andel vidare, med",
+        "Andel videre, med",
+    ),
+    "properties": ("Properties", "Egenskaper", "Egenskaber"),
+    "purchasers": ("Purchasers", "Köpare", "Købere"),
+    "purchases": ("Purchases", "Köp", "Køb"),
+    "purchases_per_purchaser": ("Purchases per purchaser", "Köp per köpare", "Køb pr. køber"),
+    "quarantined": ("Quarantined", "I karantän", "I karantæne"),
+    "rank_change": ("Rank: change", "Rang: förändring", "Rang: ændring"),
+    "rank_kpi": ("Rank: KPI", "Rang: KPI", "Rang: KPI"),
+    "rank_lost": ("Rank: lost", "Rang: tappade", "Rang: tabt"),
+    "rate": ("Rate", "Andel", "Andel"),
+    "relative_gap": ("Relative gap", "Relativ avvikelse", "Relativ afvigelse"),
+    "removal_effect": ("Removal effect", "Borttagningseffekt", "Fjernelseseffekt"),
+    "repeat_purchasers": ("Repeat purchasers", "Återköpare", "Genkøbere"),
+    "repeat_rate": ("Repeat rate", "Återköpsandel", "Genkøbsandel"),
+    "resurrecting": ("Resurrecting", "Återvända", "Genvundne"),
+    "rows_read": ("Rows read", "Lästa rader", "Læste rækker"),
+    "seconds": ("Time", "Tid", "Tid"),
+    "session_id": ("Session", "Session", "Session"),
+    "significant": ("Significant", "Signifikant", "Signifikant"),
+    "source": ("Source", "Från", "Fra"),
+    "source_step": ("Source step", "Från steg", "Fra trin"),
+    "sources": ("Files", "Filer", "Filer"),
+    "stage_index": ("Stage number", "Fasnummer", "Fasenummer"),
+    "stalled_with": ("Stalled, with", "Stannade, med", "Gik i stå, med"),
+    "started": ("Started", "Startad", "Startet"),
+    "success_total": ("Converted", "Konverterade", "Konverteret"),
+    "success_with": ("Converted, with", "Konverterade, med", "Konverteret, med"),
+    "target_step": ("Target step", "Till steg", "Til trin"),
+    "timestamp": ("Time", "Tid", "Tid"),
+    "to": ("To", "Till", "Til"),
+    "to_stage": ("To stage", "Till fas", "Til fase"),
+    "value": ("Value", "Värde", "Værdi"),
+    "visit": ("Visit", "Besök", "Besøg"),
+    "first": ("First touch", "Första kontakt", "Første kontakt"),
+    "last": ("Last touch", "Sista kontakt", "Sidste kontakt"),
+    "last_non_direct": ("Last non-direct", "Sista icke-direkta", "Sidste ikke-direkte"),
+    "linear": ("Linear", "Linjär", "Lineær"),
+    "time_decay": ("Time decay", "Tidsavtagande", "Tidsaftagende"),
+    "position": ("Position-based", "Positionsbaserad", "Positionsbaseret"),
+    "markov": ("Markov", "Markov", "Markov"),
+    "shapley": ("Shapley", "Shapley", "Shapley"),
 }
 _INDEX = {"en": 0, "sv": 1, "da": 2}
+_MODELS = (
+    "last_non_direct",
+    "time_decay",
+    "first",
+    "last",
+    "linear",
+    "position",
+    "markov",
+    "shapley",
+)
 
 
 def translate(key: str, lang: str) -> str:
@@ -221,8 +347,18 @@ def translate(key: str, lang: str) -> str:
     ('Tratt', 'Tragt', 'Funnel')
     >>> translate("no_such_key", "sv")
     'no_such_key'
+    >>> translate("rate_a", "en"), translate("time_decay_share", "sv")
+    ('Rate A', 'Tidsavtagande: andel')
     """
     text = _TEXT.get(key)
-    if text is None:
-        return key
-    return text[_INDEX.get(lang, 0)] or text[0]
+    if text is not None:
+        return text[_INDEX.get(lang, 0)] or text[0]
+    # Composed column names: ``rate_a`` (a segment), ``markov_share`` (a model's column).
+    head, _, tail = key.rpartition("_")
+    if tail in ("a", "b") and head in _TEXT:
+        return f"{translate(head, lang)} {tail.upper()}"
+    for model in _MODELS:
+        rest = key.removeprefix(model + "_")
+        if rest != key and rest in _TEXT:
+            return f"{translate(model, lang)}: {translate(rest, lang).lower()}"
+    return key

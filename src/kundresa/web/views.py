@@ -239,11 +239,7 @@ def funnel_view(
 ) -> dict[str, Any]:
     """The stage funnel (seed 004's table) and an event funnel with its time to convert and
     trend."""
-    from kundresa.analytics.funnel import (
-        conversion_trend,
-        event_funnel,
-        time_to_convert_histogram,
-    )
+    from kundresa.analytics.funnel import funnel_report
     from kundresa.analytics.stages import stage_funnel
 
     since, until = _period(since, until)
@@ -259,7 +255,7 @@ def funnel_view(
         "exclusions": excl,
         "journey": journey,
     }
-    ef = event_funnel(scope.events, step_list, by=by or None, **common)
+    report = funnel_report(scope.events, step_list, by=by or None, period=period, **common)
     out: dict[str, Any] = {
         "stages": records(stage_funnel(scope, lang=lang)),
         "steps": step_list,
@@ -268,9 +264,9 @@ def funnel_view(
         "exclusions": excl,
         "by": by or None,
         "period": period,
-        "funnel": records(ef),
-        "time_to_convert": records(time_to_convert_histogram(scope.events, step_list, **common)),
-        "trend": records(conversion_trend(scope.events, step_list, period=period, **common)),
+        "funnel": records(report["funnel"]),
+        "time_to_convert": records(report["time_to_convert"]),
+        "trend": records(report["trend"]),
     }
     return out
 
