@@ -1093,7 +1093,12 @@ MODELS = (
 )
 @click.option("--direct", default="direct", show_default=True, help="The direct channel's name.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for sampled Shapley.")
-@click.option("--samples", type=click.IntRange(1), default=None, help="Shapley permutations.")
+@click.option(
+    "--samples",
+    type=click.IntRange(2),
+    default=None,
+    help="Shapley permutations when sampled (above 15 channels; default 2000).",
+)
 @click.option(
     "--view",
     type=click.Choice(["credits", "transitions", "removal", "stages", "paths"]),
@@ -1146,12 +1151,16 @@ def attribution(
             "samples": samples,
         }
     if paths_file is not None:
-        from kundresa.attribution.paths_file import read_paths_file
+        from kundresa.attribution.paths_file import PathsFileError, read_paths_file
 
         if view == "stages":
             raise click.UsageError("--view stages needs the project's events, not --paths")
-        with usage():
+        try:
             paths = read_paths_file(paths_file, sep=sep)
+        except PathsFileError as exc:
+            # Bad input in the file, not a bad option: exit 1 like other bad files.
+            raise UserError(str(exc)) from exc
+        with usage():
             _attribution_out(paths, model, view, opts, fmt)
         return
     from kundresa.attribution.journey import conversion_paths, stage_attribution
@@ -1199,8 +1208,17 @@ def _attribution_out(paths: Any, model: str, view: str, opts: dict[str, Any], fm
         return
     if model == "all":
         if fmt == "table":
+            # Three narrow tables (a model per column) rather than one 25 columns wide.
             wide = am.compare_models(paths, **opts)
-            emit(wide, fmt, title="All models side by side")
+            for what, title in (
+                ("conversions", "Conversions credited, by model"),
+                ("value", "Value credited, by model"),
+                ("share", "Share of the conversions (%), by model"),
+            ):
+                table = wide[["channel"]].copy()
+                for m in MODELS:
+                    table[m] = wide[f"{m}_{what}"] * (100.0 if what == "share" else 1.0)
+                emit(table, fmt, title=title)
             return
         df = pd_concat([am.attribute(paths, m, **opts) for m in MODELS])
     else:

@@ -11,7 +11,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kundresa import read_events
-from kundresa.attribution.journey import NO_TOUCH, conversion_paths, stage_paths
+from kundresa.attribution.journey import (
+    NO_TOUCH,
+    conversion_paths,
+    stage_attribution,
+    stage_paths,
+)
 from kundresa.model import Journey, parse_journey
 
 T0 = datetime(2025, 1, 1)
@@ -137,12 +142,153 @@ def test_stage_paths_match_reference(rows, stage) -> None:
             for e in after
             if e[3] is not None and (out is None or e[0] < out) and end - e[0] <= 30
         ]
-        if touches:
-            want[(tuple(e[3] for e in touches), 1.0 if out is not None else 0.0)] += 1
-        elif out is not None:
-            want[((NO_TOUCH,), 1.0)] += 1
+        path = tuple(e[3] for e in touches) or (NO_TOUCH,)
+        want[(path, 1.0 if out is not None else 0.0)] += 1
     got = stage_paths(table(rows), journey(), stage)
     assert Counter(zip(got["path"], got["conversions"], strict=True)) == want
+    assert (got["nulls"] == 1 - got["conversions"]).all()
+
+
+# -- stage attribution, hand-checked ----------------------------------------------------------
+#
+# awareness → consideration (4 customers entered awareness):
+#   a: ad/search d0, mail/email d1, demo d2 → progresses; path search > email
+#   b: ad/social d0, mail/email d3, demo d4 → progresses; path social > email
+#   c: ad/search d0, mail/email d1          → stalls;     path search > email
+#   d: ad/social d0                         → stalls;     path social
+# Chain: (start)→search 2, →social 2; search→email 2; social→email 1, →(null) 1;
+# email→(conversion) 2, →(null) 1. x_email = 2/3, x_search = 2/3, x_social = 1/3,
+# P = 1/2. Without email: 0 (effect 1); without search: 1/2 · 1/3 = 1/6 (effect 2/3);
+# without social: 1/2 · 2/3 = 1/3 (effect 1/3). Sum 2; 2 progressions → email 1,
+# search 2/3, social 1/3.
+#
+# consideration → decision (a and b entered consideration, with demo/web):
+#   a: demo/web d2, mail/email d3, buy d5 → progresses; path web > email
+#   b: demo/web d4                        → stalls;     path web
+# Chain: (start)→web 2; web→email 1, →(null) 1; email→(conversion) 1. P = 1/2; removing
+# either channel leaves 0 (effect 1 each): web 1/2, email 1/2.
+#
+# decision → retention: only a entered decision (buy d5, no channel) and never progressed:
+# one stalled customer without a touch, path (no touch); nothing to credit.
+# retention → advocacy: nobody entered retention; no rows.
+STAGE_CASE: list[Row] = [
+    ("a", 0, "ad", "search", None),
+    ("a", 1, "mail", "email", None),
+    ("a", 2, "demo", "web", None),
+    ("a", 3, "mail", "email", None),
+    ("a", 5, "buy", None, 80.0),
+    ("b", 0, "ad", "social", None),
+    ("b", 3, "mail", "email", None),
+    ("b", 4, "demo", "web", None),
+    ("c", 0, "ad", "search", None),
+    ("c", 1, "mail", "email", None),
+    ("d", 0, "ad", "social", None),
+]
+
+
+def test_stage_attribution_hand_checked() -> None:
+    df = stage_attribution(table(STAGE_CASE), journey(), lang="en")
+    assert list(df.columns) == [
+        "from_stage",
+        "to_stage",
+        "label",
+        "customers",
+        "progressed",
+        "channel",
+        "conversions",
+        "share",
+        "removal_effect",
+        "progressed_with",
+        "stalled_with",
+        "progression_rate_with",
+    ]
+    got = {
+        (r.from_stage, r.channel): (
+            r.conversions,
+            r.removal_effect,
+            r.progressed_with,
+            r.stalled_with,
+        )
+        for r in df.itertuples()
+    }
+    want = {
+        ("awareness", "email"): (1.0, 1.0, 2, 1),
+        ("awareness", "search"): (2 / 3, 2 / 3, 1, 1),
+        ("awareness", "social"): (1 / 3, 1 / 3, 1, 1),
+        ("consideration", "web"): (0.5, 1.0, 1, 1),
+        ("consideration", "email"): (0.5, 1.0, 1, 0),
+        ("decision", NO_TOUCH): (0.0, 0.0, 0, 1),
+    }
+    assert got.keys() == want.keys()
+    for key, (conversions, effect, progressed, stalled) in want.items():
+        c, e, p, s = got[key]
+        assert c == pytest.approx(conversions, abs=1e-12), key
+        assert e == pytest.approx(effect, abs=1e-12), key
+        assert (p, s) == (progressed, stalled), key
+    per_stage = df.groupby("from_stage", sort=False).agg(
+        to_stage=("to_stage", "first"),
+        label=("label", "first"),
+        customers=("customers", "first"),
+        progressed=("progressed", "first"),
+        credited=("conversions", "sum"),
+    )
+    assert per_stage.to_dict("index") == {
+        "awareness": {
+            "to_stage": "consideration",
+            "label": "Awareness → Consideration",
+            "customers": 4,
+            "progressed": 2,
+            "credited": pytest.approx(2.0),
+        },
+        "consideration": {
+            "to_stage": "decision",
+            "label": "Consideration → Action/Decision",
+            "customers": 2,
+            "progressed": 1,
+            "credited": pytest.approx(1.0),
+        },
+        "decision": {
+            "to_stage": "retention",
+            "label": "Action/Decision → Retention",
+            "customers": 1,
+            "progressed": 0,
+            "credited": 0.0,
+        },
+    }
+    rates = {(r.from_stage, r.channel): r.progression_rate_with for r in df.itertuples()}
+    assert rates[("awareness", "email")] == pytest.approx(2 / 3)
+    assert rates[("consideration", "email")] == 1.0
+
+
+def test_stage_attribution_touchpoint_level_and_higher_order() -> None:
+    # At touchpoint level the nodes are the touchpoints (t_ad, t_mail, t_demo): the same
+    # walks with other names, so the same credits.
+    by_channel = stage_attribution(table(STAGE_CASE), journey())
+    by_touchpoint = stage_attribution(table(STAGE_CASE), journey(), level="touchpoint")
+    aware = by_touchpoint[by_touchpoint["from_stage"] == "awareness"].set_index("channel")
+    assert aware.loc["t_mail", "conversions"] == pytest.approx(1.0)
+    assert aware.loc["t_ad", "conversions"] == pytest.approx(1.0)  # search 2/3 + social 1/3
+    # Order 2 on the same paths: states (search,email), (social,email), (social).
+    second = stage_attribution(table(STAGE_CASE), journey(), order=2)
+    first_order = by_channel[by_channel["from_stage"] == "awareness"]
+    assert second[second["from_stage"] == "awareness"]["conversions"].sum() == pytest.approx(
+        first_order["conversions"].sum()
+    )
+
+
+def test_stage_attribution_lookback_and_empty() -> None:
+    # A 1-day lookback keeps only the touches within a day of progressing (or of the last
+    # event): a's awareness path is just email (d1, progressing at d2).
+    paths = stage_paths(table(STAGE_CASE), journey(), "awareness", lookback="1d")
+    assert Counter(zip(paths["path"], paths["conversions"], strict=True)) == Counter(
+        {
+            (("email",), 1.0): 2,  # a: email d1 (search d0 is 2 days before d2); b: email d3
+            (("search", "email"), 0.0): 1,  # c: ends d1
+            (("social",), 0.0): 1,
+        }
+    )
+    nobody = stage_attribution(table([("a", 0, "x", "email", None)]), journey())
+    assert nobody.empty
 
 
 def test_bad_options() -> None:

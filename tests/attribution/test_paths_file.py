@@ -99,7 +99,7 @@ def test_quoted_field_over_two_lines_keeps_line_numbers(tmp_path: Path) -> None:
         (HEADER + "a,1\n", r"line 2: 2 fields, expected 4"),
         (
             "path,total_conversions,total_conversion_value\na,1,0\n",
-            r"paths.csv: missing column total_null \(columns are: path, total_conversions, "
+            r"paths.csv line 1: missing column total_null \(columns are: path, total_conversions, "
             r"total_conversion_value\)",
         ),
         ("route,total_conversions,total_null\na,1,0\n", "missing column path"),

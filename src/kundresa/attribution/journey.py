@@ -15,8 +15,10 @@ journey, the population is the customers who entered stage s. A customer *progre
 after first entering s, they have an event in a later stage (s+1 or beyond: skipping counts as
 passing, as in the stage funnel). Their path is the touches from first entering s up to
 progressing (for those who stall: up to their last event), within ``lookback`` of the end.
-Progressing paths are conversions, stalled ones null paths; the Markov model (exact removal
-effects) credits each channel or touchpoint with the progressions it helps to cause.
+A customer without a touch in that span gets the path ``("(no touch)",)``, so every customer
+in the stage counts. Progressing paths are conversions, stalled ones null paths; the Markov
+model (exact removal effects) credits each channel or touchpoint with the progressions it
+helps to cause.
 """
 
 from __future__ import annotations
@@ -193,8 +195,8 @@ def stage_paths(
     """The paths of customers who entered ``stage``: from first entering it to progressing
     past it (a conversion) or to their last event (a null path). See the module docstring.
 
-    Returns a paths frame with one row per customer in the stage who had at least one touch
-    (a progression without touches gets the path ``("(no touch)",)``).
+    Returns a paths frame with one row per customer who entered the stage; a customer without
+    a touch in that span (within the lookback) gets the path ``("(no touch)",)``.
     """
     if stage not in journey.stage_ids:
         raise ValueError(f"stage {stage!r} is not a stage of the journey")
@@ -234,15 +236,19 @@ def stage_paths(
     )
     df = rows.to_pandas().sort_values([CUSTOMER, *EVENT_ORDER], kind="stable")
     paths = _frame(df, [CUSTOMER])
-    progressed = out.to_pandas()
-    bare = progressed[~progressed[CUSTOMER].isin(set(df[CUSTOMER]))] if len(df) else progressed
+    # Every customer in the stage counts, touched or not: those without a touch (in the
+    # lookback) get the path ("(no touch)",), progressing or not.
+    population = entered.left_join(out, CUSTOMER).drop(f"{CUSTOMER}_right").to_pandas()
+    touched = set(df[CUSTOMER]) if len(df) else set()
+    bare = population[~population[CUSTOMER].isin(touched)]
     if len(bare):
+        converted = bare["_out"].notna().to_numpy(dtype="float64")
         extra = pd.DataFrame(
             {
                 "path": [(NO_TOUCH,)] * len(bare),
-                "conversions": 1.0,
+                "conversions": converted,
                 "value": 0.0,
-                "nulls": 0.0,
+                "nulls": 1.0 - converted,
                 "ages": [(0.0,)] * len(bare),
             }
         )
@@ -264,8 +270,9 @@ def stage_attribution(
     For every transition s → s+1, the Markov model with exact removal effects credits the
     progressions (see the module docstring for the paths). Returns one row per transition and
     node: ``from_stage``, ``to_stage``, ``label`` (``from → to`` in the journey's language),
-    ``channel`` (or touchpoint), ``customers`` (in the stage), ``progressed``, ``conversions``
-    (progressions credited), ``share``, ``removal_effect``, ``progressed_with`` and
+    ``channel`` (or touchpoint), ``customers`` (who entered the stage), ``progressed``,
+    ``conversions`` (progressions credited), ``share``, ``removal_effect``, ``progressed_with``
+    and
     ``stalled_with`` (customers whose path holds the node) and ``progression_rate_with``.
     """
     from kundresa.attribution.models import markov

@@ -158,12 +158,14 @@ def read_paths_file(
     first_line = next(line for line in text.splitlines() if line.strip())
     rows = _rows(text, _delimiter(first_line))
     try:
-        _, header = next(rows)
+        header_line, header = next(rows)
         columns = [c.strip().lower() for c in header]
         missing = [c for c in REQUIRED if c not in columns]
         if missing:
             shown = ", ".join(c.strip() for c in header)
-            raise PathsFileError(f"{name}: missing column {missing[0]} (columns are: {shown})")
+            raise PathsFileError(
+                f"{name} line {header_line}: missing column {missing[0]} (columns are: {shown})"
+            )
         at = {c: columns.index(c) for c in PATHS_FILE_COLUMNS if c in columns}
         width = max(at.values()) + 1
         paths: list[tuple[str, ...]] = []

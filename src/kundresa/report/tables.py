@@ -77,14 +77,30 @@ def to_csv(df: pd.DataFrame) -> str:
     return buf.getvalue()
 
 
+def _is_rate(column: str) -> bool:
+    """Whether a column holds a rate (shown as a percentage).
+
+    ``conversion_from_previous`` is a rate; ``conversions`` (a count, e.g. conversions
+    credited to a channel) and ``total_conversion_value`` are not.
+
+    Examples
+    --------
+    >>> [_is_rate(c) for c in ("conversion_from_start", "share", "conversions", "value")]
+    [True, True, False, False]
+    """
+    if "conversions" in column or "conversion_value" in column:
+        return False
+    return any(w in column for w in ("conversion", "share", "probability")) or (
+        column.startswith("rate") or column.endswith("_rate")
+    )
+
+
 def _cell(value: Any, column: str) -> str:
     v = _plain(value)
     if v is None:
         return "–"
     if isinstance(v, float):
-        if any(w in column for w in ("conversion", "share", "probability")) or (
-            column.startswith("rate") or column.endswith("_rate")
-        ):
+        if _is_rate(column):
             return f"{v:.1%}"
         return f"{v:,.2f}" if abs(v) < 1e6 else f"{v:,.0f}"
     if isinstance(v, int) and not isinstance(v, bool):
