@@ -464,7 +464,16 @@ def attribution_view(
     paths = conversion_paths(
         scope.events, conversion=conversion, journey=journey, level=level, lookback=lookback
     )
-    models = ("first", "last", "linear", "time_decay", "position", "markov")
+    models = (
+        "first",
+        "last",
+        "last_non_direct",
+        "linear",
+        "time_decay",
+        "position",
+        "markov",
+        "shapley",
+    )
     return {
         "available": True,
         "conversion": conversion,
