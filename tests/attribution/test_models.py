@@ -12,6 +12,7 @@ import itertools
 import math
 import random
 from collections import Counter, defaultdict
+from re import escape
 
 import numpy as np
 import pandas as pd
@@ -319,6 +320,53 @@ def test_results_do_not_depend_on_row_order_or_on_splitting_rows(rows, rnd, orde
         assert_same(base, attribute(split, model, order=order))
     base = shapley(df, exact_limit=0, samples=50, seed=3)
     assert_same(base, shapley(shuffled, exact_limit=0, samples=50, seed=3))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    rows_st,
+    st.sampled_from([">", "|", "→", " > ", "::"]),
+    st.lists(st.sampled_from(["", " ", "  ", "\t"]), min_size=4, max_size=4),
+    st.integers(1, 3),
+)
+def test_paths_as_strings_with_sep_equal_tuples(rows, sep, pads, order) -> None:  # type: ignore[no-untyped-def]
+    """``sep=``: paths written as strings (as in a paths file), with any spaces around the
+    names, give exactly what the same paths as tuples give."""
+    df = frame(rows)
+    written = df.copy()
+    written["path"] = [pads[0] + (pads[1] + sep + pads[2]).join(p) + pads[3] for p in df["path"]]
+    for model in MODELS:
+        assert_same(
+            attribute(df, model, order=order), attribute(written, model, order=order, sep=sep)
+        )
+    a, b = markov(df, order=order), markov(written, order=order, sep=sep)
+    pd.testing.assert_frame_equal(a.transitions, b.transitions)
+    assert_same(
+        shapley(df, exact_limit=0, samples=20), shapley(written, exact_limit=0, samples=20, sep=sep)
+    )
+    both = compare_models(df, ["first", "markov"])
+    pd.testing.assert_frame_equal(both, compare_models(written, ["first", "markov"], sep=sep))
+
+
+@pytest.mark.parametrize(
+    ("paths", "sep", "message"),
+    [
+        (["a > b", ""], ">", "row 1: empty path ''"),
+        (["a > > b"], ">", "row 0: empty channel name in 'a > > b'"),
+        (["a >"], ">", "row 0: empty channel name"),
+        ([("a", "b")], ">", "row 0: with sep, a path must be a string, not ('a', 'b')"),
+        (["a > b"], "", "sep must be a non-empty string"),
+        (["a\x00b > c", "d"], ">", None),  # a NUL in a name: the slow path, same answer
+    ],
+)
+def test_bad_string_paths(paths: list, sep: str, message: str | None) -> None:
+    df = pd.DataFrame({"path": pd.Series(paths, dtype=object), "conversions": 1.0})
+    if message is None:
+        got = attribute(df, "first", sep=sep)
+        assert set(got["channel"]) == {"a\x00b", "c", "d"}
+        return
+    with pytest.raises(ValueError, match=escape(message)):
+        attribute(df, "first", sep=sep)
 
 
 def test_unknown_channels_in_input_frames_and_zero_rows() -> None:

@@ -5,8 +5,12 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from kundresa.attribution.models import MODELS, attribute, markov
 from kundresa.attribution.paths_file import PathsFileError, read_paths_file
 
 HEADER = "path,total_conversions,total_conversion_value,total_null\n"
@@ -153,3 +157,36 @@ def test_unreadable_files(tmp_path: Path) -> None:
 def test_row_order_is_kept_and_duplicates_are_not_merged(tmp_path: Path) -> None:
     f = write(tmp_path, HEADER + "b,1,0,0\na,0,0,1\nb,2,0,0\n")
     assert [p for p in read_paths_file(f)["path"]] == [("b",), ("a",), ("b",)]
+
+
+# -- invariance to the order of the lines -----------------------------------------------------
+
+line_st = st.tuples(
+    st.lists(
+        st.sampled_from(["search", "email", "social", "direct", "tv"]), min_size=1, max_size=5
+    ),
+    st.integers(0, 5),
+    st.sampled_from([0.0, 12.5, 40.0]),
+    st.integers(0, 5),
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(line_st, min_size=1, max_size=15), st.randoms(use_true_random=False))
+def test_every_model_is_invariant_to_the_order_of_the_lines(lines, rnd) -> None:  # type: ignore[no-untyped-def]
+    def text(ls: list) -> str:
+        return HEADER + "".join(f"{' > '.join(p)},{c},{v * c},{n}\n" for p, c, v, n in ls)
+
+    shuffled = list(lines)
+    rnd.shuffle(shuffled)
+    a = read_paths_file(io.StringIO(text(lines)))
+    b = read_paths_file(io.StringIO(text(shuffled)))
+    for model in MODELS:
+        pd.testing.assert_frame_equal(
+            attribute(a, model), attribute(b, model), check_exact=False, rtol=1e-9, atol=1e-9
+        )
+    ma, mb = markov(a, order=2), markov(b, order=2)
+    pd.testing.assert_frame_equal(ma.transitions, mb.transitions, check_exact=False, rtol=1e-12)
+    pd.testing.assert_frame_equal(
+        ma.removal_effects, mb.removal_effects, check_exact=False, rtol=1e-9, atol=1e-9
+    )

@@ -289,9 +289,17 @@ def markov_encoded(enc: EncodedPaths, *, order: int = 1) -> MarkovResult:
     )
     wt = np.concatenate([w, w[seq_path[:-1][inner]], c, nl])
     size = n_states + 3
-    counts = sparse.coo_matrix((wt, (frm, to)), shape=(size, size)).tocsr()
-    counts.sum_duplicates()
-    counts.eliminate_zeros()
+    # Sum the weights of equal moves by key (fewer, smaller sorts than a COO of every move).
+    key = frm * size + to
+    if size * size <= 1 << 24:
+        summed = np.bincount(key, weights=wt, minlength=size * size)
+        moves = np.flatnonzero(summed)
+        total = summed[moves]
+    else:
+        moves, at = np.unique(key, return_inverse=True)
+        total = np.bincount(at.ravel(), weights=wt, minlength=len(moves))
+        moves, total = moves[total > 0], total[total > 0]
+    counts = sparse.csr_matrix((total, (moves // size, moves % size)), shape=(size, size))
 
     n_transient = n_states + 1
     out = np.asarray(counts[:n_transient].sum(axis=1)).ravel()
@@ -364,7 +372,7 @@ def markov_encoded(enc: EncodedPaths, *, order: int = 1) -> MarkovResult:
     )
 
 
-def markov(paths: pd.DataFrame, *, order: int = 1) -> MarkovResult:
+def markov(paths: pd.DataFrame, *, order: int = 1, sep: str | None = None) -> MarkovResult:
     """Markov chain attribution of order 1 to 4, with removal effects solved exactly.
 
     See the module docstring for the chain, the removal effects and the credits.
@@ -375,6 +383,9 @@ def markov(paths: pd.DataFrame, *, order: int = 1) -> MarkovResult:
         A paths frame (see :mod:`kundresa.attribution.models`).
     order
         How many of the last touches make a state (1 to 4).
+    sep
+        When given, each ``path`` is a string of channel names joined by it (see
+        :func:`~kundresa.attribution.models.attribute`).
 
     Returns
     -------
@@ -408,4 +419,4 @@ def markov(paths: pd.DataFrame, *, order: int = 1) -> MarkovResult:
     """
     if isinstance(order, bool) or not isinstance(order, int | np.integer) or not 1 <= order <= 4:
         raise ValueError(f"order must be 1, 2, 3 or 4, not {order!r}")
-    return markov_encoded(encode(paths), order=int(order))
+    return markov_encoded(encode(paths, sep), order=int(order))

@@ -219,6 +219,7 @@ def shapley(
     seed: int = 0,
     confidence: float = 0.95,
     game: str = "rate",
+    sep: str | None = None,
 ) -> pd.DataFrame:
     """Shapley value attribution: exact up to ``exact_limit`` channels, sampled above.
 
@@ -238,6 +239,9 @@ def shapley(
         The confidence of the per-channel interval of sampled values.
     game
         ``rate`` (default: the conversion-rate game) or ``conversions``.
+    sep
+        When given, each ``path`` is a string of channel names joined by it (see
+        :func:`~kundresa.attribution.models.attribute`).
 
     Returns
     -------
@@ -265,7 +269,7 @@ def shapley(
     """
     _check(exact_limit, samples, seed, confidence, game)
     return shapley_encoded(
-        encode(paths),
+        encode(paths, sep),
         exact_limit=int(exact_limit),
         samples=None if samples is None else int(samples),
         seed=int(seed),
