@@ -36,6 +36,7 @@ ATTRIBUTION = BENCH / "results_attribution.json"
 ATTRIBUTION_SCRIPT = "attribution_vs_channelattribution.py"
 NOTES = BENCH / "NOTES.md"
 OUT = BENCH / "RESULTS.md"
+WEB_PAGES = BENCH / "WEB_PAGES.md"
 GIB = 2**30
 
 SCRIPTS = {
@@ -149,6 +150,8 @@ def render() -> str:
         from attribution_vs_channelattribution import render_section
 
         lines += ["", render_section(json.loads(ATTRIBUTION.read_text())).rstrip(), ""]
+    if WEB_PAGES.exists():  # written by web_pages.py (the web app's page times)
+        lines += ["", WEB_PAGES.read_text().strip(), ""]
     if NOTES.exists():
         lines += ["", NOTES.read_text().strip(), ""]
     return "\n".join(lines).rstrip() + "\n"

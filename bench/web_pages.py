@@ -82,7 +82,7 @@ def main() -> None:
     server.should_exit = True
     slowest = max(r[3] for r in rows)
     lines = [
-        "## Web pages",
+        "## Web app pages (1M-event demo)",
         "",
         f"`python bench/web_pages.py` on the demo project: {info['events']:,} events, "
         f"{info['customers']:,} customers; {os.cpu_count()} cores, Python "
@@ -101,9 +101,11 @@ def main() -> None:
     lines += [
         "",
         f"Slowest second load: {slowest:.3f} s — {verdict} the target of under a second "
-        "after the first load. First loads are the analyses themselves (the event funnel "
-        "page runs three funnels, attribution every model plus a Markov chain per stage "
-        "transition); `kundresa serve` requests the main pages once as soon as it listens "
+        "after the first load. First loads are the analyses themselves (the funnel page "
+        "runs the stage funnel and one pass of the event funnel shared by its table, "
+        "histogram and trend; the attribution page every model plus a Markov chain per "
+        "stage transition; paths four analyses); `kundresa serve` requests the main "
+        "pages once as soon as it listens "
         "(`kundresa.web.cli.WARM_PAGES`), so a person's first visit usually finds them "
         "cached. A new upload or a saved journey starts a new version and the pages are "
         "computed again on their next visit.",
