@@ -403,3 +403,33 @@ def test_journey_changed_on_disk(make_client: Any, demo_copy: Path) -> None:
     assert broken.status_code == 409 and "stages" in broken.json()["detail"]
     assert c.get("/api/map").status_code == 409  # until it is fixed
     assert c.get("/editor").status_code == 200  # the editor still opens to fix it
+
+
+def test_bottlenecks_say_which_periods_they_compare(client: Any) -> None:
+    from kundresa.analytics.bottlenecks import bottlenecks
+
+    data = client.get("/api/bottlenecks").json()
+    ranked = bottlenecks(client.app.state.project.project)
+    start, end = ranked.attrs["period"]
+    assert data["period"] == [f"{start:%Y-%m-%d}", f"{end:%Y-%m-%d}"]
+    assert (end - start).days == 30  # no dates: the last 30 days of data
+    assert data["previous_period"][1] == data["period"][0]
+    assert data["kpi_period"] == [None, None]
+    page = client.get("/bottlenecks").text
+    assert f"{start:%Y-%m-%d} – {end:%Y-%m-%d}" in page
+    assert "the last 30 days of data" in page
+    chosen = client.get("/api/bottlenecks?since=2025-03-01&until=2025-06-01").json()
+    assert chosen["period"] == ["2025-03-01", "2025-06-01"]
+    assert chosen["kpi_period"] == ["2025-03-01", "2025-06-01"]
+    assert "the last 30 days" not in client.get("/bottlenecks?since=2025-03-01").text
+
+
+def test_kpi_values_formatted_by_metric(client: Any) -> None:
+    page = client.get("/bottlenecks").text
+    table = page[page.index('id="kpis"') :]
+    for k in client.get("/api/bottlenecks").json()["kpis"]:
+        if k["metric"].startswith("conversion"):
+            assert f"{k['target']:.1%}" in table  # a rate as a percentage
+        if k["metric"] == "reached":
+            assert f'data-value="{k["target"]}"' in table
+            assert f"{k['target']:.2f}" not in table  # a count without decimals

@@ -912,7 +912,7 @@ def create_app(
 
 
 _RATE_WORDS = {"conversion", "share", "probability", "rate"}
-_RATE_COLUMNS = {"removal_effect", "change", "relative_gap"}
+_RATE_COLUMNS = {"removal_effect", "change", "relative_gap", "kpi_target", "kpi_gap"}
 _SEGMENT_CI = re.compile(r"ci_(low|high)_[ab]")
 
 
@@ -923,8 +923,8 @@ def format_value(value: Any, column: str = "") -> str:
     --------
     >>> format_value(12345, "reached"), format_value(0.4567, "conversion_from_previous")
     ('12\u202f345', '45.7%')
-    >>> format_value(None, "x"), format_value(2.5, "median_days")
-    ('–', '2.50')
+    >>> format_value(None, "x"), format_value(2.5, "median_days"), format_value(600.0, "reached")
+    ('–', '2.50', '600')
     >>> format_value(0.0312, "ci_low_a"), format_value(-0.05, "difference")
     ('3.1%', '-5.0%')
     >>> format_value(1e-9, "p_value"), format_value(0.04321, "p_value")
@@ -947,7 +947,7 @@ def format_value(value: Any, column: str = "") -> str:
     )
     if isinstance(value, float) and rate:
         return f"{value:.1%}"
-    if isinstance(value, int) or (value.is_integer() and abs(value) >= 1000):
+    if isinstance(value, int) or value.is_integer():
         return f"{value:,.0f}".replace(",", "\u202f")
     return f"{value:,.2f}".replace(",", "\u202f")
 

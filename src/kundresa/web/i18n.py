@@ -208,6 +208,15 @@ _TEXT: dict[str, tuple[str, str, str]] = {
     "model": ("Model", "Modell", "Model"),
     "stage_attribution": ("Stage attribution", "Attribution per fas", "Attribution pr. fase"),
     "share": ("Share", "Andel", "Andel"),
+    "all_data": ("all data", "alla data", "alle data"),
+    "compared_with": ("compared with", "jämfört med", "sammenlignet med"),
+    "last_30_days": (
+        "the last 30 days of data; pick dates to choose another period",
+        "de sista 30 dagarna med data; välj datum för en annan period",
+        "de sidste 30 dage med data; vælg datoer for en anden periode",
+    ),
+    "kpi_met": ("Status", "Status", "Status"),
+    "median_days_in_stage": ("Median days in stage", "Mediandagar i fasen", "Mediandage i fasen"),
     # Column headings of the tables (the API's field names).
     "active": ("Active", "Aktiva", "Aktive"),
     "bin_start": ("From", "Från", "Fra"),

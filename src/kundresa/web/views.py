@@ -402,11 +402,32 @@ def bottlenecks_view(
 
     since, until = _period(since, until)
     scope = state.scope(persona)
+    ranked = bottlenecks(scope, since=since, until=until, lang=lang)
     return {
         "available": True,
-        "bottlenecks": records(bottlenecks(scope, since=since, until=until, lang=lang)),
+        # The periods compared: without dates, the last 30 days of data and the 30 before.
+        "period": _days(ranked.attrs.get("period")),
+        "previous_period": _days(ranked.attrs.get("previous_period")),
+        "bottlenecks": records(ranked),
+        # KPI status over the chosen dates, or all the data (as on the journey map).
+        "kpi_period": [since, until],
         "kpis": records(kpi_status(scope, since=since, until=until, lang=lang)),
     }
+
+
+def _days(period: Any) -> list[str | None] | None:
+    """A ``[start, end)`` period as ISO dates (times where not at midnight)."""
+    if not period:
+        return None
+    out: list[str | None] = []
+    for moment in period:
+        if moment is None:
+            out.append(None)
+        elif (moment.hour, moment.minute, moment.second) == (0, 0, 0):
+            out.append(f"{moment:%Y-%m-%d}")
+        else:
+            out.append(moment.isoformat())
+    return out
 
 
 def compare_view(
@@ -472,7 +493,6 @@ def attribution_view(
         "time_decay",
         "position",
         "markov",
-        "shapley",
     )
     return {
         "available": True,

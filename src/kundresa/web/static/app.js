@@ -168,7 +168,7 @@
       make(el, { tooltip: { trigger: "axis", valueFormatter: pct }, legend: { top: 0, type: "scroll" }, grid: { left: 55, right: 10, top: 30, bottom: 40 },
         xAxis: { type: "category", data: rows.map(function (r) { return r.channel; }), axisLabel: { interval: 0, rotate: small ? 40 : 0 } },
         yAxis: { type: "value", axisLabel: { formatter: pct } },
-        series: models.map(function (m) { return { name: m.replace(/_share$/, ""), type: "bar", data: rows.map(function (r) { return r[m]; }) }; }) });
+        series: models.map(function (m) { var key = m.replace(/_share$/, ""); return { name: (text.models || {})[key] || key, type: "bar", data: rows.map(function (r) { return r[m]; }) }; }) });
     },
     "visits": function (el) {
       var rows = data.visits; if (!rows.length) return;
