@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -60,6 +61,17 @@ def test_demo_builds_then_serves_and_prints_url(tmp_path: Path) -> None:
             except OSError:
                 time.sleep(0.2)
         assert '"events"' in body
+        # Another name for 127.0.0.1 (DNS rebinding) is refused.
+        rebound = urllib.request.Request(url + "api/info", headers={"Host": "evil.example"})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(rebound, timeout=60)
+        assert refused.value.code == 400
+        refused.value.close()
+        with urllib.request.urlopen(
+            urllib.request.Request(url + "api/info", headers={"Host": f"localhost:{port}"}),
+            timeout=60,
+        ) as r:
+            assert r.status == 200
     finally:
         proc.send_signal(signal.SIGINT)
         try:

@@ -80,6 +80,12 @@ def run_server(
         app = create_app(project_dir, token=token, lang=lang)
     except (ProjectError, ValueError) as exc:
         raise ServeError(str(exc)) from exc
+    if is_loopback(host):
+        # Only this machine's own names: a web page elsewhere cannot reach the app through
+        # a domain of its own pointed at 127.0.0.1 (DNS rebinding).
+        from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=LOOPBACK_NAMES)
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}/"
     click.echo(f"Kundresa serving {Path(project_dir).resolve()} at {url}")
@@ -102,6 +108,9 @@ def run_server(
     finally:
         app.state.project.close()
 
+
+LOOPBACK_NAMES = ["127.0.0.1", "localhost", "::1", "[::1]"]
+"""Host headers a server on a loopback address answers (others get 400)."""
 
 WARM_PAGES = (
     "/",
