@@ -287,13 +287,62 @@ def stage_attribution(
 ) -> pd.DataFrame:
     """Which channels (or touchpoints) move customers from each stage to the next.
 
-    For every transition s → s+1, the Markov model with exact removal effects credits the
-    progressions (see the module docstring for the paths). Returns one row per transition and
-    node: ``from_stage``, ``to_stage``, ``label`` (``from → to`` in the journey's language),
-    ``channel`` (or touchpoint), ``customers`` (who entered the stage), ``progressed``,
-    ``conversions`` (progressions credited), ``share``, ``removal_effect``, ``progressed_with``
-    and
-    ``stalled_with`` (customers whose path holds the node) and ``progression_rate_with``.
+    For every transition s → s+1, the customers who entered s are split into those who
+    progress (a later event in s+1 or beyond) and those who stall; their paths (see the
+    module docstring) are credited by the Markov model with exact removal effects, the
+    progressions being the conversions. Transitions nobody entered are left out.
+
+    Parameters
+    ----------
+    events
+        Events in the canonical schema (an Ibis table).
+    journey
+        The journey: its stages, and the touchpoints that map events to them.
+    level
+        ``channel`` (the events' channel) or ``touchpoint``.
+    lookback
+        Touches longer than this before progressing (or the last event) are left out.
+    order
+        The Markov chain's order, 1 to 4.
+    lang
+        The language of the ``label`` column (default: the journey's).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per transition and node: ``from_stage``, ``to_stage``, ``label`` (``from →
+        to``), ``customers`` (who entered the stage), ``progressed``, ``channel`` (or
+        touchpoint), ``conversions`` (progressions credited), ``share``, ``removal_effect``,
+        ``progressed_with`` and ``stalled_with`` (customers whose path holds the node) and
+        ``progression_rate_with``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from kundresa import read_events
+    >>> from kundresa.model import parse_journey
+    >>> journey, _ = parse_journey('''
+    ... kundresa: 1
+    ... name: Shop
+    ... template: buyers-journey
+    ... touchpoints:
+    ...   - {id: ad, stage: awareness, match: {event: ad}}
+    ...   - {id: demo, stage: consideration, match: {event: demo}}
+    ...   - {id: buy, stage: decision, match: {event: buy}}
+    ... ''')
+    >>> events = read_events(pd.DataFrame({
+    ...     "customer_id": ["a", "a", "b", "c", "c"],
+    ...     "timestamp": ["2025-01-01", "2025-01-02", "2025-01-01", "2025-01-01",
+    ...                   "2025-01-03"],
+    ...     "event": ["ad", "demo", "ad", "ad", "buy"],
+    ...     "channel": ["search", None, "social", "search", None],
+    ... }))
+    >>> stage_attribution(events, journey, lang="en")[
+    ...     ["from_stage", "customers", "progressed", "channel", "conversions"]]
+          from_stage  customers  progressed     channel  conversions
+    0      awareness          3           2      search          2.0
+    1      awareness          3           2      social          0.0
+    2  consideration          1           0  (no touch)          0.0
     """
     window = _lookback(lookback)
     with cached(tag_events(events, journey)) as tagged:
