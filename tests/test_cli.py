@@ -284,3 +284,34 @@ def test_funnel_command(project: Path, tmp_path: Path) -> None:
     assert bad.exit_code == 2
     one = run("funnel", "--events", str(f), "--step", "a")
     assert one.exit_code == 2
+
+
+def test_warehouse_held_by_another_process_is_one_clear_line(tmp_path: Path) -> None:
+    """`kundresa serve` (or an ingest) holds the warehouse; other commands say so plainly."""
+    import subprocess
+    import sys
+
+    target = tmp_path / "demo"
+    assert run("demo", str(target), "--customers", "50", "--no-serve").exit_code == 0
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]);"
+            " print('held', flush=True); time.sleep(120)",
+            str(target / ".kundresa" / "warehouse.duckdb"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        r = CliRunner().invoke(main, ["info", "--project", str(target)])
+        assert r.exit_code == 1
+        assert f"another process (PID {holder.pid}) has it open" in r.output
+        assert "kundresa serve" in r.output
+        assert "Traceback" not in r.output
+    finally:
+        holder.kill()
+        holder.wait()
+        holder.stdout.close()  # type: ignore[union-attr]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import zoneinfo
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -245,7 +246,7 @@ class Warehouse:
         try:
             self.con = duckdb.connect(target, read_only=read_only)
         except duckdb.IOException as exc:
-            raise IngestError(f"{target}: cannot open the warehouse: {exc}") from exc
+            raise IngestError(f"{target}: cannot open the warehouse: {_lock_hint(exc)}") from exc
         self.con.execute("SET TimeZone = 'UTC'")
         # Bounded memory: staging tables of a large ingest spill to disk instead of growing
         # the process (DuckDB would otherwise allow 80% of the machine).
@@ -602,3 +603,24 @@ def _check_tz(tz: str | None) -> None:
         raise IngestError(
             f"--tz {tz!r} is not a time zone name (use e.g. UTC, Europe/Stockholm)"
         ) from exc
+
+
+def _lock_hint(exc: Exception) -> str:
+    """DuckDB's message, or for a lock held by another process what to do about it.
+
+    Examples
+    --------
+    >>> _lock_hint(OSError('IO Error: Could not set lock on file "w.duckdb": Conflicting '
+    ...                    'lock is held in /usr/bin/python3 (PID 42). See also …'))[:60]
+    'another process (PID 42) has it open, such as a running `kun'
+    """
+    text = str(exc)
+    if "Conflicting lock" not in text:
+        return text
+    found = re.search(r"\(PID (\d+)\)", text)
+    who = f"another process (PID {found.group(1)})" if found else "another process"
+    return (
+        f"{who} has it open, such as a running `kundresa serve` or ingest; DuckDB lets one "
+        "process use a warehouse file at a time: stop that process (or load files through "
+        "the web app's Data page) and try again"
+    )
