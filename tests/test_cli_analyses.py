@@ -41,6 +41,7 @@ def test_transitions(demo: Path) -> None:
     assert any(r["direction"] == "backward" for r in rows)
     wide = run("transitions", "--project", str(demo), "--wide")
     assert wide.exit_code == 0 and "(end)" in wide.output
+    assert "100.0%" in wide.output  # (start) -> first stage, a probability
     inner = as_json("transitions", "--project", str(demo), "--no-ends")
     assert {r["direction"] for r in inner} <= {"forward", "backward"}
 
@@ -205,3 +206,8 @@ def test_retention_views(demo: Path) -> None:
     assert all(r["active"] == r["new"] + r["returning"] + r["resurrecting"] for r in life)
     bad = run("retention", "--project", str(demo), "--purchase", "stage:nowhere")
     assert bad.exit_code == 2
+    # In the terminal the matrix's cells are percentages, the cohort sizes counts.
+    shown = run("retention", "--project", str(demo), "--period", "month", "--periods", "2")
+    assert "100.0%" in shown.output and " 1.00 " not in shown.output
+    first = matrix[0]
+    assert f"{first['cohort_size']:,} " in shown.output

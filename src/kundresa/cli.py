@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -145,8 +145,15 @@ def open_project(
         project.close()
 
 
-def emit(df: Any, fmt: str, title: str | None = None, columns: list[str] | None = None) -> None:
-    """Print a result DataFrame in the chosen format."""
+def emit(
+    df: Any,
+    fmt: str,
+    title: str | None = None,
+    columns: list[str] | None = None,
+    rates: Sequence[str] = (),
+) -> None:
+    """Print a result DataFrame in the chosen format (``rates``: more columns the terminal
+    shows as percentages)."""
     from kundresa.report.tables import to_csv, to_json, to_rich_table
 
     if fmt == "json":
@@ -154,7 +161,7 @@ def emit(df: Any, fmt: str, title: str | None = None, columns: list[str] | None 
     elif fmt == "csv":
         click.echo(to_csv(df), nl=False)
     else:
-        out.print(to_rich_table(df, title=title, columns=columns))
+        out.print(to_rich_table(df, title=title, columns=columns, rates=rates))
 
 
 # -- journey files ----------------------------------------------------------------------------
@@ -640,7 +647,8 @@ def transitions(
             rows = [r for r in order if r in grid.index]
             df = grid.reindex(index=rows, columns=[c for c in order if c in grid.columns])
             df = df.rename_axis(None, axis=1).reset_index()
-        emit(df, fmt, title=f"{project.journey.name}: stage transitions")
+        rates = [str(c) for c in df.columns if c != "from_stage"] if wide else []
+        emit(df, fmt, title=f"{project.journey.name}: stage transitions", rates=rates)
 
 
 @main.command()
@@ -853,6 +861,7 @@ def retention(
     with open_project(project_dir, events_file, journey_file, engine, tz) as project, usage():
         events = _events(project, since, until)
         journey = _journey_or_none(project)
+        rates: list[str] = []
         if view == "repeat":
             df = rt.repeat_purchase_rate(events, purchase=purchase, journey=journey)
             title = "Repeat purchase rate"
@@ -874,8 +883,9 @@ def retention(
             )
             if view == "matrix":
                 df = rt.retention_matrix(df)
+                rates = [str(c) for c in df.columns if c not in ("cohort", "cohort_size")]
             title = f"Retention by {period} ({cohort.replace('_', ' ')} cohorts)"
-        emit(df, fmt, title=title)
+        emit(df, fmt, title=title, rates=rates)
 
 
 @main.command()

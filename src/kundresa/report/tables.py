@@ -109,9 +109,13 @@ def _cell(value: Any, column: str) -> str:
 
 
 def to_rich_table(
-    df: pd.DataFrame, title: str | None = None, columns: Sequence[str] | None = None
+    df: pd.DataFrame,
+    title: str | None = None,
+    columns: Sequence[str] | None = None,
+    rates: Sequence[str] = (),
 ) -> Any:
-    """A :class:`rich.table.Table` with numbers right-aligned and rates as percentages."""
+    """A :class:`rich.table.Table` with numbers right-aligned and rates as percentages
+    (columns named like rates, and those in ``rates``, such as a matrix's cells)."""
     from rich.table import Table
 
     table = Table(title=title, title_justify="left", header_style="bold")
@@ -120,5 +124,7 @@ def to_rich_table(
         numeric = pd.api.types.is_numeric_dtype(df[c]) if c in df.columns else False
         table.add_column(c, justify="right" if numeric else "left")
     for row in df[cols].itertuples(index=False, name=None):
-        table.add_row(*(_cell(v, c) for v, c in zip(row, cols, strict=True)))
+        table.add_row(
+            *(_cell(v, "rate" if c in rates else c) for v, c in zip(row, cols, strict=True))
+        )
     return table
