@@ -1184,7 +1184,11 @@ def attribution(
             df = stage_attribution(
                 events, journey, level=level, lookback=lookback, order=order, lang=lang
             )
-            emit(df, fmt, title="Stage attribution (Markov, exact removal effects)")
+            # The table stays narrow: the label names both stages; the per-transition counts
+            # (customers, progressed) are in --format json and csv.
+            hidden = ("from_stage", "to_stage", "customers", "progressed")
+            shown = [c for c in df.columns if c not in hidden]
+            emit(df, fmt, title="Stage attribution (Markov, exact removal effects)", columns=shown)
             return
         paths = conversion_paths(
             events, conversion=conversion, journey=journey, level=level, lookback=lookback
