@@ -1102,6 +1102,14 @@ MODELS = (
     help="Position-based weights: first, middle, last.",
 )
 @click.option("--direct", default="direct", show_default=True, help="The direct channel's name.")
+@click.option(
+    "--game",
+    type=click.Choice(["rate", "conversions"]),
+    default="rate",
+    show_default=True,
+    help="Shapley game: the conversion rate of the journeys within each channel set (credits "
+    "can be negative), or their conversions (an equal split among a path's channels).",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for sampled Shapley.")
 @click.option(
     "--samples",
@@ -1137,6 +1145,7 @@ def attribution(
     half_life: str,
     position: str,
     direct: str,
+    game: str,
     seed: int,
     samples: int | None,
     view: str,
@@ -1159,6 +1168,7 @@ def attribution(
             "order": order,
             "seed": seed,
             "samples": samples,
+            "game": game,
         }
     if paths_file is not None:
         from kundresa.attribution.paths_file import PathsFileError, read_paths_file

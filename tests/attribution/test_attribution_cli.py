@@ -157,6 +157,9 @@ def test_options_of_the_models(project: Path) -> None:
     # Order 2: the states differ, the credits still sum to the conversions.
     second = as_json(*p, "--model", "markov", "--order", "2")
     assert sum(r["conversions"] for r in second) == pytest.approx(3)
+    # The conversions game: each path's conversions split equally among its channels.
+    game = as_json(*p, "--model", "shapley", "--game", "conversions")
+    assert credits(game) == pytest.approx({"search": 1, "social": 1, "email": 0.5, "direct": 0.5})
     # Seeded Shapley: the same seed, the same answer (exact here, so any seed).
     assert as_json(*p, "--model", "shapley", "--seed", "3", "--samples", "50") == as_json(
         *p, "--model", "shapley"
@@ -348,6 +351,7 @@ def test_bad_options_are_usage_errors(project: Path, tmp_path: Path) -> None:
         (("--model", "lasso"), "'lasso' is not one of"),
         (("--order", "5"), "5 is not in the range"),
         (("--samples", "1"), "1 is not in the range"),
+        (("--game", "chess"), "'chess' is not one of"),
     ]:
         r = run(*p, *args)
         assert r.exit_code == 2, (args, r.output)

@@ -611,6 +611,28 @@ def test_compare_models_is_attribute_side_by_side() -> None:
             assert np.allclose(got, one.loc[got.index, c])
 
 
+def test_the_shapley_game_passes_through() -> None:
+    df = pd.DataFrame(
+        {
+            "path": [("a",), ("b",), ("a", "b"), ("b",)],
+            "conversions": [1.0, 2.0, 3.0, 0.0],
+            "value": [10.0, 20.0, 30.0, 0.0],
+            "nulls": [3.0, 2.0, 1.0, 5.0],
+        }
+    )
+    for game in ("rate", "conversions"):
+        want = shapley(df, game=game)
+        assert_same(attribute(df, "shapley", game=game), want)
+        both = compare_models(df, ["shapley"], game=game).set_index("channel")
+        assert both["shapley_conversions"].to_dict() == pytest.approx(
+            want.set_index("channel")["conversions"].to_dict()
+        )
+    with pytest.raises(ValueError, match="game 'chess' is not one of rate, conversions"):
+        attribute(df, "first", game="chess")
+    with pytest.raises(ValueError, match="game 'chess' is not one of"):
+        compare_models(df, game="chess")
+
+
 def test_compare_models_checks_its_models() -> None:
     df = frame([(("a",), 1, 1.0, 0, None)])
     with pytest.raises(ValueError, match="model 'nope' is not one of first, last"):

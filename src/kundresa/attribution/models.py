@@ -43,7 +43,7 @@ import pandas as pd
 
 from kundresa.attribution._markov import MarkovResult, markov, markov_encoded
 from kundresa.attribution._paths import EncodedPaths, credit_frame, encode, touch_ages
-from kundresa.attribution._shapley import shapley, shapley_encoded
+from kundresa.attribution._shapley import GAMES, shapley, shapley_encoded
 
 __all__ = [
     "HEURISTIC_MODELS",
@@ -185,6 +185,7 @@ def _attribute_encoded(
     seed: int,
     samples: int | None,
     confidence: float,
+    game: str = "rate",
 ) -> pd.DataFrame:
     if model in HEURISTIC_MODELS:
         conversions, value = _heuristic(
@@ -198,7 +199,12 @@ def _attribute_encoded(
         return credit_frame(enc.channels, model, conversions, value)
     if model == "markov":
         return markov_encoded(enc, order=order).attribution
-    return shapley_encoded(enc, samples=samples, seed=seed, confidence=confidence)
+    return shapley_encoded(enc, samples=samples, seed=seed, confidence=confidence, game=game)
+
+
+def _check_game(game: object) -> None:
+    if not isinstance(game, str) or game not in GAMES:
+        raise ValueError(f"game {game!r} is not one of {', '.join(GAMES)}")
 
 
 def _check_model(model: object) -> str:
@@ -219,6 +225,7 @@ def attribute(
     seed: int = 0,
     samples: int | None = None,
     confidence: float = 0.95,
+    game: str = "rate",
     sep: str | None = None,
 ) -> pd.DataFrame:
     """Credit each channel with a share of the conversions and their value.
@@ -245,6 +252,9 @@ def attribute(
     seed, samples, confidence
         ``shapley`` above its exact limit of 15 channels: the random seed, the number of
         sampled permutations (default 2000) and the confidence of the per-channel interval.
+    game
+        ``shapley``: ``rate`` (the conversion-rate game, default) or ``conversions`` (see
+        :func:`shapley`).
     sep
         When given, each ``path`` is a string of channel names joined by ``sep`` (as in a
         paths file: ``"search > email"`` with ``sep=">"``; spaces around names are
@@ -281,6 +291,7 @@ def attribute(
     3  social          0.0
     """
     model = _check_model(model)
+    _check_game(game)
     weights = _check_options(
         direct=direct,
         half_life=half_life,
@@ -302,6 +313,7 @@ def attribute(
         seed=int(seed),
         samples=None if samples is None else int(samples),
         confidence=float(confidence),
+        game=game,
     )
 
 
@@ -317,6 +329,7 @@ def compare_models(
     seed: int = 0,
     samples: int | None = None,
     confidence: float = 0.95,
+    game: str = "rate",
     sep: str | None = None,
 ) -> pd.DataFrame:
     """Every model side by side: one row per channel, three columns per model.
@@ -327,7 +340,7 @@ def compare_models(
         A paths frame.
     models
         The models to compare, in the order of their columns (default: all of them).
-    direct, half_life, half_life_touches, position, order, seed, samples, confidence, sep
+    direct, half_life, half_life_touches, position, order, seed, samples, confidence, game, sep
         As for :func:`attribute`.
 
     Returns
@@ -359,6 +372,7 @@ def compare_models(
         raise ValueError("models must name at least one model")
     if len(set(chosen)) != len(chosen):
         raise ValueError(f"models lists a model twice: {list(models)}")
+    _check_game(game)
     weights = _check_options(
         direct=direct,
         half_life=half_life,
@@ -383,6 +397,7 @@ def compare_models(
             seed=int(seed),
             samples=None if samples is None else int(samples),
             confidence=float(confidence),
+            game=game,
         ).set_index("channel")
         for c in ("conversions", "value", "share"):
             out[f"{m}_{c}"] = out["channel"].map(df[c]).to_numpy(dtype="float64")
