@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 pytest.importorskip("pyspark")
 
-from kundresa import Project
+from kundresa import Project, attribution
 from kundresa.analytics import bottlenecks, compare, funnel, journeys, paths, stages
 from kundresa.cli import main
 from kundresa.demo.project import build_demo
@@ -103,6 +103,13 @@ ANALYSES: dict[str, Callable[[Project], pd.DataFrame]] = {
     "correlation": lambda p: compare.correlation(p, target="stage:decision"),
     "kpi_status": lambda p: bottlenecks.kpi_status(p),
     "bottlenecks": lambda p: bottlenecks.bottlenecks(p),
+    "attribution_paths": lambda p: attribution.conversion_paths(p.events, journey=p.journey),
+    "attribution_models": lambda p: attribution.compare_models(
+        attribution.conversion_paths(p.events, journey=p.journey, conversion="stage:decision")
+    ),
+    "stage_attribution": lambda p: attribution.stage_attribution(
+        p.events, p.journey, level="touchpoint"
+    ),
 }
 
 
