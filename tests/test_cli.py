@@ -60,6 +60,11 @@ def test_templates_lists_all_seven() -> None:
     assert circle["stages"][0]["label"]["sv"] == "Medvetenhet"
     table = run("templates")
     assert "kundresa-cirkel" in table.output and "Lojalitet" in table.output
+    assert (
+        "ToFu" in table.output
+        and "BoFu" in table.output
+        and "oFu " not in table.output.replace("ToFu", "").replace("MoFu", "").replace("BoFu", "")
+    )
 
 
 @pytest.mark.parametrize("lang", ["sv", "da", "en"])

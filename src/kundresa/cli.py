@@ -203,9 +203,18 @@ def templates(fmt: str) -> None:
         stages = "\n".join(
             f"{s.id}: {s.label['sv']} / {s.label['da']} / {s.label['en']}" for s in t.stages
         )
-        funnel = "\n".join((s.funnel or "").upper().replace("FU", "oFu") for s in t.stages)
+        funnel = "\n".join(_funnel_label(s.funnel) for s in t.stages)
         table.add_row(t.id, stages, funnel, "yes" if t.circular else "no", end_section=True)
     out.print(table)
+
+
+def _funnel_label(funnel: str | None) -> str:
+    """``tofu`` as marketers write it: ``ToFu`` (empty for stages outside the funnel).
+
+    >>> _funnel_label("mofu"), _funnel_label(None)
+    ('MoFu', '')
+    """
+    return f"{funnel[:2].capitalize()}{funnel[2:].capitalize()}" if funnel else ""
 
 
 @main.command()
