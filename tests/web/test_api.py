@@ -433,3 +433,40 @@ def test_kpi_values_formatted_by_metric(client: Any) -> None:
         if k["metric"] == "reached":
             assert f'data-value="{k["target"]}"' in table
             assert f"{k['target']:.2f}" not in table  # a count without decimals
+
+
+def test_upload_while_another_process_reads_the_warehouse(
+    make_client: Any, demo_copy: Path
+) -> None:
+    """The server reads the warehouse without the write lock, so `kundresa` commands work
+    beside it; an upload needs the lock for a moment, and says so when a reader has it."""
+    import subprocess
+    import sys
+
+    c = make_client(demo_copy)
+    before = c.get("/api/data").json()["summary"]["events"]
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1], read_only=True);"
+            " print('reading', flush=True); time.sleep(120)",
+            str(demo_copy / ".kundresa" / "warehouse.duckdb"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    body = b"customer_id,timestamp,event\nz1,2025-06-01T10:00:00,page_view\n"
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "reading"
+        busy = c.post("/api/data/upload", files={"file": ("z.csv", body, "text/csv")})
+        assert busy.status_code == 400
+        assert f"another process (PID {holder.pid}) has it open" in busy.json()["detail"]
+        assert c.get("/api/data").json()["summary"]["events"] == before  # still serving
+    finally:
+        holder.kill()
+        holder.wait()
+        holder.stdout.close()  # type: ignore[union-attr]
+    done = c.post("/api/data/upload", files={"file": ("z.csv", body, "text/csv")})
+    assert done.status_code == 200, done.text
+    assert c.get("/api/data").json()["summary"]["events"] == before + 1

@@ -61,6 +61,14 @@ def test_demo_builds_then_serves_and_prints_url(tmp_path: Path) -> None:
             except OSError:
                 time.sleep(0.2)
         assert '"events"' in body
+        # The server holds the warehouse read-only: the command line still reads it.
+        info = subprocess.run(
+            [sys.executable, "-m", "kundresa", "info", "--project", str(target)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert info.returncode == 0, info.stderr
         # Another name for 127.0.0.1 (DNS rebinding) is refused.
         rebound = urllib.request.Request(url + "api/info", headers={"Host": "evil.example"})
         with pytest.raises(urllib.error.HTTPError) as refused:

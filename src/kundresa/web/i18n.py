@@ -200,11 +200,6 @@ _TEXT: dict[str, tuple[str, str, str]] = {
         "Projektet har ingen journey.yaml endnu.",
     ),
     "emotion_curve": ("Emotion curve", "Känslokurva", "Følelseskurve"),
-    "read_only": (
-        "The warehouse is open read-only (another process holds it); uploads are off.",
-        "Lagret är skrivskyddat (en annan process håller det); uppladdning är avstängd.",
-        "Lageret er skrivebeskyttet (en anden proces holder det); upload er slået fra.",
-    ),
     "model": ("Model", "Modell", "Model"),
     "stage_attribution": ("Stage attribution", "Attribution per fas", "Attribution pr. fase"),
     "share": ("Share", "Andel", "Andel"),

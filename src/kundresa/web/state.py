@@ -1,11 +1,14 @@
 """The served project: one warehouse connection for the process, a lock, and a result cache.
 
-DuckDB allows one writer per file and a connection is not safe to use from two threads at
-once, so the server keeps a single :class:`~kundresa.project.Project` and runs every query
-under one lock. Uploads ingest through the same connection (pages wait for them, and see the
-new events at once). Results of analyses are cached by the project's *version* — a counter
-bumped on every ingest and journey save plus the journey file's modification time — and the
-request's parameters, so a page is computed once per change of data.
+DuckDB lets several processes read a warehouse file at once, or one process write it. The
+server keeps a single read-only :class:`~kundresa.project.Project`, so `kundresa stages` and
+other commands keep working on the same project while it serves; an upload closes it, opens
+the warehouse for writing just for the ingest, and opens it read-only again. A connection is
+not safe to use from two threads at once, so every query runs under one lock (pages wait for
+an upload, and see the new events at once). Results of analyses are cached by the project's
+*version* — a counter bumped on every ingest and journey save plus the journey file's
+modification time — and the request's parameters, so a page is computed once per change of
+data.
 """
 
 from __future__ import annotations
@@ -18,8 +21,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from kundresa.project import JOURNEY_FILE, Project, ProjectError
-from kundresa.store.warehouse import IngestError
+from kundresa.project import JOURNEY_FILE, STORE_DIR, WAREHOUSE_FILE, Project
+from kundresa.store.warehouse import Warehouse
 
 __all__ = ["ProjectState"]
 
@@ -28,7 +31,7 @@ _MISSING = object()
 
 
 class ProjectState:
-    """The project a server serves, opened once (writable when it can be).
+    """The project a server serves, opened read-only (for writing only during an upload).
 
     Parameters
     ----------
@@ -40,21 +43,12 @@ class ProjectState:
         self.root = Path(root).resolve()
         self.lock = threading.RLock()
         self.generation = 0
-        self.read_only = False
         self._cache: OrderedDict[Hashable, Any] = OrderedDict()
         self._seen_mtime = self._journey_mtime()
         self.project = self._open()
 
     def _open(self) -> Project:
-        try:
-            return Project.open(self.root)
-        except ProjectError as exc:
-            # Another process holds the write lock (a running ingest, another server):
-            # serve what is there, read-only, and say so on the data page.
-            if "cannot open the warehouse" not in str(exc):
-                raise
-            self.read_only = True
-            return Project.open(self.root, read_only=True)
+        return Project.open(self.root, read_only=True)
 
     def close(self) -> None:
         with self.lock:
@@ -143,12 +137,22 @@ class ProjectState:
 
     def ingest(self, path: Path) -> dict[str, Any]:
         """Load an uploaded file into the warehouse; the report as a dict."""
-        if self.read_only:
-            raise IngestError("the warehouse is open read-only (another process holds it)")
         with self.lock:
+            old = self.project
+            journey = old.journey if old.has_journey else None
+            store = self.root / STORE_DIR / WAREHOUSE_FILE
+            old.close()
             try:
-                report = self.project.ingest([path])
+                writer = Warehouse(store)  # the write lock, for this ingest only
+                try:
+                    report = writer.ingest([path])
+                finally:
+                    writer.close()
             finally:
+                # Read-only again, with the journey the app had (even if the file on disk
+                # has changed meanwhile; the next page re-reads it as usual).
+                reader = Warehouse(store, read_only=True) if store.exists() else Warehouse(None)
+                self.project = Project(self.root, journey, reader, old.engine)
                 self.generation += 1
                 self._cache.clear()
             return report.as_dict()

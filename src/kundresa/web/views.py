@@ -557,7 +557,6 @@ def data_view(state: ProjectState, *, limit: int = 200) -> dict[str, Any]:
     summary = records_one(state.project.info())
     log = [records_one(r) for r in wh.ingest_log()]
     return {
-        "read_only": state.read_only,
         "summary": summary,
         "ingests": log,
         "quarantine": [records_one(r) for r in wh.quarantined(limit)],
