@@ -98,20 +98,19 @@ def _nodes(
     t = t.mutate(node=node.cast("string"))
     t = t.mutate(**{f"_m{i}": _fits(t, p) for i, p in enumerate(points)})
     t = t.filter(t.node.notnull())
-    order = [t[c] for c in EVENT_ORDER]
-    w = ibis.window(group_by=t[CUSTOMER], order_by=order)
-    prev_ts = t[TIMESTAMP].lag().over(w)
     if session_gap is None:
-        new = prev_ts.isnull()
+        # One sequence per customer: no session windows to compute.
+        t = t.mutate(_seq=ibis.literal(1, type="int64"))
     else:
         gap = parse_duration(session_gap)
         if gap <= 0:
             raise ValueError("session_gap must be longer than zero")
+        w = ibis.window(group_by=t[CUSTOMER], order_by=[t[c] for c in EVENT_ORDER])
+        prev_ts = t[TIMESTAMP].lag().over(w)
         gap_s = t[TIMESTAMP].epoch_seconds() - prev_ts.epoch_seconds()
-        new = prev_ts.isnull() | (gap_s >= gap)
-    t = t.mutate(_new=new.cast("int64"))
-    cum = ibis.cumulative_window(group_by=t[CUSTOMER], order_by=[t[c] for c in EVENT_ORDER])
-    t = t.mutate(_seq=t._new.sum().over(cum))
+        t = t.mutate(_new=(prev_ts.isnull() | (gap_s >= gap)).cast("int64"))
+        cum = ibis.cumulative_window(group_by=t[CUSTOMER], order_by=[t[c] for c in EVENT_ORDER])
+        t = t.mutate(_seq=t._new.sum().over(cum))
     if collapse_repeats:
         sw = ibis.window(group_by=[t[CUSTOMER], t._seq], order_by=[t[c] for c in EVENT_ORDER])
         t = t.filter((t.node.lag().over(sw) != t.node).fill_null(True))
