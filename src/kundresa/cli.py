@@ -305,6 +305,13 @@ def validate(file: Path | None, strict: bool, fmt: str) -> None:
 @click.option("--time-col", help="Column with the event time.")
 @click.option("--event-col", help="Column with the event name.")
 @click.option("--tz", help="Time zone of times written without one (default UTC).")
+@click.option(
+    "--source",
+    default="auto",
+    show_default=True,
+    help="The export's format: auto (recognised from the columns), events, ga4, segment, "
+    "… (README, Sources).",
+)
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def ingest(
@@ -314,6 +321,7 @@ def ingest(
     time_col: str | None,
     event_col: str | None,
     tz: str | None,
+    source: str,
     fmt: str,
     quiet: bool,
 ) -> None:
@@ -361,6 +369,7 @@ def ingest(
                     time_col=time_col,
                     event_col=event_col,
                     tz=tz,
+                    source=source,
                     progress=progress,
                 )
         else:
@@ -370,10 +379,14 @@ def ingest(
                 time_col=time_col,
                 event_col=event_col,
                 tz=tz,
+                source=source,
             )
     if fmt == "json":
         click.echo(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
         return
+    for name, kind in report.recognised.items():
+        if kind != "events" or len(report.recognised) > 1:
+            out.print(f"{name}: read as {kind}", markup=False)
     out.print(
         f"read {report.rows_read:,}  loaded {report.loaded:,}  "
         f"duplicates {report.duplicates:,}  quarantined {report.quarantined:,}"

@@ -90,6 +90,8 @@ class IngestReport:
     rejected: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
     columns: dict[str, dict[str, str]] = field(default_factory=dict)
+    # The source each file was read as (``events``, ``ga4``, …), by file.
+    recognised: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -102,6 +104,7 @@ class IngestReport:
             "already_quarantined": self.already_quarantined,
             "reasons": self.reasons,
             "columns": self.columns,
+            "recognised": self.recognised,
         }
 
 
@@ -332,26 +335,54 @@ class Warehouse:
         time_col: str | None = None,
         event_col: str | None = None,
         tz: str | None = None,
+        source: str = "auto",
+        source_options: dict[str, str | None] | None = None,
         progress: Callable[[str, int, int], None] | None = None,
     ) -> IngestReport:
         """Load event files; all or nothing.
 
+        ``source`` names the export format (``auto``: recognised from each file's columns;
+        see :mod:`kundresa.ingest.sources`), ``source_options`` are passed to it.
         ``progress(file, bytes_done, bytes_total)`` is called while files are read.
         Raises :class:`IngestError` (with the file and the problem) when a file cannot be
         loaded at all; rows that are merely bad go to quarantine instead.
         """
+        from kundresa.ingest.sources import (
+            Source,
+            SourceError,
+            detect_source,
+            get_source,
+            read_sample,
+        )
+
         if not files:
             raise IngestError("no files to ingest")
         _check_tz(tz)
         paths = [Path(f) for f in files]
         maps: dict[str, ColumnMap] = {}
+        chosen: dict[str, Source] = {}
+        options = source_options or {}
+        explicit_columns = any(c is not None for c in (customer_col, time_col, event_col))
         # Check every file's columns before touching the warehouse, so that a bad third
         # file is reported at once instead of after loading the first two.
         for p in paths:
             try:
-                header = read_header(p)
+                if source != "auto":
+                    src = get_source(source, **options)
+                elif explicit_columns:
+                    src = get_source("events", **options)
+                else:
+                    try:
+                        src = detect_source(read_sample(p), **options)
+                    except SourceError:
+                        # Read as a plain events file: its column check names what is missing.
+                        src = get_source("events", **options)
+                header = src.columns(read_header(p))
             except ReadError as exc:
                 raise IngestError(str(exc)) from exc
+            except SourceError as exc:
+                raise IngestError(str(exc)) from exc
+            chosen[str(p)] = src
             try:
                 maps[str(p)] = map_columns(
                     header,
@@ -366,15 +397,17 @@ class Warehouse:
         def batches(p: Path) -> Any:
             size = p.stat().st_size
             cb = (lambda done: progress(str(p), done, size)) if progress else None
-            return iter_raw_batches(p, cb)
+            return map(chosen[str(p)].transform, iter_raw_batches(p, cb))
 
-        return self._ingest(
+        report = self._ingest(
             [(str(p), batches(p)) for p in paths],
             customer_col=customer_col,
             time_col=time_col,
             event_col=event_col,
             tz=tz,
+            recognised={str(p): chosen[str(p)].name for p in paths},
         )
+        return report
 
     def ingest_arrow(
         self,
@@ -419,12 +452,14 @@ class Warehouse:
         time_col: str | None,
         event_col: str | None,
         tz: str | None,
+        recognised: dict[str, str] | None = None,
     ) -> IngestReport:
         con = self.con
         started = datetime.now(UTC).replace(tzinfo=None)
         row = con.execute("SELECT coalesce(max(id), 0) + 1 FROM ingests").fetchone()
         assert row is not None
         report = IngestReport(int(row[0]), [s for s, _ in sources])
+        report.recognised = dict(recognised or {})
         con.execute("BEGIN TRANSACTION")
         try:
             con.execute(f"SET TimeZone = {_lit(tz or 'UTC')}")
@@ -520,6 +555,7 @@ class Warehouse:
                             "event_col": event_col,
                             "tz": tz,
                             "columns": report.columns,
+                            "recognised": report.recognised,
                         }
                     ),
                 ],
