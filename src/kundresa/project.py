@@ -8,6 +8,9 @@ notebook, CLI, HTTP API, web page — holds one :class:`Project`.
 from __future__ import annotations
 
 import os
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,13 +23,18 @@ if TYPE_CHECKING:
     import pandas as pd
     from ibis.expr.types import Table
 
+    from kundresa.analyses import Result, Scope
     from kundresa.model.journey import Journey
 
-__all__ = ["JOURNEY_FILE", "STORE_DIR", "Project", "ProjectError", "read_events"]
+__all__ = ["CACHE_SIZE", "JOURNEY_FILE", "STORE_DIR", "Project", "ProjectError", "read_events"]
 
 JOURNEY_FILE = "journey.yaml"
 STORE_DIR = ".kundresa"
 WAREHOUSE_FILE = "warehouse.duckdb"
+
+#: Results kept per project (least recently used dropped first).
+CACHE_SIZE = 256
+_SCOPE_KEYS = ("persona", "since", "until", "lang")
 
 
 class ProjectError(Exception):
@@ -72,6 +80,13 @@ class Project:
         self.warehouse = warehouse
         self.engine = engine
         self._events: Table | None = None
+        # Results of Project.run, keyed by what they depend on (see version()); shared by
+        # every interface that holds this project, so guarded by a lock.
+        self.lock = threading.RLock()
+        self._cache: OrderedDict[Hashable, Any] = OrderedDict()
+        self._data_generation = 0
+        self._journey_generation = 0
+        self._journey_mtime = self._file_mtime()
 
     # -- opening -----------------------------------------------------------------------------
 
@@ -240,9 +255,214 @@ class Project:
 
     def ingest(self, files: list[str | os.PathLike[str]], **options: Any) -> IngestReport:
         """Load event files into the warehouse (see :meth:`Warehouse.ingest`)."""
-        report = self.warehouse.ingest(files, **options)
-        self._events = None  # engines that copy the events must see the new ones
+        try:
+            report = self.warehouse.ingest(files, **options)
+        finally:
+            self.data_changed()
         return report
+
+    # -- versions and the result cache -------------------------------------------------------
+
+    def _file_mtime(self) -> int:
+        path = self.journey_path
+        try:
+            return path.stat().st_mtime_ns if path is not None else 0
+        except OSError:
+            return 0
+
+    def data_changed(self) -> None:
+        """Say the events changed (an ingest elsewhere on this warehouse): cached results
+        and known names are dropped."""
+        with self.lock:
+            self._events = None  # engines that copy the events must see the new ones
+            self._data_generation += 1
+            self._cache.clear()
+
+    def set_journey(self, journey: Journey | None) -> None:
+        """Use another journey model (an edit saved by the web app); drops cached results."""
+        with self.lock:
+            self._journey = journey
+            self._journey_generation += 1
+            self._journey_mtime = self._file_mtime()
+            self._cache.clear()
+
+    def reload_journey(self) -> None:
+        """Re-read ``journey.yaml`` (it changed on disk).
+
+        Raises
+        ------
+        ProjectError
+            The file has errors; the project keeps the journey it had.
+        """
+        from kundresa.model.parse import JourneyError, load_journey
+
+        path = self.journey_path
+        if path is None:
+            return
+        try:
+            model = load_journey(path) if path.exists() else None
+        except JourneyError as exc:
+            raise ProjectError(str(exc)) from exc
+        self.set_journey(model)
+
+    def version(self) -> tuple[int, int, int]:
+        """What results depend on: the journey (edits here and the file's modification time)
+        and the data (ingests through this project)."""
+        return (self._journey_generation, self._journey_mtime, self._data_generation)
+
+    def clear_cache(self) -> None:
+        with self.lock:
+            self._cache.clear()
+
+    def cached(self, key: Hashable, compute: Any) -> Any:
+        """``compute()`` once per project :meth:`version` and ``key`` (under the project's
+        lock; a hit is returned without waiting for it)."""
+        full = (self.version(), key)
+        hit = self._cache.get(full, _MISSING)
+        if hit is not _MISSING:
+            return hit
+        with self.lock:
+            full = (self.version(), key)
+            if full in self._cache:
+                self._cache.move_to_end(full)
+                return self._cache[full]
+            value = compute()
+            self._cache[full] = value
+            while len(self._cache) > CACHE_SIZE:
+                self._cache.popitem(last=False)
+            return value
+
+    def known_names(self) -> tuple[frozenset[str], frozenset[str]]:
+        """The event names and property keys in the data (one DISTINCT query, cached by
+        data version)."""
+
+        def compute() -> tuple[frozenset[str], frozenset[str]]:
+            from kundresa.model.events import EVENT, PROPERTIES
+
+            t = self.events
+            names = t.select(kind=ibis_literal("e"), name=t[EVENT].cast("string"))
+            keys = t.select(
+                kind=ibis_literal("p"), name=t[PROPERTIES].keys().unnest().cast("string")
+            )
+            rows = names.union(keys, distinct=True).to_pyarrow().to_pylist()
+            events = frozenset(r["name"] for r in rows if r["kind"] == "e" and r["name"])
+            props = frozenset(r["name"] for r in rows if r["kind"] == "p" and r["name"])
+            return events, props
+
+        value: tuple[frozenset[str], frozenset[str]] = self.cached(("known_names",), compute)
+        return value
+
+    # -- analyses ----------------------------------------------------------------------------
+
+    def scope(
+        self,
+        *,
+        persona: str | None = None,
+        since: Any = None,
+        until: Any = None,
+        lang: str | None = None,
+        events: Table | None = None,
+    ) -> Scope:
+        """What analyses run on: one persona's customers (all when ``None``), a period
+        ``[since, until)`` (UTC dates or times), a label language.
+
+        Raises
+        ------
+        ParameterError
+            An unknown persona (the message lists the journey's), a date that is not one, or
+            ``since`` not before ``until``.
+        """
+        from kundresa.analyses import Scope, check_period
+        from kundresa.analyses.resolve import Names
+
+        check_period(since, until)
+        since = since if since not in ("", None) else None
+        until = until if until not in ("", None) else None
+        table = events if events is not None else self.events
+        if persona:
+            Names(self._journey).persona(persona)
+            from kundresa.analytics.touchpoints import persona_expr
+
+            who = persona_expr(table, self.journey)
+            chosen = who.filter(who.persona == persona).select("customer_id")
+            table = table.semi_join(chosen, "customer_id")
+        where = self.root / JOURNEY_FILE if self.root else "this project"
+        return Scope(
+            journey=self._journey,
+            events=table,
+            engine=self.engine,
+            persona=persona or None,
+            since=None if since is None else str(since),
+            until=None if until is None else str(until),
+            lang=lang,
+            known_names=self.known_names,
+            source=None if events is None else ("events", id(events)),
+            missing_journey=(
+                f"{where}: no journey file; create one with `kundresa init` or pass --journey FILE"
+            ),
+        )
+
+    def run(self, name: str, *, scope: Scope | None = None, **params: Any) -> Result:
+        """Run the analysis ``name`` (see :mod:`kundresa.analyses` for the list).
+
+        Parameters are checked against the analysis' declaration, names (steps, stages,
+        touchpoints, personas, properties) resolved, and the result cached until the journey
+        or the data change. ``persona``, ``since``, ``until`` and ``lang`` make the scope when
+        ``scope`` is not given.
+
+        Returns
+        -------
+        kundresa.analyses.Result
+            ``frame`` (a pandas DataFrame), ``units`` per column, ``warnings`` (names not in
+            the data) and ``notes`` (how names were read).
+
+        Raises
+        ------
+        kundresa.analyses.ParameterError
+            A bad parameter or an unknown stage, touchpoint or persona (a usage error).
+        kundresa.analyses.AnalysisError
+            The analysis cannot answer (no journey file, no events for a customer).
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> events = pd.DataFrame({
+        ...     "customer_id": ["u1", "u1", "u2"],
+        ...     "timestamp": ["2025-03-01 09:00", "2025-03-02 10:00", "2025-03-01 11:00"],
+        ...     "event": ["visit", "purchase", "visit"],
+        ... })
+        >>> project = Project.from_events(events)
+        >>> result = project.run("funnel", steps=["visit", "purchase"], window="7d")
+        >>> result.frame[["step", "event", "count", "conversion_from_start"]]
+           step     event  count  conversion_from_start
+        0     1     visit      2                    1.0
+        1     2  purchase      1                    0.5
+        >>> result.units["conversion_from_start"]
+        'rate'
+        >>> project.run("funnel", steps=["visit", "signup"]).warnings
+        ["event 'signup' never occurs in the data; it counts 0"]
+        """
+        from kundresa.analyses import get
+        from kundresa.analyses._registry import run_analysis
+
+        analysis = get(name)
+        given = {
+            k: params.pop(k)
+            for k in _SCOPE_KEYS
+            if k in params and k not in {p.name for p in analysis.params}
+        }
+        if scope is None:
+            scope = self.scope(**given)
+        elif given:
+            raise TypeError(f"give either scope or {', '.join(given)}, not both")
+        checked = analysis.check(params)
+        key = (scope.key, name, _freeze(checked))
+
+        def compute() -> Result:
+            return run_analysis(analysis, scope, checked)
+
+        result: Result = self.cached(key, compute)
+        return _copy(result)
 
     def info(self) -> dict[str, Any]:
         """What the project holds: journey, stages, events, quarantine and the last ingest."""
@@ -264,6 +484,36 @@ class Project:
             }
         out.update(self.warehouse.summary())
         return out
+
+
+_MISSING = object()
+
+
+def ibis_literal(value: str) -> Any:
+    import ibis
+
+    return ibis.literal(value, type="string")
+
+
+def _freeze(value: Any) -> Hashable:
+    if isinstance(value, dict):
+        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
+    if isinstance(value, list | tuple):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
+def _copy(result: Result) -> Result:
+    """A result the caller may change without changing the cached one."""
+    from dataclasses import replace
+
+    return replace(
+        result,
+        frame=result.frame.copy(),
+        warnings=list(result.warnings),
+        notes=list(result.notes),
+        params=dict(result.params),
+    )
 
 
 def _load(wh: Warehouse, events: Any, options: dict[str, Any]) -> IngestReport:

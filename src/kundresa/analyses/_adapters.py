@@ -1,0 +1,306 @@
+"""Small functions that give a registered analysis one call and one table.
+
+Some analyses are a choice between two functions (the stage funnel of one period or two), a
+reshaping (the retention matrix, the wide transition matrix) or, for attribution, paths read
+from the events or from a paths file and then credited. They live here, imported only when an
+analysis runs; the analyses themselves are looked up on their modules at call time.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from kundresa.analyses._errors import AnalysisError
+
+MODELS = (
+    "first",
+    "last",
+    "last_non_direct",
+    "linear",
+    "time_decay",
+    "position",
+    "markov",
+    "shapley",
+)
+
+
+def _none(value: str | None) -> str | None:
+    """``none``, ``off`` or ``0`` written for an option that can be switched off."""
+    if value is None or value.strip().lower() in ("none", "off", "0"):
+        return None
+    return value
+
+
+# -- stages and journeys ----------------------------------------------------------------------
+
+
+def stages(
+    project: Any,
+    *,
+    by: str | None = None,
+    compare_to: str | None = None,
+    since: Any = None,
+    until: Any = None,
+    lang: str | None = None,
+) -> pd.DataFrame:
+    """The stage funnel, or two periods side by side when ``compare_to`` is given."""
+    from kundresa.analytics import stages as st
+
+    if compare_to is None:
+        return st.stage_funnel(project, by=by, since=since, until=until, lang=lang)
+    return st.stage_funnel_periods(
+        project, since=since, until=until, compare_to=compare_to, by=by, lang=lang
+    )
+
+
+def transitions(
+    events: Any, journey: Any, *, ends: bool = True, wide: bool = False, lang: str | None = None
+) -> pd.DataFrame:
+    """The transition matrix, long or as a from × to grid of probabilities."""
+    from kundresa.analytics import journeys as jr
+
+    df = jr.transition_matrix(events, journey, ends=ends, lang=lang)
+    if wide and not df.empty:
+        order = list(dict.fromkeys([*df["from_stage"], *df["to_stage"]]))
+        grid = df.pivot(index="from_stage", columns="to_stage", values="probability")
+        rows = [r for r in order if r in grid.index]
+        df = grid.reindex(index=rows, columns=[c for c in order if c in grid.columns])
+        df = df.rename_axis(None, axis=1).reset_index()
+    return df
+
+
+def customer_journeys(events: Any, journey: Any, *, limit: int | None = None) -> pd.DataFrame:
+    """One row per customer (the first ``limit``)."""
+    from kundresa.analytics import journeys as jr
+
+    table = jr.customer_journeys(events, journey)
+    return (table.limit(limit) if limit is not None else table).to_pandas()
+
+
+def customer(project: Any, *, customer_id: str, events_list: bool = False) -> pd.DataFrame:
+    """One customer's stage visits, or every event of theirs with its touchpoint and stage."""
+    from kundresa.analytics import journeys as jr
+    from kundresa.analytics import touchpoints as tp
+    from kundresa.model.events import CUSTOMER
+
+    events = project.events.filter(project.events[CUSTOMER] == customer_id)
+    if events.count().to_pyarrow().as_py() == 0:
+        raise AnalysisError(f"no events for customer {customer_id!r}")
+    if events_list:
+        tagged = tp.tag_events(events, project.journey)
+        return tagged.order_by(list(tp.EVENT_ORDER)).drop("stage_index").to_pandas()
+    return jr.stage_visits(events, project.journey).drop(CUSTOMER).to_pandas()
+
+
+# -- paths and retention ----------------------------------------------------------------------
+
+
+def paths(
+    events: Any, *, journey: Any = None, session_gap: str | None = "30m", **options: Any
+) -> pd.DataFrame:
+    from kundresa.analytics import paths as pa
+
+    return pa.paths(events, journey=journey, session_gap=_none(session_gap), **options)
+
+
+def path_links(
+    events: Any, *, journey: Any = None, session_gap: str | None = "30m", **options: Any
+) -> pd.DataFrame:
+    from kundresa.analytics import paths as pa
+
+    return pa.path_links(events, journey=journey, session_gap=_none(session_gap), **options)
+
+
+def dfg(
+    events: Any,
+    *,
+    journey: Any = None,
+    level: str = "touchpoint",
+    session_gap: str | None = None,
+    top: int | None = None,
+) -> pd.DataFrame:
+    """The directly-follows graph (its ``top`` most frequent edges when given)."""
+    from kundresa.analytics import paths as pa
+
+    df = pa.directly_follows(events, journey, level=level, session_gap=_none(session_gap))
+    return df.head(top) if top is not None else df
+
+
+def retention_matrix(events: Any, *, journey: Any = None, **options: Any) -> pd.DataFrame:
+    """Cohorts × periods of retention rates."""
+    from kundresa.analytics import retention as rt
+
+    return rt.retention_matrix(rt.retention(events, journey=journey, **options))
+
+
+def bottlenecks(
+    project: Any,
+    *,
+    compare_to: str | None = "previous",
+    since: Any = None,
+    until: Any = None,
+    lang: str | None = None,
+    **options: Any,
+) -> Any:
+    """The bottlenecks ranked; ``compare_to`` ``none`` compares with no other period."""
+    from kundresa.analytics import bottlenecks as bn
+
+    return bn.bottlenecks(
+        project, compare_to=_none(compare_to), since=since, until=until, lang=lang, **options
+    )
+
+
+# -- attribution ------------------------------------------------------------------------------
+
+
+def _weights(position: str | tuple[float, ...]) -> tuple[float, ...]:
+    if not isinstance(position, str):
+        return tuple(position)
+    try:
+        return tuple(float(x) for x in position.split(","))
+    except ValueError:
+        raise ValueError(f"--position {position!r} is not three numbers (0.4,0.2,0.4)") from None
+
+
+def _model_options(
+    *,
+    direct: str = "direct",
+    half_life: str | float = "7d",
+    position: str | tuple[float, ...] = "0.4,0.2,0.4",
+    order: int = 1,
+    seed: int = 0,
+    samples: int | None = None,
+    game: str = "rate",
+) -> dict[str, Any]:
+    from kundresa.analytics._duration import parse_duration
+
+    return {
+        "direct": direct,
+        "half_life": parse_duration(half_life),
+        "position": _weights(position),
+        "order": order,
+        "seed": seed,
+        "samples": samples,
+        "game": game,
+    }
+
+
+def conversion_paths(
+    events: Any = None,
+    *,
+    journey: Any = None,
+    paths_file: str | None = None,
+    sep: str = ">",
+    conversion: str = "purchase",
+    level: str = "channel",
+    lookback: str = "30d",
+) -> pd.DataFrame:
+    """Paths to attribute: from a paths file when given, else from the events."""
+    if paths_file is not None:
+        from kundresa.attribution.paths_file import PathsFileError, read_paths_file
+
+        try:
+            paths = read_paths_file(paths_file, sep=sep)
+        except PathsFileError as exc:
+            # Bad input in the file, not a bad parameter: like any other bad file.
+            raise AnalysisError(str(exc)) from exc
+    else:
+        if events is None:
+            raise AnalysisError("attribution needs events or a paths file")
+        from kundresa.attribution import journey as aj
+
+        paths = aj.conversion_paths(
+            events, conversion=conversion, journey=journey, level=level, lookback=lookback
+        )
+    if paths.empty:
+        raise AnalysisError("no paths: no touches or conversions to attribute")
+    return paths
+
+
+_PATH_OPTIONS = ("paths_file", "sep", "conversion", "level", "lookback")
+
+
+def _split(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    path_opts = {k: options.pop(k) for k in _PATH_OPTIONS if k in options}
+    return path_opts, options
+
+
+def attribution(
+    events: Any = None, *, journey: Any = None, model: str = "markov", **options: Any
+) -> pd.DataFrame:
+    """Credits per channel of one model, or of every model (``all``), stacked."""
+    from kundresa.attribution import models as am
+
+    path_opts, rest = _split(options)
+    paths = conversion_paths(events, journey=journey, **path_opts)
+    opts = _model_options(**rest)
+    if model == "all":
+        frames = [am.attribute(paths, m, **opts) for m in MODELS]
+        return pd.concat(frames, ignore_index=True)
+    return am.attribute(paths, model, **opts)
+
+
+def attribution_models(events: Any = None, *, journey: Any = None, **options: Any) -> pd.DataFrame:
+    """Every model side by side: ``<model>_conversions``, ``_value``, ``_share`` per channel."""
+    from kundresa.attribution import models as am
+
+    path_opts, rest = _split(options)
+    paths = conversion_paths(events, journey=journey, **path_opts)
+    return am.compare_models(paths, **_model_options(**rest))
+
+
+def attribution_transitions(
+    events: Any = None, *, journey: Any = None, order: int = 1, **options: Any
+) -> pd.DataFrame:
+    """The Markov chain's transitions."""
+    from kundresa.attribution import models as am
+
+    path_opts, _ = _split(options)
+    return am.markov(
+        conversion_paths(events, journey=journey, **path_opts), order=order
+    ).transitions
+
+
+def attribution_removal(
+    events: Any = None, *, journey: Any = None, order: int = 1, **options: Any
+) -> pd.DataFrame:
+    """The Markov chain's removal effects."""
+    from kundresa.attribution import models as am
+
+    path_opts, _ = _split(options)
+    paths = conversion_paths(events, journey=journey, **path_opts)
+    return am.markov(paths, order=order).removal_effects
+
+
+def attribution_paths(events: Any = None, *, journey: Any = None, **options: Any) -> pd.DataFrame:
+    """The paths used, in the paths file format."""
+    path_opts, _ = _split(options)
+    paths = conversion_paths(events, journey=journey, **path_opts)
+    df = paths.assign(path=[" > ".join(p) for p in paths["path"]])
+    df = df.groupby("path", as_index=False)[["conversions", "value", "nulls"]].sum()
+    return df.rename(
+        columns={
+            "conversions": "total_conversions",
+            "value": "total_conversion_value",
+            "nulls": "total_null",
+        }
+    ).sort_values("total_conversions", ascending=False, kind="stable")
+
+
+def stage_attribution(
+    events: Any,
+    journey: Any,
+    *,
+    level: str = "channel",
+    lookback: str = "30d",
+    order: int = 1,
+    lang: str | None = None,
+) -> pd.DataFrame:
+    """Which channels move customers to the next stage (Markov removal effects per stage)."""
+    from kundresa.attribution import journey as aj
+
+    return aj.stage_attribution(
+        events, journey, level=level, lookback=lookback, order=order, lang=lang
+    )

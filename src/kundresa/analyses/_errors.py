@@ -1,0 +1,22 @@
+"""The two ways running an analysis fails that a user can fix."""
+
+from __future__ import annotations
+
+__all__ = ["AnalysisError", "ParameterError"]
+
+
+class ParameterError(ValueError):
+    """A parameter is wrong: unknown, of the wrong type, out of range, or names a stage,
+    touchpoint or persona the journey does not have. A usage error: exit code 2 on the command
+    line, HTTP 422."""
+
+    exit_code = 2
+    http_status = 422
+
+
+class AnalysisError(Exception):
+    """The analysis cannot answer with these data (no events for a customer, no paths to
+    attribute). Exit code 1 on the command line, HTTP 404/409 as the web sees fit."""
+
+    exit_code = 1
+    http_status = 409

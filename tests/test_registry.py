@@ -1,0 +1,181 @@
+"""The analysis registry, Project.run and the name resolver."""
+
+from __future__ import annotations
+
+import inspect
+
+import pandas as pd
+import pytest
+
+from kundresa import Project
+from kundresa.analyses import ANALYSES, AnalysisError, ParameterError, get
+from kundresa.analyses.resolve import Names, Resolution, UnknownNameError
+from kundresa.model.parse import parse_journey
+from kundresa.report.units import UNITS
+
+JOURNEY = """\
+kundresa: 1
+name: Shop
+template: buyers-journey
+language: en
+personas:
+  - {id: pro, name: Pro, match: {property: segment, equals: business}}
+touchpoints:
+  - {id: pricing_page, stage: consideration, match: {event: page_view, where: {path: /pricing}}}
+  - {id: buy, stage: decision, match: {event: purchase}}
+"""
+
+EVENTS = pd.DataFrame(
+    {
+        "customer_id": ["u1", "u1", "u1", "u2", "u2", "u3"],
+        "timestamp": [
+            "2025-03-01 09:00",
+            "2025-03-02 09:00",
+            "2025-03-03 09:00",
+            "2025-03-01 10:00",
+            "2025-03-05 10:00",
+            "2025-04-01 10:00",
+        ],
+        "event": ["ad_click", "page_view", "purchase", "ad_click", "page_view", "ad_click"],
+        "path": [None, "/pricing", None, None, "/", None],
+        "segment": ["business", "business", "business", "private", "private", "business"],
+    }
+)
+
+
+@pytest.fixture(scope="module")
+def project() -> Project:
+    journey, problems = parse_journey(JOURNEY)
+    assert journey is not None, problems
+    return Project.from_events(EVENTS, journey=journey)
+
+
+def test_every_declaration_is_consistent() -> None:
+    for name, analysis in ANALYSES.items():
+        assert analysis.name == name
+        fn = analysis.load()
+        sig = inspect.signature(fn).parameters
+        takes_any = any(p.kind is p.VAR_KEYWORD for p in sig.values())
+        for p in analysis.params:
+            assert takes_any or p.name in sig, (name, p.name)
+            if p.choices and p.default is not None:
+                assert p.default in p.choices, (name, p.name)
+        for c in analysis.columns:
+            assert c.unit in UNITS, (name, c.name, c.unit)
+        assert analysis.other_unit is None or analysis.other_unit in UNITS
+
+
+def test_names_resolve_as_designed() -> None:
+    journey, _ = parse_journey(JOURNEY)
+    names = Names(journey, events={"page_view", "purchase"}, properties={"segment"})
+    out = Resolution()
+    assert names.step("purchase", out) == "purchase"  # an event before a touchpoint id
+    assert names.step("pricing_page", out) == "touchpoint:pricing_page"
+    assert names.step("decision", out) == "stage:decision"
+    assert names.step("nosuch", out) == "nosuch"
+    assert names.step("page_view|nosuch", out) == "page_view|nosuch"
+    assert out.notes == [
+        "step 'pricing_page' read as touchpoint:pricing_page",
+        "step 'decision' read as stage:decision",
+    ]
+    assert out.warnings == [
+        "event 'nosuch' never occurs in the data; it counts 0",
+    ]
+    with pytest.raises(UnknownNameError, match="no touchpoint 'x'; touchpoints: pricing_page"):
+        names.step("touchpoint:x", out)
+    with pytest.raises(UnknownNameError, match="no stage 'x'; stages: awareness"):
+        names.step("stage:x", out)
+    with pytest.raises(UnknownNameError, match="no persona 'x'; personas: pro"):
+        names.persona("x")
+    assert names.property("segment", out) == "segment"
+    names.property("colour", out)
+    assert "property 'colour' never occurs in the data" in out.warnings[-1]
+    # Without a journey, journey names are errors; without known names, no warnings.
+    with pytest.raises(UnknownNameError, match="need a journey file"):
+        Names(None).step("stage:decision", Resolution())
+    quiet = Resolution()
+    assert Names(None).step("anything", quiet) == "anything" and not quiet.warnings
+
+
+def test_run_resolves_warns_and_caches(project: Project) -> None:
+    result = project.run("funnel", steps=["ad_click", "pricing_page", "purchase"], window="7d")
+    assert list(result.frame["count"]) == [3, 1, 1]
+    assert result.notes == ["step 'pricing_page' read as touchpoint:pricing_page"]
+    assert result.units["conversion_from_previous"] == "rate"
+    assert result.title == "Funnel (ordered, window 7d)"
+    again = project.run("funnel", steps=["ad_click", "pricing_page", "purchase"], window="7d")
+    assert again.frame.equals(result.frame)
+    again.frame.loc[0, "count"] = 99  # a caller's copy: the cache keeps its own
+    third = project.run("funnel", steps=["ad_click", "pricing_page", "purchase"])
+    assert third.frame.loc[0, "count"] == 3
+    warned = project.run("funnel", steps=["ad_click", "signup"])
+    assert warned.warnings == ["event 'signup' never occurs in the data; it counts 0"]
+    assert list(warned.frame["count"]) == [3, 0]
+
+
+def test_run_is_cached_until_the_data_change(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = []
+    from kundresa.analytics import journeys
+
+    real = journeys.journey_summary
+
+    def counted(*args: object, **kwargs: object) -> pd.DataFrame:
+        calls.append(1)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(journeys, "journey_summary", counted)
+    project.run("journeys")
+    project.run("journeys")
+    assert len(calls) == 1
+    project.data_changed()
+    project.run("journeys")
+    assert len(calls) == 2
+
+
+def test_scope_persona_and_period(project: Project) -> None:
+    everyone = project.run("funnel", steps=["ad_click", "page_view"])
+    pros = project.run("funnel", steps=["ad_click", "page_view"], persona="pro")
+    assert everyone.frame["count"].tolist() == [3, 2]
+    assert pros.frame["count"].tolist() == [2, 1]
+    march = project.run("funnel", steps=["ad_click", "page_view"], until="2025-03-15")
+    assert march.frame["count"].tolist() == [2, 2]
+    with pytest.raises(ParameterError, match="is not before --until"):
+        project.run("stages", since="2025-04-01", until="2025-03-01")
+    with pytest.raises(ParameterError, match="is not before --until"):
+        project.scope(since="2025-03-01", until="2025-03-01")
+    with pytest.raises(ParameterError, match="not a date"):
+        project.scope(since="last week")
+    with pytest.raises(UnknownNameError, match="no persona 'nobody'; personas: pro"):
+        project.run("stages", persona="nobody")
+
+
+def test_bad_parameters(project: Project) -> None:
+    with pytest.raises(ParameterError, match="unknown parameter 'stepz'"):
+        project.run("funnel", stepz=["a", "b"])
+    with pytest.raises(ParameterError, match="steps is required"):
+        project.run("funnel")
+    with pytest.raises(ParameterError, match="'sideways' is not one of"):
+        project.run("funnel", steps=["a", "b"], order="sideways")
+    with pytest.raises(ParameterError, match="is not in the range"):
+        project.run("attribution", order=9)
+    with pytest.raises(ParameterError, match="no analysis 'nosuch'"):
+        project.run("nosuch")
+    with pytest.raises(ParameterError, match="no stage 'nowhere'"):
+        project.run("paths", start="stage:nowhere")
+    with pytest.raises(AnalysisError, match="no events for customer 'nobody'"):
+        project.run("customer", customer_id="nobody")
+    bare = Project.from_events(EVENTS)
+    with pytest.raises(AnalysisError, match="no journey file"):
+        bare.run("stages")
+    assert get("stages").needs_journey and not get("funnel").needs_journey
+
+
+def test_removal_effect_is_a_rate_everywhere(project: Project) -> None:
+    from kundresa.analyses import run
+
+    assert get("attribution_removal").units["removal_effect"] == "rate"
+    result = project.run("attribution_removal", conversion="purchase")
+    assert result.formatted()["removal_effect"].str.endswith("%").all()
+    assert run("kpis", project.scope()).frame.columns[0] == "stage"
