@@ -18,8 +18,8 @@ from typing import Any, TypeVar
 import click
 from rich.console import Console
 
-from kundresa.project import JOURNEY_FILE, Project, ProjectError
-from kundresa.store.warehouse import IngestError
+from kundresa.errors import KundresaError, exit_code
+from kundresa.project import JOURNEY_FILE, Project
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -37,9 +37,9 @@ class UserError(click.ClickException):
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
-    from kundresa.model.parse import JourneyError
-
-    return (ProjectError, IngestError, JourneyError, FileNotFoundError, PermissionError)
+    """What the CLI prints as one clear line: Kundresa's error tree (each class says its
+    exit code) and a file the system cannot open."""
+    return (KundresaError, FileNotFoundError, PermissionError)
 
 
 _ENGINE_MODULES = {"pyspark", "py4j", "duckdb", "ibis", "pyarrow"}
@@ -50,6 +50,8 @@ class _Main(click.Group):
         try:
             return super().invoke(ctx)
         except _user_errors() as exc:
+            if exit_code(exc) == 2:  # a bad parameter value (kundresa.errors.UsageError)
+                raise click.UsageError(str(exc), ctx) from exc
             raise UserError(str(exc)) from exc
         except Exception as exc:
             # A query the engine refused (Spark, DuckDB, another Ibis backend): say which
@@ -486,9 +488,17 @@ UNTIL = click.option("--until", default=None, help="Only events before this date
 
 @contextmanager
 def usage() -> Iterator[None]:
-    """Turn a library ValueError (a bad option value) into a usage error, exit code 2."""
+    """Turn a library ValueError (a bad option value) into a usage error, exit code 2.
+
+    Kundresa's own errors pass through: their class says their exit code (a bad paths file
+    is bad input, exit 1, even though it is also a ValueError).
+    """
     try:
         yield
+    except KundresaError as exc:
+        if exc.exit_code != 2:
+            raise
+        raise click.UsageError(str(exc)) from exc
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
 

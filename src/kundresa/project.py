@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from kundresa.errors import KundresaError
 from kundresa.store.warehouse import IngestError, IngestReport, Warehouse
 
 if TYPE_CHECKING:
@@ -29,8 +30,10 @@ STORE_DIR = ".kundresa"
 WAREHOUSE_FILE = "warehouse.duckdb"
 
 
-class ProjectError(Exception):
+class ProjectError(KundresaError):
     """A project cannot be opened or created; the message says why and what to do."""
+
+    http_status = 409
 
 
 class Project:

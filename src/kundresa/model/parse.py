@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from kundresa.errors import InputError
 from kundresa.model.journey import (
     KPI_METRICS,
     LANES,
@@ -77,7 +78,7 @@ class Problem:
         return f"{where}: {self.severity}: {self.message}{field}"
 
 
-class JourneyError(Exception):
+class JourneyError(InputError):
     """A journey file with errors; ``problems`` lists all of them."""
 
     def __init__(self, problems: list[Problem]) -> None:
