@@ -83,3 +83,17 @@ def test_cli_gives_a_usage_error_exit_2(tmp_path: Path) -> None:
     f.write_text("path,total_conversions,total_conversion_value,total_null\nweb,1,0,0\n")
     r = CliRunner().invoke(main, ["attribution", "--paths", str(f), "--samples", "1"])
     assert r.exit_code == 2, r.output
+
+
+def test_validate_refuses_a_misspelt_match_key(tmp_path: Path) -> None:
+    f = tmp_path / "journey.yaml"
+    f.write_text(
+        "kundresa: 1\ntemplate: buyers-journey\ntouchpoints:\n"
+        "  - {id: a, stage: awareness, match: {event: ad_click}}\n"
+        "  - {id: b, stage: consideration, match: {event: page_view}}\n"
+        "  - {id: c, stage: decision, match: {evnt: purchase}}\n"
+    )
+    r = CliRunner().invoke(main, ["validate", str(f)])
+    assert r.exit_code == 1, r.output
+    assert f"{f}:6:38: error: unknown key 'evnt'" in r.output
+    assert "(known: event, where, nth)" in r.output

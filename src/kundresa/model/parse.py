@@ -121,8 +121,18 @@ class _Reader:
     # -- typed access --
 
     def mapping(
-        self, node: yaml.Node, path: str, allowed: tuple[str, ...] | None = None
+        self,
+        node: yaml.Node,
+        path: str,
+        allowed: tuple[str, ...] | None = None,
+        *,
+        unknown: str = "error",
     ) -> dict[str, tuple[yaml.Node, yaml.Node]] | None:
+        """The keys of a mapping node; keys outside ``allowed`` are reported with the known
+        ones and left out. ``unknown`` is the severity of that report: an error wherever a
+        misspelt key would change what the journey means (a match rule that is dropped
+        matches more events), a warning only where keys name display text (label languages,
+        lanes)."""
         if not isinstance(node, yaml.MappingNode):
             self.error(node, path, f"{path or 'the file'} must be a mapping of keys to values")
             return None
@@ -136,7 +146,12 @@ class _Reader:
                 close = difflib.get_close_matches(key, allowed, n=1)
                 hint = f"; did you mean {close[0]!r}?" if close else ""
                 where = f" in {path}" if path else ""
-                self.warn(knode, _join(path, key), f"unknown key {key!r}{where}{hint}")
+                self.add(
+                    unknown,
+                    knode,
+                    _join(path, key),
+                    f"unknown key {key!r}{where}{hint} (known: {', '.join(allowed)})",
+                )
                 continue
             out[key] = (knode, vnode)
         return out
@@ -269,7 +284,7 @@ def _condition(r: _Reader, node: yaml.Node, path: str) -> Condition | None:
     m = r.mapping(node, path, _CONDITION)
     if m is None:
         return None
-    if not m:
+    if not m and not node.value:  # only unknown keys: reported already
         r.error(node, path, f"{path} needs one of {', '.join(_CONDITION)}")
         return None
     kw: dict[str, Any] = {}
@@ -341,7 +356,7 @@ def _label(r: _Reader, node: yaml.Node, path: str, lang: str) -> dict[str, str]:
     if isinstance(node, yaml.ScalarNode):
         s = r.text(node, path)
         return {lang: s} if s is not None else {}
-    m = r.mapping(node, path, LANGUAGES)
+    m = r.mapping(node, path, LANGUAGES, unknown="warning")  # a label in no known language
     out = {}
     for k, (_, vnode) in (m or {}).items():
         s = r.text(vnode, _join(path, k))
@@ -659,7 +674,7 @@ def _parse(r: _Reader, root: yaml.Node) -> Journey | None:
     persona_ids = {p.id for p in personas}
     if "lanes" in top:
         lnode = top["lanes"][1]
-        lm = None if _is_null(lnode) else r.mapping(lnode, "lanes", LANES)
+        lm = None if _is_null(lnode) else r.mapping(lnode, "lanes", LANES, unknown="warning")
         for lane, (_, lnode) in (lm or {}).items():
             lanes[lane] = _lane(r, lane, lnode, stage_ids, persona_ids)
 
