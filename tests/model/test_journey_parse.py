@@ -650,7 +650,7 @@ def test_yaml_syntax_error_position(text: str, line: int, column: int, fragment:
         ("# only a comment\n", "the file is empty"),
         ("- a\n- b\n", "the file must be a mapping of keys to values"),
         ("just text", "the file must be a mapping of keys to values"),
-        ("[" * 3000, "the file is nested too deeply"),
+        ("[" * 3000, "the file nests deeper than 50 levels"),
     ],
 )
 def test_not_a_journey(text: str, message: str) -> None:
