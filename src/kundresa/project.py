@@ -15,6 +15,8 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from kundresa.errors import KundresaError
+
 if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
@@ -35,8 +37,10 @@ CACHE_SIZE = 256
 _SCOPE_KEYS = ("persona", "since", "until", "lang")
 
 
-class ProjectError(Exception):
+class ProjectError(KundresaError):
     """A project cannot be opened or created; the message says why and what to do."""
+
+    http_status = 409
 
 
 class Project:

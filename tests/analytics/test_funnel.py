@@ -31,7 +31,7 @@ from kundresa.analytics.funnel import (
     parse_step,
     time_to_convert_histogram,
 )
-from kundresa.model.events import EVENT_SCHEMA
+from kundresa.store.schema import EVENT_SCHEMA
 
 T0 = datetime(2025, 1, 1)
 GOLDEN = Path(__file__).parent.parent / "golden" / "funnel"

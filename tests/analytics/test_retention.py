@@ -27,8 +27,8 @@ from kundresa.analytics.retention import (
     retention,
     retention_matrix,
 )
-from kundresa.model.events import EVENT_SCHEMA
 from kundresa.model.parse import parse_journey
+from kundresa.store.schema import EVENT_SCHEMA
 
 GOLDEN = Path(__file__).parent.parent / "golden" / "retention"
 

@@ -9,7 +9,7 @@ import pytest
 
 from kundresa.demo import demo_journey_yaml, generate_events
 from kundresa.model import parse_journey
-from kundresa.model.events import EVENT_SCHEMA
+from kundresa.store.schema import EVENT_SCHEMA
 
 
 @pytest.fixture(scope="module")

@@ -133,7 +133,7 @@ def test_jsonl_gzip_nested_and_bad_lines(tmp_path: Path, wh: Warehouse) -> None:
 
 
 def test_parquet_with_canonical_schema_round_trips(tmp_path: Path, wh: Warehouse) -> None:
-    from kundresa.model.events import EVENT_SCHEMA
+    from kundresa.store.schema import EVENT_SCHEMA
 
     schema = EVENT_SCHEMA.to_pyarrow()
     table = pa.table(

@@ -158,9 +158,15 @@ RULES = [
     ),
     pytest.param(
         BASE.replace("name: T", "nmae: T"),
-        "unknown key 'nmae'; did you mean 'name'?",
-        ("warning", 2, 1, "nmae"),
+        "unknown key 'nmae'; did you mean 'name'? (known: kundresa, name, description,",
+        ("error", 2, 1, "nmae"),
         id="unknown-top-key",
+    ),
+    pytest.param(
+        BASE + "cirular: true\n",
+        "unknown key 'cirular'; did you mean 'circular'?",
+        ("error", 10, 1, "cirular"),
+        id="unknown-top-key-that-changes-cycles",
     ),
     pytest.param(
         BASE + "lanes:\n  activites: {awareness: x}\n",
@@ -168,11 +174,52 @@ RULES = [
         ("warning", 11, 3, "lanes.activites"),
         id="unknown-lane",
     ),
+    # A misspelt key in a match drops the rule: the touchpoint would match every event.
     pytest.param(
         BASE.replace("{event: purchase}", "{evnt: purchase}"),
-        "unknown key 'evnt' in touchpoints[2].match; did you mean 'event'?",
-        ("warning", 9, 40, "touchpoints[2].match.evnt"),
+        "unknown key 'evnt' in touchpoints[2].match; did you mean 'event'? "
+        "(known: event, where, nth)",
+        ("error", 9, 40, "touchpoints[2].match.evnt"),
         id="unknown-match-key",
+    ),
+    pytest.param(
+        BASE.replace("where: {path: /pricing}", "where: {path: {regx: ^/pricing}}"),
+        "unknown key 'regx' in touchpoints[1].match.where.path; did you mean 'regex'? "
+        "(known: equals, in, regex, gte, lte)",
+        ("error", 8, 80, "touchpoints[1].match.where.path.regx"),
+        id="unknown-condition-key",
+    ),
+    pytest.param(
+        BASE.replace("channel: web, match", "chanel: web, match"),
+        "unknown key 'chanel' in touchpoints[0]; did you mean 'channel'?",
+        ("error", 7, 32, "touchpoints[0].chanel"),
+        id="unknown-touchpoint-key",
+    ),
+    pytest.param(
+        BASE + "personas:\n  - {id: b2b, match: {property: segment, equls: business}}\n",
+        "unknown key 'equls' in personas[0].match; did you mean 'equals'? "
+        "(known: property, equals, in, regex, gte, lte)",
+        ("error", 11, 42, "personas[0].match.equls"),
+        id="unknown-persona-match-key",
+    ),
+    pytest.param(
+        BASE + "personas:\n  - {id: b2b, mtch: {property: segment, equals: business}}\n",
+        "unknown key 'mtch' in personas[0]; did you mean 'match'?",
+        ("error", 11, 15, "personas[0].mtch"),
+        id="unknown-persona-key",
+    ),
+    pytest.param(
+        BASE.replace("template: buyers-journey\n", "")
+        + "stages:\n  - id: a\n    kpis: [{metric: reached, target: 5, directon: at_most}]\n",
+        "unknown key 'directon' in stages[0].kpis[0]; did you mean 'direction'?",
+        ("error", 11, 41, "stages[0].kpis[0].directon"),
+        id="unknown-kpi-key",
+    ),
+    pytest.param(
+        BASE.replace("{id: web, online: true", "{id: web, onlin: true"),
+        "unknown key 'onlin' in channels[0]; did you mean 'online'?",
+        ("error", 5, 15, "channels[0].onlin"),
+        id="unknown-channel-key",
     ),
     pytest.param(
         BASE.replace("stage: decision", "stage: decison"),
@@ -514,9 +561,28 @@ def test_review_by_today_or_later_is_fine() -> None:
 
 
 def test_warnings_keep_the_journey() -> None:
-    journey, problems = parse(BASE + "colour: blue\nreview_by: 2020-01-01\n")
-    assert [p.severity for p in problems] == ["warning", "warning"]
+    # Unknown keys that only name display text (a lane, a label's language) are warnings.
+    journey, problems = parse(
+        BASE.replace("name: T", "name: T\ndescription: {en: x}")
+        + "lanes:\n  colours: {awareness: blue}\nreview_by: 2020-01-01\n"
+    )
+    assert [p.severity for p in problems] == ["warning", "warning"], problems
     assert journey is not None and journey.review_by == date(2020, 1, 1)
+    journey, problems = parse(
+        BASE.replace("template: buyers-journey\n", "")
+        + "stages:\n  - {id: awareness, label: {en: A, xx: B}}\n"
+        + "  - {id: consideration}\n  - {id: decision}\n"
+    )
+    assert [p.severity for p in problems] == ["warning"], problems
+    assert "unknown key 'xx' in stages[0].label" in problems[0].message
+    assert journey is not None and journey.stages[0].label == {"en": "A"}
+
+
+def test_a_misspelt_match_key_is_an_error_not_a_match_all() -> None:
+    # `{evnt: purchase}` used to be a warning, and the touchpoint then took every event.
+    journey, problems = parse(BASE.replace("{event: purchase}", "{evnt: purchase}"))
+    assert journey is None
+    assert [p.severity for p in problems] == ["error"]
 
 
 def test_every_problem_at_once_in_line_order() -> None:
@@ -584,7 +650,7 @@ def test_yaml_syntax_error_position(text: str, line: int, column: int, fragment:
         ("# only a comment\n", "the file is empty"),
         ("- a\n- b\n", "the file must be a mapping of keys to values"),
         ("just text", "the file must be a mapping of keys to values"),
-        ("[" * 3000, "the file is nested too deeply"),
+        ("[" * 3000, "the file nests deeper than 50 levels"),
     ],
 )
 def test_not_a_journey(text: str, message: str) -> None:

@@ -470,3 +470,18 @@ def test_upload_while_another_process_reads_the_warehouse(
     done = c.post("/api/data/upload", files={"file": ("z.csv", body, "text/csv")})
     assert done.status_code == 200, done.text
     assert c.get("/api/data").json()["summary"]["events"] == before + 1
+
+
+def test_editor_refuses_an_alias_bomb_and_deep_nesting(make_client: Any, demo_copy: Path) -> None:
+    bomb = "kundresa: 1\na: &a [x,x,x,x,x,x,x,x,x]\n" + "".join(
+        f"{b}: &{b} [{','.join([f'*{a}'] * 9)}]\n"
+        for a, b in zip("abcdefgh", "bcdefghi", strict=True)
+    )
+    deep = "kundresa: 1\nname: " + "[" * 900 + "\n"
+    c = make_client(demo_copy)
+    for text in (bomb, deep):
+        check = c.post("/api/journey/validate", content=text.encode()).json()
+        assert not check["valid"] and len(check["problems"]) == 1
+        assert check["problems"][0]["line"] >= 2
+        page = c.post("/editor", data={"text": text, "action": "validate"})
+        assert page.status_code == 200 and 'id="problems"' in page.text

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from kundresa.errors import KundresaError, UsageError
+
 __all__ = ["AnalysisError", "ParameterError"]
 
 
-class ParameterError(ValueError):
+class ParameterError(UsageError):
     """A parameter is wrong: unknown, of the wrong type, out of range, or names a stage,
     touchpoint or persona the journey does not have. A usage error: exit code 2 on the command
     line, HTTP 422."""
@@ -14,7 +16,7 @@ class ParameterError(ValueError):
     http_status = 422
 
 
-class AnalysisError(Exception):
+class AnalysisError(KundresaError):
     """The analysis cannot answer with these data (no events for a customer, no paths to
     attribute). Exit code 1 on the command line, HTTP 404/409 as the web sees fit."""
 

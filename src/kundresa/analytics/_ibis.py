@@ -12,7 +12,21 @@ import ibis.expr.types as ir
 from kundresa.analytics.touchpoints import EVENT_ORDER
 from kundresa.model.events import CUSTOMER
 
-__all__ = ["cached", "customer_window", "exact_median"]
+__all__ = ["US_PER_DAY", "US_PER_SECOND", "cached", "customer_window", "epoch_us", "exact_median"]
+
+US_PER_SECOND = 1_000_000
+US_PER_DAY = 86_400 * US_PER_SECOND
+_EPOCH = ibis.timestamp("1970-01-01 00:00:00")
+
+
+def epoch_us(ts: ir.TimestampValue) -> ir.IntegerValue:
+    """Microseconds since 1970-01-01 as an exact ``int64``.
+
+    Durations are differences of these, turned into seconds or days only at the end:
+    ``epoch_seconds()`` is a float on DuckDB, where two instants 1 ms apart differ by
+    0.0009999275 s.
+    """
+    return ts.delta(_EPOCH, unit="microsecond").cast("int64")
 
 
 @contextmanager

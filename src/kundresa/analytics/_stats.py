@@ -1,22 +1,29 @@
-"""Small statistics for comparing conversion rates, done with :mod:`math` alone.
+"""Small statistics for comparing conversion rates, on SciPy's distributions.
 
-- :func:`normal_cdf` and :func:`normal_quantile` (its inverse: Acklam's rational
-  approximation refined by one Halley step, accurate to about 1e-15);
-- :func:`wilson_interval`: the Wilson score interval for a proportion;
+- :func:`normal_cdf` and :func:`normal_quantile` (its inverse): ``scipy.stats.norm``;
+- :func:`wilson_interval`: the Wilson score interval for a proportion, from
+  ``scipy.stats.binomtest(...).proportion_ci(method="wilson")``;
 - :func:`two_proportion_test`: the two-proportion z-test (pooled standard error, as the
   2x2 chi-square test with one degree of freedom: the same two-sided p) and a Wald interval
-  for the difference (unpooled standard error);
-- :func:`odds_ratio`: the odds ratio of a 2x2 table with the Haldane-Anscombe correction
-  (0.5 added to every cell when one is zero) and Woolf's interval and test on the log scale.
+  for the difference (unpooled standard error); closed forms on ``scipy.stats.norm``;
+- :func:`odds_ratio`: the sample odds ratio of a 2x2 table with Woolf's interval and test on
+  the log scale (as ``scipy.stats.contingency.odds_ratio(table, kind="sample")``, which it
+  matches when no cell is zero) and the Haldane-Anscombe correction (0.5 added to every cell
+  when one is zero), which SciPy does not offer.
 
 Undefined cases (no observations, a zero margin) give NaN, never an exception; only a bad
-``confidence`` raises :class:`ValueError`.
+``confidence`` raises :class:`ValueError` (:class:`kundresa.errors.UsageError`).
 """
 
 from __future__ import annotations
 
 import math
 from typing import NamedTuple
+
+from scipy import stats
+from scipy.stats import contingency
+
+from kundresa.errors import UsageError
 
 __all__ = [
     "OddsRatio",
@@ -32,92 +39,26 @@ __all__ = [
 
 NAN = float("nan")
 
-# Acklam's coefficients for the central region and the tails.
-_A = (
-    -3.969683028665376e01,
-    2.209460984245205e02,
-    -2.759285104469687e02,
-    1.383577518672690e02,
-    -3.066479806614716e01,
-    2.506628277459239e00,
-)
-_B = (
-    -5.447609879822406e01,
-    1.615858368580409e02,
-    -1.556989798598866e02,
-    6.680131188771972e01,
-    -1.328068155288572e01,
-)
-_C = (
-    -7.784894002430293e-03,
-    -3.223964580411365e-01,
-    -2.400758277161838e00,
-    -2.549732539343734e00,
-    4.374664141464968e00,
-    2.938163982698783e00,
-)
-_D = (
-    7.784695709041462e-03,
-    3.224671290700398e-01,
-    2.445134137142996e00,
-    3.754408661907416e00,
-)
-_LOW = 0.02425
-
 
 def normal_cdf(x: float) -> float:
-    """The standard normal distribution function Φ(x), via ``erfc`` (accurate in the tails).
+    """The standard normal distribution function Φ(x) (``scipy.stats.norm.cdf``).
 
     >>> normal_cdf(0.0), round(normal_cdf(1.959963984540054), 12)
     (0.5, 0.975)
     """
-    return 0.5 * math.erfc(-x / math.sqrt(2.0))
+    return float(stats.norm.cdf(x))
 
 
 def normal_quantile(p: float) -> float:
-    """The standard normal quantile Φ⁻¹(p) for 0 < p < 1 (``-inf``/``inf`` at 0 and 1).
-
-    Acklam's rational approximation (relative error below 1.2e-9) refined by one Halley
-    step on ``erfc``, which brings it to about machine precision.
+    """The standard normal quantile Φ⁻¹(p) for 0 <= p <= 1 (``scipy.stats.norm.ppf``;
+    ``-inf``/``inf`` at 0 and 1).
 
     >>> round(normal_quantile(0.975), 12), round(normal_quantile(0.05), 12)
     (1.95996398454, -1.644853626951)
     """
     if math.isnan(p) or p < 0.0 or p > 1.0:
-        raise ValueError(f"a probability must be between 0 and 1, got {p!r}")
-    if p == 0.0:
-        return -math.inf
-    if p == 1.0:
-        return math.inf
-    if p > 0.5:
-        # 1 - p is exact here (Sterbenz), and the lower tail keeps full relative precision.
-        return -normal_quantile(1.0 - p)
-    if p < _LOW:
-        x = _tail(math.sqrt(-2.0 * math.log(p)))
-    else:
-        q = p - 0.5
-        r = q * q
-        num = _A[0]
-        for c in _A[1:]:
-            num = num * r + c
-        den = _B[0]
-        for c in _B[1:]:
-            den = den * r + c
-        x = num * q / (den * r + 1.0)
-    # One Halley step: e is the error in probability, u the Newton correction.
-    e = normal_cdf(x) - p
-    u = e * math.sqrt(2.0 * math.pi) * math.exp(x * x / 2.0)
-    return x - u / (1.0 + x * u / 2.0)
-
-
-def _tail(q: float) -> float:
-    num = _C[0]
-    for c in _C[1:]:
-        num = num * q + c
-    den = _D[0]
-    for c in _D[1:]:
-        den = den * q + c
-    return num / (den * q + 1.0)
+        raise UsageError(f"a probability must be between 0 and 1, got {p!r}")
+    return float(stats.norm.ppf(p))
 
 
 def z_for(confidence: float) -> float:
@@ -127,10 +68,11 @@ def z_for(confidence: float) -> float:
     (1.959964, 2.575829)
     """
     if isinstance(confidence, bool) or not isinstance(confidence, int | float):
-        raise ValueError(f"confidence must be a number between 0 and 1, got {confidence!r}")
+        raise UsageError(f"confidence must be a number between 0 and 1, got {confidence!r}")
     if not 0.0 < confidence < 1.0:
-        raise ValueError(f"confidence must be between 0 and 1 (e.g. 0.95), got {confidence!r}")
-    return normal_quantile(1.0 - (1.0 - confidence) / 2.0)
+        raise UsageError(f"confidence must be between 0 and 1 (e.g. 0.95), got {confidence!r}")
+    # The upper tail's quantile keeps full precision for confidences close to 1.
+    return float(stats.norm.isf((1.0 - confidence) / 2.0))
 
 
 def two_sided_p(z: float) -> float:
@@ -141,28 +83,29 @@ def two_sided_p(z: float) -> float:
     """
     if math.isnan(z):
         return NAN
-    return math.erfc(abs(z) / math.sqrt(2.0))
+    return float(2.0 * stats.norm.sf(abs(z)))
 
 
 def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
     """The Wilson score interval for the proportion ``successes / n``; NaNs when ``n`` is 0.
+
+    Wilson (1927), "Probable inference, the law of succession, and statistical inference",
+    JASA 22:209-212, computed by ``scipy.stats.binomtest(successes, n).proportion_ci``.
 
     >>> [round(x, 4) for x in wilson_interval(8, 10)]
     [0.4902, 0.9433]
     >>> wilson_interval(0, 0)
     (nan, nan)
     """
-    z = z_for(confidence)
+    z_for(confidence)  # the same check of confidence everywhere
     if n <= 0:
         return NAN, NAN
-    p = successes / n
-    z2 = z * z
-    denominator = 1.0 + z2 / n
-    centre = (p + z2 / (2.0 * n)) / denominator
-    half = z / denominator * math.sqrt(p * (1.0 - p) / n + z2 / (4.0 * n * n))
+    ci = stats.binomtest(int(successes), int(n)).proportion_ci(
+        confidence_level=confidence, method="wilson"
+    )
     # 0/n and n/n give exactly 0 and 1 in theory; keep the rounding dust out.
-    low = 0.0 if successes <= 0 else max(0.0, centre - half)
-    high = 1.0 if successes >= n else min(1.0, centre + half)
+    low = 0.0 if successes <= 0 else max(0.0, float(ci.low))
+    high = 1.0 if successes >= n else min(1.0, float(ci.high))
     return low, high
 
 
@@ -230,16 +173,17 @@ def odds_ratio(a: int, b: int, c: int, d: int, confidence: float = 0.95) -> Odds
     z_crit = z_for(confidence)
     if min(a + b, c + d, a + c, b + d) <= 0:
         return OddsRatio(NAN, NAN, NAN, NAN, NAN)
-    fa, fb, fc, fd = float(a), float(b), float(c), float(d)
-    if min(a, b, c, d) == 0:
-        fa, fb, fc, fd = fa + 0.5, fb + 0.5, fc + 0.5, fd + 0.5
-    log_or = math.log(fa) + math.log(fd) - math.log(fb) - math.log(fc)
-    se = math.sqrt(1.0 / fa + 1.0 / fb + 1.0 / fc + 1.0 / fd)
-    z = log_or / se
-    return OddsRatio(
-        math.exp(log_or),
-        math.exp(log_or - z_crit * se),
-        math.exp(log_or + z_crit * se),
-        z,
-        two_sided_p(z),
-    )
+    if min(a, b, c, d) > 0:
+        sample = contingency.odds_ratio([[int(a), int(b)], [int(c), int(d)]], kind="sample")
+        estimate = float(sample.statistic)
+        ci = sample.confidence_interval(confidence_level=confidence)
+        low, high = float(ci.low), float(ci.high)
+        se = math.sqrt(1.0 / a + 1.0 / b + 1.0 / c + 1.0 / d)
+    else:  # Haldane-Anscombe: SciPy's sample odds ratio would be 0 or infinite here
+        fa, fb, fc, fd = a + 0.5, b + 0.5, c + 0.5, d + 0.5
+        estimate = fa * fd / (fb * fc)
+        se = math.sqrt(1.0 / fa + 1.0 / fb + 1.0 / fc + 1.0 / fd)
+        low = estimate * math.exp(-z_crit * se)
+        high = estimate * math.exp(z_crit * se)
+    z = math.log(estimate) / se
+    return OddsRatio(estimate, low, high, z, two_sided_p(z))

@@ -34,7 +34,14 @@ import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 import pandas as pd
 
-from kundresa.analytics._ibis import cached, customer_window, exact_median
+from kundresa.analytics._ibis import (
+    US_PER_DAY,
+    US_PER_SECOND,
+    cached,
+    customer_window,
+    epoch_us,
+    exact_median,
+)
 from kundresa.analytics.touchpoints import persona_expr, staged_events
 from kundresa.model.events import CUSTOMER, TIMESTAMP
 
@@ -205,7 +212,8 @@ def stage_visits(events: ir.Table, journey: Journey) -> ir.Table:
     4      5      2      awareness  new_cycle  False       NaN
     """
     v = _visits(events, journey)
-    seconds = (v.left_at.epoch_seconds() - v.entered_at.epoch_seconds()).cast("float64")
+    us = epoch_us(v.left_at) - epoch_us(v.entered_at)
+    seconds = us.cast("float64") / US_PER_SECOND
     return v.select(
         CUSTOMER,
         visit=v._visit,
@@ -342,9 +350,9 @@ def _light_visits(events: ir.Table, journey: Journey, staged: ir.Table | None) -
 
 def _moves(v: ir.Table, ends: bool) -> list[pd.DataFrame]:
     moves = v.filter(v.previous_stage.notnull())
-    gap = moves.entered_at.epoch_seconds() - moves.previous_entered_at.epoch_seconds()
+    gap = epoch_us(moves.entered_at) - epoch_us(moves.previous_entered_at)
     moves = moves.mutate(
-        _d=gap.cast("float64"),
+        _d=gap,  # whole microseconds; seconds once the median is taken
         from_stage=moves.previous_stage,
         to_stage=moves.stage,
     )
@@ -403,7 +411,7 @@ def _shape_matrix(df: pd.DataFrame, journey: Journey, lang: str | None) -> pd.Da
 
     df["from_label"] = df["from_stage"].map(label)
     df["to_label"] = df["to_stage"].map(label)
-    df["median_seconds"] = df["median_seconds"].astype("float64")
+    df["median_seconds"] = df["median_seconds"].astype("float64") / US_PER_SECOND
     df = df.assign(_f=f, _t=t).sort_values(["_f", "_t"], kind="stable")
     # The (end) rows last, so the table reads from the start to the end of the journey.
     df = pd.concat([df[df.to_stage != END], df[df.to_stage == END]])
@@ -425,7 +433,7 @@ def time_in_stage(
     customers' current stages), ``median_days`` and ``mean_days`` over left visits.
     """
     v = visits if visits is not None else _visits(events, journey, moves=False, staged=staged)
-    d = (v.left_at.epoch_seconds() - v.entered_at.epoch_seconds()).cast("float64") / 86400.0
+    d = epoch_us(v.left_at) - epoch_us(v.entered_at)  # days once aggregated (below)
     with cached(v.select(CUSTOMER, "stage", "left_at", _days=d)) as v:
         agg = (
             v.group_by("stage")
@@ -459,7 +467,7 @@ def time_in_stage(
         )
     df = pd.DataFrame(rows)
     for c in ("median_days", "mean_days"):
-        df[c] = df[c].astype("float64")
+        df[c] = df[c].astype("float64") / US_PER_DAY
     return df
 
 

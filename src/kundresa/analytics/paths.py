@@ -28,7 +28,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from kundresa.analytics._duration import parse_duration
-from kundresa.analytics._ibis import cached, exact_median
+from kundresa.analytics._ibis import US_PER_SECOND, cached, epoch_us, exact_median
 from kundresa.analytics.funnel import Step, parse_step
 from kundresa.analytics.touchpoints import EVENT_ORDER, tag_events
 from kundresa.model.events import CHANNEL, CUSTOMER, EVENT, TIMESTAMP
@@ -107,8 +107,8 @@ def _nodes(
             raise ValueError("session_gap must be longer than zero")
         w = ibis.window(group_by=t[CUSTOMER], order_by=[t[c] for c in EVENT_ORDER])
         prev_ts = t[TIMESTAMP].lag().over(w)
-        gap_s = t[TIMESTAMP].epoch_seconds() - prev_ts.epoch_seconds()
-        t = t.mutate(_new=(prev_ts.isnull() | (gap_s >= gap)).cast("int64"))
+        gap_us = epoch_us(t[TIMESTAMP]) - epoch_us(prev_ts)
+        t = t.mutate(_new=(prev_ts.isnull() | (gap_us >= round(gap * US_PER_SECOND))).cast("int64"))
         cum = ibis.cumulative_window(group_by=t[CUSTOMER], order_by=[t[c] for c in EVENT_ORDER])
         t = t.mutate(_seq=t._new.sum().over(cum))
     if collapse_repeats:
@@ -390,13 +390,14 @@ def directly_follows(
     )
     w = ibis.window(group_by=[t[CUSTOMER], t._seq], order_by=t._pos)
     nxt = t.node.lead().over(w)
-    d = (t[TIMESTAMP].lead().over(w).epoch_seconds() - t[TIMESTAMP].epoch_seconds()).cast("float64")
+    # Whole microseconds between the two events; seconds only once aggregated (below).
+    d = epoch_us(t[TIMESTAMP].lead().over(w)) - epoch_us(t[TIMESTAMP])
     pairs = t.select(
         CUSTOMER,
         "_pos",
         source=t.node,
         target=ibis.coalesce(nxt, ibis.literal(END)),
-        _d=d.cast(dt.Float64(nullable=True)),
+        _d=d.cast(dt.Int64(nullable=True)),
     )
     with cached(pairs) as pairs:
         grouped = pairs.group_by(["source", "target"]).aggregate(
@@ -418,7 +419,7 @@ def directly_follows(
     df["count"] = df["count"].astype("int64")
     df["customers"] = df["customers"].astype("int64")
     for c in ("median_seconds", "mean_seconds"):
-        df[c] = df[c].astype("float64")
+        df[c] = df[c].astype("float64") / US_PER_SECOND
     df = df.sort_values(["count", "source", "target"], ascending=[False, True, True])
     return df[columns].reset_index(drop=True)
 

@@ -44,6 +44,7 @@ import numpy as np
 import pandas as pd
 
 from kundresa.attribution._paths import EncodedPaths, credit_frame, encode
+from kundresa.errors import UsageError
 
 __all__ = ["EXACT_MAX", "GAMES", "shapley"]
 
@@ -168,17 +169,17 @@ def _check(exact_limit: int, samples: int | None, seed: int, confidence: float, 
         or not isinstance(exact_limit, int | np.integer)
         or not 0 <= exact_limit <= EXACT_MAX
     ):
-        raise ValueError(f"exact_limit must be a whole number from 0 to {EXACT_MAX}")
+        raise UsageError(f"exact_limit must be a whole number from 0 to {EXACT_MAX}")
     if samples is not None and (
         isinstance(samples, bool) or not isinstance(samples, int | np.integer) or samples < 2
     ):
-        raise ValueError(f"samples must be a whole number >= 2, not {samples!r}")
+        raise UsageError(f"samples must be a whole number >= 2, not {samples!r}")
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise ValueError(f"seed must be a whole number >= 0, not {seed!r}")
+        raise UsageError(f"seed must be a whole number >= 0, not {seed!r}")
     if not isinstance(confidence, int | float) or not 0 < confidence < 1:
-        raise ValueError(f"confidence must be between 0 and 1, not {confidence!r}")
+        raise UsageError(f"confidence must be between 0 and 1, not {confidence!r}")
     if game not in GAMES:
-        raise ValueError(f"game {game!r} is not one of {', '.join(GAMES)}")
+        raise UsageError(f"game {game!r} is not one of {', '.join(GAMES)}")
 
 
 def shapley_encoded(

@@ -44,6 +44,7 @@ import pandas as pd
 from kundresa.attribution._markov import MarkovResult, markov, markov_encoded
 from kundresa.attribution._paths import EncodedPaths, credit_frame, encode, touch_ages
 from kundresa.attribution._shapley import GAMES, shapley, shapley_encoded
+from kundresa.errors import UsageError
 
 __all__ = [
     "HEURISTIC_MODELS",
@@ -72,32 +73,32 @@ def _check_options(
     seed: int,
 ) -> tuple[float, float, float]:
     if not isinstance(direct, str):
-        raise ValueError(f"direct must be a channel name, not {direct!r}")
+        raise UsageError(f"direct must be a channel name, not {direct!r}")
     for name, h in (("half_life", half_life), ("half_life_touches", half_life_touches)):
         if isinstance(h, bool) or not isinstance(h, int | float) or not math.isfinite(h) or h <= 0:
-            raise ValueError(f"{name} must be a positive number, not {h!r}")
+            raise UsageError(f"{name} must be a positive number, not {h!r}")
     try:
         weights = tuple(float(w) for w in position)
     except (TypeError, ValueError):
-        raise ValueError(
+        raise UsageError(
             f"position must be three weights (first, middle, last), not {position!r}"
         ) from None
     if len(weights) != 3 or not all(math.isfinite(w) and w >= 0 for w in weights):
-        raise ValueError(
+        raise UsageError(
             f"position must be three weights >= 0 (first, middle, last), not {position!r}"
         )
     if sum(weights) <= 0:
-        raise ValueError(f"position weights must not all be zero, got {position!r}")
+        raise UsageError(f"position weights must not all be zero, got {position!r}")
     if isinstance(order, bool) or not isinstance(order, int | np.integer) or not 1 <= order <= 4:
-        raise ValueError(f"order must be 1, 2, 3 or 4, not {order!r}")
+        raise UsageError(f"order must be 1, 2, 3 or 4, not {order!r}")
     if samples is not None and (
         isinstance(samples, bool) or not isinstance(samples, int | np.integer) or samples < 2
     ):
-        raise ValueError(f"samples must be a whole number >= 2, not {samples!r}")
+        raise UsageError(f"samples must be a whole number >= 2, not {samples!r}")
     if not isinstance(confidence, int | float) or not 0 < confidence < 1:
-        raise ValueError(f"confidence must be between 0 and 1, not {confidence!r}")
+        raise UsageError(f"confidence must be between 0 and 1, not {confidence!r}")
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise ValueError(f"seed must be a whole number >= 0, not {seed!r}")
+        raise UsageError(f"seed must be a whole number >= 0, not {seed!r}")
     s = sum(weights)
     return weights[0] / s, weights[1] / s, weights[2] / s
 
@@ -160,7 +161,7 @@ def _touch_weights(
             default=middle / np.maximum(length - 2, 1),
         )
     else:  # pragma: no cover - callers check the model first
-        raise ValueError(f"model {model!r} is not a heuristic model")
+        raise UsageError(f"model {model!r} is not a heuristic model")
     return w
 
 
@@ -204,12 +205,12 @@ def _attribute_encoded(
 
 def _check_game(game: object) -> None:
     if not isinstance(game, str) or game not in GAMES:
-        raise ValueError(f"game {game!r} is not one of {', '.join(GAMES)}")
+        raise UsageError(f"game {game!r} is not one of {', '.join(GAMES)}")
 
 
 def _check_model(model: object) -> str:
     if not isinstance(model, str) or model not in MODELS:
-        raise ValueError(f"model {model!r} is not one of {', '.join(MODELS)}")
+        raise UsageError(f"model {model!r} is not one of {', '.join(MODELS)}")
     return model
 
 
@@ -369,9 +370,9 @@ def compare_models(
     """
     chosen = [_check_model(m) for m in models]
     if not chosen:
-        raise ValueError("models must name at least one model")
+        raise UsageError("models must name at least one model")
     if len(set(chosen)) != len(chosen):
-        raise ValueError(f"models lists a model twice: {list(models)}")
+        raise UsageError(f"models lists a model twice: {list(models)}")
     _check_game(game)
     weights = _check_options(
         direct=direct,

@@ -35,6 +35,8 @@ from typing import IO
 
 import pandas as pd
 
+from kundresa.errors import InputError
+
 __all__ = ["PATHS_FILE_COLUMNS", "PathsFileError", "read_paths_file"]
 
 PATH, CONVERSIONS, VALUE, NULLS = (
@@ -49,7 +51,7 @@ COMMON_SEPARATORS = (">", "|", ",", ";", "→", "\t")
 DELIMITERS = (",", ";", "\t")
 
 
-class PathsFileError(ValueError):
+class PathsFileError(InputError, ValueError):
     """A paths file that cannot be read: the message names the file and, where it can, the
     line."""
 

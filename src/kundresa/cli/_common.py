@@ -55,40 +55,21 @@ _ENGINE_MODULES = {"pyspark", "py4j", "duckdb", "ibis", "pyarrow"}
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
-    """Errors a user can fix (exit code 1), from the modules already loaded."""
-    kinds: list[type[BaseException]] = [FileNotFoundError, PermissionError]
-    for module, names in (
-        ("kundresa.project", ("ProjectError",)),
-        ("kundresa.store.warehouse", ("IngestError",)),
-        ("kundresa.store.engines", ("EngineError",)),
-        ("kundresa.model.parse", ("JourneyError",)),
-        ("kundresa.analyses._errors", ("AnalysisError",)),
-        ("kundresa.attribution.paths_file", ("PathsFileError",)),
-        ("kundresa.store.history", ("HistoryError",)),
-    ):
-        loaded = sys.modules.get(module)
-        for name in names:
-            kind = getattr(loaded, name, None) if loaded is not None else None
-            if isinstance(kind, type):
-                kinds.append(kind)
-    return tuple(kinds)
+    """Errors a user can fix: Kundresa's error tree (each class says its exit code,
+    :mod:`kundresa.errors`) and a file the system cannot open."""
+    from kundresa.errors import KundresaError
+
+    return (KundresaError, FileNotFoundError, PermissionError)
 
 
 def raise_for(exc: BaseException) -> NoReturn:
     """Turn an error from the library into the command line's answer: a usage error (exit 2),
     a problem the user can fix (exit 1, one line), or a traceback for a bug.
 
-    An error with an ``exit_code`` attribute (the library's error tree) says which itself.
+    Kundresa's errors say which themselves (``exit_code``, :mod:`kundresa.errors`).
     """
-    from_analyses = sys.modules.get("kundresa.analyses._errors")
-    parameter = getattr(from_analyses, "ParameterError", None)
-    if parameter is not None and isinstance(exc, parameter):
-        raise click.UsageError(str(exc)) from exc
     if isinstance(exc, _user_errors()):
-        raise UserError(str(exc)) from exc
-    code = getattr(exc, "exit_code", None)
-    if isinstance(code, int) and isinstance(exc, Exception) and code in (1, 2):
-        if code == 2:
+        if getattr(exc, "exit_code", 1) == 2:
             raise click.UsageError(str(exc)) from exc
         raise UserError(str(exc)) from exc
     if isinstance(exc, Exception):

@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import yaml
 
-from kundresa.model.events import EVENT_SCHEMA
+from kundresa.store.schema import EVENT_SCHEMA
 
 __all__ = ["DEFAULT_CUSTOMERS", "EVENTS_PER_CUSTOMER", "demo_journey_yaml", "generate_events"]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kundresa.errors import InputError
 from kundresa.model.events import CHANNEL, EVENT_ID, PROPERTIES, SESSION_ID, VALUE
 
 __all__ = ["ALIASES", "ColumnError", "ColumnMap", "map_columns"]
@@ -49,7 +50,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
 }
 
 
-class ColumnError(ValueError):
+class ColumnError(InputError, ValueError):
     """A required column is missing or an explicitly named column does not exist."""
 
 

@@ -20,6 +20,8 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from kundresa.errors import InputError
+
 __all__ = [
     "FORMATS",
     "RawBatch",
@@ -38,7 +40,7 @@ Progress = Callable[[int], None]
 """Called with the number of bytes of the file consumed so far."""
 
 
-class ReadError(Exception):
+class ReadError(InputError):
     """A file cannot be read at all (missing, unknown format, broken header)."""
 
 

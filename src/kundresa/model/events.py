@@ -1,14 +1,12 @@
-"""The canonical event table: column names and types every layer agrees on.
+"""The canonical event table: the column names every layer agrees on.
 
-One row per event. ``timestamp`` is a UTC instant stored as a zone-less timestamp with
-microsecond precision (so that DuckDB, Spark and other engines read it the same way);
-``properties`` holds every extra column of the source as a string-to-string map.
+One row per event: ``customer_id``, ``timestamp`` (a UTC instant), ``event``, and the optional
+``channel``, ``value`` (a number), ``event_id``, ``session_id`` and ``properties`` (every extra
+column of the source, as a string-to-string map). The names are plain strings here, so the
+journey model imports no engine; their Ibis types are in :mod:`kundresa.store.schema`.
 """
 
 from __future__ import annotations
-
-import ibis
-import ibis.expr.datatypes as dt
 
 __all__ = [
     "CHANNEL",
@@ -16,7 +14,6 @@ __all__ = [
     "EVENT",
     "EVENT_COLUMNS",
     "EVENT_ID",
-    "EVENT_SCHEMA",
     "OPTIONAL_COLUMNS",
     "PROPERTIES",
     "REQUIRED_COLUMNS",
@@ -37,16 +34,5 @@ PROPERTIES = "properties"
 REQUIRED_COLUMNS = (CUSTOMER, TIMESTAMP, EVENT)
 OPTIONAL_COLUMNS = (CHANNEL, VALUE, EVENT_ID, SESSION_ID)
 
-EVENT_SCHEMA = ibis.schema(
-    {
-        CUSTOMER: dt.String(nullable=False),
-        TIMESTAMP: dt.Timestamp(scale=6, nullable=False),
-        EVENT: dt.String(nullable=False),
-        CHANNEL: dt.string,
-        VALUE: dt.float64,
-        EVENT_ID: dt.string,
-        SESSION_ID: dt.string,
-        PROPERTIES: dt.Map(dt.string, dt.string),
-    }
-)
-EVENT_COLUMNS = tuple(EVENT_SCHEMA.names)
+EVENT_COLUMNS = (CUSTOMER, TIMESTAMP, EVENT, CHANNEL, VALUE, EVENT_ID, SESSION_ID, PROPERTIES)
+"""Every column, in the stored table's order."""

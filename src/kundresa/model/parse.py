@@ -2,7 +2,11 @@
 
 The parser walks the YAML node tree, so every problem carries the line and column of the
 value at fault, and it reports all problems at once instead of stopping at the first.
-:func:`parse_journey` never raises on any input.
+:func:`parse_journey` never raises on any input, and refuses (as one error) a text larger than
+:data:`MAX_JOURNEY_BYTES` (1 MiB), nested deeper than :data:`MAX_DEPTH` (50) or whose YAML
+aliases would add more than :data:`MAX_ALIAS_NODES` (10,000) nodes, so that a small hostile
+file cannot take the memory or the stack of whoever checks it. Parsing is pure; only
+:func:`validate_file` and :func:`load_journey` read a file.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from kundresa.errors import InputError
 from kundresa.model.journey import (
     KPI_METRICS,
     LANES,
@@ -34,9 +39,13 @@ from kundresa.model.templates import FUNNEL_POSITIONS, LANGUAGES, TEMPLATES
 
 __all__ = [
     "FORMAT_VERSION",
+    "MAX_ALIAS_NODES",
+    "MAX_DEPTH",
+    "MAX_JOURNEY_BYTES",
     "JourneyError",
     "Problem",
     "load_journey",
+    "load_yaml",
     "parse_journey",
     "validate_file",
 ]
@@ -77,13 +86,147 @@ class Problem:
         return f"{where}: {self.severity}: {self.message}{field}"
 
 
-class JourneyError(Exception):
+class JourneyError(InputError):
     """A journey file with errors; ``problems`` lists all of them."""
 
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = problems
         errors = [p for p in problems if p.severity == "error"]
         super().__init__("\n".join(str(p) for p in errors or problems))
+
+
+MAX_JOURNEY_BYTES = 1 << 20
+"""The largest journey file read, in bytes of UTF-8 (1 MiB; real maps are a few KB)."""
+MAX_DEPTH = 50
+"""The deepest nesting of lists and mappings in a journey file (real maps nest about 6 deep)."""
+MAX_ALIAS_NODES = 10_000
+"""How many nodes YAML aliases (``*name``) may add to a journey file in all, counting each
+alias as the whole node it repeats: anchors for a shared match rule are fine, a "billion
+laughs" document (aliases of aliases, each level multiplying the size) is refused."""
+
+
+class _Refused(yaml.MarkedYAMLError):
+    """A document the journey loader will not build (too deep, aliases that expand too far)."""
+
+
+class _JourneyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader with limits on nesting and on what aliases expand to.
+
+    The composer returns the anchored node itself for an alias, so a small text can stand for
+    an enormous tree; anything that walks or constructs it (the checks here, ``safe_load`` in
+    the web editor) would expand it. The limits are checked while composing, at the alias or
+    the node at fault, so the error names its line and column.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._alias_nodes = 0
+        self._sizes: dict[int, int] = {}
+        self._open: set[str] = set()
+        self._depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        event: Any = self.peek_event()
+        mark: Any = event.start_mark
+        if isinstance(event, yaml.AliasEvent):
+            anchor = event.anchor
+            if anchor in self._open:
+                raise _Refused(
+                    None,
+                    None,
+                    f"the alias *{anchor} is inside the node it repeats (an endless document)",
+                    mark,
+                )
+            node = self.anchors.get(anchor)
+            if node is not None:
+                self._alias_nodes += _size(node, self._sizes)
+                if self._alias_nodes > MAX_ALIAS_NODES:
+                    raise _Refused(
+                        None,
+                        None,
+                        f"the aliases (*name) expand to more than {MAX_ALIAS_NODES:,} nodes; "
+                        "write the repeated parts out or use fewer aliases",
+                        mark,
+                    )
+            return super().compose_node(parent, index)
+        self._depth += 1
+        if self._depth > MAX_DEPTH:
+            raise _Refused(None, None, f"the file nests deeper than {MAX_DEPTH} levels", mark)
+        anchor = getattr(event, "anchor", None)
+        if anchor is not None:
+            self._open.add(anchor)
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+            if anchor is not None:
+                self._open.discard(anchor)
+
+
+def _size(node: yaml.Node, sizes: dict[int, int]) -> int:
+    """The number of nodes in the tree ``node`` stands for, aliases expanded (memoised by
+    node: the depth limit bounds the recursion, and refusing self-reference keeps it finite)."""
+    known = sizes.get(id(node))
+    if known is not None:
+        return known
+    if isinstance(node, yaml.SequenceNode):
+        n = 1 + sum(_size(child, sizes) for child in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        n = 1 + sum(_size(k, sizes) + _size(v, sizes) for k, v in node.value)
+    else:
+        n = 1
+    sizes[id(node)] = n
+    return n
+
+
+def _compose(text: str) -> yaml.Node | None:
+    """The YAML node tree of ``text`` within the limits (raises ``yaml.YAMLError``)."""
+    loader = _JourneyLoader(text)
+    try:
+        return loader.get_single_node()
+    finally:
+        loader.dispose()
+
+
+def load_yaml(text: str) -> Any:
+    """The data of a YAML text, with the journey file's limits on size, nesting and aliases.
+
+    For code that reads a journey's YAML as plain data (the web editor's form) rather than
+    through :func:`parse_journey`.
+
+    Raises
+    ------
+    ValueError
+        The text is larger than :data:`MAX_JOURNEY_BYTES`, not valid YAML, nested deeper than
+        :data:`MAX_DEPTH` or its aliases expand beyond :data:`MAX_ALIAS_NODES` nodes; the
+        message gives the line and column.
+
+    Examples
+    --------
+    >>> load_yaml("a: &x [1, 2]\nb: *x\n")
+    {'a': [1, 2], 'b': [1, 2]}
+    >>> load_yaml("[" * 60)
+    Traceback (most recent call last):
+    ...
+    ValueError: line 1, column 51: the file nests deeper than 50 levels
+    """
+    if _too_big(text):
+        raise ValueError(_TOO_BIG)
+    try:
+        node = _compose(text)
+    except yaml.YAMLError as exc:
+        p = _syntax_problem(exc, text, "")
+        where = f"line {p.line}, column {p.column}: " if p.line is not None else ""
+        raise ValueError(where + p.message) from None
+    return None if node is None else yaml.constructor.SafeConstructor().construct_document(node)
+
+
+_TOO_BIG = f"the file is larger than {MAX_JOURNEY_BYTES:,} bytes (journey files are small)"
+
+
+def _too_big(text: str) -> bool:
+    # Characters never outnumber UTF-8 bytes, so the first test spares encoding a huge text.
+    return len(text) > MAX_JOURNEY_BYTES or len(text.encode("utf-8")) > MAX_JOURNEY_BYTES
 
 
 def _value(node: yaml.Node) -> Any:
@@ -120,8 +263,18 @@ class _Reader:
     # -- typed access --
 
     def mapping(
-        self, node: yaml.Node, path: str, allowed: tuple[str, ...] | None = None
+        self,
+        node: yaml.Node,
+        path: str,
+        allowed: tuple[str, ...] | None = None,
+        *,
+        unknown: str = "error",
     ) -> dict[str, tuple[yaml.Node, yaml.Node]] | None:
+        """The keys of a mapping node; keys outside ``allowed`` are reported with the known
+        ones and left out. ``unknown`` is the severity of that report: an error wherever a
+        misspelt key would change what the journey means (a match rule that is dropped
+        matches more events), a warning only where keys name display text (label languages,
+        lanes)."""
         if not isinstance(node, yaml.MappingNode):
             self.error(node, path, f"{path or 'the file'} must be a mapping of keys to values")
             return None
@@ -135,7 +288,12 @@ class _Reader:
                 close = difflib.get_close_matches(key, allowed, n=1)
                 hint = f"; did you mean {close[0]!r}?" if close else ""
                 where = f" in {path}" if path else ""
-                self.warn(knode, _join(path, key), f"unknown key {key!r}{where}{hint}")
+                self.add(
+                    unknown,
+                    knode,
+                    _join(path, key),
+                    f"unknown key {key!r}{where}{hint} (known: {', '.join(allowed)})",
+                )
                 continue
             out[key] = (knode, vnode)
         return out
@@ -268,7 +426,7 @@ def _condition(r: _Reader, node: yaml.Node, path: str) -> Condition | None:
     m = r.mapping(node, path, _CONDITION)
     if m is None:
         return None
-    if not m:
+    if not m and not node.value:  # only unknown keys: reported already
         r.error(node, path, f"{path} needs one of {', '.join(_CONDITION)}")
         return None
     kw: dict[str, Any] = {}
@@ -340,7 +498,7 @@ def _label(r: _Reader, node: yaml.Node, path: str, lang: str) -> dict[str, str]:
     if isinstance(node, yaml.ScalarNode):
         s = r.text(node, path)
         return {lang: s} if s is not None else {}
-    m = r.mapping(node, path, LANGUAGES)
+    m = r.mapping(node, path, LANGUAGES, unknown="warning")  # a label in no known language
     out = {}
     for k, (_, vnode) in (m or {}).items():
         s = r.text(vnode, _join(path, k))
@@ -658,7 +816,7 @@ def _parse(r: _Reader, root: yaml.Node) -> Journey | None:
     persona_ids = {p.id for p in personas}
     if "lanes" in top:
         lnode = top["lanes"][1]
-        lm = None if _is_null(lnode) else r.mapping(lnode, "lanes", LANES)
+        lm = None if _is_null(lnode) else r.mapping(lnode, "lanes", LANES, unknown="warning")
         for lane, (_, lnode) in (lm or {}).items():
             lanes[lane] = _lane(r, lane, lnode, stage_ids, persona_ids)
 
@@ -744,6 +902,11 @@ def _lane_cell(r: _Reader, lane: str, node: yaml.Node, path: str) -> Any:
 
 def _syntax_problem(exc: yaml.YAMLError, text: str, source: str) -> Problem:
     line = col = None
+    if isinstance(exc, _Refused):
+        mark = exc.problem_mark
+        if mark is not None:
+            line, col = mark.line + 1, mark.column + 1
+        return Problem("error", exc.problem or str(exc), source, line, col)
     if isinstance(exc, yaml.MarkedYAMLError):
         mark = exc.problem_mark or exc.context_mark
         if mark is not None:
@@ -797,9 +960,11 @@ def parse_journey(
     >>> err.message.split(";")[0]
     "unknown stage 'decison' in touchpoints[1].stage"
     """
+    if _too_big(text):
+        return None, [Problem("error", _TOO_BIG, source)]
     r = _Reader(source, today if today is not None else date.today())
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = _compose(text)
     except RecursionError:
         return None, [Problem("error", "the file is nested too deeply", source)]
     except yaml.YAMLError as exc:
@@ -814,13 +979,22 @@ def parse_journey(
     return journey, r.problems
 
 
+def _read(p: Path) -> str | Problem:
+    """The file's text, or the problem reading it (a file too large is not read at all)."""
+    try:
+        if p.stat().st_size > MAX_JOURNEY_BYTES:
+            return Problem("error", _TOO_BIG, str(p))
+        return p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return Problem("error", f"cannot read the file: {exc}", str(p))
+
+
 def validate_file(path: str | os.PathLike[str], *, today: date | None = None) -> list[Problem]:
     """Every problem in a journey file (an unreadable file is one problem)."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        return [Problem("error", f"cannot read the file: {exc}", str(p))]
+    text = _read(p)
+    if isinstance(text, Problem):
+        return [text]
     return parse_journey(text, str(p), today=today)[1]
 
 
@@ -833,10 +1007,9 @@ def load_journey(path: str | os.PathLike[str], *, today: date | None = None) -> 
         Listing every error (with line and column) when the file has any.
     """
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise JourneyError([Problem("error", f"cannot read the file: {exc}", str(p))]) from exc
+    text = _read(p)
+    if isinstance(text, Problem):
+        raise JourneyError([text])
     journey, problems = parse_journey(text, str(p), today=today)
     if journey is None:
         raise JourneyError(problems)

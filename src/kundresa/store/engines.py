@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import ibis
 
+from kundresa.errors import KundresaError
 from kundresa.model.events import EVENT_COLUMNS
 
 if TYPE_CHECKING:
@@ -38,8 +39,10 @@ _SPARK_CONF = {
 }
 
 
-class EngineError(Exception):
+class EngineError(KundresaError):
     """The engine named cannot be used (missing extra, bad URL)."""
+
+    http_status = 503
 
 
 def is_spark(engine: str) -> bool:

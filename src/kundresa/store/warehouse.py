@@ -22,6 +22,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from kundresa.errors import InputError
 from kundresa.ingest.columns import ColumnError, ColumnMap, map_columns
 from kundresa.ingest.readers import RawBatch, ReadError, iter_raw_batches, read_header
 
@@ -72,7 +73,7 @@ _DDL = (
 EVENT_SELECT = 'customer_id, "timestamp", event, channel, value, event_id, session_id, properties'
 
 
-class IngestError(Exception):
+class IngestError(InputError):
     """An ingest that could not run; the warehouse is unchanged."""
 
 

@@ -24,6 +24,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from kundresa.errors import KundresaError
 from kundresa.project import STORE_DIR, ProjectError
 from kundresa.store.warehouse import IngestError
 from kundresa.web import editor, views
@@ -256,10 +257,10 @@ def create_app(
     def api(key: tuple[Any, ...], build: Callable[[], dict[str, Any]]) -> Response:
         try:
             return JSONResponse(run(key, build))
+        except KundresaError as exc:  # each class says its status (kundresa.errors)
+            return JSONResponse({"detail": str(exc)}, status_code=exc.http_status)
         except ValueError as exc:
             return JSONResponse({"detail": str(exc)}, status_code=400)
-        except ProjectError as exc:
-            return JSONResponse({"detail": str(exc)}, status_code=409)
 
     def html(
         request: Request,
@@ -271,10 +272,10 @@ def create_app(
     ) -> HTMLResponse:
         try:
             data = run(key, build)
+        except KundresaError as exc:
+            return error_page(request, str(exc), exc.http_status, title)
         except ValueError as exc:
             return error_page(request, str(exc), 400, title)
-        except ProjectError as exc:
-            return error_page(request, str(exc), 409, title)
         return page(request, template, {"data": data, **(extra or {})}, title=title)
 
     def label_lang(request: Request, given: str | None) -> str:

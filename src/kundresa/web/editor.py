@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from kundresa.model.parse import load_yaml
 from kundresa.store.history import (
     HISTORY_DIR,
     check,
@@ -44,9 +45,9 @@ __all__ = [
 def yaml_to_structured(text: str) -> dict[str, Any]:
     """The journey text as data for the form (``ValueError`` when it is not a YAML mapping)."""
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ValueError(f"journey: not valid YAML: {exc}") from exc
+        data = load_yaml(text)  # the journey file's limits: no alias bomb, no deep nesting
+    except ValueError as exc:
+        raise ValueError(f"journey: {exc}") from exc
     if not isinstance(data, dict):
         raise ValueError("journey: the file must be a YAML mapping")
     return data
@@ -251,9 +252,9 @@ def apply_form(data: dict[str, Any], fields: dict[str, str]) -> dict[str, Any]:
             where = row.get("where", "").strip()
             if where:
                 try:
-                    parsed = yaml.safe_load(where)
-                except yaml.YAMLError as exc:
-                    raise ValueError(f"touchpoint {tid} where: not valid YAML: {exc}") from exc
+                    parsed = load_yaml(where)
+                except ValueError as exc:
+                    raise ValueError(f"touchpoint {tid} where: {exc}") from exc
                 if not isinstance(parsed, dict):
                     raise ValueError(
                         f"touchpoint {tid} where: write a mapping, e.g. "

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, TypeVar
 
+from kundresa.errors import InputError
 from kundresa.ingest.readers import RawBatch, iter_raw_batches, read_header
 
 ANONYMOUS_ID = "anonymous_id"
@@ -19,7 +20,7 @@ KIND_IDENTIFY = "identify"
 SAMPLE_ROWS = 200
 
 
-class SourceError(ValueError):
+class SourceError(InputError, ValueError):
     """A file is not what its ``--source`` says, or no source recognises it."""
 
 
