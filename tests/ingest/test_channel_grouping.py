@@ -158,3 +158,50 @@ def test_dataframes_get_channels_too() -> None:
     wh.ingest_arrow(pa.Table.from_pandas(df))
     got = wh.con.sql("SELECT customer_id, channel FROM events ORDER BY 1").fetchall()
     assert got == [("u1", "email"), ("u2", "store")]
+
+
+JOURNEY = """kundresa: 1
+name: Shop
+template: kundresa-5
+channels:
+  - id: partner_network
+    ownership: paid
+    match: {where: {source: {regex: "^partner-"}}}
+  - id: paid_search
+    match: {where: {utm_source: {equals: brand-agency}}}
+  - {id: email, ownership: owned}
+"""
+
+
+def test_journey_channels_with_a_match_override_the_default_grouping(tmp_path: Path) -> None:
+    from kundresa.project import Project
+
+    f = tmp_path / "events.csv"
+    f.write_text(
+        "user_id,ts,event,utm_source,utm_medium,source\n"
+        "u1,2025-01-01,page_view,partner-blog,affiliate,partner-blog\n"
+        "u2,2025-01-01,page_view,brand-agency,banner,\n"
+        "u3,2025-01-01,page_view,newsletter,email,\n"
+    )
+    journey = tmp_path / "journey.yaml"
+    journey.write_text(JOURNEY)
+    project = Project.from_events(f, journey=journey)
+    got = project.events.order_by("customer_id").select("customer_id", "channel").execute()
+    assert list(got.itertuples(index=False, name=None)) == [
+        ("u1", "partner_network"),  # a new channel claims the events it matches
+        ("u2", "paid_search"),  # an override of the default grouping (display)
+        ("u3", "email"),  # the default grouping where no journey channel matches
+    ]
+    # Without the journey the stored channels are the default grouping's.
+    plain = Project.from_events(f).events.order_by("customer_id").execute()
+    assert list(plain.channel) == ["affiliates", "display", "email"]
+
+
+def test_a_channel_match_with_nth_is_a_journey_error() -> None:
+    from kundresa.model.parse import parse_journey
+
+    _, problems = parse_journey(
+        "kundresa: 1\nname: S\ntemplate: kundresa-5\n"
+        "channels:\n  - {id: x, match: {event: a, nth: 2}}\n"
+    )
+    assert any("nth is for touchpoints" in str(p) for p in problems)
