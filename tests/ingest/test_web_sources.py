@@ -538,3 +538,35 @@ def test_property_names_that_look_like_ids_do_not_become_ids(tmp_path: Path) -> 
     assert row[0] == "a-9"
     assert row[1] == 7.0  # properties.value (no revenue in lower case)
     assert dict(row[2]) == {"property.user_id": "someone-else", "Revenue": "3"}
+
+
+def test_ga4_session_last_click_and_its_own_channel_group(tmp_path: Path) -> None:
+    record = {
+        "event_timestamp": "1740823200000000",
+        "event_name": "page_view",
+        "event_params": [],
+        "event_bundle_sequence_id": "1",
+        "user_pseudo_id": "p-1",
+        "session_traffic_source_last_click": {
+            "manual_campaign": {"source": "nl", "medium": "email", "campaign_name": "may"},
+            "cross_channel_campaign": {
+                "source": "google",
+                "medium": "cpc",
+                "campaign_name": "pmax",
+                "default_channel_group": "Cross-network",
+            },
+        },
+        "traffic_source": {"source": "(direct)", "medium": "(none)", "name": "(direct)"},
+    }
+    f = tmp_path / "events_20250301.jsonl"
+    f.write_text(json.dumps(record) + "\n")
+    (row,) = transformed("ga4", f)
+    assert (row["source"], row["medium"], row["campaign"]) == ("google", "cpc", "pmax")
+    assert row["channel"] == "cross_network"
+    del record["session_traffic_source_last_click"]
+    f.write_text(json.dumps(record) + "\n")
+    (row,) = transformed("ga4", f)
+    assert (row["source"], row["medium"], row["channel"]) == ("(direct)", "(none)", None)
+    wh = Warehouse(None)
+    wh.ingest([f])
+    assert wh.con.sql("SELECT channel FROM events").fetchall() == [("direct",)]

@@ -21,6 +21,7 @@ from kundresa.ingest.sources._records import (
     blank,
     first,
     flatten,
+    member,
     parse_json,
     text,
 )
@@ -75,7 +76,8 @@ class GA4Source(RecordSource):
     ``event_timestamp`` (µs) → timestamp, ``event_name`` → event, ``user_id`` →
     customer_id, ``user_pseudo_id`` → anonymous_id, ``event_params`` → properties
     (``user_pseudo_id:ga_session_id`` → session_id), ``ecommerce.purchase_revenue`` (else
-    the ``value`` param) → value, traffic source → ``source``/``medium``/``campaign``.
+    the ``value`` param) → value, traffic source → ``source``/``medium``/``campaign``,
+    GA4's session default channel group (where exported) → channel in snake case.
     GA4 has no event id: the id is ``ga4:`` + user_pseudo_id, event_bundle_sequence_id,
     event_timestamp, event_name (and batch_event_index where the export has it), stable
     across re-exports.
@@ -133,6 +135,12 @@ class GA4Source(RecordSource):
         if items:
             props["items"] = items
         props.update(self._traffic(record))
+        # GA4's own grouping of the session (newer exports) is the channel as GA4 reports it.
+        session_source = parse_json(record, "session_traffic_source_last_click") or {}
+        group = member(session_source, "cross_channel_campaign").get("default_channel_group")
+        channel = None
+        if not blank(group):
+            channel = "_".join(str(group).lower().replace("-", " ").split())
         event_id = None
         bundle = first(record, "event_bundle_sequence_id")
         if bundle is not None:
@@ -147,6 +155,7 @@ class GA4Source(RecordSource):
                 "anonymous_id": pseudo,
                 "timestamp": ts,
                 "event": name,
+                "channel": channel,
                 "value": value,
                 "event_id": event_id,
                 "session_id": session,
