@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 from kundresa.ingest.channels import (
     CHANNEL_RULES,
     GA4_NAMES,
+    assign_channels,
     channel_for,
     default_channel,
     traffic_source,
@@ -205,3 +207,36 @@ def test_a_channel_match_with_nth_is_a_journey_error() -> None:
         "channels:\n  - {id: x, match: {event: a, nth: 2}}\n"
     )
     assert any("nth is for touchpoints" in str(p) for p in problems)
+
+
+_FIELD_VALUES = {
+    "utm_source": st.sampled_from([None, "", "google", "newsletter", "null"]),
+    "medium": st.sampled_from([None, "cpc", "email", " ", "referral"]),
+    "campaign": st.sampled_from([None, "spring_shopping", "x"]),
+    "gclid": st.sampled_from([None, "", "abc"]),
+    "fbclid": st.sampled_from([None, "f"]),
+    "referrer": st.sampled_from(
+        [None, "https://www.google.se/", "https://a.example/x", "android-app://com.x.y/", "$direct"]
+    ),
+    "url": st.sampled_from(
+        [
+            None,
+            "https://a.example/",
+            "https://a.example/?utm_source=fb&utm_medium=paid_social",
+            "https://a.example/?ttclid=1",
+            "https://a.example/?utm_campaign=only",
+        ]
+    ),
+}
+
+
+@given(st.lists(st.fixed_dictionaries(_FIELD_VALUES), min_size=1, max_size=20))
+def test_a_batch_gets_the_channel_each_row_would_get_alone(rows: list[dict[str, Any]]) -> None:
+    from kundresa.ingest.readers import RawBatch
+
+    batch = RawBatch(
+        {k: pa.array([r[k] for r in rows], pa.string()) for k in _FIELD_VALUES},
+        pa.array(range(len(rows)), pa.int64()),
+    )
+    got = assign_channels(batch).columns["channel"].to_pylist()
+    assert got == [channel_for(r) for r in rows]

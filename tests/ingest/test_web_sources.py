@@ -377,6 +377,7 @@ def amplitude_zip(tmp_path: Path) -> Path:
     f = tmp_path / "amplitude-export.zip"
     with zipfile.ZipFile(f, "w") as z:
         z.writestr("123456/", "")
+        z.writestr("123456/123456_2025-05-30_23#0.json.gz", gzip.compress(b""))  # a quiet hour
         for i in (1, 2):
             data = (FIXTURES / f"amplitude_part{i}.jsonl").read_bytes()
             z.writestr(f"123456/123456_2025-05-31_{i}#0.json.gz", gzip.compress(data))
@@ -442,6 +443,7 @@ def test_a_zip_of_plain_event_files_and_one_with_nothing_readable(
     with zipfile.ZipFile(f, "w") as z:
         z.writestr("a.csv", "user_id,ts,event\nu1,2025-01-01,signup\nu2,2025-01-02\n")
         z.writestr("sub/b.csv.gz", gzip.compress(b"user_id,ts,event\nu3,2025-01-03,signup\n"))
+        z.writestr("sub/empty.csv", "")
     r = run("ingest", str(f), cwd=project)
     assert r.exit_code == 0, r.output
     assert "loaded 2" in r.output

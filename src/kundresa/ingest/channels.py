@@ -264,22 +264,73 @@ CLICK_IDS: dict[str, tuple[str, str]] = {
 }
 
 
+def _clean(value: str | None) -> str | None:
+    if value is None:
+        return None
+    v = value.strip()
+    return v if v and v.lower() not in ("null", "none") else None
+
+
 def _first(row: Mapping[str, str | None], names: tuple[str, ...]) -> str | None:
     for n in names:
-        v = row.get(n)
-        if v is not None and v.strip() and v.strip().lower() not in ("null", "none"):
-            return v.strip()
+        v = _clean(row.get(n))
+        if v is not None:
+            return v
     return None
 
 
+_HOST_END = re.compile(r"[/?#]")
+_QUERY_HINT = re.compile(r"[?&](utm_source|utm_medium|utm_campaign|" + "|".join(CLICK_IDS) + ")=")
+
+
+@lru_cache(maxsize=65536)
 def _host(url: str | None) -> str | None:
+    """The host name of a URL (``www.`` dropped), or ``None`` when it has none."""
     if not url or "." not in url:
         return None
-    parts = urlsplit(url if "//" in url else "//" + url)
-    host = (parts.hostname or "").lower()
+    rest = url.split("//", 1)[1] if "//" in url else url
+    host = _HOST_END.split(rest, 1)[0].rsplit("@", 1)[-1].split(":", 1)[0].lower()
     if "." not in host:
         return None
     return host[4:] if host.startswith("www.") else host
+
+
+@lru_cache(maxsize=65536)
+def _url_origin(url: str) -> tuple[str | None, str | None, str | None, str | None]:
+    """utm_source, utm_medium, utm_campaign and the first click id parameter of a URL."""
+    if "?" not in url or not _QUERY_HINT.search(url):
+        return None, None, None, None
+    query = parse_qs(urlsplit(url).query)
+
+    def get(key: str) -> str | None:
+        return _clean(next(iter(query.get(key, [])), None))
+
+    click = next((c for c in CLICK_IDS if get(c) is not None), None)
+    return get("utm_source"), get("utm_medium"), get("utm_campaign"), click
+
+
+def _origin(
+    source: str | None,
+    medium: str | None,
+    campaign: str | None,
+    url: str | None,
+    referrer: str | None,
+    click: str | None,
+) -> tuple[str | None, str | None, str | None]:
+    # The rules of traffic_source on an event's first non-empty value of each field group;
+    # ``click`` is the first click id field that is set.
+    if source is not None or medium is not None:
+        return source, medium, campaign
+    url_source, url_medium, url_campaign, url_click = _url_origin(url) if url else (None,) * 4
+    if url_source is not None or url_medium is not None:
+        return url_source, url_medium, campaign or url_campaign
+    click = click or url_click
+    if click is not None:
+        return *CLICK_IDS[click], campaign
+    ref = _host(referrer)
+    if ref is not None and ref != _host(url):
+        return ref, "referral", campaign
+    return None, None, campaign
 
 
 def traffic_source(row: Mapping[str, str | None]) -> tuple[str | None, str | None, str | None]:
@@ -290,26 +341,14 @@ def traffic_source(row: Mapping[str, str | None]) -> tuple[str | None, str | Non
 
     ``row`` maps lower-case field names to text.
     """
-    source, medium = _first(row, SOURCE_FIELDS), _first(row, MEDIUM_FIELDS)
-    campaign = _first(row, CAMPAIGN_FIELDS)
-    url = _first(row, URL_FIELDS)
-    query: dict[str, list[str]] = {}
-    if url and "?" in url:
-        query = parse_qs(urlsplit(url).query)
-    if source is None and medium is None:
-        source = next(iter(query.get("utm_source", [])), None)
-        medium = next(iter(query.get("utm_medium", [])), None)
-        campaign = campaign or next(iter(query.get("utm_campaign", [])), None)
-    if source is None and medium is None:
-        for click_id, (src, med) in CLICK_IDS.items():
-            if _first(row, (click_id,)) or query.get(click_id):
-                source, medium = src, med
-                break
-    if source is None and medium is None:
-        ref = _host(_first(row, REFERRER_FIELDS))
-        if ref is not None and ref != _host(url):
-            source, medium = ref, "referral"
-    return source, medium, campaign
+    return _origin(
+        _first(row, SOURCE_FIELDS),
+        _first(row, MEDIUM_FIELDS),
+        _first(row, CAMPAIGN_FIELDS),
+        _first(row, URL_FIELDS),
+        _first(row, REFERRER_FIELDS),
+        next((c for c in CLICK_IDS if _clean(row.get(c)) is not None), None),
+    )
 
 
 def channel_for(row: Mapping[str, str | None]) -> str | None:
@@ -339,18 +378,42 @@ def assign_channels(batch: RawBatch) -> RawBatch:
     are. A channel already given is kept."""
     names = list(batch.columns)
     fields = _relevant(names)
-    if not fields or len(batch.lines) == 0:
+    n = len(batch.lines)
+    if not fields or n == 0:
         return batch
-    channel_col = next((n for n in names if n.lower() == "channel"), "channel")
+    channel_col = next((c for c in names if c.lower() == "channel"), "channel")
     given = batch.columns.get(channel_col)
-    current = given.to_pylist() if given is not None else [None] * len(batch.lines)
-    columns = {n: batch.columns[n].to_pylist() for n in fields}
+    current = given.to_pylist() if given is not None else [None] * n
+    by_lower = {c.lower(): c for c in reversed(fields)}
+
+    def group(wanted: tuple[str, ...]) -> list[list[str | None]]:
+        return [batch.columns[by_lower[w]].to_pylist() for w in wanted if w in by_lower]
+
+    def firsts(cols: list[list[str | None]]) -> list[str | None]:
+        if not cols:
+            return [None] * n
+        if len(cols) == 1:
+            return [_clean(v) for v in cols[0]]
+        return [
+            next((c for v in vs if (c := _clean(v)) is not None), None)
+            for vs in zip(*cols, strict=True)
+        ]
+
+    sources, mediums = firsts(group(SOURCE_FIELDS)), firsts(group(MEDIUM_FIELDS))
+    campaigns, urls = firsts(group(CAMPAIGN_FIELDS)), firsts(group(URL_FIELDS))
+    referrers = firsts(group(REFERRER_FIELDS))
+    click_names = [c for c in CLICK_IDS if c in by_lower]
+    click_cols = group(tuple(click_names))
     out: list[str | None] = []
     for i, ch in enumerate(current):
         if ch is not None and ch.strip():
             out.append(ch)
             continue
-        out.append(channel_for({n.lower(): columns[n][i] for n in fields}))
+        click = next(
+            (c for c, col in zip(click_names, click_cols, strict=True) if _clean(col[i])), None
+        )
+        origin = _origin(sources[i], mediums[i], campaigns[i], urls[i], referrers[i], click)
+        out.append(default_channel(*origin))
     cols = dict(batch.columns)
     cols[channel_col] = pa.array(out, pa.string())
     return RawBatch(cols, batch.lines, batch.rejected)

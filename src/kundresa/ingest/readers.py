@@ -243,14 +243,17 @@ def read_header(path: str | os.PathLike[str]) -> list[str]:
     if not p.exists():
         raise ReadError(f"{p}: no such file")
     if fmt == "zip":
-        # The first readable member speaks for the archive (exports split one table into
-        # many files of the same shape).
-        member = archive_members(p)[0]
-        return _read_header(_Input(p, member))
+        # The first member with columns speaks for the archive (exports split one table
+        # into many files of the same shape; some of them may be empty).
+        for member in archive_members(p):
+            header = _read_header(_Input(p, member), allow_empty=True)
+            if header:
+                return header
+        raise ReadError(f"{p}: every file in the zip archive is empty")
     return _read_header(_Input(p))
 
 
-def _read_header(p: _Input) -> list[str]:
+def _read_header(p: _Input, allow_empty: bool = False) -> list[str]:
     fmt, label = p.fmt, p.label
     try:
         if fmt == "parquet":
@@ -258,6 +261,8 @@ def _read_header(p: _Input) -> list[str]:
         with p.open_binary(None) as fh:
             if fmt in ("csv", "tsv"):
                 first = fh.readline().decode("utf-8-sig").rstrip("\r\n")
+                if not first.strip() and allow_empty:
+                    return []
                 if not first.strip():
                     raise ReadError(f"{label}:1: the file is empty or has no header line")
                 import csv
@@ -347,7 +352,9 @@ def _batches(p: _Input, progress: Progress | None) -> Iterator[RawBatch]:
 
 
 def _csv_batches(p: _Input, progress: Progress | None) -> Iterator[RawBatch]:
-    names = _read_header(p)
+    names = _read_header(p, allow_empty=p.member is not None)
+    if not names:  # an empty member of an archive holds no rows
+        return
     with p.open_binary(None) as fh:
         first = fh.readline().decode("utf-8-sig")
     delimiter = "\t" if p.fmt == "tsv" else _sniff_delimiter(first.rstrip("\r\n"))

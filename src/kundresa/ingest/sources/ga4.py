@@ -120,6 +120,8 @@ class GA4Source(RecordSource):
         # ga_session_id is the session's start in seconds, unique only per user: the
         # session id is user_pseudo_id:ga_session_id, as GA4's own session counts do.
         session = params.pop("ga_session_id", None)
+        if session is None:  # a flattened export (one column per parameter)
+            session = props.pop("ga_session_id", None)
         if session is not None:
             session = f"{text(pseudo or user)}:{text(session)}"
         ecommerce = parse_json(record, "ecommerce") or {}
