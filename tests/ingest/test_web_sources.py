@@ -572,3 +572,26 @@ def test_ga4_session_last_click_and_its_own_channel_group(tmp_path: Path) -> Non
     wh = Warehouse(None)
     wh.ingest([f])
     assert wh.con.sql("SELECT channel FROM events").fetchall() == [("direct",)]
+
+
+def test_placeholder_ids_are_no_id(tmp_path: Path) -> None:
+    f = tmp_path / "seg.jsonl"
+    messages = [
+        {"type": "track", "event": "A", "userId": "null", "anonymousId": "a-1"},
+        {"type": "track", "event": "B", "userId": "undefined", "anonymousId": "0"},
+        {"type": "track", "event": "C", "userId": "u-1", "anonymousId": ""},
+    ]
+    f.write_text(
+        "".join(
+            json.dumps({**m, "messageId": f"x{i}", "timestamp": "2025-04-05T10:00:00Z"}) + "\n"
+            for i, m in enumerate(messages)
+        )
+    )
+    rows = transformed("segment", f)
+    assert [(r["customer_id"], r["anonymous_id"]) for r in rows] == [
+        (None, "a-1"),
+        ("u-1", None),
+    ]
+    wh = Warehouse(None)
+    wh.ingest([f])
+    assert [q["reason"] for q in wh.quarantined()] == ["missing userId and anonymousId"]

@@ -128,6 +128,27 @@ def member(obj: Any, key: str) -> Row:
     return value if isinstance(value, dict) else {}
 
 
+PLACEHOLDER_IDS = frozenset({"", "null", "none", "undefined", "0", "nan"})
+"""Values trackers write where an id is unknown: no id (identity stitching never links on
+them)."""
+
+
+def first_id(record: Row, *fields: str) -> str | None:
+    """The first of ``fields`` that holds a real id (not a :data:`PLACEHOLDER_IDS` value),
+    as text.
+
+    Examples
+    --------
+    >>> first_id({"userId": "undefined", "anonymousId": "a-1"}, "userId", "anonymousId")
+    'a-1'
+    """
+    for f in fields:
+        v = text(record.get(f))
+        if v is not None and v.strip().lower() not in PLACEHOLDER_IDS:
+            return v.strip()
+    return None
+
+
 def first(record: Row, *fields: str) -> Any:
     """The first non-blank value among ``fields`` of ``record``."""
     for f in fields:

@@ -17,6 +17,7 @@ from kundresa.ingest.sources._records import (
     Row,
     blank,
     first,
+    first_id,
     flatten,
     parse_json,
     text,
@@ -82,7 +83,7 @@ class AmplitudeSource(RecordSource):
         ts = first(record, "event_time", "client_event_time")
         if ts is None:
             raise BadRow("missing event_time")
-        user, device = first(record, "user_id"), first(record, "device_id")
+        user, device = first_id(record, "user_id"), first_id(record, "device_id")
         if user is None and device is None:
             raise BadRow("missing user_id and device_id")
         props: Row = {k: v for k, v in record.items() if k not in _SKIP and not blank(v)}

@@ -20,6 +20,7 @@ from kundresa.ingest.sources._records import (
     Row,
     blank,
     first,
+    first_id,
     flatten,
     member,
     parse_json,
@@ -106,7 +107,7 @@ class GA4Source(RecordSource):
         name = first(record, "event_name")
         if name is None:
             raise BadRow("missing event_name")
-        pseudo, user = first(record, "user_pseudo_id"), first(record, "user_id")
+        pseudo, user = first_id(record, "user_pseudo_id"), first_id(record, "user_id")
         if pseudo is None and user is None:
             raise BadRow("missing user_pseudo_id and user_id")
         params = _key_values(record, "event_params")

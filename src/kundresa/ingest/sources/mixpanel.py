@@ -15,9 +15,9 @@ from kundresa.ingest.sources._records import (
     Row,
     blank,
     first,
+    first_id,
     flatten,
     parse_json,
-    text,
 )
 
 DEVICE_PREFIX = "$device:"
@@ -57,8 +57,9 @@ class MixpanelSource(RecordSource):
         ts = props.pop("time", None)
         if blank(ts):
             raise BadRow("missing properties.time")
-        distinct = text(props.pop("distinct_id", None))
-        user, device = text(props.get("$user_id")), text(props.get("$device_id"))
+        distinct = first_id(props, "distinct_id")
+        props.pop("distinct_id", None)
+        user, device = first_id(props, "$user_id"), first_id(props, "$device_id")
         if distinct and distinct.startswith(DEVICE_PREFIX):
             device = device or distinct[len(DEVICE_PREFIX) :]
         elif distinct and distinct != device:

@@ -21,6 +21,7 @@ from kundresa.ingest.sources._records import (
     Row,
     blank,
     first,
+    first_id,
     flatten,
     iter_batch_messages,
     member,
@@ -137,9 +138,9 @@ class SegmentSource(RecordSource):
         ts = first(msg, "timestamp", "originalTimestamp", "sentAt", "receivedAt")
         if ts is None:
             raise BadRow("missing timestamp (and originalTimestamp, sentAt, receivedAt)")
-        user, anonymous = first(msg, "userId"), first(msg, "anonymousId")
+        user, anonymous = first_id(msg, "userId"), first_id(msg, "anonymousId")
         if kind == "alias":
-            previous = first(msg, "previousId")
+            previous = first_id(msg, "previousId")
             if previous is None or user is None:
                 raise BadRow("alias needs previousId and userId")
             return {
@@ -207,7 +208,7 @@ class SegmentSource(RecordSource):
         ts = first(rec, "timestamp", "original_timestamp", "sent_at", "received_at")
         if ts is None:
             raise BadRow("missing timestamp (and original_timestamp, sent_at, received_at)")
-        user, anonymous = first(rec, "user_id"), first(rec, "anonymous_id")
+        user, anonymous = first_id(rec, "user_id"), first_id(rec, "anonymous_id")
         row: Row = {"timestamp": ts, "event_id": first(rec, "id")}
         props: Row = {}
         for key, value in rec.items():
@@ -216,12 +217,13 @@ class SegmentSource(RecordSource):
             props[_WAREHOUSE_RENAMES.get(key, key)] = value
         cols = self.batch_columns
         if "previous_id" in cols:
-            if first(rec, "previous_id") is None or user is None:
+            previous = first_id(rec, "previous_id")
+            if previous is None or user is None:
                 raise BadRow("alias needs previous_id and user_id")
             return {
                 **row,
                 "customer_id": user,
-                "anonymous_id": rec["previous_id"],
+                "anonymous_id": previous,
                 "_kind": KIND_IDENTIFY,
                 PROPS: {},
             }

@@ -21,6 +21,7 @@ from kundresa.ingest.sources._records import (
     Row,
     blank,
     first,
+    first_id,
     flatten,
     member,
     parse_json,
@@ -109,8 +110,8 @@ class SnowplowSource(RecordSource):
         kind = first(record, "event")
         if kind is None:
             raise BadRow("missing event")
-        user = first(record, "user_id")
-        anonymous = first(record, "domain_userid", "network_userid")
+        user = first_id(record, "user_id")
+        anonymous = first_id(record, "domain_userid", "network_userid")
         if user is None and anonymous is None:
             raise BadRow("missing user_id, domain_userid and network_userid")
         props: Row = {k: v for k, v in record.items() if k not in _SKIP}
