@@ -595,3 +595,23 @@ def test_placeholder_ids_are_no_id(tmp_path: Path) -> None:
     wh = Warehouse(None)
     wh.ingest([f])
     assert [q["reason"] for q in wh.quarantined()] == ["missing userId and anonymousId"]
+
+
+def test_a_flattened_ga4_table_keeps_its_own_columns(tmp_path: Path) -> None:
+    # A GA4 table flattened with SQL (one column per parameter) plus Kundresa's own columns.
+    f = tmp_path / "ga4_flat.csv"
+    f.write_text(
+        "event_timestamp,event_name,user_pseudo_id,user_id,ga_session_id,value,channel,page_location\n"
+        "1740823200000000,purchase,p-1,u-1,1740823100,12.5,store,https://a.example/\n"
+    )
+    assert detect_source(read_sample(f)).name == "ga4"
+    wh = Warehouse(None)
+    wh.ingest([f])
+    row = wh.con.sql("SELECT customer_id, value, channel, session_id FROM events").fetchone()
+    assert row == ("u-1", 12.5, "store", "p-1:1740823100")
+
+
+def test_a_type_column_of_ones_own_is_not_segment(tmp_path: Path) -> None:
+    f = tmp_path / "own.csv"
+    f.write_text("anonymousId,type,event,timestamp\na1,premium,signup,2025-01-01\n")
+    assert detect_source(read_sample(f)).name == "events"

@@ -125,11 +125,16 @@ class GA4Source(RecordSource):
             session = props.pop("ga_session_id", None)
         if session is not None:
             session = f"{text(pseudo or user)}:{text(session)}"
+        # A flattened export may also carry Kundresa's own columns: they keep their meaning.
+        own = {
+            k: props.pop(k) for k in ("channel", "value", "event_id", "session_id") if k in props
+        }
+        session = session if session is not None else own.get("session_id")
         ecommerce = parse_json(record, "ecommerce") or {}
         value = ecommerce.get("purchase_revenue")
         param_value = params.pop("value", None)
         if value is None:
-            value = param_value
+            value = param_value if param_value is not None else own.get("value")
         props.update(params)
         for key, v in ecommerce.items():
             if v is not None:
@@ -141,12 +146,12 @@ class GA4Source(RecordSource):
         # GA4's own grouping of the session (newer exports) is the channel as GA4 reports it.
         session_source = parse_json(record, "session_traffic_source_last_click") or {}
         group = member(session_source, "cross_channel_campaign").get("default_channel_group")
-        channel = None
+        channel = own.get("channel")
         if not blank(group):
             channel = "_".join(str(group).lower().replace("-", " ").split())
-        event_id = None
+        event_id = own.get("event_id")
         bundle = first(record, "event_bundle_sequence_id")
-        if bundle is not None:
+        if bundle is not None and event_id is None:
             parts = [pseudo or user, bundle, ts, name]
             index = first(record, "batch_event_index")
             if index is not None:

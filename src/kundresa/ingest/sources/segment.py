@@ -107,9 +107,10 @@ class SegmentSource(RecordSource):
 
     def detect(self, sample: Sample) -> int:
         if sample.has("type") and (sample.has("messageId") or sample.has("anonymousId")):
-            kinds = set(sample.values("type"))
+            # A file of one's own may have a "type" column meaning something else.
+            kinds = {k.lower() for k in sample.values("type")}
             spec = {"track", "page", "screen", "identify", "alias", "group"}
-            return 90 if kinds and kinds <= spec else 60
+            return 90 if kinds and kinds <= spec else 0
         if sample.has("batch") and any('"messageId"' in v for v in sample.values("batch")):
             return 80
         if (
