@@ -418,6 +418,10 @@ def test_amplitude_zip_through_the_cli(project: Path, tmp_path: Path, source: st
 
 def test_amplitude_zip_through_the_python_api(tmp_path: Path) -> None:
     f = amplitude_zip(tmp_path)
+    wh = Warehouse(None)
+    report = wh.ingest([f])
+    assert report.sources == [str(f)]  # the ingest log names the archive, not its members
+    assert wh.ingest_log()[0]["sources"] == [str(f)]
     events = Project.from_events(f).events.to_pandas()
     assert sorted(events.event_id) == ["amp-1", "amp-2", "amp-3", "amp-4"]
     assert sorted(events.customer_id.unique()) == ["dev-A", "kund-1", "kund-2"]

@@ -419,6 +419,7 @@ class Warehouse:
             event_col=event_col,
             tz=tz,
             recognised={str(p): chosen[str(p)].name for p in paths},
+            files=[str(p) for p in paths],
         )
         return report
 
@@ -468,12 +469,15 @@ class Warehouse:
         event_col: str | None,
         tz: str | None,
         recognised: dict[str, str] | None = None,
+        files: list[str] | None = None,
     ) -> IngestReport:
+        # ``sources`` are the parts staged one by one (a zip's members); ``files`` what the
+        # user named, which the report and the ingest log list.
         con = self.con
         started = datetime.now(UTC).replace(tzinfo=None)
         row = con.execute("SELECT coalesce(max(id), 0) + 1 FROM ingests").fetchone()
         assert row is not None
-        report = IngestReport(int(row[0]), [s for s, _ in sources])
+        report = IngestReport(int(row[0]), files or [s for s, _ in sources])
         report.recognised = dict(recognised or {})
         con.execute("BEGIN TRANSACTION")
         try:
