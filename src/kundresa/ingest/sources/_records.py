@@ -106,19 +106,28 @@ def flatten(obj: Any, prefix: str = "", out: Row | None = None, depth: int = 1) 
     return out
 
 
-_ZONE = re.compile(r"(Z|[+-]\d\d(:?\d\d)?)$", re.IGNORECASE)
+_NAIVE = re.compile(r"\d{4}-\d\d-\d\d([ T]\d\d:\d\d(:\d\d([.,]\d+)?)?)?")
 
 
 def utc_text(value: Any) -> str | None:
     """A date-time text that the export documents as UTC, marked as such (so that
-    ``--tz`` never shifts it); epochs and texts with a zone are returned as they are."""
+    ``--tz`` never shifts it); epochs, texts with a zone and texts that are no ISO date-time
+    are returned as they are.
+
+    Examples
+    --------
+    >>> utc_text("2025-05-31 00:37:00.123000"), utc_text("2025-05-31")
+    ('2025-05-31 00:37:00.123000+00:00', '2025-05-31 00:00:00+00:00')
+    >>> utc_text("2025-05-31T00:37:00Z"), utc_text("1748651820000")
+    ('2025-05-31T00:37:00Z', '1748651820000')
+    """
     s = text(value)
     if s is None or not s.strip():
         return None
     s = s.strip()
-    if re.fullmatch(r"[+-]?\d+(\.\d+)?", s) or _ZONE.search(s[10:]):
+    if not _NAIVE.fullmatch(s):
         return s
-    return s + "+00:00"
+    return s + "+00:00" if len(s) > 10 else s + " 00:00:00+00:00"
 
 
 def member(obj: Any, key: str) -> Row:

@@ -26,6 +26,7 @@ from kundresa.ingest.sources._records import (
     iter_batch_messages,
     member,
     parse_json,
+    utc_text,
 )
 
 VALUE_FIELDS = ("revenue", "total", "value")
@@ -136,7 +137,7 @@ class SegmentSource(RecordSource):
         if kind is None:
             raise BadRow("missing type")
         kind = str(kind).lower()
-        ts = first(msg, "timestamp", "originalTimestamp", "sentAt", "receivedAt")
+        ts = utc_text(first(msg, "timestamp", "originalTimestamp", "sentAt", "receivedAt"))
         if ts is None:
             raise BadRow("missing timestamp (and originalTimestamp, sentAt, receivedAt)")
         user, anonymous = first_id(msg, "userId"), first_id(msg, "anonymousId")
@@ -206,7 +207,7 @@ class SegmentSource(RecordSource):
     # -- warehouse tables (snake_case, flat) ---------------------------------------------------
 
     def _warehouse(self, rec: Row) -> Row:
-        ts = first(rec, "timestamp", "original_timestamp", "sent_at", "received_at")
+        ts = utc_text(first(rec, "timestamp", "original_timestamp", "sent_at", "received_at"))
         if ts is None:
             raise BadRow("missing timestamp (and original_timestamp, sent_at, received_at)")
         user, anonymous = first_id(rec, "user_id"), first_id(rec, "anonymous_id")
