@@ -448,9 +448,14 @@ def test_a_zip_of_plain_event_files_and_one_with_nothing_readable(
         z.writestr("a.csv", "user_id,ts,event\nu1,2025-01-01,signup\nu2,2025-01-02\n")
         z.writestr("sub/b.csv.gz", gzip.compress(b"user_id,ts,event\nu3,2025-01-03,signup\n"))
         z.writestr("sub/empty.csv", "")
+        buf = pa.BufferOutputStream()
+        pq.write_table(
+            pa.table({"user_id": ["u4"], "ts": ["2025-01-04"], "event": ["signup"]}), buf
+        )
+        z.writestr("c.parquet", buf.getvalue().to_pybytes())
     r = run("ingest", str(f), cwd=project)
     assert r.exit_code == 0, r.output
-    assert "loaded 2" in r.output
+    assert "loaded 3" in r.output
     assert quarantine(project) == {("events.zip:a.csv", 3): "expected 3 fields, found 2"}
     empty = tmp_path / "empty.zip"
     with zipfile.ZipFile(empty, "w") as z:
