@@ -190,7 +190,7 @@ class GA4Source(RecordSource):
             return out
         session = parse_json(record, "session_traffic_source_last_click") or {}
         for part in ("cross_channel_campaign", "manual_campaign"):
-            campaign = session.get(part) or {}
+            campaign = member(session, part)
             if campaign.get("source") or campaign.get("medium"):
                 out["source"] = campaign.get("source")
                 out["medium"] = campaign.get("medium")

@@ -73,6 +73,7 @@ _WAREHOUSE_RENAMES = {
     "context_campaign_term": "term",
     "context_campaign_content": "content",
     "context_user_agent": "user_agent",
+    "channel": "segment_channel",
 }
 
 
