@@ -624,3 +624,56 @@ def test_a_type_column_of_ones_own_is_not_segment(tmp_path: Path) -> None:
     f = tmp_path / "own.csv"
     f.write_text("anonymousId,type,event,timestamp\na1,premium,signup,2025-01-01\n")
     assert detect_source(read_sample(f)).name == "events"
+
+
+@pytest.mark.parametrize(
+    ("source", "record", "reason"),
+    [
+        (
+            "ga4",
+            {
+                "event_timestamp": "1",
+                "event_name": "x",
+                "user_pseudo_id": "p",
+                "event_params": [{"value": {"int_value": "1"}}],
+            },
+            "'event_params' has an entry without a key",
+        ),
+        (
+            "ga4",
+            {"event_timestamp": "1", "event_name": "x", "user_pseudo_id": None},
+            "missing user_pseudo_id and user_id",
+        ),
+        (
+            "amplitude",
+            {"event_type": "x", "event_time": "2025-01-01", "device_id": "d", "price": "cheap"},
+            "price 'cheap' is not a number",
+        ),
+        (
+            "segment",
+            {"type": "alias", "userId": "u", "timestamp": "2025-01-01T00:00:00Z"},
+            "alias needs previousId and userId",
+        ),
+        (
+            "segment",
+            {"type": "track", "event": "x", "userId": "u", "timestamp": "2025", "context": 3},
+            "'context' is not a JSON object",
+        ),
+        (
+            "segment",
+            {"type": "purchase", "userId": "u", "timestamp": "2025-01-01T00:00:00Z"},
+            "unknown type 'purchase' (field 'type')",
+        ),
+        ("mixpanel", {"event": "x", "properties": {"time": 1}}, "missing properties.distinct_id"),
+    ],
+)
+def test_malformed_records_are_quarantined_naming_the_field(
+    tmp_path: Path, source: str, record: dict[str, Any], reason: str
+) -> None:
+    f = tmp_path / "bad.jsonl"
+    f.write_text(json.dumps(record) + "\n")
+    wh = Warehouse(None)
+    report = wh.ingest([f], source=source)
+    assert report.loaded == 0
+    (q,) = wh.quarantined()
+    assert q["line"] == 1 and q["reason"].startswith(reason)
