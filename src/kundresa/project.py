@@ -247,14 +247,20 @@ class Project:
 
     @property
     def events(self) -> Table:
-        """The canonical event table as an Ibis expression on the project's engine."""
+        """The canonical event table as an Ibis expression on the project's engine, with the
+        journey's channel matches applied (the journey is applied at query time)."""
         if self._events is None:
             from kundresa.store.engines import EngineError, events_table
 
             try:
-                self._events = events_table(self.engine, self.warehouse)
+                events = events_table(self.engine, self.warehouse)
             except EngineError as exc:
                 raise ProjectError(str(exc)) from exc
+            if self._journey is not None:
+                from kundresa.analytics.touchpoints import apply_channel_matches
+
+                events = apply_channel_matches(events, self._journey)
+            self._events = events
         return self._events
 
     def ingest(self, files: list[str | os.PathLike[str]], **options: Any) -> IngestReport:

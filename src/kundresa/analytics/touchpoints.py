@@ -14,13 +14,14 @@ from typing import TYPE_CHECKING, Any
 import ibis
 import ibis.expr.types as ir
 
-from kundresa.model.events import CUSTOMER, EVENT, EVENT_ID, PROPERTIES, TIMESTAMP
+from kundresa.model.events import CHANNEL, CUSTOMER, EVENT, EVENT_ID, PROPERTIES, TIMESTAMP
 
 if TYPE_CHECKING:
     from kundresa.model.journey import Condition, Journey, Match
 
 __all__ = [
     "EVENT_ORDER",
+    "apply_channel_matches",
     "condition_expr",
     "match_expr",
     "persona_expr",
@@ -81,6 +82,21 @@ def match_expr(t: ir.Table, match: Match) -> ir.BooleanValue:
     for prop, cond in match.where.items():
         fits = fits & condition_expr(t[PROPERTIES].get(prop), cond)
     return fits.fill_null(False)
+
+
+def apply_channel_matches(events: ir.Table, journey: Journey) -> ir.Table:
+    """Set ``channel`` from the journey's channels that have a ``match``: the first (in file
+    order) that fits an event wins over the channel stored at ingest; events no channel
+    match fits keep theirs. A journey without channel matches returns ``events`` as is."""
+    rules = [c for c in journey.channels if c.match is not None]
+    if not rules:
+        return events
+    t = events
+    chosen = ibis.cases(
+        *((match_expr(t, c.match), c.id) for c in rules if c.match is not None),
+        else_=t[CHANNEL],
+    )
+    return t.mutate(**{CHANNEL: chosen.cast("string")})
 
 
 def tag_events(events: ir.Table, journey: Journey) -> ir.Table:

@@ -11,6 +11,7 @@ import gzip
 import io
 import json
 import os
+import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,12 +28,15 @@ __all__ = [
     "RawBatch",
     "ReadError",
     "Rejected",
+    "archive_members",
+    "archive_size",
     "detect_format",
+    "iter_parts",
     "iter_raw_batches",
     "read_header",
 ]
 
-FORMATS = ("csv", "tsv", "parquet", "jsonl")
+FORMATS = ("csv", "tsv", "parquet", "jsonl", "zip")
 BATCH_ROWS = 200_000
 _CSV_BLOCK = 8 << 20
 
@@ -77,6 +81,8 @@ def detect_format(path: str | os.PathLike[str]) -> tuple[str, bool]:
     ('csv', True)
     >>> detect_format("export.ndjson")
     ('jsonl', False)
+    >>> detect_format("amplitude-export.zip")
+    ('zip', False)
     """
     name = Path(path).name.lower()
     gz = name.endswith(".gz")
@@ -92,15 +98,50 @@ def detect_format(path: str | os.PathLike[str]) -> tuple[str, bool]:
         "jsonl": "jsonl",
         "ndjson": "jsonl",
         "json": "jsonl",
+        "zip": "zip",
     }.get(suffix)
     if fmt is None:
         raise ReadError(
             f"{path}: unknown file type {suffix!r}; expected one of .csv, .tsv, .parquet, "
-            ".jsonl, .ndjson or .json (each optionally .gz)"
+            ".jsonl, .ndjson or .json (each optionally .gz), or a .zip of them"
         )
-    if fmt == "parquet" and gz:
-        raise ReadError(f"{path}: Parquet files are compressed inside; do not gzip them")
+    if fmt in ("parquet", "zip") and gz:
+        what = "Parquet files" if fmt == "parquet" else "Zip archives"
+        raise ReadError(f"{path}: {what} are compressed inside; do not gzip them")
     return fmt, gz
+
+
+def _member_format(name: str) -> tuple[str, bool] | None:
+    """The format of an archive member, or ``None`` for members that are skipped:
+    folders, macOS resource forks (``__MACOSX/``, ``._name``) and unsupported types."""
+    base = name.rsplit("/", 1)[-1]
+    if name.endswith("/") or name.startswith("__MACOSX/") or base.startswith(".") or not base:
+        return None
+    try:
+        fmt, gz = detect_format(base)
+    except ReadError:
+        return None
+    return None if fmt == "zip" else (fmt, gz)
+
+
+def archive_members(path: str | os.PathLike[str]) -> list[str]:
+    """The members of a ``.zip`` that are read, in archive order.
+
+    Folders, ``__MACOSX`` entries and files of other types are skipped; an archive with no
+    readable member raises :class:`ReadError`.
+    """
+    p = Path(path)
+    try:
+        with zipfile.ZipFile(p) as zf:
+            names = [i.filename for i in zf.infolist() if _member_format(i.filename)]
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise ReadError(f"{p}: cannot read the zip archive: {exc}") from exc
+    if not names:
+        raise ReadError(
+            f"{p}: the zip archive holds no .csv, .tsv, .parquet or .jsonl/.json file "
+            "(optionally .gz)"
+        )
+    return names
 
 
 class _CountingFile(io.RawIOBase):
@@ -126,10 +167,72 @@ class _CountingFile(io.RawIOBase):
 
 def _open_binary(path: Path, gz: bool, progress: Progress | None) -> IO[bytes]:
     raw = _CountingFile(open(path, "rb"), progress)  # noqa: SIM115 - closed by the caller
+    return _decompressed(raw, gz)
+
+
+def _decompressed(raw: io.RawIOBase, gz: bool) -> IO[bytes]:
     buffered = io.BufferedReader(raw, buffer_size=1 << 20)
     if gz:
         return gzip.GzipFile(fileobj=buffered, mode="rb")  # type: ignore[return-value]
     return buffered
+
+
+class _Input:
+    """One readable stream of rows: a file, or a member of a zip archive."""
+
+    def __init__(self, path: Path, member: str | None = None) -> None:
+        self.path = path
+        self.member = member
+        self.label = str(path) if member is None else f"{path}:{member}"
+        found = detect_format(path) if member is None else _member_format(member)
+        assert found is not None
+        self.fmt, self.gz = found
+
+    def open_binary(self, progress: Progress | None) -> IO[bytes]:
+        if self.member is None:
+            return _open_binary(self.path, self.gz, progress)
+        zf = zipfile.ZipFile(self.path)
+        raw = _CountingFile(_ZipMember(zf, zf.open(self.member)), progress)  # type: ignore[arg-type]
+        return _decompressed(raw, self.gz)
+
+    def parquet_source(self) -> Any:
+        if self.member is None:
+            return self.path
+        with zipfile.ZipFile(self.path) as zf:
+            # Parquet needs random access; a member is read into memory once.
+            return pa.BufferReader(zf.read(self.member))
+
+    def size(self) -> int:
+        if self.member is None:
+            return self.path.stat().st_size
+        with zipfile.ZipFile(self.path) as zf:
+            return zf.getinfo(self.member).file_size
+
+
+class _ZipMember(io.RawIOBase):
+    """A zip member that closes its archive with it (and tells how far it has read)."""
+
+    def __init__(self, zf: zipfile.ZipFile, fh: IO[bytes]) -> None:
+        self._zf = zf
+        self._fh = fh
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        data = self._fh.read(len(b))
+        b[: len(data)] = data
+        self._pos += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self._pos
+
+    def close(self) -> None:
+        self._fh.close()
+        self._zf.close()
+        super().close()
 
 
 def read_header(path: str | os.PathLike[str]) -> list[str]:
@@ -138,17 +241,32 @@ def read_header(path: str | os.PathLike[str]) -> list[str]:
     For JSON Lines the keys of the first 1,000 records are collected in order of appearance.
     """
     p = Path(path)
-    fmt, gz = detect_format(p)
+    fmt, _gz = detect_format(p)
     if not p.exists():
         raise ReadError(f"{p}: no such file")
+    if fmt == "zip":
+        # The first member with columns speaks for the archive (exports split one table
+        # into many files of the same shape; some of them may be empty).
+        for member in archive_members(p):
+            header = _read_header(_Input(p, member), allow_empty=True)
+            if header:
+                return header
+        raise ReadError(f"{p}: every file in the zip archive is empty")
+    return _read_header(_Input(p))
+
+
+def _read_header(p: _Input, allow_empty: bool = False) -> list[str]:
+    fmt, label = p.fmt, p.label
     try:
         if fmt == "parquet":
-            return list(pq.ParquetFile(p).schema_arrow.names)
-        with _open_binary(p, gz, None) as fh:
+            return list(pq.ParquetFile(p.parquet_source()).schema_arrow.names)
+        with p.open_binary(None) as fh:
             if fmt in ("csv", "tsv"):
                 first = fh.readline().decode("utf-8-sig").rstrip("\r\n")
+                if not first.strip() and allow_empty:
+                    return []
                 if not first.strip():
-                    raise ReadError(f"{p}:1: the file is empty or has no header line")
+                    raise ReadError(f"{label}:1: the file is empty or has no header line")
                 import csv
 
                 delim = "\t" if fmt == "tsv" else _sniff_delimiter(first)
@@ -164,8 +282,8 @@ def read_header(path: str | os.PathLike[str]) -> list[str]:
                 if isinstance(obj, dict):
                     names.update(dict.fromkeys(obj))
             return list(names)
-    except (OSError, EOFError, pa.ArrowInvalid) as exc:
-        raise ReadError(f"{p}: cannot read the file: {exc}") from exc
+    except (OSError, EOFError, pa.ArrowInvalid, zipfile.BadZipFile) as exc:
+        raise ReadError(f"{label}: cannot read the file: {exc}") from exc
 
 
 def _sniff_delimiter(header_line: str) -> str:
@@ -174,30 +292,74 @@ def _sniff_delimiter(header_line: str) -> str:
     return best if counts[best] > 0 else ","
 
 
-def iter_raw_batches(
+def iter_parts(
     path: str | os.PathLike[str], progress: Progress | None = None
-) -> Iterator[RawBatch]:
-    """Yield the rows of an event file as string batches tagged with line numbers."""
+) -> Iterator[tuple[str, Iterator[RawBatch]]]:
+    """The parts of a file, each as ``(label, batches)``: the file itself (label = its
+    path), or for a ``.zip`` each readable member (label ``archive.zip:member``), so that
+    quarantined rows name the member and its line.
+
+    ``progress`` gets the bytes consumed of the whole file (for a zip: of the uncompressed
+    members, counted as they are read).
+    """
     p = Path(path)
     if not p.exists():
         raise ReadError(f"{p}: no such file")
-    fmt, gz = detect_format(p)
+    fmt, _gz = detect_format(p)
+    if fmt != "zip":
+        yield str(p), _batches(_Input(p), progress)
+        return
+    done = 0
+    for member in archive_members(p):
+        part = _Input(p, member)
+        size = part.size()
+
+        def member_progress(n: int, base: int = done) -> None:
+            if progress is not None:
+                progress(base + n)
+
+        yield part.label, _batches(part, member_progress)
+        done += size
+
+
+def archive_size(path: str | os.PathLike[str]) -> int:
+    """Bytes :func:`iter_parts` reports in total: the file's size, or for a zip the
+    uncompressed size of its readable members."""
+    p = Path(path)
+    if detect_format(p)[0] != "zip":
+        return p.stat().st_size
+    with zipfile.ZipFile(p) as zf:
+        return sum(zf.getinfo(m).file_size for m in archive_members(p))
+
+
+def iter_raw_batches(
+    path: str | os.PathLike[str], progress: Progress | None = None
+) -> Iterator[RawBatch]:
+    """Yield the rows of an event file as string batches tagged with line numbers (for a
+    zip: every member's, one after the other; lines count from 1 in each member)."""
+    for _label, batches in iter_parts(path, progress):
+        yield from batches
+
+
+def _batches(p: _Input, progress: Progress | None) -> Iterator[RawBatch]:
     try:
-        if fmt == "parquet":
+        if p.fmt == "parquet":
             yield from _parquet_batches(p, progress)
-        elif fmt == "jsonl":
-            yield from _jsonl_batches(p, gz, progress)
+        elif p.fmt == "jsonl":
+            yield from _jsonl_batches(p, progress)
         else:
-            yield from _csv_batches(p, fmt, gz, progress)
-    except (OSError, EOFError, pa.ArrowInvalid) as exc:
-        raise ReadError(f"{p}: cannot read the file: {exc}") from exc
+            yield from _csv_batches(p, progress)
+    except (OSError, EOFError, pa.ArrowInvalid, zipfile.BadZipFile) as exc:
+        raise ReadError(f"{p.label}: cannot read the file: {exc}") from exc
 
 
-def _csv_batches(path: Path, fmt: str, gz: bool, progress: Progress | None) -> Iterator[RawBatch]:
-    names = read_header(path)
-    with _open_binary(path, gz, None) as fh:
+def _csv_batches(p: _Input, progress: Progress | None) -> Iterator[RawBatch]:
+    names = _read_header(p, allow_empty=p.member is not None)
+    if not names:  # an empty member of an archive holds no rows
+        return
+    with p.open_binary(None) as fh:
         first = fh.readline().decode("utf-8-sig")
-    delimiter = "\t" if fmt == "tsv" else _sniff_delimiter(first.rstrip("\r\n"))
+    delimiter = "\t" if p.fmt == "tsv" else _sniff_delimiter(first.rstrip("\r\n"))
     rejected: list[Rejected] = []
 
     def on_invalid(row: Any) -> str:
@@ -225,7 +387,7 @@ def _csv_batches(path: Path, fmt: str, gz: bool, progress: Progress | None) -> I
         strings_can_be_null=True,
         quoted_strings_can_be_null=False,
     )
-    fh = _open_binary(path, gz, progress)
+    fh = p.open_binary(progress)
     try:
         reader = pacsv.open_csv(
             fh,
@@ -267,9 +429,9 @@ def _number_rows(start: int, n: int, skipped: set[int]) -> list[int]:
     return lines
 
 
-def _parquet_batches(path: Path, progress: Progress | None) -> Iterator[RawBatch]:
-    pf = pq.ParquetFile(path)
-    size = path.stat().st_size
+def _parquet_batches(p: _Input, progress: Progress | None) -> Iterator[RawBatch]:
+    pf = pq.ParquetFile(p.parquet_source())
+    size = p.size()
     total = max(pf.metadata.num_rows, 1)
     row = 1
     for batch in pf.iter_batches(batch_size=BATCH_ROWS):
@@ -316,9 +478,9 @@ def _json_scalar(v: Any) -> str | None:
     return json.dumps(v, ensure_ascii=False, separators=(",", ":"))
 
 
-def _jsonl_batches(path: Path, gz: bool, progress: Progress | None) -> Iterator[RawBatch]:
+def _jsonl_batches(p: _Input, progress: Progress | None) -> Iterator[RawBatch]:
     names: dict[str, None] = {}
-    with _open_binary(path, gz, progress) as fh:
+    with p.open_binary(progress) as fh:
         rows: list[dict[str, Any]] = []
         lines: list[int] = []
         rejected: list[Rejected] = []

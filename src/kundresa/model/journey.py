@@ -213,12 +213,18 @@ class Persona:
 
 @dataclass(frozen=True)
 class Channel:
-    """Where touchpoints happen: online or offline; owned, paid or earned."""
+    """Where touchpoints happen: online or offline; owned, paid or earned.
+
+    ``match`` (optional) claims events for this channel when the journey is applied: the
+    first channel in file order whose match fits an event sets its ``channel``, over the
+    channel stored at ingest (README, "Sources": channels from campaign data).
+    """
 
     id: str
     label: str | None = None
     online: bool = True
     ownership: str | None = None
+    match: Match | None = None
 
 
 @dataclass(frozen=True)

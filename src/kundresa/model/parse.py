@@ -413,7 +413,7 @@ _TOP = (
 _STAGE = ("id", "label", "funnel", "goal", "kpis", "description")
 _KPI = ("metric", "target", "direction", "label")
 _PERSONA = ("id", "name", "description", "needs", "challenges", "goals", "match")
-_CHANNEL = ("id", "label", "online", "ownership")
+_CHANNEL = ("id", "label", "online", "ownership", "match")
 _TOUCHPOINT = ("id", "stage", "channel", "label", "description", "match")
 _MATCH = ("event", "where", "nth")
 _CONDITION = ("equals", "in", "regex", "gte", "lte")
@@ -737,7 +737,16 @@ def _parse(r: _Reader, root: yaml.Node) -> Journey | None:
                 if "ownership" in m
                 else None
             )
-            channels.append(Channel(cid, label, True if online is None else online, own))
+            cmatch = _match(r, m["match"][1], _join(path, "match")) if "match" in m else None
+            if cmatch is not None and cmatch.nth is not None:
+                r.error(
+                    m["match"][1],
+                    _join(path, "match"),
+                    f"{_join(path, 'match')}: nth is for touchpoints; a channel matches events "
+                    "by event and where",
+                )
+                cmatch = None
+            channels.append(Channel(cid, label, True if online is None else online, own, cmatch))
     _check_unique(r, channel_nodes, "channel")
     channel_ids = {c.id for c in channels}
 

@@ -23,8 +23,9 @@ import duckdb
 import pyarrow as pa
 
 from kundresa.errors import InputError
+from kundresa.ingest.channels import assign_channels
 from kundresa.ingest.columns import ColumnError, ColumnMap, map_columns
-from kundresa.ingest.readers import RawBatch, ReadError, iter_raw_batches, read_header
+from kundresa.ingest.readers import RawBatch, ReadError, archive_size, iter_parts, read_header
 
 __all__ = ["IngestError", "IngestReport", "Warehouse"]
 
@@ -382,7 +383,8 @@ class Warehouse:
             except ReadError as exc:
                 raise IngestError(str(exc)) from exc
             except SourceError as exc:
-                raise IngestError(str(exc)) from exc
+                msg = str(exc)
+                raise IngestError(msg if msg.startswith(str(p)) else f"{p}: {msg}") from exc
             chosen[str(p)] = src
             try:
                 maps[str(p)] = map_columns(
@@ -395,18 +397,30 @@ class Warehouse:
             except ColumnError as exc:
                 raise IngestError(str(exc)) from exc
 
-        def batches(p: Path) -> Any:
+        def parts(p: Path) -> list[tuple[str, Any]]:
+            # A zip is read member by member, each staged as its own part so that
+            # quarantined rows name the member (``export.zip:member.json.gz``).
             size = p.stat().st_size
-            cb = (lambda done: progress(str(p), done, size)) if progress else None
-            return map(chosen[str(p)].transform, iter_raw_batches(p, cb))
+            scale = size / max(archive_size(p), 1)
+            cb = (lambda done: progress(str(p), int(done * scale), size)) if progress else None
+            src = chosen[str(p)]
+            return [
+                (label, (assign_channels(src.transform(b)) for b in batches))
+                for label, batches in iter_parts(p, cb)
+            ]
 
+        try:
+            staged = [part for p in paths for part in parts(p)]
+        except ReadError as exc:
+            raise IngestError(str(exc)) from exc
         report = self._ingest(
-            [(str(p), batches(p)) for p in paths],
+            staged,
             customer_col=customer_col,
             time_col=time_col,
             event_col=event_col,
             tz=tz,
             recognised={str(p): chosen[str(p)].name for p in paths},
+            files=[str(p) for p in paths],
         )
         return report
 
@@ -428,12 +442,14 @@ class Warehouse:
             row = 1
             for batch in table.to_batches(max_chunksize=200_000):
                 n = batch.num_rows
-                yield RawBatch(
-                    {
-                        name: _to_string(batch.column(i))
-                        for i, name in enumerate(batch.schema.names)
-                    },
-                    pa.array(range(row, row + n), pa.int64()),
+                yield assign_channels(
+                    RawBatch(
+                        {
+                            name: _to_string(batch.column(i))
+                            for i, name in enumerate(batch.schema.names)
+                        },
+                        pa.array(range(row, row + n), pa.int64()),
+                    )
                 )
                 row += n
 
@@ -454,12 +470,15 @@ class Warehouse:
         event_col: str | None,
         tz: str | None,
         recognised: dict[str, str] | None = None,
+        files: list[str] | None = None,
     ) -> IngestReport:
+        # ``sources`` are the parts staged one by one (a zip's members); ``files`` what the
+        # user named, which the report and the ingest log list.
         con = self.con
         started = datetime.now(UTC).replace(tzinfo=None)
         row = con.execute("SELECT coalesce(max(id), 0) + 1 FROM ingests").fetchone()
         assert row is not None
-        report = IngestReport(int(row[0]), [s for s, _ in sources])
+        report = IngestReport(int(row[0]), files or [s for s, _ in sources])
         report.recognised = dict(recognised or {})
         con.execute("BEGIN TRANSACTION")
         try:

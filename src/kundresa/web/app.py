@@ -38,7 +38,7 @@ DEFAULT_UPLOAD_LIMIT = 200 * 1024 * 1024
 
 SESSION_COOKIE = "kundresa_session"
 LANG_COOKIE = "kundresa_lang"
-_UPLOAD_SUFFIX = re.compile(r"\.(csv|tsv|parquet|jsonl|ndjson|json)(\.gz)?$", re.IGNORECASE)
+_UPLOAD_SUFFIX = re.compile(r"\.((csv|tsv|parquet|jsonl|ndjson|json)(\.gz)?|zip)$", re.IGNORECASE)
 _PUBLIC = ("/login", "/static/")
 
 Persona = Annotated[str | None, Query(description="Only this persona's customers (persona id).")]
@@ -848,7 +848,7 @@ def create_app(
         if not _UPLOAD_SUFFIX.search(name):
             raise ValueError(
                 f"file: {name or '(no name)'!r}: expected .csv, .tsv, .parquet, .jsonl, "
-                ".ndjson or .json (optionally .gz)"
+                ".ndjson or .json (optionally .gz), or a .zip of them"
             )
         # Uploads are kept in the project (.kundresa/uploads/), so the ingest log and the
         # quarantine name a file that still exists; one that cannot be loaded is removed.
