@@ -179,3 +179,14 @@ def test_removal_effect_is_a_rate_everywhere(project: Project) -> None:
     result = project.run("attribution_removal", conversion="purchase")
     assert result.formatted()["removal_effect"].str.endswith("%").all()
     assert run("kpis", project.scope()).frame.columns[0] == "stage"
+
+
+def test_python_objects_as_parameters(project: Project) -> None:
+    from kundresa.analytics.funnel import parse_step
+
+    steps = [parse_step("ad_click"), "touchpoint:buy"]
+    result = project.run("funnel", steps=steps, exclusions=[("page_view", 1, 2)], window=86400 * 7)
+    # u1 saw a page between ad and purchase, u2 one within the window: only u3 is left.
+    assert result.frame["count"].tolist() == [1, 0]
+    again = project.run("funnel", steps=steps, exclusions=[("page_view", 1, 2)], window=604800)
+    assert again.frame.equals(result.frame)

@@ -375,7 +375,7 @@ class Project:
         from kundresa.analyses import Scope, check_period
         from kundresa.analyses.resolve import Names
 
-        check_period(since, until)
+        check_period(since, until)  # before any query (Scope checks it again, cheaply)
         since = since if since not in ("", None) else None
         until = until if until not in ("", None) else None
         table = events if events is not None else self.events

@@ -129,12 +129,24 @@ class Param:
         ):
             return value
         if not isinstance(value, str):
+            if self.choices is None and value is not None and _hashable(value):
+                # A Python caller's own object: a Step, an Exclusion tuple, a (start, end)
+                # period; the analysis checks it.
+                return value
             raise ParameterError(f"{name}: {value!r} is not text")
         if self.choices is not None and value not in self.choices:
             raise ParameterError(
                 f"{name}: {value!r} is not one of {', '.join(map(repr, self.choices))}"
             )
         return value
+
+
+def _hashable(value: Any) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -257,6 +269,9 @@ class Scope:
         compare=False,
         repr=False,
     )
+
+    def __post_init__(self) -> None:
+        check_period(self.since, self.until)
 
     @property
     def key(self) -> tuple[Any, ...]:
