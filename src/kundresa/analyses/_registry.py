@@ -8,6 +8,7 @@ the declarations to build its options, and only the command that runs imports th
 from __future__ import annotations
 
 import inspect
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
@@ -28,7 +29,7 @@ __all__ = ["Analysis", "Column", "Param", "Result", "Scope", "check_period", "ru
 RESOLVE_KINDS = ("step", "exclusion", "stage", "touchpoint", "persona", "property", "event")
 
 #: Parameter types.
-TYPES = ("str", "int", "float", "bool", "duration", "period")
+TYPES = ("str", "int", "float", "bool", "duration", "period", "file")
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ class Param:
         The keyword the analysis function takes (``steps``, ``window``).
     type
         ``str``, ``int``, ``float``, ``bool``, ``duration`` (``90s``, ``30m``, ``12h``, ``7d``
-        or seconds) or ``period`` (``previous`` or ``START:END``).
+        or seconds), ``period`` (``previous`` or ``START:END``) or ``file`` (a path).
     default
         The value when not given (``None``: not passed on, the function's own default).
     help
@@ -128,6 +129,8 @@ class Param:
             and not isinstance(value, bool)
         ):
             return value
+        if self.type == "file" and isinstance(value, os.PathLike):
+            return os.fspath(value)
         if not isinstance(value, str):
             if self.choices is None and value is not None and _hashable(value):
                 # A Python caller's own object: a Step, an Exclusion tuple, a (start, end)
