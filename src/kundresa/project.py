@@ -360,24 +360,25 @@ class Project:
                 self._cache.popitem(last=False)
             return value
 
-    def known_names(self) -> tuple[frozenset[str], frozenset[str]]:
-        """The event names and property keys in the data (one DISTINCT query, cached by
-        data version)."""
+    def known_names(self, kind: str = "event") -> frozenset[str]:
+        """The event names (``kind="event"``) or property keys (``"property"``) in the data:
+        one DISTINCT query each, asked only when a name needs checking, cached by data
+        version."""
 
-        def compute() -> tuple[frozenset[str], frozenset[str]]:
+        def compute() -> frozenset[str]:
             from kundresa.model.events import EVENT, PROPERTIES
 
             t = self.events
-            names = t.select(kind=ibis_literal("e"), name=t[EVENT].cast("string"))
-            keys = t.select(
-                kind=ibis_literal("p"), name=t[PROPERTIES].keys().unnest().cast("string")
-            )
-            rows = names.union(keys, distinct=True).to_pyarrow().to_pylist()
-            events = frozenset(r["name"] for r in rows if r["kind"] == "e" and r["name"])
-            props = frozenset(r["name"] for r in rows if r["kind"] == "p" and r["name"])
-            return events, props
+            if kind == "event":
+                names = t.select(name=t[EVENT].cast("string"))
+            elif kind == "property":
+                names = t.select(name=t[PROPERTIES].keys().unnest().cast("string"))
+            else:
+                raise ValueError(f"kind: {kind!r} is not event or property")
+            rows = names.distinct().to_pyarrow().column("name").to_pylist()
+            return frozenset(r for r in rows if r)
 
-        value: tuple[frozenset[str], frozenset[str]] = self.cached(("known_names",), compute)
+        value: frozenset[str] = self.cached(("known_names", kind), compute)
         return value
 
     # -- analyses ----------------------------------------------------------------------------
@@ -517,12 +518,6 @@ class Project:
 
 
 _MISSING = object()
-
-
-def ibis_literal(value: str) -> Any:
-    import ibis
-
-    return ibis.literal(value, type="string")
 
 
 def _freeze(value: Any) -> Hashable:
