@@ -1262,24 +1262,36 @@ def _attribution_out(paths: Any, model: str, view: str, opts: dict[str, Any], fm
         else:
             emit(result.removal_effects, fmt, title="Removal effects")
         return
+    # Shapley's rate game credits the change in conversion rate a channel brings, which is
+    # negative for a channel whose journeys convert less often: say so beside the table.
+    rate_game = model in ("shapley", "all") and opts.get("game", "rate") == "rate"
+    note = (
+        "note: shapley credits can be negative: the rate game measures the change in "
+        "conversion rate a channel brings (--game conversions never gives negative credits)"
+    )
     if model == "all":
         if fmt == "table":
             # Three narrow tables (a model per column) rather than one 25 columns wide.
             wide = am.compare_models(paths, **opts)
+            game = " (shapley: rate game)" if rate_game else ""
             for what, title in (
-                ("conversions", "Conversions credited, by model"),
-                ("value", "Value credited, by model"),
+                ("conversions", f"Conversions credited, by model{game}"),
+                ("value", f"Value credited, by model{game}"),
                 ("share", "Share of the conversions (%), by model"),
             ):
                 table = wide[["channel"]].copy()
                 for m in MODELS:
                     table[m] = wide[f"{m}_{what}"] * (100.0 if what == "share" else 1.0)
                 emit(table, fmt, title=title)
+            if rate_game:
+                out.print(note)
             return
         df = pd_concat([am.attribute(paths, m, **opts) for m in MODELS])
     else:
         df = am.attribute(paths, model, **opts)
-    emit(df, fmt, title=f"Attribution ({model})")
+    emit(df, fmt, title=f"Attribution ({model}{', rate game' if rate_game else ''})")
+    if rate_game and fmt == "table":
+        out.print(note)
 
 
 def pd_concat(frames: list[Any]) -> Any:
