@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from kundresa.errors import NotFoundError, UsageError
 from kundresa.model.parse import load_yaml, parse_journey
 from kundresa.project import JOURNEY_FILE, STORE_DIR
 
@@ -105,15 +106,19 @@ def history(root: Path) -> list[dict[str, Any]]:
 
 
 def read_version(root: Path, version: str) -> str:
-    """The text of a kept version (or ``current``); ``ValueError`` for an unknown one."""
+    """The text of a kept version (or ``current``).
+
+    Raises :class:`~kundresa.errors.UsageError` (a ``ValueError``) for a name that is not a
+    version name and :class:`~kundresa.errors.NotFoundError` for a version not kept.
+    """
     if version == "current":
         path = root / JOURNEY_FILE
     elif _VERSION.match(version):
         path = _history_dir(root) / f"{version}.yaml"
     else:
-        raise ValueError(f"version: {version!r} is not a version name")
+        raise UsageError(f"version: {version!r} is not a version name")
     if not path.exists():
-        raise ValueError(f"version: no version {version!r}")
+        raise NotFoundError(f"version: no version {version!r}")
     return path.read_text(encoding="utf-8")
 
 
