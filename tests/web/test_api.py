@@ -165,6 +165,7 @@ def test_page_and_api_share_the_funnel(client: Any) -> None:
         ("/api/compare?by=persona&a=private&b=nobody", 400, "b"),
         ("/api/customer", 422, "id"),
         ("/api/history?a=../../etc/passwd", 400, "version"),
+        ("/api/history?a=20200101T000000Z", 404, "no version"),
     ],
 )
 def test_bad_parameters_get_a_clear_message(client: Any, url: str, status: int, words: str) -> None:

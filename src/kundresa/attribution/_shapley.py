@@ -23,6 +23,14 @@ when every channel it touched is in ``S``. Two value functions are offered:
 We default to the rate game because it is the one that uses the null paths (which the
 conversions game ignores) and so says something the heuristic models do not.
 
+**Pseudo-channels** (names in parentheses that Kundresa makes up, such as ``(no touch)`` for
+conversions without a touch) are not players. Such a path never ends without a conversion, so
+in the rate game its coalition would convert at rate 1 and take nearly all the credit (a
+paths file ``web,50,500,50`` and ``(no touch),1,10,0`` gave ``(no touch)`` 50.75 of 51
+conversions). A path of pseudo-channels only keeps its conversions and value on its own row,
+credited directly; the game is played over the real channels on the other paths (a
+pseudo-channel touch among real ones is left out), and its credits sum to their conversions.
+
 **Exact** (at most ``exact_limit`` channels, default 15): the conversions, nulls and value of
 the paths within every coalition are summed over all ``2**n`` channel subsets (a subset-sum
 transform over bit masks, vectorised with NumPy) and ``phi_i = sum over S without i of
@@ -46,7 +54,7 @@ import pandas as pd
 from kundresa.attribution._paths import EncodedPaths, credit_frame, encode
 from kundresa.errors import UsageError
 
-__all__ = ["EXACT_MAX", "GAMES", "shapley"]
+__all__ = ["EXACT_MAX", "GAMES", "is_pseudo_channel", "shapley"]
 
 GAMES = ("rate", "conversions")
 EXACT_MAX = 20  # 2**20 coalitions: a few arrays of a million floats
@@ -182,6 +190,58 @@ def _check(exact_limit: int, samples: int | None, seed: int, confidence: float, 
         raise UsageError(f"game {game!r} is not one of {', '.join(GAMES)}")
 
 
+def is_pseudo_channel(name: str) -> bool:
+    """Whether a channel name is one Kundresa makes up rather than a real channel: a name in
+    parentheses, such as ``(no touch)`` for conversions without a touch.
+
+    >>> is_pseudo_channel("(no touch)"), is_pseudo_channel("web")
+    (True, False)
+    """
+    return name.startswith("(") and name.endswith(")")
+
+
+def _split_pseudo(enc: EncodedPaths) -> tuple[EncodedPaths, np.ndarray, np.ndarray, np.ndarray]:
+    """The paths the game is played on, over real channels only, and the credit of the paths
+    with no real channel, given directly to their pseudo-channels.
+
+    Returns the game's paths, the positions of their channels in ``enc.channels``, and the
+    direct conversions and value per channel of ``enc`` (zero for real channels). A path of
+    pseudo-channels only (``(no touch)``) is not in the game: its conversions and value go to
+    its pseudo-channel(s), split equally among its touches. Pseudo-channel touches on a path
+    that also has real ones are left out of it.
+    """
+    n = enc.n_channels
+    pseudo = np.array([is_pseudo_channel(str(c)) for c in enc.channels], dtype=bool)
+    direct_conv = np.zeros(n)
+    direct_value = np.zeros(n)
+    if not pseudo.any():
+        return enc, np.arange(n), direct_conv, direct_value
+    real_touch = ~pseudo[enc.codes]
+    real_per_path = np.add.reduceat(real_touch.astype(np.int64), enc.starts)
+    per_path = enc.path_of_touch()
+    # Paths without a real channel: credited directly, an equal share to each touch.
+    alone = (real_per_path == 0)[per_path]
+    share = 1.0 / enc.lengths[per_path]
+    np.add.at(direct_conv, enc.codes[alone], (share * enc.conversions[per_path])[alone])
+    np.add.at(direct_value, enc.codes[alone], (share * enc.value[per_path])[alone])
+    keep = real_per_path > 0
+    real = np.flatnonzero(~pseudo)
+    remap = np.full(n, -1, dtype=np.int64)
+    remap[real] = np.arange(len(real))
+    lengths = real_per_path[keep]
+    game = EncodedPaths(
+        channels=enc.channels[real],
+        codes=remap[enc.codes[real_touch]],
+        starts=(np.cumsum(lengths) - lengths).astype(np.int64),
+        lengths=lengths.astype(np.int64),
+        conversions=enc.conversions[keep],
+        value=enc.value[keep],
+        nulls=enc.nulls[keep],
+        ages=None,
+    )
+    return game, real, direct_conv, direct_value
+
+
 def shapley_encoded(
     enc: EncodedPaths,
     *,
@@ -192,23 +252,29 @@ def shapley_encoded(
     game: str = "rate",
 ) -> pd.DataFrame:
     """:func:`shapley` on encoded paths."""
-    n = enc.n_channels
-    if n <= exact_limit:
-        phi = _exact(enc, game)
-        se = np.zeros_like(phi)
-    else:
-        phi, se = _sampled(enc, game, DEFAULT_SAMPLES if samples is None else samples, seed)
-    if game == "rate":
-        journeys = float((enc.conversions + enc.nulls).sum())
-        phi, se = phi * journeys, se * journeys
+    played, real, conversions, value = _split_pseudo(enc)
+    se_conv = np.zeros(enc.n_channels)
+    n = played.n_channels
+    if n > 0 and played.n_paths > 0:
+        if n <= exact_limit:
+            phi = _exact(played, game)
+            se = np.zeros_like(phi)
+        else:
+            phi, se = _sampled(played, game, DEFAULT_SAMPLES if samples is None else samples, seed)
+        if game == "rate":
+            journeys = float((played.conversions + played.nulls).sum())
+            phi, se = phi * journeys, se * journeys
+        conversions[real] += phi[0]
+        value[real] += phi[1]
+        se_conv[real] = se[0]
     z = NormalDist().inv_cdf(0.5 + confidence / 2)
     return credit_frame(
         enc.channels,
         "shapley",
-        phi[0],
-        phi[1],
-        ci_low=phi[0] - z * se[0],
-        ci_high=phi[0] + z * se[0],
+        conversions,
+        value,
+        ci_low=conversions - z * se_conv,
+        ci_high=conversions + z * se_conv,
     )
 
 

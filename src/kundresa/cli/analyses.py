@@ -18,7 +18,14 @@ from typing import Any
 import click
 
 from kundresa.analyses import ANALYSES, Param
-from kundresa.cli._common import UserError, emit, emit_result, open_project, source_options
+from kundresa.cli._common import (
+    UserError,
+    emit,
+    emit_result,
+    open_project,
+    source_options,
+    warn,
+)
 
 __all__ = ["COMMAND_SPECS", "CommandSpec", "build_command"]
 
@@ -248,6 +255,12 @@ _ATTRIBUTION_TABLES = (
 )
 
 
+_RATE_GAME_NOTE = (
+    "shapley credits can be negative: the rate game measures the change in conversion rate "
+    "a channel brings (--game conversions never gives negative credits)"
+)
+
+
 def _attribution_run(analysis: str, params: dict[str, Any], values: Values) -> None:
     from kundresa.analyses import run
 
@@ -267,10 +280,20 @@ def _attribution_run(analysis: str, params: dict[str, Any], values: Values) -> N
             if not has:
                 raise UserError("--view stages needs a journey file")
         result = _run_in_project(analysis, params, values)
+    # Shapley's rate game credits the change in conversion rate a channel brings, which is
+    # negative for a channel whose journeys convert less often: say so beside the table.
+    model = values.get(_dest("--model"))
+    if model in ("shapley", "all") and values.get(_dest("--game"), "rate") == "rate":
+        if fmt == "table":
+            result.title += " (shapley: rate game)" if model == "all" else ", rate game"
+        result.notes.append(_RATE_GAME_NOTE)
     if analysis != "attribution_models":
         emit_result(result, fmt)
         return
     from kundresa.analyses._catalog import MODEL_CHOICES
+
+    for note in result.notes:
+        warn(note, "note")
 
     wide = result.frame
     for what, title, unit in _ATTRIBUTION_TABLES:

@@ -203,7 +203,7 @@ def load_yaml(text: str) -> Any:
 
     Examples
     --------
-    >>> load_yaml("a: &x [1, 2]\nb: *x\n")
+    >>> load_yaml("a: &x [1, 2]\\nb: *x\\n")
     {'a': [1, 2], 'b': [1, 2]}
     >>> load_yaml("[" * 60)
     Traceback (most recent call last):

@@ -15,11 +15,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from kundresa.errors import KundresaError, NotFoundError
 from kundresa.model.parse import parse_journey
 
 __all__ = [
     "HISTORY_DIR",
     "HistoryError",
+    "VersionNotFound",
     "check",
     "diff_versions",
     "history",
@@ -34,8 +36,13 @@ HISTORY_DIR = "journeys"
 _VERSION = re.compile(r"^(\d{8}T\d{6})(\.\d+)?Z(-\d+)?$")
 
 
-class HistoryError(ValueError):
-    """A version that does not exist, or one that cannot be restored (it has errors)."""
+class HistoryError(KundresaError, ValueError):
+    """A version name that is not one, or a version that cannot be restored (it has errors):
+    exit code 1, HTTP 400."""
+
+
+class VersionNotFound(HistoryError, NotFoundError):
+    """A version that is not kept: exit code 1, HTTP 404."""
 
 
 def check(text: str) -> list[dict[str, Any]]:
@@ -191,7 +198,7 @@ def read_version(root: Path, version: str) -> str:
     else:
         raise HistoryError(f"version: {version!r} is not a version name")
     if not path.exists():
-        raise HistoryError(f"version: no version {version!r}")
+        raise VersionNotFound(f"version: no version {version!r}")
     return path.read_text(encoding="utf-8")
 
 

@@ -806,6 +806,8 @@ def create_app(
         """Versions newest first; with ``a`` the unified diff from ``a`` to ``b``."""
         try:
             return JSONResponse(history_data(a, b))
+        except KundresaError as exc:
+            return JSONResponse({"detail": str(exc)}, status_code=exc.http_status)
         except ValueError as exc:
             return JSONResponse({"detail": str(exc)}, status_code=400)
 
@@ -821,6 +823,8 @@ def create_app(
     def history_page(request: Request, a: str | None = None, b: str | None = None) -> HTMLResponse:
         try:
             data = history_data(a, b)
+        except KundresaError as exc:
+            return error_page(request, str(exc), exc.http_status, "history")
         except ValueError as exc:
             return error_page(request, str(exc), 400, "history")
         return page(request, "history.html", {"data": data}, title="history")
