@@ -94,6 +94,7 @@ def map_columns(
     customer_col: str | None = None,
     time_col: str | None = None,
     event_col: str | None = None,
+    value_col: str | None = None,
 ) -> ColumnMap:
     """Map a file's columns onto the canonical event columns.
 
@@ -144,6 +145,9 @@ def map_columns(
     timestamp = required("timestamp", "--time-col", explicit(time_col, "--time-col"))
     event = required("event", "--event-col", explicit(event_col, "--event-col"))
     used = {*customer, timestamp, event}
+    value_given = explicit(value_col, "--value-col")
+    if value_given is not None:
+        used.add(value_given)
 
     def optional(key: str) -> str | None:
         for alias in ALIASES[key]:
@@ -154,7 +158,7 @@ def map_columns(
         return None
 
     channel = optional(CHANNEL)
-    value = optional(VALUE)
+    value = value_given if value_given is not None else optional(VALUE)
     event_id = optional(EVENT_ID)
     session_id = optional(SESSION_ID)
     properties_json = optional(PROPERTIES)
