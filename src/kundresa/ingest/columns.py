@@ -27,6 +27,11 @@ ALIASES: dict[str, tuple[str, ...]] = {
         "anonymousid",
         "anonymous_id",
         "customer",
+        # Swedish and Danish exports
+        "kund_id",
+        "kundnummer",
+        "kunde_id",
+        "kundenummer",
     ),
     "timestamp": (
         "timestamp",
@@ -37,10 +42,12 @@ ALIASES: dict[str, tuple[str, ...]] = {
         "datetime",
         "occurred_at",
         "created_at",
+        "tidpunkt",
+        "tidspunkt",
     ),
-    "event": ("event", "event_name", "action", "activity", "event_type"),
-    CHANNEL: (CHANNEL,),
-    VALUE: (VALUE, "revenue"),
+    "event": ("event", "event_name", "action", "activity", "event_type", "händelse", "hændelse"),
+    CHANNEL: (CHANNEL, "kanal"),
+    VALUE: (VALUE, "revenue", "belopp", "beløb"),
     EVENT_ID: (EVENT_ID, "message_id", "messageid", "uuid", "insert_id"),
     SESSION_ID: (SESSION_ID, "ga_session_id", "sessionid", "session"),
     # A column of JSON objects (or a Parquet map/struct) whose keys become properties, as in

@@ -224,6 +224,20 @@ def slash_order(con: Any, stage: str, time_col: str) -> str | None:
     return None
 
 
+def decimal_mark(con: Any, stage: str, value_col: str) -> str:
+    """The decimal mark of a staged file's value column: ``,`` when some values can only be
+    read with a decimal comma (``349,90``, ``1 234,5``) and none only with a decimal point
+    (``349.90``), else ``.``."""
+    v = _clean(value_col)
+    row = con.execute(
+        f"SELECT bool_or(regexp_full_match({v}, '[+-]?[0-9 .\u00a0\u202f]*[0-9],[0-9]{{1,2}}')), "
+        f"bool_or(regexp_full_match({v}, '[+-]?[0-9, \u00a0\u202f]*[0-9][.][0-9]{{1,2}}')) "
+        f"FROM {stage}"
+    ).fetchone()
+    comma, point = (bool(row[0]), bool(row[1])) if row else (False, False)
+    return "," if comma and not point else "."
+
+
 def _parse_sql(
     stage: str,
     cmap: ColumnMap,
@@ -522,10 +536,11 @@ class Warehouse:
             except ReadError as exc:
                 raise IngestError(str(exc)) from exc
             except SourceError as exc:
-                raise IngestError(str(exc)) from exc
+                text = str(exc)
+                raise IngestError(text if text.startswith(str(p)) else f"{p}: {text}") from exc
             chosen[str(p)] = src
             formats[str(p)] = _FileFormat(
-                decimal or ("," if delimiter == ";" else "."), date_format
+                decimal or ("," if delimiter == ";" else None), date_format
             )
             try:
                 maps[str(p)] = map_columns(
@@ -650,12 +665,15 @@ class Warehouse:
                     raise IngestError(str(exc)) from exc
                 report.columns[source] = cmap.describe()
                 fmt = (formats or {}).get(source, _FileFormat())
+                if fmt.decimal is None:
+                    mark = decimal_mark(con, stage, cmap.value) if cmap.value else "."
+                    fmt = _FileFormat(mark, fmt.date_format)
                 order = slash_order(con, stage, cmap.timestamp) if fmt.date_format is None else None
                 sql = _parse_sql(
                     stage,
                     cmap,
                     columns,
-                    decimal=fmt.decimal,
+                    decimal=fmt.decimal or ".",
                     date_format=fmt.date_format,
                     slash_order=order,
                 )
@@ -814,7 +832,8 @@ def _reason_kind(reason: str) -> str:
 class _FileFormat:
     """How one file writes numbers and dates."""
 
-    decimal: str = "."
+    decimal: str | None = None
+    """``,`` or ``.``; None: told from the value column's contents."""
     date_format: str | None = None
 
 
