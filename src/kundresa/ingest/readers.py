@@ -331,7 +331,13 @@ def _first_line(fh: IO[bytes], path: Path) -> str:
     line = fh.readline(MAX_ROW_BYTES + 1)
     if len(line) > MAX_ROW_BYTES:
         raise ReadError(_too_long(path, 1))
-    return line.decode("utf-8-sig").rstrip("\r\n")
+    try:
+        return line.decode("utf-8-sig").rstrip("\r\n")
+    except UnicodeDecodeError:
+        raise ReadError(
+            f"{path}:1: the header is not valid UTF-8; name the file's encoding with "
+            "--encoding (e.g. cp1252, latin-1)"
+        ) from None
 
 
 def _too_long(path: Path, line: int | None) -> str:
