@@ -264,6 +264,8 @@ def sniff_text_file(path: str | os.PathLike[str], encoding: str | None = None) -
     if not encoding.startswith("utf-16"):
         kind = _binary_kind(p, head, gz)
         if kind is not None:
+            if "(name it" in kind:
+                raise ReadError(f"{p}: this file is {kind}")
             hint = _SAVE_AS_CSV if "Excel" in kind else "save the data as CSV or JSON Lines"
             raise ReadError(f"{p}: this is {kind}, not {fmt.upper()} text; {hint}")
     text = head.decode(encoding, "replace")
