@@ -405,6 +405,8 @@ def test_bad_options_and_wrong_source(project: Path) -> None:
     assert r.exit_code == 1 and "--date-format '%Q'" in r.output
     r = ingest(project, f, "--decimal", ";")
     assert r.exit_code == 2
+    r = ingest(project, f, "--event", "nps_answer")
+    assert r.exit_code == 1 and "--event does not apply to this file (read as Shopify" in r.output
     for source, message in [
         ("hubspot", "not a HubSpot contact export"),
         ("salesforce", "not a Salesforce lead, contact or opportunity export"),

@@ -538,6 +538,16 @@ class Warehouse:
             except SourceError as exc:
                 text = str(exc)
                 raise IngestError(text if text.startswith(str(p)) else f"{p}: {text}") from exc
+            unused = [
+                k for k, v in options.items() if v is not None and k not in _option_names(src)
+            ]
+            if unused:
+                raise IngestError(
+                    f"{p}: --event does not apply to this file (read as {src.title}); it "
+                    "names the event of survey answers (--source survey)"
+                    if unused[0] == "event"
+                    else f"{p}: the {src.name} source takes no option {unused[0]!r}"
+                )
             chosen[str(p)] = src
             formats[str(p)] = _FileFormat(
                 decimal or ("," if delimiter == ";" else None), date_format
@@ -826,6 +836,11 @@ def _reason_kind(reason: str) -> str:
     if reason.startswith("invalid JSON"):
         return "invalid JSON"
     return reason
+
+
+def _option_names(source: Any) -> tuple[str, ...]:
+    """The source options a source uses (its ``option_names``; none by default)."""
+    return tuple(getattr(type(source), "option_names", ()))
 
 
 @dataclass(frozen=True)

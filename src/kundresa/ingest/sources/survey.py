@@ -78,6 +78,7 @@ class SurveySource(Source):
 
     name = "survey"
     title = "survey answers"
+    option_names = ("event",)
 
     def _layout(self, header: list[str]) -> tuple[str, str, str | None, dict[str, str]]:
         customer = find(header, *CUSTOMER)
