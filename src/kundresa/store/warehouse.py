@@ -165,6 +165,7 @@ def _number_sql(col: str, decimal: str) -> str:
     if decimal == ",":
         grouped = f"[+-]?[0-9]{{1,3}}([.{spaces}][0-9]{{3}})+(,[0-9]*)?"
         return f"""CASE
+            WHEN NOT regexp_matches({col}, {_lit(f"[.,{spaces}]")}) THEN try_cast({col} AS DOUBLE)
             WHEN regexp_full_match({col}, {_lit(grouped)})
                 THEN try_cast(replace(regexp_replace({col}, {_lit(f"[.{spaces}]")}, '', 'g'),
                     ',', '.') AS DOUBLE)
@@ -172,10 +173,11 @@ def _number_sql(col: str, decimal: str) -> str:
                 THEN try_cast(replace({col}, ',', '.') AS DOUBLE)
             ELSE try_cast({col} AS DOUBLE) END"""
     grouped = f"[+-]?[0-9]{{1,3}}([,{spaces}][0-9]{{3}})+([.][0-9]*)?"
-    return f"""CASE
+    # A plain number (the common case) is one cast; only text that is not one is matched.
+    return f"""coalesce(try_cast({col} AS DOUBLE), CASE
         WHEN regexp_full_match({col}, {_lit(grouped)})
             THEN try_cast(regexp_replace({col}, {_lit(f"[,{spaces}]")}, '', 'g') AS DOUBLE)
-        ELSE try_cast({col} AS DOUBLE) END"""
+        END)"""
 
 
 def _time_sql(date_format: str | None, slash_order: str | None) -> str:
@@ -193,6 +195,9 @@ def _time_sql(date_format: str | None, slash_order: str | None) -> str:
     if date_format is not None and date_format not in DATE_ORDERS:
         tries.append(utc(f"try_strptime(_t, {_lit(date_format)})"))
     iso = r"regexp_replace(_t, ' ([+-][0-9]{2}):?([0-9]{2})$', '\1\2')"
+    # COALESCE evaluates an argument only for the rows still null: plain ISO text, by far
+    # the most common, costs one cast.
+    tries.append("timezone('UTC', try_cast(_t AS TIMESTAMPTZ))")
     tries.append(f"timezone('UTC', try_cast({iso} AS TIMESTAMPTZ))")
     tries.append(utc(f"try_strptime(_t, {_formats(_DMY_DOTTED)})"))
     order = date_format if date_format in DATE_ORDERS else slash_order
@@ -214,7 +219,7 @@ def slash_order(con: Any, stage: str, time_col: str) -> str | None:
         f"SELECT bool_or(a > 12), bool_or(b > 12) FROM (SELECT "
         f"TRY_CAST(regexp_extract({t}, {_lit(_SLASH_RE)}, 1) AS INTEGER) AS a, "
         f"TRY_CAST(regexp_extract({t}, {_lit(_SLASH_RE)}, 2) AS INTEGER) AS b "
-        f"FROM {stage} WHERE regexp_matches({t}, {_lit(_SLASH_RE)}))"
+        f"FROM {stage} WHERE contains({t}, '/') AND regexp_matches({t}, {_lit(_SLASH_RE)}))"
     ).fetchone()
     day_first, month_first = (bool(row[0]), bool(row[1])) if row else (False, False)
     if day_first and not month_first:
@@ -229,10 +234,11 @@ def decimal_mark(con: Any, stage: str, value_col: str) -> str:
     read with a decimal comma (``349,90``, ``1 234,5``) and none only with a decimal point
     (``349.90``), else ``.``."""
     v = _clean(value_col)
+    # Only values with a comma can need a decimal comma; the first 100,000 of them decide.
     row = con.execute(
-        f"SELECT bool_or(regexp_full_match({v}, '[+-]?[0-9 .\u00a0\u202f]*[0-9],[0-9]{{1,2}}')), "
-        f"bool_or(regexp_full_match({v}, '[+-]?[0-9, \u00a0\u202f]*[0-9][.][0-9]{{1,2}}')) "
-        f"FROM {stage}"
+        f"SELECT bool_or(regexp_full_match(v, '[+-]?[0-9 .\u00a0\u202f]*[0-9],[0-9]{{1,2}}')), "
+        f"bool_or(regexp_full_match(v, '[+-]?[0-9, \u00a0\u202f]*[0-9][.][0-9]{{1,2}}')) "
+        f"FROM (SELECT {v} AS v FROM {stage} WHERE contains({v}, ',') LIMIT 100000)"
     ).fetchone()
     comma, point = (bool(row[0]), bool(row[1])) if row else (False, False)
     return "," if comma and not point else "."
@@ -324,8 +330,10 @@ def _parse_sql(
     ), s AS (
         SELECT *,
             regexp_full_match(_t, '[+-]?[0-9]+([.][0-9]+)?') AS _epoch,
-            TRY_CAST(regexp_extract(_t, {_lit(_SLASH_RE)}, 1) AS INTEGER) AS _sa,
-            TRY_CAST(regexp_extract(_t, {_lit(_SLASH_RE)}, 2) AS INTEGER) AS _sb
+            CASE WHEN contains(_t, '/')
+                THEN TRY_CAST(regexp_extract(_t, {_lit(_SLASH_RE)}, 1) AS INTEGER) END AS _sa,
+            CASE WHEN contains(_t, '/')
+                THEN TRY_CAST(regexp_extract(_t, {_lit(_SLASH_RE)}, 2) AS INTEGER) END AS _sb
         FROM s0
     ), p AS (
         SELECT *,
