@@ -272,6 +272,17 @@ def test_date_format_settles_slashed_dates(
     assert [times.get("a"), times.get("b")] == expected
 
 
+def test_a_date_pattern_wins_over_epochs(project: Path, tmp_path: Path) -> None:
+    f = tmp_path / "compact.csv"
+    f.write_text("customer_id,timestamp,event\na,20250601,x\nb,1735725600,x\n")
+    assert ingest(project, str(f), "--date-format", "%Y%m%d").exit_code == 0
+    # 20250601 fits the pattern; 1735725600 does not, and is still read as an epoch.
+    assert stored(project) == [
+        ("a", "2025-06-01 00:00:00", "x", None),
+        ("b", "2025-01-01 10:00:00", "x", None),
+    ]
+
+
 def test_ambiguous_dates_are_quarantined_naming_the_option(project: Path, tmp_path: Path) -> None:
     f = tmp_path / "slashed.csv"
     f.write_text(SLASHED)

@@ -183,17 +183,16 @@ def _number_sql(col: str, decimal: str) -> str:
 def _time_sql(date_format: str | None, slash_order: str | None) -> str:
     """SQL parsing the text ``_t`` into a UTC timestamp (null when it is no time).
 
-    Order: the ``date_format`` pattern when one is given; ISO 8601 (a space before a
-    ``+HHMM``/``+HH:MM`` offset allowed); day-first dotted or dashed dates; slashed dates
-    in ``slash_order`` (``dmy``/``mdy``), or per row when the day is > 12.
+    Order: ISO 8601 (a space before a ``+HHMM``/``+HH:MM`` offset allowed); day-first
+    dotted or dashed dates; slashed dates in ``date_format`` or ``slash_order``
+    (``dmy``/``mdy``), or per row when the day is > 12. A strptime pattern in
+    ``date_format`` is tried before everything else, epochs included (:func:`_parse_sql`).
     """
 
     def utc(expr: str) -> str:
         return f"timezone('UTC', CAST({expr} AS TIMESTAMPTZ))"
 
     tries = []
-    if date_format is not None and date_format not in DATE_ORDERS:
-        tries.append(utc(f"try_strptime(_t, {_lit(date_format)})"))
     iso = r"regexp_replace(_t, ' ([+-][0-9]{2}):?([0-9]{2})$', '\1\2')"
     # COALESCE evaluates an argument only for the rows still null: plain ISO text, by far
     # the most common, costs one cast.
@@ -309,6 +308,13 @@ def _parse_sql(
     )
     not_after_epoch = _lit(f" is not after 1970-01-01 (column {ts_src})")
     missing_event = _lit(f"missing event name (column {cmap.event!r})")
+    pattern = ""
+    if date_format is not None and date_format not in DATE_ORDERS:
+        # The user's pattern first, so that e.g. %Y%m%d wins over reading 20250601 as an epoch.
+        pattern = (
+            f"coalesce(timezone('UTC', CAST(try_strptime(_t, {_lit(date_format)}) "
+            "AS TIMESTAMPTZ)), "
+        )
     ambiguous_check = ""
     if date_format is None and slash_order is None:
         ambiguous_check = f"""WHEN "timestamp" IS NULL AND _sa <= 12 AND _sb <= 12
@@ -337,11 +343,11 @@ def _parse_sql(
         FROM s0
     ), p AS (
         SELECT *,
-            CASE WHEN _epoch
+            {pattern}CASE WHEN _epoch
                 THEN CASE WHEN CAST(_t AS DOUBLE) > 0 AND abs({_EPOCH_MICROS}) < 9.2e18
                     THEN make_timestamp(CAST(round({_EPOCH_MICROS}) AS BIGINT)) END
                 ELSE {_time_sql(date_format, slash_order)}
-            END AS "timestamp",
+            END{")" if pattern else ""} AS "timestamp",
             {_number_sql("_v", decimal)} AS value
         FROM s
     )
@@ -350,7 +356,7 @@ def _parse_sql(
         CASE
             WHEN customer_id IS NULL THEN {missing_customer}
             WHEN _t IS NULL THEN {missing_time}
-            WHEN _epoch AND CAST(_t AS DOUBLE) <= 0
+            WHEN _epoch AND CAST(_t AS DOUBLE) <= 0 AND "timestamp" IS NULL
                 THEN 'epoch timestamp ' || _t || {not_after_epoch}
             {ambiguous_check}
             WHEN "timestamp" IS NULL THEN 'unparseable timestamp ' || _t || {bad_time}
