@@ -3,7 +3,8 @@
 A survey tool's export has one row per response: who answered, when, and the scores.
 ``kundresa ingest answers.csv --source survey --event nps_answer`` gives every row the
 event ``nps_answer``; the respondent column (``customer_id``, ``user_id``, ``email``,
-``respondent_id``…) is the customer; the submission time (``timestamp``,
+``respondent_id``…) is the customer (an e-mail address in lower case, as the shop sources
+write it); the submission time (``timestamp``,
 ``submitted_at``, ``Submit Date (UTC)``, ``RecordedDate``…) the timestamp; score columns
 (``score``, ``rating``, ``nps``, ``csat``, ``ces``…) stay properties of that name, written
 as plain numbers (``9``, ``4.5``: a decimal comma is read too), and a score that is not a
@@ -18,6 +19,7 @@ import re
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from kundresa.ingest.readers import RawBatch
 from kundresa.ingest.sources._base import Sample, Source, SourceError, register
@@ -135,8 +137,12 @@ class SurveySource(Source):
                     bad[i] = True
             columns[props[col]] = pa.array(clean, pa.string())
         event = self.options.get("event")
+        respondent = text(batch, customer)
+        if "email" in snake(customer):
+            # E-mail addresses compare case-insensitively; shop sources lower-case them too.
+            respondent = pc.utf8_lower(respondent)
         out: dict[str, pa.Array] = {
-            "customer_id": text(batch, customer),
+            "customer_id": respondent,
             "timestamp": text(batch, time),
             "event": pa.array([event] * n, pa.string()) if event else text(batch, event_col),
         }
