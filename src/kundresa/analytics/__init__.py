@@ -18,6 +18,7 @@ from kundresa.analytics.stages import (
     stage_funnel,
     stage_funnel_periods,
 )
+from kundresa.analytics.surveys import survey_scores
 from kundresa.analytics.touchpoints import tag_events, touchpoint_summary
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "stage_funnel",
     "stage_funnel_periods",
     "stage_visits",
+    "survey_scores",
     "tag_events",
     "time_in_stage",
     "touchpoint_summary",

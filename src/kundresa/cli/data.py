@@ -4,11 +4,36 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.markup import escape
 
 from kundresa.cli._common import FORMAT, JOURNEY_FILE, UserError, emit, err, out, say
+
+
+def _encoding_option(value: str | None) -> str | None:
+    """--encoding: a codec Python knows, else a usage error."""
+    if value is None:
+        return None
+    import codecs
+
+    try:
+        codecs.lookup(value)
+    except LookupError:
+        raise click.BadParameter(
+            f"{value!r} is not an encoding (use e.g. utf-8, utf-16, cp1252, latin-1)"
+        ) from None
+    return value
+
+
+def _date_format_option(value: str | None) -> str | None:
+    """--date-format: dmy, mdy or a strptime pattern, else a usage error."""
+    if value is None or value in ("dmy", "mdy") or "%" in value:
+        return value
+    raise click.BadParameter(
+        f"{value!r}: give dmy, mdy or a strptime pattern such as '%m/%d/%Y %H:%M'"
+    )
 
 
 @click.command()
@@ -31,6 +56,30 @@ from kundresa.cli._common import FORMAT, JOURNEY_FILE, UserError, emit, err, out
     help="The export's format: auto (recognised from the columns), events, ga4, segment, "
     "… (README, Sources).",
 )
+@click.option(
+    "--event",
+    "event_name",
+    help="The event every row becomes (survey answers: --source survey --event nps_answer).",
+)
+@click.option(
+    "--encoding",
+    callback=lambda ctx, param, value: _encoding_option(value),
+    help="The file's text encoding (utf-8, utf-16, cp1252, latin-1…); default: told from "
+    "the bytes.",
+)
+@click.option(
+    "--decimal",
+    type=click.Choice([",", "."]),
+    help="The value column's decimal mark; default , for ;-delimited files, else told "
+    "from the values.",
+)
+@click.option(
+    "--date-format",
+    callback=lambda ctx, param, value: _date_format_option(value),
+    help="How the time column writes dates: dmy or mdy (for 01/02/2025), or a strptime "
+    "pattern such as '%m/%d/%Y %H:%M'.",
+)
+@click.option("--value-col", help="Column with the value (revenue).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def ingest(
@@ -41,6 +90,11 @@ def ingest(
     event_col: str | None,
     tz: str | None,
     source: str,
+    event_name: str | None,
+    encoding: str | None,
+    decimal: str | None,
+    date_format: str | None,
+    value_col: str | None,
     fmt: str,
     quiet: bool,
 ) -> None:
@@ -54,6 +108,18 @@ def ingest(
         if f.is_dir():
             raise UserError(f"{f}: is a folder; name the files to load")
     total = sum(f.stat().st_size for f in files)
+    options: dict[str, Any] = {
+        "customer_col": customer_col,
+        "time_col": time_col,
+        "event_col": event_col,
+        "tz": tz,
+        "source": source,
+        "source_options": {"event": event_name} if event_name is not None else None,
+        "encoding": encoding,
+        "decimal": decimal,
+        "date_format": date_format,
+        "value_col": value_col,
+    }
     from kundresa.project import Project
 
     with Project.open(project_dir) as project:
@@ -82,24 +148,9 @@ def ingest(
                     done[name] = n
                     bar.update(task, completed=sum(done.values()))
 
-                report = project.ingest(
-                    list(files),
-                    customer_col=customer_col,
-                    time_col=time_col,
-                    event_col=event_col,
-                    tz=tz,
-                    source=source,
-                    progress=progress,
-                )
+                report = project.ingest(list(files), progress=progress, **options)
         else:
-            report = project.ingest(
-                list(files),
-                customer_col=customer_col,
-                time_col=time_col,
-                event_col=event_col,
-                tz=tz,
-                source=source,
-            )
+            report = project.ingest(list(files), **options)
     if fmt == "json":
         click.echo(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
         return

@@ -28,6 +28,11 @@ ALIASES: dict[str, tuple[str, ...]] = {
         "anonymousid",
         "anonymous_id",
         "customer",
+        # Swedish and Danish exports
+        "kund_id",
+        "kundnummer",
+        "kunde_id",
+        "kundenummer",
     ),
     "timestamp": (
         "timestamp",
@@ -38,10 +43,12 @@ ALIASES: dict[str, tuple[str, ...]] = {
         "datetime",
         "occurred_at",
         "created_at",
+        "tidpunkt",
+        "tidspunkt",
     ),
-    "event": ("event", "event_name", "action", "activity", "event_type"),
-    CHANNEL: (CHANNEL,),
-    VALUE: (VALUE, "revenue"),
+    "event": ("event", "event_name", "action", "activity", "event_type", "händelse", "hændelse"),
+    CHANNEL: (CHANNEL, "kanal"),
+    VALUE: (VALUE, "revenue", "belopp", "beløb"),
     EVENT_ID: (EVENT_ID, "message_id", "messageid", "uuid", "insert_id"),
     SESSION_ID: (SESSION_ID, "ga_session_id", "sessionid", "session"),
     # A column of JSON objects (or a Parquet map/struct) whose keys become properties, as in
@@ -95,6 +102,7 @@ def map_columns(
     customer_col: str | None = None,
     time_col: str | None = None,
     event_col: str | None = None,
+    value_col: str | None = None,
 ) -> ColumnMap:
     """Map a file's columns onto the canonical event columns.
 
@@ -145,6 +153,9 @@ def map_columns(
     timestamp = required("timestamp", "--time-col", explicit(time_col, "--time-col"))
     event = required("event", "--event-col", explicit(event_col, "--event-col"))
     used = {*customer, timestamp, event}
+    value_given = explicit(value_col, "--value-col")
+    if value_given is not None:
+        used.add(value_given)
 
     def optional(key: str) -> str | None:
         for alias in ALIASES[key]:
@@ -155,7 +166,7 @@ def map_columns(
         return None
 
     channel = optional(CHANNEL)
-    value = optional(VALUE)
+    value = value_given if value_given is not None else optional(VALUE)
     event_id = optional(EVENT_ID)
     session_id = optional(SESSION_ID)
     properties_json = optional(PROPERTIES)

@@ -3,10 +3,18 @@
 Every reader yields :class:`RawBatch` objects whose columns are all strings (or null), so
 that parsing, type checks and quarantine happen in one place, the same for every format.
 Files are read in bounded batches: a 10-million-row file never sits in memory at once.
+
+Text files (CSV, TSV, JSON Lines) are read in the encoding people save them in: UTF-8 (with
+or without a byte order mark), UTF-16 with a byte order mark (Excel's "Unicode text"), and
+Windows-1252 when the bytes are not UTF-8 (Excel's "CSV" on Western European Windows). The
+encoding is told from the first :data:`SNIFF_BYTES` bytes (:func:`sniff_encoding`); anything
+other than UTF-8 is transcoded to UTF-8 while streaming. One row (a CSV record or a JSON
+line) may hold up to :data:`MAX_ROW_BYTES`; a longer one refuses the file.
 """
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import io
 import json
@@ -25,20 +33,29 @@ from kundresa.errors import InputError
 
 __all__ = [
     "FORMATS",
+    "MAX_ROW_BYTES",
+    "SNIFF_BYTES",
     "RawBatch",
     "ReadError",
     "Rejected",
+    "TextFile",
     "archive_members",
     "archive_size",
     "detect_format",
     "iter_parts",
     "iter_raw_batches",
     "read_header",
+    "sniff_encoding",
+    "sniff_text_file",
 ]
 
 FORMATS = ("csv", "tsv", "parquet", "jsonl", "zip")
 BATCH_ROWS = 200_000
-_CSV_BLOCK = 8 << 20
+MAX_ROW_BYTES = 8 << 20
+"""The longest CSV record or JSON line read (8 MiB); a longer one refuses the file."""
+_CSV_BLOCK = MAX_ROW_BYTES
+SNIFF_BYTES = 64 << 10
+"""How much of a text file's start the encoding and delimiter are told from."""
 
 Progress = Callable[[int], None]
 """Called with the number of bytes of the file consumed so far."""
@@ -177,6 +194,225 @@ def _decompressed(raw: io.RawIOBase, gz: bool) -> IO[bytes]:
     return buffered
 
 
+# Magic numbers of files people rename to .csv by mistake, and what to tell them.
+_BINARY_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"%PDF", "a PDF document"),
+    (b"\xd0\xcf\x11\xe0", "an Excel 97-2003 workbook (.xls) or another Office file"),
+    (b"\x1f\x8b", "gzip-compressed (name it .gz, e.g. events.csv.gz)"),
+    (b"PAR1", "a Parquet file (name it .parquet)"),
+)
+_SAVE_AS_CSV = "open it in Excel and use File > Save As > CSV UTF-8 (Comma delimited)"
+
+
+@dataclass(frozen=True)
+class TextFile:
+    """What :func:`sniff_text_file` learnt from the start of a CSV, TSV or JSON Lines file."""
+
+    encoding: str
+    """A Python codec name: ``utf-8``, ``utf-8-sig``, ``utf-16``, ``cp1252``, ``latin-1``…"""
+    delimiter: str
+    """The field delimiter (CSV/TSV; ``,`` for JSON Lines)."""
+    empty: bool = False
+    """The file (an archive member) holds nothing."""
+
+
+def sniff_encoding(head: bytes, *, complete: bool = False) -> str:
+    """The encoding of a text file whose first bytes are ``head``.
+
+    A byte order mark decides (UTF-8, UTF-16 LE/BE); UTF-16 without one is recognised from
+    its zero bytes; otherwise ``head`` is UTF-8 when it decodes as UTF-8 (a multi-byte
+    character cut at the end of ``head`` is allowed unless ``complete``), else Windows-1252,
+    else Latin-1 (which decodes any byte).
+
+    Examples
+    --------
+    >>> sniff_encoding(b"\\xef\\xbb\\xbfcustomer_id,ts")
+    'utf-8-sig'
+    >>> sniff_encoding("id;belopp\\n1;1 234,50 kr\\n".encode("utf-16"))
+    'utf-16'
+    >>> sniff_encoding("kund;händelse".encode("cp1252"))
+    'cp1252'
+    >>> sniff_encoding("kund;händelse".encode("utf-8"))
+    'utf-8'
+    """
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    if len(head) >= 8 and b"\x00" in head:
+        even, odd = head[0::2], head[1::2]
+        if odd.count(0) > len(odd) // 3 and even.count(0) == 0:
+            return "utf-16-le"
+        if even.count(0) > len(even) // 3 and odd.count(0) == 0:
+            return "utf-16-be"
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=complete)
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        head.decode("cp1252")
+        return "cp1252"
+    except UnicodeDecodeError:
+        return "latin-1"
+
+
+def _binary_kind(path: Path, head: bytes, gz: bool) -> str | None:
+    """What a file that is not text is (a workbook, an image…), or None for text."""
+    if head.startswith(b"PK\x03\x04"):
+        kind = "a ZIP archive (name it .zip)"
+        if not gz and path.exists():
+            try:
+                with zipfile.ZipFile(path) as z:
+                    if any(n.startswith("xl/") for n in z.namelist()):
+                        kind = "an Excel workbook (.xlsx)"
+            except (zipfile.BadZipFile, OSError):
+                pass
+        return kind
+    for magic, kind in _BINARY_MAGIC:
+        if head.startswith(magic):
+            return kind
+    if b"\x00" in head:
+        return "a binary file"
+    return None
+
+
+def _check_encoding(path: Path, encoding: str) -> str:
+    try:
+        return codecs.lookup(encoding).name
+    except LookupError:
+        raise ReadError(
+            f"{path}: unknown encoding {encoding!r} (use e.g. utf-8, utf-16, cp1252, latin-1)"
+        ) from None
+
+
+def sniff_text_file(path: str | os.PathLike[str], encoding: str | None = None) -> TextFile:
+    """Tell a text file's encoding and delimiter from its start; refuse what is not text.
+
+    ``encoding`` (a Python codec name) skips the guess. Raises :class:`ReadError` for a
+    missing, empty or binary file (an Excel workbook, an image…) and an unknown encoding.
+    For a ``.zip``, its first readable member is looked at.
+    """
+    p = Path(path)
+    fmt, _gz = detect_format(p)
+    if not p.exists():
+        raise ReadError(f"{p}: no such file")
+    if fmt == "zip":
+        # The first member with content speaks for the archive (some may be empty).
+        for member in archive_members(p):
+            part = _Input(p, member)
+            if part.fmt != "parquet":
+                info = _sniff(part, encoding, allow_empty=True)
+                if not info.empty:
+                    return info
+        return TextFile(encoding or "utf-8", ",", empty=True)
+    return _sniff(_Input(p), encoding)
+
+
+def _sniff(p: _Input, encoding: str | None, allow_empty: bool = False) -> TextFile:
+    label = p.label
+    try:
+        with p.open_binary(None) as fh:
+            head = fh.read(SNIFF_BYTES)
+            complete = len(head) < SNIFF_BYTES
+    except (OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise ReadError(f"{label}: cannot read the file: {exc}") from exc
+    if encoding is not None:
+        encoding = _check_encoding(Path(label), encoding)
+    else:
+        encoding = sniff_encoding(head, complete=complete)
+    if not encoding.startswith("utf-16"):
+        kind = _binary_kind(p.path if p.member is None else Path(label), head, p.gz)
+        if kind is not None:
+            if "(name it" in kind:
+                raise ReadError(f"{label}: this file is {kind}")
+            hint = _SAVE_AS_CSV if "Excel" in kind else "save the data as CSV or JSON Lines"
+            raise ReadError(f"{label}: this is {kind}, not {p.fmt.upper()} text; {hint}")
+    text = head.decode(encoding, "replace")
+    if not text.lstrip("\ufeff").strip():
+        if allow_empty:
+            return TextFile(encoding, ",", empty=True)
+        raise ReadError(f"{label}: the file is empty or has no header line")
+    first = text.lstrip("\ufeff").split("\n", 1)[0].rstrip("\r")
+    if p.fmt == "tsv":
+        delimiter = "\t"
+    elif p.fmt == "csv":
+        delimiter = _sniff_delimiter(first)
+    else:
+        delimiter = ","
+    return TextFile(encoding, delimiter)
+
+
+class _Utf8Recoder(io.RawIOBase):
+    """A binary stream of UTF-8 read from a binary stream in another encoding, decoded in
+    64 KiB pieces (bounded memory)."""
+
+    def __init__(self, raw: IO[bytes], encoding: str, path: Path) -> None:
+        self._raw = raw
+        self._decoder = codecs.getincrementaldecoder(encoding)("strict")
+        self._encoding = encoding
+        self._path = path
+        self._buf = b""
+        self._consumed = 0
+        self._eof = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        while not self._buf and not self._eof:
+            chunk = self._raw.read(1 << 16)
+            self._eof = not chunk
+            try:
+                text = self._decoder.decode(chunk, final=self._eof)
+            except UnicodeDecodeError as exc:
+                raise ReadError(
+                    f"{self._path}: byte {self._consumed + exc.start + 1} is not valid "
+                    f"{self._encoding}; name the file's encoding with --encoding "
+                    "(e.g. utf-8, cp1252, latin-1)"
+                ) from None
+            self._consumed += len(chunk)
+            self._buf = text.encode("utf-8")
+        n = min(len(b), len(self._buf))
+        b[:n] = self._buf[:n]
+        self._buf = self._buf[n:]
+        return n
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+def _utf8(fh: IO[bytes], encoding: str, label: str) -> IO[bytes]:
+    """``fh`` as a binary stream of UTF-8 (a BOM, if any, left in front for UTF-8)."""
+    if encoding in ("utf-8", "utf-8-sig"):
+        return fh
+    return io.BufferedReader(_Utf8Recoder(fh, encoding, Path(label)), buffer_size=1 << 20)
+
+
+def _first_line(fh: IO[bytes], path: Path) -> str:
+    line = fh.readline(MAX_ROW_BYTES + 1)
+    if len(line) > MAX_ROW_BYTES:
+        raise ReadError(_too_long(path, 1))
+    try:
+        return line.decode("utf-8-sig").rstrip("\r\n")
+    except UnicodeDecodeError:
+        raise ReadError(
+            f"{path}:1: the header is not valid UTF-8; name the file's encoding with "
+            "--encoding (e.g. cp1252, latin-1)"
+        ) from None
+
+
+def _too_long(path: Path, line: int | None) -> str:
+    where = f"{path}:{line}" if line is not None else str(path)
+    return (
+        f"{where}: a row is longer than {MAX_ROW_BYTES >> 20} MiB (the limit for one CSV "
+        "record or JSON line); is this really an events file?"
+    )
+
+
 class _Input:
     """One readable stream of rows: a file, or a member of a zip archive."""
 
@@ -194,6 +430,10 @@ class _Input:
         zf = zipfile.ZipFile(self.path)
         raw = _CountingFile(_ZipMember(zf, zf.open(self.member)), progress)  # type: ignore[arg-type]
         return _decompressed(raw, self.gz)
+
+    def open_utf8(self, encoding: str, progress: Progress | None) -> IO[bytes]:
+        """The stream as UTF-8, transcoded while read when it is in another encoding."""
+        return _utf8(self.open_binary(progress), encoding, self.label)
 
     def parquet_source(self) -> Any:
         if self.member is None:
@@ -235,10 +475,11 @@ class _ZipMember(io.RawIOBase):
         super().close()
 
 
-def read_header(path: str | os.PathLike[str]) -> list[str]:
+def read_header(path: str | os.PathLike[str], encoding: str | None = None) -> list[str]:
     """Column names of a file, read without loading its rows.
 
     For JSON Lines the keys of the first 1,000 records are collected in order of appearance.
+    ``encoding`` forces the text encoding (else it is sniffed, see :func:`sniff_encoding`).
     """
     p = Path(path)
     fmt, _gz = detect_format(p)
@@ -248,33 +489,40 @@ def read_header(path: str | os.PathLike[str]) -> list[str]:
         # The first member with columns speaks for the archive (exports split one table
         # into many files of the same shape; some of them may be empty).
         for member in archive_members(p):
-            header = _read_header(_Input(p, member), allow_empty=True)
+            header = _read_header(_Input(p, member), encoding, allow_empty=True)
             if header:
                 return header
         raise ReadError(f"{p}: every file in the zip archive is empty")
-    return _read_header(_Input(p))
+    return _read_header(_Input(p), encoding)
 
 
-def _read_header(p: _Input, allow_empty: bool = False) -> list[str]:
+def _read_header(p: _Input, encoding: str | None, allow_empty: bool = False) -> list[str]:
     fmt, label = p.fmt, p.label
     try:
         if fmt == "parquet":
+            if p.size() == 0:
+                if allow_empty:
+                    return []
+                raise ReadError(f"{label}: the file is empty or has no header line")
             return list(pq.ParquetFile(p.parquet_source()).schema_arrow.names)
-        with p.open_binary(None) as fh:
+        info = _sniff(p, encoding, allow_empty=allow_empty)
+        with p.open_utf8(info.encoding, None) as fh:
             if fmt in ("csv", "tsv"):
-                first = fh.readline().decode("utf-8-sig").rstrip("\r\n")
+                first = _first_line(fh, Path(label))
                 if not first.strip() and allow_empty:
                     return []
                 if not first.strip():
                     raise ReadError(f"{label}:1: the file is empty or has no header line")
                 import csv
 
-                delim = "\t" if fmt == "tsv" else _sniff_delimiter(first)
-                return next(csv.reader([first], delimiter=delim))
+                return next(csv.reader([first], delimiter=info.delimiter))
             names: dict[str, None] = {}
-            for i, line in enumerate(fh):
-                if i >= 1000:
+            for i in range(1000):
+                line = fh.readline(MAX_ROW_BYTES + 1)
+                if not line:
                     break
+                if len(line) > MAX_ROW_BYTES:
+                    raise ReadError(_too_long(Path(label), i + 1))
                 try:
                     obj = json.loads(line) if line.strip() else None
                 except ValueError:
@@ -293,21 +541,25 @@ def _sniff_delimiter(header_line: str) -> str:
 
 
 def iter_parts(
-    path: str | os.PathLike[str], progress: Progress | None = None
+    path: str | os.PathLike[str],
+    progress: Progress | None = None,
+    *,
+    encoding: str | None = None,
 ) -> Iterator[tuple[str, Iterator[RawBatch]]]:
     """The parts of a file, each as ``(label, batches)``: the file itself (label = its
     path), or for a ``.zip`` each readable member (label ``archive.zip:member``), so that
     quarantined rows name the member and its line.
 
     ``progress`` gets the bytes consumed of the whole file (for a zip: of the uncompressed
-    members, counted as they are read).
+    members, counted as they are read). ``encoding`` forces the text encoding of CSV, TSV
+    and JSON Lines (else it is sniffed per file or member).
     """
     p = Path(path)
     if not p.exists():
         raise ReadError(f"{p}: no such file")
     fmt, _gz = detect_format(p)
     if fmt != "zip":
-        yield str(p), _batches(_Input(p), progress)
+        yield str(p), _batches(_Input(p), progress, encoding)
         return
     done = 0
     for member in archive_members(p):
@@ -318,7 +570,7 @@ def iter_parts(
             if progress is not None:
                 progress(base + n)
 
-        yield part.label, _batches(part, member_progress)
+        yield part.label, _batches(part, member_progress, encoding)
         done += size
 
 
@@ -333,33 +585,50 @@ def archive_size(path: str | os.PathLike[str]) -> int:
 
 
 def iter_raw_batches(
-    path: str | os.PathLike[str], progress: Progress | None = None
+    path: str | os.PathLike[str],
+    progress: Progress | None = None,
+    *,
+    encoding: str | None = None,
 ) -> Iterator[RawBatch]:
     """Yield the rows of an event file as string batches tagged with line numbers (for a
-    zip: every member's, one after the other; lines count from 1 in each member)."""
-    for _label, batches in iter_parts(path, progress):
+    zip: every member's, one after the other; lines count from 1 in each member).
+
+    ``encoding`` forces the text encoding of a CSV, TSV or JSON Lines file (else it is
+    sniffed). Raises :class:`ReadError` for a file that cannot be read at all.
+    """
+    for _label, batches in iter_parts(path, progress, encoding=encoding):
         yield from batches
 
 
-def _batches(p: _Input, progress: Progress | None) -> Iterator[RawBatch]:
+def _batches(p: _Input, progress: Progress | None, encoding: str | None) -> Iterator[RawBatch]:
     try:
         if p.fmt == "parquet":
             yield from _parquet_batches(p, progress)
-        elif p.fmt == "jsonl":
-            yield from _jsonl_batches(p, progress)
+            return
+        info = _sniff(p, encoding, allow_empty=p.member is not None)
+        if p.fmt == "jsonl":
+            yield from _jsonl_batches(p, info.encoding, progress)
         else:
-            yield from _csv_batches(p, progress)
-    except (OSError, EOFError, pa.ArrowInvalid, zipfile.BadZipFile) as exc:
+            yield from _csv_batches(p, info, progress)
+    except pa.ArrowInvalid as exc:
+        text = str(exc)
+        if "straddl" in text:
+            raise ReadError(_too_long(Path(p.label), None)) from exc
+        if "UTF8" in text or "UTF-8" in text:
+            raise ReadError(
+                f"{p.label}: not valid UTF-8 beyond its first {SNIFF_BYTES >> 10} KiB; name "
+                "the file's encoding with --encoding (e.g. cp1252, latin-1)"
+            ) from exc
+        raise ReadError(f"{p.label}: cannot read the file: {exc}") from exc
+    except (OSError, EOFError, zipfile.BadZipFile) as exc:
         raise ReadError(f"{p.label}: cannot read the file: {exc}") from exc
 
 
-def _csv_batches(p: _Input, progress: Progress | None) -> Iterator[RawBatch]:
-    names = _read_header(p, allow_empty=p.member is not None)
+def _csv_batches(p: _Input, info: TextFile, progress: Progress | None) -> Iterator[RawBatch]:
+    names = _read_header(p, info.encoding, allow_empty=p.member is not None)
     if not names:  # an empty member of an archive holds no rows
         return
-    with p.open_binary(None) as fh:
-        first = fh.readline().decode("utf-8-sig")
-    delimiter = "\t" if p.fmt == "tsv" else _sniff_delimiter(first.rstrip("\r\n"))
+    delimiter = info.delimiter
     rejected: list[Rejected] = []
 
     def on_invalid(row: Any) -> str:
@@ -387,7 +656,7 @@ def _csv_batches(p: _Input, progress: Progress | None) -> Iterator[RawBatch]:
         strings_can_be_null=True,
         quoted_strings_can_be_null=False,
     )
-    fh = p.open_binary(progress)
+    fh = p.open_utf8(info.encoding, progress)
     try:
         reader = pacsv.open_csv(
             fh,
@@ -478,13 +747,20 @@ def _json_scalar(v: Any) -> str | None:
     return json.dumps(v, ensure_ascii=False, separators=(",", ":"))
 
 
-def _jsonl_batches(p: _Input, progress: Progress | None) -> Iterator[RawBatch]:
+def _jsonl_batches(p: _Input, encoding: str, progress: Progress | None) -> Iterator[RawBatch]:
     names: dict[str, None] = {}
-    with p.open_binary(progress) as fh:
+    with p.open_utf8(encoding, progress) as fh:
         rows: list[dict[str, Any]] = []
         lines: list[int] = []
         rejected: list[Rejected] = []
-        for lineno, raw in enumerate(fh, start=1):
+        lineno = 0
+        while True:
+            raw = fh.readline(MAX_ROW_BYTES + 1)
+            if not raw:
+                break
+            lineno += 1
+            if len(raw) > MAX_ROW_BYTES:
+                raise ReadError(_too_long(Path(p.label), lineno))
             if not raw.strip():
                 continue
             try:

@@ -12,6 +12,7 @@ from kundresa.model.journey import (
     Persona,
     PersonaMatch,
     Stage,
+    Survey,
     Touchpoint,
 )
 from kundresa.model.parse import JourneyError, Problem, load_journey, parse_journey, validate_file
@@ -34,6 +35,7 @@ __all__ = [
     "Problem",
     "Stage",
     "StageTemplate",
+    "Survey",
     "Touchpoint",
     "assign_touchpoints",
     "get_template",

@@ -11,6 +11,7 @@ from typing import Any
 __all__ = [
     "KPI_METRICS",
     "LANES",
+    "SURVEY_METRICS",
     "Channel",
     "Condition",
     "Journey",
@@ -19,6 +20,7 @@ __all__ = [
     "Persona",
     "PersonaMatch",
     "Stage",
+    "Survey",
     "Touchpoint",
 ]
 
@@ -240,6 +242,44 @@ class Touchpoint:
     description: str | None = None
 
 
+SURVEY_METRICS = ("nps", "csat")
+"""What a survey measures: Net Promoter Score (0-10 answers) or customer satisfaction."""
+
+
+@dataclass(frozen=True)
+class Survey:
+    """Survey answers (events named ``event``) whose ``score`` property measures a stage.
+
+    ``metric`` is ``nps`` (a 0-10 "how likely are you to recommend us" answer; NPS is the
+    share of promoters, 9-10, minus the share of detractors, 0-6, in points: Reichheld,
+    "The One Number You Need to Grow", Harvard Business Review, 2003) or ``csat`` (a
+    satisfaction rating on ``scale``, default 1-5; its mean, and the share of answers in
+    the top two points of the scale). ``stage`` puts every answer on that stage; without
+    it an answer counts for the stage of the touchpoint its event lands on.
+
+    Examples
+    --------
+    >>> Survey("nps_answer", "nps").score_range
+    (0.0, 10.0)
+    >>> Survey("csat_answer", "csat", scale=(1, 7)).score_range
+    (1, 7)
+    """
+
+    event: str
+    metric: str
+    score: str = "score"
+    stage: str | None = None
+    scale: tuple[float, float] | None = None
+    label: str | None = None
+
+    @property
+    def score_range(self) -> tuple[float, float]:
+        """The lowest and highest valid score; answers outside it are not counted."""
+        if self.metric == "nps":
+            return (0.0, 10.0)
+        return self.scale or (1.0, 5.0)
+
+
 @dataclass(frozen=True)
 class Journey:
     """A customer journey: ordered stages and the rules that put events on them.
@@ -263,6 +303,7 @@ class Journey:
     touchpoints: tuple[Touchpoint, ...] = ()
     lanes: Mapping[str, Any] = field(default_factory=dict)
     source: str | None = None
+    surveys: tuple[Survey, ...] = ()
 
     @property
     def stage_ids(self) -> tuple[str, ...]:

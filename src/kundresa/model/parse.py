@@ -25,6 +25,7 @@ from kundresa.errors import InputError
 from kundresa.model.journey import (
     KPI_METRICS,
     LANES,
+    SURVEY_METRICS,
     Channel,
     Condition,
     Journey,
@@ -33,6 +34,7 @@ from kundresa.model.journey import (
     Persona,
     PersonaMatch,
     Stage,
+    Survey,
     Touchpoint,
 )
 from kundresa.model.templates import FUNNEL_POSITIONS, LANGUAGES, TEMPLATES
@@ -409,6 +411,7 @@ _TOP = (
     "channels",
     "touchpoints",
     "lanes",
+    "surveys",
 )
 _STAGE = ("id", "label", "funnel", "goal", "kpis", "description")
 _KPI = ("metric", "target", "direction", "label")
@@ -416,6 +419,7 @@ _PERSONA = ("id", "name", "description", "needs", "challenges", "goals", "match"
 _CHANNEL = ("id", "label", "online", "ownership", "match")
 _TOUCHPOINT = ("id", "stage", "channel", "label", "description", "match")
 _MATCH = ("event", "where", "nth")
+_SURVEY = ("event", "metric", "score", "stage", "scale", "label")
 _CONDITION = ("equals", "in", "regex", "gte", "lte")
 
 
@@ -829,6 +833,17 @@ def _parse(r: _Reader, root: yaml.Node) -> Journey | None:
         for lane, (_, lnode) in (lm or {}).items():
             lanes[lane] = _lane(r, lane, lnode, stage_ids, persona_ids)
 
+    surveys = _surveys(r, top["surveys"][1], stage_ids) if "surveys" in top else []
+    for i, sv in enumerate(surveys):
+        takes = any(t.match.events is None or sv.event in t.match.events for t in touchpoints)
+        if sv.stage is None and not takes:
+            r.warn(
+                top["surveys"][1],
+                f"surveys[{i}]",
+                f"surveys[{i}]: no stage and no touchpoint takes {sv.event!r} events: its "
+                "answers count for no stage; give it a stage or a touchpoint",
+            )
+
     if any(p.severity == "error" for p in r.problems):
         return None
     return Journey(
@@ -843,7 +858,54 @@ def _parse(r: _Reader, root: yaml.Node) -> Journey | None:
         touchpoints=tuple(touchpoints),
         lanes=lanes,
         source=r.source,
+        surveys=tuple(surveys),
     )
+
+
+def _surveys(r: _Reader, node: yaml.Node, stage_ids: list[str]) -> list[Survey]:
+    """``surveys:``: which answer events measure NPS or CSAT, and on which stage."""
+    out: list[Survey] = []
+    for i, snode in enumerate(r.seq(node, "surveys")):
+        path = f"surveys[{i}]"
+        m = r.mapping(snode, path, _SURVEY)
+        if m is None:
+            continue
+        missing = [k for k in ("event", "metric") if k not in m]
+        if missing:
+            r.error(snode, path, f"{path} needs {', '.join(missing)}")
+            continue
+        event = r.text(m["event"][1], _join(path, "event"))
+        metric = r.choice(m["metric"][1], _join(path, "metric"), SURVEY_METRICS)
+        score = r.text(m["score"][1], _join(path, "score")) if "score" in m else "score"
+        label = r.text(m["label"][1], _join(path, "label")) if "label" in m else None
+        stage = None
+        if "stage" in m:
+            stage = r.text(m["stage"][1], _join(path, "stage"))
+            if stage is not None and stage_ids and stage not in stage_ids:
+                r.error(
+                    m["stage"][1], _join(path, "stage"), _unknown("stage", stage, path, stage_ids)
+                )
+                stage = None
+        scale: tuple[float, float] | None = None
+        if "scale" in m:
+            cnode = m["scale"][1]
+            cpath = _join(path, "scale")
+            if metric == "nps":
+                r.error(cnode, cpath, f"{cpath}: NPS answers are always 0-10; remove scale")
+            else:
+                items = r.seq(cnode, cpath)
+                nums = [r.number(n, _join(cpath, k)) for k, n in enumerate(items)]
+                low, high = (nums[0], nums[1]) if len(nums) == 2 else (None, None)
+                if low is None or high is None:
+                    r.error(cnode, cpath, f"{cpath} must be [lowest, highest], e.g. [1, 5]")
+                elif low >= high:
+                    r.error(cnode, cpath, f"{cpath}: the lowest score must be below the highest")
+                else:
+                    scale = (low, high)
+        if event is None or metric is None or score is None:
+            continue
+        out.append(Survey(event, metric, score, stage, scale, label))
+    return out
 
 
 def _lane(

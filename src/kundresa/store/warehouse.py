@@ -134,8 +134,132 @@ _EPOCH_MICROS = """CASE
     ELSE CAST(_t AS DOUBLE) / 1e3 END"""
 
 
-def _parse_sql(stage: str, cmap: ColumnMap, columns: Sequence[str]) -> str:
-    """SQL that parses one staged file into canonical columns plus a quarantine reason."""
+# Day-first dates written with dots or dashes (Europe: 01.02.2025 10:00 is 1 February) and
+# slashed dates in either order; ISO 8601 text and epochs are tried first.
+_DMY_DOTTED = tuple(
+    f"%d{sep}%m{sep}%Y{time}"
+    for sep in (".", "-")
+    for time in (" %H:%M:%S", " %H:%M", "", " %H:%M:%S.%f")
+)
+_TIMES = (" %H:%M:%S", " %H:%M", "", " %H:%M:%S.%f", " %I:%M:%S %p", " %I:%M %p")
+_SLASHED = {
+    "dmy": tuple(f"%d/%m/%Y{t}" for t in _TIMES),
+    "mdy": tuple(f"%m/%d/%Y{t}" for t in _TIMES),
+}
+DATE_ORDERS = ("dmy", "mdy")
+"""The words ``--date-format`` accepts besides a strptime pattern."""
+_SLASH_RE = "^([0-9]{1,2})/([0-9]{1,2})/[0-9]{4}"
+
+
+def _formats(fmts: Sequence[str]) -> str:
+    return "[" + ", ".join(_lit(f) for f in fmts) + "]"
+
+
+def _number_sql(col: str, decimal: str) -> str:
+    """SQL reading the text ``col`` as a number with ``decimal`` as the decimal mark.
+
+    Thousands separators are dropped only where they group digits by three: spaces
+    (also no-break and narrow no-break spaces), and ``,`` with a decimal point or ``.`` with
+    a decimal comma. ``1 234,50``, ``1.234,50`` (decimal ``,``) and ``1,234.50`` (decimal
+    ``.``) are all 1234.5; ``1,5`` with a decimal point is not a number.
+    """
+    spaces = " \u00a0\u202f\u2009"
+    if decimal == ",":
+        grouped = f"[+-]?[0-9]{{1,3}}([.{spaces}][0-9]{{3}})+(,[0-9]*)?"
+        return f"""CASE
+            WHEN NOT regexp_matches({col}, {_lit(f"[.,{spaces}]")}) THEN try_cast({col} AS DOUBLE)
+            WHEN regexp_full_match({col}, {_lit(grouped)})
+                THEN try_cast(replace(regexp_replace({col}, {_lit(f"[.{spaces}]")}, '', 'g'),
+                    ',', '.') AS DOUBLE)
+            WHEN regexp_full_match({col}, '[+-]?[0-9]*,[0-9]+')
+                THEN try_cast(replace({col}, ',', '.') AS DOUBLE)
+            ELSE try_cast({col} AS DOUBLE) END"""
+    grouped = f"[+-]?[0-9]{{1,3}}([,{spaces}][0-9]{{3}})+([.][0-9]*)?"
+    # A plain number (the common case) is one cast; only text that is not one is matched.
+    return f"""coalesce(try_cast({col} AS DOUBLE), CASE
+        WHEN regexp_full_match({col}, {_lit(grouped)})
+            THEN try_cast(regexp_replace({col}, {_lit(f"[,{spaces}]")}, '', 'g') AS DOUBLE)
+        END)"""
+
+
+def _time_sql(date_format: str | None, slash_order: str | None) -> str:
+    """SQL parsing the text ``_t`` into a UTC timestamp (null when it is no time).
+
+    Order: ISO 8601 (a space before a ``+HHMM``/``+HH:MM`` offset allowed); day-first
+    dotted or dashed dates; slashed dates in ``date_format`` or ``slash_order``
+    (``dmy``/``mdy``), or per row when the day is > 12. A strptime pattern in
+    ``date_format`` is tried before everything else, epochs included (:func:`_parse_sql`).
+    """
+
+    def utc(expr: str) -> str:
+        return f"timezone('UTC', CAST({expr} AS TIMESTAMPTZ))"
+
+    tries = []
+    iso = r"regexp_replace(_t, ' ([+-][0-9]{2}):?([0-9]{2})$', '\1\2')"
+    # COALESCE evaluates an argument only for the rows still null: plain ISO text, by far
+    # the most common, costs one cast.
+    tries.append("timezone('UTC', try_cast(_t AS TIMESTAMPTZ))")
+    tries.append(f"timezone('UTC', try_cast({iso} AS TIMESTAMPTZ))")
+    tries.append(utc(f"try_strptime(_t, {_formats(_DMY_DOTTED)})"))
+    order = date_format if date_format in DATE_ORDERS else slash_order
+    if order is not None:
+        tries.append(utc(f"try_strptime(_t, {_formats(_SLASHED[order])})"))
+    else:
+        dmy = utc(f"try_strptime(_t, {_formats(_SLASHED['dmy'])})")
+        mdy = utc(f"try_strptime(_t, {_formats(_SLASHED['mdy'])})")
+        tries.append(f"CASE WHEN _sa > 12 THEN {dmy} WHEN _sb > 12 THEN {mdy} END")
+    return "coalesce(" + ", ".join(tries) + ")"
+
+
+def slash_order(con: Any, stage: str, time_col: str) -> str | None:
+    """Whether a staged file's slashed dates are day-first (``dmy``) or month-first
+    (``mdy``), told from values whose first or second number is above 12; None when no
+    value decides it or values contradict each other."""
+    t = _clean(time_col)
+    row = con.execute(
+        f"SELECT bool_or(a > 12), bool_or(b > 12) FROM (SELECT "
+        f"TRY_CAST(regexp_extract({t}, {_lit(_SLASH_RE)}, 1) AS INTEGER) AS a, "
+        f"TRY_CAST(regexp_extract({t}, {_lit(_SLASH_RE)}, 2) AS INTEGER) AS b "
+        f"FROM {stage} WHERE contains({t}, '/') AND regexp_matches({t}, {_lit(_SLASH_RE)}))"
+    ).fetchone()
+    day_first, month_first = (bool(row[0]), bool(row[1])) if row else (False, False)
+    if day_first and not month_first:
+        return "dmy"
+    if month_first and not day_first:
+        return "mdy"
+    return None
+
+
+def decimal_mark(con: Any, stage: str, value_col: str) -> str:
+    """The decimal mark of a staged file's value column: ``,`` when some values can only be
+    read with a decimal comma (``349,90``, ``1 234,5``) and none only with a decimal point
+    (``349.90``), else ``.``."""
+    v = _clean(value_col)
+    # Only values with a comma can need a decimal comma; the first 100,000 of them decide.
+    row = con.execute(
+        f"SELECT bool_or(regexp_full_match(v, '[+-]?[0-9 .\u00a0\u202f]*[0-9],[0-9]{{1,2}}')), "
+        f"bool_or(regexp_full_match(v, '[+-]?[0-9, \u00a0\u202f]*[0-9][.][0-9]{{1,2}}')) "
+        f"FROM (SELECT {v} AS v FROM {stage} WHERE contains({v}, ',') LIMIT 100000)"
+    ).fetchone()
+    comma, point = (bool(row[0]), bool(row[1])) if row else (False, False)
+    return "," if comma and not point else "."
+
+
+def _parse_sql(
+    stage: str,
+    cmap: ColumnMap,
+    columns: Sequence[str],
+    *,
+    decimal: str = ".",
+    date_format: str | None = None,
+    slash_order: str | None = None,
+) -> str:
+    """SQL that parses one staged file into canonical columns plus a quarantine reason.
+
+    ``decimal`` is the value column's decimal mark; ``date_format`` a strptime pattern or
+    ``dmy``/``mdy`` (README, "Files as people save them"); ``slash_order`` the order of
+    slashed dates told from the file (:func:`slash_order`).
+    """
 
     def opt(col: str | None) -> str:
         return _clean(col) if col is not None else "NULL::VARCHAR"
@@ -180,9 +304,25 @@ def _parse_sql(stage: str, cmap: ColumnMap, columns: Sequence[str]) -> str:
     missing_customer = _lit(f"missing customer id (column {customer_src})")
     missing_time = _lit(f"missing timestamp (column {ts_src})")
     bad_time = _lit(f" (column {ts_src})")
+    ambiguous = _lit(
+        f" (column {ts_src}): day and month could be either way round; "
+        "name the order with --date-format dmy or --date-format mdy"
+    )
+    not_after_epoch = _lit(f" is not after 1970-01-01 (column {ts_src})")
     missing_event = _lit(f"missing event name (column {cmap.event!r})")
+    pattern = ""
+    if date_format is not None and date_format not in DATE_ORDERS:
+        # The user's pattern first, so that e.g. %Y%m%d wins over reading 20250601 as an epoch.
+        pattern = (
+            f"coalesce(timezone('UTC', CAST(try_strptime(_t, {_lit(date_format)}) "
+            "AS TIMESTAMPTZ)), "
+        )
+    ambiguous_check = ""
+    if date_format is None and slash_order is None:
+        ambiguous_check = f"""WHEN "timestamp" IS NULL AND _sa <= 12 AND _sb <= 12
+                THEN 'ambiguous date ' || _t || {ambiguous}"""
     return f"""
-    WITH s AS (
+    WITH s0 AS (
         SELECT _line,
             {customer} AS customer_id,
             {_clean(cmap.timestamp)} AS _t,
@@ -195,14 +335,22 @@ def _parse_sql(stage: str, cmap: ColumnMap, columns: Sequence[str]) -> str:
             {opt(cmap.properties_json)} AS _pj,
             {raw} AS _raw
         FROM {stage}
+    ), s AS (
+        SELECT *,
+            regexp_full_match(_t, '[+-]?[0-9]+([.][0-9]+)?') AS _epoch,
+            CASE WHEN contains(_t, '/')
+                THEN TRY_CAST(regexp_extract(_t, {_lit(_SLASH_RE)}, 1) AS INTEGER) END AS _sa,
+            CASE WHEN contains(_t, '/')
+                THEN TRY_CAST(regexp_extract(_t, {_lit(_SLASH_RE)}, 2) AS INTEGER) END AS _sb
+        FROM s0
     ), p AS (
         SELECT *,
-            CASE WHEN regexp_full_match(_t, '[+-]?[0-9]+([.][0-9]+)?')
-                THEN CASE WHEN abs({_EPOCH_MICROS}) < 9.2e18
+            {pattern}CASE WHEN _epoch
+                THEN CASE WHEN CAST(_t AS DOUBLE) > 0 AND abs({_EPOCH_MICROS}) < 9.2e18
                     THEN make_timestamp(CAST(round({_EPOCH_MICROS}) AS BIGINT)) END
-                ELSE timezone('UTC', try_cast(_t AS TIMESTAMPTZ))
-            END AS "timestamp",
-            try_cast(_v AS DOUBLE) AS value
+                ELSE {_time_sql(date_format, slash_order)}
+            END{")" if pattern else ""} AS "timestamp",
+            {_number_sql("_v", decimal)} AS value
         FROM s
     )
     SELECT _line, customer_id, "timestamp", event, channel, value, event_id, session_id,
@@ -210,6 +358,9 @@ def _parse_sql(stage: str, cmap: ColumnMap, columns: Sequence[str]) -> str:
         CASE
             WHEN customer_id IS NULL THEN {missing_customer}
             WHEN _t IS NULL THEN {missing_time}
+            WHEN _epoch AND CAST(_t AS DOUBLE) <= 0 AND "timestamp" IS NULL
+                THEN 'epoch timestamp ' || _t || {not_after_epoch}
+            {ambiguous_check}
             WHEN "timestamp" IS NULL THEN 'unparseable timestamp ' || _t || {bad_time}
             WHEN event IS NULL THEN {missing_event}
             {value_check}
@@ -339,16 +490,26 @@ class Warehouse:
         tz: str | None = None,
         source: str = "auto",
         source_options: dict[str, str | None] | None = None,
+        encoding: str | None = None,
+        decimal: str | None = None,
+        date_format: str | None = None,
+        value_col: str | None = None,
         progress: Callable[[str, int, int], None] | None = None,
     ) -> IngestReport:
         """Load event files; all or nothing.
 
         ``source`` names the export format (``auto``: recognised from each file's columns;
         see :mod:`kundresa.ingest.sources`), ``source_options`` are passed to it.
+        ``encoding`` forces the text encoding (a Python codec name; else sniffed),
+        ``decimal`` the value column's decimal mark (``,`` or ``.``; else ``,`` for files
+        delimited by ``;`` and ``.`` otherwise), ``date_format`` the time column's format
+        (a strptime pattern such as ``%m/%d/%Y %H:%M``, or ``dmy``/``mdy`` for slashed
+        dates) and ``value_col`` the value column (README, "Files as people save them").
         ``progress(file, bytes_done, bytes_total)`` is called while files are read.
         Raises :class:`IngestError` (with the file and the problem) when a file cannot be
         loaded at all; rows that are merely bad go to quarantine instead.
         """
+        from kundresa.ingest.readers import sniff_text_file
         from kundresa.ingest.sources import (
             Source,
             SourceError,
@@ -360,32 +521,53 @@ class Warehouse:
         if not files:
             raise IngestError("no files to ingest")
         _check_tz(tz)
+        _check_encoding(encoding)
+        if decimal not in (None, ",", "."):
+            raise IngestError(f"--decimal {decimal!r}: use , or .")
+        self._check_date_format(date_format)
         paths = [Path(f) for f in files]
         maps: dict[str, ColumnMap] = {}
         chosen: dict[str, Source] = {}
+        formats: dict[str, _FileFormat] = {}
         options = source_options or {}
         explicit_columns = any(c is not None for c in (customer_col, time_col, event_col))
         # Check every file's columns before touching the warehouse, so that a bad third
         # file is reported at once instead of after loading the first two.
         for p in paths:
             try:
+                delimiter = ","
+                if p.exists() and not p.name.lower().endswith((".parquet", ".pq")):
+                    delimiter = sniff_text_file(p, encoding).delimiter
                 if source != "auto":
                     src = get_source(source, **options)
                 elif explicit_columns:
                     src = get_source("events", **options)
                 else:
                     try:
-                        src = detect_source(read_sample(p), **options)
+                        src = detect_source(read_sample(p, encoding=encoding), **options)
                     except SourceError:
                         # Read as a plain events file: its column check names what is missing.
                         src = get_source("events", **options)
-                header = src.columns(read_header(p))
+                header = src.columns(read_header(p, encoding))
             except ReadError as exc:
                 raise IngestError(str(exc)) from exc
             except SourceError as exc:
-                msg = str(exc)
-                raise IngestError(msg if msg.startswith(str(p)) else f"{p}: {msg}") from exc
+                text = str(exc)
+                raise IngestError(text if text.startswith(str(p)) else f"{p}: {text}") from exc
+            unused = [
+                k for k, v in options.items() if v is not None and k not in _option_names(src)
+            ]
+            if unused:
+                raise IngestError(
+                    f"{p}: --event does not apply to this file (read as {src.title}); it "
+                    "names the event of survey answers (--source survey)"
+                    if unused[0] == "event"
+                    else f"{p}: the {src.name} source takes no option {unused[0]!r}"
+                )
             chosen[str(p)] = src
+            formats[str(p)] = _FileFormat(
+                decimal or ("," if delimiter == ";" else None), date_format
+            )
             try:
                 maps[str(p)] = map_columns(
                     header,
@@ -393,6 +575,7 @@ class Warehouse:
                     customer_col=customer_col,
                     time_col=time_col,
                     event_col=event_col,
+                    value_col=value_col,
                 )
             except ColumnError as exc:
                 raise IngestError(str(exc)) from exc
@@ -404,10 +587,11 @@ class Warehouse:
             scale = size / max(archive_size(p), 1)
             cb = (lambda done: progress(str(p), int(done * scale), size)) if progress else None
             src = chosen[str(p)]
-            return [
-                (label, (assign_channels(src.transform(b)) for b in batches))
-                for label, batches in iter_parts(p, cb)
-            ]
+            out = []
+            for label, batches in iter_parts(p, cb, encoding=encoding):
+                formats.setdefault(label, formats[str(p)])
+                out.append((label, (assign_channels(src.transform(b)) for b in batches)))
+            return out
 
         try:
             staged = [part for p in paths for part in parts(p)]
@@ -418,11 +602,26 @@ class Warehouse:
             customer_col=customer_col,
             time_col=time_col,
             event_col=event_col,
+            value_col=value_col,
             tz=tz,
             recognised={str(p): chosen[str(p)].name for p in paths},
             files=[str(p) for p in paths],
+            formats=formats,
         )
         return report
+
+    def _check_date_format(self, date_format: str | None) -> None:
+        if date_format is None or date_format in DATE_ORDERS:
+            return
+        if "%" not in date_format:
+            raise IngestError(
+                f"--date-format {date_format!r}: give dmy, mdy or a strptime pattern "
+                "such as '%m/%d/%Y %H:%M'"
+            )
+        try:
+            self.con.execute(f"SELECT try_strptime('', {_lit(date_format)})")
+        except duckdb.Error as exc:
+            raise IngestError(f"--date-format {date_format!r}: {exc}") from exc
 
     def ingest_arrow(
         self,
@@ -469,8 +668,10 @@ class Warehouse:
         time_col: str | None,
         event_col: str | None,
         tz: str | None,
+        value_col: str | None = None,
         recognised: dict[str, str] | None = None,
         files: list[str] | None = None,
+        formats: dict[str, _FileFormat] | None = None,
     ) -> IngestReport:
         # ``sources`` are the parts staged one by one (a zip's members); ``files`` what the
         # user named, which the report and the ingest log list.
@@ -502,14 +703,25 @@ class Warehouse:
                         customer_col=customer_col,
                         time_col=time_col,
                         event_col=event_col,
+                        value_col=value_col,
                     )
                 except ColumnError as exc:
                     raise IngestError(str(exc)) from exc
                 report.columns[source] = cmap.describe()
-                con.execute(
-                    f"INSERT INTO _parsed SELECT {_lit(source)}, * FROM ("
-                    f"{_parse_sql(stage, cmap, columns)})"
+                fmt = (formats or {}).get(source, _FileFormat())
+                if fmt.decimal is None:
+                    mark = decimal_mark(con, stage, cmap.value) if cmap.value else "."
+                    fmt = _FileFormat(mark, fmt.date_format)
+                order = slash_order(con, stage, cmap.timestamp) if fmt.date_format is None else None
+                sql = _parse_sql(
+                    stage,
+                    cmap,
+                    columns,
+                    decimal=fmt.decimal or ".",
+                    date_format=fmt.date_format,
+                    slash_order=order,
                 )
+                con.execute(f"INSERT INTO _parsed SELECT {_lit(source)}, * FROM ({sql})")
                 con.execute(f"DROP TABLE {stage}")
             # A bad row already quarantined by an earlier ingest of the same file is not
             # stored again: loading a file twice adds nothing anywhere.
@@ -573,7 +785,12 @@ class Warehouse:
                             "customer_col": customer_col,
                             "time_col": time_col,
                             "event_col": event_col,
+                            "value_col": value_col,
                             "tz": tz,
+                            "formats": {
+                                k: {"decimal": f.decimal, "date_format": f.date_format}
+                                for k, f in (formats or {}).items()
+                            },
                             "columns": report.columns,
                             "recognised": report.recognised,
                         }
@@ -639,15 +856,47 @@ class Warehouse:
 
 def _reason_kind(reason: str) -> str:
     """Group quarantine reasons by kind for the summary (drop the offending value)."""
-    for prefix in ("unparseable timestamp", "value "):
+    kinds = {
+        "unparseable timestamp": "unparseable timestamp",
+        "ambiguous date": "ambiguous date",
+        "epoch timestamp": "epoch timestamp not after 1970-01-01",
+        "value ": "non-numeric value",
+    }
+    for prefix, kind in kinds.items():
         if reason.startswith(prefix):
-            col = reason[reason.rfind("(") :]
-            return f"{prefix.strip()} {col}" if prefix != "value " else f"non-numeric value {col}"
+            return f"{kind} {reason[reason.rfind('(') :]}"
     if reason.startswith("expected ") and "fields" in reason:
         return "wrong number of fields"
     if reason.startswith("invalid JSON"):
         return "invalid JSON"
     return reason
+
+
+def _option_names(source: Any) -> tuple[str, ...]:
+    """The source options a source uses (its ``option_names``; none by default)."""
+    return tuple(getattr(type(source), "option_names", ()))
+
+
+@dataclass(frozen=True)
+class _FileFormat:
+    """How one file writes numbers and dates."""
+
+    decimal: str | None = None
+    """``,`` or ``.``; None: told from the value column's contents."""
+    date_format: str | None = None
+
+
+def _check_encoding(encoding: str | None) -> None:
+    if encoding is None:
+        return
+    import codecs
+
+    try:
+        codecs.lookup(encoding)
+    except LookupError as exc:
+        raise IngestError(
+            f"--encoding {encoding!r} is not an encoding (use e.g. utf-8, utf-16, cp1252, latin-1)"
+        ) from exc
 
 
 def _check_tz(tz: str | None) -> None:

@@ -176,6 +176,7 @@ def map_view(
         if not emotions and all(s in journey.stage_ids for s in raw):
             emotions["all"] = [_number(raw.get(s)) for s in journey.stage_ids]
     return {
+        "measured_emotions": _measured_emotions(scope, journey, lang),
         "journey": {
             "name": journey.name,
             "language": journey.language,
@@ -201,6 +202,46 @@ def map_view(
         "emotions": emotions,
         "touchpoints": list(tps.values()),
     }
+
+
+def _measured_emotions(scope: Any, journey: Any, lang: str | None) -> list[dict[str, Any]]:
+    """Each survey of the journey as a line beside the drawn emotion curve: its measured
+    NPS or CSAT mean per stage (``scores``, null where no answers), the answers behind it
+    (``responses``) and ``values``, the score put on the curve's -2..2 scale (NPS / 50;
+    CSAT from its scale's lowest to highest point)."""
+    if not journey.surveys:
+        return []
+    from kundresa.analytics.surveys import survey_scores_of
+
+    out = []
+    for sv in journey.surveys:
+        low, high = sv.score_range
+        by_stage = {r["stage"]: r for r in records(survey_scores_of(scope, sv, lang=lang))}
+        scores: list[float | None] = []
+        values: list[float | None] = []
+        for sid in journey.stage_ids:
+            r = by_stage.get(sid)
+            score = None if r is None else (r["nps"] if sv.metric == "nps" else r["mean"])
+            scores.append(score)
+            if score is None:
+                values.append(None)
+            elif sv.metric == "nps":
+                values.append(score / 50)
+            else:
+                values.append(-2 + 4 * (score - low) / (high - low))
+        out.append(
+            {
+                "survey": sv.event,
+                "metric": sv.metric,
+                "name": sv.label or f"{sv.metric.upper()} ({sv.event})",
+                "scores": scores,
+                "values": values,
+                "responses": [
+                    by_stage.get(sid, {}).get("responses", 0) for sid in journey.stage_ids
+                ],
+            }
+        )
+    return out
 
 
 def _number(value: Any) -> float | None:

@@ -132,11 +132,14 @@ def get_source(name: str, **options: str | None) -> Source:
     return cls(**options)
 
 
-def read_sample(path: str | Path, rows: int = SAMPLE_ROWS) -> Sample:
-    """The header and first ``rows`` records of a file, as strings."""
-    header = read_header(path)
+def read_sample(
+    path: str | Path, rows: int = SAMPLE_ROWS, *, encoding: str | None = None
+) -> Sample:
+    """The header and first ``rows`` records of a file, as strings (``encoding`` forces a
+    text file's encoding, else it is sniffed)."""
+    header = read_header(path, encoding)
     records: list[dict[str, str | None]] = []
-    for batch in iter_raw_batches(path):
+    for batch in iter_raw_batches(path, encoding=encoding):
         table = batch.table().slice(0, rows - len(records))
         records.extend(table.to_pylist())
         if len(records) >= rows:

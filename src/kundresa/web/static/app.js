@@ -54,6 +54,15 @@
       var series = Object.keys(data.emotions).map(function (pid) {
         return { name: names[pid] || pid, type: "line", smooth: false, data: data.emotions[pid], symbolSize: 9, connectNulls: true };
       });
+      // Measured by surveys (journey file `surveys:`): dashed, each point labelled with its score.
+      (data.measured_emotions || []).forEach(function (m) {
+        series.push({ name: m.name, type: "line", smooth: false, symbol: "diamond", symbolSize: 9, connectNulls: true, lineStyle: { type: "dashed" },
+          data: m.values.map(function (v, i) {
+            if (v == null) return null;
+            var s = m.scores[i], shown = m.metric === "nps" ? "NPS " + Math.round(s) : s.toFixed(1);
+            return { value: v, label: { show: true, formatter: shown + " (n=" + num(m.responses[i]) + ")" } };
+          }) });
+      });
       make(el, { tooltip: { trigger: "axis" }, legend: { top: 0, type: "scroll" }, grid: { left: 30, right: 20, top: 28, bottom: 22 },
         xAxis: { type: "category", data: labels, boundaryGap: true },
         yAxis: { type: "value", min: -2, max: 2, interval: 1, axisLabel: { formatter: function (v) { return ["☹", "", "😐", "", "☺"][v + 2] || ""; } } },

@@ -1,0 +1,151 @@
+"""Measured NPS and CSAT per stage, from survey answer events (the journey's ``surveys:``).
+
+The emotion lane of a journey map is drawn from interviews; survey answers measure it. For
+each survey of the journey file (:class:`kundresa.model.journey.Survey`) and each stage,
+the answers are its events with a numeric ``score`` property inside the survey's score
+range, counted where the survey entry's ``stage`` says, else on the stage of the
+touchpoint the answer event lands on (answers on no stage are counted on a row with an
+empty stage, never dropped silently).
+
+- **NPS** (Reichheld, "The One Number You Need to Grow", Harvard Business Review, 2003):
+  answers 0-10; promoters 9-10, passives 7-8, detractors 0-6;
+  ``nps = 100 * (promoters - detractors) / responses``, from -100 to 100.
+- **CSAT**: the mean score on the survey's scale (default 1-5), and ``satisfied``, the
+  share of answers in the top two points of the scale (4 and 5 of 1-5), the usual CSAT
+  percentage.
+
+Every answer counts (a customer who answers twice counts twice), as survey tools count
+responses.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import ibis
+import pandas as pd
+
+from kundresa.analytics.touchpoints import tag_events
+from kundresa.model.events import EVENT, PROPERTIES
+
+if TYPE_CHECKING:
+    from kundresa.model.journey import Survey
+
+__all__ = ["SURVEY_COLUMNS", "survey_scores", "survey_scores_of"]
+
+SURVEY_COLUMNS = (
+    "survey",
+    "event",
+    "metric",
+    "stage",
+    "label",
+    "responses",
+    "promoters",
+    "passives",
+    "detractors",
+    "nps",
+    "mean",
+    "satisfied",
+)
+
+
+def survey_scores(project: Any, *, lang: str | None = None) -> pd.DataFrame:
+    """Measured NPS and CSAT per survey and stage.
+
+    Parameters
+    ----------
+    project
+        An object with ``journey`` (its ``surveys``) and ``events`` (an Ibis table), such
+        as a :class:`kundresa.project.Project` or a period/persona scope of it.
+    lang
+        The language of stage labels (default the journey's).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per survey (journey order) and stage with answers (stage order; answers on
+        no stage last, with ``stage`` null): :data:`SURVEY_COLUMNS`. ``survey`` is the
+        entry's ``label``, else its answer ``event``; ``metric`` ``nps`` or ``csat``;
+        ``responses`` counts answers with a valid score; ``promoters``, ``passives``,
+        ``detractors`` and ``nps`` (points, -100 to 100) are set for NPS; ``mean`` is the
+        mean score; ``satisfied`` the share (0-1) of CSAT answers in the top two points of
+        the scale.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from kundresa.model.parse import parse_journey
+    >>> from kundresa.project import Project
+    >>> j, _ = parse_journey("kundresa: 1\\nname: x\\ntemplate: kundresa-5\\n"
+    ...     "surveys: [{event: nps_answer, metric: nps, stage: advocacy}]")
+    >>> answers = pd.DataFrame({"customer_id": ["a", "b", "c"],
+    ...     "timestamp": ["2025-01-01"] * 3, "event": ["nps_answer"] * 3, "score": [10, 9, 3]})
+    >>> project = Project.from_events(answers, journey=j)
+    >>> row = survey_scores(project).iloc[0]
+    >>> row.stage, int(row.responses), round(float(row.nps), 2)
+    ('advocacy', 3, 33.33)
+    """
+    journey = project.journey
+    frames = [survey_scores_of(project, sv, lang=lang) for sv in journey.surveys]
+    if not frames:
+        return pd.DataFrame([], columns=list(SURVEY_COLUMNS))
+    out = pd.concat(frames, ignore_index=True)
+    for col in ("stage", "label", "promoters", "passives", "detractors", "nps", "satisfied"):
+        # concat turns a missing value into NaN; keep None, as each survey's rows have it.
+        out[col] = out[col].astype(object).where(out[col].notna(), None)
+    return out
+
+
+def survey_scores_of(project: Any, survey: Survey, *, lang: str | None = None) -> pd.DataFrame:
+    """The rows of :func:`survey_scores` for one survey of the journey."""
+    journey = project.journey
+    order = {s: i for i, s in enumerate(journey.stage_ids)}
+    t = project.events.filter(project.events[EVENT] == survey.event)
+    if survey.stage is None and journey.touchpoints:
+        t = tag_events(t, journey)
+        stage = t.stage
+    elif survey.stage is None:
+        stage = ibis.null("string")
+    else:
+        stage = ibis.literal(survey.stage)
+    low, high = survey.score_range
+    score = t[PROPERTIES].get(survey.score).try_cast("float64")
+    t = t.select(stage=stage.cast("string"), score=score)
+    t = t.filter(t.score.notnull() & (t.score >= low) & (t.score <= high))
+    agg = (
+        t.group_by("stage")
+        .aggregate(
+            responses=t.count(),
+            promoters=(t.score >= 9).cast("int64").sum(),
+            detractors=(t.score <= 6).cast("int64").sum(),
+            satisfied=(t.score >= high - 1).cast("int64").sum(),
+            mean=t.score.mean(),
+        )
+        .to_pandas()
+    )
+    agg["_order"] = [
+        order.get(s, len(order)) if isinstance(s, str) else len(order) for s in agg["stage"]
+    ]
+    nps = survey.metric == "nps"
+    rows: list[dict[str, Any]] = []
+    for r in agg.sort_values("_order").itertuples():
+        n = int(r.responses)
+        sid = r.stage if isinstance(r.stage, str) else None
+        promoters, detractors = int(r.promoters), int(r.detractors)
+        rows.append(
+            {
+                "survey": survey.label or survey.event,
+                "event": survey.event,
+                "metric": survey.metric,
+                "stage": sid,
+                "label": journey.stage_label(sid, lang) if sid in order else None,
+                "responses": n,
+                "promoters": promoters if nps else None,
+                "passives": n - promoters - detractors if nps else None,
+                "detractors": detractors if nps else None,
+                "nps": 100.0 * (promoters - detractors) / n if nps else None,
+                "mean": float(r.mean),
+                "satisfied": None if nps else int(r.satisfied) / n,
+            }
+        )
+    return pd.DataFrame(rows, columns=list(SURVEY_COLUMNS))
