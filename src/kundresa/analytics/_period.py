@@ -184,17 +184,18 @@ class Period:
         return self.start is not None or self.end is not None
 
     def contains(self, ts: ir.TimestampValue) -> ir.BooleanValue:
-        """An Ibis expression: the timestamp falls in ``[start, end)``."""
-        inside: ir.BooleanValue = ibis.literal(True)
+        """An Ibis expression: the timestamp falls in ``[start, end)`` (a column expression
+        even without bounds, so it can be aggregated)."""
+        inside: ir.BooleanValue = ts.notnull()
         if self.start is not None:
-            inside = inside & (ts >= self.start)
+            inside = ts >= self.start
         if self.end is not None:
-            inside = inside & (ts < self.end)
+            inside = (inside & (ts < self.end)) if self.start is not None else ts < self.end
         return inside
 
     def before_end(self, ts: ir.TimestampValue) -> ir.BooleanValue:
         """An Ibis expression: the timestamp is before ``end`` (always, without an end)."""
-        return ts < self.end if self.end is not None else ibis.literal(True)
+        return ts < self.end if self.end is not None else ts.notnull()
 
     def filter(self, t: ir.Table, column: str = TIMESTAMP) -> ir.Table:
         """The rows of ``t`` whose ``column`` falls in the period."""
