@@ -480,8 +480,16 @@ LANG = click.option(
     default=None,
     help="Label language (default: the journey's).",
 )
-SINCE = click.option("--since", default=None, help="Only events at or after this date (UTC).")
-UNTIL = click.option("--until", default=None, help="Only events before this date (UTC).")
+SINCE = click.option(
+    "--since",
+    default=None,
+    help="Count only events at or after this date or time (the project's time zone).",
+)
+UNTIL = click.option(
+    "--until",
+    default=None,
+    help="Count only events before this date or time (the project's time zone).",
+)
 
 
 @contextmanager
@@ -494,9 +502,12 @@ def usage() -> Iterator[None]:
 
 
 def _events(project: Project, since: str | None, until: str | None) -> Any:
-    from kundresa.analytics.stages import filter_period
+    """The project's whole history (analyses tag on it and count only ``[since, until)``);
+    a bad period fails here, before any query."""
+    from kundresa.analytics._period import Period, project_timezone
 
-    return filter_period(project.events, since, until)
+    Period.parse(since, until, project_timezone(_journey_or_none(project)))
+    return project.events
 
 
 def _journey_or_none(project: Project) -> Any:
@@ -506,8 +517,8 @@ def _journey_or_none(project: Project) -> Any:
 @main.command()
 @analysis_options
 @click.option("--by", default=None, help="Break down by persona, channel or a property.")
-@click.option("--since", default=None, help="Only events at or after this date (UTC).")
-@click.option("--until", default=None, help="Only events before this date (UTC).")
+@SINCE
+@UNTIL
 @click.option(
     "--compare-to",
     default=None,
@@ -575,8 +586,8 @@ _SIDE_BY_SIDE = (
     help="X:a:b leaves out customers with an X event between steps a and b.",
 )
 @click.option("--by", default=None, help="Break down by persona, channel or a property.")
-@click.option("--since", default=None, help="Only events at or after this date (UTC).")
-@click.option("--until", default=None, help="Only events before this date (UTC).")
+@SINCE
+@UNTIL
 @click.option(
     "--view",
     type=click.Choice(["steps", "time", "trend", "customers"]),
@@ -617,6 +628,8 @@ def funnel(
             "order": order,
             "exclusions": list(exclusions),
             "journey": _journey_or_none(project),
+            "since": since,
+            "until": until,
         }
         if view == "time":
             df = f.time_to_convert_histogram(events, list(steps), **common)
@@ -661,7 +674,12 @@ def transitions(
 
     with open_project(project_dir, events_file, journey_file, engine, tz) as project, usage():
         df = transition_matrix(
-            _events(project, since, until), project.journey, ends=not no_ends, lang=lang
+            _events(project, since, until),
+            project.journey,
+            ends=not no_ends,
+            lang=lang,
+            since=since,
+            until=until,
         )
         if wide and not df.empty:
             order = list(dict.fromkeys([*df["from_stage"], *df["to_stage"]]))
@@ -707,14 +725,14 @@ def journeys(
         events = _events(project, since, until)
         title: str | None
         if view == "time":
-            df = jr.time_in_stage(events, project.journey, lang=lang)
+            df = jr.time_in_stage(events, project.journey, lang=lang, since=since, until=until)
             title = "Time in stage (days)"
         elif view == "customers":
-            table = jr.customer_journeys(events, project.journey)
+            table = jr.customer_journeys(events, project.journey, since=since, until=until)
             df = table.limit(limit).to_pandas() if fmt == "table" else table.to_pandas()
             title = f"Customers (first {limit})" if fmt == "table" else None
         else:
-            df = jr.journey_summary(events, project.journey)
+            df = jr.journey_summary(events, project.journey, since=since, until=until)
             title = f"{project.journey.name}: non-linear journeys"
         emit(df, fmt, title=title)
 
@@ -809,7 +827,13 @@ def paths(
     with open_project(project_dir, events_file, journey_file, engine, tz) as project, usage():
         events = _events(project, since, until)
         journey = _journey_or_none(project)
-        common: dict[str, Any] = {"journey": journey, "level": level, "session_gap": gap}
+        common: dict[str, Any] = {
+            "journey": journey,
+            "level": level,
+            "session_gap": gap,
+            "since": since,
+            "until": until,
+        }
         if view == "dfg":
             df = pa.directly_follows(events, **common)
             if fmt == "table":
@@ -885,12 +909,20 @@ def retention(
         journey = _journey_or_none(project)
         rates: list[str] = []
         if view == "repeat":
-            df = rt.repeat_purchase_rate(events, purchase=purchase, journey=journey)
+            df = rt.repeat_purchase_rate(
+                events, purchase=purchase, journey=journey, since=since, until=until
+            )
             title = "Repeat purchase rate"
         elif view == "lifecycle":
             active = "purchase" if returning == "purchase" else "any"
             df = rt.lifecycle(
-                events, period=period, active=active, purchase=purchase, journey=journey
+                events,
+                period=period,
+                active=active,
+                purchase=purchase,
+                journey=journey,
+                since=since,
+                until=until,
             )
             title = f"Lifecycle by {period}"
         else:
@@ -902,6 +934,8 @@ def retention(
                 purchase=purchase,
                 periods=periods,
                 journey=journey,
+                since=since,
+                until=until,
             )
             if view == "matrix":
                 df = rt.retention_matrix(df)
@@ -1214,7 +1248,14 @@ def attribution(
             if journey is None:
                 raise UserError("--view stages needs a journey file")
             df = stage_attribution(
-                events, journey, level=level, lookback=lookback, order=order, lang=lang
+                events,
+                journey,
+                level=level,
+                lookback=lookback,
+                order=order,
+                lang=lang,
+                since=since,
+                until=until,
             )
             # The table stays narrow: the label names both stages; the per-transition counts
             # (customers, progressed) are in --format json and csv.
@@ -1223,7 +1264,13 @@ def attribution(
             emit(df, fmt, title="Stage attribution (Markov, exact removal effects)", columns=shown)
             return
         paths = conversion_paths(
-            events, conversion=conversion, journey=journey, level=level, lookback=lookback
+            events,
+            conversion=conversion,
+            journey=journey,
+            level=level,
+            lookback=lookback,
+            since=since,
+            until=until,
         )
         _attribution_out(paths, model, view, opts, fmt)
 

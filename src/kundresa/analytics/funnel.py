@@ -44,9 +44,9 @@ instant as the step-a or step-b event is not between them.
 from __future__ import annotations
 
 import itertools
-from datetime import timedelta
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 import ibis
