@@ -134,12 +134,20 @@ def ref_segment(recs: list[dict[str, Any]], j: Journey, by: str) -> dict[str, st
     return out
 
 
-def ref_highest(recs: list[dict[str, Any]], j: Journey) -> dict[str, int]:
+def ref_highest(
+    recs: list[dict[str, Any]], j: Journey, since: datetime | None = None
+) -> dict[str, int]:
+    """The highest stage of each customer with an event at or after ``since``, touchpoints
+    tagged on the whole history (``recs`` is the whole history)."""
     tps = assign_touchpoints(j, recs)
     index = {s: i for i, s in enumerate(j.stage_ids, start=1)}
-    out = {r["customer_id"]: 0 for r in recs}
+    out = {r["customer_id"]: 0 for r in recs if since is None or r["timestamp"] >= since}
     for r, tp in zip(recs, tps, strict=True):
-        if tp is not None:
+        if (
+            tp is not None
+            and r["customer_id"] in out
+            and (since is None or r["timestamp"] >= since)
+        ):
             out[r["customer_id"]] = max(out[r["customer_id"]], index[j.touchpoint(tp).stage])
     return out
 
@@ -177,10 +185,14 @@ def test_compare_counts_equal_a_recount(rows: list[tuple], by: str, since_h: int
     df = frame(rows)
     j = journey()
     recs = _records(df, since_h)
-    segment = ref_segment(recs, j, by)
-    level = ref_highest(recs, j)
-    a, b = ("priv", "biz") if by == "persona" else ("A", "B")
     since = T0 + timedelta(hours=since_h) if since_h is not None else None
+    # A period counts events, but who the customer is (segment, touchpoints) comes from
+    # the whole history.
+    whole = _records(df, None)
+    present = {r["customer_id"] for r in recs}
+    segment = {c: s for c, s in ref_segment(whole, j, by).items() if c in present}
+    level = ref_highest(whole, j, since)
+    a, b = ("priv", "biz") if by == "persona" else ("A", "B")
     with project_of(df) as p:
         if recs and (a not in segment.values() or b not in segment.values()):
             with pytest.raises(ValueError, match="is not a segment value"):

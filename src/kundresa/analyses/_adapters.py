@@ -56,12 +56,19 @@ def stages(
 
 
 def transitions(
-    events: Any, journey: Any, *, ends: bool = True, wide: bool = False, lang: str | None = None
+    events: Any,
+    journey: Any,
+    *,
+    ends: bool = True,
+    wide: bool = False,
+    lang: str | None = None,
+    since: Any = None,
+    until: Any = None,
 ) -> pd.DataFrame:
     """The transition matrix, long or as a from × to grid of probabilities."""
     from kundresa.analytics import journeys as jr
 
-    df = jr.transition_matrix(events, journey, ends=ends, lang=lang)
+    df = jr.transition_matrix(events, journey, ends=ends, lang=lang, since=since, until=until)
     if wide and not df.empty:
         order = list(dict.fromkeys([*df["from_stage"], *df["to_stage"]]))
         grid = df.pivot(index="from_stage", columns="to_stage", values="probability")
@@ -71,11 +78,18 @@ def transitions(
     return df
 
 
-def customer_journeys(events: Any, journey: Any, *, limit: int | None = None) -> pd.DataFrame:
+def customer_journeys(
+    events: Any,
+    journey: Any,
+    *,
+    limit: int | None = None,
+    since: Any = None,
+    until: Any = None,
+) -> pd.DataFrame:
     """One row per customer (the first ``limit``)."""
     from kundresa.analytics import journeys as jr
 
-    table = jr.customer_journeys(events, journey)
+    table = jr.customer_journeys(events, journey, since=since, until=until)
     return (table.limit(limit) if limit is not None else table).to_pandas()
 
 
@@ -98,19 +112,45 @@ def customer(project: Any, *, customer_id: str, events_list: bool = False) -> pd
 
 
 def paths(
-    events: Any, *, journey: Any = None, session_gap: str | None = "30m", **options: Any
+    events: Any,
+    *,
+    journey: Any = None,
+    session_gap: str | None = "30m",
+    since: Any = None,
+    until: Any = None,
+    **options: Any,
 ) -> pd.DataFrame:
     from kundresa.analytics import paths as pa
 
-    return pa.paths(events, journey=journey, session_gap=_none(session_gap), **options)
+    return pa.paths(
+        events,
+        journey=journey,
+        session_gap=_none(session_gap),
+        since=since,
+        until=until,
+        **options,
+    )
 
 
 def path_links(
-    events: Any, *, journey: Any = None, session_gap: str | None = "30m", **options: Any
+    events: Any,
+    *,
+    journey: Any = None,
+    session_gap: str | None = "30m",
+    since: Any = None,
+    until: Any = None,
+    **options: Any,
 ) -> pd.DataFrame:
     from kundresa.analytics import paths as pa
 
-    return pa.path_links(events, journey=journey, session_gap=_none(session_gap), **options)
+    return pa.path_links(
+        events,
+        journey=journey,
+        session_gap=_none(session_gap),
+        since=since,
+        until=until,
+        **options,
+    )
 
 
 def dfg(
@@ -120,19 +160,31 @@ def dfg(
     level: str = "touchpoint",
     session_gap: str | None = None,
     top: int | None = None,
+    since: Any = None,
+    until: Any = None,
 ) -> pd.DataFrame:
     """The directly-follows graph (its ``top`` most frequent edges when given)."""
     from kundresa.analytics import paths as pa
 
-    df = pa.directly_follows(events, journey, level=level, session_gap=_none(session_gap))
+    df = pa.directly_follows(
+        events,
+        journey,
+        level=level,
+        session_gap=_none(session_gap),
+        since=since,
+        until=until,
+    )
     return df.head(top) if top is not None else df
 
 
-def retention_matrix(events: Any, *, journey: Any = None, **options: Any) -> pd.DataFrame:
+def retention_matrix(
+    events: Any, *, journey: Any = None, since: Any = None, until: Any = None, **options: Any
+) -> pd.DataFrame:
     """Cohorts × periods of retention rates."""
     from kundresa.analytics import retention as rt
 
-    return rt.retention_matrix(rt.retention(events, journey=journey, **options))
+    long = rt.retention(events, journey=journey, since=since, until=until, **options)
+    return rt.retention_matrix(long)
 
 
 def bottlenecks(
@@ -196,8 +248,11 @@ def conversion_paths(
     conversion: str = "purchase",
     level: str = "channel",
     lookback: str = "30d",
+    since: Any = None,
+    until: Any = None,
 ) -> pd.DataFrame:
-    """Paths to attribute: from a paths file when given, else from the events."""
+    """Paths to attribute: from a paths file when given, else from the events (conversions
+    in ``[since, until)``; touches by the lookback, which may reach before ``since``)."""
     if paths_file is not None:
         from kundresa.attribution.paths_file import PathsFileError, read_paths_file
 
@@ -212,14 +267,20 @@ def conversion_paths(
         from kundresa.attribution import journey as aj
 
         paths = aj.conversion_paths(
-            events, conversion=conversion, journey=journey, level=level, lookback=lookback
+            events,
+            conversion=conversion,
+            journey=journey,
+            level=level,
+            lookback=lookback,
+            since=since,
+            until=until,
         )
     if paths.empty:
         raise AnalysisError("no paths: no touches or conversions to attribute")
     return paths
 
 
-_PATH_OPTIONS = ("paths_file", "sep", "conversion", "level", "lookback")
+_PATH_OPTIONS = ("paths_file", "sep", "conversion", "level", "lookback", "since", "until")
 
 
 def _split(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -228,13 +289,19 @@ def _split(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def attribution(
-    events: Any = None, *, journey: Any = None, model: str = "markov", **options: Any
+    events: Any = None,
+    *,
+    journey: Any = None,
+    model: str = "markov",
+    since: Any = None,
+    until: Any = None,
+    **options: Any,
 ) -> pd.DataFrame:
     """Credits per channel of one model, or of every model (``all``), stacked."""
     from kundresa.attribution import models as am
 
     path_opts, rest = _split(options)
-    paths = conversion_paths(events, journey=journey, **path_opts)
+    paths = conversion_paths(events, journey=journey, since=since, until=until, **path_opts)
     opts = _model_options(**rest)
     if model == "all":
         frames = [am.attribute(paths, m, **opts) for m in MODELS]
@@ -242,42 +309,69 @@ def attribution(
     return am.attribute(paths, model, **opts)
 
 
-def attribution_models(events: Any = None, *, journey: Any = None, **options: Any) -> pd.DataFrame:
+def attribution_models(
+    events: Any = None,
+    *,
+    journey: Any = None,
+    since: Any = None,
+    until: Any = None,
+    **options: Any,
+) -> pd.DataFrame:
     """Every model side by side: ``<model>_conversions``, ``_value``, ``_share`` per channel."""
     from kundresa.attribution import models as am
 
     path_opts, rest = _split(options)
-    paths = conversion_paths(events, journey=journey, **path_opts)
+    paths = conversion_paths(events, journey=journey, since=since, until=until, **path_opts)
     return am.compare_models(paths, **_model_options(**rest))
 
 
 def attribution_transitions(
-    events: Any = None, *, journey: Any = None, order: int = 1, **options: Any
+    events: Any = None,
+    *,
+    journey: Any = None,
+    order: int = 1,
+    since: Any = None,
+    until: Any = None,
+    **options: Any,
 ) -> pd.DataFrame:
     """The Markov chain's transitions."""
     from kundresa.attribution import models as am
 
     path_opts, _ = _split(options)
     return am.markov(
-        conversion_paths(events, journey=journey, **path_opts), order=order
+        conversion_paths(events, journey=journey, since=since, until=until, **path_opts),
+        order=order,
     ).transitions
 
 
 def attribution_removal(
-    events: Any = None, *, journey: Any = None, order: int = 1, **options: Any
+    events: Any = None,
+    *,
+    journey: Any = None,
+    order: int = 1,
+    since: Any = None,
+    until: Any = None,
+    **options: Any,
 ) -> pd.DataFrame:
     """The Markov chain's removal effects."""
     from kundresa.attribution import models as am
 
     path_opts, _ = _split(options)
-    paths = conversion_paths(events, journey=journey, **path_opts)
+    paths = conversion_paths(events, journey=journey, since=since, until=until, **path_opts)
     return am.markov(paths, order=order).removal_effects
 
 
-def attribution_paths(events: Any = None, *, journey: Any = None, **options: Any) -> pd.DataFrame:
+def attribution_paths(
+    events: Any = None,
+    *,
+    journey: Any = None,
+    since: Any = None,
+    until: Any = None,
+    **options: Any,
+) -> pd.DataFrame:
     """The paths used, in the paths file format."""
     path_opts, _ = _split(options)
-    paths = conversion_paths(events, journey=journey, **path_opts)
+    paths = conversion_paths(events, journey=journey, since=since, until=until, **path_opts)
     df = paths.assign(path=[" > ".join(p) for p in paths["path"]])
     df = df.groupby("path", as_index=False)[["conversions", "value", "nulls"]].sum()
     return df.rename(
@@ -297,10 +391,19 @@ def stage_attribution(
     lookback: str = "30d",
     order: int = 1,
     lang: str | None = None,
+    since: Any = None,
+    until: Any = None,
 ) -> pd.DataFrame:
     """Which channels move customers to the next stage (Markov removal effects per stage)."""
     from kundresa.attribution import journey as aj
 
     return aj.stage_attribution(
-        events, journey, level=level, lookback=lookback, order=order, lang=lang
+        events,
+        journey,
+        level=level,
+        lookback=lookback,
+        order=order,
+        lang=lang,
+        since=since,
+        until=until,
     )

@@ -277,6 +277,15 @@ class Scope:
 
     def __post_init__(self) -> None:
         check_period(self.since, self.until)
+        if self.since is not None or self.until is not None:
+            # Dates are read in the journey's time zone: a local time skipped or repeated
+            # by a daylight-saving change is reported, not read silently.
+            from kundresa.analytics._period import Period, project_timezone
+
+            try:
+                Period.parse(self.since, self.until, project_timezone(self.journey))
+            except ValueError as exc:
+                raise ParameterError(str(exc)) from exc
 
     @property
     def key(self) -> tuple[Any, ...]:
@@ -287,9 +296,10 @@ class Scope:
         """The events in the period (the fallback for analyses without ``since``/``until``)."""
         if self.since is None and self.until is None:
             return self.events
-        from kundresa.analytics.stages import filter_period
+        from kundresa.analytics._period import Period, project_timezone
 
-        return filter_period(self.events, self.since, self.until)
+        period = Period.parse(self.since, self.until, project_timezone(self.journey))
+        return self.events.filter(period.contains(self.events.timestamp))
 
 
 @dataclass

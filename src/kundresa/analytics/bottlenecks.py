@@ -12,16 +12,17 @@ by how much the conversion fell compared with an earlier period.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import ibis.expr.types as ir
 import pandas as pd
 
+from kundresa.analytics._period import Period, to_instant, to_local
 from kundresa.analytics._stats import two_proportion_test, z_for
 from kundresa.analytics.funnel import Step, event_funnel
 from kundresa.analytics.journeys import time_in_stage
-from kundresa.analytics.stages import _instant, filter_period, parse_period, stage_funnel
+from kundresa.analytics.stages import parse_period, stage_funnel
 from kundresa.model.events import TIMESTAMP
 
 if TYPE_CHECKING:
@@ -102,7 +103,8 @@ def kpi_status(
     project
         A :class:`~kundresa.Project` (its journey and events are used).
     since, until
-        Only use events in ``[since, until)`` (UTC dates or times).
+        Only count events in ``[since, until)`` (a date is midnight in the journey's
+        ``timezone``); touchpoints, stages and segments come from the whole history.
     events
         Events to use instead of the project's.
     lang
@@ -152,12 +154,16 @@ def kpi_status(
     2    buy                   dropped     0.0  2.000000  False -2.000000
     """
     journey: Journey = project.journey
-    t = filter_period(events if events is not None else project.events, since, until)
+    t = events if events is not None else project.events
+    p = {"since": since, "until": until}
+    Period.parse(since, until, journey.timezone)  # a bad period fails before any query
     wanted = {k.metric for s in journey.stages for k in s.kpis}
-    funnel = stage_funnel(project, events=t, lang=lang) if wanted & set(_FUNNEL_METRICS) else None
+    funnel = (
+        stage_funnel(project, events=t, lang=lang, **p) if wanted & set(_FUNNEL_METRICS) else None
+    )
     days: dict[str, float | None] = {}
     if "median_days_in_stage" in wanted:
-        tis = time_in_stage(t, journey)
+        tis = time_in_stage(t, journey, **p)
         days = {str(s): _num(v) for s, v in zip(tis["stage"], tis["median_days"], strict=True)}
     rows: list[dict[str, Any]] = []
     for i, stage in enumerate(journey.stages):
@@ -225,7 +231,8 @@ def bottlenecks(
     project
         A :class:`~kundresa.Project` (its journey and events are used).
     since, until
-        The period to analyse, ``[since, until)`` (UTC dates or times).
+        The period to analyse, ``[since, until)`` (a date is midnight in the journey's
+        ``timezone``); touchpoints and stages come from the whole history.
     compare_to
         The period to compare with. ``previous`` (default): with ``since`` and/or ``until``
         given, the period of the same length right before ``since`` (a missing ``since`` is
@@ -303,7 +310,7 @@ def bottlenecks(
     z_for(confidence)
     journey: Journey = project.journey
     source = events if events is not None else project.events
-    period, previous = _periods(source, since, until, compare_to)
+    period, previous = _periods(source, since, until, compare_to, journey.timezone)
     now = _transitions(project, source, period, steps, window, order, lang)
     then = (
         _transitions(project, source, previous, steps, window, order, lang)
@@ -370,7 +377,7 @@ def bottlenecks(
     return df
 
 
-Period = tuple[datetime | None, datetime | None]
+Span = tuple[datetime | None, datetime | None]
 
 
 def _periods(
@@ -378,12 +385,12 @@ def _periods(
     since: When,
     until: When,
     compare_to: str | tuple[Any, Any] | None,
-) -> tuple[Period, Period | None]:
-    """The period analysed and the one compared with (see :func:`bottlenecks`)."""
-    start = _instant(since, "since") if since is not None else None
-    end = _instant(until, "until") if until is not None else None
-    if start is not None and end is not None and end <= start:
-        raise ValueError(f"until {until!r} must come after since {since!r}")
+    tz: str = "UTC",
+) -> tuple[Span, Span | None]:
+    """The period analysed and the one compared with (see :func:`bottlenecks`), as naive
+    UTC instants."""
+    given = Period.parse(since, until, tz)
+    start, end = given.start, given.end
     if compare_to is None or (isinstance(compare_to, str) and compare_to.strip() == "none"):
         return (start, end), None
     if not (isinstance(compare_to, str) and compare_to.strip() == "previous"):
@@ -392,9 +399,9 @@ def _periods(
                 f"compare_to {compare_to!r} is not a period (write previous, START:END or None)"
             )
         text = compare_to if isinstance(compare_to, str) else tuple(compare_to)
-        return (start, end), parse_period(text, option="compare_to")
+        return (start, end), parse_period(text, option="compare_to", tz=tz)
     if start is None or end is None:
-        first, last = _data_days(events)
+        first, last = _data_days(events, tz)
         if first is None or last is None:
             return (start, end), None  # no events at all: nothing to compare
         if start is None and end is None:
@@ -409,24 +416,27 @@ def _periods(
                 f"since {since!r}/until {until!r}: the period holds no time "
                 f"(the data runs from {first:%Y-%m-%d} to {last:%Y-%m-%d})"
             )
-    return (start, end), parse_period("previous", since=start, until=end)
+    return (start, end), parse_period(
+        "previous", since=start.replace(tzinfo=UTC), until=end.replace(tzinfo=UTC), tz=tz
+    )
 
 
-def _data_days(events: ir.Table) -> tuple[datetime | None, datetime | None]:
-    """Midnight of the first event's day, and midnight after the last event's day."""
+def _data_days(events: ir.Table, tz: str = "UTC") -> tuple[datetime | None, datetime | None]:
+    """Local midnight (in ``tz``) of the first event's day, and local midnight after the last
+    event's day, as naive UTC instants."""
     span = events.aggregate(_lo=events[TIMESTAMP].min(), _hi=events[TIMESTAMP].max()).to_pandas()
     lo, hi = span["_lo"].iloc[0], span["_hi"].iloc[0]
     if pd.isna(lo) or pd.isna(hi):
         return None, None
-    first = pd.Timestamp(lo).to_pydatetime().replace(hour=0, minute=0, second=0, microsecond=0)
-    last = pd.Timestamp(hi).to_pydatetime().replace(hour=0, minute=0, second=0, microsecond=0)
-    return first, last + timedelta(days=1)
+    first = to_local(pd.Timestamp(lo).to_pydatetime(), tz).date()
+    last = to_local(pd.Timestamp(hi).to_pydatetime(), tz).date() + timedelta(days=1)
+    return to_instant(first, "since", tz), to_instant(last, "until", tz)
 
 
 def _transitions(
     project: Any,
     events: ir.Table,
-    period: Period,
+    period: Span,
     steps: Sequence[str | Step] | None,
     window: str | float,
     order: str,
@@ -435,9 +445,12 @@ def _transitions(
     """Counts per transition, keyed by (kind, number, from, to), in journey then funnel
     order (a funnel may list the same pair of steps twice)."""
     journey: Journey = project.journey
-    t = filter_period(events, *period)
+    p = {
+        "since": period[0].replace(tzinfo=UTC) if period[0] is not None else None,
+        "until": period[1].replace(tzinfo=UTC) if period[1] is not None else None,
+    }
     out: dict[tuple[str, int, str, str], dict[str, Any]] = {}
-    funnel = stage_funnel(project, events=t, lang=lang)
+    funnel = stage_funnel(project, events=events, lang=lang, **p)
     reached = [int(v) for v in funnel["reached"]]
     labels = list(funnel["label"])
     ids = list(journey.stage_ids)
@@ -448,7 +461,7 @@ def _transitions(
             "reached": reached[i],
         }
     if steps is not None:
-        ef = event_funnel(t, steps, window=window, order=order, journey=journey)
+        ef = event_funnel(events, steps, window=window, order=order, journey=journey, **p)
         names = [str(e) for e in ef["event"]]
         counts = [int(c) for c in ef["count"]]
         for j in range(1, len(names)):

@@ -12,7 +12,10 @@ gives the odds ratio (how much more likely success is with it than without it), 
 and p-value. To keep the target's consequences out, a success's events count only when they
 come strictly before the customer's first target event; a failure's events all count.
 
-Both count customers, never events, and use only events in ``[since, until)``. The statistics
+Both count customers, never events, and count only events in ``[since, until)``; touchpoints,
+stages and segments (a customer's persona, first channel, first property value) come from the
+customer's whole history, and compare's funnel counts attempts that start in the period. The
+statistics
 are in :mod:`kundresa.analytics._stats`. Correlation is not causation: an event that goes with
 success may be a symptom of intent rather than a cause of it.
 """
@@ -29,9 +32,10 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from kundresa.analytics._ibis import cached
+from kundresa.analytics._period import Period
 from kundresa.analytics._stats import odds_ratio, two_proportion_test, wilson_interval, z_for
 from kundresa.analytics.funnel import Step, funnel_customers, parse_step
-from kundresa.analytics.stages import customer_segments, customer_stages, filter_period
+from kundresa.analytics.stages import customer_segments, customer_stages
 from kundresa.analytics.touchpoints import tag_events
 from kundresa.model.events import CUSTOMER, EVENT, PROPERTIES, TIMESTAMP
 
@@ -127,7 +131,8 @@ def compare(
         Confidence level of the intervals; a difference is ``significant`` when its
         p-value is below ``1 - confidence``.
     since, until
-        Only use events in ``[since, until)`` (UTC dates or times).
+        Only count events in ``[since, until)`` (a date is midnight in the journey's
+        ``timezone``); touchpoints, stages and segments come from the whole history.
     events
         Events to use instead of the project's.
     lang
@@ -179,17 +184,21 @@ def compare(
     if not isinstance(by, str) or not by.strip():
         raise ValueError("by must name the segments: persona, channel or an event property")
     journey: Journey = project.journey
-    t = filter_period(events if events is not None else project.events, since, until)
+    whole = events if events is not None else project.events
+    period = Period.parse(since, until, journey.timezone)
+    t = period.filter(whole)
     if steps is not None:
-        fc = funnel_customers(t, steps, window=window, order=order, journey=journey)
+        fc = funnel_customers(
+            whole, steps, window=window, order=order, journey=journey, since=since, until=until
+        )
         levels = fc.select(CUSTOMER, _level=fc.level)
         keys = [str(parse_step(s)) for s in steps]
     else:
-        per = customer_stages(t, journey)
+        per = customer_stages(whole, journey, period=period)
         levels = per.select(CUSTOMER, _level=per.highest)
         keys = list(journey.stage_ids)
     everyone = t.select(CUSTOMER).distinct()
-    seg = customer_segments(t, journey, by)
+    seg = customer_segments(whole, journey, by)
     seg = everyone.left_join(seg, CUSTOMER).drop(f"{CUSTOMER}_right")
     seg = seg.mutate(segment=seg.segment.cast("string").fill_null(NO_SEGMENT))
     per_customer = seg.left_join(levels, CUSTOMER).drop(f"{CUSTOMER}_right")
@@ -332,7 +341,8 @@ def correlation(
         Confidence level of the odds ratio's interval; ``significant`` is ``p_value <
         1 - confidence``.
     since, until
-        Only use events in ``[since, until)`` (UTC dates or times).
+        Only count events in ``[since, until)`` (a date is midnight in the journey's
+        ``timezone``); touchpoints, stages and segments come from the whole history.
     events
         Events to use instead of the project's.
     top
@@ -400,10 +410,12 @@ def correlation(
     journey: Journey = project.journey
     target_of = _reach(step, journey, "target")
     among_of = _among(step, among, journey)
-    t = filter_period(events if events is not None else project.events, since, until)
+    period = Period.parse(since, until, journey.timezone)
+    t = events if events is not None else project.events
     needs_tags = step.kind != "event" or (among_of is not None and among_of[0].kind != "event")
     if needs_tags:
         t = tag_events(t, journey)
+    t = period.filter(t)  # tagged on the whole history, counted in the period
     whole = ibis.window(group_by=t[CUSTOMER])
     first_target = ibis.cases((target_of[1](t), t[TIMESTAMP])).min().over(whole)
     cols: dict[str, Any] = {"_first": first_target}

@@ -46,6 +46,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 import ibis
@@ -54,6 +55,7 @@ import pandas as pd
 
 from kundresa.analytics._duration import parse_duration
 from kundresa.analytics._ibis import cached
+from kundresa.analytics._period import Period, When, local_clock, project_timezone
 from kundresa.model.events import (
     CHANNEL,
     CUSTOMER,
@@ -309,7 +311,9 @@ def _segment_value(t: ir.Table, by: str | None) -> ir.StringValue:
     return t[PROPERTIES].get(by)
 
 
-def _sequence(events: ir.Table, plan: _Plan, journey: Journey | None, by: str | None) -> ir.Table:
+def _sequence(
+    events: ir.Table, plan: _Plan, journey: Journey | None, by: str | None, period: Period
+) -> ir.Table:
     """Events numbered in each customer's sequence, with step matches and next-exclusion times.
 
     Columns: customer id, timestamp, ``_us`` (microseconds since 1970), ``_m<g>`` (fills step
@@ -324,6 +328,16 @@ def _sequence(events: ir.Table, plan: _Plan, journey: Journey | None, by: str | 
         from kundresa.analytics.touchpoints import tag_events
 
         t = tag_events(t, journey)
+    if period.bounded:
+        # Touchpoints are tagged on the whole history above; an attempt that starts in the
+        # period only reads events from its start to the window's end after the period (the
+        # sequence is in time order, so earlier events can neither fill a step nor break a
+        # strict run, and exclusions only look after a step event).
+        end = period.end + timedelta(microseconds=plan.window_us) if period.end else None
+        if period.start is not None:
+            t = t.filter(t[TIMESTAMP] >= period.start)
+        if end is not None:
+            t = t.filter(t[TIMESTAMP] <= end)
     if by == "persona" and journey is None:
         raise ValueError("by='persona' needs a journey with personas")
     columns = {"event": t[EVENT], "touchpoint": None, "stage": None}
@@ -496,7 +510,7 @@ def _fills(t: ir.Table, subset: frozenset[int]) -> ir.BooleanValue:
     return out
 
 
-def _any_attempts(ev: ir.Table, plan: _Plan, *, all_times: bool) -> ir.Table:
+def _any_attempts(ev: ir.Table, plan: _Plan, period: Period, *, all_times: bool) -> ir.Table:
     """Attempts of the any-order funnel; step times for the best attempt of every customer
     (and for every attempt when ``all_times`` or when exclusions need them)."""
     subsets = _subsets(plan)
@@ -506,6 +520,8 @@ def _any_attempts(ev: ir.Table, plan: _Plan, *, all_times: bool) -> ir.Table:
     fills_any = _fills(ev, frozenset(range(len(plan.groups))))
     counts = {s: _fills(ev, s).cast("int64").sum().over(inside) for s in subsets}
     starts = ev.mutate(_level=_fill_expr(counts, plan)).filter(fills_any)
+    if period.bounded:
+        starts = starts.filter(period.contains(starts[TIMESTAMP]))
     rank = ibis.row_number().over(
         group_by=starts[CUSTOMER], order_by=[starts._level.desc(), starts._seq]
     )
@@ -582,17 +598,20 @@ def _attempts(
     plan: _Plan,
     journey: Journey | None,
     by: str | None,
+    period: Period,
     *,
     all_times: bool = False,
 ) -> ir.Table:
-    ev = _sequence(events, plan, journey, by)
+    ev = _sequence(events, plan, journey, by, period)
     if plan.order == "ordered":
         a = _ordered_attempts(ev, plan)
     elif plan.order == "strict":
         a = _strict_attempts(ev, plan)
     else:
-        a = _any_attempts(ev, plan, all_times=all_times)
+        a = _any_attempts(ev, plan, period, all_times=all_times)
         a = a.mutate(_uend=a._u1 + plan.window_us)
+    if plan.order != "any" and period.bounded:
+        a = a.filter(period.contains(a._t1))
     if plan.order != "any":
         level: ir.IntegerValue = ibis.literal(1)
         for j in range(2, plan.k + 1):
@@ -633,9 +652,10 @@ def _best(
     exclusions: Iterable[str | Exclusion | tuple[str, int, int]],
     journey: Journey | None,
     by: str | None,
+    period: Period,
 ) -> tuple[ir.Table, _Plan]:
     plan = _plan(steps, window, order, exclusions)
-    a = _attempts(events, plan, journey, by)
+    a = _attempts(events, plan, journey, by, period)
     if plan.exclusions:
         out = a.group_by(CUSTOMER).aggregate(_out=a._excluded.any())
         out = out.filter(out._out)
@@ -659,6 +679,9 @@ def funnel_attempts(
     order: str = "ordered",
     exclusions: Iterable[str | Exclusion | tuple[str, int, int]] = (),
     journey: Journey | None = None,
+    since: When = None,
+    until: When = None,
+    timezone: str | None = None,
 ) -> ir.Table:
     """Every attempt of every customer: where it starts, how far it gets, whether it is excluded.
 
@@ -683,7 +706,8 @@ def funnel_attempts(
     1      1      2 2025-01-08 11:00:00     False
     """
     plan = _plan(steps, window, order, exclusions)
-    a = _attempts(events, plan, journey, None, all_times=True)
+    period = _period(since, until, journey, timezone)
+    a = _attempts(events, plan, journey, None, period, all_times=True)
     a = a.mutate(start=a._start, excluded=a._excluded)
     return _public(a, plan, None, extra=("start", "excluded"))
 
@@ -697,6 +721,9 @@ def funnel_customers(
     exclusions: Iterable[str | Exclusion | tuple[str, int, int]] = (),
     journey: Journey | None = None,
     by: str | None = None,
+    since: When = None,
+    until: When = None,
+    timezone: str | None = None,
 ) -> ir.Table:
     """One row per customer in the funnel with their best level and its step times.
 
@@ -723,7 +750,8 @@ def funnel_customers(
     0           a      2 2025-01-01 10:00:00 2025-01-01 10:30:00
     1           b      1 2025-01-01 09:00:00                 NaT
     """
-    best, plan = _best(events, steps, window, order, exclusions, journey, by)
+    period = _period(since, until, journey, timezone)
+    best, plan = _best(events, steps, window, order, exclusions, journey, by, period)
     return _public(best, plan, by)
 
 
@@ -759,6 +787,9 @@ def event_funnel(
     exclusions: Iterable[str | Exclusion | tuple[str, int, int]] = (),
     by: str | None = None,
     journey: Journey | None = None,
+    since: When = None,
+    until: When = None,
+    timezone: str | None = None,
 ) -> pd.DataFrame:
     """The event funnel: customers reaching each step, conversion and time to convert.
 
@@ -783,6 +814,13 @@ def event_funnel(
         missing values are ``(none)``. Adds a leading ``segment`` column.
     journey
         The journey, for touchpoint and stage steps and for ``by="persona"``.
+    since, until
+        Count the attempts whose first step falls in ``[since, until)``; their later steps
+        may come after ``until`` while inside the window (as Amplitude and Mixpanel count
+        conversions). ``events`` stays the whole history: touchpoints and stages (``nth``)
+        and personas come from it. A date is midnight in ``timezone``.
+    timezone
+        IANA time zone for dates and calendar periods; default the journey's, else UTC.
 
     Returns
     -------
@@ -809,7 +847,8 @@ def event_funnel(
     >>> event_funnel(events, ["view", "cart"])["median_seconds_to_convert"].tolist()
     [nan, 180.0]
     """
-    best, plan = _best(events, steps, window, order, exclusions, journey, by)
+    period = _period(since, until, journey, timezone)
+    best, plan = _best(events, steps, window, order, exclusions, journey, by, period)
     with cached(best) as b:
         return _funnel_frame(b, plan, by)
 
@@ -897,6 +936,9 @@ def time_to_convert_histogram(
     order: str = "ordered",
     exclusions: Iterable[str | Exclusion | tuple[str, int, int]] = (),
     journey: Journey | None = None,
+    since: When = None,
+    until: When = None,
+    timezone: str | None = None,
 ) -> pd.DataFrame:
     """How long customers took to convert to each step, in bins of seconds.
 
@@ -929,7 +971,8 @@ def time_to_convert_histogram(
     2     2   buy     3600.0      NaN          1
     """
     edges = _edges(bins)
-    best, plan = _best(events, steps, window, order, exclusions, journey, None)
+    period = _period(since, until, journey, timezone)
+    best, plan = _best(events, steps, window, order, exclusions, journey, None, period)
     return _histogram_frame(best, plan, edges)
 
 
@@ -977,6 +1020,9 @@ def conversion_trend(
     order: str = "ordered",
     exclusions: Iterable[str | Exclusion | tuple[str, int, int]] = (),
     journey: Journey | None = None,
+    since: When = None,
+    until: When = None,
+    timezone: str | None = None,
 ) -> pd.DataFrame:
     """Conversion from step 1 to the last step by the period in which the best attempt started.
 
@@ -1002,8 +1048,14 @@ def conversion_trend(
     1 2025-01-02        1          1         1.0
     """
     _check_period(period)
-    best, plan = _best(events, steps, window, order, exclusions, journey, None)
-    return _trend_frame(best, plan, period)
+    span = _period(since, until, journey, timezone)
+    best, plan = _best(events, steps, window, order, exclusions, journey, None, span)
+    return _trend_frame(best, plan, period, span.timezone)
+
+
+def _period(since: When, until: When, journey: Journey | None, timezone: str | None) -> Period:
+    """The counted period; dates are read in ``timezone``, else the journey's, else UTC."""
+    return Period.parse(since, until, project_timezone(journey, timezone))
 
 
 def _check_period(period: str) -> None:
@@ -1011,8 +1063,9 @@ def _check_period(period: str) -> None:
         raise ValueError(f"unknown period {period!r}; use one of {', '.join(_PERIODS)}")
 
 
-def _trend_frame(best: ir.Table, plan: _Plan, period: str) -> pd.DataFrame:
-    start = best._t1.truncate(_PERIODS[period])
+def _trend_frame(best: ir.Table, plan: _Plan, period: str, tz: str) -> pd.DataFrame:
+    clock = local_clock(tz, best, "_t1")
+    start = clock(best._t1).truncate(_PERIODS[period])
     out = (
         best.mutate(_p=start)
         .group_by("_p")
@@ -1042,6 +1095,9 @@ def funnel_report(
     period: str = "day",
     bins: Sequence[str | float] = DEFAULT_BINS,
     journey: Journey | None = None,
+    since: When = None,
+    until: When = None,
+    timezone: str | None = None,
 ) -> dict[str, pd.DataFrame]:
     """The event funnel, its time-to-convert histogram and its trend from one pass over the
     events: the same three tables :func:`event_funnel` (with ``by``),
@@ -1066,12 +1122,13 @@ def funnel_report(
     """
     edges = _edges(bins)
     _check_period(period)
-    best, plan = _best(events, steps, window, order, exclusions, journey, by)
+    span = _period(since, until, journey, timezone)
+    best, plan = _best(events, steps, window, order, exclusions, journey, by, span)
     with cached(best) as b:
         return {
             "funnel": _funnel_frame(b, plan, by),
             "time_to_convert": _histogram_frame(b, plan, edges),
-            "trend": _trend_frame(b, plan, period),
+            "trend": _trend_frame(b, plan, period, span.timezone),
         }
 
 
@@ -1085,6 +1142,9 @@ def funnel_step_customers(
     order: str = "ordered",
     exclusions: Iterable[str | Exclusion | tuple[str, int, int]] = (),
     journey: Journey | None = None,
+    since: When = None,
+    until: When = None,
+    timezone: str | None = None,
 ) -> ir.Table:
     """The customers who reached step ``step`` (1-based), or with ``dropped=True`` those who
     reached it but not the next step.
@@ -1110,7 +1170,15 @@ def funnel_step_customers(
     if dropped and step == plan.k:
         raise ValueError(f"no one drops after the last step ({plan.k})")
     best = funnel_customers(
-        events, steps, window=window, order=order, exclusions=exclusions, journey=journey
+        events,
+        steps,
+        window=window,
+        order=order,
+        exclusions=exclusions,
+        journey=journey,
+        since=since,
+        until=until,
+        timezone=timezone,
     )
     chosen = best.level == step if dropped else best.level >= step
     return best.filter(chosen).select(CUSTOMER).order_by(CUSTOMER)

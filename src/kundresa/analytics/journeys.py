@@ -42,6 +42,7 @@ from kundresa.analytics._ibis import (
     epoch_us,
     exact_median,
 )
+from kundresa.analytics._period import Period, When
 from kundresa.analytics.touchpoints import persona_expr, staged_events
 from kundresa.model.events import CUSTOMER, TIMESTAMP
 
@@ -231,7 +232,9 @@ def stage_visits(events: ir.Table, journey: Journey) -> ir.Table:
     ).order_by([CUSTOMER, "visit"])
 
 
-def customer_journeys(events: ir.Table, journey: Journey) -> ir.Table:
+def customer_journeys(
+    events: ir.Table, journey: Journey, *, since: When = None, until: When = None
+) -> ir.Table:
     """One row per customer with at least one staged event: where they are and how they got
     there.
 
@@ -239,34 +242,62 @@ def customer_journeys(events: ir.Table, journey: Journey) -> ir.Table:
     visit), ``highest_stage``, ``entered_<stage>`` (first entry time of every stage, null if
     never), ``visits``, ``stage_changes``, ``forward_moves``, ``backward_moves``, ``skips``,
     ``loops``, ``cycles``, ``first_event_at``, ``last_event_at``. Returns an Ibis table.
+
+    With ``since``/``until`` (a date is midnight in the journey's ``timezone``) the rows are
+    the customers with a staged event in the period; the walk is the whole history up to the
+    period's end (``first_stage``, ``current_stage``, ``highest_stage``, ``entered_<stage>``,
+    ``cycles``, ``first_event_at``, ``last_event_at``), and ``visits`` and the move counts
+    count the visits entered in the period.
     """
-    v = _visits(events, journey)
+    period = Period.parse(since, until, journey.timezone)
+    per = _journey_table(events, journey, period)
+    return per.drop("_new_cycles").order_by(CUSTOMER)
+
+
+def _journey_table(events: ir.Table, journey: Journey, period: Period) -> ir.Table:
+    staged = staged_events(events, journey)
+    v = _visits(events, journey, staged=staged)
+    known = v.filter(period.before_end(v.entered_at)) if period.end is not None else v
+    counted = period.contains(known.entered_at) if period.bounded else known.entered_at.notnull()
     ids = list(journey.stage_ids)
+
+    def count(flag: ir.BooleanValue) -> ir.IntegerValue:
+        return (flag & counted).fill_null(False).cast("int64").sum()
+
     aggs: dict[str, Any] = {
-        "first_stage": v.stage.argmin(v._visit),
-        "current_stage": v.stage.argmax(v._visit),
-        "_highest": v.stage_index.max(),
+        "first_stage": known.stage.argmin(known._visit),
+        "current_stage": known.stage.argmax(known._visit),
+        "_highest": known.stage_index.max(),
     }
     for i, s in enumerate(ids, start=1):
-        aggs[f"entered_{s}"] = v.entered_at.min(where=v.stage_index == i)
+        aggs[f"entered_{s}"] = known.entered_at.min(where=known.stage_index == i)
     aggs.update(
-        visits=v.count(),
-        stage_changes=(v.move != "start").cast("int64").sum(),
-        forward_moves=(v.move.isin(["forward", "skip"])).cast("int64").sum(),
-        backward_moves=v.backward.cast("int64").sum(),
-        skips=v.skip.cast("int64").sum(),
-        loops=v.loop.cast("int64").sum(),
-        cycles=v.cycle.max(),
-        first_event_at=v.entered_at.min(),
-        last_event_at=v.last_event_at.max(),
+        visits=count(ibis.literal(True)),
+        stage_changes=count(known.move != "start"),
+        forward_moves=count(known.move.isin(["forward", "skip"])),
+        backward_moves=count(known.backward),
+        skips=count(known.skip),
+        loops=count(known.loop),
+        cycles=known.cycle.max(),
+        first_event_at=known.entered_at.min(),
+        _new_cycles=count(known.new_cycle),
     )
-    per = v.group_by(CUSTOMER).aggregate(**aggs)
+    per = known.group_by(CUSTOMER).aggregate(**aggs)
     highest = ibis.cases(*((per._highest == i, s) for i, s in enumerate(ids, start=1)))
     per = per.mutate(highest_stage=highest.cast("string")).drop("_highest")
+    upto = staged.filter(period.before_end(staged[TIMESTAMP])) if period.end else staged
+    last = upto.group_by(CUSTOMER).aggregate(last_event_at=upto[TIMESTAMP].max())
+    per = per.inner_join(last, CUSTOMER)
+    if period.bounded:
+        present = period.filter(staged).select(CUSTOMER).distinct()
+        per = per.semi_join(present, CUSTOMER)
     personas = persona_expr(events, journey)
     per = per.left_join(personas, CUSTOMER).drop(f"{CUSTOMER}_right")
     first = [CUSTOMER, "persona", "first_stage", "current_stage", "highest_stage"]
-    return per.select(*first, *[c for c in per.columns if c not in first]).order_by(CUSTOMER)
+    entered = [f"entered_{s}" for s in ids]
+    rest = ["visits", "stage_changes", "forward_moves", "backward_moves", "skips", "loops"]
+    tail = ["cycles", "first_event_at", "last_event_at", "_new_cycles"]
+    return per.select(*first, *entered, *rest, *tail)
 
 
 def transition_matrix(
@@ -277,6 +308,8 @@ def transition_matrix(
     lang: str | None = None,
     staged: ir.Table | None = None,
     visits: ir.Table | None = None,
+    since: When = None,
+    until: When = None,
 ) -> pd.DataFrame:
     """Stage-to-stage moves with counts and probabilities, backward moves included.
 
@@ -292,6 +325,14 @@ def transition_matrix(
         to one (the customer either moves on or the journey, so far, ends there).
     lang
         Language of the labels (default the journey's).
+    since, until
+        Count only the moves made in ``[since, until)`` (a date is midnight in the journey's
+        ``timezone``): a move happens when its stage is entered, and the stage it comes from
+        is known from the customer's whole history. ``(start)`` moves are customers' first
+        staged events ever that fall in the period; ``(end)`` moves are visits entered in the
+        period and still open at its end.
+    staged, visits
+        The whole history's staged events or visits, when already computed.
 
     Returns
     -------
@@ -331,11 +372,12 @@ def transition_matrix(
     4      awareness          (end)      1     0.333333
     5       decision          (end)      1     1.000000
     """
+    period = Period.parse(since, until, journey.timezone)
     if visits is not None:
-        parts = _moves(visits, ends)
+        parts = _moves(visits, ends, period)
     else:
         with cached(_light_visits(events, journey, staged)) as kept:
-            parts = _moves(kept, ends)
+            parts = _moves(kept, ends, period)
     nonempty = [p for p in parts if len(p)]
     df = pd.concat(nonempty, ignore_index=True) if nonempty else parts[0]
     return _shape_matrix(df, journey, lang)
@@ -348,7 +390,16 @@ def _light_visits(events: ir.Table, journey: Journey, staged: ir.Table | None) -
     return v.select(*needed, "previous_entered_at", "left_at")
 
 
-def _moves(v: ir.Table, ends: bool) -> list[pd.DataFrame]:
+def _open_at_end(v: ir.Table, period: Period) -> ir.BooleanValue:
+    """The visit was not left before the period's end."""
+    if period.end is None:
+        return v.left_at.isnull()
+    return v.left_at.isnull() | (v.left_at >= period.end)
+
+
+def _moves(v: ir.Table, ends: bool, period: Period) -> list[pd.DataFrame]:
+    if period.bounded:
+        v = v.filter(period.contains(v.entered_at))
     moves = v.filter(v.previous_stage.notnull())
     gap = epoch_us(moves.entered_at) - epoch_us(moves.previous_entered_at)
     moves = moves.mutate(
@@ -367,7 +418,7 @@ def _moves(v: ir.Table, ends: bool) -> list[pd.DataFrame]:
         starts = first.group_by(to_stage=first.stage).aggregate(
             count=first.count(), customers=first[CUSTOMER].nunique()
         )
-        last = v.filter(v.left_at.isnull())
+        last = v.filter(_open_at_end(v, period))
         finals = last.group_by(from_stage=last.stage).aggregate(
             count=last.count(), customers=last[CUSTOMER].nunique()
         )
@@ -425,14 +476,24 @@ def time_in_stage(
     lang: str | None = None,
     staged: ir.Table | None = None,
     visits: ir.Table | None = None,
+    since: When = None,
+    until: When = None,
 ) -> pd.DataFrame:
     """Time spent in each stage: from entering a visit to entering the next one.
 
     Returns one row per stage with ``stage``, ``label``, ``customers`` (who visited it),
     ``visits``, ``left`` (visits that ended by a move), ``open`` (visits still ongoing: the
     customers' current stages), ``median_days`` and ``mean_days`` over left visits.
+
+    With ``since``/``until`` (a date is midnight in the journey's ``timezone``) only visits
+    entered in the period count (visits come from the whole history); a visit is left when
+    it was left before the period's end, and open otherwise.
     """
+    period = Period.parse(since, until, journey.timezone)
     v = visits if visits is not None else _visits(events, journey, moves=False, staged=staged)
+    if period.bounded:
+        v = v.filter(period.contains(v.entered_at))
+        v = v.mutate(left_at=ibis.cases((~_open_at_end(v, period), v.left_at)))
     d = epoch_us(v.left_at) - epoch_us(v.entered_at)  # days once aggregated (below)
     with cached(v.select(CUSTOMER, "stage", "left_at", _days=d)) as v:
         agg = (
@@ -484,36 +545,42 @@ def stage_analysis(
     Returns a dict with ``funnel`` (:func:`~kundresa.analytics.stages.stage_funnel`),
     ``transitions`` (:func:`transition_matrix`) and ``time_in_stage``.
     """
-    from kundresa.analytics.stages import filter_period, stage_funnel
+    from kundresa.analytics.stages import stage_funnel
 
     journey: Journey = project.journey
-    t = filter_period(project.events, since, until)
+    t = project.events
+    p = {"since": since, "until": until}
+    Period.parse(since, until, journey.timezone)  # a bad period fails before any query
     with cached(staged_events(t, journey)) as staged:
-        funnel = stage_funnel(project, events=t, lang=lang, staged=staged)
+        funnel = stage_funnel(project, events=t, lang=lang, staged=staged, **p)
         with cached(_light_visits(t, journey, staged)) as visits:
             return {
                 "funnel": funnel,
-                "transitions": transition_matrix(t, journey, lang=lang, visits=visits),
-                "time_in_stage": time_in_stage(t, journey, lang=lang, visits=visits),
+                "transitions": transition_matrix(t, journey, lang=lang, visits=visits, **p),
+                "time_in_stage": time_in_stage(t, journey, lang=lang, visits=visits, **p),
             }
 
 
-def journey_summary(events: ir.Table, journey: Journey) -> pd.DataFrame:
+def journey_summary(
+    events: ir.Table, journey: Journey, *, since: When = None, until: When = None
+) -> pd.DataFrame:
     """How non-linear the journeys are, in total: one row per kind of move.
 
     Rows (``measure``): ``customers`` (with a staged event), ``stage_changes``,
     ``forward_moves``, ``skips``, ``backward_moves``, ``loops``, ``repeat_cycles`` (cycles
     after the first). Columns: ``total`` (how many), ``customers`` (customers with at least
-    one), ``share_of_customers``.
+    one), ``share_of_customers``. With ``since``/``until``: the customers with a staged
+    event in the period, and the moves (new cycles too) made in it, as in
+    :func:`customer_journeys`.
     """
-    per = customer_journeys(events, journey)
+    per = _journey_table(events, journey, Period.parse(since, until, journey.timezone))
     measures = {
         "stage_changes": per.stage_changes,
         "forward_moves": per.forward_moves,
         "skips": per.skips,
         "backward_moves": per.backward_moves,
         "loops": per.loops,
-        "repeat_cycles": per.cycles - 1,
+        "repeat_cycles": per._new_cycles,
     }
     aggs: dict[str, Any] = {"n": per.count()}
     for k, e in measures.items():

@@ -12,6 +12,9 @@ nodes count once.
   or those after a ``start`` point, or those before an ``end`` point.
 - :func:`path_links` gives the same sequences as Sankey links (step k → step k+1), with
   ``(end)`` where a sequence stops before the depth.
+- With ``since``/``until`` every analysis here reads the events in ``[since, until)``,
+  tagged with touchpoints on the customer's whole history (so ``nth`` counts from the first
+  event ever); sequences and sessions are cut from those events only.
 - :func:`directly_follows` is the directly-follows graph (DFG) of process mining: for each
   pair of nodes, how often one directly follows the other within a sequence, by how many
   customers, and the median and mean time between them; ``(start)`` and ``(end)`` mark the
@@ -29,6 +32,7 @@ import pandas as pd
 
 from kundresa.analytics._duration import parse_duration
 from kundresa.analytics._ibis import US_PER_SECOND, cached, epoch_us, exact_median
+from kundresa.analytics._period import Period, When, project_timezone
 from kundresa.analytics.funnel import Step, parse_step
 from kundresa.analytics.touchpoints import EVENT_ORDER, tag_events
 from kundresa.model.events import CHANNEL, CUSTOMER, EVENT, TIMESTAMP
@@ -83,15 +87,19 @@ def _nodes(
     session_gap: str | float | None,
     collapse_repeats: bool,
     points: list[Step],
+    period: Period | None = None,
 ) -> ir.Table:
     """The node rows: ``customer_id``, ``_seq`` (session number), ``_pos`` (0-based),
-    ``node``, ``timestamp`` and ``_m<i>`` flags for each point."""
+    ``node``, ``timestamp`` and ``_m<i>`` flags for each point. Touchpoints are tagged on
+    the whole history; then only the events in ``period`` are kept."""
     _check_level(level, journey)
     t = events
     if journey is not None and (
         level in ("touchpoint", "stage") or any(p.kind != "event" for p in points)
     ):
         t = tag_events(t, journey)
+    if period is not None and period.bounded:
+        t = period.filter(t)
     node = {"event": t[EVENT], "channel": t[CHANNEL]}.get(level)
     if node is None:
         node = t[level]
@@ -128,6 +136,7 @@ def _anchored(
     steps: int,
     session_gap: str | float | None,
     collapse_repeats: bool,
+    period: Period | None = None,
 ) -> ir.Table:
     """Node rows kept for the paths, with ``_k`` (0-based step in the path) and ``_more``
     (whether the sequence goes on beyond what is kept, on the cut side)."""
@@ -143,6 +152,7 @@ def _anchored(
         session_gap=session_gap,
         collapse_repeats=collapse_repeats,
         points=points,
+        period=period,
     )
     seq = ibis.window(group_by=[t[CUSTOMER], t._seq])
     t = t.mutate(_len=t._pos.max().over(seq) + 1)
@@ -179,6 +189,9 @@ def paths(
     session_gap: str | float | None = "30m",
     collapse_repeats: bool = False,
     top: int | None = 20,
+    since: When = None,
+    until: When = None,
+    timezone: str | None = None,
 ) -> pd.DataFrame:
     """The most common paths (variants), with counts.
 
@@ -238,6 +251,7 @@ def paths(
         steps=steps,
         session_gap=session_gap,
         collapse_repeats=collapse_repeats,
+        period=Period.parse(since, until, project_timezone(journey, timezone)),
     )
     cols = {f"_s{k}": kept.node.max(where=kept._k == k) for k in range(steps)}
     per = kept.group_by([CUSTOMER, "_seq"]).aggregate(_more=kept._more.max(), **cols)
@@ -278,6 +292,9 @@ def path_links(
     steps: int = 5,
     session_gap: str | float | None = "30m",
     collapse_repeats: bool = False,
+    since: When = None,
+    until: When = None,
+    timezone: str | None = None,
 ) -> pd.DataFrame:
     """The paths of :func:`paths` as Sankey links between steps.
 
@@ -312,6 +329,7 @@ def path_links(
         steps=steps,
         session_gap=session_gap,
         collapse_repeats=collapse_repeats,
+        period=Period.parse(since, until, project_timezone(journey, timezone)),
     )
     w = ibis.window(group_by=[kept[CUSTOMER], kept._seq], order_by=kept._k)
     nxt = kept.node.lead().over(w)
@@ -339,6 +357,9 @@ def directly_follows(
     *,
     level: str = "touchpoint",
     session_gap: str | float | None = None,
+    since: When = None,
+    until: When = None,
+    timezone: str | None = None,
 ) -> pd.DataFrame:
     """The directly-follows graph: how often each node directly follows another.
 
@@ -387,6 +408,7 @@ def directly_follows(
         session_gap=session_gap,
         collapse_repeats=False,
         points=[],
+        period=Period.parse(since, until, project_timezone(journey, timezone)),
     )
     w = ibis.window(group_by=[t[CUSTOMER], t._seq], order_by=t._pos)
     nxt = t.node.lead().over(w)

@@ -1,8 +1,9 @@
 """Retention: do customers come back, and do they buy again? As Ibis expressions.
 
 Three views of the same activity, each per calendar period (``day``, ``week`` or ``month``,
-all in UTC; a week is an ISO week, Monday to Sunday, so a week that starts in December
-belongs wholly to the week that starts on that Monday):
+in the project time zone: the journey's ``timezone:``, UTC by default; a week is an ISO week,
+Monday to Sunday, so a week that starts in December belongs wholly to the week that starts on
+that Monday):
 
 - :func:`retention`: cohorts of customers by the period of their first event (or first
   purchase), and the share of each cohort active again 0, 1, 2, … whole periods later
@@ -26,7 +27,7 @@ later" is a subtraction, also across a year boundary.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import ibis
@@ -34,6 +35,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from kundresa.analytics._ibis import cached
+from kundresa.analytics._period import Period, When, local_clock, project_timezone, to_local
 from kundresa.analytics.funnel import Step, parse_step
 from kundresa.model.events import CUSTOMER, EVENT, TIMESTAMP
 
@@ -148,6 +150,31 @@ def _period_start(number: int, period: str) -> date:
     return date(number // 12, number % 12 + 1, 1)
 
 
+def _number_of(local: datetime, period: str) -> int:
+    """:func:`_period_number` of a local wall time, in Python."""
+    if period == "month":
+        return local.year * 12 + local.month - 1
+    days = (local.date() - _EPOCH_DATE).days
+    return days if period == "day" else (days + 3) // 7
+
+
+def _counted_numbers(span: Period, period: str) -> tuple[int | None, int | None]:
+    """The first and last calendar period (numbers) that overlap ``[since, until)``."""
+    lo = _number_of(to_local(span.start, span.timezone), period) if span.start else None
+    hi = None
+    if span.end is not None:
+        hi = _number_of(to_local(span.end - timedelta(microseconds=1), span.timezone), period)
+    return lo, hi
+
+
+def _inside(n: int, lo: int | None, hi: int | None) -> bool:
+    return (lo is None or n >= lo) and (hi is None or n <= hi)
+
+
+def _span(since: When, until: When, journey: Journey | None, timezone: str | None) -> Period:
+    return Period.parse(since, until, project_timezone(journey, timezone))
+
+
 # -- the shared reduction ----------------------------------------------------------------------
 
 
@@ -178,13 +205,15 @@ def customer_periods(
     period: str = "week",
     purchase: str | Step = "purchase",
     journey: Journey | None = None,
+    timezone: str | None = None,
 ) -> ir.Table:
     """One row per customer and period in which the customer had any event.
 
     Columns: ``customer_id``, ``period_number`` (whole periods: days or ISO weeks since
     1970, months since year 0), ``events`` and ``purchases`` (how many of the customer's
     events, and purchases, fall in the period). This is the table every retention view is
-    computed from.
+    computed from. Periods are calendar days, ISO weeks or months in ``timezone`` (default
+    the journey's, else UTC).
 
     Examples
     --------
@@ -202,7 +231,8 @@ def customer_periods(
     """
     _choice(period, PERIODS, "period")
     t, _ = _with_purchase(events, purchase, journey)
-    t = t.mutate(_n=_period_number(t[TIMESTAMP], period))
+    clock = local_clock(project_timezone(journey, timezone), t)
+    t = t.mutate(_n=_period_number(clock(t[TIMESTAMP]), period))
     return (
         t.group_by([CUSTOMER, "_n"])
         .aggregate(
@@ -237,6 +267,9 @@ def retention(
     purchase: str | Step = "purchase",
     periods: int | None = None,
     journey: Journey | None = None,
+    since: When = None,
+    until: When = None,
+    timezone: str | None = None,
 ) -> pd.DataFrame:
     """Cohort retention: of the customers who started in a period, how many were active
     0, 1, 2, … whole periods later.
@@ -250,7 +283,7 @@ def retention(
         any kind; every customer is in one. ``first_purchase``: the period of their first
         purchase; customers who never purchased are in no cohort.
     period
-        ``day``, ``week`` (ISO weeks, from Monday; default) or ``month``, all in UTC.
+        ``day``, ``week`` (ISO weeks, from Monday; default) or ``month``, in ``timezone``.
     returning
         What counts as being active in a period: ``any`` event (default), or only a
         ``purchase`` (repeat-purchase retention).
@@ -261,6 +294,12 @@ def retention(
         Show only periods ``0 .. periods-1``.
     journey
         The journey, for touchpoint and stage purchases.
+    since, until
+        Show only the cohorts, and the periods, that overlap ``[since, until)``. Cohorts
+        come from the whole history (a customer's first event or first purchase ever), so
+        a period never makes an old customer new; the numbers are the whole-history table's.
+    timezone
+        IANA time zone of the calendar periods and of dates; default the journey's, else UTC.
 
     Returns
     -------
@@ -305,7 +344,11 @@ def retention(
     _choice(period, PERIODS, "period")
     _choice(returning, ACTIVITIES, "returning")
     limit = _periods_limit(periods)
-    activity = customer_periods(events, period=period, purchase=purchase, journey=journey)
+    span = _span(since, until, journey, timezone)
+    lo, hi = _counted_numbers(span, period)
+    activity = customer_periods(
+        events, period=period, purchase=purchase, journey=journey, timezone=span.timezone
+    )
     with cached(activity) as a:
         starters = a if cohort == "first_event" else a.filter(a.purchases > 0)
         start = starters.group_by(CUSTOMER).aggregate(_c=starters.period_number.min())
@@ -323,8 +366,12 @@ def retention(
     rows = []
     for (c,), size in sorted(size_of.items()):
         assert last is not None  # there is a cohort, so there are events
-        span = last - c + 1
-        for k in range(min(span, limit) if limit is not None else span):
+        count_ = last - c + 1
+        if not _inside(c, lo, hi):
+            continue
+        for k in range(min(count_, limit) if limit is not None else count_):
+            if not _inside(c + k, lo, hi):
+                continue
             n = active_of.get((c, k), 0)
             rows.append((_period_start(c, period), size, k, n, n / size))
     df = pd.DataFrame(rows, columns=list(RETENTION_COLUMNS))
@@ -382,6 +429,9 @@ def repeat_purchase_rate(
     purchase: str | Step = "purchase",
     period: str | None = None,
     journey: Journey | None = None,
+    since: When = None,
+    until: When = None,
+    timezone: str | None = None,
 ) -> pd.DataFrame:
     """How many purchasers bought more than once.
 
@@ -399,6 +449,13 @@ def repeat_purchase_rate(
         out of the cohort table and its columns keep one type.
     journey
         The journey, for touchpoint and stage purchases.
+    since, until
+        Count the purchases in ``[since, until)`` and the customers who made them; a
+        purchaser is a repeat purchaser when they had at least two purchases by the period's
+        end (earlier ones included: an old customer buying again repeats). Cohorts stay the
+        period of the first purchase ever.
+    timezone
+        IANA time zone of the cohort periods and of dates; default the journey's, else UTC.
 
     Returns
     -------
@@ -433,16 +490,21 @@ def repeat_purchase_rate(
     """
     if period is not None:
         _choice(period, PERIODS, "period")
+    span = _span(since, until, journey, timezone)
     t, _ = _with_purchase(events, purchase, journey)
     bought = t.filter(t._buy)
+    if span.end is not None:
+        bought = bought.filter(span.before_end(bought[TIMESTAMP]))
+    inside = span.contains(bought[TIMESTAMP]).cast("int64")
+    aggs_c: dict[str, Any] = {"_all": ibis._.count(), "_k": inside.sum()}
     if period is not None:
-        bought = bought.mutate(_n=_period_number(bought[TIMESTAMP], period))
-        per = bought.group_by(CUSTOMER).aggregate(_k=ibis._.count(), _c=bought._n.min())
-    else:
-        per = bought.group_by(CUSTOMER).aggregate(_k=ibis._.count())
+        clock = local_clock(span.timezone, bought)
+        aggs_c["_c"] = _period_number(clock(bought[TIMESTAMP]), period).min()
+    per = bought.group_by(CUSTOMER).aggregate(**aggs_c)
+    per = per.filter(per._k > 0)
     aggs = {
         "purchasers": per.count(),
-        "repeat_purchasers": (per._k >= 2).cast("int64").sum(),
+        "repeat_purchasers": (per._all >= 2).cast("int64").sum(),
         "purchases": per._k.sum(),
     }
     if period is None:
@@ -469,6 +531,9 @@ def lifecycle(
     active: str = "any",
     purchase: str | Step = "purchase",
     journey: Journey | None = None,
+    since: When = None,
+    until: When = None,
+    timezone: str | None = None,
 ) -> pd.DataFrame:
     """New, returning, resurrecting and dormant customers per period (PostHog's Lifecycle).
 
@@ -490,7 +555,7 @@ def lifecycle(
     Parameters
     ----------
     period
-        ``day``, ``week`` (ISO weeks, from Monday; default) or ``month``, in UTC.
+        ``day``, ``week`` (ISO weeks, from Monday; default) or ``month``, in ``timezone``.
     active
         What makes a customer active in a period: ``any`` event (default), or a
         ``purchase``.
@@ -498,6 +563,12 @@ def lifecycle(
         What a purchase is, as a funnel step text (see :func:`retention`).
     journey
         The journey, for touchpoint and stage purchases.
+    since, until
+        Show only the periods that overlap ``[since, until)``. The states come from the
+        whole history: *new* is the customer's first active period ever, and an earlier
+        period before ``since`` still makes a customer returning or resurrecting.
+    timezone
+        IANA time zone of the calendar periods and of dates; default the journey's, else UTC.
 
     Returns
     -------
@@ -526,7 +597,11 @@ def lifecycle(
     """
     _choice(period, PERIODS, "period")
     _choice(active, ACTIVITIES, "active")
-    activity = customer_periods(events, period=period, purchase=purchase, journey=journey)
+    span = _span(since, until, journey, timezone)
+    lo, hi = _counted_numbers(span, period)
+    activity = customer_periods(
+        events, period=period, purchase=purchase, journey=journey, timezone=span.timezone
+    )
     with cached(activity) as a:
         act = a if active == "any" else a.filter(a.purchases > 0)
         n = act.period_number
@@ -553,6 +628,8 @@ def lifecycle(
     got = {(int(r.n), str(r.s)): int(r.c) for r in counts.itertuples(index=False)}
     rows = []
     for p in range(int(first), last + 1):
+        if not _inside(p, lo, hi):
+            continue
         new, ret, res, dor = (
             got.get((p, s), 0) for s in ("new", "returning", "resurrecting", "dormant")
         )

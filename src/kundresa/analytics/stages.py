@@ -12,7 +12,7 @@ Semantics (DESIGN.md, "Stage semantics"):
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 import ibis
@@ -20,6 +20,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from kundresa.analytics._ibis import cached, exact_median
+from kundresa.analytics._period import Period, to_instant
 from kundresa.analytics.touchpoints import persona_expr, staged_events
 from kundresa.model.events import CHANNEL, CUSTOMER, PROPERTIES, TIMESTAMP
 
@@ -48,15 +49,8 @@ STAGE_COLUMNS = (
 )
 
 
-def _instant(value: str | date | datetime, option: str) -> datetime:
-    if isinstance(value, datetime):
-        return value
-    if isinstance(value, date):
-        return datetime(value.year, value.month, value.day)
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise ValueError(f"{option} {value!r} is not a date (use YYYY-MM-DD)") from exc
+def _instant(value: str | date | datetime, option: str, tz: str = "UTC") -> datetime:
+    return to_instant(value, option, tz)
 
 
 def parse_period(
@@ -65,9 +59,11 @@ def parse_period(
     since: str | date | datetime | None = None,
     until: str | date | datetime | None = None,
     option: str = "compare_to",
+    tz: str = "UTC",
 ) -> tuple[datetime, datetime]:
-    """A period ``[start, end)`` from ``START:END`` (dates or ISO times), a pair, or
-    ``previous``: the period of the same length right before ``[since, until)``.
+    """A period ``[start, end)`` (UTC instants) from ``START:END`` (dates or ISO times, read
+    in the time zone ``tz``), a pair, or ``previous``: the period of the same length right
+    before ``[since, until)``.
 
     >>> parse_period("previous", since="2025-03-01", until="2025-03-08")
     (datetime.datetime(2025, 2, 22, 0, 0), datetime.datetime(2025, 3, 1, 0, 0))
@@ -79,8 +75,9 @@ def parse_period(
             raise ValueError(
                 f"{option} previous needs both since and until (the period to compare)"
             )
-        a, b = _instant(since, "since"), _instant(until, "until")
-        return a - (b - a), a
+        p = Period.parse(since, until, tz)
+        assert p.start is not None and p.end is not None
+        return p.start - (p.end - p.start), p.start
     if isinstance(text, str):
         # Split on the colon before the second date, not on those inside ISO times.
         parts = re.split(r":(?=\s*\d{4}-\d{2}-\d{2})", text.strip())
@@ -89,7 +86,7 @@ def parse_period(
         first, second = parts
     else:
         first, second = text
-    start, end = _instant(first, option), _instant(second, option)
+    start, end = _instant(first, option, tz), _instant(second, option, tz)
     if end <= start:
         raise ValueError(f"{option} {text!r} ends before it starts")
     return start, end
@@ -99,25 +96,30 @@ def filter_period(
     events: ir.Table,
     since: str | date | datetime | None = None,
     until: str | date | datetime | None = None,
+    tz: str = "UTC",
 ) -> ir.Table:
-    """Events with ``since <= timestamp < until`` (UTC)."""
-    t = events
-    if since is not None:
-        t = t.filter(t[TIMESTAMP] >= _instant(since, "since"))
-    if until is not None:
-        t = t.filter(t[TIMESTAMP] < _instant(until, "until"))
-    return t
+    """Events with ``since <= timestamp < until`` (dates without a time at midnight in
+    ``tz``). Analyses take ``since``/``until`` themselves (they tag touchpoints on the whole
+    history first); this is for counting raw events only."""
+    return Period.parse(since, until, tz).filter(events)
 
 
 def customer_stages(
-    events: ir.Table, journey: Journey, *, staged: ir.Table | None = None
+    events: ir.Table,
+    journey: Journey,
+    *,
+    staged: ir.Table | None = None,
+    period: Period | None = None,
 ) -> ir.Table:
-    """One row per customer with any event: ``highest`` stage index (null if none),
-    ``first_<stage>`` entry time of each stage, ``current`` stage (of the last staged event)
-    and ``persona``. ``staged`` may give :func:`staged_events` of ``events`` already
-    computed."""
+    """One row per customer with any event (in ``period``): ``highest`` stage index (null if
+    none), ``first_<stage>`` entry time of each stage, ``current`` stage (of the last staged
+    event) and ``persona``. ``events`` is the whole history: touchpoints and personas come
+    from it; with a ``period`` only the staged events inside it count. ``staged`` may give
+    :func:`staged_events` of ``events`` (the whole history) already computed."""
     if staged is None:
         staged = staged_events(events, journey)
+    if period is not None and period.bounded:
+        staged = period.filter(staged)
     aggs: dict[str, Any] = {"highest": staged.stage_index.max()}
     for i, s in enumerate(journey.stage_ids, start=1):
         aggs[f"first_{s}"] = staged[TIMESTAMP].min(where=staged.stage_index == i)
@@ -126,7 +128,8 @@ def customer_stages(
     ids = enumerate(journey.stage_ids, start=1)
     current = ibis.cases(*((per._current == i, s) for i, s in ids)).cast("string")
     per = per.mutate(current=current).drop("_current")
-    everyone = events.select(CUSTOMER).distinct()
+    counted = period.filter(events) if period is not None else events
+    everyone = counted.select(CUSTOMER).distinct()
     personas = persona_expr(events, journey)
     out = everyone.left_join(per, CUSTOMER).drop(f"{CUSTOMER}_right")
     return out.left_join(personas, CUSTOMER).drop(f"{CUSTOMER}_right")
@@ -164,14 +167,17 @@ def stage_funnel(
         Break down by ``persona``, ``channel`` (the customer's first channel) or an event
         property (the customer's first value of it); adds a ``segment`` column.
     since, until
-        Only count events in ``[since, until)`` (UTC dates or times).
+        Only count events in ``[since, until)`` (dates or times; a date is midnight in the
+        journey's ``timezone``). Touchpoints (with ``nth``), personas and breakdown values
+        come from each customer's whole history; a customer counts when they have an event
+        in the period, and reaches or enters a stage through the tagged events inside it.
     lang
         Language of the stage labels; default the journey's.
     events
-        Events to use instead of the project's.
+        Events (the whole history) to use instead of the project's.
     staged
-        :func:`~kundresa.analytics.touchpoints.staged_events` of those events (in the
-        period), when already computed.
+        :func:`~kundresa.analytics.touchpoints.staged_events` of those events (the whole
+        history), when already computed.
 
     Returns
     -------
@@ -210,8 +216,9 @@ def stage_funnel(
     2       decision        2        2                  1.000000
     """
     journey: Journey = project.journey
-    t = filter_period(events if events is not None else project.events, since, until)
-    per = customer_stages(t, journey, staged=staged)
+    period = Period.parse(since, until, journey.timezone)
+    t = events if events is not None else project.events
+    per = customer_stages(t, journey, staged=staged, period=period)
     stage_ids = list(journey.stage_ids)
     group_cols: list[str] = []
     if by is not None:
@@ -290,16 +297,24 @@ def stage_funnel_periods(
 
     The period ``[since, until)`` is compared with ``compare_to``: ``previous`` (the period
     of the same length right before it) or ``START:END``. Each period counts only its own
-    events, as :func:`stage_funnel` does with ``since``/``until``.
+    events (customers are still who their whole history says), as :func:`stage_funnel` does
+    with ``since``/``until``.
 
     Returns the columns of :func:`stage_funnel` for the period, the same ones prefixed
     ``previous_`` for the other period, and ``conversion_change``: the difference in
     ``conversion_from_previous`` (period minus other).
     """
-    other = parse_period(compare_to, since=since, until=until)
+    other = parse_period(compare_to, since=since, until=until, tz=project.journey.timezone)
     keys = ["segment", "stage"] if by is not None else ["stage"]
     now = stage_funnel(project, by=by, since=since, until=until, lang=lang, events=events)
-    then = stage_funnel(project, by=by, since=other[0], until=other[1], lang=lang, events=events)
+    then = stage_funnel(
+        project,
+        by=by,
+        since=other[0].replace(tzinfo=UTC),
+        until=other[1].replace(tzinfo=UTC),
+        lang=lang,
+        events=events,
+    )
     then = then.drop(columns=["label"]).rename(
         columns={c: f"previous_{c}" for c in then.columns if c not in keys}
     )

@@ -161,16 +161,31 @@ def persona_expr(t: ir.Table, journey: Journey) -> ir.Table:
     return per.select(CUSTOMER, persona=persona.cast("string"))
 
 
-def touchpoint_summary(project: Any, *, lang: str | None = None) -> Any:
+def touchpoint_summary(
+    project: Any,
+    *,
+    lang: str | None = None,
+    since: Any = None,
+    until: Any = None,
+    events: ir.Table | None = None,
+) -> Any:
     """Customers and events per touchpoint, in journey order, with stage and channel.
+
+    Touchpoints are assigned on each customer's whole history (``nth`` counts from the
+    first event ever); ``since``/``until`` then choose which of the tagged events are
+    counted (dates at midnight in the journey's ``timezone``).
 
     Returns a pandas DataFrame with ``touchpoint``, ``stage``, ``channel``, ``customers``,
     ``events``; events that fit no touchpoint are counted on a last row ``(none)``.
     """
     import pandas as pd
 
+    from kundresa.analytics._period import Period
+
     journey = project.journey
-    tagged = tag_events(project.events, journey)
+    period = Period.parse(since, until, journey.timezone)
+    whole = events if events is not None else project.events
+    tagged = period.filter(tag_events(whole, journey))
     counts = (
         tagged.group_by("touchpoint")
         .aggregate(customers=tagged[CUSTOMER].nunique(), events=tagged.count())

@@ -10,6 +10,11 @@ conversion event's ``value`` (0 when missing). A conversion without any touch ge
 ``("(no touch)",)``. Touches after a customer's last conversion (all of them, for customers who
 never convert) form a *null path*, limited to ``lookback`` before the customer's last touch.
 
+With ``since``/``until`` (a date is midnight in the journey's ``timezone``) the conversions in
+``[since, until)`` are counted, with their touches as far back as the lookback reaches (before
+``since`` too); a null path counts when its last touch is in the period; touchpoints and stage
+entries come from the whole history, and nothing after ``until`` is read.
+
 **Stage attribution** (:func:`stage_attribution`). For each stage transition s → s+1 of the
 journey, the population is the customers who entered stage s. A customer *progresses* when,
 after first entering s, they have an event in a later stage (s+1 or beyond: skipping counts as
@@ -18,7 +23,8 @@ progressing (for those who stall: up to their last event), within ``lookback`` o
 A customer without a touch in that span gets the path ``("(no touch)",)``, so every customer
 in the stage counts. Progressing paths are conversions, stalled ones null paths; the Markov
 model (exact removal effects) credits each channel or touchpoint with the progressions it
-helps to cause.
+helps to cause. With ``since``/``until`` the population is the customers who first entered
+stage s in the period, followed up to the period's end.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ import pandas as pd
 
 from kundresa.analytics._duration import parse_duration
 from kundresa.analytics._ibis import cached
+from kundresa.analytics._period import Period, When, project_timezone
 from kundresa.analytics.funnel import parse_step
 from kundresa.analytics.touchpoints import EVENT_ORDER, tag_events
 from kundresa.model.events import CHANNEL, CUSTOMER, EVENT, TIMESTAMP, VALUE
@@ -100,6 +107,9 @@ def conversion_paths(
     journey: Journey | None = None,
     level: str = "channel",
     lookback: str | float | None = "30d",
+    since: When = None,
+    until: When = None,
+    timezone: str | None = None,
 ) -> pd.DataFrame:
     """The paths to conversion (and the null paths) of every customer.
 
@@ -151,7 +161,12 @@ def conversion_paths(
         missing = [n for n in step.names if n not in known]
         if missing:
             raise ValueError(f"conversion {conversion!r}: no {step.kind} {missing[0]!r}")
+    period = Period.parse(since, until, project_timezone(journey, timezone))
     t = tag_events(events, journey) if needs_journey and journey is not None else events
+    if period.end is not None:
+        # What happens after the period cannot change a conversion in it: only the history
+        # up to its end is read (tagging above saw all of it).
+        t = t.filter(period.before_end(t[TIMESTAMP]))
     column = {"event": EVENT, "touchpoint": "touchpoint", "stage": "stage"}[step.kind]
     fits = t[column].isin(list(step.names)).fill_null(False)
     order = [t[c] for c in EVENT_ORDER]
@@ -169,6 +184,13 @@ def conversion_paths(
     convs = t.filter(t._conv).select(
         CUSTOMER, _seg=t._seg, _at=t[TIMESTAMP], value=t[VALUE].fill_null(0.0)
     )
+    if period.start is not None:
+        # Conversions in the period; their touches may reach back before it (lookback).
+        # A null path counts when its last touch falls in the period.
+        seg_last = t.group_by([CUSTOMER, "_seg"]).aggregate(_end=t[TIMESTAMP].max())
+        counted = seg_last.filter(seg_last._end >= period.start).select(CUSTOMER, "_seg")
+        t = t.semi_join(counted, [CUSTOMER, "_seg"])
+        convs = convs.filter(convs._at >= period.start)
     touches = t.filter(~t._conv).select(CUSTOMER, "_seg", *[c for c in EVENT_ORDER], node=t._node)
     seg_end = touches.group_by([CUSTOMER, "_seg"]).aggregate(_last=touches[TIMESTAMP].max())
     j = touches.left_join(convs, [CUSTOMER, "_seg"]).drop(f"{CUSTOMER}_right", "_seg_right")
@@ -223,9 +245,14 @@ def stage_paths(
     return _stage_paths(tag_events(events, journey), k, level, _lookback(lookback))
 
 
-def _stage_paths(t: ir.Table, k: int, level: str, window: float | None) -> pd.DataFrame:
-    """:func:`stage_paths` of stage number ``k`` (1-based) from tagged events ``t``."""
+def _stage_paths(
+    t: ir.Table, k: int, level: str, window: float | None, period: Period | None = None
+) -> pd.DataFrame:
+    """:func:`stage_paths` of stage number ``k`` (1-based) from tagged events ``t``; with a
+    ``period``, the customers who first entered the stage in it (``t`` ends at its end)."""
     entered = t.filter(t.stage_index == k).group_by(CUSTOMER).aggregate(_in=t[TIMESTAMP].min())
+    if period is not None and period.start is not None:
+        entered = entered.filter(entered._in >= period.start)
     t = t.inner_join(entered, CUSTOMER)
     after = t.filter(t[TIMESTAMP] >= t._in)
     out = (
@@ -284,6 +311,8 @@ def stage_attribution(
     lookback: str | float | None = "30d",
     order: int = 1,
     lang: str | None = None,
+    since: When = None,
+    until: When = None,
 ) -> pd.DataFrame:
     """Which channels (or touchpoints) move customers from each stage to the next.
 
@@ -345,8 +374,12 @@ def stage_attribution(
     2  consideration          1           0  (no touch)          0.0
     """
     window = _lookback(lookback)
-    with cached(tag_events(events, journey)) as tagged:
-        return _stage_attribution(tagged, journey, level, window, order, lang)
+    period = Period.parse(since, until, journey.timezone)
+    tagged = tag_events(events, journey)
+    if period.end is not None:
+        tagged = tagged.filter(period.before_end(tagged[TIMESTAMP]))
+    with cached(tagged) as kept:
+        return _stage_attribution(kept, journey, level, window, order, lang, period)
 
 
 def _stage_attribution(
@@ -356,13 +389,14 @@ def _stage_attribution(
     window: float | None,
     order: int,
     lang: str | None,
+    period: Period | None = None,
 ) -> pd.DataFrame:
     from kundresa.attribution.models import markov
 
     rows: list[pd.DataFrame] = []
     ids = list(journey.stage_ids)
     for i, s in enumerate(ids[:-1]):
-        paths = _stage_paths(tagged, i + 1, level, window)
+        paths = _stage_paths(tagged, i + 1, level, window, period)
         if paths.empty:
             continue
         progressed = float(paths["conversions"].sum())

@@ -206,10 +206,18 @@ def build_command(spec: CommandSpec) -> click.Command:
         decorators.append(click.option(option, **kw))
     if spec.period:
         decorators.append(
-            click.option("--since", default=None, help="Only events at or after this date (UTC).")
+            click.option(
+                "--since",
+                default=None,
+                help="Count only events at or after this date or time (the project's time zone).",
+            )
         )
         decorators.append(
-            click.option("--until", default=None, help="Only events before this date (UTC).")
+            click.option(
+                "--until",
+                default=None,
+                help="Count only events before this date or time (the project's time zone).",
+            )
         )
     if spec.persona:
         decorators.append(

@@ -296,6 +296,9 @@ class Journey:
     stages: tuple[Stage, ...]
     language: str = "en"
     circular: bool = False
+    timezone: str = "UTC"
+    """The project time zone (IANA name): calendar days, weeks and months, and dates given
+    without a time, are read in it. Timestamps stay UTC instants."""
     review_by: date | None = None
     template: str | None = None
     personas: tuple[Persona, ...] = ()

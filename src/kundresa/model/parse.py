@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
@@ -404,6 +405,7 @@ _TOP = (
     "description",
     "language",
     "circular",
+    "timezone",
     "review_by",
     "template",
     "stages",
@@ -582,6 +584,23 @@ def _check_unique(r: _Reader, items: list[tuple[str, yaml.Node, str]], what: str
             seen[key] = node
 
 
+def _timezone(r: _Reader, node: yaml.Node) -> str | None:
+    """The project time zone: an IANA name such as ``Europe/Stockholm``."""
+    name = r.text(node, "timezone")
+    if name is None:
+        return None
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        r.error(
+            node,
+            "timezone",
+            f"unknown time zone {name!r}; use an IANA name such as Europe/Stockholm or UTC",
+        )
+        return None
+    return name
+
+
 def _parse(r: _Reader, root: yaml.Node) -> Journey | None:
     top = r.mapping(root, "", _TOP)
     if top is None:
@@ -605,6 +624,9 @@ def _parse(r: _Reader, root: yaml.Node) -> Journey | None:
     lang = "en"
     if "language" in top:
         lang = r.choice(top["language"][1], "language", LANGUAGES) or "en"
+    timezone = "UTC"
+    if "timezone" in top:
+        timezone = _timezone(r, top["timezone"][1]) or "UTC"
     review_by = None
     if "review_by" in top:
         vnode = top["review_by"][1]
@@ -851,6 +873,7 @@ def _parse(r: _Reader, root: yaml.Node) -> Journey | None:
         stages=tuple(stages),
         language=lang,
         circular=circular,
+        timezone=timezone,
         review_by=review_by,
         template=template,
         personas=tuple(personas),

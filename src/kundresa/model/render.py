@@ -475,6 +475,10 @@ _COMMENTS = {
     "circular": """\
 # circular: true when customers who buy again start the journey over (a new need, a new
 # round); false when the journey is drawn as a line.""",
+    "timezone": """\
+# timezone: the project's time zone (an IANA name such as Europe/Stockholm). Days, weeks
+# and months in the analyses, and dates given without a time (--since 2025-03-01), are
+# read in it; timestamps are stored as UTC.""",
     "review_by": "# Review the map at least twice a year; `kundresa validate` warns after it.",
     "stages": """\
 # Stages, in order (template: {template}). Labels in Swedish, Danish and English; funnel
@@ -554,6 +558,8 @@ def render_journey_yaml(
     out.append(f"language: {lang}")
     out.append(_COMMENTS["circular"])
     out.append(f"circular: {'true' if t.circular else 'false'}")
+    out.append(_COMMENTS["timezone"])
+    out.append("timezone: UTC")
     out.append(_COMMENTS["review_by"])
     out.append(f"review_by: {_six_months_after(today).isoformat()}")
     out.append("")

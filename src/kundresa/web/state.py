@@ -111,12 +111,11 @@ class ProjectState:
                 self._cache.popitem(last=False)
             return value
 
-    def scope(
-        self, persona: str | None = None, since: str | None = None, until: str | None = None
-    ) -> Any:
-        """The project narrowed to one persona's customers and a period, as the analyses take
-        it (an object with ``journey`` and ``events``)."""
-        from kundresa.analytics.stages import filter_period
+    def scope(self, persona: str | None = None) -> Any:
+        """The project narrowed to one persona's customers, as the analyses take it (an
+        object with ``journey`` and ``events``: each customer's whole history). A period is
+        not a narrowing: pass ``since``/``until`` to the analysis, which tags touchpoints on
+        the whole history and counts only the period."""
         from kundresa.analytics.touchpoints import persona_expr
 
         project = self.project
@@ -131,8 +130,6 @@ class ProjectState:
             who = persona_expr(events, journey)
             chosen = who.filter(who.persona == persona).select("customer_id")
             events = events.semi_join(chosen, "customer_id")
-        if since or until:
-            events = filter_period(events, since or None, until or None)
         return SimpleNamespace(journey=journey, events=events, engine=project.engine, root=None)
 
     def ingest(self, path: Path) -> dict[str, Any]:

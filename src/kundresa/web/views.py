@@ -73,11 +73,9 @@ def _lane_cell(journey: Journey, lane: str, stage: str, persona: str | None) -> 
 
 def _period(since: str | None, until: str | None) -> tuple[str | None, str | None]:
     # Check the dates now, so a bad one is reported as the parameter, not deep in a query.
-    import ibis
+    from kundresa.analytics._period import Period
 
-    from kundresa.analytics.stages import filter_period
-
-    filter_period(ibis.table({"timestamp": "timestamp"}, name="t"), since or None, until or None)
+    Period.parse(since or None, until or None)
     return since or None, until or None
 
 
@@ -95,15 +93,17 @@ def map_view(
 
     since, until = _period(since, until)
     journey = state.project.journey
-    scope = state.scope(persona, since, until)
-    funnel = records(stage_funnel(scope, lang=lang))
-    tps = {r["touchpoint"]: r for r in records(touchpoint_summary(scope, lang=lang))}
+    scope = state.scope(persona)
+    funnel = records(stage_funnel(scope, lang=lang, since=since, until=until))
+    tps = {
+        r["touchpoint"]: r
+        for r in records(touchpoint_summary(scope, lang=lang, since=since, until=until))
+    }
     kpi_rows: list[dict[str, Any]] = []
     if available("kundresa.analytics.bottlenecks"):
         from kundresa.analytics.bottlenecks import kpi_status
 
-        scope_all = state.scope(persona)
-        kpi_rows = records(kpi_status(scope_all, since=since, until=until, lang=lang))
+        kpi_rows = records(kpi_status(scope, since=since, until=until, lang=lang))
     lost = [r for r in funnel if r["dropped"] is not None]
     biggest = max(lost, key=lambda r: r["dropped"])["stage"] if lost else None
     if biggest is not None and not any(r["dropped"] for r in lost):
@@ -285,7 +285,7 @@ def funnel_view(
 
     since, until = _period(since, until)
     journey = state.project.journey
-    scope = state.scope(persona, since, until)
+    scope = state.scope(persona)
     step_list = _split(steps) or default_steps(journey)
     if len(step_list) < 2:
         raise ValueError("steps: an event funnel needs at least two steps")
@@ -295,10 +295,12 @@ def funnel_view(
         "order": order,
         "exclusions": excl,
         "journey": journey,
+        "since": since,
+        "until": until,
     }
     report = funnel_report(scope.events, step_list, by=by or None, period=period, **common)
     out: dict[str, Any] = {
-        "stages": records(stage_funnel(scope, lang=lang)),
+        "stages": records(stage_funnel(scope, lang=lang, since=since, until=until)),
         "steps": step_list,
         "window": window,
         "order": order,
@@ -331,7 +333,7 @@ def funnel_customers_view(
 
     since, until = _period(since, until)
     journey = state.project.journey
-    scope = state.scope(persona, since, until)
+    scope = state.scope(persona)
     step_list = _split(steps) or default_steps(journey)
     if not 1 <= step <= len(step_list):
         raise ValueError(f"step: must be between 1 and {len(step_list)}, got {step}")
@@ -344,6 +346,8 @@ def funnel_customers_view(
         order=order,
         exclusions=_split(exclusions),
         journey=journey,
+        since=since,
+        until=until,
     )
     total = int(t.count().execute())
     rows = records(t.order_by("customer_id").limit(limit).to_pandas())
@@ -373,20 +377,21 @@ def paths_view(
 
     since, until = _period(since, until)
     journey = state.project.journey
-    scope = state.scope(persona, since, until)
+    scope = state.scope(persona)
     session_gap = session_gap or None  # none: one path per customer, the whole journey
     opts: dict[str, Any] = {"journey": journey, "level": level, "session_gap": session_gap}
     ends: dict[str, Any] = {"start": start or None, "end": end or None}
+    p = {"since": since, "until": until}
     return {
         "level": level,
         "start": start or None,
         "end": end or None,
         "steps": steps,
         "session_gap": session_gap,
-        "paths": records(paths(scope.events, steps=steps, top=20, **opts, **ends)),
-        "links": records(path_links(scope.events, steps=steps, **opts, **ends)),
-        "dfg": records(directly_follows(scope.events, journey=journey, level=level)),
-        "transitions": records(transition_matrix(scope.events, journey, lang=lang)),
+        "paths": records(paths(scope.events, steps=steps, top=20, **opts, **ends, **p)),
+        "links": records(path_links(scope.events, steps=steps, **opts, **ends, **p)),
+        "dfg": records(directly_follows(scope.events, journey=journey, level=level, **p)),
+        "transitions": records(transition_matrix(scope.events, journey, lang=lang, **p)),
     }
 
 
@@ -408,7 +413,7 @@ def retention_view(
 
     since, until = _period(since, until)
     journey = state.project.journey
-    scope = state.scope(persona, since, until)
+    scope = state.scope(persona)
     long = retention(
         scope.events,
         cohort=cohort,
@@ -416,15 +421,18 @@ def retention_view(
         returning=returning,
         periods=periods,
         journey=journey,
+        since=since,
+        until=until,
     )
+    p = {"since": since, "until": until}
     return {
         "available": True,
         "period": period,
         "cohort": cohort,
         "returning": returning,
         "retention": records(long),
-        "lifecycle": records(lifecycle(scope.events, period=period, journey=journey)),
-        "repeat_purchase": records(repeat_purchase_rate(scope.events, journey=journey)),
+        "lifecycle": records(lifecycle(scope.events, period=period, journey=journey, **p)),
+        "repeat_purchase": records(repeat_purchase_rate(scope.events, journey=journey, **p)),
     }
 
 
@@ -522,9 +530,10 @@ def attribution_view(
 
     since, until = _period(since, until)
     journey = state.project.journey
-    scope = state.scope(persona, since, until)
+    scope = state.scope(persona)
+    p = {"since": since, "until": until}
     paths = conversion_paths(
-        scope.events, conversion=conversion, journey=journey, level=level, lookback=lookback
+        scope.events, conversion=conversion, journey=journey, level=level, lookback=lookback, **p
     )
     models = (
         "first",
@@ -542,7 +551,7 @@ def attribution_view(
         "lookback": lookback,
         "models": records(compare_models(paths, models)) if len(paths) else [],
         "stages": records(
-            stage_attribution(scope.events, journey, level=level, lookback=lookback, lang=lang)
+            stage_attribution(scope.events, journey, level=level, lookback=lookback, lang=lang, **p)
         ),
     }
 
