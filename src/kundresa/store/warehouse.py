@@ -22,12 +22,15 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from kundresa.ingest.columns import ColumnError, ColumnMap, map_columns
+from kundresa.ingest.columns import PLACEHOLDER_IDS, ColumnError, ColumnMap, map_columns
 from kundresa.ingest.readers import RawBatch, ReadError, iter_raw_batches, read_header
+from kundresa.store.identity import materialise_id_map
 
 __all__ = ["IngestError", "IngestReport", "Warehouse"]
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
+"""Version 2 added identity stitching: ``events.anonymous_id``, ``identity_links``,
+``customer_traits`` and ``id_map``. Older warehouses gain them when opened for writing."""
 
 _DDL = (
     """
@@ -41,9 +44,32 @@ _DDL = (
         session_id VARCHAR,
         properties MAP(VARCHAR, VARCHAR),
         _key UHUGEINT NOT NULL,
-        _ingest INTEGER NOT NULL
+        _ingest INTEGER NOT NULL,
+        anonymous_id VARCHAR
     )
     """,
+    # Schema 1 → 2: the anonymous id an event carried beside its known id.
+    "ALTER TABLE events ADD COLUMN IF NOT EXISTS anonymous_id VARCHAR",
+    """
+    CREATE TABLE IF NOT EXISTS identity_links (
+        anonymous_id VARCHAR NOT NULL,
+        known_id VARCHAR NOT NULL,
+        first_seen TIMESTAMP NOT NULL,
+        ingest INTEGER NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS customer_traits (
+        id VARCHAR NOT NULL,
+        key VARCHAR NOT NULL,
+        value VARCHAR,
+        "timestamp" TIMESTAMP NOT NULL,
+        ingest INTEGER NOT NULL
+    )
+    """,
+    # Every id whose person is named by another id (see kundresa.store.identity); ids that
+    # name themselves are not listed, so a project without links has an empty map.
+    "CREATE TABLE IF NOT EXISTS id_map (id VARCHAR NOT NULL, customer_id VARCHAR NOT NULL)",
     """
     CREATE TABLE IF NOT EXISTS quarantine (
         ingest INTEGER NOT NULL,
@@ -88,6 +114,10 @@ class IngestReport:
     quarantined: int = 0
     already_quarantined: int = 0
     rejected: int = 0
+    # Identify rows loaded (links and traits, not events) and identity links new to the
+    # warehouse (or seen earlier than before).
+    identified: int = 0
+    links: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
     columns: dict[str, dict[str, str]] = field(default_factory=dict)
     # The source each file was read as (``events``, ``ga4``, …), by file.
@@ -102,6 +132,8 @@ class IngestReport:
             "duplicates": self.duplicates,
             "quarantined": self.quarantined,
             "already_quarantined": self.already_quarantined,
+            "identified": self.identified,
+            "links": self.links,
             "reasons": self.reasons,
             "columns": self.columns,
             "recognised": self.recognised,
@@ -122,6 +154,18 @@ def _clean(col: str) -> str:
     return f"NULLIF(trim({_q(col)}), '')"
 
 
+def _id_sql(columns: Sequence[str]) -> str:
+    """The first present id of ``columns``, placeholders (``null``, ``0``…) counting as none."""
+    if not columns:
+        return "NULL::VARCHAR"
+    placeholders = ", ".join(_lit(v) for v in PLACEHOLDER_IDS)
+    ids = [
+        f"CASE WHEN lower(trim({_q(c)})) IN ({placeholders}) THEN NULL ELSE trim({_q(c)}) END"
+        for c in columns
+    ]
+    return ids[0] if len(ids) == 1 else f"coalesce({', '.join(ids)})"
+
+
 # Numbers in the time column are Unix epochs; their magnitude tells the unit, the same rule
 # analytics tools use: seconds up to 1e11 (year 5138), then milliseconds, microseconds and
 # nanoseconds.
@@ -138,11 +182,9 @@ def _parse_sql(stage: str, cmap: ColumnMap, columns: Sequence[str]) -> str:
     def opt(col: str | None) -> str:
         return _clean(col) if col is not None else "NULL::VARCHAR"
 
-    customer = (
-        f"NULLIF(trim(coalesce({', '.join(_clean(c) for c in cmap.customer)})), '')"
-        if len(cmap.customer) > 1
-        else _clean(cmap.customer[0])
-    )
+    known = _id_sql(cmap.customer)
+    anonymous = _id_sql(cmap.anonymous)
+    kind = f"lower(trim({_q(cmap.kind)}))" if cmap.kind is not None else "NULL::VARCHAR"
     props = sorted(cmap.properties)
     if props:
         entries = ", ".join(f"struct_pack(key := {_lit(p)}, value := {_clean(p)})" for p in props)
@@ -167,7 +209,7 @@ def _parse_sql(stage: str, cmap: ColumnMap, columns: Sequence[str]) -> str:
             f"{_lit(f'column {cmap.properties_json!r} is not a JSON object')}"
         )
     raw = "json_object(" + ", ".join(f"{_lit(c)}, {_q(c)}" for c in columns) + ")"
-    customer_src = " or ".join(repr(c) for c in cmap.customer)
+    customer_src = " or ".join(repr(c) for c in (*cmap.customer, *cmap.anonymous))
     ts_src = repr(cmap.timestamp)
     value_check = (
         f"WHEN _v IS NOT NULL AND value IS NULL THEN "
@@ -178,13 +220,25 @@ def _parse_sql(stage: str, cmap: ColumnMap, columns: Sequence[str]) -> str:
     missing_customer = _lit(f"missing customer id (column {customer_src})")
     missing_time = _lit(f"missing timestamp (column {ts_src})")
     bad_time = _lit(f" (column {ts_src})")
-    missing_event = _lit(f"missing event name (column {cmap.event!r})")
+    missing_event = _lit(
+        f"missing event name (column {cmap.event!r})"
+        if cmap.event is not None
+        else "missing event name (no event column)"
+    )
+    bad_kind = (
+        f"WHEN _kind NOT IN ('event', 'identify') THEN 'unknown row kind ' || "
+        f"_kind || {_lit(f' (column {cmap.kind!r}: expected event or identify)')}"
+        if cmap.kind is not None
+        else ""
+    )
     return f"""
     WITH s AS (
         SELECT _line,
-            {customer} AS customer_id,
+            coalesce({known}, {anonymous}) AS customer_id,
+            {anonymous} AS anonymous_id,
+            NULLIF({kind}, '') AS _kind,
             {_clean(cmap.timestamp)} AS _t,
-            {_clean(cmap.event)} AS event,
+            {opt(cmap.event)} AS event,
             {opt(cmap.channel)} AS channel,
             {opt(cmap.value)} AS _v,
             {opt(cmap.event_id)} AS event_id,
@@ -206,10 +260,11 @@ def _parse_sql(stage: str, cmap: ColumnMap, columns: Sequence[str]) -> str:
     SELECT _line, customer_id, "timestamp", event, channel, value, event_id, session_id,
         properties,
         CASE
+            {bad_kind}
             WHEN customer_id IS NULL THEN {missing_customer}
             WHEN _t IS NULL THEN {missing_time}
             WHEN "timestamp" IS NULL THEN 'unparseable timestamp ' || _t || {bad_time}
-            WHEN event IS NULL THEN {missing_event}
+            WHEN event IS NULL AND _kind IS DISTINCT FROM 'identify' THEN {missing_event}
             {value_check}
             {props_check}
         END AS _reason,
@@ -219,7 +274,9 @@ def _parse_sql(stage: str, cmap: ColumnMap, columns: Sequence[str]) -> str:
                 coalesce(CAST(value AS VARCHAR), ''), coalesce(session_id, ''),
                 CAST(properties AS VARCHAR)))
         END AS _key,
-        _raw
+        _raw,
+        anonymous_id,
+        _kind
     FROM p
     """
 
@@ -263,8 +320,15 @@ class Warehouse:
             for ddl in _DDL:
                 self.con.execute(ddl)
             self.con.execute(
-                "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", [SCHEMA_VERSION]
+                "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [SCHEMA_VERSION]
             )
+        # A read-only warehouse written by an older version has no identity tables yet.
+        self._identity_tables = bool(
+            self.con.execute(
+                "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'id_map' "
+                "AND database_name = current_database()"
+            ).fetchone()[0]  # type: ignore[index]
+        )
 
     def close(self) -> None:
         self.con.close()
@@ -468,7 +532,7 @@ class Warehouse:
                 'customer_id VARCHAR, "timestamp" TIMESTAMP, event VARCHAR, channel VARCHAR, '
                 "value DOUBLE, event_id VARCHAR, session_id VARCHAR, "
                 "properties MAP(VARCHAR, VARCHAR), _reason VARCHAR, _key UHUGEINT, "
-                "_raw VARCHAR)"
+                "_raw VARCHAR, anonymous_id VARCHAR, _kind VARCHAR)"
             )
             for index, (source, batches) in enumerate(sources):
                 stage = f"_stage_{index}"
@@ -500,16 +564,21 @@ class Warehouse:
                 "AND q.record = p._raw AND q.ingest <> ?)",
                 [report.ingest_id, report.ingest_id],
             )
-            valid = con.execute("SELECT count(*) FROM _parsed WHERE _reason IS NULL").fetchone()
+            valid = con.execute(
+                "SELECT count(*) FROM _parsed "
+                "WHERE _reason IS NULL AND _kind IS DISTINCT FROM 'identify'"
+            ).fetchone()
             assert valid is not None
             # One row per key: the first occurrence in this ingest, and only if the
             # warehouse does not hold that key already.
             con.execute(
                 f"""
-                INSERT INTO events
-                SELECT {EVENT_SELECT}, p._key, ?
+                INSERT INTO events ({EVENT_SELECT}, _key, _ingest, anonymous_id)
+                SELECT {EVENT_SELECT}, p._key, ?,
+                    CASE WHEN p.anonymous_id <> p.customer_id THEN p.anonymous_id END
                 FROM (
-                    SELECT * FROM _parsed WHERE _reason IS NULL
+                    SELECT * FROM _parsed
+                    WHERE _reason IS NULL AND _kind IS DISTINCT FROM 'identify'
                     QUALIFY row_number() OVER (PARTITION BY _key ORDER BY _source, _line) = 1
                 ) p
                 ANTI JOIN events e ON p._key = e._key
@@ -517,6 +586,7 @@ class Warehouse:
                 """,
                 [report.ingest_id],
             )
+            self._store_identities(report)
             loaded = con.execute(
                 "SELECT count(*) FROM events WHERE _ingest = ?", [report.ingest_id]
             ).fetchone()
@@ -573,6 +643,67 @@ class Warehouse:
                 raise IngestError(f"ingest failed, warehouse unchanged: {exc}") from exc
             raise
         return report
+
+    def _store_identities(self, report: IngestReport) -> None:
+        """Links, traits and the id map from this ingest's valid rows (in its transaction)."""
+        con = self.con
+        row = con.execute(
+            "SELECT count(*) FILTER (_kind = 'identify'), "
+            "count(*) FILTER (anonymous_id <> customer_id) FROM _parsed WHERE _reason IS NULL"
+        ).fetchone()
+        assert row is not None
+        report.identified = int(row[0])
+        if row[0] == 0 and row[1] == 0:
+            return
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _new_links AS SELECT anonymous_id, customer_id AS known_id, "
+            'min("timestamp") AS first_seen FROM _parsed '
+            "WHERE _reason IS NULL AND anonymous_id <> customer_id GROUP BY ALL"
+        )
+        # A link seen earlier than the warehouse knew (a backfill) moves its time back: which
+        # known id an anonymous id was linked to first decides whose it is.
+        earlier = con.execute(
+            "UPDATE identity_links l SET first_seen = n.first_seen FROM _new_links n "
+            "WHERE l.anonymous_id = n.anonymous_id AND l.known_id = n.known_id "
+            "AND n.first_seen < l.first_seen"
+        ).fetchone()
+        con.execute(
+            "INSERT INTO identity_links SELECT n.*, ? FROM _new_links n "
+            "ANTI JOIN identity_links l ON l.anonymous_id = n.anonymous_id "
+            "AND l.known_id = n.known_id",
+            [report.ingest_id],
+        )
+        added = con.execute(
+            "SELECT count(*) FROM identity_links WHERE ingest = ?", [report.ingest_id]
+        ).fetchone()
+        con.execute("DROP TABLE _new_links")
+        report.links = int(added[0]) if added else 0
+        if report.links or (earlier and earlier[0]):
+            materialise_id_map(con)
+        if report.identified:
+            con.execute(
+                """
+                INSERT INTO customer_traits
+                SELECT DISTINCT t.id, t.key, t.value, t."timestamp", ?
+                FROM (
+                    SELECT customer_id AS id, e.key AS key, e.value AS value, "timestamp"
+                    FROM (SELECT customer_id, "timestamp", unnest(map_entries(properties)) AS e
+                          FROM _parsed WHERE _reason IS NULL AND _kind = 'identify')
+                ) t
+                ANTI JOIN customer_traits c ON c.id = t.id AND c.key = t.key
+                    AND c.value IS NOT DISTINCT FROM t.value AND c."timestamp" = t."timestamp"
+                """,
+                [report.ingest_id],
+            )
+
+    # -- identities --------------------------------------------------------------------------
+
+    def has_links(self) -> bool:
+        """Whether any id is stitched to another (the event table then needs the id map)."""
+        if not self._identity_tables:
+            return False
+        row = self.con.execute("SELECT EXISTS (SELECT 1 FROM id_map)").fetchone()
+        return bool(row and row[0])
 
     def _stage(self, stage: str, source: str, batches: Any, report: IngestReport) -> list[str]:
         """Stream a file's batches into a text-only staging table; return its columns."""
