@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from kundresa.store.warehouse import IngestError, IngestReport, Warehouse
+from kundresa.store.warehouse import IdentityError, IngestError, IngestReport, Warehouse
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -27,6 +27,8 @@ __all__ = ["JOURNEY_FILE", "STORE_DIR", "Project", "ProjectError", "read_events"
 JOURNEY_FILE = "journey.yaml"
 STORE_DIR = ".kundresa"
 WAREHOUSE_FILE = "warehouse.duckdb"
+UPLOADS_DIR = "uploads"
+"""Where the web app keeps uploaded files, inside :data:`STORE_DIR`."""
 
 
 class ProjectError(Exception):
@@ -244,6 +246,98 @@ class Project:
         self._events = None  # engines that copy the events must see the new ones
         return report
 
+    # -- identities --------------------------------------------------------------------------
+
+    def identities(self, id: str | None = None) -> dict[str, Any]:
+        """Identity stitching: a summary, or one person (docs/identity.md).
+
+        Without ``id``: ``ids``, ``persons``, ``links``, ``persons_with_several_ids``,
+        ``conflicts`` and ``conflicting_ids`` (anonymous ids linked to more than one known id;
+        see :meth:`Warehouse.identity_summary`). With ``id``: the person it belongs to —
+        ``customer_id``, ``events``, ``ids`` (each with ``role``, ``first_seen``,
+        ``last_seen``, ``events``), ``traits`` and ``conflicts`` (:meth:`Warehouse.identity`).
+
+        Raises
+        ------
+        ProjectError
+            When ``id`` is given and the warehouse has never seen it.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> events = pd.DataFrame({
+        ...     "anonymous_id": ["anon-1", "anon-1", None],
+        ...     "user_id": [None, "u42", "u42"],
+        ...     "timestamp": ["2025-03-01 09:00", "2025-03-01 09:05", "2025-03-01 09:30"],
+        ...     "event": ["page_view", "sign_in", "purchase"],
+        ... })
+        >>> project = Project.from_events(events)
+        >>> person = project.identities("anon-1")
+        >>> person["customer_id"], person["events"], [i["id"] for i in person["ids"]]
+        ('u42', 3, ['u42', 'anon-1'])
+        >>> project.events.customer_id.nunique().execute()
+        1
+        """
+        if id is None:
+            return self.warehouse.identity_summary()
+        try:
+            return self.warehouse.identity(id)
+        except IdentityError as exc:
+            raise ProjectError(str(exc)) from exc
+
+    def uploads(self) -> list[Path]:
+        """Uploaded files the web app keeps for this project (oldest first)."""
+        if self.root is None:
+            return []
+        folder = self.root / STORE_DIR / UPLOADS_DIR
+        return sorted(p for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
+
+    def forget(self, id: str) -> dict[str, Any]:
+        """Remove a person (every id stitched to ``id``) from the project (a GDPR erasure).
+
+        The warehouse part runs in one transaction (:meth:`Warehouse.forget`: events, links,
+        traits, quarantined rows). Then every uploaded file kept by the web app that
+        mentions one of the person's ids (a field equal to it, or the id as a JSON string
+        inside a field) is deleted: its rows already live in the warehouse, so no one
+        else's events are lost. Files loaded with ``kundresa ingest`` live outside the
+        project and are the user's to delete (the ingest log names them).
+
+        Returns
+        -------
+        dict
+            ``customer_id`` and the numbers of ``ids``, ``events``, ``links``, ``traits`` and
+            ``quarantined`` rows removed, ``files`` (deleted uploads, by path).
+
+        Raises
+        ------
+        ProjectError
+            When the warehouse has never seen ``id``, or an upload cannot be read or deleted
+            (the warehouse part then has not run, or has already committed: the message says
+            which).
+        """
+        try:
+            _, ids = self.warehouse.person_ids(id)
+        except IdentityError as exc:
+            raise ProjectError(str(exc)) from exc
+        # Read the uploads first: a file that cannot be read stops the forget before
+        # anything has changed.
+        files = [f for f in self.uploads() if _mentions(f, ids)]
+        counts = self.warehouse.forget(id)
+        self._events = None
+        deleted: list[str] = []
+        for f in files:
+            try:
+                f.unlink(missing_ok=True)
+            except OSError as exc:
+                raise ProjectError(
+                    f"{f}: cannot delete this upload ({exc.strerror}); the warehouse part of "
+                    f"the forget is done ({counts['events']:,} events removed): delete the "
+                    "file by hand"
+                ) from exc
+            deleted.append(str(f))
+        counts["files"] = deleted
+        return counts
+
     def info(self) -> dict[str, Any]:
         """What the project holds: journey, stages, events, quarantine and the last ingest."""
         out: dict[str, Any] = {
@@ -264,6 +358,38 @@ class Project:
             }
         out.update(self.warehouse.summary())
         return out
+
+
+def _mentions(path: Path, ids: list[str]) -> bool:
+    """Whether a file has a field equal to one of ``ids`` (or holding it as a JSON string)."""
+    import pyarrow.compute as pc
+
+    from kundresa.ingest.readers import ReadError, iter_raw_batches
+
+    wanted = pa.array(ids, pa.string())
+    quoted = [_json_string(i) for i in ids]
+    try:
+        for batch in iter_raw_batches(path):
+            for column in batch.columns.values():
+                text = column.cast(pa.string())
+                if pc.any(pc.is_in(pc.utf8_trim_whitespace(text), value_set=wanted)).as_py():
+                    return True
+                for q in quoted:
+                    if pc.any(pc.match_substring(text, q)).as_py():
+                        return True
+            for r in batch.rejected:
+                if any(i in r.text for i in ids):
+                    return True
+    except (ReadError, OSError, pa.ArrowException) as exc:
+        raise ProjectError(f"{path}: cannot read this upload to forget a person: {exc}") from exc
+    return False
+
+
+def _json_string(text: str) -> str:
+    """``text`` as a JSON string literal (how an id appears inside a JSON field)."""
+    import json
+
+    return json.dumps(text, ensure_ascii=False)
 
 
 def _load(wh: Warehouse, events: Any, options: dict[str, Any]) -> IngestReport:

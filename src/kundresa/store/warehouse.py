@@ -26,7 +26,7 @@ from kundresa.ingest.columns import PLACEHOLDER_IDS, ColumnError, ColumnMap, map
 from kundresa.ingest.readers import RawBatch, ReadError, iter_raw_batches, read_header
 from kundresa.store.identity import materialise_id_map
 
-__all__ = ["IngestError", "IngestReport", "Warehouse"]
+__all__ = ["IdentityError", "IngestError", "IngestReport", "Warehouse"]
 
 SCHEMA_VERSION = "2"
 """Version 2 added identity stitching: ``events.anonymous_id``, ``identity_links``,
@@ -100,6 +100,10 @@ EVENT_SELECT = 'customer_id, "timestamp", event, channel, value, event_id, sessi
 
 class IngestError(Exception):
     """An ingest that could not run; the warehouse is unchanged."""
+
+
+class IdentityError(LookupError):
+    """An id the warehouse has never seen (in events, links or traits)."""
 
 
 @dataclass
@@ -345,9 +349,16 @@ class Warehouse:
 
     def summary(self) -> dict[str, Any]:
         """Event, customer and quarantine counts, date range and the last ingest."""
+        # Customers are persons: ids stitched together count once.
+        customer = (
+            "coalesce((SELECT m.customer_id FROM id_map m WHERE m.id = e.customer_id), "
+            "e.customer_id)"
+            if self.has_links()
+            else "customer_id"
+        )
         ev = self.con.execute(
-            'SELECT count(*), count(DISTINCT customer_id), min("timestamp"), max("timestamp"), '
-            "count(DISTINCT event) FROM events"
+            f'SELECT count(*), count(DISTINCT {customer}), min("timestamp"), max("timestamp"), '
+            "count(DISTINCT event) FROM events e"
         ).fetchone()
         assert ev is not None
         last = self.con.execute(
@@ -574,8 +585,7 @@ class Warehouse:
             con.execute(
                 f"""
                 INSERT INTO events ({EVENT_SELECT}, _key, _ingest, anonymous_id)
-                SELECT {EVENT_SELECT}, p._key, ?,
-                    CASE WHEN p.anonymous_id <> p.customer_id THEN p.anonymous_id END
+                SELECT {EVENT_SELECT}, p._key, ?, p.anonymous_id
                 FROM (
                     SELECT * FROM _parsed
                     WHERE _reason IS NULL AND _kind IS DISTINCT FROM 'identify'
@@ -656,8 +666,9 @@ class Warehouse:
         if row[0] == 0 and row[1] == 0:
             return
         con.execute(
-            "CREATE OR REPLACE TEMP TABLE _new_links AS SELECT anonymous_id, customer_id AS known_id, "
-            'min("timestamp") AS first_seen FROM _parsed '
+            "CREATE OR REPLACE TEMP TABLE _new_links AS "
+            'SELECT anonymous_id, customer_id AS known_id, min("timestamp") AS first_seen '
+            "FROM _parsed "
             "WHERE _reason IS NULL AND anonymous_id <> customer_id GROUP BY ALL"
         )
         # A link seen earlier than the warehouse knew (a backfill) moves its time back: which
@@ -705,6 +716,240 @@ class Warehouse:
         row = self.con.execute("SELECT EXISTS (SELECT 1 FROM id_map)").fetchone()
         return bool(row and row[0])
 
+    def _ids_sql(self) -> str:
+        """Every id the warehouse holds, one row each (column ``id``)."""
+        parts = ["SELECT customer_id AS id FROM events", "SELECT anonymous_id FROM events"]
+        if self._identity_tables:
+            parts += [
+                "SELECT anonymous_id FROM identity_links",
+                "SELECT known_id FROM identity_links",
+                "SELECT id FROM customer_traits",
+            ]
+        return f"SELECT DISTINCT id FROM ({' UNION ALL '.join(parts)}) WHERE id IS NOT NULL"
+
+    def _conflicts(self, ids: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        """Anonymous ids linked to more than one known id, with the one they belong to."""
+        if not self._identity_tables:
+            return []
+        where = "" if ids is None else "WHERE l.anonymous_id IN (SELECT unnest(?))"
+        rows = self.con.execute(
+            f"""
+            SELECT l.anonymous_id, coalesce(m.customer_id, first(l.known_id ORDER BY
+                    l.first_seen, l.known_id)) AS customer_id,
+                list(struct_pack(known_id := l.known_id, first_seen := l.first_seen)
+                     ORDER BY l.first_seen, l.known_id) AS links
+            FROM identity_links l LEFT JOIN id_map m ON m.id = l.anonymous_id
+            {where}
+            GROUP BY l.anonymous_id, m.customer_id
+            HAVING count(DISTINCT l.known_id) > 1
+            ORDER BY l.anonymous_id
+            """,
+            [] if ids is None else [list(ids)],
+        ).fetchall()
+        return [
+            {"anonymous_id": a, "customer_id": c, "linked_to": [dict(x) for x in links]}
+            for a, c, links in rows
+        ]
+
+    def identity_summary(self) -> dict[str, Any]:
+        """Ids, persons, links, persons with several ids, and conflicts (listed).
+
+        ``conflicting_ids`` lists each anonymous id linked to more than one known id, the
+        known ids it was linked to in order of ``first_seen``, and the ``customer_id`` it
+        belongs to (the first).
+        """
+        row = self.con.execute(f"SELECT count(*) FROM ({self._ids_sql()})").fetchone()
+        ids = int(row[0]) if row else 0
+        mapped = links = several = 0
+        if self._identity_tables:
+            counts = self.con.execute(
+                "SELECT (SELECT count(*) FROM id_map), (SELECT count(*) FROM identity_links), "
+                "(SELECT count(DISTINCT customer_id) FROM id_map)"
+            ).fetchone()
+            assert counts is not None
+            mapped, links, several = (int(c) for c in counts)
+        conflicts = self._conflicts()
+        return {
+            "ids": ids,
+            "persons": ids - mapped,
+            "links": links,
+            "persons_with_several_ids": several,
+            "conflicts": len(conflicts),
+            "conflicting_ids": conflicts,
+        }
+
+    def person_ids(self, id: str) -> tuple[str, list[str]]:
+        """The customer id naming the person ``id`` belongs to, and all the person's ids
+        (that customer id first).
+
+        Raises
+        ------
+        IdentityError
+            When the warehouse has never seen ``id``.
+        """
+        key = id.strip()
+        found = self.con.execute(
+            f"SELECT EXISTS (SELECT 1 FROM ({self._ids_sql()}) WHERE id = ?)", [key]
+        ).fetchone()
+        if not (found and found[0]):
+            raise IdentityError(f"{key!r}: no such id in the warehouse")
+        if not self._identity_tables:
+            return key, [key]
+        row = self.con.execute("SELECT customer_id FROM id_map WHERE id = ?", [key]).fetchone()
+        person = row[0] if row else key
+        others = [
+            r[0]
+            for r in self.con.execute(
+                "SELECT id FROM id_map WHERE customer_id = ? ORDER BY id", [person]
+            ).fetchall()
+        ]
+        return person, [person, *others]
+
+    def identity(self, id: str) -> dict[str, Any]:
+        """One person: customer id, every id with its role, first/last seen and event count,
+        the person's event count, latest traits and conflicts.
+
+        An id's ``events`` counts the events that carried it (as the known or the anonymous
+        id of the row); ``first_seen``/``last_seen`` also count the times of its links. An
+        id's ``role`` is ``known`` when it was ever used as a known id.
+
+        Raises
+        ------
+        IdentityError
+            When the warehouse has never seen ``id``.
+        """
+        person, ids = self.person_ids(id)
+        links = (
+            """UNION ALL SELECT anonymous_id, first_seen, 0, 'anonymous' FROM identity_links
+               WHERE anonymous_id IN (SELECT unnest($ids))
+               UNION ALL SELECT known_id, first_seen, 0, 'known' FROM identity_links
+               WHERE known_id IN (SELECT unnest($ids))"""
+            if self._identity_tables
+            else ""
+        )
+        rows = self.con.execute(
+            f"""
+            WITH seen AS (
+                SELECT customer_id AS id, "timestamp" AS t, 1 AS n,
+                    CASE WHEN anonymous_id IS NOT DISTINCT FROM customer_id
+                        THEN 'anonymous' ELSE 'known' END AS role
+                FROM events WHERE customer_id IN (SELECT unnest($ids))
+                UNION ALL SELECT anonymous_id, "timestamp", 1, 'anonymous' FROM events
+                WHERE anonymous_id IN (SELECT unnest($ids)) AND anonymous_id <> customer_id
+                {links}
+            )
+            SELECT id, min(t), max(t), sum(n), bool_or(role = 'known')
+            FROM seen GROUP BY id
+            """,
+            {"ids": ids},
+        ).fetchall()
+        by_id = {r[0]: r for r in rows}
+        entries = []
+        for i in ids:
+            r = by_id.get(i)
+            entries.append(
+                {
+                    "id": i,
+                    "role": "known" if r is not None and r[4] else "anonymous",
+                    "first_seen": r[1] if r else None,
+                    "last_seen": r[2] if r else None,
+                    "events": int(r[3]) if r else 0,
+                }
+            )
+        total = self.con.execute(
+            "SELECT count(*) FROM events WHERE customer_id IN (SELECT unnest(?))", [ids]
+        ).fetchone()
+        traits: list[dict[str, Any]] = []
+        if self._identity_tables:
+            traits = [
+                {"key": k, "value": v, "timestamp": t, "id": who}
+                for k, v, t, who in self.con.execute(
+                    """SELECT key, arg_max(value, "timestamp"), max("timestamp"),
+                              arg_max(id, "timestamp")
+                       FROM customer_traits WHERE id IN (SELECT unnest(?))
+                       GROUP BY key ORDER BY key""",
+                    [ids],
+                ).fetchall()
+            ]
+        return {
+            "customer_id": person,
+            "events": int(total[0]) if total else 0,
+            "ids": entries,
+            "traits": traits,
+            "conflicts": self._conflicts(ids),
+        }
+
+    def forget(self, id: str) -> dict[str, Any]:
+        """Remove a person — every id stitched to ``id`` — in one transaction.
+
+        Deletes the events stored under any of the person's ids, their identity links and
+        traits, and the quarantined rows that mention one of the ids (a field equal to it, or,
+        for a line that could not be split into fields, a part between ``,;|`` or tabs equal
+        to it); clears the ids from other people's events that carried one as their
+        anonymous id (a shared device); recomputes the id map. If anything fails, nothing is
+        changed.
+
+        Returns
+        -------
+        dict
+            ``customer_id``, and the numbers of ``ids``, ``events``, ``links``, ``traits`` and
+            ``quarantined`` rows removed.
+
+        Raises
+        ------
+        IdentityError
+            When the warehouse has never seen ``id``.
+        """
+        person, ids = self.person_ids(id)
+        con = self.con
+        con.execute("BEGIN TRANSACTION")
+        try:
+            counts: dict[str, Any] = {"customer_id": person, "ids": len(ids)}
+            counts["events"] = _changed(
+                con.execute(
+                    "DELETE FROM events WHERE customer_id IN (SELECT unnest(?))", [ids]
+                ).fetchone()
+            )
+            con.execute(
+                "UPDATE events SET anonymous_id = NULL WHERE anonymous_id IN (SELECT unnest(?))",
+                [ids],
+            )
+            counts["links"] = counts["traits"] = 0
+            if self._identity_tables:
+                counts["links"] = _changed(
+                    con.execute(
+                        "DELETE FROM identity_links WHERE anonymous_id IN (SELECT unnest($ids)) "
+                        "OR known_id IN (SELECT unnest($ids))",
+                        {"ids": ids},
+                    ).fetchone()
+                )
+                counts["traits"] = _changed(
+                    con.execute(
+                        "DELETE FROM customer_traits WHERE id IN (SELECT unnest(?))", [ids]
+                    ).fetchone()
+                )
+            counts["quarantined"] = _changed(
+                con.execute(
+                    """
+                    DELETE FROM quarantine WHERE list_has_any(
+                        CASE WHEN json_keys(record) = ['text']
+                            THEN list_transform(
+                                regexp_split_to_array(record ->> 'text', '[,;\t|]'),
+                                v -> trim(v, ' "'''))
+                            ELSE list_transform(json_keys(record), k -> trim(record ->> k))
+                        END, ?)
+                    """,
+                    [ids],
+                ).fetchone()
+            )
+            if counts["links"]:
+                materialise_id_map(con)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        return counts
+
     def _stage(self, stage: str, source: str, batches: Any, report: IngestReport) -> list[str]:
         """Stream a file's batches into a text-only staging table; return its columns."""
         con = self.con
@@ -746,6 +991,11 @@ class Warehouse:
                 con.unregister("_batch")
             report.rows_read += arrow_batch.num_rows
         return columns
+
+
+def _changed(row: tuple[Any, ...] | None) -> int:
+    """The row count a DuckDB UPDATE or DELETE returns."""
+    return int(row[0]) if row else 0
 
 
 def _reason_kind(reason: str) -> str:
