@@ -558,6 +558,11 @@ def _print_person(data: dict[str, Any]) -> None:
         )
 
 
+def _can_ask() -> bool:
+    """Whether a confirmation can be asked (stdin is a terminal)."""
+    return sys.stdin.isatty()
+
+
 @main.command()
 @click.argument("customer", metavar="ID")
 @click.option(
@@ -578,7 +583,7 @@ def forget(customer: str, project_dir: Path, yes: bool, fmt: str) -> None:
     with Project.open(project_dir) as project:
         person = project.identities(customer)
         if not yes:
-            if not click.get_text_stream("stdin").isatty():
+            if not _can_ask():
                 raise UserError(
                     "forget deletes data for good: confirm with --yes (there is no terminal "
                     "to ask on)"

@@ -93,10 +93,11 @@ def materialise_id_map(con: duckdb.DuckDBPyConnection) -> int:
             PARTITION BY anonymous_id ORDER BY first_seen, known_id) = 1
         """
     )
+    # Nodes are numbered in id order, so ties in naming a cycle go to the smaller id.
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE _nodes AS
-        SELECT id, CAST(row_number() OVER () - 1 AS BIGINT) AS n
+        SELECT id, CAST(row_number() OVER (ORDER BY id) - 1 AS BIGINT) AS n
         FROM (SELECT anonymous_id AS id FROM _kept UNION SELECT known_id FROM _kept)
         """
     )

@@ -718,9 +718,10 @@ class Warehouse:
 
     def _ids_sql(self) -> str:
         """Every id the warehouse holds, one row each (column ``id``)."""
-        parts = ["SELECT customer_id AS id FROM events", "SELECT anonymous_id FROM events"]
+        parts = ["SELECT customer_id AS id FROM events"]
         if self._identity_tables:
             parts += [
+                "SELECT anonymous_id FROM events",
                 "SELECT anonymous_id FROM identity_links",
                 "SELECT known_id FROM identity_links",
                 "SELECT id FROM customer_traits",
@@ -827,14 +828,17 @@ class Warehouse:
             if self._identity_tables
             else ""
         )
+        # A schema-1 warehouse opened read-only has no anonymous ids.
+        anonymous = "anonymous_id" if self._identity_tables else "NULL::VARCHAR"
         rows = self.con.execute(
             f"""
-            WITH seen AS (
+            WITH ev AS (SELECT customer_id, "timestamp", {anonymous} AS anonymous_id FROM events),
+            seen AS (
                 SELECT customer_id AS id, "timestamp" AS t, 1 AS n,
                     CASE WHEN anonymous_id IS NOT DISTINCT FROM customer_id
                         THEN 'anonymous' ELSE 'known' END AS role
-                FROM events WHERE customer_id IN (SELECT unnest($ids))
-                UNION ALL SELECT anonymous_id, "timestamp", 1, 'anonymous' FROM events
+                FROM ev WHERE customer_id IN (SELECT unnest($ids))
+                UNION ALL SELECT anonymous_id, "timestamp", 1, 'anonymous' FROM ev
                 WHERE anonymous_id IN (SELECT unnest($ids)) AND anonymous_id <> customer_id
                 {links}
             )
