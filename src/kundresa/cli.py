@@ -876,6 +876,7 @@ def customer(
     from kundresa.model.events import CUSTOMER
 
     with open_project(project_dir, events_file, journey_file, engine, tz) as project, usage():
+        customer_id = project.resolve_id(customer_id)  # an anonymous id: its person
         events = project.events.filter(project.events[CUSTOMER] == customer_id)
         if events.count().to_pyarrow().as_py() == 0:
             raise UserError(f"no events for customer {customer_id!r}")

@@ -285,6 +285,11 @@ class Project:
         except IdentityError as exc:
             raise ProjectError(str(exc)) from exc
 
+    def resolve_id(self, id: str) -> str:
+        """The customer id the analyses use for the person ``id`` belongs to (an anonymous id
+        gives its known id; an id stitched to no other gives itself)."""
+        return self.warehouse.resolve_id(id)
+
     def uploads(self) -> list[Path]:
         """Uploaded files the web app keeps for this project (oldest first)."""
         if self.root is None:

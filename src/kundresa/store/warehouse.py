@@ -779,6 +779,15 @@ class Warehouse:
             "conflicting_ids": conflicts,
         }
 
+    def resolve_id(self, id: str) -> str:
+        """The customer id naming the person ``id`` belongs to (``id`` itself when it is not
+        stitched to another id, or unknown)."""
+        key = id.strip()
+        if not self.has_links():
+            return key
+        row = self.con.execute("SELECT customer_id FROM id_map WHERE id = ?", [key]).fetchone()
+        return str(row[0]) if row else key
+
     def person_ids(self, id: str) -> tuple[str, list[str]]:
         """The customer id naming the person ``id`` belongs to, and all the person's ids
         (that customer id first).
