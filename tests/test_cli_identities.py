@@ -155,3 +155,9 @@ def test_a_failed_forget_changes_nothing(project: Path, monkeypatch: pytest.Monk
     with Project.open(project) as p, pytest.raises(ProjectError, match=r"broken\.parquet"):
         p.forget("u42")
     assert snapshot(project) == before
+
+
+def test_customer_accepts_any_of_a_persons_ids(project: Path) -> None:
+    result = run("customer", "anon-1", "--project", str(project), "--events-list")
+    assert result.exit_code == 0, result.output
+    assert "Events of u42" in result.output and "purchase" in result.output

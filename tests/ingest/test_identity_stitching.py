@@ -294,3 +294,37 @@ def test_resolution_matches_a_brute_force_reference(
     persons = {expected.get(who, who) for who, _ in events}
     assert set(Project(None, None, wh).events.customer_id.to_pandas()) == persons
     wh.close()
+
+
+def test_a_failed_ingest_stores_no_links_or_traits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wh = Warehouse(tmp_path / "w.duckdb")
+    wh.ingest_arrow(table([("anon-1", "u1", "2025-03-01 09:00", "sign_in", None)]))
+
+    def tables() -> list[list[tuple[object, ...]]]:
+        return [
+            wh.con.sql(f"SELECT * FROM {t} ORDER BY ALL").fetchall()
+            for t in ("events", "identity_links", "customer_traits", "id_map", "ingests")
+        ]
+
+    before = tables()
+
+    def broken(con: object) -> int:
+        raise KeyboardInterrupt  # as if Ctrl-C landed while the id map was rebuilt
+
+    monkeypatch.setattr("kundresa.store.warehouse.materialise_id_map", broken)
+    later = table(
+        [
+            ("anon-2", "u1", "2025-03-02 09:00", None, "identify"),
+            ("anon-3", None, "2025-03-02 09:01", "page_view", None),
+        ],
+        plan=["pro", None],
+    )
+    with pytest.raises(KeyboardInterrupt):
+        wh.ingest_arrow(later)
+    assert tables() == before
+    monkeypatch.undo()
+    assert wh.ingest_arrow(later).links == 1
+    assert wh.person_ids("anon-2") == ("u1", ["u1", "anon-1", "anon-2"])
+    wh.close()
