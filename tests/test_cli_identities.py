@@ -100,7 +100,9 @@ def test_forget_needs_confirmation(project: Path, monkeypatch: pytest.MonkeyPatc
 def test_forget_removes_the_person_and_nothing_else(project: Path) -> None:
     uploads = project / ".kundresa" / "uploads"
     uploads.mkdir()
-    (uploads / "1-mine.csv").write_text("user_id,timestamp,event\nu42,2025-03-05,x\n")
+    (uploads / "1-mine.csv").write_text(
+        "user_id,timestamp,event\nu42,2025-03-05,x\nu7,2025-03-05,y\n"
+    )
     (uploads / "2-nested.jsonl").write_text(
         '{"user_id": "u9", "timestamp": "2025-03-05", "event": "x", "p": {"ref": "anon-1"}}\n'
     )
@@ -108,7 +110,7 @@ def test_forget_removes_the_person_and_nothing_else(project: Path) -> None:
     result = run("forget", "anon-1", "--project", str(project), "--yes", "--format", "json")
     assert result.exit_code == 0, result.output
     counts = json.loads(result.output)
-    assert {k: v for k, v in counts.items() if k != "files"} == {
+    assert {k: v for k, v in counts.items() if k not in ("files", "file_rows")} == {
         "customer_id": "u42",
         "ids": 2,
         "events": 3,
@@ -117,7 +119,15 @@ def test_forget_removes_the_person_and_nothing_else(project: Path) -> None:
         "quarantined": 1,
     }
     assert sorted(Path(f).name for f in counts["files"]) == ["1-mine.csv", "2-nested.jsonl"]
-    assert sorted(p.name for p in uploads.iterdir()) == ["3-other.csv"]
+    assert counts["file_rows"] == 2
+    assert sorted(p.name for p in uploads.iterdir()) == [
+        "1-mine.csv",
+        "2-nested.jsonl",
+        "3-other.csv",
+    ]
+    assert (uploads / "1-mine.csv").read_text() == "user_id,timestamp,event\nu7,2025-03-05,y\n"
+    assert (uploads / "2-nested.jsonl").read_text() == ""
+    assert (uploads / "3-other.csv").read_text() == "user_id,timestamp,event\nu7,2025-03-05,x\n"
 
     after = snapshot(project)
     text = json.dumps(after, default=str)
@@ -152,9 +162,12 @@ def test_a_failed_forget_changes_nothing(project: Path, monkeypatch: pytest.Monk
     uploads = project / ".kundresa" / "uploads"
     uploads.mkdir()
     (uploads / "broken.parquet").write_text("not parquet")
+    (uploads / "a.csv").write_text("user_id,timestamp,event\nu42,2025-03-05,x\n")
     with Project.open(project) as p, pytest.raises(ProjectError, match=r"broken\.parquet"):
         p.forget("u42")
     assert snapshot(project) == before
+    assert sorted(f.name for f in uploads.iterdir()) == ["a.csv", "broken.parquet"]
+    assert "u42" in (uploads / "a.csv").read_text()
 
 
 def test_customer_accepts_any_of_a_persons_ids(project: Path) -> None:

@@ -602,11 +602,12 @@ def forget(customer: str, project_dir: Path, yes: bool, fmt: str) -> None:
     out.print(
         f"forgot customer {counts['customer_id']}: {counts['events']:,} events, "
         f"{counts['ids']:,} ids, {counts['links']:,} links, {counts['traits']:,} traits, "
-        f"{counts['quarantined']:,} quarantined rows, {len(counts['files']):,} uploaded files",
+        f"{counts['quarantined']:,} quarantined rows; {counts['file_rows']:,} rows from "
+        f"{len(counts['files']):,} uploaded files",
         markup=False,
     )
     for f in counts["files"]:
-        out.print(f"  deleted {f}", markup=False)
+        out.print(f"  rewrote {f}", markup=False)
 
 
 # -- analyses ---------------------------------------------------------------------------------

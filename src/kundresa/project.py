@@ -295,52 +295,62 @@ class Project:
         if self.root is None:
             return []
         folder = self.root / STORE_DIR / UPLOADS_DIR
-        return sorted(p for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
+        if not folder.is_dir():
+            return []
+        # Left-over copies of an interrupted forget are not uploads.
+        return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix != ".redacted")
 
     def forget(self, id: str) -> dict[str, Any]:
         """Remove a person (every id stitched to ``id``) from the project (a GDPR erasure).
 
         The warehouse part runs in one transaction (:meth:`Warehouse.forget`: events, links,
-        traits, quarantined rows). Then every uploaded file kept by the web app that
-        mentions one of the person's ids (a field equal to it, or the id as a JSON string
-        inside a field) is deleted: its rows already live in the warehouse, so no one
-        else's events are lost. Files loaded with ``kundresa ingest`` live outside the
-        project and are the user's to delete (the ingest log names them).
+        traits, quarantined rows). Every uploaded file kept by the web app is rewritten
+        without the rows that mention one of the person's ids (a field equal to it, or the id
+        as a JSON string inside a field; :func:`kundresa.ingest.redact.redact_file`). The
+        rewritten copies are made first and swapped in (atomic renames) only after the
+        warehouse has committed, so a failure anywhere before leaves everything unchanged.
+        Files loaded with ``kundresa ingest`` live outside the project and are the user's to
+        rewrite (the ingest log names them).
 
         Returns
         -------
         dict
-            ``customer_id`` and the numbers of ``ids``, ``events``, ``links``, ``traits`` and
-            ``quarantined`` rows removed, ``files`` (deleted uploads, by path).
+            ``customer_id``; the numbers of ``ids``, ``events``, ``links``, ``traits`` and
+            ``quarantined`` rows removed from the warehouse; ``files`` (the uploads rewritten)
+            and ``file_rows`` (rows removed from them).
 
         Raises
         ------
         ProjectError
-            When the warehouse has never seen ``id``, or an upload cannot be read or deleted
-            (the warehouse part then has not run, or has already committed: the message says
-            which).
+            When the warehouse has never seen ``id``, or an upload cannot be read or written.
         """
+        from kundresa.ingest.readers import ReadError
+        from kundresa.ingest.redact import redact_file
+
         try:
             _, ids = self.warehouse.person_ids(id)
         except IdentityError as exc:
             raise ProjectError(str(exc)) from exc
-        # Read the uploads first: a file that cannot be read stops the forget before
-        # anything has changed.
-        files = [f for f in self.uploads() if _mentions(f, ids)]
-        counts = self.warehouse.forget(id)
+        copies: list[tuple[Path, Path]] = []
+        file_rows = 0
+        try:
+            for upload in self.uploads():
+                copy, removed = redact_file(upload, ids)
+                if copy is not None:
+                    copies.append((copy, upload))
+                    file_rows += removed
+            counts = self.warehouse.forget(id)
+        except BaseException as exc:
+            for copy, _ in copies:
+                copy.unlink(missing_ok=True)
+            if isinstance(exc, ReadError | OSError):
+                raise ProjectError(f"forget stopped, nothing was changed: {exc}") from exc
+            raise
         self._events = None
-        deleted: list[str] = []
-        for f in files:
-            try:
-                f.unlink(missing_ok=True)
-            except OSError as exc:
-                raise ProjectError(
-                    f"{f}: cannot delete this upload ({exc.strerror}); the warehouse part of "
-                    f"the forget is done ({counts['events']:,} events removed): delete the "
-                    "file by hand"
-                ) from exc
-            deleted.append(str(f))
-        counts["files"] = deleted
+        for copy, upload in copies:
+            copy.replace(upload)
+        counts["files"] = [str(upload) for _, upload in copies]
+        counts["file_rows"] = file_rows
         return counts
 
     def info(self) -> dict[str, Any]:
@@ -363,38 +373,6 @@ class Project:
             }
         out.update(self.warehouse.summary())
         return out
-
-
-def _mentions(path: Path, ids: list[str]) -> bool:
-    """Whether a file has a field equal to one of ``ids`` (or holding it as a JSON string)."""
-    import pyarrow.compute as pc
-
-    from kundresa.ingest.readers import ReadError, iter_raw_batches
-
-    wanted = pa.array(ids, pa.string())
-    quoted = [_json_string(i) for i in ids]
-    try:
-        for batch in iter_raw_batches(path):
-            for column in batch.columns.values():
-                text = column.cast(pa.string())
-                if pc.any(pc.is_in(pc.utf8_trim_whitespace(text), value_set=wanted)).as_py():
-                    return True
-                for q in quoted:
-                    if pc.any(pc.match_substring(text, q)).as_py():
-                        return True
-            for r in batch.rejected:
-                if any(i in r.text for i in ids):
-                    return True
-    except (ReadError, OSError, pa.ArrowException) as exc:
-        raise ProjectError(f"{path}: cannot read this upload to forget a person: {exc}") from exc
-    return False
-
-
-def _json_string(text: str) -> str:
-    """``text`` as a JSON string literal (how an id appears inside a JSON field)."""
-    import json
-
-    return json.dumps(text, ensure_ascii=False)
 
 
 def _load(wh: Warehouse, events: Any, options: dict[str, Any]) -> IngestReport:
