@@ -390,6 +390,7 @@ def ingest(
     out.print(
         f"read {report.rows_read:,}  loaded {report.loaded:,}  "
         f"duplicates {report.duplicates:,}  quarantined {report.quarantined:,}"
+        + (f"  identify rows {report.identified:,}" if report.identified else "")
         + (f"  identity links {report.links:,}" if report.links else "")
         + (
             f" ({report.already_quarantined:,} already in quarantine)"
