@@ -162,9 +162,12 @@ def _id_sql(columns: Sequence[str]) -> str:
     """The first present id of ``columns``, placeholders (``null``, ``0``…) counting as none."""
     if not columns:
         return "NULL::VARCHAR"
-    placeholders = ", ".join(_lit(v) for v in PLACEHOLDER_IDS)
+    # One regular expression is about twice as fast as lower(trim(x)) IN (…) on millions of
+    # rows (measured: DuckDB 1.x, RE2), close to the plain NULLIF(trim(x), '') it replaced.
+    words = "|".join(re.escape(v) for v in PLACEHOLDER_IDS if v)
+    placeholder = _lit(rf"\s*(?i:{words})?\s*")
     ids = [
-        f"CASE WHEN lower(trim({_q(c)})) IN ({placeholders}) THEN NULL ELSE trim({_q(c)}) END"
+        f"CASE WHEN regexp_full_match({_q(c)}, {placeholder}) THEN NULL ELSE trim({_q(c)}) END"
         for c in columns
     ]
     return ids[0] if len(ids) == 1 else f"coalesce({', '.join(ids)})"
