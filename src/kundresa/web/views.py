@@ -516,6 +516,7 @@ def customer_view(
 
     journey = state.project.journey
     events = state.project.events
+    customer = state.project.resolve_id(customer)  # any of a person's ids (identity stitching)
     mine = events.filter(events[CUSTOMER] == customer)
     tagged = tag_events(mine, journey)
     cols = [
