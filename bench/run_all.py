@@ -4,7 +4,8 @@ Each script runs in a child process of its own (its peak memory is the child's `
 the measurements go to ``bench/results.json``, the 100M run (``big.py``, ``--big`` here) to
 ``bench/results_big.json``, attribution against ChannelAttribution
 (``attribution_vs_channelattribution.py``, 100k paths) to ``bench/results_attribution.json``,
-and RESULTS.md is generated from all three plus the hand-written analysis in
+identity stitching (``stitching.py``) to ``bench/results_identity.json``, and RESULTS.md
+is generated from all of them plus the hand-written analysis in
 ``bench/NOTES.md`` (profiling: where the time goes and what would fix it).
 
 Usage::
@@ -34,6 +35,8 @@ RESULTS = BENCH / "results.json"
 BIG = BENCH / "results_big.json"
 ATTRIBUTION = BENCH / "results_attribution.json"
 ATTRIBUTION_SCRIPT = "attribution_vs_channelattribution.py"
+IDENTITY = BENCH / "results_identity.json"
+IDENTITY_SCRIPT = "stitching.py"
 NOTES = BENCH / "NOTES.md"
 OUT = BENCH / "RESULTS.md"
 WEB_PAGES = BENCH / "WEB_PAGES.md"
@@ -150,6 +153,10 @@ def render() -> str:
         from attribution_vs_channelattribution import render_section
 
         lines += ["", render_section(json.loads(ATTRIBUTION.read_text())).rstrip(), ""]
+    if IDENTITY.exists():  # written by stitching.py
+        from stitching import render_section as identity_section
+
+        lines += ["", identity_section(json.loads(IDENTITY.read_text())).rstrip(), ""]
     if WEB_PAGES.exists():  # written by web_pages.py (the web app's page times)
         lines += ["", WEB_PAGES.read_text().strip(), ""]
     if NOTES.exists():
@@ -266,6 +273,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help=f"skip {ATTRIBUTION_SCRIPT} (its saved results are still rendered)",
     )
+    ap.add_argument(
+        "--no-identity",
+        action="store_true",
+        help=f"skip {IDENTITY_SCRIPT} (its saved results are still rendered)",
+    )
     ap.add_argument("--reps-1m", type=int, default=5)
     ap.add_argument("--reps-10m", type=int, default=3)
     args = ap.parse_args(argv)
@@ -278,6 +290,9 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_attribution:
             # Saves results_attribution.json (and regenerates RESULTS.md, as below).
             code |= subprocess.call([sys.executable, str(BENCH / ATTRIBUTION_SCRIPT)])
+        if not args.no_identity:
+            # Identity stitching at 1M and 10M events; saves results_identity.json.
+            code |= subprocess.call([sys.executable, str(BENCH / IDENTITY_SCRIPT), "1M", "10M"])
     OUT.write_text(render())
     print(f"wrote {OUT}")
     return code

@@ -26,11 +26,21 @@ if TYPE_CHECKING:
     from kundresa.model.journey import Journey
     from kundresa.store.warehouse import IngestReport, Warehouse
 
-__all__ = ["CACHE_SIZE", "JOURNEY_FILE", "STORE_DIR", "Project", "ProjectError", "read_events"]
+__all__ = [
+    "CACHE_SIZE",
+    "JOURNEY_FILE",
+    "STORE_DIR",
+    "UPLOADS_DIR",
+    "Project",
+    "ProjectError",
+    "read_events",
+]
 
 JOURNEY_FILE = "journey.yaml"
 STORE_DIR = ".kundresa"
 WAREHOUSE_FILE = "warehouse.duckdb"
+UPLOADS_DIR = "uploads"
+"""Where the web app keeps uploaded files, inside :data:`STORE_DIR`."""
 
 #: Results kept per project (least recently used dropped first).
 CACHE_SIZE = 256
@@ -279,6 +289,116 @@ class Project:
             self.data_changed()
         return report
 
+    # -- identities --------------------------------------------------------------------------
+
+    def identities(self, id: str | None = None) -> dict[str, Any]:
+        """Identity stitching: a summary, or one person (docs/identity.md).
+
+        Without ``id``: ``ids``, ``persons``, ``links``, ``persons_with_several_ids``,
+        ``conflicts`` and ``conflicting_ids`` (anonymous ids linked to more than one known id;
+        see :meth:`Warehouse.identity_summary`). With ``id``: the person it belongs to —
+        ``customer_id``, ``events``, ``ids`` (each with ``role``, ``first_seen``,
+        ``last_seen``, ``events``), ``traits`` and ``conflicts`` (:meth:`Warehouse.identity`).
+
+        Raises
+        ------
+        ProjectError
+            When ``id`` is given and the warehouse has never seen it.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> events = pd.DataFrame({
+        ...     "anonymous_id": ["anon-1", "anon-1", None],
+        ...     "user_id": [None, "u42", "u42"],
+        ...     "timestamp": ["2025-03-01 09:00", "2025-03-01 09:05", "2025-03-01 09:30"],
+        ...     "event": ["page_view", "sign_in", "purchase"],
+        ... })
+        >>> project = Project.from_events(events)
+        >>> person = project.identities("anon-1")
+        >>> person["customer_id"], person["events"], [i["id"] for i in person["ids"]]
+        ('u42', 3, ['u42', 'anon-1'])
+        >>> project.events.customer_id.nunique().execute()
+        1
+        """
+        from kundresa.store.warehouse import IdentityError
+
+        if id is None:
+            return self.warehouse.identity_summary()
+        try:
+            return self.warehouse.identity(id)
+        except IdentityError as exc:
+            raise ProjectError(str(exc)) from exc
+
+    def resolve_id(self, id: str) -> str:
+        """The customer id the analyses use for the person ``id`` belongs to (an anonymous id
+        gives its known id; an id stitched to no other gives itself)."""
+        return self.warehouse.resolve_id(id)
+
+    def uploads(self) -> list[Path]:
+        """Uploaded files the web app keeps for this project (oldest first)."""
+        if self.root is None:
+            return []
+        folder = self.root / STORE_DIR / UPLOADS_DIR
+        if not folder.is_dir():
+            return []
+        # Left-over copies of an interrupted forget are not uploads.
+        return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix != ".redacted")
+
+    def forget(self, id: str) -> dict[str, Any]:
+        """Remove a person (every id stitched to ``id``) from the project (a GDPR erasure).
+
+        The warehouse part runs in one transaction (:meth:`Warehouse.forget`: events, links,
+        traits, quarantined rows). Every uploaded file kept by the web app is rewritten
+        without the rows that mention one of the person's ids (a field equal to it, or the id
+        as a JSON string inside a field; :func:`kundresa.ingest.redact.redact_file`). The
+        rewritten copies are made first and swapped in (atomic renames) only after the
+        warehouse has committed, so a failure anywhere before leaves everything unchanged.
+        Files loaded with ``kundresa ingest`` live outside the project and are the user's to
+        rewrite (the ingest log names them).
+
+        Returns
+        -------
+        dict
+            ``customer_id``; the numbers of ``ids``, ``events``, ``links``, ``traits`` and
+            ``quarantined`` rows removed from the warehouse; ``files`` (the uploads rewritten)
+            and ``file_rows`` (rows removed from them).
+
+        Raises
+        ------
+        ProjectError
+            When the warehouse has never seen ``id``, or an upload cannot be read or written.
+        """
+        from kundresa.ingest.readers import ReadError
+        from kundresa.ingest.redact import redact_file
+        from kundresa.store.warehouse import IdentityError
+
+        try:
+            _, ids = self.warehouse.person_ids(id)
+        except IdentityError as exc:
+            raise ProjectError(str(exc)) from exc
+        copies: list[tuple[Path, Path]] = []
+        file_rows = 0
+        try:
+            for upload in self.uploads():
+                copy, removed = redact_file(upload, ids)
+                if copy is not None:
+                    copies.append((copy, upload))
+                    file_rows += removed
+            counts = self.warehouse.forget(id)
+        except BaseException as exc:
+            for copy, _ in copies:
+                copy.unlink(missing_ok=True)
+            if isinstance(exc, ReadError | OSError):
+                raise ProjectError(f"forget stopped, nothing was changed: {exc}") from exc
+            raise
+        self.data_changed()
+        for copy, upload in copies:
+            copy.replace(upload)
+        counts["files"] = [str(upload) for _, upload in copies]
+        counts["file_rows"] = file_rows
+        return counts
+
     # -- versions and the result cache -------------------------------------------------------
 
     def _watch(self, path: Path | None) -> None:
@@ -435,6 +555,7 @@ class Project:
             until=None if until is None else str(until),
             lang=lang,
             known_names=self.known_names,
+            resolve_id=self.resolve_id,
             source=None if events is None else ("events", id(events)),
             missing_journey=(
                 f"{where}: no journey file; create one with `kundresa init` or pass --journey FILE"

@@ -432,7 +432,7 @@ def test_a_second_purchase_in_the_period_is_still_the_second(five: Path) -> None
     args = ["funnel", "--step", "stage:retention", "--step", "stage:advocacy"]
     got = run(*args, "--since", "2025-03-05", "--format", "json", "--project", str(five))
     assert got.exit_code == 0, got.output
-    assert [r["count"] for r in json.loads(got.output)] == [1, 1]
+    assert [r["count"] for r in json.loads(got.stdout)] == [1, 1]
 
 
 def test_since_not_before_until_is_a_usage_error(five: Path) -> None:
@@ -453,7 +453,7 @@ def test_lifecycle_new_means_first_activity_ever(tmp_path: Path) -> None:
     args = ["retention", "--events", str(events), "--view", "lifecycle", "--period", "month"]
     got = run(*args, "--since", "2025-03-01", "--format", "json")
     assert got.exit_code == 0, got.output
-    (march,) = json.loads(got.output)
+    (march,) = json.loads(got.stdout)
     assert (march["period"], march["new"], march["resurrecting"]) == ("2025-03-01", 1, 1)
 
 

@@ -152,7 +152,7 @@ def test_fixture_loads_as_expected(
         args += ["--source", source]
     r = ingest(project, *args)
     assert r.exit_code == 0, r.output
-    report = json.loads(r.output)
+    report = json.loads(r.stdout)
     assert report["recognised"] == {str(FIXTURES / name): source}
     assert report["loaded"] == len(expected) and report["quarantined"] == len(bad_lines)
     assert stored(project) == sorted(expected, key=lambda e: (e[0], e[1], e[2]))
@@ -227,7 +227,7 @@ def test_swedish_file_in_local_time_and_forced_decimal(project: Path, tmp_path: 
     other = tmp_path / "q"
     assert run("init", str(other)).exit_code == 0
     r = ingest(other, f, "--decimal", ".", "--format", "json")
-    report = json.loads(r.output)
+    report = json.loads(r.stdout)
     # (the fifth row, 31.02.2025, is no date: quarantined for that first)
     assert report["reasons"]["non-numeric value (column 'belopp')"] == 3
 
@@ -287,7 +287,7 @@ def test_ambiguous_dates_are_quarantined_naming_the_option(project: Path, tmp_pa
     f = tmp_path / "slashed.csv"
     f.write_text(SLASHED)
     r = ingest(project, str(f), "--format", "json")
-    report = json.loads(r.output)
+    report = json.loads(r.stdout)
     assert report["loaded"] == 0 and report["quarantined"] == 2
     reasons = [r for (r,) in query(project, "SELECT reason FROM quarantine ORDER BY line")]
     assert reasons[0].startswith("ambiguous date 01/02/2025 10:00 (column 'timestamp')")

@@ -99,6 +99,7 @@ def customer(project: Any, *, customer_id: str, events_list: bool = False) -> pd
     from kundresa.analytics import touchpoints as tp
     from kundresa.model.events import CUSTOMER
 
+    customer_id = project.resolve_id(customer_id)  # an anonymous id: its person
     events = project.events.filter(project.events[CUSTOMER] == customer_id)
     if events.count().to_pyarrow().as_py() == 0:
         raise AnalysisError(f"no events for customer {customer_id!r}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from kundresa.analyses._registry import Analysis, Column, Param
@@ -251,7 +252,7 @@ RETENTION = (
         show_default=True,
         help="What counts as coming back: any event, or a purchase (repeat purchases).",
     ),
-    PURCHASE,
+    replace(PURCHASE, used_when=(("returning", "purchase"), ("cohort", "first_purchase"))),
     Param("periods", "int", None, "How many periods to show.", min=1),
 )
 RETENTION_COLUMNS = (
@@ -506,7 +507,7 @@ ANALYSES: tuple[Analysis, ...] = (
                 option="--returning",
                 help="What counts as active: any event, or a purchase.",
             ),
-            PURCHASE,
+            replace(PURCHASE, used_when=(("active", "purchase"),)),
         ),
         columns=(
             Column("period", "time"),

@@ -64,6 +64,10 @@ class Param:
         a positional argument.
     show_default
         Show the default in ``--help``.
+    used_when
+        For a name to resolve: ``(parameter, value)`` pairs of which one must hold for the
+        analysis to read this one (e.g. a purchase definition only matters when purchases are
+        counted); otherwise it is neither resolved nor warned about.
     """
 
     name: str
@@ -79,6 +83,7 @@ class Param:
     option: str | None = None
     argument: bool = False
     show_default: bool = False
+    used_when: tuple[tuple[str, Any], ...] | None = None
 
     def __post_init__(self) -> None:
         if self.type not in TYPES:
@@ -269,6 +274,8 @@ class Scope:
     known_names: Callable[[str], frozenset[str]] | None = field(
         default=None, compare=False, repr=False
     )
+    # Any of a person's ids → the customer id analyses use (identity stitching).
+    resolve_id: Callable[[str], str] | None = field(default=None, compare=False, repr=False)
     missing_journey: str = field(
         default="no journey file; create one with `kundresa init` or pass --journey FILE",
         compare=False,
@@ -396,7 +403,11 @@ class _Lazy(Collection[str]):
 def _resolve(
     analysis: Analysis, params: dict[str, Any], scope: Scope | None, out: Resolution
 ) -> dict[str, Any]:
-    kinds = {p.name: p.resolve for p in analysis.params if p.resolve}
+    kinds = {
+        p.name: p.resolve
+        for p in analysis.params
+        if p.resolve and (p.used_when is None or any(params.get(k) == v for k, v in p.used_when))
+    }
     if not kinds or scope is None:
         return params
     data_kinds = {"step", "exclusion", "property", "event"}
@@ -446,6 +457,11 @@ class _ProjectView:
     @property
     def has_journey(self) -> bool:
         return self._scope.journey is not None
+
+    def resolve_id(self, id: str) -> str:
+        """The customer id of the person ``id`` belongs to (``id`` itself without links)."""
+        resolve = self._scope.resolve_id
+        return resolve(id) if resolve is not None else id
 
 
 def _call(

@@ -38,6 +38,8 @@ COMMANDS: dict[str, tuple[str, str | None]] = {
     "ingest": (f"{_D}:ingest", None),
     "quarantine": (f"{_D}:quarantine", None),
     "info": (f"{_D}:info", None),
+    "identities": ("kundresa.cli.identity:identities", None),
+    "forget": ("kundresa.cli.identity:forget", None),
     "stages": (f"{_A}:stages", None),
     "funnel": (f"{_A}:funnel", None),
     "transitions": (f"{_A}:transitions", None),

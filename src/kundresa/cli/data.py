@@ -160,6 +160,8 @@ def ingest(
     say(
         f"read {report.rows_read:,}  loaded {report.loaded:,}  "
         f"duplicates {report.duplicates:,}  quarantined {report.quarantined:,}"
+        + (f"  identify rows {report.identified:,}" if report.identified else "")
+        + (f"  identity links {report.links:,}" if report.links else "")
         + (
             f" ({report.already_quarantined:,} already in quarantine)"
             if report.already_quarantined

@@ -4,6 +4,11 @@ Exports from analytics tools name the same things differently (GA4's ``user_pseu
 ``event_timestamp``, Segment's ``userId``/``anonymousId``, PostHog's ``distinct_id``). The
 aliases below are tried in order, case-insensitively; an explicit ``--customer-col`` (etc.)
 always wins.
+
+A row carries a person's **known id** (a user id: ``customer_id``, ``user_id``, ``userId``,
+``distinct_id``, ``customer``), an **anonymous id** (a device or cookie id: ``anonymous_id``,
+``anonymousId``, ``user_pseudo_id``, ``device_id``), or both; both on one row link the two ids
+(identity stitching, docs/identity.md). Placeholder values (:data:`PLACEHOLDER_IDS`) are no id.
 """
 
 from __future__ import annotations
@@ -13,26 +18,45 @@ from dataclasses import dataclass
 from kundresa.errors import InputError
 from kundresa.model.events import CHANNEL, EVENT_ID, PROPERTIES, SESSION_ID, VALUE
 
-__all__ = ["ALIASES", "ColumnError", "ColumnMap", "map_columns"]
+__all__ = [
+    "ALIASES",
+    "ANONYMOUS_ID",
+    "KIND",
+    "PLACEHOLDER_IDS",
+    "ColumnError",
+    "ColumnMap",
+    "map_columns",
+]
+
+ANONYMOUS_ID = "anonymous_id"
+KIND = "_kind"
+
+PLACEHOLDER_IDS = ("", "null", "none", "undefined", "0")
+"""Id values that mean "no id" (compared trimmed and case-insensitively): what trackers send
+before a user is known, or what a CSV export writes for a missing value."""
 
 ALIASES: dict[str, tuple[str, ...]] = {
-    # Several customer columns may be present (Segment: userId for known users, anonymousId
-    # before sign-in; GA4: user_id when logged in, user_pseudo_id always). All present ones
-    # are coalesced in this order, so a known id wins and the anonymous one fills the gaps.
+    # Known (user) ids. Several may be present; the present ones are coalesced in this order.
     "customer_id": (
         "customer_id",
         "user_id",
         "userid",
         "distinct_id",
-        "user_pseudo_id",
-        "anonymousid",
-        "anonymous_id",
         "customer",
         # Swedish and Danish exports
         "kund_id",
         "kundnummer",
         "kunde_id",
         "kundenummer",
+    ),
+    # Anonymous (device, cookie, pseudonymous) ids: GA4 user_pseudo_id, Segment anonymousId,
+    # Amplitude device_id. A row with only an anonymous id is an event of that id; a row with
+    # both links them.
+    ANONYMOUS_ID: (
+        "anonymous_id",
+        "anonymousid",
+        "user_pseudo_id",
+        "device_id",
     ),
     "timestamp": (
         "timestamp",
@@ -67,20 +91,27 @@ class ColumnMap:
 
     customer: tuple[str, ...]
     timestamp: str
-    event: str
+    event: str | None
     channel: str | None
     value: str | None
     event_id: str | None
     session_id: str | None
     properties: tuple[str, ...]
     properties_json: str | None = None
+    anonymous: tuple[str, ...] = ()
+    kind: str | None = None
 
     def describe(self) -> dict[str, str]:
-        out = {
-            "customer_id": " or ".join(self.customer),
-            "timestamp": self.timestamp,
-            "event": self.event,
-        }
+        out: dict[str, str] = {}
+        if self.customer:
+            out["customer_id"] = " or ".join(self.customer)
+        if self.anonymous:
+            out[ANONYMOUS_ID] = " or ".join(self.anonymous)
+        out["timestamp"] = self.timestamp
+        if self.event is not None:
+            out["event"] = self.event
+        if self.kind is not None:
+            out[KIND] = self.kind
         for key in (CHANNEL, VALUE, EVENT_ID, SESSION_ID):
             src = getattr(self, key)
             if src is not None:
@@ -106,11 +137,20 @@ def map_columns(
 ) -> ColumnMap:
     """Map a file's columns onto the canonical event columns.
 
+    ``customer`` holds the known-id columns and ``anonymous`` the anonymous-id columns; a file
+    needs at least one of them. The event column may be missing only when a ``_kind`` column
+    says which rows are identify calls (those need no event name).
+
+    Raises
+    ------
+    ColumnError
+        When a required column is missing, a named column does not exist or names repeat.
+
     Examples
     --------
     >>> m = map_columns(["userId", "anonymousId", "ts", "event_name", "path"], source="x.csv")
-    >>> m.customer, m.timestamp, m.event, m.properties
-    (('userId', 'anonymousId'), 'ts', 'event_name', ('path',))
+    >>> m.customer, m.anonymous, m.timestamp, m.event, m.properties
+    (('userId',), ('anonymousId',), 'ts', 'event_name', ('path',))
     """
     seen: dict[str, int] = {}
     for c in columns:
@@ -142,17 +182,29 @@ def map_columns(
             f"(columns: {', '.join(columns) or 'none'}); name it with {option}"
         )
 
+    def every(key: str) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(f for a in ALIASES[key] if (f := _find(columns, a)) is not None))
+
     cust_given = explicit(customer_col, "--customer-col")
-    if cust_given is not None:
-        customer: tuple[str, ...] = (cust_given,)
-    else:
-        found_all = [f for a in ALIASES["customer_id"] if (f := _find(columns, a)) is not None]
-        if not found_all:
-            required("customer_id", "--customer-col", None)  # raises with the full message
-        customer = tuple(dict.fromkeys(found_all))
+    customer = (cust_given,) if cust_given is not None else every("customer_id")
+    anonymous = tuple(c for c in every(ANONYMOUS_ID) if c not in customer)
+    if not customer and not anonymous:
+        raise ColumnError(
+            f"{source}: no customer_id column; looked for {', '.join(ALIASES['customer_id'])} "
+            f"(known ids) and {', '.join(ALIASES[ANONYMOUS_ID])} (anonymous ids) "
+            f"(columns: {', '.join(columns) or 'none'}); name it with --customer-col"
+        )
+    kind = _find(columns, KIND)
     timestamp = required("timestamp", "--time-col", explicit(time_col, "--time-col"))
-    event = required("event", "--event-col", explicit(event_col, "--event-col"))
-    used = {*customer, timestamp, event}
+    event_given = explicit(event_col, "--event-col")
+    event: str | None
+    if event_given is None and kind is not None:
+        # A file of identify calls may have no event column at all.
+        event = next((f for a in ALIASES["event"] if (f := _find(columns, a)) is not None), None)
+    else:
+        event = required("event", "--event-col", event_given)
+    used = {*customer, *anonymous, timestamp}
+    used.update(c for c in (event, kind) if c is not None)
     value_given = explicit(value_col, "--value-col")
     if value_given is not None:
         used.add(value_given)
@@ -172,5 +224,15 @@ def map_columns(
     properties_json = optional(PROPERTIES)
     props = tuple(c for c in columns if c not in used)
     return ColumnMap(
-        customer, timestamp, event, channel, value, event_id, session_id, props, properties_json
+        customer,
+        timestamp,
+        event,
+        channel,
+        value,
+        event_id,
+        session_id,
+        props,
+        properties_json,
+        anonymous,
+        kind,
     )

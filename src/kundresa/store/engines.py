@@ -9,6 +9,10 @@ the chosen engine:
   ``spark`` extra.
 - any other Ibis connection URL (``postgres://…``, ``clickhouse://…``, ``trino://…``): the
   backend's own ``events`` table when it has one, else the project's events are uploaded.
+
+Every engine sees the *resolved* ``customer_id``: when the warehouse holds identity links, each
+event's id is replaced by the id that names its person (``id_map``, see
+:mod:`kundresa.store.identity`). Without links the table is read as stored, with no join.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import ibis
 
 from kundresa.errors import KundresaError
-from kundresa.model.events import EVENT_COLUMNS
+from kundresa.model.events import CUSTOMER, EVENT_COLUMNS
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -67,17 +71,39 @@ def spark_session(engine: str = "spark") -> Any:
     return session
 
 
+def _resolved_sql(warehouse: Warehouse) -> str:
+    """SQL for the canonical event columns with resolved customer ids (for copies)."""
+    if not warehouse.has_links():
+        return "SELECT " + ", ".join(f'"{c}"' for c in EVENT_COLUMNS) + " FROM events"
+    cols = ", ".join(
+        "coalesce(m.customer_id, e.customer_id) AS customer_id" if c == CUSTOMER else f'e."{c}"'
+        for c in EVENT_COLUMNS
+    )
+    return f"SELECT {cols} FROM events e LEFT JOIN id_map m ON m.id = e.customer_id"
+
+
 def events_table(engine: str, warehouse: Warehouse) -> ir.Table:
-    """The warehouse's events as an Ibis table on ``engine``."""
+    """The warehouse's events as an Ibis table on ``engine``, customer ids resolved."""
     if engine == "duckdb":
         backend = ibis.duckdb.from_connection(warehouse.con)
-        return backend.table("events").select(*EVENT_COLUMNS)
+        events = backend.table("events")
+        if not warehouse.has_links():
+            return events.select(*EVENT_COLUMNS)
+        id_map = backend.table("id_map").rename(_id="id", _person="customer_id")
+        joined = events.left_join(id_map, events.customer_id == id_map._id)
+        return joined.select(
+            *(
+                joined._person.coalesce(joined.customer_id).name(CUSTOMER)
+                if c == CUSTOMER
+                else joined[c]
+                for c in EVENT_COLUMNS
+            )
+        )
     if is_spark(engine):
         session = spark_session(engine)
         folder = Path(tempfile.mkdtemp(prefix="kundresa-spark-"))
         target = folder / "events.parquet"
-        cols = ", ".join(f'"{c}"' for c in EVENT_COLUMNS)
-        warehouse.con.execute(f"COPY (SELECT {cols} FROM events) TO '{target}' (FORMAT parquet)")
+        warehouse.con.execute(f"COPY ({_resolved_sql(warehouse)}) TO '{target}' (FORMAT parquet)")
         frame = session.read.parquet(str(target))
         # DuckDB writes zone-less timestamps; Spark reads them as TIMESTAMP_NTZ, which Ibis
         # maps back to a zone-less timestamp: the same UTC instants on both engines.
@@ -89,9 +115,7 @@ def events_table(engine: str, warehouse: Warehouse) -> ir.Table:
     except Exception as exc:  # any driver error: report the URL, not a traceback
         raise EngineError(f"--engine {engine!r}: cannot connect: {exc}") from exc
     if "events" not in backend.list_tables():
-        result = warehouse.con.execute(
-            "SELECT " + ", ".join(f'"{c}"' for c in EVENT_COLUMNS) + " FROM events"
-        )
+        result = warehouse.con.execute(_resolved_sql(warehouse))
         # DuckDB 1.5 renamed fetch_arrow_table to to_arrow_table; older ones have only the first.
         fetch = getattr(result, "to_arrow_table", None) or result.fetch_arrow_table
         arrow = fetch()

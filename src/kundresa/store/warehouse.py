@@ -24,12 +24,15 @@ import pyarrow as pa
 
 from kundresa.errors import InputError
 from kundresa.ingest.channels import assign_channels
-from kundresa.ingest.columns import ColumnError, ColumnMap, map_columns
+from kundresa.ingest.columns import PLACEHOLDER_IDS, ColumnError, ColumnMap, map_columns
 from kundresa.ingest.readers import RawBatch, ReadError, archive_size, iter_parts, read_header
+from kundresa.store.identity import materialise_id_map
 
-__all__ = ["IngestError", "IngestReport", "Warehouse"]
+__all__ = ["IdentityError", "IngestError", "IngestReport", "Warehouse"]
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
+"""Version 2 added identity stitching: ``events.anonymous_id``, ``identity_links``,
+``customer_traits`` and ``id_map``. Older warehouses gain them when opened for writing."""
 
 _DDL = (
     """
@@ -43,9 +46,32 @@ _DDL = (
         session_id VARCHAR,
         properties MAP(VARCHAR, VARCHAR),
         _key UHUGEINT NOT NULL,
-        _ingest INTEGER NOT NULL
+        _ingest INTEGER NOT NULL,
+        anonymous_id VARCHAR
     )
     """,
+    # Schema 1 → 2: the anonymous id an event carried beside its known id.
+    "ALTER TABLE events ADD COLUMN IF NOT EXISTS anonymous_id VARCHAR",
+    """
+    CREATE TABLE IF NOT EXISTS identity_links (
+        anonymous_id VARCHAR NOT NULL,
+        known_id VARCHAR NOT NULL,
+        first_seen TIMESTAMP NOT NULL,
+        ingest INTEGER NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS customer_traits (
+        id VARCHAR NOT NULL,
+        key VARCHAR NOT NULL,
+        value VARCHAR,
+        "timestamp" TIMESTAMP NOT NULL,
+        ingest INTEGER NOT NULL
+    )
+    """,
+    # Every id whose person is named by another id (see kundresa.store.identity); ids that
+    # name themselves are not listed, so a project without links has an empty map.
+    "CREATE TABLE IF NOT EXISTS id_map (id VARCHAR NOT NULL, customer_id VARCHAR NOT NULL)",
     """
     CREATE TABLE IF NOT EXISTS quarantine (
         ingest INTEGER NOT NULL,
@@ -78,6 +104,10 @@ class IngestError(InputError):
     """An ingest that could not run; the warehouse is unchanged."""
 
 
+class IdentityError(LookupError):
+    """An id the warehouse has never seen (in events, links or traits)."""
+
+
 @dataclass
 class IngestReport:
     """What an ingest did."""
@@ -90,6 +120,10 @@ class IngestReport:
     quarantined: int = 0
     already_quarantined: int = 0
     rejected: int = 0
+    # Identify rows loaded (links and traits, not events) and identity links new to the
+    # warehouse (or seen earlier than before).
+    identified: int = 0
+    links: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
     columns: dict[str, dict[str, str]] = field(default_factory=dict)
     # The source each file was read as (``events``, ``ga4``, …), by file.
@@ -104,6 +138,8 @@ class IngestReport:
             "duplicates": self.duplicates,
             "quarantined": self.quarantined,
             "already_quarantined": self.already_quarantined,
+            "identified": self.identified,
+            "links": self.links,
             "reasons": self.reasons,
             "columns": self.columns,
             "recognised": self.recognised,
@@ -122,6 +158,21 @@ def _lit(text: str) -> str:
 
 def _clean(col: str) -> str:
     return f"NULLIF(trim({_q(col)}), '')"
+
+
+def _id_sql(columns: Sequence[str]) -> str:
+    """The first present id of ``columns``, placeholders (``null``, ``0``…) counting as none."""
+    if not columns:
+        return "NULL::VARCHAR"
+    # One regular expression is about twice as fast as lower(trim(x)) IN (…) on millions of
+    # rows (measured: DuckDB 1.x, RE2), close to the plain NULLIF(trim(x), '') it replaced.
+    words = "|".join(re.escape(v) for v in PLACEHOLDER_IDS if v)
+    placeholder = _lit(rf"\s*(?i:{words})?\s*")
+    ids = [
+        f"CASE WHEN regexp_full_match({_q(c)}, {placeholder}) THEN NULL ELSE trim({_q(c)}) END"
+        for c in columns
+    ]
+    return ids[0] if len(ids) == 1 else f"coalesce({', '.join(ids)})"
 
 
 # Numbers in the time column are Unix epochs; their magnitude tells the unit, the same rule
@@ -264,11 +315,9 @@ def _parse_sql(
     def opt(col: str | None) -> str:
         return _clean(col) if col is not None else "NULL::VARCHAR"
 
-    customer = (
-        f"NULLIF(trim(coalesce({', '.join(_clean(c) for c in cmap.customer)})), '')"
-        if len(cmap.customer) > 1
-        else _clean(cmap.customer[0])
-    )
+    known = _id_sql(cmap.customer)
+    anonymous = _id_sql(cmap.anonymous)
+    kind = f"lower(trim({_q(cmap.kind)}))" if cmap.kind is not None else "NULL::VARCHAR"
     props = sorted(cmap.properties)
     if props:
         entries = ", ".join(f"struct_pack(key := {_lit(p)}, value := {_clean(p)})" for p in props)
@@ -293,7 +342,7 @@ def _parse_sql(
             f"{_lit(f'column {cmap.properties_json!r} is not a JSON object')}"
         )
     raw = "json_object(" + ", ".join(f"{_lit(c)}, {_q(c)}" for c in columns) + ")"
-    customer_src = " or ".join(repr(c) for c in cmap.customer)
+    customer_src = " or ".join(repr(c) for c in (*cmap.customer, *cmap.anonymous))
     ts_src = repr(cmap.timestamp)
     value_check = (
         f"WHEN _v IS NOT NULL AND value IS NULL THEN "
@@ -309,7 +358,6 @@ def _parse_sql(
         "name the order with --date-format dmy or --date-format mdy"
     )
     not_after_epoch = _lit(f" is not after 1970-01-01 (column {ts_src})")
-    missing_event = _lit(f"missing event name (column {cmap.event!r})")
     pattern = ""
     if date_format is not None and date_format not in DATE_ORDERS:
         # The user's pattern first, so that e.g. %Y%m%d wins over reading 20250601 as an epoch.
@@ -321,12 +369,25 @@ def _parse_sql(
     if date_format is None and slash_order is None:
         ambiguous_check = f"""WHEN "timestamp" IS NULL AND _sa <= 12 AND _sb <= 12
                 THEN 'ambiguous date ' || _t || {ambiguous}"""
+    missing_event = _lit(
+        f"missing event name (column {cmap.event!r})"
+        if cmap.event is not None
+        else "missing event name (no event column)"
+    )
+    bad_kind = (
+        f"WHEN _kind NOT IN ('event', 'identify') THEN 'unknown row kind ' || "
+        f"_kind || {_lit(f' (column {cmap.kind!r}: expected event or identify)')}"
+        if cmap.kind is not None
+        else ""
+    )
     return f"""
     WITH s0 AS (
         SELECT _line,
-            {customer} AS customer_id,
+            coalesce({known}, {anonymous}) AS customer_id,
+            {anonymous} AS anonymous_id,
+            NULLIF({kind}, '') AS _kind,
             {_clean(cmap.timestamp)} AS _t,
-            {_clean(cmap.event)} AS event,
+            {opt(cmap.event)} AS event,
             {opt(cmap.channel)} AS channel,
             {opt(cmap.value)} AS _v,
             {opt(cmap.event_id)} AS event_id,
@@ -356,13 +417,14 @@ def _parse_sql(
     SELECT _line, customer_id, "timestamp", event, channel, value, event_id, session_id,
         properties,
         CASE
+            {bad_kind}
             WHEN customer_id IS NULL THEN {missing_customer}
             WHEN _t IS NULL THEN {missing_time}
             WHEN _epoch AND CAST(_t AS DOUBLE) <= 0 AND "timestamp" IS NULL
                 THEN 'epoch timestamp ' || _t || {not_after_epoch}
             {ambiguous_check}
             WHEN "timestamp" IS NULL THEN 'unparseable timestamp ' || _t || {bad_time}
-            WHEN event IS NULL THEN {missing_event}
+            WHEN event IS NULL AND _kind IS DISTINCT FROM 'identify' THEN {missing_event}
             {value_check}
             {props_check}
         END AS _reason,
@@ -372,7 +434,9 @@ def _parse_sql(
                 coalesce(CAST(value AS VARCHAR), ''), coalesce(session_id, ''),
                 CAST(properties AS VARCHAR)))
         END AS _key,
-        _raw
+        _raw,
+        anonymous_id,
+        _kind
     FROM p
     """
 
@@ -416,8 +480,15 @@ class Warehouse:
             for ddl in _DDL:
                 self.con.execute(ddl)
             self.con.execute(
-                "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", [SCHEMA_VERSION]
+                "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [SCHEMA_VERSION]
             )
+        # A read-only warehouse written by an older version has no identity tables yet.
+        self._identity_tables = bool(
+            self.con.execute(
+                "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'id_map' "
+                "AND database_name = current_database()"
+            ).fetchone()[0]  # type: ignore[index]
+        )
 
     def close(self) -> None:
         self.con.close()
@@ -434,9 +505,16 @@ class Warehouse:
 
     def summary(self) -> dict[str, Any]:
         """Event, customer and quarantine counts, date range and the last ingest."""
+        # Customers are persons: ids stitched together count once.
+        customer = (
+            "coalesce((SELECT m.customer_id FROM id_map m WHERE m.id = e.customer_id), "
+            "e.customer_id)"
+            if self.has_links()
+            else "customer_id"
+        )
         ev = self.con.execute(
-            'SELECT count(*), count(DISTINCT customer_id), min("timestamp"), max("timestamp"), '
-            "count(DISTINCT event) FROM events"
+            f'SELECT count(*), count(DISTINCT {customer}), min("timestamp"), max("timestamp"), '
+            "count(DISTINCT event) FROM events e"
         ).fetchone()
         assert ev is not None
         last = self.con.execute(
@@ -689,7 +767,7 @@ class Warehouse:
                 'customer_id VARCHAR, "timestamp" TIMESTAMP, event VARCHAR, channel VARCHAR, '
                 "value DOUBLE, event_id VARCHAR, session_id VARCHAR, "
                 "properties MAP(VARCHAR, VARCHAR), _reason VARCHAR, _key UHUGEINT, "
-                "_raw VARCHAR)"
+                "_raw VARCHAR, anonymous_id VARCHAR, _kind VARCHAR)"
             )
             for index, (source, batches) in enumerate(sources):
                 stage = f"_stage_{index}"
@@ -732,16 +810,20 @@ class Warehouse:
                 "AND q.record = p._raw AND q.ingest <> ?)",
                 [report.ingest_id, report.ingest_id],
             )
-            valid = con.execute("SELECT count(*) FROM _parsed WHERE _reason IS NULL").fetchone()
+            valid = con.execute(
+                "SELECT count(*) FROM _parsed "
+                "WHERE _reason IS NULL AND _kind IS DISTINCT FROM 'identify'"
+            ).fetchone()
             assert valid is not None
             # One row per key: the first occurrence in this ingest, and only if the
             # warehouse does not hold that key already.
             con.execute(
                 f"""
-                INSERT INTO events
-                SELECT {EVENT_SELECT}, p._key, ?
+                INSERT INTO events ({EVENT_SELECT}, _key, _ingest, anonymous_id)
+                SELECT {EVENT_SELECT}, p._key, ?, p.anonymous_id
                 FROM (
-                    SELECT * FROM _parsed WHERE _reason IS NULL
+                    SELECT * FROM _parsed
+                    WHERE _reason IS NULL AND _kind IS DISTINCT FROM 'identify'
                     QUALIFY row_number() OVER (PARTITION BY _key ORDER BY _source, _line) = 1
                 ) p
                 ANTI JOIN events e ON p._key = e._key
@@ -749,6 +831,7 @@ class Warehouse:
                 """,
                 [report.ingest_id],
             )
+            self._store_identities(report)
             loaded = con.execute(
                 "SELECT count(*) FROM events WHERE _ingest = ?", [report.ingest_id]
             ).fetchone()
@@ -811,6 +894,315 @@ class Warehouse:
             raise
         return report
 
+    def _store_identities(self, report: IngestReport) -> None:
+        """Links, traits and the id map from this ingest's valid rows (in its transaction)."""
+        con = self.con
+        row = con.execute(
+            "SELECT count(*) FILTER (_kind = 'identify'), "
+            "count(*) FILTER (anonymous_id <> customer_id) FROM _parsed WHERE _reason IS NULL"
+        ).fetchone()
+        assert row is not None
+        report.identified = int(row[0])
+        if row[0] == 0 and row[1] == 0:
+            return
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _new_links AS "
+            'SELECT anonymous_id, customer_id AS known_id, min("timestamp") AS first_seen '
+            "FROM _parsed "
+            "WHERE _reason IS NULL AND anonymous_id <> customer_id GROUP BY ALL"
+        )
+        # A link seen earlier than the warehouse knew (a backfill) moves its time back: which
+        # known id an anonymous id was linked to first decides whose it is.
+        earlier = con.execute(
+            "UPDATE identity_links l SET first_seen = n.first_seen FROM _new_links n "
+            "WHERE l.anonymous_id = n.anonymous_id AND l.known_id = n.known_id "
+            "AND n.first_seen < l.first_seen"
+        ).fetchone()
+        con.execute(
+            "INSERT INTO identity_links SELECT n.*, ? FROM _new_links n "
+            "ANTI JOIN identity_links l ON l.anonymous_id = n.anonymous_id "
+            "AND l.known_id = n.known_id",
+            [report.ingest_id],
+        )
+        added = con.execute(
+            "SELECT count(*) FROM identity_links WHERE ingest = ?", [report.ingest_id]
+        ).fetchone()
+        con.execute("DROP TABLE _new_links")
+        report.links = int(added[0]) if added else 0
+        if report.links or (earlier and earlier[0]):
+            materialise_id_map(con)
+        if report.identified:
+            con.execute(
+                """
+                INSERT INTO customer_traits
+                SELECT DISTINCT t.id, t.key, t.value, t."timestamp", ?
+                FROM (
+                    SELECT customer_id AS id, e.key AS key, e.value AS value, "timestamp"
+                    FROM (SELECT customer_id, "timestamp", unnest(map_entries(properties)) AS e
+                          FROM _parsed WHERE _reason IS NULL AND _kind = 'identify')
+                ) t
+                ANTI JOIN customer_traits c ON c.id = t.id AND c.key = t.key
+                    AND c.value IS NOT DISTINCT FROM t.value AND c."timestamp" = t."timestamp"
+                """,
+                [report.ingest_id],
+            )
+
+    # -- identities --------------------------------------------------------------------------
+
+    def has_links(self) -> bool:
+        """Whether any id is stitched to another (the event table then needs the id map)."""
+        if not self._identity_tables:
+            return False
+        row = self.con.execute("SELECT EXISTS (SELECT 1 FROM id_map)").fetchone()
+        return bool(row and row[0])
+
+    def _ids_sql(self) -> str:
+        """Every id the warehouse holds, one row each (column ``id``)."""
+        parts = ["SELECT customer_id AS id FROM events"]
+        if self._identity_tables:
+            parts += [
+                "SELECT anonymous_id FROM events",
+                "SELECT anonymous_id FROM identity_links",
+                "SELECT known_id FROM identity_links",
+                "SELECT id FROM customer_traits",
+            ]
+        return f"SELECT DISTINCT id FROM ({' UNION ALL '.join(parts)}) WHERE id IS NOT NULL"
+
+    def _conflicts(self, ids: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        """Anonymous ids linked to more than one known id, with the one they belong to."""
+        if not self._identity_tables:
+            return []
+        where = "" if ids is None else "WHERE l.anonymous_id IN (SELECT unnest(?))"
+        rows = self.con.execute(
+            f"""
+            SELECT l.anonymous_id, coalesce(m.customer_id, first(l.known_id ORDER BY
+                    l.first_seen, l.known_id)) AS customer_id,
+                list(struct_pack(known_id := l.known_id, first_seen := l.first_seen)
+                     ORDER BY l.first_seen, l.known_id) AS links
+            FROM identity_links l LEFT JOIN id_map m ON m.id = l.anonymous_id
+            {where}
+            GROUP BY l.anonymous_id, m.customer_id
+            HAVING count(DISTINCT l.known_id) > 1
+            ORDER BY l.anonymous_id
+            """,
+            [] if ids is None else [list(ids)],
+        ).fetchall()
+        return [
+            {"anonymous_id": a, "customer_id": c, "linked_to": [dict(x) for x in links]}
+            for a, c, links in rows
+        ]
+
+    def identity_summary(self) -> dict[str, Any]:
+        """Ids, persons, links, persons with several ids, and conflicts (listed).
+
+        ``conflicting_ids`` lists each anonymous id linked to more than one known id, the
+        known ids it was linked to in order of ``first_seen``, and the ``customer_id`` it
+        belongs to (the first).
+        """
+        row = self.con.execute(f"SELECT count(*) FROM ({self._ids_sql()})").fetchone()
+        ids = int(row[0]) if row else 0
+        mapped = links = several = 0
+        if self._identity_tables:
+            counts = self.con.execute(
+                "SELECT (SELECT count(*) FROM id_map), (SELECT count(*) FROM identity_links), "
+                "(SELECT count(DISTINCT customer_id) FROM id_map)"
+            ).fetchone()
+            assert counts is not None
+            mapped, links, several = (int(c) for c in counts)
+        conflicts = self._conflicts()
+        return {
+            "ids": ids,
+            "persons": ids - mapped,
+            "links": links,
+            "persons_with_several_ids": several,
+            "conflicts": len(conflicts),
+            "conflicting_ids": conflicts,
+        }
+
+    def resolve_id(self, id: str) -> str:
+        """The customer id naming the person ``id`` belongs to (``id`` itself when it is not
+        stitched to another id, or unknown)."""
+        key = id.strip()
+        if not self.has_links():
+            return key
+        row = self.con.execute("SELECT customer_id FROM id_map WHERE id = ?", [key]).fetchone()
+        return str(row[0]) if row else key
+
+    def person_ids(self, id: str) -> tuple[str, list[str]]:
+        """The customer id naming the person ``id`` belongs to, and all the person's ids
+        (that customer id first).
+
+        Raises
+        ------
+        IdentityError
+            When the warehouse has never seen ``id``.
+        """
+        key = id.strip()
+        found = self.con.execute(
+            f"SELECT EXISTS (SELECT 1 FROM ({self._ids_sql()}) WHERE id = ?)", [key]
+        ).fetchone()
+        if not (found and found[0]):
+            raise IdentityError(f"{key!r}: no such id in the warehouse")
+        if not self._identity_tables:
+            return key, [key]
+        row = self.con.execute("SELECT customer_id FROM id_map WHERE id = ?", [key]).fetchone()
+        person = row[0] if row else key
+        others = [
+            r[0]
+            for r in self.con.execute(
+                "SELECT id FROM id_map WHERE customer_id = ? ORDER BY id", [person]
+            ).fetchall()
+        ]
+        return person, [person, *others]
+
+    def identity(self, id: str) -> dict[str, Any]:
+        """One person: customer id, every id with its role, first/last seen and event count,
+        the person's event count, latest traits and conflicts.
+
+        An id's ``events`` counts the events that carried it (as the known or the anonymous
+        id of the row); ``first_seen``/``last_seen`` also count the times of its links. An
+        id's ``role`` is ``known`` when it was ever used as a known id.
+
+        Raises
+        ------
+        IdentityError
+            When the warehouse has never seen ``id``.
+        """
+        person, ids = self.person_ids(id)
+        links = (
+            """UNION ALL SELECT anonymous_id, first_seen, 0, 'anonymous' FROM identity_links
+               WHERE anonymous_id IN (SELECT unnest($ids))
+               UNION ALL SELECT known_id, first_seen, 0, 'known' FROM identity_links
+               WHERE known_id IN (SELECT unnest($ids))"""
+            if self._identity_tables
+            else ""
+        )
+        # A schema-1 warehouse opened read-only has no anonymous ids.
+        anonymous = "anonymous_id" if self._identity_tables else "NULL::VARCHAR"
+        rows = self.con.execute(
+            f"""
+            WITH ev AS (SELECT customer_id, "timestamp", {anonymous} AS anonymous_id FROM events),
+            seen AS (
+                SELECT customer_id AS id, "timestamp" AS t, 1 AS n,
+                    CASE WHEN anonymous_id IS NOT DISTINCT FROM customer_id
+                        THEN 'anonymous' ELSE 'known' END AS role
+                FROM ev WHERE customer_id IN (SELECT unnest($ids))
+                UNION ALL SELECT anonymous_id, "timestamp", 1, 'anonymous' FROM ev
+                WHERE anonymous_id IN (SELECT unnest($ids)) AND anonymous_id <> customer_id
+                {links}
+            )
+            SELECT id, min(t), max(t), sum(n), bool_or(role = 'known')
+            FROM seen GROUP BY id
+            """,
+            {"ids": ids},
+        ).fetchall()
+        by_id = {r[0]: r for r in rows}
+        entries = []
+        for i in ids:
+            r = by_id.get(i)
+            entries.append(
+                {
+                    "id": i,
+                    "role": "known" if r is not None and r[4] else "anonymous",
+                    "first_seen": r[1] if r else None,
+                    "last_seen": r[2] if r else None,
+                    "events": int(r[3]) if r else 0,
+                }
+            )
+        total = self.con.execute(
+            "SELECT count(*) FROM events WHERE customer_id IN (SELECT unnest(?))", [ids]
+        ).fetchone()
+        traits: list[dict[str, Any]] = []
+        if self._identity_tables:
+            traits = [
+                {"key": k, "value": v, "timestamp": t, "id": who}
+                for k, v, t, who in self.con.execute(
+                    """SELECT key, arg_max(value, "timestamp"), max("timestamp"),
+                              arg_max(id, "timestamp")
+                       FROM customer_traits WHERE id IN (SELECT unnest(?))
+                       GROUP BY key ORDER BY key""",
+                    [ids],
+                ).fetchall()
+            ]
+        return {
+            "customer_id": person,
+            "events": int(total[0]) if total else 0,
+            "ids": entries,
+            "traits": traits,
+            "conflicts": self._conflicts(ids),
+        }
+
+    def forget(self, id: str) -> dict[str, Any]:
+        """Remove a person — every id stitched to ``id`` — in one transaction.
+
+        Deletes the events stored under any of the person's ids, their identity links and
+        traits, and the quarantined rows that mention one of the ids (a field equal to it, or,
+        for a line that could not be split into fields, a part between ``,;|`` or tabs equal
+        to it); clears the ids from other people's events that carried one as their
+        anonymous id (a shared device); recomputes the id map. If anything fails, nothing is
+        changed.
+
+        Returns
+        -------
+        dict
+            ``customer_id``, and the numbers of ``ids``, ``events``, ``links``, ``traits`` and
+            ``quarantined`` rows removed.
+
+        Raises
+        ------
+        IdentityError
+            When the warehouse has never seen ``id``.
+        """
+        person, ids = self.person_ids(id)
+        con = self.con
+        con.execute("BEGIN TRANSACTION")
+        try:
+            counts: dict[str, Any] = {"customer_id": person, "ids": len(ids)}
+            counts["events"] = _changed(
+                con.execute(
+                    "DELETE FROM events WHERE customer_id IN (SELECT unnest(?))", [ids]
+                ).fetchone()
+            )
+            con.execute(
+                "UPDATE events SET anonymous_id = NULL WHERE anonymous_id IN (SELECT unnest(?))",
+                [ids],
+            )
+            counts["links"] = counts["traits"] = 0
+            if self._identity_tables:
+                counts["links"] = _changed(
+                    con.execute(
+                        "DELETE FROM identity_links WHERE anonymous_id IN (SELECT unnest($ids)) "
+                        "OR known_id IN (SELECT unnest($ids))",
+                        {"ids": ids},
+                    ).fetchone()
+                )
+                counts["traits"] = _changed(
+                    con.execute(
+                        "DELETE FROM customer_traits WHERE id IN (SELECT unnest(?))", [ids]
+                    ).fetchone()
+                )
+            counts["quarantined"] = _changed(
+                con.execute(
+                    """
+                    DELETE FROM quarantine WHERE list_has_any(
+                        CASE WHEN json_keys(record) = ['text']
+                            THEN list_transform(
+                                regexp_split_to_array(record ->> 'text', '[,;\t|]'),
+                                v -> trim(v, ' "'''))
+                            ELSE list_transform(json_keys(record), k -> trim(record ->> k))
+                        END, ?)
+                    """,
+                    [ids],
+                ).fetchone()
+            )
+            if counts["links"]:
+                materialise_id_map(con)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        return counts
+
     def _stage(self, stage: str, source: str, batches: Any, report: IngestReport) -> list[str]:
         """Stream a file's batches into a text-only staging table; return its columns."""
         con = self.con
@@ -852,6 +1244,11 @@ class Warehouse:
                 con.unregister("_batch")
             report.rows_read += arrow_batch.num_rows
         return columns
+
+
+def _changed(row: tuple[Any, ...] | None) -> int:
+    """The row count a DuckDB UPDATE or DELETE returns."""
+    return int(row[0]) if row else 0
 
 
 def _reason_kind(reason: str) -> str:

@@ -381,7 +381,7 @@ def paths_view(
     session_gap = session_gap or None  # none: one path per customer, the whole journey
     opts: dict[str, Any] = {"journey": journey, "level": level, "session_gap": session_gap}
     ends: dict[str, Any] = {"start": start or None, "end": end or None}
-    p = {"since": since, "until": until}
+    p: dict[str, Any] = {"since": since, "until": until}
     return {
         "level": level,
         "start": start or None,
@@ -424,7 +424,7 @@ def retention_view(
         since=since,
         until=until,
     )
-    p = {"since": since, "until": until}
+    p: dict[str, Any] = {"since": since, "until": until}
     return {
         "available": True,
         "period": period,
@@ -531,7 +531,7 @@ def attribution_view(
     since, until = _period(since, until)
     journey = state.project.journey
     scope = state.scope(persona)
-    p = {"since": since, "until": until}
+    p: dict[str, Any] = {"since": since, "until": until}
     paths = conversion_paths(
         scope.events, conversion=conversion, journey=journey, level=level, lookback=lookback, **p
     )
@@ -566,6 +566,7 @@ def customer_view(
 
     journey = state.project.journey
     events = state.project.events
+    customer = state.project.resolve_id(customer)  # any of a person's ids (identity stitching)
     mine = events.filter(events[CUSTOMER] == customer)
     tagged = tag_events(mine, journey)
     cols = [
