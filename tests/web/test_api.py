@@ -211,15 +211,27 @@ def test_token_is_required_when_set(make_client: Any, demo_dir: Path) -> None:
     r = c.get("/funnel", follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"].startswith("/login?next=/funnel")
     assert c.get("/static/app.css").status_code == 200  # assets need no token
-    bad = c.post("/login", data={"token": "nope", "next": "/"}, follow_redirects=False)
+    form = c.get("/login").text
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)  # type: ignore[union-attr]
+    bad = c.post(
+        "/login", data={"csrf_token": csrf, "token": "nope", "next": "/"}, follow_redirects=False
+    )
     assert "failed=1" in bad.headers["location"]
-    ok = c.post("/login", data={"token": "s3cret", "next": "/funnel"}, follow_redirects=False)
+    ok = c.post(
+        "/login",
+        data={"csrf_token": csrf, "token": "s3cret", "next": "/funnel"},
+        follow_redirects=False,
+    )
     assert ok.headers["location"] == "/funnel"
     cookie = ok.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=strict" in cookie
     assert c.get("/funnel").status_code == 200  # the session cookie now signs in
+    form = c.get("/login").text
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)  # type: ignore[union-attr]
     evil = c.post(
-        "/login", data={"token": "s3cret", "next": "//evil.example"}, follow_redirects=False
+        "/login",
+        data={"csrf_token": csrf, "token": "s3cret", "next": "//evil.example"},
+        follow_redirects=False,
     )
     assert evil.headers["location"] == "/"
 
@@ -270,6 +282,8 @@ def test_editor_validates_saves_and_keeps_history(make_client: Any, demo_copy: P
     original = c.get("/api/editor").json()["text"]
     bad = original.replace("kundresa: 1", "kundresa: 1\nstages: 3", 1)
     check = c.post("/api/journey/validate", content=bad.encode()).json()
+    yaml_type = {"Content-Type": "application/yaml"}
+    assert c.post("/api/journey/validate", content=bad.encode(), headers=yaml_type).json() == check
     assert not check["valid"] and all(p["line"] for p in check["problems"])
     refused = c.put("/api/journey", content=bad.encode())
     assert refused.status_code == 422 and refused.json()["saved"] is False
@@ -355,11 +369,16 @@ def test_upload_counts_and_quarantines(make_client: Any, demo_copy: Path) -> Non
     assert after["ingests"][-1]["loaded"] == 2
     assert c.get("/api/customer?id=new1").json()["events_total"] == 2  # caches see new data
     page = c.post("/data", files={"file": ("more2.csv", body.replace("new", "n").encode())})
+    for _ in range(100):  # the page shows the job until the ingest is over
+        if 'id="upload-job"' not in page.text:
+            break
+        time.sleep(0.1)
+        page = c.get(page.url)
     assert page.status_code == 200 and 'id="upload-report"' in page.text
     wrong = c.post("/api/data/upload", files={"file": ("x.exe", b"MZ", "application/x")})
     assert wrong.status_code == 400 and "expected .csv" in wrong.json()["detail"]
     big = c.post("/api/data/upload", files={"file": ("big.csv", b"a" * 20_000, "text/csv")})
-    assert big.status_code == 400 and "upload limit" in big.json()["detail"]
+    assert big.status_code == 413 and "limit of 10,000 bytes" in big.json()["detail"]
     headless = c.post("/api/data/upload", files={"file": ("h.csv", b"foo,bar\n1,2\n")})
     assert headless.status_code == 400 and "h.csv" in headless.json()["detail"]
     assert c.get("/api/data").json()["summary"]["events"] == after["summary"]["events"] + 2
@@ -460,7 +479,7 @@ def test_upload_while_another_process_reads_the_warehouse(
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "reading"
         busy = c.post("/api/data/upload", files={"file": ("z.csv", body, "text/csv")})
-        assert busy.status_code == 400
+        assert busy.status_code == 409
         assert f"another process (PID {holder.pid}) has it open" in busy.json()["detail"]
         assert c.get("/api/data").json()["summary"]["events"] == before  # still serving
     finally:

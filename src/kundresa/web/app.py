@@ -8,25 +8,23 @@ access token: API clients send ``Authorization: Bearer TOKEN``; a browser signs 
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import os
 import re
-import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import quote, urlencode
 
 from fastapi import FastAPI, File, Form, Query, Request, UploadFile
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from kundresa.project import STORE_DIR, ProjectError
 from kundresa.store.warehouse import IngestError
-from kundresa.web import editor, views
+from kundresa.web import assets, editor, jobs, limits, security, views
 from kundresa.web.i18n import LANGUAGES, translate
 from kundresa.web.state import ProjectState
 
@@ -35,10 +33,8 @@ __all__ = ["DEFAULT_UPLOAD_LIMIT", "create_app"]
 DEFAULT_UPLOAD_LIMIT = 200 * 1024 * 1024
 """Largest accepted upload in bytes (``KUNDRESA_UPLOAD_LIMIT`` or ``create_app`` changes it)."""
 
-SESSION_COOKIE = "kundresa_session"
 LANG_COOKIE = "kundresa_lang"
 _UPLOAD_SUFFIX = re.compile(r"\.(csv|tsv|parquet|jsonl|ndjson|json)(\.gz)?$", re.IGNORECASE)
-_PUBLIC = ("/login", "/static/")
 
 Persona = Annotated[str | None, Query(description="Only this persona's customers (persona id).")]
 Since = Annotated[
@@ -86,10 +82,6 @@ SessionGap = Annotated[
 Customer = Annotated[str, Query(min_length=1, max_length=500, description="Customer id.")]
 
 
-def _session_value(token: str, secret: bytes) -> str:
-    return hmac.new(secret, token.encode(), hashlib.sha256).hexdigest()
-
-
 def create_app(
     project_dir: str | os.PathLike[str] = ".",
     *,
@@ -115,7 +107,6 @@ def create_app(
         raise ValueError(f"lang: expected one of {', '.join(LANGUAGES)}, got {lang!r}")
     state = ProjectState(project_dir)
     limit = upload_limit or int(os.environ.get("KUNDRESA_UPLOAD_LIMIT", DEFAULT_UPLOAD_LIMIT))
-    secret = secrets.token_bytes(32)
     app = FastAPI(
         title="Kundresa",
         description="The customer journey map and its analyses, as pages and as JSON.",
@@ -125,8 +116,6 @@ def create_app(
         redoc_url=None,
     )
     app.state.project = state
-    static = Path(__file__).parent / "static"
-    app.mount("/static", StaticFiles(directory=static), name="static")
     env = Environment(
         loader=PackageLoader("kundresa.web", "templates"),
         autoescape=select_autoescape(default=True, default_for_string=True),
@@ -137,30 +126,33 @@ def create_app(
     env.globals["stages_of"] = editor.stages_of
     env.globals["kpi_text"] = editor.kpi_text
 
-    # -- access -------------------------------------------------------------------------------
+    # -- hardening (web/security.py, limits.py, jobs.py, assets.py): access, anti-forgery,
+    # server-side sessions, headers, body and parameter limits, jobs, static assets ----------
+    sessions = security.SessionStore()
+    job_manager = jobs.JobManager()
+    app.state.sessions, app.state.jobs = sessions, job_manager
+    static_assets = assets.StaticAssets(Path(__file__).parent / "static")
+    app.mount("/static", static_assets, name="static")
+    env.globals["static_url"] = static_assets.url
+    env.globals["csrf_token"] = security.csrf_token
+    app.include_router(jobs.api_router(job_manager))
+    max_bytes, max_rows = limits.upload_limits()
 
-    @app.middleware("http")
-    async def require_token(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        if token is None or request.url.path.startswith(_PUBLIC):
-            return await call_next(request)
-        auth = request.headers.get("authorization", "")
-        if auth.lower().startswith("bearer ") and hmac.compare_digest(
-            auth[7:].strip().encode(), token.encode()
-        ):
-            return await call_next(request)
-        cookie = request.cookies.get(SESSION_COOKIE, "")
-        if cookie and hmac.compare_digest(cookie, _session_value(token, secret)):
-            return await call_next(request)
-        if request.url.path.startswith("/api/") or request.url.path == "/openapi.json":
-            return JSONResponse(
-                {"detail": "access token required: send Authorization: Bearer TOKEN"},
-                status_code=401,
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+    def guard_page(scope: Any, message: str, status_code: int) -> tuple[bytes, str]:
+        shown = error_page(Request(scope), message, status_code, "error")
+        return bytes(shown.body), "text/html; charset=utf-8"
+
+    app.add_middleware(
+        security.Guard,
+        token=token,
+        sessions=sessions,
+        upload_limit=limit,
+        body_limit=security.body_limit(),
+        error_page=guard_page,
+    )
+    app.add_middleware(GZipMiddleware, minimum_size=1000)
+    limits.document_responses(app)
+    # -- end of hardening ----------------------------------------------------------------------
 
     @app.get("/login", response_class=HTMLResponse, include_in_schema=False)
     def login_form(request: Request, next: str = "/", failed: bool = False) -> HTMLResponse:
@@ -179,19 +171,13 @@ def create_app(
         if not hmac.compare_digest(token_.encode(), token.encode()):
             return RedirectResponse(f"/login?failed=1&next={quote(next)}", status_code=303)
         resp = RedirectResponse(next, status_code=303)
-        resp.set_cookie(
-            SESSION_COOKIE,
-            _session_value(token, secret),
-            httponly=True,
-            samesite="strict",
-            secure=request.url.scheme == "https",
-        )
+        security.sign_in(request, resp)  # a new server-side session; the old one ends
         return resp
 
-    @app.get("/logout", include_in_schema=False)
-    def logout() -> Response:
+    @app.post("/logout", include_in_schema=False)
+    def logout(request: Request) -> Response:
         resp = RedirectResponse("/login", status_code=303)
-        resp.delete_cookie(SESSION_COOKIE)
+        security.sign_out(request, resp)  # the session ends: its cookie no longer works
         return resp
 
     # -- rendering ----------------------------------------------------------------------------
@@ -253,13 +239,17 @@ def create_app(
         result: dict[str, Any] = state.cached(key, build)
         return result
 
+    def shown(exc: Exception) -> str:
+        """An error's message with paths relative to the project (web/limits.py)."""
+        return str(limits.relative_paths(str(exc), state.root))
+
     def api(key: tuple[Any, ...], build: Callable[[], dict[str, Any]]) -> Response:
         try:
             return JSONResponse(run(key, build))
         except ValueError as exc:
-            return JSONResponse({"detail": str(exc)}, status_code=400)
+            return JSONResponse({"detail": shown(exc)}, status_code=400)
         except ProjectError as exc:
-            return JSONResponse({"detail": str(exc)}, status_code=409)
+            return JSONResponse({"detail": shown(exc)}, status_code=409)
 
     def html(
         request: Request,
@@ -272,9 +262,9 @@ def create_app(
         try:
             data = run(key, build)
         except ValueError as exc:
-            return error_page(request, str(exc), 400, title)
+            return error_page(request, shown(exc), 400, title)
         except ProjectError as exc:
-            return error_page(request, str(exc), 409, title)
+            return error_page(request, shown(exc), 409, title)
         return page(request, template, {"data": data, **(extra or {})}, title=title)
 
     def label_lang(request: Request, given: str | None) -> str:
@@ -720,13 +710,29 @@ def create_app(
         data."""
         return JSONResponse(editor_data())
 
+    async def in_worker(kind: str, work: Callable[[], Any]) -> Any:
+        """Run ``work`` as a job in a worker thread (web/jobs.py), off the event loop; a
+        failure becomes ``JobError`` with its status."""
+        job = await job_manager.run(kind, kind, lambda _job: work())
+        if job.state != "done":
+            prefix = "journey: " if job.status == 422 else ""
+            raise jobs.JobError(f"{prefix}{job.error}", job.status)
+        return job.result
+
+    def job_error(exc: jobs.JobError) -> Response:
+        return JSONResponse({"detail": shown(exc)}, status_code=exc.status)
+
     @app.post("/api/journey/validate", tags=["editor"], summary="Check a journey text")
     async def api_validate(request: Request) -> Response:
-        """Send the YAML as the request body; get the problems with line and column."""
+        """Send the YAML as the request body (``application/yaml``, or JSON ``{"text":
+        ...}``); get the problems with line and column."""
         text = await _body_text(request)
         if text is None:
             return JSONResponse({"detail": "body: expected UTF-8 text"}, status_code=400)
-        problems = editor.check(text)
+        try:
+            problems = await in_worker("validate", lambda: editor.check(text))
+        except jobs.JobError as exc:
+            return job_error(exc)
         return JSONResponse(
             {"valid": not any(p["severity"] == "error" for p in problems), "problems": problems}
         )
@@ -738,7 +744,10 @@ def create_app(
         text = await _body_text(request)
         if text is None:
             return JSONResponse({"detail": "body: expected UTF-8 text"}, status_code=400)
-        result = save(text)
+        try:
+            result = await in_worker("save", lambda: save(text))
+        except jobs.JobError as exc:
+            return job_error(exc)
         return JSONResponse(result, status_code=200 if result["saved"] else 422)
 
     def save(text: str) -> dict[str, Any]:
@@ -753,18 +762,23 @@ def create_app(
         return page(request, "editor.html", {"data": editor_data(), "result": None}, title="editor")
 
     @app.post("/editor", response_class=HTMLResponse, include_in_schema=False)
-    def editor_post(
+    async def editor_post(
         request: Request,
         text: Annotated[str, Form()],
         action: Annotated[Literal["validate", "save"], Form()] = "validate",
     ) -> HTMLResponse:
         text = text.replace("\r\n", "\n")
-        if action == "save":
-            result = save(text)
-            data = editor_data(None if result["saved"] else text, result["problems"])
-        else:
-            result = None
-            data = editor_data(text)
+
+        def work() -> tuple[Any, dict[str, Any]]:
+            if action == "save":
+                result = save(text)
+                return result, editor_data(None if result["saved"] else text, result["problems"])
+            return None, editor_data(text)
+
+        try:
+            result, data = await in_worker(action, work)
+        except jobs.JobError as exc:
+            return error_page(request, shown(exc), exc.status, "editor")
         return page(
             request,
             "editor.html",
@@ -777,18 +791,20 @@ def create_app(
     async def editor_structured(request: Request) -> HTMLResponse:
         form = await request.form()
         fields = {str(k): str(v) for k, v in form.multi_items() if isinstance(v, str)}
-        try:
+        fields.pop(security.CSRF_FIELD, None)
+
+        def work() -> tuple[Any, dict[str, Any]]:
             base = editor.yaml_to_structured(fields.pop("base", ""))
-            data = editor.apply_form(base, fields)
-        except ValueError as exc:
-            return error_page(request, str(exc), 400, "editor")
-        text = editor.structured_to_yaml(data)
-        if fields.get("action") == "save":
-            result = save(text)
-            view = editor_data(None if result["saved"] else text, result["problems"])
-        else:
-            result = None
-            view = editor_data(text)
+            text = editor.structured_to_yaml(editor.apply_form(base, fields))
+            if fields.get("action") == "save":
+                result = save(text)
+                return result, editor_data(None if result["saved"] else text, result["problems"])
+            return None, editor_data(text)
+
+        try:
+            result, view = await in_worker("structured", work)
+        except jobs.JobError as exc:
+            return error_page(request, shown(exc), exc.status, "editor")
         return page(
             request,
             "editor.html",
@@ -832,30 +848,36 @@ def create_app(
     ) -> Response:
         """Events and customers held, every ingest, and quarantined rows with reasons."""
         with state.lock:
-            return JSONResponse(views.data_view(state, limit=limit))
+            data = views.data_view(state, limit=limit)
+        return JSONResponse(limits.relative_paths(data, state.root))
 
     @app.get("/data", response_class=HTMLResponse, include_in_schema=False)
-    def data_page(request: Request) -> HTMLResponse:
+    def data_page(
+        request: Request, job: Annotated[str | None, Query(max_length=64)] = None
+    ) -> HTMLResponse:
         with state.lock:
-            data = views.data_view(state)
-        return page(
-            request, "data.html", {"data": data, "report": None, "limit": limit}, title="data"
-        )
+            data = limits.relative_paths(views.data_view(state), state.root)
+        found = job_manager.get(job) if job else None
+        report = found.result if found is not None and found.state == "done" else None
+        problem = found.error if found is not None and found.over and not report else None
+        context = {"data": data, "report": report, "problem": problem, "limit": limit}
+        context["job"] = found.as_dict() if found is not None else None
+        return page(request, "data.html", context, title="data")
 
-    async def receive_upload(file: UploadFile) -> dict[str, Any]:
-        name = Path(file.filename or "").name
+    async def receive_upload(file: UploadFile) -> jobs.Job:
+        """Spool an upload into the project and start its ingest as a job (web/jobs.py)."""
+        name = limits.upload_name(file.filename)
         if not _UPLOAD_SUFFIX.search(name):
             raise ValueError(
                 f"file: {name or '(no name)'!r}: expected .csv, .tsv, .parquet, .jsonl, "
                 ".ndjson or .json (optionally .gz)"
             )
         # Uploads are kept in the project (.kundresa/uploads/), so the ingest log and the
-        # quarantine name a file that still exists; one that cannot be loaded is removed.
+        # quarantine name a file that still exists; one that loads nothing is removed.
         folder = state.root / STORE_DIR / "uploads"
         folder.mkdir(parents=True, exist_ok=True)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-        safe = re.sub(r"[^\w.\-]", "_", name)
-        target = folder / f"{stamp}-{safe}"
+        target = folder / f"{stamp}-{name}"
         size = 0
         try:
             with target.open("wb") as out:
@@ -867,46 +889,91 @@ def create_app(
                             "(ingest big files with `kundresa ingest`)"
                         )
                     out.write(chunk)
-            return state.ingest(target)
-        except IngestError as exc:
-            target.unlink(missing_ok=True)
-            raise ValueError(str(exc).replace(str(target), name)) from exc
         except ValueError:
             target.unlink(missing_ok=True)
             raise
+        return job_manager.submit("upload", name, lambda job: ingest_job(job, target, name))
 
-    @app.post("/api/data/upload", tags=["data"], summary="Ingest an uploaded events file")
-    async def api_upload(file: Annotated[UploadFile, File(description="Events file.")]) -> Response:
-        """Load the file like ``kundresa ingest``: bad rows are quarantined with the reason;
-        a file that cannot be read leaves the warehouse as it was (400)."""
+    def ingest_job(job: jobs.Job, target: Path, name: str) -> dict[str, Any]:
+        """Measure an upload against the limits, then ingest it (in a worker thread)."""
+        loaded = False
         try:
-            report = await receive_upload(file)
+            job.report(0.0, "measuring")
+            try:
+                limits.measure_upload(
+                    target,
+                    max_bytes=max_bytes,
+                    max_rows=max_rows,
+                    progress=lambda f: job.report(0.3 * f),
+                    name=name,
+                )
+            except limits.UploadTooLarge as exc:
+                raise jobs.JobError(str(exc), 413) from exc
+            job.report(0.3, "loading")
+            try:
+                report = state.ingest(
+                    target, progress=lambda _f, done, total: job.report(0.3 + 0.7 * done / total)
+                )
+            except IngestError as exc:
+                detail = str(exc).replace(str(target), name)
+                status = 409 if "has it open" in detail else 400
+                raise jobs.JobError(shown(ValueError(detail)), status) from exc
+            loaded = bool(report.get("loaded"))
+            return dict(limits.relative_paths(views.records_one(report), state.root))
+        finally:
+            if not loaded:
+                target.unlink(missing_ok=True)
+
+    @app.post(
+        "/api/data/upload",
+        tags=["data"],
+        summary="Ingest an uploaded events file",
+        responses={202: {"description": "The ingest started as a job (`wait=false`)."}},
+    )
+    async def api_upload(
+        file: Annotated[UploadFile, File(description="Events file.")],
+        wait: Annotated[
+            bool, Query(description="Wait for the ingest (default), or answer 202 with the job.")
+        ] = True,
+    ) -> Response:
+        """Load the file like ``kundresa ingest``: bad rows are quarantined with the reason;
+        a file that cannot be read leaves the warehouse as it was (400); one past the upload
+        limits is refused (413). The ingest runs as a job (``/api/jobs/{id}``)."""
+        try:
+            job = await receive_upload(file)
         except ValueError as exc:
-            return JSONResponse({"detail": str(exc)}, status_code=400)
-        return JSONResponse(views.records_one(report))
+            return JSONResponse({"detail": shown(exc)}, status_code=400)
+        if not wait:
+            return JSONResponse({"job": job.as_dict()}, status_code=202)
+        await job_manager.wait(job)
+        if job.state != "done":
+            return JSONResponse({"detail": job.error, "job": job.id}, status_code=job.status)
+        return JSONResponse(job.result)
 
     @app.post("/data", response_class=HTMLResponse, include_in_schema=False)
-    async def data_upload(request: Request, file: Annotated[UploadFile, File()]) -> HTMLResponse:
+    async def data_upload(request: Request, file: Annotated[UploadFile, File()]) -> Response:
         try:
-            report: dict[str, Any] | None = await receive_upload(file)
-            problem = None
+            job = await receive_upload(file)
         except ValueError as exc:
-            report, problem = None, str(exc)
-        with state.lock:
-            data = views.data_view(state)
-        return page(
-            request,
-            "data.html",
-            {"data": data, "report": report, "problem": problem, "limit": limit},
-            title="data",
-            status_code=400 if problem else 200,
-        )
+            with state.lock:
+                data = limits.relative_paths(views.data_view(state), state.root)
+            context = {"data": data, "report": None, "problem": shown(exc), "limit": limit}
+            return page(request, "data.html", context, title="data", status_code=400)
+        await job_manager.wait(job, timeout=1.0)  # a small file is done by then
+        return RedirectResponse(f"/data?job={job.id}", status_code=303)
 
     @app.get("/api/info", tags=["data"], summary="What the project holds")
     def api_info() -> Response:
-        """As ``kundresa info --format json``."""
+        """As ``kundresa info --format json`` (paths relative to the project)."""
         with state.lock:
-            return JSONResponse(views.records_one(state.project.info()))
+            info = views.records_one(state.project.info())
+        return JSONResponse(limits.relative_paths(info, state.root))
+
+    @app.get("/api/session", tags=["access"], summary="This session's anti-forgery token")
+    def api_session() -> Response:
+        """The token to send as ``X-Kundresa-CSRF`` with writes from a browser session or a
+        cookie-keeping client (web/security.py)."""
+        return security.session_answer()
 
     return app
 
@@ -977,6 +1044,12 @@ def _flow_yaml(value: Any) -> str:
 async def _body_text(request: Request) -> str | None:
     body = await request.body()
     try:
-        return body.decode("utf-8").replace("\r\n", "\n")
+        text = body.decode("utf-8")
     except UnicodeDecodeError:
         return None
+    if request.headers.get("content-type", "").split(";")[0].strip() == "application/json":
+        given = security.json_text(text)  # web/security.py: a JSON string or {"text": ...}
+        if given is None:
+            return None
+        text = given
+    return text.replace("\r\n", "\n")

@@ -135,8 +135,13 @@ class ProjectState:
             events = filter_period(events, since or None, until or None)
         return SimpleNamespace(journey=journey, events=events, engine=project.engine, root=None)
 
-    def ingest(self, path: Path) -> dict[str, Any]:
-        """Load an uploaded file into the warehouse; the report as a dict."""
+    def ingest(
+        self, path: Path, progress: Callable[[str, int, int], None] | None = None
+    ) -> dict[str, Any]:
+        """Load an uploaded file into the warehouse; the report as a dict.
+
+        ``progress(file, bytes_done, bytes_total)`` is called as the file is read; an
+        exception it raises stops the ingest, which then changes nothing."""
         with self.lock:
             old = self.project
             journey = old.journey if old.has_journey else None
@@ -145,7 +150,7 @@ class ProjectState:
             try:
                 writer = Warehouse(store)  # the write lock, for this ingest only
                 try:
-                    report = writer.ingest([path])
+                    report = writer.ingest([path], progress=progress)
                 finally:
                     writer.close()
             finally:
