@@ -152,18 +152,22 @@ def test_page_and_api_share_the_funnel(client: Any) -> None:
     ("url", "status", "words"),
     [
         ("/api/funnel?order=backwards", 422, "order"),
-        ("/api/funnel?steps=purchase", 400, "steps"),
-        ("/api/funnel?window=forever", 400, "window"),
-        ("/api/funnel/customers?step=9", 400, "step"),
+        ("/api/funnel?steps=purchase", 422, "steps"),
+        ("/api/funnel?window=forever", 422, "window"),
+        ("/api/funnel/customers?step=9", 422, "step"),
         ("/api/funnel/customers?step=0", 422, "step"),
-        ("/api/map?persona=nobody", 400, "persona"),
-        ("/api/map?since=yesterday-ish", 400, "since"),
+        ("/api/map?persona=nobody", 422, "persona"),
+        ("/api/map?since=yesterday-ish", 422, "since"),
         ("/api/map?lang=fi", 422, "lang"),
         ("/api/paths?level=planet", 422, "level"),
         ("/api/paths?steps=0", 422, "steps"),
         ("/api/retention?period=century", 422, "period"),
-        ("/api/compare?by=persona&a=private&b=nobody", 400, "b"),
+        ("/api/compare?by=persona&a=private&b=nobody", 422, "b"),
         ("/api/customer", 422, "id"),
+        ("/api/map?since=2025-06-01&until=2025-03-01", 422, "not before"),
+        ("/api/funnel?steps=stage:nowhere&steps=purchase", 422, "stages: awareness"),
+        ("/api/funnel?steps=touchpoint:nowhere&steps=purchase", 422, "touchpoints:"),
+        ("/api/retention?persona=nobody", 422, "personas: private"),
         ("/api/history?a=../../etc/passwd", 400, "version"),
     ],
 )
@@ -175,7 +179,7 @@ def test_bad_parameters_get_a_clear_message(client: Any, url: str, status: int, 
 
 def test_bad_parameters_on_a_page_show_the_message(client: Any) -> None:
     r = client.get("/?persona=nobody")
-    assert r.status_code == 400
+    assert r.status_code == 422
     assert "no persona" in r.text and 'role="alert"' in r.text
 
 
@@ -489,3 +493,85 @@ def test_upload_while_another_process_reads_the_warehouse(
     done = c.post("/api/data/upload", files={"file": ("z.csv", body, "text/csv")})
     assert done.status_code == 200, done.text
     assert c.get("/api/data").json()["summary"]["events"] == before + 1
+
+
+def test_names_never_seen_are_warnings(client: Any) -> None:
+    r = client.get("/api/funnel?steps=nosuch&steps=purchase")
+    assert r.status_code == 200
+    data = r.json()
+    assert any("'nosuch' never occurs" in w for w in data["warnings"])
+    assert data["funnel"][0]["count"] == 0
+    page = client.get("/funnel?steps=nosuch%0Apurchase").text
+    assert 'class="warning"' in page and "nosuch" in page
+    assert client.get("/api/funnel?steps=page_view&steps=purchase").json()["warnings"] == []
+    by = client.get("/api/funnel?steps=page_view&steps=purchase&by=nosuchprop").json()
+    assert any("property 'nosuchprop'" in w for w in by["warnings"])
+
+
+def test_bare_ids_are_read_with_a_note(client: Any) -> None:
+    data = client.get("/api/paths?level=stage&start=awareness&steps=3").json()
+    assert "step 'awareness' read as stage:awareness" in data["notes"]
+    assert data["paths"]
+
+
+def test_openapi_parameters_come_from_the_registry(client: Any) -> None:
+    from kundresa.analyses import get
+
+    spec = client.get("/openapi.json").json()
+    params = {p["name"]: p for p in spec["paths"]["/api/funnel"]["get"]["parameters"]}
+    order = params["order"]["schema"]
+    choices = order.get("enum") or [e for c in order.get("anyOf", []) for e in c.get("enum", [])]
+    assert set(get("funnel").param("order").choices or ()) <= set(choices)
+    assert order.get("default") == "ordered"
+    assert params["window"]["schema"].get("default") == "30d"
+    assert params["steps"].get("description")
+    paths = {p["name"]: p for p in spec["paths"]["/api/paths"]["get"]["parameters"]}
+    assert paths["steps"]["schema"].get("maximum") == 20
+
+
+def test_numbers_in_the_page_language(client: Any) -> None:
+    from kundresa.report.units import format_rate
+
+    api = client.get("/api/funnel?steps=page_view&steps=purchase").json()
+    rate = api["funnel"][1]["conversion_from_start"]
+    sv = client.get("/funnel?steps=page_view%0Apurchase&lang=sv").text
+    assert format_rate(rate, "sv") in sv  # 56,8 % in Swedish
+    en = client.get("/funnel?steps=page_view%0Apurchase&lang=en").text
+    assert format_rate(rate, "en") in en  # 56.8% in English
+    attribution = client.get("/attribution?lang=en").text
+    effect = client.get("/api/attribution").json()["stages"][0]["removal_effect"]
+    assert format_rate(effect, "en") in attribution  # a rate, as the CLI prints it
+
+
+def test_upload_names_its_source_and_asks_for_columns(make_client: Any, demo_copy: Path) -> None:
+    c = make_client(demo_copy)
+    page = c.get("/data").text
+    assert 'name="source"' in page and ">events<" in page and ">auto<" in page
+    body = b"who,when,what\nm1,2025-06-01T10:00:00,page_view\n"
+    r = c.post("/api/data/upload", files={"file": ("odd.csv", body, "text/csv")})
+    assert r.status_code == 400 and r.json()["columns"] == ["who", "when", "what"]
+    assert "--" not in r.json()["detail"]  # no command-line options in web messages
+    ok = c.post(
+        "/api/data/upload?customer_col=who&time_col=when&event_col=what",
+        files={"file": ("odd.csv", body, "text/csv")},
+    )
+    assert ok.status_code == 200 and ok.json()["loaded"] == 1
+    assert list(ok.json()["recognised"].values()) == ["events"]
+    # The page keeps the file and asks for the columns, with the file's header to choose.
+    posted = c.post("/data", files={"file": ("odd2.csv", body.replace(b"m1", b"m2"))})
+    for _ in range(100):
+        if 'id="upload-job"' not in posted.text:
+            break
+        time.sleep(0.1)
+        posted = c.get(posted.url)
+    assert 'id="column-form"' in posted.text and "<option>when</option>" in posted.text
+    job = re.search(r'name="job" value="([^"]+)"', posted.text).group(1)  # type: ignore[union-attr]
+    form = {"job": job, "source": "events", "customer_col": "who", "time_col": "when"}
+    done = c.post("/data/columns", data={**form, "event_col": "what"})
+    for _ in range(100):
+        if 'id="upload-job"' not in done.text:
+            break
+        time.sleep(0.1)
+        done = c.get(done.url)
+    assert 'id="upload-report"' in done.text and 'id="recognised"' in done.text
+    assert c.get("/api/customer?id=m2").json()["events_total"] == 1

@@ -175,6 +175,16 @@ _TEXT: dict[str, tuple[str, str, str]] = {
     "difference": ("Difference", "Skillnad", "Forskel"),
     "current": ("current", "aktuell", "aktuel"),
     "upload": ("Upload events", "Ladda upp händelser", "Upload hændelser"),
+    "source_format": ("Source", "Källa", "Kilde"),
+    "warning": ("Warning", "Varning", "Advarsel"),
+    "map_columns": (
+        "The columns were not recognised; choose them",
+        "Kolumnerna kändes inte igen; välj dem",
+        "Kolonnerne blev ikke genkendt; vælg dem",
+    ),
+    "customer_col": ("Customer column", "Kundkolumn", "Kundekolonne"),
+    "time_col": ("Time column", "Tidskolumn", "Tidskolonne"),
+    "event_col": ("Event column", "Händelsekolumn", "Hændelseskolonne"),
     "upload_help": (
         "CSV, Parquet or JSON Lines (optionally gzipped).",
         "CSV, Parquet eller JSON Lines (även gzip).",
