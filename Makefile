@@ -37,6 +37,7 @@ demo: setup
 lint: setup-test
 	.venv/bin/ruff format --check src tests
 	.venv/bin/ruff check src tests
+	.venv/bin/lint-imports
 
 typecheck: setup-test
 	.venv/bin/mypy

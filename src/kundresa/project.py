@@ -15,16 +15,14 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
-
-from kundresa.store.warehouse import IngestError, IngestReport, Warehouse
-
 if TYPE_CHECKING:
     import pandas as pd
+    import pyarrow as pa
     from ibis.expr.types import Table
 
     from kundresa.analyses import Result, Scope
     from kundresa.model.journey import Journey
+    from kundresa.store.warehouse import IngestReport, Warehouse
 
 __all__ = ["CACHE_SIZE", "JOURNEY_FILE", "STORE_DIR", "Project", "ProjectError", "read_events"]
 
@@ -120,6 +118,7 @@ class Project:
             every problem with line and column).
         """
         from kundresa.model.parse import JourneyError, load_journey
+        from kundresa.store.warehouse import IngestError, Warehouse
 
         root = Path(path)
         if root.is_file():
@@ -198,6 +197,7 @@ class Project:
         ``event_col``, ``tz``).
         """
         from kundresa.model.parse import JourneyError, load_journey
+        from kundresa.store.warehouse import Warehouse
 
         model: Journey | None
         if journey is None or not isinstance(journey, str | os.PathLike):
@@ -517,6 +517,8 @@ def _copy(result: Result) -> Result:
 
 
 def _load(wh: Warehouse, events: Any, options: dict[str, Any]) -> IngestReport:
+    import pyarrow as pa
+
     if isinstance(events, str | os.PathLike):
         return wh.ingest([events], **options)
     if isinstance(events, pa.Table):

@@ -218,6 +218,8 @@ def test_upload_a_file_and_see_it_counted(page: Any, base_url: str, tmp_path: Pa
     before = int(page.get_attribute("#event-count", "data-value"))
     page.set_input_files("input[type=file]", str(csv))
     page.click("#upload-form button[type=submit]")
+    # The ingest runs as a job; the page follows its progress and then shows the report.
+    page.locator("#upload-report").wait_for(timeout=60_000)
     page.wait_for_load_state("networkidle")
     assert page.locator("#upload-report").is_visible()
     assert int(page.get_attribute("#event-count", "data-value")) == before + 3

@@ -222,6 +222,11 @@ def _customers_title(df: Any, params: Mapping[str, Any], journey: str) -> str:
     return f"Customers who {what} step {params['step']}"
 
 
+def _customer_title(df: Any, params: Mapping[str, Any], journey: str) -> str:
+    what = "Events" if params.get("events_list") else "Stage visits"
+    return f"{what} of {params['customer_id']}"
+
+
 def _dfg_title(df: Any, params: Mapping[str, Any], journey: str) -> str:
     return f"Directly-follows graph ({params['level']})"
 
@@ -419,7 +424,7 @@ ANALYSES: tuple[Analysis, ...] = (
                 "events_list", "bool", False, "List every event, tagged.", option="--events-list"
             ),
         ),
-        title="Customer {customer_id}",
+        title=_customer_title,
     ),
     Analysis(
         "paths",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -77,54 +77,46 @@ def to_csv(df: pd.DataFrame) -> str:
     return buf.getvalue()
 
 
-def _is_rate(column: str) -> bool:
-    """Whether a column holds a rate (shown as a percentage).
-
-    ``conversion_from_previous`` is a rate; ``conversions`` (a count, e.g. conversions
-    credited to a channel) and ``total_conversion_value`` are not.
-
-    Examples
-    --------
-    >>> [_is_rate(c) for c in ("conversion_from_start", "share", "conversions", "value")]
-    [True, True, False, False]
-    """
-    if "conversions" in column or "conversion_value" in column:
-        return False
-    return any(w in column for w in ("conversion", "share", "probability")) or (
-        column.startswith("rate") or column.endswith("_rate")
-    )
-
-
-def _cell(value: Any, column: str) -> str:
-    v = _plain(value)
-    if v is None:
-        return "–"
-    if isinstance(v, float):
-        if _is_rate(column):
-            return f"{v:.1%}"
-        return f"{v:,.2f}" if abs(v) < 1e6 else f"{v:,.0f}"
-    if isinstance(v, int) and not isinstance(v, bool):
-        return f"{v:,}"
-    return str(v)
-
-
 def to_rich_table(
     df: pd.DataFrame,
     title: str | None = None,
     columns: Sequence[str] | None = None,
-    rates: Sequence[str] = (),
+    units: Mapping[str, str] | None = None,
+    lang: str | None = "en",
 ) -> Any:
-    """A :class:`rich.table.Table` with numbers right-aligned and rates as percentages
-    (columns named like rates, and those in ``rates``, such as a matrix's cells)."""
+    """A :class:`rich.table.Table` with numbers right-aligned, each column's values written in
+    its unit (``units``; a column not named there gets one from its name, see
+    :func:`~kundresa.report.units.guess_unit`) in the language ``lang``.
+
+    Cells and the title are shown as they are: text such as ``[bold]`` is never read as markup.
+    """
+    from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=title, title_justify="left", header_style="bold")
+    from kundresa.report.units import format_value, guess_unit, is_numeric_unit
+
+    table = Table(title=escape(title) if title else None, title_justify="left", header_style="bold")
     cols = list(columns) if columns is not None else [str(c) for c in df.columns]
+    given = dict(units or {})
+    col_units: list[str] = []
     for c in cols:
-        numeric = pd.api.types.is_numeric_dtype(df[c]) if c in df.columns else False
-        table.add_column(c, justify="right" if numeric else "left")
+        present = c in df.columns
+        first = df[c].iloc[0] if present and len(df) else None
+        unit = given.get(c) or guess_unit(c, first)
+        numeric = (
+            present
+            and pd.api.types.is_numeric_dtype(df[c])
+            and not (pd.api.types.is_bool_dtype(df[c]))
+        )
+        col_units.append(unit)
+        table.add_column(
+            escape(c), justify="right" if numeric and is_numeric_unit(unit) else "left"
+        )
     for row in df[cols].itertuples(index=False, name=None):
         table.add_row(
-            *(_cell(v, "rate" if c in rates else c) for v, c in zip(row, cols, strict=True))
+            *(
+                escape(format_value(_plain(v), unit, lang))
+                for v, unit in zip(row, col_units, strict=True)
+            )
         )
     return table

@@ -1,22 +1,25 @@
 """Editing the journey file from the browser: check, save with history, compare versions.
 
-A save writes ``journey.yaml`` atomically (a temporary file renamed over it) after copying
-the previous version to ``.kundresa/journeys/<timestamp>.yaml``; only a file without errors is
-saved, checked by the same parser as ``kundresa validate``.
+Saving with history, listing and comparing versions live in :mod:`kundresa.store.history`
+(shared with ``kundresa history`` and ``kundresa restore``); this module adds the structured
+editor's form.
 """
 
 from __future__ import annotations
 
-import difflib
 import re
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import yaml
 
-from kundresa.model.parse import parse_journey
-from kundresa.project import JOURNEY_FILE, STORE_DIR
+from kundresa.store.history import (
+    HISTORY_DIR,
+    check,
+    diff_versions,
+    history,
+    read_version,
+    save_journey,
+)
 
 __all__ = [
     "HISTORY_DIR",
@@ -30,98 +33,6 @@ __all__ = [
     "structured_to_yaml",
     "yaml_to_structured",
 ]
-
-HISTORY_DIR = "journeys"
-_VERSION = re.compile(r"^\d{8}T\d{6}(\.\d+)?Z(-\d+)?$")
-
-
-def check(text: str) -> list[dict[str, Any]]:
-    """Every problem in a journey text, as ``kundresa validate`` reports them.
-
-    Examples
-    --------
-    >>> check("kundresa: 1\\nname: Shop\\ntemplate: kundresa-5\\nreview_by: 2999-01-01")
-    []
-    >>> [p["line"] for p in check("kundresa: 1\\nname: Shop\\nstages: 3")]
-    [3]
-    """
-    _, problems = parse_journey(text, JOURNEY_FILE)
-    return [
-        {
-            "severity": p.severity,
-            "line": p.line,
-            "column": p.column,
-            "path": p.path,
-            "message": p.message,
-            "text": str(p),
-        }
-        for p in problems
-    ]
-
-
-def _history_dir(root: Path) -> Path:
-    return root / STORE_DIR / HISTORY_DIR
-
-
-def save_journey(root: Path, text: str) -> dict[str, Any]:
-    """Check ``text`` and, when it has no errors, make it the project's journey file.
-
-    Returns ``{"saved": bool, "problems": [...], "previous": version or None}``.
-    """
-    problems = check(text)
-    if any(p["severity"] == "error" for p in problems):
-        return {"saved": False, "problems": problems, "previous": None}
-    target = root / JOURNEY_FILE
-    previous = None
-    if target.exists():
-        folder = _history_dir(root)
-        folder.mkdir(parents=True, exist_ok=True)
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
-        keep = folder / f"{stamp}.yaml"
-        n = 1
-        while keep.exists():
-            keep = folder / f"{stamp}-{n}.yaml"
-            n += 1
-        keep.write_bytes(target.read_bytes())
-        previous = keep.stem
-    tmp = target.with_name(f".{JOURNEY_FILE}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(target)
-    return {"saved": True, "problems": problems, "previous": previous}
-
-
-def history(root: Path) -> list[dict[str, Any]]:
-    """The kept versions, newest first, and the current file as ``current``."""
-    out: list[dict[str, Any]] = []
-    current = root / JOURNEY_FILE
-    if current.exists():
-        out.append({"version": "current", "size": current.stat().st_size})
-    folder = _history_dir(root)
-    if folder.is_dir():
-        for p in sorted(folder.glob("*.yaml"), reverse=True):
-            if _VERSION.match(p.stem):
-                out.append({"version": p.stem, "size": p.stat().st_size})
-    return out
-
-
-def read_version(root: Path, version: str) -> str:
-    """The text of a kept version (or ``current``); ``ValueError`` for an unknown one."""
-    if version == "current":
-        path = root / JOURNEY_FILE
-    elif _VERSION.match(version):
-        path = _history_dir(root) / f"{version}.yaml"
-    else:
-        raise ValueError(f"version: {version!r} is not a version name")
-    if not path.exists():
-        raise ValueError(f"version: no version {version!r}")
-    return path.read_text(encoding="utf-8")
-
-
-def diff_versions(root: Path, a: str, b: str) -> list[str]:
-    """A unified diff from version ``a`` to version ``b``, as lines."""
-    old = read_version(root, a).splitlines()
-    new = read_version(root, b).splitlines()
-    return list(difflib.unified_diff(old, new, fromfile=a, tofile=b, lineterm=""))
 
 
 # -- the structured editor -----------------------------------------------------------------

@@ -12,6 +12,7 @@ project (:func:`relative_paths`), never where the server keeps it.
 from __future__ import annotations
 
 import gzip
+import json
 import math
 import os
 import re
@@ -245,6 +246,7 @@ def _check_limits(name: str, size: int, rows: int, max_bytes: int, max_rows: int
 
 
 _PATH_KEYS = frozenset({"root", "source", "sources", "path", "file"})
+_JSON_KEYS = frozenset({"options"})
 
 
 def relative_paths(value: Any, root: Path) -> Any:
@@ -266,12 +268,21 @@ def relative_paths(value: Any, root: Path) -> Any:
             s = os.path.basename(s)
         return s
 
-    def walk(v: Any, path_like: bool) -> Any:
+    def walk(v: Any, path_like: bool, key: str = "") -> Any:
         if isinstance(v, str):
+            if key in _JSON_KEYS and v.startswith("{"):
+                try:
+                    inner = json.loads(v)
+                except ValueError:
+                    return text(v, path_like)
+                return json.dumps(walk(inner, False))
             return text(v, path_like)
         if isinstance(v, dict):
+            # Keys that are file paths (ingest options map each file to its columns).
             return {
-                text(k, False) if isinstance(k, str) else k: walk(x, str(k) in _PATH_KEYS)
+                text(k, os.path.isabs(k)) if isinstance(k, str) else k: walk(
+                    x, str(k) in _PATH_KEYS, str(k)
+                )
                 for k, x in v.items()
             }
         if isinstance(v, list | tuple):

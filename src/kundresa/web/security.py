@@ -398,7 +398,12 @@ class Guard:
                 return message
 
             receive = counting_receive
-        await self.app(scope, receive, guarded_send)
+        try:
+            await self.app(scope, receive, guarded_send)
+        except Exception:
+            if not responded:
+                raise
+            # The body was refused (413) and the app stopped reading it: nothing more to say.
 
     # -- the checks ---------------------------------------------------------------------------
 
@@ -437,6 +442,13 @@ class Guard:
                 raise Refused(400, "Content-Length: not a number")
             if int(length) > limit:
                 raise _too_large(limit)
+        ctype = headers.get("content-type", "").split(";")[0].strip().lower()
+        fields: list[tuple[str, str]] | None = None
+        if ctype == "application/x-www-form-urlencoded":
+            body, receive = await _read_all(receive, limit)
+            fields = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
+            for name, value in fields:
+                limits.check_form_value(name, value)
         if bearer:
             return receive
         expected = session.csrf if session is not None else None
@@ -445,16 +457,10 @@ class Guard:
             if expected and hmac.compare_digest(sent.encode(), expected.encode()):
                 return receive
             raise Refused(403, "forbidden: the anti-forgery token (X-Kundresa-CSRF) is wrong")
-        ctype = headers.get("content-type", "").split(";")[0].strip().lower()
         if scope["path"].startswith("/api/") and ctype and ctype not in _SIMPLE_TYPES:
             return receive  # a cross-site page cannot send this without asking first
-        if ctype == "application/x-www-form-urlencoded":
-            body, receive = await _read_all(receive, limit)
-            fields = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
-            for name, value in fields:
-                limits.check_form_value(name, value)
-            token = next((v for k, v in fields if k == CSRF_FIELD), None)
-            _check_token(token, expected)
+        if fields is not None:
+            _check_token(next((v for k, v in fields if k == CSRF_FIELD), None), expected)
             return receive
         if ctype == "multipart/form-data":
             token, receive = await _first_multipart_field(receive, headers["content-type"])

@@ -1,0 +1,113 @@
+"""The ``kundresa`` command line.
+
+Commands are loaded when they run (:class:`LazyGroup`: a command name → ``"module:attr"``),
+so ``kundresa --version``, ``--help`` and ``validate`` start without loading the query engines
+or the web app. Journey-file commands are in :mod:`kundresa.cli.journey`, data commands in
+:mod:`kundresa.cli.data`; the analysis commands (:mod:`kundresa.cli.analyses`) are built from
+the analysis registry's declarations (:mod:`kundresa.analyses`) and run through
+:meth:`Project.run <kundresa.project.Project.run>`. Problems the user can fix (a missing file,
+a bad journey, a wrong column name) print one clear line with exit code 1; usage errors exit
+with 2 (:func:`kundresa.cli._common.raise_for` maps every error in one place).
+"""
+
+from __future__ import annotations
+
+import sys
+from importlib import import_module
+from typing import Any
+
+import click
+
+from kundresa.analyses._catalog import MODEL_CHOICES
+from kundresa.cli._common import err, raise_for
+
+__all__ = ["COMMANDS", "MODELS", "LazyGroup", "main"]
+
+#: The attribution models, in the order ``--model all`` shows them.
+MODELS = MODEL_CHOICES
+
+_J, _D, _A = "kundresa.cli.journey", "kundresa.cli.data", "kundresa.cli.analyses"
+
+#: Every command: where it is, and (for those heavy to load) its one-line help.
+COMMANDS: dict[str, tuple[str, str | None]] = {
+    "templates": (f"{_J}:templates", None),
+    "init": (f"{_J}:init", None),
+    "validate": (f"{_J}:validate", None),
+    "history": (f"{_J}:history", None),
+    "restore": (f"{_J}:restore", None),
+    "ingest": (f"{_D}:ingest", None),
+    "quarantine": (f"{_D}:quarantine", None),
+    "info": (f"{_D}:info", None),
+    "stages": (f"{_A}:stages", None),
+    "funnel": (f"{_A}:funnel", None),
+    "transitions": (f"{_A}:transitions", None),
+    "journeys": (f"{_A}:journeys", None),
+    "customer": (f"{_A}:customer", None),
+    "paths": (f"{_A}:paths", None),
+    "retention": (f"{_A}:retention", None),
+    "bottlenecks": (f"{_A}:bottlenecks", None),
+    "compare": (f"{_A}:compare", None),
+    "correlation": (f"{_A}:correlation", None),
+    "attribution": (f"{_A}:attribution", None),
+    "demo": ("kundresa.cli.demo:demo", None),
+    "serve": (
+        "kundresa.web.cli:serve",
+        "Serve the project's web app (journey map, analyses, API).",
+    ),
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose commands are imported on first use (click's documented pattern)."""
+
+    def __init__(self, *args: Any, lazy: dict[str, tuple[str, str | None]], **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.lazy = lazy
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [*super().list_commands(ctx), *self.lazy]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy:
+            module, _, attr = self.lazy[cmd_name][0].partition(":")
+            command = getattr(import_module(module), attr)
+            if not isinstance(command, click.Command):
+                raise TypeError(f"{self.lazy[cmd_name][0]} is not a command")
+            return command
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = []
+        width = formatter.width - 6 - max(len(n) for n in self.list_commands(ctx))
+        for name in self.list_commands(ctx):
+            short = self.lazy.get(name, ("", None))[1]
+            if short is None:
+                cmd = self.get_command(ctx, name)
+                if cmd is None or cmd.hidden:
+                    continue
+                short = cmd.get_short_help_str(width)
+            rows.append((name, short))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except KeyboardInterrupt:
+            err.print("interrupted; nothing was changed")
+            sys.exit(130)
+        except Exception as exc:
+            raise_for(exc)
+
+
+@click.group(
+    cls=LazyGroup,
+    lazy=COMMANDS,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+@click.version_option(package_name="kundresa")
+def main() -> None:
+    """Kundresa: the customer journey as code, with live numbers from your own events."""

@@ -1,0 +1,232 @@
+"""What every command shares: the consoles, errors and their exit codes, the project an analysis
+command opens, and printing a result.
+
+Nothing heavy is imported here: the commands import the library when they run.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+
+import click
+from rich.console import Console
+from rich.markup import escape
+
+if TYPE_CHECKING:
+    from kundresa.analyses import Result
+    from kundresa.project import Project
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+JOURNEY_FILE = "journey.yaml"
+
+# Piped output (files, CI logs) gets wide tables instead of rich's 80-column default.
+_WIDTH = None if sys.stdout.isatty() else 160
+out = Console(highlight=False, soft_wrap=True, width=_WIDTH)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class UserError(click.ClickException):
+    """A problem the user can fix; printed without a traceback, exit code 1."""
+
+    def show(self, file: Any = None) -> None:
+        err.print(f"[bold red]error:[/] {escape(self.message)}", markup=True)
+
+
+def say(text: str) -> None:
+    """Print a line of plain text (never read as markup)."""
+    out.print(text, markup=False)
+
+
+def warn(text: str, kind: str = "warning") -> None:
+    """A warning or note on stderr, so JSON and CSV on stdout stay clean."""
+    colour = "yellow" if kind == "warning" else "cyan"
+    err.print(f"[{colour}]{kind}:[/] {escape(text)}", markup=True)
+
+
+# -- errors: mapped to exit codes in one place -------------------------------------------------
+
+_ENGINE_MODULES = {"pyspark", "py4j", "duckdb", "ibis", "pyarrow"}
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """Errors a user can fix (exit code 1), from the modules already loaded."""
+    kinds: list[type[BaseException]] = [FileNotFoundError, PermissionError]
+    for module, names in (
+        ("kundresa.project", ("ProjectError",)),
+        ("kundresa.store.warehouse", ("IngestError",)),
+        ("kundresa.store.engines", ("EngineError",)),
+        ("kundresa.model.parse", ("JourneyError",)),
+        ("kundresa.analyses._errors", ("AnalysisError",)),
+        ("kundresa.attribution.paths_file", ("PathsFileError",)),
+        ("kundresa.store.history", ("HistoryError",)),
+    ):
+        loaded = sys.modules.get(module)
+        for name in names:
+            kind = getattr(loaded, name, None) if loaded is not None else None
+            if isinstance(kind, type):
+                kinds.append(kind)
+    return tuple(kinds)
+
+
+def raise_for(exc: BaseException) -> NoReturn:
+    """Turn an error from the library into the command line's answer: a usage error (exit 2),
+    a problem the user can fix (exit 1, one line), or a traceback for a bug.
+
+    An error with an ``exit_code`` attribute (the library's error tree) says which itself.
+    """
+    from_analyses = sys.modules.get("kundresa.analyses._errors")
+    parameter = getattr(from_analyses, "ParameterError", None)
+    if parameter is not None and isinstance(exc, parameter):
+        raise click.UsageError(str(exc)) from exc
+    if isinstance(exc, _user_errors()):
+        raise UserError(str(exc)) from exc
+    code = getattr(exc, "exit_code", None)
+    if isinstance(code, int) and isinstance(exc, Exception) and code in (1, 2):
+        if code == 2:
+            raise click.UsageError(str(exc)) from exc
+        raise UserError(str(exc)) from exc
+    if isinstance(exc, Exception):
+        # A query the engine refused (Spark, DuckDB, another Ibis backend): say which and why
+        # in one line; KUNDRESA_DEBUG=1 shows the traceback.
+        origin = type(exc).__module__.split(".")[0].lstrip("_")
+        if origin in _ENGINE_MODULES and not os.environ.get("KUNDRESA_DEBUG"):
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise UserError(f"the query engine ({origin}) failed: {first[:500]}") from exc
+    raise exc
+
+
+@contextmanager
+def usage() -> Iterator[None]:
+    """Turn a library ValueError (a bad option value) into a usage error, exit code 2."""
+    try:
+        yield
+    except click.ClickException:
+        raise
+    except ValueError as exc:
+        if isinstance(exc, _user_errors()):
+            raise
+        raise click.UsageError(str(exc)) from exc
+
+
+# -- options ----------------------------------------------------------------------------------
+
+FORMAT = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
+    help="Output format.",
+)
+
+PROJECT_DIR = click.option(
+    "--project",
+    "project_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=".",
+    show_default=True,
+    help="Project folder (journey.yaml and .kundresa/).",
+)
+
+
+def source_options(func: F) -> F:
+    """Where the events and journey are, and the engine: every analysis takes these."""
+    for option in reversed(
+        (
+            PROJECT_DIR,
+            click.option(
+                "--events",
+                "events_file",
+                type=click.Path(dir_okay=False, path_type=Path),
+                help="Read this events file instead of the project's warehouse.",
+            ),
+            click.option(
+                "--journey",
+                "journey_file",
+                type=click.Path(dir_okay=False, path_type=Path),
+                help="Journey file (default: the project's journey.yaml).",
+            ),
+            click.option(
+                "--engine",
+                default="duckdb",
+                show_default=True,
+                help="duckdb, spark, or an Ibis connection URL.",
+            ),
+            click.option("--tz", default=None, help="Time zone of zone-less times in --events."),
+            FORMAT,
+        )
+    ):
+        func = option(func)
+    return func
+
+
+@contextmanager
+def open_project(
+    project_dir: Path,
+    events_file: Path | None,
+    journey_file: Path | None,
+    engine: str = "duckdb",
+    tz: str | None = None,
+) -> Iterator[Project]:
+    """The project an analysis command works on."""
+    from kundresa.project import Project
+
+    if events_file is not None:
+        if not events_file.exists():
+            raise UserError(f"{events_file}: no such file")
+        journey: Path | None = journey_file
+        if journey is None and (project_dir / JOURNEY_FILE).exists():
+            journey = project_dir / JOURNEY_FILE
+        options = {"tz": tz} if tz else {}
+        project = Project.from_events(events_file, journey=journey, engine=engine, **options)
+    else:
+        project = Project.open(project_dir, journey=journey_file, read_only=True, engine=engine)
+    try:
+        yield project
+    finally:
+        project.close()
+
+
+# -- output -----------------------------------------------------------------------------------
+
+
+def emit(
+    df: Any,
+    fmt: str,
+    title: str | None = None,
+    columns: Sequence[str] | None = None,
+    units: Mapping[str, str] | None = None,
+    lang: str = "en",
+) -> None:
+    """Print a DataFrame: JSON and CSV with raw numbers, a table with each column written in
+    its unit (:mod:`kundresa.report.units`)."""
+    from kundresa.report.tables import to_csv, to_json, to_rich_table
+
+    if fmt == "json":
+        click.echo(to_json(df))
+    elif fmt == "csv":
+        click.echo(to_csv(df), nl=False)
+    else:
+        out.print(to_rich_table(df, title=title, columns=columns, units=units, lang=lang))
+
+
+def emit_result(result: Result, fmt: str, title: str | None = None) -> None:
+    """Print a registry result, its notes and warnings (on stderr)."""
+    for note in result.notes:
+        warn(note, "note")
+    for warning in result.warnings:
+        warn(warning)
+    emit(
+        result.frame,
+        fmt,
+        title=result.title if title is None else title,
+        columns=result.table_columns if fmt == "table" else None,
+        units=result.units,
+        lang=result.lang,
+    )

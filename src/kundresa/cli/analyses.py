@@ -1,0 +1,399 @@
+"""The analysis commands, built from the analysis registry's declarations.
+
+A command (:class:`CommandSpec`) names the analyses it runs — one, or one per ``--view`` —
+and its options are made from those analyses' parameters (:class:`kundresa.analyses.Param`:
+type, default, choices, help, ``multiple``), merged by option name. Running a command opens
+the project, makes the scope (``--persona``, ``--since``, ``--until``, ``--lang``) and calls
+:meth:`Project.run <kundresa.project.Project.run>`; the table shows each column in its unit.
+This module imports no analysis: only the registry's declarations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+
+from kundresa.analyses import ANALYSES, Param
+from kundresa.cli._common import UserError, emit, emit_result, open_project, source_options
+
+__all__ = ["COMMAND_SPECS", "CommandSpec", "build_command"]
+
+Values = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    """An analysis command.
+
+    Attributes
+    ----------
+    name, help
+        The command and its ``--help`` text.
+    views
+        ``--view`` value → analysis name (the first is the default); one entry with the key
+        ``""`` for a command without ``--view``.
+    view_help
+        Help for ``--view``.
+    period, lang, persona
+        Whether it takes ``--since``/``--until``, ``--lang``, ``--persona``.
+    overrides
+        Changes to a generated option, by option name (``{"--limit": {"default": 50}}``).
+    extra
+        Options of the command alone (``--kpis``), as ``(option, kwargs)``.
+    pick
+        Chooses the analysis from the option values instead of ``--view``.
+    prepare
+        Adjusts the parameters before the run: ``prepare(analysis, params, values)``.
+    run
+        Runs and prints instead of the usual way: ``run(analysis, params, values)``.
+    """
+
+    name: str
+    help: str
+    views: Mapping[str, str]
+    view_help: str = ""
+    period: bool = True
+    lang: bool = False
+    persona: bool = True
+    overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    extra: tuple[tuple[str, Mapping[str, Any]], ...] = ()
+    pick: Callable[[Values], str] | None = None
+    prepare: Callable[[str, dict[str, Any], Values], None] | None = None
+    run: Callable[[str, dict[str, Any], Values], None] | None = None
+
+    def analyses(self) -> list[str]:
+        names = list(self.views.values())
+        if self.pick is not None:
+            names += [n for n in _PICKED.get(self.name, ()) if n not in names]
+        return names
+
+
+_PICKED: dict[str, tuple[str, ...]] = {"bottlenecks": ("kpis",)}
+
+
+def _dest(option: str) -> str:
+    return "opt_" + option.lstrip("-").replace("-", "_")
+
+
+def _click_type(p: Param) -> Any:
+    if p.choices is not None:
+        return click.Choice(list(p.choices))
+    if p.type == "int":
+        if p.min is not None or p.max is not None:
+            return click.IntRange(
+                None if p.min is None else int(p.min), None if p.max is None else int(p.max)
+            )
+        return int
+    if p.type == "float":
+        if p.min is not None or p.max is not None:
+            return click.FloatRange(p.min, p.max)
+        return float
+    return str
+
+
+def _option(p: Param, override: Mapping[str, Any]) -> Callable[[Any], Any]:
+    """The click option (or argument) for a parameter."""
+    if p.argument:
+        return click.argument(_dest(p.cli_option), type=_click_type(p), required=p.required)
+    kw: dict[str, Any] = {"help": p.help or None, "show_default": p.show_default}
+    if p.type == "bool":
+        if p.default is True:
+            kw.update(is_flag=True, flag_value=False, default=True, show_default=False)
+        else:
+            kw.update(is_flag=True, default=False)
+    else:
+        kw.update(
+            type=_click_type(p),
+            default=() if p.multiple else p.default,
+            multiple=p.multiple,
+            required=p.required,
+        )
+    kw.update(override)
+    return click.option(p.cli_option, _dest(p.cli_option), **kw)
+
+
+def _parameters(spec: CommandSpec) -> dict[str, Param]:
+    """The command's options: every parameter of its analyses, first declaration first."""
+    merged: dict[str, Param] = {}
+    for name in spec.analyses():
+        for p in ANALYSES[name].params:
+            merged.setdefault(p.cli_option, p)
+    return merged
+
+
+def _params_for(analysis: str, values: Values) -> dict[str, Any]:
+    """The values given (or defaulted) on the command line for an analysis' parameters."""
+    out: dict[str, Any] = {}
+    for p in ANALYSES[analysis].params:
+        value = values.get(_dest(p.cli_option))
+        if value is None or (p.multiple and not value):
+            continue
+        out[p.name] = list(value) if p.multiple else value
+    return out
+
+
+def _scope_args(spec: CommandSpec, values: Values) -> dict[str, Any]:
+    return {
+        "persona": values.get("persona"),
+        "since": values.get("since"),
+        "until": values.get("until"),
+        "lang": values.get("lang"),
+    }
+
+
+def _run_in_project(analysis: str, params: dict[str, Any], values: Values) -> Any:
+    with open_project(
+        values["project_dir"],
+        values["events_file"],
+        values["journey_file"],
+        values["engine"],
+        values["tz"],
+    ) as project:
+        scope = project.scope(**_scope_args(_SPECS_BY_NAME[values["_command"]], values))
+        return project.run(analysis, scope=scope, **params)
+
+
+def build_command(spec: CommandSpec) -> click.Command:
+    """A click command for ``spec``, options generated from the registry."""
+
+    def callback(**values: Any) -> None:
+        values["_command"] = spec.name
+        if spec.pick is not None:
+            analysis = spec.pick(values)
+        else:
+            analysis = spec.views[values.get("view") or next(iter(spec.views))]
+        params = _params_for(analysis, values)
+        if spec.prepare is not None:
+            spec.prepare(analysis, params, values)
+        if spec.run is not None:
+            spec.run(analysis, params, values)
+            return
+        emit_result(_run_in_project(analysis, params, values), values["fmt"])
+
+    callback.__doc__ = spec.help
+    decorators: list[Callable[[Any], Any]] = []
+    for option, p in _parameters(spec).items():
+        decorators.append(_option(p, spec.overrides.get(option, {})))
+    if "" not in spec.views:
+        decorators.append(
+            click.option(
+                "--view",
+                type=click.Choice(list(spec.views)),
+                default=next(iter(spec.views)),
+                show_default=True,
+                help=spec.view_help or None,
+            )
+        )
+    for option, kw in spec.extra:
+        decorators.append(click.option(option, **kw))
+    if spec.period:
+        decorators.append(
+            click.option("--since", default=None, help="Only events at or after this date (UTC).")
+        )
+        decorators.append(
+            click.option("--until", default=None, help="Only events before this date (UTC).")
+        )
+    if spec.persona:
+        decorators.append(
+            click.option(
+                "--persona",
+                default=None,
+                help="Only this persona's customers (who they are comes from all their events).",
+            )
+        )
+    if spec.lang:
+        decorators.append(
+            click.option(
+                "--lang",
+                type=click.Choice(["sv", "da", "en"]),
+                default=None,
+                help="Label language (default: the journey's).",
+            )
+        )
+    func: Any = callback
+    for decorate in reversed(decorators):
+        func = decorate(func)
+    func = source_options(func)
+    return click.command(spec.name, help=spec.help)(func)
+
+
+# -- command-specific behaviour ---------------------------------------------------------------
+
+
+def _journeys_prepare(analysis: str, params: dict[str, Any], values: Values) -> None:
+    if analysis == "customer_journeys" and values["fmt"] != "table":
+        params.pop("limit", None)  # JSON and CSV: every customer
+
+
+def _paths_prepare(analysis: str, params: dict[str, Any], values: Values) -> None:
+    if analysis == "dfg" and values["fmt"] != "table":
+        params.pop("top", None)  # JSON and CSV: the whole graph
+
+
+_ATTRIBUTION_TABLES = (
+    ("conversions", "Conversions credited, by model", "number"),
+    ("value", "Value credited, by model", "money"),
+    ("share", "Share of the conversions, by model", "rate"),
+)
+
+
+def _attribution_run(analysis: str, params: dict[str, Any], values: Values) -> None:
+    from kundresa.analyses import run
+
+    fmt = values["fmt"]
+    if analysis == "attribution" and params.get("model") == "all" and fmt == "table":
+        # Three narrow tables (a model per column) rather than one 25 columns wide.
+        analysis = "attribution_models"
+        params.pop("model")
+    if values.get(_dest("--paths")) is not None:
+        if analysis == "stage_attribution":
+            raise click.UsageError("--view stages needs the project's events, not --paths")
+        result = run(analysis, None, **params)
+    else:
+        if analysis == "stage_attribution":
+            journey_file: Path | None = values["journey_file"]
+            has = (values["project_dir"] / "journey.yaml").exists() or journey_file is not None
+            if not has:
+                raise UserError("--view stages needs a journey file")
+        result = _run_in_project(analysis, params, values)
+    if analysis != "attribution_models":
+        emit_result(result, fmt)
+        return
+    from kundresa.analyses._catalog import MODEL_CHOICES
+
+    wide = result.frame
+    for what, title, unit in _ATTRIBUTION_TABLES:
+        table = wide[["channel"]].copy()
+        for m in MODEL_CHOICES:
+            table[m] = wide[f"{m}_{what}"]
+        units = {"channel": "label", **dict.fromkeys(MODEL_CHOICES, unit)}
+        emit(table, fmt, title=title, units=units, lang=result.lang)
+
+
+_FUNNEL_VIEWS = (
+    "steps: the funnel; time: time-to-convert histogram; trend: conversion by entry "
+    "period; customers: who reached (or dropped after) --customers-at."
+)
+
+COMMAND_SPECS: tuple[CommandSpec, ...] = (
+    CommandSpec(
+        "stages",
+        "The stage funnel: reached, entered, conversion and drop-off per stage.",
+        {"": "stages"},
+        lang=True,
+    ),
+    CommandSpec(
+        "funnel",
+        "An event funnel: customers reaching each step in order within a window.",
+        {
+            "steps": "funnel",
+            "time": "funnel_time",
+            "trend": "funnel_trend",
+            "customers": "funnel_customers",
+        },
+        view_help=_FUNNEL_VIEWS,
+        overrides={"--period": {"show_default": False}},
+    ),
+    CommandSpec(
+        "transitions",
+        "Stage transition matrix: moves between stages, backward moves included.",
+        {"": "transitions"},
+        lang=True,
+    ),
+    CommandSpec(
+        "journeys",
+        "How non-linear the journeys are: moves, skips, loops, cycles and time in stage.",
+        {"summary": "journeys", "time": "time_in_stage", "customers": "customer_journeys"},
+        view_help="summary: backward moves, skips, loops, cycles; time: time in each stage; "
+        "customers: one row per customer.",
+        lang=True,
+        overrides={"--limit": {"default": 50, "show_default": True}},
+        prepare=_journeys_prepare,
+    ),
+    CommandSpec(
+        "customer",
+        "One customer's journey: stage visits, moves and cycles (or every event).",
+        {"": "customer"},
+        period=False,
+        persona=False,
+    ),
+    CommandSpec(
+        "paths",
+        "Paths customers take: top variants, Sankey links, directly-follows graph.",
+        {"variants": "paths", "sankey": "path_links", "dfg": "dfg"},
+        view_help="variants: the most common paths; sankey: links between steps; dfg: "
+        "directly-follows graph.",
+        overrides={"--session-gap": {"default": None}},
+        prepare=_paths_prepare,
+    ),
+    CommandSpec(
+        "retention",
+        "Retention: cohorts of returning or repeat-purchasing customers, and lifecycle.",
+        {
+            "matrix": "retention_matrix",
+            "long": "retention",
+            "repeat": "repeat_purchase",
+            "lifecycle": "lifecycle",
+        },
+        view_help="matrix: cohort × period rates; long: one row per cohort and period; repeat: "
+        "repeat purchase rate; lifecycle: new, returning, resurrecting, dormant per period.",
+    ),
+    CommandSpec(
+        "bottlenecks",
+        "Where customers are lost: stages and steps ranked, against KPIs and the last period.",
+        {"": "bottlenecks"},
+        lang=True,
+        extra=(
+            (
+                "--kpis",
+                {"is_flag": True, "help": "Show every KPI's actual value against its target."},
+            ),
+        ),
+        pick=lambda values: "kpis" if values.get("kpis") else "bottlenecks",
+    ),
+    CommandSpec(
+        "compare",
+        "Two segments or A/B variants at every stage, with confidence intervals and a test.",
+        {"": "compare"},
+        lang=True,
+    ),
+    CommandSpec(
+        "correlation",
+        "Which events and properties make reaching a stage or step more or less likely.",
+        {"": "correlation"},
+    ),
+    CommandSpec(
+        "attribution",
+        "Multi-touch attribution: which channels and touchpoints earn the conversions.",
+        {
+            "credits": "attribution",
+            "transitions": "attribution_transitions",
+            "removal": "attribution_removal",
+            "stages": "stage_attribution",
+            "paths": "attribution_paths",
+        },
+        view_help="credits: channel credits; transitions/removal: the Markov chain; stages: "
+        "stage attribution (which channels move customers to the next stage); paths: the paths "
+        "used.",
+        lang=True,
+        run=_attribution_run,
+    ),
+)
+
+_SPECS_BY_NAME = {s.name: s for s in COMMAND_SPECS}
+
+stages = build_command(_SPECS_BY_NAME["stages"])
+funnel = build_command(_SPECS_BY_NAME["funnel"])
+transitions = build_command(_SPECS_BY_NAME["transitions"])
+journeys = build_command(_SPECS_BY_NAME["journeys"])
+customer = build_command(_SPECS_BY_NAME["customer"])
+paths = build_command(_SPECS_BY_NAME["paths"])
+retention = build_command(_SPECS_BY_NAME["retention"])
+bottlenecks = build_command(_SPECS_BY_NAME["bottlenecks"])
+compare = build_command(_SPECS_BY_NAME["compare"])
+correlation = build_command(_SPECS_BY_NAME["correlation"])
+attribution = build_command(_SPECS_BY_NAME["attribution"])

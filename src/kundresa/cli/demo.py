@@ -1,0 +1,68 @@
+"""``kundresa demo``: build a demo company's project, summarise it and serve it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.markup import escape
+
+from kundresa.cli._common import JOURNEY_FILE, emit_result, err, out, say
+
+
+@click.command()
+@click.argument(
+    "directory", type=click.Path(file_okay=False, path_type=Path), default="kundresa-demo"
+)
+@click.option("--customers", type=click.IntRange(1), default=20_000, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--lang", type=click.Choice(["sv", "da", "en"]), default="en", show_default=True)
+@click.option("--no-serve", is_flag=True, help="Build the demo project only; do not serve it.")
+@click.option("--force", is_flag=True, help="Rebuild even if DIRECTORY holds another project.")
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    default=8000,
+    show_default=True,
+    help="Port to serve on.",
+)
+def demo(
+    directory: Path,
+    customers: int,
+    seed: int,
+    lang: str,
+    no_serve: bool,
+    force: bool,
+    port: int,
+) -> None:
+    """Build a demo company's project (journey and events), summarise it and serve the web app
+    on 127.0.0.1 (``--no-serve`` stops after the summary)."""
+    from kundresa.demo.project import build_demo
+
+    with err.status(f"generating {customers:,} demo customers…"):
+        project = build_demo(directory, customers=customers, seed=seed, lang=lang, force=force)
+    with project:
+        info = project.info()
+        funnel = project.run("stages")
+        tps = project.run("touchpoints")
+    out.print(
+        f"[bold]{escape(info['journey']['name'])}[/] — demo project in {escape(str(directory))}",
+        markup=True,
+    )
+    say(
+        f"{info['events']:,} events from {info['customers']:,} customers, "
+        f"{info['first_event']:%Y-%m-%d} – {info['last_event']:%Y-%m-%d}"
+    )
+    emit_result(funnel, "table", title="Customers per stage")
+    emit_result(tps, "table", title="Touchpoints")
+    say("Files:")
+    say(f"  journey   {directory / JOURNEY_FILE}")
+    say(f"  events    {directory / 'data' / 'events.parquet'}")
+    say(f"  warehouse {directory / '.kundresa' / 'warehouse.duckdb'}")
+    say(f"Try: kundresa stages --project {directory} --by persona")
+    if no_serve:
+        say(f"Serve it in the browser with: kundresa serve --project {directory}")
+        return
+    from kundresa.web.cli import run_server
+
+    run_server(directory, port=port, lang=lang)
