@@ -164,7 +164,7 @@ def test_page_and_api_share_the_funnel(client: Any) -> None:
         ("/api/retention?period=century", 422, "period"),
         ("/api/compare?by=persona&a=private&b=nobody", 422, "b"),
         ("/api/customer", 422, "id"),
-        ("/api/map?since=2025-06-01&until=2025-03-01", 422, "not before"),
+        ("/api/map?since=2025-06-01&until=2025-03-01", 422, "since 2025-06-01 is not before"),
         ("/api/funnel?steps=stage:nowhere&steps=purchase", 422, "stages: awareness"),
         ("/api/funnel?steps=touchpoint:nowhere&steps=purchase", 422, "touchpoints:"),
         ("/api/retention?persona=nobody", 422, "personas: private"),
@@ -493,6 +493,39 @@ def test_upload_while_another_process_reads_the_warehouse(
     done = c.post("/api/data/upload", files={"file": ("z.csv", body, "text/csv")})
     assert done.status_code == 200, done.text
     assert c.get("/api/data").json()["summary"]["events"] == before + 1
+
+
+def test_the_map_computes_the_stage_funnel_once(
+    make_client: Any, demo_dir: Path, monkeypatch: Any
+) -> None:
+    import kundresa.analytics.bottlenecks as bn
+    import kundresa.analytics.stages as st
+
+    calls: list[object] = []
+    real = st.stage_funnel
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(kwargs.get("since"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(st, "stage_funnel", counted)
+    monkeypatch.setattr(bn, "stage_funnel", counted)
+    c = make_client(demo_dir)
+    data = c.get("/api/map?since=2025-03-01").json()
+    assert len(calls) == 1
+    assert all(
+        k["actual"] is not None
+        for s in data["stages"]
+        for k in s["kpis"]
+        if k["metric"] == "reached"
+    )
+    c.get("/funnel?since=2025-03-01")  # the funnel page's stage table is the same result
+    assert len(calls) == 1
+
+
+def test_web_messages_name_query_parameters(client: Any) -> None:
+    r = client.get("/api/map?since=2025-06-01&until=2025-03-01")
+    assert r.status_code == 422 and "--" not in r.json()["detail"]
 
 
 def test_names_never_seen_are_warnings(client: Any) -> None:

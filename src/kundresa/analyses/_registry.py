@@ -257,6 +257,9 @@ class Scope:
         compare=False,
         repr=False,
     )
+    runner: Callable[[str, Scope, dict[str, Any]], Result] | None = field(
+        default=None, compare=False, repr=False
+    )
 
     @property
     def key(self) -> tuple[Any, ...]:
@@ -390,6 +393,30 @@ class _ProjectView:
     @property
     def has_journey(self) -> bool:
         return self._scope.journey is not None
+
+    def run(
+        self,
+        name: str,
+        *,
+        since: Any = None,
+        until: Any = None,
+        lang: str | None = None,
+        **params: Any,
+    ) -> Result:
+        """Another analysis on the same events, through the scope's runner (the project's
+        cache: :meth:`Project.run <kundresa.project.Project.run>`), so an analysis made of
+        others computes each once (the KPIs read the stage funnel the map already has)."""
+        scope = replace(
+            self._scope,
+            since=None if since is None else str(since),
+            until=None if until is None else str(until),
+            lang=lang if lang is not None else self._scope.lang,
+        )
+        if scope.runner is not None:
+            return scope.runner(name, scope, params)
+        from kundresa.analyses import get
+
+        return run_analysis(get(name), scope, params)
 
 
 def _call(

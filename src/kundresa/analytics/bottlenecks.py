@@ -154,7 +154,11 @@ def kpi_status(
     journey: Journey = project.journey
     t = filter_period(events if events is not None else project.events, since, until)
     wanted = {k.metric for s in journey.stages for k in s.kpis}
-    funnel = stage_funnel(project, events=t, lang=lang) if wanted & set(_FUNNEL_METRICS) else None
+    funnel = (
+        _stage_funnel(project, events, t, since, until, lang)
+        if wanted & set(_FUNNEL_METRICS)
+        else None
+    )
     days: dict[str, float | None] = {}
     if "median_days_in_stage" in wanted:
         tis = time_in_stage(t, journey)
@@ -188,6 +192,18 @@ def kpi_status(
         df[c] = df[c].astype("float64")
     df["met"] = df["met"].astype("object")
     return df
+
+
+def _stage_funnel(
+    project: Any, events: ir.Table | None, t: ir.Table, since: When, until: When, lang: str | None
+) -> pd.DataFrame:
+    """The stage funnel of the period: from the project's result cache when it has one
+    (``project.run``, so a page showing the funnel and the KPIs computes it once), else
+    computed here on the events ``t`` of the period."""
+    run = getattr(project, "run", None)
+    if events is None and callable(run):
+        return run("stages", since=since, until=until, lang=lang).frame
+    return stage_funnel(project, events=t, lang=lang)
 
 
 def _gap(kpi: Kpi, actual: float | None) -> float | None:

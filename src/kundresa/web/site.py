@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextvars
 import inspect
+import re
 from collections.abc import Callable, Mapping, Sequence
 from functools import cache
 from typing import Any
@@ -33,6 +34,17 @@ from kundresa.web.views import Analyses
 __all__ = ["LANG_COOKIE", "Site", "format_value", "twin"]
 
 LANG_COOKIE = "kundresa_lang"
+
+#: Command-line options that analysis messages name, as this app's query parameters.
+_AS_PARAMETER = {
+    "--since": "since",
+    "--until": "until",
+    "--step": "steps",
+    "--exclude": "exclusions",
+    "--persona": "persona",
+    "--by": "by",
+}
+_OPTIONS = re.compile("|".join(rf"{re.escape(o)}\b(?!-)" for o in _AS_PARAMETER))
 
 #: The language numbers on the page being rendered are written in (set by Site.page).
 _PAGE_LANG: contextvars.ContextVar[str] = contextvars.ContextVar("page_lang", default="en")
@@ -187,8 +199,10 @@ class Site:
         )
 
     def shown(self, exc: Exception | str) -> str:
-        """An error's message with paths relative to the project (web/limits.py)."""
-        return str(limits.relative_paths(str(exc), self.state.root))
+        """An error's message with paths relative to the project (web/limits.py) and the
+        command line's options named as the query parameters they are here."""
+        text = str(limits.relative_paths(str(exc), self.state.root))
+        return _OPTIONS.sub(lambda m: _AS_PARAMETER[m.group(0)], text)
 
     # -- answers -----------------------------------------------------------------------------
 
