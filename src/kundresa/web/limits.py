@@ -116,7 +116,7 @@ def check_query(path: str, query_string: bytes) -> None:
                 raise ParameterError(name, f"at most {MAX_FUNNEL_STEPS} in a funnel")
         if name in _DURATIONS and value.strip():
             match = _DURATION.match(value)
-            if match is not None:  # other text: the analysis says what a duration is (400)
+            if match is not None:  # other text: the analysis says what a duration is (422)
                 seconds = float(match.group(1)) * _UNITS[match.group(2).lower() or "s"]
                 if not math.isfinite(seconds) or seconds > MAX_WINDOW_DAYS * 86400:
                     raise ParameterError(name, f"at most {MAX_WINDOW_DAYS} days")
