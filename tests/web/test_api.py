@@ -196,6 +196,18 @@ def test_customer_timeline(client: Any) -> None:
     assert stamps == sorted(stamps)
 
 
+def test_customer_visits_are_the_stage_visits(client: Any) -> None:
+    from kundresa.analytics.journeys import stage_visits
+    from kundresa.model.events import CUSTOMER
+
+    project = client.app.state.project.project
+    mine = project.events.filter(project.events[CUSTOMER] == "c000001")
+    want = records(stage_visits(mine, project.journey).to_pandas())
+    got = client.get("/api/customer?id=c000001").json()["visits"]
+    keys = ("visit", "cycle", "stage", "move", "loop", "entered_at", "left_at", "seconds", "events")
+    assert [{k: v[k] for k in keys} for v in got] == [{k: w[k] for k in keys} for w in want]
+
+
 def test_language_switch(client: Any) -> None:
     sv = client.get("/funnel?lang=sv")
     assert "Tratt" in sv.text and 'lang="sv"' in sv.text
