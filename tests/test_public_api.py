@@ -8,6 +8,7 @@ import pytest
 
 PACKAGES = [
     "kundresa",
+    "kundresa.analyses",
     "kundresa.analytics",
     "kundresa.demo",
     "kundresa.ingest",

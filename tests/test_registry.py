@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import inspect
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from kundresa import Project
+from kundresa import Project, ProjectError
 from kundresa.analyses import ANALYSES, AnalysisError, ParameterError, get
 from kundresa.analyses.resolve import Names, Resolution, UnknownNameError
 from kundresa.model.parse import parse_journey
@@ -179,3 +180,38 @@ def test_removal_effect_is_a_rate_everywhere(project: Project) -> None:
     result = project.run("attribution_removal", conversion="purchase")
     assert result.formatted()["removal_effect"].str.endswith("%").all()
     assert run("kpis", project.scope()).frame.columns[0] == "stage"
+
+
+def test_python_objects_as_parameters(project: Project) -> None:
+    from kundresa.analytics.funnel import parse_step
+
+    steps = [parse_step("ad_click"), "touchpoint:buy"]
+    result = project.run("funnel", steps=steps, exclusions=[("page_view", 1, 2)], window=86400 * 7)
+    # u1 saw a page between ad and purchase, u2 one within the window: only u3 is left.
+    assert result.frame["count"].tolist() == [1, 0]
+    again = project.run("funnel", steps=steps, exclusions=[("page_view", 1, 2)], window=604800)
+    assert again.frame.equals(result.frame)
+
+
+def test_results_follow_the_journey_file(tmp_path: Path) -> None:
+    import os
+
+    folder = tmp_path / "p"
+    Project.init(folder, template="buyers-journey").close()
+    (tmp_path / "events.csv").write_text(
+        "customer_id,timestamp,event\nu1,2025-03-01,visit\nu1,2025-03-02,purchase\n"
+    )
+    with Project.open(folder) as project:
+        project.ingest([tmp_path / "events.csv"])
+        first = project.run("stages").frame["stage"].tolist()
+        assert first == ["awareness", "consideration", "decision"]
+        journey = folder / "journey.yaml"
+        Project.init(folder, template="kundresa-5", force=True).close()  # an edit elsewhere
+        stat = journey.stat()
+        os.utime(journey, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+        assert len(project.run("stages").frame) == 5
+        journey.write_text("kundresa: 1\nname: x\nstages: 3\n")
+        os.utime(journey, ns=(stat.st_atime_ns, stat.st_mtime_ns + 2 * 10**9))
+        with pytest.raises(ProjectError, match=r"journey\.yaml:3"):
+            project.run("stages")
+        assert len(project.journey.stage_ids) == 5  # the last good journey is kept

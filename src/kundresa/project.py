@@ -84,7 +84,10 @@ class Project:
         self._cache: OrderedDict[Hashable, Any] = OrderedDict()
         self._data_generation = 0
         self._journey_generation = 0
-        self._journey_mtime = self._file_mtime()
+        # The file the journey was read from (None: given as a model, or none), watched so
+        # that results follow edits made outside this process.
+        self._journey_source: Path | None = None
+        self._journey_mtime = 0
 
     # -- opening -----------------------------------------------------------------------------
 
@@ -144,7 +147,9 @@ class Project:
                 wh = Warehouse(store, read_only=read_only)
             except IngestError as exc:
                 raise ProjectError(str(exc)) from exc
-        return cls(root, model, wh, engine)
+        project = cls(root, model, wh, engine)
+        project._watch(journey_path if model is not None else None)
+        return project
 
     @classmethod
     def init(
@@ -209,7 +214,10 @@ class Project:
                 raise ProjectError(str(exc)) from exc
         wh = Warehouse(None)
         _load(wh, events, options)
-        return cls(None, model, wh, engine)
+        project = cls(None, model, wh, engine)
+        if isinstance(journey, str | os.PathLike):
+            project._watch(Path(journey))
+        return project
 
     def close(self) -> None:
         """Release the warehouse (and its file lock)."""
@@ -263,12 +271,31 @@ class Project:
 
     # -- versions and the result cache -------------------------------------------------------
 
+    def _watch(self, path: Path | None) -> None:
+        self._journey_source = path
+        self._journey_mtime = self._file_mtime()
+
     def _file_mtime(self) -> int:
-        path = self.journey_path
+        path = self._journey_source
         try:
             return path.stat().st_mtime_ns if path is not None else 0
         except OSError:
             return 0
+
+    def refresh(self) -> bool:
+        """Re-read the journey file when it changed on disk since it was read (an editor
+        outside this process); whether it did.
+
+        Raises
+        ------
+        ProjectError
+            The changed file has errors; the project keeps the journey it had (and tries
+            again next time).
+        """
+        if self._journey_source is None or self._file_mtime() == self._journey_mtime:
+            return False
+        self.reload_journey()
+        return True
 
     def data_changed(self) -> None:
         """Say the events changed (an ingest elsewhere on this warehouse): cached results
@@ -283,7 +310,6 @@ class Project:
         with self.lock:
             self._journey = journey
             self._journey_generation += 1
-            self._journey_mtime = self._file_mtime()
             self._cache.clear()
 
     def reload_journey(self) -> None:
@@ -296,14 +322,16 @@ class Project:
         """
         from kundresa.model.parse import JourneyError, load_journey
 
-        path = self.journey_path
+        path = self._journey_source or self.journey_path
         if path is None:
             return
         try:
             model = load_journey(path) if path.exists() else None
         except JourneyError as exc:
             raise ProjectError(str(exc)) from exc
-        self.set_journey(model)
+        with self.lock:
+            self.set_journey(model)
+            self._watch(path if model is not None else None)
 
     def version(self) -> tuple[int, int, int]:
         """What results depend on: the journey (edits here and the file's modification time)
@@ -332,24 +360,25 @@ class Project:
                 self._cache.popitem(last=False)
             return value
 
-    def known_names(self) -> tuple[frozenset[str], frozenset[str]]:
-        """The event names and property keys in the data (one DISTINCT query, cached by
-        data version)."""
+    def known_names(self, kind: str = "event") -> frozenset[str]:
+        """The event names (``kind="event"``) or property keys (``"property"``) in the data:
+        one DISTINCT query each, asked only when a name needs checking, cached by data
+        version."""
 
-        def compute() -> tuple[frozenset[str], frozenset[str]]:
+        def compute() -> frozenset[str]:
             from kundresa.model.events import EVENT, PROPERTIES
 
             t = self.events
-            names = t.select(kind=ibis_literal("e"), name=t[EVENT].cast("string"))
-            keys = t.select(
-                kind=ibis_literal("p"), name=t[PROPERTIES].keys().unnest().cast("string")
-            )
-            rows = names.union(keys, distinct=True).to_pyarrow().to_pylist()
-            events = frozenset(r["name"] for r in rows if r["kind"] == "e" and r["name"])
-            props = frozenset(r["name"] for r in rows if r["kind"] == "p" and r["name"])
-            return events, props
+            if kind == "event":
+                names = t.select(name=t[EVENT].cast("string"))
+            elif kind == "property":
+                names = t.select(name=t[PROPERTIES].keys().unnest().cast("string"))
+            else:
+                raise ValueError(f"kind: {kind!r} is not event or property")
+            rows = names.distinct().to_pyarrow().column("name").to_pylist()
+            return frozenset(r for r in rows if r)
 
-        value: tuple[frozenset[str], frozenset[str]] = self.cached(("known_names",), compute)
+        value: frozenset[str] = self.cached(("known_names", kind), compute)
         return value
 
     # -- analyses ----------------------------------------------------------------------------
@@ -375,7 +404,7 @@ class Project:
         from kundresa.analyses import Scope, check_period
         from kundresa.analyses.resolve import Names
 
-        check_period(since, until)
+        check_period(since, until)  # before any query (Scope checks it again, cheaply)
         since = since if since not in ("", None) else None
         until = until if until not in ("", None) else None
         table = events if events is not None else self.events
@@ -447,6 +476,8 @@ class Project:
         from kundresa.analyses._registry import run_analysis
 
         analysis = get(name)
+        if scope is None:
+            self.refresh()
         given = {
             k: params.pop(k)
             for k in _SCOPE_KEYS
@@ -492,12 +523,6 @@ class Project:
 
 
 _MISSING = object()
-
-
-def ibis_literal(value: str) -> Any:
-    import ibis
-
-    return ibis.literal(value, type="string")
 
 
 def _freeze(value: Any) -> Hashable:

@@ -139,6 +139,7 @@ CREDIT_COLUMNS = (
 ATTRIBUTION_PATHS = (
     Param(
         "paths_file",
+        "file",
         help="A paths file (path,total_conversions,total_conversion_value,total_null) "
         "instead of the project's events.",
         option="--paths",

@@ -8,7 +8,8 @@ the declarations to build its options, and only the command that runs imports th
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Mapping, Sequence
+import os
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from importlib import import_module
@@ -28,7 +29,7 @@ __all__ = ["Analysis", "Column", "Param", "Result", "Scope", "check_period", "ru
 RESOLVE_KINDS = ("step", "exclusion", "stage", "touchpoint", "persona", "property", "event")
 
 #: Parameter types.
-TYPES = ("str", "int", "float", "bool", "duration", "period")
+TYPES = ("str", "int", "float", "bool", "duration", "period", "file")
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ class Param:
         The keyword the analysis function takes (``steps``, ``window``).
     type
         ``str``, ``int``, ``float``, ``bool``, ``duration`` (``90s``, ``30m``, ``12h``, ``7d``
-        or seconds) or ``period`` (``previous`` or ``START:END``).
+        or seconds), ``period`` (``previous`` or ``START:END``) or ``file`` (a path).
     default
         The value when not given (``None``: not passed on, the function's own default).
     help
@@ -128,13 +129,27 @@ class Param:
             and not isinstance(value, bool)
         ):
             return value
+        if self.type == "file" and isinstance(value, os.PathLike):
+            return os.fspath(value)
         if not isinstance(value, str):
+            if self.choices is None and value is not None and _hashable(value):
+                # A Python caller's own object: a Step, an Exclusion tuple, a (start, end)
+                # period; the analysis checks it.
+                return value
             raise ParameterError(f"{name}: {value!r} is not text")
         if self.choices is not None and value not in self.choices:
             raise ParameterError(
                 f"{name}: {value!r} is not one of {', '.join(map(repr, self.choices))}"
             )
         return value
+
+
+def _hashable(value: Any) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -234,7 +249,9 @@ class Analysis:
 @dataclass(frozen=True)
 class Scope:
     """What an analysis runs on: the journey, the events (one persona's customers when
-    ``persona`` is set), the engine, a period ``[since, until)`` and a label language.
+    ``persona`` is set), the engine, a period ``[since, until)`` and a label language;
+    ``known_names(kind)`` gives the event names (``"event"``) or property keys
+    (``"property"``) in the data, for warnings about names never seen.
 
     Made by :meth:`Project.scope <kundresa.project.Project.scope>`. ``events`` covers the
     whole history: a period chooses what is counted, while who a customer is (touchpoint
@@ -249,7 +266,7 @@ class Scope:
     until: str | None = None
     lang: str | None = None
     source: Any = field(default=None, repr=False)
-    known_names: Callable[[], tuple[frozenset[str], frozenset[str]]] | None = field(
+    known_names: Callable[[str], frozenset[str]] | None = field(
         default=None, compare=False, repr=False
     )
     missing_journey: str = field(
@@ -260,6 +277,9 @@ class Scope:
     runner: Callable[[str, Scope, dict[str, Any]], Result] | None = field(
         default=None, compare=False, repr=False
     )
+
+    def __post_init__(self) -> None:
+        check_period(self.since, self.until)
 
     @property
     def key(self) -> tuple[Any, ...]:
@@ -342,6 +362,30 @@ def check_period(since: Any, until: Any) -> None:
         raise ParameterError(f"--since {since} is not before --until {until}: the period is empty")
 
 
+class _Lazy(Collection[str]):
+    """Names from the data, queried on first use (a funnel of events never asks for the
+    property keys)."""
+
+    def __init__(self, load: Callable[[], frozenset[str]]) -> None:
+        self._load = load
+        self._names: frozenset[str] | None = None
+
+    @property
+    def names(self) -> frozenset[str]:
+        if self._names is None:
+            self._names = self._load()
+        return self._names
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.names
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+
 def _resolve(
     analysis: Analysis, params: dict[str, Any], scope: Scope | None, out: Resolution
 ) -> dict[str, Any]:
@@ -350,10 +394,12 @@ def _resolve(
         return params
     data_kinds = {"step", "exclusion", "property", "event"}
     needs_data = any(k in data_kinds and params.get(n) is not None for n, k in kinds.items())
-    events: frozenset[str] | None = None
-    properties: frozenset[str] | None = None
+    events: Collection[str] | None = None
+    properties: Collection[str] | None = None
     if needs_data and scope.known_names is not None:
-        events, properties = scope.known_names()
+        known = scope.known_names
+        events = _Lazy(lambda: known("event"))
+        properties = _Lazy(lambda: known("property"))
     names = Names(scope.journey, events=events, properties=properties)
     one: dict[str, Callable[[Any], Any]] = {
         "step": lambda v: names.step(v, out),

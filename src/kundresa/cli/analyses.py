@@ -79,9 +79,16 @@ def _dest(option: str) -> str:
     return "opt_" + option.lstrip("-").replace("-", "_")
 
 
+def _dest_of(p: Param) -> str:
+    """Where click puts a parameter's value (an argument keeps its name, for ``--help``)."""
+    return p.name if p.argument else _dest(p.cli_option)
+
+
 def _click_type(p: Param) -> Any:
     if p.choices is not None:
         return click.Choice(list(p.choices))
+    if p.type == "file":
+        return click.Path(dir_okay=False)
     if p.type == "int":
         if p.min is not None or p.max is not None:
             return click.IntRange(
@@ -98,7 +105,7 @@ def _click_type(p: Param) -> Any:
 def _option(p: Param, override: Mapping[str, Any]) -> Callable[[Any], Any]:
     """The click option (or argument) for a parameter."""
     if p.argument:
-        return click.argument(_dest(p.cli_option), type=_click_type(p), required=p.required)
+        return click.argument(_dest_of(p), type=_click_type(p), required=p.required)
     kw: dict[str, Any] = {"help": p.help or None, "show_default": p.show_default}
     if p.type == "bool":
         if p.default is True:
@@ -129,7 +136,7 @@ def _params_for(analysis: str, values: Values) -> dict[str, Any]:
     """The values given (or defaulted) on the command line for an analysis' parameters."""
     out: dict[str, Any] = {}
     for p in ANALYSES[analysis].params:
-        value = values.get(_dest(p.cli_option))
+        value = values.get(_dest_of(p))
         if value is None or (p.multiple and not value):
             continue
         out[p.name] = list(value) if p.multiple else value

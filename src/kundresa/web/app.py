@@ -89,7 +89,9 @@ def create_app(
         body_limit=security.body_limit(),
         error_page=guard_page,
     )
-    app.add_middleware(GZipMiddleware, minimum_size=1000)
+    app.add_middleware(
+        GZipMiddleware, minimum_size=1000, exclude_content_types=security.NOT_COMPRESSED
+    )
     # -- end of hardening ----------------------------------------------------------------------
 
     app.include_router(routes.auth.router(site))

@@ -53,6 +53,7 @@ __all__ = [
     "CSRF_FIELD",
     "CSRF_HEADER",
     "DEFAULT_BODY_LIMIT",
+    "NOT_COMPRESSED",
     "SESSION_COOKIE",
     "Guard",
     "Session",
@@ -85,6 +86,17 @@ CSP = (
 """The Content-Security-Policy of every answer: scripts only from the app's own files (no
 inline script, no ``eval``); inline *styles* are allowed because ECharts positions its
 tooltips and SVG with them."""
+
+NOT_COMPRESSED = (
+    "application/grpc",
+    "application/gzip",
+    "application/x-gzip",
+    "text/event-stream",
+    "text/html",
+)
+"""Answers the app does not gzip: pages carry the session's anti-forgery token next to text
+from the request, and compressing both together would let an eavesdropper guess the token
+from answer sizes (the BREACH attack). JSON answers and static files are compressed."""
 
 _SECURITY_HEADERS = [
     (b"content-security-policy", CSP.encode()),
