@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 
+from kundresa.report.units import format_count
+
 CHROMIUM = os.environ.get("KUNDRESA_CHROMIUM", "/usr/bin/chromium")
 SHOTS = Path(__file__).parent / "screenshots"
 
@@ -119,8 +121,8 @@ def test_map_numbers_equal_the_api(page: Any, base_url: str) -> None:
         cell = page.locator(f'tr.numbers td[data-stage="{s["stage"]}"]')
         assert cell.locator("dd.reached").get_attribute("data-value") == str(s["reached"])
         assert cell.locator("dd.entered").get_attribute("data-value") == str(s["entered"])
-        shown = cell.locator("dd.reached").inner_text().replace("\u202f", "")
-        assert shown == str(s["reached"])
+        shown = cell.locator("dd.reached").inner_text()
+        assert shown == format_count(s["reached"], "en")  # the page's language: 1,234
         for tp in s["touchpoints"]:
             li = page.locator(f'li[data-touchpoint="{tp["id"]}"]')
             assert li.locator(".customers").get_attribute("data-value") == str(tp["customers"])
@@ -175,7 +177,7 @@ def test_funnel_numbers_and_step_customers(page: Any, base_url: str) -> None:
     box.locator("li").first.wait_for()
     total = api(base_url, "/api/funnel/customers" + q + "&step=2")["total"]
     assert total == data["funnel"][1]["count"]
-    assert box.locator(".total").inner_text().replace("\u202f", "").startswith(str(total))
+    assert box.locator(".total").inner_text().startswith(format_count(total, "en"))
     shot(page, "funnel-step-customers")
     box.locator("li a").first.click()
     page.wait_for_load_state("networkidle")

@@ -54,8 +54,12 @@
     return tooltip;
   }
 
-  function pct(v) { return v == null ? "–" : (v * 100).toFixed(1) + "%"; }
-  function num(v) { return v == null ? "–" : Number(v).toLocaleString("sv-SE"); }
+  // Numbers in the page's language, as the tables (kundresa.report.units, CLDR) write them.
+  var pageLang = document.documentElement.lang || "en";
+  var pctFormat = new Intl.NumberFormat(pageLang, { style: "percent", minimumFractionDigits: 1, maximumFractionDigits: 1 });
+  var numFormat = new Intl.NumberFormat(pageLang, { maximumFractionDigits: 2 });
+  function pct(v) { return v == null ? "–" : pctFormat.format(v); }
+  function num(v) { return v == null ? "–" : numFormat.format(Number(v)); }
   function duration(s) {
     if (s == null) return "∞";
     if (s < 60) return s + "s";
