@@ -292,7 +292,7 @@ def twin(
             return build(site.analyses(given, lang), **view)
 
         try:
-            data = site.state.cached((name, _frozen(given), lang), compute)
+            data = site.state.cached((api, _frozen(given), lang), compute)
         except (ValueError, AnalysisError, ProjectError) as exc:
             status = site.status_of(exc)
             if as_json:

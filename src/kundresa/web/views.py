@@ -336,9 +336,6 @@ def funnel_customers_view(
     )
 
 
-PATH_LEVELS = ("touchpoint", "stage", "event", "channel")
-
-
 def paths_view(
     run: Analyses,
     *,
