@@ -136,12 +136,17 @@ class ProjectState:
         return SimpleNamespace(journey=journey, events=events, engine=project.engine, root=None)
 
     def ingest(
-        self, path: Path, progress: Callable[[str, int, int], None] | None = None
+        self,
+        path: Path,
+        progress: Callable[[str, int, int], None] | None = None,
+        opened: Callable[[Warehouse], None] | None = None,
     ) -> dict[str, Any]:
         """Load an uploaded file into the warehouse; the report as a dict.
 
         ``progress(file, bytes_done, bytes_total)`` is called as the file is read; an
-        exception it raises stops the ingest, which then changes nothing."""
+        exception it raises stops the ingest, which then changes nothing. ``opened(writer)``
+        gets the warehouse opened for writing (``writer.con.interrupt()`` stops its query
+        from another thread)."""
         with self.lock:
             old = self.project
             journey = old.journey if old.has_journey else None
@@ -150,6 +155,8 @@ class ProjectState:
             try:
                 writer = Warehouse(store)  # the write lock, for this ingest only
                 try:
+                    if opened is not None:
+                        opened(writer)
                     report = writer.ingest([path], progress=progress)
                 finally:
                     writer.close()
