@@ -228,3 +228,36 @@ def test_upload_a_file_and_see_it_counted(page: Any, base_url: str, tmp_path: Pa
     assert api(base_url, "/api/data")["summary"]["events"] == before + 3
     assert page.locator("#quarantine tbody tr", has_text="sometime").count() == 1
     shot(page, "data-after-upload")
+
+
+def test_an_upload_shows_progress_and_can_be_cancelled(
+    page: Any, base_url: str, tmp_path: Path
+) -> None:
+    rows = "".join(
+        f"m{i % 50_000},2025-07-{1 + i % 28:02d}T09:{i % 60:02d}:00,page_view,/p{i}\n"
+        for i in range(1_200_000)
+    )
+    body = ("customer_id,timestamp,event,path\n" + rows).encode()
+    page.goto(base_url + "/data")
+    before = int(page.get_attribute("#event-count", "data-value"))
+    # The page's own session sends the file (its cookie and anti-forgery token) and does not
+    # wait for the ingest; the data page then follows the job.
+    r = page.request.post(
+        base_url + "/api/data/upload?wait=false",
+        multipart={"file": {"name": "many-rows.csv", "mimeType": "text/csv", "buffer": body}},
+        headers={"X-Kundresa-CSRF": page.get_attribute('meta[name="csrf-token"]', "content")},
+    )
+    assert r.status == 202, r.text()
+    job = r.json()["job"]["id"]
+    page.goto(f"{base_url}/data?job={job}")
+    if page.locator("#upload-job").count():  # still loading: the job's box with its progress
+        assert page.locator("#upload-progress").is_visible()
+        shot(page, "data-upload-progress")
+        page.click("#cancel-job")
+        page.locator("#upload-cancelled, #upload-report").first.wait_for(timeout=120_000)
+    if page.locator("#upload-cancelled").count():
+        assert int(page.get_attribute("#event-count", "data-value")) == before
+        assert api(base_url, "/api/data")["summary"]["events"] == before
+    else:  # (a fast machine finished first)
+        assert page.locator("#upload-report").is_visible()
+    assert page.errors == []

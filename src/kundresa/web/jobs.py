@@ -5,8 +5,8 @@ the event loop, so pages, API answers and static files keep being served meanwhi
 has an id; ``GET /api/jobs/{id}`` tells its state (``queued``, ``running``, ``done``,
 ``failed``, ``cancelled``), progress (0–1) and result or error, and ``POST
 /api/jobs/{id}/cancel`` asks it to stop. A job stops at its next progress report (an ingest
-reports every batch it reads; the ingest's transaction is then rolled back, so the warehouse
-is as it was); a job still queued never starts.
+reports every batch it reads, and its database work is interrupted; the ingest's transaction
+is then rolled back, so the warehouse is as it was); a job still queued never starts.
 """
 
 from __future__ import annotations
@@ -58,6 +58,9 @@ class Job:
     status: int = 200
     created: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     finished: str | None = None
+    on_cancel: list[Callable[[], Any]] = field(default_factory=list, repr=False)
+    """Called (from the canceller's thread) when the job is asked to stop, e.g. to interrupt
+    a running query."""
     _cancel: threading.Event = field(default_factory=threading.Event, repr=False)
     _future: Future[Any] | None = field(default=None, repr=False)
 
@@ -138,21 +141,18 @@ class JobManager:
         try:
             job.result = work(job)
             job.progress, job.state = 1.0, "done"
-        except RecursionError:
-            job.state, job.status = "failed", 422
-            job.error = "nested too deeply to be read (more than a few hundred levels)"
-        except JobError as exc:
-            job.state, job.status, job.error = "failed", exc.status, str(exc)
-        except ValueError as exc:  # bad input, named by the message
-            job.state, job.status, job.error = "failed", 400, str(exc)
-        except JobCancelled:
-            job.state, job.status, job.error = "cancelled", 409, "cancelled"
         except Exception as exc:  # the job's own message; the server keeps running
-            if job.cancel_requested:
+            job.state, job.status, job.error = "failed", 500, f"{exc.__class__.__name__}: {exc}"
+            if job.cancel_requested or isinstance(exc, JobCancelled):
+                # However the work noticed (a progress report, an interrupted query).
                 job.state, job.status, job.error = "cancelled", 409, "cancelled"
-            else:
-                job.state, job.status = "failed", 500
-                job.error = f"{exc.__class__.__name__}: {exc}"
+            elif isinstance(exc, RecursionError):
+                job.status = 422
+                job.error = "nested too deeply to be read (more than a few hundred levels)"
+            elif isinstance(exc, JobError):
+                job.status, job.error = exc.status, str(exc)
+            elif isinstance(exc, ValueError):  # bad input, named by the message
+                job.status, job.error = 400, str(exc)
         finally:
             job.finished = _now()
         return job.result
@@ -172,6 +172,9 @@ class JobManager:
         job = self.get(job_id)
         if job is not None and not job.over:
             job._cancel.set()
+            for stop in list(job.on_cancel):
+                with contextlib.suppress(Exception):  # the work may be just finishing
+                    stop()
             if job._future is not None and job._future.cancel():
                 job.state, job.status, job.error = "cancelled", 409, "cancelled"
                 job.finished = _now()

@@ -109,6 +109,7 @@ class ProjectState:
         self,
         path: Path,
         progress: Callable[[str, int, int], None] | None = None,
+        opened: Callable[[Warehouse], None] | None = None,
         **options: Any,
     ) -> dict[str, Any]:
         """Load an uploaded file into the warehouse; the report as a dict.
@@ -117,7 +118,8 @@ class ProjectState:
         <kundresa.store.warehouse.Warehouse.ingest>` (``source``, ``customer_col``,
         ``time_col``, ``event_col``). ``progress(file, bytes_done, bytes_total)`` is called as
         the file is read; an exception it raises stops the ingest, which then changes
-        nothing."""
+        nothing. ``opened(writer)`` gets the warehouse opened for writing
+        (``writer.con.interrupt()`` stops its query from another thread)."""
         with self.lock:
             old = self.project
             journey = old.journey if old.has_journey else None
@@ -126,6 +128,8 @@ class ProjectState:
             try:
                 writer = Warehouse(store)  # the write lock, for this ingest only
                 try:
+                    if opened is not None:
+                        opened(writer)
                     report = writer.ingest([path], progress=progress, **options)
                 finally:
                     writer.close()

@@ -162,13 +162,19 @@ def router(site: Site, job_manager: jobs.JobManager, *, limit: int) -> APIRouter
                 )
             except limits.UploadTooLarge as exc:
                 raise jobs.JobError(str(exc), 413) from exc
-            job.report(0.3, "loading")
+            job.report(0.3, "reading")
+
+            def read(_file: str, done: int, total: int) -> None:
+                job.report(0.3 + 0.5 * done / max(total, 1), "reading")
+                if done >= total:
+                    job.report(0.8, "checking and loading rows")
+
+            def opened(writer: Any) -> None:
+                job.on_cancel.append(writer.con.interrupt)  # stops the load's queries
+                job.report()  # cancelled while waiting for the warehouse: stop now
+
             try:
-                report = state.ingest(
-                    target,
-                    progress=lambda _f, done, total: job.report(0.3 + 0.7 * done / total),
-                    **options,
-                )
+                report = state.ingest(target, progress=read, opened=opened, **options)
             except IngestError as exc:
                 detail = web_message(str(exc).replace(str(target), name))
                 status = 409 if "has it open" in detail else 400
