@@ -159,6 +159,10 @@ def render() -> str:
         lines += ["", identity_section(json.loads(IDENTITY.read_text())).rstrip(), ""]
     if WEB_PAGES.exists():  # written by web_pages.py (the web app's page times)
         lines += ["", WEB_PAGES.read_text().strip(), ""]
+    hardening = [p for p in (BENCH / "WEB_FUZZ.md", BENCH / "WEB_LOAD.md") if p.exists()]
+    if hardening:  # written by web_fuzz.py and web_load.py
+        lines += ["", "## Web hardening", ""]
+        lines += [part for p in hardening for part in (p.read_text().strip(), "")]
     if NOTES.exists():
         lines += ["", NOTES.read_text().strip(), ""]
     return "\n".join(lines).rstrip() + "\n"

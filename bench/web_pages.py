@@ -102,8 +102,8 @@ def main() -> None:
         "",
         f"Slowest second load: {slowest:.3f} s — {verdict} the target of under a second "
         "after the first load. First loads are the analyses themselves (the funnel page "
-        "runs the stage funnel and one pass of the event funnel shared by its table, "
-        "histogram and trend; the attribution page every model plus a Markov chain per "
+        "runs the stage funnel and the event funnel, its histogram and its trend through "
+        "Project.run, sharing the stage funnel with the map; the attribution page every model plus a Markov chain per "
         "stage transition; paths four analyses); `kundresa serve` requests the main "
         "pages once as soon as it listens "
         "(`kundresa.web.cli.WARM_PAGES`), so a person's first visit usually finds them "

@@ -560,6 +560,7 @@ class Project:
             missing_journey=(
                 f"{where}: no journey file; create one with `kundresa init` or pass --journey FILE"
             ),
+            runner=self._run_in,
         )
 
     def run(self, name: str, *, scope: Scope | None = None, **params: Any) -> Result:
@@ -625,6 +626,10 @@ class Project:
 
         result: Result = self.cached(key, compute)
         return _copy(result)
+
+    def _run_in(self, name: str, scope: Scope, params: dict[str, Any]) -> Result:
+        """:meth:`run` in a given scope (what an analysis made of others calls)."""
+        return self.run(name, scope=scope, **params)
 
     def info(self) -> dict[str, Any]:
         """What the project holds: journey, stages, events, quarantine and the last ingest."""

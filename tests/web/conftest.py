@@ -44,10 +44,15 @@ def make_client() -> Iterator[Any]:
 
     apps: list[Any] = []
 
-    def make(folder: Path, **options: Any) -> Any:
+    def make(folder: Path, *, csrf: bool = True, **options: Any) -> Any:
+        """A client of ``create_app(folder, **options)``; with ``csrf`` (and no token) it
+        sends its session's anti-forgery token with every request, as app.js does."""
         app = create_app(folder, **options)
         apps.append(app)
-        return in_process_client(app)
+        client = in_process_client(app)
+        if csrf and options.get("token") is None:
+            client.headers["X-Kundresa-CSRF"] = client.get("/api/session").json()["csrf_token"]
+        return client
 
     yield make
     for app in apps:

@@ -152,18 +152,22 @@ def test_page_and_api_share_the_funnel(client: Any) -> None:
     ("url", "status", "words"),
     [
         ("/api/funnel?order=backwards", 422, "order"),
-        ("/api/funnel?steps=purchase", 400, "steps"),
-        ("/api/funnel?window=forever", 400, "window"),
-        ("/api/funnel/customers?step=9", 400, "step"),
+        ("/api/funnel?steps=purchase", 422, "steps"),
+        ("/api/funnel?window=forever", 422, "window"),
+        ("/api/funnel/customers?step=9", 422, "step"),
         ("/api/funnel/customers?step=0", 422, "step"),
-        ("/api/map?persona=nobody", 400, "persona"),
-        ("/api/map?since=yesterday-ish", 400, "since"),
+        ("/api/map?persona=nobody", 422, "persona"),
+        ("/api/map?since=yesterday-ish", 422, "since"),
         ("/api/map?lang=fi", 422, "lang"),
         ("/api/paths?level=planet", 422, "level"),
         ("/api/paths?steps=0", 422, "steps"),
         ("/api/retention?period=century", 422, "period"),
-        ("/api/compare?by=persona&a=private&b=nobody", 400, "b"),
+        ("/api/compare?by=persona&a=private&b=nobody", 422, "b"),
         ("/api/customer", 422, "id"),
+        ("/api/map?since=2025-06-01&until=2025-03-01", 422, "since 2025-06-01 is not before"),
+        ("/api/funnel?steps=stage:nowhere&steps=purchase", 422, "stages: awareness"),
+        ("/api/funnel?steps=touchpoint:nowhere&steps=purchase", 422, "touchpoints:"),
+        ("/api/retention?persona=nobody", 422, "personas: private"),
         ("/api/history?a=../../etc/passwd", 400, "version"),
         ("/api/history?a=20200101T000000Z", 404, "no version"),
     ],
@@ -176,7 +180,7 @@ def test_bad_parameters_get_a_clear_message(client: Any, url: str, status: int, 
 
 def test_bad_parameters_on_a_page_show_the_message(client: Any) -> None:
     r = client.get("/?persona=nobody")
-    assert r.status_code == 400
+    assert r.status_code == 422
     assert "no persona" in r.text and 'role="alert"' in r.text
 
 
@@ -191,6 +195,18 @@ def test_customer_timeline(client: Any) -> None:
     assert data["visits"] and data["visits"][0]["move"] == "start"
     stamps = [e["timestamp"] for e in data["events"]]
     assert stamps == sorted(stamps)
+
+
+def test_customer_visits_are_the_stage_visits(client: Any) -> None:
+    from kundresa.analytics.journeys import stage_visits
+    from kundresa.model.events import CUSTOMER
+
+    project = client.app.state.project.project
+    mine = project.events.filter(project.events[CUSTOMER] == "c000001")
+    want = records(stage_visits(mine, project.journey).to_pandas())
+    got = client.get("/api/customer?id=c000001").json()["visits"]
+    keys = ("visit", "cycle", "stage", "move", "loop", "entered_at", "left_at", "seconds", "events")
+    assert [{k: v[k] for k in keys} for v in got] == [{k: w[k] for k in keys} for w in want]
 
 
 def test_language_switch(client: Any) -> None:
@@ -212,15 +228,27 @@ def test_token_is_required_when_set(make_client: Any, demo_dir: Path) -> None:
     r = c.get("/funnel", follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"].startswith("/login?next=/funnel")
     assert c.get("/static/app.css").status_code == 200  # assets need no token
-    bad = c.post("/login", data={"token": "nope", "next": "/"}, follow_redirects=False)
+    form = c.get("/login").text
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)  # type: ignore[union-attr]
+    bad = c.post(
+        "/login", data={"csrf_token": csrf, "token": "nope", "next": "/"}, follow_redirects=False
+    )
     assert "failed=1" in bad.headers["location"]
-    ok = c.post("/login", data={"token": "s3cret", "next": "/funnel"}, follow_redirects=False)
+    ok = c.post(
+        "/login",
+        data={"csrf_token": csrf, "token": "s3cret", "next": "/funnel"},
+        follow_redirects=False,
+    )
     assert ok.headers["location"] == "/funnel"
     cookie = ok.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=strict" in cookie
     assert c.get("/funnel").status_code == 200  # the session cookie now signs in
+    form = c.get("/login").text
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)  # type: ignore[union-attr]
     evil = c.post(
-        "/login", data={"token": "s3cret", "next": "//evil.example"}, follow_redirects=False
+        "/login",
+        data={"csrf_token": csrf, "token": "s3cret", "next": "//evil.example"},
+        follow_redirects=False,
     )
     assert evil.headers["location"] == "/"
 
@@ -271,6 +299,8 @@ def test_editor_validates_saves_and_keeps_history(make_client: Any, demo_copy: P
     original = c.get("/api/editor").json()["text"]
     bad = original.replace("kundresa: 1", "kundresa: 1\nstages: 3", 1)
     check = c.post("/api/journey/validate", content=bad.encode()).json()
+    yaml_type = {"Content-Type": "application/yaml"}
+    assert c.post("/api/journey/validate", content=bad.encode(), headers=yaml_type).json() == check
     assert not check["valid"] and all(p["line"] for p in check["problems"])
     refused = c.put("/api/journey", content=bad.encode())
     assert refused.status_code == 422 and refused.json()["saved"] is False
@@ -356,11 +386,16 @@ def test_upload_counts_and_quarantines(make_client: Any, demo_copy: Path) -> Non
     assert after["ingests"][-1]["loaded"] == 2
     assert c.get("/api/customer?id=new1").json()["events_total"] == 2  # caches see new data
     page = c.post("/data", files={"file": ("more2.csv", body.replace("new", "n").encode())})
+    for _ in range(100):  # the page shows the job until the ingest is over
+        if 'id="upload-job"' not in page.text:
+            break
+        time.sleep(0.1)
+        page = c.get(page.url)
     assert page.status_code == 200 and 'id="upload-report"' in page.text
     wrong = c.post("/api/data/upload", files={"file": ("x.exe", b"MZ", "application/x")})
     assert wrong.status_code == 400 and "expected .csv" in wrong.json()["detail"]
     big = c.post("/api/data/upload", files={"file": ("big.csv", b"a" * 20_000, "text/csv")})
-    assert big.status_code == 400 and "upload limit" in big.json()["detail"]
+    assert big.status_code == 413 and "limit of 10,000 bytes" in big.json()["detail"]
     headless = c.post("/api/data/upload", files={"file": ("h.csv", b"foo,bar\n1,2\n")})
     assert headless.status_code == 400 and "h.csv" in headless.json()["detail"]
     assert c.get("/api/data").json()["summary"]["events"] == after["summary"]["events"] + 2
@@ -461,7 +496,7 @@ def test_upload_while_another_process_reads_the_warehouse(
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "reading"
         busy = c.post("/api/data/upload", files={"file": ("z.csv", body, "text/csv")})
-        assert busy.status_code == 400
+        assert busy.status_code == 409
         assert f"another process (PID {holder.pid}) has it open" in busy.json()["detail"]
         assert c.get("/api/data").json()["summary"]["events"] == before  # still serving
     finally:
@@ -486,3 +521,118 @@ def test_editor_refuses_an_alias_bomb_and_deep_nesting(make_client: Any, demo_co
         assert check["problems"][0]["line"] >= 2
         page = c.post("/editor", data={"text": text, "action": "validate"})
         assert page.status_code == 200 and 'id="problems"' in page.text
+
+
+def test_the_map_computes_the_stage_funnel_once(
+    make_client: Any, demo_dir: Path, monkeypatch: Any
+) -> None:
+    import kundresa.analytics.bottlenecks as bn
+    import kundresa.analytics.stages as st
+
+    calls: list[object] = []
+    real = st.stage_funnel
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(kwargs.get("since"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(st, "stage_funnel", counted)
+    monkeypatch.setattr(bn, "stage_funnel", counted)
+    c = make_client(demo_dir)
+    data = c.get("/api/map?since=2025-03-01").json()
+    assert len(calls) == 1
+    assert all(
+        k["actual"] is not None
+        for s in data["stages"]
+        for k in s["kpis"]
+        if k["metric"] == "reached"
+    )
+    c.get("/funnel?since=2025-03-01")  # the funnel page's stage table is the same result
+    assert len(calls) == 1
+
+
+def test_web_messages_name_query_parameters(client: Any) -> None:
+    r = client.get("/api/map?since=2025-06-01&until=2025-03-01")
+    assert r.status_code == 422 and "--" not in r.json()["detail"]
+
+
+def test_names_never_seen_are_warnings(client: Any) -> None:
+    r = client.get("/api/funnel?steps=nosuch&steps=purchase")
+    assert r.status_code == 200
+    data = r.json()
+    assert any("'nosuch' never occurs" in w for w in data["warnings"])
+    assert data["funnel"][0]["count"] == 0
+    page = client.get("/funnel?steps=nosuch%0Apurchase").text
+    assert 'class="warning"' in page and "nosuch" in page
+    assert client.get("/api/funnel?steps=page_view&steps=purchase").json()["warnings"] == []
+    by = client.get("/api/funnel?steps=page_view&steps=purchase&by=nosuchprop").json()
+    assert any("property 'nosuchprop'" in w for w in by["warnings"])
+
+
+def test_bare_ids_are_read_with_a_note(client: Any) -> None:
+    data = client.get("/api/paths?level=stage&start=awareness&steps=3").json()
+    assert "step 'awareness' read as stage:awareness" in data["notes"]
+    assert data["paths"]
+
+
+def test_openapi_parameters_come_from_the_registry(client: Any) -> None:
+    from kundresa.analyses import get
+
+    spec = client.get("/openapi.json").json()
+    params = {p["name"]: p for p in spec["paths"]["/api/funnel"]["get"]["parameters"]}
+    order = params["order"]["schema"]
+    choices = order.get("enum") or [e for c in order.get("anyOf", []) for e in c.get("enum", [])]
+    assert set(get("funnel").param("order").choices or ()) <= set(choices)
+    assert order.get("default") == "ordered"
+    assert params["window"]["schema"].get("default") == "30d"
+    assert params["steps"].get("description")
+    paths = {p["name"]: p for p in spec["paths"]["/api/paths"]["get"]["parameters"]}
+    assert paths["steps"]["schema"].get("maximum") == 20
+
+
+def test_numbers_in_the_page_language(client: Any) -> None:
+    from kundresa.report.units import format_rate
+
+    api = client.get("/api/funnel?steps=page_view&steps=purchase").json()
+    rate = api["funnel"][1]["conversion_from_start"]
+    sv = client.get("/funnel?steps=page_view%0Apurchase&lang=sv").text
+    assert format_rate(rate, "sv") in sv  # 56,8 % in Swedish
+    en = client.get("/funnel?steps=page_view%0Apurchase&lang=en").text
+    assert format_rate(rate, "en") in en  # 56.8% in English
+    attribution = client.get("/attribution?lang=en").text
+    effect = client.get("/api/attribution").json()["stages"][0]["removal_effect"]
+    assert format_rate(effect, "en") in attribution  # a rate, as the CLI prints it
+
+
+def test_upload_names_its_source_and_asks_for_columns(make_client: Any, demo_copy: Path) -> None:
+    c = make_client(demo_copy)
+    page = c.get("/data").text
+    assert 'name="source"' in page and ">events<" in page and ">auto<" in page
+    body = b"who,when,what\nm1,2025-06-01T10:00:00,page_view\n"
+    r = c.post("/api/data/upload", files={"file": ("odd.csv", body, "text/csv")})
+    assert r.status_code == 400 and r.json()["columns"] == ["who", "when", "what"]
+    assert "--" not in r.json()["detail"]  # no command-line options in web messages
+    ok = c.post(
+        "/api/data/upload?customer_col=who&time_col=when&event_col=what",
+        files={"file": ("odd.csv", body, "text/csv")},
+    )
+    assert ok.status_code == 200 and ok.json()["loaded"] == 1
+    assert list(ok.json()["recognised"].values()) == ["events"]
+    # The page keeps the file and asks for the columns, with the file's header to choose.
+    posted = c.post("/data", files={"file": ("odd2.csv", body.replace(b"m1", b"m2"))})
+    for _ in range(100):
+        if 'id="upload-job"' not in posted.text:
+            break
+        time.sleep(0.1)
+        posted = c.get(posted.url)
+    assert 'id="column-form"' in posted.text and "<option>when</option>" in posted.text
+    job = re.search(r'name="job" value="([^"]+)"', posted.text).group(1)  # type: ignore[union-attr]
+    form = {"job": job, "source": "events", "customer_col": "who", "time_col": "when"}
+    done = c.post("/data/columns", data={**form, "event_col": "what"})
+    for _ in range(100):
+        if 'id="upload-job"' not in done.text:
+            break
+        time.sleep(0.1)
+        done = c.get(done.url)
+    assert 'id="upload-report"' in done.text and 'id="recognised"' in done.text
+    assert c.get("/api/customer?id=m2").json()["events_total"] == 1

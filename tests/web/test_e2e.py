@@ -5,6 +5,7 @@ Screenshots land in ``tests/web/screenshots/`` (git-ignored) for a person to loo
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -17,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from kundresa.report.units import format_count
 
 CHROMIUM = os.environ.get("KUNDRESA_CHROMIUM", "/usr/bin/chromium")
 SHOTS = Path(__file__).parent / "screenshots"
@@ -119,8 +122,8 @@ def test_map_numbers_equal_the_api(page: Any, base_url: str) -> None:
         cell = page.locator(f'tr.numbers td[data-stage="{s["stage"]}"]')
         assert cell.locator("dd.reached").get_attribute("data-value") == str(s["reached"])
         assert cell.locator("dd.entered").get_attribute("data-value") == str(s["entered"])
-        shown = cell.locator("dd.reached").inner_text().replace("\u202f", "")
-        assert shown == str(s["reached"])
+        shown = cell.locator("dd.reached").inner_text()
+        assert shown == format_count(s["reached"], "en")  # the page's language: 1,234
         for tp in s["touchpoints"]:
             li = page.locator(f'li[data-touchpoint="{tp["id"]}"]')
             assert li.locator(".customers").get_attribute("data-value") == str(tp["customers"])
@@ -175,7 +178,7 @@ def test_funnel_numbers_and_step_customers(page: Any, base_url: str) -> None:
     box.locator("li").first.wait_for()
     total = api(base_url, "/api/funnel/customers" + q + "&step=2")["total"]
     assert total == data["funnel"][1]["count"]
-    assert box.locator(".total").inner_text().replace("\u202f", "").startswith(str(total))
+    assert box.locator(".total").inner_text().startswith(format_count(total, "en"))
     shot(page, "funnel-step-customers")
     box.locator("li a").first.click()
     page.wait_for_load_state("networkidle")
@@ -218,9 +221,49 @@ def test_upload_a_file_and_see_it_counted(page: Any, base_url: str, tmp_path: Pa
     before = int(page.get_attribute("#event-count", "data-value"))
     page.set_input_files("input[type=file]", str(csv))
     page.click("#upload-form button[type=submit]")
+    # The ingest runs as a job; the page follows its progress and then shows the report.
+    page.locator("#upload-report").wait_for(timeout=60_000)
     page.wait_for_load_state("networkidle")
     assert page.locator("#upload-report").is_visible()
     assert int(page.get_attribute("#event-count", "data-value")) == before + 3
     assert api(base_url, "/api/data")["summary"]["events"] == before + 3
     assert page.locator("#quarantine tbody tr", has_text="sometime").count() == 1
     shot(page, "data-after-upload")
+
+
+def test_an_upload_shows_progress_and_can_be_cancelled(
+    page: Any, base_url: str, tmp_path: Path
+) -> None:
+    from playwright.sync_api import Error as PlaywrightError
+
+    rows = "".join(
+        f"m{i % 50_000},2025-07-{1 + i % 28:02d}T09:{i % 60:02d}:00,page_view,/p{i}\n"
+        for i in range(1_200_000)
+    )
+    body = ("customer_id,timestamp,event,path\n" + rows).encode()
+    page.goto(base_url + "/data")
+    before = int(page.get_attribute("#event-count", "data-value"))
+    # The page's own session sends the file (its cookie and anti-forgery token) and does not
+    # wait for the ingest; the data page then follows the job.
+    r = page.request.post(
+        base_url + "/api/data/upload?wait=false",
+        multipart={"file": {"name": "many-rows.csv", "mimeType": "text/csv", "buffer": body}},
+        headers={"X-Kundresa-CSRF": page.get_attribute('meta[name="csrf-token"]', "content")},
+    )
+    assert r.status == 202, r.text()
+    job = r.json()["job"]["id"]
+    page.goto(f"{base_url}/data?job={job}")
+    if page.locator("#upload-job").count():  # still loading: the job's box with its progress
+        assert page.locator("#upload-progress").is_visible()
+        shot(page, "data-upload-progress")
+        with contextlib.suppress(PlaywrightError):  # (the job may end as the button is hit)
+            page.click("#cancel-job", timeout=10_000)
+        page.locator("#upload-cancelled, #upload-report").first.wait_for(timeout=180_000)
+    problem = page.locator("#upload-problem")
+    assert page.locator("#upload-cancelled").count() or not problem.count(), problem.inner_text()
+    if page.locator("#upload-cancelled").count():
+        assert int(page.get_attribute("#event-count", "data-value")) == before
+        assert api(base_url, "/api/data")["summary"]["events"] == before
+    else:  # (a fast machine finished first)
+        assert page.locator("#upload-report").is_visible()
+    assert page.errors == []

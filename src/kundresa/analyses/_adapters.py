@@ -94,19 +94,30 @@ def customer_journeys(
 
 
 def customer(project: Any, *, customer_id: str, events_list: bool = False) -> pd.DataFrame:
-    """One customer's stage visits, or every event of theirs with its touchpoint and stage."""
+    """One customer's stage visits, or every event of theirs with its touchpoint and stage.
+
+    The visits are made from the tagged timeline, taken from the project's cache when the
+    project has one (``project.run``): a page showing both tags the customer's events once.
+    """
     from kundresa.analytics import journeys as jr
     from kundresa.analytics import touchpoints as tp
     from kundresa.model.events import CUSTOMER
 
     customer_id = project.resolve_id(customer_id)  # an anonymous id: its person
-    events = project.events.filter(project.events[CUSTOMER] == customer_id)
-    if events.count().to_pyarrow().as_py() == 0:
-        raise AnalysisError(f"no events for customer {customer_id!r}")
     if events_list:
+        events = project.events.filter(project.events[CUSTOMER] == customer_id)
         tagged = tp.tag_events(events, project.journey)
-        return tagged.order_by(list(tp.EVENT_ORDER)).drop("stage_index").to_pandas()
-    return jr.stage_visits(events, project.journey).drop(CUSTOMER).to_pandas()
+        df = tagged.order_by(list(tp.EVENT_ORDER)).drop("stage_index").to_pandas()
+        if df.empty:
+            raise AnalysisError(f"no events for customer {customer_id!r}")
+        return df
+    run = getattr(project, "run", None)
+    if callable(run):
+        timeline = run("customer", customer_id=customer_id, events_list=True).frame
+    else:
+        timeline = customer(project, customer_id=customer_id, events_list=True)
+    staged = tp.staged_from_tagged(timeline, project.journey)
+    return jr.stage_visits(None, project.journey, staged=staged).drop(CUSTOMER).to_pandas()
 
 
 # -- paths and retention ----------------------------------------------------------------------

@@ -281,6 +281,9 @@ class Scope:
         compare=False,
         repr=False,
     )
+    runner: Callable[[str, Scope, dict[str, Any]], Result] | None = field(
+        default=None, compare=False, repr=False
+    )
 
     def __post_init__(self) -> None:
         check_period(self.since, self.until)
@@ -438,6 +441,9 @@ def _resolve(
     return resolved
 
 
+_SAME: Any = object()
+
+
 class _ProjectView:
     """What a ``project``-style analysis reads: ``journey`` (an error when there is none),
     ``events``, ``engine``."""
@@ -462,6 +468,34 @@ class _ProjectView:
         """The customer id of the person ``id`` belongs to (``id`` itself without links)."""
         resolve = self._scope.resolve_id
         return resolve(id) if resolve is not None else id
+
+    def run(
+        self,
+        name: str,
+        *,
+        since: Any = _SAME,
+        until: Any = _SAME,
+        lang: Any = _SAME,
+        **params: Any,
+    ) -> Result:
+        """Another analysis on the same events, through the scope's runner (the project's
+        cache: :meth:`Project.run <kundresa.project.Project.run>`), so an analysis made of
+        others computes each once (the KPIs read the stage funnel the map already has; a
+        customer's visits are made from the timeline already read). ``since``, ``until``
+        and ``lang`` change the scope's when given."""
+        changes: dict[str, Any] = {}
+        if since is not _SAME:
+            changes["since"] = None if since is None else str(since)
+        if until is not _SAME:
+            changes["until"] = None if until is None else str(until)
+        if lang is not _SAME and lang is not None:
+            changes["lang"] = lang
+        scope = replace(self._scope, **changes) if changes else self._scope
+        if scope.runner is not None:
+            return scope.runner(name, scope, params)
+        from kundresa.analyses import get
+
+        return run_analysis(get(name), scope, params)
 
 
 def _call(

@@ -159,7 +159,9 @@ def kpi_status(
     Period.parse(since, until, journey.timezone)  # a bad period fails before any query
     wanted = {k.metric for s in journey.stages for k in s.kpis}
     funnel = (
-        stage_funnel(project, events=t, lang=lang, **p) if wanted & set(_FUNNEL_METRICS) else None
+        _stage_funnel(project, events, t, since, until, lang)
+        if wanted & set(_FUNNEL_METRICS)
+        else None
     )
     days: dict[str, float | None] = {}
     if "median_days_in_stage" in wanted:
@@ -194,6 +196,18 @@ def kpi_status(
         df[c] = df[c].astype("float64")
     df["met"] = df["met"].astype("object")
     return df
+
+
+def _stage_funnel(
+    project: Any, events: ir.Table | None, t: ir.Table, since: When, until: When, lang: str | None
+) -> pd.DataFrame:
+    """The stage funnel of the period: from the project's result cache when it has one
+    (``project.run``, so a page showing the funnel and the KPIs computes it once), else
+    computed here on the events ``t`` of the period."""
+    run = getattr(project, "run", None)
+    if events is None and callable(run):
+        return run("stages", since=since, until=until, lang=lang).frame
+    return stage_funnel(project, events=t, lang=lang, since=since, until=until)
 
 
 def _gap(kpi: Kpi, actual: float | None) -> float | None:

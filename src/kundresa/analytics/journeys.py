@@ -174,8 +174,15 @@ def _stage_name(index: ir.IntegerValue, journey: Journey) -> ir.StringValue:
     return ibis.cases(*((index == i, s) for i, s in ids)).cast("string")
 
 
-def stage_visits(events: ir.Table, journey: Journey) -> ir.Table:
+def stage_visits(
+    events: ir.Table | None, journey: Journey, *, staged: ir.Table | None = None
+) -> ir.Table:
     """Every customer's stage timeline: one row per visit, in order.
+
+    ``staged`` gives the staged events when they are at hand
+    (:func:`~kundresa.analytics.touchpoints.staged_events`, or
+    :func:`~kundresa.analytics.touchpoints.staged_from_tagged` of a timeline already read);
+    ``events`` is then not read.
 
     Columns: ``customer_id``, ``visit`` (1-based), ``cycle`` (1-based), ``stage``,
     ``stage_index``, ``previous_stage``, ``move`` (``start``, ``forward``, ``skip``,
@@ -212,7 +219,9 @@ def stage_visits(events: ir.Table, journey: Journey) -> ir.Table:
     3      4      1       decision    forward   True  345600.0
     4      5      2      awareness  new_cycle  False       NaN
     """
-    v = _visits(events, journey)
+    if staged is None and events is None:
+        raise ValueError("stage_visits needs events or staged events")
+    v = _visits(events, journey, staged=staged)
     us = epoch_us(v.left_at) - epoch_us(v.entered_at)
     seconds = us.cast("float64") / US_PER_SECOND
     return v.select(

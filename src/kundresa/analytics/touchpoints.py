@@ -145,6 +145,40 @@ def staged_events(events: ir.Table, journey: Journey) -> ir.Table:
     return staged.select(CUSTOMER, TIMESTAMP, "_order", "stage_index")
 
 
+def staged_from_tagged(tagged: Any, journey: Journey) -> ir.Table:
+    """The staged events (as :func:`staged_events` gives them) of a tagged timeline already
+    read into pandas: :func:`tag_events`' rows of one or a few customers, in
+    :data:`EVENT_ORDER` per customer (a customer's page has them; its stage visits are then
+    not tagged a second time).
+
+    Parameters
+    ----------
+    tagged
+        A pandas DataFrame with ``customer_id``, ``timestamp`` and ``stage``, sorted by
+        customer and :data:`EVENT_ORDER`.
+
+    Returns
+    -------
+    ibis.expr.types.Table
+        ``customer_id``, ``timestamp``, ``_order`` (1-based position among the customer's
+        events) and ``stage_index`` of the events that have a stage, as an in-memory table.
+    """
+    import pandas as pd
+
+    index = {s: i + 1 for i, s in enumerate(journey.stage_ids)}
+    frame = pd.DataFrame(
+        {
+            CUSTOMER: tagged[CUSTOMER].astype("string").to_numpy(dtype=object),
+            TIMESTAMP: pd.to_datetime(tagged[TIMESTAMP]),
+            "_order": tagged.groupby(CUSTOMER, sort=False).cumcount().astype("int64") + 1,
+            "stage_index": tagged["stage"].map(index).astype("Int64"),
+        }
+    )
+    frame = frame[frame["stage_index"].notna()].astype({"stage_index": "int64"})
+    schema = {CUSTOMER: "string", TIMESTAMP: "timestamp", "_order": "int64", "stage_index": "int64"}
+    return ibis.memtable(frame.reset_index(drop=True), schema=schema)
+
+
 def persona_expr(t: ir.Table, journey: Journey) -> ir.Table:
     """One row per customer with ``persona``: the first persona (file order) whose match fits
     any of the customer's events; null when none does."""

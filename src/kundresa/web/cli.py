@@ -106,6 +106,7 @@ def run_server(
     try:
         server.run()
     finally:
+        app.state.jobs.shutdown()  # running uploads stop and roll back (web/jobs.py)
         app.state.project.close()
 
 

@@ -8,26 +8,22 @@ not safe to use from two threads at once, so every query runs under one lock (pa
 an upload, and see the new events at once). Results of analyses are cached by the project's
 *version* — a counter bumped on every ingest and journey save plus the journey file's
 modification time — and the request's parameters, so a page is computed once per change of
-data.
+data. The analyses run through :meth:`Project.run <kundresa.project.Project.run>`, and the
+pages' assembly is kept in the same cache (:meth:`ProjectState.cached`).
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 from kundresa.project import JOURNEY_FILE, STORE_DIR, WAREHOUSE_FILE, Project
 from kundresa.store.warehouse import Warehouse
 
 __all__ = ["ProjectState"]
-
-_CACHE_SIZE = 256
-_MISSING = object()
 
 
 class ProjectState:
@@ -43,7 +39,6 @@ class ProjectState:
         self.root = Path(root).resolve()
         self.lock = threading.RLock()
         self.generation = 0
-        self._cache: OrderedDict[Hashable, Any] = OrderedDict()
         self._seen_mtime = self._journey_mtime()
         self.project = self._open()
 
@@ -85,55 +80,46 @@ class ProjectState:
             old, self.project = self.project, fresh
             old.close()
             self.generation += 1
-            self._cache.clear()
 
     def cached(self, key: Hashable, compute: Callable[[], Any]) -> Any:
-        """``compute()`` once per project version and ``key`` (under the project lock).
+        """``compute()`` once per project version and ``key``: a thin wrapper over the
+        project's one result cache (:meth:`Project.cached <kundresa.project.Project.cached>`,
+        where :meth:`Project.run <kundresa.project.Project.run>` keeps every analysis), so a
+        page's assembly is kept beside the analyses it is made of and dropped with them.
 
-        A cached result is returned without waiting for the lock, so pages already computed
-        stay instant while a long analysis runs for another page.
+        A journey file changed on disk is re-read first. A cached result is returned without
+        waiting for the lock, so pages already computed stay instant while a long analysis
+        runs for another page; a miss is computed under the lock (one query at a time on the
+        connection, and never while an upload swaps the warehouse).
         """
-        if self._journey_mtime() == self._seen_mtime:
-            hit = self._cache.get((self.version(), key), _MISSING)
-            if hit is not _MISSING:
-                return hit
-        with self.lock:
-            if self._journey_mtime() != self._seen_mtime:
-                # The journey file changed on disk (an editor outside the app): re-read it.
-                self.reload_journey()
-            full = (self.version(), key)
-            if full in self._cache:
-                self._cache.move_to_end(full)
-                return self._cache[full]
-            value = compute()
-            self._cache[full] = value
-            while len(self._cache) > _CACHE_SIZE:
-                self._cache.popitem(last=False)
-            return value
-
-    def scope(self, persona: str | None = None) -> Any:
-        """The project narrowed to one persona's customers, as the analyses take it (an
-        object with ``journey`` and ``events``: each customer's whole history). A period is
-        not a narrowing: pass ``since``/``until`` to the analysis, which tags touchpoints on
-        the whole history and counts only the period."""
-        from kundresa.analytics.touchpoints import persona_expr
-
+        if self._journey_mtime() != self._seen_mtime:
+            with self.lock:
+                if self._journey_mtime() != self._seen_mtime:
+                    # The journey file changed on disk (an editor outside the app): re-read it.
+                    self.reload_journey()
         project = self.project
-        journey = project.journey
-        events = project.events
-        if persona:
-            ids = [p.id for p in journey.personas]
-            if persona not in ids:
-                raise ValueError(
-                    f"persona: no persona {persona!r}; personas: {', '.join(ids) or '(none)'}"
-                )
-            who = persona_expr(events, journey)
-            chosen = who.filter(who.persona == persona).select("customer_id")
-            events = events.semi_join(chosen, "customer_id")
-        return SimpleNamespace(journey=journey, events=events, engine=project.engine, root=None)
 
-    def ingest(self, path: Path) -> dict[str, Any]:
-        """Load an uploaded file into the warehouse; the report as a dict."""
+        def locked() -> Any:
+            with self.lock:
+                return compute()
+
+        return project.cached(("web", key), locked)
+
+    def ingest(
+        self,
+        path: Path,
+        progress: Callable[[str, int, int], None] | None = None,
+        opened: Callable[[Warehouse], None] | None = None,
+        **options: Any,
+    ) -> dict[str, Any]:
+        """Load an uploaded file into the warehouse; the report as a dict.
+
+        ``options`` are passed to :meth:`Warehouse.ingest
+        <kundresa.store.warehouse.Warehouse.ingest>` (``source``, ``customer_col``,
+        ``time_col``, ``event_col``). ``progress(file, bytes_done, bytes_total)`` is called as
+        the file is read; an exception it raises stops the ingest, which then changes
+        nothing. ``opened(writer)`` gets the warehouse opened for writing
+        (``writer.con.interrupt()`` stops its query from another thread)."""
         with self.lock:
             old = self.project
             journey = old.journey if old.has_journey else None
@@ -142,7 +128,9 @@ class ProjectState:
             try:
                 writer = Warehouse(store)  # the write lock, for this ingest only
                 try:
-                    report = writer.ingest([path])
+                    if opened is not None:
+                        opened(writer)
+                    report = writer.ingest([path], progress=progress, **options)
                 finally:
                     writer.close()
             finally:
@@ -151,5 +139,4 @@ class ProjectState:
                 reader = Warehouse(store, read_only=True) if store.exists() else Warehouse(None)
                 self.project = Project(self.root, journey, reader, old.engine)
                 self.generation += 1
-                self._cache.clear()
             return report.as_dict()

@@ -1,22 +1,32 @@
 """What each page shows, as JSON-ready data: the page renders it and its API twin returns it.
 
-Every builder takes the :class:`~kundresa.web.state.ProjectState` and the request's
-parameters and returns a dict; the numbers come from the analyses (no analysis logic here),
-turned into records with :func:`kundresa.report.tables.records` so that the JSON matches the
-CLI's ``--format json``. Bad parameters raise ``ValueError`` naming the parameter.
+Every builder takes an :class:`Analyses` (the served project, one scope — persona, period,
+label language — and the warnings and notes of what ran) and the request's parameters, and
+returns a dict. The numbers come from :meth:`Project.run <kundresa.project.Project.run>` (the
+analysis registry and its one cache, shared with the CLI and notebooks); no analysis is
+imported here. Results are turned into records with :func:`kundresa.report.tables.records`, so
+the JSON matches the CLI's ``--format json``. Bad parameters raise
+:class:`~kundresa.analyses.ParameterError` naming the parameter (HTTP 422); an analysis that
+cannot answer raises :class:`~kundresa.analyses.AnalysisError`.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
+from kundresa.analyses import AnalysisError, ParameterError, Result
 from kundresa.model.journey import LANES, Journey
 from kundresa.report.tables import records
-from kundresa.web.state import ProjectState
+
+if TYPE_CHECKING:
+    from kundresa.analyses import Scope
+    from kundresa.project import Project
+    from kundresa.web.state import ProjectState
 
 __all__ = [
+    "Analyses",
     "attribution_view",
     "bottlenecks_view",
     "compare_view",
@@ -32,14 +42,108 @@ __all__ = [
 MAP_LANES = ("persona", *LANES, "kpis")
 """The rows of the map page: the journey's lanes with the persona first and KPIs last."""
 
+#: The attribution models of the attribution page, in the order of their columns.
+PAGE_MODELS = ("first", "last", "last_non_direct", "linear", "time_decay", "position", "markov")
 
-def available(module: str) -> bool:
-    """Whether an analysis module has landed in this version."""
-    try:
-        importlib.import_module(module)
-    except ImportError:
-        return False
-    return True
+
+@dataclass
+class Analyses:
+    """The analyses a page runs: the served project in one scope, and what they said.
+
+    Parameters
+    ----------
+    project
+        The project (its :meth:`~kundresa.project.Project.run` and cache).
+    persona, since, until, lang
+        The scope: one persona's customers, a period ``[since, until)``, a label language.
+
+    Raises
+    ------
+    ParameterError
+        An unknown persona (naming the known ones), a date that is not one, or a reversed
+        period.
+    """
+
+    project: Project
+    persona: str | None = None
+    since: str | None = None
+    until: str | None = None
+    lang: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.persona = self.persona or None
+        self.since = self.since or None
+        self.until = self.until or None
+        self.scope: Scope = self.project.scope(
+            persona=self.persona, since=self.since, until=self.until, lang=self.lang
+        )
+
+    @property
+    def journey(self) -> Journey:
+        return self.project.journey
+
+    def result(self, name: str, **params: Any) -> Result:
+        """Run the analysis ``name`` in the scope; its warnings and notes are kept."""
+        result = self.project.run(name, scope=self.scope, **params)
+        for w in result.warnings:
+            if w not in self.warnings:
+                self.warnings.append(w)
+        for n in result.notes:
+            if n not in self.notes:
+                self.notes.append(n)
+        return result
+
+    def rows(self, name: str, **params: Any) -> list[dict[str, Any]]:
+        """The analysis' table as records (JSON-ready)."""
+        return records(self.result(name, **params).frame)
+
+    def said(self, data: dict[str, Any]) -> dict[str, Any]:
+        """``data`` with the ``warnings`` and ``notes`` of the analyses that made it."""
+        data["warnings"] = list(self.warnings)
+        data["notes"] = list(self.notes)
+        return data
+
+
+def _measured_emotions(run: Analyses, journey: Any) -> list[dict[str, Any]]:
+    """Each survey of the journey as a line beside the drawn emotion curve: its measured
+    NPS or CSAT mean per stage (``scores``, null where no answers), the answers behind it
+    (``responses``) and ``values``, the score put on the curve's -2..2 scale (NPS / 50;
+    CSAT from its scale's lowest to highest point)."""
+    if not journey.surveys:
+        return []
+    rows = run.rows("surveys")
+    out = []
+    for sv in journey.surveys:
+        low, high = sv.score_range
+        name = sv.label or sv.event
+        by_stage = {r["stage"]: r for r in rows if r["survey"] == name and r["event"] == sv.event}
+        scores: list[float | None] = []
+        values: list[float | None] = []
+        for sid in journey.stage_ids:
+            r = by_stage.get(sid)
+            score = None if r is None else (r["nps"] if sv.metric == "nps" else r["mean"])
+            scores.append(score)
+            if score is None:
+                values.append(None)
+            elif sv.metric == "nps":
+                values.append(score / 50)
+            else:
+                values.append(-2 + 4 * (score - low) / (high - low))
+        out.append(
+            {
+                "survey": sv.event,
+                "metric": sv.metric,
+                "name": sv.label or f"{sv.metric.upper()} ({sv.event})",
+                "scores": scores,
+                "values": values,
+                "responses": [
+                    by_stage.get(sid, {}).get("responses", 0) for sid in journey.stage_ids
+                ],
+            }
+        )
+    return out
 
 
 def _lines(value: Any) -> list[str]:
@@ -71,39 +175,13 @@ def _lane_cell(journey: Journey, lane: str, stage: str, persona: str | None) -> 
     return out
 
 
-def _period(since: str | None, until: str | None) -> tuple[str | None, str | None]:
-    # Check the dates now, so a bad one is reported as the parameter, not deep in a query.
-    from kundresa.analytics._period import Period
-
-    Period.parse(since or None, until or None)
-    return since or None, until or None
-
-
-def map_view(
-    state: ProjectState,
-    *,
-    persona: str | None = None,
-    since: str | None = None,
-    until: str | None = None,
-    lang: str | None = None,
-) -> dict[str, Any]:
+def map_view(run: Analyses) -> dict[str, Any]:
     """The journey map: stages with their numbers, lanes, touchpoints, channels and KPIs."""
-    from kundresa.analytics.stages import stage_funnel
-    from kundresa.analytics.touchpoints import touchpoint_summary
-
-    since, until = _period(since, until)
-    journey = state.project.journey
-    scope = state.scope(persona)
-    funnel = records(stage_funnel(scope, lang=lang, since=since, until=until))
-    tps = {
-        r["touchpoint"]: r
-        for r in records(touchpoint_summary(scope, lang=lang, since=since, until=until))
-    }
-    kpi_rows: list[dict[str, Any]] = []
-    if available("kundresa.analytics.bottlenecks"):
-        from kundresa.analytics.bottlenecks import kpi_status
-
-        kpi_rows = records(kpi_status(scope, since=since, until=until, lang=lang))
+    journey = run.journey
+    persona = run.persona
+    funnel = run.rows("stages")
+    tps = {r["touchpoint"]: r for r in run.rows("touchpoints")}
+    kpi_rows = run.rows("kpis")
     lost = [r for r in funnel if r["dropped"] is not None]
     biggest = max(lost, key=lambda r: r["dropped"])["stage"] if lost else None
     if biggest is not None and not any(r["dropped"] for r in lost):
@@ -175,73 +253,35 @@ def map_view(
                 emotions[pid] = [_number(by_stage.get(s)) for s in journey.stage_ids]
         if not emotions and all(s in journey.stage_ids for s in raw):
             emotions["all"] = [_number(raw.get(s)) for s in journey.stage_ids]
-    return {
-        "measured_emotions": _measured_emotions(scope, journey, lang),
-        "journey": {
-            "name": journey.name,
-            "language": journey.language,
-            "circular": journey.circular,
-            "review_by": journey.review_by.isoformat() if journey.review_by else None,
-        },
-        "persona": persona,
-        "since": since,
-        "until": until,
-        "personas": [
-            {
-                "id": p.id,
-                "name": p.name,
-                "description": p.description,
-                "needs": list(p.needs),
-                "challenges": list(p.challenges),
-                "goals": list(p.goals),
-            }
-            for p in journey.personas
-        ],
-        "stages": stages,
-        "biggest_loss": biggest,
-        "emotions": emotions,
-        "touchpoints": list(tps.values()),
-    }
-
-
-def _measured_emotions(scope: Any, journey: Any, lang: str | None) -> list[dict[str, Any]]:
-    """Each survey of the journey as a line beside the drawn emotion curve: its measured
-    NPS or CSAT mean per stage (``scores``, null where no answers), the answers behind it
-    (``responses``) and ``values``, the score put on the curve's -2..2 scale (NPS / 50;
-    CSAT from its scale's lowest to highest point)."""
-    if not journey.surveys:
-        return []
-    from kundresa.analytics.surveys import survey_scores_of
-
-    out = []
-    for sv in journey.surveys:
-        low, high = sv.score_range
-        by_stage = {r["stage"]: r for r in records(survey_scores_of(scope, sv, lang=lang))}
-        scores: list[float | None] = []
-        values: list[float | None] = []
-        for sid in journey.stage_ids:
-            r = by_stage.get(sid)
-            score = None if r is None else (r["nps"] if sv.metric == "nps" else r["mean"])
-            scores.append(score)
-            if score is None:
-                values.append(None)
-            elif sv.metric == "nps":
-                values.append(score / 50)
-            else:
-                values.append(-2 + 4 * (score - low) / (high - low))
-        out.append(
-            {
-                "survey": sv.event,
-                "metric": sv.metric,
-                "name": sv.label or f"{sv.metric.upper()} ({sv.event})",
-                "scores": scores,
-                "values": values,
-                "responses": [
-                    by_stage.get(sid, {}).get("responses", 0) for sid in journey.stage_ids
-                ],
-            }
-        )
-    return out
+    return run.said(
+        {
+            "measured_emotions": _measured_emotions(run, journey),
+            "journey": {
+                "name": journey.name,
+                "language": journey.language,
+                "circular": journey.circular,
+                "review_by": journey.review_by.isoformat() if journey.review_by else None,
+            },
+            "persona": persona,
+            "since": run.since,
+            "until": run.until,
+            "personas": [
+                {
+                    "id": p.id,
+                    "name": p.name,
+                    "description": p.description,
+                    "needs": list(p.needs),
+                    "challenges": list(p.challenges),
+                    "goals": list(p.goals),
+                }
+                for p in journey.personas
+            ],
+            "stages": stages,
+            "biggest_loss": biggest,
+            "emotions": emotions,
+            "touchpoints": list(tps.values()),
+        }
+    )
 
 
 def _number(value: Any) -> float | None:
@@ -264,8 +304,15 @@ def default_steps(journey: Journey) -> list[str]:
     return [f"stage:{s}" for s in journey.stage_ids]
 
 
+def _steps(run: Analyses, steps: str | Sequence[str] | None) -> list[str]:
+    step_list = _split(steps) or default_steps(run.journey)
+    if len(step_list) < 2:
+        raise ParameterError("steps: an event funnel needs at least two steps")
+    return step_list
+
+
 def funnel_view(
-    state: ProjectState,
+    run: Analyses,
     *,
     steps: str | Sequence[str] | None = None,
     window: str = "30d",
@@ -273,49 +320,35 @@ def funnel_view(
     exclusions: str | Sequence[str] | None = None,
     by: str | None = None,
     period: str = "week",
-    persona: str | None = None,
-    since: str | None = None,
-    until: str | None = None,
-    lang: str | None = None,
 ) -> dict[str, Any]:
-    """The stage funnel (seed 004's table) and an event funnel with its time to convert and
-    trend."""
-    from kundresa.analytics.funnel import funnel_report
-    from kundresa.analytics.stages import stage_funnel
-
-    since, until = _period(since, until)
-    journey = state.project.journey
-    scope = state.scope(persona)
-    step_list = _split(steps) or default_steps(journey)
-    if len(step_list) < 2:
-        raise ValueError("steps: an event funnel needs at least two steps")
+    """The stage funnel and an event funnel with its time to convert and trend."""
+    step_list = _steps(run, steps)
     excl = _split(exclusions)
     common: dict[str, Any] = {
-        "window": window,
-        "order": order,
-        "exclusions": excl,
-        "journey": journey,
-        "since": since,
-        "until": until,
-    }
-    report = funnel_report(scope.events, step_list, by=by or None, period=period, **common)
-    out: dict[str, Any] = {
-        "stages": records(stage_funnel(scope, lang=lang, since=since, until=until)),
         "steps": step_list,
         "window": window,
         "order": order,
         "exclusions": excl,
-        "by": by or None,
-        "period": period,
-        "funnel": records(report["funnel"]),
-        "time_to_convert": records(report["time_to_convert"]),
-        "trend": records(report["trend"]),
     }
-    return out
+    funnel = run.rows("funnel", by=by or None, **common)
+    return run.said(
+        {
+            "stages": run.rows("stages"),
+            "steps": step_list,
+            "window": window,
+            "order": order,
+            "exclusions": excl,
+            "by": by or None,
+            "period": period,
+            "funnel": funnel,
+            "time_to_convert": run.rows("funnel_time", **common),
+            "trend": run.rows("funnel_trend", period=period, **common),
+        }
+    )
 
 
 def funnel_customers_view(
-    state: ProjectState,
+    run: Analyses,
     *,
     step: int,
     steps: str | Sequence[str] | None = None,
@@ -323,145 +356,100 @@ def funnel_customers_view(
     order: str = "ordered",
     exclusions: str | Sequence[str] | None = None,
     dropped: bool = False,
-    persona: str | None = None,
-    since: str | None = None,
-    until: str | None = None,
     limit: int = 200,
 ) -> dict[str, Any]:
     """The customers who reached a funnel step (or dropped right after it)."""
-    from kundresa.analytics.funnel import funnel_step_customers
-
-    since, until = _period(since, until)
-    journey = state.project.journey
-    scope = state.scope(persona)
-    step_list = _split(steps) or default_steps(journey)
+    step_list = _steps(run, steps)
     if not 1 <= step <= len(step_list):
-        raise ValueError(f"step: must be between 1 and {len(step_list)}, got {step}")
-    t = funnel_step_customers(
-        scope.events,
-        step_list,
+        raise ParameterError(f"step: must be between 1 and {len(step_list)}, got {step}")
+    frame = run.result(
+        "funnel_customers",
+        steps=step_list,
         step=step,
         dropped=dropped,
         window=window,
         order=order,
         exclusions=_split(exclusions),
-        journey=journey,
-        since=since,
-        until=until,
+    ).frame
+    chosen = frame.sort_values("customer_id", kind="stable").head(limit)
+    return run.said(
+        {"step": step, "dropped": dropped, "total": len(frame), "customers": records(chosen)}
     )
-    total = int(t.count().execute())
-    rows = records(t.order_by("customer_id").limit(limit).to_pandas())
-    return {"step": step, "dropped": dropped, "total": total, "customers": rows}
-
-
-PATH_LEVELS = ("touchpoint", "stage", "event", "channel")
 
 
 def paths_view(
-    state: ProjectState,
+    run: Analyses,
     *,
     level: str = "touchpoint",
     start: str | None = None,
     end: str | None = None,
     steps: int = 5,
     session_gap: str | None = None,
-    persona: str | None = None,
-    since: str | None = None,
-    until: str | None = None,
-    lang: str | None = None,
 ) -> dict[str, Any]:
     """Sankey links of paths from or to a point, the directly-follows graph and the stage
     transition matrix."""
-    from kundresa.analytics.journeys import transition_matrix
-    from kundresa.analytics.paths import directly_follows, path_links, paths
-
-    since, until = _period(since, until)
-    journey = state.project.journey
-    scope = state.scope(persona)
     session_gap = session_gap or None  # none: one path per customer, the whole journey
-    opts: dict[str, Any] = {"journey": journey, "level": level, "session_gap": session_gap}
-    ends: dict[str, Any] = {"start": start or None, "end": end or None}
-    p: dict[str, Any] = {"since": since, "until": until}
-    return {
+    shape: dict[str, Any] = {
         "level": level,
         "start": start or None,
         "end": end or None,
         "steps": steps,
-        "session_gap": session_gap,
-        "paths": records(paths(scope.events, steps=steps, top=20, **opts, **ends, **p)),
-        "links": records(path_links(scope.events, steps=steps, **opts, **ends, **p)),
-        "dfg": records(directly_follows(scope.events, journey=journey, level=level, **p)),
-        "transitions": records(transition_matrix(scope.events, journey, lang=lang, **p)),
+        "session_gap": session_gap or "none",
     }
+    return run.said(
+        {
+            "level": level,
+            "start": start or None,
+            "end": end or None,
+            "steps": steps,
+            "session_gap": session_gap,
+            "paths": run.rows("paths", top=20, **shape),
+            "links": run.rows("path_links", **shape),
+            "dfg": run.rows("dfg", level=level),
+            "transitions": run.rows("transitions"),
+        }
+    )
 
 
 def retention_view(
-    state: ProjectState,
+    run: Analyses,
     *,
     period: str = "week",
     cohort: str = "first_event",
     returning: str = "any",
     periods: int | None = 12,
-    persona: str | None = None,
-    since: str | None = None,
-    until: str | None = None,
 ) -> dict[str, Any]:
     """Cohort retention (long form, and as a matrix for the heat map) and the lifecycle."""
-    if not available("kundresa.analytics.retention"):
-        return {"available": False}
-    from kundresa.analytics.retention import lifecycle, repeat_purchase_rate, retention
-
-    since, until = _period(since, until)
-    journey = state.project.journey
-    scope = state.scope(persona)
-    long = retention(
-        scope.events,
-        cohort=cohort,
-        period=period,
-        returning=returning,
-        periods=periods,
-        journey=journey,
-        since=since,
-        until=until,
+    return run.said(
+        {
+            "available": True,
+            "period": period,
+            "cohort": cohort,
+            "returning": returning,
+            "retention": run.rows(
+                "retention", cohort=cohort, period=period, returning=returning, periods=periods
+            ),
+            "lifecycle": run.rows("lifecycle", period=period),
+            "repeat_purchase": run.rows("repeat_purchase"),
+        }
     )
-    p: dict[str, Any] = {"since": since, "until": until}
-    return {
-        "available": True,
-        "period": period,
-        "cohort": cohort,
-        "returning": returning,
-        "retention": records(long),
-        "lifecycle": records(lifecycle(scope.events, period=period, journey=journey, **p)),
-        "repeat_purchase": records(repeat_purchase_rate(scope.events, journey=journey, **p)),
-    }
 
 
-def bottlenecks_view(
-    state: ProjectState,
-    *,
-    persona: str | None = None,
-    since: str | None = None,
-    until: str | None = None,
-    lang: str | None = None,
-) -> dict[str, Any]:
+def bottlenecks_view(run: Analyses) -> dict[str, Any]:
     """The ranked bottlenecks and the KPI status per stage."""
-    if not available("kundresa.analytics.bottlenecks"):
-        return {"available": False}
-    from kundresa.analytics.bottlenecks import bottlenecks, kpi_status
-
-    since, until = _period(since, until)
-    scope = state.scope(persona)
-    ranked = bottlenecks(scope, since=since, until=until, lang=lang)
-    return {
-        "available": True,
-        # The periods compared: without dates, the last 30 days of data and the 30 before.
-        "period": _days(ranked.attrs.get("period")),
-        "previous_period": _days(ranked.attrs.get("previous_period")),
-        "bottlenecks": records(ranked),
-        # KPI status over the chosen dates, or all the data (as on the journey map).
-        "kpi_period": [since, until],
-        "kpis": records(kpi_status(scope, since=since, until=until, lang=lang)),
-    }
+    ranked = run.result("bottlenecks").frame
+    return run.said(
+        {
+            "available": True,
+            # The periods compared: without dates, the last 30 days of data and the 30 before.
+            "period": _days(ranked.attrs.get("period")),
+            "previous_period": _days(ranked.attrs.get("previous_period")),
+            "bottlenecks": records(ranked),
+            # KPI status over the chosen dates, or all the data (as on the journey map).
+            "kpi_period": [run.since, run.until],
+            "kpis": run.rows("kpis"),
+        }
+    )
 
 
 def _days(period: Any) -> list[str | None] | None:
@@ -480,126 +468,97 @@ def _days(period: Any) -> list[str | None] | None:
 
 
 def compare_view(
-    state: ProjectState,
+    run: Analyses,
     *,
     by: str = "persona",
     a: str | None = None,
     b: str | None = None,
     target: str = "purchase",
-    persona: str | None = None,
-    since: str | None = None,
-    until: str | None = None,
 ) -> dict[str, Any]:
     """Two segments side by side with confidence intervals, and the correlation table."""
-    if not available("kundresa.analytics.compare"):
-        return {"available": False}
-    from kundresa.analytics.compare import compare, correlation
-
-    since, until = _period(since, until)
-    scope = state.scope(persona)
-    personas = [p.id for p in state.project.journey.personas]
+    personas = [p.id for p in run.journey.personas]
     if by == "persona" and not (a or b) and len(personas) > 2:
         a, b = personas[0], personas[1]  # a page opens on the first two personas
     out: dict[str, Any] = {"available": True, "by": by, "a": a, "b": b, "target": target}
-    out["comparison"] = records(
-        compare(scope, by=by, a=a or None, b=b or None, since=since, until=until)
-    )
-    out["correlation"] = records(
-        correlation(scope, target=target, since=since, until=until, top=30)
-    )
-    return out
+    out["comparison"] = run.rows("compare", by=by, a=a or None, b=b or None)
+    out["correlation"] = run.rows("correlation", target=target, top=30)
+    return run.said(out)
 
 
 def attribution_view(
-    state: ProjectState,
+    run: Analyses,
     *,
     conversion: str = "purchase",
     level: str = "channel",
     lookback: str = "30d",
-    persona: str | None = None,
-    since: str | None = None,
-    until: str | None = None,
-    lang: str | None = None,
 ) -> dict[str, Any]:
     """Every attribution model side by side, and which channels move customers between
     stages."""
-    if not (available("kundresa.attribution.models") and available("kundresa.attribution.journey")):
-        return {"available": False}
-    from kundresa.attribution.journey import conversion_paths, stage_attribution
-    from kundresa.attribution.models import compare_models
-
-    since, until = _period(since, until)
-    journey = state.project.journey
-    scope = state.scope(persona)
-    p: dict[str, Any] = {"since": since, "until": until}
-    paths = conversion_paths(
-        scope.events, conversion=conversion, journey=journey, level=level, lookback=lookback, **p
-    )
-    models = (
-        "first",
-        "last",
-        "last_non_direct",
-        "linear",
-        "time_decay",
-        "position",
-        "markov",
-    )
-    return {
-        "available": True,
-        "conversion": conversion,
-        "level": level,
-        "lookback": lookback,
-        "models": records(compare_models(paths, models)) if len(paths) else [],
-        "stages": records(
-            stage_attribution(scope.events, journey, level=level, lookback=lookback, lang=lang, **p)
-        ),
-    }
-
-
-def customer_view(
-    state: ProjectState, *, customer: str, lang: str | None = None, limit: int = 1000
-) -> dict[str, Any]:
-    """One customer's timeline: events with touchpoint, stage and channel; stage visits."""
-    from kundresa.analytics.journeys import stage_visits
-    from kundresa.analytics.touchpoints import EVENT_ORDER, tag_events
-    from kundresa.model.events import CUSTOMER
-
-    journey = state.project.journey
-    events = state.project.events
-    customer = state.project.resolve_id(customer)  # any of a person's ids (identity stitching)
-    mine = events.filter(events[CUSTOMER] == customer)
-    tagged = tag_events(mine, journey)
-    cols = [
-        "timestamp",
-        "event",
+    paths = {"conversion": conversion, "level": level, "lookback": lookback}
+    try:
+        models = run.rows("attribution_models", **paths)
+    except AnalysisError as exc:  # no conversions to attribute: an empty table says so
+        run.warnings.append(str(exc))
+        models = []
+    # The page's models (exact Shapley is on the CLI and in Python: it can take long).
+    keep = (
         "channel",
-        "value",
-        "touchpoint",
-        "stage",
-        "session_id",
-        "properties",
-    ]
-    frame = tagged.order_by([tagged[c] for c in EVENT_ORDER]).select(*cols).limit(limit)
-    rows = records(frame.to_pandas())
+        *(f"{m}_{k}" for m in PAGE_MODELS for k in ("conversions", "value", "share")),
+    )
+    models = [{k: r[k] for k in keep if k in r} for r in models]
+    return run.said(
+        {
+            "available": True,
+            "conversion": conversion,
+            "level": level,
+            "lookback": lookback,
+            "models": models,
+            "stages": run.rows("stage_attribution", level=level, lookback=lookback),
+        }
+    )
+
+
+#: Columns of a customer's timeline, in order.
+TIMELINE = ("timestamp", "event", "channel", "value", "touchpoint", "stage", "session_id")
+
+
+def customer_view(run: Analyses, *, customer: str, limit: int = 1000) -> dict[str, Any]:
+    """One customer's timeline: events with touchpoint, stage and channel; stage visits."""
+    journey, lang = run.journey, run.lang
+    try:
+        tagged = run.result("customer", customer_id=customer, events_list=True).frame
+        visits = run.result("customer", customer_id=customer).frame
+    except AnalysisError:  # no events for this customer
+        return run.said(
+            {
+                "customer": customer,
+                "found": False,
+                "events_total": 0,
+                "events": [],
+                "visits": [],
+                "cycles": 0,
+            }
+        )
+    rows = records(tagged[[*TIMELINE, "properties"]].head(limit))
     for r in rows:
         if r["stage"] is not None:
             r["stage_label"] = journey.stage_label(r["stage"], lang)
         props = r.get("properties")
         if isinstance(props, list):  # Arrow maps arrive as (key, value) pairs
             r["properties"] = {str(k): v for k, v in props}
-    visits = stage_visits(mine, journey)
-    vrows = records(visits.order_by("visit").to_pandas())
+    vrows = records(visits.sort_values("visit", kind="stable"))
     for v in vrows:
         v["label"] = journey.stage_label(v["stage"], lang)
-    total = int(mine.count().execute())
-    return {
-        "customer": customer,
-        "found": total > 0,
-        "events_total": total,
-        "events": rows,
-        "visits": vrows,
-        "cycles": max((v["cycle"] for v in vrows), default=0),
-    }
+    return run.said(
+        {
+            "customer": customer,
+            "found": True,
+            "events_total": len(tagged),
+            "events": rows,
+            "visits": vrows,
+            "cycles": max((v["cycle"] for v in vrows), default=0),
+        }
+    )
 
 
 def data_view(state: ProjectState, *, limit: int = 200) -> dict[str, Any]:

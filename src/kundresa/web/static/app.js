@@ -1,5 +1,10 @@
 /* Kundresa's charts: every page embeds its data (the same JSON as its /api twin) in
-   #page-data; each element with data-chart is drawn from it with the vendored ECharts. */
+   #page-data; each element with data-chart is drawn from it with the vendored ECharts.
+
+   Escaping by construction: chart labels are drawn as SVG text (never HTML), and every
+   tooltip is made by a formatter that returns plain text, escaped once by esc() in make()
+   before ECharts puts it into the page. No other code here writes HTML: the rest uses
+   textContent. Writes (fetch) carry the session's anti-forgery token (X-Kundresa-CSRF). */
 (function () {
   "use strict";
   var dataEl = document.getElementById("page-data");
@@ -9,8 +14,52 @@
   var palette = ["#1f6feb", "#e8590c", "#2f9e44", "#ae3ec9", "#f59f00", "#0ca678", "#d6336c", "#5c7cfa", "#868e96"];
   var charts = [];
 
-  function pct(v) { return v == null ? "–" : (v * 100).toFixed(1) + "%"; }
-  function num(v) { return v == null ? "–" : Number(v).toLocaleString("sv-SE"); }
+  var csrfMeta = document.querySelector('meta[name="csrf-token"]');
+  var csrf = csrfMeta ? csrfMeta.getAttribute("content") : "";
+
+  /* The one place where text becomes HTML. */
+  function esc(s) {
+    return String(s == null ? "" : s).replace(/[&<>"'`=\/]/g, function (c) {
+      return "&#" + c.charCodeAt(0) + ";";
+    });
+  }
+  /* Plain-text tooltip lines for ECharts' params (one item, or the list of an axis). */
+  function tipText(params, valueFormatter) {
+    var list = Array.isArray(params) ? params : [params];
+    var fmt = valueFormatter || function (v) { return typeof v === "number" ? num(v) : v; };
+    var lines = [];
+    if (Array.isArray(params) && list.length) lines.push(list[0].axisValueLabel != null ? list[0].axisValueLabel : list[0].name);
+    list.forEach(function (p) {
+      var v = p.value;
+      if (Array.isArray(v)) v = v[v.length - 1];
+      if (p.dataType === "edge" && p.data) {
+        lines.push(p.data.source + " → " + p.data.target + ": " + fmt(v));
+        return;
+      }
+      var who = Array.isArray(params) ? p.seriesName : (p.name || p.seriesName);
+      lines.push((who != null && who !== "" ? who + ": " : "") + (v == null ? "–" : fmt(v)));
+    });
+    return lines.join("\n");
+  }
+  /* A tooltip option whose formatter returns escaped HTML made from plain text. */
+  function safeTooltip(tooltip) {
+    tooltip = tooltip || {};
+    var own = tooltip.formatter, vf = tooltip.valueFormatter;
+    tooltip.formatter = function (params) {
+      var text = typeof own === "function" ? own(params) : tipText(params, vf);
+      return esc(text).replace(/\n/g, "<br>");
+    };
+    delete tooltip.valueFormatter;
+    tooltip.confine = true;
+    return tooltip;
+  }
+
+  // Numbers in the page's language, as the tables (kundresa.report.units, CLDR) write them.
+  var pageLang = document.documentElement.lang || "en";
+  var pctFormat = new Intl.NumberFormat(pageLang, { style: "percent", minimumFractionDigits: 1, maximumFractionDigits: 1 });
+  var numFormat = new Intl.NumberFormat(pageLang, { maximumFractionDigits: 2 });
+  function pct(v) { return v == null ? "–" : pctFormat.format(v); }
+  function num(v) { return v == null ? "–" : numFormat.format(Number(v)); }
   function duration(s) {
     if (s == null) return "∞";
     if (s < 60) return s + "s";
@@ -23,6 +72,8 @@
     option.color = option.color || palette;
     option.textStyle = { fontFamily: "system-ui, sans-serif" };
     option.animation = false;  // numbers, not motion: the chart is complete when the page is
+    if (option.tooltip) option.tooltip = safeTooltip(option.tooltip);
+    (option.series || []).forEach(function (s) { if (s.tooltip && s.tooltip.show !== false) s.tooltip = safeTooltip(s.tooltip); });
     chart.setOption(option);
     charts.push(chart);
     return chart;
@@ -37,7 +88,7 @@
         return { name: s.label, x: r * Math.cos(a), y: r * Math.sin(a), value: s.reached,
           symbolSize: 46 + 40 * (s.reached / Math.max(1, stages[0].reached)),
           itemStyle: { color: s.biggest_loss ? "#c62828" : palette[0] },
-          label: { show: true, formatter: s.label + "\n" + num(s.reached), position: Math.cos(a) < -0.3 ? "left" : (Math.cos(a) > 0.3 ? "right" : (Math.sin(a) < 0 ? "top" : "bottom")),
+          label: { show: true, formatter: function () { return s.label + "\n" + num(s.reached); }, position: Math.cos(a) < -0.3 ? "left" : (Math.cos(a) > 0.3 ? "right" : (Math.sin(a) < 0 ? "top" : "bottom")),
             backgroundColor: "rgba(255,255,255,.85)", padding: [2, 4], borderRadius: 3, color: "#1d2430", fontWeight: 600, distance: 8 } };
       });
       var links = stages.map(function (s, i) {
@@ -183,7 +234,7 @@
       var rows = data.visits; if (!rows.length) return;
       var stages = []; rows.forEach(function (v) { stages[v.stage_index - 1] = v.label; });
       for (var i = 0; i < stages.length; i++) if (stages[i] == null) stages[i] = "";
-      make(el, { tooltip: { trigger: "item", formatter: function (p) { return p.value[0] + ": " + p.value[1]; } },
+      make(el, { tooltip: { trigger: "item", formatter: function (p) { return String(p.value[0]).replace("T", " ").replace(".000Z", "") + ": " + p.value[1]; } },
         grid: { left: 110, right: 20, top: 10, bottom: 30 }, xAxis: { type: "time" },
         yAxis: { type: "category", data: stages },
         series: [{ type: "line", step: "start", symbolSize: 9, data: rows.map(function (v) { return [v.entered_at.replace(" ", "T") + "Z", v.label]; }) }] });
@@ -195,7 +246,7 @@
     if (!box) return;
     var params = new URLSearchParams(window.location.search);
     params.set("step", step); params.delete("lang"); params.delete("by"); params.delete("period");
-    fetch("/api/funnel/customers?" + params.toString(), { credentials: "same-origin" })
+    fetch("/api/funnel/customers?" + params.toString(), { credentials: "same-origin", headers: { "X-Kundresa-CSRF": csrf } })
       .then(function (r) { return r.json(); })
       .then(function (res) {
         box.hidden = false;
@@ -212,7 +263,34 @@
       });
   }
 
+  /* The data page: an upload's ingest runs as a job; show its progress until it is over. */
+  function watchJob() {
+    var box = document.getElementById("upload-job");
+    if (!box) return;
+    var id = box.getAttribute("data-job"), bar = document.getElementById("upload-progress");
+    var form = document.getElementById("cancel-form");
+    if (form) form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      fetch("/api/jobs/" + encodeURIComponent(id) + "/cancel", { method: "POST", credentials: "same-origin", headers: { "X-Kundresa-CSRF": csrf } });
+    });
+    function poll() {
+      fetch("/api/jobs/" + encodeURIComponent(id), { credentials: "same-origin" })
+        .then(function (r) { return r.json(); })
+        .then(function (job) {
+          if (bar && job.progress != null) { bar.value = job.progress; bar.textContent = Math.round(job.progress * 100) + "%"; }
+          if (job.state === "done" || job.state === "failed" || job.state === "cancelled") {
+            window.location.replace("/data?job=" + encodeURIComponent(id));
+          } else {
+            window.setTimeout(poll, 400);
+          }
+        })
+        .catch(function () { window.setTimeout(poll, 2000); });
+    }
+    poll();
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    watchJob();
     if (!data || typeof echarts === "undefined") return;
     document.querySelectorAll("[data-chart]").forEach(function (el) {
       var f = draw[el.getAttribute("data-chart")];

@@ -1,0 +1,340 @@
+"""What every route of the web app shares: the served project, page rendering, error answers,
+and the one handler that serves an analysis page and its JSON twin.
+
+:func:`twin` registers one handler under two addresses, the page (``/funnel``) and its JSON
+twin (``/api/funnel``), with one parameter declaration (:mod:`.params`): the same parameters,
+the same data, answered as HTML or JSON by the address. Only the API address is in the
+OpenAPI description.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import inspect
+import re
+from collections.abc import Callable, Mapping, Sequence
+from functools import cache
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from kundresa.analyses import ANALYSES, AnalysisError, Param
+from kundresa.analyses import ParameterError as AnalysisParameterError
+from kundresa.errors import KundresaError
+from kundresa.project import ProjectError
+from kundresa.report import units
+from kundresa.web import editor, limits, security
+from kundresa.web.i18n import LANGUAGES, translate
+from kundresa.web.params import LANG, SCOPE, dependency
+from kundresa.web.state import ProjectState
+from kundresa.web.views import Analyses
+
+__all__ = ["LANG_COOKIE", "Site", "format_value", "twin"]
+
+LANG_COOKIE = "kundresa_lang"
+
+#: Command-line options that analysis messages name, as this app's query parameters.
+_AS_PARAMETER = {
+    "--since": "since",
+    "--until": "until",
+    "--step": "steps",
+    "--exclude": "exclusions",
+    "--persona": "persona",
+    "--by": "by",
+}
+_OPTIONS = re.compile("|".join(rf"{re.escape(o)}\b(?!-)" for o in _AS_PARAMETER))
+
+#: The language numbers on the page being rendered are written in (set by Site.page).
+_PAGE_LANG: contextvars.ContextVar[str] = contextvars.ContextVar("page_lang", default="en")
+
+#: Units of names a page shows that are not an analysis' columns (KPI metrics, summaries).
+_PAGE_UNITS = {
+    "conversion": "rate",
+    "events": "count",
+    "customers": "count",
+    "loaded": "count",
+    "quarantined": "count",
+    "median_days_in_stage": "days",
+}
+
+
+@cache
+def _column_units() -> dict[str, str]:
+    """Every declared column's unit (the first declaration of a name wins)."""
+    out: dict[str, str] = {}
+    for analysis in ANALYSES.values():
+        for column in analysis.columns:
+            out.setdefault(column.name, column.unit)
+    out.update(_PAGE_UNITS)
+    return out
+
+
+def unit_of(column: str, value: Any = None) -> str:
+    """The unit of a column a page shows: as declared by the analyses, else guessed from its
+    name (:func:`kundresa.report.units.guess_unit`)."""
+    return _column_units().get(column) or units.guess_unit(column, value)
+
+
+def format_value(value: Any, column: str = "", lang: str | None = None) -> str:
+    """A value of ``column`` as a page shows it, in the page's language: the same units and
+    formats as the command line (:func:`kundresa.report.units.format_value`).
+
+    Examples
+    --------
+    >>> format_value(12345, "reached", "en"), format_value(0.4567, "conversion_from_previous")
+    ('12,345', '45.7%')
+    >>> format_value(0.25, "removal_effect", "en"), format_value(None, "x")
+    ('25.0%', '–')
+    >>> format_value(20000, "reached", "sv").replace("\\xa0", " ")
+    '20 000'
+    >>> format_value(0.568, "conversion", "da").replace("\\xa0", " ")
+    '56,8 %'
+    """
+    return units.format_value(value, unit_of(column, value), lang or _PAGE_LANG.get())
+
+
+def _flow_yaml(value: Any) -> str:
+    import yaml
+
+    return str(
+        yaml.safe_dump(value, default_flow_style=True, allow_unicode=True, width=10_000)
+    ).strip()
+
+
+class Site:
+    """The served project and how its pages are drawn.
+
+    Parameters
+    ----------
+    state
+        The served project.
+    token
+        The access token (``None``: no sign-in).
+    lang
+        UI language when a request does not choose one (``None``: the journey's).
+    """
+
+    def __init__(self, state: ProjectState, *, token: str | None, lang: str | None) -> None:
+        self.state = state
+        self.token = token
+        self.lang = lang
+        env = Environment(
+            loader=PackageLoader("kundresa.web", "templates"),
+            autoescape=select_autoescape(default=True, default_for_string=True),
+        )
+        env.filters["fmt"] = format_value
+        env.filters["flow"] = _flow_yaml
+        env.tests["share_column"] = lambda name: str(name).endswith("_share")
+        env.globals["stages_of"] = editor.stages_of
+        env.globals["kpi_text"] = editor.kpi_text
+        env.globals["csrf_token"] = security.csrf_token
+        self.env = env
+
+    # -- languages ---------------------------------------------------------------------------
+
+    def ui_lang(self, request: Request) -> str:
+        """The page's language: chosen (``?lang=``, then the cookie), the app's, the
+        journey's, English."""
+        chosen = request.query_params.get("lang") or request.cookies.get(LANG_COOKIE)
+        if chosen in LANGUAGES:
+            return str(chosen)
+        if self.lang is not None:
+            return self.lang
+        try:
+            journey_lang = self.state.project.journey.language
+        except ProjectError:
+            journey_lang = "en"
+        return journey_lang if journey_lang in LANGUAGES else "en"
+
+    # -- rendering ---------------------------------------------------------------------------
+
+    def page(
+        self,
+        request: Request,
+        template: str,
+        context: dict[str, Any],
+        *,
+        title: str,
+        status_code: int = 200,
+        public: bool = False,
+    ) -> HTMLResponse:
+        ui = self.ui_lang(request)
+        try:
+            journey = None if public else self.state.project.journey
+        except ProjectError:
+            journey = None
+        query = dict(request.query_params)
+
+        def with_lang(code: str) -> str:
+            return "?" + urlencode({**query, "lang": code})
+
+        token = _PAGE_LANG.set(ui)
+        try:
+            html = self.env.get_template(template).render(
+                t=lambda key: translate(key, ui),
+                lang=ui,
+                languages=LANGUAGES,
+                with_lang=with_lang,
+                journey=journey,
+                title=title,
+                path=request.url.path,
+                query=query,
+                signed_in=self.token is not None,
+                **context,
+            )
+        finally:
+            _PAGE_LANG.reset(token)
+        resp = HTMLResponse(html, status_code=status_code)
+        if request.query_params.get("lang") in LANGUAGES:
+            resp.set_cookie(LANG_COOKIE, ui, samesite="strict")
+        return resp
+
+    def error_page(
+        self, request: Request, message: str, status_code: int, title: str
+    ) -> HTMLResponse:
+        return self.page(
+            request, "error.html", {"message": message}, title=title, status_code=status_code
+        )
+
+    def shown(self, exc: Exception | str) -> str:
+        """An error's message with paths relative to the project (web/limits.py) and the
+        command line's options named as the query parameters they are here."""
+        text = str(limits.relative_paths(str(exc), self.state.root))
+        return _OPTIONS.sub(lambda m: _AS_PARAMETER[m.group(0)], text)
+
+    # -- answers -----------------------------------------------------------------------------
+
+    @staticmethod
+    def status_of(exc: Exception) -> int:
+        """The HTTP status of an error an analysis page can meet: 422 for a bad parameter
+        (an unknown stage, touchpoint or persona, a reversed period: the registry's
+        :class:`~kundresa.analyses.ParameterError`), 409 when the project cannot answer
+        (no journey, a broken journey file, nothing to attribute), 400 otherwise."""
+        if isinstance(exc, AnalysisParameterError | limits.ParameterError):
+            return 422
+        if isinstance(exc, AnalysisError | ProjectError):
+            return 409
+        if isinstance(exc, KundresaError):
+            return exc.http_status  # the error tree says (kundresa.errors)
+        return 400
+
+    def analyses(self, scope: Mapping[str, Any], lang: str | None) -> Analyses:
+        """The analyses of one request, in its scope (persona, period, label language)."""
+        return Analyses(
+            self.state.project,
+            persona=scope.get("persona"),
+            since=scope.get("since"),
+            until=scope.get("until"),
+            lang=lang,
+        )
+
+
+def _frozen(values: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
+    return tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in sorted(values.items()))
+
+
+def twin(
+    router: APIRouter,
+    site: Site,
+    *,
+    name: str,
+    api: str,
+    page: str | None,
+    template: str | None,
+    params: Sequence[Param],
+    build: Callable[..., dict[str, Any]],
+    summary: str,
+    description: str,
+    scope: Sequence[Param] = SCOPE,
+    labels: bool = True,
+    page_context: Callable[[Request, dict[str, Any]], dict[str, Any]] | None = None,
+    empty_page: Callable[[dict[str, Any]], bool] | None = None,
+) -> None:
+    """Serve one analysis view as a page and as its JSON twin, from one handler and one
+    parameter declaration.
+
+    Parameters
+    ----------
+    router
+        Where the two routes go.
+    name
+        The view's name: the page title key and the OpenAPI tag.
+    api, page
+        The JSON address (``/api/funnel``) and the page's (``/funnel``; ``None``: none).
+    template
+        The page's template.
+    params
+        The view's own parameters (registry declarations, :func:`kundresa.web.params.of`).
+    build
+        ``build(analyses, **params)`` gives the view's data (:mod:`.views`).
+    scope
+        The scope parameters it takes (persona, since, until).
+    labels
+        It takes ``lang`` (labels in that language; default the page's).
+    page_context
+        More for the page's template, from the request and the parameters.
+    empty_page
+        When it says so for the parameters, the page is drawn with ``data`` ``None`` (a
+        search form before a search) instead of running the view.
+    """
+    declared = [*params, *scope, *([LANG] if labels else [])]
+    values = dependency(declared)
+    own = [p.name for p in params]
+
+    def handler(request: Request, given: dict[str, Any]) -> Response:
+        as_json = request.url.path.startswith("/api/")
+        if not as_json and empty_page is not None and empty_page(given):
+            return site.page(request, template or "", {"data": None}, title=name)
+        lang = (given.get("lang") or site.ui_lang(request)) if labels else None
+        view = {k: given[k] for k in own}
+
+        def compute() -> dict[str, Any]:
+            return build(site.analyses(given, lang), **view)
+
+        try:
+            data = site.state.cached((api, _frozen(given), lang), compute)
+        except (ValueError, KundresaError) as exc:
+            status = site.status_of(exc)
+            if as_json:
+                return JSONResponse({"detail": site.shown(exc)}, status_code=status)
+            return site.error_page(request, site.shown(exc), status, name)
+        if as_json:
+            return JSONResponse(data)
+        extra = page_context(request, given) if page_context is not None else {}
+        return site.page(request, template or "", {"data": data, **extra}, title=name)
+
+    handler.__doc__ = description
+    # The parameters as one dependency (the annotations are objects, not strings: ``values``
+    # is local to this call).
+    handler.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [
+            inspect.Parameter("request", inspect.Parameter.KEYWORD_ONLY, annotation=Request),
+            inspect.Parameter(
+                "given",
+                inspect.Parameter.KEYWORD_ONLY,
+                default=Depends(values),
+                annotation=dict[str, Any],
+            ),
+        ],
+        return_annotation=Response,
+    )
+    router.add_api_route(
+        api,
+        handler,
+        methods=["GET"],
+        tags=[name],
+        summary=summary,
+        description=description,
+        response_class=JSONResponse,
+    )
+    if page is not None:
+        router.add_api_route(
+            page,
+            handler,
+            methods=["GET"],
+            include_in_schema=False,
+            response_class=HTMLResponse,
+        )

@@ -1,0 +1,203 @@
+"""Hostile text in every user-controlled field runs no script, in Debian's headless Chromium.
+
+The project gets markup in stage labels, persona names, lane text, touchpoint and channel
+labels, event names, property values, a customer id and file names; every page is opened
+and every chart hovered over a grid of points (which opens their tooltips). A script that
+ran would set ``window.__xss`` or open a dialog; markup that was parsed would leave an
+``<img src=x>`` or ``<svg>`` in the page, and the Content-Security-Policy would report the
+blocked handler as a console error. None of that may happen, and the hostile text must still
+be *shown* (as text) in a chart's tooltip.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+import yaml
+
+CHROMIUM = os.environ.get("KUNDRESA_CHROMIUM", "/usr/bin/chromium")
+
+IMG = "<img src=x onerror=window.__xss=1>"
+SCRIPT = '"><script>window.__xss=2</script>'
+SVG = "'><svg onload=window.__xss=3>"
+EVIL_EVENT = f"signup {IMG}"
+EVIL_VALUE = f"vip {SCRIPT}"
+EVIL_CUSTOMER = f"cx{SVG}"
+
+pytestmark = pytest.mark.skipif(
+    not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM} (make setup-test)"
+)
+
+
+def _hostile_journey(path: Path) -> None:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    for i, stage in enumerate(data["stages"]):
+        stage["label"] = {k: f"{v} {(IMG, SCRIPT, SVG)[i % 3]}" for k, v in stage["label"].items()}
+        stage["goal"] = f"goal {SCRIPT}"
+    for p in data["personas"]:
+        p["name"] = f"{p['name']} {IMG}"
+        p["needs"] = [f"need {SVG}"]
+    for c in data["channels"]:
+        c["label"] = f"{c.get('label', c['id'])} {SCRIPT}"
+    for t in data["touchpoints"]:
+        t["label"] = f"{t['id']} {IMG}"
+    data["touchpoints"].insert(
+        0, {"id": "evil_signup", "stage": "consideration", "match": {"event": EVIL_EVENT}}
+    )
+    for lane in ("activities", "pain_points", "content"):
+        data["lanes"][lane] = {s["id"]: [f"{lane} {IMG}", SCRIPT] for s in data["stages"]}
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+
+
+def _hostile_events(folder: Path) -> Path:
+    """Events whose names, property values and customer id are markup (a file whose own
+    name is markup, too)."""
+    rows = ["customer_id,timestamp,event,plan,path"]
+    for n in range(40):
+        who = EVIL_CUSTOMER if n == 0 else f"x{n:03d}"
+        day = 1 + n % 20
+        plan = EVIL_VALUE if n % 2 else "basic"
+        rows.append(
+            f'{who},2025-05-{day:02d}T09:00:00,ad_click,"{plan.replace(chr(34), 2 * chr(34))}",/'
+        )
+        rows.append(f"{who},2025-05-{day:02d}T10:00:00,{EVIL_EVENT},x,/")
+        if n % 3:
+            rows.append(f"{who},2025-05-{day:02d}T11:00:00,purchase,x,/")
+    target = folder / "evil <img src=x onerror=window.__xss=5>.csv"
+    target.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return target
+
+
+@pytest.fixture(scope="module")
+def hostile_url(tmp_path_factory: pytest.TempPathFactory, demo_dir: Path) -> Iterator[str]:
+    import uvicorn
+
+    from kundresa.project import Project
+    from kundresa.web import create_app
+
+    folder = tmp_path_factory.mktemp("xss") / "demo"
+    shutil.copytree(demo_dir, folder)
+    _hostile_journey(folder / "journey.yaml")
+    events = _hostile_events(tmp_path_factory.mktemp("xss-files"))
+    project = Project.open(folder)
+    try:
+        report = project.ingest([events])
+        assert report.loaded > 0
+    finally:
+        project.close()
+    app = create_app(folder)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+    app.state.project.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield b
+        b.close()
+
+
+PAGES = [
+    "/",
+    "/?view=circle",
+    "/?persona=private",
+    "/funnel",
+    f"/funnel?steps=ad_click&steps={quote(EVIL_EVENT)}&steps=purchase&by=plan",
+    "/paths",
+    "/paths?level=event",
+    "/paths?level=channel",
+    "/retention",
+    "/bottlenecks",
+    "/compare?by=plan",
+    "/attribution",
+    "/attribution?level=touchpoint",
+    f"/customer?id={quote(EVIL_CUSTOMER)}",
+    "/customer?id=x001",
+    "/editor",
+    "/history",
+    "/data",
+]
+
+
+def _no_script_ran(page: Any, where: str, dialogs: list[str]) -> None:
+    assert page.evaluate("window.__xss === undefined"), where
+    assert dialogs == [], (where, dialogs)
+    parsed = page.evaluate(
+        'document.querySelectorAll(\'img[src="x"], svg[onload], script:not([src]):not('
+        '[type="application/json"])\').length'
+    )
+    assert parsed == 0, where
+
+
+def test_hostile_text_runs_no_script_anywhere(
+    browser: Any, hostile_url: str, tmp_path: Path
+) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    dialogs: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    tooltips_with_markup = 0
+    for url in PAGES:
+        page.goto(hostile_url + url)
+        page.wait_for_load_state("networkidle")
+        _no_script_ran(page, url, dialogs)
+        charts = page.locator("[data-chart]")
+        for i in range(charts.count()):
+            chart = charts.nth(i)
+            chart.scroll_into_view_if_needed()
+            box = chart.bounding_box()
+            if not box or box["width"] < 10:
+                continue
+            for fx in (0.1, 0.25, 0.4, 0.5, 0.6, 0.75, 0.9):
+                for fy in (0.15, 0.35, 0.5, 0.65, 0.85):
+                    page.mouse.move(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
+                    shown = page.evaluate(
+                        "Array.from(document.querySelectorAll('[data-chart] > div'))"
+                        ".filter(d => d.style.display !== 'none' && d.style.position === "
+                        "'absolute' && !d.querySelector('svg')).map(d => d.innerText).join('\\n')"
+                    )
+                    if "<img src=x" in shown or "<script>" in shown or "<svg onload" in shown:
+                        tooltips_with_markup += 1
+            _no_script_ran(page, f"{url} chart {i}", dialogs)
+        assert errors == [], (url, errors)
+    # The hostile text reached the tooltips, and was shown there as text.
+    assert tooltips_with_markup > 0
+    # A file whose name is markup, uploaded from the data page.
+    upload = tmp_path / "up <img src=x onerror=window.__xss=6>.csv"
+    upload.write_text(
+        f"customer_id,timestamp,event\nz9,2025-06-01T10:00:00,{EVIL_EVENT}\n", encoding="utf-8"
+    )
+    page.goto(hostile_url + "/data")
+    page.set_input_files("input[type=file]", str(upload))
+    page.click("#upload-form button[type=submit]")
+    page.locator("#upload-report").wait_for(timeout=60_000)
+    _no_script_ran(page, "/data after upload", dialogs)
+    assert errors == [], errors
+    context.close()
