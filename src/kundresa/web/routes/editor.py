@@ -153,7 +153,7 @@ def router(site: Site, job_manager: jobs.JobManager) -> APIRouter:
         try:
             return JSONResponse(history_data(a, b))
         except ValueError as exc:
-            return JSONResponse({"detail": str(exc)}, status_code=400)
+            return JSONResponse({"detail": str(exc)}, status_code=site.status_of(exc))
 
     def history_data(a: str | None, b: str | None) -> dict[str, Any]:
         versions = editor.history(site.state.root)
@@ -168,7 +168,7 @@ def router(site: Site, job_manager: jobs.JobManager) -> APIRouter:
         try:
             data = history_data(a, b)
         except ValueError as exc:
-            return site.error_page(request, str(exc), 400, "history")
+            return site.error_page(request, str(exc), site.status_of(exc), "history")
         return site.page(request, "history.html", {"data": data}, title="history")
 
     return r
