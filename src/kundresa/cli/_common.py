@@ -203,9 +203,9 @@ def emit(
     if fmt == "json":
         click.echo(to_json(df))
     elif fmt == "csv" and excel:
-        stream = click.get_binary_stream("stdout")
-        stream.write(to_excel_csv(df, lang))
-        stream.flush()
+        sys.stdout.flush()
+        sys.stdout.buffer.write(to_excel_csv(df, lang))
+        sys.stdout.buffer.flush()
     elif fmt == "csv":
         click.echo(to_csv(df), nl=False)
     else:
