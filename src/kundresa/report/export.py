@@ -463,17 +463,24 @@ def _html_table(part: Part, lang: str) -> str:
         return f'<p class="note">{_esc(word("no_rows", lang))}</p>'
     columns = [str(c) for c in frame.columns]
     head = "".join(f"<th>{_esc(heading(c, lang))}</th>" for c in columns)
+    # The stage funnel gets a bar of reached per stage, drawn with CSS alone.
+    bars: float | None = None
+    if part.analysis == "stages" and "reached" in columns:
+        bars = float(max((_plain(v) or 0) for v in frame["reached"]))
+        head += "<th></th>"
     body = []
     for row in frame.itertuples(index=False, name=None):
         cells = []
         for c, value in zip(columns, row, strict=True):
             unit = part.units.get(c, "label")
             v = _plain(value)
-            numeric = (
-                is_numeric_unit(unit) and isinstance(v, int | float) and not isinstance(v, bool)
-            )
+            numeric = is_numeric_unit(unit) and not isinstance(v, bool | str)
             css = ' class="n"' if numeric else ""
             cells.append(f"<td{css}>{_esc(_cell(value, unit, lang))}</td>")
+        if bars is not None:
+            reached = _plain(row[columns.index("reached")]) or 0
+            width = round(200 * reached / bars) if bars else 0
+            cells.append(f'<td><span class="bar" style="width:{width}px"></span></td>')
         body.append("<tr>" + "".join(cells) + "</tr>")
     return (
         f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>'
