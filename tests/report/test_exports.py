@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,12 +12,20 @@ import openpyxl
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
 
 from kundresa import Project
 from kundresa.cli import main
 from kundresa.demo.project import build_demo
 from kundresa.model.parse import parse_journey
-from kundresa.report.export import ExportError, html_report, mermaid_journey, workbook
+from kundresa.report.export import (
+    ExportError,
+    _mermaid_text,
+    html_report,
+    mermaid_journey,
+    workbook,
+)
 from kundresa.report.labels import heading
 from kundresa.report.units import format_value
 
@@ -297,3 +306,32 @@ def test_a_failed_write_keeps_the_old_file(hostile: Project, tmp_path: Path) -> 
     workbook(hostile, target)
     assert openpyxl.load_workbook(target).sheetnames[0] == "Stage funnel"
     assert [p.name for p in tmp_path.iterdir()] == ["book.xlsx"]
+
+
+@given(st.text())
+def test_mermaid_text_is_one_safe_token_that_decodes_back(text: str) -> None:
+    token = _mermaid_text(text)
+    assert token and not re.search(r"[#:;%,\s]", re.sub(r"#\d+;", "", token).replace(" ", "x"))
+    assert not token.lower().startswith(("section", "title", "journey"))
+    decoded = re.sub(r"#(\d+);", lambda m: chr(int(m.group(1))), token)
+    assert decoded == (" ".join(text.split()) or "-")
+
+
+def test_an_unwritable_target_is_one_line(
+    hostile: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "locked.xlsx"
+    target.write_bytes(b"old")
+    monkeypatch.setattr(os, "access", lambda path, mode: False)  # as for a read-only file
+    with pytest.raises(ExportError, match="permission denied"):
+        workbook(hostile, target)
+    assert target.read_bytes() == b"old"
+
+
+def test_retention_sheet_is_the_registry_matrix(demo: tuple[Path, Project], book: Path) -> None:
+    matrix = demo[1].run("retention_matrix", period="month").frame
+    header, rows = _sheet_frame(openpyxl.load_workbook(book)["Återkomst"])
+    assert header[:3] == ["Kohort", "Kohortstorlek", "Månad 0"]
+    assert [r[1] for r in rows] == list(matrix["cohort_size"])
+    first = [None if pd.isna(v) else v for v in matrix.iloc[0, 2:]]
+    assert rows[0][2 : 2 + len(first)] == pytest.approx(first)

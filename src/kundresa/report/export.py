@@ -251,6 +251,12 @@ def _sheet_name(title: str, taken: set[str]) -> str:
     return name
 
 
+def _heading(part: Part, column: str, lang: str) -> str:
+    if part.analysis == "retention_matrix" and column.isdigit():
+        return f"{word('month', lang)} {column}"  # months since the cohort's first
+    return heading(column, lang)
+
+
 def _excel_value(value: Any, unit: str) -> Any:
     v = _plain(value)
     if isinstance(v, datetime) and v.tzinfo is not None:
@@ -273,8 +279,8 @@ def _write_table(
     frame = part.result.frame
     columns = [str(c) for c in frame.columns]
     for j, c in enumerate(columns):
-        ws.write_string(0, j, heading(c, lang), header)
-    widths = [[heading(c, lang)] for c in columns]
+        ws.write_string(0, j, _heading(part, c, lang), header)
+    widths = [[_heading(part, c, lang)] for c in columns]
     for i, row in enumerate(frame.itertuples(index=False, name=None), start=1):
         for j, (c, value) in enumerate(zip(columns, row, strict=True)):
             unit = part.units.get(c, "label")
@@ -462,7 +468,7 @@ def _html_table(part: Part, lang: str) -> str:
     if not len(frame):
         return f'<p class="note">{_esc(word("no_rows", lang))}</p>'
     columns = [str(c) for c in frame.columns]
-    head = "".join(f"<th>{_esc(heading(c, lang))}</th>" for c in columns)
+    head = "".join(f"<th>{_esc(_heading(part, c, lang))}</th>" for c in columns)
     # The stage funnel gets a bar of reached per stage, drawn with CSS alone.
     bars: float | None = None
     if part.analysis == "stages" and "reached" in columns:
@@ -597,7 +603,7 @@ def _mermaid_text(text: str) -> str:
     out = _MERMAID_SPECIAL.sub(lambda m: _MERMAID_CODES[m.group()], one_line)
     if out.lower().startswith(_MERMAID_KEYWORDS):
         out = f"#{ord(out[0])};{out[1:]}"
-    return out
+    return out or "-"
 
 
 def _score(emotion: float | None) -> int:

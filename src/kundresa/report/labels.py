@@ -172,6 +172,7 @@ WORDS: dict[str, tuple[str, str, str]] = {
     "at_least": ("at least", "minst", "mindst"),
     "at_most": ("at most", "högst", "højst"),
     "reached_chart": ("Reached per stage", "Nådde per fas", "Nåede pr. fase"),
+    "month": ("Month", "Månad", "Måned"),
 }
 
 
