@@ -335,3 +335,14 @@ def test_retention_sheet_is_the_registry_matrix(demo: tuple[Path, Project], book
     assert [r[1] for r in rows] == list(matrix["cohort_size"])
     first = [None if pd.isna(v) else v for v in matrix.iloc[0, 2:]]
     assert rows[0][2 : 2 + len(first)] == pytest.approx(first)
+
+
+def test_kpi_values_take_the_unit_of_their_metric(demo: tuple[Path, Project], book: Path) -> None:
+    kpis = demo[1].run("kpis").frame
+    ws = openpyxl.load_workbook(book)["KPI er"]
+    header, _ = _sheet_frame(ws)
+    target = header.index("Mål")
+    for i, metric in enumerate(kpis["metric"]):
+        cell = ws.cell(row=i + 2, column=target + 1)
+        assert cell.value == pytest.approx(kpis["target"].iloc[i])
+        assert cell.number_format == ("0.0%" if metric.startswith("conversion") else "#,##0")

@@ -251,6 +251,22 @@ def _sheet_name(title: str, taken: set[str]) -> str:
     return name
 
 
+def _metric_unit(metric: Any) -> str:
+    """The unit of a KPI metric's value (``conversion_from_previous``: a rate)."""
+    text = str(metric)
+    if text.startswith("conversion"):
+        return "rate"
+    return "days" if text.startswith("median_days") else "count"
+
+
+def _cell_unit(part: Part, column: str, columns: list[str], row: tuple[Any, ...]) -> str:
+    """A cell's unit: its column's, except a KPI's target, actual and gap, which are in the
+    unit of the row's metric (a conversion target of 0.6 reads 60.0%)."""
+    if part.analysis == "kpis" and column in ("target", "actual", "gap") and "metric" in columns:
+        return _metric_unit(row[columns.index("metric")])
+    return part.units.get(column, "label")
+
+
 def _heading(part: Part, column: str, lang: str) -> str:
     if part.analysis == "retention_matrix" and column.isdigit():
         return f"{word('month', lang)} {column}"  # months since the cohort's first
@@ -283,7 +299,7 @@ def _write_table(
     widths = [[_heading(part, c, lang)] for c in columns]
     for i, row in enumerate(frame.itertuples(index=False, name=None), start=1):
         for j, (c, value) in enumerate(zip(columns, row, strict=True)):
-            unit = part.units.get(c, "label")
+            unit = _cell_unit(part, c, columns, row)
             v = _excel_value(value, unit)
             fmt = formats.get(unit)
             if v is None:
@@ -478,7 +494,7 @@ def _html_table(part: Part, lang: str) -> str:
     for row in frame.itertuples(index=False, name=None):
         cells = []
         for c, value in zip(columns, row, strict=True):
-            unit = part.units.get(c, "label")
+            unit = _cell_unit(part, c, columns, row)
             v = _plain(value)
             numeric = is_numeric_unit(unit) and not isinstance(v, bool | str)
             css = ' class="n"' if numeric else ""
