@@ -346,3 +346,22 @@ def test_kpi_values_take_the_unit_of_their_metric(demo: tuple[Path, Project], bo
         cell = ws.cell(row=i + 2, column=target + 1)
         assert cell.value == pytest.approx(kpis["target"].iloc[i])
         assert cell.number_format == ("0.0%" if metric.startswith("conversion") else "#,##0")
+
+
+def test_workbook_command_passes_the_scope(demo: tuple[Path, Project], tmp_path: Path) -> None:
+    folder, project = demo
+    out = tmp_path / "anna.xlsx"
+    persona = project.journey.personas[0].id
+    args = ["--lang", "en", "--persona", persona, "--since", "2025-03-01", "--until", "2025-09-01"]
+    res = cli("export", "workbook", str(out), "--project", str(folder), *args)
+    assert res.exit_code == 0  # type: ignore[attr-defined]
+    assert "wrote" in res.output  # type: ignore[attr-defined]
+    wb = openpyxl.load_workbook(out)
+    assert wb.sheetnames[0] == "Stage funnel" and wb.sheetnames[-1] == "Journey map"
+    expected = project.run(
+        "stages", persona=persona, since="2025-03-01", until="2025-09-01", lang="en"
+    ).frame
+    header, rows = _sheet_frame(wb["Stage funnel"])
+    got = [r[header.index("Reached")] for r in rows[: len(expected)]]
+    assert got == list(expected["reached"])
+    assert got != list(project.run("stages").frame["reached"])
