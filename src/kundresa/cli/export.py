@@ -100,8 +100,10 @@ def mermaid(
 ) -> None:
     """Print the journey as a Mermaid `journey` diagram (stages, touchpoints, emotions)."""
     from kundresa.model.parse import load_journey
-    from kundresa.report.export import mermaid_journey, write_text
+    from kundresa.report.export import check_target, mermaid_journey, write_text
 
+    if output is not None:
+        check_target(output)
     path = journey_file if journey_file is not None else project_dir / JOURNEY_FILE
     if not path.exists():
         raise UserError(

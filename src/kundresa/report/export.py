@@ -64,6 +64,7 @@ __all__ = [
     "SECTIONS",
     "ExportError",
     "Part",
+    "check_target",
     "collect",
     "html_report",
     "mermaid_journey",
@@ -202,10 +203,8 @@ def collect(
 # -- writing files ----------------------------------------------------------------------------
 
 
-@contextmanager
-def write_atomic(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """A temporary path beside ``path``, renamed to ``path`` when the block ends without an
-    error (and removed when it fails): a reader never sees a half-written file.
+def check_target(path: str | os.PathLike[str]) -> Path:
+    """``path`` as a file an export can write (checked before any analysis runs).
 
     Raises
     ------
@@ -220,6 +219,21 @@ def write_atomic(path: str | os.PathLike[str]) -> Iterator[Path]:
         raise ExportError(f"{target}: is a folder, not a file")
     if target.exists() and not os.access(target, os.W_OK):
         raise ExportError(f"{target}: cannot write the file (permission denied)")
+    return target
+
+
+@contextmanager
+def write_atomic(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """A temporary path beside ``path``, renamed to ``path`` when the block ends without an
+    error (and removed when it fails): a reader never sees a half-written file.
+
+    Raises
+    ------
+    ExportError
+        The folder does not exist, ``path`` is a folder, or it cannot be written.
+    """
+    target = check_target(path)
+    folder = target.parent
     try:
         fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
     except OSError as exc:
@@ -415,6 +429,7 @@ def workbook(
     """
     import xlsxwriter
 
+    check_target(path)
     parts = collect(project, lang=lang, since=since, until=until, persona=persona)
     journey = project.journey
     lang = lang or journey.language
@@ -595,6 +610,7 @@ def report(
     ExportError, kundresa.analyses.ParameterError
         As :func:`collect` and :func:`write_atomic`.
     """
+    check_target(path)
     text = html_report(project, lang=lang, since=since, until=until, persona=persona)
     with write_atomic(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
