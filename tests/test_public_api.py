@@ -13,6 +13,7 @@ PACKAGES = [
     "kundresa.demo",
     "kundresa.ingest",
     "kundresa.model",
+    "kundresa.report.export",
     "kundresa.store",
 ]
 

@@ -51,6 +51,7 @@ COMMANDS: dict[str, tuple[str, str | None]] = {
     "compare": (f"{_A}:compare", None),
     "correlation": (f"{_A}:correlation", None),
     "attribution": (f"{_A}:attribution", None),
+    "export": ("kundresa.cli.export:export", None),
     "demo": ("kundresa.cli.demo:demo", None),
     "serve": (
         "kundresa.web.cli:serve",

@@ -106,6 +106,13 @@ FORMAT = click.option(
     help="Output format.",
 )
 
+EXCEL = click.option(
+    "--excel",
+    is_flag=True,
+    help="With --format csv: CSV for Excel in the journey's language (UTF-8 with BOM; "
+    "';' and decimal comma for sv/da).",
+)
+
 PROJECT_DIR = click.option(
     "--project",
     "project_dir",
@@ -141,6 +148,7 @@ def source_options(func: F) -> F:
             ),
             click.option("--tz", default=None, help="Time zone of zone-less times in --events."),
             FORMAT,
+            EXCEL,
         )
     ):
         func = option(func)
@@ -184,20 +192,27 @@ def emit(
     columns: Sequence[str] | None = None,
     units: Mapping[str, str] | None = None,
     lang: str = "en",
+    excel: bool = False,
 ) -> None:
     """Print a DataFrame: JSON and CSV with raw numbers, a table with each column written in
-    its unit (:mod:`kundresa.report.units`)."""
-    from kundresa.report.tables import to_csv, to_json, to_rich_table
+    its unit (:mod:`kundresa.report.units`); with ``excel``, CSV for Excel in ``lang``."""
+    from kundresa.report.tables import to_csv, to_excel_csv, to_json, to_rich_table
 
+    if excel and fmt != "csv":
+        raise click.UsageError("--excel goes with --format csv")
     if fmt == "json":
         click.echo(to_json(df))
+    elif fmt == "csv" and excel:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(to_excel_csv(df, lang))
+        sys.stdout.buffer.flush()
     elif fmt == "csv":
         click.echo(to_csv(df), nl=False)
     else:
         out.print(to_rich_table(df, title=title, columns=columns, units=units, lang=lang))
 
 
-def emit_result(result: Result, fmt: str, title: str | None = None) -> None:
+def emit_result(result: Result, fmt: str, title: str | None = None, excel: bool = False) -> None:
     """Print a registry result, its notes and warnings (on stderr)."""
     for note in result.notes:
         warn(note, "note")
@@ -210,4 +225,5 @@ def emit_result(result: Result, fmt: str, title: str | None = None) -> None:
         columns=result.table_columns if fmt == "table" else None,
         units=result.units,
         lang=result.lang,
+        excel=excel,
     )

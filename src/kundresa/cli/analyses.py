@@ -176,6 +176,8 @@ def build_command(spec: CommandSpec) -> click.Command:
 
     def callback(**values: Any) -> None:
         values["_command"] = spec.name
+        if values.get("excel") and values["fmt"] != "csv":
+            raise click.UsageError("--excel goes with --format csv")
         if spec.pick is not None:
             analysis = spec.pick(values)
         else:
@@ -186,7 +188,7 @@ def build_command(spec: CommandSpec) -> click.Command:
         if spec.run is not None:
             spec.run(analysis, params, values)
             return
-        emit_result(_run_in_project(analysis, params, values), values["fmt"])
+        emit_result(_run_in_project(analysis, params, values), values["fmt"], excel=values["excel"])
 
     callback.__doc__ = spec.help
     decorators: list[Callable[[Any], Any]] = []
@@ -296,7 +298,7 @@ def _attribution_run(analysis: str, params: dict[str, Any], values: Values) -> N
             result.title += " (shapley: rate game)" if model == "all" else ", rate game"
         result.notes.append(_RATE_GAME_NOTE)
     if analysis != "attribution_models":
-        emit_result(result, fmt)
+        emit_result(result, fmt, excel=values["excel"])
         return
     from kundresa.analyses._catalog import MODEL_CHOICES
 
@@ -309,7 +311,7 @@ def _attribution_run(analysis: str, params: dict[str, Any], values: Values) -> N
         for m in MODEL_CHOICES:
             table[m] = wide[f"{m}_{what}"]
         units = {"channel": "label", **dict.fromkeys(MODEL_CHOICES, unit)}
-        emit(table, fmt, title=title, units=units, lang=result.lang)
+        emit(table, fmt, title=title, units=units, lang=result.lang, excel=values["excel"])
 
 
 _FUNNEL_VIEWS = (

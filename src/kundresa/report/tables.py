@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["FORMATS", "records", "to_csv", "to_json", "to_rich_table"]
+__all__ = ["FORMATS", "records", "to_csv", "to_excel_csv", "to_json", "to_rich_table"]
 
 FORMATS = ("table", "json", "csv")
 
@@ -75,6 +75,29 @@ def to_csv(df: pd.DataFrame) -> str:
     buf = io.StringIO()
     df.to_csv(buf, index=False, lineterminator="\n")
     return buf.getvalue()
+
+
+def to_excel_csv(df: pd.DataFrame, lang: str | None = "en") -> bytes:
+    """CSV that Excel opens right in the journey's language: UTF-8 with a byte order mark
+    (so Excel reads å, ä, ø), and for Swedish and Danish ``;`` between fields and a decimal
+    comma (the list separator and decimal mark of those locales); ``,`` and ``.`` in English.
+    Values stay raw as in :func:`to_csv` (rates as fractions, durations in seconds).
+
+    Examples
+    --------
+    >>> to_excel_csv(pd.DataFrame({"stage": ["Köp"], "rate": [0.5]}), "sv")
+    b'\\xef\\xbb\\xbfstage;rate\\r\\nK\\xc3\\xb6p;0,5\\r\\n'
+    """
+    comma = lang in ("sv", "da")
+    buf = io.StringIO()
+    df.to_csv(
+        buf,
+        index=False,
+        sep=";" if comma else ",",
+        decimal="," if comma else ".",
+        lineterminator="\r\n",
+    )
+    return buf.getvalue().encode("utf-8-sig")
 
 
 def to_rich_table(

@@ -1,0 +1,206 @@
+"""Words of exports in the journey's language: sheet names, column headings, map lanes.
+
+One table per kind of word, each entry ``(English, Swedish, Danish)``. A column no table names
+gets its own name with spaces (``median_days`` → ``Median days``); a stage's label comes from
+the journey file (:meth:`Journey.stage_label <kundresa.model.journey.Journey.stage_label>`),
+not from here.
+
+Examples
+--------
+>>> heading("reached", "sv"), heading("conversion_from_previous", "da")
+('Nådde', 'Konvertering fra forrige')
+>>> heading("markov_share", "en"), heading("some_new_column", "sv")
+('Markov: share', 'Some new column')
+>>> word("yes", "da")
+'ja'
+"""
+
+from __future__ import annotations
+
+__all__ = ["HEADINGS", "LANE_LABELS", "MODEL_LABELS", "SHEETS", "WORDS", "heading", "word"]
+
+_LANGS = ("en", "sv", "da")
+
+#: Column headings by column name.
+HEADINGS: dict[str, tuple[str, str, str]] = {
+    "segment": ("Segment", "Segment", "Segment"),
+    "stage": ("Stage", "Fas", "Fase"),
+    "label": ("Label", "Namn", "Navn"),
+    "reached": ("Reached", "Nådde", "Nåede"),
+    "entered": ("Entered", "Gick in", "Gik ind"),
+    "conversion_from_previous": (
+        "Conversion from previous",
+        "Konvertering från föregående",
+        "Konvertering fra forrige",
+    ),
+    "conversion_from_start": (
+        "Conversion from start",
+        "Konvertering från start",
+        "Konvertering fra start",
+    ),
+    "dropped": ("Dropped", "Föll bort", "Faldt fra"),
+    "median_days_from_previous": (
+        "Median days from previous",
+        "Median dagar från föregående",
+        "Median dage fra forrige",
+    ),
+    "conversion_change": (
+        "Conversion change",
+        "Förändring i konvertering",
+        "Ændring i konvertering",
+    ),
+    "touchpoint": ("Touchpoint", "Beröringspunkt", "Kontaktpunkt"),
+    "channel": ("Channel", "Kanal", "Kanal"),
+    "customers": ("Customers", "Kunder", "Kunder"),
+    "events": ("Events", "Händelser", "Hændelser"),
+    "from_stage": ("From stage", "Från fas", "Fra fase"),
+    "to_stage": ("To stage", "Till fas", "Til fase"),
+    "from_label": ("From", "Från", "Fra"),
+    "to_label": ("To", "Till", "Til"),
+    "count": ("Count", "Antal", "Antal"),
+    "probability": ("Probability", "Sannolikhet", "Sandsynlighed"),
+    "direction": ("Direction", "Riktning", "Retning"),
+    "median_seconds": ("Median time", "Mediantid", "Mediantid"),
+    "cohort": ("Cohort", "Kohort", "Kohorte"),
+    "cohort_size": ("Cohort size", "Kohortstorlek", "Kohortestørrelse"),
+    "kind": ("Kind", "Typ", "Type"),
+    "from": ("From", "Från", "Fra"),
+    "to": ("To", "Till", "Til"),
+    "entered_from": ("Entered from", "Gick in från", "Gik ind fra"),
+    "lost": ("Lost", "Förlorade", "Tabt"),
+    "conversion": ("Conversion", "Konvertering", "Konvertering"),
+    "kpi_target": ("KPI target", "KPI-mål", "KPI-mål"),
+    "kpi_gap": ("Gap to KPI", "Avstånd till KPI", "Afstand til KPI"),
+    "previous_entered_from": (
+        "Previous: entered from",
+        "Föregående: gick in från",
+        "Forrige: gik ind fra",
+    ),
+    "previous_reached": ("Previous: reached", "Föregående: nådde", "Forrige: nåede"),
+    "previous_conversion": (
+        "Previous: conversion",
+        "Föregående: konvertering",
+        "Forrige: konvertering",
+    ),
+    "previous_lost": ("Previous: lost", "Föregående: förlorade", "Forrige: tabt"),
+    "change": ("Change", "Förändring", "Ændring"),
+    "z": ("z", "z", "z"),
+    "p_value": ("p-value", "p-värde", "p-værdi"),
+    "significant": ("Significant", "Signifikant", "Signifikant"),
+    "rank_lost": ("Rank: lost", "Rang: förlorade", "Rang: tabt"),
+    "rank_kpi": ("Rank: KPI", "Rang: KPI", "Rang: KPI"),
+    "rank_change": ("Rank: change", "Rang: förändring", "Rang: ændring"),
+    "metric": ("Metric", "Mått", "Mål"),
+    "target": ("Target", "Mål", "Mål"),
+    "actual": ("Actual", "Utfall", "Faktisk"),
+    "met": ("Met", "Nått", "Nået"),
+    "gap": ("Gap", "Avstånd", "Afstand"),
+    "relative_gap": ("Relative gap", "Relativt avstånd", "Relativ afstand"),
+    "conversions": ("Conversions", "Konverteringar", "Konverteringer"),
+    "value": ("Value", "Värde", "Værdi"),
+    "share": ("Share", "Andel", "Andel"),
+    "measure": ("Measure", "Mått", "Mål"),
+    "total": ("Total", "Totalt", "I alt"),
+    "share_of_customers": ("Share of customers", "Andel av kunderna", "Andel af kunderne"),
+    "visits": ("Visits", "Besök", "Besøg"),
+    "left": ("Left", "Lämnade", "Forlod"),
+    "open": ("Still in", "Kvar", "Stadig i"),
+    "median_days": ("Median days", "Median dagar", "Median dage"),
+    "mean_days": ("Mean days", "Medel dagar", "Gennemsnit dage"),
+}
+
+#: Attribution models, as ``attribution_models`` names its columns (``markov_share``).
+MODEL_LABELS: dict[str, tuple[str, str, str]] = {
+    "first": ("First touch", "Första kontakt", "Første kontakt"),
+    "last": ("Last touch", "Sista kontakt", "Sidste kontakt"),
+    "last_non_direct": ("Last non-direct", "Sista icke-direkta", "Sidste ikke-direkte"),
+    "linear": ("Linear", "Linjär", "Lineær"),
+    "time_decay": ("Time decay", "Tidsavtagande", "Tidsaftagende"),
+    "position": ("Position-based", "Positionsbaserad", "Positionsbaseret"),
+    "markov": ("Markov", "Markov", "Markov"),
+    "shapley": ("Shapley", "Shapley", "Shapley"),
+}
+
+#: Sheet names and section titles (Excel allows 31 characters).
+SHEETS: dict[str, tuple[str, str, str]] = {
+    "stages": ("Stage funnel", "Fastratt", "Fasetragt"),
+    "touchpoints": ("Touchpoints", "Beröringspunkter", "Kontaktpunkter"),
+    "transitions": ("Transitions", "Övergångar", "Overgange"),
+    "retention_matrix": ("Retention", "Återkomst", "Fastholdelse"),
+    "bottlenecks": ("Bottlenecks", "Flaskhalsar", "Flaskehalse"),
+    "kpis": ("KPIs", "KPI:er", "KPI'er"),
+    "attribution_models": ("Attribution", "Attribuering", "Attribution"),
+    "journeys": ("Non-linear journeys", "Icke-linjära resor", "Ikke-lineære rejser"),
+    "time_in_stage": ("Time in stage", "Tid i fas", "Tid i fase"),
+    "map": ("Journey map", "Kundresekarta", "Kunderejsekort"),
+}
+
+#: The rows of the journey map (the lanes of :data:`kundresa.model.journey.LANES` and more).
+LANE_LABELS: dict[str, tuple[str, str, str]] = {
+    "activities": (
+        "Activities and situations",
+        "Aktiviteter och situationer",
+        "Aktiviteter og situationer",
+    ),
+    "needs": ("Needs", "Behov", "Behov"),
+    "challenges": ("Challenges", "Utmaningar", "Udfordringer"),
+    "thoughts": ("Thoughts", "Tankar", "Tanker"),
+    "emotions": ("Emotions", "Känslor", "Følelser"),
+    "touchpoints": ("Touchpoints", "Beröringspunkter", "Kontaktpunkter"),
+    "channels": ("Channels", "Kanaler", "Kanaler"),
+    "pain_points": ("Pain points", "Smärtpunkter", "Smertepunkter"),
+    "opportunities": ("Opportunities", "Möjligheter", "Muligheder"),
+    "backstage": ("Back-stage", "Bakom kulisserna", "Bag scenen"),
+    "content": ("Content", "Innehåll", "Indhold"),
+    "goals": ("Goals", "Mål", "Mål"),
+    "kpis": ("KPIs", "KPI:er", "KPI'er"),
+}
+
+#: Other words.
+WORDS: dict[str, tuple[str, str, str]] = {
+    "yes": ("yes", "ja", "ja"),
+    "no": ("no", "nej", "nej"),
+    "lane": ("Lane", "Rad", "Række"),
+    "report": ("Journey report", "Kundresorapport", "Kunderejserapport"),
+    "period": ("Period", "Period", "Periode"),
+    "all_time": ("all events", "alla händelser", "alle hændelser"),
+    "persona": ("Persona", "Persona", "Persona"),
+    "all_personas": ("all customers", "alla kunder", "alle kunder"),
+    "made": ("Made by Kundresa", "Gjord med Kundresa", "Lavet med Kundresa"),
+    "no_rows": ("No rows.", "Inga rader.", "Ingen rækker."),
+    "not_available": ("Not available", "Inte tillgänglig", "Ikke tilgængelig"),
+    "at_least": ("at least", "minst", "mindst"),
+    "at_most": ("at most", "högst", "højst"),
+    "reached_chart": ("Reached per stage", "Nådde per fas", "Nåede pr. fase"),
+    "month": ("Month", "Månad", "Måned"),
+}
+
+
+def _pick(entry: tuple[str, str, str], lang: str | None) -> str:
+    return entry[_LANGS.index(lang)] if lang in _LANGS else entry[0]
+
+
+def word(key: str, lang: str | None) -> str:
+    """A word of :data:`WORDS`, :data:`SHEETS` or :data:`LANE_LABELS` in ``lang``
+    (``KeyError`` for a key none has)."""
+    for table in (WORDS, SHEETS, LANE_LABELS):
+        if key in table:
+            return _pick(table[key], lang)
+    raise KeyError(key)
+
+
+def heading(column: str, lang: str | None) -> str:
+    """The heading of a result column in ``lang`` (``sv``, ``da`` or ``en``).
+
+    ``attribution_models`` columns (``<model>_<measure>``) read ``Markov: share``; a column
+    no table names gets its name with spaces, first letter capital.
+    """
+    if column in HEADINGS:
+        return _pick(HEADINGS[column], lang)
+    for model in sorted(MODEL_LABELS, key=len, reverse=True):
+        if column.startswith(model + "_"):
+            rest = column[len(model) + 1 :]
+            if rest in HEADINGS:
+                return f"{_pick(MODEL_LABELS[model], lang)}: {_pick(HEADINGS[rest], lang).lower()}"
+    text = column.replace("_", " ")
+    return text[:1].upper() + text[1:]
