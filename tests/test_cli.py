@@ -45,7 +45,7 @@ def project(tmp_path: Path) -> Path:
 def test_templates_lists_all_seven() -> None:
     r = run("templates", "--format", "json")
     assert r.exit_code == 0
-    data = json.loads(r.output)
+    data = json.loads(r.stdout)
     assert [t["id"] for t in data] == [
         "buyers-journey",
         "kunderejse-4",
@@ -156,14 +156,14 @@ def test_ingest_info_stages_and_quarantine(project: Path, tmp_path: Path) -> Non
     assert r.exit_code == 0, r.output
     assert "read 7  loaded 5  duplicates 0  quarantined 2" in r.output
     again = run("ingest", str(f), "--project", str(project), "--format", "json")
-    data = json.loads(again.output)
+    data = json.loads(again.stdout)
     assert (data["loaded"], data["duplicates"]) == (0, 5)
     q = run("quarantine", "--project", str(project), "--format", "json")
-    lines = {row["line"]: row["reason"] for row in json.loads(q.output)}
+    lines = {row["line"]: row["reason"] for row in json.loads(q.stdout)}
     assert set(lines) == {7, 8}
     assert "missing customer id" in lines[7]
     info = run("info", "--project", str(project), "--format", "json")
-    data = json.loads(info.output)
+    data = json.loads(info.stdout)
     assert data["events"] == 5
     assert data["customers"] == 3
     assert data["quarantined"] == 2
@@ -173,7 +173,7 @@ def test_ingest_info_stages_and_quarantine(project: Path, tmp_path: Path) -> Non
     assert "Medvetenhet" in text and "events: 5 from 3 customers" in text
     st = run("stages", "--project", str(project), "--format", "json")
     assert st.exit_code == 0, st.output
-    rows = json.loads(st.output)
+    rows = json.loads(st.stdout)
     assert [r["stage"] for r in rows] == [
         "awareness",
         "consideration",
@@ -276,7 +276,7 @@ def test_funnel_command(project: Path, tmp_path: Path) -> None:
         "json",
     )
     assert r.exit_code == 0, r.output
-    rows = json.loads(r.output)
+    rows = json.loads(r.stdout)
     assert [(x["step"], x["event"], x["count"]) for x in rows] == [
         (1, "ad_click", 2),
         (2, "purchase", 1),

@@ -24,7 +24,7 @@ def test_history_and_restore(tmp_path: Path) -> None:
     assert saved["saved"] and saved["previous"]
     r = run("history", "--project", str(root), "--format", "json")
     assert r.exit_code == 0, r.output
-    versions = json.loads(r.output)
+    versions = json.loads(r.stdout)
     assert [v["version"] for v in versions] == ["current", saved["previous"]]
     assert versions[0]["changes"] == "name; +1 -1 lines"
     assert versions[1]["changes"] == "first version"

@@ -92,7 +92,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def as_json(*args: str) -> list[dict]:
     r = run(*args, "--format", "json")
     assert r.exit_code == 0, r.output
-    data = json.loads(r.output)
+    data = json.loads(r.stdout)
     assert isinstance(data, list)
     return data
 

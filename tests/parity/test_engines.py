@@ -137,7 +137,7 @@ def test_cli_engine_spark(folder: Path) -> None:
     def run(*args: str) -> list[dict]:
         r = CliRunner().invoke(main, [*args, "--project", str(folder), "--format", "json"])
         assert r.exit_code == 0, r.output
-        return json.loads(r.output)
+        return json.loads(r.stdout)
 
     for command in (
         ["stages"],

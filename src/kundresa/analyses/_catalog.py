@@ -66,7 +66,7 @@ PATH_SHAPE = (
         help="Paths from this point (event, touchpoint:ID, stage:ID).",
     ),
     Param("end", resolve="step", help="Paths up to this point."),
-    Param("steps", "int", 5, "How many nodes deep.", show_default=True),
+    Param("steps", "int", 5, "How many nodes deep.", min=1, max=20, show_default=True),
     SESSION_GAP,
     Param(
         "collapse_repeats",
@@ -182,7 +182,7 @@ MODEL_OPTIONS = (
         "(credits can be negative), or their conversions (an equal split among a path's "
         "channels).",
     ),
-    Param("seed", "int", 0, "Seed for sampled Shapley.", show_default=True),
+    Param("seed", "int", 0, "Seed for sampled Shapley.", min=0, max=2**32 - 1, show_default=True),
     Param(
         "samples",
         "int",
@@ -253,7 +253,7 @@ RETENTION = (
         help="What counts as coming back: any event, or a purchase (repeat purchases).",
     ),
     replace(PURCHASE, used_when=(("returning", "purchase"), ("cohort", "first_purchase"))),
-    Param("periods", "int", None, "How many periods to show.", min=1),
+    Param("periods", "int", None, "How many periods to show.", min=1, max=1000),
 )
 RETENTION_COLUMNS = (
     Column("cohort", "label"),

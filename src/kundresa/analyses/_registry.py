@@ -29,6 +29,12 @@ __all__ = ["Analysis", "Column", "Param", "Result", "Scope", "check_period", "ru
 RESOLVE_KINDS = ("step", "exclusion", "stage", "touchpoint", "persona", "property", "event")
 
 #: Parameter types.
+#: Longest duration a parameter may hold (a funnel window, a lookback, a session gap): ten
+#: years. Longer ones are typing mistakes, and overflow the engines' microsecond arithmetic.
+MAX_DURATION_DAYS = 3650
+#: Largest number a parameter without its own bound may hold (a count of periods, rows, edges).
+MAX_NUMBER = 1_000_000_000
+
 TYPES = ("str", "int", "float", "bool", "duration", "period", "file")
 
 
@@ -121,19 +127,17 @@ class Param:
                 raise ParameterError(f"{name}: {value!r} is not a number") from None
             if self.type == "int" and isinstance(value, float) and not value.is_integer():
                 raise ParameterError(f"{name}: {value!r} is not a whole number")
-            if (self.min is not None and number < self.min) or (
-                self.max is not None and number > self.max
-            ):
+            top = self.max if self.max is not None else MAX_NUMBER
+            if (self.min is not None and number < self.min) or number > top:
                 lo = "" if self.min is None else f"{self.min:g}"
-                hi = "" if self.max is None else f"{self.max:g}"
+                hi = f"{top:g}"
                 raise ParameterError(f"{name}: {value!r} is not in the range {lo}..{hi}")
             return number
-        if (
-            self.type == "duration"
-            and isinstance(value, int | float)
-            and not isinstance(value, bool)
-        ):
-            return value
+        if self.type == "duration" and not isinstance(value, bool):
+            if isinstance(value, int | float | str):
+                self._check_duration(value)
+            if isinstance(value, int | float):
+                return value
         if self.type == "file" and isinstance(value, os.PathLike):
             return os.fspath(value)
         if not isinstance(value, str):
@@ -147,6 +151,18 @@ class Param:
                 f"{name}: {value!r} is not one of {', '.join(map(repr, self.choices))}"
             )
         return value
+
+    def _check_duration(self, value: str | float) -> None:
+        from kundresa.analytics._duration import parse_duration
+
+        try:
+            seconds = parse_duration(value)
+        except ValueError:
+            return  # not a duration: the analysis says so, with what it accepts
+        if seconds < 0 or seconds > MAX_DURATION_DAYS * 86400:
+            raise ParameterError(
+                f"{self.name}: {value!r} is not between 0 and {MAX_DURATION_DAYS} days"
+            )
 
 
 def _hashable(value: Any) -> bool:

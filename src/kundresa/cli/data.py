@@ -155,8 +155,7 @@ def ingest(
         click.echo(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
         return
     for name, kind in report.recognised.items():
-        if kind != "events" or len(report.recognised) > 1:
-            say(f"{name}: read as {kind}")
+        say(f"{name}: read as {kind}")
     say(
         f"read {report.rows_read:,}  loaded {report.loaded:,}  "
         f"duplicates {report.duplicates:,}  quarantined {report.quarantined:,}"

@@ -138,7 +138,10 @@ def _member_format(name: str) -> tuple[str, bool] | None:
         fmt, gz = detect_format(base)
     except ReadError:
         return None
-    return None if fmt == "zip" else (fmt, gz)
+    # A .txt inside an archive is a README or a licence far more often than data.
+    if fmt == "zip" or base.lower().removesuffix(".gz").endswith(".txt"):
+        return None
+    return fmt, gz
 
 
 def archive_members(path: str | os.PathLike[str]) -> list[str]:

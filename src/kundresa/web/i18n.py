@@ -176,6 +176,15 @@ _TEXT: dict[str, tuple[str, str, str]] = {
     "current": ("current", "aktuell", "aktuel"),
     "upload": ("Upload events", "Ladda upp händelser", "Upload hændelser"),
     "source_format": ("Source", "Källa", "Kilde"),
+    "survey_event": (
+        "Event name (survey answers)",
+        "Händelsenamn (enkätsvar)",
+        "Hændelsesnavn (spørgeskemasvar)",
+    ),
+    "date_order": ("Date order", "Datumordning", "Datorækkefølge"),
+    "date_order_auto": ("from the file", "från filen", "fra filen"),
+    "date_order_dmy": ("day first (31/05)", "dag först (31/05)", "dag først (31/05)"),
+    "date_order_mdy": ("month first (05/31)", "månad först (05/31)", "måned først (05/31)"),
     "warning": ("Warning", "Varning", "Advarsel"),
     "map_columns": (
         "The columns were not recognised; choose them",

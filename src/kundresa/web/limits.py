@@ -23,6 +23,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import parse_qsl
 
+from kundresa.analyses._registry import MAX_DURATION_DAYS
+
 __all__ = [
     "DEFAULT_UPLOAD_MAX_BYTES",
     "DEFAULT_UPLOAD_MAX_ROWS",
@@ -45,8 +47,9 @@ MAX_QUERY_LENGTH = 16 * 1024
 """Longest query string, in bytes."""
 MAX_FUNNEL_STEPS = 20
 """Most steps (and most exclusions) an event funnel may have."""
-MAX_WINDOW_DAYS = 3650
-"""Longest funnel window, attribution lookback or session gap: ten years."""
+MAX_WINDOW_DAYS = MAX_DURATION_DAYS
+"""Longest funnel window, attribution lookback or session gap: ten years (the registry's
+bound, :data:`kundresa.analyses._registry.MAX_DURATION_DAYS`)."""
 DEFAULT_UPLOAD_MAX_BYTES = 1024**3
 """Most bytes an uploaded file may hold once decompressed (``KUNDRESA_UPLOAD_MAX_BYTES``)."""
 DEFAULT_UPLOAD_MAX_ROWS = 2_000_000

@@ -32,6 +32,13 @@ _FIELDS = {
     "--event-col": "event column",
     "--source": "source",
 }
+#: Whole phrases of ingest messages that name options with their values.
+_PHRASES = (
+    (r"with --event NAME \(e\.g\. --event (\w+)\)", r"in the event name field (e.g. \1)"),
+    (r"--date-format dmy or --date-format mdy", "the date order (day or month first)"),
+    (r"--date-format", "the date order"),
+    (r"--event(?![-\w])", "the event name field"),
+)
 #: Ingest messages that the column choices can answer.
 _COLUMN_PROBLEMS = ("column;", "not a recognised export", "is not a column of this file")
 COLUMN_FIELDS = ("customer_col", "time_col", "event_col")
@@ -53,6 +60,8 @@ def web_message(text: str) -> str:
     ...             "--event-col")
     'x.csv: no event column; looked for event (columns: a); name it with the event column'
     """
+    for pattern, words in _PHRASES:
+        text = re.sub(pattern, words, text)
     for option, name in _FIELDS.items():
         text = re.sub(rf"(the )?{re.escape(option)}\b", f"the {name}", text)
     return text
@@ -132,12 +141,23 @@ def router(site: Site, job_manager: jobs.JobManager, *, limit: int) -> APIRouter
             raise
         return target, name
 
-    def options_of(source: str | None, columns: dict[str, str | None]) -> dict[str, Any]:
+    def options_of(
+        source: str | None,
+        columns: dict[str, str | None],
+        event: str | None = None,
+        date_order: str | None = None,
+    ) -> dict[str, Any]:
         chosen = source or "auto"
         if chosen not in source_choices():
             raise ValueError(f"source: {chosen!r} is not one of {', '.join(source_choices())}")
         opts: dict[str, Any] = {"source": chosen}
         opts.update({k: v.strip() for k, v in columns.items() if v and v.strip()})
+        if event and event.strip():
+            opts["source_options"] = {"event": event.strip()}
+        if date_order:
+            if date_order not in ("dmy", "mdy"):
+                raise ValueError(f"date_order: {date_order!r} is not dmy or mdy")
+            opts["date_format"] = date_order
         return opts
 
     def start(target: Path, name: str, options: dict[str, Any]) -> jobs.Job:
@@ -229,6 +249,14 @@ def router(site: Site, job_manager: jobs.JobManager, *, limit: int) -> APIRouter
         event_col: Annotated[
             str | None, Query(description="The event column, when not recognised.")
         ] = None,
+        event: Annotated[
+            str | None,
+            Query(max_length=200, description="Survey answers: the event every row becomes."),
+        ] = None,
+        date_order: Annotated[
+            str | None,
+            Query(description="Slashed dates: dmy (day first) or mdy (month first)."),
+        ] = None,
     ) -> Response:
         """Load the file like ``kundresa ingest``: bad rows are quarantined with the reason;
         a file that cannot be read leaves the warehouse as it was (400); one past the upload
@@ -236,7 +264,7 @@ def router(site: Site, job_manager: jobs.JobManager, *, limit: int) -> APIRouter
         read as. The ingest runs as a job (``/api/jobs/{id}``)."""
         columns = {"customer_col": customer_col, "time_col": time_col, "event_col": event_col}
         try:
-            options = options_of(source, columns)
+            options = options_of(source, columns, event, date_order)
             target, name = await spool(file)
         except ValueError as exc:
             return JSONResponse({"detail": site.shown(exc)}, status_code=400)
@@ -261,10 +289,12 @@ def router(site: Site, job_manager: jobs.JobManager, *, limit: int) -> APIRouter
         customer_col: Annotated[str | None, Form()] = None,
         time_col: Annotated[str | None, Form()] = None,
         event_col: Annotated[str | None, Form()] = None,
+        event: Annotated[str | None, Form(max_length=200)] = None,
+        date_order: Annotated[str | None, Form()] = None,
     ) -> Response:
         columns = {"customer_col": customer_col, "time_col": time_col, "event_col": event_col}
         try:
-            options = options_of(source, columns)
+            options = options_of(source, columns, event, date_order or None)
             target, name = await spool(file)
         except ValueError as exc:
             ctx = context(problem=site.shown(exc))
