@@ -562,6 +562,7 @@ class Project:
         from kundresa.model.events import CUSTOMER
 
         self.refresh()
+        journey = self.journey  # no journey: an error before anything is read
         days = None
         if horizon is not None:
             try:
@@ -583,7 +584,7 @@ class Project:
                     horizon=horizon if horizon is not None else "30d", seed=seed
                 )
                 trained = True
-        return next_best_step(self.events, self.journey, customer_id, model), trained
+        return next_best_step(self.events, journey, customer_id, model), trained
 
     def info(self) -> dict[str, Any]:
         """What the project holds: journey, stages, events, quarantine and the last ingest."""

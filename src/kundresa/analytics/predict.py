@@ -34,7 +34,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import ibis
 import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
@@ -189,7 +188,10 @@ def _counts(
         for d in _WINDOWS:
             row[f"events_{d}d"] = pos - alle.before(cust, np.full(len(cust), cs - d * 86400))
         parts.append((cust, cs, row))
-    kinds = (("tp", ev.touchpoint.to_numpy(), vocab.touchpoints), ("ch", ev.channel.to_numpy(), vocab.channels))
+    kinds = (
+        ("tp", ev.touchpoint.to_numpy(), vocab.touchpoints),
+        ("ch", ev.channel.to_numpy(), vocab.channels),
+    )
     for kind, col, names in kinds:
         code = pd.Series(col).map({n: i for i, n in enumerate(names)}).to_numpy()
         known = ~pd.isna(code)
@@ -312,9 +314,7 @@ def _labels(events: ir.Table, journey: Journey, snaps: pd.DataFrame, horizon_us:
     staged = t.to_pandas()
     keys = snaps[[CUSTOMER, "cutoff", "stage_index"]].reset_index(names="_row")
     m = keys.merge(staged, on=CUSTOMER, suffixes=("", "_e"))
-    hit = (
-        (m._t >= m.cutoff) & (m._t < m.cutoff + horizon_us) & (m.stage_index_e > m.stage_index)
-    )
+    hit = (m._t >= m.cutoff) & (m._t < m.cutoff + horizon_us) & (m.stage_index_e > m.stage_index)
     y = np.zeros(len(snaps), dtype="int64")
     y[m.loc[hit, "_row"].unique()] = 1
     return y
@@ -355,7 +355,7 @@ def top_decile_lift(y: np.ndarray, score: np.ndarray, share: float = 0.1) -> flo
     k = share * len(y)
     order = np.argsort(-score, kind="stable")
     s, yy = score[order], y[order]
-    threshold = s[max(int(math.ceil(k)) - 1, 0)]
+    threshold = s[max(math.ceil(k) - 1, 0)]
     above = s > threshold
     tied = s == threshold
     n_above = above.sum()
@@ -495,7 +495,7 @@ def _classifier(vocab: _Vocabulary, seed: int) -> Any:
     features = vocab.features
     categorical = [features.index("stage"), features.index("persona")]
     return HistGradientBoostingClassifier(
-        max_iter=150,
+        max_iter=100,
         learning_rate=0.08,
         max_leaf_nodes=31,
         min_samples_leaf=40,
@@ -504,6 +504,15 @@ def _classifier(vocab: _Vocabulary, seed: int) -> Any:
         early_stopping=False,
         random_state=seed,
     )
+
+
+def _one_thread() -> Any:
+    """One OpenMP thread for the trees: on a shared machine, threads that spin waiting for
+    busy cores make a fit many times slower than one thread working alone (the figures do
+    not depend on the thread count)."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="openmp")
 
 
 def _design(snaps: pd.DataFrame, features: list[str]) -> pd.DataFrame:
@@ -569,12 +578,17 @@ def train_next_stage(
     if horizon_s <= 0 or step_s <= 0:
         raise UsageError("horizon and cut-off spacing must be longer than zero")
     horizon_us, step_us = int(horizon_s * 1e6), int(step_s * 1e6)
-    span = events.aggregate(lo=epoch_us(events[TIMESTAMP].min()), hi=epoch_us(events[TIMESTAMP].max()))
-    lo, hi = (int(v) if v is not None and not pd.isna(v) else None for v in span.to_pandas().iloc[0])
+    span = events.aggregate(
+        lo=epoch_us(events[TIMESTAMP].min()), hi=epoch_us(events[TIMESTAMP].max())
+    )
+    lo, hi = (
+        int(v) if v is not None and not pd.isna(v) else None for v in span.to_pandas().iloc[0]
+    )
     if lo is None or hi is None:
         raise PredictError("no events to learn from")
     # The first cut-off leaves one step of history; the last leaves a whole horizon after it.
-    cutoffs = list(range(lo + step_us, hi - horizon_us + 1, step_us))
+    first = -(-(lo + step_us) // 1_000_000) * 1_000_000  # whole seconds, as the features
+    cutoffs = list(range(first, hi - horizon_us + 1, step_us))
     n_test = max(1, round(len(cutoffs) * test_share))
     test = cutoffs[-n_test:]
     # Training labels end before the first held-out cut-off: nothing of the held-out period
@@ -600,8 +614,9 @@ def train_next_stage(
             "nothing to learn (more history or another horizon)"
         )
     features = vocab.features
-    clf = _classifier(vocab, seed).fit(_design(tr, features), tr._y)
-    p_model = clf.predict_proba(_design(te, features))[:, 1]
+    with _one_thread():
+        clf = _classifier(vocab, seed).fit(_design(tr, features), tr._y)
+        p_model = clf.predict_proba(_design(te, features))[:, 1]
     rates = tr.groupby("stage_index")._y.mean()
     overall = float(tr._y.mean())
     p_base = te.stage_index.map(rates).fillna(overall).to_numpy(float)
@@ -617,7 +632,8 @@ def train_next_stage(
         )
     metrics = pd.DataFrame(rows)
     # The saved model learns from every snapshot whose label is known.
-    final = _classifier(vocab, seed).fit(_design(snaps, features), snaps._y)
+    with _one_thread():
+        final = _classifier(vocab, seed).fit(_design(snaps, features), snaps._y)
     ids = list(vocab.stages)
     return NextStageModel(
         classifier=final,
@@ -628,7 +644,7 @@ def train_next_stage(
         touchpoints=list(vocab.touchpoints),
         channels=list(vocab.channels),
         metrics=metrics,
-        baseline={ids[int(k) - 1]: float(v) for k, v in rates.items()},
+        baseline={ids[int(str(k)) - 1]: float(v) for k, v in rates.items()},
         touchpoint_ratio=_touchpoint_ratios(snaps, journey, ids),
         trained_at=datetime.now(UTC).isoformat(timespec="seconds"),
         data_version={
@@ -712,9 +728,7 @@ def next_best_step(
     hi = int(mine.aggregate(hi=epoch_us(mine[TIMESTAMP].max())).to_pandas().hi.iloc[0])
     now = hi + 1  # just after the customer's last event: every event counts
     vocab = model.vocabulary
-    snaps = snapshot_features(
-        mine, journey, [now], active_within=None, vocabulary=vocab
-    )
+    snaps = snapshot_features(mine, journey, [now], active_within=None, vocabulary=vocab)
     persona_since = _persona_since(mine, journey)
     persona = next(
         (p for p in vocab.personas if p in persona_since and persona_since[p].notna().any()),
