@@ -246,3 +246,35 @@ def test_next_without_a_journey_says_so(tmp_path: Path) -> None:
     r = run("next", "c1", "--project", str(root))
     assert r.exit_code == 1
     assert len(r.output.strip().splitlines()) == 1 and "journey" in r.output
+
+
+def test_counts_match_a_brute_force_count(journey) -> None:  # type: ignore[no-untyped-def]
+    from kundresa.analytics.touchpoints import tag_events
+
+    p = Project.from_events(history(150, seed=7), journey=journey)
+    cuts = [START + timedelta(days=d, hours=5) for d in (60, 130)]
+    snaps = snapshot_features(p.events, journey, cuts, active_within="60d")
+    ev = tag_events(p.events, journey).to_pandas()
+    for cut in cuts:
+        at = snaps[snaps.cutoff == int(pd.Timestamp(cut).value // 1000)].set_index("customer_id")
+        assert len(at) > 5
+        before = ev[ev.timestamp < cut]
+        last = before.groupby("customer_id").timestamp.max()
+        active = last[last >= cut - timedelta(days=60)].index
+        staged = before.dropna(subset=["stage_index"]).sort_values("timestamp")
+        current = staged.groupby("customer_id").stage_index.last()
+        expected = {c for c in active if c in current.index and current[c] < 3}
+        assert set(at.index) == expected
+        for window, since in (("total", None), ("7d", 7), ("30d", 30)):
+            sub = before if since is None else before[before.timestamp >= cut - timedelta(since)]
+            counts = sub.groupby(["customer_id", "touchpoint"]).size().unstack(fill_value=0)
+            for tp in ("ad", "pricing", "webinar", "visit"):
+                want = counts.get(tp, pd.Series(dtype=int)).reindex(at.index, fill_value=0)
+                got = at[f"tp:{tp}:{window}"]
+                assert (got.to_numpy() == want.to_numpy()).all(), (cut, tp, window)
+
+
+def test_predict_through_the_registry(project: Project) -> None:
+    result = project.run("predict", horizon="14d", seed=3)
+    assert list(result.frame.scorer) == ["model", "baseline"]
+    assert result.units["auc"] == "number" and result.units["positive_rate"] == "rate"
