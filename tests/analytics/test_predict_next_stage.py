@@ -278,3 +278,13 @@ def test_predict_through_the_registry(project: Project) -> None:
     result = project.run("predict", horizon="14d", seed=3)
     assert list(result.frame.scorer) == ["model", "baseline"]
     assert result.units["auc"] == "number" and result.units["positive_rate"] == "rate"
+
+
+def test_next_in_the_last_stage(project: Project, model) -> None:  # type: ignore[no-untyped-def]
+    events = history()
+    buyer = events[events.event == "purchase"].customer_id.iloc[0]
+    answer, _ = project.next_best_step(buyer, model=model)
+    assert answer["stage"] == "decision"
+    assert answer["next_stage"] is None and answer["p_next_stage"] is None
+    assert answer["recommended_content"] == []  # no content lane item for decision
+    assert answer["persona"] in ("pro", None)
