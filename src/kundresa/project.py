@@ -540,7 +540,7 @@ class Project:
         model: Any = None,
         horizon: str | float | None = None,
         seed: int = 0,
-    ) -> tuple[dict[str, Any], bool]:
+    ) -> tuple[dict[str, Any], list[str]]:
         """One customer's stage, P(next stage) and recommended content
         (:func:`kundresa.analytics.predict.next_best_step`), with the saved model; trained
         (and saved) first when there is none, or when ``horizon`` is not the saved model's
@@ -549,7 +549,8 @@ class Project:
         Returns
         -------
         tuple
-            The answer (a dict) and whether a model was trained for it.
+            The answer (a dict) and notes: a model was trained for it, or the saved one
+            was trained on other data.
 
         Raises
         ------
@@ -572,7 +573,7 @@ class Project:
         events = self.events
         if int(events.filter(events[CUSTOMER] == customer_id).count().to_pandas()) == 0:
             raise NotFoundError(f"no events for customer {customer_id!r}")
-        trained = False
+        notes: list[str] = []
         if model is None:
             path = self.model_path()
             if path is not None and path.exists():
@@ -583,8 +584,16 @@ class Project:
                 model = self.train_next_stage(
                     horizon=horizon if horizon is not None else "30d", seed=seed
                 )
-                trained = True
-        return next_best_step(self.events, journey, customer_id, model), trained
+                notes.append("no saved model for this horizon: trained one first")
+            else:
+                seen = model.data_version.get("events")
+                now = int(events.count().to_pandas())
+                if seen != now:
+                    notes.append(
+                        f"the model was trained on {seen:,} events, the project now has "
+                        f"{now:,}: `kundresa predict` retrains it"
+                    )
+        return next_best_step(events, journey, customer_id, model), notes
 
     def info(self) -> dict[str, Any]:
         """What the project holds: journey, stages, events, quarantine and the last ingest."""

@@ -108,8 +108,8 @@ def test_the_driving_touchpoint_ranks_first(project: Project, model) -> None:  #
         if names == {"ad_click", "product_view"}
         and events[events.customer_id == c].timestamp.max() > START + timedelta(days=150)
     )
-    answer, trained = project.next_best_step(who, model=model)
-    assert not trained
+    answer, notes = project.next_best_step(who, model=model)
+    assert notes == []
     assert answer["stage"] == "consideration" and answer["next_stage"] == "decision"
     assert 0 <= answer["p_next_stage"] <= 1
     items = answer["recommended_content"]
@@ -288,3 +288,17 @@ def test_next_in_the_last_stage(project: Project, model) -> None:  # type: ignor
     assert answer["next_stage"] is None and answer["p_next_stage"] is None
     assert answer["recommended_content"] == []  # no content lane item for decision
     assert answer["persona"] in ("pro", None)
+
+
+def test_next_says_when_the_data_changed(folder: Path, tmp_path: Path) -> None:
+    assert run("predict", "--project", str(folder), "--horizon", "14d").exit_code == 0
+    more = tmp_path / "more.csv"
+    pd.DataFrame(
+        {"customer_id": ["new1"], "timestamp": ["2025-09-01"], "event": ["ad_click"]}
+    ).to_csv(more, index=False)
+    with Project.open(folder) as p:
+        p.ingest([more])
+    r = run("next", "new1", "--project", str(folder), "--format", "json")
+    assert r.exit_code == 0, r.output
+    assert "the model was trained on 990 events, the project now has 991" in r.stderr
+    assert json.loads(r.stdout)["stage"] == "awareness"

@@ -89,9 +89,9 @@ def next_step(customer: str, horizon: str | None, project_dir: Path, fmt: str, s
     from kundresa.project import Project
 
     with Project.open(project_dir, read_only=True) as project:
-        answer, trained = project.next_best_step(customer, horizon=horizon, seed=seed)
-    if trained:
-        warn("no saved model for this horizon: trained one first (kundresa predict)", "note")
+        answer, notes = project.next_best_step(customer, horizon=horizon, seed=seed)
+    for note in notes:
+        warn(note, "note")
     if fmt == "json":
         click.echo(json.dumps(answer, indent=2, ensure_ascii=False, default=str))
         return
