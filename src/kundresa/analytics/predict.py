@@ -46,7 +46,7 @@ from kundresa.analytics.touchpoints import (
     condition_expr,
     tag_events,
 )
-from kundresa.errors import KundresaError, NotFoundError, UsageError
+from kundresa.errors import InputError, NotFoundError, UsageError
 from kundresa.model.events import CHANNEL, CUSTOMER, PROPERTIES, TIMESTAMP, VALUE
 
 if TYPE_CHECKING:
@@ -60,6 +60,7 @@ __all__ = [
     "load_model",
     "next_best_step",
     "snapshot_features",
+    "top_decile_lift",
     "train_next_stage",
 ]
 
@@ -70,8 +71,9 @@ _WINDOWS = (7, 30)
 _NONE = "(none)"
 
 
-class PredictError(KundresaError):
-    """The history cannot train or apply the model (too short, no journey, one class only)."""
+class PredictError(InputError):
+    """The history cannot train or apply the model (too short, no journey, one class only,
+    no staged event for the customer); exit code 1, HTTP 422."""
 
 
 # -- snapshots and features -------------------------------------------------------------------
