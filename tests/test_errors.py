@@ -24,6 +24,7 @@ TREE = [
     ("ColumnError", "kundresa.ingest.columns", 1, 422, True),
     ("ReadError", "kundresa.ingest.readers", 1, 422, False),
     ("SourceError", "kundresa.ingest.sources._base", 1, 422, True),
+    ("PredictError", "kundresa.analytics.predict", 1, 422, False),
 ]
 
 

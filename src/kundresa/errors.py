@@ -21,8 +21,10 @@ the web map errors in one place (``except KundresaError as exc: ... exc.exit_cod
         │                         also a ValueError
         ├── SourceError           a file that is not what its source says
         │                         (kundresa.ingest.sources); also a ValueError
-        └── PathsFileError        an attribution paths file that cannot be read
-                                  (kundresa.attribution.paths_file); also a ValueError
+        ├── PathsFileError        an attribution paths file that cannot be read
+        │                         (kundresa.attribution.paths_file); also a ValueError
+        └── PredictError          a history the next-stage model cannot learn from or apply
+                                  to (kundresa.analytics.predict)
 
 The classes that are also :class:`ValueError` were ``ValueError`` subclasses before the tree
 existed; they stay so, for code that catches ``ValueError``. Each class is importable from the
@@ -48,6 +50,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from kundresa.analytics.predict import PredictError
     from kundresa.attribution.paths_file import PathsFileError
     from kundresa.ingest.columns import ColumnError
     from kundresa.ingest.readers import ReadError
@@ -66,6 +69,7 @@ __all__ = [
     "KundresaError",
     "NotFoundError",
     "PathsFileError",
+    "PredictError",
     "ProjectError",
     "ReadError",
     "SourceError",
@@ -115,6 +119,7 @@ _DEFINED_ELSEWHERE = {
     "IngestError": "kundresa.store.warehouse",
     "JourneyError": "kundresa.model.parse",
     "PathsFileError": "kundresa.attribution.paths_file",
+    "PredictError": "kundresa.analytics.predict",
     "ProjectError": "kundresa.project",
     "ReadError": "kundresa.ingest.readers",
     "SourceError": "kundresa.ingest.sources._base",

@@ -631,6 +631,97 @@ class Project:
         """:meth:`run` in a given scope (what an analysis made of others calls)."""
         return self.run(name, scope=scope, **params)
 
+    def model_path(self) -> Path | None:
+        """Where the next-stage model is saved (``.kundresa/models/next_stage.pkl``), or
+        ``None`` for a project without a folder."""
+        from kundresa.analytics.predict import MODEL_FILE
+
+        return None if self.root is None else Path(self.root) / MODEL_FILE
+
+    def train_next_stage(
+        self, *, horizon: str | float = "30d", seed: int = 0, save: bool = True
+    ) -> Any:
+        """Train and evaluate the next-stage model on this project's history and save it
+        (when ``save`` and the project has a folder). See
+        :func:`kundresa.analytics.predict.train_next_stage`.
+
+        Returns
+        -------
+        kundresa.analytics.predict.NextStageModel
+            The model, with ``metrics`` against the baseline.
+        """
+        from kundresa.analytics.predict import train_next_stage
+
+        self.refresh()
+        model = train_next_stage(self, horizon=horizon, seed=seed)
+        path = self.model_path()
+        if save and path is not None:
+            model.save(path)
+        return model
+
+    def next_best_step(
+        self,
+        customer_id: str,
+        *,
+        model: Any = None,
+        horizon: str | float | None = None,
+        seed: int = 0,
+    ) -> tuple[dict[str, Any], list[str]]:
+        """One customer's stage, P(next stage) and recommended content
+        (:func:`kundresa.analytics.predict.next_best_step`), with the saved model; trained
+        (and saved) first when there is none, or when ``horizon`` is not the saved model's
+        (``None``: the saved model's, 30 days when training).
+
+        Returns
+        -------
+        tuple
+            The answer (a dict) and notes: a model was trained for it, or the saved one
+            was trained on other data.
+
+        Raises
+        ------
+        kundresa.analytics.predict.PredictError
+            Unknown customer, no staged events, or a history too short to train on.
+        """
+        from kundresa.analytics._duration import parse_duration
+        from kundresa.analytics.predict import load_model, next_best_step
+        from kundresa.errors import NotFoundError, UsageError
+        from kundresa.model.events import CUSTOMER
+
+        self.refresh()
+        journey = self.journey  # no journey: an error before anything is read
+        days = None
+        if horizon is not None:
+            try:
+                days = parse_duration(horizon) / 86400
+            except ValueError as exc:
+                raise UsageError(f"horizon: {exc}") from None
+        events = self.events
+        customer_id = self.resolve_id(customer_id)  # any of the person's ids
+        if int(events.filter(events[CUSTOMER] == customer_id).count().to_pandas()) == 0:
+            raise NotFoundError(f"no events for customer {customer_id!r}")
+        notes: list[str] = []
+        if model is None:
+            path = self.model_path()
+            if path is not None and path.exists():
+                model = load_model(path)
+                if days is not None and abs(model.horizon_days - days) > 1e-9:
+                    model = None
+            if model is None:
+                model = self.train_next_stage(
+                    horizon=horizon if horizon is not None else "30d", seed=seed
+                )
+                notes.append("no saved model for this horizon: trained one first")
+            else:
+                seen = model.data_version.get("events")
+                now = int(events.count().to_pandas())
+                if seen != now:
+                    notes.append(
+                        f"the model was trained on {seen:,} events, the project now has "
+                        f"{now:,}: `kundresa predict` retrains it"
+                    )
+        return next_best_step(events, journey, customer_id, model), notes
+
     def info(self) -> dict[str, Any]:
         """What the project holds: journey, stages, events, quarantine and the last ingest."""
         out: dict[str, Any] = {

@@ -120,6 +120,13 @@ def customer(project: Any, *, customer_id: str, events_list: bool = False) -> pd
     return jr.stage_visits(None, project.journey, staged=staged).drop(CUSTOMER).to_pandas()
 
 
+def predict(project: Any, *, horizon: Any = "30d", seed: int = 0) -> pd.DataFrame:
+    """The next-stage model's figures against the baseline on the held-out period."""
+    from kundresa.analytics.predict import train_next_stage
+
+    return train_next_stage(project, horizon=horizon, seed=seed).metrics
+
+
 # -- paths and retention ----------------------------------------------------------------------
 
 

@@ -838,4 +838,24 @@ ANALYSES: tuple[Analysis, ...] = (
         ),
         title="Surveys",
     ),
+    Analysis(
+        "predict",
+        f"{_A}:predict",
+        "Next-stage model: P(next stage within the horizon), against the stage baseline.",
+        call="project",
+        needs_journey=True,
+        params=(
+            Param("horizon", "duration", "30d", "Reached the next stage within this long."),
+            Param("seed", "int", 0, "Random state: the same seed gives the same figures."),
+        ),
+        columns=(
+            Column("scorer", "label"),
+            Column("auc", "number", "ROC AUC on the held-out cut-offs"),
+            Column("brier", "number", "Brier score (lower is better)"),
+            Column("lift_top_decile", "number", "positive rate in the top 10 % over the rate"),
+            Column("examples", "count", "held-out snapshots"),
+            Column("positive_rate", "rate", "share of them that reached the next stage"),
+        ),
+        title="Next stage within the horizon: model against baseline",
+    ),
 )

@@ -52,6 +52,14 @@ COMMANDS: dict[str, tuple[str, str | None]] = {
     "correlation": (f"{_A}:correlation", None),
     "attribution": (f"{_A}:attribution", None),
     "export": ("kundresa.cli.export:export", None),
+    "predict": (
+        "kundresa.cli.predict:predict",
+        "Train the next-stage model and evaluate it against the baseline.",
+    ),
+    "next": (
+        "kundresa.cli.predict:next_step",
+        "A customer's stage, chance to move on, and what to offer them.",
+    ),
     "demo": ("kundresa.cli.demo:demo", None),
     "serve": (
         "kundresa.web.cli:serve",

@@ -1,0 +1,304 @@
+"""The next-stage model on a synthetic history where one touchpoint clearly drives progression:
+the model must find it, beat the stage baseline, and never read events after a cut-off."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner, Result
+
+from kundresa.analytics.predict import (
+    evaluate_scores,
+    load_model,
+    snapshot_features,
+    top_decile_lift,
+    train_next_stage,
+)
+from kundresa.cli import main
+from kundresa.model.parse import parse_journey
+from kundresa.project import Project
+
+JOURNEY = """\
+kundresa: 1
+name: Synthetic
+template: buyers-journey
+channels:
+  - {id: search, label: Search}
+  - {id: web, label: Web}
+  - {id: email, label: Email}
+personas:
+  - {id: pro, name: Pro, match: {property: segment, equals: pro}}
+touchpoints:
+  - {id: ad, stage: awareness, channel: search, match: {event: ad_click}}
+  - {id: pricing, stage: consideration, channel: web, match: {event: pricing_view}}
+  - {id: webinar, stage: consideration, channel: email, match: {event: webinar}}
+  - {id: visit, stage: consideration, channel: web, match: {event: product_view}}
+  - {id: buy, stage: decision, channel: web, match: {event: purchase}}
+lanes:
+  content:
+    consideration: [Price comparison page]
+"""
+
+START = datetime(2025, 1, 1)
+
+
+def history(customers: int = 500, seed: int = 1) -> pd.DataFrame:
+    """Customers arrive over 200 days, see an ad, visit products; those who also see the
+    pricing page buy within two weeks four times in five, the others once in twenty."""
+    rng = np.random.default_rng(seed)
+    rows: list[tuple[str, datetime, str, str]] = []
+    for i in range(customers):
+        cid = f"c{i:04d}"
+        seg = "pro" if i % 3 == 0 else "home"
+        t = START + timedelta(days=float(rng.uniform(0, 200)))
+        rows.append((cid, t, "ad_click", seg))
+        t += timedelta(days=float(rng.uniform(1, 10)))
+        rows.append((cid, t, "product_view", seg))
+        if rng.random() < 0.5:
+            rows.append((cid, t + timedelta(days=float(rng.uniform(0, 3))), "webinar", seg))
+        saw_pricing = rng.random() < 0.4
+        if saw_pricing:
+            t += timedelta(days=float(rng.uniform(1, 20)))
+            rows.append((cid, t, "pricing_view", seg))
+        if rng.random() < (0.8 if saw_pricing else 0.05):
+            rows.append((cid, t + timedelta(days=float(rng.uniform(0.5, 14))), "purchase", seg))
+    df = pd.DataFrame(rows, columns=["customer_id", "timestamp", "event", "segment"])
+    return df.sort_values("timestamp", kind="stable").reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def journey():  # type: ignore[no-untyped-def]
+    j, problems = parse_journey(JOURNEY)
+    assert j is not None, problems
+    return j
+
+
+@pytest.fixture(scope="module")
+def project(journey) -> Project:  # type: ignore[no-untyped-def]
+    return Project.from_events(history(), journey=journey)
+
+
+@pytest.fixture(scope="module")
+def model(project: Project):  # type: ignore[no-untyped-def]
+    return train_next_stage(project, horizon="14d", seed=3)
+
+
+def test_model_beats_the_stage_baseline(model) -> None:  # type: ignore[no-untyped-def]
+    m = model.metrics.set_index("scorer")
+    assert m.loc["model", "auc"] > m.loc["baseline", "auc"] + 0.1
+    assert m.loc["model", "brier"] < m.loc["baseline", "brier"]
+    assert m.loc["model", "lift_top_decile"] > m.loc["baseline", "lift_top_decile"]
+    # The held-out period starts after every training label has ended.
+    assert model.train_period[1] < model.test_period[0]
+    assert set(model.baseline) == {"awareness", "consideration"}
+
+
+def test_the_driving_touchpoint_ranks_first(project: Project, model) -> None:  # type: ignore[no-untyped-def]
+    events = history()
+    # A customer who is in consideration and has not seen the pricing page.
+    firsts = events.groupby("customer_id").event.agg(set)
+    who = next(
+        c
+        for c, names in firsts.items()
+        if names == {"ad_click", "product_view"}
+        and events[events.customer_id == c].timestamp.max() > START + timedelta(days=150)
+    )
+    answer, notes = project.next_best_step(who, model=model)
+    assert notes == []
+    assert answer["stage"] == "consideration" and answer["next_stage"] == "decision"
+    assert 0 <= answer["p_next_stage"] <= 1
+    items = answer["recommended_content"]
+    assert items[0]["item"] == "pricing" and items[0]["score"] > 0
+    assert "moved on" in items[0]["reason"]
+    assert items[-1] == {
+        "item": "Price comparison page",
+        "kind": "content",
+        "reason": "the journey's content for Consideration; not in the events, so not scored",
+        "score": None,
+    }
+    assert model.touchpoint_ratio["consideration"]["pricing"] > 3
+
+
+def test_events_after_a_cutoff_do_not_change_its_features(journey) -> None:  # type: ignore[no-untyped-def]
+    events = history(120)
+    cutoff = START + timedelta(days=100)
+    before = Project.from_events(events, journey=journey)
+    a = snapshot_features(before.events, journey, [cutoff])
+    later = events.copy()
+    later["timestamp"] = later.timestamp + timedelta(days=400)  # every event moved past it
+    extra = pd.concat([events[events.timestamp < cutoff], later])
+    # Future events for the same customers, incl. purchases, webinars and a new persona.
+    extra.loc[extra.timestamp >= cutoff, "segment"] = "pro"
+    after = Project.from_events(extra, journey=journey)
+    b = snapshot_features(after.events, journey, [cutoff])
+    assert len(a) > 10
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_features_count_by_hand(journey) -> None:  # type: ignore[no-untyped-def]
+    rows = [
+        ("a", "2025-01-01", "ad_click"),
+        ("a", "2025-01-20", "product_view"),
+        ("a", "2025-01-28", "product_view"),
+        ("a", "2025-01-30", "webinar"),
+        ("a", "2025-02-01", "purchase"),  # on the cut-off: after it
+    ]
+    df = pd.DataFrame(rows, columns=["customer_id", "timestamp", "event"])
+    p = Project.from_events(df, journey=journey)
+    f = snapshot_features(p.events, journey, [datetime(2025, 2, 1)]).iloc[0]
+    assert f["stage_index"] == 2 and f["highest_stage"] == 2
+    assert f["days_in_stage"] == 12 and f["recency_days"] == 2 and f["tenure_days"] == 31
+    assert (f["frequency"], f["events_7d"], f["events_30d"]) == (4, 2, 3)
+    assert (f["tp:visit:total"], f["tp:visit:7d"], f["tp:buy:total"]) == (2, 1, 0)
+    assert f["persona"] == -1
+
+
+def test_metrics_by_hand() -> None:
+    y = np.array([1, 0, 1, 0, 0, 0, 0, 0, 0, 0])
+    score = np.linspace(1, 0, 10)
+    assert top_decile_lift(y, score) == pytest.approx(5.0)  # top 1 of 10 is positive; rate 0.2
+    m = evaluate_scores(y, score)
+    assert m["auc"] == pytest.approx(15 / 16)
+    assert m["brier"] == pytest.approx(np.mean((score - y) ** 2))
+
+
+def test_too_short_a_history(journey) -> None:  # type: ignore[no-untyped-def]
+    from kundresa.analytics.predict import PredictError
+
+    short = history(50)
+    short = short[short.timestamp < START + timedelta(days=20)]
+    with pytest.raises(PredictError, match="too few"):
+        train_next_stage(Project.from_events(short, journey=journey), horizon="30d")
+
+
+# -- the commands ---------------------------------------------------------------------------
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(main, list(args))
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("predict") / "shop"
+    Project.init(root).close()
+    (root / "journey.yaml").write_text(JOURNEY, encoding="utf-8")
+    events = root / "events.csv"
+    history(300).to_csv(events, index=False)
+    with Project.open(root) as p:
+        p.ingest([events])
+    return root
+
+
+def test_predict_command_saves_a_model(folder: Path) -> None:
+    args = ("predict", "--project", str(folder), "--horizon", "14d", "--seed", "2")
+    r = run(*args)
+    assert r.exit_code == 0, r.output
+    assert "baseline" in r.output and "saved" in r.output
+    saved = load_model(folder / ".kundresa" / "models" / "next_stage.pkl")
+    assert saved.horizon_days == 14
+    meta = saved.metadata()
+    assert meta["data_version"]["customers"] == 300 and "auc" in meta["metrics"][0]
+    data = json.loads(run(*args, "--format", "json").output)
+    # The same seed, the same figures.
+    assert data["metrics"] == saved.metrics.to_dict("records")
+    assert [m["scorer"] for m in data["metrics"]] == ["model", "baseline"]
+    assert data["horizon_days"] == 14 and data["model_file"].endswith("next_stage.pkl")
+
+
+def test_next_command(folder: Path) -> None:
+    r = run("next", "c0001", "--project", str(folder), "--format", "json", "--horizon", "14d")
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)
+    assert list(data)[:8] == [
+        "customer_id",
+        "stage",
+        "stage_label",
+        "stage_entered_at",
+        "persona",
+        "next_stage",
+        "p_next_stage",
+        "horizon_days",
+    ]
+    assert data["customer_id"] == "c0001" and data["horizon_days"] == 14
+    assert all(set(i) == {"item", "kind", "reason", "score"} for i in data["recommended_content"])
+    table = run("next", "c0001", "--project", str(folder))
+    assert table.exit_code == 0 and "stage:" in table.output
+
+
+def test_next_command_bad_input(folder: Path) -> None:
+    r = run("next", "nobody", "--project", str(folder))
+    assert r.exit_code == 1
+    assert r.output.strip() == "error: no events for customer 'nobody'"
+    r = run("predict", "--project", str(folder), "--horizon", "soon")
+    assert r.exit_code == 2 and "horizon" in r.output and "Traceback" not in r.output
+
+
+def test_next_without_a_journey_says_so(tmp_path: Path) -> None:
+    root = tmp_path / "bare"
+    Project.init(root).close()
+    (root / "journey.yaml").unlink()
+    r = run("next", "c1", "--project", str(root))
+    assert r.exit_code == 1
+    assert len(r.output.strip().splitlines()) == 1 and "journey" in r.output
+
+
+def test_counts_match_a_brute_force_count(journey) -> None:  # type: ignore[no-untyped-def]
+    from kundresa.analytics.touchpoints import tag_events
+
+    p = Project.from_events(history(150, seed=7), journey=journey)
+    cuts = [START + timedelta(days=d, hours=5) for d in (60, 130)]
+    snaps = snapshot_features(p.events, journey, cuts, active_within="60d")
+    ev = tag_events(p.events, journey).to_pandas()
+    for cut in cuts:
+        at = snaps[snaps.cutoff == int(pd.Timestamp(cut).value // 1000)].set_index("customer_id")
+        assert len(at) > 5
+        before = ev[ev.timestamp < cut]
+        last = before.groupby("customer_id").timestamp.max()
+        active = last[last >= cut - timedelta(days=60)].index
+        staged = before.dropna(subset=["stage_index"]).sort_values("timestamp")
+        current = staged.groupby("customer_id").stage_index.last()
+        expected = {c for c in active if c in current.index and current[c] < 3}
+        assert set(at.index) == expected
+        for window, since in (("total", None), ("7d", 7), ("30d", 30)):
+            sub = before if since is None else before[before.timestamp >= cut - timedelta(since)]
+            counts = sub.groupby(["customer_id", "touchpoint"]).size().unstack(fill_value=0)
+            for tp in ("ad", "pricing", "webinar", "visit"):
+                want = counts.get(tp, pd.Series(dtype=int)).reindex(at.index, fill_value=0)
+                got = at[f"tp:{tp}:{window}"]
+                assert (got.to_numpy() == want.to_numpy()).all(), (cut, tp, window)
+
+
+def test_predict_through_the_registry(project: Project) -> None:
+    result = project.run("predict", horizon="14d", seed=3)
+    assert list(result.frame.scorer) == ["model", "baseline"]
+    assert result.units["auc"] == "number" and result.units["positive_rate"] == "rate"
+
+
+def test_next_in_the_last_stage(project: Project, model) -> None:  # type: ignore[no-untyped-def]
+    events = history()
+    buyer = events[events.event == "purchase"].customer_id.iloc[0]
+    answer, _ = project.next_best_step(buyer, model=model)
+    assert answer["stage"] == "decision"
+    assert answer["next_stage"] is None and answer["p_next_stage"] is None
+    assert answer["recommended_content"] == []  # no content lane item for decision
+    assert answer["persona"] in ("pro", None)
+
+
+def test_next_says_when_the_data_changed(folder: Path, tmp_path: Path) -> None:
+    assert run("predict", "--project", str(folder), "--horizon", "14d").exit_code == 0
+    more = tmp_path / "more.csv"
+    pd.DataFrame(
+        {"customer_id": ["new1"], "timestamp": ["2025-09-01"], "event": ["ad_click"]}
+    ).to_csv(more, index=False)
+    with Project.open(folder) as p:
+        p.ingest([more])
+    r = run("next", "new1", "--project", str(folder), "--format", "json")
+    assert r.exit_code == 0, r.output
+    assert "the model was trained on 990 events, the project now has 991" in r.stderr
+    assert json.loads(r.stdout)["stage"] == "awareness"
