@@ -182,7 +182,7 @@ def test_all_models(project: Path) -> None:
         assert title in table.output
     assert all(m in table.output for m in MODELS)
     csv = run("attribution", "--project", str(project), "--model", "all", "--format", "csv")
-    lines = csv.output.strip().splitlines()
+    lines = csv.stdout.strip().splitlines()  # notes go to stderr
     assert lines[0].startswith("channel,model,conversions,value,share")
     assert len(lines) == 1 + 4 * len(MODELS)
 

@@ -66,7 +66,7 @@ PATH_SHAPE = (
         help="Paths from this point (event, touchpoint:ID, stage:ID).",
     ),
     Param("end", resolve="step", help="Paths up to this point."),
-    Param("steps", "int", 5, "How many nodes deep.", min=1, max=20, show_default=True),
+    Param("steps", "int", 5, "How many nodes deep.", show_default=True),
     SESSION_GAP,
     Param(
         "collapse_repeats",
