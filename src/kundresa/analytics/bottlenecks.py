@@ -155,7 +155,7 @@ def kpi_status(
     """
     journey: Journey = project.journey
     t = events if events is not None else project.events
-    p = {"since": since, "until": until}
+    p: dict[str, Any] = {"since": since, "until": until}
     Period.parse(since, until, journey.timezone)  # a bad period fails before any query
     wanted = {k.metric for s in journey.stages for k in s.kpis}
     funnel = (
@@ -445,7 +445,7 @@ def _transitions(
     """Counts per transition, keyed by (kind, number, from, to), in journey then funnel
     order (a funnel may list the same pair of steps twice)."""
     journey: Journey = project.journey
-    p = {
+    p: dict[str, Any] = {
         "since": period[0].replace(tzinfo=UTC) if period[0] is not None else None,
         "until": period[1].replace(tzinfo=UTC) if period[1] is not None else None,
     }

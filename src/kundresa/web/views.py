@@ -340,7 +340,7 @@ def paths_view(
     session_gap = session_gap or None  # none: one path per customer, the whole journey
     opts: dict[str, Any] = {"journey": journey, "level": level, "session_gap": session_gap}
     ends: dict[str, Any] = {"start": start or None, "end": end or None}
-    p = {"since": since, "until": until}
+    p: dict[str, Any] = {"since": since, "until": until}
     return {
         "level": level,
         "start": start or None,
@@ -383,7 +383,7 @@ def retention_view(
         since=since,
         until=until,
     )
-    p = {"since": since, "until": until}
+    p: dict[str, Any] = {"since": since, "until": until}
     return {
         "available": True,
         "period": period,
@@ -490,7 +490,7 @@ def attribution_view(
     since, until = _period(since, until)
     journey = state.project.journey
     scope = state.scope(persona)
-    p = {"since": since, "until": until}
+    p: dict[str, Any] = {"since": since, "until": until}
     paths = conversion_paths(
         scope.events, conversion=conversion, journey=journey, level=level, lookback=lookback, **p
     )
