@@ -538,3 +538,13 @@ def test_demo_retention_in_september_counts_customers_who_bought_before(tmp_path
         wrong = stage_funnel(project, events=first).set_index("stage")
     assert int(got.loc["retention", "reached"]) == 707
     assert int(wrong.loc["retention", "reached"]) == 478
+
+
+@pytest.mark.parametrize("name", ["Mars/Base", "Europe", "x" * 300, "a\x00b", ".."])
+def test_any_bad_time_zone_name_is_one_clear_problem(name: str) -> None:
+    text = f"kundresa: 1\nname: x\ntemplate: kundresa-5\ntimezone: {json.dumps(name)}"
+    j, problems = parse_journey(text)
+    assert j is None
+    assert [p.path for p in problems] == ["timezone"]
+    with pytest.raises(ValueError, match="unknown time zone"):
+        Period.parse("2025-01-01", None, name)
