@@ -42,9 +42,16 @@ _PUBLIC = ("/login", "/static/")
 
 Persona = Annotated[str | None, Query(description="Only this persona's customers (persona id).")]
 Since = Annotated[
-    str | None, Query(description="Only events at or after this UTC date or time (ISO 8601).")
+    str | None,
+    Query(
+        description="Count only events at or after this date or time (ISO 8601; a date is "
+        "midnight in the journey's time zone). Customers keep their whole history."
+    ),
 ]
-Until = Annotated[str | None, Query(description="Only events before this UTC date or time.")]
+Until = Annotated[
+    str | None,
+    Query(description="Count only events before this date or time (the journey's time zone)."),
+]
 Lang = Annotated[
     Literal["sv", "da", "en"] | None,
     Query(description="Language of labels (default: the journey's, or the app's)."),
