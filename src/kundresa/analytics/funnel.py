@@ -1077,7 +1077,8 @@ def _trend_frame(best: ir.Table, plan: _Plan, period: str, tz: str) -> pd.DataFr
         .to_pandas()
         .rename(columns={"_p": "period"})
     )
-    out["period"] = pd.to_datetime(out["period"])
+    # One unit whatever the engine returns (DuckDB microseconds, Spark nanoseconds).
+    out["period"] = pd.to_datetime(out["period"]).astype("datetime64[us]")
     out["started"] = out["started"].astype("int64")
     out["converted"] = out["converted"].fillna(0).astype("int64")
     out["conversion"] = (out["converted"] / out["started"]).astype("float64")
