@@ -596,3 +596,21 @@ def test_spark_gives_the_same_local_periods(tmp_path: Path) -> None:
                 conversion_trend(duck, ["ad", "buy"], period=period, **kw),
                 conversion_trend(spark, ["ad", "buy"], period=period, **kw),
             )
+
+
+def test_bottlenecks_default_periods_are_whole_local_days() -> None:
+    j = journey("timezone: Europe/Stockholm\n")
+    df = pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "b"],
+            "timestamp": [datetime(2025, 3, 1, 9), datetime(2025, 4, 2, 21, 30), T0],
+            "event": ["ad", "buy", "ad"],
+        }
+    )
+    with Project.from_events(df, journey=j) as p:
+        got = bottlenecks(p)
+    # The last event is 2025-04-02 23:30 in Stockholm (summer time, UTC+2): the period ends at
+    # local midnight after it and spans 30 local days; the one before spans the 30 before it
+    # across the change to summer time (30 March).
+    assert got.attrs["period"] == (datetime(2025, 3, 3, 23), datetime(2025, 4, 2, 22))
+    assert got.attrs["previous_period"] == (datetime(2025, 2, 1, 23), datetime(2025, 3, 3, 23))
