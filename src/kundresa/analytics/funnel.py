@@ -686,9 +686,9 @@ def funnel_attempts(
     """Every attempt of every customer: where it starts, how far it gets, whether it is excluded.
 
     Returns an Ibis table with ``customer_id``, ``start`` (the start event's 0-based place in
-    the customer's sequence, see the module notes), ``level``, ``t1`` … ``tk`` (null for steps
-    not reached) and ``excluded`` (an exclusion catches this attempt; its customer is then
-    left out of the funnel).
+    the customer's sequence, see the module notes; with ``since`` the sequence is read from
+    ``since`` on), ``level``, ``t1`` … ``tk`` (null for steps not reached) and ``excluded``
+    (an exclusion catches this attempt; its customer is then left out of the funnel).
 
     Examples
     --------
