@@ -734,6 +734,7 @@ class Project:
                 "name": j.name,
                 "language": j.language,
                 "circular": j.circular,
+                "timezone": j.timezone,
                 "review_by": j.review_by.isoformat() if j.review_by else None,
                 "stages": [{"id": s, "label": j.stage_label(s)} for s in j.stage_ids],
                 "personas": len(j.personas),

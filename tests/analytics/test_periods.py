@@ -89,12 +89,12 @@ def at(h: int | None) -> datetime | None:
     return None if h is None else T0 + timedelta(hours=h)
 
 
-def project_of(rows: list[Row], j: Journey) -> Project:
+def project_of(rows: list[Row] | list[tuple[str, datetime, str]], j: Journey) -> Project:
     df = pd.DataFrame(
         [
             {
                 "customer_id": c,
-                "timestamp": at(h),
+                "timestamp": h if isinstance(h, datetime) else at(h),
                 "event": e,
                 "value": 10.0 if e == "buy" else None,
                 "properties": json.dumps({}),
@@ -538,3 +538,79 @@ def test_demo_retention_in_september_counts_customers_who_bought_before(tmp_path
         wrong = stage_funnel(project, events=first).set_index("stage")
     assert int(got.loc["retention", "reached"]) == 707
     assert int(wrong.loc["retention", "reached"]) == 478
+
+
+@pytest.mark.parametrize("name", ["Mars/Base", "Europe", "x" * 300, "a\x00b", ".."])
+def test_any_bad_time_zone_name_is_one_clear_problem(name: str) -> None:
+    text = f"kundresa: 1\nname: x\ntemplate: kundresa-5\ntimezone: {json.dumps(name)}"
+    j, problems = parse_journey(text)
+    assert j is None
+    assert [p.path for p in problems] == ["timezone"]
+    with pytest.raises(ValueError, match="unknown time zone"):
+        Period.parse("2025-01-01", None, name)
+
+
+# PySpark 4.0 passes pandas 3 a deprecated `copy=` and py4j leaves gateway sockets to the GC:
+# both are PySpark's, not ours.
+@pytest.mark.slow
+@pytest.mark.filterwarnings(
+    "ignore:The copy keyword is deprecated",
+    "ignore::ResourceWarning",
+    "ignore::pytest.PytestUnraisableExceptionWarning",
+)
+def test_spark_gives_the_same_local_periods(tmp_path: Path) -> None:
+    pytest.importorskip("pyspark")
+    import random
+
+    import ibis
+    import pyarrow.parquet as pq
+
+    from kundresa.store.engines import spark_session
+
+    rnd = random.Random(5)
+    j = journey("timezone: Europe/Stockholm\n")
+    # Around both daylight-saving changes of 2025, at hours near local midnight.
+    starts = [datetime(2025, 3, 28), datetime(2025, 10, 24)]
+    rows = [
+        (
+            rnd.choice("abcdefg"),
+            rnd.choice(starts) + timedelta(hours=rnd.randint(0, 96), minutes=rnd.randint(0, 59)),
+            rnd.choice(["ad", "look", "buy"]),
+        )
+        for _ in range(200)
+    ]
+    with project_of(sorted(set(rows), key=lambda r: r[1]), j) as p:
+        pq.write_table(p.events.to_pyarrow(), tmp_path / "events.parquet")
+        duck = p.events
+        session = spark_session("local[2]")
+        spark = ibis.pyspark.connect(session).read_parquet(tmp_path / "events.parquet")
+        kw: dict[str, Any] = {"journey": j, "since": "2025-03-29", "until": "2025-10-27"}
+        for period in ("day", "week"):
+            pd.testing.assert_frame_equal(
+                retention(duck, period=period, **kw), retention(spark, period=period, **kw)
+            )
+            pd.testing.assert_frame_equal(
+                lifecycle(duck, period=period, **kw), lifecycle(spark, period=period, **kw)
+            )
+            pd.testing.assert_frame_equal(
+                conversion_trend(duck, ["ad", "buy"], period=period, **kw),
+                conversion_trend(spark, ["ad", "buy"], period=period, **kw),
+            )
+
+
+def test_bottlenecks_default_periods_are_whole_local_days() -> None:
+    j = journey("timezone: Europe/Stockholm\n")
+    df = pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "b"],
+            "timestamp": [datetime(2025, 3, 1, 9), datetime(2025, 4, 2, 21, 30), T0],
+            "event": ["ad", "buy", "ad"],
+        }
+    )
+    with Project.from_events(df, journey=j) as p:
+        got = bottlenecks(p)
+    # The last event is 2025-04-02 23:30 in Stockholm (summer time, UTC+2): the period ends at
+    # local midnight after it and spans 30 local days; the one before spans the 30 before it
+    # across the change to summer time (30 March).
+    assert got.attrs["period"] == (datetime(2025, 3, 3, 23), datetime(2025, 4, 2, 22))
+    assert got.attrs["previous_period"] == (datetime(2025, 2, 1, 23), datetime(2025, 3, 3, 23))

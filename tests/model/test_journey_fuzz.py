@@ -19,6 +19,7 @@ KEYS = [
     "name",
     "language",
     "circular",
+    "timezone",
     "review_by",
     "template",
     "stages",

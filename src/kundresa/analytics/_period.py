@@ -48,7 +48,7 @@ _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 def _zone(tz: str) -> ZoneInfo:
     try:
         return ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         raise ValueError(
             f"unknown time zone {tz!r}; use an IANA name such as Europe/Stockholm"
         ) from None

@@ -419,7 +419,12 @@ def _periods(
         if first is None or last is None:
             return (start, end), None  # no events at all: nothing to compare
         if start is None and end is None:
-            start, end = last - timedelta(days=DEFAULT_DAYS), last
+            # The last DEFAULT_DAYS whole local days against the DEFAULT_DAYS before them
+            # (local days: a daylight-saving change does not shift the midnights).
+            day = to_local(last, tz).date()
+            days = timedelta(days=DEFAULT_DAYS)
+            start = to_instant(day - days, "since", tz)
+            return (start, last), (to_instant(day - 2 * days, "since", tz), start)
         elif start is None:
             start = first
         else:
@@ -428,7 +433,8 @@ def _periods(
         if end <= start:
             raise ValueError(
                 f"since {since!r}/until {until!r}: the period holds no time "
-                f"(the data runs from {first:%Y-%m-%d} to {last:%Y-%m-%d})"
+                f"(the data runs from {to_local(first, tz):%Y-%m-%d} "
+                f"to {to_local(last, tz):%Y-%m-%d})"
             )
     return (start, end), parse_period(
         "previous", since=start.replace(tzinfo=UTC), until=end.replace(tzinfo=UTC), tz=tz

@@ -686,9 +686,9 @@ def funnel_attempts(
     """Every attempt of every customer: where it starts, how far it gets, whether it is excluded.
 
     Returns an Ibis table with ``customer_id``, ``start`` (the start event's 0-based place in
-    the customer's sequence, see the module notes), ``level``, ``t1`` … ``tk`` (null for steps
-    not reached) and ``excluded`` (an exclusion catches this attempt; its customer is then
-    left out of the funnel).
+    the customer's sequence, see the module notes; with ``since`` the sequence is read from
+    ``since`` on), ``level``, ``t1`` … ``tk`` (null for steps not reached) and ``excluded``
+    (an exclusion catches this attempt; its customer is then left out of the funnel).
 
     Examples
     --------
@@ -1077,7 +1077,8 @@ def _trend_frame(best: ir.Table, plan: _Plan, period: str, tz: str) -> pd.DataFr
         .to_pandas()
         .rename(columns={"_p": "period"})
     )
-    out["period"] = pd.to_datetime(out["period"])
+    # One unit whatever the engine returns (DuckDB microseconds, Spark nanoseconds).
+    out["period"] = pd.to_datetime(out["period"]).astype("datetime64[us]")
     out["started"] = out["started"].astype("int64")
     out["converted"] = out["converted"].fillna(0).astype("int64")
     out["conversion"] = (out["converted"] / out["started"]).astype("float64")

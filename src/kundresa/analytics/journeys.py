@@ -558,7 +558,7 @@ def stage_analysis(
 
     journey: Journey = project.journey
     t = project.events
-    p = {"since": since, "until": until}
+    p: dict[str, Any] = {"since": since, "until": until}
     Period.parse(since, until, journey.timezone)  # a bad period fails before any query
     with cached(staged_events(t, journey)) as staged:
         funnel = stage_funnel(project, events=t, lang=lang, staged=staged, **p)

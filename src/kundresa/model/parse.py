@@ -591,7 +591,7 @@ def _timezone(r: _Reader, node: yaml.Node) -> str | None:
         return None
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         r.error(
             node,
             "timezone",

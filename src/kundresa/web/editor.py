@@ -69,6 +69,7 @@ def structured_to_yaml(data: dict[str, Any]) -> str:
         "name",
         "language",
         "circular",
+        "timezone",
         "review_by",
         "template",
         "stages",

@@ -31,8 +31,15 @@ from kundresa.analyses import Param, get
 __all__ = ["LANG", "PERSONA", "SCOPE", "SINCE", "UNTIL", "dependency", "of"]
 
 PERSONA = Param("persona", resolve="persona", help="Only this persona's customers (persona id).")
-SINCE = Param("since", help="Only events at or after this UTC date or time (ISO 8601).")
-UNTIL = Param("until", help="Only events before this UTC date or time (ISO 8601).")
+SINCE = Param(
+    "since",
+    help="Count only events at or after this date or time (ISO 8601; a date is midnight in "
+    "the journey's time zone). Customers keep their whole history.",
+)
+UNTIL = Param(
+    "until",
+    help="Count only events before this date or time (the journey's time zone).",
+)
 LANG = Param(
     "lang",
     choices=("sv", "da", "en"),
