@@ -1,5 +1,6 @@
-"""``kundresa export``: the journey and its numbers as an Excel workbook, a Mermaid diagram
-or an HTML report (:mod:`kundresa.report.export`)."""
+"""``kundresa export``: the journey and its numbers as an Excel workbook, a Mermaid diagram,
+an HTML report (:mod:`kundresa.report.export`) or the map on one sheet as PDF, PNG or SVG
+(:mod:`kundresa.report.map_export`)."""
 
 from __future__ import annotations
 
@@ -50,8 +51,8 @@ _FILE = click.argument("file", type=click.Path(path_type=Path))
 
 @click.group("export")
 def export() -> None:
-    """Take the journey from the screen: an Excel workbook, a Mermaid diagram, an HTML
-    report."""
+    """Take the journey from the screen: the map for the wall (PDF, PNG, SVG), an Excel
+    workbook, a Mermaid diagram, an HTML report."""
 
 
 @export.command("workbook")
@@ -115,3 +116,58 @@ def mermaid(
     else:
         write_text(output, text)
         say(f"wrote {output}")
+
+
+@export.command("map")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["pdf", "png", "svg"]),
+    default=None,
+    help="File format (default: from the file's suffix, else pdf).",
+)
+@click.option(
+    "--paper",
+    type=click.Choice(["A4", "A3", "A2"], case_sensitive=False),
+    default="A3",
+    show_default=True,
+    help="Sheet size, landscape; the map is fitted to one sheet.",
+)
+@click.option(
+    "--dpi",
+    type=click.IntRange(36, 600),
+    default=150,
+    show_default=True,
+    help="Resolution of a PNG.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Write to this file (default: journey-map.<format> in the current folder).",
+)
+@_scope_options
+def map_(
+    fmt: str | None,
+    paper: str,
+    dpi: int,
+    output: Path | None,
+    project_dir: Path,
+    journey_file: Path | None,
+    **scope: Any,
+) -> None:
+    """Write the journey map with live numbers on ONE landscape sheet: stages with reached
+    and conversion, lanes, emotion curves per persona, touchpoints with their counts,
+    channels and KPIs with status. PDF and SVG are vector with the fonts embedded."""
+    from kundresa.report.export import check_target
+    from kundresa.report.map_export import export_map
+
+    if fmt is None:
+        suffix = output.suffix.lower().lstrip(".") if output is not None else ""
+        fmt = suffix if suffix in ("pdf", "png", "svg") else "pdf"
+    target = output if output is not None else Path(f"journey-map.{fmt}")
+    check_target(target)
+    with open_project(project_dir, None, journey_file) as project:
+        export_map(project, target, format=fmt, paper=paper.upper(), dpi=dpi, **scope)
+    say(f"wrote {target} ({fmt.upper()}, {paper.upper()} landscape, one sheet)")

@@ -55,7 +55,7 @@ from kundresa.report.labels import SHEETS, heading, word
 from kundresa.report.units import format_value, is_numeric_unit
 
 if TYPE_CHECKING:
-    from kundresa.analyses import Result
+    from kundresa.analyses import Result, Scope
     from kundresa.model.journey import Journey
     from kundresa.project import Project
 
@@ -65,6 +65,7 @@ __all__ = [
     "ExportError",
     "Part",
     "check_target",
+    "checked_scope",
     "collect",
     "html_report",
     "mermaid_journey",
@@ -152,6 +153,38 @@ def _units(result: Result) -> dict[str, str]:
     return units
 
 
+def checked_scope(
+    project: Project,
+    *,
+    lang: str | None = None,
+    since: Any = None,
+    until: Any = None,
+    persona: str | None = None,
+) -> Scope:
+    """The scope an export runs in, once it is known there is something to export.
+
+    Raises
+    ------
+    ExportError
+        The project has no journey file, or no events (in the period, for the persona).
+    kundresa.analyses.ParameterError
+        An unknown persona or a bad period.
+    """
+
+    if not project.has_journey:
+        where = project.root / "journey.yaml" if project.root else "this project"
+        raise ExportError(
+            f"{where}: no journey file; create one with `kundresa init` or pass --journey FILE"
+        )
+    scope = project.scope(persona=persona, since=since, until=until, lang=lang)
+    if int(scope.period_events().count().execute()) == 0:
+        what = "in this period" if since or until else "yet"
+        who = f" for persona {persona!r}" if persona else ""
+        where = project.root or "this project"
+        raise ExportError(f"{where}: no events {what}{who}; load some with `kundresa ingest FILE`")
+    return scope
+
+
 def collect(
     project: Project,
     *,
@@ -174,17 +207,7 @@ def collect(
     """
     from kundresa.analyses import AnalysisError
 
-    if not project.has_journey:
-        where = project.root / "journey.yaml" if project.root else "this project"
-        raise ExportError(
-            f"{where}: no journey file; create one with `kundresa init` or pass --journey FILE"
-        )
-    scope = project.scope(persona=persona, since=since, until=until, lang=lang)
-    if int(scope.period_events().count().execute()) == 0:
-        what = "in this period" if since or until else "yet"
-        who = f" for persona {persona!r}" if persona else ""
-        where = project.root or "this project"
-        raise ExportError(f"{where}: no events {what}{who}; load some with `kundresa ingest FILE`")
+    scope = checked_scope(project, lang=lang, since=since, until=until, persona=persona)
     parts = []
     for name, params in SECTIONS:
         try:

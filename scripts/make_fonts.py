@@ -4,10 +4,10 @@ arrows and math signs; no kerning or ligature tables, which the map does not use
 
 Run from the repository root with the dev tools (fontTools) and Debian's fonts-dejavu-core::
 
-    .venv/bin/python src/kundresa/report/fonts/make_fonts.py /usr/share/fonts/truetype/dejavu
+    .venv/bin/python scripts/make_fonts.py /usr/share/fonts/truetype/dejavu
 
 The DejaVu changes are in the public domain and the Bitstream Vera glyphs they build on are
-under the Bitstream Vera licence (LICENSE-DejaVu.txt beside the fonts), which allows
+under the Bitstream Vera licence (src/kundresa/report/fonts/LICENSE-DejaVu.txt), which allows
 modified copies under a name without "Bitstream" or "Vera".
 """
 
@@ -39,7 +39,7 @@ FONTS = {
 
 
 def main(source: str) -> None:
-    here = Path(__file__).parent
+    here = Path(__file__).resolve().parent.parent / "src" / "kundresa" / "report" / "fonts"
     unicodes = [c for lo, hi in RANGES for c in range(lo, hi + 1)]
     for name, target in FONTS.items():
         options = subset.Options()
