@@ -722,6 +722,20 @@ class Project:
                     )
         return next_best_step(events, journey, customer_id, model), notes
 
+    def reviews(self) -> list[dict[str, Any]]:
+        """The map's reviews (``kundresa review``, :mod:`kundresa.report.review`), oldest
+        first: each the numbers and lanes at that time and the ``review_by`` it set; an
+        empty list without a project folder or before the first review.
+
+        Raises
+        ------
+        kundresa.store.reviews.ReviewStoreError
+            The reviews file is not readable.
+        """
+        from kundresa.store.reviews import load_reviews
+
+        return load_reviews(self.root) if self.root is not None else []
+
     def info(self) -> dict[str, Any]:
         """What the project holds: journey, stages, events, quarantine and the last ingest."""
         out: dict[str, Any] = {

@@ -35,6 +35,7 @@ COMMANDS: dict[str, tuple[str, str | None]] = {
     "validate": (f"{_J}:validate", None),
     "history": (f"{_J}:history", None),
     "restore": (f"{_J}:restore", None),
+    "review": (f"{_J}:review", None),
     "ingest": (f"{_D}:ingest", None),
     "quarantine": (f"{_D}:quarantine", None),
     "info": (f"{_D}:info", None),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.markup import escape
@@ -186,3 +187,53 @@ def restore(version: str, project_dir: Path) -> None:
     say(f"Restored {version} as {project_dir / JOURNEY_FILE}.")
     if result["previous"]:
         say(f"The journey it replaced is kept as version {result['previous']}.")
+
+
+@click.command()
+@PROJECT_DIR
+@click.option(
+    "--journey",
+    "journey_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Journey file (default: the project's journey.yaml).",
+)
+@click.option(
+    "--by",
+    "by",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="Date of the next review, YYYY-MM-DD (default: six months from today).",
+)
+@click.option(
+    "--lang",
+    type=click.Choice(["sv", "da", "en"]),
+    default=None,
+    help="Language of headings and numbers (default: the journey's).",
+)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+def review(
+    project_dir: Path, journey_file: Path | None, by: Any, lang: str | None, fmt: str
+) -> None:
+    """Review the map: what changed since the last review (reached and conversion per stage
+    then and now, KPIs missed, touchpoints without events, lanes untouched), then keep
+    today's numbers and set review_by in the journey file (comments kept).
+
+    Maps should be reviewed at least twice a year; `kundresa validate` and the map page say
+    when the date has passed.
+    """
+    from kundresa.project import Project
+    from kundresa.report.review import review as run_review
+    from kundresa.report.review import review_text
+
+    if journey_file is None and not (project_dir / JOURNEY_FILE).exists():
+        raise UserError(
+            f"{project_dir / JOURNEY_FILE}: no journey file; create one with `kundresa init` "
+            "or pass --journey FILE"
+        )
+    with Project.open(project_dir, journey=journey_file, read_only=True) as project:
+        result = run_review(project, by=by.date() if by is not None else None)
+        language = lang or project.journey.language
+    if fmt == "json":
+        click.echo(json.dumps(result, ensure_ascii=False, indent=2))
+    else:
+        click.echo(review_text(result, language), nl=False)

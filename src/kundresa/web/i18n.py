@@ -66,6 +66,10 @@ _TEXT: dict[str, tuple[str, str, str]] = {
     "target": ("Target", "Mål", "Mål"),
     "actual": ("Actual", "Utfall", "Faktisk"),
     "circle": ("Draw as a circle", "Visa som cirkel", "Vis som cirkel"),
+    "download_map": ("Map for the wall (A3)", "Karta för väggen (A3)", "Kort til væggen (A3)"),
+    "review_by": ("Review by", "Granska senast", "Gennemgå senest"),
+    "overdue": ("overdue", "försenad", "forsinket"),
+    "last_review": ("last reviewed", "senast granskad", "senest gennemgået"),
     "grid": ("Draw as a grid", "Visa som rutnät", "Vis som gitter"),
     "lane_persona": ("Persona", "Persona", "Persona"),
     "lane_activities": (

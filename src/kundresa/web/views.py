@@ -14,9 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from kundresa.analyses import AnalysisError, ParameterError, Result
+from kundresa.errors import KundresaError
 from kundresa.model.journey import LANES, Journey
 from kundresa.report.tables import records
 
@@ -261,6 +263,9 @@ def map_view(run: Analyses) -> dict[str, Any]:
                 "language": journey.language,
                 "circular": journey.circular,
                 "review_by": journey.review_by.isoformat() if journey.review_by else None,
+                "review_overdue": journey.review_by is not None
+                and journey.review_by < date.today(),
+                "last_review": _last_review(run.project),
             },
             "persona": persona,
             "since": run.since,
@@ -282,6 +287,15 @@ def map_view(run: Analyses) -> dict[str, Any]:
             "touchpoints": list(tps.values()),
         }
     )
+
+
+def _last_review(project: Project) -> str | None:
+    """The date of the map's last review; a broken reviews file does not break the map."""
+    try:
+        reviews = project.reviews()
+    except KundresaError:
+        return None
+    return str(reviews[-1].get("reviewed_on")) if reviews else None
 
 
 def _number(value: Any) -> float | None:
