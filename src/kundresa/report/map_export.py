@@ -1047,10 +1047,12 @@ def map_svg(drawing: Drawing) -> str:
     """The drawing as an SVG document (UTF-8 text), the sheet's size in millimetres, the
     fonts embedded as ``@font-face`` data so it looks the same without them installed."""
     mm = 25.4 / 72
+    # One family with a regular and a bold face, so bold text uses the real bold glyphs
+    # (a separate family marked bold would be thickened again by the viewer).
     faces = "".join(
-        f"@font-face{{font-family:'{name}';src:url(data:font/ttf;base64,"
-        f"{base64.b64encode(_font_bytes(name)).decode('ascii')}) format('truetype');}}"
-        for name in _FONT_FILES
+        f"@font-face{{font-family:'{_FONT}';font-weight:{weight};src:url(data:font/ttf;"
+        f"base64,{base64.b64encode(_font_bytes(name)).decode('ascii')}) format('truetype');}}"
+        for name, weight in ((_FONT, 400), (_BOLD, 700))
     )
     out = [
         '<?xml version="1.0" encoding="UTF-8"?>\n',
@@ -1075,7 +1077,7 @@ def map_svg(drawing: Drawing) -> str:
                 f'height="{_fmt(item.h)}" {attrs}/>\n'
             )
         elif isinstance(item, Text):
-            family = f' style="font-family:\'{_BOLD}\'" font-weight="bold"' if item.bold else ""
+            family = ' font-weight="bold"' if item.bold else ""
             anchor = f' text-anchor="{item.anchor}"' if item.anchor != "start" else ""
             out.append(
                 f'<text x="{_fmt(item.x)}" y="{_fmt(item.y)}" font-size="{_fmt(item.size)}" '

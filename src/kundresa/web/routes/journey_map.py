@@ -23,7 +23,9 @@ PAPER = Param(
     choices=("A4", "A3", "A2"),
     help="Sheet size, landscape; the map is fitted to one sheet.",
 )
-DPI = Param("dpi", "int", 150, min=36, max=600, help="Resolution of a PNG (dots per inch).")
+# At most 300 dpi here (an A2 sheet is then 7016 x 4961 pixels): a request must not make
+# the server draw hundreds of megapixels. The command line allows 600.
+DPI = Param("dpi", "int", 150, min=36, max=300, help="Resolution of a PNG (dots per inch).")
 MEDIA_TYPES = {"pdf": "application/pdf", "png": "image/png", "svg": "image/svg+xml"}
 # Module-level: the handler's annotations are strings (PEP 563) that FastAPI resolves here.
 _EXPORT_PARAMS = dependency([PAPER, DPI, *SCOPE, LANG])
