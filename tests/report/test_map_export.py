@@ -318,3 +318,43 @@ def test_a_failed_export_keeps_the_old_file(demo: Project, tmp_path: Path) -> No
         export_map(demo, tmp_path / "map.gif")
     assert target.read_bytes() == b"old"
     assert not (tmp_path / "map.gif").exists()
+
+
+def test_a_kpi_label_from_the_journey_file_is_shown(tmp_path: Path) -> None:
+    import pandas as pd
+
+    from kundresa.model.parse import parse_journey
+
+    journey, problems = parse_journey(
+        """
+kundresa: 1
+name: Shop
+language: en
+stages:
+  - {id: look, label: Look}
+  - id: buy
+    label: Buy
+    kpis: [{metric: conversion_from_previous, target: 0.5, label: Half of the lookers buy}]
+touchpoints:
+  - {id: seen, stage: look, match: {event: view}}
+  - {id: paid, stage: buy, match: {event: purchase}}
+"""
+    )
+    assert journey is not None, problems
+    events = pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "b", "c"],
+            "timestamp": ["2025-01-01", "2025-01-02", "2025-01-01", "2025-01-03"],
+            "event": ["view", "purchase", "view", "view"],
+        }
+    )
+    with Project.from_events(events, journey=journey) as project:
+        figures = map_figures(project)
+    kpi = figures.stages[1].kpis[0]
+    assert (kpi.text, kpi.actual, kpi.target, kpi.met) == (
+        "Half of the lookers buy",
+        "33.3%",
+        "50.0%",
+        False,
+    )
+    assert [s.biggest_loss for s in figures.stages] == [False, True]

@@ -47,12 +47,16 @@ def test_export_route_serves_each_format_with_the_page_scope(client: Any) -> Non
 
 
 def test_export_route_errors_are_pages_with_the_status(client: Any) -> None:
-    r = client.get("/export/map.pdf", params={"persona": "nobody"})
+    html = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    r = client.get("/export/map.pdf", params={"persona": "nobody"}, headers=html)
     assert r.status_code == 422 and "nobody" in r.text
+    assert r.headers["content-type"].startswith("text/html")
+    r = client.get("/export/map.pdf", params={"persona": "nobody"})
+    assert r.status_code == 422 and "nobody" in r.json()["detail"]
     assert client.get("/export/map.pdf", params={"paper": "A5"}).status_code == 422
     assert client.get("/export/map.gif").status_code == 422
     r = client.get("/export/map.pdf", params={"since": "2040-01-01"})
-    assert r.status_code == 409 and "no events" in r.text
+    assert r.status_code == 409 and "no events" in r.json()["detail"]
 
 
 def test_map_page_links_the_export_with_its_scope_and_shows_the_review_date(

@@ -363,7 +363,9 @@ def map_figures(
     }
     kpi_rows = project.run("kpis", scope=scope).frame.to_dict("records")
     dropped = {str(r["stage"]): _int(r["dropped"]) for r in funnel.to_dict("records")}
-    worst = max((d for d in dropped.values() if d), default=None)
+    # The stage where most customers are lost (the first of equals), as on the map page.
+    lost = [(d, sid) for sid, d in dropped.items() if d]
+    biggest = max(lost, key=lambda x: x[0])[1] if lost else None
     stages = []
     for r in funnel.to_dict("records"):
         sid = str(r["stage"])
@@ -371,14 +373,16 @@ def map_figures(
         for k in kpi_rows:
             if k.get("stage") != sid:
                 continue
-            unit = _metric_unit(str(k["metric"]))
+            metric = str(k["metric"])
+            unit = _metric_unit(metric)
             actual = _plain(k.get("actual"))
             met = _plain(k.get("met"))
+            # The KPI's own label from the journey file, else its metric's heading (the
+            # kpis analysis' `label` column is the stage's).
+            own = next((x.label for x in journey.stage(sid).kpis if x.metric == metric), None)
             kpis.append(
                 KpiFigure(
-                    str(_plain(k.get("label")) or heading(str(k["metric"]), lang))
-                    if k.get("label") != journey.stage_label(sid, lang)
-                    else heading(str(k["metric"]), lang),
+                    own or heading(metric, lang),
                     format_value(_plain(k["target"]), unit, lang),
                     str(k.get("direction") or "at_least"),
                     format_value(actual, unit, lang),
@@ -396,7 +400,7 @@ def map_figures(
                 entered=_int(r["entered"]),
                 conversion=None if conversion is None else float(conversion),
                 dropped=dropped[sid],
-                biggest_loss=worst is not None and dropped[sid] == worst,
+                biggest_loss=sid == biggest,
                 touchpoints=tuple(
                     (
                         t.label or t.id,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 
 from kundresa.analyses import Param
 from kundresa.errors import KundresaError
@@ -89,7 +89,11 @@ def router(site: Site) -> APIRouter:
         try:
             data = site.state.cached(key, compute)
         except (ValueError, KundresaError) as exc:
-            return site.error_page(request, site.shown(exc), site.status_of(exc), "map")
+            # A person following the page's link gets a page; a program gets JSON.
+            status = site.status_of(exc)
+            if "text/html" in request.headers.get("accept", ""):
+                return site.error_page(request, site.shown(exc), status, "map")
+            return JSONResponse({"detail": site.shown(exc)}, status_code=status)
         name = f"journey-map-{given['paper']}.{format}"
         return Response(
             data,
