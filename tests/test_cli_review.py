@@ -116,6 +116,12 @@ def test_second_review_shows_what_changed(project_dir: Path) -> None:
     assert result["touchpoints_without_events"] == ["call"]
     assert result["lanes_untouched"] == ["needs"]
     assert result["lanes_changed"] == ["pain_points"]
+    # From the journey history: the version the first review replaced has the old pain
+    # points, so they changed at that time or later; the needs are the same in every version.
+    changed = result["lanes_last_changed"]
+    assert set(changed) == {"needs", "pain_points"}
+    assert changed["needs"] is None
+    assert str(changed["pain_points"]).startswith(date.today().isoformat()[:4])
     assert result["review_by"] == "2099-01-31"
     assert "review_by: 2099-01-31\n" in path.read_text("utf-8")
     text = run("review", "--project", str(project_dir), "--by", "2099-06-30", "--lang", "en")

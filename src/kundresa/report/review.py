@@ -13,7 +13,8 @@ What a review lists:
   (a count, and percentage points);
 - the KPIs missed now (and whether they were missed at the last review);
 - the touchpoints without any event (nothing in the data matches them);
-- the lanes untouched since the last review (the same text as then), and those changed.
+- the lanes untouched since the last review (the same text as then), and those changed;
+- when each lane last changed according to the journey history (useful on a first review).
 
 Examples
 --------
@@ -46,7 +47,7 @@ from kundresa.report.units import MISSING, format_count, format_pp, format_rate,
 if TYPE_CHECKING:
     from kundresa.project import Project
 
-__all__ = ["ReviewError", "compare", "review", "review_text", "snapshot"]
+__all__ = ["ReviewError", "compare", "lanes_last_changed", "review", "review_text", "snapshot"]
 
 
 class ReviewError(KundresaError):
@@ -180,6 +181,40 @@ def compare(previous: dict[str, Any] | None, current: dict[str, Any]) -> dict[st
     }
 
 
+def lanes_last_changed(root: str | os.PathLike[str]) -> dict[str, str | None]:
+    """When each lane of the project's ``journey.yaml`` last changed, from the journey
+    history (:mod:`kundresa.store.history`): the time (ISO 8601, UTC) the newest kept
+    version whose content of that lane differs was replaced — the lane changed then, or
+    later by an edit outside Kundresa — or ``None`` when every kept version has the same
+    content (no change on record). Lanes of the current file only."""
+    from kundresa.model.parse import load_yaml
+    from kundresa.store import history
+
+    def lanes(text: str) -> dict[str, Any]:
+        try:
+            data = load_yaml(text)
+        except ValueError:
+            return {}
+        found = data.get("lanes") if isinstance(data, dict) else None
+        return found if isinstance(found, dict) else {}
+
+    entries = history.history(Path(root))  # newest first; the first is the current file
+    if not entries or entries[0]["version"] != "current":
+        return {}
+    now = lanes(history.read_version(Path(root), "current"))
+    out: dict[str, str | None] = dict.fromkeys(now)
+    pending = set(now)
+    for entry in entries[1:]:
+        if not pending:
+            break
+        kept = lanes(history.read_version(Path(root), entry["version"]))
+        for lane in sorted(pending):
+            if kept.get(lane) != now[lane]:
+                out[lane] = entry["saved_at"]
+                pending.discard(lane)
+    return out
+
+
 def review(
     project: Project, *, by: date | None = None, today: date | None = None
 ) -> dict[str, Any]:
@@ -225,6 +260,7 @@ def review(
     if errors:
         raise ReviewError(f"{path}: {errors[0]['text']}")
     own = path.resolve() == (Path(root) / history.JOURNEY_FILE).resolve()
+    changed_at = lanes_last_changed(root) if own else {}
     if own:
         history.save_journey(root, new_text)
     else:
@@ -235,7 +271,11 @@ def review(
         _write_atomic(path, old_text)
         raise
     project.reload_journey()
-    return {**compare(previous, current), "review_by": by.isoformat()}
+    return {
+        **compare(previous, current),
+        "lanes_last_changed": changed_at,
+        "review_by": by.isoformat(),
+    }
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -344,6 +384,12 @@ def review_text(result: dict[str, Any], lang: str = "en") -> str:
             f"{', '.join(untouched) if untouched else 'none'}."
         )
         out.append(f"Lanes changed: {', '.join(changed) if changed else 'none'}.")
+    if result.get("lanes_last_changed"):
+        when = [
+            f"{word(k, lang) if _known(k) else k} {(v or '')[:10] or 'never'}"
+            for k, v in result["lanes_last_changed"].items()
+        ]
+        out.append(f"Lanes last changed (journey history): {', '.join(when)}.")
     out.append(f"Next review by {result['review_by']} (review_by set in the journey file).")
     return "\n".join(out) + "\n"
 
