@@ -1,6 +1,7 @@
 """Make the map export's fonts: DejaVu Sans Condensed (regular and bold) cut down to the
-scripts a journey map is written in (Latin with its accents, punctuation, currency,
-arrows and math signs; no kerning or ligature tables, which the map does not use), so the package and every SVG that embeds them stay small.
+scripts a journey map is written in (Latin with its accents, punctuation, currency, arrows
+and math signs; no kerning or ligature tables, which the map does not use), so the package
+and every SVG that embeds them stay small.
 
 Run from the repository root with the dev tools (fontTools) and Debian's fonts-dejavu-core::
 
