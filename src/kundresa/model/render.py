@@ -8,6 +8,7 @@ from typing import Any
 import yaml
 
 from kundresa.model.templates import LANGUAGES, TEMPLATES
+from kundresa.model.review import six_months_after
 
 __all__ = ["render_journey_yaml"]
 
@@ -498,17 +499,6 @@ _COMMENTS = {
 }
 
 
-def _six_months_after(day: date) -> date:
-    month = day.month + 6
-    year, month = day.year + (month - 1) // 12, (month - 1) % 12 + 1
-    for d in (day.day, 30, 29, 28):  # 31 August -> 28 or 29 February
-        try:
-            return date(year, month, d)
-        except ValueError:
-            continue
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
 def _y(value: Any) -> str:
     """A value as one line of flow-style YAML."""
     text = yaml.safe_dump(
@@ -561,7 +551,7 @@ def render_journey_yaml(
     out.append(_COMMENTS["timezone"])
     out.append("timezone: UTC")
     out.append(_COMMENTS["review_by"])
-    out.append(f"review_by: {_six_months_after(today).isoformat()}")
+    out.append(f"review_by: {six_months_after(today).isoformat()}")
     out.append("")
     out.append(_COMMENTS["stages"].format(template=template))
     out.append("stages:")
