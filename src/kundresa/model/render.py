@@ -7,8 +7,8 @@ from typing import Any
 
 import yaml
 
-from kundresa.model.templates import LANGUAGES, TEMPLATES
 from kundresa.model.review import six_months_after
+from kundresa.model.templates import LANGUAGES, TEMPLATES
 
 __all__ = ["render_journey_yaml"]
 
