@@ -138,7 +138,7 @@ def check_message(msg: Any, received_at: str, sent_at: Any = None) -> dict[str, 
 
 def _field_of(reason: str) -> str:
     """The message field a mapping error names (its first word that is a field)."""
-    for name in ("previousId", "anonymousId", "userId", "timestamp", "event", "type"):
+    for name in ("previousId", "userId", "anonymousId", "timestamp", "event", "type"):
         if name in reason:
             return name
     return "message"
