@@ -11,7 +11,7 @@ from typing import Any
 
 import duckdb
 
-from kundresa.live.collector import KINDS
+from kundresa.live.collector import KINDS, SHORT_PATHS
 
 WRITE_KEY = "test-write-key"  # as in conftest.py
 AUTH = (WRITE_KEY, "")
@@ -246,6 +246,30 @@ def test_size_limits(project_dir: Path, make_collector: Any) -> None:
     assert r.status_code == 400 and r.json()["field"] == "body"
 
 
+def test_analytics_js_short_paths(project_dir: Path, make_collector: Any) -> None:
+    """analytics.js posts text/plain to /v1/t, /v1/p… with the write key in the body."""
+    client = make_collector(project_dir)
+    client.headers.pop("X-Kundresa-CSRF", None)
+    browser = {"Content-Type": "text/plain", "Origin": "https://shop.example"}
+    page = {
+        "type": "page",
+        "anonymousId": "ajs-1",
+        "messageId": "ajs-p",
+        "writeKey": WRITE_KEY,
+        "properties": {"path": "/pricing"},
+        "timestamp": "2026-03-01T10:00:00.000Z",
+    }
+    assert client.post("/v1/p", content=json.dumps(page), headers=browser).status_code == 200
+    batch = {
+        "writeKey": WRITE_KEY,
+        "sentAt": "2026-03-01T10:00:01.000Z",
+        "batch": [track("ajs-t", user="ajs-1"), {**page, "messageId": "ajs-p2"}],
+    }
+    assert client.post("/v1/b", content=json.dumps(batch), headers=browser).status_code == 200
+    wait_for(lambda: loaded(client, 3))
+    assert {r[2] for r in events_of(client)} == {"page_view", "purchase"}
+
+
 def test_cors_lets_a_browser_on_another_site_send(project_dir: Path, make_collector: Any) -> None:
     client = make_collector(project_dir)
     pre = client.options(
@@ -286,7 +310,7 @@ def test_an_access_token_does_not_guard_the_collector(
 
 def test_openapi_lists_every_collector_endpoint(project_dir: Path, make_collector: Any) -> None:
     spec = make_collector(project_dir).get("/openapi.json").json()
-    for path in [*(f"/v1/{k}" for k in KINDS), "/v1/batch"]:
+    for path in [*(f"/v1/{k}" for k in [*KINDS, *SHORT_PATHS]), "/v1/batch", "/v1/b"]:
         op = spec["paths"][path]["post"]
         assert {"200", "400", "401", "413"} <= set(op["responses"]), path
         assert "application/json" in op["requestBody"]["content"]
@@ -315,11 +339,10 @@ def test_after_load_runs_inside_the_load_transaction(
     client = make_collector(project_dir, after_load=after_load)
     assert client.post("/v1/batch", json={"batch": [track("a1")]}, auth=AUTH).status_code == 200
     # The first load fails in after_load and rolls back; the next cycle loads it again.
-    wait_for(lambda: bool(seen))
+    collector = client.app.state.collector
+    wait_for(lambda: bool(seen) and collector.loader.last_error is None)
     assert seen == [1]
     assert len(events_of(client)) == 1
-    collector = client.app.state.collector
-    assert collector.loader.last_error is None
 
 
 def test_info_counts_pending_batches(project_dir: Path, make_collector: Any) -> None:

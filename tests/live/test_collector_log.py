@@ -7,7 +7,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from kundresa.live.log import (
@@ -73,6 +73,7 @@ def test_a_torn_tail_is_cut_and_only_whole_records_survive(
     segment = next(folder.glob("*.log"))
     last = frame(payloads[-1])
     torn = last[: cut % len(last)] + garbage if cut % len(last) else garbage
+    assume(not torn.startswith(last))  # junk that happens to complete the record is no tear
     with open(segment, "ab") as f:
         f.write(torn)
     reopened = WriteAheadLog(folder)

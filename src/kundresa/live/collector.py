@@ -1,9 +1,11 @@
 """The collector: Segment's HTTP Tracking API, so Segment and RudderStack libraries can send here.
 
-``POST /v1/track``, ``/v1/page``, ``/v1/screen``, ``/v1/identify``, ``/v1/alias`` (one message
-each) and ``/v1/batch`` (``{"batch": [...]}``) take messages in the shapes of Segment's HTTP
-Tracking API (segment.com/docs/connections/sources/catalog/libraries/server/http-api). They
-are authenticated with the project's **write key**: HTTP Basic auth with the key as the user
+``POST /v1/track``, ``/v1/page``, ``/v1/screen``, ``/v1/identify``, ``/v1/alias``, ``/v1/group``
+(one message each) and ``/v1/batch`` (``{"batch": [...]}``) — and the short paths analytics.js
+uses, ``/v1/t``, ``/v1/p``, ``/v1/s``, ``/v1/i``, ``/v1/a``, ``/v1/g`` and ``/v1/b`` — take
+messages in the shapes of Segment's HTTP Tracking API
+(segment.com/docs/connections/sources/catalog/libraries/server/http-api). They are
+authenticated with the project's **write key**: HTTP Basic auth with the key as the user
 name and an empty password, or — as analytics.js sends from a browser, to avoid a CORS
 preflight — a ``writeKey`` field in the JSON body; anything else is 401.
 
@@ -49,6 +51,7 @@ __all__ = [
     "KINDS",
     "LOG_DIR",
     "MESSAGE_LIMIT",
+    "SHORT_PATHS",
     "WRITE_KEY_ENV",
     "Collector",
     "MessageError",
@@ -60,8 +63,18 @@ MESSAGE_LIMIT = 32 * 1024
 """Largest message, in bytes of JSON (Segment's limit)."""
 BATCH_LIMIT = 500 * 1024
 """Largest request body, in bytes, after gzip decompression (Segment's limit)."""
-KINDS = ("track", "page", "screen", "identify", "alias")
+KINDS = ("track", "page", "screen", "identify", "alias", "group")
 """The single-message endpoints (``/v1/KIND``); ``/v1/batch`` takes any of them."""
+SHORT_PATHS = {
+    "t": "track",
+    "p": "page",
+    "s": "screen",
+    "i": "identify",
+    "a": "alias",
+    "g": "group",
+}
+"""The paths analytics.js (Segment's browser library) posts to: ``/v1/t`` for a track call
+and so on, and ``/v1/b`` for a batch."""
 LOG_DIR = "collector"
 """The log's folder inside the project's ``.kundresa``."""
 WRITE_KEY_ENV = "KUNDRESA_WRITE_KEY"
@@ -372,19 +385,23 @@ def router(collector: Collector) -> APIRouter:
     async def preflight() -> Response:
         return Response(status_code=204, headers=_CORS)
 
-    for kind in KINDS:
+    paths: list[tuple[str, str | None, str]] = [
+        (kind, kind, f"Collect one {kind} message") for kind in KINDS
+    ]
+    paths.append(("batch", None, "Collect a batch of messages"))
+    paths += [
+        (short, kind, f"Collect one {kind} message (analytics.js's path)")
+        for short, kind in SHORT_PATHS.items()
+    ]
+    paths.append(("b", None, "Collect a batch of messages (analytics.js's path)"))
+    for name, kind, summary in paths:
+        schema = _BATCH_SCHEMA if kind is None else _MESSAGE_SCHEMA
         r.add_api_route(
-            f"/v1/{kind}",
+            f"/v1/{name}",
             endpoint(kind),
             methods=["POST"],
-            openapi_extra=_openapi(_MESSAGE_SCHEMA, f"Collect one {kind} message"),
+            name=f"collect_{name}",
+            openapi_extra=_openapi(schema, summary),
         )
-        r.add_api_route(f"/v1/{kind}", preflight, methods=["OPTIONS"], include_in_schema=False)
-    r.add_api_route(
-        "/v1/batch",
-        endpoint(None),
-        methods=["POST"],
-        openapi_extra=_openapi(_BATCH_SCHEMA, "Collect a batch of messages"),
-    )
-    r.add_api_route("/v1/batch", preflight, methods=["OPTIONS"], include_in_schema=False)
+        r.add_api_route(f"/v1/{name}", preflight, methods=["OPTIONS"], include_in_schema=False)
     return r
