@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -366,3 +367,25 @@ def test_info_counts_pending_batches(project_dir: Path, make_collector: Any) -> 
     assert result.exit_code == 0, result.output
     assert "collector: 3 batches" in result.output
     state.project = type(state.project).open(project_dir, read_only=True)
+
+
+def test_a_second_collector_on_the_project_is_a_clear_usage_error(project_dir: Path) -> None:
+    from click.testing import CliRunner
+
+    from kundresa.cli import main
+    from kundresa.live import WriteAheadLog
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    log = WriteAheadLog(project_dir / ".kundresa" / "collector")
+    try:
+        result = CliRunner().invoke(
+            main,
+            ["serve", "--project", str(project_dir), "--port", str(port), "--write-key", "k"],
+        )
+    finally:
+        log.close()
+    assert result.exit_code == 2
+    assert "another process is collecting into this project" in result.output
+    assert "Traceback" not in result.output

@@ -51,7 +51,9 @@ SOURCE = "collector"
 POSITION_KEY = "collector_log"
 """Key of the ``meta`` row holding ``{"log": LOG_ID, "position": N}``."""
 DEFAULT_INTERVAL = 0.5
-MAX_CYCLE_BYTES = 64 * 1024 * 1024
+MAX_CYCLE_BYTES = 16 * 1024 * 1024
+"""Most log bytes one cycle loads (a backlog is loaded in several cycles, so pages and
+uploads never wait long for the lock)."""
 
 AfterLoad = Callable[[Any], None]
 

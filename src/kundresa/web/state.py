@@ -17,12 +17,13 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+import time
 from collections.abc import Callable, Hashable, Iterator
 from pathlib import Path
 from typing import Any
 
 from kundresa.project import JOURNEY_FILE, STORE_DIR, WAREHOUSE_FILE, Project
-from kundresa.store.warehouse import Warehouse
+from kundresa.store.warehouse import IngestError, Warehouse
 
 __all__ = ["ProjectState"]
 
@@ -153,6 +154,21 @@ class ProjectState:
             finally:
                 # Read-only again, with the journey the app had (even if the file on disk
                 # has changed meanwhile; the next page re-reads it as usual).
-                reader = Warehouse(store, read_only=True) if store.exists() else Warehouse(None)
-                self.project = Project(self.root, journey, reader, old.engine)
+                self.project = Project(self.root, journey, _reopen(store), old.engine)
                 self.generation += 1
+
+
+def _reopen(store: Path, seconds: float = 10.0) -> Warehouse:
+    """The warehouse opened read-only again. Another process may have taken the write lock in
+    the moment this one let go of it (a `kundresa ingest`): wait for it a little rather than
+    leave the app without a warehouse."""
+    if not store.exists():
+        return Warehouse(None)
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return Warehouse(store, read_only=True)
+        except IngestError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
