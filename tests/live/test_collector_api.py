@@ -389,3 +389,15 @@ def test_a_second_collector_on_the_project_is_a_clear_usage_error(project_dir: P
     assert result.exit_code == 2
     assert "another process is collecting into this project" in result.output
     assert "Traceback" not in result.output
+
+
+def test_the_data_page_and_api_info_show_the_collector(
+    project_dir: Path, make_collector: Any
+) -> None:
+    client = make_collector(project_dir)
+    assert client.post("/v1/batch", json={"batch": [track("d1")]}, auth=AUTH).status_code == 200
+    wait_for(lambda: loaded(client, 1))
+    info = client.get("/api/info").json()
+    assert info["collector"]["pending_batches"] == 0
+    assert info["last_ingest"]["sources"] == ["collector"]
+    assert client.get("/data").status_code == 200
