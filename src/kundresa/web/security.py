@@ -117,7 +117,7 @@ COLLECTOR_PREFIX = "/v1/"
 COLLECTOR_BODY_LIMIT = 500 * 1024
 """Largest body of a collector request on the wire (Segment's batch limit; a gzip body is
 also held to it once decompressed, by the collector)."""
-_NO_SESSION = ("/api/", "/static/", "/openapi.json")
+_NO_SESSION = ("/api/", "/static/", "/openapi.json", COLLECTOR_PREFIX)
 _PREFIX_LIMIT = 64 * 1024  # how much of a multipart body is read to find its first field
 
 _current_csrf: contextvars.ContextVar[str] = contextvars.ContextVar("kundresa_csrf", default="")
