@@ -43,31 +43,30 @@ EVENTS = ("page_view", "ad_click", "signup", "demo_request", "purchase")
 
 
 ANALYSIS = """\
-**Where the time goes** (profiled in process; CPU time, so less distorted by the shared
-machine than the wall-clock figures above). A request of 100 events costs about 3.5 ms of CPU
-in the server's one Python process: ~0.7 ms mapping and checking the messages (the shared
-Segment mapping, ~7 µs a message), ~0.2 ms parsing the JSON body, ~0.6 ms of fixed HTTP,
-middleware and routing cost that an empty request also pays, and the rest encoding the mapped
-rows for the log and handing them to the log's writer thread. The fsync is shared: one
-`fdatasync` per group of concurrent requests. That alone bounds one process near 25-30,000
-events/s on a quiet core. The loader competes for the same interpreter: a cycle of 16,000
-events spent ~0.75 s of Python turning rows into Arrow columns, ~0.8 s in DuckDB (the generic
-parse-and-check SQL every ingest runs, then the insert with its anti-join against every
-stored event key), the id map rebuilt from all identity links when new links arrive (each
-bench event links its anonymousId to its userId), and ~0.3 s for DuckDB's checkpoint when the
-write connection closes. On this machine, loaded by other engineers' test runs, each of those
-took several times longer, which is why acks slow down (p99) while a load runs, and why the
-loader needs seconds after the last ack to catch up with a burst: at this rate it is the
-bottleneck, not the log.
+**Where the time goes.** Ack path, measured in process with an in-process HTTP client (CPU
+time, whose own cost is included): a request of 100 events costs about 3.5 ms of CPU, of
+which ~0.7 ms maps and checks the messages (the shared Segment mapping, ~7 µs a message),
+~0.2 ms parses the JSON body, ~0.6 ms is fixed per-request cost (HTTP, middleware, routing;
+an empty batch pays it too), and the rest encodes the mapped rows for the log and hands them
+to the log's writer thread. The disk flush is shared: one `fdatasync` per group of concurrent
+requests. So one process's ack path alone is bounded near 25-30,000 events/s of one core. The
+loader shares that interpreter: one cycle of 16,000 events (timed at a load average of ~12,
+so several times slower than on a quiet machine) took ~2.6 s: ~0.75 s of Python turning the
+logged rows into Arrow columns, ~0.8 s in DuckDB (the parse-and-check SQL every ingest runs,
+then the insert with its anti-join against every stored event key), the id map rebuilt from
+all identity links when new links arrive (each bench event links its anonymousId to its
+userId), and ~0.3 s for DuckDB's checkpoint when the write connection closes. That is why the
+p99 ack grows while a load runs, and why the loader needs seconds after the last ack to
+catch up with a burst: under load the loader, not the log, is the bottleneck. The goal was
+missed on this shared machine; the run does not show whether a quiet 2-core machine meets it.
 
-**What would close the gap.** (1) Build the Arrow columns at request time (the collector
-already holds each mapped row) or let DuckDB read the log records itself, so the loader's
-Python work disappears; (2) run the loader in a process of its own (the log is already the
-hand-off), so acks never wait for the loader's interpreter time; (3) keep one write
-connection open while collecting instead of reopening it each cycle (no checkpoint per
-cycle; costs other processes their read access); (4) update the id map incrementally for the
-new links only; (5) several server processes, each with its own log, for more than one core
-of HTTP work.
+**What would close the gap.** (1) Let DuckDB parse the logged JSON itself (`read_json` over
+the records) instead of Python building Arrow columns row by row; (2) run the loader in a
+process of its own (the log is already the hand-off), so acks never wait for the loader's
+interpreter time; (3) keep one write connection open while collecting instead of reopening
+it every cycle (no checkpoint per cycle; costs other processes their read access); (4)
+update the id map for the new links only; (5) several server processes, each with its own
+log, for more than one core of HTTP work.
 """
 
 
