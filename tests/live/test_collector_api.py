@@ -401,3 +401,14 @@ def test_the_data_page_and_api_info_show_the_collector(
     assert info["collector"]["pending_batches"] == 0
     assert info["last_ingest"]["sources"] == ["collector"]
     assert client.get("/data").status_code == 200
+
+
+def test_a_log_that_cannot_be_written_is_503_and_nothing_is_acked(
+    project_dir: Path, make_collector: Any
+) -> None:
+    client = make_collector(project_dir)
+    collector = client.app.state.collector
+    collector.loader.stop()
+    collector.log.close()  # as when the server stops, or the disk fails
+    r = client.post("/v1/batch", json={"batch": [track("late")]}, auth=AUTH)
+    assert r.status_code == 503 and r.json()["success"] is False

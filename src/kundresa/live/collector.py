@@ -43,7 +43,7 @@ from fastapi.responses import JSONResponse, Response
 from kundresa.ingest.sources._records import BadRow
 from kundresa.ingest.sources.segment import VALUE_FIELDS, message_row
 from kundresa.live.loader import AfterLoad, Loader
-from kundresa.live.log import WriteAheadLog
+from kundresa.live.log import LogError, WriteAheadLog
 from kundresa.store.warehouse import IngestReport, Warehouse
 
 __all__ = [
@@ -308,6 +308,10 @@ def _openapi(schema: dict[str, Any], summary: str) -> dict[str, Any]:
                 "description": "A message over 32 KB or a body over 500 KB",
                 "content": {"application/json": {"schema": _REFUSED}},
             },
+            "503": {
+                "description": "Not stored (the log cannot be written); send again later",
+                "content": {"application/json": {"schema": _REFUSED}},
+            },
         },
     }
 
@@ -366,7 +370,11 @@ def router(collector: Collector) -> APIRouter:
                     {"index": index, "messageId": mid, "field": exc.field, "message": str(exc)}
                 )
         if rows:
-            await collector.accept(rows)
+            try:
+                await collector.accept(rows)
+            except LogError as exc:  # a full or failing disk, or the server stopping
+                # Nothing of this request is acknowledged; SDKs send it again after a 5xx.
+                return _refuse(503, f"not stored, send again later: {exc}")
         if errors:
             first = errors[0]
             where = f"message {first['index']}: " if kind is None else ""
