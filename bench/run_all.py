@@ -163,6 +163,9 @@ def render() -> str:
     if hardening:  # written by web_fuzz.py and web_load.py
         lines += ["", "## Web hardening", ""]
         lines += [part for p in hardening for part in (p.read_text().strip(), "")]
+    if (BENCH / "COLLECTOR_LOAD.md").exists():  # written by collector_load.py
+        lines += ["", "## Live collector", "", (BENCH / "COLLECTOR_LOAD.md").read_text().strip()]
+        lines += [""]
     if NOTES.exists():
         lines += ["", NOTES.read_text().strip(), ""]
     return "\n".join(lines).rstrip() + "\n"

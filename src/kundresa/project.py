@@ -756,6 +756,12 @@ class Project:
                 "touchpoints": len(j.touchpoints),
             }
         out.update(self.warehouse.summary())
+        if self.root is not None and (self.root / STORE_DIR / "collector").is_dir():
+            from kundresa.live.loader import collector_status
+
+            out["collector"] = collector_status(
+                self.root / STORE_DIR / "collector", self.warehouse.con
+            )
         return out
 
 

@@ -636,3 +636,13 @@ def test_upload_names_its_source_and_asks_for_columns(make_client: Any, demo_cop
         done = c.get(done.url)
     assert 'id="upload-report"' in done.text and 'id="recognised"' in done.text
     assert c.get("/api/customer?id=m2").json()["events_total"] == 1
+
+
+def test_openapi_lists_the_collector_with_a_write_key(demo_copy: Path, make_client: Any) -> None:
+    """With a write key every /v1 endpoint is described (and the guard's 4xx with it)."""
+    from kundresa.live.collector import KINDS
+
+    spec = make_client(demo_copy, write_key="k").get("/openapi.json").json()
+    for path in [*(f"/v1/{k}" for k in KINDS), "/v1/batch"]:
+        codes = set(spec["paths"][path]["post"]["responses"])
+        assert {"200", "400", "401", "413"} <= codes, path

@@ -243,3 +243,12 @@ def info(project_dir: Path, fmt: str) -> None:
         )
     else:
         say("nothing ingested yet (`kundresa ingest FILE`)")
+    live = data.get("collector")
+    if live is not None:
+        pending = live["pending_batches"]
+        say(
+            f"collector: {pending:,} batches ({live['pending_bytes']:,} bytes) logged, not yet "
+            "loaded (a running `kundresa serve --write-key` loads them)"
+            if pending
+            else "collector: every logged batch is loaded"
+        )

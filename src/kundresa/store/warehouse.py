@@ -13,7 +13,7 @@ import json
 import os
 import re
 import zoneinfo
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -738,6 +738,31 @@ class Warehouse:
             tz=tz,
         )
 
+    def ingest_batches(
+        self,
+        source: str,
+        batches: Iterable[RawBatch],
+        *,
+        before_commit: Callable[[duckdb.DuckDBPyConnection, IngestReport], None] | None = None,
+    ) -> IngestReport:
+        """Load batches of canonical columns (:mod:`kundresa.ingest.sources`) in one
+        transaction, as one row of the ingest log whose ``sources`` is ``[source]``; empty
+        channels are filled from campaign fields and referrers as for files.
+
+        ``before_commit(con, report)`` runs inside that transaction after the events, links
+        and traits are written (so what it writes commits or rolls back with them); an
+        exception it raises rolls the whole load back and is raised again. The live
+        collector's loader records its log position this way (:mod:`kundresa.live.loader`).
+        """
+        return self._ingest(
+            [(source, (assign_channels(b) for b in batches))],
+            customer_col=None,
+            time_col=None,
+            event_col=None,
+            tz=None,
+            before_commit=before_commit,
+        )
+
     def _ingest(
         self,
         sources: list[tuple[str, Any]],
@@ -750,6 +775,7 @@ class Warehouse:
         recognised: dict[str, str] | None = None,
         files: list[str] | None = None,
         formats: dict[str, _FileFormat] | None = None,
+        before_commit: Callable[[Any, IngestReport], None] | None = None,
     ) -> IngestReport:
         # ``sources`` are the parts staged one by one (a zip's members); ``files`` what the
         # user named, which the report and the ingest log list.
@@ -882,6 +908,8 @@ class Warehouse:
             )
             con.execute("DROP TABLE _parsed")
             con.execute("SET TimeZone = 'UTC'")
+            if before_commit is not None:
+                before_commit(con, report)
             con.execute("COMMIT")
         except BaseException as exc:
             # Interrupts included: nothing of a half-done ingest may stay behind.

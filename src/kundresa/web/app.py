@@ -12,12 +12,14 @@ SameSite=Strict session cookie.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.middleware.gzip import GZipMiddleware
 
+from kundresa.project import STORE_DIR
 from kundresa.web import assets, jobs, limits, routes, security
 from kundresa.web.i18n import LANGUAGES
 from kundresa.web.site import Site, format_value
@@ -35,6 +37,8 @@ def create_app(
     token: str | None = None,
     lang: str | None = None,
     upload_limit: int | None = None,
+    write_key: str | None = None,
+    after_load: Callable[[Any], None] | None = None,
 ) -> FastAPI:
     """The web app for the project in ``project_dir``.
 
@@ -49,6 +53,19 @@ def create_app(
         journey's language.
     upload_limit
         Largest upload in bytes (default ``KUNDRESA_UPLOAD_LIMIT`` or 200 MB).
+    write_key
+        Turns on the Segment-shaped collector under ``/v1/`` (:mod:`kundresa.live.collector`)
+        with this write key; ``None``: ``/v1/*`` answers 404. ``app.state.collector`` is the
+        :class:`~kundresa.live.collector.Collector` (else ``None``); closing the project state
+        (``app.state.project.close()``) stops it after a last load.
+    after_load
+        With a write key: called with the open write connection inside each load's
+        transaction (:mod:`kundresa.live.loader`).
+
+    Raises
+    ------
+    kundresa.live.LogError
+        When another process already collects into this project.
     """
     if lang is not None and lang not in LANGUAGES:
         raise ValueError(f"lang: expected one of {', '.join(LANGUAGES)}, got {lang!r}")
@@ -108,5 +125,18 @@ def create_app(
         app.include_router(area.router(site))
     app.include_router(routes.editor.router(site, job_manager))
     app.include_router(routes.data.router(site, job_manager, limit=limit))
+    app.state.collector = None
+    if write_key:
+        from kundresa.live.collector import LOG_DIR, Collector, router
+
+        collector = Collector(
+            write_key,
+            state.root / STORE_DIR / LOG_DIR,
+            state.writer,
+            after_load=after_load,
+        )
+        state.closers.append(collector.close)
+        app.state.collector = collector
+        app.include_router(router(collector))
     limits.document_responses(app)
     return app

@@ -17,6 +17,7 @@ import click
 __all__ = ["WARM_PAGES", "ServeError", "is_loopback", "run_server", "serve", "warm_up"]
 
 TOKEN_ENV = "KUNDRESA_TOKEN"
+WRITE_KEY_ENV = "KUNDRESA_WRITE_KEY"
 
 
 class ServeError(click.UsageError):
@@ -49,8 +50,12 @@ def run_server(
     *,
     lang: str | None = None,
     open_browser: bool = False,
+    write_key: str | None = None,
 ) -> None:
     """Serve the project's web app until interrupted; prints the URL first.
+
+    With ``write_key`` (or ``KUNDRESA_WRITE_KEY``) the Segment-shaped collector answers under
+    ``/v1/`` (docs/collector.md); stopping the server loads what it has logged.
 
     Raises
     ------
@@ -60,10 +65,12 @@ def run_server(
     """
     import uvicorn
 
+    from kundresa.live import LogError
     from kundresa.project import ProjectError
     from kundresa.web.app import create_app
 
     token = token or os.environ.get(TOKEN_ENV) or None
+    write_key = write_key or os.environ.get(WRITE_KEY_ENV) or None
     if not is_loopback(host) and not token:
         raise ServeError(
             f"--host {host} is reachable from other machines: give an access token with "
@@ -77,8 +84,8 @@ def run_server(
         except OSError as exc:
             raise ServeError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
     try:
-        app = create_app(project_dir, token=token, lang=lang)
-    except (ProjectError, ValueError) as exc:
+        app = create_app(project_dir, token=token, lang=lang, write_key=write_key)
+    except (ProjectError, ValueError, LogError) as exc:
         raise ServeError(str(exc)) from exc
     if is_loopback(host):
         # Only this machine's own names: a web page elsewhere cannot reach the app through
@@ -91,6 +98,11 @@ def run_server(
     click.echo(f"Kundresa serving {Path(project_dir).resolve()} at {url}")
     if token:
         click.echo("Sign in with the access token (API: Authorization: Bearer TOKEN).")
+    if write_key:
+        click.echo(
+            f"Collecting events at {url}v1/ (Segment's HTTP API; the write key is the Basic "
+            "auth user name). Other commands may wait while a load holds the warehouse."
+        )
     click.echo("Press Ctrl+C to stop.")
     sys.stdout.flush()
     if open_browser:
@@ -164,6 +176,12 @@ def warm_up(server: Any, base_url: str, token: str | None) -> None:
 )
 @click.option("--lang", type=click.Choice(["sv", "da", "en"]), help="UI language.")
 @click.option("--open/--no-open", "open_browser", default=False, help="Open a browser.")
+@click.option(
+    "--write-key",
+    envvar=WRITE_KEY_ENV,
+    help=f"Collect live events under /v1/ with this write key (or {WRITE_KEY_ENV}); "
+    "see docs/collector.md.",
+)
 def serve(
     project_dir: Path,
     host: str,
@@ -171,6 +189,9 @@ def serve(
     token: str | None,
     lang: str | None,
     open_browser: bool,
+    write_key: str | None,
 ) -> None:
     """Serve the journey map, the analyses and their HTTP API (OpenAPI at /openapi.json)."""
-    run_server(project_dir, host, port, token, lang=lang, open_browser=open_browser)
+    run_server(
+        project_dir, host, port, token, lang=lang, open_browser=open_browser, write_key=write_key
+    )

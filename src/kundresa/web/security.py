@@ -9,6 +9,9 @@ files) and, in this order:
    all. Signing in starts a new session (no fixation).
 2. **Access.** With an access token, every page and API call needs ``Authorization: Bearer
    TOKEN`` or a signed-in session; the sign-in page and the static assets are open.
+   The collector (``/v1/``, :mod:`kundresa.live.collector`) is open to senders on other
+   sites by design: its routes check the project's write key instead, and its body limit is
+   ``collector_limit``.
 3. **Forgery** (POST, PUT, PATCH, DELETE, on every address): an ``Origin`` header, else a
    ``Referer``, must name this server's host; then the request must carry a proof that a page
    of this app sent it: the bearer token (browsers never add it by themselves), the
@@ -49,6 +52,8 @@ from urllib.parse import parse_qsl, quote, urlsplit
 from kundresa.web import limits
 
 __all__ = [
+    "COLLECTOR_BODY_LIMIT",
+    "COLLECTOR_PREFIX",
     "CSP",
     "CSRF_FIELD",
     "CSRF_HEADER",
@@ -108,7 +113,11 @@ _SECURITY_HEADERS = [
 _UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _SIMPLE_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data", "text/plain")
 _PUBLIC = ("/login", "/static/")
-_NO_SESSION = ("/api/", "/static/", "/openapi.json")
+COLLECTOR_PREFIX = "/v1/"
+COLLECTOR_BODY_LIMIT = 500 * 1024
+"""Largest body of a collector request on the wire (Segment's batch limit; a gzip body is
+also held to it once decompressed, by the collector)."""
+_NO_SESSION = ("/api/", "/static/", "/openapi.json", COLLECTOR_PREFIX)
 _PREFIX_LIMIT = 64 * 1024  # how much of a multipart body is read to find its first field
 
 _current_csrf: contextvars.ContextVar[str] = contextvars.ContextVar("kundresa_csrf", default="")
@@ -296,6 +305,8 @@ class Guard:
     error_page
         ``(scope, message, status) -> (html bytes, content type)`` for refusals of pages
         (API paths get JSON ``{"detail": ...}``); default a plain escaped page.
+    collector_limit
+        Largest body on the wire of a request to the collector (``/v1/``).
     """
 
     def __init__(
@@ -308,8 +319,10 @@ class Guard:
         body_limit: int = DEFAULT_BODY_LIMIT,
         upload_paths: Iterable[str] = ("/data", "/api/data/upload"),
         error_page: ErrorPage | None = None,
+        collector_limit: int = COLLECTOR_BODY_LIMIT,
     ) -> None:
         self.app = app
+        self.collector_limit = collector_limit
         self.token = token
         self.sessions = sessions
         self.upload_limit = upload_limit
@@ -363,7 +376,13 @@ class Guard:
         try:
             # Access.
             signed_in = bearer or (session is not None and session.signed_in)
-            if self.token is not None and not path.startswith(_PUBLIC) and not signed_in:
+            collector = path.startswith(COLLECTOR_PREFIX)
+            if (
+                self.token is not None
+                and not path.startswith(_PUBLIC)
+                and not signed_in
+                and not collector
+            ):
                 await self._deny_access(scope, send_with_headers)
                 return
             # A page opened by a browser without a session gets one (its forms need a token).
@@ -377,7 +396,13 @@ class Guard:
                 new_cookie = _cookie_header(session.id, secure=secure)
             _current_csrf.set(session.csrf if session is not None else "")
             limits.check_query(path, scope.get("query_string", b""))
-            if method in _UNSAFE:
+            if method in _UNSAFE and collector:
+                # Senders on other sites are the point: the write key, checked by the
+                # collector's routes, is the proof; only the size is the guard's business.
+                length = headers.get("content-length")
+                if length is not None and length.isdigit() and int(length) > self.collector_limit:
+                    raise _too_large(self.collector_limit)
+            elif method in _UNSAFE:
                 receive = await self._check_unsafe(scope, headers, session, bearer, receive)
         except limits.ParameterError as exc:
             await self._refuse(scope, send_with_headers, Refused(422, exc.message, exc.field))
@@ -428,6 +453,8 @@ class Guard:
         return hmac.compare_digest(auth[7:].strip().encode(), self.token.encode())
 
     def _limit(self, path: str, method: str) -> int:
+        if path.startswith(COLLECTOR_PREFIX):
+            return self.collector_limit
         return self.upload_limit if path in self.upload_paths else self.body_limit
 
     async def _check_unsafe(
@@ -507,7 +534,11 @@ class Guard:
 
     async def _refuse(self, scope: Scope, send: Send, exc: Refused) -> None:
         path = scope["path"]
-        if path.startswith("/api/") or path == "/openapi.json" or self.error_page is None:
+        if (
+            path.startswith(("/api/", COLLECTOR_PREFIX))
+            or path == "/openapi.json"
+            or self.error_page is None
+        ):
             if exc.status == 422:
                 loc = ["query", exc.field] if exc.field else ["body"]
                 payload: Any = {"detail": [{"loc": loc, "msg": exc.message, "type": "value_error"}]}

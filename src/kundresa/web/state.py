@@ -14,14 +14,16 @@ pages' assembly is kept in the same cache (:meth:`ProjectState.cached`).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
-from collections.abc import Callable, Hashable
+import time
+from collections.abc import Callable, Hashable, Iterator
 from pathlib import Path
 from typing import Any
 
 from kundresa.project import JOURNEY_FILE, STORE_DIR, WAREHOUSE_FILE, Project
-from kundresa.store.warehouse import Warehouse
+from kundresa.store.warehouse import IngestError, Warehouse
 
 __all__ = ["ProjectState"]
 
@@ -41,11 +43,17 @@ class ProjectState:
         self.generation = 0
         self._seen_mtime = self._journey_mtime()
         self.project = self._open()
+        #: Called by :meth:`close` before the warehouse is closed (last one first).
+        self.closers: list[Callable[[], None]] = []
 
     def _open(self) -> Project:
         return Project.open(self.root, read_only=True)
 
     def close(self) -> None:
+        """Run :attr:`closers` (the collector's last load), then close the warehouse."""
+        for closer in reversed(self.closers):
+            closer()
+        self.closers.clear()
         with self.lock:
             self.project.close()
 
@@ -120,23 +128,47 @@ class ProjectState:
         the file is read; an exception it raises stops the ingest, which then changes
         nothing. ``opened(writer)`` gets the warehouse opened for writing
         (``writer.con.interrupt()`` stops its query from another thread)."""
+        with self.writer() as writer:
+            if opened is not None:
+                opened(writer)
+            report = writer.ingest([path], progress=progress, **options)
+        return report.as_dict()
+
+    @contextlib.contextmanager
+    def writer(self) -> Iterator[Warehouse]:
+        """The warehouse opened for writing, under the lock: the read-only connection is
+        closed first and opened again afterwards (DuckDB lets a process open a file one way
+        at a time), and cached results are dropped. :class:`~kundresa.store.warehouse.
+        IngestError` when another process holds the file; the app keeps serving then."""
         with self.lock:
             old = self.project
             journey = old.journey if old.has_journey else None
             store = self.root / STORE_DIR / WAREHOUSE_FILE
             old.close()
             try:
-                writer = Warehouse(store)  # the write lock, for this ingest only
+                writer = Warehouse(store)  # the write lock, for this write only
                 try:
-                    if opened is not None:
-                        opened(writer)
-                    report = writer.ingest([path], progress=progress, **options)
+                    yield writer
                 finally:
                     writer.close()
             finally:
                 # Read-only again, with the journey the app had (even if the file on disk
                 # has changed meanwhile; the next page re-reads it as usual).
-                reader = Warehouse(store, read_only=True) if store.exists() else Warehouse(None)
-                self.project = Project(self.root, journey, reader, old.engine)
+                self.project = Project(self.root, journey, _reopen(store), old.engine)
                 self.generation += 1
-            return report.as_dict()
+
+
+def _reopen(store: Path, seconds: float = 10.0) -> Warehouse:
+    """The warehouse opened read-only again. Another process may have taken the write lock in
+    the moment this one let go of it (a `kundresa ingest`): wait for it a little rather than
+    leave the app without a warehouse."""
+    if not store.exists():
+        return Warehouse(None)
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return Warehouse(store, read_only=True)
+        except IngestError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)

@@ -220,6 +220,11 @@ class RecordSource(Source):
             lines.extend([line] * len(mapped))
         return self._batch(rows, lines, rejected)
 
+    def rows_batch(self, rows: list[Row], lines: list[int]) -> RawBatch:
+        """Canonical rows (as :meth:`records` gives them) as one batch of canonical columns;
+        ``lines`` numbers them (a quarantined row names its line)."""
+        return self._batch(rows, lines, [])
+
     def _name(self, key: str) -> str:
         low = key.lower()
         if low in _RESERVED:

@@ -84,6 +84,101 @@ def _value(props: Row) -> object:
     return None
 
 
+def message_row(msg: Row) -> Row:
+    """One Segment Spec message (``track``, ``page``, ``screen``, ``identify``, ``alias``,
+    ``group``) as a canonical row: the one mapping shared by the ``segment`` file source and
+    the HTTP collector (:mod:`kundresa.live.collector`).
+
+    Nested fields may be objects or their JSON text. Properties are under :data:`PROPS`.
+
+    Raises
+    ------
+    BadRow
+        When the message cannot be mapped; the message names the field.
+
+    Examples
+    --------
+    >>> row = message_row({"type": "page", "anonymousId": "a1", "name": "Pricing",
+    ...                    "timestamp": "2025-05-01T10:00:00Z", "messageId": "m1"})
+    >>> row["event"], row["event_id"], row["_props"]
+    ('page_view', 'm1', {'name': 'Pricing'})
+    >>> message_row({"type": "track", "userId": "u1", "timestamp": "2025-05-01T10:00:00Z"})
+    Traceback (most recent call last):
+    ...
+    kundresa.ingest.sources._records.BadRow: missing event (a track call)
+    """
+    kind = first(msg, "type")
+    if kind is None:
+        raise BadRow("missing type")
+    kind = str(kind).lower()
+    ts = utc_text(first(msg, "timestamp", "originalTimestamp", "sentAt", "receivedAt"))
+    if ts is None:
+        raise BadRow("missing timestamp (and originalTimestamp, sentAt, receivedAt)")
+    user, anonymous = first_id(msg, "userId"), first_id(msg, "anonymousId")
+    if kind == "alias":
+        previous = first_id(msg, "previousId")
+        if previous is None or user is None:
+            raise BadRow("alias needs previousId and userId")
+        return {
+            "customer_id": user,
+            "anonymous_id": previous,
+            "timestamp": ts,
+            "event_id": first(msg, "messageId"),
+            "_kind": KIND_IDENTIFY,
+            PROPS: {},
+        }
+    if user is None and anonymous is None:
+        raise BadRow("missing userId and anonymousId")
+    context = parse_json(msg, "context") or {}
+    row: Row = {
+        "customer_id": user,
+        "anonymous_id": anonymous,
+        "timestamp": ts,
+        "event_id": first(msg, "messageId"),
+    }
+    if kind in ("identify", "group"):
+        traits = parse_json(msg, "traits") or context.get("traits") or {}
+        props = flatten(traits, depth=1)
+        if kind == "group":
+            props = {f"group.{k}": v for k, v in props.items()}
+            props["group_id"] = first(msg, "groupId")
+        row["_kind"] = KIND_IDENTIFY
+        row[PROPS] = props
+        return row
+    props = {}
+    if kind == "track":
+        event = first(msg, "event")
+        if event is None:
+            raise BadRow("missing event (a track call)")
+        row["event"] = event
+    elif kind in ("page", "screen"):
+        row["event"] = f"{kind}_view"
+        for field in ("name", "category"):
+            if not blank(msg.get(field)):
+                props[field] = msg[field]
+    else:
+        raise BadRow(f"unknown type {kind!r} (field 'type')")
+    page = member(context, "page")
+    for field in _PAGE:
+        if page.get(field) is not None:
+            props[field] = page[field]
+    campaign = member(context, "campaign")
+    for field, name in _CAMPAIGN.items():
+        if campaign.get(field) is not None:
+            props[name] = campaign[field]
+    for rec in _CONTEXT_RECORDS:
+        flatten(member(context, rec), f"{rec}.", props, 0)
+    for field, name in (("userAgent", "user_agent"), ("locale", "locale")):
+        if context.get(field) is not None:
+            props[name] = context[field]
+    if not blank(msg.get("channel")):
+        props["segment_channel"] = msg["channel"]
+    flatten(parse_json(msg, "properties") or {}, "", props, depth=1)
+    row["value"] = _value(props)
+    row[PROPS] = props
+    return row
+
+
 @register
 class SegmentSource(RecordSource):
     """Segment raw messages or warehouse tables → canonical columns.
@@ -134,76 +229,7 @@ class SegmentSource(RecordSource):
     # -- raw messages (camelCase, nested objects) ---------------------------------------------
 
     def _message(self, msg: Row) -> Row:
-        kind = first(msg, "type")
-        if kind is None:
-            raise BadRow("missing type")
-        kind = str(kind).lower()
-        ts = utc_text(first(msg, "timestamp", "originalTimestamp", "sentAt", "receivedAt"))
-        if ts is None:
-            raise BadRow("missing timestamp (and originalTimestamp, sentAt, receivedAt)")
-        user, anonymous = first_id(msg, "userId"), first_id(msg, "anonymousId")
-        if kind == "alias":
-            previous = first_id(msg, "previousId")
-            if previous is None or user is None:
-                raise BadRow("alias needs previousId and userId")
-            return {
-                "customer_id": user,
-                "anonymous_id": previous,
-                "timestamp": ts,
-                "event_id": first(msg, "messageId"),
-                "_kind": KIND_IDENTIFY,
-                PROPS: {},
-            }
-        if user is None and anonymous is None:
-            raise BadRow("missing userId and anonymousId")
-        context = parse_json(msg, "context") or {}
-        row: Row = {
-            "customer_id": user,
-            "anonymous_id": anonymous,
-            "timestamp": ts,
-            "event_id": first(msg, "messageId"),
-        }
-        if kind in ("identify", "group"):
-            traits = parse_json(msg, "traits") or context.get("traits") or {}
-            props = flatten(traits, depth=1)
-            if kind == "group":
-                props = {f"group.{k}": v for k, v in props.items()}
-                props["group_id"] = first(msg, "groupId")
-            row["_kind"] = KIND_IDENTIFY
-            row[PROPS] = props
-            return row
-        props = {}
-        if kind == "track":
-            event = first(msg, "event")
-            if event is None:
-                raise BadRow("missing event (a track call)")
-            row["event"] = event
-        elif kind in ("page", "screen"):
-            row["event"] = f"{kind}_view"
-            for field in ("name", "category"):
-                if not blank(msg.get(field)):
-                    props[field] = msg[field]
-        else:
-            raise BadRow(f"unknown type {kind!r} (field 'type')")
-        page = member(context, "page")
-        for field in _PAGE:
-            if page.get(field) is not None:
-                props[field] = page[field]
-        campaign = member(context, "campaign")
-        for field, name in _CAMPAIGN.items():
-            if campaign.get(field) is not None:
-                props[name] = campaign[field]
-        for rec in _CONTEXT_RECORDS:
-            flatten(member(context, rec), f"{rec}.", props, 0)
-        for field, name in (("userAgent", "user_agent"), ("locale", "locale")):
-            if context.get(field) is not None:
-                props[name] = context[field]
-        if not blank(msg.get("channel")):
-            props["segment_channel"] = msg["channel"]
-        flatten(parse_json(msg, "properties") or {}, "", props, depth=1)
-        row["value"] = _value(props)
-        row[PROPS] = props
-        return row
+        return message_row(msg)
 
     # -- warehouse tables (snake_case, flat) ---------------------------------------------------
 

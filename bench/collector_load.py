@@ -1,0 +1,264 @@
+"""Load on the live collector: batches of 100 events from 8 concurrent clients on loopback.
+
+A new project is served by ``kundresa serve --write-key`` in a process of its own. Each client
+thread holds one keep-alive connection and posts Segment ``/v1/batch`` requests of
+``--batch`` track events (bodies built before the clock starts, every ``messageId`` unique)
+with HTTP Basic auth; a request counts when it is answered ``200 {"success": true}``, that is
+when its batch is fsynced to the collector's log. After the last ack the script waits until
+the loader has moved everything into the warehouse and checks that every event is there once.
+
+Results: sustained acked events per second, p50/p99 ack latency, the time from the last ack
+until everything is loaded, and the machine's load; they go to ``bench/COLLECTOR_LOAD.md``
+and the "Live collector" section of RESULTS.md.
+
+Usage::
+
+    python bench/collector_load.py                 # 8 clients x 60 requests x 100 events
+    python bench/collector_load.py --requests 20   # a quick run
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import http.client
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+OUT = BENCH / "COLLECTOR_LOAD.md"
+RESULTS = BENCH / "RESULTS.md"
+KEY = "bench-write-key"
+AUTH = "Basic " + base64.b64encode(f"{KEY}:".encode()).decode()
+EVENTS = ("page_view", "ad_click", "signup", "demo_request", "purchase")
+
+
+ANALYSIS = """\
+**Where the time goes.** Ack path, measured in process with an in-process HTTP client (CPU
+time, whose own cost is included): a request of 100 events costs about 3.5 ms of CPU, of
+which ~0.7 ms maps and checks the messages (the shared Segment mapping, ~7 µs a message),
+~0.2 ms parses the JSON body, ~0.6 ms is fixed per-request cost (HTTP, middleware, routing;
+an empty batch pays it too), and the rest encodes the mapped rows for the log and hands them
+to the log's writer thread. The disk flush is shared: one `fdatasync` per group of concurrent
+requests. So one process's ack path alone is bounded near 25-30,000 events/s of one core. The
+loader shares that interpreter: one cycle of 16,000 events (timed at a load average of ~12,
+so several times slower than on a quiet machine) took ~2.6 s: ~0.75 s of Python turning the
+logged rows into Arrow columns, ~0.8 s in DuckDB (the parse-and-check SQL every ingest runs,
+then the insert with its anti-join against every stored event key), the id map rebuilt from
+all identity links when new links arrive (each bench event links its anonymousId to its
+userId), and ~0.3 s for DuckDB's checkpoint when the write connection closes. That is why the
+p99 ack grows while a load runs, and why the loader needs seconds after the last ack to
+catch up with a burst: under load the loader, not the log, is the bottleneck. The goal was
+missed on this shared machine; the run does not show whether a quiet 2-core machine meets it.
+
+**What would close the gap.** (1) Let DuckDB parse the logged JSON itself (`read_json` over
+the records) instead of Python building Arrow columns row by row; (2) run the loader in a
+process of its own (the log is already the hand-off), so acks never wait for the loader's
+interpreter time; (3) keep one write connection open while collecting instead of reopening
+it every cycle (no checkpoint per cycle; costs other processes their read access); (4)
+update the id map for the new links only; (5) several server processes, each with its own
+log, for more than one core of HTTP work.
+"""
+
+
+def write_section() -> None:
+    """Put ``COLLECTOR_LOAD.md`` into RESULTS.md as its "Live collector" section (replacing
+    the one there)."""
+    section = "## Live collector\n\n" + OUT.read_text(encoding="utf-8").strip() + "\n"
+    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
+    start = text.find("\n## Live collector")
+    if start >= 0:
+        end = text.find("\n## ", start + 5)
+        text = text[: start + 1] + section + (text[end:] if end >= 0 else "")
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    RESULTS.write_text(text, encoding="utf-8")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _body(client: int, request: int, size: int) -> bytes:
+    stamp = datetime(2026, 6, 1, tzinfo=UTC).timestamp()
+    batch = []
+    for i in range(size):
+        n = (client * 1_000_003 + request * size + i) % 50_000
+        batch.append(
+            {
+                "type": "track",
+                "event": EVENTS[(request + i) % len(EVENTS)],
+                "userId": f"user-{n}",
+                "anonymousId": f"anon-{n}",
+                "messageId": f"c{client}-r{request}-{i}",
+                "timestamp": datetime.fromtimestamp(stamp + request * 60 + i, UTC).isoformat(),
+                "properties": {"path": "/pricing", "plan": "pro", "revenue": 10.0 + i},
+                "context": {"library": {"name": "bench", "version": "1"}},
+            }
+        )
+    return json.dumps({"batch": batch, "sentAt": datetime.now(UTC).isoformat()}).encode()
+
+
+def _post(conn: http.client.HTTPConnection, body: bytes) -> int:
+    conn.request(
+        "POST",
+        "/v1/batch",
+        body=body,
+        headers={"Authorization": AUTH, "Content-Type": "application/json"},
+    )
+    r = conn.getresponse()
+    r.read()
+    return r.status
+
+
+def _loaded(folder: Path) -> tuple[int, int] | None:
+    """(pending batches, events) once the warehouse can be read, else None."""
+    import duckdb
+
+    from kundresa.live.loader import loaded_position
+    from kundresa.live.log import pending_records, read_log_id
+
+    try:
+        con = duckdb.connect(str(folder / ".kundresa" / "warehouse.duckdb"), read_only=True)
+    except duckdb.Error:
+        return None  # a load cycle holds the write lock
+    try:
+        log_dir = folder / ".kundresa" / "collector"
+        pending = pending_records(log_dir, loaded_position(con, read_log_id(log_dir)))[0]
+        row = con.execute("SELECT count(*), count(DISTINCT event_id) FROM events").fetchone()
+        assert row is not None and row[0] == row[1], "an event was loaded twice"
+        return pending, int(row[0])
+    finally:
+        con.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--requests", type=int, default=60, help="per client")
+    parser.add_argument("--batch", type=int, default=100, help="events per request")
+    args = parser.parse_args()
+
+    from kundresa.project import Project
+
+    bodies = [[_body(c, r, args.batch) for r in range(args.requests)] for c in range(args.clients)]
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "shop"
+        Project.init(folder).close()
+        port = _free_port()
+        exe = Path(sys.executable).with_name("kundresa")
+        server = subprocess.Popen(
+            [str(exe), "serve", "--project", str(folder), "--port", str(port)],
+            env={**os.environ, "KUNDRESA_WRITE_KEY": KEY},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + 120
+            while True:
+                try:
+                    probe = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                    if _post(probe, b'{"batch": []}') == 200:
+                        probe.close()
+                        break
+                except OSError:
+                    if time.monotonic() > deadline or server.poll() is not None:
+                        raise SystemExit("the server did not start") from None
+                    time.sleep(0.2)
+            time.sleep(3)  # let the server's warm-up of its pages finish
+            load = os.getloadavg()
+            latencies: list[float] = []
+            failures = 0
+            lock = threading.Lock()
+            go = threading.Barrier(args.clients + 1)
+
+            def client(n: int) -> None:
+                nonlocal failures
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+                mine = []
+                bad = 0
+                go.wait()
+                for body in bodies[n]:
+                    t0 = time.perf_counter()
+                    if _post(conn, body) != 200:
+                        bad += 1
+                    mine.append(time.perf_counter() - t0)
+                conn.close()
+                with lock:
+                    latencies.extend(mine)
+                    failures += bad
+
+            threads = [threading.Thread(target=client, args=(n,)) for n in range(args.clients)]
+            for t in threads:
+                t.start()
+            go.wait()
+            started = time.perf_counter()
+            for t in threads:
+                t.join()
+            elapsed = time.perf_counter() - started
+            total_events = args.clients * args.requests * args.batch
+            while True:
+                state = _loaded(folder)
+                if state is not None and state[0] == 0:
+                    break
+                time.sleep(0.05)
+            lag = time.perf_counter() - started - elapsed
+            after = os.getloadavg()
+            assert state[1] == total_events, f"{state[1]} of {total_events} events loaded"
+        finally:
+            server.terminate()
+            server.wait(60)
+    latencies.sort()
+
+    def pct(p: float) -> float:
+        return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000
+
+    requests = len(latencies)
+    rate = total_events / elapsed
+    print(
+        f"{total_events} events in {requests} requests, {elapsed:.1f} s: {rate:,.0f} events/s, "
+        f"p50 {pct(0.5):.1f} ms, p99 {pct(0.99):.1f} ms, {failures} failed; all loaded "
+        f"{lag:.2f} s after the last ack"
+    )
+    met = rate >= 20_000 and pct(0.99) < 100
+    lines = [
+        "### Acked events per second (`bench/collector_load.py`)",
+        "",
+        f"`kundresa serve --write-key` (one process: the collector, its log and the loader) on "
+        f"loopback with a new project; {args.clients} client threads with a keep-alive "
+        f"connection each post {args.requests} `/v1/batch` requests of {args.batch} track "
+        "events (bodies built before the clock starts); an ack is a 200 sent after the batch "
+        f"is fsynced. {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, Python "
+        f"{platform.python_version()}, {os.cpu_count()} cores shared by the server, the "
+        "clients and other engineers' work.",
+        "",
+        "| clients | events/request | events | failed | events/s | p50 ack (ms) | p99 ack (ms) "
+        "| all loaded after last ack (s) | goal (>= 20,000/s, p99 < 100 ms) |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        f"| {args.clients} | {args.batch} | {total_events:,} | {failures} | {rate:,.0f} "
+        f"| {pct(0.5):.1f} | {pct(0.99):.1f} | {lag:.2f} | {'met' if met else '**missed**'} |",
+        "",
+        f"Load average {load[0]:.1f}/{load[1]:.1f}/{load[2]:.1f} before, "
+        f"{after[0]:.1f}/{after[1]:.1f}/{after[2]:.1f} after (1/5/15 min). Every event was "
+        "in the warehouse exactly once at the end.",
+        "",
+        ANALYSIS,
+    ]
+    OUT.write_text("\n".join(lines), encoding="utf-8")
+    write_section()
+    print(f"wrote {OUT} and the Live collector section of RESULTS.md")
+
+
+if __name__ == "__main__":
+    main()

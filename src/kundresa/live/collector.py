@@ -1,0 +1,415 @@
+"""The collector: Segment's HTTP Tracking API, so Segment and RudderStack libraries can send here.
+
+``POST /v1/track``, ``/v1/page``, ``/v1/screen``, ``/v1/identify``, ``/v1/alias``, ``/v1/group``
+(one message each) and ``/v1/batch`` (``{"batch": [...]}``) — and the short paths analytics.js
+uses, ``/v1/t``, ``/v1/p``, ``/v1/s``, ``/v1/i``, ``/v1/a``, ``/v1/g`` and ``/v1/b`` — take
+messages in the shapes of Segment's HTTP Tracking API
+(segment.com/docs/connections/sources/catalog/libraries/server/http-api). They are
+authenticated with the project's **write key**: HTTP Basic auth with the key as the user
+name and an empty password, or — as analytics.js sends from a browser, to avoid a CORS
+preflight — a ``writeKey`` field in the JSON body; anything else is 401.
+
+Each message is mapped when it arrives by the same function as the ``segment`` file source
+(:func:`kundresa.ingest.sources.segment.message_row`: ``page`` → ``page_view``, ``identify``
+and ``alias`` → identity links and traits), and its time and revenue are checked, so a bad
+message is refused at once with 400 naming the field; the other messages of a batch are kept
+(the answer counts them). The accepted messages of a request are appended to the durable log
+(:mod:`kundresa.live.log`) and the answer, ``200 {"success": true}``, is sent only once they
+are on disk. The loader (:mod:`kundresa.live.loader`) moves them into the warehouse within
+about a second.
+
+Limits (Segment's): 32 KB per message and 500 KB per request (413 beyond); a gzip body
+(``Content-Encoding: gzip``) is decompressed up to 500 KB.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import hmac
+import json
+import math
+import zlib
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+
+from kundresa.ingest.sources._records import BadRow
+from kundresa.ingest.sources.segment import VALUE_FIELDS, message_row
+from kundresa.live.loader import AfterLoad, Loader
+from kundresa.live.log import LogError, WriteAheadLog
+from kundresa.store.warehouse import IngestReport, Warehouse
+
+__all__ = [
+    "BATCH_LIMIT",
+    "KINDS",
+    "LOG_DIR",
+    "MESSAGE_LIMIT",
+    "SHORT_PATHS",
+    "WRITE_KEY_ENV",
+    "Collector",
+    "MessageError",
+    "check_message",
+    "router",
+]
+
+MESSAGE_LIMIT = 32 * 1024
+"""Largest message, in bytes of JSON (Segment's limit)."""
+BATCH_LIMIT = 500 * 1024
+"""Largest request body, in bytes, after gzip decompression (Segment's limit)."""
+KINDS = ("track", "page", "screen", "identify", "alias", "group")
+"""The single-message endpoints (``/v1/KIND``); ``/v1/batch`` takes any of them."""
+SHORT_PATHS = {
+    "t": "track",
+    "p": "page",
+    "s": "screen",
+    "i": "identify",
+    "a": "alias",
+    "g": "group",
+}
+"""The paths analytics.js (Segment's browser library) posts to: ``/v1/t`` for a track call
+and so on, and ``/v1/b`` for a batch."""
+LOG_DIR = "collector"
+"""The log's folder inside the project's ``.kundresa``."""
+WRITE_KEY_ENV = "KUNDRESA_WRITE_KEY"
+
+_CORS = {
+    "access-control-allow-origin": "*",
+    "access-control-allow-methods": "POST, OPTIONS",
+    "access-control-allow-headers": "Authorization, Content-Type, Content-Encoding",
+    "access-control-max-age": "86400",
+}
+
+
+class MessageError(ValueError):
+    """A message the collector refuses; ``field`` names what is wrong."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+def _check_time(value: Any) -> None:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if math.isfinite(value) and value > 0:
+            return
+        raise MessageError("timestamp", f"{value!r} is not a time after 1970")
+    text = str(value).strip()
+    try:
+        datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        if not text.isdigit():
+            raise MessageError("timestamp", f"{text[:40]!r} is not an ISO 8601 date-time") from None
+
+
+def check_message(msg: Any, received_at: str, sent_at: Any = None) -> dict[str, Any]:
+    """One message as a canonical row, or :class:`MessageError` naming the field.
+
+    ``received_at`` is the server's time (the message's ``receivedAt``, used when the message
+    has no ``timestamp``, ``originalTimestamp`` or ``sentAt``); ``sent_at`` the batch's
+    ``sentAt``.
+
+    Examples
+    --------
+    >>> row = check_message({"type": "track", "event": "signup", "userId": "u1",
+    ...                      "properties": {"revenue": 9.5}}, "2025-01-02T03:04:05Z")
+    >>> row["event"], row["timestamp"], row["value"]
+    ('signup', '2025-01-02T03:04:05Z', 9.5)
+    >>> check_message({"type": "track", "userId": "u1"}, "2025-01-02T03:04:05Z")
+    Traceback (most recent call last):
+    ...
+    kundresa.live.collector.MessageError: event: missing event (a track call)
+    """
+    if not isinstance(msg, dict):
+        raise MessageError("message", "not a JSON object")
+    if sent_at is not None and "sentAt" not in msg:
+        msg["sentAt"] = sent_at
+    msg["receivedAt"] = received_at
+    for name in ("properties", "traits", "context"):
+        if msg.get(name) is not None and not isinstance(msg[name], dict):
+            raise MessageError(name, "not a JSON object")
+    try:
+        row = message_row(msg)
+    except BadRow as exc:
+        text = str(exc)
+        raise MessageError(_field_of(text), text) from None
+    _check_time(row["timestamp"])
+    if row.get("value") is not None:
+        try:
+            float(row["value"])
+        except (TypeError, ValueError):
+            field = next(f for f in VALUE_FIELDS if (msg.get("properties") or {}).get(f))
+            raise MessageError(f"properties.{field}", f"{row['value']!r} is not a number") from None
+    return row
+
+
+def _field_of(reason: str) -> str:
+    """The message field a mapping error names (its first word that is a field)."""
+    for name in ("previousId", "userId", "anonymousId", "timestamp", "event", "type"):
+        if name in reason:
+            return name
+    return "message"
+
+
+def _basic_user(header: str) -> tuple[str, str] | None:
+    if not header.lower().startswith("basic "):
+        return None
+    try:
+        decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    user, _, password = decoded.partition(":")
+    return user, password
+
+
+class Collector:
+    """The collector of one served project: its write key, log and loader.
+
+    Parameters
+    ----------
+    write_key
+        The key senders must present.
+    log_dir
+        The log's folder (``PROJECT/.kundresa/collector``).
+    open_writer
+        Gives the warehouse opened for writing, one load cycle at a time.
+    after_load
+        See :mod:`kundresa.live.loader` (called inside each load's transaction).
+    loaded
+        Called after each committed load with its report.
+    interval
+        Seconds between load cycles.
+    """
+
+    def __init__(
+        self,
+        write_key: str,
+        log_dir: str | Path,
+        open_writer: Callable[[], contextlib.AbstractContextManager[Warehouse]],
+        *,
+        after_load: AfterLoad | None = None,
+        loaded: Callable[[IngestReport], None] | None = None,
+        interval: float = 0.5,
+    ) -> None:
+        if not write_key:
+            raise ValueError("the write key is empty")
+        self.write_key = write_key
+        self.log = WriteAheadLog(log_dir)
+        self.loader = Loader(
+            self.log, open_writer, after_load=after_load, loaded=loaded, interval=interval
+        )
+        self.loader.start()
+
+    def close(self) -> None:
+        """Stop the loader after a last cycle, then close the log."""
+        self.loader.stop()
+        self.log.close()
+
+    def authorised(self, header: str | None, body_key: Any = None) -> bool:
+        """Whether a request carries the write key (Basic auth, else ``writeKey`` in the
+        body)."""
+        key = self.write_key.encode()
+        if header:
+            basic = _basic_user(header)
+            return (
+                basic is not None and hmac.compare_digest(basic[0].encode(), key) and basic[1] == ""
+            )
+        return isinstance(body_key, str) and hmac.compare_digest(body_key.encode(), key)
+
+    async def accept(self, rows: list[dict[str, Any]]) -> None:
+        """Append the rows of one request to the log; returns once they are on disk."""
+        payload = json.dumps(rows, ensure_ascii=False, separators=(",", ":"), default=str)
+        await asyncio.wrap_future(self.log.submit(payload.encode()))
+        self.loader.wake()
+
+
+def _answer(status: int, content: dict[str, Any]) -> JSONResponse:
+    return JSONResponse(content, status_code=status, headers=_CORS)
+
+
+def _refuse(status: int, message: str, **extra: Any) -> JSONResponse:
+    return _answer(status, {"success": False, "message": message, **extra})
+
+
+def _decode(body: bytes, encoding: str) -> bytes:
+    if encoding in ("", "identity"):
+        return body
+    if encoding not in ("gzip", "x-gzip", "deflate"):
+        raise MessageError("Content-Encoding", f"{encoding!r} is not gzip")
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS if encoding != "deflate" else 0)
+    try:
+        out = inflater.decompress(body, BATCH_LIMIT + 1)
+    except zlib.error as exc:
+        raise MessageError("body", f"not valid {encoding} data ({exc})") from None
+    if len(out) > BATCH_LIMIT or inflater.unconsumed_tail:
+        raise OverflowError
+    return out
+
+
+_MESSAGE_SCHEMA = {
+    "type": "object",
+    "description": "A message in the Segment Spec (userId or anonymousId, timestamp, "
+    "event for track, properties, traits, context, messageId); at most 32 KB.",
+    "additionalProperties": True,
+}
+_BATCH_SCHEMA = {
+    "type": "object",
+    "required": ["batch"],
+    "properties": {
+        "batch": {"type": "array", "items": _MESSAGE_SCHEMA},
+        "sentAt": {"type": "string"},
+        "context": {"type": "object"},
+        "writeKey": {"type": "string"},
+    },
+}
+_OK = {
+    "type": "object",
+    "properties": {"success": {"type": "boolean", "const": True}},
+}
+_REFUSED = {
+    "type": "object",
+    "properties": {
+        "success": {"type": "boolean"},
+        "message": {"type": "string"},
+        "accepted": {"type": "integer"},
+        "errors": {"type": "array", "items": {"type": "object"}},
+    },
+}
+
+
+def _openapi(schema: dict[str, Any], summary: str) -> dict[str, Any]:
+    return {
+        "summary": summary,
+        "security": [{"writeKey": []}],
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": schema}, "text/plain": {"schema": schema}},
+        },
+        "responses": {
+            "200": {
+                "description": "Accepted and on disk",
+                "content": {"application/json": {"schema": _OK}},
+            },
+            "400": {
+                "description": "A malformed message (named); the batch's other messages are kept",
+                "content": {"application/json": {"schema": _REFUSED}},
+            },
+            "401": {
+                "description": "No write key, or the wrong one",
+                "content": {"application/json": {"schema": _REFUSED}},
+            },
+            "413": {
+                "description": "A message over 32 KB or a body over 500 KB",
+                "content": {"application/json": {"schema": _REFUSED}},
+            },
+            "503": {
+                "description": "Not stored (the log cannot be written); send again later",
+                "content": {"application/json": {"schema": _REFUSED}},
+            },
+        },
+    }
+
+
+def router(collector: Collector) -> APIRouter:
+    """The ``/v1`` routes of ``collector`` (module docstring)."""
+    r = APIRouter(tags=["collector"])
+
+    async def receive(request: Request, kind: str | None) -> Response:
+        auth = request.headers.get("authorization")
+        if auth and not collector.authorised(auth):
+            return _refuse(401, "wrong write key: send it as the Basic auth user name")
+        raw = await request.body()
+        try:
+            body = _decode(raw, request.headers.get("content-encoding", "").strip().lower())
+        except OverflowError:
+            return _refuse(413, f"body: larger than {BATCH_LIMIT:,} bytes")
+        except MessageError as exc:
+            return _refuse(400, str(exc), field=exc.field)
+        if len(body) > BATCH_LIMIT:
+            return _refuse(413, f"body: larger than {BATCH_LIMIT:,} bytes")
+        if kind is not None and len(body) > MESSAGE_LIMIT:
+            return _refuse(413, f"message: larger than {MESSAGE_LIMIT:,} bytes")
+        try:
+            data = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            return _refuse(400, "body: not JSON")
+        if not isinstance(data, dict):
+            return _refuse(400, "body: not a JSON object")
+        if not auth and not collector.authorised(None, data.get("writeKey")):
+            return _refuse(401, "write key required: HTTP Basic auth with the key as the user name")
+        received = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        if kind is None:
+            messages = data.get("batch")
+            if not isinstance(messages, list):
+                return _refuse(400, "batch: not a JSON array of messages", field="batch")
+            sent_at = data.get("sentAt")
+            shared = data.get("context")
+        else:
+            data["type"] = kind
+            data.pop("writeKey", None)
+            messages, sent_at, shared = [data], None, None
+        rows: list[dict[str, Any]] = []
+        errors: list[dict[str, Any]] = []
+        big = len(body) > MESSAGE_LIMIT and kind is None
+        for index, msg in enumerate(messages):
+            try:
+                if big and len(json.dumps(msg, separators=(",", ":"))) > MESSAGE_LIMIT:
+                    raise MessageError("message", f"larger than {MESSAGE_LIMIT:,} bytes")
+                if isinstance(msg, dict) and isinstance(shared, dict) and "context" not in msg:
+                    msg["context"] = shared
+                rows.append(check_message(msg, received, sent_at))
+            except MessageError as exc:
+                mid = msg.get("messageId") if isinstance(msg, dict) else None
+                errors.append(
+                    {"index": index, "messageId": mid, "field": exc.field, "message": str(exc)}
+                )
+        if rows:
+            try:
+                await collector.accept(rows)
+            except LogError as exc:  # a full or failing disk, or the server stopping
+                # Nothing of this request is acknowledged; SDKs send it again after a 5xx.
+                return _refuse(503, f"not stored, send again later: {exc}")
+        if errors:
+            first = errors[0]
+            where = f"message {first['index']}: " if kind is None else ""
+            return _refuse(
+                400, f"{where}{first['message']}", accepted=len(rows), errors=errors[:100]
+            )
+        return _answer(200, {"success": True})
+
+    def endpoint(kind: str | None) -> Callable[[Request], Any]:
+        async def handle(request: Request) -> Response:
+            return await receive(request, kind)
+
+        handle.__name__ = f"collect_{kind or 'batch'}"
+        return handle
+
+    async def preflight() -> Response:
+        return Response(status_code=204, headers=_CORS)
+
+    paths: list[tuple[str, str | None, str]] = [
+        (kind, kind, f"Collect one {kind} message") for kind in KINDS
+    ]
+    paths.append(("batch", None, "Collect a batch of messages"))
+    paths += [
+        (short, kind, f"Collect one {kind} message (analytics.js's path)")
+        for short, kind in SHORT_PATHS.items()
+    ]
+    paths.append(("b", None, "Collect a batch of messages (analytics.js's path)"))
+    for name, kind, summary in paths:
+        schema = _BATCH_SCHEMA if kind is None else _MESSAGE_SCHEMA
+        r.add_api_route(
+            f"/v1/{name}",
+            endpoint(kind),
+            methods=["POST"],
+            name=f"collect_{name}",
+            openapi_extra=_openapi(schema, summary),
+        )
+        r.add_api_route(f"/v1/{name}", preflight, methods=["OPTIONS"], include_in_schema=False)
+    return r

@@ -1,0 +1,224 @@
+"""The loader: moves the collector's logged batches into the warehouse, exactly once.
+
+Each **load cycle** reads the records logged after the warehouse's *loaded position*, maps
+them to canonical columns and loads them with :meth:`Warehouse.ingest_batches
+<kundresa.store.warehouse.Warehouse.ingest_batches>` — one transaction, one row of the
+``ingests`` table with ``sources = ['collector']``. In that same transaction it writes the new
+position to the warehouse's ``meta`` table (key ``collector_log``: the log's id and the
+position), so a crash either keeps both the events and the position or neither; after a
+restart the next cycle starts from the position the warehouse holds, and nothing is loaded
+twice. ``messageId`` (the events' ``event_id``) deduplicates as well, against everything the
+warehouse already holds.
+
+DuckDB lets one process write a warehouse file. The loader takes the write lock only for a
+cycle (``open_writer``) and at most every ``interval`` seconds, so other processes can read
+the warehouse between cycles (``kundresa stages`` while the server collects); a cycle that
+cannot get the lock is tried again at the next one, and the batches wait in the log.
+
+``after_load(con)`` — for the live customer state — is called with the open write connection
+**inside the load's transaction**, after the events, identity links and the log position are
+written and before COMMIT: what it writes commits together with the events. An exception it
+raises rolls the load back (the batches stay in the log and the next cycle tries again) and is
+reported on standard error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from kundresa.ingest.sources.segment import SegmentSource
+from kundresa.live.log import LogRecord, WriteAheadLog, pending_records, read_log_id
+from kundresa.store.warehouse import IngestError, IngestReport, Warehouse
+
+__all__ = [
+    "POSITION_KEY",
+    "SOURCE",
+    "AfterLoad",
+    "Loader",
+    "collector_status",
+    "loaded_position",
+]
+
+SOURCE = "collector"
+"""The ``sources`` entry of the ingest log rows the loader writes."""
+POSITION_KEY = "collector_log"
+"""Key of the ``meta`` row holding ``{"log": LOG_ID, "position": N}``."""
+DEFAULT_INTERVAL = 0.5
+MAX_CYCLE_BYTES = 16 * 1024 * 1024
+"""Most log bytes one cycle loads (a backlog is loaded in several cycles, so pages and
+uploads never wait long for the lock)."""
+
+AfterLoad = Callable[[Any], None]
+
+
+def loaded_position(con: Any, log_id: str | None) -> int:
+    """The log position the warehouse on ``con`` has loaded up to (0 for another log)."""
+    try:
+        row = con.execute("SELECT value FROM meta WHERE key = ?", [POSITION_KEY]).fetchone()
+    except Exception:  # a warehouse too old or new to have the meta table
+        return 0
+    if not row:
+        return 0
+    saved = json.loads(row[0])
+    return int(saved["position"]) if saved.get("log") == log_id else 0
+
+
+def collector_status(log_dir: str | os.PathLike[str], con: Any) -> dict[str, Any]:
+    """What the collector's log holds beyond what the warehouse on ``con`` has loaded:
+    ``{"pending_batches": N, "pending_bytes": B, "loaded_position": P}`` (a batch is one
+    acknowledged request)."""
+    position = loaded_position(con, read_log_id(log_dir))
+    batches, size = pending_records(log_dir, position)
+    return {"pending_batches": batches, "pending_bytes": size, "loaded_position": position}
+
+
+class Loader:
+    """Loads a :class:`~kundresa.live.log.WriteAheadLog` into a warehouse (module docstring).
+
+    Parameters
+    ----------
+    log
+        The collector's log.
+    open_writer
+        A context manager factory giving the warehouse opened for writing for one cycle.
+    after_load
+        Called with the write connection inside each load's transaction (module docstring).
+    loaded
+        Called after each committed load with its report (e.g. to drop cached results).
+    interval
+        Seconds between cycles of :meth:`start`'s thread.
+    """
+
+    def __init__(
+        self,
+        log: WriteAheadLog,
+        open_writer: Callable[[], contextlib.AbstractContextManager[Warehouse]],
+        *,
+        after_load: AfterLoad | None = None,
+        loaded: Callable[[IngestReport], None] | None = None,
+        interval: float = DEFAULT_INTERVAL,
+    ) -> None:
+        self.log = log
+        self.open_writer = open_writer
+        self.after_load = after_load
+        self.loaded = loaded
+        self.interval = interval
+        self.position: int | None = None
+        """The loaded position, once a cycle has read it from the warehouse."""
+        self.last_error: str | None = None
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._cycle = threading.Lock()
+
+    def pending(self) -> bool:
+        """Whether records are logged beyond what is known to be loaded."""
+        return self.position is None or self.log.end > self.position
+
+    def load_once(self) -> IngestReport | None:
+        """One cycle: load what is logged now; the report, or ``None`` when nothing was."""
+        with self._cycle:
+            if self.position is not None and self.log.end <= self.position:
+                return None
+            end = self.log.end
+            with self.open_writer() as writer:
+                position = loaded_position(writer.con, self.log.log_id)
+                records = []
+                size = 0
+                for rec in self.log.read(position, end):
+                    records.append(rec)
+                    size += rec.end - rec.start
+                    if size >= MAX_CYCLE_BYTES:
+                        break
+                if not records:
+                    self.position = max(position, end)
+                    return None
+                new_position = records[-1].end
+                state = json.dumps({"log": self.log.log_id, "position": new_position})
+
+                def before_commit(con: Any, report: IngestReport) -> None:
+                    con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [POSITION_KEY, state])
+                    if self.after_load is not None:
+                        self.after_load(con)
+
+                report = writer.ingest_batches(
+                    SOURCE, self._batches(records), before_commit=before_commit
+                )
+            self.position = new_position
+            self.log.drop_before(new_position)
+        if self.loaded is not None:
+            self.loaded(report)
+        return report
+
+    @staticmethod
+    def _batches(records: list[LogRecord]) -> Iterator[Any]:
+        # Each record holds the canonical rows of one request, mapped when it arrived.
+        source = SegmentSource()
+        rows: list[dict[str, Any]] = []
+        lines: list[int] = []
+        line = 0
+        for rec in records:
+            for row in json.loads(rec.payload):
+                line += 1
+                rows.append(row)
+                lines.append(line)
+            if len(rows) >= 50_000:
+                yield source.rows_batch(rows, lines)
+                rows, lines = [], []
+        if rows:
+            yield source.rows_batch(rows, lines)
+
+    # -- the background thread ----------------------------------------------------------------
+
+    def start(self) -> None:
+        """Run cycles in a thread every :attr:`interval` seconds until :meth:`stop`."""
+        self._thread = threading.Thread(target=self._run, name="kundresa-loader", daemon=True)
+        self._thread.start()
+
+    def wake(self) -> None:
+        """Ask for a cycle soon (after a batch is logged); cycles stay ``interval`` apart."""
+        self._wake.set()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.interval)
+            if self._stop.is_set():
+                break
+            self._wake.clear()
+            started = time.monotonic()
+            self._cycle_safely()
+            # At most one cycle per interval: each takes the warehouse's write lock.
+            rest = self.interval - (time.monotonic() - started)
+            if rest > 0:
+                self._stop.wait(rest)
+
+    def _cycle_safely(self) -> None:
+        try:
+            self.load_once()
+            self.last_error = None
+        except IngestError as exc:  # e.g. another process holds the warehouse: try again
+            self._report(str(exc))
+        except Exception as exc:  # after_load failed, a disk error: the batches stay logged
+            self._report(f"{type(exc).__name__}: {exc}")
+
+    def _report(self, message: str) -> None:
+        if message != self.last_error:
+            print(f"kundresa collector: load postponed: {message}", file=sys.stderr)
+        self.last_error = message
+
+    def stop(self) -> None:
+        """Stop the thread after one last cycle (what is logged by now is loaded if it can
+        be; what is not stays in the log for the next start)."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        self._cycle_safely()

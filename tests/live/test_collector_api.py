@@ -1,0 +1,414 @@
+"""The collector's HTTP API in process: auth, shapes, refusals, dedup, limits, live reads."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import socket
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from kundresa.live.collector import KINDS, SHORT_PATHS
+
+WRITE_KEY = "test-write-key"  # as in conftest.py
+AUTH = (WRITE_KEY, "")
+
+
+def wait_for(check: Callable[[], bool], seconds: float = 30.0) -> float:
+    """Poll ``check`` until it holds; the seconds it took (AssertionError after ``seconds``)."""
+    started = time.monotonic()
+    while not check():
+        if time.monotonic() - started > seconds:
+            raise AssertionError(f"not within {seconds} s")
+        time.sleep(0.02)
+    return time.monotonic() - started
+
+
+def track(mid: str, event: str = "purchase", user: str = "u1", **extra: Any) -> dict[str, Any]:
+    return {
+        "type": "track",
+        "event": event,
+        "userId": user,
+        "messageId": mid,
+        "timestamp": "2026-03-01T10:00:00Z",
+        **extra,
+    }
+
+
+def events_of(client: Any) -> list[tuple[Any, ...]]:
+    state = client.app.state.project
+    with state.lock:
+        return state.project.warehouse.con.execute(
+            "SELECT event_id, customer_id, event, value, _ingest FROM events ORDER BY event_id"
+        ).fetchall()
+
+
+def loaded(client: Any, n: int) -> bool:
+    return len(events_of(client)) >= n
+
+
+def test_without_a_write_key_v1_is_not_there(project_dir: Path, make_collector: Any) -> None:
+    client = make_collector(project_dir, write_key=None)
+    assert client.post("/v1/batch", json={"batch": []}, auth=AUTH).status_code == 404
+    assert not any(p.startswith("/v1/") for p in client.get("/openapi.json").json()["paths"])
+    assert not (project_dir / ".kundresa" / "collector").exists()
+
+
+def test_the_write_key_is_required(project_dir: Path, make_collector: Any) -> None:
+    client = make_collector(project_dir)
+    body = {"batch": [track("m1")]}
+    assert client.post("/v1/batch", json=body).status_code == 401
+    assert client.post("/v1/batch", json=body, auth=("wrong", "")).status_code == 401
+    assert client.post("/v1/batch", json=body, auth=(WRITE_KEY, "pw")).status_code == 401
+    bearer = client.post("/v1/batch", json=body, headers={"Authorization": f"Bearer {WRITE_KEY}"})
+    assert bearer.status_code == 401
+    # analytics.js puts the key in the body (a text/plain POST needs no CORS preflight).
+    r = client.post(
+        "/v1/batch",
+        content=json.dumps({**body, "writeKey": WRITE_KEY}),
+        headers={"Content-Type": "text/plain", "Origin": "https://shop.example"},
+    )
+    assert r.status_code == 200 and r.json() == {"success": True}
+    assert r.headers["access-control-allow-origin"] == "*"
+
+
+def test_each_endpoint_answers_success_and_the_event_is_analysed_within_2s(
+    project_dir: Path, make_collector: Any
+) -> None:
+    client = make_collector(project_dir)
+    collector = client.app.state.collector
+    wait_for(lambda: collector.loader.position is not None)  # the server is up and idle
+    client.get("/api/map")  # a running server: the analyses' code is loaded and warm
+    state = client.app.state.project
+    r = client.post(
+        "/v1/track", json={k: v for k, v in track("m1").items() if k != "type"}, auth=AUTH
+    )
+    acked = time.monotonic()
+    assert r.status_code == 200 and r.json() == {"success": True}
+    wait_for(lambda: loaded(client, 1))
+    with state.lock:
+        stages = state.project.run("stages").frame.set_index("stage")
+    assert stages.loc["decision", "reached"] == 1
+    assert time.monotonic() - acked < 2
+    reached = {s["stage"]: s["reached"] for s in client.get("/api/map").json()["stages"]}
+    assert reached["decision"] == 1
+    for kind in KINDS:
+        msg = {
+            "userId": "u2",
+            "messageId": f"k-{kind}",
+            "event": "ad_click",
+            "name": "Home",
+            "previousId": "anon-9",
+            "traits": {"plan": "pro"},
+        }
+        r = client.post(f"/v1/{kind}", json=msg, auth=AUTH)
+        assert r.status_code == 200, (kind, r.text)
+
+
+def test_page_and_identify_are_mapped_as_the_file_source_maps_them(
+    project_dir: Path, make_collector: Any
+) -> None:
+    client = make_collector(project_dir)
+    batch = [
+        {
+            "type": "page",
+            "anonymousId": "anon-1",
+            "messageId": "p1",
+            "name": "Pricing",
+            "timestamp": "2026-03-01T10:00:00Z",
+            "context": {"page": {"path": "/pricing", "url": "https://x.se/pricing"}},
+        },
+        {
+            "type": "identify",
+            "anonymousId": "anon-1",
+            "userId": "anna@example.com",
+            "messageId": "i1",
+            "timestamp": "2026-03-01T10:05:00Z",
+            "traits": {"plan": "pro"},
+        },
+        {
+            "type": "alias",
+            "previousId": "anon-2",
+            "userId": "anna@example.com",
+            "messageId": "a1",
+            "timestamp": "2026-03-01T10:06:00Z",
+        },
+        track("t1", user="anon-2", properties={"revenue": "99.5"}),
+    ]
+    assert client.post("/v1/batch", json={"batch": batch}, auth=AUTH).status_code == 200
+    wait_for(lambda: loaded(client, 2))
+    state = client.app.state.project
+    with state.lock:
+        wh = state.project.warehouse
+        rows = wh.con.execute(
+            "SELECT event, properties['path'], value FROM events ORDER BY event"
+        ).fetchall()
+        person = wh.identity("anon-2")
+    assert rows == [("page_view", "/pricing", None), ("purchase", None, 99.5)]
+    assert person["customer_id"] == "anna@example.com"
+    assert {"anon-1", "anon-2"} <= {i["id"] for i in person["ids"]}
+    with state.lock:
+        stages = state.project.run("stages").frame.set_index("stage")
+    # One person: the pricing page (consideration) and the purchase (decision).
+    assert stages.loc["consideration", "entered"] == 1
+    assert stages.loc["decision", "reached"] == 1
+
+
+def test_a_bad_message_is_refused_by_field_and_the_rest_kept(
+    project_dir: Path, make_collector: Any
+) -> None:
+    client = make_collector(project_dir)
+    batch = [
+        track("good-1"),
+        {"type": "track", "userId": "u1", "messageId": "no-event"},
+        track("bad-time", timestamp="next tuesday"),
+        track("bad-value", properties={"revenue": "lots"}),
+        {"type": "track", "event": "x", "messageId": "no-id"},
+        {"type": "shout", "userId": "u1"},
+        "not an object",
+        track("good-2"),
+    ]
+    r = client.post("/v1/batch", json={"batch": batch}, auth=AUTH)
+    assert r.status_code == 400
+    answer = r.json()
+    assert answer["success"] is False and answer["accepted"] == 2
+    fields = [(e["index"], e["field"]) for e in answer["errors"]]
+    assert fields == [
+        (1, "event"),
+        (2, "timestamp"),
+        (3, "properties.revenue"),
+        (4, "userId"),
+        (5, "type"),
+        (6, "message"),
+    ]
+    assert answer["message"].startswith("message 1: event:")
+    wait_for(lambda: loaded(client, 2))
+    assert [e[0] for e in events_of(client)] == ["good-1", "good-2"]
+    assert client.post("/v1/batch", content=b"{nope", auth=AUTH).status_code == 400
+    assert (
+        client.post("/v1/batch", json={"batch": 3}, auth=AUTH)
+        .json()["message"]
+        .startswith("batch:")
+    )
+
+
+def test_message_id_deduplicates_within_and_across_loads(
+    project_dir: Path, make_collector: Any
+) -> None:
+    client = make_collector(project_dir)
+    body = {"batch": [track("same"), track("same"), track("other")]}
+    assert client.post("/v1/batch", json=body, auth=AUTH).status_code == 200
+    wait_for(lambda: loaded(client, 2))
+    # A retry after the first load (an SDK that missed the ack) adds nothing.
+    assert client.post("/v1/batch", json=body, auth=AUTH).status_code == 200
+    state = client.app.state.project
+    wait_for(lambda: state.generation >= 2 and not client.app.state.collector.loader.pending())
+    rows = events_of(client)
+    assert sorted(r[0] for r in rows) == ["other", "same"]
+    with state.lock:
+        log = state.project.warehouse.ingest_log()
+    assert all(entry["sources"] == ["collector"] for entry in log)
+    assert {r[4] for r in rows} <= {entry["id"] for entry in log}
+    assert sum(entry["duplicates"] for entry in log) == 4
+
+
+def test_size_limits(project_dir: Path, make_collector: Any) -> None:
+    client = make_collector(project_dir)
+    huge = track("big", properties={"blob": "x" * 33_000})
+    r = client.post("/v1/track", json=huge, auth=AUTH)
+    assert r.status_code == 413 and "32,768" in r.json()["message"]
+    # In a batch the oversized message is refused alone.
+    r = client.post("/v1/batch", json={"batch": [huge, track("small")]}, auth=AUTH)
+    assert r.status_code == 400 and r.json()["accepted"] == 1
+    assert r.json()["errors"][0]["message"].startswith("message: larger than 32,768")
+    many = {"batch": [track(f"m{i}", properties={"pad": "y" * 1000}) for i in range(600)]}
+    r = client.post("/v1/batch", json=many, auth=AUTH)
+    assert r.status_code == 413
+    # gzip bodies are read, and held to the limit once decompressed.
+    small = gzip.compress(json.dumps({"batch": [track("gz")]}).encode())
+    r = client.post(
+        "/v1/batch",
+        content=small,
+        auth=AUTH,
+        headers={"Content-Encoding": "gzip", "Content-Type": "application/json"},
+    )
+    assert r.status_code == 200, r.text
+    bomb = gzip.compress(json.dumps({"batch": [], "pad": "z" * 2_000_000}).encode())
+    assert len(bomb) < 500 * 1024
+    r = client.post("/v1/batch", content=bomb, auth=AUTH, headers={"Content-Encoding": "gzip"})
+    assert r.status_code == 413
+    r = client.post(
+        "/v1/batch", content=b"not gzip", auth=AUTH, headers={"Content-Encoding": "gzip"}
+    )
+    assert r.status_code == 400 and r.json()["field"] == "body"
+
+
+def test_analytics_js_short_paths(project_dir: Path, make_collector: Any) -> None:
+    """analytics.js posts text/plain to /v1/t, /v1/p… with the write key in the body."""
+    client = make_collector(project_dir)
+    client.headers.pop("X-Kundresa-CSRF", None)
+    browser = {"Content-Type": "text/plain", "Origin": "https://shop.example"}
+    page = {
+        "type": "page",
+        "anonymousId": "ajs-1",
+        "messageId": "ajs-p",
+        "writeKey": WRITE_KEY,
+        "properties": {"path": "/pricing"},
+        "timestamp": "2026-03-01T10:00:00.000Z",
+    }
+    assert client.post("/v1/p", content=json.dumps(page), headers=browser).status_code == 200
+    batch = {
+        "writeKey": WRITE_KEY,
+        "sentAt": "2026-03-01T10:00:01.000Z",
+        "batch": [track("ajs-t", user="ajs-1"), {**page, "messageId": "ajs-p2"}],
+    }
+    assert client.post("/v1/b", content=json.dumps(batch), headers=browser).status_code == 200
+    wait_for(lambda: loaded(client, 3))
+    assert {r[2] for r in events_of(client)} == {"page_view", "purchase"}
+
+
+def test_cors_lets_a_browser_on_another_site_send(project_dir: Path, make_collector: Any) -> None:
+    client = make_collector(project_dir)
+    pre = client.options(
+        "/v1/batch",
+        headers={
+            "Origin": "https://shop.example",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization, content-type",
+        },
+    )
+    assert pre.status_code == 204
+    assert pre.headers["access-control-allow-origin"] == "*"
+    assert "authorization" in pre.headers["access-control-allow-headers"].lower()
+    # No anti-forgery token: the write key is the proof.
+    client.headers.pop("X-Kundresa-CSRF", None)
+    r = client.post(
+        "/v1/batch",
+        json={"batch": [track("c1")]},
+        auth=AUTH,
+        headers={"Origin": "https://shop.example"},
+    )
+    assert r.status_code == 200
+    # The rest of the app still refuses a cross-site write.
+    r = client.post(
+        "/api/journey/validate", content="kundresa: 1", headers={"Origin": "https://shop.example"}
+    )
+    assert r.status_code == 403
+
+
+def test_an_access_token_does_not_guard_the_collector(
+    project_dir: Path, make_collector: Any
+) -> None:
+    client = make_collector(project_dir, token="sesame")
+    assert client.get("/api/map").status_code == 401
+    assert client.post("/v1/batch", json={"batch": [track("t")]}, auth=AUTH).status_code == 200
+    assert client.post("/v1/batch", json={"batch": [track("t")]}).status_code == 401
+
+
+def test_openapi_lists_every_collector_endpoint(project_dir: Path, make_collector: Any) -> None:
+    spec = make_collector(project_dir).get("/openapi.json").json()
+    for path in [*(f"/v1/{k}" for k in [*KINDS, *SHORT_PATHS]), "/v1/batch", "/v1/b"]:
+        op = spec["paths"][path]["post"]
+        assert {"200", "400", "401", "413"} <= set(op["responses"]), path
+        assert "application/json" in op["requestBody"]["content"]
+    assert (
+        "batch"
+        in spec["paths"]["/v1/batch"]["post"]["requestBody"]["content"]["application/json"][
+            "schema"
+        ]["properties"]
+    )
+
+
+def test_after_load_runs_inside_the_load_transaction(
+    project_dir: Path, make_collector: Any
+) -> None:
+    seen: list[int] = []
+    fail = [True]
+
+    def after_load(con: duckdb.DuckDBPyConnection) -> None:
+        row = con.execute("SELECT count(*) FROM events").fetchone()
+        assert row is not None
+        if fail[0]:
+            fail[0] = False
+            raise RuntimeError("live state not ready")
+        seen.append(int(row[0]))
+
+    client = make_collector(project_dir, after_load=after_load)
+    assert client.post("/v1/batch", json={"batch": [track("a1")]}, auth=AUTH).status_code == 200
+    # The first load fails in after_load and rolls back; the next cycle loads it again.
+    collector = client.app.state.collector
+    wait_for(lambda: bool(seen) and collector.loader.last_error is None)
+    assert seen == [1]
+    assert len(events_of(client)) == 1
+
+
+def test_info_counts_pending_batches(project_dir: Path, make_collector: Any) -> None:
+    from click.testing import CliRunner
+
+    from kundresa.cli import main
+
+    client = make_collector(project_dir)
+    collector = client.app.state.collector
+    collector.loader.stop()  # nothing is loaded from now on
+    for i in range(3):
+        assert (
+            client.post("/v1/batch", json={"batch": [track(f"p{i}")]}, auth=AUTH).status_code == 200
+        )
+    state = client.app.state.project
+    with state.lock:
+        info = state.project.info()
+    assert info["collector"]["pending_batches"] == 3
+    state.project.close()  # the CLI opens the warehouse itself
+    result = CliRunner().invoke(main, ["info", "--project", str(project_dir)])
+    assert result.exit_code == 0, result.output
+    assert "collector: 3 batches" in result.output
+    state.project = type(state.project).open(project_dir, read_only=True)
+
+
+def test_a_second_collector_on_the_project_is_a_clear_usage_error(project_dir: Path) -> None:
+    from click.testing import CliRunner
+
+    from kundresa.cli import main
+    from kundresa.live import WriteAheadLog
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    log = WriteAheadLog(project_dir / ".kundresa" / "collector")
+    try:
+        result = CliRunner().invoke(
+            main,
+            ["serve", "--project", str(project_dir), "--port", str(port), "--write-key", "k"],
+        )
+    finally:
+        log.close()
+    assert result.exit_code == 2
+    assert "another process is collecting into this project" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_the_data_page_and_api_info_show_the_collector(
+    project_dir: Path, make_collector: Any
+) -> None:
+    client = make_collector(project_dir)
+    assert client.post("/v1/batch", json={"batch": [track("d1")]}, auth=AUTH).status_code == 200
+    wait_for(lambda: loaded(client, 1))
+    info = client.get("/api/info").json()
+    assert info["collector"]["pending_batches"] == 0
+    assert info["last_ingest"]["sources"] == ["collector"]
+    assert client.get("/data").status_code == 200
+
+
+def test_a_log_that_cannot_be_written_is_503_and_nothing_is_acked(
+    project_dir: Path, make_collector: Any
+) -> None:
+    client = make_collector(project_dir)
+    collector = client.app.state.collector
+    collector.loader.stop()
+    collector.log.close()  # as when the server stops, or the disk fails
+    r = client.post("/v1/batch", json={"batch": [track("late")]}, auth=AUTH)
+    assert r.status_code == 503 and r.json()["success"] is False
