@@ -132,6 +132,23 @@ _TEXT: dict[str, tuple[str, str, str]] = {
         "Bakåtsteg är markerade.",
         "Baglæns skridt er fremhævet.",
     ),
+    "incomplete": ("Incomplete", "Ofullständig", "Ufuldstændig"),
+    "incomplete_note": (
+        "Dashed and grey: periods not yet over when the data ends, or whose customers have not"
+        " yet had the whole window to convert; their numbers will still grow.",
+        "Streckat och grått: perioder som inte är slut när data slutar, eller vars kunder ännu"
+        " inte haft hela fönstret på sig att konvertera; deras siffror kommer att växa.",
+        "Stiplet og gråt: perioder, der ikke er slut, når data slutter, eller hvis kunder endnu"
+        " ikke har haft hele vinduet til at konvertere; deres tal vil stadig vokse.",
+    ),
+    "sankey_note": (
+        "Where labels would overlap, the smaller step's label is left out: point at a band or"
+        " see the table for every name.",
+        "Där etiketter skulle överlappa visas bara det större stegets etikett: peka på ett band"
+        " eller se tabellen för alla namn.",
+        "Hvor etiketter ville overlappe, vises kun det største trins etiket: peg på et bånd"
+        " eller se tabellen for alle navne.",
+    ),
     "cohorts": ("Cohort retention", "Kohortåterkomst", "Kohortefastholdelse"),
     "lifecycle": ("Lifecycle", "Livscykel", "Livscyklus"),
     "period": ("Period", "Period", "Periode"),
