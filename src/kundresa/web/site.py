@@ -132,6 +132,7 @@ class Site:
         env.globals["kpi_text"] = editor.kpi_text
         env.globals["csrf_token"] = security.csrf_token
         env.globals["chart_format"] = units.chart_format
+        env.globals["unit_of"] = unit_of
         self.env = env
 
     # -- languages ---------------------------------------------------------------------------

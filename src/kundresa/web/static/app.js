@@ -292,10 +292,12 @@
       noteAfter(el, hidden ? text.sankey_note : "");
     },
     "dfg": function (el) {
-      /* A process map drawn left to right: activities in layers by their longest path from the
-         start (back edges, found by a depth-first search from the start, do not count), each
-         layer ordered by the barycentre of its neighbours (Sugiyama, Tagawa and Toda 1981),
-         every edge with its count and a width by its frequency. */
+      /* A process map drawn left to right (Sugiyama, Tagawa and Toda 1981): activities in
+         layers by their longest path from the start (back edges, found by a depth-first search
+         from the start, are drawn as orange arcs and do not count), an edge across several
+         layers routed through a point in each, each layer ordered by the barycentre of its
+         neighbours; every edge has a width by its frequency and its count, written where it
+         meets no other label (else in its tooltip). */
       var edges = data.dfg.filter(function (e) { return e.source !== e.target; })
         .sort(function (a, b) { return b.count - a.count; }).slice(0, 30);
       if (!edges.length) return;
@@ -314,66 +316,111 @@
         });
         state[n] = 2;
       }
-      var roots = names.filter(function (n) { return n === "(start)"; }).concat(names.filter(function (n) { return !into[n].length; }), names);
-      roots.forEach(function (n) { if (!state[n]) visit(n); });
+      names.filter(function (n) { return n === "(start)"; }).concat(names.filter(function (n) { return !into[n].length; }), names)
+        .forEach(function (n) { if (!state[n]) visit(n); });
       var forward = edges.filter(function (e) { return back.indexOf(e) < 0; });
       var layer = {};
-      function place(n) {  // longest path from a source over forward edges
+      function place(n) {  // the longest path to n over forward edges (they make no cycle)
         if (layer[n] != null) return layer[n];
-        layer[n] = 0;
         var l = 0;
-        forward.forEach(function (e) { if (e.target === n) l = Math.max(l, place(e.source) + 1); });
+        into[n].forEach(function (e) { if (back.indexOf(e) < 0) l = Math.max(l, place(e.source) + 1); });
         layer[n] = l;
         return l;
       }
       names.forEach(place);
       var last = Math.max.apply(null, names.map(function (n) { return layer[n]; }));
       if (layer["(end)"] != null) layer["(end)"] = last;
+      // Forward edges as segments between adjacent layers, through a hidden point per layer.
+      var segs = [], points = names.slice();
+      forward.forEach(function (e, k) {
+        var prev = e.source;
+        for (var l = layer[e.source] + 1; l < layer[e.target]; l++) {
+          var d = "\u0000" + k + ":" + l; layer[d] = l; points.push(d);
+          segs.push({ from: prev, to: d, edge: e, first: prev === e.source, end: false }); prev = d;
+        }
+        segs.push({ from: prev, to: e.target, edge: e, first: prev === e.source, end: true });
+      });
       var layers = [];
       for (var i = 0; i <= last; i++) layers.push([]);
-      names.forEach(function (n) { layers[layer[n]].push(n); });
-      layers.forEach(function (ns) { ns.sort(function (a, b) { return names.indexOf(a) - names.indexOf(b); }); });
+      points.forEach(function (n) { layers[layer[n]].push(n); });
       function bary(n, dir) {
         var sum = 0, w = 0;
-        edges.forEach(function (e) {
-          var other = dir > 0 ? (e.target === n ? e.source : null) : (e.source === n ? e.target : null);
-          if (other == null || layer[other] !== layer[n] - dir) return;
-          sum += layers[layer[other]].indexOf(other) * e.count; w += e.count;
+        segs.forEach(function (sg) {
+          var other = dir > 0 ? (sg.to === n ? sg.from : null) : (sg.from === n ? sg.to : null);
+          if (other == null) return;
+          sum += layers[layer[other]].indexOf(other) * sg.edge.count; w += sg.edge.count;
         });
         return w ? sum / w : layers[layer[n]].indexOf(n);
       }
-      for (var sweep = 0; sweep < 6; sweep++) {
+      for (var sweep = 0; sweep < 8; sweep++) {
         var dir = sweep % 2 === 0 ? 1 : -1;
         for (var k = dir > 0 ? 1 : last - 1; k >= 0 && k <= last; k += dir) {
           var ns = layers[k], key = {};
-          ns.forEach(function (n) { key[n] = bary(n, dir); });
+          ns.forEach(function (n, j) { key[n] = bary(n, dir) + j * 1e-6; });
           ns.sort(function (a, b) { return key[a] - key[b]; });
         }
       }
       var rows = Math.max.apply(null, layers.map(function (ns) { return ns.length; }));
-      var colW = 150, rowH = 64;
       var wrap = el.parentNode.classList.contains("chart-scroll") ? el.parentNode : null;
       if (!wrap) { wrap = document.createElement("div"); wrap.className = "chart-scroll"; el.parentNode.insertBefore(wrap, el); wrap.appendChild(el); }
-      var avail = wrap.clientWidth || 300;
-      colW = Math.max(colW, (avail - 20) / (last + 1));
-      var W = Math.round(colW * (last + 1)), H = Math.max(260, rows * rowH + 90);
+      var colW = Math.max(small ? 110 : 124, ((wrap.clientWidth || 300) - 4) / (last + 1)), rowH = 58, padY = 60;
+      var W = Math.floor(colW * (last + 1)), H = Math.max(220, (rows - 1) * rowH + 2 * padY);
       el.style.width = W + "px"; el.style.height = H + "px";
-      var nodes = names.map(function (n) {
-        var ns = layers[layer[n]], y = (rows - ns.length) / 2 + ns.indexOf(n);
-        var total = 0; out[n].concat(into[n]).forEach(function (e) { total += e.count; });
-        return { name: n, x: colW * layer[n], y: rowH * y, value: total, symbolSize: 12 + 16 * Math.sqrt(total / (2 * max)),
-          label: { show: true, position: "bottom", distance: 4, fontSize: 11, color: "#1d2430", width: colW - 16, overflow: "truncate", fontWeight: 600 } };
+      var pos = {};
+      points.forEach(function (n) {
+        var ns = layers[layer[n]];
+        pos[n] = [colW / 2 + colW * layer[n], padY + rowH * ((rows - ns.length) / 2 + ns.indexOf(n))];
       });
-      make(el, { tooltip: {}, series: [{ type: "graph", layout: "none", left: colW / 2, right: colW / 2, top: 44, bottom: 44,
-        width: colW * last, height: rowH * (rows - 1),
-        data: nodes, edgeSymbol: ["none", "arrow"], edgeSymbolSize: 8,
-        links: edges.map(function (e) {
-          var isBack = back.indexOf(e) >= 0;
-          return { source: e.source, target: e.target, value: e.count,
-            lineStyle: { width: 1 + 7 * e.count / max, curveness: isBack ? 0.35 : 0.12, opacity: 0.55, color: isBack ? "#e8590c" : "#1f6feb" } };
-        }),
-        edgeLabel: { show: true, fontSize: 10, color: "#33404f", backgroundColor: "rgba(255,255,255,.85)", padding: [0, 2], formatter: function (p) { return num(p.value); } },
-        labelLayout: { hideOverlap: true } }] });
+      var sizeOf = {};
+      names.forEach(function (n) { var t = 0; out[n].concat(into[n]).forEach(function (e) { t += e.count; }); sizeOf[n] = 12 + 16 * Math.sqrt(t / (2 * max)); });
+      var nodes = points.map(function (n) {
+        var real = n.charAt(0) !== "\u0000";
+        return { name: n, x: pos[n][0], y: pos[n][1], symbolSize: real ? sizeOf[n] : 0, tooltip: { show: real },
+          label: { show: real, position: "bottom", distance: 4, fontSize: 11, color: "#1d2430", width: colW - 16, overflow: "truncate", fontWeight: 600 } };
+      });
+      function width(c) { return 1 + 7 * c / max; }
+      var links = segs.map(function (sg) {
+        return { source: sg.from, target: sg.to, value: sg.edge.count, what: sg.edge.source + " → " + sg.edge.target,
+          symbol: ["none", sg.end ? "arrow" : "none"], lineStyle: { width: width(sg.edge.count), curveness: 0, opacity: 0.55, color: "#1f6feb" } };
+      }).concat(back.map(function (e) {
+        return { source: e.source, target: e.target, value: e.count, what: e.source + " → " + e.target,
+          symbol: ["none", "arrow"], lineStyle: { width: width(e.count), curveness: 0.3, opacity: 0.6, color: "#e8590c" } };
+      }));
+      // Every node, its label and each count written so far take room; a count goes at the
+      // middle of its edge's first segment (or arc), else a third or two thirds along.
+      measure.font = "600 11px system-ui, sans-serif";
+      var taken = [];
+      names.forEach(function (n) {
+        var r = sizeOf[n] / 2, w = Math.min(colW - 16, measure.measureText(n).width);
+        taken.push([pos[n][0] - r, pos[n][1] - r, 2 * r, 2 * r]);
+        taken.push([pos[n][0] - w / 2 - 2, pos[n][1] + r + 3, w + 4, 16]);
+      });
+      function free(b) { return b[0] >= 0 && b[1] >= 0 && b[0] + b[2] <= W && b[1] + b[3] <= H && !taken.some(function (t) { return b[0] < t[0] + t[2] && t[0] < b[0] + b[2] && b[1] < t[1] + t[3] && t[1] < b[1] + b[3]; }); }
+      measure.font = "10px system-ui, sans-serif";
+      var counts = [];
+      segs.filter(function (sg) { return sg.first; }).map(function (sg) { return { e: sg.edge, a: pos[sg.from], b: pos[sg.to], c: 0 }; })
+        .concat(back.map(function (e) { return { e: e, a: pos[e.source], b: pos[e.target], c: 0.3 }; }))
+        .sort(function (p, q) { return q.e.count - p.e.count; })
+        .forEach(function (s) {
+          var label = num(s.e.count), w = measure.measureText(label).width + 6, h = 14;
+          var cp = [(s.a[0] + s.b[0]) / 2 - (s.a[1] - s.b[1]) * s.c, (s.a[1] + s.b[1]) / 2 - (s.b[0] - s.a[0]) * s.c];
+          [0.5, 0.35, 0.65, 0.25, 0.75].some(function (t) {
+            var x = (1 - t) * (1 - t) * s.a[0] + 2 * t * (1 - t) * cp[0] + t * t * s.b[0];
+            var y = (1 - t) * (1 - t) * s.a[1] + 2 * t * (1 - t) * cp[1] + t * t * s.b[1];
+            var box = [x - w / 2, y - h / 2, w, h];
+            if (!free(box)) return false;
+            taken.push(box);
+            counts.push({ type: "text", x: box[0] + 3, y: box[1] + 1, silent: true, z: 100,
+              style: { text: label, fill: "#33404f", fontSize: 10, backgroundColor: "rgba(255,255,255,.9)", padding: [1, 2] } });
+            return true;
+          });
+        });
+      make(el, { tooltip: { formatter: function (p) { return (p.dataType === "edge" ? p.data.what : p.name) + (p.dataType === "edge" ? ": " + num(p.data.value) : ""); } },
+        graphic: counts,
+        series: [{ type: "graph", layout: "none", coordinateSystem: null, left: 0, top: 0, width: W, height: H,
+          data: nodes.concat([{ name: "\u0001a", x: 0, y: 0, symbolSize: 0, label: { show: false }, tooltip: { show: false } },
+            { name: "\u0001b", x: W, y: H, symbolSize: 0, label: { show: false }, tooltip: { show: false } }]),
+          edgeSymbolSize: 8, links: links, itemStyle: { color: "#1f6feb" } }] });
     },
     "heatmap": function (el) {
       var rows = data.retention, cohorts = [], periods = [];
@@ -393,7 +440,7 @@
         xAxis: { type: "category", data: periods, name: text.period, nameLocation: "middle", nameGap: 28 },
         yAxis: { type: "category", data: cohorts.map(day), inverse: true },
         visualMap: { min: 0, max: 100, calculable: false, orient: "horizontal", left: "center", bottom: incomplete ? 18 : 0, itemHeight: 120, inRange: { color: ["#f7fbff", "#9ecae1", "#08519c"] }, text: [pct(1), pct(0)] },
-        graphic: incomplete ? [{ type: "text", left: "center", bottom: 0, style: { text: "▨ " + text.incomplete, fill: "#5b6675", fontSize: 11 } }] : [],
+        graphic: incomplete ? [{ type: "text", left: "center", bottom: 4, style: { text: "▨ " + text.incomplete, fill: "#5b6675", fontSize: 11 } }] : [],
         series: [{ type: "heatmap", data: values, label: { show: !small && periods.length <= 16 && cohorts.length <= 60, fontSize: 10, formatter: function (p) { return p.value[2] == null ? "" : num(Math.round(p.value[2])); } } }] });
     },
     "lifecycle": function (el) {
