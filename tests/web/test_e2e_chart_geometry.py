@@ -34,6 +34,8 @@ PAGES = [
     ("compare", "/compare?by=variant"),
     ("attribution", "/attribution"),
     ("customer", "/customer?id=c000002"),
+    ("funnel-sv", "/funnel?lang=sv"),
+    ("retention-da", "/retention?lang=da"),
 ]
 VIEWPORTS = [("desktop", 1440, 900), ("phone", 390, 844)]
 
@@ -160,3 +162,30 @@ def test_chart_labels_never_collide_or_clip(
         context.close()
     assert errors == []
     assert found == [], "\n".join(found)
+
+
+@pytest.mark.parametrize("lang", ["en", "sv", "da"])
+def test_chart_numbers_and_dates_as_the_tables_write_them(
+    browser: Any, base_url: str, lang: str
+) -> None:
+    """Axis labels use the page's language, from the same place as the tables
+    (kundresa.report.units): ``15.0%`` / ``15,0 %``, ``Dec 30, 2024`` / ``30 dec. 2024``."""
+    from kundresa.report.units import format_date, format_rate
+
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    try:
+        page.goto(f"{base_url}/funnel?lang={lang}")
+        page.wait_for_load_state("networkidle")
+        texts = page.eval_on_selector_all(
+            "#trend-chart svg text", "els => els.map(e => e.textContent)"
+        )
+        rates = [t for t in texts if "%" in t]
+        assert rates and all(
+            t == format_rate(float(t.strip("%\xa0 ").replace(",", ".")) / 100, lang) for t in rates
+        ), rates
+        data = page.evaluate("JSON.parse(document.getElementById('page-data').textContent)")
+        first = format_date(data["trend"][0]["period"][:10], lang)
+        assert first in texts, (first, texts)
+    finally:
+        context.close()

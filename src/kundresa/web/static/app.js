@@ -271,7 +271,9 @@
       // Each column's labels get the room up to the next column and the last column's the
       // margin on the right; where two would meet, the smaller node's label is left out (its
       // name is in the tooltip and the table below).
-      var width = el.clientWidth || 300, right = small ? 96 : 150, columns = Math.max(2, depth);
+      // Columns at least 120 px apart: on a narrow screen the chart scrolls sideways.
+      var right = 150, columns = Math.max(2, depth);
+      var width = wide(el, 10 + right + 120 * (columns - 1));
       var gapX = (width - 10 - right) / (columns - 1);
       var kept = nodes.filter(function (n) { return used[n.name]; });
       var label = { fontSize: 11, width: Math.max(30, Math.min(gapX, right) - 22), overflow: "truncate", padding: [1, 2] };
@@ -361,11 +363,10 @@
         }
       }
       var rows = Math.max.apply(null, layers.map(function (ns) { return ns.length; }));
-      var wrap = el.parentNode.classList.contains("chart-scroll") ? el.parentNode : null;
-      if (!wrap) { wrap = document.createElement("div"); wrap.className = "chart-scroll"; el.parentNode.insertBefore(wrap, el); wrap.appendChild(el); }
-      var colW = Math.max(small ? 110 : 124, ((wrap.clientWidth || 300) - 4) / (last + 1)), rowH = 58, padY = 60;
-      var W = Math.floor(colW * (last + 1)), H = Math.max(220, (rows - 1) * rowH + 2 * padY);
-      el.style.width = W + "px"; el.style.height = H + "px";
+      var colW = Math.max(small ? 110 : 124, ((el.clientWidth || 300) - 4) / (last + 1)), rowH = 58, padY = 60;
+      var W = Math.floor(wide(el, colW * (last + 1))), H = Math.max(220, (rows - 1) * rowH + 2 * padY);
+      colW = W / (last + 1);
+      el.style.height = H + "px";
       var pos = {};
       points.forEach(function (n) {
         var ns = layers[layer[n]];
@@ -497,8 +498,21 @@
     }
   };
 
+  /* A chart at least ``need`` pixels wide: wider than its place, it scrolls sideways inside a
+     wrapper (labels keep their room instead of shrinking to nothing). Returns the width. */
+  function wide(el, need) {
+    var avail = el.clientWidth || 300;
+    if (need <= avail) return avail;
+    var wrap = document.createElement("div");
+    wrap.className = "chart-scroll";
+    el.parentNode.insertBefore(wrap, el); wrap.appendChild(el);
+    el.style.width = Math.ceil(need) + "px";
+    return Math.ceil(need);
+  }
+
   /* A note under a chart (made once; its text from page-text). */
   function noteAfter(el, words) {
+    if (el.parentNode.classList.contains("chart-scroll")) el = el.parentNode;
     var note = el.nextElementSibling && el.nextElementSibling.classList.contains("chart-note") ? el.nextElementSibling : null;
     if (!note) { note = document.createElement("p"); note.className = "note chart-note"; el.parentNode.insertBefore(note, el.nextSibling); }
     note.textContent = words || "";
