@@ -27,8 +27,10 @@ pytestmark = pytest.mark.skipif(
 
 PAGES = [
     ("funnel", "/funnel"),
+    ("funnel-by", "/funnel?by=persona"),
     ("paths", "/paths"),
     ("paths-event", "/paths?level=event"),
+    ("paths-stage", "/paths?level=stage"),
     ("retention", "/retention"),
     ("bottlenecks", "/bottlenecks"),
     ("compare", "/compare?by=variant"),
