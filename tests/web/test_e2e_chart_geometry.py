@@ -28,6 +28,7 @@ pytestmark = pytest.mark.skipif(
 PAGES = [
     ("funnel", "/funnel"),
     ("funnel-by", "/funnel?by=persona"),
+    ("funnel-incomplete", "/funnel?until=2025-11-01&lang=sv"),  # a dashed, grey tail
     ("paths", "/paths"),
     ("paths-event", "/paths?level=event"),
     ("paths-stage", "/paths?level=stage"),
