@@ -522,6 +522,32 @@ def test_trend_by_week_and_month() -> None:
         conversion_trend(t, ["v", "b"], period="year")
 
 
+def test_trend_marks_the_periods_still_converting() -> None:
+    """A period is complete only when its last entrant's window closed before the data ends
+    (hand-checked: events from Wed 2025-01-01 to Sat 2025-01-25 12:00, weeks from Monday)."""
+    day = 86400
+    rows = [("a", 0, "v"), ("a", 60, "b"), ("b", 8 * day, "v"), ("c", 24 * day + day / 2, "v")]
+    t = events_table(rows)
+    # Weeks of 2024-12-30, 2025-01-06, 2025-01-20; the data ends 2025-01-25 12:00.
+    # A 7-day window: the first week closes 2025-01-13 (complete), the second 2025-01-20
+    # (complete), the third 2025-02-03 (not).
+    weeks = conversion_trend(t, ["v", "b"], period="week", window="7d")
+    assert weeks["complete"].tolist() == [True, True, False]
+    # A 12-day window: the second week closes 2025-01-25 00:00, still before the end.
+    weeks = conversion_trend(t, ["v", "b"], period="week", window="12d")
+    assert weeks["complete"].tolist() == [True, True, False]
+    # A 13-day window: it closes 2025-01-26, after the end.
+    weeks = conversion_trend(t, ["v", "b"], period="week", window="13d")
+    assert weeks["complete"].tolist() == [True, False, False]
+    # ``until`` ends the data earlier: on 2025-01-14 only the first week is complete; on
+    # 2025-01-12 none (the first week's window closes 2025-01-13).
+    early = conversion_trend(t, ["v", "b"], period="week", window="7d", until="2025-01-14")
+    assert early["complete"].tolist() == [True, False]
+    assert conversion_trend(t, ["v", "b"], period="week", window="7d", until="2025-01-12")[
+        "complete"
+    ].tolist() == [False, False]
+
+
 def test_extras_bad_input() -> None:
     t = events_table([("a", 0, "v")])
     with pytest.raises(ValueError, match="step 3 does not exist"):

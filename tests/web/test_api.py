@@ -443,6 +443,7 @@ def test_journey_changed_on_disk(make_client: Any, demo_copy: Path) -> None:
 
 def test_bottlenecks_say_which_periods_they_compare(client: Any) -> None:
     from kundresa.analytics.bottlenecks import bottlenecks
+    from kundresa.report.units import format_date
 
     data = client.get("/api/bottlenecks").json()
     ranked = bottlenecks(client.app.state.project.project)
@@ -452,7 +453,8 @@ def test_bottlenecks_say_which_periods_they_compare(client: Any) -> None:
     assert data["previous_period"][1] == data["period"][0]
     assert data["kpi_period"] == [None, None]
     page = client.get("/bottlenecks").text
-    assert f"{start:%Y-%m-%d} – {end:%Y-%m-%d}" in page
+    # The page writes the dates as the tables do, in its language (Babel's medium format).
+    assert f"{format_date(start, 'en')} – {format_date(end, 'en')}" in page
     assert "the last 30 days of data" in page
     chosen = client.get("/api/bottlenecks?since=2025-03-01&until=2025-06-01").json()
     assert chosen["period"] == ["2025-03-01", "2025-06-01"]

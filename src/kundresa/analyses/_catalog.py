@@ -315,6 +315,7 @@ ANALYSES: tuple[Analysis, ...] = (
             Column("started", "count"),
             Column("converted", "count"),
             Column("conversion", "rate"),
+            Column("complete", "label"),
         ),
         title="Conversion by {period} of entry",
     ),

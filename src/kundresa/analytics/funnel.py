@@ -46,7 +46,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 import ibis
@@ -55,7 +55,7 @@ import pandas as pd
 
 from kundresa.analytics._duration import parse_duration
 from kundresa.analytics._ibis import cached
-from kundresa.analytics._period import Period, When, local_clock, project_timezone
+from kundresa.analytics._period import Period, When, local_clock, project_timezone, to_local
 from kundresa.model.events import (
     CHANNEL,
     CUSTOMER,
@@ -1030,7 +1030,10 @@ def conversion_trend(
     -------
     pandas.DataFrame
         ``period`` (start of the day, ISO week from Monday, or month), ``started``,
-        ``converted`` and ``conversion`` (converted / started), in time order.
+        ``converted``, ``conversion`` (converted / started) and ``complete``, in time order.
+        ``complete`` is false for a period whose last entrants have not yet had the whole
+        ``window`` to convert when the data ends (the last event, or ``until`` if earlier):
+        its conversion can still grow, so a falling tail of the trend is not a fall.
 
     Examples
     --------
@@ -1042,15 +1045,25 @@ def conversion_trend(
     ...                   "2025-01-02 08:00", "2025-01-02 09:00"],
     ...     "event": ["view", "buy", "view", "view", "buy"],
     ... }))
-    >>> conversion_trend(events, ["view", "buy"])
-          period  started  converted  conversion
-    0 2025-01-01        2          1         0.5
-    1 2025-01-02        1          1         1.0
+    >>> conversion_trend(events, ["view", "buy"], window="1h")
+          period  started  converted  conversion  complete
+    0 2025-01-01        2          1         0.5      True
+    1 2025-01-02        1          1         1.0     False
     """
     _check_period(period)
     span = _period(since, until, journey, timezone)
     best, plan = _best(events, steps, window, order, exclusions, journey, None, span)
-    return _trend_frame(best, plan, period, span.timezone)
+    return _trend_frame(best, plan, period, span.timezone, _data_end(events, span))
+
+
+def _data_end(events: ir.Table, span: Period) -> datetime | None:
+    """The last instant the data sees (naive UTC): its last event, or ``until`` if earlier."""
+    last = events[TIMESTAMP].max().execute()
+    if last is None or last != last:
+        return span.end
+    stamp = pd.Timestamp(last)
+    end = (stamp.tz_convert(None) if stamp.tzinfo else stamp).to_pydatetime()
+    return min(end, span.end) if span.end is not None else end
 
 
 def _period(since: When, until: When, journey: Journey | None, timezone: str | None) -> Period:
@@ -1063,7 +1076,9 @@ def _check_period(period: str) -> None:
         raise ValueError(f"unknown period {period!r}; use one of {', '.join(_PERIODS)}")
 
 
-def _trend_frame(best: ir.Table, plan: _Plan, period: str, tz: str) -> pd.DataFrame:
+def _trend_frame(
+    best: ir.Table, plan: _Plan, period: str, tz: str, data_end: datetime | None
+) -> pd.DataFrame:
     clock = local_clock(tz, best, "_t1")
     start = clock(best._t1).truncate(_PERIODS[period])
     out = (
@@ -1082,6 +1097,15 @@ def _trend_frame(best: ir.Table, plan: _Plan, period: str, tz: str) -> pd.DataFr
     out["started"] = out["started"].astype("int64")
     out["converted"] = out["converted"].fillna(0).astype("int64")
     out["conversion"] = (out["converted"] / out["started"]).astype("float64")
+    # A period is complete when its last entrant's window closed before the data ends.
+    step = {"day": pd.DateOffset(days=1), "week": pd.DateOffset(weeks=1)}.get(
+        period, pd.DateOffset(months=1)
+    )
+    if data_end is None:
+        out["complete"] = True
+    else:
+        closes = out["period"] + step + pd.Timedelta(microseconds=plan.window_us)
+        out["complete"] = (closes <= pd.Timestamp(to_local(data_end, tz))).astype(bool)
     return out.reset_index(drop=True)
 
 
@@ -1129,7 +1153,7 @@ def funnel_report(
         return {
             "funnel": _funnel_frame(b, plan, by),
             "time_to_convert": _histogram_frame(b, plan, edges),
-            "trend": _trend_frame(b, plan, period, span.timezone),
+            "trend": _trend_frame(b, plan, period, span.timezone, _data_end(events, span)),
         }
 
 

@@ -14,7 +14,8 @@ Units
 ``rate``
     A fraction 0-1 (conversion, share, probability, removal effect): ``56.8%``.
 ``pp``
-    A difference of two rates, as a fraction: ``+3.2 pp`` (percentage points).
+    A difference of two rates, as a fraction: ``+3.2 pp`` (percentage points; Swedish
+    ``p.e.``, *procentenheter*; Danish ``pct.-point``, *procentpoint*).
 ``seconds``
     A duration in seconds: ``42 s``, ``12 min``, ``4 h 12 min``, ``9.3 d``.
 ``days``
@@ -28,7 +29,12 @@ Units
 ``label``
     Text: ids, labels, names; written as they are.
 ``time``
-    A date or an instant, ISO 8601.
+    A date or an instant: a date (or an instant at midnight, the start of a period) is
+    written in the language's medium date format (``Nov 30, 2026``, ``30 nov. 2026``), other
+    instants in ISO 8601.
+
+Charts draw with the same conventions: :func:`chart_format` gives the symbols and names
+the page's chart script formats its axes with.
 
 Examples
 --------
@@ -51,8 +57,11 @@ from functools import cache
 from typing import Any
 
 __all__ = [
+    "PP_UNIT",
     "UNITS",
+    "chart_format",
     "format_count",
+    "format_date",
     "format_days",
     "format_duration",
     "format_money",
@@ -68,6 +77,10 @@ __all__ = [
 UNITS = ("count", "rate", "pp", "seconds", "days", "money", "p_value", "number", "label", "time")
 
 MISSING = "–"
+
+#: How a difference of two percentages is written in each language: percentage points,
+#: Swedish *procentenheter* (p.e.), Danish *procentpoint* (pct.-point).
+PP_UNIT = {"en": "pp", "sv": "p.e.", "da": "pct.-point"}
 
 
 def _locale(lang: str | None) -> str:
@@ -116,12 +129,14 @@ def format_rate(value: float, lang: str | None = "en") -> str:
 
 
 def format_pp(value: float, lang: str | None = "en") -> str:
-    """A difference of two rates (a fraction) in percentage points: ``+3.2 pp``."""
+    """A difference of two rates (a fraction) in percentage points: ``+3.2 pp`` (en),
+    ``+3,2 p.e.`` (sv, procentenheter), ``+3,2 pct.-point`` (da, procentpoint)."""
     from babel.numbers import format_decimal
 
-    text = format_decimal(abs(value) * 100, format="#,##0.0", locale=_locale(lang))
+    loc = _locale(lang)
+    text = format_decimal(abs(value) * 100, format="#,##0.0", locale=loc)
     sign = "+" if value > 0 else "-" if value < 0 and text.strip("0.,") else ""
-    return f"{sign}{text} pp"
+    return f"{sign}{text}\u00a0{PP_UNIT[loc]}" if loc != "en" else f"{sign}{text} pp"
 
 
 def format_days(days: float, lang: str | None = "en") -> str:
@@ -148,6 +163,55 @@ def format_duration(seconds: float, lang: str | None = "en") -> str:
     return sign + format_days(s / 86400, lang)
 
 
+def format_date(value: date | str, lang: str | None = "en") -> str:
+    """A date in the language's medium format (CLDR): ``Nov 30, 2026`` (en),
+    ``30 nov. 2026`` (sv), ``30. nov. 2026`` (da).
+
+    ``value`` may be ISO 8601 text; an instant's time of day is left out.
+
+    Examples
+    --------
+    >>> format_date("2026-11-30", "sv"), format_date("2026-11-30T00:00:00", "en")
+    ('30 nov. 2026', 'Nov 30, 2026')
+    """
+    from babel.dates import format_date as babel_date
+
+    day = value if isinstance(value, date) else datetime.fromisoformat(str(value)).date()
+    if isinstance(day, datetime):
+        day = day.date()
+    return str(babel_date(day, "medium", locale=_locale(lang)))
+
+
+@cache
+def chart_format(lang: str | None = "en") -> dict[str, Any]:
+    """What a chart needs to write numbers, percentages and dates as the tables do (CLDR data
+    through Babel): the decimal and group symbols, the text around a percentage, the
+    percentage-point unit, the abbreviated month names and the medium date pattern.
+
+    Examples
+    --------
+    >>> f = chart_format("sv")
+    >>> f["decimal"], f["group"], f["percent_suffix"], f["months"][10], f["date"]
+    (',', '\xa0', '\xa0%', 'nov.', 'd MMM y')
+    """
+    from babel import Locale
+
+    loc = _locale(lang)
+    locale = Locale.parse(loc)
+    sample = format_rate(0.125, loc)
+    start, end = sample.index("1"), sample.rindex("5") + 1
+    months = locale.months["format"]["abbreviated"]
+    return {
+        "decimal": format_number(0.5, loc, 1)[1],
+        "group": format_count(1000, loc)[1],
+        "percent_prefix": sample[:start],
+        "percent_suffix": sample[end:],
+        "pp": PP_UNIT[loc],
+        "months": [str(months[m]) for m in range(1, 13)],
+        "date": locale.date_formats["medium"].pattern,
+    }
+
+
 def format_p_value(value: float, lang: str | None = "en") -> str:
     """A p-value with three decimals, ``<0.001`` below that."""
     from babel.numbers import format_decimal
@@ -157,6 +221,9 @@ def format_p_value(value: float, lang: str | None = "en") -> str:
         return "<" + format_decimal(0.001, format="0.000", locale=loc)
     return format_decimal(value, format="0.000", locale=loc)
 
+
+#: ISO 8601 text of a day, or of an instant at midnight (the start of a period).
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]00:00(?::00(?:\.0+)?)?(?:Z|[+-]00:?00)?)?")
 
 _NUMERIC = {"count", "rate", "pp", "seconds", "days", "money", "p_value", "number"}
 
@@ -195,7 +262,11 @@ def format_value(value: Any, unit: str, lang: str | None = "en") -> str:
     if isinstance(v, bool):
         return "yes" if v else "no"
     if isinstance(v, datetime | date):
+        if unit == "time" and (not isinstance(v, datetime) or v.time() == datetime.min.time()):
+            return format_date(v, lang)
         return v.isoformat(sep=" ") if isinstance(v, datetime) else v.isoformat()
+    if unit == "time" and isinstance(v, str) and _ISO_DAY.fullmatch(v):
+        return format_date(v[:10], lang)
     if isinstance(v, timedelta):
         return format_duration(v.total_seconds(), lang)
     if not isinstance(v, int | float):

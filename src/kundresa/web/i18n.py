@@ -36,8 +36,10 @@ _TEXT: dict[str, tuple[str, str, str]] = {
     "to_label": ("To", "Till", "Til"),
     "direction": ("Direction", "Riktning", "Retning"),
     "probability": ("Probability", "Sannolikhet", "Sandsynlighed"),
-    "median_seconds": ("Median seconds", "Median sekunder", "Median sekunder"),
-    "median_seconds_to_convert": ("Median seconds", "Median sekunder", "Median sekunder"),
+    # A duration column's values are written in the unit that reads best (42 s, 12 min,
+    # 9.3 d): its heading names the quantity, "time", not a unit.
+    "median_seconds": ("Median time", "Mediantid", "Mediantid"),
+    "median_seconds_to_convert": ("Median time", "Mediantid", "Mediantid"),
     "path": ("Path", "Väg", "Vej"),
     "steps": ("Steps", "Steg", "Trin"),
     "session_gap": ("Split at pauses of", "Dela vid paus på", "Del ved pause på"),
@@ -135,6 +137,45 @@ _TEXT: dict[str, tuple[str, str, str]] = {
         "Backward moves are highlighted.",
         "Bakåtsteg är markerade.",
         "Baglæns skridt er fremhævet.",
+    ),
+    # The unit a heading names for a column of percentage-point differences.
+    "unit_pp": ("pp", "procentenheter", "procentpoint"),
+    "complete": ("Complete", "Fullständig", "Fuldstændig"),
+    "order_ordered": ("in order", "i ordning", "i rækkefølge"),
+    "order_strict": ("strictly in order", "strikt i ordning", "strengt i rækkefølge"),
+    "order_any": ("any order", "valfri ordning", "vilkårlig rækkefølge"),
+    "period_day": ("day", "dag", "dag"),
+    "period_week": ("week", "vecka", "uge"),
+    "period_month": ("month", "månad", "måned"),
+    "by_placeholder": (
+        "persona, channel, device…",
+        "persona, kanal, enhet…",
+        "persona, kanal, enhed…",
+    ),
+    "cohort_first_event": ("first event", "första händelse", "første hændelse"),
+    "cohort_first_purchase": ("first purchase", "första köp", "første køb"),
+    "returning_any": ("any event", "valfri händelse", "enhver hændelse"),
+    "returning_purchase": ("a purchase", "ett köp", "et køb"),
+    "level_touchpoint": ("touchpoint", "beröringspunkt", "kontaktpunkt"),
+    "level_stage": ("stage", "fas", "fase"),
+    "level_event": ("event", "händelse", "hændelse"),
+    "level_channel": ("channel", "kanal", "kanal"),
+    "incomplete": ("Incomplete", "Ofullständig", "Ufuldstændig"),
+    "incomplete_note": (
+        "Dashed and grey: periods not yet over when the data ends, or whose customers have not"
+        " yet had the whole window to convert; their numbers will still grow.",
+        "Streckat och grått: perioder som inte är slut när data slutar, eller vars kunder ännu"
+        " inte haft hela fönstret på sig att konvertera; deras siffror kommer att växa.",
+        "Stiplet og gråt: perioder, der ikke er slut, når data slutter, eller hvis kunder endnu"
+        " ikke har haft hele vinduet til at konvertere; deres tal vil stadig vokse.",
+    ),
+    "sankey_note": (
+        "Where labels would overlap, the smaller step's label is left out: point at a band or"
+        " see the table for every name.",
+        "Där etiketter skulle överlappa visas bara det större stegets etikett: peka på ett band"
+        " eller se tabellen för alla namn.",
+        "Hvor etiketter ville overlappe, vises kun det største trins etiket: peg på et bånd"
+        " eller se tabellen for alle navne.",
     ),
     "cohorts": ("Cohort retention", "Kohortåterkomst", "Kohortefastholdelse"),
     "lifecycle": ("Lifecycle", "Livscykel", "Livscyklus"),

@@ -131,6 +131,8 @@ class Site:
         env.globals["stages_of"] = editor.stages_of
         env.globals["kpi_text"] = editor.kpi_text
         env.globals["csrf_token"] = security.csrf_token
+        env.globals["chart_format"] = units.chart_format
+        env.globals["unit_of"] = unit_of
         self.env = env
 
     # -- languages ---------------------------------------------------------------------------

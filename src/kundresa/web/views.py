@@ -14,12 +14,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+import pandas as pd
 
 from kundresa.analyses import AnalysisError, ParameterError, Result
 from kundresa.errors import KundresaError
 from kundresa.model.journey import LANES, Journey
+from kundresa.project import ProjectError
 from kundresa.report.tables import records
 
 if TYPE_CHECKING:
@@ -425,6 +429,41 @@ def paths_view(
     )
 
 
+def _period_start(day: date, period: str) -> date:
+    """The first day of the day, ISO week (from Monday) or month ``day`` falls in."""
+    if period == "week":
+        return day - timedelta(days=day.weekday())
+    if period == "month":
+        return day.replace(day=1)
+    return day
+
+
+def _add_periods(start: date, k: int, period: str) -> date:
+    if period == "month":
+        months = start.year * 12 + start.month - 1 + k
+        return date(months // 12, months % 12 + 1, 1)
+    return start + timedelta(days=k * (7 if period == "week" else 1))
+
+
+def _last_period(run: Analyses, period: str) -> date | None:
+    """The first day of the period the data's last event falls in (in the journey's time
+    zone): that period is still running when the data ends."""
+    last = run.project.events["timestamp"].max().execute()
+    if last is None or last != last:
+        return None
+    stamp = pd.Timestamp(last)
+    utc = stamp.tz_convert("UTC") if stamp.tzinfo else stamp.tz_localize("UTC")
+    try:
+        tz = run.journey.timezone
+    except ProjectError:  # no journey: the analyses count in UTC
+        tz = "UTC"
+    return _period_start(utc.tz_convert(ZoneInfo(tz)).date(), period)
+
+
+def _day(value: Any) -> date:
+    return date.fromisoformat(str(value)[:10])
+
+
 def retention_view(
     run: Analyses,
     *,
@@ -433,17 +472,29 @@ def retention_view(
     returning: str = "any",
     periods: int | None = 12,
 ) -> dict[str, Any]:
-    """Cohort retention (long form, and as a matrix for the heat map) and the lifecycle."""
+    """Cohort retention (long form, and as a matrix for the heat map) and the lifecycle.
+
+    Every retention and lifecycle row has ``complete``: false for the period the data's last
+    event falls in (the analyses count it, but it is still running: its numbers will grow).
+    """
+    retention = run.rows(
+        "retention", cohort=cohort, period=period, returning=returning, periods=periods
+    )
+    lifecycle = run.rows("lifecycle", period=period)
+    last = _last_period(run, period)
+    for r in retention:
+        cell = _add_periods(_day(r["cohort"]), int(r["period"]), period)
+        r["complete"] = last is None or cell < last
+    for r in lifecycle:
+        r["complete"] = last is None or _day(r["period"]) < last
     return run.said(
         {
             "available": True,
             "period": period,
             "cohort": cohort,
             "returning": returning,
-            "retention": run.rows(
-                "retention", cohort=cohort, period=period, returning=returning, periods=periods
-            ),
-            "lifecycle": run.rows("lifecycle", period=period),
+            "retention": retention,
+            "lifecycle": lifecycle,
             "repeat_purchase": run.rows("repeat_purchase"),
         }
     )

@@ -54,29 +54,108 @@
     return tooltip;
   }
 
-  // Numbers in the page's language, as the tables (kundresa.report.units, CLDR) write them.
-  var pageLang = document.documentElement.lang || "en";
-  var pctFormat = new Intl.NumberFormat(pageLang, { style: "percent", minimumFractionDigits: 1, maximumFractionDigits: 1 });
-  var numFormat = new Intl.NumberFormat(pageLang, { maximumFractionDigits: 2 });
-  function pct(v) { return v == null ? "–" : pctFormat.format(v); }
-  function num(v) { return v == null ? "–" : numFormat.format(Number(v)); }
+  /* Numbers and dates in the page's language, written as the tables write them: the symbols,
+     the text around a percentage and the month names come from the server (page-text's
+     "format", kundresa.report.units.chart_format: CLDR through Babel), so an axis reads
+     "20 000" and "56,8 %" beside a Swedish table, never "20,000". */
+  var F = text.format || { decimal: ".", group: ",", percent_prefix: "", percent_suffix: "%", pp: "pp",
+    months: ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"], date: "MMM d, y" };
+  function fixed(v, decimals) {
+    var s = Math.abs(v).toFixed(decimals), parts = s.split(".");
+    var whole = parts[0].replace(/\B(?=(\d{3})+(?!\d))/g, F.group);
+    return (v < 0 && Number(s) !== 0 ? "-" : "") + whole + (parts[1] ? F.decimal + parts[1] : "");
+  }
+  function pct(v) { return v == null ? "–" : F.percent_prefix + fixed(Number(v) * 100, 1) + F.percent_suffix; }
+  function num(v) {
+    if (v == null) return "–";
+    v = Number(v);
+    return Number.isInteger(v) ? fixed(v, 0) : fixed(v, Math.abs(v) >= 1e6 ? 0 : 2);
+  }
+  /* A day (ISO text or a time in ms) in the language's medium date pattern: "30 nov. 2026". */
+  function day(v) {
+    if (v == null) return "–";
+    var m = typeof v === "number" ? null : /^(\d{4})-(\d{2})-(\d{2})/.exec(String(v));
+    var y, mo, d;
+    if (m) { y = +m[1]; mo = +m[2]; d = +m[3]; } else { var t = new Date(v); y = t.getUTCFullYear(); mo = t.getUTCMonth() + 1; d = t.getUTCDate(); }
+    return F.date.replace(/'[^']*'|y+|M{3,}|M{1,2}|d{1,2}/g, function (tok) {
+      if (tok[0] === "'") return tok.slice(1, -1);
+      if (tok[0] === "y") return String(y);
+      if (tok.length >= 3) return F.months[mo - 1];
+      if (tok[0] === "M") return tok.length === 2 && mo < 10 ? "0" + mo : String(mo);
+      return tok.length === 2 && d < 10 ? "0" + d : String(d);
+    });
+  }
   function duration(s) {
     if (s == null) return "∞";
-    if (s < 60) return s + "s";
-    if (s < 3600) return Math.round(s / 60) + "m";
-    if (s < 86400) return Math.round(s / 3600) + "h";
-    return Math.round(s / 86400) + "d";
+    if (s < 60) return num(s) + " s";
+    if (s < 3600) return num(Math.round(s / 60)) + " min";
+    if (s < 86400) return num(Math.round(s / 3600)) + " h";
+    return num(Math.round(s / 86400)) + " d";
+  }
+  /* Axis labels never overlap (ECharts hides the ones that would) and value axes write their
+     numbers as the tables do, unless the chart says otherwise. */
+  function axes(list, kind) {
+    (Array.isArray(list) ? list : list ? [list] : []).forEach(function (a) {
+      a.axisLabel = a.axisLabel || {};
+      a.axisLabel.hideOverlap = true;
+      if (kind === "x" && a.axisLabel.margin == null) a.axisLabel.margin = 12;
+      if (a.type === "value" && !a.axisLabel.formatter) a.axisLabel.formatter = function (v) { return num(v); };
+      if (a.type === "time" && !a.axisLabel.formatter) a.axisLabel.formatter = function (v) { return day(v); };
+    });
+  }
+  /* A legend that wraps onto as many lines as its names need (never a scrolling legend, whose
+     hidden names would be clipped), and the room it takes at the top of the chart. */
+  var measure = document.createElement("canvas").getContext("2d");
+  function legendRows(names, width) {
+    measure.font = "12px system-ui, sans-serif";
+    var rows = 1, x = 0;
+    names.forEach(function (n) {
+      var w = measure.measureText(String(n)).width + 25 + 10;
+      if (x > 0 && x + w > width - 20) { rows += 1; x = 0; }
+      x += w;
+    });
+    return rows;
+  }
+  function legend(el, names, extra) {
+    var rows = legendRows(names, el.clientWidth || 300);
+    return { legend: Object.assign({ top: 0, left: "center", type: "plain", data: names, itemGap: 10 }, extra || {}), top: 8 + 22 * rows };
+  }
+  /* Category labels across when the longest fits its slot, else turned upright (90°, the box
+     of a turned label is its own; truncated to ``length`` pixels). */
+  function across(labels, el, margins, length) {
+    measure.font = "12px system-ui, sans-serif";
+    var slot = ((el.clientWidth || 300) - margins) / Math.max(1, labels.length);
+    var widest = Math.max.apply(null, labels.map(function (l) { return measure.measureText(String(l)).width; }).concat([0]));
+    if (widest <= slot - 8) return { axisLabel: { interval: 0, width: slot - 4, overflow: "truncate" }, bottom: 40 };
+    var tall = Math.min(length, widest + 4);
+    return { axisLabel: { interval: 0, rotate: 90, width: tall, overflow: "truncate" }, bottom: tall + 22 };
   }
   function make(el, option) {
     var chart = echarts.init(el, null, { renderer: "svg" });
     option.color = option.color || palette;
     option.textStyle = { fontFamily: "system-ui, sans-serif" };
     option.animation = false;  // numbers, not motion: the chart is complete when the page is
+    axes(option.xAxis, "x"); axes(option.yAxis, "y");
     if (option.tooltip) option.tooltip = safeTooltip(option.tooltip);
     (option.series || []).forEach(function (s) { if (s.tooltip && s.tooltip.show !== false) s.tooltip = safeTooltip(s.tooltip); });
     chart.setOption(option);
     charts.push(chart);
     return chart;
+  }
+  /* A trend's periods split into complete and incomplete ones (the analysis says which:
+     "complete" false where recent entrants have not yet had the whole window): two series of
+     one line, the incomplete part dashed and grey, named in the legend. */
+  function trendSeries(rows, name, value, extra) {
+    var cut = rows.length;
+    rows.forEach(function (r, i) { if (r.complete === false && i < cut) cut = i; });
+    var solid = rows.map(function (r, i) { return i < cut ? value(r) : null; });
+    var dashed = rows.map(function (r, i) { return i >= cut - 1 && cut < rows.length ? value(r) : null; });
+    var out = [Object.assign({ name: name, type: "line", smooth: false, showSymbol: rows.length < 40, data: solid }, extra || {})];
+    if (cut < rows.length) {
+      out.push({ name: text.incomplete, type: "line", smooth: false, showSymbol: rows.length < 40, data: dashed,
+        lineStyle: { type: "dashed", color: "#9aa4b2" }, itemStyle: { color: "#9aa4b2" } });
+    }
+    return out;
   }
   var small = window.matchMedia("(max-width: 760px)").matches;
 
@@ -120,23 +199,34 @@
         series: series });
     },
     "stage-funnel": function (el) {
+      // Labels beside the funnel with a leader line: readable however narrow a segment is.
+      var width = el.clientWidth || 300, room = Math.min(220, Math.round(width * 0.45));
       make(el, { tooltip: { formatter: function (p) { return p.name + ": " + num(p.value); } },
-        series: [{ type: "funnel", sort: "none", left: "5%", width: "90%", minSize: "8%", gap: 2,
-          label: { position: "inside", formatter: function (p) { return p.name + "  " + num(p.value); }, color: "#fff", fontWeight: 600, textBorderColor: "rgba(0,0,0,.35)", textBorderWidth: 2 },
+        series: [{ type: "funnel", sort: "none", left: 8, top: 10, bottom: 10, width: width - room - 24, minSize: "6%", gap: 2,
+          label: { position: "right", width: room - 12, overflow: "truncate", color: "#1d2430", fontSize: 12,
+            formatter: function (p) { return p.name + "  " + num(p.value); } },
+          labelLine: { length: 10, lineStyle: { color: "#9aa4b2" } },
+          labelLayout: { hideOverlap: true },
           data: data.stages.map(function (s) { return { name: s.label, value: s.reached }; }) }] });
     },
     "event-funnel": function (el) {
+      // Steps down the side (bars across): a step's name has the chart's width, never a slot.
       var rows = data.funnel, segs = [];
       rows.forEach(function (r) { var s = r.segment == null ? "" : String(r.segment); if (segs.indexOf(s) < 0) segs.push(s); });
       var steps = data.steps.map(function (s, i) { return (i + 1) + ". " + s; });
+      var width = el.clientWidth || 300, labelWidth = Math.min(170, Math.round(width * 0.32));
       var series = segs.map(function (seg) {
         return { name: seg || text.customers, type: "bar", data: steps.map(function (_, i) {
           var r = rows.filter(function (x) { return x.step === i + 1 && (x.segment == null ? "" : String(x.segment)) === seg; })[0];
-          return r ? r.count : 0; }), label: { show: segs.length === 1, position: "top", formatter: function (p) { return num(p.value); } } };
+          return r ? r.count : 0; }), label: { show: segs.length === 1, position: "right", formatter: function (p) { return num(p.value); } } };
       });
-      var c = make(el, { tooltip: { trigger: "axis" }, legend: { show: segs.length > 1, top: 0 }, grid: { left: 60, right: 10, top: 30, bottom: 60 },
-        xAxis: { type: "category", data: steps, axisLabel: { interval: 0, rotate: small ? 30 : 0, width: 110, overflow: "truncate" } },
-        yAxis: { type: "value" }, series: series });
+      var names = segs.length > 1 ? series.map(function (x) { return x.name; }) : [];
+      var lg = legend(el, names, { show: segs.length > 1 });
+      el.style.height = Math.max(el.clientHeight, lg.top + 40 + steps.length * Math.max(34, 16 * segs.length)) + "px";
+      var c = make(el, { tooltip: { trigger: "axis", axisPointer: { type: "shadow" } }, legend: lg.legend,
+        grid: { left: labelWidth + 14, right: 56, top: segs.length > 1 ? lg.top : 10, bottom: 30 },
+        yAxis: { type: "category", data: steps, inverse: true, axisLabel: { width: labelWidth, overflow: "truncate", interval: 0 } },
+        xAxis: { type: "value", splitNumber: small ? 3 : 5 }, series: series });
       c.on("click", function (p) { showStep(p.dataIndex + 1); });
     },
     "ttc": function (el) {
@@ -149,63 +239,224 @@
       var series = stepsSeen.map(function (st) {
         return { name: st + ". " + data.steps[st - 1], type: "bar", data: rows.filter(function (r) { return r.step === st; }).map(function (r) { return r.customers; }) };
       });
-      make(el, { tooltip: { trigger: "axis" }, legend: { top: 0, type: "scroll" }, grid: { left: 50, right: 10, top: 40, bottom: 40 },
-        xAxis: { type: "category", data: bins, name: "", axisLabel: { rotate: small ? 40 : 0 } }, yAxis: { type: "value" }, series: series });
+      var lg = legend(el, series.map(function (x) { return x.name; }));
+      var fit = across(bins, el, 66, 100);
+      el.style.height = Math.max(el.clientHeight, lg.top + 220 + fit.bottom) + "px";
+      make(el, { tooltip: { trigger: "axis" }, legend: lg.legend, grid: { left: 50, right: 16, top: lg.top + 6, bottom: fit.bottom },
+        xAxis: { type: "category", data: bins, axisLabel: fit.axisLabel }, yAxis: { type: "value" }, series: series });
     },
     "trend": function (el) {
       var rows = data.trend;
-      make(el, { tooltip: { trigger: "axis", valueFormatter: pct }, grid: { left: 55, right: 15, top: 20, bottom: 40 },
-        xAxis: { type: "category", data: rows.map(function (r) { return String(r.period).slice(0, 10); }) },
+      var series = trendSeries(rows, text.conversion, function (r) { return r.conversion; }, { areaStyle: { opacity: 0.12 } });
+      var lg = legend(el, series.map(function (x) { return x.name; }), { show: series.length > 1 });
+      make(el, { tooltip: { trigger: "axis", valueFormatter: pct }, legend: lg.legend,
+        grid: { left: 62, right: 24, top: series.length > 1 ? lg.top + 8 : 20, bottom: 40 },
+        xAxis: { type: "category", data: rows.map(function (r) { return day(r.period); }) },
         yAxis: { type: "value", axisLabel: { formatter: pct } },
-        series: [{ name: text.conversion, type: "line", smooth: false, showSymbol: rows.length < 40, areaStyle: { opacity: 0.12 }, data: rows.map(function (r) { return r.conversion; }) }] });
+        series: series });
+      if (series.length > 1) noteAfter(el, text.incomplete_note);
     },
     "sankey": function (el) {
-      var names = {}, nodes = [], links = [];
+      var names = {}, nodes = [], links = [], depth = 0;
       data.links.forEach(function (l) {
         if (l.target === "(end)") return;  // a path that stops simply ends its band
         var s = l.source_step + ". " + l.source, t = l.target_step + ". " + l.target;
         [s, t].forEach(function (n) { if (!names[n]) { names[n] = 1; nodes.push({ name: n }); } });
         links.push({ source: s, target: t, value: l.count });
+        depth = Math.max(depth, l.target_step);
       });
       links.sort(function (a, b) { return b.value - a.value; });
       links = links.slice(0, 80);
       var used = {}; links.forEach(function (l) { used[l.source] = used[l.target] = 1; });
-      make(el, { tooltip: { trigger: "item" }, series: [{ type: "sankey", left: 10, right: small ? 70 : 120, nodeGap: 6, layoutIterations: 64, nodeAlign: "justify", emphasis: { focus: "adjacency" },
-        data: nodes.filter(function (n) { return used[n.name]; }), links: links, lineStyle: { color: "gradient", opacity: 0.35 },
-        label: { fontSize: 11 } }] });
+      // Each column's labels get the room up to the next column and the last column's the
+      // margin on the right; where two would meet, the smaller node's label is left out (its
+      // name is in the tooltip and the table below).
+      // Columns at least 120 px apart: on a narrow screen the chart scrolls sideways.
+      var right = 150, columns = Math.max(2, depth);
+      var width = wide(el, 10 + right + 120 * (columns - 1));
+      var gapX = (width - 10 - right) / (columns - 1);
+      var kept = nodes.filter(function (n) { return used[n.name]; });
+      var label = { fontSize: 11, width: Math.max(30, Math.min(gapX, right) - 22), overflow: "truncate", padding: [1, 2] };
+      var chart = make(el, { tooltip: { trigger: "item" }, series: [{ type: "sankey", left: 10, top: 10, bottom: 10, right: right, nodeGap: 8, layoutIterations: 64, nodeAlign: "left", emphasis: { focus: "adjacency" },
+        data: kept, links: links, lineStyle: { color: "gradient", opacity: 0.35 }, label: label }] });
+      // Labels sit at their nodes' middles; in each column, from the biggest node down, a
+      // label that would come within a line of one already kept is left out.
+      var nodeData = chart.getModel().getSeriesByIndex(0).getData(), placed = [], hidden = 0, line = 15;
+      var size = {};
+      links.forEach(function (l) { size[l.source] = (size[l.source] || 0) + l.value; size[l.target] = (size[l.target] || 0) + l.value; });
+      var order = kept.map(function (n, i) { return { i: i, l: nodeData.getItemLayout(i), v: size[n.name] }; });
+      order.sort(function (p, q) { return q.v - p.v; });
+      order.forEach(function (o) {
+        var mid = o.l.y + o.l.dy / 2, clash = placed.some(function (p) { return Math.abs(p.x - o.l.x) < 1 && Math.abs(p.mid - mid) < line; });
+        if (clash) { kept[o.i].label = { show: false }; hidden += 1; } else placed.push({ x: o.l.x, mid: mid });
+      });
+      if (hidden) chart.setOption({ series: [{ data: kept }] });
+      noteAfter(el, hidden ? text.sankey_note : "");
     },
     "dfg": function (el) {
-      var edges = data.dfg.slice().sort(function (a, b) { return b.count - a.count; }).slice(0, 40);
-      var max = Math.max.apply(null, edges.map(function (e) { return e.count; }).concat([1]));
-      var seen = {}, nodes = [];
-      edges.forEach(function (e) { [e.source, e.target].forEach(function (n) { if (!seen[n]) { seen[n] = 0; nodes.push(n); } seen[n] += e.count; }); });
-      make(el, { tooltip: {}, series: [{ type: "graph", layout: "circular", circular: { rotateLabel: true }, roam: true, top: 60, bottom: 60, left: 120, right: 120,
-        label: { show: true, position: "right", fontSize: 11, color: "#33404f" },
-        data: nodes.map(function (n) { return { name: n, symbolSize: 10 + 26 * Math.sqrt(seen[n] / (2 * max)) }; }),
-        links: edges.filter(function (e) { return e.source !== e.target; }).map(function (e) {
-          return { source: e.source, target: e.target, value: e.count, lineStyle: { width: 1 + 7 * e.count / max, curveness: 0.2, opacity: 0.6 } }; }),
-        edgeSymbol: ["none", "arrow"], edgeSymbolSize: 8, lineStyle: { color: "source" } }] });
+      /* A process map drawn left to right (Sugiyama, Tagawa and Toda 1981): activities in
+         layers by their longest path from the start (back edges, found by a depth-first search
+         from the start, are drawn as orange arcs and do not count), an edge across several
+         layers routed through a point in each, each layer ordered by the barycentre of its
+         neighbours; every edge has a width by its frequency and its count, written where it
+         meets no other label (else in its tooltip). */
+      var edges = data.dfg.filter(function (e) { return e.source !== e.target; })
+        .sort(function (a, b) { return b.count - a.count; }).slice(0, 30);
+      if (!edges.length) return;
+      var max = Math.max.apply(null, edges.map(function (e) { return e.count; }));
+      var out = {}, into = {}, names = [];
+      edges.forEach(function (e) {
+        [e.source, e.target].forEach(function (n) { if (!out[n]) { out[n] = []; into[n] = []; names.push(n); } });
+        out[e.source].push(e); into[e.target].push(e);
+      });
+      var state = {}, back = [];
+      function visit(n) {
+        state[n] = 1;
+        out[n].forEach(function (e) {
+          if (state[e.target] === 1) back.push(e);
+          else if (!state[e.target]) visit(e.target);
+        });
+        state[n] = 2;
+      }
+      names.filter(function (n) { return n === "(start)"; }).concat(names.filter(function (n) { return !into[n].length; }), names)
+        .forEach(function (n) { if (!state[n]) visit(n); });
+      var forward = edges.filter(function (e) { return back.indexOf(e) < 0; });
+      var layer = {};
+      function place(n) {  // the longest path to n over forward edges (they make no cycle)
+        if (layer[n] != null) return layer[n];
+        var l = 0;
+        into[n].forEach(function (e) { if (back.indexOf(e) < 0) l = Math.max(l, place(e.source) + 1); });
+        layer[n] = l;
+        return l;
+      }
+      names.forEach(place);
+      var last = Math.max.apply(null, names.map(function (n) { return layer[n]; }));
+      if (layer["(end)"] != null) layer["(end)"] = last;
+      // Forward edges as segments between adjacent layers, through a hidden point per layer.
+      var segs = [], points = names.slice();
+      forward.forEach(function (e, k) {
+        var prev = e.source;
+        for (var l = layer[e.source] + 1; l < layer[e.target]; l++) {
+          var d = "\u0000" + k + ":" + l; layer[d] = l; points.push(d);
+          segs.push({ from: prev, to: d, edge: e, first: prev === e.source, end: false }); prev = d;
+        }
+        segs.push({ from: prev, to: e.target, edge: e, first: prev === e.source, end: true });
+      });
+      var layers = [];
+      for (var i = 0; i <= last; i++) layers.push([]);
+      points.forEach(function (n) { layers[layer[n]].push(n); });
+      function bary(n, dir) {
+        var sum = 0, w = 0;
+        segs.forEach(function (sg) {
+          var other = dir > 0 ? (sg.to === n ? sg.from : null) : (sg.from === n ? sg.to : null);
+          if (other == null) return;
+          sum += layers[layer[other]].indexOf(other) * sg.edge.count; w += sg.edge.count;
+        });
+        return w ? sum / w : layers[layer[n]].indexOf(n);
+      }
+      for (var sweep = 0; sweep < 8; sweep++) {
+        var dir = sweep % 2 === 0 ? 1 : -1;
+        for (var k = dir > 0 ? 1 : last - 1; k >= 0 && k <= last; k += dir) {
+          var ns = layers[k], key = {};
+          ns.forEach(function (n, j) { key[n] = bary(n, dir) + j * 1e-6; });
+          ns.sort(function (a, b) { return key[a] - key[b]; });
+        }
+      }
+      var rows = Math.max.apply(null, layers.map(function (ns) { return ns.length; }));
+      var colW = Math.max(small ? 110 : 124, ((el.clientWidth || 300) - 4) / (last + 1)), rowH = 58, padY = 60;
+      var W = Math.floor(wide(el, colW * (last + 1))), H = Math.max(220, (rows - 1) * rowH + 2 * padY);
+      colW = W / (last + 1);
+      el.style.height = H + "px";
+      var pos = {};
+      points.forEach(function (n) {
+        var ns = layers[layer[n]];
+        pos[n] = [colW / 2 + colW * layer[n], padY + rowH * ((rows - ns.length) / 2 + ns.indexOf(n))];
+      });
+      var sizeOf = {};
+      names.forEach(function (n) { var t = 0; out[n].concat(into[n]).forEach(function (e) { t += e.count; }); sizeOf[n] = 12 + 16 * Math.sqrt(t / (2 * max)); });
+      var nodes = points.map(function (n) {
+        var real = n.charAt(0) !== "\u0000";
+        return { name: n, x: pos[n][0], y: pos[n][1], symbolSize: real ? sizeOf[n] : 0, tooltip: { show: real },
+          label: { show: real, position: "bottom", distance: 4, fontSize: 11, color: "#1d2430", width: colW - 16, overflow: "truncate", fontWeight: 600 } };
+      });
+      function width(c) { return 1 + 7 * c / max; }
+      var links = segs.map(function (sg) {
+        return { source: sg.from, target: sg.to, value: sg.edge.count, what: sg.edge.source + " → " + sg.edge.target,
+          symbol: ["none", sg.end ? "arrow" : "none"], lineStyle: { width: width(sg.edge.count), curveness: 0, opacity: 0.55, color: "#1f6feb" } };
+      }).concat(back.map(function (e) {
+        return { source: e.source, target: e.target, value: e.count, what: e.source + " → " + e.target,
+          symbol: ["none", "arrow"], lineStyle: { width: width(e.count), curveness: 0.3, opacity: 0.6, color: "#e8590c" } };
+      }));
+      // Every node, its label and each count written so far take room; a count goes at the
+      // middle of its edge's first segment (or arc), else a third or two thirds along.
+      measure.font = "600 11px system-ui, sans-serif";
+      var taken = [];
+      names.forEach(function (n) {
+        var r = sizeOf[n] / 2, w = Math.min(colW - 16, measure.measureText(n).width);
+        taken.push([pos[n][0] - r, pos[n][1] - r, 2 * r, 2 * r]);
+        taken.push([pos[n][0] - w / 2 - 2, pos[n][1] + r + 3, w + 4, 16]);
+      });
+      function free(b) { return b[0] >= 0 && b[1] >= 0 && b[0] + b[2] <= W && b[1] + b[3] <= H && !taken.some(function (t) { return b[0] < t[0] + t[2] && t[0] < b[0] + b[2] && b[1] < t[1] + t[3] && t[1] < b[1] + b[3]; }); }
+      measure.font = "10px system-ui, sans-serif";
+      var counts = [];
+      segs.filter(function (sg) { return sg.first; }).map(function (sg) { return { e: sg.edge, a: pos[sg.from], b: pos[sg.to], c: 0 }; })
+        .concat(back.map(function (e) { return { e: e, a: pos[e.source], b: pos[e.target], c: 0.3 }; }))
+        .sort(function (p, q) { return q.e.count - p.e.count; })
+        .forEach(function (s) {
+          var label = num(s.e.count), w = measure.measureText(label).width + 6, h = 14;
+          var cp = [(s.a[0] + s.b[0]) / 2 - (s.a[1] - s.b[1]) * s.c, (s.a[1] + s.b[1]) / 2 - (s.b[0] - s.a[0]) * s.c];
+          [0.5, 0.35, 0.65, 0.25, 0.75].some(function (t) {
+            var x = (1 - t) * (1 - t) * s.a[0] + 2 * t * (1 - t) * cp[0] + t * t * s.b[0];
+            var y = (1 - t) * (1 - t) * s.a[1] + 2 * t * (1 - t) * cp[1] + t * t * s.b[1];
+            var box = [x - w / 2, y - h / 2, w, h];
+            if (!free(box)) return false;
+            taken.push(box);
+            counts.push({ type: "text", x: box[0] + 3, y: box[1] + 1, silent: true, z: 100,
+              style: { text: label, fill: "#33404f", fontSize: 10, backgroundColor: "rgba(255,255,255,.9)", padding: [1, 2] } });
+            return true;
+          });
+        });
+      make(el, { tooltip: { formatter: function (p) { return (p.dataType === "edge" ? p.data.what : p.name) + (p.dataType === "edge" ? ": " + num(p.data.value) : ""); } },
+        graphic: counts,
+        series: [{ type: "graph", layout: "none", coordinateSystem: null, left: 0, top: 0, width: W, height: H,
+          data: nodes.concat([{ name: "\u0001a", x: 0, y: 0, symbolSize: 0, label: { show: false }, tooltip: { show: false } },
+            { name: "\u0001b", x: W, y: H, symbolSize: 0, label: { show: false }, tooltip: { show: false } }]),
+          edgeSymbolSize: 8, links: links, itemStyle: { color: "#1f6feb" } }] });
     },
     "heatmap": function (el) {
       var rows = data.retention, cohorts = [], periods = [];
       rows.forEach(function (r) { var c = String(r.cohort).slice(0, 10); if (cohorts.indexOf(c) < 0) cohorts.push(c); if (periods.indexOf(r.period) < 0) periods.push(r.period); });
       periods.sort(function (a, b) { return a - b; });
-      var values = rows.map(function (r) { return [periods.indexOf(r.period), cohorts.indexOf(String(r.cohort).slice(0, 10)), r.rate == null ? null : Math.round(r.rate * 1000) / 10]; });
-      el.style.height = Math.max(300, 22 * cohorts.length + 120) + "px";
-      make(el, { tooltip: { formatter: function (p) { return text.cohort + " " + cohorts[p.value[1]] + ", " + text.period + " " + periods[p.value[0]] + ": " + p.value[2] + "%"; } },
-        grid: { left: 90, right: 20, top: 10, bottom: 85 },
-        xAxis: { type: "category", data: periods, name: text.period, nameLocation: "middle", nameGap: 25 },
-        yAxis: { type: "category", data: cohorts, inverse: true },
-        visualMap: { min: 0, max: 100, calculable: false, orient: "horizontal", left: "center", bottom: 0, itemHeight: 120, inRange: { color: ["#f7fbff", "#9ecae1", "#08519c"] }, text: ["100%", "0%"] },
-        series: [{ type: "heatmap", data: values, label: { show: !small && periods.length <= 16 && cohorts.length <= 60, fontSize: 10, formatter: function (p) { return p.value[2] == null ? "" : Math.round(p.value[2]); } } }] });
+      var values = rows.map(function (r) {
+        var v = r.rate == null ? null : Math.round(r.rate * 1000) / 10;
+        var cell = { value: [periods.indexOf(r.period), cohorts.indexOf(String(r.cohort).slice(0, 10)), v] };
+        // A cohort's period not yet over when the data ends: hatched grey, its rate still growing.
+        if (r.complete === false) cell.itemStyle = { color: "#e9ecef", borderColor: "#9aa4b2", borderType: "dashed", borderWidth: 1 };
+        return cell;
+      });
+      var incomplete = rows.some(function (r) { return r.complete === false; });
+      el.style.height = Math.max(300, 22 * cohorts.length + 130) + "px";
+      make(el, { tooltip: { formatter: function (p) { var r = rows[p.dataIndex]; return text.cohort + " " + day(cohorts[p.value[1]]) + ", " + text.period + " " + periods[p.value[0]] + ": " + pct(r.rate) + (r.complete === false ? " (" + text.incomplete + ")" : ""); } },
+        grid: { left: 96, right: 20, top: 10, bottom: incomplete ? 100 : 85 },
+        xAxis: { type: "category", data: periods, name: text.period, nameLocation: "middle", nameGap: 28 },
+        yAxis: { type: "category", data: cohorts.map(day), inverse: true },
+        visualMap: { min: 0, max: 100, calculable: false, orient: "horizontal", left: "center", bottom: incomplete ? 18 : 0, itemHeight: 120, inRange: { color: ["#f7fbff", "#9ecae1", "#08519c"] }, text: [pct(1), pct(0)] },
+        graphic: incomplete ? [{ type: "text", left: "center", bottom: 4, style: { text: "▨ " + text.incomplete, fill: "#5b6675", fontSize: 11 } }] : [],
+        series: [{ type: "heatmap", data: values, label: { show: !small && periods.length <= 16 && cohorts.length <= 60, fontSize: 10, formatter: function (p) { return p.value[2] == null ? "" : num(Math.round(p.value[2])); } } }] });
     },
     "lifecycle": function (el) {
-      var rows = data.lifecycle, x = rows.map(function (r) { return String(r.period).slice(0, 10); });
+      var rows = data.lifecycle, x = rows.map(function (r) { return day(r.period); });
       var kinds = [["new", "#2f9e44", 1], ["returning", "#1f6feb", 1], ["resurrecting", "#f59f00", 1], ["dormant", "#c62828", -1]];
-      make(el, { tooltip: { trigger: "axis" }, legend: { top: 0 }, grid: { left: 50, right: 10, top: 30, bottom: 30 },
+      var names = kinds.map(function (k) { return (text.lifecycle || {})[k[0]] || k[0]; });
+      var lg = legend(el, names);
+      make(el, { tooltip: { trigger: "axis", valueFormatter: function (v) { return num(Math.abs(v)); } }, legend: lg.legend, grid: { left: 50, right: 16, top: lg.top + 4, bottom: 36 },
         xAxis: { type: "category", data: x }, yAxis: { type: "value" },
-        series: kinds.map(function (k) { return { name: k[0], type: "bar", stack: "all", itemStyle: { color: k[1] },
-          data: rows.map(function (r) { return r[k[0]] == null ? 0 : k[2] * r[k[0]]; }) }; }) });
+        series: kinds.map(function (k, i) { return { name: names[i], type: "bar", stack: "all", itemStyle: { color: k[1] },
+          data: rows.map(function (r) {
+            var v = r[k[0]] == null ? 0 : k[2] * r[k[0]];
+            return r.complete === false ? { value: v, itemStyle: { color: k[1], opacity: 0.35, decal: { symbol: "rect", dashArrayX: [1, 0], dashArrayY: [2, 3], rotation: 0.8 } } } : v;
+          }) }; }) });
+      if (rows.some(function (r) { return r.complete === false; })) noteAfter(el, text.incomplete_note);
     },
     "compare": function (el) {
       var rows = data.comparison; if (!rows.length) return;
@@ -218,28 +469,54 @@
               return { type: "line", shape: { x1: lo[0] + off, y1: lo[1], x2: hi[0] + off, y2: hi[1] }, style: { stroke: "#222", lineWidth: 1.5 } };
             }, data: rows.map(function (r, i) { return [i, r["ci_low_" + side], r["ci_high_" + side]]; }), tooltip: { show: false } }];
       }
-      make(el, { tooltip: { trigger: "axis", valueFormatter: pct }, legend: { top: 0, data: [a, b] }, grid: { left: 55, right: 10, top: 30, bottom: 40 },
-        xAxis: { type: "category", data: labels }, yAxis: { type: "value", max: 1, axisLabel: { formatter: pct } },
+      var lg = legend(el, [a, b]), fit = across(labels, el, 78, 110);
+      el.style.height = Math.max(el.clientHeight, lg.top + 200 + fit.bottom) + "px";
+      make(el, { tooltip: { trigger: "axis", valueFormatter: pct }, legend: lg.legend, grid: { left: 62, right: 16, top: lg.top + 4, bottom: fit.bottom },
+        xAxis: { type: "category", data: labels, axisLabel: fit.axisLabel }, yAxis: { type: "value", max: 1, axisLabel: { formatter: pct } },
         series: ser("a", "#1f6feb").concat(ser("b", "#e8590c")) });
     },
     "attribution": function (el) {
       var rows = data.models; if (!rows.length) return;
       var models = Object.keys(rows[0]).filter(function (k) { return /_share$/.test(k); });
-      make(el, { tooltip: { trigger: "axis", valueFormatter: pct }, legend: { top: 0, type: "scroll" }, grid: { left: 55, right: 10, top: 30, bottom: 40 },
-        xAxis: { type: "category", data: rows.map(function (r) { return r.channel; }), axisLabel: { interval: 0, rotate: small ? 40 : 0 } },
+      var names = models.map(function (m) { var key = m.replace(/_share$/, ""); return (text.models || {})[key] || key; });
+      var channels = rows.map(function (r) { return r.channel; });
+      var lg = legend(el, names), fit = across(channels, el, 78, 110);
+      el.style.height = Math.max(el.clientHeight, lg.top + 220 + fit.bottom) + "px";
+      make(el, { tooltip: { trigger: "axis", valueFormatter: pct }, legend: lg.legend, grid: { left: 62, right: 16, top: lg.top + 4, bottom: fit.bottom },
+        xAxis: { type: "category", data: channels, axisLabel: fit.axisLabel },
         yAxis: { type: "value", axisLabel: { formatter: pct } },
-        series: models.map(function (m) { var key = m.replace(/_share$/, ""); return { name: (text.models || {})[key] || key, type: "bar", data: rows.map(function (r) { return r[m]; }) }; }) });
+        series: models.map(function (m, i) { return { name: names[i], type: "bar", data: rows.map(function (r) { return r[m]; }) }; }) });
     },
     "visits": function (el) {
       var rows = data.visits; if (!rows.length) return;
       var stages = []; rows.forEach(function (v) { stages[v.stage_index - 1] = v.label; });
       for (var i = 0; i < stages.length; i++) if (stages[i] == null) stages[i] = "";
       make(el, { tooltip: { trigger: "item", formatter: function (p) { return String(p.value[0]).replace("T", " ").replace(".000Z", "") + ": " + p.value[1]; } },
-        grid: { left: 110, right: 20, top: 10, bottom: 30 }, xAxis: { type: "time" },
-        yAxis: { type: "category", data: stages },
+        grid: { left: 120, right: 40, top: 10, bottom: 34 }, xAxis: { type: "time", splitNumber: small ? 2 : 5 },
+        yAxis: { type: "category", data: stages, axisLabel: { width: 110, overflow: "truncate" } },
         series: [{ type: "line", step: "start", symbolSize: 9, data: rows.map(function (v) { return [v.entered_at.replace(" ", "T") + "Z", v.label]; }) }] });
     }
   };
+
+  /* A chart at least ``need`` pixels wide: wider than its place, it scrolls sideways inside a
+     wrapper (labels keep their room instead of shrinking to nothing). Returns the width. */
+  function wide(el, need) {
+    var avail = el.clientWidth || 300;
+    if (need <= avail) return avail;
+    var wrap = document.createElement("div");
+    wrap.className = "chart-scroll";
+    el.parentNode.insertBefore(wrap, el); wrap.appendChild(el);
+    el.style.width = Math.ceil(need) + "px";
+    return Math.ceil(need);
+  }
+
+  /* A note under a chart (made once; its text from page-text). */
+  function noteAfter(el, words) {
+    if (el.parentNode.classList.contains("chart-scroll")) el = el.parentNode;
+    var note = el.nextElementSibling && el.nextElementSibling.classList.contains("chart-note") ? el.nextElementSibling : null;
+    if (!note) { note = document.createElement("p"); note.className = "note chart-note"; el.parentNode.insertBefore(note, el.nextSibling); }
+    note.textContent = words || "";
+  }
 
   function showStep(step) {
     var box = document.getElementById("step-customers");
