@@ -105,6 +105,10 @@ class ProjectState:
 
         return project.cached(("web", key), locked)
 
+    def has_events(self) -> bool:
+        """Whether the warehouse holds any event (asked once per project version)."""
+        return bool(self.cached(("has_events",), lambda: self.project.warehouse.event_count() > 0))
+
     def ingest(
         self,
         path: Path,
