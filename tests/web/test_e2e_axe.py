@@ -37,11 +37,13 @@ DEMO_PAGES = [
     "/retention",
     "/bottlenecks",
     "/compare?by=variant",
+    "/compare?by=variant&a=A&b=Z",  # an inline error on another form
     "/attribution",
     "/customer?id=c000002",
     "/customer",
     "/editor",
     "/history",
+    "/history?confirm={version}",  # what a restore changes, and its form
     "/data",
 ]
 #: A project with a journey and no events: every page says what to do.
@@ -81,12 +83,15 @@ class _Server:
 def servers(tmp_path_factory: pytest.TempPathFactory, demo_dir: Path) -> Iterator[dict[str, str]]:
     """The demo and an empty project, each served by uvicorn in a thread."""
     from kundresa.project import Project
+    from kundresa.store.history import save_journey
 
     root = tmp_path_factory.mktemp("axe")
     shutil.copytree(demo_dir, root / "demo")
+    text = (root / "demo" / "journey.yaml").read_text(encoding="utf-8")
+    kept = save_journey(root / "demo", text.replace("name: ", "name: Renamed ", 1))["previous"]
     Project.init(root / "empty").close()
     demo, empty = _Server(root / "demo"), _Server(root / "empty")
-    yield {"demo": demo.url, "empty": empty.url}
+    yield {"demo": demo.url, "empty": empty.url, "version": kept}
     demo.stop()
     empty.stop()
 
@@ -138,10 +143,46 @@ def _audit(browser: Any, base: str, paths: list[str]) -> str:
 
 
 def test_demo_pages_meet_wcag21_aa(browser: Any, servers: dict[str, str]) -> None:
-    found = _audit(browser, servers["demo"], DEMO_PAGES)
+    pages = [p.format(version=servers["version"]) for p in DEMO_PAGES]
+    found = _audit(browser, servers["demo"], pages)
     assert not found, "axe-core found WCAG 2.1 A/AA violations:\n" + found
 
 
 def test_empty_project_pages_meet_wcag21_aa(browser: Any, servers: dict[str, str]) -> None:
     found = _audit(browser, servers["empty"], EMPTY_PAGES)
     assert not found, "axe-core found WCAG 2.1 A/AA violations:\n" + found
+
+
+def test_keyboard_alone_reaches_content_and_a_funnel_steps_customers(
+    browser: Any, servers: dict[str, str]
+) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    try:
+        page.goto(servers["demo"] + "/funnel")
+        page.wait_for_load_state("networkidle")
+        page.keyboard.press("Tab")  # the first stop is the skip link
+        assert page.evaluate("document.activeElement.className") == "skip"
+        page.keyboard.press("Enter")
+        assert page.evaluate("location.hash") == "#main"
+        # A step's customers, from the keyboard: focus the step's button and press Enter.
+        button = page.locator("#event-funnel tbody tr button.step").first
+        assert button.count() == 1
+        for _ in range(200):
+            page.keyboard.press("Tab")
+            if page.evaluate("document.activeElement.classList.contains('step')"):
+                break
+        else:
+            raise AssertionError("Tab never reached a funnel step's button")
+        page.keyboard.press("Enter")
+        box = page.locator("#step-customers")
+        box.wait_for(state="visible", timeout=30_000)
+        page.locator("#step-customers ul li a").first.wait_for(timeout=30_000)
+        # Every chart has a text alternative beyond its name.
+        for chart in page.locator("[data-chart]").all():
+            described = chart.get_attribute("aria-describedby")
+            assert described, chart.get_attribute("id")
+            assert page.locator(f"#{described}").count() == 1
+            assert page.locator(f"#{described}").inner_text().strip(), described
+    finally:
+        context.close()

@@ -174,6 +174,11 @@ def test_the_form_keeps_what_was_typed(client: Any) -> None:
     assert page.find("input", name="by")["value"] == "device"
 
 
+def test_an_unknown_language_is_not_a_form_error(client: Any) -> None:
+    r = client.get("/funnel?lang=fi")
+    assert r.status_code == 200 and 'id="form-errors"' not in r.text
+
+
 def test_the_json_twin_still_refuses_a_bad_value(client: Any) -> None:
     r = client.get("/api/funnel?order=sideways")
     assert r.status_code == 422

@@ -317,6 +317,13 @@ def twin(
     """Serve one analysis view as a page and as its JSON twin, from one handler and one
     parameter declaration.
 
+    The twin checks its parameters with FastAPI and answers a bad one with 422 and
+    ``{"detail": ...}``. The page reads them as typed (:func:`kundresa.web.params.read_form`)
+    and answers a bad one, or one the analysis refuses with a
+    :class:`~kundresa.analyses.ParameterError` naming it (:func:`fields_named`), with 422 and
+    the page itself: ``errors`` (messages by parameter) for the form to show next to the
+    fields, the rest drawn with those parameters at their defaults.
+
     Parameters
     ----------
     router
@@ -373,6 +380,7 @@ def twin(
         drawn with that parameter at its default, the form keeping what was typed."""
         typed = {k: request.query_params.getlist(k) for k in request.query_params}
         given, errors = read_form(declared, typed)
+        errors.pop("lang", None)  # no field: an unknown language is the page's (ui_lang)
         if needs_events and not site.has_events():
             return site.page(request, "empty.html", {"errors": errors}, title=name, status_code=200)
         lang = (given.get("lang") or site.ui_lang(request)) if labels else None
