@@ -10,9 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from kundresa.analyses import Param
 from kundresa.project import Project
 from kundresa.web.choices import form_choices
+from kundresa.web.params import read_form
+from kundresa.web.site import fields_named
 
 _VOID = frozenset({"input", "meta", "link", "br", "hr", "img", "col", "area", "source", "wbr"})
 
@@ -225,3 +230,52 @@ def test_a_project_without_events_says_what_to_do(make_client: Any, tmp_path: Pa
         time.sleep(0.1)
         page = c.get(page.url)
     assert soup(c.get("/funnel")).find(id="no-events") is None
+
+
+# -- reading a form and naming the field of an error -----------------------------------------
+
+_PARAMS = [
+    Param("limit", "int", 200, min=1, max=10_000),
+    Param("order", choices=("ordered", "strict", "any"), default="ordered"),
+    Param("dropped", "bool", False),
+    Param("steps", multiple=True),
+]
+_TEXT = st.one_of(
+    st.sampled_from(["", "0", "1", "10000", "10001", "-3", "2.5", "true", "off", "any", "x"]),
+    st.text(max_size=8),
+)
+
+
+@given(st.dictionaries(st.sampled_from([p.name for p in _PARAMS]), st.lists(_TEXT, max_size=3)))
+def test_read_form_agrees_with_the_registry(typed: dict[str, list[str]]) -> None:
+    """A brute-force reference: each value alone, checked by the registry's declaration."""
+    values, errors = read_form(_PARAMS, typed)
+    for p in _PARAMS:
+        texts = [t for t in typed.get(p.name, []) if t != "" or p.type == "bool"]
+        if not texts:
+            assert values[p.name] == p.default and p.name not in errors
+            continue
+        raw: object = texts if p.multiple else texts[-1]
+        if p.type == "bool":
+            low = str(raw).strip().lower()
+            raw = (
+                True
+                if low in {"true", "1", "on", "yes"}
+                else (False if low in {"false", "0", "off", "no", ""} else raw)
+            )
+        try:
+            want = p.check(raw)
+        except ValueError:
+            assert p.name in errors and values[p.name] == p.default
+            assert errors[p.name].startswith(p.name)
+        else:
+            assert p.name not in errors and values[p.name] == want
+
+
+@given(
+    st.sampled_from(["steps", "window", "a", "by", "since"]),
+    st.text(alphabet=st.characters(blacklist_characters=":"), max_size=40),
+)
+def test_a_message_names_its_field_first(name: str, rest: str) -> None:
+    names = ["steps", "window", "a", "b", "by", "since", "until", "persona"]
+    assert fields_named(f"{name}: {rest}", names) == [name]
