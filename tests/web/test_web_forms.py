@@ -148,6 +148,11 @@ def test_form_choices_are_most_frequent_first(demo_dir: Path) -> None:
         ("/paths?steps=99", "steps", "range 1..20"),
         ("/retention?period=century", "period", "is not one of"),
         ("/compare?by=variant&a=A&b=Z", "b", ""),
+        ("/funnel?steps=stage:nowhere&steps=purchase", "steps", "stages: awareness"),
+        ("/?persona=nobody", "persona", "no persona"),
+        # Refused by the app's guard before the page runs (web/limits.py): the same answer.
+        ("/funnel?window=99999999d", "window", "at most 3650 days"),
+        ("/funnel?by=a%00b", "by", "control character"),
     ],
 )
 def test_a_bad_value_is_shown_next_to_its_field(

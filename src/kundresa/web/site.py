@@ -170,6 +170,9 @@ class Site:
         env.globals["kpi_text"] = editor.kpi_text
         env.globals["csrf_token"] = security.csrf_token
         env.globals["step_choices"] = step_choices
+        #: Each analysis page's drawing with errors given (:func:`twin`), by path: the app's
+        #: guard answers a query value it refuses with the page and the error in its form.
+        self.pages: dict[str, Callable[[Request, Mapping[str, str]], Response]] = {}
         self.env = env
 
     # -- languages ---------------------------------------------------------------------------
@@ -378,9 +381,15 @@ def twin(
     def page_handler(request: Request) -> Response:
         """The page: a bad value is shown next to its field (status 422) and the page is
         drawn with that parameter at its default, the form keeping what was typed."""
+        return draw(request, {})
+
+    def draw(request: Request, refused: Mapping[str, str]) -> Response:
+        """The page, with ``refused`` (messages by parameter: values the app's guard
+        refused, web/limits.py) shown as errors and those parameters at their defaults."""
         typed = {k: request.query_params.getlist(k) for k in request.query_params}
-        given, errors = read_form(declared, typed)
+        given, errors = read_form(declared, {k: v for k, v in typed.items() if k not in refused})
         errors.pop("lang", None)  # no field: an unknown language is the page's (ui_lang)
+        errors.update({k: v for k, v in refused.items() if k in defaults and k != "lang"})
         if needs_events and not site.has_events():
             return site.page(request, "empty.html", {"errors": errors}, title=name, status_code=200)
         lang = (given.get("lang") or site.ui_lang(request)) if labels else None
@@ -436,6 +445,7 @@ def twin(
         response_class=JSONResponse,
     )
     if page is not None:
+        site.pages[page] = draw
         page_handler.__doc__ = description
         router.add_api_route(
             page,
