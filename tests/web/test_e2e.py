@@ -160,7 +160,12 @@ def test_map_on_a_phone(browser: Any, base_url: str) -> None:
 
 def test_funnel_numbers_and_step_customers(page: Any, base_url: str) -> None:
     page.goto(base_url + "/funnel")
-    page.fill("textarea[name=steps]", "page_view\ncheckout_start\npurchase")
+    steps, wanted = (
+        page.locator("#funnel-builder input[name=steps]"),
+        ["page_view", "checkout_start", "purchase"],
+    )
+    for i in range(steps.count()):  # one step per field; the rest left empty
+        steps.nth(i).fill(wanted[i] if i < len(wanted) else "")
     page.fill("input[name=window]", "14d")
     page.click("#funnel-builder button[type=submit]")
     page.wait_for_load_state("networkidle")

@@ -11,6 +11,7 @@ SameSite=Strict session cookie.
 
 from __future__ import annotations
 
+import contextvars
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -18,11 +19,12 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.middleware.gzip import GZipMiddleware
+from starlette.concurrency import run_in_threadpool
 
 from kundresa.project import STORE_DIR
 from kundresa.web import assets, jobs, limits, routes, security
 from kundresa.web.i18n import LANGUAGES
-from kundresa.web.site import Site, format_value
+from kundresa.web.site import Site, fields_named, format_value
 from kundresa.web.state import ProjectState
 
 __all__ = ["DEFAULT_UPLOAD_LIMIT", "create_app", "format_value"]
@@ -94,8 +96,17 @@ def create_app(
     site.env.globals["static_url"] = static_assets.url
     app.include_router(jobs.api_router(job_manager))
 
-    def guard_page(scope: Any, message: str, status_code: int) -> tuple[bytes, str]:
-        shown = site.error_page(Request(scope), message, status_code, "error")
+    async def guard_page(scope: Any, message: str, status_code: int) -> tuple[bytes, str]:
+        request = Request(scope)
+        draw = site.pages.get(request.url.path) if status_code == 422 else None
+        fields = fields_named(message, list(request.query_params)) if draw is not None else []
+        if draw is not None and fields:
+            # A query value the guard refuses (web/limits.py) on an analysis page: the page
+            # with the error next to its field, as for any bad value; drawn off the loop.
+            work = contextvars.copy_context().run
+            shown = await run_in_threadpool(work, draw, request, dict.fromkeys(fields, message))
+        else:
+            shown = site.error_page(request, message, status_code, "error")
         return bytes(shown.body), "text/html; charset=utf-8"
 
     app.add_middleware(

@@ -19,6 +19,7 @@ from kundresa.store.history import (
     diff_versions,
     history,
     read_version,
+    restore_version,
     save_journey,
 )
 
@@ -29,6 +30,7 @@ __all__ = [
     "diff_versions",
     "history",
     "read_version",
+    "restore_version",
     "save_journey",
     "stages_of",
     "structured_to_yaml",

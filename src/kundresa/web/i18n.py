@@ -415,6 +415,149 @@ _MODELS = (
     "shapley",
 )
 
+#: Words of the forms, history restore, upload outcomes, empty projects and accessibility.
+_TEXT.update(
+    {
+        "skip_to_content": ("Skip to content", "Hoppa till innehållet", "Spring til indholdet"),
+        "pages": ("Pages", "Sidor", "Sider"),
+        "delete": ("Delete", "Ta bort", "Slet"),
+        "customers_at_step": ("Customers at step", "Kunder vid steg", "Kunder ved trin"),
+        "form_problem": (
+            "Something in the form needs fixing; the page shows what it could.",
+            "Något i formuläret behöver rättas; sidan visar det den kan.",
+            "Noget i formularen skal rettes; siden viser det, den kan.",
+        ),
+        "no_events_data": (
+            "Upload a file of events below (CSV, TSV, JSON Lines, Parquet, a GA4 or Segment "
+            "export; a zip of them).",
+            "Ladda upp en fil med händelser nedan (CSV, TSV, JSON Lines, Parquet, en GA4- "
+            "eller Segment-export; en zip med sådana).",
+            "Upload en fil med hændelser nedenfor (CSV, TSV, JSON Lines, Parquet, en GA4- "
+            "eller Segment-eksport; en zip med dem).",
+        ),
+        "upload_all_loaded": ("All rows loaded.", "Alla rader inlästa.", "Alle rækker indlæst."),
+        "upload_all_loaded_help": (
+            "The pages now count them.",
+            "Sidorna räknar nu med dem.",
+            "Siderne tæller dem nu med.",
+        ),
+        "upload_identities": (
+            "Identities loaded.",
+            "Identiteter inlästa.",
+            "Identiteter indlæst.",
+        ),
+        "upload_identities_help": (
+            "Customers' ids are linked; their events count as one person's.",
+            "Kundernas id:n är länkade; deras händelser räknas som en persons.",
+            "Kundernes id'er er forbundet; deres hændelser tælles som én persons.",
+        ),
+        "upload_partly_quarantined": (
+            "Loaded, with rows in quarantine.",
+            "Inläst, med rader i karantän.",
+            "Indlæst, med rækker i karantæne.",
+        ),
+        "upload_partly_quarantined_help": (
+            "Some rows could not be read; the quarantine below says which and why. Fix "
+            "those rows and upload them again (rows already loaded are not counted twice).",
+            "Några rader kunde inte läsas; karantänen nedan visar vilka och varför. Rätta "
+            "dem och ladda upp dem igen (redan inlästa rader räknas inte två gånger).",
+            "Nogle rækker kunne ikke læses; karantænen nedenfor viser hvilke og hvorfor. Ret "
+            "dem og upload dem igen (allerede indlæste rækker tælles ikke to gange).",
+        ),
+        "upload_nothing_new": (
+            "Nothing new: every row was already loaded.",
+            "Inget nytt: alla rader var redan inlästa.",
+            "Intet nyt: alle rækker var allerede indlæst.",
+        ),
+        "upload_nothing_new_help": ("", "", ""),
+        "upload_nothing_loaded": (
+            "Nothing was loaded.",
+            "Ingenting lästes in.",
+            "Intet blev indlæst.",
+        ),
+        "upload_nothing_loaded_help": (
+            "Check that the file has a customer id, a time and an event name on every row "
+            "(the quarantine below says what was wrong), choose its source format or "
+            "columns, and upload it again.",
+            "Kontrollera att filen har kund-id, tid och händelsenamn på varje rad "
+            "(karantänen nedan visar vad som var fel), välj källformat eller kolumner och "
+            "ladda upp den igen.",
+            "Kontrollér at filen har kunde-id, tid og hændelsesnavn på hver række "
+            "(karantænen nedenfor viser, hvad der var galt), vælg kildeformat eller "
+            "kolonner, og upload den igen.",
+        ),
+        "restore": ("Restore", "Återställ", "Gendan"),
+        "restore_confirm": ("Restore version", "Återställa versionen", "Gendan versionen"),
+        "restore_explain": (
+            "The journey file becomes this version again; the current file is kept in "
+            "history, so this can be undone. The same from the command line:",
+            "Kundresefilen blir den här versionen igen; den nuvarande sparas i historiken, "
+            "så det går att ångra. Samma sak från kommandoraden:",
+            "Kunderejsefilen bliver denne version igen; den nuværende gemmes i historikken, "
+            "så det kan fortrydes. Det samme fra kommandolinjen:",
+        ),
+        "restore_changes": (
+            "What changes (current file → this version)",
+            "Vad som ändras (nuvarande fil → den här versionen)",
+            "Hvad der ændres (nuværende fil → denne version)",
+        ),
+        "restore_same": (
+            "This version is the same as the current file.",
+            "Den här versionen är samma som den nuvarande filen.",
+            "Denne version er den samme som den nuværende fil.",
+        ),
+        "restored": ("Restored version", "Återställde versionen", "Gendannede versionen"),
+        "restored_previous": (
+            "The file it replaced is kept as",
+            "Filen den ersatte sparas som",
+            "Filen, den erstattede, gemmes som",
+        ),
+        "segment_a": ("Segment A", "Segment A", "Segment A"),
+        "segment_b": ("Segment B", "Segment B", "Segment B"),
+        "funnel_steps": ("Funnel steps", "Trattens steg", "Tragtens trin"),
+        "funnel_steps_help": (
+            "One step per field, in order: a stage, a touchpoint or an event (choose from "
+            "the list or type a name; a|b for either). Empty fields are left out.",
+            "Ett steg per fält, i ordning: en fas, en beröringspunkt eller en händelse (välj "
+            "i listan eller skriv ett namn; a|b för någon av dem). Tomma fält hoppas över.",
+            "Et trin pr. felt, i rækkefølge: en fase, et kontaktpunkt eller en hændelse (vælg "
+            "på listen eller skriv et navn; a|b for en af dem). Tomme felter springes over.",
+        ),
+        "exclusions_help": (
+            "event:a:b means no such event between step a and step b.",
+            "händelse:a:b betyder ingen sådan händelse mellan steg a och steg b.",
+            "hændelse:a:b betyder ingen sådan hændelse mellem trin a og trin b.",
+        ),
+        "order_ordered": ("In order", "I ordning", "I rækkefølge"),
+        "order_strict": ("Strictly in a row", "Strikt i följd", "Strengt i træk"),
+        "order_any": ("Any order", "Valfri ordning", "Vilkårlig rækkefølge"),
+        "period_day": ("Day", "Dag", "Dag"),
+        "period_week": ("Week", "Vecka", "Uge"),
+        "period_month": ("Month", "Månad", "Måned"),
+        "no_events_title": ("No events yet", "Inga händelser än", "Ingen hændelser endnu"),
+        "no_events_text": (
+            "This project has a journey but no events, so there is nothing to count yet.",
+            "Projektet har en kundresa men inga händelser, så det finns inget att räkna än.",
+            "Projektet har en kunderejse men ingen hændelser, så der er intet at tælle endnu.",
+        ),
+        "no_events_upload": (
+            "Upload a file of events on the Data page",
+            "Ladda upp en fil med händelser på sidan Data",
+            "Upload en fil med hændelser på siden Data",
+        ),
+        "no_events_cli": (
+            "or load files from the command line:",
+            "eller läs in filer från kommandoraden:",
+            "eller indlæs filer fra kommandolinjen:",
+        ),
+        "no_events_demo": (
+            "or try a demo company's project first:",
+            "eller prova först ett demoföretags projekt:",
+            "eller prøv først et demofirmas projekt:",
+        ),
+    }
+)
+
 
 def translate(key: str, lang: str) -> str:
     """The UI text for ``key`` in ``lang`` (English, then the key, when missing).

@@ -20,7 +20,7 @@ Examples
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, Literal
 
@@ -28,7 +28,7 @@ from fastapi import Query
 
 from kundresa.analyses import Param, get
 
-__all__ = ["LANG", "PERSONA", "SCOPE", "SINCE", "UNTIL", "dependency", "of"]
+__all__ = ["LANG", "PERSONA", "SCOPE", "SINCE", "UNTIL", "dependency", "of", "read_form"]
 
 PERSONA = Param("persona", resolve="persona", help="Only this persona's customers (persona id).")
 SINCE = Param(
@@ -109,3 +109,66 @@ def dependency(params: Sequence[Param]) -> Callable[..., dict[str, Any]]:
         ]
     )
     return values
+
+
+_TRUE = frozenset({"true", "1", "on", "yes"})
+_FALSE = frozenset({"false", "0", "off", "no", ""})
+
+
+def read_form(
+    params: Sequence[Param], given: Mapping[str, Sequence[str]]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """A page form's values as typed (text), checked against the declarations.
+
+    A page answers a bad value with its form and the error next to the field, not with a
+    bare error: each value is converted and checked by the registry's declaration
+    (:meth:`kundresa.analyses.Param.check`: type, choices, bounds); a bad one is reported
+    by name and replaced by the parameter's default.
+
+    Parameters
+    ----------
+    params
+        The declared parameters.
+    given
+        Every query parameter's values as text (a repeated one has several).
+
+    Returns
+    -------
+    tuple
+        The values by name (the default where a value is missing or bad) and the errors
+        by name (the registry's message).
+
+    Examples
+    --------
+    >>> from kundresa.analyses import Param
+    >>> read_form([of("funnel", "order"), Param("limit", "int", 200, min=1, max=10)],
+    ...           {"order": ["any"], "limit": ["50"]})
+    ({'order': 'any', 'limit': 200}, {'limit': "limit: '50' is not in the range 1..10"})
+    """
+    values: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for p in params:
+        texts = [t for t in given.get(p.name, ()) if t != "" or p.type == "bool"]
+        try:
+            if not texts:
+                value = p.default
+            elif p.multiple:
+                value = p.check([_typed(p, t) for t in texts])
+            else:
+                value = p.check(_typed(p, texts[-1]))
+        except ValueError as exc:  # the registry's ParameterError
+            errors[p.name] = str(exc)
+            value = p.default
+        values[p.name] = value
+    return values, errors
+
+
+def _typed(p: Param, text: str) -> Any:
+    if p.type != "bool":
+        return text
+    low = text.strip().lower()
+    if low in _TRUE:
+        return True
+    if low in _FALSE:
+        return False
+    return text  # the registry says it is not true or false

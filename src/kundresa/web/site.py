@@ -27,12 +27,13 @@ from kundresa.errors import KundresaError
 from kundresa.project import ProjectError
 from kundresa.report import units
 from kundresa.web import editor, limits, security
+from kundresa.web.choices import form_choices, step_choices
 from kundresa.web.i18n import LANGUAGES, translate
-from kundresa.web.params import LANG, SCOPE, dependency
+from kundresa.web.params import LANG, SCOPE, dependency, read_form
 from kundresa.web.state import ProjectState
 from kundresa.web.views import Analyses
 
-__all__ = ["LANG_COOKIE", "Site", "format_value", "twin"]
+__all__ = ["LANG_COOKIE", "Site", "fields_named", "format_value", "twin"]
 
 LANG_COOKIE = "kundresa_lang"
 
@@ -96,6 +97,43 @@ def format_value(value: Any, column: str = "", lang: str | None = None) -> str:
     return units.format_value(value, unit_of(column, value), lang or _PAGE_LANG.get())
 
 
+_WORDS = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def fields_named(message: str, names: Sequence[str]) -> list[str]:
+    """The parameters an error message is about: those named before its first colon
+    (``"steps: ..."``, ``"a and b: ..."``), else the one named first.
+
+    The registry's :class:`~kundresa.analyses.ParameterError` names the parameter in its
+    message; a page marks that field.
+
+    Examples
+    --------
+    >>> names = ["steps", "window", "a", "b", "by", "since", "until", "persona"]
+    >>> fields_named("steps: an event funnel needs at least two steps", names)
+    ['steps']
+    >>> fields_named("a and b: by='x' has 0 segment values", names)
+    ['a', 'b']
+    >>> fields_named("since 2025-02-01 is not before until 2024-01-01", names)
+    ['since']
+    >>> fields_named("funnel: persona is required", names), fields_named("broken", names)
+    (['persona'], [])
+    """
+    head, colon, _ = message.partition(":")
+    if colon:
+        words = set(_WORDS.findall(head))
+        named = [n for n in names if n in words]
+        if named:
+            return named
+    first = [
+        (m.start(), n)
+        for n in names
+        for m in [re.search(rf"(?<![\w\-=]){re.escape(n)}(?![\w\-])", message)]
+        if m is not None
+    ]
+    return [min(first)[1]] if first else []
+
+
 def _flow_yaml(value: Any) -> str:
     import yaml
 
@@ -133,6 +171,10 @@ class Site:
         env.globals["csrf_token"] = security.csrf_token
         env.globals["chart_format"] = units.chart_format
         env.globals["unit_of"] = unit_of
+        env.globals["step_choices"] = step_choices
+        #: Each analysis page's drawing with errors given (:func:`twin`), by path: the app's
+        #: guard answers a query value it refuses with the page and the error in its form.
+        self.pages: dict[str, Callable[[Request, Mapping[str, str]], Response]] = {}
         self.env = env
 
     # -- languages ---------------------------------------------------------------------------
@@ -169,6 +211,7 @@ class Site:
         except ProjectError:
             journey = None
         query = dict(request.query_params)
+        no_events = not public and journey is not None and not self.has_events()
 
         def with_lang(code: str) -> str:
             return "?" + urlencode({**query, "lang": code})
@@ -185,6 +228,9 @@ class Site:
                 path=request.url.path,
                 query=query,
                 signed_in=self.token is not None,
+                typed=lambda name: request.query_params.getlist(name),
+                no_events=no_events,
+                choices=lambda by=None: self.choices(ui, by),
                 **context,
             )
         finally:
@@ -193,6 +239,23 @@ class Site:
         if request.query_params.get("lang") in LANGUAGES:
             resp.set_cookie(LANG_COOKIE, ui, samesite="strict")
         return resp
+
+    def has_events(self) -> bool:
+        """Whether the project has events; ``True`` when it cannot say (a journey file
+        broken on disk), so that the page reports the problem itself."""
+        try:
+            return self.state.has_events()
+        except KundresaError:  # ProjectError among them
+            return True
+
+    def choices(self, lang: str, by: str | None = None) -> dict[str, Any]:
+        """What the forms offer (:func:`kundresa.web.choices.form_choices`), kept per
+        project version."""
+        found: dict[str, Any] = self.state.cached(
+            ("form_choices", lang, by),
+            lambda: form_choices(self.state.project, lang=lang, by=by),
+        )
+        return found
 
     def error_page(
         self, request: Request, message: str, status_code: int, title: str
@@ -254,9 +317,17 @@ def twin(
     labels: bool = True,
     page_context: Callable[[Request, dict[str, Any]], dict[str, Any]] | None = None,
     empty_page: Callable[[dict[str, Any]], bool] | None = None,
+    needs_events: bool = True,
 ) -> None:
     """Serve one analysis view as a page and as its JSON twin, from one handler and one
     parameter declaration.
+
+    The twin checks its parameters with FastAPI and answers a bad one with 422 and
+    ``{"detail": ...}``. The page reads them as typed (:func:`kundresa.web.params.read_form`)
+    and answers a bad one, or one the analysis refuses with a
+    :class:`~kundresa.analyses.ParameterError` naming it (:func:`fields_named`), with 422 and
+    the page itself: ``errors`` (messages by parameter) for the form to show next to the
+    fields, the rest drawn with those parameters at their defaults.
 
     Parameters
     ----------
@@ -281,32 +352,75 @@ def twin(
     empty_page
         When it says so for the parameters, the page is drawn with ``data`` ``None`` (a
         search form before a search) instead of running the view.
+    needs_events
+        On a project without events the page says how to load some (``empty.html``)
+        instead of drawing zeros; its JSON twin answers as usual.
     """
     declared = [*params, *scope, *([LANG] if labels else [])]
     values = dependency(declared)
     own = [p.name for p in params]
 
-    def handler(request: Request, given: dict[str, Any]) -> Response:
-        as_json = request.url.path.startswith("/api/")
-        if not as_json and empty_page is not None and empty_page(given):
-            return site.page(request, template or "", {"data": None}, title=name)
-        lang = (given.get("lang") or site.ui_lang(request)) if labels else None
+    def run(given: dict[str, Any], lang: str | None) -> dict[str, Any]:
         view = {k: given[k] for k in own}
 
         def compute() -> dict[str, Any]:
             return build(site.analyses(given, lang), **view)
 
+        data: dict[str, Any] = site.state.cached((api, _frozen(given), lang), compute)
+        return data
+
+    def handler(request: Request, given: dict[str, Any]) -> Response:
+        """The JSON twin: parameters checked by FastAPI from the declaration."""
+        lang = (given.get("lang") or site.ui_lang(request)) if labels else None
         try:
-            data = site.state.cached((api, _frozen(given), lang), compute)
+            data = run(given, lang)
         except (ValueError, KundresaError) as exc:
-            status = site.status_of(exc)
-            if as_json:
-                return JSONResponse({"detail": site.shown(exc)}, status_code=status)
-            return site.error_page(request, site.shown(exc), status, name)
-        if as_json:
-            return JSONResponse(data)
+            return JSONResponse({"detail": site.shown(exc)}, status_code=site.status_of(exc))
+        return JSONResponse(data)
+
+    defaults = {p.name: p.default for p in declared}
+
+    def page_handler(request: Request) -> Response:
+        """The page: a bad value is shown next to its field (status 422) and the page is
+        drawn with that parameter at its default, the form keeping what was typed."""
+        return draw(request, {})
+
+    def draw(request: Request, refused: Mapping[str, str]) -> Response:
+        """The page, with ``refused`` (messages by parameter: values the app's guard
+        refused, web/limits.py) shown as errors and those parameters at their defaults."""
+        typed = {k: request.query_params.getlist(k) for k in request.query_params}
+        given, errors = read_form(declared, {k: v for k, v in typed.items() if k not in refused})
+        errors.pop("lang", None)  # no field: an unknown language is the page's (ui_lang)
+        errors.update({k: v for k, v in refused.items() if k in defaults and k != "lang"})
+        if needs_events and not site.has_events():
+            return site.page(request, "empty.html", {"errors": errors}, title=name, status_code=200)
+        lang = (given.get("lang") or site.ui_lang(request)) if labels else None
+        data: dict[str, Any] | None = None
+        for _ in range(len(declared) + 1):
+            if empty_page is not None and empty_page(given):
+                break
+            try:
+                data = run(given, lang)
+                break
+            except (ValueError, KundresaError) as exc:
+                status, message = site.status_of(exc), site.shown(exc)
+                changed = [n for n in defaults if n != "lang" and given[n] != defaults[n]]
+                fields = [f for f in fields_named(message, list(defaults)) if f in changed]
+                if status != 422 or not changed:
+                    return site.error_page(request, message, status, name)
+                if not fields:  # no field the message names was given: all were reset
+                    fields = changed
+                for f in fields:
+                    errors.setdefault(f, message)
+                    given[f] = defaults[f]
         extra = page_context(request, given) if page_context is not None else {}
-        return site.page(request, template or "", {"data": data, **extra}, title=name)
+        return site.page(
+            request,
+            template or "",
+            {"data": data, "errors": errors, **extra},
+            title=name,
+            status_code=422 if errors else 200,
+        )
 
     handler.__doc__ = description
     # The parameters as one dependency (the annotations are objects, not strings: ``values``
@@ -333,9 +447,11 @@ def twin(
         response_class=JSONResponse,
     )
     if page is not None:
+        site.pages[page] = draw
+        page_handler.__doc__ = description
         router.add_api_route(
             page,
-            handler,
+            page_handler,
             methods=["GET"],
             include_in_schema=False,
             response_class=HTMLResponse,

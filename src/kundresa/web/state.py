@@ -113,6 +113,19 @@ class ProjectState:
 
         return project.cached(("web", key), locked)
 
+    def has_events(self) -> bool:
+        """Whether the warehouse holds any event (asked once per project version).
+
+        Never waits: while an upload or a long analysis holds the project, the answer is
+        ``True`` (a page then draws what it has, as it would without asking)."""
+        if not self.lock.acquire(blocking=False):
+            return True
+        try:
+            count = self.cached(("has_events",), self.project.warehouse.event_count)
+        finally:
+            self.lock.release()
+        return bool(count)
+
     def ingest(
         self,
         path: Path,

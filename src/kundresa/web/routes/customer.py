@@ -37,5 +37,6 @@ def router(site: Site) -> APIRouter:
         "cycles; `found` is false for a customer with no events.",
         scope=(),
         empty_page=lambda given: not given.get("id"),
+        needs_events=False,
     )
     return r

@@ -67,6 +67,36 @@ def web_message(text: str) -> str:
     return text
 
 
+def upload_outcome(report: dict[str, Any]) -> str:
+    """How an ingest went, as the page colours it: ``all_loaded`` (every row read is loaded
+    or was loaded before), ``partly_quarantined`` (rows loaded, some quarantined),
+    ``nothing_new`` (every row was already loaded), ``identities`` (an identify file: links,
+    no events) or ``nothing_loaded`` (no row loaded).
+
+    Examples
+    --------
+    >>> upload_outcome({"read": 10, "loaded": 10, "duplicates": 0, "quarantined": 0})
+    'all_loaded'
+    >>> upload_outcome({"read": 10, "loaded": 7, "duplicates": 0, "quarantined": 3})
+    'partly_quarantined'
+    >>> upload_outcome({"read": 10, "loaded": 0, "duplicates": 0, "quarantined": 10})
+    'nothing_loaded'
+    >>> upload_outcome({"read": 0, "loaded": 0, "duplicates": 0, "quarantined": 0})
+    'nothing_loaded'
+    >>> upload_outcome({"read": 4, "loaded": 0, "duplicates": 4, "quarantined": 0})
+    'nothing_new'
+    """
+    loaded, quarantined = report.get("loaded") or 0, report.get("quarantined") or 0
+    if loaded > 0:
+        return "partly_quarantined" if quarantined > 0 else "all_loaded"
+    if report.get("identified") or report.get("links"):
+        return "identities"
+    read, duplicates = report.get("read") or 0, report.get("duplicates") or 0
+    if read > 0 and duplicates == read:
+        return "nothing_new"
+    return "nothing_loaded"
+
+
 def router(site: Site, job_manager: jobs.JobManager, *, limit: int) -> APIRouter:
     r = APIRouter()
     state = site.state
@@ -202,6 +232,7 @@ def router(site: Site, job_manager: jobs.JobManager, *, limit: int) -> APIRouter
                     kept = _ask_for_columns(job, target, name, options)
                 raise jobs.JobError(site.shown(detail), status) from exc
             loaded = bool(report.get("loaded"))
+            report["outcome"] = upload_outcome(report)
             return dict(limits.relative_paths(views.records_one(report), state.root))
         finally:
             if not loaded and not kept:

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
+from kundresa.errors import KundresaError
 from kundresa.web import editor, jobs, security, views
 from kundresa.web.site import Site
 
@@ -155,21 +156,80 @@ def router(site: Site, job_manager: jobs.JobManager) -> APIRouter:
         except ValueError as exc:
             return JSONResponse({"detail": str(exc)}, status_code=site.status_of(exc))
 
-    def history_data(a: str | None, b: str | None) -> dict[str, Any]:
+    def history_data(a: str | None, b: str | None, confirm: str | None = None) -> dict[str, Any]:
         versions = editor.history(site.state.root)
+        if confirm is not None:  # what restoring ``confirm`` changes: current → confirm
+            a, b = "current", confirm
         if a is None and len(versions) > 1:
             a = versions[1]["version"]
         b = b or "current"
         diff = editor.diff_versions(site.state.root, a, b) if a else []
-        return {"versions": versions, "a": a, "b": b, "diff": diff}
+        return {"versions": versions, "a": a, "b": b, "diff": diff, "confirm": confirm}
 
-    @r.get("/history", response_class=HTMLResponse, include_in_schema=False)
-    def history_page(request: Request, a: str | None = None, b: str | None = None) -> HTMLResponse:
+    def history_page_of(
+        request: Request,
+        a: str | None = None,
+        b: str | None = None,
+        confirm: str | None = None,
+        **context: Any,
+    ) -> HTMLResponse:
         try:
-            data = history_data(a, b)
+            data = history_data(a, b, confirm)
         except ValueError as exc:
             return site.error_page(request, str(exc), site.status_of(exc), "history")
-        return site.page(request, "history.html", {"data": data}, title="history")
+        status = context.pop("status_code", 200)
+        return site.page(
+            request, "history.html", {"data": data, **context}, title="history", status_code=status
+        )
+
+    @r.get("/history", response_class=HTMLResponse, include_in_schema=False)
+    def history_page(
+        request: Request, a: str | None = None, b: str | None = None, confirm: str | None = None
+    ) -> HTMLResponse:
+        """Versions and a diff; with ``confirm`` the changes a restore would make, and the
+        form that makes it."""
+        if confirm == "current":
+            confirm = None
+        return history_page_of(request, a, b, confirm)
+
+    def restore(version: str) -> dict[str, Any]:
+        with site.state.lock:
+            try:
+                result = editor.restore_version(site.state.root, version)
+            except KundresaError as exc:  # history's: not a version (400), not kept (404)
+                raise jobs.JobError(str(exc), exc.http_status) from exc
+            site.state.reload_journey()
+        return result
+
+    @r.post("/history/restore", response_class=HTMLResponse, include_in_schema=False)
+    async def history_restore(
+        request: Request, version: Annotated[str, Form(max_length=64)]
+    ) -> HTMLResponse:
+        try:
+            result = await in_worker("restore", lambda: restore(version))
+        except jobs.JobError as exc:
+            return history_page_of(
+                request,
+                restore_problem=site.shown(exc),
+                status_code=exc.status,
+            )
+        return history_page_of(request, restored=result)
+
+    @r.post(
+        "/api/history/restore", tags=["editor"], summary="Restore a kept version of the journey"
+    )
+    async def api_restore(
+        version: Annotated[str, Query(max_length=64, description="The version to restore.")],
+    ) -> Response:
+        """Make a kept version the journey file again (as ``kundresa restore VERSION``); the
+        current file is kept in history. A version with errors is not restored (400); an
+        unknown one is 404. Answers ``restored``, ``previous`` (the current file's new version
+        name) and ``problems`` (warnings)."""
+        try:
+            result = await in_worker("restore", lambda: restore(version))
+        except jobs.JobError as exc:
+            return job_error(exc)
+        return JSONResponse(result)
 
     return r
 

@@ -52,6 +52,7 @@ def router(site: Site) -> APIRouter:
         "customers and events, channels), the stage where most customers are lost, and "
         "emotion curves. The page's `view` (grid or circle) only changes how it is drawn.",
         page_context=_page,
+        needs_events=False,
     )
 
     @r.get(

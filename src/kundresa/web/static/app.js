@@ -518,6 +518,44 @@
     note.textContent = words || "";
   }
 
+  /* A chart's text alternative when the page has no table of its numbers: a list (read by
+     screen readers, hidden on screen) of every data point the chart draws, named by its
+     category and series, linked by aria-describedby. */
+  function describeChart(chart) {
+    var el = chart.getDom();
+    if (!el.id || el.hasAttribute("aria-describedby")) return;
+    var opt = chart.getOption();
+    function cats(axis) { return axis && axis[0] && axis[0].data ? axis[0].data.map(function (c) { return c && c.value != null ? c.value : c; }) : null; }
+    var xs = cats(opt.xAxis), ys = cats(opt.yAxis);
+    var ul = document.createElement("ul");
+    ul.id = el.id + "-text"; ul.className = "sr-only";
+    function add(line) { var li = document.createElement("li"); li.textContent = line; ul.appendChild(li); }
+    function shown(v) { return typeof v === "number" ? num(v) : String(v); }
+    (opt.series || []).forEach(function (s) {
+      var who = s.name ? s.name + ": " : "";
+      (s.links || s.edges || []).forEach(function (l) { add(who + l.source + " → " + l.target + ": " + shown(l.value)); });
+      (s.data || []).forEach(function (d, i) {
+        var v = d != null && typeof d === "object" && !Array.isArray(d) ? d.value : d;
+        var name = d != null && typeof d === "object" && !Array.isArray(d) && d.name != null ? d.name : null;
+        if (v == null && name == null) return;
+        if (Array.isArray(v)) {
+          var parts = v.map(function (x, k) {
+            if (k === 0 && xs && typeof x === "number" && xs[x] != null) return xs[x];
+            if (k === 1 && ys && typeof x === "number" && ys[x] != null) return ys[x];
+            return shown(x);
+          });
+          add(who + (name != null ? name + ": " : "") + parts.join(", "));
+        } else {
+          var label = name != null ? name : (xs && xs[i] != null ? xs[i] : (ys && ys[i] != null ? ys[i] : String(i + 1)));
+          add(who + label + (v != null ? ": " + shown(v) : ""));
+        }
+      });
+    });
+    if (!ul.childNodes.length) return;
+    el.parentNode.insertBefore(ul, el.nextSibling);
+    el.setAttribute("aria-describedby", ul.id);
+  }
+
   function showStep(step) {
     var box = document.getElementById("step-customers");
     if (!box) return;
@@ -573,13 +611,20 @@
       var f = draw[el.getAttribute("data-chart")];
       if (f) f(el);
     });
+    charts.forEach(describeChart);
     var table = document.getElementById("event-funnel");
     if (table) {
       table.querySelectorAll("tbody tr").forEach(function (tr) {
-        tr.addEventListener("click", function () {
-          var cell = tr.querySelector("td:nth-child(" + (data.by ? 2 : 1) + ")");
-          showStep(parseInt(cell.getAttribute("data-value"), 10));
-        });
+        var cell = tr.querySelector("td:nth-child(" + (data.by ? 2 : 1) + ")");
+        var step = parseInt(cell.getAttribute("data-value"), 10);
+        tr.addEventListener("click", function () { showStep(step); });
+        // The same from the keyboard: the step number is a button (a row cannot be one).
+        var button = document.createElement("button");
+        button.type = "button"; button.className = "step";
+        button.textContent = cell.textContent;
+        button.setAttribute("aria-label", (text.customers_at_step || "") + " " + step);
+        button.setAttribute("aria-controls", "step-customers");
+        cell.textContent = ""; cell.appendChild(button);
       });
     }
     window.addEventListener("resize", function () { charts.forEach(function (c) { c.resize(); }); });
