@@ -528,12 +528,6 @@ _TEXT.update(
             "händelse:a:b betyder ingen sådan händelse mellan steg a och steg b.",
             "hændelse:a:b betyder ingen sådan hændelse mellem trin a og trin b.",
         ),
-        "order_ordered": ("In order", "I ordning", "I rækkefølge"),
-        "order_strict": ("Strictly in a row", "Strikt i följd", "Strengt i træk"),
-        "order_any": ("Any order", "Valfri ordning", "Vilkårlig rækkefølge"),
-        "period_day": ("Day", "Dag", "Dag"),
-        "period_week": ("Week", "Vecka", "Uge"),
-        "period_month": ("Month", "Månad", "Måned"),
         "no_events_title": ("No events yet", "Inga händelser än", "Ingen hændelser endnu"),
         "no_events_text": (
             "This project has a journey but no events, so there is nothing to count yet.",
