@@ -427,7 +427,7 @@ def demo_journey_yaml(lang: str = "en") -> str:
     >>> problems, journey.stage_label("awareness")
     ([], 'Medvetenhet')
     """
-    from kundresa.model.render import _EMOTION, _TEXT
+    from kundresa.model.render import _EMOTION, _TEXT, TOUCHPOINT_LABELS
     from kundresa.model.templates import LANGUAGES, get_template
 
     if lang not in LANGUAGES:
@@ -481,7 +481,13 @@ def demo_journey_yaml(lang: str = "en") -> str:
             for cid, labels in _CHANNEL_LABELS.items()
         ],
         "touchpoints": [
-            {"id": tid, "stage": stage_id, "channel": ch, "match": match}
+            {
+                "id": tid,
+                "stage": stage_id,
+                "label": TOUCHPOINT_LABELS[tid],
+                "channel": ch,
+                "match": match,
+            }
             for tid, stage_id, ch, match in _TOUCHPOINTS
         ],
         "lanes": {

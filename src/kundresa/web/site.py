@@ -49,6 +49,8 @@ _OPTIONS = re.compile("|".join(rf"{re.escape(o)}\b(?!-)" for o in _AS_PARAMETER)
 
 #: The language numbers on the page being rendered are written in (set by Site.page).
 _PAGE_LANG: contextvars.ContextVar[str] = contextvars.ContextVar("page_lang", default="en")
+#: The time zone instants on the page being rendered are shown in (the journey's).
+_PAGE_TZ: contextvars.ContextVar[str] = contextvars.ContextVar("page_tz", default="UTC")
 
 #: Units of names a page shows that are not an analysis' columns (KPI metrics, summaries).
 _PAGE_UNITS = {
@@ -96,6 +98,19 @@ def format_value(value: Any, column: str = "", lang: str | None = None) -> str:
     return units.format_value(value, unit_of(column, value), lang or _PAGE_LANG.get())
 
 
+def format_when(value: Any, timezone: str | None = None, lang: str | None = None) -> str:
+    """A date or instant as a page shows it, in the page's language (and ``timezone``, the
+    journey's, by default the one of the page being rendered):
+    :func:`kundresa.report.units.format_moment`.
+
+    Examples
+    --------
+    >>> format_when("2026-11-30T14:15:10.123456", "UTC", "sv"), format_when(None)
+    ('30 nov. 2026 14:15:10', '–')
+    """
+    return units.format_moment(value, lang or _PAGE_LANG.get(), timezone or _PAGE_TZ.get())
+
+
 def _flow_yaml(value: Any) -> str:
     import yaml
 
@@ -126,6 +141,7 @@ class Site:
             autoescape=select_autoescape(default=True, default_for_string=True),
         )
         env.filters["fmt"] = format_value
+        env.filters["when"] = format_when
         env.filters["flow"] = _flow_yaml
         env.tests["share_column"] = lambda name: str(name).endswith("_share")
         env.globals["stages_of"] = editor.stages_of
@@ -172,6 +188,7 @@ class Site:
             return "?" + urlencode({**query, "lang": code})
 
         token = _PAGE_LANG.set(ui)
+        tz_token = _PAGE_TZ.set(journey.timezone if journey is not None else "UTC")
         try:
             html = self.env.get_template(template).render(
                 t=lambda key: translate(key, ui),
@@ -187,6 +204,7 @@ class Site:
             )
         finally:
             _PAGE_LANG.reset(token)
+            _PAGE_TZ.reset(tz_token)
         resp = HTMLResponse(html, status_code=status_code)
         if request.query_params.get("lang") in LANGUAGES:
             resp.set_cookie(LANG_COOKIE, ui, samesite="strict")

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from kundresa.analyses import AnalysisError, ParameterError, Result
 from kundresa.model.journey import LANES, Journey
+from kundresa.report.labels import channel_label, touchpoint_label
 from kundresa.report.tables import records
 
 if TYPE_CHECKING:
@@ -193,7 +194,7 @@ def map_view(run: Analyses) -> dict[str, Any]:
         touchpoints = [
             {
                 "id": t.id,
-                "label": t.label or t.id,
+                "label": touchpoint_label(journey, t.id, run.lang),
                 "channel": t.channel,
                 "customers": tps.get(t.id, {}).get("customers", 0),
                 "events": tps.get(t.id, {}).get("events", 0),
@@ -208,7 +209,7 @@ def map_view(run: Analyses) -> dict[str, Any]:
             channels.append(
                 {
                     "id": cid,
-                    "label": (ch.label if ch and ch.label else cid),
+                    "label": channel_label(journey, cid, run.lang),
                     "online": ch.online if ch else None,
                     "ownership": ch.ownership if ch else None,
                 }
@@ -518,6 +519,49 @@ def attribution_view(
     )
 
 
+def timeline_channel(
+    journey: Journey, touchpoint: str | None, channel: str | None, lang: str | None
+) -> dict[str, Any]:
+    """How a timeline shows an event's touchpoint and channel.
+
+    The rule (README, "Touchpoints and channels"): an event on a touchpoint that declares a
+    ``channel:`` is shown in that channel, as the map files the touchpoint; an event on a
+    touchpoint without one, or on none, in its own ``channel`` column. The event's own
+    channel (where the visit came from, what attribution credits) is kept as ``source``
+    when it differs from the channel shown.
+
+    Returns
+    -------
+    dict
+        ``touchpoint_label``, ``touchpoint_channel`` (declared, or ``None``),
+        ``channel_label`` (of the channel shown) and ``source`` (the label of the event's
+        own channel where it differs, else ``None``).
+
+    Examples
+    --------
+    >>> from kundresa.model.parse import parse_journey
+    >>> j, _ = parse_journey("kundresa: 1\\nname: S\\nstages: [{id: a}]\\n"
+    ...     "channels: [{id: search, label: Search ads}]\\n"
+    ...     "touchpoints: [{id: ad_click, stage: a, channel: search, match: {event: ad}}]")
+    >>> timeline_channel(j, "ad_click", "organic_social", "en")["channel_label"]
+    'Search ads'
+    >>> timeline_channel(j, "ad_click", "organic_social", "sv")["source"]
+    'Organiska sociala medier'
+    >>> timeline_channel(j, None, "email", "en")["channel_label"]
+    'Email'
+    """
+    declared = None
+    if touchpoint is not None:
+        declared = next((t.channel for t in journey.touchpoints if t.id == touchpoint), None)
+    shown = declared or channel
+    return {
+        "touchpoint_label": touchpoint_label(journey, touchpoint, lang) if touchpoint else None,
+        "touchpoint_channel": declared,
+        "channel_label": channel_label(journey, shown, lang) if shown else None,
+        "source": (channel_label(journey, channel, lang) if channel and channel != shown else None),
+    }
+
+
 #: Columns of a customer's timeline, in order.
 TIMELINE = ("timestamp", "event", "channel", "value", "touchpoint", "stage", "session_id")
 
@@ -543,6 +587,7 @@ def customer_view(run: Analyses, *, customer: str, limit: int = 1000) -> dict[st
     for r in rows:
         if r["stage"] is not None:
             r["stage_label"] = journey.stage_label(r["stage"], lang)
+        r.update(timeline_channel(journey, r["touchpoint"], r["channel"], lang))
         props = r.get("properties")
         if isinstance(props, list):  # Arrow maps arrive as (key, value) pairs
             r["properties"] = {str(k): v for k, v in props}
