@@ -474,7 +474,7 @@ def demo_journey_yaml(lang: str = "en") -> str:
         "channels": [
             {
                 "id": cid,
-                "label": labels[("sv", "da", "en").index(lang)],
+                "label": {"sv": labels[0], "da": labels[1], "en": labels[2]},
                 "online": labels[3],
                 "ownership": labels[4],
             }

@@ -635,7 +635,7 @@ def render_journey_yaml(
     out.append("channels:")
     for cid, label, online, ownership in _CHANNELS:
         out.append(
-            f"  - {{id: {cid}, label: {_y(label[lang])}, online: {str(online).lower()}, "
+            f"  - {{id: {cid}, label: {_y(label)}, online: {str(online).lower()}, "
             f"ownership: {ownership}}}"
         )
     out.append("")

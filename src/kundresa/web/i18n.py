@@ -71,6 +71,12 @@ _TEXT: dict[str, tuple[str, str, str]] = {
     "circle": ("Draw as a circle", "Visa som cirkel", "Vis som cirkel"),
     "grid": ("Draw as a grid", "Visa som rutnät", "Vis som gitter"),
     "via": ("via", "via", "via"),
+    "step_choices": (
+        "Stages and touchpoints you can use as steps",
+        "Faser och beröringspunkter att använda som steg",
+        "Faser og kontaktpunkter, du kan bruge som trin",
+    ),
+    "time": ("Time", "Tid", "Tid"),
     "menu": ("Menu", "Meny", "Menu"),
     "pages": ("Pages", "Sidor", "Sider"),
     "empty_lanes": ("Nothing written yet", "Inget skrivet än", "Intet skrevet endnu"),

@@ -335,6 +335,7 @@ def funnel_view(
     return run.said(
         {
             "stages": run.rows("stages"),
+            "choices": step_choices(run.journey, run.lang),
             "steps": step_list,
             "window": window,
             "order": order,
@@ -346,6 +347,34 @@ def funnel_view(
             "trend": run.rows("funnel_trend", period=period, **common),
         }
     )
+
+
+def step_choices(journey: Journey, lang: str | None) -> list[dict[str, str]]:
+    """The journey's stages and touchpoints as event-funnel steps a person can pick: each
+    ``value`` (``stage:ID``, ``touchpoint:ID``), its display ``label`` in ``lang``
+    (:mod:`kundresa.report.labels`) and its ``kind``, in journey order.
+
+    Examples
+    --------
+    >>> from kundresa.model.parse import parse_journey
+    >>> j, _ = parse_journey("kundresa: 1\\nname: S\\nstages: [{id: a, label: Look}]\\n"
+    ...     "touchpoints: [{id: ad_click, stage: a, label: Ad click, match: {event: ad}}]")
+    >>> [(c["value"], c["label"]) for c in step_choices(j, "en")]
+    [('stage:a', 'Look'), ('touchpoint:ad_click', 'Ad click')]
+    """
+    out = [
+        {"kind": "stage", "value": f"stage:{s}", "label": journey.stage_label(s, lang)}
+        for s in journey.stage_ids
+    ]
+    out += [
+        {
+            "kind": "touchpoint",
+            "value": f"touchpoint:{t.id}",
+            "label": touchpoint_label(journey, t.id, lang),
+        }
+        for t in journey.touchpoints
+    ]
+    return out
 
 
 def funnel_customers_view(
