@@ -25,7 +25,7 @@ from kundresa.analyses import ANALYSES, AnalysisError, Param
 from kundresa.analyses import ParameterError as AnalysisParameterError
 from kundresa.errors import KundresaError
 from kundresa.project import ProjectError
-from kundresa.report import units
+from kundresa.report import labels, units
 from kundresa.web import editor, limits, security
 from kundresa.web.i18n import LANGUAGES, translate
 from kundresa.web.params import LANG, SCOPE, dependency
@@ -51,6 +51,8 @@ _OPTIONS = re.compile("|".join(rf"{re.escape(o)}\b(?!-)" for o in _AS_PARAMETER)
 _PAGE_LANG: contextvars.ContextVar[str] = contextvars.ContextVar("page_lang", default="en")
 #: The time zone instants on the page being rendered are shown in (the journey's).
 _PAGE_TZ: contextvars.ContextVar[str] = contextvars.ContextVar("page_tz", default="UTC")
+#: The journey of the page being rendered (its labels name touchpoints and channels).
+_PAGE_JOURNEY: contextvars.ContextVar[Any] = contextvars.ContextVar("page_journey", default=None)
 
 #: Units of names a page shows that are not an analysis' columns (KPI metrics, summaries).
 _PAGE_UNITS = {
@@ -111,6 +113,23 @@ def format_when(value: Any, timezone: str | None = None, lang: str | None = None
     return units.format_moment(value, lang or _PAGE_LANG.get(), timezone or _PAGE_TZ.get())
 
 
+def display_label(column: str, value: Any) -> str:
+    """How a table cell of ``column`` names a touchpoint or channel: by its display label in
+    the page's language (:mod:`kundresa.report.labels`); other values as they are.
+
+    A ``channel`` column of an analysis run at touchpoint level holds touchpoint ids: a value
+    that is no channel but a touchpoint of the journey is shown by the touchpoint's label.
+    """
+    journey, lang, text = _PAGE_JOURNEY.get(), _PAGE_LANG.get(), str(value)
+    if column == "touchpoint" or (
+        journey is not None
+        and journey.channel(text) is None
+        and any(t.id == text for t in journey.touchpoints)
+    ):
+        return labels.touchpoint_label(journey, text, lang)
+    return labels.channel_label(journey, text, lang)
+
+
 def _flow_yaml(value: Any) -> str:
     import yaml
 
@@ -142,6 +161,7 @@ class Site:
         )
         env.filters["fmt"] = format_value
         env.filters["when"] = format_when
+        env.globals["display_label"] = display_label
         env.filters["flow"] = _flow_yaml
         env.tests["share_column"] = lambda name: str(name).endswith("_share")
         env.globals["stages_of"] = editor.stages_of
@@ -189,6 +209,7 @@ class Site:
 
         token = _PAGE_LANG.set(ui)
         tz_token = _PAGE_TZ.set(journey.timezone if journey is not None else "UTC")
+        journey_token = _PAGE_JOURNEY.set(journey)
         try:
             html = self.env.get_template(template).render(
                 t=lambda key: translate(key, ui),
@@ -205,6 +226,7 @@ class Site:
         finally:
             _PAGE_LANG.reset(token)
             _PAGE_TZ.reset(tz_token)
+            _PAGE_JOURNEY.reset(journey_token)
         resp = HTMLResponse(html, status_code=status_code)
         if request.query_params.get("lang") in LANGUAGES:
             resp.set_cookie(LANG_COOKIE, ui, samesite="strict")

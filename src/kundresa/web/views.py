@@ -536,6 +536,8 @@ def attribution_view(
         *(f"{m}_{k}" for m in PAGE_MODELS for k in ("conversions", "value", "share")),
     )
     models = [{k: r[k] for k in keep if k in r} for r in models]
+    for r in models:  # how the chart names it: a channel's (or a touchpoint's) display label
+        r["channel_label"] = _channel_or_touchpoint(run.journey, str(r["channel"]), run.lang)
     return run.said(
         {
             "available": True,
@@ -589,6 +591,14 @@ def timeline_channel(
         "channel_label": channel_label(journey, shown, lang) if shown else None,
         "source": (channel_label(journey, channel, lang) if channel and channel != shown else None),
     }
+
+
+def _channel_or_touchpoint(journey: Journey, value: str, lang: str | None) -> str:
+    """The display label of an attribution row's ``channel`` (a touchpoint id at
+    ``level=touchpoint``)."""
+    if journey.channel(value) is None and any(t.id == value for t in journey.touchpoints):
+        return touchpoint_label(journey, value, lang)
+    return channel_label(journey, value, lang)
 
 
 #: Columns of a customer's timeline, in order.

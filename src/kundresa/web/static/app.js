@@ -272,7 +272,7 @@
       var rows = data.models; if (!rows.length) return;
       var models = Object.keys(rows[0]).filter(function (k) { return /_share$/.test(k); });
       make(el, { tooltip: { trigger: "axis", valueFormatter: pct }, legend: { top: 0, type: "scroll" }, grid: { left: 55, right: 10, top: 30, bottom: 40 },
-        xAxis: { type: "category", data: rows.map(function (r) { return r.channel; }), axisLabel: { interval: 0, rotate: small ? 40 : 0 } },
+        xAxis: { type: "category", data: rows.map(function (r) { return r.channel_label || r.channel; }), axisLabel: { interval: 0, rotate: small ? 40 : 0 } },
         yAxis: { type: "value", axisLabel: { formatter: pct } },
         series: models.map(function (m) { var key = m.replace(/_share$/, ""); return { name: (text.models || {})[key] || key, type: "bar", data: rows.map(function (r) { return r[m]; }) }; }) });
     },
