@@ -502,6 +502,16 @@ def demo_journey_yaml(lang: str = "en") -> str:
             )
         },
     }
+    # The NPS answers (asked after a purchase) measure the emotion lane at retention.
+    doc["surveys"] = [
+        {
+            "event": "nps_answer",
+            "metric": "nps",
+            "score": "score",
+            "stage": "retention",
+            "label": "NPS",
+        }
+    ]
     doc["lanes"]["emotions"] = {
         seg: {sid: _EMOTION[k][min(i, 1)] for sid, k in kinds.items()}
         for i, seg in enumerate(("private", "business", "student"))

@@ -115,12 +115,21 @@ def format_when(value: Any, timezone: str | None = None, lang: str | None = None
 
 def display_label(column: str, value: Any) -> str:
     """How a table cell of ``column`` names a touchpoint or channel: by its display label in
-    the page's language (:mod:`kundresa.report.labels`); other values as they are.
+    the page's language (:mod:`kundresa.report.labels`); other values as they are. An
+    event-funnel step (``event`` column) written ``stage:ID`` or ``touchpoint:ID`` is shown by
+    the stage's or touchpoint's label.
 
     A ``channel`` column of an analysis run at touchpoint level holds touchpoint ids: a value
     that is no channel but a touchpoint of the journey is shown by the touchpoint's label.
     """
     journey, lang, text = _PAGE_JOURNEY.get(), _PAGE_LANG.get(), str(value)
+    if column in ("event", "step"):  # event-funnel steps: `stage:ID`, `touchpoint:ID`, events
+        kind, _, ident = text.partition(":")
+        if journey is not None and kind == "stage" and ident in journey.stage_ids:
+            return str(journey.stage_label(ident, lang))
+        if journey is not None and kind == "touchpoint":
+            return labels.touchpoint_label(journey, ident, lang)
+        return text
     if column == "touchpoint" or (
         journey is not None
         and journey.channel(text) is None
