@@ -142,7 +142,7 @@
             if (v == null) return null;
             var s = m.scores[i], shown = m.metric === "nps" ? "NPS " + Math.round(s) : s.toFixed(1);
             return { value: v, score: shown + " (n=" + num(m.responses[i]) + ")",
-              label: { show: true, position: "top", fontSize: 10, formatter: shown } };
+              label: { show: true, position: "bottom", fontSize: 10, formatter: shown + " (n=" + num(m.responses[i]) + ")" } };
           }) });
       });
       // The legend wraps: count its rows for this width and make room for them.
