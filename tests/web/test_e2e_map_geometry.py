@@ -178,8 +178,15 @@ def personas(base_url: str) -> list[str]:
 
 @pytest.mark.parametrize("view", ["grid", "circle"])
 def test_no_text_overlaps_on_the_map(page: Any, base_url: str, view: str) -> None:
-    for persona in personas(base_url):
-        open_page(page, f"{base_url}/?view={view}&persona={persona}", f"{view}-{persona or 'all'}")
+    # Every persona in English, and all customers in Swedish and Danish (longer words); the
+    # last load sets the language back to English (a ?lang= choice is kept in a cookie).
+    loads = [(p, "en") for p in personas(base_url)] + [("", "sv"), ("", "da"), ("", "en")]
+    for persona, lang in loads:
+        open_page(
+            page,
+            f"{base_url}/?view={view}&persona={persona}&lang={lang}",
+            f"{view}-{persona or 'all'}-{lang}",
+        )
         for part in ("#journey-map", "#emotion-curve", "#map-circle", "header.top"):
             boxes = page.evaluate(TEXT_BOXES, part)
             if page.locator(part).count():  # what is on the page has text to measure
@@ -279,6 +286,7 @@ def test_the_nav_is_compact_on_a_phone(page: Any, base_url: str) -> None:
 
 def test_dates_are_written_in_the_page_language(page: Any, base_url: str) -> None:
     open_page(page, f"{base_url}/customer?id=c000002&lang=sv", "customer-sv")
+    page.context.clear_cookies()  # back to the journey's language for the tests after
     first = page.locator("#timeline td.when").first
     iso = first.get_attribute("data-value")
     shown = first.inner_text()
