@@ -91,7 +91,8 @@
       // Above and below: half the largest node, a gap and two lines of label.
       var r = Math.max(40, Math.min((w - 2 * room) / 2 - 10, (h / 2 - 46) / 1.25));
       var biggest = Math.max(1, stages[0] ? stages[0].reached : 1);
-      var maxSize = Math.min(80, r * 0.55);
+      // Nodes leave half of the way to their neighbour free for the conversion between them.
+      var maxSize = Math.min(80, r * 0.55, n > 1 ? r * Math.sin(Math.PI / n) : 80);
       var nodes = stages.map(function (s, i) {
         var a = -Math.PI / 2 + (2 * Math.PI * i) / n, cx = Math.cos(a), cy = Math.sin(a);
         var side = cx < -0.35 ? "left" : (cx > 0.35 ? "right" : (cy < 0 ? "top" : "bottom"));
