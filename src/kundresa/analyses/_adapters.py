@@ -93,8 +93,31 @@ def customer_journeys(
     return (table.limit(limit) if limit is not None else table).to_pandas()
 
 
+def _with_touchpoint_labels(df: pd.DataFrame, journey: Any) -> pd.DataFrame:
+    """A tagged timeline with ``touchpoint_label`` (the touchpoint's display label in the
+    journey's language) and ``touchpoint_channel`` (the channel the journey declares for the
+    touchpoint: the one pages show the event in) after ``touchpoint``."""
+    from kundresa.report.labels import touchpoint_label
+
+    declared = {t.id: t.channel for t in journey.touchpoints}
+    ids = df["touchpoint"]
+    at = list(df.columns).index("touchpoint") + 1
+    df.insert(
+        at,
+        "touchpoint_label",
+        ids.map(lambda t: touchpoint_label(journey, t) if isinstance(t, str) else None),
+    )
+    df.insert(
+        at + 1,
+        "touchpoint_channel",
+        ids.map(lambda t: declared.get(t) if isinstance(t, str) else None),
+    )
+    return df
+
+
 def customer(project: Any, *, customer_id: str, events_list: bool = False) -> pd.DataFrame:
-    """One customer's stage visits, or every event of theirs with its touchpoint and stage.
+    """One customer's stage visits, or every event of theirs with its touchpoint (id, label
+    and declared channel) and stage.
 
     The visits are made from the tagged timeline, taken from the project's cache when the
     project has one (``project.run``): a page showing both tags the customer's events once.
@@ -110,7 +133,7 @@ def customer(project: Any, *, customer_id: str, events_list: bool = False) -> pd
         df = tagged.order_by(list(tp.EVENT_ORDER)).drop("stage_index").to_pandas()
         if df.empty:
             raise AnalysisError(f"no events for customer {customer_id!r}")
-        return df
+        return _with_touchpoint_labels(df, project.journey)
     run = getattr(project, "run", None)
     if callable(run):
         timeline = run("customer", customer_id=customer_id, events_list=True).frame

@@ -810,8 +810,10 @@ ANALYSES: tuple[Analysis, ...] = (
         needs_journey=True,
         columns=(
             Column("touchpoint", "label"),
+            Column("label", "label"),
             Column("stage", "label"),
             Column("channel", "label"),
+            Column("channel_label", "label"),
             Column("customers", "count"),
             Column("events", "count"),
         ),

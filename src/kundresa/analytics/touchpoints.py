@@ -209,12 +209,17 @@ def touchpoint_summary(
     first event ever); ``since``/``until`` then choose which of the tagged events are
     counted (dates at midnight in the journey's ``timezone``).
 
-    Returns a pandas DataFrame with ``touchpoint``, ``stage``, ``channel``, ``customers``,
-    ``events``; events that fit no touchpoint are counted on a last row ``(none)``.
+    Returns a pandas DataFrame with ``touchpoint`` (id), ``label`` (its display label in
+    ``lang``), ``stage`` (label), ``channel`` (the channel the journey declares for the
+    touchpoint, id), ``channel_label``, ``customers``, ``events``; events that fit no
+    touchpoint are counted on a last row ``(none)``. Labels are
+    :func:`kundresa.report.labels.touchpoint_label` and
+    :func:`~kundresa.report.labels.channel_label`.
     """
     import pandas as pd
 
     from kundresa.analytics._period import Period
+    from kundresa.report.labels import channel_label, touchpoint_label
 
     journey = project.journey
     period = Period.parse(since, until, journey.timezone)
@@ -232,8 +237,10 @@ def touchpoint_summary(
         rows.append(
             {
                 "touchpoint": tp.id,
+                "label": touchpoint_label(journey, tp.id, lang),
                 "stage": journey.stage_label(tp.stage, lang),
                 "channel": tp.channel,
+                "channel_label": channel_label(journey, tp.channel, lang) if tp.channel else None,
                 "customers": int(r.customers) if r is not None else 0,
                 "events": int(r.events) if r is not None else 0,
             }
@@ -242,8 +249,10 @@ def touchpoint_summary(
     rows.append(
         {
             "touchpoint": NO_TOUCHPOINT,
+            "label": NO_TOUCHPOINT,
             "stage": None,
             "channel": None,
+            "channel_label": None,
             "customers": int(none.customers) if none is not None else 0,
             "events": int(none.events) if none is not None else 0,
         }

@@ -427,7 +427,7 @@ def demo_journey_yaml(lang: str = "en") -> str:
     >>> problems, journey.stage_label("awareness")
     ([], 'Medvetenhet')
     """
-    from kundresa.model.render import _EMOTION, _TEXT
+    from kundresa.model.render import _EMOTION, _TEXT, TOUCHPOINT_LABELS
     from kundresa.model.templates import LANGUAGES, get_template
 
     if lang not in LANGUAGES:
@@ -474,14 +474,20 @@ def demo_journey_yaml(lang: str = "en") -> str:
         "channels": [
             {
                 "id": cid,
-                "label": labels[("sv", "da", "en").index(lang)],
+                "label": {"sv": labels[0], "da": labels[1], "en": labels[2]},
                 "online": labels[3],
                 "ownership": labels[4],
             }
             for cid, labels in _CHANNEL_LABELS.items()
         ],
         "touchpoints": [
-            {"id": tid, "stage": stage_id, "channel": ch, "match": match}
+            {
+                "id": tid,
+                "stage": stage_id,
+                "label": TOUCHPOINT_LABELS[tid],
+                "channel": ch,
+                "match": match,
+            }
             for tid, stage_id, ch, match in _TOUCHPOINTS
         ],
         "lanes": {
@@ -496,6 +502,16 @@ def demo_journey_yaml(lang: str = "en") -> str:
             )
         },
     }
+    # The NPS answers (asked after a purchase) measure the emotion lane at retention.
+    doc["surveys"] = [
+        {
+            "event": "nps_answer",
+            "metric": "nps",
+            "score": "score",
+            "stage": "retention",
+            "label": "NPS",
+        }
+    ]
     doc["lanes"]["emotions"] = {
         seg: {sid: _EMOTION[k][min(i, 1)] for sid, k in kinds.items()}
         for i, seg in enumerate(("private", "business", "student"))

@@ -227,6 +227,8 @@ class Channel:
     online: bool = True
     ownership: str | None = None
     match: Match | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+    """The display label per language (``label`` is the one in the journey's language)."""
 
 
 @dataclass(frozen=True)
@@ -240,6 +242,8 @@ class Touchpoint:
     label: str | None = None
     channel: str | None = None
     description: str | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+    """The display label per language (``label`` is the one in the journey's language)."""
 
 
 SURVEY_METRICS = ("nps", "csat")
@@ -278,6 +282,12 @@ class Survey:
         if self.metric == "nps":
             return (0.0, 10.0)
         return self.scale or (1.0, 5.0)
+
+
+def _pick_label(
+    labels: Mapping[str, str], label: str | None, lang: str | None, language: str
+) -> str | None:
+    return labels.get(lang or language) or labels.get("en") or labels.get(language) or label
 
 
 @dataclass(frozen=True)
@@ -333,6 +343,33 @@ class Journey:
             or label.get(self.language)
             or stage_id
         )
+
+    def touchpoint_label(self, touchpoint_id: str, lang: str | None = None) -> str:
+        """The touchpoint's display label in ``lang`` (default the journey's), by the rules of
+        :meth:`stage_label`; its id when it has no label or there is no such touchpoint.
+
+        Examples
+        --------
+        >>> tp = Touchpoint("ad_click", "a", Match(), "Annonsklick", labels={"sv": "Annonsklick",
+        ...                 "en": "Ad click"})
+        >>> j = Journey("j", (Stage("a", {}),), language="sv", touchpoints=(tp,))
+        >>> j.touchpoint_label("ad_click"), j.touchpoint_label("ad_click", "da")
+        ('Annonsklick', 'Ad click')
+        >>> j.touchpoint_label("visit")
+        'visit'
+        """
+        tp = next((t for t in self.touchpoints if t.id == touchpoint_id), None)
+        if tp is None:
+            return touchpoint_id
+        return _pick_label(tp.labels, tp.label, lang, self.language) or touchpoint_id
+
+    def channel_label(self, channel_id: str, lang: str | None = None) -> str | None:
+        """The journey channel's display label in ``lang`` (default the journey's), by the
+        rules of :meth:`stage_label`; ``None`` when the journey gives it none."""
+        ch = self.channel(channel_id)
+        if ch is None:
+            return None
+        return _pick_label(ch.labels, ch.label, lang, self.language)
 
     def touchpoint(self, touchpoint_id: str) -> Touchpoint:
         """The touchpoint with this id (``KeyError`` if there is none)."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -513,6 +514,11 @@ def _label(r: _Reader, node: yaml.Node, path: str, lang: str) -> dict[str, str]:
     return out
 
 
+def _in_language(labels: Mapping[str, str], lang: str) -> str | None:
+    """A label's text in the journey's language, else English, else its first language."""
+    return labels.get(lang) or labels.get("en") or next(iter(labels.values()), None)
+
+
 def _stages(r: _Reader, node: yaml.Node, lang: str) -> list[tuple[Stage, yaml.Node, int]]:
     out: list[tuple[Stage, yaml.Node, int]] = []
     for i, snode in enumerate(r.seq(node, "stages")):
@@ -756,7 +762,8 @@ def _parse(r: _Reader, root: yaml.Node) -> Journey | None:
             if cid is None:
                 continue
             channel_nodes.append((cid, m["id"][1], _join(path, "id")))
-            label = r.text(m["label"][1], _join(path, "label")) if "label" in m else None
+            labels = _label(r, m["label"][1], _join(path, "label"), lang) if "label" in m else {}
+            label = _in_language(labels, lang)
             online = r.boolean(m["online"][1], _join(path, "online")) if "online" in m else True
             own = (
                 r.choice(m["ownership"][1], _join(path, "ownership"), OWNERSHIP)
@@ -772,7 +779,9 @@ def _parse(r: _Reader, root: yaml.Node) -> Journey | None:
                     "by event and where",
                 )
                 cmatch = None
-            channels.append(Channel(cid, label, True if online is None else online, own, cmatch))
+            channels.append(
+                Channel(cid, label, True if online is None else online, own, cmatch, labels)
+            )
     _check_unique(r, channel_nodes, "channel")
     channel_ids = {c.id for c in channels}
 
@@ -809,7 +818,8 @@ def _parse(r: _Reader, root: yaml.Node) -> Journey | None:
                     )
                     channel = None
             match = _match(r, m["match"][1], _join(path, "match")) if "match" in m else None
-            label = r.text(m["label"][1], _join(path, "label")) if "label" in m else None
+            labels = _label(r, m["label"][1], _join(path, "label"), lang) if "label" in m else {}
+            label = _in_language(labels, lang)
             desc = (
                 r.text(m["description"][1], _join(path, "description"))
                 if "description" in m
@@ -834,7 +844,7 @@ def _parse(r: _Reader, root: yaml.Node) -> Journey | None:
                         "it would; move it below this one or narrow its match",
                     )
                     break
-            touchpoints.append(Touchpoint(tid, stage, match, label, channel, desc))
+            touchpoints.append(Touchpoint(tid, stage, match, label, channel, desc, labels))
     _check_unique(r, tp_nodes, "touchpoint")
     if stage_ids and "touchpoints" in top:
         covered = {t.stage for t in touchpoints}

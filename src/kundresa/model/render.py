@@ -10,7 +10,7 @@ import yaml
 from kundresa.model.review import six_months_after
 from kundresa.model.templates import LANGUAGES, TEMPLATES
 
-__all__ = ["render_journey_yaml"]
+__all__ = ["TOUCHPOINT_LABELS", "render_journey_yaml"]
 
 # What each stage is about, by kind; stage ids of every template map onto a kind below.
 _KIND = {
@@ -438,6 +438,52 @@ _TOUCHPOINTS: dict[str, list[tuple[str, dict[str, Any], str]]] = {
     ],
 }
 
+#: Display labels of the example touchpoints (templates and the demo company), per language.
+TOUCHPOINT_LABELS: dict[str, dict[str, str]] = {
+    "ad_click": {"sv": "Klick på annons", "da": "Klik på annonce", "en": "Ad click"},
+    "blog_visit": {"sv": "Besök på bloggen", "da": "Besøg på bloggen", "en": "Blog visit"},
+    "pricing_page": {"sv": "Prissidan", "da": "Prissiden", "en": "Pricing page"},
+    "newsletter_signup": {
+        "sv": "Anmälan till nyhetsbrev",
+        "da": "Tilmelding til nyhedsbrev",
+        "en": "Newsletter sign-up",
+    },
+    "newsletter_open": {
+        "sv": "Öppnat nyhetsbrev",
+        "da": "Åbnet nyhedsbrev",
+        "en": "Newsletter opened",
+    },
+    "product_page": {"sv": "Produktsida", "da": "Produktside", "en": "Product page"},
+    "review_read": {"sv": "Läst recension", "da": "Læst anmeldelse", "en": "Review read"},
+    "demo_request": {"sv": "Bokad demo", "da": "Booket demo", "en": "Demo request"},
+    "first_purchase": {"sv": "Första köpet", "da": "Første køb", "en": "First purchase"},
+    "purchase": {"sv": "Köp", "da": "Køb", "en": "Purchase"},
+    "checkout": {"sv": "Till kassan", "da": "Til kassen", "en": "Checkout"},
+    "support_contact": {
+        "sv": "Kontakt med kundtjänst",
+        "da": "Kontakt med kundeservice",
+        "en": "Support contact",
+    },
+    "order_delivered": {"sv": "Leverans", "da": "Levering", "en": "Order delivered"},
+    "product_review": {
+        "sv": "Skrivit recension",
+        "da": "Skrevet anmeldelse",
+        "en": "Review written",
+    },
+    "repeat_purchase": {"sv": "Återköp", "da": "Genkøb", "en": "Repeat purchase"},
+    "loyalty_signup": {
+        "sv": "Med i kundklubben",
+        "da": "Med i kundeklubben",
+        "en": "Loyalty sign-up",
+    },
+    "cancellation": {"sv": "Uppsägning", "da": "Opsigelse", "en": "Cancellation"},
+    "nps_promoter": {"sv": "Rekommenderar oss", "da": "Anbefaler os", "en": "NPS promoter"},
+    "nps_answer": {"sv": "Svar på NPS-enkät", "da": "Svar på NPS-måling", "en": "NPS answer"},
+    "referral_sent": {"sv": "Tipsat en vän", "da": "Anbefalet til en ven", "en": "Referral sent"},
+    "store_visit": {"sv": "Besök i butik", "da": "Besøg i butik", "en": "Store visit"},
+    "sales_call": {"sv": "Säljsamtal", "da": "Salgsopkald", "en": "Sales call"},
+}
+
 _KPI: dict[str, tuple[str, float]] = {
     "aware": ("reached", 10000),
     "consider": ("conversion_from_previous", 0.5),
@@ -579,7 +625,7 @@ def render_journey_yaml(
     out.append("channels:")
     for cid, label, online, ownership in _CHANNELS:
         out.append(
-            f"  - {{id: {cid}, label: {_y(label[lang])}, online: {str(online).lower()}, "
+            f"  - {{id: {cid}, label: {_y(label)}, online: {str(online).lower()}, "
             f"ownership: {ownership}}}"
         )
     out.append("")
@@ -596,6 +642,7 @@ def render_journey_yaml(
     for tid, stage, match, channel in tps:
         out.append(f"  - id: {tid}")
         out.append(f"    stage: {stage}")
+        out.append(f"    label: {_y(TOUCHPOINT_LABELS[tid])}")
         out.append(f"    channel: {channel}")
         out.append(f"    match: {_y(match)}")
     out.append("")

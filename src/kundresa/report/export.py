@@ -51,7 +51,7 @@ from typing import TYPE_CHECKING, Any
 
 from kundresa.errors import KundresaError
 from kundresa.report.journey_map import MapRow, map_rows
-from kundresa.report.labels import SHEETS, heading, word
+from kundresa.report.labels import SHEETS, heading, touchpoint_label, word
 from kundresa.report.units import format_value, is_numeric_unit
 
 if TYPE_CHECKING:
@@ -706,7 +706,9 @@ def mermaid_journey(
     lines = ["journey", f"    title {_mermaid_text(journey.name)}"]
     for sid in journey.stage_ids:
         lines.append(f"    section {_mermaid_text(journey.stage_label(sid, lang))}")
-        tasks = [t.label or t.id for t in journey.touchpoints if t.stage == sid]
+        tasks = [
+            touchpoint_label(journey, t.id, lang) for t in journey.touchpoints if t.stage == sid
+        ]
         tasks = list(dict.fromkeys(tasks)) or [journey.stage_label(sid, lang)]
         groups: dict[int, list[str]] = {}
         if personas:

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kundresa.model.journey import LANES, Journey
-from kundresa.report.labels import heading, word
+from kundresa.report.labels import channel_label, heading, touchpoint_label, word
 from kundresa.report.units import format_value
 
 __all__ = ["MapRow", "map_rows"]
@@ -103,10 +103,9 @@ def map_rows(journey: Journey, lang: str | None = None) -> list[MapRow]:
                     if t.stage != sid:
                         continue
                     if lane == "touchpoints":
-                        lines.append(t.label or t.id)
+                        lines.append(touchpoint_label(journey, t.id, lang))
                     elif t.channel:
-                        channel = journey.channel(t.channel)
-                        lines.append(channel.label if channel and channel.label else t.channel)
+                        lines.append(channel_label(journey, t.channel, lang))
                 lines += _texts(content.get(sid))
                 cells.append("\n".join(dict.fromkeys(lines)))
             add(lane, None, cells)

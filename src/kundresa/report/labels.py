@@ -1,9 +1,13 @@
-"""Words of exports in the journey's language: sheet names, column headings, map lanes.
+"""Display labels in the journey's language: sheet names, column headings, map lanes,
+touchpoints and channels. The one source of these words for exports, the CLI and the web.
 
 One table per kind of word, each entry ``(English, Swedish, Danish)``. A column no table names
 gets its own name with spaces (``median_days`` → ``Median days``); a stage's label comes from
 the journey file (:meth:`Journey.stage_label <kundresa.model.journey.Journey.stage_label>`),
-not from here.
+not from here. A touchpoint's label is its ``label:`` in the journey file, else its id
+(:func:`touchpoint_label`); a channel's is the journey channel's ``label:``, else Google
+Analytics 4's name of its default channel group (:data:`CHANNEL_LABELS`), else its id
+(:func:`channel_label`).
 
 Examples
 --------
@@ -13,11 +17,30 @@ Examples
 ('Markov: share', 'Some new column')
 >>> word("yes", "da")
 'ja'
+>>> channel_label(None, "paid_search", "sv"), channel_label(None, "my_channel", "en")
+('Betald sökning', 'my_channel')
 """
 
 from __future__ import annotations
 
-__all__ = ["HEADINGS", "LANE_LABELS", "MODEL_LABELS", "SHEETS", "WORDS", "heading", "word"]
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from kundresa.model.journey import Journey
+
+__all__ = [
+    "CHANNEL_LABELS",
+    "HEADINGS",
+    "LANE_LABELS",
+    "MODEL_LABELS",
+    "SHEETS",
+    "WORDS",
+    "channel_label",
+    "heading",
+    "lane_label",
+    "touchpoint_label",
+    "word",
+]
 
 _LANGS = ("en", "sv", "da")
 
@@ -51,6 +74,7 @@ HEADINGS: dict[str, tuple[str, str, str]] = {
     ),
     "touchpoint": ("Touchpoint", "Beröringspunkt", "Kontaktpunkt"),
     "channel": ("Channel", "Kanal", "Kanal"),
+    "channel_label": ("Channel name", "Kanalnamn", "Kanalnavn"),
     "customers": ("Customers", "Kunder", "Kunder"),
     "events": ("Events", "Händelser", "Hændelser"),
     "from_stage": ("From stage", "Från fas", "Fra fase"),
@@ -137,6 +161,8 @@ SHEETS: dict[str, tuple[str, str, str]] = {
 
 #: The rows of the journey map (the lanes of :data:`kundresa.model.journey.LANES` and more).
 LANE_LABELS: dict[str, tuple[str, str, str]] = {
+    "persona": ("Persona", "Persona", "Persona"),
+    "numbers": ("Numbers", "Siffror", "Tal"),
     "activities": (
         "Activities and situations",
         "Aktiviteter och situationer",
@@ -154,6 +180,35 @@ LANE_LABELS: dict[str, tuple[str, str, str]] = {
     "content": ("Content", "Innehåll", "Indhold"),
     "goals": ("Goals", "Mål", "Mål"),
     "kpis": ("KPIs", "KPI:er", "KPI'er"),
+}
+
+#: Google Analytics 4's default channel groups (Analytics Help, "[GA4] Default channel
+#: group", answer 9756891) by the ids :mod:`kundresa.ingest.channels` gives them; the English
+#: names are GA4's own (:data:`kundresa.ingest.channels.GA4_NAMES`).
+CHANNEL_LABELS: dict[str, tuple[str, str, str]] = {
+    "direct": ("Direct", "Direkt", "Direkte"),
+    "cross_network": ("Cross-network", "Flera nätverk", "Flere netværk"),
+    "paid_shopping": ("Paid Shopping", "Betald shopping", "Betalt shopping"),
+    "paid_search": ("Paid Search", "Betald sökning", "Betalt søgning"),
+    "paid_social": ("Paid Social", "Betalda sociala medier", "Betalte sociale medier"),
+    "paid_video": ("Paid Video", "Betald video", "Betalt video"),
+    "display": ("Display", "Display", "Display"),
+    "paid_other": ("Paid Other", "Annat betalt", "Andet betalt"),
+    "organic_shopping": ("Organic Shopping", "Organisk shopping", "Organisk shopping"),
+    "organic_social": ("Organic Social", "Organiska sociala medier", "Organiske sociale medier"),
+    "organic_video": ("Organic Video", "Organisk video", "Organisk video"),
+    "organic_search": ("Organic Search", "Organisk sökning", "Organisk søgning"),
+    "referral": ("Referral", "Hänvisning", "Henvisning"),
+    "email": ("Email", "E-post", "E-mail"),
+    "affiliates": ("Affiliates", "Affiliates", "Affiliates"),
+    "audio": ("Audio", "Ljud", "Lyd"),
+    "sms": ("SMS", "Sms", "SMS"),
+    "mobile_push_notifications": (
+        "Mobile Push Notifications",
+        "Pushnotiser i mobilen",
+        "Push-notifikationer på mobilen",
+    ),
+    "unassigned": ("Unassigned", "Ej tilldelad", "Ikke tildelt"),
 }
 
 #: Other words.
@@ -204,3 +259,39 @@ def heading(column: str, lang: str | None) -> str:
                 return f"{_pick(MODEL_LABELS[model], lang)}: {_pick(HEADINGS[rest], lang).lower()}"
     text = column.replace("_", " ")
     return text[:1].upper() + text[1:]
+
+
+def lane_label(lane: str, lang: str | None) -> str:
+    """A map lane's name in ``lang`` (:data:`LANE_LABELS`; the lane with spaces if none)."""
+    if lane in LANE_LABELS:
+        return _pick(LANE_LABELS[lane], lang)
+    return heading(lane, lang)
+
+
+def touchpoint_label(journey: Journey | None, touchpoint: str, lang: str | None = None) -> str:
+    """How a touchpoint is shown: its ``label:`` in the journey file in ``lang`` (the
+    journey's language by default; :meth:`~kundresa.model.journey.Journey.touchpoint_label`),
+    else its id.
+
+    Examples
+    --------
+    >>> touchpoint_label(None, "ad_click")
+    'ad_click'
+    """
+    if journey is None:
+        return touchpoint
+    return journey.touchpoint_label(touchpoint, lang)
+
+
+def channel_label(journey: Journey | None, channel: str, lang: str | None = None) -> str:
+    """How a channel is shown: the journey channel's ``label:`` in ``lang`` (the journey's
+    language by default), else the name of GA4's default channel group with that id (see
+    :data:`CHANNEL_LABELS`), else the id itself."""
+    if journey is not None:
+        own = journey.channel_label(channel, lang)
+        if own:
+            return own
+        lang = lang or journey.language
+    if channel in CHANNEL_LABELS:
+        return _pick(CHANNEL_LABELS[channel], lang)
+    return channel

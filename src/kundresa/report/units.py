@@ -64,6 +64,7 @@ __all__ = [
     "format_date",
     "format_days",
     "format_duration",
+    "format_moment",
     "format_money",
     "format_number",
     "format_p_value",
@@ -226,6 +227,68 @@ def format_p_value(value: float, lang: str | None = "en") -> str:
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]00:00(?::00(?:\.0+)?)?(?:Z|[+-]00:?00)?)?")
 
 _NUMERIC = {"count", "rate", "pp", "seconds", "days", "money", "p_value", "number"}
+
+
+def _moment(value: Any) -> datetime | date | None:
+    """A date or instant from a datetime, a date or ISO 8601 text (``None`` if not one)."""
+    value = _plain(value)
+    if value is None:
+        return None
+    if isinstance(value, datetime | date):
+        return value
+    if hasattr(value, "to_pydatetime"):
+        return value.to_pydatetime()
+    try:
+        text = str(value).strip()
+        return datetime.fromisoformat(text) if len(text) > 10 else date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def format_date(value: Any, lang: str | None = "en") -> str:
+    """A date (or the date of an instant) as the language writes it (CLDR's medium date
+    format through Babel): ``30 nov. 2026`` in Swedish, ``Nov 30, 2026`` in English. Text
+    that is not ISO 8601 is returned as it is; missing values are ``–``.
+
+    Examples
+    --------
+    >>> format_date("2026-11-30", "sv"), format_date("2026-11-30T14:15:10.123456", "en")
+    ('30 nov. 2026', 'Nov 30, 2026')
+    """
+    from babel.dates import format_date as babel_date
+
+    moment = _moment(value)
+    if moment is None:
+        return MISSING if _plain(value) is None else str(value)
+    return str(babel_date(moment, format="medium", locale=_locale(lang)))
+
+
+def format_moment(value: Any, lang: str | None = "en", timezone: str | None = None) -> str:
+    """An instant as the language writes it, to the second (CLDR's medium date and time
+    formats through Babel): ``30 nov. 2026 14:15:10`` in Swedish. A naive time is UTC (as
+    Kundresa stores timestamps); with ``timezone`` (an IANA name, the journey's) it is shown
+    in that zone. A plain date is written as :func:`format_date` writes it.
+
+    Examples
+    --------
+    >>> format_moment("2026-11-30T14:15:10.123456", "sv")
+    '30 nov. 2026 14:15:10'
+    >>> format_moment("2026-11-30 14:15:10", "da", "Europe/Copenhagen")
+    '30. nov. 2026 15.15.10'
+    """
+    from zoneinfo import ZoneInfo
+
+    from babel.dates import format_datetime
+
+    moment = _moment(value)
+    if not isinstance(moment, datetime):
+        return format_date(value, lang)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo("UTC"))
+    zone = ZoneInfo(timezone or "UTC")
+    return str(
+        format_datetime(moment.replace(microsecond=0), "medium", tzinfo=zone, locale=_locale(lang))
+    )
 
 
 def is_numeric_unit(unit: str) -> bool:

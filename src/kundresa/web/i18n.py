@@ -1,10 +1,13 @@
 """The web app's own words in Swedish, Danish and English.
 
-Stage labels come from the journey file; everything else on a page is looked up here. A key
-missing in one language falls back to English, then to the key itself.
+Stage labels come from the journey file; the map's lanes, touchpoints and channels from
+:mod:`kundresa.report.labels` (the words exports use too); everything else on a page is
+looked up here. A key missing in one language falls back to English, then to the key itself.
 """
 
 from __future__ import annotations
+
+from kundresa.report.labels import lane_label
 
 __all__ = ["LANGUAGES", "translate"]
 
@@ -73,25 +76,18 @@ _TEXT: dict[str, tuple[str, str, str]] = {
     "overdue": ("overdue", "försenad", "forsinket"),
     "last_review": ("last reviewed", "senast granskad", "senest gennemgået"),
     "grid": ("Draw as a grid", "Visa som rutnät", "Vis som gitter"),
-    "lane_persona": ("Persona", "Persona", "Persona"),
-    "lane_activities": (
-        "Activities and situations",
-        "Aktiviteter och situationer",
-        "Aktiviteter og situationer",
+    "via": ("via", "via", "via"),
+    "step_choices": (
+        "Stages and touchpoints you can use as steps",
+        "Faser och beröringspunkter att använda som steg",
+        "Faser og kontaktpunkter, du kan bruge som trin",
     ),
-    "lane_needs": ("Needs", "Behov", "Behov"),
-    "lane_challenges": ("Challenges", "Utmaningar", "Udfordringer"),
-    "lane_thoughts": ("Thoughts", "Tankar", "Tanker"),
-    "lane_emotions": ("Emotions", "Känslor", "Følelser"),
-    "lane_touchpoints": ("Touchpoints", "Beröringspunkter", "Kontaktpunkter"),
+    "time": ("Time", "Tid", "Tid"),
+    "menu": ("Menu", "Meny", "Menu"),
+    "pages": ("Pages", "Sidor", "Sider"),
+    "empty_lanes": ("Nothing written yet", "Inget skrivet än", "Intet skrevet endnu"),
+    "add_in_editor": ("add in the editor", "lägg till i redigeraren", "tilføj i editoren"),
     "tp_legend": ("customers · events", "kunder · händelser", "kunder · hændelser"),
-    "lane_channels": ("Channels", "Kanaler", "Kanaler"),
-    "lane_pain_points": ("Pain points", "Smärtpunkter", "Smertepunkter"),
-    "lane_opportunities": ("Opportunities", "Möjligheter", "Muligheder"),
-    "lane_backstage": ("Back-stage", "Bakom kulisserna", "Bag scenen"),
-    "lane_content": ("Content", "Innehåll", "Indhold"),
-    "lane_kpis": ("Goals and KPIs", "Mål och KPI:er", "Mål og KPI'er"),
-    "lane_numbers": ("Numbers", "Siffror", "Tal"),
     "online": ("online", "online", "online"),
     "offline": ("offline", "offline", "offline"),
     "owned": ("owned", "ägd", "ejet"),
@@ -565,6 +561,8 @@ def translate(key: str, lang: str) -> str:
     >>> translate("rate_a", "en"), translate("time_decay_share", "sv")
     ('Rate A', 'Tidsavtagande: andel')
     """
+    if key.startswith("lane_"):  # the map's rows: the export's words (kundresa.report.labels)
+        return lane_label(key.removeprefix("lane_"), lang)
     text = _TEXT.get(key)
     if text is not None:
         return text[_INDEX.get(lang, 0)] or text[0]

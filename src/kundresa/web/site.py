@@ -25,7 +25,7 @@ from kundresa.analyses import ANALYSES, AnalysisError, Param
 from kundresa.analyses import ParameterError as AnalysisParameterError
 from kundresa.errors import KundresaError
 from kundresa.project import ProjectError
-from kundresa.report import units
+from kundresa.report import labels, units
 from kundresa.web import editor, limits, security
 from kundresa.web.choices import form_choices, step_choices
 from kundresa.web.i18n import LANGUAGES, translate
@@ -50,6 +50,10 @@ _OPTIONS = re.compile("|".join(rf"{re.escape(o)}\b(?!-)" for o in _AS_PARAMETER)
 
 #: The language numbers on the page being rendered are written in (set by Site.page).
 _PAGE_LANG: contextvars.ContextVar[str] = contextvars.ContextVar("page_lang", default="en")
+#: The time zone instants on the page being rendered are shown in (the journey's).
+_PAGE_TZ: contextvars.ContextVar[str] = contextvars.ContextVar("page_tz", default="UTC")
+#: The journey of the page being rendered (its labels name touchpoints and channels).
+_PAGE_JOURNEY: contextvars.ContextVar[Any] = contextvars.ContextVar("page_journey", default=None)
 
 #: Units of names a page shows that are not an analysis' columns (KPI metrics, summaries).
 _PAGE_UNITS = {
@@ -134,6 +138,45 @@ def fields_named(message: str, names: Sequence[str]) -> list[str]:
     return [min(first)[1]] if first else []
 
 
+def format_when(value: Any, timezone: str | None = None, lang: str | None = None) -> str:
+    """A date or instant as a page shows it, in the page's language (and ``timezone``, the
+    journey's, by default the one of the page being rendered):
+    :func:`kundresa.report.units.format_moment`.
+
+    Examples
+    --------
+    >>> format_when("2026-11-30T14:15:10.123456", "UTC", "sv"), format_when(None)
+    ('30 nov. 2026 14:15:10', '–')
+    """
+    return units.format_moment(value, lang or _PAGE_LANG.get(), timezone or _PAGE_TZ.get())
+
+
+def display_label(column: str, value: Any) -> str:
+    """How a table cell of ``column`` names a touchpoint or channel: by its display label in
+    the page's language (:mod:`kundresa.report.labels`); other values as they are. An
+    event-funnel step (``event`` column) written ``stage:ID`` or ``touchpoint:ID`` is shown by
+    the stage's or touchpoint's label.
+
+    A ``channel`` column of an analysis run at touchpoint level holds touchpoint ids: a value
+    that is no channel but a touchpoint of the journey is shown by the touchpoint's label.
+    """
+    journey, lang, text = _PAGE_JOURNEY.get(), _PAGE_LANG.get(), str(value)
+    if column in ("event", "step"):  # event-funnel steps: `stage:ID`, `touchpoint:ID`, events
+        kind, _, ident = text.partition(":")
+        if journey is not None and kind == "stage" and ident in journey.stage_ids:
+            return str(journey.stage_label(ident, lang))
+        if journey is not None and kind == "touchpoint":
+            return labels.touchpoint_label(journey, ident, lang)
+        return text
+    if column == "touchpoint" or (
+        journey is not None
+        and journey.channel(text) is None
+        and any(t.id == text for t in journey.touchpoints)
+    ):
+        return labels.touchpoint_label(journey, text, lang)
+    return labels.channel_label(journey, text, lang)
+
+
 def _flow_yaml(value: Any) -> str:
     import yaml
 
@@ -164,6 +207,8 @@ class Site:
             autoescape=select_autoescape(default=True, default_for_string=True),
         )
         env.filters["fmt"] = format_value
+        env.filters["when"] = format_when
+        env.globals["display_label"] = display_label
         env.filters["flow"] = _flow_yaml
         env.tests["share_column"] = lambda name: str(name).endswith("_share")
         env.globals["stages_of"] = editor.stages_of
@@ -217,6 +262,8 @@ class Site:
             return "?" + urlencode({**query, "lang": code})
 
         token = _PAGE_LANG.set(ui)
+        tz_token = _PAGE_TZ.set(journey.timezone if journey is not None else "UTC")
+        journey_token = _PAGE_JOURNEY.set(journey)
         try:
             html = self.env.get_template(template).render(
                 t=lambda key: translate(key, ui),
@@ -235,6 +282,8 @@ class Site:
             )
         finally:
             _PAGE_LANG.reset(token)
+            _PAGE_TZ.reset(tz_token)
+            _PAGE_JOURNEY.reset(journey_token)
         resp = HTMLResponse(html, status_code=status_code)
         if request.query_params.get("lang") in LANGUAGES:
             resp.set_cookie(LANG_COOKIE, ui, samesite="strict")

@@ -24,6 +24,7 @@ from kundresa.analyses import AnalysisError, ParameterError, Result
 from kundresa.errors import KundresaError
 from kundresa.model.journey import LANES, Journey
 from kundresa.project import ProjectError
+from kundresa.report.labels import channel_label, touchpoint_label
 from kundresa.report.tables import records
 
 if TYPE_CHECKING:
@@ -199,7 +200,7 @@ def map_view(run: Analyses) -> dict[str, Any]:
         touchpoints = [
             {
                 "id": t.id,
-                "label": t.label or t.id,
+                "label": touchpoint_label(journey, t.id, run.lang),
                 "channel": t.channel,
                 "customers": tps.get(t.id, {}).get("customers", 0),
                 "events": tps.get(t.id, {}).get("events", 0),
@@ -214,7 +215,7 @@ def map_view(run: Analyses) -> dict[str, Any]:
             channels.append(
                 {
                     "id": cid,
-                    "label": (ch.label if ch and ch.label else cid),
+                    "label": channel_label(journey, cid, run.lang),
                     "online": ch.online if ch else None,
                     "ownership": ch.ownership if ch else None,
                 }
@@ -352,6 +353,7 @@ def funnel_view(
     return run.said(
         {
             "stages": run.rows("stages"),
+            "choices": step_choices(run.journey, run.lang),
             "steps": step_list,
             "window": window,
             "order": order,
@@ -363,6 +365,34 @@ def funnel_view(
             "trend": run.rows("funnel_trend", period=period, **common),
         }
     )
+
+
+def step_choices(journey: Journey, lang: str | None) -> list[dict[str, str]]:
+    """The journey's stages and touchpoints as event-funnel steps a person can pick: each
+    ``value`` (``stage:ID``, ``touchpoint:ID``), its display ``label`` in ``lang``
+    (:mod:`kundresa.report.labels`) and its ``kind``, in journey order.
+
+    Examples
+    --------
+    >>> from kundresa.model.parse import parse_journey
+    >>> j, _ = parse_journey("kundresa: 1\\nname: S\\nstages: [{id: a, label: Look}]\\n"
+    ...     "touchpoints: [{id: ad_click, stage: a, label: Ad click, match: {event: ad}}]")
+    >>> [(c["value"], c["label"]) for c in step_choices(j, "en")]
+    [('stage:a', 'Look'), ('touchpoint:ad_click', 'Ad click')]
+    """
+    out = [
+        {"kind": "stage", "value": f"stage:{s}", "label": journey.stage_label(s, lang)}
+        for s in journey.stage_ids
+    ]
+    out += [
+        {
+            "kind": "touchpoint",
+            "value": f"touchpoint:{t.id}",
+            "label": touchpoint_label(journey, t.id, lang),
+        }
+        for t in journey.touchpoints
+    ]
+    return out
 
 
 def funnel_customers_view(
@@ -571,6 +601,8 @@ def attribution_view(
         *(f"{m}_{k}" for m in PAGE_MODELS for k in ("conversions", "value", "share")),
     )
     models = [{k: r[k] for k in keep if k in r} for r in models]
+    for r in models:  # how the chart names it: a channel's (or a touchpoint's) display label
+        r["channel_label"] = _channel_or_touchpoint(run.journey, str(r["channel"]), run.lang)
     return run.said(
         {
             "available": True,
@@ -581,6 +613,57 @@ def attribution_view(
             "stages": run.rows("stage_attribution", level=level, lookback=lookback),
         }
     )
+
+
+def timeline_channel(
+    journey: Journey, touchpoint: str | None, channel: str | None, lang: str | None
+) -> dict[str, Any]:
+    """How a timeline shows an event's touchpoint and channel.
+
+    The rule (README, "Touchpoints and channels"): an event on a touchpoint that declares a
+    ``channel:`` is shown in that channel, as the map files the touchpoint; an event on a
+    touchpoint without one, or on none, in its own ``channel`` column. The event's own
+    channel (where the visit came from, what attribution credits) is kept as ``source``
+    when it differs from the channel shown.
+
+    Returns
+    -------
+    dict
+        ``touchpoint_label``, ``touchpoint_channel`` (declared, or ``None``),
+        ``channel_label`` (of the channel shown) and ``source`` (the label of the event's
+        own channel where it differs, else ``None``).
+
+    Examples
+    --------
+    >>> from kundresa.model.parse import parse_journey
+    >>> j, _ = parse_journey("kundresa: 1\\nname: S\\nstages: [{id: a}]\\n"
+    ...     "channels: [{id: search, label: Search ads}]\\n"
+    ...     "touchpoints: [{id: ad_click, stage: a, channel: search, match: {event: ad}}]")
+    >>> timeline_channel(j, "ad_click", "organic_social", "en")["channel_label"]
+    'Search ads'
+    >>> timeline_channel(j, "ad_click", "organic_social", "sv")["source"]
+    'Organiska sociala medier'
+    >>> timeline_channel(j, None, "email", "en")["channel_label"]
+    'Email'
+    """
+    declared = None
+    if touchpoint is not None:
+        declared = next((t.channel for t in journey.touchpoints if t.id == touchpoint), None)
+    shown = declared or channel
+    return {
+        "touchpoint_label": touchpoint_label(journey, touchpoint, lang) if touchpoint else None,
+        "touchpoint_channel": declared,
+        "channel_label": channel_label(journey, shown, lang) if shown else None,
+        "source": (channel_label(journey, channel, lang) if channel and channel != shown else None),
+    }
+
+
+def _channel_or_touchpoint(journey: Journey, value: str, lang: str | None) -> str:
+    """The display label of an attribution row's ``channel`` (a touchpoint id at
+    ``level=touchpoint``)."""
+    if journey.channel(value) is None and any(t.id == value for t in journey.touchpoints):
+        return touchpoint_label(journey, value, lang)
+    return channel_label(journey, value, lang)
 
 
 #: Columns of a customer's timeline, in order.
@@ -608,6 +691,7 @@ def customer_view(run: Analyses, *, customer: str, limit: int = 1000) -> dict[st
     for r in rows:
         if r["stage"] is not None:
             r["stage_label"] = journey.stage_label(r["stage"], lang)
+        r.update(timeline_channel(journey, r["touchpoint"], r["channel"], lang))
         props = r.get("properties")
         if isinstance(props, list):  # Arrow maps arrive as (key, value) pairs
             r["properties"] = {str(k): v for k, v in props}

@@ -161,41 +161,88 @@
 
   var draw = {
     "circle": function (el) {
-      var stages = data.stages, n = stages.length, r = 150;
+      /* The stages on a circle, each labelled outside it (name, then customers reached) on
+         the side away from the centre; the circle is made small enough for the labels to
+         fit the box, and each label no wider than its room, so that no two texts meet. */
+      var stages = data.stages, n = stages.length;
+      var w = el.clientWidth, h = el.clientHeight;
+      var room = Math.min(150, Math.max(80, w * 0.28));  // width for a side label
+      // Above and below: half the largest node, a gap and two lines of label.
+      var r = Math.max(40, Math.min((w - 2 * room) / 2 - 10, (h / 2 - 46) / 1.25));
+      var biggest = Math.max(1, stages[0] ? stages[0].reached : 1);
+      // Nodes leave half of the way to their neighbour free for the conversion between them.
+      var maxSize = Math.min(80, r * 0.55, n > 1 ? r * Math.sin(Math.PI / n) : 80);
       var nodes = stages.map(function (s, i) {
-        var a = -Math.PI / 2 + (2 * Math.PI * i) / n;
-        return { name: s.label, x: r * Math.cos(a), y: r * Math.sin(a), value: s.reached,
-          symbolSize: 46 + 40 * (s.reached / Math.max(1, stages[0].reached)),
+        var a = -Math.PI / 2 + (2 * Math.PI * i) / n, cx = Math.cos(a), cy = Math.sin(a);
+        var side = cx < -0.35 ? "left" : (cx > 0.35 ? "right" : (cy < 0 ? "top" : "bottom"));
+        var size = maxSize * (0.45 + 0.55 * (s.reached / biggest));
+        return { name: s.label, x: w / 2 + r * cx, y: h / 2 + r * cy, value: s.reached, symbolSize: size,
           itemStyle: { color: s.biggest_loss ? "#c62828" : palette[0] },
-          label: { show: true, formatter: function () { return s.label + "\n" + num(s.reached); }, position: Math.cos(a) < -0.3 ? "left" : (Math.cos(a) > 0.3 ? "right" : (Math.sin(a) < 0 ? "top" : "bottom")),
-            backgroundColor: "rgba(255,255,255,.85)", padding: [2, 4], borderRadius: 3, color: "#1d2430", fontWeight: 600, distance: 8 } };
+          label: { show: true, position: side, distance: 6, formatter: function () { return s.label + "\n" + num(s.reached); },
+            width: side === "left" || side === "right" ? room - 12 : room * 1.6, overflow: "break",
+            align: side === "left" ? "right" : (side === "right" ? "left" : "center"),
+            lineHeight: 16, fontSize: 12, fontWeight: 600, color: "#1d2430" } };
       });
       var links = stages.map(function (s, i) {
         var next = stages[(i + 1) % n];
         return { source: s.label, target: next.label, label: { show: i + 1 < n, formatter: pct(next.conversion_from_previous) } };
       });
-      make(el, { tooltip: {}, series: [{ type: "graph", layout: "none", data: nodes, links: links, width: 300, height: 300, left: "center", top: "middle",
-        edgeSymbol: ["none", "arrow"], edgeSymbolSize: 12, lineStyle: { width: 3, curveness: 0.25, color: "#8aa4c8" },
-        edgeLabel: { show: true, fontSize: 12, color: "#33404f" } }] });
+      // ECharts fits the nodes' bounding box into the series' box: give it exactly that box.
+      var xs = nodes.map(function (d) { return d.x; }), ys = nodes.map(function (d) { return d.y; });
+      var x0 = Math.min.apply(null, xs), x1 = Math.max.apply(null, xs), y0 = Math.min.apply(null, ys), y1 = Math.max.apply(null, ys);
+      if (x1 - x0 < 1) { x0 -= 1; x1 += 1; }
+      if (y1 - y0 < 1) { y0 -= 1; y1 += 1; }
+      make(el, { tooltip: {}, series: [{ type: "graph", layout: "none", data: nodes, links: links,
+        left: x0, top: y0, width: x1 - x0, height: y1 - y0, roam: false,
+        edgeSymbol: ["none", "arrow"], edgeSymbolSize: 10, lineStyle: { width: 2.5, curveness: -0.2, color: "#8aa4c8" },
+        edgeLabel: { show: true, fontSize: 11, color: "#33404f", backgroundColor: "rgba(255,255,255,.9)", padding: [1, 3] } }] });
     },
     "emotions": function (el) {
+      /* One line per persona over the stage columns (the chart spans them exactly, so each
+         point sits on its column's centre). Personas who feel the same at a stage are drawn
+         a little apart there (the tooltip says the score), each line has its own dash and
+         symbol, and the legend wraps so that every name shows. Surveys are dashed diamonds. */
       var labels = data.stages.map(function (s) { return s.label; });
       var names = {}; data.personas.forEach(function (p) { names[p.id] = p.name; });
-      var series = Object.keys(data.emotions).map(function (pid) {
-        return { name: names[pid] || pid, type: "line", smooth: false, data: data.emotions[pid], symbolSize: 9, connectNulls: true };
+      var dashes = ["solid", [8, 4], [2, 3], [10, 3, 2, 3]], symbols = ["circle", "rect", "triangle", "roundRect", "pin"];
+      var lines = Object.keys(data.emotions).map(function (pid) { return { name: names[pid] || pid, values: data.emotions[pid] }; });
+      var spread = 0.14;
+      var series = lines.map(function (line, k) {
+        return { name: line.name, type: "line", smooth: false, clip: false, symbol: symbols[k % symbols.length], symbolSize: 9, connectNulls: true,
+          lineStyle: { type: dashes[k % dashes.length], width: 2 },
+          data: line.values.map(function (v, i) {
+            if (v == null) return null;
+            var same = lines.filter(function (o) { return o.values[i] === v; }), at = same.indexOf(line);
+            return { value: v + (at - (same.length - 1) / 2) * spread, score: v };
+          }) };
       });
-      // Measured by surveys (journey file `surveys:`): dashed, each point labelled with its score.
       (data.measured_emotions || []).forEach(function (m) {
-        series.push({ name: m.name, type: "line", smooth: false, symbol: "diamond", symbolSize: 9, connectNulls: true, lineStyle: { type: "dashed" },
+        series.push({ name: m.name, type: "line", smooth: false, symbol: "diamond", symbolSize: 10, connectNulls: true, lineStyle: { type: "dashed", width: 2 },
           data: m.values.map(function (v, i) {
             if (v == null) return null;
             var s = m.scores[i], shown = m.metric === "nps" ? "NPS " + Math.round(s) : s.toFixed(1);
-            return { value: v, label: { show: true, formatter: shown + " (n=" + num(m.responses[i]) + ")" } };
+            return { value: v, score: shown + " (n=" + num(m.responses[i]) + ")",
+              label: { show: true, position: "bottom", fontSize: 10, formatter: shown + " (n=" + num(m.responses[i]) + ")" } };
           }) });
       });
-      make(el, { tooltip: { trigger: "axis" }, legend: { top: 0, type: "scroll" }, grid: { left: 30, right: 20, top: 28, bottom: 22 },
-        xAxis: { type: "category", data: labels, boundaryGap: true },
-        yAxis: { type: "value", min: -2, max: 2, interval: 1, axisLabel: { formatter: function (v) { return ["☹", "", "😐", "", "☺"][v + 2] || ""; } } },
+      // The legend wraps: count its rows for this width and make room for them.
+      var width = el.clientWidth, rows = 1, used = 0;
+      series.forEach(function (sr) {
+        var item = 34 + 6.5 * String(sr.name).length;
+        if (used && used + item > width - 10) { rows += 1; used = 0; }
+        used += item;
+      });
+      var top = 6 + 20 * rows;
+      el.style.height = (150 + top) + "px";
+      make(el, { tooltip: { trigger: "axis", formatter: function (ps) {
+          var out = [ps.length ? ps[0].axisValueLabel : ""];
+          ps.forEach(function (p) { if (p.data && p.data.score != null) out.push(p.seriesName + ": " + p.data.score); });
+          return out.join("\n"); } },
+        legend: { top: 2, left: 8, right: 8, type: "plain", itemGap: 12, itemWidth: 22, textStyle: { fontSize: 12 } },
+        grid: { left: 0, right: 0, top: top + 8, bottom: 10 },
+        xAxis: { type: "category", data: labels, boundaryGap: true, axisLabel: { show: false }, axisTick: { show: false } },
+        yAxis: { type: "value", min: -2, max: 2, interval: 1, splitLine: { lineStyle: { color: "#eef1f5" } },
+          axisLabel: { inside: true, formatter: function (v) { return { "-2": "☹", "0": "😐", "2": "☺" }[String(v)] || ""; } } },
         series: series });
     },
     "stage-funnel": function (el) {
@@ -479,7 +526,7 @@
       var rows = data.models; if (!rows.length) return;
       var models = Object.keys(rows[0]).filter(function (k) { return /_share$/.test(k); });
       var names = models.map(function (m) { var key = m.replace(/_share$/, ""); return (text.models || {})[key] || key; });
-      var channels = rows.map(function (r) { return r.channel; });
+      var channels = rows.map(function (r) { return r.channel_label || r.channel; });
       var lg = legend(el, names), fit = across(channels, el, 78, 110);
       el.style.height = Math.max(el.clientHeight, lg.top + 220 + fit.bottom) + "px";
       make(el, { tooltip: { trigger: "axis", valueFormatter: pct }, legend: lg.legend, grid: { left: 62, right: 16, top: lg.top + 4, bottom: fit.bottom },
