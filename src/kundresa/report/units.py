@@ -164,25 +164,6 @@ def format_duration(seconds: float, lang: str | None = "en") -> str:
     return sign + format_days(s / 86400, lang)
 
 
-def format_date(value: date | str, lang: str | None = "en") -> str:
-    """A date in the language's medium format (CLDR): ``Nov 30, 2026`` (en),
-    ``30 nov. 2026`` (sv), ``30. nov. 2026`` (da).
-
-    ``value`` may be ISO 8601 text; an instant's time of day is left out.
-
-    Examples
-    --------
-    >>> format_date("2026-11-30", "sv"), format_date("2026-11-30T00:00:00", "en")
-    ('30 nov. 2026', 'Nov 30, 2026')
-    """
-    from babel.dates import format_date as babel_date
-
-    day = value if isinstance(value, date) else datetime.fromisoformat(str(value)).date()
-    if isinstance(day, datetime):
-        day = day.date()
-    return str(babel_date(day, "medium", locale=_locale(lang)))
-
-
 @cache
 def chart_format(lang: str | None = "en") -> dict[str, Any]:
     """What a chart needs to write numbers, percentages and dates as the tables do (CLDR data
