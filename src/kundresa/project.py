@@ -496,13 +496,14 @@ class Project:
         version."""
 
         def compute() -> frozenset[str]:
-            from kundresa.model.events import EVENT, PROPERTIES
+            from kundresa.analytics._portable import property_keys
+            from kundresa.model.events import EVENT
 
             t = self.events
             if kind == "event":
                 names = t.select(name=t[EVENT].cast("string"))
             elif kind == "property":
-                names = t.select(name=t[PROPERTIES].keys().unnest().cast("string"))
+                names = t.select(name=property_keys(t).unnest().cast("string"))
             else:
                 raise ValueError(f"kind: {kind!r} is not event or property")
             rows = names.distinct().to_pyarrow().column("name").to_pylist()

@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Any
 import ibis
 
 from kundresa.errors import KundresaError
-from kundresa.model.events import CUSTOMER, EVENT_COLUMNS
+from kundresa.model.events import CUSTOMER, EVENT_COLUMNS, PROPERTIES
+from kundresa.store import resources
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -71,14 +72,22 @@ def spark_session(engine: str = "spark") -> Any:
     return session
 
 
-def _resolved_sql(warehouse: Warehouse) -> str:
-    """SQL for the canonical event columns with resolved customer ids (for copies)."""
+def _resolved_sql(warehouse: Warehouse, *, json_properties: bool = False) -> str:
+    """SQL for the canonical event columns with resolved customer ids (for copies).
+
+    With ``json_properties`` the properties map becomes a JSON object as text, for backends
+    without a map type (read with :func:`kundresa.analytics._portable.property_value`)."""
+
+    def column(c: str) -> str:
+        if c == CUSTOMER and warehouse.has_links():
+            return "coalesce(m.customer_id, e.customer_id) AS customer_id"
+        if c == PROPERTIES and json_properties:
+            return f'CAST(to_json(e."{c}") AS VARCHAR) AS "{c}"'
+        return f'e."{c}"'
+
+    cols = ", ".join(column(c) for c in EVENT_COLUMNS)
     if not warehouse.has_links():
-        return "SELECT " + ", ".join(f'"{c}"' for c in EVENT_COLUMNS) + " FROM events"
-    cols = ", ".join(
-        "coalesce(m.customer_id, e.customer_id) AS customer_id" if c == CUSTOMER else f'e."{c}"'
-        for c in EVENT_COLUMNS
-    )
+        return f"SELECT {cols} FROM events e"
     return f"SELECT {cols} FROM events e LEFT JOIN id_map m ON m.id = e.customer_id"
 
 
@@ -114,8 +123,10 @@ def events_table(engine: str, warehouse: Warehouse) -> ir.Table:
         backend = ibis.connect(engine)
     except Exception as exc:  # any driver error: report the URL, not a traceback
         raise EngineError(f"--engine {engine!r}: cannot connect: {exc}") from exc
+    if backend.name == "duckdb":  # another DuckDB database: bounded like the warehouse
+        resources.configure(backend.con)
     if "events" not in backend.list_tables():
-        result = warehouse.con.execute(_resolved_sql(warehouse))
+        result = warehouse.con.execute(_resolved_sql(warehouse, json_properties=True))
         # DuckDB 1.5 renamed fetch_arrow_table to to_arrow_table; older ones have only the first.
         fetch = getattr(result, "to_arrow_table", None) or result.fetch_arrow_table
         arrow = fetch()
