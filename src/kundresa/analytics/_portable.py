@@ -4,8 +4,9 @@
 Spark read that map as is. Backends without a usable map type (PostgreSQL, SQLite, BigQuery,
 Snowflake, ClickHouse, Trino, MySQL...) hold the same properties as a JSON object in a text
 column (:func:`kundresa.store.engines.events_table` uploads them so). :func:`property_value`
-is the one accessor the analyses use: ``map[key]`` on a map column, the backend's own JSON
-function on a JSON text column:
+is the one accessor the analyses use: ``map[key]`` on a map column, the first value of that
+key on an array of ``{key, value}`` pairs (a GA4 table read in place, see
+:mod:`kundresa.store.ga4_direct`), the backend's own JSON function on a JSON text column:
 
 ===========  ==================================================
 backend      SQL for ``property_value(t, "plan")``
@@ -187,17 +188,21 @@ def property_value(t: ir.Table, key: str) -> ir.StringValue:
     >>> t.select(v=property_value(t, "plan")).to_pandas()["v"].tolist()
     ['pro', None]
     """
-    column = t[PROPERTIES]
+    column: Any = t[PROPERTIES]
     if column.type().is_map():
         return column.get(key)
+    if column.type().is_array():  # key/value pairs (a GA4 table read in place)
+        return column.filter(lambda p: p.key == key).map(lambda p: p.value)[0]
     result: ir.StringValue = PropertyValue(column, key).to_expr()
     return result
 
 
 def property_keys(t: ir.Table) -> ir.ArrayValue:
     """The property names of each event of ``t``, as an array of strings."""
-    column = t[PROPERTIES]
+    column: Any = t[PROPERTIES]
     if column.type().is_map():
         return column.keys()
+    if column.type().is_array():
+        return column.map(lambda p: p.key)
     result: ir.ArrayValue = PropertyKeys(column).to_expr()
     return result

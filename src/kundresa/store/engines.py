@@ -134,3 +134,26 @@ def events_table(engine: str, warehouse: Warehouse) -> ir.Table:
         # from raw Arrow, and every backend accepts a memtable.
         backend.create_table("events", ibis.memtable(arrow))
     return backend.table("events").select(*EVENT_COLUMNS)
+
+
+def source_events_table(engine: str, source: str, table: str | None = None) -> ir.Table:
+    """The events of a raw export table on ``engine`` (an Ibis URL), mapped where the data
+    lives: ``source`` ``ga4`` reads a GA4 BigQuery export (see
+    :mod:`kundresa.store.ga4_direct`); ``table`` defaults to its daily ``events_*`` tables."""
+    from kundresa.store.ga4_direct import GA4TableError, ga4_events, ga4_table
+
+    if engine == "duckdb" or is_spark(engine):
+        raise EngineError(
+            f"--source {source}: give --engine the URL of the database that holds the table "
+            "(bigquery://project/dataset, duckdb:///file.duckdb, postgres://...)"
+        )
+    try:
+        backend = ibis.connect(engine)
+    except Exception as exc:  # any driver error: report the URL, not a traceback
+        raise EngineError(f"--engine {engine!r}: cannot connect: {exc}") from exc
+    if backend.name == "duckdb":
+        resources.configure(backend.con)
+    try:
+        return ga4_events(ga4_table(backend, table))
+    except GA4TableError as exc:
+        raise EngineError(f"--engine {engine!r}: {exc}") from exc
