@@ -32,6 +32,18 @@ def _free_port() -> int:
         return port
 
 
+def _binary(name: str) -> str | None:
+    """``name`` on PATH, else in Debian's versioned folder (the newest version)."""
+    found = shutil.which(name)
+    if found:
+        return found
+    versions = sorted(
+        Path("/usr/lib/postgresql").glob(f"*/bin/{name}"),
+        key=lambda p: int(p.parts[-3]) if p.parts[-3].isdigit() else 0,
+    )
+    return str(versions[-1]) if versions else None
+
+
 def _run_as() -> tuple[list[str], str | None]:
     if os.geteuid() != 0:
         return [], None
@@ -48,10 +60,11 @@ def _run_as() -> tuple[list[str], str | None]:
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """An Ibis URL of an empty PostgreSQL database that lives for the test session."""
-    missing = [b for b in ("initdb", "pg_ctl") if shutil.which(b) is None]
-    if missing:
+    initdb, pg_ctl = _binary("initdb"), _binary("pg_ctl")
+    if initdb is None or pg_ctl is None:
         pytest.skip(
-            f"PostgreSQL binaries not on PATH ({', '.join(missing)}): apt-get install postgresql"
+            "PostgreSQL binaries (initdb, pg_ctl) not found on PATH or in "
+            "/usr/lib/postgresql/*/bin: apt-get install postgresql"
         )
     pytest.importorskip("psycopg", reason="the postgres extra (psycopg) is not installed")
     prefix, user = _run_as()
@@ -61,7 +74,7 @@ def postgres_url() -> Iterator[str]:
     os.chmod(folder, 0o700)
     data = os.path.join(folder, "data")
     init = subprocess.run(
-        [*prefix, "initdb", "-D", data, "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync"],
+        [*prefix, initdb, "-D", data, "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync"],
         capture_output=True,
         text=True,
     )
@@ -73,7 +86,7 @@ def postgres_url() -> Iterator[str]:
     options += " -c full_page_writes=off -c synchronous_commit=off -c shared_buffers=32MB"
     log = os.path.join(folder, "server.log")
     start = subprocess.run(
-        [*prefix, "pg_ctl", "-D", data, "-l", log, "-w", "-o", options, "start"],
+        [*prefix, pg_ctl, "-D", data, "-l", log, "-w", "-o", options, "start"],
         capture_output=True,
         text=True,
     )
@@ -85,6 +98,6 @@ def postgres_url() -> Iterator[str]:
         yield f"postgres://postgres@127.0.0.1:{port}/postgres"
     finally:
         subprocess.run(
-            [*prefix, "pg_ctl", "-D", data, "-m", "fast", "-w", "stop"], capture_output=True
+            [*prefix, pg_ctl, "-D", data, "-m", "fast", "-w", "stop"], capture_output=True
         )
         shutil.rmtree(folder, ignore_errors=True)
