@@ -17,6 +17,7 @@ import ibis
 import pandas as pd
 import pytest
 import sqlglot
+import sqlglot.expressions as sge
 from ibis.backends.sql.compilers import DuckDBCompiler
 
 from kundresa import Project
@@ -38,6 +39,27 @@ def projects(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Project
     yield duck, text
     duck.close()
     text.close()
+
+
+_CONDITIONS = (sge.Predicate, sge.Connector, sge.Not, sge.Boolean)
+
+
+def _boolean_casts(tree: sge.Expression) -> list[str]:
+    """Casts of a condition to a number: ``cannot cast type boolean to bigint`` on Postgres."""
+    out = []
+    for cast in tree.find_all(sge.Cast):
+        inner = cast.this
+        while isinstance(inner, sge.Paren):
+            inner = inner.this
+        if isinstance(inner, _CONDITIONS) and cast.to.is_type(*sge.DataType.NUMERIC_TYPES):
+            out.append(cast.sql("postgres"))
+    return out
+
+
+def test_boolean_cast_check_can_fail() -> None:
+    t = ibis.table({"x": "int64"}, name="events")
+    sql = str(ibis.to_sql(t.select(f=(t.x > 1).cast("int64")), dialect="postgres"))
+    assert _boolean_casts(sqlglot.parse_one(sql, read="postgres"))
 
 
 def _recorded(monkeypatch: pytest.MonkeyPatch, run: Any) -> list[Any]:
@@ -66,7 +88,13 @@ def test_analysis_compiles_for_every_dialect(
     for dialect in DIALECTS:
         for expr in queries:
             sql = str(ibis.to_sql(expr, dialect=dialect))
-            assert sqlglot.parse(sql, read=dialect), f"{name}: {dialect} SQL did not parse back"
+            trees = sqlglot.parse(sql, read=dialect)
+            assert trees, f"{name}: {dialect} SQL did not parse back"
+            if dialect == "postgres":
+                for tree in trees:
+                    assert tree is not None
+                    bad = _boolean_casts(tree)
+                    assert not bad, f"{name}: PostgreSQL cannot cast a boolean: {bad[0]}"
     # JSON text and the map give the same answer.
     expected = normalise(ANALYSES[name](duck))
     pd.testing.assert_frame_equal(
