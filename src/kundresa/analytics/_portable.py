@@ -185,7 +185,7 @@ def property_value(t: ir.Table, key: str) -> ir.StringValue:
     --------
     >>> import ibis
     >>> t = ibis.memtable({"properties": ['{"plan": "pro"}', "{}"]})
-    >>> t.select(v=property_value(t, "plan")).to_pandas()["v"].tolist()
+    >>> t.select(v=property_value(t, "plan")).to_pyarrow()["v"].to_pylist()
     ['pro', None]
     """
     column: Any = t[PROPERTIES]
