@@ -237,3 +237,37 @@ def test_cli_source_errors(ga4: tuple[Path, Path, Path]) -> None:
     assert r.exit_code != 0 and "nope" in r.output and "Traceback" not in r.output
     r = CliRunner().invoke(main, ["stages", "--source", "ga4", "--journey", str(journey)])
     assert r.exit_code != 0 and "--engine" in r.output
+
+
+def test_daily_tables_are_read_together(ga4: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    lines, db, journey = ga4
+    split = tmp_path / "split.duckdb"
+    con = duckdb.connect(str(split))
+    con.execute(f"ATTACH '{db}' AS src (READ_ONLY)")
+    middle = con.execute("SELECT median(event_timestamp) FROM src.events_20250301").fetchone()
+    assert middle is not None
+    cut = int(middle[0])
+    con.execute(
+        f"CREATE TABLE events_20250301 AS SELECT * FROM src.events_20250301 "
+        f"WHERE event_timestamp < {cut}"
+    )
+    # A later daily table with a column the earlier one lacks (GA4 adds columns over time).
+    con.execute(
+        f"CREATE TABLE events_20250302 AS SELECT *, 'x' AS is_active_user "
+        f"FROM src.events_20250301 WHERE event_timestamp >= {cut}"
+    )
+    con.execute("CREATE TABLE unrelated AS SELECT 1 AS a")
+    con.close()
+    with (
+        Project.from_events(lines, journey=journey) as ingested,
+        Project.from_table(f"duckdb://{split}", source="ga4", journey=journey) as direct,
+    ):
+        total = ingested.events.count().execute()
+        assert direct.events.count().execute() == total
+        pd.testing.assert_frame_equal(
+            stages.stage_funnel(ingested), stages.stage_funnel(direct), check_dtype=False
+        )
+    with Project.from_table(
+        f"duckdb://{split}", source="ga4", table="events_20250302", journey=journey
+    ) as one:
+        assert 0 < one.events.count().execute() < total

@@ -322,7 +322,8 @@ def ga4_table(backend: Any, name: str | None = None) -> ir.Table:
             raise GA4TableError(f"--table {name!r}: no such table ({exc})") from exc
     pattern = name or "events_*"
     if getattr(backend, "name", "") == "bigquery":
-        return backend.table(pattern)
+        # BigQuery's wildcard table: a query (its schema is the union of the daily tables').
+        return backend.sql(f"SELECT * FROM `{pattern}`", dialect="bigquery")
     tables = sorted(
         n
         for n in backend.list_tables()
@@ -331,4 +332,9 @@ def ga4_table(backend: Any, name: str | None = None) -> ir.Table:
     if not tables:
         raise GA4TableError(f"no GA4 export table matching {pattern!r}")
     parts = [backend.table(n) for n in tables]
-    return parts[0] if len(parts) == 1 else ibis.union(*parts)
+    if len(parts) == 1:
+        return parts[0]
+    # GA4 adds columns over time: the union keeps the columns every daily table has alike.
+    first = parts[0].schema()
+    common = [c for c in first.names if all(p.schema().get(c) == first[c] for p in parts)]
+    return ibis.union(*(p.select(*common) for p in parts))
