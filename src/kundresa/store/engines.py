@@ -65,6 +65,10 @@ def spark_session(engine: str = "spark") -> Any:
         ) from exc
     master = "local[*]" if engine == "spark" else engine
     builder = SparkSession.builder.master(master).appName("kundresa")
+    # KUNDRESA_MEMORY_LIMIT bounds the driver (in local mode, the whole engine) and Spark
+    # spills to this process's folder; both apply when this process starts the JVM.
+    builder = builder.config("spark.driver.memory", f"{resources.memory_bytes() // 2**20}m")
+    builder = builder.config("spark.local.dir", str(resources.spill_folder()))
     for key, value in _SPARK_CONF.items():
         builder = builder.config(key, value)
     session = builder.getOrCreate()

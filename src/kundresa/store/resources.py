@@ -18,7 +18,14 @@ from typing import Any
 
 from kundresa.errors import UsageError
 
-__all__ = ["DEFAULT_MEMORY_LIMIT", "MEMORY_VARIABLE", "configure", "memory_limit", "spill_folder"]
+__all__ = [
+    "DEFAULT_MEMORY_LIMIT",
+    "MEMORY_VARIABLE",
+    "configure",
+    "memory_bytes",
+    "memory_limit",
+    "spill_folder",
+]
 
 MEMORY_VARIABLE = "KUNDRESA_MEMORY_LIMIT"
 DEFAULT_MEMORY_LIMIT = "6GB"
@@ -55,6 +62,26 @@ def memory_limit() -> str:
     if not _SIZE.match(value):
         raise UsageError(f"{MEMORY_VARIABLE}={value!r} is not a memory size (e.g. 4GB, 512MB)")
     return value
+
+
+_UNITS = {"b": 1, "bytes": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12}
+_UNITS.update({"kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40})
+
+
+def memory_bytes() -> int:
+    """:func:`memory_limit` in bytes (for engines other than DuckDB: Spark's driver memory).
+
+    Examples
+    --------
+    >>> import os
+    >>> os.environ["KUNDRESA_MEMORY_LIMIT"] = "1.5GiB"
+    >>> memory_bytes()
+    1610612736
+    >>> del os.environ["KUNDRESA_MEMORY_LIMIT"]
+    """
+    match = re.match(r"^\s*(\d+(?:\.\d+)?)\s*([a-z]+)\s*$", memory_limit().lower())
+    assert match is not None  # memory_limit() checked the form
+    return int(float(match.group(1)) * _UNITS[match.group(2)])
 
 
 def _remove(folder: Path, owner: int) -> None:
