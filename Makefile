@@ -14,7 +14,7 @@ UV := .tools/bin/uv
 UV_DEP := .tools/bin/uv
 endif
 
-.PHONY: setup setup-test setup-browser demo test lint typecheck pytest clean bench-setup bench bench-big
+.PHONY: setup setup-test setup-browser setup-postgres demo test lint typecheck pytest clean bench-setup bench bench-big
 
 .tools/bin/uv:
 	$(PYTHON) -m venv .tools || $(PYTHON) -m virtualenv .tools
@@ -23,13 +23,17 @@ endif
 setup: $(UV_DEP)
 	$(UV) sync --locked --python $(PYTHON)
 
-setup-test: $(UV_DEP) setup-browser
-	$(UV) sync --locked --extra spark --python $(PYTHON)
+setup-test: $(UV_DEP) setup-browser setup-postgres
+	$(UV) sync --locked --extra spark --extra postgres --python $(PYTHON)
 
 # Debian's chromium for the web app's end-to-end tests (Playwright drives it; no download).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo 2>/dev/null)
 setup-browser:
 	command -v chromium >/dev/null || ($(SUDO) apt-get update && $(SUDO) apt-get install -y chromium)
+
+# Debian's PostgreSQL for the Postgres parity tests (they start a throw-away cluster).
+setup-postgres:
+	command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ($(SUDO) apt-get update && $(SUDO) apt-get install -y postgresql)
 
 demo: setup
 	.venv/bin/kundresa demo kundresa-demo --force

@@ -92,6 +92,8 @@ class Project:
         self.warehouse = warehouse
         self.engine = engine
         self._events: Table | None = None
+        # (source, table) of a raw export read in place (from_table), else None.
+        self._table_source: tuple[str, str | None] | None = None
         # Results of Project.run, keyed by what they depend on (see version()); shared by
         # every interface that holds this project, so guarded by a lock.
         self.lock = threading.RLock()
@@ -233,6 +235,54 @@ class Project:
             project._watch(Path(journey))
         return project
 
+    @classmethod
+    def from_table(
+        cls,
+        engine: str,
+        *,
+        source: str = "ga4",
+        table: str | None = None,
+        journey: Journey | str | os.PathLike[str] | None = None,
+    ) -> Project:
+        """A project whose analyses run directly on a raw export table where it lives, with
+        no ingest (see :mod:`kundresa.store.ga4_direct`).
+
+        Parameters
+        ----------
+        engine
+            An Ibis connection URL (``bigquery://project/dataset``, ``duckdb:///ga4.duckdb``…).
+        source
+            The export's format; ``ga4`` (Google Analytics 4's BigQuery export) only.
+        table
+            The table, or a ``*`` pattern; by default every daily ``events_YYYYMMDD`` table.
+        journey
+            The journey model or file.
+
+        Raises
+        ------
+        ProjectError
+            Unknown source, an engine that cannot connect, or no such table (one line).
+        """
+        if source != "ga4":
+            raise ProjectError(f"--source {source!r}: only ga4 tables can be read in place")
+        from kundresa.model.parse import JourneyError, load_journey
+        from kundresa.store.warehouse import Warehouse
+
+        model: Journey | None
+        if journey is None or not isinstance(journey, str | os.PathLike):
+            model = journey
+        else:
+            try:
+                model = load_journey(journey)
+            except JourneyError as exc:
+                raise ProjectError(str(exc)) from exc
+        # An empty in-memory warehouse: the events are the table's, never copied.
+        project = cls(None, model, Warehouse(None), engine)
+        project._table_source = (source, table)
+        if isinstance(journey, str | os.PathLike):
+            project._watch(Path(journey))
+        return project
+
     def close(self) -> None:
         """Release the warehouse (and its file lock)."""
         self.warehouse.close()
@@ -271,7 +321,12 @@ class Project:
             from kundresa.store.engines import EngineError, events_table
 
             try:
-                events = events_table(self.engine, self.warehouse)
+                if self._table_source is not None:
+                    from kundresa.store.engines import source_events_table
+
+                    events = source_events_table(self.engine, *self._table_source)
+                else:
+                    events = events_table(self.engine, self.warehouse)
             except EngineError as exc:
                 raise ProjectError(str(exc)) from exc
             if self._journey is not None:
@@ -496,13 +551,14 @@ class Project:
         version."""
 
         def compute() -> frozenset[str]:
-            from kundresa.model.events import EVENT, PROPERTIES
+            from kundresa.analytics._portable import property_keys
+            from kundresa.model.events import EVENT
 
             t = self.events
             if kind == "event":
                 names = t.select(name=t[EVENT].cast("string"))
             elif kind == "property":
-                names = t.select(name=t[PROPERTIES].keys().unnest().cast("string"))
+                names = t.select(name=property_keys(t).unnest().cast("string"))
             else:
                 raise ValueError(f"kind: {kind!r} is not event or property")
             rows = names.distinct().to_pyarrow().column("name").to_pylist()

@@ -33,6 +33,7 @@ import pandas as pd
 
 from kundresa.analytics._ibis import cached
 from kundresa.analytics._period import Period
+from kundresa.analytics._portable import count_true, property_keys, property_value
 from kundresa.analytics._stats import odds_ratio, two_proportion_test, wilson_interval, z_for
 from kundresa.analytics.funnel import Step, funnel_customers, parse_step
 from kundresa.analytics.stages import customer_segments, customer_stages
@@ -204,7 +205,7 @@ def compare(
     per_customer = seg.left_join(levels, CUSTOMER).drop(f"{CUSTOMER}_right")
     aggs: dict[str, Any] = {"customers": per_customer.count()}
     for i in range(1, len(keys) + 1):
-        aggs[f"reached_{i}"] = (per_customer._level >= i).fill_null(False).cast("int64").sum()
+        aggs[f"reached_{i}"] = count_true(per_customer._level >= i)
     counts = per_customer.group_by("segment").aggregate(**aggs).to_pandas()
     found = {str(r["segment"]): r for r in counts.to_dict("records")}
     a, b = _pick_segments(sorted(found), a, b, by)
@@ -427,7 +428,7 @@ def correlation(
     t = t.select(CUSTOMER, TIMESTAMP, EVENT, PROPERTIES, _s=t._first.notnull(), _first=t._first)
     with cached(t) as kept:
         totals = kept.group_by(CUSTOMER).aggregate(_s=kept._s.max())
-        total = totals.aggregate(n=totals.count(), s=totals._s.cast("int64").sum()).to_pandas()
+        total = totals.aggregate(n=totals.count(), s=count_true(totals._s)).to_pandas()
         success_total = _int(total["s"].iloc[0]) if len(total) else 0
         failure_total = (_int(total["n"].iloc[0]) if len(total) else 0) - success_total
         counted = kept.filter(kept._first.isnull() | (kept[TIMESTAMP] < kept._first))
@@ -542,14 +543,14 @@ def _candidate_counts(counted: ir.Table, kinds: tuple[str, ...], max_values: int
         )
         frames.append(_counts_of(names))
     if "property" in kinds:
-        found = counted.select(_k=counted[PROPERTIES].keys().unnest()).distinct().to_pandas()
+        found = counted.select(_k=property_keys(counted).unnest()).distinct().to_pandas()
         keys = sorted(str(k) for k in found["_k"].dropna())
         if keys:
             # One narrow row per (event, property) pair; properties are few per event.
             long = ibis.union(
                 *(
                     counted.select(
-                        CUSTOMER, "_s", _key=ibis.literal(k), _value=counted[PROPERTIES].get(k)
+                        CUSTOMER, "_s", _key=ibis.literal(k), _value=property_value(counted, k)
                     )
                     for k in keys
                 )
@@ -583,8 +584,8 @@ def _counts_of(long: ir.Table) -> pd.DataFrame:
     return (
         have.group_by(["kind", "name"])
         .aggregate(
-            success_with=have._s.cast("int64").sum(),
-            failure_with=(~have._s).cast("int64").sum(),
+            success_with=count_true(have._s),
+            failure_with=count_true(~have._s),
         )
         .to_pandas()
     )

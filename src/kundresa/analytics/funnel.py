@@ -56,12 +56,12 @@ import pandas as pd
 from kundresa.analytics._duration import parse_duration
 from kundresa.analytics._ibis import cached
 from kundresa.analytics._period import Period, When, local_clock, project_timezone, to_local
+from kundresa.analytics._portable import count_true, flag, property_value
 from kundresa.model.events import (
     CHANNEL,
     CUSTOMER,
     EVENT,
     EVENT_ID,
-    PROPERTIES,
     SESSION_ID,
     TIMESTAMP,
     VALUE,
@@ -308,7 +308,7 @@ def _segment_value(t: ir.Table, by: str | None) -> ir.StringValue:
         return ibis.null("string")
     if by == CHANNEL:
         return t[CHANNEL].cast("string")
-    return t[PROPERTIES].get(by)
+    return property_value(t, by)
 
 
 def _sequence(
@@ -518,7 +518,7 @@ def _any_attempts(ev: ir.Table, plan: _Plan, period: Period, *, all_times: bool)
         group_by=ev[CUSTOMER], order_by=ev._us, preceding=0, following=plan.window_us
     )
     fills_any = _fills(ev, frozenset(range(len(plan.groups))))
-    counts = {s: _fills(ev, s).cast("int64").sum().over(inside) for s in subsets}
+    counts = {s: flag(_fills(ev, s)).sum().over(inside) for s in subsets}
     starts = ev.mutate(_level=_fill_expr(counts, plan)).filter(fills_any)
     if period.bounded:
         starts = starts.filter(period.contains(starts[TIMESTAMP]))
@@ -554,7 +554,7 @@ def _any_attempts(ev: ir.Table, plan: _Plan, period: Period, *, all_times: bool)
     so_far = ibis.cumulative_window(
         group_by=[joined[CUSTOMER], joined._start], order_by=[joined._eu, joined._eseq]
     )
-    run = {s: _fills(joined, s).cast("int64").sum().over(so_far) for s in subsets}
+    run = {s: flag(_fills(joined, s)).sum().over(so_far) for s in subsets}
     joined = joined.mutate(_filled=_fill_expr(run, plan))
     aggs: dict[str, Any] = {}
     for j in range(1, plan.k + 1):
@@ -615,7 +615,7 @@ def _attempts(
     if plan.order != "any":
         level: ir.IntegerValue = ibis.literal(1)
         for j in range(2, plan.k + 1):
-            level = level + a[f"_u{j}"].notnull().cast("int64")
+            level = level + flag(a[f"_u{j}"].notnull())
         a = a.mutate(_level=level)
     return _with_exclusions(a, plan)
 
@@ -857,7 +857,7 @@ def _funnel_frame(best: ir.Table, plan: _Plan, by: str | None) -> pd.DataFrame:
     group = ["segment"] if by is not None else []
     aggs: dict[str, Any] = {}
     for j in range(1, plan.k + 1):
-        aggs[f"count_{j}"] = (best._level >= j).cast("int64").sum()
+        aggs[f"count_{j}"] = count_true(best._level >= j)
     long = _durations(best, plan, group)
     means = long.group_by([*group, "_step"]).aggregate(_mean=long._d.mean())
     medians = _exact_median(long, group)
@@ -1086,7 +1086,7 @@ def _trend_frame(
         .group_by("_p")
         .aggregate(
             started=ibis._.count(),
-            converted=(ibis._._level >= plan.k).cast("int64").sum(),
+            converted=count_true(ibis._._level >= plan.k),
         )
         .order_by("_p")
         .to_pandas()

@@ -43,6 +43,7 @@ from kundresa.analytics._ibis import (
     exact_median,
 )
 from kundresa.analytics._period import Period, When
+from kundresa.analytics._portable import count_true, flag
 from kundresa.analytics.touchpoints import persona_expr, staged_events
 from kundresa.model.events import CUSTOMER, TIMESTAMP
 
@@ -96,7 +97,7 @@ def _visits(
         staged = staged_events(events, journey)
     w = customer_window(staged, order=("_order",))
     prev = staged.stage_index.lag().over(w)
-    staged = staged.mutate(_new=(prev.isnull() | (prev != staged.stage_index)).cast("int64"))
+    staged = staged.mutate(_new=flag(prev.isnull() | (prev != staged.stage_index)))
     cum = customer_window(staged, order=("_order",), cumulative=True)
     staged = staged.mutate(_visit=staged._new.sum().over(cum))
     v = staged.group_by([CUSTOMER, "_visit"]).aggregate(
@@ -113,8 +114,8 @@ def _visits(
         # copy would then enforce.
         previous_entered_at=v.entered_at.lag().over(vw).cast(_NULLABLE_TIME),
         left_at=v.entered_at.lead().over(vw).cast(_NULLABLE_TIME),
-        _first=(v.stage_index == 1).cast("int64"),
-        _hit=(v.stage_index >= cycle_stage(journey)).cast("int64"),
+        _first=flag(v.stage_index == 1),
+        _hit=flag(v.stage_index >= cycle_stage(journey)),
     )
     if not moves:
         return v.mutate(
@@ -127,18 +128,12 @@ def _visits(
     v = v.mutate(_seg=v._first.sum().over(cum))
     seg_w = ibis.cumulative_window(group_by=[v[CUSTOMER], v._seg], order_by=v._visit)
     v = v.mutate(_seg_hit=v._hit.max().over(seg_w))
-    v = v.mutate(
-        _boundary=((v._first == 1) & (v._seg_hit.lag().over(vw) == 1))
-        .fill_null(False)
-        .cast("int64")
-    )
+    v = v.mutate(_boundary=flag((v._first == 1) & (v._seg_hit.lag().over(vw) == 1)))
     v = v.mutate(cycle=v._boundary.sum().over(cum) + 1)
     # Stages entered earlier in the same cycle, one flag per stage.
     cyc_cum = ibis.cumulative_window(group_by=[v[CUSTOMER], v.cycle], order_by=v._visit)
     cyc = ibis.window(group_by=[v[CUSTOMER], v.cycle], order_by=v._visit)
-    upto = {
-        f"_upto{k}": (v.stage_index == k).cast("int64").max().over(cyc_cum) for k in range(1, n + 1)
-    }
+    upto = {f"_upto{k}": flag(v.stage_index == k).max().over(cyc_cum) for k in range(1, n + 1)}
     v = v.mutate(**upto)
     before = {k: v[f"_upto{k}"].lag().over(cyc).fill_null(0) for k in range(1, n + 1)}
     v = v.mutate(**{f"_in{k}": e for k, e in before.items()})
@@ -271,7 +266,7 @@ def _journey_table(events: ir.Table, journey: Journey, period: Period) -> ir.Tab
     ids = list(journey.stage_ids)
 
     def count(flag: ir.BooleanValue) -> ir.IntegerValue:
-        return (flag & counted).fill_null(False).cast("int64").sum()
+        return count_true(flag & counted)
 
     aggs: dict[str, Any] = {
         "first_stage": known.stage.argmin(known._visit),
@@ -510,7 +505,7 @@ def time_in_stage(
             .aggregate(
                 customers=v[CUSTOMER].nunique(),
                 visits=v.count(),
-                left=v.left_at.notnull().cast("int64").sum(),
+                left=count_true(v.left_at.notnull()),
                 mean_days=v._days.mean(),
             )
             .to_pandas()
@@ -594,7 +589,7 @@ def journey_summary(
     aggs: dict[str, Any] = {"n": per.count()}
     for k, e in measures.items():
         aggs[f"{k}_total"] = e.sum()
-        aggs[f"{k}_customers"] = (e > 0).cast("int64").sum()
+        aggs[f"{k}_customers"] = count_true(e > 0)
     r = per.aggregate(**aggs).to_pandas().iloc[0]
     n = int(r["n"] or 0)
     rows = [{"measure": "customers", "total": n, "customers": n}]

@@ -33,6 +33,7 @@ import pandas as pd
 from kundresa.analytics._duration import parse_duration
 from kundresa.analytics._ibis import US_PER_SECOND, cached, epoch_us, exact_median
 from kundresa.analytics._period import Period, When, project_timezone
+from kundresa.analytics._portable import flag
 from kundresa.analytics.funnel import Step, parse_step
 from kundresa.analytics.touchpoints import EVENT_ORDER, tag_events
 from kundresa.model.events import CHANNEL, CUSTOMER, EVENT, TIMESTAMP
@@ -116,7 +117,7 @@ def _nodes(
         w = ibis.window(group_by=t[CUSTOMER], order_by=[t[c] for c in EVENT_ORDER])
         prev_ts = t[TIMESTAMP].lag().over(w)
         gap_us = epoch_us(t[TIMESTAMP]) - epoch_us(prev_ts)
-        t = t.mutate(_new=(prev_ts.isnull() | (gap_us >= round(gap * US_PER_SECOND))).cast("int64"))
+        t = t.mutate(_new=flag(prev_ts.isnull() | (gap_us >= round(gap * US_PER_SECOND))))
         cum = ibis.cumulative_window(group_by=t[CUSTOMER], order_by=[t[c] for c in EVENT_ORDER])
         t = t.mutate(_seq=t._new.sum().over(cum))
     if collapse_repeats:

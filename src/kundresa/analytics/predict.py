@@ -40,6 +40,7 @@ import pandas as pd
 
 from kundresa.analytics._duration import parse_duration
 from kundresa.analytics._ibis import US_PER_DAY, epoch_us
+from kundresa.analytics._portable import property_value
 from kundresa.analytics.journeys import stage_visits
 from kundresa.analytics.touchpoints import (
     apply_channel_matches,
@@ -47,7 +48,7 @@ from kundresa.analytics.touchpoints import (
     tag_events,
 )
 from kundresa.errors import InputError, NotFoundError, UsageError
-from kundresa.model.events import CHANNEL, CUSTOMER, PROPERTIES, TIMESTAMP, VALUE
+from kundresa.model.events import CHANNEL, CUSTOMER, TIMESTAMP, VALUE
 
 if TYPE_CHECKING:
     from kundresa.model.journey import Journey
@@ -219,7 +220,7 @@ def _persona_since(events: ir.Table, journey: Journey) -> pd.DataFrame:
         return pd.DataFrame({CUSTOMER: pd.Series(dtype="object")})
     t = events.mutate(_t=epoch_us(events[TIMESTAMP]))
     aggs = {
-        p.id: t._t.min(where=condition_expr(t[PROPERTIES].get(p.match.property), p.match.condition))
+        p.id: t._t.min(where=condition_expr(property_value(t, p.match.property), p.match.condition))
         for p in personas
         if p.match is not None
     }

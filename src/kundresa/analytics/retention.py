@@ -36,6 +36,7 @@ import pandas as pd
 
 from kundresa.analytics._ibis import cached
 from kundresa.analytics._period import Period, When, local_clock, project_timezone, to_local
+from kundresa.analytics._portable import count_true, flag
 from kundresa.analytics.funnel import Step, parse_step
 from kundresa.model.events import CUSTOMER, EVENT, TIMESTAMP
 
@@ -237,7 +238,7 @@ def customer_periods(
         t.group_by([CUSTOMER, "_n"])
         .aggregate(
             events=ibis._.count(),
-            purchases=t._buy.cast("int64").sum(),
+            purchases=count_true(t._buy),
         )
         .rename(period_number="_n")
     )
@@ -495,7 +496,7 @@ def repeat_purchase_rate(
     bought = t.filter(t._buy)
     if span.end is not None:
         bought = bought.filter(span.before_end(bought[TIMESTAMP]))
-    inside = span.contains(bought[TIMESTAMP]).cast("int64")
+    inside = flag(span.contains(bought[TIMESTAMP]))
     aggs_c: dict[str, Any] = {"_all": ibis._.count(), "_k": inside.sum()}
     if period is not None:
         clock = local_clock(span.timezone, bought)
@@ -504,7 +505,7 @@ def repeat_purchase_rate(
     per = per.filter(per._k > 0)
     aggs = {
         "purchasers": per.count(),
-        "repeat_purchasers": (per._all >= 2).cast("int64").sum(),
+        "repeat_purchasers": count_true(per._all >= 2),
         "purchases": per._k.sum(),
     }
     if period is None:

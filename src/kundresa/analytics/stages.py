@@ -21,8 +21,9 @@ import pandas as pd
 
 from kundresa.analytics._ibis import cached, exact_median
 from kundresa.analytics._period import Period, to_instant
+from kundresa.analytics._portable import count_true, property_value
 from kundresa.analytics.touchpoints import persona_expr, staged_events
-from kundresa.model.events import CHANNEL, CUSTOMER, PROPERTIES, TIMESTAMP
+from kundresa.model.events import CHANNEL, CUSTOMER, TIMESTAMP
 
 if TYPE_CHECKING:
     from kundresa.model.journey import Journey
@@ -141,7 +142,7 @@ def customer_segments(events: ir.Table, journey: Journey, by: str) -> ir.Table:
     if by == "persona":
         return persona_expr(events, journey).rename(segment="persona")
     t = events
-    value = t[CHANNEL] if by == CHANNEL else t[PROPERTIES].get(by)
+    value = t[CHANNEL] if by == CHANNEL else property_value(t, by)
     # The customer's first known value: acquisition channel, first segment seen.
     t = t.filter(value.notnull()).mutate(_v=value)
     return t.group_by(CUSTOMER).aggregate(segment=t._v.argmin(t[TIMESTAMP]))
@@ -265,8 +266,8 @@ def _stage_numbers(
     days between first entries of consecutive stages, keyed by (*group, stage number)."""
     aggs: dict[str, Any] = {}
     for i, s in enumerate(stage_ids, start=1):
-        aggs[f"reached_{i}"] = (per.highest >= i).fill_null(False).cast("int64").sum()
-        aggs[f"entered_{i}"] = per[f"first_{s}"].notnull().cast("int64").sum()
+        aggs[f"reached_{i}"] = count_true(per.highest >= i)
+        aggs[f"entered_{i}"] = count_true(per[f"first_{s}"].notnull())
     gaps = []
     for i in range(2, len(stage_ids) + 1):
         prev = per[f"first_{stage_ids[i - 2]}"]

@@ -25,8 +25,9 @@ from typing import TYPE_CHECKING, Any
 import ibis
 import pandas as pd
 
+from kundresa.analytics._portable import count_true, property_value
 from kundresa.analytics.touchpoints import tag_events
-from kundresa.model.events import EVENT, PROPERTIES
+from kundresa.model.events import EVENT
 
 if TYPE_CHECKING:
     from kundresa.model.journey import Survey
@@ -109,16 +110,16 @@ def survey_scores_of(project: Any, survey: Survey, *, lang: str | None = None) -
     else:
         stage = ibis.literal(survey.stage)
     low, high = survey.score_range
-    score = t[PROPERTIES].get(survey.score).try_cast("float64")
+    score = property_value(t, survey.score).try_cast("float64")
     t = t.select(stage=stage.cast("string"), score=score)
     t = t.filter(t.score.notnull() & (t.score >= low) & (t.score <= high))
     agg = (
         t.group_by("stage")
         .aggregate(
             responses=t.count(),
-            promoters=(t.score >= 9).cast("int64").sum(),
-            detractors=(t.score <= 6).cast("int64").sum(),
-            satisfied=(t.score >= high - 1).cast("int64").sum(),
+            promoters=count_true(t.score >= 9),
+            detractors=count_true(t.score <= 6),
+            satisfied=count_true(t.score >= high - 1),
             mean=t.score.mean(),
         )
         .to_pandas()

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 import ibis
 import ibis.expr.types as ir
 
-from kundresa.model.events import CHANNEL, CUSTOMER, EVENT, EVENT_ID, PROPERTIES, TIMESTAMP
+from kundresa.analytics._portable import flag, property_value
+from kundresa.model.events import CHANNEL, CUSTOMER, EVENT, EVENT_ID, TIMESTAMP
 
 if TYPE_CHECKING:
     from kundresa.model.journey import Condition, Journey, Match
@@ -80,7 +81,7 @@ def match_expr(t: ir.Table, match: Match) -> ir.BooleanValue:
         names = list(match.events)
         fits = t[EVENT] == names[0] if len(names) == 1 else t[EVENT].isin(names)
     for prop, cond in match.where.items():
-        fits = fits & condition_expr(t[PROPERTIES].get(prop), cond)
+        fits = fits & condition_expr(property_value(t, prop), cond)
     return fits.fill_null(False)
 
 
@@ -118,7 +119,7 @@ def tag_events(events: ir.Table, journey: Journey) -> ir.Table:
     t = t.mutate(**flags)
     window = ibis.cumulative_window(group_by=t[CUSTOMER], order_by=[t[c] for c in EVENT_ORDER])
     nth = {
-        f"_f{k}": t[f"_f{k}"] & (t[f"_f{k}"].cast("int64").sum().over(window) >= tp.match.nth)
+        f"_f{k}": t[f"_f{k}"] & (flag(t[f"_f{k}"]).sum().over(window) >= tp.match.nth)
         for k, tp in enumerate(journey.touchpoints)
         if tp.match.nth is not None and tp.match.nth > 1
     }
@@ -186,7 +187,7 @@ def persona_expr(t: ir.Table, journey: Journey) -> ir.Table:
     if not personas:
         return t.group_by(CUSTOMER).aggregate(persona=ibis.null("string"))
     flags = {
-        f"_p{i}": condition_expr(t[PROPERTIES].get(p.match.property), p.match.condition).any()
+        f"_p{i}": condition_expr(property_value(t, p.match.property), p.match.condition).any()
         for i, p in enumerate(personas)
         if p.match is not None
     }

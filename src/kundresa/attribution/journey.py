@@ -39,6 +39,7 @@ import pandas as pd
 from kundresa.analytics._duration import parse_duration
 from kundresa.analytics._ibis import cached
 from kundresa.analytics._period import Period, When, project_timezone
+from kundresa.analytics._portable import flag
 from kundresa.analytics.funnel import parse_step
 from kundresa.analytics.touchpoints import EVENT_ORDER, tag_events
 from kundresa.model.events import CHANNEL, CUSTOMER, EVENT, TIMESTAMP, VALUE
@@ -172,15 +173,13 @@ def conversion_paths(
     order = [t[c] for c in EVENT_ORDER]
     if step.kind == "stage":
         running = (
-            fits.cast("int64")
-            .sum()
-            .over(ibis.cumulative_window(group_by=t[CUSTOMER], order_by=order))
+            flag(fits).sum().over(ibis.cumulative_window(group_by=t[CUSTOMER], order_by=order))
         )
         fits = fits & (running == 1)
     t = t.mutate(_conv=fits, _node=_node(t, level))
     t = t.filter(t._conv | t._node.notnull())
     cum = ibis.cumulative_window(group_by=t[CUSTOMER], order_by=[t[c] for c in EVENT_ORDER])
-    t = t.mutate(_seg=t._conv.cast("int64").sum().over(cum) - t._conv.cast("int64"))
+    t = t.mutate(_seg=flag(t._conv).sum().over(cum) - flag(t._conv))
     convs = t.filter(t._conv).select(
         CUSTOMER, _seg=t._seg, _at=t[TIMESTAMP], value=t[VALUE].fill_null(0.0)
     )
@@ -198,7 +197,7 @@ def conversion_paths(
     end = ibis.coalesce(j._at, j._last)
     j = j.mutate(
         age=(end.epoch_seconds() - j[TIMESTAMP].epoch_seconds()).cast("float64"),
-        converted=j._at.notnull().cast("int64"),
+        converted=flag(j._at.notnull()),
     )
     if window is not None:
         j = j.filter(j.age <= window)
@@ -268,7 +267,7 @@ def _stage_paths(
     touches = a.filter(a._node.notnull() & (a._out.isnull() | (a[TIMESTAMP] < a._out)))
     touches = touches.mutate(
         age=(end.epoch_seconds() - touches[TIMESTAMP].epoch_seconds()).cast("float64"),
-        converted=touches._out.notnull().cast("int64"),
+        converted=flag(touches._out.notnull()),
         value=ibis.literal(0.0),
     )
     if window is not None:

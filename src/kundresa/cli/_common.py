@@ -146,6 +146,19 @@ def source_options(func: F) -> F:
                 show_default=True,
                 help="duckdb, spark, or an Ibis connection URL.",
             ),
+            click.option(
+                "--source",
+                "table_source",
+                type=click.Choice(["ga4"]),
+                default=None,
+                help="Read a raw export table in place on --engine (a GA4 BigQuery export).",
+            ),
+            click.option(
+                "--table",
+                "table_name",
+                default=None,
+                help="With --source: the table or a * pattern (default: GA4's events_YYYYMMDD).",
+            ),
             click.option("--tz", default=None, help="Time zone of zone-less times in --events."),
             FORMAT,
             EXCEL,
@@ -162,11 +175,24 @@ def open_project(
     journey_file: Path | None,
     engine: str = "duckdb",
     tz: str | None = None,
+    table_source: str | None = None,
+    table_name: str | None = None,
 ) -> Iterator[Project]:
     """The project an analysis command works on."""
     from kundresa.project import Project
 
-    if events_file is not None:
+    if table_name is not None and table_source is None:
+        raise UserError("--table goes with --source (e.g. --source ga4)")
+    if table_source is not None:
+        if events_file is not None:
+            raise UserError("--source reads a table on --engine: it does not go with --events")
+        journey_path: Path | None = journey_file
+        if journey_path is None and (project_dir / JOURNEY_FILE).exists():
+            journey_path = project_dir / JOURNEY_FILE
+        project = Project.from_table(
+            engine, source=table_source, table=table_name, journey=journey_path
+        )
+    elif events_file is not None:
         if not events_file.exists():
             raise UserError(f"{events_file}: no such file")
         journey: Path | None = journey_file

@@ -166,6 +166,8 @@ def _run_in_project(analysis: str, params: dict[str, Any], values: Values) -> An
         values["journey_file"],
         values["engine"],
         values["tz"],
+        values.get("table_source"),
+        values.get("table_name"),
     ) as project:
         scope = project.scope(**_scope_args(_SPECS_BY_NAME[values["_command"]], values))
         return project.run(analysis, scope=scope, **params)

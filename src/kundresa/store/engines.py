@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Any
 import ibis
 
 from kundresa.errors import KundresaError
-from kundresa.model.events import CUSTOMER, EVENT_COLUMNS
+from kundresa.model.events import CUSTOMER, EVENT_COLUMNS, PROPERTIES
+from kundresa.store import resources
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -64,6 +65,10 @@ def spark_session(engine: str = "spark") -> Any:
         ) from exc
     master = "local[*]" if engine == "spark" else engine
     builder = SparkSession.builder.master(master).appName("kundresa")
+    # KUNDRESA_MEMORY_LIMIT bounds the driver (in local mode, the whole engine) and Spark
+    # spills to this process's folder; both apply when this process starts the JVM.
+    builder = builder.config("spark.driver.memory", f"{resources.memory_bytes() // 2**20}m")
+    builder = builder.config("spark.local.dir", str(resources.spill_folder()))
     for key, value in _SPARK_CONF.items():
         builder = builder.config(key, value)
     session = builder.getOrCreate()
@@ -71,14 +76,22 @@ def spark_session(engine: str = "spark") -> Any:
     return session
 
 
-def _resolved_sql(warehouse: Warehouse) -> str:
-    """SQL for the canonical event columns with resolved customer ids (for copies)."""
+def _resolved_sql(warehouse: Warehouse, *, json_properties: bool = False) -> str:
+    """SQL for the canonical event columns with resolved customer ids (for copies).
+
+    With ``json_properties`` the properties map becomes a JSON object as text, for backends
+    without a map type (read with :func:`kundresa.analytics._portable.property_value`)."""
+
+    def column(c: str) -> str:
+        if c == CUSTOMER and warehouse.has_links():
+            return "coalesce(m.customer_id, e.customer_id) AS customer_id"
+        if c == PROPERTIES and json_properties:
+            return f'CAST(to_json(e."{c}") AS VARCHAR) AS "{c}"'
+        return f'e."{c}"'
+
+    cols = ", ".join(column(c) for c in EVENT_COLUMNS)
     if not warehouse.has_links():
-        return "SELECT " + ", ".join(f'"{c}"' for c in EVENT_COLUMNS) + " FROM events"
-    cols = ", ".join(
-        "coalesce(m.customer_id, e.customer_id) AS customer_id" if c == CUSTOMER else f'e."{c}"'
-        for c in EVENT_COLUMNS
-    )
+        return f"SELECT {cols} FROM events e"
     return f"SELECT {cols} FROM events e LEFT JOIN id_map m ON m.id = e.customer_id"
 
 
@@ -114,8 +127,10 @@ def events_table(engine: str, warehouse: Warehouse) -> ir.Table:
         backend = ibis.connect(engine)
     except Exception as exc:  # any driver error: report the URL, not a traceback
         raise EngineError(f"--engine {engine!r}: cannot connect: {exc}") from exc
+    if backend.name == "duckdb":  # another DuckDB database: bounded like the warehouse
+        resources.configure(backend.con)
     if "events" not in backend.list_tables():
-        result = warehouse.con.execute(_resolved_sql(warehouse))
+        result = warehouse.con.execute(_resolved_sql(warehouse, json_properties=True))
         # DuckDB 1.5 renamed fetch_arrow_table to to_arrow_table; older ones have only the first.
         fetch = getattr(result, "to_arrow_table", None) or result.fetch_arrow_table
         arrow = fetch()
@@ -123,3 +138,26 @@ def events_table(engine: str, warehouse: Warehouse) -> ir.Table:
         # from raw Arrow, and every backend accepts a memtable.
         backend.create_table("events", ibis.memtable(arrow))
     return backend.table("events").select(*EVENT_COLUMNS)
+
+
+def source_events_table(engine: str, source: str, table: str | None = None) -> ir.Table:
+    """The events of a raw export table on ``engine`` (an Ibis URL), mapped where the data
+    lives: ``source`` ``ga4`` reads a GA4 BigQuery export (see
+    :mod:`kundresa.store.ga4_direct`); ``table`` defaults to its daily ``events_*`` tables."""
+    from kundresa.store.ga4_direct import GA4TableError, ga4_events, ga4_table
+
+    if engine == "duckdb" or is_spark(engine):
+        raise EngineError(
+            f"--source {source}: give --engine the URL of the database that holds the table "
+            "(bigquery://project/dataset, duckdb:///file.duckdb, postgres://...)"
+        )
+    try:
+        backend = ibis.connect(engine)
+    except Exception as exc:  # any driver error: report the URL, not a traceback
+        raise EngineError(f"--engine {engine!r}: cannot connect: {exc}") from exc
+    if backend.name == "duckdb":
+        resources.configure(backend.con)
+    try:
+        return ga4_events(ga4_table(backend, table))
+    except GA4TableError as exc:
+        raise EngineError(f"--engine {engine!r}: {exc}") from exc

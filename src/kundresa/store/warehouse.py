@@ -26,6 +26,7 @@ from kundresa.errors import InputError
 from kundresa.ingest.channels import assign_channels
 from kundresa.ingest.columns import PLACEHOLDER_IDS, ColumnError, ColumnMap, map_columns
 from kundresa.ingest.readers import RawBatch, ReadError, archive_size, iter_parts, read_header
+from kundresa.store import resources
 from kundresa.store.identity import materialise_id_map
 
 __all__ = ["IdentityError", "IngestError", "IngestReport", "Warehouse"]
@@ -468,13 +469,13 @@ class Warehouse:
         except duckdb.IOException as exc:
             raise IngestError(f"{target}: cannot open the warehouse: {_lock_hint(exc)}") from exc
         self.con.execute("SET TimeZone = 'UTC'")
-        # Bounded memory: staging tables of a large ingest spill to disk instead of growing
-        # the process (DuckDB would otherwise allow 80% of the machine).
-        limit = os.environ.get("KUNDRESA_MEMORY_LIMIT", "6GB")
+        # Bounded memory: staging tables of a large ingest and big analyses spill to this
+        # process's temporary folder instead of growing the process (see store.resources).
         try:
-            self.con.execute(f"SET memory_limit = {_lit(limit)}")
-        except duckdb.Error as exc:
-            raise IngestError(f"KUNDRESA_MEMORY_LIMIT={limit!r} is not a memory size") from exc
+            resources.configure(self.con)
+        except Exception:
+            self.con.close()
+            raise
         self.con.execute("SET preserve_insertion_order = false")
         if not read_only:
             for ddl in _DDL:
