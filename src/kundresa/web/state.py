@@ -131,6 +131,11 @@ class ProjectState:
                     if opened is not None:
                         opened(writer)
                     report = writer.ingest([path], progress=progress, **options)
+                    if journey is not None:
+                        # The live customer state and the stage-entered feed follow.
+                        from kundresa.live.state import catch_up
+
+                        catch_up(writer.con, journey)
                 finally:
                     writer.close()
             finally:
