@@ -11,7 +11,7 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Hashable
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -311,14 +311,18 @@ class Project:
         with self.lock:
             return catch_up(self.warehouse.con, self.journey)
 
-    def stage_events(self, since: int = 0, limit: int = 1000) -> list[dict[str, Any]]:
-        """The stage-entered feed: stage changes with ``seq > since``, oldest first, at most
-        ``limit``; each ``seq``, ``customer_id``, ``from_stage``, ``to_stage`` and ``at`` (ISO
-        8601, UTC). See docs/live-state.md."""
+    def stage_events(
+        self, since: int = 0, limit: int = 1000, *, at_or_after: datetime | None = None
+    ) -> list[dict[str, Any]]:
+        """The stage-entered feed: stage changes with ``seq > since`` (and, with
+        ``at_or_after``, that happened then or later), oldest first, at most ``limit``; each
+        ``seq``, ``customer_id``, ``from_stage``, ``to_stage`` and ``at`` (ISO 8601, UTC).
+        See docs/live-state.md."""
         from kundresa.live.state import stage_events_since
 
         with self.lock:
-            return [e.as_dict() for e in stage_events_since(self.warehouse.con, since, limit)]
+            found = stage_events_since(self.warehouse.con, since, limit, at_or_after=at_or_after)
+        return [e.as_dict() for e in found]
 
     def customer_state(self, id: str, *, lang: str | None = None) -> dict[str, Any]:
         """One customer's live state and next best step (``GET /api/customers/{id}``).

@@ -641,9 +641,12 @@ def _is_current(con: Any, rules: _Rules) -> bool:
     return not (diff and diff[0])
 
 
-def stage_events_since(con: Any, since: int = 0, limit: int = 1000) -> list[StageEvent]:
-    """Stage events with ``seq > since``, oldest first, at most ``limit`` (an empty list when
-    the warehouse has no feed yet).
+def stage_events_since(
+    con: Any, since: int = 0, limit: int = 1000, *, at_or_after: datetime | None = None
+) -> list[StageEvent]:
+    """Stage events with ``seq > since`` (and ``at >= at_or_after``, a naive UTC instant, when
+    given), oldest first, at most ``limit`` (an empty list when the warehouse has no feed
+    yet).
 
     Examples
     --------
@@ -655,8 +658,8 @@ def stage_events_since(con: Any, since: int = 0, limit: int = 1000) -> list[Stag
         return []
     rows = con.execute(
         'SELECT seq, customer_id, from_stage, to_stage, "at" FROM stage_events '
-        "WHERE seq > ? ORDER BY seq LIMIT ?",
-        [since, limit],
+        'WHERE seq > ? AND (?::TIMESTAMP IS NULL OR "at" >= ?::TIMESTAMP) ORDER BY seq LIMIT ?',
+        [since, at_or_after, at_or_after, limit],
     ).fetchall()
     return [StageEvent(int(s), c, f, t, at) for s, c, f, t, at in rows]
 

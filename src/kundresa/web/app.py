@@ -104,6 +104,7 @@ def create_app(
         routes.compare,
         routes.attribution,
         routes.customer,
+        routes.live,
     ):
         app.include_router(area.router(site))
     app.include_router(routes.editor.router(site, job_manager))
