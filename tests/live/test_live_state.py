@@ -271,3 +271,20 @@ def test_incremental_equals_full_recompute(journey, rows, data) -> None:  # type
     assert recorded <= changes
     if len([c for c in chunks if c]) == 1:
         assert recorded == changes
+
+
+def test_catch_up_inside_the_loaders_transaction(journey) -> None:  # type: ignore[no-untyped-def]
+    wh = Warehouse(None)
+    load(wh, [("a", 0, "ad")], journey)
+    wh.con.execute("BEGIN TRANSACTION")
+    wh.con.execute("INSERT INTO ingests VALUES (2, now(), now(), ['x'], 1, 1, 0, 0, NULL)")
+    wh.con.execute(
+        "INSERT INTO events SELECT customer_id, timestamp + INTERVAL 1 HOUR, 'price', "
+        "channel, value, 'e2', session_id, properties, _key + 1, 2, anonymous_id FROM events"
+    )
+    moves = catch_up(wh.con, journey, in_transaction=True)
+    assert [(m.from_stage, m.to_stage) for m in moves] == [("awareness", "consideration")]
+    wh.con.execute("ROLLBACK")  # the load failed: the state goes with it
+    state = read_state(wh.con, journey, "a")
+    assert state is not None and state["stage"] == "awareness"
+    assert len(stage_events_since(wh.con, 0)) == 1

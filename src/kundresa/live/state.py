@@ -343,17 +343,18 @@ def compute_states(
     return states
 
 
-def catch_up(con: Any, journey: Journey) -> list[StageEvent]:
-    """Bring the live customer state up to date with every committed ingest; the stage
-    events it recorded.
+def catch_up(con: Any, journey: Journey, *, in_transaction: bool = False) -> list[StageEvent]:
+    """Bring the live customer state up to date with every ingest; the stage events it
+    recorded.
 
-    Call it with the open write connection after each committed load (the collector's
-    loader and every file ingest do), outside any transaction and from one thread at a
-    time. It processes only the events of ingests after its watermark (``events._ingest``),
-    customers whose ids were stitched or forgotten since, and — for a late event — that
-    customer's whole history (module docstring). Everything it changes is one transaction:
-    if it fails, the state, the feed and the watermark are as they were, and the next call
-    does the work again.
+    Call it with the open write connection after each load (the collector's loader and
+    every file ingest do), from one thread at a time. It processes only the events of
+    ingests after its watermark (``events._ingest``), customers whose ids were stitched or
+    forgotten since, and — for a late event — that customer's whole history (module
+    docstring). Everything it changes is one transaction: its own, or, with
+    ``in_transaction``, the caller's (a loader that calls it before committing its load, so
+    that the load and the state commit together). If it fails, the state, the feed and the
+    watermark are as they were, and the next call does the work again.
 
     Parameters
     ----------
@@ -361,6 +362,8 @@ def catch_up(con: Any, journey: Journey) -> list[StageEvent]:
         A DuckDB write connection to the warehouse.
     journey
         The project's journey.
+    in_transaction
+        The caller has a transaction open on ``con`` (and commits or rolls it back).
 
     Returns
     -------
@@ -371,6 +374,8 @@ def catch_up(con: Any, journey: Journey) -> list[StageEvent]:
     ensure_tables(con)
     rules = _Rules(journey)
     now = datetime.now(UTC).replace(tzinfo=None)
+    if in_transaction:
+        return _catch_up(con, rules, now)
     con.execute("BEGIN TRANSACTION")
     try:
         recorded = _catch_up(con, rules, now)
