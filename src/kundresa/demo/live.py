@@ -21,7 +21,7 @@ from typing import Any
 
 from kundresa.demo.generator import generate_events
 
-__all__ = ["live_messages", "post_batch", "stream_demo"]
+__all__ = ["live_messages", "post_batch", "stream_demo", "wait_and_stream"]
 
 _FIELDS = ("customer_id", "timestamp", "event", "channel", "value", "event_id", "session_id")
 
