@@ -36,7 +36,7 @@ fingerprint are rows of the warehouse's ``meta`` table.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -210,18 +210,6 @@ class _Rules:
         self.personas = [p for p in journey.personas if p.match is not None]
         self._by_event: dict[str, list[int]] = {}
 
-    def candidates(self, event: str) -> list[int]:
-        """Indexes (file order) of the touchpoints whose event list allows ``event``."""
-        found = self._by_event.get(event)
-        if found is None:
-            found = [
-                k
-                for k, tp in enumerate(self.touchpoints)
-                if tp.match.events is None or event in tp.match.events
-            ]
-            self._by_event[event] = found
-        return found
-
     def new_state(self, customer_id: str) -> CustomerState:
         return CustomerState(
             customer_id,
@@ -230,23 +218,26 @@ class _Rules:
         )
 
     def apply(
-        self, st: CustomerState, ts: datetime, event: str, event_id: str | None, props: Any
+        self,
+        st: CustomerState,
+        ts: datetime,
+        event: str,
+        event_id: str | None,
+        fits: str | None,
+        persona_fits: str | None,
     ) -> tuple[str | None, str] | None:
-        """Move ``st`` past one event (which sorts after every event already in it); the
-        stage change it makes, ``(from, to)``, or ``None``."""
-        props = props or {}
+        """Move ``st`` past one event (which sorts after every event already in it), given
+        which touchpoints' ``event``/``where`` and which personas' matches it fits (masks:
+        character k for the k-th in file order); the stage change it makes, ``(from, to)``, or
+        ``None``."""
         chosen = None
-        for k in self.candidates(event):
-            tp = self.touchpoints[k]
-            if not tp.match.fits(event, props):
-                continue
+        for k in _bits(fits):
             # Every fitting event counts for nth, even after a touchpoint was chosen.
             st.counts[k] += 1
             if chosen is None and st.counts[k] >= self.nth[k]:
                 chosen = k
-        for i, p in enumerate(self.personas):
-            if not st.persona_flags[i] and p.match is not None:
-                st.persona_flags[i] = p.match.condition.matches(props.get(p.match.property))
+        for i in _bits(persona_fits):
+            st.persona_flags[i] = True
         st.events += 1
         if st.first_event_at is None:
             st.first_event_at = ts
@@ -271,6 +262,78 @@ class _Rules:
         j = self.journey
         what = repr((j.stage_ids, j.touchpoints, tuple(self.personas)))
         return hashlib.sha256(what.encode("utf-8")).hexdigest()[:16]
+
+    def events_sql(self, where: str = "") -> str:
+        """SQL for the (resolved) events that ``where`` picks, in the event order per
+        person: ``person``, ``timestamp``, ``event``, ``event_id``, and which touchpoints'
+        ``event``/``where`` (``_tp``) and which personas' matches (``_pe``) each fits, as
+        boolean lists in file order.
+
+        The conditions are the analyses' own Ibis expressions
+        (:func:`~kundresa.analytics.touchpoints.match_expr`), compiled once per journey and
+        run on the warehouse's connection: properties never travel to Python.
+        """
+        key = (self.fingerprint(), where)
+        found = _SQL.get(key)
+        if found is not None:
+            return found
+        import ibis
+
+        from kundresa.analytics.touchpoints import condition_expr, match_expr
+
+        t = ibis.table(
+            {
+                "person": "string",
+                "timestamp": "timestamp(6)",
+                "event": "string",
+                "event_id": "string",
+                "properties": "map<string, string>",
+            },
+            name="_live_events",
+        )
+        tps = [match_expr(t, tp.match) for tp in self.touchpoints]
+        pes = [
+            condition_expr(t.properties.get(p.match.property), p.match.condition)
+            for p in self.personas
+            if p.match is not None
+        ]
+        picked = t.select(
+            "person", "timestamp", "event", "event_id", _tp=_mask(tps), _pe=_mask(pes)
+        )
+        inner = ibis.to_sql(picked, dialect="duckdb")
+        sql = (
+            f"WITH _live_events AS ({_EVENTS}{where}) SELECT * FROM ({inner}) "
+            'ORDER BY person, "timestamp", event, event_id NULLS LAST'
+        )
+        if len(_SQL) > 32:
+            _SQL.clear()
+        _SQL[key] = sql
+        return sql
+
+
+def _mask(flags: list[Any]) -> Any:
+    """The flags as one text of ``0`` and ``1`` (character k: flag k), so a row carries one
+    short value whatever the number of touchpoints."""
+    import ibis
+
+    if not flags:
+        return ibis.literal("")
+    chars = [ibis.ifelse(f, "1", "0") for f in flags]
+    return chars[0].concat(*chars[1:]) if len(chars) > 1 else chars[0]
+
+
+def _bits(mask: str | None) -> Iterator[int]:
+    """The positions of the ``1`` characters of a mask from :func:`_mask`."""
+    if not mask:
+        return
+    i = mask.find("1")
+    while i >= 0:
+        yield i
+        i = mask.find("1", i + 1)
+
+
+# Compiled event queries by (journey fingerprint, filter).
+_SQL: dict[tuple[str, str], str] = {}
 
 
 def ensure_tables(con: Any) -> None:
@@ -297,7 +360,6 @@ _EVENTS = (
     f'SELECT {_PERSON} AS person, e."timestamp", e.event, e.event_id, e.properties '
     "FROM events e LEFT JOIN id_map m ON m.id = e.customer_id"
 )
-_ORDER = ' ORDER BY person, e."timestamp", e.event, e.event_id NULLS LAST'
 
 
 def _rows(con: Any, sql: str, params: Sequence[Any]) -> Iterable[tuple[Any, ...]]:
@@ -335,11 +397,11 @@ def compute_states(
         return states
     where = "" if persons is None else f" WHERE {_PERSON} IN (SELECT unnest(?))"
     params = [] if persons is None else [list(persons)]
-    for person, ts, event, event_id, props in _rows(con, _EVENTS + where + _ORDER, params):
+    for person, ts, event, event_id, fits, pfits in _rows(con, rules.events_sql(where), params):
         st = states.get(person)
         if st is None:
             st = states[person] = rules.new_state(person)
-        rules.apply(st, ts, event, event_id, props)
+        rules.apply(st, ts, event, event_id, fits, pfits)
     return states
 
 
@@ -400,11 +462,11 @@ def _catch_up(con: Any, rules: _Rules, now: datetime) -> list[StageEvent]:
         con.execute("INSERT INTO live_id_map SELECT id, customer_id FROM id_map")
         states: dict[str, CustomerState] = {}
         moves: list[tuple[str, str | None, str, datetime]] = []
-        for person, ts, event, event_id, props in _rows(con, _EVENTS + _ORDER, []):
+        for person, ts, event, event_id, fits, pfits in _rows(con, rules.events_sql(), []):
             st = states.get(person)
             if st is None:
                 st = states[person] = rules.new_state(person)
-            move = rules.apply(st, ts, event, event_id, props)
+            move = rules.apply(st, ts, event, event_id, fits, pfits)
             if move is not None and not had_state:
                 moves.append((person, *move, ts))
         _write(con, rules, states.values(), now)
@@ -431,7 +493,8 @@ def _catch_up(con: Any, rules: _Rules, now: datetime) -> list[StageEvent]:
 
     # The new events, by person: appended to the stored state when they all sort after it.
     fresh: dict[str, list[tuple[Any, ...]]] = {}
-    for person, *rest in _rows(con, _EVENTS + " WHERE e._ingest > ?" + _ORDER, [watermark]):
+    fresh_sql = rules.events_sql(" WHERE e._ingest > ?")
+    for person, *rest in _rows(con, fresh_sql, [watermark]):
         fresh.setdefault(person, []).append(tuple(rest))
     stored = _read(con, rules, list(set(fresh) | recompute))
     moves = []
@@ -443,8 +506,8 @@ def _catch_up(con: Any, rules: _Rules, now: datetime) -> list[StageEvent]:
         if st.last_key is not None and _key(*evs[0][:3]) <= st.last_key:
             recompute.add(person)  # a late event: this customer from their whole history
             continue
-        for ts, event, event_id, props in evs:
-            move = rules.apply(st, ts, event, event_id, props)
+        for ts, event, event_id, fits, pfits in evs:
+            move = rules.apply(st, ts, event, event_id, fits, pfits)
             if move is not None:
                 moves.append((person, *move, ts))
         updated[person] = st
