@@ -291,7 +291,14 @@ class Project:
         finally:
             self.data_changed()
         if self._journey is not None:
-            self.catch_up()
+            try:
+                self.catch_up()
+            except Exception as exc:  # the events are in; the next catch-up does this again
+                import logging
+
+                logging.getLogger("kundresa.live").warning(
+                    "live customer state not updated (the next ingest catches up): %s", exc
+                )
         return report
 
     # -- live customer state -----------------------------------------------------------------
@@ -846,7 +853,16 @@ class Project:
                         f"the model was trained on {seen:,} events, the project now has "
                         f"{now:,}: `kundresa predict` retrains it"
                     )
-        return next_best_step(events, journey, customer_id, model), notes
+        if self.engine != "duckdb":
+            return next_best_step(events, journey, customer_id, model), notes
+        # The same answer from the customer's own events only (tested equal): a fraction of
+        # a second instead of the whole pipeline over every event.
+        from kundresa.analytics.predict import score_customer
+        from kundresa.live.state import customer_events
+
+        with self.lock:
+            mine = customer_events(self.warehouse.con, customer_id)
+        return score_customer(mine, journey, customer_id, model), notes
 
     def info(self) -> dict[str, Any]:
         """What the project holds: journey, stages, events, quarantine and the last ingest."""

@@ -105,6 +105,21 @@ class ProjectState:
 
         return project.cached(("web", key), locked)
 
+    @staticmethod
+    def _catch_up(writer: Warehouse, journey: Any) -> None:
+        """The live customer state and the stage-entered feed follow the upload; if that
+        fails the upload still stands, and the next load catches up."""
+        import logging
+
+        from kundresa.live.state import catch_up
+
+        try:
+            catch_up(writer.con, journey)
+        except Exception as exc:
+            logging.getLogger("kundresa.live").warning(
+                "live customer state not updated (the next load catches up): %s", exc
+            )
+
     def ingest(
         self,
         path: Path,
@@ -132,10 +147,7 @@ class ProjectState:
                         opened(writer)
                     report = writer.ingest([path], progress=progress, **options)
                     if journey is not None:
-                        # The live customer state and the stage-entered feed follow.
-                        from kundresa.live.state import catch_up
-
-                        catch_up(writer.con, journey)
+                        self._catch_up(writer, journey)
                 finally:
                     writer.close()
             finally:
