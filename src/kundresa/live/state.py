@@ -64,6 +64,7 @@ __all__ = [
 LAST_TOUCHPOINTS = 5
 
 _WATERMARK = "live.watermark"
+_CHUNK = 50_000  # states and stage changes written per round trip
 _FINGERPRINT = "live.journey"
 
 _DDL = (
@@ -460,17 +461,26 @@ def _catch_up(con: Any, rules: _Rules, now: datetime) -> list[StageEvent]:
         con.execute("DELETE FROM customer_state")
         con.execute("DELETE FROM live_id_map")
         con.execute("INSERT INTO live_id_map SELECT id, customer_id FROM id_map")
-        states: dict[str, CustomerState] = {}
-        moves: list[tuple[str, str | None, str, datetime]] = []
+        moves = _Moves(con)
+        done: list[CustomerState] = []
+        st: CustomerState | None = None
+        # Rows come person by person: each finished state is written in chunks, so memory
+        # holds a chunk, not the warehouse's customers.
         for person, ts, event, event_id, fits, pfits in _rows(con, rules.events_sql(), []):
-            st = states.get(person)
-            if st is None:
-                st = states[person] = rules.new_state(person)
+            if st is None or st.customer_id != person:
+                if st is not None:
+                    done.append(st)
+                if len(done) >= _CHUNK:
+                    _write(con, rules, done, now)
+                    done = []
+                st = rules.new_state(person)
             move = rules.apply(st, ts, event, event_id, fits, pfits)
             if move is not None and not had_state:
-                moves.append((person, *move, ts))
-        _write(con, rules, states.values(), now)
-        recorded = _record(con, moves, latest, now)
+                moves.add(person, *move, ts)
+        if st is not None:
+            done.append(st)
+        _write(con, rules, done, now)
+        recorded = moves.finish(latest, now)
         _set_meta(con, fingerprint, latest)
         return recorded
 
@@ -497,7 +507,7 @@ def _catch_up(con: Any, rules: _Rules, now: datetime) -> list[StageEvent]:
     for person, *rest in _rows(con, fresh_sql, [watermark]):
         fresh.setdefault(person, []).append(tuple(rest))
     stored = _read(con, rules, list(set(fresh) | recompute))
-    moves = []
+    moves = _Moves(con)
     updated: dict[str, CustomerState] = {}
     for person, evs in fresh.items():
         if person in recompute:
@@ -509,7 +519,7 @@ def _catch_up(con: Any, rules: _Rules, now: datetime) -> list[StageEvent]:
         for ts, event, event_id, fits, pfits in evs:
             move = rules.apply(st, ts, event, event_id, fits, pfits)
             if move is not None:
-                moves.append((person, *move, ts))
+                moves.add(person, *move, ts)
         updated[person] = st
     if recompute:
         again = compute_states(con, rules.journey, sorted(recompute))
@@ -521,12 +531,12 @@ def _catch_up(con: Any, rules: _Rules, now: datetime) -> list[StageEvent]:
                 old_stage = before.stage if before is not None else None
                 if after.stage is not None and after.stage != old_stage:
                     assert after.stage_entered_at is not None
-                    moves.append((person, old_stage, after.stage, after.stage_entered_at))
+                    moves.add(person, old_stage, after.stage, after.stage_entered_at)
     gone = [p for p in recompute if p not in updated]
     if gone:
         con.execute("DELETE FROM customer_state WHERE customer_id IN (SELECT unnest(?))", [gone])
     _write(con, rules, updated.values(), now)
-    recorded = _record(con, moves, latest, now)
+    recorded = moves.finish(latest, now)
     _set_meta(con, fingerprint, latest)
     return recorded
 
@@ -538,33 +548,60 @@ def _set_meta(con: Any, fingerprint: str, watermark: int) -> None:
     )
 
 
-def _record(
-    con: Any, moves: list[tuple[str, str | None, str, datetime]], ingest: int, now: datetime
-) -> list[StageEvent]:
-    if not moves:
-        return []
-    row = con.execute("SELECT coalesce(max(seq), 0) FROM stage_events").fetchone()
-    first = (int(row[0]) if row else 0) + 1
-    # Within one catch-up: in time order, so the feed reads like the customers moved.
-    moves = sorted(moves, key=lambda m: (m[3], m[0]))
-    out = [StageEvent(first + i, c, f, t, at) for i, (c, f, t, at) in enumerate(moves)]
-    table = pa.table(
-        {
-            "seq": pa.array([e.seq for e in out], pa.int64()),
-            "customer_id": pa.array([e.customer_id for e in out], pa.string()),
-            "from_stage": pa.array([e.from_stage for e in out], pa.string()),
-            "to_stage": pa.array([e.to_stage for e in out], pa.string()),
-            "at": pa.array([e.at for e in out], pa.timestamp("us")),
-            "recorded_at": pa.array([now] * len(out), pa.timestamp("us")),
-            "ingest": pa.array([ingest] * len(out), pa.int32()),
-        }
-    )
-    con.register("_live_moves", table)
-    try:
-        con.execute("INSERT INTO stage_events SELECT * FROM _live_moves")
-    finally:
-        con.unregister("_live_moves")
-    return out
+class _Moves:
+    """Stage changes found by one catch-up, kept in a temporary table (a first catch-up of
+    a large warehouse finds millions) and numbered in time order at the end."""
+
+    def __init__(self, con: Any) -> None:
+        self.con = con
+        self.buffer: list[tuple[int, str, str | None, str, datetime]] = []
+        self.n = 0
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _live_moves (n BIGINT, customer_id VARCHAR, "
+            'from_stage VARCHAR, to_stage VARCHAR, "at" TIMESTAMP)'
+        )
+
+    def add(self, customer_id: str, from_stage: str | None, to_stage: str, at: datetime) -> None:
+        self.buffer.append((self.n, customer_id, from_stage, to_stage, at))
+        self.n += 1
+        if len(self.buffer) >= _CHUNK:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self.buffer:
+            return
+        n, c, f, t, at = zip(*self.buffer, strict=True)
+        table = pa.table(
+            {
+                "n": pa.array(n, pa.int64()),
+                "customer_id": pa.array(c, pa.string()),
+                "from_stage": pa.array(f, pa.string()),
+                "to_stage": pa.array(t, pa.string()),
+                "at": pa.array(at, pa.timestamp("us")),
+            }
+        )
+        self.con.register("_live_chunk", table)
+        try:
+            self.con.execute("INSERT INTO _live_moves SELECT * FROM _live_chunk")
+        finally:
+            self.con.unregister("_live_chunk")
+        self.buffer = []
+
+    def finish(self, ingest: int, now: datetime) -> list[StageEvent]:
+        """Append the changes to ``stage_events`` — in time order, so the feed reads like the
+        customers moved — and return them."""
+        self._flush()
+        con = self.con
+        row = con.execute("SELECT coalesce(max(seq), 0) FROM stage_events").fetchone()
+        base = int(row[0]) if row else 0
+        con.execute(
+            "INSERT INTO stage_events SELECT ? + row_number() OVER "
+            '(ORDER BY "at", customer_id, n), customer_id, from_stage, to_stage, "at", ?, ? '
+            "FROM _live_moves",
+            [base, now, ingest],
+        )
+        con.execute("DROP TABLE _live_moves")
+        return stage_events_since(con, base, limit=self.n) if self.n else []
 
 
 def _write(con: Any, rules: _Rules, states: Iterable[CustomerState], now: datetime) -> None:
