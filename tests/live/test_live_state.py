@@ -288,3 +288,16 @@ def test_catch_up_inside_the_loaders_transaction(journey) -> None:  # type: igno
     state = read_state(wh.con, journey, "a")
     assert state is not None and state["stage"] == "awareness"
     assert len(stage_events_since(wh.con, 0)) == 1
+
+
+def test_a_first_build_in_small_chunks(journey, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    import kundresa.live.state as live
+
+    monkeypatch.setattr(live, "_CHUNK", 2)  # flush states and stage changes every 2
+    wh = Warehouse(None)
+    rows = [(c, m, e) for c in "abcde" for m, e in ((0, "ad"), (5, "price"), (9, "buy"))]
+    moves = load(wh, rows, journey)
+    assert len(moves) == 15 and [m.seq for m in moves] == list(range(1, 16))
+    assert [m.at for m in moves] == sorted(m.at for m in moves)
+    state = stored(wh)
+    assert list(state.customer_id) == list("abcde") and set(state.stage) == {"decision"}

@@ -363,6 +363,30 @@ _EVENTS = (
 )
 
 
+def _paged_rows(con: Any, sql: str, params: Sequence[Any]) -> Iterable[tuple[Any, ...]]:
+    """The rows of an :meth:`_Rules.events_sql` query, in order, read a page at a time from a
+    temporary table, so that the caller may write on the same connection between pages (a
+    connection has one result at a time; another connection would not see the caller's
+    transaction)."""
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _live_rows AS SELECT row_number() OVER (ORDER BY "
+        'person, "timestamp", event, event_id NULLS LAST) AS _r, * FROM (' + sql + ")",
+        list(params),
+    )
+    last = 0
+    while True:
+        page = con.execute(
+            'SELECT person, "timestamp", event, event_id, _tp, _pe FROM _live_rows '
+            "WHERE _r > ? AND _r <= ? ORDER BY _r",
+            [last, last + _CHUNK],
+        ).fetchall()
+        if not page:
+            break
+        yield from page
+        last += _CHUNK
+    con.execute("DROP TABLE _live_rows")
+
+
 def _rows(con: Any, sql: str, params: Sequence[Any]) -> Iterable[tuple[Any, ...]]:
     cur = con.execute(sql, list(params))
     while True:
@@ -466,7 +490,7 @@ def _catch_up(con: Any, rules: _Rules, now: datetime) -> list[StageEvent]:
         st: CustomerState | None = None
         # Rows come person by person: each finished state is written in chunks, so memory
         # holds a chunk, not the warehouse's customers.
-        for person, ts, event, event_id, fits, pfits in _rows(con, rules.events_sql(), []):
+        for person, ts, event, event_id, fits, pfits in _paged_rows(con, rules.events_sql(), []):
             if st is None or st.customer_id != person:
                 if st is not None:
                     done.append(st)
