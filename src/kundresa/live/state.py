@@ -239,11 +239,6 @@ class _Rules:
                 chosen = k
         for i in _bits(persona_fits):
             st.persona_flags[i] = True
-        st.events += 1
-        if st.first_event_at is None:
-            st.first_event_at = ts
-        st.last_event_at = ts
-        st.last_key = _key(ts, event, event_id)
         if chosen is None:
             return None
         tp = self.touchpoints[chosen]
@@ -255,6 +250,18 @@ class _Rules:
         move = (st.stage, tp.stage)
         st.stage, st.stage_entered_at = tp.stage, ts
         return move
+
+    @staticmethod
+    def summarise(st: CustomerState, row: tuple[Any, ...]) -> None:
+        """Count a person's new events into ``st`` from their summary row (``_kind`` 0 of
+        :meth:`events_sql`): how many, the first and the last (events that fit no touchpoint
+        and no persona count only here, and never reach Python one by one)."""
+        _, _, first_ts, _, _, _, _, n, last_ts, last_event, last_id = row
+        st.events += int(n)
+        if st.first_event_at is None:
+            st.first_event_at = first_ts
+        st.last_event_at = last_ts
+        st.last_key = _key(last_ts, last_event, last_id)
 
     def persona(self, st: CustomerState) -> str | None:
         return next((p.id for p, f in zip(self.personas, st.persona_flags, strict=True) if f), None)
@@ -302,9 +309,22 @@ class _Rules:
             "person", "timestamp", "event", "event_id", _tp=_mask(tps), _pe=_mask(pes)
         )
         inner = ibis.to_sql(picked, dialect="duckdb")
+        order = '"timestamp", event, event_id NULLS LAST'
         sql = (
-            f"WITH _live_events AS ({_EVENTS}{where}) SELECT * FROM ({inner}) "
-            'ORDER BY person, "timestamp", event, event_id NULLS LAST'
+            f"WITH _live_events AS ({_EVENTS}{where}), _fits AS ({inner}) "
+            # One summary row per person first (_kind 0: their first event, how many, their
+            # last), then only the events that fit a touchpoint or a persona (_kind 1).
+            f'SELECT person, 0 AS _kind, first("timestamp" ORDER BY {order}) AS "timestamp", '
+            f"first(event ORDER BY {order}) AS event, "
+            f"first(event_id ORDER BY {order}) AS event_id, "
+            "NULL AS _tp, NULL AS _pe, count(*) AS _n, "
+            f'last("timestamp" ORDER BY {order}) AS _last_ts, '
+            f"last(event ORDER BY {order}) AS _last_event, "
+            f"last(event_id ORDER BY {order}) AS _last_id "
+            "FROM _live_events GROUP BY person "
+            'UNION ALL SELECT person, 1, "timestamp", event, event_id, _tp, _pe, NULL, NULL, '
+            "NULL, NULL FROM _fits WHERE contains(_tp, '1') OR contains(_pe, '1') "
+            f"ORDER BY person, _kind, {order}"
         )
         if len(_SQL) > 32:
             _SQL.clear()
@@ -370,14 +390,13 @@ def _paged_rows(con: Any, sql: str, params: Sequence[Any]) -> Iterable[tuple[Any
     transaction)."""
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _live_rows AS SELECT row_number() OVER (ORDER BY "
-        'person, "timestamp", event, event_id NULLS LAST) AS _r, * FROM (' + sql + ")",
+        'person, _kind, "timestamp", event, event_id NULLS LAST) AS _r, * FROM (' + sql + ")",
         list(params),
     )
     last = 0
     while True:
         page = con.execute(
-            'SELECT person, "timestamp", event, event_id, _tp, _pe FROM _live_rows '
-            "WHERE _r > ? AND _r <= ? ORDER BY _r",
+            "SELECT * EXCLUDE (_r) FROM _live_rows WHERE _r > ? AND _r <= ? ORDER BY _r",
             [last, last + _CHUNK],
         ).fetchall()
         if not page:
@@ -422,11 +441,13 @@ def compute_states(
         return states
     where = "" if persons is None else f" WHERE {_PERSON} IN (SELECT unnest(?))"
     params = [] if persons is None else [list(persons)]
-    for person, ts, event, event_id, fits, pfits in _rows(con, rules.events_sql(where), params):
-        st = states.get(person)
-        if st is None:
+    for row in _rows(con, rules.events_sql(where), params):
+        person, kind, ts, event, event_id, fits, pfits = row[:7]
+        if kind == 0:
             st = states[person] = rules.new_state(person)
-        rules.apply(st, ts, event, event_id, fits, pfits)
+            rules.summarise(st, row)
+        else:
+            rules.apply(states[person], ts, event, event_id, fits, pfits)
     return states
 
 
@@ -490,14 +511,18 @@ def _catch_up(con: Any, rules: _Rules, now: datetime) -> list[StageEvent]:
         st: CustomerState | None = None
         # Rows come person by person: each finished state is written in chunks, so memory
         # holds a chunk, not the warehouse's customers.
-        for person, ts, event, event_id, fits, pfits in _paged_rows(con, rules.events_sql(), []):
-            if st is None or st.customer_id != person:
+        for row in _paged_rows(con, rules.events_sql(), []):
+            person, kind, ts, event, event_id, fits, pfits = row[:7]
+            if kind == 0:  # a new person: their summary row comes first
                 if st is not None:
                     done.append(st)
                 if len(done) >= _CHUNK:
                     _write(con, rules, done, now)
                     done = []
                 st = rules.new_state(person)
+                rules.summarise(st, row)
+                continue
+            assert st is not None
             move = rules.apply(st, ts, event, event_id, fits, pfits)
             if move is not None and not had_state:
                 moves.add(person, *move, ts)
@@ -528,8 +553,8 @@ def _catch_up(con: Any, rules: _Rules, now: datetime) -> list[StageEvent]:
     # The new events, by person: appended to the stored state when they all sort after it.
     fresh: dict[str, list[tuple[Any, ...]]] = {}
     fresh_sql = rules.events_sql(" WHERE e._ingest > ?")
-    for person, *rest in _rows(con, fresh_sql, [watermark]):
-        fresh.setdefault(person, []).append(tuple(rest))
+    for row in _rows(con, fresh_sql, [watermark]):
+        fresh.setdefault(row[0], []).append(row)
     stored = _read(con, rules, list(set(fresh) | recompute))
     moves = _Moves(con)
     updated: dict[str, CustomerState] = {}
@@ -537,10 +562,12 @@ def _catch_up(con: Any, rules: _Rules, now: datetime) -> list[StageEvent]:
         if person in recompute:
             continue
         st = stored.get(person) or rules.new_state(person)
-        if st.last_key is not None and _key(*evs[0][:3]) <= st.last_key:
+        summary = evs[0]  # the first new event (of any kind), how many, the last
+        if st.last_key is not None and _key(*summary[2:5]) <= st.last_key:
             recompute.add(person)  # a late event: this customer from their whole history
             continue
-        for ts, event, event_id, fits, pfits in evs:
+        rules.summarise(st, summary)
+        for _, _, ts, event, event_id, fits, pfits, *_ in evs[1:]:
             move = rules.apply(st, ts, event, event_id, fits, pfits)
             if move is not None:
                 moves.add(person, *move, ts)
