@@ -117,6 +117,8 @@ def test_forget_removes_the_person_and_nothing_else(project: Path) -> None:
         "links": 2,
         "traits": 1,
         "quarantined": 1,
+        "live_states": 1,  # the live customer state and the stage-entered feed forget too
+        "stage_events": 1,
     }
     assert sorted(Path(f).name for f in counts["files"]) == ["1-mine.csv", "2-nested.jsonl"]
     assert counts["file_rows"] == 2

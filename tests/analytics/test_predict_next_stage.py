@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner, Result
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kundresa.analytics.predict import (
     evaluate_scores,
@@ -302,3 +304,48 @@ def test_next_says_when_the_data_changed(folder: Path, tmp_path: Path) -> None:
     assert r.exit_code == 0, r.output
     assert "the model was trained on 990 events, the project now has 991" in r.stderr
     assert json.loads(r.stdout)["stage"] == "awareness"
+
+
+# -- one customer, fast: score_customer gives next_best_step's answer ---------------------------
+
+
+def test_score_customer_equals_next_best_step(project: Project, journey, model) -> None:  # type: ignore[no-untyped-def]
+    from kundresa.analytics.predict import next_best_step, score_customer
+    from kundresa.live.state import customer_events
+
+    events = history()
+    chosen = list(events.customer_id.drop_duplicates().iloc[::37])
+    assert len(chosen) >= 10
+    for who in chosen:
+        mine = customer_events(project.warehouse.con, who)
+        assert score_customer(mine, journey, who, model) == next_best_step(
+            project.events, journey, who, model
+        )
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.sampled_from([None, 1, 2, 3]), min_size=1, max_size=25), st.booleans())
+def test_visits_of_one_customer_equal_stage_visits(
+    stages: list[int | None], circular: bool
+) -> None:
+    from kundresa.analytics.journeys import stage_visits
+    from kundresa.analytics.predict import _visits_of
+    from kundresa.analytics.touchpoints import staged_from_tagged
+
+    j, _ = parse_journey(JOURNEY + f"circular: {str(circular).lower()}\n")
+    assert j is not None
+    ids = list(j.stage_ids)
+    times = [START + timedelta(hours=i) for i in range(len(stages))]
+    us = np.array([int((t - datetime(1970, 1, 1)).total_seconds() * 1e6) for t in times])
+    mine = _visits_of("a", stages, us, j)
+    tagged = pd.DataFrame(
+        {
+            "customer_id": "a",
+            "timestamp": times,
+            "stage": [ids[s - 1] if s else None for s in stages],
+        }
+    )
+    v = stage_visits(None, j, staged=staged_from_tagged(tagged, j)).to_pandas()
+    assert list(mine.cycle) == list(v.cycle)
+    assert list(mine.stage_index) == list(v.stage_index)
+    assert [pd.Timestamp(x, unit="us") for x in mine._entered] == list(v.entered_at)

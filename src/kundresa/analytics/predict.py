@@ -60,6 +60,7 @@ __all__ = [
     "evaluate_scores",
     "load_model",
     "next_best_step",
+    "score_customer",
     "snapshot_features",
     "top_decile_lift",
     "train_next_stage",
@@ -271,7 +272,15 @@ def snapshot_features(
     counts = _counts(_tagged(events, journey).to_pandas(), cuts, vocab, active_s)
     if counts.empty:
         return pd.DataFrame(columns=[CUSTOMER, "cutoff", "stage_index", *vocab.features])
-    visits = _visits(events, journey)
+    return _assemble(counts, _visits(events, journey), _persona_since(events, journey), vocab)
+
+
+def _assemble(
+    counts: pd.DataFrame, visits: pd.DataFrame, persona_since: pd.DataFrame, vocab: _Vocabulary
+) -> pd.DataFrame:
+    """Snapshot rows from the counts at each cut-off, the stage visits and when each persona
+    first fit (the parts :func:`snapshot_features` computes on an engine and
+    :func:`score_customer` from one customer's events)."""
     snaps = counts.sort_values("cutoff", kind="stable")
     # The visit open at the cut-off: the last one entered strictly before it (its stage and
     # cycle are fixed by the events up to its entry).
@@ -292,7 +301,7 @@ def snapshot_features(
     snaps["days_in_stage"] = (snaps.cutoff - snaps._entered) / US_PER_DAY
     snaps["recency_days"] = (snaps.cutoff - snaps.last_t) / US_PER_DAY
     snaps["tenure_days"] = (snaps.cutoff - snaps.first_t) / US_PER_DAY
-    snaps["persona"] = _persona_at(snaps, _persona_since(events, journey), vocab)
+    snaps["persona"] = _persona_at(snaps, persona_since, vocab)
     cols = [CUSTOMER, "cutoff", "stage_index", *vocab.features]
     return snaps[cols].sort_values(["cutoff", CUSTOMER], kind="stable").reset_index(drop=True)
 
@@ -739,14 +748,141 @@ def next_best_step(
     visits = _visits(mine, journey)
     if visits.empty:
         raise PredictError(f"customer {customer_id!r} has no event in any stage of the journey")
-    last = visits.iloc[-1]
-    stage_i = int(last.stage_index)
-    stage = journey.stage_ids[stage_i - 1]
     hi = int(mine.aggregate(hi=epoch_us(mine[TIMESTAMP].max())).to_pandas().hi.iloc[0])
     now = hi + 1  # just after the customer's last event: every event counts
     vocab = model.vocabulary
     snaps = snapshot_features(mine, journey, [now], active_within=None, vocabulary=vocab)
-    persona_since = _persona_since(mine, journey)
+    return _recommend(customer_id, journey, model, visits, snaps, _persona_since(mine, journey))
+
+
+def score_customer(
+    events: pd.DataFrame, journey: Journey, customer_id: str, model: NextStageModel
+) -> dict[str, Any]:
+    """:func:`next_best_step` for one customer whose events are at hand: the same answer,
+    computed in memory from those events only (a request's worth of work: no query over the
+    whole history, no training).
+
+    Touchpoints are tagged with :func:`kundresa.model.assign.assign_touchpoints` (the
+    reference the engine expressions are tested against) and channel matches applied in
+    Python; the counts, visits and persona then go through the same code as training's
+    snapshots.
+
+    Parameters
+    ----------
+    events
+        The customer's events (every id of the person), canonical columns; ``properties``
+        holds a dict (or ``None``) per row.
+    journey
+        The journey the model was trained with.
+    customer_id
+        The customer id the answer names.
+    model
+        A trained :class:`NextStageModel` (load it once with :func:`load_model`).
+
+    Returns
+    -------
+    dict
+        As :func:`next_best_step`.
+
+    Raises
+    ------
+    NotFoundError
+        ``events`` is empty.
+    PredictError
+        None of the events is in a stage of the journey.
+    """
+    from kundresa.model.assign import assign_touchpoints
+    from kundresa.model.events import EVENT, EVENT_ID
+
+    if events.empty:
+        raise NotFoundError(f"no events for customer {customer_id!r}")
+    ev = events.assign(_null_id=events[EVENT_ID].isna())
+    ev = ev.sort_values([TIMESTAMP, EVENT, "_null_id", EVENT_ID], kind="stable")
+    ev = ev.reset_index(drop=True)
+    props = [p if isinstance(p, dict) else dict(p or {}) for p in ev[PROPERTIES]]
+    records = [
+        {CUSTOMER: customer_id, TIMESTAMP: t, EVENT: e, PROPERTIES: p}
+        for t, e, p in zip(ev[TIMESTAMP], ev[EVENT], props, strict=True)
+    ]
+    tps = assign_touchpoints(journey, records)
+    index = {s: i + 1 for i, s in enumerate(journey.stage_ids)}
+    stages = [journey.touchpoint(tp).stage if tp is not None else None for tp in tps]
+    if all(s is None for s in stages):
+        raise PredictError(f"customer {customer_id!r} has no event in any stage of the journey")
+    rules = [c for c in journey.channels if c.match is not None]
+    channels = [
+        next((c.id for c in rules if c.match is not None and c.match.fits(e, p)), ch)
+        for e, p, ch in zip(ev[EVENT], props, ev[CHANNEL], strict=True)
+    ]
+    us = pd.to_datetime(ev[TIMESTAMP]).astype("datetime64[us]").astype("int64").to_numpy()
+    tagged = pd.DataFrame(
+        {
+            CUSTOMER: customer_id,
+            "_t": us,
+            "touchpoint": [tp if tp is not None else _NONE for tp in tps],
+            "channel": [c if isinstance(c, str) else _NONE for c in channels],
+            "value": pd.to_numeric(ev[VALUE], errors="coerce").fillna(0.0).astype(float),
+            "stage_index": pd.array([index.get(s) if s else None for s in stages], "Int64"),
+        }
+    )
+    visits = _visits_of(customer_id, [index.get(s) if s else None for s in stages], us, journey)
+    vocab = model.vocabulary
+    cut = -(-(int(us.max()) + 1) // 1_000_000)  # just after the last event, whole seconds
+    counts = _counts(tagged, [cut], vocab, None)
+    personas = [p for p in journey.personas if p.match is not None]
+    since: dict[str, Any] = {CUSTOMER: [customer_id]}
+    for p in personas:
+        assert p.match is not None
+        hits = [
+            int(t)
+            for t, pr in zip(us, props, strict=True)
+            if p.match.condition.matches(pr.get(p.match.property))
+        ]
+        since[p.id] = pd.array([min(hits) if hits else None], "Int64")
+    persona_since = pd.DataFrame(since) if personas else pd.DataFrame({CUSTOMER: []})
+    snaps = _assemble(counts, visits, persona_since, vocab) if not counts.empty else counts
+    return _recommend(customer_id, journey, model, visits, snaps, persona_since)
+
+
+def _visits_of(
+    customer_id: str, stage_index: list[int | None], us: np.ndarray, journey: Journey
+) -> pd.DataFrame:
+    """One customer's stage visits (``customer_id``, ``cycle``, ``stage_index``,
+    ``_entered``), in Python, by the rules of :func:`~kundresa.analytics.journeys.stage_visits`:
+    a visit is a run of staged events in one stage; a visit to the first stage starts a new
+    cycle when the visits since the previous one reached the cycle stage."""
+    from kundresa.analytics.journeys import cycle_stage
+
+    runs: list[tuple[int, int]] = []
+    for s, t in zip(stage_index, us, strict=True):
+        if s is not None and (not runs or runs[-1][0] != s):
+            runs.append((s, int(t)))
+    hit_at = cycle_stage(journey)
+    cycle, reached, rows = 1, False, []
+    for k, (s, t) in enumerate(runs):
+        if s == 1:
+            if k > 0 and reached:
+                cycle += 1
+            reached = False  # a new segment between first-stage visits
+        reached = reached or s >= hit_at
+        rows.append((customer_id, cycle, s, t))
+    return pd.DataFrame(rows, columns=[CUSTOMER, "cycle", "stage_index", "_entered"])
+
+
+def _recommend(
+    customer_id: str,
+    journey: Journey,
+    model: NextStageModel,
+    visits: pd.DataFrame,
+    snaps: pd.DataFrame,
+    persona_since: pd.DataFrame,
+) -> dict[str, Any]:
+    """The answer of :func:`next_best_step` from the customer's visits (in entry order), their
+    snapshot just after their last event and when each persona first fit."""
+    vocab = model.vocabulary
+    last = visits.iloc[-1]
+    stage_i = int(last.stage_index)
+    stage = journey.stage_ids[stage_i - 1]
     persona = next(
         (p for p in vocab.personas if p in persona_since and persona_since[p].notna().any()),
         None,
@@ -766,9 +902,11 @@ def next_best_step(
     if not snaps.empty:
         out["next_stage"] = journey.stage_ids[stage_i]
         x = _design(snaps, model.features)
-        p = float(model.classifier.predict_proba(x)[0, 1])
-        out["p_next_stage"] = p
-        items = _touchpoint_uplifts(x, p, stage, journey, model)
+        # One row to score: threads would only wait for each other.
+        with _one_thread():
+            p = float(model.classifier.predict_proba(x)[0, 1])
+            out["p_next_stage"] = p
+            items = _touchpoint_uplifts(x, p, stage, journey, model)
     for text in _content(journey, stage, persona):
         items.append(
             {
@@ -787,10 +925,9 @@ def _touchpoint_uplifts(
     x: pd.DataFrame, p: float, stage: str, journey: Journey, model: NextStageModel
 ) -> list[dict[str, Any]]:
     ratios = model.touchpoint_ratio.get(stage, {})
-    rows = []
-    for tp in journey.touchpoints:
-        if tp.stage != stage or tp.id not in model.touchpoints:
-            continue
+    chosen = [tp for tp in journey.touchpoints if tp.stage == stage and tp.id in model.touchpoints]
+    counterfactuals = []
+    for tp in chosen:
         cf = x.copy()
         bump = [f"tp:{tp.id}:total", *(f"tp:{tp.id}:{d}d" for d in _WINDOWS)]
         bump += ["frequency", *(f"events_{d}d" for d in _WINDOWS)]
@@ -799,7 +936,14 @@ def _touchpoint_uplifts(
             bump += [f"ch:{channel}:total", *(f"ch:{channel}:{d}d" for d in _WINDOWS)]
         cf[bump] = cf[bump] + 1
         cf["recency_days"] = 0.0
-        uplift = float(model.classifier.predict_proba(cf)[0, 1]) - p
+        counterfactuals.append(cf)
+    if not chosen:
+        return []
+    # Every counterfactual in one call: one pass over the trees instead of one per touchpoint.
+    scores = model.classifier.predict_proba(pd.concat(counterfactuals, ignore_index=True))[:, 1]
+    rows = []
+    for tp, score in zip(chosen, scores, strict=True):
+        uplift = float(score) - p
         ratio = ratios.get(tp.id)
         if ratio is None:
             seen = "too few customers with and without it to compare"

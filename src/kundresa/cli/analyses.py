@@ -316,6 +316,78 @@ def _attribution_run(analysis: str, params: dict[str, Any], values: Values) -> N
         emit(table, fmt, title=title, units=units, lang=result.lang, excel=values["excel"])
 
 
+_LIVE_FIELDS = (
+    "stage",
+    "stage_entered_at",
+    "persona",
+    "next_stage",
+    "p_next_stage",
+    "horizon_days",
+    "highest_stage",
+    "last_event_at",
+    "events",
+)
+
+
+def _customer_run(analysis: str, params: dict[str, Any], values: Values) -> None:
+    """The live state (docs/live-state.md) on top of the timeline."""
+    import json
+
+    import pandas as pd
+
+    from kundresa.errors import NotFoundError
+
+    fmt, live_only = values["fmt"], values.get("live")
+    with open_project(
+        values["project_dir"],
+        values["events_file"],
+        values["journey_file"],
+        values["engine"],
+        values["tz"],
+    ) as project:
+        try:
+            state = project.customer_state(params["customer_id"], lang=values.get("lang"))
+        except NotFoundError:
+            if live_only:
+                raise
+            state = None  # the timeline says there is no such customer
+        if not live_only:
+            scope = project.scope(**_scope_args(_SPECS_BY_NAME["customer"], values))
+            result = project.run(analysis, scope=scope, **params)
+    if state is not None and (live_only or fmt == "table"):
+        for note in state["notes"]:
+            warn(note, "note")
+        if fmt == "json":
+            click.echo(json.dumps(state, indent=2, ensure_ascii=False))
+        else:
+            row = {"customer_id": state["customer_id"], "stage_label": state["stage_label"]}
+            row.update({k: state[k] for k in _LIVE_FIELDS})
+            row["last_touchpoints"] = ", ".join(t["touchpoint"] for t in state["last_touchpoints"])
+            if fmt == "csv":
+                emit(pd.DataFrame([row]), fmt)
+            else:
+                pairs = pd.DataFrame(
+                    {"field": list(row), "value": [_shown(v) for v in row.values()]}
+                )
+                emit(pairs, fmt, title="Now", units={"field": "label", "value": "label"})
+                items = pd.DataFrame(
+                    state["recommended_content"], columns=["item", "kind", "score"]
+                )
+                if not items.empty:
+                    units = {"item": "label", "kind": "label", "score": "number"}
+                    emit(items, fmt, title="Recommended next", units=units)
+    if not live_only:
+        emit_result(result, fmt, excel=values["excel"])
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return str(value)
+
+
 _FUNNEL_VIEWS = (
     "steps: the funnel; time: time-to-convert histogram; trend: conversion by entry "
     "period; customers: who reached (or dropped after) --customers-at."
@@ -358,10 +430,22 @@ COMMAND_SPECS: tuple[CommandSpec, ...] = (
     ),
     CommandSpec(
         "customer",
-        "One customer's journey: stage visits, moves and cycles (or every event).",
+        "One customer's live state and next best step, then their journey: stage visits, "
+        "moves and cycles (or every event). Any of the person's ids works.",
         {"": "customer"},
         period=False,
         persona=False,
+        extra=(
+            (
+                "--live",
+                {
+                    "is_flag": True,
+                    "help": "Only the live state and next best step (what GET "
+                    "/api/customers/ID answers; a JSON object with --format json).",
+                },
+            ),
+        ),
+        run=_customer_run,
     ),
     CommandSpec(
         "paths",

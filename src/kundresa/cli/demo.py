@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.markup import escape
 
-from kundresa.cli._common import JOURNEY_FILE, emit_result, err, out, say
+from kundresa.cli._common import JOURNEY_FILE, UserError, emit_result, err, out, say
 
 
 @click.command()
@@ -26,6 +27,19 @@ from kundresa.cli._common import JOURNEY_FILE, emit_result, err, out, say
     show_default=True,
     help="Port to serve on.",
 )
+@click.option(
+    "--live",
+    is_flag=True,
+    help="Keep new customers arriving: stream generated events to the served collector "
+    "(/v1/batch, with a write key made up and printed), so the map's numbers move.",
+)
+@click.option(
+    "--rate",
+    type=click.FloatRange(0.1, 10_000),
+    default=20.0,
+    show_default=True,
+    help="Events per second with --live.",
+)
 def demo(
     directory: Path,
     customers: int,
@@ -34,10 +48,16 @@ def demo(
     no_serve: bool,
     force: bool,
     port: int,
+    live: bool,
+    rate: float,
 ) -> None:
     """Build a demo company's project (journey and events), summarise it and serve the web app
-    on 127.0.0.1 (``--no-serve`` stops after the summary)."""
+    on 127.0.0.1 (``--no-serve`` stops after the summary; ``--live`` streams new customers'
+    events to the server's collector while it serves)."""
     from kundresa.demo.project import build_demo
+
+    if live and no_serve:
+        raise click.UsageError("--live streams to the server it starts: leave out --no-serve")
 
     with err.status(f"generating {customers:,} demo customers…"):
         project = build_demo(directory, customers=customers, seed=seed, lang=lang, force=force)
@@ -65,4 +85,34 @@ def demo(
         return
     from kundresa.web.cli import run_server
 
-    run_server(directory, port=port, lang=lang)
+    if not live:
+        run_server(directory, port=port, lang=lang)
+        return
+    import inspect
+    import secrets
+    import threading
+
+    from kundresa.demo.live import wait_and_stream
+
+    if "write_key" not in inspect.signature(run_server).parameters:
+        raise UserError(
+            "--live needs the collector (kundresa serve --write-key), not in this build"
+        )
+    key = secrets.token_urlsafe(18)
+    say(f"Write key: {key}")
+    say(f"Streaming about {rate:g} events a second to http://127.0.0.1:{port}/v1/batch")
+    stop = threading.Event()
+    url = f"http://127.0.0.1:{port}/v1/batch"
+    streamer = threading.Thread(
+        target=wait_and_stream,
+        args=(url, key, stop),
+        kwargs={"rate": rate, "seed": seed + 1, "say": say},
+        daemon=True,
+    )
+    streamer.start()
+    collector: dict[str, Any] = {"write_key": key}
+    try:
+        run_server(directory, port=port, lang=lang, **collector)
+    finally:
+        stop.set()
+        streamer.join(5)

@@ -141,7 +141,8 @@ def forget(customer: str, project_dir: Path, yes: bool, fmt: str) -> None:
     out.print(
         f"forgot customer {counts['customer_id']}: {counts['events']:,} events, "
         f"{counts['ids']:,} ids, {counts['links']:,} links, {counts['traits']:,} traits, "
-        f"{counts['quarantined']:,} quarantined rows; {counts['file_rows']:,} rows from "
+        f"{counts['quarantined']:,} quarantined rows, {counts['stage_events']:,} stage events "
+        f"and the live state; {counts['file_rows']:,} rows from "
         f"{len(counts['files']):,} uploaded files",
         markup=False,
     )

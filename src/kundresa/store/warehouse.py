@@ -1165,7 +1165,8 @@ class Warehouse:
         """Remove a person — every id stitched to ``id`` — in one transaction.
 
         Deletes the events stored under any of the person's ids, their identity links and
-        traits, and the quarantined rows that mention one of the ids (a field equal to it, or,
+        traits, their live state and stage events (:mod:`kundresa.live.state`), and the
+        quarantined rows that mention one of the ids (a field equal to it, or,
         for a line that could not be split into fields, a part between ``,;|`` or tabs equal
         to it); clears the ids from other people's events that carried one as their
         anonymous id (a shared device); recomputes the id map. If anything fails, nothing is
@@ -1174,8 +1175,8 @@ class Warehouse:
         Returns
         -------
         dict
-            ``customer_id``, and the numbers of ``ids``, ``events``, ``links``, ``traits`` and
-            ``quarantined`` rows removed.
+            ``customer_id``, and the numbers of ``ids``, ``events``, ``links``, ``traits``,
+            ``live_states``, ``stage_events`` and ``quarantined`` rows removed.
 
         Raises
         ------
@@ -1224,6 +1225,12 @@ class Warehouse:
                     [ids],
                 ).fetchone()
             )
+            # The live customer state and the stage-entered feed hold the person too.
+            from kundresa.live.state import forget_ids
+
+            live = forget_ids(con, ids)
+            counts["live_states"] = live["customer_state"]
+            counts["stage_events"] = live["stage_events"]
             if counts["links"]:
                 materialise_id_map(con)
             con.execute("COMMIT")

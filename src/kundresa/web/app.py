@@ -62,7 +62,9 @@ def create_app(
         (``app.state.project.close()``) stops it after a last load.
     after_load
         With a write key: called with the open write connection inside each load's
-        transaction (:mod:`kundresa.live.loader`).
+        transaction (:mod:`kundresa.live.loader`); by default the live customer state and the
+        stage-entered feed catch up there (:func:`kundresa.live.state.catch_up`), so a load
+        and the state it moves commit together.
 
     Raises
     ------
@@ -132,6 +134,7 @@ def create_app(
         routes.compare,
         routes.attribution,
         routes.customer,
+        routes.live,
     ):
         app.include_router(area.router(site))
     app.include_router(routes.editor.router(site, job_manager))
@@ -140,6 +143,8 @@ def create_app(
     if write_key:
         from kundresa.live.collector import LOG_DIR, Collector, router
 
+        if after_load is None:
+            after_load = _live_state_follows(state)
         collector = Collector(
             write_key,
             state.root / STORE_DIR / LOG_DIR,
@@ -151,3 +156,18 @@ def create_app(
         app.include_router(router(collector))
     limits.document_responses(app)
     return app
+
+
+def _live_state_follows(state: ProjectState) -> Callable[[Any], None]:
+    """The collector's ``after_load``: the live customer state and the stage-entered feed
+    follow each load, in the load's own transaction (a failure rolls the load back, and the
+    logged batches load again in the next cycle)."""
+
+    def after_load(con: Any) -> None:
+        project = state.project
+        if project.has_journey:
+            from kundresa.live.state import catch_up
+
+            catch_up(con, project.journey, in_transaction=True)
+
+    return after_load

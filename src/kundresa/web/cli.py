@@ -9,12 +9,21 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import click
 
-__all__ = ["WARM_PAGES", "ServeError", "is_loopback", "run_server", "serve", "warm_up"]
+__all__ = [
+    "WARM_PAGES",
+    "ServeError",
+    "is_loopback",
+    "run_server",
+    "serve",
+    "start_webhooks",
+    "warm_up",
+]
 
 TOKEN_ENV = "KUNDRESA_TOKEN"
 WRITE_KEY_ENV = "KUNDRESA_WRITE_KEY"
@@ -51,8 +60,10 @@ def run_server(
     lang: str | None = None,
     open_browser: bool = False,
     write_key: str | None = None,
+    webhooks: Sequence[str] = (),
 ) -> None:
-    """Serve the project's web app until interrupted; prints the URL first.
+    """Serve the project's web app until interrupted; prints the URL first. ``webhooks``
+    receive every stage event recorded while it serves (:mod:`kundresa.live.webhooks`).
 
     With ``write_key`` (or ``KUNDRESA_WRITE_KEY``) the Segment-shaped collector answers under
     ``/v1/`` (docs/collector.md); stopping the server loads what it has logged.
@@ -83,10 +94,19 @@ def run_server(
             probe.bind((host.strip("[]"), port))
         except OSError as exc:
             raise ServeError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+    from kundresa.errors import UsageError
+    from kundresa.live.webhooks import check_webhook_url
+
+    try:
+        for url in webhooks:
+            check_webhook_url(url)
+    except UsageError as exc:
+        raise ServeError(str(exc)) from exc
     try:
         app = create_app(project_dir, token=token, lang=lang, write_key=write_key)
     except (ProjectError, ValueError, LogError) as exc:
         raise ServeError(str(exc)) from exc
+    dispatcher = start_webhooks(app, webhooks) if webhooks else None
     if is_loopback(host):
         # Only this machine's own names: a web page elsewhere cannot reach the app through
         # a domain of its own pointed at 127.0.0.1 (DNS rebinding).
@@ -118,8 +138,28 @@ def run_server(
     try:
         server.run()
     finally:
+        if dispatcher is not None:
+            dispatcher.stop()
         app.state.jobs.shutdown()  # running uploads stop and roll back (web/jobs.py)
         app.state.project.close()
+
+
+def start_webhooks(app: Any, urls: Sequence[str]) -> Any:
+    """Post the served project's stage events recorded from now on to ``urls``; the running
+    :class:`~kundresa.live.webhooks.WebhookDispatcher`."""
+    from kundresa.live.state import latest_seq
+    from kundresa.live.webhooks import WebhookDispatcher
+
+    state = app.state.project
+
+    def read_feed(since: int, limit: int) -> list[dict[str, Any]]:
+        with state.lock:  # the served connection is used by one thread at a time
+            return state.project.stage_events(since, limit)
+
+    with state.lock:
+        start = latest_seq(state.project.warehouse.con)
+    click.echo(f"Posting stage events to {len(urls)} webhook(s) (docs/live-state.md).")
+    return WebhookDispatcher(urls, read_feed, start_after=start).start()
 
 
 LOOPBACK_NAMES = ["127.0.0.1", "localhost", "::1", "[::1]"]
@@ -182,6 +222,14 @@ def warm_up(server: Any, base_url: str, token: str | None) -> None:
     help=f"Collect live events under /v1/ with this write key (or {WRITE_KEY_ENV}); "
     "see docs/collector.md.",
 )
+@click.option(
+    "--webhook",
+    "webhooks",
+    multiple=True,
+    metavar="URL",
+    help="POST every customer's stage change ({customer_id, from_stage, to_stage, at}) to "
+    "URL; repeatable. Retried with backoff; never blocks ingest (docs/live-state.md).",
+)
 def serve(
     project_dir: Path,
     host: str,
@@ -190,8 +238,16 @@ def serve(
     lang: str | None,
     open_browser: bool,
     write_key: str | None,
+    webhooks: tuple[str, ...],
 ) -> None:
     """Serve the journey map, the analyses and their HTTP API (OpenAPI at /openapi.json)."""
     run_server(
-        project_dir, host, port, token, lang=lang, open_browser=open_browser, write_key=write_key
+        project_dir,
+        host,
+        port,
+        token,
+        lang=lang,
+        open_browser=open_browser,
+        write_key=write_key,
+        webhooks=webhooks,
     )

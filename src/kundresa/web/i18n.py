@@ -191,6 +191,16 @@ _TEXT: dict[str, tuple[str, str, str]] = {
     "search": ("Search", "Sök", "Søg"),
     "timeline": ("Timeline", "Tidslinje", "Tidslinje"),
     "stage_moves": ("Stage moves", "Fasbyten", "Faseskift"),
+    "live_state": ("Now", "Just nu", "Lige nu"),
+    "next_stage": ("Next stage", "Nästa fas", "Næste fase"),
+    "within": ("within", "inom", "inden for"),
+    "last_touchpoints": (
+        "Last touchpoints",
+        "Senaste beröringspunkter",
+        "Seneste berøringspunkter",
+    ),
+    "recommended": ("Recommended next", "Rekommenderat härnäst", "Anbefalet som det næste"),
+    "refresh": ("Refresh numbers", "Uppdatera siffrorna", "Opdater tallene"),
     "no_customer": (
         "No customer with this id.",
         "Ingen kund med detta id.",

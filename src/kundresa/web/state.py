@@ -126,6 +126,21 @@ class ProjectState:
             self.lock.release()
         return bool(count)
 
+    @staticmethod
+    def _catch_up(writer: Warehouse, journey: Any) -> None:
+        """The live customer state and the stage-entered feed follow the upload; if that
+        fails the upload still stands, and the next load catches up."""
+        import logging
+
+        from kundresa.live.state import catch_up
+
+        try:
+            catch_up(writer.con, journey)
+        except Exception as exc:
+            logging.getLogger("kundresa.live").warning(
+                "live customer state not updated (the next load catches up): %s", exc
+            )
+
     def ingest(
         self,
         path: Path,
@@ -145,6 +160,8 @@ class ProjectState:
             if opened is not None:
                 opened(writer)
             report = writer.ingest([path], progress=progress, **options)
+            if self.project.has_journey:
+                self._catch_up(writer, self.project.journey)
         return report.as_dict()
 
     @contextlib.contextmanager

@@ -15,6 +15,7 @@ from kundresa.web.routes import (
     editor,
     funnel,
     journey_map,
+    live,
     paths,
     retention,
 )
@@ -29,6 +30,7 @@ __all__ = [
     "editor",
     "funnel",
     "journey_map",
+    "live",
     "paths",
     "retention",
 ]

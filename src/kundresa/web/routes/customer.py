@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from kundresa.analyses import Param, ParameterError
+from kundresa.errors import KundresaError
 from kundresa.web import views
 from kundresa.web.site import Site, twin
 
@@ -18,7 +19,15 @@ def _build(run: views.Analyses, *, id: str | None) -> dict[str, Any]:
         raise ParameterError("id: a customer id is required")
     if len(id) > 500:
         raise ParameterError("id: longer than 500 characters")
-    return views.customer_view(run, customer=id)
+    data = views.customer_view(run, customer=id)
+    data["live"] = None
+    if data["found"]:
+        try:
+            # The live state and the next best step (docs/live-state.md), as the API gives it.
+            data["live"] = run.project.customer_state(id, lang=run.lang)
+        except KundresaError as exc:
+            data["live"] = {"error": str(exc)}
+    return data
 
 
 def router(site: Site) -> APIRouter:
@@ -34,7 +43,8 @@ def router(site: Site) -> APIRouter:
         build=_build,
         summary="One customer's timeline",
         description="Events (with touchpoint, stage, channel), stage visits (moves) and "
-        "cycles; `found` is false for a customer with no events.",
+        "cycles; `found` is false for a customer with no events. `live` is the customer's "
+        "live state and next best step (as `/api/customers/{id}` gives it).",
         scope=(),
         empty_page=lambda given: not given.get("id"),
         needs_events=False,

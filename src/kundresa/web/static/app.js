@@ -651,8 +651,56 @@
     poll();
   }
 
+  /* The map's numbers follow new events (an upload, the collector, `kundresa demo --live`):
+     every data-refresh seconds, and on the refresh button, /api/map is read again with the
+     page's own parameters and each number is written into its cell (textContent only). */
+  function setNumber(el, value, format) {
+    if (!el) return;
+    el.setAttribute("data-value", value == null ? "" : value);
+    el.textContent = format(value);
+  }
+  function refreshMap() {
+    var table = document.getElementById("journey-map");
+    if (!table) return;
+    var params = new URLSearchParams(window.location.search);
+    params.delete("view");
+    return fetch("/api/map?" + params.toString(), { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (map) {
+        if (!map || !map.stages) return;
+        map.stages.forEach(function (s) {
+          var cell = table.querySelector('tr.numbers td[data-stage="' + CSS.escape(s.stage) + '"]');
+          if (cell) {
+            setNumber(cell.querySelector(".reached"), s.reached, num);
+            setNumber(cell.querySelector(".entered"), s.entered, num);
+            setNumber(cell.querySelector(".conversion"), s.conversion_from_previous, pct);
+            setNumber(cell.querySelector(".dropped"), s.dropped, num);
+          }
+          (s.touchpoints || []).forEach(function (tp) {
+            var li = table.querySelector('li[data-touchpoint="' + CSS.escape(tp.id) + '"]');
+            if (!li) return;
+            setNumber(li.querySelector(".customers"), tp.customers, num);
+            setNumber(li.querySelector(".events"), tp.events, num);
+          });
+        });
+        var stamp = document.getElementById("map-refreshed");
+        if (stamp) stamp.textContent = new Date().toLocaleTimeString();
+      })
+      .catch(function () { /* the next refresh tries again */ });
+  }
+  function watchMap() {
+    var button = document.getElementById("refresh-map");
+    if (!button) return;
+    button.addEventListener("click", function () { refreshMap(); });
+    var every = parseInt(button.getAttribute("data-refresh") || "0", 10);
+    if (every > 0) window.setInterval(function () {
+      if (!document.hidden) refreshMap();
+    }, every * 1000);
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     watchJob();
+    watchMap();
     if (!data || typeof echarts === "undefined") return;
     document.querySelectorAll("[data-chart]").forEach(function (el) {
       var f = draw[el.getAttribute("data-chart")];

@@ -1,0 +1,220 @@
+"""Webhooks: post every stage-entered event to receivers (``kundresa serve --webhook URL``).
+
+A :class:`WebhookDispatcher` reads the stage-entered feed (``stage_events``, written by
+:func:`kundresa.live.state.catch_up`) in a thread of its own, so an ingest never waits for a
+receiver. Each receiver has its own queue and sender thread: one ``POST`` per stage event,
+in feed order, with the JSON body ``{"seq", "customer_id", "from_stage", "to_stage", "at"}``.
+
+When a receiver is down (a connection error, a timeout or a non-2xx answer) the event is
+retried with exponential backoff (1 s, 2 s, 4 s … at most 60 s between tries) up to
+``attempts`` tries; then it is dropped with a warning on the server's log and the next one is
+sent. Events wait in memory while a receiver is down (at most ``queue_limit`` per receiver;
+the oldest are dropped beyond that, with a warning). Nothing is lost for good: the feed keeps
+every event, and a receiver can catch up from ``GET /api/stage-events?since=SEQ`` (its last
+``seq``). Only stage events recorded after the server started are posted.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections import deque
+from collections.abc import Callable, Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+from kundresa.errors import UsageError
+
+__all__ = ["WebhookDispatcher", "check_webhook_url", "post_json"]
+
+log = logging.getLogger("kundresa.webhooks")
+
+
+def check_webhook_url(url: str) -> str:
+    """The URL if it can receive webhooks (``http`` or ``https`` with a host).
+
+    Raises
+    ------
+    UsageError
+        Any other URL.
+
+    Examples
+    --------
+    >>> check_webhook_url("https://crm.example.com/hooks/kundresa")
+    'https://crm.example.com/hooks/kundresa'
+    >>> check_webhook_url("ftp://example.com")
+    Traceback (most recent call last):
+    ...
+    kundresa.errors.UsageError: --webhook 'ftp://example.com': expected an http:// or https:// URL
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"--webhook {url!r}: expected an http:// or https:// URL")
+    return url
+
+
+def post_json(url: str, body: dict[str, Any], timeout: float = 5.0) -> None:
+    """POST ``body`` as JSON; raises :class:`OSError` unless the receiver answers 2xx."""
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode("utf-8"),
+        headers={"Content-Type": "application/json", "User-Agent": "kundresa-webhook/1"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=timeout) as answer:
+        answer.read()
+        if not 200 <= answer.status < 300:
+            raise OSError(f"answered {answer.status}")
+
+
+class WebhookDispatcher:
+    """Posts the stage-entered feed to webhook receivers, from threads of its own.
+
+    Parameters
+    ----------
+    urls
+        The receivers.
+    read_feed
+        ``read_feed(since, limit)``: stage events with ``seq > since`` as dicts (as
+        :meth:`kundresa.project.Project.stage_events` gives them).
+    start_after
+        The ``seq`` already seen: only later events are posted.
+    poll
+        Seconds between reads of the feed.
+    attempts
+        Tries per event and receiver before it is dropped.
+    backoff, max_backoff
+        Seconds before the first retry, doubled after every failure up to ``max_backoff``.
+    queue_limit
+        Events kept per receiver while it is down.
+    timeout
+        Seconds to wait for a receiver's answer.
+    post
+        How to send one event (:func:`post_json` by default; tests may pass another).
+    """
+
+    def __init__(
+        self,
+        urls: Sequence[str],
+        read_feed: Callable[[int, int], list[dict[str, Any]]],
+        *,
+        start_after: int = 0,
+        poll: float = 1.0,
+        attempts: int = 8,
+        backoff: float = 1.0,
+        max_backoff: float = 60.0,
+        queue_limit: int = 10_000,
+        timeout: float = 5.0,
+        post: Callable[[str, dict[str, Any], float], None] = post_json,
+    ) -> None:
+        self.urls = [check_webhook_url(u) for u in urls]
+        self.read_feed = read_feed
+        self.cursor = start_after
+        self.poll = poll
+        self.attempts = attempts
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self.timeout = timeout
+        self.post = post
+        self.queues: dict[str, deque[dict[str, Any]]] = {
+            u: deque(maxlen=queue_limit) for u in self.urls
+        }
+        self.delivered: dict[str, int] = dict.fromkeys(self.urls, 0)
+        self.dropped: dict[str, int] = dict.fromkeys(self.urls, 0)
+        self._wake = {u: threading.Event() for u in self.urls}
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> WebhookDispatcher:
+        """Start reading the feed and sending (daemon threads); returns ``self``."""
+        self._threads = [threading.Thread(target=self._read_loop, daemon=True, name="webhooks")]
+        self._threads += [
+            threading.Thread(target=self._send_loop, args=(u,), daemon=True, name=f"webhook {u}")
+            for u in self.urls
+        ]
+        for t in self._threads:
+            t.start()
+        return self
+
+    def stop(self, wait: float = 5.0) -> None:
+        """Stop reading and sending (events still queued are not sent)."""
+        self._stop.set()
+        for e in self._wake.values():
+            e.set()
+        for t in self._threads:
+            t.join(wait)
+
+    def read_once(self) -> int:
+        """Read new feed events into every receiver's queue; how many were new."""
+        total = 0
+        while True:
+            events = self.read_feed(self.cursor, 1000)
+            if not events:
+                return total
+            for url, queue in self.queues.items():
+                if len(queue) + len(events) > (queue.maxlen or 0):
+                    lost = len(queue) + len(events) - (queue.maxlen or 0)
+                    self.dropped[url] += lost
+                    log.warning("webhook %s: queue full, %d oldest stage events dropped", url, lost)
+                queue.extend(events)
+                self._wake[url].set()
+            self.cursor = int(events[-1]["seq"])
+            total += len(events)
+
+    def _read_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.read_once()
+            except Exception as exc:  # a busy or reopened warehouse: try again next time
+                log.warning("webhooks: cannot read the stage-events feed: %s", exc)
+            self._stop.wait(self.poll)
+
+    def _send_loop(self, url: str) -> None:
+        queue, wake = self.queues[url], self._wake[url]
+        while not self._stop.is_set():
+            if not queue:
+                wake.wait(self.poll)
+                wake.clear()
+                continue
+            event = queue[0]
+            if self._deliver(url, event):
+                self.delivered[url] += 1
+            else:
+                self.dropped[url] += 1
+                log.warning(
+                    "webhook %s: stage event %s dropped after %d tries (GET "
+                    "/api/stage-events?since=%d has it)",
+                    url,
+                    event["seq"],
+                    self.attempts,
+                    int(event["seq"]) - 1,
+                )
+            if queue and queue[0] is event:
+                queue.popleft()
+
+    def _deliver(self, url: str, event: dict[str, Any]) -> bool:
+        delay = self.backoff
+        for attempt in range(1, self.attempts + 1):
+            try:
+                self.post(url, event, self.timeout)
+                return True
+            except (OSError, urllib.error.URLError, ValueError) as exc:
+                if attempt == self.attempts or self._stop.is_set():
+                    log.debug("webhook %s: %s", url, exc)
+                    return False
+                self._stop.wait(delay)
+                delay = min(delay * 2, self.max_backoff)
+        return False
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Wait until every queue is empty (for tests and a clean stop); whether they are."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if not any(self.queues.values()):
+                return True
+            time.sleep(0.02)
+        return not any(self.queues.values())

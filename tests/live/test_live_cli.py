@@ -1,0 +1,76 @@
+"""`kundresa customer ID` shows the live state on top of the timeline; `--live` alone."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+from click.testing import CliRunner
+
+from kundresa.cli import main
+from kundresa.project import Project
+
+JOURNEY = """\
+kundresa: 1
+name: Cli
+template: buyers-journey
+touchpoints:
+  - {id: ad, stage: awareness, match: {event: ad}}
+  - {id: price, stage: consideration, match: {event: price}}
+lanes:
+  content:
+    consideration: [Price comparison page]
+"""
+
+
+def project(tmp_path: Path) -> Path:
+    folder = tmp_path / "p"
+    folder.mkdir()
+    (folder / "journey.yaml").write_text(JOURNEY, encoding="utf-8")
+    first, second = tmp_path / "1.csv", tmp_path / "2.csv"
+    pd.DataFrame(
+        {"customer_id": ["a", "b"], "timestamp": ["2025-01-01", "2025-01-01"], "event": ["ad"] * 2}
+    ).to_csv(first, index=False)
+    pd.DataFrame(
+        {"customer_id": ["a"], "timestamp": ["2025-01-03T10:00:00"], "event": ["price"]}
+    ).to_csv(second, index=False)
+    with Project.open(folder) as p:
+        p.ingest([first])
+        p.ingest([second])
+    return folder
+
+
+def test_customer_live_json(tmp_path: Path) -> None:
+    folder = project(tmp_path)
+    result = CliRunner().invoke(
+        main, ["customer", "a", "--project", str(folder), "--live", "--format", "json"]
+    )
+    assert result.exit_code == 0, result.output
+    state = json.loads(result.stdout)
+    assert state["stage"] == "consideration"
+    assert state["stage_entered_at"] == "2025-01-03T10:00:00Z"
+    assert state["p_next_stage"] is None and state["next_stage"] == "decision"
+    assert state["recommended_content"][0]["item"] == "Price comparison page"
+    assert "kundresa predict" in result.stderr
+
+
+def test_customer_table_shows_the_live_state_then_the_timeline(tmp_path: Path) -> None:
+    folder = project(tmp_path)
+    result = CliRunner().invoke(main, ["customer", "a", "--project", str(folder)])
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert out.index("Now") < out.index("Stage visits of a")
+    assert "consideration" in out and "2025-01-03T10:00:00Z" in out
+    # JSON without --live keeps the timeline's array.
+    result = CliRunner().invoke(
+        main, ["customer", "a", "--project", str(folder), "--format", "json"]
+    )
+    assert isinstance(json.loads(result.stdout), list)
+
+
+def test_customer_live_unknown(tmp_path: Path) -> None:
+    folder = project(tmp_path)
+    result = CliRunner().invoke(main, ["customer", "zz", "--project", str(folder), "--live"])
+    assert result.exit_code != 0 and "no events for customer 'zz'" in result.output
+    assert "Traceback" not in result.output

@@ -1,0 +1,165 @@
+"""Webhooks against a real HTTP receiver on the loopback interface."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pyarrow as pa
+import pytest
+from click.testing import CliRunner
+
+from kundresa.live.state import catch_up, stage_events_since
+from kundresa.live.webhooks import WebhookDispatcher
+from kundresa.model.parse import parse_journey
+from kundresa.store.warehouse import Warehouse
+
+JOURNEY = """\
+kundresa: 1
+name: Hooks
+template: buyers-journey
+touchpoints:
+  - {id: ad, stage: awareness, match: {event: ad}}
+  - {id: price, stage: consideration, match: {event: price}}
+"""
+
+
+class Receiver:
+    """A loopback HTTP server that records JSON bodies; the first ``fail`` requests get 503."""
+
+    def __init__(self, fail: int = 0) -> None:
+        self.bodies: list[dict[str, Any]] = []
+        self.requests = 0
+        self.fail = fail
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers["Content-Length"])
+                body = json.loads(self.rfile.read(length))
+                outer.requests += 1
+                if outer.requests <= outer.fail:
+                    self.send_response(503)
+                else:
+                    outer.bodies.append(body)
+                    self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def warehouse() -> Any:
+    journey, _ = parse_journey(JOURNEY)
+    wh = Warehouse(None)
+    lock = threading.Lock()
+
+    def load(rows: list[tuple[str, str, str]]) -> None:
+        cols = list(zip(*rows, strict=True))
+        table = pa.table({"customer_id": cols[0], "timestamp": cols[1], "event": cols[2]})
+        with lock:
+            wh.ingest_arrow(table)
+            catch_up(wh.con, journey)
+
+    def read(since: int, limit: int) -> list[dict[str, Any]]:
+        with lock:
+            return [e.as_dict() for e in stage_events_since(wh.con, since, limit)]
+
+    yield load, read
+    wh.close()
+
+
+def test_stage_events_are_posted_in_order(warehouse: Any) -> None:
+    load, read = warehouse
+    load([("a", "2025-01-01", "ad")])  # before the dispatcher starts: not posted
+    receiver = Receiver()
+    hooks = WebhookDispatcher([receiver.url], read, start_after=1, poll=0.05).start()
+    try:
+        load([("a", "2025-01-02", "price"), ("b", "2025-01-03", "ad")])
+        assert _until(lambda: len(receiver.bodies) == 2)
+    finally:
+        hooks.stop()
+        receiver.close()
+    assert receiver.bodies == [
+        {
+            "seq": 2,
+            "customer_id": "a",
+            "from_stage": "awareness",
+            "to_stage": "consideration",
+            "at": "2025-01-02T00:00:00Z",
+        },
+        {
+            "seq": 3,
+            "customer_id": "b",
+            "from_stage": None,
+            "to_stage": "awareness",
+            "at": "2025-01-03T00:00:00Z",
+        },
+    ]
+
+
+def test_a_receiver_that_is_down_gets_the_event_later(warehouse: Any) -> None:
+    load, read = warehouse
+    receiver = Receiver(fail=2)
+    hooks = WebhookDispatcher([receiver.url], read, poll=0.05, backoff=0.05).start()
+    try:
+        load([("a", "2025-01-01", "ad")])  # ingest returns at once: the post is not waited for
+        assert _until(lambda: len(receiver.bodies) == 1)
+    finally:
+        hooks.stop()
+        receiver.close()
+    assert receiver.requests == 3 and hooks.delivered[receiver.url] == 1
+
+
+def test_an_unreachable_receiver_is_given_up_on(
+    warehouse: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    load, read = warehouse
+    gone = Receiver()
+    url = gone.url
+    gone.close()  # nothing listens there any more
+    alive = Receiver()
+    hooks = WebhookDispatcher([url, alive.url], read, poll=0.05, backoff=0.01, attempts=3)
+    with caplog.at_level(logging.WARNING, logger="kundresa.webhooks"):
+        hooks.start()
+        try:
+            load([("a", "2025-01-01", "ad"), ("b", "2025-01-01", "ad")])
+            assert _until(lambda: hooks.dropped[url] == 2 and len(alive.bodies) == 2)
+        finally:
+            hooks.stop()
+            alive.close()
+    assert "dropped after 3 tries" in caplog.text and "since=0" in caplog.text
+
+
+def test_serve_refuses_a_bad_webhook_url(tmp_path: Any) -> None:
+    from kundresa.web.cli import serve
+
+    (tmp_path / "journey.yaml").write_text(JOURNEY, encoding="utf-8")
+    result = CliRunner().invoke(
+        serve, ["--project", str(tmp_path), "--port", "8799", "--webhook", "mailto:x@y"]
+    )
+    assert result.exit_code == 2 and "expected an http:// or https:// URL" in result.output
+
+
+def _until(check: Any, timeout: float = 10.0) -> bool:
+    import time
+
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if check():
+            return True
+        time.sleep(0.02)
+    return bool(check())

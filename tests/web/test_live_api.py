@@ -1,0 +1,116 @@
+"""The live customer API and page: /api/customers/{id}, /api/stage-events, /customer."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from kundresa.project import Project
+
+FIELDS = [
+    "customer_id",
+    "stage",
+    "stage_label",
+    "stage_entered_at",
+    "persona",
+    "next_stage",
+    "p_next_stage",
+    "recommended_content",
+]
+
+
+@pytest.fixture(scope="module")
+def trained(demo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo project with its next-stage model trained and saved."""
+    folder = tmp_path_factory.mktemp("live") / "demo"
+    shutil.copytree(demo_dir, folder)
+    with Project.open(folder) as project:
+        project.train_next_stage(horizon="30d", seed=1)
+    return folder
+
+
+def some_customer(folder: Path, stage: str = "consideration") -> str:
+    with Project.open(folder, read_only=True) as p:
+        row = p.warehouse.con.execute(
+            "SELECT customer_id FROM customer_state WHERE stage = ? ORDER BY customer_id LIMIT 1",
+            [stage],
+        ).fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+def test_customer_state_without_a_model(demo_copy: Path, make_client: Any) -> None:
+    who = some_customer(demo_copy)
+    client = make_client(demo_copy)
+    answer = client.get(f"/api/customers/{who}").json()
+    assert list(answer)[: len(FIELDS)] == FIELDS
+    assert answer["customer_id"] == who and answer["stage"] == "consideration"
+    assert answer["next_stage"] == "decision" and answer["p_next_stage"] is None
+    assert any("kundresa predict" in n for n in answer["notes"])
+    assert all(i["score"] is None for i in answer["recommended_content"])
+    assert client.get("/api/customers/nobody-at-all").status_code == 404
+
+
+def test_customer_state_with_the_saved_model(trained: Path, make_client: Any) -> None:
+    who = some_customer(trained)
+    client = make_client(trained)
+    answer = client.get(f"/api/customers/{who}", params={"lang": "sv"}).json()
+    assert 0 <= answer["p_next_stage"] <= 1 and answer["notes"] == []
+    assert answer["stage_label"] == "Övervägande"
+    kinds = [i["kind"] for i in answer["recommended_content"]]
+    assert kinds[0] == "touchpoint"
+    # The same answer as `kundresa next` (the model applied through the whole pipeline).
+    with Project.open(trained, read_only=True) as p:
+        slow, _ = p.next_best_step(who)
+    assert answer["p_next_stage"] == pytest.approx(slow["p_next_stage"])
+    assert answer["recommended_content"] == slow["recommended_content"]
+    assert answer["stage_entered_at"].rstrip("Z") == slow["stage_entered_at"]
+    page = client.get("/customer", params={"id": who})
+    assert page.status_code == 200 and 'id="live-state"' in page.text
+    assert 'id="recommended"' in page.text
+
+
+def test_any_of_a_persons_ids_works(tmp_path: Path, make_client: Any) -> None:
+    folder = tmp_path / "p"
+    folder.mkdir()
+    (folder / "journey.yaml").write_text(
+        "kundresa: 1\nname: Ids\ntemplate: buyers-journey\n"
+        "touchpoints:\n  - {id: ad, stage: awareness, match: {event: ad}}\n",
+        encoding="utf-8",
+    )
+    events = folder / "e.csv"
+    pd.DataFrame(
+        {
+            "userId": [None, "u1"],
+            "anonymousId": ["anon-9", "anon-9"],
+            "timestamp": ["2025-01-01", "2025-01-02"],
+            "event": ["ad", "other"],
+        }
+    ).to_csv(events, index=False)
+    with Project.open(folder) as p:
+        p.ingest([events])
+    client = make_client(folder)
+    answer = client.get("/api/customers/anon-9").json()
+    assert answer["customer_id"] == "u1" and answer["stage"] == "awareness"
+
+
+def test_stage_events_feed(demo_copy: Path, make_client: Any) -> None:
+    client = make_client(demo_copy)
+    first = client.get("/api/stage-events", params={"limit": 5}).json()
+    assert [e["seq"] for e in first["events"]] == [1, 2, 3, 4, 5]
+    assert first["next_since"] == 5
+    assert set(first["events"][0]) == {"seq", "customer_id", "from_stage", "to_stage", "at"}
+    assert first["events"][0]["from_stage"] is None
+    more = client.get("/api/stage-events", params={"since": 5, "limit": 2}).json()
+    assert [e["seq"] for e in more["events"]] == [6, 7]
+    late = client.get("/api/stage-events", params={"since": "2025-12-01", "limit": 50}).json()
+    assert late["events"] and all(e["at"] >= "2025-12-01" for e in late["events"])
+    bad = client.get("/api/stage-events", params={"since": "yesterday"})
+    assert bad.status_code == 400 and "since" in bad.json()["detail"]
+    schema = client.get("/openapi.json").json()
+    assert "/api/customers/{customer_id}" in schema["paths"]
+    assert "/api/stage-events" in schema["paths"]
