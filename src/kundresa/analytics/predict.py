@@ -48,7 +48,7 @@ from kundresa.analytics.touchpoints import (
     tag_events,
 )
 from kundresa.errors import InputError, NotFoundError, UsageError
-from kundresa.model.events import CHANNEL, CUSTOMER, TIMESTAMP, VALUE
+from kundresa.model.events import CHANNEL, CUSTOMER, PROPERTIES, TIMESTAMP, VALUE
 
 if TYPE_CHECKING:
     from kundresa.model.journey import Journey
