@@ -51,9 +51,13 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 
 import ibis
 import ibis.expr.types as ir
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from kundresa.analytics._duration import parse_duration
+from kundresa.analytics._fast import fast_path
 from kundresa.analytics._ibis import cached
 from kundresa.analytics._period import Period, When, local_clock, project_timezone
 from kundresa.model.events import (
@@ -311,15 +315,11 @@ def _segment_value(t: ir.Table, by: str | None) -> ir.StringValue:
     return t[PROPERTIES].get(by)
 
 
-def _sequence(
+def _prepared(
     events: ir.Table, plan: _Plan, journey: Journey | None, by: str | None, period: Period
 ) -> ir.Table:
-    """Events numbered in each customer's sequence, with step matches and next-exclusion times.
-
-    Columns: customer id, timestamp, ``_us`` (microseconds since 1970), ``_m<g>`` (fills step
-    definition g), ``_seg``, ``_seq`` (0-based place in the customer's sequence) and
-    ``_nx<i>`` (microseconds of the customer's next exclusion event i strictly later in time).
-    """
+    """The events a funnel reads, with ``_us``, ``_first``, ``_seg``, ``_m<g>`` and ``_x<i>``,
+    before they are numbered (see :func:`_sequence_keys` for their order)."""
     t = events
     if plan.needs_journey:
         if journey is None:
@@ -368,19 +368,36 @@ def _sequence(
         for name in [*matches, *xs]:
             keep = keep | t[name]
         t = t.filter(keep)
-    seq = ibis.row_number().over(
-        group_by=t[CUSTOMER],
-        order_by=[
-            t._us,
-            t._first,
-            t[EVENT],
-            t[EVENT_ID],
-            t[SESSION_ID],
-            t[CHANNEL],
-            t[VALUE],
-            t._seg,
-        ],
-    )
+    return t
+
+
+def _sequence_keys(t: ir.Table) -> list[ir.Value]:
+    """The order of a customer's sequence (after the customer id)."""
+    return [
+        t._us,
+        t._first,
+        t[EVENT],
+        t[EVENT_ID],
+        t[SESSION_ID],
+        t[CHANNEL],
+        t[VALUE],
+        t._seg,
+    ]
+
+
+def _sequence(
+    events: ir.Table, plan: _Plan, journey: Journey | None, by: str | None, period: Period
+) -> ir.Table:
+    """Events numbered in each customer's sequence, with step matches and next-exclusion times.
+
+    Columns: customer id, timestamp, ``_us`` (microseconds since 1970), ``_m<g>`` (fills step
+    definition g), ``_seg``, ``_seq`` (0-based place in the customer's sequence) and
+    ``_nx<i>`` (microseconds of the customer's next exclusion event i strictly later in time).
+    """
+    t = _prepared(events, plan, journey, by, period)
+    matches = [f"_m{g}" for g in range(len(plan.groups))]
+    xs = [f"_x{i}" for i in range(len(plan.x_events))]
+    seq = ibis.row_number().over(group_by=t[CUSTOMER], order_by=_sequence_keys(t))
     t = t.select(CUSTOMER, TIMESTAMP, "_us", "_seg", *matches, *xs, _seq=seq)
     if plan.x_events:
         later = ibis.range_window(group_by=t[CUSTOMER], order_by=t._us, following=(1, None))
@@ -655,6 +672,8 @@ def _best(
     period: Period,
 ) -> tuple[ir.Table, _Plan]:
     plan = _plan(steps, window, order, exclusions)
+    if _fast_path_fits(events, plan):
+        return _segments(_fast_best(events, plan, journey, by, period), events, journey, by), plan
     a = _attempts(events, plan, journey, by, period)
     if plan.exclusions:
         out = a.group_by(CUSTOMER).aggregate(_out=a._excluded.any())
@@ -666,6 +685,99 @@ def _best(
         rank = ibis.row_number().over(group_by=a[CUSTOMER], order_by=[a._level.desc(), a._start])
         best = a.mutate(_rank=rank).filter(ibis._._rank == 0)
     return _segments(best, events, journey, by), plan
+
+
+# -- the DuckDB fast path ----------------------------------------------------------------------
+
+_MAX_BITS = 62
+
+
+def _fast_path_fits(events: ir.Table, plan: _Plan) -> bool:
+    return (
+        plan.order in ("ordered", "strict")
+        and len(plan.groups) <= _MAX_BITS
+        and len(plan.x_events) <= _MAX_BITS
+        and fast_path(events)
+    )
+
+
+def _bits(t: ir.Table, prefix: str, n: int) -> ir.IntegerValue:
+    out: ir.IntegerValue = ibis.literal(0, type="int64")
+    for i in range(n):
+        out = out + ibis.cases((t[f"{prefix}{i}"], 1 << i), else_=0).cast("int64")
+    return out
+
+
+def _fast_best(
+    events: ir.Table, plan: _Plan, journey: Journey | None, by: str | None, period: Period
+) -> ir.Table:
+    """The customers' best attempts (the columns :func:`_best` gives) from one sorted scan of
+    the events and the compiled kernel :func:`kundresa.analytics._kernels.funnel_best`."""
+    from kundresa.analytics._kernels import funnel_best
+
+    t = _prepared(events, plan, journey, by, period)
+    inside = period.contains(t[TIMESTAMP]) if period.bounded else ibis.literal(True)
+    t = t.order_by([t[CUSTOMER], *_sequence_keys(t)]).select(
+        CUSTOMER,
+        "_seg",
+        _us=t._us,
+        _mask=_bits(t, "_m", len(plan.groups)),
+        _xmask=_bits(t, "_x", len(plan.x_events)),
+        _in=inside,
+    )
+    data = t.to_pyarrow().combine_chunks()
+    customers = data[CUSTOMER]
+    n = len(data)
+    if n:
+        changes = pc.not_equal(customers.slice(1), customers.slice(0, n - 1))
+        starts = np.flatnonzero(changes.to_numpy(zero_copy_only=False)) + 1
+        bounds = np.concatenate([[0], starts, [n]]).astype(np.int64)
+    else:
+        bounds = np.zeros(1, np.int64)
+    us = data["_us"].to_numpy().astype(np.int64, copy=False)
+    x_index = {x: i for i, x in enumerate(plan.x_events)}
+    best_row, level, step_rows = funnel_best(
+        bounds,
+        us,
+        data["_mask"].to_numpy().astype(np.int64, copy=False),
+        data["_xmask"].to_numpy().astype(np.int64, copy=False),
+        data["_in"].to_numpy(zero_copy_only=False).astype(np.bool_, copy=False),
+        plan.group_of,
+        len(plan.groups),
+        len(plan.x_events),
+        [(x_index[e.event], e.after_step, e.before_step) for e in plan.exclusions],
+        plan.window_us,
+        plan.order == "strict",
+    )
+    chosen = np.flatnonzero(best_row >= 0)
+    rows = best_row[chosen]
+    columns: dict[str, Any] = {
+        CUSTOMER: customers.take(pa.array(rows)),
+        "_seg": data["_seg"].take(pa.array(rows)),
+        "_start": pa.array(rows - bounds[chosen]),
+        "_level": pa.array(level[chosen]),
+    }
+    for j in range(plan.k):
+        at = step_rows[chosen, j]
+        missing = at < 0
+        u = pa.array(us[np.where(missing, 0, at)] if n else at, mask=missing)
+        columns[f"_u{j + 1}"] = u
+        columns[f"_t{j + 1}"] = u.cast(pa.timestamp("us"))
+    schema = pa.schema(
+        [
+            pa.field(CUSTOMER, pa.string()),
+            pa.field("_seg", pa.string()),
+            pa.field("_start", pa.int64()),
+            pa.field("_level", pa.int64()),
+            *(
+                f
+                for j in range(1, plan.k + 1)
+                for f in (pa.field(f"_u{j}", pa.int64()), pa.field(f"_t{j}", pa.timestamp("us")))
+            ),
+        ]
+    )
+    table = pa.table({f.name: columns[f.name].cast(f.type) for f in schema}, schema=schema)
+    return ibis.memtable(table)
 
 
 # -- public analyses ---------------------------------------------------------------------------

@@ -1,0 +1,191 @@
+"""Compiled per-customer kernels of the DuckDB fast path (numba, compiled on first use).
+
+Each kernel walks events already sorted by customer and by the funnel's sequence order, one
+customer at a time, in one pass: no window sort, no self-join. The module is imported only
+when a fast path runs, so ``kundresa --version`` and other commands never load numba; compiled
+code is cached (``cache=True``: beside this file, or in the user's cache directory when that
+is read-only), so only the first run on a machine pays the compilation.
+
+The semantics are those of :mod:`kundresa.analytics.funnel` (ordered and strict orders,
+exclusions, the best attempt); tests pin both paths to the same brute-force reference.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["funnel_best"]
+
+_NONE = np.iinfo(np.int64).min
+
+
+@numba.njit(cache=True, nogil=True)
+def _funnel_best(
+    bounds: npt.NDArray[np.int64],
+    us: npt.NDArray[np.int64],
+    mask: npt.NDArray[np.int64],
+    xmask: npt.NDArray[np.int64],
+    inper: npt.NDArray[np.bool_],
+    group_of: npt.NDArray[np.int64],
+    n_groups: int,
+    n_x: int,
+    ex_x: npt.NDArray[np.int64],
+    ex_a: npt.NDArray[np.int64],
+    ex_b: npt.NDArray[np.int64],
+    window_us: int,
+    strict: bool,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    n_cust = bounds.shape[0] - 1
+    k = group_of.shape[0]
+    none = np.iinfo(np.int64).min
+    best_row = np.full(n_cust, -1, np.int64)
+    best_level = np.zeros(n_cust, np.int64)
+    best_rows = np.full((n_cust, k), -1, np.int64)
+    longest = 0
+    for c in range(n_cust):
+        longest = max(longest, bounds[c + 1] - bounds[c])
+    nxt = np.full((max(longest, 1), max(n_groups, 1)), -1, np.int64)
+    nx = np.full((max(longest, 1), max(n_x, 1)), none, np.int64)
+    rows = np.empty(k, np.int64)
+    g0 = group_of[0]
+    for c in range(n_cust):
+        lo = bounds[c]
+        hi = bounds[c + 1]
+        n = hi - lo
+        # The next row (in sequence) filling each step definition, strictly after each row.
+        if not strict:
+            for g in range(n_groups):
+                nxt[n - 1, g] = -1
+            for r in range(n - 1, 0, -1):
+                m = mask[lo + r]
+                for g in range(n_groups):
+                    nxt[r - 1, g] = r if (m >> g) & 1 else nxt[r, g]
+        # The time of the next exclusion event strictly later in time than each row.
+        if n_x > 0:
+            r = n - 1
+            after = np.full(n_x, none, np.int64)
+            while r >= 0:
+                t = us[lo + r]
+                top = r
+                while r >= 0 and us[lo + r] == t:
+                    r -= 1
+                for q in range(r + 1, top + 1):
+                    for i in range(n_x):
+                        nx[q, i] = after[i]
+                for q in range(r + 1, top + 1):
+                    xm = xmask[lo + q]
+                    for i in range(n_x):
+                        if (xm >> i) & 1:
+                            after[i] = t
+        level_best = 0
+        row_best = -1
+        caught = False
+        for s in range(n):
+            if not (mask[lo + s] >> g0) & 1 or not inper[lo + s]:
+                continue
+            u0 = us[lo + s]
+            limit = u0 + window_us
+            rows[0] = s
+            level = 1
+            pos = s
+            for j in range(1, k):
+                g = group_of[j]
+                if strict:
+                    p = s + j
+                    if p >= n or not (mask[lo + p] >> g) & 1:
+                        break
+                else:
+                    p = nxt[pos, g]
+                    if p < 0:
+                        break
+                if us[lo + p] > limit:
+                    break
+                rows[j] = p
+                level += 1
+                pos = p
+            for e in range(ex_x.shape[0]):
+                a = ex_a[e]
+                if level < a:
+                    continue
+                nxv = nx[rows[a - 1], ex_x[e]]
+                if nxv == none:
+                    continue
+                b = ex_b[e]
+                if level >= b:
+                    if nxv < us[lo + rows[b - 1]]:
+                        caught = True
+                elif nxv <= limit:
+                    caught = True
+            if level > level_best:
+                level_best = level
+                row_best = s
+                for j in range(level):
+                    best_rows[c, j] = lo + rows[j]
+                for j in range(level, k):
+                    best_rows[c, j] = -1
+        if caught:
+            row_best = -1
+        if row_best >= 0:
+            best_row[c] = lo + row_best
+            best_level[c] = level_best
+    return best_row, best_level, best_rows
+
+
+def funnel_best(
+    bounds: npt.NDArray[np.int64],
+    us: npt.NDArray[np.int64],
+    mask: npt.NDArray[np.int64],
+    xmask: npt.NDArray[np.int64],
+    inper: npt.NDArray[np.bool_],
+    group_of: tuple[int, ...],
+    n_groups: int,
+    n_x: int,
+    exclusions: list[tuple[int, int, int]],
+    window_us: int,
+    strict: bool,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Each customer's best attempt of an ordered or strict funnel.
+
+    Parameters
+    ----------
+    bounds
+        ``int64[c + 1]``: customer ``i``'s rows are ``bounds[i]:bounds[i + 1]``.
+    us, mask, xmask, inper
+        Per row, in each customer's sequence order: microseconds since 1970, the bit mask of
+        the step definitions the event fills, the bit mask of the exclusion events it is, and
+        whether an attempt may start at it (its time is in the counted period).
+    group_of
+        The step definition (bit) of each of the ``k`` steps.
+    exclusions
+        ``(exclusion event bit, step a, step b)`` per exclusion (steps 1-based).
+    window_us
+        The conversion window in microseconds.
+    strict
+        Strict order (each step the very next row) instead of ordered.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``best_row`` (``int64[c]``, the start row of the customer's best attempt, -1 when the
+        customer has no attempt or an exclusion leaves them out), ``level`` (``int64[c]``) and
+        ``step_rows`` (``int64[c, k]``, the row of each step event of that attempt, -1 where
+        not reached).
+    """
+    ex = np.asarray(exclusions, dtype=np.int64).reshape(-1, 3)
+    return _funnel_best(
+        bounds,
+        us,
+        mask,
+        xmask,
+        inper,
+        np.asarray(group_of, dtype=np.int64),
+        n_groups,
+        n_x,
+        np.ascontiguousarray(ex[:, 0]),
+        np.ascontiguousarray(ex[:, 1]),
+        np.ascontiguousarray(ex[:, 2]),
+        window_us,
+        strict,
+    )

@@ -1,0 +1,112 @@
+"""The DuckDB fast path gives exactly what the portable Ibis path gives, on random data."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import ibis
+import pandas as pd
+import pandas.testing as pdt
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kundresa.analytics import _fast
+from kundresa.analytics._fast import fast_path, portable
+from kundresa.analytics.funnel import funnel_customers, funnel_report
+from kundresa.store.schema import EVENT_SCHEMA
+
+T0 = datetime(2025, 3, 1, 12, 0, 0)
+
+row_st = st.tuples(
+    st.sampled_from(["p", "q", "r", "s"]),
+    st.integers(0, 10).map(lambda m: 3600 * 7 * m),
+    st.sampled_from(["v", "c", "b", "x"]),
+    st.sampled_from([None, "ads", "email"]),
+    st.sampled_from([None, "A", "B"]),
+    st.sampled_from(["e1", "e2", None]),
+)
+
+
+def _table(rows: list[tuple[Any, ...]]) -> ibis.Table:
+    data = {
+        "customer_id": [r[0] for r in rows],
+        "timestamp": [T0 + timedelta(seconds=r[1]) for r in rows],
+        "event": [r[2] for r in rows],
+        "channel": [r[3] for r in rows],
+        "value": [None] * len(rows),
+        "event_id": [r[5] for r in rows],
+        "session_id": [None] * len(rows),
+        "properties": [[("plan", r[4])] if r[4] else [] for r in rows],
+    }
+    return ibis.memtable(pa.table(data, schema=EVENT_SCHEMA.to_pyarrow()))
+
+
+@st.composite
+def funnels(draw: st.DrawFn) -> dict[str, Any]:
+    steps = draw(st.lists(st.sampled_from(["v", "c", "b", "v|c", "c|b"]), min_size=2, max_size=4))
+    k = len(steps)
+    exclusions = draw(
+        st.lists(
+            st.tuples(st.sampled_from(["x", "b", "v"]), st.integers(1, k - 1)).flatmap(
+                lambda t: st.tuples(st.just(t[0]), st.just(t[1]), st.integers(t[1] + 1, k))
+            ),
+            max_size=2,
+        )
+    )
+    return {
+        "steps": steps,
+        "window": draw(st.sampled_from([0, 3600 * 7, 86400, 86400 * 3])),
+        "order": draw(st.sampled_from(["ordered", "strict"])),
+        "exclusions": exclusions,
+        "by": draw(st.sampled_from([None, "plan", "channel"])),
+        "since": draw(st.sampled_from([None, "2025-03-02"])),
+        "until": draw(st.sampled_from([None, "2025-03-03"])),
+    }
+
+
+def _both(fn: Any, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
+    fast = fn(*args, **kwargs)
+    with portable():
+        slow = fn(*args, **kwargs)
+    return fast, slow
+
+
+def _sorted(df: pd.DataFrame) -> pd.DataFrame:
+    return df.sort_values(list(df.columns)).reset_index(drop=True)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(row_st, max_size=25), funnels())
+def test_fast_funnel_equals_portable(rows: list[tuple[Any, ...]], f: dict[str, Any]) -> None:
+    t = _table(rows)
+    assert fast_path(t)
+    fast, slow = _both(funnel_report, t, period="day", **f)
+    for key in ("funnel", "time_to_convert", "trend"):
+        pdt.assert_frame_equal(fast[key], slow[key], check_dtype=key != "trend")
+    kwargs = {k: v for k, v in f.items()}
+    fast_c, slow_c = _both(lambda: funnel_customers(t, **kwargs).to_pandas())
+    pdt.assert_frame_equal(_sorted(fast_c), _sorted(slow_c))
+
+
+def test_switch_turns_the_fast_path_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    t = _table([("p", 0, "v", None, None, None)])
+    assert fast_path(t)
+    with portable():
+        assert not fast_path(t)
+    assert fast_path(t)
+    monkeypatch.setenv("KUNDRESA_FAST_PATH", "0")
+    assert not _fast.fast_path(t)
+
+
+def test_customers_with_many_attempts() -> None:
+    # One customer with many step-1 events and a few conversions: the best attempt is the
+    # earliest one reaching the highest level.
+    rows = [("p", 60 * i, "v" if i % 3 else "c", None, None, f"{i:03d}") for i in range(300)]
+    rows.append(("p", 60 * 299 + 1, "b", None, None, "zzz"))
+    t = _table(rows)
+    fast, slow = _both(lambda: funnel_customers(t, ["v", "c", "b"], window=600).to_pandas())
+    pdt.assert_frame_equal(fast, slow)
+    assert fast["level"].tolist() == [3]
