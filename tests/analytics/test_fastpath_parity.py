@@ -110,3 +110,49 @@ def test_customers_with_many_attempts() -> None:
     fast, slow = _both(lambda: funnel_customers(t, ["v", "c", "b"], window=600).to_pandas())
     pdt.assert_frame_equal(fast, slow)
     assert fast["level"].tolist() == [3]
+
+
+def test_rows_at_one_instant_that_only_the_full_tie_rule_orders() -> None:
+    # "c" fills both "v|c" and "c": at one instant with a "v", the cheap order cannot tell
+    # the rows apart (same first step, different steps filled), so the full rule decides.
+    rows = [
+        ("p", 0, "c", None, None, "2"),
+        ("p", 0, "v", None, None, "1"),
+        ("q", 0, "v", None, None, "1"),
+        ("q", 60, "c", None, None, "2"),
+    ]
+    t = _table(rows)
+    for order in ("ordered", "strict"):
+        fast, slow = _both(
+            lambda o=order: (
+                funnel_customers(t, ["v|c", "c", "v|c"], window=600, order=o)
+                .to_pandas()
+                .sort_values("customer_id")
+                .reset_index(drop=True)
+            )
+        )
+        pdt.assert_frame_equal(fast, slow)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 4), st.integers(0, 3), st.integers(0, 1)), min_size=1, max_size=40
+    )
+)
+def test_customer_order_groups_and_sorts(rows: list[tuple[int, int, int]]) -> None:
+    import numpy as np
+
+    from kundresa.analytics._kernels import customer_order
+
+    codes = np.array([r[0] for r in rows], np.int64)
+    key = np.array([r[1] for r in rows], np.int64)
+    payload = np.array([r[2] for r in rows], np.int64)
+    perm, bounds, ambiguous = customer_order(codes, 5, key, payload)
+    assert sorted(perm.tolist()) == list(range(len(rows)))
+    for c in range(5):
+        part = perm[bounds[c] : bounds[c + 1]]
+        assert all(codes[part] == c)
+        assert sorted(key[part].tolist()) == key[part].tolist()
+    clash = any(a[0] == b[0] and a[1] == b[1] and a[2] != b[2] for a in rows for b in rows)
+    assert ambiguous == clash

@@ -16,9 +16,74 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["funnel_best"]
+__all__ = ["customer_order", "funnel_best"]
 
 _NONE = np.iinfo(np.int64).min
+
+
+@numba.njit(cache=True, nogil=True)
+def _customer_order(
+    codes: npt.NDArray[np.int64],
+    n_cust: int,
+    key: npt.NDArray[np.int64],
+    payload: npt.NDArray[np.int64],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], bool]:
+    n = codes.shape[0]
+    bounds = np.zeros(n_cust + 1, np.int64)
+    for i in range(n):
+        bounds[codes[i] + 1] += 1
+    for c in range(n_cust):
+        bounds[c + 1] += bounds[c]
+    fill = bounds[:-1].copy()
+    perm = np.empty(n, np.int64)
+    for i in range(n):
+        c = codes[i]
+        perm[fill[c]] = i
+        fill[c] += 1
+    ambiguous = False
+    for c in range(n_cust):
+        lo = bounds[c]
+        hi = bounds[c + 1]
+        if hi - lo > 1:
+            rows = perm[lo:hi].copy()
+            order = np.argsort(key[rows], kind="mergesort")
+            for q in range(hi - lo):
+                perm[lo + q] = rows[order[q]]
+            for q in range(lo + 1, hi):
+                a = perm[q - 1]
+                b = perm[q]
+                if key[a] == key[b] and payload[a] != payload[b]:
+                    ambiguous = True
+    return perm, bounds, ambiguous
+
+
+def customer_order(
+    codes: npt.NDArray[np.int64],
+    n_cust: int,
+    key: npt.NDArray[np.int64],
+    payload: npt.NDArray[np.int64],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], bool]:
+    """Rows grouped by customer (a counting sort on ``codes``), each customer's rows ordered
+    by ``key``: one O(n) pass plus a sort of each customer's own rows, no global sort.
+
+    Parameters
+    ----------
+    codes
+        ``int64[n]``, the customer of each row as ``0 .. n_cust - 1``.
+    key
+        ``int64[n]``, the order within a customer (ties keep no particular order).
+    payload
+        ``int64[n]``: rows with equal ``key`` and equal ``payload`` are interchangeable for
+        the caller; where two rows tie on ``key`` but differ here, ``ambiguous`` is true and
+        the caller must order them by its full tie rule instead.
+
+    Returns
+    -------
+    tuple
+        ``perm`` (``int64[n]``, row numbers in the new order), ``bounds`` (``int64[n_cust +
+        1]``, customer c's rows are ``perm[bounds[c]:bounds[c + 1]]``) and ``ambiguous``.
+    """
+    return _customer_order(codes, n_cust, key, payload)
 
 
 @numba.njit(cache=True, nogil=True)

@@ -708,6 +708,48 @@ def _bits(t: ir.Table, prefix: str, n: int) -> ir.IntegerValue:
     return out
 
 
+def _bounds(column: pa.ChunkedArray) -> np.ndarray:
+    """Where each customer's rows start in rows sorted by customer, and the end."""
+    customers = column.combine_chunks()
+    n = len(customers)
+    if not n:
+        return np.zeros(1, np.int64)
+    changes = pc.not_equal(customers.slice(1), customers.slice(0, n - 1))
+    starts = np.flatnonzero(changes.to_numpy(zero_copy_only=False)) + 1
+    return np.concatenate([[0], starts, [n]]).astype(np.int64)
+
+
+def _codes(values: pa.ChunkedArray) -> tuple[np.ndarray, int]:
+    coded = pc.dictionary_encode(values.combine_chunks())
+    codes = coded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    return codes, len(coded.dictionary)
+
+
+def _customer_rows(data: pa.Table, plan: _Plan) -> tuple[np.ndarray, np.ndarray] | None:
+    """The rows in each customer's sequence without a global sort, or None when rows at one
+    instant differ in a way only the full tie rule (event name, event id, ...) can order."""
+    from kundresa.analytics._kernels import customer_order
+
+    if not len(data):
+        return np.zeros(0, np.int64), np.zeros(1, np.int64)
+    codes, n_cust = _codes(data[CUSTOMER])
+    seg, n_seg = _codes(data["_seg"])
+    us = data["_us"].to_numpy().astype(np.int64, copy=False)
+    span = plan.k + 2
+    if us.min() < -(2**62) // span or us.max() > (2**62) // span:
+        return None
+    if len(plan.groups) + len(plan.x_events) + (n_seg + 1).bit_length() > 62:
+        return None
+    key = us * span + data["_first"].to_numpy().astype(np.int64, copy=False)
+    mask = data["_mask"].to_numpy().astype(np.int64, copy=False)
+    xmask = data["_xmask"].to_numpy().astype(np.int64, copy=False)
+    # Rows that tie on (time, first step) are interchangeable when they fill the same steps,
+    # are the same exclusion events and have the same breakdown value.
+    payload = (seg + 1) + (n_seg + 1) * (mask * (1 << len(plan.x_events)) + xmask)
+    perm, bounds, ambiguous = customer_order(codes, n_cust, key, payload)
+    return None if ambiguous else (perm, bounds)
+
+
 def _fast_best(
     events: ir.Table, plan: _Plan, journey: Journey | None, by: str | None, period: Period
 ) -> ir.Table:
@@ -717,31 +759,38 @@ def _fast_best(
 
     t = _prepared(events, plan, journey, by, period)
     inside = period.contains(t[TIMESTAMP]) if period.bounded else ibis.literal(True)
-    t = t.order_by([t[CUSTOMER], *_sequence_keys(t)]).select(
-        CUSTOMER,
-        "_seg",
-        _us=t._us,
-        _mask=_bits(t, "_m", len(plan.groups)),
-        _xmask=_bits(t, "_x", len(plan.x_events)),
-        _in=inside,
-    )
-    data = t.to_pyarrow().combine_chunks()
-    customers = data[CUSTOMER]
-    n = len(data)
-    if n:
-        changes = pc.not_equal(customers.slice(1), customers.slice(0, n - 1))
-        starts = np.flatnonzero(changes.to_numpy(zero_copy_only=False)) + 1
-        bounds = np.concatenate([[0], starts, [n]]).astype(np.int64)
+    wanted = {
+        "_us": t._us,
+        "_first": t._first.cast("int64"),
+        "_mask": _bits(t, "_m", len(plan.groups)),
+        "_xmask": _bits(t, "_x", len(plan.x_events)),
+        "_in": inside,
+    }
+    data = t.select(CUSTOMER, "_seg", **wanted).to_pyarrow().combine_chunks()
+    order = _customer_rows(data, plan)
+    if order is None:
+        # Rows at one instant that the cheap order cannot tell apart: the full tie rule.
+        data = (
+            t.order_by([t[CUSTOMER], *_sequence_keys(t)])
+            .select(CUSTOMER, "_seg", **wanted)
+            .to_pyarrow()
+            .combine_chunks()
+        )
+        src, bounds = np.arange(len(data), dtype=np.int64), _bounds(data[CUSTOMER])
     else:
-        bounds = np.zeros(1, np.int64)
-    us = data["_us"].to_numpy().astype(np.int64, copy=False)
+        src, bounds = order
+
+    def column(name: str, kind: type = np.int64) -> np.ndarray:
+        return data[name].to_numpy(zero_copy_only=False).astype(kind, copy=False)[src]
+
+    us = column("_us")
     x_index = {x: i for i, x in enumerate(plan.x_events)}
     best_row, level, step_rows = funnel_best(
         bounds,
         us,
-        data["_mask"].to_numpy().astype(np.int64, copy=False),
-        data["_xmask"].to_numpy().astype(np.int64, copy=False),
-        data["_in"].to_numpy(zero_copy_only=False).astype(np.bool_, copy=False),
+        column("_mask"),
+        column("_xmask"),
+        column("_in", np.bool_),
         plan.group_of,
         len(plan.groups),
         len(plan.x_events),
@@ -751,16 +800,17 @@ def _fast_best(
     )
     chosen = np.flatnonzero(best_row >= 0)
     rows = best_row[chosen]
+    picked = pa.array(src[rows])
     columns: dict[str, Any] = {
-        CUSTOMER: customers.take(pa.array(rows)),
-        "_seg": data["_seg"].take(pa.array(rows)),
+        CUSTOMER: data[CUSTOMER].take(picked),
+        "_seg": data["_seg"].take(picked),
         "_start": pa.array(rows - bounds[chosen]),
         "_level": pa.array(level[chosen]),
     }
     for j in range(plan.k):
         at = step_rows[chosen, j]
         missing = at < 0
-        u = pa.array(us[np.where(missing, 0, at)] if n else at, mask=missing)
+        u = pa.array(us[np.where(missing, 0, at)] if len(us) else at, mask=missing)
         columns[f"_u{j + 1}"] = u
         columns[f"_t{j + 1}"] = u.cast(pa.timestamp("us"))
     schema = pa.schema(
