@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from kundresa.analytics import _fast
 from kundresa.analytics._fast import fast_path, portable
-from kundresa.analytics.funnel import funnel_customers, funnel_report
+from kundresa.analytics.funnel import event_funnel, funnel_customers, funnel_report
 from kundresa.store.schema import EVENT_SCHEMA
 
 T0 = datetime(2025, 3, 1, 12, 0, 0)
@@ -87,6 +87,8 @@ def test_fast_funnel_equals_portable(rows: list[tuple[Any, ...]], f: dict[str, A
     for key in ("funnel", "time_to_convert", "trend"):
         pdt.assert_frame_equal(fast[key], slow[key], check_dtype=key != "trend")
     kwargs = {k: v for k, v in f.items()}
+    fast_f, slow_f = _both(lambda: event_funnel(t, **kwargs))
+    pdt.assert_frame_equal(fast_f, slow_f)
     fast_c, slow_c = _both(lambda: funnel_customers(t, **kwargs).to_pandas())
     pdt.assert_frame_equal(_sorted(fast_c), _sorted(slow_c))
 

@@ -671,9 +671,27 @@ def _best(
     by: str | None,
     period: Period,
 ) -> tuple[ir.Table, _Plan]:
+    best, plan, _ = _best_parts(events, steps, window, order, exclusions, journey, by, period)
+    return best, plan
+
+
+def _best_parts(
+    events: ir.Table,
+    steps: Sequence[str | Step],
+    window: str | float,
+    order: str,
+    exclusions: Iterable[str | Exclusion | tuple[str, int, int]],
+    journey: Journey | None,
+    by: str | None,
+    period: Period,
+) -> tuple[ir.Table, _Plan, pa.Table | None]:
+    """:func:`_best`, and the best attempts in memory when the fast path computed them (and
+    no persona breakdown joins them to the engine's tables)."""
     plan = _plan(steps, window, order, exclusions)
     if _fast_path_fits(events, plan):
-        return _segments(_fast_best(events, plan, journey, by, period), events, journey, by), plan
+        arrow = _fast_best(events, plan, journey, by, period)
+        best = _segments(ibis.memtable(arrow), events, journey, by)
+        return best, plan, (None if by == "persona" else arrow)
     a = _attempts(events, plan, journey, by, period)
     if plan.exclusions:
         out = a.group_by(CUSTOMER).aggregate(_out=a._excluded.any())
@@ -684,7 +702,7 @@ def _best(
     else:
         rank = ibis.row_number().over(group_by=a[CUSTOMER], order_by=[a._level.desc(), a._start])
         best = a.mutate(_rank=rank).filter(ibis._._rank == 0)
-    return _segments(best, events, journey, by), plan
+    return _segments(best, events, journey, by), plan, None
 
 
 # -- the DuckDB fast path ----------------------------------------------------------------------
@@ -752,7 +770,7 @@ def _customer_rows(data: pa.Table, plan: _Plan) -> tuple[np.ndarray, np.ndarray]
 
 def _fast_best(
     events: ir.Table, plan: _Plan, journey: Journey | None, by: str | None, period: Period
-) -> ir.Table:
+) -> pa.Table:
     """The customers' best attempts (the columns :func:`_best` gives) from one sorted scan of
     the events and the compiled kernel :func:`kundresa.analytics._kernels.funnel_best`."""
     from kundresa.analytics._kernels import funnel_best
@@ -826,8 +844,7 @@ def _fast_best(
             ),
         ]
     )
-    table = pa.table({f.name: columns[f.name].cast(f.type) for f in schema}, schema=schema)
-    return ibis.memtable(table)
+    return pa.table({f.name: columns[f.name].cast(f.type) for f in schema}, schema=schema)
 
 
 # -- public analyses ---------------------------------------------------------------------------
@@ -1010,7 +1027,9 @@ def event_funnel(
     [nan, 180.0]
     """
     period = _period(since, until, journey, timezone)
-    best, plan = _best(events, steps, window, order, exclusions, journey, by, period)
+    best, plan, arrow = _best_parts(events, steps, window, order, exclusions, journey, by, period)
+    if arrow is not None:
+        return _funnel_frame_arrow(arrow, plan, by)
     with cached(best) as b:
         return _funnel_frame(b, plan, by)
 
@@ -1025,10 +1044,48 @@ def _funnel_frame(best: ir.Table, plan: _Plan, by: str | None) -> pd.DataFrame:
     medians = _exact_median(long, group)
     wide = best.group_by(group).aggregate(**aggs) if group else best.aggregate(**aggs)
     wide_df = wide.to_pandas()
-    if group:
-        wide_df = wide_df.sort_values("segment", kind="stable").reset_index(drop=True)
     mean_of = _by_segment_step(means.to_pandas(), group, "_mean")
     median_of = _by_segment_step(medians.to_pandas(), group, "_median")
+    return _funnel_rows(wide_df, mean_of, median_of, plan, group)
+
+
+def _funnel_frame_arrow(best: pa.Table, plan: _Plan, by: str | None) -> pd.DataFrame:
+    """:func:`_funnel_frame` from the fast path's best attempts, in memory (the same sums,
+    means and middle values, without sending the small table back to the engine)."""
+    group = ["segment"] if by is not None else []
+    df = best.select(["_seg", "_level", *(f"_u{j}" for j in range(1, plan.k + 1))]).to_pandas()
+    df["segment"] = df["_seg"].fillna(NO_SEGMENT)
+    level = df["_level"].to_numpy()
+    counts = pd.DataFrame({f"count_{j}": level >= j for j in range(1, plan.k + 1)}).astype("int64")
+    if group:
+        counts["segment"] = df["segment"].to_numpy()
+        wide_df = counts.groupby("segment", sort=True).sum().reset_index()
+    else:
+        wide_df = counts.sum().to_frame().T if len(df) else pd.DataFrame()
+    mean_of: dict[tuple[Any, int], float | None] = {}
+    median_of: dict[tuple[Any, int], float | None] = {}
+    for j in range(2, plan.k + 1):
+        reached = df[df[f"_u{j}"].notna()]
+        seconds = (reached[f"_u{j}"].astype("int64") - reached[f"_u{j - 1}"].astype("int64")) / (
+            1_000_000.0
+        )
+        keys = reached["segment"] if group else pd.Series(0, index=reached.index)
+        for seg, part in seconds.groupby(keys.to_numpy(), sort=False):
+            key = (seg if group else None, j)
+            mean_of[key] = float(part.mean())
+            median_of[key] = float(part.median())
+    return _funnel_rows(wide_df, mean_of, median_of, plan, group)
+
+
+def _funnel_rows(
+    wide_df: pd.DataFrame,
+    mean_of: dict[tuple[Any, int], float | None],
+    median_of: dict[tuple[Any, int], float | None],
+    plan: _Plan,
+    group: list[str],
+) -> pd.DataFrame:
+    if group:
+        wide_df = wide_df.sort_values("segment", kind="stable").reset_index(drop=True)
     rows: list[dict[str, Any]] = []
     for _, w in wide_df.iterrows():
         seg = w["segment"] if group else None
@@ -1286,10 +1343,14 @@ def funnel_report(
     edges = _edges(bins)
     _check_period(period)
     span = _period(since, until, journey, timezone)
-    best, plan = _best(events, steps, window, order, exclusions, journey, by, span)
+    best, plan, arrow = _best_parts(events, steps, window, order, exclusions, journey, by, span)
     with cached(best) as b:
         return {
-            "funnel": _funnel_frame(b, plan, by),
+            "funnel": (
+                _funnel_frame_arrow(arrow, plan, by)
+                if arrow is not None
+                else _funnel_frame(b, plan, by)
+            ),
             "time_to_convert": _histogram_frame(b, plan, edges),
             "trend": _trend_frame(b, plan, period, span.timezone),
         }
