@@ -158,3 +158,25 @@ def test_customer_order_groups_and_sorts(rows: list[tuple[int, int, int]]) -> No
         assert sorted(key[part].tolist()) == key[part].tolist()
     clash = any(a[0] == b[0] and a[1] == b[1] and a[2] != b[2] for a in rows for b in rows)
     assert ambiguous == clash
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(row_st, max_size=30),
+    st.sampled_from(["event", "channel"]),
+    st.sampled_from([None, "3h", "1d"]),
+    st.sampled_from([(None, None), ("2025-03-02", None), (None, "2025-03-03")]),
+)
+def test_fast_directly_follows_equals_portable(
+    rows: list[tuple[Any, ...]], level: str, gap: str | None, span: tuple[Any, Any]
+) -> None:
+    from kundresa.analytics.paths import directly_follows
+
+    t = _table(rows)
+    fast, slow = _both(
+        directly_follows, t, level=level, session_gap=gap, since=span[0], until=span[1]
+    )
+    if slow.empty:
+        assert fast.empty
+        return
+    pdt.assert_frame_equal(fast, slow)
