@@ -180,3 +180,24 @@ def test_fast_directly_follows_equals_portable(
         assert fast.empty
         return
     pdt.assert_frame_equal(fast, slow)
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.lists(row_st, max_size=25), funnels(), st.integers(1, 6))
+def test_fast_funnel_in_parts_equals_portable(
+    rows: list[tuple[Any, ...]], f: dict[str, Any], per_part: int
+) -> None:
+    # Large inputs are split by customer into parts of KUNDRESA_FAST_PATH_ROWS events.
+    t = _table(rows)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("KUNDRESA_FAST_PATH_ROWS", str(per_part))
+        fast = funnel_customers(t, **f).to_pandas()
+    with portable():
+        slow = funnel_customers(t, **f).to_pandas()
+    pdt.assert_frame_equal(_sorted(fast), _sorted(slow))
+
+
+def test_bad_part_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KUNDRESA_FAST_PATH_ROWS", "many")
+    with pytest.raises(ValueError, match="KUNDRESA_FAST_PATH_ROWS must be a whole number"):
+        funnel_customers(_table([("p", 0, "v", None, None, None)]), ["v", "c"])

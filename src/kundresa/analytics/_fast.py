@@ -18,7 +18,11 @@ from contextvars import ContextVar
 
 import ibis.expr.types as ir
 
-__all__ = ["fast_path", "portable"]
+__all__ = ["fast_path", "fast_path_parts", "portable"]
+
+PART_ROWS = 15_000_000
+"""Events per part of the fast path (``KUNDRESA_FAST_PATH_ROWS``): the rows a part holds in
+memory stay under about 4 GiB."""
 
 _PORTABLE: ContextVar[bool] = ContextVar("kundresa_portable", default=False)
 
@@ -52,3 +56,26 @@ def fast_path(t: ir.Table) -> bool:
     except Exception:  # an expression without one engine: let the portable path say why
         return False
     return getattr(backend, "name", None) == "duckdb"
+
+
+def fast_path_parts(events: ir.Table) -> int:
+    """Into how many parts (by customer) a fast path splits ``events``: one per
+    ``KUNDRESA_FAST_PATH_ROWS`` events (default :data:`PART_ROWS`). Counting the events is
+    cheap on DuckDB for tables and Parquet files (their row counts are stored).
+
+    Raises
+    ------
+    ValueError
+        ``KUNDRESA_FAST_PATH_ROWS`` is not a whole number of at least 1.
+    """
+    text = os.environ.get("KUNDRESA_FAST_PATH_ROWS", "").strip()
+    try:
+        per_part = int(text) if text else PART_ROWS
+    except ValueError:
+        raise ValueError(
+            f"KUNDRESA_FAST_PATH_ROWS must be a whole number of events, got {text!r}"
+        ) from None
+    if per_part < 1:
+        raise ValueError(f"KUNDRESA_FAST_PATH_ROWS must be at least 1, got {per_part}")
+    rows = int(events.count().to_pyarrow().as_py())
+    return max(1, -(-rows // per_part))

@@ -57,7 +57,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from kundresa.analytics._duration import parse_duration
-from kundresa.analytics._fast import fast_path
+from kundresa.analytics._fast import fast_path, fast_path_parts
 from kundresa.analytics._ibis import cached
 from kundresa.analytics._period import Period, When, local_clock, project_timezone
 from kundresa.model.events import (
@@ -773,9 +773,22 @@ def _fast_best(
 ) -> pa.Table:
     """The customers' best attempts (the columns :func:`_best` gives) from one sorted scan of
     the events and the compiled kernel :func:`kundresa.analytics._kernels.funnel_best`."""
+    t = _prepared(events, plan, journey, by, period)
+    parts = fast_path_parts(events)
+    if parts == 1:
+        return _fast_best_part(t, plan, period)
+    # Bounded memory: customers split by a hash of their id, one scan and pass per part.
+    h = t[CUSTOMER].hash()
+    part = ((h % parts) + parts) % parts
+    return pa.concat_tables(
+        [_fast_best_part(t.filter(part == p), plan, period) for p in range(parts)]
+    )
+
+
+def _fast_best_part(t: ir.Table, plan: _Plan, period: Period) -> pa.Table:
+    """:func:`_fast_best` for the prepared rows ``t`` (all customers, or one part of them)."""
     from kundresa.analytics._kernels import funnel_best
 
-    t = _prepared(events, plan, journey, by, period)
     inside = period.contains(t[TIMESTAMP]) if period.bounded else ibis.literal(True)
     wanted = {
         "_us": t._us,

@@ -31,7 +31,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from kundresa.analytics._duration import parse_duration
-from kundresa.analytics._fast import fast_path
+from kundresa.analytics._fast import fast_path, fast_path_parts
 from kundresa.analytics._ibis import US_PER_SECOND, cached, epoch_us, exact_median
 from kundresa.analytics._period import Period, When, project_timezone
 from kundresa.analytics.funnel import Step, parse_step
@@ -414,7 +414,8 @@ def directly_follows(
         "points": [],
         "period": Period.parse(since, until, project_timezone(journey, timezone)),
     }
-    if fast_path(events):
+    # One part only: the graph's exact medians need every pair of every customer at once.
+    if fast_path(events) and fast_path_parts(events) == 1:
         gap_us = 0
         if session_gap is not None:
             gap = parse_duration(session_gap)
