@@ -743,14 +743,16 @@ def _codes(values: pa.ChunkedArray) -> tuple[np.ndarray, int]:
     return codes, len(coded.dictionary)
 
 
-def _customer_rows(data: pa.Table, plan: _Plan) -> tuple[np.ndarray, np.ndarray] | None:
-    """The rows in each customer's sequence without a global sort, or None when rows at one
-    instant differ in a way only the full tie rule (event name, event id, ...) can order."""
+def _customer_rows(
+    data: pa.Table, codes: np.ndarray, n_cust: int, plan: _Plan
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The rows in each customer's sequence (``codes``: the customer of each row), or None
+    when rows at one instant differ in a way only the full tie rule (event name, event id,
+    ...) can order."""
     from kundresa.analytics._kernels import customer_order
 
     if not len(data):
         return np.zeros(0, np.int64), np.zeros(1, np.int64)
-    codes, n_cust = _codes(data[CUSTOMER])
     seg, n_seg = _codes(data["_seg"])
     us = data["_us"].to_numpy().astype(np.int64, copy=False)
     span = plan.k + 2
@@ -797,8 +799,20 @@ def _fast_best_part(t: ir.Table, plan: _Plan, period: Period) -> pa.Table:
         "_xmask": _bits(t, "_x", len(plan.x_events)),
         "_in": inside,
     }
-    data = t.select(CUSTOMER, "_seg", **wanted).to_pyarrow().combine_chunks()
-    order = _customer_rows(data, plan)
+    # Each customer's rows together from DuckDB's hash aggregation (one list per customer):
+    # no global sort, and each customer id crosses over once.
+    grouped = (
+        t.group_by(CUSTOMER)
+        .aggregate(_r=ibis.struct({**wanted, "_seg": t._seg}).collect())
+        .to_pyarrow()
+        .combine_chunks()
+    )
+    lists = grouped["_r"].combine_chunks()
+    offsets = lists.offsets.to_numpy().astype(np.int64)
+    codes = np.repeat(np.arange(len(lists), dtype=np.int64), np.diff(offsets))
+    rows_struct = lists.flatten()
+    data = pa.Table.from_arrays(rows_struct.flatten(), names=[f.name for f in rows_struct.type])
+    order = _customer_rows(data, codes, len(lists), plan)
     if order is None:
         # Rows at one instant that the cheap order cannot tell apart: the full tie rule.
         data = (
@@ -808,8 +822,12 @@ def _fast_best_part(t: ir.Table, plan: _Plan, period: Period) -> pa.Table:
             .combine_chunks()
         )
         src, bounds = np.arange(len(data), dtype=np.int64), _bounds(data[CUSTOMER])
+        customer_of = data[CUSTOMER]
+        row_customer = None
     else:
         src, bounds = order
+        customer_of = grouped[CUSTOMER]
+        row_customer = codes
 
     def column(name: str, kind: type = np.int64) -> np.ndarray:
         return data[name].to_numpy(zero_copy_only=False).astype(kind, copy=False)[src]
@@ -832,8 +850,9 @@ def _fast_best_part(t: ir.Table, plan: _Plan, period: Period) -> pa.Table:
     chosen = np.flatnonzero(best_row >= 0)
     rows = best_row[chosen]
     picked = pa.array(src[rows])
+    who = picked if row_customer is None else pa.array(row_customer[src[rows]])
     columns: dict[str, Any] = {
-        CUSTOMER: data[CUSTOMER].take(picked),
+        CUSTOMER: customer_of.take(who),
         "_seg": data["_seg"].take(picked),
         "_start": pa.array(rows - bounds[chosen]),
         "_level": pa.array(level[chosen]),
