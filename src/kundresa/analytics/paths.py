@@ -467,8 +467,9 @@ _MAX_FAST_NODES = 4096
 
 
 def _fast_directly_follows(t: ir.Table, gap_us: int) -> pd.DataFrame | None:
-    """:func:`directly_follows` on DuckDB: the node rows read once, unsorted, put in each
-    customer's event order by :func:`kundresa.analytics._kernels.customer_order` (the full
+    """:func:`directly_follows` on DuckDB: the node rows read once, grouped by customer in
+    DuckDB's hash aggregation, put in event order by
+    :func:`kundresa.analytics._kernels.customer_order` (the full
     ``ORDER BY`` only when rows at one instant with one event name have different nodes),
     and walked by :func:`kundresa.analytics._kernels.directly_follows_pairs`; None when there
     are too many distinct nodes for its edge arrays (the portable path then runs)."""
@@ -479,7 +480,18 @@ def _fast_directly_follows(t: ir.Table, gap_us: int) -> pd.DataFrame | None:
     from kundresa.analytics._kernels import customer_order, directly_follows_pairs
 
     wanted = {"_us": epoch_us(t[TIMESTAMP]), "_node": t.node, "_event": t[EVENT]}
-    data = t.select(CUSTOMER, **wanted).to_pyarrow().combine_chunks()
+    # Each customer's rows together from DuckDB's hash aggregation (one list per customer).
+    grouped = (
+        t.group_by(CUSTOMER)
+        .aggregate(_r=ibis.struct(wanted).collect())
+        .to_pyarrow()
+        .combine_chunks()
+    )
+    lists = grouped["_r"].combine_chunks()
+    offsets = lists.offsets.to_numpy().astype(np.int64)
+    codes = np.repeat(np.arange(len(lists), dtype=np.int64), np.diff(offsets))
+    rows_struct = lists.flatten()
+    data = pa.Table.from_arrays(rows_struct.flatten(), names=[f.name for f in rows_struct.type])
     if not len(data):
         return _empty(_DFG_COLUMNS)
     node = pc.dictionary_encode(data["_node"].combine_chunks())
@@ -495,9 +507,7 @@ def _fast_directly_follows(t: ir.Table, gap_us: int) -> pd.DataFrame | None:
     perm: np.ndarray | None = None
     if us.min() > -(2**62) // span and us.max() < (2**62) // span:
         key = us * span + rank[event.indices.to_numpy(zero_copy_only=False)]
-        customer = pc.dictionary_encode(data[CUSTOMER].combine_chunks())
-        codes = customer.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-        perm, bounds, ambiguous = customer_order(codes, len(customer.dictionary), key, node_codes)
+        perm, bounds, ambiguous = customer_order(codes, len(lists), key, node_codes)
         if ambiguous:
             perm = None
     if perm is None:
