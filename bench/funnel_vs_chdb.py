@@ -41,23 +41,23 @@ from _common import (
     median,
     timed,
 )
-from generate import generate, parse_size
+from generate import SHAPE_STEPS, SHAPES, generate, parse_size
 
 
-def ours(path: Path, memory_limit: str | None = None):
+def ours(path: Path, memory_limit: str | None = None, steps: tuple[str, ...] = FUNNEL_STEPS):
     from kundresa.analytics.funnel import event_funnel
 
     _, events = duckdb_events(path, memory_limit=memory_limit)
 
     def run() -> list[int]:
-        df = event_funnel(events, list(FUNNEL_STEPS), window=f"{WINDOW_DAYS}d", order="ordered")
+        df = event_funnel(events, list(steps), window=f"{WINDOW_DAYS}d", order="ordered")
         return [int(c) for c in df["count"]]
 
     return run
 
 
-def chdb_sql(path: Path) -> str:
-    conds = ", ".join(f"event = '{s}'" for s in FUNNEL_STEPS)
+def chdb_sql(path: Path, steps: tuple[str, ...] = FUNNEL_STEPS) -> str:
+    conds = ", ".join(f"event = '{s}'" for s in steps)
     return f"""
         SELECT level, count() AS customers FROM (
             SELECT customer_id,
@@ -69,16 +69,16 @@ def chdb_sql(path: Path) -> str:
     """
 
 
-def peer(path: Path):
+def peer(path: Path, steps: tuple[str, ...] = FUNNEL_STEPS):
     import chdb
 
-    sql = chdb_sql(path)
+    sql = chdb_sql(path, steps)
 
     def run() -> list[int]:
         df = chdb.query(sql, "DataFrame")
         by_level = {int(lv): int(n) for lv, n in zip(df["level"], df["customers"], strict=True)}
         return [
-            sum(n for lv, n in by_level.items() if lv >= j) for j in range(1, len(FUNNEL_STEPS) + 1)
+            sum(n for lv, n in by_level.items() if lv >= j) for j in range(1, len(steps) + 1)
         ]
 
     return run
@@ -90,15 +90,26 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reps", type=int, default=3, help="timed repetitions (after one warm-up)")
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--memory-limit", default=None, help="DuckDB memory_limit for ours")
+    ap.add_argument("--shape", choices=SHAPES, default="demo", help="the data's shape")
     args = ap.parse_args(argv)
     rows = parse_size(args.size)
-    path = generate(rows)
+    path = generate(rows, shape=args.shape)
+    steps = SHAPE_STEPS[args.shape]
 
-    t_peer, c_peer = timed(peer(path), args.reps, args.warmup)
-    t_ours, c_ours = timed(ours(path, args.memory_limit), args.reps, args.warmup)
+    # Interleaved (peer, ours, peer, ours...) so that the machine's load hits both alike.
+    run_peer, run_ours = peer(path, steps), ours(path, args.memory_limit, steps)
+    t_peer, t_ours = [], []
+    c_peer = c_ours = None
+    for _ in range(args.warmup):
+        c_peer, c_ours = run_peer(), run_ours()
+    for _ in range(args.reps):
+        t, c_peer = timed(run_peer, 1, 0)
+        t_peer += t
+        t, c_ours = timed(run_ours, 1, 0)
+        t_ours += t
     ratio = median(t_ours) / median(t_peer)
     equal = c_ours == c_peer
-    print(f"funnel {' > '.join(FUNNEL_STEPS)} ({WINDOW_DAYS}d, ordered), {args.size} events")
+    print(f"funnel {' > '.join(steps)} ({WINDOW_DAYS}d, ordered), {args.size} {args.shape} events")
     print(f"  counts   ours {c_ours}  chdb {c_peer}  {'EQUAL' if equal else 'DIFFERENT'}")
     print(f"  ours     median {median(t_ours):.2f} s  {[round(t, 2) for t in t_ours]}")
     print(f"  chdb     median {median(t_peer):.2f} s  {[round(t, 2) for t in t_peer]}")
@@ -107,7 +118,8 @@ def main(argv: list[str] | None = None) -> int:
         {
             "bench": "funnel",
             "size": args.size,
-            "steps": list(FUNNEL_STEPS),
+            "shape": args.shape,
+            "steps": list(steps),
             "counts_ours": c_ours,
             "counts_peer": c_peer,
             "equal": equal,

@@ -17,9 +17,21 @@ order per customer, and whole seconds read the same as ClickHouse ``DateTime``.
 Files are cached under ``bench/data/`` (git-ignored) as ``events_<size>.parquet``; a file is
 reused when its row count and the generator version in its metadata match.
 
+Two synthetic shapes stress what the demo does not (``--shape``; files
+``events_<shape>_<size>.parquet``):
+
+- ``dense``: one customer per 10 events (1M customers at 10M), five event names with
+  ``visit`` 40% of all events (``visit`` 40%, ``view`` 25%, ``signup`` 15%, ``support`` 10%,
+  ``purchase`` 10%), times uniform over 90 days; the funnel is visit → signup → purchase.
+- ``skewed``: the dense shape, except that 20 customers hold 100k events each (2M of 10M
+  at 10M; a tenth of the rows at smaller sizes): a few very long sequences.
+
+Both keep each customer's timestamps unique whole seconds, as the demo shape does.
+
 Usage::
 
     python bench/generate.py 10M            # prints the path
+    python bench/generate.py 10M --shape dense
 """
 
 from __future__ import annotations
@@ -39,6 +51,17 @@ import pyarrow.parquet as pq
 DATA = Path(__file__).resolve().parent / "data"
 EVENTS_PER_CUSTOMER = 5.355  # measured on the demo generator (1,017,439 events / 190,000)
 CHUNK_EVENTS = 1_000_000
+SHAPES = ("demo", "dense", "skewed")
+SHAPE_STEPS = {
+    "demo": ("ad_click", "checkout_start", "purchase"),
+    "dense": ("visit", "signup", "purchase"),
+    "skewed": ("visit", "signup", "purchase"),
+}
+DENSE_EVENTS = ("visit", "view", "signup", "support", "purchase")
+DENSE_SHARES = (0.40, 0.25, 0.15, 0.10, 0.10)
+DENSE_DAYS = 90
+HEAVY_CUSTOMERS = 20
+HEAVY_EVENTS = 100_000
 VERSION = "1"  # bump when the data this script writes changes
 _META_ROWS = b"kundresa.bench.rows"
 _META_VERSION = b"kundresa.bench.version"
@@ -62,8 +85,67 @@ def size_label(rows: int) -> str:
     return str(rows)
 
 
-def path_for(rows: int) -> Path:
-    return DATA / f"events_{size_label(rows)}.parquet"
+def path_for(rows: int, shape: str = "demo") -> Path:
+    if shape == "demo":
+        return DATA / f"events_{size_label(rows)}.parquet"
+    return DATA / f"events_{shape}_{size_label(rows)}.parquet"
+
+
+def _unique_seconds(codes: np.ndarray, secs: np.ndarray) -> np.ndarray:
+    """Each customer's seconds (rows sorted by customer, then time) made strictly increasing:
+    ``t_i = max(t_i, t_{i-1} + 1)``."""
+    n = len(secs)
+    new = np.diff(codes, prepend=-1) != 0
+    starts = np.flatnonzero(new)
+    group = np.cumsum(new) - 1
+    idx = np.arange(n) - starts[group]
+    big = np.int64(10**12)
+    key = secs - idx + group * big
+    return np.maximum.accumulate(key) - group * big + idx
+
+
+def synthetic_table(index: int, customers: int, events: int, prefix: str) -> pa.Table:
+    """One chunk of the dense shape: ``events`` events over ``customers`` customers."""
+    rng = np.random.default_rng(20_000 + index)
+    cust = np.sort(rng.integers(0, customers, events))
+    secs = rng.integers(0, DENSE_DAYS * 86_400, events) + 1_735_689_600  # from 2025-01-01
+    order = np.lexsort((secs, cust))
+    cust, secs = cust[order], secs[order]
+    secs = _unique_seconds(cust, secs)
+    names = rng.choice(len(DENSE_EVENTS), size=events, p=DENSE_SHARES)
+    dictionary = pa.array(DENSE_EVENTS)
+    ids = pc.binary_join_element_wise(
+        prefix, pc.cast(pa.array(cust + index * 10_000_000), pa.string()), ""
+    )
+    event_ids = pc.binary_join_element_wise(
+        f"e{index:04d}-", pc.cast(pa.array(np.arange(events)), pa.string()), ""
+    )
+    n = events
+    return pa.table(
+        {
+            "customer_id": ids,
+            "timestamp": pa.array(secs * 1_000_000, pa.int64()).cast(pa.timestamp("us")),
+            "event": pc.take(dictionary, pa.array(names)),
+            "channel": pa.nulls(n, pa.string()),
+            "value": pa.nulls(n, pa.float64()),
+            "event_id": event_ids,
+            "session_id": pa.nulls(n, pa.string()),
+        }
+    )
+
+
+def _synthetic_chunks(rows: int, shape: str) -> list[tuple[int, int, str]]:
+    """(events, customers, id prefix) per chunk of the dense or skewed shape."""
+    heavy = 0
+    if shape == "skewed":
+        heavy = min(HEAVY_CUSTOMERS * HEAVY_EVENTS, rows // 10 if rows < 10_000_000 else rows)
+        heavy = min(heavy, HEAVY_CUSTOMERS * HEAVY_EVENTS)
+    rest = rows - heavy
+    chunks = max(1, math.ceil(rest / CHUNK_EVENTS))
+    out = [(rest // chunks, max(1, rest // chunks // 10), "d") for _ in range(chunks)]
+    if heavy:
+        out.append((heavy, HEAVY_CUSTOMERS, "h"))
+    return out
 
 
 def chunk_table(index: int, customers: int) -> pa.Table:
@@ -109,26 +191,37 @@ def _cached(path: Path, rows: int) -> bool:
     )
 
 
-def generate(rows: int, *, force: bool = False, quiet: bool = False) -> Path:
+def generate(
+    rows: int, *, force: bool = False, quiet: bool = False, shape: str = "demo"
+) -> Path:
     """Write (or reuse) ``events_<size>.parquet`` with about ``rows`` events; its path.
 
     Chunks of ~1M events (``rows`` below that: one chunk of that size). The actual number of
     rows is within a fraction of a percent of ``rows`` (whole customers); it is in the file.
     """
-    path = path_for(rows)
+    if shape not in SHAPES:
+        raise SystemExit(f"unknown shape {shape!r}; use one of {', '.join(SHAPES)}")
+    path = path_for(rows, shape)
     if not force and _cached(path, rows):
         return path
     DATA.mkdir(parents=True, exist_ok=True)
     chunks = max(1, math.ceil(rows / CHUNK_EVENTS))
     per_chunk = rows / chunks
     customers = max(1, round(per_chunk / EVENTS_PER_CUSTOMER))
+    plan = _synthetic_chunks(rows, shape) if shape != "demo" else []
+    if plan:
+        chunks = len(plan)
     tmp = path.with_suffix(".parquet.tmp")
     writer: pq.ParquetWriter | None = None
     written = 0
     started = time.perf_counter()
     try:
         for i in range(chunks):
-            t = chunk_table(i, customers)
+            if plan:
+                events, people, letter = plan[i]
+                t = synthetic_table(i, people, events, f"{letter}{i:04d}-")
+            else:
+                t = chunk_table(i, customers)
             if writer is None:
                 schema = t.schema.with_metadata(
                     {_META_ROWS: str(rows).encode(), _META_VERSION: VERSION.encode()}
@@ -154,9 +247,10 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("size", help="number of events: 1M, 10M, 100M or a number")
     ap.add_argument("--force", action="store_true", help="regenerate even when cached")
+    ap.add_argument("--shape", choices=SHAPES, default="demo", help="the data's shape")
     args = ap.parse_args(argv)
     rows = parse_size(args.size)
-    path = generate(rows, force=args.force)
+    path = generate(rows, force=args.force, shape=args.shape)
     meta = pq.read_metadata(path)
     print(f"{path} ({meta.num_rows:,} events, {path.stat().st_size / 1e6:.0f} MB)")
 

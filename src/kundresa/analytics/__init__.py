@@ -4,6 +4,7 @@ The modules hold the rest: ``kundresa.analytics.paths.paths`` (top path variants
 ``retention``, ``compare``, ``bottlenecks``.
 """
 
+from kundresa.analytics._fast import portable
 from kundresa.analytics.funnel import event_funnel, funnel_customers, parse_exclusion, parse_step
 from kundresa.analytics.journeys import (
     customer_journeys,
@@ -31,6 +32,7 @@ __all__ = [
     "parse_exclusion",
     "parse_step",
     "path_links",
+    "portable",
     "stage_funnel",
     "stage_funnel_periods",
     "stage_visits",

@@ -51,9 +51,13 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 
 import ibis
 import ibis.expr.types as ir
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from kundresa.analytics._duration import parse_duration
+from kundresa.analytics._fast import fast_path, fast_path_parts
 from kundresa.analytics._ibis import cached
 from kundresa.analytics._period import Period, When, local_clock, project_timezone, to_local
 from kundresa.analytics._portable import count_true, flag, property_value
@@ -311,15 +315,11 @@ def _segment_value(t: ir.Table, by: str | None) -> ir.StringValue:
     return property_value(t, by)
 
 
-def _sequence(
+def _prepared(
     events: ir.Table, plan: _Plan, journey: Journey | None, by: str | None, period: Period
 ) -> ir.Table:
-    """Events numbered in each customer's sequence, with step matches and next-exclusion times.
-
-    Columns: customer id, timestamp, ``_us`` (microseconds since 1970), ``_m<g>`` (fills step
-    definition g), ``_seg``, ``_seq`` (0-based place in the customer's sequence) and
-    ``_nx<i>`` (microseconds of the customer's next exclusion event i strictly later in time).
-    """
+    """The events a funnel reads, with ``_us``, ``_first``, ``_seg``, ``_m<g>`` and ``_x<i>``,
+    before they are numbered (see :func:`_sequence_keys` for their order)."""
     t = events
     if plan.needs_journey:
         if journey is None:
@@ -368,19 +368,36 @@ def _sequence(
         for name in [*matches, *xs]:
             keep = keep | t[name]
         t = t.filter(keep)
-    seq = ibis.row_number().over(
-        group_by=t[CUSTOMER],
-        order_by=[
-            t._us,
-            t._first,
-            t[EVENT],
-            t[EVENT_ID],
-            t[SESSION_ID],
-            t[CHANNEL],
-            t[VALUE],
-            t._seg,
-        ],
-    )
+    return t
+
+
+def _sequence_keys(t: ir.Table) -> list[ir.Value]:
+    """The order of a customer's sequence (after the customer id)."""
+    return [
+        t._us,
+        t._first,
+        t[EVENT],
+        t[EVENT_ID],
+        t[SESSION_ID],
+        t[CHANNEL],
+        t[VALUE],
+        t._seg,
+    ]
+
+
+def _sequence(
+    events: ir.Table, plan: _Plan, journey: Journey | None, by: str | None, period: Period
+) -> ir.Table:
+    """Events numbered in each customer's sequence, with step matches and next-exclusion times.
+
+    Columns: customer id, timestamp, ``_us`` (microseconds since 1970), ``_m<g>`` (fills step
+    definition g), ``_seg``, ``_seq`` (0-based place in the customer's sequence) and
+    ``_nx<i>`` (microseconds of the customer's next exclusion event i strictly later in time).
+    """
+    t = _prepared(events, plan, journey, by, period)
+    matches = [f"_m{g}" for g in range(len(plan.groups))]
+    xs = [f"_x{i}" for i in range(len(plan.x_events))]
+    seq = ibis.row_number().over(group_by=t[CUSTOMER], order_by=_sequence_keys(t))
     t = t.select(CUSTOMER, TIMESTAMP, "_us", "_seg", *matches, *xs, _seq=seq)
     if plan.x_events:
         later = ibis.range_window(group_by=t[CUSTOMER], order_by=t._us, following=(1, None))
@@ -654,7 +671,27 @@ def _best(
     by: str | None,
     period: Period,
 ) -> tuple[ir.Table, _Plan]:
+    best, plan, _ = _best_parts(events, steps, window, order, exclusions, journey, by, period)
+    return best, plan
+
+
+def _best_parts(
+    events: ir.Table,
+    steps: Sequence[str | Step],
+    window: str | float,
+    order: str,
+    exclusions: Iterable[str | Exclusion | tuple[str, int, int]],
+    journey: Journey | None,
+    by: str | None,
+    period: Period,
+) -> tuple[ir.Table, _Plan, pa.Table | None]:
+    """:func:`_best`, and the best attempts in memory when the fast path computed them (and
+    no persona breakdown joins them to the engine's tables)."""
     plan = _plan(steps, window, order, exclusions)
+    if _fast_path_fits(events, plan):
+        arrow = _fast_best(events, plan, journey, by, period)
+        best = _segments(ibis.memtable(arrow), events, journey, by)
+        return best, plan, (None if by == "persona" else arrow)
     a = _attempts(events, plan, journey, by, period)
     if plan.exclusions:
         out = a.group_by(CUSTOMER).aggregate(_out=a._excluded.any())
@@ -665,7 +702,181 @@ def _best(
     else:
         rank = ibis.row_number().over(group_by=a[CUSTOMER], order_by=[a._level.desc(), a._start])
         best = a.mutate(_rank=rank).filter(ibis._._rank == 0)
-    return _segments(best, events, journey, by), plan
+    return _segments(best, events, journey, by), plan, None
+
+
+# -- the DuckDB fast path ----------------------------------------------------------------------
+
+_MAX_BITS = 62
+
+
+def _fast_path_fits(events: ir.Table, plan: _Plan) -> bool:
+    return (
+        plan.order in ("ordered", "strict")
+        and len(plan.groups) <= _MAX_BITS
+        and len(plan.x_events) <= _MAX_BITS
+        and fast_path(events)
+    )
+
+
+def _bits(t: ir.Table, prefix: str, n: int) -> ir.IntegerValue:
+    out: ir.IntegerValue = ibis.literal(0, type="int64")
+    for i in range(n):
+        out = out + ibis.cases((t[f"{prefix}{i}"], 1 << i), else_=0).cast("int64")
+    return out
+
+
+def _bounds(column: pa.ChunkedArray) -> np.ndarray:
+    """Where each customer's rows start in rows sorted by customer, and the end."""
+    customers = column.combine_chunks()
+    n = len(customers)
+    if not n:
+        return np.zeros(1, np.int64)
+    changes = pc.not_equal(customers.slice(1), customers.slice(0, n - 1))
+    starts = np.flatnonzero(changes.to_numpy(zero_copy_only=False)) + 1
+    return np.concatenate([[0], starts, [n]]).astype(np.int64)
+
+
+def _codes(values: pa.ChunkedArray) -> tuple[np.ndarray, int]:
+    coded = pc.dictionary_encode(values.combine_chunks())
+    codes = coded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    return codes, len(coded.dictionary)
+
+
+def _customer_rows(
+    data: pa.Table, codes: np.ndarray, n_cust: int, plan: _Plan
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The rows in each customer's sequence (``codes``: the customer of each row), or None
+    when rows at one instant differ in a way only the full tie rule (event name, event id,
+    ...) can order."""
+    from kundresa.analytics._kernels import customer_order
+
+    if not len(data):
+        return np.zeros(0, np.int64), np.zeros(1, np.int64)
+    seg, n_seg = _codes(data["_seg"])
+    us = data["_us"].to_numpy().astype(np.int64, copy=False)
+    span = plan.k + 2
+    if us.min() < -(2**62) // span or us.max() > (2**62) // span:
+        return None
+    if len(plan.groups) + len(plan.x_events) + (n_seg + 1).bit_length() > 62:
+        return None
+    key = us * span + data["_first"].to_numpy().astype(np.int64, copy=False)
+    mask = data["_mask"].to_numpy().astype(np.int64, copy=False)
+    xmask = data["_xmask"].to_numpy().astype(np.int64, copy=False)
+    # Rows that tie on (time, first step) are interchangeable when they fill the same steps,
+    # are the same exclusion events and have the same breakdown value.
+    payload = (seg + 1) + (n_seg + 1) * (mask * (1 << len(plan.x_events)) + xmask)
+    perm, bounds, ambiguous = customer_order(codes, n_cust, key, payload)
+    return None if ambiguous else (perm, bounds)
+
+
+def _fast_best(
+    events: ir.Table, plan: _Plan, journey: Journey | None, by: str | None, period: Period
+) -> pa.Table:
+    """The customers' best attempts (the columns :func:`_best` gives) from one sorted scan of
+    the events and the compiled kernel :func:`kundresa.analytics._kernels.funnel_best`."""
+    t = _prepared(events, plan, journey, by, period)
+    parts = fast_path_parts(events)
+    if parts == 1:
+        return _fast_best_part(t, plan, period)
+    # Bounded memory: customers split by a hash of their id, one scan and pass per part.
+    h = t[CUSTOMER].hash()
+    part = ((h % parts) + parts) % parts
+    return pa.concat_tables(
+        [_fast_best_part(t.filter(part == p), plan, period) for p in range(parts)]
+    )
+
+
+def _fast_best_part(t: ir.Table, plan: _Plan, period: Period) -> pa.Table:
+    """:func:`_fast_best` for the prepared rows ``t`` (all customers, or one part of them)."""
+    from kundresa.analytics._kernels import funnel_best
+
+    inside = period.contains(t[TIMESTAMP]) if period.bounded else ibis.literal(True)
+    wanted = {
+        "_us": t._us,
+        "_first": t._first.cast("int64"),
+        "_mask": _bits(t, "_m", len(plan.groups)),
+        "_xmask": _bits(t, "_x", len(plan.x_events)),
+        "_in": inside,
+    }
+    # Each customer's rows together from DuckDB's hash aggregation (one list per customer):
+    # no global sort, and each customer id crosses over once.
+    grouped = (
+        t.group_by(CUSTOMER)
+        .aggregate(_r=ibis.struct({**wanted, "_seg": t._seg}).collect())
+        .to_pyarrow()
+        .combine_chunks()
+    )
+    lists = grouped["_r"].combine_chunks()
+    offsets = lists.offsets.to_numpy().astype(np.int64)
+    codes = np.repeat(np.arange(len(lists), dtype=np.int64), np.diff(offsets))
+    rows_struct = lists.flatten()
+    data = pa.Table.from_arrays(rows_struct.flatten(), names=[f.name for f in rows_struct.type])
+    order = _customer_rows(data, codes, len(lists), plan)
+    if order is None:
+        # Rows at one instant that the cheap order cannot tell apart: the full tie rule.
+        data = (
+            t.order_by([t[CUSTOMER], *_sequence_keys(t)])
+            .select(CUSTOMER, "_seg", **wanted)
+            .to_pyarrow()
+            .combine_chunks()
+        )
+        src, bounds = np.arange(len(data), dtype=np.int64), _bounds(data[CUSTOMER])
+        customer_of = data[CUSTOMER]
+        row_customer = None
+    else:
+        src, bounds = order
+        customer_of = grouped[CUSTOMER]
+        row_customer = codes
+
+    def column(name: str, kind: type = np.int64) -> np.ndarray:
+        return data[name].to_numpy(zero_copy_only=False).astype(kind, copy=False)[src]
+
+    us = column("_us")
+    x_index = {x: i for i, x in enumerate(plan.x_events)}
+    best_row, level, step_rows = funnel_best(
+        bounds,
+        us,
+        column("_mask"),
+        column("_xmask"),
+        column("_in", np.bool_),
+        plan.group_of,
+        len(plan.groups),
+        len(plan.x_events),
+        [(x_index[e.event], e.after_step, e.before_step) for e in plan.exclusions],
+        plan.window_us,
+        plan.order == "strict",
+    )
+    chosen = np.flatnonzero(best_row >= 0)
+    rows = best_row[chosen]
+    picked = pa.array(src[rows])
+    who = picked if row_customer is None else pa.array(row_customer[src[rows]])
+    columns: dict[str, Any] = {
+        CUSTOMER: customer_of.take(who),
+        "_seg": data["_seg"].take(picked),
+        "_start": pa.array(rows - bounds[chosen]),
+        "_level": pa.array(level[chosen]),
+    }
+    for j in range(plan.k):
+        at = step_rows[chosen, j]
+        missing = at < 0
+        u = pa.array(us[np.where(missing, 0, at)] if len(us) else at, mask=missing)
+        columns[f"_u{j + 1}"] = u
+        columns[f"_t{j + 1}"] = u.cast(pa.timestamp("us"))
+    schema = pa.schema(
+        [
+            pa.field(CUSTOMER, pa.string()),
+            pa.field("_seg", pa.string()),
+            pa.field("_start", pa.int64()),
+            pa.field("_level", pa.int64()),
+            *(
+                f
+                for j in range(1, plan.k + 1)
+                for f in (pa.field(f"_u{j}", pa.int64()), pa.field(f"_t{j}", pa.timestamp("us")))
+            ),
+        ]
+    )
+    return pa.table({f.name: columns[f.name].cast(f.type) for f in schema}, schema=schema)
 
 
 # -- public analyses ---------------------------------------------------------------------------
@@ -848,7 +1059,9 @@ def event_funnel(
     [nan, 180.0]
     """
     period = _period(since, until, journey, timezone)
-    best, plan = _best(events, steps, window, order, exclusions, journey, by, period)
+    best, plan, arrow = _best_parts(events, steps, window, order, exclusions, journey, by, period)
+    if arrow is not None:
+        return _funnel_frame_arrow(arrow, plan, by)
     with cached(best) as b:
         return _funnel_frame(b, plan, by)
 
@@ -863,10 +1076,48 @@ def _funnel_frame(best: ir.Table, plan: _Plan, by: str | None) -> pd.DataFrame:
     medians = _exact_median(long, group)
     wide = best.group_by(group).aggregate(**aggs) if group else best.aggregate(**aggs)
     wide_df = wide.to_pandas()
-    if group:
-        wide_df = wide_df.sort_values("segment", kind="stable").reset_index(drop=True)
     mean_of = _by_segment_step(means.to_pandas(), group, "_mean")
     median_of = _by_segment_step(medians.to_pandas(), group, "_median")
+    return _funnel_rows(wide_df, mean_of, median_of, plan, group)
+
+
+def _funnel_frame_arrow(best: pa.Table, plan: _Plan, by: str | None) -> pd.DataFrame:
+    """:func:`_funnel_frame` from the fast path's best attempts, in memory (the same sums,
+    means and middle values, without sending the small table back to the engine)."""
+    group = ["segment"] if by is not None else []
+    df = best.select(["_seg", "_level", *(f"_u{j}" for j in range(1, plan.k + 1))]).to_pandas()
+    df["segment"] = df["_seg"].fillna(NO_SEGMENT)
+    level = df["_level"].to_numpy()
+    counts = pd.DataFrame({f"count_{j}": level >= j for j in range(1, plan.k + 1)}).astype("int64")
+    if group:
+        counts["segment"] = df["segment"].to_numpy()
+        wide_df = counts.groupby("segment", sort=True).sum().reset_index()
+    else:
+        wide_df = counts.sum().to_frame().T if len(df) else pd.DataFrame()
+    mean_of: dict[tuple[Any, int], float | None] = {}
+    median_of: dict[tuple[Any, int], float | None] = {}
+    for j in range(2, plan.k + 1):
+        reached = df[df[f"_u{j}"].notna()]
+        seconds = (reached[f"_u{j}"].astype("int64") - reached[f"_u{j - 1}"].astype("int64")) / (
+            1_000_000.0
+        )
+        keys = reached["segment"] if group else pd.Series(0, index=reached.index)
+        for seg, part in seconds.groupby(keys.to_numpy(), sort=False):
+            key = (seg if group else None, j)
+            mean_of[key] = float(part.mean())
+            median_of[key] = float(part.median())
+    return _funnel_rows(wide_df, mean_of, median_of, plan, group)
+
+
+def _funnel_rows(
+    wide_df: pd.DataFrame,
+    mean_of: dict[tuple[Any, int], float | None],
+    median_of: dict[tuple[Any, int], float | None],
+    plan: _Plan,
+    group: list[str],
+) -> pd.DataFrame:
+    if group:
+        wide_df = wide_df.sort_values("segment", kind="stable").reset_index(drop=True)
     rows: list[dict[str, Any]] = []
     for _, w in wide_df.iterrows():
         seg = w["segment"] if group else None
@@ -1148,10 +1399,14 @@ def funnel_report(
     edges = _edges(bins)
     _check_period(period)
     span = _period(since, until, journey, timezone)
-    best, plan = _best(events, steps, window, order, exclusions, journey, by, span)
+    best, plan, arrow = _best_parts(events, steps, window, order, exclusions, journey, by, span)
     with cached(best) as b:
         return {
-            "funnel": _funnel_frame(b, plan, by),
+            "funnel": (
+                _funnel_frame_arrow(arrow, plan, by)
+                if arrow is not None
+                else _funnel_frame(b, plan, by)
+            ),
             "time_to_convert": _histogram_frame(b, plan, edges),
             "trend": _trend_frame(b, plan, period, span.timezone, _data_end(events, span)),
         }

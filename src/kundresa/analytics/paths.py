@@ -31,6 +31,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from kundresa.analytics._duration import parse_duration
+from kundresa.analytics._fast import fast_path, fast_path_parts
 from kundresa.analytics._ibis import US_PER_SECOND, cached, epoch_us, exact_median
 from kundresa.analytics._period import Period, When, project_timezone
 from kundresa.analytics._portable import flag
@@ -89,10 +90,12 @@ def _nodes(
     collapse_repeats: bool,
     points: list[Step],
     period: Period | None = None,
+    nodes_only: bool = False,
 ) -> ir.Table:
     """The node rows: ``customer_id``, ``_seq`` (session number), ``_pos`` (0-based),
     ``node``, ``timestamp`` and ``_m<i>`` flags for each point. Touchpoints are tagged on
-    the whole history; then only the events in ``period`` are kept."""
+    the whole history; then only the events in ``period`` are kept. With ``nodes_only``,
+    the rows before sessions and places are numbered (no ``_seq``, ``_pos``)."""
     _check_level(level, journey)
     t = events
     if journey is not None and (
@@ -107,6 +110,8 @@ def _nodes(
     t = t.mutate(node=node.cast("string"))
     t = t.mutate(**{f"_m{i}": _fits(t, p) for i, p in enumerate(points)})
     t = t.filter(t.node.notnull())
+    if nodes_only:
+        return t
     if session_gap is None:
         # One sequence per customer: no session windows to compute.
         t = t.mutate(_seq=ibis.literal(1, type="int64"))
@@ -402,15 +407,26 @@ def directly_follows(
     3  pricing    (end)      1          1             NaN           NaN
     4  pricing     home      1          1           120.0         120.0
     """
-    t = _nodes(
-        events,
-        level=level,
-        journey=journey,
-        session_gap=session_gap,
-        collapse_repeats=False,
-        points=[],
-        period=Period.parse(since, until, project_timezone(journey, timezone)),
-    )
+    options: dict[str, Any] = {
+        "level": level,
+        "journey": journey,
+        "session_gap": session_gap,
+        "collapse_repeats": False,
+        "points": [],
+        "period": Period.parse(since, until, project_timezone(journey, timezone)),
+    }
+    # One part only: the graph's exact medians need every pair of every customer at once.
+    if fast_path(events) and fast_path_parts(events) == 1:
+        gap_us = 0
+        if session_gap is not None:
+            gap = parse_duration(session_gap)
+            if gap <= 0:
+                raise ValueError("session_gap must be longer than zero")
+            gap_us = max(1, round(gap * US_PER_SECOND))
+        fast = _fast_directly_follows(_nodes(events, nodes_only=True, **options), gap_us)
+        if fast is not None:
+            return fast
+    t = _nodes(events, **options)
     w = ibis.window(group_by=[t[CUSTOMER], t._seq], order_by=t._pos)
     nxt = t.node.lead().over(w)
     # Whole microseconds between the two events; seconds only once aggregated (below).
@@ -445,6 +461,108 @@ def directly_follows(
         df[c] = df[c].astype("float64") / US_PER_SECOND
     df = df.sort_values(["count", "source", "target"], ascending=[False, True, True])
     return df[columns].reset_index(drop=True)
+
+
+_DFG_COLUMNS = ["source", "target", "count", "customers", "median_seconds", "mean_seconds"]
+_MAX_FAST_NODES = 4096
+
+
+def _fast_directly_follows(t: ir.Table, gap_us: int) -> pd.DataFrame | None:
+    """:func:`directly_follows` on DuckDB: the node rows read once, grouped by customer in
+    DuckDB's hash aggregation, put in event order by
+    :func:`kundresa.analytics._kernels.customer_order` (the full
+    ``ORDER BY`` only when rows at one instant with one event name have different nodes),
+    and walked by :func:`kundresa.analytics._kernels.directly_follows_pairs`; None when there
+    are too many distinct nodes for its edge arrays (the portable path then runs)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from kundresa.analytics._kernels import customer_order, directly_follows_pairs
+
+    wanted = {"_us": epoch_us(t[TIMESTAMP]), "_node": t.node, "_event": t[EVENT]}
+    # Each customer's rows together from DuckDB's hash aggregation (one list per customer).
+    grouped = (
+        t.group_by(CUSTOMER)
+        .aggregate(_r=ibis.struct(wanted).collect())
+        .to_pyarrow()
+        .combine_chunks()
+    )
+    lists = grouped["_r"].combine_chunks()
+    offsets = lists.offsets.to_numpy().astype(np.int64)
+    codes = np.repeat(np.arange(len(lists), dtype=np.int64), np.diff(offsets))
+    rows_struct = lists.flatten()
+    data = pa.Table.from_arrays(rows_struct.flatten(), names=[f.name for f in rows_struct.type])
+    if not len(data):
+        return _empty(_DFG_COLUMNS)
+    node = pc.dictionary_encode(data["_node"].combine_chunks())
+    names = node.dictionary.to_pylist()
+    if len(names) > _MAX_FAST_NODES:
+        return None
+    node_codes = node.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    us = data["_us"].to_numpy(zero_copy_only=False).astype(np.int64)
+    event = pc.dictionary_encode(data["_event"].combine_chunks())
+    rank = np.empty(len(event.dictionary), np.int64)
+    rank[pc.sort_indices(event.dictionary).to_numpy()] = np.arange(len(event.dictionary))
+    span = len(event.dictionary)
+    perm: np.ndarray | None = None
+    if us.min() > -(2**62) // span and us.max() < (2**62) // span:
+        key = us * span + rank[event.indices.to_numpy(zero_copy_only=False)]
+        perm, bounds, ambiguous = customer_order(codes, len(lists), key, node_codes)
+        if ambiguous:
+            perm = None
+    if perm is None:
+        # Rows at one instant that only the full event order (event id) can tell apart.
+        ordered = (
+            t.order_by([t[CUSTOMER], *(t[c] for c in EVENT_ORDER)])
+            .select(CUSTOMER, **wanted)
+            .to_pyarrow()
+            .combine_chunks()
+        )
+        customers = ordered[CUSTOMER].combine_chunks()
+        changes = pc.not_equal(customers.slice(1), customers.slice(0, len(customers) - 1))
+        starts = np.flatnonzero(changes.to_numpy(zero_copy_only=False)) + 1
+        bounds = np.concatenate([[0], starts, [len(customers)]]).astype(np.int64)
+        node_codes = (
+            pc.index_in(ordered["_node"], value_set=pa.array(names, pa.string()))
+            .to_numpy(zero_copy_only=False)
+            .astype(np.int64)
+        )
+        us = ordered["_us"].to_numpy(zero_copy_only=False).astype(np.int64)
+    else:
+        node_codes, us = node_codes[perm], us[perm]
+    count, customers_n, median, mean, start_count, start_customers = directly_follows_pairs(
+        bounds, us, node_codes, len(names), gap_us
+    )
+    width = len(names) + 1
+    edges = np.flatnonzero(count)
+    targets = [*names, END]
+    df = pd.DataFrame(
+        {
+            "source": [names[e // width] for e in edges],
+            "target": [targets[e % width] for e in edges],
+            "count": count[edges],
+            "customers": customers_n[edges],
+            "median_seconds": median[edges] / US_PER_SECOND,
+            "mean_seconds": mean[edges] / US_PER_SECOND,
+        }
+    )
+    firsts = np.flatnonzero(start_count)
+    st = pd.DataFrame(
+        {
+            "source": START,
+            "target": [names[a] for a in firsts],
+            "count": start_count[firsts],
+            "customers": start_customers[firsts],
+            "median_seconds": np.nan,
+            "mean_seconds": np.nan,
+        }
+    )
+    df = pd.concat([df, st], ignore_index=True)
+    df["count"] = df["count"].astype("int64")
+    df["customers"] = df["customers"].astype("int64")
+    df = df.sort_values(["count", "source", "target"], ascending=[False, True, True])
+    return df[_DFG_COLUMNS].reset_index(drop=True)
 
 
 def _empty(columns: list[str]) -> pd.DataFrame:

@@ -1,0 +1,81 @@
+"""When analyses take the DuckDB fast path, and a switch to keep them on the portable path.
+
+On DuckDB some analyses (the ordered and strict event funnels) fetch the events they need,
+sorted, and walk each customer's sequence once in a compiled kernel
+(:mod:`kundresa.analytics._kernels`) instead of compiling window functions and self-joins;
+every other engine (Spark, and the SQL engines the portable path compiles to) runs the
+portable Ibis expressions. Both paths give the same results (the tests pin them to one
+brute-force reference). ``KUNDRESA_FAST_PATH=0`` in the environment, or :func:`portable` in
+code, keeps every analysis on the portable path.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+import ibis.expr.types as ir
+
+__all__ = ["fast_path", "fast_path_parts", "portable"]
+
+PART_ROWS = 15_000_000
+"""Events per part of the fast path (``KUNDRESA_FAST_PATH_ROWS``): the rows a part holds in
+memory stay under about 4 GiB."""
+
+_PORTABLE: ContextVar[bool] = ContextVar("kundresa_portable", default=False)
+
+
+@contextmanager
+def portable() -> Iterator[None]:
+    """Run analyses inside the ``with`` block on the portable Ibis path, whatever the engine.
+
+    Examples
+    --------
+    >>> import ibis
+    >>> t = ibis.memtable({"a": [1]})
+    >>> with portable():
+    ...     fast_path(t)
+    False
+    """
+    token = _PORTABLE.set(True)
+    try:
+        yield
+    finally:
+        _PORTABLE.reset(token)
+
+
+def fast_path(t: ir.Table) -> bool:
+    """Whether ``t`` runs on DuckDB and the fast path is allowed (not :func:`portable`, not
+    ``KUNDRESA_FAST_PATH=0``)."""
+    if _PORTABLE.get() or os.environ.get("KUNDRESA_FAST_PATH", "1").strip() in ("0", "false"):
+        return False
+    try:
+        backend = t._find_backend(use_default=True)
+    except Exception:  # an expression without one engine: let the portable path say why
+        return False
+    return getattr(backend, "name", None) == "duckdb"
+
+
+def fast_path_parts(events: ir.Table) -> int:
+    """Into how many parts (by customer) a fast path splits ``events``: one per
+    ``KUNDRESA_FAST_PATH_ROWS`` events (default :data:`PART_ROWS`). Counting the events is
+    cheap on DuckDB for tables and Parquet files (their row counts are stored).
+
+    Raises
+    ------
+    ValueError
+        ``KUNDRESA_FAST_PATH_ROWS`` is not a whole number of at least 1.
+    """
+    text = os.environ.get("KUNDRESA_FAST_PATH_ROWS", "").strip()
+    try:
+        per_part = int(text) if text else PART_ROWS
+    except ValueError:
+        raise ValueError(
+            f"KUNDRESA_FAST_PATH_ROWS must be a whole number of events, got {text!r}"
+        ) from None
+    if per_part < 1:
+        raise ValueError(f"KUNDRESA_FAST_PATH_ROWS must be at least 1, got {per_part}")
+    rows = int(events.count().to_pyarrow().as_py())
+    return max(1, -(-rows // per_part))

@@ -1,0 +1,369 @@
+"""Compiled per-customer kernels of the DuckDB fast path (numba, compiled on first use).
+
+Each kernel walks events already sorted by customer and by the funnel's sequence order, one
+customer at a time, in one pass: no window sort, no self-join. The module is imported only
+when a fast path runs, so ``kundresa --version`` and other commands never load numba; compiled
+code is cached (``cache=True``: beside this file, or in the user's cache directory when that
+is read-only), so only the first run on a machine pays the compilation.
+
+The semantics are those of :mod:`kundresa.analytics.funnel` (ordered and strict orders,
+exclusions, the best attempt); tests pin both paths to the same brute-force reference.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["customer_order", "directly_follows_pairs", "funnel_best"]
+
+_NONE = np.iinfo(np.int64).min
+
+
+@numba.njit(cache=True, nogil=True)
+def _customer_order(
+    codes: npt.NDArray[np.int64],
+    n_cust: int,
+    key: npt.NDArray[np.int64],
+    payload: npt.NDArray[np.int64],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], bool]:
+    n = codes.shape[0]
+    bounds = np.zeros(n_cust + 1, np.int64)
+    for i in range(n):
+        bounds[codes[i] + 1] += 1
+    for c in range(n_cust):
+        bounds[c + 1] += bounds[c]
+    fill = bounds[:-1].copy()
+    perm = np.empty(n, np.int64)
+    for i in range(n):
+        c = codes[i]
+        perm[fill[c]] = i
+        fill[c] += 1
+    ambiguous = False
+    for c in range(n_cust):
+        lo = bounds[c]
+        hi = bounds[c + 1]
+        if hi - lo > 1:
+            rows = perm[lo:hi].copy()
+            order = np.argsort(key[rows], kind="mergesort")
+            for q in range(hi - lo):
+                perm[lo + q] = rows[order[q]]
+            for q in range(lo + 1, hi):
+                a = perm[q - 1]
+                b = perm[q]
+                if key[a] == key[b] and payload[a] != payload[b]:
+                    ambiguous = True
+    return perm, bounds, ambiguous
+
+
+def customer_order(
+    codes: npt.NDArray[np.int64],
+    n_cust: int,
+    key: npt.NDArray[np.int64],
+    payload: npt.NDArray[np.int64],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], bool]:
+    """Rows grouped by customer (a counting sort on ``codes``), each customer's rows ordered
+    by ``key``: one O(n) pass plus a sort of each customer's own rows, no global sort.
+
+    Parameters
+    ----------
+    codes
+        ``int64[n]``, the customer of each row as ``0 .. n_cust - 1``.
+    key
+        ``int64[n]``, the order within a customer (ties keep no particular order).
+    payload
+        ``int64[n]``: rows with equal ``key`` and equal ``payload`` are interchangeable for
+        the caller; where two rows tie on ``key`` but differ here, ``ambiguous`` is true and
+        the caller must order them by its full tie rule instead.
+
+    Returns
+    -------
+    tuple
+        ``perm`` (``int64[n]``, row numbers in the new order), ``bounds`` (``int64[n_cust +
+        1]``, customer c's rows are ``perm[bounds[c]:bounds[c + 1]]``) and ``ambiguous``.
+    """
+    return _customer_order(codes, n_cust, key, payload)
+
+
+@numba.njit(cache=True, nogil=True)
+def _funnel_best(
+    bounds: npt.NDArray[np.int64],
+    us: npt.NDArray[np.int64],
+    mask: npt.NDArray[np.int64],
+    xmask: npt.NDArray[np.int64],
+    inper: npt.NDArray[np.bool_],
+    group_of: npt.NDArray[np.int64],
+    n_groups: int,
+    n_x: int,
+    ex_x: npt.NDArray[np.int64],
+    ex_a: npt.NDArray[np.int64],
+    ex_b: npt.NDArray[np.int64],
+    window_us: int,
+    strict: bool,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    n_cust = bounds.shape[0] - 1
+    k = group_of.shape[0]
+    none = np.iinfo(np.int64).min
+    best_row = np.full(n_cust, -1, np.int64)
+    best_level = np.zeros(n_cust, np.int64)
+    best_rows = np.full((n_cust, k), -1, np.int64)
+    longest = 0
+    for c in range(n_cust):
+        longest = max(longest, bounds[c + 1] - bounds[c])
+    nxt = np.full((max(longest, 1), max(n_groups, 1)), -1, np.int64)
+    nx = np.full((max(longest, 1), max(n_x, 1)), none, np.int64)
+    rows = np.empty(k, np.int64)
+    g0 = group_of[0]
+    for c in range(n_cust):
+        lo = bounds[c]
+        hi = bounds[c + 1]
+        n = hi - lo
+        # The next row (in sequence) filling each step definition, strictly after each row.
+        if not strict:
+            for g in range(n_groups):
+                nxt[n - 1, g] = -1
+            for r in range(n - 1, 0, -1):
+                m = mask[lo + r]
+                for g in range(n_groups):
+                    nxt[r - 1, g] = r if (m >> g) & 1 else nxt[r, g]
+        # The time of the next exclusion event strictly later in time than each row.
+        if n_x > 0:
+            r = n - 1
+            after = np.full(n_x, none, np.int64)
+            while r >= 0:
+                t = us[lo + r]
+                top = r
+                while r >= 0 and us[lo + r] == t:
+                    r -= 1
+                for q in range(r + 1, top + 1):
+                    for i in range(n_x):
+                        nx[q, i] = after[i]
+                for q in range(r + 1, top + 1):
+                    xm = xmask[lo + q]
+                    for i in range(n_x):
+                        if (xm >> i) & 1:
+                            after[i] = t
+        level_best = 0
+        row_best = -1
+        caught = False
+        for s in range(n):
+            if not (mask[lo + s] >> g0) & 1 or not inper[lo + s]:
+                continue
+            u0 = us[lo + s]
+            limit = u0 + window_us
+            rows[0] = s
+            level = 1
+            pos = s
+            for j in range(1, k):
+                g = group_of[j]
+                if strict:
+                    p = s + j
+                    if p >= n or not (mask[lo + p] >> g) & 1:
+                        break
+                else:
+                    p = nxt[pos, g]
+                    if p < 0:
+                        break
+                if us[lo + p] > limit:
+                    break
+                rows[j] = p
+                level += 1
+                pos = p
+            for e in range(ex_x.shape[0]):
+                a = ex_a[e]
+                if level < a:
+                    continue
+                nxv = nx[rows[a - 1], ex_x[e]]
+                if nxv == none:
+                    continue
+                b = ex_b[e]
+                if level >= b:
+                    if nxv < us[lo + rows[b - 1]]:
+                        caught = True
+                elif nxv <= limit:
+                    caught = True
+            if level > level_best:
+                level_best = level
+                row_best = s
+                for j in range(level):
+                    best_rows[c, j] = lo + rows[j]
+                for j in range(level, k):
+                    best_rows[c, j] = -1
+        if caught:
+            row_best = -1
+        if row_best >= 0:
+            best_row[c] = lo + row_best
+            best_level[c] = level_best
+    return best_row, best_level, best_rows
+
+
+def funnel_best(
+    bounds: npt.NDArray[np.int64],
+    us: npt.NDArray[np.int64],
+    mask: npt.NDArray[np.int64],
+    xmask: npt.NDArray[np.int64],
+    inper: npt.NDArray[np.bool_],
+    group_of: tuple[int, ...],
+    n_groups: int,
+    n_x: int,
+    exclusions: list[tuple[int, int, int]],
+    window_us: int,
+    strict: bool,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Each customer's best attempt of an ordered or strict funnel.
+
+    Parameters
+    ----------
+    bounds
+        ``int64[c + 1]``: customer ``i``'s rows are ``bounds[i]:bounds[i + 1]``.
+    us, mask, xmask, inper
+        Per row, in each customer's sequence order: microseconds since 1970, the bit mask of
+        the step definitions the event fills, the bit mask of the exclusion events it is, and
+        whether an attempt may start at it (its time is in the counted period).
+    group_of
+        The step definition (bit) of each of the ``k`` steps.
+    exclusions
+        ``(exclusion event bit, step a, step b)`` per exclusion (steps 1-based).
+    window_us
+        The conversion window in microseconds.
+    strict
+        Strict order (each step the very next row) instead of ordered.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``best_row`` (``int64[c]``, the start row of the customer's best attempt, -1 when the
+        customer has no attempt or an exclusion leaves them out), ``level`` (``int64[c]``) and
+        ``step_rows`` (``int64[c, k]``, the row of each step event of that attempt, -1 where
+        not reached).
+    """
+    ex = np.asarray(exclusions, dtype=np.int64).reshape(-1, 3)
+    return _funnel_best(
+        bounds,
+        us,
+        mask,
+        xmask,
+        inper,
+        np.asarray(group_of, dtype=np.int64),
+        n_groups,
+        n_x,
+        np.ascontiguousarray(ex[:, 0]),
+        np.ascontiguousarray(ex[:, 1]),
+        np.ascontiguousarray(ex[:, 2]),
+        window_us,
+        strict,
+    )
+
+
+@numba.njit(cache=True, nogil=True)
+def _dfg(
+    bounds: npt.NDArray[np.int64],
+    us: npt.NDArray[np.int64],
+    node: npt.NDArray[np.int64],
+    n_nodes: int,
+    gap_us: int,
+) -> tuple[
+    npt.NDArray[np.int64],
+    npt.NDArray[np.int64],
+    npt.NDArray[np.float64],
+    npt.NDArray[np.float64],
+    npt.NDArray[np.int64],
+    npt.NDArray[np.int64],
+]:
+    n_cust = bounds.shape[0] - 1
+    width = n_nodes + 1  # target n_nodes is (end)
+    n_edges = n_nodes * width
+    count = np.zeros(n_edges, np.int64)
+    customers = np.zeros(n_edges, np.int64)
+    last = np.full(n_edges, -1, np.int64)
+    total = np.zeros(n_edges, np.float64)
+    start_count = np.zeros(n_nodes, np.int64)
+    start_customers = np.zeros(n_nodes, np.int64)
+    start_last = np.full(n_nodes, -1, np.int64)
+    n = us.shape[0]
+    edge_of = np.empty(n, np.int64)
+    gap_of = np.empty(n, np.int64)
+    for c in range(n_cust):
+        lo = bounds[c]
+        hi = bounds[c + 1]
+        for r in range(lo, hi):
+            first = r == lo or (gap_us > 0 and us[r] - us[r - 1] >= gap_us)
+            if first:
+                a = node[r]
+                start_count[a] += 1
+                if start_last[a] != c:
+                    start_last[a] = c
+                    start_customers[a] += 1
+            follows = r + 1 < hi and not (gap_us > 0 and us[r + 1] - us[r] >= gap_us)
+            if follows:
+                e = node[r] * width + node[r + 1]
+                gap_of[r] = us[r + 1] - us[r]
+                total[e] += gap_of[r]
+            else:
+                e = node[r] * width + n_nodes
+                gap_of[r] = -1
+            edge_of[r] = e
+            count[e] += 1
+            if last[e] != c:
+                last[e] = c
+                customers[e] += 1
+    # Exact medians: the gaps of each edge together (a counting sort), each edge sorted.
+    offsets = np.zeros(n_edges + 1, np.int64)
+    for r in range(n):
+        if gap_of[r] >= 0:
+            offsets[edge_of[r] + 1] += 1
+    for e in range(n_edges):
+        offsets[e + 1] += offsets[e]
+    fill = offsets[:-1].copy()
+    gaps = np.empty(offsets[n_edges], np.int64)
+    for r in range(n):
+        if gap_of[r] >= 0:
+            gaps[fill[edge_of[r]]] = gap_of[r]
+            fill[edge_of[r]] += 1
+    median = np.full(n_edges, np.nan, np.float64)
+    mean = np.full(n_edges, np.nan, np.float64)
+    for e in range(n_edges):
+        m = offsets[e + 1] - offsets[e]
+        if m > 0:
+            part = np.sort(gaps[offsets[e] : offsets[e + 1]])
+            median[e] = (part[(m - 1) // 2] + part[m // 2]) / 2.0
+            mean[e] = total[e] / m
+    return count, customers, median, mean, start_count, start_customers
+
+
+def directly_follows_pairs(
+    bounds: npt.NDArray[np.int64],
+    us: npt.NDArray[np.int64],
+    node: npt.NDArray[np.int64],
+    n_nodes: int,
+    gap_us: int,
+) -> tuple[
+    npt.NDArray[np.int64],
+    npt.NDArray[np.int64],
+    npt.NDArray[np.float64],
+    npt.NDArray[np.float64],
+    npt.NDArray[np.int64],
+    npt.NDArray[np.int64],
+]:
+    """The directly-follows graph of sequences already in order, in one pass.
+
+    Parameters
+    ----------
+    bounds
+        ``int64[c + 1]``: customer ``i``'s rows are ``bounds[i]:bounds[i + 1]``, in order.
+    us, node
+        Per row: microseconds since 1970 and the node as ``0 .. n_nodes - 1``.
+    gap_us
+        A new sequence starts after this many microseconds without a node (``0``: one
+        sequence per customer).
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        Per edge ``source * (n_nodes + 1) + target`` (target ``n_nodes`` is the end):
+        ``count``, ``customers`` (distinct), ``median`` and ``mean`` microseconds between the
+        two nodes (NaN for the end); then per node, ``start_count`` and ``start_customers``
+        (sequences, and distinct customers, that start at it).
+    """
+    return _dfg(bounds, us, node, n_nodes, gap_us)

@@ -1,0 +1,203 @@
+"""The DuckDB fast path gives exactly what the portable Ibis path gives, on random data."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import ibis
+import pandas as pd
+import pandas.testing as pdt
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kundresa.analytics import _fast
+from kundresa.analytics._fast import fast_path, portable
+from kundresa.analytics.funnel import event_funnel, funnel_customers, funnel_report
+from kundresa.store.schema import EVENT_SCHEMA
+
+T0 = datetime(2025, 3, 1, 12, 0, 0)
+
+row_st = st.tuples(
+    st.sampled_from(["p", "q", "r", "s"]),
+    st.integers(0, 10).map(lambda m: 3600 * 7 * m),
+    st.sampled_from(["v", "c", "b", "x"]),
+    st.sampled_from([None, "ads", "email"]),
+    st.sampled_from([None, "A", "B"]),
+    st.sampled_from(["e1", "e2", None]),
+)
+
+
+def _table(rows: list[tuple[Any, ...]]) -> ibis.Table:
+    data = {
+        "customer_id": [r[0] for r in rows],
+        "timestamp": [T0 + timedelta(seconds=r[1]) for r in rows],
+        "event": [r[2] for r in rows],
+        "channel": [r[3] for r in rows],
+        "value": [None] * len(rows),
+        "event_id": [r[5] for r in rows],
+        "session_id": [None] * len(rows),
+        "properties": [[("plan", r[4])] if r[4] else [] for r in rows],
+    }
+    return ibis.memtable(pa.table(data, schema=EVENT_SCHEMA.to_pyarrow()))
+
+
+@st.composite
+def funnels(draw: st.DrawFn) -> dict[str, Any]:
+    steps = draw(st.lists(st.sampled_from(["v", "c", "b", "v|c", "c|b"]), min_size=2, max_size=4))
+    k = len(steps)
+    exclusions = draw(
+        st.lists(
+            st.tuples(st.sampled_from(["x", "b", "v"]), st.integers(1, k - 1)).flatmap(
+                lambda t: st.tuples(st.just(t[0]), st.just(t[1]), st.integers(t[1] + 1, k))
+            ),
+            max_size=2,
+        )
+    )
+    return {
+        "steps": steps,
+        "window": draw(st.sampled_from([0, 3600 * 7, 86400, 86400 * 3])),
+        "order": draw(st.sampled_from(["ordered", "strict"])),
+        "exclusions": exclusions,
+        "by": draw(st.sampled_from([None, "plan", "channel"])),
+        "since": draw(st.sampled_from([None, "2025-03-02"])),
+        "until": draw(st.sampled_from([None, "2025-03-03"])),
+    }
+
+
+def _both(fn: Any, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
+    fast = fn(*args, **kwargs)
+    with portable():
+        slow = fn(*args, **kwargs)
+    return fast, slow
+
+
+def _sorted(df: pd.DataFrame) -> pd.DataFrame:
+    return df.sort_values(list(df.columns)).reset_index(drop=True)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(row_st, max_size=25), funnels())
+def test_fast_funnel_equals_portable(rows: list[tuple[Any, ...]], f: dict[str, Any]) -> None:
+    t = _table(rows)
+    assert fast_path(t)
+    fast, slow = _both(funnel_report, t, period="day", **f)
+    for key in ("funnel", "time_to_convert", "trend"):
+        pdt.assert_frame_equal(fast[key], slow[key], check_dtype=key != "trend")
+    kwargs = {k: v for k, v in f.items()}
+    fast_f, slow_f = _both(lambda: event_funnel(t, **kwargs))
+    pdt.assert_frame_equal(fast_f, slow_f)
+    fast_c, slow_c = _both(lambda: funnel_customers(t, **kwargs).to_pandas())
+    pdt.assert_frame_equal(_sorted(fast_c), _sorted(slow_c))
+
+
+def test_switch_turns_the_fast_path_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    t = _table([("p", 0, "v", None, None, None)])
+    assert fast_path(t)
+    with portable():
+        assert not fast_path(t)
+    assert fast_path(t)
+    monkeypatch.setenv("KUNDRESA_FAST_PATH", "0")
+    assert not _fast.fast_path(t)
+
+
+def test_customers_with_many_attempts() -> None:
+    # One customer with many step-1 events and a few conversions: the best attempt is the
+    # earliest one reaching the highest level.
+    rows = [("p", 60 * i, "v" if i % 3 else "c", None, None, f"{i:03d}") for i in range(300)]
+    rows.append(("p", 60 * 299 + 1, "b", None, None, "zzz"))
+    t = _table(rows)
+    fast, slow = _both(lambda: funnel_customers(t, ["v", "c", "b"], window=600).to_pandas())
+    pdt.assert_frame_equal(fast, slow)
+    assert fast["level"].tolist() == [3]
+
+
+def test_rows_at_one_instant_that_only_the_full_tie_rule_orders() -> None:
+    # "c" fills both "v|c" and "c": at one instant with a "v", the cheap order cannot tell
+    # the rows apart (same first step, different steps filled), so the full rule decides.
+    rows = [
+        ("p", 0, "c", None, None, "2"),
+        ("p", 0, "v", None, None, "1"),
+        ("q", 0, "v", None, None, "1"),
+        ("q", 60, "c", None, None, "2"),
+    ]
+    t = _table(rows)
+    for order in ("ordered", "strict"):
+        fast, slow = _both(
+            lambda o=order: (
+                funnel_customers(t, ["v|c", "c", "v|c"], window=600, order=o)
+                .to_pandas()
+                .sort_values("customer_id")
+                .reset_index(drop=True)
+            )
+        )
+        pdt.assert_frame_equal(fast, slow)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 4), st.integers(0, 3), st.integers(0, 1)), min_size=1, max_size=40
+    )
+)
+def test_customer_order_groups_and_sorts(rows: list[tuple[int, int, int]]) -> None:
+    import numpy as np
+
+    from kundresa.analytics._kernels import customer_order
+
+    codes = np.array([r[0] for r in rows], np.int64)
+    key = np.array([r[1] for r in rows], np.int64)
+    payload = np.array([r[2] for r in rows], np.int64)
+    perm, bounds, ambiguous = customer_order(codes, 5, key, payload)
+    assert sorted(perm.tolist()) == list(range(len(rows)))
+    for c in range(5):
+        part = perm[bounds[c] : bounds[c + 1]]
+        assert all(codes[part] == c)
+        assert sorted(key[part].tolist()) == key[part].tolist()
+    clash = any(a[0] == b[0] and a[1] == b[1] and a[2] != b[2] for a in rows for b in rows)
+    assert ambiguous == clash
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(row_st, max_size=30),
+    st.sampled_from(["event", "channel"]),
+    st.sampled_from([None, "3h", "1d"]),
+    st.sampled_from([(None, None), ("2025-03-02", None), (None, "2025-03-03")]),
+)
+def test_fast_directly_follows_equals_portable(
+    rows: list[tuple[Any, ...]], level: str, gap: str | None, span: tuple[Any, Any]
+) -> None:
+    from kundresa.analytics.paths import directly_follows
+
+    t = _table(rows)
+    fast, slow = _both(
+        directly_follows, t, level=level, session_gap=gap, since=span[0], until=span[1]
+    )
+    if slow.empty:
+        assert fast.empty
+        return
+    pdt.assert_frame_equal(fast, slow)
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.lists(row_st, max_size=25), funnels(), st.integers(1, 6))
+def test_fast_funnel_in_parts_equals_portable(
+    rows: list[tuple[Any, ...]], f: dict[str, Any], per_part: int
+) -> None:
+    # Large inputs are split by customer into parts of KUNDRESA_FAST_PATH_ROWS events.
+    t = _table(rows)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("KUNDRESA_FAST_PATH_ROWS", str(per_part))
+        fast = funnel_customers(t, **f).to_pandas()
+    with portable():
+        slow = funnel_customers(t, **f).to_pandas()
+    pdt.assert_frame_equal(_sorted(fast), _sorted(slow))
+
+
+def test_bad_part_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KUNDRESA_FAST_PATH_ROWS", "many")
+    with pytest.raises(ValueError, match="KUNDRESA_FAST_PATH_ROWS must be a whole number"):
+        funnel_customers(_table([("p", 0, "v", None, None, None)]), ["v", "c"])
