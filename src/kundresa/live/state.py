@@ -43,6 +43,9 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from kundresa.live.tables import forget_ids
+from kundresa.live.tables import has_tables as _has_tables
+
 if TYPE_CHECKING:
     from kundresa.model.journey import Journey
 
@@ -361,14 +364,6 @@ def ensure_tables(con: Any) -> None:
     """Create the live tables if they are missing (idempotent; needs a write connection)."""
     for ddl in _DDL:
         con.execute(ddl)
-
-
-def _has_tables(con: Any) -> bool:
-    row = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
-        "AND table_name IN ('customer_state', 'stage_events')"
-    ).fetchone()
-    return bool(row and row[0] == 2)
 
 
 def _meta(con: Any, key: str) -> str | None:
@@ -844,22 +839,3 @@ def customer_events(con: Any, customer_id: str) -> Any:
     ).fetchall()
     names = ["customer_id", "timestamp", "event", *cols, "event_id", "properties"]
     return pd.DataFrame(rows, columns=names)
-
-
-def forget_ids(con: Any, ids: Sequence[str]) -> dict[str, int]:
-    """Erase ``ids`` from the live tables (inside the caller's transaction); the numbers of
-    ``customer_state`` and ``stage_events`` rows removed. No-op without the tables."""
-    if not _has_tables(con):
-        return {"customer_state": 0, "stage_events": 0}
-    counts = {}
-    for table in ("customer_state", "stage_events"):
-        row = con.execute(
-            f"DELETE FROM {table} WHERE customer_id IN (SELECT unnest(?))", [list(ids)]
-        ).fetchone()
-        counts[table] = int(row[0]) if row else 0
-    con.execute(
-        "DELETE FROM live_id_map WHERE id IN (SELECT unnest($i)) "
-        "OR customer_id IN (SELECT unnest($i))",
-        {"i": list(ids)},
-    )
-    return counts

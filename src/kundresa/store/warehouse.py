@@ -1226,7 +1226,7 @@ class Warehouse:
                 ).fetchone()
             )
             # The live customer state and the stage-entered feed hold the person too.
-            from kundresa.live.state import forget_ids
+            from kundresa.live.tables import forget_ids
 
             live = forget_ids(con, ids)
             counts["live_states"] = live["customer_state"]
