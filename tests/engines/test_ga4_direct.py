@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -242,8 +243,12 @@ def test_cli_source_errors(ga4: tuple[Path, Path, Path]) -> None:
 def test_daily_tables_are_read_together(ga4: tuple[Path, Path, Path], tmp_path: Path) -> None:
     lines, db, journey = ga4
     split = tmp_path / "split.duckdb"
+    # A copy: the module's GA4 file may still be open in this process (DuckDB refuses to
+    # attach one file twice under two names).
+    source = tmp_path / "source.duckdb"
+    shutil.copyfile(db, source)
     con = duckdb.connect(str(split))
-    con.execute(f"ATTACH '{db}' AS src (READ_ONLY)")
+    con.execute(f"ATTACH '{source}' AS src (READ_ONLY)")
     middle = con.execute("SELECT median(event_timestamp) FROM src.events_20250301").fetchone()
     assert middle is not None
     cut = int(middle[0])

@@ -552,6 +552,10 @@
     if (need <= avail) return avail;
     var wrap = document.createElement("div");
     wrap.className = "chart-scroll";
+    // A region that scrolls must be reachable by keyboard (WCAG 2.1.1): focusable, named.
+    wrap.tabIndex = 0;
+    wrap.setAttribute("role", "region");
+    wrap.setAttribute("aria-label", el.getAttribute("aria-label") || "");
     el.parentNode.insertBefore(wrap, el); wrap.appendChild(el);
     el.style.width = Math.ceil(need) + "px";
     return Math.ceil(need);
