@@ -660,12 +660,19 @@ class Project:
         with self.lock:
             self._cache.clear()
 
+    def cached_only(self, key: Hashable) -> tuple[bool, Any]:
+        """``(True, result)`` when :meth:`cached` holds a result for ``key`` at this
+        :meth:`version`, else ``(False, None)``; never computes nor waits for the lock."""
+        hit = self._cache.get((self.version(), key), _MISSING)
+        return (False, None) if hit is _MISSING else (True, hit)
+
     def cached(self, key: Hashable, compute: Any) -> Any:
         """``compute()`` once per project :meth:`version` and ``key`` (under the project's
-        lock; a hit is returned without waiting for it)."""
-        full = (self.version(), key)
-        hit = self._cache.get(full, _MISSING)
-        if hit is not _MISSING:
+        lock; a hit is returned without waiting for it). ``compute`` must not wait for a lock
+        that another thread may hold while it waits for this project's lock (the web app's
+        lock is always taken *before* it: kundresa.web.state)."""
+        found, hit = self.cached_only(key)
+        if found:
             return hit
         with self.lock:
             full = (self.version(), key)

@@ -196,6 +196,88 @@ def test_a_bad_message_is_refused_by_field_and_the_rest_kept(
     )
 
 
+def test_text_that_is_not_unicode_is_refused_by_field_and_the_rest_kept(
+    project_dir: Path, make_collector: Any
+) -> None:
+    """A lone UTF-16 surrogate (a ``\\udc00`` escape) cannot be stored as UTF-8: that message
+    is refused naming the field, not the whole request with a 500."""
+    client = make_collector(project_dir)
+    good = json.dumps(track("good-1"))
+    body = (
+        '{"batch": [' + good + ","
+        '{"type": "track", "event": "x", "userId": "\\udc00", "messageId": "lone-user"},'
+        '{"type": "track", "event": "x", "userId": "u2", "messageId": "m\\ud800",'
+        ' "properties": {"note": "a\\udfffb"}},'
+        '{"type": "track", "event": "x", "userId": "u3", "properties": {"k\\udc00": 1}}'
+        "]}"
+    )
+    r = client.post(
+        "/v1/batch", content=body, auth=AUTH, headers={"Content-Type": "application/json"}
+    )
+    assert r.status_code == 400, r.text
+    answer = r.json()
+    assert answer["accepted"] == 1
+    assert [(e["index"], e["field"]) for e in answer["errors"]] == [
+        (1, "userId"),
+        (2, "messageId"),
+        (3, "properties.k?"),
+    ]
+    assert all(e["messageId"] in ("lone-user", None) for e in answer["errors"])
+    assert "not Unicode" in answer["message"]
+    single = '{"event": "x", "userId": "\\udc00"}'
+    r = client.post("/v1/track", content=single, auth=AUTH)
+    assert r.status_code == 400 and r.json()["errors"][0]["field"] == "userId"
+    r = client.post("/v1/batch", content='{"batch": [], "writeKey": "\\udc00"}')
+    assert r.status_code == 401
+    wait_for(lambda: loaded(client, 1))
+    assert [e[0] for e in events_of(client)] == ["good-1"]
+
+
+def test_fields_of_the_wrong_type_are_refused_not_stored_as_text(
+    project_dir: Path, make_collector: Any
+) -> None:
+    client = make_collector(project_dir)
+    batch = [
+        track("good-1", user=7),  # a numeric id is an id (Segment allows it)
+        track("obj-user", user={"a": 1}),
+        track("obj-event", event={"x": 1}),
+        track({"a": 1}),
+        track("inf", properties={"revenue": float("inf")}),
+        track("true", properties={"revenue": True}),
+        track("list", properties={"total": [1]}),
+        track("nan-text", properties={"value": "NaN"}),
+        track("bool-anon", user=None, anonymousId=False),
+        track("obj-time", timestamp={"t": 1}),
+        track("good-2", properties={"revenue": "9.50"}),
+    ]
+    text = json.dumps({"batch": batch})  # Infinity, as a JSON parser that allows it reads
+    r = client.post(
+        "/v1/batch", content=text, auth=AUTH, headers={"Content-Type": "application/json"}
+    )
+    assert r.status_code == 400, r.text
+    answer = r.json()
+    assert answer["accepted"] == 2
+    assert [(e["index"], e["field"]) for e in answer["errors"]] == [
+        (1, "userId"),
+        (2, "event"),
+        (3, "messageId"),
+        (4, "properties.revenue"),
+        (5, "properties.revenue"),
+        (6, "properties.total"),
+        (7, "properties.value"),
+        (8, "anonymousId"),
+        (9, "timestamp"),
+    ]
+    assert answer["errors"][2]["messageId"] is None
+    huge = text.replace("Infinity", "1e400")
+    assert client.post("/v1/batch", content=huge, auth=AUTH).json()["errors"][3]["field"] == (
+        "properties.revenue"
+    )
+    wait_for(lambda: loaded(client, 2))
+    rows = events_of(client)
+    assert [(e[0], e[1], e[3]) for e in rows] == [("good-1", "7", None), ("good-2", "u1", 9.5)]
+
+
 def test_message_id_deduplicates_within_and_across_loads(
     project_dir: Path, make_collector: Any
 ) -> None:
@@ -227,7 +309,16 @@ def test_size_limits(project_dir: Path, make_collector: Any) -> None:
     assert r.json()["errors"][0]["message"].startswith("message: larger than 32,768")
     many = {"batch": [track(f"m{i}", properties={"pad": "y" * 1000}) for i in range(600)]}
     r = client.post("/v1/batch", json=many, auth=AUTH)
+    # Refused by the guard before the collector reads it, in the collector's shape.
     assert r.status_code == 413
+    assert r.json() == {"success": False, "message": "body: larger than 512,000 bytes"}
+    assert r.headers["access-control-allow-origin"] == "*"
+
+    def chunks() -> Any:  # no Content-Length: counted while it arrives
+        yield json.dumps(many).encode()
+
+    r = client.post("/v1/batch", content=chunks(), auth=AUTH)
+    assert r.status_code == 413 and r.json()["success"] is False, r.text
     # gzip bodies are read, and held to the limit once decompressed.
     small = gzip.compress(json.dumps({"batch": [track("gz")]}).encode())
     r = client.post(

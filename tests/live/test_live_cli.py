@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from click.testing import CliRunner
 
 from kundresa.cli import main
@@ -74,3 +78,28 @@ def test_customer_live_unknown(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["customer", "zz", "--project", str(folder), "--live"])
     assert result.exit_code != 0 and "no events for customer 'zz'" in result.output
     assert "Traceback" not in result.output
+
+
+def test_serve_restarts_on_a_port_whose_old_connections_are_in_time_wait() -> None:
+    """A server killed with open connections leaves them in TIME-WAIT for about a minute; a
+    restart on the same port must not be refused then (only while something listens)."""
+    from kundresa.web.cli import ServeError, check_port
+
+    server = socket.socket()
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    port = server.getsockname()[1]
+    client = socket.create_connection(("127.0.0.1", port))
+    conn, _ = server.accept()
+    with pytest.raises(ServeError, match=f"cannot listen on 127.0.0.1:{port}"):
+        check_port("127.0.0.1", port)  # a server listens there
+    conn.close()  # the server side closes first: its end of the connection is in TIME-WAIT
+    server.close()
+    client.close()
+    if sys.platform.startswith("linux"):
+        states = subprocess.run(
+            ["ss", "-tan", f"sport = :{port}"], capture_output=True, text=True, check=False
+        ).stdout
+        assert "TIME-WAIT" in states or not states  # ss may be missing
+    check_port("127.0.0.1", port)

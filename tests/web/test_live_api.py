@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -114,3 +115,37 @@ def test_stage_events_feed(demo_copy: Path, make_client: Any) -> None:
     schema = client.get("/openapi.json").json()
     assert "/api/customers/{customer_id}" in schema["paths"]
     assert "/api/stage-events" in schema["paths"]
+
+
+def test_customer_state_and_a_page_computation_do_not_deadlock(demo_copy: Path) -> None:
+    """A customer-state request holds the app's lock and then asks the project (whose lock it
+    takes); a page being computed must take the two locks in that same order, else each
+    waits for the other forever (and the collector's loader behind them)."""
+    import threading
+
+    from kundresa.web.state import ProjectState
+
+    who = some_customer(demo_copy)
+    state = ProjectState(demo_copy)
+    page_started = threading.Event()
+    answers: dict[str, Any] = {}
+
+    def page() -> None:
+        page_started.set()
+        answers["page"] = state.cached(("deadlock-test",), state.project.warehouse.event_count)
+
+    def customer() -> None:
+        with state.lock:  # as api_customer_state does
+            threading.Thread(target=page, daemon=True).start()
+            page_started.wait(5)
+            time.sleep(0.3)  # the page is now waiting for a lock
+            answers["customer"] = state.project.customer_state(who)["customer_id"]
+
+    worker = threading.Thread(target=customer, daemon=True)
+    worker.start()
+    deadline = time.monotonic() + 20
+    while len(answers) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert answers.get("customer") == who, "the customer-state request hung"
+    assert answers.get("page", 0) > 0, "the page computation hung"
+    state.close()

@@ -108,6 +108,94 @@ def _check_time(value: Any) -> None:
             raise MessageError("timestamp", f"{text[:40]!r} is not an ISO 8601 date-time") from None
 
 
+_ID_FIELDS = ("userId", "anonymousId", "previousId", "messageId", "groupId")
+"""Fields that hold an id: text or a number (as Segment's libraries send either)."""
+_TEXT_FIELDS = ("type", "event")
+_TIME_FIELDS = ("timestamp", "originalTimestamp", "sentAt")
+
+
+def _unstorable(msg: dict[str, Any]) -> MessageError | None:
+    """The first field of ``msg`` (a dotted path) holding text that is not Unicode (a lone
+    UTF-16 surrogate, as a ``\\udc00`` escape in the JSON) or a number that is not finite
+    (``Infinity``, ``NaN``, ``1e400``); ``None`` when there is none. Walked without recursion,
+    so any nesting the JSON parser took is fine."""
+    stack: list[tuple[str, Any]] = [(k, v) for k, v in reversed(msg.items())]
+    while stack:
+        path, value = stack.pop()
+        try:
+            path.encode()
+        except UnicodeEncodeError:
+            return MessageError(
+                path.encode(errors="replace").decode(), "a name that is not Unicode text"
+            )
+        if isinstance(value, str):
+            try:
+                value.encode()
+            except UnicodeEncodeError:
+                return MessageError(path, "text that is not Unicode (a lone UTF-16 surrogate)")
+        elif isinstance(value, float) and not math.isfinite(value):
+            return MessageError(path, f"{value!r} is not a finite number")
+        elif isinstance(value, dict):
+            stack.extend((f"{path}.{k}", v) for k, v in reversed(value.items()))
+        elif isinstance(value, list):
+            stack.extend((f"{path}[{i}]", v) for i, v in reversed(list(enumerate(value))))
+    return None
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _check_types(msg: dict[str, Any]) -> None:
+    """Refuse a field of the wrong JSON type rather than store its text as junk."""
+    for name in ("properties", "traits", "context"):
+        if msg.get(name) is not None and not isinstance(msg[name], dict):
+            raise MessageError(name, "not a JSON object")
+    for name in _ID_FIELDS:
+        value = msg.get(name)
+        if value is not None and not isinstance(value, str) and not _is_number(value):
+            raise MessageError(name, f"an id is text or a number, not {_json_type(value)}")
+    for name in _TEXT_FIELDS:
+        value = msg.get(name)
+        if value is not None and not isinstance(value, str):
+            raise MessageError(name, f"not text but {_json_type(value)}")
+    for name in _TIME_FIELDS:
+        value = msg.get(name)
+        if value is not None and not isinstance(value, str) and not _is_number(value):
+            raise MessageError(
+                name, f"a time is ISO 8601 text or an epoch, not {_json_type(value)}"
+            )
+    props = msg.get("properties") or {}
+    for name in VALUE_FIELDS:
+        value = props.get(name)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            continue
+        if isinstance(value, str):
+            try:
+                number = float(value)
+            except ValueError:
+                number = math.nan
+            if math.isfinite(number):
+                continue
+        elif _is_number(value):
+            continue
+        shown = repr(value) if isinstance(value, str) else _json_type(value)
+        raise MessageError(f"properties.{name}", f"{shown[:40]} is not a finite number")
+
+
+def _json_type(value: Any) -> str:
+    """A JSON value's type, in the words of JSON."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "an array"
+    return "a number" if _is_number(value) else "text"
+
+
 def check_message(msg: Any, received_at: str, sent_at: Any = None) -> dict[str, Any]:
     """One message as a canonical row, or :class:`MessageError` naming the field.
 
@@ -131,21 +219,16 @@ def check_message(msg: Any, received_at: str, sent_at: Any = None) -> dict[str, 
     if sent_at is not None and "sentAt" not in msg:
         msg["sentAt"] = sent_at
     msg["receivedAt"] = received_at
-    for name in ("properties", "traits", "context"):
-        if msg.get(name) is not None and not isinstance(msg[name], dict):
-            raise MessageError(name, "not a JSON object")
+    bad = _unstorable(msg)
+    if bad is not None:
+        raise bad
+    _check_types(msg)
     try:
         row = message_row(msg)
     except BadRow as exc:
         text = str(exc)
         raise MessageError(_field_of(text), text) from None
     _check_time(row["timestamp"])
-    if row.get("value") is not None:
-        try:
-            float(row["value"])
-        except (TypeError, ValueError):
-            field = next(f for f in VALUE_FIELDS if (msg.get("properties") or {}).get(f))
-            raise MessageError(f"properties.{field}", f"{row['value']!r} is not a number") from None
     return row
 
 
@@ -220,7 +303,13 @@ class Collector:
             return (
                 basic is not None and hmac.compare_digest(basic[0].encode(), key) and basic[1] == ""
             )
-        return isinstance(body_key, str) and hmac.compare_digest(body_key.encode(), key)
+        if not isinstance(body_key, str):
+            return False
+        try:
+            given = body_key.encode()
+        except UnicodeEncodeError:  # a lone surrogate: not the key
+            return False
+        return hmac.compare_digest(given, key)
 
     async def accept(self, rows: list[dict[str, Any]]) -> None:
         """Append the rows of one request to the log; returns once they are on disk."""
@@ -337,7 +426,7 @@ def router(collector: Collector) -> APIRouter:
             return _refuse(413, f"message: larger than {MESSAGE_LIMIT:,} bytes")
         try:
             data = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             return _refuse(400, "body: not JSON")
         if not isinstance(data, dict):
             return _refuse(400, "body: not a JSON object")
@@ -366,6 +455,8 @@ def router(collector: Collector) -> APIRouter:
                 rows.append(check_message(msg, received, sent_at))
             except MessageError as exc:
                 mid = msg.get("messageId") if isinstance(msg, dict) else None
+                if _unstorable({"messageId": mid}) or not isinstance(mid, str | int):
+                    mid = None  # only an id that can be echoed as JSON
                 errors.append(
                     {"index": index, "messageId": mid, "field": exc.field, "message": str(exc)}
                 )

@@ -89,11 +89,7 @@ def run_server(
         )
     if not Path(project_dir).is_dir():
         raise ServeError(f"{project_dir}: no such project folder")
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
-        try:
-            probe.bind((host.strip("[]"), port))
-        except OSError as exc:
-            raise ServeError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+    check_port(host, port)
     from kundresa.errors import UsageError
     from kundresa.live.webhooks import check_webhook_url
 
@@ -142,6 +138,22 @@ def run_server(
             dispatcher.stop()
         app.state.jobs.shutdown()  # running uploads stop and roll back (web/jobs.py)
         app.state.project.close()
+
+
+def check_port(host: str, port: int) -> None:
+    """:class:`ServeError` when ``host:port`` cannot be listened on (another server has it).
+
+    The probe sets ``SO_REUSEADDR`` as uvicorn's own socket does (on POSIX), so a server
+    restarted soon after a crash is not refused for the minute its old connections spend in
+    TIME-WAIT; a port another process listens on is still refused.
+    """
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        if os.name != "nt":  # on Windows the option would let two servers share a port
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host.strip("[]"), port))
+        except OSError as exc:
+            raise ServeError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
 
 
 def start_webhooks(app: Any, urls: Sequence[str]) -> Any:

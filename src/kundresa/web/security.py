@@ -11,7 +11,8 @@ files) and, in this order:
    TOKEN`` or a signed-in session; the sign-in page and the static assets are open.
    The collector (``/v1/``, :mod:`kundresa.live.collector`) is open to senders on other
    sites by design: its routes check the project's write key instead, and its body limit is
-   ``collector_limit``.
+   ``collector_limit``; the guard's refusals there have the collector's (Segment's) shape,
+   ``{"success": false, "message": ...}``, with CORS allowed.
 3. **Forgery** (POST, PUT, PATCH, DELETE, on every address): an ``Origin`` header, else a
    ``Referer``, must name this server's host; then the request must carry a proof that a page
    of this app sent it: the bearer token (browsers never add it by themselves), the
@@ -304,7 +305,8 @@ class Guard:
         Paths that take an uploaded file.
     error_page
         ``(scope, message, status) -> (html bytes, content type)`` for refusals of pages
-        (API paths get JSON ``{"detail": ...}``); default a plain escaped page.
+        (API paths get JSON ``{"detail": ...}``, the collector's ``{"success": false,
+        "message": ...}``); default a plain escaped page.
     collector_limit
         Largest body on the wire of a request to the collector (``/v1/``).
     """
@@ -534,11 +536,16 @@ class Guard:
 
     async def _refuse(self, scope: Scope, send: Send, exc: Refused) -> None:
         path = scope["path"]
-        if (
-            path.startswith(("/api/", COLLECTOR_PREFIX))
-            or path == "/openapi.json"
-            or self.error_page is None
-        ):
+        if path.startswith(COLLECTOR_PREFIX):
+            # The collector's own answer shape (Segment's), readable by a browser on any site.
+            message = exc.message
+            if exc.status == 413:
+                message = f"body: larger than {self.collector_limit:,} bytes"
+            body = json.dumps({"success": False, "message": message}).encode()
+            cors = [(b"access-control-allow-origin", b"*")]
+            await _respond(send, exc.status, body, "application/json", cors)
+            return
+        if path.startswith("/api/") or path == "/openapi.json" or self.error_page is None:
             if exc.status == 422:
                 loc = ["query", exc.field] if exc.field else ["body"]
                 payload: Any = {"detail": [{"loc": loc, "msg": exc.message, "type": "value_error"}]}

@@ -10,6 +10,13 @@ an upload, and see the new events at once). Results of analyses are cached by th
 modification time — and the request's parameters, so a page is computed once per change of
 data. The analyses run through :meth:`Project.run <kundresa.project.Project.run>`, and the
 pages' assembly is kept in the same cache (:meth:`ProjectState.cached`).
+
+Lock order: :attr:`ProjectState.lock` first, then :attr:`Project.lock
+<kundresa.project.Project.lock>` (which :meth:`Project.run <kundresa.project.Project.run>`,
+:meth:`Project.cached <kundresa.project.Project.cached>`, ``customer_state`` and the other
+queries take inside). Code holding the project's lock never waits for this one, so a request
+for a customer's live state, a page being computed and the collector's loader (which takes
+this lock in :meth:`ProjectState.writer`) cannot wait for each other in a circle.
 """
 
 from __future__ import annotations
@@ -105,13 +112,11 @@ class ProjectState:
                 if self._journey_mtime() != self._seen_mtime:
                     # The journey file changed on disk (an editor outside the app): re-read it.
                     self.reload_journey()
-        project = self.project
-
-        def locked() -> Any:
-            with self.lock:
-                return compute()
-
-        return project.cached(("web", key), locked)
+        found, hit = self.project.cached_only(("web", key))
+        if found:
+            return hit
+        with self.lock:  # lock order: this lock, then the project's (module docstring)
+            return self.project.cached(("web", key), compute)
 
     def has_events(self) -> bool:
         """Whether the warehouse holds any event (asked once per project version).
