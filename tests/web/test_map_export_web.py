@@ -54,6 +54,11 @@ def test_export_route_errors_are_pages_with_the_status(client: Any) -> None:
     r = client.get("/export/map.pdf", params={"persona": "nobody"})
     assert r.status_code == 422 and "nobody" in r.json()["detail"]
     assert client.get("/export/map.pdf", params={"paper": "A5"}).status_code == 422
+    # A bad parameter of the download link: a browser gets the error page too.
+    for params in ({"paper": "A5"}, {"dpi": "9999"}):
+        r = client.get("/export/map.pdf", params=params, headers=html)
+        assert r.status_code == 422 and r.headers["content-type"].startswith("text/html")
+        assert f"{next(iter(params))}: Input should be" in r.text
     assert client.get("/export/map.gif").status_code == 422
     r = client.get("/export/map.pdf", params={"since": "2040-01-01"})
     assert r.status_code == 409 and "has no events" in r.json()["detail"]
