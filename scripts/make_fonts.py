@@ -1,7 +1,9 @@
 """Make the map export's fonts: DejaVu Sans Condensed (regular and bold) cut down to the
-scripts a journey map is written in (Latin with its accents, punctuation, currency, arrows
-and math signs; no kerning or ligature tables, which the map does not use), so the package
-and every SVG that embeds them stay small.
+European scripts a journey map is written in (Latin with its accents, Greek, Cyrillic,
+punctuation, currency, arrows and math signs; no kerning or ligature tables, which the map
+does not use), so the package and every SVG that embeds them stay small. Other scripts
+(Arabic, Hebrew, CJK) and emoji are not in DejaVu Sans Condensed; the export names text
+that holds them (``kundresa.report.map_export.unprintable``).
 
 Run from the repository root with the dev tools (fontTools) and Debian's fonts-dejavu-core::
 
@@ -22,6 +24,10 @@ from fontTools import subset
 RANGES = (
     (0x0020, 0x024F),  # Basic Latin, Latin-1 (å ä ö æ ø), Latin Extended-A/B
     (0x0300, 0x036F),  # combining accents
+    (0x0370, 0x03FF),  # Greek and Coptic
+    (0x0400, 0x052F),  # Cyrillic and its supplement
+    (0x1E00, 0x1EFF),  # Latin Extended Additional (Vietnamese, Welsh)
+    (0x1F00, 0x1FFF),  # Greek Extended (polytonic)
     (0x2000, 0x206F),  # punctuation: dashes, quotes, bullet, thin and narrow spaces
     (0x20A0, 0x20CF),  # currency
     (0x2100, 0x214F),  # letterlike symbols
@@ -34,8 +40,8 @@ RANGES = (
     (0x2713, 0x2717),  # ✓ ✗
 )
 FONTS = {
-    "DejaVuSansCondensed.ttf": "DejaVuSansCondensed-Latin.ttf",
-    "DejaVuSansCondensed-Bold.ttf": "DejaVuSansCondensed-Bold-Latin.ttf",
+    "DejaVuSansCondensed.ttf": "DejaVuSansCondensed-LGC.ttf",
+    "DejaVuSansCondensed-Bold.ttf": "DejaVuSansCondensed-Bold-LGC.ttf",
 }
 
 

@@ -129,6 +129,14 @@ def test_validate_reports_every_problem_with_position(tmp_path: Path) -> None:
     assert {p["line"] for p in js if p["severity"] == "error"} >= {7, 8, 9, 11}
 
 
+def test_validate_takes_the_project_folder_as_every_command_does(tmp_path: Path) -> None:
+    assert run("init", str(tmp_path / "p")).exit_code == 0
+    r = run("validate", "--project", str(tmp_path / "p"), cwd=tmp_path)
+    assert r.exit_code == 0 and f"{tmp_path / 'p' / 'journey.yaml'}: ok" in r.output
+    r = run("validate", "--project", str(tmp_path / "nothing"))
+    assert r.exit_code == 2 and "nothing" in r.output and "no such file" in r.output
+
+
 def test_validate_usage_errors(tmp_path: Path) -> None:
     assert run("validate", str(tmp_path / "missing.yaml")).exit_code == 2
     assert run("validate", "--bogus").exit_code == 2

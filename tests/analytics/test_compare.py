@@ -443,7 +443,7 @@ def test_bad_input_names_the_option(small: Project) -> None:
         compare(small, by="variant", a="A", b="Z")
     with pytest.raises(ValueError, match=r"^a and b: by='channel' has 0 segment values.*\(none\)"):
         compare(small, by="channel")  # no channels: everyone is (none)
-    with pytest.raises(ValueError, match="a and b are both 'A'"):
+    with pytest.raises(ValueError, match="a and b: both are 'A'"):
         compare(small, by="variant", a="A", b="A")
     with pytest.raises(ValueError, match=r"^by must name"):
         compare(small, by="")

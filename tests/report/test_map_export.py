@@ -83,7 +83,7 @@ def test_pdf_is_one_a3_landscape_page_with_every_stage_and_reached_number(
 
 
 def test_swedish_and_danish_letters_have_glyphs_in_the_embedded_font() -> None:
-    for name in ("DejaVuSansCondensed-Latin.ttf", "DejaVuSansCondensed-Bold-Latin.ttf"):
+    for name in ("DejaVuSansCondensed-LGC.ttf", "DejaVuSansCondensed-Bold-LGC.ttf"):
         data = (resources.files("kundresa.report") / "fonts" / name).read_bytes()
         cmap = TTFont(io.BytesIO(data)).getBestCmap()
         for ch in "åäöæøÅÄÖÆØé€–−≥≤·…⚠\u00a0\u202f":
@@ -293,14 +293,15 @@ def test_cli_bad_input_is_one_line_and_nothing_is_written(demo: Project, tmp_pat
     target = tmp_path / "map.pdf"
     cases = [
         (["--persona", "nobody"], 2, "nobody"),
-        (["--since", "2030-01-01"], 1, "no events in this period"),
+        (["--since", "2030-01-01"], 1, "the period from 2030-01-01 has no events"),
         (["--since", "2026-01-01", "--until", "2025-01-01"], 2, "since"),
-        (["--paper", "A5"], 2, "A5"),
+        (["--paper", "A5"], 2, "'A5' is not one of A4, A3, A2."),
     ]
     for extra, code, words in cases:
         r = runner.invoke(main, ["export", "map", "--project", root, "-o", str(target), *extra])
         assert r.exit_code == code, (extra, r.output)
         assert words in r.output, (extra, r.output)
+        assert "kundresa ingest" not in r.output  # the project has events, the scope none
         assert "Traceback" not in r.output
         assert not target.exists()
     r = runner.invoke(
@@ -358,3 +359,64 @@ touchpoints:
         False,
     )
     assert [s.biggest_loss for s in figures.stages] == [False, True]
+
+
+def test_an_empty_project_exports_the_journey_files_map_with_a_note(tmp_path: Path) -> None:
+    Project.init(tmp_path / "p").close()
+    target = tmp_path / "map.pdf"
+    r = CliRunner().invoke(main, ["export", "map", "--project", str(tmp_path / "p"), "-o",
+                                  str(target)])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert "No events yet" in r.output  # on stderr, as a warning
+    text = _plain(PdfReader(target).pages[0].extract_text())
+    assert "No events yet" in text and "Awareness" in text and "Advocacy" in text
+
+
+def test_only_an_empty_period_is_an_error(demo: Project) -> None:
+    with pytest.raises(ExportError, match="the period from 2030-01-01 until 2031-01-01 has no"):
+        map_figures(demo, since="2030-01-01", until="2031-01-01")
+    assert map_figures(demo).note is None
+
+
+def test_text_the_font_cannot_print_is_named(tmp_path: Path) -> None:
+    from kundresa.report.map_export import unprintable
+
+    figures = MapFigures(
+        "Карта · Χάρτης · Köp",  # Cyrillic and Greek are in the font
+        "en",
+        (StageFigures(id="a", label="Renew 🚀 now"), StageFigures(id="b", label="مرحلة التجديد")),
+    )
+    lacking = unprintable(layout_map(figures, "A4"))
+    assert lacking == [
+        "'Renew 🚀 now' (🚀 U+1F680)",
+        "'مرحلة التجديد' (م U+0645, ر U+0631, ح U+062D, ل U+0644, …)",
+    ]
+    journey = tmp_path / "p" / "journey.yaml"
+    Project.init(tmp_path / "p").close()
+    journey.write_text(journey.read_text().replace("en: Awareness}", "en: Awareness 🚀}"))
+    r = CliRunner().invoke(main, ["export", "map", "--project", str(tmp_path / "p"), "-o",
+                                  str(tmp_path / "m.svg")])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert "no glyph" in r.output and "'Awareness 🚀' (🚀 U+1F680)" in r.output
+
+
+def test_exports_get_the_usual_file_mode(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    from kundresa.report.export import write_text
+
+    old = os.umask(0o022)
+    try:
+        write_text(tmp_path / "a.html", "x")
+        export_map_path = tmp_path / "m.svg"
+        Project.init(tmp_path / "p").close()
+        with Project.open(tmp_path / "p", read_only=True) as project:
+            export_map(project, export_map_path)
+        os.umask(0o027)
+        write_text(tmp_path / "b.csv", "x")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "a.html").stat().st_mode) == 0o644
+    assert stat.S_IMODE(export_map_path.stat().st_mode) == 0o644
+    assert stat.S_IMODE((tmp_path / "b.csv").stat().st_mode) == 0o640

@@ -54,9 +54,14 @@ def test_export_route_errors_are_pages_with_the_status(client: Any) -> None:
     r = client.get("/export/map.pdf", params={"persona": "nobody"})
     assert r.status_code == 422 and "nobody" in r.json()["detail"]
     assert client.get("/export/map.pdf", params={"paper": "A5"}).status_code == 422
+    # A bad parameter of the download link: a browser gets the error page too.
+    for params in ({"paper": "A5"}, {"dpi": "9999"}):
+        r = client.get("/export/map.pdf", params=params, headers=html)
+        assert r.status_code == 422 and r.headers["content-type"].startswith("text/html")
+        assert f"{next(iter(params))}: Input should be" in r.text
     assert client.get("/export/map.gif").status_code == 422
     r = client.get("/export/map.pdf", params={"since": "2040-01-01"})
-    assert r.status_code == 409 and "no events" in r.json()["detail"]
+    assert r.status_code == 409 and "has no events" in r.json()["detail"]
 
 
 def test_map_page_links_the_export_with_its_scope_and_shows_the_review_date(
@@ -96,3 +101,29 @@ def test_an_overdue_review_is_red_and_a_review_moves_it(demo_copy: Path, make_cl
     parser = _Links()
     parser.feed(client.get("/", params={"lang": "en"}).text)
     assert parser.due and "overdue" not in (parser.due[0].get("class") or "")
+
+
+def test_an_empty_project_exports_the_journey_files_map(tmp_path: Path, make_client: Any) -> None:
+    from kundresa import Project
+
+    Project.init(tmp_path / "p").close()
+    journey = tmp_path / "p" / "journey.yaml"
+    journey.write_text(journey.read_text().replace("en: Awareness}", "en: Awareness 🚀}"))
+    client = make_client(tmp_path / "p")
+    html = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    r = client.get("/export/map.pdf", params={"lang": "en"}, headers=html)
+    assert r.status_code == 200 and r.headers["content-type"] == "application/pdf"
+    text = re.sub(r"\s+", " ", PdfReader(io.BytesIO(r.content)).pages[0].extract_text())
+    assert "No events yet" in text and "Advocacy" in text
+    page = client.get("/", params={"lang": "en"}).text
+    note = re.search(r'<p class="note" id="map-export-note">(.*?)</p>', page)
+    assert note and "Awareness 🚀" in note.group(1) and "U+1F680" in note.group(1)
+
+
+def test_a_browser_gets_the_error_page_for_an_empty_period(client: Any) -> None:
+    html = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    r = client.get("/export/map.pdf", params={"since": "2040-01-01"}, headers=html)
+    assert r.status_code == 409 and r.headers["content-type"].startswith("text/html")
+    assert "has no events" in r.text and "kundresa ingest" not in r.text
+    page = client.get("/", params={"lang": "en"}).text
+    assert 'id="map-export-note"' not in page  # the demo's text all prints

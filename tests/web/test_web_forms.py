@@ -148,6 +148,9 @@ def test_form_choices_are_most_frequent_first(demo_dir: Path) -> None:
         ("/paths?steps=99", "steps", "range 1..20"),
         ("/retention?period=century", "period", "is not one of"),
         ("/compare?by=variant&a=A&b=Z", "b", ""),
+        ("/compare?by=persona&a=private&b=private", "a", "a and b: both are 'private'"),
+        ("/compare?by=persona&a=private&b=private", "b", "a and b: both are 'private'"),
+        ("/compare?by=persona&a=private", "b", "b: give the segment"),
         ("/funnel?steps=stage:nowhere&steps=purchase", "steps", "stages: awareness"),
         ("/?persona=nobody", "persona", "no persona"),
         # Refused by the app's guard before the page runs (web/limits.py): the same answer.
@@ -170,6 +173,15 @@ def test_a_bad_value_is_shown_next_to_its_field(
     assert summary["role"] == "alert" and summary.find("a")["href"].startswith("#field-")
     # The rest of the page is drawn (with that parameter at its default).
     assert page.find("main").find("form") is not None and page.find("h1") is not None
+
+
+def test_a_message_is_shown_only_under_the_field_it_names(client: Any) -> None:
+    # b is missing: the message is b's, not under a (whose value is fine), and the page is
+    # drawn with the defaults.
+    page = soup(client.get("/compare?by=persona&a=private"))
+    assert page.find(id="error-a") is None
+    assert page.find(id="error-b").get_text().startswith("b: ")
+    assert page.find("main").find("table") is not None
 
 
 def test_the_form_keeps_what_was_typed(client: Any) -> None:

@@ -283,7 +283,7 @@ def _pick_segments(found: list[str], a: str | None, b: str | None, by: str) -> t
         )
     a, b = str(a), str(b)
     if a == b:
-        raise ValueError(f"a and b are both {a!r}; compare two different segments")
+        raise ValueError(f"a and b: both are {a!r}; compare two different segments")
     if found:
         for option, value in (("a", a), ("b", b)):
             if value not in found:

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 import click
 
-from kundresa.cli._common import JOURNEY_FILE, PROJECT_DIR, UserError, open_project, say
+from kundresa.cli._common import JOURNEY_FILE, PROJECT_DIR, UserError, open_project, say, warn
 
 __all__ = ["export"]
 
@@ -118,6 +118,13 @@ def mermaid(
         say(f"wrote {output}")
 
 
+class _PaperChoice(click.Choice):
+    """A case-insensitive choice whose error names the choices as written (A4, not a4)."""
+
+    def get_invalid_choice_message(self, value: Any, ctx: click.Context | None) -> str:
+        return f"{value!r} is not one of {', '.join(map(str, self.choices))}."
+
+
 @export.command("map")
 @click.option(
     "--format",
@@ -128,7 +135,7 @@ def mermaid(
 )
 @click.option(
     "--paper",
-    type=click.Choice(["A4", "A3", "A2"], case_sensitive=False),
+    type=_PaperChoice(["A4", "A3", "A2"], case_sensitive=False),
     default="A3",
     show_default=True,
     help="Sheet size, landscape; the map is fitted to one sheet.",
@@ -169,5 +176,5 @@ def map_(
     target = output if output is not None else Path(f"journey-map.{fmt}")
     check_target(target)
     with open_project(project_dir, None, journey_file) as project:
-        export_map(project, target, format=fmt, paper=paper.upper(), dpi=dpi, **scope)
+        export_map(project, target, format=fmt, paper=paper.upper(), dpi=dpi, warn=warn, **scope)
     say(f"wrote {target} ({fmt.upper()}, {paper.upper()} landscape, one sheet)")

@@ -89,14 +89,16 @@ def init(directory: Path, template: str, lang: str, name: str | None, force: boo
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path), required=False)
 @click.option("--strict", is_flag=True, help="Treat warnings as problems (exit 1).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
-def validate(file: Path | None, strict: bool, fmt: str) -> None:
-    """Check a journey file and report every problem with line and column.
+@PROJECT_DIR
+def validate(file: Path | None, strict: bool, fmt: str, project_dir: Path) -> None:
+    """Check a journey file (FILE, else the project's journey.yaml) and report every problem
+    with line and column.
 
     Exit code 0 when there are no errors, 1 when there are, 2 for a usage error.
     """
     from kundresa.model.parse import validate_file
 
-    path = file or Path(JOURNEY_FILE)
+    path = file or project_dir / JOURNEY_FILE
     if not path.exists():
         raise click.UsageError(f"{path}: no such file")
     problems = validate_file(path)

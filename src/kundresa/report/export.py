@@ -67,6 +67,7 @@ __all__ = [
     "check_target",
     "checked_scope",
     "collect",
+    "file_mode",
     "html_report",
     "mermaid_journey",
     "report",
@@ -178,11 +179,22 @@ def checked_scope(
         )
     scope = project.scope(persona=persona, since=since, until=until, lang=lang)
     if int(scope.period_events().count().execute()) == 0:
-        what = "in this period" if since or until else "yet"
-        who = f" for persona {persona!r}" if persona else ""
         where = project.root or "this project"
-        raise ExportError(f"{where}: no events {what}{who}; load some with `kundresa ingest FILE`")
+        if (since or until or persona) and _has_events(project):
+            span = (f" from {since}" if since else "") + (f" until {until}" if until else "")
+            who = f" for persona {persona!r}" if persona else ""
+            if since or until:
+                raise ExportError(
+                    f"{where}: the period{span} has no events{who}; choose another period"
+                )
+            raise ExportError(f"{where}: no events{who}; choose another persona")
+        raise ExportError(f"{where}: no events yet; load some with `kundresa ingest FILE`")
     return scope
+
+
+def _has_events(project: Project) -> bool:
+    """Whether the project holds any event at all (whatever the scope)."""
+    return int(project.scope().period_events().count().execute()) > 0
 
 
 def collect(
@@ -245,6 +257,24 @@ def check_target(path: str | os.PathLike[str]) -> Path:
     return target
 
 
+def file_mode() -> int:
+    """The permission bits of a new file: ``0o666`` less the process umask, as ``open`` gives
+    them. A temporary file from :func:`tempfile.mkstemp` is ``0o600``; :func:`write_atomic`
+    sets this mode on it before renaming it over the target.
+
+    Examples
+    --------
+    >>> import os
+    >>> old = os.umask(0o022)
+    >>> oct(file_mode())
+    '0o644'
+    >>> _ = os.umask(old)
+    """
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 @contextmanager
 def write_atomic(path: str | os.PathLike[str]) -> Iterator[Path]:
     """A temporary path beside ``path``, renamed to ``path`` when the block ends without an
@@ -265,6 +295,7 @@ def write_atomic(path: str | os.PathLike[str]) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
+        os.chmod(tmp, file_mode())
         os.replace(tmp, target)
     except OSError as exc:
         raise ExportError(f"{target}: cannot write the file ({exc.strerror})") from None

@@ -53,8 +53,8 @@ from __future__ import annotations
 import base64
 import io
 import os
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import cache
 from importlib import resources
@@ -125,7 +125,7 @@ PALETTE = ("#1f6feb", "#e8590c", "#2f9e44", "#ae3ec9", "#f59f00", "#0ca678", "#d
 
 _FONT = "KundresaMapSans"
 _BOLD = "KundresaMapSans-Bold"
-_FONT_FILES = {_FONT: "DejaVuSansCondensed-Latin.ttf", _BOLD: "DejaVuSansCondensed-Bold-Latin.ttf"}
+_FONT_FILES = {_FONT: "DejaVuSansCondensed-LGC.ttf", _BOLD: "DejaVuSansCondensed-Bold-LGC.ttf"}
 # DejaVu's ascent and descent (hhea) as a share of the font size: the box a line of text
 # takes, for the overlap check and the line height.
 _ASCENT = 0.93
@@ -204,7 +204,8 @@ class MapFigures:
     """Everything the sheet shows, already in its language ``lang``: the journey's name, the
     scope (persona name, period), the review date, the stages, the text lanes as
     ``(label, one text per stage)``, the emotion curves as ``(persona name, -2..2 or None per
-    stage)`` and the personas as ``(name, needs, challenges)``."""
+    stage)`` and the personas as ``(name, needs, challenges)``; ``note`` is a line printed
+    under the title (why numbers are missing)."""
 
     name: str
     lang: str
@@ -217,6 +218,7 @@ class MapFigures:
     until: str | None = None
     review_by: date | None = None
     made: date = field(default_factory=date.today)
+    note: str | None = None
 
     @classmethod
     def from_journey(
@@ -333,6 +335,12 @@ def _int(value: Any) -> int | None:
     return None if v is None else int(v)
 
 
+#: The sheet's note when the project has no events: the map is the journey file's alone.
+NO_EVENTS_NOTE = (
+    "No events yet: the journey file's map, without numbers (load events with kundresa ingest)."
+)
+
+
 def map_figures(
     project: Project,
     *,
@@ -344,16 +352,32 @@ def map_figures(
     """The sheet's figures from ``Project.run`` (``stages``, ``touchpoints``, ``kpis``) in
     one scope (a persona id, a period ``[since, until)``) and the journey file.
 
+    A project without any event yet gives the journey file's sheet
+    (:meth:`MapFigures.from_journey`, numbers empty) with :data:`NO_EVENTS_NOTE` as its note,
+    as the map page draws it.
+
     Raises
     ------
     kundresa.report.export.ExportError
-        The project has no journey file, or no events (in the period, for the persona).
+        The project has no journey file, or the project has events but none in the period
+        (for the persona).
     kundresa.analyses.ParameterError
         An unknown persona or a bad period.
     """
-    from kundresa.report.export import _plain, checked_scope
+    from kundresa.report.export import ExportError, _has_events, _plain, checked_scope
 
-    scope = checked_scope(project, lang=lang, since=since, until=until, persona=persona)
+    try:
+        scope = checked_scope(project, lang=lang, since=since, until=until, persona=persona)
+    except ExportError:
+        if not project.has_journey or _has_events(project):
+            raise
+        sheet = MapFigures.from_journey(project.journey, lang=lang, persona=persona)
+        return replace(
+            sheet,
+            since=None if since in (None, "") else str(since),
+            until=None if until in (None, "") else str(until),
+            note=NO_EVENTS_NOTE,
+        )
     journey = project.journey
     lang = lang or journey.language
     funnel = project.run("stages", scope=scope).frame
@@ -543,6 +567,36 @@ def _register_fonts() -> None:
         pdfmetrics.registerFont(TTFont(name, io.BytesIO(_font_bytes(name))))
 
 
+def unprintable(drawing: Drawing) -> list[str]:
+    """The text on the sheet that holds characters the embedded font has no glyph for (they
+    print as empty boxes), each as ``'text' (the first such characters)``, in drawing order;
+    a line that is part of another reported one (a wrapped label's piece) is left out. The
+    fonts cover Latin, Greek and Cyrillic; emoji and scripts such as Arabic, Hebrew or
+    Chinese are not covered.
+
+    Examples
+    --------
+    >>> unprintable(layout_map(MapFigures("Kundresa 🛒", "en", ()), "A4"))
+    ["'Kundresa 🛒' (🛒 U+1F6D2)"]
+    """
+    from reportlab.pdfbase import pdfmetrics
+
+    _register_fonts()
+    found: dict[str, list[str]] = {}
+    for t in drawing.texts():
+        glyphs = pdfmetrics.getFont(_BOLD if t.bold else _FONT).face.charToGlyph
+        lacking = list(dict.fromkeys(c for c in t.text if ord(c) not in glyphs and c.isprintable()))
+        if lacking and t.text not in found:
+            found[t.text] = lacking
+    out = []
+    for text, lacking in found.items():
+        if any(text != other and text in other for other in found):
+            continue
+        chars = ", ".join(f"{c} U+{ord(c):04X}" for c in lacking[:4])
+        out.append(f"'{text}' ({chars}{', …' if len(lacking) > 4 else ''})")
+    return out
+
+
 def _measure(text: str, size: float, bold: bool = False) -> float:
     from reportlab.pdfbase import pdfmetrics
 
@@ -685,6 +739,8 @@ def _layout(figures: MapFigures, width: float) -> tuple[list[Item], float]:
             width - _M, y + _ASCENT * 9, due, 9, bold=late, color=color, anchor="end"
         ).width
     y = s.para(_M, y, width - 2 * _M - due_w - 24, sub, 9, color=MUTED, leading=1.3)
+    if figures.note:
+        y = s.para(_M, y + 2, width - 2 * _M, figures.note, 9, bold=True, color=BAD, leading=1.3)
     y += 10
     grid_top = y
 
@@ -1200,9 +1256,14 @@ def export_map(
     until: Any = None,
     persona: str | None = None,
     dpi: int = 150,
+    warn: Callable[[str], None] | None = None,
 ) -> Path:
     """Write the journey map with its numbers to ``path`` as one landscape sheet: PDF, PNG
     or SVG (``format``, default from the file's suffix), atomically; return the path.
+
+    ``warn`` is called with a line for each thing the reader should know: the project has
+    no events yet (the sheet is the journey file's, without numbers), or text holds
+    characters the embedded font cannot print (:func:`unprintable`).
 
     Raises
     ------
@@ -1221,7 +1282,15 @@ def export_map(
     if paper not in PAPERS:
         raise ExportError(f"unknown paper {paper!r}; choose {', '.join(PAPERS)}")
     data = render_map(
-        project, kind, paper=paper, lang=lang, since=since, until=until, persona=persona, dpi=dpi
+        project,
+        kind,
+        paper=paper,
+        lang=lang,
+        since=since,
+        until=until,
+        persona=persona,
+        dpi=dpi,
+        warn=warn,
     )
     with write_atomic(target) as tmp:
         tmp.write_bytes(data)
@@ -1238,11 +1307,22 @@ def render_map(
     until: Any = None,
     persona: str | None = None,
     dpi: int = 150,
+    warn: Callable[[str], None] | None = None,
 ) -> bytes:
     """The map as the bytes of a ``format`` file (``pdf``, ``png`` or ``svg``): what
-    :func:`export_map` writes and the web's ``/export/map.pdf`` serves."""
+    :func:`export_map` writes and the web's ``/export/map.pdf`` serves; ``warn`` as
+    :func:`export_map`'s."""
     figures = map_figures(project, lang=lang, since=since, until=until, persona=persona)
     drawing = layout_map(figures, paper)
+    if warn is not None:
+        if figures.note:
+            warn(figures.note)
+        lacking = unprintable(drawing)
+        if lacking:
+            warn(
+                "the map's font has no glyph for some characters (they print as empty "
+                "boxes): " + "; ".join(lacking)
+            )
     if format == "svg":
         return map_svg(drawing).encode("utf-8")
     if format == "png":

@@ -35,12 +35,14 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import tempfile
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kundresa.errors import KundresaError
+from kundresa.report.export import file_mode
 from kundresa.report.labels import heading, word
 from kundresa.report.units import MISSING, format_count, format_pp, format_rate, format_value
 
@@ -283,6 +285,8 @@ def _write_atomic(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
+        # keep the journey file's own permissions (mkstemp makes the temporary file 0600)
+        os.chmod(tmp, stat.S_IMODE(os.stat(path).st_mode) if path.exists() else file_mode())
         os.replace(tmp, path)
     except OSError as exc:
         raise ReviewError(f"{path}: cannot write the file ({exc.strerror})") from None

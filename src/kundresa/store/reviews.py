@@ -70,6 +70,9 @@ def add_review(root: str | os.PathLike[str], review: dict[str, Any]) -> Path:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{REVIEWS_FILE}.", suffix=".tmp")
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the temporary file 0600
         os.replace(tmp, path)
     except OSError as exc:
         raise ReviewStoreError(f"{path}: cannot write the reviews ({exc.strerror})") from None

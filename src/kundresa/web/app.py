@@ -15,10 +15,13 @@ import contextvars
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.gzip import GZipMiddleware
+from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from kundresa.project import STORE_DIR
@@ -110,6 +113,23 @@ def create_app(
         else:
             shown = site.error_page(request, message, status_code, "error")
         return bytes(shown.body), "text/html; charset=utf-8"
+
+    async def export_validation(request: Request, exc: Exception) -> Response:
+        """A file download (``/export/...``) with a bad parameter: a person following a link
+        gets the app's error page, a program the usual JSON."""
+        if request.url.path.startswith("/export/") and "text/html" in request.headers.get(
+            "accept", ""
+        ):
+            errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+            message = "; ".join(
+                f"{e['loc'][-1]}: {e['msg']}" if e.get("loc") else str(e.get("msg")) for e in errors
+            )
+            return site.error_page(request, message or str(exc), 422, "error")
+        return await request_validation_exception_handler(
+            request, cast(RequestValidationError, exc)
+        )
+
+    app.add_exception_handler(RequestValidationError, export_validation)
 
     app.add_middleware(
         security.Guard,

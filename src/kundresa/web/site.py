@@ -454,9 +454,19 @@ def twin(
             except (ValueError, KundresaError) as exc:
                 status, message = site.status_of(exc), site.shown(exc)
                 changed = [n for n in defaults if n != "lang" and given[n] != defaults[n]]
-                fields = [f for f in fields_named(message, list(defaults)) if f in changed]
+                named = fields_named(message, list(defaults))
+                fields = [f for f in named if f in changed]
                 if status != 422 or not changed:
                     return site.error_page(request, message, status, name)
+                if not fields and named:
+                    # The fields it is about are at their defaults (reset for an earlier
+                    # error, or never given): the message goes under them, not under the
+                    # fields still given, which are reset so the page shows what it can.
+                    for f in named:
+                        errors.setdefault(f, message)
+                    for f in changed:
+                        given[f] = defaults[f]
+                    continue
                 if not fields:  # no field the message names was given: all were reset
                     fields = changed
                 for f in fields:

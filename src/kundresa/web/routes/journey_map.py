@@ -36,8 +36,25 @@ def _page(request: Request, given: dict[str, Any]) -> dict[str, Any]:
     return {"view": view if view in VIEWS else "grid", "lanes": views.MAP_LANES}
 
 
+def _unprintable(site: Site, lang: str) -> list[str]:
+    """The journey's text that the map for the wall cannot print (its font lacks some of the
+    characters), as :func:`kundresa.report.map_export.unprintable` names it."""
+    from kundresa.report.map_export import MapFigures, layout_map, unprintable
+
+    project = site.state.project
+    if not project.has_journey:
+        return []
+    return unprintable(layout_map(MapFigures.from_journey(project.journey, lang=lang), "A3"))
+
+
 def router(site: Site) -> APIRouter:
     r = APIRouter()
+
+    def page_context(request: Request, given: dict[str, Any]) -> dict[str, Any]:
+        lang = given.get("lang") or site.ui_lang(request)
+        lacking = site.state.cached(("map-unprintable", lang), lambda: _unprintable(site, lang))
+        return {**_page(request, given), "unprintable": lacking}
+
     twin(
         r,
         site,
@@ -51,7 +68,7 @@ def router(site: Site) -> APIRouter:
         description="Stages (reached, entered, conversion, KPIs, lanes, touchpoints with "
         "customers and events, channels), the stage where most customers are lost, and "
         "emotion curves. The page's `view` (grid or circle) only changes how it is drawn.",
-        page_context=_page,
+        page_context=page_context,
         needs_events=False,
     )
 
