@@ -645,9 +645,22 @@ def report(
 # Mermaid's journey lexer ends a task name at '#', ':', ';' and a newline, and its task data
 # (the score and actors) at '#', ';' and a newline; actors are split at commas; '%%' starts a
 # comment. Mermaid replaces entity codes (#58;) before it parses and restores them in the
-# drawing, so these characters are written as codes.
-_MERMAID_CODES = {"#": "#35;", ":": "#58;", ";": "#59;", "%": "#37;", ",": "#44;"}
-_MERMAID_SPECIAL = re.compile(r"[#:;%,]")
+# drawing, so these characters are written as codes. Mermaid draws labels as HTML, so the
+# characters of markup (<, >, &, ", ') are written as codes too: a persona named
+# "<script>" is drawn as that text, never read as a tag.
+_MERMAID_CODES = {
+    "#": "#35;",
+    ":": "#58;",
+    ";": "#59;",
+    "%": "#37;",
+    ",": "#44;",
+    "<": "#60;",
+    ">": "#62;",
+    "&": "#38;",
+    '"': "#34;",
+    "'": "#39;",
+}
+_MERMAID_SPECIAL = re.compile(r"[#:;%,<>&\"']")
 _MERMAID_KEYWORDS = ("section", "title", "journey", "acctitle", "accdescr")
 
 
@@ -677,8 +690,8 @@ def mermaid_journey(
     after the stage), personas the actors. A task's score is the persona's emotion in the
     stage (``lanes.emotions``, -2..2) plus 3, so 1..5; a stage without an emotion scores 3.
     Personas with different emotions in a stage get a task line each, personas that agree
-    share one. Labels are escaped for Mermaid (``:``, ``#``, ``;``, ``%`` and, among actors,
-    ``,`` as entity codes).
+    share one. Labels are escaped for Mermaid (``:``, ``#``, ``;``, ``%``, ``,`` and the
+    markup characters ``<``, ``>``, ``&``, ``"``, ``'`` as entity codes).
 
     Parameters
     ----------

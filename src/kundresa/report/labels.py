@@ -12,7 +12,7 @@ Analytics 4's name of its default channel group (:data:`CHANNEL_LABELS`), else i
 Examples
 --------
 >>> heading("reached", "sv"), heading("conversion_from_previous", "da")
-('Nådde', 'Konvertering fra forrige')
+('Nått', 'Konvertering fra forrige')
 >>> heading("markov_share", "en"), heading("some_new_column", "sv")
 ('Markov: share', 'Some new column')
 >>> word("yes", "da")
@@ -34,6 +34,7 @@ __all__ = [
     "LANE_LABELS",
     "MODEL_LABELS",
     "SHEETS",
+    "STAGE_NUMBERS",
     "WORDS",
     "channel_label",
     "heading",
@@ -44,13 +45,22 @@ __all__ = [
 
 _LANGS = ("en", "sv", "da")
 
+#: A stage's numbers, the one vocabulary of the web pages, the map sheet and the workbook:
+#: customers who reached the stage, who entered it (visited it, in any order), who were lost
+#: on the way to the next stage.
+STAGE_NUMBERS: dict[str, tuple[str, str, str]] = {
+    "reached": ("Reached", "Nått", "Nået"),
+    "entered": ("Entered", "Besökt", "Besøgt"),
+    "dropped": ("Lost", "Tappade", "Tabt"),
+    "lost": ("Lost", "Tappade", "Tabt"),
+}
+
 #: Column headings by column name.
 HEADINGS: dict[str, tuple[str, str, str]] = {
     "segment": ("Segment", "Segment", "Segment"),
     "stage": ("Stage", "Fas", "Fase"),
     "label": ("Label", "Namn", "Navn"),
-    "reached": ("Reached", "Nådde", "Nåede"),
-    "entered": ("Entered", "Gick in", "Gik ind"),
+    **{k: v for k, v in STAGE_NUMBERS.items() if k in ("reached", "entered")},
     "conversion_from_previous": (
         "Conversion from previous",
         "Konvertering från föregående",
@@ -61,7 +71,7 @@ HEADINGS: dict[str, tuple[str, str, str]] = {
         "Konvertering från start",
         "Konvertering fra start",
     ),
-    "dropped": ("Dropped", "Föll bort", "Faldt fra"),
+    "dropped": STAGE_NUMBERS["dropped"],
     "median_days_from_previous": (
         "Median days from previous",
         "Median dagar från föregående",
@@ -90,28 +100,28 @@ HEADINGS: dict[str, tuple[str, str, str]] = {
     "kind": ("Kind", "Typ", "Type"),
     "from": ("From", "Från", "Fra"),
     "to": ("To", "Till", "Til"),
-    "entered_from": ("Entered from", "Gick in från", "Gik ind fra"),
-    "lost": ("Lost", "Förlorade", "Tabt"),
+    "entered_from": ("Entered from", "Besökt från", "Besøgt fra"),
+    "lost": STAGE_NUMBERS["lost"],
     "conversion": ("Conversion", "Konvertering", "Konvertering"),
     "kpi_target": ("KPI target", "KPI-mål", "KPI-mål"),
     "kpi_gap": ("Gap to KPI", "Avstånd till KPI", "Afstand til KPI"),
     "previous_entered_from": (
         "Previous: entered from",
-        "Föregående: gick in från",
-        "Forrige: gik ind fra",
+        "Föregående: besökt från",
+        "Forrige: besøgt fra",
     ),
-    "previous_reached": ("Previous: reached", "Föregående: nådde", "Forrige: nåede"),
+    "previous_reached": ("Previous: reached", "Föregående: nått", "Forrige: nået"),
     "previous_conversion": (
         "Previous: conversion",
         "Föregående: konvertering",
         "Forrige: konvertering",
     ),
-    "previous_lost": ("Previous: lost", "Föregående: förlorade", "Forrige: tabt"),
+    "previous_lost": ("Previous: lost", "Föregående: tappade", "Forrige: tabt"),
     "change": ("Change", "Förändring", "Ændring"),
     "z": ("z", "z", "z"),
     "p_value": ("p-value", "p-värde", "p-værdi"),
     "significant": ("Significant", "Signifikant", "Signifikant"),
-    "rank_lost": ("Rank: lost", "Rang: förlorade", "Rang: tabt"),
+    "rank_lost": ("Rank: lost", "Rang: tappade", "Rang: tabt"),
     "rank_kpi": ("Rank: KPI", "Rang: KPI", "Rang: KPI"),
     "rank_change": ("Rank: change", "Rang: förändring", "Rang: ændring"),
     "metric": ("Metric", "Mått", "Mål"),

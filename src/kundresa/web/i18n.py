@@ -7,7 +7,7 @@ looked up here. A key missing in one language falls back to English, then to the
 
 from __future__ import annotations
 
-from kundresa.report.labels import lane_label
+from kundresa.report.labels import STAGE_NUMBERS, lane_label
 
 __all__ = ["LANGUAGES", "translate"]
 
@@ -47,9 +47,7 @@ _TEXT: dict[str, tuple[str, str, str]] = {
     "steps": ("Steps", "Steg", "Trin"),
     "session_gap": ("Split at pauses of", "Dela vid paus på", "Del ved pause på"),
     "whole_journey": ("whole journey", "hela resan", "hele rejsen"),
-    "lost": ("Lost", "Tappade", "Tabt"),
-    "reached": ("Reached", "Nått", "Nået"),
-    "entered": ("Entered", "Besökt", "Besøgt"),
+    **STAGE_NUMBERS,
     "conversion": ("Conversion", "Konvertering", "Konvertering"),
     "conversion_from_previous": (
         "Conversion from previous",
@@ -57,7 +55,6 @@ _TEXT: dict[str, tuple[str, str, str]] = {
         "Konv. fra forrige",
     ),
     "conversion_from_start": ("Conversion from start", "Konv. från start", "Konv. fra start"),
-    "dropped": ("Lost", "Tappade", "Tabt"),
     "biggest_loss": (
         "Most customers lost here",
         "Flest kunder tappas här",
