@@ -4,12 +4,19 @@ Mermaid diagram's escaping."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 
+import openpyxl
+import pytest
+
+from kundresa import Project
+from kundresa.demo.project import build_demo
 from kundresa.model.journey import Journey
 from kundresa.model.parse import parse_journey
-from kundresa.report.export import mermaid_journey
-from kundresa.report.labels import HEADINGS, STAGE_NUMBERS, heading
+from kundresa.report.export import mermaid_journey, workbook
+from kundresa.report.labels import HEADINGS, STAGE_NUMBERS, heading, value_label
 from kundresa.report.map_export import MapFigures, Text, layout_map
 from kundresa.web.i18n import translate
 
@@ -83,3 +90,42 @@ def test_mermaid_writes_markup_in_names_as_entity_codes() -> None:
     assert "<" not in text and ">" not in text
     assert "#60;script#62;alert(3)#60;/script#62;" in text
     assert "section Titta" in text and "Annonsklick: 3: " in text
+
+
+@pytest.fixture(scope="module")
+def small_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
+    folder = tmp_path_factory.mktemp("walli18n") / "demo"
+    build_demo(folder, customers=300, seed=3, lang="sv").close()
+    project = Project.open(folder, read_only=True)
+    yield project
+    project.close()
+
+
+def _sheet_values(path: Path, sheet: str) -> set[object]:
+    book = openpyxl.load_workbook(path, read_only=True)
+    ws = next(ws for ws in book.worksheets if ws.title.startswith(sheet))
+    return {v for row in ws.iter_rows(values_only=True) for v in row}
+
+
+def test_workbook_cells_show_words_not_ids(small_demo: Project, tmp_path: Path) -> None:
+    out = tmp_path / "wb.xlsx"
+    workbook(small_demo, out, lang="sv")
+    kpis = _sheet_values(out, "KPI")
+    assert "minst" in kpis and "at_least" not in kpis
+    assert "Nått" in kpis and "reached" not in kpis
+    transitions = _sheet_values(out, "Övergångar")
+    assert {"start", "framåt"} <= transitions and "forward" not in transitions
+    journeys = _sheet_values(out, "Icke-linjära resor")
+    assert {"Kunder", "Fasbyten"} <= journeys and "stage_changes" not in journeys
+    bottlenecks = _sheet_values(out, "Flaskhalsar")
+    assert "fas" in bottlenecks and "stage" not in bottlenecks
+    workbook(small_demo, tmp_path / "en.xlsx", lang="en")
+    en = _sheet_values(tmp_path / "en.xlsx", "KPIs")
+    assert "at least" in en and "Reached" in en
+
+
+def test_value_words_keep_other_values() -> None:
+    assert value_label("direction", "sideways", "sv") == "sideways"
+    assert value_label("from_label", "Medvetenhet", "sv") == "Medvetenhet"
+    assert value_label("measure", 3, "da") == 3
+    assert value_label("kind", "step", "da") == "tragttrin"

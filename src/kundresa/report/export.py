@@ -51,7 +51,7 @@ from typing import TYPE_CHECKING, Any
 
 from kundresa.errors import KundresaError
 from kundresa.report.journey_map import MapRow, map_rows
-from kundresa.report.labels import SHEETS, heading, touchpoint_label, word
+from kundresa.report.labels import SHEETS, heading, touchpoint_label, value_label, word
 from kundresa.report.units import format_value, is_numeric_unit
 
 if TYPE_CHECKING:
@@ -337,7 +337,7 @@ def _write_table(
     for i, row in enumerate(frame.itertuples(index=False, name=None), start=1):
         for j, (c, value) in enumerate(zip(columns, row, strict=True)):
             unit = _cell_unit(part, c, columns, row)
-            v = _excel_value(value, unit)
+            v = _excel_value(value_label(c, _plain(value), lang), unit)
             fmt = formats.get(unit)
             if v is None:
                 ws.write_blank(i, j, None, fmt)
@@ -352,7 +352,7 @@ def _write_table(
             else:
                 ws.write_string(i, j, str(v))
             if i <= 200:
-                widths[j].append(format_value(_plain(value), unit, lang))
+                widths[j].append(format_value(value_label(c, _plain(value), lang), unit, lang))
     for j, texts in enumerate(widths):
         ws.set_column(j, j, _width(texts))
     ws.freeze_panes(1, 0)
@@ -536,7 +536,7 @@ def _html_table(part: Part, lang: str) -> str:
             v = _plain(value)
             numeric = is_numeric_unit(unit) and not isinstance(v, bool | str)
             css = ' class="n"' if numeric else ""
-            cells.append(f"<td{css}>{_esc(_cell(value, unit, lang))}</td>")
+            cells.append(f"<td{css}>{_esc(_cell(value_label(c, v, lang), unit, lang))}</td>")
         if bars is not None:
             reached = _plain(row[columns.index("reached")]) or 0
             width = round(200 * reached / bars) if bars else 0

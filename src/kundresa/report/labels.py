@@ -35,11 +35,13 @@ __all__ = [
     "MODEL_LABELS",
     "SHEETS",
     "STAGE_NUMBERS",
+    "VALUE_WORDS",
     "WORDS",
     "channel_label",
     "heading",
     "lane_label",
     "touchpoint_label",
+    "value_label",
     "word",
 ]
 
@@ -221,6 +223,40 @@ CHANNEL_LABELS: dict[str, tuple[str, str, str]] = {
     "unassigned": ("Unassigned", "Ej tilldelad", "Ikke tildelt"),
 }
 
+#: Words that are values of a result column, by column: the display word of each value (the
+#: result keeps the value; exports and pages show the word). A transition's ``direction``
+#: and a KPI's; the non-linear journeys' ``measure``; a bottleneck's ``kind``; the path and
+#: transition ends ``(start)`` and ``(end)`` where a label stands.
+VALUE_WORDS: dict[str, dict[str, tuple[str, str, str]]] = {
+    "direction": {
+        "forward": ("forward", "framåt", "fremad"),
+        "backward": ("backward", "bakåt", "tilbage"),
+        "start": ("start", "start", "start"),
+        "end": ("end", "slut", "slut"),
+        "at_least": ("at least", "minst", "mindst"),
+        "at_most": ("at most", "högst", "højst"),
+    },
+    "measure": {
+        "customers": ("Customers", "Kunder", "Kunder"),
+        "stage_changes": ("Stage changes", "Fasbyten", "Faseskift"),
+        "forward_moves": ("Forward moves", "Steg framåt", "Skridt fremad"),
+        "skips": ("Skipped stages", "Överhoppade faser", "Oversprungne faser"),
+        "backward_moves": ("Backward moves", "Steg bakåt", "Skridt tilbage"),
+        "loops": ("Loops", "Slingor", "Sløjfer"),
+        "repeat_cycles": ("Repeat cycles", "Nya varv", "Nye runder"),
+    },
+    "kind": {
+        "stage": ("stage", "fas", "fase"),
+        "step": ("funnel step", "trattsteg", "tragttrin"),
+    },
+    "label": {
+        "(start)": ("(start)", "(start)", "(start)"),
+        "(end)": ("(end)", "(slut)", "(slut)"),
+    },
+}
+for _column in ("from_label", "to_label", "from_stage", "to_stage", "stage", "touchpoint"):
+    VALUE_WORDS[_column] = VALUE_WORDS["label"]
+
 #: Other words.
 WORDS: dict[str, tuple[str, str, str]] = {
     "yes": ("yes", "ja", "ja"),
@@ -238,6 +274,22 @@ WORDS: dict[str, tuple[str, str, str]] = {
     "at_most": ("at most", "högst", "højst"),
     "reached_chart": ("Reached per stage", "Nådde per fas", "Nåede pr. fase"),
     "month": ("Month", "Månad", "Måned"),
+    "none": ("none", "inga", "ingen"),
+    "never": ("never", "aldrig", "aldrig"),
+    "kpis_missed": ("KPIs missed", "Missade KPI:er", "Missede KPI'er"),
+    "touchpoints_without_events": (
+        "Touchpoints without events",
+        "Beröringspunkter utan händelser",
+        "Kontaktpunkter uden hændelser",
+    ),
+    "lanes_untouched": ("Lanes untouched since", "Rader orörda sedan", "Rækker uændrede siden"),
+    "lanes_changed": ("Lanes changed", "Ändrade rader", "Ændrede rækker"),
+    "lanes_last_changed": (
+        "Lanes last changed (journey history)",
+        "Rader senast ändrade (kundresans historik)",
+        "Rækker senest ændret (kunderejsens historik)",
+    ),
+    "next_review": ("Next review by", "Nästa granskning senast", "Næste gennemgang senest"),
 }
 
 
@@ -269,6 +321,26 @@ def heading(column: str, lang: str | None) -> str:
                 return f"{_pick(MODEL_LABELS[model], lang)}: {_pick(HEADINGS[rest], lang).lower()}"
     text = column.replace("_", " ")
     return text[:1].upper() + text[1:]
+
+
+def value_label(column: str, value: object, lang: str | None) -> object:
+    """How a value of a result column is shown in ``lang``: the word of :data:`VALUE_WORDS`
+    for it, a KPI ``metric`` as its column's heading (``reached`` → ``Nått``), else the value
+    itself (numbers, ids and labels unchanged).
+
+    Examples
+    --------
+    >>> value_label("direction", "at_least", "sv"), value_label("to_label", "(end)", "sv")
+    ('minst', '(slut)')
+    >>> value_label("metric", "reached", "sv"), value_label("count", 3, "sv")
+    ('Nått', 3)
+    """
+    if not isinstance(value, str):
+        return value
+    if column == "metric":
+        return heading(value, lang)
+    entry = VALUE_WORDS.get(column, {}).get(value)
+    return value if entry is None else _pick(entry, lang)
 
 
 def lane_label(lane: str, lang: str | None) -> str:
