@@ -225,7 +225,8 @@ CHANNEL_LABELS: dict[str, tuple[str, str, str]] = {
 
 #: Words that are values of a result column, by column: the display word of each value (the
 #: result keeps the value; exports and pages show the word). A transition's ``direction``
-#: and a KPI's; the non-linear journeys' ``measure``; a bottleneck's ``kind``; the path and
+#: and a KPI's and a correlation's; the non-linear journeys' ``measure``; a bottleneck's
+#: and a correlation's ``kind``; the path and
 #: transition ends ``(start)`` and ``(end)`` where a label stands.
 VALUE_WORDS: dict[str, dict[str, tuple[str, str, str]]] = {
     "direction": {
@@ -235,6 +236,8 @@ VALUE_WORDS: dict[str, dict[str, tuple[str, str, str]]] = {
         "end": ("end", "slut", "slut"),
         "at_least": ("at least", "minst", "mindst"),
         "at_most": ("at most", "högst", "højst"),
+        "more likely": ("more likely", "mer sannolikt", "mere sandsynligt"),
+        "less likely": ("less likely", "mindre sannolikt", "mindre sandsynligt"),
     },
     "measure": {
         "customers": ("Customers", "Kunder", "Kunder"),
@@ -248,6 +251,8 @@ VALUE_WORDS: dict[str, dict[str, tuple[str, str, str]]] = {
     "kind": {
         "stage": ("stage", "fas", "fase"),
         "step": ("funnel step", "trattsteg", "tragttrin"),
+        "property": ("property", "egenskap", "egenskab"),
+        "event": ("event", "händelse", "hændelse"),
     },
     "label": {
         "(start)": ("(start)", "(start)", "(start)"),

@@ -38,6 +38,7 @@ _TEXT: dict[str, tuple[str, str, str]] = {
     "from_label": ("From", "Från", "Fra"),
     "to_label": ("To", "Till", "Til"),
     "direction": ("Direction", "Riktning", "Retning"),
+    "direction_label": ("Direction", "Riktning", "Retning"),
     "probability": ("Probability", "Sannolikhet", "Sandsynlighed"),
     # A duration column's values are written in the unit that reads best (42 s, 12 min,
     # 9.3 d): its heading names the quantity, "time", not a unit.
