@@ -235,7 +235,8 @@ def review(
     with Project.open(project_dir, journey=journey_file, read_only=True) as project:
         result = run_review(project, by=by.date() if by is not None else None)
         language = lang or project.journey.language
+        the_journey = project.journey
     if fmt == "json":
         click.echo(json.dumps(result, ensure_ascii=False, indent=2))
     else:
-        click.echo(review_text(result, language), nl=False)
+        click.echo(review_text(result, language, the_journey), nl=False)

@@ -51,7 +51,7 @@ from typing import TYPE_CHECKING, Any
 
 from kundresa.errors import KundresaError
 from kundresa.report.journey_map import MapRow, map_rows
-from kundresa.report.labels import SHEETS, heading, touchpoint_label, word
+from kundresa.report.labels import SHEETS, heading, touchpoint_label, value_label, word
 from kundresa.report.units import format_value, is_numeric_unit
 
 if TYPE_CHECKING:
@@ -368,7 +368,7 @@ def _write_table(
     for i, row in enumerate(frame.itertuples(index=False, name=None), start=1):
         for j, (c, value) in enumerate(zip(columns, row, strict=True)):
             unit = _cell_unit(part, c, columns, row)
-            v = _excel_value(value, unit)
+            v = _excel_value(value_label(c, _plain(value), lang), unit)
             fmt = formats.get(unit)
             if v is None:
                 ws.write_blank(i, j, None, fmt)
@@ -383,7 +383,7 @@ def _write_table(
             else:
                 ws.write_string(i, j, str(v))
             if i <= 200:
-                widths[j].append(format_value(_plain(value), unit, lang))
+                widths[j].append(format_value(value_label(c, _plain(value), lang), unit, lang))
     for j, texts in enumerate(widths):
         ws.set_column(j, j, _width(texts))
     ws.freeze_panes(1, 0)
@@ -567,7 +567,7 @@ def _html_table(part: Part, lang: str) -> str:
             v = _plain(value)
             numeric = is_numeric_unit(unit) and not isinstance(v, bool | str)
             css = ' class="n"' if numeric else ""
-            cells.append(f"<td{css}>{_esc(_cell(value, unit, lang))}</td>")
+            cells.append(f"<td{css}>{_esc(_cell(value_label(c, v, lang), unit, lang))}</td>")
         if bars is not None:
             reached = _plain(row[columns.index("reached")]) or 0
             width = round(200 * reached / bars) if bars else 0
@@ -676,9 +676,22 @@ def report(
 # Mermaid's journey lexer ends a task name at '#', ':', ';' and a newline, and its task data
 # (the score and actors) at '#', ';' and a newline; actors are split at commas; '%%' starts a
 # comment. Mermaid replaces entity codes (#58;) before it parses and restores them in the
-# drawing, so these characters are written as codes.
-_MERMAID_CODES = {"#": "#35;", ":": "#58;", ";": "#59;", "%": "#37;", ",": "#44;"}
-_MERMAID_SPECIAL = re.compile(r"[#:;%,]")
+# drawing, so these characters are written as codes. Mermaid draws labels as HTML, so the
+# characters of markup (<, >, &, ", ') are written as codes too: a persona named
+# "<script>" is drawn as that text, never read as a tag.
+_MERMAID_CODES = {
+    "#": "#35;",
+    ":": "#58;",
+    ";": "#59;",
+    "%": "#37;",
+    ",": "#44;",
+    "<": "#60;",
+    ">": "#62;",
+    "&": "#38;",
+    '"': "#34;",
+    "'": "#39;",
+}
+_MERMAID_SPECIAL = re.compile(r"[#:;%,<>&\"']")
 _MERMAID_KEYWORDS = ("section", "title", "journey", "acctitle", "accdescr")
 
 
@@ -708,8 +721,8 @@ def mermaid_journey(
     after the stage), personas the actors. A task's score is the persona's emotion in the
     stage (``lanes.emotions``, -2..2) plus 3, so 1..5; a stage without an emotion scores 3.
     Personas with different emotions in a stage get a task line each, personas that agree
-    share one. Labels are escaped for Mermaid (``:``, ``#``, ``;``, ``%`` and, among actors,
-    ``,`` as entity codes).
+    share one. Labels are escaped for Mermaid (``:``, ``#``, ``;``, ``%``, ``,`` and the
+    markup characters ``<``, ``>``, ``&``, ``"``, ``'`` as entity codes).
 
     Parameters
     ----------

@@ -12,7 +12,7 @@ Analytics 4's name of its default channel group (:data:`CHANNEL_LABELS`), else i
 Examples
 --------
 >>> heading("reached", "sv"), heading("conversion_from_previous", "da")
-('Nådde', 'Konvertering fra forrige')
+('Nått', 'Konvertering fra forrige')
 >>> heading("markov_share", "en"), heading("some_new_column", "sv")
 ('Markov: share', 'Some new column')
 >>> word("yes", "da")
@@ -34,23 +34,35 @@ __all__ = [
     "LANE_LABELS",
     "MODEL_LABELS",
     "SHEETS",
+    "STAGE_NUMBERS",
+    "VALUE_WORDS",
     "WORDS",
     "channel_label",
     "heading",
     "lane_label",
     "touchpoint_label",
+    "value_label",
     "word",
 ]
 
 _LANGS = ("en", "sv", "da")
+
+#: A stage's numbers, the one vocabulary of the web pages, the map sheet and the workbook:
+#: customers who reached the stage, who entered it (visited it, in any order), who were lost
+#: on the way to the next stage.
+STAGE_NUMBERS: dict[str, tuple[str, str, str]] = {
+    "reached": ("Reached", "Nått", "Nået"),
+    "entered": ("Entered", "Besökt", "Besøgt"),
+    "dropped": ("Lost", "Tappade", "Tabt"),
+    "lost": ("Lost", "Tappade", "Tabt"),
+}
 
 #: Column headings by column name.
 HEADINGS: dict[str, tuple[str, str, str]] = {
     "segment": ("Segment", "Segment", "Segment"),
     "stage": ("Stage", "Fas", "Fase"),
     "label": ("Label", "Namn", "Navn"),
-    "reached": ("Reached", "Nådde", "Nåede"),
-    "entered": ("Entered", "Gick in", "Gik ind"),
+    **{k: v for k, v in STAGE_NUMBERS.items() if k in ("reached", "entered")},
     "conversion_from_previous": (
         "Conversion from previous",
         "Konvertering från föregående",
@@ -61,7 +73,7 @@ HEADINGS: dict[str, tuple[str, str, str]] = {
         "Konvertering från start",
         "Konvertering fra start",
     ),
-    "dropped": ("Dropped", "Föll bort", "Faldt fra"),
+    "dropped": STAGE_NUMBERS["dropped"],
     "median_days_from_previous": (
         "Median days from previous",
         "Median dagar från föregående",
@@ -90,28 +102,28 @@ HEADINGS: dict[str, tuple[str, str, str]] = {
     "kind": ("Kind", "Typ", "Type"),
     "from": ("From", "Från", "Fra"),
     "to": ("To", "Till", "Til"),
-    "entered_from": ("Entered from", "Gick in från", "Gik ind fra"),
-    "lost": ("Lost", "Förlorade", "Tabt"),
+    "entered_from": ("Entered from", "Besökt från", "Besøgt fra"),
+    "lost": STAGE_NUMBERS["lost"],
     "conversion": ("Conversion", "Konvertering", "Konvertering"),
     "kpi_target": ("KPI target", "KPI-mål", "KPI-mål"),
     "kpi_gap": ("Gap to KPI", "Avstånd till KPI", "Afstand til KPI"),
     "previous_entered_from": (
         "Previous: entered from",
-        "Föregående: gick in från",
-        "Forrige: gik ind fra",
+        "Föregående: besökt från",
+        "Forrige: besøgt fra",
     ),
-    "previous_reached": ("Previous: reached", "Föregående: nådde", "Forrige: nåede"),
+    "previous_reached": ("Previous: reached", "Föregående: nått", "Forrige: nået"),
     "previous_conversion": (
         "Previous: conversion",
         "Föregående: konvertering",
         "Forrige: konvertering",
     ),
-    "previous_lost": ("Previous: lost", "Föregående: förlorade", "Forrige: tabt"),
+    "previous_lost": ("Previous: lost", "Föregående: tappade", "Forrige: tabt"),
     "change": ("Change", "Förändring", "Ændring"),
     "z": ("z", "z", "z"),
     "p_value": ("p-value", "p-värde", "p-værdi"),
     "significant": ("Significant", "Signifikant", "Signifikant"),
-    "rank_lost": ("Rank: lost", "Rang: förlorade", "Rang: tabt"),
+    "rank_lost": ("Rank: lost", "Rang: tappade", "Rang: tabt"),
     "rank_kpi": ("Rank: KPI", "Rang: KPI", "Rang: KPI"),
     "rank_change": ("Rank: change", "Rang: förändring", "Rang: ændring"),
     "metric": ("Metric", "Mått", "Mål"),
@@ -211,6 +223,45 @@ CHANNEL_LABELS: dict[str, tuple[str, str, str]] = {
     "unassigned": ("Unassigned", "Ej tilldelad", "Ikke tildelt"),
 }
 
+#: Words that are values of a result column, by column: the display word of each value (the
+#: result keeps the value; exports and pages show the word). A transition's ``direction``
+#: and a KPI's and a correlation's; the non-linear journeys' ``measure``; a bottleneck's
+#: and a correlation's ``kind``; the path and
+#: transition ends ``(start)`` and ``(end)`` where a label stands.
+VALUE_WORDS: dict[str, dict[str, tuple[str, str, str]]] = {
+    "direction": {
+        "forward": ("forward", "framåt", "fremad"),
+        "backward": ("backward", "bakåt", "tilbage"),
+        "start": ("start", "start", "start"),
+        "end": ("end", "slut", "slut"),
+        "at_least": ("at least", "minst", "mindst"),
+        "at_most": ("at most", "högst", "højst"),
+        "more likely": ("more likely", "mer sannolikt", "mere sandsynligt"),
+        "less likely": ("less likely", "mindre sannolikt", "mindre sandsynligt"),
+    },
+    "measure": {
+        "customers": ("Customers", "Kunder", "Kunder"),
+        "stage_changes": ("Stage changes", "Fasbyten", "Faseskift"),
+        "forward_moves": ("Forward moves", "Steg framåt", "Skridt fremad"),
+        "skips": ("Skipped stages", "Överhoppade faser", "Oversprungne faser"),
+        "backward_moves": ("Backward moves", "Steg bakåt", "Skridt tilbage"),
+        "loops": ("Loops", "Slingor", "Sløjfer"),
+        "repeat_cycles": ("Repeat cycles", "Nya varv", "Nye runder"),
+    },
+    "kind": {
+        "stage": ("stage", "fas", "fase"),
+        "step": ("funnel step", "trattsteg", "tragttrin"),
+        "property": ("property", "egenskap", "egenskab"),
+        "event": ("event", "händelse", "hændelse"),
+    },
+    "label": {
+        "(start)": ("(start)", "(start)", "(start)"),
+        "(end)": ("(end)", "(slut)", "(slut)"),
+    },
+}
+for _column in ("from_label", "to_label", "from_stage", "to_stage", "stage", "touchpoint"):
+    VALUE_WORDS[_column] = VALUE_WORDS["label"]
+
 #: Other words.
 WORDS: dict[str, tuple[str, str, str]] = {
     "yes": ("yes", "ja", "ja"),
@@ -228,6 +279,22 @@ WORDS: dict[str, tuple[str, str, str]] = {
     "at_most": ("at most", "högst", "højst"),
     "reached_chart": ("Reached per stage", "Nådde per fas", "Nåede pr. fase"),
     "month": ("Month", "Månad", "Måned"),
+    "none": ("none", "inga", "ingen"),
+    "never": ("never", "aldrig", "aldrig"),
+    "kpis_missed": ("KPIs missed", "Missade KPI:er", "Missede KPI'er"),
+    "touchpoints_without_events": (
+        "Touchpoints without events",
+        "Beröringspunkter utan händelser",
+        "Kontaktpunkter uden hændelser",
+    ),
+    "lanes_untouched": ("Lanes untouched since", "Rader orörda sedan", "Rækker uændrede siden"),
+    "lanes_changed": ("Lanes changed", "Ändrade rader", "Ændrede rækker"),
+    "lanes_last_changed": (
+        "Lanes last changed (journey history)",
+        "Rader senast ändrade (kundresans historik)",
+        "Rækker senest ændret (kunderejsens historik)",
+    ),
+    "next_review": ("Next review by", "Nästa granskning senast", "Næste gennemgang senest"),
 }
 
 
@@ -259,6 +326,26 @@ def heading(column: str, lang: str | None) -> str:
                 return f"{_pick(MODEL_LABELS[model], lang)}: {_pick(HEADINGS[rest], lang).lower()}"
     text = column.replace("_", " ")
     return text[:1].upper() + text[1:]
+
+
+def value_label(column: str, value: object, lang: str | None) -> object:
+    """How a value of a result column is shown in ``lang``: the word of :data:`VALUE_WORDS`
+    for it, a KPI ``metric`` as its column's heading (``reached`` → ``Nått``), else the value
+    itself (numbers, ids and labels unchanged).
+
+    Examples
+    --------
+    >>> value_label("direction", "at_least", "sv"), value_label("to_label", "(end)", "sv")
+    ('minst', '(slut)')
+    >>> value_label("metric", "reached", "sv"), value_label("count", 3, "sv")
+    ('Nått', 3)
+    """
+    if not isinstance(value, str):
+        return value
+    if column == "metric":
+        return heading(value, lang)
+    entry = VALUE_WORDS.get(column, {}).get(value)
+    return value if entry is None else _pick(entry, lang)
 
 
 def lane_label(lane: str, lang: str | None) -> str:

@@ -63,8 +63,8 @@ from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
 
 from kundresa.report.journey_map import map_rows
-from kundresa.report.labels import heading, word
-from kundresa.report.units import MISSING, format_count, format_rate, format_value
+from kundresa.report.labels import channel_label, heading, touchpoint_label, word
+from kundresa.report.units import MISSING, format_count, format_date, format_rate, format_value
 
 if TYPE_CHECKING:
     from kundresa.model.journey import Journey
@@ -246,9 +246,11 @@ class MapFigures:
                     conversion=(n / prev) if n is not None and prev else None,
                     dropped=(prev - n) if n is not None and prev is not None else None,
                     touchpoints=tuple(
-                        (t.label or t.id, None, None) for t in journey.touchpoints if t.stage == sid
+                        (touchpoint_label(journey, t.id, lang), None, None)
+                        for t in journey.touchpoints
+                        if t.stage == sid
                     ),
-                    channels=_stage_channels(journey, sid),
+                    channels=_stage_channels(journey, sid, lang),
                     kpis=tuple(
                         KpiFigure(
                             k.label or heading(k.metric, lang),
@@ -316,15 +318,16 @@ def _metric_unit(metric: str) -> str:
     return "count"
 
 
-def _stage_channels(journey: Journey, sid: str) -> tuple[tuple[str, bool | None, str | None], ...]:
+def _stage_channels(
+    journey: Journey, sid: str, lang: str
+) -> tuple[tuple[str, bool | None, str | None], ...]:
     out: dict[str, tuple[str, bool | None, str | None]] = {}
     for t in journey.touchpoints:
         if t.stage != sid or not t.channel or t.channel in out:
             continue
         ch = journey.channel(t.channel)
-        out[t.channel] = (
-            (ch.label or ch.id, ch.online, ch.ownership) if ch else (t.channel, None, None)
-        )
+        name = channel_label(journey, t.channel, lang)
+        out[t.channel] = (name, ch.online, ch.ownership) if ch else (name, None, None)
     return tuple(out.values())
 
 
@@ -427,14 +430,14 @@ def map_figures(
                 biggest_loss=sid == biggest,
                 touchpoints=tuple(
                     (
-                        t.label or t.id,
+                        touchpoint_label(journey, t.id, lang),
                         _int(tps.get(t.id, {}).get("customers", 0)),
                         _int(tps.get(t.id, {}).get("events", 0)),
                     )
                     for t in journey.touchpoints
                     if t.stage == sid
                 ),
-                channels=_stage_channels(journey, sid),
+                channels=_stage_channels(journey, sid, lang),
                 kpis=tuple(kpis),
             )
         )
@@ -711,13 +714,14 @@ def _layout(figures: MapFigures, width: float) -> tuple[list[Item], float]:
 
     # Title block: name and the stamp; below, the scope and the review date.
     y = _M
-    stamp = f"{word('made', lang)} · {figures.made.isoformat()}"
+    stamp = f"{word('made', lang)} · {format_date(figures.made, lang)}"
     stamp_w = _measure(stamp, 8)
     s.text(width - _M, y + _ASCENT * 8, stamp, 8, color=MUTED, anchor="end")
     y = s.para(_M, y, width - 2 * _M - stamp_w - 24, figures.name, 22, bold=True, leading=1.15)
     y += 2
     period = (
-        f"{figures.since or '…'} – {figures.until or '…'}"
+        f"{format_date(figures.since, lang) if figures.since else '…'} – "
+        f"{format_date(figures.until, lang) if figures.until else '…'}"
         if figures.since or figures.until
         else word("all_time", lang)
     )
@@ -730,7 +734,7 @@ def _layout(figures: MapFigures, width: float) -> tuple[list[Item], float]:
     )
     due_w = 0.0
     if figures.review_by is not None:
-        due = f"{_w('review_by', lang)} {figures.review_by.isoformat()}"
+        due = f"{_w('review_by', lang)} {format_date(figures.review_by, lang)}"
         late = figures.review_by < figures.made
         if late:
             due += f" ({_w('overdue', lang)})"

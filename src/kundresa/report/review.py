@@ -43,10 +43,18 @@ from typing import TYPE_CHECKING, Any
 
 from kundresa.errors import KundresaError
 from kundresa.report.export import file_mode
-from kundresa.report.labels import heading, word
-from kundresa.report.units import MISSING, format_count, format_pp, format_rate, format_value
+from kundresa.report.labels import heading, touchpoint_label, word
+from kundresa.report.units import (
+    MISSING,
+    format_count,
+    format_date,
+    format_pp,
+    format_rate,
+    format_value,
+)
 
 if TYPE_CHECKING:
+    from kundresa.model.journey import Journey
     from kundresa.project import Project
 
 __all__ = ["ReviewError", "compare", "lanes_last_changed", "review", "review_text", "snapshot"]
@@ -302,32 +310,51 @@ def _signed_count(value: Any, lang: str) -> str:
     return f"+{text}" if value > 0 else f"−{text}" if value < 0 else text
 
 
-def review_text(result: dict[str, Any], lang: str = "en") -> str:
-    """:func:`review`'s result as lines for a terminal, numbers in ``lang``."""
+def review_text(result: dict[str, Any], lang: str = "en", journey: Journey | None = None) -> str:
+    """:func:`review`'s result as lines for a terminal: numbers, dates, headings and (with
+    the ``journey``) stage and touchpoint labels in ``lang``; the sentences are English.
+
+    Examples
+    --------
+    >>> result = {"reviewed_on": "2026-11-30", "previous_review": None, "days_since": None,
+    ...     "stages": [], "kpis_missed": [], "touchpoints_without_events": ["ad"],
+    ...     "lanes_untouched": None, "lanes_changed": None, "review_by": "2027-05-30"}
+    >>> print(review_text(result, "sv").splitlines()[-2])
+    Beröringspunkter utan händelser: ad.
+    """
+
+    def stage(sid: str, fallback: Any = None) -> str:
+        if journey is not None and sid in journey.stage_ids:
+            return journey.stage_label(sid, lang)
+        return str(fallback or sid)
+
+    def when(day: Any) -> str:
+        return format_date(day, lang) if day else "–"
+
     out = []
     if result["previous_review"] is None:
         out.append(
-            f"First review ({result['reviewed_on']}): no earlier review to compare with; "
+            f"First review ({when(result['reviewed_on'])}): no earlier review to compare with; "
             "today's numbers are kept for the next one."
         )
     else:
         out.append(
-            f"Review {result['reviewed_on']}: changes since the last review "
-            f"({result['previous_review']}, {result['days_since']} days ago)."
+            f"Review {when(result['reviewed_on'])}: changes since the last review "
+            f"({when(result['previous_review'])}, {result['days_since']} days ago)."
         )
     out.append("")
     cols = [
         heading("stage", lang),
-        f"{heading('reached', lang)} ({result['previous_review'] or '–'})",
+        f"{heading('reached', lang)} ({when(result['previous_review'])})",
         heading("reached", lang),
         "±",
-        f"{heading('conversion_from_previous', lang)} ({result['previous_review'] or '–'})",
+        f"{heading('conversion_from_previous', lang)} ({when(result['previous_review'])})",
         heading("conversion_from_previous", lang),
         "± pp",
     ]
     rows = [
         [
-            s["label"],
+            stage(s["stage"], s.get("label")),
             format_count(s["reached_then"], lang) if s["reached_then"] is not None else MISSING,
             format_count(s["reached_now"], lang) if s["reached_now"] is not None else MISSING,
             _signed_count(s["reached_change"], lang),
@@ -351,7 +378,7 @@ def review_text(result: dict[str, Any], lang: str = "en") -> str:
         )
     out.append("")
     if result["kpis_missed"]:
-        out.append("KPIs missed:")
+        out.append(f"{word('kpis_missed', lang)}:")
         for k in result["kpis_missed"]:
             unit = (
                 "rate"
@@ -372,29 +399,39 @@ def review_text(result: dict[str, Any], lang: str = "en") -> str:
                     }[k["missed_then"]]
                 )
             out.append(
-                f"  {k['stage']}: {heading(str(k['metric']), lang)} "
+                f"  {stage(k['stage'])}: {heading(str(k['metric']), lang)} "
                 f"{format_value(k['actual'], unit, lang)} (target {sign} "
                 f"{format_value(k['target'], unit, lang)}{since})"
             )
     else:
-        out.append("KPIs missed: none.")
-    tps = result["touchpoints_without_events"]
-    out.append(f"Touchpoints without events: {', '.join(tps) if tps else 'none'}.")
+        out.append(f"{word('kpis_missed', lang)}: {word('none', lang)}.")
+    tps = [touchpoint_label(journey, t, lang) for t in result["touchpoints_without_events"]]
+    out.append(
+        f"{word('touchpoints_without_events', lang)}: "
+        f"{', '.join(tps) if tps else word('none', lang)}."
+    )
     if result["lanes_untouched"] is not None:
         untouched = [word(k, lang) if _known(k) else k for k in result["lanes_untouched"]]
         changed = [word(k, lang) if _known(k) else k for k in result["lanes_changed"]]
         out.append(
-            f"Lanes untouched since {result['previous_review']}: "
-            f"{', '.join(untouched) if untouched else 'none'}."
+            f"{word('lanes_untouched', lang)} {when(result['previous_review'])}: "
+            f"{', '.join(untouched) if untouched else word('none', lang)}."
         )
-        out.append(f"Lanes changed: {', '.join(changed) if changed else 'none'}.")
+        out.append(
+            f"{word('lanes_changed', lang)}: "
+            f"{', '.join(changed) if changed else word('none', lang)}."
+        )
     if result.get("lanes_last_changed"):
-        when = [
-            f"{word(k, lang) if _known(k) else k} {(v or '')[:10] or 'never'}"
+        changes = [
+            f"{word(k, lang) if _known(k) else k} "
+            f"{when((v or '')[:10]) if v else word('never', lang)}"
             for k, v in result["lanes_last_changed"].items()
         ]
-        out.append(f"Lanes last changed (journey history): {', '.join(when)}.")
-    out.append(f"Next review by {result['review_by']} (review_by set in the journey file).")
+        out.append(f"{word('lanes_last_changed', lang)}: {', '.join(changes)}.")
+    out.append(
+        f"{word('next_review', lang)} {when(result['review_by'])} "
+        "(review_by set in the journey file)."
+    )
     return "\n".join(out) + "\n"
 
 

@@ -7,7 +7,7 @@ looked up here. A key missing in one language falls back to English, then to the
 
 from __future__ import annotations
 
-from kundresa.report.labels import lane_label
+from kundresa.report.labels import STAGE_NUMBERS, lane_label
 
 __all__ = ["LANGUAGES", "translate"]
 
@@ -38,6 +38,7 @@ _TEXT: dict[str, tuple[str, str, str]] = {
     "from_label": ("From", "Från", "Fra"),
     "to_label": ("To", "Till", "Til"),
     "direction": ("Direction", "Riktning", "Retning"),
+    "direction_label": ("Direction", "Riktning", "Retning"),
     "probability": ("Probability", "Sannolikhet", "Sandsynlighed"),
     # A duration column's values are written in the unit that reads best (42 s, 12 min,
     # 9.3 d): its heading names the quantity, "time", not a unit.
@@ -47,9 +48,7 @@ _TEXT: dict[str, tuple[str, str, str]] = {
     "steps": ("Steps", "Steg", "Trin"),
     "session_gap": ("Split at pauses of", "Dela vid paus på", "Del ved pause på"),
     "whole_journey": ("whole journey", "hela resan", "hele rejsen"),
-    "lost": ("Lost", "Tappade", "Tabt"),
-    "reached": ("Reached", "Nått", "Nået"),
-    "entered": ("Entered", "Besökt", "Besøgt"),
+    **STAGE_NUMBERS,
     "conversion": ("Conversion", "Konvertering", "Konvertering"),
     "conversion_from_previous": (
         "Conversion from previous",
@@ -57,7 +56,6 @@ _TEXT: dict[str, tuple[str, str, str]] = {
         "Konv. fra forrige",
     ),
     "conversion_from_start": ("Conversion from start", "Konv. från start", "Konv. fra start"),
-    "dropped": ("Lost", "Tappade", "Tabt"),
     "biggest_loss": (
         "Most customers lost here",
         "Flest kunder tappas här",

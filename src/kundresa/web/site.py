@@ -177,6 +177,67 @@ def display_label(column: str, value: Any) -> str:
     return labels.channel_label(journey, text, lang)
 
 
+def kind_label(kind: str, value: Any) -> str:
+    """How a page shows the id ``value`` of a ``kind`` (``stage``, ``touchpoint``,
+    ``channel``, ``persona``; else the value as it is) in the page's language: the
+    journey's label, a channel group's name, a persona's name; a path's ``(start)`` and
+    ``(end)``, and values of the kinds ``direction``, ``kind`` and ``measure`` by their
+    words (:data:`kundresa.report.labels.VALUE_WORDS`).
+
+    Examples
+    --------
+    >>> kind_label("direction", "backward"), kind_label("stage", "(end)"), kind_label("event", "x")
+    ('backward', '(end)', 'x')
+    """
+    journey, lang, text = _PAGE_JOURNEY.get(), _PAGE_LANG.get(), str(value)
+    if kind in ("direction", "kind", "measure"):
+        return str(labels.value_label(kind, text, lang))
+    if text in ("(start)", "(end)"):
+        return str(labels.value_label("label", text, lang))
+    if journey is None:
+        return labels.channel_label(None, text, lang) if kind == "channel" else text
+    if kind == "stage" and text in journey.stage_ids:
+        return str(journey.stage_label(text, lang))
+    if kind == "touchpoint":
+        return labels.touchpoint_label(journey, text, lang)
+    if kind == "channel":
+        return display_label("channel", text)
+    if kind == "persona":
+        return next((p.name for p in journey.personas if p.id == text), text)
+    return text
+
+
+def path_label(path: Any, level: str) -> str:
+    """A path of ``paths`` (steps joined by ``" > "``) with each step shown by
+    :func:`kind_label` of the path's ``level``."""
+    return " > ".join(kind_label(level, step) for step in str(path).split(" > "))
+
+
+def page_names() -> dict[str, dict[str, str]]:
+    """The display labels the page's charts show for ids, in the page's language, by kind:
+    ``stage``, ``touchpoint``, ``channel`` (the journey's and GA4's default groups),
+    ``persona``, ``ends`` (``(start)``, ``(end)``) and ``direction``."""
+    journey, lang = _PAGE_JOURNEY.get(), _PAGE_LANG.get()
+    out: dict[str, dict[str, str]] = {
+        "ends": {e: str(labels.value_label("label", e, lang)) for e in ("(start)", "(end)")},
+        "direction": {
+            d: str(labels.value_label("direction", d, lang))
+            for d in ("forward", "backward", "start", "end")
+        },
+        "channel": {c: labels.channel_label(journey, c, lang) for c in labels.CHANNEL_LABELS},
+    }
+    if journey is not None:
+        out["stage"] = {s: str(journey.stage_label(s, lang)) for s in journey.stage_ids}
+        out["touchpoint"] = {
+            t.id: labels.touchpoint_label(journey, t.id, lang) for t in journey.touchpoints
+        }
+        out["channel"].update(
+            {c.id: labels.channel_label(journey, c.id, lang) for c in journey.channels}
+        )
+        out["persona"] = {p.id: p.name for p in journey.personas}
+    return out
+
+
 def _flow_yaml(value: Any) -> str:
     import yaml
 
@@ -209,6 +270,9 @@ class Site:
         env.filters["fmt"] = format_value
         env.filters["when"] = format_when
         env.globals["display_label"] = display_label
+        env.globals["kind_label"] = kind_label
+        env.globals["path_label"] = path_label
+        env.globals["page_names"] = page_names
         env.filters["flow"] = _flow_yaml
         env.tests["share_column"] = lambda name: str(name).endswith("_share")
         env.globals["stages_of"] = editor.stages_of

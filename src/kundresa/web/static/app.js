@@ -11,6 +11,20 @@
   var textEl = document.getElementById("page-text");
   var data = dataEl ? JSON.parse(dataEl.textContent) : null;
   var text = textEl ? JSON.parse(textEl.textContent) : {};
+  var idLabels = text.names || {};
+  /* How a chart shows an id of a kind (stage, touchpoint, channel, persona): its label in
+     the page's language (page-text's names); a path's (start) and (end) by their words;
+     anything else as it is. The page data keeps the ids. */
+  function shown(kind, id) {
+    var s = String(id), ends = idLabels.ends || {}, own = idLabels[kind] || {};
+    if (Object.prototype.hasOwnProperty.call(ends, s)) return ends[s];
+    return Object.prototype.hasOwnProperty.call(own, s) ? own[s] : s;
+  }
+  /* An event-funnel step written stage:ID or touchpoint:ID by that label; an event as it is. */
+  function stepName(step) {
+    var s = String(step), i = s.indexOf(":"), kind = i > 0 ? s.slice(0, i) : "";
+    return kind === "stage" || kind === "touchpoint" ? shown(kind, s.slice(i + 1)) : s;
+  }
   var palette = ["#1f6feb", "#e8590c", "#2f9e44", "#ae3ec9", "#f59f00", "#0ca678", "#d6336c", "#5c7cfa", "#868e96"];
   var charts = [];
 
@@ -260,7 +274,7 @@
       // Steps down the side (bars across): a step's name has the chart's width, never a slot.
       var rows = data.funnel, segs = [];
       rows.forEach(function (r) { var s = r.segment == null ? "" : String(r.segment); if (segs.indexOf(s) < 0) segs.push(s); });
-      var steps = data.steps.map(function (s, i) { return (i + 1) + ". " + s; });
+      var steps = data.steps.map(function (s, i) { return (i + 1) + ". " + stepName(s); });
       var width = el.clientWidth || 300, labelWidth = Math.min(170, Math.round(width * 0.32));
       var series = segs.map(function (seg) {
         return { name: seg || text.customers, type: "bar", data: steps.map(function (_, i) {
@@ -284,7 +298,7 @@
         if (stepsSeen.indexOf(r.step) < 0) stepsSeen.push(r.step);
       });
       var series = stepsSeen.map(function (st) {
-        return { name: st + ". " + data.steps[st - 1], type: "bar", data: rows.filter(function (r) { return r.step === st; }).map(function (r) { return r.customers; }) };
+        return { name: st + ". " + stepName(data.steps[st - 1]), type: "bar", data: rows.filter(function (r) { return r.step === st; }).map(function (r) { return r.customers; }) };
       });
       var lg = legend(el, series.map(function (x) { return x.name; }));
       var fit = across(bins, el, 66, 100);
@@ -323,8 +337,13 @@
       var width = wide(el, 10 + right + 120 * (columns - 1));
       var gapX = (width - 10 - right) / (columns - 1);
       var kept = nodes.filter(function (n) { return used[n.name]; });
-      var label = { fontSize: 11, width: Math.max(30, Math.min(gapX, right) - 22), overflow: "truncate", padding: [1, 2] };
-      var chart = make(el, { tooltip: { trigger: "item" }, series: [{ type: "sankey", left: 10, top: 10, bottom: 10, right: right, nodeGap: 8, layoutIterations: 64, nodeAlign: "left", emphasis: { focus: "adjacency" },
+      // Nodes keep their ids ("2. ad_click"); they are shown by their labels ("2. Ad click").
+      function nodeName(n) { var i = n.indexOf(". "); return n.slice(0, i + 2) + shown(data.level, n.slice(i + 2)); }
+      var label = { fontSize: 11, width: Math.max(30, Math.min(gapX, right) - 22), overflow: "truncate", padding: [1, 2],
+        formatter: function (p) { return nodeName(p.name); } };
+      var chart = make(el, { tooltip: { trigger: "item", formatter: function (p) {
+          return p.dataType === "edge" ? nodeName(p.data.source) + " → " + nodeName(p.data.target) + ": " + num(p.data.value)
+            : nodeName(p.name) + ": " + num(p.value); } }, series: [{ type: "sankey", left: 10, top: 10, bottom: 10, right: right, nodeGap: 8, layoutIterations: 64, nodeAlign: "left", emphasis: { focus: "adjacency" },
         data: kept, links: links, lineStyle: { color: "gradient", opacity: 0.35 }, label: label }] });
       // Labels sit at their nodes' middles; in each column, from the biggest node down, a
       // label that would come within a line of one already kept is left out.
@@ -424,14 +443,15 @@
       var nodes = points.map(function (n) {
         var real = n.charAt(0) !== "\u0000";
         return { name: n, x: pos[n][0], y: pos[n][1], symbolSize: real ? sizeOf[n] : 0, tooltip: { show: real },
-          label: { show: real, position: "bottom", distance: 4, fontSize: 11, color: "#1d2430", width: colW - 16, overflow: "truncate", fontWeight: 600 } };
+          label: { show: real, position: "bottom", distance: 4, fontSize: 11, color: "#1d2430", width: colW - 16, overflow: "truncate", fontWeight: 600,
+            formatter: function (p) { return shown(data.level, p.name); } } };
       });
       function width(c) { return 1 + 7 * c / max; }
       var links = segs.map(function (sg) {
-        return { source: sg.from, target: sg.to, value: sg.edge.count, what: sg.edge.source + " → " + sg.edge.target,
+        return { source: sg.from, target: sg.to, value: sg.edge.count, what: shown(data.level, sg.edge.source) + " → " + shown(data.level, sg.edge.target),
           symbol: ["none", sg.end ? "arrow" : "none"], lineStyle: { width: width(sg.edge.count), curveness: 0, opacity: 0.55, color: "#1f6feb" } };
       }).concat(back.map(function (e) {
-        return { source: e.source, target: e.target, value: e.count, what: e.source + " → " + e.target,
+        return { source: e.source, target: e.target, value: e.count, what: shown(data.level, e.source) + " → " + shown(data.level, e.target),
           symbol: ["none", "arrow"], lineStyle: { width: width(e.count), curveness: 0.3, opacity: 0.6, color: "#e8590c" } };
       }));
       // Every node, its label and each count written so far take room; a count goes at the
@@ -439,7 +459,7 @@
       measure.font = "600 11px system-ui, sans-serif";
       var taken = [];
       names.forEach(function (n) {
-        var r = sizeOf[n] / 2, w = Math.min(colW - 16, measure.measureText(n).width);
+        var r = sizeOf[n] / 2, w = Math.min(colW - 16, measure.measureText(shown(data.level, n)).width);
         taken.push([pos[n][0] - r, pos[n][1] - r, 2 * r, 2 * r]);
         taken.push([pos[n][0] - w / 2 - 2, pos[n][1] + r + 3, w + 4, 16]);
       });
@@ -463,7 +483,7 @@
             return true;
           });
         });
-      make(el, { tooltip: { formatter: function (p) { return (p.dataType === "edge" ? p.data.what : p.name) + (p.dataType === "edge" ? ": " + num(p.data.value) : ""); } },
+      make(el, { tooltip: { formatter: function (p) { return (p.dataType === "edge" ? p.data.what : shown(data.level, p.name)) + (p.dataType === "edge" ? ": " + num(p.data.value) : ""); } },
         graphic: counts,
         series: [{ type: "graph", layout: "none", coordinateSystem: null, left: 0, top: 0, width: W, height: H,
           data: nodes.concat([{ name: "\u0001a", x: 0, y: 0, symbolSize: 0, label: { show: false }, tooltip: { show: false } },
@@ -507,7 +527,10 @@
     },
     "compare": function (el) {
       var rows = data.comparison; if (!rows.length) return;
-      var a = rows[0].segment_a, b = rows[0].segment_b, labels = rows.map(function (r) { return r.label || r.stage || r.event || r.step; });
+      // Stages by their labels and, compared by persona, the personas by their names.
+      var side = function (v) { return data.by === "persona" ? shown("persona", v) : String(v); };
+      var a = side(rows[0].segment_a), b = side(rows[0].segment_b);
+      var labels = rows.map(function (r) { return r.stage ? shown("stage", r.stage) : r.label || r.event || r.step; });
       function ser(side, color) {
         return [{ name: side === "a" ? a : b, type: "bar", itemStyle: { color: color }, data: rows.map(function (r) { return r["rate_" + side]; }) },
           { type: "custom", name: (side === "a" ? a : b) + " CI", renderItem: function (params, api) {
