@@ -402,7 +402,8 @@
          from the start, are drawn as orange arcs and do not count), an edge across several
          layers routed through a point in each, each layer ordered by the barycentre of its
          neighbours; every edge has a width by its frequency and its count, written where it
-         meets no other label (else in its tooltip). */
+         meets no other label (else in its tooltip). "(end)" is drawn once per layer, one step
+         right of the activities that end there. */
       var edges = data.dfg.filter(function (e) { return e.source !== e.target; })
         .sort(function (a, b) { return b.count - a.count; }).slice(0, 30);
       if (!edges.length) return;
@@ -433,8 +434,21 @@
         return l;
       }
       names.forEach(place);
+      // "(end)" once per layer, just right of the activities that end there, so that no edge
+      // into it runs across the whole map (nor piles its arrow onto one label).
+      var END = "(end)", ends = {};
+      if (into[END]) {
+        names = names.filter(function (n) { return n !== END; });
+        into[END].forEach(function (e) {
+          var l = layer[e.source] + 1, n = END + "\u2060" + l;
+          if (!ends[n]) { ends[n] = 1; names.push(n); layer[n] = l; out[n] = []; into[n] = []; }
+          var copy = { source: e.source, target: n, count: e.count };
+          out[e.source][out[e.source].indexOf(e)] = copy; into[n].push(copy);
+          forward[forward.indexOf(e)] = copy;
+        });
+      }
+      function shown(n) { return String(n).split("\u2060")[0]; }
       var last = Math.max.apply(null, names.map(function (n) { return layer[n]; }));
-      if (layer["(end)"] != null) layer["(end)"] = last;
       // Forward edges as segments between adjacent layers, through a hidden point per layer.
       var segs = [], points = names.slice();
       forward.forEach(function (e, k) {
@@ -480,11 +494,12 @@
       var nodes = points.map(function (n) {
         var real = n.charAt(0) !== "\u0000";
         return { name: n, x: pos[n][0], y: pos[n][1], symbolSize: real ? sizeOf[n] : 0, tooltip: { show: real },
-          label: { show: real, position: "bottom", distance: 4, fontSize: 11, color: "#1d2430", width: colW - 16, overflow: "truncate", fontWeight: 600 } };
+          label: { show: real, position: "bottom", distance: 4, fontSize: 11, color: "#1d2430", width: colW - 16, overflow: "truncate", fontWeight: 600,
+            formatter: function () { return shown(n); } } };
       });
       function width(c) { return 1 + 7 * c / max; }
       var links = segs.map(function (sg) {
-        return { source: sg.from, target: sg.to, value: sg.edge.count, what: sg.edge.source + " → " + sg.edge.target,
+        return { source: sg.from, target: sg.to, value: sg.edge.count, what: sg.edge.source + " → " + shown(sg.edge.target),
           symbol: ["none", sg.end ? "arrow" : "none"], lineStyle: { width: width(sg.edge.count), curveness: 0, opacity: 0.55, color: "#1f6feb" } };
       }).concat(back.map(function (e) {
         return { source: e.source, target: e.target, value: e.count, what: e.source + " → " + e.target,
@@ -495,7 +510,7 @@
       measure.font = "600 11px system-ui, sans-serif";
       var taken = [];
       names.forEach(function (n) {
-        var r = sizeOf[n] / 2, w = Math.min(colW - 16, measure.measureText(n).width);
+        var r = sizeOf[n] / 2, w = Math.min(colW - 16, measure.measureText(shown(n)).width);
         taken.push([pos[n][0] - r, pos[n][1] - r, 2 * r, 2 * r]);
         taken.push([pos[n][0] - w / 2 - 2, pos[n][1] + r + 3, w + 4, 16]);
       });
@@ -519,7 +534,7 @@
             return true;
           });
         });
-      make(el, { tooltip: { formatter: function (p) { return (p.dataType === "edge" ? p.data.what : p.name) + (p.dataType === "edge" ? ": " + num(p.data.value) : ""); } },
+      make(el, { tooltip: { formatter: function (p) { return (p.dataType === "edge" ? p.data.what : shown(p.name)) + (p.dataType === "edge" ? ": " + num(p.data.value) : ""); } },
         graphic: counts,
         series: [{ type: "graph", layout: "none", coordinateSystem: null, left: 0, top: 0, width: W, height: H,
           data: nodes.concat([{ name: "\u0001a", x: 0, y: 0, symbolSize: 0, label: { show: false }, tooltip: { show: false } },
