@@ -28,3 +28,12 @@ def test_rate_kpi_gaps_are_in_percentage_points(client: Any, lang: str, unit: st
         assert "%" not in gap, gap
     for gap in gaps.get("reached", []):  # a count's gap stays a count
         assert not gap.endswith(unit) and "%" not in gap, gap
+
+
+def test_percentage_point_unit_is_on_its_own_header_line(client: Any) -> None:
+    # A header cell does not wrap: the unit goes on a line of its own, so the column is no
+    # wider than "Förändring" or "(procentenheter)" and its header is never cut off.
+    html = client.get("/bottlenecks?lang=sv").text
+    head = re.search(r'<th scope="col" data-column="change">(.*?)</th>', html, re.S)
+    assert head, "the bottleneck table has a change column"
+    assert re.fullmatch(r'[^<(]+ <small class="legend">\(procentenheter\)</small>', head[1])
