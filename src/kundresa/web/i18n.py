@@ -422,6 +422,14 @@ _MODELS = (
 #: Words of the forms, history restore, upload outcomes, empty projects and accessibility.
 _TEXT.update(
     {
+        "form_id": ("ID", "ID", "ID"),
+        "form_label": ("Label", "Etikett", "Etiket"),
+        "form_kpi_hint": ("metric >= target", "mått >= mål", "mål >= målværdi"),
+        "form_match_property": ("Match property", "Matcha egenskap", "Match egenskab"),
+        "form_equals": ("Equals", "Är lika med", "Er lig med"),
+        "form_events": ("Events (a, b)", "Händelser (a, b)", "Hændelser (a, b)"),
+        "form_where": ("Where (YAML)", "Villkor (YAML)", "Betingelse (YAML)"),
+        "form_nth": ("Nth time", "N:te gången", "N'te gang"),
         "skip_to_content": ("Skip to content", "Hoppa till innehållet", "Spring til indholdet"),
         "pages": ("Pages", "Sidor", "Sider"),
         "delete": ("Delete", "Ta bort", "Slet"),

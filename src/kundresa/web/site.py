@@ -101,6 +101,22 @@ def format_value(value: Any, column: str = "", lang: str | None = None) -> str:
     return units.format_value(value, unit_of(column, value), lang or _PAGE_LANG.get())
 
 
+def format_gap(value: Any, metric: str = "", lang: str | None = None) -> str:
+    """A KPI's gap (actual minus target) of ``metric`` as a page shows it: a difference of two
+    rates in percentage points (the unit the bottleneck table's gaps use), else in the
+    metric's own unit.
+
+    Examples
+    --------
+    >>> format_gap(-0.032, "conversion_from_previous", "en"), format_gap(-120, "reached", "en")
+    ('-3.2 pp', '-120')
+    >>> format_gap(-0.032, "conversion_from_previous", "sv").replace("\\xa0", " ")
+    '-3,2 p.e.'
+    """
+    unit = unit_of(metric, value)
+    return units.format_value(value, "pp" if unit == "rate" else unit, lang or _PAGE_LANG.get())
+
+
 _WORDS = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -269,6 +285,7 @@ class Site:
         )
         env.filters["fmt"] = format_value
         env.filters["when"] = format_when
+        env.filters["gap"] = format_gap
         env.globals["display_label"] = display_label
         env.globals["kind_label"] = kind_label
         env.globals["path_label"] = path_label

@@ -136,6 +136,35 @@
   }
   /* Category labels across when the longest fits its slot, else turned upright (90°, the box
      of a turned label is its own; truncated to ``length`` pixels). */
+  /* ``label`` wrapped at spaces into at most ``lines`` lines of at most ``width`` pixels
+     (bold 12 px); a word wider than a line is split with a hyphen, and text that does not
+     fit ends in "…". */
+  function wrap(label, width, lines) {
+    measure.font = "600 12px system-ui, sans-serif";
+    var fits = function (t) { return measure.measureText(t).width <= width; };
+    var out = [], line = "", words = String(label).split(/\s+/).filter(Boolean), cut = false;
+    for (var k = 0; k < words.length && !cut; k++) {
+      var word = words[k], next = line ? line + " " + word : word;
+      if (fits(next)) { line = next; continue; }
+      if (line) { out.push(line); line = ""; }
+      if (out.length === lines) { cut = true; break; }
+      while (!fits(word)) {  // a word wider than the line: split it with a hyphen
+        var m = word.length - 1;
+        while (m > 1 && !fits(word.slice(0, m) + "-")) m -= 1;
+        out.push(word.slice(0, m) + "-"); word = word.slice(m);
+        if (out.length === lines) { cut = true; break; }
+      }
+      line = cut ? "" : word;
+    }
+    if (line && !cut) out.push(line);
+    if (out.length > lines) { out = out.slice(0, lines); cut = true; }
+    if (cut && out.length) {
+      var last = out[out.length - 1].replace(/-$/, "");
+      while (last && !fits(last + "…")) last = last.slice(0, -1);
+      out[out.length - 1] = last.replace(/\s+$/, "") + "…";
+    }
+    return out;
+  }
   function across(labels, el, margins, length) {
     measure.font = "12px system-ui, sans-serif";
     var slot = ((el.clientWidth || 300) - margins) / Math.max(1, labels.length);
@@ -176,30 +205,57 @@
   var draw = {
     "circle": function (el) {
       /* The stages on a circle, each labelled outside it (name, then customers reached) on
-         the side away from the centre; the circle is made small enough for the labels to
-         fit the box, and each label no wider than its room, so that no two texts meet. */
-      var stages = data.stages, n = stages.length;
+         the side away from the centre. Each label gets the room its neighbours leave it: a
+         side label no taller than the distance to the next label on its side, a label above
+         or below no wider than the distance to its neighbours; a name that does not fit is
+         wrapped at spaces and cut with "…" (the tooltip has it whole). Arrows bend inwards,
+         away from the labels. */
+      var stages = data.stages, n = stages.length, LINE = 16, GAP = 6;
       var w = el.clientWidth, h = el.clientHeight;
       var room = Math.min(150, Math.max(80, w * 0.28));  // width for a side label
-      // Above and below: half the largest node, a gap and two lines of label.
-      var r = Math.max(40, Math.min((w - 2 * room) / 2 - 10, (h / 2 - 46) / 1.25));
+      // Above and below: half the largest node, a gap and three lines of label.
+      var r = Math.max(40, Math.min((w - 2 * room) / 2 - 10, (h / 2 - 3 * LINE - GAP) / 1.25));
       var biggest = Math.max(1, stages[0] ? stages[0].reached : 1);
       // Nodes leave half of the way to their neighbour free for the conversion between them.
       var maxSize = Math.min(80, r * 0.55, n > 1 ? r * Math.sin(Math.PI / n) : 80);
-      var nodes = stages.map(function (s, i) {
+      var spots = stages.map(function (s, i) {
         var a = -Math.PI / 2 + (2 * Math.PI * i) / n, cx = Math.cos(a), cy = Math.sin(a);
         var side = cx < -0.35 ? "left" : (cx > 0.35 ? "right" : (cy < 0 ? "top" : "bottom"));
-        var size = maxSize * (0.45 + 0.55 * (s.reached / biggest));
-        return { name: s.label, x: w / 2 + r * cx, y: h / 2 + r * cy, value: s.reached, symbolSize: size,
-          itemStyle: { color: s.biggest_loss ? "#c62828" : palette[0] },
-          label: { show: true, position: side, distance: 6, formatter: function () { return s.label + "\n" + num(s.reached); },
-            width: side === "left" || side === "right" ? room - 12 : room * 1.6, overflow: "break",
-            align: side === "left" ? "right" : (side === "right" ? "left" : "center"),
-            lineHeight: 16, fontSize: 12, fontWeight: 600, color: "#1d2430" } };
+        return { x: w / 2 + r * cx, y: h / 2 + r * cy, side: side, size: maxSize * (0.45 + 0.55 * (s.reached / biggest)) };
       });
+      var nodes = stages.map(function (s, i) {
+        var me = spots[i], width, lines;
+        if (me.side === "left" || me.side === "right") {
+          // Centred on its node: as tall as the way to the nearest node on the same side.
+          var tall = h;
+          spots.forEach(function (o, j) { if (j !== i && o.side === me.side) tall = Math.min(tall, Math.abs(o.y - me.y)); });
+          width = room - 12;
+          lines = Math.max(1, Math.floor((tall - 4) / LINE) - 1);
+        } else {
+          // Centred under (or over) its node: no further than a node whose rows it could
+          // reach (a side label points away from it), or half way to a label also centred.
+          var half = room * 0.8;
+          spots.forEach(function (o, j) {
+            if (j === i || Math.abs(o.y - me.y) >= 3 * LINE + me.size) return;
+            var dx = Math.abs(o.x - me.x);
+            half = Math.min(half, o.side === "top" || o.side === "bottom" ? dx / 2 - GAP : dx - o.size / 2 - GAP);
+          });
+          width = Math.max(40, 2 * half);
+          lines = 2;
+        }
+        var name = wrap(s.label, width, lines).join("\n");
+        return { name: s.label, x: me.x, y: me.y, value: s.reached, symbolSize: me.size,
+          itemStyle: { color: s.biggest_loss ? "#c62828" : palette[0] },
+          label: { show: true, position: me.side, distance: GAP, formatter: function () { return name + "\n" + num(s.reached); },
+            align: me.side === "left" ? "right" : (me.side === "right" ? "left" : "center"),
+            lineHeight: LINE, fontSize: 12, fontWeight: 600, color: "#1d2430" } };
+      });
+      // A conversion is written on its arrow when the arrow is long enough to hold it clear
+      // of the names, else left off (a phone with many stages: the funnel page has them).
+      var roomy = n < 2 || 2 * r * Math.sin(Math.PI / n) >= 110;
       var links = stages.map(function (s, i) {
         var next = stages[(i + 1) % n];
-        return { source: s.label, target: next.label, label: { show: i + 1 < n, formatter: pct(next.conversion_from_previous) } };
+        return { source: s.label, target: next.label, label: { show: i + 1 < n && roomy, formatter: pct(next.conversion_from_previous) } };
       });
       // ECharts fits the nodes' bounding box into the series' box: give it exactly that box.
       var xs = nodes.map(function (d) { return d.x; }), ys = nodes.map(function (d) { return d.y; });
@@ -208,7 +264,7 @@
       if (y1 - y0 < 1) { y0 -= 1; y1 += 1; }
       make(el, { tooltip: {}, series: [{ type: "graph", layout: "none", data: nodes, links: links,
         left: x0, top: y0, width: x1 - x0, height: y1 - y0, roam: false,
-        edgeSymbol: ["none", "arrow"], edgeSymbolSize: 10, lineStyle: { width: 2.5, curveness: -0.2, color: "#8aa4c8" },
+        edgeSymbol: ["none", "arrow"], edgeSymbolSize: 10, lineStyle: { width: 2.5, curveness: -0.35, color: "#8aa4c8" },
         edgeLabel: { show: true, fontSize: 11, color: "#33404f", backgroundColor: "rgba(255,255,255,.9)", padding: [1, 3] } }] });
     },
     "emotions": function (el) {
@@ -365,7 +421,8 @@
          from the start, are drawn as orange arcs and do not count), an edge across several
          layers routed through a point in each, each layer ordered by the barycentre of its
          neighbours; every edge has a width by its frequency and its count, written where it
-         meets no other label (else in its tooltip). */
+         meets no other label (else in its tooltip). "(end)" is drawn once per layer, one step
+         right of the activities that end there. */
       var edges = data.dfg.filter(function (e) { return e.source !== e.target; })
         .sort(function (a, b) { return b.count - a.count; }).slice(0, 30);
       if (!edges.length) return;
@@ -396,8 +453,21 @@
         return l;
       }
       names.forEach(place);
+      // "(end)" once per layer, just right of the activities that end there, so that no edge
+      // into it runs across the whole map (nor piles its arrow onto one label).
+      var END = "(end)", ends = {};
+      if (into[END]) {
+        names = names.filter(function (n) { return n !== END; });
+        into[END].forEach(function (e) {
+          var l = layer[e.source] + 1, n = END + "\u2060" + l;
+          if (!ends[n]) { ends[n] = 1; names.push(n); layer[n] = l; out[n] = []; into[n] = []; }
+          var copy = { source: e.source, target: n, count: e.count };
+          out[e.source][out[e.source].indexOf(e)] = copy; into[n].push(copy);
+          forward[forward.indexOf(e)] = copy;
+        });
+      }
+      function bare(n) { return String(n).split("\u2060")[0]; }
       var last = Math.max.apply(null, names.map(function (n) { return layer[n]; }));
-      if (layer["(end)"] != null) layer["(end)"] = last;
       // Forward edges as segments between adjacent layers, through a hidden point per layer.
       var segs = [], points = names.slice();
       forward.forEach(function (e, k) {
@@ -444,11 +514,11 @@
         var real = n.charAt(0) !== "\u0000";
         return { name: n, x: pos[n][0], y: pos[n][1], symbolSize: real ? sizeOf[n] : 0, tooltip: { show: real },
           label: { show: real, position: "bottom", distance: 4, fontSize: 11, color: "#1d2430", width: colW - 16, overflow: "truncate", fontWeight: 600,
-            formatter: function (p) { return shown(data.level, p.name); } } };
+            formatter: function () { return shown(data.level, bare(n)); } } };
       });
       function width(c) { return 1 + 7 * c / max; }
       var links = segs.map(function (sg) {
-        return { source: sg.from, target: sg.to, value: sg.edge.count, what: shown(data.level, sg.edge.source) + " → " + shown(data.level, sg.edge.target),
+        return { source: sg.from, target: sg.to, value: sg.edge.count, what: shown(data.level, sg.edge.source) + " → " + shown(data.level, bare(sg.edge.target)),
           symbol: ["none", sg.end ? "arrow" : "none"], lineStyle: { width: width(sg.edge.count), curveness: 0, opacity: 0.55, color: "#1f6feb" } };
       }).concat(back.map(function (e) {
         return { source: e.source, target: e.target, value: e.count, what: shown(data.level, e.source) + " → " + shown(data.level, e.target),
@@ -459,7 +529,7 @@
       measure.font = "600 11px system-ui, sans-serif";
       var taken = [];
       names.forEach(function (n) {
-        var r = sizeOf[n] / 2, w = Math.min(colW - 16, measure.measureText(shown(data.level, n)).width);
+        var r = sizeOf[n] / 2, w = Math.min(colW - 16, measure.measureText(shown(data.level, bare(n))).width);
         taken.push([pos[n][0] - r, pos[n][1] - r, 2 * r, 2 * r]);
         taken.push([pos[n][0] - w / 2 - 2, pos[n][1] + r + 3, w + 4, 16]);
       });
@@ -483,7 +553,7 @@
             return true;
           });
         });
-      make(el, { tooltip: { formatter: function (p) { return (p.dataType === "edge" ? p.data.what : shown(data.level, p.name)) + (p.dataType === "edge" ? ": " + num(p.data.value) : ""); } },
+      make(el, { tooltip: { formatter: function (p) { return (p.dataType === "edge" ? p.data.what : shown(data.level, bare(p.name))) + (p.dataType === "edge" ? ": " + num(p.data.value) : ""); } },
         graphic: counts,
         series: [{ type: "graph", layout: "none", coordinateSystem: null, left: 0, top: 0, width: W, height: H,
           data: nodes.concat([{ name: "\u0001a", x: 0, y: 0, symbolSize: 0, label: { show: false }, tooltip: { show: false } },
