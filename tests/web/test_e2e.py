@@ -264,11 +264,16 @@ def test_an_upload_shows_progress_and_can_be_cancelled(
         with contextlib.suppress(PlaywrightError):  # (the job may end as the button is hit)
             page.click("#cancel-job", timeout=10_000)
         page.locator("#upload-cancelled, #upload-report").first.wait_for(timeout=180_000)
-    # The page reloads itself when the job ends: read it once that reload has settled.
-    page.wait_for_load_state("load")
-    page.locator("#upload-cancelled, #upload-report, #upload-problem").first.wait_for(
-        timeout=60_000
-    )
+    # The page reloads itself when the job ends; read it once the job is over (asked of the
+    # API), opening the job's page again if the reload came before the job's end.
+    outcome = "#upload-cancelled, #upload-report, #upload-problem"
+    deadline = time.monotonic() + 180
+    while not page.locator(outcome).count() and time.monotonic() < deadline:
+        if api(base_url, f"/api/jobs/{job}")["state"] in ("done", "failed", "cancelled"):
+            page.goto(f"{base_url}/data?job={job}")
+        else:
+            time.sleep(1)
+    assert page.locator(outcome).count(), (api(base_url, f"/api/jobs/{job}"), page.url)
     problem = page.locator("#upload-problem")
     assert page.locator("#upload-cancelled").count() or not problem.count(), problem.inner_text()
     if page.locator("#upload-cancelled").count():
