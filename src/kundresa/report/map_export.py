@@ -757,6 +757,15 @@ def _layout(figures: MapFigures, width: float) -> tuple[list[Item], float]:
         if note:
             s.para(_M + _PAD, at, _LANE_W - 2 * _PAD, note, 7, color=MUTED)
 
+    def label_bottom(top: float, label: str, note: str = "") -> float:
+        """The y below a lane's label (and note) in the lane column: a lane is at least as
+        tall as its label, or a long label would run into the next lane's."""
+        room = _LANE_W - 2 * _PAD
+        at = top + _PAD + 8 * 1.25 * len(_wrap(label, 8, room, True))
+        if note:
+            at += 7 * 1.25 * len(_wrap(note, 7, room))
+        return at + _PAD
+
     def rule(at: float) -> None:
         s.under.append(Line(((_M, at), (width - _M, at)), LINE, 0.6))
 
@@ -778,6 +787,7 @@ def _layout(figures: MapFigures, width: float) -> tuple[list[Item], float]:
             cy = s.para(xs[i] + _PAD, cy + 2, inner, st.goal, 7.5, color=HEAD_MUTED)
         heads.append((i, cy))
         bottom = max(bottom, cy + _PAD)
+    bottom = max(bottom, label_bottom(top, _w("stage", lang)))
     for i, st in enumerate(figures.stages):
         s.under.append(
             Box(xs[i], top, col_w, bottom - top, fill=BAD_HEAD if st.biggest_loss else HEAD)
@@ -835,6 +845,7 @@ def _layout(figures: MapFigures, width: float) -> tuple[list[Item], float]:
                 cx, cy + 2, inner, "⚠ " + _w("biggest_loss", lang), 7.5, bold=True, color=BAD
             )
         bottom = max(bottom, cy + _PAD)
+    bottom = max(bottom, label_bottom(top, _w("numbers", lang)))
     for i, st in enumerate(figures.stages):
         s.under.append(
             Box(xs[i], top, col_w, bottom - top, fill=BAD_BG if st.biggest_loss else "#f9fbfd")
@@ -864,6 +875,7 @@ def _layout(figures: MapFigures, width: float) -> tuple[list[Item], float]:
                         color=MUTED,
                     )
             bottom = max(bottom, cy + _PAD)
+        bottom = max(bottom, label_bottom(top, _w("personas", lang)))
         # The personas span the stage columns, with rules of their own between them.
         band = (top, bottom)
         for k in range(1, per):
@@ -882,6 +894,7 @@ def _layout(figures: MapFigures, width: float) -> tuple[list[Item], float]:
             for line in [c for c in cell.split("\n") if c.strip()]:
                 cy = s.para(xs[i] + _PAD, cy, inner, line, 8, color=INK) + 2
             bottom = max(bottom, cy + _PAD - 2)
+        bottom = max(bottom, label_bottom(top, label))
         lane_label(top, bottom, label)
         rule(bottom)
         y = bottom
@@ -973,7 +986,9 @@ def _layout(figures: MapFigures, width: float) -> tuple[list[Item], float]:
                     cy += 7.5 * 1.25
                 cy += 3
             bottom = max(bottom, cy + _PAD - 3)
-        lane_label(top, bottom, word("touchpoints", lang), note=_w("customers_events", lang))
+        note = _w("customers_events", lang)
+        bottom = max(bottom, label_bottom(top, word("touchpoints", lang), note))
+        lane_label(top, bottom, word("touchpoints", lang), note=note)
         rule(bottom)
         y = bottom
 
@@ -994,6 +1009,7 @@ def _layout(figures: MapFigures, width: float) -> tuple[list[Item], float]:
                     cy = s.para(xs[i] + _PAD, cy, inner, " · ".join(tags), 7, color=MUTED)
                 cy += 3
             bottom = max(bottom, cy + _PAD - 3)
+        bottom = max(bottom, label_bottom(top, word("channels", lang)))
         lane_label(top, bottom, word("channels", lang))
         rule(bottom)
         y = bottom
@@ -1048,6 +1064,7 @@ def _layout(figures: MapFigures, width: float) -> tuple[list[Item], float]:
                 s.under.append(Box(xs[i] + _PAD, start, inner, cy + 3 - start, fill=fill, radius=3))
                 cy += 6
             bottom = max(bottom, cy + _PAD - 3)
+        bottom = max(bottom, label_bottom(top, word("kpis", lang)))
         lane_label(top, bottom, word("kpis", lang))
         rule(bottom)
         y = bottom
