@@ -402,9 +402,11 @@ class Project:
         dict
             ``customer_id``, ``stage``, ``stage_label``, ``stage_entered_at``, ``persona``,
             ``next_stage``, ``p_next_stage``, ``recommended_content`` (``item``, ``kind``,
-            ``reason``, ``score``), ``horizon_days``, ``highest_stage``, ``stages_visited``,
-            ``last_touchpoints``, ``first_event_at``, ``last_event_at``, ``events`` and
-            ``notes`` (a list of strings).
+            ``reason``, ``score``; touchpoints only where ``score`` is above 0),
+            ``not_recommended`` (the touchpoints whose ``score`` is 0 or below),
+            ``horizon_days``, ``highest_stage``, ``stages_visited``, ``last_touchpoints``,
+            ``first_event_at``, ``last_event_at``, ``events`` and ``notes`` (a list of
+            strings).
 
         Raises
         ------
@@ -432,6 +434,7 @@ class Project:
             "next_stage": following,
             "p_next_stage": None,
             "recommended_content": [],
+            "not_recommended": [],
             "horizon_days": None,
             **{k: v for k, v in state.items() if k not in _ANSWER_FIRST},
             "notes": [],
@@ -455,6 +458,7 @@ class Project:
         answer["next_stage"] = scored["next_stage"]
         answer["p_next_stage"] = scored["p_next_stage"]
         answer["recommended_content"] = scored["recommended_content"]
+        answer["not_recommended"] = scored["not_recommended"]
         answer["horizon_days"] = scored["horizon_days"]
         return answer
 

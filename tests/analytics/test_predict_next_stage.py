@@ -349,3 +349,50 @@ def test_visits_of_one_customer_equal_stage_visits(
     assert list(mine.cycle) == list(v.cycle)
     assert list(mine.stage_index) == list(v.stage_index)
     assert [pd.Timestamp(x, unit="us") for x in mine._entered] == list(v.entered_at)
+
+
+# -- a touchpoint that would lower the chance is never offered ----------------------------------
+
+
+def test_only_touchpoints_that_raise_the_chance_are_recommended(project: Project, model) -> None:  # type: ignore[no-untyped-def]
+    from kundresa.analytics.predict import next_best_step
+
+    events = history()
+    seen = events.groupby("customer_id").event.agg(set)
+    chosen = [c for c, names in seen.items() if "purchase" not in names][::9]
+    assert len(chosen) >= 10
+    lowered = 0
+    for who in chosen:
+        answer = next_best_step(project.events, project.journey, who, model)
+        if answer["stage"] != "consideration":
+            continue
+        offered = [i for i in answer["recommended_content"] if i["kind"] == "touchpoint"]
+        held = answer["not_recommended"]
+        assert all(i["score"] > 0 for i in offered), offered
+        assert all(i["score"] <= 0 and "not recommended" in i["reason"] for i in held), held
+        # Every touchpoint of the stage is in one list or the other, once.
+        names = sorted(i["item"] for i in offered + held)
+        assert names == sorted({"pricing", "webinar", "visit"} & set(model.touchpoints))
+        lowered += bool(held)
+    assert lowered > 0  # the data hold customers for whom some touchpoint would not help
+
+
+def test_next_prints_what_it_does_not_recommend(folder: Path) -> None:
+    assert run("predict", "--project", str(folder), "--horizon", "14d").exit_code == 0
+    events = history(300)
+    names = events.groupby("customer_id").event.agg(set)
+    shown = 0
+    for who in [c for c, n in names.items() if "purchase" not in n][:40]:
+        r = run("next", who, "--project", str(folder), "--format", "json")
+        assert r.exit_code == 0, r.output
+        answer = json.loads(r.stdout)
+        if not answer["not_recommended"]:
+            continue
+        table = run("next", who, "--project", str(folder))
+        assert table.exit_code == 0, table.output
+        assert "Not recommended" in table.stdout
+        for item in answer["not_recommended"]:
+            assert item["item"] in table.stdout
+        shown += 1
+        break
+    assert shown == 1

@@ -69,6 +69,8 @@ def test_customer_state_with_the_saved_model(trained: Path, make_client: Any) ->
         slow, _ = p.next_best_step(who)
     assert answer["p_next_stage"] == pytest.approx(slow["p_next_stage"])
     assert answer["recommended_content"] == slow["recommended_content"]
+    assert answer["not_recommended"] == slow["not_recommended"]
+    assert all(i["score"] > 0 for i in answer["recommended_content"] if i["kind"] == "touchpoint")
     assert answer["stage_entered_at"].rstrip("Z") == slow["stage_entered_at"]
     page = client.get("/customer", params={"id": who})
     assert page.status_code == 200 and 'id="live-state"' in page.text

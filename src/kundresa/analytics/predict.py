@@ -731,8 +731,11 @@ def next_best_step(
         the last stage), ``horizon_days`` and ``recommended_content``: a list of
         ``{item, kind, reason, score}``, the current stage's touchpoints first, ranked by
         ``score`` (the model's probability when the touchpoint's counts are one higher, minus
-        ``p_next_stage``), then the journey's ``content`` lane items for the stage (unscored:
-        the data do not say which content a customer saw).
+        ``p_next_stage``; only touchpoints whose score is above 0), then the journey's
+        ``content`` lane items for the stage (unscored: the data do not say which content a
+        customer saw); ``not_recommended``: the stage's touchpoints whose score is 0 or below
+        (one more would not raise the chance, or would lower it), in the same form, highest
+        score first.
 
     Raises
     ------
@@ -897,6 +900,7 @@ def _recommend(
         "p_next_stage": None,
         "horizon_days": model.horizon_days,
         "recommended_content": [],
+        "not_recommended": [],
     }
     items: list[dict[str, Any]] = []
     if not snaps.empty:
@@ -906,7 +910,14 @@ def _recommend(
         with _one_thread():
             p = float(model.classifier.predict_proba(x)[0, 1])
             out["p_next_stage"] = p
-            items = _touchpoint_uplifts(x, p, stage, journey, model)
+            scored = _touchpoint_uplifts(x, p, stage, journey, model)
+            # A touchpoint whose one more would not raise the chance is not offered.
+            items = [r for r in scored if r["score"] > 0]
+            out["not_recommended"] = [
+                {**r, "reason": f"{r['reason']} (would not raise the chance: not recommended)"}
+                for r in scored
+                if r["score"] <= 0
+            ]
     for text in _content(journey, stage, persona):
         items.append(
             {

@@ -109,8 +109,19 @@ def _print_answer(a: dict[str, Any]) -> None:
         p = a["p_next_stage"]
         say(f"next stage: {a['next_stage']}, p = {p:.1%} within {a['horizon_days']:g} days")
     items = a["recommended_content"]
-    if not items:
+    if items:
+        df = pd.DataFrame(items)[["item", "kind", "score", "reason"]]
+        emit(df, "table", title="Recommended", units={"score": "number"})
+    elif a.get("not_recommended"):
+        say("nothing to recommend: no touchpoint of the stage would raise the chance")
+    else:
         say("nothing to recommend: the stage has no touchpoints or content")
-        return
-    df = pd.DataFrame(items)[["item", "kind", "score", "reason"]]
-    emit(df, "table", title="Recommended", units={"score": "number"})
+    lower = a.get("not_recommended") or []
+    if lower:
+        df = pd.DataFrame(lower)[["item", "kind", "score", "reason"]]
+        emit(
+            df,
+            "table",
+            title="Not recommended (would not raise the chance)",
+            units={"score": "number"},
+        )
