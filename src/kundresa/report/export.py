@@ -52,7 +52,7 @@ from typing import TYPE_CHECKING, Any
 from kundresa.errors import KundresaError
 from kundresa.report.journey_map import MapRow, map_rows
 from kundresa.report.labels import SHEETS, heading, touchpoint_label, value_label, word
-from kundresa.report.units import format_value, is_numeric_unit
+from kundresa.report.units import format_date, format_moment, format_value, is_numeric_unit
 
 if TYPE_CHECKING:
     from kundresa.analyses import Result, Scope
@@ -540,14 +540,20 @@ def _esc(text: Any) -> str:
     return html.escape(str(text), quote=True)
 
 
-def _cell(value: Any, unit: str, lang: str) -> str:
+def _cell(value: Any, unit: str, lang: str, timezone: str = "UTC") -> str:
+    """A table cell's text in ``lang``: a date as the language writes it, an instant to the
+    second in ``timezone`` (the journey's), never ISO."""
     v = _plain(value)
     if isinstance(v, bool):
         return word("yes" if v else "no", lang)
+    if isinstance(v, datetime) and v.time() != datetime.min.time():
+        return format_moment(v, lang, timezone)
+    if isinstance(v, date):
+        return format_date(v, lang)
     return format_value(v, unit, lang)
 
 
-def _html_table(part: Part, lang: str) -> str:
+def _html_table(part: Part, lang: str, timezone: str = "UTC") -> str:
     assert part.result is not None
     frame = part.result.frame
     if not len(frame):
@@ -567,7 +573,9 @@ def _html_table(part: Part, lang: str) -> str:
             v = _plain(value)
             numeric = is_numeric_unit(unit) and not isinstance(v, bool | str)
             css = ' class="n"' if numeric else ""
-            cells.append(f"<td{css}>{_esc(_cell(value_label(c, v, lang), unit, lang))}</td>")
+            cells.append(
+                f"<td{css}>{_esc(_cell(value_label(c, v, lang), unit, lang, timezone))}</td>"
+            )
         if bars is not None:
             reached = _plain(row[columns.index("reached")]) or 0
             width = round(200 * reached / bars) if bars else 0
@@ -612,7 +620,9 @@ def html_report(
 ) -> str:
     """A self-contained HTML page of every analysis of :data:`SECTIONS` and the journey
     map: inline CSS, no scripts, no external address; every value written in its unit in
-    ``lang`` (default the journey's) and every text from the journey or the data escaped.
+    ``lang`` (default the journey's), dates and instants as the language writes them (CLDR
+    through Babel, :func:`kundresa.report.units.format_date`; instants in the journey's time
+    zone), and every text from the journey or the data escaped.
 
     Raises
     ------
@@ -622,7 +632,12 @@ def html_report(
     parts = collect(project, lang=lang, since=since, until=until, persona=persona)
     journey = project.journey
     lang = lang or journey.language
-    period = f"{since or '…'} – {until or '…'}" if since or until else word("all_time", lang)
+    period = (
+        f"{format_date(since, lang) if since else '…'} – "
+        f"{format_date(until, lang) if until else '…'}"
+        if since or until
+        else word("all_time", lang)
+    )
     who = persona if persona else word("all_personas", lang)
     sections = [f"<h2>{_esc(word('map', lang))}</h2>{_html_map(journey, lang)}"]
     for part in parts:
@@ -630,13 +645,13 @@ def html_report(
         if part.result is None:
             body = f'<p class="note">{_esc(word("not_available", lang))}: {_esc(part.problem)}</p>'
         else:
-            body = _html_table(part, lang)
+            body = _html_table(part, lang, journey.timezone)
             notes = [*part.result.warnings, *part.result.notes]
             body += "".join(f'<p class="note">{_esc(n)}</p>' for n in notes)
         sections.append(f'<section id="{_esc(part.analysis)}"><h2>{title}</h2>{body}</section>')
     meta = (
         f"{_esc(word('period', lang))}: {_esc(period)} · {_esc(word('persona', lang))}: "
-        f"{_esc(who)} · {_esc(word('made', lang))}, {date.today().isoformat()}"
+        f"{_esc(who)} · {_esc(word('made', lang))}, {_esc(format_date(date.today(), lang))}"
     )
     return (
         f'<!DOCTYPE html>\n<html lang="{_esc(lang)}">\n<head>\n<meta charset="utf-8">\n'
