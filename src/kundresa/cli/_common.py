@@ -199,7 +199,10 @@ def open_project(
         if journey is None and (project_dir / JOURNEY_FILE).exists():
             journey = project_dir / JOURNEY_FILE
         options = {"tz": tz} if tz else {}
-        project = Project.from_events(events_file, journey=journey, engine=engine, **options)
+        # One command: a canonical Parquet file is read in place when nothing would change.
+        project = Project.from_events(
+            events_file, journey=journey, engine=engine, in_place=True, **options
+        )
     else:
         project = Project.open(project_dir, journey=journey_file, read_only=True, engine=engine)
     try:
