@@ -211,3 +211,12 @@ def test_funnel_same_in_place(tmp_path: Path, unit: str) -> None:
         pdt.assert_frame_equal(
             placed.run("funnel", **kwargs).frame, copied.run("funnel", **kwargs).frame
         )
+
+
+def test_detection_sees_the_same_sample(tmp_path: Path) -> None:
+    from kundresa.ingest.sources import read_sample
+    from kundresa.store.in_place import _sample
+
+    rows = [(f"c{i}", T0, "view", None, float(i), f"e{i}", None) for i in range(250)]
+    path = _write(tmp_path, rows, "ms", ())
+    assert _sample(path) == read_sample(path)

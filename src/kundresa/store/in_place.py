@@ -38,6 +38,7 @@ import pyarrow as pa
 from kundresa.ingest.columns import PLACEHOLDER_IDS
 
 if TYPE_CHECKING:
+    from kundresa.ingest.sources import Sample
     from kundresa.store.warehouse import IngestReport, Warehouse
 
 __all__ = ["own_events", "read_in_place"]
@@ -103,6 +104,25 @@ def _clean_sql() -> str:
     return " AND ".join(f"coalesce({p}, false)" for p in parts)
 
 
+def _sample(p: Path) -> Sample:
+    """What :func:`kundresa.ingest.sources.read_sample` gives for the Parquet file ``p`` (its
+    first records as the same strings), reading only those records."""
+    import pyarrow.parquet as pq
+
+    from kundresa.ingest.readers import _to_string
+    from kundresa.ingest.sources import Sample
+    from kundresa.ingest.sources._base import SAMPLE_ROWS
+
+    pf = pq.ParquetFile(p)
+    first = next(pf.iter_batches(batch_size=SAMPLE_ROWS), None)
+    records: list[dict[str, str | None]] = []
+    if first is not None:
+        columns = {n: _to_string(first.column(i)) for i, n in enumerate(first.schema.names)}
+        columns["_line"] = pa.array(range(1, first.num_rows + 1), pa.int64())
+        records = pa.table(columns).to_pylist()
+    return Sample(str(p), list(pf.schema_arrow.names), records)
+
+
 def read_in_place(wh: Warehouse, path: str | os.PathLike[str]) -> IngestReport | None:
     """Make ``wh``'s events a view over the canonical Parquet file ``path`` when the ordinary
     ingest would store its rows unchanged (see the module notes); return the ingest report
@@ -128,7 +148,7 @@ def read_in_place(wh: Warehouse, path: str | os.PathLike[str]) -> IngestReport |
     import pyarrow.parquet as pq
 
     from kundresa.ingest.columns import ColumnError, map_columns
-    from kundresa.ingest.sources import SourceError, detect_source, read_sample
+    from kundresa.ingest.sources import SourceError, detect_source
     from kundresa.store.warehouse import _KEY_SQL, IngestReport, _lit, _q
 
     p = Path(path)
@@ -142,7 +162,7 @@ def read_in_place(wh: Warehouse, path: str | os.PathLike[str]) -> IngestReport |
             return None
         # The same reading of the file the ingest makes: a plain events file, each canonical
         # column mapped to itself.
-        if detect_source(read_sample(p)).name != "events":
+        if detect_source(_sample(p)).name != "events":
             return None
         cmap = map_columns(columns, source=str(p))
     except (OSError, pa.ArrowException, SourceError, ColumnError, ValueError):
