@@ -212,12 +212,16 @@ class Project:
         *,
         journey: Journey | str | os.PathLike[str] | None = None,
         engine: str = "duckdb",
+        in_place: bool = False,
         **options: Any,
     ) -> Project:
         """A project over events that live in a file or a DataFrame, kept in memory.
 
         ``options`` are passed to :meth:`Warehouse.ingest` (``customer_col``, ``time_col``,
-        ``event_col``, ``tz``).
+        ``event_col``, ``tz``). With ``in_place`` and no options, a canonical Parquet file
+        that the ingest would store unchanged is read where it is instead of copied
+        (:func:`kundresa.store.in_place.read_in_place`: the same events, the same results,
+        without the copy); the file must then not change while the project is open.
         """
         from kundresa.model.parse import JourneyError, load_journey
         from kundresa.store.warehouse import Warehouse
@@ -231,7 +235,8 @@ class Project:
             except JourneyError as exc:
                 raise ProjectError(str(exc)) from exc
         wh = Warehouse(None)
-        _load(wh, events, options)
+        if not (in_place and not options and _read_in_place(wh, events)):
+            _load(wh, events, options)
         project = cls(None, model, wh, engine)
         if isinstance(journey, str | os.PathLike):
             project._watch(Path(journey))
@@ -1017,6 +1022,14 @@ def _copy(result: Result) -> Result:
         notes=list(result.notes),
         params=dict(result.params),
     )
+
+
+def _read_in_place(wh: Warehouse, events: Any) -> bool:
+    if not isinstance(events, str | os.PathLike):
+        return False
+    from kundresa.store.in_place import read_in_place
+
+    return read_in_place(wh, events) is not None
 
 
 def _load(wh: Warehouse, events: Any, options: dict[str, Any]) -> IngestReport:

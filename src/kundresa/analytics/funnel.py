@@ -711,12 +711,7 @@ _MAX_BITS = 62
 
 
 def _fast_path_fits(events: ir.Table, plan: _Plan) -> bool:
-    return (
-        plan.order in ("ordered", "strict")
-        and len(plan.groups) <= _MAX_BITS
-        and len(plan.x_events) <= _MAX_BITS
-        and fast_path(events)
-    )
+    return len(plan.groups) <= _MAX_BITS and len(plan.x_events) <= _MAX_BITS and fast_path(events)
 
 
 def _bits(t: ir.Table, prefix: str, n: int) -> ir.IntegerValue:
@@ -774,7 +769,10 @@ def _fast_best(
     events: ir.Table, plan: _Plan, journey: Journey | None, by: str | None, period: Period
 ) -> pa.Table:
     """The customers' best attempts (the columns :func:`_best` gives) from one sorted scan of
-    the events and the compiled kernel :func:`kundresa.analytics._kernels.funnel_best`."""
+    the events and a compiled kernel: :func:`kundresa.analytics._kernels.funnel_best` (ordered
+    and strict) or :func:`kundresa.analytics._funnel_any_kernels.funnel_any_best` (any)."""
+    if plan.order == "any":
+        _subsets(plan)  # the portable path's limit on overlapping steps, and its message
     t = _prepared(events, plan, journey, by, period)
     parts = fast_path_parts(events)
     if parts == 1:
@@ -789,6 +787,7 @@ def _fast_best(
 
 def _fast_best_part(t: ir.Table, plan: _Plan, period: Period) -> pa.Table:
     """:func:`_fast_best` for the prepared rows ``t`` (all customers, or one part of them)."""
+    from kundresa.analytics._funnel_any_kernels import funnel_any_best
     from kundresa.analytics._kernels import funnel_best
 
     inside = period.contains(t[TIMESTAMP]) if period.bounded else ibis.literal(True)
@@ -834,7 +833,7 @@ def _fast_best_part(t: ir.Table, plan: _Plan, period: Period) -> pa.Table:
 
     us = column("_us")
     x_index = {x: i for i, x in enumerate(plan.x_events)}
-    best_row, level, step_rows = funnel_best(
+    kernel_args = (
         bounds,
         us,
         column("_mask"),
@@ -845,8 +844,11 @@ def _fast_best_part(t: ir.Table, plan: _Plan, period: Period) -> pa.Table:
         len(plan.x_events),
         [(x_index[e.event], e.after_step, e.before_step) for e in plan.exclusions],
         plan.window_us,
-        plan.order == "strict",
     )
+    if plan.order == "any":
+        best_row, level, step_rows = funnel_any_best(*kernel_args, plan.disjoint)
+    else:
+        best_row, level, step_rows = funnel_best(*kernel_args, plan.order == "strict")
     chosen = np.flatnonzero(best_row >= 0)
     rows = best_row[chosen]
     picked = pa.array(src[rows])

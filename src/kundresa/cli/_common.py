@@ -199,7 +199,12 @@ def open_project(
         if journey is None and (project_dir / JOURNEY_FILE).exists():
             journey = project_dir / JOURNEY_FILE
         options = {"tz": tz} if tz else {}
-        project = Project.from_events(events_file, journey=journey, engine=engine, **options)
+        # One command: a canonical Parquet file is read in place when nothing would change
+        # (KUNDRESA_IN_PLACE=0 always copies it into the in-memory warehouse).
+        in_place = os.environ.get("KUNDRESA_IN_PLACE", "1").strip() not in ("0", "false")
+        project = Project.from_events(
+            events_file, journey=journey, engine=engine, in_place=in_place, **options
+        )
     else:
         project = Project.open(project_dir, journey=journey_file, read_only=True, engine=engine)
     try:

@@ -28,6 +28,7 @@ from kundresa.ingest.columns import PLACEHOLDER_IDS, ColumnError, ColumnMap, map
 from kundresa.ingest.readers import RawBatch, ReadError, archive_size, iter_parts, read_header
 from kundresa.store import resources
 from kundresa.store.identity import materialise_id_map
+from kundresa.store.in_place import own_events
 
 __all__ = ["IdentityError", "IngestError", "IngestReport", "Warehouse"]
 
@@ -297,6 +298,15 @@ def decimal_mark(con: Any, stage: str, value_col: str) -> str:
     return "," if comma and not point else "."
 
 
+# An event's deduplication key: its id, else every field (over canonical columns).
+_KEY_SQL = """CASE WHEN event_id IS NOT NULL THEN md5_number('id' || chr(31) || event_id)
+            ELSE md5_number(concat_ws(chr(31), customer_id,
+                strftime("timestamp", '%Y-%m-%dT%H:%M:%S.%f'), event, coalesce(channel, ''),
+                coalesce(CAST(value AS VARCHAR), ''), coalesce(session_id, ''),
+                CAST(properties AS VARCHAR)))
+        END"""
+
+
 def _parse_sql(
     stage: str,
     cmap: ColumnMap,
@@ -429,12 +439,7 @@ def _parse_sql(
             {value_check}
             {props_check}
         END AS _reason,
-        CASE WHEN event_id IS NOT NULL THEN md5_number('id' || chr(31) || event_id)
-            ELSE md5_number(concat_ws(chr(31), customer_id,
-                strftime("timestamp", '%Y-%m-%dT%H:%M:%S.%f'), event, coalesce(channel, ''),
-                coalesce(CAST(value AS VARCHAR), ''), coalesce(session_id, ''),
-                CAST(properties AS VARCHAR)))
-        END AS _key,
+        {_KEY_SQL} AS _key,
         _raw,
         anonymous_id,
         _kind
@@ -461,6 +466,8 @@ class Warehouse:
 
     def __init__(self, path: str | os.PathLike[str] | None, *, read_only: bool = False) -> None:
         self.path = Path(path) if path is not None else None
+        # The Parquet file ``events`` reads in place (kundresa.store.in_place), if any.
+        self.in_place: str | None = None
         if self.path is not None and not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         target = str(self.path) if self.path is not None else ":memory:"
@@ -781,6 +788,7 @@ class Warehouse:
         # ``sources`` are the parts staged one by one (a zip's members); ``files`` what the
         # user named, which the report and the ingest log list.
         con = self.con
+        own_events(self)
         started = datetime.now(UTC).replace(tzinfo=None)
         row = con.execute("SELECT coalesce(max(id), 0) + 1 FROM ingests").fetchone()
         assert row is not None
@@ -1184,6 +1192,7 @@ class Warehouse:
             When the warehouse has never seen ``id``.
         """
         person, ids = self.person_ids(id)
+        own_events(self)
         con = self.con
         con.execute("BEGIN TRANSACTION")
         try:

@@ -1,0 +1,153 @@
+"""The whole-process funnel: ``kundresa funnel --events FILE.parquet`` against a chDB process.
+
+Each run is a fresh process, as a user at a shell starts it, on the same Parquet file:
+
+- ours: ``kundresa funnel --events FILE --step visit --step signup --step purchase --window 7d
+  --format json`` (start-up, reading the file in place after its set-wise check, or with
+  ``--copy`` also ``KUNDRESA_IN_PLACE=0``: the ordinary ingest into an in-memory warehouse;
+  the fast path; the table with counts, conversions and mean and median times);
+- peer: ``python -c "import chdb; chdb.query(<windowFunnel SQL>)"`` (the query of
+  ``funnel_vs_chdb.py``: counts per level only).
+
+Runs are interleaved (peer, ours, [ours copying], peer, ...) so that the machine's load hits
+them alike; the load average is recorded before and after. Start-up is measured on its own:
+``python -c pass``, ``kundresa --version``, ``kundresa funnel --help`` and ``import chdb``.
+``PYTHONDONTWRITEBYTECODE`` is removed from the children's environment (this environment sets
+it, which makes every import recompile its bytecode). Counts must be equal (exit 1 if not).
+
+Usage: ``bench/.venv/bin/python bench/funnel_process.py 1M 10M --shape dense --reps 3``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import emit, load_average, median
+from funnel_vs_chdb import chdb_sql
+from generate import SHAPE_STEPS, SHAPES, generate, parse_size
+
+BIN = Path(sys.executable).parent
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env.update(extra)
+    return env
+
+
+def _run(cmd: list[str], env: dict[str, str]) -> tuple[float, str]:
+    start = time.perf_counter()
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    took = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd[:3])}...: exit {done.returncode}\n{done.stderr[-2000:]}")
+    return took, done.stdout
+
+
+def ours_cmd(path: Path, steps: tuple[str, ...]) -> list[str]:
+    cmd = [str(BIN / "kundresa"), "funnel", "--events", str(path)]
+    for s in steps:
+        cmd += ["--step", s]
+    return [*cmd, "--window", "7d", "--format", "json"]
+
+
+def ours_counts(stdout: str) -> list[int]:
+    rows = json.loads(stdout)
+    rows = rows.get("rows", rows) if isinstance(rows, dict) else rows
+    return [int(r["count"]) for r in rows]
+
+
+PEER = """
+import sys, chdb
+df = chdb.query(sys.argv[1], "DataFrame")
+levels = dict(zip(df["level"].astype(int), df["customers"].astype(int)))
+print([sum(n for lv, n in levels.items() if lv >= j) for j in range(1, int(sys.argv[2]) + 1)])
+"""
+
+
+def peer_cmd(path: Path, steps: tuple[str, ...]) -> list[str]:
+    return [sys.executable, "-c", PEER, chdb_sql(path, steps), str(len(steps))]
+
+
+def startup(reps: int) -> dict[str, float]:
+    cmds = {
+        "python -c pass": [sys.executable, "-c", "pass"],
+        "kundresa --version": [str(BIN / "kundresa"), "--version"],
+        "kundresa funnel --help": [str(BIN / "kundresa"), "funnel", "--help"],
+        "python -c 'import chdb'": [sys.executable, "-c", "import chdb"],
+    }
+    times: dict[str, list[float]] = {k: [] for k in cmds}
+    for _ in range(reps + 1):  # the first round warms the file cache
+        for k, cmd in cmds.items():
+            times[k].append(_run(cmd, _env())[0])
+    return {k: median(v[1:]) for k, v in times.items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description="kundresa funnel --events vs a chDB process")
+    ap.add_argument("sizes", nargs="+", help="events: 1M, 10M")
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--shape", choices=SHAPES, default="dense")
+    ap.add_argument("--copy", action="store_true", help="also time KUNDRESA_IN_PLACE=0")
+    args = ap.parse_args(argv)
+    failed = False
+    load0 = load_average()
+    boot = startup(args.reps)
+    for k, v in boot.items():
+        print(f"start-up  {k:<26} median {v:.2f} s")
+    for size in args.sizes:
+        path = generate(parse_size(size), shape=args.shape)
+        steps = SHAPE_STEPS[args.shape]
+        runs = {
+            "chdb": (peer_cmd(path, steps), _env(), lambda out: json.loads(out)),
+            "ours": (ours_cmd(path, steps), _env(), ours_counts),
+        }
+        if args.copy:
+            runs["ours_copy"] = (ours_cmd(path, steps), _env(KUNDRESA_IN_PLACE="0"), ours_counts)
+        times: dict[str, list[float]] = {k: [] for k in runs}
+        counts: dict[str, list[int]] = {}
+        before = load_average()
+        for rep in range(args.reps + 1):  # rep 0 warms the file cache and numba's cache
+            for name, (cmd, env, parse) in runs.items():
+                took, out = _run(cmd, env)
+                counts[name] = parse(out)
+                if rep:
+                    times[name].append(took)
+        after = load_average()
+        equal = all(c == counts["chdb"] for c in counts.values())
+        print(f"{size} {args.shape}: load {before[0]:.1f} -> {after[0]:.1f}; counts {counts}")
+        for name, ts in times.items():
+            ratio = median(ts) / median(times["chdb"])
+            print(
+                f"  {name:<10} median {median(ts):6.2f} s  {[round(t, 2) for t in ts]}  "
+                f"/chdb {ratio:.2f}"
+            )
+        emit(
+            {
+                "bench": "funnel_process",
+                "size": size,
+                "shape": args.shape,
+                "startup_s": boot,
+                "times_s": times,
+                "counts": counts,
+                "equal": equal,
+                "load_before_after": [before, after],
+                "load_start": load0,
+            }
+        )
+        failed |= not equal
+    if failed:
+        print("ERROR: counts differ from chDB's windowFunnel", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

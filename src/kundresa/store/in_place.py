@@ -1,0 +1,277 @@
+"""Reading a canonical Parquet events file in place instead of copying it into the warehouse.
+
+``kundresa <analysis> --events FILE`` builds an in-memory warehouse for one command. When the
+file is a Parquet file already in the canonical shape (README, "Loading events": the columns
+``customer_id``, ``timestamp``, ``event`` and optionally ``channel``, ``value``, ``event_id``,
+``session_id``, with their canonical types) the ingest would copy every row unchanged; then
+:func:`read_in_place` checks, set-wise in one DuckDB scan, that it indeed would:
+
+- every row is one the ingest keeps as it is: a customer id that is not a placeholder
+  (``null``, ``0``…) and has no surrounding spaces, a time between the years 1000 and 9999, an
+  event name, optional texts that are absent or non-empty without surrounding spaces, a
+  finite value;
+- no two rows share an event key (the ingest's deduplication key: the event id, else every
+  field), so deduplication would drop nothing.
+
+If so, the warehouse's ``events`` becomes a view over the file (the same columns and keys
+the ingest would have stored, and the same ingest log row); if not, or for any other file,
+the caller runs the ordinary ingest, which quarantines bad rows with their reasons and drops
+duplicates. The first write to the warehouse (another ingest, ``forget``) copies the rows into
+an ordinary table first (:func:`own_events`).
+
+The view reads the file whenever it is queried, so the file must not change while the
+project is open: the CLI reads in place for the length of one command only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import duckdb
+import pyarrow as pa
+
+from kundresa.ingest.columns import PLACEHOLDER_IDS
+
+if TYPE_CHECKING:
+    from kundresa.ingest.sources import Sample
+    from kundresa.store.warehouse import IngestReport, Warehouse
+
+__all__ = ["own_events", "read_in_place"]
+
+_TEXT = ("customer_id", "event", "channel", "event_id", "session_id")
+_REQUIRED = ("customer_id", "timestamp", "event")
+_OPTIONAL = ("channel", "value", "event_id", "session_id")
+
+
+def _canonical_columns(schema: pa.Schema) -> list[str] | None:
+    """The file's columns when they are canonical names with canonical types, else None."""
+    names = list(schema.names)
+    if len(set(names)) != len(names) or not set(_REQUIRED) <= set(names):
+        return None
+    for f in schema:
+        if f.name in _TEXT:
+            if not (pa.types.is_string(f.type) or pa.types.is_large_string(f.type)):
+                return None
+        elif f.name == "timestamp":
+            # Zone-less times in whole microseconds or coarser: the ingest reads their text
+            # back to the same instant.
+            if not pa.types.is_timestamp(f.type) or f.type.tz is not None:
+                return None
+            if f.type.unit not in ("s", "ms", "us"):
+                return None
+        elif f.name == "value":
+            if not pa.types.is_float64(f.type):
+                return None
+        else:
+            return None
+    return names
+
+
+def _plain(c: str) -> str:
+    """SQL true when the text ``c`` surely needs no trimming: ASCII, starting with a visible
+    character and ending with none of space, tab, newline, form feed or carriage return (a
+    cheap test; DuckDB's ``trim`` strips only the space among ASCII characters)."""
+    ends = " OR ".join(f"ends_with({c}, chr({i}))" for i in (32, 9, 10, 12, 13))
+    return f"({c} >= '!' AND {c} < chr(127) AND strlen({c}) = length({c}) AND NOT ({ends}))"
+
+
+def _clean_sql() -> str:
+    """SQL true for a row the ingest would store exactly as it is in the file (its parsing
+    of each column, :func:`kundresa.store.warehouse._parse_sql`, would give the same value
+    and no quarantine reason). Each text passes a cheap test or the exact one."""
+    words = [v for v in PLACEHOLDER_IDS if v]
+    regex = rf"\s*(?i:{'|'.join(re.escape(v) for v in words)})?\s*".replace("'", "''")
+    listed = ", ".join("'" + v.replace("'", "''") + "'" for v in words)
+    longest = max(len(v) for v in words)
+    c = "customer_id"
+    parts = [
+        # A placeholder id (null, 0…, spaces around allowed) is no id: quarantined.
+        f"CASE WHEN {_plain(c)} THEN strlen({c}) > {longest} OR lower({c}) NOT IN ({listed}) "
+        f"ELSE {c} <> '' AND {c} = trim({c}) AND NOT regexp_full_match({c}, '{regex}') END",
+        "\"timestamp\" >= TIMESTAMP '1000-01-01' AND \"timestamp\" < TIMESTAMP '10000-01-01'",
+        f"CASE WHEN {_plain('event')} THEN true ELSE event <> '' AND event = trim(event) END",
+        *(
+            f"{t} IS NULL OR CASE WHEN {_plain(t)} THEN true ELSE {t} <> '' AND {t} = trim({t}) END"
+            for t in ("channel", "event_id", "session_id")
+        ),
+        "value IS NULL OR isfinite(value)",
+    ]
+    return " AND ".join(f"coalesce({p}, false)" for p in parts)
+
+
+def _sample(p: Path) -> Sample:
+    """What :func:`kundresa.ingest.sources.read_sample` gives for the Parquet file ``p`` (its
+    first records as the same strings), reading only those records."""
+    import pyarrow.parquet as pq
+
+    from kundresa.ingest.readers import _to_string
+    from kundresa.ingest.sources import Sample
+    from kundresa.ingest.sources._base import SAMPLE_ROWS
+
+    pf = pq.ParquetFile(p)
+    first = next(pf.iter_batches(batch_size=SAMPLE_ROWS), None)
+    records: list[dict[str, str | None]] = []
+    if first is not None:
+        columns = {n: _to_string(first.column(i)) for i, n in enumerate(first.schema.names)}
+        columns["_line"] = pa.array(range(1, first.num_rows + 1), pa.int64())
+        records = pa.table(columns).to_pylist()
+    return Sample(str(p), list(pf.schema_arrow.names), records)
+
+
+def read_in_place(wh: Warehouse, path: str | os.PathLike[str]) -> IngestReport | None:
+    """Make ``wh``'s events a view over the canonical Parquet file ``path`` when the ordinary
+    ingest would store its rows unchanged (see the module notes); return the ingest report
+    the ingest would have given, or None when the file must go through the ordinary ingest
+    (any other file, a row it would change or quarantine, a duplicate, a warehouse that is
+    on disk or already holds events).
+
+    Examples
+    --------
+    >>> import tempfile, pyarrow as pa, pyarrow.parquet as pq
+    >>> from datetime import datetime
+    >>> from kundresa.store.warehouse import Warehouse
+    >>> folder = tempfile.mkdtemp()
+    >>> table = pa.table({"customer_id": ["a", "b"], "event": ["view", "buy"],
+    ...                   "timestamp": [datetime(2025, 1, 1), datetime(2025, 1, 2)]})
+    >>> pq.write_table(table, f"{folder}/events.parquet")
+    >>> wh = Warehouse(None)
+    >>> read_in_place(wh, f"{folder}/events.parquet").loaded, wh.event_count()
+    (2, 2)
+    >>> read_in_place(Warehouse(None), f"{folder}/missing.parquet") is None
+    True
+    """
+    import pyarrow.parquet as pq
+
+    from kundresa.ingest.columns import ColumnError, map_columns
+    from kundresa.ingest.sources import SourceError, detect_source
+    from kundresa.store.warehouse import _KEY_SQL, IngestReport, _lit, _q
+
+    p = Path(path)
+    if wh.path is not None or wh.in_place is not None or wh.event_count():
+        return None
+    if not p.name.lower().endswith((".parquet", ".pq")) or not p.is_file():
+        return None
+    try:
+        columns = _canonical_columns(pq.read_schema(p))
+        if columns is None:
+            return None
+        # The same reading of the file the ingest makes: a plain events file, each canonical
+        # column mapped to itself.
+        if detect_source(_sample(p)).name != "events":
+            return None
+        cmap = map_columns(columns, source=str(p))
+    except (OSError, pa.ArrowException, SourceError, ColumnError, ValueError):
+        return None
+    if tuple(cmap.customer) != ("customer_id",) or cmap.anonymous or cmap.properties:
+        return None
+    if cmap.properties_json is not None or cmap.kind is not None:
+        return None
+    con = wh.con
+    file = _lit(str(p.resolve()))
+    present = set(columns)
+    select = ", ".join(
+        [
+            "customer_id",
+            'CAST("timestamp" AS TIMESTAMP) AS "timestamp"',
+            "event",
+            *(
+                _q(c) if c in present else f"NULL::{'DOUBLE' if c == 'value' else 'VARCHAR'} AS {c}"
+                for c in _OPTIONAL
+            ),
+            "MAP()::MAP(VARCHAR, VARCHAR) AS properties",
+        ]
+    )
+    rows = f"SELECT {select} FROM read_parquet({file})"
+    try:
+        # Distinct 64-bit hashes of the event ids prove the ids distinct (a hash collision
+        # only sends the file to the ordinary ingest); else the deduplication keys decide.
+        got = con.execute(
+            f"SELECT count(*), count(*) FILTER (WHERE NOT ({_clean_sql()})), "
+            f"count(event_id), count(DISTINCT hash(event_id)) FROM ({rows})"
+        ).fetchone()
+        assert got is not None
+        total, unclean, with_id, ids = (int(v) for v in got)
+        if unclean:
+            return None
+        if with_id < total or ids < total:
+            keys = con.execute(f"SELECT count(DISTINCT {_KEY_SQL}) FROM ({rows})").fetchone()
+            assert keys is not None
+            if int(keys[0]) != total:
+                return None
+    except duckdb.Error:  # an unreadable file: the ordinary ingest says what is wrong
+        return None
+    row = con.execute("SELECT coalesce(max(id), 0) + 1 FROM ingests").fetchone()
+    assert row is not None
+    report = IngestReport(int(row[0]), [str(p)])
+    report.rows_read = report.loaded = total
+    report.recognised = {str(p): "events"}
+    report.columns = {str(p): cmap.describe()}
+    started = datetime.now(UTC).replace(tzinfo=None)
+    view = (
+        f"SELECT *, {_KEY_SQL} AS _key, CAST({report.ingest_id} AS INTEGER) AS _ingest, "
+        f"NULL::VARCHAR AS anonymous_id FROM ({rows})"
+    )
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute("DROP TABLE events")
+        con.execute(f"CREATE VIEW events AS {view}")
+        con.execute(
+            "INSERT INTO ingests VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                report.ingest_id,
+                started,
+                datetime.now(UTC).replace(tzinfo=None),
+                report.sources,
+                total,
+                total,
+                0,
+                0,
+                json.dumps(
+                    {
+                        "customer_col": None,
+                        "time_col": None,
+                        "event_col": None,
+                        "value_col": None,
+                        "tz": None,
+                        "formats": {str(p): {"decimal": None, "date_format": None}},
+                        "columns": report.columns,
+                        "recognised": report.recognised,
+                        "in_place": True,
+                    }
+                ),
+            ],
+        )
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    wh.in_place = str(p)
+    return report
+
+
+def own_events(wh: Warehouse) -> None:
+    """Copy the rows of a file read in place into an ordinary ``events`` table (before the
+    warehouse writes events); nothing to do otherwise."""
+    if wh.in_place is None:
+        return
+    from kundresa.store.warehouse import _DDL
+
+    con = wh.con
+    ddl = next(d for d in _DDL if "TABLE IF NOT EXISTS events (" in d)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute("CREATE TEMP TABLE _in_place AS SELECT * FROM events")
+        con.execute("DROP VIEW events")
+        con.execute(ddl)
+        con.execute("INSERT INTO events BY NAME SELECT * FROM _in_place")
+        con.execute("DROP TABLE _in_place")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    wh.in_place = None

@@ -1,0 +1,222 @@
+"""A canonical Parquet file read in place gives exactly the warehouse an ingest would make."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pandas.testing as pdt
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from kundresa.project import Project
+from kundresa.store.in_place import read_in_place
+from kundresa.store.warehouse import Warehouse
+
+T0 = datetime(2025, 3, 1, 12, 0, 0)
+
+# Texts the ingest keeps, trims, or treats as no value: spaces, tabs, no-break spaces,
+# placeholders (null, 0…), empty strings, non-ASCII letters.
+text_st = st.sampled_from(
+    [
+        "a",
+        "b",
+        "kö",
+        "id-1",
+        " a",
+        "a ",
+        "a\t",
+        "\ta",
+        "a\u00a0",
+        "\u2003b",
+        "",
+        "null",
+        "NULL",
+        "0",
+        " none ",
+        "undefined\t",
+        "x y",
+        "\u00e9t\u00e9",
+    ]
+)
+value_st = st.sampled_from([None, 0.0, -0.0, 0.1, 1e300, 2.5, float("nan"), float("inf")])
+row_st = st.tuples(
+    text_st,
+    st.integers(0, 5).map(lambda m: T0 + timedelta(seconds=3600 * m)),
+    st.sampled_from(["view", "buy", " buy", "", "köp"]),
+    st.none() | text_st,
+    value_st,
+    st.none() | st.sampled_from(["e1", "e2", "e3", " e1", ""]),
+    st.none() | text_st,
+)
+
+
+def _write(folder: Path, rows: list[tuple[Any, ...]], unit: str, drop: tuple[str, ...]) -> Path:
+    names = ["customer_id", "timestamp", "event", "channel", "value", "event_id", "session_id"]
+    types = [
+        pa.string(),
+        pa.timestamp(unit),
+        pa.string(),
+        pa.string(),
+        pa.float64(),
+        pa.string(),
+        pa.string(),
+    ]
+    table = pa.table(
+        {
+            n: pa.array([r[i] for r in rows], t)
+            for i, (n, t) in enumerate(zip(names, types, strict=True))
+        }
+    )
+    table = table.drop_columns(list(drop))
+    path = folder / "events.parquet"
+    pq.write_table(table, path)
+    return path
+
+
+def _events(project: Project) -> pd.DataFrame:
+    df = project.warehouse.con.execute(
+        "SELECT customer_id, timestamp, event, channel, value, event_id, session_id, "
+        "CAST(properties AS VARCHAR) AS properties, CAST(_key AS VARCHAR) AS _key, _ingest, "
+        "anonymous_id FROM events"
+    ).df()
+    return df.sort_values(list(df.columns)).reset_index(drop=True)
+
+
+def _same(path: Path) -> bool:
+    """Compare the in-place project with the ingested one; True when read in place."""
+    copied = Project.from_events(path)
+    placed = Project.from_events(path, in_place=True)
+    try:
+        pdt.assert_frame_equal(_events(placed), _events(copied))
+        assert placed.warehouse.quarantine_count() == 0 or placed.warehouse.in_place is None
+        assert placed.warehouse.quarantined() == copied.warehouse.quarantined()
+        a, b = placed.warehouse.summary(), copied.warehouse.summary()
+        for s in (a, b):
+            assert s["last_ingest"] is not None
+            s["last_ingest"].pop("finished")
+        assert a == b
+        return placed.warehouse.in_place is not None
+    finally:
+        copied.close()
+        placed.close()
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    st.lists(row_st, min_size=1, max_size=12),
+    st.sampled_from(["s", "ms", "us"]),
+    st.sampled_from([(), ("channel", "value"), ("event_id",), ("session_id", "event_id")]),
+)
+def test_in_place_equals_ingest(
+    tmp_path: Path, rows: list[tuple[Any, ...]], unit: str, drop: tuple[str, ...]
+) -> None:
+    _same(_write(tmp_path, rows, unit, drop))
+
+
+def test_clean_file_is_read_in_place_and_dirty_one_is_not(tmp_path: Path) -> None:
+    clean = [("a", T0, "view", "ads", 1.5, "e1", None), ("kö", T0, "köp", None, None, "e2", "s")]
+    assert _same(_write(tmp_path, clean, "us", ()))
+    assert _same(_write(tmp_path, clean, "s", ("event_id",)))
+    for bad in (
+        ("a ", T0, "view", None, None, "e3", None),  # trimmed by the ingest
+        ("null", T0, "view", None, None, "e3", None),  # a placeholder id: quarantined
+        ("b", T0, "view", None, None, "e1", None),  # a duplicate event id: dropped
+        ("b", T0, "view", None, float("nan"), "e3", None),  # not a number: quarantined
+        ("b", T0, "view", "\u00a0ads", None, "e3", None),  # a no-break space trimmed
+    ):
+        assert not _same(_write(tmp_path, [*clean, bad], "us", ()))
+
+
+def test_other_files_take_the_ingest(tmp_path: Path) -> None:
+    wh = Warehouse(None)
+    csv = tmp_path / "e.csv"
+    csv.write_text("customer_id,timestamp,event\na,2025-01-01,view\n")
+    assert read_in_place(wh, csv) is None
+    extra = pa.table({"customer_id": ["a"], "timestamp": [T0], "event": ["v"], "plan": ["x"]})
+    pq.write_table(extra, tmp_path / "extra.parquet")
+    assert read_in_place(wh, tmp_path / "extra.parquet") is None  # properties: ingest
+    aliased = pa.table({"user_id": ["a"], "timestamp": [T0], "event": ["v"]})
+    pq.write_table(aliased, tmp_path / "aliased.parquet")
+    assert read_in_place(wh, tmp_path / "aliased.parquet") is None
+    zoned = pa.table(
+        {
+            "customer_id": ["a"],
+            "timestamp": pa.array([T0], pa.timestamp("us", "UTC")),
+            "event": ["v"],
+        }
+    )
+    pq.write_table(zoned, tmp_path / "zoned.parquet")
+    assert read_in_place(wh, tmp_path / "zoned.parquet") is None
+    (tmp_path / "broken.parquet").write_bytes(b"not parquet")
+    assert read_in_place(wh, tmp_path / "broken.parquet") is None
+
+
+def test_writes_copy_the_rows_first(tmp_path: Path) -> None:
+    rows = [("a", T0, "view", None, None, "e1", None), ("b", T0, "buy", None, 2.0, "e2", None)]
+    path = _write(tmp_path, rows, "us", ())
+    project = Project.from_events(path, in_place=True)
+    wh = project.warehouse
+    assert wh.in_place == str(path)
+    more = tmp_path / "more.csv"
+    more.write_text(
+        "customer_id,timestamp,event,event_id\nc,2025-03-02,view,e3\na,2025-03-02,view,e1\n"
+    )
+    report = wh.ingest([more])
+    assert (report.loaded, report.duplicates) == (1, 1)
+    assert wh.in_place is None and wh.event_count() == 3
+    path.unlink()  # the rows now live in the warehouse
+    assert wh.forget("b")["events"] == 1
+    assert wh.event_count() == 2
+    project.close()
+
+
+def test_cli_funnel_reads_in_place(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from kundresa.cli import main
+
+    rows = [
+        ("a", T0, "view", None, None, "e1", None),
+        ("a", T0 + timedelta(hours=1), "buy", None, None, "e2", None),
+        ("b", T0, "view", None, None, "e3", None),
+    ]
+    path = _write(tmp_path, rows, "us", ())
+    args = ["funnel", "--events", str(path), "--step", "view", "--step", "buy", "--format", "csv"]
+    got = CliRunner().invoke(main, args)
+    assert got.exit_code == 0, got.output
+    counts = [line.split(",")[2] for line in got.output.splitlines()[1:]]
+    assert counts == ["2", "1"]
+
+
+@pytest.mark.parametrize("unit", ["s", "us"])
+def test_funnel_same_in_place(tmp_path: Path, unit: str) -> None:
+    rows = [
+        (c, T0 + timedelta(minutes=7 * i), e, None, None, f"e{i}", None)
+        for i, (c, e) in enumerate([("a", "view"), ("a", "buy"), ("b", "view"), ("c", "buy")])
+    ]
+    path = _write(tmp_path, rows, unit, ())
+    with Project.from_events(path) as copied, Project.from_events(path, in_place=True) as placed:
+        assert placed.warehouse.in_place is not None
+        kwargs = {"steps": ["view", "buy"], "window": "1d", "order": "any"}
+        pdt.assert_frame_equal(
+            placed.run("funnel", **kwargs).frame, copied.run("funnel", **kwargs).frame
+        )
+
+
+def test_detection_sees_the_same_sample(tmp_path: Path) -> None:
+    from kundresa.ingest.sources import read_sample
+    from kundresa.store.in_place import _sample
+
+    rows = [(f"c{i}", T0, "view", None, float(i), f"e{i}", None) for i in range(250)]
+    path = _write(tmp_path, rows, "ms", ())
+    assert _sample(path) == read_sample(path)
