@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from kundresa.analytics import _stage_fast
 from kundresa.analytics._fast import portable
-from kundresa.analytics._stage_kernels import sort_runs, stage_walk
+from kundresa.analytics._stage_kernels import distinct_per_key, sort_runs, stage_walk
 from kundresa.analytics.journeys import stage_analysis, time_in_stage, transition_matrix
 from kundresa.analytics.stages import stage_funnel
 from kundresa.model.parse import parse_journey
@@ -178,3 +178,10 @@ def test_exact_medians() -> None:
     keys = np.array([2, 1, 2, 1, 1, 2, 2], np.int64)
     values = np.array([4, 9, 1, 3, 5, 3, 10], np.int64)
     assert _stage_fast.exact_medians(keys, values) == {1: 5.0, 2: 3.5}
+
+
+def test_distinct_per_key() -> None:
+    customer = np.array([0, 0, 0, 1, 1, 2], np.int64)
+    key = np.array([1, 1, 2, 1, 0, 1], np.int64)
+    mask = np.array([True, True, True, True, False, True])
+    assert distinct_per_key(customer, key, mask, 3).tolist() == [0, 3, 1]

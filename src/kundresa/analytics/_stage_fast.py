@@ -24,7 +24,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from kundresa.analytics._fast import fast_path
+from kundresa.analytics._fast import fast_path, fast_path_parts
 from kundresa.analytics._ibis import epoch_us
 from kundresa.analytics._period import Period
 from kundresa.analytics.touchpoints import EVENT_ORDER, tag_events
@@ -46,8 +46,10 @@ NONE = _I64.min
 
 def fits(events: ir.Table, journey: Journey) -> bool:
     """Whether the stage analysis of ``events`` takes the fast path: DuckDB, the fast path
-    allowed (:func:`kundresa.analytics._fast.fast_path`) and fewer than 64 stages."""
-    return len(journey.stages) < (1 << SHIFT) and fast_path(events)
+    allowed (:func:`kundresa.analytics._fast.fast_path`), fewer than 64 stages, and no more
+    events than one part of the fast path holds (``KUNDRESA_FAST_PATH_ROWS``; above it the
+    portable path, which spills to disk, runs: exact medians need every value at once)."""
+    return len(journey.stages) < (1 << SHIFT) and fast_path(events) and fast_path_parts(events) == 1
 
 
 @dataclass(frozen=True)
@@ -173,6 +175,7 @@ def moves_frame(
     """The transition matrix's counts before shaping: ``from_stage``, ``to_stage``,
     ``count``, ``customers`` and ``median_seconds`` (in microseconds), one row per move seen
     in the period (see :func:`kundresa.analytics.journeys.transition_matrix`)."""
+    from kundresa.analytics._stage_kernels import distinct_per_key
     from kundresa.analytics.journeys import END, START
 
     n = len(stage_ids)
@@ -183,9 +186,7 @@ def moves_frame(
 
     def counted(mask: npt.NDArray[np.bool_], key: npt.NDArray[np.int64], size: int) -> Any:
         k = key[mask]
-        count = np.bincount(k, minlength=size)
-        distinct = np.unique(cust[mask] * size + k) % size
-        return count, np.bincount(distinct, minlength=size)
+        return np.bincount(k, minlength=size), distinct_per_key(cust, key, mask, size)
 
     moving = inside & (prev > 0)
     size = (n + 1) * (n + 1)
@@ -237,6 +238,8 @@ def time_by_stage(
     """Per stage id with visits: ``customers``, ``visits``, ``left``, ``mean_days`` and
     ``median_days`` (both in microseconds) of the visits entered in the period (see
     :func:`kundresa.analytics.journeys.time_in_stage`)."""
+    from kundresa.analytics._stage_kernels import distinct_per_key
+
     _, hi = period_us(period)
     inside = _in_period(f, period) if period.bounded else np.ones(len(f["stage"]), np.bool_)
     left = f["left"]
@@ -250,7 +253,7 @@ def time_by_stage(
     size = len(stage_ids) + 1
     visits = np.bincount(stage, minlength=size)
     n_left = np.bincount(stage[gone], minlength=size)
-    customers = np.bincount(np.unique(cust * size + stage) % size, minlength=size)
+    customers = distinct_per_key(cust, stage, np.ones(len(stage), np.bool_), size)
     out: dict[str, dict[str, Any]] = {}
     for i, s in enumerate(stage_ids, start=1):
         if not visits[i]:

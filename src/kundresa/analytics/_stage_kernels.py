@@ -18,7 +18,7 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["NONE", "sort_runs", "stage_walk"]
+__all__ = ["NONE", "distinct_per_key", "sort_runs", "stage_walk"]
 
 NONE = np.iinfo(np.int64).min
 """The missing time (no entry of a stage, a visit not left) in the kernels' outputs."""
@@ -161,3 +161,47 @@ def stage_walk(
     names = ("highest", "first", "customer", "stage", "previous", "entered")
     out = _stage_walk(bounds, us, stage, n_stages, lo, hi)
     return dict(zip((*names, "previous_entered", "left"), out, strict=True))
+
+
+@numba.njit(cache=True, nogil=True)
+def _distinct_per_key(
+    customer: npt.NDArray[np.int64],
+    key: npt.NDArray[np.int64],
+    mask: npt.NDArray[np.bool_],
+    size: int,
+) -> npt.NDArray[np.int64]:
+    seen = np.full(size, -1, np.int64)
+    out = np.zeros(size, np.int64)
+    for i in range(customer.shape[0]):
+        if mask[i]:
+            k = key[i]
+            if seen[k] != customer[i]:
+                seen[k] = customer[i]
+                out[k] += 1
+    return out
+
+
+def distinct_per_key(
+    customer: npt.NDArray[np.int64],
+    key: npt.NDArray[np.int64],
+    mask: npt.NDArray[np.bool_],
+    size: int,
+) -> npt.NDArray[np.int64]:
+    """Distinct customers per key among the rows where ``mask`` holds.
+
+    Parameters
+    ----------
+    customer
+        ``int64[n]``, each row's customer, rows of one customer together (as
+        :func:`stage_walk` gives visits).
+    key
+        ``int64[n]`` in ``0 .. size - 1``.
+    mask
+        ``bool[n]``: the rows counted.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``int64[size]``: how many customers have a counted row with each key.
+    """
+    return _distinct_per_key(customer, key, mask, size)
