@@ -34,6 +34,7 @@ import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 import pandas as pd
 
+from kundresa.analytics import _stage_fast
 from kundresa.analytics._ibis import (
     US_PER_DAY,
     US_PER_SECOND,
@@ -377,6 +378,10 @@ def transition_matrix(
     5       decision          (end)      1     1.000000
     """
     period = Period.parse(since, until, journey.timezone)
+    if visits is None and _stage_fast.fits(events, journey):
+        facts = _fast_facts(events, journey, period)
+        moves = _stage_fast.moves_frame(facts, list(journey.stage_ids), period, ends=ends)
+        return _shape_matrix(moves, journey, lang)
     if visits is not None:
         parts = _moves(visits, ends, period)
     else:
@@ -494,6 +499,10 @@ def time_in_stage(
     it was left before the period's end, and open otherwise.
     """
     period = Period.parse(since, until, journey.timezone)
+    if visits is None and _stage_fast.fits(events, journey):
+        facts = _fast_facts(events, journey, period)
+        by_stage = _stage_fast.time_by_stage(facts, list(journey.stage_ids), period)
+        return _time_frame(by_stage, journey, lang)
     v = visits if visits is not None else _visits(events, journey, moves=False, staged=staged)
     if period.bounded:
         v = v.filter(period.contains(v.entered_at))
@@ -512,7 +521,14 @@ def time_in_stage(
         )
         med = exact_median(v, "_days", ["stage"], name="median_days").to_pandas()
     agg = agg.merge(med, on="stage", how="left")
-    by_stage = {r["stage"]: r for r in agg.to_dict("records")}
+    return _time_frame({r["stage"]: r for r in agg.to_dict("records")}, journey, lang)
+
+
+def _time_frame(
+    by_stage: dict[str, dict[str, Any]], journey: Journey, lang: str | None
+) -> pd.DataFrame:
+    """Time in stage's table from the numbers of each stage with visits (``customers``,
+    ``visits``, ``left``, ``median_days`` and ``mean_days`` in microseconds)."""
     rows = []
     for s in journey.stage_ids:
         r = by_stage.get(s, {})
@@ -554,7 +570,9 @@ def stage_analysis(
     journey: Journey = project.journey
     t = project.events
     p: dict[str, Any] = {"since": since, "until": until}
-    Period.parse(since, until, journey.timezone)  # a bad period fails before any query
+    period = Period.parse(since, until, journey.timezone)  # a bad period fails first
+    if _stage_fast.fits(t, journey):
+        return _fast_stage_analysis(t, journey, period, lang)
     with cached(staged_events(t, journey)) as staged:
         funnel = stage_funnel(project, events=t, lang=lang, staged=staged, **p)
         with cached(_light_visits(t, journey, staged)) as visits:
@@ -563,6 +581,30 @@ def stage_analysis(
                 "transitions": transition_matrix(t, journey, lang=lang, visits=visits, **p),
                 "time_in_stage": time_in_stage(t, journey, lang=lang, visits=visits, **p),
             }
+
+
+def _fast_facts(events: ir.Table, journey: Journey, period: Period) -> dict[str, Any]:
+    """The stage walk of the DuckDB fast path (:mod:`kundresa.analytics._stage_fast`)."""
+    rows = _stage_fast.staged_rows(events, journey)
+    return _stage_fast.stage_facts(rows, len(journey.stages), period)
+
+
+def _fast_stage_analysis(
+    events: ir.Table, journey: Journey, period: Period, lang: str | None
+) -> dict[str, pd.DataFrame]:
+    """:func:`stage_analysis` on the DuckDB fast path: one fetch and one walk of the staged
+    events give the stage funnel, the transition matrix and time in stage."""
+    from kundresa.analytics.stages import funnel_frame
+
+    ids = list(journey.stage_ids)
+    facts = _fast_facts(events, journey, period)
+    wide_df, medians = _stage_fast.funnel_numbers(facts, ids)
+    moves = _stage_fast.moves_frame(facts, ids, period, ends=True)
+    return {
+        "funnel": funnel_frame(wide_df, medians, journey, [], lang),
+        "transitions": _shape_matrix(moves, journey, lang),
+        "time_in_stage": _time_frame(_stage_fast.time_by_stage(facts, ids, period), journey, lang),
+    }
 
 
 def journey_summary(

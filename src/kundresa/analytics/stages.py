@@ -17,8 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 import ibis
 import ibis.expr.types as ir
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
+from kundresa.analytics import _stage_fast
 from kundresa.analytics._ibis import cached, exact_median
 from kundresa.analytics._period import Period, to_instant
 from kundresa.analytics._portable import count_true, property_value
@@ -219,16 +223,29 @@ def stage_funnel(
     journey: Journey = project.journey
     period = Period.parse(since, until, journey.timezone)
     t = events if events is not None else project.events
-    per = customer_stages(t, journey, staged=staged, period=period)
     stage_ids = list(journey.stage_ids)
-    group_cols: list[str] = []
-    if by is not None:
-        seg = customer_segments(t, journey, by)
-        per = per.left_join(seg, CUSTOMER).drop(f"{CUSTOMER}_right")
-        per = per.mutate(segment=per.segment.fill_null("(none)"))
-        group_cols = ["segment"]
-    with cached(per) as kept:
-        wide_df, medians = _stage_numbers(kept, stage_ids, group_cols)
+    group_cols: list[str] = [] if by is None else ["segment"]
+    if _stage_fast.fits(t, journey):
+        wide_df, medians = _fast_stage_numbers(t, journey, period, by)
+    else:
+        per = customer_stages(t, journey, staged=staged, period=period)
+        if by is not None:
+            per = _with_segments(per, t, journey, by)
+        with cached(per) as kept:
+            wide_df, medians = _stage_numbers(kept, stage_ids, group_cols)
+    return funnel_frame(wide_df, medians, journey, group_cols, lang)
+
+
+def funnel_frame(
+    wide_df: pd.DataFrame,
+    medians: dict[tuple[Any, ...], float],
+    journey: Journey,
+    group_cols: list[str],
+    lang: str | None,
+) -> pd.DataFrame:
+    """The stage funnel's table from the wide counts and medians :func:`_stage_numbers`
+    gives (one row per stage, per segment when ``group_cols`` is ``["segment"]``)."""
+    stage_ids = list(journey.stage_ids)
     if group_cols:
         wide_df = wide_df.sort_values("segment", kind="stable").reset_index(drop=True)
     rows: list[dict[str, Any]] = []
@@ -257,6 +274,36 @@ def stage_funnel(
         df[c] = df[c].astype("float64")
     df["dropped"] = df["dropped"].astype("Int64")
     return df
+
+
+def _with_segments(per: ir.Table, events: ir.Table, journey: Journey, by: str) -> ir.Table:
+    """``per`` (one row per customer) with its ``segment`` (``(none)`` when it has none)."""
+    seg = customer_segments(events, journey, by)
+    per = per.left_join(seg, CUSTOMER).drop(f"{CUSTOMER}_right")
+    return per.mutate(segment=per.segment.fill_null("(none)"))
+
+
+def _fast_stage_numbers(
+    events: ir.Table, journey: Journey, period: Period, by: str | None
+) -> tuple[pd.DataFrame, dict[tuple[Any, ...], float]]:
+    """:func:`_stage_numbers` on the DuckDB fast path (:mod:`kundresa.analytics._stage_fast`):
+    one walk of every customer's staged events; with ``by`` the customers with an event in
+    the period and their segments come from one more query."""
+    stage_ids = list(journey.stage_ids)
+    rows = _stage_fast.staged_rows(events, journey, ids=by is not None)
+    facts = _stage_fast.stage_facts(rows, len(stage_ids), period)
+    if by is None:
+        return _stage_fast.funnel_numbers(facts, stage_ids)
+    counted = period.filter(events) if period.bounded else events
+    everyone = counted.select(CUSTOMER).distinct()
+    per = _with_segments(everyone, events, journey, by).to_pyarrow().combine_chunks()
+    coded = pc.dictionary_encode(per["segment"].combine_chunks().cast(pa.string()))
+    groups = coded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    assert rows.customers is not None
+    where = pc.index_in(rows.customers, value_set=per[CUSTOMER].combine_chunks())
+    at = where.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    codes = np.where(at >= 0, groups[np.maximum(at, 0)] if len(groups) else -1, -1)
+    return _stage_fast.funnel_numbers(facts, stage_ids, (codes, coded.dictionary.to_pylist()))
 
 
 def _stage_numbers(

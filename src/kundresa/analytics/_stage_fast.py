@@ -1,0 +1,297 @@
+"""The stage analysis' DuckDB fast path: one fetch of the staged events, one compiled walk.
+
+On DuckDB the stage funnel, the transition matrix and time in stage do not compile window
+functions over the staged events. :func:`staged_rows` reads every customer's staged events
+(tagged by DuckDB) as one list per customer, and :func:`stage_facts` walks them once in the
+compiled kernel :func:`kundresa.analytics._stage_kernels.stage_walk`; the tables are then
+counted in memory (exact medians included). The portable path
+(:mod:`kundresa.analytics.stages`, :mod:`kundresa.analytics.journeys`) stays the definition;
+``tests/analytics/test_stage_fastpath.py`` pins the two together.
+
+:func:`staged_rows` is the only function that knows where the rows come from: it returns plain
+arrays (customer bounds and rows in each customer's event order), so a store that keeps events
+already ordered by customer and time can take its place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from kundresa.analytics._fast import fast_path, fast_path_parts
+from kundresa.analytics._ibis import epoch_us
+from kundresa.analytics._period import Period
+from kundresa.analytics.touchpoints import EVENT_ORDER, tag_events
+from kundresa.model.events import CUSTOMER, TIMESTAMP
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
+    from kundresa.model.journey import Journey
+
+__all__ = ["StagedRows", "fits", "moves_frame", "stage_facts", "staged_rows", "time_by_stage"]
+
+SHIFT = 6
+"""Bits of the stage index in a packed row (``us << SHIFT | stage``): up to 63 stages."""
+
+_I64 = np.iinfo(np.int64)
+NONE = _I64.min
+
+
+def fits(events: ir.Table, journey: Journey) -> bool:
+    """Whether the stage analysis of ``events`` takes the fast path: DuckDB, the fast path
+    allowed (:func:`kundresa.analytics._fast.fast_path`), fewer than 64 stages, and no more
+    events than one part of the fast path holds (``KUNDRESA_FAST_PATH_ROWS``; above it the
+    portable path, which spills to disk, runs: exact medians need every value at once)."""
+    return len(journey.stages) < (1 << SHIFT) and fast_path(events) and fast_path_parts(events) == 1
+
+
+@dataclass(frozen=True)
+class StagedRows:
+    """Staged events in each customer's event order.
+
+    ``bounds`` (``int64[c + 1]``: customer ``i``'s rows are ``bounds[i]:bounds[i + 1]``),
+    ``us`` and ``stage`` (``int64[n]``: microseconds since 1970 and the 1-based stage index)
+    and, when asked for, ``customers`` (the ``c`` customer ids, a pyarrow array)."""
+
+    bounds: npt.NDArray[np.int64]
+    us: npt.NDArray[np.int64]
+    stage: npt.NDArray[np.int64]
+    customers: pa.Array | None
+
+
+def _offsets(lists: pa.ListArray | pa.LargeListArray) -> npt.NDArray[np.int64]:
+    offsets = lists.offsets.to_numpy().astype(np.int64)
+    return offsets - offsets[0]
+
+
+def _bounds(customers: pa.Array) -> npt.NDArray[np.int64]:
+    """Where each customer's rows start in rows grouped by customer, and the end."""
+    n = len(customers)
+    if not n:
+        return np.zeros(1, np.int64)
+    changes = pc.not_equal(customers.slice(1), customers.slice(0, n - 1))
+    starts = np.flatnonzero(changes.to_numpy(zero_copy_only=False)) + 1
+    return np.concatenate([[0], starts, [n]]).astype(np.int64)
+
+
+def staged_rows(events: ir.Table, journey: Journey, *, ids: bool = False) -> StagedRows:
+    """The staged events of ``events`` (touchpoints tagged on the whole history), in each
+    customer's event order (time; ties by event name, then event id).
+
+    DuckDB groups each customer's staged events into one list of packed ``int64`` rows (a
+    hash aggregation, no global sort); each list is sorted in the compiled
+    :func:`~kundresa.analytics._stage_kernels.sort_runs`. When a customer has events of
+    different stages at one instant, only the full tie rule can order them: the rows are then
+    read again in DuckDB's ``ORDER BY`` customer and event order. ``ids`` also returns the
+    customer ids.
+    """
+    from kundresa.analytics._stage_kernels import sort_runs
+
+    t = tag_events(events, journey)
+    t = t.filter(t.stage_index.notnull())
+    packed = (epoch_us(t[TIMESTAMP]) * (1 << SHIFT) + t.stage_index).cast("int64")
+    grouped = t.group_by(CUSTOMER).aggregate(_p=packed.collect())
+    arrow = grouped.select(*([CUSTOMER] if ids else []), "_p").to_pyarrow().combine_chunks()
+    lists = arrow["_p"].combine_chunks()
+    bounds = _offsets(lists)
+    values = np.array(lists.flatten().to_numpy(zero_copy_only=False), dtype=np.int64)
+    customers: pa.Array | None = arrow[CUSTOMER].combine_chunks() if ids else None
+    if sort_runs(values, bounds, SHIFT):
+        ordered = (
+            t.order_by([t[CUSTOMER], *(t[c] for c in EVENT_ORDER)])
+            .select(CUSTOMER, _p=packed)
+            .to_pyarrow()
+            .combine_chunks()
+        )
+        who = ordered[CUSTOMER].combine_chunks()
+        bounds = _bounds(who)
+        values = np.asarray(ordered["_p"].to_numpy(), dtype=np.int64)
+        customers = who.take(pa.array(bounds[:-1])) if ids else None
+    return StagedRows(bounds, values >> SHIFT, values & ((1 << SHIFT) - 1), customers)
+
+
+def period_us(period: Period) -> tuple[int, int]:
+    """The period ``[start, end)`` in microseconds since 1970 (open sides at the ``int64``
+    bounds)."""
+    epoch = pd.Timestamp("1970-01-01")
+
+    def us(instant: Any) -> int:
+        return int((pd.Timestamp(instant) - epoch) // pd.Timedelta(microseconds=1))
+
+    lo = us(period.start) if period.start is not None else int(_I64.min) + 1
+    hi = us(period.end) if period.end is not None else int(_I64.max)
+    return lo, hi
+
+
+def stage_facts(rows: StagedRows, n_stages: int, period: Period) -> dict[str, np.ndarray]:
+    """:func:`~kundresa.analytics._stage_kernels.stage_walk` of ``rows`` with ``period``
+    counted."""
+    from kundresa.analytics._stage_kernels import stage_walk
+
+    lo, hi = period_us(period)
+    return stage_walk(rows.bounds, rows.us, rows.stage, n_stages, lo, hi)
+
+
+def exact_medians(keys: npt.NDArray[np.int64], values: npt.NDArray[Any]) -> dict[int, float]:
+    """Exact median of ``values`` per key: the middle value, or the mean of the two middle
+    ones (as :func:`kundresa.analytics._ibis.exact_median` defines it)."""
+    if not len(keys):
+        return {}
+    order = np.lexsort((values, keys))
+    k, v = keys[order], values[order]
+    starts = np.flatnonzero(np.concatenate([[True], k[1:] != k[:-1]]))
+    ends = np.concatenate([starts[1:], [len(k)]])
+    out: dict[int, float] = {}
+    for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
+        n = b - a
+        low, high = v[a + (n - 1) // 2], v[a + n // 2]
+        out[int(k[a])] = float(low) if n % 2 else (float(low) + float(high)) / 2
+    return out
+
+
+def _mean(values: npt.NDArray[np.int64]) -> float:
+    """The mean of integers with their sum exact (no ``int64`` overflow)."""
+    high = int((values >> 20).sum())
+    low = int((values & ((1 << 20) - 1)).sum())
+    return ((high << 20) + low) / len(values)
+
+
+def _in_period(f: dict[str, np.ndarray], period: Period) -> npt.NDArray[np.bool_]:
+    lo, hi = period_us(period)
+    entered = f["entered"]
+    return (entered >= lo) & (entered < hi)
+
+
+def moves_frame(
+    f: dict[str, np.ndarray], stage_ids: list[str], period: Period, *, ends: bool
+) -> pd.DataFrame:
+    """The transition matrix's counts before shaping: ``from_stage``, ``to_stage``,
+    ``count``, ``customers`` and ``median_seconds`` (in microseconds), one row per move seen
+    in the period (see :func:`kundresa.analytics.journeys.transition_matrix`)."""
+    from kundresa.analytics._stage_kernels import distinct_per_key
+    from kundresa.analytics.journeys import END, START
+
+    n = len(stage_ids)
+    names = np.array(["", *stage_ids], dtype=object)
+    inside = _in_period(f, period)
+    cust, stage, prev = f["customer"], f["stage"], f["previous"]
+    frames: list[pd.DataFrame] = []
+
+    def counted(mask: npt.NDArray[np.bool_], key: npt.NDArray[np.int64], size: int) -> Any:
+        k = key[mask]
+        return np.bincount(k, minlength=size), distinct_per_key(cust, key, mask, size)
+
+    moving = inside & (prev > 0)
+    size = (n + 1) * (n + 1)
+    key = prev * (n + 1) + stage
+    count, customers = counted(moving, key, size)
+    gaps = (f["entered"] - f["previous_entered"])[moving]
+    medians = exact_medians(key[moving], gaps)
+    seen = np.flatnonzero(count)
+    frames.append(
+        pd.DataFrame(
+            {
+                "from_stage": names[seen // (n + 1)],
+                "to_stage": names[seen % (n + 1)],
+                "count": count[seen],
+                "customers": customers[seen],
+                "median_seconds": [medians[int(k)] for k in seen],
+            }
+        )
+    )
+    if ends:
+        _, hi = period_us(period)
+        left = f["left"]
+        still = left == NONE
+        if period.end is not None:
+            still = still | (left >= hi)
+        for mask, column, other in (
+            (inside & (prev == 0), "to_stage", ("from_stage", START)),
+            (inside & still, "from_stage", ("to_stage", END)),
+        ):
+            count, customers = counted(mask, stage, n + 1)
+            seen = np.flatnonzero(count)
+            frames.append(
+                pd.DataFrame(
+                    {
+                        column: names[seen],
+                        "count": count[seen],
+                        "customers": customers[seen],
+                        other[0]: other[1],
+                    }
+                )
+            )
+    nonempty = [p for p in frames if len(p)]
+    return pd.concat(nonempty, ignore_index=True) if nonempty else frames[0].iloc[0:0]
+
+
+def time_by_stage(
+    f: dict[str, np.ndarray], stage_ids: list[str], period: Period
+) -> dict[str, dict[str, Any]]:
+    """Per stage id with visits: ``customers``, ``visits``, ``left``, ``mean_days`` and
+    ``median_days`` (both in microseconds) of the visits entered in the period (see
+    :func:`kundresa.analytics.journeys.time_in_stage`)."""
+    from kundresa.analytics._stage_kernels import distinct_per_key
+
+    _, hi = period_us(period)
+    inside = _in_period(f, period) if period.bounded else np.ones(len(f["stage"]), np.bool_)
+    left = f["left"]
+    gone = left != NONE
+    if period.end is not None:
+        gone = gone & (left < hi)
+    cust, stage = f["customer"][inside], f["stage"][inside]
+    gone = gone[inside]
+    days = (left - f["entered"])[inside][gone]
+    medians = exact_medians(stage[gone], days)
+    size = len(stage_ids) + 1
+    visits = np.bincount(stage, minlength=size)
+    n_left = np.bincount(stage[gone], minlength=size)
+    customers = distinct_per_key(cust, stage, np.ones(len(stage), np.bool_), size)
+    out: dict[str, dict[str, Any]] = {}
+    for i, s in enumerate(stage_ids, start=1):
+        if not visits[i]:
+            continue
+        mine = days[stage[gone] == i]
+        out[s] = {
+            "customers": int(customers[i]),
+            "visits": int(visits[i]),
+            "left": int(n_left[i]),
+            "mean_days": _mean(mine) if len(mine) else None,
+            "median_days": medians.get(i),
+        }
+    return out
+
+
+def funnel_numbers(
+    f: dict[str, np.ndarray],
+    stage_ids: list[str],
+    segment: tuple[npt.NDArray[np.int64], list[Any]] | None = None,
+) -> tuple[pd.DataFrame, dict[tuple[Any, ...], float]]:
+    """The stage funnel's wide counts and medians (what
+    :func:`kundresa.analytics.stages._stage_numbers` gives) from the walk's ``highest`` and
+    ``first``. ``segment`` gives each walked customer's group code (-1: none) and the group
+    values, for a breakdown; without it there is one group."""
+    highest, first = f["highest"], f["first"]
+    codes, groups = segment if segment is not None else (np.zeros(len(highest), np.int64), [None])
+    g = len(groups)
+    known = codes >= 0
+    wide: dict[str, Any] = {"segment": groups} if segment is not None else {}
+    for i in range(1, len(stage_ids) + 1):
+        wide[f"reached_{i}"] = np.bincount(codes[known & (highest >= i)], minlength=g)
+        wide[f"entered_{i}"] = np.bincount(codes[known & (first[:, i - 1] != NONE)], minlength=g)
+    medians: dict[tuple[Any, ...], float] = {}
+    for i in range(2, len(stage_ids) + 1):
+        prev, cur = first[:, i - 2], first[:, i - 1]
+        both = known & (prev != NONE) & (cur != NONE) & (cur >= prev)
+        # As DuckDB computes it: epoch seconds as doubles, subtracted, in days.
+        gap = (cur[both] / 1e6 - prev[both] / 1e6) / 86400.0
+        for code, m in exact_medians(codes[both], gap).items():
+            medians[(*([groups[code]] if segment is not None else []), i)] = m
+    return pd.DataFrame(wide), medians

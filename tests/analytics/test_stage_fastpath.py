@@ -1,0 +1,187 @@
+"""The stage analysis' DuckDB fast path gives exactly what the portable Ibis path gives."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from types import SimpleNamespace
+from typing import Any
+
+import ibis
+import numpy as np
+import pandas as pd
+import pandas.testing as pdt
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kundresa.analytics import _stage_fast
+from kundresa.analytics._fast import portable
+from kundresa.analytics._stage_kernels import distinct_per_key, sort_runs, stage_walk
+from kundresa.analytics.journeys import stage_analysis, time_in_stage, transition_matrix
+from kundresa.analytics.stages import stage_funnel
+from kundresa.model.parse import parse_journey
+from kundresa.store.schema import EVENT_SCHEMA
+
+T0 = datetime(2025, 3, 1, 12, 0, 0)
+
+JOURNEY, _ = parse_journey(
+    """
+kundresa: 1
+name: Shop
+template: kundresa-5
+personas:
+  - {id: biz, name: Business, match: {property: plan, equals: B}}
+  - {id: priv, name: Private, match: {property: plan, in: [A]}}
+touchpoints:
+  - {id: ad, stage: awareness, match: {event: ad}}
+  - {id: price, stage: consideration, match: {event: price}}
+  - {id: repeat, stage: retention, match: {event: buy, nth: 2}}
+  - {id: buy, stage: decision, match: {event: buy}}
+  - {id: talk, stage: advocacy, match: {event: talk}}
+"""
+)
+
+row_st = st.tuples(
+    st.sampled_from(["p", "q", "r", "s", "t"]),
+    # Whole 7-hour steps: many rows of one customer at one instant.
+    st.integers(0, 12).map(lambda m: 3600 * 7 * m),
+    st.sampled_from(["ad", "price", "buy", "talk", "view"]),
+    st.sampled_from([None, "ads", "email"]),
+    st.sampled_from([None, "A", "B"]),
+    st.sampled_from(["e1", "e2", None]),
+)
+periods = st.tuples(
+    st.sampled_from([None, "2025-03-02", "2025-03-02T05:00:00"]),
+    st.sampled_from([None, "2025-03-03", "2025-03-04"]),
+)
+
+
+def _table(rows: list[tuple[Any, ...]]) -> ibis.Table:
+    data = {
+        "customer_id": [r[0] for r in rows],
+        "timestamp": [T0 + timedelta(seconds=r[1]) for r in rows],
+        "event": [r[2] for r in rows],
+        "channel": [r[3] for r in rows],
+        "value": [None] * len(rows),
+        "event_id": [r[5] for r in rows],
+        "session_id": [None] * len(rows),
+        "properties": [[("plan", r[4])] if r[4] else [] for r in rows],
+    }
+    return ibis.memtable(pa.table(data, schema=EVENT_SCHEMA.to_pyarrow()))
+
+
+def _both(fn: Any) -> tuple[Any, Any]:
+    fast = fn()
+    with portable():
+        slow = fn()
+    return fast, slow
+
+
+def _same(fast: pd.DataFrame, slow: pd.DataFrame) -> None:
+    # Medians and means are doubles: the same formula, summed in another order at worst.
+    pdt.assert_frame_equal(fast, slow, check_exact=False, rtol=1e-12, check_dtype=False)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(row_st, max_size=30), periods)
+def test_stage_analysis_fast_equals_portable(rows: list[tuple[Any, ...]], p: Any) -> None:
+    t = _table(rows)
+    project = SimpleNamespace(journey=JOURNEY, events=t)
+    since, until = p
+    if since and until and until <= since:
+        return
+    assert _stage_fast.fits(t, JOURNEY)
+    fast, slow = _both(lambda: stage_analysis(project, since=since, until=until))
+    for key in ("funnel", "transitions", "time_in_stage"):
+        _same(fast[key], slow[key])
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.lists(row_st, max_size=30),
+    periods,
+    st.sampled_from([None, "persona", "channel", "plan"]),
+    st.booleans(),
+)
+def test_stage_parts_fast_equal_portable(
+    rows: list[tuple[Any, ...]], p: Any, by: str | None, ends: bool
+) -> None:
+    t = _table(rows)
+    project = SimpleNamespace(journey=JOURNEY, events=t)
+    since, until = p
+    if since and until and until <= since:
+        return
+    kw: dict[str, Any] = {"since": since, "until": until}
+    _same(*_both(lambda: stage_funnel(project, by=by, **kw)))
+    _same(*_both(lambda: transition_matrix(t, JOURNEY, ends=ends, **kw)))
+    _same(*_both(lambda: time_in_stage(t, JOURNEY, **kw)))
+
+
+def test_empty_input() -> None:
+    t = _table([])
+    project = SimpleNamespace(journey=JOURNEY, events=t)
+    fast, slow = _both(lambda: stage_analysis(project))
+    for key in ("funnel", "transitions", "time_in_stage"):
+        _same(fast[key], slow[key])
+    _same(*_both(lambda: stage_funnel(project, by="persona")))
+
+
+def test_stages_at_one_instant_follow_the_event_order() -> None:
+    # "ad" < "buy" < "price" by name: at one instant the walk is awareness, decision,
+    # consideration (three visits), whatever order the rows come in; DuckDB reads them again
+    # in its full event order.
+    rows = [
+        ("p", 0, "price", None, None, "3"),
+        ("p", 0, "ad", None, None, "1"),
+        ("p", 0, "buy", None, None, "2"),
+        ("p", 3600, "ad", None, None, "4"),
+    ]
+    t = _table(rows)
+    fast, slow = _both(lambda: transition_matrix(t, JOURNEY))
+    _same(fast, slow)
+    moves = list(zip(fast["from_stage"], fast["to_stage"], fast["count"], strict=True))
+    assert ("awareness", "decision", 1) in moves
+    assert ("decision", "consideration", 1) in moves
+    assert ("consideration", "awareness", 1) in moves
+
+
+def test_walk_by_hand() -> None:
+    # Customer 0: stages 1, 1, 3, 2 at 0, 5, 10, 20 us; customer 1: nothing; customer 2:
+    # stage 2 at 7 us. The counted period is [5, 15).
+    bounds = np.array([0, 4, 4, 5], np.int64)
+    us = np.array([0, 5, 10, 20, 7], np.int64)
+    stage = np.array([1, 1, 3, 2, 2], np.int64)
+    f = stage_walk(bounds, us, stage, 3, 5, 15)
+    none = _stage_fast.NONE
+    assert f["highest"].tolist() == [3, 0, 2]
+    assert f["first"].tolist() == [[5, none, 10], [none] * 3, [none, 7, none]]
+    assert f["customer"].tolist() == [0, 0, 0, 2]
+    assert f["stage"].tolist() == [1, 3, 2, 2]
+    assert f["previous"].tolist() == [0, 1, 3, 0]
+    assert f["entered"].tolist() == [0, 10, 20, 7]
+    assert f["previous_entered"].tolist() == [none, 0, 10, none]
+    assert f["left"].tolist() == [10, 20, none, none]
+
+
+@pytest.mark.parametrize(
+    ("values", "ambiguous"),
+    [([9 << 6 | 2, 3 << 6 | 1, 9 << 6 | 2], False), ([9 << 6 | 2, 9 << 6 | 1], True)],
+)
+def test_sort_runs(values: list[int], ambiguous: bool) -> None:
+    v = np.array(values, np.int64)
+    assert sort_runs(v, np.array([0, len(v)], np.int64), 6) is ambiguous
+    assert v.tolist() == sorted(values)
+
+
+def test_exact_medians() -> None:
+    keys = np.array([2, 1, 2, 1, 1, 2, 2], np.int64)
+    values = np.array([4, 9, 1, 3, 5, 3, 10], np.int64)
+    assert _stage_fast.exact_medians(keys, values) == {1: 5.0, 2: 3.5}
+
+
+def test_distinct_per_key() -> None:
+    customer = np.array([0, 0, 0, 1, 1, 2], np.int64)
+    key = np.array([1, 1, 2, 1, 0, 1], np.int64)
+    mask = np.array([True, True, True, True, False, True])
+    assert distinct_per_key(customer, key, mask, 3).tolist() == [0, 3, 1]
