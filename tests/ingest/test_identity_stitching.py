@@ -223,11 +223,15 @@ def test_a_schema_1_warehouse_is_migrated(tmp_path: Path) -> None:
     reader = Warehouse(path, read_only=True)  # an old file read as it is: no links
     assert not reader.has_links() and reader.identity_summary()["ids"] == 1
     assert Project(None, None, reader).events.count().execute() == 1
+    assert reader.layout()["current"] is False and reader.layout()["tail_rows"] == 1
     reader.close()
     wh = Warehouse(path)
-    assert wh.con.sql("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("2",)
+    assert wh.con.sql("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("3",)
     wh.ingest_arrow(table([("anon-1", "u42", "2025-03-02 09:00", "sign_in", None)]))
     assert resolved(Project(None, None, wh)) == [("u42", "page_view"), ("u42", "sign_in")]
+    # Its first write brought the old rows into the journey-ordered layout.
+    lay = wh.layout()
+    assert (lay["ordered_rows"], lay["tail_rows"], lay["customer_codes"]) == (2, 0, 2)
     wh.close()
 
 

@@ -787,9 +787,6 @@ def _fast_best(
 
 def _fast_best_part(t: ir.Table, plan: _Plan, period: Period) -> pa.Table:
     """:func:`_fast_best` for the prepared rows ``t`` (all customers, or one part of them)."""
-    from kundresa.analytics._funnel_any_kernels import funnel_any_best
-    from kundresa.analytics._kernels import funnel_best
-
     inside = period.contains(t[TIMESTAMP]) if period.bounded else ibis.literal(True)
     wanted = {
         "_us": t._us,
@@ -798,6 +795,52 @@ def _fast_best_part(t: ir.Table, plan: _Plan, period: Period) -> pa.Table:
         "_xmask": _bits(t, "_x", len(plan.x_events)),
         "_in": inside,
     }
+    rows = _stored_rows(t, plan, wanted) or _grouped_rows(t, plan, wanted)
+    return _best_of_rows(*rows, plan)
+
+
+def _stored_rows(
+    t: ir.Table, plan: _Plan, wanted: dict[str, ir.Value]
+) -> tuple[pa.Table, np.ndarray, np.ndarray, pa.Array, np.ndarray | None] | None:
+    """The rows of ``t`` in each customer's sequence read from the journey-ordered store
+    (:func:`kundresa.analytics._ordered.ordered_rows`: a scan, no grouping), re-sorted within
+    a customer only where a later step sorts before an earlier one at one instant; None when
+    the store cannot give them or rows at one instant differ only by their segment."""
+    from kundresa.analytics._kernels import customer_order
+    from kundresa.analytics._ordered import ordered_rows
+
+    columns = {k: v for k, v in wanted.items() if k != "_us"}
+    stored = ordered_rows(t.mutate(**columns), [*columns, "_seg"])
+    if stored is None:
+        return None
+    data = stored.data
+    rc = stored.row_customer
+    n_cust = len(stored.bounds) - 1
+    if not len(data):
+        return data, np.zeros(0, np.int64), stored.bounds, stored.customers, rc
+    us = data["_us"].to_numpy().astype(np.int64, copy=False)
+    span = plan.k + 2
+    if us.min() < -(2**62) // span or us.max() > (2**62) // span:
+        return None
+    key = us * span + data["_first"].to_numpy().astype(np.int64, copy=False)
+    same = rc[1:] == rc[:-1]
+    src = np.arange(len(data), dtype=np.int64)
+    if np.any(same & (key[1:] < key[:-1])):
+        # The store order is by time, then event name...: a stable sort of each customer's
+        # rows by (time, first step) gives the funnel's sequence order.
+        src, _, _ = customer_order(rc, n_cust, key, np.zeros(len(data), np.int64))
+        key = key[src]
+    seg, _ = _codes(data["_seg"])
+    seg = seg[src]
+    if np.any(same & (key[1:] == key[:-1]) & (seg[1:] != seg[:-1])):
+        return None  # rows at one instant that only the segment would order
+    return data, src, stored.bounds, stored.customers, rc
+
+
+def _grouped_rows(
+    t: ir.Table, plan: _Plan, wanted: dict[str, ir.Value]
+) -> tuple[pa.Table, np.ndarray, np.ndarray, pa.Array, np.ndarray | None]:
+    """The rows of ``t`` in each customer's sequence, grouped by DuckDB's hash aggregation."""
     # Each customer's rows together from DuckDB's hash aggregation (one list per customer):
     # no global sort, and each customer id crosses over once.
     grouped = (
@@ -827,6 +870,21 @@ def _fast_best_part(t: ir.Table, plan: _Plan, period: Period) -> pa.Table:
         src, bounds = order
         customer_of = grouped[CUSTOMER]
         row_customer = codes
+    return data, src, bounds, customer_of, row_customer
+
+
+def _best_of_rows(
+    data: pa.Table,
+    src: np.ndarray,
+    bounds: np.ndarray,
+    customer_of: pa.Array | pa.ChunkedArray,
+    row_customer: np.ndarray | None,
+    plan: _Plan,
+) -> pa.Table:
+    """The best attempts of rows ``data[src]`` (``bounds``: each customer's), their customer
+    ids from ``customer_of`` (by ``row_customer``, the customer of each row, or by row)."""
+    from kundresa.analytics._funnel_any_kernels import funnel_any_best
+    from kundresa.analytics._kernels import funnel_best
 
     def column(name: str, kind: type = np.int64) -> np.ndarray:
         return data[name].to_numpy(zero_copy_only=False).astype(kind, copy=False)[src]

@@ -478,8 +478,24 @@ def _fast_directly_follows(t: ir.Table, gap_us: int) -> pd.DataFrame | None:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from kundresa.analytics._kernels import customer_order, directly_follows_pairs
+    from kundresa.analytics._kernels import customer_order
+    from kundresa.analytics._ordered import ordered_rows
 
+    # The journey-ordered store gives the rows in the event order by a scan: no grouping.
+    stored = ordered_rows(t.mutate(_node=t.node), ["_node"])
+    if stored is not None:
+        if not len(stored.data):
+            return _empty(_DFG_COLUMNS)
+        coded = pc.dictionary_encode(stored.data["_node"].combine_chunks())
+        if len(coded.dictionary) > _MAX_FAST_NODES:
+            return None
+        return _dfg_frame(
+            stored.bounds,
+            stored.data["_us"].to_numpy().astype(np.int64, copy=False),
+            coded.indices.to_numpy(zero_copy_only=False).astype(np.int64),
+            coded.dictionary.to_pylist(),
+            gap_us,
+        )
     wanted = {"_us": epoch_us(t[TIMESTAMP]), "_node": t.node, "_event": t[EVENT]}
     # Each customer's rows together from DuckDB's hash aggregation (one list per customer).
     grouped = (
@@ -531,6 +547,17 @@ def _fast_directly_follows(t: ir.Table, gap_us: int) -> pd.DataFrame | None:
         us = ordered["_us"].to_numpy(zero_copy_only=False).astype(np.int64)
     else:
         node_codes, us = node_codes[perm], us[perm]
+    return _dfg_frame(bounds, us, node_codes, names, gap_us)
+
+
+def _dfg_frame(
+    bounds: Any, us: Any, node_codes: Any, names: list[str], gap_us: int
+) -> pd.DataFrame:
+    """The graph's rows from node rows in order (see :func:`_fast_directly_follows`)."""
+    import numpy as np
+
+    from kundresa.analytics._kernels import directly_follows_pairs
+
     count, customers_n, median, mean, start_count, start_customers = directly_follows_pairs(
         bounds, us, node_codes, len(names), gap_us
     )

@@ -26,15 +26,17 @@ from kundresa.errors import InputError
 from kundresa.ingest.channels import assign_channels
 from kundresa.ingest.columns import PLACEHOLDER_IDS, ColumnError, ColumnMap, map_columns
 from kundresa.ingest.readers import RawBatch, ReadError, archive_size, iter_parts, read_header
-from kundresa.store import resources
+from kundresa.store import layout, resources
 from kundresa.store.identity import materialise_id_map
 from kundresa.store.in_place import own_events
 
 __all__ = ["IdentityError", "IngestError", "IngestReport", "Warehouse"]
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
 """Version 2 added identity stitching: ``events.anonymous_id``, ``identity_links``,
-``customer_traits`` and ``id_map``. Older warehouses gain them when opened for writing."""
+``customer_traits`` and ``id_map``; version 3 the journey-ordered store (``events._c``,
+``events._e``, ``customer_codes``, ``event_codes``; see :mod:`kundresa.store.layout`). Older
+warehouses gain them when opened for writing; their next write puts the events in order."""
 
 _DDL = (
     """
@@ -97,6 +99,7 @@ _DDL = (
     )
     """,
     "CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)",
+    *layout.DDL,
 )
 
 EVENT_SELECT = 'customer_id, "timestamp", event, channel, value, event_id, session_id, properties'
@@ -490,6 +493,9 @@ class Warehouse:
             self.con.execute(
                 "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [SCHEMA_VERSION]
             )
+            if layout.ordered_ingest(self.con) is None and not self.event_count():
+                # A new (or empty) store is in order: its first ingest becomes the main part.
+                self.con.execute("INSERT OR REPLACE INTO meta VALUES ('store_ordered_ingest', '0')")
         # A read-only warehouse written by an older version has no identity tables yet.
         self._identity_tables = bool(
             self.con.execute(
@@ -536,6 +542,7 @@ class Warehouse:
             "last_event": ev[3],
             "event_names": int(ev[4]),
             "quarantined": self.quarantine_count(),
+            "layout": layout.layout_summary(self.con),
             "ingests": int(self.con.execute("SELECT count(*) FROM ingests").fetchone()[0]),  # type: ignore[index]
             "last_ingest": None
             if last is None
@@ -851,21 +858,30 @@ class Warehouse:
             ).fetchone()
             assert valid is not None
             # One row per key: the first occurrence in this ingest, and only if the
-            # warehouse does not hold that key already.
+            # warehouse does not hold that key already; coded, appended in the store order
+            # (the tail of the journey-ordered store, see kundresa.store.layout).
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE _new AS SELECT p.* FROM ("
+                "SELECT * FROM _parsed WHERE _reason IS NULL AND _kind IS DISTINCT FROM "
+                "'identify' QUALIFY row_number() OVER (PARTITION BY _key ORDER BY _source, "
+                "_line) = 1) p ANTI JOIN events e ON p._key = e._key"
+            )
+            layout.assign_codes(con, "_new")
+            con.execute("SET preserve_insertion_order = true")
             con.execute(
                 f"""
-                INSERT INTO events ({EVENT_SELECT}, _key, _ingest, anonymous_id)
-                SELECT {EVENT_SELECT}, p._key, ?, p.anonymous_id
-                FROM (
-                    SELECT * FROM _parsed
-                    WHERE _reason IS NULL AND _kind IS DISTINCT FROM 'identify'
-                    QUALIFY row_number() OVER (PARTITION BY _key ORDER BY _source, _line) = 1
-                ) p
-                ANTI JOIN events e ON p._key = e._key
-                ORDER BY customer_id, "timestamp"
+                INSERT INTO events ({EVENT_SELECT}, _key, _ingest, anonymous_id, _c, _e)
+                SELECT {EVENT_SELECT}, _key, ?, anonymous_id, _c, _e FROM (
+                    SELECT p.*, c.code AS _c, v.code AS _e FROM _new p
+                    JOIN customer_codes c ON c.customer_id = p.customer_id
+                    JOIN event_codes v ON v.event = p.event
+                )
+                ORDER BY {layout.STORE_ORDER}
                 """,
                 [report.ingest_id],
             )
+            con.execute("SET preserve_insertion_order = false")
+            con.execute("DROP TABLE _new")
             self._store_identities(report)
             loaded = con.execute(
                 "SELECT count(*) FROM events WHERE _ingest = ?", [report.ingest_id]
@@ -917,6 +933,7 @@ class Warehouse:
             )
             con.execute("DROP TABLE _parsed")
             con.execute("SET TimeZone = 'UTC'")
+            layout.settle(con, report.ingest_id)
             if before_commit is not None:
                 before_commit(con, report)
             con.execute("COMMIT")
@@ -924,6 +941,7 @@ class Warehouse:
             # Interrupts included: nothing of a half-done ingest may stay behind.
             con.execute("ROLLBACK")
             con.execute("SET TimeZone = 'UTC'")
+            con.execute("SET preserve_insertion_order = false")
             if isinstance(exc, ReadError):
                 raise IngestError(str(exc)) from exc
             if isinstance(exc, duckdb.Error):
@@ -1206,6 +1224,10 @@ class Warehouse:
                 "UPDATE events SET anonymous_id = NULL WHERE anonymous_id IN (SELECT unnest(?))",
                 [ids],
             )
+            if layout.has_layout(con):  # the person's ids leave the store's dictionary too
+                con.execute(
+                    "DELETE FROM customer_codes WHERE customer_id IN (SELECT unnest(?))", [ids]
+                )
             counts["links"] = counts["traits"] = 0
             if self._identity_tables:
                 counts["links"] = _changed(
@@ -1247,6 +1269,34 @@ class Warehouse:
             con.execute("ROLLBACK")
             raise
         return counts
+
+    def layout(self) -> dict[str, Any]:
+        """How the events are laid out (:func:`kundresa.store.layout.layout_summary`)."""
+        return layout.layout_summary(self.con)
+
+    def reorganise(self) -> dict[str, Any]:
+        """Rewrite the events in the journey-ordered layout (codes given, tail merged into the
+        main part; see :mod:`kundresa.store.layout`) in one transaction, and return the new
+        :meth:`layout`. Warehouses written by older versions reach the layout this way or on
+        their next ingest.
+
+        Examples
+        --------
+        >>> wh = Warehouse(None)
+        >>> wh.reorganise()["tail_rows"]
+        0
+        """
+        con = self.con
+        con.execute("BEGIN TRANSACTION")
+        try:
+            layout.reorganise(con)
+            con.execute("COMMIT")
+        except BaseException as exc:
+            con.execute("ROLLBACK")
+            if isinstance(exc, duckdb.Error):
+                raise IngestError(f"reorganise failed, warehouse unchanged: {exc}") from exc
+            raise
+        return self.layout()
 
     def _stage(self, stage: str, source: str, batches: Any, report: IngestReport) -> list[str]:
         """Stream a file's batches into a text-only staging table; return its columns."""

@@ -1,0 +1,186 @@
+"""The journey-ordered store: how the warehouse keeps its events for per-customer scans.
+
+The ``events`` table is kept clustered by customer and time, so that an analysis that walks
+each customer's sequence reads the rows in that order instead of grouping and sorting them:
+
+- **Dictionary codes.** Every customer id and event name has an integer code, in the tables
+  ``customer_codes (code, customer_id)`` and ``event_codes (code, event)``; each event row
+  carries its codes in ``events._c`` and ``events._e``. A code is given when an ingest first
+  stores the id or name and never changes; a customer removed by ``forget`` loses theirs.
+- **An ordered main part and a small tail.** The rows of ingests up to the one recorded in
+  ``meta`` (``store_ordered_ingest``) are stored in the *store order* — by customer code, then
+  time, event name, event id, session id, channel, value (nulls last) and row key — and
+  nothing else comes between them. Later ingests append their new rows (each ingest's rows in
+  that order too) as the *tail*. When the tail grows past :data:`TAIL_FRACTION` of all rows
+  (or on :func:`reorganise`), the table is rewritten in the store order and the tail is empty
+  again (``store_reorganised`` records when).
+
+Readers (:mod:`kundresa.analytics._ordered`) read the main part in storage order (a scan, no
+sort), the tail sorted by DuckDB (it is small and its row groups sit at the end), and merge
+the two. Everything here runs inside the caller's transaction: a failed ingest leaves codes,
+rows and layout as they were.
+
+Warehouses written before the layout existed (schema 2) gain the columns when opened for
+writing and are brought to the layout by their next write (an ingest, a collector load) or
+by ``kundresa reorganise``; until then analyses read them on the grouping path.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+__all__ = [
+    "DDL",
+    "STORE_ORDER",
+    "TAIL_FRACTION",
+    "assign_codes",
+    "has_layout",
+    "layout_summary",
+    "ordered_ingest",
+    "reorganise",
+    "settle",
+]
+
+TAIL_FRACTION = 0.1
+"""The tail may hold up to this fraction of all rows before an ingest reorganises the store."""
+
+STORE_ORDER = '_c, "timestamp", event, event_id, session_id, channel, value, _key'  # nulls last
+"""The order of rows in the main part (SQL, DuckDB's default ascending, nulls last)."""
+
+DDL = (
+    "ALTER TABLE events ADD COLUMN IF NOT EXISTS _c INTEGER",
+    "ALTER TABLE events ADD COLUMN IF NOT EXISTS _e INTEGER",
+    "CREATE TABLE IF NOT EXISTS customer_codes (code INTEGER NOT NULL, customer_id VARCHAR "
+    "NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS event_codes (code INTEGER NOT NULL, event VARCHAR NOT NULL)",
+)
+"""Schema 3: the code columns and the dictionaries (added to older warehouses on open)."""
+
+_ORDERED_KEY = "store_ordered_ingest"
+_REORGANISED_KEY = "store_reorganised"
+
+
+def _one(con: Any, sql: str, params: list[Any] | None = None) -> Any:
+    row = con.execute(sql, params or []).fetchone()
+    return None if row is None else row[0]
+
+
+def has_layout(con: Any) -> bool:
+    """Whether the database on ``con`` has the code columns and dictionaries (schema 3)."""
+    n = _one(
+        con,
+        "SELECT count(*) FROM duckdb_columns() WHERE table_name = 'events' "
+        "AND column_name = '_c' AND database_name = current_database()",
+    )
+    return bool(n)
+
+
+def ordered_ingest(con: Any) -> int | None:
+    """The last ingest whose rows are in the main part, or None when the store has never been
+    put in order (an older warehouse, or an empty one)."""
+    try:
+        value = _one(con, "SELECT value FROM meta WHERE key = ?", [_ORDERED_KEY])
+    except Exception:  # a warehouse too old to have the meta table
+        return None
+    return None if value is None else int(value)
+
+
+def assign_codes(con: Any, source: str) -> None:
+    """Give codes to the customer ids and event names of ``source`` (a table or subquery with
+    ``customer_id`` and ``event``) that have none yet: the next free numbers, in id order."""
+    for table, column in (("customer_codes", "customer_id"), ("event_codes", "event")):
+        con.execute(
+            f"""
+            INSERT INTO {table}
+            SELECT (SELECT coalesce(max(code), -1) FROM {table})
+                   + row_number() OVER (ORDER BY n.v), n.v
+            FROM (SELECT DISTINCT {column} AS v FROM {source}) n
+            WHERE NOT EXISTS (SELECT 1 FROM {table} d WHERE d.{column} = n.v)
+            """
+        )
+
+
+def reorganise(con: Any, ingest_id: int | None = None) -> None:
+    """Rewrite ``events`` in the store order, codes filled in, the tail empty (inside the
+    caller's transaction). ``ingest_id``: the last ingest the main part now holds (default:
+    the newest in the ingest log)."""
+    assign_codes(con, "events WHERE _c IS NULL OR _e IS NULL")
+    if ingest_id is None:
+        ingest_id = int(_one(con, "SELECT coalesce(max(id), 0) FROM ingests"))
+    keep = _one(con, "SELECT current_setting('preserve_insertion_order')")
+    con.execute("SET preserve_insertion_order = true")
+    try:
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE _reorganised AS
+            SELECT e.* REPLACE (coalesce(e._c, c.code) AS _c, coalesce(e._e, v.code) AS _e)
+            FROM events e
+            LEFT JOIN customer_codes c ON e._c IS NULL AND c.customer_id = e.customer_id
+            LEFT JOIN event_codes v ON e._e IS NULL AND v.event = e.event
+            ORDER BY {STORE_ORDER}
+            """
+        )
+        con.execute("DELETE FROM events")
+        con.execute("INSERT INTO events SELECT * FROM _reorganised")
+        con.execute("DROP TABLE _reorganised")
+    finally:
+        con.execute(f"SET preserve_insertion_order = {'true' if keep else 'false'}")
+    now = datetime.now(UTC).replace(tzinfo=None).isoformat(timespec="seconds")
+    con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [_ORDERED_KEY, str(ingest_id)])
+    con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [_REORGANISED_KEY, now])
+
+
+def settle(con: Any, ingest_id: int) -> bool:
+    """After ingest ``ingest_id`` appended its rows: reorganise when the store was never in
+    order or the tail has grown past :data:`TAIL_FRACTION` of all rows; when the main part
+    is empty, this ingest's rows (appended in the store order) become it. Returns whether
+    the table was rewritten."""
+    done = ordered_ingest(con)
+    if done is None or _one(con, "SELECT count(*) FROM events WHERE _c IS NULL OR _e IS NULL"):
+        reorganise(con, ingest_id)
+        return True
+    main = int(_one(con, "SELECT count(*) FROM events WHERE _ingest <= ?", [done]))
+    tail = int(_one(con, "SELECT count(*) FROM events WHERE _ingest > ?", [done]))
+    if main == 0 and tail == int(
+        _one(con, "SELECT count(*) FROM events WHERE _ingest = ?", [ingest_id])
+    ):
+        # Only this ingest's rows, stored in the store order by one statement: in order.
+        now = datetime.now(UTC).replace(tzinfo=None).isoformat(timespec="seconds")
+        con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [_ORDERED_KEY, str(ingest_id)])
+        con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [_REORGANISED_KEY, now])
+        return False
+    if tail > TAIL_FRACTION * (main + tail):
+        reorganise(con, ingest_id)
+        return True
+    return False
+
+
+def layout_summary(con: Any) -> dict[str, Any]:
+    """How the store is laid out: ``ordered_rows`` (the main part), ``tail_rows``,
+    ``customer_codes`` and ``event_codes`` (dictionary sizes), ``ordered_through_ingest``,
+    ``reorganised`` (UTC, or None) and ``current`` (False for a warehouse an older version
+    wrote that its next write will bring to the layout)."""
+    total = int(_one(con, "SELECT count(*) FROM events"))
+    if not has_layout(con) or ordered_ingest(con) is None:
+        return {
+            "ordered_rows": 0,
+            "tail_rows": total,
+            "customer_codes": 0,
+            "event_codes": 0,
+            "ordered_through_ingest": None,
+            "reorganised": None,
+            "current": total == 0 and has_layout(con),
+        }
+    done = ordered_ingest(con)
+    main = int(_one(con, "SELECT count(*) FROM events WHERE _ingest <= ?", [done]))
+    when = _one(con, "SELECT value FROM meta WHERE key = ?", [_REORGANISED_KEY])
+    return {
+        "ordered_rows": main,
+        "tail_rows": total - main,
+        "customer_codes": int(_one(con, "SELECT count(*) FROM customer_codes")),
+        "event_codes": int(_one(con, "SELECT count(*) FROM event_codes")),
+        "ordered_through_ingest": done,
+        "reorganised": None if when is None else datetime.fromisoformat(when),
+        "current": True,
+    }

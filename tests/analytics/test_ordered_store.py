@@ -1,0 +1,247 @@
+"""The journey-ordered store: ingests keep it ordered and coded, its reader gives the
+analyses' event order, and the fast paths reading it give what the portable path gives."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pandas.testing as pdt
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kundresa.analytics import _ordered
+from kundresa.analytics._fast import portable
+from kundresa.analytics._ordered import ordered_rows
+from kundresa.analytics.funnel import event_funnel, funnel_customers
+from kundresa.analytics.paths import directly_follows
+from kundresa.project import Project
+from kundresa.store import layout
+from kundresa.store.warehouse import IngestError, Warehouse
+
+T0 = datetime(2025, 3, 1, 12, 0, 0)
+
+# customer, seconds after T0, event, channel, plan property, event id
+row_st = st.tuples(
+    st.sampled_from(["p", "q", "r", "s"]),
+    st.integers(0, 10).map(lambda m: 3600 * 7 * m),
+    st.sampled_from(["v", "c", "b", "x"]),
+    st.sampled_from([None, "ads", "email"]),
+    st.sampled_from([None, "A", "B"]),
+    st.sampled_from(["e1", "e2", None]),
+)
+
+
+def _arrow(rows: list[tuple[Any, ...]]) -> pa.Table:
+    return pa.table(
+        {
+            "customer_id": [r[0] for r in rows],
+            "timestamp": [(T0 + timedelta(seconds=r[1])).isoformat() for r in rows],
+            "event": [r[2] for r in rows],
+            "channel": [r[3] for r in rows],
+            "event_id": [r[5] for r in rows],
+            "plan": [r[4] for r in rows],
+        }
+    )
+
+
+def _store(chunks: list[list[tuple[Any, ...]]]) -> Warehouse:
+    wh = Warehouse(None)
+    for rows in chunks:
+        wh.ingest_arrow(_arrow(rows))
+    return wh
+
+
+def _stored(wh: Warehouse) -> pd.DataFrame:
+    """The events as stored (codes replaced by what they code), in storage order."""
+    return wh.con.execute(
+        "SELECT e.customer_id, e.timestamp, e.event, e.channel, e.event_id, "
+        "c.customer_id AS coded_customer, v.event AS coded_event "
+        "FROM events e JOIN customer_codes c ON c.code = e._c "
+        "JOIN event_codes v ON v.code = e._e ORDER BY e.customer_id, e.timestamp, e.event, "
+        "e.event_id, e.channel"
+    ).df()
+
+
+def _main_in_order(wh: Warehouse) -> bool:
+    done = layout.ordered_ingest(wh.con)
+    wh.con.execute("SET preserve_insertion_order = true")
+    rows = wh.con.execute(
+        f"SELECT _c, timestamp, event, event_id FROM events WHERE _ingest <= {done}"
+    ).fetchall()
+    wh.con.execute("SET preserve_insertion_order = false")
+    key = [(c, t, e, "\uffff" if i is None else i) for c, t, e, i in rows]
+    return key == sorted(key)
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.lists(st.lists(row_st, max_size=12), min_size=1, max_size=5))
+def test_ingests_in_chunks_give_the_store_of_one_ingest(
+    chunks: list[list[tuple[Any, ...]]],
+) -> None:
+    # Duplicates across chunks (the same row twice) and bad rows (no customer) included.
+    chunks = [c + c[:2] + [("", 0, "v", None, None, None)] for c in chunks]
+    one = _store([[r for c in chunks for r in c]])
+    many = _store(chunks)
+    a, b = _stored(one), _stored(many)
+    pdt.assert_frame_equal(a, b)
+    assert (b.customer_id == b.coded_customer).all() and (b.event == b.coded_event).all()
+    assert one.quarantine_count() >= 1 and many.quarantine_count() >= 1
+    for wh in (one, many):
+        lay = wh.layout()
+        assert lay["ordered_rows"] + lay["tail_rows"] == wh.event_count()
+        assert lay["customer_codes"] == a.customer_id.nunique()
+        assert lay["event_codes"] == a.event.nunique()
+        assert lay["tail_rows"] <= layout.TAIL_FRACTION * wh.event_count()
+        assert _main_in_order(wh)
+
+
+def test_a_failed_ingest_leaves_the_store_unchanged(monkeypatch: pytest.MonkeyPatch) -> None:
+    wh = _store([[("p", 0, "v", None, None, None), ("q", 60, "c", None, None, None)]])
+    before = (_stored(wh), wh.layout(), wh.con.execute("SELECT * FROM meta ORDER BY 1").fetchall())
+
+    def broken(con: Any, ingest_id: int) -> bool:
+        layout.reorganise(con, ingest_id)
+        raise duckdb.ConversionException("disk full")
+
+    monkeypatch.setattr(layout, "settle", broken)
+    with pytest.raises(IngestError, match="warehouse unchanged"):
+        wh.ingest_arrow(_arrow([("r", 0, "b", None, None, None)] * 3))
+    after = (_stored(wh), wh.layout(), wh.con.execute("SELECT * FROM meta ORDER BY 1").fetchall())
+    pdt.assert_frame_equal(before[0], after[0])
+    assert before[1:] == after[1:]
+    assert wh.con.execute("SELECT count(*) FROM customer_codes").fetchone() == (2,)
+
+
+def test_reader_merges_the_tail_and_reports_the_layout() -> None:
+    rows = [(f"c{i % 7}", 60 * i, "vcb"[i % 3], None, None, None) for i in range(200)]
+    wh = _store([rows])
+    wh.ingest_arrow(_arrow([("c3", 59, "x", None, None, None), ("new", 5, "v", None, None, None)]))
+    lay = wh.layout()
+    assert (lay["ordered_rows"], lay["tail_rows"], lay["customer_codes"]) == (200, 2, 8)
+    events = Project(None, None, wh).events
+    got = ordered_rows(events.mutate(n=events.event.length()), ["customer_id", "event", "n"])
+    assert got is not None
+    frame = got.data.to_pandas()
+    assert frame.customer_id.tolist() == np.asarray(got.customers)[got.row_customer].tolist()
+    assert got.customers.to_pylist() == [*(f"c{i}" for i in range(7)), "new"]
+    for _, part in frame.groupby("customer_id"):
+        assert part._us.is_monotonic_increasing
+    assert len(frame) == 202 and (frame.n == 1).all()
+    # Not a row-wise view of the store: a window, or another input.
+    w = events.mutate(k=events.event.count().over(group_by=events.customer_id))
+    assert ordered_rows(w, ["k"]) is None
+    assert ordered_rows(Project.from_events(_arrow(rows).to_pandas()).events, []) is not None
+    assert wh.reorganise()["tail_rows"] == 0
+
+
+def test_an_older_warehouse_reads_on_the_grouping_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    wh = _store([[("p", 0, "v", None, None, None), ("p", 60, "c", None, None, None)]])
+    wh.con.execute("DELETE FROM meta WHERE key = 'store_ordered_ingest'")
+    assert wh.layout()["current"] is False
+    assert ordered_rows(Project(None, None, wh).events, []) is None
+    out = funnel_customers(Project(None, None, wh).events, ["v", "c"]).to_pandas()
+    assert out.level.tolist() == [2]
+    assert wh.reorganise()["current"] is True
+
+
+@st.composite
+def funnels(draw: st.DrawFn) -> dict[str, Any]:
+    steps = draw(st.lists(st.sampled_from(["v", "c", "b", "v|c", "c|b"]), min_size=2, max_size=4))
+    k = len(steps)
+    exclusions = draw(
+        st.lists(
+            st.tuples(st.sampled_from(["x", "b", "v"]), st.integers(1, k - 1)).flatmap(
+                lambda t: st.tuples(st.just(t[0]), st.just(t[1]), st.integers(t[1] + 1, k))
+            ),
+            max_size=2,
+        )
+    )
+    return {
+        "steps": steps,
+        "window": draw(st.sampled_from([0, 3600 * 7, 86400, 86400 * 3])),
+        "order": draw(st.sampled_from(["ordered", "strict"])),
+        "exclusions": exclusions,
+        "by": draw(st.sampled_from([None, "plan", "channel"])),
+        "since": draw(st.sampled_from([None, "2025-03-02"])),
+        "until": draw(st.sampled_from([None, "2025-03-03"])),
+    }
+
+
+def _sorted(df: pd.DataFrame) -> pd.DataFrame:
+    return df.sort_values(list(df.columns)).reset_index(drop=True)
+
+
+def _counting_reads(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    seen: list[bool] = []
+    real = _ordered.ordered_rows
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        out = real(*args, **kwargs)
+        seen.append(out is not None)
+        return out
+
+    monkeypatch.setattr(_ordered, "ordered_rows", spy)
+    return seen
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.lists(row_st, max_size=15), min_size=1, max_size=3), funnels())
+def test_funnel_over_the_store_equals_portable(
+    chunks: list[list[tuple[Any, ...]]], f: dict[str, Any]
+) -> None:
+    wh = _store(chunks)
+    events = Project(None, None, wh).events
+    with pytest.MonkeyPatch.context() as mp:
+        seen = _counting_reads(mp)
+        fast = funnel_customers(events, **f).to_pandas()
+        fast_f = event_funnel(events, **f)
+    with portable():
+        slow = funnel_customers(events, **f).to_pandas()
+        slow_f = event_funnel(events, **f)
+    pdt.assert_frame_equal(_sorted(fast), _sorted(slow))
+    pdt.assert_frame_equal(fast_f, slow_f)
+    assert seen  # the store's reader was asked
+
+
+def test_the_funnel_reads_the_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    rows = [(f"c{i % 5}", 600 * i, "vcb"[i % 3], None, None, None) for i in range(60)]
+    wh = _store([rows[:50], rows[50:]])
+    seen = _counting_reads(monkeypatch)
+    events = Project(None, None, wh).events
+    fast = funnel_customers(events, ["v", "c", "b"], window="1d").to_pandas()
+    assert seen == [True]
+    with portable():
+        slow = funnel_customers(events, ["v", "c", "b"], window="1d").to_pandas()
+    pdt.assert_frame_equal(_sorted(fast), _sorted(slow))
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    st.lists(st.lists(row_st, max_size=15), min_size=1, max_size=3),
+    st.sampled_from(["event", "channel"]),
+    st.sampled_from([None, "3h"]),
+    st.sampled_from([(None, None), ("2025-03-02", None)]),
+)
+def test_directly_follows_over_the_store_equals_portable(
+    chunks: list[list[tuple[Any, ...]]], level: str, gap: str | None, span: tuple[Any, Any]
+) -> None:
+    # Rows at one instant with one event name are ordered by the event id in both paths.
+    chunks = [[r for r in c if r[5] is not None] for c in chunks]
+    wh = _store(chunks)
+    events = Project(None, None, wh).events
+    with pytest.MonkeyPatch.context() as mp:
+        seen = _counting_reads(mp)
+        fast = directly_follows(events, level=level, session_gap=gap, since=span[0], until=span[1])
+    with portable():
+        slow = directly_follows(events, level=level, session_gap=gap, since=span[0], until=span[1])
+    if slow.empty:
+        assert fast.empty
+        return
+    pdt.assert_frame_equal(fast, slow)
+    assert seen
