@@ -106,6 +106,8 @@ class Project:
         self._journey_mtime = 0
         # The saved next-stage model and the file version it was read from.
         self._model: tuple[tuple[str, int], Any] | None = None
+        # Tagged events kept for the analyses of one version (see _tagged_memo).
+        self._tagged: tuple[tuple[int, int, int], Any] | None = None
 
     # -- opening -----------------------------------------------------------------------------
 
@@ -292,6 +294,10 @@ class Project:
 
     def close(self) -> None:
         """Release the warehouse (and its file lock)."""
+        with self.lock:
+            if self._tagged is not None:
+                self._tagged[1].release()
+                self._tagged = None
         self.warehouse.close()
 
     def __enter__(self) -> Project:
@@ -827,10 +833,29 @@ class Project:
         key = (scope.key, name, _freeze(checked))
 
         def compute() -> Result:
-            return run_analysis(analysis, scope, checked)
+            from kundresa.analytics.touchpoints import using_tagged_memo
+
+            # The analyses that tag events (touchpoints, stages) share one tagged table per
+            # version: a page's analyses, and those made of others, tag the events once.
+            with using_tagged_memo(self._tagged_memo()):
+                return run_analysis(analysis, scope, checked)
 
         result: Result = self.cached(key, compute)
         return _copy(result)
+
+    def _tagged_memo(self) -> Any:
+        """The :class:`~kundresa.analytics.touchpoints.TaggedMemo` of this :meth:`version`;
+        the previous version's tables are released."""
+        from kundresa.analytics.touchpoints import TaggedMemo
+
+        with self.lock:
+            version = self.version()
+            if self._tagged is not None and self._tagged[0] != version:
+                self._tagged[1].release()
+                self._tagged = None
+            if self._tagged is None:
+                self._tagged = (version, TaggedMemo())
+            return self._tagged[1]
 
     def _run_in(self, name: str, scope: Scope, params: dict[str, Any]) -> Result:
         """:meth:`run` in a given scope (what an analysis made of others calls)."""

@@ -9,6 +9,12 @@ is the plain-Python reference these expressions are tested against.
 
 from __future__ import annotations
 
+import itertools
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 import ibis
@@ -22,13 +28,16 @@ if TYPE_CHECKING:
 
 __all__ = [
     "EVENT_ORDER",
+    "TaggedMemo",
     "apply_channel_matches",
     "condition_expr",
+    "is_kept",
     "match_expr",
     "persona_expr",
     "staged_events",
     "tag_events",
     "touchpoint_summary",
+    "using_tagged_memo",
 ]
 
 EVENT_ORDER = (TIMESTAMP, EVENT, EVENT_ID)
@@ -100,11 +109,112 @@ def apply_channel_matches(events: ir.Table, journey: Journey) -> ir.Table:
     return t.mutate(**{CHANNEL: chosen.cast("string")})
 
 
+class TaggedMemo:
+    """Tagged events computed once and kept, for the analyses of one project version.
+
+    Tagging reads every event's properties and, for ``nth``, sorts each customer's events:
+    on a million events that is seconds, and a web page runs several analyses that each tag
+    the same events. While a memo is in use (:func:`using_tagged_memo`), :func:`tag_events`
+    on DuckDB computes each (events, journey) pair's tagged table once, as a temporary table,
+    and every later call reads it. The owner (a :class:`~kundresa.project.Project`) makes a
+    new memo when its events or journey change and :meth:`release` s the old one.
+
+    Parameters
+    ----------
+    limit
+        Tagged tables kept (the least recently used is released first): the whole history
+        and a few personas' customers.
+    """
+
+    def __init__(self, limit: int = 3) -> None:
+        self.limit = limit
+        self._tables: OrderedDict[Any, tuple[Any, ir.Table]] = OrderedDict()
+        self._lock = threading.RLock()
+
+    def tagged(self, events: ir.Table, journey: Journey) -> ir.Table | None:
+        """The kept tagged table of ``events`` and ``journey`` (computed on first use), or
+        ``None`` when ``events`` are not on DuckDB (other engines tag in each query)."""
+        try:
+            backend = events._find_backend(use_default=False)
+        except Exception:  # an expression without one engine: tag it in the query
+            return None
+        if getattr(backend, "name", None) != "duckdb":
+            return None
+        # The journey is kept alive with its table, so its id is not reused meanwhile.
+        key = (events.op(), id(journey))
+        with self._lock:
+            hit = self._tables.get(key)
+            if hit is not None:
+                self._tables.move_to_end(key)
+                return hit[1]
+            # A temporary table of its own (not Ibis' ``cache()``, which hands the same table
+            # to every structurally equal expression, also of other data versions).
+            name = f"kundresa_tagged_{next(_NAMES)}"
+            table = backend.create_table(name, _tag(events, journey), temp=True)
+            self._tables[key] = (journey, table)
+            while len(self._tables) > self.limit:
+                _, (_, old) = self._tables.popitem(last=False)
+                _drop(old)
+            return table
+
+    def holds(self, t: ir.Table) -> bool:
+        """Whether ``t`` is one of the kept tagged tables (no need to cache it again)."""
+        with self._lock:
+            return any(t.op() == kept.op() for _, kept in self._tables.values())
+
+    def release(self) -> None:
+        """Drop every kept table."""
+        with self._lock:
+            for _, table in self._tables.values():
+                _drop(table)
+            self._tables.clear()
+
+
+def _drop(table: ir.Table) -> None:
+    # DuckDB keeps temporary tables in its ``temp`` catalog.
+    name = table.get_name().rsplit(".", 1)[-1]
+    with suppress(Exception):  # the connection may be gone already
+        table.get_backend().drop_table(name, database=("temp", "main"), force=True)
+
+
+_NAMES = itertools.count(1)
+
+
+_MEMO: ContextVar[TaggedMemo | None] = ContextVar("kundresa_tagged_memo", default=None)
+
+
+@contextmanager
+def using_tagged_memo(memo: TaggedMemo | None) -> Iterator[None]:
+    """Let :func:`tag_events` keep its tables in ``memo`` inside the ``with`` block."""
+    token = _MEMO.set(memo)
+    try:
+        yield
+    finally:
+        _MEMO.reset(token)
+
+
+def is_kept(t: ir.Table) -> bool:
+    """Whether ``t`` is a tagged table kept by the memo in use (already computed: reading it
+    again costs no more than reading a copy)."""
+    memo = _MEMO.get()
+    return memo is not None and memo.holds(t)
+
+
 def tag_events(events: ir.Table, journey: Journey) -> ir.Table:
     """Add ``touchpoint``, ``stage`` and ``stage_index`` (1-based) to every event.
 
-    Events no touchpoint fits get nulls.
+    Events no touchpoint fits get nulls. Inside :func:`using_tagged_memo` the tagged table
+    is computed once and read from the memo afterwards (same rows).
     """
+    memo = _MEMO.get()
+    if memo is not None and journey.touchpoints:
+        kept = memo.tagged(events, journey)
+        if kept is not None:
+            return kept
+    return _tag(events, journey)
+
+
+def _tag(events: ir.Table, journey: Journey) -> ir.Table:
     t = events
     if not journey.touchpoints:
         return t.mutate(

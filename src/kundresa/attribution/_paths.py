@@ -162,6 +162,9 @@ def touch_ages(enc: EncodedPaths) -> np.ndarray:
     out = np.full(len(enc.codes), np.nan)
     if enc.ages is None:
         return out
+    fast = _flat_ages(enc)
+    if fast is not None:
+        return fast
     for i, a in enumerate(enc.ages):
         if a is None or (isinstance(a, float) and math.isnan(a)):
             continue
@@ -179,6 +182,29 @@ def touch_ages(enc: EncodedPaths) -> np.ndarray:
             raise ValueError(f"paths: row {i}: ages must be finite and >= 0, got {a!r}")
         out[enc.starts[i] : enc.starts[i] + enc.lengths[i]] = values
     return out
+
+
+def _flat_ages(enc: EncodedPaths) -> np.ndarray | None:
+    """:func:`touch_ages` at once, when every path's ages are a tuple of its length of
+    numbers >= 0 or NaN (what :func:`~kundresa.attribution.journey.conversion_paths` gives);
+    ``None`` otherwise (the row-by-row check then names the bad row)."""
+    ages = enc.ages
+    assert ages is not None
+    if not all(type(a) is tuple for a in ages):
+        return None
+    lengths = np.fromiter(map(len, ages), dtype=np.int64, count=len(ages))
+    if not np.array_equal(lengths, enc.lengths):
+        return None
+    try:
+        flat = np.fromiter(chain.from_iterable(ages), dtype="float64", count=int(lengths.sum()))
+    except (TypeError, ValueError):
+        return None
+    unknown = np.isnan(flat)
+    if (np.isinf(flat) | (flat < 0)).any():
+        return None
+    if unknown.any():  # a path with an unknown age has no ages at all
+        flat[np.repeat(np.logical_or.reduceat(unknown, enc.starts), enc.lengths)] = np.nan
+    return flat
 
 
 def credit_frame(

@@ -35,13 +35,15 @@ import ibis
 import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from kundresa.analytics._duration import parse_duration
 from kundresa.analytics._ibis import cached
 from kundresa.analytics._period import Period, When, project_timezone
 from kundresa.analytics._portable import flag
 from kundresa.analytics.funnel import parse_step
-from kundresa.analytics.touchpoints import EVENT_ORDER, tag_events
+from kundresa.analytics.touchpoints import EVENT_ORDER, is_kept, tag_events
 from kundresa.model.events import CHANNEL, CUSTOMER, EVENT, TIMESTAMP, VALUE
 
 if TYPE_CHECKING:
@@ -69,24 +71,26 @@ def _node(t: ir.Table, level: str) -> ir.StringValue:
     return (t[CHANNEL] if level == "channel" else t["touchpoint"]).cast("string")
 
 
-def _frame(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+def _frame(rows: pa.Table, keys: list[str]) -> pd.DataFrame:
     """Touch rows (sorted by ``keys``, then in event order) grouped into one path per key,
-    with ages. Groups are the runs of equal keys (found with numpy; a pandas group-by with
-    tuple aggregation takes seconds per million rows)."""
-    if rows.empty:
+    with ages. Groups are the runs of equal keys (found with Arrow and numpy; a pandas
+    group-by with tuple aggregation takes seconds per million rows)."""
+    n = rows.num_rows
+    if n == 0:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in PATH_COLUMNS})
-    n = len(rows)
     change = np.zeros(n, dtype=bool)
     change[0] = True
     for key in keys:
-        col = rows[key].to_numpy(dtype=object)
-        change[1:] |= col[1:] != col[:-1]
+        col = rows.column(key)
+        # Neighbours differ (a null next to a value, too; keys are never null here).
+        differs = pc.fill_null(pc.not_equal(col.slice(1), col.slice(0, n - 1)), True)
+        change[1:] |= differs.to_numpy(zero_copy_only=False)
     starts = np.flatnonzero(change)
     ends = [*starts[1:].tolist(), n]
-    nodes = rows["node"].tolist()
-    ages = rows["age"].astype("float64").tolist()
-    converted = rows["converted"].to_numpy(dtype="float64")
-    values = rows["value"].to_numpy(dtype="float64", na_value=np.nan)
+    nodes = rows.column("node").to_pylist()
+    ages = rows.column("age").to_numpy(zero_copy_only=False).astype("float64").tolist()
+    converted = rows.column("converted").to_numpy(zero_copy_only=False).astype("float64")
+    values = rows.column("value").to_numpy(zero_copy_only=False).astype("float64")
     bounds = list(zip(starts.tolist(), ends, strict=True))
     conversions = np.maximum.reduceat(converted, starts)
     out = pd.DataFrame(
@@ -99,6 +103,19 @@ def _frame(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
         }
     )
     return out[PATH_COLUMNS]
+
+
+def _read_sorted(rows: ir.Table, keys: list[str]) -> pa.Table:
+    """``rows`` read as Arrow, sorted by ``keys`` and then in event order by DuckDB (or the
+    engine): the same order a stable pandas sort gives, without converting every column to
+    Python objects first."""
+    return rows.order_by([*keys, *EVENT_ORDER]).to_pyarrow()
+
+
+def _not_in(values: pa.ChunkedArray | pa.Array, among: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """Which of ``values`` are not among ``among`` (a hash lookup in Arrow)."""
+    found = pc.is_in(values, value_set=pc.unique(among))
+    return ~found.to_numpy(zero_copy_only=False).astype(bool)
 
 
 def conversion_paths(
@@ -202,12 +219,21 @@ def conversion_paths(
     if window is not None:
         j = j.filter(j.age <= window)
     rows = j.select(CUSTOMER, "_seg", *EVENT_ORDER, "node", "age", "converted", "value")
-    df = rows.to_pandas().sort_values([CUSTOMER, "_seg", *EVENT_ORDER], kind="stable")
+    df = _read_sorted(rows, [CUSTOMER, "_seg"])
     paths = _frame(df, [CUSTOMER, "_seg"])
     # Conversions with no touch in the lookback still count, on a path of their own.
-    touched = set(zip(df[CUSTOMER], df["_seg"], strict=True)) if not df.empty else set()
     bare = convs.to_pandas()
-    bare = bare[[(c, s) not in touched for c, s in zip(bare[CUSTOMER], bare["_seg"], strict=True)]]
+    if len(bare) and df.num_rows:
+        touched = pd.MultiIndex.from_arrays(
+            [
+                df.column(CUSTOMER).to_numpy(zero_copy_only=False).astype(object),
+                df.column("_seg").to_numpy(zero_copy_only=False).astype("int64"),
+            ]
+        ).unique()
+        pairs = pd.MultiIndex.from_arrays(
+            [bare[CUSTOMER].to_numpy(dtype=object), bare["_seg"].to_numpy(dtype="int64")]
+        )
+        bare = bare[~pairs.isin(touched)]
     if len(bare):
         extra = pd.DataFrame(
             {
@@ -280,22 +306,26 @@ def _stage_paths(
         converted=touches.converted,
         value=touches.value,
     )
-    df = rows.to_pandas().sort_values([CUSTOMER, *EVENT_ORDER], kind="stable")
+    df = _read_sorted(rows, [CUSTOMER])
     paths = _frame(df, [CUSTOMER])
     # Every customer in the stage counts, touched or not: those without a touch (in the
     # lookback) get the path ("(no touch)",), progressing or not.
-    population = entered.left_join(out, CUSTOMER).drop(f"{CUSTOMER}_right").to_pandas()
-    touched = set(df[CUSTOMER]) if len(df) else set()
-    bare = population[~population[CUSTOMER].isin(touched)]
-    if len(bare):
-        converted = bare["_out"].notna().to_numpy(dtype="float64")
+    population = entered.left_join(out, CUSTOMER).select(CUSTOMER, "_out").to_pyarrow()
+    bare = (
+        population.filter(pa.array(_not_in(population.column(CUSTOMER), df.column(CUSTOMER))))
+        if df.num_rows
+        else population
+    )
+    if bare.num_rows:
+        converted = pc.is_valid(bare.column("_out")).to_numpy(zero_copy_only=False)
+        converted = converted.astype("float64")
         extra = pd.DataFrame(
             {
-                "path": [(NO_TOUCH,)] * len(bare),
+                "path": [(NO_TOUCH,)] * bare.num_rows,
                 "conversions": converted,
                 "value": 0.0,
                 "nulls": 1.0 - converted,
-                "ages": [(0.0,)] * len(bare),
+                "ages": [(0.0,)] * bare.num_rows,
             }
         )
         paths = pd.concat([paths, extra], ignore_index=True) if len(paths) else extra
@@ -377,6 +407,8 @@ def stage_attribution(
     tagged = tag_events(events, journey)
     if period.end is not None:
         tagged = tagged.filter(period.before_end(tagged[TIMESTAMP]))
+    if is_kept(tagged):  # already a table: every transition's query reads it
+        return _stage_attribution(tagged, journey, level, window, order, lang, period)
     with cached(tagged) as kept:
         return _stage_attribution(kept, journey, level, window, order, lang, period)
 

@@ -1,0 +1,64 @@
+"""The tagged-events memo: analyses run through Project.run tag the events once per version
+and give the same tables as the analyses called directly (which tag in each query)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from kundresa.analytics.paths import directly_follows, paths
+from kundresa.analytics.touchpoints import TaggedMemo, tag_events, using_tagged_memo
+from kundresa.attribution.journey import stage_attribution
+from kundresa.demo.generator import demo_journey_yaml, generate_events
+from kundresa.model.parse import parse_journey
+from kundresa.project import Project
+
+
+@pytest.fixture(scope="module")
+def project() -> Project:
+    journey, _ = parse_journey(demo_journey_yaml("en"))
+    events = generate_events(300, seed=3)
+    with Project.from_events(events, journey=journey) as p:
+        yield p
+
+
+def test_memo_gives_the_direct_tables(project: Project) -> None:
+    events, journey = project.events, project.journey
+    assert events.count().execute() > 1000
+    direct = stage_attribution(events, journey, lang="en")
+    assert len(direct) > 5
+    via = project.run("stage_attribution", lang="en").frame
+    pd.testing.assert_frame_equal(via.reset_index(drop=True), direct, check_dtype=False)
+    for level in ("touchpoint", "stage"):
+        want = paths(events, journey=journey, level=level, top=50, session_gap="30m")
+        got = project.run("paths", level=level, top=50, session_gap="30m").frame
+        pd.testing.assert_frame_equal(got, want, check_dtype=False)
+        want = directly_follows(events, journey, level=level)
+        got = project.run("dfg", level=level).frame
+        pd.testing.assert_frame_equal(got, want, check_dtype=False)
+
+
+def test_tagged_once_per_version_and_released(project: Project) -> None:
+    memo = TaggedMemo(limit=2)
+    with using_tagged_memo(memo):
+        first = tag_events(project.events, project.journey)
+        again = tag_events(project.events, project.journey)
+        assert first is again  # read from the memo, not tagged a second time
+    outside = tag_events(project.events, project.journey)
+    assert outside is not first  # no memo in use: an expression tagged in the query
+    cols = ["customer_id", "event_id", "touchpoint", "stage", "stage_index"]
+    kept = first.select(cols).to_pandas().sort_values("event_id", ignore_index=True)
+    fresh = outside.select(cols).to_pandas().sort_values("event_id", ignore_index=True)
+    pd.testing.assert_frame_equal(kept, fresh)
+    memo.release()
+    with pytest.raises(Exception):  # noqa: B017 - the temporary table is gone
+        first.count().execute()
+
+
+def test_project_drops_the_memo_when_the_data_change(project: Project) -> None:
+    project.run("stage_attribution")
+    before = project._tagged_memo()
+    project.data_changed()
+    after = project._tagged_memo()
+    assert after is not before
+    assert project.run("stage_attribution").frame.shape[0] > 0
