@@ -1,11 +1,13 @@
 """Load on the live collector: batches of 100 events from 8 concurrent clients on loopback.
 
 A new project is served by ``kundresa serve --write-key`` in a process of its own. Each client
-thread holds one keep-alive connection and posts Segment ``/v1/batch`` requests of
-``--batch`` track events (bodies built before the clock starts, every ``messageId`` unique)
-with HTTP Basic auth; a request counts when it is answered ``200 {"success": true}``, that is
-when its batch is fsynced to the collector's log. After the last ack the script waits until
-the loader has moved everything into the warehouse and checks that every event is there once.
+is a process of its own (so the clients never share an interpreter lock, and the bench
+measures the server) holding one keep-alive connection (TCP_NODELAY); it posts Segment
+``/v1/batch`` requests of ``--batch`` track events (bodies built before the clock starts,
+every ``messageId`` unique) with HTTP Basic auth; a request counts when it is answered
+``200 {"success": true}``, that is when its batch is fsynced to the collector's log. After
+the last ack the script waits until the loader has moved everything into the warehouse and
+checks that every event is there once.
 
 Results: sustained acked events per second, p50/p99 ack latency, the time from the last ack
 until everything is loaded, and the machine's load; they go to ``bench/COLLECTOR_LOAD.md``
@@ -23,16 +25,17 @@ import argparse
 import base64
 import http.client
 import json
+import multiprocessing
 import os
 import platform
 import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 BENCH = Path(__file__).resolve().parent
 OUT = BENCH / "COLLECTOR_LOAD.md"
@@ -122,6 +125,24 @@ def _post(conn: http.client.HTTPConnection, body: bytes) -> int:
     return r.status
 
 
+def _client(port: int, bodies: list[bytes], go: Any, results: Any) -> None:
+    """One client process: a keep-alive connection posting its prebuilt bodies in turn;
+    puts (latencies in seconds, failed requests) on ``results``."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    conn.connect()
+    conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    mine = []
+    bad = 0
+    go.wait()
+    for body in bodies:
+        t0 = time.perf_counter()
+        if _post(conn, body) != 200:
+            bad += 1
+        mine.append(time.perf_counter() - t0)
+    conn.close()
+    results.put((mine, bad))
+
+
 def _loaded(folder: Path) -> tuple[int, int] | None:
     """(pending batches, events) once the warehouse can be read, else None."""
     import duckdb
@@ -178,34 +199,25 @@ def main() -> None:
                     time.sleep(0.2)
             time.sleep(3)  # let the server's warm-up of its pages finish
             load = os.getloadavg()
-            latencies: list[float] = []
-            failures = 0
-            lock = threading.Lock()
-            go = threading.Barrier(args.clients + 1)
-
-            def client(n: int) -> None:
-                nonlocal failures
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-                mine = []
-                bad = 0
-                go.wait()
-                for body in bodies[n]:
-                    t0 = time.perf_counter()
-                    if _post(conn, body) != 200:
-                        bad += 1
-                    mine.append(time.perf_counter() - t0)
-                conn.close()
-                with lock:
-                    latencies.extend(mine)
-                    failures += bad
-
-            threads = [threading.Thread(target=client, args=(n,)) for n in range(args.clients)]
-            for t in threads:
-                t.start()
+            ctx = multiprocessing.get_context("fork")
+            go = ctx.Barrier(args.clients + 1)
+            results = ctx.Queue()
+            procs = [
+                ctx.Process(target=_client, args=(port, bodies[n], go, results))
+                for n in range(args.clients)
+            ]
+            for p in procs:
+                p.start()
             go.wait()
             started = time.perf_counter()
-            for t in threads:
-                t.join()
+            latencies: list[float] = []
+            failures = 0
+            for _ in procs:
+                mine, bad = results.get()
+                latencies.extend(mine)
+                failures += bad
+            for p in procs:
+                p.join()
             elapsed = time.perf_counter() - started
             total_events = args.clients * args.requests * args.batch
             while True:
@@ -236,7 +248,7 @@ def main() -> None:
         "### Acked events per second (`bench/collector_load.py`)",
         "",
         f"`kundresa serve --write-key` (one process: the collector, its log and the loader) on "
-        f"loopback with a new project; {args.clients} client threads with a keep-alive "
+        f"loopback with a new project; {args.clients} client processes with a keep-alive "
         f"connection each post {args.requests} `/v1/batch` requests of {args.batch} track "
         "events (bodies built before the clock starts); an ack is a 200 sent after the batch "
         f"is fsynced. {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, Python "

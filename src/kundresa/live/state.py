@@ -22,7 +22,9 @@ Fallbacks (docs/live-state.md):
   the old to the new current stage is recorded, at the new ``stage_entered_at``.
 - **Identity changes** — a new link merges two ids, ``forget`` removes one: every person whose
   set of ids changed is recomputed from their whole history (and an id that now belongs to
-  another person loses its own row).
+  another person loses its own row). Except when the change moves no stored event: an id
+  new to the id map whose events all arrive in this load (a visitor who signs in), or an id
+  whose person is the same; its new events are then appended as usual.
 - **A journey edit** that changes stages, touchpoints or personas: the state is rebuilt from
   the whole history at the next catch-up, silently (no stage events: the customers did not
   move, the map did).
@@ -537,7 +539,26 @@ def _catch_up(con: Any, rules: _Rules, now: datetime) -> list[StageEvent]:
         """
     ).fetchall()
     recompute: set[str] = set()
+    # A state holds only events loaded by the watermark. An id that is new to the id map
+    # (a new link) and has no such event moves nothing between persons: its events are all
+    # new, and reach their person below, resolved by the new map. Likewise an id whose person
+    # stays the same. So a visitor who signs in costs no whole-history recompute.
+    newcomers = [id_ for id_, old, new in changed if old is None and (new or id_) != id_]
+    had_events = (
+        {
+            r[0]
+            for r in con.execute(
+                "SELECT DISTINCT customer_id FROM events "
+                "WHERE _ingest <= ? AND customer_id IN (SELECT unnest(?))",
+                [watermark, newcomers],
+            ).fetchall()
+        }
+        if newcomers
+        else set()
+    )
     for id_, old, new in changed:
+        if (old or id_) == (new or id_) or (old is None and id_ not in had_events):
+            continue
         recompute.update({old or id_, new or id_})
     if changed:
         con.execute("DELETE FROM live_id_map")
