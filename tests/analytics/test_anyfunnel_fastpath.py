@@ -79,7 +79,7 @@ def _sorted(df: pd.DataFrame) -> pd.DataFrame:
     return df.sort_values(list(df.columns)).reset_index(drop=True)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(st.lists(row_st, max_size=25), any_funnels())
 def test_fast_any_funnel_equals_portable(rows: list[tuple[Any, ...]], f: dict[str, Any]) -> None:
     t = _table(rows)
