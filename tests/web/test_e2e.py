@@ -7,10 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shutil
-import socket
-import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -18,16 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from e2e_server import needs_chromium, serve
 
 from kundresa.report.units import format_count
 
-CHROMIUM = os.environ.get("KUNDRESA_CHROMIUM", "/usr/bin/chromium")
 SHOTS = Path(__file__).parent / "screenshots"
 
-pytestmark = pytest.mark.skipif(
-    not Path(CHROMIUM).exists(),
-    reason=f"no Chromium at {CHROMIUM} (make setup-test installs Debian's chromium)",
-)
+pytestmark = needs_chromium
 
 PAGES = [
     ("map", "/"),
@@ -46,40 +40,20 @@ PAGES = [
 
 
 @pytest.fixture(scope="module")
-def base_url(tmp_path_factory: pytest.TempPathFactory, demo_dir: Path) -> Iterator[str]:
-    """A uvicorn server in a thread, serving a copy of the demo on a free port."""
-    import uvicorn
-
-    from kundresa.web import create_app
-
-    folder = tmp_path_factory.mktemp("e2e") / "demo"
-    shutil.copytree(demo_dir, folder)
-    app = create_app(folder)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
-    app.state.project.close()
+def base_url(demo_url: str) -> str:
+    """The session's server of the unchanged demo (the tests that change data use
+    ``edit_url``)."""
+    return demo_url
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        # --no-sandbox: CI runs as root, where Chromium's sandbox cannot start.
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield b
-        b.close()
+def edit_url(tmp_path_factory: pytest.TempPathFactory, demo_dir: Path) -> Iterator[str]:
+    """A server of this module's own copy of the demo, for the tests that save a journey
+    or upload events."""
+    folder = tmp_path_factory.mktemp("e2e") / "demo"
+    shutil.copytree(demo_dir, folder)
+    with serve(folder) as server:
+        yield server.url
 
 
 @pytest.fixture
@@ -191,28 +165,28 @@ def test_funnel_numbers_and_step_customers(page: Any, base_url: str) -> None:
     assert page.errors == []
 
 
-def test_edit_and_save_the_journey(page: Any, base_url: str) -> None:
-    page.goto(base_url + "/editor")
+def test_edit_and_save_the_journey(page: Any, edit_url: str) -> None:
+    page.goto(edit_url + "/editor")
     text = page.input_value("#journey-text")
     page.fill("#journey-text", text.replace("name: Nordljus Hem", "name: Nordljus Hem Web", 1))
     page.click("#save")
     page.wait_for_load_state("networkidle")
     assert page.locator("#saved").is_visible()
-    page.goto(base_url + "/")
+    page.goto(edit_url + "/")
     assert "Nordljus Hem Web" in page.locator("header .brand").inner_text()
-    page.goto(base_url + "/history")
+    page.goto(edit_url + "/history")
     assert page.locator("#diff .add", has_text="Nordljus Hem Web").count() == 1
     shot(page, "history-after-save")
     # A broken file is refused with its line and column.
-    page.goto(base_url + "/editor")
+    page.goto(edit_url + "/editor")
     page.fill("#journey-text", "kundresa: 1\nname: x\nstages: 3\n")
     page.click("#save")
     assert page.locator("#problems li.error code").first.inner_text().startswith("3:")
     shot(page, "editor-problems")
-    assert api(base_url, "/api/map")["journey"]["name"] == "Nordljus Hem Web"
+    assert api(edit_url, "/api/map")["journey"]["name"] == "Nordljus Hem Web"
 
 
-def test_upload_a_file_and_see_it_counted(page: Any, base_url: str, tmp_path: Path) -> None:
+def test_upload_a_file_and_see_it_counted(page: Any, edit_url: str, tmp_path: Path) -> None:
     csv = tmp_path / "web-upload.csv"
     csv.write_text(
         "customer_id,timestamp,event\n"
@@ -222,7 +196,7 @@ def test_upload_a_file_and_see_it_counted(page: Any, base_url: str, tmp_path: Pa
         "web2,sometime,ad_click\n",
         encoding="utf-8",
     )
-    page.goto(base_url + "/data")
+    page.goto(edit_url + "/data")
     before = int(page.get_attribute("#event-count", "data-value"))
     page.set_input_files("input[type=file]", str(csv))
     page.click("#upload-form button[type=submit]")
@@ -231,13 +205,13 @@ def test_upload_a_file_and_see_it_counted(page: Any, base_url: str, tmp_path: Pa
     page.wait_for_load_state("networkidle")
     assert page.locator("#upload-report").is_visible()
     assert int(page.get_attribute("#event-count", "data-value")) == before + 3
-    assert api(base_url, "/api/data")["summary"]["events"] == before + 3
+    assert api(edit_url, "/api/data")["summary"]["events"] == before + 3
     assert page.locator("#quarantine tbody tr", has_text="sometime").count() == 1
     shot(page, "data-after-upload")
 
 
 def test_an_upload_shows_progress_and_can_be_cancelled(
-    page: Any, base_url: str, tmp_path: Path
+    page: Any, edit_url: str, tmp_path: Path
 ) -> None:
     from playwright.sync_api import Error as PlaywrightError
 
@@ -246,18 +220,18 @@ def test_an_upload_shows_progress_and_can_be_cancelled(
         for i in range(1_200_000)
     )
     body = ("customer_id,timestamp,event,path\n" + rows).encode()
-    page.goto(base_url + "/data")
+    page.goto(edit_url + "/data")
     before = int(page.get_attribute("#event-count", "data-value"))
     # The page's own session sends the file (its cookie and anti-forgery token) and does not
     # wait for the ingest; the data page then follows the job.
     r = page.request.post(
-        base_url + "/api/data/upload?wait=false",
+        edit_url + "/api/data/upload?wait=false",
         multipart={"file": {"name": "many-rows.csv", "mimeType": "text/csv", "buffer": body}},
         headers={"X-Kundresa-CSRF": page.get_attribute('meta[name="csrf-token"]', "content")},
     )
     assert r.status == 202, r.text()
     job = r.json()["job"]["id"]
-    page.goto(f"{base_url}/data?job={job}")
+    page.goto(f"{edit_url}/data?job={job}")
     if page.locator("#upload-job").count():  # still loading: the job's box with its progress
         assert page.locator("#upload-progress").is_visible()
         shot(page, "data-upload-progress")
@@ -269,16 +243,16 @@ def test_an_upload_shows_progress_and_can_be_cancelled(
     outcome = "#upload-cancelled, #upload-report, #upload-problem"
     deadline = time.monotonic() + 180
     while not page.locator(outcome).count() and time.monotonic() < deadline:
-        if api(base_url, f"/api/jobs/{job}")["state"] in ("done", "failed", "cancelled"):
-            page.goto(f"{base_url}/data?job={job}")
+        if api(edit_url, f"/api/jobs/{job}")["state"] in ("done", "failed", "cancelled"):
+            page.goto(f"{edit_url}/data?job={job}")
         else:
             time.sleep(1)
-    assert page.locator(outcome).count(), (api(base_url, f"/api/jobs/{job}"), page.url)
+    assert page.locator(outcome).count(), (api(edit_url, f"/api/jobs/{job}"), page.url)
     problem = page.locator("#upload-problem")
     assert page.locator("#upload-cancelled").count() or not problem.count(), problem.inner_text()
     if page.locator("#upload-cancelled").count():
         assert int(page.get_attribute("#event-count", "data-value")) == before
-        assert api(base_url, "/api/data")["summary"]["events"] == before
+        assert api(edit_url, "/api/data")["summary"]["events"] == before
     else:  # (a fast machine finished first)
         assert page.locator("#upload-report").is_visible()
     assert page.errors == []

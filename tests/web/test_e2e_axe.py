@@ -8,24 +8,17 @@ the pages of a project without events; the test asserts no violations of the rul
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from e2e_server import needs_chromium, serve
 
-CHROMIUM = os.environ.get("KUNDRESA_CHROMIUM", "/usr/bin/chromium")
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"
 
-pytestmark = pytest.mark.skipif(
-    not Path(CHROMIUM).exists(),
-    reason=f"no Chromium at {CHROMIUM} (make setup-test installs Debian's chromium)",
-)
+pytestmark = needs_chromium
 
 #: The demo's pages (as tests/web/test_e2e.py tours them) and states a person meets.
 DEMO_PAGES = [
@@ -52,33 +45,6 @@ EMPTY_PAGES = ["/", "/funnel", "/paths", "/retention", "/compare", "/data", "/hi
 TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 
 
-class _Server:
-    def __init__(self, folder: Path) -> None:
-        import uvicorn
-
-        from kundresa.web import create_app
-
-        self.app = create_app(folder)
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}"
-        self.server = uvicorn.Server(
-            uvicorn.Config(self.app, host="127.0.0.1", port=port, log_level="error")
-        )
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.05)
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
-        self.app.state.project.close()
-
-
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory: pytest.TempPathFactory, demo_dir: Path) -> Iterator[dict[str, str]]:
     """The demo and an empty project, each served by uvicorn in a thread."""
@@ -90,21 +56,8 @@ def servers(tmp_path_factory: pytest.TempPathFactory, demo_dir: Path) -> Iterato
     text = (root / "demo" / "journey.yaml").read_text(encoding="utf-8")
     kept = save_journey(root / "demo", text.replace("name: ", "name: Renamed ", 1))["previous"]
     Project.init(root / "empty").close()
-    demo, empty = _Server(root / "demo"), _Server(root / "empty")
-    yield {"demo": demo.url, "empty": empty.url, "version": kept}
-    demo.stop()
-    empty.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        # --no-sandbox: CI runs as root, where Chromium's sandbox cannot start.
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield b
-        b.close()
+    with serve(root / "demo") as demo, serve(root / "empty") as empty:
+        yield {"demo": demo.url, "empty": empty.url, "version": kept}
 
 
 def _readable(path: str, violations: list[dict[str, Any]]) -> str:

@@ -6,24 +6,15 @@ Screenshots land in ``tests/web/screenshots/`` (git-ignored) for a person to loo
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import threading
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from e2e_server import needs_chromium
 
-CHROMIUM = os.environ.get("KUNDRESA_CHROMIUM", "/usr/bin/chromium")
 SHOTS = Path(__file__).parent / "screenshots"
 
-pytestmark = pytest.mark.skipif(
-    not Path(CHROMIUM).exists(),
-    reason=f"no Chromium at {CHROMIUM} (make setup-test installs Debian's chromium)",
-)
+pytestmark = needs_chromium
 
 PAGES = [
     ("funnel", "/funnel"),
@@ -62,40 +53,9 @@ _BOXES = """
 
 
 @pytest.fixture(scope="module")
-def base_url(tmp_path_factory: pytest.TempPathFactory, demo_dir: Path) -> Iterator[str]:
-    """A uvicorn server in a thread, serving a copy of the demo on a free port."""
-    import uvicorn
-
-    from kundresa.web import create_app
-
-    folder = tmp_path_factory.mktemp("geometry") / "demo"
-    shutil.copytree(demo_dir, folder)
-    app = create_app(folder)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
-    app.state.project.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        # --no-sandbox: CI runs as root, where Chromium's sandbox cannot start.
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield b
-        b.close()
+def base_url(demo_url: str) -> str:
+    """The session's server of the unchanged demo."""
+    return demo_url
 
 
 def _overlap(a: dict[str, float], b: dict[str, float], slack: float = 1.0) -> bool:
@@ -173,7 +133,7 @@ def test_chart_numbers_and_dates_as_the_tables_write_them(
 ) -> None:
     """Axis labels use the page's language, from the same place as the tables
     (kundresa.report.units): ``15.0%`` / ``15,0 %``, ``Dec 30, 2024`` / ``30 dec. 2024``."""
-    from kundresa.report.units import format_date, format_rate
+    from kundresa.report.units import format_count, format_date, format_rate
 
     context = browser.new_context(viewport={"width": 1440, "height": 900})
     page = context.new_page()
@@ -190,5 +150,17 @@ def test_chart_numbers_and_dates_as_the_tables_write_them(
         data = page.evaluate("JSON.parse(document.getElementById('page-data').textContent)")
         first = format_date(data["trend"][0]["period"][:10], lang)
         assert first in texts, (first, texts)
+        # The tooltip of a period gives its sample size (n), as the table under the chart.
+        chart = page.locator("#trend-chart")
+        chart.scroll_into_view_if_needed()
+        box = chart.bounding_box()
+        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        page.mouse.move(box["x"] + box["width"] / 2 + 2, box["y"] + box["height"] / 2)
+        tip_box = page.locator("#trend-chart div", has_text="(n):").last
+        tip_box.wait_for(state="visible", timeout=10_000)
+        tip = tip_box.inner_text()
+        shown = [r for r in data["trend"] if format_date(r["period"][:10], lang) in tip]
+        assert len(shown) == 1, tip
+        assert f"(n): {format_count(shown[0]['started'], lang)}" in tip, tip
     finally:
         context.close()

@@ -4,19 +4,15 @@ label stays inside the drawing and a name too long for its room ends in "…" (C
 from __future__ import annotations
 
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from test_e2e_map_geometry import CHROMIUM, SIZES, TEXT_BOXES, overlaps
+from e2e_server import needs_chromium, serve
+from test_e2e_map_geometry import SIZES, TEXT_BOXES, overlaps
 
-pytestmark = pytest.mark.skipif(
-    not Path(CHROMIUM).exists(),
-    reason=f"no Chromium at {CHROMIUM} (make setup-test installs Debian's chromium)",
-)
+pytestmark = needs_chromium
 
 LONG = (
     "Ett mycket mycket långt fasnamn som aldrig tar slut utan fortsätter och fortsätter "
@@ -30,28 +26,6 @@ EXTRA = [
     ("x2", "مرحلة التجديد العربية"),
     ("x3", LONG),
 ]
-
-
-def _serve(folder: Path) -> Iterator[str]:
-    import uvicorn
-
-    from kundresa.web import create_app
-
-    app = create_app(folder)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
-    app.state.project.close()
 
 
 @pytest.fixture(scope="module")
@@ -68,25 +42,24 @@ def nine_stages(tmp_path_factory: pytest.TempPathFactory, demo_dir: Path) -> Ite
     head, sep, tail = text.partition("\npersonas:")
     assert sep, "the demo journey has personas after its stages"
     journey.write_text(head + "\n" + stages.rstrip("\n") + sep + tail, encoding="utf-8")
-    yield from _serve(folder)
+    with serve(folder) as server:
+        yield server.url
 
 
 @pytest.mark.parametrize("size", list(SIZES))
-def test_nine_stages_with_long_names_do_not_overlap(nine_stages: str, size: str) -> None:
-    from playwright.sync_api import sync_playwright
-
+def test_nine_stages_with_long_names_do_not_overlap(
+    browser: Any, nine_stages: str, size: str
+) -> None:
     width, height = SIZES[size]
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        page = browser.new_page(viewport={"width": width, "height": height})
-        errors: list[str] = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(f"{nine_stages}/?view=circle&lang=sv")
-        page.wait_for_load_state("networkidle")
-        assert errors == []
-        boxes = page.evaluate(TEXT_BOXES, "#map-circle")
-        box = page.locator("#map-circle").bounding_box()
-        browser.close()
+    page = browser.new_page(viewport={"width": width, "height": height})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{nine_stages}/?view=circle&lang=sv")
+    page.wait_for_load_state("networkidle")
+    assert errors == []
+    boxes = page.evaluate(TEXT_BOXES, "#map-circle")
+    box = page.locator("#map-circle").bounding_box()
+    page.close()
     texts = " ".join(b["text"] for b in boxes)
     assert "Medvet" in texts and "…" in texts, texts  # the long name is cut, not dropped
     assert len([b for b in boxes if b["text"].endswith("0")]) >= 4  # every stage has its count

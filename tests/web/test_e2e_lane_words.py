@@ -3,18 +3,11 @@ of the lane names in Swedish or Danish is broken mid-word (Chromium)."""
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
-from pathlib import Path
+from typing import Any
 
-import pytest
-from test_e2e_circle_labels import _serve
-from test_e2e_map_geometry import CHROMIUM
+from e2e_server import needs_chromium
 
-pytestmark = pytest.mark.skipif(
-    not Path(CHROMIUM).exists(),
-    reason=f"no Chromium at {CHROMIUM} (make setup-test installs Debian's chromium)",
-)
+pytestmark = needs_chromium
 
 #: Per lane header: the words wider than the room the header gives its text.
 TOO_WIDE = """() => {
@@ -35,22 +28,11 @@ TOO_WIDE = """() => {
 }"""
 
 
-@pytest.fixture(scope="module")
-def demo_url(tmp_path_factory: pytest.TempPathFactory, demo_dir: Path) -> Iterator[str]:
-    folder = tmp_path_factory.mktemp("lanes") / "demo"
-    shutil.copytree(demo_dir, folder)
-    yield from _serve(folder)
-
-
-def test_lane_words_are_never_broken_mid_word(demo_url: str) -> None:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        page = browser.new_page(viewport={"width": 1440, "height": 900})
-        for lang in ("sv", "da", "en"):
-            page.goto(f"{demo_url}/?lang={lang}")
-            page.wait_for_load_state("networkidle")
-            assert page.locator("#journey-map th.lane").count() > 3
-            assert page.evaluate(TOO_WIDE) == [], lang
-        browser.close()
+def test_lane_words_are_never_broken_mid_word(browser: Any, demo_url: str) -> None:
+    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    for lang in ("sv", "da", "en"):
+        page.goto(f"{demo_url}/?lang={lang}")
+        page.wait_for_load_state("networkidle")
+        assert page.locator("#journey-map th.lane").count() > 3
+        assert page.evaluate(TOO_WIDE) == [], lang
+    page.close()

@@ -10,27 +10,19 @@ line can be seen; no page scrolls sideways on a phone. Screenshots land in
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import socket
-import threading
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from e2e_server import needs_chromium
 from test_e2e import PAGES
 
-CHROMIUM = os.environ.get("KUNDRESA_CHROMIUM", "/usr/bin/chromium")
 SHOTS = Path(__file__).parent / "screenshots"
 SIZES = {"desktop": (1440, 900), "phone": (390, 844)}
 
-pytestmark = pytest.mark.skipif(
-    not Path(CHROMIUM).exists(),
-    reason=f"no Chromium at {CHROMIUM} (make setup-test installs Debian's chromium)",
-)
+pytestmark = needs_chromium
 
 #: The rectangles of every piece of visible text under the elements ``selector`` finds:
 #: one per line box of each text node (HTML), one per SVG <text> (the charts).
@@ -110,40 +102,9 @@ def test_overlaps_finds_overlapping_boxes() -> None:
 
 
 @pytest.fixture(scope="module")
-def base_url(tmp_path_factory: pytest.TempPathFactory, demo_dir: Path) -> Iterator[str]:
-    """A uvicorn server in a thread, serving a copy of the demo on a free port."""
-    import uvicorn
-
-    from kundresa.web import create_app
-
-    folder = tmp_path_factory.mktemp("geometry") / "demo"
-    shutil.copytree(demo_dir, folder)
-    app = create_app(folder)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
-    app.state.project.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        # --no-sandbox: CI runs as root, where Chromium's sandbox cannot start.
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield b
-        b.close()
+def base_url(demo_url: str) -> str:
+    """The session's server of the unchanged demo."""
+    return demo_url
 
 
 @pytest.fixture(scope="module", params=list(SIZES))

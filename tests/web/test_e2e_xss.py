@@ -11,11 +11,7 @@ be *shown* (as text) in a chart's tooltip.
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,8 +19,7 @@ from urllib.parse import quote
 
 import pytest
 import yaml
-
-CHROMIUM = os.environ.get("KUNDRESA_CHROMIUM", "/usr/bin/chromium")
+from e2e_server import needs_chromium, serve
 
 IMG = "<img src=x onerror=window.__xss=1>"
 SCRIPT = '"><script>window.__xss=2</script>'
@@ -33,9 +28,7 @@ EVIL_EVENT = f"signup {IMG}"
 EVIL_VALUE = f"vip {SCRIPT}"
 EVIL_CUSTOMER = f"cx{SVG}"
 
-pytestmark = pytest.mark.skipif(
-    not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM} (make setup-test)"
-)
+pytestmark = needs_chromium
 
 
 def _hostile_journey(path: Path) -> None:
@@ -79,10 +72,7 @@ def _hostile_events(folder: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def hostile_url(tmp_path_factory: pytest.TempPathFactory, demo_dir: Path) -> Iterator[str]:
-    import uvicorn
-
     from kundresa.project import Project
-    from kundresa.web import create_app
 
     folder = tmp_path_factory.mktemp("xss") / "demo"
     shutil.copytree(demo_dir, folder)
@@ -94,31 +84,8 @@ def hostile_url(tmp_path_factory: pytest.TempPathFactory, demo_dir: Path) -> Ite
         assert report.loaded > 0
     finally:
         project.close()
-    app = create_app(folder)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
-    app.state.project.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield b
-        b.close()
+    with serve(folder) as server:
+        yield server.url
 
 
 PAGES = [

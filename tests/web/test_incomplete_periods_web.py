@@ -50,3 +50,18 @@ def test_retention_and_lifecycle_mark_the_running_period(client: Any) -> None:
     months = client.get("/api/retention?period=month").json()["lifecycle"]
     assert [r["complete"] for r in months][-1] is False
     assert all(r["complete"] for r in months[:-1])
+
+
+def test_funnel_page_gives_each_trend_period_its_sample_size(client: Any) -> None:
+    from kundresa.report.units import format_count
+
+    data = client.get("/api/funnel?period=week").json()
+    trend = data["trend"]
+    page = client.get("/funnel?period=week&lang=sv").text
+    table = page.split('id="trend-table"', 1)[1].split("</table>", 1)[0]
+    assert "Kunder per period (n)" in page and ">Startad<" in table
+    rows = table.split("<tbody>", 1)[1].split("</tr>")[:-1]
+    assert len(rows) == len(trend)
+    for row, r in zip(rows, trend, strict=True):
+        assert f'data-value="{r["started"]}"' in row
+        assert format_count(r["started"], "sv") in row

@@ -12,7 +12,6 @@ from __future__ import annotations
 import gzip
 import http.client
 import shutil
-import socket
 import statistics
 import threading
 import time
@@ -22,36 +21,23 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from e2e_server import serve
 
 ROWS = 1_500_000  # limit in this test: 1,000,000 rows
 
 
 @pytest.fixture
 def served(tmp_path: Path, demo_dir: Path, monkeypatch: Any) -> Iterator[tuple[int, str]]:
-    import uvicorn
-
-    from kundresa.web import create_app
-
     monkeypatch.setenv("KUNDRESA_UPLOAD_MAX_ROWS", "1000000")
     folder = tmp_path / "demo"
     shutil.copytree(demo_dir, folder)
-    app = create_app(folder, token="t0ken")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    page = _request(port, "GET", "/login")[1].decode()
-    static = page.split('href="', 2)[2].split('"')[0] if "app.css" in page else "/static/app.css"
-    yield port, static
-    server.should_exit = True
-    thread.join(10)
-    app.state.project.close()
+    with serve(folder, token="t0ken") as server:
+        port = server.port
+        page = _request(port, "GET", "/login")[1].decode()
+        static = (
+            page.split('href="', 2)[2].split('"')[0] if "app.css" in page else "/static/app.css"
+        )
+        yield port, static
 
 
 def _request(

@@ -114,6 +114,11 @@ _TEXT: dict[str, tuple[str, str, str]] = {
     ),
     "time_to_convert": ("Time to convert", "Tid till konvertering", "Tid til konvertering"),
     "trend": ("Conversion trend", "Konverteringstrend", "Konverteringstrend"),
+    "trend_n": (
+        "Customers per period (n)",
+        "Kunder per period (n)",
+        "Kunder pr. periode (n)",
+    ),
     "step_customers": ("Customers at step", "Kunder i steg", "Kunder i trin"),
     "click_step": (
         "Click a step to list its customers.",

@@ -366,7 +366,14 @@
       var rows = data.trend;
       var series = trendSeries(rows, text.conversion, function (r) { return r.conversion; }, { areaStyle: { opacity: 0.12 } });
       var lg = legend(el, series.map(function (x) { return x.name; }), { show: series.length > 1 });
-      make(el, { tooltip: { trigger: "axis", valueFormatter: pct }, legend: lg.legend,
+      /* Each period's conversion with its sample size: a spike from a week with few
+         entrants is seen as such ("n" = customers who started the funnel then). */
+      make(el, { tooltip: { trigger: "axis", formatter: function (ps) {
+          var r = rows[ps[0].dataIndex];
+          return day(r.period) + (r.complete === false ? " (" + text.incomplete + ")" : "") + "\n" +
+            text.conversion + ": " + pct(r.conversion) + "\n" +
+            text.started + " (n): " + num(r.started) + " · " + text.converted + ": " + num(r.converted);
+        } }, legend: lg.legend,
         grid: { left: 62, right: 24, top: series.length > 1 ? lg.top + 8 : 20, bottom: 40 },
         xAxis: { type: "category", data: rows.map(function (r) { return day(r.period); }) },
         yAxis: { type: "value", axisLabel: { formatter: pct } },

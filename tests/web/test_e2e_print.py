@@ -4,62 +4,29 @@ row whole."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
+from e2e_server import needs_chromium
 
-CHROMIUM = os.environ.get("KUNDRESA_CHROMIUM", "/usr/bin/chromium")
-
-pytestmark = pytest.mark.skipif(
-    not Path(CHROMIUM).exists(),
-    reason=f"no Chromium at {CHROMIUM} (make setup-test installs Debian's chromium)",
-)
+pytestmark = needs_chromium
 
 PAGES = ["/", "/funnel", "/paths", "/retention", "/compare?by=variant", "/editor", "/data"]
 
 
 @pytest.fixture(scope="module")
-def print_url(tmp_path_factory: pytest.TempPathFactory, demo_dir: Path) -> Iterator[str]:
-    """A uvicorn server in a thread, serving a copy of the demo on a free port."""
-    import uvicorn
-
-    from kundresa.web import create_app
-
-    folder = tmp_path_factory.mktemp("print") / "demo"
-    shutil.copytree(demo_dir, folder)
-    app = create_app(folder)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
-    app.state.project.close()
+def print_url(demo_url: str) -> str:
+    """The session's server of the unchanged demo."""
+    return demo_url
 
 
 @pytest.fixture(scope="module")
-def printer() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        yield context.new_page()
-        browser.close()
+def printer(browser: Any) -> Iterator[Any]:
+    """One page (1280x900) for the module, in the session's Chromium."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    yield context.new_page()
+    context.close()
 
 
 def _visible(page: Any, selector: str) -> int:
