@@ -65,3 +65,18 @@ def test_project_drops_the_memo_when_the_data_change(project: Project) -> None:
     after = project._tagged_memo()
     assert after is not before
     assert project.run("stage_attribution").frame.shape[0] > 0
+
+
+def test_large_projects_tag_in_each_query(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above KEEP_TAGGED_EVENTS no tagged copy is kept (memory): the memo is off."""
+    import kundresa.project as module
+
+    monkeypatch.setattr(module, "KEEP_TAGGED_EVENTS", 10)
+    project.data_changed()
+    assert project._tagged_memo() is None
+    assert project.run("stage_attribution").frame.shape[0] > 0
+    monkeypatch.undo()
+    project.data_changed()
+    assert project._tagged_memo() is not None
