@@ -46,10 +46,10 @@ UPLOADS_DIR = "uploads"
 #: Results kept per project (least recently used dropped first).
 CACHE_SIZE = 256
 #: Up to this many events, analyses run through :meth:`Project.run` share one tagged copy of
-#: the events per version (a DuckDB temporary table, about 200 bytes an event with its
+#: the events per version (a DuckDB temporary table, about 230 bytes an event with its
 #: properties); above it each analysis tags the events in its own queries, as engines other
 #: than DuckDB always do.
-KEEP_TAGGED_EVENTS = 5_000_000
+KEEP_TAGGED_EVENTS = 3_000_000
 _SCOPE_KEYS = ("persona", "since", "until", "lang")
 
 
