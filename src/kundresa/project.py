@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CACHE_SIZE",
     "JOURNEY_FILE",
+    "KEEP_TAGGED_EVENTS",
     "STORE_DIR",
     "UPLOADS_DIR",
     "Project",
@@ -44,6 +45,11 @@ UPLOADS_DIR = "uploads"
 
 #: Results kept per project (least recently used dropped first).
 CACHE_SIZE = 256
+#: Up to this many events, analyses run through :meth:`Project.run` share one tagged copy of
+#: the events per version (a DuckDB temporary table, about 230 bytes an event with its
+#: properties); above it each analysis tags the events in its own queries, as engines other
+#: than DuckDB always do.
+KEEP_TAGGED_EVENTS = 3_000_000
 _SCOPE_KEYS = ("persona", "since", "until", "lang")
 
 
@@ -295,9 +301,9 @@ class Project:
     def close(self) -> None:
         """Release the warehouse (and its file lock)."""
         with self.lock:
-            if self._tagged is not None:
+            if self._tagged is not None and self._tagged[1] is not None:
                 self._tagged[1].release()
-                self._tagged = None
+            self._tagged = None
         self.warehouse.close()
 
     def __enter__(self) -> Project:
@@ -844,17 +850,26 @@ class Project:
         return _copy(result)
 
     def _tagged_memo(self) -> Any:
-        """The :class:`~kundresa.analytics.touchpoints.TaggedMemo` of this :meth:`version`;
-        the previous version's tables are released."""
+        """The :class:`~kundresa.analytics.touchpoints.TaggedMemo` of this :meth:`version`
+        (the previous version's tables are released), or ``None`` for a project of more than
+        :data:`KEEP_TAGGED_EVENTS` events or not on DuckDB."""
         from kundresa.analytics.touchpoints import TaggedMemo
 
         with self.lock:
             version = self.version()
             if self._tagged is not None and self._tagged[0] != version:
-                self._tagged[1].release()
+                if self._tagged[1] is not None:
+                    self._tagged[1].release()
                 self._tagged = None
             if self._tagged is None:
-                self._tagged = (version, TaggedMemo())
+                memo = None
+                if self.engine == "duckdb":
+                    try:  # a stored table's row count: no scan
+                        events = int(self.events.count().to_pyarrow().as_py())
+                    except Exception:  # no readable events: the analysis will say why
+                        events = KEEP_TAGGED_EVENTS + 1
+                    memo = TaggedMemo() if events <= KEEP_TAGGED_EVENTS else None
+                self._tagged = (version, memo)
             return self._tagged[1]
 
     def _run_in(self, name: str, scope: Scope, params: dict[str, Any]) -> Result:

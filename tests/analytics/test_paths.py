@@ -188,13 +188,18 @@ def test_paths_match_reference(rows, level, gap, collapse, start, end, steps) ->
         collapse_repeats=collapse,
     )
     want_links: Counter = Counter()
+    link_who: dict = defaultdict(set)
     for (nodes, more), n in counts.items():
         for k, (a, b) in enumerate(itertools.pairwise(nodes), start=1):
             want_links[(k, a, b)] += n
+            link_who[(k, a, b)] |= who[(nodes, more)]
         if not more:
             want_links[(len(nodes), nodes[-1], "(end)")] += n
-    got_links = {(r.source_step, r.source, r.target): r.count for r in links.itertuples()}
-    assert got_links == dict(want_links)
+            link_who[(len(nodes), nodes[-1], "(end)")] |= who[(nodes, more)]
+    got_links = {
+        (r.source_step, r.source, r.target): (r.count, r.customers) for r in links.itertuples()
+    }
+    assert got_links == {k: (n, len(link_who[k])) for k, n in want_links.items()}
 
 
 @settings_

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from kundresa.analytics.paths import directly_follows, paths
+from kundresa.analytics.paths import directly_follows, path_links, paths
 from kundresa.analytics.touchpoints import TaggedMemo, tag_events, using_tagged_memo
 from kundresa.attribution.journey import stage_attribution
 from kundresa.demo.generator import demo_journey_yaml, generate_events
@@ -32,6 +32,9 @@ def test_memo_gives_the_direct_tables(project: Project) -> None:
     for level in ("touchpoint", "stage"):
         want = paths(events, journey=journey, level=level, top=50, session_gap="30m")
         got = project.run("paths", level=level, top=50, session_gap="30m").frame
+        pd.testing.assert_frame_equal(got, want, check_dtype=False)
+        want = path_links(events, journey=journey, level=level, session_gap="30m")
+        got = project.run("path_links", level=level, session_gap="30m").frame
         pd.testing.assert_frame_equal(got, want, check_dtype=False)
         want = directly_follows(events, journey, level=level)
         got = project.run("dfg", level=level).frame
@@ -62,3 +65,18 @@ def test_project_drops_the_memo_when_the_data_change(project: Project) -> None:
     after = project._tagged_memo()
     assert after is not before
     assert project.run("stage_attribution").frame.shape[0] > 0
+
+
+def test_large_projects_tag_in_each_query(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above KEEP_TAGGED_EVENTS no tagged copy is kept (memory): the memo is off."""
+    import kundresa.project as module
+
+    monkeypatch.setattr(module, "KEEP_TAGGED_EVENTS", 10)
+    project.data_changed()
+    assert project._tagged_memo() is None
+    assert project.run("stage_attribution").frame.shape[0] > 0
+    monkeypatch.undo()
+    project.data_changed()
+    assert project._tagged_memo() is not None

@@ -305,3 +305,24 @@ def test_bad_options() -> None:
         stage_paths(t, journey(), "advocacy")
     with pytest.raises(ValueError, match="'nowhere' is not a stage"):
         stage_paths(t, journey(), "nowhere")
+
+
+@settings(max_examples=10, deadline=None)  # each example runs every transition's query
+@given(st.lists(row_st, max_size=30), st.sampled_from(["channel", "touchpoint"]))
+def test_stage_attribution_holders_match_paths(rows, level) -> None:
+    """``progressed_with`` / ``stalled_with`` (counted at once from the encoded paths) are
+    the customers whose stage path holds the node, counted path by path."""
+    events, j = table(rows), journey()
+    got = stage_attribution(events, j, level=level)
+    for s in got["from_stage"].unique():
+        holds: Counter = Counter()
+        for path, conv in zip(
+            *(stage_paths(events, j, s, level=level)[c] for c in ("path", "conversions")),
+            strict=True,
+        ):
+            for node in set(path):
+                holds[(node, conv > 0)] += 1
+        mine = got[got["from_stage"] == s]
+        assert {(r.channel, True): r.progressed_with for r in mine.itertuples()} | {
+            (r.channel, False): r.stalled_with for r in mine.itertuples()
+        } == {(c, moved): holds[(c, moved)] for c in mine["channel"] for moved in (True, False)}

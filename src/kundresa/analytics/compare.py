@@ -36,7 +36,7 @@ from kundresa.analytics._period import Period
 from kundresa.analytics._portable import count_true, property_keys, property_value
 from kundresa.analytics._stats import odds_ratio, two_proportion_test, wilson_interval, z_for
 from kundresa.analytics.funnel import Step, funnel_customers, parse_step
-from kundresa.analytics.stages import customer_segments, customer_stages
+from kundresa.analytics.stages import customer_segments
 from kundresa.analytics.touchpoints import tag_events
 from kundresa.model.events import CUSTOMER, EVENT, PROPERTIES, TIMESTAMP
 
@@ -195,8 +195,12 @@ def compare(
         levels = fc.select(CUSTOMER, _level=fc.level)
         keys = [str(parse_step(s)) for s in steps]
     else:
-        per = customer_stages(whole, journey, period=period)
-        levels = per.select(CUSTOMER, _level=per.highest)
+        # Each customer's highest stage (in the period; tagged on the whole history): what
+        # customer_stages gives as ``highest``, without its entry times, current stage and
+        # persona, which a comparison does not read.
+        staged = tag_events(whole, journey)
+        staged = period.filter(staged.filter(staged.stage_index.notnull()))
+        levels = staged.group_by(CUSTOMER).aggregate(_level=staged.stage_index.max())
         keys = list(journey.stage_ids)
     everyone = t.select(CUSTOMER).distinct()
     seg = customer_segments(whole, journey, by)

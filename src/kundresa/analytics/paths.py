@@ -36,7 +36,7 @@ from kundresa.analytics._ibis import US_PER_SECOND, cached, epoch_us, exact_medi
 from kundresa.analytics._period import Period, When, project_timezone
 from kundresa.analytics._portable import flag
 from kundresa.analytics.funnel import Step, parse_step
-from kundresa.analytics.touchpoints import EVENT_ORDER, tag_events
+from kundresa.analytics.touchpoints import EVENT_ORDER, keep, tag_events
 from kundresa.model.events import CHANNEL, CUSTOMER, EVENT, TIMESTAMP
 
 if TYPE_CHECKING:
@@ -184,6 +184,17 @@ def _anchored(
     return t.mutate(_k=t._pos, _more=t._len > steps)
 
 
+def _sequences(events: ir.Table, *, steps: int, **options: Any) -> ir.Table:
+    """One row per sequence counted: ``customer_id``, ``_seq``, its nodes ``_s0`` …
+    ``_s<steps-1>`` (null after its last kept node) and ``_more`` (it goes on beyond them, on
+    the cut side). Kept while a memo is in use: the paths table and its Sankey links read the
+    same table (see :func:`~kundresa.analytics.touchpoints.keep`)."""
+    kept = _anchored(events, steps=steps, **options)
+    cols = {f"_s{k}": kept.node.max(where=kept._k == k) for k in range(steps)}
+    per = kept.group_by([CUSTOMER, "_seq"]).aggregate(_more=kept._more.max(), **cols)
+    return keep(per)
+
+
 def paths(
     events: ir.Table,
     *,
@@ -248,7 +259,7 @@ def paths(
     0      home > pricing      2      1          1    0.5
     1  home > pricing > …      2      1          1    0.5
     """
-    kept = _anchored(
+    per = _sequences(
         events,
         level=level,
         journey=journey,
@@ -259,8 +270,7 @@ def paths(
         collapse_repeats=collapse_repeats,
         period=Period.parse(since, until, project_timezone(journey, timezone)),
     )
-    cols = {f"_s{k}": kept.node.max(where=kept._k == k) for k in range(steps)}
-    per = kept.group_by([CUSTOMER, "_seq"]).aggregate(_more=kept._more.max(), **cols)
+    cols = [f"_s{k}" for k in range(steps)]
     keys = [*cols, "_more"]
     grouped = per.group_by(keys).aggregate(count=per.count(), customers=per[CUSTOMER].nunique())
     df = grouped.to_pandas()
@@ -326,7 +336,9 @@ def path_links(
     2            2     blog            3    (end)      1          1
     3            2  pricing            3    (end)      1          1
     """
-    kept = _anchored(
+    if not isinstance(steps, int) or isinstance(steps, bool) or not 1 <= steps <= MAX_STEPS:
+        raise ValueError(f"steps must be a whole number from 1 to {MAX_STEPS}")
+    per = _sequences(
         events,
         level=level,
         journey=journey,
@@ -337,12 +349,20 @@ def path_links(
         collapse_repeats=collapse_repeats,
         period=Period.parse(since, until, project_timezone(journey, timezone)),
     )
-    w = ibis.window(group_by=[kept[CUSTOMER], kept._seq], order_by=kept._k)
-    nxt = kept.node.lead().over(w)
-    is_last = nxt.isnull()
-    target = ibis.cases((is_last & ~kept._more, END), else_=nxt)
-    links = kept.mutate(_t=target).filter(lambda r: r._t.notnull())
-    grouped = links.group_by(_k=links._k, source=links.node, target=links._t).aggregate(
+    # Step k → k+1 of each sequence; after its last kept node, (end) unless it goes on.
+    parts = []
+    for k in range(steps):
+        source = per[f"_s{k}"]
+        following = per[f"_s{k + 1}"] if k + 1 < steps else ibis.null("string")
+        target = ibis.cases((following.notnull(), following), (~per._more, END))
+        parts.append(
+            per.filter(source.notnull()).select(
+                CUSTOMER, _k=ibis.literal(k, type="int64"), source=source, _t=target
+            )
+        )
+    links = ibis.union(*parts, distinct=False) if len(parts) > 1 else parts[0]
+    links = links.filter(links._t.notnull())
+    grouped = links.group_by(_k=links._k, source=links.source, target=links._t).aggregate(
         count=links.count(), customers=links[CUSTOMER].nunique()
     )
     df = grouped.to_pandas()

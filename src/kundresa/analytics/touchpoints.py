@@ -32,6 +32,7 @@ __all__ = [
     "apply_channel_matches",
     "condition_expr",
     "is_kept",
+    "keep",
     "match_expr",
     "persona_expr",
     "staged_events",
@@ -122,11 +123,12 @@ class TaggedMemo:
     Parameters
     ----------
     limit
-        Tagged tables kept (the least recently used is released first): the whole history
-        and a few personas' customers.
+        Tables kept (the least recently used is released first): tagged events of the
+        whole history and of a few personas' customers, and intermediate tables that
+        several analyses share (:func:`keep`).
     """
 
-    def __init__(self, limit: int = 3) -> None:
+    def __init__(self, limit: int = 6) -> None:
         self.limit = limit
         self._tables: OrderedDict[Any, tuple[Any, ir.Table]] = OrderedDict()
         self._lock = threading.RLock()
@@ -152,6 +154,28 @@ class TaggedMemo:
             name = f"kundresa_tagged_{next(_NAMES)}"
             table = backend.create_table(name, _tag(events, journey), temp=True)
             self._tables[key] = (journey, table)
+            while len(self._tables) > self.limit:
+                _, (_, old) = self._tables.popitem(last=False)
+                _drop(old)
+            return table
+
+    def kept(self, t: ir.Table) -> ir.Table | None:
+        """``t`` computed once and kept (a temporary table on DuckDB) for the analyses that
+        read the same expression, or ``None`` when ``t`` is not on DuckDB."""
+        try:
+            backend = t._find_backend(use_default=False)
+        except Exception:
+            return None
+        if getattr(backend, "name", None) != "duckdb":
+            return None
+        key = ("kept", t.op())
+        with self._lock:
+            hit = self._tables.get(key)
+            if hit is not None:
+                self._tables.move_to_end(key)
+                return hit[1]
+            table = backend.create_table(f"kundresa_kept_{next(_NAMES)}", t, temp=True)
+            self._tables[key] = (None, table)
             while len(self._tables) > self.limit:
                 _, (_, old) = self._tables.popitem(last=False)
                 _drop(old)
@@ -191,6 +215,15 @@ def using_tagged_memo(memo: TaggedMemo | None) -> Iterator[None]:
         yield
     finally:
         _MEMO.reset(token)
+
+
+def keep(t: ir.Table) -> ir.Table:
+    """``t`` as a kept table while a memo is in use (:func:`using_tagged_memo`): analyses
+    that build the same intermediate table (the per-sequence paths of the paths page's table
+    and Sankey links) compute it once. Without a memo, or off DuckDB, ``t`` itself."""
+    memo = _MEMO.get()
+    kept = memo.kept(t) if memo is not None else None
+    return t if kept is None else kept
 
 
 def is_kept(t: ir.Table) -> bool:

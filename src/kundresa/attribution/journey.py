@@ -71,10 +71,11 @@ def _node(t: ir.Table, level: str) -> ir.StringValue:
     return (t[CHANNEL] if level == "channel" else t["touchpoint"]).cast("string")
 
 
-def _frame(rows: pa.Table, keys: list[str]) -> pd.DataFrame:
+def _frame(rows: pa.Table, keys: list[str], *, ages: bool = True) -> pd.DataFrame:
     """Touch rows (sorted by ``keys``, then in event order) grouped into one path per key,
-    with ages. Groups are the runs of equal keys (found with Arrow and numpy; a pandas
-    group-by with tuple aggregation takes seconds per million rows)."""
+    with ages (unless not ``ages``: a column of ``None``). Groups are the runs of equal keys
+    (found with Arrow and numpy; a pandas group-by with tuple aggregation takes seconds per
+    million rows)."""
     n = rows.num_rows
     if n == 0:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in PATH_COLUMNS})
@@ -88,7 +89,7 @@ def _frame(rows: pa.Table, keys: list[str]) -> pd.DataFrame:
     starts = np.flatnonzero(change)
     ends = [*starts[1:].tolist(), n]
     nodes = rows.column("node").to_pylist()
-    ages = rows.column("age").to_numpy(zero_copy_only=False).astype("float64").tolist()
+    age = rows.column("age").to_numpy(zero_copy_only=False).astype("float64").tolist()
     converted = rows.column("converted").to_numpy(zero_copy_only=False).astype("float64")
     values = rows.column("value").to_numpy(zero_copy_only=False).astype("float64")
     bounds = list(zip(starts.tolist(), ends, strict=True))
@@ -99,7 +100,7 @@ def _frame(rows: pa.Table, keys: list[str]) -> pd.DataFrame:
             "conversions": conversions,
             "value": np.nan_to_num(np.fmax.reduceat(values, starts), nan=0.0),
             "nulls": 1.0 - conversions,
-            "ages": [tuple(ages[a:b]) for a, b in bounds],
+            "ages": [tuple(age[a:b]) for a, b in bounds] if ages else [None] * len(bounds),
         }
     )
     return out[PATH_COLUMNS]
@@ -271,7 +272,13 @@ def stage_paths(
 
 
 def _stage_paths(
-    t: ir.Table, k: int, level: str, window: float | None, period: Period | None = None
+    t: ir.Table,
+    k: int,
+    level: str,
+    window: float | None,
+    period: Period | None = None,
+    *,
+    ages: bool = True,
 ) -> pd.DataFrame:
     """:func:`stage_paths` of stage number ``k`` (1-based) from tagged events ``t``; with a
     ``period``, the customers who first entered the stage in it (``t`` ends at its end)."""
@@ -307,7 +314,7 @@ def _stage_paths(
         value=touches.value,
     )
     df = _read_sorted(rows, [CUSTOMER])
-    paths = _frame(df, [CUSTOMER])
+    paths = _frame(df, [CUSTOMER], ages=ages)
     # Every customer in the stage counts, touched or not: those without a touch (in the
     # lookback) get the path ("(no touch)",), progressing or not.
     population = entered.left_join(out, CUSTOMER).select(CUSTOMER, "_out").to_pyarrow()
@@ -422,26 +429,32 @@ def _stage_attribution(
     lang: str | None,
     period: Period | None = None,
 ) -> pd.DataFrame:
-    from kundresa.attribution.models import markov
+    from kundresa.attribution._markov import markov_encoded
+    from kundresa.attribution._paths import encode
 
+    if isinstance(order, bool) or not isinstance(order, int | np.integer) or not 1 <= order <= 4:
+        raise ValueError(f"order must be 1, 2, 3 or 4, not {order!r}")
     rows: list[pd.DataFrame] = []
     ids = list(journey.stage_ids)
     for i, s in enumerate(ids[:-1]):
-        paths = _stage_paths(tagged, i + 1, level, window, period)
+        # The Markov chain reads no ages: they are not built.
+        paths = _stage_paths(tagged, i + 1, level, window, period, ages=False)
         if paths.empty:
             continue
         progressed = float(paths["conversions"].sum())
-        result = markov(paths[["path", "conversions", "value", "nulls"]], order=order)
+        enc = encode(paths[["path", "conversions", "value", "nulls"]])
+        result = markov_encoded(enc, order=int(order))
         df = result.attribution[["channel", "conversions", "share"]].copy()
         effects = result.removal_effects.set_index("channel")["removal_effect"]
         df["removal_effect"] = df["channel"].map(effects).astype("float64")
-        holds: dict[str, list[float]] = {}
-        for path, conv in zip(paths["path"], paths["conversions"], strict=True):
-            for node in set(path):
-                pair = holds.setdefault(node, [0.0, 0.0])
-                pair[0 if conv > 0 else 1] += 1
-        df["progressed_with"] = [holds.get(c, [0, 0])[0] for c in df["channel"]]
-        df["stalled_with"] = [holds.get(c, [0, 0])[1] for c in df["channel"]]
+        # Customers whose path holds each node, progressing or not: each (path, node) pair
+        # once, counted per node code.
+        n = enc.n_channels
+        pairs = np.unique(enc.path_of_touch() * n + enc.codes)
+        node, moved = pairs % n, enc.conversions[pairs // n] > 0
+        code = np.searchsorted(enc.channels, df["channel"].to_numpy(dtype=object))
+        df["progressed_with"] = np.bincount(node[moved], minlength=n)[code]
+        df["stalled_with"] = np.bincount(node[~moved], minlength=n)[code]
         total_with = df["progressed_with"] + df["stalled_with"]
         df["progression_rate_with"] = (df["progressed_with"] / total_with).where(total_with > 0)
         df.insert(0, "progressed", progressed)
