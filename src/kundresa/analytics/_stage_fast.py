@@ -108,8 +108,7 @@ def staged_rows(events: ir.Table, journey: Journey, *, ids: bool = False) -> Sta
         code = ibis.ifelse(flags[plan.plain[p]], p, code)
     for j, k in enumerate(plan.nth):
         code = code + ibis.ifelse(flags[k], (plan.none + 1) << j, 0)
-    t = t.mutate(_us=epoch_us(t[TIMESTAMP]), _c=code.cast("int64"))
-    t = t.filter(t._c != plan.none)
+    t = t.select(CUSTOMER, *EVENT_ORDER, _us=epoch_us(t[TIMESTAMP]), _c=code.cast("int64"))
     # The time span of all events (one column scanned), so that packed rows cannot overflow.
     whole = epoch_us(events[TIMESTAMP])
     span = events.aggregate(lo=whole.min(), hi=whole.max()).to_pyarrow()
@@ -119,7 +118,11 @@ def staged_rows(events: ir.Table, journey: Journey, *, ids: bool = False) -> Sta
         return StagedRows(np.zeros(1, np.int64), nothing, nothing, _no_ids(ids))
     if (hi - lo).bit_length() + plan.bits > 62:
         return _tagged_rows(events, journey, ids=ids)
-    packed = ((t._us - lo) * (1 << plan.bits) + t._c).cast("int64")
+    # Null for events that fit no touchpoint: the list aggregation leaves them out (filtering
+    # the rows first would make DuckDB evaluate every touchpoint's condition twice).
+    packed = ibis.ifelse(
+        t._c != plan.none, ((t._us - lo) * (1 << plan.bits) + t._c).cast("int64"), None
+    )
     bounds, values, customers = _fetch(t, packed, plan.bits, ids=ids)
     us = (values >> plan.bits) + lo
     stage = assign_stages(bounds, values & ((1 << plan.bits) - 1), *plan.arrays())
@@ -135,8 +138,8 @@ def _no_ids(ids: bool) -> pa.Array | None:
 def _fetch(
     t: ir.Table, packed: ir.IntegerValue, shift: int, *, ids: bool
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], pa.Array | None]:
-    """Each customer's ``packed`` rows (``time << shift | payload``), sorted by time; rows at
-    one instant with different payloads in DuckDB's full event order."""
+    """Each customer's ``packed`` rows (``time << shift | payload``; null: not read), sorted
+    by time; rows at one instant with different payloads in DuckDB's full event order."""
     from kundresa.analytics._stage_kernels import sort_runs
 
     grouped = t.group_by(CUSTOMER).aggregate(_p=packed.collect())
@@ -146,6 +149,7 @@ def _fetch(
     values = np.array(lists.flatten().to_numpy(zero_copy_only=False), dtype=np.int64)
     customers: pa.Array | None = arrow[CUSTOMER].combine_chunks() if ids else None
     if sort_runs(values, bounds, shift):
+        t = t.filter(packed.notnull())
         ordered = (
             t.order_by([t[CUSTOMER], *(t[c] for c in EVENT_ORDER)])
             .select(CUSTOMER, _p=packed)
