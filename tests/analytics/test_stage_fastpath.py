@@ -17,7 +17,12 @@ from hypothesis import strategies as st
 
 from kundresa.analytics import _stage_fast
 from kundresa.analytics._fast import portable
-from kundresa.analytics._stage_kernels import distinct_per_key, sort_runs, stage_walk
+from kundresa.analytics._stage_kernels import (
+    assign_stages,
+    distinct_per_key,
+    sort_runs,
+    stage_walk,
+)
 from kundresa.analytics.journeys import stage_analysis, time_in_stage, transition_matrix
 from kundresa.analytics.stages import stage_funnel
 from kundresa.model.parse import parse_journey
@@ -185,3 +190,19 @@ def test_distinct_per_key() -> None:
     key = np.array([1, 1, 2, 1, 0, 1], np.int64)
     mask = np.array([True, True, True, True, False, True])
     assert distinct_per_key(customer, key, mask, 3).tolist() == [0, 3, 1]
+
+
+def test_assign_stages_by_hand() -> None:
+    # Touchpoints in file order: 0 buy (stage 3), 1 repeat buy nth 2 (stage 4), 2 ad (stage 1).
+    # plain = (0, 2), nth = (1,): code = nth_bits * 3 + p.
+    plain = np.array([0, 2], np.int64)
+    nth = np.array([1], np.int64)
+    need = np.array([2], np.int64)
+    stage_of = np.array([3, 4, 1], np.int64)
+    buy, ad, nothing_but_nth = 1 * 3 + 0, 0 * 3 + 1, 1 * 3 + 2
+    code = np.array([buy, buy, ad, nothing_but_nth, nothing_but_nth, buy], np.int64)
+    bounds = np.array([0, 3, 6], np.int64)
+    # The plain "buy" comes first in the file, so a second buy is still a buy (3); an event
+    # that fits only the nth touchpoint is taken from its second one on (0, then 4); counts
+    # start again for each customer.
+    assert assign_stages(bounds, code, plain, nth, need, stage_of).tolist() == [3, 3, 1, 0, 4, 3]

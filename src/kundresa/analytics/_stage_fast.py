@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import ibis
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
@@ -27,7 +28,7 @@ import pyarrow.compute as pc
 from kundresa.analytics._fast import fast_path, fast_path_parts
 from kundresa.analytics._ibis import epoch_us
 from kundresa.analytics._period import Period
-from kundresa.analytics.touchpoints import EVENT_ORDER, tag_events
+from kundresa.analytics.touchpoints import EVENT_ORDER, match_expr, tag_events
 from kundresa.model.events import CUSTOMER, TIMESTAMP
 
 if TYPE_CHECKING:
@@ -85,25 +86,70 @@ def staged_rows(events: ir.Table, journey: Journey, *, ids: bool = False) -> Sta
     """The staged events of ``events`` (touchpoints tagged on the whole history), in each
     customer's event order (time; ties by event name, then event id).
 
-    DuckDB groups each customer's staged events into one list of packed ``int64`` rows (a
-    hash aggregation, no global sort); each list is sorted in the compiled
-    :func:`~kundresa.analytics._stage_kernels.sort_runs`. When a customer has events of
-    different stages at one instant, only the full tie rule can order them: the rows are then
-    read again in DuckDB's ``ORDER BY`` customer and event order. ``ids`` also returns the
-    customer ids.
+    DuckDB evaluates each touchpoint's ``event`` and ``where`` on every event and groups the
+    events that fit one into one list of packed ``int64`` rows per customer (time and which
+    touchpoints fit; a hash aggregation, no sort); each list is sorted in the compiled
+    :func:`~kundresa.analytics._stage_kernels.sort_runs`, and
+    :func:`~kundresa.analytics._stage_kernels.assign_stages` counts the ``nth`` touchpoints
+    and gives each event its stage as :func:`~kundresa.analytics.touchpoints.tag_events`
+    does. When a customer has events that fit different touchpoints at one instant, only the
+    full tie rule can order them: the rows are then read again in DuckDB's ``ORDER BY``
+    customer and event order. ``ids`` also returns the customer ids.
     """
+    from kundresa.analytics._stage_kernels import assign_stages
+
+    plan = _TagPlan.of(journey)
+    if plan is None:
+        return _tagged_rows(events, journey, ids=ids)
+    t = events
+    flags = [match_expr(t, tp.match) for tp in journey.touchpoints]
+    code: ir.IntegerValue = ibis.literal(plan.none, type="int64")
+    for p in reversed(range(len(plan.plain))):
+        code = ibis.ifelse(flags[plan.plain[p]], p, code)
+    for j, k in enumerate(plan.nth):
+        code = code + ibis.ifelse(flags[k], (plan.none + 1) << j, 0)
+    t = t.select(CUSTOMER, *EVENT_ORDER, _us=epoch_us(t[TIMESTAMP]), _c=code.cast("int64"))
+    # The time span of all events (one column scanned), so that packed rows cannot overflow.
+    whole = epoch_us(events[TIMESTAMP])
+    span = events.aggregate(lo=whole.min(), hi=whole.max()).to_pyarrow()
+    lo, hi = span["lo"][0].as_py(), span["hi"][0].as_py()
+    if lo is None:
+        nothing = np.zeros(0, np.int64)
+        return StagedRows(np.zeros(1, np.int64), nothing, nothing, _no_ids(ids))
+    if (hi - lo).bit_length() + plan.bits > 62:
+        return _tagged_rows(events, journey, ids=ids)
+    # Null for events that fit no touchpoint: the list aggregation leaves them out (filtering
+    # the rows first would make DuckDB evaluate every touchpoint's condition twice).
+    packed = ibis.ifelse(
+        t._c != plan.none, ((t._us - lo) * (1 << plan.bits) + t._c).cast("int64"), None
+    )
+    bounds, values, customers = _fetch(t, packed, plan.bits, ids=ids)
+    us = (values >> plan.bits) + lo
+    stage = assign_stages(bounds, values & ((1 << plan.bits) - 1), *plan.arrays())
+    keep = stage > 0
+    kept_before = np.concatenate([[0], np.cumsum(keep, dtype=np.int64)])
+    return StagedRows(kept_before[bounds], us[keep], stage[keep], customers)
+
+
+def _no_ids(ids: bool) -> pa.Array | None:
+    return pa.array([], pa.string()) if ids else None
+
+
+def _fetch(
+    t: ir.Table, packed: ir.IntegerValue, shift: int, *, ids: bool
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], pa.Array | None]:
+    """Each customer's ``packed`` rows (``time << shift | payload``; null: not read), sorted
+    by time; rows at one instant with different payloads in DuckDB's full event order."""
     from kundresa.analytics._stage_kernels import sort_runs
 
-    t = tag_events(events, journey)
-    t = t.filter(t.stage_index.notnull())
-    packed = (epoch_us(t[TIMESTAMP]) * (1 << SHIFT) + t.stage_index).cast("int64")
     grouped = t.group_by(CUSTOMER).aggregate(_p=packed.collect())
     arrow = grouped.select(*([CUSTOMER] if ids else []), "_p").to_pyarrow().combine_chunks()
     lists = arrow["_p"].combine_chunks()
     bounds = _offsets(lists)
     values = np.array(lists.flatten().to_numpy(zero_copy_only=False), dtype=np.int64)
     customers: pa.Array | None = arrow[CUSTOMER].combine_chunks() if ids else None
-    if sort_runs(values, bounds, SHIFT):
+    if sort_runs(values, bounds, shift):
+        t = t.filter(packed.notnull())
         ordered = (
             t.order_by([t[CUSTOMER], *(t[c] for c in EVENT_ORDER)])
             .select(CUSTOMER, _p=packed)
@@ -114,7 +160,61 @@ def staged_rows(events: ir.Table, journey: Journey, *, ids: bool = False) -> Sta
         bounds = _bounds(who)
         values = np.asarray(ordered["_p"].to_numpy(), dtype=np.int64)
         customers = who.take(pa.array(bounds[:-1])) if ids else None
+    return bounds, values, customers
+
+
+def _tagged_rows(events: ir.Table, journey: Journey, *, ids: bool) -> StagedRows:
+    """:func:`staged_rows` with the stages tagged by DuckDB
+    (:func:`~kundresa.analytics.touchpoints.tag_events`, ``nth`` as window sums): for
+    journeys whose touchpoint combinations do not fit a packed row."""
+    t = tag_events(events, journey)
+    t = t.filter(t.stage_index.notnull())
+    packed = (epoch_us(t[TIMESTAMP]) * (1 << SHIFT) + t.stage_index).cast("int64")
+    bounds, values, customers = _fetch(t, packed, SHIFT, ids=ids)
     return StagedRows(bounds, values >> SHIFT, values & ((1 << SHIFT) - 1), customers)
+
+
+@dataclass(frozen=True)
+class _TagPlan:
+    """How a packed row's payload says which touchpoints an event fits: ``code = nth_bits *
+    (none + 1) + p``, where ``p`` is the first touchpoint without ``nth`` (file order) the
+    event fits (``none`` = ``len(plain)`` if it fits none) and bit ``j`` of ``nth_bits`` says
+    whether it fits the ``j``-th touchpoint with an ``nth``."""
+
+    plain: tuple[int, ...]
+    nth: tuple[int, ...]
+    need: tuple[int, ...]
+    stage_of: tuple[int, ...]
+    bits: int
+
+    @property
+    def none(self) -> int:
+        return len(self.plain)
+
+    @classmethod
+    def of(cls, journey: Journey) -> _TagPlan | None:
+        """The plan, or None when the payload would not leave enough bits for the time."""
+        tps = journey.touchpoints
+        nth = tuple(k for k, tp in enumerate(tps) if tp.match.nth is not None and tp.match.nth > 1)
+        plain = tuple(k for k in range(len(tps)) if k not in nth)
+        bits = ((len(plain) + 1) << len(nth)).bit_length()
+        if bits > 12:
+            return None
+        index = {s: i + 1 for i, s in enumerate(journey.stage_ids)}
+        return cls(
+            plain,
+            nth,
+            tuple(int(tps[k].match.nth or 1) for k in nth),
+            tuple(index[tp.stage] for tp in tps),
+            bits,
+        )
+
+    def arrays(self) -> tuple[npt.NDArray[np.int64], ...]:
+        """``plain``, ``nth``, ``need`` and ``stage_of`` as arrays, for the kernel."""
+        return tuple(
+            np.asarray(a, dtype=np.int64).reshape(-1)
+            for a in (self.plain, self.nth, self.need, self.stage_of)
+        )
 
 
 def period_us(period: Period) -> tuple[int, int]:

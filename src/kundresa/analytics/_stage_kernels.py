@@ -18,7 +18,7 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["NONE", "distinct_per_key", "sort_runs", "stage_walk"]
+__all__ = ["NONE", "assign_stages", "distinct_per_key", "sort_runs", "stage_walk"]
 
 NONE = np.iinfo(np.int64).min
 """The missing time (no entry of a stage, a visit not left) in the kernels' outputs."""
@@ -205,3 +205,71 @@ def distinct_per_key(
         ``int64[size]``: how many customers have a counted row with each key.
     """
     return _distinct_per_key(customer, key, mask, size)
+
+
+@numba.njit(cache=True, nogil=True)
+def _assign_stages(
+    bounds: npt.NDArray[np.int64],
+    code: npt.NDArray[np.int64],
+    plain: npt.NDArray[np.int64],
+    nth: npt.NDArray[np.int64],
+    need: npt.NDArray[np.int64],
+    stage_of: npt.NDArray[np.int64],
+) -> npt.NDArray[np.int64]:
+    n_plain = plain.shape[0]
+    n_nth = nth.shape[0]
+    stage = np.zeros(code.shape[0], np.int64)
+    counts = np.zeros(max(n_nth, 1), np.int64)
+    big = np.iinfo(np.int64).max
+    for c in range(bounds.shape[0] - 1):
+        counts[:] = 0
+        for r in range(bounds[c], bounds[c + 1]):
+            bits = code[r] // (n_plain + 1)
+            p = code[r] % (n_plain + 1)
+            best = big
+            if p < n_plain:
+                best = plain[p]
+            for j in range(n_nth):
+                if (bits >> j) & 1:
+                    counts[j] += 1
+                    if counts[j] >= need[j] and nth[j] < best:
+                        best = nth[j]
+            if best != big:
+                stage[r] = stage_of[best]
+    return stage
+
+
+def assign_stages(
+    bounds: npt.NDArray[np.int64],
+    code: npt.NDArray[np.int64],
+    plain: npt.NDArray[np.int64],
+    nth: npt.NDArray[np.int64],
+    need: npt.NDArray[np.int64],
+    stage_of: npt.NDArray[np.int64],
+) -> npt.NDArray[np.int64]:
+    """Each event's stage, as :func:`kundresa.analytics.touchpoints.tag_events` assigns it:
+    the stage of the first touchpoint (file order) the event fits, a touchpoint with
+    ``nth: n`` only from the customer's n-th event that fits it (counted in event order).
+
+    Parameters
+    ----------
+    bounds
+        ``int64[c + 1]``: customer ``i``'s rows are ``bounds[i]:bounds[i + 1]``, each in
+        the customer's event order.
+    code
+        ``int64[n]``: ``nth_bits * (len(plain) + 1) + p``: ``p`` indexes ``plain`` (the
+        first touchpoint without ``nth`` the event fits; ``len(plain)`` if none) and bit
+        ``j`` of ``nth_bits`` says the event fits touchpoint ``nth[j]``.
+    plain, nth
+        File positions of the touchpoints without and with an ``nth`` (above 1).
+    need
+        The ``nth`` of each touchpoint of ``nth``.
+    stage_of
+        The 1-based stage index of every touchpoint, by file position.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``int64[n]``: each event's stage index, 0 where no touchpoint takes it.
+    """
+    return _assign_stages(bounds, code, plain, nth, need, stage_of)
