@@ -64,6 +64,42 @@ def duckdb_events(path: Path, *, memory_limit: str | None = None, temp_dir: str 
     return con, con.read_parquet(str(path), table_name="events")
 
 
+def store_events(path: Path):
+    """Our input from a project's warehouse: the Parquet file's rows in a warehouse file
+    beside it (``<stem>.store.duckdb``, built once) in the journey-ordered layout
+    (:mod:`kundresa.store.layout`), read as ``kundresa`` commands read a project
+    (:func:`kundresa.store.engines.events_table`). The rows are copied with SQL rather than
+    by ``Warehouse.ingest`` (whose parsing of every value as text is not what is measured),
+    then put in the store order by :func:`kundresa.store.layout.reorganise`.
+    """
+    from kundresa.store import layout
+    from kundresa.store.engines import events_table
+    from kundresa.store.warehouse import Warehouse
+
+    target = path.with_name(path.stem + ".store.duckdb")
+    if not target.exists():
+        building = target.with_name(target.name + ".building")
+        building.unlink(missing_ok=True)
+        wh = Warehouse(building)
+        con = wh.con
+        con.execute("BEGIN TRANSACTION")
+        con.execute(
+            "INSERT INTO events BY NAME SELECT *, (row_number() OVER ())::UHUGEINT AS _key, "
+            f"1 AS _ingest FROM read_parquet('{path}')"
+        )
+        n = con.execute("SELECT count(*) FROM events").fetchone()[0]
+        con.execute(
+            "INSERT INTO ingests VALUES (1, now(), now(), [?], ?, ?, 0, 0, NULL)",
+            [path.name, n, n],
+        )
+        layout.reorganise(con, 1)
+        con.execute("COMMIT")
+        wh.close()
+        building.rename(target)
+    wh = Warehouse(target, read_only=True)
+    return wh, events_table("duckdb", wh)
+
+
 def demo_journey():
     """The demo company's journey (kundresa-5 stages), which fits the generated events."""
     from kundresa.demo.generator import demo_journey_yaml

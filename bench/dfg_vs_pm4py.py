@@ -29,16 +29,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import duckdb_events, emit, median, timed
+from _common import duckdb_events, emit, median, store_events, timed
 from generate import SHAPES, generate, parse_size
 
 START, END = "(start)", "(end)"
 
 
-def ours(path: Path):
+def ours(path: Path, store: bool = False):
     from kundresa.analytics.paths import directly_follows
 
-    _, events = duckdb_events(path)
+    # --store: a project's warehouse in the journey-ordered layout; else the Parquet file.
+    _, events = store_events(path) if store else duckdb_events(path)
 
     def run():
         return directly_follows(events, level="event")
@@ -102,12 +103,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--shape", choices=SHAPES, default="demo", help="the data's shape")
+    ap.add_argument("--store", action="store_true", help="ours reads a journey-ordered warehouse")
     args = ap.parse_args(argv)
     rows = parse_size(args.size)
     path = generate(rows, shape=args.shape)
 
     # Interleaved (peer, ours, peer, ours...) so that the machine's load hits both alike.
-    run_peer, run_ours = peer(load_frame(path)), ours(path)
+    run_peer, run_ours = peer(load_frame(path)), ours(path, args.store)
     t_peer, t_ours = [], []
     r_peer = df = None
     for _ in range(args.warmup):
@@ -123,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
         problems += [f"{name} {d}" for d in diff(a, b)]
     equal = not problems
     speedup = median(t_peer) / median(t_ours)
-    print(f"directly-follows graph, {args.size} {args.shape} events")
+    source = "journey-ordered store" if args.store else "Parquet file"
+    print(f"directly-follows graph, {args.size} {args.shape} events, ours from the {source}")
     print(
         f"  edges {len(r_ours[0])} (pm4py {len(r_peer[0])}), "
         f"{sum(r_ours[0].values()):,} pairs; {'EQUAL' if equal else 'DIFFERENT'}"
@@ -136,6 +139,7 @@ def main(argv: list[str] | None = None) -> int:
             "bench": "dfg",
             "size": args.size,
             "shape": args.shape,
+            "store": args.store,
             "edges": len(r_ours[0]),
             "pairs": sum(r_ours[0].values()),
             "equal": equal,

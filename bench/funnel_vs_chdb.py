@@ -39,15 +39,24 @@ from _common import (
     duckdb_events,
     emit,
     median,
+    store_events,
     timed,
 )
 from generate import SHAPE_STEPS, SHAPES, generate, parse_size
 
 
-def ours(path: Path, memory_limit: str | None = None, steps: tuple[str, ...] = FUNNEL_STEPS):
+def ours(
+    path: Path,
+    memory_limit: str | None = None,
+    steps: tuple[str, ...] = FUNNEL_STEPS,
+    store: bool = False,
+):
     from kundresa.analytics.funnel import event_funnel
 
-    _, events = duckdb_events(path, memory_limit=memory_limit)
+    if store:  # a project's warehouse in the journey-ordered layout
+        _, events = store_events(path)
+    else:
+        _, events = duckdb_events(path, memory_limit=memory_limit)
 
     def run() -> list[int]:
         df = event_funnel(events, list(steps), window=f"{WINDOW_DAYS}d", order="ordered")
@@ -77,9 +86,7 @@ def peer(path: Path, steps: tuple[str, ...] = FUNNEL_STEPS):
     def run() -> list[int]:
         df = chdb.query(sql, "DataFrame")
         by_level = {int(lv): int(n) for lv, n in zip(df["level"], df["customers"], strict=True)}
-        return [
-            sum(n for lv, n in by_level.items() if lv >= j) for j in range(1, len(steps) + 1)
-        ]
+        return [sum(n for lv, n in by_level.items() if lv >= j) for j in range(1, len(steps) + 1)]
 
     return run
 
@@ -91,13 +98,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--memory-limit", default=None, help="DuckDB memory_limit for ours")
     ap.add_argument("--shape", choices=SHAPES, default="demo", help="the data's shape")
+    ap.add_argument("--store", action="store_true", help="ours reads a journey-ordered warehouse")
     args = ap.parse_args(argv)
     rows = parse_size(args.size)
     path = generate(rows, shape=args.shape)
     steps = SHAPE_STEPS[args.shape]
 
     # Interleaved (peer, ours, peer, ours...) so that the machine's load hits both alike.
-    run_peer, run_ours = peer(path, steps), ours(path, args.memory_limit, steps)
+    run_peer, run_ours = peer(path, steps), ours(path, args.memory_limit, steps, args.store)
     t_peer, t_ours = [], []
     c_peer = c_ours = None
     for _ in range(args.warmup):
@@ -109,7 +117,11 @@ def main(argv: list[str] | None = None) -> int:
         t_ours += t
     ratio = median(t_ours) / median(t_peer)
     equal = c_ours == c_peer
-    print(f"funnel {' > '.join(steps)} ({WINDOW_DAYS}d, ordered), {args.size} {args.shape} events")
+    source = "journey-ordered store" if args.store else "Parquet file"
+    print(
+        f"funnel {' > '.join(steps)} ({WINDOW_DAYS}d, ordered), {args.size} {args.shape} "
+        f"events, ours from the {source}"
+    )
     print(f"  counts   ours {c_ours}  chdb {c_peer}  {'EQUAL' if equal else 'DIFFERENT'}")
     print(f"  ours     median {median(t_ours):.2f} s  {[round(t, 2) for t in t_ours]}")
     print(f"  chdb     median {median(t_peer):.2f} s  {[round(t, 2) for t in t_peer]}")
@@ -119,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
             "bench": "funnel",
             "size": args.size,
             "shape": args.shape,
+            "store": args.store,
             "steps": list(steps),
             "counts_ours": c_ours,
             "counts_peer": c_peer,

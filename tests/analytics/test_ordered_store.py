@@ -3,7 +3,9 @@ analyses' event order, and the fast paths reading it give what the portable path
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -245,3 +247,30 @@ def test_directly_follows_over_the_store_equals_portable(
         return
     pdt.assert_frame_equal(fast, slow)
     assert seen
+
+
+def test_info_and_reorganise_commands(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from kundresa.cli import main
+
+    (tmp_path / "e.csv").write_text(
+        "customer_id,timestamp,event\na,2025-01-01 10:00,visit\nb,2025-01-01 11:00,visit\n"
+        "a,2025-01-02 10:00,buy\n"
+    )
+    runner = CliRunner()
+    at = ["--project", str(tmp_path)]
+    assert runner.invoke(main, ["ingest", str(tmp_path / "e.csv"), *at]).exit_code == 0
+    text = runner.invoke(main, ["info", *at]).output
+    assert "store: journey-ordered, 3 rows in order + 0 in the tail; codes for 2 customers" in text
+    data = json.loads(runner.invoke(main, ["info", "--format", "json", *at]).output)
+    assert data["layout"]["ordered_rows"] == 3 and data["layout"]["event_codes"] == 2
+    # A warehouse as an older version left it: info says so, reorganise brings it in order.
+    wh = Warehouse(tmp_path / ".kundresa" / "warehouse.duckdb")
+    wh.con.execute("DELETE FROM meta WHERE key = 'store_ordered_ingest'")
+    wh.con.execute("UPDATE events SET _c = NULL, _e = NULL")
+    wh.close()
+    assert "not yet journey-ordered" in runner.invoke(main, ["info", *at]).output
+    out = runner.invoke(main, ["reorganise", *at])
+    assert out.exit_code == 0 and "3 events in journey order" in out.output
+    assert "3 rows in order + 0 in the tail" in runner.invoke(main, ["info", *at]).output

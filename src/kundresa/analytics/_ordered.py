@@ -86,6 +86,18 @@ def _row_wise(value: ops.Value, parent: ops.Relation) -> bool:
     return True
 
 
+def _rebind(value: ops.Value, old: ops.Relation, new: ops.Relation) -> ops.Value:
+    """``value`` reading its columns from ``new`` instead of ``old`` (the traversal stays in
+    the value's own expression: relations below are not walked)."""
+
+    def fn(node: ops.Node, kwargs: Any) -> ops.Node:
+        if isinstance(node, ops.Field) and node.rel == old:
+            return ops.Field(new, node.name)
+        return node.__recreate__(kwargs) if kwargs else node
+
+    return value.replace(fn, filter=ops.Value)
+
+
 def _store_view(t: ir.Table) -> tuple[ir.Table, Any] | None:
     """``t`` with the stored ordering columns (:data:`_RAW`) passed through, and the DuckDB
     backend; None when ``t`` is not a row-wise view of an ordered warehouse table."""
@@ -111,7 +123,7 @@ def _store_view(t: ir.Table) -> tuple[ir.Table, Any] | None:
             if not all(_row_wise(p, old) for p in op.predicates):
                 return None
             new_parent = ops.Filter(
-                new_parent, tuple(p.replace({old: new_parent}) for p in op.predicates)
+                new_parent, tuple(_rebind(p, old, new_parent) for p in op.predicates)
             )
             continue
         values = dict(op.values)
@@ -121,7 +133,7 @@ def _store_view(t: ir.Table) -> tuple[ir.Table, Any] | None:
                 return None
         if not all(_row_wise(v, old) for v in values.values()):
             return None
-        new_values = {k: v.replace({old: new_parent}) for k, v in values.items()}
+        new_values = {k: _rebind(v, old, new_parent) for k, v in values.items()}
         new_values.update({k: ops.Field(new_parent, k) for k in _RAW})
         new_parent = ops.Project(new_parent, new_values)
     return new_parent.to_expr(), backend

@@ -39,6 +39,7 @@ COMMANDS: dict[str, tuple[str, str | None]] = {
     "ingest": (f"{_D}:ingest", None),
     "quarantine": (f"{_D}:quarantine", None),
     "info": (f"{_D}:info", None),
+    "reorganise": (f"{_D}:reorganise", None),
     "identities": ("kundresa.cli.identity:identities", None),
     "forget": ("kundresa.cli.identity:forget", None),
     "stages": (f"{_A}:stages", None),

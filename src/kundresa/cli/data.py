@@ -234,6 +234,20 @@ def info(project_dir: Path, fmt: str) -> None:
     if data["events"]:
         say(f"period: {data['first_event']} – {data['last_event']} (UTC)")
     say(f"quarantined rows: {data['quarantined']:,}")
+    lay = data["layout"]
+    if lay["current"]:
+        when = lay["reorganised"]
+        say(
+            f"store: journey-ordered, {lay['ordered_rows']:,} rows in order + "
+            f"{lay['tail_rows']:,} in the tail; codes for {lay['customer_codes']:,} customers "
+            f"and {lay['event_codes']:,} event names"
+            + (f"; ordered {when:%Y-%m-%d %H:%M} UTC" if when else "")
+        )
+    else:
+        say(
+            "store: written by an older version, not yet journey-ordered (the next ingest or "
+            "`kundresa reorganise` orders it)"
+        )
     last = data["last_ingest"]
     if last:
         say(
@@ -252,3 +266,28 @@ def info(project_dir: Path, fmt: str) -> None:
             if pending
             else "collector: every logged batch is loaded"
         )
+
+
+@click.command()
+@click.option(
+    "--project",
+    "project_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=".",
+    show_default=True,
+)
+def reorganise(project_dir: Path) -> None:
+    """Rewrite the warehouse in the journey-ordered layout (events by customer and time).
+
+    Ingests keep the layout by themselves (merging their tail when it grows past a tenth of
+    the rows); this brings a warehouse written by an older version to it at once, or merges
+    the tail now. One transaction: if it fails, nothing changes.
+    """
+    from kundresa.project import Project
+
+    with Project.open(project_dir) as project:
+        lay = project.warehouse.reorganise()
+    say(
+        f"{lay['ordered_rows']:,} events in journey order; codes for "
+        f"{lay['customer_codes']:,} customers and {lay['event_codes']:,} event names"
+    )

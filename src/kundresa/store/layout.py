@@ -114,10 +114,10 @@ def reorganise(con: Any, ingest_id: int | None = None) -> None:
         con.execute(
             f"""
             CREATE OR REPLACE TEMP TABLE _reorganised AS
-            SELECT e.* REPLACE (coalesce(e._c, c.code) AS _c, coalesce(e._e, v.code) AS _e)
+            SELECT e.* REPLACE (c.code AS _c, v.code AS _e)
             FROM events e
-            LEFT JOIN customer_codes c ON e._c IS NULL AND c.customer_id = e.customer_id
-            LEFT JOIN event_codes v ON e._e IS NULL AND v.event = e.event
+            JOIN customer_codes c ON c.customer_id = e.customer_id
+            JOIN event_codes v ON v.event = e.event
             ORDER BY {STORE_ORDER}
             """
         )
