@@ -100,6 +100,9 @@ def _same(path: Path) -> bool:
         for s in (a, b):
             assert s["last_ingest"] is not None
             s["last_ingest"].pop("finished")
+        # The layout says how the rows are kept: the file itself, or the ordered store.
+        assert a.pop("layout")["read_in_place"] == placed.warehouse.in_place
+        assert b.pop("layout")["read_in_place"] is None
         assert a == b
         return placed.warehouse.in_place is not None
     finally:
@@ -177,6 +180,26 @@ def test_writes_copy_the_rows_first(tmp_path: Path) -> None:
     path.unlink()  # the rows now live in the warehouse
     assert wh.forget("b")["events"] == 1
     assert wh.event_count() == 2
+    project.close()
+
+
+def test_forget_on_a_file_read_in_place_orders_the_store(tmp_path: Path) -> None:
+    """The first write of a file read in place copies its rows into the journey-ordered store
+    (coded, in order), so the fast path reads them there, not as an uncoded tail."""
+    rows = [
+        ("b", T0, "view", None, None, "e1", None),
+        ("a", T0 + timedelta(hours=1), "buy", None, None, "e2", None),
+        ("a", T0, "view", None, None, "e3", None),
+    ]
+    project = Project.from_events(_write(tmp_path, rows, "us", ()), in_place=True)
+    wh = project.warehouse
+    assert wh.summary()["layout"]["read_in_place"] == wh.in_place
+    wh.forget("b")
+    lay = wh.summary()["layout"]
+    assert lay["read_in_place"] is None and lay["current"]
+    assert (lay["ordered_rows"], lay["tail_rows"], lay["customer_codes"]) == (2, 0, 1)
+    codes = wh.con.execute("SELECT count(*) FROM events WHERE _c IS NULL OR _e IS NULL")
+    assert codes.fetchone() == (0,)
     project.close()
 
 

@@ -235,7 +235,9 @@ def info(project_dir: Path, fmt: str) -> None:
         say(f"period: {data['first_event']} – {data['last_event']} (UTC)")
     say(f"quarantined rows: {data['quarantined']:,}")
     lay = data["layout"]
-    if lay["current"]:
+    if lay.get("read_in_place"):
+        say(f"store: the file {lay['read_in_place']} read in place (not journey-ordered)")
+    elif lay["current"]:
         when = lay["reorganised"]
         say(
             f"store: journey-ordered, {lay['ordered_rows']:,} rows in order + "

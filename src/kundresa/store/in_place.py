@@ -259,6 +259,7 @@ def own_events(wh: Warehouse) -> None:
     warehouse writes events); nothing to do otherwise."""
     if wh.in_place is None:
         return
+    from kundresa.store import layout
     from kundresa.store.warehouse import _DDL
 
     con = wh.con
@@ -268,8 +269,12 @@ def own_events(wh: Warehouse) -> None:
         con.execute("CREATE TEMP TABLE _in_place AS SELECT * FROM events")
         con.execute("DROP VIEW events")
         con.execute(ddl)
+        for alter in layout.DDL:
+            con.execute(alter)
         con.execute("INSERT INTO events BY NAME SELECT * FROM _in_place")
         con.execute("DROP TABLE _in_place")
+        # The copied rows become the journey-ordered store's main part (codes given).
+        layout.reorganise(con)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

@@ -517,6 +517,23 @@ class Warehouse:
         row = self.con.execute("SELECT count(*) FROM quarantine").fetchone()
         return int(row[0]) if row else 0
 
+    def _layout(self) -> dict[str, Any]:
+        """:func:`kundresa.store.layout.layout_summary`, plus ``read_in_place``: the Parquet
+        file the events are read from in place (not journey-ordered), or None."""
+        if self.in_place is not None:
+            n = self.event_count()
+            return {
+                "ordered_rows": 0,
+                "tail_rows": n,
+                "customer_codes": 0,
+                "event_codes": 0,
+                "ordered_through_ingest": None,
+                "reorganised": None,
+                "current": False,
+                "read_in_place": self.in_place,
+            }
+        return {**layout.layout_summary(self.con), "read_in_place": None}
+
     def summary(self) -> dict[str, Any]:
         """Event, customer and quarantine counts, date range and the last ingest."""
         # Customers are persons: ids stitched together count once.
@@ -542,7 +559,7 @@ class Warehouse:
             "last_event": ev[3],
             "event_names": int(ev[4]),
             "quarantined": self.quarantine_count(),
-            "layout": layout.layout_summary(self.con),
+            "layout": self._layout(),
             "ingests": int(self.con.execute("SELECT count(*) FROM ingests").fetchone()[0]),  # type: ignore[index]
             "last_ingest": None
             if last is None
