@@ -251,6 +251,43 @@ def test_a_long_lane_label_over_empty_cells_stays_in_its_lane(paper: str) -> Non
     assert texts["iiii jjjj 0"].bbox()[3] <= texts["Kanaler"].bbox()[1]
 
 
+@st.composite
+def _tall_labels(draw: st.DrawFn) -> MapFigures:
+    """Few stages with at most one short item per lane, under lane, legend and persona
+    labels of up to four words: the lane column, not the cells, sets each lane's height."""
+    long = st.lists(_label, min_size=1, max_size=4).map(" ".join)
+    stages = tuple(
+        StageFigures(
+            f"s{i}",
+            draw(_label),
+            touchpoints=tuple((draw(_label), None, None) for _ in range(draw(st.integers(0, 1)))),
+            channels=tuple((draw(_label), None, None) for _ in range(draw(st.integers(0, 1)))),
+            kpis=tuple(
+                KpiFigure(draw(_label), "1", "at_least", "2", None)
+                for _ in range(draw(st.integers(0, 1)))
+            ),
+        )
+        for i in range(draw(st.integers(1, 4)))
+    )
+    lanes = tuple((draw(long), tuple("" for _ in stages)) for _ in range(draw(st.integers(0, 3))))
+    emotions = tuple(
+        (draw(long), tuple(None for _ in stages)) for _ in range(draw(st.integers(0, 2)))
+    )
+    personas = tuple((draw(_label), (), ()) for _ in range(draw(st.integers(0, 2))))
+    lang = draw(st.sampled_from(["sv", "da", "en"]))
+    return MapFigures(draw(_label), lang, stages, lanes, emotions, personas)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(figures=_tall_labels(), paper=st.sampled_from(list(PAPERS)))
+def test_lane_labels_taller_than_their_cells_stay_in_their_lane(
+    figures: MapFigures, paper: str
+) -> None:
+    drawing = layout_map(figures, paper)
+    assert overlapping_texts(drawing) == []
+    _assert_on_the_sheet(drawing)
+
+
 def test_overlap_check_can_fail() -> None:
     figures = MapFigures(name="X", lang="en", stages=(StageFigures("a", "A"),))
     drawing = layout_map(figures, "A4")
