@@ -280,7 +280,8 @@ def test_catch_up_inside_the_loaders_transaction(journey) -> None:  # type: igno
     wh.con.execute("INSERT INTO ingests VALUES (2, now(), now(), ['x'], 1, 1, 0, 0, NULL)")
     wh.con.execute(
         "INSERT INTO events SELECT customer_id, timestamp + INTERVAL 1 HOUR, 'price', "
-        "channel, value, 'e2', session_id, properties, _key + 1, 2, anonymous_id FROM events"
+        "channel, value, 'e2', session_id, properties, _key + 1, 2, anonymous_id, _c, _e "
+        "FROM events"
     )
     moves = catch_up(wh.con, journey, in_transaction=True)
     assert [(m.from_stage, m.to_stage) for m in moves] == [("awareness", "consideration")]
