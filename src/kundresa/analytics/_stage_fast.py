@@ -1,8 +1,9 @@
 """The stage analysis' DuckDB fast path: one fetch of the staged events, one compiled walk.
 
 On DuckDB the stage funnel, the transition matrix and time in stage do not compile window
-functions over the staged events. :func:`staged_rows` reads every customer's staged events
-(tagged by DuckDB) as one list per customer, and :func:`stage_facts` walks them once in the
+functions over the staged events. :func:`staged_rows` reads the events that fit a touchpoint
+as one list per customer and assigns their stages in a kernel (``nth`` included), and
+:func:`stage_facts` walks them once in the
 compiled kernel :func:`kundresa.analytics._stage_kernels.stage_walk`; the tables are then
 counted in memory (exact medians included). The portable path
 (:mod:`kundresa.analytics.stages`, :mod:`kundresa.analytics.journeys`) stays the definition;
