@@ -274,3 +274,19 @@ def test_info_and_reorganise_commands(tmp_path: Path) -> None:
     out = runner.invoke(main, ["reorganise", *at])
     assert out.exit_code == 0 and "3 events in journey order" in out.output
     assert "3 rows in order + 0 in the tail" in runner.invoke(main, ["info", *at]).output
+
+
+def test_the_funnel_reads_the_store_in_parts(monkeypatch: pytest.MonkeyPatch) -> None:
+    rows = [
+        (f"c{i % 9}", 600 * (i * 7 % 50), "vcbx"[i % 4], None, None, f"e{i}") for i in range(120)
+    ]
+    wh = _store([rows[:100], rows[100:]])
+    events = Project(None, None, wh).events
+    with portable():
+        slow = funnel_customers(events, ["v", "c", "b"], window="1d", exclusions=[("x", 1, 2)])
+        slow_df = slow.to_pandas()
+    seen = _counting_reads(monkeypatch)
+    monkeypatch.setenv("KUNDRESA_FAST_PATH_ROWS", "30")  # four parts, by customer
+    fast = funnel_customers(events, ["v", "c", "b"], window="1d", exclusions=[("x", 1, 2)])
+    assert seen == [True] * 4
+    pdt.assert_frame_equal(_sorted(fast.to_pandas()), _sorted(slow_df))

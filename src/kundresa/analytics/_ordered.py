@@ -18,6 +18,7 @@ analysis numbers events in.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -172,15 +173,22 @@ def _sorted(c: npt.NDArray[np.int64], u: npt.NDArray[np.int64]) -> bool:
     return True
 
 
+_SETTING = threading.Lock()
+
+
 def _fetch(backend: Any, expr: ir.Table) -> pa.Table:
-    """Run ``expr`` keeping the storage order of a plain scan (DuckDB's insertion order)."""
+    """Run ``expr`` keeping the storage order of a plain scan (DuckDB's insertion order).
+
+    The setting belongs to the connection: readers in several threads take turns, so that
+    one does not switch it off under another's scan (the caller checks the order anyway)."""
     con = backend.con
-    keep = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0]
-    con.execute("SET preserve_insertion_order = true")
-    try:
-        return expr.to_pyarrow().combine_chunks()
-    finally:
-        con.execute(f"SET preserve_insertion_order = {'true' if keep else 'false'}")
+    with _SETTING:
+        keep = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0]
+        con.execute("SET preserve_insertion_order = true")
+        try:
+            return expr.to_pyarrow().combine_chunks()
+        finally:
+            con.execute(f"SET preserve_insertion_order = {'true' if keep else 'false'}")
 
 
 def ordered_rows(t: ir.Table, columns: Sequence[str]) -> OrderedRows | None:
