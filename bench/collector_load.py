@@ -118,7 +118,7 @@ the row-by-row loop by a hypothesis test). Nothing stored changes.
 Interleaved, `collector` = a9e54cc (this branch's base), same client, load average 1.8-3.2
 (a quiet spell), server CPU from /proc:
 
-| run | events/s | p99 (ms) | loaded after (s) | server CPU µs/event (to last ack / in all) | after the acks |
+| run | events/s | p99 (ms) | loaded after (s) | CPU µs/event (acks / all) | after acks |
 |---|---:|---:|---:|---:|---:|
 | collector | 12,140 | 235.2 | 7.30 | 82 / 202 | 120 |
 | loader | 12,213 | 274.2 | 4.22 | 80 / 150 | 70 |
