@@ -314,7 +314,7 @@ def test_a_failed_ingest_stores_no_links_or_traits(
 
     before = tables()
 
-    def broken(con: object) -> int:
+    def broken(con: object, touched: str | None = None) -> int:
         raise KeyboardInterrupt  # as if Ctrl-C landed while the id map was rebuilt
 
     monkeypatch.setattr("kundresa.store.warehouse.materialise_id_map", broken)

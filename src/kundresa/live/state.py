@@ -561,8 +561,15 @@ def _catch_up(con: Any, rules: _Rules, now: datetime) -> list[StageEvent]:
             continue
         recompute.update({old or id_, new or id_})
     if changed:
-        con.execute("DELETE FROM live_id_map")
-        con.execute("INSERT INTO live_id_map SELECT id, customer_id FROM id_map")
+        # The copy takes the changed rows only (each id is one row of either map): a load
+        # with new links rewrites those, not the whole map.
+        ids = [id_ for id_, _, _ in changed]
+        con.execute("DELETE FROM live_id_map WHERE id IN (SELECT unnest(?))", [ids])
+        con.execute(
+            "INSERT INTO live_id_map SELECT id, customer_id FROM id_map "
+            "WHERE id IN (SELECT unnest(?))",
+            [ids],
+        )
     if latest <= watermark and not recompute:
         return []
 

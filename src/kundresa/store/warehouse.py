@@ -999,10 +999,15 @@ class Warehouse:
         added = con.execute(
             "SELECT count(*) FROM identity_links WHERE ingest = ?", [report.ingest_id]
         ).fetchone()
-        con.execute("DROP TABLE _new_links")
         report.links = int(added[0]) if added else 0
         if report.links or (earlier and earlier[0]):
-            materialise_id_map(con)
+            # Only the persons of this ingest's link ids can change (materialise_id_map).
+            materialise_id_map(
+                con,
+                "(SELECT anonymous_id AS id FROM _new_links "
+                "UNION ALL SELECT known_id FROM _new_links)",
+            )
+        con.execute("DROP TABLE _new_links")
         if report.identified:
             con.execute(
                 """

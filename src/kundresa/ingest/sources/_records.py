@@ -178,6 +178,8 @@ class RecordSource(Source):
         super().__init__(**options)
         # Property names seen so far, by lower case: one spelling per column across batches.
         self._spelling: dict[str, str] = {}
+        # Column name of each property key (:meth:`_name`, which never changes its answer).
+        self._names: dict[str, str] = {}
         # The columns of the batch being transformed (a record holds only its non-null ones).
         self.batch_columns: set[str] = set()
 
@@ -233,18 +235,29 @@ class RecordSource(Source):
         return self._spelling.setdefault(low, key)
 
     def _batch(self, rows: list[Row], lines: list[int], rejected: list[Rejected]) -> RawBatch:
-        columns: dict[str, list[str | None]] = {c: [None] * len(rows) for c in CANONICAL}
+        # Column by column, and text as it is (most values are): the collector's loader
+        # turns every logged row into columns here.
+        n = len(rows)
+        columns: dict[str, list[str | None]] = {
+            key: [v if v is None or v.__class__ is str else text(v) for v in values]
+            for key in CANONICAL
+            for values in [[row.get(key) for row in rows]]
+        }
+        names = self._names
         for i, row in enumerate(rows):
-            for key in CANONICAL:
-                columns[key][i] = text(row.get(key))
-            for key, value in (row.get(PROPS) or {}).items():
+            props = row.get(PROPS)
+            if not props:
+                continue
+            for key, value in props.items():
                 if not key or value is None:
                     continue
-                name = self._name(key)
+                name = names.get(key)
+                if name is None:
+                    name = names[key] = self._name(key)
                 col = columns.get(name)
                 if col is None:
-                    col = columns[name] = [None] * len(rows)
-                col[i] = text(value)
+                    col = columns[name] = [None] * n
+                col[i] = value if value.__class__ is str else text(value)
         return RawBatch(
             {n: pa.array(v, pa.string()) for n, v in columns.items()},
             pa.array(lines, pa.int64()),
