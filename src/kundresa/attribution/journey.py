@@ -109,8 +109,13 @@ def _frame(rows: pa.Table, keys: list[str], *, ages: bool = True) -> pd.DataFram
 def _read_sorted(rows: ir.Table, keys: list[str]) -> pa.Table:
     """``rows`` read as Arrow, sorted by ``keys`` and then in event order by DuckDB (or the
     engine): the same order a stable pandas sort gives, without converting every column to
-    Python objects first."""
-    return rows.order_by([*keys, *EVENT_ORDER]).to_pyarrow()
+    Python objects first. Other engines go through pandas, whose conversion follows the
+    expression's types (Postgres hands back a float literal such as ``0.0`` as a decimal,
+    which Arrow refuses in a double column)."""
+    ordered = rows.order_by([*keys, *EVENT_ORDER])
+    if getattr(rows._find_backend(use_default=True), "name", None) == "duckdb":
+        return ordered.to_pyarrow()
+    return pa.Table.from_pandas(ordered.to_pandas(), preserve_index=False)
 
 
 def _not_in(values: pa.ChunkedArray | pa.Array, among: pa.ChunkedArray | pa.Array) -> np.ndarray:
