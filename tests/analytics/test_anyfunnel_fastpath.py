@@ -2,70 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import functools
+from datetime import timedelta
 from typing import Any
 
-import ibis
 import pandas as pd
 import pandas.testing as pdt
-import pyarrow as pa
 import pytest
+from fastpath_cases import T0, event_rows, funnel_specs
+from fastpath_cases import events_table as _table
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kundresa.analytics._fast import fast_path, portable
 from kundresa.analytics.funnel import event_funnel, funnel_customers, funnel_report
-from kundresa.store.schema import EVENT_SCHEMA
 
-T0 = datetime(2025, 3, 1, 12, 0, 0)
-
-row_st = st.tuples(
-    st.sampled_from(["p", "q", "r"]),
-    st.integers(0, 10).map(lambda m: 3600 * 7 * m),
-    st.sampled_from(["v", "c", "b", "x"]),
-    st.sampled_from([None, "ads", "email"]),
-    st.sampled_from([None, "A", "B"]),
-    st.sampled_from(["e1", "e2", None]),
-)
-
-
-def _table(rows: list[tuple[Any, ...]]) -> ibis.Table:
-    data = {
-        "customer_id": [r[0] for r in rows],
-        "timestamp": [T0 + timedelta(seconds=r[1]) for r in rows],
-        "event": [r[2] for r in rows],
-        "channel": [r[3] for r in rows],
-        "value": [None] * len(rows),
-        "event_id": [r[5] for r in rows],
-        "session_id": [None] * len(rows),
-        "properties": [[("plan", r[4])] if r[4] else [] for r in rows],
-    }
-    return ibis.memtable(pa.table(data, schema=EVENT_SCHEMA.to_pyarrow()))
-
-
-@st.composite
-def any_funnels(draw: st.DrawFn) -> dict[str, Any]:
-    # Overlapping definitions (v|c with c) take the König bound over sets of definitions;
-    # disjoint ones the per-definition sum; repeated steps need several events.
-    steps = draw(st.lists(st.sampled_from(["v", "c", "b", "v|c", "c|b"]), min_size=2, max_size=4))
-    k = len(steps)
-    exclusions = draw(
-        st.lists(
-            st.tuples(st.sampled_from(["x", "b", "v"]), st.integers(1, k - 1)).flatmap(
-                lambda t: st.tuples(st.just(t[0]), st.just(t[1]), st.integers(t[1] + 1, k))
-            ),
-            max_size=2,
-        )
-    )
-    return {
-        "steps": steps,
-        "window": draw(st.sampled_from([0, 3600 * 7, 86400, 86400 * 3])),
-        "order": "any",
-        "exclusions": exclusions,
-        "by": draw(st.sampled_from([None, "plan", "channel"])),
-        "since": draw(st.sampled_from([None, "2025-03-02"])),
-        "until": draw(st.sampled_from([None, "2025-03-03"])),
-    }
+row_st = event_rows(customers=("p", "q", "r"))
+# Overlapping definitions (v|c with c) take the König bound over sets of definitions;
+# disjoint ones the per-definition sum; repeated steps need several events.
+any_funnels = functools.partial(funnel_specs, orders=("any",))
 
 
 def _both(fn: Any) -> tuple[Any, Any]:

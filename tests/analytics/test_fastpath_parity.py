@@ -2,69 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
 from typing import Any
 
-import ibis
 import pandas as pd
 import pandas.testing as pdt
-import pyarrow as pa
 import pytest
+from fastpath_cases import event_rows
+from fastpath_cases import events_table as _table
+from fastpath_cases import funnel_specs as funnels
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kundresa.analytics import _fast
 from kundresa.analytics._fast import fast_path, portable
 from kundresa.analytics.funnel import event_funnel, funnel_customers, funnel_report
-from kundresa.store.schema import EVENT_SCHEMA
 
-T0 = datetime(2025, 3, 1, 12, 0, 0)
-
-row_st = st.tuples(
-    st.sampled_from(["p", "q", "r", "s"]),
-    st.integers(0, 10).map(lambda m: 3600 * 7 * m),
-    st.sampled_from(["v", "c", "b", "x"]),
-    st.sampled_from([None, "ads", "email"]),
-    st.sampled_from([None, "A", "B"]),
-    st.sampled_from(["e1", "e2", None]),
-)
-
-
-def _table(rows: list[tuple[Any, ...]]) -> ibis.Table:
-    data = {
-        "customer_id": [r[0] for r in rows],
-        "timestamp": [T0 + timedelta(seconds=r[1]) for r in rows],
-        "event": [r[2] for r in rows],
-        "channel": [r[3] for r in rows],
-        "value": [None] * len(rows),
-        "event_id": [r[5] for r in rows],
-        "session_id": [None] * len(rows),
-        "properties": [[("plan", r[4])] if r[4] else [] for r in rows],
-    }
-    return ibis.memtable(pa.table(data, schema=EVENT_SCHEMA.to_pyarrow()))
-
-
-@st.composite
-def funnels(draw: st.DrawFn) -> dict[str, Any]:
-    steps = draw(st.lists(st.sampled_from(["v", "c", "b", "v|c", "c|b"]), min_size=2, max_size=4))
-    k = len(steps)
-    exclusions = draw(
-        st.lists(
-            st.tuples(st.sampled_from(["x", "b", "v"]), st.integers(1, k - 1)).flatmap(
-                lambda t: st.tuples(st.just(t[0]), st.just(t[1]), st.integers(t[1] + 1, k))
-            ),
-            max_size=2,
-        )
-    )
-    return {
-        "steps": steps,
-        "window": draw(st.sampled_from([0, 3600 * 7, 86400, 86400 * 3])),
-        "order": draw(st.sampled_from(["ordered", "strict"])),
-        "exclusions": exclusions,
-        "by": draw(st.sampled_from([None, "plan", "channel"])),
-        "since": draw(st.sampled_from([None, "2025-03-02"])),
-        "until": draw(st.sampled_from([None, "2025-03-03"])),
-    }
+row_st = event_rows()
 
 
 def _both(fn: Any, *args: Any, **kwargs: Any) -> tuple[Any, Any]:

@@ -14,6 +14,7 @@ import pandas as pd
 import pandas.testing as pdt
 import pyarrow as pa
 import pytest
+from fastpath_cases import funnel_specs as funnels
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -150,29 +151,6 @@ def test_an_older_warehouse_reads_on_the_grouping_path(monkeypatch: pytest.Monke
     out = funnel_customers(Project(None, None, wh).events, ["v", "c"]).to_pandas()
     assert out.level.tolist() == [2]
     assert wh.reorganise()["current"] is True
-
-
-@st.composite
-def funnels(draw: st.DrawFn) -> dict[str, Any]:
-    steps = draw(st.lists(st.sampled_from(["v", "c", "b", "v|c", "c|b"]), min_size=2, max_size=4))
-    k = len(steps)
-    exclusions = draw(
-        st.lists(
-            st.tuples(st.sampled_from(["x", "b", "v"]), st.integers(1, k - 1)).flatmap(
-                lambda t: st.tuples(st.just(t[0]), st.just(t[1]), st.integers(t[1] + 1, k))
-            ),
-            max_size=2,
-        )
-    )
-    return {
-        "steps": steps,
-        "window": draw(st.sampled_from([0, 3600 * 7, 86400, 86400 * 3])),
-        "order": draw(st.sampled_from(["ordered", "strict"])),
-        "exclusions": exclusions,
-        "by": draw(st.sampled_from([None, "plan", "channel"])),
-        "since": draw(st.sampled_from([None, "2025-03-02"])),
-        "until": draw(st.sampled_from([None, "2025-03-03"])),
-    }
 
 
 def _sorted(df: pd.DataFrame) -> pd.DataFrame:

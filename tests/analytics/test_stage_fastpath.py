@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
-import ibis
 import numpy as np
 import pandas as pd
 import pandas.testing as pdt
-import pyarrow as pa
 import pytest
+from fastpath_cases import events_table as _table
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -26,7 +25,6 @@ from kundresa.analytics._stage_kernels import (
 from kundresa.analytics.journeys import stage_analysis, time_in_stage, transition_matrix
 from kundresa.analytics.stages import stage_funnel
 from kundresa.model.parse import parse_journey
-from kundresa.store.schema import EVENT_SCHEMA
 
 T0 = datetime(2025, 3, 1, 12, 0, 0)
 
@@ -60,20 +58,6 @@ periods = st.tuples(
     st.sampled_from([None, "2025-03-02", "2025-03-02T05:00:00"]),
     st.sampled_from([None, "2025-03-03", "2025-03-04"]),
 )
-
-
-def _table(rows: list[tuple[Any, ...]]) -> ibis.Table:
-    data = {
-        "customer_id": [r[0] for r in rows],
-        "timestamp": [T0 + timedelta(seconds=r[1]) for r in rows],
-        "event": [r[2] for r in rows],
-        "channel": [r[3] for r in rows],
-        "value": [None] * len(rows),
-        "event_id": [r[5] for r in rows],
-        "session_id": [None] * len(rows),
-        "properties": [[("plan", r[4])] if r[4] else [] for r in rows],
-    }
-    return ibis.memtable(pa.table(data, schema=EVENT_SCHEMA.to_pyarrow()))
 
 
 def _both(fn: Any) -> tuple[Any, Any]:

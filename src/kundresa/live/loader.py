@@ -110,10 +110,10 @@ def read_json(data: bytes) -> tuple[Any, bool]:
     ([{'n': 1.5}], True)
     """
     if _LONG_NUMBER not in data.translate(_DIGITS):
-        try:
+        # What orjson refuses (e.g. lone surrogates, NaN) the standard library reads or
+        # refuses with its own message.
+        with contextlib.suppress(orjson.JSONDecodeError):
             return orjson.loads(data), True
-        except orjson.JSONDecodeError:
-            pass
     return json.loads(data), False
 
 
