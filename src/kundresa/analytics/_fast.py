@@ -17,8 +17,12 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 
 import ibis.expr.types as ir
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
 
-__all__ = ["fast_path", "fast_path_parts", "portable"]
+__all__ = ["customer_bounds", "fast_path", "fast_path_parts", "portable"]
 
 PART_ROWS = 15_000_000
 """Events per part of the fast path (``KUNDRESA_FAST_PATH_ROWS``): the rows a part holds in
@@ -79,3 +83,24 @@ def fast_path_parts(events: ir.Table) -> int:
         raise ValueError(f"KUNDRESA_FAST_PATH_ROWS must be at least 1, got {per_part}")
     rows = int(events.count().to_pyarrow().as_py())
     return max(1, -(-rows // per_part))
+
+
+def customer_bounds(customers: pa.Array | pa.ChunkedArray) -> npt.NDArray[np.int64]:
+    """Where each customer's rows start in rows grouped by customer, and the end:
+    ``int64[c + 1]``, customer ``i``'s rows are ``bounds[i]:bounds[i + 1]``.
+
+    Examples
+    --------
+    >>> customer_bounds(pa.array(["a", "a", "b"])).tolist()
+    [0, 2, 3]
+    >>> customer_bounds(pa.array([], pa.string())).tolist()
+    [0]
+    """
+    if isinstance(customers, pa.ChunkedArray):
+        customers = customers.combine_chunks()
+    n = len(customers)
+    if not n:
+        return np.zeros(1, np.int64)
+    changes = pc.not_equal(customers.slice(1), customers.slice(0, n - 1))
+    starts = np.flatnonzero(changes.to_numpy(zero_copy_only=False)) + 1
+    return np.concatenate([[0], starts, [n]]).astype(np.int64)

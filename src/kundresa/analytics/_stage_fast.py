@@ -24,9 +24,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from kundresa.analytics._fast import fast_path, fast_path_parts
+from kundresa.analytics._fast import customer_bounds, fast_path, fast_path_parts
 from kundresa.analytics._ibis import epoch_us
 from kundresa.analytics._period import Period
 from kundresa.analytics.touchpoints import EVENT_ORDER, match_expr, tag_events
@@ -71,16 +70,6 @@ class StagedRows:
 def _offsets(lists: pa.ListArray | pa.LargeListArray) -> npt.NDArray[np.int64]:
     offsets = lists.offsets.to_numpy().astype(np.int64)
     return offsets - offsets[0]
-
-
-def _bounds(customers: pa.Array) -> npt.NDArray[np.int64]:
-    """Where each customer's rows start in rows grouped by customer, and the end."""
-    n = len(customers)
-    if not n:
-        return np.zeros(1, np.int64)
-    changes = pc.not_equal(customers.slice(1), customers.slice(0, n - 1))
-    starts = np.flatnonzero(changes.to_numpy(zero_copy_only=False)) + 1
-    return np.concatenate([[0], starts, [n]]).astype(np.int64)
 
 
 def staged_rows(events: ir.Table, journey: Journey, *, ids: bool = False) -> StagedRows:
@@ -158,7 +147,7 @@ def _fetch(
             .combine_chunks()
         )
         who = ordered[CUSTOMER].combine_chunks()
-        bounds = _bounds(who)
+        bounds = customer_bounds(who)
         values = np.asarray(ordered["_p"].to_numpy(), dtype=np.int64)
         customers = who.take(pa.array(bounds[:-1])) if ids else None
     return bounds, values, customers

@@ -57,7 +57,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from kundresa.analytics._duration import parse_duration
-from kundresa.analytics._fast import fast_path, fast_path_parts
+from kundresa.analytics._fast import customer_bounds, fast_path, fast_path_parts
 from kundresa.analytics._ibis import cached
 from kundresa.analytics._period import Period, When, local_clock, project_timezone, to_local
 from kundresa.analytics._portable import count_true, flag, property_value
@@ -721,17 +721,6 @@ def _bits(t: ir.Table, prefix: str, n: int) -> ir.IntegerValue:
     return out
 
 
-def _bounds(column: pa.ChunkedArray) -> np.ndarray:
-    """Where each customer's rows start in rows sorted by customer, and the end."""
-    customers = column.combine_chunks()
-    n = len(customers)
-    if not n:
-        return np.zeros(1, np.int64)
-    changes = pc.not_equal(customers.slice(1), customers.slice(0, n - 1))
-    starts = np.flatnonzero(changes.to_numpy(zero_copy_only=False)) + 1
-    return np.concatenate([[0], starts, [n]]).astype(np.int64)
-
-
 def _codes(values: pa.ChunkedArray) -> tuple[np.ndarray, int]:
     coded = pc.dictionary_encode(values.combine_chunks())
     codes = coded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
@@ -863,7 +852,7 @@ def _grouped_rows(
             .to_pyarrow()
             .combine_chunks()
         )
-        src, bounds = np.arange(len(data), dtype=np.int64), _bounds(data[CUSTOMER])
+        src, bounds = np.arange(len(data), dtype=np.int64), customer_bounds(data[CUSTOMER])
         customer_of = data[CUSTOMER]
         row_customer = None
     else:
