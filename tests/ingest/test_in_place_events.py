@@ -243,3 +243,50 @@ def test_detection_sees_the_same_sample(tmp_path: Path) -> None:
     rows = [(f"c{i}", T0, "view", None, float(i), f"e{i}", None) for i in range(250)]
     path = _write(tmp_path, rows, "ms", ())
     assert _sample(path) == read_sample(path)
+
+
+def _add_csv(wh: Warehouse, folder: Path) -> None:
+    more = folder / "more.csv"
+    more.write_text("customer_id,timestamp,event,event_id\nc,2025-03-02,view,e9\n")
+    wh.ingest([more])
+
+
+WRITES = {
+    "ingest": _add_csv,
+    "ingest_arrow": lambda wh, _: wh.ingest_arrow(
+        pa.table({"customer_id": ["c"], "timestamp": ["2025-03-02"], "event": ["view"]})
+    ),
+    "forget": lambda wh, _: wh.forget("b"),
+    "reorganise": lambda wh, _: wh.reorganise(),
+}
+
+
+@pytest.mark.parametrize("write", sorted(WRITES))
+def test_every_write_owns_the_rows_and_orders_the_store(tmp_path: Path, write: str) -> None:
+    """Each operation that writes events on a file read in place (through the warehouse's
+    one write entry point) ends with the rows copied into the store, coded and in order,
+    and no longer reading the file."""
+    rows = [
+        ("b", T0, "view", None, None, "e1", None),
+        ("a", T0 + timedelta(hours=1), "buy", None, None, "e2", None),
+        ("a", T0, "view", None, None, "e3", None),
+    ]
+    path = _write(tmp_path, rows, "us", ())
+    with Project.from_events(path, in_place=True) as project:
+        wh = project.warehouse
+        assert wh.in_place == str(path)
+        WRITES[write](wh, tmp_path)
+        path.unlink()  # the rows now live in the warehouse
+        lay = wh.summary()["layout"]
+        assert lay["read_in_place"] is None and lay["current"], lay
+        kept = {"a", "b", "c"} - ({"b"} if write == "forget" else set())
+        kept -= set() if write.startswith("ingest") else {"c"}
+        got = wh.con.execute("SELECT DISTINCT customer_id FROM events").fetchall()
+        assert {r[0] for r in got} == kept
+        assert lay["ordered_rows"] + lay["tail_rows"] == wh.event_count()
+        codes = wh.con.execute("SELECT count(*) FROM events WHERE _c IS NULL OR _e IS NULL")
+        assert codes.fetchone() == (0,)
+        table = wh.con.execute(
+            "SELECT table_type FROM information_schema.tables WHERE table_name = 'events'"
+        ).fetchone()
+        assert table == ("BASE TABLE",)

@@ -16,8 +16,9 @@ file is a Parquet file already in the canonical shape (README, "Loading events":
 If so, the warehouse's ``events`` becomes a view over the file (the same columns and keys
 the ingest would have stored, and the same ingest log row); if not, or for any other file,
 the caller runs the ordinary ingest, which quarantines bad rows with their reasons and drops
-duplicates. The first write to the warehouse (another ingest, ``forget``) copies the rows into
-an ordinary table first (:func:`own_events`).
+duplicates. Every write to the warehouse's events (another ingest, ``forget``, ``reorganise``)
+goes through :meth:`~kundresa.store.warehouse.Warehouse.writing_events`, which first copies the
+rows into an ordinary table (:func:`own_events`).
 
 The view reads the file whenever it is queried, so the file must not change while the
 project is open: the CLI reads in place for the length of one command only.
@@ -25,7 +26,6 @@ project is open: the CLI reads in place for the length of one command only.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from datetime import UTC, datetime
@@ -205,9 +205,7 @@ def read_in_place(wh: Warehouse, path: str | os.PathLike[str]) -> IngestReport |
                 return None
     except duckdb.Error:  # an unreadable file: the ordinary ingest says what is wrong
         return None
-    row = con.execute("SELECT coalesce(max(id), 0) + 1 FROM ingests").fetchone()
-    assert row is not None
-    report = IngestReport(int(row[0]), [str(p)])
+    report = IngestReport(wh.next_ingest_id(), [str(p)])
     report.rows_read = report.loaded = total
     report.recognised = {str(p): "events"}
     report.columns = {str(p): cmap.describe()}
@@ -220,31 +218,20 @@ def read_in_place(wh: Warehouse, path: str | os.PathLike[str]) -> IngestReport |
     try:
         con.execute("DROP TABLE events")
         con.execute(f"CREATE VIEW events AS {view}")
-        con.execute(
-            "INSERT INTO ingests VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                report.ingest_id,
-                started,
-                datetime.now(UTC).replace(tzinfo=None),
-                report.sources,
-                total,
-                total,
-                0,
-                0,
-                json.dumps(
-                    {
-                        "customer_col": None,
-                        "time_col": None,
-                        "event_col": None,
-                        "value_col": None,
-                        "tz": None,
-                        "formats": {str(p): {"decimal": None, "date_format": None}},
-                        "columns": report.columns,
-                        "recognised": report.recognised,
-                        "in_place": True,
-                    }
-                ),
-            ],
+        wh.log_ingest(
+            report,
+            started,
+            {
+                "customer_col": None,
+                "time_col": None,
+                "event_col": None,
+                "value_col": None,
+                "tz": None,
+                "formats": {str(p): {"decimal": None, "date_format": None}},
+                "columns": report.columns,
+                "recognised": report.recognised,
+                "in_place": True,
+            },
         )
         con.execute("COMMIT")
     except BaseException:
@@ -255,8 +242,9 @@ def read_in_place(wh: Warehouse, path: str | os.PathLike[str]) -> IngestReport |
 
 
 def own_events(wh: Warehouse) -> None:
-    """Copy the rows of a file read in place into an ordinary ``events`` table (before the
-    warehouse writes events); nothing to do otherwise."""
+    """Copy the rows of a file read in place into an ordinary ``events`` table, in the
+    journey-ordered layout; nothing to do otherwise. Called by
+    :meth:`~kundresa.store.warehouse.Warehouse.writing_events` before every write."""
     if wh.in_place is None:
         return
     from kundresa.store import layout

@@ -13,7 +13,8 @@ import json
 import os
 import re
 import zoneinfo
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -811,154 +812,142 @@ class Warehouse:
     ) -> IngestReport:
         # ``sources`` are the parts staged one by one (a zip's members); ``files`` what the
         # user named, which the report and the ingest log list.
-        con = self.con
-        own_events(self)
         started = datetime.now(UTC).replace(tzinfo=None)
-        row = con.execute("SELECT coalesce(max(id), 0) + 1 FROM ingests").fetchone()
-        assert row is not None
-        report = IngestReport(int(row[0]), files or [s for s, _ in sources])
+        report = IngestReport(0, files or [s for s, _ in sources])
         report.recognised = dict(recognised or {})
-        con.execute("BEGIN TRANSACTION")
         try:
-            con.execute(f"SET TimeZone = {_lit(tz or 'UTC')}")
-            con.execute(
-                "CREATE OR REPLACE TEMP TABLE _parsed (_source VARCHAR, _line BIGINT, "
-                'customer_id VARCHAR, "timestamp" TIMESTAMP, event VARCHAR, channel VARCHAR, '
-                "value DOUBLE, event_id VARCHAR, session_id VARCHAR, "
-                "properties MAP(VARCHAR, VARCHAR), _reason VARCHAR, _key UHUGEINT, "
-                "_raw VARCHAR, anonymous_id VARCHAR, _kind VARCHAR)"
-            )
-            for index, (source, batches) in enumerate(sources):
-                stage = f"_stage_{index}"
-                columns = self._stage(stage, source, batches, report)
-                if not columns:
-                    continue
-                try:
-                    cmap = map_columns(
-                        columns,
-                        source=source,
-                        customer_col=customer_col,
-                        time_col=time_col,
-                        event_col=event_col,
-                        value_col=value_col,
+            with self.writing_events() as con:
+                report.ingest_id = self.next_ingest_id()
+                con.execute(f"SET TimeZone = {_lit(tz or 'UTC')}")
+                con.execute(
+                    "CREATE OR REPLACE TEMP TABLE _parsed (_source VARCHAR, _line BIGINT, "
+                    'customer_id VARCHAR, "timestamp" TIMESTAMP, event VARCHAR, channel VARCHAR, '
+                    "value DOUBLE, event_id VARCHAR, session_id VARCHAR, "
+                    "properties MAP(VARCHAR, VARCHAR), _reason VARCHAR, _key UHUGEINT, "
+                    "_raw VARCHAR, anonymous_id VARCHAR, _kind VARCHAR)"
+                )
+                for index, (source, batches) in enumerate(sources):
+                    stage = f"_stage_{index}"
+                    columns = self._stage(stage, source, batches, report)
+                    if not columns:
+                        continue
+                    try:
+                        cmap = map_columns(
+                            columns,
+                            source=source,
+                            customer_col=customer_col,
+                            time_col=time_col,
+                            event_col=event_col,
+                            value_col=value_col,
+                        )
+                    except ColumnError as exc:
+                        raise IngestError(str(exc)) from exc
+                    report.columns[source] = cmap.describe()
+                    fmt = (formats or {}).get(source, _FileFormat())
+                    if fmt.decimal is None:
+                        mark = decimal_mark(con, stage, cmap.value) if cmap.value else "."
+                        fmt = _FileFormat(mark, fmt.date_format)
+                    order = (
+                        slash_order(con, stage, cmap.timestamp) if fmt.date_format is None else None
                     )
-                except ColumnError as exc:
-                    raise IngestError(str(exc)) from exc
-                report.columns[source] = cmap.describe()
-                fmt = (formats or {}).get(source, _FileFormat())
-                if fmt.decimal is None:
-                    mark = decimal_mark(con, stage, cmap.value) if cmap.value else "."
-                    fmt = _FileFormat(mark, fmt.date_format)
-                order = slash_order(con, stage, cmap.timestamp) if fmt.date_format is None else None
-                sql = _parse_sql(
-                    stage,
-                    cmap,
-                    columns,
-                    decimal=fmt.decimal or ".",
-                    date_format=fmt.date_format,
-                    slash_order=order,
+                    sql = _parse_sql(
+                        stage,
+                        cmap,
+                        columns,
+                        decimal=fmt.decimal or ".",
+                        date_format=fmt.date_format,
+                        slash_order=order,
+                    )
+                    con.execute(f"INSERT INTO _parsed SELECT {_lit(source)}, * FROM ({sql})")
+                    con.execute(f"DROP TABLE {stage}")
+                # A bad row already quarantined by an earlier ingest of the same file is not
+                # stored again: loading a file twice adds nothing anywhere.
+                con.execute(
+                    "INSERT INTO quarantine SELECT ?, p._source, p._line, p._reason, p._raw "
+                    "FROM _parsed p WHERE p._reason IS NOT NULL AND NOT EXISTS ("
+                    "SELECT 1 FROM quarantine q WHERE q.source = p._source AND q.line = p._line "
+                    "AND q.record = p._raw AND q.ingest <> ?)",
+                    [report.ingest_id, report.ingest_id],
                 )
-                con.execute(f"INSERT INTO _parsed SELECT {_lit(source)}, * FROM ({sql})")
-                con.execute(f"DROP TABLE {stage}")
-            # A bad row already quarantined by an earlier ingest of the same file is not
-            # stored again: loading a file twice adds nothing anywhere.
-            con.execute(
-                "INSERT INTO quarantine SELECT ?, p._source, p._line, p._reason, p._raw "
-                "FROM _parsed p WHERE p._reason IS NOT NULL AND NOT EXISTS ("
-                "SELECT 1 FROM quarantine q WHERE q.source = p._source AND q.line = p._line "
-                "AND q.record = p._raw AND q.ingest <> ?)",
-                [report.ingest_id, report.ingest_id],
-            )
-            valid = con.execute(
-                "SELECT count(*) FROM _parsed "
-                "WHERE _reason IS NULL AND _kind IS DISTINCT FROM 'identify'"
-            ).fetchone()
-            assert valid is not None
-            # One row per key: the first occurrence in this ingest, and only if the
-            # warehouse does not hold that key already; coded, appended in the store order
-            # (the tail of the journey-ordered store, see kundresa.store.layout).
-            con.execute(
-                "CREATE OR REPLACE TEMP TABLE _new AS SELECT p.* FROM ("
-                "SELECT * FROM _parsed WHERE _reason IS NULL AND _kind IS DISTINCT FROM "
-                "'identify' QUALIFY row_number() OVER (PARTITION BY _key ORDER BY _source, "
-                "_line) = 1) p ANTI JOIN events e ON p._key = e._key"
-            )
-            layout.assign_codes(con, "_new")
-            con.execute("SET preserve_insertion_order = true")
-            con.execute(
-                f"""
-                INSERT INTO events ({EVENT_SELECT}, _key, _ingest, anonymous_id, _c, _e)
-                SELECT {EVENT_SELECT}, _key, ?, anonymous_id, _c, _e FROM (
-                    SELECT p.*, c.code AS _c, v.code AS _e FROM _new p
-                    JOIN customer_codes c ON c.customer_id = p.customer_id
-                    JOIN event_codes v ON v.event = p.event
+                valid = con.execute(
+                    "SELECT count(*) FROM _parsed "
+                    "WHERE _reason IS NULL AND _kind IS DISTINCT FROM 'identify'"
+                ).fetchone()
+                assert valid is not None
+                # One row per key: the first occurrence in this ingest, and only if the
+                # warehouse does not hold that key already; coded, appended in the store order
+                # (the tail of the journey-ordered store, see kundresa.store.layout).
+                con.execute(
+                    "CREATE OR REPLACE TEMP TABLE _new AS SELECT p.* FROM ("
+                    "SELECT * FROM _parsed WHERE _reason IS NULL AND _kind IS DISTINCT FROM "
+                    "'identify' QUALIFY row_number() OVER (PARTITION BY _key ORDER BY _source, "
+                    "_line) = 1) p ANTI JOIN events e ON p._key = e._key"
                 )
-                ORDER BY {layout.STORE_ORDER}
-                """,
-                [report.ingest_id],
-            )
-            con.execute("SET preserve_insertion_order = false")
-            con.execute("DROP TABLE _new")
-            self._store_identities(report)
-            loaded = con.execute(
-                "SELECT count(*) FROM events WHERE _ingest = ?", [report.ingest_id]
-            ).fetchone()
-            assert loaded is not None
-            report.loaded = int(loaded[0])
-            report.duplicates = int(valid[0]) - report.loaded
-            for reason, n in con.execute(
-                "SELECT _reason, count(*) FROM _parsed WHERE _reason IS NOT NULL "
-                "GROUP BY 1 ORDER BY 2 DESC, 1"
-            ).fetchall():
-                report.reasons[_reason_kind(reason)] = (
-                    report.reasons.get(_reason_kind(reason), 0) + n
+                layout.assign_codes(con, "_new")
+                con.execute("SET preserve_insertion_order = true")
+                con.execute(
+                    f"""
+                    INSERT INTO events ({EVENT_SELECT}, _key, _ingest, anonymous_id, _c, _e)
+                    SELECT {EVENT_SELECT}, _key, ?, anonymous_id, _c, _e FROM (
+                        SELECT p.*, c.code AS _c, v.code AS _e FROM _new p
+                        JOIN customer_codes c ON c.customer_id = p.customer_id
+                        JOIN event_codes v ON v.event = p.event
+                    )
+                    ORDER BY {layout.STORE_ORDER}
+                    """,
+                    [report.ingest_id],
                 )
-            q = con.execute(
-                "SELECT count(*) FROM quarantine WHERE ingest = ?", [report.ingest_id]
-            ).fetchone()
-            bad = con.execute("SELECT count(*) FROM _parsed WHERE _reason IS NOT NULL").fetchone()
-            assert q is not None and bad is not None
-            report.quarantined = int(bad[0]) + report.rejected
-            report.already_quarantined = report.quarantined - int(q[0])
-            con.execute(
-                "INSERT INTO ingests VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    report.ingest_id,
+                con.execute("SET preserve_insertion_order = false")
+                con.execute("DROP TABLE _new")
+                self._store_identities(report)
+                loaded = con.execute(
+                    "SELECT count(*) FROM events WHERE _ingest = ?", [report.ingest_id]
+                ).fetchone()
+                assert loaded is not None
+                report.loaded = int(loaded[0])
+                report.duplicates = int(valid[0]) - report.loaded
+                for reason, n in con.execute(
+                    "SELECT _reason, count(*) FROM _parsed WHERE _reason IS NOT NULL "
+                    "GROUP BY 1 ORDER BY 2 DESC, 1"
+                ).fetchall():
+                    report.reasons[_reason_kind(reason)] = (
+                        report.reasons.get(_reason_kind(reason), 0) + n
+                    )
+                q = con.execute(
+                    "SELECT count(*) FROM quarantine WHERE ingest = ?", [report.ingest_id]
+                ).fetchone()
+                bad = con.execute(
+                    "SELECT count(*) FROM _parsed WHERE _reason IS NOT NULL"
+                ).fetchone()
+                assert q is not None and bad is not None
+                report.quarantined = int(bad[0]) + report.rejected
+                report.already_quarantined = report.quarantined - int(q[0])
+                self.log_ingest(
+                    report,
                     started,
-                    datetime.now(UTC).replace(tzinfo=None),
-                    report.sources,
-                    report.rows_read,
-                    report.loaded,
-                    report.duplicates,
-                    report.quarantined,
-                    json.dumps(
-                        {
-                            "customer_col": customer_col,
-                            "time_col": time_col,
-                            "event_col": event_col,
-                            "value_col": value_col,
-                            "tz": tz,
-                            "formats": {
-                                k: {"decimal": f.decimal, "date_format": f.date_format}
-                                for k, f in (formats or {}).items()
-                            },
-                            "columns": report.columns,
-                            "recognised": report.recognised,
-                        }
-                    ),
-                ],
-            )
-            con.execute("DROP TABLE _parsed")
-            con.execute("SET TimeZone = 'UTC'")
-            layout.settle(con, report.ingest_id)
-            if before_commit is not None:
-                before_commit(con, report)
-            con.execute("COMMIT")
+                    {
+                        "customer_col": customer_col,
+                        "time_col": time_col,
+                        "event_col": event_col,
+                        "value_col": value_col,
+                        "tz": tz,
+                        "formats": {
+                            k: {"decimal": f.decimal, "date_format": f.date_format}
+                            for k, f in (formats or {}).items()
+                        },
+                        "columns": report.columns,
+                        "recognised": report.recognised,
+                    },
+                )
+                con.execute("DROP TABLE _parsed")
+                con.execute("SET TimeZone = 'UTC'")
+                layout.settle(con, report.ingest_id)
+                if before_commit is not None:
+                    before_commit(con, report)
         except BaseException as exc:
-            # Interrupts included: nothing of a half-done ingest may stay behind.
-            con.execute("ROLLBACK")
-            con.execute("SET TimeZone = 'UTC'")
-            con.execute("SET preserve_insertion_order = false")
+            # Interrupts included: nothing of a half-done ingest may stay behind (rolled back).
+            self.con.execute("SET TimeZone = 'UTC'")
+            self.con.execute("SET preserve_insertion_order = false")
             if isinstance(exc, ReadError):
                 raise IngestError(str(exc)) from exc
             if isinstance(exc, duckdb.Error):
@@ -1232,10 +1221,7 @@ class Warehouse:
             When the warehouse has never seen ``id``.
         """
         person, ids = self.person_ids(id)
-        own_events(self)
-        con = self.con
-        con.execute("BEGIN TRANSACTION")
-        try:
+        with self.writing_events() as con:
             counts: dict[str, Any] = {"customer_id": person, "ids": len(ids)}
             counts["events"] = _changed(
                 con.execute(
@@ -1286,11 +1272,65 @@ class Warehouse:
             counts["stage_events"] = live["stage_events"]
             if counts["links"]:
                 materialise_id_map(con)
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
         return counts
+
+    @contextmanager
+    def writing_events(self, what: str | None = None) -> Iterator[Any]:
+        """The one way to write ``events`` (ingest, forget, reorganise): rows of a file read
+        in place are first copied into the journey-ordered table
+        (:func:`kundresa.store.in_place.own_events`), then the body runs in one transaction
+        on the connection it is given, committed when it ends and rolled back when it raises.
+
+        Parameters
+        ----------
+        what
+            The operation's name: a DuckDB error is then raised as :class:`IngestError`
+            ``"<what> failed, warehouse unchanged: ..."``; None re-raises it as it is.
+
+        Examples
+        --------
+        >>> wh = Warehouse(None)
+        >>> with wh.writing_events() as con:
+        ...     _ = con.execute("DELETE FROM events")
+        >>> wh.event_count()
+        0
+        """
+        own_events(self)
+        con = self.con
+        con.execute("BEGIN TRANSACTION")
+        try:
+            yield con
+            con.execute("COMMIT")
+        except BaseException as exc:
+            con.execute("ROLLBACK")
+            if what is not None and isinstance(exc, duckdb.Error):
+                raise IngestError(f"{what} failed, warehouse unchanged: {exc}") from exc
+            raise
+
+    def next_ingest_id(self) -> int:
+        """The id the next row of the ingest log gets (1 for the first)."""
+        row = self.con.execute("SELECT coalesce(max(id), 0) + 1 FROM ingests").fetchone()
+        assert row is not None
+        return int(row[0])
+
+    def log_ingest(self, report: IngestReport, started: datetime, options: dict[str, Any]) -> None:
+        """Write ``report``'s row of the ingest log (``ingests``), finished now (UTC), with
+        ``options`` (the column, zone and format options, the columns and sources
+        recognised) as JSON; inside the caller's transaction."""
+        self.con.execute(
+            "INSERT INTO ingests VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                report.ingest_id,
+                started,
+                datetime.now(UTC).replace(tzinfo=None),
+                report.sources,
+                report.rows_read,
+                report.loaded,
+                report.duplicates,
+                report.quarantined,
+                json.dumps(options),
+            ],
+        )
 
     def layout(self) -> dict[str, Any]:
         """How the events are laid out (:func:`kundresa.store.layout.layout_summary`)."""
@@ -1300,7 +1340,7 @@ class Warehouse:
         """Rewrite the events in the journey-ordered layout (codes given, tail merged into the
         main part; see :mod:`kundresa.store.layout`) in one transaction, and return the new
         :meth:`layout`. Warehouses written by older versions reach the layout this way or on
-        their next ingest.
+        their next ingest; a file read in place is copied in first (:meth:`writing_events`).
 
         Examples
         --------
@@ -1308,16 +1348,8 @@ class Warehouse:
         >>> wh.reorganise()["tail_rows"]
         0
         """
-        con = self.con
-        con.execute("BEGIN TRANSACTION")
-        try:
+        with self.writing_events("reorganise") as con:
             layout.reorganise(con)
-            con.execute("COMMIT")
-        except BaseException as exc:
-            con.execute("ROLLBACK")
-            if isinstance(exc, duckdb.Error):
-                raise IngestError(f"reorganise failed, warehouse unchanged: {exc}") from exc
-            raise
         return self.layout()
 
     def _stage(self, stage: str, source: str, batches: Any, report: IngestReport) -> list[str]:
