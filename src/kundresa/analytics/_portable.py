@@ -28,6 +28,11 @@ others       ``JSON_VALUE(p, '$."plan"')`` (SQL:2016)
 **Conditions.** A boolean cast to an integer is DuckDB's and Spark's, not PostgreSQL's
 (``cannot cast type boolean to bigint``); :func:`flag` is ``CASE WHEN c THEN 1 ELSE 0 END``,
 which every SQL engine runs, and :func:`count_true` its sum.
+
+**Float literals.** Ibis writes a float literal as a bare number (``0.0``) and drops a cast
+of it to ``float64`` as a no-op; PostgreSQL types a bare ``0.0`` as ``numeric``, which comes
+back as a decimal. :func:`float_literal` casts the number's text, which every engine reads
+as a double (``CAST('0.0' AS DOUBLE PRECISION)`` on PostgreSQL).
 """
 
 from __future__ import annotations
@@ -48,7 +53,7 @@ from ibis.expr.operations import Value
 
 from kundresa.model.events import PROPERTIES
 
-__all__ = ["count_true", "flag", "property_keys", "property_value"]
+__all__ = ["count_true", "flag", "float_literal", "property_keys", "property_value"]
 
 
 def flag(condition: ir.BooleanValue) -> ir.IntegerValue:
@@ -67,6 +72,22 @@ def flag(condition: ir.BooleanValue) -> ir.IntegerValue:
 def count_true(condition: ir.BooleanValue) -> ir.IntegerScalar:
     """How many rows satisfy ``condition`` (null counts as false): an ``int64`` reduction."""
     return flag(condition).sum()
+
+
+def float_literal(value: float) -> ir.FloatingScalar:
+    """``value`` as a ``float64`` literal that every backend types as a double (see the
+    module notes: a bare float literal is ``numeric`` on PostgreSQL).
+
+    Examples
+    --------
+    >>> import ibis
+    >>> t = ibis.memtable({"x": [1]})
+    >>> "DOUBLE PRECISION" in ibis.to_sql(t.select(v=float_literal(0.0)), dialect="postgres")
+    True
+    >>> t.select(v=float_literal(2.5)).to_pyarrow()["v"].type
+    DataType(double)
+    """
+    return ibis.literal(repr(float(value))).cast("float64")
 
 
 class PropertyValue(Value):

@@ -41,7 +41,7 @@ import pyarrow.compute as pc
 from kundresa.analytics._duration import parse_duration
 from kundresa.analytics._ibis import cached
 from kundresa.analytics._period import Period, When, project_timezone
-from kundresa.analytics._portable import flag
+from kundresa.analytics._portable import flag, float_literal
 from kundresa.analytics.funnel import parse_step
 from kundresa.analytics.touchpoints import EVENT_ORDER, is_kept, tag_events
 from kundresa.model.events import CHANNEL, CUSTOMER, EVENT, TIMESTAMP, VALUE
@@ -107,15 +107,10 @@ def _frame(rows: pa.Table, keys: list[str], *, ages: bool = True) -> pd.DataFram
 
 
 def _read_sorted(rows: ir.Table, keys: list[str]) -> pa.Table:
-    """``rows`` read as Arrow, sorted by ``keys`` and then in event order by DuckDB (or the
-    engine): the same order a stable pandas sort gives, without converting every column to
-    Python objects first. Other engines go through pandas, whose conversion follows the
-    expression's types (Postgres hands back a float literal such as ``0.0`` as a decimal,
-    which Arrow refuses in a double column)."""
-    ordered = rows.order_by([*keys, *EVENT_ORDER])
-    if getattr(rows._find_backend(use_default=True), "name", None) == "duckdb":
-        return ordered.to_pyarrow()
-    return pa.Table.from_pandas(ordered.to_pandas(), preserve_index=False)
+    """``rows`` read as Arrow, sorted by ``keys`` and then in event order by the engine: the
+    same order a stable pandas sort gives, without converting every column to Python
+    objects first."""
+    return rows.order_by([*keys, *EVENT_ORDER]).to_pyarrow()
 
 
 def _not_in(values: pa.ChunkedArray | pa.Array, among: pa.ChunkedArray | pa.Array) -> np.ndarray:
@@ -306,7 +301,7 @@ def _stage_paths(
     touches = touches.mutate(
         age=(end.epoch_seconds() - touches[TIMESTAMP].epoch_seconds()).cast("float64"),
         converted=flag(touches._out.notnull()),
-        value=ibis.literal(0.0),
+        value=float_literal(0.0),
     )
     if window is not None:
         touches = touches.filter(touches.age <= window)
