@@ -169,6 +169,17 @@ def source_options(func: F) -> F:
 
 
 @contextmanager
+def stored_project(project_dir: Path, *, write: bool = False) -> Iterator[Project]:
+    """The project stored in ``project_dir`` for a data command: read-only, or with
+    ``write`` holding the warehouse's write lock (a second writer gets a one-line error
+    naming the lock), closed when the command ends."""
+    from kundresa.project import Project
+
+    with Project.open(project_dir, read_only=not write) as project:
+        yield project
+
+
+@contextmanager
 def open_project(
     project_dir: Path,
     events_file: Path | None,

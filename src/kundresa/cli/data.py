@@ -9,7 +9,17 @@ from typing import Any
 import click
 from rich.markup import escape
 
-from kundresa.cli._common import FORMAT, JOURNEY_FILE, UserError, emit, err, out, say
+from kundresa.cli._common import (
+    FORMAT,
+    JOURNEY_FILE,
+    PROJECT_DIR,
+    UserError,
+    emit,
+    err,
+    out,
+    say,
+    stored_project,
+)
 
 
 def _encoding_option(value: str | None) -> str | None:
@@ -38,13 +48,7 @@ def _date_format_option(value: str | None) -> str | None:
 
 @click.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option(
-    "--project",
-    "project_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=".",
-    show_default=True,
-)
+@PROJECT_DIR
 @click.option("--customer-col", help="Column with the customer id.")
 @click.option("--time-col", help="Column with the event time.")
 @click.option("--event-col", help="Column with the event name.")
@@ -120,9 +124,7 @@ def ingest(
         "date_format": date_format,
         "value_col": value_col,
     }
-    from kundresa.project import Project
-
-    with Project.open(project_dir) as project:
+    with stored_project(project_dir, write=True) as project:
         show = not quiet and fmt == "table" and total > 20 << 20
         if show:
             from rich.progress import (
@@ -174,41 +176,26 @@ def ingest(
 
 
 @click.command()
-@click.option(
-    "--project",
-    "project_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=".",
-    show_default=True,
-)
+@PROJECT_DIR
 @click.option("--limit", type=click.IntRange(1), default=50, show_default=True)
 @FORMAT
 def quarantine(project_dir: Path, limit: int, fmt: str) -> None:
     """Show quarantined rows: source file, line and reason."""
     import pandas as pd
 
-    from kundresa.project import Project
-
-    with Project.open(project_dir, read_only=True) as project:
+    with stored_project(project_dir) as project:
         rows = project.warehouse.quarantined(limit=limit)
     emit(pd.DataFrame(rows, columns=["ingest", "source", "line", "reason", "record"]), fmt)
 
 
 @click.command()
-@click.option(
-    "--project",
-    "project_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=".",
-    show_default=True,
-)
+@PROJECT_DIR
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 def info(project_dir: Path, fmt: str) -> None:
     """Show the project: journey, stages, events, date range, quarantine, last ingest."""
-    from kundresa.project import Project
     from kundresa.report.tables import _plain
 
-    with Project.open(project_dir, read_only=True) as project:
+    with stored_project(project_dir) as project:
         data = project.info()
     if fmt == "json":
         click.echo(json.dumps(_plain(data), indent=2, ensure_ascii=False))
@@ -271,13 +258,7 @@ def info(project_dir: Path, fmt: str) -> None:
 
 
 @click.command()
-@click.option(
-    "--project",
-    "project_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=".",
-    show_default=True,
-)
+@PROJECT_DIR
 def reorganise(project_dir: Path) -> None:
     """Rewrite the warehouse in the journey-ordered layout (events by customer and time).
 
@@ -285,9 +266,7 @@ def reorganise(project_dir: Path) -> None:
     the rows); this brings a warehouse written by an older version to it at once, or merges
     the tail now. One transaction: if it fails, nothing changes.
     """
-    from kundresa.project import Project
-
-    with Project.open(project_dir) as project:
+    with stored_project(project_dir, write=True) as project:
         lay = project.warehouse.reorganise()
     say(
         f"{lay['ordered_rows']:,} events in journey order; codes for "

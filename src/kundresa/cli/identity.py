@@ -12,18 +12,12 @@ from typing import Any
 
 import click
 
-from kundresa.cli._common import UserError, emit, open_project, out
+from kundresa.cli._common import PROJECT_DIR, UserError, emit, open_project, out, stored_project
 
 
 @click.command()
 @click.argument("customer", metavar="[ID]", required=False)
-@click.option(
-    "--project",
-    "project_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=".",
-    show_default=True,
-)
+@PROJECT_DIR
 @click.option(
     "--events",
     "events_file",
@@ -102,13 +96,7 @@ def _can_ask() -> bool:
 
 @click.command()
 @click.argument("customer", metavar="ID")
-@click.option(
-    "--project",
-    "project_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=".",
-    show_default=True,
-)
+@PROJECT_DIR
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 def forget(customer: str, project_dir: Path, yes: bool, fmt: str) -> None:
@@ -117,9 +105,7 @@ def forget(customer: str, project_dir: Path, yes: bool, fmt: str) -> None:
     without a terminal to ask on, --yes is required."""
     import json
 
-    from kundresa.project import Project
-
-    with Project.open(project_dir) as project:
+    with stored_project(project_dir, write=True) as project:
         person = project.identities(customer)
         if not yes:
             if not _can_ask():
