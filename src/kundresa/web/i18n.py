@@ -58,16 +58,7 @@ _SHARED: dict[str, tuple[str, ...]] = {
         "to_stage",
         "value",
     ),
-    "MODEL_LABELS": (
-        "first",
-        "last",
-        "last_non_direct",
-        "linear",
-        "time_decay",
-        "position",
-        "markov",
-        "shapley",
-    ),
+    "MODEL_LABELS": tuple(MODEL_LABELS),  # every attribution model
     "LANE_LABELS": (
         "persona",
         "touchpoints",
