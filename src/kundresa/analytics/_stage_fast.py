@@ -98,7 +98,11 @@ def staged_rows(events: ir.Table, journey: Journey, *, ids: bool = False) -> Sta
         code = ibis.ifelse(flags[plan.plain[p]], p, code)
     for j, k in enumerate(plan.nth):
         code = code + ibis.ifelse(flags[k], (plan.none + 1) << j, 0)
-    t = t.select(CUSTOMER, *EVENT_ORDER, _us=epoch_us(t[TIMESTAMP]), _c=code.cast("int64"))
+    code = code.cast("int64")
+    stored = _stored_rows(events, code, plan, ids=ids)
+    if stored is not None:
+        return stored
+    t = t.select(CUSTOMER, *EVENT_ORDER, _us=epoch_us(t[TIMESTAMP]), _c=code)
     # The time span of all events (one column scanned), so that packed rows cannot overflow.
     whole = epoch_us(events[TIMESTAMP])
     span = events.aggregate(lo=whole.min(), hi=whole.max()).to_pyarrow()
@@ -119,6 +123,31 @@ def staged_rows(events: ir.Table, journey: Journey, *, ids: bool = False) -> Sta
     keep = stage > 0
     kept_before = np.concatenate([[0], np.cumsum(keep, dtype=np.int64)])
     return StagedRows(kept_before[bounds], us[keep], stage[keep], customers)
+
+
+def _stored_rows(
+    events: ir.Table, code: ir.IntegerValue, plan: _TagPlan, *, ids: bool
+) -> StagedRows | None:
+    """:func:`staged_rows` read from the journey-ordered store
+    (:func:`kundresa.analytics._ordered.ordered_rows`: a scan in storage order, no grouping
+    and no sort); None when the store cannot give the rows (the caller groups them).
+
+    The store order refines the event order (time, event name, event id), so each
+    customer's rows come in the order :func:`~kundresa.analytics.touchpoints.tag_events`
+    numbers them: ties at one instant need no second read."""
+    from kundresa.analytics._ordered import ordered_rows
+    from kundresa.analytics._stage_kernels import assign_stages
+
+    stored = ordered_rows(events.mutate(_sc=code), ["_sc"])
+    if stored is None:
+        return None
+    codes = stored.data["_sc"].to_numpy().astype(np.int64, copy=False)
+    us = stored.data["_us"].to_numpy().astype(np.int64, copy=False)
+    stage = assign_stages(stored.bounds, codes, *plan.arrays())
+    keep = stage > 0
+    kept_before = np.concatenate([[0], np.cumsum(keep, dtype=np.int64)])
+    customers = stored.customers if ids else None
+    return StagedRows(kept_before[stored.bounds], us[keep], stage[keep], customers)
 
 
 def _no_ids(ids: bool) -> pa.Array | None:
