@@ -41,10 +41,13 @@ personas:
   - {id: priv, name: Private, match: {property: plan, in: [A]}}
 touchpoints:
   - {id: ad, stage: awareness, match: {event: ad}}
+  - {id: vip, stage: decision, match: {event: price, where: {plan: {equals: B}}}}
   - {id: price, stage: consideration, match: {event: price}}
   - {id: repeat, stage: retention, match: {event: buy, nth: 2}}
   - {id: buy, stage: decision, match: {event: buy}}
   - {id: talk, stage: advocacy, match: {event: talk}}
+  - {id: chat, stage: retention, match: {event: [view, talk], where: {plan: {in: [A]}}}}
+  - {id: any_a, stage: consideration, match: {where: {plan: {equals: A}}, nth: 3}}
 """
 )
 

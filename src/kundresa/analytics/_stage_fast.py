@@ -16,7 +16,7 @@ already ordered by customer and time can take its place.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import ibis
@@ -29,7 +29,7 @@ from kundresa.analytics._fast import customer_bounds, fast_path, fast_path_parts
 from kundresa.analytics._ibis import epoch_us
 from kundresa.analytics._period import Period
 from kundresa.analytics.touchpoints import EVENT_ORDER, match_expr, tag_events
-from kundresa.model.events import CUSTOMER, TIMESTAMP
+from kundresa.model.events import CUSTOMER, EVENT, TIMESTAMP
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -92,13 +92,7 @@ def staged_rows(events: ir.Table, journey: Journey, *, ids: bool = False) -> Sta
     if plan is None:
         return _tagged_rows(events, journey, ids=ids)
     t = events
-    flags = [match_expr(t, tp.match) for tp in journey.touchpoints]
-    code: ir.IntegerValue = ibis.literal(plan.none, type="int64")
-    for p in reversed(range(len(plan.plain))):
-        code = ibis.ifelse(flags[plan.plain[p]], p, code)
-    for j, k in enumerate(plan.nth):
-        code = code + ibis.ifelse(flags[k], (plan.none + 1) << j, 0)
-    code = code.cast("int64")
+    code = _code_expr(t, journey, plan)
     stored = _stored_rows(events, code, plan, ids=ids)
     if stored is not None:
         return stored
@@ -123,6 +117,37 @@ def staged_rows(events: ir.Table, journey: Journey, *, ids: bool = False) -> Sta
     keep = stage > 0
     kept_before = np.concatenate([[0], np.cumsum(keep, dtype=np.int64)])
     return StagedRows(kept_before[bounds], us[keep], stage[keep], customers)
+
+
+def _code_expr(t: ir.Table, journey: Journey, plan: _TagPlan) -> ir.IntegerValue:
+    """Each event's packed touchpoint code (:class:`_TagPlan`), as one ``CASE`` on the event
+    name: a branch per name some touchpoint lists tests only the ``where`` of the touchpoints
+    that take that name (or any name), so that DuckDB reads properties only for the events
+    that can fit (a flat expression evaluates every condition on every event)."""
+    tps = journey.touchpoints
+    named = list(dict.fromkeys(e for tp in tps if tp.match.events for e in tp.match.events))
+
+    def code_for(name: str | None) -> ir.IntegerValue:
+        def takes(k: int) -> bool:
+            listed = tps[k].match.events
+            return listed is None or (name is not None and name in listed)
+
+        def fits(k: int) -> ir.BooleanValue:
+            return match_expr(t, replace(tps[k].match, events=None))
+
+        code: ir.IntegerValue = ibis.literal(plan.none, type="int64")
+        for p in reversed(range(len(plan.plain))):
+            k = plan.plain[p]
+            if takes(k):
+                code = fits(k).ifelse(p, code) if tps[k].match.where else ibis.literal(p)
+        for j, k in enumerate(plan.nth):
+            if takes(k):
+                code = code + fits(k).ifelse((plan.none + 1) << j, 0)
+        return code.cast("int64")
+
+    if not named:
+        return code_for(None)
+    return ibis.cases(*((t[EVENT] == e, code_for(e)) for e in named), else_=code_for(None))
 
 
 def _stored_rows(
