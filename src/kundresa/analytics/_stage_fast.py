@@ -10,8 +10,10 @@ counted in memory (exact medians included). The portable path
 ``tests/analytics/test_stage_fastpath.py`` pins the two together.
 
 :func:`staged_rows` is the only function that knows where the rows come from: it returns plain
-arrays (customer bounds and rows in each customer's event order), so a store that keeps events
-already ordered by customer and time can take its place.
+arrays (customer bounds and rows in each customer's event order). When the events are a
+row-wise view of a journey-ordered warehouse it reads them in store order
+(:func:`kundresa.analytics._ordered.ordered_rows`: a scan, no grouping, no sort); otherwise
+DuckDB groups them per customer.
 """
 
 from __future__ import annotations
@@ -76,15 +78,17 @@ def staged_rows(events: ir.Table, journey: Journey, *, ids: bool = False) -> Sta
     """The staged events of ``events`` (touchpoints tagged on the whole history), in each
     customer's event order (time; ties by event name, then event id).
 
-    DuckDB evaluates each touchpoint's ``event`` and ``where`` on every event and groups the
-    events that fit one into one list of packed ``int64`` rows per customer (time and which
-    touchpoints fit; a hash aggregation, no sort); each list is sorted in the compiled
+    DuckDB evaluates each touchpoint's ``event`` and ``where`` on every event (one ``CASE`` on
+    the event name). From a journey-ordered warehouse (:func:`_stored_rows`) the rows come in
+    the event order already; otherwise DuckDB groups the events that fit one into one list of
+    packed ``int64`` rows per customer (time and which touchpoints fit; a hash aggregation, no
+    sort); each list is sorted in the compiled
     :func:`~kundresa.analytics._stage_kernels.sort_runs`, and
-    :func:`~kundresa.analytics._stage_kernels.assign_stages` counts the ``nth`` touchpoints
-    and gives each event its stage as :func:`~kundresa.analytics.touchpoints.tag_events`
-    does. When a customer has events that fit different touchpoints at one instant, only the
-    full tie rule can order them: the rows are then read again in DuckDB's ``ORDER BY``
-    customer and event order. ``ids`` also returns the customer ids.
+    :func:`~kundresa.analytics._stage_kernels.assign_stages` counts the ``nth`` touchpoints and
+    gives each event its stage as :func:`~kundresa.analytics.touchpoints.tag_events` does. When
+    a customer has events that fit different touchpoints at one instant, only the full tie rule
+    can order them: the rows are then read again in DuckDB's ``ORDER BY`` customer and event
+    order. ``ids`` also returns the customer ids.
     """
     from kundresa.analytics._stage_kernels import assign_stages
 
