@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
@@ -259,6 +260,17 @@ def test_exact_medians() -> None:
     keys = np.array([2, 1, 2, 1, 1, 2, 2], np.int64)
     values = np.array([4, 9, 1, 3, 5, 3, 10], np.int64)
     assert _stage_fast.exact_medians(keys, values) == {1: 5.0, 2: 3.5}
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 4), st.integers(-50, 50)), max_size=40))
+def test_exact_medians_against_statistics(pairs: list[tuple[int, int]]) -> None:
+    keys = np.array([k * 1000 for k, _ in pairs], np.int64)
+    values = np.array([v for _, v in pairs], np.int64)
+    want = {k * 1000: float(statistics.median(v for kk, v in pairs if kk == k)) for k, _ in pairs}
+    assert _stage_fast.exact_medians(keys, values) == want
+    halves = _stage_fast.exact_medians(keys, values / 7.0)
+    assert halves == pytest.approx({k: m / 7.0 for k, m in want.items()}, rel=1e-12)
 
 
 def test_distinct_per_key() -> None:

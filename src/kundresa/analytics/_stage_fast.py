@@ -292,15 +292,22 @@ def exact_medians(keys: npt.NDArray[np.int64], values: npt.NDArray[Any]) -> dict
     ones (as :func:`kundresa.analytics._ibis.exact_median` defines it)."""
     if not len(keys):
         return {}
-    order = np.lexsort((values, keys))
-    k, v = keys[order], values[order]
-    starts = np.flatnonzero(np.concatenate([[True], k[1:] != k[:-1]]))
-    ends = np.concatenate([starts[1:], [len(k)]])
+    # Group the values by key (a stable radix sort of the key's rank when there are few
+    # keys), then select each group's middle values (np.partition: linear, no full sort).
+    known, rank = np.unique(keys, return_inverse=True)
+    rank = rank.reshape(-1)
+    small = rank.astype(np.int16) if len(known) < 2**15 else rank
+    order = np.argsort(small, kind="stable")
+    ends = np.cumsum(np.bincount(rank, minlength=len(known)))
     out: dict[int, float] = {}
-    for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
-        n = b - a
-        low, high = v[a + (n - 1) // 2], v[a + n // 2]
-        out[int(k[a])] = float(low) if n % 2 else (float(low) + float(high)) / 2
+    start = 0
+    for key, end in zip(known.tolist(), ends.tolist(), strict=True):
+        n = end - start
+        mid = [(n - 1) // 2, n // 2]
+        part = np.partition(values[order[start:end]], mid)
+        low, high = part[mid[0]], part[mid[1]]
+        out[int(key)] = float(low) if n % 2 else (float(low) + float(high)) / 2
+        start = end
     return out
 
 
