@@ -294,8 +294,16 @@ def exact_medians(keys: npt.NDArray[np.int64], values: npt.NDArray[Any]) -> dict
         return {}
     # Group the values by key (a stable radix sort of the key's rank when there are few
     # keys), then select each group's middle values (np.partition: linear, no full sort).
-    known, rank = np.unique(keys, return_inverse=True)
-    rank = rank.reshape(-1)
+    lo, hi = int(keys.min()), int(keys.max())
+    if hi - lo < 2**15:  # a small key range (stage and move indices, group codes): counted
+        present = np.flatnonzero(np.bincount(keys - lo))
+        known = present + lo
+        at = np.zeros(hi - lo + 1, np.int64)
+        at[present] = np.arange(len(present), dtype=np.int64)
+        rank = at[keys - lo]
+    else:
+        known, rank = np.unique(keys, return_inverse=True)
+        rank = rank.reshape(-1)
     small = rank.astype(np.int16) if len(known) < 2**15 else rank
     order = np.argsort(small, kind="stable")
     ends = np.cumsum(np.bincount(rank, minlength=len(known)))
