@@ -20,7 +20,17 @@ Peer and ours run interleaved (peer, ours, peer, ours...) so that the machine's 
 alike; ``--portable`` also times the portable Ibis path (``KUNDRESA_FAST_PATH=0``) in the same
 rounds, and checks that its three tables equal the fast path's.
 
-Usage: ``python bench/stages_vs_orderby.py 10M --reps 3 [--portable]``.
+``--store``: ours reads a project's warehouse in the journey-ordered layout (the Parquet
+file's rows copied once into ``<stem>.store.duckdb`` beside it, see
+``_common.store_events``), as ``kundresa stages`` reads a project; the peer's ``ORDER BY``
+still reads the same rows from the Parquet file (DuckDB's fastest source for them).
+
+``--shape dense|skewed`` (``generate.py``): the synthetic shapes, with a journey of their
+five events (:data:`SHAPE_JOURNEY`: every event fits a touchpoint, ``purchase`` twice
+with ``nth: 2``) instead of the demo journey.
+
+Usage: ``python bench/stages_vs_orderby.py 10M --reps 3 [--store] [--shape dense]
+[--portable]``.
 """
 
 from __future__ import annotations
@@ -40,9 +50,33 @@ from _common import (
     emit,
     load_average,
     median,
+    store_events,
     timed,
 )
-from generate import generate, parse_size
+from generate import SHAPES, generate, parse_size
+
+SHAPE_JOURNEY = """
+kundresa: 1
+name: Synthetic shapes
+template: kundresa-5
+touchpoints:
+  - {id: visit, stage: awareness, match: {event: visit}}
+  - {id: view, stage: consideration, match: {event: view}}
+  - {id: signup, stage: consideration, match: {event: signup}}
+  - {id: repeat, stage: retention, match: {event: purchase, nth: 2}}
+  - {id: purchase, stage: decision, match: {event: purchase}}
+  - {id: support, stage: advocacy, match: {event: support}}
+"""
+
+
+def journey_for(shape: str):
+    """The journey the stage analysis maps: the demo's, or :data:`SHAPE_JOURNEY`."""
+    if shape == "demo":
+        return demo_journey()
+    from kundresa.model.parse import parse_journey
+
+    journey, _ = parse_journey(SHAPE_JOURNEY)
+    return journey
 
 
 def ours(
@@ -51,12 +85,17 @@ def ours(
     temp_dir: str | None = None,
     *,
     fast: bool = True,
+    store: bool = False,
+    shape: str = "demo",
 ):
     from kundresa.analytics._fast import portable
     from kundresa.analytics.journeys import stage_analysis
 
-    _, events = duckdb_events(path, memory_limit=memory_limit, temp_dir=temp_dir)
-    project = SimpleNamespace(journey=demo_journey(), events=events)
+    if store:  # a project's warehouse in the journey-ordered layout
+        _, events = store_events(path)
+    else:
+        _, events = duckdb_events(path, memory_limit=memory_limit, temp_dir=temp_dir)
+    project = SimpleNamespace(journey=journey_for(shape), events=events)
 
     def run():
         if fast:
@@ -95,14 +134,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--memory-limit", default=None, help="DuckDB memory_limit for both")
     ap.add_argument("--portable", action="store_true", help="also time the portable path")
+    ap.add_argument("--store", action="store_true", help="ours reads a journey-ordered warehouse")
+    ap.add_argument("--shape", choices=SHAPES, default="demo", help="the data's shape")
     args = ap.parse_args(argv)
     rows = parse_size(args.size)
-    path = generate(rows)
+    path = generate(rows, shape=args.shape)
     load_before = load_average()
 
-    runs = {"peer": peer(path, args.memory_limit), "ours": ours(path, args.memory_limit)}
+    mine = {"store": args.store, "shape": args.shape}
+    runs = {"peer": peer(path, args.memory_limit), "ours": ours(path, args.memory_limit, **mine)}
     if args.portable:
-        runs["portable"] = ours(path, args.memory_limit, fast=False)
+        runs["portable"] = ours(path, args.memory_limit, fast=False, **mine)
     times: dict[str, list[float]] = {k: [] for k in runs}
     last: dict[str, Any] = {}
     for _ in range(args.warmup):
@@ -120,7 +162,8 @@ def main(argv: list[str] | None = None) -> int:
     funnel = res["funnel"]
     reached = dict(zip(funnel["stage"], funnel["reached"], strict=False))
     moves = int(res["transitions"]["count"].sum())
-    print(f"stage analysis, {args.size} events ({n:,} sorted by the peer)")
+    source = "journey-ordered store" if args.store else "Parquet file"
+    print(f"stage analysis, {args.size} {args.shape} events from the {source} ({n:,} sorted)")
     print(f"  reached {reached}; {moves:,} transition rows counted")
     print(f"  ours     median {median(t_ours):.2f} s  {[round(t, 2) for t in t_ours]}")
     print(f"  order by median {median(t_peer):.2f} s  {[round(t, 2) for t in t_peer]}")
@@ -135,6 +178,8 @@ def main(argv: list[str] | None = None) -> int:
         {
             "bench": "stages",
             "size": args.size,
+            "shape": args.shape,
+            "store": args.store,
             "rows": n,
             "reached": {k: int(v) for k, v in reached.items()},
             "moves": moves,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
@@ -9,12 +10,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pandas.testing as pdt
+import pyarrow as pa
 import pytest
 from fastpath_cases import events_table as _table
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kundresa.analytics import _stage_fast
+from kundresa.analytics import _ordered, _stage_fast
 from kundresa.analytics._fast import portable
 from kundresa.analytics._stage_kernels import (
     assign_stages,
@@ -25,6 +27,8 @@ from kundresa.analytics._stage_kernels import (
 from kundresa.analytics.journeys import stage_analysis, time_in_stage, transition_matrix
 from kundresa.analytics.stages import stage_funnel
 from kundresa.model.parse import parse_journey
+from kundresa.project import Project
+from kundresa.store.warehouse import Warehouse
 
 T0 = datetime(2025, 3, 1, 12, 0, 0)
 
@@ -38,10 +42,13 @@ personas:
   - {id: priv, name: Private, match: {property: plan, in: [A]}}
 touchpoints:
   - {id: ad, stage: awareness, match: {event: ad}}
+  - {id: vip, stage: decision, match: {event: price, where: {plan: {equals: B}}}}
   - {id: price, stage: consideration, match: {event: price}}
   - {id: repeat, stage: retention, match: {event: buy, nth: 2}}
   - {id: buy, stage: decision, match: {event: buy}}
   - {id: talk, stage: advocacy, match: {event: talk}}
+  - {id: chat, stage: retention, match: {event: [view, talk], where: {plan: {in: [A]}}}}
+  - {id: any_a, stage: consideration, match: {where: {plan: {equals: A}}, nth: 3}}
 """
 )
 
@@ -107,6 +114,87 @@ def test_stage_parts_fast_equal_portable(
     _same(*_both(lambda: time_in_stage(t, JOURNEY, **kw)))
 
 
+def _warehouse(chunks: list[list[tuple[Any, ...]]]) -> Warehouse:
+    """A warehouse (journey-ordered store) with one ingest per chunk of rows."""
+    wh = Warehouse(None)
+    for rows in chunks:
+        wh.ingest_arrow(
+            pa.table(
+                {
+                    "customer_id": [r[0] for r in rows],
+                    "timestamp": [(T0 + pd.Timedelta(seconds=r[1])).isoformat() for r in rows],
+                    "event": [r[2] for r in rows],
+                    "channel": [r[3] for r in rows],
+                    "event_id": [r[5] for r in rows],
+                    "plan": [r[4] for r in rows],
+                }
+            )
+        )
+    return wh
+
+
+def _store_reads(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Whether each call of the store's reader gave rows (None: the caller grouped them)."""
+    seen: list[bool] = []
+    real = _ordered.ordered_rows
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        out = real(*args, **kwargs)
+        seen.append(out is not None)
+        return out
+
+    monkeypatch.setattr(_ordered, "ordered_rows", spy)
+    return seen
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.lists(st.lists(row_st, max_size=15), min_size=1, max_size=3), periods)
+def test_stage_analysis_over_the_store_equals_portable(
+    chunks: list[list[tuple[Any, ...]]], p: Any
+) -> None:
+    # Random chunked ingests: the main part in store order plus a tail merged in, or (rows of
+    # the tail and the main part at one instant) the grouping path.
+    since, until = p
+    if since and until and until <= since:
+        return
+    events = Project(None, None, _warehouse(chunks)).events
+    project = SimpleNamespace(journey=JOURNEY, events=events)
+    with pytest.MonkeyPatch.context() as mp:
+        seen = _store_reads(mp)
+        fast = stage_analysis(project, since=since, until=until)
+        fast_by = stage_funnel(project, by="persona", since=since, until=until)
+    with portable():
+        slow = stage_analysis(project, since=since, until=until)
+        slow_by = stage_funnel(project, by="persona", since=since, until=until)
+    for key in ("funnel", "transitions", "time_in_stage"):
+        _same(fast[key], slow[key])
+    _same(fast_by, slow_by)
+    assert seen  # the store's reader was asked
+
+
+def test_the_stage_analysis_reads_the_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Stages at one instant ("ad" < "buy" < "price" by name) come in the store order.
+    rows = [
+        (
+            f"c{i % 4}",
+            3600 * (i // 3),
+            ["price", "ad", "buy", "talk", "view"][i % 5],
+            None,
+            None,
+            None,
+        )
+        for i in range(40)
+    ]
+    wh = _warehouse([rows[:36], rows[36:]])
+    seen = _store_reads(monkeypatch)
+    events = Project(None, None, wh).events
+    fast = transition_matrix(events, JOURNEY, ends=True)
+    assert seen == [True]
+    with portable():
+        slow = transition_matrix(events, JOURNEY, ends=True)
+    _same(fast, slow)
+
+
 def test_empty_input() -> None:
     t = _table([])
     project = SimpleNamespace(journey=JOURNEY, events=t)
@@ -155,18 +243,37 @@ def test_walk_by_hand() -> None:
 
 @pytest.mark.parametrize(
     ("values", "ambiguous"),
-    [([9 << 6 | 2, 3 << 6 | 1, 9 << 6 | 2], False), ([9 << 6 | 2, 9 << 6 | 1], True)],
+    [
+        ([9 << 6 | 2, 3 << 6 | 1, 9 << 6 | 2], False),
+        ([9 << 6 | 2, 9 << 6 | 1, 3 << 6 | 1], True),
+    ],
 )
 def test_sort_runs(values: list[int], ambiguous: bool) -> None:
+    # Sorted by time; rows at one instant keep their order (the caller re-reads them when
+    # their stages differ).
     v = np.array(values, np.int64)
     assert sort_runs(v, np.array([0, len(v)], np.int64), 6) is ambiguous
-    assert v.tolist() == sorted(values)
+    assert v.tolist() == sorted(values, key=lambda x: x >> 6)
 
 
 def test_exact_medians() -> None:
     keys = np.array([2, 1, 2, 1, 1, 2, 2], np.int64)
     values = np.array([4, 9, 1, 3, 5, 3, 10], np.int64)
     assert _stage_fast.exact_medians(keys, values) == {1: 5.0, 2: 3.5}
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 4), st.integers(-50, 50)), max_size=40),
+    st.sampled_from([1000, 10**6]),  # keys counted in a small range, or made unique by sorting
+)
+def test_exact_medians_against_statistics(pairs: list[tuple[int, int]], scale: int) -> None:
+    keys = np.array([k * scale for k, _ in pairs], np.int64)
+    values = np.array([v for _, v in pairs], np.int64)
+    want = {k * scale: float(statistics.median(v for kk, v in pairs if kk == k)) for k, _ in pairs}
+    assert _stage_fast.exact_medians(keys, values) == want
+    halves = _stage_fast.exact_medians(keys, values / 7.0)
+    assert halves == pytest.approx({k: m / 7.0 for k, m in want.items()}, rel=1e-12)
 
 
 def test_distinct_per_key() -> None:

@@ -16,7 +16,7 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["customer_order", "directly_follows_pairs", "funnel_best"]
+__all__ = ["customer_order", "directly_follows_pairs", "funnel_best", "sort_within"]
 
 _NONE = np.iinfo(np.int64).min
 
@@ -40,8 +40,21 @@ def _customer_order(
         c = codes[i]
         perm[fill[c]] = i
         fill[c] += 1
+    return perm, bounds, sort_within(bounds, perm, key, payload)
+
+
+@numba.njit(cache=True, nogil=True)
+def sort_within(
+    bounds: npt.NDArray[np.int64],
+    perm: npt.NDArray[np.int64],
+    key: npt.NDArray[np.int64],
+    payload: npt.NDArray[np.int64],
+) -> bool:
+    """Order each customer's rows of ``perm`` (``perm[bounds[c]:bounds[c + 1]]``) by
+    ``key``, in place; True when two rows of one customer tie on ``key`` but differ in
+    ``payload`` (only the caller's full tie rule can order them)."""
     ambiguous = False
-    for c in range(n_cust):
+    for c in range(bounds.shape[0] - 1):
         lo = bounds[c]
         hi = bounds[c + 1]
         if hi - lo > 1:
@@ -54,7 +67,7 @@ def _customer_order(
                 b = perm[q]
                 if key[a] == key[b] and payload[a] != payload[b]:
                     ambiguous = True
-    return perm, bounds, ambiguous
+    return ambiguous
 
 
 def customer_order(

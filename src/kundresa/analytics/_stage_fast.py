@@ -10,13 +10,15 @@ counted in memory (exact medians included). The portable path
 ``tests/analytics/test_stage_fastpath.py`` pins the two together.
 
 :func:`staged_rows` is the only function that knows where the rows come from: it returns plain
-arrays (customer bounds and rows in each customer's event order), so a store that keeps events
-already ordered by customer and time can take its place.
+arrays (customer bounds and rows in each customer's event order). When the events are a
+row-wise view of a journey-ordered warehouse it reads them in store order
+(:func:`kundresa.analytics._ordered.ordered_rows`: a scan, no grouping, no sort); otherwise
+DuckDB groups them per customer.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import ibis
@@ -29,7 +31,7 @@ from kundresa.analytics._fast import customer_bounds, fast_path, fast_path_parts
 from kundresa.analytics._ibis import epoch_us
 from kundresa.analytics._period import Period
 from kundresa.analytics.touchpoints import EVENT_ORDER, match_expr, tag_events
-from kundresa.model.events import CUSTOMER, TIMESTAMP
+from kundresa.model.events import CUSTOMER, EVENT, TIMESTAMP
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -76,15 +78,17 @@ def staged_rows(events: ir.Table, journey: Journey, *, ids: bool = False) -> Sta
     """The staged events of ``events`` (touchpoints tagged on the whole history), in each
     customer's event order (time; ties by event name, then event id).
 
-    DuckDB evaluates each touchpoint's ``event`` and ``where`` on every event and groups the
-    events that fit one into one list of packed ``int64`` rows per customer (time and which
-    touchpoints fit; a hash aggregation, no sort); each list is sorted in the compiled
+    DuckDB evaluates each touchpoint's ``event`` and ``where`` on every event (one ``CASE`` on
+    the event name). From a journey-ordered warehouse (:func:`_stored_rows`) the rows come in
+    the event order already; otherwise DuckDB groups the events that fit one into one list of
+    packed ``int64`` rows per customer (time and which touchpoints fit; a hash aggregation, no
+    sort); each list is sorted in the compiled
     :func:`~kundresa.analytics._stage_kernels.sort_runs`, and
-    :func:`~kundresa.analytics._stage_kernels.assign_stages` counts the ``nth`` touchpoints
-    and gives each event its stage as :func:`~kundresa.analytics.touchpoints.tag_events`
-    does. When a customer has events that fit different touchpoints at one instant, only the
-    full tie rule can order them: the rows are then read again in DuckDB's ``ORDER BY``
-    customer and event order. ``ids`` also returns the customer ids.
+    :func:`~kundresa.analytics._stage_kernels.assign_stages` counts the ``nth`` touchpoints and
+    gives each event its stage as :func:`~kundresa.analytics.touchpoints.tag_events` does. When
+    a customer has events that fit different touchpoints at one instant, only the full tie rule
+    can order them: the rows are then read again in DuckDB's ``ORDER BY`` customer and event
+    order. ``ids`` also returns the customer ids.
     """
     from kundresa.analytics._stage_kernels import assign_stages
 
@@ -92,13 +96,11 @@ def staged_rows(events: ir.Table, journey: Journey, *, ids: bool = False) -> Sta
     if plan is None:
         return _tagged_rows(events, journey, ids=ids)
     t = events
-    flags = [match_expr(t, tp.match) for tp in journey.touchpoints]
-    code: ir.IntegerValue = ibis.literal(plan.none, type="int64")
-    for p in reversed(range(len(plan.plain))):
-        code = ibis.ifelse(flags[plan.plain[p]], p, code)
-    for j, k in enumerate(plan.nth):
-        code = code + ibis.ifelse(flags[k], (plan.none + 1) << j, 0)
-    t = t.select(CUSTOMER, *EVENT_ORDER, _us=epoch_us(t[TIMESTAMP]), _c=code.cast("int64"))
+    code = _code_expr(t, journey, plan)
+    stored = _stored_rows(events, code, plan, ids=ids)
+    if stored is not None:
+        return stored
+    t = t.select(CUSTOMER, *EVENT_ORDER, _us=epoch_us(t[TIMESTAMP]), _c=code)
     # The time span of all events (one column scanned), so that packed rows cannot overflow.
     whole = epoch_us(events[TIMESTAMP])
     span = events.aggregate(lo=whole.min(), hi=whole.max()).to_pyarrow()
@@ -119,6 +121,62 @@ def staged_rows(events: ir.Table, journey: Journey, *, ids: bool = False) -> Sta
     keep = stage > 0
     kept_before = np.concatenate([[0], np.cumsum(keep, dtype=np.int64)])
     return StagedRows(kept_before[bounds], us[keep], stage[keep], customers)
+
+
+def _code_expr(t: ir.Table, journey: Journey, plan: _TagPlan) -> ir.IntegerValue:
+    """Each event's packed touchpoint code (:class:`_TagPlan`), as one ``CASE`` on the event
+    name: a branch per name some touchpoint lists tests only the ``where`` of the touchpoints
+    that take that name (or any name), so that DuckDB reads properties only for the events
+    that can fit (a flat expression evaluates every condition on every event)."""
+    tps = journey.touchpoints
+    named = list(dict.fromkeys(e for tp in tps if tp.match.events for e in tp.match.events))
+
+    def code_for(name: str | None) -> ir.IntegerValue:
+        def takes(k: int) -> bool:
+            listed = tps[k].match.events
+            return listed is None or (name is not None and name in listed)
+
+        def fits(k: int) -> ir.BooleanValue:
+            return match_expr(t, replace(tps[k].match, events=None))
+
+        code: ir.IntegerValue = ibis.literal(plan.none, type="int64")
+        for p in reversed(range(len(plan.plain))):
+            k = plan.plain[p]
+            if takes(k):
+                code = fits(k).ifelse(p, code) if tps[k].match.where else ibis.literal(p)
+        for j, k in enumerate(plan.nth):
+            if takes(k):
+                code = code + fits(k).ifelse((plan.none + 1) << j, 0)
+        return code.cast("int64")
+
+    if not named:
+        return code_for(None)
+    return ibis.cases(*((t[EVENT] == e, code_for(e)) for e in named), else_=code_for(None))
+
+
+def _stored_rows(
+    events: ir.Table, code: ir.IntegerValue, plan: _TagPlan, *, ids: bool
+) -> StagedRows | None:
+    """:func:`staged_rows` read from the journey-ordered store
+    (:func:`kundresa.analytics._ordered.ordered_rows`: a scan in storage order, no grouping
+    and no sort); None when the store cannot give the rows (the caller groups them).
+
+    The store order refines the event order (time, event name, event id), so each
+    customer's rows come in the order :func:`~kundresa.analytics.touchpoints.tag_events`
+    numbers them: ties at one instant need no second read."""
+    from kundresa.analytics._ordered import ordered_rows
+    from kundresa.analytics._stage_kernels import assign_stages
+
+    stored = ordered_rows(events.mutate(_sc=code), ["_sc"])
+    if stored is None:
+        return None
+    codes = stored.data["_sc"].to_numpy().astype(np.int64, copy=False)
+    us = stored.data["_us"].to_numpy().astype(np.int64, copy=False)
+    stage = assign_stages(stored.bounds, codes, *plan.arrays())
+    keep = stage > 0
+    kept_before = np.concatenate([[0], np.cumsum(keep, dtype=np.int64)])
+    customers = stored.customers if ids else None
+    return StagedRows(kept_before[stored.bounds], us[keep], stage[keep], customers)
 
 
 def _no_ids(ids: bool) -> pa.Array | None:
@@ -234,15 +292,30 @@ def exact_medians(keys: npt.NDArray[np.int64], values: npt.NDArray[Any]) -> dict
     ones (as :func:`kundresa.analytics._ibis.exact_median` defines it)."""
     if not len(keys):
         return {}
-    order = np.lexsort((values, keys))
-    k, v = keys[order], values[order]
-    starts = np.flatnonzero(np.concatenate([[True], k[1:] != k[:-1]]))
-    ends = np.concatenate([starts[1:], [len(k)]])
+    # Group the values by key (a stable radix sort of the key's rank when there are few
+    # keys), then select each group's middle values (np.partition: linear, no full sort).
+    lo, hi = int(keys.min()), int(keys.max())
+    if hi - lo < 2**15:  # a small key range (stage and move indices, group codes): counted
+        present = np.flatnonzero(np.bincount(keys - lo))
+        known = present + lo
+        at = np.zeros(hi - lo + 1, np.int64)
+        at[present] = np.arange(len(present), dtype=np.int64)
+        rank = at[keys - lo]
+    else:
+        known, rank = np.unique(keys, return_inverse=True)
+        rank = rank.reshape(-1)
+    small = rank.astype(np.int16) if len(known) < 2**15 else rank
+    order = np.argsort(small, kind="stable")
+    ends = np.cumsum(np.bincount(rank, minlength=len(known)))
     out: dict[int, float] = {}
-    for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
-        n = b - a
-        low, high = v[a + (n - 1) // 2], v[a + n // 2]
-        out[int(k[a])] = float(low) if n % 2 else (float(low) + float(high)) / 2
+    start = 0
+    for key, end in zip(known.tolist(), ends.tolist(), strict=True):
+        n = end - start
+        mid = [(n - 1) // 2, n // 2]
+        part = np.partition(values[order[start:end]], mid)
+        low, high = part[mid[0]], part[mid[1]]
+        out[int(key)] = float(low) if n % 2 else (float(low) + float(high)) / 2
+        start = end
     return out
 
 

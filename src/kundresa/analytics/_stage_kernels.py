@@ -8,8 +8,10 @@ staged events in one stage) with the time it was entered and left. The semantics
 :mod:`kundresa.analytics.stages` and :mod:`kundresa.analytics.journeys`; the parity tests pin
 both paths together.
 
-Like :mod:`kundresa.analytics._kernels`, the module is imported only when a fast path runs and
-its compiled code is cached.
+:func:`sort_runs` sorts with :func:`kundresa.analytics._kernels.sort_within`, the per-customer
+sort of :func:`~kundresa.analytics._kernels.customer_order`. Like
+:mod:`kundresa.analytics._kernels`, the module is imported only when a fast path runs and its
+compiled code is cached.
 """
 
 from __future__ import annotations
@@ -24,24 +26,9 @@ NONE = np.iinfo(np.int64).min
 """The missing time (no entry of a stage, a visit not left) in the kernels' outputs."""
 
 
-@numba.njit(cache=True, nogil=True)
-def _sort_runs(values: npt.NDArray[np.int64], bounds: npt.NDArray[np.int64], shift: int) -> bool:
-    ambiguous = False
-    for c in range(bounds.shape[0] - 1):
-        lo = bounds[c]
-        hi = bounds[c + 1]
-        if hi - lo > 1:
-            values[lo:hi] = np.sort(values[lo:hi])
-            for q in range(lo + 1, hi):
-                a = values[q - 1]
-                b = values[q]
-                if a != b and (a >> shift) == (b >> shift):
-                    ambiguous = True
-    return ambiguous
-
-
 def sort_runs(values: npt.NDArray[np.int64], bounds: npt.NDArray[np.int64], shift: int) -> bool:
-    """Sort each customer's packed rows in place, and say whether the order is ambiguous.
+    """Sort each customer's packed rows by time in place (rows at one instant keep their
+    order), and say whether the order is ambiguous.
 
     Parameters
     ----------
@@ -60,7 +47,12 @@ def sort_runs(values: npt.NDArray[np.int64], bounds: npt.NDArray[np.int64], shif
         True when two rows of one customer at one instant have different stages: only the
         full tie rule (event name, then event id) can order them, so the caller must.
     """
-    return bool(_sort_runs(values, bounds, shift))
+    from kundresa.analytics._kernels import sort_within
+
+    perm = np.arange(values.shape[0], dtype=np.int64)
+    ambiguous = sort_within(bounds, perm, values >> shift, values & ((1 << shift) - 1))
+    values[:] = values[perm]
+    return bool(ambiguous)
 
 
 @numba.njit(cache=True, nogil=True)
