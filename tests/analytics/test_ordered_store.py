@@ -19,6 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kundresa.analytics import _ordered
+from kundresa.analytics import funnel as funnel_module
 from kundresa.analytics._fast import portable
 from kundresa.analytics._ordered import ordered_rows
 from kundresa.analytics.funnel import event_funnel, funnel_customers
@@ -158,15 +159,17 @@ def _sorted(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _counting_reads(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Whether each read of the store's readers (rows or codes) gave rows."""
     seen: list[bool] = []
-    real = _ordered.ordered_rows
+    for name in ("ordered_rows", "ordered_codes"):
+        real = getattr(_ordered, name)
 
-    def spy(*args: Any, **kwargs: Any) -> Any:
-        out = real(*args, **kwargs)
-        seen.append(out is not None)
-        return out
+        def spy(*args: Any, real: Any = real, **kwargs: Any) -> Any:
+            out = real(*args, **kwargs)
+            seen.append(out is not None)
+            return out
 
-    monkeypatch.setattr(_ordered, "ordered_rows", spy)
+        monkeypatch.setattr(_ordered, name, spy)
     return seen
 
 
@@ -179,6 +182,9 @@ def test_funnel_over_the_store_equals_portable(
     events = Project(None, None, wh).events
     with pytest.MonkeyPatch.context() as mp:
         seen = _counting_reads(mp)
+        # Several threads over chunks of a few rows: customers at the chunks' edges.
+        mp.setattr(funnel_module, "_CHUNK_ROWS", 1)
+        mp.setattr(funnel_module, "_kernel_threads", lambda: 3)
         fast = funnel_customers(events, **f).to_pandas()
         fast_f = event_funnel(events, **f)
     with portable():
