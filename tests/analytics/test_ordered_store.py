@@ -178,6 +178,42 @@ def _counting_reads(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
 def test_funnel_over_the_store_equals_portable(
     chunks: list[list[tuple[Any, ...]]], f: dict[str, Any]
 ) -> None:
+    _check_store_funnel(chunks, f)
+
+
+@settings(max_examples=10, deadline=None)
+@given(
+    st.lists(st.lists(row_st, max_size=15), min_size=1, max_size=3),
+    funnels(orders=("any",)),
+)
+def test_any_order_funnel_over_the_store_equals_portable(
+    chunks: list[list[tuple[Any, ...]]], f: dict[str, Any]
+) -> None:
+    _check_store_funnel(chunks, f)
+
+
+def test_the_funnel_counts_need_no_customer_ids(monkeypatch: pytest.MonkeyPatch) -> None:
+    rows = [(f"c{i % 5}", 600 * i, "vcxb"[i % 4], None, None, None) for i in range(60)]
+    events = Project(None, None, _store([rows[:50], rows[50:]])).events
+    looked_up: list[int] = []
+    real = _ordered.customer_ids
+
+    def spy(con: Any, codes: Any) -> Any:
+        looked_up.append(len(codes))
+        return real(con, codes)
+
+    monkeypatch.setattr(_ordered, "customer_ids", spy)
+    seen = _counting_reads(monkeypatch)
+    counts = event_funnel(events, ["v", "c", "b"], window="1d")["count"].tolist()
+    assert (seen, looked_up) == ([True], [])  # the integer read, no ids
+    listed = funnel_customers(events, ["v", "c", "b"], window="1d").to_pandas()
+    assert looked_up == [5]
+    assert sorted(listed.customer_id) == [f"c{i}" for i in range(5)]
+    with portable():
+        assert event_funnel(events, ["v", "c", "b"], window="1d")["count"].tolist() == counts
+
+
+def _check_store_funnel(chunks: list[list[tuple[Any, ...]]], f: dict[str, Any]) -> None:
     wh = _store(chunks)
     events = Project(None, None, wh).events
     with pytest.MonkeyPatch.context() as mp:
