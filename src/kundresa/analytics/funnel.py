@@ -1307,6 +1307,8 @@ def _funnel_frame_arrow(best: pa.Table, plan: _Plan, by: str | None) -> pd.DataF
     """:func:`_funnel_frame` from the fast path's best attempts, in memory (the same sums,
     means and middle values, without sending the small table back to the engine)."""
     group = ["segment"] if by is not None else []
+    if not group:
+        return _funnel_frame_numpy(best, plan)
     df = best.select(["_seg", "_level", *(f"_u{j}" for j in range(1, plan.k + 1))]).to_pandas()
     df["segment"] = df["_seg"].fillna(NO_SEGMENT)
     level = df["_level"].to_numpy()
@@ -1329,6 +1331,29 @@ def _funnel_frame_arrow(best: pa.Table, plan: _Plan, by: str | None) -> pd.DataF
             mean_of[key] = float(part.mean())
             median_of[key] = float(part.median())
     return _funnel_rows(wide_df, mean_of, median_of, plan, group)
+
+
+def _funnel_frame_numpy(best: pa.Table, plan: _Plan) -> pd.DataFrame:
+    """:func:`_funnel_frame_arrow` without a breakdown, on numpy arrays (no pandas grouping)."""
+    level = best["_level"].to_numpy()
+    wide_df = (
+        pd.DataFrame([{f"count_{j}": int((level >= j).sum()) for j in range(1, plan.k + 1)}])
+        if len(level)
+        else pd.DataFrame()
+    )
+    mean_of: dict[tuple[Any, int], float | None] = {}
+    median_of: dict[tuple[Any, int], float | None] = {}
+    for j in range(2, plan.k + 1):
+        u = best[f"_u{j}"].combine_chunks()
+        reached = u.is_valid().to_numpy(zero_copy_only=False)
+        if not reached.any():
+            continue
+        now = u.fill_null(0).to_numpy()[reached]
+        before = best[f"_u{j - 1}"].combine_chunks().fill_null(0).to_numpy()[reached]
+        seconds = (now - before) / 1_000_000.0
+        mean_of[(None, j)] = float(seconds.mean())
+        median_of[(None, j)] = float(np.median(seconds))
+    return _funnel_rows(wide_df, mean_of, median_of, plan, [])
 
 
 def _funnel_rows(
