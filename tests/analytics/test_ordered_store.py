@@ -19,6 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kundresa.analytics import _ordered
+from kundresa.analytics import funnel as funnel_module
 from kundresa.analytics._fast import portable
 from kundresa.analytics._ordered import ordered_rows
 from kundresa.analytics.funnel import event_funnel, funnel_customers
@@ -158,15 +159,17 @@ def _sorted(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _counting_reads(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Whether each read of the store's readers (rows or codes) gave rows."""
     seen: list[bool] = []
-    real = _ordered.ordered_rows
+    for name in ("ordered_rows", "ordered_codes"):
+        real = getattr(_ordered, name)
 
-    def spy(*args: Any, **kwargs: Any) -> Any:
-        out = real(*args, **kwargs)
-        seen.append(out is not None)
-        return out
+        def spy(*args: Any, real: Any = real, **kwargs: Any) -> Any:
+            out = real(*args, **kwargs)
+            seen.append(out is not None)
+            return out
 
-    monkeypatch.setattr(_ordered, "ordered_rows", spy)
+        monkeypatch.setattr(_ordered, name, spy)
     return seen
 
 
@@ -175,10 +178,49 @@ def _counting_reads(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
 def test_funnel_over_the_store_equals_portable(
     chunks: list[list[tuple[Any, ...]]], f: dict[str, Any]
 ) -> None:
+    _check_store_funnel(chunks, f)
+
+
+@settings(max_examples=10, deadline=None)
+@given(
+    st.lists(st.lists(row_st, max_size=15), min_size=1, max_size=3),
+    funnels(orders=("any",)),
+)
+def test_any_order_funnel_over_the_store_equals_portable(
+    chunks: list[list[tuple[Any, ...]]], f: dict[str, Any]
+) -> None:
+    _check_store_funnel(chunks, f)
+
+
+def test_the_funnel_counts_need_no_customer_ids(monkeypatch: pytest.MonkeyPatch) -> None:
+    rows = [(f"c{i % 5}", 600 * i, "vcxb"[i % 4], None, None, None) for i in range(60)]
+    events = Project(None, None, _store([rows[:50], rows[50:]])).events
+    looked_up: list[int] = []
+    real = _ordered.customer_ids
+
+    def spy(con: Any, codes: Any) -> Any:
+        looked_up.append(len(codes))
+        return real(con, codes)
+
+    monkeypatch.setattr(_ordered, "customer_ids", spy)
+    seen = _counting_reads(monkeypatch)
+    counts = event_funnel(events, ["v", "c", "b"], window="1d")["count"].tolist()
+    assert (seen, looked_up) == ([True], [])  # the integer read, no ids
+    listed = funnel_customers(events, ["v", "c", "b"], window="1d").to_pandas()
+    assert looked_up == [5]
+    assert sorted(listed.customer_id) == [f"c{i}" for i in range(5)]
+    with portable():
+        assert event_funnel(events, ["v", "c", "b"], window="1d")["count"].tolist() == counts
+
+
+def _check_store_funnel(chunks: list[list[tuple[Any, ...]]], f: dict[str, Any]) -> None:
     wh = _store(chunks)
     events = Project(None, None, wh).events
     with pytest.MonkeyPatch.context() as mp:
         seen = _counting_reads(mp)
+        # Several threads over chunks of a few rows: customers at the chunks' edges.
+        mp.setattr(funnel_module, "_CHUNK_ROWS", 1)
+        mp.setattr(funnel_module, "_kernel_threads", lambda: 3)
         fast = funnel_customers(events, **f).to_pandas()
         fast_f = event_funnel(events, **f)
     with portable():

@@ -21,6 +21,8 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
+from kundresa.analytics._kernels import exclusion_arrays
+
 __all__ = ["funnel_any_best"]
 
 
@@ -255,7 +257,6 @@ def funnel_any_best(
     mult = np.zeros(n_groups, np.int64)
     for g in group_of:
         mult[g] += 1
-    ex = np.asarray(exclusions, dtype=np.int64).reshape(-1, 3)
     return _funnel_any_best(
         bounds,
         us,
@@ -265,9 +266,7 @@ def funnel_any_best(
         mult,
         len(group_of),
         n_x,
-        np.ascontiguousarray(ex[:, 0]),
-        np.ascontiguousarray(ex[:, 1]),
-        np.ascontiguousarray(ex[:, 2]),
+        *exclusion_arrays(exclusions),
         window_us,
         disjoint,
     )

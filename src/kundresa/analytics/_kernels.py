@@ -12,11 +12,20 @@ exclusions, the best attempt); tests pin both paths to the same brute-force refe
 
 from __future__ import annotations
 
+from typing import Any
+
 import numba
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["customer_order", "directly_follows_pairs", "funnel_best", "sort_within"]
+__all__ = [
+    "coded_sequence",
+    "customer_order",
+    "directly_follows_pairs",
+    "exclusion_arrays",
+    "funnel_best",
+    "sort_within",
+]
 
 _NONE = np.iinfo(np.int64).min
 
@@ -211,6 +220,27 @@ def _funnel_best(
     return best_row, best_level, best_rows
 
 
+def exclusion_arrays(
+    exclusions: list[tuple[int, int, int]],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """The funnel kernels' exclusion inputs: ``(exclusion event bit, step a, step b)`` per
+    exclusion (steps 1-based) as three contiguous ``int64`` arrays (bits, ``a``, ``b``).
+
+    Examples
+    --------
+    >>> [a.tolist() for a in exclusion_arrays([(0, 1, 3), (1, 2, 3)])]
+    [[0, 1], [1, 2], [3, 3]]
+    >>> [a.tolist() for a in exclusion_arrays([])]
+    [[], [], []]
+    """
+    ex = np.asarray(exclusions, dtype=np.int64).reshape(-1, 3)
+    return (
+        np.ascontiguousarray(ex[:, 0]),
+        np.ascontiguousarray(ex[:, 1]),
+        np.ascontiguousarray(ex[:, 2]),
+    )
+
+
 def funnel_best(
     bounds: npt.NDArray[np.int64],
     us: npt.NDArray[np.int64],
@@ -251,7 +281,6 @@ def funnel_best(
         ``step_rows`` (``int64[c, k]``, the row of each step event of that attempt, -1 where
         not reached).
     """
-    ex = np.asarray(exclusions, dtype=np.int64).reshape(-1, 3)
     return _funnel_best(
         bounds,
         us,
@@ -261,11 +290,143 @@ def funnel_best(
         np.asarray(group_of, dtype=np.int64),
         n_groups,
         n_x,
-        np.ascontiguousarray(ex[:, 0]),
-        np.ascontiguousarray(ex[:, 1]),
-        np.ascontiguousarray(ex[:, 2]),
+        *exclusion_arrays(exclusions),
         window_us,
         strict,
+    )
+
+
+@numba.njit(cache=True, nogil=True)
+def _coded_sequence(
+    codes: npt.NDArray[np.integer[Any]],
+    us: npt.NDArray[np.int64],
+    events: npt.NDArray[np.integer[Any]],
+    lookup: npt.NDArray[np.int64],
+    first_of: npt.NDArray[np.int64],
+    mask_of: npt.NDArray[np.int64],
+    xmask_of: npt.NDArray[np.int64],
+    start: int,
+    end: int,
+    every: bool,
+) -> tuple[
+    npt.NDArray[np.int64],
+    npt.NDArray[np.int64],
+    npt.NDArray[np.int64],
+    npt.NDArray[np.int64],
+    npt.NDArray[np.int64],
+    npt.NDArray[np.bool_],
+]:
+    n = codes.shape[0]
+    other = first_of.shape[0] - 1
+    src = np.empty(n, np.int64)
+    m = 0
+    n_cust = 0
+    for i in range(n):
+        if every or lookup[events[i]] != other:
+            if m == 0 or codes[i] != codes[src[m - 1]]:
+                n_cust += 1
+            src[m] = i
+            m += 1
+    src = src[:m]
+    bounds = np.empty(n_cust + 1, np.int64)
+    c = 0
+    for r in range(m):
+        if r == 0 or codes[src[r]] != codes[src[r - 1]]:
+            bounds[c] = r
+            c += 1
+    bounds[n_cust] = m
+    # Rows at one instant of one customer: a stable insertion sort by first step (such runs
+    # are short; the store order already puts them by event name, event id...).
+    i = 0
+    while i < m:
+        x0 = src[i]
+        j = i + 1
+        while j < m and codes[src[j]] == codes[x0] and us[src[j]] == us[x0]:
+            j += 1
+        for a in range(i + 1, j):
+            x = src[a]
+            fx = first_of[lookup[events[x]]]
+            b = a - 1
+            while b >= i and first_of[lookup[events[src[b]]]] > fx:
+                src[b + 1] = src[b]
+                b -= 1
+            src[b + 1] = x
+        i = j
+    us_seq = np.empty(m, np.int64)
+    mask = np.empty(m, np.int64)
+    xmask = np.empty(m, np.int64)
+    inper = np.empty(m, np.bool_)
+    for r in range(m):
+        x = src[r]
+        e = lookup[events[x]]
+        us_seq[r] = us[x]
+        mask[r] = mask_of[e]
+        xmask[r] = xmask_of[e]
+        inper[r] = start <= us[x] and us[x] < end
+    return bounds, src, us_seq, mask, xmask, inper
+
+
+def coded_sequence(
+    codes: npt.NDArray[np.integer[Any]],
+    us: npt.NDArray[np.int64],
+    events: npt.NDArray[np.integer[Any]],
+    lookup: npt.NDArray[np.int64],
+    first_of: npt.NDArray[np.int64],
+    mask_of: npt.NDArray[np.int64],
+    xmask_of: npt.NDArray[np.int64],
+    start: int,
+    end: int,
+    every: bool = False,
+) -> tuple[
+    npt.NDArray[np.int64],
+    npt.NDArray[np.int64],
+    npt.NDArray[np.int64],
+    npt.NDArray[np.int64],
+    npt.NDArray[np.int64],
+    npt.NDArray[np.bool_],
+]:
+    """The funnel kernels' inputs from events read as codes in the store order, in one pass.
+
+    Parameters
+    ----------
+    codes, us
+        ``[n]``: the customer code (integers) and microseconds since 1970 (``int64``) of each
+        row, ordered by customer code, then time
+        (:func:`kundresa.analytics._ordered.ordered_codes`).
+    events, lookup
+        The event code of each row (integers ``[n]``) and each code's index into the three
+        tables below (``int64``), whose last entry stands for any event the funnel does not
+        name.
+    first_of, mask_of, xmask_of
+        Per event index: the first step it fills (``k + 1`` for none), the bit mask of the
+        step definitions it fills and the bit mask of the exclusion events it is.
+    start, end
+        An attempt may start at a row whose time is in ``[start, end)`` (microseconds).
+    every
+        Keep the rows of other events too (a strict funnel: any event breaks a run); else
+        they are left out.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``bounds`` (``int64[c + 1]``, each customer's places), ``src`` (``int64[m]``, the row
+        at each place of the sequence order: rows at one instant re-ordered, stably, by first
+        step) and, per place, ``us``, ``mask``, ``xmask`` (``int64``) and ``inper``
+        (``bool``): the inputs of :func:`funnel_best`.
+
+    Examples
+    --------
+    Customer 0 has two rows at t=5 (the second fills step 1), customer 1 one row of another
+    event (index 2), left out:
+
+    >>> out = coded_sequence(np.array([0, 0, 0, 1]), np.array([5, 5, 7, 1]),
+    ...                      np.array([1, 0, 0, 2]), np.array([0, 1, 2]), np.array([1, 2, 3]),
+    ...                      np.array([1, 2, 0]), np.array([0, 0, 0]), 0, 6)
+    >>> [a.tolist() for a in out]
+    [[0, 3], [1, 0, 2], [5, 5, 7], [1, 2, 1], [0, 0, 0], [True, True, False]]
+    """
+    return _coded_sequence(
+        codes, us, events, lookup, first_of, mask_of, xmask_of, start, end, every
     )
 
 

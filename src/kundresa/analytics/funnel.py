@@ -44,7 +44,9 @@ instant as the step-a or step-b event is not between them.
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, cast
@@ -72,6 +74,7 @@ from kundresa.model.events import (
 )
 
 if TYPE_CHECKING:
+    from kundresa.analytics._ordered import OrderedCodes
     from kundresa.model.journey import Journey
 
 __all__ = [
@@ -684,12 +687,15 @@ def _best_parts(
     journey: Journey | None,
     by: str | None,
     period: Period,
+    *,
+    ids: bool = True,
 ) -> tuple[ir.Table, _Plan, pa.Table | None]:
     """:func:`_best`, and the best attempts in memory when the fast path computed them (and
-    no persona breakdown joins them to the engine's tables)."""
+    no persona breakdown joins them to the engine's tables). Without ``ids`` the fast path
+    may leave the customer ids null in both (for callers that only count)."""
     plan = _plan(steps, window, order, exclusions)
     if _fast_path_fits(events, plan):
-        arrow = _fast_best(events, plan, journey, by, period)
+        arrow = _fast_best(events, plan, journey, by, period, ids=ids)
         best = _segments(ibis.memtable(arrow), events, journey, by)
         return best, plan, (None if by == "persona" else arrow)
     a = _attempts(events, plan, journey, by, period)
@@ -755,15 +761,26 @@ def _customer_rows(
 
 
 def _fast_best(
-    events: ir.Table, plan: _Plan, journey: Journey | None, by: str | None, period: Period
+    events: ir.Table,
+    plan: _Plan,
+    journey: Journey | None,
+    by: str | None,
+    period: Period,
+    *,
+    ids: bool = True,
 ) -> pa.Table:
     """The customers' best attempts (the columns :func:`_best` gives) from one sorted scan of
     the events and a compiled kernel: :func:`kundresa.analytics._kernels.funnel_best` (ordered
-    and strict) or :func:`kundresa.analytics._funnel_any_kernels.funnel_any_best` (any)."""
+    and strict) or :func:`kundresa.analytics._funnel_any_kernels.funnel_any_best` (any).
+    Without ``ids`` the customer ids may be left null."""
     if plan.order == "any":
         _subsets(plan)  # the portable path's limit on overlapping steps, and its message
-    t = _prepared(events, plan, journey, by, period)
     parts = fast_path_parts(events)
+    if by is None and not plan.needs_journey:
+        coded = _coded_best(events, plan, period, parts, ids)
+        if coded is not None:
+            return coded
+    t = _prepared(events, plan, journey, by, period)
     if parts == 1:
         return _fast_best_part(t, plan, period)
     # Bounded memory: customers split by a hash of their id, one scan and pass per part.
@@ -786,6 +803,192 @@ def _fast_best_part(t: ir.Table, plan: _Plan, period: Period) -> pa.Table:
     }
     rows = _stored_rows(t, plan, wanted) or _grouped_rows(t, plan, wanted)
     return _best_of_rows(*rows, plan)
+
+
+def _to_us(instant: datetime) -> int:
+    """Microseconds since 1970 of a naive UTC instant."""
+    return (instant - datetime(1970, 1, 1)) // timedelta(microseconds=1)
+
+
+def _coded_best(
+    events: ir.Table, plan: _Plan, period: Period, parts: int, ids: bool
+) -> pa.Table | None:
+    """:func:`_fast_best` for event-name steps without a breakdown, from the journey-ordered
+    store's integer columns (:func:`kundresa.analytics._ordered.ordered_codes`: customer code,
+    time and event code, no strings) and one compiled pass that derives the kernel's inputs
+    (:func:`kundresa.analytics._kernels.coded_sequence`); None when the store cannot give
+    them. Customer ids are looked up only with ``ids``."""
+    from kundresa.analytics._kernels import coded_sequence
+    from kundresa.analytics._ordered import customer_ids, ordered_codes
+
+    names = list(dict.fromkeys([*(n for g in plan.groups for n in g.names), *plan.x_events]))
+    first_of = np.full(len(names) + 1, plan.k + 1, np.int64)  # the last: any other event
+    mask_of = np.zeros(len(names) + 1, np.int64)
+    xmask_of = np.zeros(len(names) + 1, np.int64)
+    for i, name in enumerate(names):
+        for g, step in enumerate(plan.groups):
+            if name in step.names:
+                mask_of[i] |= 1 << g
+        for j, g in enumerate(plan.group_of):
+            if (mask_of[i] >> g) & 1:
+                first_of[i] = j + 1
+                break
+        if name in plan.x_events:
+            xmask_of[i] = 1 << plan.x_events.index(name)
+    # As :func:`_prepared`: attempts start in the period and read up to a window after it.
+    until = period.end + timedelta(microseconds=plan.window_us) if period.end else None
+    start = _to_us(period.start) if period.start else np.iinfo(np.int64).min
+    end = _to_us(period.end) if period.end else np.iinfo(np.int64).max
+    every = plan.order == "strict"  # any other event breaks a strict run
+
+    def chunk(rows: OrderedCodes, lo: int, hi: int) -> tuple[pa.Table, np.ndarray]:
+        codes = rows.codes[lo:hi]
+        bounds, src, us, mask, xmask, inper = coded_sequence(
+            codes, rows.us[lo:hi], rows.events[lo:hi], rows.lookup,
+            first_of, mask_of, xmask_of, start, end, every,
+        )  # fmt: skip
+        best_row, level, step_rows = _kernel(plan, bounds, us, mask, xmask, inper)
+        chosen = np.flatnonzero(best_row >= 0)
+        none = pa.nulls(len(chosen), pa.string())
+        table = _best_table(plan, none, none, bounds, chosen, best_row, level, step_rows, us)
+        return table, codes[src[bounds[chosen]]].astype(np.int64)
+
+    tables: list[pa.Table] = []
+    for p in range(parts):
+        rows = ordered_codes(
+            events,
+            names,
+            since=period.start,
+            until=until,
+            part=(p, parts) if parts > 1 else None,
+        )
+        if rows is None:
+            return None
+        # The kernels release the GIL: customers in consecutive chunks, one thread each (the
+        # DuckDB connection stays in this thread).
+        cuts = _chunks(rows.codes, _kernel_threads(), _CHUNK_ROWS)
+        if len(cuts) > 2:
+            with ThreadPoolExecutor(len(cuts) - 1) as pool:
+                done = list(pool.map(chunk, [rows] * (len(cuts) - 1), cuts[:-1], cuts[1:]))
+        else:
+            done = [chunk(rows, 0, len(rows.codes))]
+        table = pa.concat_tables([t for t, _ in done])
+        if ids:
+            who = customer_ids(rows.con, np.concatenate([c for _, c in done]))
+            table = table.set_column(0, CUSTOMER, who)
+        tables.append(table)
+    return pa.concat_tables(tables)
+
+
+_CHUNK_ROWS = 1_000_000
+"""Rows below which the compiled passes run in one thread."""
+
+
+def _kernel_threads() -> int:
+    """Threads for the compiled passes: the machine's cores, at most 8."""
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
+def _chunks(codes: np.ndarray, threads: int, least: int = _CHUNK_ROWS) -> list[int]:
+    """Cuts ``[0, ..., n]`` of ``codes`` (sorted customer codes) into at most ``threads``
+    ranges of about equal size (none planned under ``least`` rows), each cut at a change of
+    customer so that no customer spans two ranges.
+
+    Examples
+    --------
+    >>> _chunks(np.array([0, 0, 1, 1, 1, 2]), 2)
+    [0, 6]
+    >>> _chunks(np.array([0, 0, 1, 1, 1, 2]), 2, least=1)
+    [0, 2, 6]
+    >>> _chunks(np.array([0, 0, 0, 0]), 4, least=1)
+    [0, 4]
+    """
+    n = len(codes)
+    pieces = max(1, min(threads, n // least))
+    cuts = [0]
+    for q in range(1, pieces):
+        at = max(n * q // pieces, cuts[-1])
+        # The first row of the next customer at or after ``at``.
+        at = int(np.searchsorted(codes, codes[at], side="left")) if at < n else n
+        if at <= cuts[-1]:
+            at = int(np.searchsorted(codes, codes[cuts[-1]], side="right"))
+        if cuts[-1] < at < n:
+            cuts.append(at)
+    cuts.append(n)
+    return cuts
+
+
+def _kernel(
+    plan: _Plan,
+    bounds: np.ndarray,
+    us: np.ndarray,
+    mask: np.ndarray,
+    xmask: np.ndarray,
+    inper: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The plan's compiled kernel over rows in sequence order: ``best_row``, ``level`` and
+    ``step_rows`` (see :func:`kundresa.analytics._kernels.funnel_best`)."""
+    from kundresa.analytics._funnel_any_kernels import funnel_any_best
+    from kundresa.analytics._kernels import funnel_best
+
+    x_index = {x: i for i, x in enumerate(plan.x_events)}
+    kernel_args = (
+        bounds,
+        us,
+        mask,
+        xmask,
+        inper,
+        plan.group_of,
+        len(plan.groups),
+        len(plan.x_events),
+        [(x_index[e.event], e.after_step, e.before_step) for e in plan.exclusions],
+        plan.window_us,
+    )
+    if plan.order == "any":
+        return funnel_any_best(*kernel_args, plan.disjoint)
+    return funnel_best(*kernel_args, plan.order == "strict")
+
+
+def _best_table(
+    plan: _Plan,
+    customers: pa.Array,
+    segments: pa.Array,
+    bounds: np.ndarray,
+    chosen: np.ndarray,
+    best_row: np.ndarray,
+    level: np.ndarray,
+    step_rows: np.ndarray,
+    us: np.ndarray,
+) -> pa.Table:
+    """The best attempts of the customers ``chosen`` as the table :func:`_fast_best` gives
+    (``customers`` and ``segments``: theirs, one each)."""
+    rows = best_row[chosen]
+    columns: dict[str, Any] = {
+        CUSTOMER: customers,
+        "_seg": segments,
+        "_start": pa.array(rows - bounds[chosen]),
+        "_level": pa.array(level[chosen]),
+    }
+    for j in range(plan.k):
+        at = step_rows[chosen, j]
+        missing = at < 0
+        u = pa.array(us[np.where(missing, 0, at)] if len(us) else at, mask=missing)
+        columns[f"_u{j + 1}"] = u
+        columns[f"_t{j + 1}"] = u.cast(pa.timestamp("us"))
+    schema = pa.schema(
+        [
+            pa.field(CUSTOMER, pa.string()),
+            pa.field("_seg", pa.string()),
+            pa.field("_start", pa.int64()),
+            pa.field("_level", pa.int64()),
+            *(
+                f
+                for j in range(1, plan.k + 1)
+                for f in (pa.field(f"_u{j}", pa.int64()), pa.field(f"_t{j}", pa.timestamp("us")))
+            ),
+        ]
+    )
+    return pa.table({f.name: columns[f.name].cast(f.type) for f in schema}, schema=schema)
 
 
 def _stored_rows(
@@ -872,60 +1075,28 @@ def _best_of_rows(
 ) -> pa.Table:
     """The best attempts of rows ``data[src]`` (``bounds``: each customer's), their customer
     ids from ``customer_of`` (by ``row_customer``, the customer of each row, or by row)."""
-    from kundresa.analytics._funnel_any_kernels import funnel_any_best
-    from kundresa.analytics._kernels import funnel_best
 
     def column(name: str, kind: type = np.int64) -> np.ndarray:
         return data[name].to_numpy(zero_copy_only=False).astype(kind, copy=False)[src]
 
     us = column("_us")
-    x_index = {x: i for i, x in enumerate(plan.x_events)}
-    kernel_args = (
-        bounds,
-        us,
-        column("_mask"),
-        column("_xmask"),
-        column("_in", np.bool_),
-        plan.group_of,
-        len(plan.groups),
-        len(plan.x_events),
-        [(x_index[e.event], e.after_step, e.before_step) for e in plan.exclusions],
-        plan.window_us,
+    best_row, level, step_rows = _kernel(
+        plan, bounds, us, column("_mask"), column("_xmask"), column("_in", np.bool_)
     )
-    if plan.order == "any":
-        best_row, level, step_rows = funnel_any_best(*kernel_args, plan.disjoint)
-    else:
-        best_row, level, step_rows = funnel_best(*kernel_args, plan.order == "strict")
     chosen = np.flatnonzero(best_row >= 0)
-    rows = best_row[chosen]
-    picked = pa.array(src[rows])
-    who = picked if row_customer is None else pa.array(row_customer[src[rows]])
-    columns: dict[str, Any] = {
-        CUSTOMER: customer_of.take(who),
-        "_seg": data["_seg"].take(picked),
-        "_start": pa.array(rows - bounds[chosen]),
-        "_level": pa.array(level[chosen]),
-    }
-    for j in range(plan.k):
-        at = step_rows[chosen, j]
-        missing = at < 0
-        u = pa.array(us[np.where(missing, 0, at)] if len(us) else at, mask=missing)
-        columns[f"_u{j + 1}"] = u
-        columns[f"_t{j + 1}"] = u.cast(pa.timestamp("us"))
-    schema = pa.schema(
-        [
-            pa.field(CUSTOMER, pa.string()),
-            pa.field("_seg", pa.string()),
-            pa.field("_start", pa.int64()),
-            pa.field("_level", pa.int64()),
-            *(
-                f
-                for j in range(1, plan.k + 1)
-                for f in (pa.field(f"_u{j}", pa.int64()), pa.field(f"_t{j}", pa.timestamp("us")))
-            ),
-        ]
+    picked = pa.array(src[best_row[chosen]])
+    who = picked if row_customer is None else pa.array(row_customer[src[best_row[chosen]]])
+    return _best_table(
+        plan,
+        customer_of.take(who),
+        data["_seg"].take(picked),
+        bounds,
+        chosen,
+        best_row,
+        level,
+        step_rows,
+        us,
     )
-    return pa.table({f.name: columns[f.name].cast(f.type) for f in schema}, schema=schema)
 
 
 # -- public analyses ---------------------------------------------------------------------------
@@ -1108,7 +1279,9 @@ def event_funnel(
     [nan, 180.0]
     """
     period = _period(since, until, journey, timezone)
-    best, plan, arrow = _best_parts(events, steps, window, order, exclusions, journey, by, period)
+    best, plan, arrow = _best_parts(
+        events, steps, window, order, exclusions, journey, by, period, ids=False
+    )
     if arrow is not None:
         return _funnel_frame_arrow(arrow, plan, by)
     with cached(best) as b:
@@ -1134,6 +1307,8 @@ def _funnel_frame_arrow(best: pa.Table, plan: _Plan, by: str | None) -> pd.DataF
     """:func:`_funnel_frame` from the fast path's best attempts, in memory (the same sums,
     means and middle values, without sending the small table back to the engine)."""
     group = ["segment"] if by is not None else []
+    if not group:
+        return _funnel_frame_numpy(best, plan)
     df = best.select(["_seg", "_level", *(f"_u{j}" for j in range(1, plan.k + 1))]).to_pandas()
     df["segment"] = df["_seg"].fillna(NO_SEGMENT)
     level = df["_level"].to_numpy()
@@ -1156,6 +1331,29 @@ def _funnel_frame_arrow(best: pa.Table, plan: _Plan, by: str | None) -> pd.DataF
             mean_of[key] = float(part.mean())
             median_of[key] = float(part.median())
     return _funnel_rows(wide_df, mean_of, median_of, plan, group)
+
+
+def _funnel_frame_numpy(best: pa.Table, plan: _Plan) -> pd.DataFrame:
+    """:func:`_funnel_frame_arrow` without a breakdown, on numpy arrays (no pandas grouping)."""
+    level = best["_level"].to_numpy()
+    wide_df = (
+        pd.DataFrame([{f"count_{j}": int((level >= j).sum()) for j in range(1, plan.k + 1)}])
+        if len(level)
+        else pd.DataFrame()
+    )
+    mean_of: dict[tuple[Any, int], float | None] = {}
+    median_of: dict[tuple[Any, int], float | None] = {}
+    for j in range(2, plan.k + 1):
+        u = best[f"_u{j}"].combine_chunks()
+        reached = u.is_valid().to_numpy(zero_copy_only=False)
+        if not reached.any():
+            continue
+        now = u.fill_null(0).to_numpy()[reached]
+        before = best[f"_u{j - 1}"].combine_chunks().fill_null(0).to_numpy()[reached]
+        seconds = (now - before) / 1_000_000.0
+        mean_of[(None, j)] = float(seconds.mean())
+        median_of[(None, j)] = float(np.median(seconds))
+    return _funnel_rows(wide_df, mean_of, median_of, plan, [])
 
 
 def _funnel_rows(
