@@ -36,7 +36,15 @@ if TYPE_CHECKING:
 
     from kundresa.model.journey import Journey
 
-__all__ = ["StagedRows", "fits", "moves_frame", "stage_facts", "staged_rows", "time_by_stage"]
+__all__ = [
+    "StagedRows",
+    "fits",
+    "moves_frame",
+    "stage_facts",
+    "staged_rows",
+    "time_by_stage",
+    "walk_parts",
+]
 
 SHIFT = 6
 """Bits of the stage index in a packed row (``us << SHIFT | stage``): up to 63 stages."""
@@ -47,10 +55,56 @@ NONE = _I64.min
 
 def fits(events: ir.Table, journey: Journey) -> bool:
     """Whether the stage analysis of ``events`` takes the fast path: DuckDB, the fast path
-    allowed (:func:`kundresa.analytics._fast.fast_path`), fewer than 64 stages, and no more
-    events than one part of the fast path holds (``KUNDRESA_FAST_PATH_ROWS``; above it the
-    portable path, which spills to disk, runs: exact medians need every value at once)."""
-    return len(journey.stages) < (1 << SHIFT) and fast_path(events) and fast_path_parts(events) == 1
+    allowed (:func:`kundresa.analytics._fast.fast_path`) and fewer than 64 stages. Inputs of
+    more events than one part holds (``KUNDRESA_FAST_PATH_ROWS``) are walked part by part
+    (:func:`walk_parts`)."""
+    return len(journey.stages) < (1 << SHIFT) and fast_path(events)
+
+
+def walk_parts(
+    events: ir.Table, journey: Journey, period: Period, *, ids: bool = False
+) -> tuple[dict[str, np.ndarray], pa.Array | None]:
+    """:func:`staged_rows` and :func:`stage_facts` of ``events``, in bounded memory.
+
+    ``events`` are split by a hash of the customer id into
+    :func:`~kundresa.analytics._fast.fast_path_parts` parts (one per
+    ``KUNDRESA_FAST_PATH_ROWS`` events); each part's staged rows are fetched and walked, then
+    dropped, so only one part's rows are in memory at once. A customer's events all fall in
+    one part, so every per-customer fact (stages, ``nth`` counts, visits) is the one a single
+    walk gives; the parts' facts are concatenated, customer indexes shifted past the earlier
+    parts' customers (customers come part by part, not in one walk's order).
+
+    Returns
+    -------
+    tuple
+        The facts (:func:`stage_facts`' dict) and, with ``ids``, the customer id of each
+        walked customer (a pyarrow string array, in the facts' customer order), else None.
+    """
+    n_stages = len(journey.stages)
+    parts = fast_path_parts(events)
+    if parts == 1:
+        rows = staged_rows(events, journey, ids=ids)
+        return stage_facts(rows, n_stages, period), rows.customers
+    h = events[CUSTOMER].hash()
+    part = ((h % parts) + parts) % parts
+    facts: list[dict[str, np.ndarray]] = []
+    names: list[pa.Array] = []
+    for p in range(parts):
+        rows = staged_rows(events.filter(part == p), journey, ids=ids)
+        facts.append(stage_facts(rows, n_stages, period))
+        if rows.customers is not None:
+            names.append(rows.customers)
+        del rows
+    return _concat_facts(facts), (pa.concat_arrays(names) if ids else None)
+
+
+def _concat_facts(facts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """The facts of several walks as one walk's: each walk's ``customer`` indexes shifted by
+    the customers of the walks before it."""
+    shift = np.cumsum([0, *(len(f["highest"]) for f in facts[:-1])])
+    out = {k: np.concatenate([f[k] for f in facts]) for k in facts[0] if k != "customer"}
+    out["customer"] = np.concatenate([f["customer"] + s for f, s in zip(facts, shift, strict=True)])
+    return out
 
 
 @dataclass(frozen=True)
