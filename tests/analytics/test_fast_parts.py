@@ -74,8 +74,9 @@ def test_parts_are_walked_one_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None
     seen: list[int] = []
     real = _stage_fast.staged_rows
 
-    def spy(events: Any, journey: Any, *, ids: bool = False) -> Any:
-        out = real(events, journey, ids=ids)
+    def spy(events: Any, journey: Any, *, ids: bool = False, span: Any = None) -> Any:
+        assert span is not None  # the time span is read once, not once a part
+        out = real(events, journey, ids=ids, span=span)
         seen.append(len(out.bounds) - 1)
         return out
 

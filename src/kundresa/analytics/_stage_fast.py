@@ -87,10 +87,11 @@ def walk_parts(
         return stage_facts(rows, n_stages, period), rows.customers
     h = events[CUSTOMER].hash()
     part = ((h % parts) + parts) % parts
+    span = _span(events)  # once for all parts: each part's rows fit in the whole span
     facts: list[dict[str, np.ndarray]] = []
     names: list[pa.Array] = []
     for p in range(parts):
-        rows = staged_rows(events.filter(part == p), journey, ids=ids)
+        rows = staged_rows(events.filter(part == p), journey, ids=ids, span=span)
         facts.append(stage_facts(rows, n_stages, period))
         if rows.customers is not None:
             names.append(rows.customers)
@@ -126,7 +127,13 @@ def _offsets(lists: pa.ListArray | pa.LargeListArray) -> npt.NDArray[np.int64]:
     return offsets - offsets[0]
 
 
-def staged_rows(events: ir.Table, journey: Journey, *, ids: bool = False) -> StagedRows:
+def staged_rows(
+    events: ir.Table,
+    journey: Journey,
+    *,
+    ids: bool = False,
+    span: tuple[int | None, int | None] | None = None,
+) -> StagedRows:
     """The staged events of ``events`` (touchpoints tagged on the whole history), in each
     customer's event order (time; ties by event name, then event id).
 
@@ -138,7 +145,9 @@ def staged_rows(events: ir.Table, journey: Journey, *, ids: bool = False) -> Sta
     and gives each event its stage as :func:`~kundresa.analytics.touchpoints.tag_events`
     does. When a customer has events that fit different touchpoints at one instant, only the
     full tie rule can order them: the rows are then read again in DuckDB's ``ORDER BY``
-    customer and event order. ``ids`` also returns the customer ids.
+    customer and event order. ``ids`` also returns the customer ids. ``span``: the first
+    and last event's microseconds since 1970 of ``events``, or of a table they are part of
+    (:func:`_span`), when the caller knows them (one scan fewer).
     """
     from kundresa.analytics._stage_kernels import assign_stages
 
@@ -154,10 +163,8 @@ def staged_rows(events: ir.Table, journey: Journey, *, ids: bool = False) -> Sta
         code = code + ibis.ifelse(flags[k], (plan.none + 1) << j, 0)
     t = t.select(CUSTOMER, *EVENT_ORDER, _us=epoch_us(t[TIMESTAMP]), _c=code.cast("int64"))
     # The time span of all events (one column scanned), so that packed rows cannot overflow.
-    whole = epoch_us(events[TIMESTAMP])
-    span = events.aggregate(lo=whole.min(), hi=whole.max()).to_pyarrow()
-    lo, hi = span["lo"][0].as_py(), span["hi"][0].as_py()
-    if lo is None:
+    lo, hi = span if span is not None else _span(events)
+    if lo is None or hi is None:
         nothing = np.zeros(0, np.int64)
         return StagedRows(np.zeros(1, np.int64), nothing, nothing, _no_ids(ids))
     if (hi - lo).bit_length() + plan.bits > 62:
@@ -173,6 +180,13 @@ def staged_rows(events: ir.Table, journey: Journey, *, ids: bool = False) -> Sta
     keep = stage > 0
     kept_before = np.concatenate([[0], np.cumsum(keep, dtype=np.int64)])
     return StagedRows(kept_before[bounds], us[keep], stage[keep], customers)
+
+
+def _span(events: ir.Table) -> tuple[int | None, int | None]:
+    """The first and last event's microseconds since 1970 (None, None without events)."""
+    whole = epoch_us(events[TIMESTAMP])
+    span = events.aggregate(lo=whole.min(), hi=whole.max()).to_pyarrow()
+    return span["lo"][0].as_py(), span["hi"][0].as_py()
 
 
 def _no_ids(ids: bool) -> pa.Array | None:
