@@ -177,6 +177,9 @@ def main(argv: list[str] | None = None) -> int:
             earlier = json.loads(OUT.read_text())
             if earlier.get("size") == args.size:
                 kept = [s for s in earlier["steps"] if (s["step"], s["memory_limit"]) not in plan]
+                for s in kept:  # measured in the earlier run: its date and load
+                    s.setdefault("date", earlier.get("date"))
+                    s.setdefault("load", earlier.get("load_after"))
     load_before = load_average()
     report: dict = {}
     steps: list[dict] = []
