@@ -15,7 +15,10 @@ our steps once with DuckDB's default memory limit (80% of RAM) and once with eac
 whether a limit is needed to stay under 8 GiB and whether the analyses still finish when
 DuckDB spills. Results go to ``bench/results_big.json``; ``run_all.py`` puts them in RESULTS.md.
 
-Usage: ``python bench/big.py [--size 100M] [--limits 6GB] [--skip-default]``.
+``--steps funnel,stages`` runs only those steps and puts them into the existing report in
+place of their earlier runs (the other steps' figures are kept, with their own dates).
+
+Usage: ``python bench/big.py [--size 100M] [--limits 6GB] [--skip-default] [--steps ...]``.
 """
 
 from __future__ import annotations
@@ -148,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--size", default="100M")
     ap.add_argument("--limits", default="6GB", help="comma-separated DuckDB memory limits")
     ap.add_argument("--skip-default", action="store_true", help="no run at DuckDB's default")
+    ap.add_argument("--steps", default="", help="comma-separated steps to run again only")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--memory-limit", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -165,12 +169,27 @@ def main(argv: list[str] | None = None) -> int:
         plan += [("funnel", limit), ("stages", limit)]
         if limit == limits[-1]:
             plan += [("funnel-chdb", None), ("orderby", limit)]
+    kept: list[dict] = []
+    if args.steps:
+        only = {x for x in args.steps.split(",") if x}
+        plan = [(s, lim) for s, lim in plan if s in only]
+        if OUT.exists():
+            earlier = json.loads(OUT.read_text())
+            if earlier.get("size") == args.size:
+                kept = [s for s in earlier["steps"] if (s["step"], s["memory_limit"]) not in plan]
+                for s in kept:  # measured in the earlier run: its date and load
+                    s.setdefault("date", earlier.get("date"))
+                    s.setdefault("load", earlier.get("load_after"))
     load_before = load_average()
     report: dict = {}
     steps: list[dict] = []
     for step, limit in plan:
-        steps.append(run_step(step, args.size, limit))
-        counts = {tuple(s.get("counts") or ()) for s in steps if s["step"].startswith("funnel")}
+        result = run_step(step, args.size, limit)
+        result["date"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        result["load"] = load_average()
+        steps.append(result)
+        every = kept + steps
+        counts = {tuple(s.get("counts") or ()) for s in every if s["step"].startswith("funnel")}
         counts.discard(())
         report = {
             "size": args.size,
@@ -182,11 +201,11 @@ def main(argv: list[str] | None = None) -> int:
             "funnel_steps": list(FUNNEL_STEPS),
             "funnel_counts_equal": len(counts) <= 1,
             "complete": len(steps) == len(plan),
-            "steps": steps,
+            "steps": every,
         }
         OUT.write_text(json.dumps(report, indent=2, default=str) + "\n")
     print(f"wrote {OUT}")
-    return 0 if all(s["ok"] for s in steps) and report["funnel_counts_equal"] else 1
+    return 0 if all(s["ok"] for s in steps) and report.get("funnel_counts_equal") else 1
 
 
 def _rows(size: str) -> int:

@@ -224,6 +224,15 @@ def _small_tables(doc: dict) -> list[str]:
     return out
 
 
+def _when(step: dict, big: dict) -> str:
+    """When a step of the 100M run was measured, with the 1-minute load average after it (a
+    step run again alone by ``big.py --steps`` has its own; else the whole run's)."""
+    if "date" in step:
+        load = step.get("load") or [None]
+        return f"{step['date']} ({load[0]:.1f})" if load[0] is not None else step["date"]
+    return f"{big['date']} (run)"
+
+
 def _big_table(big: dict) -> list[str]:
     out = [
         f"## 100M events ({big['rows']:,} rows), one run per step",
@@ -233,8 +242,8 @@ def _big_table(big: dict) -> list[str]:
         + ("" if big.get("complete", True) else " **The run did not finish all steps.**"),
         "",
         "| step | DuckDB memory_limit | time (s) | peak RSS (GiB) | under 8 GiB | spilled (GiB) |"
-        " result |",
-        "|---|---|---|---|---|---|---|",
+        " result | measured (load average) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     names = {
         "generate": "generate Parquet (chunks of ~1M)",
@@ -259,7 +268,7 @@ def _big_table(big: dict) -> list[str]:
         out.append(
             f"| {names.get(s['step'], s['step'])} | {limit} | {secs:.0f} | "
             f"{s['peak_rss_gib']:.2f} | {'yes' if s['under_8gib'] else '**no**'} | "
-            f"{s['spilled_gib']:.2f} | {result} |"
+            f"{s['spilled_gib']:.2f} | {result} | {_when(s, big)} |"
         )
     compared = any(s["step"] == "funnel-chdb" and s.get("ok") for s in big["steps"])
     verdict = (

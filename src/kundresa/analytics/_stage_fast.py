@@ -38,7 +38,15 @@ if TYPE_CHECKING:
 
     from kundresa.model.journey import Journey
 
-__all__ = ["StagedRows", "fits", "moves_frame", "stage_facts", "staged_rows", "time_by_stage"]
+__all__ = [
+    "StagedRows",
+    "fits",
+    "moves_frame",
+    "stage_facts",
+    "staged_rows",
+    "time_by_stage",
+    "walk_parts",
+]
 
 SHIFT = 6
 """Bits of the stage index in a packed row (``us << SHIFT | stage``): up to 63 stages."""
@@ -49,10 +57,65 @@ NONE = _I64.min
 
 def fits(events: ir.Table, journey: Journey) -> bool:
     """Whether the stage analysis of ``events`` takes the fast path: DuckDB, the fast path
-    allowed (:func:`kundresa.analytics._fast.fast_path`), fewer than 64 stages, and no more
-    events than one part of the fast path holds (``KUNDRESA_FAST_PATH_ROWS``; above it the
-    portable path, which spills to disk, runs: exact medians need every value at once)."""
-    return len(journey.stages) < (1 << SHIFT) and fast_path(events) and fast_path_parts(events) == 1
+    allowed (:func:`kundresa.analytics._fast.fast_path`) and fewer than 64 stages. Inputs of
+    more events than one part holds (``KUNDRESA_FAST_PATH_ROWS``) are walked part by part
+    (:func:`walk_parts`)."""
+    return len(journey.stages) < (1 << SHIFT) and fast_path(events)
+
+
+def walk_parts(
+    events: ir.Table, journey: Journey, period: Period, *, ids: bool = False
+) -> tuple[dict[str, np.ndarray], pa.Array | None]:
+    """:func:`staged_rows` and :func:`stage_facts` of ``events``, in bounded memory.
+
+    ``events`` are split by a hash of the customer id into
+    :func:`~kundresa.analytics._fast.fast_path_parts` parts (one per
+    ``KUNDRESA_FAST_PATH_ROWS`` events); each part's staged rows are fetched and walked, then
+    dropped, so only one part's rows are in memory at once. A customer's events all fall in
+    one part, so every per-customer fact (stages, ``nth`` counts, visits) is the one a single
+    walk gives; the parts' facts are concatenated, customer indexes shifted past the earlier
+    parts' customers (customers come part by part, not in one walk's order).
+
+    Returns
+    -------
+    tuple
+        The facts (:func:`stage_facts`' dict) and, with ``ids``, the customer id of each
+        walked customer (a pyarrow string array, in the facts' customer order), else None.
+    """
+    n_stages = len(journey.stages)
+    parts = fast_path_parts(events)
+    if parts == 1:
+        rows = staged_rows(events, journey, ids=ids)
+        return stage_facts(rows, n_stages, period), rows.customers
+    h = events[CUSTOMER].hash()
+    part = ((h % parts) + parts) % parts
+    span = _span(events)  # once for all parts: each part's rows fit in the whole span
+    facts: list[dict[str, np.ndarray]] = []
+    names: list[pa.Array] = []
+    for p in range(parts):
+        rows = staged_rows(events.filter(part == p), journey, ids=ids, span=span)
+        facts.append(stage_facts(rows, n_stages, period))
+        if rows.customers is not None:
+            names.append(rows.customers)
+        del rows
+    return _concat_facts(facts), (pa.concat_arrays(names) if ids else None)
+
+
+def _concat_facts(facts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """The facts of several walks as one walk's: each walk's ``customer`` indexes shifted by
+    the customers of the walks before it. The walks' arrays are taken out of ``facts`` as
+    they are copied (the dicts are left empty), so that at most one fact's parts sit beside
+    the joined arrays (at 100M events the facts take gigabytes)."""
+    shift = np.cumsum([0, *(len(f["highest"]) for f in facts[:-1])])
+    out: dict[str, np.ndarray] = {}
+    for key in list(facts[0]):
+        pieces = [f.pop(key) for f in facts]
+        if key == "customer":
+            for piece, s in zip(pieces, shift, strict=True):
+                piece += s
+        out[key] = np.concatenate(pieces)
+        del pieces
+    return out
 
 
 @dataclass(frozen=True)
@@ -74,7 +137,13 @@ def _offsets(lists: pa.ListArray | pa.LargeListArray) -> npt.NDArray[np.int64]:
     return offsets - offsets[0]
 
 
-def staged_rows(events: ir.Table, journey: Journey, *, ids: bool = False) -> StagedRows:
+def staged_rows(
+    events: ir.Table,
+    journey: Journey,
+    *,
+    ids: bool = False,
+    span: tuple[int | None, int | None] | None = None,
+) -> StagedRows:
     """The staged events of ``events`` (touchpoints tagged on the whole history), in each
     customer's event order (time; ties by event name, then event id).
 
@@ -88,7 +157,9 @@ def staged_rows(events: ir.Table, journey: Journey, *, ids: bool = False) -> Sta
     gives each event its stage as :func:`~kundresa.analytics.touchpoints.tag_events` does. When
     a customer has events that fit different touchpoints at one instant, only the full tie rule
     can order them: the rows are then read again in DuckDB's ``ORDER BY`` customer and event
-    order. ``ids`` also returns the customer ids.
+    order. ``ids`` also returns the customer ids. ``span``: the first and last event's microseconds
+    since 1970 of ``events``, or of a table they are part of (:func:`_span`), when the caller
+    knows them (one scan fewer).
     """
     from kundresa.analytics._stage_kernels import assign_stages
 
@@ -102,10 +173,8 @@ def staged_rows(events: ir.Table, journey: Journey, *, ids: bool = False) -> Sta
         return stored
     t = t.select(CUSTOMER, *EVENT_ORDER, _us=epoch_us(t[TIMESTAMP]), _c=code)
     # The time span of all events (one column scanned), so that packed rows cannot overflow.
-    whole = epoch_us(events[TIMESTAMP])
-    span = events.aggregate(lo=whole.min(), hi=whole.max()).to_pyarrow()
-    lo, hi = span["lo"][0].as_py(), span["hi"][0].as_py()
-    if lo is None:
+    lo, hi = span if span is not None else _span(events)
+    if lo is None or hi is None:
         nothing = np.zeros(0, np.int64)
         return StagedRows(np.zeros(1, np.int64), nothing, nothing, _no_ids(ids))
     if (hi - lo).bit_length() + plan.bits > 62:
@@ -177,6 +246,13 @@ def _stored_rows(
     kept_before = np.concatenate([[0], np.cumsum(keep, dtype=np.int64)])
     customers = stored.customers if ids else None
     return StagedRows(kept_before[stored.bounds], us[keep], stage[keep], customers)
+
+
+def _span(events: ir.Table) -> tuple[int | None, int | None]:
+    """The first and last event's microseconds since 1970 (None, None without events)."""
+    whole = epoch_us(events[TIMESTAMP])
+    span = events.aggregate(lo=whole.min(), hi=whole.max()).to_pyarrow()
+    return span["lo"][0].as_py(), span["hi"][0].as_py()
 
 
 def _no_ids(ids: bool) -> pa.Array | None:

@@ -781,6 +781,10 @@ def _fast_best(
         if coded is not None:
             return coded
     t = _prepared(events, plan, journey, by, period)
+    if parts > 1 and plan.order != "strict":
+        # Only the step and exclusion events are fetched (``t`` keeps no other): parts of
+        # that many rows, one count (a scan) saving whole scans when steps are a fraction.
+        parts = fast_path_parts(t)
     if parts == 1:
         return _fast_best_part(t, plan, period)
     # Bounded memory: customers split by a hash of their id, one scan and pass per part.

@@ -585,8 +585,7 @@ def stage_analysis(
 
 def _fast_facts(events: ir.Table, journey: Journey, period: Period) -> dict[str, Any]:
     """The stage walk of the DuckDB fast path (:mod:`kundresa.analytics._stage_fast`)."""
-    rows = _stage_fast.staged_rows(events, journey)
-    return _stage_fast.stage_facts(rows, len(journey.stages), period)
+    return _stage_fast.walk_parts(events, journey, period)[0]
 
 
 def _fast_stage_analysis(

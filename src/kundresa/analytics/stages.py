@@ -290,8 +290,7 @@ def _fast_stage_numbers(
     one walk of every customer's staged events; with ``by`` the customers with an event in
     the period and their segments come from one more query."""
     stage_ids = list(journey.stage_ids)
-    rows = _stage_fast.staged_rows(events, journey, ids=by is not None)
-    facts = _stage_fast.stage_facts(rows, len(stage_ids), period)
+    facts, walked = _stage_fast.walk_parts(events, journey, period, ids=by is not None)
     if by is None:
         return _stage_fast.funnel_numbers(facts, stage_ids)
     counted = period.filter(events) if period.bounded else events
@@ -299,8 +298,8 @@ def _fast_stage_numbers(
     per = _with_segments(everyone, events, journey, by).to_pyarrow().combine_chunks()
     coded = pc.dictionary_encode(per["segment"].combine_chunks().cast(pa.string()))
     groups = coded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    assert rows.customers is not None
-    where = pc.index_in(rows.customers, value_set=per[CUSTOMER].combine_chunks())
+    assert walked is not None
+    where = pc.index_in(walked, value_set=per[CUSTOMER].combine_chunks())
     at = where.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
     codes = np.where(at >= 0, groups[np.maximum(at, 0)] if len(groups) else -1, -1)
     return _stage_fast.funnel_numbers(facts, stage_ids, (codes, coded.dictionary.to_pylist()))
