@@ -28,7 +28,7 @@ import pyarrow as pa
 from kundresa.analytics._fast import customer_bounds, fast_path, fast_path_parts
 from kundresa.analytics._ibis import epoch_us
 from kundresa.analytics._period import Period
-from kundresa.analytics.touchpoints import EVENT_ORDER, match_expr, tag_events
+from kundresa.analytics.touchpoints import EVENT_ORDER, kept_tagged, match_expr, tag_events
 from kundresa.model.events import CUSTOMER, TIMESTAMP
 
 if TYPE_CHECKING:
@@ -85,9 +85,17 @@ def staged_rows(events: ir.Table, journey: Journey, *, ids: bool = False) -> Sta
     does. When a customer has events that fit different touchpoints at one instant, only the
     full tie rule can order them: the rows are then read again in DuckDB's ``ORDER BY``
     customer and event order. ``ids`` also returns the customer ids.
+
+    When the memo in use already keeps the tagged events
+    (:func:`~kundresa.analytics.touchpoints.kept_tagged`), their stages are read from it
+    instead (the same rows; customers without a staged event are then left out, which the
+    stage walk counts as nothing either way).
     """
     from kundresa.analytics._stage_kernels import assign_stages
 
+    kept = kept_tagged(events, journey)
+    if kept is not None:
+        return _rows_of_tagged(kept, ids=ids)
     plan = _TagPlan.of(journey)
     if plan is None:
         return _tagged_rows(events, journey, ids=ids)
@@ -157,8 +165,14 @@ def _tagged_rows(events: ir.Table, journey: Journey, *, ids: bool) -> StagedRows
     """:func:`staged_rows` with the stages tagged by DuckDB
     (:func:`~kundresa.analytics.touchpoints.tag_events`, ``nth`` as window sums): for
     journeys whose touchpoint combinations do not fit a packed row."""
-    t = tag_events(events, journey)
-    t = t.filter(t.stage_index.notnull())
+    return _rows_of_tagged(tag_events(events, journey), ids=ids)
+
+
+def _rows_of_tagged(tagged: ir.Table, *, ids: bool) -> StagedRows:
+    """The staged rows of a table :func:`~kundresa.analytics.touchpoints.tag_events` made
+    (customers without a staged event are left out; the stage walk counts nothing for
+    them)."""
+    t = tagged.filter(tagged.stage_index.notnull())
     packed = (epoch_us(t[TIMESTAMP]) * (1 << SHIFT) + t.stage_index).cast("int64")
     bounds, values, customers = _fetch(t, packed, SHIFT, ids=ids)
     return StagedRows(bounds, values >> SHIFT, values & ((1 << SHIFT) - 1), customers)
