@@ -80,3 +80,43 @@ def test_large_projects_tag_in_each_query(
     monkeypatch.undo()
     project.data_changed()
     assert project._tagged_memo() is not None
+
+
+def test_stage_fast_path_reads_the_kept_stages(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once the memo keeps the tagged events, the stage analysis' fast path reads their
+    stages instead of evaluating the touchpoints again: the same tables (segments, a period,
+    transitions and time in stage included)."""
+    from kundresa.analytics import _stage_fast
+    from kundresa.analytics.journeys import stage_analysis
+    from kundresa.analytics.stages import stage_funnel
+    from kundresa.analytics.touchpoints import kept_tagged
+
+    events, journey = project.events, project.journey
+    assert _stage_fast.fits(events, journey)
+    cases = [{}, {"by": "persona"}, {"since": "2025-03-01", "until": "2025-05-01"}]
+    want = [stage_funnel(project, lang="en", **kw) for kw in cases]
+    whole = stage_analysis(project, lang="en")
+    read = []
+    rows_of_tagged = _stage_fast._rows_of_tagged
+
+    def spy(tagged: object, *, ids: bool) -> _stage_fast.StagedRows:
+        read.append(tagged)
+        return rows_of_tagged(tagged, ids=ids)
+
+    monkeypatch.setattr(_stage_fast, "_rows_of_tagged", spy)
+    memo = TaggedMemo()
+    with using_tagged_memo(memo):
+        assert kept_tagged(events, journey) is None  # peeking computes nothing
+        tagged = tag_events(events, journey)
+        assert kept_tagged(events, journey) is tagged
+        got = [stage_funnel(project, lang="en", **kw) for kw in cases]
+        again = stage_analysis(project, lang="en")
+    memo.release()
+    assert len(read) == len(cases) + 1 and all(r is tagged for r in read)
+    assert len(want[0]) == len(journey.stages) and want[0]["reached"].iloc[0] > 0
+    for g, w in zip(got, want, strict=True):
+        pd.testing.assert_frame_equal(g, w)
+    for name, frame in whole.items():
+        pd.testing.assert_frame_equal(again[name], frame, obj=name)

@@ -30,7 +30,7 @@ import pyarrow as pa
 from kundresa.analytics._fast import customer_bounds, fast_path, fast_path_parts
 from kundresa.analytics._ibis import epoch_us
 from kundresa.analytics._period import Period
-from kundresa.analytics.touchpoints import EVENT_ORDER, match_expr, tag_events
+from kundresa.analytics.touchpoints import EVENT_ORDER, kept_tagged, match_expr, tag_events
 from kundresa.model.events import CUSTOMER, EVENT, TIMESTAMP
 
 if TYPE_CHECKING:
@@ -160,9 +160,17 @@ def staged_rows(
     order. ``ids`` also returns the customer ids. ``span``: the first and last event's microseconds
     since 1970 of ``events``, or of a table they are part of (:func:`_span`), when the caller
     knows them (one scan fewer).
+
+    When the memo in use already keeps the tagged events
+    (:func:`~kundresa.analytics.touchpoints.kept_tagged`), their stages are read from it
+    instead (the same rows; customers without a staged event are then left out, which the
+    stage walk counts as nothing either way).
     """
     from kundresa.analytics._stage_kernels import assign_stages
 
+    kept = kept_tagged(events, journey)
+    if kept is not None:
+        return _rows_of_tagged(kept, ids=ids)
     plan = _TagPlan.of(journey)
     if plan is None:
         return _tagged_rows(events, journey, ids=ids)
@@ -291,8 +299,14 @@ def _tagged_rows(events: ir.Table, journey: Journey, *, ids: bool) -> StagedRows
     """:func:`staged_rows` with the stages tagged by DuckDB
     (:func:`~kundresa.analytics.touchpoints.tag_events`, ``nth`` as window sums): for
     journeys whose touchpoint combinations do not fit a packed row."""
-    t = tag_events(events, journey)
-    t = t.filter(t.stage_index.notnull())
+    return _rows_of_tagged(tag_events(events, journey), ids=ids)
+
+
+def _rows_of_tagged(tagged: ir.Table, *, ids: bool) -> StagedRows:
+    """The staged rows of a table :func:`~kundresa.analytics.touchpoints.tag_events` made
+    (customers without a staged event are left out; the stage walk counts nothing for
+    them)."""
+    t = tagged.filter(tagged.stage_index.notnull())
     packed = (epoch_us(t[TIMESTAMP]) * (1 << SHIFT) + t.stage_index).cast("int64")
     bounds, values, customers = _fetch(t, packed, SHIFT, ids=ids)
     return StagedRows(bounds, values >> SHIFT, values & ((1 << SHIFT) - 1), customers)

@@ -547,18 +547,8 @@ def _candidate_counts(counted: ir.Table, kinds: tuple[str, ...], max_values: int
         )
         frames.append(_counts_of(names))
     if "property" in kinds:
-        found = counted.select(_k=property_keys(counted).unnest()).distinct().to_pandas()
-        keys = sorted(str(k) for k in found["_k"].dropna())
-        if keys:
-            # One narrow row per (event, property) pair; properties are few per event.
-            long = ibis.union(
-                *(
-                    counted.select(
-                        CUSTOMER, "_s", _key=ibis.literal(k), _value=property_value(counted, k)
-                    )
-                    for k in keys
-                )
-            )
+        long = _property_pairs(counted)
+        if long is not None:
             long = long.filter(long._value.notnull())
             with cached(long) as values:
                 sizes = values.group_by("_key").aggregate(_n=values._value.nunique()).to_pandas()
@@ -580,6 +570,30 @@ def _candidate_counts(counted: ir.Table, kinds: tuple[str, ...], max_values: int
     if not frames:
         return pd.DataFrame(columns=["kind", "name", "success_with", "failure_with"])
     return pd.concat(frames, ignore_index=True)
+
+
+def _property_pairs(counted: ir.Table) -> ir.Table | None:
+    """One narrow row per (event, property): ``customer_id``, ``_s``, ``_key`` and
+    ``_value`` (null values included); ``None`` when no event has a property.
+
+    Properties stored as a map (the warehouse's ``events``) are unnested in one pass, each
+    event's own keys; other layouts (JSON text, GA4's key/value pairs read in place) look
+    every key found up on every event, one query per key."""
+    if counted[PROPERTIES].type().is_map():
+        pairs = counted.select(CUSTOMER, "_s", PROPERTIES, _key=property_keys(counted).unnest())
+        return pairs.select(
+            CUSTOMER, "_s", "_key", _value=pairs[PROPERTIES].get(pairs._key).cast("string")
+        )
+    found = counted.select(_k=property_keys(counted).unnest()).distinct().to_pandas()
+    keys = sorted(str(k) for k in found["_k"].dropna())
+    if not keys:
+        return None
+    return ibis.union(
+        *(
+            counted.select(CUSTOMER, "_s", _key=ibis.literal(k), _value=property_value(counted, k))
+            for k in keys
+        )
+    )
 
 
 def _counts_of(long: ir.Table) -> pd.DataFrame:

@@ -132,6 +132,11 @@ def _nodes(
     return t.mutate(_pos=ibis.row_number().over(sw))
 
 
+def _check_steps(steps: object) -> None:
+    if not isinstance(steps, int) or isinstance(steps, bool) or not 1 <= steps <= MAX_STEPS:
+        raise ValueError(f"steps must be a whole number from 1 to {MAX_STEPS}")
+
+
 def _anchored(
     events: ir.Table,
     *,
@@ -146,8 +151,7 @@ def _anchored(
 ) -> ir.Table:
     """Node rows kept for the paths, with ``_k`` (0-based step in the path) and ``_more``
     (whether the sequence goes on beyond what is kept, on the cut side)."""
-    if not isinstance(steps, int) or isinstance(steps, bool) or not 1 <= steps <= MAX_STEPS:
-        raise ValueError(f"steps must be a whole number from 1 to {MAX_STEPS}")
+    _check_steps(steps)
     s_point = _point(start, "start", journey)
     e_point = _point(end, "end", journey)
     points = [p for p in (s_point, e_point) if p is not None]
@@ -189,6 +193,15 @@ def _sequences(events: ir.Table, *, steps: int, **options: Any) -> ir.Table:
     ``_s<steps-1>`` (null after its last kept node) and ``_more`` (it goes on beyond them, on
     the cut side). Kept while a memo is in use: the paths table and its Sankey links read the
     same table (see :func:`~kundresa.analytics.touchpoints.keep`)."""
+    if options.get("start") is None and options.get("end") is None:
+        # Unanchored: each sequence's first nodes, and whether it has more, in one
+        # aggregation of the node rows (no window for the sequence's length).
+        _check_steps(steps)
+        options = {k: v for k, v in options.items() if k not in ("start", "end")}
+        t = _nodes(events, points=[], **options)
+        cols = {f"_s{k}": t.node.max(where=t._pos == k) for k in range(steps)}
+        per = t.group_by([CUSTOMER, "_seq"]).aggregate(_more=(t._pos >= steps).any(), **cols)
+        return keep(per)
     kept = _anchored(events, steps=steps, **options)
     cols = {f"_s{k}": kept.node.max(where=kept._k == k) for k in range(steps)}
     per = kept.group_by([CUSTOMER, "_seq"]).aggregate(_more=kept._more.max(), **cols)
@@ -336,8 +349,7 @@ def path_links(
     2            2     blog            3    (end)      1          1
     3            2  pricing            3    (end)      1          1
     """
-    if not isinstance(steps, int) or isinstance(steps, bool) or not 1 <= steps <= MAX_STEPS:
-        raise ValueError(f"steps must be a whole number from 1 to {MAX_STEPS}")
+    _check_steps(steps)
     per = _sequences(
         events,
         level=level,

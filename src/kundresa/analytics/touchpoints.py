@@ -33,6 +33,7 @@ __all__ = [
     "condition_expr",
     "is_kept",
     "keep",
+    "kept_tagged",
     "match_expr",
     "persona_expr",
     "staged_events",
@@ -86,13 +87,20 @@ def condition_expr(value: ir.StringValue, cond: Condition) -> ir.BooleanValue:
 
 def match_expr(t: ir.Table, match: Match) -> ir.BooleanValue:
     """Whether an event fits a touchpoint's ``event`` and ``where`` (``nth`` aside)."""
-    fits: ir.BooleanValue = ibis.literal(True)
+    named: ir.BooleanValue = ibis.literal(True)
     if match.events is not None:
         names = list(match.events)
-        fits = t[EVENT] == names[0] if len(names) == 1 else t[EVENT].isin(names)
+        named = t[EVENT] == names[0] if len(names) == 1 else t[EVENT].isin(names)
+    if not match.where:
+        return named.fill_null(False)
+    where: ir.BooleanValue = ibis.literal(True)
     for prop, cond in match.where.items():
-        fits = fits & condition_expr(property_value(t, prop), cond)
-    return fits.fill_null(False)
+        where = where & condition_expr(property_value(t, prop), cond)
+    if match.events is None:
+        return where.fill_null(False)
+    # A CASE, not an AND: the engine then looks the properties up only on the events with
+    # the touchpoint's name (an AND evaluates both sides on every row).
+    return ibis.ifelse(named.fill_null(False), where.fill_null(False), False)
 
 
 def apply_channel_matches(events: ir.Table, journey: Journey) -> ir.Table:
@@ -158,6 +166,16 @@ class TaggedMemo:
                 _, (_, old) = self._tables.popitem(last=False)
                 _drop(old)
             return table
+
+    def peek(self, events: ir.Table, journey: Journey) -> ir.Table | None:
+        """The kept tagged table of ``events`` and ``journey``, or ``None`` when it has not
+        been computed (nothing is computed here)."""
+        with self._lock:
+            hit = self._tables.get((events.op(), id(journey)))
+            if hit is None:
+                return None
+            self._tables.move_to_end((events.op(), id(journey)))
+            return hit[1]
 
     def kept(self, t: ir.Table) -> ir.Table | None:
         """``t`` computed once and kept (a temporary table on DuckDB) for the analyses that
@@ -231,6 +249,21 @@ def is_kept(t: ir.Table) -> bool:
     again costs no more than reading a copy)."""
     memo = _MEMO.get()
     return memo is not None and memo.holds(t)
+
+
+def kept_tagged(events: ir.Table, journey: Journey) -> ir.Table | None:
+    """The tagged table of ``events`` and ``journey`` if the memo in use already keeps it
+    (:func:`tag_events` made it for an earlier analysis of this version), else ``None``.
+
+    An analysis that can tag in its own query (the stage analysis' fast path evaluates every
+    touchpoint's condition while it reads the events) reads this table instead when it
+    exists: three narrow columns of the kept copy cost less than evaluating the conditions
+    again, while making the copy only for one analysis would cost more.
+    """
+    memo = _MEMO.get()
+    if memo is None or not journey.touchpoints:
+        return None
+    return memo.peek(events, journey)
 
 
 def tag_events(events: ir.Table, journey: Journey) -> ir.Table:

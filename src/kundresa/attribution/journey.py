@@ -198,32 +198,13 @@ def conversion_paths(
     t = t.filter(t._conv | t._node.notnull())
     cum = ibis.cumulative_window(group_by=t[CUSTOMER], order_by=[t[c] for c in EVENT_ORDER])
     t = t.mutate(_seg=flag(t._conv).sum().over(cum) - flag(t._conv))
-    convs = t.filter(t._conv).select(
-        CUSTOMER, _seg=t._seg, _at=t[TIMESTAMP], value=t[VALUE].fill_null(0.0)
-    )
-    if period.start is not None:
-        # Conversions in the period; their touches may reach back before it (lookback).
-        # A null path counts when its last touch falls in the period.
-        seg_last = t.group_by([CUSTOMER, "_seg"]).aggregate(_end=t[TIMESTAMP].max())
-        counted = seg_last.filter(seg_last._end >= period.start).select(CUSTOMER, "_seg")
-        t = t.semi_join(counted, [CUSTOMER, "_seg"])
-        convs = convs.filter(convs._at >= period.start)
-    touches = t.filter(~t._conv).select(CUSTOMER, "_seg", *[c for c in EVENT_ORDER], node=t._node)
-    seg_end = touches.group_by([CUSTOMER, "_seg"]).aggregate(_last=touches[TIMESTAMP].max())
-    j = touches.left_join(convs, [CUSTOMER, "_seg"]).drop(f"{CUSTOMER}_right", "_seg_right")
-    j = j.left_join(seg_end, [CUSTOMER, "_seg"]).drop(f"{CUSTOMER}_right", "_seg_right")
-    end = ibis.coalesce(j._at, j._last)
-    j = j.mutate(
-        age=(end.epoch_seconds() - j[TIMESTAMP].epoch_seconds()).cast("float64"),
-        converted=flag(j._at.notnull()),
-    )
-    if window is not None:
-        j = j.filter(j.age <= window)
-    rows = j.select(CUSTOMER, "_seg", *EVENT_ORDER, "node", "age", "converted", "value")
-    df = _read_sorted(rows, [CUSTOMER, "_seg"])
+    # The touches and the conversions both read the segments (a window over every customer's
+    # events): computed once, as a narrow table, for the queries that follow.
+    t = t.select(CUSTOMER, *EVENT_ORDER, VALUE, "_conv", "_node", "_seg")
+    with cached(t) as segmented:
+        df, bare = _conversion_rows(segmented, period, window)
     paths = _frame(df, [CUSTOMER, "_seg"])
     # Conversions with no touch in the lookback still count, on a path of their own.
-    bare = convs.to_pandas()
     if len(bare) and df.num_rows:
         touched = pd.MultiIndex.from_arrays(
             [
@@ -247,6 +228,37 @@ def conversion_paths(
         )
         paths = pd.concat([paths, extra], ignore_index=True) if len(paths) else extra
     return paths.reset_index(drop=True)
+
+
+def _conversion_rows(
+    t: ir.Table, period: Period, window: float | None
+) -> tuple[pa.Table, pd.DataFrame]:
+    """The touch rows of :func:`conversion_paths` (sorted by customer, segment and event
+    order) and its conversions (customer, segment, time, value), from the events ``t`` that
+    are a conversion (``_conv``) or a touch (``_node``), numbered by segment (``_seg``)."""
+    convs = t.filter(t._conv).select(
+        CUSTOMER, _seg=t._seg, _at=t[TIMESTAMP], value=t[VALUE].fill_null(0.0)
+    )
+    if period.start is not None:
+        # Conversions in the period; their touches may reach back before it (lookback).
+        # A null path counts when its last touch falls in the period.
+        seg_last = t.group_by([CUSTOMER, "_seg"]).aggregate(_end=t[TIMESTAMP].max())
+        counted = seg_last.filter(seg_last._end >= period.start).select(CUSTOMER, "_seg")
+        t = t.semi_join(counted, [CUSTOMER, "_seg"])
+        convs = convs.filter(convs._at >= period.start)
+    touches = t.filter(~t._conv).select(CUSTOMER, "_seg", *[c for c in EVENT_ORDER], node=t._node)
+    seg_end = touches.group_by([CUSTOMER, "_seg"]).aggregate(_last=touches[TIMESTAMP].max())
+    j = touches.left_join(convs, [CUSTOMER, "_seg"]).drop(f"{CUSTOMER}_right", "_seg_right")
+    j = j.left_join(seg_end, [CUSTOMER, "_seg"]).drop(f"{CUSTOMER}_right", "_seg_right")
+    end = ibis.coalesce(j._at, j._last)
+    j = j.mutate(
+        age=(end.epoch_seconds() - j[TIMESTAMP].epoch_seconds()).cast("float64"),
+        converted=flag(j._at.notnull()),
+    )
+    if window is not None:
+        j = j.filter(j.age <= window)
+    rows = j.select(CUSTOMER, "_seg", *EVENT_ORDER, "node", "age", "converted", "value")
+    return _read_sorted(rows, [CUSTOMER, "_seg"]), convs.to_pandas()
 
 
 def stage_paths(
@@ -285,16 +297,27 @@ def _stage_paths(
     entered = t.filter(t.stage_index == k).group_by(CUSTOMER).aggregate(_in=t[TIMESTAMP].min())
     if period is not None and period.start is not None:
         entered = entered.filter(entered._in >= period.start)
-    t = t.inner_join(entered, CUSTOMER)
-    after = t.filter(t[TIMESTAMP] >= t._in)
-    out = (
-        after.filter(after.stage_index > k)
-        .group_by(CUSTOMER)
-        .aggregate(_out=after[TIMESTAMP].min())
+    joined = t.inner_join(entered, CUSTOMER)
+    after = joined.filter(joined[TIMESTAMP] >= joined._in)
+    # One row per customer who entered: first entry, progression (the first later event in a
+    # stage past k; null: stalled) and last event. Kept while the touches and the population
+    # are read (both need it; computing it takes two passes over the customers' events).
+    spans = after.group_by(CUSTOMER).aggregate(
+        _in=after._in.min(),
+        _out=after[TIMESTAMP].min(where=after.stage_index > k),
+        _last=after[TIMESTAMP].max(),
     )
-    last = after.group_by(CUSTOMER).aggregate(_last=after[TIMESTAMP].max())
-    a = after.left_join(out, CUSTOMER).drop(f"{CUSTOMER}_right")
-    a = a.left_join(last, CUSTOMER).drop(f"{CUSTOMER}_right")
+    with cached(spans) as kept:
+        return _stage_paths_of(t, kept, level, window, ages=ages)
+
+
+def _stage_paths_of(
+    t: ir.Table, spans: ir.Table, level: str, window: float | None, *, ages: bool
+) -> pd.DataFrame:
+    """:func:`_stage_paths` from the tagged events ``t`` and the ``spans`` of the customers
+    who entered the stage (``customer_id``, ``_in``, ``_out``, ``_last``)."""
+    a = t.inner_join(spans, CUSTOMER)
+    a = a.filter(a[TIMESTAMP] >= a._in)
     a = a.mutate(_node=_node(a, level))
     end = ibis.coalesce(a._out, a._last)
     touches = a.filter(a._node.notnull() & (a._out.isnull() | (a[TIMESTAMP] < a._out)))
@@ -317,7 +340,7 @@ def _stage_paths(
     paths = _frame(df, [CUSTOMER], ages=ages)
     # Every customer in the stage counts, touched or not: those without a touch (in the
     # lookback) get the path ("(no touch)",), progressing or not.
-    population = entered.left_join(out, CUSTOMER).select(CUSTOMER, "_out").to_pyarrow()
+    population = spans.select(CUSTOMER, "_out").to_pyarrow()
     bare = (
         population.filter(pa.array(_not_in(population.column(CUSTOMER), df.column(CUSTOMER))))
         if df.num_rows

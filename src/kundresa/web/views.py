@@ -186,8 +186,10 @@ def map_view(run: Analyses) -> dict[str, Any]:
     """The journey map: stages with their numbers, lanes, touchpoints, channels and KPIs."""
     journey = run.journey
     persona = run.persona
-    funnel = run.rows("stages")
+    # The touchpoints first: they tag the events once for the version (kept), and the stage
+    # funnel then reads the kept stages instead of evaluating every touchpoint again.
     tps = {r["touchpoint"]: r for r in run.rows("touchpoints")}
+    funnel = run.rows("stages")
     kpi_rows = run.rows("kpis")
     lost = [r for r in funnel if r["dropped"] is not None]
     biggest = max(lost, key=lambda r: r["dropped"])["stage"] if lost else None
