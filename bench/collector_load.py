@@ -137,6 +137,20 @@ levers are the structural ones named above: a collector-specific load path (cano
 straight from `read_json` of the log's bytes, no sniffing or quarantine pass), one
 long-lived write connection in a loader process of its own (no checkpoint or reconnect per
 cycle), and fewer, larger cycles under load.
+
+**2026-11-30 21:04-21:17 UTC (session 8): a load cycle phase by phase**
+(`bench/collector_loader_phases.py`, process CPU, no profiler, load average 7.5-12.7): the
+live customer state 25-36% of the cycle, the insert and ingest log 17-25%, the checkpoint
+when the write connection closes 12-17%, the journey-ordered store's bookkeeping 7-13%, the
+id map 6-8%, reconnecting 5-6%, parse-and-check SQL 4-5%, and turning logged rows into Arrow
+columns only 2% (so DuckDB's `read_json` in its place would gain little). Tried and dropped,
+each interleaved with main: Python micro-optimisations of the live state and the column
+builder (no CPU gain), `SET threads = 1` on the loader's connection (p99 no better), no
+checkpoint on close (the write-ahead log replayed by both connections opened next costs as
+much). At ~86 µs of server CPU per event (quiet machine), 20,000 events/s need ~1.7 of the 2
+cores for the server alone, so the goal needs the loader's CPU per event about halved (one
+long-lived write connection, the live state's catch-up set-wise) before moving it to a process
+of its own can help; bench/NOTES.md "Live collector" has the figures.
 """
 
 
