@@ -191,9 +191,7 @@ def _cached(path: Path, rows: int) -> bool:
     )
 
 
-def generate(
-    rows: int, *, force: bool = False, quiet: bool = False, shape: str = "demo"
-) -> Path:
+def generate(rows: int, *, force: bool = False, quiet: bool = False, shape: str = "demo") -> Path:
     """Write (or reuse) ``events_<size>.parquet`` with about ``rows`` events; its path.
 
     Chunks of ~1M events (``rows`` below that: one chunk of that size). The actual number of
