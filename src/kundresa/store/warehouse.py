@@ -679,17 +679,7 @@ class Warehouse:
             formats[str(p)] = _FileFormat(
                 decimal or ("," if delimiter == ";" else None), date_format
             )
-            try:
-                maps[str(p)] = map_columns(
-                    header,
-                    source=str(p),
-                    customer_col=customer_col,
-                    time_col=time_col,
-                    event_col=event_col,
-                    value_col=value_col,
-                )
-            except ColumnError as exc:
-                raise IngestError(str(exc)) from exc
+            maps[str(p)] = _column_map(header, str(p), customer_col, time_col, event_col, value_col)
 
         def parts(p: Path) -> list[tuple[str, Any]]:
             # A zip is read member by member, each staged as its own part so that
@@ -831,17 +821,9 @@ class Warehouse:
                     columns = self._stage(stage, source, batches, report)
                     if not columns:
                         continue
-                    try:
-                        cmap = map_columns(
-                            columns,
-                            source=source,
-                            customer_col=customer_col,
-                            time_col=time_col,
-                            event_col=event_col,
-                            value_col=value_col,
-                        )
-                    except ColumnError as exc:
-                        raise IngestError(str(exc)) from exc
+                    cmap = _column_map(
+                        columns, source, customer_col, time_col, event_col, value_col
+                    )
                     report.columns[source] = cmap.describe()
                     fmt = (formats or {}).get(source, _FileFormat())
                     if fmt.decimal is None:
@@ -1430,6 +1412,29 @@ class _FileFormat:
     decimal: str | None = None
     """``,`` or ``.``; None: told from the value column's contents."""
     date_format: str | None = None
+
+
+def _column_map(
+    columns: list[str],
+    source: str,
+    customer_col: str | None,
+    time_col: str | None,
+    event_col: str | None,
+    value_col: str | None,
+) -> ColumnMap:
+    """:func:`kundresa.ingest.columns.map_columns` of a file's or part's columns; raises
+    :class:`IngestError` with its message when the columns cannot be mapped."""
+    try:
+        return map_columns(
+            columns,
+            source=source,
+            customer_col=customer_col,
+            time_col=time_col,
+            event_col=event_col,
+            value_col=value_col,
+        )
+    except ColumnError as exc:
+        raise IngestError(str(exc)) from exc
 
 
 def _check_encoding(encoding: str | None) -> None:
