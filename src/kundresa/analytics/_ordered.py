@@ -198,6 +198,36 @@ def _fetch(backend: Any, expr: ir.Table) -> pa.Table:
             con.execute(f"SET preserve_insertion_order = {'true' if keep else 'false'}")
 
 
+def _merged(
+    backend: Any, expr: ir.Table, done: int, keep: ir.BooleanValue, wanted: dict[str, Any]
+) -> pa.Table | None:
+    """The columns ``wanted`` (with ``_us``: the time, as microseconds or a zone-less
+    timestamp) and the customer code ``__c`` of the rows of ``expr`` (a :func:`_store_view`)
+    that ``keep`` keeps, ordered by customer code and time: the main part (ingests up to
+    ``done``) read in storage order and checked, the tail sorted by DuckDB, both merged.
+    None when the main part is not in order after all or a tail row falls at the same instant
+    as a main-part row of one customer (only the full tie rule can order them)."""
+    order = [expr[c] for c in _RAW if c != "__ingest"]
+    rows = {**wanted, "__c": expr.__c}
+    main = _fetch(backend, expr.filter(keep & (expr.__ingest <= done)).select(**rows))
+    tail = (
+        expr.filter(keep & (expr.__ingest > done))
+        .order_by(order)
+        .select(**rows)
+        .to_pyarrow()
+        .combine_chunks()
+    )
+    c1, u1 = main["__c"].to_numpy(), _micros(main["_us"])
+    if not _sorted(c1, u1):
+        return None
+    if not len(tail):
+        return main
+    perm, tie = _merge(c1, u1, tail["__c"].to_numpy(), _micros(tail["_us"]))
+    if tie:
+        return None
+    return pa.concat_tables([main, tail]).combine_chunks().take(pa.array(perm))
+
+
 def ordered_rows(t: ir.Table, columns: Sequence[str]) -> OrderedRows | None:
     """The rows of ``t`` ordered by customer and time, read from the journey-ordered store.
 
@@ -232,31 +262,12 @@ def ordered_rows(t: ir.Table, columns: Sequence[str]) -> OrderedRows | None:
     if done is None:
         return None
     us = expr.__ts.delta(_EPOCH, unit="microsecond").cast("int64")
-    wanted = {c: expr[c] for c in columns}
-    main = _fetch(
-        backend, expr.filter(expr.__ingest <= done).select(**wanted, _us=us, __c=expr.__c)
+    data = _merged(
+        backend, expr, done, ibis.literal(True), {**{c: expr[c] for c in columns}, "_us": us}
     )
-    tail = (
-        expr.filter(expr.__ingest > done)
-        .order_by([expr[c] for c in _RAW if c != "__ingest"])
-        .select(**wanted, _us=us, __c=expr.__c)
-        .to_pyarrow()
-        .combine_chunks()
-    )
-    c1 = main["__c"].to_numpy().astype(np.int64, copy=False)
-    u1 = main["_us"].to_numpy().astype(np.int64, copy=False)
-    if not _sorted(c1, u1):  # not stored in order after all: let the caller sort
+    if data is None:
         return None
-    if len(tail):
-        c2 = tail["__c"].to_numpy().astype(np.int64, copy=False)
-        u2 = tail["_us"].to_numpy().astype(np.int64, copy=False)
-        perm, tie = _merge(c1, u1, c2, u2)
-        if tie:
-            return None
-        data = pa.concat_tables([main, tail]).combine_chunks().take(pa.array(perm))
-        codes = np.concatenate([c1, c2])[perm]
-    else:
-        data, codes = main, c1
+    codes = data["__c"].to_numpy().astype(np.int64, copy=False)
     n = len(codes)
     starts = np.flatnonzero(codes[1:] != codes[:-1]) + 1 if n else np.zeros(0, np.int64)
     bounds = np.concatenate([[0], starts, [n]]).astype(np.int64) if n else np.zeros(1, np.int64)
@@ -305,7 +316,10 @@ class OrderedCodes:
 
 
 def _micros(column: pa.Array | pa.ChunkedArray) -> npt.NDArray[np.int64]:
-    """``int64``: microseconds since 1970 of a zone-less timestamp column."""
+    """``int64``: microseconds since 1970 of a zone-less timestamp column (or of an integer
+    column of them)."""
+    if pa.types.is_integer(column.type):
+        return column.to_numpy().astype(np.int64, copy=False)
     return np.asarray(column.cast(pa.timestamp("us")).to_numpy()).view(np.int64)
 
 
@@ -370,27 +384,9 @@ def ordered_codes(
     if part is not None:
         keep = keep & (expr.__c % part[1] == part[0])
     # The timestamp as stored (microseconds, no time zone): numpy reads it as int64 for free.
-    wanted = {"__c": expr.__c, "_us": expr.__ts, "__e": expr.__e}
-    main = _fetch(backend, expr.filter(keep & (expr.__ingest <= done)).select(**wanted))
-    tail = (
-        expr.filter(keep & (expr.__ingest > done))
-        .order_by([expr[c] for c in _RAW if c != "__ingest"])
-        .select(**wanted)
-        .to_pyarrow()
-        .combine_chunks()
-    )
-    c1 = main["__c"].to_numpy()
-    u1 = _micros(main["_us"])
-    e1 = main["__e"].to_numpy()
-    if not _sorted(c1, u1):
+    data = _merged(backend, expr, done, keep, {"_us": expr.__ts, "__e": expr.__e})
+    if data is None:
         return None
-    if len(tail):
-        c2 = tail["__c"].to_numpy()
-        u2 = _micros(tail["_us"])
-        perm, tie = _merge(c1, u1, c2, u2)
-        if tie:
-            return None
-        c1 = np.concatenate([c1, c2])[perm]
-        u1 = np.concatenate([u1, u2])[perm]
-        e1 = np.concatenate([e1, tail["__e"].to_numpy()])[perm]
+    c1, u1 = data["__c"].to_numpy(), _micros(data["_us"])
+    e1 = data["__e"].to_numpy()
     return OrderedCodes(c1, u1, e1, lookup, con)
