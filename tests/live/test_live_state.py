@@ -291,10 +291,7 @@ def test_catch_up_inside_the_loaders_transaction(journey) -> None:  # type: igno
     assert len(stage_events_since(wh.con, 0)) == 1
 
 
-def test_a_first_build_in_small_chunks(journey, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
-    import kundresa.live.state as live
-
-    monkeypatch.setattr(live, "_CHUNK", 2)  # flush states and stage changes every 2
+def test_a_first_build_records_every_change_in_time_order(journey) -> None:  # type: ignore[no-untyped-def]
     wh = Warehouse(None)
     rows = [(c, m, e) for c in "abcde" for m, e in ((0, "ad"), (5, "price"), (9, "buy"))]
     moves = load(wh, rows, journey)
