@@ -2,9 +2,12 @@
 
 After every committed load (a file ingest, or a batch of the HTTP collector) :func:`catch_up`
 reads only the events of the ingests after its watermark, moves each customer's stored state
-forward event by event, records every change of current stage in ``stage_events`` (the
-stage-entered feed) and moves the watermark. It never re-runs the stage analysis over the
-whole history.
+past them, records every change of current stage in ``stage_events`` (the stage-entered feed)
+and moves the watermark. It never re-runs the stage analysis over the whole history, and the
+work is set-wise: a few SQL statements over every customer of the load at once (window
+functions per customer: running ``nth`` counts, the stage before each touchpoint), with no
+event or state passing through Python (issue 14: the per-customer Python replay held the
+interpreter lock ~40 µs per event, delaying the collector's acks).
 
 The state follows the stage semantics of :mod:`kundresa.analytics.stages` (DESIGN.md, "Stage
 semantics"): the *current* stage is the stage of the customer's last staged event in the
