@@ -2,9 +2,12 @@
 
 After every committed load (a file ingest, or a batch of the HTTP collector) :func:`catch_up`
 reads only the events of the ingests after its watermark, moves each customer's stored state
-forward event by event, records every change of current stage in ``stage_events`` (the
-stage-entered feed) and moves the watermark. It never re-runs the stage analysis over the
-whole history.
+past them, records every change of current stage in ``stage_events`` (the stage-entered feed)
+and moves the watermark. It never re-runs the stage analysis over the whole history, and the
+work is set-wise: a few SQL statements over every customer of the load at once (window
+functions per customer: running ``nth`` counts, the stage before each touchpoint), with no
+event or state passing through Python (issue 14: the per-customer Python replay held the
+interpreter lock ~40 µs per event, delaying the collector's acks).
 
 The state follows the stage semantics of :mod:`kundresa.analytics.stages` (DESIGN.md, "Stage
 semantics"): the *current* stage is the stage of the customer's last staged event in the
@@ -38,12 +41,10 @@ fingerprint are rows of the warehouse's ``meta`` table.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
-
-import pyarrow as pa
 
 from kundresa.live.tables import forget_ids
 from kundresa.live.tables import has_tables as _has_tables
@@ -69,31 +70,48 @@ __all__ = [
 LAST_TOUCHPOINTS = 5
 
 _WATERMARK = "live.watermark"
-_CHUNK = 50_000  # states and stage changes written per round trip
 _FINGERPRINT = "live.journey"
+_STATE_TYPES = (
+    ("customer_id", "VARCHAR"),
+    ("stage", "VARCHAR"),
+    ("stage_entered_at", "TIMESTAMP"),
+    ("highest_stage", "VARCHAR"),
+    ("stages_visited", "VARCHAR[]"),
+    ("stages_first_at", "TIMESTAMP[]"),
+    ("persona", "VARCHAR"),
+    ("last_touchpoints", "VARCHAR[]"),
+    ("last_touchpoints_at", "TIMESTAMP[]"),
+    ("first_event_at", "TIMESTAMP"),
+    ("last_event_at", "TIMESTAMP"),
+    ("events", "BIGINT"),
+    ("updated_at", "TIMESTAMP"),
+    ("_last_event", "VARCHAR"),
+    ("_last_event_id", "VARCHAR"),
+    ("_counts", "INTEGER[]"),
+    ("_personas", "BOOLEAN[]"),
+)
+_STATE_COLUMNS = tuple(c for c, _ in _STATE_TYPES)
+_NOT_NULL = {
+    "stages_visited",
+    "stages_first_at",
+    "last_touchpoints",
+    "last_touchpoints_at",
+    "first_event_at",
+    "last_event_at",
+    "events",
+    "updated_at",
+    "_last_event",
+    "_counts",
+    "_personas",
+}
 
+# customer_state has no primary key: the catch-up rewrites each batch's customers (a delete
+# and an insert), and DuckDB's index made that ~50x dearer (1-3 s for 20,000 customers on
+# disk); the catch-up alone writes the table and keeps one row per customer.
 _DDL = (
-    """
-    CREATE TABLE IF NOT EXISTS customer_state (
-        customer_id VARCHAR PRIMARY KEY,
-        stage VARCHAR,
-        stage_entered_at TIMESTAMP,
-        highest_stage VARCHAR,
-        stages_visited VARCHAR[] NOT NULL,
-        stages_first_at TIMESTAMP[] NOT NULL,
-        persona VARCHAR,
-        last_touchpoints VARCHAR[] NOT NULL,
-        last_touchpoints_at TIMESTAMP[] NOT NULL,
-        first_event_at TIMESTAMP NOT NULL,
-        last_event_at TIMESTAMP NOT NULL,
-        events BIGINT NOT NULL,
-        updated_at TIMESTAMP NOT NULL,
-        _last_event VARCHAR NOT NULL,
-        _last_event_id VARCHAR,
-        _counts INTEGER[] NOT NULL,
-        _personas BOOLEAN[] NOT NULL
-    )
-    """,
+    "CREATE TABLE IF NOT EXISTS customer_state (customer_id VARCHAR NOT NULL, "
+    + ", ".join(f"{c} {t}" + (" NOT NULL" if c in _NOT_NULL else "") for c, t in _STATE_TYPES[1:])
+    + ")",
     """
     CREATE TABLE IF NOT EXISTS stage_events (
         seq BIGINT PRIMARY KEY,
@@ -107,48 +125,6 @@ _DDL = (
     """,
     "CREATE TABLE IF NOT EXISTS live_id_map (id VARCHAR NOT NULL, customer_id VARCHAR NOT NULL)",
     "CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)",
-)
-
-_STATE_COLUMNS = (
-    "customer_id",
-    "stage",
-    "stage_entered_at",
-    "highest_stage",
-    "stages_visited",
-    "stages_first_at",
-    "persona",
-    "last_touchpoints",
-    "last_touchpoints_at",
-    "first_event_at",
-    "last_event_at",
-    "events",
-    "updated_at",
-    "_last_event",
-    "_last_event_id",
-    "_counts",
-    "_personas",
-)
-
-_ARROW_STATE = pa.schema(
-    [
-        ("customer_id", pa.string()),
-        ("stage", pa.string()),
-        ("stage_entered_at", pa.timestamp("us")),
-        ("highest_stage", pa.string()),
-        ("stages_visited", pa.list_(pa.string())),
-        ("stages_first_at", pa.list_(pa.timestamp("us"))),
-        ("persona", pa.string()),
-        ("last_touchpoints", pa.list_(pa.string())),
-        ("last_touchpoints_at", pa.list_(pa.timestamp("us"))),
-        ("first_event_at", pa.timestamp("us")),
-        ("last_event_at", pa.timestamp("us")),
-        ("events", pa.int64()),
-        ("updated_at", pa.timestamp("us")),
-        ("_last_event", pa.string()),
-        ("_last_event_id", pa.string()),
-        ("_counts", pa.list_(pa.int32())),
-        ("_personas", pa.list_(pa.bool_())),
-    ]
 )
 
 
@@ -205,7 +181,8 @@ def _key(ts: datetime, event: str, event_id: str | None) -> tuple[Any, ...]:
 
 
 class _Rules:
-    """The journey's touchpoints and personas, ready to apply to one event at a time."""
+    """The journey's touchpoints and personas, and the set-wise SQL that applies them to a
+    batch of events (one statement per step, over every customer of the batch at once)."""
 
     def __init__(self, journey: Journey) -> None:
         self.journey = journey
@@ -214,59 +191,6 @@ class _Rules:
         self.touchpoints = list(journey.touchpoints)
         self.nth = [tp.match.nth or 1 for tp in self.touchpoints]
         self.personas = [p for p in journey.personas if p.match is not None]
-        self._by_event: dict[str, list[int]] = {}
-
-    def new_state(self, customer_id: str) -> CustomerState:
-        return CustomerState(
-            customer_id,
-            counts=[0] * len(self.touchpoints),
-            persona_flags=[False] * len(self.personas),
-        )
-
-    def apply(
-        self,
-        st: CustomerState,
-        ts: datetime,
-        event: str,
-        event_id: str | None,
-        fits: str | None,
-        persona_fits: str | None,
-    ) -> tuple[str | None, str] | None:
-        """Move ``st`` past one event (which sorts after every event already in it), given
-        which touchpoints' ``event``/``where`` and which personas' matches it fits (masks:
-        character k for the k-th in file order); the stage change it makes, ``(from, to)``, or
-        ``None``."""
-        chosen = None
-        for k in _bits(fits):
-            # Every fitting event counts for nth, even after a touchpoint was chosen.
-            st.counts[k] += 1
-            if chosen is None and st.counts[k] >= self.nth[k]:
-                chosen = k
-        for i in _bits(persona_fits):
-            st.persona_flags[i] = True
-        if chosen is None:
-            return None
-        tp = self.touchpoints[chosen]
-        st.last_touchpoints = [*st.last_touchpoints, (tp.id, ts)][-LAST_TOUCHPOINTS:]
-        st.visited.setdefault(tp.stage, ts)
-        st.highest = max(st.highest, self.index[tp.stage])
-        if tp.stage == st.stage:
-            return None
-        move = (st.stage, tp.stage)
-        st.stage, st.stage_entered_at = tp.stage, ts
-        return move
-
-    @staticmethod
-    def summarise(st: CustomerState, row: tuple[Any, ...]) -> None:
-        """Count a person's new events into ``st`` from their summary row (``_kind`` 0 of
-        :meth:`events_sql`): how many, the first and the last (events that fit no touchpoint
-        and no persona count only here, and never reach Python one by one)."""
-        _, _, first_ts, _, _, _, _, n, last_ts, last_event, last_id = row
-        st.events += int(n)
-        if st.first_event_at is None:
-            st.first_event_at = first_ts
-        st.last_event_at = last_ts
-        st.last_key = _key(last_ts, last_event, last_id)
 
     def persona(self, st: CustomerState) -> str | None:
         return next((p.id for p, f in zip(self.personas, st.persona_flags, strict=True) if f), None)
@@ -277,16 +201,16 @@ class _Rules:
         return hashlib.sha256(what.encode("utf-8")).hexdigest()[:16]
 
     def events_sql(self, where: str = "") -> str:
-        """SQL for the (resolved) events that ``where`` picks, in the event order per
-        person: ``person``, ``timestamp``, ``event``, ``event_id``, and which touchpoints'
-        ``event``/``where`` (``_tp``) and which personas' matches (``_pe``) each fits, as
-        boolean lists in file order.
+        """SQL for the (resolved) events that ``where`` picks: ``person``, ``timestamp``,
+        ``event``, ``event_id``, whether each fits touchpoint k's ``event``/``where``
+        (``_t{k}``, file order) and persona i's match (``_p{i}``), and ``_r``, the event's
+        rank in its person's event order (1 for their first).
 
         The conditions are the analyses' own Ibis expressions
         (:func:`~kundresa.analytics.touchpoints.match_expr`), compiled once per journey and
         run on the warehouse's connection: properties never travel to Python.
         """
-        key = (self.fingerprint(), where)
+        key = (self.fingerprint(), "events", where)
         found = _SQL.get(key)
         if found is not None:
             return found
@@ -304,68 +228,208 @@ class _Rules:
             },
             name="_live_events",
         )
-        tps = [match_expr(t, tp.match) for tp in self.touchpoints]
-        pes = [
-            condition_expr(t.properties.get(p.match.property), p.match.condition)
-            for p in self.personas
-            if p.match is not None
-        ]
-        picked = t.select(
-            "person", "timestamp", "event", "event_id", _tp=_mask(tps), _pe=_mask(pes)
-        )
+        flags = {f"_t{k}": match_expr(t, tp.match) for k, tp in enumerate(self.touchpoints)}
+        for i, p in enumerate(self.personas):
+            assert p.match is not None
+            value = t.properties.get(p.match.property)
+            flags[f"_p{i}"] = condition_expr(value, p.match.condition)
+        picked = t.select("person", "timestamp", "event", "event_id", **flags)
         inner = ibis.to_sql(picked, dialect="duckdb")
-        order = '"timestamp", event, event_id NULLS LAST'
         sql = (
             f"WITH _live_events AS ({_EVENTS}{where}), _fits AS ({inner}) "
-            # One summary row per person first (_kind 0: their first event, how many, their
-            # last), then only the events that fit a touchpoint or a persona (_kind 1).
-            f'SELECT person, 0 AS _kind, first("timestamp" ORDER BY {order}) AS "timestamp", '
-            f"first(event ORDER BY {order}) AS event, "
-            f"first(event_id ORDER BY {order}) AS event_id, "
-            "NULL AS _tp, NULL AS _pe, count(*) AS _n, "
-            f'last("timestamp" ORDER BY {order}) AS _last_ts, '
-            f"last(event ORDER BY {order}) AS _last_event, "
-            f"last(event_id ORDER BY {order}) AS _last_id "
-            "FROM _live_events GROUP BY person "
-            'UNION ALL SELECT person, 1, "timestamp", event, event_id, _tp, _pe, NULL, NULL, '
-            "NULL, NULL FROM _fits WHERE contains(_tp, '1') OR contains(_pe, '1') "
-            f"ORDER BY person, _kind, {order}"
+            f"SELECT *, row_number() OVER (PARTITION BY person ORDER BY {_ORDER}) AS _r "
+            "FROM _fits"
         )
-        if len(_SQL) > 32:
-            _SQL.clear()
-        _SQL[key] = sql
-        return sql
+        return _remember(key, sql)
+
+    def steps_sql(self) -> str:
+        """SQL for the batch's events that are touchpoints, from ``_live_in`` (rows of
+        :meth:`events_sql` and ``_redo``) and ``_live_base`` (the stored states to move on;
+        none for a ``_redo`` person): ``person``, ``_r``, ``timestamp``, ``_redo``,
+        the touchpoint chosen (``touchpoint``), its ``stage`` and ``stage_index`` (1-based).
+
+        An event is touchpoint k when it fits k's ``event``/``where`` and is at least k's
+        ``nth`` such event of the person's whole history (the stored count plus a running
+        count); of several, the first in file order. Every fitting event counts for ``nth``,
+        chosen or not (:func:`kundresa.analytics.touchpoints.tag_touchpoints`).
+        """
+        key = (self.fingerprint(), "steps", "")
+        found = _SQL.get(key)
+        if found is not None:
+            return found
+        n = len(self.touchpoints)
+        if n == 0:
+            sql = (
+                "SELECT NULL::VARCHAR AS person, NULL::BIGINT AS _r, "
+                'NULL::TIMESTAMP AS "timestamp", NULL::BOOLEAN AS _redo, '
+                "NULL::VARCHAR AS touchpoint, NULL::VARCHAR AS stage, "
+                "NULL::INTEGER AS stage_index WHERE false"
+            )
+            return _remember(key, sql)
+        counted = [k for k in range(n) if self.nth[k] > 1]
+        running = "".join(
+            f", coalesce(b._counts[{k + 1}], 0) + count_if(i._t{k}) OVER _w AS _c{k}"
+            for k in counted
+        )
+        window = (
+            " WINDOW _w AS (PARTITION BY i.person ORDER BY i._r "
+            "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
+            if counted
+            else ""
+        )
+        chosen = " ".join(
+            f"WHEN _t{k} AND _c{k} >= {self.nth[k]} THEN {k + 1}"
+            if self.nth[k] > 1
+            else f"WHEN _t{k} THEN {k + 1}"
+            for k in range(n)
+        )
+        fits = " OR ".join(f"i._t{k}" for k in range(n))
+        ids = _texts(tp.id for tp in self.touchpoints)
+        stages = _texts(tp.stage for tp in self.touchpoints)
+        index = "[" + ", ".join(str(self.index[tp.stage]) for tp in self.touchpoints) + "]"
+        sql = (
+            'SELECT person, _r, "timestamp", _redo, '
+            f"{ids}[_k] AS touchpoint, {stages}[_k] AS stage, {index}[_k] AS stage_index "
+            f'FROM (SELECT person, _r, "timestamp", _redo, CASE {chosen} END AS _k '
+            f"FROM (SELECT i.*{running} FROM _live_in i LEFT JOIN _live_base b "
+            f"ON b.customer_id = i.person WHERE {fits}{window})) "
+            "WHERE _k IS NOT NULL"
+        )
+        return _remember(key, sql)
+
+    @staticmethod
+    def changes_sql() -> str:
+        """SQL for every change of current stage in ``_live_steps`` (a touchpoint of another
+        stage than the one before it, or than the stored stage for a person's first):
+        ``customer_id``, ``n`` (the event's rank), ``from_stage``, ``to_stage``, ``at``,
+        ``_redo``."""
+        return (
+            'SELECT person AS customer_id, _r AS n, from_stage, stage AS to_stage, "timestamp" '
+            'AS "at", _redo FROM (SELECT s.*, coalesce(lag(s.stage) OVER (PARTITION BY '
+            "s.person ORDER BY s._r), b.stage) AS from_stage FROM _live_steps s "
+            "LEFT JOIN _live_base b ON b.customer_id = s.person) "
+            "WHERE stage IS DISTINCT FROM from_stage"
+        )
+
+    def states_sql(self, now: datetime) -> str:
+        """SQL for the new state of every person in ``_live_in``, in the columns of
+        ``customer_state``: their stored state (``_live_base``; none for a ``_redo``
+        person) moved past their events in ``_live_in``, given the touchpoints chosen
+        (``_live_steps``) and the stage changes (``_live_changes``)."""
+        key = (self.fingerprint(), "states", "")
+        sql = _SQL.get(key)
+        if sql is None:
+            n, m = len(self.touchpoints), len(self.personas)
+            counts = ", ".join(f"count_if(_t{k}) AS _c{k}" for k in range(n))
+            flags = ", ".join(f"bool_or(_p{i}) AS _q{i}" for i in range(m))
+            new_counts = ", ".join(f"coalesce(b._counts[{k + 1}], 0) + a._c{k}" for k in range(n))
+            new_flags = ", ".join(
+                f"coalesce(b._personas[{i + 1}], false) OR a._q{i}" for i in range(m)
+            )
+            stage_ids = _texts(self.stage_ids)
+            personas = _texts(p.id for p in self.personas)
+            last = LAST_TOUCHPOINTS
+            sql = (
+                "WITH _agg AS (SELECT person, bool_or(_redo) AS _redo, count(*) AS _n, "
+                'min("timestamp") AS _first, max("timestamp") AS _last'
+                + "".join(f", {x}" for x in (counts, flags) if x)
+                + " FROM _live_in GROUP BY person), "
+                "_end AS (SELECT i.person, i.event, i.event_id FROM _live_in i "
+                "JOIN _agg a ON a.person = i.person AND i._r = a._n), "
+                "_now AS (SELECT person, arg_max(stage, _r) AS stage, "
+                "max(stage_index) AS highest FROM _live_steps GROUP BY person), "
+                '_entered AS (SELECT customer_id, max("at") AS "at" FROM _live_changes '
+                "GROUP BY customer_id), "
+                # The last touchpoints: the stored ones, then the batch's newest few.
+                # (Lists of structs sorted, not ordered aggregates: those sort group by group.)
+                "_tail AS (SELECT person, list_slice(list_sort(list({'r': _r, 'tp': touchpoint, "
+                f"'at': \"timestamp\"}})), -{last}, -1) AS _l FROM _live_steps GROUP BY person), "
+                # Each stage's first entry: the stored ones (never later than the batch's).
+                '_firsts AS (SELECT person, stage, min("at") AS "at", '
+                f"coalesce(min(stage_index), list_position({stage_ids}, stage)) AS stage_index "
+                "FROM (SELECT b.customer_id AS person, unnest(b.stages_visited) "
+                'AS stage, unnest(b.stages_first_at) AS "at", NULL::INTEGER AS stage_index '
+                "FROM _live_base b "
+                'UNION ALL SELECT person, stage, "timestamp", stage_index FROM _live_steps) '
+                "GROUP BY person, stage), "
+                "_visited AS (SELECT person, list_sort(list({'at': \"at\", 'i': stage_index, "
+                "'s': stage})) AS _l FROM _firsts GROUP BY person), "
+                "_next AS (SELECT a.person AS customer_id, "
+                "CASE WHEN c.stage IS NULL THEN b.stage ELSE c.stage END AS stage, "
+                'coalesce(e."at", b.stage_entered_at) AS stage_entered_at, '
+                f"{stage_ids}[greatest(coalesce(list_position({stage_ids}, b.highest_stage), "
+                "0), coalesce(c.highest, 0))] AS highest_stage, "
+                "coalesce(list_transform(v._l, lambda x: x.s), []::VARCHAR[]) AS stages_visited, "
+                'coalesce(list_transform(v._l, lambda x: x."at"), []::TIMESTAMP[]) '
+                "AS stages_first_at, "
+                "list_slice(coalesce(b.last_touchpoints, []::VARCHAR[]) || "
+                "coalesce(list_transform(t._l, lambda x: x.tp), []::VARCHAR[]), "
+                f"-{last}, -1) AS last_touchpoints, "
+                "list_slice(coalesce(b.last_touchpoints_at, []::TIMESTAMP[]) || "
+                f'coalesce(list_transform(t._l, lambda x: x."at"), []::TIMESTAMP[]), -{last}, -1) '
+                "AS last_touchpoints_at, "
+                "coalesce(b.first_event_at, a._first) AS first_event_at, "
+                "a._last AS last_event_at, coalesce(b.events, 0) + a._n AS events, "
+                f"{_NOW} AS updated_at, z.event AS _last_event, "
+                "z.event_id AS _last_event_id, "
+                f"[{new_counts}]::INTEGER[] AS _counts, [{new_flags}]::BOOLEAN[] AS _personas "
+                "FROM _agg a JOIN _end z ON z.person = a.person "
+                "LEFT JOIN _live_base b ON b.customer_id = a.person "
+                "LEFT JOIN _now c ON c.person = a.person "
+                "LEFT JOIN _entered e ON e.customer_id = a.person "
+                "LEFT JOIN _tail t ON t.person = a.person "
+                "LEFT JOIN _visited v ON v.person = a.person) "
+                "SELECT customer_id, stage, stage_entered_at, highest_stage, stages_visited, "
+                f"stages_first_at, {personas}[list_position(_personas, true)] AS persona, "
+                "last_touchpoints, last_touchpoints_at, first_event_at, last_event_at, events, "
+                "updated_at, _last_event, _last_event_id, _counts, _personas FROM _next"
+            )
+            _remember(key, sql)
+        # The clock is the one thing that differs between calls: a literal, not a parameter,
+        # so that the text can sit inside a larger statement.
+        return sql.replace(_NOW, _timestamp(now))
 
 
-def _mask(flags: list[Any]) -> Any:
-    """The flags as one text of ``0`` and ``1`` (character k: flag k), so a row carries one
-    short value whatever the number of touchpoints."""
-    import ibis
+_ORDER = '"timestamp", event, event_id NULLS LAST'  # the analyses' event order (EVENT_ORDER)
+_NOW = "__live_now__"  # replaced by the clock's time in each statement
 
-    if not flags:
-        return ibis.literal("")
-    chars = [ibis.ifelse(f, "1", "0") for f in flags]
-    return chars[0].concat(*chars[1:]) if len(chars) > 1 else chars[0]
+# Compiled SQL by (journey fingerprint, what, filter).
+_SQL: dict[tuple[str, str, str], str] = {}
 
 
-def _bits(mask: str | None) -> Iterator[int]:
-    """The positions of the ``1`` characters of a mask from :func:`_mask`."""
-    if not mask:
-        return
-    i = mask.find("1")
-    while i >= 0:
-        yield i
-        i = mask.find("1", i + 1)
+def _remember(key: tuple[str, str, str], sql: str) -> str:
+    if len(_SQL) > 64:
+        _SQL.clear()
+    _SQL[key] = sql
+    return sql
 
 
-# Compiled event queries by (journey fingerprint, filter).
-_SQL: dict[tuple[str, str], str] = {}
+def _text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _texts(values: Iterable[str]) -> str:
+    return "([" + ", ".join(_text(v) for v in values) + "]::VARCHAR[])"
+
+
+def _timestamp(at: datetime) -> str:
+    return f"TIMESTAMP '{at.isoformat(sep=' ')}'"
 
 
 def ensure_tables(con: Any) -> None:
     """Create the live tables if they are missing (idempotent; needs a write connection)."""
     for ddl in _DDL:
         con.execute(ddl)
+    keyed = con.execute(
+        "SELECT count(*) FROM duckdb_constraints() WHERE database_name = current_database() "
+        "AND table_name = 'customer_state' AND constraint_type = 'PRIMARY KEY'"
+    ).fetchone()
+    if keyed and keyed[0]:
+        # A warehouse written before the key was dropped: the same rows, without the key.
+        con.execute("ALTER TABLE customer_state RENAME TO _customer_state_keyed")
+        con.execute(_DDL[0])
+        con.execute("INSERT INTO customer_state SELECT * FROM _customer_state_keyed")
+        con.execute("DROP TABLE _customer_state_keyed")
 
 
 def _meta(con: Any, key: str) -> str | None:
@@ -378,38 +442,8 @@ _EVENTS = (
     f'SELECT {_PERSON} AS person, e."timestamp", e.event, e.event_id, e.properties '
     "FROM events e LEFT JOIN id_map m ON m.id = e.customer_id"
 )
-
-
-def _paged_rows(con: Any, sql: str, params: Sequence[Any]) -> Iterable[tuple[Any, ...]]:
-    """The rows of an :meth:`_Rules.events_sql` query, in order, read a page at a time from a
-    temporary table, so that the caller may write on the same connection between pages (a
-    connection has one result at a time; another connection would not see the caller's
-    transaction)."""
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE _live_rows AS SELECT row_number() OVER (ORDER BY "
-        'person, _kind, "timestamp", event, event_id NULLS LAST) AS _r, * FROM (' + sql + ")",
-        list(params),
-    )
-    last = 0
-    while True:
-        page = con.execute(
-            "SELECT * EXCLUDE (_r) FROM _live_rows WHERE _r > ? AND _r <= ? ORDER BY _r",
-            [last, last + _CHUNK],
-        ).fetchall()
-        if not page:
-            break
-        yield from page
-        last += _CHUNK
-    con.execute("DROP TABLE _live_rows")
-
-
-def _rows(con: Any, sql: str, params: Sequence[Any]) -> Iterable[tuple[Any, ...]]:
-    cur = con.execute(sql, list(params))
-    while True:
-        chunk = cur.fetchmany(10_000)
-        if not chunk:
-            return
-        yield from chunk
+# A relation shaped like customer_state with no rows: the stored states of a recompute.
+_NO_STATES = "SELECT " + ", ".join(f"NULL::{t} AS {c}" for c, t in _STATE_TYPES) + " WHERE false"
 
 
 def compute_states(
@@ -433,19 +467,25 @@ def compute_states(
         :class:`CustomerState` by customer id, for those with any event.
     """
     rules = _Rules(journey)
-    states: dict[str, CustomerState] = {}
     if persons is not None and not persons:
-        return states
+        return {}
     where = "" if persons is None else f" WHERE {_PERSON} IN (SELECT unnest(?))"
     params = [] if persons is None else [list(persons)]
-    for row in _rows(con, rules.events_sql(where), params):
-        person, kind, ts, event, event_id, fits, pfits = row[:7]
-        if kind == 0:
-            st = states[person] = rules.new_state(person)
-            rules.summarise(st, row)
-        else:
-            rules.apply(states[person], ts, event, event_id, fits, pfits)
-    return states
+    now = datetime.now(UTC).replace(tzinfo=None)
+    # One statement (no temporary tables: a read-only connection may serve other readers).
+    sql = (
+        "WITH _live_in AS MATERIALIZED (SELECT *, false AS _redo FROM ("
+        + rules.events_sql(where)
+        + f")), _live_base AS ({_NO_STATES}), _live_steps AS MATERIALIZED ("
+        + rules.steps_sql()
+        + "), _live_changes AS MATERIALIZED ("
+        + rules.changes_sql()
+        + "), _live_states AS ("
+        + rules.states_sql(now)
+        + ") SELECT * FROM _live_states"
+    )
+    rows = con.execute(sql, params).fetchall()
+    return {r[0]: _state(rules, r) for r in rows}
 
 
 def catch_up(con: Any, journey: Journey, *, in_transaction: bool = False) -> list[StageEvent]:
@@ -503,30 +543,12 @@ def _catch_up(con: Any, rules: _Rules, now: datetime) -> list[StageEvent]:
         con.execute("DELETE FROM customer_state")
         con.execute("DELETE FROM live_id_map")
         con.execute("INSERT INTO live_id_map SELECT id, customer_id FROM id_map")
-        moves = _Moves(con)
-        done: list[CustomerState] = []
-        st: CustomerState | None = None
-        # Rows come person by person: each finished state is written in chunks, so memory
-        # holds a chunk, not the warehouse's customers.
-        for row in _paged_rows(con, rules.events_sql(), []):
-            person, kind, ts, event, event_id, fits, pfits = row[:7]
-            if kind == 0:  # a new person: their summary row comes first
-                if st is not None:
-                    done.append(st)
-                if len(done) >= _CHUNK:
-                    _write(con, rules, done, now)
-                    done = []
-                st = rules.new_state(person)
-                rules.summarise(st, row)
-                continue
-            assert st is not None
-            move = rules.apply(st, ts, event, event_id, fits, pfits)
-            if move is not None and not had_state:
-                moves.add(person, *move, ts)
-        if st is not None:
-            done.append(st)
-        _write(con, rules, done, now)
-        recorded = moves.finish(latest, now)
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _live_in AS SELECT *, false AS _redo FROM ("
+            + rules.events_sql()
+            + ")"
+        )
+        recorded = _advance(con, rules, now, latest, record=not had_state)
         _set_meta(con, fingerprint, latest)
         return recorded
 
@@ -574,45 +596,87 @@ def _catch_up(con: Any, rules: _Rules, now: datetime) -> list[StageEvent]:
         return []
 
     # The new events, by person: appended to the stored state when they all sort after it.
-    fresh: dict[str, list[tuple[Any, ...]]] = {}
-    fresh_sql = rules.events_sql(" WHERE e._ingest > ?")
-    for row in _rows(con, fresh_sql, [watermark]):
-        fresh.setdefault(row[0], []).append(row)
-    stored = _read(con, rules, list(set(fresh) | recompute))
-    moves = _Moves(con)
-    updated: dict[str, CustomerState] = {}
-    for person, evs in fresh.items():
-        if person in recompute:
-            continue
-        st = stored.get(person) or rules.new_state(person)
-        summary = evs[0]  # the first new event (of any kind), how many, the last
-        if st.last_key is not None and _key(*summary[2:5]) <= st.last_key:
-            recompute.add(person)  # a late event: this customer from their whole history
-            continue
-        rules.summarise(st, summary)
-        for _, _, ts, event, event_id, fits, pfits, *_ in evs[1:]:
-            move = rules.apply(st, ts, event, event_id, fits, pfits)
-            if move is not None:
-                moves.add(person, *move, ts)
-        updated[person] = st
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _live_in AS SELECT *, false AS _redo FROM ("
+        + rules.events_sql(" WHERE e._ingest > ?")
+        + ")",
+        [watermark],
+    )
+    # A late event (the person's first new event sorts before, or as, the last one stored):
+    # that customer from their whole history.
+    late = con.execute(
+        "SELECT i.person FROM _live_in i JOIN customer_state s ON s.customer_id = i.person "
+        'WHERE i._r = 1 AND (i."timestamp", i.event, i.event_id IS NULL, '
+        "coalesce(i.event_id, '')) <= (s.last_event_at, s._last_event, "
+        "s._last_event_id IS NULL, coalesce(s._last_event_id, ''))"
+    ).fetchall()
+    recompute.update(r[0] for r in late)
     if recompute:
-        again = compute_states(con, rules.journey, sorted(recompute))
-        for person in sorted(recompute):
-            before = stored.get(person)
-            after = again.get(person)
-            if after is not None:
-                updated[person] = after
-                old_stage = before.stage if before is not None else None
-                if after.stage is not None and after.stage != old_stage:
-                    assert after.stage_entered_at is not None
-                    moves.add(person, old_stage, after.stage, after.stage_entered_at)
-    gone = [p for p in recompute if p not in updated]
-    if gone:
-        con.execute("DELETE FROM customer_state WHERE customer_id IN (SELECT unnest(?))", [gone])
-    _write(con, rules, updated.values(), now)
-    recorded = moves.finish(latest, now)
+        redo = sorted(recompute)
+        con.execute("DELETE FROM _live_in WHERE person IN (SELECT unnest(?))", [redo])
+        con.execute(
+            "INSERT INTO _live_in SELECT *, true AS _redo FROM ("
+            + rules.events_sql(f" WHERE {_PERSON} IN (SELECT unnest(?))")
+            + ")",
+            [redo],
+        )
+    recorded = _advance(con, rules, now, latest, record=True, redo=sorted(recompute))
     _set_meta(con, fingerprint, latest)
     return recorded
+
+
+def _advance(
+    con: Any,
+    rules: _Rules,
+    now: datetime,
+    ingest: int,
+    *,
+    record: bool,
+    redo: Sequence[str] = (),
+) -> list[StageEvent]:
+    """Move the stored state of every person in ``_live_in`` past their events there (from
+    no state for ``_redo`` persons, and for the ``redo`` ones with no event left: their row
+    goes), record the stage changes in ``stage_events`` — every one, or with ``record``
+    false none; for a ``_redo`` person one, from the stored to the new current stage — and
+    return them."""
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _live_before AS SELECT * FROM customer_state "
+        "WHERE customer_id IN (SELECT person FROM _live_in UNION SELECT unnest(?))",
+        [list(redo)],
+    )
+    # (A separate table, not a join condition on _redo: that would be no equi-join.)
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _live_base AS SELECT * FROM _live_before "
+        "WHERE customer_id IN (SELECT person FROM _live_in WHERE NOT _redo)"
+    )
+    con.execute("CREATE OR REPLACE TEMP TABLE _live_steps AS " + rules.steps_sql())
+    con.execute("CREATE OR REPLACE TEMP TABLE _live_changes AS " + rules.changes_sql())
+    con.execute("CREATE OR REPLACE TEMP TABLE _live_next AS " + rules.states_sql(now))
+    recorded = 0
+    base = 0
+    if record:
+        row = con.execute("SELECT coalesce(max(seq), 0) FROM stage_events").fetchone()
+        base = int(row[0]) if row else 0
+        # In time order, so the feed reads like the customers moved.
+        row = con.execute(
+            "INSERT INTO stage_events SELECT ? + row_number() OVER "
+            '(ORDER BY "at", customer_id, n), customer_id, from_stage, to_stage, "at", ?, ? '
+            'FROM (SELECT customer_id, n, from_stage, to_stage, "at" FROM _live_changes '
+            "WHERE NOT _redo UNION ALL SELECT x.customer_id, 0, b.stage, x.stage, "
+            "x.stage_entered_at FROM _live_next x JOIN (SELECT DISTINCT person FROM _live_in "
+            "WHERE _redo) r ON r.person = x.customer_id LEFT JOIN _live_before b "
+            "ON b.customer_id = x.customer_id "
+            "WHERE x.stage IS NOT NULL AND x.stage IS DISTINCT FROM b.stage)",
+            [base, now, ingest],
+        ).fetchone()
+        recorded = int(row[0]) if row else 0
+    con.execute(
+        "DELETE FROM customer_state WHERE customer_id IN (SELECT customer_id FROM _live_before)"
+    )
+    con.execute("INSERT INTO customer_state SELECT * FROM _live_next")
+    for table in ("_in", "_before", "_base", "_steps", "_changes", "_next"):
+        con.execute(f"DROP TABLE _live{table}")
+    return stage_events_since(con, base, limit=recorded) if recorded else []
 
 
 def _set_meta(con: Any, fingerprint: str, watermark: int) -> None:
@@ -622,96 +686,23 @@ def _set_meta(con: Any, fingerprint: str, watermark: int) -> None:
     )
 
 
-class _Moves:
-    """Stage changes found by one catch-up, kept in a temporary table (a first catch-up of
-    a large warehouse finds millions) and numbered in time order at the end."""
-
-    def __init__(self, con: Any) -> None:
-        self.con = con
-        self.buffer: list[tuple[int, str, str | None, str, datetime]] = []
-        self.n = 0
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE _live_moves (n BIGINT, customer_id VARCHAR, "
-            'from_stage VARCHAR, to_stage VARCHAR, "at" TIMESTAMP)'
-        )
-
-    def add(self, customer_id: str, from_stage: str | None, to_stage: str, at: datetime) -> None:
-        self.buffer.append((self.n, customer_id, from_stage, to_stage, at))
-        self.n += 1
-        if len(self.buffer) >= _CHUNK:
-            self._flush()
-
-    def _flush(self) -> None:
-        if not self.buffer:
-            return
-        n, c, f, t, at = zip(*self.buffer, strict=True)
-        table = pa.table(
-            {
-                "n": pa.array(n, pa.int64()),
-                "customer_id": pa.array(c, pa.string()),
-                "from_stage": pa.array(f, pa.string()),
-                "to_stage": pa.array(t, pa.string()),
-                "at": pa.array(at, pa.timestamp("us")),
-            }
-        )
-        self.con.register("_live_chunk", table)
-        try:
-            self.con.execute("INSERT INTO _live_moves SELECT * FROM _live_chunk")
-        finally:
-            self.con.unregister("_live_chunk")
-        self.buffer = []
-
-    def finish(self, ingest: int, now: datetime) -> list[StageEvent]:
-        """Append the changes to ``stage_events`` — in time order, so the feed reads like the
-        customers moved — and return them."""
-        self._flush()
-        con = self.con
-        row = con.execute("SELECT coalesce(max(seq), 0) FROM stage_events").fetchone()
-        base = int(row[0]) if row else 0
-        con.execute(
-            "INSERT INTO stage_events SELECT ? + row_number() OVER "
-            '(ORDER BY "at", customer_id, n), customer_id, from_stage, to_stage, "at", ?, ? '
-            "FROM _live_moves",
-            [base, now, ingest],
-        )
-        con.execute("DROP TABLE _live_moves")
-        return stage_events_since(con, base, limit=self.n) if self.n else []
-
-
-def _write(con: Any, rules: _Rules, states: Iterable[CustomerState], now: datetime) -> None:
-    rows: dict[str, list[Any]] = {c: [] for c in _STATE_COLUMNS}
-    for st in states:
-        assert st.last_key is not None
-        rows["customer_id"].append(st.customer_id)
-        rows["stage"].append(st.stage)
-        rows["stage_entered_at"].append(st.stage_entered_at)
-        rows["highest_stage"].append(rules.stage_ids[st.highest - 1] if st.highest else None)
-        order = sorted(st.visited.items(), key=lambda kv: (kv[1], rules.index[kv[0]]))
-        rows["stages_visited"].append([s for s, _ in order])
-        rows["stages_first_at"].append([t for _, t in order])
-        rows["persona"].append(rules.persona(st))
-        rows["last_touchpoints"].append([tp for tp, _ in st.last_touchpoints])
-        rows["last_touchpoints_at"].append([t for _, t in st.last_touchpoints])
-        rows["first_event_at"].append(st.first_event_at)
-        rows["last_event_at"].append(st.last_event_at)
-        rows["events"].append(st.events)
-        rows["updated_at"].append(now)
-        rows["_last_event"].append(st.last_key[1])
-        rows["_last_event_id"].append(None if st.last_key[2] else st.last_key[3])
-        rows["_counts"].append(st.counts)
-        rows["_personas"].append(st.persona_flags)
-    if not rows["customer_id"]:
-        return
-    table = pa.table(rows, schema=_ARROW_STATE)
-    con.execute(
-        "DELETE FROM customer_state WHERE customer_id IN (SELECT unnest(?))",
-        [rows["customer_id"]],
+def _state(rules: _Rules, row: Sequence[Any]) -> CustomerState:
+    """A ``customer_state`` row (its columns in order) as a :class:`CustomerState`."""
+    d = dict(zip(_STATE_COLUMNS, row, strict=True))
+    return CustomerState(
+        d["customer_id"],
+        stage=d["stage"],
+        stage_entered_at=d["stage_entered_at"],
+        highest=rules.index.get(d["highest_stage"], 0) if d["highest_stage"] else 0,
+        visited=dict(zip(d["stages_visited"], d["stages_first_at"], strict=True)),
+        persona_flags=list(d["_personas"]),
+        last_touchpoints=list(zip(d["last_touchpoints"], d["last_touchpoints_at"], strict=True)),
+        first_event_at=d["first_event_at"],
+        last_event_at=d["last_event_at"],
+        last_key=_key(d["last_event_at"], d["_last_event"], d["_last_event_id"]),
+        events=int(d["events"]),
+        counts=list(d["_counts"]),
     )
-    con.register("_live_states", table)
-    try:
-        con.execute("INSERT INTO customer_state SELECT * FROM _live_states")
-    finally:
-        con.unregister("_live_states")
 
 
 def _read(con: Any, rules: _Rules, persons: list[str]) -> dict[str, CustomerState]:
@@ -721,27 +712,7 @@ def _read(con: Any, rules: _Rules, persons: list[str]) -> dict[str, CustomerStat
     cur = con.execute(
         f"SELECT {cols} FROM customer_state WHERE customer_id IN (SELECT unnest(?))", [persons]
     )
-    out: dict[str, CustomerState] = {}
-    for r in cur.fetchall():
-        d = dict(zip(_STATE_COLUMNS, r, strict=True))
-        st = CustomerState(
-            d["customer_id"],
-            stage=d["stage"],
-            stage_entered_at=d["stage_entered_at"],
-            highest=rules.index.get(d["highest_stage"], 0) if d["highest_stage"] else 0,
-            visited=dict(zip(d["stages_visited"], d["stages_first_at"], strict=True)),
-            persona_flags=list(d["_personas"]),
-            last_touchpoints=list(
-                zip(d["last_touchpoints"], d["last_touchpoints_at"], strict=True)
-            ),
-            first_event_at=d["first_event_at"],
-            last_event_at=d["last_event_at"],
-            last_key=_key(d["last_event_at"], d["_last_event"], d["_last_event_id"]),
-            events=int(d["events"]),
-            counts=list(d["_counts"]),
-        )
-        out[st.customer_id] = st
-    return out
+    return {r[0]: _state(rules, r) for r in cur.fetchall()}
 
 
 def _as_dict(st: CustomerState, rules: _Rules, lang: str | None) -> dict[str, Any]:
