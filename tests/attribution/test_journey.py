@@ -326,3 +326,33 @@ def test_stage_attribution_holders_match_paths(rows, level) -> None:
         assert {(r.channel, True): r.progressed_with for r in mine.itertuples()} | {
             (r.channel, False): r.stalled_with for r in mine.itertuples()
         } == {(c, moved): holds[(c, moved)] for c in mine["channel"] for moved in (True, False)}
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.lists(row_st, max_size=30),
+    st.sampled_from(["channel", "touchpoint"]),
+    st.sampled_from([None, 10]),
+)
+def test_every_transition_at_once_equals_one_at_a_time(rows, level, lookback) -> None:
+    """Stage attribution reads the touches of every transition in one query and encodes them
+    straight from the rows: each transition's rows are those of its own query, and its
+    encoding is the one of its paths frame."""
+    from kundresa.analytics.touchpoints import tag_events
+    from kundresa.attribution._paths import COLUMNS, encode
+    from kundresa.attribution.journey import _encoded_of, _paths_of, _stage_rows
+
+    tagged = tag_events(table(rows), journey())
+    window = None if lookback is None else lookback * 86400.0
+    for k, df, population in _stage_rows(tagged, [1, 2, 3, 4], level, window, None):
+        [(_, alone, people)] = list(_stage_rows(tagged, [k], level, window, None))
+        assert df.drop_columns(["_k"]).equals(alone.drop_columns(["_k"]))
+        assert sorted(population.column("customer_id").to_pylist()) == sorted(
+            people.column("customer_id").to_pylist()
+        )
+        got = _encoded_of(df, population)
+        want = encode(_paths_of(df, population, ages=False)[COLUMNS])
+        for field in ("channels", "codes", "starts", "lengths", "conversions", "value", "nulls"):
+            mine, theirs = getattr(got, field), getattr(want, field)
+            assert mine.dtype == theirs.dtype, field
+            assert mine.tolist() == theirs.tolist(), field
