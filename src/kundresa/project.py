@@ -764,7 +764,10 @@ class Project:
 
             who = persona_expr(table, self.journey)
             chosen = who.filter(who.persona == persona).select("customer_id")
-            table = table.semi_join(chosen, "customer_id")
+            whole, table = table, table.semi_join(chosen, "customer_id")
+            memo = self._tagged_memo()
+            if memo is not None:  # the persona's tagged events: cut from the whole history's
+                memo.cut(table, whole, chosen)
         where = self.root / JOURNEY_FILE if self.root else "this project"
         return Scope(
             journey=self._journey,

@@ -19,9 +19,13 @@ PAGE = ("touchpoints", "stages", "stage_attribution", "compare")
 """Analyses that read the tagged events (the map, attribution and compare pages')."""
 
 
-def _results(project: Project) -> dict[str, pd.DataFrame]:
+def _results(project: Project, **scope: str) -> dict[str, pd.DataFrame]:
     params = {"compare": {"by": "persona", "a": "business", "b": "private"}}
-    return {name: project.run(name, lang="en", **params.get(name, {})).frame for name in PAGE}
+    if scope:
+        params = {"compare": {"by": "variant"}}
+    return {
+        name: project.run(name, lang="en", **scope, **params.get(name, {})).frame for name in PAGE
+    }
 
 
 def _assert_same(got: dict[str, pd.DataFrame], want: dict[str, pd.DataFrame]) -> None:
@@ -29,11 +33,11 @@ def _assert_same(got: dict[str, pd.DataFrame], want: dict[str, pd.DataFrame]) ->
         pd.testing.assert_frame_equal(got[name], frame, obj=name)
 
 
-def _direct(folder: Path) -> dict[str, pd.DataFrame]:
+def _direct(folder: Path, **scope: str) -> dict[str, pd.DataFrame]:
     """The analyses of a project that keeps nothing: its events tagged in each query."""
     with Project.open(folder, read_only=True) as p:
-        p._seed_tagged = lambda memo: None  # type: ignore[method-assign]
-        return _results(p)
+        p._tagged_memo = lambda: None  # type: ignore[method-assign]
+        return _results(p, **scope)
 
 
 @pytest.fixture
@@ -143,3 +147,29 @@ def test_kept_only_where_it_pays(folder: Path, monkeypatch: pytest.MonkeyPatch) 
     with Project.open(folder, read_only=True) as p:
         assert not p.keep_tagged()  # read-only: nothing written
         assert _kept(p) == TAGGED_TABLE
+
+
+def test_a_personas_tagged_events_are_cut_from_the_kept_ones(
+    folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A persona's pages read their tagged events cut from the whole history's kept table
+    (tagging is per customer), not tagged again: the same tables as tagging them."""
+    from kundresa.analytics import touchpoints
+
+    with Project.open(folder) as p:
+        p.ingest([folder / "first.parquet"])
+    want = _direct(folder, persona="business")
+    tagged = []
+    tag = touchpoints._tag
+
+    def spy(events: object, journey: object) -> object:
+        tagged.append(events)
+        return tag(events, journey)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(touchpoints, "_tag", spy)
+    with Project.open(folder, read_only=True) as p:
+        got = _results(p, persona="business")
+        assert p._tagged_memo().peek(p.scope(persona="business").events, p.journey) is not None
+    assert tagged == []  # cut, never tagged
+    _assert_same(got, want)
+    assert got["stages"]["reached"].iloc[0] > 0

@@ -142,7 +142,18 @@ class TaggedMemo:
         self.limit = limit
         # key -> (journey kept alive, table, whether this memo made it and drops it)
         self._tables: OrderedDict[Any, tuple[Any, ir.Table, bool]] = OrderedDict()
+        # events -> (the events they are part of, the customers they are cut to)
+        self._parts: dict[Any, tuple[ir.Table, ir.Table]] = {}
         self._lock = threading.RLock()
+
+    def cut(self, events: ir.Table, whole: ir.Table, customers: ir.Table) -> None:
+        """Say that ``events`` are the events of ``whole`` whose ``customer_id`` is in
+        ``customers`` (one persona's customers). Their tagged table is then cut from the
+        tagged table of ``whole`` when that one is kept already, instead of tagging them
+        again: tagging looks at each customer's own events only (``nth`` counts within the
+        customer's history), so the tags of a customer's events are the same either way."""
+        with self._lock:
+            self._parts[events.op()] = (whole, customers)
 
     def seed(self, events: ir.Table, journey: Journey, table: ir.Table) -> None:
         """Use ``table`` -- already the tagged ``events`` of ``journey``, such as the copy the
@@ -176,7 +187,13 @@ class TaggedMemo:
             # A temporary table of its own (not Ibis' ``cache()``, which hands the same table
             # to every structurally equal expression, also of other data versions).
             name = f"kundresa_tagged_{next(_NAMES)}"
-            table = backend.create_table(name, _tag(events, journey), temp=True)
+            part = self._parts.get(events.op())
+            whole = self.peek(part[0], journey) if part is not None else None
+            if part is not None and whole is not None:
+                source = whole.semi_join(part[1], CUSTOMER)
+            else:
+                source = _tag(events, journey)
+            table = backend.create_table(name, source, temp=True)
             self._add(key, journey, table)
             return table
 
