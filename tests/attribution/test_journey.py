@@ -356,3 +356,38 @@ def test_every_transition_at_once_equals_one_at_a_time(rows, level, lookback) ->
             mine, theirs = getattr(got, field), getattr(want, field)
             assert mine.dtype == theirs.dtype, field
             assert mine.tolist() == theirs.tolist(), field
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(row_st, max_size=30),
+    st.sampled_from(["buy", "stage:decision"]),
+    st.sampled_from(["channel", "touchpoint"]),
+    st.sampled_from([None, 10]),
+)
+def test_encoded_conversion_paths_equal_the_encoded_frame(rows, conv, level, lookback) -> None:
+    """The attribution page's paths, encoded straight from the rows, are the paths frame
+    encoded: every array, every touch's age, and so every model's credit."""
+    import numpy as np
+
+    from kundresa.attribution._paths import encode, touch_ages
+    from kundresa.attribution.journey import conversion_paths_encoded
+    from kundresa.attribution.models import compare_models
+
+    options = {
+        "conversion": conv,
+        "journey": journey(),
+        "level": level,
+        "lookback": None if lookback is None else f"{lookback}d",
+    }
+    events = table(rows)
+    frame = conversion_paths(events, **options)
+    got = conversion_paths_encoded(events, **options)
+    want = encode(frame)
+    for field in ("channels", "codes", "starts", "lengths", "conversions", "value", "nulls"):
+        mine, theirs = getattr(got, field), getattr(want, field)
+        assert mine.dtype == theirs.dtype, field
+        assert mine.tolist() == theirs.tolist(), field
+    np.testing.assert_array_equal(touch_ages(got), touch_ages(want))
+    if len(frame):
+        pd.testing.assert_frame_equal(compare_models(got), compare_models(frame))

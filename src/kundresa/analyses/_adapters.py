@@ -363,6 +363,18 @@ def attribution_models(
     from kundresa.attribution import models as am
 
     path_opts, rest = _split(options)
+    if path_opts.get("paths_file") is None and events is not None:
+        # From the events: the paths encoded straight from their rows (no tuple per path).
+        from kundresa.attribution import journey as aj
+
+        path_opts.pop("paths_file", None)
+        path_opts.pop("sep", None)
+        enc = aj.conversion_paths_encoded(
+            events, journey=journey, since=since, until=until, **path_opts
+        )
+        if enc.n_paths == 0:
+            raise AnalysisError("no paths: no touches or conversions to attribute")
+        return am.compare_models(enc, **_model_options(**rest))
     paths = conversion_paths(events, journey=journey, since=since, until=until, **path_opts)
     return am.compare_models(paths, **_model_options(**rest))
 

@@ -51,7 +51,14 @@ from kundresa.model.events import CHANNEL, CUSTOMER, EVENT, TIMESTAMP, VALUE
 if TYPE_CHECKING:
     from kundresa.model.journey import Journey
 
-__all__ = ["LEVELS", "NO_TOUCH", "conversion_paths", "stage_attribution", "stage_paths"]
+__all__ = [
+    "LEVELS",
+    "NO_TOUCH",
+    "conversion_paths",
+    "conversion_paths_encoded",
+    "stage_attribution",
+    "stage_paths",
+]
 
 LEVELS = ("channel", "touchpoint")
 NO_TOUCH = "(no touch)"
@@ -172,6 +179,128 @@ def conversion_paths(
     0  (social, email)          1.0   99.0    0.0
     1        (search,)          0.0    0.0    1.0
     """
+    df, bare = _conversion_data(
+        events, conversion, journey, level, lookback, since, until, timezone
+    )
+    paths = _frame(df, [CUSTOMER, "_seg"])
+    bare = _untouched(df, bare)
+    if len(bare):
+        extra = pd.DataFrame(
+            {
+                "path": [(NO_TOUCH,)] * len(bare),
+                "conversions": 1.0,
+                "value": bare["value"].astype("float64").to_numpy(),
+                "nulls": 0.0,
+                "ages": [(0.0,)] * len(bare),
+            }
+        )
+        paths = pd.concat([paths, extra], ignore_index=True) if len(paths) else extra
+    return paths.reset_index(drop=True)
+
+
+def conversion_paths_encoded(
+    events: ir.Table,
+    *,
+    conversion: str = "purchase",
+    journey: Journey | None = None,
+    level: str = "channel",
+    lookback: str | float | None = "30d",
+    since: When = None,
+    until: When = None,
+    timezone: str | None = None,
+) -> EncodedPaths:
+    """:func:`conversion_paths` encoded for the models at once
+    (:func:`kundresa.attribution.models.compare_models` takes it as ``paths``): the same
+    paths in the same order, as the arrays :func:`kundresa.attribution._paths.encode` makes
+    of that frame, with every touch's age in one flat array, without a Python tuple per path
+    (the paths of a million events take seconds to build and encode again).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from kundresa import read_events
+    >>> events = read_events(pd.DataFrame({
+    ...     "customer_id": ["a", "a", "a", "b"],
+    ...     "timestamp": ["2025-01-01", "2025-01-02", "2025-01-03", "2025-01-01"],
+    ...     "event": ["ad", "mail", "purchase", "ad"],
+    ...     "channel": ["social", "email", "web", "search"],
+    ... }))
+    >>> enc = conversion_paths_encoded(events)
+    >>> enc.channels.tolist(), enc.codes.tolist(), enc.lengths.tolist(), enc.conversions.tolist()
+    (['email', 'search', 'social'], [2, 0, 1], [2, 1], [1.0, 0.0])
+    """
+    df, bare = _conversion_data(
+        events, conversion, journey, level, lookback, since, until, timezone
+    )
+    bare = _untouched(df, bare)
+    n = df.num_rows
+    change = np.zeros(n, dtype=bool)
+    if n:
+        change[0] = True
+        for key in (CUSTOMER, "_seg"):
+            col = df.column(key)
+            differs = pc.fill_null(pc.not_equal(col.slice(1), col.slice(0, n - 1)), True)
+            change[1:] |= differs.to_numpy(zero_copy_only=False)
+    starts = np.flatnonzero(change)
+    nodes = pc.dictionary_encode(df.column("node").combine_chunks())
+    found = nodes.dictionary.to_pylist()
+    names = sorted({*found, *([NO_TOUCH] if len(bare) else [])})
+    rank = {name: code for code, name in enumerate(names)}
+    remap = np.array([rank[name] for name in found], dtype=np.int64)
+    indices = nodes.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    touched_codes = remap[indices] if n else np.zeros(0, np.int64)
+    if n:
+        converted = df.column("converted").to_numpy(zero_copy_only=False).astype("float64")
+        values = df.column("value").to_numpy(zero_copy_only=False).astype("float64")
+        conversions = np.maximum.reduceat(converted, starts)
+        value = np.nan_to_num(np.fmax.reduceat(values, starts), nan=0.0)
+        ages = df.column("age").to_numpy(zero_copy_only=False).astype("float64")
+    else:
+        conversions = value = ages = np.zeros(0)
+    k = len(bare)
+    lengths = np.concatenate([np.diff(np.append(starts, n)), np.ones(k)]).astype(np.int64)
+    conversions = np.concatenate([conversions, np.ones(k)])
+    return EncodedPaths(
+        channels=np.asarray(names, dtype=object),
+        codes=np.concatenate([touched_codes, np.full(k, rank.get(NO_TOUCH, 0))]).astype(np.int64),
+        starts=np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64),
+        lengths=lengths,
+        conversions=conversions,
+        value=np.concatenate([value, bare["value"].astype("float64").to_numpy()]),
+        nulls=1.0 - conversions,
+        ages=np.concatenate([ages, np.zeros(k)]),
+    )
+
+
+def _untouched(df: pa.Table, bare: pd.DataFrame) -> pd.DataFrame:
+    """The conversions of ``bare`` without a touch row in ``df`` (no touch in the lookback):
+    they still count, on a path of their own."""
+    if not (len(bare) and df.num_rows):
+        return bare
+    touched = pd.MultiIndex.from_arrays(
+        [
+            df.column(CUSTOMER).to_numpy(zero_copy_only=False).astype(object),
+            df.column("_seg").to_numpy(zero_copy_only=False).astype("int64"),
+        ]
+    ).unique()
+    pairs = pd.MultiIndex.from_arrays(
+        [bare[CUSTOMER].to_numpy(dtype=object), bare["_seg"].to_numpy(dtype="int64")]
+    )
+    return bare[~pairs.isin(touched)]
+
+
+def _conversion_data(
+    events: ir.Table,
+    conversion: str,
+    journey: Journey | None,
+    level: str,
+    lookback: str | float | None,
+    since: When,
+    until: When,
+    timezone: str | None,
+) -> tuple[pa.Table, pd.DataFrame]:
+    """The touch rows and the conversions of :func:`conversion_paths` (see
+    :func:`_conversion_rows`)."""
     window = _lookback(lookback)
     step = parse_step(conversion)
     needs_journey = level == "touchpoint" or step.kind != "event"
@@ -205,31 +334,7 @@ def conversion_paths(
     t = t.select(CUSTOMER, *EVENT_ORDER, VALUE, "_conv", "_node", "_seg")
     with cached(t) as segmented:
         df, bare = _conversion_rows(segmented, period, window)
-    paths = _frame(df, [CUSTOMER, "_seg"])
-    # Conversions with no touch in the lookback still count, on a path of their own.
-    if len(bare) and df.num_rows:
-        touched = pd.MultiIndex.from_arrays(
-            [
-                df.column(CUSTOMER).to_numpy(zero_copy_only=False).astype(object),
-                df.column("_seg").to_numpy(zero_copy_only=False).astype("int64"),
-            ]
-        ).unique()
-        pairs = pd.MultiIndex.from_arrays(
-            [bare[CUSTOMER].to_numpy(dtype=object), bare["_seg"].to_numpy(dtype="int64")]
-        )
-        bare = bare[~pairs.isin(touched)]
-    if len(bare):
-        extra = pd.DataFrame(
-            {
-                "path": [(NO_TOUCH,)] * len(bare),
-                "conversions": 1.0,
-                "value": bare["value"].astype("float64").to_numpy(),
-                "nulls": 0.0,
-                "ages": [(0.0,)] * len(bare),
-            }
-        )
-        paths = pd.concat([paths, extra], ignore_index=True) if len(paths) else extra
-    return paths.reset_index(drop=True)
+    return df, bare
 
 
 def _conversion_rows(
