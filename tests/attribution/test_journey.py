@@ -391,3 +391,23 @@ def test_encoded_conversion_paths_equal_the_encoded_frame(rows, conv, level, loo
     np.testing.assert_array_equal(touch_ages(got), touch_ages(want))
     if len(frame):
         pd.testing.assert_frame_equal(compare_models(got), compare_models(frame))
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.integers(0, 40), max_size=60), st.booleans())
+def test_distinct_keys_equal_numpy_unique(keys: list[int], marks: bool) -> None:
+    """The (path, node) pairs of stage attribution's holders: marked in a boolean array, or
+    numpy's unique when that array would be large; either way ``np.unique``."""
+    import numpy as np
+
+    from kundresa.attribution import journey as module
+
+    values = np.asarray(keys, dtype=np.int64)
+    limit = module._MARKS
+    try:
+        module._MARKS = limit if marks else 0
+        got = module._distinct(values, 41)
+    finally:
+        module._MARKS = limit
+    want = np.unique(values)
+    assert got.dtype == want.dtype and got.tolist() == want.tolist()

@@ -122,6 +122,20 @@ def _read_sorted(rows: ir.Table, keys: list[str]) -> pa.Table:
     return rows.order_by([*keys, *EVENT_ORDER]).to_pyarrow()
 
 
+def _distinct(keys: np.ndarray, size: int) -> np.ndarray:
+    """``np.unique(keys)`` for integer keys in ``[0, size)``: marked in a boolean array when
+    that is small (a pass over the keys; numpy's unique hashes or sorts them, ~0.1 s per
+    million), else ``np.unique``."""
+    if size > _MARKS:
+        return np.unique(keys)
+    seen = np.zeros(size, dtype=bool)
+    seen[keys] = True
+    return np.flatnonzero(seen).astype(keys.dtype, copy=False)
+
+
+_MARKS = 1 << 26  # bytes of the boolean array _distinct may use (64 MiB)
+
+
 def _not_in(values: pa.ChunkedArray | pa.Array, among: pa.ChunkedArray | pa.Array) -> np.ndarray:
     """Which of ``values`` are not among ``among`` (a hash lookup in Arrow)."""
     found = pc.is_in(values, value_set=pc.unique(among))
@@ -685,7 +699,7 @@ def _stage_attribution(
         # Customers whose path holds each node, progressing or not: each (path, node) pair
         # once, counted per node code.
         n = enc.n_channels
-        pairs = np.unique(enc.path_of_touch() * n + enc.codes)
+        pairs = _distinct(enc.path_of_touch() * n + enc.codes, enc.n_paths * n)
         node, moved = pairs % n, enc.conversions[pairs // n] > 0
         code = np.searchsorted(enc.channels, df["channel"].to_numpy(dtype=object))
         df["progressed_with"] = np.bincount(node[moved], minlength=n)[code]
