@@ -11,6 +11,7 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Hashable
+from contextlib import suppress
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -371,6 +372,7 @@ class Project:
                 logging.getLogger("kundresa.live").warning(
                     "live customer state not updated (the next ingest catches up): %s", exc
                 )
+        self._keep_tagged_quietly()
         return report
 
     # -- live customer state -----------------------------------------------------------------
@@ -604,6 +606,7 @@ class Project:
         self.data_changed()
         for copy, upload in copies:
             copy.replace(upload)
+        self._keep_tagged_quietly()
         counts["files"] = [str(upload) for _, upload in copies]
         counts["file_rows"] = file_rows
         return counts
@@ -761,7 +764,10 @@ class Project:
 
             who = persona_expr(table, self.journey)
             chosen = who.filter(who.persona == persona).select("customer_id")
-            table = table.semi_join(chosen, "customer_id")
+            whole, table = table, table.semi_join(chosen, "customer_id")
+            memo = self._tagged_memo()
+            if memo is not None:  # the persona's tagged events: cut from the whole history's
+                memo.cut(table, whole, chosen)
         where = self.root / JOURNEY_FILE if self.root else "this project"
         return Scope(
             journey=self._journey,
@@ -851,7 +857,8 @@ class Project:
 
     def _tagged_memo(self) -> Any:
         """The :class:`~kundresa.analytics.touchpoints.TaggedMemo` of this :meth:`version`
-        (the previous version's tables are released), or ``None`` for a project of more than
+        (the previous version's tables are released; it starts from the tagged events the
+        warehouse keeps, :meth:`keep_tagged`), or ``None`` for a project of more than
         :data:`KEEP_TAGGED_EVENTS` events or not on DuckDB."""
         from kundresa.analytics.touchpoints import TaggedMemo
 
@@ -869,8 +876,91 @@ class Project:
                     except Exception:  # no readable events: the analysis will say why
                         events = KEEP_TAGGED_EVENTS + 1
                     memo = TaggedMemo() if events <= KEEP_TAGGED_EVENTS else None
+                    if memo is not None:
+                        # The tagged events the warehouse keeps (keep_tagged), if any: then
+                        # no analysis of this version tags them. Without: the memo tags.
+                        with suppress(Exception):
+                            self._seed_tagged(memo)
                 self._tagged = (version, memo)
             return self._tagged[1]
+
+    def keep_tagged(self) -> bool:
+        """Tag the events with the journey's touchpoints and stages once and keep them in the
+        warehouse (:meth:`Warehouse.store_tagged
+        <kundresa.store.warehouse.Warehouse.store_tagged>`), so that the analyses of any later
+        process on this warehouse (the web app's first page, a notebook) read them instead of
+        tagging the events again; a journey with the same touchpoints and stages
+        (:func:`~kundresa.analytics.touchpoints.tagging_fingerprint`) reads them too.
+
+        :meth:`ingest` and :meth:`forget` call it after their write; every write of the
+        events (an ingest, ``forget``, ``reorganise``, a collector load) drops the kept copy
+        in its own transaction, so it never holds events that are gone or misses new ones.
+        Only for a warehouse file open for writing, on DuckDB, with a journey that has
+        touchpoints and at most :data:`KEEP_TAGGED_EVENTS` events (the copy is about as
+        large as the events); otherwise nothing is done.
+
+        Returns
+        -------
+        bool
+            Whether the tagged events are kept now.
+        """
+        import ibis
+
+        from kundresa.analytics.touchpoints import tag_events, tagging_fingerprint
+
+        wh = self.warehouse
+        journey = self._journey
+        if (
+            self.engine != "duckdb"
+            or self._table_source is not None
+            or wh.path is None
+            or wh.read_only
+            or journey is None
+            or not journey.touchpoints
+        ):
+            return False
+        with self.lock:
+            made_for = tagging_fingerprint(journey)
+            if wh.stored_tagged(made_for) is not None:
+                return True
+            if not 0 < wh.event_count() <= KEEP_TAGGED_EVENTS:
+                return False
+            # Outside Project.run: tag_events computes the tags (no memo to read them from).
+            wh.store_tagged(ibis.to_sql(tag_events(self.events, journey)), made_for)
+            self._drop_tagged_memo()  # the next analysis starts from the kept copy
+            return True
+
+    def _keep_tagged_quietly(self) -> None:
+        """:meth:`keep_tagged` after a write: a failure only costs the next process the
+        tagging (it logs, never undoes the write)."""
+        try:
+            self.keep_tagged()
+        except Exception as exc:
+            import logging
+
+            logging.getLogger("kundresa").warning(
+                "tagged events not kept (analyses tag them when they need them): %s", exc
+            )
+
+    def _drop_tagged_memo(self) -> None:
+        with self.lock:
+            if self._tagged is not None and self._tagged[1] is not None:
+                self._tagged[1].release()
+            self._tagged = None
+
+    def _seed_tagged(self, memo: Any) -> None:
+        """Hand ``memo`` the tagged events the warehouse keeps for this journey, if any."""
+        from kundresa.analytics.touchpoints import tagging_fingerprint
+
+        journey = self._journey
+        if journey is None or not journey.touchpoints or self._table_source is not None:
+            return
+        name = self.warehouse.stored_tagged(tagging_fingerprint(journey))
+        if name is None:
+            return
+        events = self.events
+        backend = events._find_backend(use_default=False)
+        memo.seed(events, journey, backend.table(name))
 
     def _run_in(self, name: str, scope: Scope, params: dict[str, Any]) -> Result:
         """:meth:`run` in a given scope (what an analysis made of others calls)."""

@@ -363,6 +363,32 @@ def test_correlation_min_customers_top_and_kinds() -> None:
         assert not any(n.startswith(("variant=", "segment=")) for n in names)
 
 
+def test_correlation_names_that_read_alike_count_customers_once() -> None:
+    """Property values are counted in one query per (property, value); two pairs that read as
+    one candidate (``a=b`` = ``c`` and ``a`` = ``b=c``) count each customer once, as the
+    recount does."""
+    rows = [
+        {"customer_id": "x", "properties": {"a=b": "c", "a": "b=c"}, "event": "ad"},
+        {"customer_id": "y", "properties": {"a": "b=c"}, "event": "ad"},
+        {"customer_id": "z", "properties": {"a=b": "c"}, "event": "ad"},
+        {"customer_id": "x", "properties": {}, "event": "buy"},
+    ]
+    df = pd.DataFrame(
+        [
+            {**r, "timestamp": T0 + timedelta(hours=i), "event_id": f"{i:05d}"}
+            for i, r in enumerate(rows)
+        ],
+        columns=["customer_id", "timestamp", "event", "event_id", "properties"],
+    )
+    want, _, _ = ref_correlation(_records(df, None), journey(), "buy", None)
+    assert want[("property", "a=b=c")] == [1, 2]
+    with project_of(df) as p:
+        got = correlation(p, target="buy", kinds="property", min_customers=0)
+    assert got[["name", "success_with", "failure_with"]].to_dict("records") == [
+        {"name": "a=b=c", "success_with": 1, "failure_with": 2}
+    ]
+
+
 # -- golden cases ------------------------------------------------------------------------------
 
 

@@ -326,3 +326,88 @@ def test_stage_attribution_holders_match_paths(rows, level) -> None:
         assert {(r.channel, True): r.progressed_with for r in mine.itertuples()} | {
             (r.channel, False): r.stalled_with for r in mine.itertuples()
         } == {(c, moved): holds[(c, moved)] for c in mine["channel"] for moved in (True, False)}
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.lists(row_st, max_size=30),
+    st.sampled_from(["channel", "touchpoint"]),
+    st.sampled_from([None, 10]),
+)
+def test_every_transition_at_once_equals_one_at_a_time(rows, level, lookback) -> None:
+    """Stage attribution reads the touches of every transition in one query and encodes them
+    straight from the rows: each transition's rows are those of its own query, and its
+    encoding is the one of its paths frame."""
+    from kundresa.analytics.touchpoints import tag_events
+    from kundresa.attribution._paths import COLUMNS, encode
+    from kundresa.attribution.journey import _encoded_of, _paths_of, _stage_rows
+
+    tagged = tag_events(table(rows), journey())
+    window = None if lookback is None else lookback * 86400.0
+    for k, df, population in _stage_rows(tagged, [1, 2, 3, 4], level, window, None):
+        [(_, alone, people)] = list(_stage_rows(tagged, [k], level, window, None))
+        assert df.drop_columns(["_k"]).equals(alone.drop_columns(["_k"]))
+        assert sorted(population.column("customer_id").to_pylist()) == sorted(
+            people.column("customer_id").to_pylist()
+        )
+        got = _encoded_of(df, population)
+        want = encode(_paths_of(df, population, ages=False)[COLUMNS])
+        for field in ("channels", "codes", "starts", "lengths", "conversions", "value", "nulls"):
+            mine, theirs = getattr(got, field), getattr(want, field)
+            assert mine.dtype == theirs.dtype, field
+            assert mine.tolist() == theirs.tolist(), field
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(row_st, max_size=30),
+    st.sampled_from(["buy", "stage:decision"]),
+    st.sampled_from(["channel", "touchpoint"]),
+    st.sampled_from([None, 10]),
+)
+def test_encoded_conversion_paths_equal_the_encoded_frame(rows, conv, level, lookback) -> None:
+    """The attribution page's paths, encoded straight from the rows, are the paths frame
+    encoded: every array, every touch's age, and so every model's credit."""
+    import numpy as np
+
+    from kundresa.attribution._paths import encode, touch_ages
+    from kundresa.attribution.journey import conversion_paths_encoded
+    from kundresa.attribution.models import compare_models
+
+    options = {
+        "conversion": conv,
+        "journey": journey(),
+        "level": level,
+        "lookback": None if lookback is None else f"{lookback}d",
+    }
+    events = table(rows)
+    frame = conversion_paths(events, **options)
+    got = conversion_paths_encoded(events, **options)
+    want = encode(frame)
+    for field in ("channels", "codes", "starts", "lengths", "conversions", "value", "nulls"):
+        mine, theirs = getattr(got, field), getattr(want, field)
+        assert mine.dtype == theirs.dtype, field
+        assert mine.tolist() == theirs.tolist(), field
+    np.testing.assert_array_equal(touch_ages(got), touch_ages(want))
+    if len(frame):
+        pd.testing.assert_frame_equal(compare_models(got), compare_models(frame))
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.integers(0, 40), max_size=60), st.booleans())
+def test_distinct_keys_equal_numpy_unique(keys: list[int], marks: bool) -> None:
+    """The (path, node) pairs of stage attribution's holders: marked in a boolean array, or
+    numpy's unique when that array would be large; either way ``np.unique``."""
+    import numpy as np
+
+    from kundresa.attribution import journey as module
+
+    values = np.asarray(keys, dtype=np.int64)
+    limit = module._MARKS
+    try:
+        module._MARKS = limit if marks else 0
+        got = module._distinct(values, 41)
+    finally:
+        module._MARKS = limit
+    want = np.unique(values)
+    assert got.dtype == want.dtype and got.tolist() == want.tolist()

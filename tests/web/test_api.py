@@ -646,3 +646,20 @@ def test_openapi_lists_the_collector_with_a_write_key(demo_copy: Path, make_clie
     for path in [*(f"/v1/{k}" for k in KINDS), "/v1/batch"]:
         codes = set(spec["paths"][path]["post"]["responses"])
         assert {"200", "400", "401", "413"} <= codes, path
+
+
+def test_attribution_page_models_are_the_analysis_columns(client: Any, demo_dir: Path) -> None:
+    """The page asks for its seven models only (no exact Shapley it would not show): the
+    same credits as every model side by side."""
+    from kundresa.project import Project
+    from kundresa.web.views import PAGE_MODELS
+
+    rows = client.get("/api/attribution").json()["models"]
+    keys = {f"{m}_{k}" for m in PAGE_MODELS for k in ("conversions", "value", "share")}
+    assert rows and all(set(r) == {"channel", "channel_label", *keys} for r in rows)
+    with Project.open(demo_dir, read_only=True) as project:
+        every = project.run("attribution_models").frame.set_index("channel")
+    assert "shapley_share" in every.columns
+    for r in rows:
+        for key in keys:
+            assert r[key] == pytest.approx(every.loc[r["channel"], key])

@@ -260,6 +260,7 @@ def _weights(position: str | tuple[float, ...]) -> tuple[float, ...]:
 
 def _model_options(
     *,
+    models: tuple[str, ...] | None = None,
     direct: str = "direct",
     half_life: str | float = "7d",
     position: str | tuple[float, ...] = "0.4,0.2,0.4",
@@ -271,6 +272,7 @@ def _model_options(
     from kundresa.analytics._duration import parse_duration
 
     return {
+        **({"models": models} if models else {}),
         "direct": direct,
         "half_life": parse_duration(half_life),
         "position": _weights(position),
@@ -359,10 +361,26 @@ def attribution_models(
     until: Any = None,
     **options: Any,
 ) -> pd.DataFrame:
-    """Every model side by side: ``<model>_conversions``, ``_value``, ``_share`` per channel."""
+    """Every model side by side (or those of ``models``, in that order): ``<model>_conversions``,
+    ``_value``, ``_share`` per channel."""
     from kundresa.attribution import models as am
 
     path_opts, rest = _split(options)
+    chosen = rest.pop("models", None)
+    if chosen:
+        rest["models"] = tuple(chosen)
+    if path_opts.get("paths_file") is None and events is not None:
+        # From the events: the paths encoded straight from their rows (no tuple per path).
+        from kundresa.attribution import journey as aj
+
+        path_opts.pop("paths_file", None)
+        path_opts.pop("sep", None)
+        enc = aj.conversion_paths_encoded(
+            events, journey=journey, since=since, until=until, **path_opts
+        )
+        if enc.n_paths == 0:
+            raise AnalysisError("no paths: no touches or conversions to attribute")
+        return am.compare_models(enc, **_model_options(**rest))
     paths = conversion_paths(events, journey=journey, since=since, until=until, **path_opts)
     return am.compare_models(paths, **_model_options(**rest))
 

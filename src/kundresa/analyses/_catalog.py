@@ -723,7 +723,16 @@ ANALYSES: tuple[Analysis, ...] = (
         "attribution_models",
         f"{_A}:attribution_models",
         "Every attribution model side by side, one row per channel.",
-        params=(*ATTRIBUTION_PATHS, *MODEL_OPTIONS),
+        params=(
+            *ATTRIBUTION_PATHS,
+            *MODEL_OPTIONS,
+            Param(
+                "models",
+                choices=MODEL_CHOICES,
+                multiple=True,
+                help="The models to compare, in the order of their columns (default: all).",
+            ),
+        ),
         columns=(Column("channel", "label"),),
         title="Attribution by model",
     ),

@@ -18,10 +18,7 @@ Undefined cases (no observations, a zero margin) give NaN, never an exception; o
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
-
-from scipy import stats
-from scipy.stats import contingency
+from typing import Any, NamedTuple
 
 from kundresa.errors import UsageError
 
@@ -40,13 +37,22 @@ __all__ = [
 NAN = float("nan")
 
 
+def _stats() -> Any:
+    """``scipy.stats``, imported on first use: it takes most of a second to import, and the
+    modules that import this one (bottlenecks, which also holds the journey map's KPI
+    status) are loaded by pages that never test anything."""
+    import scipy.stats
+
+    return scipy.stats
+
+
 def normal_cdf(x: float) -> float:
     """The standard normal distribution function Φ(x) (``scipy.stats.norm.cdf``).
 
     >>> normal_cdf(0.0), round(normal_cdf(1.959963984540054), 12)
     (0.5, 0.975)
     """
-    return float(stats.norm.cdf(x))
+    return float(_stats().norm.cdf(x))
 
 
 def normal_quantile(p: float) -> float:
@@ -58,7 +64,7 @@ def normal_quantile(p: float) -> float:
     """
     if math.isnan(p) or p < 0.0 or p > 1.0:
         raise UsageError(f"a probability must be between 0 and 1, got {p!r}")
-    return float(stats.norm.ppf(p))
+    return float(_stats().norm.ppf(p))
 
 
 def z_for(confidence: float) -> float:
@@ -72,7 +78,7 @@ def z_for(confidence: float) -> float:
     if not 0.0 < confidence < 1.0:
         raise UsageError(f"confidence must be between 0 and 1 (e.g. 0.95), got {confidence!r}")
     # The upper tail's quantile keeps full precision for confidences close to 1.
-    return float(stats.norm.isf((1.0 - confidence) / 2.0))
+    return float(_stats().norm.isf((1.0 - confidence) / 2.0))
 
 
 def two_sided_p(z: float) -> float:
@@ -83,7 +89,7 @@ def two_sided_p(z: float) -> float:
     """
     if math.isnan(z):
         return NAN
-    return float(2.0 * stats.norm.sf(abs(z)))
+    return float(2.0 * _stats().norm.sf(abs(z)))
 
 
 def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
@@ -100,8 +106,10 @@ def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[f
     z_for(confidence)  # the same check of confidence everywhere
     if n <= 0:
         return NAN, NAN
-    ci = stats.binomtest(int(successes), int(n)).proportion_ci(
-        confidence_level=confidence, method="wilson"
+    ci = (
+        _stats()
+        .binomtest(int(successes), int(n))
+        .proportion_ci(confidence_level=confidence, method="wilson")
     )
     # 0/n and n/n give exactly 0 and 1 in theory; keep the rounding dust out.
     low = 0.0 if successes <= 0 else max(0.0, float(ci.low))
@@ -174,7 +182,9 @@ def odds_ratio(a: int, b: int, c: int, d: int, confidence: float = 0.95) -> Odds
     if min(a + b, c + d, a + c, b + d) <= 0:
         return OddsRatio(NAN, NAN, NAN, NAN, NAN)
     if min(a, b, c, d) > 0:
-        sample = contingency.odds_ratio([[int(a), int(b)], [int(c), int(d)]], kind="sample")
+        sample = _stats().contingency.odds_ratio(
+            [[int(a), int(b)], [int(c), int(d)]], kind="sample"
+        )
         estimate = float(sample.statistic)
         ci = sample.confidence_interval(confidence_level=confidence)
         low, high = float(ci.low), float(ci.high)

@@ -550,6 +550,11 @@ def _candidate_counts(counted: ir.Table, kinds: tuple[str, ...], max_values: int
         long = _property_pairs(counted)
         if long is not None:
             long = long.filter(long._value.notnull())
+            found = _pair_counts(long, max_values)
+            if found is not None:
+                frames.append(found)
+                long = None
+        if long is not None:
             with cached(long) as values:
                 sizes = values.group_by("_key").aggregate(_n=values._value.nunique()).to_pandas()
                 small = sorted(
@@ -570,6 +575,31 @@ def _candidate_counts(counted: ir.Table, kinds: tuple[str, ...], max_values: int
     if not frames:
         return pd.DataFrame(columns=["kind", "name", "success_with", "failure_with"])
     return pd.concat(frames, ignore_index=True)
+
+
+def _pair_counts(long: ir.Table, max_values: int) -> pd.DataFrame | None:
+    """:func:`_candidate_counts` of the property values in one query: each customer's
+    (property, value) pairs once, counted per pair and split by success, keeping the
+    properties with at most ``max_values`` values (counted over the same pairs). ``None``
+    when two pairs would read as one candidate name (a ``=`` in a property name or value):
+    the caller then counts customers per name."""
+    have = long.select(CUSTOMER, "_s", "_key", "_value").distinct()
+    per = have.group_by(["_key", "_value"]).aggregate(
+        success_with=count_true(have._s), failure_with=count_true(~have._s)
+    )
+    per = per.mutate(_n=per.count().over(ibis.window(group_by=per._key)))
+    rows = per.filter(per._n <= max_values).drop("_n").to_pandas()
+    names = rows["_key"].astype(str) + "=" + rows["_value"].astype(str)
+    if names.duplicated().any():
+        return None
+    return pd.DataFrame(
+        {
+            "kind": "property",
+            "name": names.to_numpy(dtype=object),
+            "success_with": rows["success_with"].to_numpy(),
+            "failure_with": rows["failure_with"].to_numpy(),
+        }
+    )
 
 
 def _property_pairs(counted: ir.Table) -> ir.Table | None:

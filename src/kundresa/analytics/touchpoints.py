@@ -9,6 +9,7 @@ is the plain-Python reference these expressions are tested against.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import threading
 from collections import OrderedDict
@@ -38,6 +39,7 @@ __all__ = [
     "persona_expr",
     "staged_events",
     "tag_events",
+    "tagging_fingerprint",
     "touchpoint_summary",
     "using_tagged_memo",
 ]
@@ -138,8 +140,33 @@ class TaggedMemo:
 
     def __init__(self, limit: int = 6) -> None:
         self.limit = limit
-        self._tables: OrderedDict[Any, tuple[Any, ir.Table]] = OrderedDict()
+        # key -> (journey kept alive, table, whether this memo made it and drops it)
+        self._tables: OrderedDict[Any, tuple[Any, ir.Table, bool]] = OrderedDict()
+        # events -> (the events they are part of, the customers they are cut to)
+        self._parts: dict[Any, tuple[ir.Table, ir.Table]] = {}
         self._lock = threading.RLock()
+
+    def cut(self, events: ir.Table, whole: ir.Table, customers: ir.Table) -> None:
+        """Say that ``events`` are the events of ``whole`` whose ``customer_id`` is in
+        ``customers`` (one persona's customers). Their tagged table is then cut from the
+        tagged table of ``whole`` when that one is kept already, instead of tagging them
+        again: tagging looks at each customer's own events only (``nth`` counts within the
+        customer's history), so the tags of a customer's events are the same either way."""
+        with self._lock:
+            self._parts[events.op()] = (whole, customers)
+
+    def seed(self, events: ir.Table, journey: Journey, table: ir.Table) -> None:
+        """Use ``table`` -- already the tagged ``events`` of ``journey``, such as the copy the
+        warehouse keeps (:meth:`kundresa.store.warehouse.Warehouse.store_tagged`) -- as their
+        tagged table. The memo never drops it (not on :meth:`release`, not to make room)."""
+        with self._lock:
+            self._tables[(events.op(), id(journey))] = (journey, table, False)
+
+    def _add(self, key: Any, journey: Any, table: ir.Table) -> None:
+        self._tables[key] = (journey, table, True)
+        made = [k for k, (_, _, owned) in self._tables.items() if owned]
+        while len(made) > self.limit:
+            _drop(self._tables.pop(made.pop(0))[1])
 
     def tagged(self, events: ir.Table, journey: Journey) -> ir.Table | None:
         """The kept tagged table of ``events`` and ``journey`` (computed on first use), or
@@ -160,11 +187,14 @@ class TaggedMemo:
             # A temporary table of its own (not Ibis' ``cache()``, which hands the same table
             # to every structurally equal expression, also of other data versions).
             name = f"kundresa_tagged_{next(_NAMES)}"
-            table = backend.create_table(name, _tag(events, journey), temp=True)
-            self._tables[key] = (journey, table)
-            while len(self._tables) > self.limit:
-                _, (_, old) = self._tables.popitem(last=False)
-                _drop(old)
+            part = self._parts.get(events.op())
+            whole = self.peek(part[0], journey) if part is not None else None
+            if part is not None and whole is not None:
+                source = whole.semi_join(part[1], CUSTOMER)
+            else:
+                source = _tag(events, journey)
+            table = backend.create_table(name, source, temp=True)
+            self._add(key, journey, table)
             return table
 
     def peek(self, events: ir.Table, journey: Journey) -> ir.Table | None:
@@ -193,22 +223,20 @@ class TaggedMemo:
                 self._tables.move_to_end(key)
                 return hit[1]
             table = backend.create_table(f"kundresa_kept_{next(_NAMES)}", t, temp=True)
-            self._tables[key] = (None, table)
-            while len(self._tables) > self.limit:
-                _, (_, old) = self._tables.popitem(last=False)
-                _drop(old)
+            self._add(key, None, table)
             return table
 
     def holds(self, t: ir.Table) -> bool:
         """Whether ``t`` is one of the kept tagged tables (no need to cache it again)."""
         with self._lock:
-            return any(t.op() == kept.op() for _, kept in self._tables.values())
+            return any(t.op() == kept.op() for _, kept, _ in self._tables.values())
 
     def release(self) -> None:
-        """Drop every kept table."""
+        """Drop every table this memo made (a :meth:`seed` ed one is left as it is)."""
         with self._lock:
-            for _, table in self._tables.values():
-                _drop(table)
+            for _, table, owned in self._tables.values():
+                if owned:
+                    _drop(table)
             self._tables.clear()
 
 
@@ -220,6 +248,43 @@ def _drop(table: ir.Table) -> None:
 
 
 _NAMES = itertools.count(1)
+
+_TAGGING = "kundresa-tagging-1"
+"""The version of what :func:`tag_events` computes: a change to its rules (not to how it
+computes them) must change this, so that tagged events kept by an older version are made
+again (:func:`tagging_fingerprint`)."""
+
+
+def tagging_fingerprint(journey: Journey) -> str:
+    r"""A short hash of everything :func:`tag_events` reads from the journey: the stages in
+    order, each touchpoint's id, stage and match, and the channels with a match (they set
+    the events' ``channel``). Tagged events kept for one fingerprint
+    (:meth:`kundresa.store.warehouse.Warehouse.store_tagged`) are valid for any journey with
+    the same; an edit to labels, lanes or KPIs keeps it.
+
+    Examples
+    --------
+    >>> from kundresa.model import parse_journey
+    >>> text = "kundresa: 1\nname: Shop\ntemplate: buyers-journey\ntouchpoints:\n"
+    >>> a, _ = parse_journey(text + "  - {id: ad, stage: awareness, match: {event: ad}}\n")
+    >>> b, _ = parse_journey(
+    ...     text.replace("Shop", "Store") + "  - {id: ad, stage: awareness, match: {event: ad}}\n"
+    ... )
+    >>> c, _ = parse_journey(text + "  - {id: ad, stage: awareness, match: {event: click}}\n")
+    >>> tagging_fingerprint(a) == tagging_fingerprint(b)
+    True
+    >>> tagging_fingerprint(a) == tagging_fingerprint(c)
+    False
+    """
+    what = repr(
+        (
+            _TAGGING,
+            journey.stage_ids,
+            [(tp.id, tp.stage, tp.match) for tp in journey.touchpoints],
+            [(c.id, c.match) for c in journey.channels if c.match is not None],
+        )
+    )
+    return hashlib.sha256(what.encode("utf-8")).hexdigest()[:16]
 
 
 _MEMO: ContextVar[TaggedMemo | None] = ContextVar("kundresa_tagged_memo", default=None)

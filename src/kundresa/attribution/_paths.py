@@ -37,7 +37,9 @@ class EncodedPaths:
     conversions: np.ndarray  # float64, per path
     value: np.ndarray  # float64, per path
     nulls: np.ndarray  # float64, per path
-    ages: list[Any] | None  # the raw ``ages`` column, when there is one
+    # The raw ``ages`` column when there is one, or every touch's age as one flat float64
+    # array (one per code; what conversion_paths_encoded gives).
+    ages: list[Any] | np.ndarray | None
 
     @property
     def n_paths(self) -> int:
@@ -162,6 +164,14 @@ def touch_ages(enc: EncodedPaths) -> np.ndarray:
     out = np.full(len(enc.codes), np.nan)
     if enc.ages is None:
         return out
+    if isinstance(enc.ages, np.ndarray):  # already flat, one age per touch
+        flat = enc.ages.astype("float64")
+        if flat.shape != out.shape or np.isinf(flat).any() or (flat < 0).any():
+            raise ValueError("paths: ages must be one finite number >= 0 per touch")
+        unknown = np.isnan(flat)
+        if unknown.any() and len(flat):  # a path with an unknown age has no ages at all
+            flat[np.repeat(np.logical_or.reduceat(unknown, enc.starts), enc.lengths)] = np.nan
+        return flat
     fast = _flat_ages(enc)
     if fast is not None:
         return fast

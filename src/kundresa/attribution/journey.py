@@ -29,6 +29,7 @@ stage s in the period, followed up to the period's end.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import ibis
@@ -44,12 +45,20 @@ from kundresa.analytics._period import Period, When, project_timezone
 from kundresa.analytics._portable import flag, float_literal
 from kundresa.analytics.funnel import parse_step
 from kundresa.analytics.touchpoints import EVENT_ORDER, is_kept, tag_events
+from kundresa.attribution._paths import EncodedPaths
 from kundresa.model.events import CHANNEL, CUSTOMER, EVENT, TIMESTAMP, VALUE
 
 if TYPE_CHECKING:
     from kundresa.model.journey import Journey
 
-__all__ = ["LEVELS", "NO_TOUCH", "conversion_paths", "stage_attribution", "stage_paths"]
+__all__ = [
+    "LEVELS",
+    "NO_TOUCH",
+    "conversion_paths",
+    "conversion_paths_encoded",
+    "stage_attribution",
+    "stage_paths",
+]
 
 LEVELS = ("channel", "touchpoint")
 NO_TOUCH = "(no touch)"
@@ -113,6 +122,20 @@ def _read_sorted(rows: ir.Table, keys: list[str]) -> pa.Table:
     return rows.order_by([*keys, *EVENT_ORDER]).to_pyarrow()
 
 
+def _distinct(keys: np.ndarray, size: int) -> np.ndarray:
+    """``np.unique(keys)`` for integer keys in ``[0, size)``: marked in a boolean array when
+    that is small (a pass over the keys; numpy's unique hashes or sorts them, ~0.1 s per
+    million), else ``np.unique``."""
+    if size > _MARKS:
+        return np.unique(keys)
+    seen = np.zeros(size, dtype=bool)
+    seen[keys] = True
+    return np.flatnonzero(seen).astype(keys.dtype, copy=False)
+
+
+_MARKS = 1 << 26  # bytes of the boolean array _distinct may use (64 MiB)
+
+
 def _not_in(values: pa.ChunkedArray | pa.Array, among: pa.ChunkedArray | pa.Array) -> np.ndarray:
     """Which of ``values`` are not among ``among`` (a hash lookup in Arrow)."""
     found = pc.is_in(values, value_set=pc.unique(among))
@@ -170,6 +193,136 @@ def conversion_paths(
     0  (social, email)          1.0   99.0    0.0
     1        (search,)          0.0    0.0    1.0
     """
+    df, bare = _conversion_data(
+        events, conversion, journey, level, lookback, since, until, timezone
+    )
+    paths = _frame(df, [CUSTOMER, "_seg"])
+    bare = _untouched(df, bare)
+    if len(bare):
+        extra = pd.DataFrame(
+            {
+                "path": [(NO_TOUCH,)] * len(bare),
+                "conversions": 1.0,
+                "value": bare["value"].astype("float64").to_numpy(),
+                "nulls": 0.0,
+                "ages": [(0.0,)] * len(bare),
+            }
+        )
+        paths = pd.concat([paths, extra], ignore_index=True) if len(paths) else extra
+    return paths.reset_index(drop=True)
+
+
+def conversion_paths_encoded(
+    events: ir.Table,
+    *,
+    conversion: str = "purchase",
+    journey: Journey | None = None,
+    level: str = "channel",
+    lookback: str | float | None = "30d",
+    since: When = None,
+    until: When = None,
+    timezone: str | None = None,
+) -> EncodedPaths:
+    """:func:`conversion_paths` encoded for the models at once
+    (:func:`kundresa.attribution.models.compare_models` takes it as ``paths``): the same
+    paths in the same order, as the arrays :func:`kundresa.attribution._paths.encode` makes
+    of that frame, with every touch's age in one flat array, without a Python tuple per path
+    (the paths of a million events take seconds to build and encode again).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from kundresa import read_events
+    >>> events = read_events(pd.DataFrame({
+    ...     "customer_id": ["a", "a", "a", "b"],
+    ...     "timestamp": ["2025-01-01", "2025-01-02", "2025-01-03", "2025-01-01"],
+    ...     "event": ["ad", "mail", "purchase", "ad"],
+    ...     "channel": ["social", "email", "web", "search"],
+    ... }))
+    >>> enc = conversion_paths_encoded(events)
+    >>> enc.channels.tolist(), enc.codes.tolist(), enc.lengths.tolist(), enc.conversions.tolist()
+    (['email', 'search', 'social'], [2, 0, 1], [2, 1], [1.0, 0.0])
+    """
+    df, bare = _conversion_data(
+        events, conversion, journey, level, lookback, since, until, timezone
+    )
+    bare = _untouched(df, bare)
+    n = df.num_rows
+    change = np.zeros(n, dtype=bool)
+    if n:
+        change[0] = True
+        for key in (CUSTOMER, "_seg"):
+            col = df.column(key)
+            differs = pc.fill_null(pc.not_equal(col.slice(1), col.slice(0, n - 1)), True)
+            change[1:] |= differs.to_numpy(zero_copy_only=False)
+    starts = np.flatnonzero(change)
+    nodes = pc.dictionary_encode(df.column("node").combine_chunks())
+    found = nodes.dictionary.to_pylist()
+    names = sorted({*found, *([NO_TOUCH] if len(bare) else [])})
+    rank = {name: code for code, name in enumerate(names)}
+    remap = np.array([rank[name] for name in found], dtype=np.int64)
+    indices = nodes.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    touched_codes = remap[indices] if n else np.zeros(0, np.int64)
+    if n:
+        converted = df.column("converted").to_numpy(zero_copy_only=False).astype("float64")
+        values = df.column("value").to_numpy(zero_copy_only=False).astype("float64")
+        conversions = np.maximum.reduceat(converted, starts)
+        value = np.nan_to_num(np.fmax.reduceat(values, starts), nan=0.0)
+        ages = df.column("age").to_numpy(zero_copy_only=False).astype("float64")
+    else:
+        conversions = value = ages = np.zeros(0)
+    k = len(bare)
+    lengths = np.concatenate([np.diff(np.append(starts, n)), np.ones(k)]).astype(np.int64)
+    conversions = np.concatenate([conversions, np.ones(k)])
+    return EncodedPaths(
+        channels=np.asarray(names, dtype=object),
+        codes=np.concatenate([touched_codes, np.full(k, rank.get(NO_TOUCH, 0))]).astype(np.int64),
+        starts=np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64),
+        lengths=lengths,
+        conversions=conversions,
+        value=np.concatenate([value, bare["value"].astype("float64").to_numpy()]),
+        nulls=1.0 - conversions,
+        ages=np.concatenate([ages, np.zeros(k)]),
+    )
+
+
+def _untouched(df: pa.Table, bare: pd.DataFrame) -> pd.DataFrame:
+    """The conversions of ``bare`` without a touch row in ``df`` (no touch in the lookback):
+    they still count, on a path of their own. Each (customer, segment) pair is one integer
+    (the customer's code among both tables' ids, times the segments, plus the segment) and
+    looked up with numpy (a pandas MultiIndex took most of a second at 1M events)."""
+    if not (len(bare) and df.num_rows):
+        return bare
+    n = df.num_rows
+    ids = pa.concat_arrays(
+        [
+            df.column(CUSTOMER).combine_chunks().cast(pa.string()),
+            pa.array(bare[CUSTOMER].to_numpy(dtype=object), type=pa.string()),
+        ]
+    )
+    code = pc.dictionary_encode(ids).indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    seg = np.concatenate(
+        [
+            df.column("_seg").to_numpy(zero_copy_only=False).astype(np.int64),
+            bare["_seg"].to_numpy(dtype="int64"),
+        ]
+    )
+    key = code * (int(seg.max()) + 1) + seg
+    return bare[~np.isin(key[n:], key[:n])]
+
+
+def _conversion_data(
+    events: ir.Table,
+    conversion: str,
+    journey: Journey | None,
+    level: str,
+    lookback: str | float | None,
+    since: When,
+    until: When,
+    timezone: str | None,
+) -> tuple[pa.Table, pd.DataFrame]:
+    """The touch rows and the conversions of :func:`conversion_paths` (see
+    :func:`_conversion_rows`)."""
     window = _lookback(lookback)
     step = parse_step(conversion)
     needs_journey = level == "touchpoint" or step.kind != "event"
@@ -203,31 +356,7 @@ def conversion_paths(
     t = t.select(CUSTOMER, *EVENT_ORDER, VALUE, "_conv", "_node", "_seg")
     with cached(t) as segmented:
         df, bare = _conversion_rows(segmented, period, window)
-    paths = _frame(df, [CUSTOMER, "_seg"])
-    # Conversions with no touch in the lookback still count, on a path of their own.
-    if len(bare) and df.num_rows:
-        touched = pd.MultiIndex.from_arrays(
-            [
-                df.column(CUSTOMER).to_numpy(zero_copy_only=False).astype(object),
-                df.column("_seg").to_numpy(zero_copy_only=False).astype("int64"),
-            ]
-        ).unique()
-        pairs = pd.MultiIndex.from_arrays(
-            [bare[CUSTOMER].to_numpy(dtype=object), bare["_seg"].to_numpy(dtype="int64")]
-        )
-        bare = bare[~pairs.isin(touched)]
-    if len(bare):
-        extra = pd.DataFrame(
-            {
-                "path": [(NO_TOUCH,)] * len(bare),
-                "conversions": 1.0,
-                "value": bare["value"].astype("float64").to_numpy(),
-                "nulls": 0.0,
-                "ages": [(0.0,)] * len(bare),
-            }
-        )
-        paths = pd.concat([paths, extra], ignore_index=True) if len(paths) else extra
-    return paths.reset_index(drop=True)
+    return df, bare
 
 
 def _conversion_rows(
@@ -294,28 +423,68 @@ def _stage_paths(
 ) -> pd.DataFrame:
     """:func:`stage_paths` of stage number ``k`` (1-based) from tagged events ``t``; with a
     ``period``, the customers who first entered the stage in it (``t`` ends at its end)."""
-    entered = t.filter(t.stage_index == k).group_by(CUSTOMER).aggregate(_in=t[TIMESTAMP].min())
+    return _stages_paths(t, [k], level, window, period, ages=ages)[k]
+
+
+def _stages_paths(
+    t: ir.Table,
+    ks: list[int],
+    level: str,
+    window: float | None,
+    period: Period | None = None,
+    *,
+    ages: bool = True,
+) -> dict[int, pd.DataFrame]:
+    """:func:`_stage_paths` of each stage number in ``ks``."""
+    return {
+        k: _paths_of(rows, population, ages=ages)
+        for k, rows, population in _stage_rows(t, ks, level, window, period)
+    }
+
+
+def _stage_rows(
+    t: ir.Table, ks: list[int], level: str, window: float | None, period: Period | None
+) -> Iterator[tuple[int, pa.Table, pa.Table]]:
+    """For each stage number in ``ks``: its touch rows (``customer_id``, the event order,
+    ``node``, ``age``, ``converted``, ``value``; sorted by customer and event order) and its
+    population (``customer_id``, ``_out``: every customer who entered the stage), from one
+    query for the spans and one for the touches of all the stages (the transitions of a
+    journey share every scan)."""
+    if not ks:
+        return iter(())
+    staged = t.filter(t.stage_index.isin(ks))
+    entered = staged.group_by([staged[CUSTOMER], staged.stage_index.name("_k")]).aggregate(
+        _in=staged[TIMESTAMP].min()
+    )
     if period is not None and period.start is not None:
         entered = entered.filter(entered._in >= period.start)
     joined = t.inner_join(entered, CUSTOMER)
     after = joined.filter(joined[TIMESTAMP] >= joined._in)
-    # One row per customer who entered: first entry, progression (the first later event in a
-    # stage past k; null: stalled) and last event. Kept while the touches and the population
-    # are read (both need it; computing it takes two passes over the customers' events).
-    spans = after.group_by(CUSTOMER).aggregate(
+    # One row per customer and stage they entered: first entry, progression (the first later
+    # event in a stage past it; null: stalled) and last event. Kept while the touches and the
+    # population are read (both need it; computing it takes two passes over the events).
+    spans = after.group_by([CUSTOMER, "_k"]).aggregate(
         _in=after._in.min(),
-        _out=after[TIMESTAMP].min(where=after.stage_index > k),
+        _out=after[TIMESTAMP].min(where=after.stage_index > after._k),
         _last=after[TIMESTAMP].max(),
     )
     with cached(spans) as kept:
-        return _stage_paths_of(t, kept, level, window, ages=ages)
+        every = _read_sorted(_touch_rows(t, kept, level, window), ["_k", CUSTOMER])
+        people = kept.select("_k", CUSTOMER, "_out").to_pyarrow()
+    stage_of_row = every.column("_k").to_numpy(zero_copy_only=False)
+    stage_of_person = people.column("_k").to_numpy(zero_copy_only=False)
+
+    def each() -> Iterator[tuple[int, pa.Table, pa.Table]]:
+        for k in ks:
+            lo, hi = np.searchsorted(stage_of_row, [k, k + 1])
+            yield k, every.slice(lo, hi - lo), people.filter(pa.array(stage_of_person == k))
+
+    return each()
 
 
-def _stage_paths_of(
-    t: ir.Table, spans: ir.Table, level: str, window: float | None, *, ages: bool
-) -> pd.DataFrame:
-    """:func:`_stage_paths` from the tagged events ``t`` and the ``spans`` of the customers
-    who entered the stage (``customer_id``, ``_in``, ``_out``, ``_last``)."""
+def _touch_rows(t: ir.Table, spans: ir.Table, level: str, window: float | None) -> ir.Table:
+    """The touches of the customers in ``spans`` (``customer_id``, ``_k``, ``_in``,
+    ``_out``, ``_last``) from the tagged events ``t``, with their stage number ``_k``."""
     a = t.inner_join(spans, CUSTOMER)
     a = a.filter(a[TIMESTAMP] >= a._in)
     a = a.mutate(_node=_node(a, level))
@@ -328,7 +497,8 @@ def _stage_paths_of(
     )
     if window is not None:
         touches = touches.filter(touches.age <= window)
-    rows = touches.select(
+    return touches.select(
+        "_k",
         CUSTOMER,
         *EVENT_ORDER,
         node=touches._node,
@@ -336,11 +506,63 @@ def _stage_paths_of(
         converted=touches.converted,
         value=touches.value,
     )
-    df = _read_sorted(rows, [CUSTOMER])
+
+
+def _encoded_of(df: pa.Table, population: pa.Table) -> EncodedPaths:
+    """:func:`_paths_of` (without ages) encoded for the models at once, as
+    :func:`~kundresa.attribution._paths.encode` encodes that frame (the same arrays), without
+    making a Python tuple of every path."""
+    n = df.num_rows
+    touched = np.zeros(n, dtype=bool)
+    if n:
+        touched[0] = True
+        who = df.column(CUSTOMER)
+        differs = pc.fill_null(pc.not_equal(who.slice(1), who.slice(0, n - 1)), True)
+        touched[1:] = differs.to_numpy(zero_copy_only=False)
+    starts = np.flatnonzero(touched).astype(np.int64)
+    lengths = np.diff(np.append(starts, n)).astype(np.int64)
+    converted = df.column("converted").to_numpy(zero_copy_only=False).astype("float64")
+    conversions = np.maximum.reduceat(converted, starts) if n else np.zeros(0)
+    nodes = pc.dictionary_encode(df.column("node").combine_chunks())
+    found = nodes.dictionary.to_pylist()
+    indices = nodes.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    # Every customer in the stage counts: those without a touch get ("(no touch)",).
+    if n:
+        bare = population.filter(
+            pa.array(_not_in(population.column(CUSTOMER), df.column(CUSTOMER).take(starts)))
+        )
+    else:
+        bare = population
+    bare_moved = pc.is_valid(bare.column("_out")).to_numpy(zero_copy_only=False)
+    names = sorted({*found, *([NO_TOUCH] if bare.num_rows else [])})
+    rank = {name: code for code, name in enumerate(names)}
+    remap = np.array([rank[name] for name in found], dtype=np.int64)
+    codes = np.concatenate(
+        [
+            remap[indices] if n else np.zeros(0, np.int64),
+            np.full(bare.num_rows, rank.get(NO_TOUCH, 0)),
+        ]
+    ).astype(np.int64)
+    lengths = np.concatenate([lengths, np.ones(bare.num_rows, np.int64)])
+    conversions = np.concatenate([conversions, bare_moved.astype("float64")])
+    return EncodedPaths(
+        channels=np.asarray(names, dtype=object),
+        codes=codes,
+        starts=np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64),
+        lengths=lengths,
+        conversions=conversions,
+        value=np.zeros(len(lengths)),
+        nulls=1.0 - conversions,
+        ages=None,
+    )
+
+
+def _paths_of(df: pa.Table, population: pa.Table, *, ages: bool) -> pd.DataFrame:
+    """The paths frame of one stage: the touch rows ``df`` (sorted by customer and event
+    order) and its ``population`` (``customer_id``, ``_out`` of every customer who entered)."""
     paths = _frame(df, [CUSTOMER], ages=ages)
     # Every customer in the stage counts, touched or not: those without a touch (in the
     # lookback) get the path ("(no touch)",), progressing or not.
-    population = spans.select(CUSTOMER, "_out").to_pyarrow()
     bare = (
         population.filter(pa.array(_not_in(population.column(CUSTOMER), df.column(CUSTOMER))))
         if df.num_rows
@@ -453,19 +675,23 @@ def _stage_attribution(
     period: Period | None = None,
 ) -> pd.DataFrame:
     from kundresa.attribution._markov import markov_encoded
-    from kundresa.attribution._paths import encode
 
     if isinstance(order, bool) or not isinstance(order, int | np.integer) or not 1 <= order <= 4:
         raise ValueError(f"order must be 1, 2, 3 or 4, not {order!r}")
     rows: list[pd.DataFrame] = []
     ids = list(journey.stage_ids)
+    # The Markov chain reads no ages: the paths are encoded straight from the rows.
+    every = {
+        k: _encoded_of(df, population)
+        for k, df, population in _stage_rows(
+            tagged, list(range(1, len(ids))), level, window, period
+        )
+    }
     for i, s in enumerate(ids[:-1]):
-        # The Markov chain reads no ages: they are not built.
-        paths = _stage_paths(tagged, i + 1, level, window, period, ages=False)
-        if paths.empty:
+        enc = every[i + 1]
+        if enc.n_paths == 0:
             continue
-        progressed = float(paths["conversions"].sum())
-        enc = encode(paths[["path", "conversions", "value", "nulls"]])
+        progressed = float(enc.conversions.sum())
         result = markov_encoded(enc, order=int(order))
         df = result.attribution[["channel", "conversions", "share"]].copy()
         effects = result.removal_effects.set_index("channel")["removal_effect"]
@@ -473,7 +699,7 @@ def _stage_attribution(
         # Customers whose path holds each node, progressing or not: each (path, node) pair
         # once, counted per node code.
         n = enc.n_channels
-        pairs = np.unique(enc.path_of_touch() * n + enc.codes)
+        pairs = _distinct(enc.path_of_touch() * n + enc.codes, enc.n_paths * n)
         node, moved = pairs % n, enc.conversions[pairs // n] > 0
         code = np.searchsorted(enc.channels, df["channel"].to_numpy(dtype=object))
         df["progressed_with"] = np.bincount(node[moved], minlength=n)[code]
@@ -481,7 +707,7 @@ def _stage_attribution(
         total_with = df["progressed_with"] + df["stalled_with"]
         df["progression_rate_with"] = (df["progressed_with"] / total_with).where(total_with > 0)
         df.insert(0, "progressed", progressed)
-        df.insert(0, "customers", float(len(paths)))
+        df.insert(0, "customers", float(enc.n_paths))
         label = f"{journey.stage_label(s, lang)} → {journey.stage_label(ids[i + 1], lang)}"
         df.insert(0, "label", label)
         df.insert(0, "to_stage", ids[i + 1])

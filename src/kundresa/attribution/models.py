@@ -319,7 +319,7 @@ def attribute(
 
 
 def compare_models(
-    paths: pd.DataFrame,
+    paths: pd.DataFrame | EncodedPaths,
     models: Sequence[str] = MODELS,
     *,
     direct: str = "direct",
@@ -338,7 +338,8 @@ def compare_models(
     Parameters
     ----------
     paths
-        A paths frame.
+        A paths frame, or paths encoded already
+        (:func:`kundresa.attribution.journey.conversion_paths_encoded`).
     models
         The models to compare, in the order of their columns (default: all of them).
     direct, half_life, half_life_touches, position, order, seed, samples, confidence, game, sep
@@ -384,7 +385,7 @@ def compare_models(
         confidence=confidence,
         seed=seed,
     )
-    enc = encode(paths, sep)
+    enc = paths if isinstance(paths, EncodedPaths) else encode(paths, sep)
     out = pd.DataFrame({"channel": pd.Series(sorted(enc.channels), dtype="object")})
     for m in chosen:
         df = _attribute_encoded(

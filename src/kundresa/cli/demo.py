@@ -8,7 +8,7 @@ from typing import Any
 import click
 from rich.markup import escape
 
-from kundresa.cli._common import JOURNEY_FILE, UserError, emit_result, err, out, say
+from kundresa.cli._common import JOURNEY_FILE, UserError, emit_result, err, out, say, warn
 
 
 @click.command()
@@ -54,13 +54,18 @@ def demo(
     """Build a demo company's project (journey and events), summarise it and serve the web app
     on 127.0.0.1 (``--no-serve`` stops after the summary; ``--live`` streams new customers'
     events to the server's collector while it serves)."""
-    from kundresa.demo.project import build_demo
+    from kundresa.demo.project import build_demo, compile_kernels
 
     if live and no_serve:
         raise click.UsageError("--live streams to the server it starts: leave out --no-serve")
 
     with err.status(f"generating {customers:,} demo customers…"):
         project = build_demo(directory, customers=customers, seed=seed, lang=lang, force=force)
+    with err.status("compiling the analyses' kernels (once per machine)…"):
+        try:
+            compile_kernels(lang)
+        except Exception as exc:  # the demo stands; the kernels compile on first use instead
+            warn(f"the analyses' kernels were not compiled now ({exc}); they compile on first use")
     with project:
         info = project.info()
         funnel = project.run("stages")

@@ -6,15 +6,29 @@ import json
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pyarrow.parquet as pq
 
 from kundresa.demo.generator import demo_journey_yaml, generate_events
 from kundresa.project import JOURNEY_FILE, STORE_DIR, Project, ProjectError
 
-__all__ = ["build_demo"]
+__all__ = ["KERNEL_ANALYSES", "build_demo", "compile_kernels"]
 
 MARKER = "demo.json"
+
+KERNEL_ANALYSES: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("stages", {}),
+    ("transitions", {}),
+    ("time_in_stage", {}),
+    ("funnel", {"steps": ["stage:awareness", "stage:consideration", "stage:decision"]}),
+    ("funnel", {"steps": ["page_view", "checkout_start", "purchase"], "order": "any"}),
+    ("dfg", {}),
+    ("paths", {}),
+)
+"""The analyses whose fast paths run compiled kernels (numba) between them: the stage
+analysis, the ordered and any-order event funnels and the directly-follows graph, read from
+the journey-ordered store."""
 
 
 def build_demo(
@@ -58,3 +72,20 @@ def build_demo(
     project = Project.open(root)
     project.ingest([root / "data" / "events.parquet"])
     return project
+
+
+def compile_kernels(lang: str = "en") -> None:
+    """Compile the fast paths' kernels now and cache them on disk, by running
+    :data:`KERNEL_ANALYSES` once on a few generated customers (in memory).
+
+    The kernels are compiled on their first use on a machine (seconds each) and cached
+    beside the package (or in the user's cache folder); ``kundresa demo`` calls this while it
+    sets up, so the web app's first pages load them instead of compiling them. Where they are
+    cached already this takes about a second.
+    """
+    from kundresa.model.parse import parse_journey
+
+    journey, _ = parse_journey(demo_journey_yaml(lang))
+    with Project.from_events(generate_events(60, seed=1), journey=journey) as project:
+        for name, params in KERNEL_ANALYSES:
+            project.run(name, **params)

@@ -31,7 +31,7 @@ from kundresa.store import layout, resources
 from kundresa.store.identity import materialise_id_map
 from kundresa.store.in_place import own_events
 
-__all__ = ["IdentityError", "IngestError", "IngestReport", "Warehouse"]
+__all__ = ["TAGGED_TABLE", "IdentityError", "IngestError", "IngestReport", "Warehouse"]
 
 SCHEMA_VERSION = "3"
 """Version 2 added identity stitching: ``events.anonymous_id``, ``identity_links``,
@@ -104,6 +104,11 @@ _DDL = (
 )
 
 EVENT_SELECT = 'customer_id, "timestamp", event, channel, value, event_id, session_id, properties'
+
+TAGGED_TABLE = "tagged_events"
+"""The events tagged with one journey's touchpoints and stages, kept in the warehouse
+(:meth:`Warehouse.store_tagged`) so that a fresh process need not tag them again."""
+_TAGGED_KEY = "tagged_events.made_for"
 
 
 class IngestError(InputError):
@@ -470,6 +475,7 @@ class Warehouse:
 
     def __init__(self, path: str | os.PathLike[str] | None, *, read_only: bool = False) -> None:
         self.path = Path(path) if path is not None else None
+        self.read_only = read_only
         # The Parquet file ``events`` reads in place (kundresa.store.in_place), if any.
         self.in_place: str | None = None
         if self.path is not None and not read_only:
@@ -1281,6 +1287,9 @@ class Warehouse:
         con = self.con
         con.execute("BEGIN TRANSACTION")
         try:
+            # The kept tagged events are of the events before this write: dropped with it
+            # (and back if it rolls back), whoever writes; Project.keep_tagged makes them again.
+            _drop_tagged(con)
             yield con
             con.execute("COMMIT")
         except BaseException as exc:
@@ -1313,6 +1322,75 @@ class Warehouse:
                 json.dumps(options),
             ],
         )
+
+    # -- the kept tagged events --------------------------------------------------------------
+
+    def _data_state(self) -> str:
+        """What the kept tagged events must have been made from: the number of events and of
+        id-map rows, and the last ingest (a second guard beside the drop in
+        :meth:`writing_events`, against a writer that does not know the table)."""
+        row = self.con.execute(
+            "SELECT (SELECT count(*) FROM events), (SELECT coalesce(max(id), 0) FROM ingests), "
+            + ("(SELECT count(*) FROM id_map)" if self._identity_tables else "0")
+        ).fetchone()
+        assert row is not None
+        return f"{row[0]}/{row[1]}/{row[2]}"
+
+    def store_tagged(self, sql: str, made_for: str) -> None:
+        """Keep the rows of ``sql`` — the events tagged with a journey's touchpoints — as the
+        table :data:`TAGGED_TABLE`, replacing any, in one transaction.
+
+        Parameters
+        ----------
+        sql
+            A DuckDB query over this warehouse's tables (the tagged events).
+        made_for
+            What the rows depend on besides the events (the journey's tagging rules, as
+            :func:`kundresa.analytics.touchpoints.tagging_fingerprint` gives them):
+            :meth:`stored_tagged` hands the table out only for the same value.
+
+        The table is dropped by every later write of the events (:meth:`writing_events`:
+        ingest, forget, reorganise, a collector load).
+
+        Examples
+        --------
+        >>> wh = Warehouse(None)
+        >>> wh.store_tagged("SELECT 1 AS x", "rules-1")
+        >>> wh.stored_tagged("rules-1"), wh.stored_tagged("rules-2")
+        ('tagged_events', None)
+        >>> with wh.writing_events() as con:
+        ...     _ = con.execute("DELETE FROM events")
+        >>> wh.stored_tagged("rules-1") is None
+        True
+        """
+        con = self.con
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(f"CREATE OR REPLACE TABLE {TAGGED_TABLE} AS {sql}")
+            con.execute(
+                "INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                [_TAGGED_KEY, f"{made_for}@{self._data_state()}"],
+            )
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+
+    def stored_tagged(self, made_for: str) -> str | None:
+        """The name of the kept tagged events (:meth:`store_tagged`) when they were made for
+        ``made_for`` from the events as they are now, else None."""
+        try:
+            row = self.con.execute(
+                "SELECT value FROM meta WHERE key = ? AND EXISTS (SELECT 1 FROM duckdb_tables() "
+                "WHERE table_name = ? AND schema_name = 'main' "
+                "AND database_name = current_database())",
+                [_TAGGED_KEY, TAGGED_TABLE],
+            ).fetchone()
+            if row is None or row[0] != f"{made_for}@{self._data_state()}":
+                return None
+        except duckdb.Error:  # a warehouse of an older version, read-only: no such table
+            return None
+        return TAGGED_TABLE
 
     def layout(self) -> dict[str, Any]:
         """How the events are laid out (:func:`kundresa.store.layout.layout_summary`)."""
@@ -1375,6 +1453,13 @@ class Warehouse:
                 con.unregister("_batch")
             report.rows_read += arrow_batch.num_rows
         return columns
+
+
+def _drop_tagged(con: Any) -> None:
+    """Drop the kept tagged events (:meth:`Warehouse.store_tagged`), in the caller's
+    transaction."""
+    con.execute(f"DROP TABLE IF EXISTS {TAGGED_TABLE}")
+    con.execute("DELETE FROM meta WHERE key = ?", [_TAGGED_KEY])
 
 
 def _changed(row: tuple[Any, ...] | None) -> int:

@@ -167,7 +167,21 @@ class ProjectState:
             report = writer.ingest([path], progress=progress, **options)
             if self.project.has_journey:
                 self._catch_up(writer, self.project.journey)
+                self._keep_tagged(writer, self.project)
         return report.as_dict()
+
+    def _keep_tagged(self, writer: Warehouse, served: Project) -> None:
+        """Tag the uploaded events once and keep them in the warehouse
+        (:meth:`Project.keep_tagged <kundresa.project.Project.keep_tagged>`), so that the
+        pages after an upload read them; if that fails the upload still stands."""
+        import logging
+
+        try:
+            Project(self.root, served.journey, writer, served.engine).keep_tagged()
+        except Exception as exc:
+            logging.getLogger("kundresa").warning(
+                "tagged events not kept (the pages tag them when they need them): %s", exc
+            )
 
     @contextlib.contextmanager
     def writer(self) -> Iterator[Warehouse]:

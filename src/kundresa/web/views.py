@@ -593,11 +593,11 @@ def attribution_view(
     stages."""
     paths = {"conversion": conversion, "level": level, "lookback": lookback}
     try:
-        models = run.rows("attribution_models", **paths)
+        # The page's models only (exact Shapley is on the CLI and in Python: it can take long).
+        models = run.rows("attribution_models", models=list(PAGE_MODELS), **paths)
     except AnalysisError as exc:  # no conversions to attribute: an empty table says so
         run.warnings.append(str(exc))
         models = []
-    # The page's models (exact Shapley is on the CLI and in Python: it can take long).
     keep = (
         "channel",
         *(f"{m}_{k}" for m in PAGE_MODELS for k in ("conversions", "value", "share")),
