@@ -297,3 +297,23 @@ def test_assign_stages_by_hand() -> None:
     # that fits only the nth touchpoint is taken from its second one on (0, then 4); counts
     # start again for each customer.
     assert assign_stages(bounds, code, plain, nth, need, stage_of).tolist() == [3, 3, 1, 0, 4, 3]
+
+
+def test_the_stage_analysis_in_parts_reads_the_store_without_a_span_scan(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rows = [
+        (f"c{i % 9}", 600 * (i * 7 % 50), "vcbx"[i % 4], None, None, f"e{i}") for i in range(120)
+    ]
+    events = Project(None, None, _warehouse([rows[:100], rows[100:]])).events
+    with portable():
+        slow = transition_matrix(events, JOURNEY, ends=True)
+    seen = _store_reads(monkeypatch)
+    spans: list[object] = []
+    real_span = _stage_fast._span
+    monkeypatch.setattr(_stage_fast, "_span", lambda t: spans.append(t) or real_span(t))
+    monkeypatch.setenv("KUNDRESA_FAST_PATH_ROWS", "30")  # four parts, by customer
+    fast = transition_matrix(events, JOURNEY, ends=True)
+    assert seen == [True] * 4
+    assert spans == []  # every part came from the store: the time span was never scanned
+    _same(fast, slow)

@@ -18,6 +18,7 @@ DuckDB groups them per customer.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +35,8 @@ from kundresa.analytics.touchpoints import EVENT_ORDER, kept_tagged, match_expr,
 from kundresa.model.events import CUSTOMER, EVENT, TIMESTAMP
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import ibis.expr.types as ir
 
     from kundresa.model.journey import Journey
@@ -89,7 +92,9 @@ def walk_parts(
         return stage_facts(rows, n_stages, period), rows.customers
     h = events[CUSTOMER].hash()
     part = ((h % parts) + parts) % parts
-    span = _span(events)  # once for all parts: each part's rows fit in the whole span
+    # Scanned once for all parts, and only when a part is grouped (a store read needs none):
+    # each part's rows fit in the whole span.
+    span = functools.cache(lambda: _span(events))
     facts: list[dict[str, np.ndarray]] = []
     names: list[pa.Array] = []
     for p in range(parts):
@@ -142,7 +147,7 @@ def staged_rows(
     journey: Journey,
     *,
     ids: bool = False,
-    span: tuple[int | None, int | None] | None = None,
+    span: Callable[[], tuple[int | None, int | None]] | None = None,
 ) -> StagedRows:
     """The staged events of ``events`` (touchpoints tagged on the whole history), in each
     customer's event order (time; ties by event name, then event id).
@@ -157,9 +162,9 @@ def staged_rows(
     gives each event its stage as :func:`~kundresa.analytics.touchpoints.tag_events` does. When
     a customer has events that fit different touchpoints at one instant, only the full tie rule
     can order them: the rows are then read again in DuckDB's ``ORDER BY`` customer and event
-    order. ``ids`` also returns the customer ids. ``span``: the first and last event's microseconds
-    since 1970 of ``events``, or of a table they are part of (:func:`_span`), when the caller
-    knows them (one scan fewer).
+    order. ``ids`` also returns the customer ids. ``span``: a function giving the first and last
+    event's microseconds since 1970 of ``events``, or of a table they are part of
+    (:func:`_span`), called only when the rows are grouped (the caller's scan is shared).
 
     When the memo in use already keeps the tagged events
     (:func:`~kundresa.analytics.touchpoints.kept_tagged`), their stages are read from it
@@ -181,7 +186,7 @@ def staged_rows(
         return stored
     t = t.select(CUSTOMER, *EVENT_ORDER, _us=epoch_us(t[TIMESTAMP]), _c=code)
     # The time span of all events (one column scanned), so that packed rows cannot overflow.
-    lo, hi = span if span is not None else _span(events)
+    lo, hi = span() if span is not None else _span(events)
     if lo is None or hi is None:
         nothing = np.zeros(0, np.int64)
         return StagedRows(np.zeros(1, np.int64), nothing, nothing, _no_ids(ids))
