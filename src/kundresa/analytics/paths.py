@@ -199,12 +199,12 @@ def _sequences(events: ir.Table, *, steps: int, **options: Any) -> ir.Table:
         _check_steps(steps)
         options = {k: v for k, v in options.items() if k not in ("start", "end")}
         t = _nodes(events, points=[], **options)
-        cols = {f"_s{k}": t.node.max(where=t._pos == k) for k in range(steps)}
-        per = t.group_by([CUSTOMER, "_seq"]).aggregate(_more=(t._pos >= steps).any(), **cols)
-        return keep(per)
-    kept = _anchored(events, steps=steps, **options)
-    cols = {f"_s{k}": kept.node.max(where=kept._k == k) for k in range(steps)}
-    per = kept.group_by([CUSTOMER, "_seq"]).aggregate(_more=kept._more.max(), **cols)
+        pos, more = t._pos, (t._pos >= steps).any()
+    else:
+        t = _anchored(events, steps=steps, **options)
+        pos, more = t._k, t._more.max()
+    cols = {f"_s{k}": t.node.max(where=pos == k) for k in range(steps)}
+    per = t.group_by([CUSTOMER, "_seq"]).aggregate(_more=more, **cols)
     return keep(per)
 
 
