@@ -52,7 +52,7 @@ typecheck: setup-test
 	.venv/bin/mypy
 
 pytest: setup-test
-	.venv/bin/pytest -p no:cacheprovider
+	.venv/bin/pytest -p no:cacheprovider -n 2 --dist loadfile
 
 test: lint typecheck pytest
 

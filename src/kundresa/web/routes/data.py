@@ -135,11 +135,15 @@ def router(site: Site, job_manager: jobs.JobManager, *, limit: int) -> APIRouter
         request: Request, job: Annotated[str | None, Query(max_length=64)] = None
     ) -> HTMLResponse:
         found = job_manager.get(job) if job else None
-        report = found.result if found is not None and found.state == "done" else None
-        problem = found.error if found is not None and found.over and not report else None
-        mapping = pending.get(found.id) if found is not None and found.state == "failed" else None
+        # One snapshot of the job for the whole page: it may end while the page waits for
+        # the project's lock, and a page must not show it running and finished at once.
+        seen = found.as_dict() if found is not None else {}
+        now = seen.get("state")
+        report = seen["result"] if now == "done" else None
+        problem = seen["error"] if now in ("done", "failed", "cancelled") and not report else None
+        mapping = pending.get(seen["id"]) if now == "failed" else None
         ctx = context(report=report, problem=problem, mapping=mapping)
-        ctx["job"] = found.as_dict() if found is not None else None
+        ctx["job"] = seen or None
         return site.page(request, "data.html", ctx, title="data")
 
     async def spool(file: UploadFile) -> tuple[Path, str]:
