@@ -1,9 +1,10 @@
 """The loader: moves the collector's logged batches into the warehouse, exactly once.
 
-Each **load cycle** reads the records logged after the warehouse's *loaded position*, maps
-them to canonical columns and loads them with :meth:`Warehouse.ingest_batches
-<kundresa.store.warehouse.Warehouse.ingest_batches>` — one transaction, one row of the
-``ingests`` table with ``sources = ['collector']``. In that same transaction it writes the new
+Each **load cycle** reads the records logged after the warehouse's *loaded position* (rows
+mapped and checked when they arrived) and loads them with :meth:`Warehouse.ingest_checked
+<kundresa.store.warehouse.Warehouse.ingest_checked>` — the collector's lean insert path, with
+the result of the generic one — in one transaction, as one row of the ``ingests`` table with
+``sources = ['collector']``. In that same transaction it writes the new
 position to the warehouse's ``meta`` table (key ``collector_log``: the log's id and the
 position), so a crash either keeps both the events and the position or neither; after a
 restart the next cycle starts from the position the warehouse holds, and nothing is loaded
@@ -186,7 +187,7 @@ class Loader:
                     if self.after_load is not None:
                         self.after_load(con)
 
-                report = writer.ingest_batches(
+                report = writer.ingest_checked(
                     SOURCE, self._batches(records), before_commit=before_commit
                 )
             self.position = new_position
