@@ -533,6 +533,32 @@ class Warehouse:
     def close(self) -> None:
         self.con.close()
 
+    def reader(self) -> Warehouse:
+        """A read-only handle on this warehouse, for another thread: a new DuckDB connection
+        to the same database (``cursor()``: it sees what this one has committed). A process
+        that writes a warehouse file cannot also open it read-only; the web app reads
+        through this while the collector's loader keeps the write connection open.
+        :attr:`read_only` is true, so nothing of the project writes through it; closing it
+        leaves this one open.
+
+        Examples
+        --------
+        >>> wh = Warehouse(None)
+        >>> view = wh.reader()
+        >>> view.read_only, view.event_count()
+        (True, 0)
+        >>> view.close(); wh.event_count()
+        0
+        """
+        view = Warehouse.__new__(Warehouse)
+        view.path = self.path
+        view.read_only = True
+        view.in_place = self.in_place
+        view.con = self.con.cursor()
+        view.con.execute("SET TimeZone = 'UTC'")
+        view._identity_tables = self._identity_tables
+        return view
+
     # -- reading -----------------------------------------------------------------------------
 
     def event_count(self) -> int:
