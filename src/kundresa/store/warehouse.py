@@ -875,10 +875,10 @@ class Warehouse:
                 for batch in batches:
                     batch = assign_channels(batch)
                     self._reject(source, batch, report)
+                    names = list(batch.columns)
+                    columns.update(dict.fromkeys(names))  # as the generic path's staging table
                     if len(batch.lines) == 0:
                         continue
-                    names = list(batch.columns)
-                    columns.update(dict.fromkeys(names))
                     cmap = _column_map(names, source, None, None, None, None)
                     sql = _parse_sql("_batch", cmap, names, raw=False)
                     table = batch.table()
