@@ -10,7 +10,9 @@ thread, DuckDB's workers included) spent inside it, without a profiler (cProfile
 Python-level costs several times over the DuckDB calls and misleads here).
 
 Phases: opening the write and read-only connections, the ingest's parse-and-check SQL
-(``Warehouse._stage``), the identity links and id map, the journey-ordered store's
+(``Warehouse._stage``: the generic path's staging; the collector's lean path,
+``Warehouse.ingest_checked``, has none, and its parsing SQL counts as "other"), the identity
+links and id map, the journey-ordered store's
 bookkeeping (``layout``), the live customer state (``catch_up``), closing the write
 connection (DuckDB checkpoints then), and turning logged rows into columns (Python). The
 rest of the cycle (the insert with its anti-join on stored keys, the ingest log row, the
@@ -20,6 +22,9 @@ Usage::
 
     python bench/collector_loader_phases.py                 # 3 cycles of 5,000 events
     python bench/collector_loader_phases.py --requests 200  # cycles of 20,000 events
+
+Each cycle waits for its posts, so the loader's write connection, kept at most 5 s
+(:mod:`kundresa.live.loader`), is usually let go between cycles here, unlike in a burst.
 
 Prints only (writes nothing); note the machine's load average beside the figures.
 """

@@ -308,24 +308,33 @@ class Collector:
         Called after each committed load with its report.
     interval
         Seconds between load cycles.
+    release
+        Closes a write connection ``open_writer(keep=True)`` kept open: the loader then
+        keeps it across the cycles of a burst (:mod:`kundresa.live.loader`).
     """
 
     def __init__(
         self,
         write_key: str,
         log_dir: str | Path,
-        open_writer: Callable[[], contextlib.AbstractContextManager[Warehouse]],
+        open_writer: Callable[..., contextlib.AbstractContextManager[Warehouse]],
         *,
         after_load: AfterLoad | None = None,
         loaded: Callable[[IngestReport], None] | None = None,
         interval: float = 0.5,
+        release: Callable[[], None] | None = None,
     ) -> None:
         if not write_key:
             raise ValueError("the write key is empty")
         self.write_key = write_key
         self.log = WriteAheadLog(log_dir)
         self.loader = Loader(
-            self.log, open_writer, after_load=after_load, loaded=loaded, interval=interval
+            self.log,
+            open_writer,
+            after_load=after_load,
+            loaded=loaded,
+            interval=interval,
+            release=release,
         )
         self.loader.start()
 

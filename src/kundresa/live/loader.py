@@ -1,19 +1,27 @@
 """The loader: moves the collector's logged batches into the warehouse, exactly once.
 
-Each **load cycle** reads the records logged after the warehouse's *loaded position*, maps
-them to canonical columns and loads them with :meth:`Warehouse.ingest_batches
-<kundresa.store.warehouse.Warehouse.ingest_batches>` — one transaction, one row of the
-``ingests`` table with ``sources = ['collector']``. In that same transaction it writes the new
+Each **load cycle** reads the records logged after the warehouse's *loaded position* (rows
+mapped and checked when they arrived) and loads them with :meth:`Warehouse.ingest_checked
+<kundresa.store.warehouse.Warehouse.ingest_checked>` — the collector's lean insert path, with
+the result of the generic one — in one transaction, as one row of the ``ingests`` table with
+``sources = ['collector']``. In that same transaction it writes the new
 position to the warehouse's ``meta`` table (key ``collector_log``: the log's id and the
 position), so a crash either keeps both the events and the position or neither; after a
 restart the next cycle starts from the position the warehouse holds, and nothing is loaded
 twice. ``messageId`` (the events' ``event_id``) deduplicates as well, against everything the
 warehouse already holds.
 
-DuckDB lets one process write a warehouse file. The loader takes the write lock only for a
-cycle (``open_writer``) and at most every ``interval`` seconds, so other processes can read
-the warehouse between cycles (``kundresa stages`` while the server collects); a cycle that
-cannot get the lock is tried again at the next one, and the batches wait in the log.
+DuckDB lets one process write a warehouse file. The loader takes the write lock for its
+cycles (``open_writer``), at most every ``interval`` seconds; a cycle that cannot get the lock
+is tried again at the next one, and the batches wait in the log. Given ``release``, the loader
+**keeps the write connection open** across the cycles of a burst — each cycle still commits
+(DuckDB writes and syncs its write-ahead log), but the connection is not closed, so DuckDB
+does not checkpoint and nothing is opened again every cycle — and lets go of it (``release``:
+DuckDB checkpoints, the file can be opened by other processes again) when a cycle finds
+nothing new to load, or once it has kept it for ``hold`` seconds, and then waits a whole
+``interval`` before the next cycle, so other processes (``kundresa stages`` while the server
+collects) get the file between bursts and at least every ``hold`` seconds during one.
+Without ``release`` every cycle opens and closes the write connection.
 
 ``after_load(con)`` — for the live customer state — is called with the open write connection
 **inside the load's transaction**, after the events, identity links and the log position are
@@ -54,6 +62,8 @@ SOURCE = "collector"
 POSITION_KEY = "collector_log"
 """Key of the ``meta`` row holding ``{"log": LOG_ID, "position": N}``."""
 DEFAULT_INTERVAL = 0.5
+HOLD_SECONDS = 5.0
+"""Longest time the loader keeps the write connection open across cycles (module docstring)."""
 MAX_CYCLE_BYTES = 16 * 1024 * 1024
 """Most log bytes one cycle loads (a backlog is loaded in several cycles, so pages and
 uploads never wait long for the lock)."""
@@ -132,22 +142,36 @@ class Loader:
         Called after each committed load with its report (e.g. to drop cached results).
     interval
         Seconds between cycles of :meth:`start`'s thread.
+    release
+        Closes a write connection that ``open_writer(keep=True)`` kept open; given it, the
+        loader calls ``open_writer(keep=...)`` and keeps the connection across the cycles
+        of a burst (module docstring). Without it, ``open_writer()`` each cycle.
+    hold
+        Seconds the loader keeps the write connection at most (with ``release``).
     """
 
     def __init__(
         self,
         log: WriteAheadLog,
-        open_writer: Callable[[], contextlib.AbstractContextManager[Warehouse]],
+        open_writer: Callable[..., contextlib.AbstractContextManager[Warehouse]],
         *,
         after_load: AfterLoad | None = None,
         loaded: Callable[[IngestReport], None] | None = None,
         interval: float = DEFAULT_INTERVAL,
+        release: Callable[[], None] | None = None,
+        hold: float = HOLD_SECONDS,
     ) -> None:
         self.log = log
         self.open_writer = open_writer
         self.after_load = after_load
         self.loaded = loaded
         self.interval = interval
+        self.release = release
+        self.hold = hold
+        # When the write connection kept open was opened (None: none is kept), and whether
+        # the last cycle let go of it (the next then waits a whole interval).
+        self._held_since: float | None = None
+        self._released = False
         self.position: int | None = None
         """The loaded position, once a cycle has read it from the warehouse."""
         self.last_error: str | None = None
@@ -166,7 +190,7 @@ class Loader:
             if self.position is not None and self.log.end <= self.position:
                 return None
             end = self.log.end
-            with self.open_writer() as writer:
+            with self._writer() as writer:
                 position = loaded_position(writer.con, self.log.log_id)
                 records = []
                 size = 0
@@ -186,7 +210,7 @@ class Loader:
                     if self.after_load is not None:
                         self.after_load(con)
 
-                report = writer.ingest_batches(
+                report = writer.ingest_checked(
                     SOURCE, self._batches(records), before_commit=before_commit
                 )
             self.position = new_position
@@ -194,6 +218,39 @@ class Loader:
         if self.loaded is not None:
             self.loaded(report)
         return report
+
+    @contextlib.contextmanager
+    def _writer(self) -> Iterator[Warehouse]:
+        """``open_writer()``, or with ``release`` ``open_writer(keep=...)``: kept unless it
+        has been kept for ``hold`` seconds (a failed cycle lets go of it as well)."""
+        if self.release is None:
+            with self.open_writer() as writer:
+                yield writer
+            return
+        now = time.monotonic()
+        if self._held_since is None:
+            self._held_since = now
+        keep = now - self._held_since < self.hold
+        try:
+            with self.open_writer(keep=keep) as writer:
+                yield writer
+        except BaseException:
+            self._let_go()
+            raise
+        if not keep:
+            self._let_go()
+
+    def _let_go(self) -> None:
+        """The write connection is closed now (by ``release`` or by the last cycle)."""
+        self._held_since = None
+        self._released = True
+
+    def release_writer(self) -> None:
+        """Let go of a write connection kept open (``release``), if one is."""
+        with self._cycle:
+            if self.release is not None and self._held_since is not None:
+                self.release()
+                self._let_go()
 
     @staticmethod
     def _batches(records: list[LogRecord]) -> Iterator[Any]:
@@ -231,20 +288,27 @@ class Loader:
                 break
             self._wake.clear()
             started = time.monotonic()
-            self._cycle_safely()
-            # At most one cycle per interval: each takes the warehouse's write lock.
-            rest = self.interval - (time.monotonic() - started)
+            if self._cycle_safely() is None:
+                # Nothing new: other processes may have the warehouse until the next batch.
+                self.release_writer()
+            # At most one cycle per interval: each takes the warehouse's write lock; after
+            # letting go of it, a whole interval for other processes to open the file.
+            rest = self.interval - (0 if self._released else time.monotonic() - started)
+            self._released = False
             if rest > 0:
                 self._stop.wait(rest)
 
-    def _cycle_safely(self) -> None:
+    def _cycle_safely(self) -> IngestReport | None:
+        """:meth:`load_once`, its error reported (once) instead of raised."""
         try:
-            self.load_once()
+            report = self.load_once()
             self.last_error = None
+            return report
         except IngestError as exc:  # e.g. another process holds the warehouse: try again
             self._report(str(exc))
         except Exception as exc:  # after_load failed, a disk error: the batches stay logged
             self._report(f"{type(exc).__name__}: {exc}")
+        return None
 
     def _report(self, message: str) -> None:
         if message != self.last_error:
@@ -260,3 +324,4 @@ class Loader:
             self._thread.join()
             self._thread = None
         self._cycle_safely()
+        self.release_writer()

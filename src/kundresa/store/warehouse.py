@@ -103,6 +103,16 @@ _DDL = (
     *layout.DDL,
 )
 
+_PARSED_DDL = (
+    "CREATE OR REPLACE TEMP TABLE _parsed (_source VARCHAR, _line BIGINT, "
+    'customer_id VARCHAR, "timestamp" TIMESTAMP, event VARCHAR, channel VARCHAR, '
+    "value DOUBLE, event_id VARCHAR, session_id VARCHAR, "
+    "properties MAP(VARCHAR, VARCHAR), _reason VARCHAR, _key UHUGEINT, "
+    "_raw VARCHAR, anonymous_id VARCHAR, _kind VARCHAR)"
+)
+"""An ingest's rows, parsed: canonical columns, the quarantine reason (null for a good row),
+the deduplication key and the raw record (for the quarantine)."""
+
 EVENT_SELECT = 'customer_id, "timestamp", event, channel, value, event_id, session_id, properties'
 
 TAGGED_TABLE = "tagged_events"
@@ -316,6 +326,12 @@ _KEY_SQL = """CASE WHEN event_id IS NOT NULL THEN md5_number('id' || chr(31) || 
         END"""
 
 
+def _raw_sql(columns: Sequence[str], prefix: str = "") -> str:
+    """SQL for a staged row as the JSON object the quarantine keeps (``record``);
+    ``prefix`` qualifies the columns (``b.``)."""
+    return "json_object(" + ", ".join(f"{_lit(c)}, {prefix}{_q(c)}" for c in columns) + ")"
+
+
 def _parse_sql(
     stage: str,
     cmap: ColumnMap,
@@ -324,12 +340,15 @@ def _parse_sql(
     decimal: str = ".",
     date_format: str | None = None,
     slash_order: str | None = None,
+    raw: bool = True,
 ) -> str:
     """SQL that parses one staged file into canonical columns plus a quarantine reason.
 
     ``decimal`` is the value column's decimal mark; ``date_format`` a strptime pattern or
     ``dmy``/``mdy`` (README, "Files as people save them"); ``slash_order`` the order of
-    slashed dates told from the file (:func:`slash_order`).
+    slashed dates told from the file (:func:`slash_order`). Without ``raw`` the raw record
+    (``_raw``, for the quarantine) is left null, to be filled for the bad rows only
+    (:func:`_raw_sql`).
     """
 
     def opt(col: str | None) -> str:
@@ -361,7 +380,7 @@ def _parse_sql(
             f"WHEN _pj IS NOT NULL AND properties IS NULL THEN "
             f"{_lit(f'column {cmap.properties_json!r} is not a JSON object')}"
         )
-    raw = "json_object(" + ", ".join(f"{_lit(c)}, {_q(c)}" for c in columns) + ")"
+    raw_record = _raw_sql(columns) if raw else "NULL::VARCHAR"
     customer_src = " or ".join(repr(c) for c in (*cmap.customer, *cmap.anonymous))
     ts_src = repr(cmap.timestamp)
     value_check = (
@@ -414,7 +433,7 @@ def _parse_sql(
             {opt(cmap.session_id)} AS session_id,
             {properties} AS properties,
             {opt(cmap.properties_json)} AS _pj,
-            {raw} AS _raw
+            {raw_record} AS _raw
         FROM {stage}
     ), s AS (
         SELECT *,
@@ -513,6 +532,32 @@ class Warehouse:
 
     def close(self) -> None:
         self.con.close()
+
+    def reader(self) -> Warehouse:
+        """A read-only handle on this warehouse, for another thread: a new DuckDB connection
+        to the same database (``cursor()``: it sees what this one has committed). A process
+        that writes a warehouse file cannot also open it read-only; the web app reads
+        through this while the collector's loader keeps the write connection open.
+        :attr:`read_only` is true, so nothing of the project writes through it; closing it
+        leaves this one open.
+
+        Examples
+        --------
+        >>> wh = Warehouse(None)
+        >>> view = wh.reader()
+        >>> view.read_only, view.event_count()
+        (True, 0)
+        >>> view.close(); wh.event_count()
+        0
+        """
+        view = Warehouse.__new__(Warehouse)
+        view.path = self.path
+        view.read_only = True
+        view.in_place = self.in_place
+        view.con = self.con.cursor()
+        view.con.execute("SET TimeZone = 'UTC'")
+        view._identity_tables = self._identity_tables
+        return view
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -792,6 +837,87 @@ class Warehouse:
             before_commit=before_commit,
         )
 
+    def ingest_checked(
+        self,
+        source: str,
+        batches: Iterable[RawBatch],
+        *,
+        before_commit: Callable[[duckdb.DuckDBPyConnection, IngestReport], None] | None = None,
+    ) -> IngestReport:
+        """:meth:`ingest_batches` for rows mapped and checked when they arrived — the live
+        collector's (:func:`kundresa.live.collector.check_message`) — with the same result,
+        in less work.
+
+        Each batch is parsed where it is (an Arrow table) instead of being copied into a text
+        staging table first, nothing is sniffed (a checked row's number is read with a
+        decimal point, and its time is ISO 8601 or an epoch, never a slashed date), and the
+        raw record is built only for the rows that go to quarantine. The rest is
+        :meth:`ingest_batches`' own code: the same parsing SQL, quarantine, deduplication
+        key and anti-join, store order, identities and ingest log row, in one transaction
+        (:meth:`writing_events`); ``before_commit`` as there.
+
+        For rows that do not meet those conditions (a value with a decimal comma, a date
+        with slashes) the result can differ from :meth:`ingest_batches`, which tells the
+        decimal mark and the order of slashed dates from the values.
+
+        Raises
+        ------
+        IngestError
+            When DuckDB fails; the warehouse is unchanged.
+        """
+        started = datetime.now(UTC).replace(tzinfo=None)
+        report = IngestReport(0, [source])
+        columns: dict[str, None] = {}
+        try:
+            with self.writing_events() as con:
+                report.ingest_id = self.next_ingest_id()
+                con.execute(_PARSED_DDL)
+                for batch in batches:
+                    batch = assign_channels(batch)
+                    self._reject(source, batch, report)
+                    names = list(batch.columns)
+                    columns.update(dict.fromkeys(names))  # as the generic path's staging table
+                    if len(batch.lines) == 0:
+                        continue
+                    cmap = _column_map(names, source, None, None, None, None)
+                    sql = _parse_sql("_batch", cmap, names, raw=False)
+                    table = batch.table()
+                    con.register("_batch", table)
+                    try:
+                        con.execute(f"INSERT INTO _parsed SELECT {_lit(source)}, * FROM ({sql})")
+                        # The raw records of the bad rows only (rare: the rows were checked).
+                        con.execute(
+                            f"UPDATE _parsed p SET _raw = {_raw_sql(names, 'b.')} FROM _batch b "
+                            "WHERE p._reason IS NOT NULL AND p._raw IS NULL AND p._line = b._line"
+                        )
+                    finally:
+                        con.unregister("_batch")
+                    report.rows_read += table.num_rows
+                if columns:
+                    cmap = _column_map(list(columns), source, None, None, None, None)
+                    report.columns[source] = cmap.describe()
+                self._store_parsed(
+                    report,
+                    started,
+                    {
+                        "customer_col": None,
+                        "time_col": None,
+                        "event_col": None,
+                        "value_col": None,
+                        "tz": None,
+                        "formats": {},
+                        "columns": report.columns,
+                        "recognised": report.recognised,
+                    },
+                    before_commit,
+                )
+        except BaseException as exc:
+            self.con.execute("SET preserve_insertion_order = false")
+            if isinstance(exc, duckdb.Error):
+                raise IngestError(f"ingest failed, warehouse unchanged: {exc}") from exc
+            raise
+        return report
+
     def _ingest(
         self,
         sources: list[tuple[str, Any]],
@@ -815,13 +941,7 @@ class Warehouse:
             with self.writing_events() as con:
                 report.ingest_id = self.next_ingest_id()
                 con.execute(f"SET TimeZone = {_lit(tz or 'UTC')}")
-                con.execute(
-                    "CREATE OR REPLACE TEMP TABLE _parsed (_source VARCHAR, _line BIGINT, "
-                    'customer_id VARCHAR, "timestamp" TIMESTAMP, event VARCHAR, channel VARCHAR, '
-                    "value DOUBLE, event_id VARCHAR, session_id VARCHAR, "
-                    "properties MAP(VARCHAR, VARCHAR), _reason VARCHAR, _key UHUGEINT, "
-                    "_raw VARCHAR, anonymous_id VARCHAR, _kind VARCHAR)"
-                )
+                con.execute(_PARSED_DDL)
                 for index, (source, batches) in enumerate(sources):
                     stage = f"_stage_{index}"
                     columns = self._stage(stage, source, batches, report)
@@ -848,69 +968,7 @@ class Warehouse:
                     )
                     con.execute(f"INSERT INTO _parsed SELECT {_lit(source)}, * FROM ({sql})")
                     con.execute(f"DROP TABLE {stage}")
-                # A bad row already quarantined by an earlier ingest of the same file is not
-                # stored again: loading a file twice adds nothing anywhere.
-                con.execute(
-                    "INSERT INTO quarantine SELECT ?, p._source, p._line, p._reason, p._raw "
-                    "FROM _parsed p WHERE p._reason IS NOT NULL AND NOT EXISTS ("
-                    "SELECT 1 FROM quarantine q WHERE q.source = p._source AND q.line = p._line "
-                    "AND q.record = p._raw AND q.ingest <> ?)",
-                    [report.ingest_id, report.ingest_id],
-                )
-                valid = con.execute(
-                    "SELECT count(*) FROM _parsed "
-                    "WHERE _reason IS NULL AND _kind IS DISTINCT FROM 'identify'"
-                ).fetchone()
-                assert valid is not None
-                # One row per key: the first occurrence in this ingest, and only if the
-                # warehouse does not hold that key already; coded, appended in the store order
-                # (the tail of the journey-ordered store, see kundresa.store.layout).
-                con.execute(
-                    "CREATE OR REPLACE TEMP TABLE _new AS SELECT p.* FROM ("
-                    "SELECT * FROM _parsed WHERE _reason IS NULL AND _kind IS DISTINCT FROM "
-                    "'identify' QUALIFY row_number() OVER (PARTITION BY _key ORDER BY _source, "
-                    "_line) = 1) p ANTI JOIN events e ON p._key = e._key"
-                )
-                layout.assign_codes(con, "_new")
-                con.execute("SET preserve_insertion_order = true")
-                con.execute(
-                    f"""
-                    INSERT INTO events ({EVENT_SELECT}, _key, _ingest, anonymous_id, _c, _e)
-                    SELECT {EVENT_SELECT}, _key, ?, anonymous_id, _c, _e FROM (
-                        SELECT p.*, c.code AS _c, v.code AS _e FROM _new p
-                        JOIN customer_codes c ON c.customer_id = p.customer_id
-                        JOIN event_codes v ON v.event = p.event
-                    )
-                    ORDER BY {layout.STORE_ORDER}
-                    """,
-                    [report.ingest_id],
-                )
-                con.execute("SET preserve_insertion_order = false")
-                con.execute("DROP TABLE _new")
-                self._store_identities(report)
-                loaded = con.execute(
-                    "SELECT count(*) FROM events WHERE _ingest = ?", [report.ingest_id]
-                ).fetchone()
-                assert loaded is not None
-                report.loaded = int(loaded[0])
-                report.duplicates = int(valid[0]) - report.loaded
-                for reason, n in con.execute(
-                    "SELECT _reason, count(*) FROM _parsed WHERE _reason IS NOT NULL "
-                    "GROUP BY 1 ORDER BY 2 DESC, 1"
-                ).fetchall():
-                    report.reasons[_reason_kind(reason)] = (
-                        report.reasons.get(_reason_kind(reason), 0) + n
-                    )
-                q = con.execute(
-                    "SELECT count(*) FROM quarantine WHERE ingest = ?", [report.ingest_id]
-                ).fetchone()
-                bad = con.execute(
-                    "SELECT count(*) FROM _parsed WHERE _reason IS NOT NULL"
-                ).fetchone()
-                assert q is not None and bad is not None
-                report.quarantined = int(bad[0]) + report.rejected
-                report.already_quarantined = report.quarantined - int(q[0])
-                self.log_ingest(
+                self._store_parsed(
                     report,
                     started,
                     {
@@ -926,12 +984,8 @@ class Warehouse:
                         "columns": report.columns,
                         "recognised": report.recognised,
                     },
+                    before_commit,
                 )
-                con.execute("DROP TABLE _parsed")
-                con.execute("SET TimeZone = 'UTC'")
-                layout.settle(con, report.ingest_id)
-                if before_commit is not None:
-                    before_commit(con, report)
         except BaseException as exc:
             # Interrupts included: nothing of a half-done ingest may stay behind (rolled back).
             self.con.execute("SET TimeZone = 'UTC'")
@@ -942,6 +996,82 @@ class Warehouse:
                 raise IngestError(f"ingest failed, warehouse unchanged: {exc}") from exc
             raise
         return report
+
+    def _store_parsed(
+        self,
+        report: IngestReport,
+        started: datetime,
+        options: dict[str, Any],
+        before_commit: Callable[[Any, IngestReport], None] | None,
+    ) -> None:
+        """Store the rows of ``_parsed`` (inside the ingest's transaction): bad rows to
+        quarantine, new events in the store order, identities, the ingest log row with
+        ``options``; then the store's layout and ``before_commit``."""
+        con = self.con
+        # A bad row already quarantined by an earlier ingest of the same file is not
+        # stored again: loading a file twice adds nothing anywhere.
+        con.execute(
+            "INSERT INTO quarantine SELECT ?, p._source, p._line, p._reason, p._raw "
+            "FROM _parsed p WHERE p._reason IS NOT NULL AND NOT EXISTS ("
+            "SELECT 1 FROM quarantine q WHERE q.source = p._source AND q.line = p._line "
+            "AND q.record = p._raw AND q.ingest <> ?)",
+            [report.ingest_id, report.ingest_id],
+        )
+        valid = con.execute(
+            "SELECT count(*) FROM _parsed "
+            "WHERE _reason IS NULL AND _kind IS DISTINCT FROM 'identify'"
+        ).fetchone()
+        assert valid is not None
+        # One row per key: the first occurrence in this ingest, and only if the
+        # warehouse does not hold that key already; coded, appended in the store order
+        # (the tail of the journey-ordered store, see kundresa.store.layout).
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _new AS SELECT p.* FROM ("
+            "SELECT * FROM _parsed WHERE _reason IS NULL AND _kind IS DISTINCT FROM "
+            "'identify' QUALIFY row_number() OVER (PARTITION BY _key ORDER BY _source, "
+            "_line) = 1) p ANTI JOIN events e ON p._key = e._key"
+        )
+        layout.assign_codes(con, "_new")
+        con.execute("SET preserve_insertion_order = true")
+        con.execute(
+            f"""
+            INSERT INTO events ({EVENT_SELECT}, _key, _ingest, anonymous_id, _c, _e)
+            SELECT {EVENT_SELECT}, _key, ?, anonymous_id, _c, _e FROM (
+                SELECT p.*, c.code AS _c, v.code AS _e FROM _new p
+                JOIN customer_codes c ON c.customer_id = p.customer_id
+                JOIN event_codes v ON v.event = p.event
+            )
+            ORDER BY {layout.STORE_ORDER}
+            """,
+            [report.ingest_id],
+        )
+        con.execute("SET preserve_insertion_order = false")
+        con.execute("DROP TABLE _new")
+        self._store_identities(report)
+        loaded = con.execute(
+            "SELECT count(*) FROM events WHERE _ingest = ?", [report.ingest_id]
+        ).fetchone()
+        assert loaded is not None
+        report.loaded = int(loaded[0])
+        report.duplicates = int(valid[0]) - report.loaded
+        for reason, n in con.execute(
+            "SELECT _reason, count(*) FROM _parsed WHERE _reason IS NOT NULL "
+            "GROUP BY 1 ORDER BY 2 DESC, 1"
+        ).fetchall():
+            report.reasons[_reason_kind(reason)] = report.reasons.get(_reason_kind(reason), 0) + n
+        q = con.execute(
+            "SELECT count(*) FROM quarantine WHERE ingest = ?", [report.ingest_id]
+        ).fetchone()
+        bad = con.execute("SELECT count(*) FROM _parsed WHERE _reason IS NOT NULL").fetchone()
+        assert q is not None and bad is not None
+        report.quarantined = int(bad[0]) + report.rejected
+        report.already_quarantined = report.quarantined - int(q[0])
+        self.log_ingest(report, started, options)
+        con.execute("DROP TABLE _parsed")
+        con.execute("SET TimeZone = 'UTC'")
+        layout.settle(con, report.ingest_id)
+        if before_commit is not None:
+            before_commit(con, report)
 
     def _store_identities(self, report: IngestReport) -> None:
         """Links, traits and the id map from this ingest's valid rows (in its transaction)."""
@@ -1412,26 +1542,32 @@ class Warehouse:
             layout.reorganise(con)
         return self.layout()
 
+    def _reject(self, source: str, batch: RawBatch, report: IngestReport) -> None:
+        """Quarantine the records a batch's reader or source rejected (unless an earlier
+        ingest holds the same record at the same line already) and count them."""
+        if not batch.rejected:
+            return
+        self.con.executemany(
+            "INSERT INTO quarantine SELECT ?, ?, ?, ?, ? WHERE NOT EXISTS ("
+            "SELECT 1 FROM quarantine WHERE source = ? AND line = ? AND record = ?)",
+            [
+                [report.ingest_id, source, r.line, r.reason, rec, source, r.line, rec]
+                for r in batch.rejected
+                for rec in [json.dumps({"text": r.text})]
+            ],
+        )
+        report.rows_read += len(batch.rejected)
+        report.rejected += len(batch.rejected)
+        for r in batch.rejected:
+            kind = _reason_kind(r.reason)
+            report.reasons[kind] = report.reasons.get(kind, 0) + 1
+
     def _stage(self, stage: str, source: str, batches: Any, report: IngestReport) -> list[str]:
         """Stream a file's batches into a text-only staging table; return its columns."""
         con = self.con
         columns: list[str] = []
         for batch in batches:
-            if batch.rejected:
-                con.executemany(
-                    "INSERT INTO quarantine SELECT ?, ?, ?, ?, ? WHERE NOT EXISTS ("
-                    "SELECT 1 FROM quarantine WHERE source = ? AND line = ? AND record = ?)",
-                    [
-                        [report.ingest_id, source, r.line, r.reason, rec, source, r.line, rec]
-                        for r in batch.rejected
-                        for rec in [json.dumps({"text": r.text})]
-                    ],
-                )
-                report.rows_read += len(batch.rejected)
-                report.rejected += len(batch.rejected)
-                for r in batch.rejected:
-                    kind = _reason_kind(r.reason)
-                    report.reasons[kind] = report.reasons.get(kind, 0) + 1
+            self._reject(source, batch, report)
             names = list(batch.columns)
             if not columns:
                 columns = names

@@ -170,6 +170,7 @@ def create_app(
             state.root / STORE_DIR / LOG_DIR,
             state.writer,
             after_load=after_load,
+            release=state.release,
         )
         state.closers.append(collector.close)
         app.state.collector = collector

@@ -3,7 +3,11 @@
 DuckDB lets several processes read a warehouse file at once, or one process write it. The
 server keeps a single read-only :class:`~kundresa.project.Project`, so `kundresa stages` and
 other commands keep working on the same project while it serves; an upload closes it, opens
-the warehouse for writing just for the ingest, and opens it read-only again. A connection is
+the warehouse for writing just for the ingest, and opens it read-only again. The collector's
+loader may keep the write connection open across the load cycles of a burst
+(:meth:`ProjectState.writer` with ``keep``); meanwhile the project reads through it
+(:meth:`Warehouse.reader <kundresa.store.warehouse.Warehouse.reader>`), and
+:meth:`ProjectState.release` lets go of it. A connection is
 not safe to use from two threads at once, so every query runs under one lock (pages wait for
 an upload, and see the new events at once). Results of analyses are cached by the project's
 *version* — a counter bumped on every ingest and journey save plus the journey file's
@@ -52,6 +56,8 @@ class ProjectState:
         self.project = self._open()
         #: Called by :meth:`close` before the warehouse is closed (last one first).
         self.closers: list[Callable[[], None]] = []
+        # The write connection kept open by writer(keep=True), if any.
+        self._kept: Warehouse | None = None
 
     def _open(self) -> Project:
         return Project.open(self.root, read_only=True)
@@ -63,6 +69,9 @@ class ProjectState:
         self.closers.clear()
         with self.lock:
             self.project.close()
+            if self._kept is not None:
+                self._kept.close()
+                self._kept = None
 
     @property
     def journey_path(self) -> Path:
@@ -89,6 +98,7 @@ class ProjectState:
         errors, the app keeps serving the journey it had and the error says why.
         """
         with self.lock:
+            self.release()  # a process writing the file cannot open it read-only as well
             mtime = self._journey_mtime()
             fresh = self._open()  # a broken file raises here, and is tried again next time
             self._seen_mtime = mtime
@@ -184,27 +194,55 @@ class ProjectState:
             )
 
     @contextlib.contextmanager
-    def writer(self) -> Iterator[Warehouse]:
+    def writer(self, *, keep: bool = False) -> Iterator[Warehouse]:
         """The warehouse opened for writing, under the lock: the read-only connection is
         closed first and opened again afterwards (DuckDB lets a process open a file one way
         at a time), and cached results are dropped. :class:`~kundresa.store.warehouse.
-        IngestError` when another process holds the file; the app keeps serving then."""
+        IngestError` when another process holds the file; the app keeps serving then.
+
+        With ``keep`` the write connection stays open afterwards (unless the body raised)
+        and the project reads through it (:meth:`Warehouse.reader
+        <kundresa.store.warehouse.Warehouse.reader>`) until :meth:`release`: the
+        collector's loader keeps it across the load cycles of a burst, so DuckDB does not
+        checkpoint and nothing is opened again every cycle. A connection kept open is what
+        the next ``writer`` gives."""
         with self.lock:
             old = self.project
             journey = old.journey if old.has_journey else None
             store = self.root / STORE_DIR / WAREHOUSE_FILE
             old.close()
+            done = False
             try:
-                writer = Warehouse(store)  # the write lock, for this write only
-                try:
-                    yield writer
-                finally:
-                    writer.close()
+                if self._kept is None:
+                    self._kept = Warehouse(store)  # the write lock
+                yield self._kept
+                done = True
             finally:
-                # Read-only again, with the journey the app had (even if the file on disk
-                # has changed meanwhile; the next page re-reads it as usual).
-                self.project = Project(self.root, journey, _reopen(store), old.engine)
+                if keep and done and self._kept is not None:
+                    self.project = Project(self.root, journey, self._kept.reader(), old.engine)
+                else:
+                    self._read_only_again(journey, old.engine)
                 self.generation += 1
+
+    def release(self) -> None:
+        """Close the write connection :meth:`writer` kept open, if any (DuckDB checkpoints
+        then), and read the warehouse read-only again: other processes can open the file."""
+        with self.lock:
+            if self._kept is None:
+                return
+            old = self.project
+            old.close()
+            self._read_only_again(old.journey if old.has_journey else None, old.engine)
+
+    def _read_only_again(self, journey: Any, engine: str) -> None:
+        """Close the write connection, if open, and open the project read-only (with the
+        journey the app had, even if the file on disk has changed meanwhile; the next page
+        re-reads it as usual)."""
+        kept, self._kept = self._kept, None
+        if kept is not None:
+            kept.close()
+        store = self.root / STORE_DIR / WAREHOUSE_FILE
+        self.project = Project(self.root, journey, _reopen(store), engine)
 
 
 def _reopen(store: Path, seconds: float = 10.0) -> Warehouse:

@@ -1,0 +1,120 @@
+"""The loader keeps the write connection open across the cycles of a burst, the app reads
+through it meanwhile, and other processes get the warehouse file back when it lets go."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from kundresa.project import STORE_DIR, WAREHOUSE_FILE
+
+AUTH = ("test-write-key", "")  # conftest.WRITE_KEY
+
+
+def _batch(first: int, n: int = 3) -> dict[str, Any]:
+    return {
+        "batch": [
+            {
+                "type": "track",
+                "event": "purchase",
+                "userId": f"u{i % 2}",
+                "messageId": f"m{i}",
+                "timestamp": "2026-03-01T10:00:00Z",
+            }
+            for i in range(first, first + n)
+        ]
+    }
+
+
+def _other_process_can_read(folder: Path) -> bool:
+    """Whether a second process can open the warehouse read-only now."""
+    code = (
+        "import duckdb, sys\n"
+        "try:\n"
+        f"    duckdb.connect({str(folder / STORE_DIR / WAREHOUSE_FILE)!r}, read_only=True)\n"
+        "except duckdb.IOException:\n"
+        "    sys.exit(3)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60)
+    assert done.returncode in (0, 3), done.stderr
+    return done.returncode == 0
+
+
+def _count(state: Any) -> int:
+    with state.lock:
+        return int(state.project.warehouse.event_count())
+
+
+def test_cycles_of_a_burst_share_one_write_connection(
+    project_dir: Path, make_collector: Any
+) -> None:
+    client = make_collector(project_dir)
+    state, loader = client.app.state.project, client.app.state.collector.loader
+    loader.stop()  # cycles run when this test asks
+    assert client.post("/v1/batch", json=_batch(0), auth=AUTH).status_code == 200
+    assert loader.load_once() is not None
+    kept = state._kept
+    assert kept is not None and not kept.read_only
+    # The app reads through the write connection, committed rows included.
+    assert state.project.warehouse.read_only and _count(state) == 3
+    assert not _other_process_can_read(project_dir)
+    generation = state.generation
+    assert client.post("/v1/batch", json=_batch(3), auth=AUTH).status_code == 200
+    assert loader.load_once() is not None
+    assert state._kept is kept and state.generation == generation + 1
+    assert _count(state) == 6
+    assert client.get("/api/map").status_code == 200  # a page reads through it too
+    loader.release_writer()
+    assert state._kept is None
+    assert _count(state) == 6
+    assert _other_process_can_read(project_dir)
+
+
+def test_the_writer_is_let_go_after_hold_seconds_and_after_a_failed_cycle(
+    project_dir: Path, make_collector: Any
+) -> None:
+    fail = [False]
+
+    def after_load(con: Any) -> None:
+        if fail[0]:
+            raise RuntimeError("live state not ready")
+
+    client = make_collector(project_dir, after_load=after_load)
+    state, loader = client.app.state.project, client.app.state.collector.loader
+    loader.stop()
+    loader.hold = 0.0  # kept for no time: each cycle lets go of it
+    assert client.post("/v1/batch", json=_batch(0), auth=AUTH).status_code == 200
+    assert loader.load_once() is not None
+    assert state._kept is None and _count(state) == 3
+    loader.hold = 60.0
+    fail[0] = True
+    assert client.post("/v1/batch", json=_batch(3), auth=AUTH).status_code == 200
+    try:
+        loader.load_once()
+    except RuntimeError:
+        pass
+    else:
+        raise AssertionError("the cycle should have failed")
+    assert state._kept is None and _count(state) == 3  # rolled back, file let go
+    fail[0] = False
+    assert loader.load_once() is not None and _count(state) == 6
+
+
+def test_the_running_loader_lets_go_once_nothing_new_arrives(
+    project_dir: Path, make_collector: Any
+) -> None:
+    client = make_collector(project_dir)
+    state, loader = client.app.state.project, client.app.state.collector.loader
+    assert client.post("/v1/batch", json=_batch(0), auth=AUTH).status_code == 200
+    started = time.monotonic()
+    while _count(state) < 3 or state._kept is not None or loader.pending():
+        assert time.monotonic() - started < 30, "not loaded and let go within 30 s"
+        time.sleep(0.05)
+    assert _other_process_can_read(project_dir)
+    assert client.post("/v1/batch", json=_batch(3), auth=AUTH).status_code == 200
+    while _count(state) < 6:
+        assert time.monotonic() - started < 60
+        time.sleep(0.05)
