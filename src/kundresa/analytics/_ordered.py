@@ -10,6 +10,10 @@ two merged in one pass. For any other input (``--events`` files read into memory
 warehouses too; a join with the identity map, windows from touchpoint tagging) it returns
 None and the caller takes its grouping path.
 
+:func:`fetched_codes` gives the event funnel's integer columns from any other DuckDB table
+(a Parquet file read in place, an in-memory table) by one scan, coding and ordering the rows
+in memory.
+
 The order is the *store order*: customer code, then time, event name, event id, session id,
 channel, value (nulls last), row key — a refinement of the analyses' event order
 (``EVENT_ORDER``: time, event name, event id), so within one customer it is the order every

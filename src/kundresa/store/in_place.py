@@ -13,6 +13,12 @@ file is a Parquet file already in the canonical shape (README, "Loading events":
 - no two rows share an event key (the ingest's deduplication key: the event id, else every
   field), so deduplication would drop nothing.
 
+The scan fetches the 64-bit hashes of the clean rows' event ids (fewer rows than the file
+has: a row the ingest would change); distinct hashes, checked by a compiled set
+(:mod:`kundresa.store._distinct`), prove the ids distinct, else the deduplication keys are
+counted. An optional column whose every value is null by the file's own Parquet statistics
+(each row group's null count equal to its row count) is not read: nulls pass the check.
+
 If so, the warehouse's ``events`` becomes a view over the file (the same columns and keys
 the ingest would have stored, and the same ingest log row); if not, or for any other file,
 the caller runs the ordinary ingest, which quarantines bad rows with their reasons and drops
