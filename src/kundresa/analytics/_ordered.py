@@ -465,7 +465,6 @@ def fetched_codes(
     >>> rows.codes.tolist(), rows.customers.to_pylist(), rows.lookup[rows.events].tolist()
     ([0, 0, 1, 1], ['b', 'a'], [0, 1, 1, 0])
     """
-    import pyarrow.compute as pc
 
     from kundresa.analytics._kernels import grouped_sequence
 
@@ -482,13 +481,16 @@ def fetched_codes(
     if part is not None:
         h = t[CUSTOMER].hash()
         keep = keep & ((((h % part[1]) + part[1]) % part[1]) == part[0])
-    data = t.filter(keep).select(CUSTOMER, TIMESTAMP, EVENT).to_pyarrow()
+    # The name's place computed in the scan: an integer crosses over, not the text.
+    rank = ibis.cases(
+        *((t[EVENT] == name, i) for i, name in enumerate(ranked)), else_=len(ranked)
+    ).cast("int32")
+    data = t.filter(keep).select(CUSTOMER, TIMESTAMP, _e=rank).to_pyarrow()
     if not data.num_rows:
         none = np.zeros(0, np.int64)
         return OrderedCodes(none, none, none, lookup, None, pa.array([], pa.string()))
     codes, customers = _customer_codes(data[CUSTOMER].combine_chunks())
-    rank = pc.index_in(data[EVENT].combine_chunks(), value_set=pa.array(ranked, pa.string()))
-    events = rank.fill_null(len(ranked)).to_numpy(zero_copy_only=False)
+    events = data["_e"].combine_chunks().to_numpy(zero_copy_only=False)
     us = _micros(data[TIMESTAMP].combine_chunks())
     ordered = grouped_sequence(codes, len(customers), us, events)
     return OrderedCodes(*ordered, lookup, None, customers)
