@@ -428,8 +428,7 @@ def fetched_codes(
 
     One scan fetches the customer id, time and event name of the events named in ``names``
     (of every event with ``every``: a strict funnel); the customer ids get integer codes
-    (a hash table, in order of first appearance; only the first id of each run of one id,
-    so rows grouped by customer cost little), the names their place among ``names``
+    (a hash table, in order of first appearance), the names their place among ``names``
     in byte order (every other event last), and a counting sort by customer code plus a
     sort of each customer's own rows by (time, name) puts the rows in the store order's
     refinement the funnel needs: no global sort, no grouping in DuckDB. Rows equal in
@@ -466,6 +465,8 @@ def fetched_codes(
     ([0, 0, 1, 1], ['b', 'a'], [0, 1, 1, 0])
     """
 
+    import pyarrow.compute as pc
+
     from kundresa.analytics._kernels import grouped_sequence
 
     place = list(dict.fromkeys(names))
@@ -489,27 +490,9 @@ def fetched_codes(
     if not data.num_rows:
         none = np.zeros(0, np.int64)
         return OrderedCodes(none, none, none, lookup, None, pa.array([], pa.string()))
-    codes, customers = _customer_codes(data[CUSTOMER].combine_chunks())
+    who = pc.dictionary_encode(data[CUSTOMER].combine_chunks(), null_encoding="encode")
+    codes, customers = who.indices.to_numpy(zero_copy_only=False), who.dictionary
     events = data["_e"].combine_chunks().to_numpy(zero_copy_only=False)
     us = _micros(data[TIMESTAMP].combine_chunks())
     ordered = grouped_sequence(codes, len(customers), us, events)
     return OrderedCodes(*ordered, lookup, None, customers)
-
-
-def _customer_codes(ids: pa.Array) -> tuple[npt.NDArray[np.integer[Any]], pa.Array]:
-    """Integer codes of the customer ids ``ids`` (``0 ..``, in order of first appearance)
-    and the id of each code. A file whose rows come grouped by customer (an export, a
-    journey-ordered file) has few runs of one id: only each run's first id is hashed."""
-    import pyarrow.compute as pc
-
-    n = len(ids)
-    if n > 1:
-        change = pc.not_equal(ids.slice(1), ids.slice(0, n - 1)).fill_null(True)
-        starts = np.flatnonzero(change.to_numpy(zero_copy_only=False)) + 1
-        if len(starts) < n // 2:
-            starts = np.concatenate([[0], starts]).astype(np.int64)
-            heads = pc.dictionary_encode(ids.take(pa.array(starts)), null_encoding="encode")
-            runs = heads.indices.to_numpy(zero_copy_only=False)
-            return np.repeat(runs, np.diff(np.append(starts, n))), heads.dictionary
-    who = pc.dictionary_encode(ids, null_encoding="encode")
-    return who.indices.to_numpy(zero_copy_only=False), who.dictionary
