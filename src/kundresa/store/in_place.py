@@ -96,11 +96,15 @@ def _clean_sql(empty: frozenset[str] = frozenset()) -> str:
     words = [v for v in PLACEHOLDER_IDS if v]
     regex = rf"\s*(?i:{'|'.join(re.escape(v) for v in words)})?\s*".replace("'", "''")
     listed = ", ".join("'" + v.replace("'", "''") + "'" for v in words)
-    longest = max(len(v) for v in words)
+    # An ASCII id can be a placeholder only if it has a placeholder's length: ``lower`` (a
+    # new string a row) is computed for those ids only (a CASE, which DuckDB evaluates on
+    # the rows it selects; an OR computes both sides for every row).
+    lengths = ", ".join(str(n) for n in sorted({len(v) for v in words}))
     c = "customer_id"
+    maybe = f"CASE WHEN strlen({c}) IN ({lengths}) THEN lower({c}) NOT IN ({listed}) ELSE true END"
     parts = [
         # A placeholder id (null, 0…, spaces around allowed) is no id: quarantined.
-        f"CASE WHEN {_plain(c)} THEN strlen({c}) > {longest} OR lower({c}) NOT IN ({listed}) "
+        f"CASE WHEN {_plain(c)} THEN {maybe} "
         f"ELSE {c} <> '' AND {c} = trim({c}) AND NOT regexp_full_match({c}, '{regex}') END",
         "\"timestamp\" >= TIMESTAMP '1000-01-01' AND \"timestamp\" < TIMESTAMP '10000-01-01'",
         f"CASE WHEN {_plain('event')} THEN true ELSE event <> '' AND event = trim(event) END",
