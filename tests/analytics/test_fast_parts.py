@@ -107,19 +107,20 @@ def test_concat_facts_by_hand() -> None:
 
 def test_funnel_parts_count_the_kept_events(monkeypatch: pytest.MonkeyPatch) -> None:
     # 12 events, 4 of them funnel steps: with 5 events a part, the events alone would make
-    # three parts; the kept step events fit one.
-    from kundresa.analytics import funnel
+    # three parts; the kept step events fit one. (Event-name steps without a breakdown: one
+    # scan of the coded events a part.)
+    from kundresa.analytics import _ordered, funnel
 
     rows = [(c, 3600 * 7 * i, e, None, None, None) for i, c in enumerate("pq") for e in "vcxxxx"]
     t = _table(rows)
     calls: list[int] = []
-    real = funnel._fast_best_part
+    real = _ordered.fetched_codes
 
-    def spy(*args: Any) -> Any:
+    def spy(*args: Any, **kwargs: Any) -> Any:
         calls.append(1)
-        return real(*args)
+        return real(*args, **kwargs)
 
-    monkeypatch.setattr(funnel, "_fast_best_part", spy)
+    monkeypatch.setattr(_ordered, "fetched_codes", spy)
     monkeypatch.setenv("KUNDRESA_FAST_PATH_ROWS", "5")
     counts = funnel.event_funnel(t, ["v", "c"], window="7d")["count"].tolist()
     assert (counts, len(calls)) == ([2, 2], 1)
@@ -135,3 +136,29 @@ def test_funnel_parts_count_the_kept_events(monkeypatch: pytest.MonkeyPatch) -> 
         2,
     ]
     assert len(calls) == 3
+
+
+def test_breakdown_funnel_parts_count_the_kept_events(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The same with a breakdown (the grouping path): parts sized by the kept step events.
+    from kundresa.analytics import funnel
+
+    rows = [(c, 3600 * 7 * i, e, "ads", None, None) for i, c in enumerate("pq") for e in "vcxxxx"]
+    t = _table(rows)
+    calls: list[int] = []
+    real = funnel._fast_best_part
+
+    def spy(*args: Any) -> Any:
+        calls.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(funnel, "_fast_best_part", spy)
+    monkeypatch.setenv("KUNDRESA_FAST_PATH_ROWS", "5")
+    out = funnel.event_funnel(t, ["v", "c"], window="7d", by="channel")
+    assert (out["count"].tolist(), len(calls)) == ([2, 2], 1)
+    calls.clear()
+    monkeypatch.setenv("KUNDRESA_FAST_PATH_ROWS", "3")
+    assert funnel.event_funnel(t, ["v", "c"], window="7d", by="channel")["count"].tolist() == [
+        2,
+        2,
+    ]
+    assert len(calls) == 2

@@ -140,6 +140,22 @@ def test_clean_file_is_read_in_place_and_dirty_one_is_not(tmp_path: Path) -> Non
         assert not _same(_write(tmp_path, [*clean, bad], "us", ()))
 
 
+def test_columns_null_by_their_statistics_are_not_read(tmp_path: Path) -> None:
+    # session_id null in every row group: its check is left out, the file read in place.
+    # One untrimmed session id in the last row group: its statistics say so, the ingest runs.
+    rows = [(f"c{i}", T0, "view", None, None, f"e{i}", None) for i in range(9)]
+    path = tmp_path / "events.parquet"
+    table = _write(tmp_path, rows, "us", ())
+    pq.write_table(pq.read_table(table), path, row_group_size=2)
+    assert _same(path)
+    rows[-1] = ("c8", T0, "view", None, None, "e8", " s")
+    pq.write_table(pq.read_table(_write(tmp_path, rows, "us", ())), path, row_group_size=2)
+    assert not _same(path)
+    # Written without statistics: every column is checked.
+    pq.write_table(pq.read_table(_write(tmp_path, rows, "us", ())), path, write_statistics=False)
+    assert not _same(path)
+
+
 def test_other_files_take_the_ingest(tmp_path: Path) -> None:
     wh = Warehouse(None)
     csv = tmp_path / "e.csv"

@@ -10,6 +10,10 @@ two merged in one pass. For any other input (``--events`` files read into memory
 warehouses too; a join with the identity map, windows from touchpoint tagging) it returns
 None and the caller takes its grouping path.
 
+:func:`fetched_codes` gives the event funnel's integer columns from any other DuckDB table
+(a Parquet file read in place, an in-memory table) by one scan, coding and ordering the rows
+in memory.
+
 The order is the *store order*: customer code, then time, event name, event id, session id,
 channel, value (nulls last), row key — a refinement of the analyses' event order
 (``EVENT_ORDER``: time, event name, event id), so within one customer it is the order every
@@ -34,7 +38,14 @@ import pyarrow as pa
 
 from kundresa.model.events import CHANNEL, CUSTOMER, EVENT, EVENT_ID, SESSION_ID, TIMESTAMP, VALUE
 
-__all__ = ["OrderedCodes", "OrderedRows", "customer_ids", "ordered_codes", "ordered_rows"]
+__all__ = [
+    "OrderedCodes",
+    "OrderedRows",
+    "customer_ids",
+    "fetched_codes",
+    "ordered_codes",
+    "ordered_rows",
+]
 
 _EPOCH = ibis.timestamp("1970-01-01 00:00:00")
 
@@ -305,7 +316,10 @@ class OrderedCodes:
         ``int64[max event code + 1]``: each event code's place in the ``names`` asked for,
         ``len(names)`` for any other event.
     con
-        The DuckDB connection the rows were read from (for :func:`customer_ids`).
+        The DuckDB connection the rows were read from (for :func:`customer_ids`), or None.
+    customers
+        The customer id of each code (a string array), when the codes are not the store's
+        (:func:`fetched_codes`); None: look them up in ``con``'s ``customer_codes``.
     """
 
     codes: npt.NDArray[np.integer[Any]]
@@ -313,6 +327,13 @@ class OrderedCodes:
     events: npt.NDArray[np.integer[Any]]
     lookup: npt.NDArray[np.int64]
     con: Any
+    customers: pa.Array | None = None
+
+    def ids(self, codes: npt.NDArray[np.int64]) -> pa.Array:
+        """The customer id of each customer code in ``codes``: a string array."""
+        if self.customers is not None:
+            return self.customers.take(pa.array(codes))
+        return customer_ids(self.con, codes)
 
 
 def _micros(column: pa.Array | pa.ChunkedArray) -> npt.NDArray[np.int64]:
@@ -390,3 +411,88 @@ def ordered_codes(
     c1, u1 = data["__c"].to_numpy(), _micros(data["_us"])
     e1 = data["__e"].to_numpy()
     return OrderedCodes(c1, u1, e1, lookup, con)
+
+
+def fetched_codes(
+    t: ir.Table,
+    names: Sequence[str],
+    *,
+    every: bool,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    part: tuple[int, int] | None = None,
+) -> OrderedCodes:
+    """The events of any DuckDB table ``t`` as :class:`OrderedCodes`, coded and ordered here:
+    the counterpart of :func:`ordered_codes` for tables that are not the journey-ordered
+    store (a Parquet file read in place, an in-memory table, a join with the identity map).
+
+    One scan fetches the customer id, time and event name of the events named in ``names``
+    (of every event with ``every``: a strict funnel); the customer ids get integer codes
+    (a hash table, in order of first appearance), the names their place among ``names``
+    in byte order (every other event last), and a counting sort by customer code plus a
+    sort of each customer's own rows by (time, name) puts the rows in the store order's
+    refinement the funnel needs: no global sort, no grouping in DuckDB. Rows equal in
+    customer, time and name are interchangeable for an event-name funnel without a
+    breakdown, so no finer tie rule is needed.
+
+    Parameters
+    ----------
+    t
+        A table on DuckDB with ``customer_id``, ``timestamp`` and ``event``.
+    names
+        The event names the caller tells apart.
+    every
+        Fetch every event, not only those in ``names``.
+    since, until, part
+        As :func:`ordered_codes` (``part``: customers by a hash of their id).
+
+    Returns
+    -------
+    OrderedCodes
+        ``codes`` (``int64``) are ``0 .. n_customers - 1`` with ``customers`` their ids;
+        ``events`` are the places of the names in byte order and ``lookup`` maps them to
+        places in ``names``.
+
+    Examples
+    --------
+    >>> from datetime import datetime
+    >>> t = ibis.memtable({"customer_id": ["b", "a", "b", "a"],
+    ...                    "timestamp": [datetime(2025, 1, 2), datetime(2025, 1, 1),
+    ...                                  datetime(2025, 1, 1), datetime(2025, 1, 1)],
+    ...                    "event": ["buy", "view", "view", "buy"]})
+    >>> rows = fetched_codes(t, ["view", "buy"], every=False)
+    >>> rows.codes.tolist(), rows.customers.to_pylist(), rows.lookup[rows.events].tolist()
+    ([0, 0, 1, 1], ['b', 'a'], [0, 1, 1, 0])
+    """
+
+    import pyarrow.compute as pc
+
+    from kundresa.analytics._kernels import grouped_sequence
+
+    place = list(dict.fromkeys(names))
+    ranked = sorted(place, key=lambda n: n.encode())  # DuckDB's order of texts: by bytes
+    lookup = np.array([*(place.index(n) for n in ranked), len(place)], np.int64)
+    keep: ir.BooleanValue = ibis.literal(True)
+    if not every:
+        keep = t[EVENT].isin(ranked) if ranked else ibis.literal(False)
+    if since is not None:
+        keep = keep & (t[TIMESTAMP] >= since)
+    if until is not None:
+        keep = keep & (t[TIMESTAMP] <= until)
+    if part is not None:
+        h = t[CUSTOMER].hash()
+        keep = keep & ((((h % part[1]) + part[1]) % part[1]) == part[0])
+    # The name's place computed in the scan: an integer crosses over, not the text.
+    rank = ibis.cases(
+        *((t[EVENT] == name, i) for i, name in enumerate(ranked)), else_=len(ranked)
+    ).cast("int32")
+    data = t.filter(keep).select(CUSTOMER, TIMESTAMP, _e=rank).to_pyarrow()
+    if not data.num_rows:
+        none = np.zeros(0, np.int64)
+        return OrderedCodes(none, none, none, lookup, None, pa.array([], pa.string()))
+    who = pc.dictionary_encode(data[CUSTOMER].combine_chunks(), null_encoding="encode")
+    codes, customers = who.indices.to_numpy(zero_copy_only=False), who.dictionary
+    events = data["_e"].combine_chunks().to_numpy(zero_copy_only=False)
+    us = _micros(data[TIMESTAMP].combine_chunks())
+    ordered = grouped_sequence(codes, len(customers), us, events)
+    return OrderedCodes(*ordered, lookup, None, customers)

@@ -777,9 +777,7 @@ def _fast_best(
         _subsets(plan)  # the portable path's limit on overlapping steps, and its message
     parts = fast_path_parts(events)
     if by is None and not plan.needs_journey:
-        coded = _coded_best(events, plan, period, parts, ids)
-        if coded is not None:
-            return coded
+        return _coded_best(events, plan, period, parts, ids)
     t = _prepared(events, plan, journey, by, period)
     if parts > 1 and plan.order != "strict":
         # Only the step and exclusion events are fetched (``t`` keeps no other): parts of
@@ -814,16 +812,16 @@ def _to_us(instant: datetime) -> int:
     return (instant - datetime(1970, 1, 1)) // timedelta(microseconds=1)
 
 
-def _coded_best(
-    events: ir.Table, plan: _Plan, period: Period, parts: int, ids: bool
-) -> pa.Table | None:
+def _coded_best(events: ir.Table, plan: _Plan, period: Period, parts: int, ids: bool) -> pa.Table:
     """:func:`_fast_best` for event-name steps without a breakdown, from the journey-ordered
     store's integer columns (:func:`kundresa.analytics._ordered.ordered_codes`: customer code,
-    time and event code, no strings) and one compiled pass that derives the kernel's inputs
-    (:func:`kundresa.analytics._kernels.coded_sequence`); None when the store cannot give
-    them. Customer ids are looked up only with ``ids``."""
+    time and event code, no strings), else from one scan of the customer id, time and name
+    coded and ordered in memory (:func:`kundresa.analytics._ordered.fetched_codes`: a file
+    read in place, an in-memory table), and one compiled pass that derives the kernel's
+    inputs (:func:`kundresa.analytics._kernels.coded_sequence`). Customer ids are looked up
+    only with ``ids``."""
     from kundresa.analytics._kernels import coded_sequence
-    from kundresa.analytics._ordered import customer_ids, ordered_codes
+    from kundresa.analytics._ordered import fetched_codes, ordered_codes
 
     names = list(dict.fromkeys([*(n for g in plan.groups for n in g.names), *plan.x_events]))
     first_of = np.full(len(names) + 1, plan.k + 1, np.int64)  # the last: any other event
@@ -857,17 +855,7 @@ def _coded_best(
         table = _best_table(plan, none, none, bounds, chosen, best_row, level, step_rows, us)
         return table, codes[src[bounds[chosen]]].astype(np.int64)
 
-    tables: list[pa.Table] = []
-    for p in range(parts):
-        rows = ordered_codes(
-            events,
-            names,
-            since=period.start,
-            until=until,
-            part=(p, parts) if parts > 1 else None,
-        )
-        if rows is None:
-            return None
+    def best(rows: OrderedCodes) -> pa.Table:
         # The kernels release the GIL: customers in consecutive chunks, one thread each (the
         # DuckDB connection stays in this thread).
         cuts = _chunks(rows.codes, _kernel_threads(), _CHUNK_ROWS)
@@ -878,9 +866,31 @@ def _coded_best(
             done = [chunk(rows, 0, len(rows.codes))]
         table = pa.concat_tables([t for t, _ in done])
         if ids:
-            who = customer_ids(rows.con, np.concatenate([c for _, c in done]))
+            who = rows.ids(np.concatenate([c for _, c in done]))
             table = table.set_column(0, CUSTOMER, who)
-        tables.append(table)
+        return table
+
+    def part(p: int, n: int) -> tuple[int, int] | None:
+        return (p, n) if n > 1 else None
+
+    tables: list[pa.Table] = []
+    for p in range(parts):
+        rows = ordered_codes(events, names, since=period.start, until=until, part=part(p, parts))
+        if rows is None:
+            break
+        tables.append(best(rows))
+    else:
+        return pa.concat_tables(tables)
+    # Not (all) in the store: one scan a part (the scan splits customers by a hash of their
+    # id, not as the store does, so every part is read again), parts sized by the kept rows.
+    if parts > 1 and not every:
+        parts = fast_path_parts(events.filter(events[EVENT].isin(names)))
+    tables = []
+    for p in range(parts):
+        rows = fetched_codes(
+            events, names, every=every, since=period.start, until=until, part=part(p, parts)
+        )
+        tables.append(best(rows))
     return pa.concat_tables(tables)
 
 

@@ -13,6 +13,12 @@ file is a Parquet file already in the canonical shape (README, "Loading events":
 - no two rows share an event key (the ingest's deduplication key: the event id, else every
   field), so deduplication would drop nothing.
 
+The scan fetches the 64-bit hashes of the clean rows' event ids (fewer rows than the file
+has: a row the ingest would change); distinct hashes, checked by a compiled set
+(:mod:`kundresa.store._distinct`), prove the ids distinct, else the deduplication keys are
+counted. An optional column whose every value is null by the file's own Parquet statistics
+(each row group's null count equal to its row count) is not read: nulls pass the check.
+
 If so, the warehouse's ``events`` becomes a view over the file (the same columns and keys
 the ingest would have stored, and the same ingest log row); if not, or for any other file,
 the caller runs the ordinary ingest, which quarantines bad rows with their reasons and drops
@@ -38,6 +44,8 @@ import pyarrow as pa
 from kundresa.ingest.columns import PLACEHOLDER_IDS
 
 if TYPE_CHECKING:
+    import pyarrow.parquet as pq
+
     from kundresa.ingest.sources import Sample
     from kundresa.store.warehouse import IngestReport, Warehouse
 
@@ -80,28 +88,52 @@ def _plain(c: str) -> str:
     return f"({c} >= '!' AND {c} < chr(127) AND strlen({c}) = length({c}) AND NOT ({ends}))"
 
 
-def _clean_sql() -> str:
+def _clean_sql(empty: frozenset[str] = frozenset()) -> str:
     """SQL true for a row the ingest would store exactly as it is in the file (its parsing
     of each column, :func:`kundresa.store.warehouse._parse_sql`, would give the same value
-    and no quarantine reason). Each text passes a cheap test or the exact one."""
+    and no quarantine reason). Each text passes a cheap test or the exact one. The optional
+    columns in ``empty`` are known to hold only nulls (which pass): they are not read."""
     words = [v for v in PLACEHOLDER_IDS if v]
     regex = rf"\s*(?i:{'|'.join(re.escape(v) for v in words)})?\s*".replace("'", "''")
     listed = ", ".join("'" + v.replace("'", "''") + "'" for v in words)
-    longest = max(len(v) for v in words)
+    # An ASCII id can be a placeholder only if it has a placeholder's length: ``lower`` (a
+    # new string a row) is computed for those ids only (a CASE, which DuckDB evaluates on
+    # the rows it selects; an OR computes both sides for every row).
+    lengths = ", ".join(str(n) for n in sorted({len(v) for v in words}))
     c = "customer_id"
+    maybe = f"CASE WHEN strlen({c}) IN ({lengths}) THEN lower({c}) NOT IN ({listed}) ELSE true END"
     parts = [
         # A placeholder id (null, 0…, spaces around allowed) is no id: quarantined.
-        f"CASE WHEN {_plain(c)} THEN strlen({c}) > {longest} OR lower({c}) NOT IN ({listed}) "
+        f"CASE WHEN {_plain(c)} THEN {maybe} "
         f"ELSE {c} <> '' AND {c} = trim({c}) AND NOT regexp_full_match({c}, '{regex}') END",
         "\"timestamp\" >= TIMESTAMP '1000-01-01' AND \"timestamp\" < TIMESTAMP '10000-01-01'",
         f"CASE WHEN {_plain('event')} THEN true ELSE event <> '' AND event = trim(event) END",
         *(
             f"{t} IS NULL OR CASE WHEN {_plain(t)} THEN true ELSE {t} <> '' AND {t} = trim({t}) END"
             for t in ("channel", "event_id", "session_id")
+            if t not in empty
         ),
-        "value IS NULL OR isfinite(value)",
+        *(["value IS NULL OR isfinite(value)"] if "value" not in empty else []),
     ]
     return " AND ".join(f"coalesce({p}, false)" for p in parts)
+
+
+def _all_null(meta: pq.FileMetaData) -> frozenset[str]:
+    """The optional columns whose every value is null by the file's own statistics (each
+    row group's null count equals its row count)."""
+    empty = set()
+    for i in range(meta.num_columns):
+        name = meta.schema.column(i).path
+        if name not in _OPTIONAL or not meta.num_row_groups:
+            continue
+        for g in range(meta.num_row_groups):
+            col = meta.row_group(g).column(i)
+            stats = col.statistics
+            if stats is None or not stats.has_null_count or stats.null_count != col.num_values:
+                break
+        else:
+            empty.add(name)
+    return frozenset(empty)
 
 
 def _sample(p: Path) -> Sample:
@@ -149,6 +181,7 @@ def read_in_place(wh: Warehouse, path: str | os.PathLike[str]) -> IngestReport |
 
     from kundresa.ingest.columns import ColumnError, map_columns
     from kundresa.ingest.sources import SourceError, detect_source
+    from kundresa.store._distinct import all_distinct
     from kundresa.store.warehouse import _KEY_SQL, IngestReport, _lit, _q
 
     p = Path(path)
@@ -157,6 +190,7 @@ def read_in_place(wh: Warehouse, path: str | os.PathLike[str]) -> IngestReport |
     if not p.name.lower().endswith((".parquet", ".pq")) or not p.is_file():
         return None
     try:
+        meta = pq.read_metadata(p)
         columns = _canonical_columns(pq.read_schema(p))
         if columns is None:
             return None
@@ -187,18 +221,34 @@ def read_in_place(wh: Warehouse, path: str | os.PathLike[str]) -> IngestReport |
         ]
     )
     rows = f"SELECT {select} FROM read_parquet({file})"
+    clean = _clean_sql(_all_null(meta) & present)
     try:
-        # Distinct 64-bit hashes of the event ids prove the ids distinct (a hash collision
-        # only sends the file to the ordinary ingest); else the deduplication keys decide.
-        got = con.execute(
-            f"SELECT count(*), count(*) FILTER (WHERE NOT ({_clean_sql()})), "
-            f"count(event_id), count(DISTINCT hash(event_id)) FROM ({rows})"
-        ).fetchone()
-        assert got is not None
-        total, unclean, with_id, ids = (int(v) for v in got)
-        if unclean:
-            return None
-        if with_id < total or ids < total:
+        total = int(meta.num_rows)
+        distinct = False
+        if "event_id" in present:
+            # One scan: the 64-bit hashes of the event ids of the clean rows. Fewer rows
+            # than the file's: a row the ingest would change; distinct hashes prove the ids
+            # distinct (a hash collision only sends the file to the ordinary ingest).
+            got = con.execute(
+                f"SELECT CASE WHEN event_id IS NOT NULL THEN hash(event_id) END AS h "
+                f"FROM ({rows}) WHERE {clean}"
+            ).arrow()
+            hashes = (got if isinstance(got, pa.Table) else got.read_all())["h"]
+            if len(hashes) < total:
+                return None
+            if not hashes.null_count:
+                values = hashes.combine_chunks().to_numpy(zero_copy_only=False)
+                distinct = all_distinct(values)
+        else:
+            got = con.execute(
+                f"SELECT count(*), count(*) FILTER (WHERE NOT ({clean})) FROM ({rows})"
+            ).fetchone()
+            assert got is not None
+            total = int(got[0])
+            if int(got[1]):
+                return None
+        if not distinct:
+            # The deduplication keys decide.
             keys = con.execute(f"SELECT count(DISTINCT {_KEY_SQL}) FROM ({rows})").fetchone()
             assert keys is not None
             if int(keys[0]) != total:
