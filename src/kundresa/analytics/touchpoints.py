@@ -162,69 +162,68 @@ class TaggedMemo:
         with self._lock:
             self._tables[(events.op(), id(journey))] = (journey, table, False)
 
-    def _add(self, key: Any, journey: Any, table: ir.Table) -> None:
+    def _hit(self, key: Any) -> ir.Table | None:
+        """The table kept under ``key``, now the most recently used; ``None`` when there is
+        none. The caller holds the lock."""
+        hit = self._tables.get(key)
+        if hit is None:
+            return None
+        self._tables.move_to_end(key)
+        return hit[1]
+
+    def _store(
+        self, key: Any, journey: Any, backend: Any, prefix: str, source: ir.Table
+    ) -> ir.Table:
+        """Compute ``source`` into a temporary table of its own, keep it under ``key`` and
+        drop the least recently used tables this memo made beyond :attr:`limit`. The caller
+        holds the lock."""
+        # A temporary table of its own (not Ibis' ``cache()``, which hands the same table to
+        # every structurally equal expression, also of other data versions).
+        table = backend.create_table(f"{prefix}{next(_NAMES)}", source, temp=True)
         self._tables[key] = (journey, table, True)
         made = [k for k, (_, _, owned) in self._tables.items() if owned]
         while len(made) > self.limit:
             _drop(self._tables.pop(made.pop(0))[1])
+        return table
 
     def tagged(self, events: ir.Table, journey: Journey) -> ir.Table | None:
         """The kept tagged table of ``events`` and ``journey`` (computed on first use), or
         ``None`` when ``events`` are not on DuckDB (other engines tag in each query)."""
-        try:
-            backend = events._find_backend(use_default=False)
-        except Exception:  # an expression without one engine: tag it in the query
-            return None
-        if getattr(backend, "name", None) != "duckdb":
+        backend = _duckdb_of(events)
+        if backend is None:
             return None
         # The journey is kept alive with its table, so its id is not reused meanwhile.
         key = (events.op(), id(journey))
         with self._lock:
-            hit = self._tables.get(key)
+            hit = self._hit(key)
             if hit is not None:
-                self._tables.move_to_end(key)
-                return hit[1]
-            # A temporary table of its own (not Ibis' ``cache()``, which hands the same table
-            # to every structurally equal expression, also of other data versions).
-            name = f"kundresa_tagged_{next(_NAMES)}"
+                return hit
             part = self._parts.get(events.op())
             whole = self.peek(part[0], journey) if part is not None else None
             if part is not None and whole is not None:
                 source = whole.semi_join(part[1], CUSTOMER)
             else:
                 source = _tag(events, journey)
-            table = backend.create_table(name, source, temp=True)
-            self._add(key, journey, table)
-            return table
+            return self._store(key, journey, backend, "kundresa_tagged_", source)
 
     def peek(self, events: ir.Table, journey: Journey) -> ir.Table | None:
         """The kept tagged table of ``events`` and ``journey``, or ``None`` when it has not
         been computed (nothing is computed here)."""
         with self._lock:
-            hit = self._tables.get((events.op(), id(journey)))
-            if hit is None:
-                return None
-            self._tables.move_to_end((events.op(), id(journey)))
-            return hit[1]
+            return self._hit((events.op(), id(journey)))
 
     def kept(self, t: ir.Table) -> ir.Table | None:
         """``t`` computed once and kept (a temporary table on DuckDB) for the analyses that
         read the same expression, or ``None`` when ``t`` is not on DuckDB."""
-        try:
-            backend = t._find_backend(use_default=False)
-        except Exception:
-            return None
-        if getattr(backend, "name", None) != "duckdb":
+        backend = _duckdb_of(t)
+        if backend is None:
             return None
         key = ("kept", t.op())
         with self._lock:
-            hit = self._tables.get(key)
+            hit = self._hit(key)
             if hit is not None:
-                self._tables.move_to_end(key)
-                return hit[1]
-            table = backend.create_table(f"kundresa_kept_{next(_NAMES)}", t, temp=True)
-            self._add(key, None, table)
-            return table
+                return hit
+            return self._store(key, None, backend, "kundresa_kept_", t)
 
     def holds(self, t: ir.Table) -> bool:
         """Whether ``t`` is one of the kept tagged tables (no need to cache it again)."""
@@ -238,6 +237,15 @@ class TaggedMemo:
                 if owned:
                     _drop(table)
             self._tables.clear()
+
+
+def _duckdb_of(t: ir.Table) -> Any:
+    """The DuckDB backend ``t`` runs on, or ``None`` (another engine, or no single one)."""
+    try:
+        backend = t._find_backend(use_default=False)
+    except Exception:  # an expression without one engine: computed in each query
+        return None
+    return backend if getattr(backend, "name", None) == "duckdb" else None
 
 
 def _drop(table: ir.Table) -> None:
