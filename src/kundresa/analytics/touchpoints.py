@@ -28,7 +28,9 @@ if TYPE_CHECKING:
     from kundresa.model.journey import Condition, Journey, Match
 
 __all__ = [
+    "CUSTOMER_RANK",
     "EVENT_ORDER",
+    "EVENT_RANK",
     "TaggedMemo",
     "apply_channel_matches",
     "condition_expr",
@@ -42,11 +44,20 @@ __all__ = [
     "tagging_fingerprint",
     "touchpoint_summary",
     "using_tagged_memo",
+    "with_event_ranks",
 ]
 
 EVENT_ORDER = (TIMESTAMP, EVENT, EVENT_ID)
 """How a customer's events are ordered: by time; ties by event name, then event id, so that
 every engine numbers them the same way."""
+
+CUSTOMER_RANK = "_customer_rank"
+"""A customer's position (0-based) among the table's customer ids in sorted order
+(:func:`with_event_ranks`)."""
+
+EVENT_RANK = "_event_rank"
+"""An event's position (0-based) in the whole table sorted by customer id, then
+:data:`EVENT_ORDER` (:func:`with_event_ranks`)."""
 
 NO_TOUCHPOINT = "(none)"
 
@@ -381,6 +392,50 @@ def _tag(events: ir.Table, journey: Journey) -> ir.Table:
         stage=ibis.cases(*((t[f"_f{k}"], tp.stage) for k, tp in tps)).cast("string"),
         stage_index=ibis.cases(*((t[f"_f{k}"], index[tp.stage]) for k, tp in tps)).cast("int64"),
     ).drop(*flags)
+
+
+def with_event_ranks(t: ir.Table) -> ir.Table:
+    """``t`` with two integer keys of the event order: :data:`CUSTOMER_RANK` (the customer
+    id's position among the distinct ids, sorted) and :data:`EVENT_RANK` (the event's
+    position in the whole table sorted by customer id, then :data:`EVENT_ORDER`), both
+    ``int64`` from 0. Events without a customer id are left out (the canonical schema has
+    none).
+
+    Sorting by ``EVENT_RANK`` is sorting by customer and event order, and grouping or joining
+    by ``CUSTOMER_RANK`` is grouping or joining by customer, on one integer instead of
+    strings: the warehouse keeps them with its tagged events
+    (:meth:`kundresa.project.Project.keep_tagged`), so that the attribution paths need no
+    sort on customer ids and event names (DuckDB sorts 1M rows on strings in ~1 s, on one
+    integer in ~0.15 s). Events tied on customer and the whole event order get consecutive
+    ranks in an arbitrary order, as any sort on those columns would give them.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = ibis.memtable(pd.DataFrame({
+    ...     "customer_id": ["b", "a", "b"],
+    ...     "timestamp": pd.to_datetime(["2025-01-02", "2025-01-03", "2025-01-01"]),
+    ...     "event": ["x", "x", "x"], "event_id": ["1", "2", "3"]}))
+    >>> with_event_ranks(t).order_by("event_id").to_pandas()[[CUSTOMER_RANK, EVENT_RANK]]
+       _customer_rank  _event_rank
+    0               1            2
+    1               0            0
+    2               1            1
+    """
+    # The customers' ranks over their distinct ids, joined on: a window over every event
+    # would carry all of the events' columns (their properties) through a second sort.
+    ids = t.select(CUSTOMER).distinct()
+    ids = ids.mutate(**{CUSTOMER_RANK: ibis.row_number().over(order_by=ids[CUSTOMER])})
+    ranked = t.inner_join(ids, CUSTOMER)
+    by_event = ibis.row_number().over(
+        order_by=[ranked[CUSTOMER], *(ranked[c] for c in EVENT_ORDER)]
+    )
+    return ranked.mutate(
+        **{
+            CUSTOMER_RANK: ranked[CUSTOMER_RANK].cast("int64"),
+            EVENT_RANK: by_event.cast("int64"),
+        }
+    )
 
 
 def staged_events(events: ir.Table, journey: Journey) -> ir.Table:
