@@ -897,7 +897,9 @@ class Project:
         in its own transaction, so it never holds events that are gone or misses new ones.
         Only for a warehouse file open for writing, on DuckDB, with a journey that has
         touchpoints and at most :data:`KEEP_TAGGED_EVENTS` events (the copy is about as
-        large as the events); otherwise nothing is done.
+        large as the events); otherwise nothing is done. The copy also holds the integer keys
+        of the event order (:func:`~kundresa.analytics.touchpoints.with_event_ranks`), and
+        its rows are stored in that order.
 
         Returns
         -------
@@ -906,7 +908,12 @@ class Project:
         """
         import ibis
 
-        from kundresa.analytics.touchpoints import tag_events, tagging_fingerprint
+        from kundresa.analytics.touchpoints import (
+            EVENT_RANK,
+            tag_events,
+            tagging_fingerprint,
+            with_event_ranks,
+        )
 
         wh = self.warehouse
         journey = self._journey
@@ -926,7 +933,10 @@ class Project:
             if not 0 < wh.event_count() <= KEEP_TAGGED_EVENTS:
                 return False
             # Outside Project.run: tag_events computes the tags (no memo to read them from).
-            wh.store_tagged(ibis.to_sql(tag_events(self.events, journey)), made_for)
+            # With the integer keys of the event order (the attribution paths sort and join
+            # on them), stored in that order.
+            tagged = with_event_ranks(tag_events(self.events, journey)).order_by(EVENT_RANK)
+            wh.store_tagged(ibis.to_sql(tagged), made_for)
             self._drop_tagged_memo()  # the next analysis starts from the kept copy
             return True
 

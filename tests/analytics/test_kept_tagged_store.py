@@ -15,7 +15,7 @@ from kundresa.demo.generator import demo_journey_yaml, generate_events
 from kundresa.project import Project
 from kundresa.store.warehouse import TAGGED_TABLE
 
-PAGE = ("touchpoints", "stages", "stage_attribution", "compare")
+PAGE = ("touchpoints", "stages", "stage_attribution", "attribution_models", "compare")
 """Analyses that read the tagged events (the map, attribution and compare pages')."""
 
 
@@ -53,10 +53,25 @@ def _kept(project: Project) -> str | None:
     return project.warehouse.stored_tagged(tagging_fingerprint(project.journey))
 
 
+def _assert_ranked(project: Project) -> None:
+    """The kept table's integer keys are those of its events now: customers numbered in id
+    order, events in customer and event order, both from 0 without gaps, rows stored in it."""
+    kept = project.warehouse.con.execute(
+        f"SELECT customer_id, timestamp, event, event_id, _customer_rank, _event_rank "
+        f"FROM {TAGGED_TABLE}"
+    ).df()
+    assert kept["_event_rank"].tolist() == list(range(len(kept)))  # stored in that order
+    by_order = kept.sort_values(["customer_id", "timestamp", "event", "event_id"], kind="stable")
+    assert by_order["_event_rank"].tolist() == list(range(len(kept)))
+    ids = sorted(kept["customer_id"].unique())
+    assert kept["_customer_rank"].tolist() == [ids.index(c) for c in kept["customer_id"]]
+
+
 def test_ingest_keeps_the_tagged_events_and_a_later_process_reads_them(folder: Path) -> None:
     with Project.open(folder) as p:
         p.ingest([folder / "first.parquet"])
         assert _kept(p) == TAGGED_TABLE
+        _assert_ranked(p)
         cols = ["event_id", "touchpoint", "stage", "stage_index"]
         kept = p.warehouse.con.table(TAGGED_TABLE).df()[cols]
         fresh = tag_events(p.events, p.journey).select(cols).to_pandas()
@@ -104,6 +119,7 @@ def test_every_write_drops_them_and_the_next_numbers_are_new(folder: Path) -> No
             f"SELECT count(*) FROM {TAGGED_TABLE} WHERE customer_id = ?", [customer]
         ).fetchone()
         assert left == (0,)  # erased from the kept copy too
+        _assert_ranked(p)  # numbered again, without the forgotten customer
     want = _direct(folder)
     with Project.open(folder, read_only=True) as p:
         assert p._tagged_memo().peek(p.events, p.journey) is not None

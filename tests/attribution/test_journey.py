@@ -347,8 +347,8 @@ def test_every_transition_at_once_equals_one_at_a_time(rows, level, lookback) ->
     for k, df, population in _stage_rows(tagged, [1, 2, 3, 4], level, window, None):
         [(_, alone, people)] = list(_stage_rows(tagged, [k], level, window, None))
         assert df.drop_columns(["_k"]).equals(alone.drop_columns(["_k"]))
-        assert sorted(population.column("customer_id").to_pylist()) == sorted(
-            people.column("customer_id").to_pylist()
+        assert sorted(population.column("_who").to_pylist()) == sorted(
+            people.column("_who").to_pylist()
         )
         got = _encoded_of(df, population)
         want = encode(_paths_of(df, population, ages=False)[COLUMNS])

@@ -28,7 +28,9 @@ if TYPE_CHECKING:
     from kundresa.model.journey import Condition, Journey, Match
 
 __all__ = [
+    "CUSTOMER_RANK",
     "EVENT_ORDER",
+    "EVENT_RANK",
     "TaggedMemo",
     "apply_channel_matches",
     "condition_expr",
@@ -42,11 +44,20 @@ __all__ = [
     "tagging_fingerprint",
     "touchpoint_summary",
     "using_tagged_memo",
+    "with_event_ranks",
 ]
 
 EVENT_ORDER = (TIMESTAMP, EVENT, EVENT_ID)
 """How a customer's events are ordered: by time; ties by event name, then event id, so that
 every engine numbers them the same way."""
+
+CUSTOMER_RANK = "_customer_rank"
+"""A customer's position (0-based) among the table's customer ids in sorted order
+(:func:`with_event_ranks`)."""
+
+EVENT_RANK = "_event_rank"
+"""An event's position (0-based) in the whole table sorted by customer id, then
+:data:`EVENT_ORDER` (:func:`with_event_ranks`)."""
 
 NO_TOUCHPOINT = "(none)"
 
@@ -162,69 +173,68 @@ class TaggedMemo:
         with self._lock:
             self._tables[(events.op(), id(journey))] = (journey, table, False)
 
-    def _add(self, key: Any, journey: Any, table: ir.Table) -> None:
+    def _hit(self, key: Any) -> ir.Table | None:
+        """The table kept under ``key``, now the most recently used; ``None`` when there is
+        none. The caller holds the lock."""
+        hit = self._tables.get(key)
+        if hit is None:
+            return None
+        self._tables.move_to_end(key)
+        return hit[1]
+
+    def _store(
+        self, key: Any, journey: Any, backend: Any, prefix: str, source: ir.Table
+    ) -> ir.Table:
+        """Compute ``source`` into a temporary table of its own, keep it under ``key`` and
+        drop the least recently used tables this memo made beyond :attr:`limit`. The caller
+        holds the lock."""
+        # A temporary table of its own (not Ibis' ``cache()``, which hands the same table to
+        # every structurally equal expression, also of other data versions).
+        table = backend.create_table(f"{prefix}{next(_NAMES)}", source, temp=True)
         self._tables[key] = (journey, table, True)
         made = [k for k, (_, _, owned) in self._tables.items() if owned]
         while len(made) > self.limit:
             _drop(self._tables.pop(made.pop(0))[1])
+        return table
 
     def tagged(self, events: ir.Table, journey: Journey) -> ir.Table | None:
         """The kept tagged table of ``events`` and ``journey`` (computed on first use), or
         ``None`` when ``events`` are not on DuckDB (other engines tag in each query)."""
-        try:
-            backend = events._find_backend(use_default=False)
-        except Exception:  # an expression without one engine: tag it in the query
-            return None
-        if getattr(backend, "name", None) != "duckdb":
+        backend = _duckdb_of(events)
+        if backend is None:
             return None
         # The journey is kept alive with its table, so its id is not reused meanwhile.
         key = (events.op(), id(journey))
         with self._lock:
-            hit = self._tables.get(key)
+            hit = self._hit(key)
             if hit is not None:
-                self._tables.move_to_end(key)
-                return hit[1]
-            # A temporary table of its own (not Ibis' ``cache()``, which hands the same table
-            # to every structurally equal expression, also of other data versions).
-            name = f"kundresa_tagged_{next(_NAMES)}"
+                return hit
             part = self._parts.get(events.op())
             whole = self.peek(part[0], journey) if part is not None else None
             if part is not None and whole is not None:
                 source = whole.semi_join(part[1], CUSTOMER)
             else:
                 source = _tag(events, journey)
-            table = backend.create_table(name, source, temp=True)
-            self._add(key, journey, table)
-            return table
+            return self._store(key, journey, backend, "kundresa_tagged_", source)
 
     def peek(self, events: ir.Table, journey: Journey) -> ir.Table | None:
         """The kept tagged table of ``events`` and ``journey``, or ``None`` when it has not
         been computed (nothing is computed here)."""
         with self._lock:
-            hit = self._tables.get((events.op(), id(journey)))
-            if hit is None:
-                return None
-            self._tables.move_to_end((events.op(), id(journey)))
-            return hit[1]
+            return self._hit((events.op(), id(journey)))
 
     def kept(self, t: ir.Table) -> ir.Table | None:
         """``t`` computed once and kept (a temporary table on DuckDB) for the analyses that
         read the same expression, or ``None`` when ``t`` is not on DuckDB."""
-        try:
-            backend = t._find_backend(use_default=False)
-        except Exception:
-            return None
-        if getattr(backend, "name", None) != "duckdb":
+        backend = _duckdb_of(t)
+        if backend is None:
             return None
         key = ("kept", t.op())
         with self._lock:
-            hit = self._tables.get(key)
+            hit = self._hit(key)
             if hit is not None:
-                self._tables.move_to_end(key)
-                return hit[1]
-            table = backend.create_table(f"kundresa_kept_{next(_NAMES)}", t, temp=True)
-            self._add(key, None, table)
-            return table
+                return hit
+            return self._store(key, None, backend, "kundresa_kept_", t)
 
     def holds(self, t: ir.Table) -> bool:
         """Whether ``t`` is one of the kept tagged tables (no need to cache it again)."""
@@ -238,6 +248,15 @@ class TaggedMemo:
                 if owned:
                     _drop(table)
             self._tables.clear()
+
+
+def _duckdb_of(t: ir.Table) -> Any:
+    """The DuckDB backend ``t`` runs on, or ``None`` (another engine, or no single one)."""
+    try:
+        backend = t._find_backend(use_default=False)
+    except Exception:  # an expression without one engine: computed in each query
+        return None
+    return backend if getattr(backend, "name", None) == "duckdb" else None
 
 
 def _drop(table: ir.Table) -> None:
@@ -373,6 +392,50 @@ def _tag(events: ir.Table, journey: Journey) -> ir.Table:
         stage=ibis.cases(*((t[f"_f{k}"], tp.stage) for k, tp in tps)).cast("string"),
         stage_index=ibis.cases(*((t[f"_f{k}"], index[tp.stage]) for k, tp in tps)).cast("int64"),
     ).drop(*flags)
+
+
+def with_event_ranks(t: ir.Table) -> ir.Table:
+    """``t`` with two integer keys of the event order: :data:`CUSTOMER_RANK` (the customer
+    id's position among the distinct ids, sorted) and :data:`EVENT_RANK` (the event's
+    position in the whole table sorted by customer id, then :data:`EVENT_ORDER`), both
+    ``int64`` from 0. Events without a customer id are left out (the canonical schema has
+    none).
+
+    Sorting by ``EVENT_RANK`` is sorting by customer and event order, and grouping or joining
+    by ``CUSTOMER_RANK`` is grouping or joining by customer, on one integer instead of
+    strings: the warehouse keeps them with its tagged events
+    (:meth:`kundresa.project.Project.keep_tagged`), so that the attribution paths need no
+    sort on customer ids and event names (DuckDB sorts 1M rows on strings in ~1 s, on one
+    integer in ~0.15 s). Events tied on customer and the whole event order get consecutive
+    ranks in an arbitrary order, as any sort on those columns would give them.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = ibis.memtable(pd.DataFrame({
+    ...     "customer_id": ["b", "a", "b"],
+    ...     "timestamp": pd.to_datetime(["2025-01-02", "2025-01-03", "2025-01-01"]),
+    ...     "event": ["x", "x", "x"], "event_id": ["1", "2", "3"]}))
+    >>> with_event_ranks(t).order_by("event_id").to_pandas()[[CUSTOMER_RANK, EVENT_RANK]]
+       _customer_rank  _event_rank
+    0               1            2
+    1               0            0
+    2               1            1
+    """
+    # The customers' ranks over their distinct ids, joined on: a window over every event
+    # would carry all of the events' columns (their properties) through a second sort.
+    ids = t.select(CUSTOMER).distinct()
+    ids = ids.mutate(**{CUSTOMER_RANK: ibis.row_number().over(order_by=ids[CUSTOMER])})
+    ranked = t.inner_join(ids, CUSTOMER)
+    by_event = ibis.row_number().over(
+        order_by=[ranked[CUSTOMER], *(ranked[c] for c in EVENT_ORDER)]
+    )
+    return ranked.mutate(
+        **{
+            CUSTOMER_RANK: ranked[CUSTOMER_RANK].cast("int64"),
+            EVENT_RANK: by_event.cast("int64"),
+        }
+    )
 
 
 def staged_events(events: ir.Table, journey: Journey) -> ir.Table:
