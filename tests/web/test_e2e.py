@@ -240,8 +240,13 @@ def test_an_upload_shows_progress_and_can_be_cancelled(
     cancel = page.request.post(f"{edit_url}/api/jobs/{job}/cancel", headers=csrf)
     assert cancel.status == 200, cancel.text()
     page.goto(f"{edit_url}/data?job={job}")
-    if page.locator("#upload-job").count():  # still loading: the job's box with its progress
-        assert page.locator("#upload-progress").is_visible()
+    # Still loading: the job's box with its progress (read from one rendering of the page: the
+    # page reloads itself as soon as the job ends, which may be between two look-ups).
+    html = ""
+    with contextlib.suppress(PlaywrightError):  # (navigating: the job has just ended)
+        html = page.content()
+    if 'id="upload-job"' in html:
+        assert 'id="upload-progress"' in html.split('id="upload-job"', 1)[1].split("</div>")[0]
         shot(page, "data-upload-progress")
         with contextlib.suppress(PlaywrightError):  # (the job may end as the button is hit)
             page.click("#cancel-job", timeout=10_000)
