@@ -9,6 +9,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from kundresa.project import STORE_DIR, WAREHOUSE_FILE
 
 AUTH = ("test-write-key", "")  # conftest.WRITE_KEY
@@ -92,12 +94,8 @@ def test_the_writer_is_let_go_after_hold_seconds_and_after_a_failed_cycle(
     loader.hold = 60.0
     fail[0] = True
     assert client.post("/v1/batch", json=_batch(3), auth=AUTH).status_code == 200
-    try:
+    with pytest.raises(RuntimeError, match="live state not ready"):
         loader.load_once()
-    except RuntimeError:
-        pass
-    else:
-        raise AssertionError("the cycle should have failed")
     assert state._kept is None and _count(state) == 3  # rolled back, file let go
     fail[0] = False
     assert loader.load_once() is not None and _count(state) == 6
