@@ -393,6 +393,36 @@ def test_encoded_conversion_paths_equal_the_encoded_frame(rows, conv, level, loo
         pd.testing.assert_frame_equal(compare_models(got), compare_models(frame))
 
 
+def test_paths_without_a_touch_come_in_one_order() -> None:
+    """CI found the encoded paths and the paths frame listing the conversions without a touch
+    in different orders (their query was read unordered): every call lists them alike."""
+    from kundresa.attribution._paths import encode
+    from kundresa.attribution.journey import conversion_paths_encoded
+
+    rows: list[Row] = [
+        ("c", 49, "nps", "search", None), ("c", 52, "buy", None, None),
+        ("a", 52, "demo", "search", 25.5), ("b", 31, "ad", None, 10.0),
+        ("b", 6, "buy", "social", 10.0), ("a", 44, "buy", None, None),
+        ("b", 14, "buy", "social", None), ("c", 51, "nps", "search", 10.0),
+        ("b", 55, "nps", "email", 10.0), ("b", 45, "mail", None, 10.0),
+        ("a", 13, "mail", "social", 10.0), ("b", 17, "x", None, None),
+        ("c", 49, "demo", "email", None), ("c", 20, "buy", "social", 10.0),
+        ("b", 24, "demo", "social", 25.5), ("b", 8, "mail", "social", 10.0),
+        ("a", 44, "buy", "search", None), ("b", 25, "nps", "search", 25.5),
+        ("c", 28, "demo", None, 10.0), ("b", 30, "demo", "social", 10.0),
+        ("c", 25, "nps", None, None), ("c", 59, "nps", "email", None),
+    ]  # fmt: skip
+    options = {"conversion": "stage:decision", "journey": journey(), "level": "touchpoint"}
+    events = table(rows)
+    want = encode(conversion_paths(events, lookback="10d", **options))
+    assert sorted(want.value.tolist()) == [0.0, 0.0, 0.0, 0.0, 10.0, 10.0]
+    for _ in range(8):  # the unordered read differed about every other call
+        got = conversion_paths_encoded(events, lookback="10d", **options)
+        assert got.value.tolist() == want.value.tolist()
+        again = encode(conversion_paths(events, lookback="10d", **options))
+        assert again.value.tolist() == want.value.tolist()
+
+
 @settings(max_examples=50, deadline=None)
 @given(st.lists(st.integers(0, 40), max_size=60), st.booleans())
 def test_distinct_keys_equal_numpy_unique(keys: list[int], marks: bool) -> None:

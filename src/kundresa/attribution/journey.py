@@ -389,7 +389,8 @@ def _conversion_rows(
     t: ir.Table, period: Period, window: float | None, order: list[str]
 ) -> tuple[pa.Table, pd.DataFrame]:
     """The touch rows of :func:`conversion_paths` (sorted by customer, segment and event
-    order) and its conversions (customer key, segment, time, value), from the events ``t``
+    order) and its conversions (customer key, segment, time, value; sorted by customer and
+    segment), from the events ``t``
     that are a conversion (``_conv``) or a touch (``_node``), numbered by segment (``_seg``),
     with the customer key and event order of :func:`_keyed`."""
     convs = t.filter(t._conv).select(
@@ -415,7 +416,9 @@ def _conversion_rows(
     if window is not None:
         j = j.filter(j.age <= window)
     rows = j.select(WHO, "_seg", *order, "node", "age", "converted", "value")
-    return _read_sorted(rows, [WHO, "_seg"], order), convs.to_pandas()
+    # Ordered, so that every call lists the paths without a touch in the same order (a
+    # customer's conversions are one per segment: the pair is a key).
+    return _read_sorted(rows, [WHO, "_seg"], order), convs.order_by([WHO, "_seg"]).to_pandas()
 
 
 def stage_paths(
