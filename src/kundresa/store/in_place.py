@@ -182,7 +182,7 @@ def read_in_place(wh: Warehouse, path: str | os.PathLike[str]) -> IngestReport |
     from kundresa.ingest.columns import ColumnError, map_columns
     from kundresa.ingest.sources import SourceError, detect_source
     from kundresa.store._distinct import all_distinct
-    from kundresa.store.warehouse import _KEY_SQL, IngestReport, _lit, _q
+    from kundresa.store.warehouse import _KEY_SQL, IngestReport, _lit, _q, ingest_options
 
     p = Path(path)
     if wh.path is not None or wh.in_place is not None or wh.event_count():
@@ -271,17 +271,7 @@ def read_in_place(wh: Warehouse, path: str | os.PathLike[str]) -> IngestReport |
         wh.log_ingest(
             report,
             started,
-            {
-                "customer_col": None,
-                "time_col": None,
-                "event_col": None,
-                "value_col": None,
-                "tz": None,
-                "formats": {str(p): {"decimal": None, "date_format": None}},
-                "columns": report.columns,
-                "recognised": report.recognised,
-                "in_place": True,
-            },
+            ingest_options(report, {str(p): {"decimal": None, "date_format": None}}, in_place=True),
         )
         con.execute("COMMIT")
     except BaseException:

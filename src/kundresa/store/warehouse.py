@@ -899,16 +899,7 @@ class Warehouse:
                 self._store_parsed(
                     report,
                     started,
-                    {
-                        "customer_col": None,
-                        "time_col": None,
-                        "event_col": None,
-                        "value_col": None,
-                        "tz": None,
-                        "formats": {},
-                        "columns": report.columns,
-                        "recognised": report.recognised,
-                    },
+                    ingest_options(report),
                     before_commit,
                 )
         except BaseException as exc:
@@ -971,19 +962,18 @@ class Warehouse:
                 self._store_parsed(
                     report,
                     started,
-                    {
-                        "customer_col": customer_col,
-                        "time_col": time_col,
-                        "event_col": event_col,
-                        "value_col": value_col,
-                        "tz": tz,
-                        "formats": {
+                    ingest_options(
+                        report,
+                        {
                             k: {"decimal": f.decimal, "date_format": f.date_format}
                             for k, f in (formats or {}).items()
                         },
-                        "columns": report.columns,
-                        "recognised": report.recognised,
-                    },
+                        customer_col=customer_col,
+                        time_col=time_col,
+                        event_col=event_col,
+                        value_col=value_col,
+                        tz=tz,
+                    ),
                     before_commit,
                 )
         except BaseException as exc:
@@ -1589,6 +1579,26 @@ class Warehouse:
                 con.unregister("_batch")
             report.rows_read += arrow_batch.num_rows
         return columns
+
+
+def ingest_options(
+    report: IngestReport,
+    formats: dict[str, dict[str, str | None]] | None = None,
+    **given: Any,
+) -> dict[str, Any]:
+    """The options row of the ingest log (``ingests.options``, JSON) for ``report``: the
+    column and zone options as given (``customer_col``, ``time_col``, ``event_col``,
+    ``value_col``, ``tz``; ``None`` when not given), each source's number and date
+    ``formats``, the report's columns and recognised sources, then any ``given`` key that is
+    not an option (``in_place`` for a file read in place)."""
+    names = ("customer_col", "time_col", "event_col", "value_col", "tz")
+    return {
+        **{name: given.pop(name, None) for name in names},
+        "formats": formats or {},
+        "columns": report.columns,
+        "recognised": report.recognised,
+        **given,
+    }
 
 
 def _drop_tagged(con: Any) -> None:
