@@ -441,3 +441,27 @@ def test_distinct_keys_equal_numpy_unique(keys: list[int], marks: bool) -> None:
         module._MARKS = limit
     want = np.unique(values)
     assert got.dtype == want.dtype and got.tolist() == want.tolist()
+
+
+def test_stage_paths_without_a_touch_come_in_one_order() -> None:
+    """The paths of a stage list the customers without a touch in customer order, on every
+    call (their population was read without an order, like the conversions of
+    ``conversion_paths``, whose order CI found changing between calls)."""
+    # Twelve customers enter consideration; the even ones progress to decision. Only some
+    # have a channel on an event in the span: the rest get ("(no touch)",).
+    rows: list[Row] = []
+    for i in range(12):
+        who = f"c{i:02d}"
+        rows.append((who, 0, "demo", "web" if i % 3 == 0 else None, None))
+        rows.append((who, 1, "mail", None, None))
+        if i % 2 == 0:
+            rows.append((who, 2 + i, "buy", None, 10.0))
+    events = table(rows)
+    first = stage_paths(events, journey(), "consideration", lookback=None)
+    assert list(first["path"]).count(("(no touch)",)) == 8
+    bare = first[first["path"] == ("(no touch)",)]
+    # In customer order: c01, c02, c04, c05, c07, c08, c10, c11 (the even ones progress).
+    assert bare["conversions"].tolist() == [0.0, 1.0, 1.0, 0.0, 0.0, 1.0, 1.0, 0.0]
+    for _ in range(8):
+        again = stage_paths(events, journey(), "consideration", lookback=None)
+        pd.testing.assert_frame_equal(again, first)

@@ -478,7 +478,8 @@ def _stage_rows(
 ) -> Iterator[tuple[int, pa.Table, pa.Table]]:
     """For each stage number in ``ks``: its touch rows (``_who``, the event order, ``node``,
     ``age``, ``converted``, ``value``; sorted by customer and event order) and its
-    population (``_who``, ``_out``: every customer who entered the stage), from one query for
+    population (``_who``, ``_out``: every customer who entered the stage, sorted by
+    customer), from one query for
     the spans and one for the touches of all the stages (the transitions of a journey share
     every scan). ``_who`` and the event order are those of :func:`_keyed`."""
     if not ks:
@@ -502,7 +503,8 @@ def _stage_rows(
     )
     with cached(spans) as kept:
         every = _read_sorted(_touch_rows(t, kept, level, window, order), ["_k", WHO], order)
-        people = kept.select("_k", WHO, "_out").to_pyarrow()
+        # Ordered: every call lists the paths without a touch alike.
+        people = kept.select("_k", WHO, "_out").order_by(["_k", WHO]).to_pyarrow()
     stage_of_row = every.column("_k").to_numpy(zero_copy_only=False)
     stage_of_person = people.column("_k").to_numpy(zero_copy_only=False)
 
