@@ -109,7 +109,7 @@ def test_a_failed_ingest_leaves_the_store_unchanged(monkeypatch: pytest.MonkeyPa
     wh = _store([[("p", 0, "v", None, None, None), ("q", 60, "c", None, None, None)]])
     before = (_stored(wh), wh.layout(), wh.con.execute("SELECT * FROM meta ORDER BY 1").fetchall())
 
-    def broken(con: Any, ingest_id: int) -> bool:
+    def broken(con: Any, ingest_id: int, fraction: float = layout.TAIL_FRACTION) -> bool:
         layout.reorganise(con, ingest_id)
         raise duckdb.ConversionException("disk full")
 
@@ -310,3 +310,40 @@ def test_the_funnel_reads_the_store_in_parts(monkeypatch: pytest.MonkeyPatch) ->
     fast = funnel_customers(events, ["v", "c", "b"], window="1d", exclusions=[("x", 1, 2)])
     assert seen == [True] * 4
     pdt.assert_frame_equal(_sorted(fast.to_pandas()), _sorted(slow_df))
+
+
+def _store_with_a_long_tail(chunks: list[list[tuple[Any, ...]]]) -> Warehouse:
+    """:func:`_store`, ingests after the first never rewriting the table: a tail of several
+    ingests as long as the main part or longer (the live collector's loads let it grow to
+    :data:`layout.LOAD_TAIL_FRACTION`)."""
+    real = layout.settle
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(layout, "settle", lambda con, ingest_id, fraction=0.1: real(con, ingest_id, 1))
+        return _store(chunks)
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.lists(st.lists(row_st, min_size=1, max_size=12), min_size=2, max_size=4), funnels())
+def test_fast_paths_over_a_long_tail_equal_portable_and_settle_equals_one_ingest(
+    chunks: list[list[tuple[Any, ...]]], f: dict[str, Any]
+) -> None:
+    wh = _store_with_a_long_tail(chunks)
+    events = Project(None, None, wh).events
+    with pytest.MonkeyPatch.context() as mp:
+        seen = _counting_reads(mp)
+        fast = funnel_customers(events, **f).to_pandas()
+        fast_f = event_funnel(events, **f)
+    with portable():
+        slow = funnel_customers(events, **f).to_pandas()
+        slow_f = event_funnel(events, **f)
+    pdt.assert_frame_equal(_sorted(fast), _sorted(slow))
+    pdt.assert_frame_equal(fast_f, slow_f)
+    assert seen
+    lay = wh.layout()
+    over = lay["tail_rows"] > layout.TAIL_FRACTION * wh.event_count()
+    assert wh.settle() is over  # rewritten only when the tail is over a tenth
+    lay = wh.layout()
+    assert lay["tail_rows"] <= layout.TAIL_FRACTION * wh.event_count() and _main_in_order(wh)
+    pdt.assert_frame_equal(_stored(wh), _stored(_store([[r for c in chunks for r in c]])))
+    assert not wh.settle()
+    pdt.assert_frame_equal(event_funnel(Project(None, None, wh).events, **f), slow_f)

@@ -116,3 +116,69 @@ def test_the_running_loader_lets_go_once_nothing_new_arrives(
     while _count(state) < 6:
         assert time.monotonic() - started < 60
         time.sleep(0.05)
+
+
+_FUNNEL = {"steps": "page_view\nsignup\npurchase", "window": "7d"}
+
+
+def _mixed(first: int, n: int = 3) -> dict[str, Any]:
+    """Events of three kinds for five customers, a minute apart, each arriving out of order."""
+    return {
+        "batch": [
+            {
+                "type": "track",
+                "event": ("page_view", "signup", "purchase")[i % 3],
+                "userId": f"u{i % 5}",
+                "messageId": f"m{i}",
+                "timestamp": f"2026-03-01T10:{59 - i:02d}:00Z",
+            }
+            for i in range(first, first + n)
+        ]
+    }
+
+
+def _layout(state: Any) -> dict[str, Any]:
+    with state.lock:
+        return dict(state.project.warehouse.layout())
+
+
+def test_loads_leave_a_tail_that_the_idle_loader_puts_in_order(
+    project_dir: Path, make_collector: Any
+) -> None:
+    client = make_collector(project_dir)
+    state, loader = client.app.state.project, client.app.state.collector.loader
+    loader.stop()
+    assert client.post("/v1/batch", json=_mixed(0, 10), auth=AUTH).status_code == 200
+    assert loader.load_once() is not None  # the first load is the main part
+    assert not loader.settle()  # nothing to rewrite: no tail
+    for first in (10, 13, 16):  # each load's rows over a tenth of the store, under half
+        assert client.post("/v1/batch", json=_mixed(first), auth=AUTH).status_code == 200
+        assert loader.load_once() is not None
+    before = client.get("/api/funnel", params=_FUNNEL).json()
+    assert [s["count"] for s in before["funnel"]] == [5, 5, 3]
+    lay = _layout(state)
+    assert (lay["ordered_rows"], lay["tail_rows"]) == (10, 9)  # no rewrite in the loads
+    assert loader.unsettled
+    assert loader.settle()  # the tail over a tenth: rewritten, in a transaction of its own
+    lay = _layout(state)
+    assert (lay["ordered_rows"], lay["tail_rows"], _count(state)) == (19, 0, 19)
+    assert not loader.unsettled and not loader.settle()
+    assert client.get("/api/funnel", params=_FUNNEL).json() == before
+    loader.release_writer()
+
+
+def test_the_running_loader_puts_the_store_in_order_between_bursts(
+    project_dir: Path, make_collector: Any
+) -> None:
+    client = make_collector(project_dir)
+    state = client.app.state.project
+    started = time.monotonic()
+    assert client.post("/v1/batch", json=_batch(0, 10), auth=AUTH).status_code == 200
+    while _count(state) < 10:
+        assert time.monotonic() - started < 30
+        time.sleep(0.05)
+    assert client.post("/v1/batch", json=_batch(10, 5), auth=AUTH).status_code == 200
+    while _layout(state)["tail_rows"] or _count(state) < 15:
+        assert time.monotonic() - started < 60, "the tail was not put in order within 60 s"
+        time.sleep(0.05)
+    assert _layout(state)["ordered_rows"] == 15

@@ -292,6 +292,21 @@ def test_catch_up_inside_the_loaders_transaction(journey) -> None:  # type: igno
     assert len(stage_events_since(wh.con, 0)) == 1
 
 
+def test_catch_up_without_reading_the_changes_back_records_the_same_feed(journey) -> None:  # type: ignore[no-untyped-def]
+    rows = [("a", 0, "ad"), ("b", 5, "ad"), ("a", 60, "price"), ("b", 70, "price")]
+    told, quiet = Warehouse(None), Warehouse(None)
+    load(told, rows[:2], journey)
+    load(quiet, rows[:2], journey)
+    told.ingest_arrow(frame(rows[2:]))
+    quiet.ingest_arrow(frame(rows[2:]))
+    moves = catch_up(told.con, journey)
+    assert len(moves) == 2
+    assert catch_up(quiet.con, journey, changes=False) == []
+    assert stage_events_since(quiet.con, 0) == stage_events_since(told.con, 0)
+    same = [c for c in stored(told).columns if c != "updated_at"]  # updated_at: the clock
+    assert stored(quiet)[same].astype(str).equals(stored(told)[same].astype(str))
+
+
 def test_a_first_build_records_every_change_in_time_order(journey) -> None:  # type: ignore[no-untyped-def]
     wh = Warehouse(None)
     rows = [(c, m, e) for c in "abcde" for m, e in ((0, "ad"), (5, "price"), (9, "buy"))]

@@ -23,6 +23,17 @@ nothing new to load, or once it has kept it for ``hold`` seconds, and then waits
 collects) get the file between bursts and at least every ``hold`` seconds during one.
 Without ``release`` every cycle opens and closes the write connection.
 
+The loads keep the warehouse's journey-ordered store (:mod:`kundresa.store.layout`) the way an
+ingest does, with one difference: a load rewrites the table in order only when the tail of
+rows appended since the last rewrite passes :data:`~kundresa.store.layout.LOAD_TAIL_FRACTION`
+of all rows, not :data:`~kundresa.store.layout.TAIL_FRACTION`. When a whole interval passes
+without events after the write connection was let go, a cycle brings the tail back under
+:data:`~kundresa.store.layout.TAIL_FRACTION` (:meth:`settle`: a transaction of its own, the
+table rewritten only if the tail is over it). A rewrite costs the whole table, so doing it
+every tenth of growth inside the loads cost a steady stream about ten rewrites of each row;
+analyses read a store with a tail exactly as one without. Stopping the loader does not
+rewrite (the next burst's idle cycle, ingest or ``kundresa reorganise`` does).
+
 ``after_load(con)`` — for the live customer state — is called with the open write connection
 **inside the load's transaction**, after the events, identity links and the log position are
 written and before COMMIT: what it writes commits together with the events. An exception it
@@ -45,6 +56,7 @@ import orjson
 
 from kundresa.ingest.sources.segment import SegmentSource
 from kundresa.live.log import LogRecord, WriteAheadLog, pending_records, read_log_id
+from kundresa.store.layout import LOAD_TAIL_FRACTION
 from kundresa.store.warehouse import IngestError, IngestReport, Warehouse
 
 __all__ = [
@@ -174,6 +186,9 @@ class Loader:
         self._released = False
         self.position: int | None = None
         """The loaded position, once a cycle has read it from the warehouse."""
+        self.unsettled = False
+        """Whether a load has committed since the store's tail was last brought under
+        :data:`~kundresa.store.layout.TAIL_FRACTION` (:meth:`settle`)."""
         self.last_error: str | None = None
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -211,9 +226,13 @@ class Loader:
                         self.after_load(con)
 
                 report = writer.ingest_checked(
-                    SOURCE, self._batches(records), before_commit=before_commit
+                    SOURCE,
+                    self._batches(records),
+                    before_commit=before_commit,
+                    tail_fraction=LOAD_TAIL_FRACTION,
                 )
             self.position = new_position
+            self.unsettled = True
             self.log.drop_before(new_position)
         if self.loaded is not None:
             self.loaded(report)
@@ -244,6 +263,26 @@ class Loader:
         """The write connection is closed now (by ``release`` or by the last cycle)."""
         self._held_since = None
         self._released = True
+
+    def settle(self) -> bool:
+        """Bring the journey-ordered store's tail under
+        :data:`~kundresa.store.layout.TAIL_FRACTION` if a load has committed since the last
+        time (:meth:`Warehouse.settle <kundresa.store.warehouse.Warehouse.settle>`, with the
+        loader's write connection). Returns whether the table was rewritten.
+
+        Raises
+        ------
+        IngestError
+            When the warehouse cannot be opened for writing or DuckDB fails; the store is
+            unchanged and the next call tries again.
+        """
+        with self._cycle:
+            if not self.unsettled:
+                return False
+            with self._writer() as writer:
+                rewritten = writer.settle()
+            self.unsettled = False
+            return rewritten
 
     def release_writer(self) -> None:
         """Let go of a write connection kept open (``release``), if one is."""
@@ -289,7 +328,11 @@ class Loader:
             self._wake.clear()
             started = time.monotonic()
             if self._cycle_safely() is None:
-                # Nothing new: other processes may have the warehouse until the next batch.
+                # Nothing new (or a failed cycle): other processes may have the warehouse
+                # until the next batch. Nothing new a whole interval after letting go of it:
+                # the store put in order first (the next cycle with events waits for it).
+                if self.last_error is None and self._held_since is None:
+                    self._settle_safely()
                 self.release_writer()
             # At most one cycle per interval: each takes the warehouse's write lock; after
             # letting go of it, a whole interval for other processes to open the file.
@@ -310,9 +353,17 @@ class Loader:
             self._report(f"{type(exc).__name__}: {exc}")
         return None
 
-    def _report(self, message: str) -> None:
+    def _settle_safely(self) -> None:
+        """:meth:`settle`, its error reported (once) instead of raised."""
+        try:
+            self.settle()
+        except Exception as exc:  # e.g. another process holds the warehouse: try again
+            what = str(exc) if isinstance(exc, IngestError) else f"{type(exc).__name__}: {exc}"
+            self._report(what, "store not put in order")
+
+    def _report(self, message: str, what: str = "load postponed") -> None:
         if message != self.last_error:
-            print(f"kundresa collector: load postponed: {message}", file=sys.stderr)
+            print(f"kundresa collector: {what}: {message}", file=sys.stderr)
         self.last_error = message
 
     def stop(self) -> None:

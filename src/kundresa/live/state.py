@@ -488,7 +488,9 @@ def compute_states(
     return {r[0]: _state(rules, r) for r in rows}
 
 
-def catch_up(con: Any, journey: Journey, *, in_transaction: bool = False) -> list[StageEvent]:
+def catch_up(
+    con: Any, journey: Journey, *, in_transaction: bool = False, changes: bool = True
+) -> list[StageEvent]:
     """Bring the live customer state up to date with every ingest; the stage events it
     recorded.
 
@@ -509,21 +511,25 @@ def catch_up(con: Any, journey: Journey, *, in_transaction: bool = False) -> lis
         The project's journey.
     in_transaction
         The caller has a transaction open on ``con`` (and commits or rolls it back).
+    changes
+        False: the stage changes are recorded in the feed as always, but not read back
+        (an empty list is returned; the collector's loader, which does not use them, saves
+        building a Python object per change).
 
     Returns
     -------
     list of StageEvent
-        The stage changes recorded, in ``seq`` order (empty when nothing changed, and after
-        a rebuild for a changed journey).
+        The stage changes recorded, in ``seq`` order (empty when nothing changed, after a
+        rebuild for a changed journey, and with ``changes`` false).
     """
     ensure_tables(con)
     rules = _Rules(journey)
     now = datetime.now(UTC).replace(tzinfo=None)
     if in_transaction:
-        return _catch_up(con, rules, now)
+        return _catch_up(con, rules, now, changes)
     con.execute("BEGIN TRANSACTION")
     try:
-        recorded = _catch_up(con, rules, now)
+        recorded = _catch_up(con, rules, now, changes)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
@@ -531,7 +537,7 @@ def catch_up(con: Any, journey: Journey, *, in_transaction: bool = False) -> lis
     return recorded
 
 
-def _catch_up(con: Any, rules: _Rules, now: datetime) -> list[StageEvent]:
+def _catch_up(con: Any, rules: _Rules, now: datetime, changes: bool) -> list[StageEvent]:
     fingerprint = rules.fingerprint()
     watermark = int(_meta(con, _WATERMARK) or 0)
     row = con.execute("SELECT coalesce(max(id), 0) FROM ingests").fetchone()
@@ -548,7 +554,7 @@ def _catch_up(con: Any, rules: _Rules, now: datetime) -> list[StageEvent]:
             + rules.events_sql()
             + ")"
         )
-        recorded = _advance(con, rules, now, latest, record=not had_state)
+        recorded = _advance(con, rules, now, latest, record=not had_state, changes=changes)
         _set_meta(con, fingerprint, latest)
         return recorded
 
@@ -620,7 +626,9 @@ def _catch_up(con: Any, rules: _Rules, now: datetime) -> list[StageEvent]:
             + ")",
             [redo],
         )
-    recorded = _advance(con, rules, now, latest, record=True, redo=sorted(recompute))
+    recorded = _advance(
+        con, rules, now, latest, record=True, redo=sorted(recompute), changes=changes
+    )
     _set_meta(con, fingerprint, latest)
     return recorded
 
@@ -633,12 +641,13 @@ def _advance(
     *,
     record: bool,
     redo: Sequence[str] = (),
+    changes: bool = True,
 ) -> list[StageEvent]:
     """Move the stored state of every person in ``_live_in`` past their events there (from
     no state for ``_redo`` persons, and for the ``redo`` ones with no event left: their row
     goes), record the stage changes in ``stage_events`` — every one, or with ``record``
     false none; for a ``_redo`` person one, from the stored to the new current stage — and
-    return them."""
+    return them (with ``changes`` false: none)."""
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _live_before AS SELECT * FROM customer_state "
         "WHERE customer_id IN (SELECT person FROM _live_in UNION SELECT unnest(?))",
@@ -676,7 +685,7 @@ def _advance(
     con.execute("INSERT INTO customer_state SELECT * FROM _live_next")
     for table in ("_in", "_before", "_base", "_steps", "_changes", "_next"):
         con.execute(f"DROP TABLE _live{table}")
-    return stage_events_since(con, base, limit=recorded) if recorded else []
+    return stage_events_since(con, base, limit=recorded) if recorded and changes else []
 
 
 def _set_meta(con: Any, fingerprint: str, watermark: int) -> None:

@@ -13,7 +13,10 @@ each customer's sequence reads the rows in that order instead of grouping and so
   nothing else comes between them. Later ingests append their new rows (each ingest's rows in
   that order too) as the *tail*. When the tail grows past :data:`TAIL_FRACTION` of all rows
   (or on :func:`reorganise`), the table is rewritten in the store order and the tail is empty
-  again (``store_reorganised`` records when).
+  again (``store_reorganised`` records when). The live collector's loads let the tail grow to
+  :data:`LOAD_TAIL_FRACTION` and bring it back under :data:`TAIL_FRACTION` when no events
+  are arriving (:mod:`kundresa.live.loader`): a rewrite costs the whole table, so rewriting
+  it every tenth of growth would cost each event about ten rewrites of a row.
 
 Readers (:mod:`kundresa.analytics._ordered`) read the main part in storage order (a scan, no
 sort), the tail sorted by DuckDB (it is small and its row groups sit at the end), and merge
@@ -32,6 +35,7 @@ from typing import Any
 
 __all__ = [
     "DDL",
+    "LOAD_TAIL_FRACTION",
     "STORE_ORDER",
     "TAIL_FRACTION",
     "assign_codes",
@@ -44,6 +48,12 @@ __all__ = [
 
 TAIL_FRACTION = 0.1
 """The tail may hold up to this fraction of all rows before an ingest reorganises the store."""
+
+LOAD_TAIL_FRACTION = 0.5
+"""The tail's bound for the live collector's loads (:mod:`kundresa.live.loader`), which
+reorganise to :data:`TAIL_FRACTION` between bursts instead. Rewriting the table whenever the
+tail passes a fraction ``f`` of it costs each appended row ``1 / f`` rewrites of a row, on
+average: 10 at 0.1, 2 at 0.5."""
 
 STORE_ORDER = '_c, "timestamp", event, event_id, session_id, channel, value, _key'  # nulls last
 """The order of rows in the main part (SQL, DuckDB's default ascending, nulls last)."""
@@ -131,11 +141,12 @@ def reorganise(con: Any, ingest_id: int | None = None) -> None:
     con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [_REORGANISED_KEY, now])
 
 
-def settle(con: Any, ingest_id: int) -> bool:
+def settle(con: Any, ingest_id: int, fraction: float = TAIL_FRACTION) -> bool:
     """After ingest ``ingest_id`` appended its rows: reorganise when the store was never in
-    order or the tail has grown past :data:`TAIL_FRACTION` of all rows; when the main part
-    is empty, this ingest's rows (appended in the store order) become it. Returns whether
-    the table was rewritten."""
+    order or the tail has grown past ``fraction`` (default :data:`TAIL_FRACTION`) of all
+    rows; when the main part is empty, this ingest's rows (appended in the store order)
+    become it. ``ingest_id`` must be the newest ingest. Returns whether the table was
+    rewritten."""
     done = ordered_ingest(con)
     if done is None or _one(con, "SELECT count(*) FROM events WHERE _c IS NULL OR _e IS NULL"):
         reorganise(con, ingest_id)
@@ -150,7 +161,7 @@ def settle(con: Any, ingest_id: int) -> bool:
         con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [_ORDERED_KEY, str(ingest_id)])
         con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [_REORGANISED_KEY, now])
         return False
-    if tail > TAIL_FRACTION * (main + tail):
+    if tail > fraction * (main + tail):
         reorganise(con, ingest_id)
         return True
     return False

@@ -843,6 +843,7 @@ class Warehouse:
         batches: Iterable[RawBatch],
         *,
         before_commit: Callable[[duckdb.DuckDBPyConnection, IngestReport], None] | None = None,
+        tail_fraction: float = layout.TAIL_FRACTION,
     ) -> IngestReport:
         """:meth:`ingest_batches` for rows mapped and checked when they arrived — the live
         collector's (:func:`kundresa.live.collector.check_message`) — with the same result,
@@ -854,7 +855,11 @@ class Warehouse:
         raw record is built only for the rows that go to quarantine. The rest is
         :meth:`ingest_batches`' own code: the same parsing SQL, quarantine, deduplication
         key and anti-join, store order, identities and ingest log row, in one transaction
-        (:meth:`writing_events`); ``before_commit`` as there.
+        (:meth:`writing_events`); ``before_commit`` as there. ``tail_fraction``: the
+        journey-ordered store is rewritten in order when its tail passes this fraction of all
+        rows (:func:`kundresa.store.layout.settle`; the loader passes
+        :data:`~kundresa.store.layout.LOAD_TAIL_FRACTION` and calls :meth:`settle` between
+        bursts).
 
         For rows that do not meet those conditions (a value with a decimal comma, a date
         with slashes) the result can differ from :meth:`ingest_batches`, which tells the
@@ -901,6 +906,7 @@ class Warehouse:
                     started,
                     ingest_options(report),
                     before_commit,
+                    tail_fraction,
                 )
         except BaseException as exc:
             self.con.execute("SET preserve_insertion_order = false")
@@ -993,10 +999,12 @@ class Warehouse:
         started: datetime,
         options: dict[str, Any],
         before_commit: Callable[[Any, IngestReport], None] | None,
+        tail_fraction: float = layout.TAIL_FRACTION,
     ) -> None:
         """Store the rows of ``_parsed`` (inside the ingest's transaction): bad rows to
         quarantine, new events in the store order, identities, the ingest log row with
-        ``options``; then the store's layout and ``before_commit``."""
+        ``options``; then the store's layout (:func:`kundresa.store.layout.settle` with
+        ``tail_fraction``) and ``before_commit``."""
         con = self.con
         # A bad row already quarantined by an earlier ingest of the same file is not
         # stored again: loading a file twice adds nothing anywhere.
@@ -1059,7 +1067,7 @@ class Warehouse:
         self.log_ingest(report, started, options)
         con.execute("DROP TABLE _parsed")
         con.execute("SET TimeZone = 'UTC'")
-        layout.settle(con, report.ingest_id)
+        layout.settle(con, report.ingest_id, tail_fraction)
         if before_commit is not None:
             before_commit(con, report)
 
@@ -1531,6 +1539,31 @@ class Warehouse:
         with self.writing_events("reorganise") as con:
             layout.reorganise(con)
         return self.layout()
+
+    def settle(self) -> bool:
+        """Rewrite the events in the store order, in one transaction, if the journey-ordered
+        store's tail holds more than :data:`~kundresa.store.layout.TAIL_FRACTION` of them
+        (what an ingest does after its rows; the live collector's loads let the tail grow
+        further and call this between bursts). Returns whether it rewrote them; nothing is
+        written otherwise. Analyses give the same results before and after.
+
+        Raises
+        ------
+        IngestError
+            When DuckDB fails; the warehouse is unchanged.
+
+        Examples
+        --------
+        >>> wh = Warehouse(None)
+        >>> wh.settle()
+        False
+        """
+        summary = layout.layout_summary(self.con)
+        total = summary["ordered_rows"] + summary["tail_rows"]
+        if summary["current"] and summary["tail_rows"] <= layout.TAIL_FRACTION * total:
+            return False
+        with self.writing_events("reorganise") as con:
+            return layout.settle(con, self.next_ingest_id() - 1)
 
     def _reject(self, source: str, batch: RawBatch, report: IngestReport) -> None:
         """Quarantine the records a batch's reader or source rejected (unless an earlier

@@ -189,6 +189,6 @@ def _live_state_follows(state: ProjectState) -> Callable[[Any], None]:
         if project.has_journey:
             from kundresa.live.state import catch_up
 
-            catch_up(con, project.journey, in_transaction=True)
+            catch_up(con, project.journey, in_transaction=True, changes=False)
 
     return after_load
