@@ -167,3 +167,32 @@ def test_funnel_page_analyses_share_the_best_attempts(
     project.data_changed()  # a new version computes them again
     project.run("funnel_time", steps=steps, window="30d")
     assert len(calls) == (3 if steps[0].startswith("stage:") else 4)
+
+
+def test_survey_scores_read_the_kept_tagged_events(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a stage on the survey, its answers are read from the memo's tagged copy when it
+    keeps one (a persona's: cut once): the same scores as from the events themselves."""
+    from kundresa.analytics import surveys
+    from kundresa.analytics.touchpoints import kept_tagged
+
+    assert [s.stage for s in project.journey.surveys] == ["retention"]
+    read: list[object] = []
+
+    def spy(events: object, journey: object) -> object:
+        read.append(found := kept_tagged(events, journey))  # type: ignore[arg-type]
+        return found
+
+    monkeypatch.setattr(surveys, "kept_tagged", spy)
+    for persona in (None, "business"):
+        scope = project.scope(persona=persona, lang="en")
+        want = surveys.survey_scores(scope, lang="en")  # no memo in use: from the events
+        assert want["responses"].sum() > 0
+        project.data_changed()
+        project.run(
+            "touchpoints", persona=persona
+        )  # tags (or cuts) this scope's events, as the map
+        got = project.run("surveys", persona=persona, lang="en").frame
+        pd.testing.assert_frame_equal(got, want, check_dtype=False)
+        assert read[-1] is not None  # read from the kept copy
