@@ -337,6 +337,41 @@ def test_correlation_counts_equal_a_recount(
     assert strength == sorted(strength, reverse=True)
 
 
+def test_correlation_keeps_no_copy_of_the_events(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first targets are kept per customer and joined back: no kept table holds the
+    events' properties (copying them cost most of the analysis on a million events), and
+    the counts are the recount's (with ``among`` and a property target's customers)."""
+    import kundresa.analytics.compare as module
+
+    kept: list[list[str]] = []
+    real = module.cached
+
+    def spy(t: Any) -> Any:
+        kept.append(list(t.columns))
+        return real(t)
+
+    monkeypatch.setattr(module, "cached", spy)
+    rows = [
+        ("a", 0, "ad", "/pricing", None, "private", True), ("a", 1, "view", "/", "9", None, False),
+        ("a", 2, "buy", None, None, None, True), ("a", 5, "view", "/prices", "3", None, True),
+        ("b", 0, "view", "/", None, "business", True), ("b", 3, "ad", "/", "10", None, False),
+        ("c", 1, "buy", None, None, "public", False), ("c", 2, "view", "/", "9", None, True),
+        ("d", 0, "ad", "/prices", None, "private", True), ("e", 4, "demo", None, "3", None, False),
+    ]  # fmt: skip
+    df = frame(rows)
+    for among in (None, "ad"):
+        want, s_total, f_total = ref_correlation(_records(df, None), journey(), "buy", among)
+        with project_of(df) as p:
+            got = correlation(p, target="buy", among=among, min_customers=0)
+        seen = {
+            (r["kind"], r["name"]): [r["success_with"], r["failure_with"]]
+            for r in got.to_dict("records")
+        }
+        assert seen == want and len(want) > 2
+        assert set(got["success_total"]) == {s_total} and set(got["failure_total"]) == {f_total}
+    assert kept and all("properties" not in columns for columns in kept)
+
+
 def test_correlation_min_customers_top_and_kinds() -> None:
     rows = [
         ("a", 0, "ad", None, None, "private", True),

@@ -120,3 +120,79 @@ def test_stage_fast_path_reads_the_kept_stages(
         pd.testing.assert_frame_equal(g, w)
     for name, frame in whole.items():
         pd.testing.assert_frame_equal(again[name], frame, obj=name)
+
+
+@pytest.mark.parametrize(
+    "steps",
+    [
+        ["stage:awareness", "stage:consideration", "stage:decision"],  # tagged rows
+        ["page_view", "checkout_start", "purchase"],  # the coded path
+    ],
+)
+def test_funnel_page_analyses_share_the_best_attempts(
+    project: Project, monkeypatch: pytest.MonkeyPatch, steps: list[str]
+) -> None:
+    """The event funnel, its time to convert and its trend run through Project.run compute
+    each customer's best attempt once per version and scope, and give the tables the
+    analyses give when called directly (no memo: each computes its own)."""
+    from kundresa.analytics import funnel as fn
+
+    events, journey = project.events, project.journey
+    common = {"steps": steps, "window": "30d", "journey": journey}
+    want = {
+        "funnel": fn.event_funnel(events, **common),
+        "funnel_time": fn.time_to_convert_histogram(events, **common),
+        "funnel_trend": fn.conversion_trend(events, period="week", **common),
+    }
+    assert want["funnel"]["count"].iloc[-1] > 0
+    calls: list[object] = []
+    fast_best = fn._fast_best
+
+    def counted(*args: object, **kwargs: object) -> object:
+        calls.append(args[1])
+        return fast_best(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(fn, "_fast_best", counted)
+    project.data_changed()
+    extra = {"period": "week"}
+    for name, frame in want.items():
+        got = project.run(
+            name, steps=steps, window="30d", **(extra if name == "funnel_trend" else {})
+        )
+        pd.testing.assert_frame_equal(got.frame, frame, check_dtype=False, obj=name)
+    # The event funnel counts without customer ids on the coded path: one more there.
+    assert len(calls) == (1 if steps[0].startswith("stage:") else 2)
+    project.run("funnel_time", steps=steps, window="30d", since="2025-03-01")
+    assert len(calls) == (2 if steps[0].startswith("stage:") else 3)  # another period
+    project.data_changed()  # a new version computes them again
+    project.run("funnel_time", steps=steps, window="30d")
+    assert len(calls) == (3 if steps[0].startswith("stage:") else 4)
+
+
+def test_survey_scores_read_the_kept_tagged_events(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a stage on the survey, its answers are read from the memo's tagged copy when it
+    keeps one (a persona's: cut once): the same scores as from the events themselves."""
+    from kundresa.analytics import surveys
+    from kundresa.analytics.touchpoints import kept_tagged
+
+    assert [s.stage for s in project.journey.surveys] == ["retention"]
+    read: list[object] = []
+
+    def spy(events: object, journey: object) -> object:
+        read.append(found := kept_tagged(events, journey))  # type: ignore[arg-type]
+        return found
+
+    monkeypatch.setattr(surveys, "kept_tagged", spy)
+    for persona in (None, "business"):
+        scope = project.scope(persona=persona, lang="en")
+        want = surveys.survey_scores(scope, lang="en")  # no memo in use: from the events
+        assert want["responses"].sum() > 0
+        project.data_changed()
+        project.run(
+            "touchpoints", persona=persona
+        )  # tags (or cuts) this scope's events, as the map
+        got = project.run("surveys", persona=persona, lang="en").frame
+        pd.testing.assert_frame_equal(got, want, check_dtype=False)
+        assert read[-1] is not None  # read from the kept copy

@@ -138,6 +138,36 @@ def test_form_choices_are_most_frequent_first(demo_dir: Path) -> None:
         assert c["segments"][:2] == ["persona", "channel"]
 
 
+def test_form_choices_read_the_names_once_per_version(
+    demo_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another segment or language reads only that segment's values: the event names and
+    property keys are kept per project version (and read again after a change of data)."""
+    import kundresa.web.choices as module
+
+    read: list[int] = []
+    top = module._top
+
+    def counted(table: Any, limit: int) -> list[str]:
+        read.append(limit)
+        return top(table, limit)
+
+    monkeypatch.setattr(module, "_top", counted)
+    with Project.open(demo_dir, read_only=True) as project:
+        plain = form_choices(project, lang="en")
+        assert sorted(read) == sorted([module.TOP_EVENTS, module.TOP_PROPERTIES])
+        read.clear()
+        variant = form_choices(project, lang="sv", by="variant")
+        assert read == [module.TOP_VALUES] and sorted(v for v, _ in variant["values"]) == ["A", "B"]
+        assert (variant["events"], variant["properties"]) == (plain["events"], plain["properties"])
+        read.clear()
+        assert form_choices(project, lang="da", by="variant")["values"] == variant["values"]
+        assert read == []
+        project.data_changed()
+        form_choices(project, by="variant")
+        assert len(read) == 3
+
+
 @pytest.mark.parametrize(
     ("query", "field", "words"),
     [

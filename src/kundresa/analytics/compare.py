@@ -421,20 +421,22 @@ def correlation(
     if needs_tags:
         t = tag_events(t, journey)
     t = period.filter(t)  # tagged on the whole history, counted in the period
-    whole = ibis.window(group_by=t[CUSTOMER])
-    first_target = ibis.cases((target_of[1](t), t[TIMESTAMP])).min().over(whole)
-    cols: dict[str, Any] = {"_first": first_target}
+    # Each customer's first target (and whether they are among those considered) from one
+    # aggregation, kept and joined back to the events: no window over the events, and no
+    # copy of the events with their properties (making one took most of the analysis).
+    per: dict[str, Any] = {"_first": ibis.cases((target_of[1](t), t[TIMESTAMP])).min()}
     if among_of is not None:
-        cols["_among"] = among_of[1](t).any().over(whole)
-    t = t.mutate(**cols)
+        per["_among"] = among_of[1](t).any()
+    firsts = t.group_by(CUSTOMER).aggregate(**per)
     if among_of is not None:
-        t = t.filter(t._among)
-    t = t.select(CUSTOMER, TIMESTAMP, EVENT, PROPERTIES, _s=t._first.notnull(), _first=t._first)
-    with cached(t) as kept:
-        totals = kept.group_by(CUSTOMER).aggregate(_s=kept._s.max())
-        total = totals.aggregate(n=totals.count(), s=count_true(totals._s)).to_pandas()
+        firsts = firsts.filter(firsts._among)
+    firsts = firsts.select(CUSTOMER, "_first", _s=firsts._first.notnull())
+    with cached(firsts) as who:
+        total = who.aggregate(n=who.count(), s=count_true(who._s)).to_pandas()
         success_total = _int(total["s"].iloc[0]) if len(total) else 0
         failure_total = (_int(total["n"].iloc[0]) if len(total) else 0) - success_total
+        rows = t.select(CUSTOMER, TIMESTAMP, EVENT, PROPERTIES)
+        kept = rows.inner_join(who, CUSTOMER)
         counted = kept.filter(kept._first.isnull() | (kept[TIMESTAMP] < kept._first))
         counts = _candidate_counts(counted, kinds, max_values)
     rows = []

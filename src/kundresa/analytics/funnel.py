@@ -695,7 +695,17 @@ def _best_parts(
     may leave the customer ids null in both (for callers that only count)."""
     plan = _plan(steps, window, order, exclusions)
     if _fast_path_fits(events, plan):
-        arrow = _fast_best(events, plan, journey, by, period, ids=ids)
+        from kundresa.analytics.touchpoints import remembered
+
+        # Kept for the other analyses of the version in Project.run: a funnel page's event
+        # funnel, time to convert and trend share one best attempt per customer. ``ids``
+        # changes only the coded path's result; the journey is kept alive with the value,
+        # so its id in the key is not reused meanwhile.
+        coded = by is None and not plan.needs_journey
+        key = ("funnel-best", events.op(), plan, id(journey), by, period, ids or not coded)
+        _, arrow = remembered(
+            key, lambda: (journey, _fast_best(events, plan, journey, by, period, ids=ids))
+        )
         best = _segments(ibis.memtable(arrow), events, journey, by)
         return best, plan, (None if by == "persona" else arrow)
     a = _attempts(events, plan, journey, by, period)

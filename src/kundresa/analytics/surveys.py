@@ -26,7 +26,7 @@ import ibis
 import pandas as pd
 
 from kundresa.analytics._portable import count_true, property_value
-from kundresa.analytics.touchpoints import tag_events
+from kundresa.analytics.touchpoints import kept_tagged, tag_events
 from kundresa.model.events import EVENT
 
 if TYPE_CHECKING:
@@ -101,7 +101,13 @@ def survey_scores_of(project: Any, survey: Survey, *, lang: str | None = None) -
     """The rows of :func:`survey_scores` for one survey of the journey."""
     journey = project.journey
     order = {s: i for i, s in enumerate(journey.stage_ids)}
-    t = project.events.filter(project.events[EVENT] == survey.event)
+    events = project.events
+    kept = kept_tagged(events, journey) if survey.stage is not None else None
+    # The memo's tagged copy of the same events when it has one (every event column kept;
+    # for a persona its customers' events, cut once: no persona membership evaluated again).
+    # Not for a survey without a stage: its answers are tagged on their own, as before.
+    source = events if kept is None else kept
+    t = source.filter(source[EVENT] == survey.event)
     if survey.stage is None and journey.touchpoints:
         t = tag_events(t, journey)
         stage = t.stage

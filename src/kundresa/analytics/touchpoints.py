@@ -13,10 +13,10 @@ import hashlib
 import itertools
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager, suppress
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import ibis
 import ibis.expr.types as ir
@@ -26,6 +26,8 @@ from kundresa.model.events import CHANNEL, CUSTOMER, EVENT, EVENT_ID, TIMESTAMP
 
 if TYPE_CHECKING:
     from kundresa.model.journey import Condition, Journey, Match
+
+_T = TypeVar("_T")
 
 __all__ = [
     "CUSTOMER_RANK",
@@ -39,6 +41,7 @@ __all__ = [
     "kept_tagged",
     "match_expr",
     "persona_expr",
+    "remembered",
     "staged_events",
     "tag_events",
     "tagging_fingerprint",
@@ -149,8 +152,11 @@ class TaggedMemo:
         several analyses share (:func:`keep`).
     """
 
-    def __init__(self, limit: int = 6) -> None:
+    def __init__(self, limit: int = 6, values: int = 4) -> None:
         self.limit = limit
+        self.values = values
+        # key -> a value computed in memory (remember), least recently used first
+        self._values: OrderedDict[Any, Any] = OrderedDict()
         # key -> (journey kept alive, table, whether this memo made it and drops it)
         self._tables: OrderedDict[Any, tuple[Any, ir.Table, bool]] = OrderedDict()
         # events -> (the events they are part of, the customers they are cut to)
@@ -236,6 +242,24 @@ class TaggedMemo:
                 return hit
             return self._store(key, None, backend, "kundresa_kept_", t)
 
+    def remember(self, key: Hashable, compute: Callable[[], _T]) -> _T:
+        """``compute()`` once for ``key`` while this memo lives (one project version): an
+        in-memory intermediate result that several analyses of a page share, such as the
+        funnel's best attempts behind the event funnel, its time to convert and its trend.
+        At most :attr:`values` are kept (the least recently used is dropped first). ``key``
+        must name everything the value depends on besides the version (expressions by their
+        ``op()``; objects by ``id`` only if kept alive by the key's other parts)."""
+        with self._lock:
+            if key in self._values:
+                self._values.move_to_end(key)
+                return self._values[key]
+        value = compute()  # outside the lock: tagging in another thread may go on meanwhile
+        with self._lock:
+            self._values[key] = value
+            while len(self._values) > self.values:
+                self._values.popitem(last=False)
+        return value
+
     def holds(self, t: ir.Table) -> bool:
         """Whether ``t`` is one of the kept tagged tables (no need to cache it again)."""
         with self._lock:
@@ -248,6 +272,7 @@ class TaggedMemo:
                 if owned:
                     _drop(table)
             self._tables.clear()
+            self._values.clear()
 
 
 def _duckdb_of(t: ir.Table) -> Any:
@@ -317,6 +342,13 @@ def using_tagged_memo(memo: TaggedMemo | None) -> Iterator[None]:
         yield
     finally:
         _MEMO.reset(token)
+
+
+def remembered(key: Hashable, compute: Callable[[], _T]) -> _T:
+    """``compute()`` kept for ``key`` in the memo in use (:meth:`TaggedMemo.remember`: the
+    analyses of one project version share it), or computed each time without a memo."""
+    memo = _MEMO.get()
+    return compute() if memo is None else memo.remember(key, compute)
 
 
 def keep(t: ir.Table) -> ir.Table:

@@ -95,26 +95,35 @@ def step_choices(choices: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def _seen(project: Project, by: str | None) -> dict[str, Any]:
-    """Event names, property keys and ``by``'s values in the data, most frequent first."""
+    """Event names, property keys and ``by``'s values in the data, most frequent first. The
+    names are kept per project version (:meth:`Project.cached
+    <kundresa.project.Project.cached>`) apart from the values, so that a form with another
+    ``by`` or language reads only its values (the property keys unnest every event's
+    properties: a fraction of a second on a million events)."""
     from kundresa.model.events import CHANNEL, EVENT, PROPERTIES
 
-    t = project.events
     if project.warehouse.event_count() == 0:
         return {"events": [], "properties": [], "values": []}
-    events = t.group_by(name=t[EVENT].cast("string")).aggregate(n=t.count())
-    keys = t.select(name=t[PROPERTIES].keys().unnest().cast("string"))
-    keys = keys.group_by("name").aggregate(n=keys.count())
-    out: dict[str, Any] = {
-        "events": _top(events, TOP_EVENTS),
-        "properties": _top(keys, TOP_PROPERTIES),
-        "values": [],
-    }
-    if by and by != "persona":
+
+    def names() -> dict[str, list[str]]:
+        t = project.events
+        events = t.group_by(name=t[EVENT].cast("string")).aggregate(n=t.count())
+        keys = t.select(name=t[PROPERTIES].keys().unnest().cast("string"))
+        keys = keys.group_by("name").aggregate(n=keys.count())
+        return {"events": _top(events, TOP_EVENTS), "properties": _top(keys, TOP_PROPERTIES)}
+
+    def values() -> list[str]:
+        t = project.events
         column = t[CHANNEL] if by == "channel" else t[PROPERTIES][by]
-        values = t.select(name=column.cast("string"))
-        values = values.filter(values.name.notnull())
-        values = values.group_by("name").aggregate(n=values.count())
-        out["values"] = _top(values, TOP_VALUES)
+        chosen = t.select(name=column.cast("string"))
+        chosen = chosen.filter(chosen.name.notnull())
+        return _top(chosen.group_by("name").aggregate(n=chosen.count()), TOP_VALUES)
+
+    seen: dict[str, list[str]] = project.cached(("form_seen_names",), names)
+    out: dict[str, Any] = {k: list(v) for k, v in seen.items()}
+    out["values"] = (
+        list(project.cached(("form_seen_values", by), values)) if by and by != "persona" else []
+    )
     return out
 
 
