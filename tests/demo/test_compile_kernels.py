@@ -31,3 +31,53 @@ def test_every_page_kernel_is_compiled() -> None:
     }
     assert wanted <= set(kernels)
     assert not [k for k in wanted if not kernels[k].signatures], "not compiled"
+
+
+# Run in a fresh process: the kernels a test run has compiled already say nothing there.
+_FILE_FUNNEL = r"""
+import sys, tempfile
+from pathlib import Path
+
+import numba
+import pyarrow.parquet as pq
+
+from kundresa.demo.generator import generate_events
+from kundresa.demo.project import compile_kernels
+from kundresa.project import Project
+
+
+def compiled():
+    return {
+        f"{name}.{key}": set(value.signatures)
+        for name, module in list(sys.modules.items())
+        if name.startswith("kundresa")
+        for key, value in vars(module).items()
+        if isinstance(value, numba.core.registry.CPUDispatcher)
+    }
+
+
+compile_kernels()
+before = compiled()
+with tempfile.TemporaryDirectory() as folder:
+    path = Path(folder) / "events.parquet"
+    pq.write_table(generate_events(300, seed=7).drop_columns(["properties"]), path)
+    with Project.from_events(path, in_place=True) as project:
+        assert project.warehouse.in_place is not None, "not read in place"
+        project.run("funnel", steps=["page_view", "checkout_start", "purchase"], window="7d")
+after = compiled()
+missing = sorted(k for k, v in after.items() if v - before.get(k, set()))
+print("missing:", missing)
+sys.exit(1 if missing else 0)
+"""
+
+
+def test_file_funnel_kernels_are_compiled() -> None:
+    """Every kernel (and signature) ``kundresa funnel --events FILE.parquet`` runs was compiled
+    by ``compile_kernels``: none is compiled for the first time by the funnel over a file."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", _FILE_FUNNEL], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr[-3000:]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ import pyarrow.parquet as pq
 from kundresa.demo.generator import demo_journey_yaml, generate_events
 from kundresa.project import JOURNEY_FILE, STORE_DIR, Project, ProjectError
 
-__all__ = ["KERNEL_ANALYSES", "build_demo", "compile_kernels"]
+__all__ = ["FILE_KERNEL_ANALYSES", "KERNEL_ANALYSES", "build_demo", "compile_kernels"]
 
 MARKER = "demo.json"
 
@@ -29,6 +30,13 @@ KERNEL_ANALYSES: tuple[tuple[str, dict[str, Any]], ...] = (
 """The analyses whose fast paths run compiled kernels (numba) between them: the stage
 analysis, the ordered and any-order event funnels and the directly-follows graph, read from
 the journey-ordered store."""
+
+FILE_KERNEL_ANALYSES: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("funnel", {"steps": ["page_view", "checkout_start", "purchase"]}),
+)
+"""The analyses run over a canonical Parquet file read in place (``kundresa funnel --events
+FILE.parquet``): the in-place check's distinct set (:mod:`kundresa.store._distinct`) and the
+event funnel over fetched rows (:func:`kundresa.analytics._kernels.grouped_sequence`)."""
 
 
 def build_demo(
@@ -76,7 +84,9 @@ def build_demo(
 
 def compile_kernels(lang: str = "en") -> None:
     """Compile the fast paths' kernels now and cache them on disk, by running
-    :data:`KERNEL_ANALYSES` once on a few generated customers (in memory).
+    :data:`KERNEL_ANALYSES` once on a few generated customers (in memory), and
+    :data:`FILE_KERNEL_ANALYSES` on the same events written to a temporary Parquet file read in
+    place.
 
     The kernels are compiled on their first use on a machine (seconds each) and cached
     beside the package (or in the user's cache folder); ``kundresa demo`` calls this while it
@@ -86,6 +96,16 @@ def compile_kernels(lang: str = "en") -> None:
     from kundresa.model.parse import parse_journey
 
     journey, _ = parse_journey(demo_journey_yaml(lang))
-    with Project.from_events(generate_events(60, seed=1), journey=journey) as project:
+    events = generate_events(60, seed=1)
+    with Project.from_events(events, journey=journey) as project:
         for name, params in KERNEL_ANALYSES:
             project.run(name, **params)
+    # The same events as a canonical Parquet file, read in place as `--events FILE` reads it.
+    with tempfile.TemporaryDirectory(prefix="kundresa-kernels-") as folder:
+        path = Path(folder) / "events.parquet"
+        pq.write_table(events.drop_columns(["properties"]), path)
+        with Project.from_events(path, journey=journey, in_place=True) as project:
+            if project.warehouse.in_place is None:
+                raise RuntimeError("the kernels' sample file was not read in place")
+            for name, params in FILE_KERNEL_ANALYSES:
+                project.run(name, **params)

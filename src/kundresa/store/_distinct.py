@@ -1,10 +1,13 @@
-"""Whether 64-bit hashes are all distinct: one pass over an open-addressing set (numba).
+"""Whether 64-bit hashes are all distinct: a radix partition, then a small open-addressing set
+per partition (numba).
 
 The in-place check of a Parquet events file (:mod:`kundresa.store.in_place`) proves its event
 ids distinct by their 64-bit hashes: distinct hashes mean distinct ids (a collision of two
 different ids only sends the file to the ordinary ingest). A set in memory does in one pass
 what ``count(DISTINCT hash(...))`` does with DuckDB's hash aggregation, without building
-its groups.
+its groups. The values are first partitioned by their top bits (a counting sort), so that
+each partition's set fits in the processor's caches: one set over all values misses the
+cache on almost every probe (0.11 s against 0.37 s of CPU for 10M hashes).
 """
 
 from __future__ import annotations
@@ -15,39 +18,67 @@ import numpy.typing as npt
 
 __all__ = ["all_distinct"]
 
+_BITS = 10
+"""Partitions: ``2**_BITS`` by the top bits of the values."""
+
 
 @numba.njit(cache=True, nogil=True)
 def _all_distinct(h: npt.NDArray[np.uint64]) -> bool:
     n = h.shape[0]
-    size = 1
-    while size < 2 * n:
-        size <<= 1
-    table = np.zeros(size, np.uint64)  # 0: an empty slot (a hash of 0 is kept aside)
-    mask = np.uint64(size - 1)
-    zero = False
+    parts = 1 << _BITS
+    shift = np.uint64(64 - _BITS)
+    # A counting sort by the top bits.
+    start = np.zeros(parts + 1, np.int64)
     for i in range(n):
-        x = h[i]
-        if x == 0:
-            if zero:
-                return False
-            zero = True
-            continue
-        j = x & mask
-        while True:
-            y = table[j]
-            if y == 0:
-                table[j] = x
-                break
-            if y == x:
-                return False
-            j = (j + np.uint64(1)) & mask
+        start[(h[i] >> shift) + np.uint64(1)] += 1
+    for b in range(parts):
+        start[b + 1] += start[b]
+    fill = start[:-1].copy()
+    out = np.empty(n, np.uint64)
+    for i in range(n):
+        b = h[i] >> shift
+        out[fill[b]] = h[i]
+        fill[b] += 1
+    # One open-addressing set per partition, in a table sized for the largest one.
+    largest = 1
+    for b in range(parts):
+        while largest < 2 * (start[b + 1] - start[b]):
+            largest <<= 1
+    table = np.zeros(largest, np.uint64)  # 0: an empty slot (a hash of 0 is kept aside)
+    zero = False
+    for b in range(parts):
+        lo = start[b]
+        hi = start[b + 1]
+        size = 1
+        while size < 2 * (hi - lo):
+            size <<= 1
+        mask = np.uint64(size - 1)
+        table[:size] = 0
+        for i in range(lo, hi):
+            x = out[i]
+            if x == 0:
+                if zero:
+                    return False
+                zero = True
+                continue
+            j = (x ^ (x >> np.uint64(29))) & mask  # the low bits, mixed with middle ones
+            while True:
+                y = table[j]
+                if y == 0:
+                    table[j] = x
+                    break
+                if y == x:
+                    return False
+                j = (j + np.uint64(1)) & mask
     return True
 
 
 def all_distinct(hashes: npt.NDArray[np.uint64]) -> bool:
     """True when no two values of ``hashes`` (``uint64[n]``) are equal.
 
-    Memory: a table of 16 to 32 bytes a value. Expected time O(n) for well-mixed hashes.
+    Memory: a copy of the values (8 bytes each) and a set for the largest of the
+    ``2**10`` partitions (16 to 32 bytes a value of it). Expected time O(n) for well-mixed
+    hashes.
 
     Examples
     --------
@@ -55,5 +86,7 @@ def all_distinct(hashes: npt.NDArray[np.uint64]) -> bool:
     True
     >>> all_distinct(np.array([5, 9, 5], np.uint64)), all_distinct(np.zeros(2, np.uint64))
     (False, False)
+    >>> all_distinct(np.zeros(0, np.uint64))
+    True
     """
     return bool(_all_distinct(np.ascontiguousarray(hashes, dtype=np.uint64)))

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -155,6 +156,19 @@ def _sample(p: Path) -> Sample:
     return Sample(str(p), list(pf.schema_arrow.names), records)
 
 
+def _load_distinct() -> None:
+    """Import numba and load the distinct set's compiled code (a thread's warm-up; a failure
+    is left to the real call to raise)."""
+    try:
+        from kundresa.store._distinct import all_distinct
+
+        # A read-only array over an Arrow buffer, as the scan's hashes (numba compiles
+        # read-only and writable arrays apart).
+        all_distinct(pa.array([], pa.uint64()).to_numpy(zero_copy_only=False))
+    except Exception:  # only a warm-up: the real call raises
+        pass
+
+
 def read_in_place(wh: Warehouse, path: str | os.PathLike[str]) -> IngestReport | None:
     """Make ``wh``'s events a view over the canonical Parquet file ``path`` when the ordinary
     ingest would store its rows unchanged (see the module notes); return the ingest report
@@ -181,7 +195,6 @@ def read_in_place(wh: Warehouse, path: str | os.PathLike[str]) -> IngestReport |
 
     from kundresa.ingest.columns import ColumnError, map_columns
     from kundresa.ingest.sources import SourceError, detect_source
-    from kundresa.store._distinct import all_distinct
     from kundresa.store.warehouse import _KEY_SQL, IngestReport, _lit, _q, ingest_options
 
     p = Path(path)
@@ -226,6 +239,10 @@ def read_in_place(wh: Warehouse, path: str | os.PathLike[str]) -> IngestReport |
         total = int(meta.num_rows)
         distinct = False
         if "event_id" in present:
+            # numba and the set's cached machine code load (~0.3-1 s) while DuckDB scans
+            # with the interpreter lock released.
+            warm = threading.Thread(target=_load_distinct, daemon=True)
+            warm.start()
             # One scan: the 64-bit hashes of the event ids of the clean rows. Fewer rows
             # than the file's: a row the ingest would change; distinct hashes prove the ids
             # distinct (a hash collision only sends the file to the ordinary ingest).
@@ -234,9 +251,12 @@ def read_in_place(wh: Warehouse, path: str | os.PathLike[str]) -> IngestReport |
                 f"FROM ({rows}) WHERE {clean}"
             ).arrow()
             hashes = (got if isinstance(got, pa.Table) else got.read_all())["h"]
+            warm.join()
             if len(hashes) < total:
                 return None
             if not hashes.null_count:
+                from kundresa.store._distinct import all_distinct
+
                 values = hashes.combine_chunks().to_numpy(zero_copy_only=False)
                 distinct = all_distinct(values)
         else:
