@@ -383,9 +383,13 @@ def _parse_sql(
     raw_record = _raw_sql(columns) if raw else "NULL::VARCHAR"
     customer_src = " or ".join(repr(c) for c in (*cmap.customer, *cmap.anonymous))
     ts_src = repr(cmap.timestamp)
+    # A value must sum: ``inf``, ``1e400`` (a double's infinity) and ``NaN`` are refused, as
+    # the collector refuses them (README, "Loading events": a non-numeric value).
     value_check = (
         f"WHEN _v IS NOT NULL AND value IS NULL THEN "
-        f"'value ' || _v || {_lit(f' is not a number (column {cmap.value!r})')}"
+        f"'value ' || _v || {_lit(f' is not a number (column {cmap.value!r})')} "
+        f"WHEN NOT isfinite(value) THEN "
+        f"'value ' || _v || {_lit(f' is not a finite number (column {cmap.value!r})')}"
         if cmap.value
         else ""
     )
