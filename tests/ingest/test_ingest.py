@@ -356,3 +356,24 @@ def test_a_gzipped_file_is_closed_with_its_reader(tmp_path: Path) -> None:
     assert fh.read() == b'{"a": 1}\n' and open_files() == 1
     fh.close()
     assert open_files() == 0
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["0001-01-01", "1753-01-01 00:00:00", "1899-12-30", "9999-12-31 23:59:59", "2100-01-01"],
+)
+def test_a_placeholder_date_is_quarantined(tmp_path: Path, wh: Warehouse, text: str) -> None:
+    """A time outside 1900-2099 is a placeholder (.NET's zero date, Excel's day 0, "valid
+    until 9999-12-31"): quarantined naming the column, as the collector refuses it, so the
+    cohort and trend tables do not run over centuries of empty periods."""
+    f = tmp_path / "t.csv"
+    f.write_text(
+        f"user_id,ts,event\na,2025-01-01,x\nb,{text},y\nc,1900-01-01,z\nd,2099-12-31 23:59,z\n"
+    )
+    r = wh.ingest([f])
+    assert (r.loaded, r.quarantined) == (3, 1)
+    [q] = wh.quarantined()
+    assert q["line"] == 3 and q["reason"] == (
+        f"timestamp {text} is not between 1900 and 2099: a placeholder date, not when "
+        "something happened (column 'ts')"
+    )

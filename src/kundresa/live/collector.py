@@ -41,6 +41,7 @@ import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
+from kundresa.ingest.columns import TIME_RANGE
 from kundresa.ingest.sources._records import BadRow
 from kundresa.ingest.sources.segment import VALUE_FIELDS, message_row
 from kundresa.live.loader import AfterLoad, Loader, read_json
@@ -103,10 +104,24 @@ def _check_time(value: Any) -> None:
         raise MessageError("timestamp", f"{value!r} is not a time after 1970")
     text = str(value).strip()
     try:
-        datetime.fromisoformat(text.replace("Z", "+00:00"))
+        at = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         if not text.isdigit():
             raise MessageError("timestamp", f"{text[:40]!r} is not an ISO 8601 date-time") from None
+        return
+    # A placeholder date (0001-01-01, 9999-12-31) is refused as a file's row is quarantined
+    # (TIME_RANGE): one such event would stretch every cohort over centuries.
+    first, end = (datetime.fromisoformat(t) for t in TIME_RANGE)
+    try:
+        utc = at.astimezone(UTC).replace(tzinfo=None) if at.tzinfo is not None else at
+    except OverflowError:  # an offset that moves year 1 or 9999 past the calendar's ends
+        utc = first.replace(year=1)
+    if not first <= utc < end:
+        raise MessageError(
+            "timestamp",
+            f"{text[:40]!r} is not between {first.year} and {end.year - 1}: a placeholder "
+            "date, not when something happened",
+        )
 
 
 _ID_FIELDS = ("userId", "anonymousId", "previousId", "messageId", "groupId")
