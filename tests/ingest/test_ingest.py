@@ -377,3 +377,4 @@ def test_a_placeholder_date_is_quarantined(tmp_path: Path, wh: Warehouse, text: 
         f"timestamp {text} is not between 1900 and 2099: a placeholder date, not when "
         "something happened (column 'ts')"
     )
+    assert r.reasons == {"timestamp outside 1900-2099 (a placeholder date) (column 'ts')": 1}

@@ -1636,6 +1636,7 @@ def _reason_kind(reason: str) -> str:
         "unparseable timestamp": "unparseable timestamp",
         "ambiguous date": "ambiguous date",
         "epoch timestamp": "epoch timestamp not after 1970-01-01",
+        "timestamp ": "timestamp outside 1900-2099 (a placeholder date)",
         "value ": "non-numeric value",
     }
     for prefix, kind in kinds.items():
