@@ -54,7 +54,7 @@ def snapshot(folder: Path) -> dict[str, Any]:
 def test_identities_summary_person_and_unknown(project: Path) -> None:
     result = run("identities", "--project", str(project))
     assert result.exit_code == 0, result.output
-    assert "4 ids, 3 persons, 2 links; 1 persons with several ids; 1 conflicts" in result.output
+    assert "4 ids, 3 persons, 2 links; 1 person with several ids; 1 conflict" in result.output
     assert "anon-1" in result.output and "u42 (2025-03-01 09:05), u7" in result.output
 
     data = json.loads(run("identities", "--project", str(project), "--format", "json").output)
@@ -63,6 +63,8 @@ def test_identities_summary_person_and_unknown(project: Path) -> None:
     person = run("identities", "anon-1", "--project", str(project))
     assert person.exit_code == 0, person.output
     assert "customer u42: 3 events, 2 ids" in person.output
+    one = run("identities", "u7", "--project", str(project))
+    assert "customer u7: " in one.output and ", 1 id\n" in one.output, one.output
     assert "conflict: anon-1 is also linked to u7; it stays with u42" in person.output
     data = json.loads(
         run("identities", "u42", "--project", str(project), "--format", "json").output

@@ -268,3 +268,113 @@ def test_csv_round_trip_and_idempotence(
     assert r.loaded == len(distinct)
     assert r.duplicates == len(df) - len(distinct)
     assert wh.ingest([f]).loaded == 0
+
+
+def test_json_line_nested_past_the_parser_is_quarantined(tmp_path: Path, wh: Warehouse) -> None:
+    """A JSON line nested deeper than Python's parser goes (a hostile or broken export) is
+    one quarantined row with a reason, never a RecursionError; the other lines load."""
+    deep = '{"a": ' * 5000 + "1" + "}" * 5000
+    f = tmp_path / "deep.jsonl"
+    f.write_text(
+        json.dumps({"user_id": "a", "ts": "2025-01-01", "event": "x"})
+        + "\n"
+        + '{"user_id": "b", "ts": "2025-01-01", "event": "y", "p": '
+        + deep
+        + "}\n"
+    )
+    r = wh.ingest([f])
+    assert (r.loaded, r.quarantined) == (1, 1)
+    [q] = wh.quarantined()
+    assert q["line"] == 2 and q["reason"].startswith("invalid JSON: nested deeper than")
+
+
+def test_deep_json_text_in_a_source_field_is_a_bad_row() -> None:
+    """A source's JSON text field (Segment's ``properties`` in a warehouse table, ...)
+    nested past the parser is a bad row naming the field, never a RecursionError."""
+    from kundresa.ingest.sources._records import BadRow, parse_json
+
+    deep = '{"a": ' * 5000 + "1" + "}" * 5000
+    with pytest.raises(BadRow, match="'properties' is not a JSON object"):
+        parse_json({"properties": deep}, "properties")
+    assert parse_json({"properties": '{"a": {"b": 1}}'}, "properties") == {"a": {"b": 1}}
+
+
+@pytest.mark.parametrize("text", ["1e400", "-1e400", "inf", "-Infinity", "NaN"])
+def test_a_value_that_is_not_finite_is_quarantined(
+    tmp_path: Path, wh: Warehouse, text: str
+) -> None:
+    """Revenue must sum: ``inf`` or ``NaN`` in the value column (text, or a Parquet double)
+    is quarantined naming the column, as the collector refuses it, never stored. (``NaN``
+    in a CSV cell is one of the texts read as an empty cell, a missing value.)"""
+    f = tmp_path / "v.csv"
+    f.write_text(f"user_id,ts,event,revenue\na,2025-01-01,x,12.5\nb,2025-01-01,y,{text}\n")
+    r = wh.ingest([f])
+    if text == "NaN":
+        assert (r.loaded, r.quarantined) == (2, 0)
+    else:
+        assert (r.loaded, r.quarantined) == (1, 1)
+        [q] = wh.quarantined()
+        assert q["line"] == 3 and q["reason"] == (
+            f"value {text} is not a finite number (column 'revenue')"
+        )
+    assert wh.con.sql("SELECT sum(value) FROM events").fetchone() == (12.5,)
+    p = tmp_path / "v.parquet"
+    pq.write_table(
+        pa.table(
+            {
+                "user_id": ["c", "d"],
+                "ts": ["2025-01-02", "2025-01-02"],
+                "event": ["x", "y"],
+                "revenue": [1.0, float(text)],
+            }
+        ),
+        p,
+    )
+    r = wh.ingest([p])
+    assert (r.loaded, r.quarantined) == (1, 1)
+    assert wh.con.sql("SELECT sum(value) FROM events").fetchone() == (13.5,)
+
+
+def test_a_gzipped_file_is_closed_with_its_reader(tmp_path: Path) -> None:
+    """Closing the reader of a ``.gz`` file closes the file too (no handle left for the
+    garbage collector: one open file per ingested file otherwise, until collected)."""
+    import os
+
+    from kundresa.ingest.readers import _open_binary
+
+    fds = Path("/proc/self/fd")
+    if not fds.is_dir():
+        pytest.skip("needs /proc/self/fd to count open files")
+    f = tmp_path / "e.jsonl.gz"
+    with gzip.open(f, "wt") as out:
+        out.write('{"a": 1}\n')
+
+    def open_files() -> int:
+        return sum(1 for fd in os.listdir(fds) if os.path.realpath(fds / fd) == str(f))
+
+    fh = _open_binary(f, True, None)
+    assert fh.read() == b'{"a": 1}\n' and open_files() == 1
+    fh.close()
+    assert open_files() == 0
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["0001-01-01", "1753-01-01 00:00:00", "1899-12-30", "9999-12-31 23:59:59", "2100-01-01"],
+)
+def test_a_placeholder_date_is_quarantined(tmp_path: Path, wh: Warehouse, text: str) -> None:
+    """A time outside 1900-2099 is a placeholder (.NET's zero date, Excel's day 0, "valid
+    until 9999-12-31"): quarantined naming the column, as the collector refuses it, so the
+    cohort and trend tables do not run over centuries of empty periods."""
+    f = tmp_path / "t.csv"
+    f.write_text(
+        f"user_id,ts,event\na,2025-01-01,x\nb,{text},y\nc,1900-01-01,z\nd,2099-12-31 23:59,z\n"
+    )
+    r = wh.ingest([f])
+    assert (r.loaded, r.quarantined) == (3, 1)
+    [q] = wh.quarantined()
+    assert q["line"] == 3 and q["reason"] == (
+        f"timestamp {text} is not between 1900 and 2099: a placeholder date, not when "
+        "something happened (column 'ts')"
+    )
+    assert r.reasons == {"timestamp outside 1900-2099 (a placeholder date) (column 'ts')": 1}

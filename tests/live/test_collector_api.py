@@ -503,3 +503,67 @@ def test_a_log_that_cannot_be_written_is_503_and_nothing_is_acked(
     collector.log.close()  # as when the server stops, or the disk fails
     r = client.post("/v1/batch", json={"batch": [track("late")]}, auth=AUTH)
     assert r.status_code == 503 and r.json()["success"] is False
+
+
+def test_a_placeholder_date_is_refused_by_field_and_the_rest_kept(
+    project_dir: Path, make_collector: Any
+) -> None:
+    """0001-01-01, 9999-12-31 (with any offset) are placeholders, not times: refused as a
+    file's row is quarantined, so one event cannot stretch every cohort over centuries.
+    The write key of analytics.js is public, so this is anyone's to send."""
+    client = make_collector(project_dir)
+    batch = [
+        track("good-1"),
+        track("year-1", timestamp="0001-01-01T00:00:00Z"),
+        track("year-1-offset", timestamp="0001-01-01T00:30:00+01:00"),
+        track("year-9999", timestamp="9999-12-31T23:59:59Z"),
+        track("excel-zero", timestamp="1899-12-30T00:00:00"),
+        track("edge", timestamp="1900-01-01T00:00:00Z"),
+    ]
+    r = client.post("/v1/batch", json={"batch": batch}, auth=AUTH)
+    assert r.status_code == 400
+    answer = r.json()
+    assert answer["accepted"] == 2
+    assert [(e["index"], e["field"]) for e in answer["errors"]] == [
+        (1, "timestamp"),
+        (2, "timestamp"),
+        (3, "timestamp"),
+        (4, "timestamp"),
+    ]
+    assert "is not between 1900 and 2099" in answer["message"]
+    wait_for(lambda: loaded(client, 2))
+    assert [e[0] for e in events_of(client)] == ["edge", "good-1"]
+
+
+def test_a_nul_character_is_refused_by_field_and_the_rest_kept(
+    project_dir: Path, make_collector: Any
+) -> None:
+    """A NUL (``\\u0000``) in an id, an event name, a property or a property's name is refused
+    naming the field, as a file holding one is refused as binary: PostgreSQL, one of the
+    engines the events are pushed to, cannot store it."""
+    client = make_collector(project_dir)
+    body = (
+        '{"batch": ['
+        + json.dumps(track("good-1"))
+        + ',{"type": "track", "event": "x", "userId": "a\\u0000b", "messageId": "nul-user"},'
+        '{"type": "track", "event": "x\\u0000", "userId": "u2", "messageId": "nul-event"},'
+        '{"type": "track", "event": "x", "userId": "u3", "messageId": "nul-prop",'
+        ' "properties": {"note": "a\\u0000"}},'
+        '{"type": "track", "event": "x", "userId": "u4", "properties": {"k\\u0000": 1}}'
+        "]}"
+    )
+    r = client.post(
+        "/v1/batch", content=body, auth=AUTH, headers={"Content-Type": "application/json"}
+    )
+    assert r.status_code == 400, r.text
+    answer = r.json()
+    assert answer["accepted"] == 1
+    assert [(e["index"], e["field"]) for e in answer["errors"]] == [
+        (1, "userId"),
+        (2, "event"),
+        (3, "properties.note"),
+        (4, "properties.k\\u0000"),
+    ]
+    assert "NUL character" in answer["message"]
+    wait_for(lambda: loaded(client, 1))
+    assert [e[0] for e in events_of(client)] == ["good-1"]

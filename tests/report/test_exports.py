@@ -185,6 +185,46 @@ def test_excel_csv_uses_bom_semicolon_and_decimal_comma(demo: tuple[Path, Projec
     assert bad.exit_code == 2 and "--excel goes with --format csv" in bad.output
 
 
+def test_excel_csv_shows_formula_text_as_text(tmp_path: Path) -> None:
+    """Event names and channels from a hostile file (``=cmd|...``, ``=HYPERLINK(...)``,
+    ``+web``, ``-2+3``, ``@SUM``) reach Excel as text with a ``'`` in front, never as a
+    formula (OWASP CSV injection); the plain CSV keeps them raw, negative numbers stay
+    numbers."""
+    from kundresa.report.tables import to_excel_csv
+
+    folder = tmp_path / "p"
+    assert cli("init", str(folder), "--template", "kundresa-5").exit_code == 0
+    f = tmp_path / "hostile.csv"
+    f.write_text(
+        "customer_id,timestamp,event,channel\n"
+        "a,2025-03-01,=cmd|' /C calc'!A0,=1+1\n"
+        "b,2025-03-02,-2+3,+web\n"
+        "c,2025-03-03,@SUM(1),web\n"
+        'd,2025-03-04,"=HYPERLINK(""http://x/"",""y"")",web\n'
+    )
+    assert cli("ingest", str(f), "--project", str(folder)).exit_code == 0
+    res = cli("paths", "--level", "event", "--project", str(folder), "--format", "csv", "--excel")
+    text = res.stdout_bytes.decode("utf-8-sig")  # type: ignore[attr-defined]
+    import csv
+
+    cells = {row[0] for row in list(csv.reader(io.StringIO(text)))[1:]}
+    assert cells == {
+        "'=cmd|' /C calc'!A0",
+        "'-2+3",
+        "'@SUM(1)",
+        '\'=HYPERLINK("http://x/","y")',
+    }, text
+    plain = cli("paths", "--level", "event", "--project", str(folder), "--format", "csv")
+    assert "\n=cmd|' /C calc'!A0," in plain.stdout_bytes.decode()  # type: ignore[attr-defined]
+    frame = pd.DataFrame({"channel": ["+web", "web", "\tx"], "change": [-0.5, 1.0, -2.0]})
+    assert to_excel_csv(frame).decode("utf-8-sig").splitlines() == [
+        "channel,change",
+        "'+web,-0.5",
+        "web,1.0",
+        "'\tx,-2.0",
+    ]
+
+
 _TASK = re.compile(r"^ {8}([^#:\n;]+): ([1-5])(?:: ([^#\n;]+|(?:[^\n;#]|#\d+;)+))?$")
 
 

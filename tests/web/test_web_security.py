@@ -330,6 +330,24 @@ def test_deep_nesting_is_a_4xx(make_client: Any, demo_copy: Path) -> None:
     assert c.post("/editor", data={"text": "x\x00", "action": "validate"}).status_code == 422
 
 
+def test_a_json_body_without_the_journey_text_says_what_to_send(
+    make_client: Any, demo_copy: Path
+) -> None:
+    """JSON that is not ``{"text": "..."}`` (or a JSON string) is a 400 saying what to send,
+    not that the body is not UTF-8 text; the journey file is left as it was."""
+    c = make_client(demo_copy)
+    journey = demo_copy / "journey.yaml"
+    before = journey.read_bytes()
+    for body in ({"batch": 1}, {"text": 5}, [1], 3):
+        for method, path in (("POST", "/api/journey/validate"), ("PUT", "/api/journey")):
+            r = c.request(method, path, json=body)
+            assert r.status_code == 400, (method, path, body)
+            assert r.json()["detail"].startswith("body: expected the journey file's text as JSON")
+    bad = c.put("/api/journey", content=b"\xff\xfe", headers={"Content-Type": "application/yaml"})
+    assert bad.status_code == 400 and bad.json()["detail"] == "body: expected UTF-8 text"
+    assert journey.read_bytes() == before
+
+
 # -- jobs and what answers show ---------------------------------------------------------------
 
 

@@ -43,13 +43,19 @@ def identities(customer: str | None, project_dir: Path, events_file: Path | None
         _print_person(data)
 
 
+def _count(n: int, noun: str) -> str:
+    """``n`` of ``noun`` in English (``1 id``, ``2 ids``, ``1,204 events``)."""
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
+
+
 def _print_identity_summary(data: dict[str, Any]) -> None:
     import pandas as pd
 
     out.print(
-        f"{data['ids']:,} ids, {data['persons']:,} persons, {data['links']:,} links; "
-        f"{data['persons_with_several_ids']:,} persons with several ids; "
-        f"{data['conflicts']:,} conflicts",
+        f"{_count(data['ids'], 'id')}, {_count(data['persons'], 'person')}, "
+        f"{_count(data['links'], 'link')}; "
+        f"{_count(data['persons_with_several_ids'], 'person')} with several ids; "
+        f"{_count(data['conflicts'], 'conflict')}",
         markup=False,
     )
     if data["conflicting_ids"]:
@@ -74,7 +80,8 @@ def _print_person(data: dict[str, Any]) -> None:
     import pandas as pd
 
     out.print(
-        f"customer {data['customer_id']}: {data['events']:,} events, {len(data['ids'])} ids",
+        f"customer {data['customer_id']}: {_count(data['events'], 'event')}, "
+        f"{_count(len(data['ids']), 'id')}",
         markup=False,
     )
     emit(pd.DataFrame(data["ids"]), "table", title="Ids")

@@ -23,6 +23,7 @@ __all__ = [
     "ANONYMOUS_ID",
     "KIND",
     "PLACEHOLDER_IDS",
+    "TIME_RANGE",
     "ColumnError",
     "ColumnMap",
     "map_columns",
@@ -34,6 +35,14 @@ KIND = "_kind"
 PLACEHOLDER_IDS = ("", "null", "none", "undefined", "0")
 """Id values that mean "no id" (compared trimmed and case-insensitively): what trackers send
 before a user is known, or what a CSV export writes for a missing value."""
+
+TIME_RANGE = ("1900-01-01", "2100-01-01")
+"""The times an event may have, in UTC: from the first (inclusive) to the second (exclusive).
+Anything outside is a placeholder or a misread number, never a time something happened:
+0001-01-01 (.NET's and Go's zero date), 1753-01-01 (SQL Server's), 1899-12-30 (Excel's day 0),
+9999-12-31 and 2999-12-31 ("valid until further notice"), an epoch in the wrong unit. Such a row
+is quarantined: one of them would otherwise stretch every cohort, trend and lifecycle table
+over centuries of empty periods (README, "Loading events")."""
 
 ALIASES: dict[str, tuple[str, ...]] = {
     # Known (user) ids. Several may be present; the present ones are coalesced in this order.

@@ -54,6 +54,8 @@ BATCH_ROWS = 200_000
 MAX_ROW_BYTES = 8 << 20
 """The longest CSV record or JSON line read (8 MiB); a longer one refuses the file."""
 _CSV_BLOCK = MAX_ROW_BYTES
+_TOO_DEEP = "nested deeper than Python's JSON parser goes (about 1,000 levels)"
+"""Why a JSON line whose parsing hit the recursion limit is quarantined."""
 SNIFF_BYTES = 64 << 10
 """How much of a text file's start the encoding and delimiter are told from."""
 
@@ -190,10 +192,25 @@ def _open_binary(path: Path, gz: bool, progress: Progress | None) -> IO[bytes]:
     return _decompressed(raw, gz)
 
 
+class _GzipReader(gzip.GzipFile):
+    """A gzip stream that closes the stream it reads when it is closed (``GzipFile`` given a
+    ``fileobj`` leaves it open, which leaked the file's handle until garbage collection)."""
+
+    def __init__(self, inner: IO[bytes]) -> None:
+        super().__init__(fileobj=inner, mode="rb")
+        self._inner = inner
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._inner.close()
+
+
 def _decompressed(raw: io.RawIOBase, gz: bool) -> IO[bytes]:
     buffered = io.BufferedReader(raw, buffer_size=1 << 20)
     if gz:
-        return gzip.GzipFile(fileobj=buffered, mode="rb")  # type: ignore[return-value]
+        return _GzipReader(buffered)  # type: ignore[return-value]
     return buffered
 
 
@@ -528,7 +545,7 @@ def _read_header(p: _Input, encoding: str | None, allow_empty: bool = False) -> 
                     raise ReadError(_too_long(Path(label), i + 1))
                 try:
                     obj = json.loads(line) if line.strip() else None
-                except ValueError:
+                except (ValueError, RecursionError):  # the rows' reader says why
                     continue
                 if isinstance(obj, dict):
                     names.update(dict.fromkeys(obj))
@@ -768,9 +785,10 @@ def _jsonl_batches(p: _Input, encoding: str, progress: Progress | None) -> Itera
                 continue
             try:
                 obj = json.loads(raw)
-            except ValueError as exc:
+            except (ValueError, RecursionError) as exc:
                 text = raw.decode("utf-8", "replace").rstrip("\r\n")
-                rejected.append(Rejected(lineno, f"invalid JSON: {exc}", text))
+                why = exc if isinstance(exc, ValueError) else _TOO_DEEP
+                rejected.append(Rejected(lineno, f"invalid JSON: {why}", text))
                 continue
             if not isinstance(obj, dict):
                 text = raw.decode("utf-8", "replace").rstrip("\r\n")

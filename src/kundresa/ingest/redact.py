@@ -125,7 +125,7 @@ def _lines(source: Path, target: Path, fmt: str, gz: bool, wanted: set[str]) -> 
                 if delimiter is None:
                     try:
                         value: Any = json.loads(text) if text.strip() else None
-                    except ValueError:  # an invalid line: look at its parts
+                    except (ValueError, RecursionError):  # an invalid line: its parts
                         value = [p.strip(" \"'{}[]:") for p in text.split(",")]
                 else:
                     try:

@@ -41,6 +41,7 @@ import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
+from kundresa.ingest.columns import TIME_RANGE
 from kundresa.ingest.sources._records import BadRow
 from kundresa.ingest.sources.segment import VALUE_FIELDS, message_row
 from kundresa.live.loader import AfterLoad, Loader, read_json
@@ -103,10 +104,24 @@ def _check_time(value: Any) -> None:
         raise MessageError("timestamp", f"{value!r} is not a time after 1970")
     text = str(value).strip()
     try:
-        datetime.fromisoformat(text.replace("Z", "+00:00"))
+        at = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         if not text.isdigit():
             raise MessageError("timestamp", f"{text[:40]!r} is not an ISO 8601 date-time") from None
+        return
+    # A placeholder date (0001-01-01, 9999-12-31) is refused as a file's row is quarantined
+    # (TIME_RANGE): one such event would stretch every cohort over centuries.
+    first, end = (datetime.fromisoformat(t) for t in TIME_RANGE)
+    try:
+        utc = at.astimezone(UTC).replace(tzinfo=None) if at.tzinfo is not None else at
+    except OverflowError:  # an offset that moves year 1 or 9999 past the calendar's ends
+        utc = first.replace(year=1)
+    if not first <= utc < end:
+        raise MessageError(
+            "timestamp",
+            f"{text[:40]!r} is not between {first.year} and {end.year - 1}: a placeholder "
+            "date, not when something happened",
+        )
 
 
 _ID_FIELDS = ("userId", "anonymousId", "previousId", "messageId", "groupId")
@@ -115,9 +130,16 @@ _TEXT_FIELDS = ("type", "event")
 _TIME_FIELDS = ("timestamp", "originalTimestamp", "sentAt")
 
 
+_NUL = (
+    "text with a NUL character (\\u0000), which PostgreSQL cannot store and a file "
+    "ingest refuses as binary"
+)
+
+
 def _unstorable(msg: dict[str, Any]) -> MessageError | None:
     """The first field of ``msg`` (a dotted path) holding text that is not Unicode (a lone
-    UTF-16 surrogate, as a ``\\udc00`` escape in the JSON) or a number that is not finite
+    UTF-16 surrogate, as a ``\\udc00`` escape in the JSON), text or a name with a NUL
+    character (``\\u0000``) or a number that is not finite
     (``Infinity``, ``NaN``, ``1e400``); ``None`` when there is none. Walked without recursion,
     so any nesting the JSON parser took is fine."""
     stack: list[tuple[str, Any]] = [(k, v) for k, v in reversed(msg.items())]
@@ -129,11 +151,15 @@ def _unstorable(msg: dict[str, Any]) -> MessageError | None:
             return MessageError(
                 path.encode(errors="replace").decode(), "a name that is not Unicode text"
             )
+        if "\x00" in path:
+            return MessageError(path.replace("\x00", "\\u0000"), _NUL)
         if isinstance(value, str):
             try:
                 value.encode()
             except UnicodeEncodeError:
                 return MessageError(path, "text that is not Unicode (a lone UTF-16 surrogate)")
+            if "\x00" in value:
+                return MessageError(path, _NUL)
         elif isinstance(value, float) and not math.isfinite(value):
             return MessageError(path, f"{value!r} is not a finite number")
         elif isinstance(value, dict):
@@ -166,7 +192,9 @@ def parse_body(body: bytes) -> tuple[Any, bool]:
     >>> parse_body(b'{"batch": [{"properties": {"revenue": NaN}}]}')[1]
     False
     """
-    return read_json(body)
+    data, storable = read_json(body)
+    # orjson reads a NUL (``\u0000``) as any other character; the walk refuses it by field.
+    return data, storable and b"\\u0000" not in body
 
 
 def dump_rows(rows: list[dict[str, Any]]) -> bytes:

@@ -77,18 +77,39 @@ def to_csv(df: pd.DataFrame) -> str:
     return buf.getvalue()
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _inert(value: Any) -> Any:
+    """Text that a spreadsheet would read as a formula, with a ``'`` in front."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 def to_excel_csv(df: pd.DataFrame, lang: str | None = "en") -> bytes:
     """CSV that Excel opens right in the journey's language: UTF-8 with a byte order mark
     (so Excel reads å, ä, ø), and for Swedish and Danish ``;`` between fields and a decimal
     comma (the list separator and decimal mark of those locales); ``,`` and ``.`` in English.
     Values stay raw as in :func:`to_csv` (rates as fractions, durations in seconds).
 
+    Text that Excel would run as a formula — a cell starting with ``=``, ``+``, ``-``, ``@``,
+    a tab or a carriage return, such as an event name ``=HYPERLINK(...)`` from a hostile
+    export or tracker — gets a leading ``'`` so that it is shown as text (OWASP, "CSV
+    Injection"); numbers are written as they are.
+
     Examples
     --------
     >>> to_excel_csv(pd.DataFrame({"stage": ["Köp"], "rate": [0.5]}), "sv")
     b'\\xef\\xbb\\xbfstage;rate\\r\\nK\\xc3\\xb6p;0,5\\r\\n'
+    >>> to_excel_csv(pd.DataFrame({"event": ["=1+1"], "change": [-0.5]}))
+    b"\\xef\\xbb\\xbfevent,change\\r\\n'=1+1,-0.5\\r\\n"
     """
     comma = lang in ("sv", "da")
+    texts = pd.api.types.is_object_dtype, pd.api.types.is_string_dtype
+    df = df.rename(columns=_inert).apply(
+        lambda col: col.map(_inert) if any(t(col.dtype) for t in texts) else col
+    )
     buf = io.StringIO()
     df.to_csv(
         buf,

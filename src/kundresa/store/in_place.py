@@ -7,9 +7,9 @@ file is a Parquet file already in the canonical shape (README, "Loading events":
 :func:`read_in_place` checks, set-wise in one DuckDB scan, that it indeed would:
 
 - every row is one the ingest keeps as it is: a customer id that is not a placeholder
-  (``null``, ``0``…) and has no surrounding spaces, a time between the years 1000 and 9999, an
-  event name, optional texts that are absent or non-empty without surrounding spaces, a
-  finite value;
+  (``null``, ``0``…) and has no surrounding spaces, a time in the years 1900-2099
+  (:data:`~kundresa.ingest.columns.TIME_RANGE`), an event name, optional texts that are
+  absent or non-empty without surrounding spaces, a finite value;
 - no two rows share an event key (the ingest's deduplication key: the event id, else every
   field), so deduplication would drop nothing.
 
@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING
 import duckdb
 import pyarrow as pa
 
-from kundresa.ingest.columns import PLACEHOLDER_IDS
+from kundresa.ingest.columns import PLACEHOLDER_IDS, TIME_RANGE
 
 if TYPE_CHECKING:
     import pyarrow.parquet as pq
@@ -107,7 +107,8 @@ def _clean_sql(empty: frozenset[str] = frozenset()) -> str:
         # A placeholder id (null, 0…, spaces around allowed) is no id: quarantined.
         f"CASE WHEN {_plain(c)} THEN {maybe} "
         f"ELSE {c} <> '' AND {c} = trim({c}) AND NOT regexp_full_match({c}, '{regex}') END",
-        "\"timestamp\" >= TIMESTAMP '1000-01-01' AND \"timestamp\" < TIMESTAMP '10000-01-01'",
+        f"\"timestamp\" >= TIMESTAMP '{TIME_RANGE[0]}' "
+        f"AND \"timestamp\" < TIMESTAMP '{TIME_RANGE[1]}'",
         f"CASE WHEN {_plain('event')} THEN true ELSE event <> '' AND event = trim(event) END",
         *(
             f"{t} IS NULL OR CASE WHEN {_plain(t)} THEN true ELSE {t} <> '' AND {t} = trim({t}) END"

@@ -25,7 +25,13 @@ import pyarrow as pa
 
 from kundresa.errors import InputError
 from kundresa.ingest.channels import assign_channels
-from kundresa.ingest.columns import PLACEHOLDER_IDS, ColumnError, ColumnMap, map_columns
+from kundresa.ingest.columns import (
+    PLACEHOLDER_IDS,
+    TIME_RANGE,
+    ColumnError,
+    ColumnMap,
+    map_columns,
+)
 from kundresa.ingest.readers import RawBatch, ReadError, archive_size, iter_parts, read_header
 from kundresa.store import layout, resources
 from kundresa.store.identity import materialise_id_map
@@ -383,9 +389,13 @@ def _parse_sql(
     raw_record = _raw_sql(columns) if raw else "NULL::VARCHAR"
     customer_src = " or ".join(repr(c) for c in (*cmap.customer, *cmap.anonymous))
     ts_src = repr(cmap.timestamp)
+    # A value must sum: ``inf``, ``1e400`` (a double's infinity) and ``NaN`` are refused, as
+    # the collector refuses them (README, "Loading events": a non-numeric value).
     value_check = (
         f"WHEN _v IS NOT NULL AND value IS NULL THEN "
-        f"'value ' || _v || {_lit(f' is not a number (column {cmap.value!r})')}"
+        f"'value ' || _v || {_lit(f' is not a number (column {cmap.value!r})')} "
+        f"WHEN NOT isfinite(value) THEN "
+        f"'value ' || _v || {_lit(f' is not a finite number (column {cmap.value!r})')}"
         if cmap.value
         else ""
     )
@@ -397,6 +407,10 @@ def _parse_sql(
         "name the order with --date-format dmy or --date-format mdy"
     )
     not_after_epoch = _lit(f" is not after 1970-01-01 (column {ts_src})")
+    out_of_range = _lit(
+        f" is not between {TIME_RANGE[0][:4]} and {int(TIME_RANGE[1][:4]) - 1}: "
+        f"a placeholder date, not when something happened (column {ts_src})"
+    )
     pattern = ""
     if date_format is not None and date_format not in DATE_ORDERS:
         # The user's pattern first, so that e.g. %Y%m%d wins over reading 20250601 as an epoch.
@@ -463,6 +477,9 @@ def _parse_sql(
                 THEN 'epoch timestamp ' || _t || {not_after_epoch}
             {ambiguous_check}
             WHEN "timestamp" IS NULL THEN 'unparseable timestamp ' || _t || {bad_time}
+            WHEN "timestamp" < TIMESTAMP {_lit(TIME_RANGE[0])}
+                OR "timestamp" >= TIMESTAMP {_lit(TIME_RANGE[1])}
+                THEN 'timestamp ' || _t || {out_of_range}
             WHEN event IS NULL AND _kind IS DISTINCT FROM 'identify' THEN {missing_event}
             {value_check}
             {props_check}
@@ -1652,6 +1669,7 @@ def _reason_kind(reason: str) -> str:
         "unparseable timestamp": "unparseable timestamp",
         "ambiguous date": "ambiguous date",
         "epoch timestamp": "epoch timestamp not after 1970-01-01",
+        "timestamp ": "timestamp outside 1900-2099 (a placeholder date)",
         "value ": "non-numeric value",
     }
     for prefix, kind in kinds.items():

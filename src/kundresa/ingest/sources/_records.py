@@ -83,7 +83,7 @@ def parse_json(record: Row, field: str, kind: type = dict) -> Any:
     else:
         try:
             value = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested past the parser
             value = raw
     if not isinstance(value, kind):
         what = "a JSON object" if kind is dict else "a JSON array"

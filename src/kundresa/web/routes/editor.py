@@ -56,9 +56,9 @@ def router(site: Site, job_manager: jobs.JobManager) -> APIRouter:
     async def api_validate(request: Request) -> Response:
         """Send the YAML as the request body (``application/yaml``, or JSON ``{"text":
         ...}``); get the problems with line and column."""
-        text = await _body_text(request)
+        text, why = await _body_text(request)
         if text is None:
-            return JSONResponse({"detail": "body: expected UTF-8 text"}, status_code=400)
+            return JSONResponse({"detail": why}, status_code=400)
         try:
             problems = await in_worker("validate", lambda: editor.check(text))
         except jobs.JobError as exc:
@@ -71,9 +71,9 @@ def router(site: Site, job_manager: jobs.JobManager) -> APIRouter:
     async def api_save(request: Request) -> Response:
         """Send the YAML as the request body. Saved only without errors (else 422 with the
         problems); the previous version is kept in history."""
-        text = await _body_text(request)
+        text, why = await _body_text(request)
         if text is None:
-            return JSONResponse({"detail": "body: expected UTF-8 text"}, status_code=400)
+            return JSONResponse({"detail": why}, status_code=400)
         try:
             result = await in_worker("save", lambda: save(text))
         except jobs.JobError as exc:
@@ -234,15 +234,23 @@ def router(site: Site, job_manager: jobs.JobManager) -> APIRouter:
     return r
 
 
-async def _body_text(request: Request) -> str | None:
+_NOT_UTF8 = "body: expected UTF-8 text"
+_NOT_JOURNEY_JSON = (
+    'body: expected the journey file\'s text as JSON {"text": "..."} (or a JSON string), '
+    "or the YAML itself as application/yaml"
+)
+
+
+async def _body_text(request: Request) -> tuple[str | None, str]:
+    """The journey text a request sends, or ``None`` and why not (one line for the 400)."""
     body = await request.body()
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
-        return None
+        return None, _NOT_UTF8
     if request.headers.get("content-type", "").split(";")[0].strip() == "application/json":
         given = security.json_text(text)  # web/security.py: a JSON string or {"text": ...}
         if given is None:
-            return None
+            return None, _NOT_JOURNEY_JSON
         text = given
-    return text.replace("\r\n", "\n")
+    return text.replace("\r\n", "\n"), ""
