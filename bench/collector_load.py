@@ -255,16 +255,50 @@ def main() -> None:
     parser.add_argument(
         "--rate",
         type=float,
-        default=0.0,
-        help="events/s offered by all clients together, each on a fixed timetable "
-        "(default 0: as fast as the answers come)",
+        action="append",
+        help="events/s offered by all clients together, each on a fixed timetable (0: as "
+        "fast as the answers come, the default); repeat for one run and one row per rate",
     )
     args = parser.parse_args()
+    runs = [_run(args, offered) for offered in (args.rate or [0.0])]
+    if args.ack_only or args.no_write:
+        return
+    rows = [row for row, _ in runs]
+    first, last = runs[0][1], runs[-1][1]
+    lines = [
+        f"`kundresa serve --write-key` (one process: the collector, its log and the loader) on "
+        f"loopback with a new project; {args.clients} client processes with a keep-alive "
+        f"connection each post {args.requests} `/v1/batch` requests of {args.batch} track "
+        "events (bodies built before the clock starts), as fast as the answers come or on a "
+        "timetable offering a given rate; an ack is a 200 sent after the batch "
+        "is fsynced; a probe posts one event of a new customer (a quarter of a second after "
+        "its last one was seen) and times its ack to its first answer from "
+        "`/api/customers/{id}` (ack to visible). "
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, Python "
+        f"{platform.python_version()}, {os.cpu_count()} cores shared by the server, the "
+        "clients and other engineers' work; one server per row.",
+        "",
+        "| clients | events/request | events | offered | failed | events/s | p50 ack (ms) "
+        "| p99 ack (ms) | all loaded after last ack (s) | ack to visible, median / max (s) "
+        "| server CPU µs/event (to last ack / in all) | goal (>= 20,000/s, p99 < 100 ms) |",
+        "|---:|---:|---:|---|---:|---:|---:|---:|---:|---|---:|---|",
+        *rows,
+        "",
+        f"Load average {first[0]:.1f}/{first[1]:.1f}/{first[2]:.1f} before, "
+        f"{last[3]:.1f}/{last[4]:.1f}/{last[5]:.1f} after (1/5/15 min). Every event was "
+        "in the warehouse exactly once at the end of each run.",
+    ]
+    write_block("\n".join(lines))
+    print(f"wrote the generated block of {OUT} and of RESULTS.md's Live collector section")
 
+
+def _run(args: argparse.Namespace, offered_rate: float) -> tuple[str, tuple[float, ...]]:
+    """One server and one load at ``offered_rate`` events/s (0: as fast as acked): prints its
+    figures; returns its table row and the load averages before and after."""
     from kundresa.project import Project
 
     bodies = [[_body(c, r, args.batch) for r in range(args.requests)] for c in range(args.clients)]
-    interval = args.clients * args.batch / args.rate if args.rate > 0 else 0.0
+    interval = args.clients * args.batch / offered_rate if offered_rate > 0 else 0.0
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "shop"
         Project.init(folder).close()
@@ -356,45 +390,23 @@ def main() -> None:
         f"us/event until the last ack, {cpu_all / total_events * 1e6:.0f} us/event in all"
     )
     if args.ack_only:
-        return
+        return "", (*load, *after)
     print(
         f"server CPU {cpu_idle / total_events * 1e6:.0f} us/event {IDLE_SECONDS:.0f} s after "
         "(the idle loader's work included)"
     )
     lags.sort()
     seen = f"{lags[len(lags) // 2]:.2f} / {lags[-1]:.2f} ({len(lags)} probes)" if lags else "-"
-    offered = f"{args.rate:,.0f}/s" if args.rate > 0 else "as fast as acked"
+    offered = f"{offered_rate:,.0f}/s" if offered_rate > 0 else "as fast as acked"
     print(f"offered {offered}; ack to visible in /api/customers (median / max): {seen} s")
     met = rate >= 20_000 and pct(0.99) < 100
-    lines = [
-        f"`kundresa serve --write-key` (one process: the collector, its log and the loader) on "
-        f"loopback with a new project; {args.clients} client processes with a keep-alive "
-        f"connection each post {args.requests} `/v1/batch` requests of {args.batch} track "
-        "events (bodies built before the clock starts); an ack is a 200 sent after the batch "
-        "is fsynced; a probe posts one event of a new customer (a quarter of a second after "
-        "its last one was seen) and times its ack to its first answer from "
-        "`/api/customers/{id}` (ack to visible). "
-        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, Python "
-        f"{platform.python_version()}, {os.cpu_count()} cores shared by the server, the "
-        "clients and other engineers' work.",
-        "",
-        "| clients | events/request | events | offered | failed | events/s | p50 ack (ms) "
-        "| p99 ack (ms) | all loaded after last ack (s) | ack to visible, median / max (s) "
-        "| server CPU µs/event (to last ack / in all) | goal (>= 20,000/s, p99 < 100 ms) |",
-        "|---:|---:|---:|---|---:|---:|---:|---:|---:|---|---:|---|",
+    row = (
         f"| {args.clients} | {args.batch} | {total_events:,} | {offered} | {failures} "
         f"| {rate:,.0f} | {pct(0.5):.1f} | {pct(0.99):.1f} | {lag:.2f} | {seen} "
         f"| {cpu_acked / total_events * 1e6:.0f} / {cpu_all / total_events * 1e6:.0f} "
-        f"| {'met' if met else '**missed**'} |",
-        "",
-        f"Load average {load[0]:.1f}/{load[1]:.1f}/{load[2]:.1f} before, "
-        f"{after[0]:.1f}/{after[1]:.1f}/{after[2]:.1f} after (1/5/15 min). Every event was "
-        "in the warehouse exactly once at the end.",
-    ]
-    if args.no_write:
-        return
-    write_block("\n".join(lines))
-    print(f"wrote the generated block of {OUT} and of RESULTS.md's Live collector section")
+        f"| {'met' if met else '**missed**'} |"
+    )
+    return row, (*load, *after)
 
 
 if __name__ == "__main__":
