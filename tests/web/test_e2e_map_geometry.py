@@ -275,3 +275,20 @@ def test_timeline_channel_is_the_map_channel(page: Any, base_url: str) -> None:
         if tp and tp_channels.get(tp):
             assert cells.nth(4).get_attribute("data-channel") == tp_channels[tp]
             assert "_" not in cells.nth(2).inner_text()  # a label, not an id
+
+
+def test_a_short_visit_axis_reads_times_not_one_date_again(page: Any, base_url: str) -> None:
+    """A customer whose stage visits fall within hours: the time axis' ticks read the day and
+    then times of day, each once (they read the same date at every tick)."""
+    short = "c000005"  # two stages 11.5 hours apart on one day in the seed-3 demo
+    visits = api(base_url, f"/api/customer?id={short}")["visits"]
+    assert len(visits) >= 2
+    open_page(page, f"{base_url}/customer?id={short}", "customer-short")
+    texts = page.eval_on_selector_all(
+        "#visits-chart svg text", "els => els.map(e => e.textContent || '')"
+    )
+    stages = {v["label"] for v in visits}
+    ticks = [t for t in texts if t.strip() and t not in stages]
+    assert len(ticks) >= 2, texts
+    assert len(ticks) == len(set(ticks)), ticks
+    assert any(":" in t for t in ticks), ticks

@@ -448,3 +448,17 @@ def test_openapi_lists_every_4xx(client: Any) -> None:
             if method in ("post", "put"):
                 assert {"403", "413"} <= codes, (path, method)
     assert "application/yaml" in spec["paths"]["/api/journey"]["put"]["requestBody"]["content"]
+
+
+def test_head_is_answered_as_get_without_a_body(client: Any) -> None:
+    """Uptime monitors and link checkers ask with HEAD: the page's status and headers, no
+    body (was 405: the routes list GET only). The collector's POST-only routes stay so."""
+    page = client.get("/api/map")
+    head = client.head("/api/map")
+    assert head.status_code == page.status_code == 200
+    assert head.content == b""
+    assert head.headers["content-type"] == page.headers["content-type"]
+    assert head.headers["content-security-policy"] == page.headers["content-security-policy"]
+    assert client.head("/").status_code == 200
+    assert client.head("/no-such-page").status_code == 404
+    assert client.head("/v1/batch").status_code in (404, 405)

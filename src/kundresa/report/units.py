@@ -168,13 +168,14 @@ def format_duration(seconds: float, lang: str | None = "en") -> str:
 def chart_format(lang: str | None = "en") -> dict[str, Any]:
     """What a chart needs to write numbers, percentages and dates as the tables do (CLDR data
     through Babel): the decimal and group symbols, the text around a percentage, the
-    percentage-point unit, the abbreviated month names and the medium date pattern.
+    percentage-point unit, the abbreviated month names, the medium date pattern, the short
+    time pattern and the names of the two halves of the day.
 
     Examples
     --------
     >>> f = chart_format("sv")
-    >>> f["decimal"], f["group"], f["percent_suffix"], f["months"][10], f["date"]
-    (',', '\xa0', '\xa0%', 'nov.', 'd MMM y')
+    >>> f["decimal"], f["group"], f["percent_suffix"], f["months"][10], f["date"], f["time"]
+    (',', '\xa0', '\xa0%', 'nov.', 'd MMM y', 'HH:mm')
     """
     from babel import Locale
 
@@ -191,6 +192,8 @@ def chart_format(lang: str | None = "en") -> dict[str, Any]:
         "pp": PP_UNIT[loc],
         "months": [str(months[m]) for m in range(1, 13)],
         "date": locale.date_formats["medium"].pattern,
+        "time": locale.time_formats["short"].pattern,
+        "am_pm": [str(locale.day_periods["format"]["abbreviated"][p]) for p in ("am", "pm")],
     }
 
 

@@ -36,6 +36,29 @@ DEFAULT_UPLOAD_LIMIT = 200 * 1024 * 1024
 """Largest accepted upload in bytes (``KUNDRESA_UPLOAD_LIMIT`` or ``create_app`` changes it)."""
 
 
+class HeadAsGet:
+    """ASGI middleware: a ``HEAD`` request is routed as ``GET`` (the same status and headers,
+    ``Content-Length`` included) and the body of the answer is not sent (RFC 9110, section
+    9.3.2). The collector's ``/v1/`` routes are left as they are (POST only)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD" or scope["path"].startswith("/v1/"):
+            await self.app(scope, receive, send)
+            return
+
+        async def headers_only(message: Any) -> None:
+            if message["type"] == "http.response.body":
+                if message.get("more_body", False):
+                    return  # the body is dropped; only its last message ends the answer
+                message = {"type": "http.response.body", "body": b"", "more_body": False}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, headers_only)
+
+
 def create_app(
     project_dir: str | os.PathLike[str] = ".",
     *,
@@ -142,6 +165,9 @@ def create_app(
     app.add_middleware(
         GZipMiddleware, minimum_size=1000, exclude_content_types=security.NOT_COMPRESSED
     )
+    # HEAD answered as GET without its body (RFC 9110, 9.3.2), for uptime monitors and link
+    # checkers; FastAPI's routes list GET only.
+    app.add_middleware(HeadAsGet)
     # -- end of hardening ----------------------------------------------------------------------
 
     app.include_router(routes.auth.router(site))

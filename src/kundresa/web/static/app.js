@@ -108,13 +108,31 @@
   }
   /* Axis labels never overlap (ECharts hides the ones that would) and value axes write their
      numbers as the tables do, unless the chart says otherwise. */
+  /* A time axis' tick: the day at midnight (UTC, as the data), else the time of day in the
+     language's short pattern, so a span shorter than a few days reads "Nov 30, 2026, 6:00 AM,
+     12:00 PM, 6:00 PM, Dec 1, 2026" (in Swedish "30 nov. 2026, 06:00, 12:00, …"). */
+  function clock(v) {
+    var t = new Date(v), h = t.getUTCHours(), m = t.getUTCMinutes();
+    if (!h && !m && !t.getUTCSeconds()) return day(v);
+    function two(n) { return (n < 10 ? "0" : "") + n; }
+    var halves = F.am_pm || ["AM", "PM"];
+    return (F.time || "HH:mm").replace(/'[^']*'|HH|H|hh|h|mm|a/g, function (tok) {
+      if (tok[0] === "'") return tok.slice(1, -1);
+      if (tok === "HH") return two(h);
+      if (tok === "H") return String(h);
+      if (tok === "hh") return two(h % 12 || 12);
+      if (tok === "h") return String(h % 12 || 12);
+      if (tok === "mm") return two(m);
+      return halves[h < 12 ? 0 : 1];
+    });
+  }
   function axes(list, kind) {
     (Array.isArray(list) ? list : list ? [list] : []).forEach(function (a) {
       a.axisLabel = a.axisLabel || {};
       a.axisLabel.hideOverlap = true;
       if (kind === "x" && a.axisLabel.margin == null) a.axisLabel.margin = 12;
       if (a.type === "value" && !a.axisLabel.formatter) a.axisLabel.formatter = function (v) { return num(v); };
-      if (a.type === "time" && !a.axisLabel.formatter) a.axisLabel.formatter = function (v) { return day(v); };
+      if (a.type === "time" && !a.axisLabel.formatter) a.axisLabel.formatter = clock;
     });
   }
   /* A legend that wraps onto as many lines as its names need (never a scrolling legend, whose
