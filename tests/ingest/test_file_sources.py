@@ -396,6 +396,24 @@ def test_long_json_line_is_refused(project: Path, tmp_path: Path) -> None:
     assert state(project) == before
 
 
+def test_a_csv_record_just_over_the_limit_is_refused(project: Path, tmp_path: Path) -> None:
+    """pyarrow refuses a CSV record only when it straddles two 8 MiB blocks: a 12 MiB record
+    in the second row loaded. Every record over the limit refuses the file, naming its line."""
+    before = state(project)
+    f = tmp_path / "wide.csv"
+    f.write_bytes(
+        b"customer_id,timestamp,event,note\na,2025-01-01,x,short\nb,2025-01-02,y,"
+        + b"x" * (12 << 20)
+        + b"\n"
+    )
+    r = ingest(project, str(f))
+    assert r.exit_code == 1 and "wide.csv:3: a row is longer than 8 MiB" in r.output, r.output
+    assert state(project) == before
+    ok = tmp_path / "ok.csv"  # a record just under the limit still loads
+    ok.write_bytes(b"customer_id,timestamp,event,note\na,2025-01-01,x," + b"x" * (7 << 20) + b"\n")
+    assert ingest(project, str(ok)).exit_code == 0
+
+
 def test_jsonl_in_utf16_and_latin1(project: Path, tmp_path: Path) -> None:
     f = tmp_path / "u.jsonl"
     f.write_bytes('{"customer_id": "Åsa", "ts": "2025-01-01", "event": "köp"}\n'.encode("utf-16"))

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -691,6 +692,9 @@ def _csv_batches(p: _Input, info: TextFile, progress: Progress | None) -> Iterat
             # walking past the rejected lines that fall inside this batch.
             lines = _number_rows(next_line, n, {r.line for r in rejected})
             next_line = (lines[-1] + 1) if n else next_line
+            too_long = _first_too_long(batch)
+            if too_long is not None:
+                raise ReadError(_too_long(Path(p.label), lines[too_long]))
             out = RawBatch(
                 {name: batch.column(i) for i, name in enumerate(names)},
                 pa.array(lines, pa.int64()),
@@ -706,6 +710,20 @@ def _csv_batches(p: _Input, info: TextFile, progress: Progress | None) -> Iterat
             )
     finally:
         fh.close()
+
+
+def _first_too_long(batch: pa.RecordBatch) -> int | None:
+    """The index of the first row of ``batch`` (text columns) whose fields hold more than
+    :data:`MAX_ROW_BYTES` together, else None. pyarrow's CSV reader refuses a record only when
+    it straddles two blocks of that size, so a record up to twice as long could pass it."""
+    lengths = [pc.fill_null(pc.binary_length(col), 0) for col in batch.columns]
+    if sum(pc.max(x).as_py() or 0 for x in lengths) <= MAX_ROW_BYTES:
+        return None  # no row can be over: the usual case, one pass per column
+    total = lengths[0]
+    for x in lengths[1:]:
+        total = pc.add(total, x)
+    over = pc.greater(total, MAX_ROW_BYTES)
+    return int(pc.index(over, True).as_py()) if pc.any(over).as_py() else None
 
 
 def _number_rows(start: int, n: int, skipped: set[int]) -> list[int]:
