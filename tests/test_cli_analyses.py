@@ -211,3 +211,13 @@ def test_retention_views(demo: Path) -> None:
     assert "100.0%" in shown.output and " 1.00 " not in shown.output
     first = matrix[0]
     assert f"{first['cohort_size']:,} " in shown.output
+
+
+def test_an_engine_without_a_rule_points_to_the_engines_doc(demo: Path, tmp_path: Path) -> None:
+    """SQLite takes the events but Ibis has no rule for some of what the analyses send: the
+    one-line error says where the supported engines are listed."""
+    r = run("stages", "--project", str(demo), "--engine", f"sqlite:///{tmp_path / 'e.db'}")
+    assert r.exit_code == 1, r.output
+    assert "the query engine (ibis) failed: Compilation rule for" in r.output
+    assert "docs/engines.md" in r.output
+    assert "Traceback" not in r.output and len(r.output.strip().splitlines()) == 1

@@ -78,7 +78,13 @@ def raise_for(exc: BaseException) -> NoReturn:
         origin = type(exc).__module__.split(".")[0].lstrip("_")
         if origin in _ENGINE_MODULES and not os.environ.get("KUNDRESA_DEBUG"):
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise UserError(f"the query engine ({origin}) failed: {first[:500]}") from exc
+            hint = ""
+            if "Compilation rule for" in first:  # Ibis cannot write this query for the backend
+                hint = (
+                    " (this engine lacks a rule the analysis needs: docs/engines.md lists the"
+                    " engines and what is tested on each)"
+                )
+            raise UserError(f"the query engine ({origin}) failed: {first[:500]}{hint}") from exc
     raise exc
 
 
