@@ -8,11 +8,11 @@ every ``messageId`` unique) with HTTP Basic auth; a request counts when it is an
 ``200 {"success": true}``, that is when its batch is fsynced to the collector's log. After
 the last ack the script waits until the loader has moved everything into the warehouse and
 checks that every event is there once. With ``--rate`` the clients offer that many events a
-second together, each on a fixed timetable (sustained load at a given rate, rather than as fast
-as the answers come). Meanwhile a probe posts one event of a new customer (a quarter of a
-second after its last one was seen) and, once it is acked, asks ``/api/customers/{id}`` every
-20 ms until the customer is there: the seconds from ack to visible are what a reader of the
-live data waits (issue 14: within 2 s).
+second together, each on a Poisson timetable (sustained load at a given rate, rather than as
+fast as the answers come; latencies counted from the timetable's times). Meanwhile a probe
+posts one event of a new customer (a quarter of a second after its last one was seen) and,
+once it is acked, asks ``/api/customers/{id}`` every 20 ms until the customer is there: the
+seconds from ack to visible are what a reader of the live data waits (issue 14: within 2 s).
 
 Results: sustained acked events per second, p50/p99 ack latency, the time from the last ack
 until everything is loaded, and the machine's load; they are printed and go to the generated
@@ -159,24 +159,37 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _client(port: int, bodies: list[bytes], go: Any, results: Any, interval: float) -> None:
-    """One client process: a keep-alive connection posting its prebuilt bodies in turn, the
-    ``n``-th at the earliest ``n * interval`` seconds after the start (0: as fast as the
-    answers come); puts (latencies in seconds, failed requests) on ``results``. A latency is
-    counted from the moment the request is sent, so a client that falls behind its timetable
-    sends at once and the queueing shows in the server's answer times, not hidden by it."""
+def _client(
+    port: int, bodies: list[bytes], go: Any, results: Any, interval: float, seed: int
+) -> None:
+    """One client process: a keep-alive connection posting its prebuilt bodies in turn (with
+    ``interval`` 0, each as soon as the last is answered); puts (latencies in seconds, failed
+    requests) on ``results``.
+
+    With an ``interval``, the requests follow a timetable: a Poisson process of that mean gap
+    (exponential gaps, seeded by ``seed``), the usual model of independent senders, so the
+    clients together offer a rate without arriving in step. A latency is counted from the
+    time the timetable gives (not from when the request could be sent), so a client that
+    falls behind its timetable shows the wait in its latencies instead of hiding it
+    (coordinated omission: Gil Tene, "How NOT to measure latency"; wrk2 counts the same way).
+    """
+    import random
+
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     conn.connect()
     conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     mine = []
     bad = 0
+    gaps = random.Random(seed)
     go.wait()
-    start = time.perf_counter()
-    for n, body in enumerate(bodies):
-        wait = start + n * interval - time.perf_counter()
-        if wait > 0:
-            time.sleep(wait)
-        t0 = time.perf_counter()
+    due = time.perf_counter()
+    for body in bodies:
+        if interval > 0:
+            due += gaps.expovariate(1.0 / interval)
+            wait = due - time.perf_counter()
+            if wait > 0:
+                time.sleep(wait)
+        t0 = due if interval > 0 else time.perf_counter()
         if _post(conn, body) != 200:
             bad += 1
         mine.append(time.perf_counter() - t0)
@@ -256,7 +269,7 @@ def main() -> None:
         "--rate",
         type=float,
         action="append",
-        help="events/s offered by all clients together, each on a fixed timetable (0: as "
+        help="events/s offered by all clients together, each on a Poisson timetable (0: as "
         "fast as the answers come, the default); repeat for one run and one row per rate",
     )
     args = parser.parse_args()
@@ -269,8 +282,9 @@ def main() -> None:
         f"`kundresa serve --write-key` (one process: the collector, its log and the loader) on "
         f"loopback with a new project; {args.clients} client processes with a keep-alive "
         f"connection each post {args.requests} `/v1/batch` requests of {args.batch} track "
-        "events (bodies built before the clock starts), as fast as the answers come or on a "
-        "timetable offering a given rate; an ack is a 200 sent after the batch "
+        "events (bodies built before the clock starts), as fast as the answers come or on "
+        "Poisson timetables offering a given rate (latency counted from the timetable's "
+        "times); an ack is a 200 sent after the batch "
         "is fsynced; a probe posts one event of a new customer (a quarter of a second after "
         "its last one was seen) and times its ack to its first answer from "
         "`/api/customers/{id}` (ack to visible). "
@@ -331,7 +345,7 @@ def _run(args: argparse.Namespace, offered_rate: float) -> tuple[str, tuple[floa
             go = ctx.Barrier(args.clients + 1)
             results = ctx.Queue()
             procs = [
-                ctx.Process(target=_client, args=(port, bodies[n], go, results, interval))
+                ctx.Process(target=_client, args=(port, bodies[n], go, results, interval, n))
                 for n in range(args.clients)
             ]
             lags: list[float] = []

@@ -182,3 +182,40 @@ def test_the_running_loader_puts_the_store_in_order_between_bursts(
         assert time.monotonic() - started < 60, "the tail was not put in order within 60 s"
         time.sleep(0.05)
     assert _layout(state)["ordered_rows"] == 15
+
+
+def test_a_load_cycle_runs_duckdb_on_one_thread_and_restores_it(
+    project_dir: Path, make_collector: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cycle leaves the other core to the acks (DuckDB's ``threads`` is 1 while it loads);
+    afterwards the connection has its own setting again, also after a failed cycle."""
+    from kundresa.store.warehouse import Warehouse
+
+    client = make_collector(project_dir)
+    state, loader = client.app.state.project, client.app.state.collector.loader
+    loader.stop()
+    seen: list[int] = []
+    ingest = Warehouse.ingest_checked
+
+    def spy(self: Warehouse, *args: Any, **kwargs: Any) -> Any:
+        seen.append(int(self.con.execute(setting).fetchone()[0]))
+        return ingest(self, *args, **kwargs)
+
+    setting = "SELECT current_setting('threads')"
+    with state.writer() as writer:
+        before = int(writer.con.execute(setting).fetchone()[0])
+    monkeypatch.setattr(Warehouse, "ingest_checked", spy)
+    assert client.post("/v1/batch", json=_batch(0), auth=AUTH).status_code == 200
+    assert loader.load_once() is not None
+    assert seen == [1]
+    assert int(state._kept.con.execute(setting).fetchone()[0]) == before
+
+    def broken(self: Warehouse, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(Warehouse, "ingest_checked", broken)
+    assert client.post("/v1/batch", json=_batch(3), auth=AUTH).status_code == 200
+    with pytest.raises(RuntimeError):
+        loader.load_once()
+    with state.writer() as writer:
+        assert int(writer.con.execute(setting).fetchone()[0]) == before

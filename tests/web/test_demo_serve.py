@@ -12,6 +12,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -106,3 +107,26 @@ def test_demo_port_taken_is_a_usage_error(tmp_path: Path) -> None:
         )
     assert r.exit_code == 2, r.output
     assert f"cannot listen on 127.0.0.1:{port}" in r.output
+
+
+def test_warm_up_freezes_the_heap_after_the_pages(monkeypatch: pytest.MonkeyPatch) -> None:
+    """After warming its pages the server freezes the heap out of the garbage collector, so
+    full collections stop walking the start-up's objects (they paused acks ~100 ms)."""
+    import urllib.request
+
+    from kundresa.web import cli as web_cli
+
+    calls: list[str] = []
+
+    class Server:
+        started, should_exit = True, False
+
+    def fetch(request: Any, timeout: float) -> Any:
+        calls.append(request.full_url)
+        raise OSError("refused")  # a page that fails is skipped
+
+    monkeypatch.setattr(urllib.request, "urlopen", fetch)
+    monkeypatch.setattr(web_cli.gc, "freeze", lambda: calls.append("freeze"))
+    monkeypatch.setattr(web_cli, "WARM_PAGES", ("/", "/funnel"))
+    web_cli.warm_up(Server(), "http://127.0.0.1:9", None)
+    assert calls == ["http://127.0.0.1:9/", "http://127.0.0.1:9/funnel", "freeze"]
