@@ -301,6 +301,12 @@ RULES = [
         id="regex-not-re2",
     ),
     pytest.param(
+        BASE.replace("path: /pricing", "path: {regex: '/pricing\\Z'}"),
+        "regex '/pricing\\\\Z' is not RE2 syntax, which DuckDB runs",
+        ("error", 8, 87, "touchpoints[1].match.where.path.regex"),
+        id="regex-python-only",
+    ),
+    pytest.param(
         BASE.replace("path: /pricing", "path: {gte: [1]}"),
         "touchpoints[1].match.where.path.gte must be a number or text",
         ("error", 8, 85, "touchpoints[1].match.where.path.gte"),

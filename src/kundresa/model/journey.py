@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cache
 from typing import Any
 
 __all__ = [
@@ -59,6 +59,19 @@ def _as_float(value: Any) -> float | None:
         return None
 
 
+@cache
+def compiled(pattern: str) -> Any:
+    """``pattern`` compiled by RE2 (the ``google-re2`` bindings), the engine behind DuckDB's
+    ``regexp_matches``: a condition fits a value in Python exactly when it does in a query
+    (Python's ``re`` differs: ``x$`` fits ``"x\\n"`` there and not in RE2), and matching takes
+    time linear in the value, so no value can make a pattern such as ``(a+)+$`` backtrack
+    for minutes (RE2's design: Russ Cox, "Regular Expression Matching Can Be Simple And
+    Fast"). Raises ``re2.error`` for a pattern RE2 cannot compile."""
+    import re2
+
+    return re2.compile(pattern)
+
+
 @dataclass(frozen=True)
 class Condition:
     """A condition on one property value: every given part must hold.
@@ -93,7 +106,7 @@ class Condition:
             return False
         if self.in_ is not None and value not in self.in_:
             return False
-        if self.regex is not None and re.search(self.regex, value) is None:
+        if self.regex is not None and compiled(self.regex).search(value) is None:
             return False
         for bound, ge in ((self.gte, True), (self.lte, False)):
             if bound is None:

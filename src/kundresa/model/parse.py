@@ -426,6 +426,20 @@ _SURVEY = ("event", "metric", "score", "stage", "scale", "label")
 _CONDITION = ("equals", "in", "regex", "gte", "lte")
 
 
+def _re2_refuses(pattern: str) -> str | None:
+    """Why RE2 (DuckDB's regex engine, which also matches conditions in Python) cannot
+    compile ``pattern``, or None when it can."""
+    import re2
+
+    from kundresa.model.journey import compiled
+
+    try:
+        compiled(pattern)
+    except re2.error as exc:
+        return str(exc) or "refused"
+    return None
+
+
 def _condition(r: _Reader, node: yaml.Node, path: str) -> Condition | None:
     if isinstance(node, yaml.ScalarNode):  # `path: /pricing` is short for `equals`
         s = r.text(node, path, required_nonempty=False)
@@ -456,6 +470,12 @@ def _condition(r: _Reader, node: yaml.Node, path: str) -> Condition | None:
                         _join(path, "regex"),
                         f"regex {pattern!r} uses look-around or a back-reference, which DuckDB "
                         "(RE2) cannot run; rewrite it without them",
+                    )
+                elif (refused := _re2_refuses(pattern)) is not None:
+                    r.error(
+                        vnode,
+                        _join(path, "regex"),
+                        f"regex {pattern!r} is not RE2 syntax, which DuckDB runs: {refused}",
                     )
                 else:
                     kw["regex"] = pattern
