@@ -462,3 +462,14 @@ def test_head_is_answered_as_get_without_a_body(client: Any) -> None:
     assert client.head("/").status_code == 200
     assert client.head("/no-such-page").status_code == 404
     assert client.head("/v1/batch").status_code in (404, 405)
+
+
+def test_the_customer_summary_names_its_cycles_in_words(client: Any) -> None:
+    """The summary said "1 ×↻"; it names the journey cycles in the page's language."""
+    page = client.get("/customer?id=c000002").text
+    summary = re.search(r'<p class="summary">(.*?)</p>', page, re.S)
+    assert summary is not None and "×↻" not in summary.group(1)
+    assert re.search(r"\b1 cycle\b|\b\d+ cycles\b", summary.group(1)), summary.group(1)
+    sv = client.get("/customer?id=c000002&lang=sv").text
+    assert re.search(r'<p class="summary">.*?\d+ varv</p>', sv, re.S)
+    client.get("/?lang=en")  # the language choice is kept in a cookie: back to English

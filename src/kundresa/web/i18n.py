@@ -346,6 +346,7 @@ _TEXT: dict[str, tuple[str, str, str]] = {
     "converted": ("Converted", "Konverterade", "Konverteret"),
     "customer_id": ("Customer", "Kund", "Kunde"),
     "cycle": ("Cycle", "Varv", "Omgang"),
+    "cycles": ("Cycles", "Varv", "Omgange"),
     "description": ("Description", "Beskrivning", "Beskrivelse"),
     "difference_ci_low": ("Difference CI low", "Skillnad KI låg", "Forskel KI lav"),
     "difference_ci_high": ("Difference CI high", "Skillnad KI hög", "Forskel KI høj"),
