@@ -141,10 +141,10 @@ def _body(client: int, request: int, size: int) -> bytes:
     return json.dumps({"batch": batch, "sentAt": datetime.now(UTC).isoformat()}).encode()
 
 
-def _post(conn: http.client.HTTPConnection, body: bytes) -> int:
+def _post(conn: http.client.HTTPConnection, body: bytes, path: str = "/v1/batch") -> int:
     conn.request(
         "POST",
-        "/v1/batch",
+        path,
         body=body,
         headers={"Authorization": AUTH, "Content-Type": "application/json"},
     )
@@ -232,15 +232,7 @@ def _probe(port: int, stop: Any, lags: list[float], every: float = 0.25) -> None
         body = json.dumps(
             {"type": "track", "event": "page_view", "userId": who, "messageId": f"probe-{k}"}
         ).encode()
-        conn.request(
-            "POST",
-            "/v1/track",
-            body=body,
-            headers={"Authorization": AUTH, "Content-Type": "application/json"},
-        )
-        r = conn.getresponse()
-        r.read()
-        if r.status != 200:
+        if _post(conn, body, "/v1/track") != 200:
             continue
         acked = time.perf_counter()
         while time.perf_counter() - acked < 120:

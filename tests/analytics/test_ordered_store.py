@@ -214,13 +214,19 @@ def test_the_funnel_counts_need_no_customer_ids(monkeypatch: pytest.MonkeyPatch)
 
 
 def _check_store_funnel(chunks: list[list[tuple[Any, ...]]], f: dict[str, Any]) -> None:
-    wh = _store(chunks)
+    _fast_equals_portable(_store(chunks), f, threads=True)
+
+
+def _fast_equals_portable(wh: Any, f: dict[str, Any], *, threads: bool = False) -> pd.DataFrame:
+    """The funnel ``f`` over the store of ``wh`` on the fast path (which reads the store)
+    equals the portable path's; returns the portable event funnel. With ``threads``, several
+    threads over chunks of a few rows: customers at the chunks' edges."""
     events = Project(None, None, wh).events
     with pytest.MonkeyPatch.context() as mp:
         seen = _counting_reads(mp)
-        # Several threads over chunks of a few rows: customers at the chunks' edges.
-        mp.setattr(funnel_module, "_CHUNK_ROWS", 1)
-        mp.setattr(funnel_module, "_kernel_threads", lambda: 3)
+        if threads:
+            mp.setattr(funnel_module, "_CHUNK_ROWS", 1)
+            mp.setattr(funnel_module, "_kernel_threads", lambda: 3)
         fast = funnel_customers(events, **f).to_pandas()
         fast_f = event_funnel(events, **f)
     with portable():
@@ -229,6 +235,7 @@ def _check_store_funnel(chunks: list[list[tuple[Any, ...]]], f: dict[str, Any]) 
     pdt.assert_frame_equal(_sorted(fast), _sorted(slow))
     pdt.assert_frame_equal(fast_f, slow_f)
     assert seen  # the store's reader was asked
+    return slow_f
 
 
 def test_the_funnel_reads_the_store(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -328,17 +335,7 @@ def test_fast_paths_over_a_long_tail_equal_portable_and_settle_equals_one_ingest
     chunks: list[list[tuple[Any, ...]]], f: dict[str, Any]
 ) -> None:
     wh = _store_with_a_long_tail(chunks)
-    events = Project(None, None, wh).events
-    with pytest.MonkeyPatch.context() as mp:
-        seen = _counting_reads(mp)
-        fast = funnel_customers(events, **f).to_pandas()
-        fast_f = event_funnel(events, **f)
-    with portable():
-        slow = funnel_customers(events, **f).to_pandas()
-        slow_f = event_funnel(events, **f)
-    pdt.assert_frame_equal(_sorted(fast), _sorted(slow))
-    pdt.assert_frame_equal(fast_f, slow_f)
-    assert seen
+    slow_f = _fast_equals_portable(wh, f)
     lay = wh.layout()
     over = lay["tail_rows"] > layout.TAIL_FRACTION * wh.event_count()
     assert wh.settle() is over  # rewritten only when the tail is over a tenth

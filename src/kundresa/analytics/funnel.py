@@ -43,6 +43,7 @@ instant as the step-a or step-b event is not between them.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import threading
@@ -918,7 +919,7 @@ def _warm_fetched(chunk: Callable[[OrderedCodes, int, int], object]) -> None:
     from kundresa.analytics._kernels import grouped_sequence
     from kundresa.analytics._ordered import OrderedCodes, _micros
 
-    try:
+    with contextlib.suppress(Exception):  # only a warm-up: the real call raises
         # Read-only arrays over Arrow buffers, as the fetch's (numba compiles read-only and
         # writable arrays apart).
         who = pc.dictionary_encode(pa.array(["x"]))
@@ -927,8 +928,6 @@ def _warm_fetched(chunk: Callable[[OrderedCodes, int, int], object]) -> None:
         us = _micros(pa.array([0], pa.timestamp("us")))
         ordered = grouped_sequence(codes, 1, us, events)
         chunk(OrderedCodes(*ordered, np.zeros(1, np.int64), None, who.dictionary), 0, 1)
-    except Exception:  # only a warm-up: the real call raises
-        pass
 
 
 _CHUNK_ROWS = 1_000_000

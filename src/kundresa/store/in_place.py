@@ -32,6 +32,7 @@ project is open: the CLI reads in place for the length of one command only.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import threading
@@ -160,14 +161,12 @@ def _sample(p: Path) -> Sample:
 def _load_distinct() -> None:
     """Import numba and load the distinct set's compiled code (a thread's warm-up; a failure
     is left to the real call to raise)."""
-    try:
+    with contextlib.suppress(Exception):  # only a warm-up: the real call raises
         from kundresa.store._distinct import all_distinct
 
         # A read-only array over an Arrow buffer, as the scan's hashes (numba compiles
         # read-only and writable arrays apart).
         all_distinct(pa.array([], pa.uint64()).to_numpy(zero_copy_only=False))
-    except Exception:  # only a warm-up: the real call raises
-        pass
 
 
 def read_in_place(wh: Warehouse, path: str | os.PathLike[str]) -> IngestReport | None:
