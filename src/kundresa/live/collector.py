@@ -97,6 +97,11 @@ class MessageError(ValueError):
         self.field = field
 
 
+_TIME_BOUNDS = tuple(datetime.fromisoformat(t) for t in TIME_RANGE)
+""":data:`~kundresa.ingest.columns.TIME_RANGE` as times, read once (the ack path checks every
+message's times against it)."""
+
+
 def _check_time(value: Any) -> None:
     if isinstance(value, int | float) and not isinstance(value, bool):
         if math.isfinite(value) and value > 0:
@@ -111,7 +116,7 @@ def _check_time(value: Any) -> None:
         return
     # A placeholder date (0001-01-01, 9999-12-31) is refused as a file's row is quarantined
     # (TIME_RANGE): one such event would stretch every cohort over centuries.
-    first, end = (datetime.fromisoformat(t) for t in TIME_RANGE)
+    first, end = _TIME_BOUNDS
     try:
         utc = at.astimezone(UTC).replace(tzinfo=None) if at.tzinfo is not None else at
     except OverflowError:  # an offset that moves year 1 or 9999 past the calendar's ends
