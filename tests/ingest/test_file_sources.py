@@ -206,6 +206,32 @@ def test_survey_scores_stay_numbers(project: Path) -> None:
     assert reason == "score 'tio' is not a number (column 'score')"
 
 
+def test_survey_answer_not_given_is_no_score(project: Path, tmp_path: Path) -> None:
+    """``N/A``, ``NA`` and ``#N/A`` in a score column (no answer: a survey tool's "not
+    applicable") leave the score out, where any other text that is not a number sends the
+    row to quarantine; a comment ``NA`` stays text."""
+    f = tmp_path / "answers.csv"
+    f.write_text(
+        "respondent_email,submitted_at,score,comment\n"
+        "a@example.se,2025-06-20 10:00,N/A,NA\n"
+        "b@example.se,2025-06-20 11:00,#N/A,\n"
+        "c@example.se,2025-06-20 12:00,9,\n"
+        "d@example.se,2025-06-20 13:00,nio,\n"
+    )
+    assert ingest(project, str(f), "--event", "nps_answer").exit_code == 0
+    rows = query(
+        project,
+        "SELECT customer_id, properties['score'], properties['comment'] FROM events ORDER BY 1",
+    )
+    assert rows == [
+        ("a@example.se", None, "NA"),
+        ("b@example.se", None, None),
+        ("c@example.se", "9", None),
+    ]
+    ((reason,),) = query(project, "SELECT reason FROM quarantine")
+    assert reason == "score 'nio' is not a number (column 'score')"
+
+
 def test_survey_without_event_says_what_to_add(project: Path) -> None:
     before = state(project)
     for extra in ((), ("--source", "survey")):

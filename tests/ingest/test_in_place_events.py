@@ -134,7 +134,7 @@ def test_clean_file_is_read_in_place_and_dirty_one_is_not(tmp_path: Path) -> Non
         ("a ", T0, "view", None, None, "e3", None),  # trimmed by the ingest
         ("null", T0, "view", None, None, "e3", None),  # a placeholder id: quarantined
         ("b", T0, "view", None, None, "e1", None),  # a duplicate event id: dropped
-        ("b", T0, "view", None, float("nan"), "e3", None),  # not a number: quarantined
+        ("b", T0, "view", None, float("nan"), "e3", None),  # NaN: stored as a missing value
         ("b", T0, "view", "\u00a0ads", None, "e3", None),  # a no-break space trimmed
     ):
         assert not _same(_write(tmp_path, [*clean, bad], "us", ()))

@@ -303,9 +303,9 @@ def test_deep_json_text_in_a_source_field_is_a_bad_row() -> None:
 def test_a_value_that_is_not_finite_is_quarantined(
     tmp_path: Path, wh: Warehouse, text: str
 ) -> None:
-    """Revenue must sum: ``inf`` or ``NaN`` in the value column (text, or a Parquet double)
-    is quarantined naming the column, as the collector refuses it, never stored. (``NaN``
-    in a CSV cell is one of the texts read as an empty cell, a missing value.)"""
+    """Revenue must sum: ``inf`` in the value column (text, or a Parquet double) is
+    quarantined naming the column, as the collector refuses it, never stored. ``NaN`` is a
+    missing value in every format (the text, or a Parquet double), as pandas writes one."""
     f = tmp_path / "v.csv"
     f.write_text(f"user_id,ts,event,revenue\na,2025-01-01,x,12.5\nb,2025-01-01,y,{text}\n")
     r = wh.ingest([f])
@@ -331,8 +331,45 @@ def test_a_value_that_is_not_finite_is_quarantined(
         p,
     )
     r = wh.ingest([p])
-    assert (r.loaded, r.quarantined) == (1, 1)
+    assert (r.loaded, r.quarantined) == ((2, 0) if text == "NaN" else (1, 1))
     assert wh.con.sql("SELECT sum(value) FROM events").fetchone() == (13.5,)
+    assert wh.con.sql("SELECT count(*) FROM events WHERE isnan(value)").fetchone() == (0,)
+
+
+def test_csv_texts_are_text_and_value_markers_are_missing(tmp_path: Path, wh: Warehouse) -> None:
+    """Only an empty cell is missing in a CSV's text columns: a customer ``NA``, an event
+    ``null`` and a country ``NA`` (Namibia) stay as written (pyarrow's default null markers
+    made them missing). In the value column ``NA``, ``#N/A``, ``null``, ``NaN`` and ``None``
+    are a missing number; ``N/A`` as an id is a placeholder (no id); any other text that is
+    not a number is quarantined."""
+    f = tmp_path / "m.csv"
+    f.write_text(
+        "user_id,ts,event,revenue,country\n"
+        "NA,2025-01-01,null,NA,NA\n"
+        "b,2025-01-02,buy,#N/A,N/A\n"
+        "c,2025-01-03,buy, null ,SE\n"
+        "d,2025-01-04,buy,NaN,\n"
+        "e,2025-01-05,buy,None,DK\n"
+        "N/A,2025-01-06,buy,1,DK\n"
+        "f,2025-01-07,buy,n.a.,DK\n"
+    )
+    r = wh.ingest([f])
+    assert (r.loaded, r.quarantined) == (5, 2)
+    rows = wh.con.sql(
+        "SELECT customer_id, event, value, properties['country'] FROM events ORDER BY 1"
+    ).fetchall()
+    assert rows == [
+        ("NA", "null", None, "NA"),
+        ("b", "buy", None, "N/A"),
+        ("c", "buy", None, "SE"),
+        ("d", "buy", None, None),
+        ("e", "buy", None, "DK"),
+    ]
+    reasons = sorted(q["reason"] for q in wh.quarantined())
+    assert reasons == [
+        "missing customer id (column 'user_id')",
+        "value n.a. is not a number (column 'revenue')",
+    ]
 
 
 def test_a_gzipped_file_is_closed_with_its_reader(tmp_path: Path) -> None:

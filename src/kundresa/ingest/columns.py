@@ -22,6 +22,7 @@ __all__ = [
     "ALIASES",
     "ANONYMOUS_ID",
     "KIND",
+    "MISSING_NUMBERS",
     "PLACEHOLDER_IDS",
     "TIME_RANGE",
     "ColumnError",
@@ -32,9 +33,17 @@ __all__ = [
 ANONYMOUS_ID = "anonymous_id"
 KIND = "_kind"
 
-PLACEHOLDER_IDS = ("", "null", "none", "undefined", "0")
+PLACEHOLDER_IDS = ("", "null", "none", "undefined", "0", "nan", "n/a", "#n/a")
 """Id values that mean "no id" (compared trimmed and case-insensitively): what trackers send
-before a user is known, or what a CSV export writes for a missing value."""
+before a user is known (``undefined``, ``null``, ``0``), or what a spreadsheet or a data frame
+writes for a missing value (``NaN``, ``N/A``, Excel's ``#N/A``, Python's ``None``)."""
+
+MISSING_NUMBERS = ("na", "n/a", "#n/a", "nan", "null", "none")
+"""Texts that mean "no number" in a value column (compared trimmed and case-insensitively):
+R's ``NA``, pandas' ``NaN``, Excel's ``#N/A``, SQL's and JSON's ``null``, Python's ``None``.
+A value written so is missing, as an empty cell is; any other text that is not a number
+is quarantined. Only the value column reads them so: in a text column (an id, an event
+name, a property) ``NA`` is the text ``NA`` (README, "Loading events")."""
 
 TIME_RANGE = ("1900-01-01", "2100-01-01")
 """The times an event may have, in UTC: from the first (inclusive) to the second (exclusive).

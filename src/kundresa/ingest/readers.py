@@ -674,6 +674,11 @@ def _csv_batches(p: _Input, info: TextFile, progress: Progress | None) -> Iterat
     )
     convert_options = pacsv.ConvertOptions(
         column_types={n: pa.string() for n in names},
+        # Only an empty unquoted field is missing: pyarrow's default markers (NA, N/A, null,
+        # NaN…) would turn the text NA (an id, a country code, a property) into nothing in
+        # every column. The value column reads such markers as missing on its own
+        # (kundresa.ingest.columns.MISSING_NUMBERS).
+        null_values=[""],
         strings_can_be_null=True,
         quoted_strings_can_be_null=False,
     )

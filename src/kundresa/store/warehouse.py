@@ -26,6 +26,7 @@ import pyarrow as pa
 from kundresa.errors import InputError
 from kundresa.ingest.channels import assign_channels
 from kundresa.ingest.columns import (
+    MISSING_NUMBERS,
     PLACEHOLDER_IDS,
     TIME_RANGE,
     ColumnError,
@@ -185,6 +186,16 @@ def _lit(text: str) -> str:
 
 def _clean(col: str) -> str:
     return f"NULLIF(trim({_q(col)}), '')"
+
+
+def _value_text(col: str | None) -> str:
+    """The value column's text, trimmed, with empty text and the markers of a missing number
+    (:data:`~kundresa.ingest.columns.MISSING_NUMBERS`: ``NA``, ``NaN``, ``#N/A``…) as NULL."""
+    if col is None:
+        return "NULL::VARCHAR"
+    words = "|".join(re.escape(v) for v in MISSING_NUMBERS)
+    missing = _lit(rf"\s*(?i:{words})?\s*")
+    return f"CASE WHEN regexp_full_match({_q(col)}, {missing}) THEN NULL ELSE trim({_q(col)}) END"
 
 
 def _id_sql(columns: Sequence[str]) -> str:
@@ -442,7 +453,7 @@ def _parse_sql(
             {_clean(cmap.timestamp)} AS _t,
             {opt(cmap.event)} AS event,
             {opt(cmap.channel)} AS channel,
-            {opt(cmap.value)} AS _v,
+            {_value_text(cmap.value)} AS _v,
             {opt(cmap.event_id)} AS event_id,
             {opt(cmap.session_id)} AS session_id,
             {properties} AS properties,

@@ -17,6 +17,7 @@ from typing import Any
 import pyarrow as pa
 
 from kundresa.ingest.columns import ALIASES
+from kundresa.ingest.columns import PLACEHOLDER_IDS as _PLACEHOLDER_IDS
 from kundresa.ingest.readers import RawBatch, Rejected
 from kundresa.ingest.sources._base import ANONYMOUS_ID, KIND, Source, SourceError
 
@@ -137,8 +138,9 @@ def member(obj: Any, key: str) -> Row:
     return value if isinstance(value, dict) else {}
 
 
-PLACEHOLDER_IDS = frozenset({"", "null", "none", "undefined", "0", "nan"})
-"""Values trackers write where an id is unknown: no id (identity stitching never links on
+PLACEHOLDER_IDS = frozenset(_PLACEHOLDER_IDS)
+"""Values trackers write where an id is unknown
+(:data:`kundresa.ingest.columns.PLACEHOLDER_IDS`): no id (identity stitching never links on
 them)."""
 
 

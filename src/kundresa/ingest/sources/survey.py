@@ -21,6 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from kundresa.ingest.columns import MISSING_NUMBERS
 from kundresa.ingest.readers import RawBatch
 from kundresa.ingest.sources._base import Sample, Source, SourceError, register
 from kundresa.ingest.sources._tabular import (
@@ -66,6 +67,7 @@ SCORES = (
     "ces_score",
     "likelihood_to_recommend",
 )
+_MISSING = frozenset(MISSING_NUMBERS)
 _NUMBER = re.compile(r"^[+-]?([0-9]+([.,][0-9]*)?|[.,][0-9]+)$")
 
 
@@ -125,7 +127,7 @@ class SurveySource(Source):
             values = text(batch, col).to_pylist()
             clean: list[str | None] = []
             for i, v in enumerate(values):
-                if v is None:
+                if v is None or v.strip().lower() in _MISSING:  # NA, N/A, #N/A…: no answer
                     clean.append(None)
                 elif _NUMBER.match(v):
                     number = float(v.replace(",", "."))
