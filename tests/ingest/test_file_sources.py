@@ -179,6 +179,23 @@ def test_hubspot_properties_event_ids_and_the_record_without_a_stage(project: Pa
     assert "no lifecycle stage date" in reason and row["Record ID"] == "105"
 
 
+def test_a_crm_stage_date_written_as_missing_is_no_stage(project: Path, tmp_path: Path) -> None:
+    """A stage date cell ``N/A``, ``#N/A``, ``null`` or blank means the record never reached
+    that stage: no event (not a quarantined row with an unreadable time)."""
+    header = (FIXTURES / "hubspot_contacts.csv").read_text().splitlines()[0]
+    f = tmp_path / "contacts.csv"
+    f.write_text(
+        f"{header}\n"
+        "201,Ida,Sjö,ida@example.se,lead,2025-02-03 11:00,N/A,2025-02-05 16:45,#N/A,null,"
+        " ,,,,Direct Traffic\n"
+    )
+    r = ingest(project, str(f), "--format", "json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["quarantined"] == 0
+    rows = query(project, "SELECT event FROM events WHERE customer_id = '201'")
+    assert rows == [("became_lead",)]
+
+
 def test_shop_orders_keep_currency_and_drop_line_items(project: Path) -> None:
     assert ingest(project, str(FIXTURES / "shopify_orders.csv")).exit_code == 0
     rows = query(

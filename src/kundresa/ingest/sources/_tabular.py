@@ -11,6 +11,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from kundresa.ingest.columns import MISSING_NUMBERS
 from kundresa.ingest.readers import RawBatch, Rejected
 
 CANONICAL = ("customer_id", "anonymous_id", "timestamp", "event", "value", "event_id")
@@ -78,9 +79,16 @@ def text(batch: RawBatch, column: str | None) -> pa.Array:
     return pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
 
 
+_ABSENT = "|".join(re.escape(v) for v in MISSING_NUMBERS)
+
+
 def present(arr: pa.Array) -> np.ndarray:
-    """A boolean mask: where ``arr`` holds a value."""
-    return np.asarray(pc.is_valid(arr).to_numpy(zero_copy_only=False), dtype=bool)
+    """A boolean mask: where the text ``arr`` holds a value: not null, not blank and not a
+    marker of a missing value (``N/A``, ``#N/A``, ``null``…:
+    :data:`~kundresa.ingest.columns.MISSING_NUMBERS`), as a CRM export writes for a stage
+    date a record never reached."""
+    absent = pc.match_substring_regex(arr, rf"^\s*(?i:{_ABSENT})?\s*$")
+    return np.asarray(pc.fill_null(pc.invert(absent), False).to_numpy(zero_copy_only=False))
 
 
 def reject(batch: RawBatch, rows: np.ndarray, reason: str) -> list[Rejected]:
