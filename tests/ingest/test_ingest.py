@@ -352,9 +352,10 @@ def test_csv_texts_are_text_and_value_markers_are_missing(tmp_path: Path, wh: Wa
         "e,2025-01-05,buy,None,DK\n"
         "N/A,2025-01-06,buy,1,DK\n"
         "f,2025-01-07,buy,n.a.,DK\n"
+        "g,#N/A,buy,1,DK\n"
     )
     r = wh.ingest([f])
-    assert (r.loaded, r.quarantined) == (5, 2)
+    assert (r.loaded, r.quarantined) == (5, 3)
     rows = wh.con.sql(
         "SELECT customer_id, event, value, properties['country'] FROM events ORDER BY 1"
     ).fetchall()
@@ -368,6 +369,7 @@ def test_csv_texts_are_text_and_value_markers_are_missing(tmp_path: Path, wh: Wa
     reasons = sorted(q["reason"] for q in wh.quarantined())
     assert reasons == [
         "missing customer id (column 'user_id')",
+        "missing timestamp (column 'ts')",
         "value n.a. is not a number (column 'revenue')",
     ]
 

@@ -189,8 +189,9 @@ def _clean(col: str) -> str:
 
 
 def _value_text(col: str | None) -> str:
-    """The value column's text, trimmed, with empty text and the markers of a missing number
-    (:data:`~kundresa.ingest.columns.MISSING_NUMBERS`: ``NA``, ``NaN``, ``#N/A``…) as NULL."""
+    """The text of a value or time column, trimmed, with empty text and the markers of a
+    missing value (:data:`~kundresa.ingest.columns.MISSING_NUMBERS`: ``NA``, ``NaN``,
+    ``#N/A``…) as NULL."""
     if col is None:
         return "NULL::VARCHAR"
     words = "|".join(re.escape(v) for v in MISSING_NUMBERS)
@@ -450,7 +451,7 @@ def _parse_sql(
             coalesce({known}, {anonymous}) AS customer_id,
             {anonymous} AS anonymous_id,
             NULLIF({kind}, '') AS _kind,
-            {_clean(cmap.timestamp)} AS _t,
+            {_value_text(cmap.timestamp)} AS _t,
             {opt(cmap.event)} AS event,
             {opt(cmap.channel)} AS channel,
             {_value_text(cmap.value)} AS _v,
