@@ -719,6 +719,13 @@ class Project:
             from kundresa.model.events import EVENT
 
             t = self.events
+            if kind == "event" and self._table_source is None:
+                from kundresa.store._decoded import decoded_file
+
+                # A file read in place and decoded: the names its rows have, without a scan.
+                decoded = decoded_file(self.warehouse.con)
+                if decoded is not None:
+                    return frozenset(n for n in decoded.used_names() if n)
             if kind == "event":
                 names = t.select(name=t[EVENT].cast("string"))
             elif kind == "property":

@@ -19,6 +19,14 @@ has: a row the ingest would change); distinct hashes, checked by a compiled set
 counted. An optional column whose every value is null by the file's own Parquet statistics
 (each row group's null count equal to its row count) is not read: nulls pass the check.
 
+A file of up to :data:`_DECODE_ROWS` rows has its customer ids, event names and times read
+once by Arrow, the texts as the file's own dictionaries (:class:`DecodedFile`): the text
+tests run on the distinct values of the dictionaries (a value failing one refuses the file
+only if a row has it: a dictionary may hold values no row uses), the times' range on their
+minimum and maximum, and DuckDB's scan tests the other columns only. The decoded columns
+stay beside the connection (:func:`kundresa.store._decoded.decoded_file`) for the event
+funnel, which then reads no file (:func:`kundresa.analytics._ordered.fetched_codes`).
+
 If so, the warehouse's ``events`` becomes a view over the file (the same columns and keys
 the ingest would have stored, and the same ingest log row); if not, or for any other file,
 the caller runs the ordinary ingest, which quarantines bad rows with their reasons and drops
@@ -38,12 +46,15 @@ import re
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import duckdb
+import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 
 from kundresa.ingest.columns import PLACEHOLDER_IDS, TIME_RANGE
+from kundresa.store._decoded import DecodedFile, remember
 
 if TYPE_CHECKING:
     import pyarrow.parquet as pq
@@ -56,6 +67,12 @@ __all__ = ["own_events", "read_in_place"]
 _TEXT = ("customer_id", "event", "channel", "event_id", "session_id")
 _REQUIRED = ("customer_id", "timestamp", "event")
 _OPTIONAL = ("channel", "value", "event_id", "session_id")
+_DECODED = ("customer_id", "event", "timestamp")
+
+_DECODE_ROWS = 32_000_000
+"""Files of at most this many rows are checked and decoded with Arrow (:class:`DecodedFile`,
+~17 bytes a row held while the file is read in place); larger ones by DuckDB's scans alone,
+whose memory stays bounded."""
 
 
 def _canonical_columns(schema: pa.Schema) -> list[str] | None:
@@ -90,11 +107,17 @@ def _plain(c: str) -> str:
     return f"({c} >= '!' AND {c} < chr(127) AND strlen({c}) = length({c}) AND NOT ({ends}))"
 
 
-def _clean_sql(empty: frozenset[str] = frozenset()) -> str:
-    """SQL true for a row the ingest would store exactly as it is in the file (its parsing
-    of each column, :func:`kundresa.store.warehouse._parse_sql`, would give the same value
-    and no quarantine reason). Each text passes a cheap test or the exact one. The optional
-    columns in ``empty`` are known to hold only nulls (which pass): they are not read."""
+def _trimmed(c: str) -> str:
+    """SQL true when the text ``c`` is not empty and DuckDB's ``trim`` leaves it as it is."""
+    return f"{c} <> '' AND {c} = trim({c})"
+
+
+def _clean_parts(empty: frozenset[str] = frozenset()) -> dict[str, str]:
+    """Each column's SQL test, true for a value the ingest would store exactly as it is in
+    the file (its parsing of each column, :func:`kundresa.store.warehouse._parse_sql`, would
+    give the same value and no quarantine reason); a null is false except in the optional
+    columns. Each text passes a cheap test or the exact one. The optional columns in
+    ``empty`` are known to hold only nulls (which pass): they get no test."""
     words = [v for v in PLACEHOLDER_IDS if v]
     regex = rf"\s*(?i:{'|'.join(re.escape(v) for v in words)})?\s*".replace("'", "''")
     listed = ", ".join("'" + v.replace("'", "''") + "'" for v in words)
@@ -104,21 +127,28 @@ def _clean_sql(empty: frozenset[str] = frozenset()) -> str:
     lengths = ", ".join(str(n) for n in sorted({len(v) for v in words}))
     c = "customer_id"
     maybe = f"CASE WHEN strlen({c}) IN ({lengths}) THEN lower({c}) NOT IN ({listed}) ELSE true END"
-    parts = [
+    parts = {
         # A placeholder id (null, 0…, spaces around allowed) is no id: quarantined.
-        f"CASE WHEN {_plain(c)} THEN {maybe} "
+        c: f"CASE WHEN {_plain(c)} THEN {maybe} "
         f"ELSE {c} <> '' AND {c} = trim({c}) AND NOT regexp_full_match({c}, '{regex}') END",
-        f"\"timestamp\" >= TIMESTAMP '{TIME_RANGE[0]}' "
+        "timestamp": f"\"timestamp\" >= TIMESTAMP '{TIME_RANGE[0]}' "
         f"AND \"timestamp\" < TIMESTAMP '{TIME_RANGE[1]}'",
-        f"CASE WHEN {_plain('event')} THEN true ELSE event <> '' AND event = trim(event) END",
-        *(
-            f"{t} IS NULL OR CASE WHEN {_plain(t)} THEN true ELSE {t} <> '' AND {t} = trim({t}) END"
+        "event": f"CASE WHEN {_plain('event')} THEN true ELSE {_trimmed('event')} END",
+        **{
+            t: f"{t} IS NULL OR CASE WHEN {_plain(t)} THEN true ELSE {_trimmed(t)} END"
             for t in ("channel", "event_id", "session_id")
             if t not in empty
-        ),
-        *(["value IS NULL OR isfinite(value)"] if "value" not in empty else []),
-    ]
-    return " AND ".join(f"coalesce({p}, false)" for p in parts)
+        },
+        **({"value": "value IS NULL OR isfinite(value)"} if "value" not in empty else {}),
+    }
+    return {k: f"coalesce({v}, false)" for k, v in parts.items()}
+
+
+def _clean_sql(empty: frozenset[str] = frozenset(), skip: tuple[str, ...] = ()) -> str:
+    """SQL true for a row the ingest would store exactly as it is in the file: every
+    column's test of :func:`_clean_parts` but those in ``skip`` (true when none is left)."""
+    parts = [v for k, v in _clean_parts(empty).items() if k not in skip]
+    return " AND ".join(parts) if parts else "true"
 
 
 def _all_null(meta: pq.FileMetaData) -> frozenset[str]:
@@ -156,6 +186,66 @@ def _sample(p: Path) -> Sample:
         columns["_line"] = pa.array(range(1, first.num_rows + 1), pa.int64())
         records = pa.table(columns).to_pylist()
     return Sample(str(p), list(pf.schema_arrow.names), records)
+
+
+def _failing(con: duckdb.DuckDBPyConnection, values: pa.Array, column: str, test: str) -> Any:
+    """The positions of the ``values`` (of ``column``) for which the SQL ``test`` is false."""
+    name = "_kundresa_values"
+    con.register(name, pa.table({"_i": pa.array(np.arange(len(values))), column: values}))
+    try:
+        return con.execute(f"SELECT _i FROM {name} WHERE NOT ({test})").fetchnumpy()["_i"]
+    finally:
+        con.unregister(name)
+
+
+def _coded(
+    con: duckdb.DuckDBPyConnection, column: pa.ChunkedArray, name: str, test: str
+) -> tuple[pa.Array, npt.NDArray[np.int32]] | None:
+    """A dictionary column's values (its chunks' dictionaries unified) and each row's code
+    (``int32``, read-only), or None when a row's value fails the SQL ``test``. The test runs
+    on the dictionary's values, not on every row; a value no row uses may fail it."""
+    unified = column.unify_dictionaries()
+    values = unified.chunk(0).dictionary
+    indices = pa.chunked_array([c.indices for c in unified.chunks], unified.type.index_type)
+    codes = indices.combine_chunks().cast(pa.int32()).to_numpy(zero_copy_only=False)
+    bad = _failing(con, values, name, test)
+    if len(bad) and np.isin(codes, bad, kind="table").any():
+        return None
+    codes.flags.writeable = False
+    return values, codes
+
+
+def _decode(con: duckdb.DuckDBPyConnection, p: Path, tests: dict[str, str]) -> DecodedFile | None:
+    """The file's customer ids, event names and times read and checked by Arrow, the texts
+    as the file's dictionaries (:class:`DecodedFile`), or None when a row would be changed
+    or quarantined by the ingest: a null in one of them, a time outside
+    :data:`~kundresa.ingest.columns.TIME_RANGE`, a customer id or event name failing its
+    test of :func:`_clean_parts` (``tests``)."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    table = pq.ParquetFile(p, read_dictionary=["customer_id", "event"]).read(
+        columns=list(_DECODED), use_threads=True
+    )
+    if not table.num_rows or any(table[c].null_count for c in _DECODED):
+        return None
+    times = table["timestamp"]
+    unit = times.type.unit
+    lo, hi = (int(np.datetime64(b, unit).astype(np.int64)) for b in TIME_RANGE)
+    low_high = pc.min_max(times)
+    if low_high["min"].value < lo or low_high["max"].value >= hi:
+        return None
+    who = _coded(con, table["customer_id"], "customer_id", tests["customer_id"])
+    if who is None:
+        return None
+    what = _coded(con, table["event"], "event", tests["event"])
+    if what is None:
+        return None
+    if unit != "us":
+        times = times.cast(pa.timestamp("us"))
+    us = np.asarray(times.combine_chunks().to_numpy(zero_copy_only=False)).view(np.int64)
+    us.flags.writeable = False
+    return DecodedFile(who[0], who[1], what[0], what[1], us)
 
 
 def _load_distinct() -> None:
@@ -234,15 +324,28 @@ def read_in_place(wh: Warehouse, path: str | os.PathLike[str]) -> IngestReport |
         ]
     )
     rows = f"SELECT {select} FROM read_parquet({file})"
-    clean = _clean_sql(_all_null(meta) & present)
+    # Absent optional columns are nulls (the view's), which pass: no test for them either.
+    empty = (_all_null(meta) & present) | (frozenset(_OPTIONAL) - present)
+    clean = _clean_sql(empty)
+    decoded: DecodedFile | None = None
     try:
         total = int(meta.num_rows)
         distinct = False
+        warm = None
         if "event_id" in present:
-            # numba and the set's cached machine code load (~0.3-1 s) while DuckDB scans
-            # with the interpreter lock released.
+            # numba and the set's cached machine code load (~0.3-1 s) while Arrow and
+            # DuckDB read with the interpreter lock released.
             warm = threading.Thread(target=_load_distinct, daemon=True)
             warm.start()
+        if 0 < total <= _DECODE_ROWS:
+            # The customer ids, event names and times decoded once, checked on the file's
+            # dictionaries (not on every row) and kept for the analyses; the scans below
+            # test the other columns only.
+            decoded = _decode(con, p, _clean_parts(empty))
+            if decoded is None:
+                return None
+            clean = _clean_sql(empty, skip=_DECODED)
+        if warm is not None:
             # One scan: the 64-bit hashes of the event ids of the clean rows. Fewer rows
             # than the file's: a row the ingest would change; distinct hashes prove the ids
             # distinct (a hash collision only sends the file to the ordinary ingest).
@@ -259,7 +362,7 @@ def read_in_place(wh: Warehouse, path: str | os.PathLike[str]) -> IngestReport |
 
                 values = hashes.combine_chunks().to_numpy(zero_copy_only=False)
                 distinct = all_distinct(values)
-        else:
+        elif decoded is None or clean != "true":
             got = con.execute(
                 f"SELECT count(*), count(*) FILTER (WHERE NOT ({clean})) FROM ({rows})"
             ).fetchone()
@@ -273,8 +376,8 @@ def read_in_place(wh: Warehouse, path: str | os.PathLike[str]) -> IngestReport |
             assert keys is not None
             if int(keys[0]) != total:
                 return None
-    except duckdb.Error:  # an unreadable file: the ordinary ingest says what is wrong
-        return None
+    except (duckdb.Error, pa.ArrowException, OSError):
+        return None  # an unreadable file: the ordinary ingest says what is wrong
     report = IngestReport(wh.next_ingest_id(), [str(p)])
     report.rows_read = report.loaded = total
     report.recognised = {str(p): "events"}
@@ -298,6 +401,8 @@ def read_in_place(wh: Warehouse, path: str | os.PathLike[str]) -> IngestReport |
         con.execute("ROLLBACK")
         raise
     wh.in_place = str(p)
+    if decoded is not None:
+        remember(con, decoded)
     return report
 
 
@@ -307,6 +412,7 @@ def own_events(wh: Warehouse) -> None:
     :meth:`~kundresa.store.warehouse.Warehouse.writing_events` before every write."""
     if wh.in_place is None:
         return
+    remember(wh.con, None)
     from kundresa.store import layout
     from kundresa.store.warehouse import _DDL
 
