@@ -244,6 +244,11 @@ class Project:
             except JourneyError as exc:
                 raise ProjectError(str(exc)) from exc
         wh = Warehouse(None)
+        if in_place and engine == "duckdb":
+            # Ibis and its DuckDB backend (~0.3-0.5 s of imports, which every analysis
+            # needs) load while Arrow and DuckDB read the file with the interpreter lock
+            # released.
+            threading.Thread(target=_load_engine, daemon=True).start()
         if not (in_place and not options and _read_in_place(wh, events)):
             _load(wh, events, options)
         project = cls(None, model, wh, engine)
@@ -1169,6 +1174,15 @@ def _copy(result: Result) -> Result:
         notes=list(result.notes),
         params=dict(result.params),
     )
+
+
+def _load_engine() -> None:
+    """Import the DuckDB engine's modules (a thread's warm-up; a failure is left to the real
+    import to raise)."""
+    with suppress(Exception):
+        import ibis.backends.duckdb  # noqa: F401
+
+        import kundresa.store.engines  # noqa: F401
 
 
 def _read_in_place(wh: Warehouse, events: Any) -> bool:

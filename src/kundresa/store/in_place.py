@@ -215,17 +215,23 @@ def _coded(
     return values, codes
 
 
-def _decode(con: duckdb.DuckDBPyConnection, p: Path, tests: dict[str, str]) -> DecodedFile | None:
+def _decode(
+    con: duckdb.DuckDBPyConnection, p: Path, tests: dict[str, str], ids: bool
+) -> tuple[DecodedFile, npt.NDArray[np.uint64] | None] | None:
     """The file's customer ids, event names and times read and checked by Arrow, the texts
-    as the file's dictionaries (:class:`DecodedFile`), or None when a row would be changed
-    or quarantined by the ingest: a null in one of them, a time outside
-    :data:`~kundresa.ingest.columns.TIME_RANGE`, a customer id or event name failing its
-    test of :func:`_clean_parts` (``tests``)."""
+    as the file's dictionaries (:class:`DecodedFile`), and with ``ids`` the 64-bit hashes of
+    its event ids (None when one is null); or None when a row would be changed or
+    quarantined by the ingest: a null in one of the three, a time outside
+    :data:`~kundresa.ingest.columns.TIME_RANGE`, a customer id, event name or (with ``ids``)
+    event id failing its test of :func:`_clean_parts` (``tests``)."""
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
+    from kundresa.store._distinct import text_hashes
+
+    columns = [*_DECODED, *(["event_id"] if ids else [])]
     table = pq.ParquetFile(p, read_dictionary=["customer_id", "event"]).read(
-        columns=list(_DECODED), use_threads=True
+        columns=columns, use_threads=True
     )
     if not table.num_rows or any(table[c].null_count for c in _DECODED):
         return None
@@ -241,22 +247,42 @@ def _decode(con: duckdb.DuckDBPyConnection, p: Path, tests: dict[str, str]) -> D
     what = _coded(con, table["event"], "event", tests["event"])
     if what is None:
         return None
+    hashes = None
+    if ids:
+        # Every event id hashed, and tested cheaply in the same pass; the ids that fail the
+        # cheap test (none, in most files) get DuckDB's exact one.
+        column = table["event_id"]
+        parts, odd = [], []
+        for chunk in column.chunks:
+            h, plain = text_hashes(chunk)
+            parts.append(h)
+            other = ~plain
+            if chunk.null_count:
+                other &= chunk.is_valid().to_numpy(zero_copy_only=False)
+            if other.any():
+                odd.append(chunk.filter(pa.array(other)))
+        if odd and len(_failing(con, pa.concat_arrays(odd), "event_id", tests["event_id"])):
+            return None
+        if not column.null_count:
+            hashes = np.concatenate(parts) if parts else np.zeros(0, np.uint64)
+            hashes.flags.writeable = False  # as the scan's (numba compiles each kind apart)
     if unit != "us":
         times = times.cast(pa.timestamp("us"))
     us = np.asarray(times.combine_chunks().to_numpy(zero_copy_only=False)).view(np.int64)
     us.flags.writeable = False
-    return DecodedFile(who[0], who[1], what[0], what[1], us)
+    return DecodedFile(who[0], who[1], what[0], what[1], us), hashes
 
 
 def _load_distinct() -> None:
     """Import numba and load the distinct set's compiled code (a thread's warm-up; a failure
     is left to the real call to raise)."""
     with contextlib.suppress(Exception):  # only a warm-up: the real call raises
-        from kundresa.store._distinct import all_distinct
+        from kundresa.store._distinct import all_distinct, text_hashes
 
         # A read-only array over an Arrow buffer, as the scan's hashes (numba compiles
-        # read-only and writable arrays apart).
+        # read-only and writable arrays apart); the decoded event ids' hashing.
         all_distinct(pa.array([], pa.uint64()).to_numpy(zero_copy_only=False))
+        text_hashes(pa.array([], pa.string()))
 
 
 def read_in_place(wh: Warehouse, path: str | os.PathLike[str]) -> IngestReport | None:
@@ -339,13 +365,25 @@ def read_in_place(wh: Warehouse, path: str | os.PathLike[str]) -> IngestReport |
             warm.start()
         if 0 < total <= _DECODE_ROWS:
             # The customer ids, event names and times decoded once, checked on the file's
-            # dictionaries (not on every row) and kept for the analyses; the scans below
-            # test the other columns only.
-            decoded = _decode(con, p, _clean_parts(empty))
-            if decoded is None:
+            # dictionaries (not on every row) and kept for the analyses, the event ids
+            # hashed; DuckDB's scan tests the other columns only, if any.
+            ids = "event_id" in present and "event_id" not in empty
+            read = _decode(con, p, _clean_parts(empty), ids)
+            if read is None:
                 return None
-            clean = _clean_sql(empty, skip=_DECODED)
-        if warm is not None:
+            decoded, hashes = read
+            rest = _clean_sql(empty, skip=(*_DECODED, "event_id"))
+            if rest != "true":
+                bad = con.execute(f"SELECT count(*) FROM ({rows}) WHERE NOT ({rest})").fetchone()
+                if bad is None or int(bad[0]):
+                    return None
+            if warm is not None:
+                warm.join()
+            if hashes is not None:
+                from kundresa.store._distinct import all_distinct
+
+                distinct = all_distinct(hashes)
+        elif warm is not None:
             # One scan: the 64-bit hashes of the event ids of the clean rows. Fewer rows
             # than the file's: a row the ingest would change; distinct hashes prove the ids
             # distinct (a hash collision only sends the file to the ordinary ingest).
@@ -362,7 +400,7 @@ def read_in_place(wh: Warehouse, path: str | os.PathLike[str]) -> IngestReport |
 
                 values = hashes.combine_chunks().to_numpy(zero_copy_only=False)
                 distinct = all_distinct(values)
-        elif decoded is None or clean != "true":
+        else:
             got = con.execute(
                 f"SELECT count(*), count(*) FILTER (WHERE NOT ({clean})) FROM ({rows})"
             ).fetchone()
