@@ -244,12 +244,7 @@ class Project:
             except JourneyError as exc:
                 raise ProjectError(str(exc)) from exc
         wh = Warehouse(None)
-        if in_place and engine == "duckdb":
-            # Ibis and its DuckDB backend (~0.3-0.5 s of imports, which every analysis
-            # needs) load while Arrow and DuckDB read the file with the interpreter lock
-            # released.
-            threading.Thread(target=_load_engine, daemon=True).start()
-        if not (in_place and not options and _read_in_place(wh, events)):
+        if not (in_place and not options and _read_in_place(wh, events, engine)):
             _load(wh, events, options)
         project = cls(None, model, wh, engine)
         if isinstance(journey, str | os.PathLike):
@@ -1185,12 +1180,16 @@ def _load_engine() -> None:
         import kundresa.store.engines  # noqa: F401
 
 
-def _read_in_place(wh: Warehouse, events: Any) -> bool:
+def _read_in_place(wh: Warehouse, events: Any, engine: str) -> bool:
     if not isinstance(events, str | os.PathLike):
         return False
     from kundresa.store.in_place import read_in_place
 
-    return read_in_place(wh, events) is not None
+    # Ibis and its DuckDB backend (~0.3-0.5 s of imports, which every analysis needs) load
+    # while Arrow and DuckDB read the file with the interpreter lock released (after numba,
+    # which the check needs first).
+    then = _load_engine if engine == "duckdb" else None
+    return read_in_place(wh, events, then=then) is not None
 
 
 def _load(wh: Warehouse, events: Any, options: dict[str, Any]) -> IngestReport:

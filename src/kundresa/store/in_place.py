@@ -44,6 +44,7 @@ import contextlib
 import os
 import re
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -273,24 +274,34 @@ def _decode(
     return DecodedFile(who[0], who[1], what[0], what[1], us), hashes
 
 
-def _load_distinct() -> None:
-    """Import numba and load the distinct set's compiled code (a thread's warm-up; a failure
-    is left to the real call to raise)."""
-    with contextlib.suppress(Exception):  # only a warm-up: the real call raises
-        from kundresa.store._distinct import all_distinct, text_hashes
+def _load_distinct(loaded: threading.Event, then: Callable[[], object] | None) -> None:
+    """Import numba and load the distinct set's compiled code, set ``loaded``, then run
+    ``then`` (a thread's warm-up; a failure is left to the real call to raise)."""
+    try:
+        with contextlib.suppress(Exception):  # only a warm-up: the real call raises
+            from kundresa.store._distinct import all_distinct, text_hashes
 
-        # A read-only array over an Arrow buffer, as the scan's hashes (numba compiles
-        # read-only and writable arrays apart); the decoded event ids' hashing.
-        all_distinct(pa.array([], pa.uint64()).to_numpy(zero_copy_only=False))
-        text_hashes(pa.array([], pa.string()))
+            # A read-only array over an Arrow buffer, as the scan's hashes (numba compiles
+            # read-only and writable arrays apart); the decoded event ids' hashing.
+            all_distinct(pa.array([], pa.uint64()).to_numpy(zero_copy_only=False))
+            text_hashes(pa.array([], pa.string()))
+    finally:
+        loaded.set()
+    if then is not None:
+        then()
 
 
-def read_in_place(wh: Warehouse, path: str | os.PathLike[str]) -> IngestReport | None:
+def read_in_place(
+    wh: Warehouse, path: str | os.PathLike[str], *, then: Callable[[], object] | None = None
+) -> IngestReport | None:
     """Make ``wh``'s events a view over the canonical Parquet file ``path`` when the ordinary
     ingest would store its rows unchanged (see the module notes); return the ingest report
     the ingest would have given, or None when the file must go through the ordinary ingest
     (any other file, a row it would change or quarantine, a duplicate, a warehouse that is
     on disk or already holds events).
+
+    ``then`` (the caller's own warm-up, e.g. imports its analyses need) runs in a thread
+    while the file is read, after numba's loading (which the check needs first).
 
     Examples
     --------
@@ -360,9 +371,11 @@ def read_in_place(wh: Warehouse, path: str | os.PathLike[str]) -> IngestReport |
         warm = None
         if "event_id" in present:
             # numba and the set's cached machine code load (~0.3-1 s) while Arrow and
-            # DuckDB read with the interpreter lock released.
-            warm = threading.Thread(target=_load_distinct, daemon=True)
-            warm.start()
+            # DuckDB read with the interpreter lock released; then the caller's warm-up.
+            warm = threading.Event()
+            threading.Thread(target=_load_distinct, args=(warm, then), daemon=True).start()
+        elif then is not None:
+            threading.Thread(target=then, daemon=True).start()
         if 0 < total <= _DECODE_ROWS:
             # The customer ids, event names and times decoded once, checked on the file's
             # dictionaries (not on every row) and kept for the analyses, the event ids
@@ -378,7 +391,7 @@ def read_in_place(wh: Warehouse, path: str | os.PathLike[str]) -> IngestReport |
                 if bad is None or int(bad[0]):
                     return None
             if warm is not None:
-                warm.join()
+                warm.wait()
             if hashes is not None:
                 from kundresa.store._distinct import all_distinct
 
@@ -392,7 +405,7 @@ def read_in_place(wh: Warehouse, path: str | os.PathLike[str]) -> IngestReport |
                 f"FROM ({rows}) WHERE {clean}"
             ).arrow()
             hashes = (got if isinstance(got, pa.Table) else got.read_all())["h"]
-            warm.join()
+            warm.wait()
             if len(hashes) < total:
                 return None
             if not hashes.null_count:
