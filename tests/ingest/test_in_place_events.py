@@ -355,3 +355,24 @@ def test_every_write_owns_the_rows_and_orders_the_store(tmp_path: Path, write: s
             "SELECT table_type FROM information_schema.tables WHERE table_name = 'events'"
         ).fetchone()
         assert table == ("BASE TABLE",)
+
+
+def test_large_strings_are_decoded_alike(tmp_path: Path) -> None:
+    # Texts written as Arrow's large strings (64-bit offsets): decoded and checked the same.
+    rows = [("a", T0, "view", None, None, "e1", None), ("kö", T0, "köp", None, None, "e2", "s")]
+    table = pq.read_table(_write(tmp_path, rows, "us", ()))
+    wide = table.cast(
+        pa.schema(
+            [
+                pa.field(f.name, pa.large_string()) if f.type == pa.string() else f
+                for f in table.schema
+            ]
+        )
+    )
+    path = tmp_path / "wide.parquet"
+    pq.write_table(wide, path)
+    assert pq.read_schema(path).field("event_id").type == pa.large_string()
+    assert _same(path)
+    bad = wide.set_column(5, "event_id", pa.array(["e1", "e2 "], pa.large_string()))
+    pq.write_table(bad, path)
+    assert not _same(path)

@@ -552,7 +552,8 @@ def _decoded_codes(
             keep = inside if keep is None else keep & inside
     codes, times = decoded.codes, decoded.us
     if keep is not None:
-        codes, times, events = codes[keep], times[keep], events[keep]
+        rows = np.flatnonzero(keep)  # a take by positions: ~3x a boolean mask's speed
+        codes, times, events = codes[rows], times[rows], events[rows]
     # Read-only, as the arrays a fetch gives (numba compiles read-only and writable apart).
     for a in (codes, times, events):
         a.flags.writeable = False

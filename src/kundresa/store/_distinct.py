@@ -99,7 +99,7 @@ def all_distinct(hashes: npt.NDArray[np.uint64]) -> bool:
 
 @numba.njit(cache=True, nogil=True)
 def _text_hashes(
-    offsets: npt.NDArray[np.int64], data: npt.NDArray[np.uint8]
+    offsets: npt.NDArray[np.int32], data: npt.NDArray[np.uint8]
 ) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.bool_]]:
     n = offsets.shape[0] - 1
     out = np.empty(n, np.uint64)
@@ -147,11 +147,9 @@ def text_hashes(values: pa.Array) -> tuple[npt.NDArray[np.uint64], npt.NDArray[n
     >>> bool(h[0] == h[2]), bool(h[0] == h[1]), plain.tolist()
     (True, False, [True, True, True, False, False, False])
     """
-    wide = pa.types.is_large_string(values.type)
+    if pa.types.is_large_string(values.type):
+        values = values.cast(pa.string())  # 32-bit offsets: one compiled signature
     _, offsets, data = values.buffers()
-    stored = np.frombuffer(offsets, np.int64 if wide else np.int32)
-    at: npt.NDArray[np.int64] = stored[values.offset : values.offset + len(values) + 1].astype(
-        np.int64
-    )
+    at = np.frombuffer(offsets, np.int32)[values.offset : values.offset + len(values) + 1]
     raw = np.frombuffer(data if data is not None else b"", np.uint8)
     return _text_hashes(at, raw)
