@@ -45,6 +45,7 @@ import os
 import re
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -216,22 +217,45 @@ def _coded(
     return values, codes
 
 
+def _hashed(column: pa.ChunkedArray) -> tuple[bool, pa.Array]:
+    """Whether the 64-bit hashes of a text column's values are all distinct (which proves
+    the values distinct; false when one is null), and the values that fail the cheap test
+    of needing no trimming (nulls pass): each row in one compiled pass
+    (:func:`kundresa.store._distinct.text_hashes`), then the set
+    (:func:`kundresa.store._distinct.all_distinct`)."""
+    from kundresa.store._distinct import all_distinct, text_hashes
+
+    parts, odd = [], []
+    for chunk in column.chunks:
+        h, plain = text_hashes(chunk)
+        parts.append(h)
+        other = ~plain
+        if chunk.null_count:
+            other &= chunk.is_valid().to_numpy(zero_copy_only=False)
+        if other.any():
+            odd.append(chunk.filter(pa.array(other)))
+    distinct = False
+    if not column.null_count:
+        hashes = np.concatenate(parts) if parts else np.zeros(0, np.uint64)
+        hashes.flags.writeable = False  # as the scan's (numba compiles each kind apart)
+        distinct = all_distinct(hashes)
+    return distinct, pa.concat_arrays(odd) if odd else pa.array([], pa.string())
+
+
 def _decode(
     con: duckdb.DuckDBPyConnection, p: Path, tests: dict[str, str], ids: bool
-) -> tuple[DecodedFile, npt.NDArray[np.uint64] | None] | None:
+) -> tuple[DecodedFile, bool] | None:
     """The file's customer ids, event names and times read and checked by Arrow, the texts
-    as the file's dictionaries (:class:`DecodedFile`), and with ``ids`` the 64-bit hashes of
-    its event ids (None when one is null); or None when a row would be changed or
+    as the file's dictionaries (:class:`DecodedFile`), and with ``ids`` whether its event
+    ids' 64-bit hashes are distinct (:func:`_hashed`); or None when a row would be changed or
     quarantined by the ingest: a null in one of the three, a time outside
     :data:`~kundresa.ingest.columns.TIME_RANGE`, a customer id, event name or (with ``ids``)
     event id failing its test of :func:`_clean_parts` (``tests``)."""
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    from kundresa.store._distinct import text_hashes
-
     columns = [*_DECODED, *(["event_id"] if ids else [])]
-    table = pq.ParquetFile(p, read_dictionary=["customer_id", "event"]).read(
+    table = pq.ParquetFile(p, read_dictionary=["customer_id", "event"], pre_buffer=True).read(
         columns=columns, use_threads=True
     )
     if not table.num_rows or any(table[c].null_count for c in _DECODED):
@@ -242,36 +266,25 @@ def _decode(
     low_high = pc.min_max(times)
     if low_high["min"].value < lo or low_high["max"].value >= hi:
         return None
-    who = _coded(con, table["customer_id"], "customer_id", tests["customer_id"])
-    if who is None:
+    with ThreadPoolExecutor(1) as pool:
+        # The event ids hashed (compiled, without the interpreter lock) while the customer
+        # ids' dictionaries are unified and tested here.
+        hashing = pool.submit(_hashed, table["event_id"]) if ids else None
+        who = _coded(con, table["customer_id"], "customer_id", tests["customer_id"])
+        what = _coded(con, table["event"], "event", tests["event"])
+        hashed = hashing.result() if hashing is not None else None
+    if who is None or what is None:
         return None
-    what = _coded(con, table["event"], "event", tests["event"])
-    if what is None:
-        return None
-    hashes = None
-    if ids:
-        # Every event id hashed, and tested cheaply in the same pass; the ids that fail the
-        # cheap test (none, in most files) get DuckDB's exact one.
-        column = table["event_id"]
-        parts, odd = [], []
-        for chunk in column.chunks:
-            h, plain = text_hashes(chunk)
-            parts.append(h)
-            other = ~plain
-            if chunk.null_count:
-                other &= chunk.is_valid().to_numpy(zero_copy_only=False)
-            if other.any():
-                odd.append(chunk.filter(pa.array(other)))
-        if odd and len(_failing(con, pa.concat_arrays(odd), "event_id", tests["event_id"])):
+    distinct = False
+    if hashed is not None:
+        distinct, odd = hashed
+        if len(odd) and len(_failing(con, odd, "event_id", tests["event_id"])):
             return None
-        if not column.null_count:
-            hashes = np.concatenate(parts) if parts else np.zeros(0, np.uint64)
-            hashes.flags.writeable = False  # as the scan's (numba compiles each kind apart)
     if unit != "us":
         times = times.cast(pa.timestamp("us"))
     us = np.asarray(times.combine_chunks().to_numpy(zero_copy_only=False)).view(np.int64)
     us.flags.writeable = False
-    return DecodedFile(who[0], who[1], what[0], what[1], us), hashes
+    return DecodedFile(who[0], who[1], what[0], what[1], us), distinct
 
 
 def _load_distinct(loaded: threading.Event, then: Callable[[], object] | None) -> None:
@@ -384,18 +397,12 @@ def read_in_place(
             read = _decode(con, p, _clean_parts(empty), ids)
             if read is None:
                 return None
-            decoded, hashes = read
+            decoded, distinct = read
             rest = _clean_sql(empty, skip=(*_DECODED, "event_id"))
             if rest != "true":
                 bad = con.execute(f"SELECT count(*) FROM ({rows}) WHERE NOT ({rest})").fetchone()
                 if bad is None or int(bad[0]):
                     return None
-            if warm is not None:
-                warm.wait()
-            if hashes is not None:
-                from kundresa.store._distinct import all_distinct
-
-                distinct = all_distinct(hashes)
         elif warm is not None:
             # One scan: the 64-bit hashes of the event ids of the clean rows. Fewer rows
             # than the file's: a row the ingest would change; distinct hashes prove the ids
