@@ -376,3 +376,13 @@ def test_large_strings_are_decoded_alike(tmp_path: Path) -> None:
     bad = wide.set_column(5, "event_id", pa.array(["e1", "e2 "], pa.large_string()))
     pq.write_table(bad, path)
     assert not _same(path)
+
+
+def test_decoded_columns_go_with_the_warehouse(tmp_path: Path) -> None:
+    rows = [("a", T0, "view", None, None, "e1", None), ("b", T0, "buy", None, None, "e2", None)]
+    project = Project.from_events(_write(tmp_path, rows, "us", ()), in_place=True)
+    con = project.warehouse.con
+    assert decoded_file(con) is not None
+    assert project.known_names() == frozenset({"view", "buy"})
+    project.close()
+    assert decoded_file(con) is None

@@ -217,12 +217,14 @@ def _coded(
     return values, codes
 
 
-def _hashed(column: pa.ChunkedArray) -> tuple[bool, pa.Array]:
+def _hashed(column: pa.ChunkedArray, loaded: threading.Event) -> tuple[bool, pa.Array]:
     """Whether the 64-bit hashes of a text column's values are all distinct (which proves
     the values distinct; false when one is null), and the values that fail the cheap test
     of needing no trimming (nulls pass): each row in one compiled pass
     (:func:`kundresa.store._distinct.text_hashes`), then the set
-    (:func:`kundresa.store._distinct.all_distinct`)."""
+    (:func:`kundresa.store._distinct.all_distinct`). Waits for ``loaded`` (numba imported
+    by the warm-up thread) before importing them."""
+    loaded.wait()
     from kundresa.store._distinct import all_distinct, text_hashes
 
     parts, odd = [], []
@@ -243,7 +245,11 @@ def _hashed(column: pa.ChunkedArray) -> tuple[bool, pa.Array]:
 
 
 def _decode(
-    con: duckdb.DuckDBPyConnection, p: Path, tests: dict[str, str], ids: bool
+    con: duckdb.DuckDBPyConnection,
+    p: Path,
+    tests: dict[str, str],
+    ids: bool,
+    loaded: threading.Event,
 ) -> tuple[DecodedFile, bool] | None:
     """The file's customer ids, event names and times read and checked by Arrow, the texts
     as the file's dictionaries (:class:`DecodedFile`), and with ``ids`` whether its event
@@ -269,7 +275,7 @@ def _decode(
     with ThreadPoolExecutor(1) as pool:
         # The event ids hashed (compiled, without the interpreter lock) while the customer
         # ids' dictionaries are unified and tested here.
-        hashing = pool.submit(_hashed, table["event_id"]) if ids else None
+        hashing = pool.submit(_hashed, table["event_id"], loaded) if ids else None
         who = _coded(con, table["customer_id"], "customer_id", tests["customer_id"])
         what = _coded(con, table["event"], "event", tests["event"])
         hashed = hashing.result() if hashing is not None else None
@@ -287,21 +293,35 @@ def _decode(
     return DecodedFile(who[0], who[1], what[0], what[1], us), distinct
 
 
-def _load_distinct(loaded: threading.Event, then: Callable[[], object] | None) -> None:
-    """Import numba and load the distinct set's compiled code, set ``loaded``, then run
-    ``then`` (a thread's warm-up; a failure is left to the real call to raise)."""
+def _warm_up(loaded: threading.Event, kernels: bool, then: Callable[[], object] | None) -> None:
+    """With ``kernels``, import numba and load the distinct set's and the text hashes'
+    compiled code; set ``loaded``; then run ``then`` (a thread's warm-up; a failure is left
+    to the real call to raise)."""
     try:
-        with contextlib.suppress(Exception):  # only a warm-up: the real call raises
-            from kundresa.store._distinct import all_distinct, text_hashes
+        if kernels:
+            with contextlib.suppress(Exception):  # only a warm-up: the real call raises
+                from kundresa.store._distinct import all_distinct, text_hashes
 
-            # A read-only array over an Arrow buffer, as the scan's hashes (numba compiles
-            # read-only and writable arrays apart); the decoded event ids' hashing.
-            all_distinct(pa.array([], pa.uint64()).to_numpy(zero_copy_only=False))
-            text_hashes(pa.array([], pa.string()))
+                # A read-only array over an Arrow buffer, as the hashes (numba compiles
+                # read-only and writable arrays apart); the decoded event ids' hashing.
+                all_distinct(pa.array([], pa.uint64()).to_numpy(zero_copy_only=False))
+                text_hashes(pa.array([], pa.string()))
     finally:
         loaded.set()
     if then is not None:
-        then()
+        with contextlib.suppress(Exception):
+            then()
+
+
+def _import_first() -> None:
+    """Import what the check itself needs while the warm-up thread imports: two threads
+    importing one module at once can see it half initialised (pandas: the first Python
+    value handed to Arrow or a DuckDB parameter imports it)."""
+    import concurrent.futures  # noqa: F401
+
+    import pandas  # noqa: F401
+    import pyarrow.compute
+    import pyarrow.parquet  # noqa: F401
 
 
 def read_in_place(
@@ -378,23 +398,25 @@ def read_in_place(
     empty = (_all_null(meta) & present) | (frozenset(_OPTIONAL) - present)
     clean = _clean_sql(empty)
     decoded: DecodedFile | None = None
+    loaded = threading.Event()
+    warmer: threading.Thread | None = None
     try:
         total = int(meta.num_rows)
         distinct = False
-        warm = None
-        if "event_id" in present:
-            # numba and the set's cached machine code load (~0.3-1 s) while Arrow and
-            # DuckDB read with the interpreter lock released; then the caller's warm-up.
-            warm = threading.Event()
-            threading.Thread(target=_load_distinct, args=(warm, then), daemon=True).start()
-        elif then is not None:
-            threading.Thread(target=then, daemon=True).start()
+        # numba and the set's cached machine code load (~0.3-1 s) while Arrow and DuckDB
+        # read with the interpreter lock released; then the caller's warm-up. The thread
+        # ends before this function does: nothing here imports what it imports meanwhile.
+        _import_first()
+        warmer = threading.Thread(
+            target=_warm_up, args=(loaded, "event_id" in present, then), daemon=True
+        )
+        warmer.start()
         if 0 < total <= _DECODE_ROWS:
             # The customer ids, event names and times decoded once, checked on the file's
             # dictionaries (not on every row) and kept for the analyses, the event ids
             # hashed; DuckDB's scan tests the other columns only, if any.
             ids = "event_id" in present and "event_id" not in empty
-            read = _decode(con, p, _clean_parts(empty), ids)
+            read = _decode(con, p, _clean_parts(empty), ids, loaded)
             if read is None:
                 return None
             decoded, distinct = read
@@ -403,7 +425,7 @@ def read_in_place(
                 bad = con.execute(f"SELECT count(*) FROM ({rows}) WHERE NOT ({rest})").fetchone()
                 if bad is None or int(bad[0]):
                     return None
-        elif warm is not None:
+        elif "event_id" in present:
             # One scan: the 64-bit hashes of the event ids of the clean rows. Fewer rows
             # than the file's: a row the ingest would change; distinct hashes prove the ids
             # distinct (a hash collision only sends the file to the ordinary ingest).
@@ -412,7 +434,7 @@ def read_in_place(
                 f"FROM ({rows}) WHERE {clean}"
             ).arrow()
             hashes = (got if isinstance(got, pa.Table) else got.read_all())["h"]
-            warm.wait()
+            loaded.wait()
             if len(hashes) < total:
                 return None
             if not hashes.null_count:
@@ -436,6 +458,9 @@ def read_in_place(
                 return None
     except (duckdb.Error, pa.ArrowException, OSError):
         return None  # an unreadable file: the ordinary ingest says what is wrong
+    finally:
+        if warmer is not None:
+            warmer.join()
     report = IngestReport(wh.next_ingest_id(), [str(p)])
     report.rows_read = report.loaded = total
     report.recognised = {str(p): "events"}
