@@ -10,7 +10,9 @@ Each run is a fresh process, as a user at a shell starts it, on the same Parquet
   ``funnel_vs_chdb.py``: counts per level only).
 
 Runs are interleaved (peer, ours, [ours copying], peer, ...) so that the machine's load hits
-them alike; the load average is recorded before and after. Start-up is measured on its own:
+them alike; the load average is recorded before and after. Each process's CPU seconds (user +
+system, from the children's resource usage) are printed beside its wall time: on a loaded
+machine they compare where wall times do not. Start-up is measured on its own:
 ``python -c pass``, ``kundresa --version``, ``kundresa funnel --help`` and ``import chdb``.
 ``PYTHONDONTWRITEBYTECODE`` is removed from the children's environment (this environment sets
 it, which makes every import recompile its bytecode). Counts must be equal (exit 1 if not).
@@ -23,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -43,13 +46,21 @@ def _env(**extra: str) -> dict[str, str]:
     return env
 
 
-def _run(cmd: list[str], env: dict[str, str]) -> tuple[float, str]:
+def _cpu() -> float:
+    """CPU seconds (user + system) of this process's finished children so far."""
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
+def _run(cmd: list[str], env: dict[str, str]) -> tuple[float, str, float]:
+    """Wall seconds, standard output and CPU seconds (user + system) of one process."""
+    cpu = _cpu()
     start = time.perf_counter()
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     took = time.perf_counter() - start
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(cmd[:3])}...: exit {done.returncode}\n{done.stderr[-2000:]}")
-    return took, done.stdout
+    return took, done.stdout, _cpu() - cpu
 
 
 def ours_cmd(path: Path, steps: tuple[str, ...]) -> list[str]:
@@ -113,22 +124,25 @@ def main(argv: list[str] | None = None) -> int:
         if args.copy:
             runs["ours_copy"] = (ours_cmd(path, steps), _env(KUNDRESA_IN_PLACE="0"), ours_counts)
         times: dict[str, list[float]] = {k: [] for k in runs}
+        cpu: dict[str, list[float]] = {k: [] for k in runs}
         counts: dict[str, list[int]] = {}
         before = load_average()
         for rep in range(args.reps + 1):  # rep 0 warms the file cache and numba's cache
             for name, (cmd, env, parse) in runs.items():
-                took, out = _run(cmd, env)
+                took, out, used = _run(cmd, env)
                 counts[name] = parse(out)
                 if rep:
                     times[name].append(took)
+                    cpu[name].append(round(used, 2))
         after = load_average()
         equal = all(c == counts["chdb"] for c in counts.values())
         print(f"{size} {args.shape}: load {before[0]:.1f} -> {after[0]:.1f}; counts {counts}")
         for name, ts in times.items():
             ratio = median(ts) / median(times["chdb"])
+            cpu_ratio = median(cpu[name]) / median(cpu["chdb"])
             print(
                 f"  {name:<10} median {median(ts):6.2f} s  {[round(t, 2) for t in ts]}  "
-                f"/chdb {ratio:.2f}"
+                f"/chdb {ratio:.2f}; CPU {median(cpu[name]):.2f} s /chdb {cpu_ratio:.2f}"
             )
         emit(
             {
@@ -137,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
                 "shape": args.shape,
                 "startup_s": boot,
                 "times_s": times,
+                "cpu_s": cpu,
                 "counts": counts,
                 "equal": equal,
                 "load_before_after": [before, after],

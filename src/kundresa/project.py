@@ -244,7 +244,7 @@ class Project:
             except JourneyError as exc:
                 raise ProjectError(str(exc)) from exc
         wh = Warehouse(None)
-        if not (in_place and not options and _read_in_place(wh, events)):
+        if not (in_place and not options and _read_in_place(wh, events, engine)):
             _load(wh, events, options)
         project = cls(None, model, wh, engine)
         if isinstance(journey, str | os.PathLike):
@@ -719,6 +719,13 @@ class Project:
             from kundresa.model.events import EVENT
 
             t = self.events
+            if kind == "event" and self._table_source is None:
+                from kundresa.store._decoded import decoded_file
+
+                # A file read in place and decoded: the names its rows have, without a scan.
+                decoded = decoded_file(self.warehouse.con)
+                if decoded is not None:
+                    return frozenset(n for n in decoded.used_names() if n)
             if kind == "event":
                 names = t.select(name=t[EVENT].cast("string"))
             elif kind == "property":
@@ -1164,12 +1171,25 @@ def _copy(result: Result) -> Result:
     )
 
 
-def _read_in_place(wh: Warehouse, events: Any) -> bool:
+def _load_engine() -> None:
+    """Import the DuckDB engine's modules (a thread's warm-up; a failure is left to the real
+    import to raise)."""
+    with suppress(Exception):
+        import ibis.backends.duckdb  # noqa: F401
+
+        import kundresa.store.engines  # noqa: F401
+
+
+def _read_in_place(wh: Warehouse, events: Any, engine: str) -> bool:
     if not isinstance(events, str | os.PathLike):
         return False
     from kundresa.store.in_place import read_in_place
 
-    return read_in_place(wh, events) is not None
+    # Ibis and its DuckDB backend (~0.3-0.5 s of imports, which every analysis needs) load
+    # while Arrow and DuckDB read the file with the interpreter lock released (after numba,
+    # which the check needs first).
+    then = _load_engine if engine == "duckdb" else None
+    return read_in_place(wh, events, then=then) is not None
 
 
 def _load(wh: Warehouse, events: Any, options: dict[str, Any]) -> IngestReport:

@@ -22,6 +22,8 @@ from kundresa.analytics._fast import portable
 from kundresa.analytics.funnel import event_funnel, funnel_customers
 from kundresa.cli import main
 from kundresa.project import Project
+from kundresa.store import in_place
+from kundresa.store._decoded import decoded_file
 
 row_st = event_rows()
 
@@ -56,15 +58,23 @@ def _sorted(df: Any) -> Any:
     st.lists(row_st, min_size=1, max_size=25),
     funnel_specs(orders=("ordered", "strict", "any")),
     st.booleans(),
+    st.booleans(),
 )
 def test_file_funnel_equals_portable(
-    tmp_path: Path, rows: list[tuple[Any, ...]], f: dict[str, Any], grouped: bool
+    tmp_path: Path, rows: list[tuple[Any, ...]], f: dict[str, Any], grouped: bool, decode: bool
 ) -> None:
     f = {**f, "by": None}  # event-name steps without a breakdown: the coded scan
     if grouped:  # rows in runs of one customer (as an export writes them), not in time order
         rows = sorted(rows, key=lambda r: r[0])
-    with Project.from_events(_write(tmp_path, rows), in_place=True) as project:
+    with pytest.MonkeyPatch.context() as mp:
+        # The file's columns decoded by Arrow when it is read in place, or (a file too big
+        # to decode) fetched by a DuckDB scan.
+        if not decode:
+            mp.setattr(in_place, "_DECODE_ROWS", 0)
+        project = Project.from_events(_write(tmp_path, rows), in_place=True)
+    with project:
         assert project.warehouse.in_place is not None
+        assert (decoded_file(project.warehouse.con) is not None) == decode
         events = project.events
         reads: list[int] = []
         real = _ordered.fetched_codes

@@ -1,13 +1,17 @@
 """The in-place check's distinct set (:func:`kundresa.store._distinct.all_distinct`) against
-Python's ``set``: values that share their top bits (one partition), zeros, repeats."""
+Python's ``set``: values that share their top bits (one partition), zeros, repeats; its text
+hashes (:func:`kundresa.store._distinct.text_hashes`) against equality and DuckDB's tests."""
 
 from __future__ import annotations
 
+import duckdb
 import numpy as np
+import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kundresa.store._distinct import all_distinct
+from kundresa.store._distinct import all_distinct, text_hashes
+from kundresa.store.in_place import _clean_parts, _plain
 
 _TOP = st.sampled_from([0, 1, 2**63, 2**64 - 2**54])  # a few partitions' first values
 _VALUES = st.one_of(
@@ -30,3 +34,39 @@ def test_many_values_one_repeat() -> None:
     values = np.unique(rng.integers(0, 2**64 - 1, 200_000, dtype=np.uint64, endpoint=True))
     assert all_distinct(values)
     assert not all_distinct(np.concatenate([values, values[[len(values) // 2]]]))
+
+
+_TEXT = st.text(
+    st.sampled_from(
+        ["a", "Z", "0", "!", "~", " ", "\t", "\n", "\x0c", "\r", "\x7f", "é", "\u00a0"]
+    ),
+    max_size=4,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.none(), _TEXT), max_size=30), st.booleans(), st.integers(0, 3))
+def test_text_hashes_against_duckdb(values: list[str | None], wide: bool, skip: int) -> None:
+    # Equal texts hash equal; a text the cheap test passes is one DuckDB's own test of the
+    # in-place check (kundresa.store.in_place) passes too, and so is every ASCII text that
+    # test calls plain. Sliced arrays (an offset into the buffers) and large strings alike.
+    array = pa.array(values, pa.large_string() if wide else pa.string()).slice(skip)
+    kept = values[skip:]
+    hashes, plain = text_hashes(array)
+    assert len(hashes) == len(plain) == len(kept)
+    for i, a in enumerate(kept):
+        for j, b in enumerate(kept):
+            if a is not None and a == b:
+                assert hashes[i] == hashes[j]
+    con = duckdb.connect()
+    test = _clean_parts()["event_id"]
+    cheap = _plain("event_id")
+    for v, ok in zip(kept, plain.tolist(), strict=True):
+        if v is None:
+            continue
+        exact, duck_plain = con.execute(
+            f"SELECT {test}, {cheap} FROM (SELECT ?::VARCHAR AS event_id)", [v]
+        ).fetchone()
+        if ok:
+            assert exact and duck_plain, v
+        assert ok == bool(duck_plain), v

@@ -15,6 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kundresa.project import Project
+from kundresa.store import in_place
+from kundresa.store._decoded import decoded_file
 from kundresa.store.in_place import read_in_place
 from kundresa.store.warehouse import Warehouse
 
@@ -93,6 +95,11 @@ def _same(path: Path) -> bool:
     copied = Project.from_events(path)
     placed = Project.from_events(path, in_place=True)
     try:
+        # Read in place: decoded by Arrow unless the file has more rows than it decodes.
+        decoded = decoded_file(placed.warehouse.con)
+        assert (decoded is not None) == (
+            placed.warehouse.in_place is not None and in_place._DECODE_ROWS > 0
+        )
         pdt.assert_frame_equal(_events(placed), _events(copied))
         assert placed.warehouse.quarantine_count() == 0 or placed.warehouse.in_place is None
         assert placed.warehouse.quarantined() == copied.warehouse.quarantined()
@@ -119,11 +126,53 @@ def _same(path: Path) -> bool:
     st.lists(row_st, min_size=1, max_size=12),
     st.sampled_from(["s", "ms", "us"]),
     st.sampled_from([(), ("channel", "value"), ("event_id",), ("session_id", "event_id")]),
+    st.booleans(),
 )
 def test_in_place_equals_ingest(
-    tmp_path: Path, rows: list[tuple[Any, ...]], unit: str, drop: tuple[str, ...]
+    tmp_path: Path, rows: list[tuple[Any, ...]], unit: str, drop: tuple[str, ...], decode: bool
 ) -> None:
-    _same(_write(tmp_path, rows, unit, drop))
+    # Both checks: customer ids, names and times decoded by Arrow (tested on the file's
+    # dictionaries), or every column scanned by DuckDB (files too big to decode).
+    with pytest.MonkeyPatch.context() as mp:
+        if not decode:
+            mp.setattr(in_place, "_DECODE_ROWS", 0)
+        _same(_write(tmp_path, rows, unit, drop))
+
+
+def _dictionary_file(folder: Path, ids: list[str], used: list[int], times: list[datetime]) -> Path:
+    """A file whose customer ids are written as the Parquet dictionary ``ids`` (values no
+    row uses included), rows ``used`` (indices into it) at ``times``."""
+    table = pa.table(
+        {
+            "customer_id": pa.DictionaryArray.from_arrays(pa.array(used, pa.int32()), ids),
+            "timestamp": pa.array(times, pa.timestamp("us")),
+            "event": ["view"] * len(used),
+            "event_id": [f"e{i}" for i in range(len(used))],
+        }
+    )
+    path = folder / "events.parquet"
+    # Without the Arrow schema: a reader sees plain strings, as in any other writer's file.
+    pq.write_table(table, path, store_schema=False)
+    return path
+
+
+@pytest.mark.parametrize("decode", [True, False])
+def test_dictionary_values_no_row_has_do_not_count(tmp_path: Path, decode: bool) -> None:
+    # A Parquet dictionary may hold values no row has: the decoded check tests dictionary
+    # values, and a failing value refuses the file only if a row has it.
+    times = [T0, T0 + timedelta(hours=1)]
+    with pytest.MonkeyPatch.context() as mp:
+        if not decode:
+            mp.setattr(in_place, "_DECODE_ROWS", 0)
+        for ids in (["a", "null", "b"], ["a", " b ", "b"], ["a", "", "b"]):
+            assert _same(_dictionary_file(tmp_path, ids, [0, 2], times)), ids
+            assert not _same(_dictionary_file(tmp_path, ids, [0, 1], times)), ids
+        # Times outside the years 1900-2099 (the decoded check reads their minimum and
+        # maximum): quarantined by the ingest.
+        for far in (datetime(1899, 12, 31, 23, 59, 59), datetime(2100, 1, 1)):
+            assert not _same(_dictionary_file(tmp_path, ["a", "b"], [0, 1], [T0, far]))
+        edge = [datetime(1900, 1, 1), datetime(2099, 12, 31, 23, 59, 59)]
+        assert _same(_dictionary_file(tmp_path, ["a", "b"], [0, 1], edge))
 
 
 def test_clean_file_is_read_in_place_and_dirty_one_is_not(tmp_path: Path) -> None:
@@ -306,3 +355,34 @@ def test_every_write_owns_the_rows_and_orders_the_store(tmp_path: Path, write: s
             "SELECT table_type FROM information_schema.tables WHERE table_name = 'events'"
         ).fetchone()
         assert table == ("BASE TABLE",)
+
+
+def test_large_strings_are_decoded_alike(tmp_path: Path) -> None:
+    # Texts written as Arrow's large strings (64-bit offsets): decoded and checked the same.
+    rows = [("a", T0, "view", None, None, "e1", None), ("kö", T0, "köp", None, None, "e2", "s")]
+    table = pq.read_table(_write(tmp_path, rows, "us", ()))
+    wide = table.cast(
+        pa.schema(
+            [
+                pa.field(f.name, pa.large_string()) if f.type == pa.string() else f
+                for f in table.schema
+            ]
+        )
+    )
+    path = tmp_path / "wide.parquet"
+    pq.write_table(wide, path)
+    assert pq.read_schema(path).field("event_id").type == pa.large_string()
+    assert _same(path)
+    bad = wide.set_column(5, "event_id", pa.array(["e1", "e2 "], pa.large_string()))
+    pq.write_table(bad, path)
+    assert not _same(path)
+
+
+def test_decoded_columns_go_with_the_warehouse(tmp_path: Path) -> None:
+    rows = [("a", T0, "view", None, None, "e1", None), ("b", T0, "buy", None, None, "e2", None)]
+    project = Project.from_events(_write(tmp_path, rows, "us", ()), in_place=True)
+    con = project.warehouse.con
+    assert decoded_file(con) is not None
+    assert project.known_names() == frozenset({"view", "buy"})
+    project.close()
+    assert decoded_file(con) is None

@@ -19,6 +19,14 @@ has: a row the ingest would change); distinct hashes, checked by a compiled set
 counted. An optional column whose every value is null by the file's own Parquet statistics
 (each row group's null count equal to its row count) is not read: nulls pass the check.
 
+A file of up to :data:`_DECODE_ROWS` rows has its customer ids, event names and times read
+once by Arrow, the texts as the file's own dictionaries (:class:`DecodedFile`): the text
+tests run on the distinct values of the dictionaries (a value failing one refuses the file
+only if a row has it: a dictionary may hold values no row uses), the times' range on their
+minimum and maximum, and DuckDB's scan tests the other columns only. The decoded columns
+stay beside the connection (:func:`kundresa.store._decoded.decoded_file`) for the event
+funnel, which then reads no file (:func:`kundresa.analytics._ordered.fetched_codes`).
+
 If so, the warehouse's ``events`` becomes a view over the file (the same columns and keys
 the ingest would have stored, and the same ingest log row); if not, or for any other file,
 the caller runs the ordinary ingest, which quarantines bad rows with their reasons and drops
@@ -36,14 +44,19 @@ import contextlib
 import os
 import re
 import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import duckdb
+import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 
 from kundresa.ingest.columns import PLACEHOLDER_IDS, TIME_RANGE
+from kundresa.store._decoded import DecodedFile, remember
 
 if TYPE_CHECKING:
     import pyarrow.parquet as pq
@@ -56,6 +69,12 @@ __all__ = ["own_events", "read_in_place"]
 _TEXT = ("customer_id", "event", "channel", "event_id", "session_id")
 _REQUIRED = ("customer_id", "timestamp", "event")
 _OPTIONAL = ("channel", "value", "event_id", "session_id")
+_DECODED = ("customer_id", "event", "timestamp")
+
+_DECODE_ROWS = 32_000_000
+"""Files of at most this many rows are checked and decoded with Arrow (:class:`DecodedFile`,
+~17 bytes a row held while the file is read in place); larger ones by DuckDB's scans alone,
+whose memory stays bounded."""
 
 
 def _canonical_columns(schema: pa.Schema) -> list[str] | None:
@@ -90,11 +109,17 @@ def _plain(c: str) -> str:
     return f"({c} >= '!' AND {c} < chr(127) AND strlen({c}) = length({c}) AND NOT ({ends}))"
 
 
-def _clean_sql(empty: frozenset[str] = frozenset()) -> str:
-    """SQL true for a row the ingest would store exactly as it is in the file (its parsing
-    of each column, :func:`kundresa.store.warehouse._parse_sql`, would give the same value
-    and no quarantine reason). Each text passes a cheap test or the exact one. The optional
-    columns in ``empty`` are known to hold only nulls (which pass): they are not read."""
+def _trimmed(c: str) -> str:
+    """SQL true when the text ``c`` is not empty and DuckDB's ``trim`` leaves it as it is."""
+    return f"{c} <> '' AND {c} = trim({c})"
+
+
+def _clean_parts(empty: frozenset[str] = frozenset()) -> dict[str, str]:
+    """Each column's SQL test, true for a value the ingest would store exactly as it is in
+    the file (its parsing of each column, :func:`kundresa.store.warehouse._parse_sql`, would
+    give the same value and no quarantine reason); a null is false except in the optional
+    columns. Each text passes a cheap test or the exact one. The optional columns in
+    ``empty`` are known to hold only nulls (which pass): they get no test."""
     words = [v for v in PLACEHOLDER_IDS if v]
     regex = rf"\s*(?i:{'|'.join(re.escape(v) for v in words)})?\s*".replace("'", "''")
     listed = ", ".join("'" + v.replace("'", "''") + "'" for v in words)
@@ -104,21 +129,28 @@ def _clean_sql(empty: frozenset[str] = frozenset()) -> str:
     lengths = ", ".join(str(n) for n in sorted({len(v) for v in words}))
     c = "customer_id"
     maybe = f"CASE WHEN strlen({c}) IN ({lengths}) THEN lower({c}) NOT IN ({listed}) ELSE true END"
-    parts = [
+    parts = {
         # A placeholder id (null, 0…, spaces around allowed) is no id: quarantined.
-        f"CASE WHEN {_plain(c)} THEN {maybe} "
+        c: f"CASE WHEN {_plain(c)} THEN {maybe} "
         f"ELSE {c} <> '' AND {c} = trim({c}) AND NOT regexp_full_match({c}, '{regex}') END",
-        f"\"timestamp\" >= TIMESTAMP '{TIME_RANGE[0]}' "
+        "timestamp": f"\"timestamp\" >= TIMESTAMP '{TIME_RANGE[0]}' "
         f"AND \"timestamp\" < TIMESTAMP '{TIME_RANGE[1]}'",
-        f"CASE WHEN {_plain('event')} THEN true ELSE event <> '' AND event = trim(event) END",
-        *(
-            f"{t} IS NULL OR CASE WHEN {_plain(t)} THEN true ELSE {t} <> '' AND {t} = trim({t}) END"
+        "event": f"CASE WHEN {_plain('event')} THEN true ELSE {_trimmed('event')} END",
+        **{
+            t: f"{t} IS NULL OR CASE WHEN {_plain(t)} THEN true ELSE {_trimmed(t)} END"
             for t in ("channel", "event_id", "session_id")
             if t not in empty
-        ),
-        *(["value IS NULL OR isfinite(value)"] if "value" not in empty else []),
-    ]
-    return " AND ".join(f"coalesce({p}, false)" for p in parts)
+        },
+        **({"value": "value IS NULL OR isfinite(value)"} if "value" not in empty else {}),
+    }
+    return {k: f"coalesce({v}, false)" for k, v in parts.items()}
+
+
+def _clean_sql(empty: frozenset[str] = frozenset(), skip: tuple[str, ...] = ()) -> str:
+    """SQL true for a row the ingest would store exactly as it is in the file: every
+    column's test of :func:`_clean_parts` but those in ``skip`` (true when none is left)."""
+    parts = [v for k, v in _clean_parts(empty).items() if k not in skip]
+    return " AND ".join(parts) if parts else "true"
 
 
 def _all_null(meta: pq.FileMetaData) -> frozenset[str]:
@@ -158,23 +190,151 @@ def _sample(p: Path) -> Sample:
     return Sample(str(p), list(pf.schema_arrow.names), records)
 
 
-def _load_distinct() -> None:
-    """Import numba and load the distinct set's compiled code (a thread's warm-up; a failure
-    is left to the real call to raise)."""
-    with contextlib.suppress(Exception):  # only a warm-up: the real call raises
-        from kundresa.store._distinct import all_distinct
+def _failing(con: duckdb.DuckDBPyConnection, values: pa.Array, column: str, test: str) -> Any:
+    """The positions of the ``values`` (of ``column``) for which the SQL ``test`` is false."""
+    name = "_kundresa_values"
+    con.register(name, pa.table({"_i": pa.array(np.arange(len(values))), column: values}))
+    try:
+        return con.execute(f"SELECT _i FROM {name} WHERE NOT ({test})").fetchnumpy()["_i"]
+    finally:
+        con.unregister(name)
 
-        # A read-only array over an Arrow buffer, as the scan's hashes (numba compiles
-        # read-only and writable arrays apart).
-        all_distinct(pa.array([], pa.uint64()).to_numpy(zero_copy_only=False))
+
+def _coded(
+    con: duckdb.DuckDBPyConnection, column: pa.ChunkedArray, name: str, test: str
+) -> tuple[pa.Array, npt.NDArray[np.int32]] | None:
+    """A dictionary column's values (its chunks' dictionaries unified) and each row's code
+    (``int32``, read-only), or None when a row's value fails the SQL ``test``. The test runs
+    on the dictionary's values, not on every row; a value no row uses may fail it."""
+    unified = column.unify_dictionaries()
+    values = unified.chunk(0).dictionary
+    indices = pa.chunked_array([c.indices for c in unified.chunks], unified.type.index_type)
+    codes = indices.combine_chunks().cast(pa.int32()).to_numpy(zero_copy_only=False)
+    bad = _failing(con, values, name, test)
+    if len(bad) and np.isin(codes, bad, kind="table").any():
+        return None
+    codes.flags.writeable = False
+    return values, codes
 
 
-def read_in_place(wh: Warehouse, path: str | os.PathLike[str]) -> IngestReport | None:
+def _hashed(column: pa.ChunkedArray, loaded: threading.Event) -> tuple[bool, pa.Array]:
+    """Whether the 64-bit hashes of a text column's values are all distinct (which proves
+    the values distinct; false when one is null), and the values that fail the cheap test
+    of needing no trimming (nulls pass): each row in one compiled pass
+    (:func:`kundresa.store._distinct.text_hashes`), then the set
+    (:func:`kundresa.store._distinct.all_distinct`). Waits for ``loaded`` (numba imported
+    by the warm-up thread) before importing them."""
+    loaded.wait()
+    from kundresa.store._distinct import all_distinct, text_hashes
+
+    parts, odd = [], []
+    for chunk in column.chunks:
+        h, plain = text_hashes(chunk)
+        parts.append(h)
+        other = ~plain
+        if chunk.null_count:
+            other &= chunk.is_valid().to_numpy(zero_copy_only=False)
+        if other.any():
+            odd.append(chunk.filter(pa.array(other)))
+    distinct = False
+    if not column.null_count:
+        hashes = np.concatenate(parts) if parts else np.zeros(0, np.uint64)
+        hashes.flags.writeable = False  # as the scan's (numba compiles each kind apart)
+        distinct = all_distinct(hashes)
+    return distinct, pa.concat_arrays(odd) if odd else pa.array([], pa.string())
+
+
+def _decode(
+    con: duckdb.DuckDBPyConnection,
+    p: Path,
+    tests: dict[str, str],
+    ids: bool,
+    loaded: threading.Event,
+) -> tuple[DecodedFile, bool] | None:
+    """The file's customer ids, event names and times read and checked by Arrow, the texts
+    as the file's dictionaries (:class:`DecodedFile`), and with ``ids`` whether its event
+    ids' 64-bit hashes are distinct (:func:`_hashed`); or None when a row would be changed or
+    quarantined by the ingest: a null in one of the three, a time outside
+    :data:`~kundresa.ingest.columns.TIME_RANGE`, a customer id, event name or (with ``ids``)
+    event id failing its test of :func:`_clean_parts` (``tests``)."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    columns = [*_DECODED, *(["event_id"] if ids else [])]
+    table = pq.ParquetFile(p, read_dictionary=["customer_id", "event"], pre_buffer=True).read(
+        columns=columns, use_threads=True
+    )
+    if not table.num_rows or any(table[c].null_count for c in _DECODED):
+        return None
+    times = table["timestamp"]
+    unit = times.type.unit
+    lo, hi = (int(np.datetime64(b, unit).astype(np.int64)) for b in TIME_RANGE)
+    low_high = pc.min_max(times)
+    if low_high["min"].value < lo or low_high["max"].value >= hi:
+        return None
+    with ThreadPoolExecutor(1) as pool:
+        # The event ids hashed (compiled, without the interpreter lock) while the customer
+        # ids' dictionaries are unified and tested here.
+        hashing = pool.submit(_hashed, table["event_id"], loaded) if ids else None
+        who = _coded(con, table["customer_id"], "customer_id", tests["customer_id"])
+        what = _coded(con, table["event"], "event", tests["event"])
+        hashed = hashing.result() if hashing is not None else None
+    if who is None or what is None:
+        return None
+    distinct = False
+    if hashed is not None:
+        distinct, odd = hashed
+        if len(odd) and len(_failing(con, odd, "event_id", tests["event_id"])):
+            return None
+    if unit != "us":
+        times = times.cast(pa.timestamp("us"))
+    us = np.asarray(times.combine_chunks().to_numpy(zero_copy_only=False)).view(np.int64)
+    us.flags.writeable = False
+    return DecodedFile(who[0], who[1], what[0], what[1], us), distinct
+
+
+def _warm_up(loaded: threading.Event, kernels: bool, then: Callable[[], object] | None) -> None:
+    """With ``kernels``, import numba and load the distinct set's and the text hashes'
+    compiled code; set ``loaded``; then run ``then`` (a thread's warm-up; a failure is left
+    to the real call to raise)."""
+    try:
+        if kernels:
+            with contextlib.suppress(Exception):  # only a warm-up: the real call raises
+                from kundresa.store._distinct import all_distinct, text_hashes
+
+                # A read-only array over an Arrow buffer, as the hashes (numba compiles
+                # read-only and writable arrays apart); the decoded event ids' hashing.
+                all_distinct(pa.array([], pa.uint64()).to_numpy(zero_copy_only=False))
+                text_hashes(pa.array([], pa.string()))
+    finally:
+        loaded.set()
+    if then is not None:
+        with contextlib.suppress(Exception):
+            then()
+
+
+def _import_first() -> None:
+    """Import what the check itself needs while the warm-up thread imports: two threads
+    importing one module at once can see it half initialised (pandas: the first Python
+    value handed to Arrow or a DuckDB parameter imports it)."""
+    import concurrent.futures  # noqa: F401
+
+    import pandas  # noqa: F401
+    import pyarrow.compute
+    import pyarrow.parquet  # noqa: F401
+
+
+def read_in_place(
+    wh: Warehouse, path: str | os.PathLike[str], *, then: Callable[[], object] | None = None
+) -> IngestReport | None:
     """Make ``wh``'s events a view over the canonical Parquet file ``path`` when the ordinary
     ingest would store its rows unchanged (see the module notes); return the ingest report
     the ingest would have given, or None when the file must go through the ordinary ingest
     (any other file, a row it would change or quarantine, a duplicate, a warehouse that is
     on disk or already holds events).
+
+    ``then`` (the caller's own warm-up, e.g. imports its analyses need) runs in a thread
+    while the file is read, after numba's loading (which the check needs first).
 
     Examples
     --------
@@ -234,15 +394,38 @@ def read_in_place(wh: Warehouse, path: str | os.PathLike[str]) -> IngestReport |
         ]
     )
     rows = f"SELECT {select} FROM read_parquet({file})"
-    clean = _clean_sql(_all_null(meta) & present)
+    # Absent optional columns are nulls (the view's), which pass: no test for them either.
+    empty = (_all_null(meta) & present) | (frozenset(_OPTIONAL) - present)
+    clean = _clean_sql(empty)
+    decoded: DecodedFile | None = None
+    loaded = threading.Event()
+    warmer: threading.Thread | None = None
     try:
         total = int(meta.num_rows)
         distinct = False
-        if "event_id" in present:
-            # numba and the set's cached machine code load (~0.3-1 s) while DuckDB scans
-            # with the interpreter lock released.
-            warm = threading.Thread(target=_load_distinct, daemon=True)
-            warm.start()
+        # numba and the set's cached machine code load (~0.3-1 s) while Arrow and DuckDB
+        # read with the interpreter lock released; then the caller's warm-up. The thread
+        # ends before this function does: nothing here imports what it imports meanwhile.
+        _import_first()
+        warmer = threading.Thread(
+            target=_warm_up, args=(loaded, "event_id" in present, then), daemon=True
+        )
+        warmer.start()
+        if 0 < total <= _DECODE_ROWS:
+            # The customer ids, event names and times decoded once, checked on the file's
+            # dictionaries (not on every row) and kept for the analyses, the event ids
+            # hashed; DuckDB's scan tests the other columns only, if any.
+            ids = "event_id" in present and "event_id" not in empty
+            read = _decode(con, p, _clean_parts(empty), ids, loaded)
+            if read is None:
+                return None
+            decoded, distinct = read
+            rest = _clean_sql(empty, skip=(*_DECODED, "event_id"))
+            if rest != "true":
+                bad = con.execute(f"SELECT count(*) FROM ({rows}) WHERE NOT ({rest})").fetchone()
+                if bad is None or int(bad[0]):
+                    return None
+        elif "event_id" in present:
             # One scan: the 64-bit hashes of the event ids of the clean rows. Fewer rows
             # than the file's: a row the ingest would change; distinct hashes prove the ids
             # distinct (a hash collision only sends the file to the ordinary ingest).
@@ -251,7 +434,7 @@ def read_in_place(wh: Warehouse, path: str | os.PathLike[str]) -> IngestReport |
                 f"FROM ({rows}) WHERE {clean}"
             ).arrow()
             hashes = (got if isinstance(got, pa.Table) else got.read_all())["h"]
-            warm.join()
+            loaded.wait()
             if len(hashes) < total:
                 return None
             if not hashes.null_count:
@@ -273,8 +456,11 @@ def read_in_place(wh: Warehouse, path: str | os.PathLike[str]) -> IngestReport |
             assert keys is not None
             if int(keys[0]) != total:
                 return None
-    except duckdb.Error:  # an unreadable file: the ordinary ingest says what is wrong
-        return None
+    except (duckdb.Error, pa.ArrowException, OSError):
+        return None  # an unreadable file: the ordinary ingest says what is wrong
+    finally:
+        if warmer is not None:
+            warmer.join()
     report = IngestReport(wh.next_ingest_id(), [str(p)])
     report.rows_read = report.loaded = total
     report.recognised = {str(p): "events"}
@@ -298,6 +484,8 @@ def read_in_place(wh: Warehouse, path: str | os.PathLike[str]) -> IngestReport |
         con.execute("ROLLBACK")
         raise
     wh.in_place = str(p)
+    if decoded is not None:
+        remember(con, decoded)
     return report
 
 
@@ -307,6 +495,7 @@ def own_events(wh: Warehouse) -> None:
     :meth:`~kundresa.store.warehouse.Warehouse.writing_events` before every write."""
     if wh.in_place is None:
         return
+    remember(wh.con, None)
     from kundresa.store import layout
     from kundresa.store.warehouse import _DDL
 

@@ -35,6 +35,7 @@ from kundresa.ingest.columns import (
 )
 from kundresa.ingest.readers import RawBatch, ReadError, archive_size, iter_parts, read_header
 from kundresa.store import layout, resources
+from kundresa.store._decoded import remember
 from kundresa.store.identity import materialise_id_map
 from kundresa.store.in_place import own_events
 
@@ -560,6 +561,7 @@ class Warehouse:
         )
 
     def close(self) -> None:
+        remember(self.con, None)  # a file's decoded columns, if any, go with the connection
         self.con.close()
 
     def reader(self) -> Warehouse:

@@ -1,0 +1,96 @@
+"""The in-place check's warm-up thread imports numba and the engine while the file is read:
+no other thread may import one of those modules before the warm-up has finished it (two
+threads importing one module at once can see it half initialised)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+_SCRIPT = r"""
+import builtins, json, sys, threading, time
+from importlib.util import resolve_name
+
+events = []  # (thread, module, start, end) of every import statement in the window
+real = builtins.__import__
+window = [False]
+
+def traced(name, globals=None, locals=None, fromlist=(), level=0):
+    if not window[0]:
+        return real(name, globals, locals, fromlist, level)
+    try:
+        package = (globals or {}).get("__package__")
+        full = resolve_name("." * level + name, package) if level else name
+    except Exception:
+        full = name
+    start = time.perf_counter()
+    try:
+        return real(name, globals, locals, fromlist, level)
+    finally:
+        events.append((threading.current_thread().name, full, start, time.perf_counter()))
+
+builtins.__import__ = traced
+from kundresa.project import Project
+from kundresa.store._decoded import decoded_file
+
+before = set(sys.modules)
+window[0] = True
+project = Project.from_events(sys.argv[1], in_place=True)
+window[0] = False
+print(json.dumps({"before": sorted(before), "events": events,
+                  "decoded": decoded_file(project.warehouse.con) is not None}))
+"""
+
+
+def test_no_module_is_imported_by_two_threads_at_once(tmp_path: Path) -> None:
+    n = 200
+    table = pa.table(
+        {
+            "customer_id": [f"c{i % 7}" for i in range(n)],
+            "timestamp": pa.array(
+                [datetime(2025, 1, 1) + timedelta(minutes=i) for i in range(n)], pa.timestamp("us")
+            ),
+            "event": ["visit"] * n,
+            "event_id": [f"e{i}" for i in range(n)],
+        }
+    )
+    path = tmp_path / "events.parquet"
+    pq.write_table(table, path)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    done = subprocess.run(
+        [sys.executable, "-c", _SCRIPT, str(path)], capture_output=True, text=True, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    got = json.loads(done.stdout)
+    assert got["decoded"]
+    before = set(got["before"])
+    # When each module, new in the window, was first finished by each thread.
+    finished: dict[str, dict[str, float]] = {}
+    for thread, module, _, end in got["events"]:
+        if module in before:
+            continue
+        by = finished.setdefault(module, {})
+        by[thread] = min(by.get(thread, end), end)
+    clashes = []
+    for thread, module, start, _ in got["events"]:
+        if module in before:
+            continue
+        for other, end in finished.get(module, {}).items():
+            # Another thread started importing the module before this one had finished it
+            # (and this thread is not simply the first to import it).
+            if other != thread and start < end and got_first(got["events"], module) != thread:
+                clashes.append((thread, other, module))
+    assert "numba" in finished  # the warm-up imported numba in the window
+    assert not clashes, sorted(set(clashes))[:20]
+
+
+def got_first(events: list[list[object]], module: str) -> object:
+    """The thread whose import of ``module`` started first."""
+    return min((e for e in events if e[1] == module), key=lambda e: e[2])[0]  # type: ignore[return-value, arg-type]

@@ -1,0 +1,92 @@
+"""After an analysis command the process ends without tearing the interpreter down
+(:func:`kundresa.cli._quick_exit`): its output, exit code and exit handlers are as before."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from datetime import datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+
+from kundresa import cli
+from kundresa.cli import QUICK_EXIT, main
+
+
+def _file(folder: Path) -> Path:
+    n = 3000  # more output than a pipe's buffer holds unflushed
+    table = pa.table(
+        {
+            "customer_id": [f"c{i // 2}" for i in range(n)],
+            "timestamp": pa.array(
+                [datetime(2025, 1, 1, i % 2) for i in range(n)], pa.timestamp("us")
+            ),
+            "event": ["visit" if i % 2 == 0 else "buy" for i in range(n)],
+            "event_id": [f"e{i}" for i in range(n)],
+        }
+    )
+    path = folder / "events.parquet"
+    pq.write_table(table, path)
+    return path
+
+
+def test_analysis_process_output_and_codes(tmp_path: Path) -> None:
+    path = _file(tmp_path)
+    args = ["funnel", "--events", str(path), "--step", "visit", "--step", "buy", "--window", "1d"]
+    # An exit handler registered by the command's modules still runs: here one a
+    # sitecustomize-like wrapper adds before running the command line.
+    script = (
+        "import atexit, sys\n"
+        "atexit.register(lambda: sys.stderr.write('handler ran\\n'))\n"
+        "from kundresa.cli import main\n"
+        "main(prog_name='kundresa')\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    for fmt in ("json", "csv"):
+        done = subprocess.run(
+            [sys.executable, "-c", script, *args, "--format", fmt],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        assert "handler ran" in done.stderr
+        expected = CliRunner().invoke(main, [*args, "--format", fmt])
+        assert expected.exit_code == 0
+        assert done.stdout == expected.output
+        if fmt == "json":
+            assert [r["count"] for r in json.loads(done.stdout)] == [1500, 1500]
+    bad = subprocess.run(
+        [sys.executable, "-m", "kundresa", "funnel", "--events", str(tmp_path / "none.parquet"),
+         "--step", "a", "--step", "b"],
+        capture_output=True, text=True, env=env, check=False,
+    )  # fmt: skip
+    assert bad.returncode == 1 and "no such file" in bad.stderr
+
+
+def test_quick_exit_only_when_safe(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert "funnel" in QUICK_EXIT and "ingest" not in QUICK_EXIT and "export" not in QUICK_EXIT
+    exits: list[int] = []
+    monkeypatch.setattr(os, "_exit", exits.append)
+    cli._quick_exit("a message")  # printed by Python's own exit: not a number
+    stop = threading.Event()
+    worker = threading.Thread(target=stop.wait)  # Python would wait for it
+    worker.start()
+    try:
+        cli._quick_exit(0)
+    finally:
+        stop.set()
+        worker.join()
+    assert exits == []
+    monkeypatch.setattr("atexit._run_exitfuncs", lambda: None)
+    cli._quick_exit(None)
+    cli._quick_exit(3)
+    assert exits == [0, 3]
