@@ -31,9 +31,10 @@ import contextlib
 import hmac
 import json
 import math
+import re
 import zlib
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +43,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from kundresa.ingest.columns import TIME_RANGE
-from kundresa.ingest.sources._records import BadRow
+from kundresa.ingest.sources._records import BadRow, blank
 from kundresa.ingest.sources.segment import VALUE_FIELDS, message_row
 from kundresa.live.loader import AfterLoad, Loader, read_json
 from kundresa.live.log import LogError, WriteAheadLog
@@ -100,32 +101,74 @@ class MessageError(ValueError):
 _TIME_BOUNDS = tuple(datetime.fromisoformat(t) for t in TIME_RANGE)
 """:data:`~kundresa.ingest.columns.TIME_RANGE` as times, read once (the ack path checks every
 message's times against it)."""
+_EPOCH = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?")
+"""A time the loader reads as a Unix epoch (``store.warehouse``: ``_epoch``)."""
+_EPOCH_END_US = (_TIME_BOUNDS[1] - datetime(1970, 1, 1)) // timedelta(microseconds=1)
+_ISO_SHAPE = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+    r"(?:[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?"
+    r"(?:Z|[+-][0-9]{2}(?::?[0-9]{2})?|[+-][0-9]{2}:[0-9]{2}:[0-9]{2}| [+-][0-9]{2}:?[0-9]{2})?)?"
+)
+"""The ISO 8601 texts the loader's SQL reads (DuckDB's ``TIMESTAMPTZ`` cast, and its second
+try with a space before the offset): a date, or a date and a time with seconds and an optional
+offset (``tests/live/test_collector_times.py`` loads every shape). Python reads more
+(``20260201T100000``, ``2026-W05``, ``10:00Z`` without seconds, a decimal comma); a time of
+such a shape would be acked and then quarantined by the load, so it is refused when it
+arrives."""
 
 
-def _check_time(value: Any) -> None:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        if math.isfinite(value) and value > 0:
-            return
-        raise MessageError("timestamp", f"{value!r} is not a time after 1970")
-    text = str(value).strip()
+def _check_time(value: str, field: str) -> None:
+    """Refuse a mapped row's time (text) that the load would quarantine, naming ``field``.
+
+    The same rules as the loader's SQL (``kundresa.store.warehouse``): digits (with an
+    optional fraction) are a Unix epoch whose magnitude tells the unit (seconds below 1e11,
+    then milliseconds, microseconds, nanoseconds) and must be after 1970; other text must be
+    ISO 8601 of a shape DuckDB reads (:data:`_ISO_SHAPE`); either must fall in
+    :data:`~kundresa.ingest.columns.TIME_RANGE` (UTC).
+    """
+    text = value.strip()
+    first, end = _TIME_BOUNDS
+    span = f"between {first.year} and {end.year - 1}"
+    if _EPOCH.fullmatch(text):
+        number = float(text)
+        if not number > 0:
+            raise MessageError(field, f"{text[:40]!r} is not a time after 1970")
+        size = abs(number)
+        micros = (
+            number * 1e6
+            if size < 1e11
+            else number * 1e3
+            if size < 1e14
+            else number
+            if size < 1e17
+            else number / 1e3
+        )
+        if math.floor(micros + 0.5) >= _EPOCH_END_US:
+            raise MessageError(
+                field,
+                f"{text[:40]!r} is not {span} as an epoch in seconds, milliseconds, "
+                "microseconds or nanoseconds (told apart by magnitude)",
+            )
+        return
     try:
+        if not _ISO_SHAPE.fullmatch(text):
+            raise ValueError(text)
         at = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        if not text.isdigit():
-            raise MessageError("timestamp", f"{text[:40]!r} is not an ISO 8601 date-time") from None
-        return
+        raise MessageError(
+            field,
+            f"{text[:40]!r} is not an ISO 8601 date-time (YYYY-MM-DDTHH:MM:SS[.f][Z|+HH:MM]) "
+            "or an epoch",
+        ) from None
     # A placeholder date (0001-01-01, 9999-12-31) is refused as a file's row is quarantined
     # (TIME_RANGE): one such event would stretch every cohort over centuries.
-    first, end = _TIME_BOUNDS
     try:
         utc = at.astimezone(UTC).replace(tzinfo=None) if at.tzinfo is not None else at
     except OverflowError:  # an offset that moves year 1 or 9999 past the calendar's ends
         utc = first.replace(year=1)
     if not first <= utc < end:
         raise MessageError(
-            "timestamp",
-            f"{text[:40]!r} is not between {first.year} and {end.year - 1}: a placeholder "
-            "date, not when something happened",
+            field, f"{text[:40]!r} is not {span}: a placeholder date, not when something happened"
         )
 
 
@@ -247,7 +290,11 @@ def _check_types(msg: dict[str, Any]) -> None:
             if math.isfinite(number):
                 continue
         elif _is_number(value):
-            continue
+            try:
+                if math.isfinite(float(value)):
+                    continue
+            except OverflowError:  # an integer beyond a double: the load would quarantine it
+                pass
         shown = repr(value) if isinstance(value, str) else _json_type(value)
         raise MessageError(f"properties.{name}", f"{shown[:40]} is not a finite number")
 
@@ -301,7 +348,8 @@ def check_message(
     except BadRow as exc:
         text = str(exc)
         raise MessageError(_field_of(text), text) from None
-    _check_time(row["timestamp"])
+    source = next((f for f in _TIME_FIELDS if not blank(msg.get(f))), "receivedAt")
+    _check_time(row["timestamp"], source)
     return row
 
 
