@@ -23,7 +23,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kundresa.live.collector import MessageError, check_message
+from kundresa.live.collector import MessageError, check_message, dump_rows
 from kundresa.live.loader import Loader
 from kundresa.live.log import LogRecord
 from kundresa.store.warehouse import Warehouse
@@ -195,6 +195,49 @@ def test_an_epoch_is_acked_exactly_when_the_load_stores_it() -> None:
 def test_random_epochs_are_acked_exactly_when_stored(epochs: list[int | float]) -> None:
     wh, acked = _send(list(epochs))
     assert set(_stored(wh)) == set(acked)
+
+
+_VALUES = [
+    "1_000",
+    "1e3",
+    " 12.5 ",
+    "+5",
+    ".5",
+    "5.",
+    "-0",
+    "1e308",
+    "1e-400",
+    "\u00a012",
+    "12\u2009",
+    "\u300012\u3000",
+    "\u200b12",  # a zero-width space is no white space
+    "\u0661\u0662",  # Arabic-Indic digits: Python's float reads them, the load does not
+    "\uff11\uff12",  # fullwidth digits
+    "0x10",
+    "1,5",
+    "1e400",
+    10**30,
+    10**400,
+    -(10**20),
+    1e-320,
+]
+
+
+def test_every_acked_revenue_is_stored_as_the_number_it_reads() -> None:
+    rows, acked = [], {}
+    for i, value in enumerate(_VALUES):
+        msg = {**track(f"m{i}", userId=f"u{i}"), "properties": {"revenue": value}}
+        try:
+            rows.append(check_message(msg, RECEIVED))
+        except MessageError as exc:
+            assert exc.field == "properties.revenue"
+            continue
+        acked[f"m{i}"] = float(value)
+    wh = Warehouse(None)
+    wh.ingest_checked("collector", Loader._batches([LogRecord(0, 1, dump_rows(rows))]))
+    assert wh.quarantined() == []
+    assert dict(wh.con.execute("SELECT event_id, value FROM events").fetchall()) == acked
+    assert len(acked) == len(_VALUES) - 7
 
 
 def test_refusals_name_the_field_the_time_came_from(project_dir: Path, make_collector: Any) -> None:

@@ -284,7 +284,8 @@ def _check_types(msg: dict[str, Any]) -> None:
             continue
         if isinstance(value, str):
             try:
-                number = float(value)
+                # Python reads digits of any script (``١٢``, ``１２``); the load reads ASCII.
+                number = float(value) if value.strip().isascii() else math.nan
             except ValueError:
                 number = math.nan
             if math.isfinite(number):
