@@ -104,6 +104,7 @@ message's times against it)."""
 _EPOCH = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?")
 """A time the loader reads as a Unix epoch (``store.warehouse``: ``_epoch``)."""
 _EPOCH_END_US = (_TIME_BOUNDS[1] - datetime(1970, 1, 1)) // timedelta(microseconds=1)
+_SPAN = f"between {_TIME_BOUNDS[0].year} and {_TIME_BOUNDS[1].year - 1}"
 _ISO_SHAPE = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
     r"(?:[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?"
@@ -117,7 +118,7 @@ such a shape would be acked and then quarantined by the load, so it is refused w
 arrives."""
 
 
-def _check_time(value: str, field: str) -> None:
+def _check_time(value: str, field: str = "timestamp") -> None:
     """Refuse a mapped row's time (text) that the load would quarantine, naming ``field``.
 
     The same rules as the loader's SQL (``kundresa.store.warehouse``): digits (with an
@@ -128,7 +129,6 @@ def _check_time(value: str, field: str) -> None:
     """
     text = value.strip()
     first, end = _TIME_BOUNDS
-    span = f"between {first.year} and {end.year - 1}"
     if _EPOCH.fullmatch(text):
         number = float(text)
         if not number > 0:
@@ -146,7 +146,7 @@ def _check_time(value: str, field: str) -> None:
         if math.floor(micros + 0.5) >= _EPOCH_END_US:
             raise MessageError(
                 field,
-                f"{text[:40]!r} is not {span} as an epoch in seconds, milliseconds, "
+                f"{text[:40]!r} is not {_SPAN} as an epoch in seconds, milliseconds, "
                 "microseconds or nanoseconds (told apart by magnitude)",
             )
         return
@@ -168,7 +168,7 @@ def _check_time(value: str, field: str) -> None:
         utc = first.replace(year=1)
     if not first <= utc < end:
         raise MessageError(
-            field, f"{text[:40]!r} is not {span}: a placeholder date, not when something happened"
+            field, f"{text[:40]!r} is not {_SPAN}: a placeholder date, not when something happened"
         )
 
 
@@ -349,8 +349,11 @@ def check_message(
     except BadRow as exc:
         text = str(exc)
         raise MessageError(_field_of(text), text) from None
-    source = next((f for f in _TIME_FIELDS if not blank(msg.get(f))), "receivedAt")
-    _check_time(row["timestamp"], source)
+    try:
+        _check_time(row["timestamp"])
+    except MessageError as exc:  # name the field the time came from (message_row's order)
+        field = next((f for f in _TIME_FIELDS if not blank(msg.get(f))), "receivedAt")
+        raise MessageError(field, str(exc).removeprefix("timestamp: ")) from None
     return row
 
 
