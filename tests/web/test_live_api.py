@@ -119,6 +119,29 @@ def test_stage_events_feed(demo_copy: Path, make_client: Any) -> None:
     assert "/api/stage-events" in schema["paths"]
 
 
+def test_a_feed_polled_from_a_date_goes_on_from_the_newest_event(
+    demo_copy: Path, make_client: Any
+) -> None:
+    """``next_since`` after a date is where the feed stands: polling it returns only what is
+    recorded later. Before, a date after every event answered ``next_since: 0`` and a date
+    that matched a few events answered the last of them, so the next poll replayed the
+    whole history from the start, or every event before the date recorded after those."""
+    client = make_client(demo_copy)
+    everything = client.get("/api/stage-events", params={"limit": 10_000}).json()
+    head = everything["events"][-1]["seq"]
+    assert everything["next_since"] == head
+    for since in ("2099-01-01", "2025-12-31T12:00:00Z"):
+        first = client.get("/api/stage-events", params={"since": since}).json()
+        assert len(first["events"]) < 1000 and first["next_since"] == head, since
+        again = client.get("/api/stage-events", params={"since": first["next_since"]}).json()
+        assert again == {"events": [], "next_since": head}
+    # A full page still goes on from its last event; a position past the head is kept.
+    page = client.get("/api/stage-events", params={"since": 0, "limit": 3}).json()
+    assert page["next_since"] == page["events"][-1]["seq"] == 3
+    ahead = client.get("/api/stage-events", params={"since": head + 50}).json()
+    assert ahead == {"events": [], "next_since": head + 50}
+
+
 def test_customer_state_and_a_page_computation_do_not_deadlock(demo_copy: Path) -> None:
     """A customer-state request holds the app's lock and then asks the project (whose lock it
     takes); a page being computed must take the two locks in that same order, else each
