@@ -101,6 +101,32 @@ def test_any_of_a_persons_ids_works(tmp_path: Path, make_client: Any) -> None:
     assert answer["customer_id"] == "u1" and answer["stage"] == "awareness"
 
 
+def test_an_id_with_a_slash_is_found(tmp_path: Path, make_client: Any) -> None:
+    """Before, ``/api/customers/shop%2F42`` was 404 Not Found: the ``%2F`` is decoded before
+    routing, and the id's ``/`` split the path."""
+    folder = tmp_path / "p"
+    folder.mkdir()
+    (folder / "journey.yaml").write_text(
+        "kundresa: 1\nname: Ids\ntemplate: buyers-journey\n"
+        "touchpoints:\n  - {id: ad, stage: awareness, match: {event: ad}}\n",
+        encoding="utf-8",
+    )
+    events = folder / "e.csv"
+    pd.DataFrame(
+        {"customer_id": ["shop/42", "a/b/"], "timestamp": ["2025-01-01"] * 2, "event": ["ad"] * 2}
+    ).to_csv(events, index=False)
+    with Project.open(folder) as p:
+        p.ingest([events])
+    client = make_client(folder)
+    for sent, id_ in (("shop%2F42", "shop/42"), ("shop/42", "shop/42"), ("a%2Fb%2F", "a/b/")):
+        answer = client.get(f"/api/customers/{sent}")
+        assert answer.status_code == 200, (sent, answer.text)
+        assert answer.json()["customer_id"] == id_ and answer.json()["stage"] == "awareness"
+    assert client.get("/api/customers/shop%2F43").status_code == 404
+    spec = client.get("/openapi.json").json()["paths"]
+    assert "/api/customers/{customer_id}" in spec
+
+
 def test_stage_events_feed(demo_copy: Path, make_client: Any) -> None:
     client = make_client(demo_copy)
     first = client.get("/api/stage-events", params={"limit": 5}).json()

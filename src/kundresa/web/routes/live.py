@@ -53,7 +53,8 @@ def router(site: Site) -> APIRouter:
         return JSONResponse({"detail": site.shown(exc)}, status_code=site.status_of(exc))
 
     @r.get(
-        "/api/customers/{customer_id}",
+        # ``:path``: an id may hold a ``/`` (sent as ``%2F``, which is decoded before routing).
+        "/api/customers/{customer_id:path}",
         tags=["live"],
         summary="One customer's live state and next best step",
         responses={404: {"description": "No event has this id (nor any id stitched to it)."}},
