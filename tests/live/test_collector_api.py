@@ -568,3 +568,23 @@ def test_a_nul_character_is_refused_by_field_and_the_rest_kept(
     assert "NUL character" in answer["message"]
     wait_for(lambda: loaded(client, 1))
     assert [e[0] for e in events_of(client)] == ["good-1"]
+
+
+def test_a_body_that_is_not_json_is_refused_saying_where(
+    project_dir: Path, make_collector: Any
+) -> None:
+    """Before, every such body was ``body: not JSON``, also valid JSON nested too deeply or
+    holding a 5,000-digit number: nothing said where to look."""
+    client = make_collector(project_dir)
+    deep = b'{"batch": [{"type": "track", "properties": ' + b"[" * 5000 + b"]" * 5000 + b"}]}"
+    big = b'{"batch": [{"type": "track", "properties": {"n": ' + b"9" * 5000 + b"}}]}"
+    for body, message in (
+        (b'{"batch": [}', "body: not JSON: Expecting value at line 1, column 12"),
+        (b'{"batch": [],\n "x": }', "body: not JSON: Expecting value at line 2, column 7"),
+        (b'{"userId": "\xff"}', "body: not UTF-8 text (byte 12)"),
+        (deep, "body: not JSON the collector reads: nested too deeply"),
+        (big, "body: not JSON the collector reads: a number with more than 4,300 digits"),
+    ):
+        r = client.post("/v1/batch", content=body, auth=AUTH)
+        assert r.status_code == 400, (body[:30], r.text)
+        assert r.json() == {"success": False, "message": message, "field": "body"}

@@ -245,6 +245,28 @@ def parse_body(body: bytes) -> tuple[Any, bool]:
     return data, storable and b"\\u0000" not in body
 
 
+def _not_json(exc: Exception) -> str:
+    """Why a body is not JSON, in one line with where (:func:`parse_body`'s error).
+
+    Examples
+    --------
+    >>> try:
+    ...     parse_body(b'{"batch": [}')
+    ... except ValueError as exc:
+    ...     _not_json(exc)
+    'body: not JSON: Expecting value at line 1, column 12'
+    """
+    if isinstance(exc, json.JSONDecodeError):
+        return f"body: not JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
+    if isinstance(exc, UnicodeDecodeError):
+        return f"body: not UTF-8 text (byte {exc.start:,})"
+    if isinstance(exc, RecursionError):
+        return "body: not JSON the collector reads: nested too deeply"
+    if "digits" in str(exc):  # Python's limit on integer text (sys.get_int_max_str_digits)
+        return "body: not JSON the collector reads: a number with more than 4,300 digits"
+    return f"body: not JSON ({str(exc)[:200]})"
+
+
 def dump_rows(rows: list[dict[str, Any]]) -> bytes:
     """Mapped rows as one log record: compact UTF-8 JSON (orjson; the standard library for
     a value orjson cannot write, such as an integer beyond 64 bits)."""
@@ -559,8 +581,8 @@ def router(collector: Collector) -> APIRouter:
             return _refuse(413, f"message: larger than {MESSAGE_LIMIT:,} bytes")
         try:
             data, storable = parse_body(body)
-        except (ValueError, UnicodeDecodeError, RecursionError):
-            return _refuse(400, "body: not JSON")
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+            return _refuse(400, _not_json(exc), field="body")
         if not isinstance(data, dict):
             return _refuse(400, "body: not a JSON object")
         if not auth and not collector.authorised(None, data.get("writeKey")):
