@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pytest
 
 from kundresa.live.collector import KINDS, SHORT_PATHS
 
@@ -588,3 +589,38 @@ def test_a_body_that_is_not_json_is_refused_saying_where(
         r = client.post("/v1/batch", content=body, auth=AUTH)
         assert r.status_code == 400, (body[:30], r.text)
         assert r.json() == {"success": False, "message": message, "field": "body"}
+
+
+def test_a_batch_of_very_many_messages_is_checked_off_the_event_loop(
+    project_dir: Path, make_collector: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 500 KB body of ``{}`` is 170,000 messages, seconds of checking: before, all on the
+    event loop, so every other request (acks, pages) waited. A usual batch stays inline
+    (no thread hop on the ack path)."""
+    import asyncio
+
+    from kundresa.live import collector as module
+
+    on_loop: list[bool] = []
+    check = module.check_message
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        try:
+            asyncio.get_running_loop()
+            on_loop.append(True)
+        except RuntimeError:
+            on_loop.append(False)
+        return check(*args, **kwargs)
+
+    monkeypatch.setattr(module, "check_message", recording)
+    client = make_collector(project_dir)
+    usual = [track(f"u-{i}") for i in range(100)]
+    assert client.post("/v1/batch", json={"batch": usual}, auth=AUTH).status_code == 200
+    assert set(on_loop) == {True}
+    on_loop.clear()
+    many = [{}] * 1500 + [track("last")]
+    r = client.post("/v1/batch", json={"batch": many}, auth=AUTH)
+    assert r.status_code == 400 and r.json()["accepted"] == 1
+    assert len(r.json()["errors"]) == 100 and r.json()["errors"][0]["field"] == "type"
+    assert set(on_loop) == {False} and len(on_loop) == 1501
+    wait_for(lambda: loaded(client, 101))

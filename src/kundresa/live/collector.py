@@ -41,6 +41,7 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from kundresa.ingest.columns import TIME_RANGE
 from kundresa.ingest.sources._records import BadRow, blank
@@ -51,6 +52,7 @@ from kundresa.store.warehouse import IngestReport, Warehouse
 
 __all__ = [
     "BATCH_LIMIT",
+    "INLINE_MESSAGES",
     "KINDS",
     "LOG_DIR",
     "MESSAGE_LIMIT",
@@ -78,6 +80,9 @@ SHORT_PATHS = {
 }
 """The paths analytics.js (Segment's browser library) posts to: ``/v1/t`` for a track call
 and so on, and ``/v1/b`` for a batch."""
+INLINE_MESSAGES = 1000
+"""A request with more messages is checked in a worker thread, off the event loop (Segment's
+libraries send at most 100 or so per batch; a 500 KB body can hold 170,000 tiny ones)."""
 LOG_DIR = "collector"
 """The log's folder inside the project's ``.kundresa``."""
 WRITE_KEY_ENV = "KUNDRESA_WRITE_KEY"
@@ -560,6 +565,37 @@ def _openapi(schema: dict[str, Any], summary: str) -> dict[str, Any]:
     }
 
 
+def _check_all(
+    messages: list[Any],
+    received: str,
+    sent_at: Any,
+    shared: Any,
+    storable: bool,
+    big: bool,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """A request's messages checked one by one: the accepted rows and the refusals (each
+    ``index``, ``messageId``, ``field``, ``message``). ``shared`` is the batch's
+    ``context`` (a message without one takes it); ``big``: the body is over
+    :data:`MESSAGE_LIMIT`, so each message's own size is checked."""
+    rows: list[dict[str, Any]] = []
+    errors: list[dict[str, Any]] = []
+    for index, msg in enumerate(messages):
+        try:
+            if big and len(json.dumps(msg, separators=(",", ":"))) > MESSAGE_LIMIT:
+                raise MessageError("message", f"larger than {MESSAGE_LIMIT:,} bytes")
+            if isinstance(msg, dict) and isinstance(shared, dict) and "context" not in msg:
+                msg["context"] = shared
+            rows.append(check_message(msg, received, sent_at, storable=storable))
+        except MessageError as exc:
+            mid = msg.get("messageId") if isinstance(msg, dict) else None
+            if _unstorable({"messageId": mid}) or not isinstance(mid, str | int):
+                mid = None  # only an id that can be echoed as JSON
+            errors.append(
+                {"index": index, "messageId": mid, "field": exc.field, "message": str(exc)}
+            )
+    return rows, errors
+
+
 def router(collector: Collector) -> APIRouter:
     """The ``/v1`` routes of ``collector`` (module docstring)."""
     r = APIRouter(tags=["collector"])
@@ -598,23 +634,14 @@ def router(collector: Collector) -> APIRouter:
             data["type"] = kind
             data.pop("writeKey", None)
             messages, sent_at, shared = [data], None, None
-        rows: list[dict[str, Any]] = []
-        errors: list[dict[str, Any]] = []
         big = len(body) > MESSAGE_LIMIT and kind is None
-        for index, msg in enumerate(messages):
-            try:
-                if big and len(json.dumps(msg, separators=(",", ":"))) > MESSAGE_LIMIT:
-                    raise MessageError("message", f"larger than {MESSAGE_LIMIT:,} bytes")
-                if isinstance(msg, dict) and isinstance(shared, dict) and "context" not in msg:
-                    msg["context"] = shared
-                rows.append(check_message(msg, received, sent_at, storable=storable))
-            except MessageError as exc:
-                mid = msg.get("messageId") if isinstance(msg, dict) else None
-                if _unstorable({"messageId": mid}) or not isinstance(mid, str | int):
-                    mid = None  # only an id that can be echoed as JSON
-                errors.append(
-                    {"index": index, "messageId": mid, "field": exc.field, "message": str(exc)}
-                )
+        args = (messages, received, sent_at, shared, storable, big)
+        if len(messages) > INLINE_MESSAGES:
+            # A 500 KB body can hold 170,000 tiny messages (seconds of checking): off the
+            # event loop, so other requests' acks and pages are not held up meanwhile.
+            rows, errors = await run_in_threadpool(_check_all, *args)
+        else:
+            rows, errors = _check_all(*args)
         if rows:
             try:
                 await collector.accept(rows)
