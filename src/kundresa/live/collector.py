@@ -28,6 +28,7 @@ import asyncio
 import base64
 import binascii
 import contextlib
+import functools
 import hmac
 import json
 import math
@@ -52,6 +53,7 @@ from kundresa.store.warehouse import IngestReport, Warehouse
 
 __all__ = [
     "BATCH_LIMIT",
+    "FUTURE_SKEW",
     "INLINE_MESSAGES",
     "KINDS",
     "LOG_DIR",
@@ -123,8 +125,24 @@ such a shape would be acked and then quarantined by the load, so it is refused w
 arrives."""
 
 
-def _check_time(value: str, field: str = "timestamp") -> None:
-    """Refuse a mapped row's time (text) that the load would quarantine, naming ``field``.
+FUTURE_SKEW = timedelta(days=1)
+"""How far after the server received it a message's time may be: a device clock a time zone
+or so off is taken as it is; a later time (a clock set to 2099, an epoch in the wrong unit) is
+refused, as it cannot be when something happened and would stretch every trend and
+cohort up to it."""
+_EPOCH_START = datetime(1970, 1, 1)
+
+
+@functools.lru_cache(maxsize=16)
+def _latest(received_at: str) -> datetime:
+    """The latest time a message received at ``received_at`` (ISO 8601) may have, naive UTC."""
+    at = datetime.fromisoformat(received_at.replace("Z", "+00:00"))
+    return at.astimezone(UTC).replace(tzinfo=None) + FUTURE_SKEW
+
+
+def _check_time(value: str, field: str = "timestamp") -> datetime:
+    """Refuse a mapped row's time (text) that the load would quarantine, naming ``field``;
+    else the time, as the load reads it (naive UTC).
 
     The same rules as the loader's SQL (``kundresa.store.warehouse``): digits (with an
     optional fraction) are a Unix epoch whose magnitude tells the unit (seconds below 1e11,
@@ -154,7 +172,7 @@ def _check_time(value: str, field: str = "timestamp") -> None:
                 f"{text[:40]!r} is not {_SPAN} as an epoch in seconds, milliseconds, "
                 "microseconds or nanoseconds (told apart by magnitude)",
             )
-        return
+        return _EPOCH_START + timedelta(microseconds=math.floor(micros + 0.5))
     try:
         if not _ISO_SHAPE.fullmatch(text):
             raise ValueError(text)
@@ -175,6 +193,7 @@ def _check_time(value: str, field: str = "timestamp") -> None:
         raise MessageError(
             field, f"{text[:40]!r} is not {_SPAN}: a placeholder date, not when something happened"
         )
+    return utc
 
 
 _ID_FIELDS = ("userId", "anonymousId", "previousId", "messageId", "groupId")
@@ -377,7 +396,12 @@ def check_message(
         text = str(exc)
         raise MessageError(_field_of(text), text) from None
     try:
-        _check_time(row["timestamp"])
+        if _check_time(row["timestamp"]) > _latest(received_at):
+            raise MessageError(
+                "timestamp",
+                f"{row['timestamp'][:40]!r} is more than a day after the server received the "
+                f"message ({received_at}): a device clock set wrong, not when something happened",
+            )
     except MessageError as exc:  # name the field the time came from (message_row's order)
         field = next((f for f in _TIME_FIELDS if not blank(msg.get(f))), "receivedAt")
         raise MessageError(field, str(exc).removeprefix("timestamp: ")) from None
