@@ -10,10 +10,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 from click.testing import CliRunner
 
 from kundresa.cli import main
-from kundresa.demo.generator import demo_journey_yaml
+from kundresa.demo.generator import demo_journey_yaml, generate_events
 from kundresa.demo.live import stream_demo
 from kundresa.project import Project
 
@@ -102,3 +104,45 @@ def test_streamed_events_move_customers_through_the_demo_journey(tmp_path: Path)
 def test_live_needs_the_server(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["demo", str(tmp_path / "d"), "--live", "--no-serve"])
     assert result.exit_code == 2 and "leave out --no-serve" in result.output
+
+
+def test_streamed_events_match_touchpoints_and_personas_as_the_demo_history_does(
+    tmp_path: Path,
+) -> None:
+    """The streamed customers are the generator's: ingested through the Segment mapping,
+    they land on the same touchpoints and personas as the generator's own rows ingested as
+    a file. Before, the generator's property map was sent as one property named
+    ``properties``, so no ``path`` or ``segment`` was seen: page views matched no
+    touchpoint (customers skipped consideration) and no customer had a persona."""
+    receiver = StandIn()
+    try:
+        stream_demo(receiver.url, KEY, rate=10_000, batch=100, customers=60, limit=10_000)
+    finally:
+        receiver.close()
+    messages = [m for b in receiver.batches for m in b if m["userId"].startswith("live1-")]
+    streamed = tmp_path / "streamed.jsonl"
+    streamed.write_text("\n".join(json.dumps(m) for m in messages), encoding="utf-8")
+    table = generate_events(60, seed=1, days=30)
+    ids = pc.binary_join_element_wise("live1-", table["customer_id"], "")
+    history = tmp_path / "history.parquet"
+    pq.write_table(table.set_column(0, "customer_id", ids), history)
+    assert len(messages) == table.num_rows
+    results = []
+    for name, path, source in (("s", streamed, "segment"), ("h", history, "events")):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "journey.yaml").write_text(demo_journey_yaml("en"), encoding="utf-8")
+        with Project.open(folder) as project:
+            project.ingest([path], source=source)
+            touchpoints = project.run("touchpoints").frame
+            personas = project.run("stages", by="persona").frame
+        results.append(
+            (
+                sorted(zip(touchpoints["touchpoint"], touchpoints["events"], strict=True)),
+                sorted(
+                    zip(personas.iloc[:, 0], personas["stage"], personas["reached"], strict=True)
+                ),
+            )
+        )
+    assert results[0] == results[1]
+    assert any(tp == "pricing_page" and n > 0 for tp, n in results[0][0])

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pytest
 
 from kundresa.live.collector import KINDS, SHORT_PATHS
 
@@ -568,3 +569,58 @@ def test_a_nul_character_is_refused_by_field_and_the_rest_kept(
     assert "NUL character" in answer["message"]
     wait_for(lambda: loaded(client, 1))
     assert [e[0] for e in events_of(client)] == ["good-1"]
+
+
+def test_a_body_that_is_not_json_is_refused_saying_where(
+    project_dir: Path, make_collector: Any
+) -> None:
+    """Before, every such body was ``body: not JSON``, also valid JSON nested too deeply or
+    holding a 5,000-digit number: nothing said where to look."""
+    client = make_collector(project_dir)
+    deep = b'{"batch": [{"type": "track", "properties": ' + b"[" * 5000 + b"]" * 5000 + b"}]}"
+    big = b'{"batch": [{"type": "track", "properties": {"n": ' + b"9" * 5000 + b"}}]}"
+    for body, message in (
+        (b'{"batch": [}', "body: not JSON: Expecting value at line 1, column 12"),
+        (b'{"batch": [],\n "x": }', "body: not JSON: Expecting value at line 2, column 7"),
+        (b'{"userId": "\xff"}', "body: not UTF-8 text (byte 12)"),
+        (deep, "body: not JSON the collector reads: nested too deeply"),
+        (big, "body: not JSON the collector reads: a number with more than 4,300 digits"),
+    ):
+        r = client.post("/v1/batch", content=body, auth=AUTH)
+        assert r.status_code == 400, (body[:30], r.text)
+        assert r.json() == {"success": False, "message": message, "field": "body"}
+
+
+def test_a_batch_of_very_many_messages_is_checked_off_the_event_loop(
+    project_dir: Path, make_collector: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 500 KB body of ``{}`` is 170,000 messages, seconds of checking: before, all on the
+    event loop, so every other request (acks, pages) waited. A usual batch stays inline
+    (no thread hop on the ack path)."""
+    import asyncio
+
+    from kundresa.live import collector as module
+
+    on_loop: list[bool] = []
+    check = module.check_message
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        try:
+            asyncio.get_running_loop()
+            on_loop.append(True)
+        except RuntimeError:
+            on_loop.append(False)
+        return check(*args, **kwargs)
+
+    monkeypatch.setattr(module, "check_message", recording)
+    client = make_collector(project_dir)
+    usual = [track(f"u-{i}") for i in range(100)]
+    assert client.post("/v1/batch", json={"batch": usual}, auth=AUTH).status_code == 200
+    assert set(on_loop) == {True}
+    on_loop.clear()
+    many = [{}] * 1500 + [track("last")]
+    r = client.post("/v1/batch", json={"batch": many}, auth=AUTH)
+    assert r.status_code == 400 and r.json()["accepted"] == 1
+    assert len(r.json()["errors"]) == 100 and r.json()["errors"][0]["field"] == "type"
+    assert set(on_loop) == {False} and len(on_loop) == 1501
+    wait_for(lambda: loaded(client, 101))

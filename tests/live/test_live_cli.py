@@ -103,3 +103,19 @@ def test_serve_restarts_on_a_port_whose_old_connections_are_in_time_wait() -> No
         ).stdout
         assert "TIME-WAIT" in states or not states  # ss may be missing
     check_port("127.0.0.1", port)
+
+
+@pytest.mark.parametrize(
+    ("key", "words"),
+    [("", "is empty"), ("   ", "is empty"), ("a:b", "with ':'"), ("a\tb", "control character")],
+)
+def test_serve_refuses_a_write_key_no_library_can_send(
+    tmp_path: Path, key: str, words: str
+) -> None:
+    """Before, ``--write-key ""`` served without the collector (every /v1/ call 404, no
+    word why) and a key with ':' served a collector that answered every SDK with 401."""
+    result = CliRunner().invoke(
+        main, ["serve", "--project", str(tmp_path / "none"), "--write-key", key]
+    )
+    assert result.exit_code == 2 and words in result.output, result.output
+    assert "Traceback" not in result.output

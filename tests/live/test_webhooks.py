@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -12,8 +13,9 @@ import pyarrow as pa
 import pytest
 from click.testing import CliRunner
 
+from kundresa.errors import UsageError
 from kundresa.live.state import catch_up, stage_events_since
-from kundresa.live.webhooks import WebhookDispatcher
+from kundresa.live.webhooks import WebhookDispatcher, check_webhook_url
 from kundresa.model.parse import parse_journey
 from kundresa.store.warehouse import Warehouse
 
@@ -142,6 +144,74 @@ def test_an_unreachable_receiver_is_given_up_on(
             hooks.stop()
             alive.close()
     assert "dropped after 3 tries" in caplog.text and "since=0" in caplog.text
+
+
+class Garbage:
+    """A receiver that answers with something that is not HTTP, or a body cut short."""
+
+    def __init__(self, answer: bytes) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/hook"
+        self.requests = 0
+        self.answer = answer
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                conn.recv(65536)
+                self.requests += 1
+                conn.sendall(self.answer)
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [b"HELLO THERE\r\n\r\n", b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc"],
+    ids=["not-http", "cut-short"],
+)
+def test_a_receiver_answering_garbage_is_retried_and_the_sender_lives_on(
+    warehouse: Any, answer: bytes
+) -> None:
+    """Before, http.client's BadStatusLine or IncompleteRead (not OSError) ended the
+    receiver's sender thread: that receiver never got another event."""
+    load, read = warehouse
+    bad = Garbage(answer)
+    hooks = WebhookDispatcher([bad.url], read, poll=0.05, backoff=0.01, attempts=2).start()
+    try:
+        load([("a", "2025-01-01", "ad"), ("b", "2025-01-01", "ad")])
+        assert _until(lambda: hooks.dropped[bad.url] == 2)
+        assert bad.requests == 4  # each event tried twice, the second after the first failed
+        assert all(t.is_alive() for t in hooks._threads)
+    finally:
+        hooks.stop()
+        bad.close()
+
+
+@pytest.mark.parametrize(
+    "url", ["http://[::1/", "http://127.0.0.1:99999/hook", "http://crm example.com/", "http://h/\n"]
+)
+def test_a_webhook_url_no_request_can_reach_is_refused(url: str) -> None:
+    """Before, an unclosed IPv6 host was a ValueError (a traceback from `kundresa serve`)
+    and a port past 65535 or a space in the host was taken, to fail on every post."""
+    with pytest.raises(UsageError, match="expected an http:// or https:// URL"):
+        check_webhook_url(url)
+
+
+def test_serve_refuses_an_unclosed_ipv6_webhook_url_without_a_traceback(tmp_path: Any) -> None:
+    from kundresa.web.cli import serve
+
+    (tmp_path / "journey.yaml").write_text(JOURNEY, encoding="utf-8")
+    result = CliRunner().invoke(
+        serve, ["--project", str(tmp_path), "--port", "8799", "--webhook", "http://[::1/"]
+    )
+    assert result.exit_code == 2 and "expected an http:// or https:// URL" in result.output
 
 
 def test_serve_refuses_a_bad_webhook_url(tmp_path: Any) -> None:

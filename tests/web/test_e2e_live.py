@@ -57,3 +57,40 @@ def test_map_numbers_move_without_reloading(
     assert page.locator("#map-refreshed").inner_text() != ""
     assert errors == []
     page.close()
+
+
+def test_the_live_state_labels_and_values_do_not_overlap_on_a_phone(
+    browser: Any, served: tuple[str, Any], tmp_path: Path
+) -> None:
+    """A long value (three touchpoints' labels) wraps beside its label: before, the value
+    column took the whole width at 390 px, the label's column shrank to nothing and the
+    value was drawn over "Stage" and "Last touchpoints"."""
+    base_url, app = served
+    new = tmp_path / "live.csv"
+    pd.DataFrame(
+        {
+            "customer_id": ["phone-1"] * 3,
+            "timestamp": ["2025-12-31T12:00:00", "2025-12-31T12:05:00", "2025-12-31T12:10:00"],
+            "event": ["ad_click", "page_view", "purchase"],
+            "path": ["", "/pricing", ""],
+        }
+    ).to_csv(new, index=False)
+    app.state.project.ingest(new)
+    for width in (390, 1366):
+        page = browser.new_page(viewport={"width": width, "height": 844})
+        page.goto(base_url + "/customer?id=phone-1")
+        page.wait_for_load_state("networkidle")
+        boxes = page.evaluate(
+            "() => [...document.querySelectorAll('#live-state dl.live > *')].map(e => {"
+            "const range = document.createRange(); range.selectNodeContents(e);"
+            "const r = range.getBoundingClientRect();"  # the text as drawn, not its box
+            "return {text: e.innerText, left: r.left, right: r.right, top: r.top,"
+            " bottom: r.bottom}; })"
+        )
+        assert len(boxes) == 8 and "," in boxes[7]["text"], boxes
+        for dt, dd in zip(boxes[::2], boxes[1::2], strict=True):
+            across = min(dt["right"], dd["right"]) - max(dt["left"], dd["left"])
+            down = min(dt["bottom"], dd["bottom"]) - max(dt["top"], dd["top"])
+            assert across <= 1 or down <= 1, (width, dt["text"], dd["text"])
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        page.close()

@@ -101,6 +101,32 @@ def test_any_of_a_persons_ids_works(tmp_path: Path, make_client: Any) -> None:
     assert answer["customer_id"] == "u1" and answer["stage"] == "awareness"
 
 
+def test_an_id_with_a_slash_is_found(tmp_path: Path, make_client: Any) -> None:
+    """Before, ``/api/customers/shop%2F42`` was 404 Not Found: the ``%2F`` is decoded before
+    routing, and the id's ``/`` split the path."""
+    folder = tmp_path / "p"
+    folder.mkdir()
+    (folder / "journey.yaml").write_text(
+        "kundresa: 1\nname: Ids\ntemplate: buyers-journey\n"
+        "touchpoints:\n  - {id: ad, stage: awareness, match: {event: ad}}\n",
+        encoding="utf-8",
+    )
+    events = folder / "e.csv"
+    pd.DataFrame(
+        {"customer_id": ["shop/42", "a/b/"], "timestamp": ["2025-01-01"] * 2, "event": ["ad"] * 2}
+    ).to_csv(events, index=False)
+    with Project.open(folder) as p:
+        p.ingest([events])
+    client = make_client(folder)
+    for sent, id_ in (("shop%2F42", "shop/42"), ("shop/42", "shop/42"), ("a%2Fb%2F", "a/b/")):
+        answer = client.get(f"/api/customers/{sent}")
+        assert answer.status_code == 200, (sent, answer.text)
+        assert answer.json()["customer_id"] == id_ and answer.json()["stage"] == "awareness"
+    assert client.get("/api/customers/shop%2F43").status_code == 404
+    spec = client.get("/openapi.json").json()["paths"]
+    assert "/api/customers/{customer_id}" in spec
+
+
 def test_stage_events_feed(demo_copy: Path, make_client: Any) -> None:
     client = make_client(demo_copy)
     first = client.get("/api/stage-events", params={"limit": 5}).json()
@@ -117,6 +143,29 @@ def test_stage_events_feed(demo_copy: Path, make_client: Any) -> None:
     schema = client.get("/openapi.json").json()
     assert "/api/customers/{customer_id}" in schema["paths"]
     assert "/api/stage-events" in schema["paths"]
+
+
+def test_a_feed_polled_from_a_date_goes_on_from_the_newest_event(
+    demo_copy: Path, make_client: Any
+) -> None:
+    """``next_since`` after a date is where the feed stands: polling it returns only what is
+    recorded later. Before, a date after every event answered ``next_since: 0`` and a date
+    that matched a few events answered the last of them, so the next poll replayed the
+    whole history from the start, or every event before the date recorded after those."""
+    client = make_client(demo_copy)
+    everything = client.get("/api/stage-events", params={"limit": 10_000}).json()
+    head = everything["events"][-1]["seq"]
+    assert everything["next_since"] == head
+    for since in ("2099-01-01", "2025-12-31T12:00:00Z"):
+        first = client.get("/api/stage-events", params={"since": since}).json()
+        assert len(first["events"]) < 1000 and first["next_since"] == head, since
+        again = client.get("/api/stage-events", params={"since": first["next_since"]}).json()
+        assert again == {"events": [], "next_since": head}
+    # A full page still goes on from its last event; a position past the head is kept.
+    page = client.get("/api/stage-events", params={"since": 0, "limit": 3}).json()
+    assert page["next_since"] == page["events"][-1]["seq"] == 3
+    ahead = client.get("/api/stage-events", params={"since": head + 50}).json()
+    assert ahead == {"events": [], "next_since": head + 50}
 
 
 def test_customer_state_and_a_page_computation_do_not_deadlock(demo_copy: Path) -> None:

@@ -34,8 +34,11 @@ def live_messages(
     replaces it with the time of sending).
 
     Customer ids are the generator's prefixed with ``prefix`` (``live1-c000007``), so they
-    never meet the customers of the demo's history. The purchase value is sent as
-    ``properties.revenue``; the channel as ``properties.channel``.
+    never meet the customers of the demo's history. The generated event's properties
+    (``segment``, ``path``, ``campaign``, ...) are the message's ``properties``, so the
+    journey's touchpoints and personas match the streamed events as they match the demo's
+    history; the purchase value is sent as ``properties.revenue``; the channel as
+    ``properties.channel``.
 
     Examples
     --------
@@ -46,7 +49,10 @@ def live_messages(
     table = generate_events(customers, seed=seed, days=30)
     rows = table.sort_by([("timestamp", "ascending"), ("customer_id", "ascending")]).to_pylist()
     for row in rows:
-        props = {k: v for k, v in row.items() if k not in _FIELDS and v is not None}
+        props = dict(row.get("properties") or ())  # the generator's map: (key, value) pairs
+        props.update(
+            (k, v) for k, v in row.items() if k not in (*_FIELDS, "properties") and v is not None
+        )
         if row.get("channel") is not None:
             props["channel"] = row["channel"]
         if row.get("value") is not None:

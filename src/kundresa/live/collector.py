@@ -28,21 +28,24 @@ import asyncio
 import base64
 import binascii
 import contextlib
+import functools
 import hmac
 import json
 import math
+import re
 import zlib
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from kundresa.ingest.columns import TIME_RANGE
-from kundresa.ingest.sources._records import BadRow
+from kundresa.ingest.sources._records import BadRow, blank
 from kundresa.ingest.sources.segment import VALUE_FIELDS, message_row
 from kundresa.live.loader import AfterLoad, Loader, read_json
 from kundresa.live.log import LogError, WriteAheadLog
@@ -50,6 +53,8 @@ from kundresa.store.warehouse import IngestReport, Warehouse
 
 __all__ = [
     "BATCH_LIMIT",
+    "FUTURE_SKEW",
+    "INLINE_MESSAGES",
     "KINDS",
     "LOG_DIR",
     "MESSAGE_LIMIT",
@@ -77,6 +82,9 @@ SHORT_PATHS = {
 }
 """The paths analytics.js (Segment's browser library) posts to: ``/v1/t`` for a track call
 and so on, and ``/v1/b`` for a batch."""
+INLINE_MESSAGES = 1000
+"""A request with more messages is checked in a worker thread, off the event loop (Segment's
+libraries send at most 100 or so per batch; a 500 KB body can hold 170,000 tiny ones)."""
 LOG_DIR = "collector"
 """The log's folder inside the project's ``.kundresa``."""
 WRITE_KEY_ENV = "KUNDRESA_WRITE_KEY"
@@ -100,33 +108,92 @@ class MessageError(ValueError):
 _TIME_BOUNDS = tuple(datetime.fromisoformat(t) for t in TIME_RANGE)
 """:data:`~kundresa.ingest.columns.TIME_RANGE` as times, read once (the ack path checks every
 message's times against it)."""
+_EPOCH = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?")
+"""A time the loader reads as a Unix epoch (``store.warehouse``: ``_epoch``)."""
+_EPOCH_END_US = (_TIME_BOUNDS[1] - datetime(1970, 1, 1)) // timedelta(microseconds=1)
+_SPAN = f"between {_TIME_BOUNDS[0].year} and {_TIME_BOUNDS[1].year - 1}"
+_ISO_SHAPE = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+    r"(?:[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?"
+    r"(?:Z|[+-][0-9]{2}(?::?[0-9]{2})?|[+-][0-9]{2}:[0-9]{2}:[0-9]{2}| [+-][0-9]{2}:?[0-9]{2})?)?"
+)
+"""The ISO 8601 texts the loader's SQL reads (DuckDB's ``TIMESTAMPTZ`` cast, and its second
+try with a space before the offset): a date, or a date and a time with seconds and an optional
+offset (``tests/live/test_collector_times.py`` loads every shape). Python reads more
+(``20260201T100000``, ``2026-W05``, ``10:00Z`` without seconds, a decimal comma); a time of
+such a shape would be acked and then quarantined by the load, so it is refused when it
+arrives."""
 
 
-def _check_time(value: Any) -> None:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        if math.isfinite(value) and value > 0:
-            return
-        raise MessageError("timestamp", f"{value!r} is not a time after 1970")
-    text = str(value).strip()
+FUTURE_SKEW = timedelta(days=1)
+"""How far after the server received it a message's time may be: a device clock a time zone
+or so off is taken as it is; a later time (a clock set to 2099, an epoch in the wrong unit) is
+refused, as it cannot be when something happened and would stretch every trend and
+cohort up to it."""
+_EPOCH_START = datetime(1970, 1, 1)
+
+
+@functools.lru_cache(maxsize=16)
+def _latest(received_at: str) -> datetime:
+    """The latest time a message received at ``received_at`` (ISO 8601) may have, naive UTC."""
+    at = datetime.fromisoformat(received_at.replace("Z", "+00:00"))
+    return at.astimezone(UTC).replace(tzinfo=None) + FUTURE_SKEW
+
+
+def _check_time(value: str, field: str = "timestamp") -> datetime:
+    """Refuse a mapped row's time (text) that the load would quarantine, naming ``field``;
+    else the time, as the load reads it (naive UTC).
+
+    The same rules as the loader's SQL (``kundresa.store.warehouse``): digits (with an
+    optional fraction) are a Unix epoch whose magnitude tells the unit (seconds below 1e11,
+    then milliseconds, microseconds, nanoseconds) and must be after 1970; other text must be
+    ISO 8601 of a shape DuckDB reads (:data:`_ISO_SHAPE`); either must fall in
+    :data:`~kundresa.ingest.columns.TIME_RANGE` (UTC).
+    """
+    text = value.strip()
+    first, end = _TIME_BOUNDS
+    if _EPOCH.fullmatch(text):
+        number = float(text)
+        if not number > 0:
+            raise MessageError(field, f"{text[:40]!r} is not a time after 1970")
+        size = abs(number)
+        micros = (
+            number * 1e6
+            if size < 1e11
+            else number * 1e3
+            if size < 1e14
+            else number
+            if size < 1e17
+            else number / 1e3
+        )
+        if math.floor(micros + 0.5) >= _EPOCH_END_US:
+            raise MessageError(
+                field,
+                f"{text[:40]!r} is not {_SPAN} as an epoch in seconds, milliseconds, "
+                "microseconds or nanoseconds (told apart by magnitude)",
+            )
+        return _EPOCH_START + timedelta(microseconds=math.floor(micros + 0.5))
     try:
+        if not _ISO_SHAPE.fullmatch(text):
+            raise ValueError(text)
         at = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        if not text.isdigit():
-            raise MessageError("timestamp", f"{text[:40]!r} is not an ISO 8601 date-time") from None
-        return
+        raise MessageError(
+            field,
+            f"{text[:40]!r} is not an ISO 8601 date-time (YYYY-MM-DDTHH:MM:SS[.f][Z|+HH:MM]) "
+            "or an epoch",
+        ) from None
     # A placeholder date (0001-01-01, 9999-12-31) is refused as a file's row is quarantined
     # (TIME_RANGE): one such event would stretch every cohort over centuries.
-    first, end = _TIME_BOUNDS
     try:
         utc = at.astimezone(UTC).replace(tzinfo=None) if at.tzinfo is not None else at
     except OverflowError:  # an offset that moves year 1 or 9999 past the calendar's ends
         utc = first.replace(year=1)
     if not first <= utc < end:
         raise MessageError(
-            "timestamp",
-            f"{text[:40]!r} is not between {first.year} and {end.year - 1}: a placeholder "
-            "date, not when something happened",
+            field, f"{text[:40]!r} is not {_SPAN}: a placeholder date, not when something happened"
         )
+    return utc
 
 
 _ID_FIELDS = ("userId", "anonymousId", "previousId", "messageId", "groupId")
@@ -202,6 +269,28 @@ def parse_body(body: bytes) -> tuple[Any, bool]:
     return data, storable and b"\\u0000" not in body
 
 
+def _not_json(exc: Exception) -> str:
+    """Why a body is not JSON, in one line with where (:func:`parse_body`'s error).
+
+    Examples
+    --------
+    >>> try:
+    ...     parse_body(b'{"batch": [}')
+    ... except ValueError as exc:
+    ...     _not_json(exc)
+    'body: not JSON: Expecting value at line 1, column 12'
+    """
+    if isinstance(exc, json.JSONDecodeError):
+        return f"body: not JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
+    if isinstance(exc, UnicodeDecodeError):
+        return f"body: not UTF-8 text (byte {exc.start:,})"
+    if isinstance(exc, RecursionError):
+        return "body: not JSON the collector reads: nested too deeply"
+    if "digits" in str(exc):  # Python's limit on integer text (sys.get_int_max_str_digits)
+        return "body: not JSON the collector reads: a number with more than 4,300 digits"
+    return f"body: not JSON ({str(exc)[:200]})"
+
+
 def dump_rows(rows: list[dict[str, Any]]) -> bytes:
     """Mapped rows as one log record: compact UTF-8 JSON (orjson; the standard library for
     a value orjson cannot write, such as an integer beyond 64 bits)."""
@@ -241,13 +330,18 @@ def _check_types(msg: dict[str, Any]) -> None:
             continue
         if isinstance(value, str):
             try:
-                number = float(value)
+                # Python reads digits of any script (``١٢``, ``１２``); the load reads ASCII.
+                number = float(value) if value.strip().isascii() else math.nan
             except ValueError:
                 number = math.nan
             if math.isfinite(number):
                 continue
         elif _is_number(value):
-            continue
+            try:
+                if math.isfinite(float(value)):
+                    continue
+            except OverflowError:  # an integer beyond a double: the load would quarantine it
+                pass
         shown = repr(value) if isinstance(value, str) else _json_type(value)
         raise MessageError(f"properties.{name}", f"{shown[:40]} is not a finite number")
 
@@ -301,7 +395,16 @@ def check_message(
     except BadRow as exc:
         text = str(exc)
         raise MessageError(_field_of(text), text) from None
-    _check_time(row["timestamp"])
+    try:
+        if _check_time(row["timestamp"]) > _latest(received_at):
+            raise MessageError(
+                "timestamp",
+                f"{row['timestamp'][:40]!r} is more than a day after the server received the "
+                f"message ({received_at}): a device clock set wrong, not when something happened",
+            )
+    except MessageError as exc:  # name the field the time came from (message_row's order)
+        field = next((f for f in _TIME_FIELDS if not blank(msg.get(f))), "receivedAt")
+        raise MessageError(field, str(exc).removeprefix("timestamp: ")) from None
     return row
 
 
@@ -486,6 +589,37 @@ def _openapi(schema: dict[str, Any], summary: str) -> dict[str, Any]:
     }
 
 
+def _check_all(
+    messages: list[Any],
+    received: str,
+    sent_at: Any,
+    shared: Any,
+    storable: bool,
+    big: bool,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """A request's messages checked one by one: the accepted rows and the refusals (each
+    ``index``, ``messageId``, ``field``, ``message``). ``shared`` is the batch's
+    ``context`` (a message without one takes it); ``big``: the body is over
+    :data:`MESSAGE_LIMIT`, so each message's own size is checked."""
+    rows: list[dict[str, Any]] = []
+    errors: list[dict[str, Any]] = []
+    for index, msg in enumerate(messages):
+        try:
+            if big and len(json.dumps(msg, separators=(",", ":"))) > MESSAGE_LIMIT:
+                raise MessageError("message", f"larger than {MESSAGE_LIMIT:,} bytes")
+            if isinstance(msg, dict) and isinstance(shared, dict) and "context" not in msg:
+                msg["context"] = shared
+            rows.append(check_message(msg, received, sent_at, storable=storable))
+        except MessageError as exc:
+            mid = msg.get("messageId") if isinstance(msg, dict) else None
+            if _unstorable({"messageId": mid}) or not isinstance(mid, str | int):
+                mid = None  # only an id that can be echoed as JSON
+            errors.append(
+                {"index": index, "messageId": mid, "field": exc.field, "message": str(exc)}
+            )
+    return rows, errors
+
+
 def router(collector: Collector) -> APIRouter:
     """The ``/v1`` routes of ``collector`` (module docstring)."""
     r = APIRouter(tags=["collector"])
@@ -507,8 +641,8 @@ def router(collector: Collector) -> APIRouter:
             return _refuse(413, f"message: larger than {MESSAGE_LIMIT:,} bytes")
         try:
             data, storable = parse_body(body)
-        except (ValueError, UnicodeDecodeError, RecursionError):
-            return _refuse(400, "body: not JSON")
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+            return _refuse(400, _not_json(exc), field="body")
         if not isinstance(data, dict):
             return _refuse(400, "body: not a JSON object")
         if not auth and not collector.authorised(None, data.get("writeKey")):
@@ -524,23 +658,14 @@ def router(collector: Collector) -> APIRouter:
             data["type"] = kind
             data.pop("writeKey", None)
             messages, sent_at, shared = [data], None, None
-        rows: list[dict[str, Any]] = []
-        errors: list[dict[str, Any]] = []
         big = len(body) > MESSAGE_LIMIT and kind is None
-        for index, msg in enumerate(messages):
-            try:
-                if big and len(json.dumps(msg, separators=(",", ":"))) > MESSAGE_LIMIT:
-                    raise MessageError("message", f"larger than {MESSAGE_LIMIT:,} bytes")
-                if isinstance(msg, dict) and isinstance(shared, dict) and "context" not in msg:
-                    msg["context"] = shared
-                rows.append(check_message(msg, received, sent_at, storable=storable))
-            except MessageError as exc:
-                mid = msg.get("messageId") if isinstance(msg, dict) else None
-                if _unstorable({"messageId": mid}) or not isinstance(mid, str | int):
-                    mid = None  # only an id that can be echoed as JSON
-                errors.append(
-                    {"index": index, "messageId": mid, "field": exc.field, "message": str(exc)}
-                )
+        args = (messages, received, sent_at, shared, storable, big)
+        if len(messages) > INLINE_MESSAGES:
+            # A 500 KB body can hold 170,000 tiny messages (seconds of checking): off the
+            # event loop, so other requests' acks and pages are not held up meanwhile.
+            rows, errors = await run_in_threadpool(_check_all, *args)
+        else:
+            rows, errors = _check_all(*args)
         if rows:
             try:
                 await collector.accept(rows)

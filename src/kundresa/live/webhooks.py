@@ -16,6 +16,7 @@ every event, and a receiver can catch up from ``GET /api/stage-events?since=SEQ`
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import threading
@@ -50,25 +51,40 @@ def check_webhook_url(url: str) -> str:
     Traceback (most recent call last):
     ...
     kundresa.errors.UsageError: --webhook 'ftp://example.com': expected an http:// or https:// URL
+    >>> check_webhook_url("http://[::1/")
+    Traceback (most recent call last):
+    ...
+    kundresa.errors.UsageError: --webhook 'http://[::1/': expected an http:// or https:// URL
     """
-    parts = urlsplit(url)
+    bad = UsageError(f"--webhook {url!r}: expected an http:// or https:// URL")
+    if not url.isprintable() or any(c.isspace() for c in url):
+        raise bad  # a space or a control character: no request line can carry it
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 -- raises ValueError for a port that is not 0-65535
+    except ValueError:  # "http://[::1/" (an unclosed IPv6 host), "http://h:99999/"
+        raise bad from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UsageError(f"--webhook {url!r}: expected an http:// or https:// URL")
+        raise bad
     return url
 
 
 def post_json(url: str, body: dict[str, Any], timeout: float = 5.0) -> None:
-    """POST ``body`` as JSON; raises :class:`OSError` unless the receiver answers 2xx."""
+    """POST ``body`` as JSON; raises :class:`OSError` unless the receiver answers 2xx (an
+    answer that is not HTTP, or cut short, too)."""
     request = urllib.request.Request(
         url,
         data=json.dumps(body).encode("utf-8"),
         headers={"Content-Type": "application/json", "User-Agent": "kundresa-webhook/1"},
         method="POST",
     )
-    with urllib.request.urlopen(request, timeout=timeout) as answer:
-        answer.read()
-        if not 200 <= answer.status < 300:
-            raise OSError(f"answered {answer.status}")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as answer:
+            answer.read()
+            if not 200 <= answer.status < 300:
+                raise OSError(f"answered {answer.status}")
+    except http.client.HTTPException as exc:  # BadStatusLine, IncompleteRead, InvalidURL
+        raise OSError(f"not an HTTP answer: {exc!r}") from exc
 
 
 class WebhookDispatcher:
@@ -202,7 +218,7 @@ class WebhookDispatcher:
             try:
                 self.post(url, event, self.timeout)
                 return True
-            except (OSError, urllib.error.URLError, ValueError) as exc:
+            except Exception as exc:  # any failure is a failed try: the thread must live on
                 if attempt == self.attempts or self._stop.is_set():
                     log.debug("webhook %s: %s", url, exc)
                     return False

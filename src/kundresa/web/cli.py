@@ -55,6 +55,26 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def check_write_key(key: str) -> None:
+    """Refuse a write key no Segment library can send (:class:`ServeError`, exit code 2):
+    an empty or blank one (``--write-key "$KEY"`` with ``KEY`` unset would otherwise serve
+    without the collector, or with a key of spaces), one with a ``:`` (HTTP Basic auth's user
+    name ends at the first ``:``, so every request would be 401) or with a control
+    character (not allowed in an HTTP header)."""
+    if not key.strip():
+        raise ServeError(
+            "--write-key is empty: give the key the site's Segment library sends (e.g. "
+            "`openssl rand -hex 16`), or leave it out to serve without the collector"
+        )
+    if ":" in key:
+        raise ServeError(
+            "--write-key: a key with ':' cannot be sent as the HTTP Basic auth user name "
+            "(it ends at the first ':')"
+        )
+    if not key.isprintable():
+        raise ServeError("--write-key: a key with a control character cannot be sent")
+
+
 def run_server(
     project_dir: str | os.PathLike[str] = ".",
     host: str = "127.0.0.1",
@@ -75,8 +95,8 @@ def run_server(
     Raises
     ------
     ServeError
-        When ``host`` is not loopback and there is no token, the port is taken, or the
-        project cannot be opened.
+        When ``host`` is not loopback and there is no token, the port is taken, the write key
+        cannot be sent (:func:`check_write_key`), or the project cannot be opened.
     """
     import uvicorn
 
@@ -85,7 +105,11 @@ def run_server(
     from kundresa.web.app import create_app
 
     token = token or os.environ.get(TOKEN_ENV) or None
+    if write_key is not None:
+        check_write_key(write_key)
     write_key = write_key or os.environ.get(WRITE_KEY_ENV) or None
+    if write_key is not None:
+        check_write_key(write_key)
     if not is_loopback(host) and not token:
         raise ServeError(
             f"--host {host} is reachable from other machines: give an access token with "

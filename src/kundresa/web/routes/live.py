@@ -53,7 +53,8 @@ def router(site: Site) -> APIRouter:
         return JSONResponse({"detail": site.shown(exc)}, status_code=site.status_of(exc))
 
     @r.get(
-        "/api/customers/{customer_id}",
+        # ``:path``: an id may hold a ``/`` (sent as ``%2F``, which is decoded before routing).
+        "/api/customers/{customer_id:path}",
         tags=["live"],
         summary="One customer's live state and next best step",
         responses={404: {"description": "No event has this id (nor any id stitched to it)."}},
@@ -95,15 +96,23 @@ def router(site: Site) -> APIRouter:
     ) -> Response:
         """Customers' stage changes, oldest first: `events` (each `seq`, `customer_id`,
         `from_stage` (null for a customer's first stage), `to_stage`, `at`) and `next_since`
-        (the `seq` to ask from next time). The same items are posted to `--webhook`
-        receivers."""
+        (the `seq` to ask from next time: the last event's, or with fewer than `limit` the
+        feed's newest, so that a poll from a date goes on from now). The same items are
+        posted to `--webhook` receivers."""
+        from kundresa.live.state import latest_seq
+
         try:
             after, at = parse_since(since)
-            with state.lock:
+            with state.lock, state.project.lock:  # no load commits between the two reads
                 events = state.project.stage_events(after, limit, at_or_after=at)
+                head = latest_seq(state.project.warehouse.con)
         except (ValueError, KundresaError) as exc:
             return failed(exc)
         last = events[-1]["seq"] if events else after
+        if len(events) < limit:
+            # Every event up to the feed's head was looked at: the next poll starts after it
+            # (with a date, those before the date were passed over, not left for later).
+            last = max(last, head)
         body: dict[str, Any] = {"events": events, "next_since": last}
         return JSONResponse(body)
 
