@@ -300,6 +300,29 @@ def test_csv_text_cells_are_stored_as_written(cells: list[str]) -> None:
     assert got == {f"c{i}": (c.strip(" ") or None) for i, c in enumerate(cells)}
 
 
+def test_iso_times_to_the_minute_with_an_offset_load(tmp_path: Path, wh: Warehouse) -> None:
+    """ISO 8601 to the minute, with ``Z`` or an offset, is a time (DuckDB's cast alone wants
+    the seconds then: both rows were quarantined as unparseable)."""
+    f = tmp_path / "t.csv"
+    f.write_text(
+        "customer_id,timestamp,event\n"
+        "v1,2026-01-01T10:00Z,p\n"
+        "v2,2026-01-01T10:00+01:00,p\n"
+        "v3,2026-01-01 10:00 +0100,p\n"
+        "v4,2026-01-01T10:00-05:30,p\n"
+        "v5,2026-01-01T10Z,p\n"
+    )
+    r = wh.ingest([f])
+    assert (r.loaded, r.quarantined) == (4, 1)
+    got = wh.con.sql("SELECT customer_id, timestamp FROM events ORDER BY 1").fetchall()
+    assert got == [
+        ("v1", datetime(2026, 1, 1, 10, 0)),
+        ("v2", datetime(2026, 1, 1, 9, 0)),
+        ("v3", datetime(2026, 1, 1, 9, 0)),
+        ("v4", datetime(2026, 1, 1, 15, 30)),
+    ]
+
+
 def test_json_line_nested_past_the_parser_is_quarantined(tmp_path: Path, wh: Warehouse) -> None:
     """A JSON line nested deeper than Python's parser goes (a hostile or broken export) is
     one quarantined row with a reason, never a RecursionError; the other lines load."""

@@ -114,13 +114,14 @@ _EPOCH_END_US = (_TIME_BOUNDS[1] - datetime(1970, 1, 1)) // timedelta(microsecon
 _SPAN = f"between {_TIME_BOUNDS[0].year} and {_TIME_BOUNDS[1].year - 1}"
 _ISO_SHAPE = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
-    r"(?:[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?"
+    r"(?:[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?"
     r"(?:Z|[+-][0-9]{2}(?::?[0-9]{2})?|[+-][0-9]{2}:[0-9]{2}:[0-9]{2}| [+-][0-9]{2}:?[0-9]{2})?)?"
 )
 """The ISO 8601 texts the loader's SQL reads (DuckDB's ``TIMESTAMPTZ`` cast, and its second
-try with a space before the offset): a date, or a date and a time with seconds and an optional
-offset (``tests/live/test_collector_times.py`` loads every shape). Python reads more
-(``20260201T100000``, ``2026-W05``, ``10:00Z`` without seconds, a decimal comma); a time of
+try with a space before the offset, and its third with the seconds of a time to the minute):
+a date, or a date and a time to the minute or second and an optional offset
+(``tests/live/test_collector_times.py`` loads every shape). Python reads more
+(``20260201T100000``, ``2026-W05``, ``T10`` without minutes, a decimal comma); a time of
 such a shape would be acked and then quarantined by the load, so it is refused when it
 arrives."""
 

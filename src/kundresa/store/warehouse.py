@@ -291,6 +291,14 @@ def _time_sql(date_format: str | None, slash_order: str | None) -> str:
     # the most common, costs one cast.
     tries.append("timezone('UTC', try_cast(_t AS TIMESTAMPTZ))")
     tries.append(f"timezone('UTC', try_cast({iso} AS TIMESTAMPTZ))")
+    # ISO 8601 to the minute (``2026-01-01T10:00Z``, ``10:00+01:00``): DuckDB's cast wants the
+    # seconds whenever an offset follows.
+    minutes = (
+        rf"regexp_replace({iso}, '^([0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}[T ][0-9]{{2}}:[0-9]{{2}})"
+        rf"(Z|z|[+-][0-9]{{2}}(:?[0-9]{{2}})?|[+-][0-9]{{2}}:[0-9]{{2}}:[0-9]{{2}})?$', "
+        r"'\1:00\2')"
+    )
+    tries.append(f"timezone('UTC', try_cast({minutes} AS TIMESTAMPTZ))")
     tries.append(utc(f"try_strptime(_t, {_formats(_DMY_DOTTED)})"))
     order = date_format if date_format in DATE_ORDERS else slash_order
     if order is not None:
