@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import urllib.request
 from collections.abc import Iterator
@@ -94,3 +95,38 @@ def test_the_live_state_labels_and_values_do_not_overlap_on_a_phone(
             assert across <= 1 or down <= 1, (width, dt["text"], dd["text"])
         assert page.evaluate("document.documentElement.scrollWidth") <= width
         page.close()
+
+
+def test_a_visit_axis_within_a_minute_reads_seconds(
+    browser: Any, served: tuple[str, Any], tmp_path: Path
+) -> None:
+    """A customer whose stage visits fall within seconds (as live events do): the time
+    axis' ticks carry their seconds, each tick read once (they all read "12:00 PM")."""
+    base_url, app = served
+    new = tmp_path / "quick.csv"
+    pd.DataFrame(
+        {
+            "customer_id": ["quick"] * 4,
+            "timestamp": [f"2025-12-31T12:00:{s:02d}" for s in (0, 20, 40, 50)],
+            "event": ["ad_click", "checkout_start", "purchase", "purchase"],
+        }
+    ).to_csv(new, index=False)
+    app.state.project.ingest(new)
+    with urllib.request.urlopen(base_url + "/api/customer?id=quick") as r:
+        visits = json.loads(r.read())["visits"]
+    assert len({v["stage"] for v in visits}) >= 3
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(base_url + "/customer?id=quick")
+    page.wait_for_load_state("networkidle")
+    texts = page.eval_on_selector_all(
+        "#visits-chart svg text", "els => els.map(e => e.textContent || '')"
+    )
+    stages = {v["label"] for v in visits}
+    ticks = [t for t in texts if t.strip() and t not in stages]
+    assert len(ticks) >= 2, texts
+    assert len(ticks) == len(set(ticks)), ticks
+    assert any(re.search(r"\d:\d\d:\d\d", t) for t in ticks), ticks
+    assert errors == []
+    page.close()

@@ -110,10 +110,12 @@
      numbers as the tables do, unless the chart says otherwise. */
   /* A time axis' tick: the day at midnight (UTC, as the data), else the time of day in the
      language's short pattern, so a span shorter than a few days reads "Nov 30, 2026, 6:00 AM,
-     12:00 PM, 6:00 PM, Dec 1, 2026" (in Swedish "30 nov. 2026, 06:00, 12:00, …"). */
+     12:00 PM, 6:00 PM, Dec 1, 2026" (in Swedish "30 nov. 2026, 06:00, 12:00, …"); a span of
+     seconds "12:32:10 PM, 12:32:20 PM, …". */
   function clock(v) {
     var t = new Date(v), h = t.getUTCHours(), m = t.getUTCMinutes();
-    if (!h && !m && !t.getUTCSeconds()) return day(v);
+    var sec = t.getUTCSeconds(), ms = t.getUTCMilliseconds();
+    if (!h && !m && !sec && !ms) return day(v);
     function two(n) { return (n < 10 ? "0" : "") + n; }
     var halves = F.am_pm || ["AM", "PM"];
     return (F.time || "HH:mm").replace(/'[^']*'|HH|H|hh|h|mm|a/g, function (tok) {
@@ -122,7 +124,9 @@
       if (tok === "H") return String(h);
       if (tok === "hh") return two(h % 12 || 12);
       if (tok === "h") return String(h % 12 || 12);
-      if (tok === "mm") return two(m);
+      /* Ticks between whole minutes (a span of seconds) carry their seconds, and between
+         whole seconds their milliseconds: ten ticks within a minute all read "12:32" else. */
+      if (tok === "mm") return two(m) + (sec || ms ? ":" + two(sec) : "") + (ms ? "." + String(1000 + ms).slice(1) : "");
       return halves[h < 12 ? 0 : 1];
     });
   }
