@@ -52,11 +52,12 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import duckdb
 import orjson
 
 from kundresa.ingest.sources.segment import SegmentSource
 from kundresa.live.log import LogRecord, WriteAheadLog, pending_records, read_log_id
-from kundresa.store.layout import LOAD_TAIL_FRACTION
+from kundresa.store.layout import LOAD_TAIL_FRACTION, TAIL_FRACTION, tail_rows
 from kundresa.store.warehouse import IngestError, IngestReport, Warehouse
 
 __all__ = [
@@ -206,6 +207,8 @@ class Loader:
         """Whether a load has committed since the store's tail was last brought under
         :data:`~kundresa.store.layout.TAIL_FRACTION` (:meth:`settle`)."""
         self.last_error: str | None = None
+        # The warehouse on which the last rewrite beside the loads was started.
+        self._rewritten_by: Warehouse | None = None
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -246,8 +249,10 @@ class Loader:
                         SOURCE,
                         self._batches(records),
                         before_commit=before_commit,
-                        tail_fraction=LOAD_TAIL_FRACTION,
+                        tail_fraction=None,
                     )
+                with contextlib.suppress(duckdb.Error):  # committed; the next load tries again
+                    self._rewrite(writer, LOAD_TAIL_FRACTION)
             self.position = new_position
             self.unsettled = True
             self.log.drop_before(new_position)
@@ -266,7 +271,7 @@ class Loader:
         now = time.monotonic()
         if self._held_since is None:
             self._held_since = now
-        keep = now - self._held_since < self.hold
+        keep = now - self._held_since < self.hold or self.rewriting
         try:
             with self.open_writer(keep=keep) as writer:
                 yield writer
@@ -281,11 +286,35 @@ class Loader:
         self._held_since = None
         self._released = True
 
-    def settle(self) -> bool:
+    @property
+    def rewriting(self) -> bool:
+        """Whether a rewrite of the store runs beside the loads (module docstring)."""
+        return self._rewritten_by is not None and self._rewritten_by.rewriting
+
+    def _rewrite(self, writer: Warehouse, fraction: float) -> bool:
+        """After a load: start rewriting the store beside the loads when its tail holds more
+        than ``fraction`` of the rows and no rewrite runs (with ``release``; without, the
+        rewrite runs here, after the load has committed). Returns whether one started."""
+        if self.rewriting:
+            return False
+        tail, total = tail_rows(writer.con)
+        if tail <= fraction * total:
+            return False
+        self._rewritten_by = writer
+        writer.start_rewrite(fraction)
+        if self.release is None:
+            writer.finish_rewrite()  # the connection is closed after the cycle
+        return True
+
+    def settle(self, *, wait: bool = True) -> bool:
         """Bring the journey-ordered store's tail under
         :data:`~kundresa.store.layout.TAIL_FRACTION` if a load has committed since the last
-        time (:meth:`Warehouse.settle <kundresa.store.warehouse.Warehouse.settle>`, with the
-        loader's write connection). Returns whether the table was rewritten.
+        time, with the loader's write connection: with ``wait``, in a transaction of its own
+        here (:meth:`Warehouse.settle <kundresa.store.warehouse.Warehouse.settle>`, after a
+        rewrite running beside the loads); without, beside the loads (:meth:`Warehouse.
+        start_rewrite <kundresa.store.warehouse.Warehouse.start_rewrite>`; the loader's idle
+        cycle). Returns whether the table was rewritten (without ``wait``: whether a rewrite
+        was started).
 
         Raises
         ------
@@ -294,19 +323,34 @@ class Loader:
             unchanged and the next call tries again.
         """
         with self._cycle:
-            if not self.unsettled:
+            if not self.unsettled or (not wait and self.rewriting):
                 return False
             with self._writer() as writer:
-                rewritten = writer.settle()
+                rewritten = writer.settle() if wait else self._rewrite(writer, TAIL_FRACTION)
             self.unsettled = False
             return rewritten
 
-    def release_writer(self) -> None:
-        """Let go of a write connection kept open (``release``), if one is."""
+    def release_writer(self, *, stop_rewrite: bool = False) -> None:
+        """Let go of a write connection kept open (``release``), if one is — not while a
+        rewrite runs beside the loads, unless ``stop_rewrite`` (it is then rolled back)."""
         with self._cycle:
+            if self.rewriting and not stop_rewrite:
+                return
             if self.release is not None and self._held_since is not None:
                 self.release()
                 self._let_go()
+            self._rewrite_failed()
+
+    def _rewrite_failed(self) -> None:
+        """Report a rewrite beside the loads that failed (the next idle cycle tries again)."""
+        wh = self._rewritten_by
+        if wh is None or wh.rewriting:
+            return
+        self._rewritten_by = None
+        error = wh.rewrite_error
+        if error is not None and not isinstance(error, duckdb.InterruptException):
+            self.unsettled = True
+            self._report(f"{type(error).__name__}: {error}", "store not put in order")
 
     @staticmethod
     def _batches(records: list[LogRecord]) -> Iterator[Any]:
@@ -350,7 +394,10 @@ class Loader:
                 # the store put in order first (the next cycle with events waits for it).
                 if self.last_error is None and self._held_since is None:
                     self._settle_safely()
-                self.release_writer()
+                self.release_writer()  # not while a rewrite runs: the next idle cycle
+            elif not self.rewriting:
+                with self._cycle:
+                    self._rewrite_failed()
             # At most one cycle per interval: each takes the warehouse's write lock; after
             # letting go of it, a whole interval for other processes to open the file.
             rest = self.interval - (0 if self._released else time.monotonic() - started)
@@ -373,7 +420,7 @@ class Loader:
     def _settle_safely(self) -> None:
         """:meth:`settle`, its error reported (once) instead of raised."""
         try:
-            self.settle()
+            self.settle(wait=self.release is None)
         except Exception as exc:  # e.g. another process holds the warehouse: try again
             what = str(exc) if isinstance(exc, IngestError) else f"{type(exc).__name__}: {exc}"
             self._report(what, "store not put in order")
@@ -392,4 +439,4 @@ class Loader:
             self._thread.join()
             self._thread = None
         self._cycle_safely()
-        self.release_writer()
+        self.release_writer(stop_rewrite=True)
