@@ -267,3 +267,40 @@ def test_loads_go_on_while_the_store_is_rewritten_beside_them(
     assert client.get("/api/funnel", params=_FUNNEL).json() == before
     loader.release_writer()
     assert state._kept is None and _other_process_can_read(project_dir)
+
+
+def test_a_cycle_that_lets_go_of_the_connection_starts_no_rewrite(
+    project_dir: Path, make_collector: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Closing the write connection stops a rewrite beside the loads: a cycle that lets go of
+    it (kept ``hold`` seconds) leaves the rewrite to the next cycle instead of starting one
+    only to have it rolled back."""
+    from kundresa.store import layout
+
+    client = make_collector(project_dir)
+    state, loader = client.app.state.project, client.app.state.collector.loader
+    loader.stop()
+    calls: list[int | None] = []
+    real = layout.rewrite_beside_loads
+
+    def counted(con: Any, fraction: float = 0.1, before_commit: Any = None) -> int | None:
+        calls.append(real(con, fraction, before_commit))
+        return calls[-1]
+
+    monkeypatch.setattr(layout, "rewrite_beside_loads", counted)
+    assert client.post("/v1/batch", json=_mixed(0, 10), auth=AUTH).status_code == 200
+    assert loader.load_once() is not None
+    loader.hold = 0.0  # every cycle lets go of the connection
+    assert client.post("/v1/batch", json=_mixed(10, 12), auth=AUTH).status_code == 200
+    assert loader.load_once() is not None
+    assert calls == [] and state._kept is None and _layout(state)["tail_rows"] == 12
+    loader.hold = 60.0
+    assert client.post("/v1/batch", json=_mixed(22, 3), auth=AUTH).status_code == 200
+    assert loader.load_once() is not None  # kept: the rewrite starts after this load
+    started = time.monotonic()
+    while loader.rewriting or not calls:
+        assert time.monotonic() - started < 60
+        time.sleep(0.02)
+    assert calls == [25]
+    assert (_layout(state)["ordered_rows"], _layout(state)["tail_rows"]) == (25, 0)
+    loader.release_writer()

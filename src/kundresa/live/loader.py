@@ -23,16 +23,19 @@ nothing new to load, or once it has kept it for ``hold`` seconds, and then waits
 collects) get the file between bursts and at least every ``hold`` seconds during one.
 Without ``release`` every cycle opens and closes the write connection.
 
-The loads keep the warehouse's journey-ordered store (:mod:`kundresa.store.layout`) the way an
-ingest does, with one difference: a load rewrites the table in order only when the tail of
-rows appended since the last rewrite passes :data:`~kundresa.store.layout.LOAD_TAIL_FRACTION`
-of all rows, not :data:`~kundresa.store.layout.TAIL_FRACTION`. When a whole interval passes
-without events after the write connection was let go, a cycle brings the tail back under
-:data:`~kundresa.store.layout.TAIL_FRACTION` (:meth:`settle`: a transaction of its own, the
-table rewritten only if the tail is over it). A rewrite costs the whole table, so doing it
-every tenth of growth inside the loads cost a steady stream about ten rewrites of each row;
-analyses read a store with a tail exactly as one without. Stopping the loader does not
-rewrite (the next burst's idle cycle, ingest or ``kundresa reorganise`` does).
+**A load never rewrites the table**: it appends its rows to the journey-ordered store's
+tail (:mod:`kundresa.store.layout`), so no cycle does work that grows with the whole table.
+When a load leaves the tail at more than :data:`~kundresa.store.layout.LOAD_TAIL_FRACTION`
+of all rows, the loader starts a **rewrite beside the loads** (:meth:`Warehouse.start_rewrite
+<kundresa.store.warehouse.Warehouse.start_rewrite>`: a thread, a connection and a
+transaction of its own) and the next cycles go on loading meanwhile; when a whole interval
+passes without events after the write connection was let go, the idle cycle starts one
+down to :data:`~kundresa.store.layout.TAIL_FRACTION` (:meth:`settle`). While a rewrite runs
+the loader keeps the write connection (``hold`` is exceeded, the connection is not let go:
+closing it would stop the rewrite). Without ``release`` the rewrite runs inside the cycle,
+after the load has committed. Analyses read a store with a tail exactly as one without.
+Stopping the loader stops a rewrite (rolled back; the next burst's idle cycle, an ingest or
+``kundresa reorganise`` puts the store in order).
 
 ``after_load(con)`` — for the live customer state — is called with the open write connection
 **inside the load's transaction**, after the events, identity links and the log position are
@@ -207,8 +210,10 @@ class Loader:
         """Whether a load has committed since the store's tail was last brought under
         :data:`~kundresa.store.layout.TAIL_FRACTION` (:meth:`settle`)."""
         self.last_error: str | None = None
-        # The warehouse on which the last rewrite beside the loads was started.
+        # The warehouse on which the last rewrite beside the loads was started, and whether
+        # the cycle running keeps its write connection afterwards (else: no rewrite started).
         self._rewritten_by: Warehouse | None = None
+        self._keeping = True
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -265,6 +270,7 @@ class Loader:
         """``open_writer()``, or with ``release`` ``open_writer(keep=...)``: kept unless it
         has been kept for ``hold`` seconds (a failed cycle lets go of it as well)."""
         if self.release is None:
+            self._keeping = True  # the rewrite is waited for inside the cycle (_rewrite)
             with self.open_writer() as writer:
                 yield writer
             return
@@ -272,6 +278,7 @@ class Loader:
         if self._held_since is None:
             self._held_since = now
         keep = now - self._held_since < self.hold or self.rewriting
+        self._keeping = keep
         try:
             with self.open_writer(keep=keep) as writer:
                 yield writer
@@ -295,8 +302,8 @@ class Loader:
         """After a load: start rewriting the store beside the loads when its tail holds more
         than ``fraction`` of the rows and no rewrite runs (with ``release``; without, the
         rewrite runs here, after the load has committed). Returns whether one started."""
-        if self.rewriting:
-            return False
+        if self.rewriting or not self._keeping:
+            return False  # one runs; or the connection is closed after this cycle: the next
         tail, total = tail_rows(writer.con)
         if tail <= fraction * total:
             return False

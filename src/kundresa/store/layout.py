@@ -13,15 +13,20 @@ each customer's sequence reads the rows in that order instead of grouping and so
   nothing else comes between them. Later ingests append their new rows (each ingest's rows in
   that order too) as the *tail*. When the tail grows past :data:`TAIL_FRACTION` of all rows
   (or on :func:`reorganise`), the table is rewritten in the store order and the tail is empty
-  again (``store_reorganised`` records when). The live collector's loads let the tail grow to
-  :data:`LOAD_TAIL_FRACTION` and bring it back under :data:`TAIL_FRACTION` when no events
-  are arriving (:mod:`kundresa.live.loader`): a rewrite costs the whole table, so rewriting
-  it every tenth of growth would cost each event about ten rewrites of a row.
+  again (``store_reorganised`` records when).
+- **The live collector's loads never rewrite.** They append (:func:`settle` with
+  ``fraction=None``); once the tail passes :data:`LOAD_TAIL_FRACTION` (:data:`TAIL_FRACTION`
+  when no events are arriving) the loader rewrites the rows *beside* the next loads, on a
+  connection and in a transaction of its own (:func:`rewrite_beside_loads`; the loads'
+  rows committed meanwhile end up in front of the rewritten ones, as the tail). A rewrite
+  costs the whole table: inside a load it held back every event acked behind it, and
+  rewriting at every tenth of growth would cost each event about ten rewrites of a row.
 
-Readers (:mod:`kundresa.analytics._ordered`) read the main part in storage order (a scan, no
-sort), the tail sorted by DuckDB (it is small and its row groups sit at the end), and merge
-the two. Everything here runs inside the caller's transaction: a failed ingest leaves codes,
-rows and layout as they were.
+Readers (:mod:`kundresa.analytics._ordered`) read the main part (``_ingest`` up to the one
+recorded) in storage order (a scan, no sort), the tail sorted by DuckDB (its rows are
+selected by ``_ingest``, wherever they are stored), and merge the two. Everything here but
+:func:`rewrite_beside_loads` runs inside the caller's transaction: a failed ingest leaves
+codes, rows and layout as they were.
 
 Warehouses written before the layout existed (schema 2) gain the columns when opened for
 writing and are brought to the layout by their next write (an ingest, a collector load) or
@@ -54,10 +59,10 @@ TAIL_FRACTION = 0.1
 """The tail may hold up to this fraction of all rows before an ingest reorganises the store."""
 
 LOAD_TAIL_FRACTION = 0.5
-"""The tail's bound for the live collector's loads (:mod:`kundresa.live.loader`), which
-reorganise to :data:`TAIL_FRACTION` between bursts instead. Rewriting the table whenever the
-tail passes a fraction ``f`` of it costs each appended row ``1 / f`` rewrites of a row, on
-average: 10 at 0.1, 2 at 0.5."""
+"""The tail's share past which the live collector's loader starts a rewrite beside its loads
+(:func:`rewrite_beside_loads`; :data:`TAIL_FRACTION` between bursts). Rewriting the table
+whenever the tail passes a fraction ``f`` of it costs each appended row ``1 / f`` rewrites
+of a row, on average: 10 at 0.1, 2 at 0.5."""
 
 STORE_ORDER = '_c, "timestamp", event, event_id, session_id, channel, value, _key'  # nulls last
 """The order of rows in the main part (SQL, DuckDB's default ascending, nulls last)."""
