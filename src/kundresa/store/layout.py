@@ -248,19 +248,16 @@ def rewrite_beside_loads(
             con.execute("ROLLBACK")
             return None
         ingest_id = int(_one(con, "SELECT coalesce(max(id), 0) FROM ingests"))
-        keep = _one(con, "SELECT current_setting('preserve_insertion_order')")
-        con.execute("SET preserve_insertion_order = true")
-        try:
-            con.execute(
-                "CREATE OR REPLACE TEMP TABLE _rewritten AS SELECT * FROM events "
-                f"WHERE _ingest <= ? ORDER BY {STORE_ORDER}",
-                [ingest_id],
-            )
-            con.execute("DELETE FROM events WHERE _ingest <= ?", [ingest_id])
-            con.execute("INSERT INTO events SELECT * FROM _rewritten")
-            con.execute("DROP TABLE _rewritten")
-        finally:
-            con.execute(f"SET preserve_insertion_order = {'true' if keep else 'false'}")
+        # The order comes from the INSERT's own ORDER BY, which DuckDB keeps whatever
+        # ``preserve_insertion_order`` is: that setting is the database's, and the loads and
+        # readers on the other connections switch it meanwhile.
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _rewritten AS SELECT * FROM events WHERE _ingest <= ?",
+            [ingest_id],
+        )
+        con.execute("DELETE FROM events WHERE _ingest <= ?", [ingest_id])
+        con.execute(f"INSERT INTO events SELECT * FROM _rewritten ORDER BY {STORE_ORDER}")
+        con.execute("DROP TABLE _rewritten")
         now = datetime.now(UTC).replace(tzinfo=None).isoformat(timespec="seconds")
         con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [_ORDERED_KEY, str(ingest_id)])
         con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [_REORGANISED_KEY, now])
