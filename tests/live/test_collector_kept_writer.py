@@ -227,7 +227,8 @@ def test_loads_go_on_while_the_store_is_rewritten_beside_them(
 ) -> None:
     """A load whose tail passes half the rows starts a rewrite beside the loads; the next load
     commits while it runs (no load rewrites the table), the write connection is not let go
-    meanwhile, and afterwards the rewritten rows are the main part, the load's the tail."""
+    and DuckDB runs on one thread meanwhile, and afterwards the rewritten rows are the main
+    part, the load's the tail."""
     from kundresa.store import layout
 
     client = make_collector(project_dir)
@@ -244,14 +245,17 @@ def test_loads_go_on_while_the_store_is_rewritten_beside_them(
         return real(con, fraction, wait)
 
     monkeypatch.setattr(layout, "rewrite_beside_loads", held)
+    setting = "SELECT current_setting('threads')"
     assert client.post("/v1/batch", json=_mixed(0, 10), auth=AUTH).status_code == 200
     assert loader.load_once() is not None  # the main part: 10 rows
+    threads = int(state._kept.con.execute(setting).fetchone()[0])
     assert client.post("/v1/batch", json=_mixed(10, 12), auth=AUTH).status_code == 200
     assert loader.load_once() is not None  # 12 of 22 rows in the tail: a rewrite starts
     assert inside.wait(60) and loader.rewriting
     assert client.post("/v1/batch", json=_mixed(22, 3), auth=AUTH).status_code == 200
     assert loader.load_once() is not None  # committed beside the rewrite
     assert _count(state) == 25
+    assert int(state._kept.con.execute(setting).fetchone()[0]) == 1 < threads
     loader.release_writer()
     assert state._kept is not None  # kept while the rewrite runs
     go_on.set()
@@ -261,9 +265,12 @@ def test_loads_go_on_while_the_store_is_rewritten_beside_them(
         time.sleep(0.02)
     lay = _layout(state)
     assert (lay["ordered_rows"], lay["tail_rows"], _count(state)) == (22, 3, 25)
+    assert client.post("/v1/batch", json=_mixed(25, 1), auth=AUTH).status_code == 200
+    assert loader.load_once() is not None  # sees the rewrite ended: threads as before
+    assert int(state._kept.con.execute(setting).fetchone()[0]) == threads
     before = client.get("/api/funnel", params=_FUNNEL).json()
     assert loader.settle()  # the rest, in a transaction of the loader's own
-    assert (_layout(state)["ordered_rows"], _layout(state)["tail_rows"]) == (25, 0)
+    assert (_layout(state)["ordered_rows"], _layout(state)["tail_rows"]) == (26, 0)
     assert client.get("/api/funnel", params=_FUNNEL).json() == before
     loader.release_writer()
     assert state._kept is None and _other_process_can_read(project_dir)

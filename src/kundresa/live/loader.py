@@ -92,6 +92,32 @@ _LONG_NUMBER = b"0" * 19
 """19 digits in a row: perhaps an integer beyond 64 bits (:func:`read_json`)."""
 
 
+_THREADS = threading.Lock()
+_ONE_THREAD: dict[int, list[int]] = {}
+"""Per connection (``id``) on one thread: ``[holders, the setting before the first]``."""
+
+
+def _hold_one_thread(con: Any) -> None:
+    with _THREADS:
+        held = _ONE_THREAD.get(id(con))
+        if held is None:
+            before = int(con.execute("SELECT current_setting('threads')").fetchone()[0])
+            con.execute("SET threads = 1")
+            _ONE_THREAD[id(con)] = [1, before]
+        else:
+            held[0] += 1
+
+
+def _let_go_one_thread(con: Any) -> None:
+    with _THREADS:
+        held = _ONE_THREAD[id(con)]
+        held[0] -= 1
+        if held[0] == 0:
+            del _ONE_THREAD[id(con)]
+            with contextlib.suppress(duckdb.ConnectionException):  # closed: nothing to restore
+                con.execute(f"SET threads = {held[1]}")
+
+
 @contextlib.contextmanager
 def one_thread(con: Any) -> Iterator[None]:
     """DuckDB on one thread (``SET threads = 1``) while the body runs, then as before: a load
@@ -99,13 +125,13 @@ def one_thread(con: Any) -> Iterator[None]:
     2-core bench (bench/NOTES.md, session 11): at 20,000 events/s a cycle's CPU per event
     fell from ~72 to ~60 µs (small cycles gain little from a second thread) and the p50 ack
     from ~9 to ~5 ms. The setting is the database's: pages read through the writer's cursors
-    during a cycle run on one thread too."""
-    before = con.execute("SELECT current_setting('threads')").fetchone()[0]
-    con.execute("SET threads = 1")
+    meanwhile run on one thread too. Holders of one connection nest (a load cycle inside the
+    time a rewrite beside the loads holds it): the last one out restores the setting."""
+    _hold_one_thread(con)
     try:
         yield
     finally:
-        con.execute(f"SET threads = {int(before)}")
+        _let_go_one_thread(con)
 
 
 def loaded_position(con: Any, log_id: str | None) -> int:
@@ -302,15 +328,19 @@ class Loader:
         """After a load: start rewriting the store beside the loads when its tail holds more
         than ``fraction`` of the rows and no rewrite runs (with ``release``; without, the
         rewrite runs here, after the load has committed). Returns whether one started."""
+        self._rewrite_ended()
         if self.rewriting or not self._keeping:
             return False  # one runs; or the connection is closed after this cycle: the next
         tail, total = tail_rows(writer.con)
         if tail <= fraction * total:
             return False
+        # On one DuckDB thread as the loads (one_thread), until the loader sees it ended.
+        _hold_one_thread(writer.con)
         self._rewritten_by = writer
         writer.start_rewrite(fraction)
         if self.release is None:
             writer.finish_rewrite()  # the connection is closed after the cycle
+            self._rewrite_ended()
         return True
 
     def settle(self, *, wait: bool = True) -> bool:
@@ -346,14 +376,16 @@ class Loader:
             if self.release is not None and self._held_since is not None:
                 self.release()
                 self._let_go()
-            self._rewrite_failed()
+            self._rewrite_ended()
 
-    def _rewrite_failed(self) -> None:
-        """Report a rewrite beside the loads that failed (the next idle cycle tries again)."""
+    def _rewrite_ended(self) -> None:
+        """Once a rewrite beside the loads has ended: DuckDB's threads as before, and its
+        failure reported (the next idle cycle tries again)."""
         wh = self._rewritten_by
         if wh is None or wh.rewriting:
             return
         self._rewritten_by = None
+        _let_go_one_thread(wh.con)
         error = wh.rewrite_error
         if error is not None and not isinstance(error, duckdb.InterruptException):
             self.unsettled = True
@@ -404,7 +436,7 @@ class Loader:
                 self.release_writer()  # not while a rewrite runs: the next idle cycle
             elif not self.rewriting:
                 with self._cycle:
-                    self._rewrite_failed()
+                    self._rewrite_ended()
             # At most one cycle per interval: each takes the warehouse's write lock; after
             # letting go of it, a whole interval for other processes to open the file.
             rest = self.interval - (0 if self._released else time.monotonic() - started)
