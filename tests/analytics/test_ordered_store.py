@@ -464,28 +464,3 @@ def test_a_rewrite_killed_mid_way_leaves_the_store_as_it_was(tmp_path: Path) -> 
     assert (_storage_ingests(again), again.layout()) == before
     assert before[1]["tail_rows"] == 30
     again.close()
-
-
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a nice value per thread")
-def test_the_rewrite_beside_the_loads_runs_at_a_lower_priority(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    import os
-    import threading
-
-    from kundresa.store import warehouse
-
-    rows = [(f"c{i % 5}", 60 * (50 - i), "vcb"[i % 3], None, None, f"e{i}") for i in range(40)]
-    wh = _store_with_a_long_tail([rows[:10], rows[10:]])
-    seen: list[int] = []
-    real = layout.rewrite_beside_loads
-
-    def spy(con: Any, fraction: float) -> int | None:
-        seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
-        return real(con, fraction)
-
-    monkeypatch.setattr(layout, "rewrite_beside_loads", spy)
-    mine = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-    assert wh.start_rewrite(0.1) and wh.finish_rewrite() == 40
-    assert seen == [min(19, mine + warehouse.REWRITE_NICE)]
-    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == mine

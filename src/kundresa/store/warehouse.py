@@ -41,10 +41,6 @@ from kundresa.store.in_place import own_events
 
 __all__ = ["TAGGED_TABLE", "IdentityError", "IngestError", "IngestReport", "Warehouse"]
 
-REWRITE_NICE = 10
-"""How much nicer than the process the thread of :meth:`Warehouse.start_rewrite` runs (where
-the OS allows: Linux, a nice value per thread; at most 19)."""
-
 SCHEMA_VERSION = "3"
 """Version 2 added identity stitching: ``events.anonymous_id``, ``identity_links``,
 ``customer_traits`` and ``id_map``; version 3 the journey-ordered store (``events._c``,
@@ -1627,12 +1623,6 @@ class Warehouse:
         self.rewrite_error = None
 
         def run() -> None:
-            # Background work: this thread (DuckDB on one thread runs the query in it) yields
-            # the cores to the loads and the acks (Linux: the nice value is per thread).
-            with contextlib.suppress(OSError, AttributeError):
-                me = threading.get_native_id()
-                nice = os.getpriority(os.PRIO_PROCESS, me) + REWRITE_NICE
-                os.setpriority(os.PRIO_PROCESS, me, min(19, nice))
             try:
                 self.rewrite_result = layout.rewrite_beside_loads(con, fraction)
             except BaseException as exc:  # reported by finish_rewrite; the store as it was
