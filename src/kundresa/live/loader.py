@@ -32,10 +32,12 @@ transaction of its own) and the next cycles go on loading meanwhile; when a whol
 passes without events after the write connection was let go, the idle cycle starts one
 down to :data:`~kundresa.store.layout.TAIL_FRACTION` (:meth:`settle`). While a rewrite runs
 the loader keeps the write connection (``hold`` is exceeded, the connection is not let go:
-closing it would stop the rewrite). Without ``release`` the rewrite runs inside the cycle,
-after the load has committed. Analyses read a store with a tail exactly as one without.
-Stopping the loader stops a rewrite (rolled back; the next burst's idle cycle, an ingest or
-``kundresa reorganise`` puts the store in order).
+closing it would stop the rewrite) and DuckDB on one thread (:func:`one_thread`), as during
+a load, so that the rewrite takes one core and leaves the other to the acks and the loads.
+Without ``release`` the rewrite runs inside the cycle, after the load has committed.
+Analyses read a store with a tail exactly as one without. Stopping the loader stops a
+rewrite (rolled back; the next burst's idle cycle, an ingest or ``kundresa reorganise`` puts
+the store in order).
 
 ``after_load(con)`` — for the live customer state — is called with the open write connection
 **inside the load's transaction**, after the events, identity links and the log position are
