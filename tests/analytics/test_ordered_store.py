@@ -4,6 +4,9 @@ analyses' event order, and the fast paths reading it give what the portable path
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -344,3 +347,120 @@ def test_fast_paths_over_a_long_tail_equal_portable_and_settle_equals_one_ingest
     pdt.assert_frame_equal(_stored(wh), _stored(_store([[r for c in chunks for r in c]])))
     assert not wh.settle()
     pdt.assert_frame_equal(event_funnel(Project(None, None, wh).events, **f), slow_f)
+
+
+def _appending_only() -> Any:
+    """Ingests that only append (as the collector's loads: ``settle`` with ``fraction=None``),
+    so that they can run beside :func:`layout.rewrite_beside_loads`."""
+    real = layout.settle
+    mp = pytest.MonkeyPatch()
+    mp.setattr(layout, "settle", lambda con, ingest_id, fraction=0.1: real(con, ingest_id, None))
+    return mp
+
+
+def _storage_ingests(wh: Warehouse) -> list[int]:
+    wh.con.execute("SET preserve_insertion_order = true")
+    ingests = [r[0] for r in wh.con.execute("SELECT _ingest FROM events").fetchall()]
+    wh.con.execute("SET preserve_insertion_order = false")
+    return ingests
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    st.lists(st.lists(row_st, min_size=1, max_size=12), min_size=3, max_size=5),
+    st.integers(1, 2),
+    funnels(),
+)
+def test_a_rewrite_beside_appending_ingests_leaves_a_store_the_fast_paths_read_exactly(
+    chunks: list[list[tuple[Any, ...]]], during: int, f: dict[str, Any]
+) -> None:
+    """The state a rewrite beside the collector's loads leaves: the ingests committed while it
+    ran are stored in front of the rows it rewrote, and are the tail; the main part is the
+    rewritten rows, in the store order; the analyses read it as the portable path does."""
+    before, meanwhile = chunks[:-during], chunks[-during:]
+    wh = _store_with_a_long_tail(before)
+    seen = wh.event_count()
+    last = wh.next_ingest_id() - 1
+    tail = wh.layout()["tail_rows"]
+
+    def append() -> None:
+        mp = _appending_only()
+        try:
+            for rows in meanwhile:
+                wh.ingest_arrow(_arrow(rows))
+        finally:
+            mp.undo()
+
+    cursor = wh.con.cursor()
+    rewritten = layout.rewrite_beside_loads(cursor, 0.0, before_commit=append)
+    cursor.close()
+    if not tail:  # nothing to rewrite (every later row a duplicate): nothing happened
+        assert rewritten is None
+        return
+    assert rewritten == seen
+    lay = wh.layout()
+    assert lay["ordered_through_ingest"] == last
+    assert (lay["ordered_rows"], lay["tail_rows"]) == (seen, wh.event_count() - seen)
+    order = _storage_ingests(wh)
+    assert order == sorted(order, key=lambda i: i <= last)  # the appended rows in front
+    assert _main_in_order(wh)
+    _fast_equals_portable(wh, f)
+    pdt.assert_frame_equal(_stored(wh), _stored(_store([[r for c in chunks for r in c]])))
+
+
+def test_a_failed_rewrite_beside_the_loads_leaves_the_store_as_it_was() -> None:
+    rows = [(f"c{i % 5}", 60 * (50 - i), "vcb"[i % 3], None, None, f"e{i}") for i in range(40)]
+    wh = _store_with_a_long_tail([rows[:10], rows[10:]])
+    before = (_storage_ingests(wh), wh.layout(), wh.con.execute("SELECT * FROM meta").fetchall())
+
+    def broken() -> None:
+        raise duckdb.IOException("disk full")
+
+    cursor = wh.con.cursor()
+    with pytest.raises(duckdb.IOException):
+        layout.rewrite_beside_loads(cursor, 0.1, before_commit=broken)
+    after = (_storage_ingests(wh), wh.layout(), wh.con.execute("SELECT * FROM meta").fetchall())
+    assert before == after and before[1]["tail_rows"] == 30
+    assert wh.start_rewrite(0.1) and wh.finish_rewrite() == 40  # the same, run by the warehouse
+    assert wh.layout()["tail_rows"] == 0 and _main_in_order(wh)
+
+
+def test_a_rewrite_killed_mid_way_leaves_the_store_as_it_was(tmp_path: Path) -> None:
+    """kill -9 while a rewrite beside the loads has deleted and rewritten the rows, before
+    its COMMIT: the store opens as it was."""
+    path = tmp_path / "w.duckdb"
+    rows = [(f"c{i % 5}", 60 * (50 - i), "vcb"[i % 3], None, None, f"e{i}") for i in range(40)]
+    wh = Warehouse(path)
+    mp = _appending_only()
+    try:
+        for part in (rows[:10], rows[10:]):
+            wh.ingest_arrow(_arrow(part))
+    finally:
+        mp.undo()
+    before = (_storage_ingests(wh), wh.layout())
+    wh.close()
+    marker = tmp_path / "inside"
+    code = (
+        "import time, pathlib\n"
+        "from kundresa.store import layout\n"
+        "from kundresa.store.warehouse import Warehouse\n"
+        f"wh = Warehouse({str(path)!r})\n"
+        "def hang():\n"
+        f"    pathlib.Path({str(marker)!r}).touch()\n"
+        "    time.sleep(600)\n"
+        "layout.rewrite_beside_loads(wh.con.cursor(), 0.1, before_commit=hang)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        for _ in range(1200):
+            if marker.exists() or proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        assert marker.exists(), "the rewrite did not get to its commit"
+    finally:
+        proc.kill()
+        proc.wait(60)
+    again = Warehouse(path)
+    assert (_storage_ingests(again), again.layout()) == before
+    assert before[1]["tail_rows"] == 30
+    again.close()

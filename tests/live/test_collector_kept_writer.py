@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -219,3 +220,94 @@ def test_a_load_cycle_runs_duckdb_on_one_thread_and_restores_it(
         loader.load_once()
     with state.writer() as writer:
         assert int(writer.con.execute(setting).fetchone()[0]) == before
+
+
+def test_loads_go_on_while_the_store_is_rewritten_beside_them(
+    project_dir: Path, make_collector: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A load whose tail passes half the rows starts a rewrite beside the loads; the next load
+    commits while it runs (no load rewrites the table), the write connection is not let go
+    and DuckDB runs on one thread meanwhile, and afterwards the rewritten rows are the main
+    part, the load's the tail."""
+    from kundresa.store import layout
+
+    client = make_collector(project_dir)
+    state, loader = client.app.state.project, client.app.state.collector.loader
+    loader.stop()
+    inside, go_on = threading.Event(), threading.Event()
+    real = layout.rewrite_beside_loads
+
+    def held(con: Any, fraction: float = 0.1, before_commit: Any = None) -> int | None:
+        def wait() -> None:
+            inside.set()
+            assert go_on.wait(60)
+
+        return real(con, fraction, wait)
+
+    monkeypatch.setattr(layout, "rewrite_beside_loads", held)
+    setting = "SELECT current_setting('threads')"
+    assert client.post("/v1/batch", json=_mixed(0, 10), auth=AUTH).status_code == 200
+    assert loader.load_once() is not None  # the main part: 10 rows
+    threads = int(state._kept.con.execute(setting).fetchone()[0])
+    assert client.post("/v1/batch", json=_mixed(10, 12), auth=AUTH).status_code == 200
+    assert loader.load_once() is not None  # 12 of 22 rows in the tail: a rewrite starts
+    assert inside.wait(60) and loader.rewriting
+    assert client.post("/v1/batch", json=_mixed(22, 3), auth=AUTH).status_code == 200
+    assert loader.load_once() is not None  # committed beside the rewrite
+    assert _count(state) == 25
+    assert int(state._kept.con.execute(setting).fetchone()[0]) == 1 < threads
+    loader.release_writer()
+    assert state._kept is not None  # kept while the rewrite runs
+    go_on.set()
+    started = time.monotonic()
+    while loader.rewriting:
+        assert time.monotonic() - started < 60
+        time.sleep(0.02)
+    lay = _layout(state)
+    assert (lay["ordered_rows"], lay["tail_rows"], _count(state)) == (22, 3, 25)
+    assert client.post("/v1/batch", json=_mixed(25, 1), auth=AUTH).status_code == 200
+    assert loader.load_once() is not None  # sees the rewrite ended: threads as before
+    assert int(state._kept.con.execute(setting).fetchone()[0]) == threads
+    before = client.get("/api/funnel", params=_FUNNEL).json()
+    assert loader.settle()  # the rest, in a transaction of the loader's own
+    assert (_layout(state)["ordered_rows"], _layout(state)["tail_rows"]) == (26, 0)
+    assert client.get("/api/funnel", params=_FUNNEL).json() == before
+    loader.release_writer()
+    assert state._kept is None and _other_process_can_read(project_dir)
+
+
+def test_a_cycle_that_lets_go_of_the_connection_starts_no_rewrite(
+    project_dir: Path, make_collector: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Closing the write connection stops a rewrite beside the loads: a cycle that lets go of
+    it (kept ``hold`` seconds) leaves the rewrite to the next cycle instead of starting one
+    only to have it rolled back."""
+    from kundresa.store import layout
+
+    client = make_collector(project_dir)
+    state, loader = client.app.state.project, client.app.state.collector.loader
+    loader.stop()
+    calls: list[int | None] = []
+    real = layout.rewrite_beside_loads
+
+    def counted(con: Any, fraction: float = 0.1, before_commit: Any = None) -> int | None:
+        calls.append(real(con, fraction, before_commit))
+        return calls[-1]
+
+    monkeypatch.setattr(layout, "rewrite_beside_loads", counted)
+    assert client.post("/v1/batch", json=_mixed(0, 10), auth=AUTH).status_code == 200
+    assert loader.load_once() is not None
+    loader.hold = 0.0  # every cycle lets go of the connection
+    assert client.post("/v1/batch", json=_mixed(10, 12), auth=AUTH).status_code == 200
+    assert loader.load_once() is not None
+    assert calls == [] and state._kept is None and _layout(state)["tail_rows"] == 12
+    loader.hold = 60.0
+    assert client.post("/v1/batch", json=_mixed(22, 3), auth=AUTH).status_code == 200
+    assert loader.load_once() is not None  # kept: the rewrite starts after this load
+    started = time.monotonic()
+    while loader.rewriting or not calls:
+        assert time.monotonic() - started < 60
+        time.sleep(0.02)
+    assert calls == [25]
+    assert (_layout(state)["ordered_rows"], _layout(state)["tail_rows"]) == (25, 0)
+    loader.release_writer()

@@ -23,16 +23,21 @@ nothing new to load, or once it has kept it for ``hold`` seconds, and then waits
 collects) get the file between bursts and at least every ``hold`` seconds during one.
 Without ``release`` every cycle opens and closes the write connection.
 
-The loads keep the warehouse's journey-ordered store (:mod:`kundresa.store.layout`) the way an
-ingest does, with one difference: a load rewrites the table in order only when the tail of
-rows appended since the last rewrite passes :data:`~kundresa.store.layout.LOAD_TAIL_FRACTION`
-of all rows, not :data:`~kundresa.store.layout.TAIL_FRACTION`. When a whole interval passes
-without events after the write connection was let go, a cycle brings the tail back under
-:data:`~kundresa.store.layout.TAIL_FRACTION` (:meth:`settle`: a transaction of its own, the
-table rewritten only if the tail is over it). A rewrite costs the whole table, so doing it
-every tenth of growth inside the loads cost a steady stream about ten rewrites of each row;
-analyses read a store with a tail exactly as one without. Stopping the loader does not
-rewrite (the next burst's idle cycle, ingest or ``kundresa reorganise`` does).
+**A load never rewrites the table**: it appends its rows to the journey-ordered store's
+tail (:mod:`kundresa.store.layout`), so no cycle does work that grows with the whole table.
+When a load leaves the tail at more than :data:`~kundresa.store.layout.LOAD_TAIL_FRACTION`
+of all rows, the loader starts a **rewrite beside the loads** (:meth:`Warehouse.start_rewrite
+<kundresa.store.warehouse.Warehouse.start_rewrite>`: a thread, a connection and a
+transaction of its own) and the next cycles go on loading meanwhile; when a whole interval
+passes without events after the write connection was let go, the idle cycle starts one
+down to :data:`~kundresa.store.layout.TAIL_FRACTION` (:meth:`settle`). While a rewrite runs
+the loader keeps the write connection (``hold`` is exceeded, the connection is not let go:
+closing it would stop the rewrite) and DuckDB on one thread (:func:`one_thread`), as during
+a load, so that the rewrite takes one core and leaves the other to the acks and the loads.
+Without ``release`` the rewrite runs inside the cycle, after the load has committed.
+Analyses read a store with a tail exactly as one without. Stopping the loader stops a
+rewrite (rolled back; the next burst's idle cycle, an ingest or ``kundresa reorganise`` puts
+the store in order).
 
 ``after_load(con)`` — for the live customer state — is called with the open write connection
 **inside the load's transaction**, after the events, identity links and the log position are
@@ -52,11 +57,12 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import duckdb
 import orjson
 
 from kundresa.ingest.sources.segment import SegmentSource
 from kundresa.live.log import LogRecord, WriteAheadLog, pending_records, read_log_id
-from kundresa.store.layout import LOAD_TAIL_FRACTION
+from kundresa.store.layout import LOAD_TAIL_FRACTION, TAIL_FRACTION, tail_rows
 from kundresa.store.warehouse import IngestError, IngestReport, Warehouse
 
 __all__ = [
@@ -88,6 +94,32 @@ _LONG_NUMBER = b"0" * 19
 """19 digits in a row: perhaps an integer beyond 64 bits (:func:`read_json`)."""
 
 
+_THREADS = threading.Lock()
+_ONE_THREAD: dict[int, list[int]] = {}
+"""Per connection (``id``) on one thread: ``[holders, the setting before the first]``."""
+
+
+def _hold_one_thread(con: Any) -> None:
+    with _THREADS:
+        held = _ONE_THREAD.get(id(con))
+        if held is None:
+            before = int(con.execute("SELECT current_setting('threads')").fetchone()[0])
+            con.execute("SET threads = 1")
+            _ONE_THREAD[id(con)] = [1, before]
+        else:
+            held[0] += 1
+
+
+def _let_go_one_thread(con: Any) -> None:
+    with _THREADS:
+        held = _ONE_THREAD[id(con)]
+        held[0] -= 1
+        if held[0] == 0:
+            del _ONE_THREAD[id(con)]
+            with contextlib.suppress(duckdb.ConnectionException):  # closed: nothing to restore
+                con.execute(f"SET threads = {held[1]}")
+
+
 @contextlib.contextmanager
 def one_thread(con: Any) -> Iterator[None]:
     """DuckDB on one thread (``SET threads = 1``) while the body runs, then as before: a load
@@ -95,13 +127,13 @@ def one_thread(con: Any) -> Iterator[None]:
     2-core bench (bench/NOTES.md, session 11): at 20,000 events/s a cycle's CPU per event
     fell from ~72 to ~60 µs (small cycles gain little from a second thread) and the p50 ack
     from ~9 to ~5 ms. The setting is the database's: pages read through the writer's cursors
-    during a cycle run on one thread too."""
-    before = con.execute("SELECT current_setting('threads')").fetchone()[0]
-    con.execute("SET threads = 1")
+    meanwhile run on one thread too. Holders of one connection nest (a load cycle inside the
+    time a rewrite beside the loads holds it): the last one out restores the setting."""
+    _hold_one_thread(con)
     try:
         yield
     finally:
-        con.execute(f"SET threads = {int(before)}")
+        _let_go_one_thread(con)
 
 
 def loaded_position(con: Any, log_id: str | None) -> int:
@@ -206,6 +238,10 @@ class Loader:
         """Whether a load has committed since the store's tail was last brought under
         :data:`~kundresa.store.layout.TAIL_FRACTION` (:meth:`settle`)."""
         self.last_error: str | None = None
+        # The warehouse on which the last rewrite beside the loads was started, and whether
+        # the cycle running keeps its write connection afterwards (else: no rewrite started).
+        self._rewritten_by: Warehouse | None = None
+        self._keeping = True
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -246,8 +282,10 @@ class Loader:
                         SOURCE,
                         self._batches(records),
                         before_commit=before_commit,
-                        tail_fraction=LOAD_TAIL_FRACTION,
+                        tail_fraction=None,
                     )
+                with contextlib.suppress(duckdb.Error):  # committed; the next load tries again
+                    self._rewrite(writer, LOAD_TAIL_FRACTION)
             self.position = new_position
             self.unsettled = True
             self.log.drop_before(new_position)
@@ -260,13 +298,15 @@ class Loader:
         """``open_writer()``, or with ``release`` ``open_writer(keep=...)``: kept unless it
         has been kept for ``hold`` seconds (a failed cycle lets go of it as well)."""
         if self.release is None:
+            self._keeping = True  # the rewrite is waited for inside the cycle (_rewrite)
             with self.open_writer() as writer:
                 yield writer
             return
         now = time.monotonic()
         if self._held_since is None:
             self._held_since = now
-        keep = now - self._held_since < self.hold
+        keep = now - self._held_since < self.hold or self.rewriting
+        self._keeping = keep
         try:
             with self.open_writer(keep=keep) as writer:
                 yield writer
@@ -281,11 +321,39 @@ class Loader:
         self._held_since = None
         self._released = True
 
-    def settle(self) -> bool:
+    @property
+    def rewriting(self) -> bool:
+        """Whether a rewrite of the store runs beside the loads (module docstring)."""
+        return self._rewritten_by is not None and self._rewritten_by.rewriting
+
+    def _rewrite(self, writer: Warehouse, fraction: float) -> bool:
+        """After a load: start rewriting the store beside the loads when its tail holds more
+        than ``fraction`` of the rows and no rewrite runs (with ``release``; without, the
+        rewrite runs here, after the load has committed). Returns whether one started."""
+        self._rewrite_ended()
+        if self.rewriting or not self._keeping:
+            return False  # one runs; or the connection is closed after this cycle: the next
+        tail, total = tail_rows(writer.con)
+        if tail <= fraction * total:
+            return False
+        # On one DuckDB thread as the loads (one_thread), until the loader sees it ended.
+        _hold_one_thread(writer.con)
+        self._rewritten_by = writer
+        writer.start_rewrite(fraction)
+        if self.release is None:
+            writer.finish_rewrite()  # the connection is closed after the cycle
+            self._rewrite_ended()
+        return True
+
+    def settle(self, *, wait: bool = True) -> bool:
         """Bring the journey-ordered store's tail under
         :data:`~kundresa.store.layout.TAIL_FRACTION` if a load has committed since the last
-        time (:meth:`Warehouse.settle <kundresa.store.warehouse.Warehouse.settle>`, with the
-        loader's write connection). Returns whether the table was rewritten.
+        time, with the loader's write connection: with ``wait``, in a transaction of its own
+        here (:meth:`Warehouse.settle <kundresa.store.warehouse.Warehouse.settle>`, after a
+        rewrite running beside the loads); without, beside the loads (:meth:`Warehouse.
+        start_rewrite <kundresa.store.warehouse.Warehouse.start_rewrite>`; the loader's idle
+        cycle). Returns whether the table was rewritten (without ``wait``: whether a rewrite
+        was started).
 
         Raises
         ------
@@ -294,19 +362,36 @@ class Loader:
             unchanged and the next call tries again.
         """
         with self._cycle:
-            if not self.unsettled:
+            if not self.unsettled or (not wait and self.rewriting):
                 return False
             with self._writer() as writer:
-                rewritten = writer.settle()
+                rewritten = writer.settle() if wait else self._rewrite(writer, TAIL_FRACTION)
             self.unsettled = False
             return rewritten
 
-    def release_writer(self) -> None:
-        """Let go of a write connection kept open (``release``), if one is."""
+    def release_writer(self, *, stop_rewrite: bool = False) -> None:
+        """Let go of a write connection kept open (``release``), if one is — not while a
+        rewrite runs beside the loads, unless ``stop_rewrite`` (it is then rolled back)."""
         with self._cycle:
+            if self.rewriting and not stop_rewrite:
+                return
             if self.release is not None and self._held_since is not None:
                 self.release()
                 self._let_go()
+            self._rewrite_ended()
+
+    def _rewrite_ended(self) -> None:
+        """Once a rewrite beside the loads has ended: DuckDB's threads as before, and its
+        failure reported (the next idle cycle tries again)."""
+        wh = self._rewritten_by
+        if wh is None or wh.rewriting:
+            return
+        self._rewritten_by = None
+        _let_go_one_thread(wh.con)
+        error = wh.rewrite_error
+        if error is not None and not isinstance(error, duckdb.InterruptException):
+            self.unsettled = True
+            self._report(f"{type(error).__name__}: {error}", "store not put in order")
 
     @staticmethod
     def _batches(records: list[LogRecord]) -> Iterator[Any]:
@@ -350,7 +435,10 @@ class Loader:
                 # the store put in order first (the next cycle with events waits for it).
                 if self.last_error is None and self._held_since is None:
                     self._settle_safely()
-                self.release_writer()
+                self.release_writer()  # not while a rewrite runs: the next idle cycle
+            elif not self.rewriting:
+                with self._cycle:
+                    self._rewrite_ended()
             # At most one cycle per interval: each takes the warehouse's write lock; after
             # letting go of it, a whole interval for other processes to open the file.
             rest = self.interval - (0 if self._released else time.monotonic() - started)
@@ -373,7 +461,7 @@ class Loader:
     def _settle_safely(self) -> None:
         """:meth:`settle`, its error reported (once) instead of raised."""
         try:
-            self.settle()
+            self.settle(wait=self.release is None)
         except Exception as exc:  # e.g. another process holds the warehouse: try again
             what = str(exc) if isinstance(exc, IngestError) else f"{type(exc).__name__}: {exc}"
             self._report(what, "store not put in order")
@@ -392,4 +480,4 @@ class Loader:
             self._thread.join()
             self._thread = None
         self._cycle_safely()
-        self.release_writer()
+        self.release_writer(stop_rewrite=True)

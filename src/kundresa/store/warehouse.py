@@ -9,9 +9,11 @@ it was.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import threading
 import zoneinfo
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -530,6 +532,13 @@ class Warehouse:
     0
     """
 
+    # The rewrite running beside the loads (start_rewrite), its connection, and how the last
+    # one ended: rows rewritten (None: nothing to do, or failed) and its error, if any.
+    _rewriter: threading.Thread | None = None
+    _rewrite_con: Any = None
+    rewrite_result: int | None = None
+    rewrite_error: BaseException | None = None
+
     def __init__(self, path: str | os.PathLike[str] | None, *, read_only: bool = False) -> None:
         self.path = Path(path) if path is not None else None
         self.read_only = read_only
@@ -569,6 +578,9 @@ class Warehouse:
         )
 
     def close(self) -> None:
+        """Close the connection; a rewrite running beside the loads is stopped first and
+        rolled back (:meth:`start_rewrite`)."""
+        self.finish_rewrite(interrupt=True)
         remember(self.con, None)  # a file's decoded columns, if any, go with the connection
         self.con.close()
 
@@ -882,7 +894,7 @@ class Warehouse:
         batches: Iterable[RawBatch],
         *,
         before_commit: Callable[[duckdb.DuckDBPyConnection, IngestReport], None] | None = None,
-        tail_fraction: float = layout.TAIL_FRACTION,
+        tail_fraction: float | None = layout.TAIL_FRACTION,
     ) -> IngestReport:
         """:meth:`ingest_batches` for rows mapped and checked when they arrived — the live
         collector's (:func:`kundresa.live.collector.check_message`) — with the same result,
@@ -896,9 +908,9 @@ class Warehouse:
         key and anti-join, store order, identities and ingest log row, in one transaction
         (:meth:`writing_events`); ``before_commit`` as there. ``tail_fraction``: the
         journey-ordered store is rewritten in order when its tail passes this fraction of all
-        rows (:func:`kundresa.store.layout.settle`; the loader passes
-        :data:`~kundresa.store.layout.LOAD_TAIL_FRACTION` and calls :meth:`settle` between
-        bursts).
+        rows (:func:`kundresa.store.layout.settle`); None: never here (the ingest only
+        appends, and may run beside a rewrite of :meth:`start_rewrite`: the collector's
+        loader).
 
         For rows that do not meet those conditions (a value with a decimal comma, a date
         with slashes) the result can differ from :meth:`ingest_batches`, which tells the
@@ -913,7 +925,7 @@ class Warehouse:
         report = IngestReport(0, [source])
         columns: dict[str, None] = {}
         try:
-            with self.writing_events() as con:
+            with self.writing_events(beside_rewrite=tail_fraction is None) as con:
                 report.ingest_id = self.next_ingest_id()
                 con.execute(_PARSED_DDL)
                 for batch in batches:
@@ -1038,7 +1050,7 @@ class Warehouse:
         started: datetime,
         options: dict[str, Any],
         before_commit: Callable[[Any, IngestReport], None] | None,
-        tail_fraction: float = layout.TAIL_FRACTION,
+        tail_fraction: float | None = layout.TAIL_FRACTION,
     ) -> None:
         """Store the rows of ``_parsed`` (inside the ingest's transaction): bad rows to
         quarantine, new events in the store order, identities, the ingest log row with
@@ -1430,7 +1442,9 @@ class Warehouse:
         return counts
 
     @contextmanager
-    def writing_events(self, what: str | None = None) -> Iterator[Any]:
+    def writing_events(
+        self, what: str | None = None, *, beside_rewrite: bool = False
+    ) -> Iterator[Any]:
         """The one way to write ``events`` (ingest, forget, reorganise): rows of a file read
         in place are first copied into the journey-ordered table
         (:func:`kundresa.store.in_place.own_events`), then the body runs in one transaction
@@ -1441,6 +1455,10 @@ class Warehouse:
         what
             The operation's name: a DuckDB error is then raised as :class:`IngestError`
             ``"<what> failed, warehouse unchanged: ..."``; None re-raises it as it is.
+        beside_rewrite
+            The body only appends an ingest (a collector load, ``tail_fraction=None``): it may
+            run while a rewrite of :meth:`start_rewrite` does. Otherwise that rewrite is
+            waited for first.
 
         Examples
         --------
@@ -1450,6 +1468,8 @@ class Warehouse:
         >>> wh.event_count()
         0
         """
+        if not beside_rewrite:
+            self.finish_rewrite()
         own_events(self)
         con = self.con
         con.execute("BEGIN TRANSACTION")
@@ -1603,6 +1623,58 @@ class Warehouse:
             return False
         with self.writing_events("reorganise") as con:
             return layout.settle(con, self.next_ingest_id() - 1)
+
+    def start_rewrite(self, fraction: float) -> bool:
+        """Start rewriting the events in the store order beside the loads: in a thread, on a
+        connection of its own (``cursor()``) and in a transaction of its own
+        (:func:`kundresa.store.layout.rewrite_beside_loads`: only when the tail holds more
+        than ``fraction`` of the rows), while ingests with ``tail_fraction=None`` go on
+        appending through this connection. Any other write (:meth:`writing_events`) waits
+        for it; :meth:`close` stops it, rolled back.
+
+        Returns
+        -------
+        bool
+            False when a rewrite is running already (nothing started).
+        """
+        if self.rewriting:
+            return False
+        con = self.con.cursor()
+        self._rewrite_con = con
+        self.rewrite_result = None
+        self.rewrite_error = None
+
+        def run() -> None:
+            try:
+                self.rewrite_result = layout.rewrite_beside_loads(con, fraction)
+            except BaseException as exc:  # reported by finish_rewrite; the store as it was
+                self.rewrite_error = exc
+            finally:
+                con.close()
+
+        self._rewriter = threading.Thread(target=run, name="kundresa-rewrite", daemon=True)
+        self._rewriter.start()
+        return True
+
+    @property
+    def rewriting(self) -> bool:
+        """Whether a rewrite of :meth:`start_rewrite` is running."""
+        return self._rewriter is not None and self._rewriter.is_alive()
+
+    def finish_rewrite(self, *, interrupt: bool = False) -> int | None:
+        """Wait for the rewrite of :meth:`start_rewrite`, if one is running (``interrupt``:
+        stop it first: it rolls back). Returns the rows it rewrote, None when it rewrote
+        nothing or failed (its error is then :attr:`rewrite_error`)."""
+        thread = self._rewriter
+        if thread is None:
+            return None
+        while thread.is_alive():
+            if interrupt:  # again and again: an interrupt between two statements is lost
+                with contextlib.suppress(Exception):
+                    self._rewrite_con.interrupt()
+            thread.join(0.05)
+        self._rewriter = self._rewrite_con = None
+        return self.rewrite_result
 
     def _reject(self, source: str, batch: RawBatch, report: IngestReport) -> None:
         """Quarantine the records a batch's reader or source rejected (unless an earlier
