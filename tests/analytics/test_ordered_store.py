@@ -86,6 +86,37 @@ def _main_in_order(wh: Warehouse) -> bool:
     return key == sorted(key)
 
 
+def test_many_rows_are_stored_in_the_store_order_on_parallel_threads() -> None:
+    """An ingest and a reorganisation put more rows than one DuckDB thread scans in the
+    store order, on two threads and with ``preserve_insertion_order`` off (as the warehouse
+    runs): the order comes from the INSERT's own ORDER BY, not from switching that setting,
+    which is the database's and would be switched under readers on other connections."""
+    rng = np.random.default_rng(7)
+    n = 300_000
+    table = pa.table(
+        {
+            "customer_id": [f"c{i}" for i in rng.integers(0, 20_000, n)],
+            "timestamp": pa.array(
+                (rng.integers(0, 86_400 * 30, n) * 1_000_000 + 1_735_689_600_000_000),
+                pa.timestamp("us"),
+            ),
+            "event": [f"e{i}" for i in rng.integers(0, 7, n)],
+        }
+    )
+    wh = Warehouse(None)
+    wh.con.execute("SET threads = 2")
+    wh.ingest_arrow(table.slice(0, 280_000))
+    wh.ingest_arrow(table.slice(280_000))  # a tail: later customers' rows come between
+    assert wh.con.execute("SELECT current_setting('preserve_insertion_order')").fetchone() == (
+        False,
+    )
+    assert wh.layout()["tail_rows"] > 0
+    assert _main_in_order(wh)
+    wh.reorganise()
+    assert wh.layout()["tail_rows"] == 0
+    assert _main_in_order(wh)
+
+
 @settings(max_examples=15, deadline=None)
 @given(st.lists(st.lists(row_st, max_size=12), min_size=1, max_size=5))
 def test_ingests_in_chunks_give_the_store_of_one_ingest(

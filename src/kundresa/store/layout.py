@@ -127,24 +127,21 @@ def reorganise(con: Any, ingest_id: int | None = None) -> None:
     assign_codes(con, "events WHERE _c IS NULL OR _e IS NULL")
     if ingest_id is None:
         ingest_id = int(_one(con, "SELECT coalesce(max(id), 0) FROM ingests"))
-    keep = _one(con, "SELECT current_setting('preserve_insertion_order')")
-    con.execute("SET preserve_insertion_order = true")
-    try:
-        con.execute(
-            f"""
-            CREATE OR REPLACE TEMP TABLE _reorganised AS
-            SELECT e.* REPLACE (c.code AS _c, v.code AS _e)
-            FROM events e
-            JOIN customer_codes c ON c.customer_id = e.customer_id
-            JOIN event_codes v ON v.event = e.event
-            ORDER BY {STORE_ORDER}
-            """
-        )
-        con.execute("DELETE FROM events")
-        con.execute("INSERT INTO events SELECT * FROM _reorganised")
-        con.execute("DROP TABLE _reorganised")
-    finally:
-        con.execute(f"SET preserve_insertion_order = {'true' if keep else 'false'}")
+    # The order comes from the INSERT's own ORDER BY, which DuckDB keeps whatever
+    # ``preserve_insertion_order`` is (the database's setting: not switched here, under the
+    # readers on other connections).
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _reorganised AS
+        SELECT e.* REPLACE (c.code AS _c, v.code AS _e)
+        FROM events e
+        JOIN customer_codes c ON c.customer_id = e.customer_id
+        JOIN event_codes v ON v.event = e.event
+        """
+    )
+    con.execute("DELETE FROM events")
+    con.execute(f"INSERT INTO events SELECT * FROM _reorganised ORDER BY {STORE_ORDER}")
+    con.execute("DROP TABLE _reorganised")
     now = datetime.now(UTC).replace(tzinfo=None).isoformat(timespec="seconds")
     con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [_ORDERED_KEY, str(ingest_id)])
     con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [_REORGANISED_KEY, now])

@@ -960,7 +960,6 @@ class Warehouse:
                     tail_fraction,
                 )
         except BaseException as exc:
-            self.con.execute("SET preserve_insertion_order = false")
             if isinstance(exc, duckdb.Error):
                 raise IngestError(f"ingest failed, warehouse unchanged: {exc}") from exc
             raise
@@ -1036,7 +1035,6 @@ class Warehouse:
         except BaseException as exc:
             # Interrupts included: nothing of a half-done ingest may stay behind (rolled back).
             self.con.execute("SET TimeZone = 'UTC'")
-            self.con.execute("SET preserve_insertion_order = false")
             if isinstance(exc, ReadError):
                 raise IngestError(str(exc)) from exc
             if isinstance(exc, duckdb.Error):
@@ -1081,7 +1079,9 @@ class Warehouse:
             "_line) = 1) p ANTI JOIN events e ON p._key = e._key"
         )
         layout.assign_codes(con, "_new")
-        con.execute("SET preserve_insertion_order = true")
+        # Stored in the store order by the INSERT's own ORDER BY, which DuckDB keeps whatever
+        # ``preserve_insertion_order`` is: that setting is the database's, and switching it
+        # here would switch it under a reader on another connection (analytics._ordered).
         con.execute(
             f"""
             INSERT INTO events ({EVENT_SELECT}, _key, _ingest, anonymous_id, _c, _e)
@@ -1094,7 +1094,6 @@ class Warehouse:
             """,
             [report.ingest_id],
         )
-        con.execute("SET preserve_insertion_order = false")
         con.execute("DROP TABLE _new")
         self._store_identities(report)
         loaded = con.execute(
