@@ -280,7 +280,8 @@ cells = st.one_of(
 @given(cells=st.lists(cells, min_size=1, max_size=12))
 def test_csv_text_cells_are_stored_as_written(cells: list[str]) -> None:
     """Any text in a CSV property column is stored as written (trimmed of spaces, also
-    no-break ones); only a blank cell is missing. Brute force against the csv module's writing of the same cells."""
+    no-break ones); only a blank cell is missing. Brute force against the csv module's
+    writing of the same cells."""
     import csv
     import io
     import tempfile
