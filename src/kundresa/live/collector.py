@@ -329,22 +329,22 @@ def _check_types(msg: dict[str, Any]) -> None:
         value = props.get(name)
         if value is None or (isinstance(value, str) and not value.strip()):
             continue
-        if isinstance(value, str):
-            try:
-                # Python reads digits of any script (``١٢``, ``１２``); the load reads ASCII.
-                number = float(value) if value.strip().isascii() else math.nan
-            except ValueError:
-                number = math.nan
-            if math.isfinite(number):
-                continue
-        elif _is_number(value):
-            try:
-                if math.isfinite(float(value)):
-                    continue
-            except OverflowError:  # an integer beyond a double: the load would quarantine it
-                pass
+        if (isinstance(value, str) or _is_number(value)) and _finite_number(value):
+            continue
         shown = repr(value) if isinstance(value, str) else _json_type(value)
         raise MessageError(f"properties.{name}", f"{shown[:40]} is not a finite number")
+
+
+def _finite_number(value: str | float) -> bool:
+    """Whether the load reads ``value`` (JSON number or text) as a finite double. Python reads
+    digits of any script (``١٢``, ``１２``) where the load reads ASCII only; an integer beyond
+    a double overflows."""
+    if isinstance(value, str) and not value.strip().isascii():
+        return False
+    try:
+        return math.isfinite(float(value))
+    except (ValueError, OverflowError):
+        return False
 
 
 def _json_type(value: Any) -> str:
