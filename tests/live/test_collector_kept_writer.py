@@ -209,6 +209,7 @@ def test_a_load_cycle_runs_duckdb_on_one_thread_and_restores_it(
     assert client.post("/v1/batch", json=_batch(0), auth=AUTH).status_code == 200
     assert loader.load_once() is not None
     assert seen == [1]
+    loader.finish_follower()  # the live state follows on one thread as well
     assert int(state._kept.con.execute(setting).fetchone()[0]) == before
 
     def broken(self: Warehouse, *args: Any, **kwargs: Any) -> Any:
@@ -248,6 +249,7 @@ def test_loads_go_on_while_the_store_is_rewritten_beside_them(
     setting = "SELECT current_setting('threads')"
     assert client.post("/v1/batch", json=_mixed(0, 10), auth=AUTH).status_code == 200
     assert loader.load_once() is not None  # the main part: 10 rows
+    loader.finish_follower()
     threads = int(state._kept.con.execute(setting).fetchone()[0])
     assert client.post("/v1/batch", json=_mixed(10, 12), auth=AUTH).status_code == 200
     assert loader.load_once() is not None  # 12 of 22 rows in the tail: a rewrite starts
@@ -267,6 +269,7 @@ def test_loads_go_on_while_the_store_is_rewritten_beside_them(
     assert (lay["ordered_rows"], lay["tail_rows"], _count(state)) == (22, 3, 25)
     assert client.post("/v1/batch", json=_mixed(25, 1), auth=AUTH).status_code == 200
     assert loader.load_once() is not None  # sees the rewrite ended: threads as before
+    loader.finish_follower()
     assert int(state._kept.con.execute(setting).fetchone()[0]) == threads
     before = client.get("/api/funnel", params=_FUNNEL).json()
     assert loader.settle()  # the rest, in a transaction of the loader's own

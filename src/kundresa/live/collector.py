@@ -33,6 +33,7 @@ import hmac
 import json
 import math
 import re
+import threading
 import zlib
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -441,6 +442,8 @@ class Collector:
         Gives the warehouse opened for writing, one load cycle at a time.
     after_load
         See :mod:`kundresa.live.loader` (called inside each load's transaction).
+    after_commit, beside
+        See :class:`~kundresa.live.loader.Loader` (the follower, beside the loads).
     loaded
         Called after each committed load with its report.
     interval
@@ -457,6 +460,8 @@ class Collector:
         open_writer: Callable[..., contextlib.AbstractContextManager[Warehouse]],
         *,
         after_load: AfterLoad | None = None,
+        after_commit: AfterLoad | None = None,
+        beside: threading.Lock | None = None,
         loaded: Callable[[IngestReport], None] | None = None,
         interval: float = 0.5,
         release: Callable[[], None] | None = None,
@@ -469,6 +474,8 @@ class Collector:
             self.log,
             open_writer,
             after_load=after_load,
+            after_commit=after_commit,
+            beside=beside,
             loaded=loaded,
             interval=interval,
             release=release,

@@ -18,10 +18,16 @@ is tried again at the next one, and the batches wait in the log. Given ``release
 (DuckDB writes and syncs its write-ahead log), but the connection is not closed, so DuckDB
 does not checkpoint and nothing is opened again every cycle — and lets go of it (``release``:
 DuckDB checkpoints, the file can be opened by other processes again) when a cycle finds
-nothing new to load, or once it has kept it for ``hold`` seconds, and then waits a whole
-``interval`` before the next cycle, so other processes (``kundresa stages`` while the server
-collects) get the file between bursts and at least every ``hold`` seconds during one.
-Without ``release`` every cycle opens and closes the write connection.
+nothing new to load, **when another process asks for the file**, or once it has kept it
+for ``hold`` seconds (no limit by default), and then waits a whole ``interval`` before the
+next cycle. While it keeps the file it says so beside it
+(:func:`~kundresa.store.warehouse.listen_for_handover`), and a process that finds the file
+locked by it — ``kundresa stages`` while the server collects — leaves a request there and
+tries again for a few seconds: the loader sees the request at its next cycle (within
+``interval``) and lets go. Letting go at fixed times instead cost every event loaded in the
+next cycle a checkpoint, a pause and a double load: a second of delay several times a
+minute, with nobody waiting (bench/NOTES.md, session 13). Without ``release`` every cycle
+opens and closes the write connection.
 
 **A load never rewrites the table**: it appends its rows to the journey-ordered store's
 tail (:mod:`kundresa.store.layout`), so no cycle does work that grows with the whole table.
@@ -39,11 +45,26 @@ Analyses read a store with a tail exactly as one without. Stopping the loader st
 rewrite (rolled back; the next burst's idle cycle, an ingest or ``kundresa reorganise`` puts
 the store in order).
 
-``after_load(con)`` — for the live customer state — is called with the open write connection
-**inside the load's transaction**, after the events, identity links and the log position are
-written and before COMMIT: what it writes commits together with the events. An exception it
-raises rolls the load back (the batches stay in the log and the next cycle tries again) and is
-reported on standard error.
+``after_commit(cursor)`` — the live customer state (:func:`kundresa.live.state.catch_up`) —
+runs **after** each load has committed, on a cursor of the write connection, in a
+transaction of its own, in the loader's **follower** thread: beside the next loads, at the
+lowest CPU priority and on one DuckDB thread, so that acks and loads go first and a load's
+events are in the warehouse (and in every analysis) without waiting for the live state to
+follow them. Loads that commit while the follower runs are caught up by its next round (a
+catch-up reads every ingest past its watermark). The follower holds ``beside`` while it
+runs, and the write connection is not closed before it ends. When the connection is not
+kept after a cycle (without ``release``, or when the cycle lets go of it) ``after_commit``
+runs in the cycle itself, after the commit. Its error is reported on standard error once;
+the next load's round does the work again. Measured on the 2-core bench at 20,000 events/s
+(bench/NOTES.md, session 13): inside the load's transaction the live state's SQL made each
+cycle ~0.8-1.0 s long and an event waited up to two of them; beside the loads, cycles take
+0.25-0.7 s and every event is in the warehouse within ~1.1 s of its ack.
+
+``after_load(con)`` — the older hook, still accepted — is called with the open write
+connection **inside the load's transaction**, after the events, identity links and the log
+position are written and before COMMIT: what it writes commits together with the events. An
+exception it raises rolls the load back (the batches stay in the log and the next cycle
+tries again) and is reported on standard error.
 """
 
 from __future__ import annotations
@@ -55,6 +76,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -63,7 +85,13 @@ import orjson
 from kundresa.ingest.sources.segment import SegmentSource
 from kundresa.live.log import LogRecord, WriteAheadLog, pending_records, read_log_id
 from kundresa.store.layout import LOAD_TAIL_FRACTION, TAIL_FRACTION, tail_rows
-from kundresa.store.warehouse import IngestError, IngestReport, Warehouse
+from kundresa.store.warehouse import (
+    IngestError,
+    IngestReport,
+    Warehouse,
+    handover_asked,
+    listen_for_handover,
+)
 
 __all__ = [
     "POSITION_KEY",
@@ -80,8 +108,6 @@ SOURCE = "collector"
 POSITION_KEY = "collector_log"
 """Key of the ``meta`` row holding ``{"log": LOG_ID, "position": N}``."""
 DEFAULT_INTERVAL = 0.5
-HOLD_SECONDS = 5.0
-"""Longest time the loader keeps the write connection open across cycles (module docstring)."""
 MAX_CYCLE_BYTES = 16 * 1024 * 1024
 """Most log bytes one cycle loads (a backlog is loaded in several cycles, so pages and
 uploads never wait long for the lock)."""
@@ -99,23 +125,28 @@ _ONE_THREAD: dict[int, list[int]] = {}
 """Per connection (``id``) on one thread: ``[holders, the setting before the first]``."""
 
 
-def _hold_one_thread(con: Any) -> None:
+def _hold_one_thread(con: Any, key: int | None = None) -> None:
+    """DuckDB on one thread until :func:`_let_go_one_thread`; holders of one database count
+    together under ``key`` (default the connection's ``id``; a cursor of it passes its
+    ``id``), and ``con`` is the connection this thread may use."""
+    key = id(con) if key is None else key
     with _THREADS:
-        held = _ONE_THREAD.get(id(con))
+        held = _ONE_THREAD.get(key)
         if held is None:
             before = int(con.execute("SELECT current_setting('threads')").fetchone()[0])
             con.execute("SET threads = 1")
-            _ONE_THREAD[id(con)] = [1, before]
+            _ONE_THREAD[key] = [1, before]
         else:
             held[0] += 1
 
 
-def _let_go_one_thread(con: Any) -> None:
+def _let_go_one_thread(con: Any, key: int | None = None) -> None:
+    key = id(con) if key is None else key
     with _THREADS:
-        held = _ONE_THREAD[id(con)]
+        held = _ONE_THREAD[key]
         held[0] -= 1
         if held[0] == 0:
-            del _ONE_THREAD[id(con)]
+            del _ONE_THREAD[key]
             with contextlib.suppress(duckdb.ConnectionException):  # closed: nothing to restore
                 con.execute(f"SET threads = {held[1]}")
 
@@ -206,8 +237,15 @@ class Loader:
         Closes a write connection that ``open_writer(keep=True)`` kept open; given it, the
         loader calls ``open_writer(keep=...)`` and keeps the connection across the cycles
         of a burst (module docstring). Without it, ``open_writer()`` each cycle.
+    after_commit
+        Called with a cursor of the write connection after loads commit, in a transaction
+        of its own (module docstring: the follower).
+    beside
+        Held by the follower while it runs, so that the owner of the write connection can
+        make its other writers wait for it (:class:`kundresa.web.state.ProjectState`).
     hold
-        Seconds the loader keeps the write connection at most (with ``release``).
+        Seconds the loader keeps the write connection at most (with ``release``); ``None``:
+        no limit (it lets go when a cycle finds nothing new, or when asked, module docstring).
     """
 
     def __init__(
@@ -216,14 +254,28 @@ class Loader:
         open_writer: Callable[..., contextlib.AbstractContextManager[Warehouse]],
         *,
         after_load: AfterLoad | None = None,
+        after_commit: AfterLoad | None = None,
+        beside: threading.Lock | None = None,
         loaded: Callable[[IngestReport], None] | None = None,
         interval: float = DEFAULT_INTERVAL,
         release: Callable[[], None] | None = None,
-        hold: float = HOLD_SECONDS,
+        hold: float | None = None,
     ) -> None:
         self.log = log
         self.open_writer = open_writer
         self.after_load = after_load
+        self.after_commit = after_commit
+        self.beside = beside if beside is not None else threading.Lock()
+        # The follower (after_commit beside the loads), and whether a load has committed
+        # since it last started (it then runs once more).
+        self._follower: threading.Thread | None = None
+        self._follow_again = False
+        self._follow_state = threading.Lock()
+        self._follow_cursor: Any = None
+        self.follow_error: str | None = None
+        """The follower's last error (None after it succeeded)."""
+        # The warehouse file whose handover this loader listens for (while it keeps it).
+        self._listening: Path | None = None
         self.loaded = loaded
         self.interval = interval
         self.release = release
@@ -286,6 +338,7 @@ class Loader:
                     )
                 with contextlib.suppress(duckdb.Error):  # committed; the next load tries again
                     self._rewrite(writer, LOAD_TAIL_FRACTION)
+                self._follow(writer)
             self.position = new_position
             self.unsettled = True
             self.log.drop_before(new_position)
@@ -296,7 +349,8 @@ class Loader:
     @contextlib.contextmanager
     def _writer(self) -> Iterator[Warehouse]:
         """``open_writer()``, or with ``release`` ``open_writer(keep=...)``: kept unless it
-        has been kept for ``hold`` seconds (a failed cycle lets go of it as well)."""
+        has been kept for ``hold`` seconds or another process asks for the warehouse (a
+        failed cycle lets go of it as well)."""
         if self.release is None:
             self._keeping = True  # the rewrite is waited for inside the cycle (_rewrite)
             with self.open_writer() as writer:
@@ -305,10 +359,13 @@ class Loader:
         now = time.monotonic()
         if self._held_since is None:
             self._held_since = now
-        keep = now - self._held_since < self.hold or self.rewriting
+        kept_long = self.hold is not None and now - self._held_since >= self.hold
+        keep = (not kept_long or self.rewriting) and not self.asked()
         self._keeping = keep
         try:
             with self.open_writer(keep=keep) as writer:
+                if keep:
+                    self._listen(writer)
                 yield writer
         except BaseException:
             self._let_go()
@@ -316,10 +373,108 @@ class Loader:
         if not keep:
             self._let_go()
 
+    def _listen(self, writer: Warehouse) -> None:
+        """Say beside the warehouse file that this process keeps it and lets go when asked
+        (:func:`kundresa.store.warehouse.listen_for_handover`)."""
+        if writer.path is not None and self._listening is None:
+            self._listening = writer.path
+            listen_for_handover(writer.path, True)
+
+    def asked(self) -> bool:
+        """Whether another process waits for the warehouse the loader keeps (it then lets
+        go of it, module docstring)."""
+        return self._listening is not None and handover_asked(self._listening)
+
     def _let_go(self) -> None:
         """The write connection is closed now (by ``release`` or by the last cycle)."""
         self._held_since = None
         self._released = True
+        if self._listening is not None:
+            listen_for_handover(self._listening, False)
+            self._listening = None
+
+    # -- the follower: after_commit beside the loads --------------------------------------
+
+    def _follow(self, writer: Warehouse) -> None:
+        """After a committed load: :attr:`after_commit` on a cursor of ``writer``'s
+        connection — in the follower thread when the connection stays open after this
+        cycle (a running follower runs once more), else here, before it closes."""
+        if self.after_commit is None:
+            return
+        con = writer.con
+        if self.release is None or not self._keeping:
+            self.finish_follower()
+            with self.beside:
+                cursor = con.cursor()
+                try:
+                    self._run_after_commit(cursor)
+                finally:
+                    cursor.close()
+            return
+        with self._follow_state:
+            self._follow_again = True
+            if self._follower is not None:
+                return  # running: it sees _follow_again before it ends
+            thread = threading.Thread(
+                target=self._follow_loop, args=(con,), name="kundresa-follower", daemon=True
+            )
+            self._follower = thread
+        self.beside.acquire()  # the follower releases it when it ends
+        try:
+            # Made here: the loader's thread is the one that uses the connection.
+            self._follow_cursor = con.cursor()
+            thread.start()
+        except BaseException:
+            with self._follow_state:
+                self._follower = None
+            self.beside.release()
+            raise
+
+    def _follow_loop(self, con: Any) -> None:
+        cursor = self._follow_cursor
+        try:
+            # Background work: the lowest CPU priority (Linux: per thread), one DuckDB
+            # thread (the caller's, so the priority holds), so that acks and loads go first.
+            with contextlib.suppress(AttributeError, OSError):
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+            _hold_one_thread(cursor, id(con))
+            try:
+                while True:
+                    with self._follow_state:
+                        if not self._follow_again:
+                            self._follower = None
+                            break
+                        self._follow_again = False
+                    self._run_after_commit(cursor)
+            finally:
+                with contextlib.suppress(duckdb.Error):  # closed: nothing to restore
+                    _let_go_one_thread(cursor, id(con))
+        finally:
+            with contextlib.suppress(duckdb.Error):
+                cursor.close()
+            with self._follow_state:
+                if self._follower is threading.current_thread():  # it failed
+                    self._follower = None
+            self.beside.release()
+
+    def _run_after_commit(self, cursor: Any) -> None:
+        assert self.after_commit is not None
+        try:
+            self.after_commit(cursor)
+            self.follow_error = None
+        except Exception as exc:  # the next committed load tries again
+            message = f"{type(exc).__name__}: {exc}"
+            if message != self.follow_error:
+                print(f"kundresa collector: live state behind: {message}", file=sys.stderr)
+            self.follow_error = message
+
+    def finish_follower(self) -> None:
+        """Wait for the follower, if it runs (before the write connection is closed)."""
+        thread = self._follower
+        if thread is not None and thread.ident is not None:
+            thread.join()
+        with self.beside:  # one that decided to end holds it until it has
+            pass
 
     @property
     def rewriting(self) -> bool:
@@ -375,6 +530,7 @@ class Loader:
         with self._cycle:
             if self.rewriting and not stop_rewrite:
                 return
+            self.finish_follower()
             if self.release is not None and self._held_since is not None:
                 self.release()
                 self._let_go()
@@ -429,7 +585,12 @@ class Loader:
                 break
             self._wake.clear()
             started = time.monotonic()
-            if self._cycle_safely() is None:
+            if self.asked():
+                # Another process waits for the warehouse: let go of it now (a rewrite
+                # beside the loads rolls back; the next idle cycle starts one again), and
+                # wait a whole interval before trying to take it again.
+                self.release_writer(stop_rewrite=True)
+            elif self._cycle_safely() is None:
                 # Nothing new (or a failed cycle): other processes may have the warehouse
                 # until the next batch. Nothing new a whole interval after letting go of it:
                 # the store put in order first (the next cycle with events waits for it).

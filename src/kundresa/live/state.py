@@ -775,7 +775,7 @@ def read_state(
         ``events``.
     """
     rules = _Rules(journey)
-    if _is_current(con, rules):
+    if _is_current(con, rules) or _is_current_for(con, rules, customer_id):
         found = _read(con, rules, [customer_id]).get(customer_id)
     else:
         found = compute_states(con, journey, [customer_id]).get(customer_id)
@@ -798,6 +798,24 @@ def _is_current(con: Any, rules: _Rules) -> bool:
         "FROM id_map EXCEPT SELECT id, customer_id FROM live_id_map)"
     ).fetchone()
     return not (diff and diff[0])
+
+
+def _is_current_for(con: Any, rules: _Rules, person: str) -> bool:
+    """Whether the stored row of ``person`` is up to date while the state as a whole is not
+    (the collector's loads commit before the catch-up that follows them): built for this
+    journey, with no event of theirs loaded after the watermark and no id of theirs stitched
+    or forgotten since. Reads only the events past the watermark and the person's ids."""
+    if not _has_tables(con) or _meta(con, _FINGERPRINT) != rules.fingerprint():
+        return False
+    watermark = int(_meta(con, _WATERMARK) or 0)
+    ids = "SELECT id, customer_id FROM {} WHERE id = $2 OR customer_id = $2"
+    row = con.execute(
+        f"SELECT EXISTS (SELECT 1 FROM ({_EVENTS} WHERE e._ingest > $1) WHERE person = $2) "
+        f"OR EXISTS ({ids.format('live_id_map')} EXCEPT {ids.format('id_map')}) "
+        f"OR EXISTS ({ids.format('id_map')} EXCEPT {ids.format('live_id_map')})",
+        [watermark, person],
+    ).fetchone()
+    return not (row and row[0])
 
 
 def stage_events_since(

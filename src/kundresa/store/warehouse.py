@@ -14,6 +14,7 @@ import json
 import os
 import re
 import threading
+import time
 import zoneinfo
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -41,7 +42,16 @@ from kundresa.store._decoded import remember
 from kundresa.store.identity import materialise_id_map
 from kundresa.store.in_place import own_events
 
-__all__ = ["TAGGED_TABLE", "IdentityError", "IngestError", "IngestReport", "Warehouse"]
+__all__ = [
+    "HANDOVER_WAIT",
+    "TAGGED_TABLE",
+    "IdentityError",
+    "IngestError",
+    "IngestReport",
+    "Warehouse",
+    "handover_asked",
+    "listen_for_handover",
+]
 
 SCHEMA_VERSION = "3"
 """Version 2 added identity stitching: ``events.anonymous_id``, ``identity_links``,
@@ -549,7 +559,7 @@ class Warehouse:
         try:
             self.con = duckdb.connect(target, read_only=read_only)
         except duckdb.IOException as exc:
-            raise IngestError(f"{target}: cannot open the warehouse: {_lock_hint(exc)}") from exc
+            self.con = _connect_when_handed_over(target, read_only, exc)
         self.con.execute("SET TimeZone = 'UTC'")
         # Bounded memory: staging tables of a large ingest and big analyses spill to this
         # process's temporary folder instead of growing the process (see store.resources).
@@ -1833,6 +1843,91 @@ def _check_tz(tz: str | None) -> None:
         raise IngestError(
             f"--tz {tz!r} is not a time zone name (use e.g. UTC, Europe/Stockholm)"
         ) from exc
+
+
+HANDOVER_WAIT = 10.0
+"""Seconds a process waits for a warehouse file that a collecting ``kundresa serve`` keeps
+open (``KUNDRESA_LOCK_WAIT`` overrides it): :func:`listen_for_handover`."""
+
+
+def listen_for_handover(path: Path, listening: bool) -> None:
+    """Say (``listening``) or stop saying, beside the warehouse file ``path``, that this
+    process keeps it open for writing and lets go of it when another process asks: the file
+    ``<name>.listening`` holds this process's id. The collector's loader does
+    (:mod:`kundresa.live.loader`); another process that finds the file locked by it leaves
+    ``<name>.want.<its id>`` and tries again for :data:`HANDOVER_WAIT` seconds (DuckDB lets one
+    process at a time open a file for writing, or several read-only)."""
+    marker = path.with_name(path.name + ".listening")
+    if listening:
+        marker.write_text(str(os.getpid()), encoding="ascii")
+    else:
+        with contextlib.suppress(OSError):
+            marker.unlink()
+
+
+def handover_asked(path: Path) -> bool:
+    """Whether a running process waits for the warehouse file ``path`` (a
+    ``<name>.want.<id>`` file; those of ended processes are removed)."""
+    prefix = path.name + ".want."
+    try:
+        names = os.listdir(path.parent)
+    except OSError:
+        return False
+    asked = False
+    for name in names:
+        if name.startswith(prefix):
+            pid = name[len(prefix) :]
+            if pid.isdigit() and _alive(int(pid)):
+                asked = True
+            else:
+                with contextlib.suppress(OSError):
+                    (path.parent / name).unlink()
+    return asked
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # e.g. another user's process
+        return True
+    return True
+
+
+def _connect_when_handed_over(target: str, read_only: bool, exc: duckdb.IOException) -> Any:
+    """A connection to ``target`` once the process holding it lets go, when that process
+    listens for a handover (:func:`listen_for_handover`); else, or after
+    :data:`HANDOVER_WAIT` seconds, :class:`IngestError` with what to do."""
+    path = Path(target)
+    holder = None
+    with contextlib.suppress(OSError, ValueError):
+        holder = int(path.with_name(path.name + ".listening").read_text(encoding="ascii"))
+    named = re.search(r"\(PID (\d+)\)", str(exc))
+    if (
+        "Conflicting lock" not in str(exc)
+        or holder is None
+        or not _alive(holder)
+        or (named is not None and int(named.group(1)) != holder)
+    ):
+        raise IngestError(f"{target}: cannot open the warehouse: {_lock_hint(exc)}") from exc
+    wait = float(os.environ.get("KUNDRESA_LOCK_WAIT", HANDOVER_WAIT))
+    want = path.with_name(f"{path.name}.want.{os.getpid()}")
+    deadline = time.monotonic() + wait
+    try:
+        want.write_bytes(b"")
+        while time.monotonic() < deadline:
+            time.sleep(0.05)
+            try:
+                return duckdb.connect(target, read_only=read_only)
+            except duckdb.IOException as again:
+                exc = again
+                if "Conflicting lock" not in str(again):
+                    break
+    finally:
+        with contextlib.suppress(OSError):
+            want.unlink()
+    raise IngestError(f"{target}: cannot open the warehouse: {_lock_hint(exc)}") from exc
 
 
 def _lock_hint(exc: Exception) -> str:

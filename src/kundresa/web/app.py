@@ -12,6 +12,7 @@ SameSite=Strict session cookie.
 from __future__ import annotations
 
 import contextvars
+import functools
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -88,9 +89,10 @@ def create_app(
         (``app.state.project.close()``) stops it after a last load.
     after_load
         With a write key: called with the open write connection inside each load's
-        transaction (:mod:`kundresa.live.loader`); by default the live customer state and the
-        stage-entered feed catch up there (:func:`kundresa.live.state.catch_up`), so a load
-        and the state it moves commit together.
+        transaction (:mod:`kundresa.live.loader`). By default (``None``) the live customer
+        state and the stage-entered feed catch up after each load instead, beside the next
+        loads (:func:`kundresa.live.state.catch_up` in the loader's follower), so that loads
+        commit at their own pace.
 
     Raises
     ------
@@ -189,13 +191,13 @@ def create_app(
     if write_key:
         from kundresa.live.collector import LOG_DIR, Collector, router
 
-        if after_load is None:
-            after_load = _live_state_follows(state)
         collector = Collector(
             write_key,
             state.root / STORE_DIR / LOG_DIR,
-            state.writer,
+            functools.partial(state.writer, loading=True),
             after_load=after_load,
+            after_commit=_live_state_follows(state) if after_load is None else None,
+            beside=state.beside,
             release=state.release,
         )
         state.closers.append(collector.close)
@@ -206,15 +208,17 @@ def create_app(
 
 
 def _live_state_follows(state: ProjectState) -> Callable[[Any], None]:
-    """The collector's ``after_load``: the live customer state and the stage-entered feed
-    follow each load, in the load's own transaction (a failure rolls the load back, and the
-    logged batches load again in the next cycle)."""
+    """The collector's ``after_commit``: the live customer state and the stage-entered feed
+    follow the loads in the loader's follower, each catch-up in a transaction of its own
+    (:func:`kundresa.live.state.catch_up`; a failure is reported and the next load's
+    catch-up does the work again). Until it has, a customer's state is computed from their
+    events (:func:`kundresa.live.state.read_state`)."""
 
-    def after_load(con: Any) -> None:
+    def after_commit(con: Any) -> None:
         project = state.project
         if project.has_journey:
             from kundresa.live.state import catch_up
 
-            catch_up(con, project.journey, in_transaction=True, changes=False)
+            catch_up(con, project.journey, changes=False)
 
-    return after_load
+    return after_commit

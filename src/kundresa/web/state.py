@@ -58,6 +58,10 @@ class ProjectState:
         self.closers: list[Callable[[], None]] = []
         # The write connection kept open by writer(keep=True), if any.
         self._kept: Warehouse | None = None
+        self.beside = threading.Lock()
+        """Held while work runs beside the collector's loads on the kept write connection (the
+        loader's follower, :mod:`kundresa.live.loader`): every other writer, and closing that
+        connection, waits for it."""
 
     def _open(self) -> Project:
         return Project.open(self.root, read_only=True)
@@ -67,7 +71,7 @@ class ProjectState:
         for closer in reversed(self.closers):
             closer()
         self.closers.clear()
-        with self.lock:
+        with self.lock, self.beside:
             self.project.close()
             if self._kept is not None:
                 self._kept.close()
@@ -194,7 +198,7 @@ class ProjectState:
             )
 
     @contextlib.contextmanager
-    def writer(self, *, keep: bool = False) -> Iterator[Warehouse]:
+    def writer(self, *, keep: bool = False, loading: bool = False) -> Iterator[Warehouse]:
         """The warehouse opened for writing, under the lock: the read-only connection is
         closed first and opened again afterwards (DuckDB lets a process open a file one way
         at a time), and cached results are dropped. :class:`~kundresa.store.warehouse.
@@ -205,8 +209,11 @@ class ProjectState:
         <kundresa.store.warehouse.Warehouse.reader>`) until :meth:`release`: the
         collector's loader keeps it across the load cycles of a burst, so DuckDB does not
         checkpoint and nothing is opened again every cycle. A connection kept open is what
-        the next ``writer`` gives."""
-        with self.lock:
+        the next ``writer`` gives.
+
+        ``loading``: the collector's loader, whose follower may run beside it (:attr:`beside`);
+        every other writer waits for the follower first."""
+        with self.lock, contextlib.nullcontext() if loading else self.beside:
             old = self.project
             journey = old.journey if old.has_journey else None
             store = self.root / STORE_DIR / WAREHOUSE_FILE
@@ -220,6 +227,9 @@ class ProjectState:
             finally:
                 if keep and done and self._kept is not None:
                     self.project = Project(self.root, journey, self._kept.reader(), old.engine)
+                elif loading:
+                    with self.beside:  # the follower ends before its connection closes
+                        self._read_only_again(journey, old.engine)
                 else:
                     self._read_only_again(journey, old.engine)
                 self.generation += 1
@@ -227,7 +237,7 @@ class ProjectState:
     def release(self) -> None:
         """Close the write connection :meth:`writer` kept open, if any (DuckDB checkpoints
         then), and read the warehouse read-only again: other processes can open the file."""
-        with self.lock:
+        with self.lock, self.beside:
             if self._kept is None:
                 return
             old = self.project
