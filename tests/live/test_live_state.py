@@ -523,3 +523,72 @@ def test_a_keyed_state_table_loses_its_key_and_keeps_its_rows(journey) -> None: 
     assert [(m.from_stage, m.to_stage) for m in moves] == [("awareness", "consideration")]
     assert wh.con.execute(keys).fetchone() == (0,)
     assert list(stored(wh).customer_id) == ["a"] and stored(wh).events[0] == 2
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(st.lists(stream_st, min_size=1, max_size=30), st.data())
+def test_reads_between_a_load_and_its_catch_up_equal_a_recompute(journey, rows, data) -> None:  # type: ignore[no-untyped-def]
+    """The collector's loads commit before the catch-up that follows them (the loader's
+    follower): meanwhile every customer's answer is current — their stored row when nothing
+    of theirs is pending (no event past the watermark, no id stitched since), else computed
+    from their events — and equal to a recompute from the whole history."""
+    from kundresa.live import state as live
+
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(rows)), max_size=4)))
+    rules = live._Rules(journey)
+    wh = Warehouse(None)
+    for n, (i, j) in enumerate(zip([0, *cuts], [*cuts, len(rows)], strict=True)):
+        if i == j:
+            continue
+        batch = rows[i:j]
+        wh.ingest_arrow(
+            pa.table(
+                {
+                    "userId": [r[0] for r in batch],
+                    "anonymousId": [r[1] for r in batch],
+                    "timestamp": [(T0 + timedelta(minutes=r[2])).isoformat() for r in batch],
+                    "event": [r[3] for r in batch],
+                    "messageId": [f"m{k:03d}" for k in range(i, j)],
+                    "segment": [r[4] for r in batch],
+                    "price": [None if r[5] is None else str(r[5]) for r in batch],
+                }
+            )
+        )
+        everyone = compute_states(wh.con, journey)
+        for person, want in everyone.items():
+            assert read_state(wh.con, journey, person) == live._as_dict(want, rules, None)
+        if data.draw(st.booleans(), label=f"catch up after load {n}"):
+            catch_up(wh.con, journey)
+            assert all(live._is_current_for(wh.con, rules, p) for p in everyone)
+
+
+def test_a_customer_is_current_unless_something_of_theirs_is_pending(journey) -> None:  # type: ignore[no-untyped-def]
+    from kundresa.live import state as live
+
+    rules = live._Rules(journey)
+    wh = Warehouse(None)
+    load(wh, [("a", 0, "ad"), ("b", 0, "ad")], journey)
+    assert live._is_current_for(wh.con, rules, "a") and live._is_current_for(wh.con, rules, "b")
+    wh.ingest_arrow(frame([("a", 10, "price")]))  # loaded, not caught up
+    assert not live._is_current_for(wh.con, rules, "a")  # an event past the watermark
+    assert live._is_current_for(wh.con, rules, "b")  # nothing of b's: b's row is read
+    assert read_state(wh.con, journey, "a")["stage"] == "consideration"  # type: ignore[index]
+    catch_up(wh.con, journey)
+    assert live._is_current_for(wh.con, rules, "a")
+    # An id stitched to b since the catch-up: b's row is stale (the link may move events).
+    wh.ingest_arrow(
+        pa.table(
+            {
+                "userId": ["b"],
+                "anonymousId": ["a"],
+                "event": ["view"],
+                "timestamp": [T0.isoformat()],
+                "messageId": ["link"],
+            }
+        )
+    )
+    assert not live._is_current_for(wh.con, rules, "b")

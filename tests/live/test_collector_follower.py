@@ -1,0 +1,236 @@
+"""The live state follows the collector's loads beside them (the loader's follower), and a
+process that finds the warehouse kept by the loader gets it by asking (the handover)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kundresa.live import state as live
+from kundresa.project import STORE_DIR, WAREHOUSE_FILE
+from kundresa.store.warehouse import handover_asked
+
+AUTH = ("test-write-key", "")  # conftest.WRITE_KEY
+
+JOURNEY = """\
+kundresa: 1
+name: Live
+template: buyers-journey
+touchpoints:
+  - {id: ad, stage: awareness, match: {event: ad}}
+  - {id: price, stage: consideration, match: {event: price}}
+  - {id: buy, stage: decision, match: {event: buy}}
+"""
+
+
+def _batch(first: int, events: list[tuple[str, str, int]]) -> dict[str, Any]:
+    """(user, event, minute) messages, ``messageId`` numbered from ``first``."""
+    return {
+        "batch": [
+            {
+                "type": "track",
+                "event": event,
+                "userId": user,
+                "messageId": f"m{first + i}",
+                "timestamp": f"2026-03-01T10:{minute:02d}:00Z",
+            }
+            for i, (user, event, minute) in enumerate(events)
+        ]
+    }
+
+
+@pytest.fixture
+def journey_dir(project_dir: Path) -> Path:
+    (project_dir / "journey.yaml").write_text(JOURNEY, encoding="utf-8")
+    return project_dir
+
+
+@pytest.fixture
+def held_catch_up(monkeypatch: pytest.MonkeyPatch) -> tuple[threading.Event, threading.Event]:
+    """``catch_up`` waits for the first event to be set once it has been entered (the
+    second is set then)."""
+    real = live.catch_up
+    gate, entered = threading.Event(), threading.Event()
+
+    def held(*args: Any, **kwargs: Any) -> Any:
+        entered.set()
+        assert gate.wait(60)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(live, "catch_up", held)
+    return gate, entered
+
+
+def _count(state: Any) -> int:
+    with state.lock:
+        return int(state.project.warehouse.event_count())
+
+
+def test_a_load_is_in_the_warehouse_before_the_live_state_follows_it(
+    journey_dir: Path, make_collector: Any, held_catch_up: Any
+) -> None:
+    gate, entered = held_catch_up
+    client = make_collector(journey_dir)
+    state, loader = client.app.state.project, client.app.state.collector.loader
+    loader.stop()
+    sent = _batch(0, [("ann", "ad", 0), ("ann", "price", 5), ("bo", "ad", 1)])
+    assert client.post("/v1/batch", json=sent, auth=AUTH).status_code == 200
+    assert loader.load_once() is not None  # committed; the follower waits at the gate
+    assert entered.wait(60)
+    assert _count(state) == 3  # every analysis sees the events now
+    ann = client.get("/api/customers/ann").json()
+    assert (ann["stage"], ann["events"]) == ("consideration", 2)  # computed from her events
+    assert client.get("/api/stage-events", params={"since": 0}).json()["events"] == []
+    gate.set()
+    loader.finish_follower()
+    moves = client.get("/api/stage-events", params={"since": 0}).json()["events"]
+    assert sorted((m["customer_id"], m["to_stage"]) for m in moves) == [
+        ("ann", "awareness"),
+        ("ann", "consideration"),
+        ("bo", "awareness"),
+    ]
+    assert client.get("/api/customers/ann").json() == ann  # now from the stored row
+
+
+def test_loads_that_commit_while_the_follower_runs_are_caught_up_by_its_next_round(
+    journey_dir: Path, make_collector: Any, held_catch_up: Any
+) -> None:
+    gate, entered = held_catch_up
+    client = make_collector(journey_dir)
+    state, loader = client.app.state.project, client.app.state.collector.loader
+    loader.stop()
+    assert (
+        client.post("/v1/batch", json=_batch(0, [("ann", "ad", 0)]), auth=AUTH).status_code == 200
+    )
+    assert loader.load_once() is not None
+    assert entered.wait(60)
+    # Two more loads commit while the first round waits: neither waits for it.
+    for first, event in ((1, "price"), (2, "buy")):
+        sent = _batch(first, [("ann", event, first)])
+        assert client.post("/v1/batch", json=sent, auth=AUTH).status_code == 200
+        assert loader.load_once() is not None
+    assert _count(state) == 3
+    gate.set()
+    loader.finish_follower()
+    with state.lock:
+        con = state.project.warehouse.con
+        assert live._is_current(con, live._Rules(state.project.journey))
+    assert client.get("/api/customers/ann").json()["stage"] == "decision"
+
+
+def test_a_failed_catch_up_is_reported_and_the_next_round_does_the_work(
+    journey_dir: Path,
+    make_collector: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    real = live.catch_up
+    fail = [True]
+
+    def flaky(*args: Any, **kwargs: Any) -> Any:
+        if fail[0]:
+            raise RuntimeError("disk full")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(live, "catch_up", flaky)
+    client = make_collector(journey_dir)
+    state, loader = client.app.state.project, client.app.state.collector.loader
+    loader.stop()
+    assert (
+        client.post("/v1/batch", json=_batch(0, [("ann", "ad", 0)]), auth=AUTH).status_code == 200
+    )
+    assert loader.load_once() is not None
+    loader.finish_follower()
+    assert "live state behind: RuntimeError: disk full" in capsys.readouterr().err
+    assert loader.follow_error is not None
+    assert _count(state) == 1  # the load stands
+    assert client.get("/api/customers/ann").json()["stage"] == "awareness"  # computed
+    fail[0] = False
+    assert client.post("/v1/batch", json=_batch(1, [("bo", "ad", 1)]), auth=AUTH).status_code == 200
+    assert loader.load_once() is not None
+    loader.finish_follower()
+    assert loader.follow_error is None
+    moves = client.get("/api/stage-events", params={"since": 0}).json()["events"]
+    assert sorted(m["customer_id"] for m in moves) == ["ann", "bo"]
+
+
+def _open_in_another_process(folder: Path, wait: float) -> subprocess.CompletedProcess[str]:
+    code = (
+        "import sys\n"
+        "from kundresa.store.warehouse import IngestError, Warehouse\n"
+        "try:\n"
+        f"    wh = Warehouse({str(folder / STORE_DIR / WAREHOUSE_FILE)!r}, read_only=True)\n"
+        "except IngestError as exc:\n"
+        "    print(exc)\n"
+        "    sys.exit(3)\n"
+        "print(wh.event_count())\n"
+    )
+    env = {**os.environ, "KUNDRESA_LOCK_WAIT": str(wait)}
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env
+    )
+
+
+def test_another_process_gets_the_warehouse_the_loader_keeps_by_asking(
+    journey_dir: Path, make_collector: Any
+) -> None:
+    client = make_collector(journey_dir)
+    state = client.app.state.project
+    assert (
+        client.post("/v1/batch", json=_batch(0, [("ann", "ad", 0)]), auth=AUTH).status_code == 200
+    )
+    started = time.monotonic()
+    while state._kept is None or _count(state) < 1:  # the running loader keeps it
+        assert time.monotonic() - started < 60
+        time.sleep(0.02)
+    store = journey_dir / STORE_DIR / WAREHOUSE_FILE
+    assert (store.parent / f"{WAREHOUSE_FILE}.listening").read_text() == str(os.getpid())
+    done = _open_in_another_process(journey_dir, wait=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.strip() == "1"
+    assert not list(store.parent.glob(f"{WAREHOUSE_FILE}.want.*"))  # its request removed
+    # The loader takes the file back for the next batch.
+    sent = _batch(1, [("bo", "ad", 1)])
+    assert client.post("/v1/batch", json=sent, auth=AUTH).status_code == 200
+    while _count(state) < 2:
+        assert time.monotonic() - started < 60
+        time.sleep(0.02)
+
+
+def test_a_process_that_does_not_listen_is_not_asked(
+    journey_dir: Path, make_collector: Any
+) -> None:
+    from kundresa.store.warehouse import Warehouse
+
+    store = journey_dir / STORE_DIR / WAREHOUSE_FILE
+    holder = Warehouse(store)  # held for writing, nothing listening
+    try:
+        # A wait longer than the subprocess's timeout: it would fail the test if it waited.
+        done = _open_in_another_process(journey_dir, wait=600)
+    finally:
+        holder.close()
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert f"another process (PID {os.getpid()}) has it open" in done.stdout
+    assert not list(store.parent.glob(f"{WAREHOUSE_FILE}.want.*"))
+
+
+def test_a_request_of_an_ended_process_is_dropped(tmp_path: Path) -> None:
+    store = tmp_path / "warehouse.duckdb"
+    ended = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    stale = tmp_path / f"warehouse.duckdb.want.{ended.stdout.strip()}"
+    stale.write_bytes(b"")
+    assert not handover_asked(store) and not stale.exists()
+    (tmp_path / f"warehouse.duckdb.want.{os.getpid()}").write_bytes(b"")
+    assert handover_asked(store)
