@@ -589,14 +589,14 @@ class Loader:
                 # Another process waits for the warehouse: let go of it now (a rewrite
                 # beside the loads rolls back; the next idle cycle starts one again), and
                 # wait a whole interval before trying to take it again.
-                self.release_writer(stop_rewrite=True)
+                self._release_safely(stop_rewrite=True)
             elif self._cycle_safely() is None:
                 # Nothing new (or a failed cycle): other processes may have the warehouse
                 # until the next batch. Nothing new a whole interval after letting go of it:
                 # the store put in order first (the next cycle with events waits for it).
                 if self.last_error is None and self._held_since is None:
                     self._settle_safely()
-                self.release_writer()  # not while a rewrite runs: the next idle cycle
+                self._release_safely()  # not while a rewrite runs: the next idle cycle
             elif not self.rewriting:
                 with self._cycle:
                     self._rewrite_ended()
@@ -618,6 +618,16 @@ class Loader:
         except Exception as exc:  # after_load failed, a disk error: the batches stay logged
             self._report(f"{type(exc).__name__}: {exc}")
         return None
+
+    def _release_safely(self, *, stop_rewrite: bool = False) -> None:
+        """:meth:`release_writer`, its error reported (once) instead of raised: e.g. the app
+        cannot open the warehouse read-only again at once because the process that asked for
+        it opened it for writing; the next cycles try again."""
+        try:
+            self.release_writer(stop_rewrite=stop_rewrite)
+        except Exception as exc:
+            what = str(exc) if isinstance(exc, IngestError) else f"{type(exc).__name__}: {exc}"
+            self._report(what, "warehouse not let go")
 
     def _settle_safely(self) -> None:
         """:meth:`settle`, its error reported (once) instead of raised."""
