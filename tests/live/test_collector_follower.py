@@ -73,13 +73,20 @@ def _count(state: Any) -> int:
         return int(state.project.warehouse.event_count())
 
 
+def _stopped(make_collector: Any, folder: Path) -> tuple[Any, Any, Any]:
+    """A client of a collector whose cycles run only when the test asks; its project state
+    and loader."""
+    client = make_collector(folder)
+    state, loader = client.app.state.project, client.app.state.collector.loader
+    loader.stop()
+    return client, state, loader
+
+
 def test_a_load_is_in_the_warehouse_before_the_live_state_follows_it(
     journey_dir: Path, make_collector: Any, held_catch_up: Any
 ) -> None:
     gate, entered = held_catch_up
-    client = make_collector(journey_dir)
-    state, loader = client.app.state.project, client.app.state.collector.loader
-    loader.stop()
+    client, state, loader = _stopped(make_collector, journey_dir)
     sent = _batch(0, [("ann", "ad", 0), ("ann", "price", 5), ("bo", "ad", 1)])
     assert client.post("/v1/batch", json=sent, auth=AUTH).status_code == 200
     assert loader.load_once() is not None  # committed; the follower waits at the gate
@@ -103,9 +110,7 @@ def test_loads_that_commit_while_the_follower_runs_are_caught_up_by_its_next_rou
     journey_dir: Path, make_collector: Any, held_catch_up: Any
 ) -> None:
     gate, entered = held_catch_up
-    client = make_collector(journey_dir)
-    state, loader = client.app.state.project, client.app.state.collector.loader
-    loader.stop()
+    client, state, loader = _stopped(make_collector, journey_dir)
     assert (
         client.post("/v1/batch", json=_batch(0, [("ann", "ad", 0)]), auth=AUTH).status_code == 200
     )
@@ -140,9 +145,7 @@ def test_a_failed_catch_up_is_reported_and_the_next_round_does_the_work(
         return real(*args, **kwargs)
 
     monkeypatch.setattr(live, "catch_up", flaky)
-    client = make_collector(journey_dir)
-    state, loader = client.app.state.project, client.app.state.collector.loader
-    loader.stop()
+    client, state, loader = _stopped(make_collector, journey_dir)
     assert (
         client.post("/v1/batch", json=_batch(0, [("ann", "ad", 0)]), auth=AUTH).status_code == 200
     )

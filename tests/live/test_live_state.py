@@ -410,6 +410,24 @@ def _by_person(wh: Warehouse, first: int, last: int) -> dict[str, list[tuple[Any
     return out
 
 
+def _ingest_stream(wh: Warehouse, rows: list[tuple[Any, ...]], i: int, j: int) -> None:
+    """Ingest ``rows[i:j]`` of :data:`stream_st` (``messageId`` numbered by position)."""
+    batch = rows[i:j]
+    wh.ingest_arrow(
+        pa.table(
+            {
+                "userId": [r[0] for r in batch],
+                "anonymousId": [r[1] for r in batch],
+                "timestamp": [(T0 + timedelta(minutes=r[2])).isoformat() for r in batch],
+                "event": [r[3] for r in batch],
+                "messageId": [f"m{n:03d}" for n in range(i, j)],
+                "segment": [r[4] for r in batch],
+                "price": [None if r[5] is None else str(r[5]) for r in batch],
+            }
+        )
+    )
+
+
 stream_st = st.tuples(
     st.sampled_from(["a", "b", "c"]),
     st.sampled_from([None, "anon-1", "anon-2", "anon-3"]),  # an anonymousId, linked
@@ -436,20 +454,7 @@ def test_state_and_feed_equal_a_brute_force_replay(journey, rows, data) -> None:
     for i, j in zip([0, *cuts], [*cuts, len(rows)], strict=True):
         if i == j:
             continue
-        batch = rows[i:j]
-        wh.ingest_arrow(
-            pa.table(
-                {
-                    "userId": [r[0] for r in batch],
-                    "anonymousId": [r[1] for r in batch],
-                    "timestamp": [(T0 + timedelta(minutes=r[2])).isoformat() for r in batch],
-                    "event": [r[3] for r in batch],
-                    "messageId": [f"m{n:03d}" for n in range(i, j)],
-                    "segment": [r[4] for r in batch],
-                    "price": [None if r[5] is None else str(r[5]) for r in batch],
-                }
-            )
-        )
+        _ingest_stream(wh, rows, i, j)
         ingest += 1
         seq = latest_seq(wh.con)
         recorded = catch_up(wh.con, journey)
@@ -544,20 +549,7 @@ def test_reads_between_a_load_and_its_catch_up_equal_a_recompute(journey, rows, 
     for n, (i, j) in enumerate(zip([0, *cuts], [*cuts, len(rows)], strict=True)):
         if i == j:
             continue
-        batch = rows[i:j]
-        wh.ingest_arrow(
-            pa.table(
-                {
-                    "userId": [r[0] for r in batch],
-                    "anonymousId": [r[1] for r in batch],
-                    "timestamp": [(T0 + timedelta(minutes=r[2])).isoformat() for r in batch],
-                    "event": [r[3] for r in batch],
-                    "messageId": [f"m{k:03d}" for k in range(i, j)],
-                    "segment": [r[4] for r in batch],
-                    "price": [None if r[5] is None else str(r[5]) for r in batch],
-                }
-            )
-        )
+        _ingest_stream(wh, rows, i, j)
         everyone = compute_states(wh.con, journey)
         for person, want in everyone.items():
             assert read_state(wh.con, journey, person) == live._as_dict(want, rules, None)
