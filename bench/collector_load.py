@@ -258,6 +258,13 @@ def main() -> None:
     )
     parser.add_argument("--no-write", action="store_true", help="print the figures only")
     parser.add_argument(
+        "--preload",
+        metavar="FILE",
+        help="a store that is not new: the project gets the demo's journey (whose touchpoints "
+        "the bench's events hit) and FILE's events (e.g. bench/data/events_1M.parquet) "
+        "before the server starts (prints, writes nothing)",
+    )
+    parser.add_argument(
         "--rate",
         type=float,
         action="append",
@@ -266,7 +273,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     runs = [_run(args, offered) for offered in (args.rate or [0.0])]
-    if args.ack_only or args.no_write:
+    if args.ack_only or args.no_write or args.preload:
         return
     rows = [row for row, _ in runs]
     first, last = runs[0][1], runs[-1][1]
@@ -308,16 +315,29 @@ def _run(args: argparse.Namespace, offered_rate: float) -> tuple[str, tuple[floa
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "shop"
         Project.init(folder).close()
+        loaded = 0
+        if args.preload:
+            from kundresa.demo import demo_journey_yaml
+
+            (folder / "journey.yaml").write_text(demo_journey_yaml(), encoding="utf-8")
+            started = time.perf_counter()
+            project = Project.open(folder)
+            try:
+                loaded = project.ingest([args.preload]).loaded
+            finally:
+                project.close()
+            print(f"preloaded {loaded:,} events in {time.perf_counter() - started:.1f} s")
         port = _free_port()
         exe = Path(sys.executable).with_name("kundresa")
         command = [str(exe), "serve", "--project", str(folder), "--port", str(port)]
         if args.ack_only:
             command = [sys.executable, "-c", ACK_ONLY_SERVER, str(folder), str(port), KEY]
+        said = open(Path(tmp) / "server.err", "w+b")  # noqa: SIM115 (read after the run)
         server = subprocess.Popen(
             command,
             env={**os.environ, "KUNDRESA_WRITE_KEY": KEY},
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=said,
         )
         try:
             deadline = time.monotonic() + 120
@@ -377,11 +397,20 @@ def _run(args: argparse.Namespace, offered_rate: float) -> tuple[str, tuple[floa
                 time.sleep(IDLE_SECONDS)
                 cpu_idle = _cpu_seconds(server.pid) - cpu_start
             if not args.ack_only:
-                want = total_events + len(lags)  # each probe is one more event
+                want = loaded + total_events + len(lags)  # each probe is one more event
                 assert state[1] == want, f"{state[1]} of {want} events loaded"
         finally:
             server.terminate()
             server.wait(60)
+            said.seek(0)
+            complaints = [
+                line
+                for line in said.read().decode(errors="replace").splitlines()
+                if line.startswith("kundresa collector:")
+            ]
+            said.close()
+            for line in complaints:  # the loader's and the follower's reports, if any
+                print(f"server said: {line}")
     latencies.sort()
 
     def pct(p: float) -> float:
