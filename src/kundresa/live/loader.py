@@ -112,6 +112,15 @@ MAX_CYCLE_BYTES = 16 * 1024 * 1024
 """Most log bytes one cycle loads (a backlog is loaded in several cycles, so pages and
 uploads never wait long for the lock)."""
 
+KEPT_CHECKPOINT = "64MB"
+"""DuckDB's ``checkpoint_threshold`` while the loader keeps the write connection: each
+checkpoint (copying the write-ahead log into the file, inside the COMMIT that passes the
+threshold) costs a fixed part that grows with the store — 0.24-0.88 s on a store of 1M events
+— so at 20,000 events/s DuckDB's 16 MB default put one in every second load (bench/NOTES.md,
+session 13: 4 checkpoints in 8 loads of 20,000 events and 10% more CPU than with 64 MB, 1
+checkpoint). The log stays short enough to replay in a moment after a crash; letting go of
+the connection checkpoints what is left."""
+
 AfterLoad = Callable[[Any], None]
 
 _DIGITS = bytes(48 if 48 <= b <= 57 else 32 for b in range(256))
@@ -366,6 +375,9 @@ class Loader:
             with self.open_writer(keep=keep) as writer:
                 if keep:
                     self._listen(writer)
+                    # Fewer checkpoints while the connection is kept (DuckDB's default, 16 MB
+                    # of write-ahead log, made every second load of a burst checkpoint).
+                    writer.con.execute(f"SET checkpoint_threshold = '{KEPT_CHECKPOINT}'")
                 yield writer
         except BaseException:
             self._let_go()
