@@ -150,3 +150,46 @@ def test_kill_9_at_random_moments_loses_and_repeats_no_acked_event(tmp_path: Pat
     # Loaded positions commit with the events: a restart never replays a loaded batch.
     assert duplicates is not None and duplicates[0] == 0
     assert sources == [(["collector"],)]
+
+
+def test_sigterm_loads_what_is_logged_and_lets_go_of_the_warehouse(tmp_path: Path) -> None:
+    """`kill` (SIGTERM, as `docker stop` and systemd send) stops the server as Ctrl+C does:
+    the last load runs and the warehouse is let go of (uvicorn raises the signal again after
+    its shutdown, which used to end the process before the cleanup)."""
+    project = tmp_path / "p"
+    (project / ".kundresa").mkdir(parents=True)
+    port = free_port()
+    proc = start(project, port)
+    ids: list[str] = []
+    try:
+        wait_up(port, proc)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        for round_ in range(3):
+            batch = [
+                {
+                    "type": "track",
+                    "event": "purchase",
+                    "userId": f"u{n}",
+                    "messageId": f"t{round_}-{n}",
+                }
+                for n in range(5)
+            ]
+            assert post(conn, {"batch": batch}) == 200
+            ids += [m["messageId"] for m in batch]
+        conn.close()
+        proc.send_signal(signal.SIGTERM)  # right after the acks: the loader has work or the lock
+        assert proc.wait(60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    store = project / ".kundresa"
+    assert not (store / "warehouse.duckdb.listening").exists()
+    log_dir = store / "collector"
+    con = duckdb.connect(str(store / "warehouse.duckdb"), read_only=True)
+    try:
+        assert pending_records(log_dir, loaded_position(con, read_log_id(log_dir)))[0] == 0
+        stored = [r[0] for r in con.execute("SELECT event_id FROM events").fetchall()]
+    finally:
+        con.close()
+    assert sorted(stored) == sorted(ids)
