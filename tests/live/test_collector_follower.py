@@ -161,7 +161,7 @@ def test_a_failed_catch_up_is_reported_and_the_next_round_does_the_work(
     assert sorted(m["customer_id"] for m in moves) == ["ann", "bo"]
 
 
-def _open_in_another_process(folder: Path, wait: float) -> subprocess.CompletedProcess[str]:
+def _open_in_another_process(folder: Path, wait: float | str) -> subprocess.CompletedProcess[str]:
     code = (
         "import sys\n"
         "from kundresa.store.warehouse import IngestError, Warehouse\n"
@@ -202,6 +202,26 @@ def test_another_process_gets_the_warehouse_the_loader_keeps_by_asking(
     while _count(state) < 2:
         assert time.monotonic() - started < 60
         time.sleep(0.02)
+
+
+@pytest.mark.parametrize("wait", ["abc", "-1", "nan", "inf"])
+def test_a_lock_wait_that_is_not_a_number_of_seconds_is_one_line_naming_it(
+    journey_dir: Path, make_collector: Any, wait: str
+) -> None:
+    client = make_collector(journey_dir)
+    state = client.app.state.project
+    assert (
+        client.post("/v1/batch", json=_batch(0, [("ann", "ad", 0)]), auth=AUTH).status_code == 200
+    )
+    started = time.monotonic()
+    while state._kept is None or _count(state) < 1:  # the running loader keeps it
+        assert time.monotonic() - started < 60
+        time.sleep(0.02)
+    done = _open_in_another_process(journey_dir, wait=wait)
+    assert done.returncode == 3, done.stdout + done.stderr  # an IngestError, no traceback
+    assert done.stdout.strip().startswith(f"KUNDRESA_LOCK_WAIT={wait!r}: expected a number")
+    store = journey_dir / STORE_DIR / WAREHOUSE_FILE
+    assert not list(store.parent.glob(f"{WAREHOUSE_FILE}.want.*"))
 
 
 def test_a_process_that_does_not_listen_is_not_asked(

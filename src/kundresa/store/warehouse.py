@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import re
 import threading
@@ -1895,6 +1896,43 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def lock_wait() -> float:
+    """Seconds to wait for a warehouse file a collecting server keeps open:
+    ``KUNDRESA_LOCK_WAIT`` (a finite number, at least 0), else :data:`HANDOVER_WAIT`.
+
+    Raises
+    ------
+    IngestError
+        ``KUNDRESA_LOCK_WAIT`` is set to something else (a one-line message naming it).
+
+    Examples
+    --------
+    >>> os.environ["KUNDRESA_LOCK_WAIT"] = "2.5"
+    >>> lock_wait()
+    2.5
+    >>> os.environ["KUNDRESA_LOCK_WAIT"] = "ten"
+    >>> try:
+    ...     lock_wait()
+    ... except IngestError as exc:
+    ...     print(exc)
+    KUNDRESA_LOCK_WAIT='ten': expected a number of seconds, at least 0 (default 10)
+    >>> del os.environ["KUNDRESA_LOCK_WAIT"]
+    """
+    raw = os.environ.get("KUNDRESA_LOCK_WAIT", "").strip()
+    if not raw:
+        return HANDOVER_WAIT
+    try:
+        wait = float(raw)
+    except ValueError:
+        wait = math.nan
+    if not (0 <= wait < math.inf):
+        raise IngestError(
+            f"KUNDRESA_LOCK_WAIT={raw!r}: expected a number of seconds, at least 0 "
+            f"(default {HANDOVER_WAIT:g})"
+        )
+    return wait
+
+
 def _connect_when_handed_over(target: str, read_only: bool, exc: duckdb.IOException) -> Any:
     """A connection to ``target`` once the process holding it lets go, when that process
     listens for a handover (:func:`listen_for_handover`); else, or after
@@ -1911,7 +1949,7 @@ def _connect_when_handed_over(target: str, read_only: bool, exc: duckdb.IOExcept
         or (named is not None and int(named.group(1)) != holder)
     ):
         raise IngestError(f"{target}: cannot open the warehouse: {_lock_hint(exc)}") from exc
-    wait = float(os.environ.get("KUNDRESA_LOCK_WAIT", HANDOVER_WAIT))
+    wait = lock_wait()
     want = path.with_name(f"{path.name}.want.{os.getpid()}")
     deadline = time.monotonic() + wait
     try:
