@@ -181,9 +181,10 @@ def run_server(
     finally:
         if main_thread:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM ends it at once
-        if dispatcher is not None:
-            dispatcher.stop()
         app.state.jobs.shutdown()  # running uploads stop and roll back (web/jobs.py)
+        app.state.project.stop_collecting()  # the last load: its stage events are recorded
+        if dispatcher is not None:
+            dispatcher.finish()  # ... and posted (up to 5 s; a warning names what is not)
         app.state.project.close()
 
 
