@@ -254,3 +254,44 @@ def test_a_request_of_an_ended_process_is_dropped(tmp_path: Path) -> None:
     assert not handover_asked(store) and not stale.exists()
     (tmp_path / f"warehouse.duckdb.want.{os.getpid()}").write_bytes(b"")
     assert handover_asked(store)
+
+
+def test_a_load_postponed_by_a_reading_process_says_so_once_and_loads_after(
+    journey_dir: Path, make_collector: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The server's log says the batches wait for another process, not the command's advice
+    to "stop that process", and the batches load once it lets go."""
+    client = make_collector(journey_dir)
+    state = client.app.state.project
+    store = journey_dir / STORE_DIR / WAREHOUSE_FILE
+    started = time.monotonic()
+    while state._kept is not None or (store.parent / f"{WAREHOUSE_FILE}.listening").exists():
+        assert time.monotonic() - started < 60  # the app reads it read-only, nothing kept
+        time.sleep(0.02)
+    reader = subprocess.Popen(  # a command reading the project: holds it read-only
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb, sys; c = duckdb.connect({str(store)!r}, "
+            "read_only=True); print('open', flush=True); sys.stdin.read()",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert reader.stdout is not None and reader.stdout.readline() == "open\n"
+        for n in range(3):
+            sent = _batch(n, [(f"u{n}", "ad", n)])
+            assert client.post("/v1/batch", json=sent, auth=AUTH).status_code == 200
+            time.sleep(0.6)  # a cycle each: postponed
+        assert _count(state) == 0
+    finally:
+        reader.communicate("", timeout=60)
+    while _count(state) < 3:
+        assert time.monotonic() - started < 60
+        time.sleep(0.05)
+    err = capsys.readouterr().err
+    assert err.count("load postponed") == 1, err
+    assert "the batches wait in the log and are loaded once it lets go" in err
+    assert "stop that process" not in err
