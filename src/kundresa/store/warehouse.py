@@ -1934,9 +1934,14 @@ def lock_wait() -> float:
 
 
 def _connect_when_handed_over(target: str, read_only: bool, exc: duckdb.IOException) -> Any:
-    """A connection to ``target`` once the process holding it lets go, when that process
-    listens for a handover (:func:`listen_for_handover`); else, or after
-    :data:`HANDOVER_WAIT` seconds, :class:`IngestError` with what to do."""
+    """A read-only connection to ``target`` once the process holding it lets go, when that
+    process listens for a handover (:func:`listen_for_handover`); else, or after
+    :data:`HANDOVER_WAIT` seconds, :class:`IngestError` with what to do.
+
+    Only a process that reads is handed the file: the server reopens it read-only for its
+    pages and API at once, which a process writing to it would prevent for all its run (the
+    API failing, the loads waiting), so a writer is refused at once, as the docs say
+    (docs/collector.md, "While the server collects")."""
     path = Path(target)
     holder = None
     with contextlib.suppress(OSError, ValueError):
@@ -1949,6 +1954,13 @@ def _connect_when_handed_over(target: str, read_only: bool, exc: duckdb.IOExcept
         or (named is not None and int(named.group(1)) != holder)
     ):
         raise IngestError(f"{target}: cannot open the warehouse: {_lock_hint(exc)}") from exc
+    if not read_only:
+        raise IngestError(
+            f"{target}: cannot open the warehouse for writing: a collecting `kundresa serve` "
+            f"(PID {holder}) has it; commands that only read wait for it, but writing (an "
+            "ingest, forget, reorganise; Project.open without read_only=True) needs the "
+            "server stopped, or load files through the web app's Data page"
+        ) from exc
     wait = lock_wait()
     want = path.with_name(f"{path.name}.want.{os.getpid()}")
     deadline = time.monotonic() + wait
