@@ -164,12 +164,15 @@ def test_a_failed_catch_up_is_reported_and_the_next_round_does_the_work(
     assert sorted(m["customer_id"] for m in moves) == ["ann", "bo"]
 
 
-def _open_in_another_process(folder: Path, wait: float) -> subprocess.CompletedProcess[str]:
+def _open_in_another_process(
+    folder: Path, wait: float | str, read_only: bool = True
+) -> subprocess.CompletedProcess[str]:
     code = (
         "import sys\n"
         "from kundresa.store.warehouse import IngestError, Warehouse\n"
         "try:\n"
-        f"    wh = Warehouse({str(folder / STORE_DIR / WAREHOUSE_FILE)!r}, read_only=True)\n"
+        f"    wh = Warehouse({str(folder / STORE_DIR / WAREHOUSE_FILE)!r}, "
+        f"read_only={read_only})\n"
         "except IngestError as exc:\n"
         "    print(exc)\n"
         "    sys.exit(3)\n"
@@ -207,6 +210,54 @@ def test_another_process_gets_the_warehouse_the_loader_keeps_by_asking(
         time.sleep(0.02)
 
 
+@pytest.mark.parametrize("wait", ["abc", "-1", "nan", "inf"])
+def test_a_lock_wait_that_is_not_a_number_of_seconds_is_one_line_naming_it(
+    journey_dir: Path, make_collector: Any, wait: str
+) -> None:
+    client = make_collector(journey_dir)
+    state = client.app.state.project
+    assert (
+        client.post("/v1/batch", json=_batch(0, [("ann", "ad", 0)]), auth=AUTH).status_code == 200
+    )
+    started = time.monotonic()
+    while state._kept is None or _count(state) < 1:  # the running loader keeps it
+        assert time.monotonic() - started < 60
+        time.sleep(0.02)
+    done = _open_in_another_process(journey_dir, wait=wait)
+    assert done.returncode == 3, done.stdout + done.stderr  # an IngestError, no traceback
+    assert done.stdout.strip().startswith(f"KUNDRESA_LOCK_WAIT={wait!r}: expected a number")
+    store = journey_dir / STORE_DIR / WAREHOUSE_FILE
+    assert not list(store.parent.glob(f"{WAREHOUSE_FILE}.want.*"))
+
+
+def test_a_process_that_would_write_is_not_handed_the_warehouse(
+    journey_dir: Path, make_collector: Any
+) -> None:
+    """An ingest (or a notebook's Project.open) while the server collects is refused at once:
+    handed the file, it kept the server from reopening it, and the API answered 500."""
+    client = make_collector(journey_dir)
+    state = client.app.state.project
+    assert (
+        client.post("/v1/batch", json=_batch(0, [("ann", "ad", 0)]), auth=AUTH).status_code == 200
+    )
+    started = time.monotonic()
+    while state._kept is None or _count(state) < 1:  # the running loader keeps it
+        assert time.monotonic() - started < 60
+        time.sleep(0.02)
+    # A wait longer than the subprocess's timeout: it would fail the test if it waited.
+    done = _open_in_another_process(journey_dir, wait=600, read_only=False)
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert "cannot open the warehouse for writing: a collecting `kundresa serve`" in done.stdout
+    store = journey_dir / STORE_DIR / WAREHOUSE_FILE
+    assert not list(store.parent.glob(f"{WAREHOUSE_FILE}.want.*"))
+    assert client.get("/api/customers/ann").status_code == 200
+    sent = _batch(1, [("bo", "ad", 1)])
+    assert client.post("/v1/batch", json=sent, auth=AUTH).status_code == 200
+    while _count(state) < 2:
+        assert time.monotonic() - started < 60
+        time.sleep(0.02)
+
+
 def test_a_process_that_does_not_listen_is_not_asked(
     journey_dir: Path, make_collector: Any
 ) -> None:
@@ -237,3 +288,44 @@ def test_a_request_of_an_ended_process_is_dropped(tmp_path: Path) -> None:
     assert not handover_asked(store) and not stale.exists()
     (tmp_path / f"warehouse.duckdb.want.{os.getpid()}").write_bytes(b"")
     assert handover_asked(store)
+
+
+def test_a_load_postponed_by_a_reading_process_says_so_once_and_loads_after(
+    journey_dir: Path, make_collector: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The server's log says the batches wait for another process, not the command's advice
+    to "stop that process", and the batches load once it lets go."""
+    client = make_collector(journey_dir)
+    state = client.app.state.project
+    store = journey_dir / STORE_DIR / WAREHOUSE_FILE
+    started = time.monotonic()
+    while state._kept is not None or (store.parent / f"{WAREHOUSE_FILE}.listening").exists():
+        assert time.monotonic() - started < 60  # the app reads it read-only, nothing kept
+        time.sleep(0.02)
+    reader = subprocess.Popen(  # a command reading the project: holds it read-only
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb, sys; c = duckdb.connect({str(store)!r}, "
+            "read_only=True); print('open', flush=True); sys.stdin.read()",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert reader.stdout is not None and reader.stdout.readline() == "open\n"
+        for n in range(3):
+            sent = _batch(n, [(f"u{n}", "ad", n)])
+            assert client.post("/v1/batch", json=sent, auth=AUTH).status_code == 200
+            time.sleep(0.6)  # a cycle each: postponed
+        assert _count(state) == 0
+    finally:
+        reader.communicate("", timeout=60)
+    while _count(state) < 3:
+        assert time.monotonic() - started < 60
+        time.sleep(0.05)
+    err = capsys.readouterr().err
+    assert err.count("load postponed") == 1, err
+    assert "the batches wait in the log and are loaded once it lets go" in err
+    assert "stop that process" not in err

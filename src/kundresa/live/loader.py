@@ -227,6 +227,13 @@ def read_json(data: bytes) -> tuple[Any, bool]:
     return json.loads(data), False
 
 
+LOCKED = (
+    "another process has the warehouse open (a command reading the project, or an ingest); "
+    "the batches wait in the log and are loaded once it lets go"
+)
+"""What the loader reports when another process holds the warehouse's lock."""
+
+
 class Loader:
     """Loads a :class:`~kundresa.live.log.WriteAheadLog` into a warehouse (module docstring).
 
@@ -626,7 +633,13 @@ class Loader:
             self.last_error = None
             return report
         except IngestError as exc:  # e.g. another process holds the warehouse: try again
-            self._report(str(exc))
+            cause = exc.__cause__
+            if isinstance(cause, duckdb.IOException) and "Conflicting lock" in str(cause):
+                # A command reading the project (or an ingest): nothing for the server's
+                # operator to do, and the command's advice ("stop that process") is not theirs.
+                self._report(LOCKED)
+            else:
+                self._report(str(exc))
         except Exception as exc:  # after_load failed, a disk error: the batches stay logged
             self._report(f"{type(exc).__name__}: {exc}")
         return None

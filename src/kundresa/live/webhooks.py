@@ -164,6 +164,26 @@ class WebhookDispatcher:
         for t in self._threads:
             t.join(wait)
 
+    def finish(self, timeout: float = 5.0) -> None:
+        """Stop after reading the feed a last time and giving the receivers up to ``timeout``
+        seconds to take what is queued (what the server's last load recorded included); each
+        receiver still missing events gets a warning naming the ``since`` that has them."""
+        try:
+            self.read_once()
+        except Exception as exc:
+            log.warning("webhooks: cannot read the stage-events feed: %s", exc)
+        self.wait_idle(timeout)
+        self.stop()
+        for url, queue in self.queues.items():
+            if queue:
+                log.warning(
+                    "webhook %s: %d stage events not sent before the server stopped (GET "
+                    "/api/stage-events?since=%d has them)",
+                    url,
+                    len(queue),
+                    int(queue[0]["seq"]) - 1,
+                )
+
     def read_once(self) -> int:
         """Read new feed events into every receiver's queue; how many were new."""
         total = 0

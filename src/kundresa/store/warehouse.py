@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import re
 import threading
@@ -1895,10 +1896,52 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def lock_wait() -> float:
+    """Seconds to wait for a warehouse file a collecting server keeps open:
+    ``KUNDRESA_LOCK_WAIT`` (a finite number, at least 0), else :data:`HANDOVER_WAIT`.
+
+    Raises
+    ------
+    IngestError
+        ``KUNDRESA_LOCK_WAIT`` is set to something else (a one-line message naming it).
+
+    Examples
+    --------
+    >>> os.environ["KUNDRESA_LOCK_WAIT"] = "2.5"
+    >>> lock_wait()
+    2.5
+    >>> os.environ["KUNDRESA_LOCK_WAIT"] = "ten"
+    >>> try:
+    ...     lock_wait()
+    ... except IngestError as exc:
+    ...     print(exc)
+    KUNDRESA_LOCK_WAIT='ten': expected a number of seconds, at least 0 (default 10)
+    >>> del os.environ["KUNDRESA_LOCK_WAIT"]
+    """
+    raw = os.environ.get("KUNDRESA_LOCK_WAIT", "").strip()
+    if not raw:
+        return HANDOVER_WAIT
+    try:
+        wait = float(raw)
+    except ValueError:
+        wait = math.nan
+    if not (0 <= wait < math.inf):
+        raise IngestError(
+            f"KUNDRESA_LOCK_WAIT={raw!r}: expected a number of seconds, at least 0 "
+            f"(default {HANDOVER_WAIT:g})"
+        )
+    return wait
+
+
 def _connect_when_handed_over(target: str, read_only: bool, exc: duckdb.IOException) -> Any:
-    """A connection to ``target`` once the process holding it lets go, when that process
-    listens for a handover (:func:`listen_for_handover`); else, or after
-    :data:`HANDOVER_WAIT` seconds, :class:`IngestError` with what to do."""
+    """A read-only connection to ``target`` once the process holding it lets go, when that
+    process listens for a handover (:func:`listen_for_handover`); else, or after
+    :data:`HANDOVER_WAIT` seconds, :class:`IngestError` with what to do.
+
+    Only a process that reads is handed the file: the server reopens it read-only for its
+    pages and API at once, which a process writing to it would prevent for all its run (the
+    API failing, the loads waiting), so a writer is refused at once, as the docs say
+    (docs/collector.md, "While the server collects")."""
     path = Path(target)
     holder = None
     with contextlib.suppress(OSError, ValueError):
@@ -1911,7 +1954,14 @@ def _connect_when_handed_over(target: str, read_only: bool, exc: duckdb.IOExcept
         or (named is not None and int(named.group(1)) != holder)
     ):
         raise IngestError(f"{target}: cannot open the warehouse: {_lock_hint(exc)}") from exc
-    wait = float(os.environ.get("KUNDRESA_LOCK_WAIT", HANDOVER_WAIT))
+    if not read_only:
+        raise IngestError(
+            f"{target}: cannot open the warehouse for writing: a collecting `kundresa serve` "
+            f"(PID {holder}) has it; commands that only read wait for it, but writing (an "
+            "ingest, forget, reorganise; Project.open without read_only=True) needs the "
+            "server stopped, or load files through the web app's Data page"
+        ) from exc
+    wait = lock_wait()
     want = path.with_name(f"{path.name}.want.{os.getpid()}")
     deadline = time.monotonic() + wait
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import ipaddress
 import os
+import signal
 import socket
 import sys
 import threading
@@ -164,13 +165,35 @@ def run_server(
     threading.Thread(
         target=warm_up, args=(server, f"http://{shown}:{port}", token), daemon=True
     ).start()
+    # uvicorn answers SIGTERM (`kill`, `docker stop`, systemd) by shutting down and then
+    # raising the signal again with the handler that was there before it; Python's default
+    # for SIGTERM ends the process at once, so the cleanup below (the collector's last load,
+    # letting go of the warehouse) would never run. This handler makes that SIGTERM end
+    # `server.run()` with an exception instead, as SIGINT does (signals reach only the main
+    # thread: an embedder's server in another thread is stopped by its own means).
+    main_thread = threading.current_thread() is threading.main_thread()
+    if main_thread:
+        signal.signal(signal.SIGTERM, _stopped)
     try:
         server.run()
+    except _Stopped:
+        pass
     finally:
-        if dispatcher is not None:
-            dispatcher.stop()
+        if main_thread:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM ends it at once
         app.state.jobs.shutdown()  # running uploads stop and roll back (web/jobs.py)
+        app.state.project.stop_collecting()  # the last load: its stage events are recorded
+        if dispatcher is not None:
+            dispatcher.finish()  # ... and posted (up to 5 s; a warning names what is not)
         app.state.project.close()
+
+
+class _Stopped(Exception):
+    """SIGTERM arrived: the server has shut down; clean up and exit 0."""
+
+
+def _stopped(signum: int, frame: Any) -> None:
+    raise _Stopped
 
 
 def check_port(host: str, port: int) -> None:

@@ -66,11 +66,16 @@ class ProjectState:
     def _open(self) -> Project:
         return Project.open(self.root, read_only=True)
 
-    def close(self) -> None:
-        """Run :attr:`closers` (the collector's last load), then close the warehouse."""
+    def stop_collecting(self) -> None:
+        """Run :attr:`closers` (the collector's last load, its live state followed); the
+        warehouse stays open (the stage-events feed can still be read)."""
         for closer in reversed(self.closers):
             closer()
         self.closers.clear()
+
+    def close(self) -> None:
+        """Run :attr:`closers` (the collector's last load), then close the warehouse."""
+        self.stop_collecting()
         with self.lock, self.beside:
             self.project.close()
             if self._kept is not None:
