@@ -76,8 +76,7 @@ def router(site: Site) -> APIRouter:
         if not customer_id.strip():
             return failed(ValueError("customer_id: a customer id is required"))
         try:
-            with state.lock:
-                answer = state.project.customer_state(customer_id, lang=lang)
+            answer = state.customer_state(customer_id, lang=lang)
         except (ValueError, KundresaError) as exc:
             return failed(exc)
         return JSONResponse(answer)
