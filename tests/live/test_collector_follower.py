@@ -329,34 +329,3 @@ def test_a_load_postponed_by_a_reading_process_says_so_once_and_loads_after(
     assert err.count("load postponed") == 1, err
     assert "the batches wait in the log and are loaded once it lets go" in err
     assert "stop that process" not in err
-
-
-def test_a_customer_lookup_does_not_wait_for_a_page_computing(
-    journey_dir: Path, make_collector: Any
-) -> None:
-    """A page holds the app's lock while it computes (seconds on a million events); a
-    customer lookup reads through a cursor of its own and answers meanwhile."""
-    client, state, loader = _stopped(make_collector, journey_dir)
-    sent = _batch(0, [("ann", "ad", 0), ("ann", "price", 5)])
-    assert client.post("/v1/batch", json=sent, auth=AUTH).status_code == 200
-    assert loader.load_once() is not None
-    loader.finish_follower()
-    computing, done = threading.Event(), threading.Event()
-
-    def page() -> None:
-        with state.lock:
-            computing.set()
-            assert done.wait(60)
-
-    holder = threading.Thread(target=page)
-    holder.start()
-    assert computing.wait(60)
-    answers: list[Any] = []
-    lookup = threading.Thread(target=lambda: answers.append(client.get("/api/customers/ann")))
-    lookup.start()
-    lookup.join(30)
-    answered = [a.json()["stage"] for a in answers if a.status_code == 200]
-    done.set()
-    holder.join()
-    lookup.join()
-    assert answered == ["consideration"]

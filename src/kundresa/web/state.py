@@ -53,9 +53,6 @@ class ProjectState:
         self.lock = threading.RLock()
         self.generation = 0
         self._seen_mtime = self._journey_mtime()
-        self.lookup_lock = threading.Lock()
-        """Held by a customer lookup (:meth:`customer_state`) and by a change of project."""
-        self._lookup: Project | None = None
         self.project = self._open()
         #: Called by :meth:`close` before the warehouse is closed (last one first).
         self.closers: list[Callable[[], None]] = []
@@ -73,51 +70,6 @@ class ProjectState:
     def _open(self) -> Project:
         return Project.open(self.root, read_only=True)
 
-    @property
-    def project(self) -> Project:
-        """The project the app serves now (swapped under :attr:`lock`)."""
-        return self._project
-
-    @project.setter
-    def project(self, project: Project) -> None:
-        # A second project on a cursor of the same warehouse, for customer lookups: made
-        # here, by the thread that swaps (it holds the lock: nothing else uses the
-        # connection), so that a lookup never waits for a page computing on the first.
-        try:
-            view = project.warehouse.reader()
-            lookup: Project | None = Project(
-                self.root,
-                project.journey if project.has_journey else None,
-                view,
-                project.engine,
-            )
-        except Exception:  # a closed or broken warehouse: lookups take the lock instead
-            lookup = None
-        with self.lookup_lock:
-            old, self._lookup = self._lookup, lookup
-            self._project = project
-        if old is not None:
-            old.close()
-
-    def _drop_lookup(self) -> None:
-        """Close the lookup project before the connection it reads through is closed."""
-        with self.lookup_lock:
-            old, self._lookup = self._lookup, None
-        if old is not None:
-            old.close()
-
-    def customer_state(self, id: str, *, lang: str | None = None) -> dict[str, Any]:
-        """:meth:`Project.customer_state <kundresa.project.Project.customer_state>` through
-        a cursor of its own: without the app's lock, so that a customer lookup answers in
-        milliseconds while a page computes for seconds (and while the collector loads; it
-        reads what has committed). While the project is being swapped, under the lock."""
-        with self.lookup_lock:
-            lookup = self._lookup
-            if lookup is not None:
-                return lookup.customer_state(id, lang=lang)
-        with self.lock:
-            return self.project.customer_state(id, lang=lang)
-
     def stop_collecting(self) -> None:
         """Run :attr:`closers` (the collector's last load, its live state followed); the
         warehouse stays open (the stage-events feed can still be read)."""
@@ -129,7 +81,6 @@ class ProjectState:
         """Run :attr:`closers` (the collector's last load), then close the warehouse."""
         self.stop_collecting()
         with self.lock, self.writing, self.beside:
-            self._drop_lookup()
             self.project.close()
             if self._kept is not None:
                 self._kept.close()
@@ -164,7 +115,7 @@ class ProjectState:
             mtime = self._journey_mtime()
             fresh = self._open()  # a broken file raises here, and is tried again next time
             self._seen_mtime = mtime
-            old, self.project = self.project, fresh  # its lookup project too
+            old, self.project = self.project, fresh
             old.close()
             self.generation += 1
 
@@ -292,7 +243,6 @@ class ProjectState:
             old = self.project
             journey = old.journey if old.has_journey else None
             store = self.root / STORE_DIR / WAREHOUSE_FILE
-            self._drop_lookup()
             old.close()
             done = False
             try:
@@ -316,7 +266,6 @@ class ProjectState:
         as :meth:`writer` does after any failed write."""
         with self.lock, self.writing, self.beside:
             old = self.project
-            self._drop_lookup()
             old.close()
             self._read_only_again(old.journey if old.has_journey else None, old.engine)
             self.generation += 1
@@ -328,7 +277,6 @@ class ProjectState:
             if self._kept is None:
                 return
             old = self.project
-            self._drop_lookup()
             old.close()
             self._read_only_again(old.journey if old.has_journey else None, old.engine)
 
@@ -339,7 +287,6 @@ class ProjectState:
         kept, self._kept = self._kept, None
         self._reads_kept = False
         if kept is not None:
-            self._drop_lookup()
             kept.close()
         store = self.root / STORE_DIR / WAREHOUSE_FILE
         self.project = Project(self.root, journey, _reopen(store), engine)

@@ -76,7 +76,8 @@ def router(site: Site) -> APIRouter:
         if not customer_id.strip():
             return failed(ValueError("customer_id: a customer id is required"))
         try:
-            answer = state.customer_state(customer_id, lang=lang)
+            with state.lock:
+                answer = state.project.customer_state(customer_id, lang=lang)
         except (ValueError, KundresaError) as exc:
             return failed(exc)
         return JSONResponse(answer)
