@@ -647,14 +647,6 @@ class Project:
             self._data_generation += 1
             self._cache.clear()
 
-    def note_new_events(self) -> None:
-        """Say events were added through another connection to this warehouse (the
-        collector's loads): the data version moves on, so no cached result is served again,
-        without waiting for a computation in flight (it keeps its result under the version
-        it started with, which is not asked for again)."""
-        self._events = None  # engines that copy the events must see the new ones
-        self._data_generation += 1
-
     def set_journey(self, journey: Journey | None) -> None:
         """Use another journey model (an edit saved by the web app); drops cached results."""
         with self.lock:

@@ -314,39 +314,3 @@ def test_a_cycle_that_lets_go_of_the_connection_starts_no_rewrite(
     assert calls == [25]
     assert (_layout(state)["ordered_rows"], _layout(state)["tail_rows"]) == (25, 0)
     loader.release_writer()
-
-
-def test_a_load_does_not_wait_for_a_page_computing_and_drops_its_cached_results(
-    project_dir: Path, make_collector: Any
-) -> None:
-    """Once the app reads through the kept connection, a load cycle takes only the writers'
-    lock: a page computing meanwhile (it holds the app's lock for seconds on a million
-    events) does not hold the load up, and what it cached is not served after the load."""
-    client = make_collector(project_dir)
-    state, loader = client.app.state.project, client.app.state.collector.loader
-    loader.stop()
-    assert client.post("/v1/batch", json=_batch(0), auth=AUTH).status_code == 200
-    assert loader.load_once() is not None  # the app now reads through the kept connection
-    counted = state.cached(("events",), state.project.warehouse.event_count)
-    assert counted == 3
-    computing, done = threading.Event(), threading.Event()
-
-    def page() -> None:
-        with state.lock:
-            computing.set()
-            assert done.wait(60)
-
-    holder = threading.Thread(target=page)
-    holder.start()
-    assert computing.wait(60)
-    assert client.post("/v1/batch", json=_batch(3), auth=AUTH).status_code == 200
-    reports: list[Any] = []
-    cycle = threading.Thread(target=lambda: reports.append(loader.load_once()))
-    cycle.start()
-    cycle.join(30)
-    loaded_while_computing = bool(reports) and reports[0] is not None
-    done.set()
-    holder.join()
-    cycle.join()
-    assert loaded_while_computing
-    assert state.cached(("events",), state.project.warehouse.event_count) == 6

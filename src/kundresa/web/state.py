@@ -58,10 +58,6 @@ class ProjectState:
         self.closers: list[Callable[[], None]] = []
         # The write connection kept open by writer(keep=True), if any.
         self._kept: Warehouse | None = None
-        self._reads_kept = False  # the project reads through a cursor of _kept
-        self.writing = threading.Lock()
-        """Held by whoever writes through the kept connection (taken after :attr:`lock`, before
-        :attr:`beside`)."""
         self.beside = threading.Lock()
         """Held while work runs beside the collector's loads on the kept write connection (the
         loader's follower, :mod:`kundresa.live.loader`): every other writer, and closing that
@@ -80,7 +76,7 @@ class ProjectState:
     def close(self) -> None:
         """Run :attr:`closers` (the collector's last load), then close the warehouse."""
         self.stop_collecting()
-        with self.lock, self.writing, self.beside:
+        with self.lock, self.beside:
             self.project.close()
             if self._kept is not None:
                 self._kept.close()
@@ -221,25 +217,8 @@ class ProjectState:
         the next ``writer`` gives.
 
         ``loading``: the collector's loader, whose follower may run beside it (:attr:`beside`);
-        every other writer waits for the follower first. Once the project reads through the
-        kept connection, a loading cycle that keeps it takes only :attr:`writing`, not the
-        lock: pages computing meanwhile (seconds on a million events) go on reading their
-        snapshot through their own cursor, and the cycle does not wait for them; when it has
-        committed, the project's data version moves on (:meth:`Project.note_new_events
-        <kundresa.project.Project.note_new_events>`), so no cached result is served again."""
-        if loading and keep and self._reads_kept and self._kept is not None:
-            self.writing.acquire()
-            try:
-                yield self._kept
-            except BaseException:
-                self.writing.release()
-                self._let_go_after_failure()
-                raise
-            self.project.note_new_events()
-            self.generation += 1
-            self.writing.release()
-            return
-        with self.lock, self.writing, contextlib.nullcontext() if loading else self.beside:
+        every other writer waits for the follower first."""
+        with self.lock, contextlib.nullcontext() if loading else self.beside:
             old = self.project
             journey = old.journey if old.has_journey else None
             store = self.root / STORE_DIR / WAREHOUSE_FILE
@@ -253,7 +232,6 @@ class ProjectState:
             finally:
                 if keep and done and self._kept is not None:
                     self.project = Project(self.root, journey, self._kept.reader(), old.engine)
-                    self._reads_kept = True
                 elif loading:
                     with self.beside:  # the follower ends before its connection closes
                         self._read_only_again(journey, old.engine)
@@ -261,19 +239,10 @@ class ProjectState:
                     self._read_only_again(journey, old.engine)
                 self.generation += 1
 
-    def _let_go_after_failure(self) -> None:
-        """A loading cycle failed on the kept connection: close it and read read-only again,
-        as :meth:`writer` does after any failed write."""
-        with self.lock, self.writing, self.beside:
-            old = self.project
-            old.close()
-            self._read_only_again(old.journey if old.has_journey else None, old.engine)
-            self.generation += 1
-
     def release(self) -> None:
         """Close the write connection :meth:`writer` kept open, if any (DuckDB checkpoints
         then), and read the warehouse read-only again: other processes can open the file."""
-        with self.lock, self.writing, self.beside:
+        with self.lock, self.beside:
             if self._kept is None:
                 return
             old = self.project
@@ -285,7 +254,6 @@ class ProjectState:
         journey the app had, even if the file on disk has changed meanwhile; the next page
         re-reads it as usual)."""
         kept, self._kept = self._kept, None
-        self._reads_kept = False
         if kept is not None:
             kept.close()
         store = self.root / STORE_DIR / WAREHOUSE_FILE
