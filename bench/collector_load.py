@@ -351,7 +351,16 @@ def _run(args: argparse.Namespace, offered_rate: float) -> tuple[str, tuple[floa
                     if time.monotonic() > deadline or server.poll() is not None:
                         raise SystemExit("the server did not start") from None
                     time.sleep(0.2)
-            time.sleep(3)  # let the server's warm-up of its pages finish
+            # Let the server's warm-up of its pages finish (seconds on a new project, tens of
+            # seconds on a preloaded one): until it spends under a tenth of a second of CPU
+            # in a second, or two minutes have passed.
+            time.sleep(3)
+            quiet_by = time.monotonic() + 120
+            while time.monotonic() < quiet_by:
+                before = _cpu_seconds(server.pid)
+                time.sleep(1)
+                if _cpu_seconds(server.pid) - before < 0.1:
+                    break
             load = os.getloadavg()
             ctx = multiprocessing.get_context("fork")
             go = ctx.Barrier(args.clients + 1)
