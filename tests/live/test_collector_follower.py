@@ -184,18 +184,24 @@ def _open_in_another_process(
     )
 
 
-def test_another_process_gets_the_warehouse_the_loader_keeps_by_asking(
-    journey_dir: Path, make_collector: Any
-) -> None:
-    client = make_collector(journey_dir)
+def _kept_after_one_batch(make_collector: Any, folder: Path) -> tuple[Any, Any, float]:
+    """A running collector that keeps the warehouse after loading one batch: its client, its
+    project state, and when the batch was sent (``time.monotonic``)."""
+    client = make_collector(folder)
     state = client.app.state.project
-    assert (
-        client.post("/v1/batch", json=_batch(0, [("ann", "ad", 0)]), auth=AUTH).status_code == 200
-    )
+    sent = _batch(0, [("ann", "ad", 0)])
+    assert client.post("/v1/batch", json=sent, auth=AUTH).status_code == 200
     started = time.monotonic()
     while state._kept is None or _count(state) < 1:  # the running loader keeps it
         assert time.monotonic() - started < 60
         time.sleep(0.02)
+    return client, state, started
+
+
+def test_another_process_gets_the_warehouse_the_loader_keeps_by_asking(
+    journey_dir: Path, make_collector: Any
+) -> None:
+    client, state, started = _kept_after_one_batch(make_collector, journey_dir)
     store = journey_dir / STORE_DIR / WAREHOUSE_FILE
     assert (store.parent / f"{WAREHOUSE_FILE}.listening").read_text() == str(os.getpid())
     done = _open_in_another_process(journey_dir, wait=60)
@@ -214,15 +220,7 @@ def test_another_process_gets_the_warehouse_the_loader_keeps_by_asking(
 def test_a_lock_wait_that_is_not_a_number_of_seconds_is_one_line_naming_it(
     journey_dir: Path, make_collector: Any, wait: str
 ) -> None:
-    client = make_collector(journey_dir)
-    state = client.app.state.project
-    assert (
-        client.post("/v1/batch", json=_batch(0, [("ann", "ad", 0)]), auth=AUTH).status_code == 200
-    )
-    started = time.monotonic()
-    while state._kept is None or _count(state) < 1:  # the running loader keeps it
-        assert time.monotonic() - started < 60
-        time.sleep(0.02)
+    _kept_after_one_batch(make_collector, journey_dir)
     done = _open_in_another_process(journey_dir, wait=wait)
     assert done.returncode == 3, done.stdout + done.stderr  # an IngestError, no traceback
     assert done.stdout.strip().startswith(f"KUNDRESA_LOCK_WAIT={wait!r}: expected a number")
@@ -235,15 +233,7 @@ def test_a_process_that_would_write_is_not_handed_the_warehouse(
 ) -> None:
     """An ingest (or a notebook's Project.open) while the server collects is refused at once:
     handed the file, it kept the server from reopening it, and the API answered 500."""
-    client = make_collector(journey_dir)
-    state = client.app.state.project
-    assert (
-        client.post("/v1/batch", json=_batch(0, [("ann", "ad", 0)]), auth=AUTH).status_code == 200
-    )
-    started = time.monotonic()
-    while state._kept is None or _count(state) < 1:  # the running loader keeps it
-        assert time.monotonic() - started < 60
-        time.sleep(0.02)
+    client, state, started = _kept_after_one_batch(make_collector, journey_dir)
     # A wait longer than the subprocess's timeout: it would fail the test if it waited.
     done = _open_in_another_process(journey_dir, wait=600, read_only=False)
     assert done.returncode == 3, done.stdout + done.stderr
