@@ -492,7 +492,7 @@ class Loader:
         thread = self._follower
         if thread is not None and thread.ident is not None:
             thread.join()
-        with self.beside:  # one that decided to end holds it until it has
+        with self.beside:  # one that decided to end holds it until it has: wait for that
             pass
 
     @property

@@ -177,7 +177,7 @@ def run_server(
     try:
         server.run()
     except _Stopped:
-        pass
+        pass  # a SIGTERM: stopped as asked, the cleanup below runs
     finally:
         if main_thread:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM ends it at once
