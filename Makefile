@@ -30,6 +30,7 @@ setup: $(UV_DEP)
 setup-test: $(UV_DEP) setup-browser setup-postgres
 	$(UV) sync --locked --compile-bytecode --extra spark --extra postgres --python $(PYTHON)
 	.venv/bin/python -m compileall -q src >/dev/null
+	.venv/bin/python -m kundresa.native.build >/dev/null
 
 # Debian's chromium for the web app's end-to-end tests (Playwright drives it; no download).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo 2>/dev/null)
@@ -64,6 +65,7 @@ BENCH_ENV := UV_PROJECT_ENVIRONMENT=bench/.venv
 bench-setup: $(UV_DEP)
 	$(BENCH_ENV) $(UV) sync --locked --compile-bytecode --extra bench --python $(PYTHON)
 	bench/.venv/bin/python -m compileall -q src >/dev/null
+	bench/.venv/bin/python -m kundresa.native.build >/dev/null
 
 bench: bench-setup
 	bench/.venv/bin/python bench/run_all.py

@@ -31,7 +31,6 @@ from typing import TYPE_CHECKING, Any
 import ibis
 import ibis.expr.operations as ops
 import ibis.expr.types as ir
-import numba
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
@@ -161,39 +160,6 @@ def _store_view(t: ir.Table) -> tuple[ir.Table, Any, bool] | None:
     return new_parent.to_expr(), backend, event_stored
 
 
-@numba.njit(cache=True, nogil=True)
-def _merge(
-    c1: npt.NDArray[np.integer[Any]],
-    u1: npt.NDArray[np.int64],
-    c2: npt.NDArray[np.integer[Any]],
-    u2: npt.NDArray[np.int64],
-) -> tuple[npt.NDArray[np.int64], bool]:
-    n1 = c1.shape[0]
-    n2 = c2.shape[0]
-    perm = np.empty(n1 + n2, np.int64)
-    i = 0
-    j = 0
-    tie = False
-    for k in range(n1 + n2):
-        if j >= n2 or (i < n1 and (c1[i] < c2[j] or (c1[i] == c2[j] and u1[i] <= u2[j]))):
-            if j < n2 and c1[i] == c2[j] and u1[i] == u2[j]:
-                tie = True
-            perm[k] = i
-            i += 1
-        else:
-            perm[k] = n1 + j
-            j += 1
-    return perm, tie
-
-
-@numba.njit(cache=True, nogil=True)
-def _sorted(c: npt.NDArray[np.integer[Any]], u: npt.NDArray[np.int64]) -> bool:
-    for i in range(1, c.shape[0]):
-        if c[i] < c[i - 1] or (c[i] == c[i - 1] and u[i] < u[i - 1]):
-            return False
-    return True
-
-
 _SETTING = threading.Lock()
 
 
@@ -231,12 +197,14 @@ def _merged(
         .to_pyarrow()
         .combine_chunks()
     )
+    from kundresa.analytics._kernels_jit import is_sorted, merge_ordered
+
     c1, u1 = main["__c"].to_numpy(), _micros(main["_us"])
-    if not _sorted(c1, u1):
+    if not is_sorted(c1, u1):
         return None
     if not len(tail):
         return main
-    perm, tie = _merge(c1, u1, tail["__c"].to_numpy(), _micros(tail["_us"]))
+    perm, tie = merge_ordered(c1, u1, tail["__c"].to_numpy(), _micros(tail["_us"]))
     if tie:
         return None
     return pa.concat_tables([main, tail]).combine_chunks().take(pa.array(perm))

@@ -8,7 +8,7 @@ staged events in one stage) with the time it was entered and left. The semantics
 :mod:`kundresa.analytics.stages` and :mod:`kundresa.analytics.journeys`; the parity tests pin
 both paths together.
 
-:func:`sort_runs` sorts with :func:`kundresa.analytics._kernels.sort_within`, the per-customer
+:func:`sort_runs` sorts with :func:`kundresa.analytics._kernels_jit.sort_within`, the per-customer
 sort of :func:`~kundresa.analytics._kernels.customer_order`. Like
 :mod:`kundresa.analytics._kernels`, the module is imported only when a fast path runs and its
 compiled code is cached.
@@ -47,7 +47,7 @@ def sort_runs(values: npt.NDArray[np.int64], bounds: npt.NDArray[np.int64], shif
         True when two rows of one customer at one instant have different stages: only the
         full tie rule (event name, then event id) can order them, so the caller must.
     """
-    from kundresa.analytics._kernels import sort_within
+    from kundresa.analytics._kernels_jit import sort_within
 
     perm = np.arange(values.shape[0], dtype=np.int64)
     ambiguous = sort_within(bounds, perm, values >> shift, values & ((1 << shift) - 1))

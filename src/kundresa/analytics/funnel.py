@@ -978,7 +978,6 @@ def _kernel(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The plan's compiled kernel over rows in sequence order: ``best_row``, ``level`` and
     ``step_rows`` (see :func:`kundresa.analytics._kernels.funnel_best`)."""
-    from kundresa.analytics._funnel_any_kernels import funnel_any_best
     from kundresa.analytics._kernels import funnel_best
 
     x_index = {x: i for i, x in enumerate(plan.x_events)}
@@ -995,6 +994,9 @@ def _kernel(
         plan.window_us,
     )
     if plan.order == "any":
+        # numba's, imported only here (the other orders may run compiled code without it).
+        from kundresa.analytics._funnel_any_kernels import funnel_any_best
+
         return funnel_any_best(*kernel_args, plan.disjoint)
     return funnel_best(*kernel_args, plan.order == "strict")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import json
 import os
 import shutil
@@ -91,7 +93,10 @@ def compile_kernels(lang: str = "en") -> None:
     The kernels are compiled on their first use on a machine (seconds each) and cached
     beside the package (or in the user's cache folder); ``kundresa demo`` calls this while it
     sets up, so the web app's first pages load them instead of compiling them. Where they are
-    cached already this takes about a second.
+    cached already this takes about a second. Then the file funnel's kernels are compiled
+    ahead of time (:func:`kundresa.native.build.build`), so that ``--events`` commands run
+    them without importing numba; a kernel folder that cannot be written is left out (the
+    numba functions run instead).
     """
     from kundresa.model.parse import parse_journey
 
@@ -109,3 +114,7 @@ def compile_kernels(lang: str = "en") -> None:
                 raise RuntimeError("the kernels' sample file was not read in place")
             for name, params in FILE_KERNEL_ANALYSES:
                 project.run(name, **params)
+    from kundresa.native.build import build
+
+    with contextlib.suppress(OSError):
+        build()

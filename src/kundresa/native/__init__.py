@@ -1,0 +1,404 @@
+"""The fast paths' kernels as ahead-of-time compiled machine code, run without numba.
+
+The per-customer kernels (:mod:`kundresa.analytics._kernels`, :mod:`kundresa.store._distinct`)
+are numba functions, compiled on first use and cached. A process that runs one pays for
+importing numba and loading its cached code: ~0.5-1 s of CPU under Python's interpreter lock,
+most of a short command's start-up (the file funnel, ``kundresa funnel --events FILE``).
+:func:`kundresa.native.build.build` (run by ``kundresa demo`` and ``make demo``) compiles the
+kernels that command runs, with numba, as C-callable functions (numba's ``cfunc``) and keeps
+their machine code (an object file each) in the kernel folder (:func:`folders`).
+:func:`kernels` loads that code with llvmlite's JIT linker (the same LLVM that numba uses; no
+compilation) and calls it through :mod:`ctypes`, which releases the interpreter lock:
+~0.1 s instead of ~0.5-1 s, and numba is not imported.
+
+The folder's name is a key of everything the code depends on: the kernels' source files, the
+versions of numba, llvmlite and Python, and this machine's processor (its name and features:
+the code uses them), so code built for other sources or another processor is never loaded;
+each object file's SHA-256 is checked before it is loaded. When no code fits, or loading
+fails, :func:`kernels` returns None and the callers run the numba functions, which give the
+same results (tests compare both on random inputs).
+
+The compiled code uses numba's runtime for the arrays it allocates inside a kernel: its two C
+extensions (``numba._helperlib``, ``numba.core.runtime._nrt_python``) are loaded from numba's
+folder without importing numba, and their functions given to the linker under the names
+numba's own start-up gives them.
+
+Environment: ``KUNDRESA_NATIVE=0`` turns the compiled code off (the numba functions run);
+``KUNDRESA_NATIVE_DIR`` names the one kernel folder to use.
+"""
+
+from __future__ import annotations
+
+import builtins
+import ctypes
+import hashlib
+import importlib.machinery
+import importlib.util
+import json
+import os
+import sys
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["NativeKernels", "folders", "kernel_key", "kernels", "reset"]
+
+SOURCES = (
+    "analytics/_kernels_jit.py",
+    "store/_distinct_jit.py",
+    "native/build.py",
+)
+"""The source files (under the package) whose kernels are compiled: part of the key."""
+
+SIGNATURES: dict[str, str] = {
+    # name: "return: arguments" of each compiled function (build.py defines them): ``i`` an
+    # int64, ``p64``/``p32``/``pu64``/``pu8`` a pointer to int64/int32/uint64/uint8, ``v``
+    # nothing.
+    "grouped_sequence_i32_i32": "v: p32 i i p64 p32 p64 p64 p64",
+    "grouped_sequence_i64_i64": "v: p64 i i p64 p64 p64 p64 p64",
+    "coded_sequence_size": "v: p64 i p64 p64 i i i p64",
+    "coded_sequence_into": "v: p64 i p64 p64 p64 i p64 p64 p64 i i i i p64 i p64 i p64 p64 p64 pu8",
+    "funnel_best_into": "v: p64 i p64 p64 p64 pu8 i p64 i i i p64 p64 p64 i i i p64 p64 p64",
+    "all_distinct": "i: pu64 i",
+    "text_hashes_into": "v: p32 i pu8 i pu64 pu8",
+}
+"""The compiled functions' C signatures."""
+
+
+def signature(name: str) -> tuple[str, list[str]]:
+    """The return type and argument types of :data:`SIGNATURES`' ``name``."""
+    result, arguments = SIGNATURES[name].split(":")
+    return result.strip(), arguments.split()
+
+
+def _ctypes(name: str) -> Any:
+    result, arguments = signature(name)
+    kinds = {"v": None, "i": ctypes.c_int64}
+    return ctypes.CFUNCTYPE(
+        kinds[result], *(ctypes.c_int64 if a == "i" else ctypes.c_void_p for a in arguments)
+    )
+
+
+_lock = threading.Lock()
+_loaded: list[NativeKernels | None] = []
+_llvm_ready: list[Any] = []
+
+
+def _package() -> Path:
+    return Path(__file__).resolve().parent.parent
+
+
+def folders() -> list[Path]:
+    """Where kernel code is looked for, in order: ``KUNDRESA_NATIVE_DIR`` alone when set;
+    else the package's own ``native/__pycache__/kernels`` folder, then the user's cache folder
+    (``$XDG_CACHE_HOME/kundresa/kernels``, default ``~/.cache``) for a read-only install."""
+    named = os.environ.get("KUNDRESA_NATIVE_DIR", "").strip()
+    if named:
+        return [Path(named)]
+    cache = os.environ.get("XDG_CACHE_HOME", "").strip() or str(Path.home() / ".cache")
+    return [
+        Path(__file__).resolve().parent / "__pycache__" / "kernels",
+        Path(cache) / "kundresa" / "kernels",
+    ]
+
+
+def _llvm() -> Any:
+    """llvmlite's binding, its native target set up, with the symbols numba's start-up gives
+    the linker (once a process): numba's C helpers and runtime, Python's exceptions, None."""
+    if _llvm_ready:
+        return _llvm_ready[0]
+    import llvmlite.binding as llvm
+
+    llvm.initialize_native_target()
+    llvm.initialize_native_asmprinter()
+    helperlib = _extension("numba._helperlib", ("_helperlib",))
+    dynfunc = _extension("numba._dynfunc", ("_dynfunc",))
+    nrt = _extension("numba.core.runtime._nrt_python", ("core", "runtime", "_nrt_python"))
+    # As numba.core.base._load_global_helpers and numba.core.runtime.nrt.Runtime.initialize.
+    llvm.add_symbol("_Py_NoneStruct", id(None))
+    for helpers in (helperlib.c_helpers, dynfunc.c_helpers):
+        for name, address in helpers.items():
+            llvm.add_symbol("numba_" + name, address)
+    for name, address in nrt.c_helpers.items():
+        llvm.add_symbol(name if name.startswith("_") else "NRT_" + name, address)
+    for value in builtins.__dict__.values():
+        if isinstance(value, type) and issubclass(value, BaseException):
+            llvm.add_symbol(f"PyExc_{value.__name__}", id(value))
+    _llvm_ready.append(llvm)
+    return llvm
+
+
+def _extension(name: str, parts: tuple[str, ...]) -> Any:
+    """numba's C extension ``name``: the imported module when numba is imported already, else
+    loaded from numba's folder without importing numba (its runtime starts when loaded)."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.find_spec("numba")
+    if spec is None or spec.origin is None:
+        raise ImportError("numba is not installed")
+    folder = Path(spec.origin).parent.joinpath(*parts[:-1])
+    found = [
+        p for p in folder.iterdir() if p.name.startswith(parts[-1] + ".") and p.suffix in _SUFFIXES
+    ]
+    if not found:
+        raise ImportError(f"no {name} in {folder}")
+    loader = importlib.machinery.ExtensionFileLoader(name, str(found[0]))
+    module_spec = importlib.util.spec_from_file_location(name, found[0], loader=loader)
+    assert module_spec is not None
+    module = importlib.util.module_from_spec(module_spec)
+    loader.exec_module(module)
+    return module
+
+
+_SUFFIXES = tuple({Path("x" + s).suffix for s in importlib.machinery.EXTENSION_SUFFIXES})
+
+
+def kernel_key(llvm: Any | None = None) -> str:
+    """The key of the kernel code this process can run: a SHA-256 (hex, 24 digits) of the
+    kernels' sources (:data:`SOURCES`), the numba, llvmlite and Python versions, and this
+    processor's name and features as LLVM reads them."""
+    from importlib.metadata import version
+
+    llvm = llvm if llvm is not None else _llvm()
+    digest = hashlib.sha256()
+    for name in SOURCES:
+        digest.update(name.encode())
+        digest.update(_package().joinpath(name).read_bytes())
+    for part in (
+        version("numba"),
+        version("llvmlite"),
+        sys.version,
+        llvm.get_process_triple(),
+        llvm.get_host_cpu_name(),
+        llvm.get_host_cpu_features().flatten(),
+    ):
+        digest.update(b"\0" + part.encode())
+    return digest.hexdigest()[:24]
+
+
+def kernels() -> NativeKernels | None:
+    """The compiled kernels of this process (loaded once), or None: no code built for this
+    key, ``KUNDRESA_NATIVE=0``, or loading failed (then the numba functions run)."""
+    if _loaded:
+        return _loaded[0]
+    with _lock:
+        if not _loaded:
+            _loaded.append(_load())
+    return _loaded[0]
+
+
+def reset() -> None:
+    """Forget the loaded kernels: the next :func:`kernels` looks again (for tests)."""
+    with _lock:
+        _loaded.clear()
+
+
+def _load() -> NativeKernels | None:
+    if os.environ.get("KUNDRESA_NATIVE", "1").strip().lower() in ("0", "false", "no", "off"):
+        return None
+    try:
+        llvm = _llvm()
+        key = kernel_key(llvm)
+        for folder in folders():
+            index = folder / key / "index.json"
+            if index.is_file():
+                return _load_folder(llvm, index)
+    except Exception:  # any failure: the numba functions run instead
+        return None
+    return None
+
+
+def _load_folder(llvm: Any, index: Path) -> NativeKernels | None:
+    spec = json.loads(index.read_text())
+    target = llvm.Target.from_default_triple()
+    engines: list[Any] = []
+    functions: dict[str, Any] = {}
+    for name in SIGNATURES:
+        entry = spec["kernels"][name]
+        blob = index.parent.joinpath(entry["object"]).read_bytes()
+        if hashlib.sha256(blob).hexdigest() != entry["sha256"]:
+            return None
+        # An engine owns its module and target machine: one of each per engine.
+        engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), target.create_target_machine())
+        engine.add_object_file(llvm.ObjectFileRef.from_data(blob))
+        engine.finalize_object()
+        address = engine.get_function_address(entry["symbol"])
+        if not address:
+            return None
+        engines.append(engine)
+        functions[name] = _ctypes(name)(address)
+    return NativeKernels(functions, engines, str(index.parent))
+
+
+def _ptr(a: npt.NDArray[Any]) -> int:
+    return int(a.ctypes.data)
+
+
+def _contiguous(a: Any, dtype: Any) -> npt.NDArray[Any] | None:
+    """``a`` as a C-contiguous array of exactly ``dtype`` without converting, or None."""
+    if not isinstance(a, np.ndarray) or a.dtype != dtype or a.ndim != 1:
+        return None
+    return a if a.flags.c_contiguous else np.ascontiguousarray(a)
+
+
+@dataclass
+class NativeKernels:
+    """The loaded kernel code; each method mirrors the kernel of the same name and returns None
+    when its inputs have other types than the compiled code's (the caller then runs the numba
+    function).
+
+    Attributes
+    ----------
+    functions
+        The C-callable functions (:mod:`ctypes`) by name (:data:`SIGNATURES`).
+    folder
+        Where their code was loaded from.
+    """
+
+    functions: dict[str, Any]
+    engines: list[Any] = field(repr=False)
+    folder: str = ""
+
+    def grouped_sequence(
+        self,
+        codes: npt.NDArray[Any],
+        n_cust: int,
+        us: npt.NDArray[np.int64],
+        events: npt.NDArray[Any],
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]] | None:
+        """:func:`kundresa.analytics._kernels.grouped_sequence` for ``int32`` or ``int64``
+        customer codes and event ranks (both of one type)."""
+        kind = {np.dtype(np.int32): "i32", np.dtype(np.int64): "i64"}.get(
+            getattr(codes, "dtype", None)
+        )
+        if kind is None:
+            return None
+        c = _contiguous(codes, codes.dtype)
+        e = _contiguous(events, codes.dtype)
+        u = _contiguous(us, np.int64)
+        if c is None or e is None or u is None or not len(c) == len(e) == len(u):
+            return None
+        n = len(c)
+        out = (np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.int64))
+        self.functions[f"grouped_sequence_{kind}_{kind}"](
+            _ptr(c), n, int(n_cust), _ptr(u), _ptr(e), *(_ptr(o) for o in out)
+        )
+        return out
+
+    def coded_sequence(
+        self,
+        codes: npt.NDArray[Any],
+        us: npt.NDArray[np.int64],
+        events: npt.NDArray[Any],
+        lookup: npt.NDArray[np.int64],
+        first_of: npt.NDArray[np.int64],
+        mask_of: npt.NDArray[np.int64],
+        xmask_of: npt.NDArray[np.int64],
+        start: int,
+        end: int,
+        every: bool,
+    ) -> (
+        tuple[
+            npt.NDArray[np.int64],
+            npt.NDArray[np.int64],
+            npt.NDArray[np.int64],
+            npt.NDArray[np.int64],
+            npt.NDArray[np.int64],
+            npt.NDArray[np.bool_],
+        ]
+        | None
+    ):
+        """:func:`kundresa.analytics._kernels.coded_sequence` for ``int64`` inputs."""
+        arrays = [_contiguous(a, np.int64) for a in (codes, us, events, lookup)]
+        tables = [_contiguous(a, np.int64) for a in (first_of, mask_of, xmask_of)]
+        if any(a is None for a in (*arrays, *tables)):
+            return None
+        c, u, e, look = arrays
+        fo, mo, xo = tables
+        assert c is not None and u is not None and e is not None and look is not None
+        assert fo is not None and mo is not None and xo is not None
+        n = len(c)
+        if not len(u) == len(e) == n or not len(fo) == len(mo) == len(xo) or not len(fo):
+            return None
+        sizes = np.zeros(2, np.int64)
+        self.functions["coded_sequence_size"](
+            _ptr(c), n, _ptr(e), _ptr(look), len(look), len(fo) - 1, int(bool(every)), _ptr(sizes)
+        )
+        m, n_cust = int(sizes[0]), int(sizes[1])
+        bounds = np.empty(n_cust + 1, np.int64)
+        src, us_seq, mask, xmask = (np.empty(m, np.int64) for _ in range(4))
+        inper = np.empty(m, np.bool_)
+        self.functions["coded_sequence_into"](
+            _ptr(c), n, _ptr(u), _ptr(e), _ptr(look), len(look), _ptr(fo), _ptr(mo), _ptr(xo),
+            len(fo), int(start), int(end), int(bool(every)),
+            _ptr(bounds), n_cust, _ptr(src), m, _ptr(us_seq), _ptr(mask), _ptr(xmask), _ptr(inper),
+        )  # fmt: skip
+        return bounds, src, us_seq, mask, xmask, inper
+
+    def funnel_best(
+        self,
+        bounds: npt.NDArray[np.int64],
+        us: npt.NDArray[np.int64],
+        mask: npt.NDArray[np.int64],
+        xmask: npt.NDArray[np.int64],
+        inper: npt.NDArray[np.bool_],
+        group_of: npt.NDArray[np.int64],
+        n_groups: int,
+        n_x: int,
+        ex_x: npt.NDArray[np.int64],
+        ex_a: npt.NDArray[np.int64],
+        ex_b: npt.NDArray[np.int64],
+        window_us: int,
+        strict: bool,
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]] | None:
+        """:func:`kundresa.analytics._kernels.funnel_best` for ``int64`` inputs."""
+        ints = [_contiguous(a, np.int64) for a in (bounds, us, mask, xmask, group_of)]
+        ex = [_contiguous(a, np.int64) for a in (ex_x, ex_a, ex_b)]
+        flags = _contiguous(inper, np.bool_)
+        if any(a is None for a in (*ints, *ex)) or flags is None:
+            return None
+        b, u, mk, xm, g = ints
+        exx, exa, exb = ex
+        assert b is not None and u is not None and mk is not None and xm is not None
+        assert g is not None and exx is not None and exa is not None and exb is not None
+        m = len(u)
+        if not len(b) or not len(mk) == len(xm) == len(flags) == m or not len(g):
+            return None
+        if not len(exx) == len(exa) == len(exb) or (len(b) > 1 and b[-1] > m):
+            return None
+        n_cust, k = len(b) - 1, len(g)
+        best_row = np.empty(n_cust, np.int64)
+        best_level = np.empty(n_cust, np.int64)
+        best_rows = np.empty((n_cust, k), np.int64)
+        self.functions["funnel_best_into"](
+            _ptr(b), n_cust, _ptr(u), _ptr(mk), _ptr(xm), _ptr(flags), m, _ptr(g), k,
+            int(n_groups), int(n_x), _ptr(exx), _ptr(exa), _ptr(exb), len(exx),
+            int(window_us), int(bool(strict)),
+            _ptr(best_row), _ptr(best_level), _ptr(best_rows),
+        )  # fmt: skip
+        return best_row, best_level, best_rows
+
+    def all_distinct(self, hashes: npt.NDArray[np.uint64]) -> bool:
+        """:func:`kundresa.store._distinct.all_distinct` (``uint64``, contiguous)."""
+        h = np.ascontiguousarray(hashes, dtype=np.uint64)
+        return bool(self.functions["all_distinct"](_ptr(h), len(h)))
+
+    def text_hashes(
+        self, offsets: npt.NDArray[np.int32], data: npt.NDArray[np.uint8]
+    ) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.bool_]]:
+        """:func:`kundresa.store._distinct.text_hashes`' pass over 32-bit ``offsets`` (``n +
+        1``) into ``data``."""
+        at = np.ascontiguousarray(offsets, dtype=np.int32)
+        raw = np.ascontiguousarray(data, dtype=np.uint8)
+        n = len(at) - 1
+        out = np.empty(max(n, 0), np.uint64)
+        plain = np.empty(max(n, 0), np.bool_)
+        if n > 0:
+            self.functions["text_hashes_into"](
+                _ptr(at), n, _ptr(raw), len(raw), _ptr(out), _ptr(plain)
+            )
+        return out, plain

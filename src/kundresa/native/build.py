@@ -1,0 +1,212 @@
+"""Compile the fast paths' kernels ahead of time (numba ``cfunc``) into the kernel folder.
+
+Each function of :data:`kundresa.native.SIGNATURES` is a C-callable wrapper (numba's
+``cfunc``: plain pointers and integers in, nothing returned but an integer) around the very
+numba kernel the numba path runs (the ``*_into`` kernels of
+:mod:`kundresa.analytics._kernels_jit` and :mod:`kundresa.store._distinct_jit`), so both paths
+run one implementation. Its machine code (for this processor, as numba compiles it) is written
+as an object file, with an index of names, symbols and SHA-256s, into
+``<folder>/<key>/`` (:func:`kundresa.native.kernel_key`), all at once (a folder renamed into
+place). This module imports numba; :mod:`kundresa.native` does not.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from numba import carray, cfunc, types
+
+from kundresa.analytics._kernels_jit import (
+    coded_sequence_into,
+    coded_sequence_size,
+    funnel_best_into,
+    grouped_sequence_into,
+)
+from kundresa.native import SIGNATURES, _llvm, folders, kernel_key, reset, signature
+from kundresa.store._distinct_jit import _all_distinct, text_hashes_into
+
+__all__ = ["build"]
+
+_TYPES = {
+    "v": types.void,
+    "i": types.int64,
+    "p64": types.CPointer(types.int64),
+    "p32": types.CPointer(types.int32),
+    "pu64": types.CPointer(types.uint64),
+    "pu8": types.CPointer(types.uint8),
+}
+
+
+def _c(name: str, function: Callable[..., Any]) -> Any:
+    """``function`` compiled as a ``cfunc`` of :data:`kundresa.native.SIGNATURES`' ``name``."""
+    result, arguments = signature(name)
+    return cfunc(_TYPES[result](*(_TYPES[a] for a in arguments)))(function)
+
+
+def _grouped(name: str) -> Any:
+    def grouped(codes, n, n_cust, us, events, out_c, out_u, out_e):
+        grouped_sequence_into(
+            carray(codes, (n,)),
+            n_cust,
+            carray(us, (n,)),
+            carray(events, (n,)),
+            carray(out_c, (n,)),
+            carray(out_u, (n,)),
+            carray(out_e, (n,)),
+        )
+
+    return _c(name, grouped)
+
+
+def _coded_size(codes, n, events, lookup, n_lookup, other, every, sizes):
+    m, n_cust = coded_sequence_size(
+        carray(codes, (n,)), carray(events, (n,)), carray(lookup, (n_lookup,)), other, every != 0
+    )
+    out = carray(sizes, (2,))
+    out[0] = m
+    out[1] = n_cust
+
+
+def _coded_into(
+    codes, n, us, events, lookup, n_lookup, first_of, mask_of, xmask_of, n_tab, start, end,
+    every, bounds, n_cust, src, m, us_seq, mask, xmask, inper,
+):  # fmt: skip
+    coded_sequence_into(
+        carray(codes, (n,)),
+        carray(us, (n,)),
+        carray(events, (n,)),
+        carray(lookup, (n_lookup,)),
+        carray(first_of, (n_tab,)),
+        carray(mask_of, (n_tab,)),
+        carray(xmask_of, (n_tab,)),
+        start,
+        end,
+        every != 0,
+        carray(bounds, (n_cust + 1,)),
+        carray(src, (m,)),
+        carray(us_seq, (m,)),
+        carray(mask, (m,)),
+        carray(xmask, (m,)),
+        carray(inper, (m,)),
+    )
+
+
+def _best_into(
+    bounds, n_cust, us, mask, xmask, inper, m, group_of, k, n_groups, n_x, ex_x, ex_a, ex_b,
+    n_ex, window_us, strict, best_row, best_level, best_rows,
+):  # fmt: skip
+    funnel_best_into(
+        carray(bounds, (n_cust + 1,)),
+        carray(us, (m,)),
+        carray(mask, (m,)),
+        carray(xmask, (m,)),
+        carray(inper, (m,)),
+        carray(group_of, (k,)),
+        n_groups,
+        n_x,
+        carray(ex_x, (n_ex,)),
+        carray(ex_a, (n_ex,)),
+        carray(ex_b, (n_ex,)),
+        window_us,
+        strict != 0,
+        carray(best_row, (n_cust,)),
+        carray(best_level, (n_cust,)),
+        carray(best_rows, (n_cust, k)),
+    )
+
+
+def _distinct(hashes, n):
+    return 1 if _all_distinct(carray(hashes, (n,))) else 0
+
+
+def _hashes(offsets, n, data, n_data, out, plain):
+    text_hashes_into(
+        carray(offsets, (n + 1,)), carray(data, (n_data,)), carray(out, (n,)), carray(plain, (n,))
+    )
+
+
+def _compiled() -> dict[str, Any]:
+    """The ``cfunc`` of each name of :data:`kundresa.native.SIGNATURES`."""
+    done = {
+        "grouped_sequence_i32_i32": _grouped("grouped_sequence_i32_i32"),
+        "grouped_sequence_i64_i64": _grouped("grouped_sequence_i64_i64"),
+        "coded_sequence_size": _c("coded_sequence_size", _coded_size),
+        "coded_sequence_into": _c("coded_sequence_into", _coded_into),
+        "funnel_best_into": _c("funnel_best_into", _best_into),
+        "all_distinct": _c("all_distinct", _distinct),
+        "text_hashes_into": _c("text_hashes_into", _hashes),
+    }
+    assert set(done) == set(SIGNATURES)
+    return done
+
+
+def _object_code(function: Any) -> bytes:
+    """The machine code of a compiled ``cfunc`` as an object file (this processor's)."""
+    library = function._library
+    library._ensure_finalized()
+    return bytes(library._codegen._tm.emit_object(library._final_module))
+
+
+def build(folder: str | os.PathLike[str] | None = None) -> Path:
+    """Compile the kernels for this process's key and write them into ``folder`` (default:
+    the first of :func:`kundresa.native.folders` that can be written); return the key's
+    folder. Nothing is written when it is there already. Takes ~10-20 s (numba compiles).
+
+    Raises
+    ------
+    OSError
+        When no folder can be written.
+    """
+    key = kernel_key(_llvm())
+    candidates = [Path(folder)] if folder is not None else folders()
+    for where in candidates:
+        final = where / key
+        if (final / "index.json").is_file():
+            return final
+    functions = _compiled()
+    error: OSError | None = None
+    for where in candidates:
+        try:
+            where.mkdir(parents=True, exist_ok=True)
+            return _write(where, key, functions)
+        except OSError as e:
+            error = e
+    raise error if error is not None else OSError("no kernel folder")
+
+
+def _write(where: Path, key: str, functions: dict[str, Any]) -> Path:
+    final = where / key
+    staging = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=where))
+    try:
+        index: dict[str, Any] = {"key": key, "kernels": {}}
+        for name, function in functions.items():
+            blob = _object_code(function)
+            (staging / f"{name}.o").write_bytes(blob)
+            index["kernels"][name] = {
+                "object": f"{name}.o",
+                "symbol": function.native_name,
+                "sha256": hashlib.sha256(blob).hexdigest(),
+            }
+        (staging / "index.json").write_text(json.dumps(index, indent=1))
+        with contextlib.suppress(OSError):  # another process built it meanwhile: keep theirs
+            staging.rename(final)
+        if not (final / "index.json").is_file():
+            raise OSError(f"could not write the kernels into {final}")
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    reset()
+    return final
+
+
+if __name__ == "__main__":  # python -m kundresa.native.build [FOLDER]
+    import sys
+
+    print(build(sys.argv[1] if len(sys.argv) > 1 else None))

@@ -1,0 +1,111 @@
+"""The numba kernels behind :mod:`kundresa.store._distinct` (compiled on first use, cached).
+
+Imported only when the kernels' ahead-of-time compiled machine code (:mod:`kundresa.native`)
+is not there; :mod:`kundresa.native.build` compiles the same kernels ahead of time.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import numpy.typing as npt
+
+_BITS = 10
+"""Partitions: ``2**_BITS`` by the top bits of the values."""
+
+
+@numba.njit(cache=True, nogil=True)
+def _all_distinct(h: npt.NDArray[np.uint64]) -> bool:
+    n = h.shape[0]
+    parts = 1 << _BITS
+    shift = np.uint64(64 - _BITS)
+    # A counting sort by the top bits.
+    start = np.zeros(parts + 1, np.int64)
+    for i in range(n):
+        start[(h[i] >> shift) + np.uint64(1)] += 1
+    for b in range(parts):
+        start[b + 1] += start[b]
+    fill = start[:-1].copy()
+    out = np.empty(n, np.uint64)
+    for i in range(n):
+        b = h[i] >> shift
+        out[fill[b]] = h[i]
+        fill[b] += 1
+    # One open-addressing set per partition, in a table sized for the largest one.
+    largest = 1
+    for b in range(parts):
+        while largest < 2 * (start[b + 1] - start[b]):
+            largest <<= 1
+    table = np.zeros(largest, np.uint64)  # 0: an empty slot (a hash of 0 is kept aside)
+    zero = False
+    for b in range(parts):
+        lo = start[b]
+        hi = start[b + 1]
+        size = 1
+        while size < 2 * (hi - lo):
+            size <<= 1
+        mask = np.uint64(size - 1)
+        table[:size] = 0
+        for i in range(lo, hi):
+            x = out[i]
+            if x == 0:
+                if zero:
+                    return False
+                zero = True
+                continue
+            j = (x ^ (x >> np.uint64(29))) & mask  # the low bits, mixed with middle ones
+            while True:
+                y = table[j]
+                if y == 0:
+                    table[j] = x
+                    break
+                if y == x:
+                    return False
+                j = (j + np.uint64(1)) & mask
+    return True
+
+
+@numba.njit(cache=True, nogil=True)
+def _text_hashes(
+    offsets: npt.NDArray[np.int32], data: npt.NDArray[np.uint8]
+) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.bool_]]:
+    n = offsets.shape[0] - 1
+    out = np.empty(n, np.uint64)
+    plain = np.empty(n, np.bool_)
+    text_hashes_into(offsets, data, out, plain)
+    return out, plain
+
+
+@numba.njit(cache=True, nogil=True)
+def text_hashes_into(
+    offsets: npt.NDArray[np.int32],
+    data: npt.NDArray[np.uint8],
+    out: npt.NDArray[np.uint64],
+    plain: npt.NDArray[np.bool_],
+) -> None:
+    """:func:`kundresa.store._distinct.text_hashes` into ``out`` and ``plain`` (``[n]``)."""
+    n = offsets.shape[0] - 1
+    for i in range(n):
+        lo = offsets[i]
+        hi = offsets[i + 1]
+        ok = hi > lo
+        if ok:
+            first = data[lo]
+            last = data[hi - 1]
+            ok = 33 <= first <= 126 and not (
+                last == 32 or last == 9 or last == 10 or last == 12 or last == 13
+            )
+        h = np.uint64(0xCBF29CE484222325)  # FNV-1a over the bytes
+        for j in range(lo, hi):
+            b = data[j]
+            if b >= 128:
+                ok = False
+            h = (h ^ np.uint64(b)) * np.uint64(0x100000001B3)
+        # MurmurHash3's finaliser: every bit mixed into the top ones (the set's partitions).
+        h ^= h >> np.uint64(33)
+        h *= np.uint64(0xFF51AFD7ED558CCD)
+        h ^= h >> np.uint64(33)
+        h *= np.uint64(0xC4CEB9FE1A85EC53)
+        h ^= h >> np.uint64(33)
+        out[i] = h
+        plain[i] = ok

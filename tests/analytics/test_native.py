@@ -1,0 +1,221 @@
+"""The kernels' ahead-of-time compiled code (:mod:`kundresa.native`) against the numba kernels.
+
+The compiled code is built once into a temporary kernel folder; every kernel is then run both
+ways on random inputs (hypothesis) and must give equal arrays. Loading must refuse code that
+does not fit: a changed object file, ``KUNDRESA_NATIVE=0``, an empty folder. A fresh process
+running ``kundresa funnel --events FILE`` with the code built must not import numba and must
+print what the numba kernels print.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from kundresa import native
+from kundresa.analytics import _kernels, _kernels_jit
+from kundresa.native.build import build
+from kundresa.store import _distinct, _distinct_jit
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build(tmp_path_factory.mktemp("kernels"))
+
+
+@pytest.fixture
+def compiled(built: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[native.NativeKernels]:
+    monkeypatch.setenv("KUNDRESA_NATIVE_DIR", str(built.parent))
+    native.reset()
+    loaded = native.kernels()
+    assert loaded is not None, "the built kernels did not load"
+    assert loaded.folder == str(built)
+    yield loaded
+    native.reset()
+
+
+def _equal(a: tuple[np.ndarray, ...], b: tuple[np.ndarray, ...]) -> None:
+    assert len(a) == len(b)
+    for x, y in zip(a, b, strict=True):
+        assert x.dtype == y.dtype and x.shape == y.shape
+        np.testing.assert_array_equal(x, y)
+
+
+@st.composite
+def _rows(draw: st.DrawFn) -> tuple[np.ndarray, int, np.ndarray, np.ndarray]:
+    """Customer codes, customers, times and event ranks of random rows: few instants, so
+    ties; a long customer now and then (the sort for more than 32 rows)."""
+    n_cust = draw(st.integers(1, 6))
+    n = draw(st.integers(0, 120))
+    codes = draw(st.lists(st.integers(0, n_cust - 1), min_size=n, max_size=n))
+    us = draw(st.lists(st.integers(-3, 40), min_size=n, max_size=n))
+    events = draw(st.lists(st.integers(0, 5), min_size=n, max_size=n))
+    return np.array(codes, np.int64), n_cust, np.array(us, np.int64), np.array(events, np.int64)
+
+
+_TABLES = (
+    np.array([0, 1, 2, 3, 3, 1], np.int64),  # lookup: event code -> index (3: other)
+    np.array([1, 2, 3, 4], np.int64),  # first_of
+    np.array([1, 2, 4, 0], np.int64),  # mask_of
+    np.array([0, 0, 1, 0], np.int64),  # xmask_of (event index 2 is an exclusion event too)
+)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(rows=_rows(), window=st.integers(0, 30), start=st.integers(-5, 20), span=st.integers(0, 40))
+def test_funnel_kernels_equal_numba(
+    compiled: native.NativeKernels,
+    rows: tuple[np.ndarray, int, np.ndarray, np.ndarray],
+    window: int,
+    start: int,
+    span: int,
+) -> None:
+    codes, n_cust, us, events = rows
+    for kind in (np.int32, np.int64):
+        got = compiled.grouped_sequence(codes.astype(kind), n_cust, us, events.astype(kind))
+        assert got is not None
+        _equal(got, _kernels_jit._grouped_sequence(codes, n_cust, us, events))
+    c, u, e = _kernels_jit._grouped_sequence(codes, n_cust, us, events)
+    for every in (False, True):
+        args = (c, u, e, *_TABLES, start, start + span, every)
+        sequence = compiled.coded_sequence(*args)
+        assert sequence is not None
+        _equal(sequence, _kernels_jit._coded_sequence(*args))
+        bounds, _, u_seq, mask, xmask, inper = sequence
+        for exclusions in ([], [(0, 1, 3)], [(0, 2, 3), (0, 1, 2)]):
+            ex = _kernels.exclusion_arrays(exclusions)
+            for strict in (False, True):
+                best = (bounds, u_seq, mask, xmask, inper, np.array([0, 1, 2], np.int64), 3, 1)
+                got_best = compiled.funnel_best(*best, *ex, window, strict)
+                assert got_best is not None
+                _equal(got_best, _kernels_jit._funnel_best(*best, *ex, window, strict))
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    values=st.lists(st.integers(0, 2**64 - 1) | st.sampled_from([0, 1, 2**63]), max_size=300),
+    texts=st.lists(st.text(max_size=6) | st.sampled_from([" a", "b ", "\t", ""]), max_size=60),
+)
+def test_distinct_kernels_equal_numba(
+    compiled: native.NativeKernels, values: list[int], texts: list[str]
+) -> None:
+    hashes = np.array(values, np.uint64)
+    assert compiled.all_distinct(hashes) == bool(_distinct_jit._all_distinct(hashes))
+    assert compiled.all_distinct(hashes) == (len(set(values)) == len(values))
+    array = pa.array(texts, pa.string())
+    _, offsets, data = array.buffers()
+    at = np.frombuffer(offsets, np.int32)[: len(texts) + 1]
+    raw = np.frombuffer(data if data is not None else b"", np.uint8)
+    _equal(compiled.text_hashes(at, raw), _distinct_jit._text_hashes(at, raw))
+
+
+def test_public_kernels_use_the_compiled_code_where_types_fit(
+    compiled: native.NativeKernels, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The public functions call the compiled code for its types and the numba kernels for
+    others (int16 codes), with equal results."""
+    calls: list[str] = []
+    run = compiled.functions["grouped_sequence_i32_i32"]
+    monkeypatch.setitem(
+        compiled.functions, "grouped_sequence_i32_i32", lambda *a: (calls.append("c"), run(*a))
+    )
+    codes = np.array([1, 0, 1, 1], np.int32)
+    us = np.array([9, 5, 7, 7], np.int64)
+    events = np.array([0, 0, 2, 1], np.int32)
+    got = _kernels.grouped_sequence(codes, 2, us, events)
+    assert calls == ["c"]
+    other = _kernels.grouped_sequence(codes.astype(np.int16), 2, us, events.astype(np.int16))
+    assert calls == ["c"]
+    _equal(got, other)
+    assert compiled.grouped_sequence(codes, 2, us, events.astype(np.int64)) is None
+    assert _distinct.all_distinct(np.array([3, 3], np.uint64)) is False
+
+
+def test_code_that_does_not_fit_is_not_loaded(
+    built: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    copy = tmp_path / built.name
+    copy.mkdir()
+    for f in built.iterdir():
+        (copy / f.name).write_bytes(f.read_bytes())
+    monkeypatch.setenv("KUNDRESA_NATIVE_DIR", str(tmp_path))
+    native.reset()
+    assert native.kernels() is not None
+    monkeypatch.setenv("KUNDRESA_NATIVE", "0")
+    native.reset()
+    assert native.kernels() is None
+    monkeypatch.delenv("KUNDRESA_NATIVE")
+    # One byte of one object file changed: its SHA-256 no longer matches the index.
+    index = json.loads((copy / "index.json").read_text())
+    obj = copy / index["kernels"]["funnel_best_into"]["object"]
+    blob = bytearray(obj.read_bytes())
+    blob[len(blob) // 2] ^= 0xFF
+    obj.write_bytes(bytes(blob))
+    native.reset()
+    assert native.kernels() is None
+    # No folder for this process's key (another processor, numba or source).
+    monkeypatch.setenv("KUNDRESA_NATIVE_DIR", str(tmp_path / "empty"))
+    native.reset()
+    assert native.kernels() is None
+    native.reset()
+
+
+def test_build_is_idempotent(built: Path) -> None:
+    before = {f.name: f.stat().st_mtime_ns for f in built.iterdir()}
+    assert build(built.parent) == built
+    assert {f.name: f.stat().st_mtime_ns for f in built.iterdir()} == before
+
+
+_PROCESS = r"""
+import contextlib, io, sys
+from kundresa.cli import main
+out = io.StringIO()
+with contextlib.redirect_stdout(out):
+    try:
+        main(sys.argv[1:], standalone_mode=False)
+    except SystemExit:
+        pass
+sys.stderr.write("numba imported: %s\n" % ("numba" in sys.modules))
+sys.stdout.write(out.getvalue())
+"""
+
+
+def test_file_funnel_runs_without_numba(built: Path, tmp_path: Path) -> None:
+    """A fresh ``kundresa funnel --events FILE`` runs the compiled code and never imports
+    numba; its output equals the numba kernels' (``KUNDRESA_NATIVE=0``)."""
+    from kundresa.demo.generator import generate_events
+
+    path = tmp_path / "events.parquet"
+    pq.write_table(generate_events(200, seed=3).drop_columns(["properties"]), path)
+    args = ["funnel", "--events", str(path), "--step", "page_view", "--step", "signup"]
+    args += ["--step", "purchase", "--window", "7d", "--format", "json"]
+    outputs = {}
+    for setting in ("1", "0"):
+        env = {**os.environ, "KUNDRESA_NATIVE_DIR": str(built.parent), "KUNDRESA_NATIVE": setting}
+        done = subprocess.run(
+            [sys.executable, "-c", _PROCESS, *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=300,
+        )
+        assert f"numba imported: {setting == '0'}" in done.stderr, done.stderr
+        outputs[setting] = done.stdout
+    assert json.loads(outputs["1"])[0]["count"] > 0
+    assert outputs["1"] == outputs["0"]
