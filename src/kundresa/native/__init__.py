@@ -234,6 +234,25 @@ def _load_folder(llvm: Any, index: Path) -> NativeKernels | None:
     return NativeKernels(functions, engines, str(index.parent))
 
 
+_MAPPED = 1 << 20
+"""Outputs of at least this many bytes are mapped memory (:func:`_empty`)."""
+
+
+def _empty(shape: int | tuple[int, int], dtype: Any) -> npt.NDArray[Any]:
+    """An uninitialised array for a kernel to fill. A large one is anonymous mapped memory
+    (zero pages until written; freed with the array), as numba's own allocations are: numpy
+    asks the kernel for transparent huge pages for large arrays, which makes a first write
+    wait for the kernel to compact memory (up to a second of system time a run, measured)."""
+    dims = (shape,) if isinstance(shape, int) else shape
+    size = int(np.prod(dims)) * np.dtype(dtype).itemsize
+    if size < _MAPPED:
+        return np.empty(dims, dtype)
+    import mmap
+
+    mapped = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    return np.frombuffer(mapped, dtype).reshape(dims)
+
+
 def _ptr(a: npt.NDArray[Any]) -> int:
     return int(a.ctypes.data)
 
@@ -283,7 +302,7 @@ class NativeKernels:
         if c is None or e is None or u is None or not len(c) == len(e) == len(u):
             return None
         n = len(c)
-        out = (np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.int64))
+        out = (_empty(n, np.int64), _empty(n, np.int64), _empty(n, np.int64))
         self.functions[f"grouped_sequence_{kind}_{kind}"](
             _ptr(c), n, int(n_cust), _ptr(u), _ptr(e), *(_ptr(o) for o in out)
         )
@@ -329,9 +348,9 @@ class NativeKernels:
             _ptr(c), n, _ptr(e), _ptr(look), len(look), len(fo) - 1, int(bool(every)), _ptr(sizes)
         )
         m, n_cust = int(sizes[0]), int(sizes[1])
-        bounds = np.empty(n_cust + 1, np.int64)
-        src, us_seq, mask, xmask = (np.empty(m, np.int64) for _ in range(4))
-        inper = np.empty(m, np.bool_)
+        bounds = _empty(n_cust + 1, np.int64)
+        src, us_seq, mask, xmask = (_empty(m, np.int64) for _ in range(4))
+        inper = _empty(m, np.bool_)
         self.functions["coded_sequence_into"](
             _ptr(c), n, _ptr(u), _ptr(e), _ptr(look), len(look), _ptr(fo), _ptr(mo), _ptr(xo),
             len(fo), int(start), int(end), int(bool(every)),
@@ -371,9 +390,9 @@ class NativeKernels:
         if not len(exx) == len(exa) == len(exb) or (len(b) > 1 and b[-1] > m):
             return None
         n_cust, k = len(b) - 1, len(g)
-        best_row = np.empty(n_cust, np.int64)
-        best_level = np.empty(n_cust, np.int64)
-        best_rows = np.empty((n_cust, k), np.int64)
+        best_row = _empty(n_cust, np.int64)
+        best_level = _empty(n_cust, np.int64)
+        best_rows = _empty((n_cust, k), np.int64)
         self.functions["funnel_best_into"](
             _ptr(b), n_cust, _ptr(u), _ptr(mk), _ptr(xm), _ptr(flags), m, _ptr(g), k,
             int(n_groups), int(n_x), _ptr(exx), _ptr(exa), _ptr(exb), len(exx),
@@ -395,8 +414,8 @@ class NativeKernels:
         at = np.ascontiguousarray(offsets, dtype=np.int32)
         raw = np.ascontiguousarray(data, dtype=np.uint8)
         n = len(at) - 1
-        out = np.empty(max(n, 0), np.uint64)
-        plain = np.empty(max(n, 0), np.bool_)
+        out = _empty(max(n, 0), np.uint64)
+        plain = _empty(max(n, 0), np.bool_)
         if n > 0:
             self.functions["text_hashes_into"](
                 _ptr(at), n, _ptr(raw), len(raw), _ptr(out), _ptr(plain)
