@@ -1,5 +1,6 @@
 """Whether 64-bit hashes are all distinct: a radix partition, then a small open-addressing set
-per partition (numba).
+per partition (compiled: :mod:`kundresa.store._distinct_jit`, or its code compiled ahead of time,
+:mod:`kundresa.native`).
 
 The in-place check of a Parquet events file (:mod:`kundresa.store.in_place`) proves its event
 ids distinct by their 64-bit hashes: distinct hashes mean distinct ids (a collision of two
