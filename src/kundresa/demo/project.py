@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -94,8 +94,8 @@ def compile_kernels(lang: str = "en") -> None:
     sets up, so the web app's first pages load them instead of compiling them. Where they are
     cached already this takes about a second. Then the file funnel's kernels are compiled
     ahead of time (:func:`kundresa.native.build.build`), so that ``--events`` commands run
-    them without importing numba; a kernel folder that cannot be written is left out (the
-    numba functions run instead).
+    them without importing numba; if that fails (no kernel folder can be written), a note on
+    stderr says so and the numba functions run instead.
     """
     from kundresa.model.parse import parse_journey
 
@@ -115,5 +115,11 @@ def compile_kernels(lang: str = "en") -> None:
                 project.run(name, **params)
     from kundresa.native.build import build
 
-    with contextlib.suppress(OSError):
+    try:
         build()
+    except Exception as e:  # the numba kernels run instead: say so, do not fail the set-up
+        print(
+            f"note: the kernels were not compiled ahead of time ({type(e).__name__}: {e}); "
+            "commands run numba's",
+            file=sys.stderr,
+        )
