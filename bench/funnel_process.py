@@ -88,6 +88,9 @@ def peer_cmd(path: Path, steps: tuple[str, ...]) -> list[str]:
     return [sys.executable, "-c", PEER, chdb_sql(path, steps), str(len(steps))]
 
 
+_COMPILED = "from kundresa import native; print('loads' if native.kernels() else 'is not there')"
+
+
 def startup(reps: int) -> dict[str, float]:
     cmds = {
         "python -c pass": [sys.executable, "-c", "pass"],
@@ -108,10 +111,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--shape", choices=SHAPES, default="dense")
     ap.add_argument("--copy", action="store_true", help="also time KUNDRESA_IN_PLACE=0")
+    ap.add_argument(
+        "--numba", action="store_true", help="also time KUNDRESA_NATIVE=0 (numba's kernels)"
+    )
     args = ap.parse_args(argv)
     failed = False
     load0 = load_average()
     boot = startup(args.reps)
+    compiled = _run([str(BIN / "python"), "-c", _COMPILED], _env())[1].strip()
+    print(f"ours: the kernels' ahead-of-time compiled code {compiled} (make bench-setup builds it)")
     for k, v in boot.items():
         print(f"start-up  {k:<26} median {v:.2f} s")
     for size in args.sizes:
@@ -123,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
         }
         if args.copy:
             runs["ours_copy"] = (ours_cmd(path, steps), _env(KUNDRESA_IN_PLACE="0"), ours_counts)
+        if args.numba:
+            runs["ours_numba"] = (ours_cmd(path, steps), _env(KUNDRESA_NATIVE="0"), ours_counts)
         times: dict[str, list[float]] = {k: [] for k in runs}
         cpu: dict[str, list[float]] = {k: [] for k in runs}
         counts: dict[str, list[int]] = {}
@@ -156,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
                 "equal": equal,
                 "load_before_after": [before, after],
                 "load_start": load0,
+                "compiled_kernels": compiled == "loads",
             }
         )
         failed |= not equal
