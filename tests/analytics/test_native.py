@@ -176,6 +176,7 @@ def test_code_that_does_not_fit_is_not_loaded(
 
 
 def test_build_is_idempotent(built: Path) -> None:
+    assert built.stat().st_mode & 0o777 == 0o755  # readable by every user of the package
     before = {f.name: f.stat().st_mtime_ns for f in built.iterdir()}
     assert build(built.parent) == built
     assert {f.name: f.stat().st_mtime_ns for f in built.iterdir()} == before

@@ -196,6 +196,7 @@ def _write(where: Path, key: str, functions: dict[str, Any]) -> Path:
                 "sha256": hashlib.sha256(blob).hexdigest(),
             }
         (staging / "index.json").write_text(json.dumps(index, indent=1))
+        staging.chmod(0o755)  # readable by all, as the package's own files (mkdtemp: 0700)
         with contextlib.suppress(OSError):  # another process built it meanwhile: keep theirs
             staging.rename(final)
         if not (final / "index.json").is_file():
