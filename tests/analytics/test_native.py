@@ -88,6 +88,17 @@ def test_funnel_kernels_equal_numba(
         got = compiled.grouped_sequence(codes.astype(kind), n_cust, us, events.astype(kind))
         assert got is not None
         _equal(got, _kernels_jit._grouped_sequence(codes, n_cust, us, events))
+    # The funnel's rows chosen and grouped in one pass: as choosing them first.
+    rank = np.array([1, 0, 2, 3, 3, 2], np.int64)  # event code -> rank; 3: not the funnel's
+    for every in (False, True):
+        keep = (every | (rank[events] < 3)) & (us >= start) & (us <= start + span)
+        want = _kernels_jit._grouped_sequence(codes[keep], n_cust, us[keep], rank[events][keep])
+        c32, e32 = codes.astype(np.int32), events.astype(np.int32)
+        bounds_us = (every, start, start + span)
+        ranked = compiled.grouped_ranked(c32, n_cust, us, e32, rank, 3, *bounds_us)
+        assert ranked is not None
+        _equal(ranked, want)
+        _equal(_kernels_jit._grouped_ranked(c32, n_cust, us, e32, rank, 3, *bounds_us), want)
     c, u, e = _kernels_jit._grouped_sequence(codes, n_cust, us, events)
     for every in (False, True):
         args = (c, u, e, *_TABLES, start, start + span, every)

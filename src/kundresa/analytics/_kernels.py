@@ -27,6 +27,7 @@ __all__ = [
     "directly_follows_pairs",
     "exclusion_arrays",
     "funnel_best",
+    "grouped_ranked",
     "grouped_sequence",
 ]
 
@@ -103,6 +104,54 @@ def grouped_sequence(
     from kundresa.analytics._kernels_jit import _grouped_sequence
 
     return _grouped_sequence(codes, n_cust, us, events)
+
+
+def grouped_ranked(
+    codes: npt.NDArray[np.integer[Any]],
+    n_cust: int,
+    us: npt.NDArray[np.int64],
+    events: npt.NDArray[np.integer[Any]],
+    rank: npt.NDArray[np.int64],
+    n_ranked: int,
+    *,
+    every: bool = False,
+    lo_us: int | None = None,
+    hi_us: int | None = None,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """:func:`grouped_sequence` of the rows a funnel reads, chosen in the same pass: each
+    row's event code ranked by ``rank`` (``int64``, per event code: the funnel's rank of the
+    event, ``0 .. n_ranked - 1``, or ``n_ranked`` for an event it does not name); a row is
+    kept when its rank is below ``n_ranked`` (or with ``every``, any row) and its time in
+    ``[lo_us, hi_us]`` (microseconds; None: unbounded). No array of kept rows is made.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``codes``, ``us`` and the events' ranks (``int64[m]``) of the kept rows in
+        :func:`grouped_sequence`'s order.
+
+    Examples
+    --------
+    Events 0 and 1 are the funnel's (ranks 1 and 0), event 2 is not (rank 2):
+
+    >>> out = grouped_ranked(np.array([1, 0, 1, 1]), 2, np.array([9, 5, 7, 7]),
+    ...                      np.array([0, 2, 1, 0]), np.array([1, 0, 2]), 2)
+    >>> [a.tolist() for a in out]
+    [[1, 1, 1], [7, 7, 9], [0, 1, 1]]
+    """
+    lookup = np.ascontiguousarray(rank, dtype=np.int64)
+    bounds = (
+        np.iinfo(np.int64).min if lo_us is None else int(lo_us),
+        np.iinfo(np.int64).max if hi_us is None else int(hi_us),
+    )
+    native = kernels()
+    if native is not None:
+        got = native.grouped_ranked(codes, n_cust, us, events, lookup, n_ranked, every, *bounds)
+        if got is not None:
+            return got
+    from kundresa.analytics._kernels_jit import _grouped_ranked
+
+    return _grouped_ranked(codes, n_cust, us, events, lookup, n_ranked, every, *bounds)
 
 
 def exclusion_arrays(

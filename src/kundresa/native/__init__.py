@@ -60,6 +60,8 @@ SIGNATURES: dict[str, str] = {
     # nothing.
     "grouped_sequence_i32_i32": "v: p32 i i p64 p32 p64 p64 p64",
     "grouped_sequence_i64_i64": "v: p64 i i p64 p64 p64 p64 p64",
+    "grouped_ranked_size": "i: p32 i i p64 p32 p64 i i i i i p64",
+    "grouped_ranked_into": "v: p32 i i p64 p32 p64 i i i i i p64 i p64 p64 p64",
     "coded_sequence_size": "v: p64 i p64 p64 i i i p64",
     "coded_sequence_into": "v: p64 i p64 p64 p64 i p64 p64 p64 i i i i p64 i p64 i p64 p64 p64 pu8",
     "funnel_best_into": "v: p64 i p64 p64 p64 pu8 i p64 i i i p64 p64 p64 i i i p64 p64 p64",
@@ -306,6 +308,35 @@ class NativeKernels:
         self.functions[f"grouped_sequence_{kind}_{kind}"](
             _ptr(c), n, int(n_cust), _ptr(u), _ptr(e), *(_ptr(o) for o in out)
         )
+        return out
+
+    def grouped_ranked(
+        self,
+        codes: npt.NDArray[Any],
+        n_cust: int,
+        us: npt.NDArray[np.int64],
+        events: npt.NDArray[Any],
+        rank: npt.NDArray[np.int64],
+        n_ranked: int,
+        every: bool,
+        lo_us: int,
+        hi_us: int,
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]] | None:
+        """:func:`kundresa.analytics._kernels.grouped_ranked` for ``int32`` customer and
+        event codes (a file's, decoded)."""
+        c = _contiguous(codes, np.int32)
+        e = _contiguous(events, np.int32)
+        u = _contiguous(us, np.int64)
+        look = _contiguous(rank, np.int64)
+        if c is None or e is None or u is None or look is None or not len(c) == len(e) == len(u):
+            return None
+        n = len(c)
+        start = np.zeros(int(n_cust) + 1, np.int64)
+        args = (_ptr(c), n, int(n_cust), _ptr(u), _ptr(e), _ptr(look), len(look), int(n_ranked))
+        flags = (int(bool(every)), int(lo_us), int(hi_us), _ptr(start))
+        m = int(self.functions["grouped_ranked_size"](*args, *flags))
+        out = (_empty(m, np.int64), _empty(m, np.int64), _empty(m, np.int64))
+        self.functions["grouped_ranked_into"](*args, *flags, m, *(_ptr(o) for o in out))
         return out
 
     def coded_sequence(

@@ -28,6 +28,8 @@ from kundresa.analytics._kernels_jit import (
     coded_sequence_into,
     coded_sequence_size,
     funnel_best_into,
+    grouped_ranked_into,
+    grouped_ranked_size,
     grouped_sequence_into,
 )
 from kundresa.native import SIGNATURES, _llvm, folders, kernel_key, reset, signature
@@ -64,6 +66,39 @@ def _grouped(name: str) -> Any:
         )
 
     return _c(name, grouped)
+
+
+def _ranked_size(codes, n, n_cust, us, events, rank, n_rank, n_ranked, every, lo, hi, start):
+    return grouped_ranked_size(
+        carray(codes, (n,)),
+        carray(us, (n,)),
+        carray(events, (n,)),
+        carray(rank, (n_rank,)),
+        n_ranked,
+        every != 0,
+        lo,
+        hi,
+        carray(start, (n_cust + 1,)),
+    )
+
+
+def _ranked_into(
+    codes, n, n_cust, us, events, rank, n_rank, n_ranked, every, lo, hi, start, m, oc, ou, oe
+):
+    grouped_ranked_into(
+        carray(codes, (n,)),
+        carray(us, (n,)),
+        carray(events, (n,)),
+        carray(rank, (n_rank,)),
+        n_ranked,
+        every != 0,
+        lo,
+        hi,
+        carray(start, (n_cust + 1,)),
+        carray(oc, (m,)),
+        carray(ou, (m,)),
+        carray(oe, (m,)),
+    )
 
 
 def _coded_size(codes, n, events, lookup, n_lookup, other, every, sizes):
@@ -138,6 +173,8 @@ def _compiled() -> dict[str, Any]:
     done = {
         "grouped_sequence_i32_i32": _grouped("grouped_sequence_i32_i32"),
         "grouped_sequence_i64_i64": _grouped("grouped_sequence_i64_i64"),
+        "grouped_ranked_size": _c("grouped_ranked_size", _ranked_size),
+        "grouped_ranked_into": _c("grouped_ranked_into", _ranked_into),
         "coded_sequence_size": _c("coded_sequence_size", _coded_size),
         "coded_sequence_into": _c("coded_sequence_into", _coded_into),
         "funnel_best_into": _c("funnel_best_into", _best_into),
