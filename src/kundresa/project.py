@@ -236,13 +236,14 @@ class Project:
         while the file is read in place; the command line's lean event funnel, which needs
         no engine (:func:`kundresa.analyses._lean.run_lean`), passes ``False``.
         """
-        from kundresa.model.parse import JourneyError, load_journey
         from kundresa.store.warehouse import Warehouse
 
         model: Journey | None
         if journey is None or not isinstance(journey, str | os.PathLike):
             model = journey
         else:
+            from kundresa.model.parse import JourneyError, load_journey  # only for a file
+
             try:
                 model = load_journey(journey)
             except JourneyError as exc:

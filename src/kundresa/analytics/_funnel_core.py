@@ -452,9 +452,6 @@ def _kernel(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The plan's compiled kernel over rows in sequence order: ``best_row``, ``level`` and
     ``step_rows`` (see :func:`kundresa.analytics._kernels.funnel_best`)."""
-    from kundresa.analytics._funnel_any_kernels import funnel_any_best
-    from kundresa.analytics._kernels import funnel_best
-
     x_index = {x: i for i, x in enumerate(plan.x_events)}
     kernel_args = (
         bounds,
@@ -468,8 +465,12 @@ def _kernel(
         [(x_index[e.event], e.after_step, e.before_step) for e in plan.exclusions],
         plan.window_us,
     )
-    if plan.order == "any":
+    if plan.order == "any":  # its kernels are loaded only for it
+        from kundresa.analytics._funnel_any_kernels import funnel_any_best
+
         return funnel_any_best(*kernel_args, plan.disjoint)
+    from kundresa.analytics._kernels import funnel_best
+
     return funnel_best(*kernel_args, plan.order == "strict")
 
 
