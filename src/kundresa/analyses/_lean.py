@@ -118,9 +118,6 @@ def run_lean(
         since=None if since is None else str(since),
         until=None if until is None else str(until),
         known_names=project.known_names,
-        missing_journey=(
-            "this project: no journey file; create one with `kundresa init` or pass --journey FILE"
-        ),
     )
     from kundresa.analytics._funnel_core import NotLean
 
