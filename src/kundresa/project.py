@@ -222,6 +222,7 @@ class Project:
         journey: Journey | str | os.PathLike[str] | None = None,
         engine: str = "duckdb",
         in_place: bool = False,
+        warm: bool = True,
         **options: Any,
     ) -> Project:
         """A project over events that live in a file or a DataFrame, kept in memory.
@@ -230,21 +231,25 @@ class Project:
         ``event_col``, ``tz``). With ``in_place`` and no options, a canonical Parquet file
         that the ingest would store unchanged is read where it is instead of copied
         (:func:`kundresa.store.in_place.read_in_place`: the same events, the same results,
-        without the copy); the file must then not change while the project is open.
+        without the copy); the file must then not change while the project is open. With
+        ``warm`` (the default) the DuckDB engine's modules (Ibis) are imported in a thread
+        while the file is read in place; the command line's lean event funnel, which needs
+        no engine (:func:`kundresa.analyses._lean.run_lean`), passes ``False``.
         """
-        from kundresa.model.parse import JourneyError, load_journey
         from kundresa.store.warehouse import Warehouse
 
         model: Journey | None
         if journey is None or not isinstance(journey, str | os.PathLike):
             model = journey
         else:
+            from kundresa.model.parse import JourneyError, load_journey  # only for a file
+
             try:
                 model = load_journey(journey)
             except JourneyError as exc:
                 raise ProjectError(str(exc)) from exc
         wh = Warehouse(None)
-        if not (in_place and not options and _read_in_place(wh, events, engine)):
+        if not (in_place and not options and _read_in_place(wh, events, engine, warm)):
             _load(wh, events, options)
         project = cls(None, model, wh, engine)
         if isinstance(journey, str | os.PathLike):
@@ -715,17 +720,18 @@ class Project:
         version."""
 
         def compute() -> frozenset[str]:
+            if kind == "event" and self._table_source is None:
+                from kundresa.store._decoded import decoded_file
+
+                # A file read in place and decoded: the names its rows have, without a scan
+                # (and without the engine: the lean event funnel asks before loading Ibis).
+                decoded = decoded_file(self.warehouse.con)
+                if decoded is not None:
+                    return frozenset(n for n in decoded.used_names() if n)
             from kundresa.analytics._portable import property_keys
             from kundresa.model.events import EVENT
 
             t = self.events
-            if kind == "event" and self._table_source is None:
-                from kundresa.store._decoded import decoded_file
-
-                # A file read in place and decoded: the names its rows have, without a scan.
-                decoded = decoded_file(self.warehouse.con)
-                if decoded is not None:
-                    return frozenset(n for n in decoded.used_names() if n)
             if kind == "event":
                 names = t.select(name=t[EVENT].cast("string"))
             elif kind == "property":
@@ -1180,15 +1186,15 @@ def _load_engine() -> None:
         import kundresa.store.engines  # noqa: F401
 
 
-def _read_in_place(wh: Warehouse, events: Any, engine: str) -> bool:
+def _read_in_place(wh: Warehouse, events: Any, engine: str, warm: bool = True) -> bool:
     if not isinstance(events, str | os.PathLike):
         return False
     from kundresa.store.in_place import read_in_place
 
-    # Ibis and its DuckDB backend (~0.3-0.5 s of imports, which every analysis needs) load
-    # while Arrow and DuckDB read the file with the interpreter lock released (after numba,
-    # which the check needs first).
-    then = _load_engine if engine == "duckdb" else None
+    # Ibis and its DuckDB backend (~0.3-0.5 s of imports, which every analysis but the lean
+    # event funnel needs) load while Arrow and DuckDB read the file with the interpreter lock
+    # released (after numba, which the check needs first).
+    then = _load_engine if engine == "duckdb" and warm else None
     return read_in_place(wh, events, then=then) is not None
 
 

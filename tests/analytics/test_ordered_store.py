@@ -21,8 +21,8 @@ from fastpath_cases import funnel_specs as funnels
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from kundresa.analytics import _funnel_core as funnel_core
 from kundresa.analytics import _ordered
-from kundresa.analytics import funnel as funnel_module
 from kundresa.analytics._fast import portable
 from kundresa.analytics._ordered import ordered_rows
 from kundresa.analytics.funnel import event_funnel, funnel_customers
@@ -259,8 +259,8 @@ def _fast_equals_portable(wh: Any, f: dict[str, Any], *, threads: bool = False) 
     with pytest.MonkeyPatch.context() as mp:
         seen = _counting_reads(mp)
         if threads:
-            mp.setattr(funnel_module, "_CHUNK_ROWS", 1)
-            mp.setattr(funnel_module, "_kernel_threads", lambda: 3)
+            mp.setattr(funnel_core, "_CHUNK_ROWS", 1)
+            mp.setattr(funnel_core, "_kernel_threads", lambda: 3)
         fast = funnel_customers(events, **f).to_pandas()
         fast_f = event_funnel(events, **f)
     with portable():

@@ -15,14 +15,24 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import TYPE_CHECKING
 
-import ibis.expr.types as ir
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["customer_bounds", "fast_path", "fast_path_parts", "portable"]
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
+__all__ = [
+    "customer_bounds",
+    "fast_path",
+    "fast_path_allowed",
+    "fast_path_parts",
+    "parts_for",
+    "portable",
+]
 
 PART_ROWS = 15_000_000
 """Events per part of the fast path (``KUNDRESA_FAST_PATH_ROWS``): the rows a part holds in
@@ -50,10 +60,17 @@ def portable() -> Iterator[None]:
         _PORTABLE.reset(token)
 
 
+def fast_path_allowed() -> bool:
+    """Whether the fast path is allowed here: not inside :func:`portable`, not
+    ``KUNDRESA_FAST_PATH=0`` (or ``false``) in the environment."""
+    if _PORTABLE.get():
+        return False
+    return os.environ.get("KUNDRESA_FAST_PATH", "1").strip() not in ("0", "false")
+
+
 def fast_path(t: ir.Table) -> bool:
-    """Whether ``t`` runs on DuckDB and the fast path is allowed (not :func:`portable`, not
-    ``KUNDRESA_FAST_PATH=0``)."""
-    if _PORTABLE.get() or os.environ.get("KUNDRESA_FAST_PATH", "1").strip() in ("0", "false"):
+    """Whether ``t`` runs on DuckDB and the fast path is allowed (:func:`fast_path_allowed`)."""
+    if not fast_path_allowed():
         return False
     try:
         backend = t._find_backend(use_default=True)
@@ -64,13 +81,31 @@ def fast_path(t: ir.Table) -> bool:
 
 def fast_path_parts(events: ir.Table) -> int:
     """Into how many parts (by customer) a fast path splits ``events``: one per
-    ``KUNDRESA_FAST_PATH_ROWS`` events (default :data:`PART_ROWS`). Counting the events is
-    cheap on DuckDB for tables and Parquet files (their row counts are stored).
+    ``KUNDRESA_FAST_PATH_ROWS`` events (default :data:`PART_ROWS`, :func:`parts_for`).
+    Counting the events is cheap on DuckDB for tables and Parquet files (their row counts
+    are stored).
 
     Raises
     ------
     ValueError
         ``KUNDRESA_FAST_PATH_ROWS`` is not a whole number of at least 1.
+    """
+    return parts_for(int(events.count().to_pyarrow().as_py()))
+
+
+def parts_for(rows: int) -> int:
+    """Into how many parts (by customer) a fast path splits ``rows`` events: one per
+    ``KUNDRESA_FAST_PATH_ROWS`` events (default :data:`PART_ROWS`).
+
+    Raises
+    ------
+    ValueError
+        ``KUNDRESA_FAST_PATH_ROWS`` is not a whole number of at least 1.
+
+    Examples
+    --------
+    >>> parts_for(0), parts_for(PART_ROWS), parts_for(PART_ROWS + 1)
+    (1, 1, 2)
     """
     text = os.environ.get("KUNDRESA_FAST_PATH_ROWS", "").strip()
     try:
@@ -81,7 +116,6 @@ def fast_path_parts(events: ir.Table) -> int:
         ) from None
     if per_part < 1:
         raise ValueError(f"KUNDRESA_FAST_PATH_ROWS must be at least 1, got {per_part}")
-    rows = int(events.count().to_pyarrow().as_py())
     return max(1, -(-rows // per_part))
 
 

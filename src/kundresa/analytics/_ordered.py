@@ -25,7 +25,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import ibis
@@ -35,6 +35,8 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
+from kundresa.analytics._codes import OrderedCodes, decoded_codes, ranked_names
+from kundresa.analytics._codes import micros as _micros
 from kundresa.model.events import CHANNEL, CUSTOMER, EVENT, EVENT_ID, SESSION_ID, TIMESTAMP, VALUE
 
 if TYPE_CHECKING:
@@ -269,52 +271,6 @@ def customer_ids(con: Any, codes: npt.NDArray[np.int64]) -> pa.Array:
     return names["customer_id"].combine_chunks().take(pa.array(at[codes]))
 
 
-@dataclass(frozen=True)
-class OrderedCodes:
-    """Events of one analysis as integer columns in the store order (:func:`ordered_codes`).
-
-    Attributes
-    ----------
-    codes
-        Integers ``[n]`` (as stored: ``int32``): the customer code of each row
-        (``customer_codes``), non-decreasing.
-    us
-        ``int64[n]``: microseconds since 1970 UTC of each event; non-decreasing within a
-        customer, rows at one instant in the store order (event name, event id, ...).
-    events
-        Integers ``[n]`` (as stored): the event code of each row (``event_codes``).
-    lookup
-        ``int64[max event code + 1]``: each event code's place in the ``names`` asked for,
-        ``len(names)`` for any other event.
-    con
-        The DuckDB connection the rows were read from (for :func:`customer_ids`), or None.
-    customers
-        The customer id of each code (a string array), when the codes are not the store's
-        (:func:`fetched_codes`); None: look them up in ``con``'s ``customer_codes``.
-    """
-
-    codes: npt.NDArray[np.integer[Any]]
-    us: npt.NDArray[np.int64]
-    events: npt.NDArray[np.integer[Any]]
-    lookup: npt.NDArray[np.int64]
-    con: Any
-    customers: pa.Array | None = None
-
-    def ids(self, codes: npt.NDArray[np.int64]) -> pa.Array:
-        """The customer id of each customer code in ``codes``: a string array."""
-        if self.customers is not None:
-            return self.customers.take(pa.array(codes))
-        return customer_ids(self.con, codes)
-
-
-def _micros(column: pa.Array | pa.ChunkedArray) -> npt.NDArray[np.int64]:
-    """``int64``: microseconds since 1970 of a zone-less timestamp column (or of an integer
-    column of them)."""
-    if pa.types.is_integer(column.type):
-        return column.to_numpy().astype(np.int64, copy=False)
-    return np.asarray(column.cast(pa.timestamp("us")).to_numpy()).view(np.int64)
-
-
 def ordered_codes(
     t: ir.Table,
     names: Sequence[str],
@@ -443,12 +399,10 @@ def fetched_codes(
 
     from kundresa.analytics._kernels import grouped_sequence
 
-    place = list(dict.fromkeys(names))
-    ranked = sorted(place, key=lambda n: n.encode())  # DuckDB's order of texts: by bytes
-    lookup = np.array([*(place.index(n) for n in ranked), len(place)], np.int64)
+    ranked, lookup = ranked_names(list(names))  # DuckDB's order of texts: by bytes
     decoded = _decoded_file(t) if part is None else None
     if decoded is not None:
-        return _decoded_codes(decoded, ranked, lookup, every=every, since=since, until=until)
+        return decoded_codes(decoded, ranked, lookup, every=every, since=since, until=until)
     keep: ir.BooleanValue = ibis.literal(True)
     if not every:
         keep = t[EVENT].isin(ranked) if ranked else ibis.literal(False)
@@ -493,40 +447,3 @@ def _decoded_file(t: ir.Table) -> DecodedFile | None:
     if getattr(backend, "name", None) != "duckdb":
         return None
     return decoded_file(backend.con)
-
-
-def _decoded_codes(
-    decoded: DecodedFile,
-    ranked: list[str],
-    lookup: npt.NDArray[np.int64],
-    *,
-    every: bool,
-    since: datetime | None,
-    until: datetime | None,
-) -> OrderedCodes:
-    """:func:`fetched_codes` from a file's columns decoded by Arrow: the same rows, coded by
-    the file's unified dictionaries instead of a scan and a hash table (customer codes in
-    dictionary order; an id no row uses gets a code and no rows)."""
-    from kundresa.analytics._kernels import grouped_sequence
-
-    at = {name: i for i, name in enumerate(ranked)}
-    rank = np.array([at.get(n, len(ranked)) for n in decoded.names.to_pylist()], np.int32)
-    events = rank[decoded.events]
-    keep = None if every else events < len(ranked)
-    for bound, above in ((since, True), (until, False)):
-        if bound is not None:
-            us = (bound - datetime(1970, 1, 1)) // timedelta(microseconds=1)
-            inside = decoded.us >= us if above else decoded.us <= us
-            keep = inside if keep is None else keep & inside
-    codes, times = decoded.codes, decoded.us
-    if keep is not None:
-        rows = np.flatnonzero(keep)  # a take by positions: ~3x a boolean mask's speed
-        codes, times, events = codes[rows], times[rows], events[rows]
-    # Read-only, as the arrays a fetch gives (numba compiles read-only and writable apart).
-    for a in (codes, times, events):
-        a.flags.writeable = False
-    if not len(codes):
-        none = np.zeros(0, np.int64)
-        return OrderedCodes(none, none, none, lookup, None, pa.array([], pa.string()))
-    ordered = grouped_sequence(codes, len(decoded.customers), times, events)
-    return OrderedCodes(*ordered, lookup, None, decoded.customers)

@@ -20,12 +20,11 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import ibis
-import ibis.expr.types as ir
-
 from kundresa.model.events import TIMESTAMP
 
 if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
     from kundresa.model.journey import Journey
 
 __all__ = [
@@ -250,6 +249,8 @@ def _shifted(
     ts: ir.TimestampValue, changes: list[datetime], offsets: list[int]
 ) -> ir.TimestampValue:
     """``ts`` plus the offset in force, as a balanced tree of comparisons (log n per row)."""
+    import ibis
+
     if not changes:
         return ts + ibis.interval(seconds=offsets[0]) if offsets[0] else ts
     mid = len(changes) // 2
@@ -272,10 +273,13 @@ def local_clock(
 
     Examples
     --------
+    >>> import ibis
     >>> clock = local_clock("Europe/Stockholm", (datetime(2025, 1, 1), datetime(2025, 12, 31)))
     >>> ibis.to_sql(clock(ibis.literal(datetime(2025, 6, 1))), dialect="duckdb")[:20]
     'SELECT\\n  CASE\\n    WH'
     """
+    import ibis.expr.types as ir
+
     if tz == "UTC":
         return lambda ts: ts
     lo: datetime | None

@@ -45,13 +45,10 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import os
 import threading
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import TYPE_CHECKING, Any
 
 import ibis
 import ibis.expr.types as ir
@@ -62,8 +59,31 @@ import pyarrow.compute as pc
 
 from kundresa.analytics._duration import parse_duration
 from kundresa.analytics._fast import customer_bounds, fast_path, fast_path_parts
+from kundresa.analytics._funnel_core import (
+    FUNNEL_COLUMNS,
+    NO_SEGMENT,
+    ORDERS,
+    CodedSteps,
+    Exclusion,
+    Step,
+    _best_table,
+    _float,
+    _funnel_frame_numpy,
+    _funnel_rows,
+    _kernel,
+    _Plan,
+    _plan,
+    _subsets,
+    coded_best,
+    coded_chunk,
+    coded_steps,
+    fits_bits,
+    funnel_period,
+    parse_exclusion,
+    parse_step,
+)
 from kundresa.analytics._ibis import cached
-from kundresa.analytics._period import Period, When, local_clock, project_timezone, to_local
+from kundresa.analytics._period import Period, When, local_clock, to_local
 from kundresa.analytics._portable import count_true, flag, property_value
 from kundresa.model.events import (
     CHANNEL,
@@ -76,7 +96,6 @@ from kundresa.model.events import (
 )
 
 if TYPE_CHECKING:
-    from kundresa.analytics._ordered import OrderedCodes
     from kundresa.model.journey import Journey
 
 __all__ = [
@@ -96,217 +115,7 @@ __all__ = [
     "time_to_convert_histogram",
 ]
 
-ORDERS = ("ordered", "strict", "any")
-FUNNEL_COLUMNS = (
-    "step",
-    "event",
-    "count",
-    "conversion_from_previous",
-    "conversion_from_start",
-    "mean_seconds_to_convert",
-    "median_seconds_to_convert",
-)
-NO_SEGMENT = "(none)"
-
-StepKind = Literal["event", "touchpoint", "stage"]
-_KINDS: tuple[StepKind, ...] = ("event", "touchpoint", "stage")
 _EPOCH = ibis.timestamp("1970-01-01 00:00:00")
-_MAX_SUBSETS_GROUPS = 10
-
-
-# -- steps and exclusions --------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Step:
-    """One funnel step: events with a name, or events tagged with a touchpoint or stage.
-
-    ``name`` may list alternatives separated by ``|``; any of them fills the step.
-    """
-
-    kind: StepKind
-    name: str
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        """The alternatives, in the order written."""
-        return tuple(self.name.split("|"))
-
-    def __str__(self) -> str:
-        return self.name if self.kind == "event" else f"{self.kind}:{self.name}"
-
-
-def parse_step(text: str | Step) -> Step:
-    """A step from its text: ``purchase``, ``a|b``, ``touchpoint:pricing_page``, ``stage:decision``.
-
-    An ``event:`` prefix is allowed (for event names that contain a colon).
-
-    Examples
-    --------
-    >>> parse_step("purchase")
-    Step(kind='event', name='purchase')
-    >>> parse_step("touchpoint:pricing_page"), parse_step("stage:decision")
-    (Step(kind='touchpoint', name='pricing_page'), Step(kind='stage', name='decision'))
-    >>> parse_step("signup|trial").names
-    ('signup', 'trial')
-    >>> parse_step("stage:")
-    Traceback (most recent call last):
-    ...
-    ValueError: step 'stage:' names no stage
-    """
-    if isinstance(text, Step):
-        return text
-    if not isinstance(text, str):
-        raise ValueError(f"step {text!r} is not text")
-    kind: StepKind = "event"
-    name = text
-    prefix, sep, rest = text.partition(":")
-    if sep and prefix.strip() in _KINDS:
-        kind = cast(StepKind, prefix.strip())
-        name = rest
-    names = [n.strip() for n in name.split("|")]
-    if not name.strip():
-        raise ValueError(f"step {text!r} names no {kind}")
-    if any(not n for n in names):
-        raise ValueError(f"step {text!r} has an empty alternative (write a|b)")
-    return Step(kind, "|".join(names))
-
-
-@dataclass(frozen=True)
-class Exclusion:
-    """Leave out customers with an ``event`` between step ``after_step`` and ``before_step``
-    (1-based step numbers) of an attempt."""
-
-    event: str
-    after_step: int
-    before_step: int
-
-    def __post_init__(self) -> None:
-        if not self.event:
-            raise ValueError("exclusion names no event")
-        if self.after_step < 1:
-            raise ValueError(f"exclusion {self}: steps are numbered from 1")
-        if self.before_step <= self.after_step:
-            raise ValueError(
-                f"exclusion {self}: the second step ({self.before_step}) must come after "
-                f"the first ({self.after_step})"
-            )
-
-    def __str__(self) -> str:
-        return f"{self.event}:{self.after_step}:{self.before_step}"
-
-
-def parse_exclusion(text: str | Exclusion | tuple[str, int, int]) -> Exclusion:
-    """An exclusion from its text ``X:a:b``: no ``X`` between step a and step b.
-
-    A tuple ``(X, a, b)`` is taken as is.
-
-    Examples
-    --------
-    >>> parse_exclusion("logout:1:3")
-    Exclusion(event='logout', after_step=1, before_step=3)
-    >>> parse_exclusion("logout:3:1")
-    Traceback (most recent call last):
-    ...
-    ValueError: exclusion logout:3:1: the second step (1) must come after the first (3)
-    """
-    if isinstance(text, Exclusion):
-        return text
-    if isinstance(text, tuple):
-        if len(text) != 3:
-            raise ValueError(f"exclusion {text!r} must be (EVENT, A, B)")
-        return Exclusion(str(text[0]), int(text[1]), int(text[2]))
-    parts = str(text).rsplit(":", 2)
-    if len(parts) != 3:
-        raise ValueError(
-            f"exclusion {text!r} must be written EVENT:A:B "
-            "(no EVENT between step A and step B, e.g. logout:1:3)"
-        )
-    event, a, b = (p.strip() for p in parts)
-    if not event:
-        raise ValueError(f"exclusion {text!r} names no event")
-    try:
-        after, before = int(a), int(b)
-    except ValueError:
-        raise ValueError(
-            f"exclusion {text!r}: step numbers must be whole numbers, got {a!r} and {b!r}"
-        ) from None
-    return Exclusion(event, after, before)
-
-
-# -- the plan: validated parameters ----------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Plan:
-    steps: tuple[Step, ...]
-    window_us: int
-    order: str
-    exclusions: tuple[Exclusion, ...]
-    groups: tuple[Step, ...]  # distinct step definitions
-    group_of: tuple[int, ...]  # step index (0-based) -> group index
-    x_events: tuple[str, ...]  # distinct exclusion event names
-
-    @property
-    def k(self) -> int:
-        return len(self.steps)
-
-    @property
-    def needs_journey(self) -> bool:
-        return any(g.kind != "event" for g in self.groups)
-
-    def multiplicity(self, g: int) -> int:
-        return sum(1 for x in self.group_of if x == g)
-
-    @property
-    def disjoint(self) -> bool:
-        """Whether no event can fill two different step definitions."""
-        for a, b in itertools.combinations(self.groups, 2):
-            if a.kind != b.kind or set(a.names) & set(b.names):
-                return False
-        return True
-
-
-def _plan(
-    steps: Sequence[str | Step],
-    window: str | float,
-    order: str,
-    exclusions: Iterable[str | Exclusion | tuple[str, int, int]],
-) -> _Plan:
-    if isinstance(steps, str | Step):
-        raise ValueError("steps must be a list of at least 2 steps, not a single step")
-    parsed = tuple(parse_step(s) for s in steps)
-    if len(parsed) < 2:
-        raise ValueError(f"a funnel needs at least 2 steps, got {len(parsed)}")
-    if order not in ORDERS:
-        raise ValueError(f"unknown order {order!r}; use one of {', '.join(ORDERS)}")
-    seconds = parse_duration(window)
-    excl = tuple(parse_exclusion(e) for e in exclusions)
-    for e in excl:
-        if e.before_step > len(parsed):
-            raise ValueError(
-                f"exclusion {e}: step {e.before_step} does not exist (the funnel has "
-                f"{len(parsed)} steps)"
-            )
-    groups: list[Step] = []
-    keys: list[tuple[str, frozenset[str]]] = []
-    group_of: list[int] = []
-    for s in parsed:
-        key = (s.kind, frozenset(s.names))
-        if key not in keys:
-            keys.append(key)
-            groups.append(s)
-        group_of.append(keys.index(key))
-    x_events = tuple(dict.fromkeys(e.event for e in excl))
-    return _Plan(
-        steps=parsed,
-        window_us=round(seconds * 1_000_000),
-        order=order,
-        exclusions=excl,
-        groups=tuple(groups),
-        group_of=tuple(group_of),
-        x_events=x_events,
-    )
 
 
 # -- the pipeline ------------------------------------------------------------------------------
@@ -514,17 +323,6 @@ def _fill_expr(counts: dict[frozenset[int], ir.IntegerValue], plan: _Plan) -> ir
     return best
 
 
-def _subsets(plan: _Plan) -> list[frozenset[int]]:
-    n = len(plan.groups)
-    if plan.disjoint:
-        return [frozenset([g]) for g in range(n)]
-    if n > _MAX_SUBSETS_GROUPS:
-        raise ValueError(
-            f"order='any' supports at most {_MAX_SUBSETS_GROUPS} different overlapping steps"
-        )
-    return [frozenset(c) for r in range(1, n + 1) for c in itertools.combinations(range(n), r)]
-
-
 def _fills(t: ir.Table, subset: frozenset[int]) -> ir.BooleanValue:
     out: ir.BooleanValue = ibis.literal(False)
     for g in sorted(subset):
@@ -725,11 +523,9 @@ def _best_parts(
 
 # -- the DuckDB fast path ----------------------------------------------------------------------
 
-_MAX_BITS = 62
-
 
 def _fast_path_fits(events: ir.Table, plan: _Plan) -> bool:
-    return len(plan.groups) <= _MAX_BITS and len(plan.x_events) <= _MAX_BITS and fast_path(events)
+    return fits_bits(plan) and fast_path(events)
 
 
 def _bits(t: ir.Table, prefix: str, n: int) -> ir.IntegerValue:
@@ -819,68 +615,18 @@ def _fast_best_part(t: ir.Table, plan: _Plan, period: Period) -> pa.Table:
     return _best_of_rows(*rows, plan)
 
 
-def _to_us(instant: datetime) -> int:
-    """Microseconds since 1970 of a naive UTC instant."""
-    return (instant - datetime(1970, 1, 1)) // timedelta(microseconds=1)
-
-
 def _coded_best(events: ir.Table, plan: _Plan, period: Period, parts: int, ids: bool) -> pa.Table:
     """:func:`_fast_best` for event-name steps without a breakdown, from the journey-ordered
     store's integer columns (:func:`kundresa.analytics._ordered.ordered_codes`: customer code,
     time and event code, no strings), else from one scan of the customer id, time and name
     coded and ordered in memory (:func:`kundresa.analytics._ordered.fetched_codes`: a file
     read in place, an in-memory table), and one compiled pass that derives the kernel's
-    inputs (:func:`kundresa.analytics._kernels.coded_sequence`). Customer ids are looked up
-    only with ``ids``."""
-    from kundresa.analytics._kernels import coded_sequence
+    inputs (:func:`kundresa.analytics._funnel_core.coded_best`, shared with the command
+    line's lean lane). Customer ids are looked up only with ``ids``."""
     from kundresa.analytics._ordered import fetched_codes, ordered_codes
 
-    names = list(dict.fromkeys([*(n for g in plan.groups for n in g.names), *plan.x_events]))
-    first_of = np.full(len(names) + 1, plan.k + 1, np.int64)  # the last: any other event
-    mask_of = np.zeros(len(names) + 1, np.int64)
-    xmask_of = np.zeros(len(names) + 1, np.int64)
-    for i, name in enumerate(names):
-        for g, step in enumerate(plan.groups):
-            if name in step.names:
-                mask_of[i] |= 1 << g
-        for j, g in enumerate(plan.group_of):
-            if (mask_of[i] >> g) & 1:
-                first_of[i] = j + 1
-                break
-        if name in plan.x_events:
-            xmask_of[i] = 1 << plan.x_events.index(name)
-    # As :func:`_prepared`: attempts start in the period and read up to a window after it.
-    until = period.end + timedelta(microseconds=plan.window_us) if period.end else None
-    start = _to_us(period.start) if period.start else np.iinfo(np.int64).min
-    end = _to_us(period.end) if period.end else np.iinfo(np.int64).max
-    every = plan.order == "strict"  # any other event breaks a strict run
-
-    def chunk(rows: OrderedCodes, lo: int, hi: int) -> tuple[pa.Table, np.ndarray]:
-        codes = rows.codes[lo:hi]
-        bounds, src, us, mask, xmask, inper = coded_sequence(
-            codes, rows.us[lo:hi], rows.events[lo:hi], rows.lookup,
-            first_of, mask_of, xmask_of, start, end, every,
-        )  # fmt: skip
-        best_row, level, step_rows = _kernel(plan, bounds, us, mask, xmask, inper)
-        chosen = np.flatnonzero(best_row >= 0)
-        none = pa.nulls(len(chosen), pa.string())
-        table = _best_table(plan, none, none, bounds, chosen, best_row, level, step_rows, us)
-        return table, codes[src[bounds[chosen]]].astype(np.int64)
-
-    def best(rows: OrderedCodes) -> pa.Table:
-        # The kernels release the GIL: customers in consecutive chunks, one thread each (the
-        # DuckDB connection stays in this thread).
-        cuts = _chunks(rows.codes, _kernel_threads(), _CHUNK_ROWS)
-        if len(cuts) > 2:
-            with ThreadPoolExecutor(len(cuts) - 1) as pool:
-                done = list(pool.map(chunk, [rows] * (len(cuts) - 1), cuts[:-1], cuts[1:]))
-        else:
-            done = [chunk(rows, 0, len(rows.codes))]
-        table = pa.concat_tables([t for t, _ in done])
-        if ids:
-            who = rows.ids(np.concatenate([c for _, c in done]))
-            table = table.set_column(0, CUSTOMER, who)
-        return table
+    coded = coded_steps(plan, period)
+    names, until, every = coded.names, coded.until, coded.every
 
     def part(p: int, n: int) -> tuple[int, int] | None:
         return (p, n) if n > 1 else None
@@ -890,7 +636,7 @@ def _coded_best(events: ir.Table, plan: _Plan, period: Period, parts: int, ids: 
         rows = ordered_codes(events, names, since=period.start, until=until, part=part(p, parts))
         if rows is None:
             break
-        tables.append(best(rows))
+        tables.append(coded_best(rows, plan, coded, ids))
     else:
         return pa.concat_tables(tables)
     # Not (all) in the store: one scan a part (the scan splits customers by a hash of their
@@ -900,24 +646,25 @@ def _coded_best(events: ir.Table, plan: _Plan, period: Period, parts: int, ids: 
     tables = []
     # numba loads the kernels' cached machine code (~0.3-1 s) while DuckDB scans with the
     # interpreter lock released: the same passes on one row of the dtypes the fetch gives.
-    warm = threading.Thread(target=_warm_fetched, args=(chunk,), daemon=True)
+    warm = threading.Thread(target=_warm_fetched, args=(plan, coded), daemon=True)
     warm.start()
     for p in range(parts):
         rows = fetched_codes(
             events, names, every=every, since=period.start, until=until, part=part(p, parts)
         )
         warm.join()
-        tables.append(best(rows))
+        tables.append(coded_best(rows, plan, coded, ids))
     return pa.concat_tables(tables)
 
 
-def _warm_fetched(chunk: Callable[[OrderedCodes, int, int], object]) -> None:
-    """Run ``chunk`` (the compiled passes of :func:`_coded_best`) on one row shaped as
+def _warm_fetched(plan: _Plan, coded: CodedSteps) -> None:
+    """Run the compiled passes of :func:`_coded_best`
+    (:func:`kundresa.analytics._funnel_core.coded_chunk`) on one row shaped as
     :func:`kundresa.analytics._ordered.fetched_codes` gives it (``int32`` customer codes and
     event places), so that numba loads those kernels now; any failure is left to the real
     call to raise."""
+    from kundresa.analytics._codes import OrderedCodes, micros
     from kundresa.analytics._kernels import grouped_sequence
-    from kundresa.analytics._ordered import OrderedCodes, _micros
 
     with contextlib.suppress(Exception):  # only a warm-up: the real call raises
         # Read-only arrays over Arrow buffers, as the fetch's (numba compiles read-only and
@@ -925,122 +672,10 @@ def _warm_fetched(chunk: Callable[[OrderedCodes, int, int], object]) -> None:
         who = pc.dictionary_encode(pa.array(["x"]))
         codes = who.indices.to_numpy(zero_copy_only=False)
         events = pa.array([0], pa.int32()).to_numpy(zero_copy_only=False)
-        us = _micros(pa.array([0], pa.timestamp("us")))
+        us = micros(pa.array([0], pa.timestamp("us")))
         ordered = grouped_sequence(codes, 1, us, events)
-        chunk(OrderedCodes(*ordered, np.zeros(1, np.int64), None, who.dictionary), 0, 1)
-
-
-_CHUNK_ROWS = 1_000_000
-"""Rows below which the compiled passes run in one thread."""
-
-
-def _kernel_threads() -> int:
-    """Threads for the compiled passes: the machine's cores, at most 8."""
-    return max(1, min(os.cpu_count() or 1, 8))
-
-
-def _chunks(codes: np.ndarray, threads: int, least: int = _CHUNK_ROWS) -> list[int]:
-    """Cuts ``[0, ..., n]`` of ``codes`` (sorted customer codes) into at most ``threads``
-    ranges of about equal size (none planned under ``least`` rows), each cut at a change of
-    customer so that no customer spans two ranges.
-
-    Examples
-    --------
-    >>> _chunks(np.array([0, 0, 1, 1, 1, 2]), 2)
-    [0, 6]
-    >>> _chunks(np.array([0, 0, 1, 1, 1, 2]), 2, least=1)
-    [0, 2, 6]
-    >>> _chunks(np.array([0, 0, 0, 0]), 4, least=1)
-    [0, 4]
-    """
-    n = len(codes)
-    pieces = max(1, min(threads, n // least))
-    cuts = [0]
-    for q in range(1, pieces):
-        at = max(n * q // pieces, cuts[-1])
-        # The first row of the next customer at or after ``at``.
-        at = int(np.searchsorted(codes, codes[at], side="left")) if at < n else n
-        if at <= cuts[-1]:
-            at = int(np.searchsorted(codes, codes[cuts[-1]], side="right"))
-        if cuts[-1] < at < n:
-            cuts.append(at)
-    cuts.append(n)
-    return cuts
-
-
-def _kernel(
-    plan: _Plan,
-    bounds: np.ndarray,
-    us: np.ndarray,
-    mask: np.ndarray,
-    xmask: np.ndarray,
-    inper: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The plan's compiled kernel over rows in sequence order: ``best_row``, ``level`` and
-    ``step_rows`` (see :func:`kundresa.analytics._kernels.funnel_best`)."""
-    from kundresa.analytics._kernels import funnel_best
-
-    x_index = {x: i for i, x in enumerate(plan.x_events)}
-    kernel_args = (
-        bounds,
-        us,
-        mask,
-        xmask,
-        inper,
-        plan.group_of,
-        len(plan.groups),
-        len(plan.x_events),
-        [(x_index[e.event], e.after_step, e.before_step) for e in plan.exclusions],
-        plan.window_us,
-    )
-    if plan.order == "any":
-        # numba's, imported only here (the other orders may run compiled code without it).
-        from kundresa.analytics._funnel_any_kernels import funnel_any_best
-
-        return funnel_any_best(*kernel_args, plan.disjoint)
-    return funnel_best(*kernel_args, plan.order == "strict")
-
-
-def _best_table(
-    plan: _Plan,
-    customers: pa.Array,
-    segments: pa.Array,
-    bounds: np.ndarray,
-    chosen: np.ndarray,
-    best_row: np.ndarray,
-    level: np.ndarray,
-    step_rows: np.ndarray,
-    us: np.ndarray,
-) -> pa.Table:
-    """The best attempts of the customers ``chosen`` as the table :func:`_fast_best` gives
-    (``customers`` and ``segments``: theirs, one each)."""
-    rows = best_row[chosen]
-    columns: dict[str, Any] = {
-        CUSTOMER: customers,
-        "_seg": segments,
-        "_start": pa.array(rows - bounds[chosen]),
-        "_level": pa.array(level[chosen]),
-    }
-    for j in range(plan.k):
-        at = step_rows[chosen, j]
-        missing = at < 0
-        u = pa.array(us[np.where(missing, 0, at)] if len(us) else at, mask=missing)
-        columns[f"_u{j + 1}"] = u
-        columns[f"_t{j + 1}"] = u.cast(pa.timestamp("us"))
-    schema = pa.schema(
-        [
-            pa.field(CUSTOMER, pa.string()),
-            pa.field("_seg", pa.string()),
-            pa.field("_start", pa.int64()),
-            pa.field("_level", pa.int64()),
-            *(
-                f
-                for j in range(1, plan.k + 1)
-                for f in (pa.field(f"_u{j}", pa.int64()), pa.field(f"_t{j}", pa.timestamp("us")))
-            ),
-        ]
-    )
-    return pa.table({f.name: columns[f.name].cast(f.type) for f in schema}, schema=schema)
+        rows = OrderedCodes(*ordered, np.zeros(1, np.int64), None, who.dictionary)
+        coded_chunk(plan, coded, rows, 0, 1)
 
 
 def _stored_rows(
@@ -1385,67 +1020,6 @@ def _funnel_frame_arrow(best: pa.Table, plan: _Plan, by: str | None) -> pd.DataF
     return _funnel_rows(wide_df, mean_of, median_of, plan, group)
 
 
-def _funnel_frame_numpy(best: pa.Table, plan: _Plan) -> pd.DataFrame:
-    """:func:`_funnel_frame_arrow` without a breakdown, on numpy arrays (no pandas grouping)."""
-    level = best["_level"].to_numpy()
-    wide_df = (
-        pd.DataFrame([{f"count_{j}": int((level >= j).sum()) for j in range(1, plan.k + 1)}])
-        if len(level)
-        else pd.DataFrame()
-    )
-    mean_of: dict[tuple[Any, int], float | None] = {}
-    median_of: dict[tuple[Any, int], float | None] = {}
-    for j in range(2, plan.k + 1):
-        u = best[f"_u{j}"].combine_chunks()
-        reached = u.is_valid().to_numpy(zero_copy_only=False)
-        if not reached.any():
-            continue
-        now = u.fill_null(0).to_numpy()[reached]
-        before = best[f"_u{j - 1}"].combine_chunks().fill_null(0).to_numpy()[reached]
-        seconds = (now - before) / 1_000_000.0
-        mean_of[(None, j)] = float(seconds.mean())
-        median_of[(None, j)] = float(np.median(seconds))
-    return _funnel_rows(wide_df, mean_of, median_of, plan, [])
-
-
-def _funnel_rows(
-    wide_df: pd.DataFrame,
-    mean_of: dict[tuple[Any, int], float | None],
-    median_of: dict[tuple[Any, int], float | None],
-    plan: _Plan,
-    group: list[str],
-) -> pd.DataFrame:
-    if group:
-        wide_df = wide_df.sort_values("segment", kind="stable").reset_index(drop=True)
-    rows: list[dict[str, Any]] = []
-    for _, w in wide_df.iterrows():
-        seg = w["segment"] if group else None
-        first = _int(w["count_1"])
-        for j, step in enumerate(plan.steps, start=1):
-            count = _int(w[f"count_{j}"])
-            prev = _int(w[f"count_{j - 1}"]) if j > 1 else None
-            row: dict[str, Any] = {"segment": seg} if group else {}
-            row.update(
-                step=j,
-                event=str(step),
-                count=count,
-                conversion_from_previous=(count / prev) if prev else None,
-                conversion_from_start=(count / first) if first else None,
-                mean_seconds_to_convert=mean_of.get((seg, j)),
-                median_seconds_to_convert=median_of.get((seg, j)),
-            )
-            rows.append(row)
-    if not rows and not group:
-        rows = [{"step": j, "event": str(s), "count": 0} for j, s in enumerate(plan.steps, start=1)]
-    columns = [*group, *FUNNEL_COLUMNS]
-    df = pd.DataFrame(rows, columns=columns)
-    df["step"] = df["step"].astype("int64")
-    df["count"] = df["count"].astype("int64")
-    for c in FUNNEL_COLUMNS[3:]:
-        df[c] = df[c].astype("float64")
-    return df
-
-
 def _by_segment_step(
     frame: pd.DataFrame, group: list[str], column: str
 ) -> dict[tuple[Any, int], float | None]:
@@ -1454,18 +1028,6 @@ def _by_segment_step(
         (seg, int(step)): _float(value)
         for seg, step, value in zip(segments, frame["_step"], frame[column], strict=True)
     }
-
-
-def _int(value: Any) -> int:
-    if value is None or pd.isna(value):
-        return 0
-    return int(value)
-
-
-def _float(value: Any) -> float | None:
-    if value is None or pd.isna(value):
-        return None
-    return float(value)
 
 
 # -- extras: histogram, trend, customers of a step ---------------------------------------------
@@ -1618,7 +1180,7 @@ def _data_end(events: ir.Table, span: Period) -> datetime | None:
 
 def _period(since: When, until: When, journey: Journey | None, timezone: str | None) -> Period:
     """The counted period; dates are read in ``timezone``, else the journey's, else UTC."""
-    return Period.parse(since, until, project_timezone(journey, timezone))
+    return funnel_period(since, until, journey, timezone)
 
 
 def _check_period(period: str) -> None:

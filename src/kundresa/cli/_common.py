@@ -185,6 +185,12 @@ def stored_project(project_dir: Path, *, write: bool = False) -> Iterator[Projec
         yield project
 
 
+def in_place_allowed() -> bool:
+    """One command: a canonical Parquet file is read in place when nothing would change
+    (``KUNDRESA_IN_PLACE=0`` always copies it into the in-memory warehouse)."""
+    return os.environ.get("KUNDRESA_IN_PLACE", "1").strip() not in ("0", "false")
+
+
 @contextmanager
 def open_project(
     project_dir: Path,
@@ -194,8 +200,11 @@ def open_project(
     tz: str | None = None,
     table_source: str | None = None,
     table_name: str | None = None,
+    *,
+    warm: bool = True,
 ) -> Iterator[Project]:
-    """The project an analysis command works on."""
+    """The project an analysis command works on (``warm``: see :meth:`Project.from_events
+    <kundresa.project.Project.from_events>`)."""
     from kundresa.project import Project
 
     if table_name is not None and table_source is None:
@@ -216,11 +225,13 @@ def open_project(
         if journey is None and (project_dir / JOURNEY_FILE).exists():
             journey = project_dir / JOURNEY_FILE
         options = {"tz": tz} if tz else {}
-        # One command: a canonical Parquet file is read in place when nothing would change
-        # (KUNDRESA_IN_PLACE=0 always copies it into the in-memory warehouse).
-        in_place = os.environ.get("KUNDRESA_IN_PLACE", "1").strip() not in ("0", "false")
         project = Project.from_events(
-            events_file, journey=journey, engine=engine, in_place=in_place, **options
+            events_file,
+            journey=journey,
+            engine=engine,
+            in_place=in_place_allowed(),
+            warm=warm,
+            **options,
         )
     else:
         project = Project.open(project_dir, journey=journey_file, read_only=True, engine=engine)

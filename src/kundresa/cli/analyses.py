@@ -19,9 +19,11 @@ import click
 
 from kundresa.analyses import ANALYSES, Param
 from kundresa.cli._common import (
+    JOURNEY_FILE,
     UserError,
     emit,
     emit_result,
+    in_place_allowed,
     open_project,
     source_options,
     warn,
@@ -159,7 +161,26 @@ def _scope_args(spec: CommandSpec, values: Values) -> dict[str, Any]:
     }
 
 
+def _lean(analysis: str, params: dict[str, Any], values: Values) -> bool:
+    """Whether the command may take the lean lane (:mod:`kundresa.analyses._lean`): an event
+    funnel over a Parquet file read in place, with no journey, persona, ``--tz`` or other
+    engine; its result is the same, computed without loading Ibis."""
+    events_file = values.get("events_file")
+    if events_file is None or values.get("journey_file") is not None:
+        return False
+    if values.get("table_source") or values.get("table_name") or values.get("tz"):
+        return False
+    if values.get("engine") != "duckdb" or values.get("persona") or not in_place_allowed():
+        return False
+    if (Path(values["project_dir"]) / JOURNEY_FILE).exists():
+        return False
+    from kundresa.analyses._lean import lean_fits
+
+    return lean_fits(analysis, params, events_file)
+
+
 def _run_in_project(analysis: str, params: dict[str, Any], values: Values) -> Any:
+    lean = _lean(analysis, params, values)
     with open_project(
         values["project_dir"],
         values["events_file"],
@@ -168,7 +189,16 @@ def _run_in_project(analysis: str, params: dict[str, Any], values: Values) -> An
         values["tz"],
         values.get("table_source"),
         values.get("table_name"),
+        warm=not lean,
     ) as project:
+        if lean:
+            from kundresa.analyses._lean import run_lean
+
+            result = run_lean(
+                project, analysis, params, since=values.get("since"), until=values.get("until")
+            )
+            if result is not None:
+                return result
         scope = project.scope(**_scope_args(_SPECS_BY_NAME[values["_command"]], values))
         return project.run(analysis, scope=scope, **params)
 
