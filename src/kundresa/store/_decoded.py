@@ -16,6 +16,9 @@ import pyarrow as pa
 __all__ = ["DecodedFile", "decoded_file", "remember"]
 
 
+_SLICE = 1 << 20
+
+
 @dataclass(frozen=True)
 class DecodedFile:
     """The customer, event and time of every row of a file read in place, decoded once by
@@ -44,7 +47,12 @@ class DecodedFile:
 
     def used_names(self) -> list[str]:
         """The event names at least one row has."""
-        used = np.bincount(self.events, minlength=len(self.names)) > 0
+        # By slices: bincount copies its input to 64-bit integers, and a copy of every row
+        # would be fresh memory (0.1-0.2 s of page faults at 10M rows).
+        counts = np.zeros(len(self.names), np.int64)
+        for at in range(0, len(self.events), _SLICE):
+            counts += np.bincount(self.events[at : at + _SLICE], minlength=len(self.names))
+        used = counts > 0
         return [n for n, u in zip(self.names.to_pylist(), used.tolist(), strict=True) if u]
 
 
