@@ -378,3 +378,38 @@ def test_threads_share_the_compiled_code(compiled: native.NativeKernels) -> None
         got = list(pool.map(lambda a: _kernels.grouped_sequence(a[0], 300, a[1], a[2]), inputs))
     for (codes, us, events), out in zip(inputs, got, strict=True):
         _equal(out, _kernels_jit._grouped_sequence(codes, 300, us, events))
+
+
+def test_numba_extensions_of_another_python_are_not_loaded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """numba's C extensions are loaded, without importing numba, from the file this Python's
+    import system would choose: one built for another Python version is never opened."""
+    import importlib.machinery
+    import importlib.util
+
+    fake = tmp_path / "numba"
+    fake.mkdir()
+    (fake / "__init__.py").write_text("")
+    (fake / "_helperlib.cpython-30-x86_64-linux-gnu.so").write_bytes(b"not this one")
+    (fake / "_helperlib.c").write_text("")
+    spec = importlib.machinery.ModuleSpec("numba", None, origin=str(fake / "__init__.py"))
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: spec)
+    monkeypatch.delitem(sys.modules, "numba._helperlib", raising=False)  # as before numba
+    opened: list[str] = []
+
+    class Loader:
+        def __init__(self, name: str, path: str) -> None:
+            opened.append(path)
+            raise ImportError(f"opened {path}")
+
+    monkeypatch.setattr(importlib.machinery, "ExtensionFileLoader", Loader)
+    with pytest.raises(ImportError, match=r"no numba\._helperlib in"):
+        native._extension("numba._helperlib", ("_helperlib",))
+    assert opened == []
+    # This Python's own file is chosen, named by its first suffix.
+    own = fake / ("_helperlib" + importlib.machinery.EXTENSION_SUFFIXES[0])
+    own.write_bytes(b"")
+    with pytest.raises(ImportError, match="opened"):
+        native._extension("numba._helperlib", ("_helperlib",))
+    assert opened == [str(own)]

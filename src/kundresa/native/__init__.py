@@ -164,8 +164,12 @@ def _extension(name: str, parts: tuple[str, ...]) -> Any:
     if spec is None or spec.origin is None:
         raise ImportError("numba is not installed")
     folder = Path(spec.origin).parent.joinpath(*parts[:-1])
+    # This Python's own suffixes, in its order (as its import system looks): a file built for
+    # another Python version, left in the folder, is never loaded.
     found = [
-        p for p in folder.iterdir() if p.name.startswith(parts[-1] + ".") and p.suffix in _SUFFIXES
+        folder / (parts[-1] + suffix)
+        for suffix in importlib.machinery.EXTENSION_SUFFIXES
+        if (folder / (parts[-1] + suffix)).is_file()
     ]
     if not found:
         raise ImportError(f"no {name} in {folder}")
@@ -175,9 +179,6 @@ def _extension(name: str, parts: tuple[str, ...]) -> Any:
     module = importlib.util.module_from_spec(module_spec)
     loader.exec_module(module)
     return module
-
-
-_SUFFIXES = tuple({Path("x" + s).suffix for s in importlib.machinery.EXTENSION_SUFFIXES})
 
 
 def kernel_key(llvm: Any | None = None) -> str:
