@@ -14,9 +14,11 @@ compilation) and calls it through :mod:`ctypes`, which releases the interpreter 
 The folder's name is a key of everything the code depends on: the kernels' source files, the
 versions of numba, llvmlite and Python, and this machine's processor (its name and features:
 the code uses them), so code built for other sources or another processor is never loaded;
-each object file's SHA-256 is checked before it is loaded. When no code fits, or loading
-fails, :func:`kernels` returns None and the callers run the numba functions, which give the
-same results (tests compare both on random inputs).
+each object file's SHA-256, and the argument types its function was built for, are checked
+before it is loaded (a function called with other arguments would crash the process). When no
+code fits, or loading fails, :func:`kernels` returns None and the callers run the numba
+functions, which give the same results (tests compare both on random inputs); so do they when a
+compiled kernel raises (it returns a status: :data:`SIGNATURES`).
 
 The compiled code uses numba's runtime for the arrays it allocates inside a kernel: its two C
 extensions (``numba._helperlib``, ``numba.core.runtime._nrt_python``) are loaded from numba's
@@ -118,7 +120,8 @@ def _package() -> Path:
 def folders() -> list[Path]:
     """Where kernel code is looked for, in order: ``KUNDRESA_NATIVE_DIR`` alone when set;
     else the package's own ``native/__pycache__/kernels`` folder, then the user's cache folder
-    (``$XDG_CACHE_HOME/kundresa/kernels``, default ``~/.cache``) for a read-only install."""
+    (``$XDG_CACHE_HOME/kundresa/kernels``, default ``~/.cache``) for a read-only install. A
+    folder that cannot be read, or whose code does not load, is passed over."""
     named = os.environ.get("KUNDRESA_NATIVE_DIR", "").strip()
     if named:
         return [Path(named)]
