@@ -413,3 +413,25 @@ def test_numba_extensions_of_another_python_are_not_loaded(
     with pytest.raises(ImportError, match="opened"):
         native._extension("numba._helperlib", ("_helperlib",))
     assert opened == [str(own)]
+
+
+@pytest.mark.parametrize("imports", [["numba_no_such_helper"], None])
+def test_code_taking_a_symbol_the_process_lacks_is_not_loaded(
+    built: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, imports: list[str] | None
+) -> None:
+    """A function whose code takes a symbol that neither the loader gives the linker nor the
+    process has (or whose index does not say what it takes) is refused: the linker would
+    leave it at address 0 and the first call would crash."""
+    copy = _copy(built, tmp_path)
+    index = json.loads((copy / "index.json").read_text())
+    entry = index["kernels"]["all_distinct"]
+    assert "numba_gil_ensure" in entry["imports"] and "PyErr_Clear" in entry["imports"]
+    if imports is None:
+        del entry["imports"]
+    else:
+        entry["imports"] += imports
+    (copy / "index.json").write_text(json.dumps(index))
+    monkeypatch.setenv("KUNDRESA_NATIVE_DIR", str(tmp_path))
+    native.reset()
+    assert native.kernels() is None
+    native.reset()

@@ -14,8 +14,9 @@ compilation) and calls it through :mod:`ctypes`, which releases the interpreter 
 The folder's name is a key of everything the code depends on: the kernels' source files, the
 versions of numba, llvmlite and Python, and this machine's processor (its name and features:
 the code uses them), so code built for other sources or another processor is never loaded;
-each object file's SHA-256, and the argument types its function was built for, are checked
-before it is loaded (a function called with other arguments would crash the process). When no
+each object file's SHA-256, the argument types its function was built for and the symbols it
+takes from the process are checked before it is loaded (a function called with other
+arguments, or one whose symbol is missing, would crash the process). When no
 code fits, or loading fails, :func:`kernels` returns None and the callers run the numba
 functions, which give the same results (tests compare both on random inputs); so do they when a
 compiled kernel raises (it returns a status: :data:`SIGNATURES`).
@@ -251,7 +252,7 @@ def _load_folder(llvm: Any, index: Path) -> NativeKernels | None:
     functions: dict[str, Any] = {}
     for name in SIGNATURES:
         entry = spec["kernels"][name]
-        if not _fits(name, entry):
+        if not _fits(name, entry) or not _resolved(llvm, entry.get("imports")):
             return None
         blob = index.parent.joinpath(entry["object"]).read_bytes()
         if hashlib.sha256(blob).hexdigest() != entry["sha256"]:
@@ -273,6 +274,28 @@ _CFUNC_ERROR = "<numba.core.cpu.CPUContext>"
 """The object numba's ``cfunc`` wrapper names when it writes a kernel's exception."""
 
 _quiet: list[bool] = []
+
+
+_process: list[Any] = []
+
+
+def _resolved(llvm: Any, imports: Any) -> bool:
+    """Whether every symbol of ``imports`` (an index entry's: those its code takes from the
+    process) is there for the linker: given to it (:func:`_llvm`) or in the process (Python's
+    C API, the C library). The linker leaves a missing one at address 0, and the first call
+    of the function crashes (a kernel needing what only numba's own start-up gives, say)."""
+    if not isinstance(imports, list):
+        return False
+    if not _process:
+        try:
+            _process.append(ctypes.CDLL(None))
+        except Exception:  # no handle of the process here: only the linker's own symbols
+            _process.append(None)
+    return all(
+        isinstance(name, str)
+        and bool(llvm.address_of_symbol(name) or (_process[0] and hasattr(_process[0], name)))
+        for name in imports
+    )
 
 
 def _quiet_kernel_errors() -> None:

@@ -2,14 +2,13 @@
 
 Each function of :data:`kundresa.native.SIGNATURES` is a C-callable wrapper (numba's
 ``cfunc``: plain pointers and integers in, an integer status out, 0 when the kernel raised)
-around the very
-numba kernel the numba path runs (the ``*_into`` kernels of
+around the very numba kernel the numba path runs (the ``*_into`` kernels of
 :mod:`kundresa.analytics._kernels_jit` and :mod:`kundresa.store._distinct_jit`), so both paths
 run one implementation. Its machine code (for this processor, as numba compiles it) is written
-as an object file, with an index of names, symbols and SHA-256s, into
-``<folder>/<key>/`` (:func:`kundresa.native.kernel_key`), all at once (a folder renamed into
-place; a folder there already that does not load is replaced). This module imports numba;
-:mod:`kundresa.native` does not.
+as an object file, with an index of names, symbols, signatures, the symbols each takes from
+the process and SHA-256s, into ``<folder>/<key>/`` (:func:`kundresa.native.kernel_key`), all
+at once (a folder renamed into place; a folder there already that does not load is
+replaced). This module imports numba; :mod:`kundresa.native` does not.
 """
 
 from __future__ import annotations
@@ -208,6 +207,15 @@ def _object_code(function: Any) -> bytes:
     return bytes(library._codegen._tm.emit_object(library._final_module))
 
 
+def _imports(function: Any) -> list[str]:
+    """The symbols the machine code of a compiled ``cfunc`` takes from the process: those its
+    module declares without defining (LLVM's own intrinsics aside)."""
+    module = function._library._final_module
+    names = {f.name for f in module.functions if f.is_declaration}
+    names |= {g.name for g in module.global_variables if g.is_declaration}
+    return sorted(n for n in names if not n.startswith("llvm."))
+
+
 def build(folder: str | os.PathLike[str] | None = None) -> Path:
     """Compile the kernels for this process's key and write them into ``folder`` (default:
         the first of :func:`kundresa.native.folders` that can be written); return the key's
@@ -260,6 +268,7 @@ def _write(where: Path, key: str, functions: dict[str, Any]) -> Path:
                 "object": f"{name}.o",
                 "symbol": function.native_name,
                 "signature": SIGNATURES[name],
+                "imports": _imports(function),
                 "sha256": hashlib.sha256(blob).hexdigest(),
             }
         (staging / "index.json").write_text(json.dumps(index, indent=1))
