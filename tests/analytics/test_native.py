@@ -9,6 +9,7 @@ print what the numba kernels print.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -143,7 +144,7 @@ def test_public_kernels_use_the_compiled_code_where_types_fit(
     calls: list[str] = []
     run = compiled.functions["grouped_sequence_i32_i32"]
     monkeypatch.setitem(
-        compiled.functions, "grouped_sequence_i32_i32", lambda *a: (calls.append("c"), run(*a))
+        compiled.functions, "grouped_sequence_i32_i32", lambda *a: (calls.append("c"), run(*a))[1]
     )
     codes = np.array([1, 0, 1, 1], np.int32)
     us = np.array([9, 5, 7, 7], np.int64)
@@ -231,3 +232,206 @@ def test_file_funnel_runs_without_numba(built: Path, tmp_path: Path) -> None:
         outputs[setting] = done.stdout
     assert json.loads(outputs["1"])[0]["count"] > 0
     assert outputs["1"] == outputs["0"]
+
+
+def _copy(built: Path, where: Path) -> Path:
+    """A copy of the built kernel folder under ``where`` (returned: the key's folder)."""
+    copy = where / built.name
+    copy.mkdir(parents=True)
+    for f in built.iterdir():
+        (copy / f.name).write_bytes(f.read_bytes())
+    return copy
+
+
+@pytest.mark.parametrize("forged", ["other kernel", "other kernel, signature rewritten"])
+def test_an_index_naming_another_signature_is_not_loaded(
+    built: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, forged: str
+) -> None:
+    """An index entry whose object file and SHA-256 are those of another function (built for
+    other arguments) is refused: calling it with this name's arguments would crash."""
+    copy = _copy(built, tmp_path)
+    index = json.loads((copy / "index.json").read_text())
+    entry = dict(index["kernels"]["grouped_sequence_i64_i64"])
+    if forged != "other kernel":
+        entry["signature"] = native.SIGNATURES["grouped_sequence_i32_i32"]
+    index["kernels"]["grouped_sequence_i32_i32"] = entry
+    (copy / "index.json").write_text(json.dumps(index))
+    monkeypatch.setenv("KUNDRESA_NATIVE_DIR", str(tmp_path))
+    native.reset()
+    assert native.kernels() is None
+    native.reset()
+
+
+def test_the_key_covers_the_signatures() -> None:
+    """The signatures the code is called with are part of the key: code built for others is
+    never loaded."""
+    here = Path(native.__file__).resolve()
+    assert here.relative_to(here.parent.parent).as_posix() in native.SOURCES
+
+
+_RAISES = r"""
+import numpy as np, sys
+from kundresa import native
+from kundresa.analytics import _kernels
+loaded = native.kernels()
+assert loaded is not None
+c, u, e = np.array([1, 0], np.int32), np.array([9, 5]), np.array([0, 1], np.int32)
+print("native:", loaded.grouped_sequence(c, 2**45, u, e))  # 2**48 bytes: never allocated
+try:
+    _kernels.grouped_sequence(c, 2**45, u, e)
+except MemoryError as error:
+    print("raised:", type(error).__name__)
+print("ran:", [a.tolist() for a in _kernels.grouped_sequence(c, 2, u, e)])
+"""
+
+
+def test_a_kernel_that_raises_runs_the_numba_function(built: Path) -> None:
+    """A compiled kernel that raises (an allocation fails) gives no results, its exception is
+    not written to stderr, and the numba function runs instead (and raises it); the compiled
+    code still runs afterwards, numba imported or not."""
+    env = {**os.environ, "KUNDRESA_NATIVE_DIR": str(built.parent)}
+    done = subprocess.run(
+        [sys.executable, "-c", _RAISES], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "native: None",
+        "raised: MemoryError",
+        "ran: [[0, 1], [5, 9], [1, 0]]",
+    ]
+    assert "Exception ignored" not in done.stderr, done.stderr
+
+
+def test_an_unreadable_folder_is_passed_over(
+    built: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A kernel folder that cannot be read (another user's, say) does not stop the search:
+    the next folder's code loads."""
+    unreadable = tmp_path / "theirs"
+    is_file = Path.is_file
+
+    def guarded(self: Path) -> bool:
+        if unreadable in self.parents:
+            raise PermissionError(13, "Permission denied", str(self))
+        return is_file(self)
+
+    monkeypatch.setattr(Path, "is_file", guarded)
+    monkeypatch.delenv("KUNDRESA_NATIVE_DIR", raising=False)
+    monkeypatch.setattr(native, "folders", lambda: [unreadable, built.parent])
+    native.reset()
+    loaded = native.kernels()
+    assert loaded is not None and loaded.folder == str(built)
+    native.reset()
+
+
+def test_build_replaces_a_damaged_folder_and_passes_over_an_unwritable_one(
+    built: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A build where a kernel folder is there but damaged (an object file changed) writes it
+    anew; one whose first folder cannot be written (a read-only package) writes the next."""
+    from kundresa.native import build as building
+
+    copy = _copy(built, tmp_path / "damaged")
+    obj = copy / "all_distinct.o"
+    blob = bytearray(obj.read_bytes())
+    blob[len(blob) // 2] ^= 0xFF
+    obj.write_bytes(bytes(blob))
+    (tmp_path / "a file").write_text("")
+    monkeypatch.setattr(building, "folders", lambda: [tmp_path / "a file", copy.parent])
+    assert building.build() == copy
+    index = json.loads((copy / "index.json").read_text())
+    assert (
+        hashlib.sha256(obj.read_bytes()).hexdigest() == index["kernels"]["all_distinct"]["sha256"]
+    )
+    assert [p.name for p in copy.parent.iterdir()] == [copy.name]  # nothing left aside
+    monkeypatch.setenv("KUNDRESA_NATIVE_DIR", str(copy.parent))
+    native.reset()
+    assert native.kernels() is not None
+    native.reset()
+
+
+def test_build_that_cannot_write_says_so_in_one_line(tmp_path: Path) -> None:
+    (tmp_path / "a file").write_text("")
+    done = subprocess.run(
+        [sys.executable, "-m", "kundresa.native.build", str(tmp_path / "a file" / "kernels")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 1
+    assert done.stderr.startswith("kundresa.native.build: could not write the kernels: ")
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+def test_threads_share_the_compiled_code(compiled: native.NativeKernels) -> None:
+    """Kernels called from several threads at once (they release the GIL) give each thread
+    the numba kernels' results."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(7)
+    inputs = []
+    for _ in range(8):
+        n = int(rng.integers(0, 50_000))
+        codes = rng.integers(0, 300, n).astype(np.int32)
+        inputs.append((codes, rng.integers(0, 1000, n), rng.integers(0, 5, n).astype(np.int32)))
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda a: _kernels.grouped_sequence(a[0], 300, a[1], a[2]), inputs))
+    for (codes, us, events), out in zip(inputs, got, strict=True):
+        _equal(out, _kernels_jit._grouped_sequence(codes, 300, us, events))
+
+
+def test_numba_extensions_of_another_python_are_not_loaded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """numba's C extensions are loaded, without importing numba, from the file this Python's
+    import system would choose: one built for another Python version is never opened."""
+    import importlib.machinery
+    import importlib.util
+
+    fake = tmp_path / "numba"
+    fake.mkdir()
+    (fake / "__init__.py").write_text("")
+    (fake / "_helperlib.cpython-30-x86_64-linux-gnu.so").write_bytes(b"not this one")
+    (fake / "_helperlib.c").write_text("")
+    spec = importlib.machinery.ModuleSpec("numba", None, origin=str(fake / "__init__.py"))
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: spec)
+    monkeypatch.delitem(sys.modules, "numba._helperlib", raising=False)  # as before numba
+    opened: list[str] = []
+
+    class Loader:
+        def __init__(self, name: str, path: str) -> None:
+            opened.append(path)
+            raise ImportError(f"opened {path}")
+
+    monkeypatch.setattr(importlib.machinery, "ExtensionFileLoader", Loader)
+    with pytest.raises(ImportError, match=r"no numba\._helperlib in"):
+        native._extension("numba._helperlib", ("_helperlib",))
+    assert opened == []
+    # This Python's own file is chosen, named by its first suffix.
+    own = fake / ("_helperlib" + importlib.machinery.EXTENSION_SUFFIXES[0])
+    own.write_bytes(b"")
+    with pytest.raises(ImportError, match="opened"):
+        native._extension("numba._helperlib", ("_helperlib",))
+    assert opened == [str(own)]
+
+
+@pytest.mark.parametrize("imports", [["numba_no_such_helper"], None])
+def test_code_taking_a_symbol_the_process_lacks_is_not_loaded(
+    built: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, imports: list[str] | None
+) -> None:
+    """A function whose code takes a symbol that neither the loader gives the linker nor the
+    process has (or whose index does not say what it takes) is refused: the linker would
+    leave it at address 0 and the first call would crash."""
+    copy = _copy(built, tmp_path)
+    index = json.loads((copy / "index.json").read_text())
+    entry = index["kernels"]["all_distinct"]
+    assert "numba_gil_ensure" in entry["imports"] and "PyErr_Clear" in entry["imports"]
+    if imports is None:
+        del entry["imports"]
+    else:
+        entry["imports"] += imports
+    (copy / "index.json").write_text(json.dumps(index))
+    monkeypatch.setenv("KUNDRESA_NATIVE_DIR", str(tmp_path))
+    native.reset()
+    assert native.kernels() is None
+    native.reset()

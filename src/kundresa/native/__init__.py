@@ -14,9 +14,12 @@ compilation) and calls it through :mod:`ctypes`, which releases the interpreter 
 The folder's name is a key of everything the code depends on: the kernels' source files, the
 versions of numba, llvmlite and Python, and this machine's processor (its name and features:
 the code uses them), so code built for other sources or another processor is never loaded;
-each object file's SHA-256 is checked before it is loaded. When no code fits, or loading
-fails, :func:`kernels` returns None and the callers run the numba functions, which give the
-same results (tests compare both on random inputs).
+each object file's SHA-256, the argument types its function was built for and the symbols it
+takes from the process are checked before it is loaded (a function called with other
+arguments, or one whose symbol is missing, would crash the process). When no
+code fits, or loading fails, :func:`kernels` returns None and the callers run the numba
+functions, which give the same results (tests compare both on random inputs); so do they when a
+compiled kernel raises (it returns a status: :data:`SIGNATURES`).
 
 The compiled code uses numba's runtime for the arrays it allocates inside a kernel: its two C
 extensions (``numba._helperlib``, ``numba.core.runtime._nrt_python``) are loaded from numba's
@@ -51,22 +54,26 @@ SOURCES = (
     "analytics/_kernels_jit.py",
     "store/_distinct_jit.py",
     "native/build.py",
+    "native/__init__.py",
 )
-"""The source files (under the package) whose kernels are compiled: part of the key."""
+"""The source files (under the package) whose kernels are compiled, and the signatures they are
+called with (:data:`SIGNATURES`, here): part of the key."""
 
 SIGNATURES: dict[str, str] = {
     # name: "return: arguments" of each compiled function (build.py defines them): ``i`` an
-    # int64, ``p64``/``p32``/``pu64``/``pu8`` a pointer to int64/int32/uint64/uint8, ``v``
-    # nothing.
-    "grouped_sequence_i32_i32": "v: p32 i i p64 p32 p64 p64 p64",
-    "grouped_sequence_i64_i64": "v: p64 i i p64 p64 p64 p64 p64",
+    # int64, ``p64``/``p32``/``pu64``/``pu8`` a pointer to int64/int32/uint64/uint8. Each
+    # returns a status, positive when the kernel ran (``*_size``: 1 + the size; all_distinct:
+    # 1 + whether the values are), 0 when it raised (numba's ``cfunc`` wrapper then writes
+    # the exception as "unraisable" and returns zero: an allocation failed, say).
+    "grouped_sequence_i32_i32": "i: p32 i i p64 p32 p64 p64 p64",
+    "grouped_sequence_i64_i64": "i: p64 i i p64 p64 p64 p64 p64",
     "grouped_ranked_size": "i: p32 i i p64 p32 p64 i i i i i p64",
-    "grouped_ranked_into": "v: p32 i i p64 p32 p64 i i i i i p64 i p64 p64 p64",
-    "coded_sequence_size": "v: p64 i p64 p64 i i i p64",
-    "coded_sequence_into": "v: p64 i p64 p64 p64 i p64 p64 p64 i i i i p64 i p64 i p64 p64 p64 pu8",
-    "funnel_best_into": "v: p64 i p64 p64 p64 pu8 i p64 i i i p64 p64 p64 i i i p64 p64 p64",
+    "grouped_ranked_into": "i: p32 i i p64 p32 p64 i i i i i p64 i p64 p64 p64",
+    "coded_sequence_size": "i: p64 i p64 p64 i i i p64",
+    "coded_sequence_into": "i: p64 i p64 p64 p64 i p64 p64 p64 i i i i p64 i p64 i p64 p64 p64 pu8",
+    "funnel_best_into": "i: p64 i p64 p64 p64 pu8 i p64 i i i p64 p64 p64 i i i p64 p64 p64",
     "all_distinct": "i: pu64 i",
-    "text_hashes_into": "v: p32 i pu8 i pu64 pu8",
+    "text_hashes_into": "i: p32 i pu8 i pu64 pu8",
 }
 """The compiled functions' C signatures."""
 
@@ -78,10 +85,27 @@ def signature(name: str) -> tuple[str, list[str]]:
 
 
 def _ctypes(name: str) -> Any:
-    result, arguments = signature(name)
-    kinds = {"v": None, "i": ctypes.c_int64}
+    _, arguments = signature(name)
     return ctypes.CFUNCTYPE(
-        kinds[result], *(ctypes.c_int64 if a == "i" else ctypes.c_void_p for a in arguments)
+        ctypes.c_int64, *(ctypes.c_int64 if a == "i" else ctypes.c_void_p for a in arguments)
+    )
+
+
+_MANGLED = {"i": "x", "p64": "8int64_2a", "p32": "8int32_2a", "pu64": "9uint64_2a"}
+_MANGLED["pu8"] = "8uint8_2a"
+"""Each argument type as numba's mangled names spell it (Itanium ABI: ``x`` is int64)."""
+
+
+def _fits(name: str, entry: dict[str, Any]) -> bool:
+    """Whether an index entry's function takes the arguments :data:`SIGNATURES` gives ``name``:
+    the signature it was built for is this one, and so is its symbol's (numba's mangled name
+    ends with its argument types). Calling a function with other arguments would crash."""
+    symbol = entry.get("symbol")
+    _, arguments = signature(name)
+    return (
+        entry.get("signature") == SIGNATURES[name]
+        and isinstance(symbol, str)
+        and symbol.endswith("E" + "".join(_MANGLED[a] for a in arguments))
     )
 
 
@@ -97,7 +121,8 @@ def _package() -> Path:
 def folders() -> list[Path]:
     """Where kernel code is looked for, in order: ``KUNDRESA_NATIVE_DIR`` alone when set;
     else the package's own ``native/__pycache__/kernels`` folder, then the user's cache folder
-    (``$XDG_CACHE_HOME/kundresa/kernels``, default ``~/.cache``) for a read-only install."""
+    (``$XDG_CACHE_HOME/kundresa/kernels``, default ``~/.cache``) for a read-only install. A
+    folder that cannot be read, or whose code does not load, is passed over."""
     named = os.environ.get("KUNDRESA_NATIVE_DIR", "").strip()
     if named:
         return [Path(named)]
@@ -143,8 +168,12 @@ def _extension(name: str, parts: tuple[str, ...]) -> Any:
     if spec is None or spec.origin is None:
         raise ImportError("numba is not installed")
     folder = Path(spec.origin).parent.joinpath(*parts[:-1])
+    # This Python's own suffixes, in its order (as its import system looks): a file built for
+    # another Python version, left in the folder, is never loaded.
     found = [
-        p for p in folder.iterdir() if p.name.startswith(parts[-1] + ".") and p.suffix in _SUFFIXES
+        folder / (parts[-1] + suffix)
+        for suffix in importlib.machinery.EXTENSION_SUFFIXES
+        if (folder / (parts[-1] + suffix)).is_file()
     ]
     if not found:
         raise ImportError(f"no {name} in {folder}")
@@ -154,9 +183,6 @@ def _extension(name: str, parts: tuple[str, ...]) -> Any:
     module = importlib.util.module_from_spec(module_spec)
     loader.exec_module(module)
     return module
-
-
-_SUFFIXES = tuple({Path("x" + s).suffix for s in importlib.machinery.EXTENSION_SUFFIXES})
 
 
 def kernel_key(llvm: Any | None = None) -> str:
@@ -205,12 +231,17 @@ def _load() -> NativeKernels | None:
     try:
         llvm = _llvm()
         key = kernel_key(llvm)
-        for folder in folders():
-            index = folder / key / "index.json"
-            if index.is_file():
-                return _load_folder(llvm, index)
-    except Exception:  # any failure: the numba functions run instead
+    except Exception:  # no llvmlite or numba, say: the numba functions run (or fail) instead
         return None
+    for folder in folders():
+        index = folder / key / "index.json"
+        try:
+            if index.is_file():
+                loaded = _load_folder(llvm, index)
+                if loaded is not None:
+                    return loaded
+        except Exception:  # an unreadable folder or index, say: look in the next folder
+            continue
     return None
 
 
@@ -221,6 +252,8 @@ def _load_folder(llvm: Any, index: Path) -> NativeKernels | None:
     functions: dict[str, Any] = {}
     for name in SIGNATURES:
         entry = spec["kernels"][name]
+        if not _fits(name, entry) or not _resolved(llvm, entry.get("imports")):
+            return None
         blob = index.parent.joinpath(entry["object"]).read_bytes()
         if hashlib.sha256(blob).hexdigest() != entry["sha256"]:
             return None
@@ -233,7 +266,52 @@ def _load_folder(llvm: Any, index: Path) -> NativeKernels | None:
             return None
         engines.append(engine)
         functions[name] = _ctypes(name)(address)
+    _quiet_kernel_errors()
     return NativeKernels(functions, engines, str(index.parent))
+
+
+_CFUNC_ERROR = "<numba.core.cpu.CPUContext>"
+"""The object numba's ``cfunc`` wrapper names when it writes a kernel's exception."""
+
+_quiet: list[bool] = []
+
+
+_process: list[Any] = []
+
+
+def _resolved(llvm: Any, imports: Any) -> bool:
+    """Whether every symbol of ``imports`` (an index entry's: those its code takes from the
+    process) is there for the linker: given to it (:func:`_llvm`) or in the process (Python's
+    C API, the C library). The linker leaves a missing one at address 0, and the first call
+    of the function crashes (a kernel needing what only numba's own start-up gives, say)."""
+    if not isinstance(imports, list):
+        return False
+    if not _process:
+        try:
+            _process.append(ctypes.CDLL(None))
+        except Exception:  # no handle of the process here: only the linker's own symbols
+            _process.append(None)
+    return all(
+        isinstance(name, str)
+        and bool(llvm.address_of_symbol(name) or (_process[0] and hasattr(_process[0], name)))
+        for name in imports
+    )
+
+
+def _quiet_kernel_errors() -> None:
+    """Leave out of stderr the exceptions the compiled kernels write as "unraisable" (once a
+    process): the kernel then returns 0 and its caller runs the numba function, which raises
+    the same exception as an exception (or succeeds). Others go to the hook as before."""
+    if _quiet:
+        return
+    _quiet.append(True)
+    previous = sys.unraisablehook
+
+    def hook(unraisable: Any) -> None:
+        if not (isinstance(unraisable.object, str) and unraisable.object == _CFUNC_ERROR):
+            previous(unraisable)
+
+    sys.unraisablehook = hook
 
 
 _MAPPED = 1 << 20
@@ -269,8 +347,8 @@ def _contiguous(a: Any, dtype: Any) -> npt.NDArray[Any] | None:
 @dataclass
 class NativeKernels:
     """The loaded kernel code; each method mirrors the kernel of the same name and returns None
-    when its inputs have other types than the compiled code's (the caller then runs the numba
-    function).
+    when its inputs have other types than the compiled code's, or when the kernel raised (an
+    allocation failed, say): the caller then runs the numba function.
 
     Attributes
     ----------
@@ -305,10 +383,10 @@ class NativeKernels:
             return None
         n = len(c)
         out = (_empty(n, np.int64), _empty(n, np.int64), _empty(n, np.int64))
-        self.functions[f"grouped_sequence_{kind}_{kind}"](
+        ran = self.functions[f"grouped_sequence_{kind}_{kind}"](
             _ptr(c), n, int(n_cust), _ptr(u), _ptr(e), *(_ptr(o) for o in out)
         )
-        return out
+        return out if ran > 0 else None
 
     def grouped_ranked(
         self,
@@ -334,10 +412,12 @@ class NativeKernels:
         start = np.zeros(int(n_cust) + 1, np.int64)
         args = (_ptr(c), n, int(n_cust), _ptr(u), _ptr(e), _ptr(look), len(look), int(n_ranked))
         flags = (int(bool(every)), int(lo_us), int(hi_us), _ptr(start))
-        m = int(self.functions["grouped_ranked_size"](*args, *flags))
+        m = int(self.functions["grouped_ranked_size"](*args, *flags)) - 1
+        if m < 0:
+            return None
         out = (_empty(m, np.int64), _empty(m, np.int64), _empty(m, np.int64))
-        self.functions["grouped_ranked_into"](*args, *flags, m, *(_ptr(o) for o in out))
-        return out
+        ran = self.functions["grouped_ranked_into"](*args, *flags, m, *(_ptr(o) for o in out))
+        return out if ran > 0 else None
 
     def coded_sequence(
         self,
@@ -375,19 +455,20 @@ class NativeKernels:
         if not len(u) == len(e) == n or not len(fo) == len(mo) == len(xo) or not len(fo):
             return None
         sizes = np.zeros(2, np.int64)
-        self.functions["coded_sequence_size"](
+        if not self.functions["coded_sequence_size"](
             _ptr(c), n, _ptr(e), _ptr(look), len(look), len(fo) - 1, int(bool(every)), _ptr(sizes)
-        )
+        ):
+            return None
         m, n_cust = int(sizes[0]), int(sizes[1])
         bounds = _empty(n_cust + 1, np.int64)
         src, us_seq, mask, xmask = (_empty(m, np.int64) for _ in range(4))
         inper = _empty(m, np.bool_)
-        self.functions["coded_sequence_into"](
+        ran = self.functions["coded_sequence_into"](
             _ptr(c), n, _ptr(u), _ptr(e), _ptr(look), len(look), _ptr(fo), _ptr(mo), _ptr(xo),
             len(fo), int(start), int(end), int(bool(every)),
             _ptr(bounds), n_cust, _ptr(src), m, _ptr(us_seq), _ptr(mask), _ptr(xmask), _ptr(inper),
         )  # fmt: skip
-        return bounds, src, us_seq, mask, xmask, inper
+        return (bounds, src, us_seq, mask, xmask, inper) if ran > 0 else None
 
     def funnel_best(
         self,
@@ -424,22 +505,23 @@ class NativeKernels:
         best_row = _empty(n_cust, np.int64)
         best_level = _empty(n_cust, np.int64)
         best_rows = _empty((n_cust, k), np.int64)
-        self.functions["funnel_best_into"](
+        ran = self.functions["funnel_best_into"](
             _ptr(b), n_cust, _ptr(u), _ptr(mk), _ptr(xm), _ptr(flags), m, _ptr(g), k,
             int(n_groups), int(n_x), _ptr(exx), _ptr(exa), _ptr(exb), len(exx),
             int(window_us), int(bool(strict)),
             _ptr(best_row), _ptr(best_level), _ptr(best_rows),
         )  # fmt: skip
-        return best_row, best_level, best_rows
+        return (best_row, best_level, best_rows) if ran > 0 else None
 
-    def all_distinct(self, hashes: npt.NDArray[np.uint64]) -> bool:
+    def all_distinct(self, hashes: npt.NDArray[np.uint64]) -> bool | None:
         """:func:`kundresa.store._distinct.all_distinct` (``uint64``, contiguous)."""
         h = np.ascontiguousarray(hashes, dtype=np.uint64)
-        return bool(self.functions["all_distinct"](_ptr(h), len(h)))
+        ran = int(self.functions["all_distinct"](_ptr(h), len(h)))
+        return ran == 2 if ran > 0 else None
 
     def text_hashes(
         self, offsets: npt.NDArray[np.int32], data: npt.NDArray[np.uint8]
-    ) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.bool_]]:
+    ) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.bool_]] | None:
         """:func:`kundresa.store._distinct.text_hashes`' pass over 32-bit ``offsets`` (``n +
         1``) into ``data``."""
         at = np.ascontiguousarray(offsets, dtype=np.int32)
@@ -447,8 +529,8 @@ class NativeKernels:
         n = len(at) - 1
         out = _empty(max(n, 0), np.uint64)
         plain = _empty(max(n, 0), np.bool_)
-        if n > 0:
-            self.functions["text_hashes_into"](
-                _ptr(at), n, _ptr(raw), len(raw), _ptr(out), _ptr(plain)
-            )
+        if n > 0 and not self.functions["text_hashes_into"](
+            _ptr(at), n, _ptr(raw), len(raw), _ptr(out), _ptr(plain)
+        ):
+            return None
         return out, plain

@@ -1,13 +1,14 @@
 """Compile the fast paths' kernels ahead of time (numba ``cfunc``) into the kernel folder.
 
 Each function of :data:`kundresa.native.SIGNATURES` is a C-callable wrapper (numba's
-``cfunc``: plain pointers and integers in, nothing returned but an integer) around the very
-numba kernel the numba path runs (the ``*_into`` kernels of
+``cfunc``: plain pointers and integers in, an integer status out, 0 when the kernel raised)
+around the very numba kernel the numba path runs (the ``*_into`` kernels of
 :mod:`kundresa.analytics._kernels_jit` and :mod:`kundresa.store._distinct_jit`), so both paths
 run one implementation. Its machine code (for this processor, as numba compiles it) is written
-as an object file, with an index of names, symbols and SHA-256s, into
-``<folder>/<key>/`` (:func:`kundresa.native.kernel_key`), all at once (a folder renamed into
-place). This module imports numba; :mod:`kundresa.native` does not.
+as an object file, with an index of names, symbols, signatures, the symbols each takes from
+the process and SHA-256s, into ``<folder>/<key>/`` (:func:`kundresa.native.kernel_key`), all
+at once (a folder renamed into place; a folder there already that does not load is
+replaced). This module imports numba; :mod:`kundresa.native` does not.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -32,13 +34,20 @@ from kundresa.analytics._kernels_jit import (
     grouped_ranked_size,
     grouped_sequence_into,
 )
-from kundresa.native import SIGNATURES, _llvm, folders, kernel_key, reset, signature
+from kundresa.native import (
+    SIGNATURES,
+    _llvm,
+    _load_folder,
+    folders,
+    kernel_key,
+    reset,
+    signature,
+)
 from kundresa.store._distinct_jit import _all_distinct, text_hashes_into
 
 __all__ = ["build"]
 
 _TYPES = {
-    "v": types.void,
     "i": types.int64,
     "p64": types.CPointer(types.int64),
     "p32": types.CPointer(types.int32),
@@ -64,12 +73,13 @@ def _grouped(name: str) -> Any:
             carray(out_u, (n,)),
             carray(out_e, (n,)),
         )
+        return 1
 
     return _c(name, grouped)
 
 
 def _ranked_size(codes, n, n_cust, us, events, rank, n_rank, n_ranked, every, lo, hi, start):
-    return grouped_ranked_size(
+    return 1 + grouped_ranked_size(
         carray(codes, (n,)),
         carray(us, (n,)),
         carray(events, (n,)),
@@ -99,6 +109,7 @@ def _ranked_into(
         carray(ou, (m,)),
         carray(oe, (m,)),
     )
+    return 1
 
 
 def _coded_size(codes, n, events, lookup, n_lookup, other, every, sizes):
@@ -108,6 +119,7 @@ def _coded_size(codes, n, events, lookup, n_lookup, other, every, sizes):
     out = carray(sizes, (2,))
     out[0] = m
     out[1] = n_cust
+    return 1
 
 
 def _coded_into(
@@ -132,6 +144,7 @@ def _coded_into(
         carray(xmask, (m,)),
         carray(inper, (m,)),
     )
+    return 1
 
 
 def _best_into(
@@ -156,16 +169,18 @@ def _best_into(
         carray(best_level, (n_cust,)),
         carray(best_rows, (n_cust, k)),
     )
+    return 1
 
 
 def _distinct(hashes, n):
-    return 1 if _all_distinct(carray(hashes, (n,))) else 0
+    return 2 if _all_distinct(carray(hashes, (n,))) else 1
 
 
 def _hashes(offsets, n, data, n_data, out, plain):
     text_hashes_into(
         carray(offsets, (n + 1,)), carray(data, (n_data,)), carray(out, (n,)), carray(plain, (n,))
     )
+    return 1
 
 
 def _compiled() -> dict[str, Any]:
@@ -192,22 +207,31 @@ def _object_code(function: Any) -> bytes:
     return bytes(library._codegen._tm.emit_object(library._final_module))
 
 
+def _imports(function: Any) -> list[str]:
+    """The symbols the machine code of a compiled ``cfunc`` takes from the process: those its
+    module declares without defining (LLVM's own intrinsics aside)."""
+    module = function._library._final_module
+    names = {f.name for f in module.functions if f.is_declaration}
+    names |= {g.name for g in module.global_variables if g.is_declaration}
+    return sorted(n for n in names if not n.startswith("llvm."))
+
+
 def build(folder: str | os.PathLike[str] | None = None) -> Path:
     """Compile the kernels for this process's key and write them into ``folder`` (default:
-    the first of :func:`kundresa.native.folders` that can be written); return the key's
-    folder. Nothing is written when it is there already. Takes ~10-20 s (numba compiles).
+        the first of :func:`kundresa.native.folders` that can be written); return the key's
+        folder. Nothing is written when it is there already and loads (:func:`_usable`); a folder
+    that does not (a damaged object file, say) is replaced. Takes ~10-20 s (numba compiles).
 
-    Raises
-    ------
-    OSError
-        When no folder can be written.
+        Raises
+        ------
+        OSError
+            When no folder can be written.
     """
     key = kernel_key(_llvm())
     candidates = [Path(folder)] if folder is not None else folders()
     for where in candidates:
-        final = where / key
-        if (final / "index.json").is_file():
-            return final
+        if _usable(where / key):
+            return where / key
     functions = _compiled()
     error: OSError | None = None
     for where in candidates:
@@ -219,8 +243,21 @@ def build(folder: str | os.PathLike[str] | None = None) -> Path:
     raise error if error is not None else OSError("no kernel folder")
 
 
+def _usable(final: Path) -> bool:
+    """Whether the kernel folder ``final`` loads (:func:`kundresa.native._load_folder`)."""
+    try:
+        return _load_folder(_llvm(), final / "index.json") is not None
+    except Exception:  # no index, not readable, not JSON...
+        return False
+
+
 def _write(where: Path, key: str, functions: dict[str, Any]) -> Path:
     final = where / key
+    if final.exists() and not _usable(final):  # damaged: moved aside, then replaced
+        aside = Path(tempfile.mkdtemp(prefix=f".{key}-old-", dir=where))
+        with contextlib.suppress(OSError):  # another process moved it first
+            final.rename(aside / key)
+        shutil.rmtree(aside, ignore_errors=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=where))
     try:
         index: dict[str, Any] = {"key": key, "kernels": {}}
@@ -230,13 +267,15 @@ def _write(where: Path, key: str, functions: dict[str, Any]) -> Path:
             index["kernels"][name] = {
                 "object": f"{name}.o",
                 "symbol": function.native_name,
+                "signature": SIGNATURES[name],
+                "imports": _imports(function),
                 "sha256": hashlib.sha256(blob).hexdigest(),
             }
         (staging / "index.json").write_text(json.dumps(index, indent=1))
         staging.chmod(0o755)  # readable by all, as the package's own files (mkdtemp: 0700)
         with contextlib.suppress(OSError):  # another process built it meanwhile: keep theirs
             staging.rename(final)
-        if not (final / "index.json").is_file():
+        if not _usable(final):
             raise OSError(f"could not write the kernels into {final}")
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -244,7 +283,16 @@ def _write(where: Path, key: str, functions: dict[str, Any]) -> Path:
     return final
 
 
-if __name__ == "__main__":  # python -m kundresa.native.build [FOLDER]
-    import sys
+def main(argv: list[str]) -> int:
+    """``python -m kundresa.native.build [FOLDER]``: build, print the key's folder; exit
+    status 1 with a one-line message when no folder can be written."""
+    try:
+        print(build(argv[0] if argv else None))
+    except OSError as e:
+        print(f"kundresa.native.build: could not write the kernels: {e}", file=sys.stderr)
+        return 1
+    return 0
 
-    print(build(sys.argv[1] if len(sys.argv) > 1 else None))
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -45,7 +45,9 @@ def all_distinct(hashes: npt.NDArray[np.uint64]) -> bool:
     values = np.ascontiguousarray(hashes, dtype=np.uint64)
     native = kernels()
     if native is not None:
-        return native.all_distinct(values)
+        distinct = native.all_distinct(values)
+        if distinct is not None:
+            return distinct
     from kundresa.store._distinct_jit import _all_distinct
 
     return bool(_all_distinct(values))
@@ -74,7 +76,9 @@ def text_hashes(values: pa.Array) -> tuple[npt.NDArray[np.uint64], npt.NDArray[n
     raw = np.frombuffer(data if data is not None else b"", np.uint8)
     native = kernels()
     if native is not None:
-        return native.text_hashes(at, raw)
+        got = native.text_hashes(at, raw)
+        if got is not None:
+            return got
     from kundresa.store._distinct_jit import _text_hashes
 
     return _text_hashes(at, raw)
