@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -231,3 +231,93 @@ def test_the_file_funnel_loads_no_ibis(tmp_path: Path) -> None:
     assert "LOADED \n" in done.stderr, done.stderr  # neither ibis nor sqlglot
     _, engine, _ = _both(args, tmp_path)
     assert engine.exit_code == 0 and done.stdout == engine.stdout
+
+
+def _at(customer: str, when: datetime, event: str) -> tuple[Any, ...]:
+    """A row at an absolute time (``_write`` adds its seconds to T0)."""
+    return (customer, (when - T0).total_seconds(), event, None, None, None)
+
+
+# Found by the session-14 fresh-eyes review of ``kundresa funnel --events FILE`` (all held):
+# more step definitions than a 64-bit mask holds, Swedish and Danish names, times at the
+# edges of the years ingest keeps (1900, 2099) under the longest window, steps tied at one
+# instant with an exclusion between them, a 90 s window met to the microsecond.
+_B = datetime(2025, 3, 1, 10)
+_US = timedelta(microseconds=1)
+_REVIEW = [
+    (
+        [(f"c{c}", 60 * k, f"s{k}", None, None, None) for c in range(3) for k in range(70)],
+        [f"s{k}" for k in range(70)],
+        ["--order", "any"],
+        False,  # more steps than the kernels' bits: the portable funnel, on the engine path
+    ),
+    (
+        [(f"c{c}", 60 * k, f"s{k}", None, None, None) for c in range(3) for k in range(70)],
+        [f"s{k}" for k in range(62)],
+        ["--order", "any"],
+        True,
+    ),
+    (
+        [(f"c{c}", 60 * k, f"s{k}", None, None, None) for c in range(3) for k in range(66)],
+        [f"s{k}|s{k + 1}" for k in range(65)],
+        ["--order", "strict"],
+        False,
+    ),
+    (
+        [
+            ("å1", 0, "besök", None, None, None),
+            ("å1", 60, "köp", None, None, None),
+            ("ø2", 0, "besøg", None, None, None),
+            ("ø2", 30, "køb", None, None, None),
+        ],
+        ["besök|besøg", "köp|køb"],
+        ["--format", "csv", "--excel"],
+        True,
+    ),
+    (
+        [
+            _at("g", datetime(1900, 1, 1), "v"),
+            _at("g", datetime(2099, 12, 31), "b"),
+            _at("h", datetime(2099, 1, 1), "v"),
+            _at("h", datetime(2099, 12, 31, 23, 59), "b"),
+        ],
+        ["v", "b"],
+        ["--window", "3650d", "--since", "1900-01-01", "--until", "2099-12-31T23:59:30"],
+        True,
+    ),
+    (
+        [
+            _at("c", _B, "v"),
+            _at("c", _B, "x"),
+            _at("c", _B, "b"),
+            _at("d", _B, "b"),
+            _at("d", _B, "v"),
+            _at("e", _B, "v"),
+            _at("e", _B + _US, "x"),
+            _at("e", _B + 2 * _US, "b"),
+            _at("f", _B, "v"),
+            _at("f", _B + timedelta(seconds=90), "b"),
+            _at("k", _B, "v"),
+            _at("k", _B + timedelta(seconds=90) + _US, "b"),
+        ],
+        ["v", "b"],
+        ["--window", "90s", "--exclude", "x:1:2", "--format", "json"],
+        True,
+    ),
+]
+
+
+@pytest.mark.parametrize(("rows", "steps", "extra", "lane"), _REVIEW)
+def test_lean_lane_review_cases(
+    tmp_path: Path, rows: list[tuple[Any, ...]], steps: list[str], extra: list[str], lane: bool
+) -> None:
+    path = _write(tmp_path, rows)
+    args = ["funnel", "--events", str(path), *[a for s in steps for a in ("--step", s)], *extra]
+    lean, engine, answered = _both(args, tmp_path)
+    assert (lean.exit_code, lean.stdout, lean.stderr) == (
+        engine.exit_code,
+        engine.stdout,
+        engine.stderr,
+    )
+    assert engine.exit_code == 0, engine.stderr
+    assert answered == [lane]  # the lane answered, or declined as designed
