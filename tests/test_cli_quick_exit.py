@@ -72,6 +72,34 @@ def test_analysis_process_output_and_codes(tmp_path: Path) -> None:
     assert bad.returncode == 1 and "no such file" in bad.stderr
 
 
+def test_process_turns_numpy_huge_pages_off(tmp_path: Path) -> None:
+    """The ``kundresa`` process asks numpy for no transparent huge pages (cheaper first writes
+    of its large arrays), unless the user's ``NUMPY_MADVISE_HUGEPAGE`` says otherwise."""
+    path = _file(tmp_path)
+    script = (
+        "import atexit, sys\n"
+        "def said():\n"
+        "    import numpy._core.multiarray as m\n"
+        "    sys.stderr.write('huge pages: %s\\n' % m._get_madvise_hugepage())\n"
+        "atexit.register(said)\n"
+        "from kundresa.cli import main\n"
+        "main(prog_name='kundresa')\n"
+    )
+    args = ["funnel", "--events", str(path), "--step", "visit", "--step", "buy"]
+    env = {k: v for k, v in os.environ.items() if k != "NUMPY_MADVISE_HUGEPAGE"}
+    for setting, expected in ((None, False), ("1", True)):
+        run_env = env if setting is None else {**env, "NUMPY_MADVISE_HUGEPAGE": setting}
+        done = subprocess.run(
+            [sys.executable, "-c", script, *args],
+            capture_output=True,
+            text=True,
+            env=run_env,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        assert f"huge pages: {expected}" in done.stderr, done.stderr
+
+
 def test_quick_exit_only_when_safe(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "funnel" in QUICK_EXIT and "ingest" not in QUICK_EXIT and "export" not in QUICK_EXIT
     exits: list[int] = []
