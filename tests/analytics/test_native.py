@@ -198,11 +198,8 @@ _PROCESS = r"""
 import contextlib, io, sys
 from kundresa.cli import main
 out = io.StringIO()
-with contextlib.redirect_stdout(out):
-    try:
-        main(sys.argv[1:], standalone_mode=False)
-    except SystemExit:
-        pass
+with contextlib.redirect_stdout(out), contextlib.suppress(SystemExit):
+    main(sys.argv[1:], standalone_mode=False)
 sys.stderr.write("numba imported: %s\n" % ("numba" in sys.modules))
 sys.stdout.write(out.getvalue())
 """
