@@ -1195,7 +1195,12 @@ def _read_in_place(wh: Warehouse, events: Any, engine: str, warm: bool = True) -
     # event funnel needs) load while Arrow and DuckDB read the file with the interpreter lock
     # released (after numba, which the check needs first).
     then = _load_engine if engine == "duckdb" and warm else None
-    return read_in_place(wh, events, then=then) is not None
+    try:
+        return read_in_place(wh, events, then=then) is not None
+    finally:
+        from kundresa.store._read_ahead import discard
+
+        discard()  # a read ahead the check did not take (kundresa.store._read_ahead)
 
 
 def _load(wh: Warehouse, events: Any, options: dict[str, Any]) -> IngestReport:

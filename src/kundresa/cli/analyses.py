@@ -181,6 +181,11 @@ def _lean(analysis: str, params: dict[str, Any], values: Values) -> bool:
 
 def _run_in_project(analysis: str, params: dict[str, Any], values: Values) -> Any:
     lean = _lean(analysis, params, values)
+    if lean:
+        # Arrow reads the file's columns while this thread imports what the check needs.
+        from kundresa.store._read_ahead import read_ahead
+
+        read_ahead(values["events_file"])
     with open_project(
         values["project_dir"],
         values["events_file"],

@@ -57,10 +57,9 @@ import pyarrow as pa
 
 from kundresa.ingest.columns import PLACEHOLDER_IDS, TIME_RANGE
 from kundresa.store._decoded import DecodedFile, remember
+from kundresa.store._read_ahead import DECODED, OPTIONAL, all_null, read, take
 
 if TYPE_CHECKING:
-    import pyarrow.parquet as pq
-
     from kundresa.ingest.sources import Sample
     from kundresa.store.warehouse import IngestReport, Warehouse
 
@@ -68,8 +67,6 @@ __all__ = ["own_events", "read_in_place"]
 
 _TEXT = ("customer_id", "event", "channel", "event_id", "session_id")
 _REQUIRED = ("customer_id", "timestamp", "event")
-_OPTIONAL = ("channel", "value", "event_id", "session_id")
-_DECODED = ("customer_id", "event", "timestamp")
 
 _DECODE_ROWS = 32_000_000
 """Files of at most this many rows are checked and decoded with Arrow (:class:`DecodedFile`,
@@ -151,24 +148,6 @@ def _clean_sql(empty: frozenset[str] = frozenset(), skip: tuple[str, ...] = ()) 
     column's test of :func:`_clean_parts` but those in ``skip`` (true when none is left)."""
     parts = [v for k, v in _clean_parts(empty).items() if k not in skip]
     return " AND ".join(parts) if parts else "true"
-
-
-def _all_null(meta: pq.FileMetaData) -> frozenset[str]:
-    """The optional columns whose every value is null by the file's own statistics (each
-    row group's null count equals its row count)."""
-    empty = set()
-    for i in range(meta.num_columns):
-        name = meta.schema.column(i).path
-        if name not in _OPTIONAL or not meta.num_row_groups:
-            continue
-        for g in range(meta.num_row_groups):
-            col = meta.row_group(g).column(i)
-            stats = col.statistics
-            if stats is None or not stats.has_null_count or stats.null_count != col.num_values:
-                break
-        else:
-            empty.add(name)
-    return frozenset(empty)
 
 
 def _sample(p: Path) -> Sample:
@@ -258,13 +237,13 @@ def _decode(
     :data:`~kundresa.ingest.columns.TIME_RANGE`, a customer id, event name or (with ``ids``)
     event id failing its test of :func:`_clean_parts` (``tests``)."""
     import pyarrow.compute as pc
-    import pyarrow.parquet as pq
 
-    columns = [*_DECODED, *(["event_id"] if ids else [])]
-    table = pq.ParquetFile(p, read_dictionary=["customer_id", "event"], pre_buffer=True).read(
-        columns=columns, use_threads=True
-    )
-    if not table.num_rows or any(table[c].null_count for c in _DECODED):
+    columns = [*DECODED, *(["event_id"] if ids else [])]
+    # Read ahead by the command line while it imported (kundresa.store._read_ahead), or now.
+    table = take(p, columns)
+    if table is None:
+        table = read(p, columns)
+    if not table.num_rows or any(table[c].null_count for c in DECODED):
         return None
     times = table["timestamp"]
     unit = times.type.unit
@@ -388,14 +367,14 @@ def read_in_place(
             "event",
             *(
                 _q(c) if c in present else f"NULL::{'DOUBLE' if c == 'value' else 'VARCHAR'} AS {c}"
-                for c in _OPTIONAL
+                for c in OPTIONAL
             ),
             "MAP()::MAP(VARCHAR, VARCHAR) AS properties",
         ]
     )
     rows = f"SELECT {select} FROM read_parquet({file})"
     # Absent optional columns are nulls (the view's), which pass: no test for them either.
-    empty = (_all_null(meta) & present) | (frozenset(_OPTIONAL) - present)
+    empty = (all_null(meta) & present) | (frozenset(OPTIONAL) - present)
     clean = _clean_sql(empty)
     decoded: DecodedFile | None = None
     loaded = threading.Event()
@@ -420,7 +399,7 @@ def read_in_place(
             if read is None:
                 return None
             decoded, distinct = read
-            rest = _clean_sql(empty, skip=(*_DECODED, "event_id"))
+            rest = _clean_sql(empty, skip=(*DECODED, "event_id"))
             if rest != "true":
                 bad = con.execute(f"SELECT count(*) FROM ({rows}) WHERE NOT ({rest})").fetchone()
                 if bad is None or int(bad[0]):

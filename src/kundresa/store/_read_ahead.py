@@ -1,0 +1,153 @@
+"""A Parquet file's decoded columns read ahead, in a thread, while the process imports.
+
+``kundresa funnel --events FILE`` on a canonical Parquet file (the lean lane,
+:mod:`kundresa.analyses._lean`) spends ~0.3 s importing DuckDB, the ingest's modules and
+pandas before the in-place check (:func:`kundresa.store.in_place.read_in_place`) reads the
+file's columns. Arrow reads and decodes without Python's interpreter lock, so the command
+line starts that read first (:func:`read_ahead`) and the check takes its table
+(:func:`take`) instead of reading the file again: the same read, the same table, overlapped
+with the imports. Anything not taken is dropped (:func:`discard`).
+
+This module imports only pyarrow, so that starting the read costs no more imports.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+__all__ = [
+    "DECODED",
+    "OPTIONAL",
+    "all_null",
+    "decoded_columns",
+    "discard",
+    "read",
+    "read_ahead",
+    "take",
+]
+
+OPTIONAL = ("channel", "value", "event_id", "session_id")
+"""The canonical columns an events file may leave out."""
+
+DECODED = ("customer_id", "event", "timestamp")
+"""The columns the in-place check decodes with Arrow (and the event ids, when present)."""
+
+
+def all_null(meta: pq.FileMetaData) -> frozenset[str]:
+    """The optional columns whose every value is null by the file's own statistics (each
+    row group's null count equals its row count)."""
+    empty = set()
+    for i in range(meta.num_columns):
+        name = meta.schema.column(i).path
+        if name not in OPTIONAL or not meta.num_row_groups:
+            continue
+        for g in range(meta.num_row_groups):
+            col = meta.row_group(g).column(i)
+            stats = col.statistics
+            if stats is None or not stats.has_null_count or stats.null_count != col.num_values:
+                break
+        else:
+            empty.add(name)
+    return frozenset(empty)
+
+
+def decoded_columns(meta: pq.FileMetaData) -> list[str]:
+    """The columns the in-place check reads of a file with metadata ``meta``: the customer
+    ids, event names and times, and the event ids when the file has some."""
+    names = set(meta.schema.names)
+    ids = "event_id" in names and "event_id" not in all_null(meta)
+    return [*DECODED, *(["event_id"] if ids else [])]
+
+
+def read(path: str | os.PathLike[str], columns: list[str]) -> pa.Table:
+    """The ``columns`` of the Parquet file ``path``, the customer ids and event names as
+    dictionaries (the file's own), read with Arrow's threads.
+
+    Raises
+    ------
+    OSError, pyarrow.ArrowException
+        The file cannot be read.
+    """
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(path, read_dictionary=["customer_id", "event"], pre_buffer=True).read(
+        columns=columns, use_threads=True
+    )
+
+
+@dataclass
+class _Ahead:
+    key: tuple[str, int, int]
+    columns: list[str]
+    thread: threading.Thread
+    table: pa.Table | None = None
+    failed: bool = False
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+_lock = threading.Lock()
+_ahead: list[_Ahead] = []  # at most one
+
+
+def _key(path: str | os.PathLike[str]) -> tuple[str, int, int]:
+    st = os.stat(path)
+    return os.path.realpath(path), st.st_size, st.st_mtime_ns
+
+
+def read_ahead(path: str | os.PathLike[str]) -> None:
+    """Start reading the columns the in-place check decodes (:func:`decoded_columns`) of the
+    Parquet file ``path`` in a daemon thread. Any failure (no file, not Parquet) is left to
+    the real read to report: :func:`take` then gives None."""
+    import pyarrow.parquet as pq
+
+    try:
+        key = _key(path)
+        columns = decoded_columns(pq.read_metadata(path))
+    except Exception:  # the real read says what is wrong
+        return
+
+    def run(entry: _Ahead) -> None:
+        try:
+            entry.table = read(path, columns)
+        except Exception:
+            entry.failed = True
+        finally:
+            entry.done.set()
+
+    thread = threading.Thread(target=lambda: run(entry), name="kundresa-read-ahead", daemon=True)
+    entry = _Ahead(key, columns, thread)
+    with _lock:
+        _ahead[:] = [entry]
+    thread.start()
+
+
+def take(path: str | os.PathLike[str], columns: list[str]) -> pa.Table | None:
+    """The table read ahead for ``path`` with exactly these ``columns``, once (waiting for
+    the read to end), or None: nothing read ahead, another file or other columns, a file
+    changed since (size or modification time), or a failed read."""
+    with _lock:
+        entry = _ahead.pop() if _ahead else None
+    if entry is None:
+        return None
+    entry.done.wait()
+    try:
+        same = _key(path) == entry.key
+    except OSError:
+        return None
+    if entry.failed or not same or entry.columns != columns:
+        return None
+    return entry.table
+
+
+def discard() -> None:
+    """Drop what was read ahead and not taken (its memory goes with it once the thread
+    ends)."""
+    with _lock:
+        _ahead.clear()

@@ -1,0 +1,117 @@
+"""The read ahead of a Parquet file's decoded columns (:mod:`kundresa.store._read_ahead`):
+the in-place check takes exactly the table it would read, and nothing stale or foreign."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+
+from kundresa.cli import main
+from kundresa.store import _read_ahead, in_place
+
+T0 = datetime(2025, 3, 1)
+
+
+def _write(path: Path, n: int, *, ids: bool = True, shift: int = 0) -> Path:
+    columns = {
+        "customer_id": pa.array([f"c{i % 7}" for i in range(n)]),
+        "timestamp": pa.array(
+            [T0 + timedelta(minutes=i + shift) for i in range(n)], pa.timestamp("us")
+        ),
+        "event": pa.array([("visit", "signup", "purchase")[i % 3] for i in range(n)]),
+    }
+    if ids:
+        columns["event_id"] = pa.array([f"e{i}" for i in range(n)])
+    pq.write_table(pa.table(columns), path, row_group_size=5)
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _nothing_left() -> None:
+    _read_ahead.discard()
+    yield
+    _read_ahead.discard()
+
+
+def test_the_check_takes_the_table_read_ahead(tmp_path: Path) -> None:
+    path = _write(tmp_path / "e.parquet", 20)
+    columns = _read_ahead.decoded_columns(pq.read_metadata(path))
+    assert columns == ["customer_id", "event", "timestamp", "event_id"]
+    _read_ahead.read_ahead(path)
+    got = _read_ahead.take(path, columns)
+    assert got is not None and got.equals(_read_ahead.read(path, columns))
+    assert _read_ahead.take(path, columns) is None  # once
+
+
+def test_no_event_ids_no_event_id_column(tmp_path: Path) -> None:
+    path = _write(tmp_path / "e.parquet", 9, ids=False)
+    assert _read_ahead.decoded_columns(pq.read_metadata(path)) == list(_read_ahead.DECODED)
+
+
+def test_a_file_changed_since_is_read_again(tmp_path: Path) -> None:
+    path = _write(tmp_path / "e.parquet", 20)
+    columns = _read_ahead.decoded_columns(pq.read_metadata(path))
+    _read_ahead.read_ahead(path)
+    _read_ahead._ahead[0].done.wait()
+    _write(path, 21, shift=5)  # other rows, another size
+    os.utime(path, ns=(1, 1))
+    assert _read_ahead.take(path, columns) is None
+
+
+def test_other_columns_or_another_file_take_nothing(tmp_path: Path) -> None:
+    path = _write(tmp_path / "e.parquet", 20)
+    other = _write(tmp_path / "f.parquet", 20)
+    _read_ahead.read_ahead(path)
+    assert _read_ahead.take(path, list(_read_ahead.DECODED)) is None
+    _read_ahead.read_ahead(path)
+    assert _read_ahead.take(other, ["customer_id", "event", "timestamp", "event_id"]) is None
+
+
+def test_a_bad_file_is_left_to_the_real_read(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.parquet"
+    _read_ahead.read_ahead(missing)  # no error here
+    assert _read_ahead.take(missing, list(_read_ahead.DECODED)) is None
+    junk = tmp_path / "junk.parquet"
+    junk.write_bytes(b"not parquet")
+    _read_ahead.read_ahead(junk)
+    assert _read_ahead.take(junk, list(_read_ahead.DECODED)) is None
+
+
+def test_discard_drops_what_was_not_taken(tmp_path: Path) -> None:
+    path = _write(tmp_path / "e.parquet", 20)
+    _read_ahead.read_ahead(path)
+    _read_ahead.discard()
+    assert _read_ahead.take(path, ["customer_id", "event", "timestamp", "event_id"]) is None
+
+
+def test_the_command_line_funnel_reads_the_file_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lean lane's read ahead is what the check uses: one read of the file's columns, and
+    the same counts as the engine path."""
+    path = _write(tmp_path / "e.parquet", 60)
+    reads: list[list[str]] = []
+    real = _read_ahead.read
+
+    def counted(p: str | os.PathLike[str], columns: list[str]) -> pa.Table:
+        reads.append(columns)
+        return real(p, columns)
+
+    monkeypatch.setattr(_read_ahead, "read", counted)
+    monkeypatch.setattr(in_place, "read", counted)
+    args = ["funnel", "--events", str(path), "--step", "visit", "--step", "purchase"]
+    lean = CliRunner().invoke(main, [*args, "--format", "json"])
+    assert lean.exit_code == 0, lean.output
+    assert reads == [["customer_id", "event", "timestamp", "event_id"]]
+    assert not _read_ahead._ahead  # taken, nothing held
+    monkeypatch.setenv("KUNDRESA_IN_PLACE", "0")
+    engine = CliRunner().invoke(main, [*args, "--format", "json"])
+    assert engine.exit_code == 0, engine.output
+    assert lean.output == engine.output
+    assert len(reads) == 1
