@@ -115,3 +115,16 @@ def test_the_command_line_funnel_reads_the_file_once(
     assert engine.exit_code == 0, engine.output
     assert lean.output == engine.output
     assert len(reads) == 1
+
+
+@pytest.mark.parametrize("rows", [1, 5, 12, 60])
+def test_the_read_in_ranges_of_row_groups_is_arrows_read(
+    tmp_path: Path, rows: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _write(tmp_path / "e.parquet", rows)  # row groups of 5
+    columns = ["customer_id", "event", "timestamp", "event_id"]
+    whole = pq.ParquetFile(path, read_dictionary=["customer_id", "event"]).read(columns=columns)
+    for cores in (1, 2, 3, 8):
+        monkeypatch.setattr(os, "cpu_count", lambda cores=cores: cores)
+        got = _read_ahead.read(path, columns)
+        assert got.equals(whole) and got.schema.equals(whole.schema, check_metadata=True)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -68,18 +69,36 @@ def decoded_columns(meta: pq.FileMetaData) -> list[str]:
 
 def read(path: str | os.PathLike[str], columns: list[str]) -> pa.Table:
     """The ``columns`` of the Parquet file ``path``, the customer ids and event names as
-    dictionaries (the file's own), read with Arrow's threads.
+    dictionaries (the file's own, one chunk per row group).
+
+    The row groups are read in consecutive ranges, one thread each (as many as the machine
+    has cores): Arrow's own threads decode a file's columns side by side, but its row groups
+    one after another (a 10M-row file of ten row groups: ~0.7 s of one core).
 
     Raises
     ------
     OSError, pyarrow.ArrowException
         The file cannot be read.
     """
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    return pq.ParquetFile(path, read_dictionary=["customer_id", "event"], pre_buffer=True).read(
-        columns=columns, use_threads=True
-    )
+    def opened() -> pq.ParquetFile:
+        return pq.ParquetFile(path, read_dictionary=["customer_id", "event"], pre_buffer=True)
+
+    first = opened()
+    groups = first.metadata.num_row_groups
+    threads = min(os.cpu_count() or 1, groups)
+    if threads < 2:
+        return first.read(columns=columns, use_threads=True)
+
+    def part(at: int) -> pa.Table:
+        lo, hi = groups * at // threads, groups * (at + 1) // threads
+        file = first if at == 0 else opened()
+        return file.read_row_groups(list(range(lo, hi)), columns=columns, use_threads=False)
+
+    with ThreadPoolExecutor(threads) as pool:
+        return pa.concat_tables(list(pool.map(part, range(threads))))
 
 
 @dataclass
