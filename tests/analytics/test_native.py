@@ -10,6 +10,7 @@ print what the numba kernels print.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import subprocess
@@ -114,6 +115,69 @@ def test_funnel_kernels_equal_numba(
                 got_best = compiled.funnel_best(*best, *ex, window, strict)
                 assert got_best is not None
                 _equal(got_best, _kernels_jit._funnel_best(*best, *ex, window, strict))
+                _grouped_best_is_the_two_passes(
+                    compiled,
+                    (c, u, e, n_cust),
+                    args,
+                    sequence,
+                    got_best,
+                    exclusions,
+                    window,
+                    strict,
+                )
+
+
+def _grouped_best_is_the_two_passes(
+    compiled: native.NativeKernels,
+    grouped: tuple[np.ndarray, np.ndarray, np.ndarray, int],
+    args: tuple[object, ...],
+    sequence: tuple[np.ndarray, ...],
+    best: tuple[np.ndarray, np.ndarray, np.ndarray],
+    exclusions: list[tuple[int, int, int]],
+    window: int,
+    strict: bool,
+) -> None:
+    """``grouped_best`` (compiled and numba, whole or in two ranges of customers) gives what
+    ``coded_sequence`` then ``funnel_best`` give, rows numbered in the grouped rows."""
+    c, u, e, n_cust = grouped
+    lookup, first_of, mask_of, xmask_of = _TABLES
+    p_start, p_end, every = args[-3:]
+    start = np.zeros(n_cust + 1, np.int64)
+    np.cumsum(np.bincount(c, minlength=n_cust), out=start[1:])
+    ex = _kernels.exclusion_arrays(exclusions)
+    group_of = np.array([0, 1, 2], np.int64)
+    outs = []
+    for run, cuts in (
+        ("compiled", [0, n_cust]),
+        ("numba", [0, n_cust]),
+        ("compiled", [0, 1, n_cust]),
+    ):
+        out = (np.full(n_cust, 7), np.full(n_cust, 7), np.full((n_cust, 3), 7))
+        for lo, hi in itertools.pairwise(cuts):
+            call = (start, u, e, lookup, first_of, mask_of, xmask_of, p_start, p_end, every, lo, hi)
+            call += (group_of, 3, 1, *ex, window, strict, *out)
+            if run == "compiled":
+                assert compiled.grouped_best(*call)
+            else:
+                _kernels_jit.grouped_best_into(*call)
+        outs.append(out)
+    _equal(outs[0], outs[1])
+    _equal(outs[0], outs[2])
+    got_row, got_level, got_steps = outs[0]
+    bounds, src = sequence[0], sequence[1]
+    best_row, level, step_rows = best
+    seen = set()
+    for i in range(len(bounds) - 1):
+        code = int(c[src[bounds[i]]])
+        seen.add(code)
+        assert (got_row[code] >= 0) == (best_row[i] >= 0)
+        if best_row[i] >= 0:
+            assert got_row[code] - start[code] == best_row[i] - bounds[i]
+            assert got_level[code] == level[i]
+            want = [int(src[r]) if r >= 0 else -1 for r in step_rows[i]]
+            assert got_steps[code].tolist() == want
+    for code in set(range(n_cust)) - seen:
+        assert got_row[code] == -1 and got_level[code] == 0
 
 
 @settings(

@@ -70,3 +70,32 @@ def test_text_hashes_against_duckdb(values: list[str | None], wide: bool, skip: 
         if ok:
             assert exact and duck_plain, v
         assert ok == bool(duck_plain), v
+
+
+_ID = st.one_of(
+    _TEXT,
+    st.sampled_from(["null", "NULL", " None ", "0", "00", "nan", "N/A", "#n/a", "undefined"]),
+    st.sampled_from(["Undefined", "undefine", "d0000-1", "abcdefghi", "x", "é", "a b"]),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_ID, max_size=40, unique=True), st.sampled_from(["customer_id", "event"]))
+def test_only_the_suspects_need_the_exact_test(values: list[str], name: str) -> None:
+    # The dictionary values failing the in-place check's exact SQL test are all among those
+    # the cheap compiled test leaves (kundresa.store.in_place._suspects): testing only these
+    # finds the same failures.
+    import threading
+
+    from kundresa.store.in_place import _failing, _suspects
+
+    array = pa.array(values, pa.string())
+    con = duckdb.connect()
+    test = _clean_parts()[name]
+    loaded = threading.Event()
+    loaded.set()
+    suspects = _suspects(array, name, loaded)
+    every = _failing(con, array, name, test)
+    assert set(every.tolist()) <= set(suspects.tolist())
+    some = suspects[_failing(con, array.take(pa.array(suspects)), name, test)]
+    assert sorted(some.tolist()) == sorted(every.tolist())

@@ -404,6 +404,47 @@ def coded_best(rows: OrderedCodes, plan: _Plan, coded: CodedSteps, ids: bool) ->
     return table
 
 
+def grouped_best_table(rows: OrderedCodes, n_cust: int, plan: _Plan, coded: CodedSteps) -> pa.Table:
+    """:func:`coded_best` (customer ids null) of ``rows`` grouped by customer code ``0 ..
+    n_cust - 1`` (:func:`kundresa.analytics._codes.decoded_codes`'), for an ordered or
+    strict funnel: each customer's sequence made and walked in one compiled pass
+    (:func:`kundresa.analytics._kernels.grouped_best`), customers in consecutive ranges of
+    about equal rows, one thread each."""
+    from kundresa.analytics._kernels import grouped_best
+
+    start = np.zeros(n_cust + 1, np.int64)
+    if len(rows.codes):
+        np.cumsum(np.bincount(rows.codes, minlength=n_cust), out=start[1:])
+    best_row = np.empty(n_cust, np.int64)
+    level = np.empty(n_cust, np.int64)
+    step_rows = np.empty((n_cust, plan.k), np.int64)
+    x_index = {x: i for i, x in enumerate(plan.x_events)}
+    exclusions = [(x_index[e.event], e.after_step, e.before_step) for e in plan.exclusions]
+    m = len(rows.codes)
+    pieces = max(1, min(_kernel_threads(), m // _CHUNK_ROWS))
+    cuts = [0, *(int(np.searchsorted(start, m * q // pieces)) for q in range(1, pieces)), n_cust]
+
+    def part(q: int) -> None:
+        grouped_best(
+            start, rows.us, rows.events, rows.lookup, coded.first_of, coded.mask_of,
+            coded.xmask_of, (coded.start, coded.end), coded.every, (cuts[q], cuts[q + 1]),
+            plan.group_of, len(plan.groups), len(plan.x_events), exclusions, plan.window_us,
+            plan.order == "strict", (best_row, level, step_rows),
+        )  # fmt: skip
+
+    if pieces > 1:
+        with ThreadPoolExecutor(pieces - 1) as pool:
+            done = [pool.submit(part, q) for q in range(1, pieces)]
+            part(0)
+            for f in done:
+                f.result()
+    else:
+        part(0)
+    chosen = np.flatnonzero(best_row >= 0)
+    none = pa.nulls(len(chosen), pa.string())
+    return _best_table(plan, none, none, start, chosen, best_row, level, step_rows, rows.us)
+
+
 _CHUNK_ROWS = 1_000_000
 """Rows below which the compiled passes run in one thread."""
 
@@ -582,7 +623,10 @@ def decoded_funnel(
     rows = decoded_codes(
         events, ranked, lookup, every=coded.every, since=period.start, until=coded.until
     )
-    return _funnel_frame_numpy(coded_best(rows, plan, coded, ids=False), plan)
+    if plan.order == "any":
+        return _funnel_frame_numpy(coded_best(rows, plan, coded, ids=False), plan)
+    best = grouped_best_table(rows, len(events.customers), plan, coded)
+    return _funnel_frame_numpy(best, plan)
 
 
 # -- the result frame --------------------------------------------------------------------------

@@ -27,6 +27,7 @@ __all__ = [
     "directly_follows_pairs",
     "exclusion_arrays",
     "funnel_best",
+    "grouped_best",
     "grouped_ranked",
     "grouped_sequence",
 ]
@@ -236,6 +237,89 @@ def funnel_best(
     from kundresa.analytics._kernels_jit import _funnel_best
 
     return _funnel_best(*args)
+
+
+def grouped_best(
+    start: npt.NDArray[np.int64],
+    us: npt.NDArray[np.int64],
+    events: npt.NDArray[np.integer[Any]],
+    lookup: npt.NDArray[np.int64],
+    first_of: npt.NDArray[np.int64],
+    mask_of: npt.NDArray[np.int64],
+    xmask_of: npt.NDArray[np.int64],
+    period: tuple[int, int],
+    every: bool,
+    customers: tuple[int, int],
+    group_of: tuple[int, ...],
+    n_groups: int,
+    n_x: int,
+    exclusions: list[tuple[int, int, int]],
+    window_us: int,
+    strict: bool,
+    out: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]],
+) -> None:
+    """:func:`coded_sequence` then :func:`funnel_best` in one pass over rows grouped by
+    customer (:func:`grouped_ranked`'s), each customer's sequence made in a work array of
+    its own length: no array of every row's sequence (five of them at ~33 bytes a row).
+
+    Parameters
+    ----------
+    start
+        ``int64[c + 1]``: customer ``i``'s rows are ``start[i]:start[i + 1]`` of ``us`` and
+        ``events`` (``int64[m]``, ordered by (time, event) within each customer).
+    lookup, first_of, mask_of, xmask_of, every
+        As :func:`coded_sequence`'s.
+    period
+        ``(start, end)``: as :func:`coded_sequence`'s ``start`` and ``end``.
+    customers
+        ``(lo, hi)``: the customers to compute (``lo .. hi - 1``), so that threads can share
+        the work and the outputs.
+    group_of, n_groups, n_x, exclusions, window_us, strict
+        As :func:`funnel_best`'s.
+    out
+        ``best_row``, ``level`` (``int64[c]``) and ``step_rows`` (``int64[c, k]``), written
+        for the customers computed only: as :func:`funnel_best` gives them, rows numbered
+        in ``us`` (``best_row - start[i]`` is the attempt's place in the customer's
+        sequence).
+
+    Raises
+    ------
+    ValueError
+        Arrays of the wrong sizes.
+    """
+    k = len(group_of)
+    n_cust = len(start) - 1
+    if not len(us) == len(events) or any(len(o) != n_cust for o in out) or out[2].shape[1:] != (k,):
+        raise ValueError("grouped_best: arrays of the wrong sizes")
+    if not 0 <= customers[0] <= customers[1] <= n_cust:
+        raise ValueError("grouped_best: customers out of range")
+    args: tuple[Any, ...] = (
+        start,
+        us,
+        events,
+        lookup,
+        first_of,
+        mask_of,
+        xmask_of,
+        int(period[0]),
+        int(period[1]),
+        bool(every),
+        int(customers[0]),
+        int(customers[1]),
+        np.asarray(group_of, dtype=np.int64),
+        n_groups,
+        n_x,
+        *exclusion_arrays(exclusions),
+        window_us,
+        strict,
+        *out,
+    )
+    native = kernels()
+    if native is not None and native.grouped_best(*args):
+        return
+    from kundresa.analytics._kernels_jit import grouped_best_into
+
+    grouped_best_into(*args)
 
 
 def coded_sequence(

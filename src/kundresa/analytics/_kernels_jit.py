@@ -300,97 +300,228 @@ def funnel_best_into(
     (``int64[c]``) and ``best_rows`` (``int64[c, k]``), whatever they held."""
     n_cust = bounds.shape[0] - 1
     k = group_of.shape[0]
-    none = np.iinfo(np.int64).min
     best_row[:] = -1
     best_level[:] = 0
     best_rows[:, :] = -1
     longest = 0
     for c in range(n_cust):
         longest = max(longest, bounds[c + 1] - bounds[c])
-    nxt = np.full((max(longest, 1), max(n_groups, 1)), -1, np.int64)
-    nx = np.full((max(longest, 1), max(n_x, 1)), none, np.int64)
-    rows = np.empty(k, np.int64)
-    g0 = group_of[0]
+    nxt, nx, rows, best = _scratch(longest, k, n_groups, n_x)
     for c in range(n_cust):
         lo = bounds[c]
-        hi = bounds[c + 1]
-        n = hi - lo
-        # The next row (in sequence) filling each step definition, strictly after each row.
-        if not strict:
+        s, level = _customer_best(
+            lo, bounds[c + 1] - lo, us, mask, xmask, inper, group_of, n_groups, n_x,
+            ex_x, ex_a, ex_b, window_us, strict, nxt, nx, rows, best,
+        )  # fmt: skip
+        for j in range(level):
+            best_rows[c, j] = lo + best[j]
+        if s >= 0:
+            best_row[c] = lo + s
+            best_level[c] = level
+
+
+@numba.njit(cache=True, nogil=True)
+def _scratch(
+    longest: int, k: int, n_groups: int, n_x: int
+) -> tuple[
+    npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]
+]:
+    """:func:`_customer_best`'s work arrays for customers of at most ``longest`` rows."""
+    none = np.iinfo(np.int64).min
+    nxt = np.full((max(longest, 1), max(n_groups, 1)), -1, np.int64)
+    nx = np.full((max(longest, 1), max(n_x, 1)), none, np.int64)
+    return nxt, nx, np.empty(k, np.int64), np.empty(k, np.int64)
+
+
+@numba.njit(cache=True, nogil=True)
+def _customer_best(
+    lo: int,
+    n: int,
+    us: npt.NDArray[np.int64],
+    mask: npt.NDArray[np.int64],
+    xmask: npt.NDArray[np.int64],
+    inper: npt.NDArray[np.bool_],
+    group_of: npt.NDArray[np.int64],
+    n_groups: int,
+    n_x: int,
+    ex_x: npt.NDArray[np.int64],
+    ex_a: npt.NDArray[np.int64],
+    ex_b: npt.NDArray[np.int64],
+    window_us: int,
+    strict: bool,
+    nxt: npt.NDArray[np.int64],
+    nx: npt.NDArray[np.int64],
+    rows: npt.NDArray[np.int64],
+    best: npt.NDArray[np.int64],
+) -> tuple[int, int]:
+    """One customer's best attempt over its rows ``lo .. lo + n - 1`` of the sequence
+    (:func:`funnel_best_into`'s semantics): ``(s, level)``, ``s`` the attempt's first row
+    (offset from ``lo``; -1 for none, or when an exclusion caught one of the customer's
+    attempts) and ``level`` the steps it reached, its rows' offsets in ``best[:level]``
+    (filled, like ``level``, even when caught). ``nxt``, ``nx`` and ``rows``: work arrays
+    (:func:`_scratch`)."""
+    k = group_of.shape[0]
+    none = np.iinfo(np.int64).min
+    # The next row (in sequence) filling each step definition, strictly after each row.
+    if not strict:
+        for g in range(n_groups):
+            nxt[n - 1, g] = -1
+        for r in range(n - 1, 0, -1):
+            m = mask[lo + r]
             for g in range(n_groups):
-                nxt[n - 1, g] = -1
-            for r in range(n - 1, 0, -1):
-                m = mask[lo + r]
-                for g in range(n_groups):
-                    nxt[r - 1, g] = r if (m >> g) & 1 else nxt[r, g]
-        # The time of the next exclusion event strictly later in time than each row.
-        if n_x > 0:
-            r = n - 1
-            after = np.full(n_x, none, np.int64)
-            while r >= 0:
-                t = us[lo + r]
-                top = r
-                while r >= 0 and us[lo + r] == t:
-                    r -= 1
-                for q in range(r + 1, top + 1):
-                    for i in range(n_x):
-                        nx[q, i] = after[i]
-                for q in range(r + 1, top + 1):
-                    xm = xmask[lo + q]
-                    for i in range(n_x):
-                        if (xm >> i) & 1:
-                            after[i] = t
-        level_best = 0
-        row_best = -1
-        caught = False
-        for s in range(n):
-            if not (mask[lo + s] >> g0) & 1 or not inper[lo + s]:
-                continue
-            u0 = us[lo + s]
-            limit = u0 + window_us
-            rows[0] = s
-            level = 1
-            pos = s
-            for j in range(1, k):
-                g = group_of[j]
-                if strict:
-                    p = s + j
-                    if p >= n or not (mask[lo + p] >> g) & 1:
-                        break
-                else:
-                    p = nxt[pos, g]
-                    if p < 0:
-                        break
-                if us[lo + p] > limit:
+                nxt[r - 1, g] = r if (m >> g) & 1 else nxt[r, g]
+    # The time of the next exclusion event strictly later in time than each row.
+    if n_x > 0:
+        r = n - 1
+        after = np.full(n_x, none, np.int64)
+        while r >= 0:
+            t = us[lo + r]
+            top = r
+            while r >= 0 and us[lo + r] == t:
+                r -= 1
+            for q in range(r + 1, top + 1):
+                for i in range(n_x):
+                    nx[q, i] = after[i]
+            for q in range(r + 1, top + 1):
+                xm = xmask[lo + q]
+                for i in range(n_x):
+                    if (xm >> i) & 1:
+                        after[i] = t
+    level_best = 0
+    row_best = -1
+    caught = False
+    g0 = group_of[0]
+    for s in range(n):
+        if not (mask[lo + s] >> g0) & 1 or not inper[lo + s]:
+            continue
+        u0 = us[lo + s]
+        limit = u0 + window_us
+        rows[0] = s
+        level = 1
+        pos = s
+        for j in range(1, k):
+            g = group_of[j]
+            if strict:
+                p = s + j
+                if p >= n or not (mask[lo + p] >> g) & 1:
                     break
-                rows[j] = p
-                level += 1
-                pos = p
-            for e in range(ex_x.shape[0]):
-                a = ex_a[e]
-                if level < a:
-                    continue
-                nxv = nx[rows[a - 1], ex_x[e]]
-                if nxv == none:
-                    continue
-                b = ex_b[e]
-                if level >= b:
-                    if nxv < us[lo + rows[b - 1]]:
-                        caught = True
-                elif nxv <= limit:
+            else:
+                p = nxt[pos, g]
+                if p < 0:
+                    break
+            if us[lo + p] > limit:
+                break
+            rows[j] = p
+            level += 1
+            pos = p
+        for e in range(ex_x.shape[0]):
+            a = ex_a[e]
+            if level < a:
+                continue
+            nxv = nx[rows[a - 1], ex_x[e]]
+            if nxv == none:
+                continue
+            b = ex_b[e]
+            if level >= b:
+                if nxv < us[lo + rows[b - 1]]:
                     caught = True
-            if level > level_best:
-                level_best = level
-                row_best = s
-                for j in range(level):
-                    best_rows[c, j] = lo + rows[j]
-                for j in range(level, k):
-                    best_rows[c, j] = -1
-        if caught:
-            row_best = -1
-        if row_best >= 0:
-            best_row[c] = lo + row_best
-            best_level[c] = level_best
+            elif nxv <= limit:
+                caught = True
+        if level > level_best:
+            level_best = level
+            row_best = s
+            for j in range(level):
+                best[j] = rows[j]
+    if caught:
+        row_best = -1
+    return row_best, level_best
+
+
+@numba.njit(cache=True, nogil=True)
+def grouped_best_into(
+    start: npt.NDArray[np.int64],
+    g_us: npt.NDArray[np.int64],
+    g_events: npt.NDArray[np.int64],
+    lookup: npt.NDArray[np.int64],
+    first_of: npt.NDArray[np.int64],
+    mask_of: npt.NDArray[np.int64],
+    xmask_of: npt.NDArray[np.int64],
+    p_start: int,
+    p_end: int,
+    every: bool,
+    c_lo: int,
+    c_hi: int,
+    group_of: npt.NDArray[np.int64],
+    n_groups: int,
+    n_x: int,
+    ex_x: npt.NDArray[np.int64],
+    ex_a: npt.NDArray[np.int64],
+    ex_b: npt.NDArray[np.int64],
+    window_us: int,
+    strict: bool,
+    best_row: npt.NDArray[np.int64],
+    best_level: npt.NDArray[np.int64],
+    best_rows: npt.NDArray[np.int64],
+) -> None:
+    """:func:`kundresa.analytics._kernels.grouped_best` of the customers ``c_lo .. c_hi -
+    1``: their entries of ``best_row``, ``best_level`` (``int64[c]``) and ``best_rows``
+    (``int64[c, k]``) written, the others left as they are."""
+    k = group_of.shape[0]
+    other = first_of.shape[0] - 1
+    longest = 0
+    for c in range(c_lo, c_hi):
+        longest = max(longest, start[c + 1] - start[c])
+    nxt, nx, rows, best = _scratch(longest, k, n_groups, n_x)
+    width = max(longest, 1)
+    src = np.empty(width, np.int64)
+    us = np.empty(width, np.int64)
+    mask = np.empty(width, np.int64)
+    xmask = np.empty(width, np.int64)
+    inper = np.empty(width, np.bool_)
+    for c in range(c_lo, c_hi):
+        best_row[c] = -1
+        best_level[c] = 0
+        for j in range(k):
+            best_rows[c, j] = -1
+        # The customer's sequence as coded_sequence_into makes it: the funnel's rows (or
+        # every row), rows at one instant by their first step (a stable insertion sort).
+        n = 0
+        for q in range(start[c], start[c + 1]):
+            if every or lookup[g_events[q]] != other:
+                src[n] = q
+                n += 1
+        if n == 0:
+            continue
+        i = 0
+        while i < n:
+            j = i + 1
+            while j < n and g_us[src[j]] == g_us[src[i]]:
+                j += 1
+            for a in range(i + 1, j):
+                x = src[a]
+                fx = first_of[lookup[g_events[x]]]
+                b = a - 1
+                while b >= i and first_of[lookup[g_events[src[b]]]] > fx:
+                    src[b + 1] = src[b]
+                    b -= 1
+                src[b + 1] = x
+            i = j
+        for r in range(n):
+            x = src[r]
+            e = lookup[g_events[x]]
+            us[r] = g_us[x]
+            mask[r] = mask_of[e]
+            xmask[r] = xmask_of[e]
+            inper[r] = p_start <= g_us[x] and g_us[x] < p_end
+        s, level = _customer_best(
+            0, n, us, mask, xmask, inper, group_of, n_groups, n_x,
+            ex_x, ex_a, ex_b, window_us, strict, nxt, nx, rows, best,
+        )  # fmt: skip
+        for j in range(level):
+            best_rows[c, j] = src[best[j]]
+        if s >= 0:
+            best_row[c] = start[c] + s
+            best_level[c] = level
 
 
 @numba.njit(cache=True, nogil=True)

@@ -72,6 +72,9 @@ SIGNATURES: dict[str, str] = {
     "coded_sequence_size": "i: p64 i p64 p64 i i i p64",
     "coded_sequence_into": "i: p64 i p64 p64 p64 i p64 p64 p64 i i i i p64 i p64 i p64 p64 p64 pu8",
     "funnel_best_into": "i: p64 i p64 p64 p64 pu8 i p64 i i i p64 p64 p64 i i i p64 p64 p64",
+    "grouped_best_into": (
+        "i: p64 i p64 p64 i p64 i p64 p64 p64 i i i i i i p64 i i i p64 p64 p64 i i i p64 p64 p64"
+    ),
     "all_distinct": "i: pu64 i",
     "text_hashes_into": "i: p32 i pu8 i pu64 pu8",
 }
@@ -512,6 +515,66 @@ class NativeKernels:
             _ptr(best_row), _ptr(best_level), _ptr(best_rows),
         )  # fmt: skip
         return (best_row, best_level, best_rows) if ran > 0 else None
+
+    def grouped_best(
+        self,
+        start: npt.NDArray[np.int64],
+        us: npt.NDArray[np.int64],
+        events: npt.NDArray[np.int64],
+        lookup: npt.NDArray[np.int64],
+        first_of: npt.NDArray[np.int64],
+        mask_of: npt.NDArray[np.int64],
+        xmask_of: npt.NDArray[np.int64],
+        p_start: int,
+        p_end: int,
+        every: bool,
+        c_lo: int,
+        c_hi: int,
+        group_of: npt.NDArray[np.int64],
+        n_groups: int,
+        n_x: int,
+        ex_x: npt.NDArray[np.int64],
+        ex_a: npt.NDArray[np.int64],
+        ex_b: npt.NDArray[np.int64],
+        window_us: int,
+        strict: bool,
+        best_row: npt.NDArray[np.int64],
+        best_level: npt.NDArray[np.int64],
+        best_rows: npt.NDArray[np.int64],
+    ) -> bool:
+        """:func:`kundresa.analytics._kernels.grouped_best` for ``int64`` inputs and
+        C-contiguous ``int64`` outputs: False (nothing computed) when they are not or the
+        kernel failed."""
+        ints = [_contiguous(a, np.int64) for a in (start, us, events, lookup, group_of)]
+        tables = [_contiguous(a, np.int64) for a in (first_of, mask_of, xmask_of)]
+        ex = [_contiguous(a, np.int64) for a in (ex_x, ex_a, ex_b)]
+        if any(a is None for a in (*ints, *tables, *ex)):
+            return False
+        outs = (best_row, best_level, best_rows)
+        if any(
+            o.dtype != np.int64 or not o.flags.c_contiguous or not o.flags.writeable for o in outs
+        ):
+            return False
+        b, u, e, look, g = ints
+        fo, mo, xo = tables
+        exx, exa, exb = ex
+        assert b is not None and u is not None and e is not None and look is not None
+        assert g is not None and fo is not None and mo is not None and xo is not None
+        assert exx is not None and exa is not None and exb is not None
+        n_cust, m, k = len(b) - 1, len(u), len(g)
+        if n_cust < 0 or len(e) != m or not len(fo) == len(mo) == len(xo) or not len(fo) or not k:
+            return False
+        if not len(exx) == len(exa) == len(exb) or not 0 <= c_lo <= c_hi <= n_cust:
+            return False
+        if len(best_row) != n_cust or len(best_level) != n_cust or best_rows.shape != (n_cust, k):
+            return False
+        ran = self.functions["grouped_best_into"](
+            _ptr(b), n_cust, _ptr(u), _ptr(e), m, _ptr(look), len(look), _ptr(fo), _ptr(mo),
+            _ptr(xo), len(fo), int(p_start), int(p_end), int(bool(every)), int(c_lo), int(c_hi),
+            _ptr(g), k, int(n_groups), int(n_x), _ptr(exx), _ptr(exa), _ptr(exb), len(exx),
+            int(window_us), int(bool(strict)), _ptr(best_row), _ptr(best_level), _ptr(best_rows),
+        )  # fmt: skip
+        return ran > 0
 
     def all_distinct(self, hashes: npt.NDArray[np.uint64]) -> bool | None:
         """:func:`kundresa.store._distinct.all_distinct` (``uint64``, contiguous)."""

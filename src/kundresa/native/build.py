@@ -30,6 +30,7 @@ from kundresa.analytics._kernels_jit import (
     coded_sequence_into,
     coded_sequence_size,
     funnel_best_into,
+    grouped_best_into,
     grouped_ranked_into,
     grouped_ranked_size,
     grouped_sequence_into,
@@ -172,6 +173,39 @@ def _best_into(
     return 1
 
 
+def _grouped_best(
+    start, n_cust, us, events, m, lookup, n_lookup, first_of, mask_of, xmask_of, n_tab,
+    p_start, p_end, every, c_lo, c_hi, group_of, k, n_groups, n_x, ex_x, ex_a, ex_b, n_ex,
+    window_us, strict, best_row, best_level, best_rows,
+):  # fmt: skip
+    grouped_best_into(
+        carray(start, (n_cust + 1,)),
+        carray(us, (m,)),
+        carray(events, (m,)),
+        carray(lookup, (n_lookup,)),
+        carray(first_of, (n_tab,)),
+        carray(mask_of, (n_tab,)),
+        carray(xmask_of, (n_tab,)),
+        p_start,
+        p_end,
+        every != 0,
+        c_lo,
+        c_hi,
+        carray(group_of, (k,)),
+        n_groups,
+        n_x,
+        carray(ex_x, (n_ex,)),
+        carray(ex_a, (n_ex,)),
+        carray(ex_b, (n_ex,)),
+        window_us,
+        strict != 0,
+        carray(best_row, (n_cust,)),
+        carray(best_level, (n_cust,)),
+        carray(best_rows, (n_cust, k)),
+    )
+    return 1
+
+
 def _distinct(hashes, n):
     return 2 if _all_distinct(carray(hashes, (n,))) else 1
 
@@ -193,6 +227,7 @@ def _compiled() -> dict[str, Any]:
         "coded_sequence_size": _c("coded_sequence_size", _coded_size),
         "coded_sequence_into": _c("coded_sequence_into", _coded_into),
         "funnel_best_into": _c("funnel_best_into", _best_into),
+        "grouped_best_into": _c("grouped_best_into", _grouped_best),
         "all_distinct": _c("all_distinct", _distinct),
         "text_hashes_into": _c("text_hashes_into", _hashes),
     }

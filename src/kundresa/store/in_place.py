@@ -179,17 +179,45 @@ def _failing(con: duckdb.DuckDBPyConnection, values: pa.Array, column: str, test
         con.unregister(name)
 
 
+def _suspects(values: pa.Array, name: str, loaded: threading.Event) -> npt.NDArray[np.intp]:
+    """The positions of the texts ``values`` (of the column ``name``) the cheap test cannot
+    pass, each in one compiled pass (:func:`kundresa.store._distinct.text_hashes`): a text
+    that may need trimming (not plain), and a customer id of a placeholder's length (see
+    :func:`_clean_parts`); only these need the exact SQL test. Waits for ``loaded``."""
+    import pyarrow.compute as pc
+
+    loaded.wait()
+    from kundresa.store._distinct import text_hashes
+
+    _, plain = text_hashes(values)
+    suspect = ~plain
+    if name == "customer_id":
+        lengths = sorted({len(v.encode()) for v in PLACEHOLDER_IDS if v})
+        suspect |= np.isin(pc.binary_length(values).to_numpy(zero_copy_only=False), lengths)
+    return np.flatnonzero(suspect)
+
+
 def _coded(
-    con: duckdb.DuckDBPyConnection, column: pa.ChunkedArray, name: str, test: str
+    con: duckdb.DuckDBPyConnection,
+    column: pa.ChunkedArray,
+    name: str,
+    test: str,
+    loaded: threading.Event,
 ) -> tuple[pa.Array, npt.NDArray[np.int32]] | None:
     """A dictionary column's values (its chunks' dictionaries unified) and each row's code
     (``int32``, read-only), or None when a row's value fails the SQL ``test``. The test runs
-    on the dictionary's values, not on every row; a value no row uses may fail it."""
+    on the dictionary's values, not on every row (a value no row uses may fail it), and on
+    those only that fail the cheap test (:func:`_suspects`)."""
     unified = column.unify_dictionaries()
     values = unified.chunk(0).dictionary
     indices = pa.chunked_array([c.indices for c in unified.chunks], unified.type.index_type)
     codes = indices.combine_chunks().cast(pa.int32()).to_numpy(zero_copy_only=False)
-    bad = _failing(con, values, name, test)
+    suspects = _suspects(values, name, loaded)
+    bad = (
+        suspects[_failing(con, values.take(pa.array(suspects)), name, test)]
+        if len(suspects)
+        else suspects
+    )
     if len(bad) and np.isin(codes, bad, kind="table").any():
         return None
     codes.flags.writeable = False
@@ -255,8 +283,8 @@ def _decode(
         # The event ids hashed (compiled, without the interpreter lock) while the customer
         # ids' dictionaries are unified and tested here.
         hashing = pool.submit(_hashed, table["event_id"], loaded) if ids else None
-        who = _coded(con, table["customer_id"], "customer_id", tests["customer_id"])
-        what = _coded(con, table["event"], "event", tests["event"])
+        who = _coded(con, table["customer_id"], "customer_id", tests["customer_id"], loaded)
+        what = _coded(con, table["event"], "event", tests["event"], loaded)
         hashed = hashing.result() if hashing is not None else None
     if who is None or what is None:
         return None
