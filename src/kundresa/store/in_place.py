@@ -179,6 +179,20 @@ def _failing(con: duckdb.DuckDBPyConnection, values: pa.Array, column: str, test
         con.unregister(name)
 
 
+def _numbers(column: pa.ChunkedArray, dtype: type[np.integer[Any]]) -> npt.NDArray[Any]:
+    """A column of integers or times without nulls as one numpy array of ``dtype`` (times:
+    their integer counts), each chunk copied into it: no combined Arrow array first (a copy
+    the more, in fresh memory)."""
+    out = np.empty(len(column), dtype)
+    at = 0
+    for chunk in column.chunks:
+        if pa.types.is_timestamp(chunk.type):
+            chunk = chunk.cast(pa.int64())  # the same buffer, read as its counts
+        out[at : at + len(chunk)] = chunk.to_numpy(zero_copy_only=False)
+        at += len(chunk)
+    return out
+
+
 def _suspects(values: pa.Array, name: str, loaded: threading.Event) -> npt.NDArray[np.intp]:
     """The positions of the texts ``values`` (of the column ``name``) the cheap test cannot
     pass, each in one compiled pass (:func:`kundresa.store._distinct.text_hashes`): a text
@@ -211,7 +225,7 @@ def _coded(
     unified = column.unify_dictionaries()
     values = unified.chunk(0).dictionary
     indices = pa.chunked_array([c.indices for c in unified.chunks], unified.type.index_type)
-    codes = indices.combine_chunks().cast(pa.int32()).to_numpy(zero_copy_only=False)
+    codes = _numbers(indices, np.int32)
     suspects = _suspects(values, name, loaded)
     bad = (
         suspects[_failing(con, values.take(pa.array(suspects)), name, test)]
@@ -295,7 +309,7 @@ def _decode(
             return None
     if unit != "us":
         times = times.cast(pa.timestamp("us"))
-    us = np.asarray(times.combine_chunks().to_numpy(zero_copy_only=False)).view(np.int64)
+    us = _numbers(times, np.int64)
     us.flags.writeable = False
     return DecodedFile(who[0], who[1], what[0], what[1], us), distinct
 
