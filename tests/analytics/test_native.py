@@ -96,11 +96,20 @@ def test_funnel_kernels_equal_numba(
         keep = (every | (rank[events] < 3)) & (us >= start) & (us <= start + span)
         want = _kernels_jit._grouped_sequence(codes[keep], n_cust, us[keep], rank[events][keep])
         c32, e32 = codes.astype(np.int32), events.astype(np.int32)
-        bounds_us = (every, start, start + span)
-        ranked = compiled.grouped_ranked(c32, n_cust, us, e32, rank, 3, *bounds_us)
-        assert ranked is not None
-        _equal(ranked, want)
-        _equal(_kernels_jit._grouped_ranked(c32, n_cust, us, e32, rank, 3, *bounds_us), want)
+        starts = np.cumsum(np.bincount(want[0], minlength=n_cust + 1)[: n_cust + 1])
+        starts = np.concatenate([[0], starts[:-1]]).astype(np.int64)
+        for native_code in (True, False):
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setattr(_kernels, "_RANGE_ROWS", 1)  # ranges even for a few rows
+                if not native_code:
+                    patch.setattr(_kernels, "kernels", lambda: None)
+                for threads in (1, 2, 3):
+                    got = _kernels.grouped_ranked(
+                        c32, n_cust, us, e32, rank, 3, every=every, lo_us=start,
+                        hi_us=start + span, threads=threads,
+                    )  # fmt: skip
+                    _equal(got[1:], want)
+                    _equal((got[0],), (starts,))
     c, u, e = _kernels_jit._grouped_sequence(codes, n_cust, us, events)
     for every in (False, True):
         args = (c, u, e, *_TABLES, start, start + span, every)

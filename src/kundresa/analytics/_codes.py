@@ -50,6 +50,9 @@ class OrderedCodes:
         The customer id of each code (a string array), when the codes are not the store's
         (:func:`kundresa.analytics._ordered.fetched_codes`, :func:`decoded_codes`); None:
         look them up in ``con``'s ``customer_codes``.
+    start
+        ``int64[len(customers) + 1]``: customer ``c``'s rows are ``start[c]:start[c + 1]``,
+        when known (:func:`decoded_codes`); ``codes`` may then be empty (not asked for).
     """
 
     codes: npt.NDArray[np.integer[Any]]
@@ -58,6 +61,7 @@ class OrderedCodes:
     lookup: npt.NDArray[np.int64]
     con: Any
     customers: pa.Array | None = None
+    start: npt.NDArray[np.int64] | None = None
 
     def ids(self, codes: npt.NDArray[np.int64]) -> pa.Array:
         """The customer id of each customer code in ``codes``: a string array."""
@@ -101,6 +105,8 @@ def decoded_codes(
     every: bool,
     since: datetime | None,
     until: datetime | None,
+    with_codes: bool = True,
+    threads: int = 1,
 ) -> OrderedCodes:
     """:func:`kundresa.analytics._ordered.fetched_codes` from a file's columns decoded by
     Arrow: the same rows, coded by the file's unified dictionaries instead of a scan and a
@@ -118,6 +124,10 @@ def decoded_codes(
     since, until
         Keep only events at or after ``since`` and at or before ``until`` (naive UTC, both
         inclusive; None: unbounded).
+    with_codes
+        Give each row's customer code (else ``codes`` is empty: ``start`` tells them).
+    threads
+        Threads for the grouping (:func:`kundresa.analytics._kernels.grouped_ranked`).
     """
     from kundresa.analytics._kernels import grouped_ranked
 
@@ -129,7 +139,7 @@ def decoded_codes(
     ]
     # The rows chosen (the funnel's events, the period) while they are grouped: one pass, no
     # array of kept rows.
-    ordered = grouped_ranked(
+    start, codes, us, events = grouped_ranked(
         decoded.codes,
         len(decoded.customers),
         decoded.us,
@@ -139,8 +149,10 @@ def decoded_codes(
         every=every,
         lo_us=bounds[0],
         hi_us=bounds[1],
+        threads=threads,
+        with_codes=with_codes,
     )
-    if not len(ordered[0]):
+    if not len(us):
         none = np.zeros(0, np.int64)
         return OrderedCodes(none, none, none, lookup, None, pa.array([], pa.string()))
-    return OrderedCodes(*ordered, lookup, None, decoded.customers)
+    return OrderedCodes(codes, us, events, lookup, None, decoded.customers, start)

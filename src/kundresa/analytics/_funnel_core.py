@@ -410,17 +410,19 @@ def grouped_best_table(rows: OrderedCodes, n_cust: int, plan: _Plan, coded: Code
     strict funnel: each customer's sequence made and walked in one compiled pass
     (:func:`kundresa.analytics._kernels.grouped_best`), customers in consecutive ranges of
     about equal rows, one thread each."""
-    from kundresa.analytics._kernels import grouped_best
+    from kundresa.analytics._kernels import grouped_best, in_threads
 
-    start = np.zeros(n_cust + 1, np.int64)
-    if len(rows.codes):
-        np.cumsum(np.bincount(rows.codes, minlength=n_cust), out=start[1:])
+    start = rows.start
+    if start is None or len(start) != n_cust + 1:
+        start = np.zeros(n_cust + 1, np.int64)
+        if len(rows.codes):
+            np.cumsum(np.bincount(rows.codes, minlength=n_cust), out=start[1:])
     best_row = np.empty(n_cust, np.int64)
     level = np.empty(n_cust, np.int64)
     step_rows = np.empty((n_cust, plan.k), np.int64)
     x_index = {x: i for i, x in enumerate(plan.x_events)}
     exclusions = [(x_index[e.event], e.after_step, e.before_step) for e in plan.exclusions]
-    m = len(rows.codes)
+    m = len(rows.us)
     pieces = max(1, min(_kernel_threads(), m // _CHUNK_ROWS))
     cuts = [0, *(int(np.searchsorted(start, m * q // pieces)) for q in range(1, pieces)), n_cust]
 
@@ -432,14 +434,7 @@ def grouped_best_table(rows: OrderedCodes, n_cust: int, plan: _Plan, coded: Code
             plan.order == "strict", (best_row, level, step_rows),
         )  # fmt: skip
 
-    if pieces > 1:
-        with ThreadPoolExecutor(pieces - 1) as pool:
-            done = [pool.submit(part, q) for q in range(1, pieces)]
-            part(0)
-            for f in done:
-                f.result()
-    else:
-        part(0)
+    in_threads(part, pieces)
     chosen = np.flatnonzero(best_row >= 0)
     none = pa.nulls(len(chosen), pa.string())
     return _best_table(plan, none, none, start, chosen, best_row, level, step_rows, rows.us)
@@ -621,7 +616,14 @@ def decoded_funnel(
     coded = coded_steps(plan, period)
     ranked, lookup = ranked_names(coded.names)
     rows = decoded_codes(
-        events, ranked, lookup, every=coded.every, since=period.start, until=coded.until
+        events,
+        ranked,
+        lookup,
+        every=coded.every,
+        since=period.start,
+        until=coded.until,
+        with_codes=plan.order == "any",  # the other orders' pass needs only ``start``
+        threads=_kernel_threads(),
     )
     if plan.order == "any":
         return _funnel_frame_numpy(coded_best(rows, plan, coded, ids=False), plan)

@@ -14,6 +14,8 @@ exclusions, the best attempt); tests pin both paths to the same brute-force refe
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -30,6 +32,7 @@ __all__ = [
     "grouped_best",
     "grouped_ranked",
     "grouped_sequence",
+    "in_threads",
 ]
 
 _NONE = np.iinfo(np.int64).min
@@ -118,18 +121,27 @@ def grouped_ranked(
     every: bool = False,
     lo_us: int | None = None,
     hi_us: int | None = None,
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    threads: int = 1,
+    with_codes: bool = True,
+) -> tuple[
+    npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]
+]:
     """:func:`grouped_sequence` of the rows a funnel reads, chosen in the same pass: each
     row's event code ranked by ``rank`` (``int64``, per event code: the funnel's rank of the
     event, ``0 .. n_ranked - 1``, or ``n_ranked`` for an event it does not name); a row is
     kept when its rank is below ``n_ranked`` (or with ``every``, any row) and its time in
     ``[lo_us, hi_us]`` (microseconds; None: unbounded). No array of kept rows is made.
 
+    The rows are counted and placed in ``threads`` consecutive ranges at once (each range's
+    counts per customer, then each range's rows after the ranges before it: the order of one
+    pass), then the customers sorted in ranges of about equal rows.
+
     Returns
     -------
     tuple of numpy.ndarray
-        ``codes``, ``us`` and the events' ranks (``int64[m]``) of the kept rows in
-        :func:`grouped_sequence`'s order.
+        ``start`` (``int64[n_cust + 1]``: customer ``c``'s kept rows are ``start[c]:start[c +
+        1]``), then the ``codes`` (empty unless ``with_codes``), ``us`` and the events' ranks
+        (``int64[m]``) of the kept rows in :func:`grouped_sequence`'s order.
 
     Examples
     --------
@@ -138,21 +150,80 @@ def grouped_ranked(
     >>> out = grouped_ranked(np.array([1, 0, 1, 1]), 2, np.array([9, 5, 7, 7]),
     ...                      np.array([0, 2, 1, 0]), np.array([1, 0, 2]), 2)
     >>> [a.tolist() for a in out]
-    [[1, 1, 1], [7, 7, 9], [0, 1, 1]]
+    [[0, 0, 3], [1, 1, 1], [7, 7, 9], [0, 1, 1]]
     """
     lookup = np.ascontiguousarray(rank, dtype=np.int64)
-    bounds = (
+    flags = (
+        int(n_ranked),
+        bool(every),
         np.iinfo(np.int64).min if lo_us is None else int(lo_us),
         np.iinfo(np.int64).max if hi_us is None else int(hi_us),
     )
+    n = len(codes)
+    parts = max(1, min(int(threads), n // _RANGE_ROWS))
+    cuts = [n * q // parts for q in range(parts + 1)]
     native = kernels()
-    if native is not None:
-        got = native.grouped_ranked(codes, n_cust, us, events, lookup, n_ranked, every, *bounds)
-        if got is not None:
-            return got
-    from kundresa.analytics._kernels_jit import _grouped_ranked
+    counts = [np.zeros(n_cust + 1, np.int64) for _ in range(parts)]
 
-    return _grouped_ranked(codes, n_cust, us, events, lookup, n_ranked, every, *bounds)
+    def count(q: int) -> None:
+        rows = (cuts[q], cuts[q + 1])
+        if native is None or not native.ranked_count(
+            codes, us, events, lookup, *flags, rows, counts[q]
+        ):
+            from kundresa.analytics._kernels_jit import ranked_count
+
+            ranked_count(codes, us, events, lookup, *flags, *rows, counts[q])
+
+    in_threads(count, parts)
+    start = np.cumsum(np.add.reduce(counts) if parts > 1 else counts[0])
+    m = int(start[-1])
+    out_c = np.empty(m if with_codes else 0, np.int64)
+    out_u = np.empty(m, np.int64)
+    out_e = np.empty(m, np.int64)
+    fills = [start[:-1].copy()]
+    for q in range(1, parts):
+        fills.append(fills[-1] + counts[q - 1][1:])
+
+    def fill(q: int) -> None:
+        rows = (cuts[q], cuts[q + 1])
+        out = (out_c, out_u, out_e)
+        if native is None or not native.ranked_fill(
+            codes, us, events, lookup, *flags, rows, fills[q], out
+        ):
+            from kundresa.analytics._kernels_jit import ranked_fill
+
+            ranked_fill(codes, us, events, lookup, *flags, *rows, fills[q], *out)
+
+    in_threads(fill, parts)
+    at = [min(n_cust, int(np.searchsorted(start, m * q // parts))) for q in range(1, parts)]
+    ranges = [0, *at, n_cust]
+
+    def order(q: int) -> None:
+        customers = (ranges[q], max(ranges[q], ranges[q + 1]))
+        if native is None or not native.sort_customers_range(start, out_u, out_e, customers):
+            from kundresa.analytics._kernels_jit import sort_customers_range
+
+            sort_customers_range(start, out_u, out_e, *customers)
+
+    in_threads(order, parts)
+    return start, out_c, out_u, out_e
+
+
+_RANGE_ROWS = 500_000
+"""Rows below which :func:`grouped_ranked` plans no more ranges (threads)."""
+
+
+def in_threads(work: Callable[[int], object], parts: int) -> None:
+    """``work(0)``, ..., ``work(parts - 1)`` at once, one thread each (``work(0)`` in this
+    one; the kernels release the interpreter lock); the first error raised is raised."""
+    if parts <= 1:
+        work(0)
+        return
+    with ThreadPoolExecutor(parts - 1) as pool:
+        running = [pool.submit(work, q) for q in range(1, parts)]
+        work(0)
+        for done in running:
+            done.result()
 
 
 def exclusion_arrays(

@@ -127,9 +127,22 @@ def sort_customers(
     start: npt.NDArray[np.int64], out_u: npt.NDArray[np.int64], out_e: npt.NDArray[np.int64]
 ) -> None:
     """Order each customer's rows ``start[c]:start[c + 1]`` of ``out_u`` and ``out_e`` by
-    (time, event), in place: rows already in order are only checked; a few rows are sorted by
-    insertion, more by a stable sort by time first."""
-    for c in range(start.shape[0] - 1):
+    (time, event), in place (:func:`sort_customers_range` of every customer)."""
+    sort_customers_range(start, out_u, out_e, 0, start.shape[0] - 1)
+
+
+@numba.njit(cache=True, nogil=True)
+def sort_customers_range(
+    start: npt.NDArray[np.int64],
+    out_u: npt.NDArray[np.int64],
+    out_e: npt.NDArray[np.int64],
+    c_lo: int,
+    c_hi: int,
+) -> None:
+    """Order the rows ``start[c]:start[c + 1]`` of ``out_u`` and ``out_e`` of each customer
+    ``c_lo <= c < c_hi`` by (time, event), in place: rows already in order are only checked;
+    a few rows are sorted by insertion, more by a stable sort by time first."""
+    for c in range(c_lo, c_hi):
         lo = start[c]
         hi = start[c + 1]
         in_order = True
@@ -161,30 +174,7 @@ def sort_customers(
 
 
 @numba.njit(cache=True, nogil=True)
-def _grouped_ranked(
-    codes: npt.NDArray[np.integer[Any]],
-    n_cust: int,
-    us: npt.NDArray[np.int64],
-    events: npt.NDArray[np.integer[Any]],
-    rank: npt.NDArray[np.int64],
-    n_ranked: int,
-    every: bool,
-    lo_us: int,
-    hi_us: int,
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    start = np.zeros(n_cust + 1, np.int64)
-    m = grouped_ranked_size(codes, us, events, rank, n_ranked, every, lo_us, hi_us, start)
-    out_c = np.empty(m, np.int64)
-    out_u = np.empty(m, np.int64)
-    out_e = np.empty(m, np.int64)
-    grouped_ranked_into(
-        codes, us, events, rank, n_ranked, every, lo_us, hi_us, start, out_c, out_u, out_e
-    )
-    return out_c, out_u, out_e
-
-
-@numba.njit(cache=True, nogil=True)
-def grouped_ranked_size(
+def ranked_count(
     codes: npt.NDArray[np.integer[Any]],
     us: npt.NDArray[np.int64],
     events: npt.NDArray[np.integer[Any]],
@@ -193,21 +183,21 @@ def grouped_ranked_size(
     every: bool,
     lo_us: int,
     hi_us: int,
-    start: npt.NDArray[np.int64],
-) -> int:
-    """The rows :func:`grouped_ranked_into` keeps (returned) and, in ``start`` (``int64[c +
-    1]``, zeros on entry), where each customer's rows begin: a row is kept when its event's
-    rank is below ``n_ranked`` (or with ``every``) and its time in ``[lo_us, hi_us]``."""
-    for i in range(codes.shape[0]):
+    r_lo: int,
+    r_hi: int,
+    count: npt.NDArray[np.int64],
+) -> None:
+    """Add to ``count[c + 1]`` (``int64[customers + 1]``) the rows ``r_lo .. r_hi - 1`` of
+    customer ``c`` that :func:`kundresa.analytics._kernels.grouped_ranked` keeps: a row whose
+    event's rank is below ``n_ranked`` (or any row, with ``every``) and whose time is in
+    ``[lo_us, hi_us]``."""
+    for i in range(r_lo, r_hi):
         if (every or rank[events[i]] < n_ranked) and lo_us <= us[i] <= hi_us:
-            start[codes[i] + 1] += 1
-    for c in range(start.shape[0] - 1):
-        start[c + 1] += start[c]
-    return start[start.shape[0] - 1]
+            count[codes[i] + 1] += 1
 
 
 @numba.njit(cache=True, nogil=True)
-def grouped_ranked_into(
+def ranked_fill(
     codes: npt.NDArray[np.integer[Any]],
     us: npt.NDArray[np.int64],
     events: npt.NDArray[np.integer[Any]],
@@ -216,24 +206,27 @@ def grouped_ranked_into(
     every: bool,
     lo_us: int,
     hi_us: int,
-    start: npt.NDArray[np.int64],
+    r_lo: int,
+    r_hi: int,
+    fill: npt.NDArray[np.int64],
     out_c: npt.NDArray[np.int64],
     out_u: npt.NDArray[np.int64],
     out_e: npt.NDArray[np.int64],
 ) -> None:
-    """:func:`kundresa.analytics._kernels.grouped_ranked` into ``out_c``, ``out_u`` and
-    ``out_e`` (``int64[m]``), ``start`` from :func:`grouped_ranked_size`."""
-    fill = start[:-1].copy()
-    for i in range(codes.shape[0]):
+    """Put each row ``r_lo .. r_hi - 1`` :func:`ranked_count` counts at ``fill[c]`` (then
+    advanced) of ``out_u`` (its time) and ``out_e`` (its event's rank), and of ``out_c``
+    (its customer) unless ``out_c`` is empty: rows in file order within each customer."""
+    codes_too = out_c.shape[0] > 0
+    for i in range(r_lo, r_hi):
         e = rank[events[i]]
         if (every or e < n_ranked) and lo_us <= us[i] <= hi_us:
             c = codes[i]
             at = fill[c]
             fill[c] += 1
-            out_c[at] = c
+            if codes_too:
+                out_c[at] = c
             out_u[at] = us[i]
             out_e[at] = e
-    sort_customers(start, out_u, out_e)
 
 
 @numba.njit(cache=True, nogil=True)

@@ -67,8 +67,9 @@ SIGNATURES: dict[str, str] = {
     # the exception as "unraisable" and returns zero: an allocation failed, say).
     "grouped_sequence_i32_i32": "i: p32 i i p64 p32 p64 p64 p64",
     "grouped_sequence_i64_i64": "i: p64 i i p64 p64 p64 p64 p64",
-    "grouped_ranked_size": "i: p32 i i p64 p32 p64 i i i i i p64",
-    "grouped_ranked_into": "i: p32 i i p64 p32 p64 i i i i i p64 i p64 p64 p64",
+    "ranked_count": "i: p32 i p64 p32 p64 i i i i i i i p64 i",
+    "ranked_fill": "i: p32 i p64 p32 p64 i i i i i i i p64 i p64 i p64 p64 i",
+    "sort_customers_range": "i: p64 i p64 p64 i i i",
     "coded_sequence_size": "i: p64 i p64 p64 i i i p64",
     "coded_sequence_into": "i: p64 i p64 p64 p64 i p64 p64 p64 i i i i p64 i p64 i p64 p64 p64 pu8",
     "funnel_best_into": "i: p64 i p64 p64 p64 pu8 i p64 i i i p64 p64 p64 i i i p64 p64 p64",
@@ -336,6 +337,11 @@ def _empty(shape: int | tuple[int, int], dtype: Any) -> npt.NDArray[Any]:
     return np.frombuffer(mapped, dtype).reshape(dims)
 
 
+def _writable(a: npt.NDArray[Any]) -> bool:
+    """Whether ``a`` is an ``int64`` array a kernel may write in place (C-contiguous)."""
+    return bool(a.dtype == np.int64 and a.flags.c_contiguous and a.flags.writeable)
+
+
 def _ptr(a: npt.NDArray[Any]) -> int:
     return int(a.ctypes.data)
 
@@ -391,10 +397,27 @@ class NativeKernels:
         )
         return out if ran > 0 else None
 
-    def grouped_ranked(
+    def _ranked_inputs(
         self,
         codes: npt.NDArray[Any],
-        n_cust: int,
+        us: npt.NDArray[np.int64],
+        events: npt.NDArray[Any],
+        rank: npt.NDArray[np.int64],
+        rows: tuple[int, int],
+    ) -> tuple[Any, ...] | None:
+        c = _contiguous(codes, np.int32)
+        e = _contiguous(events, np.int32)
+        u = _contiguous(us, np.int64)
+        look = _contiguous(rank, np.int64)
+        if c is None or e is None or u is None or look is None or not len(c) == len(e) == len(u):
+            return None
+        if not 0 <= rows[0] <= rows[1] <= len(c):
+            return None
+        return (_ptr(c), len(c), _ptr(u), _ptr(e), _ptr(look), len(look))
+
+    def ranked_count(
+        self,
+        codes: npt.NDArray[Any],
         us: npt.NDArray[np.int64],
         events: npt.NDArray[Any],
         rank: npt.NDArray[np.int64],
@@ -402,25 +425,66 @@ class NativeKernels:
         every: bool,
         lo_us: int,
         hi_us: int,
-    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]] | None:
-        """:func:`kundresa.analytics._kernels.grouped_ranked` for ``int32`` customer and
-        event codes (a file's, decoded)."""
-        c = _contiguous(codes, np.int32)
-        e = _contiguous(events, np.int32)
-        u = _contiguous(us, np.int64)
-        look = _contiguous(rank, np.int64)
-        if c is None or e is None or u is None or look is None or not len(c) == len(e) == len(u):
-            return None
-        n = len(c)
-        start = np.zeros(int(n_cust) + 1, np.int64)
-        args = (_ptr(c), n, int(n_cust), _ptr(u), _ptr(e), _ptr(look), len(look), int(n_ranked))
-        flags = (int(bool(every)), int(lo_us), int(hi_us), _ptr(start))
-        m = int(self.functions["grouped_ranked_size"](*args, *flags)) - 1
-        if m < 0:
-            return None
-        out = (_empty(m, np.int64), _empty(m, np.int64), _empty(m, np.int64))
-        ran = self.functions["grouped_ranked_into"](*args, *flags, m, *(_ptr(o) for o in out))
-        return out if ran > 0 else None
+        rows: tuple[int, int],
+        count: npt.NDArray[np.int64],
+    ) -> bool:
+        """:func:`kundresa.analytics._kernels_jit.ranked_count` for ``int32`` customer and
+        event codes (a file's, decoded); False (nothing done) for other inputs."""
+        inputs = self._ranked_inputs(codes, us, events, rank, rows)
+        if inputs is None or not _writable(count):
+            return False
+        flags = (int(n_ranked), int(bool(every)), int(lo_us), int(hi_us), *map(int, rows))
+        return self.functions["ranked_count"](*inputs, *flags, _ptr(count), len(count)) > 0
+
+    def ranked_fill(
+        self,
+        codes: npt.NDArray[Any],
+        us: npt.NDArray[np.int64],
+        events: npt.NDArray[Any],
+        rank: npt.NDArray[np.int64],
+        n_ranked: int,
+        every: bool,
+        lo_us: int,
+        hi_us: int,
+        rows: tuple[int, int],
+        fill: npt.NDArray[np.int64],
+        out: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]],
+    ) -> bool:
+        """:func:`kundresa.analytics._kernels_jit.ranked_fill` for ``int32`` customer and
+        event codes; False (nothing done) for other inputs."""
+        inputs = self._ranked_inputs(codes, us, events, rank, rows)
+        out_c, out_u, out_e = out
+        if inputs is None or not all(_writable(a) for a in (fill, *out)):
+            return False
+        if len(out_u) != len(out_e) or len(out_c) not in (0, len(out_u)):
+            return False
+        flags = (int(n_ranked), int(bool(every)), int(lo_us), int(hi_us), *map(int, rows))
+        ran = self.functions["ranked_fill"](
+            *inputs, *flags, _ptr(fill), len(fill), _ptr(out_c), len(out_c), _ptr(out_u),
+            _ptr(out_e), len(out_u),
+        )  # fmt: skip
+        return ran > 0
+
+    def sort_customers_range(
+        self,
+        start: npt.NDArray[np.int64],
+        out_u: npt.NDArray[np.int64],
+        out_e: npt.NDArray[np.int64],
+        customers: tuple[int, int],
+    ) -> bool:
+        """:func:`kundresa.analytics._kernels_jit.sort_customers_range`; False (nothing
+        done) for other inputs."""
+        b = _contiguous(start, np.int64)
+        if b is None or not len(b) or not _writable(out_u) or not _writable(out_e):
+            return False
+        if len(out_u) != len(out_e) or not 0 <= customers[0] <= customers[1] <= len(b) - 1:
+            return False
+        if len(b) > 1 and (b[0] < 0 or b[-1] > len(out_u)):
+            return False
+        ran = self.functions["sort_customers_range"](
+            _ptr(b), len(b), _ptr(out_u), _ptr(out_e), len(out_u), *map(int, customers)
+        )
+        return ran > 0
 
     def coded_sequence(
         self,

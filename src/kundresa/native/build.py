@@ -31,9 +31,10 @@ from kundresa.analytics._kernels_jit import (
     coded_sequence_size,
     funnel_best_into,
     grouped_best_into,
-    grouped_ranked_into,
-    grouped_ranked_size,
     grouped_sequence_into,
+    ranked_count,
+    ranked_fill,
+    sort_customers_range,
 )
 from kundresa.native import (
     SIGNATURES,
@@ -79,8 +80,8 @@ def _grouped(name: str) -> Any:
     return _c(name, grouped)
 
 
-def _ranked_size(codes, n, n_cust, us, events, rank, n_rank, n_ranked, every, lo, hi, start):
-    return 1 + grouped_ranked_size(
+def _count(codes, n, us, events, rank, n_rank, n_ranked, every, lo, hi, r_lo, r_hi, count, k):
+    ranked_count(
         carray(codes, (n,)),
         carray(us, (n,)),
         carray(events, (n,)),
@@ -89,14 +90,18 @@ def _ranked_size(codes, n, n_cust, us, events, rank, n_rank, n_ranked, every, lo
         every != 0,
         lo,
         hi,
-        carray(start, (n_cust + 1,)),
+        r_lo,
+        r_hi,
+        carray(count, (k,)),
     )
+    return 1
 
 
-def _ranked_into(
-    codes, n, n_cust, us, events, rank, n_rank, n_ranked, every, lo, hi, start, m, oc, ou, oe
-):
-    grouped_ranked_into(
+def _fill(
+    codes, n, us, events, rank, n_rank, n_ranked, every, lo, hi, r_lo, r_hi, fill, k, oc, n_c,
+    ou, oe, m,
+):  # fmt: skip
+    ranked_fill(
         carray(codes, (n,)),
         carray(us, (n,)),
         carray(events, (n,)),
@@ -105,11 +110,18 @@ def _ranked_into(
         every != 0,
         lo,
         hi,
-        carray(start, (n_cust + 1,)),
-        carray(oc, (m,)),
+        r_lo,
+        r_hi,
+        carray(fill, (k,)),
+        carray(oc, (n_c,)),
         carray(ou, (m,)),
         carray(oe, (m,)),
     )
+    return 1
+
+
+def _sort_range(start, n_start, ou, oe, m, c_lo, c_hi):
+    sort_customers_range(carray(start, (n_start,)), carray(ou, (m,)), carray(oe, (m,)), c_lo, c_hi)
     return 1
 
 
@@ -222,8 +234,9 @@ def _compiled() -> dict[str, Any]:
     done = {
         "grouped_sequence_i32_i32": _grouped("grouped_sequence_i32_i32"),
         "grouped_sequence_i64_i64": _grouped("grouped_sequence_i64_i64"),
-        "grouped_ranked_size": _c("grouped_ranked_size", _ranked_size),
-        "grouped_ranked_into": _c("grouped_ranked_into", _ranked_into),
+        "ranked_count": _c("ranked_count", _count),
+        "ranked_fill": _c("ranked_fill", _fill),
+        "sort_customers_range": _c("sort_customers_range", _sort_range),
         "coded_sequence_size": _c("coded_sequence_size", _coded_size),
         "coded_sequence_into": _c("coded_sequence_into", _coded_into),
         "funnel_best_into": _c("funnel_best_into", _best_into),
