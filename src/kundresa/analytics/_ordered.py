@@ -402,7 +402,17 @@ def fetched_codes(
     ranked, lookup = ranked_names(list(names))  # DuckDB's order of texts: by bytes
     decoded = _decoded_file(t) if part is None else None
     if decoded is not None:
-        return decoded_codes(decoded, ranked, lookup, every=every, since=since, until=until)
+        from kundresa.analytics._funnel_core import _kernel_threads
+
+        return decoded_codes(
+            decoded,
+            ranked,
+            lookup,
+            every=every,
+            since=since,
+            until=until,
+            threads=_kernel_threads(),
+        )
     keep: ir.BooleanValue = ibis.literal(True)
     if not every:
         keep = t[EVENT].isin(ranked) if ranked else ibis.literal(False)

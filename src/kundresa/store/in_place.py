@@ -211,22 +211,27 @@ def _suspects(values: pa.Array, name: str, loaded: threading.Event) -> npt.NDArr
     return np.flatnonzero(suspect)
 
 
-def _coded(
-    con: duckdb.DuckDBPyConnection,
-    column: pa.ChunkedArray,
-    name: str,
-    test: str,
-    loaded: threading.Event,
-) -> tuple[pa.Array, npt.NDArray[np.int32]] | None:
+def _unified(column: pa.ChunkedArray) -> tuple[pa.Array, npt.NDArray[np.int32]]:
     """A dictionary column's values (its chunks' dictionaries unified) and each row's code
-    (``int32``, read-only), or None when a row's value fails the SQL ``test``. The test runs
-    on the dictionary's values, not on every row (a value no row uses may fail it), and on
-    those only that fail the cheap test (:func:`_suspects`)."""
+    (``int32``)."""
     unified = column.unify_dictionaries()
     values = unified.chunk(0).dictionary
     indices = pa.chunked_array([c.indices for c in unified.chunks], unified.type.index_type)
-    codes = _numbers(indices, np.int32)
-    suspects = _suspects(values, name, loaded)
+    return values, _numbers(indices, np.int32)
+
+
+def _tested(
+    con: duckdb.DuckDBPyConnection,
+    coded: tuple[pa.Array, npt.NDArray[np.int32]],
+    suspects: npt.NDArray[np.intp],
+    name: str,
+    test: str,
+) -> tuple[pa.Array, npt.NDArray[np.int32]] | None:
+    """``coded`` (:func:`_unified`'s values and codes, the codes made read-only), or None
+    when a row's value fails the SQL ``test``. The test runs on the dictionary's values, not
+    on every row (a value no row uses may fail it), and on the ``suspects`` among them only
+    (:func:`_suspects`: the others pass the cheap test)."""
+    values, codes = coded
     bad = (
         suspects[_failing(con, values.take(pa.array(suspects)), name, test)]
         if len(suspects)
@@ -294,12 +299,17 @@ def _decode(
     if low_high["min"].value < lo or low_high["max"].value >= hi:
         return None
     with ThreadPoolExecutor(1) as pool:
-        # The event ids hashed (compiled, without the interpreter lock) while the customer
-        # ids' dictionaries are unified and tested here.
+        # The event ids hashed, then the dictionaries' cheap test, in that thread (compiled,
+        # without the interpreter lock; it and the warm-up are the only threads to import the
+        # kernels' modules) while the dictionaries are unified here.
         hashing = pool.submit(_hashed, table["event_id"], loaded) if ids else None
-        who = _coded(con, table["customer_id"], "customer_id", tests["customer_id"], loaded)
-        what = _coded(con, table["event"], "event", tests["event"], loaded)
+        customers = _unified(table["customer_id"])
+        odd_customers = pool.submit(_suspects, customers[0], "customer_id", loaded)
+        names = _unified(table["event"])
+        odd_names = pool.submit(_suspects, names[0], "event", loaded)
         hashed = hashing.result() if hashing is not None else None
+        who = _tested(con, customers, odd_customers.result(), "customer_id", tests["customer_id"])
+        what = _tested(con, names, odd_names.result(), "event", tests["event"])
     if who is None or what is None:
         return None
     distinct = False
