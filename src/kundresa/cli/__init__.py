@@ -166,7 +166,16 @@ class LazyGroup(click.Group):
             err.print("interrupted; nothing was changed")
             sys.exit(130)
         except Exception as exc:
+            if _interrupted(exc):
+                err.print("interrupted; nothing was changed")
+                sys.exit(130)
             raise_for(exc)
+
+
+def _interrupted(exc: BaseException) -> bool:
+    """Whether ``exc`` is Ctrl-C arriving inside a DuckDB query: DuckDB's Python client
+    raises ``RuntimeError: Query interrupted`` from the ``KeyboardInterrupt``."""
+    return isinstance(exc, RuntimeError) and isinstance(exc.__cause__, KeyboardInterrupt)
 
 
 @click.group(

@@ -403,17 +403,28 @@ def _parse_sql(
     else:
         properties = "MAP()::MAP(VARCHAR, VARCHAR)"
     props_check = ""
+    # With a JSON column, ``s0`` gives the plain columns' map as ``_pcols`` and ``s`` the
+    # properties, from ``_pj`` (the JSON text, trimmed) parsed once.
+    json_properties = ""
     if cmap.properties_json is not None:
-        pj = _clean(cmap.properties_json)
+        # Each key with its value as text (a string unquoted, any other value as JSON text),
+        # keys whose value is null left out. One cast parses the object; only text holding
+        # ``null`` can hold a null value, so only there are entries filtered. About ten times
+        # as fast as extracting every key with ``->>`` in a lambda (issue 12), and the same
+        # maps, except for keys that ``->>`` read as a path (``/a``, ``$a``, an empty key):
+        # now their own values.
+        as_map = "CAST(CAST(_pj AS JSON) AS MAP(VARCHAR, VARCHAR))"
         from_json = (
-            f"map_from_entries(list_filter(list_transform(json_keys({pj}), "
-            f"k -> struct_pack(key := k, value := {pj} ->> k)), e -> e.value IS NOT NULL))"
+            f"CASE WHEN contains(_pj, 'null') THEN map_from_entries(list_filter("
+            f"map_entries({as_map}), e -> e.value IS NOT NULL)) ELSE {as_map} END"
         )
-        # Keys of the JSON column win over same-named plain columns.
-        properties = (
-            f"CASE WHEN {pj} IS NULL THEN {properties} "
-            f"WHEN json_valid({pj}) AND json_type({pj}) = 'OBJECT' "
-            f"THEN map_concat({properties}, {from_json}) END"
+        # Keys of the JSON column win over same-named plain columns (``map_concat``, costly
+        # even with an empty map: only when there are plain ones).
+        json_properties = (
+            "CASE WHEN _pj IS NULL THEN _pcols "
+            "WHEN NOT (json_valid(_pj) AND json_type(_pj) = 'OBJECT') THEN NULL "
+            f"WHEN cardinality(_pcols) = 0 THEN {from_json} "
+            f"ELSE map_concat(_pcols, {from_json}) END AS properties,"
         )
         props_check = (
             f"WHEN _pj IS NOT NULL AND properties IS NULL THEN "
@@ -478,12 +489,13 @@ def _parse_sql(
             {_value_text(cmap.value)} AS _v,
             {opt(cmap.event_id)} AS event_id,
             {opt(cmap.session_id)} AS session_id,
-            {properties} AS properties,
+            {properties} AS {"_pcols" if json_properties else "properties"},
             {opt(cmap.properties_json)} AS _pj,
             {raw_record} AS _raw
         FROM {stage}
     ), s AS (
         SELECT *,
+            {json_properties}
             regexp_full_match(_t, '[+-]?[0-9]+([.][0-9]+)?') AS _epoch,
             CASE WHEN contains(_t, '/')
                 THEN TRY_CAST(regexp_extract(_t, {_lit(_SLASH_RE)}, 1) AS INTEGER) END AS _sa,
@@ -1022,8 +1034,22 @@ class Warehouse:
                         decimal=fmt.decimal or ".",
                         date_format=fmt.date_format,
                         slash_order=order,
+                        raw=False,
                     )
                     con.execute(f"INSERT INTO _parsed SELECT {_lit(source)}, * FROM ({sql})")
+                    # The raw records of the bad rows only: building one for every row cost
+                    # time and held a second copy of the file's text (issue 12).
+                    bad = con.execute(
+                        "SELECT EXISTS (SELECT 1 FROM _parsed WHERE _source = ? "
+                        "AND _reason IS NOT NULL)",
+                        [source],
+                    ).fetchone()
+                    if bad and bad[0]:
+                        con.execute(
+                            f"UPDATE _parsed p SET _raw = {_raw_sql(columns, 'b.')} "
+                            f"FROM {stage} b WHERE p._source = {_lit(source)} "
+                            "AND p._reason IS NOT NULL AND p._line = b._line"
+                        )
                     con.execute(f"DROP TABLE {stage}")
                 self._store_parsed(
                     report,
@@ -1082,11 +1108,26 @@ class Warehouse:
         # One row per key: the first occurrence in this ingest, and only if the
         # warehouse does not hold that key already; coded, appended in the store order
         # (the tail of the journey-ordered store, see kundresa.store.layout).
+        good = "_reason IS NULL AND _kind IS DISTINCT FROM 'identify'"
+        # Without two rows of one key in this ingest (the usual case, told by a count over the
+        # keys alone) every row is its key's first: no window over the whole rows, which cost
+        # a third of a 10-million-row ingest and held every column (issue 12).
+        once = con.execute(
+            f"SELECT count(*) = count(DISTINCT _key), NOT EXISTS (SELECT 1 FROM events) "
+            f"FROM _parsed WHERE {good}"
+        ).fetchone()
+        assert once is not None
+        first = (
+            ""
+            if once[0]
+            else "QUALIFY row_number() OVER (PARTITION BY _key ORDER BY _source, _line) = 1"
+        )
+        # Into an empty store (``--events FILE``) with no key twice, the new rows are the good
+        # rows as they are: a view, not a third copy of the file beside _parsed and events.
+        kind = "VIEW" if once[0] and once[1] else "TABLE"
         con.execute(
-            "CREATE OR REPLACE TEMP TABLE _new AS SELECT p.* FROM ("
-            "SELECT * FROM _parsed WHERE _reason IS NULL AND _kind IS DISTINCT FROM "
-            "'identify' QUALIFY row_number() OVER (PARTITION BY _key ORDER BY _source, "
-            "_line) = 1) p ANTI JOIN events e ON p._key = e._key"
+            f"CREATE OR REPLACE TEMP {kind} _new AS SELECT p.* FROM ("
+            f"SELECT * FROM _parsed WHERE {good} {first}) p ANTI JOIN events e ON p._key = e._key"
         )
         layout.assign_codes(con, "_new")
         # Stored in the store order by the INSERT's own ORDER BY, which DuckDB keeps whatever
@@ -1104,7 +1145,7 @@ class Warehouse:
             """,
             [report.ingest_id],
         )
-        con.execute("DROP TABLE _new")
+        con.execute(f"DROP {kind} _new")
         self._store_identities(report)
         loaded = con.execute(
             "SELECT count(*) FROM events WHERE _ingest = ?", [report.ingest_id]
@@ -1709,28 +1750,38 @@ class Warehouse:
         """Stream a file's batches into a text-only staging table; return its columns."""
         con = self.con
         columns: list[str] = []
+        # The staging table's columns in its own order (``_line`` after the first batch's).
+        order: list[str] = []
         for batch in batches:
             self._reject(source, batch, report)
             names = list(batch.columns)
             if not columns:
                 columns = names
+                order = [*names, "_line"]
                 cols = ", ".join(f"{_q(c)} VARCHAR" for c in columns)
                 con.execute(f"CREATE OR REPLACE TEMP TABLE {stage} ({cols}, _line BIGINT)")
             for extra in names:
                 if extra not in columns:  # JSON Lines: keys can appear late in the file
                     con.execute(f"ALTER TABLE {stage} ADD COLUMN {_q(extra)} VARCHAR")
                     columns.append(extra)
-            if batch.lines.__len__() == 0:
+                    order.append(extra)
+            n = len(batch.lines)
+            if n == 0:
                 continue
-            arrow_batch = batch.table()
-            con.register("_batch", arrow_batch)
-            try:
-                con.execute(
-                    f"INSERT INTO {stage} BY NAME SELECT * FROM _batch",
-                )
-            finally:
-                con.unregister("_batch")
-            report.rows_read += arrow_batch.num_rows
+            # Appended as a relation (in the table's column order), not through a registered
+            # view: a view unregistered inside the ingest's transaction keeps its Arrow batch
+            # alive until the commit, which held a whole file's text in memory beside
+            # DuckDB's limit (issue 12). (A replacement scan of a local variable would not,
+            # but it finds the variable by inspecting the caller's frame.)
+            missing = pa.nulls(n, pa.string())
+            in_order = [
+                batch.lines if c == "_line" else batch.columns.get(c, missing) for c in order
+            ]
+            con.from_arrow(pa.table(in_order, names=order)).insert_into(stage)
+            report.rows_read += n
+        # Arrow's allocator keeps freed batches for reuse: given back before DuckDB's heavier
+        # steps, so that the process holds DuckDB's limit and one batch, not both at their peak.
+        pa.default_memory_pool().release_unused()
         return columns
 
 
