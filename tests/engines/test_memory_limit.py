@@ -232,3 +232,24 @@ def test_the_spill_folder_goes_after_ctrl_c(wide_files: tuple[Path, Path], tmp_p
     assert proc.returncode == 130, stderr.decode()
     assert b"interrupted" in stderr and b"Traceback" not in stderr, stderr.decode()
     assert _spill_folders(tmp_path) == []
+
+
+def test_a_killed_process_spill_folder_is_swept_by_the_next(tmp_path: Path) -> None:
+    from kundresa.store.resources import sweep_spill_folders
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    dead = int(gone.stdout)  # a process that ran and ended: no such pid now (or reused)
+    left = tmp_path / f"kundresa-spill-{dead}-abc"
+    (left / "duckdb_temp_block").mkdir(parents=True)
+    alive = tmp_path / f"kundresa-spill-{os.getppid()}-def"  # pytest's parent runs
+    alive.mkdir()
+    other = tmp_path / "kundresa-spill-notapid-x"
+    other.mkdir()
+    try:
+        os.kill(dead, 0)
+        pytest.skip("the pid was reused at once")
+    except ProcessLookupError:
+        pass
+    assert sweep_spill_folders(tmp_path) == [left]
+    assert not left.exists() and alive.is_dir() and other.is_dir()

@@ -2,7 +2,8 @@
 
 ``KUNDRESA_MEMORY_LIMIT`` (default ``6GB``) caps each connection (DuckDB's ``memory_limit``);
 what does not fit spills to a temporary folder this process owns (``temp_directory``),
-created on first use and removed when the process exits. Without the cap DuckDB would
+created on first use and removed when the process exits (or, if it was killed, by the next
+process that creates one). Without the cap DuckDB would
 allow itself 80% of the machine's memory, and spill next to the database file.
 """
 
@@ -25,6 +26,7 @@ __all__ = [
     "memory_bytes",
     "memory_limit",
     "spill_folder",
+    "sweep_spill_folders",
 ]
 
 MEMORY_VARIABLE = "KUNDRESA_MEMORY_LIMIT"
@@ -89,16 +91,50 @@ def _remove(folder: Path, owner: int) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+_PREFIX = "kundresa-spill-"
+
+
 def spill_folder() -> Path:
     """This process's temporary folder for data that does not fit in memory (created on first
-    use, removed at exit)."""
+    use, removed at exit). Creating it also removes the folders that processes no longer
+    running left behind (:func:`sweep_spill_folders`: a process killed outright runs no exit
+    handler)."""
     pid = os.getpid()
     folder = _spill.get(pid)
     if folder is None or not folder.is_dir():
-        folder = Path(tempfile.mkdtemp(prefix=f"kundresa-spill-{pid}-"))
+        sweep_spill_folders()
+        folder = Path(tempfile.mkdtemp(prefix=f"{_PREFIX}{pid}-"))
         _spill[pid] = folder
         atexit.register(_remove, folder, pid)
     return folder
+
+
+def sweep_spill_folders(parent: str | os.PathLike[str] | None = None) -> list[Path]:
+    """Remove the spill folders in ``parent`` (the temporary folder by default) whose process
+    is no longer running: named ``kundresa-spill-<pid>-...``, owned by this user, and no
+    process ``pid`` exists. Returns the folders removed. A folder whose pid now belongs to
+    another running process is left (it is only a leftover, never in the way)."""
+    removed: list[Path] = []
+    where = Path(parent if parent is not None else tempfile.gettempdir())
+    try:
+        names = [n for n in os.listdir(where) if n.startswith(_PREFIX)]
+    except OSError:
+        return removed
+    for name in names:
+        pid_text, sep, _ = name[len(_PREFIX) :].partition("-")
+        if not sep or not pid_text.isdigit() or int(pid_text) == os.getpid():
+            continue
+        folder = where / name
+        try:
+            if folder.is_symlink() or not folder.is_dir() or folder.stat().st_uid != os.getuid():
+                continue
+            os.kill(int(pid_text), 0)  # raises when no such process
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+        except (OSError, OverflowError):  # another user's process, or an odd name
+            continue
+    return removed
 
 
 def configure(con: Any) -> None:
