@@ -128,3 +128,44 @@ def test_the_read_in_ranges_of_row_groups_is_arrows_read(
         monkeypatch.setattr(os, "cpu_count", lambda cores=cores: cores)
         got = _read_ahead.read(path, columns)
         assert got.equals(whole) and got.schema.equals(whole.schema, check_metadata=True)
+
+
+def _same_size(path: Path, customer: str) -> Path:
+    """A file of 20 rows whose size does not depend on ``customer`` (one letter): no
+    compression, every text of the same length."""
+    n = 20
+    table = pa.table(
+        {
+            "customer_id": pa.array([f"{customer}{i % 7}" for i in range(n)]),
+            "timestamp": pa.array(
+                [T0 + timedelta(minutes=i) for i in range(n)], pa.timestamp("us")
+            ),
+            "event": pa.array([("visit", "signup", "purchase")[i % 3] for i in range(n)]),
+            "event_id": pa.array([f"e{i:02d}" for i in range(n)]),
+        }
+    )
+    pq.write_table(table, path, row_group_size=5, compression="none")
+    return path
+
+
+@pytest.mark.parametrize("how", ["replaced", "rewritten"])
+def test_a_file_changed_with_its_size_and_time_kept_is_read_again(tmp_path: Path, how: str) -> None:
+    """Another file of the same size put in place (``os.replace``, as ``rsync`` or an
+    atomic save does) or the file rewritten in place, its modification time set back (as
+    ``cp -p``, ``rsync -t`` or ``touch -r`` do): the size and time alone cannot tell; the
+    table read ahead must not be taken (found by the session-15 review)."""
+    path = _same_size(tmp_path / "e.parquet", "c")
+    columns = _read_ahead.decoded_columns(pq.read_metadata(path))
+    _read_ahead.read_ahead(path)
+    _read_ahead._ahead[0].done.wait()
+    was = os.stat(path)
+    other = _same_size(tmp_path / "other.parquet", "d")
+    assert other.stat().st_size == was.st_size
+    if how == "replaced":
+        os.replace(other, path)
+    else:
+        path.write_bytes(other.read_bytes())
+    os.utime(path, ns=(was.st_atime_ns, was.st_mtime_ns))
+    assert (path.stat().st_size, path.stat().st_mtime_ns) == (was.st_size, was.st_mtime_ns)
+    got = _read_ahead.take(path, columns)
+    assert got is None or got["customer_id"].to_pylist()[0] == "d0", "a stale table taken"

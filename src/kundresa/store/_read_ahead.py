@@ -103,7 +103,7 @@ def read(path: str | os.PathLike[str], columns: list[str]) -> pa.Table:
 
 @dataclass
 class _Ahead:
-    key: tuple[str, int, int]
+    key: tuple[str, int, int, int, int, int]
     columns: list[str]
     thread: threading.Thread
     table: pa.Table | None = None
@@ -115,9 +115,20 @@ _lock = threading.Lock()
 _ahead: list[_Ahead] = []  # at most one
 
 
-def _key(path: str | os.PathLike[str]) -> tuple[str, int, int]:
+def _key(path: str | os.PathLike[str]) -> tuple[str, int, int, int, int, int]:
+    """What tells the file at ``path`` from another or a changed one: its real path, device
+    and inode (another file put in its place), size, modification time and status change
+    time (a file rewritten whose modification time was set back, as ``cp -p`` or ``rsync
+    -t`` do: setting it changes the status change time)."""
     st = os.stat(path)
-    return os.path.realpath(path), st.st_size, st.st_mtime_ns
+    return (
+        os.path.realpath(path),
+        st.st_dev,
+        st.st_ino,
+        st.st_size,
+        st.st_mtime_ns,
+        st.st_ctime_ns,
+    )
 
 
 def read_ahead(path: str | os.PathLike[str]) -> None:
@@ -150,7 +161,7 @@ def read_ahead(path: str | os.PathLike[str]) -> None:
 def take(path: str | os.PathLike[str], columns: list[str]) -> pa.Table | None:
     """The table read ahead for ``path`` with exactly these ``columns``, once (waiting for
     the read to end), or None: nothing read ahead, another file or other columns, a file
-    changed since (size or modification time), or a failed read."""
+    changed or replaced since (:func:`_key`), or a failed read."""
     with _lock:
         entry = _ahead.pop() if _ahead else None
     if entry is None:
