@@ -321,3 +321,35 @@ def test_lean_lane_review_cases(
     )
     assert engine.exit_code == 0, engine.stderr
     assert answered == [lane]  # the lane answered, or declined as designed
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+def test_a_named_pipe_is_no_file_for_the_lane(tmp_path: Path) -> None:
+    """A FIFO named ``x.parquet``: the lane's look at the file's metadata must not wait for a
+    writer (it did, for ever); the engine path says what it always said (found by the
+    session-15 review)."""
+    fifo = tmp_path / "pipe.parquet"
+    os.mkfifo(fifo)
+    assert not _lean.lean_fits("funnel", {"steps": ["v", "b"]}, tmp_path / "nothing.parquet")
+    args = ["funnel", "--events", str(fifo), "--step", "v", "--step", "b"]
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    code = "import sys; from kundresa.cli import main; main(args=sys.argv[1:])"
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", code, *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            check=False,
+            timeout=120,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("the command waited on the named pipe")
+    _, engine, _ = _both(args, tmp_path)
+    assert (done.returncode, done.stdout, done.stderr) == (
+        engine.exit_code,
+        engine.stdout,
+        engine.stderr,
+    )
+    assert "Traceback" not in done.stderr

@@ -138,6 +138,8 @@ def read_ahead(path: str | os.PathLike[str]) -> None:
     import pyarrow.parquet as pq
 
     try:
+        if not os.path.isfile(path):
+            return  # a named pipe would wait for a writer
         key = _key(path)
         columns = decoded_columns(pq.read_metadata(path))
     except Exception:  # the real read says what is wrong
