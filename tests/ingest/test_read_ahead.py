@@ -4,6 +4,7 @@ the in-place check takes exactly the table it would read, and nothing stale or f
 from __future__ import annotations
 
 import os
+import threading
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -169,3 +170,26 @@ def test_a_file_changed_with_its_size_and_time_kept_is_read_again(tmp_path: Path
     assert (path.stat().st_size, path.stat().st_mtime_ns) == (was.st_size, was.st_mtime_ns)
     got = _read_ahead.take(path, columns)
     assert got is None or got["customer_id"].to_pylist()[0] == "d0", "a stale table taken"
+
+
+def test_no_thread_to_be_had_reads_nothing_ahead(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``can't start new thread`` (a process at its limit): the read ahead gives up quietly
+    and leaves nothing to wait for (it raised, and left a read that never ends in the slot;
+    found by the session-15 review)."""
+    path = _write(tmp_path / "e.parquet", 20)
+
+    class NoThread(threading.Thread):
+        def start(self) -> None:
+            raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(_read_ahead.threading, "Thread", NoThread)
+    _read_ahead.read_ahead(path)
+    monkeypatch.undo()
+    got: list[object] = []
+    columns = _read_ahead.decoded_columns(pq.read_metadata(path))
+    waiter = threading.Thread(target=lambda: got.append(_read_ahead.take(path, columns)))
+    waiter.start()
+    waiter.join(timeout=60)
+    assert got == [None]

@@ -155,9 +155,12 @@ def read_ahead(path: str | os.PathLike[str]) -> None:
 
     thread = threading.Thread(target=lambda: run(entry), name="kundresa-read-ahead", daemon=True)
     entry = _Ahead(key, columns, thread)
+    try:
+        thread.start()
+    except RuntimeError:  # no thread to be had: the check reads the file itself
+        return
     with _lock:
         _ahead[:] = [entry]
-    thread.start()
 
 
 def take(path: str | os.PathLike[str], columns: list[str]) -> pa.Table | None:
