@@ -193,3 +193,42 @@ def test_no_thread_to_be_had_reads_nothing_ahead(
     waiter.start()
     waiter.join(timeout=60)
     assert got == [None]
+
+
+@pytest.mark.parametrize("how", ["deleted", "truncated", "replaced", "folder"])
+def test_a_file_changed_before_the_check_takes_nothing_stale(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    """The file deleted, truncated, replaced by another or by a folder after the read ahead,
+    just before the check takes it: a one-line error or the new file's counts (what the
+    engine path prints of it), never the table read ahead, never a traceback."""
+    path = _write(tmp_path / "e.parquet", 60)
+    real = _read_ahead.take
+
+    def changed(p: str | os.PathLike[str], columns: list[str]) -> pa.Table | None:
+        assert _read_ahead._ahead  # read ahead, not taken yet
+        if how == "deleted":
+            os.remove(p)
+        elif how == "truncated":
+            os.truncate(p, 100)
+        elif how == "replaced":
+            _write(tmp_path / "new.parquet", 12, shift=3)
+            os.replace(tmp_path / "new.parquet", p)
+        else:
+            os.remove(p)
+            os.mkdir(p)
+        return real(p, columns)
+
+    args = ["funnel", "--events", str(path), "--step", "visit", "--step", "purchase"]
+    monkeypatch.chdir(tmp_path)
+    with monkeypatch.context() as mp:
+        mp.setattr(in_place, "take", changed)
+        got = CliRunner().invoke(main, [*args, "--format", "csv"])
+    assert "Traceback" not in got.stderr and not isinstance(got.exception, Exception), got.stderr
+    if how == "replaced":
+        monkeypatch.setenv("KUNDRESA_IN_PLACE", "0")
+        engine = CliRunner().invoke(main, [*args, "--format", "csv"])
+        assert (got.exit_code, got.stdout) == (0, engine.stdout)
+    else:
+        assert got.exit_code == 1 and got.stderr.startswith("error: ")
+        assert len(got.stderr.strip().splitlines()) == 1
