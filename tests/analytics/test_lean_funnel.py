@@ -321,3 +321,110 @@ def test_lean_lane_review_cases(
     )
     assert engine.exit_code == 0, engine.stderr
     assert answered == [lane]  # the lane answered, or declined as designed
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+def test_a_named_pipe_is_no_file_for_the_lane(tmp_path: Path) -> None:
+    """A FIFO named ``x.parquet``: the lane's look at the file's metadata must not wait for a
+    writer (it did, for ever); the engine path says what it always said (found by the
+    session-15 review)."""
+    fifo = tmp_path / "pipe.parquet"
+    os.mkfifo(fifo)
+    assert not _lean.lean_fits("funnel", {"steps": ["v", "b"]}, tmp_path / "nothing.parquet")
+    args = ["funnel", "--events", str(fifo), "--step", "v", "--step", "b"]
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    code = "import sys; from kundresa.cli import main; main(args=sys.argv[1:])"
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", code, *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            check=False,
+            timeout=120,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("the command waited on the named pipe")
+    _, engine, _ = _both(args, tmp_path)
+    assert (done.returncode, done.stdout, done.stderr) == (
+        engine.exit_code,
+        engine.stdout,
+        engine.stderr,
+    )
+    assert "Traceback" not in done.stderr
+
+
+_IDS = ("p", "q", "å", "x" * 100, "12345678-1234-1234-1234-123456789abc", "r\t")
+
+
+def _write_groups(folder: Path, rows: list[tuple[Any, ...]], sizes: list[int]) -> Path:
+    """:func:`_write`'s file, its row groups of the ``sizes`` in turn (0: an empty row
+    group), the customer ids and event names as large strings every other size."""
+    text = pa.large_string() if sizes[0] % 2 else pa.string()
+    table = pa.table(
+        {
+            "customer_id": pa.array([r[0] for r in rows], text),
+            "timestamp": pa.array([T0 + timedelta(seconds=r[1]) for r in rows], pa.timestamp("us")),
+            "event": pa.array([r[2] for r in rows], text),
+            "event_id": pa.array([f"e{i}" for i in range(len(rows))], pa.string()),
+        }
+    )
+    path = folder / "events.parquet"
+    with pq.ParquetWriter(path, table.schema) as writer:
+        at, turn = 0, 0
+        while at < len(rows):
+            size = sizes[turn % len(sizes)]
+            writer.write_table(table.slice(at, size))
+            at, turn = at + size, turn + 1
+    return path
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    st.lists(event_rows(customers=_IDS, events=("v", "c", "b", "x", "y")), min_size=1, max_size=40),
+    funnel_specs(orders=("ordered", "strict", "any")),
+    st.lists(st.integers(0, 7), min_size=1, max_size=6).filter(any),
+    st.booleans(),
+)
+def test_lean_lane_in_ranges_prints_what_the_engine_path_prints(
+    tmp_path_factory: pytest.TempPathFactory,
+    rows: list[tuple[Any, ...]],
+    f: dict[str, Any],
+    sizes: list[int],
+    numba: bool,
+) -> None:
+    """The lane's passes in ranges, as on a big file and a machine of three cores (the file's
+    row groups read in ranges, the rows counted, placed and sorted in ranges, the customers'
+    best attempts in ranges), on row groups of odd sizes (one row, empty ones), customers
+    across them, odd and long ids; the compiled kernels or numba's: what the engine path
+    prints (session-15 review)."""
+    from kundresa import native
+    from kundresa.analytics import _funnel_core, _kernels
+
+    folder = tmp_path_factory.mktemp("ranges")
+    path = _write_groups(folder, rows, sizes)
+    args = _args(path, f, "json", [])
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_kernels, "_RANGE_ROWS", 1)
+        mp.setattr(_funnel_core, "_CHUNK_ROWS", 1)
+        mp.setattr(_funnel_core, "_kernel_threads", lambda: 3)
+        mp.setattr(os, "cpu_count", lambda: 3)
+        if numba:
+            mp.setenv("KUNDRESA_NATIVE", "0")
+            native.reset()
+        try:
+            lean, engine, answered = _both(args, folder)
+        finally:
+            native.reset()
+    assert (lean.exit_code, lean.stdout, lean.stderr) == (
+        engine.exit_code,
+        engine.stdout,
+        engine.stderr,
+    ), args
+    if engine.exit_code == 0 and all(r[0] != "r\t" for r in rows):
+        assert answered == [True], args

@@ -50,8 +50,8 @@ def lean_fits(name: str, params: Mapping[str, Any], events_file: str | os.PathLi
     :data:`kundresa.store.in_place._DECODE_ROWS` = 32M rows; :func:`run_lean` checks that it
     was). The caller checks the rest: no journey, no persona, no ``--tz``, DuckDB.
 
-    Any doubt (an unreadable file, a step that is not text, a bad setting) is False: the
-    ordinary path then says what is wrong, as it always did.
+    Any doubt (an unreadable file or no regular file, a step that is not text, a bad
+    setting) is False: the ordinary path then says what is wrong, as it always did.
     """
     if name != _ANALYSIS or params.get("by") is not None:
         return False
@@ -68,6 +68,8 @@ def lean_fits(name: str, params: Mapping[str, Any], events_file: str | os.PathLi
     try:
         import pyarrow.parquet as pq
 
+        if not os.path.isfile(events_file):
+            return False  # a named pipe would wait for a writer; a folder is no file
         rows = int(pq.read_metadata(os.fspath(events_file)).num_rows)
         return rows > 0 and parts_for(rows) == 1
     except (OSError, ValueError, ArithmeticError):  # pyarrow's errors are OSError, ValueError

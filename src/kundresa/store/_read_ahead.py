@@ -27,6 +27,7 @@ __all__ = [
     "DECODED",
     "OPTIONAL",
     "all_null",
+    "canonical_columns",
     "decoded_columns",
     "discard",
     "read",
@@ -39,6 +40,37 @@ OPTIONAL = ("channel", "value", "event_id", "session_id")
 
 DECODED = ("customer_id", "event", "timestamp")
 """The columns the in-place check decodes with Arrow (and the event ids, when present)."""
+
+_TEXT = ("customer_id", "event", "channel", "event_id", "session_id")
+_REQUIRED = ("customer_id", "timestamp", "event")
+
+
+def canonical_columns(schema: pa.Schema) -> list[str] | None:
+    """The file's columns when they are canonical names with canonical types, else None: the
+    in-place check's first test (:func:`kundresa.store.in_place.read_in_place`), which a
+    file must pass to be read ahead."""
+    import pyarrow as pa
+
+    names = list(schema.names)
+    if len(set(names)) != len(names) or not set(_REQUIRED) <= set(names):
+        return None
+    for f in schema:
+        if f.name in _TEXT:
+            if not (pa.types.is_string(f.type) or pa.types.is_large_string(f.type)):
+                return None
+        elif f.name == "timestamp":
+            # Zone-less times in whole microseconds or coarser: the ingest reads their text
+            # back to the same instant.
+            if not pa.types.is_timestamp(f.type) or f.type.tz is not None:
+                return None
+            if f.type.unit not in ("s", "ms", "us"):
+                return None
+        elif f.name == "value":
+            if not pa.types.is_float64(f.type):
+                return None
+        else:
+            return None
+    return names
 
 
 def all_null(meta: pq.FileMetaData) -> frozenset[str]:
@@ -103,7 +135,7 @@ def read(path: str | os.PathLike[str], columns: list[str]) -> pa.Table:
 
 @dataclass
 class _Ahead:
-    key: tuple[str, int, int]
+    key: tuple[str, int, int, int, int, int]
     columns: list[str]
     thread: threading.Thread
     table: pa.Table | None = None
@@ -115,20 +147,37 @@ _lock = threading.Lock()
 _ahead: list[_Ahead] = []  # at most one
 
 
-def _key(path: str | os.PathLike[str]) -> tuple[str, int, int]:
+def _key(path: str | os.PathLike[str]) -> tuple[str, int, int, int, int, int]:
+    """What tells the file at ``path`` from another or a changed one: its real path, device
+    and inode (another file put in its place), size, modification time and status change
+    time (a file rewritten whose modification time was set back, as ``cp -p`` or ``rsync
+    -t`` do: setting it changes the status change time)."""
     st = os.stat(path)
-    return os.path.realpath(path), st.st_size, st.st_mtime_ns
+    return (
+        os.path.realpath(path),
+        st.st_dev,
+        st.st_ino,
+        st.st_size,
+        st.st_mtime_ns,
+        st.st_ctime_ns,
+    )
 
 
 def read_ahead(path: str | os.PathLike[str]) -> None:
     """Start reading the columns the in-place check decodes (:func:`decoded_columns`) of the
-    Parquet file ``path`` in a daemon thread. Any failure (no file, not Parquet) is left to
-    the real read to report: :func:`take` then gives None."""
+    Parquet file ``path`` in a daemon thread, when the in-place check may read them (its
+    columns are canonical, :func:`canonical_columns`). Any failure (no file, not Parquet) is
+    left to the real read to report: :func:`take` then gives None."""
     import pyarrow.parquet as pq
 
     try:
+        if not os.path.isfile(path):
+            return  # a named pipe would wait for a writer
         key = _key(path)
-        columns = decoded_columns(pq.read_metadata(path))
+        meta = pq.read_metadata(path)
+        if canonical_columns(meta.schema.to_arrow_schema()) is None:
+            return  # the check turns it down unread
+        columns = decoded_columns(meta)
     except Exception:  # the real read says what is wrong
         return
 
@@ -142,15 +191,18 @@ def read_ahead(path: str | os.PathLike[str]) -> None:
 
     thread = threading.Thread(target=lambda: run(entry), name="kundresa-read-ahead", daemon=True)
     entry = _Ahead(key, columns, thread)
+    try:
+        thread.start()
+    except RuntimeError:  # no thread to be had: the check reads the file itself
+        return
     with _lock:
         _ahead[:] = [entry]
-    thread.start()
 
 
 def take(path: str | os.PathLike[str], columns: list[str]) -> pa.Table | None:
     """The table read ahead for ``path`` with exactly these ``columns``, once (waiting for
     the read to end), or None: nothing read ahead, another file or other columns, a file
-    changed since (size or modification time), or a failed read."""
+    changed or replaced since (:func:`_key`), or a failed read."""
     with _lock:
         entry = _ahead.pop() if _ahead else None
     if entry is None:

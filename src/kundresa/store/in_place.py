@@ -57,7 +57,7 @@ import pyarrow as pa
 
 from kundresa.ingest.columns import PLACEHOLDER_IDS, TIME_RANGE
 from kundresa.store._decoded import DecodedFile, remember
-from kundresa.store._read_ahead import DECODED, OPTIONAL, all_null, read, take
+from kundresa.store._read_ahead import DECODED, OPTIONAL, all_null, canonical_columns, read, take
 
 if TYPE_CHECKING:
     from kundresa.ingest.sources import Sample
@@ -65,37 +65,11 @@ if TYPE_CHECKING:
 
 __all__ = ["own_events", "read_in_place"]
 
-_TEXT = ("customer_id", "event", "channel", "event_id", "session_id")
-_REQUIRED = ("customer_id", "timestamp", "event")
 
 _DECODE_ROWS = 32_000_000
 """Files of at most this many rows are checked and decoded with Arrow (:class:`DecodedFile`,
 ~17 bytes a row held while the file is read in place); larger ones by DuckDB's scans alone,
 whose memory stays bounded."""
-
-
-def _canonical_columns(schema: pa.Schema) -> list[str] | None:
-    """The file's columns when they are canonical names with canonical types, else None."""
-    names = list(schema.names)
-    if len(set(names)) != len(names) or not set(_REQUIRED) <= set(names):
-        return None
-    for f in schema:
-        if f.name in _TEXT:
-            if not (pa.types.is_string(f.type) or pa.types.is_large_string(f.type)):
-                return None
-        elif f.name == "timestamp":
-            # Zone-less times in whole microseconds or coarser: the ingest reads their text
-            # back to the same instant.
-            if not pa.types.is_timestamp(f.type) or f.type.tz is not None:
-                return None
-            if f.type.unit not in ("s", "ms", "us"):
-                return None
-        elif f.name == "value":
-            if not pa.types.is_float64(f.type):
-                return None
-        else:
-            return None
-    return names
 
 
 def _plain(c: str) -> str:
@@ -395,7 +369,7 @@ def read_in_place(
         return None
     try:
         meta = pq.read_metadata(p)
-        columns = _canonical_columns(pq.read_schema(p))
+        columns = canonical_columns(pq.read_schema(p))
         if columns is None:
             return None
         # The same reading of the file the ingest makes: a plain events file, each canonical
