@@ -270,3 +270,26 @@ def test_a_file_the_check_does_not_read_is_not_read_ahead(
     monkeypatch.setenv("KUNDRESA_IN_PLACE", "0")
     engine = CliRunner().invoke(main, [*args, "--format", "json"])
     assert (lean.exit_code, lean.output) == (0, engine.output)
+
+
+def test_numbers_copy_each_chunk_as_its_values() -> None:
+    """The in-place check's column copy (kundresa.store.in_place._numbers) reads each chunk's
+    values buffer at the chunk's own offset, for times and codes alike."""
+    import numpy as np
+
+    from kundresa.store.in_place import _numbers
+
+    times = pa.array([T0 + timedelta(seconds=s) for s in range(6)], pa.timestamp("us"))
+    chunked = pa.chunked_array([times.slice(1, 3), times.slice(0, 0), times.slice(4)])
+    want = np.asarray(pa.concat_arrays(chunked.chunks).to_numpy()).view(np.int64)
+    assert _numbers(chunked, np.int64).tolist() == want.tolist()
+    codes = pa.array([5, -1, 7, 2], pa.int32())
+    assert _numbers(pa.chunked_array([codes.slice(2), codes.slice(0, 2)]), np.int32).tolist() == [
+        7,
+        2,
+        5,
+        -1,
+    ]
+    small = pa.chunked_array([pa.array([3, 4], pa.uint8()), pa.array([9], pa.int16())])
+    assert _numbers(small, np.int32).tolist() == [3, 4, 9]
+    assert _numbers(pa.chunked_array([], pa.int32()), np.int32).tolist() == []

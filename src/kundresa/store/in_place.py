@@ -154,16 +154,22 @@ def _failing(con: duckdb.DuckDBPyConnection, values: pa.Array, column: str, test
 
 
 def _numbers(column: pa.ChunkedArray, dtype: type[np.integer[Any]]) -> npt.NDArray[Any]:
-    """A column of integers or times without nulls as one numpy array of ``dtype`` (times:
-    their integer counts), each chunk copied into it: no combined Arrow array first (a copy
-    the more, in fresh memory)."""
+    """A column of signed integers or times without nulls as one numpy array of ``dtype``
+    (times: their integer counts), each chunk's values buffer copied into it: no combined
+    Arrow array first (a copy the more, in fresh memory), and no Arrow cast (a process's
+    first cast builds Arrow's table of casts: ~0.2 s)."""
     out = np.empty(len(column), dtype)
     at = 0
     for chunk in column.chunks:
-        if pa.types.is_timestamp(chunk.type):
-            chunk = chunk.cast(pa.int64())  # the same buffer, read as its counts
-        out[at : at + len(chunk)] = chunk.to_numpy(zero_copy_only=False)
-        at += len(chunk)
+        n = len(chunk)
+        kind = chunk.type
+        if n and (pa.types.is_signed_integer(kind) or pa.types.is_timestamp(kind)):
+            width = kind.bit_width // 8
+            data = chunk.buffers()[1]
+            out[at : at + n] = np.frombuffer(data, f"<i{width}", n, chunk.offset * width)
+        elif n:
+            out[at : at + n] = chunk.cast(pa.int64()).to_numpy(zero_copy_only=False)
+        at += n
     return out
 
 
