@@ -290,6 +290,6 @@ def test_numbers_copy_each_chunk_as_its_values() -> None:
         5,
         -1,
     ]
-    small = pa.chunked_array([pa.array([3, 4], pa.uint8()), pa.array([9], pa.int16())])
+    small = pa.chunked_array([pa.array([3, 4], pa.uint8()), pa.array([9], pa.uint8())])
     assert _numbers(small, np.int32).tolist() == [3, 4, 9]
     assert _numbers(pa.chunked_array([], pa.int32()), np.int32).tolist() == []
