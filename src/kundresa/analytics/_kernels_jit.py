@@ -485,27 +485,11 @@ def grouped_best_into(
                 n += 1
         if n == 0:
             continue
-        i = 0
-        while i < n:
-            j = i + 1
-            while j < n and g_us[src[j]] == g_us[src[i]]:
-                j += 1
-            for a in range(i + 1, j):
-                x = src[a]
-                fx = first_of[lookup[g_events[x]]]
-                b = a - 1
-                while b >= i and first_of[lookup[g_events[src[b]]]] > fx:
-                    src[b + 1] = src[b]
-                    b -= 1
-                src[b + 1] = x
-            i = j
-        for r in range(n):
-            x = src[r]
-            e = lookup[g_events[x]]
-            us[r] = g_us[x]
-            mask[r] = mask_of[e]
-            xmask[r] = xmask_of[e]
-            inper[r] = p_start <= g_us[x] and g_us[x] < p_end
+        _ties_by_first_step(src, 0, n, g_us, g_events, lookup, first_of)
+        _sequence_columns(
+            src, n, g_us, g_events, lookup, mask_of, xmask_of, p_start, p_end,
+            us, mask, xmask, inper,
+        )  # fmt: skip
         s, level = _customer_best(
             0, n, us, mask, xmask, inper, group_of, n_groups, n_x,
             ex_x, ex_a, ex_b, window_us, strict, nxt, nx, rows, best,
@@ -625,11 +609,29 @@ def coded_sequence_into(
     bounds[n_cust] = m
     # Rows at one instant of one customer: a stable insertion sort by first step (such runs
     # are short; the store order already puts them by event name, event id...).
-    i = 0
-    while i < m:
-        x0 = src[i]
+    for c in range(n_cust):
+        _ties_by_first_step(src, bounds[c], bounds[c + 1], us, events, lookup, first_of)
+    _sequence_columns(
+        src, m, us, events, lookup, mask_of, xmask_of, start, end, us_seq, mask, xmask, inper
+    )
+
+
+@numba.njit(cache=True, nogil=True)
+def _ties_by_first_step(
+    src: npt.NDArray[np.int64],
+    lo: int,
+    hi: int,
+    us: npt.NDArray[np.int64],
+    events: npt.NDArray[np.integer[Any]],
+    lookup: npt.NDArray[np.int64],
+    first_of: npt.NDArray[np.int64],
+) -> None:
+    """Order one customer's rows ``src[lo:hi]`` (row numbers, in time order) within each
+    run at one instant by the first step their event can fill: a stable insertion sort."""
+    i = lo
+    while i < hi:
         j = i + 1
-        while j < m and codes[src[j]] == codes[x0] and us[src[j]] == us[x0]:
+        while j < hi and us[src[j]] == us[src[i]]:
             j += 1
         for a in range(i + 1, j):
             x = src[a]
@@ -640,7 +642,27 @@ def coded_sequence_into(
                 b -= 1
             src[b + 1] = x
         i = j
-    for r in range(m):
+
+
+@numba.njit(cache=True, nogil=True)
+def _sequence_columns(
+    src: npt.NDArray[np.int64],
+    n: int,
+    us: npt.NDArray[np.int64],
+    events: npt.NDArray[np.integer[Any]],
+    lookup: npt.NDArray[np.int64],
+    mask_of: npt.NDArray[np.int64],
+    xmask_of: npt.NDArray[np.int64],
+    start: int,
+    end: int,
+    us_seq: npt.NDArray[np.int64],
+    mask: npt.NDArray[np.int64],
+    xmask: npt.NDArray[np.int64],
+    inper: npt.NDArray[np.bool_],
+) -> None:
+    """The funnel kernel's columns of the rows ``src[:n]``: each row's time, step and
+    exclusion masks, and whether its time is in ``[start, end)``."""
+    for r in range(n):
         x = src[r]
         e = lookup[events[x]]
         us_seq[r] = us[x]
