@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import socket
@@ -233,3 +234,29 @@ def _until(check: Any, timeout: float = 10.0) -> bool:
             return True
         time.sleep(0.02)
     return bool(check())
+
+
+def test_two_readers_at_once_queue_each_event_once() -> None:
+    """finish() reads the feed a last time while the read loop may be reading it too: the
+    two take turns, so no event is queued (and posted) twice (a CI run under load posted
+    40 of 60 stage events twice at a server's stop)."""
+    feed = [{"seq": n} for n in range(1, 61)]
+    both_in = threading.Barrier(2, timeout=1)
+
+    def read_feed(since: int, limit: int) -> list[dict[str, Any]]:
+        got = [e for e in feed if e["seq"] > since][:limit]
+        if got:
+            with contextlib.suppress(threading.BrokenBarrierError):
+                both_in.wait()  # the two readers inside at once, if nothing stops them
+        return got
+
+    hooks = WebhookDispatcher(
+        ["http://127.0.0.1:9/hook"], read_feed, post=lambda *a: None
+    )  # fmt: skip
+    readers = [threading.Thread(target=hooks.read_once) for _ in range(2)]
+    for t in readers:
+        t.start()
+    for t in readers:
+        t.join(5)
+    queued = [e["seq"] for e in hooks.queues["http://127.0.0.1:9/hook"]]
+    assert queued == list(range(1, 61))

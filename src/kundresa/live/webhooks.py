@@ -144,6 +144,9 @@ class WebhookDispatcher:
         self._wake = {u: threading.Event() for u in self.urls}
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        # One reader at a time: finish() reads a last time while the read loop may be reading;
+        # both from one cursor would queue the same events twice.
+        self._reading = threading.Lock()
 
     def start(self) -> WebhookDispatcher:
         """Start reading the feed and sending (daemon threads); returns ``self``."""
@@ -185,7 +188,12 @@ class WebhookDispatcher:
                 )
 
     def read_once(self) -> int:
-        """Read new feed events into every receiver's queue; how many were new."""
+        """Read new feed events into every receiver's queue; how many were new. Calls from
+        several threads take turns (each reads after the other's cursor)."""
+        with self._reading:
+            return self._read_new()
+
+    def _read_new(self) -> int:
         total = 0
         while True:
             events = self.read_feed(self.cursor, 1000)
