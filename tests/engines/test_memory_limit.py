@@ -4,6 +4,7 @@ own that is removed at exit, and a bad value is a one-line error naming the vari
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -246,10 +247,8 @@ def test_a_killed_process_spill_folder_is_swept_by_the_next(tmp_path: Path) -> N
     alive.mkdir()
     other = tmp_path / "kundresa-spill-notapid-x"
     other.mkdir()
-    try:
+    with contextlib.suppress(ProcessLookupError):  # no such process: the case tested
         os.kill(dead, 0)
         pytest.skip("the pid was reused at once")
-    except ProcessLookupError:
-        pass
     assert sweep_spill_folders(tmp_path) == [left]
     assert not left.exists() and alive.is_dir() and other.is_dir()

@@ -22,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from kundresa.analytics._kernels import exclusion_arrays
+from kundresa.analytics._kernels_jit import next_exclusions
 
 __all__ = ["funnel_any_best"]
 
@@ -116,22 +117,7 @@ def _funnel_any_best(
             first_at[r] = r if r == 0 or us[lo + r] != us[lo + r - 1] else first_at[r - 1]
         # The time of the next exclusion event strictly later in time than each row.
         if n_x > 0:
-            for i in range(n_x):
-                after[i] = none
-            r = n - 1
-            while r >= 0:
-                t = us[lo + r]
-                top = r
-                while r >= 0 and us[lo + r] == t:
-                    r -= 1
-                for q in range(r + 1, top + 1):
-                    for i in range(n_x):
-                        nx[q, i] = after[i]
-                for q in range(r + 1, top + 1):
-                    xm = xmask[lo + q]
-                    for i in range(n_x):
-                        if (xm >> i) & 1:
-                            after[i] = t
+            next_exclusions(lo, n, us, xmask, n_x, nx, after)
         # Levels: a sliding window [t0, t0 + W] over the rows in sequence.
         cnt[:] = 0
         head = 0  # rows [head, tail) are counted

@@ -412,11 +412,8 @@ def grouped_best_table(rows: OrderedCodes, n_cust: int, plan: _Plan, coded: Code
     about equal rows, one thread each."""
     from kundresa.analytics._kernels import grouped_best, in_threads
 
-    start = rows.start
-    if start is None or len(start) != n_cust + 1:
-        start = np.zeros(n_cust + 1, np.int64)
-        if len(rows.codes):
-            np.cumsum(np.bincount(rows.codes, minlength=n_cust), out=start[1:])
+    # decoded_codes gives each customer's start; none when no row was kept.
+    start = rows.start if rows.start is not None else np.zeros(n_cust + 1, np.int64)
     best_row = np.empty(n_cust, np.int64)
     level = np.empty(n_cust, np.int64)
     step_rows = np.empty((n_cust, plan.k), np.int64)

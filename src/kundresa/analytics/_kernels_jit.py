@@ -365,21 +365,7 @@ def _customer_best(
                 nxt[r - 1, g] = r if (m >> g) & 1 else nxt[r, g]
     # The time of the next exclusion event strictly later in time than each row.
     if n_x > 0:
-        r = n - 1
-        after = np.full(n_x, none, np.int64)
-        while r >= 0:
-            t = us[lo + r]
-            top = r
-            while r >= 0 and us[lo + r] == t:
-                r -= 1
-            for q in range(r + 1, top + 1):
-                for i in range(n_x):
-                    nx[q, i] = after[i]
-            for q in range(r + 1, top + 1):
-                xm = xmask[lo + q]
-                for i in range(n_x):
-                    if (xm >> i) & 1:
-                        after[i] = t
+        next_exclusions(lo, n, us, xmask, n_x, nx, np.empty(n_x, np.int64))
     level_best = 0
     row_best = -1
     caught = False
@@ -428,6 +414,39 @@ def _customer_best(
     if caught:
         row_best = -1
     return row_best, level_best
+
+
+@numba.njit(cache=True, nogil=True)
+def next_exclusions(
+    lo: int,
+    n: int,
+    us: npt.NDArray[np.int64],
+    xmask: npt.NDArray[np.int64],
+    n_x: int,
+    nx: npt.NDArray[np.int64],
+    after: npt.NDArray[np.int64],
+) -> None:
+    """For each row ``r`` of ``lo .. lo + n - 1`` (in time order) and each of the ``n_x``
+    exclusion events ``i``, ``nx[r - lo, i]``: the time of the next such event strictly later
+    in time than the row (``int64``'s minimum for none). ``after``: ``int64[n_x]`` work
+    array."""
+    none = np.iinfo(np.int64).min
+    for i in range(n_x):
+        after[i] = none
+    r = n - 1
+    while r >= 0:
+        t = us[lo + r]
+        top = r
+        while r >= 0 and us[lo + r] == t:
+            r -= 1
+        for q in range(r + 1, top + 1):
+            for i in range(n_x):
+                nx[q, i] = after[i]
+        for q in range(r + 1, top + 1):
+            xm = xmask[lo + q]
+            for i in range(n_x):
+                if (xm >> i) & 1:
+                    after[i] = t
 
 
 @numba.njit(cache=True, nogil=True)
