@@ -100,6 +100,36 @@ def test_process_turns_numpy_huge_pages_off(tmp_path: Path) -> None:
         assert f"huge pages: {expected}" in done.stderr, done.stderr
 
 
+@pytest.mark.skipif(sys.platform != "linux", reason="the jemalloc pool is chosen on Linux only")
+def test_process_reads_with_arrows_jemalloc_pool(tmp_path: Path) -> None:
+    """On Linux the ``kundresa`` process allocates Arrow's memory from its jemalloc pool
+    (mimalloc gives memory back and takes it again within a read), unless the user's
+    ``ARROW_DEFAULT_MEMORY_POOL`` says otherwise."""
+    path = _file(tmp_path)
+    script = (
+        "import atexit, sys\n"
+        "def said():\n"
+        "    import pyarrow as pa\n"
+        "    sys.stderr.write('pool: %s\\n' % pa.default_memory_pool().backend_name)\n"
+        "atexit.register(said)\n"
+        "from kundresa.cli import main\n"
+        "main(prog_name='kundresa')\n"
+    )
+    args = ["funnel", "--events", str(path), "--step", "visit", "--step", "buy"]
+    env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+    for setting, expected in ((None, "jemalloc"), ("system", "system")):
+        run_env = env if setting is None else {**env, "ARROW_DEFAULT_MEMORY_POOL": setting}
+        done = subprocess.run(
+            [sys.executable, "-c", script, *args],
+            capture_output=True,
+            text=True,
+            env=run_env,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        assert f"pool: {expected}" in done.stderr, done.stderr
+
+
 def test_quick_exit_only_when_safe(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "funnel" in QUICK_EXIT and "ingest" not in QUICK_EXIT and "export" not in QUICK_EXIT
     exits: list[int] = []
