@@ -407,9 +407,30 @@ def coded_best(rows: OrderedCodes, plan: _Plan, coded: CodedSteps, ids: bool) ->
 def grouped_best_table(rows: OrderedCodes, n_cust: int, plan: _Plan, coded: CodedSteps) -> pa.Table:
     """:func:`coded_best` (customer ids null) of ``rows`` grouped by customer code ``0 ..
     n_cust - 1`` (:func:`kundresa.analytics._codes.decoded_codes`'), for an ordered or
-    strict funnel: each customer's sequence made and walked in one compiled pass
-    (:func:`kundresa.analytics._kernels.grouped_best`), customers in consecutive ranges of
-    about equal rows, one thread each."""
+    strict funnel: :func:`grouped_best_arrays` as the table :func:`_fast_best` gives."""
+    start, best_row, level, step_rows = grouped_best_arrays(rows, n_cust, plan, coded)
+    chosen = np.flatnonzero(best_row >= 0)
+    none = pa.nulls(len(chosen), pa.string())
+    return _best_table(plan, none, none, start, chosen, best_row, level, step_rows, rows.us)
+
+
+def grouped_best_arrays(
+    rows: OrderedCodes, n_cust: int, plan: _Plan, coded: CodedSteps
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Each customer's best attempt of an ordered or strict funnel over ``rows`` grouped by
+    customer code ``0 .. n_cust - 1``: each customer's sequence made and walked in one
+    compiled pass (:func:`kundresa.analytics._kernels.grouped_best`), customers in
+    consecutive ranges of about equal rows, one thread each.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``start`` (``int64[n_cust + 1]``: customer ``c``'s rows are ``start[c]:start[c +
+        1]`` of ``rows``), ``best_row`` (``int64[n_cust]``: the row of the best attempt's
+        first step, -1 for a customer with none), ``level`` (``int64[n_cust]``: the steps
+        it reached) and ``step_rows`` (``int64[n_cust, k]``: the row of each step reached,
+        -1 for the others).
+    """
     from kundresa.analytics._kernels import grouped_best, in_threads
 
     # decoded_codes gives each customer's start; none when no row was kept.
@@ -432,9 +453,7 @@ def grouped_best_table(rows: OrderedCodes, n_cust: int, plan: _Plan, coded: Code
         )  # fmt: skip
 
     in_threads(part, pieces)
-    chosen = np.flatnonzero(best_row >= 0)
-    none = pa.nulls(len(chosen), pa.string())
-    return _best_table(plan, none, none, start, chosen, best_row, level, step_rows, rows.us)
+    return start, best_row, level, step_rows
 
 
 _CHUNK_ROWS = 1_000_000
@@ -624,8 +643,8 @@ def decoded_funnel(
     )
     if plan.order == "any":
         return _funnel_frame_numpy(coded_best(rows, plan, coded, ids=False), plan)
-    best = grouped_best_table(rows, len(events.customers), plan, coded)
-    return _funnel_frame_numpy(best, plan)
+    _, best_row, level, step_rows = grouped_best_arrays(rows, len(events.customers), plan, coded)
+    return _funnel_frame_steps(best_row, level, step_rows, rows.us, plan)
 
 
 # -- the result frame --------------------------------------------------------------------------
@@ -648,6 +667,34 @@ def _funnel_frame_numpy(best: pa.Table, plan: _Plan) -> pd.DataFrame:
             continue
         now = u.fill_null(0).to_numpy()[reached]
         before = best[f"_u{j - 1}"].combine_chunks().fill_null(0).to_numpy()[reached]
+        seconds = (now - before) / 1_000_000.0
+        mean_of[(None, j)] = float(seconds.mean())
+        median_of[(None, j)] = float(np.median(seconds))
+    return _funnel_rows(wide_df, mean_of, median_of, plan, [])
+
+
+def _funnel_frame_steps(
+    best_row: np.ndarray, level: np.ndarray, step_rows: np.ndarray, us: np.ndarray, plan: _Plan
+) -> pd.DataFrame:
+    """:func:`_funnel_frame_numpy` of :func:`grouped_best_table`'s table, from the arrays of
+    :func:`grouped_best_arrays` and the rows' times ``us`` without the table: the same
+    counts, and the same seconds in the same order, so the same means and middle values."""
+    chosen = best_row >= 0  # customers in code order, as the table's rows
+    if not chosen.any():
+        return _funnel_rows(pd.DataFrame(), {}, {}, plan, [])
+    # Customers at each level (level 0: those not chosen), then those at or above each step.
+    at_level = np.bincount(np.where(chosen, level, 0), minlength=plan.k + 1)
+    at_least = np.cumsum(at_level[::-1])[::-1]
+    wide_df = pd.DataFrame([{f"count_{j}": int(at_least[j]) for j in range(1, plan.k + 1)}])
+    mean_of: dict[tuple[Any, int], float | None] = {}
+    median_of: dict[tuple[Any, int], float | None] = {}
+    for j in range(2, plan.k + 1):
+        reached = chosen & (step_rows[:, j - 1] >= 0)
+        if not reached.any():
+            continue
+        before_rows = step_rows[reached, j - 2]
+        now = us[step_rows[reached, j - 1]]
+        before = np.where(before_rows >= 0, us[np.maximum(before_rows, 0)], 0)
         seconds = (now - before) / 1_000_000.0
         mean_of[(None, j)] = float(seconds.mean())
         median_of[(None, j)] = float(np.median(seconds))
