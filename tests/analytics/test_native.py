@@ -209,6 +209,50 @@ def test_distinct_kernels_equal_numba(
     _equal(compiled.text_hashes(at, raw), _distinct_jit._text_hashes(at, raw))
 
 
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    values=st.lists(st.integers(0, 2**64 - 1) | st.sampled_from([0, 1, 2**63]), max_size=300),
+    texts=st.lists(st.sampled_from(["a", "b", "ab", "", "é", " a"]), max_size=60),
+    split=st.integers(0, 1024),
+)
+def test_partition_and_first_equal_kernels_equal_numba(
+    compiled: native.NativeKernels, values: list[int], texts: list[str], split: int
+) -> None:
+    assert _distinct.PARTITIONS == 1 << _distinct_jit._BITS
+    hashes = np.array(values, np.uint64)
+    count, count_jit = np.zeros((2, _distinct.PARTITIONS), np.int64)
+    assert compiled.partition_count(hashes, count)
+    assert _distinct_jit.partition_count(hashes, count_jit)
+    _equal((count,), (count_jit,))
+    start = np.zeros(_distinct.PARTITIONS + 1, np.int64)
+    start[1:] = np.cumsum(count)
+    out, out_jit = np.zeros((2, len(hashes)), np.uint64)
+    assert compiled.partition_fill(hashes, start[:-1].copy(), out)
+    assert _distinct_jit.partition_fill(hashes, start[:-1].copy(), out_jit)
+    _equal((out,), (out_jit,))
+    for first, last in ((0, split), (split, _distinct.PARTITIONS), (0, 1025), (3, 2)):
+        got = compiled.partitions_distinct(out, start, first, last)
+        assert got == _distinct_jit.partitions_distinct(out, start, first, last)
+    # Places and partitions that do not fit the output are refused, not written.
+    if len(hashes):
+        assert not compiled.partition_fill(hashes, start[:-1] + len(hashes), out)
+        assert compiled.partitions_distinct(out[:-1], start, 0, _distinct.PARTITIONS) == -1
+    array = pa.array(texts, pa.string())
+    _, offsets, data = array.buffers()
+    at = np.frombuffer(offsets, np.int32)[: len(texts) + 1]
+    raw = np.frombuffer(data if data is not None else b"", np.uint8)
+    for h in (_distinct.text_hashes(array)[0], np.zeros(len(texts), np.uint64)):
+        first, first_jit = np.zeros((2, len(texts)), np.int64)
+        n = compiled.first_equal(at, raw, h, first)
+        assert n == _distinct_jit.first_equal_into(at, raw, h, first_jit) == len(set(texts))
+        _equal((first,), (first_jit,))
+    if len(texts) and len(raw):
+        short = raw[:-1]  # the last offset points past the data
+        assert compiled.first_equal(at, short, h, first) == -1
+
+
 def test_public_kernels_use_the_compiled_code_where_types_fit(
     compiled: native.NativeKernels, monkeypatch: pytest.MonkeyPatch
 ) -> None:

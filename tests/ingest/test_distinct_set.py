@@ -1,16 +1,27 @@
 """The in-place check's distinct set (:func:`kundresa.store._distinct.all_distinct`) against
-Python's ``set``: values that share their top bits (one partition), zeros, repeats; its text
-hashes (:func:`kundresa.store._distinct.text_hashes`) against equality and DuckDB's tests."""
+Python's ``set``: values that share their top bits (one partition), zeros, repeats, and its
+passes run by parts; its text hashes (:func:`kundresa.store._distinct.text_hashes`) against
+equality and DuckDB's tests; the first equal text (:func:`~kundresa.store._distinct.first_equal`)
+against Python's lists, hashes colliding or not."""
 
 from __future__ import annotations
 
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kundresa.store._distinct import all_distinct, text_hashes
+from kundresa.store._distinct import (
+    PARTITIONS,
+    all_distinct,
+    first_equal,
+    partition_count,
+    partition_fill,
+    partitions_distinct,
+    text_hashes,
+)
 from kundresa.store.in_place import _clean_parts, _plain
 
 _TOP = st.sampled_from([0, 1, 2**63, 2**64 - 2**54])  # a few partitions' first values
@@ -99,3 +110,55 @@ def test_only_the_suspects_need_the_exact_test(values: list[str], name: str) -> 
     assert set(every.tolist()) <= set(suspects.tolist())
     some = suspects[_failing(con, array.take(pa.array(suspects)), name, test)]
     assert sorted(some.tolist()) == sorted(every.tolist())
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_VALUES, max_size=300), st.integers(1, 4), st.integers(1, 4))
+def test_partitioned_passes_in_parts_are_the_set(values: list[int], parts: int, sets: int) -> None:
+    # all_distinct's three passes run by parts of the values (counted and placed apart) and
+    # by ranges of partitions (the sets apart), as the in-place check's two threads run them.
+    array = np.array(values, np.uint64)
+    cuts = [len(array) * q // parts for q in range(parts + 1)]
+    counts = [np.zeros(PARTITIONS, np.int64) for _ in range(parts)]
+    for q in range(parts):
+        partition_count(array[cuts[q] : cuts[q + 1]], counts[q])
+    start = np.zeros(PARTITIONS + 1, np.int64)
+    start[1:] = np.cumsum(np.add.reduce(counts))
+    out = np.zeros(len(array), np.uint64)
+    fill = start[:-1].copy()
+    for q in range(parts):
+        partition_fill(array[cuts[q] : cuts[q + 1]], fill.copy(), out)
+        fill += counts[q]
+    assert sorted(out.tolist()) == sorted(values)
+    answers = [
+        partitions_distinct(out, start, PARTITIONS * r // sets, PARTITIONS * (r + 1) // sets)
+        for r in range(sets)
+    ]
+    assert all(answers) == (len(set(values)) == len(values))
+
+
+def test_partitioned_passes_refuse_what_does_not_fit() -> None:
+    values = np.array([1, 2**63, 5], np.uint64)
+    with pytest.raises(ValueError, match="count"):
+        partition_count(values, np.zeros(8, np.int64))
+    with pytest.raises(ValueError, match="outside"):
+        partition_fill(values, np.full(PARTITIONS, 7, np.int64), np.zeros(3, np.uint64))
+    start = np.zeros(PARTITIONS + 1, np.int64)
+    start[1:] = 9  # more values than there are
+    with pytest.raises(ValueError, match="fit"):
+        partitions_distinct(values, start, 0, PARTITIONS)
+    with pytest.raises(ValueError, match="fit"):
+        partitions_distinct(values, np.zeros(PARTITIONS + 1, np.int64), 0, PARTITIONS + 1)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_TEXT, max_size=40), st.booleans(), st.integers(0, 3))
+def test_first_equal_is_the_first_equal_text(values: list[str], collide: bool, skip: int) -> None:
+    # Each text's first equal text, byte for byte, also when every hash collides (all equal:
+    # then only the comparison of the texts tells them apart).
+    array = pa.array(values, pa.string()).slice(skip)
+    kept = values[skip:]
+    hashes = np.zeros(len(kept), np.uint64) if collide else text_hashes(array)[0]
+    first, firsts = first_equal(array, hashes)
+    assert first.tolist() == [kept.index(v) for v in kept]
+    assert firsts == len(set(kept))

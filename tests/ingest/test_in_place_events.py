@@ -386,3 +386,97 @@ def test_decoded_columns_go_with_the_warehouse(tmp_path: Path) -> None:
     assert project.known_names() == frozenset({"view", "buy"})
     project.close()
     assert decoded_file(con) is None
+
+
+_WORD = st.sampled_from(["a", "b", "kö", " a", "null", "0", "", "id-1", "ab", "ba"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.lists(_WORD, min_size=1, max_size=5, unique=True), st.lists(st.integers(0, 4))
+        ),
+        min_size=1,
+        max_size=5,
+    ),
+    st.booleans(),
+)
+def test_coding_by_hashes_is_arrows_unification(
+    chunks: list[tuple[list[str], list[int]]], share: bool
+) -> None:
+    # Chunks with dictionaries of their own (values repeated across chunks, values no row
+    # uses) or one shared dictionary (a row group read in batches): the same values in the
+    # same order, the same codes and the same suspects as Arrow's unification and the
+    # separate cheap test.
+    import threading
+
+    parts = []
+    for words, used in chunks:
+        words = chunks[0][0] if share else words
+        indices = pa.array([u % len(words) for u in used], pa.int32())
+        parts.append(pa.DictionaryArray.from_arrays(indices, pa.array(words, pa.string())))
+    column = pa.chunked_array(parts)
+    loaded = threading.Event()
+    loaded.set()
+    got = in_place._unified_by_hashes(column, loaded)
+    assert got is not None
+    (values, codes), suspects = got
+    want_values, want_codes = in_place._unified(column)
+    assert values.equals(want_values)
+    assert codes.dtype == want_codes.dtype and codes.tolist() == want_codes.tolist()
+    assert suspects.tolist() == in_place._suspects(want_values, "customer_id", loaded).tolist()
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.lists(st.one_of(st.none(), _WORD, st.text(max_size=3)), max_size=8), max_size=4),
+    st.integers(1, 3),
+)
+def test_ids_check_in_two_ranges_is_the_one_thread_check(
+    chunks: list[list[str | None]], parts: int
+) -> None:
+    # The event ids' hashes in row ranges (ranges across chunks, empty ranges): the same
+    # answer as the one-thread check, and the same values failing the cheap test.
+    import threading
+
+    column = pa.chunked_array([pa.array(c, pa.string()) for c in chunks], pa.string())
+    loaded = threading.Event()
+    loaded.set()
+    distinct, odd = in_place._hashed(column, loaded)
+    if column.null_count:
+        return  # the check takes the one-thread path (nulls are never distinct ids)
+    check = in_place._IdsCheck(column, parts)
+    for q in range(parts):
+        check.hash_part(q, loaded)
+    check.plan()
+    for q in range(parts):
+        check.place_part(q)
+    assert all([check.distinct_part(q) for q in range(parts)]) == distinct
+    assert distinct == (len(set(column.to_pylist())) == len(column))
+    assert check.odd_values().to_pylist() == odd.to_pylist()
+
+
+def test_many_row_groups_are_checked_alike(tmp_path: Path) -> None:
+    # Customers spanning row groups, and an event id repeated in another row group: the
+    # decoded check, read in two ranges of row groups, still sees both.
+    rows = 4_000
+    customers = [f"c{i // 7}" for i in range(rows)]
+    table = pa.table(
+        {
+            "customer_id": customers,
+            "timestamp": pa.array(
+                [T0 + timedelta(minutes=i) for i in range(rows)], pa.timestamp("us")
+            ),
+            "event": ["view", "buy"] * (rows // 2),
+            "event_id": [f"e{i}" for i in range(rows)],
+        }
+    )
+    clean = tmp_path / "clean.parquet"
+    pq.write_table(table, clean, row_group_size=300)
+    assert _same(clean)
+    ids = table["event_id"].to_pylist()
+    ids[-1] = ids[5]
+    dup = tmp_path / "dup.parquet"
+    pq.write_table(table.set_column(3, "event_id", pa.array(ids)), dup, row_group_size=300)
+    assert not _same(dup)

@@ -78,6 +78,12 @@ SIGNATURES: dict[str, str] = {
     ),
     "all_distinct": "i: pu64 i",
     "text_hashes_into": "i: p32 i pu8 i pu64 pu8",
+    # partition_count, partition_fill: 1 + whether the inputs fit; partitions_distinct: 2 +
+    # the kernel's answer (-1, 0, 1); first_equal_into: 2 + its count (-1: did not fit).
+    "partition_count": "i: pu64 i p64 i",
+    "partition_fill": "i: pu64 i p64 i pu64 i",
+    "partitions_distinct": "i: pu64 i p64 i i i",
+    "first_equal_into": "i: p32 i pu8 i pu64 p64",
 }
 """The compiled functions' C signatures."""
 
@@ -645,6 +651,71 @@ class NativeKernels:
         h = np.ascontiguousarray(hashes, dtype=np.uint64)
         ran = int(self.functions["all_distinct"](_ptr(h), len(h)))
         return ran == 2 if ran > 0 else None
+
+    def partition_count(self, h: npt.NDArray[np.uint64], count: npt.NDArray[np.int64]) -> bool:
+        """:func:`kundresa.store._distinct_jit.partition_count`; False (nothing done) for
+        other inputs."""
+        v = _contiguous(h, np.uint64)
+        if v is None or not _writable(count) or count.ndim != 1:
+            return False
+        ran = self.functions["partition_count"](_ptr(v), len(v), _ptr(count), len(count))
+        return int(ran) == 2
+
+    def partition_fill(
+        self, h: npt.NDArray[np.uint64], fill: npt.NDArray[np.int64], out: npt.NDArray[np.uint64]
+    ) -> bool:
+        """:func:`kundresa.store._distinct_jit.partition_fill`; False for other inputs or a
+        ``fill`` that does not fit ``out`` (then ``out`` and ``fill`` are partly written)."""
+        v = _contiguous(h, np.uint64)
+        if v is None or not _writable(fill) or fill.ndim != 1:
+            return False
+        if not (out.dtype == np.uint64 and out.ndim == 1 and out.flags.c_contiguous):
+            return False
+        if not out.flags.writeable:
+            return False
+        ran = self.functions["partition_fill"](
+            _ptr(v), len(v), _ptr(fill), len(fill), _ptr(out), len(out)
+        )
+        return int(ran) == 2
+
+    def partitions_distinct(
+        self, out: npt.NDArray[np.uint64], start: npt.NDArray[np.int64], first: int, last: int
+    ) -> int | None:
+        """:func:`kundresa.store._distinct_jit.partitions_distinct` (1, 0 or -1), or None
+        for other types."""
+        v = _contiguous(out, np.uint64)
+        b = _contiguous(start, np.int64)
+        if v is None or b is None:
+            return None
+        ran = int(
+            self.functions["partitions_distinct"](
+                _ptr(v), len(v), _ptr(b), len(b), int(first), int(last)
+            )
+        )
+        return ran - 2 if ran > 0 else None
+
+    def first_equal(
+        self,
+        offsets: npt.NDArray[np.int32],
+        data: npt.NDArray[np.uint8],
+        hashes: npt.NDArray[np.uint64],
+        first: npt.NDArray[np.int64],
+    ) -> int | None:
+        """:func:`kundresa.store._distinct_jit.first_equal_into` (its count, -1 when the
+        offsets do not fit), or None for other types."""
+        at = _contiguous(offsets, np.int32)
+        raw = _contiguous(data, np.uint8)
+        h = _contiguous(hashes, np.uint64)
+        if at is None or raw is None or h is None or not _writable(first):
+            return None
+        if len(at) != len(h) + 1 or len(first) != len(h):
+            return -1
+        ran = int(
+            self.functions["first_equal_into"](
+                _ptr(at), len(h), _ptr(raw), len(raw), _ptr(h), _ptr(first)
+            )
+        )
+        return ran - 2 if ran > 0 else None
 
     def text_hashes(
         self, offsets: npt.NDArray[np.int32], data: npt.NDArray[np.uint8]

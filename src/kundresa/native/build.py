@@ -45,7 +45,14 @@ from kundresa.native import (
     reset,
     signature,
 )
-from kundresa.store._distinct_jit import _all_distinct, text_hashes_into
+from kundresa.store._distinct_jit import (
+    _all_distinct,
+    first_equal_into,
+    partition_count,
+    partition_fill,
+    partitions_distinct,
+    text_hashes_into,
+)
 
 __all__ = ["build"]
 
@@ -229,6 +236,27 @@ def _hashes(offsets, n, data, n_data, out, plain):
     return 1
 
 
+def _partition_count(h, n, count, parts):
+    return 2 if partition_count(carray(h, (n,)), carray(count, (parts,))) else 1
+
+
+def _partition_fill(h, n, fill, parts, out, m):
+    return 2 if partition_fill(carray(h, (n,)), carray(fill, (parts,)), carray(out, (m,))) else 1
+
+
+def _partitions_distinct(out, m, start, k, first, last):
+    return 2 + partitions_distinct(carray(out, (m,)), carray(start, (k,)), first, last)
+
+
+def _first_equal(offsets, n, data, n_data, hashes, first):
+    return 2 + first_equal_into(
+        carray(offsets, (n + 1,)),
+        carray(data, (n_data,)),
+        carray(hashes, (n,)),
+        carray(first, (n,)),
+    )
+
+
 def _compiled() -> dict[str, Any]:
     """The ``cfunc`` of each name of :data:`kundresa.native.SIGNATURES`."""
     done = {
@@ -243,6 +271,10 @@ def _compiled() -> dict[str, Any]:
         "grouped_best_into": _c("grouped_best_into", _grouped_best),
         "all_distinct": _c("all_distinct", _distinct),
         "text_hashes_into": _c("text_hashes_into", _hashes),
+        "partition_count": _c("partition_count", _partition_count),
+        "partition_fill": _c("partition_fill", _partition_fill),
+        "partitions_distinct": _c("partitions_distinct", _partitions_distinct),
+        "first_equal_into": _c("first_equal_into", _first_equal),
     }
     assert set(done) == set(SIGNATURES)
     return done

@@ -23,7 +23,19 @@ import pyarrow as pa
 
 from kundresa.native import kernels
 
-__all__ = ["all_distinct", "text_hashes"]
+__all__ = [
+    "PARTITIONS",
+    "all_distinct",
+    "first_equal",
+    "partition_count",
+    "partition_fill",
+    "partitions_distinct",
+    "text_hashes",
+]
+
+PARTITIONS = 1 << 10
+"""The partitions of :func:`all_distinct` (by the top 10 bits of a value; the kernels'
+``_BITS``)."""
 
 
 def all_distinct(hashes: npt.NDArray[np.uint64]) -> bool:
@@ -82,3 +94,122 @@ def text_hashes(values: pa.Array) -> tuple[npt.NDArray[np.uint64], npt.NDArray[n
     from kundresa.store._distinct_jit import _text_hashes
 
     return _text_hashes(at, raw)
+
+
+def partition_count(hashes: npt.NDArray[np.uint64], count: npt.NDArray[np.int64]) -> None:
+    """Add to ``count`` (``int64[PARTITIONS]``, written in place) how many of ``hashes``
+    fall in each partition: the first pass of :func:`all_distinct`, for a part of the values
+    (threads count parts apart, then :func:`partition_fill` each).
+
+    Raises
+    ------
+    ValueError
+        ``count`` is not a writable ``int64[PARTITIONS]``.
+    """
+    if count.shape != (PARTITIONS,) or count.dtype != np.int64 or not count.flags.writeable:
+        raise ValueError(f"count must be a writable int64[{PARTITIONS}]")
+    values = np.ascontiguousarray(hashes, dtype=np.uint64)
+    native = kernels()
+    if native is not None and native.partition_count(values, count):
+        return
+    from kundresa.store._distinct_jit import partition_count as counted
+
+    counted(values, count)
+
+
+def partition_fill(
+    hashes: npt.NDArray[np.uint64], fill: npt.NDArray[np.int64], out: npt.NDArray[np.uint64]
+) -> None:
+    """Place each of ``hashes`` in ``out`` (``uint64[n]``, written in place) at its
+    partition's next place ``fill[b]`` (``int64[PARTITIONS]``, moved on in place): the
+    second pass of :func:`all_distinct`. ``fill`` starts at each partition's start for
+    these values (the partitions' counts summed, plus the counts of the values placed before
+    them by another call).
+
+    Raises
+    ------
+    ValueError
+        A place outside ``out`` (``fill`` does not fit the counts).
+    """
+    if fill.shape != (PARTITIONS,) or fill.dtype != np.int64 or not fill.flags.writeable:
+        raise ValueError(f"fill must be a writable int64[{PARTITIONS}]")
+    values = np.ascontiguousarray(hashes, dtype=np.uint64)
+    native = kernels()
+    if native is not None and native.partition_fill(values, fill, out):
+        return
+    from kundresa.store._distinct_jit import partition_fill as filled
+
+    if not filled(values, fill, out):
+        raise ValueError("partition_fill: a place outside the output")
+
+
+def partitions_distinct(
+    out: npt.NDArray[np.uint64], start: npt.NDArray[np.int64], first: int, last: int
+) -> bool:
+    """Whether the values of each partition ``first .. last - 1`` of ``out`` (partition
+    ``b``: ``out[start[b]:start[b + 1]]``; ``start``: ``int64[PARTITIONS + 1]``, the counts'
+    running sums) are distinct: the last pass of :func:`all_distinct`, for some of the
+    partitions (threads take ranges of partitions apart; values are equal only within one).
+
+    Raises
+    ------
+    ValueError
+        The partitions do not fit ``out``.
+    """
+    values = np.ascontiguousarray(out, dtype=np.uint64)
+    bounds = np.ascontiguousarray(start, dtype=np.int64)
+    native = kernels()
+    answer = None if native is None else native.partitions_distinct(values, bounds, first, last)
+    if answer is None:
+        from kundresa.store._distinct_jit import partitions_distinct as distinct
+
+        answer = int(distinct(values, bounds, first, last))
+    if answer < 0:
+        raise ValueError("partitions_distinct: the partitions do not fit the values")
+    return answer == 1
+
+
+def first_equal(
+    values: pa.Array, hashes: npt.NDArray[np.uint64]
+) -> tuple[npt.NDArray[np.int64], int]:
+    """For each text of ``values`` (a string array without nulls; ``hashes``: its
+    :func:`text_hashes`), the position of the first text equal to it, byte for byte (its own
+    when none before is), and how many texts are such firsts: the dictionary of the distinct
+    texts, in order of first appearance, as Arrow's ``unify_dictionaries`` makes it.
+
+    Memory: the answer (8 bytes a text) and a table of 16 to 32 bytes a text. Expected time
+    O(n); texts of equal hashes are compared, so a collision costs time, never a wrong
+    answer.
+
+    Raises
+    ------
+    ValueError
+        ``values`` has nulls, or ``hashes`` is not one per text.
+
+    Examples
+    --------
+    >>> texts = pa.array(["b", "a", "b", "c", "a"])
+    >>> first, firsts = first_equal(texts, text_hashes(texts)[0])
+    >>> first.tolist(), firsts
+    ([0, 1, 0, 3, 1], 3)
+    """
+    if values.null_count:
+        raise ValueError("first_equal: the texts have nulls")
+    if len(hashes) != len(values):
+        raise ValueError("first_equal: one hash a text")
+    if pa.types.is_large_string(values.type):
+        values = values.cast(pa.string())
+    _, offsets, data = values.buffers()
+    at = np.frombuffer(offsets, np.int32)[values.offset : values.offset + len(values) + 1]
+    raw = np.frombuffer(data if data is not None else b"", np.uint8)
+    h = np.ascontiguousarray(hashes, dtype=np.uint64)
+    first = np.empty(len(values), np.int64)
+    native = kernels()
+    firsts = None if native is None else native.first_equal(at, raw, h, first)
+    if firsts is None:
+        from kundresa.store._distinct_jit import first_equal_into
+
+        firsts = int(first_equal_into(at, raw, h, first))
+    if firsts < 0:
+        raise ValueError("first_equal: the offsets do not fit the texts")
+    return first, firsts

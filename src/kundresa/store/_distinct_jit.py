@@ -18,27 +18,67 @@ _BITS = 10
 def _all_distinct(h: npt.NDArray[np.uint64]) -> bool:
     n = h.shape[0]
     parts = 1 << _BITS
-    shift = np.uint64(64 - _BITS)
-    # A counting sort by the top bits.
+    # A counting sort by the top bits, then each partition's set.
+    count = np.zeros(parts, np.int64)
+    partition_count(h, count)
     start = np.zeros(parts + 1, np.int64)
-    for i in range(n):
-        start[(h[i] >> shift) + np.uint64(1)] += 1
-    for b in range(parts):
-        start[b + 1] += start[b]
+    start[1:] = np.cumsum(count)
     fill = start[:-1].copy()
     out = np.empty(n, np.uint64)
-    for i in range(n):
+    partition_fill(h, fill, out)
+    return partitions_distinct(out, start, 0, parts) == 1
+
+
+@numba.njit(cache=True, nogil=True)
+def partition_count(h: npt.NDArray[np.uint64], count: npt.NDArray[np.int64]) -> bool:
+    """Add to ``count`` (``int64[2**_BITS]``) the values of ``h`` in each partition (their
+    top bits); False, nothing done, for a ``count`` of another length."""
+    if count.shape[0] != 1 << _BITS:
+        return False
+    shift = np.uint64(64 - _BITS)
+    for i in range(h.shape[0]):
+        count[h[i] >> shift] += 1
+    return True
+
+
+@numba.njit(cache=True, nogil=True)
+def partition_fill(
+    h: npt.NDArray[np.uint64], fill: npt.NDArray[np.int64], out: npt.NDArray[np.uint64]
+) -> bool:
+    """Place each value of ``h`` in ``out`` at its partition's next place ``fill[b]`` (which
+    moves on); False, having stopped, at a place outside ``out``."""
+    shift = np.uint64(64 - _BITS)
+    n = out.shape[0]
+    for i in range(h.shape[0]):
         b = h[i] >> shift
-        out[fill[b]] = h[i]
-        fill[b] += 1
+        at = fill[b]
+        if at < 0 or at >= n:
+            return False  # a ``fill`` that does not fit ``out``
+        out[at] = h[i]
+        fill[b] = at + 1
+    return True
+
+
+@numba.njit(cache=True, nogil=True)
+def partitions_distinct(
+    out: npt.NDArray[np.uint64], start: npt.NDArray[np.int64], first: int, last: int
+) -> int:
+    """1 when the values of the partitions ``first .. last - 1`` of ``out`` (partition ``b``:
+    ``out[start[b]:start[b + 1]]``, ``start`` of ``2**_BITS + 1``) are distinct within each,
+    0 when two are equal, -1 when the partitions do not fit ``out``."""
+    if first < 0 or last > start.shape[0] - 1 or first > last:
+        return -1
+    for b in range(first, last):
+        if start[b] < 0 or start[b] > start[b + 1] or start[b + 1] > out.shape[0]:
+            return -1
     # One open-addressing set per partition, in a table sized for the largest one.
     largest = 1
-    for b in range(parts):
+    for b in range(first, last):
         while largest < 2 * (start[b + 1] - start[b]):
             largest <<= 1
     table = np.zeros(largest, np.uint64)  # 0: an empty slot (a hash of 0 is kept aside)
     zero = False
-    for b in range(parts):
+    for b in range(first, last):
         lo = start[b]
         hi = start[b + 1]
         size = 1
@@ -50,7 +90,7 @@ def _all_distinct(h: npt.NDArray[np.uint64]) -> bool:
             x = out[i]
             if x == 0:
                 if zero:
-                    return False
+                    return 0
                 zero = True
                 continue
             j = (x ^ (x >> np.uint64(29))) & mask  # the low bits, mixed with middle ones
@@ -60,9 +100,9 @@ def _all_distinct(h: npt.NDArray[np.uint64]) -> bool:
                     table[j] = x
                     break
                 if y == x:
-                    return False
+                    return 0
                 j = (j + np.uint64(1)) & mask
-    return True
+    return 1
 
 
 @numba.njit(cache=True, nogil=True)
@@ -134,3 +174,54 @@ def text_hashes_into(
         h ^= h >> np.uint64(33)
         out[i] = h
         plain[i] = ok
+
+
+@numba.njit(cache=True, nogil=True)
+def first_equal_into(
+    offsets: npt.NDArray[np.int32],
+    data: npt.NDArray[np.uint8],
+    hashes: npt.NDArray[np.uint64],
+    first: npt.NDArray[np.int64],
+) -> int:
+    """For each text ``i`` (``data[offsets[i]:offsets[i + 1]]``, its hash ``hashes[i]`` from
+    :func:`text_hashes_into`), the first text equal to it, byte for byte, into ``first[i]``
+    (``i`` itself when none before is); returns how many texts are firsts (-1, nothing
+    done, for ``offsets`` that do not fit ``data``). An open-addressing
+    table of positions, probed by hash; texts of equal hashes are compared, so a collision
+    of two different texts costs a probe, never a wrong answer."""
+    n = hashes.shape[0]
+    if offsets.shape[0] != n + 1 or first.shape[0] != n:
+        return -1
+    for i in range(n):
+        if offsets[i] < 0 or offsets[i] > offsets[i + 1] or offsets[i + 1] > data.shape[0]:
+            return -1
+    size = 2
+    while size < 2 * n:
+        size <<= 1
+    mask = np.uint64(size - 1)
+    table = np.full(size, -1, np.int64)
+    firsts = 0
+    for i in range(n):
+        x = hashes[i]
+        j = (x ^ (x >> np.uint64(29))) & mask
+        lo = offsets[i]
+        length = offsets[i + 1] - lo
+        while True:
+            k = table[j]
+            if k < 0:
+                table[j] = i
+                first[i] = i
+                firsts += 1
+                break
+            if hashes[k] == x and offsets[k + 1] - offsets[k] == length:
+                other = offsets[k]
+                same = True
+                for b in range(length):
+                    if data[lo + b] != data[other + b]:
+                        same = False
+                        break
+                if same:
+                    first[i] = k
+                    break
+            j = (j + np.uint64(1)) & mask
+    return firsts

@@ -223,6 +223,130 @@ def _tested(
     return values, codes
 
 
+def _unified_by_hashes(
+    column: pa.ChunkedArray, loaded: threading.Event
+) -> tuple[tuple[pa.Array, npt.NDArray[np.int32]], npt.NDArray[np.intp]] | None:
+    """:func:`_unified` of a dictionary column of texts, and :func:`_suspects` of its values
+    (as a customer id's), from one compiled pass over the chunks' dictionaries
+    (:func:`kundresa.store._distinct.text_hashes`, then
+    :func:`~kundresa.store._distinct.first_equal`) instead of Arrow's unification: the same
+    values in the same order and the same codes, without hashing each text twice. None
+    (nothing done) for a column this cannot take (nulls among the values, texts too big to
+    gather); the caller then unifies with Arrow. Waits for ``loaded``."""
+    import pyarrow.compute as pc
+
+    chunks = column.chunks
+    if not chunks or not pa.types.is_dictionary(column.type):
+        return None
+    # A chunk's dictionary is often the one before's (a row group read in batches).
+    dictionaries: list[pa.Array] = []
+    at_of: list[int] = []
+    seen: dict[tuple[int, ...], int] = {}
+    total = 0
+    for chunk in chunks:
+        d = chunk.dictionary
+        key = (*(b.address if b is not None else 0 for b in d.buffers()), d.offset, len(d))
+        if key not in seen:
+            seen[key] = total
+            dictionaries.append(d)
+            total += len(d)
+        at_of.append(seen[key])
+    try:
+        values = pa.concat_arrays(dictionaries) if len(dictionaries) > 1 else dictionaries[0]
+    except (pa.ArrowException, OverflowError):
+        return None
+    if values.null_count or not (
+        pa.types.is_string(values.type) or pa.types.is_large_string(values.type)
+    ):
+        return None
+    loaded.wait()
+    from kundresa.store._distinct import first_equal, text_hashes
+
+    hashes, plain = text_hashes(values)
+    first, firsts = first_equal(values, hashes)
+    is_first = first == np.arange(len(first))
+    code_of = (np.cumsum(is_first, dtype=np.int64) - 1)[first].astype(np.int32)
+    unique = np.flatnonzero(is_first)
+    codes = np.empty(len(column), np.int32)
+    row = 0
+    for chunk, at in zip(chunks, at_of, strict=True):
+        n = len(chunk)
+        if n:
+            indices = _numbers(pa.chunked_array([chunk.indices]), np.int64)
+            np.take(code_of[at : at + len(chunk.dictionary)], indices, out=codes[row : row + n])
+        row += n
+    unified = values.take(pa.array(unique)) if firsts < len(values) else values
+    suspect = ~plain[unique]
+    lengths = sorted({len(v.encode()) for v in PLACEHOLDER_IDS if v})
+    suspect |= np.isin(pc.binary_length(unified).to_numpy(zero_copy_only=False), lengths)
+    return (unified, codes), np.flatnonzero(suspect)
+
+
+class _IdsCheck:
+    """Whether a text column's 64-bit hashes are all distinct, as :func:`_hashed` answers, in
+    ``parts`` consecutive row ranges side by side (one thread each): each range hashed and
+    counted by partition (:meth:`hash_part`), placed (:meth:`place_part`), and the
+    partitions' sets split in ranges of partitions (:meth:`distinct_part`); the values that
+    fail the cheap test gathered as :func:`_hashed` gathers them."""
+
+    def __init__(self, column: pa.ChunkedArray, parts: int) -> None:
+        from kundresa.store._distinct import PARTITIONS
+
+        self.column = column
+        self.parts = parts
+        n = len(column)
+        self.cuts = [n * q // parts for q in range(parts + 1)]
+        self.hashes = np.empty(n, np.uint64)
+        self.counts = [np.zeros(PARTITIONS, np.int64) for _ in range(parts)]
+        self.odd: list[list[pa.Array]] = [[] for _ in range(parts)]
+        self.out = np.empty(0, np.uint64)
+        self.start = np.zeros(PARTITIONS + 1, np.int64)
+        self.fills: list[npt.NDArray[np.int64]] = []
+
+    def hash_part(self, q: int, loaded: threading.Event) -> None:
+        """Hash and count the range ``q``; waits for ``loaded`` (the kernels loaded)."""
+        loaded.wait()
+        from kundresa.store._distinct import partition_count, text_hashes
+
+        lo, hi = self.cuts[q], self.cuts[q + 1]
+        at = lo
+        for chunk in self.column.slice(lo, hi - lo).chunks:
+            h, plain = text_hashes(chunk)
+            self.hashes[at : at + len(chunk)] = h
+            at += len(chunk)
+            other = ~plain
+            if chunk.null_count:
+                other &= chunk.is_valid().to_numpy(zero_copy_only=False)
+            if other.any():
+                self.odd[q].append(chunk.filter(pa.array(other)))
+        partition_count(self.hashes[lo:hi], self.counts[q])
+
+    def plan(self) -> None:
+        """The partitions' starts and each range's places, once every range is counted."""
+        self.start[1:] = np.cumsum(np.add.reduce(self.counts))
+        fill = self.start[:-1].copy()
+        for count in self.counts:
+            self.fills.append(fill.copy())
+            fill += count
+        self.out = np.empty(len(self.hashes), np.uint64)
+
+    def place_part(self, q: int) -> None:
+        from kundresa.store._distinct import partition_fill
+
+        lo, hi = self.cuts[q], self.cuts[q + 1]
+        partition_fill(self.hashes[lo:hi], self.fills[q], self.out)
+
+    def distinct_part(self, q: int) -> bool:
+        from kundresa.store._distinct import PARTITIONS, partitions_distinct
+
+        first, last = PARTITIONS * q // self.parts, PARTITIONS * (q + 1) // self.parts
+        return partitions_distinct(self.out, self.start, first, last)
+
+    def odd_values(self) -> pa.Array:
+        odd = [a for part in self.odd for a in part]
+        return pa.concat_arrays(odd) if odd else pa.array([], pa.string())
+
+
 def _hashed(column: pa.ChunkedArray, loaded: threading.Event) -> tuple[bool, pa.Array]:
     """Whether the 64-bit hashes of a text column's values are all distinct (which proves
     the values distinct; false when one is null), and the values that fail the cheap test
@@ -258,8 +382,10 @@ def _decode(
     loaded: threading.Event,
 ) -> tuple[DecodedFile, bool] | None:
     """The file's customer ids, event names and times read and checked by Arrow, the texts
-    as the file's dictionaries (:class:`DecodedFile`), and with ``ids`` whether its event
-    ids' 64-bit hashes are distinct (:func:`_hashed`); or None when a row would be changed or
+    as the file's dictionaries (:class:`DecodedFile`; the customer ids' unified by
+    :func:`_unified_by_hashes`), and with ``ids`` whether its event ids' 64-bit hashes are
+    distinct (:class:`_IdsCheck` in two threads, or :func:`_hashed`); or None when a row
+    would be changed or
     quarantined by the ingest: a null in one of the three, a time outside
     :data:`~kundresa.ingest.columns.TIME_RANGE`, a customer id, event name or (with ``ids``)
     event id failing its test of :func:`_clean_parts` (``tests``)."""
@@ -279,17 +405,42 @@ def _decode(
     if low_high["min"].value < lo or low_high["max"].value >= hi:
         return None
     with ThreadPoolExecutor(1) as pool:
-        # The event ids hashed, then the dictionaries' cheap test, in that thread (compiled,
-        # without the interpreter lock; it and the warm-up are the only threads to import the
-        # kernels' modules) while the dictionaries are unified here.
-        hashing = pool.submit(_hashed, table["event_id"], loaded) if ids else None
-        customers = _unified(table["customer_id"])
-        odd_customers = pool.submit(_suspects, customers[0], "customer_id", loaded)
+        # Two threads (this one and the pool's; compiled passes without the interpreter lock):
+        # the event ids hashed in two row ranges, one each, while this thread also codes the
+        # customer ids by their dictionaries' hashes; then the hashes placed by partition and
+        # the partitions' sets, half each; the event names between. Only the pool's thread
+        # and the warm-up import the kernels' modules before ``loaded``.
+        check = (
+            _IdsCheck(table["event_id"], 2) if ids and not table["event_id"].null_count else None
+        )
+        if check is not None:
+            first_half = pool.submit(check.hash_part, 0, loaded)
+        coded = _unified_by_hashes(table["customer_id"], loaded)
+        if coded is None:
+            customers = _unified(table["customer_id"])
+            odd_customers = _suspects(customers[0], "customer_id", loaded)
+        else:
+            customers, odd_customers = coded
+        hashing = pool.submit(_hashed, table["event_id"], loaded) if ids and check is None else None
+        if check is not None:
+            check.hash_part(1, loaded)
+            first_half.result()
+            check.plan()
+            placed = pool.submit(check.place_part, 0)
+            check.place_part(1)
+            placed.result()
+            first_sets = pool.submit(check.distinct_part, 0)
         names = _unified(table["event"])
-        odd_names = pool.submit(_suspects, names[0], "event", loaded)
-        hashed = hashing.result() if hashing is not None else None
-        who = _tested(con, customers, odd_customers.result(), "customer_id", tests["customer_id"])
-        what = _tested(con, names, odd_names.result(), "event", tests["event"])
+        odd_names = _suspects(names[0], "event", loaded)
+        if check is not None:
+            hashed: tuple[bool, pa.Array] | None = (
+                check.distinct_part(1) and first_sets.result(),
+                check.odd_values(),
+            )
+        else:
+            hashed = hashing.result() if hashing is not None else None
+        who = _tested(con, customers, odd_customers, "customer_id", tests["customer_id"])
+        what = _tested(con, names, odd_names, "event", tests["event"])
     if who is None or what is None:
         return None
     distinct = False
