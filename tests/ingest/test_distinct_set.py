@@ -162,3 +162,17 @@ def test_first_equal_is_the_first_equal_text(values: list[str], collide: bool, s
     first, firsts = first_equal(array, hashes)
     assert first.tolist() == [kept.index(v) for v in kept]
     assert firsts == len(set(kept))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(_TEXT, max_size=20), st.integers(0, 3))
+def test_text_hashes_into_a_given_array(values: list[str], skip: int) -> None:
+    array = pa.array(values, pa.string()).slice(skip)
+    want, want_plain = text_hashes(array)
+    out = np.zeros(len(array), np.uint64)
+    got, plain = text_hashes(array, out)
+    assert got is out and out.tolist() == want.tolist() and plain.tolist() == want_plain.tolist()
+    strided = np.zeros(2 * len(array), np.uint64)[::2]  # not contiguous: copied into
+    assert text_hashes(array, strided)[0].tolist() == want.tolist() == strided.tolist()
+    with pytest.raises(ValueError, match="out"):
+        text_hashes(array, np.zeros(len(array) + 1, np.uint64))

@@ -718,14 +718,26 @@ class NativeKernels:
         return ran - 2 if ran > 0 else None
 
     def text_hashes(
-        self, offsets: npt.NDArray[np.int32], data: npt.NDArray[np.uint8]
+        self,
+        offsets: npt.NDArray[np.int32],
+        data: npt.NDArray[np.uint8],
+        out: npt.NDArray[np.uint64] | None = None,
     ) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.bool_]] | None:
         """:func:`kundresa.store._distinct.text_hashes`' pass over 32-bit ``offsets`` (``n +
-        1``) into ``data``."""
+        1``) into ``data``; the hashes into ``out`` when given (``uint64[n]``, contiguous and
+        writable, else None: nothing done)."""
         at = np.ascontiguousarray(offsets, dtype=np.int32)
         raw = np.ascontiguousarray(data, dtype=np.uint8)
         n = len(at) - 1
-        out = _empty(max(n, 0), np.uint64)
+        if out is None:
+            out = _empty(max(n, 0), np.uint64)
+        elif not (
+            out.dtype == np.uint64
+            and out.shape == (max(n, 0),)
+            and out.flags.c_contiguous
+            and out.flags.writeable
+        ):
+            return None
         plain = _empty(max(n, 0), np.bool_)
         if n > 0 and not self.functions["text_hashes_into"](
             _ptr(at), n, _ptr(raw), len(raw), _ptr(out), _ptr(plain)

@@ -65,9 +65,12 @@ def all_distinct(hashes: npt.NDArray[np.uint64]) -> bool:
     return bool(_all_distinct(values))
 
 
-def text_hashes(values: pa.Array) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.bool_]]:
+def text_hashes(
+    values: pa.Array, out: npt.NDArray[np.uint64] | None = None
+) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.bool_]]:
     """A 64-bit hash of each text of ``values`` (a string or large string array; a null's
-    hash is meaningless) and whether the text surely needs no trimming: not empty, ASCII,
+    hash is meaningless; into ``out``, ``uint64[n]``, when given: the hashes returned are a
+    view of it) and whether the text surely needs no trimming: not empty, ASCII,
     starting with a visible character and ending with none of space, tab, newline, form feed
     or carriage return (the cheap test of :mod:`kundresa.store.in_place`, which leaves the
     others to DuckDB's exact one).
@@ -86,14 +89,25 @@ def text_hashes(values: pa.Array) -> tuple[npt.NDArray[np.uint64], npt.NDArray[n
     _, offsets, data = values.buffers()
     at = np.frombuffer(offsets, np.int32)[values.offset : values.offset + len(values) + 1]
     raw = np.frombuffer(data if data is not None else b"", np.uint8)
+    target = None
+    if out is not None:
+        if out.dtype != np.uint64 or out.shape != (len(values),) or not out.flags.writeable:
+            raise ValueError(f"out must be a writable uint64[{len(values)}]")
+        target = out if out.flags.c_contiguous else None
     native = kernels()
     if native is not None:
-        got = native.text_hashes(at, raw)
+        got = native.text_hashes(at, raw, target)
         if got is not None:
-            return got
+            if out is not None and target is None:
+                out[:] = got[0]
+            return (out, got[1]) if out is not None else got
     from kundresa.store._distinct_jit import _text_hashes
 
-    return _text_hashes(at, raw)
+    hashes, plain = _text_hashes(at, raw)
+    if out is not None:
+        out[:] = hashes
+        return out, plain
+    return hashes, plain
 
 
 def partition_count(hashes: npt.NDArray[np.uint64], count: npt.NDArray[np.int64]) -> None:

@@ -311,8 +311,7 @@ class _IdsCheck:
         lo, hi = self.cuts[q], self.cuts[q + 1]
         at = lo
         for chunk in self.column.slice(lo, hi - lo).chunks:
-            h, plain = text_hashes(chunk)
-            self.hashes[at : at + len(chunk)] = h
+            _, plain = text_hashes(chunk, self.hashes[at : at + len(chunk)])
             at += len(chunk)
             other = ~plain
             if chunk.null_count:
