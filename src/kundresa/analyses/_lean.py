@@ -61,7 +61,7 @@ def lean_fits(name: str, params: Mapping[str, Any], events_file: str | os.PathLi
         prefix, sep, _ = step.partition(":")
         if sep and prefix.strip() in _STEP_KINDS:
             return False
-    from kundresa.analytics._fast import fast_path_allowed, parts_for
+    from kundresa.analytics._switch import fast_path_allowed, parts_for
 
     if not fast_path_allowed():
         return False
