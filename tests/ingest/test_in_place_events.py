@@ -480,3 +480,47 @@ def test_many_row_groups_are_checked_alike(tmp_path: Path) -> None:
     dup = tmp_path / "dup.parquet"
     pq.write_table(table.set_column(3, "event_id", pa.array(ids)), dup, row_group_size=300)
     assert not _same(dup)
+
+
+def test_a_check_that_fails_leaves_the_file_to_the_ingest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A thread that cannot start, a kernel's refusal: the file is not read in place, and the
+    # ordinary ingest stores it; Ctrl-C inside a DuckDB query still stops everything.
+    path = tmp_path / "events.parquet"
+    pq.write_table(
+        pa.table(
+            {
+                "customer_id": ["a", "b"],
+                "timestamp": pa.array([T0, T0], pa.timestamp("us")),
+                "event": ["view", "buy"],
+                "event_id": ["e1", "e2"],
+            }
+        ),
+        path,
+    )
+    for error in (RuntimeError("can't start new thread"), ValueError("a place outside")):
+
+        def fail(self: Any, q: int, error: Exception = error) -> None:
+            raise error
+
+        monkeypatch.setattr(in_place._IdsCheck, "place_part", fail)
+        wh = Warehouse(None)
+        try:
+            assert read_in_place(wh, path) is None
+            assert wh.event_count() == 0
+        finally:
+            wh.close()
+    interrupted = RuntimeError("Query interrupted")
+    interrupted.__cause__ = KeyboardInterrupt()
+
+    def stop(self: Any, q: int) -> None:
+        raise interrupted
+
+    monkeypatch.setattr(in_place._IdsCheck, "place_part", stop)
+    wh = Warehouse(None)
+    try:
+        with pytest.raises(RuntimeError, match="interrupted"):
+            read_in_place(wh, path)
+    finally:
+        wh.close()

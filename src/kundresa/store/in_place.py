@@ -617,8 +617,12 @@ def read_in_place(
             assert keys is not None
             if int(keys[0]) != total:
                 return None
-    except (duckdb.Error, pa.ArrowException, OSError):
+    except (duckdb.Error, pa.ArrowException, OSError, ValueError, MemoryError):
         return None  # an unreadable file: the ordinary ingest says what is wrong
+    except RuntimeError as exc:  # no thread to be had, say; not Ctrl-C inside a DuckDB query
+        if isinstance(exc.__cause__, KeyboardInterrupt):
+            raise
+        return None
     finally:
         if warmer is not None:
             warmer.join()
