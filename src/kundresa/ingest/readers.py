@@ -19,6 +19,7 @@ import gzip
 import io
 import json
 import os
+import re
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -656,11 +657,21 @@ def _csv_batches(p: _Input, info: TextFile, progress: Progress | None) -> Iterat
     delimiter = info.delimiter
     rejected: list[Rejected] = []
 
+    skipped: set[int] = set()
+    """pyarrow's numbers of the rows it skipped and has not yet numbered past."""
+    checker: _QuoteChecker | None = None
+
     def on_invalid(row: Any) -> str:
         # pyarrow counts rows from 1 including the header, which is the file's line number
         # for files without quoted line breaks (it knows the number only when reading with
         # one thread; parsing is still fast enough, the staging insert dominates).
         line = int(row.number) if row.number is not None else -1
+        skipped.add(line)
+        if checker is not None and row.text.startswith("\x01"):
+            # A badly quoted record the checker took out: it knows its line and reason.
+            key = int(row.text[1:].split(delimiter, 1)[0])
+            rejected.append(checker.bad.pop(key))
+            return "skip"
         rejected.append(
             Rejected(
                 line,
@@ -674,7 +685,7 @@ def _csv_batches(p: _Input, info: TextFile, progress: Progress | None) -> Iterat
         use_threads=False, block_size=_CSV_BLOCK, column_names=names, skip_rows=1
     )
     parse_options = pacsv.ParseOptions(
-        delimiter=delimiter, invalid_row_handler=on_invalid, newlines_in_values=False
+        delimiter=delimiter, invalid_row_handler=on_invalid, newlines_in_values=True
     )
     convert_options = pacsv.ConvertOptions(
         column_types={n: pa.string() for n in names},
@@ -686,7 +697,8 @@ def _csv_batches(p: _Input, info: TextFile, progress: Progress | None) -> Iterat
         strings_can_be_null=True,
         quoted_strings_can_be_null=False,
     )
-    fh = p.open_utf8(info.encoding, progress)
+    checker = _QuoteChecker(p.open_utf8(info.encoding, progress), delimiter, len(names), p.label)
+    fh = io.BufferedReader(checker, buffer_size=1 << 20)
     try:
         reader = pacsv.open_csv(
             fh,
@@ -699,8 +711,9 @@ def _csv_batches(p: _Input, info: TextFile, progress: Progress | None) -> Iterat
             n = batch.num_rows
             # Rows the handler skipped do not appear in the batch: number the kept rows by
             # walking past the rejected lines that fall inside this batch.
-            lines = _number_rows(next_line, n, {r.line for r in rejected})
+            lines = _number_rows(next_line, n, skipped)
             next_line = (lines[-1] + 1) if n else next_line
+            skipped.difference_update([x for x in skipped if x < next_line])
             too_long = _first_too_long(batch)
             if too_long is not None:
                 raise ReadError(_too_long(Path(p.label), lines[too_long]))
@@ -719,6 +732,143 @@ def _csv_batches(p: _Input, info: TextFile, progress: Progress | None) -> Iterat
             )
     finally:
         fh.close()
+
+
+class _QuoteChecker(io.RawIOBase):
+    """A CSV stream with its badly quoted records taken out (RFC 4180).
+
+    pyarrow's parser is lenient: an unterminated quote swallows every line after it into one
+    field, and a quote inside an unquoted field (``a"b"``) is read as text. Records are checked
+    here first: each bad one is replaced by a marker row with one field too many (which
+    pyarrow hands to the invalid-row handler) and kept in :attr:`bad` with its line and reason;
+    reading goes on at the next physical line, so the rows after it are not lost. Blocks with
+    no quote at all pass unchanged (the usual case); the rest are checked by one regular
+    expression per run of good records, in C. Memory: one block plus one record (at most
+    :data:`MAX_ROW_BYTES`)."""
+
+    _BLOCK = 1 << 20
+
+    def __init__(self, raw: IO[bytes], delimiter: str, columns: int, label: str) -> None:
+        self._raw = raw
+        self._label = label
+        d = re.escape(delimiter.encode())
+        field_re = rb'(?:"[^"]*+(?:""[^"]*+)*+"|[^"' + d + rb"\r\n]*+)"
+        self._records = re.compile(
+            rb"(?:" + field_re + rb"(?:" + d + field_re + rb")*+(?:\r\n|\n|\r))*+"
+        )
+        self._quoted = re.compile(rb'"[^"]*+(?:""[^"]*+)*+"')
+        self._unquoted = re.compile(rb'[^"' + d + rb"\r\n]*+")
+        self._delim = delimiter.encode()
+        self._marker_tail = delimiter.encode() * columns + b"\n"
+        self._carry = b""
+        self._out = b""
+        self._eof = False
+        self._line = 1
+        """The physical line at which :attr:`_carry` starts."""
+        self.bad: dict[int, Rejected] = {}
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        while not self._out and not (self._eof and not self._carry):
+            self._fill()
+        n = min(len(b), len(self._out))
+        b[:n] = self._out[:n]
+        self._out = self._out[n:]
+        return n
+
+    def _fill(self) -> None:
+        chunk = self._raw.read(self._BLOCK)
+        if not chunk:
+            self._eof = True
+            if self._carry and not self._carry.endswith((b"\n", b"\r")):
+                self._carry += b"\n"
+        buf = self._carry + chunk if self._carry else chunk
+        if not self._eof and b'"' not in buf:
+            # No quote: every complete line is a good record.
+            end = max(buf.rfind(b"\n"), buf.rfind(b"\r")) + 1
+            if end and buf[end - 1 : end] == b"\r" and end == len(buf):
+                end -= 1  # a \r\n may be cut between blocks
+            self._emit(buf, 0, end)
+            self._carry = buf[end:]
+            return
+        out: list[bytes] = []
+        pos = 0
+        while pos < len(buf):
+            m = self._records.match(buf, pos)
+            assert m is not None  # the pattern matches the empty string
+            if m.end() > pos:
+                out.append(buf[pos : m.end()])
+                self._line += buf.count(b"\n", pos, m.end())
+                pos = m.end()
+                continue
+            why = self._fault(buf, pos)
+            if why is None:  # the record goes on past this block
+                if len(buf) - pos > MAX_ROW_BYTES:
+                    raise ReadError(_too_long(Path(self._label), self._line))
+                break
+            if why == "":  # a good last record cut by the block (or a lone \r\n split)
+                break
+            line_end = buf.find(b"\n", pos)
+            line_end = len(buf) if line_end < 0 else line_end + 1
+            text = buf[pos:line_end].decode("utf-8", "replace").rstrip("\r\n")
+            key = len(self.bad)
+            self.bad[key] = Rejected(self._line, why, text)
+            out.append(b"\x01" + str(key).encode() + self._marker_tail)
+            self._line += 1
+            pos = line_end
+        self._carry = buf[pos:]
+        if self._eof and self._carry:
+            out.append(self._carry)  # pyarrow says what is wrong with it, if anything
+            self._carry = b""
+        self._out = b"".join(out)
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+    def _emit(self, buf: bytes, start: int, end: int) -> None:
+        self._out = buf[start:end]
+        self._line += buf.count(b"\n", start, end)
+
+    def _fault(self, buf: bytes, pos: int) -> str | None:
+        """Why the record at ``pos`` is badly quoted; None when it runs past the end of
+        ``buf`` before that is known, "" when it is good but not yet complete."""
+        i = pos
+        while True:
+            if buf[i : i + 1] == b'"':
+                m = self._quoted.match(buf, i)
+                if m is None:
+                    if not self._eof:
+                        return None
+                    return "an unterminated quote (a quoted field that is never closed)"
+                j = m.end()
+                after = buf[j : j + 1]
+                if after == b"" and not self._eof:
+                    return None
+                if after == self._delim:
+                    i = j + 1
+                    continue
+                if after in (b"\n", b"\r", b""):
+                    return ""
+                return (
+                    "a quote followed by text inside a field (RFC 4180: a quoted field "
+                    'ends at its closing quote; write a quote inside a field as "")'
+                )
+            j = self._unquoted.match(buf, i).end()  # type: ignore[union-attr]
+            after = buf[j : j + 1]
+            if after == b"" and not self._eof:
+                return None
+            if after == self._delim:
+                i = j + 1
+                continue
+            if after == b'"':
+                return (
+                    "a quote inside an unquoted field (RFC 4180: quote the whole field and "
+                    'double the quote, "a""b")'
+                )
+            return ""
 
 
 def _first_too_long(batch: pa.RecordBatch) -> int | None:
