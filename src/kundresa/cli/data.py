@@ -23,17 +23,15 @@ from kundresa.cli._common import (
 
 
 def _encoding_option(value: str | None) -> str | None:
-    """--encoding: a codec Python knows, else a usage error."""
+    """--encoding: a text encoding Python knows, else a usage error."""
     if value is None:
         return None
-    import codecs
+    from kundresa.ingest.readers import text_encoding
 
     try:
-        codecs.lookup(value)
-    except LookupError:
-        raise click.BadParameter(
-            f"{value!r} is not an encoding (use e.g. utf-8, utf-16, cp1252, latin-1)"
-        ) from None
+        text_encoding(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
     return value
 
 

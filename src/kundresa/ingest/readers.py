@@ -49,6 +49,7 @@ __all__ = [
     "read_header",
     "sniff_encoding",
     "sniff_text_file",
+    "text_encoding",
 ]
 
 FORMATS = ("csv", "tsv", "parquet", "jsonl", "zip")
@@ -305,13 +306,37 @@ def _binary_kind(path: Path, head: bytes, gz: bool) -> str | None:
     return None
 
 
+def text_encoding(name: str) -> str:
+    """The codec name of the text encoding ``name``; :class:`ValueError` when Python knows no
+    such codec or it is not a text encoding (``rot13``, ``base64``, ``zlib``…).
+
+    Examples
+    --------
+    >>> text_encoding("UTF8")
+    'utf-8'
+    >>> text_encoding("rot13")
+    Traceback (most recent call last):
+    ...
+    ValueError: 'rot13' is not a text encoding (use e.g. utf-8, utf-16, cp1252, latin-1)
+    """
+    try:
+        info = codecs.lookup(name)
+    except LookupError:
+        info = None
+    # Bytes-to-bytes and text-to-text codecs (rot13, base64) are flagged as not text
+    # encodings; str.decode refuses them, as here.
+    if info is None or not getattr(info, "_is_text_encoding", True):
+        raise ValueError(
+            f"{name!r} is not a text encoding (use e.g. utf-8, utf-16, cp1252, latin-1)"
+        )
+    return info.name
+
+
 def _check_encoding(path: Path, encoding: str) -> str:
     try:
-        return codecs.lookup(encoding).name
-    except LookupError:
-        raise ReadError(
-            f"{path}: unknown encoding {encoding!r} (use e.g. utf-8, utf-16, cp1252, latin-1)"
-        ) from None
+        return text_encoding(encoding)
+    except ValueError as exc:
+        raise ReadError(f"{path}: {exc}") from None
 
 
 def sniff_text_file(path: str | os.PathLike[str], encoding: str | None = None) -> TextFile:
@@ -382,24 +407,45 @@ class _Utf8Recoder(io.RawIOBase):
         self._path = path
         self._buf = b""
         self._consumed = 0
+        self._lines = 0
         self._eof = False
 
     def readable(self) -> bool:
         return True
 
+    def _line_of(self, state: tuple[bytes, int], chunk: bytes, start: int) -> int | None:
+        """The line of the bad byte at ``start`` of what the decoder saw (its buffered
+        bytes, then ``chunk``): the lines before it, plus those in the good bytes before it."""
+        try:
+            before = codecs.getincrementaldecoder(self._encoding)("strict")
+            before.setstate(state)
+            good = before.decode(chunk[: max(start - len(state[0]), 0)])
+        except (UnicodeError, ValueError, TypeError):
+            return None
+        return self._lines + good.count("\n") + 1
+
     def readinto(self, b: Any) -> int:
         while not self._buf and not self._eof:
             chunk = self._raw.read(1 << 16)
             self._eof = not chunk
+            state = self._decoder.getstate()
             try:
                 text = self._decoder.decode(chunk, final=self._eof)
             except UnicodeDecodeError as exc:
+                line = self._line_of(state, chunk, exc.start)
+                where = f"{self._path}:{line}" if line is not None else str(self._path)
                 raise ReadError(
-                    f"{self._path}: byte {self._consumed + exc.start + 1} is not valid "
-                    f"{self._encoding}; name the file's encoding with --encoding "
+                    f"{where}: byte {self._consumed + exc.start - len(state[0]) + 1} is not "
+                    f"valid {self._encoding}; name the file's encoding with --encoding "
                     "(e.g. utf-8, cp1252, latin-1)"
                 ) from None
+            except UnicodeError as exc:  # UTF-16 or UTF-32 without a byte order mark
+                raise ReadError(
+                    f"{self._path}: not valid {self._encoding}: {exc}; name the file's "
+                    "encoding with --encoding (e.g. utf-16-le, utf-16-be, utf-8)"
+                ) from None
             self._consumed += len(chunk)
+            self._lines += text.count("\n")
             self._buf = text.encode("utf-8")
         n = min(len(b), len(self._buf))
         b[:n] = self._buf[:n]
@@ -641,13 +687,42 @@ def _batches(p: _Input, progress: Progress | None, encoding: str | None) -> Iter
         if "straddl" in text:
             raise ReadError(_too_long(Path(p.label), None)) from exc
         if "UTF8" in text or "UTF-8" in text:
-            raise ReadError(
-                f"{p.label}: not valid UTF-8 beyond its first {SNIFF_BYTES >> 10} KiB; name "
-                "the file's encoding with --encoding (e.g. cp1252, latin-1)"
-            ) from exc
+            raise ReadError(_not_utf8(p, sniffed=encoding is None)) from exc
         raise ReadError(f"{p.label}: cannot read the file: {exc}") from exc
     except (OSError, EOFError, zipfile.BadZipFile) as exc:
         raise ReadError(f"{p.label}: cannot read the file: {exc}") from exc
+
+
+def _not_utf8(p: _Input, *, sniffed: bool) -> str:
+    """The message for a file pyarrow found not to be UTF-8: where the first bad byte is
+    (found by reading the file again, in pieces: this is the error path)."""
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    line, done, at = 1, 0, 0
+    where = ""
+    try:
+        with p.open_binary(None) as fh:
+            while chunk := fh.read(1 << 20):
+                try:
+                    decoder.decode(chunk)
+                except UnicodeDecodeError as exc:
+                    start = exc.start - len(exc.object) + len(chunk)  # into chunk
+                    line += chunk.count(b"\n", 0, max(start, 0))
+                    at = done + start + 1
+                    where = f":{line}: byte {at}"
+                    break
+                line += chunk.count(b"\n")
+                done += len(chunk)
+    except (OSError, EOFError, zipfile.BadZipFile):
+        pass
+    told = (
+        f" (the encoding was told from the first {SNIFF_BYTES >> 10} KiB)"
+        if sniffed and at > SNIFF_BYTES
+        else ""
+    )
+    return (
+        f"{p.label}{where or ':'} is not valid UTF-8{told}; name the file's encoding with "
+        "--encoding (e.g. cp1252, latin-1)"
+    )
 
 
 def _csv_batches(p: _Input, info: TextFile, progress: Progress | None) -> Iterator[RawBatch]:
