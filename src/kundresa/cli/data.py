@@ -104,11 +104,16 @@ def ingest(
 
     All files load in one transaction: if anything fails, nothing is stored.
     """
+    from kundresa._files import not_a_regular_file
+
     for f in files:
+        kind = not_a_regular_file(f)
+        if kind == "a folder":
+            raise UserError(f"{f}: is a folder; name the files to load")
+        if kind is not None:  # a named pipe would wait for a writer forever
+            raise UserError(f"{f}: is {kind}, not a file; name the files to load")
         if not f.exists():
             raise UserError(f"{f}: no such file")
-        if f.is_dir():
-            raise UserError(f"{f}: is a folder; name the files to load")
     total = sum(f.stat().st_size for f in files)
     options: dict[str, Any] = {
         "customer_col": customer_col,

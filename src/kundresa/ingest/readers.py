@@ -31,6 +31,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from kundresa._files import not_a_regular_file
 from kundresa.errors import InputError
 
 __all__ = [
@@ -160,6 +161,7 @@ def archive_members(path: str | os.PathLike[str]) -> list[str]:
     readable member raises :class:`ReadError`.
     """
     p = Path(path)
+    _check_file(p)
     try:
         with zipfile.ZipFile(p) as zf:
             names = [i.filename for i in zf.infolist() if _member_format(i.filename)]
@@ -348,8 +350,7 @@ def sniff_text_file(path: str | os.PathLike[str], encoding: str | None = None) -
     """
     p = Path(path)
     fmt, _gz = detect_format(p)
-    if not p.exists():
-        raise ReadError(f"{p}: no such file")
+    _check_file(p)
     if fmt == "zip":
         # The first member with content speaks for the archive (some may be empty).
         for member in archive_members(p):
@@ -547,6 +548,16 @@ class _ZipMember(io.RawIOBase):
         super().close()
 
 
+def _check_file(p: Path) -> None:
+    """Refuse a path that is missing or not a regular file, before it is opened (a named
+    pipe would wait for a writer forever)."""
+    kind = not_a_regular_file(p)
+    if kind is not None:
+        raise ReadError(f"{p}: is {kind}, not a file; name a regular file to read")
+    if not p.exists():
+        raise ReadError(f"{p}: no such file")
+
+
 def read_header(path: str | os.PathLike[str], encoding: str | None = None) -> list[str]:
     """Column names of a file, read without loading its rows.
 
@@ -555,8 +566,7 @@ def read_header(path: str | os.PathLike[str], encoding: str | None = None) -> li
     """
     p = Path(path)
     fmt, _gz = detect_format(p)
-    if not p.exists():
-        raise ReadError(f"{p}: no such file")
+    _check_file(p)
     if fmt == "zip":
         # The first member with columns speaks for the archive (exports split one table
         # into many files of the same shape; some of them may be empty).
@@ -627,8 +637,7 @@ def iter_parts(
     and JSON Lines (else it is sniffed per file or member).
     """
     p = Path(path)
-    if not p.exists():
-        raise ReadError(f"{p}: no such file")
+    _check_file(p)
     fmt, _gz = detect_format(p)
     if fmt != "zip":
         yield str(p), _batches(_Input(p), progress, encoding)
