@@ -104,3 +104,16 @@ def test_what_a_csv_writer_writes_reads_back(tmp_path_factory: object, rows: lis
     got, bad = read(path)
     assert bad == []
     assert [(r["timestamp"], r["event"]) for r in got] == [(a or "-", b or "-") for a, b in rows]
+
+
+def test_tab_separated_text_keeps_quotes_inside_a_field(tmp_path: Path) -> None:
+    # TSV has no quoting of its own (Snowplow writes raw JSON); a field that opens with a
+    # quote is still a quoted field (Excel's "Unicode text").
+    f = tmp_path / "e.tsv"
+    f.write_bytes(
+        b'customer_id\ttimestamp\tevent\tctx\nc1\t2025-01-01\ta"b"\t{"k":"v"}\n'
+        b'c2\t2025-01-02\t"tab\there"\tx\nc3\t2025-01-03\t"open\tx\n'
+    )
+    rows, bad = read(f)
+    assert [(r["event"], r["ctx"]) for r in rows] == [('a"b"', '{"k":"v"}'), ("tab\there", "x")]
+    assert [line for line, _, _ in bad] == [4]

@@ -841,7 +841,18 @@ class _QuoteChecker(io.RawIOBase):
             rb"(?:" + field_re + rb"(?:" + d + field_re + rb")*+(?:\r\n|\n|\r))*+"
         )
         self._quoted = re.compile(rb'"[^"]*+(?:""[^"]*+)*+"')
-        self._unquoted = re.compile(rb'[^"' + d + rb"\r\n]*+")
+        if delimiter == "\t":
+            # Tab-separated text has no quoting of its own (IANA's text/tab-separated-values;
+            # Snowplow's atomic events hold raw JSON): a quote is text unless it opens the
+            # field, as Excel's "Unicode text" quotes a field with a tab or a line break.
+            unquoted = rb'(?:[^"\t\r\n][^\t\r\n]*+)?+'
+            field_re = rb'(?:"[^"]*+(?:""[^"]*+)*+"|' + unquoted + rb")"
+            self._records = re.compile(
+                rb"(?:" + field_re + rb"(?:\t" + field_re + rb")*+(?:\r\n|\n|\r))*+"
+            )
+            self._unquoted = re.compile(unquoted)
+        else:
+            self._unquoted = re.compile(rb'[^"' + d + rb"\r\n]*+")
         self._delim = delimiter.encode()
         self._marker_tail = delimiter.encode() * columns + b"\n"
         self._carry = b""
@@ -1061,8 +1072,32 @@ def _json_scalar(v: Any) -> str | None:
     return json.dumps(v, ensure_ascii=False, separators=(",", ":"))
 
 
+class _RepeatedKeys:
+    """An ``object_pairs_hook`` that builds each object as ``json.loads`` does and notes the
+    first key the object it built last holds twice. The outermost object is built last, so
+    after a line is parsed :attr:`repeated` speaks for its top level: ``json.loads`` would
+    keep the last value silently (``{"customer_id": "c4", ..., "customer_id": "c5"}`` filed
+    under c5)."""
+
+    repeated: str | None = None
+
+    def __call__(self, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        obj = dict(pairs)
+        self.repeated = None
+        if len(obj) != len(pairs):
+            seen: set[str] = set()
+            for key, _ in pairs:
+                if key in seen:
+                    self.repeated = key
+                    break
+                seen.add(key)
+        return obj
+
+
 def _jsonl_batches(p: _Input, encoding: str, progress: Progress | None) -> Iterator[RawBatch]:
     names: dict[str, None] = {}
+    keys = _RepeatedKeys()
+    decode = json.JSONDecoder(object_pairs_hook=keys).decode
     with p.open_utf8(encoding, progress) as fh:
         rows: list[dict[str, Any]] = []
         lines: list[int] = []
@@ -1078,7 +1113,8 @@ def _jsonl_batches(p: _Input, encoding: str, progress: Progress | None) -> Itera
             if not raw.strip():
                 continue
             try:
-                obj = json.loads(raw)
+                # utf-8-sig: the first line may start with the file's byte order mark.
+                obj = decode(raw.decode("utf-8-sig", "surrogatepass"))
             except (ValueError, RecursionError) as exc:
                 text = raw.decode("utf-8", "replace").rstrip("\r\n")
                 why = exc if isinstance(exc, ValueError) else _TOO_DEEP
@@ -1089,6 +1125,11 @@ def _jsonl_batches(p: _Input, encoding: str, progress: Progress | None) -> Itera
                 rejected.append(
                     Rejected(lineno, f"expected a JSON object, found {type(obj).__name__}", text)
                 )
+                continue
+            if keys.repeated is not None:
+                text = raw.decode("utf-8", "replace").rstrip("\r\n")
+                why = f"the key {keys.repeated!r} appears more than once in the object"
+                rejected.append(Rejected(lineno, why, text))
                 continue
             names.update(dict.fromkeys(obj))
             rows.append(obj)
