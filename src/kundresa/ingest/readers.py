@@ -599,6 +599,15 @@ def _read_header(p: _Input, encoding: str | None, allow_empty: bool = False) -> 
 
                 return next(csv.reader([first], delimiter=info.delimiter))
             names: dict[str, None] = {}
+            if _is_json_array(p, info.encoding):
+                for i, (_line, value, _rep, _src) in enumerate(
+                    _json_array_items(p, info.encoding, None)
+                ):
+                    if isinstance(value, dict):
+                        names.update(dict.fromkeys(value))
+                    if i >= 999:
+                        break
+                return list(names)
             for i in range(1000):
                 line = fh.readline(MAX_ROW_BYTES + 1)
                 if not line:
@@ -687,7 +696,9 @@ def _batches(p: _Input, progress: Progress | None, encoding: str | None) -> Iter
             yield from _parquet_batches(p, progress)
             return
         info = _sniff(p, encoding, allow_empty=p.member is not None)
-        if p.fmt == "jsonl":
+        if p.fmt == "jsonl" and _is_json_array(p, info.encoding):
+            yield from _json_array_batches(p, info.encoding, progress)
+        elif p.fmt == "jsonl":
             yield from _jsonl_batches(p, info.encoding, progress)
         else:
             yield from _csv_batches(p, info, progress)
@@ -1139,6 +1150,132 @@ def _jsonl_batches(p: _Input, encoding: str, progress: Progress | None) -> Itera
                 rows, lines, rejected = [], [], []
         if rows or rejected:
             yield _json_batch(rows, lines, rejected, list(names))
+
+
+def _is_json_array(p: _Input, encoding: str) -> bool:
+    """Whether a JSON file is one array (its first character other than a space or a byte
+    order mark is ``[``) rather than JSON Lines."""
+    with p.open_utf8(encoding, None) as fh:
+        head = fh.read(SNIFF_BYTES)
+    return head.decode("utf-8", "replace").lstrip("\ufeff \t\r\n").startswith("[")
+
+
+def _json_array_items(p: _Input, encoding: str, progress: Progress | None) -> Iterator[Any]:
+    """The elements of a file that is one JSON array, each as ``(line, value, repeated)``
+    (the line it starts on; the first key its top-level object holds twice, or None), read in
+    pieces: at most one element (up to :data:`MAX_ROW_BYTES`) and one piece are held.
+
+    An array that is not valid JSON raises :class:`ReadError` with the line: the elements'
+    bounds are not known past a syntax error, so no element of such a file is loaded."""
+    label = Path(p.label)
+    keys = _RepeatedKeys()
+    decoder = json.JSONDecoder(object_pairs_hook=keys)
+    text = codecs.getincrementaldecoder("utf-8-sig")("strict")
+    space = " \t\r\n"
+    with p.open_utf8(encoding, progress) as fh:
+        buf, pos, line, eof = "", 0, 1, False
+
+        def more() -> bool:
+            nonlocal buf, pos, eof
+            if eof:
+                return False
+            chunk = fh.read(1 << 20)
+            eof = not chunk
+            try:
+                add = text.decode(chunk, final=eof)
+            except UnicodeDecodeError:
+                raise ReadError(
+                    f"{label}:{line + buf.count(chr(10), pos)}: not valid UTF-8; name the "
+                    "file's encoding with --encoding (e.g. cp1252, latin-1)"
+                ) from None
+            buf = buf[pos:] + add
+            pos = 0
+            return True
+
+        def skip_space() -> str:
+            """The next character other than a space ("" at the end of the file)."""
+            nonlocal pos, line
+            while True:
+                start = pos
+                while pos < len(buf) and buf[pos] in space:
+                    pos += 1
+                line += buf.count("\n", start, pos)
+                if pos < len(buf):
+                    return buf[pos]
+                if not more():
+                    return ""
+
+        def refuse(why: str) -> ReadError:
+            return ReadError(
+                f"{label}:{line}: {why}; the file is one JSON array and nothing of it was "
+                "loaded (fix the JSON, or save it as JSON Lines, one object a line)"
+            )
+
+        if skip_space() != "[":
+            raise refuse("expected [ to open the array")
+        pos += 1
+        first = True
+        while True:
+            c = skip_space()
+            if c == "]" and first:
+                pos += 1
+                break
+            if c == "":
+                raise refuse("the array is never closed with ]")
+            while True:  # one element, read on until it and what follows it are whole
+                try:
+                    value, end = decoder.raw_decode(buf, pos)
+                except RecursionError:
+                    raise refuse(_TOO_DEEP) from None
+                except json.JSONDecodeError as exc:
+                    if len(buf) - pos > MAX_ROW_BYTES:
+                        raise ReadError(_too_long(label, line)) from None
+                    if more():
+                        continue
+                    raise refuse(f"invalid JSON: {exc.msg}") from None
+                if end == len(buf) and more():
+                    continue  # a number or a literal may go on in the next piece
+                break
+            if end - pos > MAX_ROW_BYTES:
+                raise ReadError(_too_long(label, line))
+            yield line, value, keys.repeated if isinstance(value, dict) else None, buf[pos:end]
+            line += buf.count("\n", pos, end)
+            pos = end
+            c = skip_space()
+            pos += 1
+            if c == "]":
+                break
+            if c != ",":
+                raise refuse("expected , or ] after an element of the array")
+            first = False
+        if skip_space() != "":
+            raise refuse("text after the end of the array")
+
+
+def _json_array_batches(p: _Input, encoding: str, progress: Progress | None) -> Iterator[RawBatch]:
+    """The objects of a file that is one JSON array, as the rows of JSON Lines (each
+    numbered by the line its element starts on)."""
+    names: dict[str, None] = {}
+    rows: list[dict[str, Any]] = []
+    lines: list[int] = []
+    rejected: list[Rejected] = []
+    for line, value, repeated, source in _json_array_items(p, encoding, progress):
+        if not isinstance(value, dict):
+            why = f"expected a JSON object, found {type(value).__name__}"
+            rejected.append(Rejected(line, why, source))
+            continue
+        if repeated is not None:
+            why = f"the key {repeated!r} appears more than once in the object"
+            rejected.append(Rejected(line, why, source))
+            continue
+        names.update(dict.fromkeys(value))
+        rows.append(value)
+        lines.append(line)
+        if len(rows) >= BATCH_ROWS:
+            yield _json_batch(rows, lines, rejected, list(names))
+            rows, lines, rejected = [], [], []
+    if rows or rejected:
+        yield _json_batch(rows, lines, rejected, list(names))
 
 
 def _json_batch(
