@@ -10,6 +10,12 @@ Windows-1252 when the bytes are not UTF-8 (Excel's "CSV" on Western European Win
 encoding is told from the first :data:`SNIFF_BYTES` bytes (:func:`sniff_encoding`); anything
 other than UTF-8 is transcoded to UTF-8 while streaming. One row (a CSV record or a JSON
 line) may hold up to :data:`MAX_ROW_BYTES`; a longer one refuses the file.
+
+CSV quoting is checked as RFC 4180 has it before pyarrow parses the records
+(:class:`_QuoteChecker`); a JSON file whose first character is ``[`` is one array, read
+element by element (:func:`_json_array_items`); a JSON object holding a top-level key twice
+is quarantined (:class:`_RepeatedKeys`). Paths that are not regular files (a named pipe) are
+refused before they are opened.
 """
 
 from __future__ import annotations
