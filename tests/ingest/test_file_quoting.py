@@ -117,3 +117,16 @@ def test_tab_separated_text_keeps_quotes_inside_a_field(tmp_path: Path) -> None:
     rows, bad = read(f)
     assert [(r["event"], r["ctx"]) for r in rows] == [('a"b"', '{"k":"v"}'), ("tab\there", "x")]
     assert [line for line, _, _ in bad] == [4]
+
+
+def test_a_quote_left_open_past_the_row_limit_is_unterminated(tmp_path: Path) -> None:
+    # No quote follows for more than 8 MiB: the quote is never closed; the rows after load.
+    rows_after = b"".join(b"c%d,2025-01-01,x\n" % i for i in range(600_000))
+    f = tmp_path / "q.csv"
+    f.write_bytes(b'customer_id,timestamp,event\nc,2025-01-01,"open\n' + rows_after)
+    n, bad = 0, []
+    for batch in iter_raw_batches(f):
+        n += len(batch.lines)
+        bad.extend((r.line, r.reason) for r in batch.rejected)
+    assert n == 600_000
+    assert [(line, "unterminated quote" in why) for line, why in bad] == [(2, True)]

@@ -835,6 +835,9 @@ def _csv_batches(p: _Input, info: TextFile, progress: Progress | None) -> Iterat
         fh.close()
 
 
+_UNTERMINATED = "an unterminated quote (a quoted field that is never closed)"
+
+
 class _QuoteChecker(io.RawIOBase):
     """A CSV stream with its badly quoted records taken out (RFC 4180).
 
@@ -878,6 +881,8 @@ class _QuoteChecker(io.RawIOBase):
         self._line = 1
         """The physical line at which :attr:`_carry` starts."""
         self.bad: dict[int, Rejected] = {}
+        self._open_quote = False
+        """Whether the record :meth:`_fault` last looked at ran on in an open quote."""
 
     def readable(self) -> bool:
         return True
@@ -917,9 +922,12 @@ class _QuoteChecker(io.RawIOBase):
                 continue
             why = self._fault(buf, pos)
             if why is None:  # the record goes on past this block
-                if len(buf) - pos > MAX_ROW_BYTES:
+                if len(buf) - pos <= MAX_ROW_BYTES:
+                    break
+                if not self._open_quote:
                     raise ReadError(_too_long(Path(self._label), self._line))
-                break
+                # A quote left open for longer than a row may be is one never closed.
+                why = _UNTERMINATED
             if why == "":  # a good last record cut by the block (or a lone \r\n split)
                 break
             line_end = buf.find(b"\n", pos)
@@ -948,13 +956,15 @@ class _QuoteChecker(io.RawIOBase):
         """Why the record at ``pos`` is badly quoted; None when it runs past the end of
         ``buf`` before that is known, "" when it is good but not yet complete."""
         i = pos
+        self._open_quote = False
         while True:
             if buf[i : i + 1] == b'"':
                 m = self._quoted.match(buf, i)
                 if m is None:
                     if not self._eof:
+                        self._open_quote = True
                         return None
-                    return "an unterminated quote (a quoted field that is never closed)"
+                    return _UNTERMINATED
                 j = m.end()
                 after = buf[j : j + 1]
                 if after == b"" and not self._eof:
