@@ -166,3 +166,28 @@ def test_any_array_of_objects_reads_back(
     assert [{k: v for k, v in r.items() if v is not None and k != "_line"} for r in rows] == [
         {k: v if isinstance(v, str) else repr(v) for k, v in r.items()} for r in records
     ]
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        (
+            "d.jsonl",
+            '{"customer_id":"c4","timestamp":"2025-01-01","event":"a","customer_id":"c5"}\n',
+        ),
+        (
+            "d.json",
+            '[{"customer_id":"c4","timestamp":"2025-01-01","event":"a","customer_id":"c5"}]',
+        ),
+    ],
+)
+def test_a_file_of_only_repeated_key_objects_ingests_to_quarantine(
+    tmp_path: Path, name: str, text: str
+) -> None:
+    f = tmp_path / name
+    f.write_text(text, encoding="utf-8")
+    runner = CliRunner()
+    assert runner.invoke(main, ["init", str(tmp_path / "p")]).exit_code == 0
+    r = runner.invoke(main, ["ingest", str(f), "--project", str(tmp_path / "p")])
+    assert r.exit_code == 0, r.output
+    assert "loaded 0" in r.output and "quarantined 1" in r.output

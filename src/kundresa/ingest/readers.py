@@ -1153,12 +1153,12 @@ def _jsonl_batches(p: _Input, encoding: str, progress: Progress | None) -> Itera
                     Rejected(lineno, f"expected a JSON object, found {type(obj).__name__}", text)
                 )
                 continue
+            names.update(dict.fromkeys(obj))  # the header has them: the batch has them too
             if keys.repeated is not None:
                 text = raw.decode("utf-8", "replace").rstrip("\r\n")
                 why = f"the key {keys.repeated!r} appears more than once in the object"
                 rejected.append(Rejected(lineno, why, text))
                 continue
-            names.update(dict.fromkeys(obj))
             rows.append(obj)
             lines.append(lineno)
             if len(rows) >= BATCH_ROWS:
@@ -1280,11 +1280,11 @@ def _json_array_batches(p: _Input, encoding: str, progress: Progress | None) -> 
             why = f"expected a JSON object, found {type(value).__name__}"
             rejected.append(Rejected(line, why, source))
             continue
+        names.update(dict.fromkeys(value))  # the header has them: the batch has them too
         if repeated is not None:
             why = f"the key {repeated!r} appears more than once in the object"
             rejected.append(Rejected(line, why, source))
             continue
-        names.update(dict.fromkeys(value))
         rows.append(value)
         lines.append(line)
         if len(rows) >= BATCH_ROWS:
