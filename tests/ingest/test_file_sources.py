@@ -470,7 +470,7 @@ def test_bad_options_and_wrong_source(project: Path) -> None:
     f = str(FIXTURES / "shopify_orders.csv")
     before = state(project)
     r = ingest(project, f, "--encoding", "klingon")
-    assert r.exit_code == 2 and "--encoding" in r.output and "not an encoding" in r.output
+    assert r.exit_code == 2 and "--encoding" in r.output and "not a text encoding" in r.output
     r = ingest(project, f, "--date-format", "yyyy-mm-dd")
     assert r.exit_code == 2 and "--date-format" in r.output
     r = ingest(project, f, "--date-format", "%Q")

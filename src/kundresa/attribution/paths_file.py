@@ -35,6 +35,7 @@ from typing import IO
 
 import pandas as pd
 
+from kundresa._files import not_a_regular_file
 from kundresa.errors import InputError
 
 __all__ = ["PATHS_FILE_COLUMNS", "PathsFileError", "read_paths_file"]
@@ -65,6 +66,9 @@ def _name(file: str | os.PathLike[str] | IO[str] | IO[bytes]) -> str:
 def _text(file: str | os.PathLike[str] | IO[str] | IO[bytes], name: str) -> str:
     try:
         if isinstance(file, str | os.PathLike):
+            kind = not_a_regular_file(file)
+            if kind not in (None, "a folder"):  # a named pipe would wait for a writer forever
+                raise PathsFileError(f"{name}: is {kind}, not a file; name a paths file")
             data: str | bytes = Path(file).read_bytes()
         else:
             data = file.read()

@@ -23,17 +23,15 @@ from kundresa.cli._common import (
 
 
 def _encoding_option(value: str | None) -> str | None:
-    """--encoding: a codec Python knows, else a usage error."""
+    """--encoding: a text encoding Python knows, else a usage error."""
     if value is None:
         return None
-    import codecs
+    from kundresa.ingest.readers import text_encoding
 
     try:
-        codecs.lookup(value)
-    except LookupError:
-        raise click.BadParameter(
-            f"{value!r} is not an encoding (use e.g. utf-8, utf-16, cp1252, latin-1)"
-        ) from None
+        text_encoding(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
     return value
 
 
@@ -106,11 +104,16 @@ def ingest(
 
     All files load in one transaction: if anything fails, nothing is stored.
     """
+    from kundresa._files import not_a_regular_file
+
     for f in files:
+        kind = not_a_regular_file(f)
+        if kind == "a folder":
+            raise UserError(f"{f}: is a folder; name the files to load")
+        if kind is not None:  # a named pipe would wait for a writer forever
+            raise UserError(f"{f}: is {kind}, not a file; name the files to load")
         if not f.exists():
             raise UserError(f"{f}: no such file")
-        if f.is_dir():
-            raise UserError(f"{f}: is a folder; name the files to load")
     total = sum(f.stat().st_size for f in files)
     options: dict[str, Any] = {
         "customer_col": customer_col,

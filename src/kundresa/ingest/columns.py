@@ -139,9 +139,21 @@ class ColumnMap:
         return out
 
 
+def _key(name: str) -> str:
+    """A column name as it is matched: without spaces around it or a byte order mark in
+    front (``" Customer_ID "``, as spreadsheets save a header typed with spaces), any case.
+
+    Examples
+    --------
+    >>> _key("\ufeff Customer_ID ")
+    'customer_id'
+    """
+    return name.strip().lstrip("\ufeff").strip().lower()
+
+
 def _find(columns: list[str], wanted: str) -> str | None:
-    lower = {c.lower(): c for c in reversed(columns)}
-    return lower.get(wanted.lower())
+    keys = {_key(c): c for c in reversed(columns)}
+    return keys.get(_key(wanted))
 
 
 def map_columns(
@@ -172,7 +184,7 @@ def map_columns(
     """
     seen: dict[str, int] = {}
     for c in columns:
-        seen[c.lower()] = seen.get(c.lower(), 0) + 1
+        seen[_key(c)] = seen.get(_key(c), 0) + 1
     dupes = [c for c, n in seen.items() if n > 1]
     if dupes:
         raise ColumnError(f"{source}: column names appear more than once: {', '.join(dupes)}")

@@ -10,6 +10,12 @@ Windows-1252 when the bytes are not UTF-8 (Excel's "CSV" on Western European Win
 encoding is told from the first :data:`SNIFF_BYTES` bytes (:func:`sniff_encoding`); anything
 other than UTF-8 is transcoded to UTF-8 while streaming. One row (a CSV record or a JSON
 line) may hold up to :data:`MAX_ROW_BYTES`; a longer one refuses the file.
+
+CSV quoting is checked as RFC 4180 has it before pyarrow parses the records
+(:class:`_QuoteChecker`); a JSON file whose first character is ``[`` is one array, read
+element by element (:func:`_json_array_items`); a JSON object holding a top-level key twice
+is quarantined (:class:`_RepeatedKeys`). Paths that are not regular files (a named pipe) are
+refused before they are opened.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import gzip
 import io
 import json
 import os
+import re
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -30,6 +37,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from kundresa._files import not_a_regular_file
 from kundresa.errors import InputError
 
 __all__ = [
@@ -48,6 +56,7 @@ __all__ = [
     "read_header",
     "sniff_encoding",
     "sniff_text_file",
+    "text_encoding",
 ]
 
 FORMATS = ("csv", "tsv", "parquet", "jsonl", "zip")
@@ -158,6 +167,7 @@ def archive_members(path: str | os.PathLike[str]) -> list[str]:
     readable member raises :class:`ReadError`.
     """
     p = Path(path)
+    _check_file(p)
     try:
         with zipfile.ZipFile(p) as zf:
             names = [i.filename for i in zf.infolist() if _member_format(i.filename)]
@@ -304,13 +314,37 @@ def _binary_kind(path: Path, head: bytes, gz: bool) -> str | None:
     return None
 
 
+def text_encoding(name: str) -> str:
+    """The codec name of the text encoding ``name``; :class:`ValueError` when Python knows no
+    such codec or it is not a text encoding (``rot13``, ``base64``, ``zlib``…).
+
+    Examples
+    --------
+    >>> text_encoding("UTF8")
+    'utf-8'
+    >>> text_encoding("rot13")
+    Traceback (most recent call last):
+    ...
+    ValueError: 'rot13' is not a text encoding (use e.g. utf-8, utf-16, cp1252, latin-1)
+    """
+    try:
+        info = codecs.lookup(name)
+    except LookupError:
+        info = None
+    # Bytes-to-bytes and text-to-text codecs (rot13, base64) are flagged as not text
+    # encodings; str.decode refuses them, as here.
+    if info is None or not getattr(info, "_is_text_encoding", True):
+        raise ValueError(
+            f"{name!r} is not a text encoding (use e.g. utf-8, utf-16, cp1252, latin-1)"
+        )
+    return info.name
+
+
 def _check_encoding(path: Path, encoding: str) -> str:
     try:
-        return codecs.lookup(encoding).name
-    except LookupError:
-        raise ReadError(
-            f"{path}: unknown encoding {encoding!r} (use e.g. utf-8, utf-16, cp1252, latin-1)"
-        ) from None
+        return text_encoding(encoding)
+    except ValueError as exc:
+        raise ReadError(f"{path}: {exc}") from None
 
 
 def sniff_text_file(path: str | os.PathLike[str], encoding: str | None = None) -> TextFile:
@@ -322,8 +356,7 @@ def sniff_text_file(path: str | os.PathLike[str], encoding: str | None = None) -
     """
     p = Path(path)
     fmt, _gz = detect_format(p)
-    if not p.exists():
-        raise ReadError(f"{p}: no such file")
+    _check_file(p)
     if fmt == "zip":
         # The first member with content speaks for the archive (some may be empty).
         for member in archive_members(p):
@@ -381,24 +414,45 @@ class _Utf8Recoder(io.RawIOBase):
         self._path = path
         self._buf = b""
         self._consumed = 0
+        self._lines = 0
         self._eof = False
 
     def readable(self) -> bool:
         return True
 
+    def _line_of(self, state: tuple[bytes, int], chunk: bytes, start: int) -> int | None:
+        """The line of the bad byte at ``start`` of what the decoder saw (its buffered
+        bytes, then ``chunk``): the lines before it, plus those in the good bytes before it."""
+        try:
+            before = codecs.getincrementaldecoder(self._encoding)("strict")
+            before.setstate(state)
+            good = before.decode(chunk[: max(start - len(state[0]), 0)])
+        except (UnicodeError, ValueError, TypeError):
+            return None
+        return self._lines + good.count("\n") + 1
+
     def readinto(self, b: Any) -> int:
         while not self._buf and not self._eof:
             chunk = self._raw.read(1 << 16)
             self._eof = not chunk
+            state = self._decoder.getstate()
             try:
                 text = self._decoder.decode(chunk, final=self._eof)
             except UnicodeDecodeError as exc:
+                line = self._line_of(state, chunk, exc.start)
+                where = f"{self._path}:{line}" if line is not None else str(self._path)
                 raise ReadError(
-                    f"{self._path}: byte {self._consumed + exc.start + 1} is not valid "
-                    f"{self._encoding}; name the file's encoding with --encoding "
+                    f"{where}: byte {self._consumed + exc.start - len(state[0]) + 1} is not "
+                    f"valid {self._encoding}; name the file's encoding with --encoding "
                     "(e.g. utf-8, cp1252, latin-1)"
                 ) from None
+            except UnicodeError as exc:  # UTF-16 or UTF-32 without a byte order mark
+                raise ReadError(
+                    f"{self._path}: not valid {self._encoding}: {exc}; name the file's "
+                    "encoding with --encoding (e.g. utf-16-le, utf-16-be, utf-8)"
+                ) from None
             self._consumed += len(chunk)
+            self._lines += text.count("\n")
             self._buf = text.encode("utf-8")
         n = min(len(b), len(self._buf))
         b[:n] = self._buf[:n]
@@ -500,6 +554,16 @@ class _ZipMember(io.RawIOBase):
         super().close()
 
 
+def _check_file(p: Path) -> None:
+    """Refuse a path that is missing or not a regular file, before it is opened (a named
+    pipe would wait for a writer forever)."""
+    kind = not_a_regular_file(p)
+    if kind is not None:
+        raise ReadError(f"{p}: is {kind}, not a file; name a regular file to read")
+    if not p.exists():
+        raise ReadError(f"{p}: no such file")
+
+
 def read_header(path: str | os.PathLike[str], encoding: str | None = None) -> list[str]:
     """Column names of a file, read without loading its rows.
 
@@ -508,8 +572,7 @@ def read_header(path: str | os.PathLike[str], encoding: str | None = None) -> li
     """
     p = Path(path)
     fmt, _gz = detect_format(p)
-    if not p.exists():
-        raise ReadError(f"{p}: no such file")
+    _check_file(p)
     if fmt == "zip":
         # The first member with columns speaks for the archive (exports split one table
         # into many files of the same shape; some of them may be empty).
@@ -542,6 +605,15 @@ def _read_header(p: _Input, encoding: str | None, allow_empty: bool = False) -> 
 
                 return next(csv.reader([first], delimiter=info.delimiter))
             names: dict[str, None] = {}
+            if _is_json_array(p, info.encoding):
+                for i, (_line, value, _rep, _src) in enumerate(
+                    _json_array_items(p, info.encoding, None)
+                ):
+                    if isinstance(value, dict):
+                        names.update(dict.fromkeys(value))
+                    if i >= 999:
+                        break
+                return list(names)
             for i in range(1000):
                 line = fh.readline(MAX_ROW_BYTES + 1)
                 if not line:
@@ -580,8 +652,7 @@ def iter_parts(
     and JSON Lines (else it is sniffed per file or member).
     """
     p = Path(path)
-    if not p.exists():
-        raise ReadError(f"{p}: no such file")
+    _check_file(p)
     fmt, _gz = detect_format(p)
     if fmt != "zip":
         yield str(p), _batches(_Input(p), progress, encoding)
@@ -631,7 +702,9 @@ def _batches(p: _Input, progress: Progress | None, encoding: str | None) -> Iter
             yield from _parquet_batches(p, progress)
             return
         info = _sniff(p, encoding, allow_empty=p.member is not None)
-        if p.fmt == "jsonl":
+        if p.fmt == "jsonl" and _is_json_array(p, info.encoding):
+            yield from _json_array_batches(p, info.encoding, progress)
+        elif p.fmt == "jsonl":
             yield from _jsonl_batches(p, info.encoding, progress)
         else:
             yield from _csv_batches(p, info, progress)
@@ -640,13 +713,42 @@ def _batches(p: _Input, progress: Progress | None, encoding: str | None) -> Iter
         if "straddl" in text:
             raise ReadError(_too_long(Path(p.label), None)) from exc
         if "UTF8" in text or "UTF-8" in text:
-            raise ReadError(
-                f"{p.label}: not valid UTF-8 beyond its first {SNIFF_BYTES >> 10} KiB; name "
-                "the file's encoding with --encoding (e.g. cp1252, latin-1)"
-            ) from exc
+            raise ReadError(_not_utf8(p, sniffed=encoding is None)) from exc
         raise ReadError(f"{p.label}: cannot read the file: {exc}") from exc
     except (OSError, EOFError, zipfile.BadZipFile) as exc:
         raise ReadError(f"{p.label}: cannot read the file: {exc}") from exc
+
+
+def _not_utf8(p: _Input, *, sniffed: bool) -> str:
+    """The message for a file pyarrow found not to be UTF-8: where the first bad byte is
+    (found by reading the file again, in pieces: this is the error path)."""
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    line, done, at = 1, 0, 0
+    where = ""
+    try:
+        with p.open_binary(None) as fh:
+            while chunk := fh.read(1 << 20):
+                try:
+                    decoder.decode(chunk)
+                except UnicodeDecodeError as exc:
+                    start = exc.start - len(exc.object) + len(chunk)  # into chunk
+                    line += chunk.count(b"\n", 0, max(start, 0))
+                    at = done + start + 1
+                    where = f":{line}: byte {at}"
+                    break
+                line += chunk.count(b"\n")
+                done += len(chunk)
+    except (OSError, EOFError, zipfile.BadZipFile):
+        pass
+    told = (
+        f" (the encoding was told from the first {SNIFF_BYTES >> 10} KiB)"
+        if sniffed and at > SNIFF_BYTES
+        else ""
+    )
+    return (
+        f"{p.label}{where or ':'} is not valid UTF-8{told}; name the file's encoding with "
+        "--encoding (e.g. cp1252, latin-1)"
+    )
 
 
 def _csv_batches(p: _Input, info: TextFile, progress: Progress | None) -> Iterator[RawBatch]:
@@ -656,11 +758,21 @@ def _csv_batches(p: _Input, info: TextFile, progress: Progress | None) -> Iterat
     delimiter = info.delimiter
     rejected: list[Rejected] = []
 
+    skipped: set[int] = set()
+    """pyarrow's numbers of the rows it skipped and has not yet numbered past."""
+    checker: _QuoteChecker | None = None
+
     def on_invalid(row: Any) -> str:
         # pyarrow counts rows from 1 including the header, which is the file's line number
         # for files without quoted line breaks (it knows the number only when reading with
         # one thread; parsing is still fast enough, the staging insert dominates).
         line = int(row.number) if row.number is not None else -1
+        skipped.add(line)
+        if checker is not None and row.text.startswith("\x01"):
+            # A badly quoted record the checker took out: it knows its line and reason.
+            key = int(row.text[1:].split(delimiter, 1)[0])
+            rejected.append(checker.bad.pop(key))
+            return "skip"
         rejected.append(
             Rejected(
                 line,
@@ -674,7 +786,7 @@ def _csv_batches(p: _Input, info: TextFile, progress: Progress | None) -> Iterat
         use_threads=False, block_size=_CSV_BLOCK, column_names=names, skip_rows=1
     )
     parse_options = pacsv.ParseOptions(
-        delimiter=delimiter, invalid_row_handler=on_invalid, newlines_in_values=False
+        delimiter=delimiter, invalid_row_handler=on_invalid, newlines_in_values=True
     )
     convert_options = pacsv.ConvertOptions(
         column_types={n: pa.string() for n in names},
@@ -686,7 +798,8 @@ def _csv_batches(p: _Input, info: TextFile, progress: Progress | None) -> Iterat
         strings_can_be_null=True,
         quoted_strings_can_be_null=False,
     )
-    fh = p.open_utf8(info.encoding, progress)
+    checker = _QuoteChecker(p.open_utf8(info.encoding, progress), delimiter, len(names), p.label)
+    fh = io.BufferedReader(checker, buffer_size=1 << 20)
     try:
         reader = pacsv.open_csv(
             fh,
@@ -699,8 +812,9 @@ def _csv_batches(p: _Input, info: TextFile, progress: Progress | None) -> Iterat
             n = batch.num_rows
             # Rows the handler skipped do not appear in the batch: number the kept rows by
             # walking past the rejected lines that fall inside this batch.
-            lines = _number_rows(next_line, n, {r.line for r in rejected})
+            lines = _number_rows(next_line, n, skipped)
             next_line = (lines[-1] + 1) if n else next_line
+            skipped.difference_update([x for x in skipped if x < next_line])
             too_long = _first_too_long(batch)
             if too_long is not None:
                 raise ReadError(_too_long(Path(p.label), lines[too_long]))
@@ -719,6 +833,164 @@ def _csv_batches(p: _Input, info: TextFile, progress: Progress | None) -> Iterat
             )
     finally:
         fh.close()
+
+
+_UNTERMINATED = "an unterminated quote (a quoted field that is never closed)"
+
+
+class _QuoteChecker(io.RawIOBase):
+    """A CSV stream with its badly quoted records taken out (RFC 4180).
+
+    pyarrow's parser is lenient: an unterminated quote swallows every line after it into one
+    field, and a quote inside an unquoted field (``a"b"``) is read as text. Records are checked
+    here first: each bad one is replaced by a marker row with one field too many (which
+    pyarrow hands to the invalid-row handler) and kept in :attr:`bad` with its line and reason;
+    reading goes on at the next physical line, so the rows after it are not lost. Blocks with
+    no quote at all pass unchanged (the usual case); the rest are checked by one regular
+    expression per run of good records, in C. Memory: one block plus one record (at most
+    :data:`MAX_ROW_BYTES`)."""
+
+    _BLOCK = 1 << 20
+
+    def __init__(self, raw: IO[bytes], delimiter: str, columns: int, label: str) -> None:
+        self._raw = raw
+        self._label = label
+        d = re.escape(delimiter.encode())
+        field_re = rb'(?:"[^"]*+(?:""[^"]*+)*+"|[^"' + d + rb"\r\n]*+)"
+        self._records = re.compile(
+            rb"(?:" + field_re + rb"(?:" + d + field_re + rb")*+(?:\r\n|\n|\r))*+"
+        )
+        self._quoted = re.compile(rb'"[^"]*+(?:""[^"]*+)*+"')
+        if delimiter == "\t":
+            # Tab-separated text has no quoting of its own (IANA's text/tab-separated-values;
+            # Snowplow's atomic events hold raw JSON): a quote is text unless it opens the
+            # field, as Excel's "Unicode text" quotes a field with a tab or a line break.
+            unquoted = rb'(?:[^"\t\r\n][^\t\r\n]*+)?+'
+            field_re = rb'(?:"[^"]*+(?:""[^"]*+)*+"|' + unquoted + rb")"
+            self._records = re.compile(
+                rb"(?:" + field_re + rb"(?:\t" + field_re + rb")*+(?:\r\n|\n|\r))*+"
+            )
+            self._unquoted = re.compile(unquoted)
+        else:
+            self._unquoted = re.compile(rb'[^"' + d + rb"\r\n]*+")
+        self._delim = delimiter.encode()
+        self._marker_tail = delimiter.encode() * columns + b"\n"
+        self._carry = b""
+        self._out = b""
+        self._eof = False
+        self._line = 1
+        """The physical line at which :attr:`_carry` starts."""
+        self.bad: dict[int, Rejected] = {}
+        self._open_quote = False
+        """Whether the record :meth:`_fault` last looked at ran on in an open quote."""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        while not self._out and not (self._eof and not self._carry):
+            self._fill()
+        n = min(len(b), len(self._out))
+        b[:n] = self._out[:n]
+        self._out = self._out[n:]
+        return n
+
+    def _fill(self) -> None:
+        chunk = self._raw.read(self._BLOCK)
+        if not chunk:
+            self._eof = True
+            if self._carry and not self._carry.endswith((b"\n", b"\r")):
+                self._carry += b"\n"
+        buf = self._carry + chunk if self._carry else chunk
+        if not self._eof and b'"' not in buf:
+            # No quote: every complete line is a good record.
+            end = max(buf.rfind(b"\n"), buf.rfind(b"\r")) + 1
+            if end and buf[end - 1 : end] == b"\r" and end == len(buf):
+                end -= 1  # a \r\n may be cut between blocks
+            self._emit(buf, 0, end)
+            self._carry = buf[end:]
+            return
+        out: list[bytes] = []
+        pos = 0
+        while pos < len(buf):
+            m = self._records.match(buf, pos)
+            assert m is not None  # the pattern matches the empty string
+            if m.end() > pos:
+                out.append(buf[pos : m.end()])
+                self._line += buf.count(b"\n", pos, m.end())
+                pos = m.end()
+                continue
+            why = self._fault(buf, pos)
+            if why is None:  # the record goes on past this block
+                if len(buf) - pos <= MAX_ROW_BYTES:
+                    break
+                if not self._open_quote:
+                    raise ReadError(_too_long(Path(self._label), self._line))
+                # A quote left open for longer than a row may be is one never closed.
+                why = _UNTERMINATED
+            if why == "":  # a good last record cut by the block (or a lone \r\n split)
+                break
+            line_end = buf.find(b"\n", pos)
+            line_end = len(buf) if line_end < 0 else line_end + 1
+            text = buf[pos:line_end].decode("utf-8", "replace").rstrip("\r\n")
+            key = len(self.bad)
+            self.bad[key] = Rejected(self._line, why, text)
+            out.append(b"\x01" + str(key).encode() + self._marker_tail)
+            self._line += 1
+            pos = line_end
+        self._carry = buf[pos:]
+        if self._eof and self._carry:
+            out.append(self._carry)  # pyarrow says what is wrong with it, if anything
+            self._carry = b""
+        self._out = b"".join(out)
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+    def _emit(self, buf: bytes, start: int, end: int) -> None:
+        self._out = buf[start:end]
+        self._line += buf.count(b"\n", start, end)
+
+    def _fault(self, buf: bytes, pos: int) -> str | None:
+        """Why the record at ``pos`` is badly quoted; None when it runs past the end of
+        ``buf`` before that is known, "" when it is good but not yet complete."""
+        i = pos
+        self._open_quote = False
+        while True:
+            if buf[i : i + 1] == b'"':
+                m = self._quoted.match(buf, i)
+                if m is None:
+                    if not self._eof:
+                        self._open_quote = True
+                        return None
+                    return _UNTERMINATED
+                j = m.end()
+                after = buf[j : j + 1]
+                if after == b"" and not self._eof:
+                    return None
+                if after == self._delim:
+                    i = j + 1
+                    continue
+                if after in (b"\n", b"\r", b""):
+                    return ""
+                return (
+                    "a quote followed by text inside a field (RFC 4180: a quoted field "
+                    'ends at its closing quote; write a quote inside a field as "")'
+                )
+            j = self._unquoted.match(buf, i).end()  # type: ignore[union-attr]
+            after = buf[j : j + 1]
+            if after == b"" and not self._eof:
+                return None
+            if after == self._delim:
+                i = j + 1
+                continue
+            if after == b'"':
+                return (
+                    "a quote inside an unquoted field (RFC 4180: quote the whole field and "
+                    'double the quote, "a""b")'
+                )
+            return ""
 
 
 def _first_too_long(batch: pa.RecordBatch) -> int | None:
@@ -827,8 +1099,32 @@ def _json_scalar(v: Any) -> str | None:
     return json.dumps(v, ensure_ascii=False, separators=(",", ":"))
 
 
+class _RepeatedKeys:
+    """An ``object_pairs_hook`` that builds each object as ``json.loads`` does and notes the
+    first key the object it built last holds twice. The outermost object is built last, so
+    after a line is parsed :attr:`repeated` speaks for its top level: ``json.loads`` would
+    keep the last value silently (``{"customer_id": "c4", ..., "customer_id": "c5"}`` filed
+    under c5)."""
+
+    repeated: str | None = None
+
+    def __call__(self, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        obj = dict(pairs)
+        self.repeated = None
+        if len(obj) != len(pairs):
+            seen: set[str] = set()
+            for key, _ in pairs:
+                if key in seen:
+                    self.repeated = key
+                    break
+                seen.add(key)
+        return obj
+
+
 def _jsonl_batches(p: _Input, encoding: str, progress: Progress | None) -> Iterator[RawBatch]:
     names: dict[str, None] = {}
+    keys = _RepeatedKeys()
+    decode = json.JSONDecoder(object_pairs_hook=keys).decode
     with p.open_utf8(encoding, progress) as fh:
         rows: list[dict[str, Any]] = []
         lines: list[int] = []
@@ -844,7 +1140,8 @@ def _jsonl_batches(p: _Input, encoding: str, progress: Progress | None) -> Itera
             if not raw.strip():
                 continue
             try:
-                obj = json.loads(raw)
+                # utf-8-sig: the first line may start with the file's byte order mark.
+                obj = decode(raw.decode("utf-8-sig", "surrogatepass"))
             except (ValueError, RecursionError) as exc:
                 text = raw.decode("utf-8", "replace").rstrip("\r\n")
                 why = exc if isinstance(exc, ValueError) else _TOO_DEEP
@@ -856,7 +1153,12 @@ def _jsonl_batches(p: _Input, encoding: str, progress: Progress | None) -> Itera
                     Rejected(lineno, f"expected a JSON object, found {type(obj).__name__}", text)
                 )
                 continue
-            names.update(dict.fromkeys(obj))
+            names.update(dict.fromkeys(obj))  # the header has them: the batch has them too
+            if keys.repeated is not None:
+                text = raw.decode("utf-8", "replace").rstrip("\r\n")
+                why = f"the key {keys.repeated!r} appears more than once in the object"
+                rejected.append(Rejected(lineno, why, text))
+                continue
             rows.append(obj)
             lines.append(lineno)
             if len(rows) >= BATCH_ROWS:
@@ -864,6 +1166,132 @@ def _jsonl_batches(p: _Input, encoding: str, progress: Progress | None) -> Itera
                 rows, lines, rejected = [], [], []
         if rows or rejected:
             yield _json_batch(rows, lines, rejected, list(names))
+
+
+def _is_json_array(p: _Input, encoding: str) -> bool:
+    """Whether a JSON file is one array (its first character other than a space or a byte
+    order mark is ``[``) rather than JSON Lines."""
+    with p.open_utf8(encoding, None) as fh:
+        head = fh.read(SNIFF_BYTES)
+    return head.decode("utf-8", "replace").lstrip("\ufeff \t\r\n").startswith("[")
+
+
+def _json_array_items(p: _Input, encoding: str, progress: Progress | None) -> Iterator[Any]:
+    """The elements of a file that is one JSON array, each as ``(line, value, repeated)``
+    (the line it starts on; the first key its top-level object holds twice, or None), read in
+    pieces: at most one element (up to :data:`MAX_ROW_BYTES`) and one piece are held.
+
+    An array that is not valid JSON raises :class:`ReadError` with the line: the elements'
+    bounds are not known past a syntax error, so no element of such a file is loaded."""
+    label = Path(p.label)
+    keys = _RepeatedKeys()
+    decoder = json.JSONDecoder(object_pairs_hook=keys)
+    text = codecs.getincrementaldecoder("utf-8-sig")("strict")
+    space = " \t\r\n"
+    with p.open_utf8(encoding, progress) as fh:
+        buf, pos, line, eof = "", 0, 1, False
+
+        def more() -> bool:
+            nonlocal buf, pos, eof
+            if eof:
+                return False
+            chunk = fh.read(1 << 20)
+            eof = not chunk
+            try:
+                add = text.decode(chunk, final=eof)
+            except UnicodeDecodeError:
+                raise ReadError(
+                    f"{label}:{line + buf.count(chr(10), pos)}: not valid UTF-8; name the "
+                    "file's encoding with --encoding (e.g. cp1252, latin-1)"
+                ) from None
+            buf = buf[pos:] + add
+            pos = 0
+            return True
+
+        def skip_space() -> str:
+            """The next character other than a space ("" at the end of the file)."""
+            nonlocal pos, line
+            while True:
+                start = pos
+                while pos < len(buf) and buf[pos] in space:
+                    pos += 1
+                line += buf.count("\n", start, pos)
+                if pos < len(buf):
+                    return buf[pos]
+                if not more():
+                    return ""
+
+        def refuse(why: str) -> ReadError:
+            return ReadError(
+                f"{label}:{line}: {why}; the file is one JSON array and nothing of it was "
+                "loaded (fix the JSON, or save it as JSON Lines, one object a line)"
+            )
+
+        if skip_space() != "[":
+            raise refuse("expected [ to open the array")
+        pos += 1
+        first = True
+        while True:
+            c = skip_space()
+            if c == "]" and first:
+                pos += 1
+                break
+            if c == "":
+                raise refuse("the array is never closed with ]")
+            while True:  # one element, read on until it and what follows it are whole
+                try:
+                    value, end = decoder.raw_decode(buf, pos)
+                except RecursionError:
+                    raise refuse(_TOO_DEEP) from None
+                except json.JSONDecodeError as exc:
+                    if len(buf) - pos > MAX_ROW_BYTES:
+                        raise ReadError(_too_long(label, line)) from None
+                    if more():
+                        continue
+                    raise refuse(f"invalid JSON: {exc.msg}") from None
+                if end == len(buf) and more():
+                    continue  # a number or a literal may go on in the next piece
+                break
+            if end - pos > MAX_ROW_BYTES:
+                raise ReadError(_too_long(label, line))
+            yield line, value, keys.repeated if isinstance(value, dict) else None, buf[pos:end]
+            line += buf.count("\n", pos, end)
+            pos = end
+            c = skip_space()
+            pos += 1
+            if c == "]":
+                break
+            if c != ",":
+                raise refuse("expected , or ] after an element of the array")
+            first = False
+        if skip_space() != "":
+            raise refuse("text after the end of the array")
+
+
+def _json_array_batches(p: _Input, encoding: str, progress: Progress | None) -> Iterator[RawBatch]:
+    """The objects of a file that is one JSON array, as the rows of JSON Lines (each
+    numbered by the line its element starts on)."""
+    names: dict[str, None] = {}
+    rows: list[dict[str, Any]] = []
+    lines: list[int] = []
+    rejected: list[Rejected] = []
+    for line, value, repeated, source in _json_array_items(p, encoding, progress):
+        if not isinstance(value, dict):
+            why = f"expected a JSON object, found {type(value).__name__}"
+            rejected.append(Rejected(line, why, source))
+            continue
+        names.update(dict.fromkeys(value))  # the header has them: the batch has them too
+        if repeated is not None:
+            why = f"the key {repeated!r} appears more than once in the object"
+            rejected.append(Rejected(line, why, source))
+            continue
+        rows.append(value)
+        lines.append(line)
+        if len(rows) >= BATCH_ROWS:
+            yield _json_batch(rows, lines, rejected, list(names))
+            rows, lines, rejected = [], [], []
+    if rows or rejected:
+        yield _json_batch(rows, lines, rejected, list(names))
 
 
 def _json_batch(

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from kundresa._files import not_a_regular_file
 from kundresa.errors import InputError
 from kundresa.model.journey import (
     KPI_METRICS,
@@ -1105,6 +1106,9 @@ def parse_journey(
 
 def _read(p: Path) -> str | Problem:
     """The file's text, or the problem reading it (a file too large is not read at all)."""
+    kind = not_a_regular_file(p)
+    if kind not in (None, "a folder"):  # a named pipe would wait for a writer forever
+        return Problem("error", f"is {kind}, not a file; name a journey file", str(p))
     try:
         if p.stat().st_size > MAX_JOURNEY_BYTES:
             return Problem("error", _TOO_BIG, str(p))
