@@ -403,9 +403,10 @@ def _parse_sql(
     else:
         properties = "MAP()::MAP(VARCHAR, VARCHAR)"
     props_check = ""
-    # With a JSON column, ``s0`` gives the plain columns' map as ``_pcols`` and ``s`` the
-    # properties, from ``_pj`` (the JSON text, trimmed) parsed once.
-    json_properties = ""
+    # With a JSON column, ``s0`` gives the plain columns' map as ``_pcols``, ``s`` the JSON
+    # column's map as ``_pm`` (from ``_pj``, the JSON text, trimmed, parsed once) and ``p``
+    # the properties, both merged.
+    json_properties = json_merge = ""
     if cmap.properties_json is not None:
         # Each key with its value as text (a string unquoted, any other value as JSON text),
         # keys whose value is null left out. One cast parses the object; only text holding
@@ -420,15 +421,26 @@ def _parse_sql(
         )
         # Keys of the JSON column win over same-named plain columns (``map_concat``, costly
         # even with an empty map: only when there are plain ones).
+        # ``_pm``: the JSON column's own map (NULL when the text is no JSON object: plain
+        # text, an array, a number). The trimmed text is an object exactly when it starts
+        # with ``{`` and is valid JSON; json_type would fail the whole statement on text
+        # that is no JSON at all (``str``), since AND does not stop at a false left side.
         json_properties = (
-            "CASE WHEN _pj IS NULL THEN _pcols "
-            "WHEN NOT (json_valid(_pj) AND json_type(_pj) = 'OBJECT') THEN NULL "
-            f"WHEN cardinality(_pcols) = 0 THEN {from_json} "
-            f"ELSE map_concat(_pcols, {from_json}) END AS properties,"
+            f"CASE WHEN starts_with(_pj, '{{') AND json_valid(_pj) THEN {from_json} END AS _pm,"
         )
+        json_merge = (
+            "CASE WHEN _pj IS NULL THEN _pcols WHEN _pm IS NULL THEN NULL "
+            "WHEN cardinality(_pcols) = 0 THEN _pm "
+            "ELSE map_concat(_pcols, _pm) END AS properties,"
+        )
+        # A key written twice (``{"a":1,"a":2}``) would keep one of the values silently.
+        twice = "list_filter(map_keys(_pm), (k, i) -> list_position(map_keys(_pm), k) < i)[1]"
         props_check = (
             f"WHEN _pj IS NOT NULL AND properties IS NULL THEN "
-            f"{_lit(f'column {cmap.properties_json!r} is not a JSON object')}"
+            f"{_lit(f'column {cmap.properties_json!r} is not a JSON object')} "
+            f"WHEN _pm IS NOT NULL AND len(list_distinct(map_keys(_pm))) < cardinality(_pm) "
+            f"THEN {_lit(f'column {cmap.properties_json!r} has the key ')} || "
+            f"to_json({twice}) || ' more than once'"
         )
     raw_record = _raw_sql(columns) if raw else "NULL::VARCHAR"
     customer_src = " or ".join(repr(c) for c in (*cmap.customer, *cmap.anonymous))
@@ -504,6 +516,7 @@ def _parse_sql(
         FROM s0
     ), p AS (
         SELECT *,
+            {json_merge}
             {pattern}CASE WHEN _epoch
                 THEN CASE WHEN CAST(_t AS DOUBLE) > 0 AND abs({_EPOCH_MICROS}) < 9.2e18
                     THEN make_timestamp(CAST(round({_EPOCH_MICROS}) AS BIGINT)) END
