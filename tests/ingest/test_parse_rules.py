@@ -5,11 +5,15 @@ daylight-saving change, offsets out of range, one decimal mark per file and bina
 from __future__ import annotations
 
 import json
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from kundresa.store.warehouse import Warehouse
 
@@ -77,3 +81,164 @@ def test_a_properties_key_written_twice_is_quarantined(tmp_path: Path) -> None:
     assert (report.loaded, report.quarantined) == (1, 1)
     assert _reasons(wh) == {1: "column 'properties' has the key \"a\" more than once"}
     assert _loaded(wh, "properties") == {"b": {"a": "1", "A": "2"}}
+
+
+# --- numbers in the time column --------------------------------------------------------------
+
+
+def test_a_spreadsheet_serial_is_quarantined_and_a_compact_date_is_a_date(tmp_path: Path) -> None:
+    f = tmp_path / "a.csv"
+    f.write_text("customer_id,timestamp,event\nc1,45658,view\nc2,20250101,view\n")
+    wh = Warehouse(None)
+    report = wh.ingest([f])
+    assert (report.loaded, report.quarantined) == (1, 1)
+    assert _loaded(wh, "timestamp") == {"c2": datetime(2025, 1, 1)}
+    reason = _reasons(wh)[2]
+    assert "too small for a Unix epoch" in reason and "date serial" in reason
+
+
+def test_a_compact_date_is_midnight_in_the_tz(tmp_path: Path) -> None:
+    f = tmp_path / "a.csv"
+    f.write_text("customer_id,timestamp,event\nc2,20250101,view\n")
+    wh = Warehouse(None)
+    wh.ingest([f], tz="Europe/Stockholm")
+    assert _loaded(wh, "timestamp") == {"c2": datetime(2024, 12, 31, 23)}
+
+
+_NUMBERS = st.one_of(
+    st.integers(1, 99_999_999).map(str),
+    st.integers(1, 10**10 - 1).map(lambda n: f"{n / 100:.2f}"),
+    st.dates(date(1900, 1, 1), date(2099, 12, 31)).map(lambda d: d.strftime("%Y%m%d")),
+    st.integers(100_000_000, 4_102_444_799).map(str),
+)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_NUMBERS, min_size=1, max_size=30))
+def test_numbers_in_the_time_column(
+    tmp_path_factory: pytest.TempPathFactory, texts: list[str]
+) -> None:
+    """An 8-digit date in 1900-2099 is that date; a number from 1e8 an epoch in seconds; any
+    other number below 1e8 quarantined as too small for an epoch."""
+    f = tmp_path_factory.mktemp("n") / "n.csv"
+    f.write_text(
+        "customer_id,timestamp,event\n" + "".join(f"c{i},{t},v\n" for i, t in enumerate(texts))
+    )
+    wh = Warehouse(None)
+    wh.ingest([f])
+    loaded = _loaded(wh, "timestamp")
+    reasons = _reasons(wh)
+    for i, text in enumerate(texts):
+        try:
+            day = datetime.strptime(text, "%Y%m%d") if len(text) == 8 else None
+        except ValueError:
+            day = None
+        if day is not None and day.year >= 1900:
+            assert loaded[f"c{i}"] == day, text
+        elif float(text) >= 1e8:
+            assert loaded[f"c{i}"] == datetime(1970, 1, 1) + timedelta(seconds=int(text)), text
+        else:
+            assert "too small for a Unix epoch" in reasons[i + 2], text
+
+
+# --- local times at a daylight-saving change, offsets ----------------------------------------
+
+
+def test_local_times_at_a_daylight_saving_change_are_quarantined(tmp_path: Path) -> None:
+    f = tmp_path / "d.csv"
+    f.write_text(
+        "customer_id,timestamp,event\n"
+        "t9,2025-03-30 02:30:00,a\n"
+        "t10,2025-10-26 02:30:00,a\n"
+        "t11,2025-10-26T02:30:00+01:00,a\n"
+        "t12,2025-03-30 03:30:00,a\n"
+    )
+    wh = Warehouse(None)
+    report = wh.ingest([f], tz="Europe/Stockholm")
+    assert (report.loaded, report.quarantined) == (2, 2)
+    reasons = _reasons(wh)
+    assert "does not exist in Europe/Stockholm" in reasons[2]
+    assert "happens twice in Europe/Stockholm" in reasons[3]
+    assert _loaded(wh, "timestamp") == {
+        "t11": datetime(2025, 10, 26, 1, 30),
+        "t12": datetime(2025, 3, 30, 1, 30),
+    }
+
+
+# (zone, a day with a change of its offset): forward and back, a 30-minute change (Lord Howe)
+# and a change at midnight (Sao Paulo, 2018).
+_CHANGES = [
+    ("Europe/Stockholm", "2025-03-30"),
+    ("Europe/Stockholm", "2025-10-26"),
+    ("America/New_York", "2025-03-09"),
+    ("America/New_York", "2025-11-02"),
+    ("Australia/Lord_Howe", "2025-04-06"),
+    ("Australia/Lord_Howe", "2025-10-05"),
+    ("America/Sao_Paulo", "2018-11-04"),
+    ("America/Sao_Paulo", "2018-02-17"),
+]
+
+
+@pytest.mark.parametrize(("zone", "day"), _CHANGES)
+def test_every_local_time_around_a_change_is_stored_or_quarantined_as_zoneinfo_says(
+    tmp_path: Path, zone: str, day: str
+) -> None:
+    """Every quarter hour from 21:00 the day before to 05:00 after, in three formats: a time
+    that exists once is stored at its instant; one that does not exist or exists twice is
+    quarantined."""
+    z = ZoneInfo(zone)
+    start = datetime.fromisoformat(day) - timedelta(hours=3)
+    walls = [start + timedelta(minutes=15 * i) for i in range(8 * 4 + 1)]
+    rows = []
+    for i, w in enumerate(walls):
+        rows.append(f"i{i},{w:%Y-%m-%d %H:%M:%S},a")
+        rows.append(f"d{i},{w:%d.%m.%Y %H:%M},a")
+        rows.append(f"s{i},{w.month}/{w.day}/{w.year} {w:%H:%M},a")
+    rows.append(f"c,{day.replace('-', '')},a")
+    f = tmp_path / "d.csv"
+    f.write_text("customer_id,timestamp,event\n" + "\n".join(rows) + "\n")
+    wh = Warehouse(None)
+    wh.ingest([f], tz=zone, date_format="mdy")
+    loaded = _loaded(wh, "timestamp")
+    bad = {json.loads(q["record"])["customer_id"]: q["reason"] for q in wh.quarantined()}
+
+    def expect(key: str, w: datetime) -> None:
+        a, b = w.replace(tzinfo=z, fold=0), w.replace(tzinfo=z, fold=1)
+        exists = a.astimezone(UTC).astimezone(z).replace(tzinfo=None) == w
+        if not exists:
+            assert "does not exist in" in bad[key], (key, w)
+        elif a.utcoffset() != b.utcoffset():
+            assert "happens twice in" in bad[key], (key, w)
+        else:
+            assert loaded[key] == a.astimezone(UTC).replace(tzinfo=None), (key, w)
+
+    for i, w in enumerate(walls):
+        for kind in "ids":
+            expect(f"{kind}{i}", w)
+    expect("c", datetime.fromisoformat(day))
+
+
+@pytest.mark.parametrize(
+    ("text", "stored"),
+    [
+        ("2025-01-01T10:00:00+25:00", None),
+        ("2025-01-01T10:00:00+14:30", None),
+        ("2025-01-01T10:00:00-15", None),
+        ("2025-01-01 10:00:00 -1500", None),
+        ("2025-01-01T10:00:00+14:00", datetime(2024, 12, 31, 20)),
+        ("2025-01-01T10:00:00-14:00", datetime(2025, 1, 2, 0)),
+        ("2025-01-01T10:00:00-12:00", datetime(2025, 1, 1, 22)),
+        ("2025-01-01T10:00+05:45", datetime(2025, 1, 1, 4, 15)),
+    ],
+)
+def test_an_offset_beyond_14_hours_is_quarantined(
+    tmp_path: Path, text: str, stored: datetime | None
+) -> None:
+    f = tmp_path / "o.csv"
+    f.write_text(f"customer_id,timestamp,event\nc,{text},a\n")
+    wh = Warehouse(None)
+    wh.ingest([f])
+    if stored is None:
+        assert "beyond ±14:00" in _reasons(wh)[2]
+    else:
+        assert _loaded(wh, "timestamp") == {"c": stored}

@@ -30,6 +30,8 @@ import pyarrow as pa
 from kundresa.errors import InputError
 from kundresa.ingest.channels import assign_channels
 from kundresa.ingest.columns import (
+    EPOCH_MIN,
+    MAX_OFFSET_HOURS,
     MISSING_NUMBERS,
     PLACEHOLDER_IDS,
     TIME_RANGE,
@@ -237,6 +239,23 @@ _EPOCH_MICROS = """CASE
     ELSE CAST(_t AS DOUBLE) / 1e3 END"""
 
 
+# Epochs in seconds before 1973-03-03 (1e8) are no plausible event time: such a number is a
+# spreadsheet's date serial (45658 is 2025-01-01 in Excel) or a count, never a time (README,
+# "Loading events"). An 8-digit number that is a date YYYYMMDD in 1900-2099 is that date.
+# (EPOCH_MIN.) A text's UTC offset may be at most MAX_OFFSET_HOURS either way: DuckDB reads
+# any offset (+25:00 shifted the time by 25 hours).
+_EPOCH_MIN = str(EPOCH_MIN)
+_MAX_OFFSET_HOURS = MAX_OFFSET_HOURS
+# A time with a zone of its own: an offset or ``Z`` or a zone name after a time of day
+# (the ``AM``/``PM`` of a 12-hour time is no zone).
+_ZONED_RE = (
+    r":[0-9]{2}([.,][0-9]+)?\s*([Zz]|[+-][0-9]{1,2}(:?[0-9]{2}){0,2}|[A-Za-z][A-Za-z_/+0-9-]*)$"
+)
+_AMPM_RE = r"(?i)[0-9]\s*[ap]\.?m\.?$"
+_OFFSET_RE = r"[+-]([0-9]{1,2})(:?[0-9]{2}){0,2}$"
+_OFFSET_OK_RE = r"[+-]14(:?00){0,2}$"
+
+
 # Day-first dates written with dots or dashes (Europe: 01.02.2025 10:00 is 1 February) and
 # slashed dates in either order; ISO 8601 text and epochs are tried first.
 _DMY_DOTTED = tuple(
@@ -285,24 +304,31 @@ def _number_sql(col: str, decimal: str) -> str:
         END)"""
 
 
-def _time_sql(date_format: str | None, slash_order: str | None) -> str:
+def _time_sql(date_format: str | None, slash_order: str | None, *, naive: bool = False) -> str:
     """SQL parsing the text ``_t`` into a UTC timestamp (null when it is no time).
 
     Order: ISO 8601 (a space before a ``+HHMM``/``+HH:MM`` offset allowed); day-first
     dotted or dashed dates; slashed dates in ``date_format`` or ``slash_order``
     (``dmy``/``mdy``), or per row when the day is > 12. A strptime pattern in
     ``date_format`` is tried before everything else, epochs included (:func:`_parse_sql`).
+    With ``naive`` the time as written instead (no zone applied: for a text without an
+    offset, the local wall-clock time that the daylight-saving check compares).
     """
 
     def utc(expr: str) -> str:
-        return f"timezone('UTC', CAST({expr} AS TIMESTAMPTZ))"
+        return expr if naive else f"timezone('UTC', CAST({expr} AS TIMESTAMPTZ))"
+
+    def cast(expr: str) -> str:
+        if naive:
+            return f"try_cast({expr} AS TIMESTAMP)"
+        return f"timezone('UTC', try_cast({expr} AS TIMESTAMPTZ))"
 
     tries = []
     iso = r"regexp_replace(_t, ' ([+-][0-9]{2}):?([0-9]{2})$', '\1\2')"
     # COALESCE evaluates an argument only for the rows still null: plain ISO text, by far
     # the most common, costs one cast.
-    tries.append("timezone('UTC', try_cast(_t AS TIMESTAMPTZ))")
-    tries.append(f"timezone('UTC', try_cast({iso} AS TIMESTAMPTZ))")
+    tries.append(cast("_t"))
+    tries.append(cast(iso))
     # ISO 8601 to the minute (``2026-01-01T10:00Z``, ``10:00+01:00``): DuckDB's cast wants the
     # seconds whenever an offset follows.
     minutes = (
@@ -310,7 +336,7 @@ def _time_sql(date_format: str | None, slash_order: str | None) -> str:
         rf"(Z|z|[+-][0-9]{{2}}(:?[0-9]{{2}})?|[+-][0-9]{{2}}:[0-9]{{2}}:[0-9]{{2}})?$', "
         r"'\1:00\2')"
     )
-    tries.append(f"timezone('UTC', try_cast({minutes} AS TIMESTAMPTZ))")
+    tries.append(cast(minutes))
     tries.append(utc(f"try_strptime(_t, {_formats(_DMY_DOTTED)})"))
     order = date_format if date_format in DATE_ORDERS else slash_order
     if order is not None:
@@ -379,6 +405,7 @@ def _parse_sql(
     decimal: str = ".",
     date_format: str | None = None,
     slash_order: str | None = None,
+    tz: str | None = None,
     raw: bool = True,
 ) -> str:
     """SQL that parses one staged file into canonical columns plus a quarantine reason.
@@ -387,7 +414,9 @@ def _parse_sql(
     ``dmy``/``mdy`` (README, "Files as people save them"); ``slash_order`` the order of
     slashed dates told from the file (:func:`slash_order`). Without ``raw`` the raw record
     (``_raw``, for the quarantine) is left null, to be filled for the bad rows only
-    (:func:`_raw_sql`).
+    (:func:`_raw_sql`). ``tz`` is the zone of times written without an offset (the
+    session's ``TimeZone``, set by the caller): such a time that does not exist or happens
+    twice there at a daylight-saving change is quarantined.
     """
 
     def opt(col: str | None) -> str:
@@ -463,6 +492,23 @@ def _parse_sql(
         "name the order with --date-format dmy or --date-format mdy"
     )
     not_after_epoch = _lit(f" is not after 1970-01-01 (column {ts_src})")
+    too_small = _lit(
+        f" is too small for a Unix epoch (before 1973-03-03) and may be a spreadsheet's "
+        f"date serial: save the column as dates, or name its format with --date-format "
+        f"(column {ts_src})"
+    )
+    bad_offset = _lit(
+        f" is beyond ±{_MAX_OFFSET_HOURS:02d}:00, the widest in use (column {ts_src})"
+    )
+    if tz is not None:
+        gap = _lit(
+            f" does not exist in {tz}: the clocks skip it at a daylight-saving change; "
+            f"give the time with its UTC offset (column {ts_src})"
+        )
+        twice = _lit(
+            f" happens twice in {tz}: the clocks repeat it at a daylight-saving change; "
+            f"give the time with its UTC offset (column {ts_src})"
+        )
     out_of_range = _lit(
         f" is not between {TIME_RANGE[0][:4]} and {int(TIME_RANGE[1][:4]) - 1}: "
         f"a placeholder date, not when something happened (column {ts_src})"
@@ -489,6 +535,41 @@ def _parse_sql(
         if cmap.kind is not None
         else ""
     )
+    dst = dst_check = ""
+    if tz is not None and not (date_format and ("%z" in date_format or "%Z" in date_format)):
+        # A local time near a change of the zone's offset (the offsets six hours before and
+        # after differ): the wall time as written (``_wall``) read with either offset; it
+        # exists when exactly one reading gives it back, does not when none does (the
+        # clocks skipped it) and happens twice when both do (the clocks repeated it).
+        wall = _time_sql(date_format, slash_order, naive=True)
+        if pattern:
+            wall = f"coalesce(try_strptime(_t, {_lit(date_format or '')}), {wall})"
+        z = _lit(tz)
+
+        def offset(at: str) -> str:
+            return f"(timezone({z}, {at}) - timezone('UTC', {at}))"
+
+        def reads_back(off: str) -> str:
+            return f"(timezone({z}, timezone('UTC', _wall - {off})) = _wall)::INTEGER"
+
+        at = "timezone('UTC', \"timestamp\")"
+        dst = f"""
+    , z0 AS (
+        SELECT *,
+            CASE WHEN "timestamp" IS NOT NULL AND NOT _zoned
+                AND {offset(f"{at} - INTERVAL 6 HOUR")} <> {offset(f"{at} + INTERVAL 6 HOUR")}
+                THEN [{offset(f"{at} - INTERVAL 6 HOUR")}, {offset(f"{at} + INTERVAL 6 HOUR")}]
+            END AS _offsets
+        FROM p
+    ), z AS (
+        SELECT *,
+            CASE WHEN _offsets IS NOT NULL
+                THEN {reads_back("_offsets[1]")} + {reads_back("_offsets[2]")} END AS _readings
+        FROM (SELECT *, CASE WHEN _offsets IS NOT NULL THEN
+            CASE WHEN _epoch THEN _compact ELSE {wall} END END AS _wall FROM z0)
+    )"""
+        dst_check = f"""WHEN _readings = 0 THEN 'local time ' || _t || {gap}
+            WHEN _readings = 2 THEN 'local time ' || _t || {twice}"""
     return f"""
     WITH s0 AS (
         SELECT _line,
@@ -509,6 +590,10 @@ def _parse_sql(
         SELECT *,
             {json_properties}
             regexp_full_match(_t, '[+-]?[0-9]+([.][0-9]+)?') AS _epoch,
+            CASE WHEN regexp_full_match(_t, '[0-9]{{8}}') THEN try_strptime(_t, '%Y%m%d') END
+                AS _compact,
+            regexp_matches(_t, {_lit(_ZONED_RE)}) AND NOT regexp_matches(_t, {_lit(_AMPM_RE)})
+                AS _zoned,
             CASE WHEN contains(_t, '/')
                 THEN TRY_CAST(regexp_extract(_t, {_lit(_SLASH_RE)}, 1) AS INTEGER) END AS _sa,
             CASE WHEN contains(_t, '/')
@@ -518,13 +603,18 @@ def _parse_sql(
         SELECT *,
             {json_merge}
             {pattern}CASE WHEN _epoch
-                THEN CASE WHEN CAST(_t AS DOUBLE) > 0 AND abs({_EPOCH_MICROS}) < 9.2e18
+                THEN CASE WHEN _compact >= TIMESTAMP {_lit(TIME_RANGE[0])}
+                        AND _compact < TIMESTAMP {_lit(TIME_RANGE[1])}
+                        THEN timezone('UTC', CAST(_compact AS TIMESTAMPTZ))
+                    WHEN CAST(_t AS DOUBLE) >= {_EPOCH_MIN} AND abs({_EPOCH_MICROS}) < 9.2e18
                     THEN make_timestamp(CAST(round({_EPOCH_MICROS}) AS BIGINT)) END
                 ELSE {_time_sql(date_format, slash_order)}
             END{")" if pattern else ""} AS "timestamp",
+            CASE WHEN _zoned THEN TRY_CAST(regexp_extract(_t, {_lit(_OFFSET_RE)}, 1) AS INTEGER)
+                END AS _offset_hours,
             {_number_sql("_v", decimal)} AS value
         FROM s
-    )
+    ){dst}
     SELECT _line, customer_id, "timestamp", event, channel, value, event_id, session_id,
         properties,
         CASE
@@ -533,6 +623,12 @@ def _parse_sql(
             WHEN _t IS NULL THEN {missing_time}
             WHEN _epoch AND CAST(_t AS DOUBLE) <= 0 AND "timestamp" IS NULL
                 THEN 'epoch timestamp ' || _t || {not_after_epoch}
+            WHEN _epoch AND "timestamp" IS NULL AND CAST(_t AS DOUBLE) < {_EPOCH_MIN}
+                THEN 'number ' || _t || {too_small}
+            WHEN "timestamp" IS NOT NULL AND _offset_hours >= {_MAX_OFFSET_HOURS}
+                AND NOT regexp_matches(_t, {_lit(_OFFSET_OK_RE)})
+                THEN 'UTC offset of timestamp ' || _t || {bad_offset}
+            {dst_check}
             {ambiguous_check}
             WHEN "timestamp" IS NULL THEN 'unparseable timestamp ' || _t || {bad_time}
             WHEN "timestamp" < TIMESTAMP {_lit(TIME_RANGE[0])}
@@ -546,7 +642,7 @@ def _parse_sql(
         _raw,
         anonymous_id,
         _kind
-    FROM p
+    FROM {"z" if dst else "p"}
     """
 
 
@@ -1047,6 +1143,7 @@ class Warehouse:
                         decimal=fmt.decimal or ".",
                         date_format=fmt.date_format,
                         slash_order=order,
+                        tz=tz if tz not in (None, "UTC") else None,
                         raw=False,
                     )
                     con.execute(f"INSERT INTO _parsed SELECT {_lit(source)}, * FROM ({sql})")
@@ -1836,6 +1933,9 @@ def _reason_kind(reason: str) -> str:
         "unparseable timestamp": "unparseable timestamp",
         "ambiguous date": "ambiguous date",
         "epoch timestamp": "epoch timestamp not after 1970-01-01",
+        "number ": "number too small for a Unix epoch (a spreadsheet date serial?)",
+        "UTC offset": f"UTC offset beyond ±{_MAX_OFFSET_HOURS:02d}:00",
+        "local time": "local time that does not exist or happens twice (daylight saving)",
         "timestamp ": "timestamp outside 1900-2099 (a placeholder date)",
         "value ": "non-numeric value",
     }
