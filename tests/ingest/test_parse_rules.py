@@ -5,6 +5,7 @@ daylight-saving change, offsets out of range, one decimal mark per file and bina
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -225,6 +226,7 @@ def test_every_local_time_around_a_change_is_stored_or_quarantined_as_zoneinfo_s
         ("2025-01-01T10:00:00+14:30", None),
         ("2025-01-01T10:00:00-15", None),
         ("2025-01-01 10:00:00 -1500", None),
+        ("2025-01-01T10:00-15", None),
         ("2025-01-01T10:00:00+14:00", datetime(2024, 12, 31, 20)),
         ("2025-01-01T10:00:00-14:00", datetime(2025, 1, 2, 0)),
         ("2025-01-01T10:00:00-12:00", datetime(2025, 1, 1, 22)),
@@ -242,3 +244,103 @@ def test_an_offset_beyond_14_hours_is_quarantined(
         assert "beyond ±14:00" in _reasons(wh)[2]
     else:
         assert _loaded(wh, "timestamp") == {"c": stored}
+
+
+# --- one decimal mark per file ---------------------------------------------------------------
+
+
+def test_a_semicolon_file_with_decimal_points_reads_them_as_points(tmp_path: Path) -> None:
+    f = tmp_path / "v.csv"
+    f.write_text(
+        "customer_id;timestamp;event;value\n"
+        "e1;2025-01-01;a;19.99\ne2;2025-01-01;a;1.234\ne4;2025-01-01;a;0.125\n"
+    )
+    wh = Warehouse(None)
+    wh.ingest([f])
+    assert _loaded(wh, "value") == {"e1": 19.99, "e2": 1.234, "e4": 0.125}
+
+
+def test_a_value_with_the_other_mark_is_quarantined_never_1000_times(tmp_path: Path) -> None:
+    f = tmp_path / "w.csv"
+    f.write_text(
+        "customer_id,timestamp,event,value\n"
+        'f1,2025-01-01,a,19.99\nf2,2025-01-01,a,"0,125"\nf3,2025-01-01,a,5.50\n'
+    )
+    wh = Warehouse(None)
+    report = wh.ingest([f])
+    assert (report.loaded, report.quarantined) == (2, 1)
+    assert _loaded(wh, "value") == {"f1": 19.99, "f3": 5.5}
+    reason = _reasons(wh)[3]
+    assert "only with a decimal comma" in reason and "--decimal" in reason
+
+
+def test_a_semicolon_file_decides_an_undecided_column_as_comma(tmp_path: Path) -> None:
+    f = tmp_path / "x.csv"
+    f.write_text("customer_id;timestamp;event;value\ng1;2025-01-01;a;1.234\ng2;2025-01-01;a;7\n")
+    wh = Warehouse(None)
+    wh.ingest([f])
+    assert _loaded(wh, "value") == {"g1": 1234.0, "g2": 7.0}
+
+
+def test_an_explicit_decimal_quarantines_the_other_mark(tmp_path: Path) -> None:
+    f = tmp_path / "y.csv"
+    f.write_text("customer_id,timestamp,event,value\nh1,2025-01-01,a,19.99\nh2,2025-01-01,a,3\n")
+    wh = Warehouse(None)
+    report = wh.ingest([f], decimal=",")
+    assert (report.loaded, report.quarantined) == (1, 1)
+    assert "only with a decimal point" in _reasons(wh)[2]
+
+
+def _read(text: str, mark: str) -> float | None:
+    """A value read with ``mark`` as the decimal mark (README, "Numbers")."""
+    group = "." if mark == "," else ","
+    m, g = re.escape(mark), re.escape(group)
+    if re.fullmatch(r"[0-9]+", text):
+        return float(text)
+    if re.fullmatch(rf"[0-9]*{m}[0-9]+", text):
+        return float(text.replace(mark, "."))
+    if re.fullmatch(rf"[1-9][0-9]{{0,2}}({g}[0-9]{{3}})+({m}[0-9]*)?", text):
+        return float(text.replace(group, "").replace(mark, "."))
+    return None
+
+
+@st.composite
+def _written(draw: st.DrawFn) -> str:
+    """A number as a person may write it: either mark, grouped or not, 0-3 decimals."""
+    mark = draw(st.sampled_from([",", "."]))
+    whole = draw(st.integers(0, 10**7))
+    digits = draw(st.sampled_from([0, 1, 2, 3]))
+    grouped = draw(st.booleans())
+    text = f"{whole:,}".replace(",", "." if mark == "," else ",") if grouped else str(whole)
+    if digits:
+        text += mark + "".join(draw(st.sampled_from("0123456789")) for _ in range(digits))
+    return text
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_written(), min_size=1, max_size=12), st.sampled_from([",", ";"]))
+def test_one_decimal_mark_per_file(
+    tmp_path_factory: pytest.TempPathFactory, texts: list[str], delimiter: str
+) -> None:
+    """Every value of a file is read with one mark: the stored ones are their reading with
+    it, the quarantined ones have none."""
+    f = tmp_path_factory.mktemp("v") / "v.csv"
+    d = delimiter
+    f.write_text(
+        f"customer_id{d}timestamp{d}event{d}value\n"
+        + "".join(f'c{i}{d}2025-01-01{d}a{d}"{t}"\n' for i, t in enumerate(texts))
+    )
+    wh = Warehouse(None)
+    wh.ingest([f])
+    stored = _loaded(wh, "value")
+    bad = {q["line"] - 2 for q in wh.quarantined()}
+    fits = [
+        mark
+        for mark in (",", ".")
+        if all(
+            (i in bad and _read(t, mark) is None)
+            or (i not in bad and stored[f"c{i}"] == pytest.approx(_read(t, mark)))
+            for i, t in enumerate(texts)
+        )
+    ]
+    assert fits, (texts, stored, bad)

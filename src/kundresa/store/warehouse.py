@@ -10,6 +10,7 @@ it was.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import math
 import os
@@ -20,7 +21,7 @@ import zoneinfo
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -253,6 +254,30 @@ _ZONED_RE = (
 )
 _AMPM_RE = r"(?i)[0-9]\s*[ap]\.?m\.?$"
 _OFFSET_RE = r"[+-]([0-9]{1,2})(:?[0-9]{2}){0,2}$"
+_NUMERIC_OFFSET_RE = r":[0-9]{2}([.,][0-9]+)?\s*[+-][0-9]{1,2}(:?[0-9]{2}){0,2}$"
+
+
+@functools.lru_cache(maxsize=8)
+def _change_days(tz: str) -> str | None:
+    """The UTC days in 1900-2099 on or next to which ``tz`` changes its UTC offset (a
+    daylight-saving change, or a change of its standard time), as the text of a list of
+    dates; None when Python's zone database does not know ``tz``."""
+    try:
+        zone = zoneinfo.ZoneInfo(tz)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return None
+    day = datetime(1899, 12, 30, tzinfo=UTC)
+    last = day.astimezone(zone).utcoffset()
+    days: set[str] = set()
+    while day.year < 2101:
+        day += timedelta(days=1)
+        offset = day.astimezone(zone).utcoffset()
+        if offset != last:
+            days.update(str((day + timedelta(days=d)).date()) for d in (-2, -1, 0))
+            last = offset
+    return "[" + ", ".join(sorted(days)) + "]"
+
+
 _OFFSET_OK_RE = r"[+-]14(:?00){0,2}$"
 
 
@@ -280,23 +305,25 @@ def _formats(fmts: Sequence[str]) -> str:
 def _number_sql(col: str, decimal: str) -> str:
     """SQL reading the text ``col`` as a number with ``decimal`` as the decimal mark.
 
-    Thousands separators are dropped only where they group digits by three: spaces
-    (also no-break and narrow no-break spaces), and ``,`` with a decimal point or ``.`` with
-    a decimal comma. ``1 234,50``, ``1.234,50`` (decimal ``,``) and ``1,234.50`` (decimal
-    ``.``) are all 1234.5; ``1,5`` with a decimal point is not a number.
+    Thousands separators are dropped only where they group digits by three after a first
+    group that does not start with ``0``: spaces (also no-break and narrow no-break spaces),
+    and ``,`` with a decimal point or ``.`` with a decimal comma. ``1 234,50``, ``1.234,50``
+    (decimal ``,``) and ``1,234.50`` (decimal ``.``) are all 1234.5; with a decimal point
+    ``1,5`` and ``0,125`` are no number, and with a decimal comma ``19.99`` and ``0.125``
+    are none (one mark per column: :func:`decimal_mark`).
     """
     spaces = " \u00a0\u202f\u2009"
     if decimal == ",":
-        grouped = f"[+-]?[0-9]{{1,3}}([.{spaces}][0-9]{{3}})+(,[0-9]*)?"
+        grouped = f"[+-]?[1-9][0-9]{{0,2}}([.{spaces}][0-9]{{3}})+(,[0-9]*)?"
         return f"""CASE
             WHEN NOT regexp_matches({col}, {_lit(f"[.,{spaces}]")}) THEN try_cast({col} AS DOUBLE)
             WHEN regexp_full_match({col}, {_lit(grouped)})
                 THEN try_cast(replace(regexp_replace({col}, {_lit(f"[.{spaces}]")}, '', 'g'),
                     ',', '.') AS DOUBLE)
-            WHEN regexp_full_match({col}, '[+-]?[0-9]*,[0-9]+')
+            WHEN regexp_full_match({col}, '[+-]?[0-9]*,[0-9]+([eE][+-]?[0-9]+)?')
                 THEN try_cast(replace({col}, ',', '.') AS DOUBLE)
-            ELSE try_cast({col} AS DOUBLE) END"""
-    grouped = f"[+-]?[0-9]{{1,3}}([,{spaces}][0-9]{{3}})+([.][0-9]*)?"
+            END"""
+    grouped = f"[+-]?[1-9][0-9]{{0,2}}([,{spaces}][0-9]{{3}})+([.][0-9]*)?"
     # A plain number (the common case) is one cast; only text that is not one is matched.
     return f"""coalesce(try_cast({col} AS DOUBLE), CASE
         WHEN regexp_full_match({col}, {_lit(grouped)})
@@ -367,19 +394,28 @@ def slash_order(con: Any, stage: str, time_col: str) -> str | None:
     return None
 
 
-def decimal_mark(con: Any, stage: str, value_col: str) -> str:
-    """The decimal mark of a staged file's value column: ``,`` when some values can only be
-    read with a decimal comma (``349,90``, ``1 234,5``) and none only with a decimal point
-    (``349.90``), else ``.``."""
+def decimal_mark(con: Any, stage: str, value_col: str, default: str = ".") -> str:
+    """The decimal mark of a staged file's value column, one for the whole column.
+
+    A value that is a number with one mark and not with the other is evidence for that mark:
+    ``349,90``, ``1,5``, ``0,125`` and ``1.234,50`` for a decimal comma; ``19.99``, ``1.5``,
+    ``0.125`` and ``1,234.50`` for a decimal point (a group after a leading ``0`` is never a
+    thousands group). The mark with more such values among the first 100,000 values holding
+    a ``,`` or a ``.`` wins; without any, or as many of each, ``default`` (``,`` for a file
+    delimited by ``;``). Values read only with the other mark are quarantined naming
+    ``--decimal`` (:func:`_parse_sql`), never read 1000 times too large.
+    """
     v = _clean(value_col)
-    # Only values with a comma can need a decimal comma; the first 100,000 of them decide.
     row = con.execute(
-        f"SELECT bool_or(regexp_full_match(v, '[+-]?[0-9 .\u00a0\u202f]*[0-9],[0-9]{{1,2}}')), "
-        f"bool_or(regexp_full_match(v, '[+-]?[0-9, \u00a0\u202f]*[0-9][.][0-9]{{1,2}}')) "
-        f"FROM (SELECT {v} AS v FROM {stage} WHERE contains({v}, ',') LIMIT 100000)"
+        f"SELECT count(*) FILTER (c IS NOT NULL AND p IS NULL), "
+        f"count(*) FILTER (p IS NOT NULL AND c IS NULL) FROM (SELECT "
+        f"{_number_sql('v', ',')} AS c, {_number_sql('v', '.')} AS p FROM ("
+        f"SELECT {v} AS v FROM {stage} WHERE regexp_matches({v}, '[.,]') LIMIT 100000))"
     ).fetchone()
-    comma, point = (bool(row[0]), bool(row[1])) if row else (False, False)
-    return "," if comma and not point else "."
+    comma, point = (int(row[0]), int(row[1])) if row else (0, 0)
+    if comma == point:
+        return default
+    return "," if comma > point else "."
 
 
 # An event's deduplication key: its id, else every field (over canonical columns).
@@ -476,7 +512,15 @@ def _parse_sql(
     ts_src = repr(cmap.timestamp)
     # A value must sum: ``inf``, ``1e400`` (a double's infinity) and ``NaN`` are refused, as
     # the collector refuses them (README, "Loading events": a non-numeric value).
+    marks = {",": "a decimal comma", ".": "a decimal point"}
+    other = "." if decimal == "," else ","
+    other_mark = _lit(
+        f" is a number only with {marks[other]}, and this file's values are read with "
+        f"{marks[decimal]}: name the mark with --decimal , or --decimal . (column {cmap.value!r})"
+    )
     value_check = (
+        f"WHEN _v IS NOT NULL AND value IS NULL AND {_number_sql('_v', other)} IS NOT NULL "
+        f"THEN 'value ' || _v || {other_mark} "
         f"WHEN _v IS NOT NULL AND value IS NULL THEN "
         f"'value ' || _v || {_lit(f' is not a number (column {cmap.value!r})')} "
         f"WHEN NOT isfinite(value) THEN "
@@ -553,12 +597,24 @@ def _parse_sql(
             return f"(timezone({z}, timezone('UTC', _wall - {off})) = _wall)::INTEGER"
 
         at = "timezone('UTC', \"timestamp\")"
+        # Only rows on the UTC days around a change of the zone's offset are checked (the
+        # check costs four zone conversions a row): the days as Python's zone database
+        # tells them, or every row for a zone it does not know.
+        days = _change_days(tz)
+        near = (
+            ""
+            if days is None
+            else f' AND CAST("timestamp" AS DATE) IN (SELECT unnest(CAST({_lit(days)} AS DATE[])))'
+        )
         dst = f"""
     , z0 AS (
         SELECT *,
-            CASE WHEN "timestamp" IS NOT NULL AND NOT _zoned
-                AND {offset(f"{at} - INTERVAL 6 HOUR")} <> {offset(f"{at} + INTERVAL 6 HOUR")}
-                THEN [{offset(f"{at} - INTERVAL 6 HOUR")}, {offset(f"{at} + INTERVAL 6 HOUR")}]
+            CASE WHEN "timestamp" IS NOT NULL{near}
+                THEN CASE WHEN NOT regexp_matches(_t, {_lit(_ZONED_RE)})
+                    OR regexp_matches(_t, {_lit(_AMPM_RE)}) THEN CASE
+                    WHEN {offset(f"{at} - INTERVAL 6 HOUR")} <> {offset(f"{at} + INTERVAL 6 HOUR")}
+                    THEN [{offset(f"{at} - INTERVAL 6 HOUR")}, {offset(f"{at} + INTERVAL 6 HOUR")}]
+                END END
             END AS _offsets
         FROM p
     ), z AS (
@@ -590,10 +646,8 @@ def _parse_sql(
         SELECT *,
             {json_properties}
             regexp_full_match(_t, '[+-]?[0-9]+([.][0-9]+)?') AS _epoch,
-            CASE WHEN regexp_full_match(_t, '[0-9]{{8}}') THEN try_strptime(_t, '%Y%m%d') END
-                AS _compact,
-            regexp_matches(_t, {_lit(_ZONED_RE)}) AND NOT regexp_matches(_t, {_lit(_AMPM_RE)})
-                AS _zoned,
+            CASE WHEN length(_t) = 8 AND regexp_full_match(_t, '[0-9]{{8}}')
+                THEN try_strptime(_t, '%Y%m%d') END AS _compact,
             CASE WHEN contains(_t, '/')
                 THEN TRY_CAST(regexp_extract(_t, {_lit(_SLASH_RE)}, 1) AS INTEGER) END AS _sa,
             CASE WHEN contains(_t, '/')
@@ -610,7 +664,9 @@ def _parse_sql(
                     THEN make_timestamp(CAST(round({_EPOCH_MICROS}) AS BIGINT)) END
                 ELSE {_time_sql(date_format, slash_order)}
             END{")" if pattern else ""} AS "timestamp",
-            CASE WHEN _zoned THEN TRY_CAST(regexp_extract(_t, {_lit(_OFFSET_RE)}, 1) AS INTEGER)
+            CASE WHEN (contains(_t, '+') OR (length(_t) > 16 AND contains(substr(_t, 12), '-')))
+                AND regexp_matches(_t, {_lit(_NUMERIC_OFFSET_RE)})
+                THEN TRY_CAST(regexp_extract(_t, {_lit(_OFFSET_RE)}, 1) AS INTEGER)
                 END AS _offset_hours,
             {_number_sql("_v", decimal)} AS value
         FROM s
@@ -845,8 +901,8 @@ class Warehouse:
         ``source`` names the export format (``auto``: recognised from each file's columns;
         see :mod:`kundresa.ingest.sources`), ``source_options`` are passed to it.
         ``encoding`` forces the text encoding (a Python codec name; else sniffed),
-        ``decimal`` the value column's decimal mark (``,`` or ``.``; else ``,`` for files
-        delimited by ``;`` and ``.`` otherwise), ``date_format`` the time column's format
+        ``decimal`` the value column's decimal mark (``,`` or ``.``; else told from its values,
+        as :func:`decimal_mark`), ``date_format`` the time column's format
         (a strptime pattern such as ``%m/%d/%Y %H:%M``, or ``dmy``/``mdy`` for slashed
         dates) and ``value_col`` the value column (README, "Files as people save them").
         ``progress(file, bytes_done, bytes_total)`` is called while files are read.
@@ -909,9 +965,7 @@ class Warehouse:
                     else f"{p}: the {src.name} source takes no option {unused[0]!r}"
                 )
             chosen[str(p)] = src
-            formats[str(p)] = _FileFormat(
-                decimal or ("," if delimiter == ";" else None), date_format
-            )
+            formats[str(p)] = _FileFormat(decimal, date_format, "," if delimiter == ";" else ".")
             maps[str(p)] = _column_map(header, str(p), customer_col, time_col, event_col, value_col)
 
         def parts(p: Path) -> list[tuple[str, Any]]:
@@ -1131,7 +1185,11 @@ class Warehouse:
                     report.columns[source] = cmap.describe()
                     fmt = (formats or {}).get(source, _FileFormat())
                     if fmt.decimal is None:
-                        mark = decimal_mark(con, stage, cmap.value) if cmap.value else "."
+                        mark = (
+                            decimal_mark(con, stage, cmap.value, fmt.default_decimal)
+                            if cmap.value
+                            else "."
+                        )
                         fmt = _FileFormat(mark, fmt.date_format)
                     order = (
                         slash_order(con, stage, cmap.timestamp) if fmt.date_format is None else None
@@ -1939,6 +1997,8 @@ def _reason_kind(reason: str) -> str:
         "timestamp ": "timestamp outside 1900-2099 (a placeholder date)",
         "value ": "non-numeric value",
     }
+    if " is a number only with a decimal " in reason:
+        return f"value read only with the other decimal mark {reason[reason.rfind('(') :]}"
     for prefix, kind in kinds.items():
         if reason.startswith(prefix):
             return f"{kind} {reason[reason.rfind('(') :]}"
@@ -1961,6 +2021,8 @@ class _FileFormat:
     decimal: str | None = None
     """``,`` or ``.``; None: told from the value column's contents."""
     date_format: str | None = None
+    default_decimal: str = "."
+    """The decimal mark when the values do not tell it: ``,`` for a file delimited by ``;``."""
 
 
 def _column_map(
