@@ -344,3 +344,52 @@ def test_one_decimal_mark_per_file(
         )
     ]
     assert fits, (texts, stored, bad)
+
+
+# --- bytes columns ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", [pa.binary(), pa.large_binary()])
+@pytest.mark.parametrize("dictionary", [False, True])
+def test_a_parquet_bytes_column_is_utf8_text_and_bad_bytes_are_quarantined(
+    tmp_path: Path, kind: pa.DataType, dictionary: bool
+) -> None:
+    ids = pa.array([b"p1", "kund-\u00e5".encode(), b"\xff\xfe", None], kind)
+    if dictionary:
+        ids = ids.dictionary_encode()
+    f = tmp_path / "b.parquet"
+    pq.write_table(
+        pa.table(
+            {
+                "customer_id": ids,
+                "timestamp": [datetime(2025, 1, 1)] * 4,
+                "event": ["a", "a", "a", "a"],
+                "note": pa.array([b"x", b"y", b"z", b"\x80"], kind),
+            }
+        ),
+        f,
+    )
+    wh = Warehouse(None)
+    report = wh.ingest([f])
+    assert (report.loaded, report.quarantined) == (2, 2)
+    assert set(_loaded(wh, "event")) == {"p1", "kund-\u00e5"}
+    reasons = _reasons(wh)
+    assert reasons == {
+        3: "column 'customer_id' holds bytes that are not UTF-8",
+        4: "column 'note' holds bytes that are not UTF-8",
+    }
+    assert "b'" not in json.dumps([q["record"] for q in wh.quarantined()])
+
+
+def test_a_bytes_column_of_an_arrow_table(tmp_path: Path) -> None:
+    table = pa.table(
+        {
+            "customer_id": pa.array([b"p1", b"\xff"], pa.binary()),
+            "timestamp": ["2025-01-01", "2025-01-01"],
+            "event": ["a", "a"],
+        }
+    )
+    wh = Warehouse(None)
+    report = wh.ingest_arrow(table)
+    assert (report.loaded, report.quarantined) == (1, 1)
+    assert set(_loaded(wh, "event")) == {"p1"}

@@ -1023,22 +1023,13 @@ class Warehouse:
     ) -> IngestReport:
         """Load an Arrow table (e.g. from a DataFrame) like a file; rows are numbered from 1."""
         _check_tz(tz)
-        from kundresa.ingest.readers import _to_string
+        from kundresa.ingest.readers import text_batch
 
         def batches() -> Any:
             row = 1
             for batch in table.to_batches(max_chunksize=200_000):
-                n = batch.num_rows
-                yield assign_channels(
-                    RawBatch(
-                        {
-                            name: _to_string(batch.column(i))
-                            for i, name in enumerate(batch.schema.names)
-                        },
-                        pa.array(range(row, row + n), pa.int64()),
-                    )
-                )
-                row += n
+                yield assign_channels(text_batch(batch, row))
+                row += batch.num_rows
 
         return self._ingest(
             [(source, batches())],
