@@ -150,7 +150,9 @@ def _check_time(value: str, field: str = "timestamp") -> datetime:
 
     The same rules as the loader's SQL (``kundresa.store.warehouse``): digits (with an
     optional fraction) are a Unix epoch whose magnitude tells the unit (seconds below 1e11,
-    then milliseconds, microseconds, nanoseconds) and must be after 1970; other text must be
+    then milliseconds, microseconds, nanoseconds) and must be at least
+    :data:`~kundresa.ingest.columns.EPOCH_MIN`, unless they are an 8-digit date YYYYMMDD;
+    an offset may be at most :data:`~kundresa.ingest.columns.MAX_OFFSET_HOURS`; other text must be
     ISO 8601 of a shape DuckDB reads (:data:`_ISO_SHAPE`); either must fall in
     :data:`~kundresa.ingest.columns.TIME_RANGE` (UTC).
     """
