@@ -46,7 +46,9 @@ def parse(text: str, decimal: str) -> float | None:
         ("1 234.50", ".", 1234.5),
         ("-234,50", ",", -234.5),
         (",5", ",", 0.5),
-        ("1234.50", ",", 1234.5),  # a machine-written point in a decimal-comma file
+        ("1234.50", ",", None),  # one mark per column: a point is no decimal comma
+        ("0.125", ",", None),  # a group after a leading 0 is no thousands group
+        ("0,125", ".", None),
         ("1,5", ".", None),  # not grouped by three: no number, never 15
         ("12,34,567", ".", None),
         ("1 23,4", ",", None),

@@ -272,7 +272,7 @@ def test_swedish_file_in_local_time_and_forced_decimal(project: Path, tmp_path: 
     r = ingest(other, f, "--decimal", ".", "--format", "json")
     report = json.loads(r.stdout)
     # (the fifth row, 31.02.2025, is no date: quarantined for that first)
-    assert report["reasons"]["non-numeric value (column 'belopp')"] == 3
+    assert report["reasons"]["value read only with the other decimal mark (column 'belopp')"] == 3
 
 
 def test_utf16_forced_decimal_and_value_col(project: Path, tmp_path: Path) -> None:

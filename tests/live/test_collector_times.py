@@ -99,6 +99,9 @@ _OFFSETS = [
     "+01:00:30",
     "+01:00:30.5",
     "+14:00",
+    "-14:00",
+    "-14:30",  # beyond the widest offset in use: refused, as the load quarantines it
+    "+23:59",
     "+25:00",
     "-03:00",
 ]
@@ -123,6 +126,15 @@ _EPOCHS = [
     "+1772359200",
     "1e9",
     "1772359200.",
+    # Below 1e8 (1973-03-03) a number is no epoch but an 8-digit date YYYYMMDD in 1900-2099,
+    # or refused (a spreadsheet's date serial such as 45658).
+    "45658",
+    "45658.5",
+    "99999999",
+    "100000000",
+    "20260301",
+    "18991230",
+    "20261301",
 ]
 
 
@@ -156,7 +168,8 @@ def test_every_acked_time_shape_is_stored_at_the_time_python_reads(field: str) -
     assert wh.quarantined() == []
     assert set(stored) == set(acked)
     for mid, text in acked.items():
-        if text.isdigit():  # 20260301: digits are an epoch, for files and the collector alike
+        if text.isdigit():  # 20260301: an 8-digit date, for files and the collector alike
+            assert stored[mid] == datetime.strptime(text, "%Y%m%d"), text
             continue
         at = datetime.fromisoformat(text.replace("Z", "+00:00"))
         utc = at.astimezone(UTC).replace(tzinfo=None) if at.tzinfo else at
@@ -180,9 +193,9 @@ def test_an_epoch_is_acked_exactly_when_the_load_stores_it() -> None:
     """... up to a day after the server received it (``FUTURE_SKEW``)."""
     wh, acked = _send(_EPOCHS)
     assert set(_stored(wh)) == set(acked)
+    # 1, 1.5 and 45658 are too small for an epoch (before 1973-03-03): refused, as a file's
+    # row is quarantined; 20260301 is a date.
     assert {_EPOCHS[int(m[1:])] for m in acked} == {
-        "1",
-        "1.5",
         "1772359200",
         "1772359200.5",
         "1772359200123",
@@ -190,6 +203,8 @@ def test_an_epoch_is_acked_exactly_when_the_load_stores_it() -> None:
         "1772359200123456789",
         "1772452799",
         "+1772359200",
+        "100000000",
+        "20260301",
     }
 
 

@@ -67,3 +67,19 @@ def test_the_api_report_names_the_outcome(make_client: Any, demo_copy: Path) -> 
     c = make_client(demo_copy, upload_limit=10_000)
     r = c.post("/api/data/upload", files={"file": ("x.csv", NONE.encode(), "text/csv")})
     assert r.status_code == 200 and r.json()["outcome"] == "nothing_loaded"
+
+
+def test_a_properties_text_that_is_no_json_object_is_quarantined_on_upload(
+    make_client: Any, demo_copy: Path
+) -> None:
+    """One row's ``properties`` that is plain text quarantines that row (it failed the whole
+    upload with a DuckDB message)."""
+    c = make_client(demo_copy, upload_limit=10_000)
+    body = (
+        "customer_id,timestamp,event,properties\n"
+        "p1,2025-06-01T10:00:00,page_view,str\n"
+        'p2,2025-06-01T10:00:00,page_view,"{""a"":1}"\n'
+    )
+    html = upload(c, "props.csv", body)
+    assert report_box(html) == ("partly", "status", "partly_quarantined")
+    assert "is not a JSON object" in html

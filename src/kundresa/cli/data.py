@@ -72,8 +72,8 @@ def _date_format_option(value: str | None) -> str | None:
 @click.option(
     "--decimal",
     type=click.Choice([",", "."]),
-    help="The value column's decimal mark; default , for ;-delimited files, else told "
-    "from the values.",
+    help="The value column's decimal mark (one per file); default: told from the values, "
+    "else , for ;-delimited files and . for others.",
 )
 @click.option(
     "--date-format",

@@ -21,7 +21,9 @@ from kundresa.model.events import CHANNEL, EVENT_ID, PROPERTIES, SESSION_ID, VAL
 __all__ = [
     "ALIASES",
     "ANONYMOUS_ID",
+    "EPOCH_MIN",
     "KIND",
+    "MAX_OFFSET_HOURS",
     "MISSING_NUMBERS",
     "PLACEHOLDER_IDS",
     "TIME_RANGE",
@@ -52,6 +54,18 @@ Anything outside is a placeholder or a misread number, never a time something ha
 9999-12-31 and 2999-12-31 ("valid until further notice"), an epoch in the wrong unit. Such a row
 is quarantined: one of them would otherwise stretch every cohort, trend and lifecycle table
 over centuries of empty periods (README, "Loading events")."""
+
+EPOCH_MIN = 100_000_000
+"""The smallest number the time column reads as a Unix epoch in seconds (1973-03-03): a
+smaller one is no plausible event time but a spreadsheet's date serial (Excel's 45658 is
+2025-01-01) or a count, and is quarantined. An 8-digit number that is a calendar date
+YYYYMMDD inside :data:`TIME_RANGE` (``20250101``) is that date, at midnight (README, "Loading
+events")."""
+
+MAX_OFFSET_HOURS = 14
+"""The widest UTC offset a time may have, either way: UTC+14 (Kiribati) is the widest in use
+(UTC-12 the widest behind). A time with a wider offset (``+25:00``) is quarantined, not
+shifted by it."""
 
 ALIASES: dict[str, tuple[str, ...]] = {
     # Known (user) ids. Several may be present; the present ones are coalesced in this order.

@@ -1035,11 +1035,58 @@ def _parquet_batches(p: _Input, progress: Progress | None) -> Iterator[RawBatch]
     row = 1
     for batch in pf.iter_batches(batch_size=_parquet_batch_rows(pf)):
         n = batch.num_rows
-        cols = {name: _to_string(batch.column(i)) for i, name in enumerate(batch.schema.names)}
-        yield RawBatch(cols, pa.array(range(row, row + n), pa.int64()))
+        yield text_batch(batch, row)
         row += n
         if progress is not None:
             progress(int(size * min(row - 1, total) / total))
+
+
+def _is_bytes(t: pa.DataType) -> bool:
+    """Whether ``t`` holds bytes (Parquet's BYTE_ARRAY without a UTF-8 annotation)."""
+    if pa.types.is_dictionary(t):
+        t = t.value_type
+    return bool(pa.types.is_binary(t) or pa.types.is_large_binary(t))
+
+
+def text_batch(batch: pa.RecordBatch, first_line: int) -> RawBatch:
+    """A record batch (Parquet, a DataFrame) as text columns, its rows numbered from
+    ``first_line``. Bytes columns are decoded as UTF-8; a row with bytes that are not UTF-8
+    is rejected naming the column (never stored as Python's ``b'...'`` text)."""
+    lines = pa.array(range(first_line, first_line + batch.num_rows), pa.int64())
+    bad: dict[int, str] = {}
+    for i, name in enumerate(batch.schema.names):
+        col = batch.column(i)
+        if _is_bytes(col.type):
+            if pa.types.is_dictionary(col.type):
+                col = col.dictionary_decode()
+            try:
+                col.cast(pa.string())
+            except pa.ArrowInvalid:
+                for j, v in enumerate(col.to_pylist()):
+                    if v is not None and j not in bad:
+                        try:
+                            v.decode("utf-8")
+                        except UnicodeDecodeError:
+                            bad[j] = name
+    rejected = []
+    if bad:
+        rows = batch.to_pylist()
+        for j, name in sorted(bad.items()):
+            text = json.dumps(
+                {
+                    k: v.decode("utf-8", "backslashreplace") if isinstance(v, bytes) else v
+                    for k, v in rows[j].items()
+                },
+                default=str,
+                ensure_ascii=False,
+            )
+            rejected.append(
+                Rejected(first_line + j, f"column {name!r} holds bytes that are not UTF-8", text)
+            )
+        keep = pa.array([j not in bad for j in range(batch.num_rows)])
+        batch, lines = batch.filter(keep), lines.filter(keep)
+    cols = {name: _to_string(batch.column(i)) for i, name in enumerate(batch.schema.names)}
+    return RawBatch(cols, lines, rejected)
 
 
 def _to_string(arr: pa.Array) -> pa.Array:

@@ -45,7 +45,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from kundresa.ingest.columns import TIME_RANGE
+from kundresa.ingest.columns import EPOCH_MIN, MAX_OFFSET_HOURS, TIME_RANGE
 from kundresa.ingest.sources._records import BadRow, blank
 from kundresa.ingest.sources.segment import VALUE_FIELDS, message_row
 from kundresa.live.loader import AfterLoad, Loader, read_json
@@ -111,6 +111,8 @@ _TIME_BOUNDS = tuple(datetime.fromisoformat(t) for t in TIME_RANGE)
 message's times against it)."""
 _EPOCH = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?")
 """A time the loader reads as a Unix epoch (``store.warehouse``: ``_epoch``)."""
+_COMPACT_DATE = re.compile(r"[0-9]{8}")
+"""An 8-digit number the loader reads as a date YYYYMMDD when it is one in TIME_RANGE."""
 _EPOCH_END_US = (_TIME_BOUNDS[1] - datetime(1970, 1, 1)) // timedelta(microseconds=1)
 _SPAN = f"between {_TIME_BOUNDS[0].year} and {_TIME_BOUNDS[1].year - 1}"
 _ISO_SHAPE = re.compile(
@@ -148,16 +150,31 @@ def _check_time(value: str, field: str = "timestamp") -> datetime:
 
     The same rules as the loader's SQL (``kundresa.store.warehouse``): digits (with an
     optional fraction) are a Unix epoch whose magnitude tells the unit (seconds below 1e11,
-    then milliseconds, microseconds, nanoseconds) and must be after 1970; other text must be
+    then milliseconds, microseconds, nanoseconds) and must be at least
+    :data:`~kundresa.ingest.columns.EPOCH_MIN`, unless they are an 8-digit date YYYYMMDD;
+    an offset may be at most :data:`~kundresa.ingest.columns.MAX_OFFSET_HOURS`; other text must be
     ISO 8601 of a shape DuckDB reads (:data:`_ISO_SHAPE`); either must fall in
     :data:`~kundresa.ingest.columns.TIME_RANGE` (UTC).
     """
     text = value.strip()
     first, end = _TIME_BOUNDS
     if _EPOCH.fullmatch(text):
+        if _COMPACT_DATE.fullmatch(text):
+            try:
+                day = datetime.strptime(text, "%Y%m%d")
+            except ValueError:
+                day = None
+            if day is not None and first <= day < end:
+                return day
         number = float(text)
         if not number > 0:
             raise MessageError(field, f"{text[:40]!r} is not a time after 1970")
+        if number < EPOCH_MIN:
+            raise MessageError(
+                field,
+                f"{text[:40]!r} is too small for a Unix epoch (before 1973-03-03) and may be "
+                "a spreadsheet's date serial: send the time as ISO 8601 text",
+            )
         size = abs(number)
         micros = (
             number * 1e6
@@ -187,6 +204,11 @@ def _check_time(value: str, field: str = "timestamp") -> datetime:
         ) from None
     # A placeholder date (0001-01-01, 9999-12-31) is refused as a file's row is quarantined
     # (TIME_RANGE): one such event would stretch every cohort over centuries.
+    offset = at.utcoffset()
+    if offset is not None and abs(offset) > timedelta(hours=MAX_OFFSET_HOURS):
+        raise MessageError(
+            field, f"{text[:40]!r} has a UTC offset beyond ±{MAX_OFFSET_HOURS:02d}:00"
+        )
     try:
         utc = at.astimezone(UTC).replace(tzinfo=None) if at.tzinfo is not None else at
     except OverflowError:  # an offset that moves year 1 or 9999 past the calendar's ends

@@ -10,6 +10,7 @@ it was.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import math
 import os
@@ -20,7 +21,7 @@ import zoneinfo
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,8 @@ import pyarrow as pa
 from kundresa.errors import InputError
 from kundresa.ingest.channels import assign_channels
 from kundresa.ingest.columns import (
+    EPOCH_MIN,
+    MAX_OFFSET_HOURS,
     MISSING_NUMBERS,
     PLACEHOLDER_IDS,
     TIME_RANGE,
@@ -237,6 +240,47 @@ _EPOCH_MICROS = """CASE
     ELSE CAST(_t AS DOUBLE) / 1e3 END"""
 
 
+# Epochs in seconds before 1973-03-03 (1e8) are no plausible event time: such a number is a
+# spreadsheet's date serial (45658 is 2025-01-01 in Excel) or a count, never a time (README,
+# "Loading events"). An 8-digit number that is a date YYYYMMDD in 1900-2099 is that date.
+# (EPOCH_MIN.) A text's UTC offset may be at most MAX_OFFSET_HOURS either way: DuckDB reads
+# any offset (+25:00 shifted the time by 25 hours).
+_EPOCH_MIN = str(EPOCH_MIN)
+_MAX_OFFSET_HOURS = MAX_OFFSET_HOURS
+# A time with a zone of its own: an offset or ``Z`` or a zone name after a time of day
+# (the ``AM``/``PM`` of a 12-hour time is no zone).
+_ZONED_RE = (
+    r":[0-9]{2}([.,][0-9]+)?\s*([Zz]|[+-][0-9]{1,2}(:?[0-9]{2}){0,2}|[A-Za-z][A-Za-z_/+0-9-]*)$"
+)
+_AMPM_RE = r"(?i)[0-9]\s*[ap]\.?m\.?$"
+_OFFSET_RE = r"[+-]([0-9]{1,2})(:?[0-9]{2}){0,2}$"
+_NUMERIC_OFFSET_RE = r":[0-9]{2}([.,][0-9]+)?\s*[+-][0-9]{1,2}(:?[0-9]{2}){0,2}$"
+
+
+@functools.lru_cache(maxsize=8)
+def _change_days(tz: str) -> str | None:
+    """The UTC days in 1900-2099 on or next to which ``tz`` changes its UTC offset (a
+    daylight-saving change, or a change of its standard time), as the text of a list of
+    dates; None when Python's zone database does not know ``tz``."""
+    try:
+        zone = zoneinfo.ZoneInfo(tz)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return None
+    day = datetime(1899, 12, 30, tzinfo=UTC)
+    last = day.astimezone(zone).utcoffset()
+    days: set[str] = set()
+    while day.year < 2101:
+        day += timedelta(days=1)
+        offset = day.astimezone(zone).utcoffset()
+        if offset != last:
+            days.update(str((day + timedelta(days=d)).date()) for d in (-2, -1, 0))
+            last = offset
+    return "[" + ", ".join(sorted(days)) + "]"
+
+
+_OFFSET_OK_RE = r"[+-]14(:?00){0,2}$"
+
+
 # Day-first dates written with dots or dashes (Europe: 01.02.2025 10:00 is 1 February) and
 # slashed dates in either order; ISO 8601 text and epochs are tried first.
 _DMY_DOTTED = tuple(
@@ -261,23 +305,25 @@ def _formats(fmts: Sequence[str]) -> str:
 def _number_sql(col: str, decimal: str) -> str:
     """SQL reading the text ``col`` as a number with ``decimal`` as the decimal mark.
 
-    Thousands separators are dropped only where they group digits by three: spaces
-    (also no-break and narrow no-break spaces), and ``,`` with a decimal point or ``.`` with
-    a decimal comma. ``1 234,50``, ``1.234,50`` (decimal ``,``) and ``1,234.50`` (decimal
-    ``.``) are all 1234.5; ``1,5`` with a decimal point is not a number.
+    Thousands separators are dropped only where they group digits by three after a first
+    group that does not start with ``0``: spaces (also no-break and narrow no-break spaces),
+    and ``,`` with a decimal point or ``.`` with a decimal comma. ``1 234,50``, ``1.234,50``
+    (decimal ``,``) and ``1,234.50`` (decimal ``.``) are all 1234.5; with a decimal point
+    ``1,5`` and ``0,125`` are no number, and with a decimal comma ``19.99`` and ``0.125``
+    are none (one mark per column: :func:`decimal_mark`).
     """
     spaces = " \u00a0\u202f\u2009"
     if decimal == ",":
-        grouped = f"[+-]?[0-9]{{1,3}}([.{spaces}][0-9]{{3}})+(,[0-9]*)?"
+        grouped = f"[+-]?[1-9][0-9]{{0,2}}([.{spaces}][0-9]{{3}})+(,[0-9]*)?"
         return f"""CASE
             WHEN NOT regexp_matches({col}, {_lit(f"[.,{spaces}]")}) THEN try_cast({col} AS DOUBLE)
             WHEN regexp_full_match({col}, {_lit(grouped)})
                 THEN try_cast(replace(regexp_replace({col}, {_lit(f"[.{spaces}]")}, '', 'g'),
                     ',', '.') AS DOUBLE)
-            WHEN regexp_full_match({col}, '[+-]?[0-9]*,[0-9]+')
+            WHEN regexp_full_match({col}, '[+-]?[0-9]*,[0-9]+([eE][+-]?[0-9]+)?')
                 THEN try_cast(replace({col}, ',', '.') AS DOUBLE)
-            ELSE try_cast({col} AS DOUBLE) END"""
-    grouped = f"[+-]?[0-9]{{1,3}}([,{spaces}][0-9]{{3}})+([.][0-9]*)?"
+            END"""
+    grouped = f"[+-]?[1-9][0-9]{{0,2}}([,{spaces}][0-9]{{3}})+([.][0-9]*)?"
     # A plain number (the common case) is one cast; only text that is not one is matched.
     return f"""coalesce(try_cast({col} AS DOUBLE), CASE
         WHEN regexp_full_match({col}, {_lit(grouped)})
@@ -285,24 +331,31 @@ def _number_sql(col: str, decimal: str) -> str:
         END)"""
 
 
-def _time_sql(date_format: str | None, slash_order: str | None) -> str:
+def _time_sql(date_format: str | None, slash_order: str | None, *, naive: bool = False) -> str:
     """SQL parsing the text ``_t`` into a UTC timestamp (null when it is no time).
 
     Order: ISO 8601 (a space before a ``+HHMM``/``+HH:MM`` offset allowed); day-first
     dotted or dashed dates; slashed dates in ``date_format`` or ``slash_order``
     (``dmy``/``mdy``), or per row when the day is > 12. A strptime pattern in
     ``date_format`` is tried before everything else, epochs included (:func:`_parse_sql`).
+    With ``naive`` the time as written instead (no zone applied: for a text without an
+    offset, the local wall-clock time that the daylight-saving check compares).
     """
 
     def utc(expr: str) -> str:
-        return f"timezone('UTC', CAST({expr} AS TIMESTAMPTZ))"
+        return expr if naive else f"timezone('UTC', CAST({expr} AS TIMESTAMPTZ))"
+
+    def cast(expr: str) -> str:
+        if naive:
+            return f"try_cast({expr} AS TIMESTAMP)"
+        return f"timezone('UTC', try_cast({expr} AS TIMESTAMPTZ))"
 
     tries = []
     iso = r"regexp_replace(_t, ' ([+-][0-9]{2}):?([0-9]{2})$', '\1\2')"
     # COALESCE evaluates an argument only for the rows still null: plain ISO text, by far
     # the most common, costs one cast.
-    tries.append("timezone('UTC', try_cast(_t AS TIMESTAMPTZ))")
-    tries.append(f"timezone('UTC', try_cast({iso} AS TIMESTAMPTZ))")
+    tries.append(cast("_t"))
+    tries.append(cast(iso))
     # ISO 8601 to the minute (``2026-01-01T10:00Z``, ``10:00+01:00``): DuckDB's cast wants the
     # seconds whenever an offset follows.
     minutes = (
@@ -310,7 +363,7 @@ def _time_sql(date_format: str | None, slash_order: str | None) -> str:
         rf"(Z|z|[+-][0-9]{{2}}(:?[0-9]{{2}})?|[+-][0-9]{{2}}:[0-9]{{2}}:[0-9]{{2}})?$', "
         r"'\1:00\2')"
     )
-    tries.append(f"timezone('UTC', try_cast({minutes} AS TIMESTAMPTZ))")
+    tries.append(cast(minutes))
     tries.append(utc(f"try_strptime(_t, {_formats(_DMY_DOTTED)})"))
     order = date_format if date_format in DATE_ORDERS else slash_order
     if order is not None:
@@ -341,19 +394,28 @@ def slash_order(con: Any, stage: str, time_col: str) -> str | None:
     return None
 
 
-def decimal_mark(con: Any, stage: str, value_col: str) -> str:
-    """The decimal mark of a staged file's value column: ``,`` when some values can only be
-    read with a decimal comma (``349,90``, ``1 234,5``) and none only with a decimal point
-    (``349.90``), else ``.``."""
+def decimal_mark(con: Any, stage: str, value_col: str, default: str = ".") -> str:
+    """The decimal mark of a staged file's value column, one for the whole column.
+
+    A value that is a number with one mark and not with the other is evidence for that mark:
+    ``349,90``, ``1,5``, ``0,125`` and ``1.234,50`` for a decimal comma; ``19.99``, ``1.5``,
+    ``0.125`` and ``1,234.50`` for a decimal point (a group after a leading ``0`` is never a
+    thousands group). The mark with more such values among the first 100,000 values holding
+    a ``,`` or a ``.`` wins; without any, or as many of each, ``default`` (``,`` for a file
+    delimited by ``;``). Values read only with the other mark are quarantined naming
+    ``--decimal`` (:func:`_parse_sql`), never read 1000 times too large.
+    """
     v = _clean(value_col)
-    # Only values with a comma can need a decimal comma; the first 100,000 of them decide.
     row = con.execute(
-        f"SELECT bool_or(regexp_full_match(v, '[+-]?[0-9 .\u00a0\u202f]*[0-9],[0-9]{{1,2}}')), "
-        f"bool_or(regexp_full_match(v, '[+-]?[0-9, \u00a0\u202f]*[0-9][.][0-9]{{1,2}}')) "
-        f"FROM (SELECT {v} AS v FROM {stage} WHERE contains({v}, ',') LIMIT 100000)"
+        f"SELECT count(*) FILTER (c IS NOT NULL AND p IS NULL), "
+        f"count(*) FILTER (p IS NOT NULL AND c IS NULL) FROM (SELECT "
+        f"{_number_sql('v', ',')} AS c, {_number_sql('v', '.')} AS p FROM ("
+        f"SELECT {v} AS v FROM {stage} WHERE regexp_matches({v}, '[.,]') LIMIT 100000))"
     ).fetchone()
-    comma, point = (bool(row[0]), bool(row[1])) if row else (False, False)
-    return "," if comma and not point else "."
+    comma, point = (int(row[0]), int(row[1])) if row else (0, 0)
+    if comma == point:
+        return default
+    return "," if comma > point else "."
 
 
 # An event's deduplication key: its id, else every field (over canonical columns).
@@ -379,6 +441,7 @@ def _parse_sql(
     decimal: str = ".",
     date_format: str | None = None,
     slash_order: str | None = None,
+    tz: str | None = None,
     raw: bool = True,
 ) -> str:
     """SQL that parses one staged file into canonical columns plus a quarantine reason.
@@ -387,7 +450,9 @@ def _parse_sql(
     ``dmy``/``mdy`` (README, "Files as people save them"); ``slash_order`` the order of
     slashed dates told from the file (:func:`slash_order`). Without ``raw`` the raw record
     (``_raw``, for the quarantine) is left null, to be filled for the bad rows only
-    (:func:`_raw_sql`).
+    (:func:`_raw_sql`). ``tz`` is the zone of times written without an offset (the
+    session's ``TimeZone``, set by the caller): such a time that does not exist or happens
+    twice there at a daylight-saving change is quarantined.
     """
 
     def opt(col: str | None) -> str:
@@ -403,9 +468,10 @@ def _parse_sql(
     else:
         properties = "MAP()::MAP(VARCHAR, VARCHAR)"
     props_check = ""
-    # With a JSON column, ``s0`` gives the plain columns' map as ``_pcols`` and ``s`` the
-    # properties, from ``_pj`` (the JSON text, trimmed) parsed once.
-    json_properties = ""
+    # With a JSON column, ``s0`` gives the plain columns' map as ``_pcols``, ``s`` the JSON
+    # column's map as ``_pm`` (from ``_pj``, the JSON text, trimmed, parsed once) and ``p``
+    # the properties, both merged.
+    json_properties = json_merge = ""
     if cmap.properties_json is not None:
         # Each key with its value as text (a string unquoted, any other value as JSON text),
         # keys whose value is null left out. One cast parses the object; only text holding
@@ -420,22 +486,41 @@ def _parse_sql(
         )
         # Keys of the JSON column win over same-named plain columns (``map_concat``, costly
         # even with an empty map: only when there are plain ones).
+        # ``_pm``: the JSON column's own map (NULL when the text is no JSON object: plain
+        # text, an array, a number). The trimmed text is an object exactly when it starts
+        # with ``{`` and is valid JSON; json_type would fail the whole statement on text
+        # that is no JSON at all (``str``), since AND does not stop at a false left side.
         json_properties = (
-            "CASE WHEN _pj IS NULL THEN _pcols "
-            "WHEN NOT (json_valid(_pj) AND json_type(_pj) = 'OBJECT') THEN NULL "
-            f"WHEN cardinality(_pcols) = 0 THEN {from_json} "
-            f"ELSE map_concat(_pcols, {from_json}) END AS properties,"
+            f"CASE WHEN starts_with(_pj, '{{') AND json_valid(_pj) THEN {from_json} END AS _pm,"
         )
+        json_merge = (
+            "CASE WHEN _pj IS NULL THEN _pcols WHEN _pm IS NULL THEN NULL "
+            "WHEN cardinality(_pcols) = 0 THEN _pm "
+            "ELSE map_concat(_pcols, _pm) END AS properties,"
+        )
+        # A key written twice (``{"a":1,"a":2}``) would keep one of the values silently.
+        twice = "list_filter(map_keys(_pm), (k, i) -> list_position(map_keys(_pm), k) < i)[1]"
         props_check = (
             f"WHEN _pj IS NOT NULL AND properties IS NULL THEN "
-            f"{_lit(f'column {cmap.properties_json!r} is not a JSON object')}"
+            f"{_lit(f'column {cmap.properties_json!r} is not a JSON object')} "
+            f"WHEN _pm IS NOT NULL AND len(list_distinct(map_keys(_pm))) < cardinality(_pm) "
+            f"THEN {_lit(f'column {cmap.properties_json!r} has the key ')} || "
+            f"to_json({twice}) || ' more than once'"
         )
     raw_record = _raw_sql(columns) if raw else "NULL::VARCHAR"
     customer_src = " or ".join(repr(c) for c in (*cmap.customer, *cmap.anonymous))
     ts_src = repr(cmap.timestamp)
     # A value must sum: ``inf``, ``1e400`` (a double's infinity) and ``NaN`` are refused, as
     # the collector refuses them (README, "Loading events": a non-numeric value).
+    marks = {",": "a decimal comma", ".": "a decimal point"}
+    other = "." if decimal == "," else ","
+    other_mark = _lit(
+        f" is a number only with {marks[other]}, and this file's values are read with "
+        f"{marks[decimal]}: name the mark with --decimal , or --decimal . (column {cmap.value!r})"
+    )
     value_check = (
+        f"WHEN _v IS NOT NULL AND value IS NULL AND {_number_sql('_v', other)} IS NOT NULL "
+        f"THEN 'value ' || _v || {other_mark} "
         f"WHEN _v IS NOT NULL AND value IS NULL THEN "
         f"'value ' || _v || {_lit(f' is not a number (column {cmap.value!r})')} "
         f"WHEN NOT isfinite(value) THEN "
@@ -451,6 +536,23 @@ def _parse_sql(
         "name the order with --date-format dmy or --date-format mdy"
     )
     not_after_epoch = _lit(f" is not after 1970-01-01 (column {ts_src})")
+    too_small = _lit(
+        f" is too small for a Unix epoch (before 1973-03-03) and may be a spreadsheet's "
+        f"date serial: save the column as dates, or name its format with --date-format "
+        f"(column {ts_src})"
+    )
+    bad_offset = _lit(
+        f" is beyond ±{_MAX_OFFSET_HOURS:02d}:00, the widest in use (column {ts_src})"
+    )
+    if tz is not None:
+        gap = _lit(
+            f" does not exist in {tz}: the clocks skip it at a daylight-saving change; "
+            f"give the time with its UTC offset (column {ts_src})"
+        )
+        twice = _lit(
+            f" happens twice in {tz}: the clocks repeat it at a daylight-saving change; "
+            f"give the time with its UTC offset (column {ts_src})"
+        )
     out_of_range = _lit(
         f" is not between {TIME_RANGE[0][:4]} and {int(TIME_RANGE[1][:4]) - 1}: "
         f"a placeholder date, not when something happened (column {ts_src})"
@@ -477,6 +579,53 @@ def _parse_sql(
         if cmap.kind is not None
         else ""
     )
+    dst = dst_check = ""
+    if tz is not None and not (date_format and ("%z" in date_format or "%Z" in date_format)):
+        # A local time near a change of the zone's offset (the offsets six hours before and
+        # after differ): the wall time as written (``_wall``) read with either offset; it
+        # exists when exactly one reading gives it back, does not when none does (the
+        # clocks skipped it) and happens twice when both do (the clocks repeated it).
+        wall = _time_sql(date_format, slash_order, naive=True)
+        if pattern:
+            wall = f"coalesce(try_strptime(_t, {_lit(date_format or '')}), {wall})"
+        z = _lit(tz)
+
+        def offset(at: str) -> str:
+            return f"(timezone({z}, {at}) - timezone('UTC', {at}))"
+
+        def reads_back(off: str) -> str:
+            return f"(timezone({z}, timezone('UTC', _wall - {off})) = _wall)::INTEGER"
+
+        at = "timezone('UTC', \"timestamp\")"
+        # Only rows on the UTC days around a change of the zone's offset are checked (the
+        # check costs four zone conversions a row): the days as Python's zone database
+        # tells them, or every row for a zone it does not know.
+        days = _change_days(tz)
+        near = (
+            ""
+            if days is None
+            else f' AND CAST("timestamp" AS DATE) IN (SELECT unnest(CAST({_lit(days)} AS DATE[])))'
+        )
+        dst = f"""
+    , z0 AS (
+        SELECT *,
+            CASE WHEN "timestamp" IS NOT NULL{near}
+                THEN CASE WHEN NOT regexp_matches(_t, {_lit(_ZONED_RE)})
+                    OR regexp_matches(_t, {_lit(_AMPM_RE)}) THEN CASE
+                    WHEN {offset(f"{at} - INTERVAL 6 HOUR")} <> {offset(f"{at} + INTERVAL 6 HOUR")}
+                    THEN [{offset(f"{at} - INTERVAL 6 HOUR")}, {offset(f"{at} + INTERVAL 6 HOUR")}]
+                END END
+            END AS _offsets
+        FROM p
+    ), z AS (
+        SELECT *,
+            CASE WHEN _offsets IS NOT NULL
+                THEN {reads_back("_offsets[1]")} + {reads_back("_offsets[2]")} END AS _readings
+        FROM (SELECT *, CASE WHEN _offsets IS NOT NULL THEN
+            CASE WHEN _epoch THEN _compact ELSE {wall} END END AS _wall FROM z0)
+    )"""
+        dst_check = f"""WHEN _readings = 0 THEN 'local time ' || _t || {gap}
+            WHEN _readings = 2 THEN 'local time ' || _t || {twice}"""
     return f"""
     WITH s0 AS (
         SELECT _line,
@@ -497,6 +646,8 @@ def _parse_sql(
         SELECT *,
             {json_properties}
             regexp_full_match(_t, '[+-]?[0-9]+([.][0-9]+)?') AS _epoch,
+            CASE WHEN length(_t) = 8 AND regexp_full_match(_t, '[0-9]{{8}}')
+                THEN try_strptime(_t, '%Y%m%d') END AS _compact,
             CASE WHEN contains(_t, '/')
                 THEN TRY_CAST(regexp_extract(_t, {_lit(_SLASH_RE)}, 1) AS INTEGER) END AS _sa,
             CASE WHEN contains(_t, '/')
@@ -504,14 +655,22 @@ def _parse_sql(
         FROM s0
     ), p AS (
         SELECT *,
+            {json_merge}
             {pattern}CASE WHEN _epoch
-                THEN CASE WHEN CAST(_t AS DOUBLE) > 0 AND abs({_EPOCH_MICROS}) < 9.2e18
+                THEN CASE WHEN _compact >= TIMESTAMP {_lit(TIME_RANGE[0])}
+                        AND _compact < TIMESTAMP {_lit(TIME_RANGE[1])}
+                        THEN timezone('UTC', CAST(_compact AS TIMESTAMPTZ))
+                    WHEN CAST(_t AS DOUBLE) >= {_EPOCH_MIN} AND abs({_EPOCH_MICROS}) < 9.2e18
                     THEN make_timestamp(CAST(round({_EPOCH_MICROS}) AS BIGINT)) END
                 ELSE {_time_sql(date_format, slash_order)}
             END{")" if pattern else ""} AS "timestamp",
+            CASE WHEN (contains(_t, '+') OR (length(_t) > 16 AND contains(substr(_t, 12), '-')))
+                AND regexp_matches(_t, {_lit(_NUMERIC_OFFSET_RE)})
+                THEN TRY_CAST(regexp_extract(_t, {_lit(_OFFSET_RE)}, 1) AS INTEGER)
+                END AS _offset_hours,
             {_number_sql("_v", decimal)} AS value
         FROM s
-    )
+    ){dst}
     SELECT _line, customer_id, "timestamp", event, channel, value, event_id, session_id,
         properties,
         CASE
@@ -520,6 +679,12 @@ def _parse_sql(
             WHEN _t IS NULL THEN {missing_time}
             WHEN _epoch AND CAST(_t AS DOUBLE) <= 0 AND "timestamp" IS NULL
                 THEN 'epoch timestamp ' || _t || {not_after_epoch}
+            WHEN _epoch AND "timestamp" IS NULL AND CAST(_t AS DOUBLE) < {_EPOCH_MIN}
+                THEN 'number ' || _t || {too_small}
+            WHEN "timestamp" IS NOT NULL AND _offset_hours >= {_MAX_OFFSET_HOURS}
+                AND NOT regexp_matches(_t, {_lit(_OFFSET_OK_RE)})
+                THEN 'UTC offset of timestamp ' || _t || {bad_offset}
+            {dst_check}
             {ambiguous_check}
             WHEN "timestamp" IS NULL THEN 'unparseable timestamp ' || _t || {bad_time}
             WHEN "timestamp" < TIMESTAMP {_lit(TIME_RANGE[0])}
@@ -533,7 +698,7 @@ def _parse_sql(
         _raw,
         anonymous_id,
         _kind
-    FROM p
+    FROM {"z" if dst else "p"}
     """
 
 
@@ -736,8 +901,8 @@ class Warehouse:
         ``source`` names the export format (``auto``: recognised from each file's columns;
         see :mod:`kundresa.ingest.sources`), ``source_options`` are passed to it.
         ``encoding`` forces the text encoding (a Python codec name; else sniffed),
-        ``decimal`` the value column's decimal mark (``,`` or ``.``; else ``,`` for files
-        delimited by ``;`` and ``.`` otherwise), ``date_format`` the time column's format
+        ``decimal`` the value column's decimal mark (``,`` or ``.``; else told from its values,
+        as :func:`decimal_mark`), ``date_format`` the time column's format
         (a strptime pattern such as ``%m/%d/%Y %H:%M``, or ``dmy``/``mdy`` for slashed
         dates) and ``value_col`` the value column (README, "Files as people save them").
         ``progress(file, bytes_done, bytes_total)`` is called while files are read.
@@ -800,9 +965,7 @@ class Warehouse:
                     else f"{p}: the {src.name} source takes no option {unused[0]!r}"
                 )
             chosen[str(p)] = src
-            formats[str(p)] = _FileFormat(
-                decimal or ("," if delimiter == ";" else None), date_format
-            )
+            formats[str(p)] = _FileFormat(decimal, date_format, "," if delimiter == ";" else ".")
             maps[str(p)] = _column_map(header, str(p), customer_col, time_col, event_col, value_col)
 
         def parts(p: Path) -> list[tuple[str, Any]]:
@@ -860,22 +1023,13 @@ class Warehouse:
     ) -> IngestReport:
         """Load an Arrow table (e.g. from a DataFrame) like a file; rows are numbered from 1."""
         _check_tz(tz)
-        from kundresa.ingest.readers import _to_string
+        from kundresa.ingest.readers import text_batch
 
         def batches() -> Any:
             row = 1
             for batch in table.to_batches(max_chunksize=200_000):
-                n = batch.num_rows
-                yield assign_channels(
-                    RawBatch(
-                        {
-                            name: _to_string(batch.column(i))
-                            for i, name in enumerate(batch.schema.names)
-                        },
-                        pa.array(range(row, row + n), pa.int64()),
-                    )
-                )
-                row += n
+                yield assign_channels(text_batch(batch, row))
+                row += batch.num_rows
 
         return self._ingest(
             [(source, batches())],
@@ -1022,7 +1176,11 @@ class Warehouse:
                     report.columns[source] = cmap.describe()
                     fmt = (formats or {}).get(source, _FileFormat())
                     if fmt.decimal is None:
-                        mark = decimal_mark(con, stage, cmap.value) if cmap.value else "."
+                        mark = (
+                            decimal_mark(con, stage, cmap.value, fmt.default_decimal)
+                            if cmap.value
+                            else "."
+                        )
                         fmt = _FileFormat(mark, fmt.date_format)
                     order = (
                         slash_order(con, stage, cmap.timestamp) if fmt.date_format is None else None
@@ -1034,6 +1192,7 @@ class Warehouse:
                         decimal=fmt.decimal or ".",
                         date_format=fmt.date_format,
                         slash_order=order,
+                        tz=tz if tz not in (None, "UTC") else None,
                         raw=False,
                     )
                     con.execute(f"INSERT INTO _parsed SELECT {_lit(source)}, * FROM ({sql})")
@@ -1823,9 +1982,14 @@ def _reason_kind(reason: str) -> str:
         "unparseable timestamp": "unparseable timestamp",
         "ambiguous date": "ambiguous date",
         "epoch timestamp": "epoch timestamp not after 1970-01-01",
+        "number ": "number too small for a Unix epoch (a spreadsheet date serial?)",
+        "UTC offset": f"UTC offset beyond ±{_MAX_OFFSET_HOURS:02d}:00",
+        "local time": "local time that does not exist or happens twice (daylight saving)",
         "timestamp ": "timestamp outside 1900-2099 (a placeholder date)",
         "value ": "non-numeric value",
     }
+    if " is a number only with a decimal " in reason:
+        return f"value read only with the other decimal mark {reason[reason.rfind('(') :]}"
     for prefix, kind in kinds.items():
         if reason.startswith(prefix):
             return f"{kind} {reason[reason.rfind('(') :]}"
@@ -1848,6 +2012,8 @@ class _FileFormat:
     decimal: str | None = None
     """``,`` or ``.``; None: told from the value column's contents."""
     date_format: str | None = None
+    default_decimal: str = "."
+    """The decimal mark when the values do not tell it: ``,`` for a file delimited by ``;``."""
 
 
 def _column_map(
