@@ -31,12 +31,17 @@ def _loaded(wh: Warehouse, column: str) -> dict[str, object]:
 # --- properties that are no JSON object, keys written twice ---------------------------------
 
 
+def _csv_field(text: str) -> str:
+    """``text`` as one quoted CSV field (RFC 4180: quotes written twice)."""
+    return '"' + text.replace('"', '""') + '"'
+
+
 @pytest.mark.parametrize("text", ["str", "not json {", "{broken", "5", "[1,2]", '"s"', "true"])
 def test_properties_text_that_is_no_json_object_is_quarantined(tmp_path: Path, text: str) -> None:
     f = tmp_path / "p.csv"
     f.write_text(
         "customer_id,timestamp,event,properties\n"
-        f"c1,2025-01-01,v,{json.dumps(text)}\n"
+        f"c1,2025-01-01,v,{_csv_field(text)}\n"
         'c2,2025-01-01,v,"{""a"":1}"\n'
     )
     wh = Warehouse(None)
