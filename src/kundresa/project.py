@@ -207,12 +207,21 @@ class Project:
             text = render_journey_yaml(template, lang, name=name, today=today)
         except ValueError as exc:
             raise ProjectError(str(exc)) from exc
-        root.mkdir(parents=True, exist_ok=True)
-        (root / STORE_DIR).mkdir(exist_ok=True)
+        # What this call creates is removed again when a step fails (a read-only or full
+        # disk): the folder is as it was, and the OSError names the path.
+        created = [d for d in (*reversed(root.parents), root, root / STORE_DIR) if not d.exists()]
         tmp = target.with_suffix(".yaml.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(target)
-        return cls.open(root)
+        replaced = False
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            (root / STORE_DIR).mkdir(exist_ok=True)
+            tmp.write_text(text, encoding="utf-8")
+            tmp.replace(target)
+            replaced = True
+            return cls.open(root)
+        except BaseException:
+            _remove_quietly(tmp, target if replaced and not force else None, created)
+            raise
 
     @classmethod
     def from_events(
@@ -1272,3 +1281,21 @@ def read_events(
     if tz is not None:
         options["tz"] = tz
     return Project.from_events(source, **options).events
+
+
+def _remove_quietly(tmp: Path, written: Path | None, created: list[Path]) -> None:
+    """Undo a failed :meth:`Project.init`: its temporary file, the journey file it wrote
+    (``written``, only where none was there before) and the folders it made, as far as the
+    disk allows (a read-only disk has none of them)."""
+    import shutil
+
+    for path in (tmp, written):
+        if path is not None:
+            with suppress(OSError):
+                path.unlink(missing_ok=True)
+    for folder in reversed(created):
+        with suppress(OSError):
+            if folder.name == STORE_DIR:
+                shutil.rmtree(folder)
+            else:
+                folder.rmdir()

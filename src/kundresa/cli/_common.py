@@ -59,15 +59,39 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     :mod:`kundresa.errors`) and a file the system cannot open."""
     from kundresa.errors import KundresaError
 
-    return (KundresaError, FileNotFoundError, PermissionError)
+    return (KundresaError, OSError)
+
+
+def os_error_line(exc: OSError) -> str:
+    """An operating-system error as one line naming the path and the reason.
+
+    >>> os_error_line(OSError(30, "Read-only file system", "/ro/journey.yaml"))
+    '/ro/journey.yaml: Read-only file system'
+    >>> os_error_line(OSError(18, "Invalid cross-device link", "a", None, "b"))
+    'a -> b: Invalid cross-device link'
+    """
+    reason = exc.strerror or (str(exc.args[0]) if exc.args else "") or type(exc).__name__
+    if exc.filename is None:
+        return str(exc) if exc.strerror is None else reason
+    path = os.fsdecode(exc.filename)
+    if exc.filename2 is not None:
+        path = f"{path} -> {os.fsdecode(exc.filename2)}"
+    return f"{path}: {reason}"
 
 
 def raise_for(exc: BaseException) -> NoReturn:
     """Turn an error from the library into the command line's answer: a usage error (exit 2),
     a problem the user can fix (exit 1, one line), or a traceback for a bug.
 
-    Kundresa's errors say which themselves (``exit_code``, :mod:`kundresa.errors`).
+    Kundresa's errors say which themselves (``exit_code``, :mod:`kundresa.errors`). An
+    operating-system error anywhere (a read-only disk, a full disk, a missing or forbidden
+    file) is one line naming the path and the reason, exit 1.
     """
+    if isinstance(exc, OSError) and not isinstance(exc, click.ClickException):
+        from kundresa.errors import KundresaError
+
+        if not isinstance(exc, KundresaError):
+            raise UserError(os_error_line(exc)) from exc
     if isinstance(exc, _user_errors()):
         if getattr(exc, "exit_code", 1) == 2:
             raise click.UsageError(str(exc)) from exc

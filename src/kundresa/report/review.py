@@ -277,7 +277,7 @@ def review(
         _write_atomic(path, new_text)
     try:
         add_review(root, {**current, "review_by": by.isoformat()})
-    except KundresaError:
+    except (KundresaError, OSError):
         _write_atomic(path, old_text)
         raise
     project.reload_journey()
