@@ -257,12 +257,64 @@ def open_project(
             warm=warm,
             **options,
         )
+        try:
+            note = quarantine_note(project, events_file)
+        except BaseException:
+            project.close()
+            raise
+        if note:
+            warn(note, "note")
     else:
         project = Project.open(project_dir, journey=journey_file, read_only=True, engine=engine)
     try:
         yield project
     finally:
         project.close()
+
+
+def quarantine_note(project: Project, events_file: Path) -> str | None:
+    """The note an analysis over ``--events`` prints when rows of the file were quarantined
+    (left out of every number): how many, the commonest reasons with the first line of each,
+    and how to see them all. None when no row was.
+
+    >>> import pandas as pd
+    >>> from kundresa.project import Project
+    >>> p = Project.from_events(pd.DataFrame({"customer_id": ["c1", "c2"],
+    ...     "timestamp": ["2025-01-01", "garbage"], "event": ["v", "v"]}))
+    >>> print(quarantine_note(p, Path("e.csv")))  # doctest: +ELLIPSIS
+    e.csv: 1 row quarantined and left out of the numbers (...: 1, first at line ...); see them all with `kundresa ingest e.csv` in a project, then `kundresa quarantine`
+    >>> p.close()
+    """
+    con = project.warehouse.con
+    try:
+        counted = con.execute(
+            "SELECT reason, count(*), min(line) FROM quarantine GROUP BY reason"
+        ).fetchall()
+    except Exception:  # a warehouse without a quarantine table (a file read in place)
+        return None
+    from kundresa.store.warehouse import _reason_kind  # the ingest report's grouping
+
+    kinds: dict[str, list[int | None]] = {}
+    for reason, n, first in counted:
+        count_first = kinds.setdefault(_reason_kind(str(reason)), [0, None])
+        count_first[0] = int(count_first[0] or 0) + int(n)
+        if first is not None and (count_first[1] is None or first < count_first[1]):
+            count_first[1] = int(first)
+    total = sum(int(n or 0) for n, _ in kinds.values())
+    if not total:
+        return None
+    ranked = sorted(kinds.items(), key=lambda kv: (-(kv[1][0] or 0), kv[1][1] or 0, kv[0]))
+    shown = [
+        f"{kind}: {n or 0:,}" + (f", first at line {first}" if first is not None else "")
+        for kind, (n, first) in ranked[:3]
+    ]
+    more = f"; {len(ranked) - 3} more reason(s)" if len(ranked) > 3 else ""
+    rows = "row" if total == 1 else "rows"
+    return (
+        f"{events_file}: {total:,} {rows} quarantined and left out of the numbers "
+        f"({'; '.join(shown)}{more}); see them all with `kundresa ingest {events_file}` in a "
+        "project, then `kundresa quarantine`"
+    )
 
 
 # -- output -----------------------------------------------------------------------------------
