@@ -60,6 +60,32 @@ class ProjectError(KundresaError):
     http_status = 409
 
 
+def is_interrupt(exc: BaseException) -> bool:
+    """Whether ``exc`` is Ctrl-C: a ``KeyboardInterrupt``, or one arriving inside a DuckDB
+    query (DuckDB raises ``InterruptException``, or ``RuntimeError: Query interrupted`` with
+    the ``KeyboardInterrupt`` as its cause)."""
+    if isinstance(exc, KeyboardInterrupt):
+        return True
+    if type(exc).__name__ == "InterruptException":
+        return True
+    return isinstance(exc, RuntimeError) and isinstance(exc.__cause__, KeyboardInterrupt)
+
+
+class StoredButInterrupted(KeyboardInterrupt):
+    """Ctrl-C after an ingest committed its events: the events are stored, only the
+    follow-up (``unfinished``) was not done. ``message`` says so in one line and how to
+    finish; the command line ends with exit code 130."""
+
+    def __init__(self, report: IngestReport, unfinished: str) -> None:
+        self.report = report
+        self.unfinished = unfinished
+        self.message = (
+            f"interrupted after the events were stored: ingest {report.ingest_id} loaded "
+            f"{report.loaded:,} events ({report.quarantined:,} quarantined); {unfinished}"
+        )
+        super().__init__(self.message)
+
+
 class Project:
     """A journey, its events and the engine the analyses run on.
 
@@ -377,16 +403,32 @@ class Project:
             report = self.warehouse.ingest(files, **options)
         finally:
             self.data_changed()
-        if self._journey is not None:
-            try:
-                self.catch_up()
-            except Exception as exc:  # the events are in; the next catch-up does this again
-                import logging
+        # The events are committed: an interruption from here on stops only the follow-up,
+        # and says so (StoredButInterrupted) instead of passing for an ingest that did nothing.
+        try:
+            if self._journey is not None:
+                try:
+                    self.catch_up()
+                except Exception as exc:  # the events are in; the next catch-up does this again
+                    if is_interrupt(exc):
+                        raise
+                    import logging
 
-                logging.getLogger("kundresa.live").warning(
-                    "live customer state not updated (the next ingest catches up): %s", exc
-                )
-        self._keep_tagged_quietly()
+                    logging.getLogger("kundresa.live").warning(
+                        "live customer state not updated (the next ingest catches up): %s", exc
+                    )
+            self._keep_tagged_quietly()
+        except BaseException as exc:
+            if is_interrupt(exc):
+                raise StoredButInterrupted(
+                    report,
+                    "the live customer state was not brought up to date; run "
+                    "`kundresa reorganise` (or the next `kundresa ingest`) to finish"
+                    if self._journey is not None
+                    else "only keeping the tagged events was left (analyses tag the events "
+                    "when they need them): nothing to finish",
+                ) from exc
+            raise
         return report
 
     # -- live customer state -----------------------------------------------------------------
@@ -968,6 +1010,8 @@ class Project:
         try:
             self.keep_tagged()
         except Exception as exc:
+            if is_interrupt(exc):
+                raise
             import logging
 
             logging.getLogger("kundresa").warning(

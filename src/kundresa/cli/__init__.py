@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import sys
 from importlib import import_module
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -170,20 +170,26 @@ class LazyGroup(click.Group):
             return super().invoke(ctx)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
-        except KeyboardInterrupt:
-            err.print("interrupted; nothing was changed")
-            sys.exit(130)
+        except KeyboardInterrupt as exc:
+            _interrupted(exc)
         except Exception as exc:
-            if _interrupted(exc):
-                err.print("interrupted; nothing was changed")
-                sys.exit(130)
+            if _is_interrupt(exc):
+                _interrupted(exc)
             raise_for(exc)
 
 
-def _interrupted(exc: BaseException) -> bool:
+def _is_interrupt(exc: BaseException) -> bool:
     """Whether ``exc`` is Ctrl-C arriving inside a DuckDB query: DuckDB's Python client
     raises ``RuntimeError: Query interrupted`` from the ``KeyboardInterrupt``."""
     return isinstance(exc, RuntimeError) and isinstance(exc.__cause__, KeyboardInterrupt)
+
+
+def _interrupted(exc: BaseException) -> NoReturn:
+    """Ctrl-C: exit 130 with one line. A write that was interrupted changed nothing (every
+    write is one transaction); an ingest interrupted after its commit says that the events
+    are stored and how to finish (:class:`kundresa.project.StoredButInterrupted`)."""
+    err.print(getattr(exc, "message", None) or "interrupted; nothing was changed", markup=False)
+    sys.exit(130)
 
 
 @click.group(

@@ -114,7 +114,6 @@ def ingest(
             raise UserError(f"{f}: is {kind}, not a file; name the files to load")
         if not f.exists():
             raise UserError(f"{f}: no such file")
-    total = sum(f.stat().st_size for f in files)
     options: dict[str, Any] = {
         "customer_col": customer_col,
         "time_col": time_col,
@@ -127,8 +126,33 @@ def ingest(
         "date_format": date_format,
         "value_col": value_col,
     }
+    stored: list[Any] = []  # the report, once the events are committed
+    try:
+        _ingest(project_dir, files, options, not quiet and fmt == "table", stored)
+        _print_report(stored[0], fmt)
+    except BaseException as exc:
+        from kundresa.project import StoredButInterrupted, is_interrupt
+
+        if stored and is_interrupt(exc) and not isinstance(exc, StoredButInterrupted):
+            raise StoredButInterrupted(
+                stored[0],
+                "its report was not printed (`kundresa info` shows the last ingest): "
+                "nothing to finish",
+            ) from exc
+        raise
+
+
+def _ingest(
+    project_dir: Path,
+    files: tuple[Path, ...],
+    options: dict[str, Any],
+    show: bool,
+    stored: list[Any],
+) -> None:
+    """Load ``files``; the report is appended to ``stored`` as soon as the events are in."""
+    total = sum(f.stat().st_size for f in files)
     with stored_project(project_dir, write=True) as project:
-        show = not quiet and fmt == "table" and total > 20 << 20
+        show = show and total > 20 << 20
         if show:
             from rich.progress import (
                 BarColumn,
@@ -153,9 +177,12 @@ def ingest(
                     done[name] = n
                     bar.update(task, completed=sum(done.values()))
 
-                report = project.ingest(list(files), progress=progress, **options)
+                stored.append(project.ingest(list(files), progress=progress, **options))
         else:
-            report = project.ingest(list(files), **options)
+            stored.append(project.ingest(list(files), **options))
+
+
+def _print_report(report: Any, fmt: str) -> None:
     if fmt == "json":
         click.echo(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
         return
@@ -267,10 +294,13 @@ def reorganise(project_dir: Path) -> None:
 
     Ingests keep the layout by themselves (merging their tail when it grows past a tenth of
     the rows); this brings a warehouse written by an older version to it at once, or merges
-    the tail now. One transaction: if it fails, nothing changes.
+    the tail now. One transaction: if it fails, nothing changes. It then brings the live
+    customer state up to date (what an ingest interrupted after its commit left to do).
     """
     with stored_project(project_dir, write=True) as project:
         lay = project.warehouse.reorganise()
+        if project.has_journey:
+            project.catch_up()
     say(
         f"{lay['ordered_rows']:,} events in journey order; codes for "
         f"{lay['customer_codes']:,} customers and {lay['event_codes']:,} event names"
