@@ -16,7 +16,6 @@ from kundresa import Project
 from kundresa.cli import main
 from kundresa.model.review import six_months_after, with_review_by
 from kundresa.report.review import ReviewError, review
-from kundresa.report.units import format_date
 
 JOURNEY = """\
 kundresa: 1
@@ -74,13 +73,15 @@ def test_first_review_keeps_the_numbers_and_sets_review_by(project_dir: Path) ->
     output = r.output.replace("\xa0", " ")  # Babel's no-break spaces in sv numbers
     assert "First review" in output
     due = six_months_after(date.today()).isoformat()
-    assert f"Nästa granskning senast {format_date(due, 'sv')}" in output
-    # Swedish numbers, dates, headings and labels (the journey's language), every stage
-    # listed, no raw ids.
+    assert f"Next review by {due} (review_by set in the journey file)." in output
+    # The tool's words in English, the journey's labels as written (Swedish), numbers in
+    # Swedish format, dates ISO 8601, every stage listed, no raw ids.
     assert "Titta" in output and "Köpa" in output and "40,0 %" in output
-    assert "Beröringspunkter utan händelser: Samtal." in output
-    assert "  Köpa: Konvertering från föregående 40,0 % (target ≥ 90,0 %)" in output
-    assert "Missade KPI:er:" in output and "  buy:" not in output
+    assert "Touchpoints without events: Samtal." in output
+    assert "  Köpa: Conversion from previous 40,0 % (target ≥ 90,0 %)" in output
+    assert "KPIs missed:" in output and "  buy:" not in output
+    for swedish in ("Nästa", "Missade", "Beröringspunkter", "Nått", "Konvertering", "Fas "):
+        assert swedish not in output
     text = (project_dir / "journey.yaml").read_text(encoding="utf-8")
     assert f"review_by: {due}\n" in text
     # Comments and layout kept: only the one line is new.
@@ -90,10 +91,10 @@ def test_first_review_keeps_the_numbers_and_sets_review_by(project_dir: Path) ->
     assert [s["reached"] for s in stored[0]["stages"]] == [10, 4]
     # The old file is in the journey history.
     assert run("history", "--project", str(project_dir)).output.count("\n") >= 2
-    # --lang: the labels and dates in that language.
+    # --lang: the journey's labels (and numbers) in that language.
     english = run("review", "--project", str(project_dir), "--lang", "en", "--by", "2099-01-31")
     assert "Touchpoints without events: Call." in english.output  # type: ignore[attr-defined]
-    assert "Next review by Jan 31, 2099" in english.output  # type: ignore[attr-defined]
+    assert "Next review by 2099-01-31" in english.output  # type: ignore[attr-defined]
 
 
 def test_second_review_shows_what_changed(project_dir: Path) -> None:

@@ -210,7 +210,8 @@ def restore(version: str, project_dir: Path) -> None:
     "--lang",
     type=click.Choice(["sv", "da", "en"]),
     default=None,
-    help="Language of headings and numbers (default: the journey's).",
+    help="Language of the journey's labels and of numbers (default: the journey's); the "
+    "tool's words are English.",
 )
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 def review(

@@ -47,7 +47,6 @@ from kundresa.report.labels import heading, touchpoint_label, word
 from kundresa.report.units import (
     MISSING,
     format_count,
-    format_date,
     format_pp,
     format_rate,
     format_value,
@@ -311,16 +310,21 @@ def _signed_count(value: Any, lang: str) -> str:
 
 
 def review_text(result: dict[str, Any], lang: str = "en", journey: Journey | None = None) -> str:
-    """:func:`review`'s result as lines for a terminal: numbers, dates, headings and (with
-    the ``journey``) stage and touchpoint labels in ``lang``; the sentences are English.
+    """:func:`review`'s result as lines for a terminal. The tool's words (sentences,
+    headings, lane names) are English, as every command's; the journey's own labels (with
+    the ``journey``: stages and touchpoints) are written in ``lang`` as the journey file has
+    them, numbers in ``lang``'s format, dates as ISO 8601 (no month name in another
+    language inside an English sentence).
 
     Examples
     --------
     >>> result = {"reviewed_on": "2026-11-30", "previous_review": None, "days_since": None,
     ...     "stages": [], "kpis_missed": [], "touchpoints_without_events": ["ad"],
     ...     "lanes_untouched": None, "lanes_changed": None, "review_by": "2027-05-30"}
-    >>> print(review_text(result, "sv").splitlines()[-2])
-    Beröringspunkter utan händelser: ad.
+    >>> for line in review_text(result, "sv").splitlines()[-2:]:
+    ...     print(line)
+    Touchpoints without events: ad.
+    Next review by 2027-05-30 (review_by set in the journey file).
     """
 
     def stage(sid: str, fallback: Any = None) -> str:
@@ -329,7 +333,7 @@ def review_text(result: dict[str, Any], lang: str = "en", journey: Journey | Non
         return str(fallback or sid)
 
     def when(day: Any) -> str:
-        return format_date(day, lang) if day else "–"
+        return str(day)[:10] if day else "–"
 
     out = []
     if result["previous_review"] is None:
@@ -344,13 +348,13 @@ def review_text(result: dict[str, Any], lang: str = "en", journey: Journey | Non
         )
     out.append("")
     cols = [
-        heading("stage", lang),
-        f"{heading('reached', lang)} ({when(result['previous_review'])})",
-        heading("reached", lang),
+        heading("stage", "en"),
+        f"{heading('reached', 'en')} ({when(result['previous_review'])})",
+        heading("reached", "en"),
         "±",
-        f"{heading('conversion_from_previous', lang)} ({when(result['previous_review'])})",
-        heading("conversion_from_previous", lang),
-        "± pp",
+        f"{heading('conversion_from_previous', 'en')} ({when(result['previous_review'])})",
+        heading("conversion_from_previous", "en"),
+        "±",  # the cells carry their unit (pp; p.e. in Swedish)
     ]
     rows = [
         [
@@ -378,7 +382,7 @@ def review_text(result: dict[str, Any], lang: str = "en", journey: Journey | Non
         )
     out.append("")
     if result["kpis_missed"]:
-        out.append(f"{word('kpis_missed', lang)}:")
+        out.append(f"{word('kpis_missed', 'en')}:")
         for k in result["kpis_missed"]:
             unit = (
                 "rate"
@@ -399,37 +403,37 @@ def review_text(result: dict[str, Any], lang: str = "en", journey: Journey | Non
                     }[k["missed_then"]]
                 )
             out.append(
-                f"  {stage(k['stage'])}: {heading(str(k['metric']), lang)} "
+                f"  {stage(k['stage'])}: {heading(str(k['metric']), 'en')} "
                 f"{format_value(k['actual'], unit, lang)} (target {sign} "
                 f"{format_value(k['target'], unit, lang)}{since})"
             )
     else:
-        out.append(f"{word('kpis_missed', lang)}: {word('none', lang)}.")
+        out.append(f"{word('kpis_missed', 'en')}: {word('none', 'en')}.")
     tps = [touchpoint_label(journey, t, lang) for t in result["touchpoints_without_events"]]
     out.append(
-        f"{word('touchpoints_without_events', lang)}: "
-        f"{', '.join(tps) if tps else word('none', lang)}."
+        f"{word('touchpoints_without_events', 'en')}: "
+        f"{', '.join(tps) if tps else word('none', 'en')}."
     )
     if result["lanes_untouched"] is not None:
-        untouched = [word(k, lang) if _known(k) else k for k in result["lanes_untouched"]]
-        changed = [word(k, lang) if _known(k) else k for k in result["lanes_changed"]]
+        untouched = [word(k, "en") if _known(k) else k for k in result["lanes_untouched"]]
+        changed = [word(k, "en") if _known(k) else k for k in result["lanes_changed"]]
         out.append(
-            f"{word('lanes_untouched', lang)} {when(result['previous_review'])}: "
-            f"{', '.join(untouched) if untouched else word('none', lang)}."
+            f"{word('lanes_untouched', 'en')} {when(result['previous_review'])}: "
+            f"{', '.join(untouched) if untouched else word('none', 'en')}."
         )
         out.append(
-            f"{word('lanes_changed', lang)}: "
-            f"{', '.join(changed) if changed else word('none', lang)}."
+            f"{word('lanes_changed', 'en')}: "
+            f"{', '.join(changed) if changed else word('none', 'en')}."
         )
     if result.get("lanes_last_changed"):
         changes = [
-            f"{word(k, lang) if _known(k) else k} "
-            f"{when((v or '')[:10]) if v else word('never', lang)}"
+            f"{word(k, 'en') if _known(k) else k} "
+            f"{when((v or '')[:10]) if v else word('never', 'en')}"
             for k, v in result["lanes_last_changed"].items()
         ]
-        out.append(f"{word('lanes_last_changed', lang)}: {', '.join(changes)}.")
+        out.append(f"{word('lanes_last_changed', 'en')}: {', '.join(changes)}.")
     out.append(
-        f"{word('next_review', lang)} {when(result['review_by'])} "
+        f"{word('next_review', 'en')} {when(result['review_by'])} "
         "(review_by set in the journey file)."
     )
     return "\n".join(out) + "\n"
