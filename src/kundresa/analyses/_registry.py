@@ -573,6 +573,8 @@ def run_analysis(analysis: Analysis, scope: Scope | None, params: Mapping[str, A
             out.warn(w)
     if not isinstance(value, pd.DataFrame):
         value = value.to_pandas()  # an Ibis table
+    for note in value.attrs.pop("notes", ()):  # an analysis' own notes (an empty table's why)
+        out.note(str(note))
     units = dict(analysis.units)
     for c in value.columns:
         name = str(c)

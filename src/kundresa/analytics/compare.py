@@ -440,9 +440,11 @@ def correlation(
         counted = kept.filter(kept._first.isnull() | (kept[TIMESTAMP] < kept._first))
         counts = _candidate_counts(counted, kinds, max_values)
     rows = []
+    too_few = 0
     for r in counts.to_dict("records"):
         s_with, f_with = _int(r["success_with"]), _int(r["failure_with"])
         if s_with + f_with < min_customers:
+            too_few += 1
             continue
         ratio = odds_ratio(
             s_with, f_with, success_total - s_with, failure_total - f_with, confidence
@@ -484,6 +486,13 @@ def correlation(
     df["direction"] = pd.Series(
         [v if isinstance(v, str) else None for v in df["direction"]], index=df.index, dtype=object
     )
+    if df.empty and too_few:
+        # Say why the table is empty (read by the analysis registry as a note).
+        df.attrs["notes"] = [
+            f"no event or property was seen before the target by at least {min_customers:,} "
+            f"customers, so the table is empty ({too_few:,} had fewer); lower the threshold "
+            "with --min-customers (min_customers in Python and the API)"
+        ]
     return df
 
 

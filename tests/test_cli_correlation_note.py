@@ -1,0 +1,54 @@
+"""correlation: a table left empty by --min-customers says so on stderr, with the option that
+lowers the threshold; a table empty for another reason, or not empty, has no such note."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from kundresa.analytics.compare import correlation
+from kundresa.cli import main
+from kundresa.project import Project
+
+EVENTS = (
+    "customer_id,timestamp,event\n"
+    "c1,2025-01-01,page_view\nc1,2025-01-02,purchase\n"
+    "c2,2025-01-01,page_view\nc2,2025-01-03,newsletter_signup\n"
+)
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> tuple[str, str]:
+    assert run("init", str(tmp_path / "p")).exit_code == 0
+    (tmp_path / "e.csv").write_text(EVENTS)
+    return str(tmp_path / "e.csv"), str(tmp_path / "p" / "journey.yaml")
+
+
+def test_empty_because_of_the_threshold_is_noted(files: tuple[str, str]) -> None:
+    events, journey = files
+    args = ("correlation", "--events", events, "--journey", journey, "--target", "purchase")
+    r = run(*args, "--format", "json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout) == []
+    note = " ".join(r.stderr.split())
+    assert note.startswith("note: no event or property was seen before the target by at least 5")
+    assert "--min-customers" in note
+    r = run(*args, "--min-customers", "1", "--format", "json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout) and "--min-customers" not in r.stderr
+
+
+def test_the_note_comes_with_the_python_result(files: tuple[str, str]) -> None:
+    events, journey = files
+    with Project.from_events(events, journey=journey) as project:
+        result = project.run("correlation", target="purchase")
+        assert result.frame.empty and any("min_customers" in n for n in result.notes)
+        frame = correlation(project, target="purchase", min_customers=1)
+        assert not frame.empty and "notes" not in frame.attrs
