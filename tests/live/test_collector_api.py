@@ -88,6 +88,31 @@ def test_the_write_key_is_required(project_dir: Path, make_collector: Any) -> No
     assert r.headers["access-control-allow-origin"] == "*"
 
 
+@pytest.mark.parametrize("kind", ["batch", "track"])
+def test_a_missing_write_key_and_a_wrong_one_are_told_apart(
+    project_dir: Path, make_collector: Any, kind: str
+) -> None:
+    client = make_collector(project_dir)
+    message = {"batch": [track("m1")]} if kind == "batch" else track("m1")
+
+    def refused(body: dict[str, Any], **kw: Any) -> str:
+        r = client.post(f"/v1/{kind}", content=json.dumps(body), **kw)
+        assert r.status_code == 401, r.text
+        text = str(r.json()["message"])
+        assert WRITE_KEY not in text  # the right key is never shown
+        return text
+
+    assert refused(message).startswith("write key required")
+    assert refused({**message, "writeKey": ""}).startswith("write key required")
+    for wrong in ("bad-key-123", WRITE_KEY + "x", WRITE_KEY[:-1], 42, ["k"], "\udc00"):
+        text = refused({**message, "writeKey": wrong})
+        assert text.startswith("wrong write key"), (wrong, text)
+        assert str(wrong) not in text
+    assert refused(message, auth=("wrong", "")).startswith("wrong write key")
+    ok = client.post(f"/v1/{kind}", content=json.dumps({**message, "writeKey": WRITE_KEY}))
+    assert ok.status_code == 200, ok.text
+
+
 def test_each_endpoint_answers_success_and_the_event_is_analysed_within_2s(
     project_dir: Path, make_collector: Any
 ) -> None:

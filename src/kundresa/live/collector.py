@@ -657,7 +657,9 @@ def router(collector: Collector) -> APIRouter:
     async def receive(request: Request, kind: str | None) -> Response:
         auth = request.headers.get("authorization")
         if auth and not collector.authorised(auth):
-            return _refuse(401, "wrong write key: send it as the Basic auth user name")
+            return _refuse(
+                401, "wrong write key (Basic auth: the key as the user name, an empty password)"
+            )
         raw = await request.body()
         try:
             body = _decode(raw, request.headers.get("content-encoding", "").strip().lower())
@@ -675,8 +677,18 @@ def router(collector: Collector) -> APIRouter:
             return _refuse(400, _not_json(exc), field="body")
         if not isinstance(data, dict):
             return _refuse(400, "body: not a JSON object")
-        if not auth and not collector.authorised(None, data.get("writeKey")):
-            return _refuse(401, "write key required: HTTP Basic auth with the key as the user name")
+        if not auth:
+            # Missing and wrong are told apart; the key itself is never echoed, and the
+            # compare takes the same time wherever a wrong key differs (hmac.compare_digest).
+            given = data.get("writeKey")
+            if given is None or given == "":
+                return _refuse(
+                    401,
+                    "write key required: HTTP Basic auth with the key as the user name, "
+                    "or writeKey in the JSON body",
+                )
+            if not collector.authorised(None, given):
+                return _refuse(401, "wrong write key (writeKey in the body)")
         received = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         if kind is None:
             messages = data.get("batch")
