@@ -295,12 +295,19 @@ def reorganise(project_dir: Path) -> None:
     Ingests keep the layout by themselves (merging their tail when it grows past a tenth of
     the rows); this brings a warehouse written by an older version to it at once, or merges
     the tail now. One transaction: if it fails, nothing changes. It then brings the live
-    customer state up to date (what an ingest interrupted after its commit left to do).
+    customer state up to date (what an ingest interrupted after its commit left to do),
+    and rewrites the file into a new one holding only live data (the bytes of deleted rows,
+    as after `kundresa forget`, are gone).
     """
     with stored_project(project_dir, write=True) as project:
         lay = project.warehouse.reorganise()
         if project.has_journey:
             project.catch_up()
+        path = project.warehouse.path
+    if path is not None:
+        from kundresa.store.rewrite import rewrite_file
+
+        rewrite_file(path)  # deleted rows' bytes (kundresa forget) go with the old file
     say(
         f"{lay['ordered_rows']:,} events in journey order; codes for "
         f"{lay['customer_codes']:,} customers and {lay['event_codes']:,} event names"

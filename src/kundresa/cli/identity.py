@@ -12,7 +12,15 @@ from typing import Any
 
 import click
 
-from kundresa.cli._common import PROJECT_DIR, UserError, emit, open_project, out, stored_project
+from kundresa.cli._common import (
+    PROJECT_DIR,
+    UserError,
+    emit,
+    open_project,
+    out,
+    stored_project,
+    warn,
+)
 
 
 @click.command()
@@ -128,6 +136,8 @@ def forget(customer: str, project_dir: Path, yes: bool, fmt: str) -> None:
                 err=True,
             )
         counts = project.forget(customer)
+        path = project.warehouse.path
+    counts["file_rewritten"] = _rewrite(path)
     if fmt == "json":
         click.echo(json.dumps(counts, indent=2, ensure_ascii=False))
         return
@@ -141,3 +151,26 @@ def forget(customer: str, project_dir: Path, yes: bool, fmt: str) -> None:
     )
     for f in counts["files"]:
         out.print(f"  rewrote {f}", markup=False)
+    if counts["file_rewritten"]:
+        out.print(f"  rewrote {path} (the erased values are gone from its bytes)", markup=False)
+
+
+def _rewrite(path: Path | None) -> bool:
+    """Rewrite the warehouse file after ``forget`` so that the erased values are physically
+    gone (:func:`kundresa.store.rewrite.rewrite_file`); when that cannot be done now (another
+    process holds the file, a full disk), the person is still forgotten: a warning says
+    the bytes may remain until `kundresa reorganise` rewrites the file."""
+    if path is None:
+        return False
+    from kundresa.store.rewrite import rewrite_file
+
+    try:
+        rewrite_file(path)
+    except Exception as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        warn(
+            f"{path}: not rewritten ({first[:300]}); the erased values may remain in the "
+            "file's free blocks until `kundresa reorganise` rewrites it"
+        )
+        return False
+    return True
