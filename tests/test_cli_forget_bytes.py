@@ -62,3 +62,19 @@ def test_a_file_that_cannot_be_rewritten_is_a_warning_and_reorganise_rewrites_it
     assert SECRET.encode() in _bytes(project)
     assert run("reorganise", "--project", str(project)).exit_code == 0
     assert SECRET.encode() not in _bytes(project)
+
+
+def test_ctrl_c_during_the_rewrite_says_the_person_was_forgotten(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import kundresa.store.rewrite as rewrite
+
+    def stop(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(rewrite, "rewrite_file", stop)
+    r = run("forget", SECRET, "--yes", "--project", str(project))
+    assert r.exit_code == 130, r.output
+    line = " ".join(r.output.split())
+    assert line.startswith(f"interrupted after customer {SECRET} was forgotten")
+    assert "kundresa reorganise" in line and "nothing was changed" not in line

@@ -147,3 +147,21 @@ def test_writing_commands_on_a_read_only_mount(tmp_path: Path) -> None:
             assert "Traceback" not in r.output
     finally:
         subprocess.run(["umount", str(at)], check=False)
+
+
+def test_review_interrupted_after_the_journey_was_written_puts_it_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import kundresa.store.reviews as reviews
+
+    assert run("init", str(tmp_path / "p")).exit_code == 0
+    journey = tmp_path / "p" / "journey.yaml"
+    before = journey.read_text(encoding="utf-8")
+
+    def stop(*_: object, **__: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(reviews, "add_review", stop)
+    r = run("review", "--project", str(tmp_path / "p"))
+    assert r.exit_code == 130, r.output
+    assert journey.read_text(encoding="utf-8") == before

@@ -71,19 +71,27 @@ def is_interrupt(exc: BaseException) -> bool:
     return isinstance(exc, RuntimeError) and isinstance(exc.__cause__, KeyboardInterrupt)
 
 
-class StoredButInterrupted(KeyboardInterrupt):
+class InterruptedAfterCommit(KeyboardInterrupt):
+    """Ctrl-C after a write committed: what was done stands, only a follow-up was not done.
+    ``message`` says so in one line and how to finish; the command line prints it instead of
+    "nothing was changed" and ends with exit code 130."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+        super().__init__(message)
+
+
+class StoredButInterrupted(InterruptedAfterCommit):
     """Ctrl-C after an ingest committed its events: the events are stored, only the
-    follow-up (``unfinished``) was not done. ``message`` says so in one line and how to
-    finish; the command line ends with exit code 130."""
+    follow-up (``unfinished``) was not done."""
 
     def __init__(self, report: IngestReport, unfinished: str) -> None:
         self.report = report
         self.unfinished = unfinished
-        self.message = (
+        super().__init__(
             f"interrupted after the events were stored: ingest {report.ingest_id} loaded "
             f"{report.loaded:,} events ({report.quarantined:,} quarantined); {unfinished}"
         )
-        super().__init__(self.message)
 
 
 class Project:

@@ -307,7 +307,15 @@ def reorganise(project_dir: Path) -> None:
     if path is not None:
         from kundresa.store.rewrite import rewrite_file
 
-        rewrite_file(path)  # deleted rows' bytes (kundresa forget) go with the old file
+        try:
+            rewrite_file(path)  # deleted rows' bytes (kundresa forget) go with the old file
+        except KeyboardInterrupt as exc:
+            from kundresa.project import InterruptedAfterCommit
+
+            raise InterruptedAfterCommit(
+                "interrupted after the warehouse was reorganised: the file was not rewritten "
+                "(it is as before the rewrite); run `kundresa reorganise` again to finish"
+            ) from exc
     say(
         f"{lay['ordered_rows']:,} events in journey order; codes for "
         f"{lay['customer_codes']:,} customers and {lay['event_codes']:,} event names"

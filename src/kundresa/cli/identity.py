@@ -137,7 +137,16 @@ def forget(customer: str, project_dir: Path, yes: bool, fmt: str) -> None:
             )
         counts = project.forget(customer)
         path = project.warehouse.path
-    counts["file_rewritten"] = _rewrite(path)
+    try:
+        counts["file_rewritten"] = _rewrite(path)
+    except KeyboardInterrupt as exc:
+        from kundresa.project import InterruptedAfterCommit
+
+        raise InterruptedAfterCommit(
+            f"interrupted after customer {counts['customer_id']} was forgotten: the warehouse "
+            "file was not rewritten, so the erased values may remain in its free blocks; run "
+            "`kundresa reorganise` to finish"
+        ) from exc
     if fmt == "json":
         click.echo(json.dumps(counts, indent=2, ensure_ascii=False))
         return

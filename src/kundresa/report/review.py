@@ -276,7 +276,7 @@ def review(
         _write_atomic(path, new_text)
     try:
         add_review(root, {**current, "review_by": by.isoformat()})
-    except (KundresaError, OSError):
+    except BaseException:  # an error, a full disk or Ctrl-C: the journey file as it was
         _write_atomic(path, old_text)
         raise
     project.reload_journey()
