@@ -5,7 +5,7 @@ overwrite them, so an erased customer id can still be read in the raw file (``st
 warehouse.duckdb``) after ``kundresa forget``. :func:`rewrite_file` copies the live database
 into a new file (``COPY FROM DATABASE``: every table, with its constraints) and swaps it in
 with an atomic rename, so the old file's bytes go with the old inode. The cost is one copy
-of the warehouse (a few seconds per million events).
+of the warehouse (2.8 s for 2 million four-column rows on a busy two-core machine).
 """
 
 from __future__ import annotations
@@ -44,8 +44,10 @@ def rewrite_file(path: str | os.PathLike[str]) -> Path:
     for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
         leftover.unlink(missing_ok=True)
     mode = stat.S_IMODE(path.stat().st_mode)
+    # No progress bar: DuckDB prints it on stdout, which carries --format json.
     con = duckdb.connect(str(path))
     try:
+        con.execute("SET enable_progress_bar = false")
         name = con.execute("SELECT current_database()").fetchone()
         db = str(name[0]) if name else path.stem
         con.execute("CHECKPOINT")
