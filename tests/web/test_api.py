@@ -283,9 +283,9 @@ def test_user_text_is_escaped(make_client: Any, demo_copy: Path) -> None:
     )
     # Event names and properties from the data are escaped too.
     csv = demo_copy / "evil.csv"
+    field = '"' + HOSTILE.replace('"', '""') + '"'  # RFC 4180: quotes written twice
     csv.write_text(
-        f'customer_id,timestamp,event,path\nzz,2025-05-01T10:00:00,"{HOSTILE}",'
-        f'"{HOSTILE}"\n'.replace('"<', '"<').replace('>"', '>"'),
+        f"customer_id,timestamp,event,path\nzz,2025-05-01T10:00:00,{field},{field}\n",
         encoding="utf-8",
     )
     r = c.post("/api/data/upload", files={"file": ("evil.csv", csv.read_bytes(), "text/csv")})
