@@ -739,7 +739,7 @@ def _not_utf8(p: _Input, *, sniffed: bool) -> str:
                 line += chunk.count(b"\n")
                 done += len(chunk)
     except (OSError, EOFError, zipfile.BadZipFile):
-        pass
+        pass  # the file cannot be read again: the message goes without the bad byte's place
     told = (
         f" (the encoding was told from the first {SNIFF_BYTES >> 10} KiB)"
         if sniffed and at > SNIFF_BYTES

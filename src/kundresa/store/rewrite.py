@@ -10,6 +10,7 @@ of the warehouse (2.8 s for 2 million four-column rows on a busy two-core machin
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 from pathlib import Path
@@ -75,13 +76,14 @@ def _sql_text(path: Path) -> str:
 
 
 def _fsync_folder(folder: Path) -> None:
+    """Make the rename in ``folder`` durable where the file system allows (best effort: some
+    file systems refuse to open or sync a folder, and the rename has happened either way)."""
     try:
         fd = os.open(folder, os.O_RDONLY)
     except OSError:
         return
     try:
-        os.fsync(fd)
-    except OSError:
-        pass
+        with contextlib.suppress(OSError):
+            os.fsync(fd)
     finally:
         os.close(fd)
