@@ -1,7 +1,8 @@
 """Where one ``kundresa`` process spends its time: the command run in this process with chosen
 functions wrapped as their modules load, each call printed on stderr at exit (start and end in
-ms since the process started, wall, the thread's CPU, the process's CPU, the thread), and the
-process's CPU use sampled every 0.1 s (``util``: cores busy in each tenth of a second).
+ms since the process started, wall, the thread's CPU, the process's CPU, the resident memory
+at the end, the thread), and the process's CPU use sampled every 0.1 s (``util``: cores busy
+in each tenth of a second).
 
 Usage (the lean lane of bench/funnel_process.py; add names to ``WANT`` to see others)::
 
@@ -44,7 +45,16 @@ WANT = {
     "kundresa.analytics._kernels": ["in_threads"],
 }  # fmt: skip
 
-LOG: list[tuple[float, float, float, float, str, str]] = []
+LOG: list[tuple[float, float, float, float, str, str, int]] = []
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def _rss_mb() -> int:
+    """The process's resident memory (MiB)."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * _PAGE >> 20
+
+
 UTIL: list[tuple[float, float]] = []
 
 
@@ -68,6 +78,7 @@ def _wrap(module: Any, name: str) -> None:
                     time.process_time() - process,
                     threading.current_thread().name[:12],
                     label,
+                    _rss_mb(),
                 )
             )
 
@@ -112,10 +123,10 @@ def _report() -> None:
         f"{t * 1000:.0f}:{(c - c0) / (t - t0):.1f}" for (t0, c0), (t, c) in itertools.pairwise(UTIL)
     ]
     print("util", " ".join(busy), file=sys.stderr)
-    for start, end, cpu, process, thread, name in sorted(LOG):
+    for start, end, cpu, process, thread, name, rss in sorted(LOG):
         print(
             f"{start * 1000:7.0f} {end * 1000:7.0f} {(end - start) * 1000:6.0f}ms"
-            f" cpu{cpu * 1000:6.0f} pcpu{process * 1000:6.0f} {thread:12} {name}",
+            f" cpu{cpu * 1000:6.0f} pcpu{process * 1000:6.0f} {rss:5d}MiB {thread:12} {name}",
             file=sys.stderr,
         )
     total = time.perf_counter() - T0

@@ -8,7 +8,8 @@ line starts that read first (:func:`read_ahead`) and the check takes its table
 (:func:`take`) instead of reading the file again: the same read, the same table, overlapped
 with the imports. Anything not taken is dropped (:func:`discard`).
 
-This module imports only pyarrow, so that starting the read costs no more imports.
+This module imports only pyarrow (and the check cache's few lines,
+:mod:`kundresa.store._proofs`), so that starting the read costs no more imports.
 """
 
 from __future__ import annotations
@@ -91,17 +92,18 @@ def all_null(meta: pq.FileMetaData) -> frozenset[str]:
     return frozenset(empty)
 
 
-def decoded_columns(meta: pq.FileMetaData) -> list[str]:
+def decoded_columns(meta: pq.FileMetaData, proven: bool = False) -> list[str]:
     """The columns the in-place check reads of a file with metadata ``meta``: the customer
-    ids, event names and times, and the event ids when the file has some."""
+    ids, event names and times, and the event ids when the file has some, unless they are
+    ``proven`` (:func:`kundresa.store._proofs.proven_distinct_ids`)."""
     names = set(meta.schema.names)
-    ids = "event_id" in names and "event_id" not in all_null(meta)
+    ids = "event_id" in names and "event_id" not in all_null(meta) and not proven
     return [*DECODED, *(["event_id"] if ids else [])]
 
 
 def read(path: str | os.PathLike[str], columns: list[str]) -> pa.Table:
-    """The ``columns`` of the Parquet file ``path``, the customer ids and event names as
-    dictionaries (the file's own, one chunk per row group).
+    """The ``columns`` of the Parquet file ``path``, one chunk per row group, the customer ids
+    and event names as dictionaries (the file's own).
 
     The row groups are read in consecutive ranges, one thread each (as many as the machine
     has cores): Arrow's own threads decode a file's columns side by side, but its row groups
@@ -127,7 +129,11 @@ def read(path: str | os.PathLike[str], columns: list[str]) -> pa.Table:
     def part(at: int) -> pa.Table:
         lo, hi = groups * at // threads, groups * (at + 1) // threads
         file = first if at == 0 else opened()
-        return file.read_row_groups(list(range(lo, hi)), columns=columns, use_threads=False)
+        # One row group at a time, one chunk each: read together, a range's texts and times
+        # grow one builder each, copied at every doubling (a 10M-row file: ~190 MB more
+        # memory at the peak, each page of it faulted in fresh).
+        tables = [file.read_row_group(g, columns=columns, use_threads=False) for g in range(lo, hi)]
+        return pa.concat_tables(tables)
 
     with ThreadPoolExecutor(threads) as pool:
         return pa.concat_tables(list(pool.map(part, range(threads))))
@@ -173,11 +179,13 @@ def read_ahead(path: str | os.PathLike[str]) -> None:
     try:
         if not os.path.isfile(path):
             return  # a named pipe would wait for a writer
+        from kundresa.store._proofs import identity, proven_distinct_ids
+
         key = _key(path)
         meta = pq.read_metadata(path)
         if canonical_columns(meta.schema.to_arrow_schema()) is None:
             return  # the check turns it down unread
-        columns = decoded_columns(meta)
+        columns = decoded_columns(meta, proven_distinct_ids(identity(path, meta)))
     except Exception:  # the real read says what is wrong
         return
 

@@ -27,6 +27,9 @@ minimum and maximum, and DuckDB's scan tests the other columns only. The decoded
 stay beside the connection (:func:`kundresa.store._decoded.decoded_file`) for the event
 funnel, which then reads no file (:func:`kundresa.analytics._ordered.fetched_codes`).
 
+A file whose event ids passed (present, distinct, stored as they are) is remembered in the
+check cache (:mod:`kundresa.store._proofs`): checked again unchanged, its event ids are not read.
+
 If so, the warehouse's ``events`` becomes a view over the file (the same columns and keys
 the ingest would have stored, and the same ingest log row); if not, or for any other file,
 the caller runs the ordinary ingest, which quarantines bad rows with their reasons and drops
@@ -516,6 +519,7 @@ def read_in_place(
 
     from kundresa.ingest.columns import ColumnError, map_columns
     from kundresa.ingest.sources import SourceError, detect_source
+    from kundresa.store._proofs import identity, proven_distinct_ids, remember_distinct_ids
     from kundresa.store.warehouse import _KEY_SQL, IngestReport, _lit, _q, ingest_options
 
     p = Path(path)
@@ -559,6 +563,11 @@ def read_in_place(
     empty = (all_null(meta) & present) | (frozenset(OPTIONAL) - present)
     clean = _clean_sql(empty)
     decoded: DecodedFile | None = None
+    # The event ids' proof, remembered from an earlier check of this very file, or made now
+    # (and then remembered): kundresa.store._proofs.
+    checks_ids = "event_id" in present and "event_id" not in empty
+    ident = identity(p, meta) if checks_ids else None
+    proven = proven_distinct_ids(ident)
     loaded = threading.Event()
     warmer: threading.Thread | None = None
     try:
@@ -576,8 +585,7 @@ def read_in_place(
             # The customer ids, event names and times decoded once, checked on the file's
             # dictionaries (not on every row) and kept for the analyses, the event ids
             # hashed; DuckDB's scan tests the other columns only, if any.
-            ids = "event_id" in present and "event_id" not in empty
-            read = _decode(con, p, _clean_parts(empty), ids, loaded)
+            read = _decode(con, p, _clean_parts(empty), checks_ids and not proven, loaded)
             if read is None:
                 return None
             decoded, distinct = read
@@ -586,7 +594,7 @@ def read_in_place(
                 bad = con.execute(f"SELECT count(*) FROM ({rows}) WHERE NOT ({rest})").fetchone()
                 if bad is None or int(bad[0]):
                     return None
-        elif "event_id" in present:
+        elif "event_id" in present and not proven:
             # One scan: the 64-bit hashes of the event ids of the clean rows. Fewer rows
             # than the file's: a row the ingest would change; distinct hashes prove the ids
             # distinct (a hash collision only sends the file to the ordinary ingest).
@@ -611,6 +619,10 @@ def read_in_place(
             total = int(got[0])
             if int(got[1]):
                 return None
+        if proven:
+            distinct = True
+        elif distinct and ident is not None and identity(p, meta) == ident:
+            remember_distinct_ids(ident)  # the file was not changed while it was checked
         if not distinct:
             # The deduplication keys decide.
             keys = con.execute(f"SELECT count(DISTINCT {_KEY_SQL}) FROM ({rows})").fetchone()

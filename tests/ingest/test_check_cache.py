@@ -1,0 +1,170 @@
+"""The in-place check's cache: a file whose event ids were proven distinct is not re-proven,
+and any change to its event ids is checked again (kundresa.store._proofs)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from kundresa.store import _proofs, in_place
+from kundresa.store.in_place import read_in_place
+from kundresa.store.warehouse import Warehouse
+
+T0 = datetime(2025, 3, 1, 12)
+
+
+def _write(path: Path, ids: list[str | None], customers: list[str] | None = None) -> Path:
+    n = len(ids)
+    table = pa.table(
+        {
+            "customer_id": customers or [f"c{i % 3}" for i in range(n)],
+            "timestamp": pa.array(
+                [T0 + timedelta(minutes=i) for i in range(n)], pa.timestamp("us")
+            ),
+            "event": ["visit" if i % 2 else "signup" for i in range(n)],
+            "event_id": pa.array(ids, pa.string()),
+        }
+    )
+    pq.write_table(table, path)
+    return path
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "checks"
+    monkeypatch.setenv("KUNDRESA_CHECK_CACHE", str(folder))
+    return folder
+
+
+@pytest.fixture
+def reads(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """The columns each in-place check read with Arrow."""
+    seen: list[list[str]] = []
+    real = in_place.read
+
+    def spy(path: Any, columns: list[str]) -> pa.Table:
+        seen.append(list(columns))
+        return real(path, columns)
+
+    monkeypatch.setattr(in_place, "read", spy)
+    return seen
+
+
+def _check(path: Path) -> int | None:
+    wh = Warehouse(None)
+    try:
+        report = read_in_place(wh, path)
+        return None if report is None else wh.event_count()
+    finally:
+        wh.con.close()
+
+
+def test_a_proven_file_is_not_proven_again(
+    tmp_path: Path, cache: Path, reads: list[list[str]]
+) -> None:
+    path = _write(tmp_path / "e.parquet", [f"e{i}" for i in range(50)])
+    assert _check(path) == 50
+    assert "event_id" in reads[-1]
+    assert len(list(cache.glob("*.txt"))) == 1
+    assert _check(path) == 50
+    assert reads[-1] == ["customer_id", "event", "timestamp"]
+
+
+def test_a_copy_finds_the_proof_and_a_changed_id_does_not(
+    tmp_path: Path, cache: Path, reads: list[list[str]]
+) -> None:
+    ids = [f"e{i}" for i in range(50)]
+    path = _write(tmp_path / "e.parquet", ids)
+    assert _check(path) == 50
+    copy = tmp_path / "copy.parquet"
+    copy.write_bytes(path.read_bytes())
+    assert _check(copy) == 50
+    assert "event_id" not in reads[-1]
+    # Same size, same statistics (min e0, max e9), same times set back: one id now a duplicate.
+    stat = path.stat()
+    dup = ids.copy()
+    dup[7] = dup[8]
+    _write(path, dup)
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert _check(path) is None  # read again: the duplicate sends the file to the ingest
+    assert "event_id" in reads[-1]
+
+
+def test_no_proof_is_remembered_for_what_fails(tmp_path: Path, cache: Path) -> None:
+    _write(tmp_path / "dup.parquet", ["e1", "e1", "e2"])
+    _write(tmp_path / "null.parquet", ["e1", None, "e2"])
+    _write(tmp_path / "spaces.parquet", ["e1", " e2", "e3"])
+    assert _check(tmp_path / "dup.parquet") is None  # the ingest drops a duplicate
+    assert _check(tmp_path / "spaces.parquet") is None  # the ingest trims " e2"
+    assert _check(tmp_path / "null.parquet") == 3  # no id: the whole rows are the keys
+    assert not cache.exists() or not list(cache.glob("*.txt"))
+
+
+@pytest.mark.parametrize("entry", ["", "garbage", "{}", "0" * 64 + "\nother verdict\n"])
+def test_a_bad_entry_is_passed_over(
+    tmp_path: Path, cache: Path, reads: list[list[str]], entry: str
+) -> None:
+    path = _write(tmp_path / "e.parquet", [f"e{i}" for i in range(20)])
+    ident = _proofs.identity(path, pq.read_metadata(path))
+    assert ident is not None
+    cache.mkdir()
+    _proofs._entry(cache, ident).write_text(entry)
+    assert _check(path) == 20
+    assert "event_id" in reads[-1]  # not taken as proven
+
+
+def test_an_entry_for_other_ids_proves_nothing(tmp_path: Path, cache: Path) -> None:
+    # An entry naming another digest inside this digest's file name (a file copied over).
+    dup = _write(tmp_path / "dup.parquet", ["e1", "e1", "e2"])
+    ident = _proofs.identity(dup, pq.read_metadata(dup))
+    assert ident is not None
+    other = _proofs.Identity("f" * 64)
+    cache.mkdir()
+    _proofs._entry(cache, ident).write_text(
+        f"{other.digest}\npresent, distinct, stored as they are\n"
+    )
+    assert _check(dup) is None
+
+
+def test_cache_off_or_unwritable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reads: list[list[str]]
+) -> None:
+    path = _write(tmp_path / "e.parquet", [f"e{i}" for i in range(20)])
+    monkeypatch.setenv("KUNDRESA_CHECK_CACHE", "off")
+    assert _proofs.folder() is None
+    assert _check(path) == 20 and _check(path) == 20
+    assert all("event_id" in r for r in reads)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("KUNDRESA_CHECK_CACHE", str(blocker / "checks"))
+    assert _check(path) == 20 and _check(path) == 20
+    assert all("event_id" in r for r in reads)
+
+
+def test_the_default_folder_follows_xdg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KUNDRESA_CHECK_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert _proofs.folder() == tmp_path / "kundresa" / "checks"
+
+
+def test_the_command_line_remembers_and_answers_the_same(tmp_path: Path, cache: Path) -> None:
+    path = _write(tmp_path / "e.parquet", [f"e{i}" for i in range(40)])
+    cmd = [
+        sys.executable, "-m", "kundresa", "funnel", "--events", str(path),
+        "--step", "signup", "--step", "visit", "--format", "json",
+    ]  # fmt: skip
+    env = {**os.environ, "KUNDRESA_CHECK_CACHE": str(cache)}
+    first = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+    assert len(list(cache.glob("*.txt"))) == 1
+    second = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+    assert json.loads(first.stdout) == json.loads(second.stdout)
+    assert [r["count"] for r in json.loads(second.stdout)] == [3, 3]
