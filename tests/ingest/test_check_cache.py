@@ -122,6 +122,16 @@ def test_a_bad_entry_is_passed_over(
     assert "event_id" in reads[-1]  # not taken as proven
 
 
+def test_a_named_pipe_for_an_entry_is_passed_over(tmp_path: Path, cache: Path) -> None:
+    path = _write(tmp_path / "e.parquet", [f"e{i}" for i in range(20)])
+    ident = _proofs.identity(path, pq.read_metadata(path))
+    assert ident is not None
+    cache.mkdir()
+    os.mkfifo(_proofs._entry(cache, ident))
+    assert not _proofs.proven_distinct_ids(ident)  # returns at once, no writer awaited
+    assert _check(path) == 20
+
+
 def test_an_entry_for_other_ids_proves_nothing(tmp_path: Path, cache: Path) -> None:
     # An entry naming another digest inside this digest's file name (a file copied over).
     dup = _write(tmp_path / "dup.parquet", ["e1", "e1", "e2"])

@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -106,7 +107,11 @@ def proven_distinct_ids(ident: Identity | None) -> bool:
     if where is None or ident is None:
         return False
     try:
-        with open(_entry(where, ident), "rb") as f:
+        # Without blocking: a named pipe put in an entry's place would wait for a writer.
+        fd = os.open(_entry(where, ident), os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with open(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return False
             text = f.read(4096).decode()
     except (OSError, ValueError):
         return False
