@@ -406,15 +406,29 @@ def _decode(
     low_high = pc.min_max(times)
     if low_high["min"].value < lo or low_high["max"].value >= hi:
         return None
+
+    def micros() -> npt.NDArray[np.int64]:
+        us = _numbers(times if unit == "us" else times.cast(pa.timestamp("us")), np.int64)
+        us.flags.writeable = False
+        return us
+
+    def names_and_times() -> tuple[
+        tuple[pa.Array, npt.NDArray[np.int32]], npt.NDArray[np.intp], npt.NDArray[np.int64]
+    ]:
+        names = _unified(table["event"])
+        return names, _suspects(names[0], "event", loaded), micros()
+
     with ThreadPoolExecutor(1) as pool:
         # Two threads (this one and the pool's; compiled passes without the interpreter lock):
         # the event ids hashed in two row ranges, one each, while this thread also codes the
         # customer ids by their dictionaries' hashes; then the hashes placed by partition and
-        # the partitions' sets, half each; the event names between. Only the pool's thread
-        # and the warm-up import the kernels' modules before ``loaded``.
+        # the partitions' sets, half each; the event names between. Without event ids to
+        # check, the pool's thread codes the event names and copies the times meanwhile. Only
+        # the pool's thread and the warm-up import the kernels' modules before ``loaded``.
         check = (
             _IdsCheck(table["event_id"], 2) if ids and not table["event_id"].null_count else None
         )
+        side = pool.submit(names_and_times) if not ids else None
         if check is not None:
             first_half = pool.submit(check.hash_part, 0, loaded)
         coded = _unified_by_hashes(table["customer_id"], loaded)
@@ -432,8 +446,11 @@ def _decode(
             check.place_part(1)
             placed.result()
             first_sets = pool.submit(check.distinct_part, 0)
-        names = _unified(table["event"])
-        odd_names = _suspects(names[0], "event", loaded)
+        if side is not None:
+            names, odd_names, us = side.result()
+        else:
+            names = _unified(table["event"])
+            odd_names = _suspects(names[0], "event", loaded)
         if check is not None:
             hashed: tuple[bool, pa.Array] | None = (
                 check.distinct_part(1) and first_sets.result(),
@@ -450,10 +467,8 @@ def _decode(
         distinct, odd = hashed
         if len(odd) and len(_failing(con, odd, "event_id", tests["event_id"])):
             return None
-    if unit != "us":
-        times = times.cast(pa.timestamp("us"))
-    us = _numbers(times, np.int64)
-    us.flags.writeable = False
+    if side is None:
+        us = micros()
     return DecodedFile(who[0], who[1], what[0], what[1], us), distinct
 
 
