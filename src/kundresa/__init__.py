@@ -13,17 +13,13 @@ Examples
 from __future__ import annotations
 
 from importlib import import_module
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from kundresa.model.templates import TEMPLATES
     from kundresa.project import Project, ProjectError, read_events
 
-try:
-    __version__ = version("kundresa")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0"
+    __version__: str
 
 _LAZY = {
     "TEMPLATES": "kundresa.model.templates",
@@ -36,6 +32,14 @@ __all__ = ["TEMPLATES", "Project", "ProjectError", "__version__", "read_events"]
 
 
 def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        # Looked up on first use: importlib.metadata costs ~60 ms of every command's start.
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return version("kundresa")
+        except PackageNotFoundError:  # pragma: no cover - running from a source tree
+            return "0.0.0"
     if name in _LAZY:
         return getattr(import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'kundresa' has no attribute {name!r}")
