@@ -164,6 +164,12 @@ def test_the_default_folder_follows_xdg(tmp_path: Path, monkeypatch: pytest.Monk
     monkeypatch.delenv("KUNDRESA_CHECK_CACHE")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert _proofs.folder() == tmp_path / "kundresa" / "checks"
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/cache")  # invalid: the home's cache
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert _proofs.folder() == tmp_path / "home" / ".cache" / "kundresa" / "checks"
+    monkeypatch.delenv("HOME")
+    monkeypatch.setattr(Path, "home", lambda: (_ for _ in ()).throw(RuntimeError("no home")))
+    assert _proofs.folder() is None
 
 
 def test_the_command_line_remembers_and_answers_the_same(tmp_path: Path, cache: Path) -> None:

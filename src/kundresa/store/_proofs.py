@@ -49,7 +49,8 @@ class Identity:
 def folder() -> Path | None:
     """The check cache's folder: ``KUNDRESA_CHECK_CACHE`` when it names one, None when it
     turns the cache off (``0``, ``off``, ``no``, ``false``), else
-    ``$XDG_CACHE_HOME/kundresa/checks`` (default ``~/.cache``)."""
+    ``$XDG_CACHE_HOME/kundresa/checks`` (default, or for a relative ``XDG_CACHE_HOME``,
+    ``~/.cache``)."""
     named = os.environ.get("KUNDRESA_CHECK_CACHE", "").strip()
     if named.lower() in _OFF:
         return None
@@ -57,7 +58,8 @@ def folder() -> Path | None:
         return Path(named)
     cache = os.environ.get("XDG_CACHE_HOME", "").strip()
     try:
-        base = Path(cache) if cache else Path.home() / ".cache"
+        # A relative XDG_CACHE_HOME is invalid (the XDG Base Directory Specification).
+        base = Path(cache) if os.path.isabs(cache) else Path.home() / ".cache"
     except RuntimeError:  # no home folder to be found
         return None
     return base / "kundresa" / "checks"
