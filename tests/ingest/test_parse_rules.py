@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -384,6 +385,38 @@ def test_a_parquet_bytes_column_is_utf8_text_and_bad_bytes_are_quarantined(
         4: "column 'note' holds bytes that are not UTF-8",
     }
     assert "b'" not in json.dumps([q["record"] for q in wh.quarantined()])
+
+
+def test_uuid_and_fixed_size_bytes_columns_are_text(tmp_path: Path) -> None:
+    # A database export (DuckDB, Postgres) writes uuid columns as Parquet's UUID type: the ids
+    # are their canonical text; other fixed-size bytes are UTF-8 text like any bytes column,
+    # and bytes nested in a struct never print as b'...'.
+    ids = [uuid.UUID(int=7 << 100), uuid.UUID("6ba7b810-9dad-11d1-80b4-00c04fd430c8"), None]
+    storage = pa.array([None if u is None else u.bytes for u in ids], pa.binary(16))
+    f = tmp_path / "u.parquet"
+    pq.write_table(
+        pa.table(
+            {
+                "customer_id": pa.ExtensionArray.from_storage(pa.uuid(), storage),
+                "timestamp": [datetime(2025, 1, 1)] * 3,
+                "event": ["a", "b", "c"],
+                "event_id": pa.array([b"e-000001", b"e-000002", b"\xff-000003"], pa.binary(8)),
+                "extra": pa.array(
+                    [{"k": b"v1"}, {"k": b"v2"}, {"k": b"\xfe"}], pa.struct([("k", pa.binary())])
+                ),
+            }
+        ),
+        f,
+    )
+    wh = Warehouse(None)
+    report = wh.ingest([f])
+    assert (report.loaded, report.quarantined) == (2, 1)
+    assert _loaded(wh, "event") == {str(ids[0]): "a", str(ids[1]): "b"}
+    assert _reasons(wh) == {3: "column 'event_id' holds bytes that are not UTF-8"}
+    got = wh.con.execute(
+        "SELECT event_id, properties['extra'] FROM events ORDER BY event"
+    ).fetchall()
+    assert got == [("e-000001", '{"k": "v1"}'), ("e-000002", '{"k": "v2"}')]
 
 
 def test_a_bytes_column_of_an_arrow_table(tmp_path: Path) -> None:

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -1042,10 +1043,46 @@ def _parquet_batches(p: _Input, progress: Progress | None) -> Iterator[RawBatch]
 
 
 def _is_bytes(t: pa.DataType) -> bool:
-    """Whether ``t`` holds bytes (Parquet's BYTE_ARRAY without a UTF-8 annotation)."""
+    """Whether ``t`` holds bytes (Parquet's BYTE_ARRAY without a UTF-8 annotation, or a
+    FIXED_LEN_BYTE_ARRAY that is no UUID)."""
     if pa.types.is_dictionary(t):
         t = t.value_type
-    return bool(pa.types.is_binary(t) or pa.types.is_large_binary(t))
+    return bool(
+        pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t)
+    )
+
+
+_HEX = np.frombuffer(b"0123456789abcdef", np.uint8)
+_UUID_DIGITS = np.array([*range(8), *range(9, 13), *range(14, 18), *range(19, 23), *range(24, 36)])
+
+
+def _uuid_text(arr: pa.ExtensionArray) -> pa.Array:
+    """A UUID column (Parquet's UUID type, Arrow's ``arrow.uuid``) as its canonical text,
+    ``6ba7b810-9dad-11d1-80b4-00c04fd430c8`` (RFC 9562, lower case), nulls kept: the 16 bytes
+    of every row written as hex at once (``str(uuid.UUID(...))`` per row: ~1 s a million)."""
+    storage = arr.storage
+    n = len(storage)
+    raw = np.frombuffer(storage.buffers()[1], np.uint8, n * 16, storage.offset * 16)
+    digits = np.empty((n, 32), np.uint8)
+    digits[:, 0::2] = _HEX[raw.reshape(n, 16) >> 4]
+    digits[:, 1::2] = _HEX[raw.reshape(n, 16) & 15]
+    text = np.full((n, 36), ord("-"), np.uint8)
+    text[:, _UUID_DIGITS] = digits
+    offsets = np.arange(0, 36 * n + 1, 36, dtype=np.int32)
+    strings = pa.Array.from_buffers(
+        pa.string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(text)]
+    )
+    if not storage.null_count:
+        return strings
+    return pc.if_else(storage.is_valid(), strings, pa.scalar(None, pa.string()))
+
+
+def _bytes_text(value: Any) -> str:
+    """``json.dumps``' fallback for values inside nested columns: bytes as UTF-8 text (a byte
+    that is not UTF-8 written as ``\\xff``), anything else as ``str``; never ``b'...'``."""
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).decode("utf-8", "backslashreplace")
+    return str(value)
 
 
 def text_batch(batch: pa.RecordBatch, first_line: int) -> RawBatch:
@@ -1059,6 +1096,8 @@ def text_batch(batch: pa.RecordBatch, first_line: int) -> RawBatch:
         if _is_bytes(col.type):
             if pa.types.is_dictionary(col.type):
                 col = col.dictionary_decode()
+            if pa.types.is_fixed_size_binary(col.type):
+                col = col.cast(pa.binary())
             try:
                 col.cast(pa.string())
             except pa.ArrowInvalid:
@@ -1123,11 +1162,15 @@ def _to_string(arr: pa.Array) -> pa.Array:
         )
     if pa.types.is_nested(t):
         return pa.array(
-            [None if v is None else json.dumps(v, default=str) for v in arr.to_pylist()],
+            [None if v is None else json.dumps(v, default=_bytes_text) for v in arr.to_pylist()],
             pa.string(),
         )
     if pa.types.is_dictionary(t):
         return _to_string(arr.dictionary_decode())
+    if isinstance(t, pa.UuidType):
+        return _uuid_text(arr)
+    if pa.types.is_fixed_size_binary(t):
+        return arr.cast(pa.binary()).cast(pa.string())  # UTF-8 checked by text_batch
     try:
         return arr.cast(pa.string())
     except (pa.ArrowNotImplementedError, pa.ArrowInvalid):
