@@ -36,14 +36,26 @@ def test_a_repeated_top_level_key_is_quarantined(tmp_path: Path) -> None:
     assert bad == [(2, "the key 'customer_id' appears more than once in the object")]
 
 
-def test_repeated_keys_inside_a_nested_object_are_left_to_its_reader(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("body", "key"),
+    [
+        ('"meta":{"k":1,"k":2}', "k"),  # the parse would keep 2 and drop 1 silently
+        ('"properties":{"plan":"free","plan":"pro"}', "plan"),
+        ('"x":[{"a":{"b":1,"b":1}}]', "b"),
+    ],
+)
+def test_a_key_repeated_inside_a_nested_object_is_quarantined(
+    tmp_path: Path, body: str, key: str
+) -> None:
+    why = f"the key {key!r} appears more than once in an object nested in it"
+    line = '{"customer_id":"c1","timestamp":"2025-01-01","event":"a",' + body + "}"
     f = tmp_path / "e.jsonl"
-    f.write_text(
-        '{"customer_id":"c1","timestamp":"2025-01-01","event":"a","meta":{"k":1,"k":2}}\n',
-        encoding="utf-8",
-    )
+    f.write_text(line + "\n" + line.replace(body, '"meta":{"k":1}') + "\n", encoding="utf-8")
     rows, bad = read(f)
-    assert len(rows) == 1 and bad == []
+    assert len(rows) == 1 and bad == [(1, why)]
+    array = tmp_path / "e.json"
+    array.write_text("[" + line + "]", encoding="utf-8")
+    assert read(array) == ([], [(1, why)])
 
 
 def test_a_bom_before_the_first_line_is_not_a_json_error(tmp_path: Path) -> None:

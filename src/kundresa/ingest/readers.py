@@ -1191,24 +1191,35 @@ def _json_scalar(v: Any) -> str | None:
 
 class _RepeatedKeys:
     """An ``object_pairs_hook`` that builds each object as ``json.loads`` does and notes the
-    first key the object it built last holds twice. The outermost object is built last, so
-    after a line is parsed :attr:`repeated` speaks for its top level: ``json.loads`` would
-    keep the last value silently (``{"customer_id": "c4", ..., "customer_id": "c5"}`` filed
-    under c5)."""
+    first key some object of one parse holds twice, at any depth (:meth:`reset` before each
+    parse, :meth:`why` after it): ``json.loads`` would keep the last value silently
+    (``{"customer_id": "c4", ..., "customer_id": "c5"}`` filed under c5, or a property
+    ``{"plan": "free", "plan": "pro"}`` read as pro)."""
 
-    repeated: str | None = None
+    def __init__(self) -> None:
+        self.repeated: str | None = None
+        self._holder: object = None
+
+    def reset(self) -> None:
+        self.repeated, self._holder = None, None
 
     def __call__(self, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         obj = dict(pairs)
-        self.repeated = None
-        if len(obj) != len(pairs):
+        if len(obj) != len(pairs) and self.repeated is None:
             seen: set[str] = set()
             for key, _ in pairs:
                 if key in seen:
-                    self.repeated = key
+                    self.repeated, self._holder = key, obj
                     break
                 seen.add(key)
         return obj
+
+    def why(self, value: object) -> str | None:
+        """The quarantine reason for the parsed ``value`` when a key was repeated in it."""
+        if self.repeated is None:
+            return None
+        where = "the object" if self._holder is value else "an object nested in it"
+        return f"the key {self.repeated!r} appears more than once in {where}"
 
 
 def _jsonl_batches(p: _Input, encoding: str, progress: Progress | None) -> Iterator[RawBatch]:
@@ -1231,6 +1242,7 @@ def _jsonl_batches(p: _Input, encoding: str, progress: Progress | None) -> Itera
                 continue
             try:
                 # utf-8-sig: the first line may start with the file's byte order mark.
+                keys.reset()
                 obj = decode(raw.decode("utf-8-sig", "surrogatepass"))
             except (ValueError, RecursionError) as exc:
                 text = raw.decode("utf-8", "replace").rstrip("\r\n")
@@ -1244,10 +1256,10 @@ def _jsonl_batches(p: _Input, encoding: str, progress: Progress | None) -> Itera
                 )
                 continue
             names.update(dict.fromkeys(obj))  # the header has them: the batch has them too
-            if keys.repeated is not None:
+            repeated = keys.why(obj)
+            if repeated is not None:
                 text = raw.decode("utf-8", "replace").rstrip("\r\n")
-                why = f"the key {keys.repeated!r} appears more than once in the object"
-                rejected.append(Rejected(lineno, why, text))
+                rejected.append(Rejected(lineno, repeated, text))
                 continue
             rows.append(obj)
             lines.append(lineno)
@@ -1268,7 +1280,8 @@ def _is_json_array(p: _Input, encoding: str) -> bool:
 
 def _json_array_items(p: _Input, encoding: str, progress: Progress | None) -> Iterator[Any]:
     """The elements of a file that is one JSON array, each as ``(line, value, repeated)``
-    (the line it starts on; the first key its top-level object holds twice, or None), read in
+    (the line it starts on; the quarantine reason when an object in it holds a key twice, at
+    any depth (:class:`_RepeatedKeys`), or None), read in
     pieces: at most one element (up to :data:`MAX_ROW_BYTES`) and one piece are held.
 
     An array that is not valid JSON raises :class:`ReadError` with the line: the elements'
@@ -1330,6 +1343,7 @@ def _json_array_items(p: _Input, encoding: str, progress: Progress | None) -> It
                 raise refuse("the array is never closed with ]")
             while True:  # one element, read on until it and what follows it are whole
                 try:
+                    keys.reset()
                     value, end = decoder.raw_decode(buf, pos)
                 except RecursionError:
                     raise refuse(_TOO_DEEP) from None
@@ -1344,7 +1358,7 @@ def _json_array_items(p: _Input, encoding: str, progress: Progress | None) -> It
                 break
             if end - pos > MAX_ROW_BYTES:
                 raise ReadError(_too_long(label, line))
-            yield line, value, keys.repeated if isinstance(value, dict) else None, buf[pos:end]
+            yield line, value, keys.why(value) if isinstance(value, dict) else None, buf[pos:end]
             line += buf.count("\n", pos, end)
             pos = end
             c = skip_space()
@@ -1372,8 +1386,7 @@ def _json_array_batches(p: _Input, encoding: str, progress: Progress | None) -> 
             continue
         names.update(dict.fromkeys(value))  # the header has them: the batch has them too
         if repeated is not None:
-            why = f"the key {repeated!r} appears more than once in the object"
-            rejected.append(Rejected(line, why, source))
+            rejected.append(Rejected(line, repeated, source))
             continue
         rows.append(value)
         lines.append(line)
