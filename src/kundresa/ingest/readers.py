@@ -861,7 +861,11 @@ class _QuoteChecker(io.RawIOBase):
     reading goes on at the next physical line, so the rows after it are not lost. Blocks with
     no quote at all pass unchanged (the usual case); the rest are checked by one regular
     expression per run of good records, in C. Memory: one block plus one record (at most
-    :data:`MAX_ROW_BYTES`)."""
+    :data:`MAX_ROW_BYTES`).
+
+    It also counts lines (CR LF, LF or a lone CR end one) and notes where records stop being
+    one line each (a blank line, which pyarrow skips; a quoted line break), so that
+    :meth:`lines_of` tells the line each record starts at from pyarrow's record number."""
 
     _BLOCK = 1 << 20
 
