@@ -5,6 +5,7 @@ wrong number of fields, across the reader's blocks."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -33,7 +34,9 @@ def _read(path: Path) -> tuple[dict[str, int], dict[str, int]]:
     for batch in iter_raw_batches(path):
         first = batch.columns[next(iter(batch.columns))].to_pylist()
         kept.update(zip(first, batch.lines.to_pylist(), strict=True))
-        bad.update({r.text.split(",", 1)[0].lstrip('"'): r.line for r in batch.rejected})
+        bad.update(
+            {re.split("[,\t]", r.text, maxsplit=1)[0].lstrip('"'): r.line for r in batch.rejected}
+        )
     return kept, bad
 
 
@@ -109,10 +112,18 @@ _BREAK = st.sampled_from(["\n", "\r\n", "\r"])
 
 
 @st.composite
-def _record(draw: st.DrawFn, key: str) -> tuple[str, str]:
+def _record(draw: st.DrawFn, key: str, tsv: bool) -> tuple[str, str]:
     """A record with ``key`` in its first field, and what becomes of it: kept or bad."""
+    text, fate = draw(_csv_record(key))
+    return (text.replace(",", "\t"), fate) if tsv else (text, fate)
+
+
+@st.composite
+def _csv_record(draw: st.DrawFn, key: str) -> tuple[str, str]:
     kind = draw(
-        st.sampled_from(["plain", "quoted", "multi", "bad_quote", "fields", "fields_multi"])
+        st.sampled_from(
+            ["plain", "quoted", "multi", "bad_quote", "inner_quote", "fields", "fields_multi"]
+        )
     )
     a, b = draw(_TEXT), draw(_TEXT)
     if kind == "plain":
@@ -123,23 +134,28 @@ def _record(draw: st.DrawFn, key: str) -> tuple[str, str]:
         lines = draw(st.lists(_TEXT, min_size=2, max_size=4))
         return f'{key},"{draw(_BREAK).join(lines)}",{b}', "kept"
     if kind == "bad_quote":
-        return draw(st.sampled_from([f'{key},a{a}"x,{b}', f'{key},"{a}"x,{b}'])), "bad"
+        # (In TSV a quote that does not open the field is text: only the second is bad there.)
+        return f'{key},"{a}"x,{b}', "bad"
+    if kind == "inner_quote":
+        return f'{key},a{a}"x,{b}', "tsv_kept"
     if kind == "fields":
         return draw(st.sampled_from([f"{key}", f"{key},{a}", f"{key},{a},{b},x"])), "bad"
     return f'{key},"{a}{draw(_BREAK)}{b}"', "bad"
 
 
 @st.composite
-def _file(draw: st.DrawFn) -> tuple[bytes, dict[str, int], dict[str, int]]:
-    """A CSV file and the line each kept and each bad record starts at."""
+def _file(draw: st.DrawFn, tsv: bool) -> tuple[bytes, dict[str, int], dict[str, int]]:
+    """A CSV (or TSV) file and the line each kept and each bad record starts at."""
     n = draw(st.integers(0, 30))
-    out = ["\ufeff" if draw(st.booleans()) else "", "id,p,q", draw(_BREAK)]
+    out = ["\ufeff" if draw(st.booleans()) else "", "id\tp\tq" if tsv else "id,p,q", draw(_BREAK)]
     kept: dict[str, int] = {}
     bad: dict[str, int] = {}
     for i in range(n):
         for _ in range(draw(st.sampled_from([0, 0, 0, 1, 2]))):
             out.append(draw(_BREAK))  # a blank line
-        text, fate = draw(_record(f"r{i}"))
+        text, fate = draw(_record(f"r{i}", tsv))
+        if fate == "tsv_kept":
+            fate = "kept" if tsv else "bad"
         # The line it starts at: the line ends before it, CR LF being one.
         line = len("".join(out).encode().splitlines()) + 1
         (kept if fate == "kept" else bad)[f"r{i}"] = line
@@ -151,18 +167,18 @@ def _file(draw: st.DrawFn) -> tuple[bytes, dict[str, int], dict[str, int]]:
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    _file(),
+    st.booleans().flatmap(lambda tsv: st.tuples(st.just(tsv), _file(tsv))),
     st.sampled_from([5, 64, 1 << 20]),
     st.sampled_from([200, 1 << 20]),
 )
 def test_every_record_is_numbered_by_its_first_line(
     tmp_path_factory: pytest.TempPathFactory,
-    file: tuple[bytes, dict[str, int], dict[str, int]],
+    file: tuple[bool, tuple[bytes, dict[str, int], dict[str, int]]],
     check_block: int,
     parse_block: int,
 ) -> None:
-    data, kept, bad = file
-    path = tmp_path_factory.mktemp("lines") / "r.csv"
+    tsv, (data, kept, bad) = file
+    path = tmp_path_factory.mktemp("lines") / ("r.tsv" if tsv else "r.csv")
     path.write_bytes(data)
     with pytest.MonkeyPatch.context() as mp:
         # Small blocks: records, line ends and quoted fields are cut between blocks.

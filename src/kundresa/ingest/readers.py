@@ -897,6 +897,11 @@ class _QuoteChecker(io.RawIOBase):
         """A run of records of one (not blank) line each: the usual case, matched in C."""
         self._record = re.compile(record(rb"(?:" + quoted + rb"|" + unquoted + rb")"))
         """One well quoted record (its quoted fields may hold line breaks)."""
+        self._records = re.compile(
+            rb"(?:" + record(rb"(?:" + quoted + rb"|" + unquoted + rb")") + rb")*+"
+        )
+        """A run of well quoted records and blank lines: in CSV (not TSV) every quote in
+        it opens or closes a quoted field, so :meth:`_note_run` tells its records apart."""
         self._blank_lines = re.compile(end + rb"++")
         self._rest_of_line = re.compile(rb"[^\r\n]*+" + end + rb"?+")
         self._delim = delimiter.encode()
@@ -946,15 +951,25 @@ class _QuoteChecker(io.RawIOBase):
             # blank (pyarrow skips it, so the records after it start one line further on).
             end = max(buf.rfind(b"\n"), buf.rfind(b"\r")) + 1
             n, blank = _line_ends(buf, 0, end) if end else (0, False)
-            if not blank:
+            if blank:
+                self._note_run(buf, 0, end)
+            else:
                 self._rec += n
                 self._line += n
-                self._out = buf[:end]
-                self._carry = buf[end:] + held
-                return
+            self._out = buf[:end]
+            self._carry = buf[end:] + held
+            return
         out: list[bytes] = []
         pos = 0
         while pos < len(buf):
+            if self._delim != b"\t":
+                m = self._records.match(buf, pos)
+                assert m is not None  # the pattern matches the empty string
+                if m.end() > pos:
+                    out.append(buf[pos : m.end()])
+                    self._note_run(buf, pos, m.end())
+                    pos = m.end()
+                    continue
             m = self._one_line_records.match(buf, pos)
             assert m is not None  # the pattern matches the empty string
             if m.end() > pos:  # the usual case: a run of records of one line each
@@ -1002,6 +1017,44 @@ class _QuoteChecker(io.RawIOBase):
             self._mark()
             self._carry = b""
         self._out = b"".join(out)
+
+    def _note_run(self, buf: bytes, start: int, end: int) -> None:
+        """Count the records and lines of ``buf[start:end]``, well quoted records and blank
+        lines in which every quote opens or closes a quoted field, and note where they stop
+        being one line each; in numpy, without a step per record."""
+        a = np.frombuffer(buf, np.uint8, count=end - start, offset=start)
+        lf = a == 10
+        breaks = lf | (a == 13)
+        last = breaks.copy()  # the last byte of each line end (the LF of a CR LF)
+        last[:-1] &= ~(breaks[:-1] & ~lf[:-1] & lf[1:])
+        ends = np.flatnonzero(last)
+        if buf.find(b'"', start, end) >= 0:
+            # A line end after an odd number of quotes is inside a quoted field.
+            quotes = np.flatnonzero(a == 34)
+            record_ends = np.flatnonzero((np.searchsorted(quotes, ends) & 1) == 0)
+        else:
+            record_ends = np.arange(len(ends))
+        if not len(record_ends):
+            return
+        # Each record (or blank line) starts on the line after the previous one ends.
+        first = np.empty(len(record_ends), dtype=np.int64)
+        first[0] = 0
+        first[1:] = record_ends[:-1] + 1
+        starts = np.zeros(len(record_ends), dtype=np.int64)
+        starts[1:] = ends[record_ends[:-1]] + 1
+        kept = ~breaks[starts]  # a blank line is no record
+        lines = self._line + first[kept]
+        records = self._rec + np.arange(int(np.count_nonzero(kept)), dtype=np.int64)
+        shifts = lines - records - 1
+        change = np.empty(len(shifts), dtype=bool)
+        if len(shifts):
+            change[0] = shifts[0] != self._shifts[-1]
+            change[1:] = shifts[1:] != shifts[:-1]
+        self._records_at.frombytes(records[change].tobytes())
+        self._shifts.frombytes(shifts[change].tobytes())
+        self._rec += len(records)
+        self._line += len(ends)
+        self._mark()  # blank lines at the end shift the next record
 
     def _mark(self) -> None:
         """Note where record :attr:`_rec` starts when that is not one line per record on
