@@ -20,6 +20,8 @@ refused before they are opened.
 
 from __future__ import annotations
 
+import array
+import bisect
 import codecs
 import gzip
 import io
@@ -394,7 +396,7 @@ def _sniff(p: _Input, encoding: str | None, allow_empty: bool = False) -> TextFi
         if allow_empty:
             return TextFile(encoding, ",", empty=True)
         raise ReadError(f"{label}: the file is empty or has no header line")
-    first = text.lstrip("\ufeff").split("\n", 1)[0].rstrip("\r")
+    first = re.split("[\r\n]", text.lstrip("\ufeff"), maxsplit=1)[0]
     if p.fmt == "tsv":
         delimiter = "\t"
     elif p.fmt == "csv":
@@ -474,10 +476,13 @@ def _utf8(fh: IO[bytes], encoding: str, label: str) -> IO[bytes]:
 
 def _first_line(fh: IO[bytes], path: Path) -> str:
     line = fh.readline(MAX_ROW_BYTES + 1)
-    if len(line) > MAX_ROW_BYTES:
+    cr = line.find(b"\r")
+    if cr >= 0:  # a CR ends the line too (CR LF, or an old Mac's lone CR)
+        line = line[:cr]
+    elif len(line) > MAX_ROW_BYTES:
         raise ReadError(_too_long(path, 1))
     try:
-        return line.decode("utf-8-sig").rstrip("\r\n")
+        return line.decode("utf-8-sig").rstrip("\n")
     except UnicodeDecodeError:
         raise ReadError(
             f"{path}:1: the header is not valid UTF-8; name the file's encoding with "
@@ -759,17 +764,21 @@ def _csv_batches(p: _Input, info: TextFile, progress: Progress | None) -> Iterat
     delimiter = info.delimiter
     rejected: list[Rejected] = []
 
-    skipped: set[int] = set()
-    """pyarrow's numbers of the rows it skipped and has not yet numbered past."""
+    skipped: list[int] = []
+    """The records the handler skipped that no batch has numbered past (ascending)."""
     checker: _QuoteChecker | None = None
 
     def on_invalid(row: Any) -> str:
-        # pyarrow counts rows from 1 including the header, which is the file's line number
-        # for files without quoted line breaks (it knows the number only when reading with
-        # one thread; parsing is still fast enough, the staging insert dominates).
-        line = int(row.number) if row.number is not None else -1
-        skipped.add(line)
-        if checker is not None and row.text.startswith("\x01"):
+        # pyarrow numbers records from 1, the header included, and skips blank lines (it
+        # knows the number only when reading with one thread; parsing is still fast enough,
+        # the staging insert dominates). The checker maps records to physical lines.
+        assert checker is not None
+        line = -1
+        if row.number is not None:
+            record = int(row.number) - 1
+            line = int(checker.lines_of(np.array([record], dtype=np.int64))[0])
+            skipped.append(record)
+        if row.text.startswith("\x01"):
             # A badly quoted record the checker took out: it knows its line and reason.
             key = int(row.text[1:].split(delimiter, 1)[0])
             rejected.append(checker.bad.pop(key))
@@ -808,17 +817,20 @@ def _csv_batches(p: _Input, info: TextFile, progress: Progress | None) -> Iterat
             parse_options=parse_options,
             convert_options=convert_options,
         )
-        next_line = 2
+        next_record = 1
         for batch in reader:
             n = batch.num_rows
-            # Rows the handler skipped do not appear in the batch: number the kept rows by
-            # walking past the rejected lines that fall inside this batch.
-            lines = _number_rows(next_line, n, skipped)
-            next_line = (lines[-1] + 1) if n else next_line
-            skipped.difference_update([x for x in skipped if x < next_line])
+            # Rows the handler skipped do not appear in the batch: number the kept records
+            # around the skipped ones, then find the line each starts at.
+            records = _kept_records(next_record, n, np.array(skipped, dtype=np.int64))
+            lines = checker.lines_of(records)
+            if n:
+                next_record = int(records[-1]) + 1
+                skipped[:] = [x for x in skipped if x >= next_record]
+                checker.forget_before(next_record)
             too_long = _first_too_long(batch)
             if too_long is not None:
-                raise ReadError(_too_long(Path(p.label), lines[too_long]))
+                raise ReadError(_too_long(Path(p.label), int(lines[too_long])))
             out = RawBatch(
                 {name: batch.column(i) for i, name in enumerate(names)},
                 pa.array(lines, pa.int64()),
@@ -849,7 +861,11 @@ class _QuoteChecker(io.RawIOBase):
     reading goes on at the next physical line, so the rows after it are not lost. Blocks with
     no quote at all pass unchanged (the usual case); the rest are checked by one regular
     expression per run of good records, in C. Memory: one block plus one record (at most
-    :data:`MAX_ROW_BYTES`)."""
+    :data:`MAX_ROW_BYTES`).
+
+    It also counts lines (CR LF, LF or a lone CR end one) and notes where records stop being
+    one line each (a blank line, which pyarrow skips; a quoted line break), so that
+    :meth:`lines_of` tells the line each record starts at from pyarrow's record number."""
 
     _BLOCK = 1 << 20
 
@@ -857,23 +873,37 @@ class _QuoteChecker(io.RawIOBase):
         self._raw = raw
         self._label = label
         d = re.escape(delimiter.encode())
-        field_re = rb'(?:"[^"]*+(?:""[^"]*+)*+"|[^"' + d + rb"\r\n]*+)"
-        self._records = re.compile(
-            rb"(?:" + field_re + rb"(?:" + d + field_re + rb")*+(?:\r\n|\n|\r))*+"
-        )
-        self._quoted = re.compile(rb'"[^"]*+(?:""[^"]*+)*+"')
+        quoted = rb'"[^"]*+(?:""[^"]*+)*+"'
+        quoted_one_line = rb'"[^"\r\n]*+(?:""[^"\r\n]*+)*+"'
         if delimiter == "\t":
             # Tab-separated text has no quoting of its own (IANA's text/tab-separated-values;
             # Snowplow's atomic events hold raw JSON): a quote is text unless it opens the
             # field, as Excel's "Unicode text" quotes a field with a tab or a line break.
             unquoted = rb'(?:[^"\t\r\n][^\t\r\n]*+)?+'
-            field_re = rb'(?:"[^"]*+(?:""[^"]*+)*+"|' + unquoted + rb")"
-            self._records = re.compile(
-                rb"(?:" + field_re + rb"(?:\t" + field_re + rb")*+(?:\r\n|\n|\r))*+"
-            )
-            self._unquoted = re.compile(unquoted)
         else:
-            self._unquoted = re.compile(rb'[^"' + d + rb"\r\n]*+")
+            unquoted = rb'[^"' + d + rb"\r\n]*+"
+        self._unquoted = re.compile(unquoted)
+        self._quoted = re.compile(quoted)
+        end = rb"(?:\r\n|\n|\r)"
+
+        def record(field: bytes) -> bytes:
+            return field + rb"(?:" + d + field + rb")*+" + end
+
+        self._one_line_records = re.compile(
+            rb"(?:(?![\r\n])"
+            + record(rb"(?:" + quoted_one_line + rb"|" + unquoted + rb")")
+            + rb")*+"
+        )
+        """A run of records of one (not blank) line each: the usual case, matched in C."""
+        self._record = re.compile(record(rb"(?:" + quoted + rb"|" + unquoted + rb")"))
+        """One well quoted record (its quoted fields may hold line breaks)."""
+        self._records = re.compile(
+            rb"(?:" + record(rb"(?:" + quoted + rb"|" + unquoted + rb")") + rb")*+"
+        )
+        """A run of well quoted records and blank lines: in CSV (not TSV) every quote in
+        it opens or closes a quoted field, so :meth:`_note_run` tells its records apart."""
+        self._blank_lines = re.compile(end + rb"++")
+        self._rest_of_line = re.compile(rb"[^\r\n]*+" + end + rb"?+")
         self._delim = delimiter.encode()
         self._marker_tail = delimiter.encode() * columns + b"\n"
         self._carry = b""
@@ -881,6 +911,15 @@ class _QuoteChecker(io.RawIOBase):
         self._eof = False
         self._line = 1
         """The physical line at which :attr:`_carry` starts."""
+        self._rec = 0
+        """The number of records (as pyarrow counts them: blank lines are none) before
+        :attr:`_carry`; the header is record 0."""
+        self._records_at = array.array("q", [0])
+        self._shifts = array.array("q", [0])
+        """Record ``_records_at[i]`` and those after it (up to the next note) start
+        ``_shifts[i]`` lines further on than one line per record would put them: the lines
+        of blank lines and of records over several lines before them. Sparse: a file of
+        one-line records has one note."""
         self.bad: dict[int, Rejected] = {}
         self._open_quote = False
         """Whether the record :meth:`_fault` last looked at ran on in an open quote."""
@@ -903,22 +942,49 @@ class _QuoteChecker(io.RawIOBase):
             if self._carry and not self._carry.endswith((b"\n", b"\r")):
                 self._carry += b"\n"
         buf = self._carry + chunk if self._carry else chunk
+        held = b""
+        if not self._eof and buf.endswith(b"\r"):
+            # A \r\n may be cut between blocks: the \r waits for the next block.
+            buf, held = buf[:-1], b"\r"
         if not self._eof and b'"' not in buf:
-            # No quote: every complete line is a good record.
+            # No quote: every complete line is a record, one line each, unless a line is
+            # blank (pyarrow skips it, so the records after it start one line further on).
             end = max(buf.rfind(b"\n"), buf.rfind(b"\r")) + 1
-            if end and buf[end - 1 : end] == b"\r" and end == len(buf):
-                end -= 1  # a \r\n may be cut between blocks
-            self._emit(buf, 0, end)
-            self._carry = buf[end:]
+            n, blank = _line_ends(buf, 0, end) if end else (0, False)
+            if blank:
+                self._note_run(buf, 0, end)
+            else:
+                self._rec += n
+                self._line += n
+            self._out = buf[:end]
+            self._carry = buf[end:] + held
             return
         out: list[bytes] = []
         pos = 0
         while pos < len(buf):
-            m = self._records.match(buf, pos)
+            if self._delim != b"\t":
+                m = self._records.match(buf, pos)
+                assert m is not None  # the pattern matches the empty string
+                if m.end() > pos:
+                    out.append(buf[pos : m.end()])
+                    self._note_run(buf, pos, m.end())
+                    pos = m.end()
+                    continue
+            m = self._one_line_records.match(buf, pos)
             assert m is not None  # the pattern matches the empty string
-            if m.end() > pos:
+            if m.end() > pos:  # the usual case: a run of records of one line each
+                n = _count_lines(buf, pos, m.end())
                 out.append(buf[pos : m.end()])
-                self._line += buf.count(b"\n", pos, m.end())
+                self._rec += n
+                self._line += n
+                pos = m.end()
+                continue
+            m = self._blank_lines.match(buf, pos) or self._record.match(buf, pos)
+            if m is not None:  # blank lines (no record), or one record over several lines
+                out.append(buf[pos : m.end()])
+                self._rec += buf[pos] not in b"\r\n"
+                self._line += _count_lines(buf, pos, m.end())
+                self._mark()
                 pos = m.end()
                 continue
             why = self._fault(buf, pos)
@@ -929,29 +995,92 @@ class _QuoteChecker(io.RawIOBase):
                     raise ReadError(_too_long(Path(self._label), self._line))
                 # A quote left open for longer than a row may be is one never closed.
                 why = _UNTERMINATED
-            if why == "":  # a good last record cut by the block (or a lone \r\n split)
+            if why == "":  # a good last record cut by the block
                 break
-            line_end = buf.find(b"\n", pos)
-            line_end = len(buf) if line_end < 0 else line_end + 1
+            line_end = self._rest_of_line.match(buf, pos).end()  # type: ignore[union-attr]
+            if line_end == len(buf) and not self._eof and buf[line_end - 1 :] not in (b"\n", b"\r"):
+                if len(buf) - pos <= MAX_ROW_BYTES:
+                    break  # the bad record's line goes on in the next block
+                raise ReadError(_too_long(Path(self._label), self._line))
             text = buf[pos:line_end].decode("utf-8", "replace").rstrip("\r\n")
             key = len(self.bad)
             self.bad[key] = Rejected(self._line, why, text)
             out.append(b"\x01" + str(key).encode() + self._marker_tail)
+            self._rec += 1
             self._line += 1
             pos = line_end
-        self._carry = buf[pos:]
+        self._carry = buf[pos:] + held
         if self._eof and self._carry:
             out.append(self._carry)  # pyarrow says what is wrong with it, if anything
+            self._rec += 1
+            self._line += _count_lines(self._carry, 0, len(self._carry))
+            self._mark()
             self._carry = b""
         self._out = b"".join(out)
+
+    def _note_run(self, buf: bytes, start: int, end: int) -> None:
+        """Count the records and lines of ``buf[start:end]``, well quoted records and blank
+        lines in which every quote opens or closes a quoted field, and note where they stop
+        being one line each; in numpy, without a step per record."""
+        a = np.frombuffer(buf, np.uint8, count=end - start, offset=start)
+        lf = a == 10
+        breaks = lf | (a == 13)
+        last = breaks.copy()  # the last byte of each line end (the LF of a CR LF)
+        last[:-1] &= ~(breaks[:-1] & ~lf[:-1] & lf[1:])
+        ends = np.flatnonzero(last)
+        if buf.find(b'"', start, end) >= 0:
+            # A line end after an odd number of quotes is inside a quoted field.
+            quotes = np.flatnonzero(a == 34)
+            record_ends = np.flatnonzero((np.searchsorted(quotes, ends) & 1) == 0)
+        else:
+            record_ends = np.arange(len(ends))
+        if not len(record_ends):
+            return
+        # Each record (or blank line) starts on the line after the previous one ends.
+        first = np.empty(len(record_ends), dtype=np.int64)
+        first[0] = 0
+        first[1:] = record_ends[:-1] + 1
+        starts = np.zeros(len(record_ends), dtype=np.int64)
+        starts[1:] = ends[record_ends[:-1]] + 1
+        kept = ~breaks[starts]  # a blank line is no record
+        lines = self._line + first[kept]
+        records = self._rec + np.arange(int(np.count_nonzero(kept)), dtype=np.int64)
+        shifts = lines - records - 1
+        change = np.empty(len(shifts), dtype=bool)
+        if len(shifts):
+            change[0] = shifts[0] != self._shifts[-1]
+            change[1:] = shifts[1:] != shifts[:-1]
+        self._records_at.frombytes(records[change].tobytes())
+        self._shifts.frombytes(shifts[change].tobytes())
+        self._rec += len(records)
+        self._line += len(ends)
+        self._mark()  # blank lines at the end shift the next record
+
+    def _mark(self) -> None:
+        """Note where record :attr:`_rec` starts when that is not one line per record on
+        from the last note."""
+        shift = self._line - self._rec - 1
+        if shift != self._shifts[-1]:
+            self._records_at.append(self._rec)
+            self._shifts.append(shift)
+
+    def lines_of(self, records: np.ndarray) -> np.ndarray:
+        """The physical line (1-based, the header is line 1) at which each of ``records``
+        (pyarrow's row numbers less one: the header is record 0) starts."""
+        at = np.frombuffer(self._records_at, dtype=np.int64)
+        shifts = np.frombuffer(self._shifts, dtype=np.int64)
+        return records + 1 + shifts[np.searchsorted(at, records, side="right") - 1]
+
+    def forget_before(self, record: int) -> None:
+        """Drop the notes no record from ``record`` on needs (bounded memory)."""
+        i = bisect.bisect_right(self._records_at, record) - 1
+        if i > 0:
+            del self._records_at[:i]
+            del self._shifts[:i]
 
     def close(self) -> None:
         self._raw.close()
         super().close()
-
-    def _emit(self, buf: bytes, start: int, end: int) -> None:
-        self._out = buf[start:end]
-        self._line += buf.count(b"\n", start, end)
 
     def _fault(self, buf: bytes, pos: int) -> str | None:
         """Why the record at ``pos`` is badly quoted; None when it runs past the end of
@@ -1008,14 +1137,40 @@ def _first_too_long(batch: pa.RecordBatch) -> int | None:
     return int(pc.index(over, True).as_py()) if pc.any(over).as_py() else None
 
 
-def _number_rows(start: int, n: int, skipped: set[int]) -> list[int]:
-    lines: list[int] = []
-    line = start
-    while len(lines) < n:
-        if line not in skipped:
-            lines.append(line)
-        line += 1
-    return lines
+def _count_lines(buf: bytes, start: int, end: int) -> int:
+    """The line ends (CR LF, LF or a lone CR) in ``buf[start:end]``, which does not end
+    between a CR and an LF."""
+    if end - start < 4096:
+        n = buf.count(b"\n", start, end)
+        cr = buf.count(b"\r", start, end)
+        return n + cr - buf.count(b"\r\n", start, end) if cr else n
+    return _line_ends(buf, start, end)[0]
+
+
+def _line_ends(buf: bytes, start: int, end: int) -> tuple[int, bool]:
+    """The line ends in ``buf[start:end]`` (whole lines, ``start`` at the start of one), and
+    whether one of those lines is blank; in numpy (``bytes.count`` is slower)."""
+    a = np.frombuffer(buf, np.uint8, count=end - start, offset=start)
+    lf = a == 10
+    if buf.find(b"\r", start, end) < 0:
+        blank = bool(lf[0]) or bool(np.any(lf[1:] & lf[:-1]))
+        return int(np.count_nonzero(lf)), blank
+    cr = a == 13
+    ends = lf | cr
+    crlf = cr[:-1] & lf[1:]
+    after_end = lf[:-1] | (cr[:-1] & ~lf[1:])  # a line starts after this byte
+    blank = bool(ends[0]) or bool(np.any(after_end & ends[1:]))
+    return int(np.count_nonzero(ends)) - int(np.count_nonzero(crlf)), blank
+
+
+def _kept_records(start: int, n: int, skipped: np.ndarray) -> np.ndarray:
+    """The first ``n`` record numbers from ``start`` on that are not in ``skipped`` (sorted,
+    none below ``start``): the records of a batch, around those the parser rejected."""
+    candidates = np.arange(start, start + n + len(skipped), dtype=np.int64)
+    keep = np.ones(len(candidates), dtype=bool)
+    at = skipped - start
+    keep[at[at < len(keep)]] = False
+    return candidates[keep][:n]
 
 
 def _parquet_batch_rows(pf: pq.ParquetFile) -> int:
