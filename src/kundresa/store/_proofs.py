@@ -10,7 +10,7 @@ of a file with the same event ids skips them (it still reads and checks the cust
 event names and times, which the analyses read anyway).
 
 An entry is named by the digest of the event ids as stored (:func:`identity`): the SHA-256
-of the ``event_id`` column's bytes in every row group (its pages exactly as written, ~5 ms
+of the ``event_id`` column's bytes in every row group (its pages exactly as written, ~10-20 ms
 for 10M ids compressed to 7 MB) with what decodes them (row counts, physical and logical
 type, codec, encodings, sizes). Any change to an event id, a row added or removed, changes
 the digest, whatever the file's times say; a copy of the file (same bytes) finds the entry.
