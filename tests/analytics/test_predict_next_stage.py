@@ -408,3 +408,20 @@ def test_next_prints_what_it_does_not_recommend(folder: Path) -> None:
     assert "Not recommended" in table.stdout
     for item in held:
         assert item["item"] in table.stdout
+
+
+@pytest.mark.parametrize("seed", ["-1", str(2**32), "99999999999999999999"])
+def test_a_seed_out_of_range_is_a_one_line_error(folder: Path, seed: str) -> None:
+    # scikit-learn's random state is 32-bit: a negative or huge seed was a traceback.
+    for cmd in (("predict",), ("next", "c0001", "--horizon", "9d")):
+        r = run(*cmd, "--project", str(folder), "--seed", seed)
+        assert r.exit_code == 2, r.output
+        assert "--seed" in r.output and "Traceback" not in r.output
+
+
+def test_the_library_refuses_a_seed_out_of_range(project: Project) -> None:
+    from kundresa.errors import UsageError
+
+    for seed in (-1, 2**32, 1.5):
+        with pytest.raises(UsageError, match="seed"):
+            train_next_stage(project, horizon="14d", seed=seed)  # type: ignore[arg-type]

@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     from kundresa.model.journey import Journey
 
 __all__ = [
+    "MAX_SEED",
     "MODEL_FILE",
     "NextStageModel",
     "PredictError",
@@ -540,6 +541,10 @@ def _design(snaps: pd.DataFrame, features: list[str]) -> pd.DataFrame:
     return x
 
 
+#: The largest ``seed``: scikit-learn's random states are 32-bit.
+MAX_SEED = 2**32 - 1
+
+
 def train_next_stage(
     project: Any = None,
     *,
@@ -571,8 +576,8 @@ def train_next_stage(
         Fit the trees on at most this many snapshots, drawn at random (``None``: all); the
         evaluation always scores every held-out snapshot.
     seed
-        The classifier's random state and the draw: the same seed gives the same model and
-        figures.
+        The classifier's random state and the draw (0 to ``MAX_SEED``): the same seed gives
+        the same model and figures.
 
     Returns
     -------
@@ -582,7 +587,7 @@ def train_next_stage(
     Raises
     ------
     UsageError
-        A horizon or spacing that is not a duration longer than zero.
+        A horizon or spacing that is not a duration longer than zero, or a seed out of range.
     PredictError
         No journey, too little history for training and held-out cut-offs, or labels of
         one class only.
@@ -601,6 +606,8 @@ def train_next_stage(
         raise UsageError(f"horizon: {exc}") from None
     if horizon_s <= 0 or step_s <= 0:
         raise UsageError("horizon and cut-off spacing must be longer than zero")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise UsageError(f"seed: {seed!r} is not a whole number from 0 to {MAX_SEED}")
     horizon_us, step_us = int(horizon_s * 1e6), int(step_s * 1e6)
     span = events.aggregate(
         lo=epoch_us(events[TIMESTAMP].min()), hi=epoch_us(events[TIMESTAMP].max())
