@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import logging
+import re
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -33,18 +35,29 @@ touchpoints:
 class Receiver:
     """A loopback HTTP server that records JSON bodies; the first ``fail`` requests get 503."""
 
-    def __init__(self, fail: int = 0) -> None:
+    def __init__(self, fail: int = 0, redirect: int = 0) -> None:
         self.bodies: list[dict[str, Any]] = []
         self.requests = 0
+        self.gets = 0
+        self.auth: list[str | None] = []
         self.fail = fail
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                outer.gets += 1
+                self.send_response(200)
+                self.end_headers()
+
             def do_POST(self) -> None:
                 length = int(self.headers["Content-Length"])
                 body = json.loads(self.rfile.read(length))
                 outer.requests += 1
-                if outer.requests <= outer.fail:
+                outer.auth.append(self.headers["Authorization"])
+                if redirect:
+                    self.send_response(redirect)
+                    self.send_header("Location", "/elsewhere")
+                elif outer.requests <= outer.fail:
                     self.send_response(503)
                 else:
                     outer.bodies.append(body)
@@ -260,3 +273,45 @@ def test_two_readers_at_once_queue_each_event_once() -> None:
         t.join(5)
     queued = [e["seq"] for e in hooks.queues["http://127.0.0.1:9/hook"]]
     assert queued == list(range(1, 61))
+
+
+@pytest.mark.parametrize("code", [301, 302, 303, 307, 308])
+def test_a_redirect_is_a_failed_try_not_a_delivery(warehouse: Any, code: int) -> None:
+    """Before, urllib followed 301, 302 and 303 with a GET without the body: the receiver
+    got nothing and the stage event counted as delivered."""
+    load, read = warehouse
+    receiver = Receiver(redirect=code)
+    hooks = WebhookDispatcher([receiver.url], read, poll=0.05, backoff=0.01, attempts=2).start()
+    try:
+        load([("a", "2025-01-01", "ad")])
+        assert _until(lambda: hooks.dropped[receiver.url] == 1)
+    finally:
+        hooks.stop()
+        receiver.close()
+    assert hooks.delivered[receiver.url] == 0 and receiver.requests == 2 and receiver.gets == 0
+
+
+def test_credentials_in_the_url_are_sent_as_basic_auth_and_never_logged(
+    warehouse: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Before, ``https://user:pass@host/`` was taken and then failed every post (the user
+    name went to DNS as part of the host), and the log printed the password."""
+    load, read = warehouse
+    receiver = Receiver()
+    port = receiver.url.split(":")[2].split("/")[0]
+    url = f"http://bot:s%40cret@127.0.0.1:{port}/hook?token=t0ken"
+    gone = Receiver()
+    gone_url = gone.url.replace("http://", "http://bot:s3cret@") + "?token=t0ken"
+    gone.close()
+    hooks = WebhookDispatcher([url, gone_url], read, poll=0.05, backoff=0.01, attempts=2)
+    with caplog.at_level(logging.DEBUG, logger="kundresa.webhooks"):
+        hooks.start()
+        try:
+            load([("a", "2025-01-01", "ad")])
+            assert _until(lambda: receiver.bodies and hooks.dropped[gone_url] == 1)
+        finally:
+            hooks.stop()
+            receiver.close()
+    assert receiver.auth == ["Basic " + base64.b64encode(b"bot:s@cret").decode()]
+    assert "dropped after 2 tries" in caplog.text
+    assert not {"s3cret", "t0ken", "bot"} & set(re.split(r"\W+", caplog.text))

@@ -16,6 +16,7 @@ every event, and a receiver can catch up from ``GET /api/stage-events?since=SEQ`
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import logging
@@ -26,11 +27,11 @@ import urllib.request
 from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from kundresa.errors import UsageError
 
-__all__ = ["WebhookDispatcher", "check_webhook_url", "post_json"]
+__all__ = ["WebhookDispatcher", "check_webhook_url", "post_json", "shown_url"]
 
 log = logging.getLogger("kundresa.webhooks")
 
@@ -69,17 +70,51 @@ def check_webhook_url(url: str) -> str:
     return url
 
 
+def shown_url(url: str) -> str:
+    """The URL as the server's log shows it: without a user name, password, query or
+    fragment, which may hold a receiver's secret.
+
+    Examples
+    --------
+    >>> shown_url("https://bot:s3cret@crm.example.com:8443/hooks?token=abc#x")
+    'https://crm.example.com:8443/hooks?…'
+    >>> shown_url("http://127.0.0.1:5000/stage-changed")
+    'http://127.0.0.1:5000/stage-changed'
+    """
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    return f"{parts.scheme}://{host}{parts.path}{'?…' if parts.query else ''}"
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A 3xx answer is a failed try: urllib would follow 301, 302 and 303 with a ``GET``
+    without the body, and the stage event would count as delivered while no receiver got
+    it."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects())
+
+
 def post_json(url: str, body: dict[str, Any], timeout: float = 5.0) -> None:
     """POST ``body`` as JSON; raises :class:`OSError` unless the receiver answers 2xx (an
-    answer that is not HTTP, or cut short, too)."""
+    answer that is not HTTP, or cut short, or a redirect, too). A user name and password in
+    the URL (``https://user:pass@host/``) are sent as HTTP Basic auth."""
+    parts = urlsplit(url)
+    headers = {"Content-Type": "application/json", "User-Agent": "kundresa-webhook/1"}
+    if "@" in parts.netloc:
+        userinfo, _, host = parts.netloc.rpartition("@")
+        user, _, password = userinfo.partition(":")
+        pair = f"{unquote(user)}:{unquote(password)}".encode()
+        headers["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
+        url = urlunsplit(parts._replace(netloc=host))
     request = urllib.request.Request(
-        url,
-        data=json.dumps(body).encode("utf-8"),
-        headers={"Content-Type": "application/json", "User-Agent": "kundresa-webhook/1"},
-        method="POST",
+        url, data=json.dumps(body).encode("utf-8"), headers=headers, method="POST"
     )
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as answer:
+        with _OPENER.open(request, timeout=timeout) as answer:
             answer.read()
             if not 200 <= answer.status < 300:
                 raise OSError(f"answered {answer.status}")
@@ -152,7 +187,9 @@ class WebhookDispatcher:
         """Start reading the feed and sending (daemon threads); returns ``self``."""
         self._threads = [threading.Thread(target=self._read_loop, daemon=True, name="webhooks")]
         self._threads += [
-            threading.Thread(target=self._send_loop, args=(u,), daemon=True, name=f"webhook {u}")
+            threading.Thread(
+                target=self._send_loop, args=(u,), daemon=True, name=f"webhook {shown_url(u)}"
+            )
             for u in self.urls
         ]
         for t in self._threads:
@@ -182,7 +219,7 @@ class WebhookDispatcher:
                 log.warning(
                     "webhook %s: %d stage events not sent before the server stopped (GET "
                     "/api/stage-events?since=%d has them)",
-                    url,
+                    shown_url(url),
                     len(queue),
                     int(queue[0]["seq"]) - 1,
                 )
@@ -203,7 +240,11 @@ class WebhookDispatcher:
                 if len(queue) + len(events) > (queue.maxlen or 0):
                     lost = len(queue) + len(events) - (queue.maxlen or 0)
                     self.dropped[url] += lost
-                    log.warning("webhook %s: queue full, %d oldest stage events dropped", url, lost)
+                    log.warning(
+                        "webhook %s: queue full, %d oldest stage events dropped",
+                        shown_url(url),
+                        lost,
+                    )
                 queue.extend(events)
                 self._wake[url].set()
             self.cursor = int(events[-1]["seq"])
@@ -232,7 +273,7 @@ class WebhookDispatcher:
                 log.warning(
                     "webhook %s: stage event %s dropped after %d tries (GET "
                     "/api/stage-events?since=%d has it)",
-                    url,
+                    shown_url(url),
                     event["seq"],
                     self.attempts,
                     int(event["seq"]) - 1,
@@ -248,7 +289,7 @@ class WebhookDispatcher:
                 return True
             except Exception as exc:  # any failure is a failed try: the thread must live on
                 if attempt == self.attempts or self._stop.is_set():
-                    log.debug("webhook %s: %s", url, exc)
+                    log.debug("webhook %s: %s", shown_url(url), exc)
                     return False
                 self._stop.wait(delay)
                 delay = min(delay * 2, self.max_backoff)
