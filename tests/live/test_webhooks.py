@@ -315,3 +315,32 @@ def test_credentials_in_the_url_are_sent_as_basic_auth_and_never_logged(
     assert receiver.auth == ["Basic " + base64.b64encode(b"bot:s@cret").decode()]
     assert "dropped after 2 tries" in caplog.text
     assert not {"s3cret", "t0ken", "bot"} & set(re.split(r"\W+", caplog.text))
+
+
+def test_a_receiver_behind_a_burst_loses_nothing() -> None:
+    """Before, one read of the feed queued everything new and a full queue dropped the
+    oldest events: a healthy receiver slower than a 50,000-customer upload lost most of its
+    stage events ("queue full, 1000 oldest stage events dropped", fifty times). Each
+    receiver now reads the feed at its own pace, at most ``queue_limit`` events ahead."""
+    feed = [{"seq": n} for n in range(1, 251)]
+    got: list[int] = []
+
+    def read_feed(since: int, limit: int) -> list[dict[str, Any]]:
+        return [e for e in feed if e["seq"] > since][:limit]
+
+    def post(url: str, body: dict[str, Any], timeout: float) -> None:
+        if url.endswith("/down"):
+            raise OSError("refused")
+        got.append(body["seq"])
+
+    urls = ["http://127.0.0.1:9/ok", "http://127.0.0.1:9/down"]
+    hooks = WebhookDispatcher(
+        urls, read_feed, poll=0.01, backoff=0.01, attempts=1, queue_limit=10, post=post
+    )
+    hooks.start()
+    try:
+        assert _until(lambda: len(got) == 250 and hooks.dropped[urls[1]] == 250)
+    finally:
+        hooks.stop()
+    assert got == list(range(1, 251)) and hooks.dropped[urls[0]] == 0
+    assert all(len(q) <= 10 for q in hooks.queues.values())

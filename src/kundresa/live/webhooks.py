@@ -8,10 +8,12 @@ in feed order, with the JSON body ``{"seq", "customer_id", "from_stage", "to_sta
 When a receiver is down (a connection error, a timeout or a non-2xx answer) the event is
 retried with exponential backoff (1 s, 2 s, 4 s … at most 60 s between tries) up to
 ``attempts`` tries; then it is dropped with a warning on the server's log and the next one is
-sent. Events wait in memory while a receiver is down (at most ``queue_limit`` per receiver;
-the oldest are dropped beyond that, with a warning). Nothing is lost for good: the feed keeps
-every event, and a receiver can catch up from ``GET /api/stage-events?since=SEQ`` (its last
-``seq``). Only stage events recorded after the server started are posted.
+sent. Each receiver reads the feed at its own pace, from a cursor of its own, at most
+``queue_limit`` events ahead of what it has taken: a burst (a large upload) or a slow or
+down receiver makes it fall behind, never lose events, and holds back no other receiver.
+Nothing is lost for good: the feed keeps every event, and a receiver can catch up from
+``GET /api/stage-events?since=SEQ`` (its last ``seq``). Only stage events recorded after the
+server started are posted.
 """
 
 from __future__ import annotations
@@ -141,7 +143,7 @@ class WebhookDispatcher:
     backoff, max_backoff
         Seconds before the first retry, doubled after every failure up to ``max_backoff``.
     queue_limit
-        Events kept per receiver while it is down.
+        Events read ahead per receiver (the rest wait in the feed).
     timeout
         Seconds to wait for a receiver's answer.
     post
@@ -164,16 +166,16 @@ class WebhookDispatcher:
     ) -> None:
         self.urls = [check_webhook_url(u) for u in urls]
         self.read_feed = read_feed
-        self.cursor = start_after
+        self.queue_limit = max(1, queue_limit)
+        #: Per receiver: the ``seq`` of the last event read into its queue.
+        self.cursors: dict[str, int] = dict.fromkeys(self.urls, start_after)
         self.poll = poll
         self.attempts = attempts
         self.backoff = backoff
         self.max_backoff = max_backoff
         self.timeout = timeout
         self.post = post
-        self.queues: dict[str, deque[dict[str, Any]]] = {
-            u: deque(maxlen=queue_limit) for u in self.urls
-        }
+        self.queues: dict[str, deque[dict[str, Any]]] = {u: deque() for u in self.urls}
         self.delivered: dict[str, int] = dict.fromkeys(self.urls, 0)
         self.dropped: dict[str, int] = dict.fromkeys(self.urls, 0)
         self._wake = {u: threading.Event() for u in self.urls}
@@ -205,22 +207,27 @@ class WebhookDispatcher:
             t.join(wait)
 
     def finish(self, timeout: float = 5.0) -> None:
-        """Stop after reading the feed a last time and giving the receivers up to ``timeout``
-        seconds to take what is queued (what the server's last load recorded included); each
-        receiver still missing events gets a warning naming the ``since`` that has them."""
-        try:
-            self.read_once()
-        except Exception as exc:
-            log.warning("webhooks: cannot read the stage-events feed: %s", exc)
-        self.wait_idle(timeout)
+        """Stop after giving the receivers up to ``timeout`` seconds to take the feed to its
+        end (what the server's last load recorded included); each receiver still missing
+        events gets a warning naming the ``since`` that has them."""
+        end = time.monotonic() + timeout
+        while True:
+            try:
+                new = self.read_once()
+            except Exception as exc:
+                log.warning("webhooks: cannot read the stage-events feed: %s", exc)
+                new = 0
+            if (not new and not any(self.queues.values())) or time.monotonic() >= end:
+                break
+            time.sleep(0.02)
         self.stop()
         for url, queue in self.queues.items():
             if queue:
                 log.warning(
-                    "webhook %s: %d stage events not sent before the server stopped (GET "
-                    "/api/stage-events?since=%d has them)",
+                    "webhook %s: stage events from seq %d on not sent before the server "
+                    "stopped (GET /api/stage-events?since=%d has them)",
                     shown_url(url),
-                    len(queue),
+                    int(queue[0]["seq"]),
                     int(queue[0]["seq"]) - 1,
                 )
 
@@ -232,23 +239,16 @@ class WebhookDispatcher:
 
     def _read_new(self) -> int:
         total = 0
-        while True:
-            events = self.read_feed(self.cursor, 1000)
-            if not events:
-                return total
-            for url, queue in self.queues.items():
-                if len(queue) + len(events) > (queue.maxlen or 0):
-                    lost = len(queue) + len(events) - (queue.maxlen or 0)
-                    self.dropped[url] += lost
-                    log.warning(
-                        "webhook %s: queue full, %d oldest stage events dropped",
-                        shown_url(url),
-                        lost,
-                    )
+        for url, queue in self.queues.items():
+            while (room := self.queue_limit - len(queue)) > 0:
+                events = self.read_feed(self.cursors[url], min(room, 1000))
+                if not events:
+                    break
                 queue.extend(events)
                 self._wake[url].set()
-            self.cursor = int(events[-1]["seq"])
-            total += len(events)
+                self.cursors[url] = int(events[-1]["seq"])
+                total += len(events)
+        return total
 
     def _read_loop(self) -> None:
         while not self._stop.is_set():
