@@ -344,3 +344,30 @@ def test_a_receiver_behind_a_burst_loses_nothing() -> None:
         hooks.stop()
     assert got == list(range(1, 251)) and hooks.dropped[urls[0]] == 0
     assert all(len(q) <= 10 for q in hooks.queues.values())
+
+
+def test_an_event_cut_short_by_the_stop_is_not_reported_as_given_up(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Before, stopping the server while an event waited for its next try logged it as
+    "dropped after 8 tries" after one, and the last warning's ``since`` skipped it."""
+    feed = [{"seq": 7}, {"seq": 8}]
+    tries: list[int] = []
+
+    def post(url: str, body: dict[str, Any], timeout: float) -> None:
+        tries.append(body["seq"])
+        raise OSError("refused")
+
+    hooks = WebhookDispatcher(
+        ["http://127.0.0.1:9/hook"],
+        lambda since, limit: [e for e in feed if e["seq"] > since][:limit],
+        poll=0.01,
+        backoff=30,
+        post=post,
+    )
+    with caplog.at_level(logging.WARNING, logger="kundresa.webhooks"):
+        hooks.start()
+        assert _until(lambda: tries == [7])
+        hooks.finish(timeout=0.1)
+    assert "dropped" not in caplog.text and hooks.dropped["http://127.0.0.1:9/hook"] == 0
+    assert "since=6 has them" in caplog.text

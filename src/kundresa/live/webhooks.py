@@ -268,6 +268,8 @@ class WebhookDispatcher:
             event = queue[0]
             if self._deliver(url, event):
                 self.delivered[url] += 1
+            elif self._stop.is_set():
+                return  # cut short by the stop, not given up on: it stays for the last warning
             else:
                 self.dropped[url] += 1
                 log.warning(
