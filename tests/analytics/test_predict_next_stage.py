@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -425,3 +426,30 @@ def test_the_library_refuses_a_seed_out_of_range(project: Project) -> None:
     for seed in (-1, 2**32, 1.5):
         with pytest.raises(UsageError, match="seed"):
             train_next_stage(project, horizon="14d", seed=seed)  # type: ignore[arg-type]
+
+
+def test_two_saves_at_once_each_write_a_whole_model(
+    model, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """Before, every save wrote next_stage.tmp: a second `kundresa predict` saving while
+    the first did truncated the first's file, and the first's rename then found nothing
+    (FileNotFoundError) after writing into the second's model."""
+    import pickle
+
+    import kundresa.analytics.predict as predict
+
+    target = tmp_path / "models" / "next_stage.pkl"
+    real_dump = pickle.dump
+    nested = {"done": False}
+
+    def dump_with_another_save_inside(obj: Any, f: Any, *args: Any, **kw: Any) -> None:
+        if not nested["done"]:
+            nested["done"] = True
+            model.save(target)  # the other process's save, while this one writes
+        real_dump(obj, f, *args, **kw)
+
+    monkeypatch.setattr(predict.pickle, "dump", dump_with_another_save_inside)
+    model.save(target)
+    monkeypatch.undo()
+    assert load_model(target).metrics.equals(model.metrics)
+    assert [p.name for p in target.parent.iterdir()] == ["next_stage.pkl"]

@@ -472,12 +472,24 @@ class NextStageModel:
 
     def save(self, path: str | Path) -> Path:
         """Pickle the model to ``path`` (folders made as needed); returns the path."""
+        import os
+        import tempfile
+
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        with tmp.open("wb") as f:
-            pickle.dump({"kundresa_model": 1, "model": self}, f)
-        tmp.replace(path)
+        # A temporary file of this save's own: two `kundresa predict` at once each write
+        # theirs whole, and the last to finish is the model (a shared name mixed the two,
+        # and the second rename found no file).
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                pickle.dump({"kundresa_model": 1, "model": self}, f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(name, path)
+        except BaseException:
+            Path(name).unlink(missing_ok=True)
+            raise
         return path
 
 
@@ -496,7 +508,9 @@ def load_model(path: str | Path) -> NextStageModel:
         with path.open("rb") as f:
             data = pickle.load(f)  # our own file, written by save()
     except Exception as exc:
-        raise PredictError(f"{path}: not a readable model ({exc})") from exc
+        raise PredictError(
+            f"{path}: not a readable model ({exc}); `kundresa predict` writes a new one"
+        ) from exc
     if not isinstance(data, dict) or not isinstance(data.get("model"), NextStageModel):
         raise PredictError(f"{path}: not a Kundresa next-stage model")
     return data["model"]
