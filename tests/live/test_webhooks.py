@@ -371,3 +371,36 @@ def test_an_event_cut_short_by_the_stop_is_not_reported_as_given_up(
         hooks.finish(timeout=0.1)
     assert "dropped" not in caplog.text and hooks.dropped["http://127.0.0.1:9/hook"] == 0
     assert "since=6 has them" in caplog.text
+
+
+def test_a_receiver_answering_an_endless_body_does_not_hold_the_sender() -> None:
+    """Before, the whole answer was read: a 200 with an endless body held the receiver's
+    sender thread (and filled the memory) for as long as the receiver kept sending."""
+    from kundresa.live.webhooks import post_json
+
+    sock = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def serve() -> None:
+        conn, _ = sock.accept()
+        with conn:
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000000000000\r\n\r\n")
+            with contextlib.suppress(OSError):
+                while not stop.is_set():
+                    conn.sendall(b"x" * 65536)
+
+    threading.Thread(target=serve, daemon=True).start()
+    done = threading.Event()
+
+    def send() -> None:
+        with contextlib.suppress(OSError):
+            post_json(f"http://127.0.0.1:{sock.getsockname()[1]}/hook", {"seq": 1})
+        done.set()
+
+    threading.Thread(target=send, daemon=True).start()
+    try:
+        assert done.wait(5)
+    finally:
+        stop.set()
+        sock.close()

@@ -99,6 +99,10 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
 
 _OPENER = urllib.request.build_opener(_NoRedirects())
 
+#: Bytes of a receiver's answer read: an endless body would hold the sender thread and fill
+#: the memory.
+_ANSWER_READ = 64 * 1024
+
 
 def post_json(url: str, body: dict[str, Any], timeout: float = 5.0) -> None:
     """POST ``body`` as JSON; raises :class:`OSError` unless the receiver answers 2xx (an
@@ -117,7 +121,7 @@ def post_json(url: str, body: dict[str, Any], timeout: float = 5.0) -> None:
     )
     try:
         with _OPENER.open(request, timeout=timeout) as answer:
-            answer.read()
+            answer.read(_ANSWER_READ)  # the status is the answer; an endless body is cut
             if not 200 <= answer.status < 300:
                 raise OSError(f"answered {answer.status}")
     except http.client.HTTPException as exc:  # BadStatusLine, IncompleteRead, InvalidURL
