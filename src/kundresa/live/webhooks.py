@@ -121,7 +121,12 @@ def post_json(url: str, body: dict[str, Any], timeout: float = 5.0) -> None:
     )
     try:
         with _OPENER.open(request, timeout=timeout) as answer:
-            answer.read(_ANSWER_READ)  # the status is the answer; an endless body is cut
+            # The status is the answer: a short body is read whole (one cut short is a failed
+            # try), a long or endless one only in part.
+            if answer.length is not None and answer.length <= _ANSWER_READ:
+                answer.read()
+            else:
+                answer.read(_ANSWER_READ)
             if not 200 <= answer.status < 300:
                 raise OSError(f"answered {answer.status}")
     except http.client.HTTPException as exc:  # BadStatusLine, IncompleteRead, InvalidURL
