@@ -206,7 +206,11 @@ def router(site: Site, job_manager: jobs.JobManager, *, limit: int) -> APIRouter
 
     def start(target: Path, name: str, options: dict[str, Any]) -> jobs.Job:
         return job_manager.submit(
-            "upload", name, lambda job: ingest_job(job, target, name, options)
+            "upload",
+            name,
+            lambda job: ingest_job(job, target, name, options),
+            # Cancelled before it started: the kept file goes, as after a failed ingest.
+            on_skipped=lambda: target.unlink(missing_ok=True),
         )
 
     def ingest_job(
