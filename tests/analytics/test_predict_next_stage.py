@@ -453,3 +453,14 @@ def test_two_saves_at_once_each_write_a_whole_model(
     monkeypatch.undo()
     assert load_model(target).metrics.equals(model.metrics)
     assert [p.name for p in target.parent.iterdir()] == ["next_stage.pkl"]
+
+
+@pytest.mark.parametrize("horizon", ["0d", "0", "0s"])
+def test_a_zero_horizon_is_an_error_naming_it(folder: Path, horizon: str) -> None:
+    # Before: "horizon and cut-off spacing must be longer than zero", naming neither value.
+    for cmd in (("predict",), ("next", "c0001", "--horizon")):
+        args = (*cmd, horizon) if cmd[0] == "next" else (*cmd, "--horizon", horizon)
+        r = run(*args, "--project", str(folder))
+        assert r.exit_code == 2, r.output
+        assert f"horizon: '{horizon}' must be longer than zero" in r.output
+        assert len(r.output.strip().splitlines()) == 1

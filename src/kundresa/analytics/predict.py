@@ -618,8 +618,9 @@ def train_next_stage(
         step_s = parse_duration(every)
     except ValueError as exc:
         raise UsageError(f"horizon: {exc}") from None
-    if horizon_s <= 0 or step_s <= 0:
-        raise UsageError("horizon and cut-off spacing must be longer than zero")
+    for what, given, seconds in (("horizon", horizon, horizon_s), ("every", every, step_s)):
+        if seconds <= 0:
+            raise UsageError(f"{what}: {given!r} must be longer than zero (30d, 2w)")
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
         raise UsageError(f"seed: {seed!r} is not a whole number from 0 to {MAX_SEED}")
     horizon_us, step_us = int(horizon_s * 1e6), int(step_s * 1e6)
