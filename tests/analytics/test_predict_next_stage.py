@@ -464,3 +464,23 @@ def test_a_zero_horizon_is_an_error_naming_it(folder: Path, horizon: str) -> Non
         assert r.exit_code == 2, r.output
         assert f"horizon: '{horizon}' must be longer than zero" in r.output
         assert len(r.output.strip().splitlines()) == 1
+
+
+def test_next_says_when_the_journey_changed_since_training(folder: Path, tmp_path: Path) -> None:
+    """Before, a journey edited after training (a touchpoint renamed, a stage added) was
+    scored by the saved model without a word, its features read by position."""
+    import shutil
+
+    copy = tmp_path / "shop"
+    shutil.copytree(folder, copy)
+    assert run("predict", "--project", str(copy), "--horizon", "14d").exit_code == 0
+    same = CliRunner().invoke(main, ["next", "c0001", "--project", str(copy)])
+    assert "journey" not in same.stderr
+    journey = (copy / "journey.yaml").read_text(encoding="utf-8")
+    (copy / "journey.yaml").write_text(journey.replace("id: pricing,", "id: prices,"))
+    r = CliRunner().invoke(main, ["next", "c0001", "--project", str(copy)])
+    assert r.exit_code == 0, r.output
+    assert "note: the journey's touchpoints changed since the model was trained" in r.stderr
+    with Project.open(copy, read_only=True) as p:
+        notes = p.customer_state("c0001")["notes"]
+    assert any("touchpoints changed" in n for n in notes)

@@ -59,6 +59,7 @@ __all__ = [
     "NextStageModel",
     "PredictError",
     "evaluate_scores",
+    "journey_changed",
     "load_model",
     "next_best_step",
     "score_customer",
@@ -491,6 +492,34 @@ class NextStageModel:
             Path(name).unlink(missing_ok=True)
             raise
         return path
+
+
+def journey_changed(model: NextStageModel, journey: Journey) -> str | None:
+    """A note when the journey's stages, touchpoints or personas are no longer those the
+    model was trained with (its features are read by position, so its answers would be
+    about other names); ``None`` when they are the same."""
+    now = _Vocabulary(
+        stages=tuple(journey.stage_ids),
+        touchpoints=tuple(tp.id for tp in journey.touchpoints),
+        channels=(),
+        personas=tuple(p.id for p in journey.personas),
+    )
+    was = model.vocabulary
+    changed = [
+        what
+        for what, a, b in (
+            ("stages", was.stages, now.stages),
+            ("touchpoints", was.touchpoints, now.touchpoints),
+            ("personas", was.personas, now.personas),
+        )
+        if tuple(a) != tuple(b)
+    ]
+    if not changed:
+        return None
+    return (
+        f"the journey's {', '.join(changed)} changed since the model was trained: "
+        "`kundresa predict` retrains it"
+    )
 
 
 def load_model(path: str | Path) -> NextStageModel:
