@@ -533,8 +533,11 @@ class Project:
             )
             answer["recommended_content"] = _content_items(journey, stage, state["persona"])
             return answer
-        from kundresa.analytics.predict import score_customer
+        from kundresa.analytics.predict import journey_changed, score_customer
 
+        drift = journey_changed(model, journey)
+        if drift is not None:
+            answer["notes"].append(drift)
         with self.lock:
             events = customer_events(self.warehouse.con, customer_id)
         scored = score_customer(events, journey, customer_id, model)
@@ -1103,7 +1106,7 @@ class Project:
             Unknown customer, no staged events, or a history too short to train on.
         """
         from kundresa.analytics._duration import parse_duration
-        from kundresa.analytics.predict import load_model, next_best_step
+        from kundresa.analytics.predict import journey_changed, load_model, next_best_step
         from kundresa.errors import NotFoundError, UsageError
         from kundresa.model.events import CUSTOMER
 
@@ -1139,6 +1142,9 @@ class Project:
                         f"the model was trained on {seen:,} events, the project now has "
                         f"{now:,}: `kundresa predict` retrains it"
                     )
+        drift = journey_changed(model, journey)
+        if drift is not None:
+            notes.append(drift)
         if self.engine != "duckdb":
             return next_best_step(events, journey, customer_id, model), notes
         # The same answer from the customer's own events only (tested equal): a fraction of

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -408,3 +409,78 @@ def test_next_prints_what_it_does_not_recommend(folder: Path) -> None:
     assert "Not recommended" in table.stdout
     for item in held:
         assert item["item"] in table.stdout
+
+
+@pytest.mark.parametrize("seed", ["-1", str(2**32), "99999999999999999999"])
+def test_a_seed_out_of_range_is_a_one_line_error(folder: Path, seed: str) -> None:
+    # scikit-learn's random state is 32-bit: a negative or huge seed was a traceback.
+    for cmd in (("predict",), ("next", "c0001", "--horizon", "9d")):
+        r = run(*cmd, "--project", str(folder), "--seed", seed)
+        assert r.exit_code == 2, r.output
+        assert "--seed" in r.output and "Traceback" not in r.output
+
+
+def test_the_library_refuses_a_seed_out_of_range(project: Project) -> None:
+    from kundresa.errors import UsageError
+
+    for seed in (-1, 2**32, 1.5):
+        with pytest.raises(UsageError, match="seed"):
+            train_next_stage(project, horizon="14d", seed=seed)  # type: ignore[arg-type]
+
+
+def test_two_saves_at_once_each_write_a_whole_model(
+    model, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """Before, every save wrote next_stage.tmp: a second `kundresa predict` saving while
+    the first did truncated the first's file, and the first's rename then found nothing
+    (FileNotFoundError) after writing into the second's model."""
+    import pickle
+
+    import kundresa.analytics.predict as predict
+
+    target = tmp_path / "models" / "next_stage.pkl"
+    real_dump = pickle.dump
+    nested = {"done": False}
+
+    def dump_with_another_save_inside(obj: Any, f: Any, *args: Any, **kw: Any) -> None:
+        if not nested["done"]:
+            nested["done"] = True
+            model.save(target)  # the other process's save, while this one writes
+        real_dump(obj, f, *args, **kw)
+
+    monkeypatch.setattr(predict.pickle, "dump", dump_with_another_save_inside)
+    model.save(target)
+    monkeypatch.undo()
+    assert load_model(target).metrics.equals(model.metrics)
+    assert [p.name for p in target.parent.iterdir()] == ["next_stage.pkl"]
+
+
+@pytest.mark.parametrize("horizon", ["0d", "0", "0s"])
+def test_a_zero_horizon_is_an_error_naming_it(folder: Path, horizon: str) -> None:
+    # Before: "horizon and cut-off spacing must be longer than zero", naming neither value.
+    for cmd in (("predict",), ("next", "c0001", "--horizon")):
+        args = (*cmd, horizon) if cmd[0] == "next" else (*cmd, "--horizon", horizon)
+        r = run(*args, "--project", str(folder))
+        assert r.exit_code == 2, r.output
+        assert f"horizon: '{horizon}' must be longer than zero" in r.output
+        assert len(r.output.strip().splitlines()) == 1
+
+
+def test_next_says_when_the_journey_changed_since_training(folder: Path, tmp_path: Path) -> None:
+    """Before, a journey edited after training (a touchpoint renamed, a stage added) was
+    scored by the saved model without a word, its features read by position."""
+    import shutil
+
+    copy = tmp_path / "shop"
+    shutil.copytree(folder, copy)
+    assert run("predict", "--project", str(copy), "--horizon", "14d").exit_code == 0
+    same = CliRunner().invoke(main, ["next", "c0001", "--project", str(copy)])
+    assert "journey" not in same.stderr
+    journey = (copy / "journey.yaml").read_text(encoding="utf-8")
+    (copy / "journey.yaml").write_text(journey.replace("id: pricing,", "id: prices,"))
+    r = CliRunner().invoke(main, ["next", "c0001", "--project", str(copy)])
+    assert r.exit_code == 0, r.output
+    assert "note: the journey's touchpoints changed since the model was trained" in r.stderr
+    with Project.open(copy, read_only=True) as p:
+        notes = p.customer_state("c0001")["notes"]
+    assert any("touchpoints changed" in n for n in notes)

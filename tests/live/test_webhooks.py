@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import logging
+import re
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -33,18 +35,29 @@ touchpoints:
 class Receiver:
     """A loopback HTTP server that records JSON bodies; the first ``fail`` requests get 503."""
 
-    def __init__(self, fail: int = 0) -> None:
+    def __init__(self, fail: int = 0, redirect: int = 0) -> None:
         self.bodies: list[dict[str, Any]] = []
         self.requests = 0
+        self.gets = 0
+        self.auth: list[str | None] = []
         self.fail = fail
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                outer.gets += 1
+                self.send_response(200)
+                self.end_headers()
+
             def do_POST(self) -> None:
                 length = int(self.headers["Content-Length"])
                 body = json.loads(self.rfile.read(length))
                 outer.requests += 1
-                if outer.requests <= outer.fail:
+                outer.auth.append(self.headers["Authorization"])
+                if redirect:
+                    self.send_response(redirect)
+                    self.send_header("Location", "/elsewhere")
+                elif outer.requests <= outer.fail:
                     self.send_response(503)
                 else:
                     outer.bodies.append(body)
@@ -260,3 +273,134 @@ def test_two_readers_at_once_queue_each_event_once() -> None:
         t.join(5)
     queued = [e["seq"] for e in hooks.queues["http://127.0.0.1:9/hook"]]
     assert queued == list(range(1, 61))
+
+
+@pytest.mark.parametrize("code", [301, 302, 303, 307, 308])
+def test_a_redirect_is_a_failed_try_not_a_delivery(warehouse: Any, code: int) -> None:
+    """Before, urllib followed 301, 302 and 303 with a GET without the body: the receiver
+    got nothing and the stage event counted as delivered."""
+    load, read = warehouse
+    receiver = Receiver(redirect=code)
+    hooks = WebhookDispatcher([receiver.url], read, poll=0.05, backoff=0.01, attempts=2).start()
+    try:
+        load([("a", "2025-01-01", "ad")])
+        assert _until(lambda: hooks.dropped[receiver.url] == 1)
+    finally:
+        hooks.stop()
+        receiver.close()
+    assert hooks.delivered[receiver.url] == 0 and receiver.requests == 2 and receiver.gets == 0
+
+
+def test_credentials_in_the_url_are_sent_as_basic_auth_and_never_logged(
+    warehouse: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Before, ``https://user:pass@host/`` was taken and then failed every post (the user
+    name went to DNS as part of the host), and the log printed the password."""
+    load, read = warehouse
+    receiver = Receiver()
+    port = receiver.url.split(":")[2].split("/")[0]
+    url = f"http://bot:s%40cret@127.0.0.1:{port}/hook?token=t0ken"
+    gone = Receiver()
+    gone_url = gone.url.replace("http://", "http://bot:s3cret@") + "?token=t0ken"
+    gone.close()
+    hooks = WebhookDispatcher([url, gone_url], read, poll=0.05, backoff=0.01, attempts=2)
+    with caplog.at_level(logging.DEBUG, logger="kundresa.webhooks"):
+        hooks.start()
+        try:
+            load([("a", "2025-01-01", "ad")])
+            assert _until(lambda: receiver.bodies and hooks.dropped[gone_url] == 1)
+        finally:
+            hooks.stop()
+            receiver.close()
+    assert receiver.auth == ["Basic " + base64.b64encode(b"bot:s@cret").decode()]
+    assert "dropped after 2 tries" in caplog.text
+    assert not {"s3cret", "t0ken", "bot"} & set(re.split(r"\W+", caplog.text))
+
+
+def test_a_receiver_behind_a_burst_loses_nothing() -> None:
+    """Before, one read of the feed queued everything new and a full queue dropped the
+    oldest events: a healthy receiver slower than a 50,000-customer upload lost most of its
+    stage events ("queue full, 1000 oldest stage events dropped", fifty times). Each
+    receiver now reads the feed at its own pace, at most ``queue_limit`` events ahead."""
+    feed = [{"seq": n} for n in range(1, 251)]
+    got: list[int] = []
+
+    def read_feed(since: int, limit: int) -> list[dict[str, Any]]:
+        return [e for e in feed if e["seq"] > since][:limit]
+
+    def post(url: str, body: dict[str, Any], timeout: float) -> None:
+        if url.endswith("/down"):
+            raise OSError("refused")
+        got.append(body["seq"])
+
+    urls = ["http://127.0.0.1:9/ok", "http://127.0.0.1:9/down"]
+    hooks = WebhookDispatcher(
+        urls, read_feed, poll=0.01, backoff=0.01, attempts=1, queue_limit=10, post=post
+    )
+    hooks.start()
+    try:
+        assert _until(lambda: len(got) == 250 and hooks.dropped[urls[1]] == 250)
+    finally:
+        hooks.stop()
+    assert got == list(range(1, 251)) and hooks.dropped[urls[0]] == 0
+    assert all(len(q) <= 10 for q in hooks.queues.values())
+
+
+def test_an_event_cut_short_by_the_stop_is_not_reported_as_given_up(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Before, stopping the server while an event waited for its next try logged it as
+    "dropped after 8 tries" after one, and the last warning's ``since`` skipped it."""
+    feed = [{"seq": 7}, {"seq": 8}]
+    tries: list[int] = []
+
+    def post(url: str, body: dict[str, Any], timeout: float) -> None:
+        tries.append(body["seq"])
+        raise OSError("refused")
+
+    hooks = WebhookDispatcher(
+        ["http://127.0.0.1:9/hook"],
+        lambda since, limit: [e for e in feed if e["seq"] > since][:limit],
+        poll=0.01,
+        backoff=30,
+        post=post,
+    )
+    with caplog.at_level(logging.WARNING, logger="kundresa.webhooks"):
+        hooks.start()
+        assert _until(lambda: tries == [7])
+        hooks.finish(timeout=0.1)
+    assert "dropped" not in caplog.text and hooks.dropped["http://127.0.0.1:9/hook"] == 0
+    assert "since=6 has them" in caplog.text
+
+
+def test_a_receiver_answering_an_endless_body_does_not_hold_the_sender() -> None:
+    """Before, the whole answer was read: a 200 with an endless body held the receiver's
+    sender thread (and filled the memory) for as long as the receiver kept sending."""
+    from kundresa.live.webhooks import post_json
+
+    sock = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def serve() -> None:
+        conn, _ = sock.accept()
+        with conn:
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000000000000\r\n\r\n")
+            with contextlib.suppress(OSError):
+                while not stop.is_set():
+                    conn.sendall(b"x" * 65536)
+
+    threading.Thread(target=serve, daemon=True).start()
+    done = threading.Event()
+
+    def send() -> None:
+        with contextlib.suppress(OSError):
+            post_json(f"http://127.0.0.1:{sock.getsockname()[1]}/hook", {"seq": 1})
+        done.set()
+
+    threading.Thread(target=send, daemon=True).start()
+    try:
+        assert done.wait(5)
+    finally:
+        stop.set()
+        sock.close()

@@ -473,3 +473,29 @@ def test_the_customer_summary_names_its_cycles_in_words(client: Any) -> None:
     sv = client.get("/customer?id=c000002&lang=sv").text
     assert re.search(r'<p class="summary">.*?\d+ varv</p>', sv, re.S)
     client.get("/?lang=en")  # the language choice is kept in a cookie: back to English
+
+
+def test_an_upload_cancelled_while_queued_leaves_no_file(make_client: Any, demo_copy: Path) -> None:
+    """Before, an upload cancelled while another ingest ran never started, so the clean-up
+    of a failed ingest never ran either: its file stayed in .kundresa/uploads for good."""
+    import threading
+
+    c = make_client(demo_copy)
+    before = c.get("/api/data").json()["summary"]["events"]
+    release = threading.Event()
+    busy = c.app.state.jobs.submit("upload", "busy.csv", lambda job: release.wait(30))
+    try:
+        r = c.post("/api/data/upload?wait=false", files={"file": ("q.csv", EVENTS, "text/csv")})
+        job_id = r.json()["job"]["id"]
+        assert r.json()["job"]["state"] == "queued"
+        assert len(list((demo_copy / ".kundresa" / "uploads").iterdir())) == 1
+        cancelled = c.post(f"/api/jobs/{job_id}/cancel").json()
+        assert cancelled["state"] == "cancelled" and cancelled["error"] == "cancelled"
+    finally:
+        release.set()
+    for _ in range(200):
+        if busy.over:
+            break
+        time.sleep(0.05)
+    assert not list((demo_copy / ".kundresa" / "uploads").iterdir())
+    assert c.get("/api/data").json()["summary"]["events"] == before

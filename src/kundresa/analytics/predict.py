@@ -54,10 +54,12 @@ if TYPE_CHECKING:
     from kundresa.model.journey import Journey
 
 __all__ = [
+    "MAX_SEED",
     "MODEL_FILE",
     "NextStageModel",
     "PredictError",
     "evaluate_scores",
+    "journey_changed",
     "load_model",
     "next_best_step",
     "score_customer",
@@ -471,13 +473,53 @@ class NextStageModel:
 
     def save(self, path: str | Path) -> Path:
         """Pickle the model to ``path`` (folders made as needed); returns the path."""
+        import os
+        import tempfile
+
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        with tmp.open("wb") as f:
-            pickle.dump({"kundresa_model": 1, "model": self}, f)
-        tmp.replace(path)
+        # A temporary file of this save's own: two `kundresa predict` at once each write
+        # theirs whole, and the last to finish is the model (a shared name mixed the two,
+        # and the second rename found no file).
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                pickle.dump({"kundresa_model": 1, "model": self}, f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(name, path)
+        except BaseException:
+            Path(name).unlink(missing_ok=True)
+            raise
         return path
+
+
+def journey_changed(model: NextStageModel, journey: Journey) -> str | None:
+    """A note when the journey's stages, touchpoints or personas are no longer those the
+    model was trained with (its features are read by position, so its answers would be
+    about other names); ``None`` when they are the same."""
+    now = _Vocabulary(
+        stages=tuple(journey.stage_ids),
+        touchpoints=tuple(tp.id for tp in journey.touchpoints),
+        channels=(),
+        personas=tuple(p.id for p in journey.personas),
+    )
+    was = model.vocabulary
+    changed = [
+        what
+        for what, a, b in (
+            ("stages", was.stages, now.stages),
+            ("touchpoints", was.touchpoints, now.touchpoints),
+            ("personas", was.personas, now.personas),
+        )
+        if tuple(a) != tuple(b)
+    ]
+    if not changed:
+        return None
+    return (
+        f"the journey's {', '.join(changed)} changed since the model was trained: "
+        "`kundresa predict` retrains it"
+    )
 
 
 def load_model(path: str | Path) -> NextStageModel:
@@ -495,7 +537,9 @@ def load_model(path: str | Path) -> NextStageModel:
         with path.open("rb") as f:
             data = pickle.load(f)  # our own file, written by save()
     except Exception as exc:
-        raise PredictError(f"{path}: not a readable model ({exc})") from exc
+        raise PredictError(
+            f"{path}: not a readable model ({exc}); `kundresa predict` writes a new one"
+        ) from exc
     if not isinstance(data, dict) or not isinstance(data.get("model"), NextStageModel):
         raise PredictError(f"{path}: not a Kundresa next-stage model")
     return data["model"]
@@ -540,6 +584,10 @@ def _design(snaps: pd.DataFrame, features: list[str]) -> pd.DataFrame:
     return x
 
 
+#: The largest ``seed``: scikit-learn's random states are 32-bit.
+MAX_SEED = 2**32 - 1
+
+
 def train_next_stage(
     project: Any = None,
     *,
@@ -571,8 +619,8 @@ def train_next_stage(
         Fit the trees on at most this many snapshots, drawn at random (``None``: all); the
         evaluation always scores every held-out snapshot.
     seed
-        The classifier's random state and the draw: the same seed gives the same model and
-        figures.
+        The classifier's random state and the draw (0 to ``MAX_SEED``): the same seed gives
+        the same model and figures.
 
     Returns
     -------
@@ -582,7 +630,7 @@ def train_next_stage(
     Raises
     ------
     UsageError
-        A horizon or spacing that is not a duration longer than zero.
+        A horizon or spacing that is not a duration longer than zero, or a seed out of range.
     PredictError
         No journey, too little history for training and held-out cut-offs, or labels of
         one class only.
@@ -599,8 +647,11 @@ def train_next_stage(
         step_s = parse_duration(every)
     except ValueError as exc:
         raise UsageError(f"horizon: {exc}") from None
-    if horizon_s <= 0 or step_s <= 0:
-        raise UsageError("horizon and cut-off spacing must be longer than zero")
+    for what, given, seconds in (("horizon", horizon, horizon_s), ("every", every, step_s)):
+        if seconds <= 0:
+            raise UsageError(f"{what}: {given!r} must be longer than zero (30d, 2w)")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise UsageError(f"seed: {seed!r} is not a whole number from 0 to {MAX_SEED}")
     horizon_us, step_us = int(horizon_s * 1e6), int(step_s * 1e6)
     span = events.aggregate(
         lo=epoch_us(events[TIMESTAMP].min()), hi=epoch_us(events[TIMESTAMP].max())

@@ -33,7 +33,11 @@ _HORIZON = click.option(
     help="Reached the next stage within this long (30d, 2w).",
 )
 _SEED = click.option(
-    "--seed", type=int, default=0, show_default=True, help="Random state of the model."
+    "--seed",
+    type=click.IntRange(0, 2**32 - 1),
+    default=0,
+    show_default=True,
+    help="Random state of the model.",
 )
 
 

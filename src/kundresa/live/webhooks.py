@@ -8,14 +8,17 @@ in feed order, with the JSON body ``{"seq", "customer_id", "from_stage", "to_sta
 When a receiver is down (a connection error, a timeout or a non-2xx answer) the event is
 retried with exponential backoff (1 s, 2 s, 4 s … at most 60 s between tries) up to
 ``attempts`` tries; then it is dropped with a warning on the server's log and the next one is
-sent. Events wait in memory while a receiver is down (at most ``queue_limit`` per receiver;
-the oldest are dropped beyond that, with a warning). Nothing is lost for good: the feed keeps
-every event, and a receiver can catch up from ``GET /api/stage-events?since=SEQ`` (its last
-``seq``). Only stage events recorded after the server started are posted.
+sent. Each receiver reads the feed at its own pace, from a cursor of its own, at most
+``queue_limit`` events ahead of what it has taken: a burst (a large upload) or a slow or
+down receiver makes it fall behind, never lose events, and holds back no other receiver.
+Nothing is lost for good: the feed keeps every event, and a receiver can catch up from
+``GET /api/stage-events?since=SEQ`` (its last ``seq``). Only stage events recorded after the
+server started are posted.
 """
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import logging
@@ -26,11 +29,11 @@ import urllib.request
 from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from kundresa.errors import UsageError
 
-__all__ = ["WebhookDispatcher", "check_webhook_url", "post_json"]
+__all__ = ["WebhookDispatcher", "check_webhook_url", "post_json", "shown_url"]
 
 log = logging.getLogger("kundresa.webhooks")
 
@@ -69,18 +72,61 @@ def check_webhook_url(url: str) -> str:
     return url
 
 
+def shown_url(url: str) -> str:
+    """The URL as the server's log shows it: without a user name, password, query or
+    fragment, which may hold a receiver's secret.
+
+    Examples
+    --------
+    >>> shown_url("https://bot:s3cret@crm.example.com:8443/hooks?token=abc#x")
+    'https://crm.example.com:8443/hooks?…'
+    >>> shown_url("http://127.0.0.1:5000/stage-changed")
+    'http://127.0.0.1:5000/stage-changed'
+    """
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    return f"{parts.scheme}://{host}{parts.path}{'?…' if parts.query else ''}"
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A 3xx answer is a failed try: urllib would follow 301, 302 and 303 with a ``GET``
+    without the body, and the stage event would count as delivered while no receiver got
+    it."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects())
+
+#: Bytes of a receiver's answer read: an endless body would hold the sender thread and fill
+#: the memory.
+_ANSWER_READ = 64 * 1024
+
+
 def post_json(url: str, body: dict[str, Any], timeout: float = 5.0) -> None:
     """POST ``body`` as JSON; raises :class:`OSError` unless the receiver answers 2xx (an
-    answer that is not HTTP, or cut short, too)."""
+    answer that is not HTTP, or cut short, or a redirect, too). A user name and password in
+    the URL (``https://user:pass@host/``) are sent as HTTP Basic auth."""
+    parts = urlsplit(url)
+    headers = {"Content-Type": "application/json", "User-Agent": "kundresa-webhook/1"}
+    if "@" in parts.netloc:
+        userinfo, _, host = parts.netloc.rpartition("@")
+        user, _, password = userinfo.partition(":")
+        pair = f"{unquote(user)}:{unquote(password)}".encode()
+        headers["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
+        url = urlunsplit(parts._replace(netloc=host))
     request = urllib.request.Request(
-        url,
-        data=json.dumps(body).encode("utf-8"),
-        headers={"Content-Type": "application/json", "User-Agent": "kundresa-webhook/1"},
-        method="POST",
+        url, data=json.dumps(body).encode("utf-8"), headers=headers, method="POST"
     )
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as answer:
-            answer.read()
+        with _OPENER.open(request, timeout=timeout) as answer:
+            # The status is the answer: a short body is read whole (one cut short is a failed
+            # try), a long or endless one only in part.
+            if answer.length is not None and answer.length <= _ANSWER_READ:
+                answer.read()
+            else:
+                answer.read(_ANSWER_READ)
             if not 200 <= answer.status < 300:
                 raise OSError(f"answered {answer.status}")
     except http.client.HTTPException as exc:  # BadStatusLine, IncompleteRead, InvalidURL
@@ -106,7 +152,7 @@ class WebhookDispatcher:
     backoff, max_backoff
         Seconds before the first retry, doubled after every failure up to ``max_backoff``.
     queue_limit
-        Events kept per receiver while it is down.
+        Events read ahead per receiver (the rest wait in the feed).
     timeout
         Seconds to wait for a receiver's answer.
     post
@@ -129,16 +175,16 @@ class WebhookDispatcher:
     ) -> None:
         self.urls = [check_webhook_url(u) for u in urls]
         self.read_feed = read_feed
-        self.cursor = start_after
+        self.queue_limit = max(1, queue_limit)
+        #: Per receiver: the ``seq`` of the last event read into its queue.
+        self.cursors: dict[str, int] = dict.fromkeys(self.urls, start_after)
         self.poll = poll
         self.attempts = attempts
         self.backoff = backoff
         self.max_backoff = max_backoff
         self.timeout = timeout
         self.post = post
-        self.queues: dict[str, deque[dict[str, Any]]] = {
-            u: deque(maxlen=queue_limit) for u in self.urls
-        }
+        self.queues: dict[str, deque[dict[str, Any]]] = {u: deque() for u in self.urls}
         self.delivered: dict[str, int] = dict.fromkeys(self.urls, 0)
         self.dropped: dict[str, int] = dict.fromkeys(self.urls, 0)
         self._wake = {u: threading.Event() for u in self.urls}
@@ -152,7 +198,9 @@ class WebhookDispatcher:
         """Start reading the feed and sending (daemon threads); returns ``self``."""
         self._threads = [threading.Thread(target=self._read_loop, daemon=True, name="webhooks")]
         self._threads += [
-            threading.Thread(target=self._send_loop, args=(u,), daemon=True, name=f"webhook {u}")
+            threading.Thread(
+                target=self._send_loop, args=(u,), daemon=True, name=f"webhook {shown_url(u)}"
+            )
             for u in self.urls
         ]
         for t in self._threads:
@@ -168,22 +216,27 @@ class WebhookDispatcher:
             t.join(wait)
 
     def finish(self, timeout: float = 5.0) -> None:
-        """Stop after reading the feed a last time and giving the receivers up to ``timeout``
-        seconds to take what is queued (what the server's last load recorded included); each
-        receiver still missing events gets a warning naming the ``since`` that has them."""
-        try:
-            self.read_once()
-        except Exception as exc:
-            log.warning("webhooks: cannot read the stage-events feed: %s", exc)
-        self.wait_idle(timeout)
+        """Stop after giving the receivers up to ``timeout`` seconds to take the feed to its
+        end (what the server's last load recorded included); each receiver still missing
+        events gets a warning naming the ``since`` that has them."""
+        end = time.monotonic() + timeout
+        while True:
+            try:
+                new = self.read_once()
+            except Exception as exc:
+                log.warning("webhooks: cannot read the stage-events feed: %s", exc)
+                new = 0
+            if (not new and not any(self.queues.values())) or time.monotonic() >= end:
+                break
+            time.sleep(0.02)
         self.stop()
         for url, queue in self.queues.items():
             if queue:
                 log.warning(
-                    "webhook %s: %d stage events not sent before the server stopped (GET "
-                    "/api/stage-events?since=%d has them)",
-                    url,
-                    len(queue),
+                    "webhook %s: stage events from seq %d on not sent before the server "
+                    "stopped (GET /api/stage-events?since=%d has them)",
+                    shown_url(url),
+                    int(queue[0]["seq"]),
                     int(queue[0]["seq"]) - 1,
                 )
 
@@ -195,19 +248,16 @@ class WebhookDispatcher:
 
     def _read_new(self) -> int:
         total = 0
-        while True:
-            events = self.read_feed(self.cursor, 1000)
-            if not events:
-                return total
-            for url, queue in self.queues.items():
-                if len(queue) + len(events) > (queue.maxlen or 0):
-                    lost = len(queue) + len(events) - (queue.maxlen or 0)
-                    self.dropped[url] += lost
-                    log.warning("webhook %s: queue full, %d oldest stage events dropped", url, lost)
+        for url, queue in self.queues.items():
+            while (room := self.queue_limit - len(queue)) > 0:
+                events = self.read_feed(self.cursors[url], min(room, 1000))
+                if not events:
+                    break
                 queue.extend(events)
                 self._wake[url].set()
-            self.cursor = int(events[-1]["seq"])
-            total += len(events)
+                self.cursors[url] = int(events[-1]["seq"])
+                total += len(events)
+        return total
 
     def _read_loop(self) -> None:
         while not self._stop.is_set():
@@ -227,12 +277,14 @@ class WebhookDispatcher:
             event = queue[0]
             if self._deliver(url, event):
                 self.delivered[url] += 1
+            elif self._stop.is_set():
+                return  # cut short by the stop, not given up on: it stays for the last warning
             else:
                 self.dropped[url] += 1
                 log.warning(
                     "webhook %s: stage event %s dropped after %d tries (GET "
                     "/api/stage-events?since=%d has it)",
-                    url,
+                    shown_url(url),
                     event["seq"],
                     self.attempts,
                     int(event["seq"]) - 1,
@@ -248,7 +300,7 @@ class WebhookDispatcher:
                 return True
             except Exception as exc:  # any failure is a failed try: the thread must live on
                 if attempt == self.attempts or self._stop.is_set():
-                    log.debug("webhook %s: %s", url, exc)
+                    log.debug("webhook %s: %s", shown_url(url), exc)
                     return False
                 self._stop.wait(delay)
                 delay = min(delay * 2, self.max_backoff)

@@ -61,6 +61,9 @@ class Job:
     on_cancel: list[Callable[[], Any]] = field(default_factory=list, repr=False)
     """Called (from the canceller's thread) when the job is asked to stop, e.g. to interrupt
     a running query."""
+    on_skipped: list[Callable[[], Any]] = field(default_factory=list, repr=False)
+    """Called when the job ends without its work having started (cancelled while queued, or
+    the server stopping), e.g. to remove the upload the work would have removed."""
     _cancel: threading.Event = field(default_factory=threading.Event, repr=False)
     _future: Future[Any] | None = field(default=None, repr=False)
 
@@ -121,9 +124,19 @@ class JobManager:
         self._keep = keep
         self._seq = itertools.count(1)
 
-    def submit(self, kind: str, name: str, work: Callable[[Job], Any], pool: str = "ingest") -> Job:
-        """Start ``work(job)`` in a worker thread; its return value becomes ``job.result``."""
+    def submit(
+        self,
+        kind: str,
+        name: str,
+        work: Callable[[Job], Any],
+        pool: str = "ingest",
+        on_skipped: Callable[[], Any] | None = None,
+    ) -> Job:
+        """Start ``work(job)`` in a worker thread; its return value becomes ``job.result``.
+        ``on_skipped`` is called if the job ends without ``work`` having started."""
         job = Job(id=f"{next(self._seq)}-{secrets.token_hex(6)}", kind=kind, name=name)
+        if on_skipped is not None:
+            job.on_skipped.append(on_skipped)
         with self._lock:
             self._jobs[job.id] = job
             finished = [j for j in self._jobs.values() if j.over]
@@ -135,7 +148,9 @@ class JobManager:
     @staticmethod
     def _run(job: Job, work: Callable[[Job], Any]) -> Any:
         if job.cancel_requested:
-            job.state, job.finished = "cancelled", _now()
+            job.state, job.status, job.error = "cancelled", 409, "cancelled"
+            job.finished = _now()
+            _skipped(job)
             return None
         job.state = "running"
         try:
@@ -178,6 +193,7 @@ class JobManager:
             if job._future is not None and job._future.cancel():
                 job.state, job.status, job.error = "cancelled", 409, "cancelled"
                 job.finished = _now()
+                _skipped(job)
         return job
 
     async def wait(self, job: Job, timeout: float | None = None) -> Job:
@@ -198,6 +214,15 @@ class JobManager:
             job._cancel.set()
         for pool in self._pools.values():
             pool.shutdown(wait=False, cancel_futures=True)
+        for job in self.jobs():
+            if job._future is not None and job._future.cancelled():
+                _skipped(job)
+
+
+def _skipped(job: Job) -> None:
+    for clean in list(job.on_skipped):
+        with contextlib.suppress(Exception):  # a clean-up must not fail the cancel
+            clean()
 
 
 def _now() -> str:

@@ -97,6 +97,10 @@ def upload_outcome(report: dict[str, Any]) -> str:
     return "nothing_loaded"
 
 
+class UploadNotKept(ValueError):
+    """The server could not write an upload to the project (a full disk): 507."""
+
+
 def router(site: Site, job_manager: jobs.JobManager, *, limit: int) -> APIRouter:
     r = APIRouter()
     state = site.state
@@ -156,11 +160,11 @@ def router(site: Site, job_manager: jobs.JobManager, *, limit: int) -> APIRouter
                 ".ndjson or .json (optionally .gz)"
             )
         folder = state.root / STORE_DIR / "uploads"
-        folder.mkdir(parents=True, exist_ok=True)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
         target = folder / f"{stamp}-{name}"
         size = 0
         try:
+            folder.mkdir(parents=True, exist_ok=True)
             with target.open("wb") as out:
                 while chunk := await file.read(1 << 20):
                     size += len(chunk)
@@ -170,7 +174,13 @@ def router(site: Site, job_manager: jobs.JobManager, *, limit: int) -> APIRouter
                             "(ingest big files with `kundresa ingest`)"
                         )
                     out.write(chunk)
-        except ValueError:
+        except OSError as exc:  # a full disk, a failing read: no partial file stays
+            target.unlink(missing_ok=True)
+            raise UploadNotKept(
+                f"file: could not be kept in {STORE_DIR}/uploads: {exc.strerror or exc}; "
+                "nothing was loaded"
+            ) from exc
+        except BaseException:  # too large, or the request ended: no partial file stays
             target.unlink(missing_ok=True)
             raise
         return target, name
@@ -196,7 +206,11 @@ def router(site: Site, job_manager: jobs.JobManager, *, limit: int) -> APIRouter
 
     def start(target: Path, name: str, options: dict[str, Any]) -> jobs.Job:
         return job_manager.submit(
-            "upload", name, lambda job: ingest_job(job, target, name, options)
+            "upload",
+            name,
+            lambda job: ingest_job(job, target, name, options),
+            # Cancelled before it started: the kept file goes, as after a failed ingest.
+            on_skipped=lambda: target.unlink(missing_ok=True),
         )
 
     def ingest_job(
@@ -302,7 +316,8 @@ def router(site: Site, job_manager: jobs.JobManager, *, limit: int) -> APIRouter
             options = options_of(source, columns, event, date_order)
             target, name = await spool(file)
         except ValueError as exc:
-            return JSONResponse({"detail": site.shown(exc)}, status_code=400)
+            status = 507 if isinstance(exc, UploadNotKept) else 400
+            return JSONResponse({"detail": site.shown(exc)}, status_code=status)
         job = start(target, name, options)
         if not wait:
             return JSONResponse({"job": job.as_dict()}, status_code=202)
@@ -333,7 +348,8 @@ def router(site: Site, job_manager: jobs.JobManager, *, limit: int) -> APIRouter
             target, name = await spool(file)
         except ValueError as exc:
             ctx = context(problem=site.shown(exc))
-            return site.page(request, "data.html", ctx, title="data", status_code=400)
+            status = 507 if isinstance(exc, UploadNotKept) else 400
+            return site.page(request, "data.html", ctx, title="data", status_code=status)
         job = start(target, name, options)
         await job_manager.wait(job, timeout=1.0)  # a small file is done by then
         return RedirectResponse(f"/data?job={job.id}", status_code=303)
