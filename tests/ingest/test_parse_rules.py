@@ -387,6 +387,32 @@ def test_a_parquet_bytes_column_is_utf8_text_and_bad_bytes_are_quarantined(
     assert "b'" not in json.dumps([q["record"] for q in wh.quarantined()])
 
 
+@pytest.mark.parametrize("dictionary", [False, True])
+def test_a_text_column_holding_bytes_that_are_not_utf8_is_quarantined(
+    tmp_path: Path, dictionary: bool
+) -> None:
+    # Parquet's readers do not check a string column's bytes: the sample read for source
+    # detection raised UnicodeDecodeError (a traceback) on such a file.
+    offsets = pa.py_buffer(pa.array([0, 2, 4, 6], pa.int32()).buffers()[1])
+    ids = pa.Array.from_buffers(pa.string(), 3, [None, offsets, pa.py_buffer(b"c1\xff\xfec3")])
+    f = tmp_path / "t.parquet"
+    pq.write_table(
+        pa.table(
+            {
+                "customer_id": ids.dictionary_encode() if dictionary else ids,
+                "timestamp": [datetime(2025, 1, 1)] * 3,
+                "event": ["a", "b", "c"],
+            }
+        ),
+        f,
+    )
+    wh = Warehouse(None)
+    report = wh.ingest([f])
+    assert (report.loaded, report.quarantined) == (2, 1)
+    assert _reasons(wh) == {2: "column 'customer_id' holds bytes that are not UTF-8"}
+    assert set(_loaded(wh, "event")) == {"c1", "c3"}
+
+
 def test_uuid_and_fixed_size_bytes_columns_are_text(tmp_path: Path) -> None:
     # A database export (DuckDB, Postgres) writes uuid columns as Parquet's UUID type: the ids
     # are their canonical text; other fixed-size bytes are UTF-8 text like any bytes column,

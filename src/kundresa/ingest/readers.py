@@ -1207,6 +1207,13 @@ def _is_bytes(t: pa.DataType) -> bool:
     )
 
 
+def _is_text(t: pa.DataType) -> bool:
+    """Whether ``t`` holds text (UTF-8 by its type, not checked by the file's reader)."""
+    if pa.types.is_dictionary(t):
+        t = t.value_type
+    return bool(pa.types.is_string(t) or pa.types.is_large_string(t))
+
+
 _HEX = np.frombuffer(b"0123456789abcdef", np.uint8)
 _UUID_DIGITS = np.array([*range(8), *range(9, 13), *range(14, 18), *range(19, 23), *range(24, 36)])
 
@@ -1246,8 +1253,21 @@ def text_batch(batch: pa.RecordBatch, first_line: int) -> RawBatch:
     is rejected naming the column (never stored as Python's ``b'...'`` text)."""
     lines = pa.array(range(first_line, first_line + batch.num_rows), pa.int64())
     bad: dict[int, str] = {}
+    shown = list(batch.columns)  # the columns as the rejected rows' text shows them
     for i, name in enumerate(batch.schema.names):
         col = batch.column(i)
+        if _is_text(col.type):
+            # A text column's bytes are not checked by Parquet's readers: one that is not
+            # UTF-8 is read as bytes here, and its bad rows rejected like a bytes column's.
+            try:
+                col.validate(full=True)
+            except pa.ArrowInvalid:
+                if pa.types.is_dictionary(col.type):
+                    col = col.dictionary_decode()
+                col = col.cast(
+                    pa.large_binary() if pa.types.is_large_string(col.type) else pa.binary()
+                )
+                shown[i] = col
         if _is_bytes(col.type):
             if pa.types.is_dictionary(col.type):
                 col = col.dictionary_decode()
@@ -1264,7 +1284,7 @@ def text_batch(batch: pa.RecordBatch, first_line: int) -> RawBatch:
                             bad[j] = name
     rejected = []
     if bad:
-        rows = batch.to_pylist()
+        rows = pa.RecordBatch.from_arrays(shown, names=batch.schema.names).to_pylist()
         for j, name in sorted(bad.items()):
             text = json.dumps(
                 {
