@@ -42,53 +42,54 @@ def _nothing_left() -> None:
 
 def test_the_check_takes_the_table_read_ahead(tmp_path: Path) -> None:
     path = _write(tmp_path / "e.parquet", 20)
-    columns = _read_ahead.decoded_columns(pq.read_metadata(path))
-    assert columns == ["customer_id", "event", "timestamp", "event_id"]
+    assert _read_ahead.has_ids(pq.read_metadata(path))
+    columns = ["customer_id", "event", "timestamp", "event_id"]
     _read_ahead.read_ahead(path)
-    got = _read_ahead.take(path, columns)
-    assert got is not None and got.equals(_read_ahead.read(path, columns))
-    assert _read_ahead.take(path, columns) is None  # once
+    got = _read_ahead.take(path, True)
+    assert got is not None and got.table.equals(_read_ahead.read(path, columns))
+    assert not got.proven and got.ident is None  # the check cache is off in the tests
+    assert _read_ahead.take(path, True) is None  # once
 
 
 def test_no_event_ids_no_event_id_column(tmp_path: Path) -> None:
     path = _write(tmp_path / "e.parquet", 9, ids=False)
-    assert _read_ahead.decoded_columns(pq.read_metadata(path)) == list(_read_ahead.DECODED)
+    assert not _read_ahead.has_ids(pq.read_metadata(path))
+    assert _read_ahead.read_file(path, False).table.column_names == list(_read_ahead.DECODED)
 
 
 def test_a_file_changed_since_is_read_again(tmp_path: Path) -> None:
     path = _write(tmp_path / "e.parquet", 20)
-    columns = _read_ahead.decoded_columns(pq.read_metadata(path))
     _read_ahead.read_ahead(path)
     _read_ahead._ahead[0].done.wait()
     _write(path, 21, shift=5)  # other rows, another size
     os.utime(path, ns=(1, 1))
-    assert _read_ahead.take(path, columns) is None
+    assert _read_ahead.take(path, True) is None
 
 
 def test_other_columns_or_another_file_take_nothing(tmp_path: Path) -> None:
     path = _write(tmp_path / "e.parquet", 20)
     other = _write(tmp_path / "f.parquet", 20)
     _read_ahead.read_ahead(path)
-    assert _read_ahead.take(path, list(_read_ahead.DECODED)) is None
+    assert _read_ahead.take(path, False) is None
     _read_ahead.read_ahead(path)
-    assert _read_ahead.take(other, ["customer_id", "event", "timestamp", "event_id"]) is None
+    assert _read_ahead.take(other, True) is None
 
 
 def test_a_bad_file_is_left_to_the_real_read(tmp_path: Path) -> None:
     missing = tmp_path / "missing.parquet"
     _read_ahead.read_ahead(missing)  # no error here
-    assert _read_ahead.take(missing, list(_read_ahead.DECODED)) is None
+    assert _read_ahead.take(missing, False) is None
     junk = tmp_path / "junk.parquet"
     junk.write_bytes(b"not parquet")
     _read_ahead.read_ahead(junk)
-    assert _read_ahead.take(junk, list(_read_ahead.DECODED)) is None
+    assert _read_ahead.take(junk, False) is None
 
 
 def test_discard_drops_what_was_not_taken(tmp_path: Path) -> None:
     path = _write(tmp_path / "e.parquet", 20)
     _read_ahead.read_ahead(path)
     _read_ahead.discard()
-    assert _read_ahead.take(path, ["customer_id", "event", "timestamp", "event_id"]) is None
+    assert _read_ahead.take(path, True) is None
 
 
 def test_the_command_line_funnel_reads_the_file_once(
@@ -105,7 +106,6 @@ def test_the_command_line_funnel_reads_the_file_once(
         return real(p, columns)
 
     monkeypatch.setattr(_read_ahead, "read", counted)
-    monkeypatch.setattr(in_place, "read", counted)
     args = ["funnel", "--events", str(path), "--step", "visit", "--step", "purchase"]
     lean = CliRunner().invoke(main, [*args, "--format", "json"])
     assert lean.exit_code == 0, lean.output
@@ -156,7 +156,6 @@ def test_a_file_changed_with_its_size_and_time_kept_is_read_again(tmp_path: Path
     ``cp -p``, ``rsync -t`` or ``touch -r`` do): the size and time alone cannot tell; the
     table read ahead must not be taken (found by the session-15 review)."""
     path = _same_size(tmp_path / "e.parquet", "c")
-    columns = _read_ahead.decoded_columns(pq.read_metadata(path))
     _read_ahead.read_ahead(path)
     _read_ahead._ahead[0].done.wait()
     was = os.stat(path)
@@ -168,8 +167,8 @@ def test_a_file_changed_with_its_size_and_time_kept_is_read_again(tmp_path: Path
         path.write_bytes(other.read_bytes())
     os.utime(path, ns=(was.st_atime_ns, was.st_mtime_ns))
     assert (path.stat().st_size, path.stat().st_mtime_ns) == (was.st_size, was.st_mtime_ns)
-    got = _read_ahead.take(path, columns)
-    assert got is None or got["customer_id"].to_pylist()[0] == "d0", "a stale table taken"
+    got = _read_ahead.take(path, True)
+    assert got is None or got.table["customer_id"].to_pylist()[0] == "d0", "a stale table taken"
 
 
 def test_no_thread_to_be_had_reads_nothing_ahead(
@@ -188,8 +187,7 @@ def test_no_thread_to_be_had_reads_nothing_ahead(
     _read_ahead.read_ahead(path)
     monkeypatch.undo()
     got: list[object] = []
-    columns = _read_ahead.decoded_columns(pq.read_metadata(path))
-    waiter = threading.Thread(target=lambda: got.append(_read_ahead.take(path, columns)))
+    waiter = threading.Thread(target=lambda: got.append(_read_ahead.take(path, True)))
     waiter.start()
     waiter.join(timeout=60)
     assert got == [None]
@@ -205,7 +203,7 @@ def test_a_file_changed_before_the_check_takes_nothing_stale(
     path = _write(tmp_path / "e.parquet", 60)
     real = _read_ahead.take
 
-    def changed(p: str | os.PathLike[str], columns: list[str]) -> pa.Table | None:
+    def changed(p: str | os.PathLike[str], ids: bool) -> _read_ahead.FileRead | None:
         assert _read_ahead._ahead  # read ahead, not taken yet
         if how == "deleted":
             os.remove(p)
@@ -217,7 +215,7 @@ def test_a_file_changed_before_the_check_takes_nothing_stale(
         else:
             os.remove(p)
             os.mkdir(p)
-        return real(p, columns)
+        return real(p, ids)
 
     args = ["funnel", "--events", str(path), "--step", "visit", "--step", "purchase"]
     monkeypatch.chdir(tmp_path)

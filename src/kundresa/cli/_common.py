@@ -236,7 +236,12 @@ def stored_project(project_dir: Path, *, write: bool = False) -> Iterator[Projec
 def in_place_allowed() -> bool:
     """One command: a canonical Parquet file is read in place when nothing would change
     (``KUNDRESA_IN_PLACE=0`` always copies it into the in-memory warehouse)."""
-    return os.environ.get("KUNDRESA_IN_PLACE", "1").strip() not in ("0", "false")
+    return os.environ.get("KUNDRESA_IN_PLACE", "1").strip().lower() not in (
+        "0",
+        "false",
+        "no",
+        "off",
+    )
 
 
 @contextmanager

@@ -32,10 +32,25 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import pyarrow.parquet as pq
 
-__all__ = ["Identity", "folder", "identity", "proven_distinct_ids", "remember_distinct_ids"]
+__all__ = [
+    "EVENT_ID_RULE",
+    "Identity",
+    "digest_of",
+    "folder",
+    "identity",
+    "proven_distinct_ids",
+    "remember_distinct_ids",
+]
 
-_VERSION = 1
+_VERSION = 2
+
+EVENT_ID_RULE = "355994bb"
+"""The first digits of the SHA-256 of the in-place check's SQL test of an event id
+(``kundresa.store.in_place._clean_parts()["event_id"]``), part of every digest: a test pins
+it, so a change to what passes as an event id changes it, and proofs made under the old
+rule are never found."""
 _OFF = ("0", "false", "no", "off")
+_ON = ("1", "true", "yes", "on")
 _VERDICT = "present, distinct, stored as they are"
 
 
@@ -47,54 +62,85 @@ class Identity:
 
 
 def folder() -> Path | None:
-    """The check cache's folder: ``KUNDRESA_CHECK_CACHE`` when it names one, None when it
-    turns the cache off (``0``, ``off``, ``no``, ``false``), else
-    ``$XDG_CACHE_HOME/kundresa/checks`` (default, or for a relative ``XDG_CACHE_HOME``,
-    ``~/.cache``)."""
+    """The check cache's folder: ``KUNDRESA_CHECK_CACHE`` when it names one (``~`` expanded;
+    a relative path is taken from the current folder), None when it turns the cache off
+    (``0``, ``off``, ``no``, ``false``, any case), else ``$XDG_CACHE_HOME/kundresa/checks``
+    (also for ``1``, ``on``, ``yes``, ``true``); ``~/.cache`` when ``XDG_CACHE_HOME`` is unset
+    or relative (invalid by the XDG Base Directory Specification); None when the home folder
+    is unknown or relative."""
     named = os.environ.get("KUNDRESA_CHECK_CACHE", "").strip()
     if named.lower() in _OFF:
         return None
-    if named:
-        return Path(named)
+    if named and named.lower() not in _ON:
+        return Path(os.path.abspath(os.path.expanduser(named)))
     cache = os.environ.get("XDG_CACHE_HOME", "").strip()
+    if os.path.isabs(cache):
+        return Path(cache) / "kundresa" / "checks"
+    raw = os.environ.get("HOME")
+    if raw is not None:  # set: used as it is (an empty or relative one is no home folder)
+        return Path(raw) / ".cache" / "kundresa" / "checks" if os.path.isabs(raw) else None
     try:
-        # A relative XDG_CACHE_HOME is invalid (the XDG Base Directory Specification).
-        base = Path(cache) if os.path.isabs(cache) else Path.home() / ".cache"
+        home = Path.home()  # the user database's
     except RuntimeError:  # no home folder to be found
         return None
-    return base / "kundresa" / "checks"
+    return home / ".cache" / "kundresa" / "checks" if home.is_absolute() else None
 
 
-def identity(path: str | os.PathLike[str], meta: pq.FileMetaData) -> Identity | None:
-    """The digest of the ``event_id`` column of the Parquet file at ``path`` (metadata
-    ``meta``) as stored, or None: no such column, a column kept in another file, a file that
-    cannot be read or does not match ``meta``."""
+def digest_of(fd: int, meta: pq.FileMetaData) -> Identity | None:
+    """The digest of the ``event_id`` column as stored in the open Parquet file ``fd``
+    (metadata ``meta``, read from the same open file), or None: no such column, a column
+    kept in another file, a file that cannot be read or does not match ``meta``, or the
+    check cache off."""
     names = [meta.schema.column(i).path for i in range(meta.num_columns)]
     if names.count("event_id") != 1 or folder() is None:
         return None
     at = names.index("event_id")
     try:
-        with open(path, "rb") as f:
-            st = os.fstat(f.fileno())
-            digest = hashlib.sha256(f"kundresa event ids {_VERSION}".encode())
-            digest.update(str(meta.schema.column(at).logical_type).encode())
-            for g in range(meta.num_row_groups):
-                c = meta.row_group(g).column(at)
-                start = c.data_page_offset
-                if c.has_dictionary_page and c.dictionary_page_offset:
-                    start = min(start, c.dictionary_page_offset)
-                size = c.total_compressed_size
-                if c.file_path or start < 4 or size < 0 or start + size > st.st_size:
-                    return None
-                told = (meta.row_group(g).num_rows, c.physical_type, c.compression, c.encodings)
-                digest.update(repr((*told, c.num_values, size)).encode())
-                f.seek(start)
-                if len(data := f.read(size)) != size:
-                    return None
-                digest.update(data)
-    except (OSError, ValueError):
+        size_of_file = os.fstat(fd).st_size
+        column = meta.schema.column(at)
+        digest = hashlib.sha256(f"kundresa event ids {_VERSION} {EVENT_ID_RULE}".encode())
+        schema = (
+            column.physical_type, str(column.logical_type), column.converted_type,
+            column.length, column.max_definition_level, column.max_repetition_level,
+        )  # fmt: skip
+        digest.update(repr(schema).encode())
+        for g in range(meta.num_row_groups):
+            c = meta.row_group(g).column(at)
+            start = c.data_page_offset
+            if c.has_dictionary_page and c.dictionary_page_offset:
+                start = min(start, c.dictionary_page_offset)
+            size = c.total_compressed_size
+            if c.file_path or start < 4 or size < 0 or start + size > size_of_file:
+                return None
+            pages = (c.dictionary_page_offset or 0) - start, c.data_page_offset - start
+            told = (meta.row_group(g).num_rows, c.physical_type, c.compression, c.encodings)
+            digest.update(repr((*told, c.num_values, size, pages)).encode())
+            data = os.pread(fd, size, start)
+            if len(data) != size:
+                return None
+            digest.update(data)
+    except (OSError, ValueError, OverflowError):
         return None
     return Identity(digest.hexdigest())
+
+
+def identity(path: str | os.PathLike[str]) -> Identity | None:
+    """:func:`digest_of` the Parquet file at ``path`` (opened once: its metadata and event
+    ids from the same open file), or None."""
+    import pyarrow.parquet as pq
+
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    except (OSError, ValueError):
+        return None
+    try:
+        with open(os.dup(fd), "rb") as f:
+            meta = pq.read_metadata(f)
+        return digest_of(fd, meta)
+    except (OSError, ValueError):
+        return None
+    finally:
+        os.close(fd)
 
 
 def _entry(where: Path, ident: Identity) -> Path:

@@ -24,15 +24,19 @@ if TYPE_CHECKING:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from kundresa.store._proofs import Identity
+
 __all__ = [
     "DECODED",
     "OPTIONAL",
+    "FileRead",
     "all_null",
     "canonical_columns",
-    "decoded_columns",
     "discard",
+    "has_ids",
     "read",
     "read_ahead",
+    "read_file",
     "take",
 ]
 
@@ -92,15 +96,6 @@ def all_null(meta: pq.FileMetaData) -> frozenset[str]:
     return frozenset(empty)
 
 
-def decoded_columns(meta: pq.FileMetaData, proven: bool = False) -> list[str]:
-    """The columns the in-place check reads of a file with metadata ``meta``: the customer
-    ids, event names and times, and the event ids when the file has some, unless they are
-    ``proven`` (:func:`kundresa.store._proofs.proven_distinct_ids`)."""
-    names = set(meta.schema.names)
-    ids = "event_id" in names and "event_id" not in all_null(meta) and not proven
-    return [*DECODED, *(["event_id"] if ids else [])]
-
-
 def read(path: str | os.PathLike[str], columns: list[str]) -> pa.Table:
     """The ``columns`` of the Parquet file ``path``, one chunk per row group, the customer ids
     and event names as dictionaries (the file's own).
@@ -140,11 +135,56 @@ def read(path: str | os.PathLike[str], columns: list[str]) -> pa.Table:
 
 
 @dataclass
+class FileRead:
+    """The decoded columns of one open of a Parquet file (:func:`read_file`): ``table``;
+    ``ident``, the digest of its event ids as stored (:func:`kundresa.store._proofs.identity`,
+    None without event ids to check or without the check cache); ``proven``, whether the
+    check cache holds the proof for those event ids (then they were not read). The digest
+    and the columns come from the same open file, so from the same bytes even if another
+    file takes its name meanwhile."""
+
+    table: pa.Table
+    ident: Identity | None
+    proven: bool
+
+
+def read_file(path: str | os.PathLike[str], ids: bool) -> FileRead:
+    """:func:`read` of the customer ids, event names and times of the Parquet file ``path``,
+    and with ``ids`` its event ids unless the check cache proves them (:class:`FileRead`).
+
+    The file is opened once; Arrow's threads read it through ``/proc/self/fd`` (the same
+    open file, whatever its name points to meanwhile). Where there is no ``/proc/self/fd``
+    the file is read by its name and the check cache is not used.
+
+    Raises
+    ------
+    OSError, pyarrow.ArrowException
+        The file cannot be read.
+    """
+    import pyarrow.parquet as pq
+
+    from kundresa.store._proofs import digest_of, proven_distinct_ids
+
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    try:
+        same = f"/proc/self/fd/{fd}"
+        source: str | os.PathLike[str] = same if os.path.exists(same) else path
+        ident = None
+        if ids and source == same:
+            ident = digest_of(fd, pq.read_metadata(same))
+        proven = proven_distinct_ids(ident)
+        columns = [*DECODED, *(["event_id"] if ids and not proven else [])]
+        return FileRead(read(source, columns), ident, proven)
+    finally:
+        os.close(fd)
+
+
+@dataclass
 class _Ahead:
     key: tuple[str, int, int, int, int, int]
-    columns: list[str]
+    ids: bool
     thread: threading.Thread
-    table: pa.Table | None = None
+    got: FileRead | None = None
     failed: bool = False
     done: threading.Event = field(default_factory=threading.Event)
 
@@ -169,36 +209,40 @@ def _key(path: str | os.PathLike[str]) -> tuple[str, int, int, int, int, int]:
     )
 
 
+def has_ids(meta: pq.FileMetaData) -> bool:
+    """Whether the in-place check reads the event ids of a file with metadata ``meta``: it
+    has an ``event_id`` column that its statistics do not show to be null throughout."""
+    return "event_id" in set(meta.schema.names) and "event_id" not in all_null(meta)
+
+
 def read_ahead(path: str | os.PathLike[str]) -> None:
-    """Start reading the columns the in-place check decodes (:func:`decoded_columns`) of the
-    Parquet file ``path`` in a daemon thread, when the in-place check may read them (its
-    columns are canonical, :func:`canonical_columns`). Any failure (no file, not Parquet) is
-    left to the real read to report: :func:`take` then gives None."""
+    """Start :func:`read_file` of the Parquet file ``path`` in a daemon thread, when the
+    in-place check may read it (its columns are canonical, :func:`canonical_columns`). Any
+    failure (no file, not Parquet) is left to the real read to report: :func:`take` then
+    gives None."""
     import pyarrow.parquet as pq
 
     try:
         if not os.path.isfile(path):
             return  # a named pipe would wait for a writer
-        from kundresa.store._proofs import identity, proven_distinct_ids
-
         key = _key(path)
         meta = pq.read_metadata(path)
         if canonical_columns(meta.schema.to_arrow_schema()) is None:
             return  # the check turns it down unread
-        columns = decoded_columns(meta, proven_distinct_ids(identity(path, meta)))
+        ids = has_ids(meta)
     except Exception:  # the real read says what is wrong
         return
 
     def run(entry: _Ahead) -> None:
         try:
-            entry.table = read(path, columns)
+            entry.got = read_file(path, ids)
         except Exception:
             entry.failed = True
         finally:
             entry.done.set()
 
     thread = threading.Thread(target=lambda: run(entry), name="kundresa-read-ahead", daemon=True)
-    entry = _Ahead(key, columns, thread)
+    entry = _Ahead(key, ids, thread)
     try:
         thread.start()
     except RuntimeError:  # no thread to be had: the check reads the file itself
@@ -207,10 +251,10 @@ def read_ahead(path: str | os.PathLike[str]) -> None:
         _ahead[:] = [entry]
 
 
-def take(path: str | os.PathLike[str], columns: list[str]) -> pa.Table | None:
-    """The table read ahead for ``path`` with exactly these ``columns``, once (waiting for
-    the read to end), or None: nothing read ahead, another file or other columns, a file
-    changed or replaced since (:func:`_key`), or a failed read."""
+def take(path: str | os.PathLike[str], ids: bool) -> FileRead | None:
+    """What was read ahead for ``path`` (:func:`read_file` with the same ``ids``), once
+    (waiting for the read to end), or None: nothing read ahead, another file or other
+    columns asked for, a file changed or replaced since (:func:`_key`), or a failed read."""
     with _lock:
         entry = _ahead.pop() if _ahead else None
     if entry is None:
@@ -220,9 +264,9 @@ def take(path: str | os.PathLike[str], columns: list[str]) -> pa.Table | None:
         same = _key(path) == entry.key
     except OSError:
         return None
-    if entry.failed or not same or entry.columns != columns:
+    if entry.failed or not same or entry.ids != ids:
         return None
-    return entry.table
+    return entry.got
 
 
 def discard() -> None:

@@ -60,10 +60,18 @@ import pyarrow as pa
 
 from kundresa.ingest.columns import PLACEHOLDER_IDS, TIME_RANGE
 from kundresa.store._decoded import DecodedFile, remember
-from kundresa.store._read_ahead import DECODED, OPTIONAL, all_null, canonical_columns, read, take
+from kundresa.store._read_ahead import (
+    DECODED,
+    OPTIONAL,
+    all_null,
+    canonical_columns,
+    read_file,
+    take,
+)
 
 if TYPE_CHECKING:
     from kundresa.ingest.sources import Sample
+    from kundresa.store._proofs import Identity
     from kundresa.store.warehouse import IngestReport, Warehouse
 
 __all__ = ["own_events", "read_in_place"]
@@ -382,7 +390,7 @@ def _decode(
     tests: dict[str, str],
     ids: bool,
     loaded: threading.Event,
-) -> tuple[DecodedFile, bool] | None:
+) -> tuple[DecodedFile, bool, Identity | None, bool] | None:
     """The file's customer ids, event names and times read and checked by Arrow, the texts
     as the file's dictionaries (:class:`DecodedFile`; the customer ids' unified by
     :func:`_unified_by_hashes`), and with ``ids`` whether its event ids' 64-bit hashes are
@@ -390,14 +398,17 @@ def _decode(
     would be changed or
     quarantined by the ingest: a null in one of the three, a time outside
     :data:`~kundresa.ingest.columns.TIME_RANGE`, a customer id, event name or (with ``ids``)
-    event id failing its test of :func:`_clean_parts` (``tests``)."""
+    event id failing its test of :func:`_clean_parts` (``tests``). Also the event ids'
+    digest and whether the check cache proved them (:class:`~kundresa.store._read_ahead.
+    FileRead`: then they were not read, and ``ids`` is moot)."""
     import pyarrow.compute as pc
 
-    columns = [*DECODED, *(["event_id"] if ids else [])]
     # Read ahead by the command line while it imported (kundresa.store._read_ahead), or now.
-    table = take(p, columns)
-    if table is None:
-        table = read(p, columns)
+    got = take(p, ids)
+    if got is None:
+        got = read_file(p, ids)
+    table = got.table
+    ids = ids and not got.proven
     if not table.num_rows or any(table[c].null_count for c in DECODED):
         return None
     times = table["timestamp"]
@@ -469,7 +480,7 @@ def _decode(
             return None
     if side is None:
         us = micros()
-    return DecodedFile(who[0], who[1], what[0], what[1], us), distinct
+    return DecodedFile(who[0], who[1], what[0], what[1], us), distinct, got.ident, got.proven
 
 
 def _warm_up(loaded: threading.Event, kernels: bool, then: Callable[[], object] | None) -> None:
@@ -534,7 +545,7 @@ def read_in_place(
 
     from kundresa.ingest.columns import ColumnError, map_columns
     from kundresa.ingest.sources import SourceError, detect_source
-    from kundresa.store._proofs import identity, proven_distinct_ids, remember_distinct_ids
+    from kundresa.store._proofs import remember_distinct_ids
     from kundresa.store.warehouse import _KEY_SQL, IngestReport, _lit, _q, ingest_options
 
     p = Path(path)
@@ -542,6 +553,8 @@ def read_in_place(
         return None
     if not p.name.lower().endswith((".parquet", ".pq")) or not p.is_file():
         return None
+    if any(c in str(p) for c in "*?[{"):
+        return None  # DuckDB's read_parquet would read the name as a glob pattern
     try:
         meta = pq.read_metadata(p)
         columns = canonical_columns(pq.read_schema(p))
@@ -581,8 +594,8 @@ def read_in_place(
     # The event ids' proof, remembered from an earlier check of this very file, or made now
     # (and then remembered): kundresa.store._proofs.
     checks_ids = "event_id" in present and "event_id" not in empty
-    ident = identity(p, meta) if checks_ids else None
-    proven = proven_distinct_ids(ident)
+    ident: Identity | None = None  # the event ids' digest (the check cache), when decoded
+    proven = False
     loaded = threading.Event()
     warmer: threading.Thread | None = None
     try:
@@ -600,16 +613,16 @@ def read_in_place(
             # The customer ids, event names and times decoded once, checked on the file's
             # dictionaries (not on every row) and kept for the analyses, the event ids
             # hashed; DuckDB's scan tests the other columns only, if any.
-            read = _decode(con, p, _clean_parts(empty), checks_ids and not proven, loaded)
+            read = _decode(con, p, _clean_parts(empty), checks_ids, loaded)
             if read is None:
                 return None
-            decoded, distinct = read
+            decoded, distinct, ident, proven = read
             rest = _clean_sql(empty, skip=(*DECODED, "event_id"))
             if rest != "true":
                 bad = con.execute(f"SELECT count(*) FROM ({rows}) WHERE NOT ({rest})").fetchone()
                 if bad is None or int(bad[0]):
                     return None
-        elif "event_id" in present and not proven:
+        elif "event_id" in present:
             # One scan: the 64-bit hashes of the event ids of the clean rows. Fewer rows
             # than the file's: a row the ingest would change; distinct hashes prove the ids
             # distinct (a hash collision only sends the file to the ordinary ingest).
@@ -636,8 +649,9 @@ def read_in_place(
                 return None
         if proven:
             distinct = True
-        elif distinct and ident is not None and identity(p, meta) == ident:
-            remember_distinct_ids(ident)  # the file was not changed while it was checked
+        elif distinct and ident is not None:
+            # The digest and the ids checked came from one open of the file: the same bytes.
+            remember_distinct_ids(ident)
         if not distinct:
             # The deduplication keys decide.
             keys = con.execute(f"SELECT count(DISTINCT {_KEY_SQL}) FROM ({rows})").fetchone()
