@@ -8,7 +8,29 @@ sets its own example counts.
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
 from hypothesis import HealthCheck, settings
 
 settings.register_profile("kundresa", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("kundresa")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """With ``--dist loadfile`` (make test), every test whose id names Spark runs on one
+    worker, whatever its file: each worker that meets one starts its own Spark JVM, which
+    takes most of a minute to start and warm up; the other tests stay grouped by file."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class _SparkTogether(LoadFileScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            if "spark" in nodeid.lower():
+                return "spark"
+            scope: str = super()._split_scope(nodeid)
+            return scope
+
+    return _SparkTogether(config, log)
