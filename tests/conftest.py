@@ -14,10 +14,35 @@ own.
 from __future__ import annotations
 
 import os
+from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 os.environ["KUNDRESA_CHECK_CACHE"] = "0"
 
 settings.register_profile("kundresa", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("kundresa")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """With ``--dist loadfile`` (make test), every test whose id names Spark runs on one
+    worker, whatever its file: each worker that meets one starts its own Spark JVM, which
+    takes most of a minute to start and warm up. The browser modules (tests/web/test_e2e*)
+    run one after another on one worker too, so that they share one Chromium and one served
+    demo with a warm cache (tests/web/conftest.py). The other tests stay grouped by file."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class _Grouped(LoadFileScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            if "spark" in nodeid.lower():
+                return "spark"
+            if nodeid.startswith("tests/web/test_e2e"):
+                return "browser"
+            scope: str = super()._split_scope(nodeid)
+            return scope
+
+    return _Grouped(config, log)
