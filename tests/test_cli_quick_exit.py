@@ -145,6 +145,8 @@ def test_quick_exit_only_when_safe(monkeypatch: pytest.MonkeyPatch) -> None:
         worker.join()
     assert exits == []
     monkeypatch.setattr("atexit._run_exitfuncs", lambda: None)
+    # No other thread: threads left running by other tests in this process do not count.
+    monkeypatch.setattr(threading, "enumerate", lambda: [threading.main_thread()])
     cli._quick_exit(None)
     cli._quick_exit(3)
     assert exits == [0, 3]
