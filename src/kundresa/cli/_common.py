@@ -247,12 +247,9 @@ def stored_project(project_dir: Path, *, write: bool = False) -> Iterator[Projec
 def in_place_allowed() -> bool:
     """One command: a canonical Parquet file is read in place when nothing would change
     (``KUNDRESA_IN_PLACE=0`` always copies it into the in-memory warehouse)."""
-    return os.environ.get("KUNDRESA_IN_PLACE", "1").strip().lower() not in (
-        "0",
-        "false",
-        "no",
-        "off",
-    )
+    from kundresa._env import switched_off
+
+    return not switched_off("KUNDRESA_IN_PLACE")
 
 
 @contextmanager

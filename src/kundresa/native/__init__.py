@@ -236,7 +236,9 @@ def reset() -> None:
 
 
 def _load() -> NativeKernels | None:
-    if os.environ.get("KUNDRESA_NATIVE", "1").strip().lower() in ("0", "false", "no", "off"):
+    from kundresa._env import switched_off
+
+    if switched_off("KUNDRESA_NATIVE"):
         return None
     try:
         llvm = _llvm()

@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from kundresa._env import OFF, ON
+
 if TYPE_CHECKING:
     import pyarrow.parquet as pq
 
@@ -49,8 +51,6 @@ EVENT_ID_RULE = "355994bb"
 (``kundresa.store.in_place._clean_parts()["event_id"]``), part of every digest: a test pins
 it, so a change to what passes as an event id changes it, and proofs made under the old
 rule are never found."""
-_OFF = ("0", "false", "no", "off")
-_ON = ("1", "true", "yes", "on")
 _VERDICT = "present, distinct, stored as they are"
 
 
@@ -69,9 +69,9 @@ def folder() -> Path | None:
     or relative (invalid by the XDG Base Directory Specification); None when the home folder
     is unknown or relative."""
     named = os.environ.get("KUNDRESA_CHECK_CACHE", "").strip()
-    if named.lower() in _OFF:
+    if named.lower() in OFF:
         return None
-    if named and named.lower() not in _ON:
+    if named and named.lower() not in ON:
         return Path(os.path.abspath(os.path.expanduser(named)))
     cache = os.environ.get("XDG_CACHE_HOME", "").strip()
     if os.path.isabs(cache):
