@@ -137,7 +137,7 @@ def read(path: str | os.PathLike[str], columns: list[str]) -> pa.Table:
 @dataclass
 class FileRead:
     """The decoded columns of one open of a Parquet file (:func:`read_file`): ``table``;
-    ``ident``, the digest of its event ids as stored (:func:`kundresa.store._proofs.identity`,
+    ``ident``, the digest of its event ids as stored (:func:`kundresa.store._proofs.digest_of`,
     None without event ids to check or without the check cache); ``proven``, whether the
     check cache holds the proof for those event ids (then they were not read). The digest
     and the columns come from the same open file, so from the same bytes even if another

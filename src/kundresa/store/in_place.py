@@ -65,6 +65,7 @@ from kundresa.store._read_ahead import (
     OPTIONAL,
     all_null,
     canonical_columns,
+    has_ids,
     read_file,
     take,
 )
@@ -593,7 +594,7 @@ def read_in_place(
     decoded: DecodedFile | None = None
     # The event ids' proof, remembered from an earlier check of this very file, or made now
     # (and then remembered): kundresa.store._proofs.
-    checks_ids = "event_id" in present and "event_id" not in empty
+    checks_ids = has_ids(meta)  # as the read ahead decides
     ident: Identity | None = None  # the event ids' digest (the check cache), when decoded
     proven = False
     loaded = threading.Event()
