@@ -12,10 +12,10 @@ Each run is a fresh process, as a user at a shell starts it, on the same Parquet
 - peer: ``python -c "import chdb; chdb.query(<windowFunnel SQL>)"`` (the query of
   ``funnel_vs_chdb.py``: counts per level only).
 
-Runs are interleaved (peer, ours, ours first, [ours copying], peer, ...) so that the machine's load hits
-them alike; the load average is recorded before and after. Each process's CPU seconds (user +
-system, from the children's resource usage) are printed beside its wall time: on a loaded
-machine they compare where wall times do not. Start-up is measured on its own:
+Runs are interleaved (peer, ours, ours first, [ours copying], peer, ...) so that the machine's
+load hits them alike; the load average is recorded before and after. Each process's CPU
+seconds (user + system, from the children's resource usage) are printed beside its wall time:
+on a loaded machine they compare where wall times do not. Start-up is measured on its own:
 ``python -c pass``, ``kundresa --version``, ``kundresa funnel --help`` and ``import chdb``.
 ``PYTHONDONTWRITEBYTECODE`` is removed from the children's environment (this environment sets
 it, which makes every import recompile its bytecode). Counts must be equal (exit 1 if not).

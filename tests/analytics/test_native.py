@@ -549,3 +549,36 @@ def test_code_taking_a_symbol_the_process_lacks_is_not_loaded(
     native.reset()
     assert native.kernels() is None
     native.reset()
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    page=st.binary(max_size=80),
+    start=st.integers(-2, 20),
+    n=st.integers(0, 12),
+    entries=st.lists(st.integers(0, 2**64 - 1), max_size=5),
+    end=st.integers(-1, 90),
+)
+def test_page_kernels_equal_numba(
+    compiled: native.NativeKernels, page: bytes, start: int, n: int, entries: list[int], end: int
+) -> None:
+    # Any bytes, as a damaged Parquet page could hold: the same answer and output, no crash.
+    raw = np.frombuffer(page, np.uint8)
+    out, out_jit = np.zeros((2, n), np.uint64)
+    got = compiled.plain_page_hashes(raw, start, out)
+    assert got == _distinct_jit.plain_page_hashes(raw, start, out_jit)
+    assert got is not None and (got >= start or got in (-1, -2))
+    if start < 0 or start > len(raw):
+        assert got == -1
+    if got is not None and got >= 0:
+        _equal((out,), (out_jit,))
+    dictionary = np.array(entries, np.uint64)
+    out, out_jit = np.zeros((2, n), np.uint64)
+    got = compiled.dictionary_page_gather(raw, start, dictionary, out)
+    assert got == _distinct_jit.dictionary_page_gather(raw, start, dictionary, out_jit)
+    if got is not None and got >= 0:
+        _equal((out,), (out_jit,))
+    got = compiled.levels_all_one(raw, start, end, n)
+    assert got == _distinct_jit.levels_all_one(raw, start, end, n)

@@ -7,6 +7,7 @@ import os
 import threading
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -15,6 +16,7 @@ from click.testing import CliRunner
 
 from kundresa.cli import main
 from kundresa.store import _read_ahead, in_place
+from kundresa.store._distinct import text_hashes
 
 T0 = datetime(2025, 3, 1)
 
@@ -43,11 +45,14 @@ def _nothing_left() -> None:
 def test_the_check_takes_the_table_read_ahead(tmp_path: Path) -> None:
     path = _write(tmp_path / "e.parquet", 20)
     assert _read_ahead.has_ids(pq.read_metadata(path))
-    columns = ["customer_id", "event", "timestamp", "event_id"]
+    columns = ["customer_id", "event", "timestamp"]
     _read_ahead.read_ahead(path)
     got = _read_ahead.take(path, True)
     assert got is not None and got.table.equals(_read_ahead.read(path, columns))
     assert not got.proven and got.ident is None  # the check cache is off in the tests
+    # The event ids hashed from their pages (no text column), as text_hashes hashes them.
+    ids = pq.read_table(path, columns=["event_id"])["event_id"].combine_chunks()
+    assert got.id_hashes is not None and (got.id_hashes == text_hashes(ids)[0]).all()
     assert _read_ahead.take(path, True) is None  # once
 
 
@@ -101,9 +106,10 @@ def test_the_command_line_funnel_reads_the_file_once(
     reads: list[list[str]] = []
     real = _read_ahead.read
 
-    def counted(p: str | os.PathLike[str], columns: list[str]) -> pa.Table:
-        reads.append(columns)
-        return real(p, columns)
+    def counted(p: str | os.PathLike[str], columns: list[str], *rest: Any) -> pa.Table:
+        # The event ids hashed from their pages while these are read: ``each`` given.
+        reads.append([*columns, *(["event_id"] if rest and rest[0] is not None else [])])
+        return real(p, columns, *rest)
 
     monkeypatch.setattr(_read_ahead, "read", counted)
     args = ["funnel", "--events", str(path), "--step", "visit", "--step", "purchase"]
@@ -256,9 +262,10 @@ def test_a_file_the_check_does_not_read_is_not_read_ahead(
     reads: list[list[str]] = []
     real = _read_ahead.read
 
-    def counted(p: str | os.PathLike[str], columns: list[str]) -> pa.Table:
-        reads.append(columns)
-        return real(p, columns)
+    def counted(p: str | os.PathLike[str], columns: list[str], *rest: Any) -> pa.Table:
+        # The event ids hashed from their pages while these are read: ``each`` given.
+        reads.append([*columns, *(["event_id"] if rest and rest[0] is not None else [])])
+        return real(p, columns, *rest)
 
     monkeypatch.setattr(_read_ahead, "read", counted)
     monkeypatch.chdir(tmp_path)

@@ -84,6 +84,12 @@ SIGNATURES: dict[str, str] = {
     "partition_fill": "i: pu64 i p64 i pu64 i",
     "partitions_distinct": "i: pu64 i p64 i i i",
     "first_equal_into": "i: p32 i pu8 i pu64 p64",
+    # plain_page_hashes: 3 + where the texts end, 2 at a text not plain, 1 when they do not
+    # fit; dictionary_page_gather: 2 + where the runs end, 1 when they do not fit;
+    # levels_all_one: 2 + the kernel's answer (-1, 0, 1).
+    "plain_page_hashes": "i: pu8 i i pu64 i",
+    "dictionary_page_gather": "i: pu8 i i pu64 i pu64 i",
+    "levels_all_one": "i: pu8 i i i i",
 }
 """The compiled functions' C signatures."""
 
@@ -348,6 +354,11 @@ def _empty(shape: int | tuple[int, int], dtype: Any) -> npt.NDArray[Any]:
 def _writable(a: npt.NDArray[Any]) -> bool:
     """Whether ``a`` is an ``int64`` array a kernel may write in place (C-contiguous)."""
     return bool(a.dtype == np.int64 and a.flags.c_contiguous and a.flags.writeable)
+
+
+def _writable_u64(a: npt.NDArray[Any]) -> bool:
+    """Whether ``a`` is a ``uint64[n]`` a kernel may write in place (C-contiguous)."""
+    return bool(a.dtype == np.uint64 and a.ndim == 1 and a.flags.c_contiguous and a.flags.writeable)
 
 
 def _ptr(a: npt.NDArray[Any]) -> int:
@@ -717,6 +728,50 @@ class NativeKernels:
                 _ptr(at), len(h), _ptr(raw), len(raw), _ptr(h), _ptr(first)
             )
         )
+        return ran - 2 if ran > 0 else None
+
+    def plain_page_hashes(
+        self, page: npt.NDArray[np.uint8], start: int, out: npt.NDArray[np.uint64]
+    ) -> int | None:
+        """:func:`kundresa.store._distinct_jit.plain_page_hashes` (its answer), or None for
+        other types (``out`` must be a contiguous, writable ``uint64[n]``)."""
+        raw = _contiguous(page, np.uint8)
+        if raw is None or not _writable_u64(out):
+            return None
+        ran = int(
+            self.functions["plain_page_hashes"](_ptr(raw), len(raw), start, _ptr(out), len(out))
+        )
+        return {0: None, 1: -1, 2: -2}.get(ran, ran - 3)
+
+    def dictionary_page_gather(
+        self,
+        page: npt.NDArray[np.uint8],
+        start: int,
+        dictionary: npt.NDArray[np.uint64],
+        out: npt.NDArray[np.uint64],
+    ) -> int | None:
+        """:func:`kundresa.store._distinct_jit.dictionary_page_gather` (its answer), or None
+        for other types."""
+        raw = _contiguous(page, np.uint8)
+        values = _contiguous(dictionary, np.uint64)
+        if raw is None or values is None or not _writable_u64(out):
+            return None
+        ran = int(
+            self.functions["dictionary_page_gather"](
+                _ptr(raw), len(raw), start, _ptr(values), len(values), _ptr(out), len(out)
+            )
+        )
+        return None if ran == 0 else -1 if ran == 1 else ran - 2
+
+    def levels_all_one(
+        self, page: npt.NDArray[np.uint8], start: int, end: int, n: int
+    ) -> int | None:
+        """:func:`kundresa.store._distinct_jit.levels_all_one` (its answer), or None for
+        other types."""
+        raw = _contiguous(page, np.uint8)
+        if raw is None:
+            return None
+        ran = int(self.functions["levels_all_one"](_ptr(raw), len(raw), start, end, n))
         return ran - 2 if ran > 0 else None
 
     def text_hashes(

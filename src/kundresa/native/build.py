@@ -47,10 +47,13 @@ from kundresa.native import (
 )
 from kundresa.store._distinct_jit import (
     _all_distinct,
+    dictionary_page_gather,
     first_equal_into,
+    levels_all_one,
     partition_count,
     partition_fill,
     partitions_distinct,
+    plain_page_hashes,
     text_hashes_into,
 )
 
@@ -257,6 +260,22 @@ def _first_equal(offsets, n, data, n_data, hashes, first):
     )
 
 
+def _plain_page(page, size, start, out, n):
+    end = plain_page_hashes(carray(page, (size,)), start, carray(out, (n,)))
+    return 3 + end if end >= 0 else (2 if end == -2 else 1)
+
+
+def _dictionary_page(page, size, start, values, entries, out, n):
+    end = dictionary_page_gather(
+        carray(page, (size,)), start, carray(values, (entries,)), carray(out, (n,))
+    )
+    return 2 + end if end >= 0 else 1
+
+
+def _levels(page, size, start, end, n):
+    return 2 + levels_all_one(carray(page, (size,)), start, end, n)
+
+
 def _compiled() -> dict[str, Any]:
     """The ``cfunc`` of each name of :data:`kundresa.native.SIGNATURES`."""
     done = {
@@ -275,6 +294,9 @@ def _compiled() -> dict[str, Any]:
         "partition_fill": _c("partition_fill", _partition_fill),
         "partitions_distinct": _c("partitions_distinct", _partitions_distinct),
         "first_equal_into": _c("first_equal_into", _first_equal),
+        "plain_page_hashes": _c("plain_page_hashes", _plain_page),
+        "dictionary_page_gather": _c("dictionary_page_gather", _dictionary_page),
+        "levels_all_one": _c("levels_all_one", _levels),
     }
     assert set(done) == set(SIGNATURES)
     return done

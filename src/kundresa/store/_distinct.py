@@ -26,10 +26,13 @@ from kundresa.native import kernels
 __all__ = [
     "PARTITIONS",
     "all_distinct",
+    "dictionary_page_gather",
     "first_equal",
+    "levels_all_one",
     "partition_count",
     "partition_fill",
     "partitions_distinct",
+    "plain_page_hashes",
     "text_hashes",
 ]
 
@@ -227,3 +230,56 @@ def first_equal(
     if firsts < 0:
         raise ValueError("first_equal: the offsets do not fit the texts")
     return first, firsts
+
+
+def plain_page_hashes(page: npt.NDArray[np.uint8], start: int, out: npt.NDArray[np.uint64]) -> int:
+    """Hash the ``len(out)`` texts stored from ``page[start]`` (``uint8``) as Parquet's PLAIN
+    byte arrays (a 4-byte little-endian length, then the bytes, each) into ``out`` (a
+    contiguous, writable ``uint64[n]``): the hashes of :func:`text_hashes`. Returns where the
+    texts end in ``page``; -1 when they do not fit in it; -2 at a text that is not plain (see
+    :func:`text_hashes`), ``out`` then partly written. See
+    :mod:`kundresa.store._pages` for the format (Apache Parquet's "Encodings" document)."""
+    native = kernels()
+    if native is not None:
+        got = native.plain_page_hashes(page, start, out)
+        if got is not None:
+            return got
+    from kundresa.store._distinct_jit import plain_page_hashes as hashed
+
+    return int(hashed(np.ascontiguousarray(page, dtype=np.uint8), start, out))
+
+
+def dictionary_page_gather(
+    page: npt.NDArray[np.uint8],
+    start: int,
+    dictionary: npt.NDArray[np.uint64],
+    out: npt.NDArray[np.uint64],
+) -> int:
+    """The values in ``dictionary`` (``uint64[m]``) of the ``len(out)`` indices stored from
+    ``page[start]`` as Parquet's RLE_DICTIONARY data (a byte of bit width, then runs of the
+    RLE / bit-packing hybrid), into ``out`` (a contiguous, writable ``uint64[n]``). Returns
+    where the runs end; -1 when they do not fit in ``page`` or an index is outside
+    ``dictionary``."""
+    values = np.ascontiguousarray(dictionary, dtype=np.uint64)
+    native = kernels()
+    if native is not None:
+        got = native.dictionary_page_gather(page, start, values, out)
+        if got is not None:
+            return got
+    from kundresa.store._distinct_jit import dictionary_page_gather as gathered
+
+    return int(gathered(np.ascontiguousarray(page, dtype=np.uint8), start, values, out))
+
+
+def levels_all_one(page: npt.NDArray[np.uint8], start: int, end: int, n: int) -> int:
+    """1 when the first ``n`` definition levels stored in ``page[start:end]`` (the RLE /
+    bit-packing hybrid, bit width 1) are all 1 (no null), 0 when one is not, -1 when they do
+    not fit in ``page[start:end]``."""
+    native = kernels()
+    if native is not None:
+        got = native.levels_all_one(page, start, end, n)
+        if got is not None:
+            return got
+    from kundresa.store._distinct_jit import levels_all_one as levels
+
+    return int(levels(np.ascontiguousarray(page, dtype=np.uint8), start, end, n))

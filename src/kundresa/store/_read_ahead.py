@@ -9,7 +9,8 @@ line starts that read first (:func:`read_ahead`) and the check takes its table
 with the imports. Anything not taken is dropped (:func:`discard`).
 
 This module imports only pyarrow (and the check cache's few lines,
-:mod:`kundresa.store._proofs`), so that starting the read costs no more imports.
+:mod:`kundresa.store._proofs`; the page walk's, :mod:`kundresa.store._pages`, and its
+kernels when it reads event ids), so that starting the read costs no more imports.
 """
 
 from __future__ import annotations
@@ -21,6 +22,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    import numpy as np
+    import numpy.typing as npt
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -34,6 +39,7 @@ __all__ = [
     "canonical_columns",
     "discard",
     "has_ids",
+    "load_kernels",
     "read",
     "read_ahead",
     "read_file",
@@ -48,6 +54,48 @@ DECODED = ("customer_id", "event", "timestamp")
 
 _TEXT = ("customer_id", "event", "channel", "event_id", "session_id")
 _REQUIRED = ("customer_id", "timestamp", "event")
+
+
+_kernels_lock = threading.Lock()
+_kernels_done = threading.Event()
+
+
+def load_kernels() -> None:
+    """Import the compiled kernels of the event ids' proof (:mod:`kundresa.store._distinct`:
+    the distinct set, the text hashes, the page walk's) and load their code (ahead of time
+    compiled, :mod:`kundresa.native`, or numba's), once a process and in one thread at a
+    time: the in-place check's warm-up and the read's threads (which hash the event ids from
+    their pages) both need them, and two threads importing one module at once can see it
+    half initialised. Failures are passed over (the real calls raise)."""
+    if _kernels_done.is_set():
+        return
+    with _kernels_lock:
+        if _kernels_done.is_set():
+            return
+        try:
+            import numpy as np
+            import pyarrow as pa
+
+            from kundresa.store._distinct import (
+                all_distinct,
+                dictionary_page_gather,
+                levels_all_one,
+                plain_page_hashes,
+                text_hashes,
+            )
+
+            # A read-only array over an Arrow buffer, as the hashes (numba compiles
+            # read-only and writable arrays apart); the decoded event ids' hashing.
+            all_distinct(pa.array([], pa.uint64()).to_numpy(zero_copy_only=False))
+            text_hashes(pa.array([], pa.string()))
+            empty = np.zeros(0, np.uint8)
+            plain_page_hashes(empty, 0, np.zeros(0, np.uint64))
+            dictionary_page_gather(empty, 0, np.zeros(0, np.uint64), np.zeros(0, np.uint64))
+            levels_all_one(empty, 0, 0, 0)
+        except Exception:  # only a warm-up: the real call raises
+            pass
+        finally:
+            _kernels_done.set()
 
 
 def canonical_columns(schema: pa.Schema) -> list[str] | None:
@@ -96,13 +144,20 @@ def all_null(meta: pq.FileMetaData) -> frozenset[str]:
     return frozenset(empty)
 
 
-def read(path: str | os.PathLike[str], columns: list[str]) -> pa.Table:
+def read(
+    path: str | os.PathLike[str],
+    columns: list[str],
+    each: Callable[[int], object] | None = None,
+    meanwhile: Callable[[], object] | None = None,
+) -> pa.Table:
     """The ``columns`` of the Parquet file ``path``, one chunk per row group, the customer ids
     and event names as dictionaries (the file's own).
 
     The row groups are read in consecutive ranges, one thread each (as many as the machine
     has cores): Arrow's own threads decode a file's columns side by side, but its row groups
-    one after another (a 10M-row file of ten row groups: ~0.7 s of one core).
+    one after another (a 10M-row file of ten row groups: ~0.7 s of one core). ``each``, when
+    given, is called with each row group's number in the thread that read it, after it;
+    ``meanwhile``, when given, is called in this thread while the read's threads read.
 
     Raises
     ------
@@ -119,7 +174,13 @@ def read(path: str | os.PathLike[str], columns: list[str]) -> pa.Table:
     groups = first.metadata.num_row_groups
     threads = min(os.cpu_count() or 1, groups)
     if threads < 2:
-        return first.read(columns=columns, use_threads=True)
+        if meanwhile is not None:
+            meanwhile()
+        table = first.read(columns=columns, use_threads=True)
+        if each is not None:
+            for g in range(groups):
+                each(g)
+        return table
 
     def part(at: int) -> pa.Table:
         lo, hi = groups * at // threads, groups * (at + 1) // threads
@@ -127,11 +188,18 @@ def read(path: str | os.PathLike[str], columns: list[str]) -> pa.Table:
         # One row group at a time, one chunk each: read together, a range's texts and times
         # grow one builder each, copied at every doubling (a 10M-row file: ~190 MB more
         # memory at the peak, each page of it faulted in fresh).
-        tables = [file.read_row_group(g, columns=columns, use_threads=False) for g in range(lo, hi)]
+        tables = []
+        for g in range(lo, hi):
+            tables.append(file.read_row_group(g, columns=columns, use_threads=False))
+            if each is not None:
+                each(g)
         return pa.concat_tables(tables)
 
     with ThreadPoolExecutor(threads) as pool:
-        return pa.concat_tables(list(pool.map(part, range(threads))))
+        parts = [pool.submit(part, at) for at in range(threads)]
+        if meanwhile is not None:
+            meanwhile()
+        return pa.concat_tables([p.result() for p in parts])
 
 
 @dataclass
@@ -139,13 +207,17 @@ class FileRead:
     """The decoded columns of one open of a Parquet file (:func:`read_file`): ``table``;
     ``ident``, the digest of its event ids as stored (:func:`kundresa.store._proofs.digest_of`,
     None without event ids to check or without the check cache); ``proven``, whether the
-    check cache holds the proof for those event ids (then they were not read). The digest
-    and the columns come from the same open file, so from the same bytes even if another
-    file takes its name meanwhile."""
+    check cache holds the proof for those event ids (then they were not read); ``id_hashes``,
+    the 64-bit hashes of the event ids (``uint64[rows]``, those of
+    :func:`kundresa.store._distinct.text_hashes`) when they were hashed from the file's pages
+    (:class:`kundresa.store._pages.IdHashes`: every id present and plain), and then no
+    ``event_id`` column in ``table``. The digest and the columns come from the same open file,
+    so from the same bytes even if another file takes its name meanwhile."""
 
     table: pa.Table
     ident: Identity | None
     proven: bool
+    id_hashes: npt.NDArray[np.uint64] | None = None
 
 
 def read_file(path: str | os.PathLike[str], ids: bool) -> FileRead:
@@ -163,6 +235,7 @@ def read_file(path: str | os.PathLike[str], ids: bool) -> FileRead:
     """
     import pyarrow.parquet as pq
 
+    from kundresa.store._pages import IdHashes
     from kundresa.store._proofs import digest_of, proven_distinct_ids
 
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
@@ -170,11 +243,31 @@ def read_file(path: str | os.PathLike[str], ids: bool) -> FileRead:
         same = f"/proc/self/fd/{fd}"
         source: str | os.PathLike[str] = same if os.path.exists(same) else path
         ident = None
-        if ids and source == same:
-            ident = digest_of(fd, pq.read_metadata(same))
+        meta = pq.read_metadata(source) if ids else None
+        if meta is not None and source == same:
+            ident = digest_of(fd, meta)
         proven = proven_distinct_ids(ident)
-        columns = [*DECODED, *(["event_id"] if ids and not proven else [])]
-        return FileRead(read(source, columns), ident, proven)
+        walk = None
+        if meta is not None and not proven and source == same:
+            walk = IdHashes(fd, meta, "event_id")
+        if walk is None or not walk.taken:
+            columns = [*DECODED, *(["event_id"] if ids and not proven else [])]
+            return FileRead(read(source, columns), ident, proven)
+        # The event ids hashed from their pages by the threads that read the other columns,
+        # row group by row group (no text column); read by Arrow after all when a row group's
+        # are not taken (a null, a text that may need trimming, another encoding).
+        taken = [True] * walk.meta.num_row_groups
+        hashed = walk.group
+
+        def each(g: int) -> None:
+            load_kernels()  # loaded meanwhile by this thread's caller: waits for them
+            taken[g] = hashed(g)
+
+        table = read(source, list(DECODED), each, load_kernels)
+        if all(taken):
+            return FileRead(table, ident, proven, walk.hashes)
+        ids_read = read(source, ["event_id"])["event_id"]
+        return FileRead(table.append_column("event_id", ids_read), ident, proven)
     finally:
         os.close(fd)
 

@@ -66,6 +66,7 @@ from kundresa.store._read_ahead import (
     all_null,
     canonical_columns,
     has_ids,
+    load_kernels,
     read_file,
     take,
 )
@@ -301,14 +302,19 @@ class _IdsCheck:
     partitions' sets split in ranges of partitions (:meth:`distinct_part`); the values that
     fail the cheap test gathered as :func:`_hashed` gathers them."""
 
-    def __init__(self, column: pa.ChunkedArray, parts: int) -> None:
+    def __init__(
+        self,
+        column: pa.ChunkedArray | None,
+        parts: int,
+        hashes: npt.NDArray[np.uint64] | None = None,
+    ) -> None:
         from kundresa.store._distinct import PARTITIONS
 
-        self.column = column
+        self.column = column  # None: ``hashes`` given (every text plain and present)
         self.parts = parts
-        n = len(column)
+        n = len(column) if column is not None else len(hashes) if hashes is not None else 0
         self.cuts = [n * q // parts for q in range(parts + 1)]
-        self.hashes = np.empty(n, np.uint64)
+        self.hashes = hashes if column is None and hashes is not None else np.empty(n, np.uint64)
         self.counts = [np.zeros(PARTITIONS, np.int64) for _ in range(parts)]
         self.odd: list[list[pa.Array]] = [[] for _ in range(parts)]
         self.out = np.empty(0, np.uint64)
@@ -322,7 +328,8 @@ class _IdsCheck:
 
         lo, hi = self.cuts[q], self.cuts[q + 1]
         at = lo
-        for chunk in self.column.slice(lo, hi - lo).chunks:
+        hashed = self.column.slice(lo, hi - lo).chunks if self.column is not None else []
+        for chunk in hashed:
             _, plain = text_hashes(chunk, self.hashes[at : at + len(chunk)])
             at += len(chunk)
             other = ~plain
@@ -352,6 +359,16 @@ class _IdsCheck:
 
         first, last = PARTITIONS * q // self.parts, PARTITIONS * (q + 1) // self.parts
         return partitions_distinct(self.out, self.start, first, last)
+
+    def whole(self, loaded: threading.Event) -> bool:
+        """The answer from this one thread: every range counted, placed and its partitions'
+        sets checked (for hashes given, while another thread does other work)."""
+        for q in range(self.parts):
+            self.hash_part(q, loaded)
+        self.plan()
+        for q in range(self.parts):
+            self.place_part(q)
+        return all(self.distinct_part(q) for q in range(self.parts))
 
     def odd_values(self) -> pa.Array:
         odd = [a for part in self.odd for a in part]
@@ -434,12 +451,18 @@ def _decode(
         # Two threads (this one and the pool's; compiled passes without the interpreter lock):
         # the event ids hashed in two row ranges, one each, while this thread also codes the
         # customer ids by their dictionaries' hashes; then the hashes placed by partition and
-        # the partitions' sets, half each; the event names between. Without event ids to
-        # check, the pool's thread codes the event names and copies the times meanwhile. Only
-        # the pool's thread and the warm-up import the kernels' modules before ``loaded``.
-        check = (
-            _IdsCheck(table["event_id"], 2) if ids and not table["event_id"].null_count else None
-        )
+        # the partitions' sets, half each; the event names between. Event ids hashed already
+        # (from the file's pages, by the read's threads): the pool's thread places them and
+        # checks the sets while this one codes the customer ids and event names. Without
+        # event ids to check, the pool's thread codes the event names and copies the times
+        # meanwhile. Only the pool's thread and the warm-up import the kernels' modules
+        # before ``loaded``.
+        check = None
+        proof = None
+        if ids and got.id_hashes is not None:
+            proof = pool.submit(_IdsCheck(None, 1, got.id_hashes).whole, loaded)
+        elif ids and not table["event_id"].null_count:
+            check = _IdsCheck(table["event_id"], 2)
         side = pool.submit(names_and_times) if not ids else None
         if check is not None:
             first_half = pool.submit(check.hash_part, 0, loaded)
@@ -449,7 +472,9 @@ def _decode(
             odd_customers = _suspects(customers[0], "customer_id", loaded)
         else:
             customers, odd_customers = coded
-        hashing = pool.submit(_hashed, table["event_id"], loaded) if ids and check is None else None
+        hashing = None
+        if ids and check is None and proof is None:
+            hashing = pool.submit(_hashed, table["event_id"], loaded)
         if check is not None:
             check.hash_part(1, loaded)
             first_half.result()
@@ -468,6 +493,8 @@ def _decode(
                 check.distinct_part(1) and first_sets.result(),
                 check.odd_values(),
             )
+        elif proof is not None:
+            hashed = proof.result(), pa.array([], pa.string())  # every id plain
         else:
             hashed = hashing.result() if hashing is not None else None
         who = _tested(con, customers, odd_customers, "customer_id", tests["customer_id"])
@@ -490,13 +517,7 @@ def _warm_up(loaded: threading.Event, kernels: bool, then: Callable[[], object] 
     then run ``then`` (a thread's warm-up; a failure is left to the real call to raise)."""
     try:
         if kernels:
-            with contextlib.suppress(Exception):  # only a warm-up: the real call raises
-                from kundresa.store._distinct import all_distinct, text_hashes
-
-                # A read-only array over an Arrow buffer, as the hashes (numba compiles
-                # read-only and writable arrays apart); the decoded event ids' hashing.
-                all_distinct(pa.array([], pa.uint64()).to_numpy(zero_copy_only=False))
-                text_hashes(pa.array([], pa.string()))
+            load_kernels()  # shared with the read's threads, which may be loading them
     finally:
         loaded.set()
     if then is not None:

@@ -1,0 +1,366 @@
+"""The 64-bit hashes of a Parquet text column, straight from its pages, without Arrow's read.
+
+The in-place check (:mod:`kundresa.store.in_place`) proves a file's event ids distinct by
+their hashes (:mod:`kundresa.store._distinct`). Read by Arrow, the ids are decompressed,
+copied into a text column (~150 MB at 10M ids) and then hashed: ~0.4 s of CPU at 10M, the
+largest part of a first command's check. Here each row group's column chunk is read as
+stored (one ``pread``), each page decompressed by Arrow's codec into a buffer that stays in
+the processor's cache, and its texts hashed where they lie (compiled:
+:func:`kundresa.store._distinct.plain_page_hashes`,
+:func:`~kundresa.store._distinct.dictionary_page_gather`): the same hashes
+:func:`~kundresa.store._distinct.text_hashes` gives the same texts, no text column.
+
+Only what the check needs is taken: a flat, optional or required ``BYTE_ARRAY`` column of
+data pages (version 1 or 2) whose values are PLAIN or dictionary-coded (the
+PLAIN_DICTIONARY and RLE_DICTIONARY encodings, the dictionary page PLAIN), compressed by
+none, Snappy, gzip, Brotli or Zstandard, with no null and every text plain (no trimming
+needed). Anything else (another encoding or codec, a null, a text that may need trimming, a
+page that does not parse or does not fit) answers False, and the caller reads the column
+with Arrow, whose rules then decide.
+
+The format: Apache Parquet's ``parquet.thrift`` (the page headers, in Thrift's compact
+protocol) and its "Encodings" document (PLAIN byte arrays, the RLE / bit-packing hybrid of
+definition levels and dictionary indices).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+if TYPE_CHECKING:
+    import pyarrow.parquet as pq
+
+__all__ = ["IdHashes"]
+
+_CODECS = {"SNAPPY": "snappy", "GZIP": "gzip", "BROTLI": "brotli", "ZSTD": "zstd"}
+"""Parquet's codecs taken, by Arrow's codec name (``UNCOMPRESSED`` aside)."""
+
+_DATA, _DICTIONARY, _DATA_V2, _INDEX = 0, 2, 3, 1  # PageType
+_PLAIN, _PLAIN_DICTIONARY, _RLE, _RLE_DICTIONARY = 0, 2, 3, 8  # Encoding
+
+# The fields read from a PageHeader (by field id; a dict: the struct's own fields read).
+_HEADER: dict[int, Any] = {
+    1: None,  # type
+    2: None,  # uncompressed_page_size
+    3: None,  # compressed_page_size
+    # data_page_header: num_values, encoding, the definition and repetition levels' encodings
+    5: {1: None, 2: None, 3: None, 4: None},
+    7: {1: None, 2: None},  # dictionary_page_header: num_values, encoding
+    # data_page_header_v2: num_values, num_nulls, num_rows, encoding, the levels' byte
+    # lengths (definition, repetition), is_compressed
+    8: {1: None, 2: None, 3: None, 4: None, 5: None, 6: None, 7: None},
+}
+
+
+_REQUIRED = {5: (1, 2, 3, 4), 7: (1, 2), 8: (1, 2, 3, 4, 5, 6)}
+"""Each page header's fields that ``parquet.thrift`` requires (Arrow refuses a header without
+one)."""
+
+
+class _Bad(Exception):
+    """A page header that does not parse."""
+
+
+def _varint(b: bytes, i: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        if i >= len(b) or shift > 63:
+            raise _Bad
+        x = b[i]
+        i += 1
+        value |= (x & 0x7F) << shift
+        shift += 7
+        if not x & 0x80:
+            return value, i
+
+
+def _zigzag(v: int) -> int:
+    return (v >> 1) ^ -(v & 1)
+
+
+def _skip(b: bytes, i: int, kind: int, depth: int) -> int:
+    """Past a value of compact type ``kind`` at ``b[i]`` (a field's: a boolean's value is in
+    its type)."""
+    if kind in (1, 2):
+        return i
+    if kind == 3:
+        return i + 1
+    if kind in (4, 5, 6):
+        return _varint(b, i)[1]
+    if kind == 7:
+        return i + 8
+    if kind == 8:
+        n, i = _varint(b, i)
+        if i + n > len(b):
+            raise _Bad
+        return i + n
+    if kind in (9, 10):  # list, set
+        if i >= len(b):
+            raise _Bad
+        head = b[i]
+        i += 1
+        n, element = head >> 4, head & 0x0F
+        if n == 15:
+            n, i = _varint(b, i)
+        if n > len(b) - i or element not in range(1, 13):
+            raise _Bad  # every element takes a byte at least
+        if element in (1, 2):  # booleans in a list take a byte each
+            return i + n
+        for _ in range(n):
+            i = _skip(b, i, element, depth)
+        return i
+    if kind == 11:  # map
+        n, i = _varint(b, i)
+        if n > len(b) - i:
+            raise _Bad
+        if n:
+            if i >= len(b):
+                raise _Bad
+            kv = b[i]
+            i += 1
+            for _ in range(n):
+                for kind_of in (kv >> 4, kv & 0x0F):  # a boolean takes a byte here
+                    i = i + 1 if kind_of in (1, 2) else _skip(b, i, kind_of, depth)
+        return i
+    if kind == 12:
+        return _struct(b, i, {}, depth + 1)[1]
+    raise _Bad
+
+
+def _struct(b: bytes, i: int, want: dict[int, Any], depth: int = 0) -> tuple[dict[int, Any], int]:
+    """The fields ``want`` of the compact-protocol struct at ``b[i]`` (integers, booleans
+    and structs), and where it ends."""
+    if depth > 16:
+        raise _Bad
+    out: dict[int, Any] = {}
+    last = 0
+    while True:
+        if i >= len(b):
+            raise _Bad
+        head = b[i]
+        i += 1
+        if head == 0:
+            return out, i
+        kind, delta = head & 0x0F, head >> 4
+        if delta:
+            field = last + delta
+        else:
+            raw, i = _varint(b, i)
+            field = _zigzag(raw)
+        last = field
+        if field not in want:
+            i = _skip(b, i, kind, depth)
+        elif want[field] is not None:  # a struct, and nothing else
+            if kind != 12:
+                raise _Bad
+            out[field], i = _struct(b, i, want[field], depth + 1)
+        elif kind in (1, 2):  # a boolean
+            out[field] = kind == 1
+        elif kind == 5:  # an i32
+            raw, i = _varint(b, i)
+            value = _zigzag(raw)
+            if not -(2**31) <= value < 2**31:
+                raise _Bad
+            out[field] = value
+        else:  # the fields read are i32s, booleans and structs
+            raise _Bad
+
+
+def _decompressed(codec: Any, body: memoryview, size: int) -> npt.NDArray[np.uint8]:
+    """``body`` decompressed by ``codec`` (None: stored as it is) into ``size`` bytes."""
+    if codec is None:
+        data: Any = body
+    else:
+        data = codec.decompress(body, size)
+    page = np.frombuffer(data, np.uint8)
+    if len(page) != size:
+        raise _Bad
+    return page
+
+
+class IdHashes:
+    """The hashes of a Parquet file's text column ``name``, row group by row group
+    (:meth:`group`, thread-safe: each call reads and writes its own part), into
+    :attr:`hashes` (``uint64[rows]``, in row order). :meth:`group` answers False for anything
+    it does not take (see the module notes); then the column must be read with Arrow.
+
+    ``fd`` is the open file (read with ``os.pread``), ``meta`` its metadata, from the same open
+    file.
+    """
+
+    def __init__(self, fd: int, meta: pq.FileMetaData, name: str) -> None:
+        self.fd = fd
+        self.meta = meta
+        names = [meta.schema.column(i).path for i in range(meta.num_columns)]
+        self.at = names.index(name) if names.count(name) == 1 else -1
+        self.rows = int(meta.num_rows)
+        starts = [0]
+        for g in range(meta.num_row_groups):
+            starts.append(starts[-1] + int(meta.row_group(g).num_rows))
+        self.starts = starts
+        self.hashes = np.empty(self.rows, np.uint64)
+        self.taken = self.at >= 0 and starts[-1] == self.rows and self._flat()
+
+    def _flat(self) -> bool:
+        column = self.meta.schema.column(self.at)
+        return (
+            column.physical_type == "BYTE_ARRAY"
+            and column.max_repetition_level == 0
+            and column.max_definition_level in (0, 1)
+        )
+
+    def group(self, g: int) -> bool:
+        """Hash the texts of row group ``g`` into their places of :attr:`hashes`: True when
+        every one is hashed (present and plain), False otherwise (nothing to rely on)."""
+        if not self.taken:
+            return False
+        try:
+            return self._group(g)
+        except (_Bad, OSError, ValueError, OverflowError, IndexError, MemoryError):
+            return False
+        except Exception:  # Arrow's codec errors (pyarrow.ArrowException is an Exception)
+            return False
+
+    def _group(self, g: int) -> bool:
+        import pyarrow as pa
+
+        chunk = self.meta.row_group(g).column(self.at)
+        rows = self.starts[g + 1] - self.starts[g]
+        if chunk.file_path or chunk.num_values != rows:
+            return False
+        name = chunk.compression
+        if name != "UNCOMPRESSED" and name not in _CODECS:
+            return False
+        codec = None if name == "UNCOMPRESSED" else pa.Codec(_CODECS[name])
+        start = chunk.data_page_offset
+        if chunk.has_dictionary_page and chunk.dictionary_page_offset:
+            start = min(start, chunk.dictionary_page_offset)
+        size = chunk.total_compressed_size
+        if start < 4 or size <= 0:
+            return False
+        raw = os.pread(self.fd, size, start)
+        if len(raw) != size:
+            return False
+        view = memoryview(raw)
+        optional = self.meta.schema.column(self.at).max_definition_level == 1
+        out = self.hashes[self.starts[g] : self.starts[g + 1]]
+        dictionary: npt.NDArray[np.uint64] | None = None
+        done = 0
+        at = 0
+        while done < rows:
+            header, at = _struct(raw, at, _HEADER)
+            for part, fields in _REQUIRED.items():
+                if part in header and any(f not in header[part] for f in fields):
+                    return False
+            kind, full, stored = header.get(1), header.get(2), header.get(3)
+            if kind is None or full is None or stored is None or full < 0 or stored < 0:
+                return False
+            if at + stored > size:
+                return False
+            body = view[at : at + stored]
+            at += stored
+            if kind == _DICTIONARY:
+                told = header.get(7)
+                if dictionary is not None or told is None or told.get(2) not in (0, 2):
+                    return False
+                entries = told.get(1)
+                if entries is None or entries < 0:
+                    return False
+                dictionary = self._dictionary(_decompressed(codec, body, full), entries)
+                if dictionary is None:
+                    return False
+            elif kind in (_DATA, _DATA_V2):
+                got = self._data(kind, header, body, codec, full, optional, dictionary)
+                if got is None or done + len(got[1]) > rows:
+                    return False
+                page, values, encoding, begin = got
+                part = out[done : done + len(values)]
+                if not self._values(page, begin, encoding, dictionary, part):
+                    return False
+                done += len(part)
+            elif kind != _INDEX:
+                return False
+        return done == rows
+
+    @staticmethod
+    def _dictionary(page: npt.NDArray[np.uint8], entries: int) -> npt.NDArray[np.uint64] | None:
+        from kundresa.store._distinct import plain_page_hashes
+
+        hashes = np.empty(entries, np.uint64)
+        return hashes if plain_page_hashes(page, 0, hashes) == len(page) else None
+
+    @staticmethod
+    def _data(
+        kind: int,
+        header: dict[int, Any],
+        body: memoryview,
+        codec: Any,
+        full: int,
+        optional: bool,
+        dictionary: npt.NDArray[np.uint64] | None,
+    ) -> tuple[npt.NDArray[np.uint8], range, int, int] | None:
+        """A data page's bytes (the values' part decompressed), its values (as a range), their
+        encoding and where they start; None when a value is null or the page is not taken."""
+        from kundresa.store._distinct import levels_all_one
+
+        if kind == _DATA:
+            told = header.get(5)
+            if told is None:
+                return None
+            n, encoding = told.get(1), told.get(2)
+            if n is None or n < 0 or encoding is None:
+                return None
+            page = _decompressed(codec, body, full)
+            begin = 0
+            if optional:
+                if told.get(3) != _RLE or len(page) < 4:
+                    return None
+                length = int.from_bytes(page[:4].tobytes(), "little")
+                if levels_all_one(page, 4, 4 + length, n) != 1:
+                    return None
+                begin = 4 + length
+            return page, range(n), encoding, begin
+        told = header.get(8)
+        if told is None:
+            return None
+        n, nulls, rows, encoding = told.get(1), told.get(2), told.get(3), told.get(4)
+        defined, repeated = told.get(5), told.get(6)
+        if n is None or n < 0 or nulls != 0 or rows != n or encoding is None:
+            return None  # a flat column: a row a value
+        if defined is None or repeated != 0 or defined < 0 or defined > len(body):
+            return None
+        levels = np.frombuffer(body[:defined], np.uint8)
+        if optional and levels_all_one(levels, 0, defined, n) != 1:
+            return None
+        if not optional and defined:
+            return None
+        compressed = told.get(7, True)
+        rest = body[defined:]
+        values = (
+            _decompressed(codec, rest, full - defined)
+            if compressed
+            else np.frombuffer(rest, np.uint8)
+        )
+        if not compressed and len(values) != full - defined:
+            return None
+        return values, range(n), encoding, 0
+
+    @staticmethod
+    def _values(
+        page: npt.NDArray[np.uint8],
+        begin: int,
+        encoding: int,
+        dictionary: npt.NDArray[np.uint64] | None,
+        out: npt.NDArray[np.uint64],
+    ) -> bool:
+        from kundresa.store._distinct import dictionary_page_gather, plain_page_hashes
+
+        if encoding == _PLAIN:
+            return plain_page_hashes(page, begin, out) == len(page)
+        if encoding in (_PLAIN_DICTIONARY, _RLE_DICTIONARY) and dictionary is not None:
+            return dictionary_page_gather(page, begin, dictionary, out) >= 0
+        return False
