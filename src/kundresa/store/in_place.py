@@ -300,7 +300,9 @@ class _IdsCheck:
     ``parts`` consecutive row ranges side by side (one thread each): each range hashed and
     counted by partition (:meth:`hash_part`), placed (:meth:`place_part`), and the
     partitions' sets split in ranges of partitions (:meth:`distinct_part`); the values that
-    fail the cheap test gathered as :func:`_hashed` gathers them."""
+    fail the cheap test gathered as :func:`_hashed` gathers them. With ``hashes`` and no
+    ``column`` (the event ids hashed from the file's pages, every one present and plain:
+    :class:`kundresa.store._pages.IdHashes`) the ranges are only counted."""
 
     def __init__(
         self,
