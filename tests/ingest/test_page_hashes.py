@@ -97,7 +97,8 @@ def test_the_walk_gives_arrows_hashes(
     )
     got = _walk(path)
     hashes, clean = _arrow(path)
-    assert got is not None if clean else got is None
+    # Brotli does not state its output's size: read by Arrow (as LZ4 is).
+    assert got is not None if clean and codec != "brotli" else got is None
     if got is not None:
         assert np.array_equal(got, hashes)
 

@@ -81,7 +81,13 @@ Progress = Callable[[int], None]
 
 
 class ReadError(InputError):
-    """A file cannot be read at all (missing, unknown format, broken header)."""
+    """A file cannot be read at all (missing, unknown format, broken header). The message is
+    one line: a library's message over several lines (Arrow's about a damaged Parquet page
+    header, say) has its lines joined by "; "."""
+
+    def __init__(self, message: object = "") -> None:
+        lines = [line.strip() for line in str(message).splitlines()]
+        super().__init__("; ".join(line for line in lines if line))
 
 
 @dataclass(frozen=True)

@@ -36,25 +36,37 @@ if TYPE_CHECKING:
 
 __all__ = ["IdHashes"]
 
-_CODECS = {"SNAPPY": "snappy", "GZIP": "gzip", "BROTLI": "brotli", "ZSTD": "zstd"}
-"""Parquet's codecs taken, by Arrow's codec name (``UNCOMPRESSED`` aside)."""
+_CODECS = {"SNAPPY": "snappy", "ZSTD": "zstd"}
+"""Parquet's codecs decompressed by Arrow's codec (by its name), whose output's true length
+each page's own bytes tell (Snappy's preamble, a Zstandard frame's content size, which zstd
+checks): Arrow's ``Codec.decompress`` does not say how many bytes it wrote. GZIP is
+decompressed by Python's ``zlib`` (which says); ``UNCOMPRESSED`` is taken as it is; others
+(Brotli, LZ4) are read by Arrow."""
 
 _DATA, _DICTIONARY, _DATA_V2, _INDEX = 0, 2, 3, 1  # PageType
 _PLAIN, _PLAIN_DICTIONARY, _RLE, _RLE_DICTIONARY = 0, 2, 3, 8  # Encoding
 
-# The fields read from a PageHeader (by field id; a dict: the struct's own fields read).
+# The fields read from a PageHeader, by field id: ``_I32`` an i32, ``_BOOL`` a boolean, a dict
+# a struct (its own fields read). A field read with another wire type, or given twice, is
+# refused: Arrow's Thrift reader would skip it (then miss it or take its default), so the
+# walk could read the page otherwise.
+_I32, _BOOL = "i32", "bool"
 _HEADER: dict[int, Any] = {
-    1: None,  # type
-    2: None,  # uncompressed_page_size
-    3: None,  # compressed_page_size
+    1: _I32,  # type
+    2: _I32,  # uncompressed_page_size
+    3: _I32,  # compressed_page_size
     # data_page_header: num_values, encoding, the definition and repetition levels' encodings
-    5: {1: None, 2: None, 3: None, 4: None},
-    7: {1: None, 2: None},  # dictionary_page_header: num_values, encoding
+    5: {1: _I32, 2: _I32, 3: _I32, 4: _I32},
+    7: {1: _I32, 2: _I32},  # dictionary_page_header: num_values, encoding
     # data_page_header_v2: num_values, num_nulls, num_rows, encoding, the levels' byte
     # lengths (definition, repetition), is_compressed
-    8: {1: None, 2: None, 3: None, 4: None, 5: None, 6: None, 7: None},
+    8: {1: _I32, 2: _I32, 3: _I32, 4: _I32, 5: _I32, 6: _I32, 7: _BOOL},
 }
 
+_STRING_LIMIT = 100_000_000
+_CONTAINER_LIMIT = 1_000_000
+"""Arrow's limits on a Thrift string's bytes and a container's elements in Parquet metadata
+(``ReaderProperties``' defaults): a header beyond them Arrow refuses, so the walk does."""
 
 _REQUIRED = {5: (1, 2, 3, 4), 7: (1, 2), 8: (1, 2, 3, 4, 5, 6)}
 """Each page header's fields that ``parquet.thrift`` requires (Arrow refuses a header without
@@ -95,7 +107,7 @@ def _skip(b: bytes, i: int, kind: int, depth: int) -> int:
         return i + 8
     if kind == 8:
         n, i = _varint(b, i)
-        if i + n > len(b):
+        if i + n > len(b) or n > _STRING_LIMIT:
             raise _Bad
         return i + n
     if kind in (9, 10):  # list, set
@@ -106,7 +118,7 @@ def _skip(b: bytes, i: int, kind: int, depth: int) -> int:
         n, element = head >> 4, head & 0x0F
         if n == 15:
             n, i = _varint(b, i)
-        if n > len(b) - i or element not in range(1, 13):
+        if n > len(b) - i or n > _CONTAINER_LIMIT or element not in range(1, 13):
             raise _Bad  # every element takes a byte at least
         if element in (1, 2):  # booleans in a list take a byte each
             return i + n
@@ -115,7 +127,7 @@ def _skip(b: bytes, i: int, kind: int, depth: int) -> int:
         return i
     if kind == 11:  # map
         n, i = _varint(b, i)
-        if n > len(b) - i:
+        if n > len(b) - i or n > _CONTAINER_LIMIT:
             raise _Bad
         if n:
             if i >= len(b):
@@ -151,31 +163,78 @@ def _struct(b: bytes, i: int, want: dict[int, Any], depth: int = 0) -> tuple[dic
         else:
             raw, i = _varint(b, i)
             field = _zigzag(raw)
+        if not 0 < field < 2**15:
+            raise _Bad  # an i16 in Thrift: Arrow's reader would wrap it round
         last = field
-        if field not in want:
+        expected = want.get(field)
+        if expected is None:
             i = _skip(b, i, kind, depth)
-        elif want[field] is not None:  # a struct, and nothing else
+        elif field in out:
+            raise _Bad  # given twice
+        elif isinstance(expected, dict):
             if kind != 12:
                 raise _Bad
-            out[field], i = _struct(b, i, want[field], depth + 1)
-        elif kind in (1, 2):  # a boolean
+            out[field], i = _struct(b, i, expected, depth + 1)
+        elif expected == _BOOL:
+            if kind not in (1, 2):
+                raise _Bad
             out[field] = kind == 1
-        elif kind == 5:  # an i32
+        else:
+            if kind != 5:
+                raise _Bad
             raw, i = _varint(b, i)
             value = _zigzag(raw)
             if not -(2**31) <= value < 2**31:
                 raise _Bad
             out[field] = value
-        else:  # the fields read are i32s, booleans and structs
-            raise _Bad
 
 
-def _decompressed(codec: Any, body: memoryview, size: int) -> npt.NDArray[np.uint8]:
-    """``body`` decompressed by ``codec`` (None: stored as it is) into ``size`` bytes."""
-    if codec is None:
+def _snappy_length(body: memoryview) -> int:
+    """The uncompressed length a Snappy block states in its preamble (a little-endian base-128
+    number)."""
+    value = shift = 0
+    for x in body[:5]:
+        value |= (x & 0x7F) << shift
+        shift += 7
+        if not x & 0x80:
+            return value
+    raise _Bad
+
+
+def _zstd_length(body: memoryview) -> int:
+    """The content size the first Zstandard frame of ``body`` states in its header (RFC 8878,
+    3.1.1.1); zstd checks the frame's output against it. A frame without one is refused."""
+    if len(body) < 6 or bytes(body[:4]) != b"\x28\xb5\x2f\xfd":
+        raise _Bad
+    descriptor = body[4]
+    size_flag, single, dictionary_flag = descriptor >> 6, (descriptor >> 5) & 1, descriptor & 3
+    at = 5 + (0 if single else 1) + (0, 1, 2, 4)[dictionary_flag]
+    width = (1 if single else 0, 2, 4, 8)[size_flag]
+    if not width or at + width > len(body):
+        raise _Bad  # no content size
+    value = int.from_bytes(bytes(body[at : at + width]), "little")
+    return value + 256 if width == 2 else value
+
+
+def _decompressed(name: str, body: memoryview, size: int) -> npt.NDArray[np.uint8]:
+    """``body`` (compressed by Parquet's codec ``name``) decompressed, when it gives exactly
+    ``size`` bytes."""
+    if name == "UNCOMPRESSED":
         data: Any = body
+    elif name == "GZIP":
+        import zlib
+
+        stream = zlib.decompressobj(wbits=47)  # a gzip or zlib header, as Arrow's reader takes
+        data = stream.decompress(body, size + 1)
+        if not stream.eof or stream.unused_data or stream.unconsumed_tail:
+            raise _Bad
     else:
-        data = codec.decompress(body, size)
+        import pyarrow as pa
+
+        told = _snappy_length(body) if name == "SNAPPY" else _zstd_length(body)
+        if told != size:
+            raise _Bad
+        data = pa.Codec(_CODECS[name]).decompress(body, size)
     page = np.frombuffer(data, np.uint8)
     if len(page) != size:
         raise _Bad
@@ -226,16 +285,15 @@ class IdHashes:
             return False
 
     def _group(self, g: int) -> bool:
-        import pyarrow as pa
-
         chunk = self.meta.row_group(g).column(self.at)
         rows = self.starts[g + 1] - self.starts[g]
         if chunk.file_path or chunk.num_values != rows:
             return False
-        name = chunk.compression
-        if name != "UNCOMPRESSED" and name not in _CODECS:
+        if not rows:
+            return True  # nothing of it is read
+        codec = chunk.compression
+        if codec not in ("UNCOMPRESSED", "GZIP", *_CODECS):
             return False
-        codec = None if name == "UNCOMPRESSED" else pa.Codec(_CODECS[name])
         start = chunk.data_page_offset
         if chunk.has_dictionary_page and chunk.dictionary_page_offset:
             start = min(start, chunk.dictionary_page_offset)
@@ -253,8 +311,8 @@ class IdHashes:
         at = 0
         while done < rows:
             header, at = _struct(raw, at, _HEADER)
-            for part, fields in _REQUIRED.items():
-                if part in header and any(f not in header[part] for f in fields):
+            for struct, fields in _REQUIRED.items():
+                if struct in header and any(f not in header[struct] for f in fields):
                     return False
             kind, full, stored = header.get(1), header.get(2), header.get(3)
             if kind is None or full is None or stored is None or full < 0 or stored < 0:

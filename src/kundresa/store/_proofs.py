@@ -44,7 +44,14 @@ __all__ = [
     "remember_distinct_ids",
 ]
 
-_VERSION = 2
+_VERSION = 3
+"""The digest's layout (3: the 100 bytes past each column chunk digested too, and the proofs
+made by the first page walk, which could be fooled by a crafted page header, no longer
+found)."""
+
+_PAST = 100
+"""The bytes past a column chunk's stated size that Arrow may read (its ``kMaxDictHeaderSize``
+for files of parquet-mr before 1.2.9), digested with it."""
 
 EVENT_ID_RULE = "355994bb"
 """The first digits of the SHA-256 of the in-place check's SQL test of an event id
@@ -110,13 +117,20 @@ def digest_of(fd: int, meta: pq.FileMetaData) -> Identity | None:
             if c.has_dictionary_page and c.dictionary_page_offset:
                 start = min(start, c.dictionary_page_offset)
             size = c.total_compressed_size
+            rows = meta.row_group(g).num_rows
+            told = (rows, c.physical_type, c.compression, c.encodings)
+            if not rows:  # nothing of it is read (its offsets may be 0)
+                digest.update(repr((*told, c.num_values, size)).encode())
+                continue
             if c.file_path or start < 4 or size < 0 or start + size > size_of_file:
                 return None
             pages = (c.dictionary_page_offset or 0) - start, c.data_page_offset - start
-            told = (meta.row_group(g).num_rows, c.physical_type, c.compression, c.encodings)
             digest.update(repr((*told, c.num_values, size, pages)).encode())
-            data = os.pread(fd, size, start)
-            if len(data) != size:
+            # And the bytes just past it: Arrow reads up to 100 more for files of old writers
+            # (parquet-mr before 1.2.9 left a dictionary page's header out of the size).
+            whole = min(size + _PAST, size_of_file - start)
+            data = os.pread(fd, whole, start)
+            if len(data) != whole:
                 return None
             digest.update(data)
     except (OSError, ValueError, OverflowError):
