@@ -45,9 +45,12 @@ def _struct(fid: int, body: bytes) -> bytes:
     return _field(fid, 12, body + b"\x00")
 
 
-def _spliced(path: Path, rows: int, chunk: bytes, **options: object) -> Path:
+def _spliced(
+    path: Path, rows: int, chunk: bytes, created_by: str | None = None, **options: object
+) -> Path:
     """A canonical events file of ``rows`` rows (customer A visits at row 1 and buys at the
-    last row) whose event_id column chunk is replaced by ``chunk`` (zero-padded)."""
+    last row) whose event_id column chunk is replaced by ``chunk`` (zero-padded), and its
+    writer named ``created_by`` when given."""
     cust = [f"c{i}" for i in range(rows)]
     ev = ["visit"] * rows
     cust[1] = cust[rows - 1] = "A"
@@ -68,6 +71,15 @@ def _spliced(path: Path, rows: int, chunk: bytes, **options: object) -> Path:
     assert len(chunk) <= c.total_compressed_size
     raw = bytearray(path.read_bytes())
     raw[start : start + c.total_compressed_size] = chunk.ljust(c.total_compressed_size, b"\0")
+    if created_by is not None:
+        size = int.from_bytes(raw[-8:-4], "little")
+        footer = bytes(raw[-8 - size : -8])
+        old = pq.read_metadata(path).created_by.encode()
+        assert footer.count(bytes([len(old)]) + old) == 1
+        footer = footer.replace(
+            bytes([len(old)]) + old, _varint(len(created_by)) + created_by.encode()
+        )
+        raw = raw[: -8 - size] + footer + len(footer).to_bytes(4, "little") + b"PAR1"
     path.write_bytes(bytes(raw))
     return path
 
@@ -187,3 +199,78 @@ def test_a_read_error_is_one_line() -> None:
     assert str(ReadError(message)) == (
         "x.parquet: cannot read the file: Invalid data; Deserializing page header failed."
     )
+
+
+def test_runs_arrow_refuses_are_refused() -> None:
+    # Empty runs (RLE or bit-packed) and run headers past five bytes: Arrow stops there.
+    from kundresa.store._distinct import dictionary_page_gather, levels_all_one
+
+    values = np.arange(4, dtype=np.uint64)
+    out = np.zeros(2, np.uint64)
+    for runs in (b"\x00\x04\x01", b"\x01\x04\x01", b"\x84\x80\x80\x80\x80\x00\x01"):
+        page = np.frombuffer(bytes([2]) + runs, np.uint8)  # bit width 2, then the runs
+        assert dictionary_page_gather(page, 0, values, out) == -1
+        levels = np.frombuffer(runs, np.uint8)
+        assert levels_all_one(levels, 0, len(levels), 2) == -1
+    good = np.frombuffer(bytes([2, 4, 1]), np.uint8)  # a run of two 1s
+    assert dictionary_page_gather(good, 0, values, out) == 3 and out.tolist() == [1, 1]
+
+
+def test_pages_arrow_reads_otherwise_are_left_to_arrow() -> None:
+    body = memoryview(b"\x02\x04\x01")
+    # A page of no values (Arrow takes it as the chunk's end).
+    empty = {5: {1: 0, 2: 8, 3: 3, 4: 3}}
+    assert _pages.IdHashes._data(0, empty, body, "UNCOMPRESSED", 3, False, None) is None
+    # A version 2 page "not compressed" in a compressed chunk: Arrow decompresses it anyway
+    # for files of parquet-cpp before 2.0.0.
+    v2 = {8: {1: 2, 2: 0, 3: 2, 4: 8, 5: 0, 6: 0, 7: False}}
+    assert _pages.IdHashes._data(3, v2, body, "SNAPPY", 3, False, None) is None
+    assert _pages.IdHashes._data(3, v2, body, "SNAPPY", 3, False, None, True) is not None
+    assert _pages.IdHashes._data(3, v2, body, "UNCOMPRESSED", 3, False, None) is not None
+
+
+def test_a_duplicate_event_id_is_never_settled_by_a_second_reader(tmp_path: Path) -> None:
+    # Ids present in every row, two alike: the ordinary ingest reads the file, not DuckDB's
+    # count of the keys (its reader may take a crafted file apart from Arrow's).
+    from kundresa.store import in_place
+    from kundresa.store.warehouse import Warehouse
+
+    path = tmp_path / "dup.parquet"
+    ids = [f"e{i}" for i in range(30)]
+    ids[29] = ids[1]
+    times = pa.array(np.datetime64("2024-01-01T00:00:00") + np.arange(30).astype("timedelta64[s]"))
+    table = pa.table(
+        {"customer_id": ["a"] * 30, "timestamp": times.cast(pa.timestamp("us")),
+         "event": ["visit"] * 30, "event_id": ids}
+    )  # fmt: skip
+    pq.write_table(table, path)
+    wh = Warehouse(None)
+    try:
+        assert in_place.read_in_place(wh, path) is None
+    finally:
+        wh.con.close()
+
+
+def test_an_old_writers_uncompressed_flag_is_left_to_arrow(tmp_path: Path) -> None:
+    # "parquet-cpp version 1.5.1": Arrow decompresses version 2 pages marked not compressed
+    # (that writer marked them wrong); read raw, each page gives other indices.
+    rows = 9
+    snappy = pa.Codec("snappy")
+    ids = [f"{os.urandom(4).hex()}-id-{i}" for i in range(rows)]
+    plain = b"".join(len(t).to_bytes(4, "little") + t.encode() for t in ids)
+    dpage = snappy.compress(plain, asbytes=True)
+    dictionary = _struct(7, _i32(1, rows) + _i32(2, 0))
+    chunk = _i32(1, 2) + _i32(2, len(plain)) + _i32(3, len(dpage)) + dictionary + b"\x00" + dpage
+    arrow_index = [*range(rows - 1), 1]
+    for k in range(rows):
+        body = bytes([8, (3 - 1) << 2, k, 2, arrow_index[k], ((5 - 1) << 2) | 2, 3, 0])
+        v2 = _i32(1, 1) + _i32(2, 0) + _i32(3, 1) + _i32(4, 8) + _i32(5, 0) + _i32(6, 0)
+        head = _i32(1, 3) + _i32(2, 8) + _i32(3, 8) + _struct(8, v2 + _field(7, 2)) + b"\x00"
+        chunk += head + body
+    path = _spliced(
+        tmp_path / "old.parquet", rows, chunk, "parquet-cpp version 1.5.1",
+        compression="snappy", use_dictionary=False,
+    )  # fmt: skip
+    got = pq.read_table(path)["event_id"].to_pylist()
+    assert got[1] == got[8]
+    _same_as_the_ingest(path)

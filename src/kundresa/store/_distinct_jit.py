@@ -216,19 +216,20 @@ def plain_page_hashes(page: npt.NDArray[np.uint8], start: int, out: npt.NDArray[
 
 @numba.njit(cache=True, nogil=True)
 def _uleb128(page: npt.NDArray[np.uint8], j: int, end: int) -> tuple[int, int]:
-    """The unsigned LEB128 number at ``page[j]`` and where it ends; (-1, j) when it runs past
-    ``end`` or is too long."""
+    """The unsigned LEB128 number at ``page[j]`` (a run header: at most five bytes and 32
+    bits, as Arrow reads it) and where it ends; (-1, j) when it runs past ``end`` or is too
+    long."""
     value = 0
     shift = 0
     while True:
-        if j >= end or shift > 56:
+        if j >= end or shift > 28:
             return -1, j
         b = int(page[j])
         j += 1
         value |= (b & 0x7F) << shift
         shift += 7
         if not b & 0x80:
-            return value, j
+            return (value, j) if value < (1 << 32) else (-1, j)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -261,7 +262,7 @@ def dictionary_page_gather(
             return -1
         if header & 1:  # bit-packed: groups of eight values, width bits each, low bits first
             groups = header >> 1  # each group takes ``width`` bytes
-            if width and groups > (size - j) // width:
+            if not groups or (width and groups > (size - j) // width):  # Arrow refuses none
                 return -1
             after = j + groups * width
             take = n - i if groups >= n else min(n - i, groups * 8)
@@ -282,13 +283,15 @@ def dictionary_page_gather(
             j = after
         else:  # a run: one value, in (width + 7) // 8 little-endian bytes, repeated
             count = header >> 1
+            if not count:
+                return -1  # Arrow refuses an empty run
             v = 0
             for b in range((width + 7) // 8):
                 if j >= size:
                     return -1
                 v |= int(page[j]) << (8 * b)
                 j += 1
-            if count and v >= entries:
+            if v >= entries:
                 return -1
             stop = min(n, i + count)
             while i < stop:
@@ -312,7 +315,7 @@ def levels_all_one(page: npt.NDArray[np.uint8], start: int, end: int, n: int) ->
             return -1
         if header & 1:
             groups = header >> 1  # bytes of eight levels each
-            if groups > end - j:
+            if not groups or groups > end - j:  # Arrow refuses an empty run
                 return -1
             for b in range(min(groups, (n - i + 7) // 8)):
                 take = min(8, n - i)
@@ -323,9 +326,9 @@ def levels_all_one(page: npt.NDArray[np.uint8], start: int, end: int, n: int) ->
             j += groups
         else:
             count = header >> 1
-            if j >= end:
+            if j >= end or not count:
                 return -1
-            if count and page[j] != 1:
+            if page[j] != 1:
                 return 0
             j += 1
             i += count

@@ -63,6 +63,9 @@ _HEADER: dict[int, Any] = {
     8: {1: _I32, 2: _I32, 3: _I32, 4: _I32, 5: _I32, 6: _I32, 7: _BOOL},
 }
 
+_HEADER_LIMIT = 16 * 1024 * 1024
+"""The largest page header Arrow reads (its ``kDefaultMaxPageHeaderSize``)."""
+
 _STRING_LIMIT = 100_000_000
 _CONTAINER_LIMIT = 1_000_000
 """Arrow's limits on a Thrift string's bytes and a container's elements in Parquet metadata
@@ -263,6 +266,11 @@ class IdHashes:
         self.starts = starts
         self.hashes = np.empty(self.rows, np.uint64)
         self.taken = self.at >= 0 and starts[-1] == self.rows and self._flat()
+        # Whether a version 2 page's "not compressed" is taken at its word: written by Arrow's
+        # own writer (parquet-cpp-arrow), not by parquet-cpp before 2.0.0, whose pages Arrow
+        # decompresses whatever the flag says (its ApplicationVersion workaround).
+        writer = (meta.created_by or "").strip().lower()
+        self.flag_trusted = writer.split(" version", 1)[0].strip() == "parquet-cpp-arrow"
 
     def _flat(self) -> bool:
         column = self.meta.schema.column(self.at)
@@ -310,7 +318,10 @@ class IdHashes:
         done = 0
         at = 0
         while done < rows:
+            begun = at
             header, at = _struct(raw, at, _HEADER)
+            if at - begun > _HEADER_LIMIT:
+                return False
             for struct, fields in _REQUIRED.items():
                 if struct in header and any(f not in header[struct] for f in fields):
                     return False
@@ -332,7 +343,9 @@ class IdHashes:
                 if dictionary is None:
                     return False
             elif kind in (_DATA, _DATA_V2):
-                got = self._data(kind, header, body, codec, full, optional, dictionary)
+                got = self._data(
+                    kind, header, body, codec, full, optional, dictionary, self.flag_trusted
+                )
                 if got is None or done + len(got[1]) > rows:
                     return False
                 page, values, encoding, begin = got
@@ -360,6 +373,7 @@ class IdHashes:
         full: int,
         optional: bool,
         dictionary: npt.NDArray[np.uint64] | None,
+        trusted: bool = False,
     ) -> tuple[npt.NDArray[np.uint8], range, int, int] | None:
         """A data page's bytes (the values' part decompressed), its values (as a range), their
         encoding and where they start; None when a value is null or the page is not taken."""
@@ -370,8 +384,8 @@ class IdHashes:
             if told is None:
                 return None
             n, encoding = told.get(1), told.get(2)
-            if n is None or n < 0 or encoding is None:
-                return None
+            if n is None or n <= 0 or encoding is None:
+                return None  # Arrow takes a page of no values as the chunk's end
             page = _decompressed(codec, body, full)
             begin = 0
             if optional:
@@ -387,8 +401,8 @@ class IdHashes:
             return None
         n, nulls, rows, encoding = told.get(1), told.get(2), told.get(3), told.get(4)
         defined, repeated = told.get(5), told.get(6)
-        if n is None or n < 0 or nulls != 0 or rows != n or encoding is None:
-            return None  # a flat column: a row a value
+        if n is None or n <= 0 or nulls != 0 or rows != n or encoding is None:
+            return None  # a flat column: a row a value; no values: Arrow's chunk end
         if defined is None or repeated != 0 or defined < 0 or defined > len(body):
             return None
         levels = np.frombuffer(body[:defined], np.uint8)
@@ -397,6 +411,10 @@ class IdHashes:
         if not optional and defined:
             return None
         compressed = told.get(7, True)
+        if not compressed and codec != "UNCOMPRESSED" and not trusted:
+            # Arrow decompresses such a page anyway for files of parquet-cpp before 2.0.0
+            # (which wrote the flag wrong): only Arrow's own writer's flag is taken here.
+            return None
         rest = body[defined:]
         values = (
             _decompressed(codec, rest, full - defined)

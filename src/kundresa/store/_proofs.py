@@ -45,9 +45,9 @@ __all__ = [
 ]
 
 _VERSION = 3
-"""The digest's layout (3: the 100 bytes past each column chunk digested too, and the proofs
-made by the first page walk, which could be fooled by a crafted page header, no longer
-found)."""
+"""The digest's layout (3: the 100 bytes past each column chunk and the writer's version
+digested too, and the proofs made by the first page walk, which could be fooled by a crafted
+page header, no longer found)."""
 
 _PAST = 100
 """The bytes past a column chunk's stated size that Arrow may read (its ``kMaxDictHeaderSize``
@@ -111,6 +111,8 @@ def digest_of(fd: int, meta: pq.FileMetaData) -> Identity | None:
             column.length, column.max_definition_level, column.max_repetition_level,
         )  # fmt: skip
         digest.update(repr(schema).encode())
+        # The writer's version: Arrow reads the same bytes otherwise for some old writers.
+        digest.update(repr(meta.created_by).encode())
         for g in range(meta.num_row_groups):
             c = meta.row_group(g).column(at)
             start = c.data_page_offset
