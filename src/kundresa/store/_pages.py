@@ -337,8 +337,8 @@ class IdHashes:
                 if dictionary is not None or told is None or told.get(2) not in (0, 2):
                     return False
                 entries = told.get(1)
-                if entries is None or entries < 0:
-                    return False
+                if entries is None or entries < 0 or entries > full // 4:
+                    return False  # each entry takes four bytes at least
                 dictionary = self._dictionary(_decompressed(codec, body, full), entries)
                 if dictionary is None:
                     return False
