@@ -747,6 +747,11 @@ class Warehouse:
             self.con.close()
             raise
         self.con.execute("SET preserve_insertion_order = false")
+        # DuckDB imports pandas on the first Python value bound to a statement (below); a
+        # Ctrl-C that lands inside that import is lost there (DuckDB takes the failed import
+        # for "no pandas" and the command runs on). Imported here, Ctrl-C stops the process.
+        import pandas  # noqa: F401
+
         if not read_only:
             for ddl in _DDL:
                 self.con.execute(ddl)
