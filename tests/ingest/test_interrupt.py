@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import subprocess
 import sys
@@ -77,4 +78,27 @@ def test_interrupted_ingest_leaves_warehouse_unchanged(tmp_path: Path, sig: int)
     assert wh.quarantine_count() == 0
     # And the same file then loads completely.
     assert wh.ingest([big]).loaded == 400_000
+    wh.close()
+
+
+def test_a_ctrl_c_swallowed_inside_a_write_rolls_it_back(tmp_path: Path) -> None:
+    """A ``KeyboardInterrupt`` caught by a library inside the write (as DuckDB's client does
+    in its own imports of pandas and pyarrow.dataset) still stops the write before it
+    commits: the CSV ingest of the test above once ran on and exited 0."""
+    wh = Warehouse(tmp_path / "warehouse.duckdb")
+    first = tmp_path / "first.csv"
+    first.write_text("customer_id,timestamp,event\na,2025-01-01,x\nb,2025-01-02,y\n")
+    wh.ingest([first])
+    before = wh.con.sql("SELECT * FROM events ORDER BY ALL").fetchall()
+    handler = signal.getsignal(signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt), wh.writing_events() as con:
+        con.execute("DELETE FROM events")
+        with contextlib.suppress(KeyboardInterrupt):  # swallowed
+            signal.raise_signal(signal.SIGINT)
+    assert signal.getsignal(signal.SIGINT) is handler
+    assert wh.con.sql("SELECT * FROM events ORDER BY ALL").fetchall() == before
+    # Without a Ctrl-C the same write commits.
+    with wh.writing_events() as con:
+        con.execute("DELETE FROM events")
+    assert wh.event_count() == 0
     wh.close()

@@ -28,6 +28,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from kundresa._interrupts import watching
 from kundresa.errors import InputError
 from kundresa.ingest.channels import assign_channels
 from kundresa.ingest.columns import (
@@ -749,7 +750,8 @@ class Warehouse:
         self.con.execute("SET preserve_insertion_order = false")
         # DuckDB imports pandas on the first Python value bound to a statement (below); a
         # Ctrl-C that lands inside that import is lost there (DuckDB takes the failed import
-        # for "no pandas" and the command runs on). Imported here, Ctrl-C stops the process.
+        # for "no pandas" and the command runs on). Imported here, Ctrl-C stops the process
+        # at once; a write also checks for one lost elsewhere (kundresa._interrupts).
         import pandas  # noqa: F401
 
         if not read_only:
@@ -1688,10 +1690,15 @@ class Warehouse:
         con = self.con
         con.execute("BEGIN TRANSACTION")
         try:
-            # The kept tagged events are of the events before this write: dropped with it
-            # (and back if it rolls back), whoever writes; Project.keep_tagged makes them again.
-            _drop_tagged(con)
-            yield con
+            with watching() as interrupts:
+                # The kept tagged events are of the events before this write: dropped with it
+                # (and back if it rolls back), whoever writes; Project.keep_tagged makes them
+                # again.
+                _drop_tagged(con)
+                yield con
+                # A Ctrl-C that some library swallowed (kundresa._interrupts) still stops the
+                # write: rolled back, not committed.
+                interrupts.check()
             con.execute("COMMIT")
         except BaseException as exc:
             con.execute("ROLLBACK")

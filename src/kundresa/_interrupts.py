@@ -1,0 +1,79 @@
+"""Ctrl-C that a library swallowed, noticed again before a write commits.
+
+Python turns SIGINT into a ``KeyboardInterrupt`` raised in whatever Python code the main
+thread runs next. When that code runs under C code that catches every exception, the
+interrupt is lost: DuckDB's client imports ``pandas`` and ``pyarrow.dataset`` on first use
+and takes any failed import for "not installed", so a Ctrl-C landing inside that import let
+an ingest run on and commit. :func:`watching` notes each SIGINT before handing it to the
+handler that was installed; :meth:`Watch.check` raises it again.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import FrameType
+from typing import Any
+
+__all__ = ["Watch", "watching"]
+
+
+class Watch:
+    """Whether a SIGINT arrived while :func:`watching` ran (``seen``)."""
+
+    def __init__(self) -> None:
+        self.seen = False
+
+    def check(self) -> None:
+        """Raise ``KeyboardInterrupt`` if a SIGINT arrived, whether or not the
+        ``KeyboardInterrupt`` it caused went through.
+
+        Raises
+        ------
+        KeyboardInterrupt
+            A SIGINT arrived since :func:`watching` began.
+        """
+        if self.seen:
+            raise KeyboardInterrupt
+
+
+@contextmanager
+def watching() -> Iterator[Watch]:
+    """Note every SIGINT while the body runs, then hand it to the handler installed before
+    (Python's own raises ``KeyboardInterrupt``); the handler is put back afterwards.
+
+    Only the main thread can install a handler, and only a Python handler can be chained:
+    elsewhere, or when SIGINT is ignored or left to the system, the watch sees nothing.
+    Watches nest (each notes the signal, the innermost first).
+
+    Examples
+    --------
+    >>> import contextlib
+    >>> with watching() as watch, contextlib.suppress(KeyboardInterrupt):
+    ...     signal.raise_signal(signal.SIGINT)  # and swallowed, as some C code does
+    >>> watch.seen
+    True
+    """
+    watch = Watch()
+    if threading.current_thread() is not threading.main_thread():
+        yield watch
+        return
+    before = signal.getsignal(signal.SIGINT)
+    if not callable(before):
+        yield watch
+        return
+    chained: Callable[[int, FrameType | None], Any] = before
+
+    def noted(signum: int, frame: FrameType | None) -> Any:
+        watch.seen = True
+        return chained(signum, frame)
+
+    signal.signal(signal.SIGINT, noted)
+    try:
+        yield watch
+    finally:
+        # Another handler installed meanwhile (by the body) is left alone.
+        if signal.getsignal(signal.SIGINT) is noted:
+            signal.signal(signal.SIGINT, before)
