@@ -329,3 +329,45 @@ def test_warehouse_held_by_another_process_is_one_clear_line(tmp_path: Path) -> 
         holder.kill()
         holder.wait()
         holder.stdout.close()  # type: ignore[union-attr]
+
+
+def test_parameters_are_checked_before_the_events_file_is_read(tmp_path: Path) -> None:
+    """One funnel step is a usage error at once, before a file of events is read (a bad
+    file is not even looked at): it once came after a whole file was loaded."""
+    bad = tmp_path / "events.parquet"
+    bad.write_bytes(b"not parquet at all")
+    args = ["funnel", "--events", str(bad), "--step", "a", "--project", str(tmp_path / "p")]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2, result.output
+    assert "steps: at least 2 are needed, got 1" in result.output
+    assert "parquet" not in result.output.lower()
+
+
+@pytest.mark.parametrize("wrote", [False, True])
+def test_a_ctrl_c_a_library_swallowed_still_ends_the_command_as_interrupted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, wrote: bool
+) -> None:
+    """A ``KeyboardInterrupt`` caught inside a library (DuckDB's client does, in its own
+    imports) let a command run on to its end (or to a later error) and exit 0 or 2: it ends
+    with exit code 130, saying whether writes done before it stand."""
+    import contextlib
+    import signal
+
+    from kundresa import _interrupts
+    from kundresa.cli import analyses
+
+    def swallowing(*args: object, **kwargs: object) -> None:
+        if wrote:
+            _interrupts.committed()
+        with contextlib.suppress(KeyboardInterrupt):
+            signal.raise_signal(signal.SIGINT)
+        raise ValueError("ran on to another error")
+
+    monkeypatch.setattr(analyses, "_run_in_project", swallowing)
+    handler = signal.getsignal(signal.SIGINT)
+    args = ["funnel", "--step", "a", "--step", "b", "--project", str(tmp_path / "p")]
+    result = CliRunner().invoke(main, args)
+    assert signal.getsignal(signal.SIGINT) is handler
+    assert result.exit_code == 130, result.output
+    said = "what was stored before Ctrl-C stands" if wrote else "interrupted; nothing was changed"
+    assert said in result.output and "another error" not in result.output

@@ -5,7 +5,8 @@ thread runs next. When that code runs under C code that catches every exception,
 interrupt is lost: DuckDB's client imports ``pandas`` and ``pyarrow.dataset`` on first use
 and takes any failed import for "not installed", so a Ctrl-C landing inside that import let
 an ingest run on and commit. :func:`watching` notes each SIGINT before handing it to the
-handler that was installed; :meth:`Watch.check` raises it again.
+handler that was installed; :meth:`Watch.check` raises it again. The command line watches
+each command, so that one that ran on after a lost Ctrl-C still ends as interrupted.
 """
 
 from __future__ import annotations
@@ -17,14 +18,30 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
-__all__ = ["Watch", "watching"]
+__all__ = ["Watch", "committed", "watching"]
+
+_commits = [0]
+
+
+def committed() -> None:
+    """Count a write committed (:meth:`kundresa.store.warehouse.Warehouse.writing_events`
+    calls it), so that a watch tells whether its body changed stored data
+    (:attr:`Watch.wrote`)."""
+    _commits[0] += 1
 
 
 class Watch:
-    """Whether a SIGINT arrived while :func:`watching` ran (``seen``)."""
+    """Whether a SIGINT arrived while :func:`watching` ran (``seen``), and whether a write
+    committed meanwhile (``wrote``)."""
 
     def __init__(self) -> None:
         self.seen = False
+        self._commits = _commits[0]
+
+    @property
+    def wrote(self) -> bool:
+        """Whether a write committed since the watch began (:func:`committed`)."""
+        return _commits[0] != self._commits
 
     def check(self) -> None:
         """Raise ``KeyboardInterrupt`` if a SIGINT arrived, whether or not the

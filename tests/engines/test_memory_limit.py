@@ -216,7 +216,8 @@ def test_the_spill_folder_goes_after_ctrl_c(wide_files: tuple[Path, Path], tmp_p
 
     _, wide = wide_files
     env = {**os.environ, "KUNDRESA_MEMORY_LIMIT": "256MB", "TMPDIR": str(tmp_path)}
-    cmd = [sys.executable, "-m", "kundresa", "funnel", "--events", str(wide), "--step", "view"]
+    steps = ["--step", "view", "--step", "buy"]
+    cmd = [sys.executable, "-m", "kundresa", "funnel", "--events", str(wide), *steps]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 60

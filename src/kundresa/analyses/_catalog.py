@@ -27,6 +27,7 @@ STEPS = Param(
     resolve="step",
     option="--step",
     help="A step: an event name, a|b, touchpoint:ID or stage:ID (repeat, in order).",
+    min_count=2,
 )
 WINDOW = Param(
     "window",

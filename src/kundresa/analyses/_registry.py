@@ -65,6 +65,9 @@ class Param:
         breakdown) or ``event``.
     min, max
         Inclusive bounds of a number.
+    min_count
+        For ``multiple``: the fewest values an analysis takes (a funnel's two steps), checked
+        by :meth:`Analysis.check` (a form's field may hold several, one a line).
     option
         The command-line option (default ``--`` + the name with dashes); ``argument`` makes it
         a positional argument.
@@ -90,6 +93,7 @@ class Param:
     argument: bool = False
     show_default: bool = False
     used_when: tuple[tuple[str, Any], ...] | None = None
+    min_count: int = 0
 
     def __post_init__(self) -> None:
         if self.type not in TYPES:
@@ -263,6 +267,10 @@ class Analysis:
             value = p.check(params.get(p.name, p.default))
             if p.required and value is None:
                 raise ParameterError(f"{self.name}: {p.name} is required")
+            if p.min_count and len(value or ()) < p.min_count:
+                raise ParameterError(
+                    f"{p.name}: at least {p.min_count} are needed, got {len(value or ())}"
+                )
             out[p.name] = value
         return out
 

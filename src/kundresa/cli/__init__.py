@@ -19,6 +19,7 @@ from typing import Any, NoReturn
 
 import click
 
+from kundresa._interrupts import watching
 from kundresa.analyses._catalog import MODEL_CHOICES
 from kundresa.cli._common import err, raise_for
 
@@ -166,22 +167,45 @@ class LazyGroup(click.Group):
                 formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except (click.ClickException, click.exceptions.Exit, click.Abort):
-            raise
-        except KeyboardInterrupt as exc:
-            _interrupted(exc)
-        except Exception as exc:
-            if _is_interrupt(exc):
+        # Ctrl-C is watched through the whole command: one that a library swallowed (and the
+        # command ran on, to its end or to another error) still ends it as interrupted.
+        with watching() as interrupts:
+            try:
+                done = super().invoke(ctx)
+            except (click.ClickException, click.exceptions.Exit, click.Abort):
+                if interrupts.seen:
+                    _lost_interrupt(interrupts.wrote)
+                raise
+            except KeyboardInterrupt as exc:
                 _interrupted(exc)
-            raise_for(exc)
+            except Exception as exc:
+                if _is_interrupt(exc):
+                    _interrupted(exc)
+                if interrupts.seen:
+                    _lost_interrupt(interrupts.wrote)
+                raise_for(exc)
+            if interrupts.seen:
+                _lost_interrupt(interrupts.wrote)
+            return done
 
 
 def _is_interrupt(exc: BaseException) -> bool:
     """Whether ``exc`` is Ctrl-C arriving inside a DuckDB query: DuckDB's Python client
     raises ``RuntimeError: Query interrupted`` from the ``KeyboardInterrupt``."""
     return isinstance(exc, RuntimeError) and isinstance(exc.__cause__, KeyboardInterrupt)
+
+
+def _lost_interrupt(wrote: bool) -> NoReturn:
+    """Ctrl-C that some library swallowed while the command ran on: exit 130 all the same.
+    A write never commits after one (:meth:`kundresa.store.warehouse.Warehouse.writing_events`
+    checks), so only writes done before it stand."""
+    message = (
+        "interrupted; what was stored before Ctrl-C stands (each write is all or nothing)"
+        if wrote
+        else "interrupted; nothing was changed"
+    )
+    err.print(message, markup=False)
+    sys.exit(130)
 
 
 def _interrupted(exc: BaseException) -> NoReturn:

@@ -220,6 +220,9 @@ def build_command(spec: CommandSpec) -> click.Command:
         else:
             analysis = spec.views[values.get("view") or next(iter(spec.views))]
         params = _params_for(analysis, values)
+        # What the parameters can be told without the events (two funnel steps, a window
+        # that parses) is checked before a file of them is read.
+        ANALYSES[analysis].check(params)
         if spec.prepare is not None:
             spec.prepare(analysis, params, values)
         if spec.run is not None:

@@ -28,7 +28,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from kundresa._interrupts import watching
+from kundresa._interrupts import committed, watching
 from kundresa.errors import InputError
 from kundresa.ingest.channels import assign_channels
 from kundresa.ingest.columns import (
@@ -1700,6 +1700,7 @@ class Warehouse:
                 # write: rolled back, not committed.
                 interrupts.check()
             con.execute("COMMIT")
+            committed()
         except BaseException as exc:
             con.execute("ROLLBACK")
             if what is not None and isinstance(exc, duckdb.Error):
