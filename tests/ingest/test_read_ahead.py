@@ -298,3 +298,41 @@ def test_numbers_copy_each_chunk_as_its_values() -> None:
     small = pa.chunked_array([pa.array([3, 4], pa.uint8()), pa.array([9], pa.uint8())])
     assert _numbers(small, np.int32).tolist() == [3, 4, 9]
     assert _numbers(pa.chunked_array([], pa.int32()), np.int32).tolist() == []
+
+
+def test_the_read_threads_do_not_wait_for_the_kernels(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While the page walk's kernels still load (in the thread that started the read), the
+    read threads read their next row groups instead of waiting, and walk the ones before
+    once the kernels are there: the same hashes. (They once waited, both cores idle.)"""
+    path = _write(tmp_path / "e.parquet", 40)  # eight row groups
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    groups = pq.read_metadata(path).num_row_groups
+    read: list[int] = []
+    all_read = threading.Event()
+    real_read = pq.ParquetFile.read_row_group
+
+    def counted(self: Any, g: int, *args: Any, **kwargs: Any) -> Any:
+        read.append(g)
+        if len(read) == groups:
+            all_read.set()
+        return real_read(self, g, *args, **kwargs)
+
+    monkeypatch.setattr(pq.ParquetFile, "read_row_group", counted)
+    loaded = threading.Event()
+    monkeypatch.setattr(_read_ahead, "_kernels_done", loaded)
+    starter = threading.current_thread()
+    waited: list[bool] = []
+
+    def slow_kernels() -> None:
+        if threading.current_thread() is starter and not loaded.is_set():
+            waited.append(all_read.wait(10))  # the kernels still loading meanwhile
+            loaded.set()
+        loaded.wait()
+
+    monkeypatch.setattr(_read_ahead, "load_kernels", slow_kernels)
+    got = _read_ahead.read_file(path, True)
+    assert waited == [True]  # every row group was read before the kernels were there
+    ids = pq.read_table(path, columns=["event_id"])["event_id"].combine_chunks()
+    assert got.id_hashes is not None and (got.id_hashes == text_hashes(ids)[0]).all()
