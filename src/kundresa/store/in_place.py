@@ -461,8 +461,11 @@ def _decode(
         # before ``loaded``.
         check = None
         proof = None
+        copied = None
         if ids and got.id_hashes is not None:
             proof = pool.submit(_IdsCheck(None, 1, got.id_hashes).whole, loaded)
+            # The times copied by the pool's thread after the proof, while this one codes.
+            copied = pool.submit(micros)
         elif ids and not table["event_id"].null_count:
             check = _IdsCheck(table["event_id"], 2)
         side = pool.submit(names_and_times) if not ids else None
@@ -515,7 +518,7 @@ def _decode(
             # an old writer Arrow has a workaround for, could then pass).
             return None
     if side is None:
-        us = micros()
+        us = copied.result() if copied is not None else micros()
     return DecodedFile(who[0], who[1], what[0], what[1], us), distinct, got.ident, got.proven
 
 
