@@ -633,7 +633,10 @@ class Project:
         rewritten copies are made first and swapped in (atomic renames) only after the
         warehouse has committed, so a failure anywhere before leaves everything unchanged.
         Files loaded with ``kundresa ingest`` live outside the project and are the user's to
-        rewrite (the ingest log names them).
+        rewrite (the ingest log names them). The warehouse file itself is not rewritten here
+        (this project holds it open): the erased values may remain in its free blocks until
+        :func:`kundresa.store.rewrite.rewrite_file` rewrites it after the project is closed
+        (what ``kundresa forget`` and ``kundresa reorganise`` do; docs/identity.md).
 
         Returns
         -------
