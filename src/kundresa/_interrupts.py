@@ -21,6 +21,7 @@ from typing import Any
 __all__ = ["Watch", "committed", "watching"]
 
 _commits = [0]
+_RAISES = "_kundresa_raises_keyboard_interrupt"
 
 
 def committed() -> None:
@@ -61,9 +62,11 @@ def watching() -> Iterator[Watch]:
     """Note every SIGINT while the body runs, then hand it to the handler installed before
     (Python's own raises ``KeyboardInterrupt``); the handler is put back afterwards.
 
-    Only the main thread can install a handler, and only a Python handler can be chained:
-    elsewhere, or when SIGINT is ignored or left to the system, the watch sees nothing.
-    Watches nest (each notes the signal, the innermost first).
+    Only the main thread can install a handler, and only Python's own (which raises
+    ``KeyboardInterrupt``) is watched: elsewhere, when SIGINT is ignored or left to the
+    system, or when another handler gives it another meaning (a web server's graceful
+    shutdown), the watch sees nothing. Watches nest (each notes the signal, the innermost
+    first).
 
     Examples
     --------
@@ -78,7 +81,8 @@ def watching() -> Iterator[Watch]:
         yield watch
         return
     before = signal.getsignal(signal.SIGINT)
-    if not callable(before):
+    raises = before is signal.default_int_handler or getattr(before, _RAISES, False)
+    if not callable(before) or not raises:
         yield watch
         return
     chained: Callable[[int, FrameType | None], Any] = before
@@ -87,6 +91,7 @@ def watching() -> Iterator[Watch]:
         watch.seen = True
         return chained(signum, frame)
 
+    setattr(noted, _RAISES, True)  # a watch inside this one chains to Python's handler
     signal.signal(signal.SIGINT, noted)
     try:
         yield watch

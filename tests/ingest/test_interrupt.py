@@ -102,3 +102,26 @@ def test_a_ctrl_c_swallowed_inside_a_write_rolls_it_back(tmp_path: Path) -> None
         con.execute("DELETE FROM events")
     assert wh.event_count() == 0
     wh.close()
+
+
+def test_a_sigint_handler_of_another_meaning_is_not_watched() -> None:
+    """A server's own SIGINT handler (uvicorn's graceful shutdown) is left its meaning: a
+    write under it is not rolled back by a Ctrl-C that handler takes."""
+    from kundresa._interrupts import watching
+
+    calls: list[int] = []
+
+    def shutdown(signum: int, frame: object) -> None:
+        calls.append(signum)
+
+    before = signal.signal(signal.SIGINT, shutdown)
+    try:
+        with watching() as outer, watching() as inner:
+            signal.raise_signal(signal.SIGINT)
+        assert calls == [signal.SIGINT] and not outer.seen and not inner.seen
+        assert signal.getsignal(signal.SIGINT) is shutdown
+    finally:
+        signal.signal(signal.SIGINT, before)
+    with watching() as outer, watching() as inner, contextlib.suppress(KeyboardInterrupt):
+        signal.raise_signal(signal.SIGINT)
+    assert outer.seen and inner.seen
