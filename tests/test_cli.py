@@ -339,7 +339,7 @@ def test_parameters_are_checked_before_the_events_file_is_read(tmp_path: Path) -
     args = ["funnel", "--events", str(bad), "--step", "a", "--project", str(tmp_path / "p")]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 2, result.output
-    assert "steps: at least 2 are needed, got 1" in result.output
+    assert "funnel: at least 2 steps are needed, got 1" in result.output
     assert "parquet" not in result.output.lower()
 
 
@@ -369,5 +369,13 @@ def test_a_ctrl_c_a_library_swallowed_still_ends_the_command_as_interrupted(
     result = CliRunner().invoke(main, args)
     assert signal.getsignal(signal.SIGINT) is handler
     assert result.exit_code == 130, result.output
-    said = "what was stored before Ctrl-C stands" if wrote else "interrupted; nothing was changed"
+    said = "interrupted after changes were stored" if wrote else "interrupted; nothing was changed"
     assert said in result.output and "another error" not in result.output
+
+
+def test_a_server_stopped_by_ctrl_c_says_stopped(capsys: pytest.CaptureFixture[str]) -> None:
+    from kundresa.cli import _interrupted
+
+    with pytest.raises(SystemExit) as done:
+        _interrupted(KeyboardInterrupt(), wrote=True, serving=True)
+    assert done.value.code == 130 and capsys.readouterr().err.strip() == "stopped"

@@ -78,3 +78,33 @@ def test_ctrl_c_during_the_rewrite_says_the_person_was_forgotten(
     line = " ".join(r.output.split())
     assert line.startswith(f"interrupted after customer {SECRET} was forgotten")
     assert "kundresa reorganise" in line and "nothing was changed" not in line
+
+
+@pytest.mark.parametrize("where", ["after the commit", "inside DuckDB's rewrite"])
+def test_ctrl_c_after_the_commit_never_says_nothing_was_changed(
+    project: Path, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    """Ctrl-C after forget committed (while the tagged events are kept again, or inside
+    DuckDB's copy of the file, raised there as ``RuntimeError: Query interrupted``): one line
+    saying the person was forgotten or the changes stand, never "nothing was changed"."""
+    import kundresa.store.rewrite as rewrite
+    from kundresa.project import Project
+
+    def stop(*_: object) -> None:
+        if where == "after the commit":
+            raise KeyboardInterrupt
+        inside = RuntimeError("Query interrupted")
+        inside.__cause__ = KeyboardInterrupt()
+        raise inside
+
+    if where == "after the commit":
+        monkeypatch.setattr(Project, "_keep_tagged_quietly", stop)
+    else:
+        monkeypatch.setattr(rewrite, "rewrite_file", stop)
+    r = run("forget", SECRET, "--yes", "--project", str(project))
+    assert r.exit_code == 130, r.output
+    line = " ".join(r.output.split())
+    assert "nothing was changed" not in line and "kundresa reorganise" in line
+    assert len(r.output.strip().splitlines()) <= 2  # one message (wrapped by the console)
+    again = run("forget", SECRET, "--yes", "--project", str(project))
+    assert again.exit_code != 0  # forgotten: no such id any more

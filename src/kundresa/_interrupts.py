@@ -38,11 +38,36 @@ class Watch:
     def __init__(self) -> None:
         self.seen = False
         self._commits = _commits[0]
+        self._holding = False
+        self._deferred = False
 
     @property
     def wrote(self) -> bool:
         """Whether a write committed since the watch began (:func:`committed`)."""
         return _commits[0] != self._commits
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """A SIGINT while the body runs is noted, not passed on (a write's COMMIT: an interrupt
+        raised inside it would leave it unknown whether it committed); :meth:`release` raises
+        it afterwards."""
+        self._holding = True
+        try:
+            yield
+        finally:
+            self._holding = False
+
+    def release(self) -> None:
+        """Raise ``KeyboardInterrupt`` for a SIGINT held by :meth:`held`.
+
+        Raises
+        ------
+        KeyboardInterrupt
+            A SIGINT arrived while :meth:`held` ran.
+        """
+        if self._deferred:
+            self._deferred = False
+            raise KeyboardInterrupt
 
     def check(self) -> None:
         """Raise ``KeyboardInterrupt`` if a SIGINT arrived, whether or not the
@@ -89,6 +114,9 @@ def watching() -> Iterator[Watch]:
 
     def noted(signum: int, frame: FrameType | None) -> Any:
         watch.seen = True
+        if watch._holding:
+            watch._deferred = True
+            return None
         return chained(signum, frame)
 
     setattr(noted, _RAISES, True)  # a watch inside this one chains to Python's handler

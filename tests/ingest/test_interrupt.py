@@ -125,3 +125,35 @@ def test_a_sigint_handler_of_another_meaning_is_not_watched() -> None:
     with watching() as outer, watching() as inner, contextlib.suppress(KeyboardInterrupt):
         signal.raise_signal(signal.SIGINT)
     assert outer.seen and inner.seen
+
+
+def test_a_ctrl_c_during_the_commit_is_raised_after_it(tmp_path: Path) -> None:
+    """Ctrl-C while COMMIT runs: held until it returns, then raised, the write standing and
+    counted (never a ROLLBACK after a COMMIT, which failed with "no transaction is active"
+    and reported a stored write as rolled back)."""
+    from kundresa._interrupts import Watch
+
+    wh = Warehouse(tmp_path / "warehouse.duckdb")
+    first = tmp_path / "first.csv"
+    first.write_text("customer_id,timestamp,event\na,2025-01-01,x\nb,2025-01-02,y\n")
+    wh.ingest([first])
+    con = wh.con
+
+    class SignalAtCommit:
+        def __getattr__(self, name: str) -> object:
+            return getattr(con, name)
+
+        def execute(self, sql: str, *args: object) -> object:
+            done = con.execute(sql, *args)
+            if sql == "COMMIT":
+                signal.raise_signal(signal.SIGINT)
+            return done
+
+    wh.con = SignalAtCommit()  # type: ignore[assignment]
+    since = Watch()
+    with pytest.raises(KeyboardInterrupt), wh.writing_events() as c:
+        c.execute("DELETE FROM events WHERE customer_id = 'a'")
+    wh.con = con
+    assert since.wrote
+    assert wh.event_count() == 1  # the write stands
+    wh.close()

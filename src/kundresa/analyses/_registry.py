@@ -269,7 +269,8 @@ class Analysis:
                 raise ParameterError(f"{self.name}: {p.name} is required")
             if p.min_count and len(value or ()) < p.min_count:
                 raise ParameterError(
-                    f"{p.name}: at least {p.min_count} are needed, got {len(value or ())}"
+                    f"{self.name}: at least {p.min_count} {p.name} are needed, "
+                    f"got {len(value or ())}"
                 )
             out[p.name] = value
         return out

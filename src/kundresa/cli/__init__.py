@@ -174,18 +174,16 @@ class LazyGroup(click.Group):
                 done = super().invoke(ctx)
             except (click.ClickException, click.exceptions.Exit, click.Abort):
                 if interrupts.seen:
-                    _lost_interrupt(interrupts.wrote)
+                    _interrupted(None, interrupts.wrote, self.ran in _SERVING)
                 raise
             except KeyboardInterrupt as exc:
-                _interrupted(exc)
+                _interrupted(exc, interrupts.wrote, self.ran in _SERVING)
             except Exception as exc:
-                if _is_interrupt(exc):
-                    _interrupted(exc)
-                if interrupts.seen:
-                    _lost_interrupt(interrupts.wrote)
+                if _is_interrupt(exc) or interrupts.seen:
+                    _interrupted(exc, interrupts.wrote, self.ran in _SERVING)
                 raise_for(exc)
             if interrupts.seen:
-                _lost_interrupt(interrupts.wrote)
+                _interrupted(None, interrupts.wrote, self.ran in _SERVING)
             return done
 
 
@@ -195,24 +193,29 @@ def _is_interrupt(exc: BaseException) -> bool:
     return isinstance(exc, RuntimeError) and isinstance(exc.__cause__, KeyboardInterrupt)
 
 
-def _lost_interrupt(wrote: bool) -> NoReturn:
-    """Ctrl-C that some library swallowed while the command ran on: exit 130 all the same.
-    A write never commits after one (:meth:`kundresa.store.warehouse.Warehouse.writing_events`
-    checks), so only writes done before it stand."""
-    message = (
-        "interrupted; what was stored before Ctrl-C stands (each write is all or nothing)"
-        if wrote
-        else "interrupted; nothing was changed"
-    )
-    err.print(message, markup=False)
-    sys.exit(130)
+_SERVING = frozenset({"serve", "demo"})
+"""Commands that run until Ctrl-C stops them (a server): it is their way to end."""
 
 
-def _interrupted(exc: BaseException) -> NoReturn:
+def _interrupted(exc: BaseException | None, wrote: bool = False, serving: bool = False) -> NoReturn:
     """Ctrl-C: exit 130 with one line. A write that was interrupted changed nothing (every
-    write is one transaction); an ingest interrupted after its commit says that the events
-    are stored and how to finish (:class:`kundresa.project.StoredButInterrupted`)."""
-    err.print(getattr(exc, "message", None) or "interrupted; nothing was changed", markup=False)
+    write is one transaction, and none commits after a Ctrl-C: see kundresa._interrupts,
+    which also notices one that a library swallowed, ``exc`` None). When a write committed
+    before the Ctrl-C (``wrote``), the line says that its changes stand; an ingest
+    interrupted after its commit says that the events are stored and how to finish
+    (:class:`kundresa.project.StoredButInterrupted`); a server says it stopped."""
+    message = getattr(exc, "message", None)
+    if not message:
+        if serving:
+            message = "stopped"
+        elif wrote:
+            message = (
+                "interrupted after changes were stored: they stand (each write is all or "
+                "nothing); `kundresa reorganise` finishes what was left undone"
+            )
+        else:
+            message = "interrupted; nothing was changed"
+    err.print(message, markup=False)
     sys.exit(130)
 
 

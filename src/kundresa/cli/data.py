@@ -309,9 +309,11 @@ def reorganise(project_dir: Path) -> None:
 
         try:
             rewrite_file(path)  # deleted rows' bytes (kundresa forget) go with the old file
-        except KeyboardInterrupt as exc:
-            from kundresa.project import InterruptedAfterCommit
+        except BaseException as exc:
+            from kundresa.project import InterruptedAfterCommit, is_interrupt
 
+            if not is_interrupt(exc):  # Ctrl-C in Python or inside DuckDB's copy
+                raise
             raise InterruptedAfterCommit(
                 "interrupted after the warehouse was reorganised: the file was not rewritten "
                 "(it is as before the rewrite); run `kundresa reorganise` again to finish"

@@ -176,6 +176,10 @@ def _rewrite(path: Path | None) -> bool:
     try:
         rewrite_file(path)
     except Exception as exc:
+        from kundresa.project import is_interrupt
+
+        if is_interrupt(exc):  # Ctrl-C inside DuckDB's copy: as one in Python
+            raise KeyboardInterrupt from exc
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         warn(
             f"{path}: not rewritten ({first[:300]}); the erased values may remain in the "

@@ -1689,8 +1689,8 @@ class Warehouse:
         own_events(self)
         con = self.con
         con.execute("BEGIN TRANSACTION")
-        try:
-            with watching() as interrupts:
+        with watching() as interrupts:
+            try:
                 # The kept tagged events are of the events before this write: dropped with it
                 # (and back if it rolls back), whoever writes; Project.keep_tagged makes them
                 # again.
@@ -1699,13 +1699,17 @@ class Warehouse:
                 # A Ctrl-C that some library swallowed (kundresa._interrupts) still stops the
                 # write: rolled back, not committed.
                 interrupts.check()
-            con.execute("COMMIT")
+                # One during the COMMIT is held until it returns: raised inside it, the write
+                # could have committed and then been reported as rolled back.
+                with interrupts.held():
+                    con.execute("COMMIT")
+            except BaseException as exc:
+                _rollback(con)
+                if what is not None and isinstance(exc, duckdb.Error):
+                    raise IngestError(f"{what} failed, warehouse unchanged: {exc}") from exc
+                raise
             committed()
-        except BaseException as exc:
-            con.execute("ROLLBACK")
-            if what is not None and isinstance(exc, duckdb.Error):
-                raise IngestError(f"{what} failed, warehouse unchanged: {exc}") from exc
-            raise
+            interrupts.release()  # the write stands: a Ctrl-C now stops what follows it
 
     def next_ingest_id(self) -> int:
         """The id the next row of the ingest log gets (1 for the first)."""
@@ -1975,6 +1979,12 @@ def ingest_options(
         "recognised": report.recognised,
         **given,
     }
+
+
+def _rollback(con: Any) -> None:
+    """Roll the open transaction back; none open (a COMMIT that failed ended it) is fine."""
+    with contextlib.suppress(duckdb.TransactionException):
+        con.execute("ROLLBACK")
 
 
 def _drop_tagged(con: Any) -> None:
