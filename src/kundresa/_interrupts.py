@@ -11,6 +11,7 @@ each command, so that one that ran on after a lost Ctrl-C still ends as interrup
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
 from collections.abc import Callable, Iterator
@@ -18,7 +19,7 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
-__all__ = ["Watch", "committed", "watching"]
+__all__ = ["Watch", "committed", "transaction", "watching"]
 
 _commits = [0]
 _RAISES = "_kundresa_raises_keyboard_interrupt"
@@ -127,3 +128,36 @@ def watching() -> Iterator[Watch]:
         # Another handler installed meanwhile (by the body) is left alone.
         if signal.getsignal(signal.SIGINT) is noted:
             signal.signal(signal.SIGINT, before)
+
+
+@contextmanager
+def transaction(con: Any) -> Iterator[Watch]:
+    """One transaction on the DuckDB connection ``con``: ``BEGIN``, the body, ``COMMIT``;
+    ``ROLLBACK`` when the body raises, or when a SIGINT arrived meanwhile (:func:`watching`,
+    whose watch the body gets), even one a library swallowed. A SIGINT while ``COMMIT`` runs
+    is held until it returns (:meth:`Watch.held`), then raised: the write stands and is
+    counted (:func:`committed`). Raised inside it, the write could have committed and then
+    been reported as rolled back (a ``ROLLBACK`` then fails: no transaction is active).
+
+    Raises
+    ------
+    KeyboardInterrupt
+        Ctrl-C: before the commit, nothing was written; after it, the write stands.
+    """
+    con.execute("BEGIN TRANSACTION")
+    with watching() as interrupts:
+        try:
+            yield interrupts
+            interrupts.check()
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        try:
+            with interrupts.held():
+                con.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(Exception):  # a failed COMMIT has ended it already
+                con.execute("ROLLBACK")
+            raise
+        committed()
+        interrupts.release()

@@ -413,10 +413,15 @@ class Project:
             self.data_changed()
         # The events are committed: an interruption from here on stops only the follow-up,
         # and says so (StoredButInterrupted) instead of passing for an ingest that did nothing.
+        from kundresa._interrupts import Watch
+
+        caught_up = self._journey is None
+        catching_up = Watch()  # tells whether the catch-up committed (a Ctrl-C right after)
         try:
             if self._journey is not None:
                 try:
                     self.catch_up()
+                    caught_up = True
                 except Exception as exc:  # the events are in; the next catch-up does this again
                     if is_interrupt(exc):
                         raise
@@ -427,12 +432,13 @@ class Project:
                     )
             self._keep_tagged_quietly()
         except BaseException as exc:
+            caught_up = caught_up or catching_up.wrote
             if is_interrupt(exc):
                 raise StoredButInterrupted(
                     report,
                     "the live customer state was not brought up to date; run "
                     "`kundresa reorganise` (or the next `kundresa ingest`) to finish"
-                    if self._journey is not None
+                    if not caught_up
                     else "only keeping the tagged events was left (analyses tag the events "
                     "when they need them): nothing to finish",
                 ) from exc

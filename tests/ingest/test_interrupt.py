@@ -153,7 +153,12 @@ def test_a_ctrl_c_during_the_commit_is_raised_after_it(tmp_path: Path) -> None:
     since = Watch()
     with pytest.raises(KeyboardInterrupt), wh.writing_events() as c:
         c.execute("DELETE FROM events WHERE customer_id = 'a'")
-    wh.con = con
     assert since.wrote
+    # The kept tagged events' own transaction (and every other) does the same.
+    since = Watch()
+    with pytest.raises(KeyboardInterrupt):
+        wh.store_tagged("SELECT 1 AS x", "rules-1")
+    wh.con = con
+    assert since.wrote and wh.stored_tagged("rules-1") is not None
     assert wh.event_count() == 1  # the write stands
     wh.close()

@@ -527,13 +527,10 @@ def catch_up(
     now = datetime.now(UTC).replace(tzinfo=None)
     if in_transaction:
         return _catch_up(con, rules, now, changes)
-    con.execute("BEGIN TRANSACTION")
-    try:
+    from kundresa._interrupts import transaction
+
+    with transaction(con):
         recorded = _catch_up(con, rules, now, changes)
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     return recorded
 
 

@@ -58,6 +58,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
+from kundresa._interrupts import transaction
 from kundresa.ingest.columns import PLACEHOLDER_IDS, TIME_RANGE
 from kundresa.store._decoded import DecodedFile, remember
 from kundresa.store._read_ahead import (
@@ -709,8 +710,7 @@ def read_in_place(
         f"SELECT *, {_KEY_SQL} AS _key, CAST({report.ingest_id} AS INTEGER) AS _ingest, "
         f"NULL::VARCHAR AS anonymous_id FROM ({rows})"
     )
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         con.execute("DROP TABLE events")
         con.execute(f"CREATE VIEW events AS {view}")
         wh.log_ingest(
@@ -718,10 +718,6 @@ def read_in_place(
             started,
             ingest_options(report, {str(p): {"decimal": None, "date_format": None}}, in_place=True),
         )
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     wh.in_place = str(p)
     if decoded is not None:
         remember(con, decoded)
@@ -740,8 +736,7 @@ def own_events(wh: Warehouse) -> None:
 
     con = wh.con
     ddl = next(d for d in _DDL if "TABLE IF NOT EXISTS events (" in d)
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         con.execute("CREATE TEMP TABLE _in_place AS SELECT * FROM events")
         con.execute("DROP VIEW events")
         con.execute(ddl)
@@ -751,8 +746,4 @@ def own_events(wh: Warehouse) -> None:
         con.execute("DROP TABLE _in_place")
         # The copied rows become the journey-ordered store's main part (codes given).
         layout.reorganise(con)
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     wh.in_place = None

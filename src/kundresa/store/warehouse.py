@@ -28,7 +28,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from kundresa._interrupts import committed, watching
+from kundresa._interrupts import transaction
 from kundresa.errors import InputError
 from kundresa.ingest.channels import assign_channels
 from kundresa.ingest.columns import (
@@ -1688,28 +1688,18 @@ class Warehouse:
             self.finish_rewrite()
         own_events(self)
         con = self.con
-        con.execute("BEGIN TRANSACTION")
-        with watching() as interrupts:
-            try:
+        try:
+            with transaction(con):
                 # The kept tagged events are of the events before this write: dropped with it
                 # (and back if it rolls back), whoever writes; Project.keep_tagged makes them
-                # again.
+                # again. A Ctrl-C, even one some library swallowed, rolls it back; one during
+                # the COMMIT is raised after it (kundresa._interrupts.transaction).
                 _drop_tagged(con)
                 yield con
-                # A Ctrl-C that some library swallowed (kundresa._interrupts) still stops the
-                # write: rolled back, not committed.
-                interrupts.check()
-                # One during the COMMIT is held until it returns: raised inside it, the write
-                # could have committed and then been reported as rolled back.
-                with interrupts.held():
-                    con.execute("COMMIT")
-            except BaseException as exc:
-                _rollback(con)
-                if what is not None and isinstance(exc, duckdb.Error):
-                    raise IngestError(f"{what} failed, warehouse unchanged: {exc}") from exc
-                raise
-            committed()
-            interrupts.release()  # the write stands: a Ctrl-C now stops what follows it
+        except duckdb.Error as exc:
+            if what is not None:
+                raise IngestError(f"{what} failed, warehouse unchanged: {exc}") from exc
+            raise
 
     def next_ingest_id(self) -> int:
         """The id the next row of the ingest log gets (1 for the first)."""
@@ -1777,17 +1767,12 @@ class Warehouse:
         True
         """
         con = self.con
-        con.execute("BEGIN TRANSACTION")
-        try:
+        with transaction(con):
             con.execute(f"CREATE OR REPLACE TABLE {TAGGED_TABLE} AS {sql}")
             con.execute(
                 "INSERT OR REPLACE INTO meta VALUES (?, ?)",
                 [_TAGGED_KEY, f"{made_for}@{self._data_state()}"],
             )
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
 
     def stored_tagged(self, made_for: str) -> str | None:
         """The name of the kept tagged events (:meth:`store_tagged`) when they were made for
@@ -1979,12 +1964,6 @@ def ingest_options(
         "recognised": report.recognised,
         **given,
     }
-
-
-def _rollback(con: Any) -> None:
-    """Roll the open transaction back; none open (a COMMIT that failed ended it) is fine."""
-    with contextlib.suppress(duckdb.TransactionException):
-        con.execute("ROLLBACK")
 
 
 def _drop_tagged(con: Any) -> None:
