@@ -45,8 +45,8 @@ demo: setup
 	.venv/bin/kundresa demo kundresa-demo --force
 
 lint: setup-test
-	.venv/bin/ruff format --check src tests
-	.venv/bin/ruff check src tests
+	.venv/bin/ruff format --check src tests conftest.py
+	.venv/bin/ruff check src tests conftest.py
 	.venv/bin/lint-imports
 
 typecheck: setup-test

@@ -14,21 +14,12 @@ own.
 from __future__ import annotations
 
 import os
-import signal
-import threading
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
 
 os.environ["KUNDRESA_CHECK_CACHE"] = "0"
-
-# Ctrl-C as a person's terminal delivers it: a suite started in the background (`make test &`,
-# nohup) inherits SIGINT ignored, and so would every process the tests start (an ignored
-# signal stays ignored across exec), so the tests of Ctrl-C would test nothing. Python's own
-# handler here; the processes the tests start then begin with the default (Python's again).
-if threading.current_thread() is threading.main_thread():
-    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 settings.register_profile("kundresa", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("kundresa")

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
-__all__ = ["Watch", "committed", "transaction", "watching"]
+__all__ = ["Watch", "chained", "committed", "transaction", "watching"]
 
 _commits = [0]
 _RAISES = "_kundresa_raises_keyboard_interrupt"
@@ -128,6 +128,23 @@ def watching() -> Iterator[Watch]:
         # Another handler installed meanwhile (by the body) is left alone.
         if signal.getsignal(signal.SIGINT) is noted:
             signal.signal(signal.SIGINT, before)
+
+
+def chained(
+    handler: Callable[[int, FrameType | None], Any], first: Callable[[], object]
+) -> Callable[[int, FrameType | None], Any]:
+    """A SIGINT handler that calls ``first()`` (its errors ignored), then ``handler``: for a
+    library that puts in a handler of its own to clean up (PySpark cancels its jobs) where a
+    watch (:func:`watching`) must still see Ctrl-C. Raises as ``handler`` does."""
+
+    def cleaning(signum: int, frame: FrameType | None) -> Any:
+        with contextlib.suppress(Exception):
+            first()
+        return handler(signum, frame)
+
+    if handler is signal.default_int_handler or getattr(handler, _RAISES, False):
+        setattr(cleaning, _RAISES, True)
+    return cleaning
 
 
 @contextmanager

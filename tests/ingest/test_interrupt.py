@@ -127,6 +127,55 @@ def test_a_sigint_handler_of_another_meaning_is_not_watched() -> None:
     assert outer.seen and inner.seen
 
 
+def test_a_cleaning_handler_chains_to_the_watched_one() -> None:
+    """A library's clean-up on Ctrl-C (PySpark cancels its jobs) runs first, then the
+    handler that was there: a watch still sees the signal, and Python's still raises."""
+    from kundresa._interrupts import chained, watching
+
+    calls: list[str] = []
+
+    def cancel() -> None:
+        calls.append("cancel")
+        raise RuntimeError("the context is stopped")  # ignored: the signal still goes on
+
+    signal.signal(signal.SIGINT, chained(signal.default_int_handler, cancel))
+    with watching() as watch, pytest.raises(KeyboardInterrupt):
+        signal.raise_signal(signal.SIGINT)
+    assert watch.seen and calls == ["cancel"]
+    shutdown = chained(lambda signum, frame: calls.append("shutdown"), cancel)
+    signal.signal(signal.SIGINT, shutdown)
+    with watching() as watch:  # another meaning stays unwatched, as above
+        signal.raise_signal(signal.SIGINT)
+    assert not watch.seen and calls == ["cancel", "cancel", "shutdown"]
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings(
+    "ignore::ResourceWarning", "ignore::pytest.PytestUnraisableExceptionWarning"
+)
+def test_a_spark_session_leaves_ctrl_c_watched() -> None:
+    """PySpark's SparkContext puts in its own SIGINT handler, which hid Ctrl-C from the
+    command's watch (a Ctrl-C a library swallowed went unnoticed with the Spark engine, and
+    tests of Ctrl-C failed on whichever worker had started Spark): its jobs are cancelled,
+    then the handler that was there takes the signal."""
+    pytest.importorskip("pyspark")
+    from pyspark import SparkContext
+
+    from kundresa._interrupts import watching
+    from kundresa.store.engines import spark_session
+
+    active = SparkContext._active_spark_context
+    if active is not None:  # a new context is what puts in PySpark's handler
+        active.stop()
+    session = spark_session("local[1]")
+    with watching() as watch, contextlib.suppress(KeyboardInterrupt):
+        signal.raise_signal(signal.SIGINT)
+    assert watch.seen
+    with pytest.raises(KeyboardInterrupt):
+        signal.raise_signal(signal.SIGINT)
+    assert session.range(3).count() == 3  # the session outlives the cancelled jobs
+
+
 def test_a_ctrl_c_during_the_commit_is_raised_after_it(tmp_path: Path) -> None:
     """Ctrl-C while COMMIT runs: held until it returns, then raised, the write standing and
     counted (never a ROLLBACK after a COMMIT, which failed with "no transaction is active"

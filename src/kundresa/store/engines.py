@@ -17,12 +17,14 @@ event's id is replaced by the id that names its person (``id_map``, see
 
 from __future__ import annotations
 
+import signal
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import ibis
 
+from kundresa import _interrupts
 from kundresa.errors import KundresaError
 from kundresa.model.events import CUSTOMER, EVENT_COLUMNS, PROPERTIES
 from kundresa.store import resources
@@ -71,8 +73,16 @@ def spark_session(engine: str = "spark") -> Any:
     builder = builder.config("spark.local.dir", str(resources.spill_folder()))
     for key, value in _SPARK_CONF.items():
         builder = builder.config(key, value)
+    handler = signal.getsignal(signal.SIGINT)
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
+    if signal.getsignal(signal.SIGINT) is not handler and callable(handler):
+        # PySpark's SparkContext puts in its own SIGINT handler (cancel every job, raise
+        # KeyboardInterrupt), which hid Ctrl-C from the command's watch: the jobs are
+        # cancelled, then the handler that was there before takes the signal.
+        signal.signal(
+            signal.SIGINT, _interrupts.chained(handler, session.sparkContext.cancelAllJobs)
+        )
     return session
 
 
