@@ -41,6 +41,7 @@ class Watch:
         self._commits = _commits[0]
         self._holding = False
         self._deferred = False
+        self._abandoned = False
 
     @property
     def wrote(self) -> bool:
@@ -69,6 +70,12 @@ class Watch:
         if self._deferred:
             self._deferred = False
             raise KeyboardInterrupt
+
+    def abandon(self) -> None:
+        """End the :func:`transaction` this watch belongs to with ``ROLLBACK`` instead of
+        ``COMMIT`` (its body found nothing to write); a SIGINT seen meanwhile is still
+        raised."""
+        self._abandoned = True
 
     def check(self) -> None:
         """Raise ``KeyboardInterrupt`` if a SIGINT arrived, whether or not the
@@ -154,7 +161,8 @@ def transaction(con: Any) -> Iterator[Watch]:
     whose watch the body gets), even one a library swallowed. A SIGINT while ``COMMIT`` runs
     is held until it returns (:meth:`Watch.held`), then raised: the write stands and is
     counted (:func:`committed`). Raised inside it, the write could have committed and then
-    been reported as rolled back (a ``ROLLBACK`` then fails: no transaction is active).
+    been reported as rolled back (a ``ROLLBACK`` then fails: no transaction is active). A
+    body that finds nothing to write calls :meth:`Watch.abandon`: ``ROLLBACK``, no commit.
 
     Raises
     ------
@@ -169,6 +177,9 @@ def transaction(con: Any) -> Iterator[Watch]:
         except BaseException:
             con.execute("ROLLBACK")
             raise
+        if interrupts._abandoned:
+            con.execute("ROLLBACK")
+            return
         try:
             with interrupts.held():
                 con.execute("COMMIT")

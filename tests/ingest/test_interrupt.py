@@ -211,3 +211,27 @@ def test_a_ctrl_c_during_the_commit_is_raised_after_it(tmp_path: Path) -> None:
     assert since.wrote and wh.stored_tagged("rules-1") is not None
     assert wh.event_count() == 1  # the write stands
     wh.close()
+
+
+def test_an_abandoned_transaction_rolls_back_and_counts_no_write(tmp_path: Path) -> None:
+    """A body that finds nothing to write (the layout's merge with a short tail) ends its
+    transaction with ROLLBACK: nothing stored, no write counted; a Ctrl-C seen meanwhile is
+    still raised."""
+    import duckdb
+
+    from kundresa._interrupts import transaction
+
+    con = duckdb.connect(str(tmp_path / "t.duckdb"))
+    con.execute("CREATE TABLE t (x INTEGER)")
+    with transaction(con) as interrupts:
+        con.execute("INSERT INTO t VALUES (1)")
+        interrupts.abandon()
+    assert not interrupts.wrote and con.sql("SELECT count(*) FROM t").fetchone() == (0,)
+    with pytest.raises(KeyboardInterrupt), transaction(con) as interrupts:
+        con.execute("INSERT INTO t VALUES (2)")
+        with contextlib.suppress(KeyboardInterrupt):
+            signal.raise_signal(signal.SIGINT)
+        interrupts.abandon()
+    with transaction(con) as interrupts:
+        con.execute("INSERT INTO t VALUES (3)")
+    assert interrupts.wrote and con.sql("SELECT * FROM t").fetchall() == [(3,)]

@@ -35,12 +35,11 @@ by ``kundresa reorganise``; until then analyses read them on the grouping path.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from kundresa._interrupts import committed, watching
+from kundresa._interrupts import transaction
 
 __all__ = [
     "DDL",
@@ -235,44 +234,34 @@ def rewrite_beside_loads(
         When DuckDB fails or the transaction conflicts with another (a ``forget`` deleting
         the same rows): rolled back, the store as it was.
     """
-    con.execute("BEGIN TRANSACTION")
-    with watching() as interrupts:
-        try:
-            done = ordered_ingest(con)
-            tail, total = tail_rows(con)
-            if (
-                done is None
-                or tail <= fraction * total
-                or _one(con, "SELECT count(*) FROM events WHERE _c IS NULL OR _e IS NULL")
-            ):
-                con.execute("ROLLBACK")
-                return None
-            ingest_id = int(_one(con, "SELECT coalesce(max(id), 0) FROM ingests"))
-            # The order comes from the INSERT's own ORDER BY, which DuckDB keeps whatever
-            # ``preserve_insertion_order`` is: that setting is the database's, and the loads and
-            # readers on the other connections switch it meanwhile.
-            con.execute(
-                "CREATE OR REPLACE TEMP TABLE _rewritten AS "
-                "SELECT * FROM events WHERE _ingest <= ?",
-                [ingest_id],
-            )
-            con.execute("DELETE FROM events WHERE _ingest <= ?", [ingest_id])
-            con.execute(f"INSERT INTO events SELECT * FROM _rewritten ORDER BY {STORE_ORDER}")
-            con.execute("DROP TABLE _rewritten")
-            now = datetime.now(UTC).replace(tzinfo=None).isoformat(timespec="seconds")
-            con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [_ORDERED_KEY, str(ingest_id)])
-            con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [_REORGANISED_KEY, now])
-            if before_commit is not None:
-                before_commit()
-            interrupts.check()
-            with interrupts.held():  # a Ctrl-C during the COMMIT: raised after it
-                con.execute("COMMIT")
-        except BaseException:
-            with contextlib.suppress(Exception):  # a failed COMMIT has rolled back already
-                con.execute("ROLLBACK")
-            raise
-        committed()
-        interrupts.release()
+    total: int | None = None
+    with transaction(con) as interrupts:
+        done = ordered_ingest(con)
+        tail, rows = tail_rows(con)
+        if (
+            done is None
+            or tail <= fraction * rows
+            or _one(con, "SELECT count(*) FROM events WHERE _c IS NULL OR _e IS NULL")
+        ):
+            interrupts.abandon()
+            return None
+        ingest_id = int(_one(con, "SELECT coalesce(max(id), 0) FROM ingests"))
+        # The order comes from the INSERT's own ORDER BY, which DuckDB keeps whatever
+        # ``preserve_insertion_order`` is: that setting is the database's, and the loads and
+        # readers on the other connections switch it meanwhile.
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _rewritten AS SELECT * FROM events WHERE _ingest <= ?",
+            [ingest_id],
+        )
+        con.execute("DELETE FROM events WHERE _ingest <= ?", [ingest_id])
+        con.execute(f"INSERT INTO events SELECT * FROM _rewritten ORDER BY {STORE_ORDER}")
+        con.execute("DROP TABLE _rewritten")
+        now = datetime.now(UTC).replace(tzinfo=None).isoformat(timespec="seconds")
+        con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [_ORDERED_KEY, str(ingest_id)])
+        con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [_REORGANISED_KEY, now])
+        if before_commit is not None:
+            before_commit()
+        total = rows
     return total
 
 
