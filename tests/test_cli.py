@@ -343,6 +343,49 @@ def test_parameters_are_checked_before_the_events_file_is_read(tmp_path: Path) -
     assert "parquet" not in result.output.lower()
 
 
+def _duration_params() -> list[tuple[str, str, bool]]:
+    from kundresa.analyses._catalog import ANALYSES
+
+    found = []
+    for analysis in ANALYSES:
+        for p in analysis.params:
+            if p.type == "duration":
+                found.append((analysis.name, p.name, p.off))
+    return found
+
+
+@pytest.mark.parametrize(("analysis", "param", "off"), _duration_params())
+def test_a_duration_that_does_not_parse_is_refused_before_the_events_are_read(
+    analysis: str, param: str, off: bool
+) -> None:
+    """``--window 7x`` was reported after a whole file of events was read (only a duration out
+    of range was caught at once): every duration parameter of every analysis now refuses
+    text that is not one, naming itself; a session gap also takes ``none``."""
+    from kundresa.analyses import ParameterError
+    from kundresa.analyses._catalog import ANALYSES
+
+    found = next(a for a in ANALYSES if a.name == analysis)
+    base = {p.name: ["a", "b"] if p.multiple else "a" for p in found.params if p.required}
+    with pytest.raises(ParameterError, match=f"^{param}: '7x' is not a duration"):
+        found.check({**base, param: "7x"})
+    assert found.check({**base, param: "90s"})[param] == "90s"
+    if off:
+        assert found.check({**base, param: "none"})[param] == "none"
+    else:
+        with pytest.raises(ParameterError, match="is not a duration"):
+            found.check({**base, param: "none"})
+
+
+def test_a_bad_window_is_a_usage_error_before_the_file_is_read(tmp_path: Path) -> None:
+    bad = tmp_path / "events.parquet"
+    bad.write_bytes(b"not parquet at all")
+    args = ["funnel", "--events", str(bad), "--step", "a", "--step", "b", "--window", "7x"]
+    result = CliRunner().invoke(main, [*args, "--project", str(tmp_path / "p")])
+    assert result.exit_code == 2, result.output
+    assert "window: '7x' is not a duration" in result.output
+    assert "parquet" not in result.output.lower()
+
+
 @pytest.mark.parametrize("wrote", [False, True])
 def test_a_ctrl_c_a_library_swallowed_still_ends_the_command_as_interrupted(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, wrote: bool

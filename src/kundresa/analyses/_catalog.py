@@ -59,6 +59,7 @@ SESSION_GAP = Param(
     "30m",
     "Inactivity that starts a new session; 'none' for one path per customer "
     "[default: 30m for variants and sankey, none for dfg].",
+    off=True,
 )
 PATH_SHAPE = (
     Param(
@@ -457,6 +458,7 @@ ANALYSES: tuple[Analysis, ...] = (
                 "duration",
                 None,
                 "Inactivity that starts a new session (default: one case per customer).",
+                off=True,
             ),
             Param("top", "int", None, "The most frequent edges only.", min=1),
         ),

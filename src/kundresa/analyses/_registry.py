@@ -65,6 +65,8 @@ class Param:
         breakdown) or ``event``.
     min, max
         Inclusive bounds of a number.
+    off
+        For a ``duration``: ``none``, ``off`` or ``0`` switch it off (a session gap).
     min_count
         For ``multiple``: the fewest values an analysis takes (a funnel's two steps), checked
         by :meth:`Analysis.check` (a form's field may hold several, one a line).
@@ -94,6 +96,7 @@ class Param:
     show_default: bool = False
     used_when: tuple[tuple[str, Any], ...] | None = None
     min_count: int = 0
+    off: bool = False
 
     def __post_init__(self) -> None:
         if self.type not in TYPES:
@@ -159,10 +162,18 @@ class Param:
     def _check_duration(self, value: str | float) -> None:
         from kundresa.analytics._duration import parse_duration
 
+        if isinstance(value, str) and (
+            not value.strip() or (self.off and value.strip().lower() in ("none", "off", "0"))
+        ):
+            return  # left out, or switched off: the analysis' default or none
         try:
             seconds = parse_duration(value)
         except ValueError:
-            return  # not a duration: the analysis says so, with what it accepts
+            also = ", or none" if self.off else ""
+            raise ParameterError(
+                f"{self.name}: {value!r} is not a duration; write 90s, 30m, 12h, 7d, 2w or "
+                f"plain seconds{also}"
+            ) from None
         if seconds < 0 or seconds > MAX_DURATION_DAYS * 86400:
             raise ParameterError(
                 f"{self.name}: {value!r} is not between 0 and {MAX_DURATION_DAYS} days"
