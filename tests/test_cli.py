@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -422,3 +425,31 @@ def test_a_server_stopped_by_ctrl_c_says_stopped(capsys: pytest.CaptureFixture[s
     with pytest.raises(SystemExit) as done:
         _interrupted(KeyboardInterrupt(), wrote=True, serving=True)
     assert done.value.code == 130 and capsys.readouterr().err.strip() == "stopped"
+
+
+def test_a_ctrl_c_while_the_command_line_loads_is_one_line() -> None:
+    """Ctrl-C in the first tenth of a second of a command (while ``kundresa.cli`` is being
+    imported, before its own handling exists) printed Python's traceback of the import."""
+    code = textwrap.dedent(
+        """
+        import sys
+
+        class Interrupting:
+            def find_spec(self, name, path=None, target=None):
+                if name == "kundresa.cli":
+                    raise KeyboardInterrupt
+                return None
+
+        sys.meta_path.insert(0, Interrupting())
+        sys.argv = ["kundresa", "--version"]
+        from kundresa._command import run
+        run()
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 130, done.stderr
+    assert done.stderr == "interrupted; nothing was changed\n" and done.stdout == ""
+    script = subprocess.run(
+        [sys.executable, "-m", "kundresa", "--version"], capture_output=True, text=True, timeout=60
+    )
+    assert script.returncode == 0 and script.stdout.startswith("kundresa"), script.stderr

@@ -1,5 +1,5 @@
 """``python -m kundresa`` runs the command line, like the ``kundresa`` script."""
 
-from kundresa.cli import main
+from kundresa._command import run
 
-main(prog_name="kundresa")
+run()
