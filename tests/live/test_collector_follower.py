@@ -184,11 +184,20 @@ def _open_in_another_process(
     )
 
 
-def _kept_after_one_batch(make_collector: Any, folder: Path) -> tuple[Any, Any, float]:
+def _kept_after_one_batch(
+    make_collector: Any, folder: Path, for_good: pytest.MonkeyPatch | None = None
+) -> tuple[Any, Any, float]:
     """A running collector that keeps the warehouse after loading one batch: its client, its
-    project state, and when the batch was sent (``time.monotonic``)."""
+    project state, and when the batch was sent (``time.monotonic``). It lets go when another
+    process asks, or at an idle cycle (0.5 s): ``for_good`` (the test's monkeypatch, undone
+    before the collector is closed) keeps it past idle cycles, for a test whose other process
+    never asks and must find it kept however long it takes to start (on a loaded machine,
+    longer than an idle cycle)."""
     client = make_collector(folder)
     state = client.app.state.project
+    if for_good is not None:
+        loader = client.app.state.collector.loader
+        for_good.setattr(loader, "release_writer", lambda **kwargs: None)
     sent = _batch(0, [("ann", "ad", 0)])
     assert client.post("/v1/batch", json=sent, auth=AUTH).status_code == 200
     started = time.monotonic()
@@ -218,9 +227,9 @@ def test_another_process_gets_the_warehouse_the_loader_keeps_by_asking(
 
 @pytest.mark.parametrize("wait", ["abc", "-1", "nan", "inf"])
 def test_a_lock_wait_that_is_not_a_number_of_seconds_is_one_line_naming_it(
-    journey_dir: Path, make_collector: Any, wait: str
+    journey_dir: Path, make_collector: Any, monkeypatch: pytest.MonkeyPatch, wait: str
 ) -> None:
-    _kept_after_one_batch(make_collector, journey_dir)
+    _kept_after_one_batch(make_collector, journey_dir, monkeypatch)
     done = _open_in_another_process(journey_dir, wait=wait)
     assert done.returncode == 3, done.stdout + done.stderr  # an IngestError, no traceback
     assert done.stdout.strip().startswith(f"KUNDRESA_LOCK_WAIT={wait!r}: expected a number")
@@ -229,11 +238,11 @@ def test_a_lock_wait_that_is_not_a_number_of_seconds_is_one_line_naming_it(
 
 
 def test_a_process_that_would_write_is_not_handed_the_warehouse(
-    journey_dir: Path, make_collector: Any
+    journey_dir: Path, make_collector: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """An ingest (or a notebook's Project.open) while the server collects is refused at once:
     handed the file, it kept the server from reopening it, and the API answered 500."""
-    client, state, started = _kept_after_one_batch(make_collector, journey_dir)
+    client, state, started = _kept_after_one_batch(make_collector, journey_dir, monkeypatch)
     # A wait longer than the subprocess's timeout: it would fail the test if it waited.
     done = _open_in_another_process(journey_dir, wait=600, read_only=False)
     assert done.returncode == 3, done.stdout + done.stderr
