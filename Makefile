@@ -53,7 +53,7 @@ typecheck: setup-test
 	.venv/bin/mypy
 
 pytest: setup-test
-	.venv/bin/pytest -p no:cacheprovider -n 2 --dist loadfile
+	.venv/bin/pytest -p no:cacheprovider -n 2 --dist loadfile --durations=25
 
 test: lint typecheck pytest
 

@@ -155,7 +155,7 @@ def chained(
 
 
 @contextmanager
-def transaction(con: Any) -> Iterator[Watch]:
+def transaction(con: Any, *, stored: bool = True) -> Iterator[Watch]:
     """One transaction on the DuckDB connection ``con``: ``BEGIN``, the body, ``COMMIT``;
     ``ROLLBACK`` when the body raises, or when a SIGINT arrived meanwhile (:func:`watching`,
     whose watch the body gets), even one a library swallowed. A SIGINT while ``COMMIT`` runs
@@ -163,6 +163,8 @@ def transaction(con: Any) -> Iterator[Watch]:
     counted (:func:`committed`). Raised inside it, the write could have committed and then
     been reported as rolled back (a ``ROLLBACK`` then fails: no transaction is active). A
     body that finds nothing to write calls :meth:`Watch.abandon`: ``ROLLBACK``, no commit.
+    ``stored=False`` for a database in memory: its commit is not counted as stored data (a
+    ``--events`` command interrupted said its changes were stored).
 
     Raises
     ------
@@ -187,5 +189,6 @@ def transaction(con: Any) -> Iterator[Watch]:
             with contextlib.suppress(Exception):  # a failed COMMIT has ended it already
                 con.execute("ROLLBACK")
             raise
-        committed()
+        if stored:
+            committed()
         interrupts.release()

@@ -235,3 +235,42 @@ def test_an_abandoned_transaction_rolls_back_and_counts_no_write(tmp_path: Path)
     with transaction(con) as interrupts:
         con.execute("INSERT INTO t VALUES (3)")
     assert interrupts.wrote and con.sql("SELECT * FROM t").fetchall() == [(3,)]
+
+
+def test_writes_to_a_warehouse_in_memory_are_not_counted_as_stored(tmp_path: Path) -> None:
+    """``kundresa funnel --events FILE`` interrupted said "interrupted after changes were
+    stored": the file's view in an in-memory warehouse counted as a stored write. Only a
+    warehouse on disk counts."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from kundresa._interrupts import watching
+    from kundresa.project import Project
+
+    csv = tmp_path / "first.csv"
+    csv.write_text("customer_id,timestamp,event\na,2025-01-01,x\nb,2025-01-02,y\n")
+    parquet = tmp_path / "events.parquet"
+    pq.write_table(
+        pa.table(
+            {
+                "customer_id": ["a", "b"],
+                "timestamp": pa.array(
+                    [1_700_000_000_000_000, 1_700_000_100_000_000], pa.timestamp("us")
+                ),
+                "event": ["x", "y"],
+                "event_id": ["e1", "e2"],
+            }
+        ),
+        parquet,
+    )
+    with watching() as watch:
+        memory = Warehouse(None)
+        memory.ingest([csv])
+        with Project.from_events(parquet, in_place=True) as project:
+            assert project.warehouse.in_place is not None  # the view, in memory
+            with project.warehouse.writing_events() as con:  # own_events, then a write
+                con.execute("DELETE FROM events WHERE customer_id = 'a'")
+    assert memory.event_count() == 2 and not watch.wrote
+    with watching() as watch:
+        Warehouse(tmp_path / "warehouse.duckdb").ingest([csv])
+    assert watch.wrote

@@ -710,7 +710,7 @@ def read_in_place(
         f"SELECT *, {_KEY_SQL} AS _key, CAST({report.ingest_id} AS INTEGER) AS _ingest, "
         f"NULL::VARCHAR AS anonymous_id FROM ({rows})"
     )
-    with transaction(con):
+    with transaction(con, stored=False):  # a warehouse in memory
         con.execute("DROP TABLE events")
         con.execute(f"CREATE VIEW events AS {view}")
         wh.log_ingest(
@@ -736,7 +736,7 @@ def own_events(wh: Warehouse) -> None:
 
     con = wh.con
     ddl = next(d for d in _DDL if "TABLE IF NOT EXISTS events (" in d)
-    with transaction(con):
+    with transaction(con, stored=False):  # a warehouse in memory
         con.execute("CREATE TEMP TABLE _in_place AS SELECT * FROM events")
         con.execute("DROP VIEW events")
         con.execute(ddl)

@@ -1689,7 +1689,7 @@ class Warehouse:
         own_events(self)
         con = self.con
         try:
-            with transaction(con):
+            with transaction(con, stored=self.path is not None):
                 # The kept tagged events are of the events before this write: dropped with it
                 # (and back if it rolls back), whoever writes; Project.keep_tagged makes them
                 # again. A Ctrl-C, even one some library swallowed, rolls it back; one during
@@ -1767,7 +1767,7 @@ class Warehouse:
         True
         """
         con = self.con
-        with transaction(con):
+        with transaction(con, stored=self.path is not None):
             con.execute(f"CREATE OR REPLACE TABLE {TAGGED_TABLE} AS {sql}")
             con.execute(
                 "INSERT OR REPLACE INTO meta VALUES (?, ?)",
