@@ -377,6 +377,16 @@ def test_a_duration_that_does_not_parse_is_refused_before_the_events_are_read(
     else:
         with pytest.raises(ParameterError, match="is not a duration"):
             found.check({**base, param: "none"})
+    # Left blank (an empty form field, --window ''): the default, never a late error that
+    # named "window" whatever the parameter.
+    default = next(p.default for p in found.params if p.name == param)
+    assert found.check({**base, param: ""})[param] == default
+    assert found.check({**base, param: "  "})[param] == default
+    # Crafted text is refused at once, and shortened in the message (it was quadratic:
+    # 15 s for 40,000 characters, echoed whole).
+    with pytest.raises(ParameterError) as raised:
+        found.check({**base, param: "1" + " " * 40_000 + "x"})
+    assert len(str(raised.value)) < 200
 
 
 def test_a_bad_window_is_a_usage_error_before_the_file_is_read(tmp_path: Path) -> None:

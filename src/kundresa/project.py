@@ -1124,9 +1124,9 @@ class Project:
         days = None
         if horizon is not None:
             try:
-                days = parse_duration(horizon) / 86400
+                days = parse_duration(horizon, "horizon") / 86400
             except ValueError as exc:
-                raise UsageError(f"horizon: {exc}") from None
+                raise UsageError(str(exc)) from None
         events = self.events
         customer_id = self.resolve_id(customer_id)  # any of the person's ids
         if int(events.filter(events[CUSTOMER] == customer_id).count().to_pandas()) == 0:

@@ -6,6 +6,7 @@ import itertools
 import statistics
 from collections import Counter, defaultdict
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -338,3 +339,25 @@ def test_spark_gives_the_same_paths(tmp_path) -> None:
             directly_follows(spark, j, level=level),
             check_dtype=False,
         )
+
+
+def test_a_session_gap_given_as_a_number_or_zero(tmp_path: Path) -> None:
+    """``Project.run("paths", session_gap=1800)`` failed with AttributeError ('int' object has
+    no attribute 'strip'); a gap of zero in any spelling is one path per customer, as ``0``
+    and ``none`` were."""
+    from kundresa.project import Project
+
+    csv = tmp_path / "e.csv"
+    csv.write_text(
+        "customer_id,timestamp,event\n"
+        "a,2025-01-01T00:00:00,x\na,2025-01-01T00:10:00,y\na,2025-01-01T05:00:00,z\n"
+    )
+    with Project.from_events(csv) as project:
+
+        def rows(gap: object) -> list[tuple[object, ...]]:
+            frame = project.run("paths", level="event", session_gap=gap).frame
+            return sorted(map(tuple, frame.astype(str).to_numpy().tolist()))
+
+        assert rows(1800) == rows("30m") != rows("none")
+        for zero in (0, 0.0, "0s", "0.0", "00"):
+            assert rows(zero) == rows("none")

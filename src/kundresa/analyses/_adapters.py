@@ -33,6 +33,19 @@ def _none(value: str | None) -> str | None:
     return value
 
 
+def _gap(value: str | float | None) -> str | float | None:
+    """A session gap: None (one path per customer) for ``none``, ``off`` or a gap of zero
+    (``0``, ``0s``, ``0.0``, the number 0), else as given."""
+    from kundresa.analytics._duration import parse_duration
+
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("none", "off")):
+        return None
+    try:
+        return None if parse_duration(value) == 0 else value
+    except ValueError:
+        return value  # the analysis says what it takes
+
+
 # -- stages and journeys ----------------------------------------------------------------------
 
 
@@ -167,7 +180,7 @@ def paths(
     return pa.paths(
         events,
         journey=journey,
-        session_gap=_none(session_gap),
+        session_gap=_gap(session_gap),
         since=since,
         until=until,
         **options,
@@ -188,7 +201,7 @@ def path_links(
     return pa.path_links(
         events,
         journey=journey,
-        session_gap=_none(session_gap),
+        session_gap=_gap(session_gap),
         since=since,
         until=until,
         **options,
@@ -212,7 +225,7 @@ def dfg(
         events,
         journey,
         level=level,
-        session_gap=_none(session_gap),
+        session_gap=_gap(session_gap),
         since=since,
         until=until,
     )
@@ -274,7 +287,7 @@ def _model_options(
     return {
         **({"models": models} if models else {}),
         "direct": direct,
-        "half_life": parse_duration(half_life),
+        "half_life": parse_duration(half_life, "half_life"),
         "position": _weights(position),
         "order": order,
         "seed": seed,

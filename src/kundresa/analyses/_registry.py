@@ -141,6 +141,8 @@ class Param:
                 raise ParameterError(f"{name}: {value!r} is not in the range {lo}..{hi}")
             return number
         if self.type == "duration" and not isinstance(value, bool):
+            if isinstance(value, str) and not value.strip():
+                return self.default  # left blank (a form's empty field): the default
             if isinstance(value, int | float | str):
                 self._check_duration(value)
             if isinstance(value, int | float):
@@ -160,19 +162,17 @@ class Param:
         return value
 
     def _check_duration(self, value: str | float) -> None:
-        from kundresa.analytics._duration import parse_duration
+        from kundresa.analytics._duration import parse_duration, quoted
 
-        if isinstance(value, str) and (
-            not value.strip() or (self.off and value.strip().lower() in ("none", "off", "0"))
-        ):
-            return  # left out, or switched off: the analysis' default or none
+        if isinstance(value, str) and self.off and value.strip().lower() in ("none", "off"):
+            return  # switched off
         try:
             seconds = parse_duration(value)
         except ValueError:
             also = ", or none" if self.off else ""
             raise ParameterError(
-                f"{self.name}: {value!r} is not a duration; write 90s, 30m, 12h, 7d, 2w or "
-                f"plain seconds{also}"
+                f"{self.name}: {quoted(value)} is not a duration; write 90s, 30m, 12h, 7d, 2w "
+                f"or plain seconds{also}"
             ) from None
         if seconds < 0 or seconds > MAX_DURATION_DAYS * 86400:
             raise ParameterError(

@@ -6,13 +6,16 @@ from __future__ import annotations
 import math
 import re
 
-__all__ = ["parse_duration"]
+__all__ = ["parse_duration", "quoted"]
 
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
-_PATTERN = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*([smhdw]?)\s*$", re.IGNORECASE)
+_PATTERN = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*([smhdw]?)", re.IGNORECASE)
+_LONGEST = 40
+"""Characters of the longest duration read: longer text is refused before the pattern runs
+(and is shortened in the message)."""
 
 
-def parse_duration(text: str | int | float) -> float:
+def parse_duration(text: str | int | float, name: str = "window") -> float:
     """The number of seconds a duration stands for.
 
     Parameters
@@ -20,6 +23,8 @@ def parse_duration(text: str | int | float) -> float:
     text
         ``90s``, ``30m``, ``12h``, ``7d``, ``2w`` (seconds, minutes, hours, days, weeks), a
         plain number of seconds such as ``3600`` or ``"3600"``, or a number.
+    name
+        What the duration is, for the message (``window``, ``lookback``, ``horizon``).
 
     Returns
     -------
@@ -45,15 +50,26 @@ def parse_duration(text: str | int | float) -> float:
     ValueError: window '7 days' is not a duration; write 90s, 30m, 12h, 7d, 2w or plain seconds
     """
     if isinstance(text, bool):
-        raise ValueError(f"window {text!r} is not a duration")
+        raise ValueError(f"{name} {text!r} is not a duration")
     if isinstance(text, int | float):
         if not math.isfinite(text) or text < 0:
-            raise ValueError(f"window {text!r} must be a finite, non-negative number of seconds")
+            raise ValueError(f"{name} {text!r} must be a finite, non-negative number of seconds")
         return float(text)
-    match = _PATTERN.match(str(text))
+    stripped = str(text).strip()
+    match = _PATTERN.fullmatch(stripped) if len(stripped) <= _LONGEST else None
     if match is None:
         raise ValueError(
-            f"window {text!r} is not a duration; write 90s, 30m, 12h, 7d, 2w or plain seconds"
+            f"{name} {quoted(text)} is not a duration; write 90s, 30m, 12h, 7d, 2w or plain seconds"
         )
     number, unit = match.groups()
     return float(number) * _UNITS[unit.lower() or "s"]
+
+
+def quoted(text: object) -> str:
+    """``text`` quoted for a message, shortened past :data:`_LONGEST` characters.
+
+    >>> quoted("7x"), quoted("1" * 50)
+    ("'7x'", "'1111111111111111111111111111111111111111'...")
+    """
+    shown = str(text)
+    return repr(text) if len(shown) <= _LONGEST else repr(shown[:_LONGEST]) + "..."

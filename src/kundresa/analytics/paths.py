@@ -116,7 +116,7 @@ def _nodes(
         # One sequence per customer: no session windows to compute.
         t = t.mutate(_seq=ibis.literal(1, type="int64"))
     else:
-        gap = parse_duration(session_gap)
+        gap = parse_duration(session_gap, "session_gap")
         if gap <= 0:
             raise ValueError("session_gap must be longer than zero")
         w = ibis.window(group_by=t[CUSTOMER], order_by=[t[c] for c in EVENT_ORDER])
@@ -451,7 +451,7 @@ def directly_follows(
     if fast_path(events) and fast_path_parts(events) == 1:
         gap_us = 0
         if session_gap is not None:
-            gap = parse_duration(session_gap)
+            gap = parse_duration(session_gap, "session_gap")
             if gap <= 0:
                 raise ValueError("session_gap must be longer than zero")
             gap_us = max(1, round(gap * US_PER_SECOND))

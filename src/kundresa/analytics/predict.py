@@ -270,7 +270,7 @@ def snapshot_features(
     vocab = vocabulary or _vocabulary(events, journey)
     # Whole seconds: an event is before a cut-off when its second is.
     cuts = sorted({-(-_to_us(c) // 1_000_000) for c in cutoffs})
-    active_s = None if active_within is None else parse_duration(active_within)
+    active_s = None if active_within is None else parse_duration(active_within, "active_within")
     counts = _counts(_tagged(events, journey).to_pandas(), cuts, vocab, active_s)
     if counts.empty:
         return pd.DataFrame(columns=[CUSTOMER, "cutoff", "stage_index", *vocab.features])
@@ -643,10 +643,10 @@ def train_next_stage(
     if len(journey.stages) < 2:
         raise PredictError("the journey has one stage: there is no next stage to predict")
     try:
-        horizon_s = parse_duration(horizon)
-        step_s = parse_duration(every)
+        horizon_s = parse_duration(horizon, "horizon")
+        step_s = parse_duration(every, "every")
     except ValueError as exc:
-        raise UsageError(f"horizon: {exc}") from None
+        raise UsageError(str(exc)) from None
     for what, given, seconds in (("horizon", horizon, horizon_s), ("every", every, step_s)):
         if seconds <= 0:
             raise UsageError(f"{what}: {given!r} must be longer than zero (30d, 2w)")

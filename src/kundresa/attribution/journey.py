@@ -94,7 +94,7 @@ def _keyed(t: ir.Table) -> tuple[ir.Table, list[str]]:
 def _lookback(lookback: str | float | None) -> float | None:
     if lookback is None:
         return None
-    seconds = parse_duration(lookback)
+    seconds = parse_duration(lookback, "lookback")
     if seconds <= 0:
         raise ValueError("lookback must be longer than zero")
     return seconds
