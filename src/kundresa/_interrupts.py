@@ -140,13 +140,19 @@ def watching() -> Iterator[Watch]:
 def chained(
     handler: Callable[[int, FrameType | None], Any], first: Callable[[], object]
 ) -> Callable[[int, FrameType | None], Any]:
-    """A SIGINT handler that calls ``first()`` (its errors ignored), then ``handler``: for a
-    library that puts in a handler of its own to clean up (PySpark cancels its jobs) where a
-    watch (:func:`watching`) must still see Ctrl-C. Raises as ``handler`` does."""
+    """A SIGINT handler that starts ``first()`` in a thread of its own (its errors ignored),
+    then calls ``handler``: for a library that puts in a handler of its own to clean up
+    (PySpark cancels its jobs) where a watch (:func:`watching`) must still see Ctrl-C. Raises
+    as ``handler`` does. In its own thread, because the main thread may be inside the same
+    library's call when the signal arrives (PySpark's cancel, run there, reused the
+    interrupted call's py4j connection and failed)."""
 
-    def cleaning(signum: int, frame: FrameType | None) -> Any:
+    def run_first() -> None:
         with contextlib.suppress(Exception):
             first()
+
+    def cleaning(signum: int, frame: FrameType | None) -> Any:
+        threading.Thread(target=run_first, name="kundresa-sigint-cleanup", daemon=True).start()
         return handler(signum, frame)
 
     if handler is signal.default_int_handler or getattr(handler, _RAISES, False):

@@ -17,8 +17,12 @@ event's id is replaced by the id that names its person (``id_map``, see
 
 from __future__ import annotations
 
+import logging
+import os
 import signal
 import tempfile
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -73,17 +77,48 @@ def spark_session(engine: str = "spark") -> Any:
     builder = builder.config("spark.local.dir", str(resources.spill_folder()))
     for key, value in _SPARK_CONF.items():
         builder = builder.config(key, value)
-    handler = signal.getsignal(signal.SIGINT)
-    session = builder.getOrCreate()
+    if _quiet_py4j_interrupts not in logging.getLogger().filters:
+        logging.getLogger().addFilter(_quiet_py4j_interrupts)
+    from pyspark import SparkContext
+
+    started = SparkContext._active_spark_context is None
+    session = _started_in_a_thread(builder.getOrCreate)
     session.sparkContext.setLogLevel("ERROR")
-    if signal.getsignal(signal.SIGINT) is not handler and callable(handler):
-        # PySpark's SparkContext puts in its own SIGINT handler (cancel every job, raise
-        # KeyboardInterrupt), which hid Ctrl-C from the command's watch: the jobs are
-        # cancelled, then the handler that was there before takes the signal.
-        signal.signal(
-            signal.SIGINT, _interrupts.chained(handler, session.sparkContext.cancelAllJobs)
-        )
+    handler = signal.getsignal(signal.SIGINT)
+    if started and threading.current_thread() is threading.main_thread() and callable(handler):
+        # Ctrl-C cancels the session's jobs, then goes to the handler that was there (the
+        # command's watch sees it: kundresa._interrupts).
+        cancel = session.sparkContext.cancelAllJobs
+        signal.signal(signal.SIGINT, _interrupts.chained(handler, cancel))
     return session
+
+
+def _started_in_a_thread(start: Callable[[], Any]) -> Any:
+    """``start()`` run in a thread while this one waits for it. PySpark's SparkContext, made
+    in the main thread, puts in a SIGINT handler of its own that Ctrl-C met half-made (JVM
+    up, session not) and failed on ("the query engine (py4j) failed", exit 1, tracebacks);
+    made in another thread it puts in none, and Ctrl-C here is a KeyboardInterrupt."""
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["done"] = start()
+        except BaseException as exc:
+            box["error"] = exc
+
+    thread = threading.Thread(target=run, name="kundresa-spark-start", daemon=True)
+    thread.start()
+    thread.join()
+    if "error" in box:
+        raise box["error"]
+    return box["done"]
+
+
+def _quiet_py4j_interrupts(record: logging.LogRecord) -> bool:
+    """False for py4j's report of a call that Ctrl-C interrupted (py4j logs it with its
+    traceback on the root logger, which then prints it): the command's one line says it."""
+    interrupted = record.exc_info is not None and record.exc_info[0] is KeyboardInterrupt
+    return not (interrupted and f"{os.sep}py4j{os.sep}" in record.pathname)
 
 
 def _resolved_sql(warehouse: Warehouse, *, json_properties: bool = False) -> str:
