@@ -689,11 +689,14 @@ def _funnel_frame_steps(
     mean_of: dict[tuple[Any, int], float | None] = {}
     median_of: dict[tuple[Any, int], float | None] = {}
     for j in range(2, plan.k + 1):
-        reached = chosen & (step_rows[:, j - 1] >= 0)
-        if not reached.any():
+        # Positions, then one column at a time: a mask over the two-dimensional rows is
+        # numpy's slow path (twice the time at a million customers).
+        now_rows = step_rows[:, j - 1]
+        reached = np.flatnonzero(chosen & (now_rows >= 0))
+        if not len(reached):
             continue
-        before_rows = step_rows[reached, j - 2]
-        now = us[step_rows[reached, j - 1]]
+        before_rows = step_rows[:, j - 2][reached]
+        now = us[now_rows[reached]]
         before = np.where(before_rows >= 0, us[np.maximum(before_rows, 0)], 0)
         seconds = (now - before) / 1_000_000.0
         mean_of[(None, j)] = float(seconds.mean())

@@ -455,21 +455,21 @@ def _decode(
         # the event ids hashed in two row ranges, one each, while this thread also codes the
         # customer ids by their dictionaries' hashes; then the hashes placed by partition and
         # the partitions' sets, half each; the event names between. Event ids hashed already
-        # (from the file's pages, by the read's threads): the pool's thread places them and
-        # checks the sets while this one codes the customer ids and event names. Without
-        # event ids to check, the pool's thread codes the event names and copies the times
-        # meanwhile. Only the pool's thread and the warm-up import the kernels' modules
-        # before ``loaded``.
+        # (from the file's pages, by the read's threads): the pool's thread places them,
+        # checks the sets, codes the event names and copies the times while this one codes
+        # the customer ids. Without event ids to check, the pool's thread codes the event
+        # names and copies the times meanwhile. Only the pool's thread and the warm-up import
+        # the kernels' modules before ``loaded``.
         check = None
         proof = None
-        copied = None
+        side = None
         if ids and got.id_hashes is not None:
             proof = pool.submit(_IdsCheck(None, 1, got.id_hashes).whole, loaded)
-            # The times copied by the pool's thread after the proof, while this one codes.
-            copied = pool.submit(micros)
+            side = pool.submit(names_and_times)
         elif ids and not table["event_id"].null_count:
             check = _IdsCheck(table["event_id"], 2)
-        side = pool.submit(names_and_times) if not ids else None
+        if not ids:
+            side = pool.submit(names_and_times)
         if check is not None:
             first_half = pool.submit(check.hash_part, 0, loaded)
         coded = _unified_by_hashes(table["customer_id"], loaded)
@@ -519,7 +519,7 @@ def _decode(
             # an old writer Arrow has a workaround for, could then pass).
             return None
     if side is None:
-        us = copied.result() if copied is not None else micros()
+        us = micros()
     return DecodedFile(who[0], who[1], what[0], what[1], us), distinct, got.ident, got.proven
 
 
