@@ -3,8 +3,10 @@ delivers it: Python's own SIGINT handler, which raises ``KeyboardInterrupt``.
 
 A suite started in the background (``make test &``, nohup) inherits SIGINT ignored, and so
 would every process the tests start (an ignored signal stays ignored across exec); a test that
-starts a Spark session leaves PySpark's handler behind in its worker. Either way the tests of
-Ctrl-C would test nothing, or fail by where the scheduler put them.
+starts a Spark session leaves Kundresa's handler for it behind in its worker (the session's
+jobs cancelled, then the handler before: :func:`kundresa.store.engines.spark_session`), which
+a later test's own handler would chain to. Either way the tests of Ctrl-C would test nothing,
+or fail by where the scheduler put them.
 """
 
 from __future__ import annotations

@@ -36,9 +36,9 @@ def _none(value: str | None) -> str | None:
 def _gap(value: str | float | None) -> str | float | None:
     """A session gap: None (one path per customer) for ``none``, ``off`` or a gap of zero
     (``0``, ``0s``, ``0.0``, the number 0), else as given."""
-    from kundresa.analytics._duration import parse_duration
+    from kundresa.analytics._duration import is_off, parse_duration
 
-    if value is None or (isinstance(value, str) and value.strip().lower() in ("none", "off")):
+    if value is None or is_off(value):
         return None
     try:
         return None if parse_duration(value) == 0 else value

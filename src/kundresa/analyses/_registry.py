@@ -162,21 +162,20 @@ class Param:
         return value
 
     def _check_duration(self, value: str | float) -> None:
-        from kundresa.analytics._duration import parse_duration, quoted
+        from kundresa.analytics._duration import ACCEPTED, is_off, parse_duration, quoted
 
-        if isinstance(value, str) and self.off and value.strip().lower() in ("none", "off"):
+        if self.off and is_off(value):
             return  # switched off
         try:
             seconds = parse_duration(value)
         except ValueError:
             also = ", or none" if self.off else ""
             raise ParameterError(
-                f"{self.name}: {quoted(value)} is not a duration; write 90s, 30m, 12h, 7d, 2w "
-                f"or plain seconds{also}"
+                f"{self.name}: {quoted(value)} is not a duration; {ACCEPTED}{also}"
             ) from None
         if seconds < 0 or seconds > MAX_DURATION_DAYS * 86400:
             raise ParameterError(
-                f"{self.name}: {value!r} is not between 0 and {MAX_DURATION_DAYS} days"
+                f"{self.name}: {quoted(value)} is not between 0 and {MAX_DURATION_DAYS} days"
             )
 
 

@@ -6,10 +6,13 @@ from __future__ import annotations
 import math
 import re
 
-__all__ = ["parse_duration", "quoted"]
+__all__ = ["ACCEPTED", "is_off", "parse_duration", "quoted"]
 
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 _PATTERN = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*([smhdw]?)", re.IGNORECASE)
+ACCEPTED = "write 90s, 30m, 12h, 7d, 2w or plain seconds"
+"""The forms a duration takes, as every message about a bad one says them."""
+_OFF = ("none", "off")
 _LONGEST = 40
 """Characters of the longest duration read: longer text is refused before the pattern runs
 (and is shortened in the message)."""
@@ -58,11 +61,20 @@ def parse_duration(text: str | int | float, name: str = "window") -> float:
     stripped = str(text).strip()
     match = _PATTERN.fullmatch(stripped) if len(stripped) <= _LONGEST else None
     if match is None:
-        raise ValueError(
-            f"{name} {quoted(text)} is not a duration; write 90s, 30m, 12h, 7d, 2w or plain seconds"
-        )
+        raise ValueError(f"{name} {quoted(text)} is not a duration; {ACCEPTED}")
     number, unit = match.groups()
     return float(number) * _UNITS[unit.lower() or "s"]
+
+
+def is_off(value: object) -> bool:
+    """Whether ``value`` is a word that switches a duration off (``none``, ``off``, any case),
+    where a parameter can be switched off (a session gap). Zero is not among them: what zero
+    means is the parameter's own rule.
+
+    >>> is_off(" Off "), is_off("none"), is_off("0"), is_off(None)
+    (True, True, False, False)
+    """
+    return isinstance(value, str) and value.strip().lower() in _OFF
 
 
 def quoted(text: object) -> str:

@@ -22,6 +22,7 @@ import os
 import signal
 import tempfile
 import threading
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -79,18 +80,21 @@ def spark_session(engine: str = "spark") -> Any:
         builder = builder.config(key, value)
     if _quiet_py4j_interrupts not in logging.getLogger().filters:
         logging.getLogger().addFilter(_quiet_py4j_interrupts)
-    from pyspark import SparkContext
-
-    started = SparkContext._active_spark_context is None
     session = _started_in_a_thread(builder.getOrCreate)
-    session.sparkContext.setLogLevel("ERROR")
+    context = session.sparkContext
+    context.setLogLevel("ERROR")
     handler = signal.getsignal(signal.SIGINT)
-    if started and threading.current_thread() is threading.main_thread() and callable(handler):
+    main = threading.current_thread() is threading.main_thread()
+    if context not in _CHAINED and main and callable(handler):
         # Ctrl-C cancels the session's jobs, then goes to the handler that was there (the
-        # command's watch sees it: kundresa._interrupts).
-        cancel = session.sparkContext.cancelAllJobs
-        signal.signal(signal.SIGINT, _interrupts.chained(handler, cancel))
+        # command's watch sees it: kundresa._interrupts). Once per Spark context.
+        signal.signal(signal.SIGINT, _interrupts.chained(handler, context.cancelAllJobs))
+        _CHAINED.add(context)
     return session
+
+
+_CHAINED: weakref.WeakSet[Any] = weakref.WeakSet()
+"""The Spark contexts whose jobs Ctrl-C cancels (:func:`spark_session`)."""
 
 
 def _started_in_a_thread(start: Callable[[], Any]) -> Any:
