@@ -346,20 +346,28 @@ def test_parameters_are_checked_before_the_events_file_is_read(tmp_path: Path) -
     assert "parquet" not in result.output.lower()
 
 
-def _duration_params() -> list[tuple[str, str, bool]]:
+def _duration_params() -> list[tuple[str, str, bool, bool]]:
     from kundresa.analyses._catalog import ANALYSES
 
     found = []
     for analysis in ANALYSES:
         for p in analysis.params:
             if p.type == "duration":
-                found.append((analysis.name, p.name, p.off))
+                found.append((analysis.name, p.name, p.off, p.positive))
     return found
 
 
-@pytest.mark.parametrize(("analysis", "param", "off"), _duration_params())
+def test_the_durations_that_cannot_be_zero_say_so() -> None:
+    """A lookback, a half-life and a horizon of zero were refused only after the events were
+    read (attribution's "must be longer than zero"): the registry knows them."""
+    positive = {(a, p) for a, p, _, pos in _duration_params() if pos}
+    assert {("attribution", "lookback"), ("attribution", "half_life")} <= positive
+    assert ("predict", "horizon") in positive
+
+
+@pytest.mark.parametrize(("analysis", "param", "off", "positive"), _duration_params())
 def test_a_duration_that_does_not_parse_is_refused_before_the_events_are_read(
-    analysis: str, param: str, off: bool
+    analysis: str, param: str, off: bool, positive: bool
 ) -> None:
     """``--window 7x`` was reported after a whole file of events was read (only a duration out
     of range was caught at once): every duration parameter of every analysis now refuses
@@ -377,6 +385,13 @@ def test_a_duration_that_does_not_parse_is_refused_before_the_events_are_read(
     else:
         with pytest.raises(ParameterError, match="is not a duration"):
             found.check({**base, param: "none"})
+    # Zero: off for a session gap, refused up front where it means nothing, else taken.
+    for zero in ("0", "0d", 0, "0.0s"):
+        if positive:
+            with pytest.raises(ParameterError, match=f"^{param}: .* must be longer than zero"):
+                found.check({**base, param: zero})
+        else:
+            assert found.check({**base, param: zero})[param] == zero
     # Left blank (an empty form field, --window ''): the default, never a late error that
     # named "window" whatever the parameter.
     default = next(p.default for p in found.params if p.name == param)
@@ -387,6 +402,28 @@ def test_a_duration_that_does_not_parse_is_refused_before_the_events_are_read(
     with pytest.raises(ParameterError) as raised:
         found.check({**base, param: "1" + " " * 40_000 + "x"})
     assert len(str(raised.value)) < 200
+
+
+@pytest.mark.parametrize("command", [["predict"], ["next", "c1"]])
+@pytest.mark.parametrize(
+    ("horizon", "says"),
+    [
+        ("0d", "horizon: '0d' must be longer than zero"),
+        ("99999999999999d", "horizon: '99999999999999d' is not between 0 and 3650 days"),
+        ("7x", "horizon: '7x' is not a duration"),
+    ],
+)
+def test_predict_and_next_check_the_horizon_before_the_project_is_opened(
+    tmp_path: Path, command: list[str], horizon: str, says: str
+) -> None:
+    """``kundresa predict --horizon 99999999999999d`` read the whole history and failed with
+    exit 1 ("363 days of history are too few for a 1e+14-day horizon"), where
+    ``Project.run("predict", ...)`` gave the registry's usage error: both commands now check
+    the horizon as the registry does, before opening the project (here: there is none)."""
+    args = [*command, "--horizon", horizon, "--project", str(tmp_path / "none")]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2, result.output
+    assert says in result.output
 
 
 def test_a_bad_window_is_a_usage_error_before_the_file_is_read(tmp_path: Path) -> None:

@@ -161,13 +161,14 @@ ATTRIBUTION_PATHS = (
         "30d",
         "Touches counted before a conversion.",
         show_default=True,
+        positive=True,
     ),
     Param("level", choices=("channel", "touchpoint"), default="channel", show_default=True),
 )
 ORDER_MARKOV = Param("order", "int", 1, "Markov order.", min=1, max=4, show_default=True)
 MODEL_OPTIONS = (
     ORDER_MARKOV,
-    Param("half_life", "duration", "7d", "Time decay half-life.", show_default=True),
+    Param("half_life", "duration", "7d", "Time decay half-life.", show_default=True, positive=True),
     Param(
         "position",
         default="0.4,0.2,0.4",
@@ -860,7 +861,13 @@ ANALYSES: tuple[Analysis, ...] = (
         call="project",
         needs_journey=True,
         params=(
-            Param("horizon", "duration", "30d", "Reached the next stage within this long."),
+            Param(
+                "horizon",
+                "duration",
+                "30d",
+                "Reached the next stage within this long.",
+                positive=True,
+            ),
             Param("seed", "int", 0, "Random state: the same seed gives the same figures."),
         ),
         columns=(

@@ -67,6 +67,9 @@ class Param:
         Inclusive bounds of a number.
     off
         For a ``duration``: ``none``, ``off`` or ``0`` switch it off (a session gap).
+    positive
+        For a ``duration``: zero is refused (a lookback, a half-life, a horizon), before any
+        events are read.
     min_count
         For ``multiple``: the fewest values an analysis takes (a funnel's two steps), checked
         by :meth:`Analysis.check` (a form's field may hold several, one a line).
@@ -97,6 +100,7 @@ class Param:
     used_when: tuple[tuple[str, Any], ...] | None = None
     min_count: int = 0
     off: bool = False
+    positive: bool = False
 
     def __post_init__(self) -> None:
         if self.type not in TYPES:
@@ -177,6 +181,8 @@ class Param:
             raise ParameterError(
                 f"{self.name}: {quoted(value)} is not between 0 and {MAX_DURATION_DAYS} days"
             )
+        if self.positive and seconds == 0:
+            raise ParameterError(f"{self.name}: {quoted(value)} must be longer than zero")
 
 
 def _hashable(value: Any) -> bool:
