@@ -18,6 +18,9 @@ def run() -> None:
     try:
         from kundresa.cli import main
     except KeyboardInterrupt:
+        import signal
+
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second one would cut the line short
         sys.stderr.write("interrupted; nothing was changed\n")
         sys.exit(130)
     main(prog_name="kundresa")

@@ -13,7 +13,9 @@ with 2 (:func:`kundresa.cli._common.raise_for` maps every error in one place).
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 from importlib import import_module
 from typing import Any, NoReturn
 
@@ -122,6 +124,7 @@ class LazyGroup(click.Group):
         10M-event file's read: 1.3 s of system time, 0.3-0.9 s with jemalloc; the whole
         funnel 2.8-3.7 s against 2.3-2.5 s; bench/NOTES.md). PyPI's and conda-forge's Linux
         builds of pyarrow have jemalloc."""
+        _ENTRY[0] = True
         os.environ.setdefault("NUMPY_MADVISE_HUGEPAGE", "0")
         if sys.platform == "linux":
             os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "jemalloc")
@@ -203,7 +206,12 @@ def _interrupted(exc: BaseException | None, wrote: bool = False, serving: bool =
     which also notices one that a library swallowed, ``exc`` None). When a write committed
     before the Ctrl-C (``wrote``), the line says that its changes stand; an ingest
     interrupted after its commit says that the events are stored and how to finish
-    (:class:`kundresa.project.StoredButInterrupted`); a server says it stopped."""
+    (:class:`kundresa.project.StoredButInterrupted`); a server says it stopped. A second
+    Ctrl-C from here on is ignored: it cut the line short, and click then said "Aborted!"
+    with exit code 1 (even after an ingest had stored its events)."""
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     message = getattr(exc, "message", None)
     if not message:
         if serving:
@@ -216,7 +224,14 @@ def _interrupted(exc: BaseException | None, wrote: bool = False, serving: bool =
         else:
             message = "interrupted; nothing was changed"
     err.print(message, markup=False)
+    if previous is not None and not _ENTRY[0]:
+        signal.signal(signal.SIGINT, previous)  # a caller in this process (tests) goes on
     sys.exit(130)
+
+
+_ENTRY = [False]
+"""Whether the command line is the process's entry (:meth:`LazyGroup.__call__`), which ends
+with the command."""
 
 
 @click.group(
