@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pandas.testing as pdt
 import pyarrow as pa
@@ -422,10 +423,54 @@ def test_coding_by_hashes_is_arrows_unification(
     got = in_place._unified_by_hashes(column, loaded)
     assert got is not None
     (values, codes), suspects = got
-    want_values, want_codes = in_place._unified(column)
+    want_values, want_codes = _arrow_unified(column)
     assert values.equals(want_values)
-    assert codes.dtype == want_codes.dtype and codes.tolist() == want_codes.tolist()
+    assert codes.dtype == np.int32 and codes.tolist() == want_codes
     assert suspects.tolist() == in_place._suspects(want_values, "customer_id", loaded).tolist()
+    # And the coding of a few values (event names), and Arrow's own for many.
+    for few in (in_place._FEW_VALUES, 0):
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(in_place, "_FEW_VALUES", few)
+            values, codes = in_place._unified(column)
+        assert values.equals(want_values)
+        assert codes.dtype == np.int32 and codes.tolist() == want_codes
+
+
+def _arrow_unified(column: pa.ChunkedArray) -> tuple[pa.Array, list[int]]:
+    """Arrow's unification of a dictionary column: its values and each row's code."""
+    unified = column.unify_dictionaries()
+    values = unified.chunk(0).dictionary if unified.num_chunks else pa.array([], pa.string())
+    return values, [i for c in unified.chunks for i in c.indices.to_pylist()]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.lists(_WORD, min_size=1, max_size=5, unique=True),
+            st.lists(st.integers(0, 4)),
+            st.integers(0, 3),
+        ),
+        min_size=1,
+        max_size=5,
+    ),
+    st.sampled_from([pa.int8(), pa.int16(), pa.int32(), pa.int64()]),
+)
+def test_a_few_values_are_coded_as_arrows_unification(
+    chunks: list[tuple[list[str], list[int], int]], index_type: pa.DataType
+) -> None:
+    # Event names: chunks of every index width, sliced (an offset into the indices), with
+    # values repeated across chunks and values no row uses.
+    parts = []
+    for words, used, cut in chunks:
+        indices = pa.array([0] * cut + [u % len(words) for u in used], index_type)
+        whole = pa.DictionaryArray.from_arrays(indices, pa.array(words, pa.string()))
+        parts.append(whole.slice(cut))
+    column = pa.chunked_array(parts, pa.dictionary(index_type, pa.string()))
+    values, codes = in_place._unified(column)
+    want_values, want_codes = _arrow_unified(column)
+    assert values.equals(want_values)
+    assert codes.dtype == np.int32 and codes.tolist() == want_codes
 
 
 @settings(max_examples=150, deadline=None)

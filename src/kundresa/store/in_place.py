@@ -205,13 +205,54 @@ def _suspects(values: pa.Array, name: str, loaded: threading.Event) -> npt.NDArr
     return np.flatnonzero(suspect)
 
 
+_FEW_VALUES = 4096
+"""Dictionaries of at most this many values in all (event names) are unified here."""
+
+
 def _unified(column: pa.ChunkedArray) -> tuple[pa.Array, npt.NDArray[np.int32]]:
     """A dictionary column's values (its chunks' dictionaries unified) and each row's code
-    (``int32``)."""
+    (``int32``): the values in order of first appearance, chunk after chunk, as Arrow's
+    ``unify_dictionaries`` gives them. A few values in all (event names): each chunk's codes
+    mapped straight into the result (Arrow's unification writes every row's code into new
+    memory, which was then copied once more); else Arrow's."""
+    few = _few_unified(column)
+    if few is not None:
+        return few
     unified = column.unify_dictionaries()
     values = unified.chunk(0).dictionary
     indices = pa.chunked_array([c.indices for c in unified.chunks], unified.type.index_type)
     return values, _numbers(indices, np.int32)
+
+
+def _few_unified(column: pa.ChunkedArray) -> tuple[pa.Array, npt.NDArray[np.int32]] | None:
+    """:func:`_unified` of a column of few dictionary values (:data:`_FEW_VALUES`), without
+    a null among the rows or the values; else None."""
+    chunks = column.chunks
+    kind = column.type
+    if not chunks or not pa.types.is_dictionary(kind) or column.null_count:
+        return None
+    if not pa.types.is_integer(kind.index_type):
+        return None
+    dictionaries = [c.dictionary for c in chunks]
+    if sum(len(d) for d in dictionaries) > _FEW_VALUES or any(d.null_count for d in dictionaries):
+        return None
+    order: dict[Any, int] = {}
+    maps = []
+    for d in dictionaries:
+        maps.append(np.array([order.setdefault(v, len(order)) for v in d.to_pylist()], np.int32))
+    codes = np.empty(len(column), np.int32)
+    width = kind.index_type.bit_width // 8
+    signed = "i" if pa.types.is_signed_integer(kind.index_type) else "u"
+    at = 0
+    for chunk, mapping in zip(chunks, maps, strict=True):
+        n = len(chunk)
+        if n:
+            raw = chunk.indices
+            data = raw.buffers()[1]
+            indices = np.frombuffer(data, f"<{signed}{width}", n, raw.offset * width)
+            np.take(mapping, indices, out=codes[at : at + n])
+        at += n
+    return pa.array(list(order), kind.value_type), codes
 
 
 def _tested(
