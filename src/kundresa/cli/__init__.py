@@ -12,6 +12,7 @@ with 2 (:func:`kundresa.cli._common.raise_for` maps every error in one place).
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import sys
@@ -123,8 +124,17 @@ class LazyGroup(click.Group):
         takes it again within a read, and each time the kernel zeroes the pages anew (a
         10M-event file's read: 1.3 s of system time, 0.3-0.9 s with jemalloc; the whole
         funnel 2.8-3.7 s against 2.3-2.5 s; bench/NOTES.md). PyPI's and conda-forge's Linux
-        builds of pyarrow have jemalloc."""
+        builds of pyarrow have jemalloc. OpenBLAS's threads (numpy's, made when numpy loads)
+        sleep at once when idle unless ``OPENBLAS_THREAD_TIMEOUT`` says otherwise: by default
+        each spins for ~2^28 cycles first, ~0.1 s of a core taken from the command at every
+        start (``python -c "import numpy"``: 0.26 s of CPU against 0.16 s). For an analysis
+        command, Python's cyclic garbage collector runs its youngest generation every 10,000
+        allocations instead of 700 (unless the thresholds were set already): its imports
+        allocate millions of objects, few of them in cycles, and the collections that found
+        next to nothing were ~2% of a 10M-event funnel's CPU (bench/NOTES.md). A server
+        (``serve``) keeps Python's thresholds (see :func:`kundresa.web.cli.warm_up`)."""
         _ENTRY[0] = True
+        os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
         os.environ.setdefault("NUMPY_MADVISE_HUGEPAGE", "0")
         if sys.platform == "linux":
             os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "jemalloc")
@@ -143,6 +153,8 @@ class LazyGroup(click.Group):
     ) -> tuple[str | None, click.Command | None, list[str]]:
         name, command, rest = super().resolve_command(ctx, args)
         self.ran = name
+        if _ENTRY[0] and name in QUICK_EXIT and gc.get_threshold() == _PYTHON_GC_THRESHOLDS:
+            gc.set_threshold(10_000, 10, 10)
         return name, command, rest
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
@@ -228,6 +240,9 @@ def _interrupted(exc: BaseException | None, wrote: bool = False, serving: bool =
         signal.signal(signal.SIGINT, previous)  # a caller in this process (tests) goes on
     sys.exit(130)
 
+
+_PYTHON_GC_THRESHOLDS = (700, 10, 10)
+"""CPython's default thresholds of the cyclic garbage collector (3.11, 3.12)."""
 
 _ENTRY = [False]
 """Whether the command line is the process's entry (:meth:`LazyGroup.__call__`), which ends
