@@ -84,15 +84,10 @@ def load_kernels() -> None:
                 text_hashes,
             )
 
-            # A read-only array, as the hashes over an Arrow buffer (numba compiles read-only
-            # and writable arrays apart); the decoded event ids' hashing. Neither made by
-            # ``pa.array``, which imports pandas (~0.3 s of CPU holding the interpreter lock,
-            # while the read's threads wait for these kernels to walk the pages).
-            readonly = np.zeros(0, np.uint64)
-            readonly.flags.writeable = False
-            all_distinct(readonly)
-            offsets = pa.py_buffer(np.zeros(1, np.int32))
-            text_hashes(pa.Array.from_buffers(pa.string(), 0, [None, offsets, pa.py_buffer(b"")]))
+            # A read-only array over an Arrow buffer, as the hashes (numba compiles
+            # read-only and writable arrays apart); the decoded event ids' hashing.
+            all_distinct(pa.array([], pa.uint64()).to_numpy(zero_copy_only=False))
+            text_hashes(pa.array([], pa.string()))
             empty = np.zeros(0, np.uint8)
             plain_page_hashes(empty, 0, np.zeros(0, np.uint64))
             dictionary_page_gather(empty, 0, np.zeros(0, np.uint64), np.zeros(0, np.uint64))
