@@ -148,6 +148,7 @@ def events_table(engine: str, warehouse: Warehouse) -> ir.Table:
     """The warehouse's events as an Ibis table on ``engine``, customer ids resolved."""
     if engine == "duckdb":
         backend = ibis.duckdb.from_connection(warehouse.con)
+        _remember_compiled_sql(backend)
         events = backend.table("events")
         if not warehouse.has_links():
             return events.select(*EVENT_COLUMNS)
@@ -187,6 +188,49 @@ def events_table(engine: str, warehouse: Warehouse) -> ir.Table:
         # from raw Arrow, and every backend accepts a memtable.
         backend.create_table("events", ibis.memtable(arrow))
     return backend.table("events").select(*EVENT_COLUMNS)
+
+
+_COMPILED_KEPT = 256
+
+
+def _remember_compiled_sql(backend: Any) -> None:
+    """Make ``backend`` remember the SQL it compiled for its last :data:`_COMPILED_KEPT`
+    expressions (without parameters), so that one expression is compiled once.
+
+    The analyses of one project each read the same rows (a stage analysis reads the staged
+    rows of the whole history; a page runs several) and Ibis compiles an expression anew at
+    every execution, which takes longer than DuckDB takes to run it on small data. Ibis
+    expressions are immutable and compared by value, and the SQL of one depends only on it,
+    the compile options keyed with it and the backend's dialect; DuckDB still runs each query
+    on the data of the moment."""
+    compile_sql = backend.compile
+    kept: dict[tuple[Any, ...], str] = {}
+    lock = threading.Lock()
+
+    def compile(
+        expr: ir.Expr, /, *, limit: Any = None, params: Any = None, pretty: bool = False
+    ) -> str:
+        if params:
+            return str(compile_sql(expr, limit=limit, params=params, pretty=pretty))
+        options = ibis.options.sql
+        default = options.default_limit if limit == "default" else None
+        key = (expr.op(), limit, pretty, options.fuse_selects, default)
+        try:
+            with lock:
+                sql = kept.get(key)
+        except TypeError:  # a value that cannot be hashed: compiled every time
+            return str(compile_sql(expr, limit=limit, pretty=pretty))
+        if sql is None:
+            sql = str(compile_sql(expr, limit=limit, pretty=pretty))
+            with lock:
+                if len(kept) >= _COMPILED_KEPT:
+                    del kept[next(iter(kept))]
+                kept[key] = sql
+        else:
+            backend._log(sql)
+        return sql
+
+    backend.compile = compile
 
 
 def source_events_table(engine: str, source: str, table: str | None = None) -> ir.Table:
