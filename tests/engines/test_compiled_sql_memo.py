@@ -56,3 +56,32 @@ def test_one_expression_is_compiled_once_and_runs_on_the_data_of_the_moment(
         # Rows changed after: the remembered SQL reads the table as it is now.
         p.warehouse.con.execute("DELETE FROM events WHERE event = 'buy' AND customer_id = 'c0'")
         assert buys.execute() == 2 and len(compiled) == 5
+
+
+def test_an_expression_over_an_in_memory_table_is_not_kept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Its key would keep the table's data alive as long as the project (a server's), and each
+    in-memory table has a name of its own: compiled every time, nothing kept."""
+    import gc
+    import weakref
+
+    compiled: list[str] = []
+    real = SQLBackend.compile
+
+    def counting(self: Any, expr: Any, /, **kwargs: Any) -> str:
+        sql: str = real(self, expr, **kwargs)
+        compiled.append(sql)
+        return sql
+
+    monkeypatch.setattr(SQLBackend, "compile", counting)
+    with Project.from_events(_events(6)) as p:
+        frame = pd.DataFrame({"customer_id": ["c0", "c1"]})
+        seen = weakref.ref(frame)
+        mine = ibis.memtable(frame)
+        joined = p.events.join(mine, "customer_id").count()
+        assert joined.execute() == 4 and joined.execute() == 4
+        assert len(compiled) == 2
+        del mine, joined, frame
+        gc.collect()
+        assert seen() is None

@@ -202,7 +202,12 @@ def _remember_compiled_sql(backend: Any) -> None:
     every execution, which takes longer than DuckDB takes to run it on small data. Ibis
     expressions are immutable and compared by value, and the SQL of one depends only on it,
     the compile options keyed with it and the backend's dialect; DuckDB still runs each query
-    on the data of the moment."""
+    on the data of the moment. An expression over an in-memory table (``ibis.memtable``: the
+    funnel's best attempts joined back, say) is compiled every time: its key would keep the
+    table's data alive, and each such table has a name of its own, so its SQL is not met
+    again."""
+    import ibis.expr.operations as ops
+
     compile_sql = backend.compile
     kept: dict[tuple[Any, ...], str] = {}
     lock = threading.Lock()
@@ -210,7 +215,7 @@ def _remember_compiled_sql(backend: Any) -> None:
     def compile(
         expr: ir.Expr, /, *, limit: Any = None, params: Any = None, pretty: bool = False
     ) -> str:
-        if params:
+        if params or expr.op().find(ops.InMemoryTable):
             return str(compile_sql(expr, limit=limit, params=params, pretty=pretty))
         options = ibis.options.sql
         default = options.default_limit if limit == "default" else None
