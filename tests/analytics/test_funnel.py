@@ -449,7 +449,24 @@ def test_durations(text: Any, seconds: float) -> None:
     assert parse_duration(text) == seconds
 
 
-@pytest.mark.parametrize("text", ["", "7 days", "d", "1e3", "-1", "1y", True, float("nan"), -3])
+@pytest.mark.parametrize(
+    "text",
+    # Digits of other scripts (Arabic-Indic, fullwidth) were read as 3 and 1: ASCII only.
+    [
+        "",
+        "7 days",
+        "d",
+        "1e3",
+        "-1",
+        "1y",
+        True,
+        float("nan"),
+        -3,
+        "\u0663d",
+        "\uff11m",
+        "7\u00a0d",
+    ],
+)
 def test_bad_durations(text: Any) -> None:
     with pytest.raises(ValueError):
         parse_duration(text)

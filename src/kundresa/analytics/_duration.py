@@ -9,7 +9,7 @@ import re
 __all__ = ["ACCEPTED", "is_off", "parse_duration", "quoted"]
 
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
-_PATTERN = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*([smhdw]?)", re.IGNORECASE)
+_PATTERN = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*([smhdw]?)", re.IGNORECASE | re.ASCII)
 ACCEPTED = "write 90s, 30m, 12h, 7d, 2w or plain seconds"
 """The forms a duration takes, as every message about a bad one says them."""
 _OFF = ("none", "off")
