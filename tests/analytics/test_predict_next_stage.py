@@ -466,6 +466,16 @@ def test_a_zero_horizon_is_an_error_naming_it(folder: Path, horizon: str) -> Non
         assert len(r.output.strip().splitlines()) == 1
 
 
+def test_a_blank_horizon_is_the_default(folder: Path) -> None:
+    """Blank means the default for every other duration option; ``--horizon ''`` was refused
+    ("horizon '' is not a duration"), and only after the project was opened."""
+    r = run("predict", "--horizon", " ", "--project", str(folder), "--format", "json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["horizon_days"] == 30
+    r = run("next", "c0001", "--horizon", "", "--project", str(folder), "--format", "json")
+    assert r.exit_code == 0, r.output
+
+
 def test_next_says_when_the_journey_changed_since_training(folder: Path, tmp_path: Path) -> None:
     """Before, a journey edited after training (a touchpoint renamed, a stage added) was
     scored by the saved model without a word, its features read by position."""

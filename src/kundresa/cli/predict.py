@@ -41,13 +41,15 @@ _SEED = click.option(
 )
 
 
-def _horizon(horizon: str | None) -> str | None:
+def _horizon(horizon: str | None, blank: str | None) -> str | None:
     """``horizon`` checked as the ``predict`` analysis checks it (a duration of more than zero
-    and at most the registry's longest), before the project is opened."""
+    and at most the registry's longest), before the project is opened; ``blank`` when left
+    blank (as every other duration option: its default)."""
     from kundresa.analyses import get
 
-    if horizon is not None:
-        get("predict").param("horizon").check(horizon)
+    if horizon is None or not horizon.strip():
+        return blank if horizon is not None else None
+    get("predict").param("horizon").check(horizon)
     return horizon
 
 
@@ -61,7 +63,7 @@ def predict(horizon: str, project_dir: Path, fmt: str, seed: int) -> None:
     against the stage-to-stage baseline, and save it (.kundresa/models/next_stage.pkl)."""
     from kundresa.project import Project
 
-    _horizon(horizon)
+    horizon = _horizon(horizon, "30d") or "30d"
     with Project.open(project_dir, read_only=True) as project:
         model = project.train_next_stage(horizon=horizon, seed=seed)
         path = project.model_path()
@@ -103,7 +105,7 @@ def next_step(customer: str, horizon: str | None, project_dir: Path, fmt: str, s
     touchpoints to offer, ranked."""
     from kundresa.project import Project
 
-    _horizon(horizon)
+    horizon = _horizon(horizon, None)  # blank: the saved model's
     with Project.open(project_dir, read_only=True) as project:
         answer, notes = project.next_best_step(customer, horizon=horizon, seed=seed)
     for note in notes:
