@@ -183,7 +183,10 @@ def transaction(con: Any, *, stored: bool = True) -> Iterator[Watch]:
             yield interrupts
             interrupts.check()
         except BaseException:
-            con.execute("ROLLBACK")
+            # A ROLLBACK that fails (the connection closed already, as when a second Ctrl-C
+            # closed the generator late) must not hide what ended the body.
+            with contextlib.suppress(Exception):
+                con.execute("ROLLBACK")
             raise
         if interrupts._abandoned:
             con.execute("ROLLBACK")
