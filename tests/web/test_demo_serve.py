@@ -130,3 +130,38 @@ def test_warm_up_freezes_the_heap_after_the_pages(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(web_cli, "WARM_PAGES", ("/", "/funnel"))
     web_cli.warm_up(Server(), "http://127.0.0.1:9", None)
     assert calls == ["http://127.0.0.1:9/", "http://127.0.0.1:9/funnel", "freeze"]
+
+
+def test_two_ctrl_c_stop_the_server_with_one_line(tmp_path: Path) -> None:
+    """A second Ctrl-C makes uvicorn stop without shutting the app down; the app's cancelled
+    lifespan was logged as a 40-line error traceback before ``stopped`` (every time)."""
+    root = tmp_path / "p"
+    events = tmp_path / "events.csv"
+    events.write_text("customer_id,timestamp,event\nc1,2025-01-01T00:00:00,visit\n")
+    assert CliRunner().invoke(main, ["init", str(root)]).exit_code == 0
+    assert CliRunner().invoke(main, ["ingest", str(events), "--project", str(root)]).exit_code == 0
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kundresa", "serve", "--project", str(root), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/info", timeout=60):
+                    break
+            except OSError:
+                time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.001)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines() == ["stopped"], err

@@ -159,7 +159,7 @@ def run_server(
         # switch interval (5 ms by default) hands the interpreter back to the event loop
         # sooner when an ack is ready, which is what its latency waits on.
         sys.setswitchinterval(SWITCH_INTERVAL)
-    server = uvicorn.Server(
+    server = _quiet_server(
         uvicorn.Config(app, host=host.strip("[]"), port=port, log_level="warning")
     )
     threading.Thread(
@@ -186,6 +186,23 @@ def run_server(
         if dispatcher is not None:
             dispatcher.finish()  # ... and posted (up to 5 s; a warning names what is not)
         app.state.project.close()
+
+
+def _quiet_server(config: Any) -> Any:
+    """uvicorn's server, quiet on a forced exit: a second Ctrl-C makes uvicorn stop without
+    shutting the app down, and the app's cancelled lifespan was logged as a 40-line error
+    traceback before ``stopped``."""
+    import logging
+
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            super().handle_exit(sig, frame)
+            if self.force_exit:
+                logging.getLogger("uvicorn.error").disabled = True
+
+    return Server(config)
 
 
 class _Stopped(Exception):
