@@ -24,9 +24,8 @@ def _events(n: int) -> pd.DataFrame:
     )
 
 
-def test_one_expression_is_compiled_once_and_runs_on_the_data_of_the_moment(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def _counting_compiles(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The SQL of every compile Ibis does from now on, in order."""
     compiled: list[str] = []
     real = SQLBackend.compile
 
@@ -36,6 +35,13 @@ def test_one_expression_is_compiled_once_and_runs_on_the_data_of_the_moment(
         return sql
 
     monkeypatch.setattr(SQLBackend, "compile", counting)
+    return compiled
+
+
+def test_one_expression_is_compiled_once_and_runs_on_the_data_of_the_moment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    compiled = _counting_compiles(monkeypatch)
     with Project.from_events(_events(6)) as p:
         buys = p.events.filter(p.events.event == "buy").count()
         assert buys.execute() == 3
@@ -66,15 +72,7 @@ def test_an_expression_over_an_in_memory_table_is_not_kept(
     import gc
     import weakref
 
-    compiled: list[str] = []
-    real = SQLBackend.compile
-
-    def counting(self: Any, expr: Any, /, **kwargs: Any) -> str:
-        sql: str = real(self, expr, **kwargs)
-        compiled.append(sql)
-        return sql
-
-    monkeypatch.setattr(SQLBackend, "compile", counting)
+    compiled = _counting_compiles(monkeypatch)
     with Project.from_events(_events(6)) as p:
         frame = pd.DataFrame({"customer_id": ["c0", "c1"]})
         seen = weakref.ref(frame)

@@ -41,16 +41,16 @@ _SEED = click.option(
 )
 
 
-def _horizon(horizon: str | None, blank: str | None) -> str | None:
+def _horizon(horizon: str | None, *, saved: bool) -> str | None:
     """``horizon`` checked as the ``predict`` analysis checks it (a duration of more than zero
-    and at most the registry's longest), before the project is opened; ``blank`` when left
-    blank (as every other duration option: its default)."""
+    and at most the registry's longest), before the project is opened. Left blank: the saved
+    model's (``saved``, None) or the analysis' default, as for every other duration option."""
     from kundresa.analyses import get
 
-    if horizon is None or not horizon.strip():
-        return blank if horizon is not None else None
-    get("predict").param("horizon").check(horizon)
-    return horizon
+    if saved and horizon is not None and not horizon.strip():
+        return None
+    checked: str | None = get("predict").param("horizon").check(horizon)
+    return checked
 
 
 @click.command()
@@ -63,7 +63,9 @@ def predict(horizon: str, project_dir: Path, fmt: str, seed: int) -> None:
     against the stage-to-stage baseline, and save it (.kundresa/models/next_stage.pkl)."""
     from kundresa.project import Project
 
-    horizon = _horizon(horizon, "30d") or "30d"
+    checked = _horizon(horizon, saved=False)
+    assert checked is not None  # click gives a text, which the check keeps or defaults
+    horizon = checked
     with Project.open(project_dir, read_only=True) as project:
         model = project.train_next_stage(horizon=horizon, seed=seed)
         path = project.model_path()
@@ -105,7 +107,7 @@ def next_step(customer: str, horizon: str | None, project_dir: Path, fmt: str, s
     touchpoints to offer, ranked."""
     from kundresa.project import Project
 
-    horizon = _horizon(horizon, None)  # blank: the saved model's
+    horizon = _horizon(horizon, saved=True)
     with Project.open(project_dir, read_only=True) as project:
         answer, notes = project.next_best_step(customer, horizon=horizon, seed=seed)
     for note in notes:

@@ -191,6 +191,7 @@ def events_table(engine: str, warehouse: Warehouse) -> ir.Table:
 
 
 _COMPILED_KEPT = 256
+"""Expressions whose SQL one backend remembers (:func:`_remember_compiled_sql`)."""
 
 
 def _remember_compiled_sql(backend: Any) -> None:
@@ -215,11 +216,12 @@ def _remember_compiled_sql(backend: Any) -> None:
     def compile(
         expr: ir.Expr, /, *, limit: Any = None, params: Any = None, pretty: bool = False
     ) -> str:
-        if params or expr.op().find(ops.InMemoryTable):
+        op = expr.op()
+        if params or op.find(ops.InMemoryTable):
             return str(compile_sql(expr, limit=limit, params=params, pretty=pretty))
         options = ibis.options.sql
         default = options.default_limit if limit == "default" else None
-        key = (expr.op(), limit, pretty, options.fuse_selects, default)
+        key = (op, limit, pretty, options.fuse_selects, default)
         try:
             with lock:
                 sql = kept.get(key)
