@@ -569,3 +569,79 @@ def test_a_check_that_fails_leaves_the_file_to_the_ingest(
             read_in_place(wh, path)
     finally:
         wh.close()
+
+
+def _row_file(folder: Path, rows: list[tuple[str, datetime, str, str | None]]) -> Path:
+    """A file without event ids: customer id, time, event name, channel."""
+    names = ("customer_id", "timestamp", "event", "channel")
+    kinds = (pa.string(), pa.timestamp("us"), pa.string(), pa.string())
+    table = pa.table(
+        {
+            n: pa.array([r[i] for r in rows], k)
+            for i, (n, k) in enumerate(zip(names, kinds, strict=True))
+        }
+    )
+    path = folder / "events.parquet"
+    pq.write_table(table, path)
+    return path
+
+
+def test_rows_without_event_ids_are_proved_distinct_in_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Without event ids the key is every field: rows of distinct customer, event and time are
+    # proved distinct from the decoded columns, without DuckDB counting the keys.
+    counted: list[bool] = []
+    rows_distinct = in_place._rows_distinct
+
+    def spy(decoded: Any) -> bool:
+        counted.append(rows_distinct(decoded))
+        return counted[-1]
+
+    monkeypatch.setattr(in_place, "_rows_distinct", spy)
+    rows = [(f"c{i % 5}", T0 + timedelta(seconds=i), "view", None) for i in range(40)]
+    assert _same(_row_file(tmp_path, rows)) and counted == [True]
+    # One customer, event and time twice, the channel apart: not proved in memory, but the
+    # keys differ, so the file is still read in place; the same row twice is not.
+    assert _same(_row_file(tmp_path, [*rows, ("c0", T0, "view", "ads")])) and not counted[-1]
+    assert not _same(_row_file(tmp_path, [*rows, rows[3]])) and not counted[-1]
+
+
+def test_a_separator_in_a_name_leaves_the_keys_to_duckdb(tmp_path: Path) -> None:
+    # The key joins the fields with chr(31): an event "b\x1fc" without a channel and an event
+    # "b" with the channel "c\x1f" are one key (the ingest keeps one row), though their
+    # customer, event and time differ.
+    rows = [("a", T0, "b\x1fc", None), ("a", T0, "b", "c\x1f")]
+    assert not _same(_row_file(tmp_path, rows))
+    assert _same(_row_file(tmp_path, [rows[0], ("a", T0, "b", "c")]))
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["a", "b", "kö", "x\x1fy"]),
+            st.sampled_from(["view", "buy", "b\x1fc"]),
+            st.integers(-3, 3),
+        ),
+        max_size=40,
+    ),
+    st.integers(0, 2**40),
+)
+def test_rows_distinct_is_the_set_of_rows(rows: list[tuple[str, str, int]], shift: int) -> None:
+    # Against the set of (customer, event, time): equal when no name holds chr(31), and never
+    # "distinct" for rows that repeat.
+    from kundresa.store._decoded import DecodedFile
+
+    customers = sorted({r[0] for r in rows})
+    names = sorted({r[1] for r in rows})
+    decoded = DecodedFile(
+        pa.array(customers, pa.string()),
+        np.array([customers.index(r[0]) for r in rows], np.int32),
+        pa.array(names, pa.string()),
+        np.array([names.index(r[1]) for r in rows], np.int32),
+        np.array([shift + r[2] * 1_000_003 for r in rows], np.int64),
+    )
+    distinct = len(set(rows)) == len(rows)
+    separator = any("\x1f" in t for t in customers + names)
+    assert in_place._rows_distinct(decoded) == (distinct and not separator)

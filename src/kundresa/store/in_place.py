@@ -16,8 +16,10 @@ file is a Parquet file already in the canonical shape (README, "Loading events":
 The scan fetches the 64-bit hashes of the clean rows' event ids (fewer rows than the file
 has: a row the ingest would change); distinct hashes, checked by a compiled set
 (:mod:`kundresa.store._distinct`), prove the ids distinct, else the deduplication keys are
-counted. An optional column whose every value is null by the file's own Parquet statistics
-(each row group's null count equal to its row count) is not read: nulls pass the check.
+counted. A decoded file (below) without event ids is proved by each row's customer, event and
+time instead (:func:`_rows_distinct`). An optional column whose every value is null by the
+file's own Parquet statistics (each row group's null count equal to its row count) is not
+read: nulls pass the check.
 
 A file of up to :data:`_DECODE_ROWS` rows has its customer ids, event names and times read
 once by Arrow, the texts as the file's own dictionaries (:class:`DecodedFile`): the text
@@ -564,6 +566,72 @@ def _decode(
     return DecodedFile(who[0], who[1], what[0], what[1], us), distinct, got.ident, got.proven
 
 
+_ROW_SLICE = 1 << 16
+"""Rows hashed at a time by :func:`_rows_distinct` (its temporaries stay in the caches)."""
+
+
+def _fmix(x: npt.NDArray[np.uint64], tmp: npt.NDArray[np.uint64]) -> None:
+    """MurmurHash3's 64-bit finaliser on ``x`` in place (``tmp``: scratch of its length): a
+    bijection of 64-bit values that mixes every bit into every other."""
+    for multiplier in (0xFF51AFD7ED558CCD, 0xC4CEB9FE1A85EC53, None):
+        np.right_shift(x, np.uint64(33), out=tmp)
+        np.bitwise_xor(x, tmp, out=x)
+        if multiplier is not None:
+            np.multiply(x, np.uint64(multiplier), out=x)
+
+
+def _rows_distinct(decoded: DecodedFile) -> bool:
+    """Whether no two rows of a file without event ids share their customer id, event name
+    and time: then no two share the ingest's deduplication key either (every field joined
+    by ``chr(31)``; see the module notes), whatever their other fields, provided no customer
+    id or event name holds ``chr(31)`` (else False: the join could make two rows one).
+
+    Each row's 64-bit hash mixes its time, then its customer and event codes (distinct
+    codes are distinct texts: the dictionaries are unified), so that two rows of one time
+    hash alike only if both codes are alike; distinct hashes
+    (:func:`kundresa.store._distinct.all_distinct`) prove the rows distinct, and two alike
+    (a duplicate, or rarely two rows of one hash) answer False: DuckDB then counts the keys
+    themselves. The rows are hashed, counted, placed and their sets checked in two halves
+    side by side (two threads, as :class:`_IdsCheck`). Memory: 16 bytes a row."""
+    import pyarrow.compute as pc
+
+    for texts in (decoded.customers, decoded.names):
+        if len(texts) and pc.any(pc.match_substring(texts, "\x1f")).as_py():
+            return False
+    n = len(decoded.us)
+    check = _IdsCheck(None, 2, np.empty(n, np.uint64))
+    ready = threading.Event()
+    ready.set()  # the kernels load on first use
+
+    def half(q: int) -> None:
+        times = decoded.us.view(np.uint64)
+        scratch = np.empty(_ROW_SLICE, np.uint64)
+        for at in range(check.cuts[q], check.cuts[q + 1], _ROW_SLICE):
+            end = min(at + _ROW_SLICE, check.cuts[q + 1])
+            x, tmp = check.hashes[at:end], scratch[: end - at]
+            np.copyto(x, times[at:end])
+            _fmix(x, tmp)
+            # Codes are int32 and not negative: customer in bits 32-62, event in bits 0-30.
+            np.copyto(tmp, decoded.codes[at:end], casting="unsafe")
+            np.left_shift(tmp, np.uint64(32), out=tmp)
+            np.bitwise_xor(x, tmp, out=x)
+            np.copyto(tmp, decoded.events[at:end], casting="unsafe")
+            np.bitwise_xor(x, tmp, out=x)
+            _fmix(x, tmp)
+        check.hash_part(q, ready)
+
+    with ThreadPoolExecutor(1) as pool:
+        other = pool.submit(half, 0)
+        half(1)
+        other.result()
+        check.plan()
+        other = pool.submit(check.place_part, 0)
+        check.place_part(1)
+        other.result()
+        first_sets = pool.submit(check.distinct_part, 0)
+        return check.distinct_part(1) and first_sets.result()
+
+
 def _warm_up(loaded: threading.Event, kernels: bool, then: Callable[[], object] | None) -> None:
     """With ``kernels``, load the distinct set's and the text hashes' compiled code (the
     ahead-of-time compiled code of :mod:`kundresa.native`, else numba's); set ``loaded``;
@@ -692,6 +760,10 @@ def read_in_place(
             if read is None:
                 return None
             decoded, distinct, ident, proven = read
+            if not checks_ids:
+                # No event ids: the deduplication keys are every field's; distinct rows of
+                # the decoded columns prove them distinct (else DuckDB counts them below).
+                distinct = _rows_distinct(decoded)
             rest = _clean_sql(empty, skip=(*DECODED, "event_id"))
             if rest != "true":
                 bad = con.execute(f"SELECT count(*) FROM ({rows}) WHERE NOT ({rest})").fetchone()
