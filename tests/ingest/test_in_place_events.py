@@ -645,3 +645,30 @@ def test_rows_distinct_is_the_set_of_rows(rows: list[tuple[str, str, int]], shif
     distinct = len(set(rows)) == len(rows)
     separator = any("\x1f" in t for t in customers + names)
     assert in_place._rows_distinct(decoded) == (distinct and not separator)
+
+
+@pytest.mark.parametrize("index_type", [pa.int8(), pa.uint16(), pa.int32(), pa.int64()])
+def test_customers_apart_by_chunk_are_coded_by_their_places(index_type: pa.DataType) -> None:
+    # Dictionaries sharing no value (customers apart by row group): each row's code is its
+    # dictionary's place plus its index, from sliced chunks of any index width alike; an
+    # index outside its dictionary is refused, not read past it.
+    import threading
+
+    loaded = threading.Event()
+    loaded.set()
+    parts = []
+    for k, cut in enumerate((0, 2, 1)):
+        words = pa.array([f"c{k}-{j}" for j in range(4)], pa.string())
+        indices = pa.array([3, 0] * cut + [2, 0, 3, 1, 1][k:], index_type)
+        parts.append(pa.DictionaryArray.from_arrays(indices, words).slice(2 * cut))
+    column = pa.chunked_array(parts, pa.dictionary(index_type, pa.string()))
+    got = in_place._unified_by_hashes(column, loaded)
+    assert got is not None
+    (values, codes), _ = got
+    want_values, want_codes = _arrow_unified(column)
+    assert values.equals(want_values) and codes.tolist() == want_codes
+    bad = pa.DictionaryArray.from_arrays(
+        pa.array([0, 4], index_type), pa.array(list("abcd")), safe=False
+    )
+    with pytest.raises(IndexError):
+        in_place._unified_by_hashes(pa.chunked_array([bad]), loaded)

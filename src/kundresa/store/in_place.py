@@ -243,18 +243,52 @@ def _few_unified(column: pa.ChunkedArray) -> tuple[pa.Array, npt.NDArray[np.int3
     for d in dictionaries:
         maps.append(np.array([order.setdefault(v, len(order)) for v in d.to_pylist()], np.int32))
     codes = np.empty(len(column), np.int32)
-    width = kind.index_type.bit_width // 8
-    signed = "i" if pa.types.is_signed_integer(kind.index_type) else "u"
     at = 0
     for chunk, mapping in zip(chunks, maps, strict=True):
         n = len(chunk)
         if n:
-            raw = chunk.indices
-            data = raw.buffers()[1]
-            indices = np.frombuffer(data, f"<{signed}{width}", n, raw.offset * width)
-            np.take(mapping, indices, out=codes[at : at + n])
+            _gather(mapping, _indices(chunk), codes[at : at + n])
         at += n
     return pa.array(list(order), kind.value_type), codes
+
+
+_GATHER_SLICE = 1 << 16
+"""Indices gathered at a time by :func:`_gather`."""
+
+
+def _indices(chunk: pa.DictionaryArray) -> npt.NDArray[np.integer[Any]]:
+    """A dictionary array's indices (integers, no nulls) as a numpy view of its buffer."""
+    raw = chunk.indices
+    width = raw.type.bit_width // 8
+    signed = "i" if pa.types.is_signed_integer(raw.type) else "u"
+    return np.frombuffer(raw.buffers()[1], f"<{signed}{width}", len(raw), raw.offset * width)
+
+
+def _gather(
+    table: npt.NDArray[np.int32] | None,
+    indices: npt.NDArray[np.integer[Any]],
+    out: npt.NDArray[np.int32],
+    offset: int = 0,
+    size: int = 0,
+) -> None:
+    """``out[i] = table[indices[i]]`` (``table`` None: ``offset + indices[i]``, each index
+    below ``size``), a slice of :data:`_GATHER_SLICE` indices at a time: numpy's ``take``
+    copies its indices to 64-bit integers first, and a copy of a whole chunk would be fresh
+    memory (page faults).
+
+    Raises
+    ------
+    IndexError
+        An index outside ``table`` (or ``range(size)``)."""
+    for at in range(0, len(indices), _GATHER_SLICE):
+        part = indices[at : at + _GATHER_SLICE]
+        into = out[at : at + len(part)]
+        if table is None:
+            if len(part) and (int(part.min()) < 0 or int(part.max()) >= size):
+                raise IndexError("a dictionary index outside its dictionary")
+            np.add(part, offset, out=into, casting="unsafe")
+        else:
+            np.take(table, part, out=into)
 
 
 def _tested(
@@ -321,19 +355,25 @@ def _unified_by_hashes(
 
     hashes, plain = text_hashes(values)
     first, firsts = first_equal(values, hashes)
-    is_first = first == np.arange(len(first))
-    code_of = (np.cumsum(is_first, dtype=np.int64) - 1)[first].astype(np.int32)
-    unique = np.flatnonzero(is_first)
     codes = np.empty(len(column), np.int32)
+    if firsts == len(values):
+        # Every value new (the dictionaries share none: customers apart by row group): a
+        # row's code is its dictionary's place plus its index.
+        unified, code_of = values, None
+    else:
+        is_first = first == np.arange(len(first))
+        code_of = (np.cumsum(is_first, dtype=np.int64) - 1)[first].astype(np.int32)
+        unique = np.flatnonzero(is_first)
+        unified = values.take(pa.array(unique))
+        plain = plain[unique]
     row = 0
     for chunk, at in zip(chunks, at_of, strict=True):
         n = len(chunk)
         if n:
-            indices = _numbers(pa.chunked_array([chunk.indices]), np.int64)
-            np.take(code_of[at : at + len(chunk.dictionary)], indices, out=codes[row : row + n])
+            table = None if code_of is None else code_of[at : at + len(chunk.dictionary)]
+            _gather(table, _indices(chunk), codes[row : row + n], at, len(chunk.dictionary))
         row += n
-    unified = values.take(pa.array(unique)) if firsts < len(values) else values
-    suspect = ~plain[unique]
+    suspect = ~plain
     lengths = sorted({len(v.encode()) for v in PLACEHOLDER_IDS if v})
     suspect |= np.isin(pc.binary_length(unified).to_numpy(zero_copy_only=False), lengths)
     return (unified, codes), np.flatnonzero(suspect)
@@ -805,7 +845,7 @@ def read_in_place(
             assert keys is not None
             if int(keys[0]) != total:
                 return None
-    except (duckdb.Error, pa.ArrowException, OSError, ValueError, MemoryError):
+    except (duckdb.Error, pa.ArrowException, OSError, ValueError, IndexError, MemoryError):
         return None  # an unreadable file: the ordinary ingest says what is wrong
     except RuntimeError as exc:  # no thread to be had, say; not Ctrl-C inside a DuckDB query
         if isinstance(exc.__cause__, KeyboardInterrupt):
