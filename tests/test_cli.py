@@ -408,9 +408,9 @@ def test_a_duration_that_does_not_parse_is_refused_before_the_events_are_read(
 @pytest.mark.parametrize(
     ("horizon", "says"),
     [
-        ("0d", "horizon: '0d' must be longer than zero"),
-        ("99999999999999d", "horizon: '99999999999999d' is not between 0 and 3650 days"),
-        ("7x", "horizon: '7x' is not a duration"),
+        ("0d", "--horizon: '0d' must be longer than zero"),
+        ("99999999999999d", "--horizon: '99999999999999d' is not between 0 and 3650 days"),
+        ("7x", "--horizon: '7x' is not a duration"),
     ],
 )
 def test_predict_and_next_check_the_horizon_before_the_project_is_opened(
@@ -432,7 +432,7 @@ def test_a_bad_window_is_a_usage_error_before_the_file_is_read(tmp_path: Path) -
     args = ["funnel", "--events", str(bad), "--step", "a", "--step", "b", "--window", "7x"]
     result = CliRunner().invoke(main, [*args, "--project", str(tmp_path / "p")])
     assert result.exit_code == 2, result.output
-    assert "window: '7x' is not a duration" in result.output
+    assert "--window: '7x' is not a duration" in result.output
     assert "parquet" not in result.output.lower()
 
 

@@ -462,7 +462,7 @@ def test_a_zero_horizon_is_an_error_naming_it(folder: Path, horizon: str) -> Non
         args = (*cmd, horizon) if cmd[0] == "next" else (*cmd, "--horizon", horizon)
         r = run(*args, "--project", str(folder))
         assert r.exit_code == 2, r.output
-        assert f"horizon: '{horizon}' must be longer than zero" in r.output
+        assert f"--horizon: '{horizon}' must be longer than zero" in r.output
         assert len(r.output.strip().splitlines()) == 1
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import click
 
 from kundresa.analyses import ANALYSES, Param
+from kundresa.analyses._errors import ParameterError
 from kundresa.cli._common import (
     JOURNEY_FILE,
     UserError,
@@ -29,7 +30,7 @@ from kundresa.cli._common import (
     warn,
 )
 
-__all__ = ["COMMAND_SPECS", "CommandSpec", "build_command"]
+__all__ = ["COMMAND_SPECS", "CommandSpec", "as_option", "build_command"]
 
 Values = dict[str, Any]
 
@@ -132,6 +133,17 @@ def _option(p: Param, override: Mapping[str, Any]) -> Callable[[Any], Any]:
     return click.option(p.cli_option, _dest(p.cli_option), **kw)
 
 
+def as_option(analysis: str, exc: ParameterError) -> ParameterError:
+    """``exc`` as the command line says it: a message that starts with a parameter's name
+    (``half_life: '0' must be longer than zero``, as the Python API and the HTTP API name
+    it) starts with the option a user typed instead (``--half-life: ...``)."""
+    text = str(exc)
+    for p in ANALYSES[analysis].params:
+        if not p.argument and text.startswith(f"{p.name}: "):
+            return ParameterError(p.cli_option + text[len(p.name) :])
+    return exc
+
+
 def _parameters(spec: CommandSpec) -> dict[str, Param]:
     """The command's options: every parameter of its analyses, first declaration first."""
     merged: dict[str, Param] = {}
@@ -219,6 +231,12 @@ def build_command(spec: CommandSpec) -> click.Command:
             analysis = spec.pick(values)
         else:
             analysis = spec.views[values.get("view") or next(iter(spec.views))]
+        try:
+            run(analysis, values)
+        except ParameterError as exc:
+            raise as_option(analysis, exc) from exc
+
+    def run(analysis: str, values: Values) -> None:
         params = _params_for(analysis, values)
         # What the parameters can be told without the events (two funnel steps, a window
         # that parses) is checked before a file of them is read.

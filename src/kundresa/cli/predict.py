@@ -46,10 +46,15 @@ def _horizon(horizon: str | None, *, saved: bool) -> str | None:
     and at most the registry's longest), before the project is opened. Left blank: the saved
     model's (``saved``, None) or the analysis' default, as for every other duration option."""
     from kundresa.analyses import get
+    from kundresa.analyses._errors import ParameterError
+    from kundresa.cli.analyses import as_option
 
     if saved and horizon is not None and not horizon.strip():
         return None
-    checked: str | None = get("predict").param("horizon").check(horizon)
+    try:
+        checked: str | None = get("predict").param("horizon").check(horizon)
+    except ParameterError as exc:
+        raise as_option("predict", exc) from exc
     return checked
 
 
