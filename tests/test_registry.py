@@ -215,3 +215,20 @@ def test_results_follow_the_journey_file(tmp_path: Path) -> None:
         with pytest.raises(ProjectError, match=r"journey\.yaml:3"):
             project.run("stages")
         assert len(project.journey.stage_ids) == 5  # the last good journey is kept
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ("-7d", "'-7d' is not between 0 and 3650 days"),
+        ("-0d", "'-0d' is not between 0 and 3650 days"),
+        ("-90", "'-90' is not between 0 and 3650 days"),
+        ("--7d", "'--7d' is not a duration"),
+        ("-x", "'-x' is not a duration"),
+    ],
+)
+def test_a_negative_duration_is_out_of_range_not_unreadable(value: str, says: str) -> None:
+    # Before: "'-7d' is not a duration", as for a text that is none.
+    for analysis, param in (("funnel", "window"), ("attribution", "half_life")):
+        with pytest.raises(ParameterError, match=f"^{param}: {says}"):
+            get(analysis).param(param).check(value)

@@ -173,16 +173,32 @@ class Param:
         try:
             seconds = parse_duration(value)
         except ValueError:
-            also = ", or none" if self.off else ""
-            raise ParameterError(
-                f"{self.name}: {quoted(value)} is not a duration; {ACCEPTED}{also}"
-            ) from None
+            if not _negative_duration(value):
+                also = ", or none" if self.off else ""
+                raise ParameterError(
+                    f"{self.name}: {quoted(value)} is not a duration; {ACCEPTED}{also}"
+                ) from None
+            seconds = -1.0  # '-7d' (or '-0d'): out of range, not unreadable
         if seconds < 0 or seconds > MAX_DURATION_DAYS * 86400:
             raise ParameterError(
                 f"{self.name}: {quoted(value)} is not between 0 and {MAX_DURATION_DAYS} days"
             )
         if self.positive and seconds == 0:
             raise ParameterError(f"{self.name}: {quoted(value)} must be longer than zero")
+
+
+def _negative_duration(value: str | float) -> bool:
+    """Whether ``value`` is a duration's text with a minus sign before it (``-7d``)."""
+    from kundresa.analytics._duration import parse_duration
+
+    text = value.strip() if isinstance(value, str) else ""
+    if not text.startswith("-"):
+        return False
+    try:
+        parse_duration(text[1:])
+    except ValueError:
+        return False
+    return True
 
 
 def _hashable(value: Any) -> bool:
