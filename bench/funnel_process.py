@@ -20,6 +20,10 @@ on a loaded machine they compare where wall times do not. Start-up is measured o
 ``PYTHONDONTWRITEBYTECODE`` is removed from the children's environment (this environment sets
 it, which makes every import recompile its bytecode). Counts must be equal (exit 1 if not).
 
+With ``--without-event-ids`` every run reads a copy of the file without its ``event_id``
+column (the same row groups and codec): the rows' deduplication key is then every field, so
+no check cache applies and ``ours`` is a first command too.
+
 Usage: ``bench/.venv/bin/python bench/funnel_process.py 1M 10M --shape dense --reps 3``.
 """
 
@@ -110,6 +114,24 @@ def startup(reps: int) -> dict[str, float]:
     return {k: median(v[1:]) for k, v in times.items()}
 
 
+def without_event_ids(path: Path) -> Path:
+    """A copy of the events file ``path`` without its ``event_id`` column, beside it (made once,
+    again when ``path`` is newer): its row groups of the same size, compressed alike."""
+    import pyarrow.parquet as pq
+
+    target = path.with_name(f"{path.stem}_without_ids.parquet")
+    if target.exists() and target.stat().st_mtime >= path.stat().st_mtime:
+        return target
+    meta = pq.ParquetFile(path).metadata
+    rows = meta.row_group(0).num_rows if meta.num_row_groups else None
+    codec = meta.row_group(0).column(0).compression.lower() if meta.num_row_groups else "zstd"
+    table = pq.read_table(path)
+    tmp = target.with_suffix(".parquet.tmp")
+    pq.write_table(table.drop_columns(["event_id"]), tmp, row_group_size=rows, compression=codec)
+    tmp.replace(target)
+    return target
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="kundresa funnel --events vs a chDB process")
     ap.add_argument("sizes", nargs="+", help="events: 1M, 10M")
@@ -118,6 +140,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--copy", action="store_true", help="also time KUNDRESA_IN_PLACE=0")
     ap.add_argument(
         "--numba", action="store_true", help="also time KUNDRESA_NATIVE=0 (numba's kernels)"
+    )
+    ap.add_argument(
+        "--without-event-ids",
+        action="store_true",
+        help="read a copy of the file without its event_id column",
     )
     args = ap.parse_args(argv)
     failed = False
@@ -129,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"start-up  {k:<26} median {v:.2f} s")
     for size in args.sizes:
         path = generate(parse_size(size), shape=args.shape)
+        if args.without_event_ids:
+            path = without_event_ids(path)
         steps = SHAPE_STEPS[args.shape]
         checks = tempfile.mkdtemp(prefix="kundresa-bench-checks-")
         runs = {
@@ -154,7 +183,8 @@ def main(argv: list[str] | None = None) -> int:
         after = load_average()
         shutil.rmtree(checks, ignore_errors=True)
         equal = all(c == counts["chdb"] for c in counts.values())
-        print(f"{size} {args.shape}: load {before[0]:.1f} -> {after[0]:.1f}; counts {counts}")
+        shape = f"{args.shape}{' without event ids' if args.without_event_ids else ''}"
+        print(f"{size} {shape}: load {before[0]:.1f} -> {after[0]:.1f}; counts {counts}")
         for name, ts in times.items():
             ratio = median(ts) / median(times["chdb"])
             cpu_ratio = median(cpu[name]) / median(cpu["chdb"])
@@ -167,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
                 "bench": "funnel_process",
                 "size": size,
                 "shape": args.shape,
+                "event_ids": not args.without_event_ids,
                 "startup_s": boot,
                 "times_s": times,
                 "cpu_s": cpu,
