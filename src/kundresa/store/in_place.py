@@ -9,7 +9,8 @@ file is a Parquet file already in the canonical shape (README, "Loading events":
 - every row is one the ingest keeps as it is: a customer id that is not a placeholder
   (``null``, ``0``…) and has no surrounding spaces, a time in the years 1900-2099
   (:data:`~kundresa.ingest.columns.TIME_RANGE`), an event name, optional texts that are
-  absent or non-empty without surrounding spaces, a finite value;
+  absent or non-empty without surrounding spaces, a finite value that is not a negative zero
+  (the ingest stores zero);
 - no two rows share an event key (the ingest's deduplication key: the event id, else every
   field), so deduplication would drop nothing.
 
@@ -128,7 +129,12 @@ def _clean_parts(empty: frozenset[str] = frozenset()) -> dict[str, str]:
             for t in ("channel", "event_id", "session_id")
             if t not in empty
         },
-        **({"value": "value IS NULL OR isfinite(value)"} if "value" not in empty else {}),
+        # A negative zero is stored as zero by the ingest (and keyed so): not in place.
+        **(
+            {"value": "value IS NULL OR (isfinite(value) AND NOT (value = 0 AND signbit(value)))"}
+            if "value" not in empty
+            else {}
+        ),
     }
     return {k: f"coalesce({v}, false)" for k, v in parts.items()}
 

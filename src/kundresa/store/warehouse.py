@@ -669,7 +669,9 @@ def _parse_sql(
                 AND regexp_matches(_t, {_lit(_NUMERIC_OFFSET_RE)})
                 THEN TRY_CAST(regexp_extract(_t, {_lit(_OFFSET_RE)}, 1) AS INTEGER)
                 END AS _offset_hours,
-            {_number_sql("_v", decimal)} AS value
+            -- + 0: a negative zero is zero (the store's sort makes it so, and the event key
+            -- must see the value the store keeps: rows of 0.0 and -0.0 are one event).
+            ({_number_sql("_v", decimal)}) + CAST(0 AS DOUBLE) AS value
         FROM s
     ){dst}
     SELECT _line, customer_id, "timestamp", event, channel, value, event_id, session_id,
