@@ -154,3 +154,46 @@ def test_bad_part_size(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KUNDRESA_FAST_PATH_ROWS", "many")
     with pytest.raises(ValueError, match="KUNDRESA_FAST_PATH_ROWS must be a whole number"):
         funnel_customers(_table([("p", 0, "v", None, None, None)]), ["v", "c"])
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.integers(0, 10**13), min_size=1, max_size=40),
+    st.sampled_from([None, "channel"]),
+)
+def test_funnel_means_are_exact_on_every_path(durations: list[int], by: str | None) -> None:
+    # Whole microseconds to convert, of very different sizes (a float sum depends on its
+    # order: numpy's pairwise sum, pandas', the engine's AVG): every path gives the true mean
+    # rounded once, bit for bit.
+    from fractions import Fraction
+
+    rows = []
+    for i, d in enumerate(durations):
+        rows.append((f"c{i}", 0, "v", "ads" if i % 2 else "mail", None, f"v{i}"))
+        rows.append((f"c{i}", d / 1_000_000, "b", None, None, f"b{i}"))
+    t = _table(rows)
+    fast, slow = _both(lambda: event_funnel(t, ["v", "b"], window="3650d", by=by))
+    got_fast = fast[fast["step"] == 2].set_index("segment" if by else "step")
+    got_slow = slow[slow["step"] == 2].set_index("segment" if by else "step")
+    groups = {"ads": durations[1::2], "mail": durations[0::2]} if by else {2: durations}
+    for key, part in groups.items():
+        if not part:
+            continue
+        want = float(Fraction(sum(part), len(part) * 10**6))
+        assert got_fast.loc[key, "mean_seconds_to_convert"] == want
+        assert got_slow.loc[key, "mean_seconds_to_convert"] == want
+
+
+@given(st.lists(st.integers(0, 2**52), max_size=60), st.randoms())
+def test_mean_seconds_is_the_true_mean_in_any_order(us: list[int], rnd: Any) -> None:
+    from fractions import Fraction
+
+    import numpy as np
+
+    from kundresa.analytics._means import mean_seconds
+
+    want = float(Fraction(sum(us), len(us) * 10**6)) if us else None
+    shuffled = list(us)
+    rnd.shuffle(shuffled)
+    assert mean_seconds(np.array(us, np.int64)) == want
+    assert mean_seconds(np.array(shuffled, np.int64)) == want

@@ -27,6 +27,7 @@ import pyarrow as pa
 from kundresa.analytics._codes import OrderedCodes, decoded_codes, ranked_names
 from kundresa.analytics._duration import parse_duration
 from kundresa.analytics._fast import fast_path_allowed, parts_for
+from kundresa.analytics._means import mean_seconds
 from kundresa.analytics._period import Period, When, project_timezone
 from kundresa.model.events import CUSTOMER
 
@@ -668,7 +669,7 @@ def _funnel_frame_numpy(best: pa.Table, plan: _Plan) -> pd.DataFrame:
         now = u.fill_null(0).to_numpy()[reached]
         before = best[f"_u{j - 1}"].combine_chunks().fill_null(0).to_numpy()[reached]
         seconds = (now - before) / 1_000_000.0
-        mean_of[(None, j)] = float(seconds.mean())
+        mean_of[(None, j)] = mean_seconds(now - before)
         median_of[(None, j)] = float(np.median(seconds))
     return _funnel_rows(wide_df, mean_of, median_of, plan, [])
 
@@ -699,7 +700,7 @@ def _funnel_frame_steps(
         now = us[now_rows[reached]]
         before = np.where(before_rows >= 0, us[np.maximum(before_rows, 0)], 0)
         seconds = (now - before) / 1_000_000.0
-        mean_of[(None, j)] = float(seconds.mean())
+        mean_of[(None, j)] = mean_seconds(now - before)
         median_of[(None, j)] = float(np.median(seconds))
     return _funnel_rows(wide_df, mean_of, median_of, plan, [])
 

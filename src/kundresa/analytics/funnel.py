@@ -83,6 +83,7 @@ from kundresa.analytics._funnel_core import (
     parse_step,
 )
 from kundresa.analytics._ibis import cached
+from kundresa.analytics._means import PART_BITS, mean_seconds, seconds_from_parts
 from kundresa.analytics._period import Period, When, local_clock, to_local
 from kundresa.analytics._portable import count_true, flag, property_value
 from kundresa.model.events import (
@@ -874,11 +875,15 @@ def funnel_customers(
 
 
 def _durations(best: ir.Table, plan: _Plan, group: list[str]) -> ir.Table:
-    """Seconds to convert per customer and step, in long form: ``_step``, ``_d``."""
+    """Seconds to convert per customer and step, in long form: ``_step``, ``_d`` (and in
+    whole microseconds, ``_us``)."""
     parts = []
     for j in range(2, plan.k + 1):
-        d = (best[f"_u{j}"] - best[f"_u{j - 1}"]).cast("float64") / 1_000_000.0
-        part = best.filter(best[f"_u{j}"].notnull()).select(*group, _step=ibis.literal(j), _d=d)
+        us = (best[f"_u{j}"] - best[f"_u{j - 1}"]).cast("int64")
+        d = us.cast("float64") / 1_000_000.0
+        part = best.filter(best[f"_u{j}"].notnull()).select(
+            *group, _step=ibis.literal(j), _d=d, _us=us
+        )
         parts.append(part)
     return ibis.union(*parts)
 
@@ -981,11 +986,21 @@ def _funnel_frame(best: ir.Table, plan: _Plan, by: str | None) -> pd.DataFrame:
     for j in range(1, plan.k + 1):
         aggs[f"count_{j}"] = count_true(best._level >= j)
     long = _durations(best, plan, group)
-    means = long.group_by([*group, "_step"]).aggregate(_mean=long._d.mean())
+    # Exact means (kundresa.analytics._means): the microseconds' parts summed by the engine.
+    means = long.group_by([*group, "_step"]).aggregate(
+        _high=(long._us // (1 << PART_BITS)).sum(),
+        _low=(long._us % (1 << PART_BITS)).sum(),
+        _n=long._us.count(),
+    )
     medians = _exact_median(long, group)
     wide = best.group_by(group).aggregate(**aggs) if group else best.aggregate(**aggs)
     wide_df = wide.to_pandas()
-    mean_of = _by_segment_step(means.to_pandas(), group, "_mean")
+    mean_df = means.to_pandas()
+    mean_df["_mean"] = [
+        seconds_from_parts(h, lo, n)
+        for h, lo, n in zip(mean_df["_high"], mean_df["_low"], mean_df["_n"], strict=True)
+    ]
+    mean_of = _by_segment_step(mean_df, group, "_mean")
     median_of = _by_segment_step(medians.to_pandas(), group, "_median")
     return _funnel_rows(wide_df, mean_of, median_of, plan, group)
 
@@ -1009,14 +1024,12 @@ def _funnel_frame_arrow(best: pa.Table, plan: _Plan, by: str | None) -> pd.DataF
     median_of: dict[tuple[Any, int], float | None] = {}
     for j in range(2, plan.k + 1):
         reached = df[df[f"_u{j}"].notna()]
-        seconds = (reached[f"_u{j}"].astype("int64") - reached[f"_u{j - 1}"].astype("int64")) / (
-            1_000_000.0
-        )
+        us = reached[f"_u{j}"].astype("int64") - reached[f"_u{j - 1}"].astype("int64")
         keys = reached["segment"] if group else pd.Series(0, index=reached.index)
-        for seg, part in seconds.groupby(keys.to_numpy(), sort=False):
+        for seg, part in us.groupby(keys.to_numpy(), sort=False):
             key = (seg if group else None, j)
-            mean_of[key] = float(part.mean())
-            median_of[key] = float(part.median())
+            mean_of[key] = mean_seconds(part.to_numpy())
+            median_of[key] = float((part / 1_000_000.0).median())
     return _funnel_rows(wide_df, mean_of, median_of, plan, group)
 
 
