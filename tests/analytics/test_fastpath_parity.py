@@ -197,3 +197,24 @@ def test_mean_seconds_is_the_true_mean_in_any_order(us: list[int], rnd: Any) -> 
     rnd.shuffle(shuffled)
     assert mean_seconds(np.array(us, np.int64)) == want
     assert mean_seconds(np.array(shuffled, np.int64)) == want
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.integers(1, 10**13), min_size=1, max_size=40))
+def test_directly_follows_means_are_exact_on_every_path(gaps: list[int]) -> None:
+    # The gaps of one edge (v -> b), in whole microseconds of very different sizes, over
+    # customers in any order: both paths give the true mean rounded once, bit for bit.
+    from fractions import Fraction
+
+    from kundresa.analytics.paths import directly_follows
+
+    rows = []
+    for i, d in enumerate(gaps):
+        rows.append((f"c{len(gaps) - i}", 0, "v", None, None, f"v{i}"))
+        rows.append((f"c{len(gaps) - i}", d / 1_000_000, "b", None, None, f"b{i}"))
+    t = _table(rows)
+    fast, slow = _both(directly_follows, t, level="event")
+    want = float(Fraction(sum(gaps), len(gaps) * 10**6))
+    for df in (fast, slow):
+        edge = df[(df["source"] == "v") & (df["target"] == "b")]
+        assert edge["mean_seconds"].tolist() == [want]

@@ -473,7 +473,8 @@ def directly_follows_pairs(
     npt.NDArray[np.int64],
     npt.NDArray[np.int64],
     npt.NDArray[np.float64],
-    npt.NDArray[np.float64],
+    npt.NDArray[np.int64],
+    npt.NDArray[np.int64],
     npt.NDArray[np.int64],
     npt.NDArray[np.int64],
 ]:
@@ -493,9 +494,11 @@ def directly_follows_pairs(
     -------
     tuple of numpy.ndarray
         Per edge ``source * (n_nodes + 1) + target`` (target ``n_nodes`` is the end):
-        ``count``, ``customers`` (distinct), ``median`` and ``mean`` microseconds between the
-        two nodes (NaN for the end); then per node, ``start_count`` and ``start_customers``
-        (sequences, and distinct customers, that start at it).
+        ``count``, ``customers`` (distinct), the ``median`` microseconds between the two
+        nodes (NaN for the end), and the sum of those microseconds in two exact parts,
+        ``high`` and ``low`` (:data:`kundresa.analytics._means.PART_BITS`; zero for the end);
+        then per node, ``start_count`` and ``start_customers`` (sequences, and distinct
+        customers, that start at it).
     """
     from kundresa.analytics._kernels_jit import _dfg
 

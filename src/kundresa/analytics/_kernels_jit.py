@@ -701,17 +701,23 @@ def _dfg(
     npt.NDArray[np.int64],
     npt.NDArray[np.int64],
     npt.NDArray[np.float64],
-    npt.NDArray[np.float64],
+    npt.NDArray[np.int64],
+    npt.NDArray[np.int64],
     npt.NDArray[np.int64],
     npt.NDArray[np.int64],
 ]:
     n_cust = bounds.shape[0] - 1
     width = n_nodes + 1  # target n_nodes is (end)
+    # Each edge's gaps summed exactly, in two parts that cannot overflow (the exact mean of
+    # kundresa.analytics._means: a float sum would depend on the customers' order).
+    shift = np.int64(20)
+    low_mask = np.int64((1 << 20) - 1)
     n_edges = n_nodes * width
     count = np.zeros(n_edges, np.int64)
     customers = np.zeros(n_edges, np.int64)
     last = np.full(n_edges, -1, np.int64)
-    total = np.zeros(n_edges, np.float64)
+    high = np.zeros(n_edges, np.int64)
+    low = np.zeros(n_edges, np.int64)
     start_count = np.zeros(n_nodes, np.int64)
     start_customers = np.zeros(n_nodes, np.int64)
     start_last = np.full(n_nodes, -1, np.int64)
@@ -733,7 +739,8 @@ def _dfg(
             if follows:
                 e = node[r] * width + node[r + 1]
                 gap_of[r] = us[r + 1] - us[r]
-                total[e] += gap_of[r]
+                high[e] += gap_of[r] >> shift
+                low[e] += gap_of[r] & low_mask
             else:
                 e = node[r] * width + n_nodes
                 gap_of[r] = -1
@@ -756,14 +763,12 @@ def _dfg(
             gaps[fill[edge_of[r]]] = gap_of[r]
             fill[edge_of[r]] += 1
     median = np.full(n_edges, np.nan, np.float64)
-    mean = np.full(n_edges, np.nan, np.float64)
     for e in range(n_edges):
         m = offsets[e + 1] - offsets[e]
         if m > 0:
             part = np.sort(gaps[offsets[e] : offsets[e + 1]])
             median[e] = (part[(m - 1) // 2] + part[m // 2]) / 2.0
-            mean[e] = total[e] / m
-    return count, customers, median, mean, start_count, start_customers
+    return count, customers, median, high, low, start_count, start_customers
 
 
 @numba.njit(cache=True, nogil=True)

@@ -28,11 +28,13 @@ from typing import TYPE_CHECKING, Any
 import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
+import numpy as np
 import pandas as pd
 
 from kundresa.analytics._duration import parse_duration
 from kundresa.analytics._fast import fast_path, fast_path_parts
 from kundresa.analytics._ibis import US_PER_SECOND, cached, epoch_us, exact_median
+from kundresa.analytics._means import PART_BITS, seconds_from_parts
 from kundresa.analytics._period import Period, When, project_timezone
 from kundresa.analytics._portable import flag
 from kundresa.analytics.funnel import Step, parse_step
@@ -471,10 +473,13 @@ def directly_follows(
         _d=d.cast(dt.Int64(nullable=True)),
     )
     with cached(pairs) as pairs:
+        # Exact means (kundresa.analytics._means): the gaps' parts summed by the engine.
         grouped = pairs.group_by(["source", "target"]).aggregate(
             count=pairs.count(),
             customers=pairs[CUSTOMER].nunique(),
-            mean_seconds=pairs._d.mean(),
+            _high=(pairs._d // (1 << PART_BITS)).sum(),
+            _low=(pairs._d % (1 << PART_BITS)).sum(),
+            _n=pairs._d.count(),
         )
         medians = exact_median(pairs, "_d", ["source", "target"], name="median_seconds")
         first = pairs.filter(pairs._pos == 0)
@@ -489,8 +494,12 @@ def directly_follows(
     df = pd.concat([df, st], ignore_index=True)
     df["count"] = df["count"].astype("int64")
     df["customers"] = df["customers"].astype("int64")
-    for c in ("median_seconds", "mean_seconds"):
-        df[c] = df[c].astype("float64") / US_PER_SECOND
+    df["median_seconds"] = df["median_seconds"].astype("float64") / US_PER_SECOND
+    df["mean_seconds"] = [
+        np.nan if m is None else m
+        for m in map(seconds_from_parts, df["_high"], df["_low"], df["_n"])
+    ]
+    df["mean_seconds"] = df["mean_seconds"].astype("float64")
     df = df.sort_values(["count", "source", "target"], ascending=[False, True, True])
     return df[columns].reset_index(drop=True)
 
@@ -590,12 +599,17 @@ def _dfg_frame(
 
     from kundresa.analytics._kernels import directly_follows_pairs
 
-    count, customers_n, median, mean, start_count, start_customers = directly_follows_pairs(
+    count, customers_n, median, high, low, start_count, start_customers = directly_follows_pairs(
         bounds, us, node_codes, len(names), gap_us
     )
     width = len(names) + 1
     edges = np.flatnonzero(count)
     targets = [*names, END]
+    # Every pair of an edge to a node has a gap (an edge to the end has none).
+    mean = [
+        np.nan if e % width == len(names) else seconds_from_parts(high[e], low[e], count[e])
+        for e in edges.tolist()
+    ]
     df = pd.DataFrame(
         {
             "source": [names[e // width] for e in edges],
@@ -603,7 +617,7 @@ def _dfg_frame(
             "count": count[edges],
             "customers": customers_n[edges],
             "median_seconds": median[edges] / US_PER_SECOND,
-            "mean_seconds": mean[edges] / US_PER_SECOND,
+            "mean_seconds": np.array(mean, np.float64),
         }
     )
     firsts = np.flatnonzero(start_count)
