@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kundresa import read_events
 from kundresa.analytics.journeys import stage_visits, time_in_stage, transition_matrix
@@ -77,3 +79,25 @@ def test_stage_times_are_exact() -> None:
     assert m.loc[("awareness", "consideration"), "median_seconds"] == 0.001
     days = time_in_stage(t, journey()).set_index("stage")  # type: ignore[arg-type]
     assert days.loc["consideration", "median_days"] == 0.002 / 86400
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.integers(1, 10**13), min_size=1, max_size=30))
+def test_time_in_stage_means_are_exact_on_every_path(stays: list[int]) -> None:
+    # Stays in awareness of whole microseconds of very different sizes: both paths give the
+    # true mean in days rounded once, bit for bit (a float sum depends on its order).
+    from fractions import Fraction
+
+    from kundresa.analytics._fast import portable
+
+    rows = []
+    for i, d in enumerate(stays):
+        rows.append((f"c{i}", T0, "ad"))
+        rows.append((f"c{i}", T0 + timedelta(microseconds=d), "price"))
+    t = read_events(pd.DataFrame(rows, columns=["customer_id", "timestamp", "event"]))
+    want = float(Fraction(sum(stays), len(stays) * 86_400_000_000))
+    fast = time_in_stage(t, journey()).set_index("stage")  # type: ignore[arg-type]
+    with portable():
+        slow = time_in_stage(t, journey()).set_index("stage")  # type: ignore[arg-type]
+    assert fast.loc["awareness", "mean_days"] == want
+    assert slow.loc["awareness", "mean_days"] == want

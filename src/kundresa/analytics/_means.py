@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["PART_BITS", "mean_seconds", "seconds_from_parts"]
+__all__ = ["PART_BITS", "mean_from_parts", "mean_seconds", "parts", "seconds_from_parts"]
 
 PART_BITS = 20
 """A duration ``d`` (microseconds, not negative) is summed as ``d >> PART_BITS`` and
@@ -29,18 +29,34 @@ _US_PER_SECOND = 1_000_000
 
 def seconds_from_parts(high: Any, low: Any, n: Any) -> float | None:
     """The mean in seconds of ``n`` durations whose parts (:data:`PART_BITS`) sum to ``high``
-    and ``low``: the exact total divided once (Python's integer division rounds to the nearest
-    float); None for no durations or a missing sum.
+    and ``low``: :func:`mean_from_parts` in seconds.
 
     >>> seconds_from_parts(0, 3_000_001, 2)
     1.5000005
     """
+    return mean_from_parts(high, low, n, _US_PER_SECOND)
+
+
+def mean_from_parts(high: Any, low: Any, n: Any, per: int) -> float | None:
+    """The mean of ``n`` durations (microseconds) whose parts (:data:`PART_BITS`) sum to
+    ``high`` and ``low``, in units of ``per`` microseconds: the exact total divided once
+    (Python's integer division rounds to the nearest float); None for no durations or a
+    missing sum."""
     if n is None or high is None or low is None or _missing(n) or int(n) == 0:
         return None
     if _missing(high) or _missing(low):
         return None
     total = (int(high) << PART_BITS) + int(low)
-    return total / (int(n) * _US_PER_SECOND)
+    return total / (int(n) * per)
+
+
+def parts(us: npt.NDArray[np.integer[Any]]) -> tuple[int, int]:
+    """The sums of the parts (:data:`PART_BITS`) of the durations ``us`` (microseconds, not
+    negative)."""
+    d = np.asarray(us, np.int64)
+    high = int(np.sum(d >> PART_BITS, dtype=np.int64))
+    low = int(np.sum(d & ((1 << PART_BITS) - 1), dtype=np.int64))
+    return high, low
 
 
 def mean_seconds(us: npt.NDArray[np.integer[Any]]) -> float | None:
@@ -50,12 +66,9 @@ def mean_seconds(us: npt.NDArray[np.integer[Any]]) -> float | None:
     >>> mean_seconds(np.array([1, 2, 4_000_000]))
     1.3333343333333334
     """
-    d = np.asarray(us, np.int64)
-    if not len(d):
+    if not len(us):
         return None
-    high = int(np.sum(d >> PART_BITS, dtype=np.int64))
-    low = int(np.sum(d & ((1 << PART_BITS) - 1), dtype=np.int64))
-    return seconds_from_parts(high, low, len(d))
+    return seconds_from_parts(*parts(us), len(us))
 
 
 def _missing(x: Any) -> bool:

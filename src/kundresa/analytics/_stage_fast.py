@@ -29,7 +29,8 @@ import pandas as pd
 import pyarrow as pa
 
 from kundresa.analytics._fast import customer_bounds, fast_path, fast_path_parts
-from kundresa.analytics._ibis import epoch_us
+from kundresa.analytics._ibis import US_PER_DAY, epoch_us
+from kundresa.analytics._means import mean_from_parts, parts
 from kundresa.analytics._period import Period
 from kundresa.analytics.touchpoints import EVENT_ORDER, kept_tagged, match_expr, tag_events
 from kundresa.model.events import CUSTOMER, EVENT, TIMESTAMP
@@ -414,13 +415,6 @@ def exact_medians(keys: npt.NDArray[np.int64], values: npt.NDArray[Any]) -> dict
     return out
 
 
-def _mean(values: npt.NDArray[np.int64]) -> float:
-    """The mean of integers with their sum exact (no ``int64`` overflow)."""
-    high = int((values >> 20).sum())
-    low = int((values & ((1 << 20) - 1)).sum())
-    return ((high << 20) + low) / len(values)
-
-
 def _in_period(f: dict[str, np.ndarray], period: Period) -> npt.NDArray[np.bool_]:
     lo, hi = period_us(period)
     entered = f["entered"]
@@ -493,8 +487,9 @@ def moves_frame(
 def time_by_stage(
     f: dict[str, np.ndarray], stage_ids: list[str], period: Period
 ) -> dict[str, dict[str, Any]]:
-    """Per stage id with visits: ``customers``, ``visits``, ``left``, ``mean_days`` and
-    ``median_days`` (both in microseconds) of the visits entered in the period (see
+    """Per stage id with visits: ``customers``, ``visits``, ``left``, ``mean_days`` (days,
+    exact: :mod:`kundresa.analytics._means`) and ``median_days`` (microseconds) of the visits
+    entered in the period (see
     :func:`kundresa.analytics.journeys.time_in_stage`)."""
     from kundresa.analytics._stage_kernels import distinct_per_key
 
@@ -521,7 +516,7 @@ def time_by_stage(
             "customers": int(customers[i]),
             "visits": int(visits[i]),
             "left": int(n_left[i]),
-            "mean_days": _mean(mine) if len(mine) else None,
+            "mean_days": mean_from_parts(*parts(mine), len(mine), US_PER_DAY),
             "median_days": medians.get(i),
         }
     return out

@@ -43,6 +43,7 @@ from kundresa.analytics._ibis import (
     epoch_us,
     exact_median,
 )
+from kundresa.analytics._means import PART_BITS, mean_from_parts
 from kundresa.analytics._period import Period, When
 from kundresa.analytics._portable import count_true, flag
 from kundresa.analytics.touchpoints import persona_expr, staged_events
@@ -515,11 +516,18 @@ def time_in_stage(
                 customers=v[CUSTOMER].nunique(),
                 visits=v.count(),
                 left=count_true(v.left_at.notnull()),
-                mean_days=v._days.mean(),
+                # Exact (kundresa.analytics._means): the parts summed by the engine.
+                _high=(v._days // (1 << PART_BITS)).sum(),
+                _low=(v._days % (1 << PART_BITS)).sum(),
+                _n=v._days.count(),
             )
             .to_pandas()
         )
         med = exact_median(v, "_days", ["stage"], name="median_days").to_pandas()
+    agg["mean_days"] = [
+        mean_from_parts(h, lo, n, US_PER_DAY)
+        for h, lo, n in zip(agg["_high"], agg["_low"], agg["_n"], strict=True)
+    ]
     agg = agg.merge(med, on="stage", how="left")
     return _time_frame({r["stage"]: r for r in agg.to_dict("records")}, journey, lang)
 
@@ -528,7 +536,7 @@ def _time_frame(
     by_stage: dict[str, dict[str, Any]], journey: Journey, lang: str | None
 ) -> pd.DataFrame:
     """Time in stage's table from the numbers of each stage with visits (``customers``,
-    ``visits``, ``left``, ``median_days`` and ``mean_days`` in microseconds)."""
+    ``visits``, ``left``, ``median_days`` in microseconds and ``mean_days`` in days)."""
     rows = []
     for s in journey.stage_ids:
         r = by_stage.get(s, {})
@@ -547,8 +555,8 @@ def _time_frame(
             }
         )
     df = pd.DataFrame(rows)
-    for c in ("median_days", "mean_days"):
-        df[c] = df[c].astype("float64") / US_PER_DAY
+    df["median_days"] = df["median_days"].astype("float64") / US_PER_DAY
+    df["mean_days"] = df["mean_days"].astype("float64")
     return df
 
 
