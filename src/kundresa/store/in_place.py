@@ -446,6 +446,14 @@ class _IdsCheck:
         lo, hi = self.cuts[q], self.cuts[q + 1]
         partition_fill(self.hashes[lo:hi], self.fills[q], self.out)
 
+    def placed_in_two(self, pool: ThreadPoolExecutor) -> None:
+        """:meth:`plan`, then both ranges of a two-range check placed side by side (this
+        thread and ``pool``'s), once both are counted."""
+        self.plan()
+        placed = pool.submit(self.place_part, 0)
+        self.place_part(1)
+        placed.result()
+
     def distinct_part(self, q: int) -> bool:
         from kundresa.store._distinct import PARTITIONS, partitions_distinct
 
@@ -573,10 +581,7 @@ def _decode(
         if check is not None:
             check.hash_part(1, loaded)
             first_half.result()
-            check.plan()
-            placed = pool.submit(check.place_part, 0)
-            check.place_part(1)
-            placed.result()
+            check.placed_in_two(pool)
             first_sets = pool.submit(check.distinct_part, 0)
         if side is not None:
             names, odd_names, us = side.result()
@@ -670,10 +675,7 @@ def _rows_distinct(decoded: DecodedFile) -> bool:
         other = pool.submit(half, 0)
         half(1)
         other.result()
-        check.plan()
-        other = pool.submit(check.place_part, 0)
-        check.place_part(1)
-        other.result()
+        check.placed_in_two(pool)
         first_sets = pool.submit(check.distinct_part, 0)
         return check.distinct_part(1) and first_sets.result()
 
