@@ -151,6 +151,8 @@ class Param:
                 self._check_duration(value)
             if isinstance(value, int | float):
                 return value
+            if isinstance(value, str):
+                value = value.strip()  # as read: a title shows it without a line break
         if self.type == "file" and isinstance(value, os.PathLike):
             return os.fspath(value)
         if not isinstance(value, str):
@@ -173,12 +175,14 @@ class Param:
         try:
             seconds = parse_duration(value)
         except ValueError:
-            if not _negative_duration(value):
-                also = ", or none" if self.off else ""
+            if _negative_duration(value):  # '-7d', '-0d': out of range, not unreadable
                 raise ParameterError(
-                    f"{self.name}: {quoted(value)} is not a duration; {ACCEPTED}{also}"
+                    f"{self.name}: {quoted(value)} has a minus sign; a duration is 0 or more"
                 ) from None
-            seconds = -1.0  # '-7d' (or '-0d'): out of range, not unreadable
+            also = ", or none" if self.off else ""
+            raise ParameterError(
+                f"{self.name}: {quoted(value)} is not a duration; {ACCEPTED}{also}"
+            ) from None
         if seconds < 0 or seconds > MAX_DURATION_DAYS * 86400:
             raise ParameterError(
                 f"{self.name}: {quoted(value)} is not between 0 and {MAX_DURATION_DAYS} days"
