@@ -51,6 +51,19 @@ def customer_window(
     return ibis.window(group_by=t[CUSTOMER], order_by=keys)
 
 
+def mean_parts(us: ir.IntegerColumn) -> dict[str, ir.Scalar]:
+    """The aggregations an exact mean of the durations ``us`` (whole microseconds, not
+    negative) needs: the sums of their two parts and their count (``_high``, ``_low``, ``_n``;
+    :func:`kundresa.analytics._means.means_of_parts` divides them once)."""
+    from kundresa.analytics._means import PART_BITS
+
+    return {
+        "_high": (us // (1 << PART_BITS)).sum(),
+        "_low": (us % (1 << PART_BITS)).sum(),
+        "_n": us.count(),
+    }
+
+
 def exact_median(t: ir.Table, column: str, keys: list[str], name: str = "median") -> ir.Table:
     """Exact median of ``column`` per group of ``keys``: the middle value, or the mean of the
     two middle ones. Engines' own medians differ (DuckDB interpolates, Spark approximates);

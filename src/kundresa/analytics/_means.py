@@ -18,7 +18,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["PART_BITS", "mean_from_parts", "mean_seconds", "parts", "seconds_from_parts"]
+__all__ = [
+    "PART_BITS",
+    "mean_from_parts",
+    "mean_seconds",
+    "means_of_parts",
+    "parts",
+    "seconds_from_parts",
+]
 
 PART_BITS = 20
 """A duration ``d`` (microseconds, not negative) is summed as ``d >> PART_BITS`` and
@@ -48,6 +55,14 @@ def mean_from_parts(high: Any, low: Any, n: Any, per: int) -> float | None:
         return None
     total = (int(high) << PART_BITS) + int(low)
     return total / (int(n) * per)
+
+
+def means_of_parts(frame: Any, per: int) -> npt.NDArray[np.float64]:
+    """:func:`mean_from_parts` of each row of ``frame`` (a data frame with the columns
+    ``_high``, ``_low`` and ``_n`` that :func:`kundresa.analytics._ibis.mean_parts` sums), in
+    units of ``per`` microseconds; NaN where there is no duration."""
+    means = map(mean_from_parts, frame["_high"], frame["_low"], frame["_n"], [per] * len(frame))
+    return np.array([np.nan if m is None else m for m in means], np.float64)
 
 
 def parts(us: npt.NDArray[np.integer[Any]]) -> tuple[int, int]:

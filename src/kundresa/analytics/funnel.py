@@ -82,8 +82,8 @@ from kundresa.analytics._funnel_core import (
     parse_exclusion,
     parse_step,
 )
-from kundresa.analytics._ibis import cached
-from kundresa.analytics._means import PART_BITS, mean_seconds, seconds_from_parts
+from kundresa.analytics._ibis import US_PER_SECOND, cached, mean_parts
+from kundresa.analytics._means import mean_seconds, means_of_parts
 from kundresa.analytics._period import Period, When, local_clock, to_local
 from kundresa.analytics._portable import count_true, flag, property_value
 from kundresa.model.events import (
@@ -987,19 +987,12 @@ def _funnel_frame(best: ir.Table, plan: _Plan, by: str | None) -> pd.DataFrame:
         aggs[f"count_{j}"] = count_true(best._level >= j)
     long = _durations(best, plan, group)
     # Exact means (kundresa.analytics._means): the microseconds' parts summed by the engine.
-    means = long.group_by([*group, "_step"]).aggregate(
-        _high=(long._us // (1 << PART_BITS)).sum(),
-        _low=(long._us % (1 << PART_BITS)).sum(),
-        _n=long._us.count(),
-    )
+    means = long.group_by([*group, "_step"]).aggregate(**mean_parts(long._us))
     medians = _exact_median(long, group)
     wide = best.group_by(group).aggregate(**aggs) if group else best.aggregate(**aggs)
     wide_df = wide.to_pandas()
     mean_df = means.to_pandas()
-    mean_df["_mean"] = [
-        seconds_from_parts(h, lo, n)
-        for h, lo, n in zip(mean_df["_high"], mean_df["_low"], mean_df["_n"], strict=True)
-    ]
+    mean_df["_mean"] = means_of_parts(mean_df, US_PER_SECOND)
     mean_of = _by_segment_step(mean_df, group, "_mean")
     median_of = _by_segment_step(medians.to_pandas(), group, "_median")
     return _funnel_rows(wide_df, mean_of, median_of, plan, group)

@@ -42,8 +42,9 @@ from kundresa.analytics._ibis import (
     customer_window,
     epoch_us,
     exact_median,
+    mean_parts,
 )
-from kundresa.analytics._means import PART_BITS, mean_from_parts
+from kundresa.analytics._means import means_of_parts
 from kundresa.analytics._period import Period, When
 from kundresa.analytics._portable import count_true, flag
 from kundresa.analytics.touchpoints import persona_expr, staged_events
@@ -517,17 +518,12 @@ def time_in_stage(
                 visits=v.count(),
                 left=count_true(v.left_at.notnull()),
                 # Exact (kundresa.analytics._means): the parts summed by the engine.
-                _high=(v._days // (1 << PART_BITS)).sum(),
-                _low=(v._days % (1 << PART_BITS)).sum(),
-                _n=v._days.count(),
+                **mean_parts(v._days),
             )
             .to_pandas()
         )
         med = exact_median(v, "_days", ["stage"], name="median_days").to_pandas()
-    agg["mean_days"] = [
-        mean_from_parts(h, lo, n, US_PER_DAY)
-        for h, lo, n in zip(agg["_high"], agg["_low"], agg["_n"], strict=True)
-    ]
+    agg["mean_days"] = means_of_parts(agg, US_PER_DAY)
     agg = agg.merge(med, on="stage", how="left")
     return _time_frame({r["stage"]: r for r in agg.to_dict("records")}, journey, lang)
 

@@ -33,8 +33,8 @@ import pandas as pd
 
 from kundresa.analytics._duration import parse_duration
 from kundresa.analytics._fast import fast_path, fast_path_parts
-from kundresa.analytics._ibis import US_PER_SECOND, cached, epoch_us, exact_median
-from kundresa.analytics._means import PART_BITS, seconds_from_parts
+from kundresa.analytics._ibis import US_PER_SECOND, cached, epoch_us, exact_median, mean_parts
+from kundresa.analytics._means import means_of_parts, seconds_from_parts
 from kundresa.analytics._period import Period, When, project_timezone
 from kundresa.analytics._portable import flag
 from kundresa.analytics.funnel import Step, parse_step
@@ -477,9 +477,7 @@ def directly_follows(
         grouped = pairs.group_by(["source", "target"]).aggregate(
             count=pairs.count(),
             customers=pairs[CUSTOMER].nunique(),
-            _high=(pairs._d // (1 << PART_BITS)).sum(),
-            _low=(pairs._d % (1 << PART_BITS)).sum(),
-            _n=pairs._d.count(),
+            **mean_parts(pairs._d),
         )
         medians = exact_median(pairs, "_d", ["source", "target"], name="median_seconds")
         first = pairs.filter(pairs._pos == 0)
@@ -495,11 +493,7 @@ def directly_follows(
     df["count"] = df["count"].astype("int64")
     df["customers"] = df["customers"].astype("int64")
     df["median_seconds"] = df["median_seconds"].astype("float64") / US_PER_SECOND
-    df["mean_seconds"] = [
-        np.nan if m is None else m
-        for m in map(seconds_from_parts, df["_high"], df["_low"], df["_n"])
-    ]
-    df["mean_seconds"] = df["mean_seconds"].astype("float64")
+    df["mean_seconds"] = means_of_parts(df, US_PER_SECOND)
     df = df.sort_values(["count", "source", "target"], ascending=[False, True, True])
     return df[columns].reset_index(drop=True)
 
