@@ -15,9 +15,9 @@ None and the caller takes its grouping path.
 in memory.
 
 The order is the *store order*: customer code, then time, event name, event id, session id,
-channel, value (nulls last), row key — a refinement of the analyses' event order
-(``EVENT_ORDER``: time, event name, event id), so within one customer it is the order every
-analysis numbers events in.
+channel, value (nulls last), row key — within one customer, the analyses' event order
+(``EVENT_ORDER``: time, event name, event id, session id, channel, value) followed by row
+key, so it is the order every analysis numbers events in.
 """
 
 from __future__ import annotations

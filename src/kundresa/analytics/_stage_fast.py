@@ -151,7 +151,7 @@ def staged_rows(
     span: Callable[[], tuple[int | None, int | None]] | None = None,
 ) -> StagedRows:
     """The staged events of ``events`` (touchpoints tagged on the whole history), in each
-    customer's event order (time; ties by event name, then event id).
+    customer's event order (time; ties by event name, event id, session id, channel, value).
 
     DuckDB evaluates each touchpoint's ``event`` and ``where`` on every event (one ``CASE`` on
     the event name). From a journey-ordered warehouse (:func:`_stored_rows`) the rows come in
@@ -244,7 +244,8 @@ def _stored_rows(
     (:func:`kundresa.analytics._ordered.ordered_rows`: a scan in storage order, no grouping
     and no sort); None when the store cannot give the rows (the caller groups them).
 
-    The store order refines the event order (time, event name, event id), so each
+    Within a customer the store order is the event order (time, event name, event id,
+    session id, channel, value) followed by row key, so each
     customer's rows come in the order :func:`~kundresa.analytics.touchpoints.tag_events`
     numbers them: ties at one instant need no second read."""
     from kundresa.analytics._ordered import ordered_rows

@@ -45,7 +45,8 @@ def sort_runs(values: npt.NDArray[np.int64], bounds: npt.NDArray[np.int64], shif
     -------
     bool
         True when two rows of one customer at one instant have different stages: only the
-        full tie rule (event name, then event id) can order them, so the caller must.
+        full tie rule (event name, event id, session id, channel, value) can order them, so
+        the caller must.
     """
     from kundresa.analytics._kernels_jit import sort_within
 
@@ -132,8 +133,8 @@ def stage_walk(
         ``int64[c + 1]``: customer ``i``'s rows are ``bounds[i]:bounds[i + 1]``.
     us, stage
         ``int64[n]`` per staged event, in each customer's event order (time; ties by event
-        name, then event id): microseconds since 1970 and the 1-based stage index
-        (``1 .. n_stages``).
+        name, event id, session id, channel, value): microseconds since 1970 and the 1-based
+        stage index (``1 .. n_stages``).
     lo, hi
         The counted period ``[lo, hi)`` in microseconds since 1970 (use the ``int64`` bounds
         for an open side).

@@ -2,8 +2,8 @@
 
 Customers do not walk the funnel in a line. They skip stages, go back, pause, come back and
 buy again. This module follows each customer's staged events (events a touchpoint assigns to
-a stage; untagged events are ignored) in the event order (time; ties by event name, then
-event id) and describes the walk:
+a stage; untagged events are ignored) in the event order (time; ties by event name, event id,
+session id, channel, value) and describes the walk:
 
 - A **visit** is a run of consecutive staged events in the same stage. It is *entered* at its
   first event and *left* when the next visit (to another stage) is entered; the customer's

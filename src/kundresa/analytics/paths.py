@@ -3,7 +3,7 @@
 Every event becomes a **node** at the chosen ``level``: its ``event`` name, its
 ``touchpoint`` or ``stage`` (through the journey; events no touchpoint fits are left out), or
 its ``channel`` (events without one are left out). A customer's nodes, in event order (time;
-ties by event name, then event id), are cut into **sessions** where
+ties by event name, event id, session id, channel, value), are cut into **sessions** where
 ``session_gap`` or more passes between two nodes (30 minutes by default, as web analytics
 does; ``None`` keeps one sequence per customer). With ``collapse_repeats`` consecutive equal
 nodes count once.

@@ -22,7 +22,7 @@ import ibis
 import ibis.expr.types as ir
 
 from kundresa.analytics._portable import flag, property_value
-from kundresa.model.events import CHANNEL, CUSTOMER, EVENT, EVENT_ID, TIMESTAMP
+from kundresa.model.events import CHANNEL, CUSTOMER, EVENT, EVENT_ID, SESSION_ID, TIMESTAMP, VALUE
 
 if TYPE_CHECKING:
     from kundresa.model.journey import Condition, Journey, Match
@@ -50,9 +50,12 @@ __all__ = [
     "with_event_ranks",
 ]
 
-EVENT_ORDER = (TIMESTAMP, EVENT, EVENT_ID)
-"""How a customer's events are ordered: by time; ties by event name, then event id, so that
-every engine numbers them the same way."""
+EVENT_ORDER = (TIMESTAMP, EVENT, EVENT_ID, SESSION_ID, CHANNEL, VALUE)
+"""How a customer's events are ordered: by time; ties by event name, then event id, session
+id, channel and value (each ascending, nulls last), so that every engine, and a file read in
+place or copied into the warehouse, numbers them the same way (docs/analytics.md, "Event
+order"). Only rows apart in nothing but their properties are left in the engine's order; the
+journey-ordered store keeps them by row key (:data:`kundresa.store.layout.STORE_ORDER`)."""
 
 CUSTOMER_RANK = "_customer_rank"
 """A customer's position (0-based) among the table's customer ids in sorted order

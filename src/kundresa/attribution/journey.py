@@ -5,10 +5,11 @@ chosen level (its ``channel``, or its ``touchpoint`` through the journey) that i
 conversion. A *conversion* is an event fitting the ``conversion`` step (an event name, ``a|b``,
 ``touchpoint:ID``), or the first entry into a stage (``stage:ID``). Each conversion closes a
 path: the customer's touches after their previous conversion and no longer than ``lookback``
-before this one, in event order (time; ties by event name, then event id); its value is the
-conversion event's ``value`` (0 when missing). A conversion without any touch gets the path
-``("(no touch)",)``. Touches after a customer's last conversion (all of them, for customers who
-never convert) form a *null path*, limited to ``lookback`` before the customer's last touch.
+before this one, in event order (time; ties by event name, event id, session id, channel,
+value); its value is the conversion event's ``value`` (0 when missing). A conversion
+without any touch gets the path ``("(no touch)",)``. Touches after a customer's last
+conversion (all of them, for customers who never convert) form a *null path*, limited to
+``lookback`` before the customer's last touch.
 
 With ``since``/``until`` (a date is midnight in the journey's ``timezone``) the conversions in
 ``[since, until)`` are counted, with their touches as far back as the lookback reaches (before
@@ -139,6 +140,17 @@ def _frame(rows: pa.Table, keys: list[str], *, ages: bool = True) -> pd.DataFram
         }
     )
     return out[PATH_COLUMNS]
+
+
+def _order_names(order: list[str]) -> list[str]:
+    """The names the event order's columns ``order`` take in touch rows (``_order0``…): the
+    touch rows' ``value`` is the conversion's, while the event order holds the event's."""
+    return [f"_order{i}" for i in range(len(order))]
+
+
+def _order_keys(t: ir.Table, order: list[str]) -> dict[str, ir.Value]:
+    """The event order's columns of ``t`` under :func:`_order_names`."""
+    return {k: t[c] for k, c in zip(_order_names(order), order, strict=True)}
 
 
 def _read_sorted(rows: ir.Table, keys: list[str], order: list[str]) -> pa.Table:
@@ -379,7 +391,7 @@ def _conversion_data(
     t = t.mutate(_seg=flag(t._conv).sum().over(cum) - flag(t._conv))
     # The touches and the conversions both read the segments (a window over every customer's
     # events): computed once, as a narrow table, for the queries that follow.
-    t = t.select(WHO, *dict.fromkeys([TIMESTAMP, *order]), VALUE, "_conv", "_node", "_seg")
+    t = t.select(WHO, *dict.fromkeys([TIMESTAMP, *order, VALUE]), "_conv", "_node", "_seg")
     with cached(t) as segmented:
         df, bare = _conversion_rows(segmented, period, window, order)
     return df, bare
@@ -403,8 +415,8 @@ def _conversion_rows(
         counted = seg_last.filter(seg_last._end >= period.start).select(WHO, "_seg")
         t = t.semi_join(counted, [WHO, "_seg"])
         convs = convs.filter(convs._at >= period.start)
-    cols = list(dict.fromkeys([TIMESTAMP, *order]))
-    touches = t.filter(~t._conv).select(WHO, "_seg", *cols, node=t._node)
+    keys = _order_keys(t, order)
+    touches = t.filter(~t._conv).select(WHO, "_seg", TIMESTAMP, **keys, node=t._node)
     seg_end = touches.group_by([WHO, "_seg"]).aggregate(_last=touches[TIMESTAMP].max())
     j = touches.left_join(convs, [WHO, "_seg"]).drop(f"{WHO}_right", "_seg_right")
     j = j.left_join(seg_end, [WHO, "_seg"]).drop(f"{WHO}_right", "_seg_right")
@@ -415,10 +427,10 @@ def _conversion_rows(
     )
     if window is not None:
         j = j.filter(j.age <= window)
-    rows = j.select(WHO, "_seg", *order, "node", "age", "converted", "value")
+    rows = j.select(WHO, "_seg", *keys, "node", "age", "converted", "value")
     # Ordered, so that every call lists the paths without a touch in the same order (a
     # customer's conversions are one per segment: the pair is a key).
-    return _read_sorted(rows, [WHO, "_seg"], order), convs.order_by([WHO, "_seg"]).to_pandas()
+    return _read_sorted(rows, [WHO, "_seg"], list(keys)), convs.order_by([WHO, "_seg"]).to_pandas()
 
 
 def stage_paths(
@@ -502,7 +514,11 @@ def _stage_rows(
         _last=after[TIMESTAMP].max(),
     )
     with cached(spans) as kept:
-        every = _read_sorted(_touch_rows(t, kept, level, window, order), ["_k", WHO], order)
+        every = _read_sorted(
+            _touch_rows(t, kept, level, window, order),
+            ["_k", WHO],
+            _order_names(order),
+        )
         # Ordered: every call lists the paths without a touch alike.
         people = kept.select("_k", WHO, "_out").order_by(["_k", WHO]).to_pyarrow()
     stage_of_row = every.column("_k").to_numpy(zero_copy_only=False)
@@ -528,6 +544,7 @@ def _touch_rows(
     end = ibis.coalesce(a._out, a._last)
     touches = a.filter(a._node.notnull() & (a._out.isnull() | (a[TIMESTAMP] < a._out)))
     touches = touches.mutate(
+        **_order_keys(touches, order),
         age=(end.epoch_seconds() - touches[TIMESTAMP].epoch_seconds()).cast("float64"),
         converted=flag(touches._out.notnull()),
         value=float_literal(0.0),
@@ -537,7 +554,7 @@ def _touch_rows(
     return touches.select(
         "_k",
         WHO,
-        *order,
+        *_order_names(order),
         node=touches._node,
         age=touches.age,
         converted=touches.converted,

@@ -11,8 +11,9 @@ interpreter lock ~40 µs per event, delaying the collector's acks).
 
 The state follows the stage semantics of :mod:`kundresa.analytics.stages` (DESIGN.md, "Stage
 semantics"): the *current* stage is the stage of the customer's last staged event in the
-event order (time, then event name, then event id); ``stage_entered_at`` is when the customer
-entered it (the first event of the latest unbroken run of events in that stage); touchpoints
+event order (time; ties by event name, event id, session id, channel, value);
+``stage_entered_at`` is when the customer entered it (the first event of the latest unbroken
+run of events in that stage); touchpoints
 are tagged with ``nth`` counted over the customer's whole history; the persona is the first
 (in file order) whose match fits any of the customer's events; customer ids are resolved
 through identity stitching (``id_map``).
@@ -176,7 +177,8 @@ def _iso(at: datetime | None) -> str | None:
 
 
 def _key(ts: datetime, event: str, event_id: str | None) -> tuple[Any, ...]:
-    # The analyses' event order (EVENT_ORDER): time, event name, event id (nulls last).
+    # The first keys of the analyses' event order (EVENT_ORDER; nulls last): a tie in them
+    # makes a late event, which recomputes the customer in the whole order.
     return (ts, event, event_id is None, event_id or "")
 
 
@@ -202,9 +204,10 @@ class _Rules:
 
     def events_sql(self, where: str = "") -> str:
         """SQL for the (resolved) events that ``where`` picks: ``person``, ``timestamp``,
-        ``event``, ``event_id``, whether each fits touchpoint k's ``event``/``where``
-        (``_t{k}``, file order) and persona i's match (``_p{i}``), and ``_r``, the event's
-        rank in its person's event order (1 for their first).
+        ``event``, ``event_id``, ``session_id``, ``channel``, ``value``, whether each fits
+        touchpoint k's ``event``/``where`` (``_t{k}``, file order) and persona i's match
+        (``_p{i}``), and ``_r``, the event's rank in its person's event order (1 for their
+        first).
 
         The conditions are the analyses' own Ibis expressions
         (:func:`~kundresa.analytics.touchpoints.match_expr`), compiled once per journey and
@@ -224,6 +227,9 @@ class _Rules:
                 "timestamp": "timestamp(6)",
                 "event": "string",
                 "event_id": "string",
+                "session_id": "string",
+                "channel": "string",
+                "value": "float64",
                 "properties": "map<string, string>",
             },
             name="_live_events",
@@ -233,7 +239,9 @@ class _Rules:
             assert p.match is not None
             value = t.properties.get(p.match.property)
             flags[f"_p{i}"] = condition_expr(value, p.match.condition)
-        picked = t.select("person", "timestamp", "event", "event_id", **flags)
+        picked = t.select(
+            "person", "timestamp", "event", "event_id", "session_id", "channel", "value", **flags
+        )
         inner = ibis.to_sql(picked, dialect="duckdb")
         sql = (
             f"WITH _live_events AS ({_EVENTS}{where}), _fits AS ({inner}) "
@@ -390,7 +398,9 @@ class _Rules:
         return sql.replace(_NOW, _timestamp(now))
 
 
-_ORDER = '"timestamp", event, event_id NULLS LAST'  # the analyses' event order (EVENT_ORDER)
+# The analyses' event order (EVENT_ORDER), nulls last as DuckDB's default.
+_ORDER = '"timestamp", event, event_id, session_id, channel, value'
+
 _NOW = "__live_now__"  # replaced by the clock's time in each statement
 
 # Compiled SQL by (journey fingerprint, what, filter).
@@ -439,7 +449,8 @@ def _meta(con: Any, key: str) -> str | None:
 
 _PERSON = "coalesce(m.customer_id, e.customer_id)"
 _EVENTS = (
-    f'SELECT {_PERSON} AS person, e."timestamp", e.event, e.event_id, e.properties '
+    f'SELECT {_PERSON} AS person, e."timestamp", e.event, e.event_id, e.session_id, e.channel, '
+    "e.value, e.properties "
     "FROM events e LEFT JOIN id_map m ON m.id = e.customer_id"
 )
 # A relation shaped like customer_state with no rows: the stored states of a recompute.
@@ -857,7 +868,8 @@ def customer_events(con: Any, customer_id: str) -> Any:
         f'SELECT {_PERSON}, e."timestamp", e.event, '
         + ", ".join(f"e.{c}" for c in cols)
         + f", e.event_id, e.properties FROM events e LEFT JOIN id_map m ON m.id = e.customer_id "
-        f'WHERE {_PERSON} = ? ORDER BY e."timestamp", e.event, e.event_id NULLS LAST',
+        f'WHERE {_PERSON} = ? ORDER BY e."timestamp", e.event, e.event_id, e.session_id, '
+        "e.channel, e.value",
         [customer_id],
     ).fetchall()
     names = ["customer_id", "timestamp", "event", *cols, "event_id", "properties"]
