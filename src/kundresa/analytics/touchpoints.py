@@ -430,7 +430,8 @@ def _tag(events: ir.Table, journey: Journey) -> ir.Table:
 
 
 def with_event_ranks(t: ir.Table) -> ir.Table:
-    """``t`` with two integer keys of the event order: :data:`CUSTOMER_RANK` (the customer
+    """``t`` (with the customer id and the :data:`EVENT_ORDER` columns) with two integer keys
+    of the event order: :data:`CUSTOMER_RANK` (the customer
     id's position among the distinct ids, sorted) and :data:`EVENT_RANK` (the event's
     position in the whole table sorted by customer id, then :data:`EVENT_ORDER`), both
     ``int64`` from 0. Events without a customer id are left out (the canonical schema has
@@ -450,7 +451,8 @@ def with_event_ranks(t: ir.Table) -> ir.Table:
     >>> t = ibis.memtable(pd.DataFrame({
     ...     "customer_id": ["b", "a", "b"],
     ...     "timestamp": pd.to_datetime(["2025-01-02", "2025-01-03", "2025-01-01"]),
-    ...     "event": ["x", "x", "x"], "event_id": ["1", "2", "3"]}))
+    ...     "event": ["x", "x", "x"], "event_id": ["1", "2", "3"],
+    ...     "session_id": [None] * 3, "channel": [None] * 3, "value": [None] * 3}))
     >>> with_event_ranks(t).order_by("event_id").to_pandas()[[CUSTOMER_RANK, EVENT_RANK]]
        _customer_rank  _event_rank
     0               1            2
