@@ -431,11 +431,10 @@ def _tag(events: ir.Table, journey: Journey) -> ir.Table:
 
 def with_event_ranks(t: ir.Table) -> ir.Table:
     """``t`` (with the customer id and the :data:`EVENT_ORDER` columns) with two integer keys
-    of the event order: :data:`CUSTOMER_RANK` (the customer
-    id's position among the distinct ids, sorted) and :data:`EVENT_RANK` (the event's
-    position in the whole table sorted by customer id, then :data:`EVENT_ORDER`), both
-    ``int64`` from 0. Events without a customer id are left out (the canonical schema has
-    none).
+    of the event order: :data:`CUSTOMER_RANK` (the customer id's position among the distinct
+    ids, sorted) and :data:`EVENT_RANK` (the event's position in the whole table sorted by
+    customer id, then :data:`EVENT_ORDER`), both ``int64`` from 0.
+    Events without a customer id are left out (the canonical schema has none).
 
     Sorting by ``EVENT_RANK`` is sorting by customer and event order, and grouping or joining
     by ``CUSTOMER_RANK`` is grouping or joining by customer, on one integer instead of
