@@ -39,16 +39,19 @@ row_st = st.tuples(
 def _write(folder: Path, rows: list[tuple[Any, ...]], seed: int) -> Path:
     rows = list(dict.fromkeys(rows))  # distinct rows: a file the ingest would keep whole
     random.Random(seed).shuffle(rows)
-    names = ["customer_id", "timestamp", "event", "channel", "value", "session_id"]
-    types = [pa.string(), pa.timestamp("us"), pa.string(), pa.string(), pa.float64(), pa.string()]
-    table = pa.table(
-        {
-            n: pa.array([r[i] for r in rows], t)
-            for i, (n, t) in enumerate(zip(names, types, strict=True))
-        }
+    schema = pa.schema(
+        [
+            ("customer_id", pa.string()),
+            ("timestamp", pa.timestamp("us")),
+            ("event", pa.string()),
+            ("channel", pa.string()),
+            ("value", pa.float64()),
+            ("session_id", pa.string()),
+        ]
     )
+    records = [dict(zip(schema.names, r, strict=True)) for r in rows]
     path = folder / "events.parquet"
-    pq.write_table(table, path)
+    pq.write_table(pa.Table.from_pylist(records, schema=schema), path)
     return path
 
 
