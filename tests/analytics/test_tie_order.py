@@ -36,9 +36,12 @@ row_st = st.tuples(
 )
 
 
-def _write(folder: Path, rows: list[tuple[Any, ...]], seed: int) -> Path:
-    rows = list(dict.fromkeys(rows))  # distinct rows: a file the ingest would keep whole
-    random.Random(seed).shuffle(rows)
+def _write(folder: Path, rows: list[tuple[Any, ...]], seed: int | None) -> Path:
+    """The rows (distinct: a file the ingest would keep whole), shuffled by ``seed`` unless
+    it is None."""
+    rows = list(dict.fromkeys(rows))
+    if seed is not None:
+        random.Random(seed).shuffle(rows)
     schema = pa.schema(
         [
             ("customer_id", pa.string()),
@@ -126,6 +129,45 @@ def test_repro_channel_ties_credit_alike_in_place_and_copied(tmp_path: Path) -> 
     try:
         assert placed.warehouse.in_place is not None
         _same(_results(placed), _results(copied))
+    finally:
+        copied.close()
+        placed.close()
+
+
+_JOURNEY = """kundresa: 1
+name: ties
+language: en
+stages:
+  - id: awareness
+  - id: decision
+touchpoints:
+  - {id: visit, stage: awareness, match: {event: [aa_visit, zz_visit]}}
+  - {id: buy, stage: decision, match: {event: purchase}}
+"""
+
+
+def test_a_first_channel_tied_at_the_first_instant_is_the_first_in_event_order(
+    tmp_path: Path,
+) -> None:
+    # The review's repro: each customer's two visits at one instant, email's row first in the
+    # file; by the event order (event name first) aa_visit, through search, comes first.
+    rows = []
+    for k in range(20):
+        rows.append((f"c{k:02d}", T0, "zz_visit", "email", None, None))
+        rows.append((f"c{k:02d}", T0, "aa_visit", "search", None, None))
+        rows.append((f"c{k:02d}", T0 + timedelta(hours=1), "purchase", "web", 10.0, None))
+    path = _write(tmp_path, rows, None)
+    journey = tmp_path / "journey.yaml"
+    journey.write_text(_JOURNEY)
+    copied = Project.from_events(path, journey=journey)
+    placed = Project.from_events(path, journey=journey, in_place=True)
+    try:
+        assert placed.warehouse.in_place is not None
+        for project in (placed, copied):
+            frame = project.run("stages", by="channel").frame
+            assert set(frame["segment"]) == {"search"}
+        with portable():
+            assert set(placed.run("stages", by="channel").frame["segment"]) == {"search"}
     finally:
         copied.close()
         placed.close()

@@ -26,7 +26,7 @@ from kundresa.analytics import _stage_fast
 from kundresa.analytics._ibis import cached, exact_median
 from kundresa.analytics._period import Period, to_instant
 from kundresa.analytics._portable import count_true, property_value
-from kundresa.analytics.touchpoints import persona_expr, staged_events
+from kundresa.analytics.touchpoints import EVENT_ORDER, persona_expr, staged_events
 from kundresa.model.events import CHANNEL, CUSTOMER, TIMESTAMP
 
 if TYPE_CHECKING:
@@ -142,14 +142,23 @@ def customer_stages(
 
 def customer_segments(events: ir.Table, journey: Journey, by: str) -> ir.Table:
     """One row per customer with its ``segment`` for a breakdown by ``persona``, ``channel``
-    (the customer's first channel) or a property (the customer's first value of it)."""
+    (the customer's first channel) or a property (the customer's first value of it); first
+    in the event order (:data:`~kundresa.analytics.touchpoints.EVENT_ORDER`), so a tie at
+    the first instant is decided alike on every engine and however the events were
+    stored."""
     if by == "persona":
         return persona_expr(events, journey).rename(segment="persona")
     t = events
     value = t[CHANNEL] if by == CHANNEL else property_value(t, by)
-    # The customer's first known value: acquisition channel, first segment seen.
+    # The customer's first known value (acquisition channel, first segment seen): the value
+    # of their first event in the event order that has one; among events apart only by
+    # their properties, the smallest value (docs/analytics.md, "Event order").
     t = t.filter(value.notnull()).mutate(_v=value)
-    return t.group_by(CUSTOMER).aggregate(segment=t._v.argmin(t[TIMESTAMP]))
+    first = ibis.row_number().over(
+        group_by=t[CUSTOMER], order_by=[*(t[c] for c in EVENT_ORDER), t._v]
+    )
+    t = t.mutate(_first=first)
+    return t.filter(t._first == 0).select(CUSTOMER, segment=t._v)
 
 
 def stage_funnel(
