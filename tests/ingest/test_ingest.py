@@ -93,6 +93,31 @@ def test_dedup_by_event_id_then_by_content(tmp_path: Path, wh: Warehouse) -> Non
     assert (r.loaded, r.duplicates) == (3, 2)
 
 
+@pytest.mark.parametrize("first", ["ad_click", "purchase"])
+def test_of_one_event_id_the_row_read_first_is_kept(tmp_path: Path, first: str) -> None:
+    # A review's repro: rows of one id at one instant; the kept one is the first in the file
+    # (README, "Duplicates"), not the first in time or event order; a later ingest adds none.
+    other = "purchase" if first == "ad_click" else "ad_click"
+    f = tmp_path / "e.csv"
+    f.write_text(
+        "customer_id,timestamp,event,event_id\n"
+        f"c1,2025-01-01T10:00:00,{first},dup\n"
+        f"c1,2025-01-01T10:00:00,{other},dup\n"
+        "c1,2025-01-01T09:00:00,zz_early,dup\n"
+    )
+    later = tmp_path / "later.csv"
+    later.write_text("customer_id,timestamp,event,event_id\nc1,2024-01-01,aa_earliest,dup\n")
+    wh = Warehouse(None)
+    try:
+        r = wh.ingest([f])
+        assert (r.loaded, r.duplicates) == (1, 2)
+        assert wh.con.execute("SELECT event FROM events").fetchall() == [(first,)]
+        assert wh.ingest([later]).loaded == 0
+        assert wh.con.execute("SELECT event FROM events").fetchall() == [(first,)]
+    finally:
+        wh.close()
+
+
 def test_property_order_does_not_defeat_dedup(tmp_path: Path, wh: Warehouse) -> None:
     a = tmp_path / "a.jsonl"
     b = tmp_path / "b.jsonl"
