@@ -381,3 +381,31 @@ def test_events_file_without_a_project(tmp_path: Path) -> None:
     assert credits(rows) == pytest.approx(HAND_CHECKED["markov"])
     r = run("attribution", "--events", str(events), "--project", str(tmp_path), "--view", "stages")
     assert r.exit_code == 1 and "needs a journey file" in r.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--model", "last", "--format", "csv"],
+        ["--model", "all", "--format", "json"],
+        ["--model", "all"],
+        ["--model", "markov", "--view", "paths"],
+    ],
+)
+def test_a_negative_conversion_value_is_refused_alike_everywhere(
+    tmp_path: Path, args: list[str]
+) -> None:
+    # A review's repro: a refund recorded as a purchase of value -5 gave '-5.00' credits in
+    # the table of every model and an internal message ('paths: ... row 0') elsewhere.
+    f = tmp_path / "neg.csv"
+    f.write_text(
+        "customer_id,timestamp,event,channel,value\n"
+        "c1,2025-03-01 10:00:00,ad_click,email,\n"
+        "c1,2025-03-01 11:00:00,purchase,web,-5\n"
+        "c2,2025-03-01 10:00:00,ad_click,search,\n"
+        "c2,2025-03-01 11:00:00,purchase,web,20\n"
+    )
+    got = CliRunner().invoke(main, ["attribution", "--events", str(f), *args])
+    assert got.exit_code == 1, got.output
+    assert "a conversion event has a negative value (-5)" in got.output
+    assert "Traceback" not in got.output and "row 0" not in got.output

@@ -332,9 +332,26 @@ def conversion_paths(
             since=since,
             until=until,
         )
+        _no_negative_value(paths["value"].to_numpy())
     if paths.empty:
         raise AnalysisError("no paths: no touches or conversions to attribute")
     return paths
+
+
+def _no_negative_value(values: Any) -> None:
+    """Refuse conversions of the events with a value below 0 (a refund recorded as the
+    conversion event), with one message for every model and output: the value credits
+    share out conversion values of 0 or more (docs/attribution.md)."""
+    import numpy as np
+
+    values = np.asarray(values, dtype="float64")
+    if len(values) and float(np.nanmin(values, initial=0.0)) < 0:
+        low = float(np.nanmin(values))
+        raise AnalysisError(
+            f"a conversion event has a negative value ({low:g}); value credits share out "
+            "conversion values of 0 or more: leave refunds out of the conversion step "
+            "(--conversion)"
+        )
 
 
 _PATH_OPTIONS = ("paths_file", "sep", "conversion", "level", "lookback", "since", "until")
@@ -393,6 +410,7 @@ def attribution_models(
         )
         if enc.n_paths == 0:
             raise AnalysisError("no paths: no touches or conversions to attribute")
+        _no_negative_value(enc.value)
         return am.compare_models(enc, **_model_options(**rest))
     paths = conversion_paths(events, journey=journey, since=since, until=until, **path_opts)
     return am.compare_models(paths, **_model_options(**rest))
