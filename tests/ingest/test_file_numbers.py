@@ -53,6 +53,9 @@ def parse(text: str, decimal: str) -> float | None:
         ("12,34,567", ".", None),
         ("1 23,4", ",", None),
         ("abc", ",", None),
+        ("1_000", ".", None),  # a programming language's digit separator, no locale's
+        ("1_000", ",", None),
+        ("1_000,5", ",", None),
     ],
 )
 def test_hand_checked_amounts(text: str, decimal: str, expected: float | None) -> None:

@@ -311,8 +311,14 @@ def _number_sql(col: str, decimal: str) -> str:
     and ``,`` with a decimal point or ``.`` with a decimal comma. ``1 234,50``, ``1.234,50``
     (decimal ``,``) and ``1,234.50`` (decimal ``.``) are all 1234.5; with a decimal point
     ``1,5`` and ``0,125`` are no number, and with a decimal comma ``19.99`` and ``0.125``
-    are none (one mark per column: :func:`decimal_mark`).
+    are none (one mark per column: :func:`decimal_mark`). Text with an underscore
+    (``1_000``, which DuckDB's cast reads as programming languages do) is no number.
     """
+    return f"CASE WHEN NOT contains({col}, '_') THEN {_number_parts_sql(col, decimal)} END"
+
+
+def _number_parts_sql(col: str, decimal: str) -> str:
+    """:func:`_number_sql` of text without an underscore."""
     spaces = " \u00a0\u202f\u2009"
     if decimal == ",":
         grouped = f"[+-]?[1-9][0-9]{{0,2}}([.{spaces}][0-9]{{3}})+(,[0-9]*)?"
