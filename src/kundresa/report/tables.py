@@ -71,9 +71,39 @@ def to_json(df: pd.DataFrame) -> str:
     return json.dumps(records(df), ensure_ascii=False, indent=2)
 
 
+def _nested_as_json(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with every cell holding a mapping or a list (an event's ``properties``, a
+    path) as JSON text, which a CSV reader can parse back, instead of Python's notation."""
+    nested = (dict, list, tuple, np.ndarray)
+
+    def cell(v: Any) -> Any:
+        return json.dumps(_plain(v), ensure_ascii=False) if isinstance(v, nested) else v
+
+    out = df
+    for i in range(df.shape[1]):
+        col = df.iloc[:, i]
+        if (
+            pd.api.types.is_object_dtype(col.dtype)
+            and col.map(lambda v: isinstance(v, nested)).any()
+        ):
+            if out is df:
+                out = df.copy()
+            out.iloc[:, i] = col.map(cell)
+    return out
+
+
 def to_csv(df: pd.DataFrame) -> str:
+    """CSV text (``,``, a point for decimals, ``\\n`` line ends); a cell holding a mapping
+    or a list is written as JSON.
+
+    Examples
+    --------
+    >>> print(to_csv(pd.DataFrame({"event": ["view"], "properties": [{"src": "x"}]})), end="")
+    event,properties
+    view,"{""src"": ""x""}"
+    """
     buf = io.StringIO()
-    df.to_csv(buf, index=False, lineterminator="\n")
+    _nested_as_json(df).to_csv(buf, index=False, lineterminator="\n")
     return buf.getvalue()
 
 
@@ -107,8 +137,10 @@ def to_excel_csv(df: pd.DataFrame, lang: str | None = "en") -> bytes:
     """
     comma = lang in ("sv", "da")
     texts = pd.api.types.is_object_dtype, pd.api.types.is_string_dtype
-    df = df.rename(columns=_inert).apply(
-        lambda col: col.map(_inert) if any(t(col.dtype) for t in texts) else col
+    df = (
+        _nested_as_json(df)
+        .rename(columns=_inert)
+        .apply(lambda col: col.map(_inert) if any(t(col.dtype) for t in texts) else col)
     )
     buf = io.StringIO()
     df.to_csv(
