@@ -41,3 +41,22 @@ def test_a_trailing_newline_does_not_end_the_value() -> None:
     """The case where Python's ``re`` and RE2 part: ``$`` before a final newline."""
     assert not Condition(regex="x$").matches("x\n")
     assert Condition(regex="x$").matches("x")
+
+
+NUMBER_TEXTS = [
+    "1000", "500", "499.5", "1e3", "-1", "1_000", "5_", "\uff11\uff10\uff10\uff10", "\u0661\u0662",
+    "abc", "", "1,000", "0x10",
+]  # fmt: skip
+
+
+def test_a_bound_condition_fits_the_same_texts_in_python_and_in_a_query() -> None:
+    # A review's repro: "1_000" fitted gte 500 in DuckDB and not in Python; full-width digits
+    # the other way round.
+    import ibis
+
+    from kundresa.analytics.touchpoints import condition_expr
+
+    for cond in (Condition(gte=500), Condition(lte=500)):
+        t = ibis.memtable({"v": NUMBER_TEXTS})
+        fits = t.select(fits=condition_expr(t.v, cond)).to_pandas()["fits"].tolist()
+        assert [cond.matches(v) for v in NUMBER_TEXTS] == fits, cond

@@ -93,7 +93,9 @@ def condition_expr(value: ir.StringValue, cond: Condition) -> ir.BooleanValue:
             continue
         num = _number(bound)
         if num is not None:
-            left: Any = value.try_cast("float64")
+            # No number with an underscore ("1_000"), which DuckDB's cast reads and Python's
+            # matcher (kundresa.model.journey) and other engines do not.
+            left: Any = value.contains("_").ifelse(ibis.null("float64"), value.try_cast("float64"))
             right: Any = num
         else:
             left, right = value, str(bound)

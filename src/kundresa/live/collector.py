@@ -360,9 +360,9 @@ def _check_types(msg: dict[str, Any]) -> None:
 
 def _finite_number(value: str | float) -> bool:
     """Whether the load reads ``value`` (JSON number or text) as a finite double. Python reads
-    digits of any script (``١٢``, ``１２``) where the load reads ASCII only; an integer beyond
-    a double overflows."""
-    if isinstance(value, str) and not value.strip().isascii():
+    digits of any script (``١٢``, ``１２``) where the load reads ASCII only, and an underscore
+    (``1_000``) where the load reads no number; an integer beyond a double overflows."""
+    if isinstance(value, str) and (not value.strip().isascii() or "_" in value):
         return False
     try:
         return math.isfinite(float(value))

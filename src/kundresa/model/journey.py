@@ -50,8 +50,12 @@ KPI_METRICS = (
 
 
 def _as_float(value: Any) -> float | None:
-    # Python's float() also reads "1_000"; SQL engines do not, and the two must agree.
-    if isinstance(value, bool) or value is None or (isinstance(value, str) and "_" in value):
+    # The same texts as a query's number (kundresa.analytics.touchpoints): Python's float()
+    # also reads "1_000" (DuckDB's cast does too, so the query refuses an underscore) and
+    # other scripts' digits ("１０００"), which SQL engines do not.
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, str) and ("_" in value or not value.isascii()):
         return None
     try:
         return float(value)
