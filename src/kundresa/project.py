@@ -1210,7 +1210,8 @@ class Project:
 
 _MISSING = object()
 
-# Fields of the customer answer that come first, in the order DESIGN.md lists them.
+# Fields of the customer answer that come first, in the order the README lists them
+# ("Live customer state").
 _ANSWER_FIRST = frozenset(
     ("customer_id", "stage", "stage_label", "stage_entered_at", "persona", "next_stage")
 )

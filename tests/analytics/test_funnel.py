@@ -1,4 +1,5 @@
-"""Event funnels against a brute-force reference written from DESIGN.md, golden cases, bad input."""
+"""Event funnels against a brute-force reference written from the README ("Event funnels"),
+golden cases, bad input."""
 
 from __future__ import annotations
 
@@ -143,7 +144,8 @@ def reference_funnel(
     order: str,
     exclusions: list[tuple[str, int, int]],
 ) -> dict[str, tuple[int, list[int]]]:
-    """Customer -> (level, step times of the best attempt), straight from DESIGN.md."""
+    """Customer -> (level, step times of the best attempt), straight from the README ("Event
+    funnels")."""
     out: dict[str, tuple[int, list[int]]] = {}
     for customer in sorted({r[0] for r in rows}):
         seq = _sequence([(t, e) for c, t, e in rows if c == customer], steps)

@@ -20,7 +20,7 @@ from kundresa.model import (
 
 TODAY = date(2026, 6, 1)
 
-# The example of DESIGN.md ("Journey file"), completed so that it is valid.
+# The README's example ("The journey file"), completed so that it is valid.
 DESIGN_EXAMPLE = """\
 kundresa: 1
 name: Webbshop B2C

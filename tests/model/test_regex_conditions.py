@@ -60,3 +60,40 @@ def test_a_bound_condition_fits_the_same_texts_in_python_and_in_a_query() -> Non
         t = ibis.memtable({"v": NUMBER_TEXTS})
         fits = t.select(fits=condition_expr(t.v, cond)).to_pandas()["fits"].tolist()
         assert [cond.matches(v) for v in NUMBER_TEXTS] == fits, cond
+
+
+PLAIN_TEXTS = [
+    "12", " 12 ", "\t12\n", "\u00a012", "12\u00a0", "1_000", "5_", "\uff11\uff12", "\u0661\u0662",
+    "1e400", "-1e400", "nan", "inf", "Infinity", "+5", "abc", "", "0x10", "1e3", ".5", "5.",
+    "1.5e-3", "-0",
+]  # fmt: skip
+
+
+def test_one_number_rule_for_the_load_the_queries_the_matcher_and_the_collector() -> None:
+    """The one rule (``plain_number``) against the three places that apply it in their own
+    language: the load's SQL (texts without thousands separators), a journey condition's
+    query, and the live collector's refusal of a revenue the load would not read."""
+    import math
+
+    import duckdb
+    import ibis
+
+    from kundresa.analytics.touchpoints import condition_expr
+    from kundresa.live.collector import _finite_number
+    from kundresa.model.events import plain_number
+    from kundresa.store.warehouse import _number_sql
+
+    con = duckdb.connect()
+    sql = f"SELECT {_number_sql('v', '.')} FROM (SELECT ? AS v)"
+    for text in PLAIN_TEXTS:
+        mine = plain_number(text)
+        loaded = con.execute(sql, [text]).fetchone()[0]  # type: ignore[index]
+        assert (mine is None) == (loaded is None), text
+        assert mine is None or loaded == mine or (math.isnan(mine) and math.isnan(loaded)), text
+        assert _finite_number(text) == (mine is not None and math.isfinite(mine)), text
+    for cond in (Condition(gte=1), Condition(lte=1e9)):
+        t = ibis.memtable({"v": PLAIN_TEXTS})
+        fits = t.select(fits=condition_expr(t.v, cond)).to_pandas()["fits"].tolist()
+        assert [cond.matches(v) for v in PLAIN_TEXTS] == fits, cond
+    assert plain_number(10**400) == math.inf and plain_number(-(10**400)) == -math.inf
+    assert plain_number(True) is None and plain_number(None) is None and plain_number([1]) is None

@@ -345,8 +345,8 @@ def _no_negative_value(values: Any) -> None:
     import numpy as np
 
     values = np.asarray(values, dtype="float64")
-    if len(values) and float(np.nanmin(values, initial=0.0)) < 0:
-        low = float(np.nanmin(values))
+    low = float(np.nanmin(values, initial=0.0)) if len(values) else 0.0
+    if low < 0:
         raise AnalysisError(
             f"a conversion event has a negative value ({low:g}); value credits share out "
             "conversion values of 0 or more: leave refunds out of the conversion step "

@@ -1,7 +1,7 @@
 """The event funnel's parts that need no query engine: steps, the plan, the compiled kernels'
 orchestration over integer-coded events, and the result frame.
 
-The semantics are :mod:`kundresa.analytics.funnel`'s (DESIGN.md, "Event funnel semantics"),
+The semantics are :mod:`kundresa.analytics.funnel`'s (README, "Event funnels"),
 which builds the funnel from these parts on any engine. This module imports no Ibis, so that
 the command line can count a Parquet file read in place straight from its decoded columns
 (:func:`decoded_funnel`, ``kundresa funnel --events FILE``) without loading Ibis and sqlglot;

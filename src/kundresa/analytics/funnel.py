@@ -1,7 +1,7 @@
 """Event funnels: how many customers do E1, then E2, … Ek within a window, as Ibis expressions.
 
-Semantics (DESIGN.md, "Event funnel semantics"), with the readings this module takes where the
-design leaves a choice:
+Semantics (README, "Event funnels"; docs/analytics.md, "Event funnels"), with the readings
+this module takes where the definitions leave a choice:
 
 **The customer's sequence.** A customer's events are put in one sequence: by time, and events
 with the same timestamp in the funnel's step order — an event's place is the *first* step it can

@@ -9,7 +9,8 @@ session id, channel, value) and describes the walk:
   first event and *left* when the next visit (to another stage) is entered; the customer's
   last visit is still open.
 - A **move** is the change from one visit to the next. It is ``forward`` to a later stage,
-  ``backward`` to an earlier one (DESIGN.md: "a stage change to an earlier stage").
+  ``backward`` to an earlier one, every change to an earlier stage (docs/analytics.md,
+  "Non-linear journeys").
 - A forward move is a **skip** when it passes over a stage the customer had not entered yet in
   the current cycle (skipping a stage counts as passing it, as in the stage funnel).
 - A visit is a **loop** when it returns to a stage already visited in the current cycle.

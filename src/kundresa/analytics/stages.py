@@ -1,6 +1,6 @@
 """Stage analysis: per-customer stage facts and the stage funnel (seed 004's table).
 
-Semantics (DESIGN.md, "Stage semantics"):
+Semantics (README, "Stage funnel"; docs/analytics.md, "Stage funnel"):
 
 - ``entered(s)``: customers with at least one event in stage s;
 - ``reached(s)``: customers whose highest stage is s or later (a skipped stage counts as

@@ -1,7 +1,7 @@
 """Events → touchpoints → stages, as Ibis expressions.
 
 The journey's touchpoints are tried in file order and the first whose match fits wins
-(DESIGN.md, "Journey file"). ``nth: n`` counts, per customer and in time order, the events
+(README, "Touchpoint matching"). ``nth: n`` counts, per customer and in time order, the events
 that fit the touchpoint's ``event`` and ``where`` (whichever touchpoint they end up on) and
 lets only the n-th and later ones match. :func:`kundresa.model.assign.assign_touchpoints`
 is the plain-Python reference these expressions are tested against.
@@ -22,7 +22,16 @@ import ibis
 import ibis.expr.types as ir
 
 from kundresa.analytics._portable import flag, property_value
-from kundresa.model.events import CHANNEL, CUSTOMER, EVENT, EVENT_ID, SESSION_ID, TIMESTAMP, VALUE
+from kundresa.model.events import (
+    CHANNEL,
+    CUSTOMER,
+    EVENT,
+    EVENT_ID,
+    NO_NUMBER_MARK,
+    SESSION_ID,
+    TIMESTAMP,
+    VALUE,
+)
 
 if TYPE_CHECKING:
     from kundresa.model.journey import Condition, Journey, Match
@@ -93,9 +102,13 @@ def condition_expr(value: ir.StringValue, cond: Condition) -> ir.BooleanValue:
             continue
         num = _number(bound)
         if num is not None:
-            # No number with an underscore ("1_000"), which DuckDB's cast reads and Python's
-            # matcher (kundresa.model.journey) and other engines do not.
-            left: Any = value.contains("_").ifelse(ibis.null("float64"), value.try_cast("float64"))
+            # The texts Python's matcher reads (kundresa.model.events.plain_number): no
+            # underscore ("1_000"), which DuckDB's cast reads and other engines do not; and
+            # NaN fits no bound (engines order it apart: DuckDB above every number).
+            cast = value.try_cast("float64")
+            left: Any = (value.contains(NO_NUMBER_MARK) | cast.isnan()).ifelse(
+                ibis.null("float64"), cast
+            )
             right: Any = num
         else:
             left, right = value, str(bound)

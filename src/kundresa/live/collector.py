@@ -50,6 +50,7 @@ from kundresa.ingest.sources._records import BadRow, blank
 from kundresa.ingest.sources.segment import VALUE_FIELDS, message_row
 from kundresa.live.loader import AfterLoad, Loader, read_json
 from kundresa.live.log import LogError, WriteAheadLog
+from kundresa.model.events import plain_number
 from kundresa.store.warehouse import IngestReport, Warehouse
 
 __all__ = [
@@ -359,15 +360,10 @@ def _check_types(msg: dict[str, Any]) -> None:
 
 
 def _finite_number(value: str | float) -> bool:
-    """Whether the load reads ``value`` (JSON number or text) as a finite double. Python reads
-    digits of any script (``١٢``, ``１２``) where the load reads ASCII only, and an underscore
-    (``1_000``) where the load reads no number; an integer beyond a double overflows."""
-    if isinstance(value, str) and (not value.strip().isascii() or "_" in value):
-        return False
-    try:
-        return math.isfinite(float(value))
-    except (ValueError, OverflowError):
-        return False
+    """Whether the load reads ``value`` (JSON number or text) as a finite double
+    (:func:`kundresa.model.events.plain_number`)."""
+    number = plain_number(value)
+    return number is not None and math.isfinite(number)
 
 
 def _json_type(value: Any) -> str:

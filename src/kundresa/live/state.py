@@ -9,13 +9,13 @@ functions per customer: running ``nth`` counts, the stage before each touchpoint
 event or state passing through Python (issue 14: the per-customer Python replay held the
 interpreter lock ~40 µs per event, delaying the collector's acks).
 
-The state follows the stage semantics of :mod:`kundresa.analytics.stages` (DESIGN.md, "Stage
-semantics"): the *current* stage is the stage of the customer's last staged event in the
+The state follows the stage semantics of :mod:`kundresa.analytics.stages` (docs/analytics.md,
+"Stage assignment"): the *current* stage is the stage of the customer's last staged event in the
 event order (time; ties by event name, event id, session id, channel, value);
 ``stage_entered_at`` is when the customer entered it (the first event of the latest unbroken
-run of events in that stage); touchpoints
-are tagged with ``nth`` counted over the customer's whole history; the persona is the first
-(in file order) whose match fits any of the customer's events; customer ids are resolved
+run of events in that stage); touchpoints are tagged with ``nth`` counted over the customer's
+whole history; the persona is the first (in file order) whose match fits any of the
+customer's events; customer ids are resolved
 through identity stitching (``id_map``).
 
 Fallbacks (docs/live-state.md):

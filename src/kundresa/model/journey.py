@@ -8,6 +8,8 @@ from datetime import date
 from functools import cache
 from typing import Any
 
+from kundresa.model.events import plain_number
+
 __all__ = [
     "KPI_METRICS",
     "LANES",
@@ -50,17 +52,8 @@ KPI_METRICS = (
 
 
 def _as_float(value: Any) -> float | None:
-    # The same texts as a query's number (kundresa.analytics.touchpoints): Python's float()
-    # also reads "1_000" (DuckDB's cast does too, so the query refuses an underscore) and
-    # other scripts' digits ("１０００"), which SQL engines do not.
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, str) and ("_" in value or not value.isascii()):
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
+    # The same texts as a query's number (kundresa.model.events.plain_number).
+    return plain_number(value)
 
 
 @cache
@@ -118,7 +111,7 @@ class Condition:
             b = _as_float(bound)
             if b is not None:
                 v = _as_float(value)
-                if v is None or (v < b if ge else v > b):
+                if v is None or v != v or (v < b if ge else v > b):  # v != v: NaN
                     return False
             elif value < str(bound) if ge else value > str(bound):
                 return False

@@ -1,6 +1,6 @@
 """Analysis results as terminal tables, JSON arrays of objects or CSV.
 
-JSON follows the contract in DESIGN.md: an array of objects, one per row, with ``null`` where
+JSON follows the README ("Command reference"): an array of objects, one per row, with ``null`` where
 a value is undefined (NaN, NaT, None) and timestamps in ISO 8601.
 """
 

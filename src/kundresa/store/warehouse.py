@@ -42,6 +42,7 @@ from kundresa.ingest.columns import (
     map_columns,
 )
 from kundresa.ingest.readers import RawBatch, ReadError, archive_size, iter_parts, read_header
+from kundresa.model.events import NO_NUMBER_MARK
 from kundresa.store import layout, resources
 from kundresa.store._decoded import remember
 from kundresa.store.identity import materialise_id_map
@@ -312,9 +313,11 @@ def _number_sql(col: str, decimal: str) -> str:
     (decimal ``,``) and ``1,234.50`` (decimal ``.``) are all 1234.5; with a decimal point
     ``1,5`` and ``0,125`` are no number, and with a decimal comma ``19.99`` and ``0.125``
     are none (one mark per column: :func:`decimal_mark`). Text with an underscore
-    (``1_000``, which DuckDB's cast reads as programming languages do) is no number.
+    (``1_000``, which DuckDB's cast reads as programming languages do) is no number, as in
+    :func:`kundresa.model.events.plain_number`.
     """
-    return f"CASE WHEN NOT contains({col}, '_') THEN {_number_parts_sql(col, decimal)} END"
+    mark = _lit(NO_NUMBER_MARK)
+    return f"CASE WHEN NOT contains({col}, {mark}) THEN {_number_parts_sql(col, decimal)} END"
 
 
 def _number_parts_sql(col: str, decimal: str) -> str:
