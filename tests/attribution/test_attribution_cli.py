@@ -179,7 +179,8 @@ def test_all_models(project: Path) -> None:
     table = run("attribution", "--project", str(project), "--model", "all")
     assert table.exit_code == 0, table.output
     for title in ("Conversions credited", "Value credited", "Share of the conversions"):
-        assert title in table.output
+        # Each table says which Shapley game it shows (docs/attribution.md's example).
+        assert f"{title}, by model (shapley: rate game)" in table.output
     assert all(m in table.output for m in MODELS)
     csv = run("attribution", "--project", str(project), "--model", "all", "--format", "csv")
     lines = csv.stdout.strip().splitlines()  # notes go to stderr

@@ -67,3 +67,64 @@ def test_hand_checked_amounts(text: str, decimal: str, expected: float | None) -
 def test_every_locale_style_reads_back(cents: int, style: tuple[str, str]) -> None:
     decimal, thousands = style
     assert parse(written(cents, decimal, thousands), decimal) == pytest.approx(cents / 100)
+
+
+def test_numbers_typed_in_the_file_are_never_read_with_a_decimal_comma(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # A review's repro: with `--decimal ,` (for the CSV beside it), a Parquet double 1.234
+    # was stored as 1234 and 19.99 quarantined; so were JSON numbers.
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from kundresa.store.warehouse import Warehouse
+
+    rows = {"customer_id": ["n3", "n4"], "timestamp": ["2025-01-01T10:00:00Z"] * 2}
+    pq.write_table(
+        pa.table({**rows, "event": ["purchase"] * 2, "value": [19.99, 1.234]}),
+        tmp_path / "numbers.parquet",
+    )
+    (tmp_path / "numbers.jsonl").write_text(
+        "".join(
+            json.dumps(
+                {"customer_id": c, "timestamp": "2025-01-02T10:00:00Z", "event": "p", "value": v}
+            )
+            + "\n"
+            for c, v in (("j3", 19.99), ("j4", 1.234), ("j5", 7))
+        ),
+        encoding="utf-8",
+    )
+    (tmp_path / "text.csv").write_text(
+        "customer_id;timestamp;event;value\nc1;2025-01-01 10:00;purchase;1.234,50\n",
+        encoding="utf-8",
+    )
+    wh = Warehouse(None)
+    report = wh.ingest(
+        [tmp_path / "numbers.parquet", tmp_path / "numbers.jsonl", tmp_path / "text.csv"],
+        decimal=",",
+    )
+    assert wh.quarantined() == [], report
+    got = dict(wh.con.execute("SELECT customer_id, value FROM events").fetchall())
+    assert got == {"n3": 19.99, "n4": 1.234, "j3": 19.99, "j4": 1.234, "j5": 7.0, "c1": 1234.5}
+
+
+def test_one_id_written_as_a_float_is_one_text_from_json_and_parquet(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # A review's repro: 1001.0 was "1001" from Parquet and "1001.0" from JSON: two customers.
+    import pandas as pd
+
+    from kundresa.store.warehouse import Warehouse
+
+    pd.DataFrame(
+        {"customer_id": [1001.0], "timestamp": ["2025-01-01T10:00:00Z"], "event": ["ad_click"]}
+    ).to_parquet(tmp_path / "visits.parquet")
+    pd.DataFrame(
+        {
+            "customer_id": [1001.0, 1e3],
+            "timestamp": ["2025-01-02T10:00:00Z"] * 2,
+            "event": ["purchase", "visit"],
+        }
+    ).to_json(tmp_path / "orders.jsonl", orient="records", lines=True)
+    wh = Warehouse(None)
+    wh.ingest([tmp_path / "visits.parquet", tmp_path / "orders.jsonl"])
+    ids = sorted(r[0] for r in wh.con.execute("SELECT DISTINCT customer_id FROM events").fetchall())
+    assert ids == ["1000", "1001"]

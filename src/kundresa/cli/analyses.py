@@ -351,9 +351,11 @@ def _attribution_run(analysis: str, params: dict[str, Any], values: Values) -> N
     # Shapley's rate game credits the change in conversion rate a channel brings, which is
     # negative for a channel whose journeys convert less often: say so beside the table.
     model = values.get(_dest("--model"))
+    said = ""  # what each table's title says of the game
     if model in ("shapley", "all") and values.get(_dest("--game"), "rate") == "rate":
         if fmt == "table":
-            result.title += " (shapley: rate game)" if model == "all" else ", rate game"
+            said = " (shapley: rate game)" if model == "all" else ", rate game"
+            result.title += said
         result.notes.append(_RATE_GAME_NOTE)
     if analysis != "attribution_models":
         emit_result(result, fmt, excel=values["excel"])
@@ -369,7 +371,7 @@ def _attribution_run(analysis: str, params: dict[str, Any], values: Values) -> N
         for m in MODEL_CHOICES:
             table[m] = wide[f"{m}_{what}"]
         units = {"channel": "label", **dict.fromkeys(MODEL_CHOICES, unit)}
-        emit(table, fmt, title=title, units=units, lang=result.lang, excel=values["excel"])
+        emit(table, fmt, title=title + said, units=units, lang=result.lang, excel=values["excel"])
 
 
 _LIVE_FIELDS = (

@@ -102,11 +102,15 @@ class Rejected:
 @dataclass
 class RawBatch:
     """String columns of consecutive rows, with each row's line (CSV, JSON Lines) or row
-    number (Parquet) in the source file."""
+    number (Parquet) in the source file. ``numbers`` names the columns whose every value
+    was a number in the source (a Parquet column of a numeric type; a JSON Lines key whose
+    values in the batch are JSON numbers or null): their text is Arrow's or JSON's own
+    (``19.99``), never to be read with a decimal comma."""
 
     columns: dict[str, pa.Array]
     lines: pa.Array
     rejected: list[Rejected] = field(default_factory=list)
+    numbers: frozenset[str] = frozenset()
 
     def table(self) -> pa.Table:
         cols = dict(self.columns)
@@ -1317,7 +1321,12 @@ def text_batch(batch: pa.RecordBatch, first_line: int) -> RawBatch:
         keep = pa.array([j not in bad for j in range(batch.num_rows)])
         batch, lines = batch.filter(keep), lines.filter(keep)
     cols = {name: _to_string(batch.column(i)) for i, name in enumerate(batch.schema.names)}
-    return RawBatch(cols, lines, rejected)
+    numbers = frozenset(f.name for f in batch.schema if _is_number_type(f.type))
+    return RawBatch(cols, lines, rejected, numbers)
+
+
+def _is_number_type(t: pa.DataType) -> bool:
+    return bool(pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t))
 
 
 def _to_string(arr: pa.Array) -> pa.Array:
@@ -1592,7 +1601,24 @@ def _json_array_batches(p: _Input, encoding: str, progress: Progress | None) -> 
 def _json_batch(
     rows: list[dict[str, Any]], lines: list[int], rejected: list[Rejected], names: list[str]
 ) -> RawBatch:
-    cols = {
-        name: pa.array([_json_scalar(r.get(name)) for r in rows], pa.string()) for name in names
-    }
-    return RawBatch(cols, pa.array(lines, pa.int64()), rejected)
+    cols, numbers = {}, set()
+    for name in names:
+        values = [r.get(name) for r in rows]
+        cols[name], only_numbers = _json_column(values)
+        if only_numbers:
+            numbers.add(name)
+    return RawBatch(cols, pa.array(lines, pa.int64()), rejected, frozenset(numbers))
+
+
+def _json_column(values: list[Any]) -> tuple[pa.Array, bool]:
+    """JSON values as text (:func:`_json_scalar`; a JSON float as Arrow writes a double, as
+    a Parquet file's column is read: ``1001.0`` is ``1001``, so that one id is one text
+    from either file), and whether every value is a number or null."""
+    texts = [_json_scalar(v) for v in values]
+    floats = [i for i, v in enumerate(values) if type(v) is float]
+    if floats:
+        arrow = pa.array([values[i] for i in floats], pa.float64()).cast(pa.string())
+        for i, text in zip(floats, arrow.to_pylist(), strict=True):
+            texts[i] = text
+    only = all(v is None or (type(v) is int or type(v) is float) for v in values)
+    return pa.array(texts, pa.string()), only

@@ -428,13 +428,21 @@ def decimal_mark(con: Any, stage: str, value_col: str, default: str = ".") -> st
     return "," if comma > point else "."
 
 
-# An event's deduplication key: its id, else every field (over canonical columns).
+# An event's deduplication key: its id, else every field (over canonical columns), the
+# properties as JSON sorted by name: one event's properties in another order (two exports of
+# one JSON event, keys reordered) are the same event, and a value holding ``, `` or ``=``
+# cannot pass for two properties (a map's text, ``{a=1, b=2}``, did both).
 _KEY_SQL = """CASE WHEN event_id IS NOT NULL THEN md5_number('id' || chr(31) || event_id)
             ELSE md5_number(concat_ws(chr(31), customer_id,
                 strftime("timestamp", '%Y-%m-%dT%H:%M:%S.%f'), event, coalesce(channel, ''),
                 coalesce(CAST(value AS VARCHAR), ''), coalesce(session_id, ''),
-                CAST(properties AS VARCHAR)))
+                to_json(list_sort(map_entries(properties)))))
         END"""
+
+_KEY_RULE = "2"
+"""The rule of the stored keys (``meta.key_rule``): 2, :data:`_KEY_SQL`; before it (none), the
+properties as DuckDB's text of the map in the order read. The first write of a warehouse
+keyed by an older rule rekeys its events without an event id (:meth:`Warehouse._rekeyed`)."""
 
 
 def _raw_sql(columns: Sequence[str], prefix: str = "") -> str:
@@ -1185,7 +1193,7 @@ class Warehouse:
                 con.execute(_PARSED_DDL)
                 for index, (source, batches) in enumerate(sources):
                     stage = f"_stage_{index}"
-                    columns = self._stage(stage, source, batches, report)
+                    columns, numbers = self._stage(stage, source, batches, report)
                     if not columns:
                         continue
                     cmap = _column_map(
@@ -1193,6 +1201,11 @@ class Warehouse:
                     )
                     report.columns[source] = cmap.describe()
                     fmt = (formats or {}).get(source, _FileFormat())
+                    if cmap.value in numbers and fmt.decimal != ".":
+                        # Numbers in the file (a Parquet double, a JSON number) are written
+                        # with a point whatever the mark of other files' text: 1.234 is no
+                        # thousand.
+                        fmt = _FileFormat(".", fmt.date_format)
                     if fmt.decimal is None:
                         mark = (
                             decimal_mark(con, stage, cmap.value, fmt.default_decimal)
@@ -1255,6 +1268,17 @@ class Warehouse:
             raise
         return report
 
+    def _rekeyed(self) -> None:
+        """Bring the stored events' deduplication keys to :data:`_KEY_RULE` (inside the
+        ingest's transaction, before new rows are matched against them): only events without
+        an event id have keys of every field, so only theirs are computed again."""
+        con = self.con
+        rule = con.execute("SELECT value FROM meta WHERE key = 'key_rule'").fetchone()
+        if rule is not None and rule[0] == _KEY_RULE:
+            return
+        con.execute(f"UPDATE events SET _key = {_KEY_SQL} WHERE event_id IS NULL")
+        con.execute("INSERT OR REPLACE INTO meta VALUES ('key_rule', ?)", [_KEY_RULE])
+
     def _store_parsed(
         self,
         report: IngestReport,
@@ -1299,6 +1323,7 @@ class Warehouse:
             if once[0]
             else "QUALIFY row_number() OVER (PARTITION BY _key ORDER BY _source, _line) = 1"
         )
+        self._rekeyed()
         # Into an empty store (``--events FILE``) with no key twice, the new rows are the good
         # rows as they are: a view, not a third copy of the file beside _parsed and events.
         kind = "VIEW" if once[0] and once[1] else "TABLE"
@@ -1918,15 +1943,22 @@ class Warehouse:
             kind = _reason_kind(r.reason)
             report.reasons[kind] = report.reasons.get(kind, 0) + 1
 
-    def _stage(self, stage: str, source: str, batches: Any, report: IngestReport) -> list[str]:
-        """Stream a file's batches into a text-only staging table; return its columns."""
+    def _stage(
+        self, stage: str, source: str, batches: Any, report: IngestReport
+    ) -> tuple[list[str], set[str]]:
+        """Stream a file's batches into a text-only staging table; return its columns and
+        those whose every value was a number in the file (:attr:`RawBatch.numbers`)."""
         con = self.con
         columns: list[str] = []
+        numbers: set[str] = set()
+        texts: set[str] = set()  # a column some batch holds as text
         # The staging table's columns in its own order (``_line`` after the first batch's).
         order: list[str] = []
         for batch in batches:
             self._reject(source, batch, report)
             names = list(batch.columns)
+            numbers.update(batch.numbers)
+            texts.update(n for n in names if n not in batch.numbers)
             if not columns:
                 columns = names
                 order = [*names, "_line"]
@@ -1954,7 +1986,7 @@ class Warehouse:
         # Arrow's allocator keeps freed batches for reuse: given back before DuckDB's heavier
         # steps, so that the process holds DuckDB's limit and one batch, not both at their peak.
         pa.default_memory_pool().release_unused()
-        return columns
+        return columns, numbers - texts
 
 
 def ingest_options(
