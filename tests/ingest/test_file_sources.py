@@ -179,6 +179,133 @@ def test_hubspot_properties_event_ids_and_the_record_without_a_stage(project: Pa
     assert "no lifecycle stage date" in reason and row["Record ID"] == "105"
 
 
+# A report export (Reports > Export) shows 15-character, case-sensitive record ids; Data
+# Loader and the API give the 18-character form, the same 15 plus a case-checksum suffix.
+SF_LEAD_REPORT = (
+    "Lead ID,First Name,Email,Lead Status,Created Date,Converted,Converted Date,"
+    "Converted Contact ID,Converted Opportunity ID\n"
+    "00Q000000000001,Anna,anna@x.se,Converted,2025-01-02,1,2025-01-10,003000000000001,"
+    "006000000000001\n"
+)
+SF_OPPORTUNITY_EXPORT = (
+    "Id,Name,ContactId,AccountId,StageName,IsWon,CloseDate,Amount,CreatedDate\n"
+    "006000000000001AAA,Deal,003000000000001AAA,001000000000001AAA,Closed Won,true,"
+    '2025-02-01,"12,500.00",2025-01-10T10:00:00.000Z\n'
+)
+
+
+def info(project: Path) -> dict[str, object]:
+    r = run("info", "--project", str(project), "--format", "json")
+    assert r.exit_code == 0, r.output
+    out: dict[str, object] = json.loads(r.stdout)
+    return out
+
+
+def test_salesforce_report_and_data_loader_ids_are_one_customer(
+    project: Path, tmp_path: Path
+) -> None:
+    """The reviewer's case: a lead report (15-character ids) and a Data Loader opportunity
+    export (18-character ids) of one person were two customers, and the lead never became
+    a customer in a funnel. Every id column is read in its 18-character form."""
+    report, export = tmp_path / "LeadReport.csv", tmp_path / "Opportunity.csv"
+    report.write_text(SF_LEAD_REPORT)
+    export.write_text(SF_OPPORTUNITY_EXPORT)
+    r = ingest(project, str(report), str(export), "--source", "salesforce")
+    assert r.exit_code == 0, r.output
+    assert info(project)["customers"] == 1
+    assert stored(project) == [
+        ("003000000000001AAA", "2025-01-02 00:00:00", "became_lead", None),
+        ("003000000000001AAA", "2025-01-10 00:00:00", "became_opportunity", None),
+        ("003000000000001AAA", "2025-01-10 00:00:00", "became_sales_qualified_lead", None),
+        ("003000000000001AAA", "2025-01-10 10:00:00", "became_opportunity", None),
+        ("003000000000001AAA", "2025-02-01 00:00:00", "became_customer", 12500.0),
+    ]
+    # Q is the one capital of the lead id's first chunk (bit 2: E); the property columns
+    # holding ids are in the same form.
+    assert query(
+        project,
+        "SELECT DISTINCT event_id, anonymous_id, properties['converted_opportunity_id'] "
+        "FROM events WHERE event = 'became_lead'",
+    ) == [("salesforce:00Q000000000001EAA:became_lead", "00Q000000000001EAA", "006000000000001AAA")]
+    assert query(
+        project,
+        "SELECT DISTINCT properties['account_id'] FROM events "
+        "WHERE properties['account_id'] IS NOT NULL",
+    ) == [("001000000000001AAA",)]
+    # 30 days from lead to customer: a window that holds them (the default is 7 days).
+    r = run(
+        "funnel",
+        "--project",
+        str(project),
+        "--step",
+        "became_lead",
+        "--step",
+        "became_customer",
+        "--window",
+        "31d",
+        "--format",
+        "csv",
+    )
+    assert r.exit_code == 0, r.output
+    counts = [line.split(",")[:3] for line in r.stdout.splitlines()[1:]]
+    assert counts == [["1", "became_lead", "1"], ["2", "became_customer", "1"]]
+
+
+@pytest.mark.parametrize("suffix", ["EAA", "eaa"])
+def test_salesforce_report_then_data_loader_export_adds_no_duplicate(
+    project: Path, tmp_path: Path, suffix: str
+) -> None:
+    """The event id is built from the 18-character record id, so the same lead from a
+    report and from a Data Loader export (whose suffix may come in any case) is one
+    ``became_lead``: loading the same data twice adds nothing across the two kinds."""
+    report, export = tmp_path / "LeadReport.csv", tmp_path / "Lead.csv"
+    report.write_text(SF_LEAD_REPORT)
+    export.write_text(
+        "Id,FirstName,Email,Status,CreatedDate,IsConverted,ConvertedDate,ConvertedContactId,"
+        "ConvertedOpportunityId\n"
+        f"00Q000000000001{suffix},Anna,anna@x.se,Closed - Converted,2025-01-02T09:00:00.000Z,"
+        "true,2025-01-10,003000000000001aaa,006000000000001AAA\n"
+    )
+    first = json.loads(ingest(project, str(report), "--format", "json").stdout)
+    assert first["loaded"] == 3
+    again = json.loads(ingest(project, str(export), "--format", "json").stdout)
+    assert again["recognised"] == {str(export): "salesforce"}
+    assert again["loaded"] == 0 and again["duplicates"] == 3
+    assert query(project, "SELECT count(*) FROM events WHERE event = 'became_lead'") == [(1,)]
+    assert info(project)["customers"] == 1
+
+
+def test_salesforce_ids_are_not_merged_on_a_guess(project: Path, tmp_path: Path) -> None:
+    """Ids that differ in case are different records (15 characters are case-sensitive);
+    an 18-character value whose suffix does not fit its first 15 characters is kept as
+    given, not folded into the 15-character id it starts with; a value that is no record
+    id is left alone; a quarantined row keeps the ids it was read with."""
+    f = tmp_path / "Opportunity.csv"
+    f.write_text(
+        "Id,Name,ContactId,AccountId,StageName,IsWon,CloseDate,Amount,CreatedDate\n"
+        "006000000000001,A,0035g00000XyZaA,,Open,false,,,2025-01-10\n"
+        "006000000000002,B,0035g00000XYZAA,,Open,false,,,2025-01-11\n"
+        "006000000000003,C,0035g00000XyZaAAAR,,Open,false,,,2025-01-12\n"
+        "006000000000004,D,0035g00000XyZaAaav,,Open,false,,,2025-01-13\n"
+        "006000000000005,E,anna@x.se,,Open,false,,,2025-01-14\n"
+        "006000000000006,F,003000000000001,,Open,false,,,\n"
+    )
+    r = ingest(project, str(f), "--source", "salesforce")
+    assert r.exit_code == 0, r.output
+    assert query(project, "SELECT customer_id, event_id FROM events ORDER BY timestamp") == [
+        ("0035g00000XyZaAAAV", "salesforce:006000000000001AAA:became_opportunity"),
+        ("0035g00000XYZAAAA5", "salesforce:006000000000002AAA:became_opportunity"),
+        ("0035g00000XyZaAAAR", "salesforce:006000000000003AAA:became_opportunity"),
+        ("0035g00000XyZaAAAV", "salesforce:006000000000004AAA:became_opportunity"),
+        ("anna@x.se", "salesforce:006000000000005AAA:became_opportunity"),
+    ]
+    # A quarantined row is kept as read, its ids as the file wrote them.
+    ((reason, record),) = query(project, "SELECT reason, record FROM quarantine")
+    row = json.loads(json.loads(record)["text"])
+    assert "no opportunity date" in reason
+    assert row["Id"] == "006000000000006" and row["ContactId"] == "003000000000001"
+
+
 def test_a_crm_stage_date_written_as_missing_is_no_stage(project: Path, tmp_path: Path) -> None:
     """A stage date cell ``N/A``, ``#N/A``, ``null`` or blank means the record never reached
     that stage: no event (not a quarantined row with an unreadable time)."""

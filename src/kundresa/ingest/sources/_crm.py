@@ -37,6 +37,7 @@ def wide_to_events(
     properties: dict[str, str],
     value: dict[str, str] | None = None,
     no_stage_reason: str,
+    as_read: RawBatch | None = None,
 ) -> RawBatch:
     """One event row per non-empty stage date of each record, in file order (a record's
     events in the order of ``stages``).
@@ -46,7 +47,8 @@ def wide_to_events(
     ``value`` maps an event name to the column its value comes from; the event id is
     ``{source}:{record id}:{event}``, so loading a newer export of the same records adds
     no duplicate. Records without any stage date go to quarantine with
-    ``no_stage_reason``.
+    ``no_stage_reason``, as ``as_read`` holds them when given (the batch before a source
+    rewrote values, as Salesforce's record ids are put in their 18-character form).
     """
     n = len(batch.lines)
     rows_parts: list[np.ndarray] = []
@@ -66,7 +68,7 @@ def wide_to_events(
     order = np.lexsort((which, rows))
     rows, which = rows[order].astype(np.int64), which[order]
     none = np.setdiff1d(np.arange(n), rows)
-    rejected = reject(batch, none, no_stage_reason)
+    rejected = reject(batch if as_read is None else as_read, none, no_stage_reason)
 
     def pick(arrays: list[pa.Array]) -> list[str | None]:
         lists = [a.to_pylist() for a in arrays]

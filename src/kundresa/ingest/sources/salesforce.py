@@ -18,12 +18,16 @@ from Data Loader or Workbench use the API names (``Id``, ``CreatedDate``,
   opportunity's ``ContactId``, else its ``AccountId``.
 - **Contact**: ``CreatedDate`` → ``became_lead``; the customer is the contact ``Id``.
 
-The event id is ``salesforce:<record id>:<event>``; every other column is a property in
-snake case (``LeadSource`` → ``lead_source``). See docs/sources.md.
+Record ids are read in their 18-character, case-insensitive form (see ``case_safe_id``):
+a report export's 15-character ``003000000000001`` and a Data Loader export's
+``003000000000001AAA`` are one record, so one customer and one event id. The event id is
+``salesforce:<record id>:<event>``; every other column is a property in snake case
+(``LeadSource`` → ``lead_source``). See docs/sources.md.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -38,6 +42,86 @@ from kundresa.ingest.sources._tabular import (
     snake,
     text,
 )
+
+_SUFFIX_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+_RECORD_ID = re.compile(r"[0-9A-Za-z]{15}(?:[0-9A-Za-z]{3})?")
+
+
+def case_safe_id(value: str) -> str:
+    """The 18-character form of a Salesforce record id; any other value unchanged.
+
+    Salesforce record ids are 15 case-sensitive characters (0-9, a-z, A-Z), as report
+    exports and the user interface show them; the API and Data Loader add a 3-character
+    suffix that encodes the case of the first 15, so that the 18-character id can be
+    compared without regard to case (Salesforce SOAP API Developer Guide, "Field Types",
+    ID; the 18-character form is what the ``CASESAFEID()`` formula function returns).
+    Each suffix character encodes one 5-character chunk: bit ``i`` (value ``2**i``) is set
+    when character ``i`` of the chunk is an uppercase letter A-Z, and the 5-bit number
+    indexes ``ABCDEFGHIJKLMNOPQRSTUVWXYZ012345``.
+
+    ``value`` of 15 characters gets its suffix; of 18 characters, it is kept when its suffix
+    is the one computed from its first 15 characters, ignoring case (the computed suffix is
+    then used, so ``…aav`` reads as ``…AAV``). An 18-character value whose suffix does not
+    fit its first 15 characters, and anything not 15 or 18 ASCII letters and digits, is
+    returned as given: no two distinct values are merged on a guess.
+
+    Examples
+    --------
+    Worked by hand: in ``00Q5g00000AbCdE`` the chunk ``00Q5g`` has one capital, at 2
+    (4, ``E``); ``00000`` none (0, ``A``); ``AbCdE`` capitals at 0, 2 and 4 (1 + 4 + 16 =
+    21, ``V``).
+
+    >>> case_safe_id("00Q5g00000AbCdE")
+    '00Q5g00000AbCdEEAV'
+    >>> case_safe_id("003000000000001"), case_safe_id("00558000001N0Ke")
+    ('003000000000001AAA', '00558000001N0KeAAK')
+
+    A suffix in lower case reads as the computed one; one that does not fit (``AAV`` for
+    ``EAV``), or a value that is no record id, stays as given:
+
+    >>> case_safe_id("00Q5g00000AbCdEeav")
+    '00Q5g00000AbCdEEAV'
+    >>> case_safe_id("00Q5g00000AbCdEAAV"), case_safe_id("anna@example.se"), case_safe_id("")
+    ('00Q5g00000AbCdEAAV', 'anna@example.se', '')
+    """
+    if _RECORD_ID.fullmatch(value) is None:
+        return value
+    head = value[:15]
+    suffix = ""
+    for start in (0, 5, 10):
+        bits = sum(1 << i for i, c in enumerate(head[start : start + 5]) if "A" <= c <= "Z")
+        suffix += _SUFFIX_CHARS[bits]
+    if len(value) == 18 and value[15:].upper() != suffix:
+        return value
+    return head + suffix
+
+
+def _is_id_column(name: str) -> bool:
+    """Whether a column holds record ids: ``Id``, ``Lead ID``, ``ContactId``,
+    ``ConvertedOpportunityId``, ``OwnerId``… (snake case ``id`` or ``…_id``)."""
+    s = snake(name)
+    return s == "id" or s.endswith("_id")
+
+
+def _case_safe_ids(batch: RawBatch) -> RawBatch:
+    """``batch`` with every value of its id columns in the 18-character form
+    (``case_safe_id``, applied to the value without surrounding blanks); other columns and
+    values that are not record ids unchanged."""
+    columns = dict(batch.columns)
+    for name, arr in batch.columns.items():
+        if not _is_id_column(name):
+            continue
+        safe: list[str | None] = []
+        for value in arr.cast(pa.string()).to_pylist():
+            if value is not None:
+                trimmed = value.strip()
+                converted = case_safe_id(trimmed)
+                if converted != trimmed:
+                    value = converted
+            safe.append(value)
+        columns[name] = pa.array(safe, pa.string())
+    return RawBatch(columns, batch.lines, batch.rejected)
+
 
 _CREATED = ("CreatedDate", "Created Date", "Create Date")
 # Salesforce record ids start with a three-character key prefix naming the object.
@@ -162,6 +246,8 @@ class SalesforceSource(Source):
 
     def transform(self, batch: RawBatch) -> RawBatch:
         layout = _layout(list(batch.columns))
+        as_read = batch
+        batch = _case_safe_ids(batch)
         if layout.kind == "opportunity":
             # Won: IsWon is true; without an IsWon column, the stage is "Closed Won".
             won = text(batch, layout.won).to_pylist()
@@ -188,4 +274,5 @@ class SalesforceSource(Source):
             properties=layout.properties,
             value=layout.value,
             no_stage_reason=f"no {layout.kind} date (CreatedDate is empty)",
+            as_read=as_read,
         )
