@@ -203,3 +203,31 @@ def test_a_file_of_only_repeated_key_objects_ingests_to_quarantine(
     r = runner.invoke(main, ["ingest", str(f), "--project", str(tmp_path / "p")])
     assert r.exit_code == 0, r.output
     assert "loaded 0" in r.output and "quarantined 1" in r.output
+
+
+def test_a_parquet_map_naming_a_key_twice_is_quarantined(tmp_path: Path) -> None:
+    # A review's repro: a map [('k','v'), ('k','v2')] was loaded as {'k': 'v2'}, silently.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from kundresa.store.warehouse import Warehouse
+
+    maps = pa.array(
+        [[("k", "v"), ("k", "v2")], [("k", "v"), ("j", "w")]], pa.map_(pa.string(), pa.string())
+    )
+    pq.write_table(
+        pa.table(
+            {
+                "customer_id": ["c1", "c2"],
+                "timestamp": ["2025-01-01T10:00:00Z"] * 2,
+                "event": ["a", "a"],
+                "properties": maps,
+            }
+        ),
+        tmp_path / "m.parquet",
+    )
+    wh = Warehouse(None)
+    wh.ingest([tmp_path / "m.parquet"])
+    assert [r[0] for r in wh.con.execute("SELECT customer_id FROM events").fetchall()] == ["c2"]
+    (bad,) = wh.quarantined()
+    assert bad["reason"] == "column 'properties' has the key \"k\" more than once"

@@ -1352,9 +1352,19 @@ def _to_string(arr: pa.Array) -> pa.Array:
         items = arr.items.slice(base, end - base).to_pylist()
         bounds = (offsets - base).tolist()
         encode = json.JSONEncoder(default=str).encode
+
+        def text(a: int, b: int) -> str:
+            entries = dict(zip(keys[a:b], items[a:b], strict=True))
+            if len(entries) == b - a:
+                return encode(entries)
+            # A key twice (a map's entries need not be distinct): every entry written, so that
+            # the load quarantines the row as it does a JSON object naming a key twice.
+            pairs = (encode({k: v})[1:-1] for k, v in zip(keys[a:b], items[a:b], strict=True))
+            return "{" + ", ".join(pairs) + "}"
+
         return pa.array(
             [
-                encode(dict(zip(keys[a:b], items[a:b], strict=True))) if valid else None
+                text(a, b) if valid else None
                 for valid, a, b in zip(
                     arr.is_valid().to_pylist(), bounds[:-1], bounds[1:], strict=True
                 )
