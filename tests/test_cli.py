@@ -535,3 +535,18 @@ def test_a_ctrl_c_while_the_command_line_loads_is_one_line() -> None:
         [sys.executable, "-m", "kundresa", "--version"], capture_output=True, text=True, timeout=60
     )
     assert script.returncode == 0 and script.stdout.startswith("kundresa"), script.stderr
+
+
+def test_ingest_outside_a_project_says_where_the_events_went(tmp_path: Path) -> None:
+    # A review's repro: `kundresa ingest` in a folder that is no project said only "loaded".
+    events = tmp_path / "e.csv"
+    events.write_text("customer_id,timestamp,event\nc1,2025-01-01 10:00,a\n", encoding="utf-8")
+    first = run("ingest", "--project", str(tmp_path), str(events))
+    assert first.exit_code == 0, first.output
+    assert "is no project yet (no journey.yaml)" in first.stderr
+    again = run("ingest", "--project", str(tmp_path), str(events))
+    assert again.exit_code == 0 and "no project" not in again.stderr  # said once
+    project = tmp_path / "p"
+    assert run("init", str(project)).exit_code == 0
+    inside = run("ingest", "--project", str(project), str(events))
+    assert inside.exit_code == 0 and "no project" not in inside.stderr

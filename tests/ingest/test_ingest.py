@@ -497,3 +497,23 @@ def test_a_placeholder_date_is_quarantined(tmp_path: Path, wh: Warehouse, text: 
         "something happened (column 'ts')"
     )
     assert r.reasons == {"timestamp outside 1900-2099 (a placeholder date) (column 'ts')": 1}
+
+
+def test_a_second_id_column_is_kept_as_a_property(tmp_path: Path) -> None:
+    # A review's repro: `user_id` beside `customer_id` stood in only where customer_id was
+    # empty, and its value on the other rows was lost (no property, no link).
+    from kundresa.store.warehouse import Warehouse
+
+    f = tmp_path / "crm.csv"
+    f.write_text(
+        "customer_id,user_id,device_id,anonymous_id,timestamp,event\n"
+        "c1,u1,d1,a1,2025-01-01 10:00,a\n"
+        ",u2,,a2,2025-01-01 11:00,a\n",
+        encoding="utf-8",
+    )
+    wh = Warehouse(None)
+    wh.ingest([f])
+    rows = wh.con.execute(
+        "SELECT customer_id, properties FROM events ORDER BY timestamp"
+    ).fetchall()
+    assert rows == [("c1", {"device_id": "d1", "user_id": "u1"}), ("u2", {"user_id": "u2"})]

@@ -19,6 +19,7 @@ from kundresa.cli._common import (
     out,
     say,
     stored_project,
+    warn,
 )
 
 
@@ -150,7 +151,20 @@ def _ingest(
     stored: list[Any],
 ) -> None:
     """Load ``files``; the report is appended to ``stored`` as soon as the events are in."""
+    from kundresa.project import STORE_DIR, WAREHOUSE_FILE
+
     total = sum(f.stat().st_size for f in files)
+    if (
+        not (project_dir / JOURNEY_FILE).exists()
+        and not (project_dir / STORE_DIR / WAREHOUSE_FILE).exists()
+    ):
+        # A user who forgot to change into the project would find the events nowhere.
+        warn(
+            f"{project_dir.resolve()} is no project yet (no {JOURNEY_FILE}): the events are "
+            f"stored in its {STORE_DIR}/; `kundresa init` there adds a journey, or name the "
+            "project with --project",
+            "note",
+        )
     with stored_project(project_dir, write=True) as project:
         show = show and total > 20 << 20
         if show:

@@ -181,9 +181,10 @@ def map_columns(
 ) -> ColumnMap:
     """Map a file's columns onto the canonical event columns.
 
-    ``customer`` holds the known-id columns and ``anonymous`` the anonymous-id columns; a file
-    needs at least one of them. The event column may be missing only when a ``_kind`` column
-    says which rows are identify calls (those need no event name).
+    ``customer`` holds the known-id columns and ``anonymous`` the anonymous-id columns (the
+    first present id of a row is its id); a file needs at least one of them. Each of them but
+    the first of its kind is also a property. The event column may be missing only when a
+    ``_kind`` column says which rows are identify calls (those need no event name).
 
     Raises
     ------
@@ -266,7 +267,11 @@ def map_columns(
     event_id = optional(EVENT_ID)
     session_id = optional(SESSION_ID)
     properties_json = optional(PROPERTIES)
-    props = tuple(c for c in columns if c not in used)
+    # A second known-id (or anonymous-id) column stands in for the first where the first is
+    # empty, and is kept as a property too: its value on a row where both are present
+    # (``customer_id`` c1, ``user_id`` u1) is not lost.
+    spare = {*customer[1:], *anonymous[1:]}
+    props = tuple(c for c in columns if c not in used or c in spare)
     return ColumnMap(
         customer,
         timestamp,
