@@ -252,11 +252,31 @@ _MAX_OFFSET_HOURS = MAX_OFFSET_HOURS
 # A time with a zone of its own: an offset or ``Z`` or a zone name after a time of day
 # (the ``AM``/``PM`` of a 12-hour time is no zone).
 _ZONED_RE = (
-    r":[0-9]{2}([.,][0-9]+)?\s*([Zz]|[+-][0-9]{1,2}(:?[0-9]{2}){0,2}|[A-Za-z][A-Za-z_/+0-9-]*)$"
+    r":[0-9]{2}([.,][0-9]+)?\s*([Zz]|[+-][0-9]{1,2}(:?[0-9]{2}){0,2}|[A-Za-z][A-Za-z_/+0-9:-]*)$"
 )
 _AMPM_RE = r"(?i)[0-9]\s*[ap]\.?m\.?$"
 _OFFSET_RE = r"[+-]([0-9]{1,2})(:?[0-9]{2}){0,2}$"
-_NUMERIC_OFFSET_RE = r":[0-9]{2}([.,][0-9]+)?\s*[+-][0-9]{1,2}(:?[0-9]{2}){0,2}$"
+# (``UTC+14:30``, which DuckDB reads as +14:30, is an offset too.)
+_NUMERIC_OFFSET_RE = r":[0-9]{2}([.,][0-9]+)?\s*((?i:utc|gmt))?[+-][0-9]{1,2}(:?[0-9]{2}){0,2}$"
+# A zone written as a word after a time of day (``10:00:00 CET``, ``10:00 Europe/Stockholm``):
+# the word. DuckDB reads any zone ID its ICU knows, legacy three-letter ones included (``BST``
+# as Bangladesh, ``IST`` as India, ``AST`` as Alaska), so only an IANA name (with a ``/``) is
+# read; an abbreviation names different zones in different countries and is quarantined.
+# ``UTC``, ``GMT`` and ``Z`` are UTC; ``AM``/``PM`` are no zone.
+_ZONE_WORD_RE = r":[0-9]{2}(?:[.,][0-9]+)?\s*([A-Za-z][A-Za-z0-9_/+:-]*)$"
+_NO_ZONE_WORDS = ("UTC", "GMT", "Z", "AM", "PM")
+
+
+@functools.lru_cache(maxsize=1)
+def _icu_zones() -> tuple[str, ...]:
+    """The time zone names DuckDB knows (its ICU's), lower case: ``timezone`` fails the
+    whole statement on another one."""
+    con = duckdb.connect()
+    try:
+        rows = con.execute("SELECT DISTINCT lower(name) FROM pg_timezone_names()").fetchall()
+    finally:
+        con.close()
+    return tuple(sorted(r[0] for r in rows))
 
 
 @functools.lru_cache(maxsize=8)
@@ -341,8 +361,11 @@ def _number_parts_sql(col: str, decimal: str) -> str:
         END)"""
 
 
-def _time_sql(date_format: str | None, slash_order: str | None, *, naive: bool = False) -> str:
-    """SQL parsing the text ``_t`` into a UTC timestamp (null when it is no time).
+def _time_sql(
+    date_format: str | None, slash_order: str | None, *, naive: bool = False, t: str = "_t"
+) -> str:
+    """SQL parsing the text ``t`` (a column or expression, ``_t`` by default) into a UTC
+    timestamp (null when it is no time).
 
     Order: ISO 8601 (a space before a ``+HHMM``/``+HH:MM`` offset allowed); day-first
     dotted or dashed dates; slashed dates in ``date_format`` or ``slash_order``
@@ -361,10 +384,10 @@ def _time_sql(date_format: str | None, slash_order: str | None, *, naive: bool =
         return f"timezone('UTC', try_cast({expr} AS TIMESTAMPTZ))"
 
     tries = []
-    iso = r"regexp_replace(_t, ' ([+-][0-9]{2}):?([0-9]{2})$', '\1\2')"
+    iso = rf"regexp_replace({t}, ' ([+-][0-9]{{2}}):?([0-9]{{2}})$', '\1\2')"
     # COALESCE evaluates an argument only for the rows still null: plain ISO text, by far
     # the most common, costs one cast.
-    tries.append(cast("_t"))
+    tries.append(cast(t))
     tries.append(cast(iso))
     # ISO 8601 to the minute (``2026-01-01T10:00Z``, ``10:00+01:00``): DuckDB's cast wants the
     # seconds whenever an offset follows.
@@ -374,13 +397,13 @@ def _time_sql(date_format: str | None, slash_order: str | None, *, naive: bool =
         r"'\1:00\2')"
     )
     tries.append(cast(minutes))
-    tries.append(utc(f"try_strptime(_t, {_formats(_DMY_DOTTED)})"))
+    tries.append(utc(f"try_strptime({t}, {_formats(_DMY_DOTTED)})"))
     order = date_format if date_format in DATE_ORDERS else slash_order
     if order is not None:
-        tries.append(utc(f"try_strptime(_t, {_formats(_SLASHED[order])})"))
+        tries.append(utc(f"try_strptime({t}, {_formats(_SLASHED[order])})"))
     else:
-        dmy = utc(f"try_strptime(_t, {_formats(_SLASHED['dmy'])})")
-        mdy = utc(f"try_strptime(_t, {_formats(_SLASHED['mdy'])})")
+        dmy = utc(f"try_strptime({t}, {_formats(_SLASHED['dmy'])})")
+        mdy = utc(f"try_strptime({t}, {_formats(_SLASHED['mdy'])})")
         tries.append(f"CASE WHEN _sa > 12 THEN {dmy} WHEN _sb > 12 THEN {mdy} END")
     return "coalesce(" + ", ".join(tries) + ")"
 
@@ -562,15 +585,21 @@ def _parse_sql(
     bad_offset = _lit(
         f" is beyond ±{_MAX_OFFSET_HOURS:02d}:00, the widest in use (column {ts_src})"
     )
+    gap_tail = (
+        ": the clocks skip it at a daylight-saving change; "
+        f"give the time with its UTC offset (column {ts_src})"
+    )
+    twice_tail = (
+        ": the clocks repeat it at a daylight-saving change; "
+        f"give the time with its UTC offset (column {ts_src})"
+    )
     if tz is not None:
-        gap = _lit(
-            f" does not exist in {tz}: the clocks skip it at a daylight-saving change; "
-            f"give the time with its UTC offset (column {ts_src})"
-        )
-        twice = _lit(
-            f" happens twice in {tz}: the clocks repeat it at a daylight-saving change; "
-            f"give the time with its UTC offset (column {ts_src})"
-        )
+        gap = _lit(f" does not exist in {tz}{gap_tail}")
+        twice = _lit(f" happens twice in {tz}{twice_tail}")
+    abbreviation = _lit(
+        " names different zones in different countries (IST: India, Israel or Ireland); "
+        f"write a UTC offset (+01:00) or an IANA zone name (Europe/Stockholm) (column {ts_src})"
+    )
     out_of_range = _lit(
         f" is not between {TIME_RANGE[0][:4]} and {int(TIME_RANGE[1][:4]) - 1}: "
         f"a placeholder date, not when something happened (column {ts_src})"
@@ -597,6 +626,88 @@ def _parse_sql(
         if cmap.kind is not None
         else ""
     )
+    # The zone word of a time (:data:`_ZONE_WORD_RE`), looked for only in a text that does
+    # not end in ``Z`` and (unless a pattern may read a shorter one) is longer than
+    # ``2025-06-01 10:00:00``, and that ends in a letter or holds ``UTC`` or ``GMT``: a few
+    # cheap tests for every other text.
+    maybe_zone = "_t[-1] BETWEEN 'A' AND 'Y' OR _t[-1] BETWEEN 'a' AND 'y' OR " + " OR ".join(
+        f"contains(_t, {_lit(w)})" for w in ("UTC", "GMT", "utc", "gmt")
+    )
+    zone_word = (
+        f"CASE WHEN {'' if pattern else 'strlen(_t) > 19 AND '}NOT ends_with(_t, 'Z') "
+        f"AND NOT ends_with(_t, 'z') THEN CASE WHEN {maybe_zone} "
+        f"THEN NULLIF(regexp_extract(_t, {_lit(_ZONE_WORD_RE)}, 1), '') END END"
+    )
+    # The text that DuckDB's cast reads (``_tp``): never one with a zone word, since the cast
+    # reads every later time without a zone of its own in the same vector of 2,048 rows in
+    # the last zone it read by name (DuckDB 1.5: ``10:00:00 Asia/Tokyo`` then ``10:00:00``
+    # stored both at 01:00 UTC, and with ``--tz`` a ``10:00:00 UTC`` made the next rows UTC).
+    # ``UTC``/``GMT`` (with an offset or not) are written as ``Z`` or the offset; a time in
+    # an IANA zone as its wall time with ``Z``, converted from the zone by ``timezone``; an
+    # abbreviation is read as no time (quarantined by its zone, ``abbreviation_check``).
+    utc_word = _lit(r"\s*(?i:utc|gmt)([+-][0-9:]+)?$")
+    utc_sign = _lit(r"\s*(?i:utc|gmt)([+-])")
+    # ``-3`` as ``-03`` (DuckDB's cast reads an offset's hours with two digits).
+    one_digit = _lit(r":([0-9]{2}(?:[.,][0-9]+)?)([+-])([0-9])((?::?[0-9]{2})?)$")
+    as_offset = (
+        f"regexp_replace(regexp_replace(_t, {utc_sign}, '\\1'), {one_digit}, ':\\1\\20\\3\\4')"
+    )
+    name_word = _lit(r"\s*[A-Za-z][A-Za-z0-9_/+:-]*$")
+    no_zone = ", ".join(_lit(w) for w in _NO_ZONE_WORDS)
+    parsed_text = f"""CASE WHEN _zone IS NULL OR upper(_zone) IN ('AM', 'PM') THEN _t
+                WHEN regexp_full_match(_zone, {_lit(r"(?i:utc|gmt)")})
+                    THEN regexp_replace(_t, {utc_word}, 'Z')
+                WHEN regexp_full_match(_zone, {_lit(r"(?i:utc|gmt)[+-][0-9:]+")})
+                    THEN {as_offset}
+                WHEN contains(_zone, '/')
+                    THEN regexp_replace(_t, {name_word}, 'Z')
+            END"""
+    abbreviation_check = f"""WHEN _zone IS NOT NULL AND NOT contains(_zone, '/')
+                AND upper(_zone) NOT IN ({no_zone})
+                AND NOT regexp_full_match(_zone, {_lit(r"(?i:utc|gmt)([+-][0-9:]+)?")})
+                THEN 'time zone abbreviation ' || _zone || ' in timestamp ' || _t
+                    || {abbreviation}"""
+    # A time in an IANA zone (DuckDB's names, any case; another name is no time): its wall
+    # time (``_tp`` read as UTC) in that zone, or (a pattern with ``%Z``) as the pattern reads
+    # the text.
+    named_wall = _time_sql(date_format, slash_order, t="_tp")
+    zone_names = ", ".join(_lit(z) for z in _icu_zones())
+    named_time = (
+        f"CASE WHEN lower(_zone) IN ({zone_names}) "
+        f"THEN timezone('UTC', timezone(_zone, {named_wall})) END"
+    )
+    if pattern:
+        named_wall_t = f"regexp_replace(_t, {_lit('[A-Za-z][A-Za-z0-9_/+:-]*$')}, 'UTC')"
+        named_wall = (
+            f"coalesce(timezone('UTC', CAST(try_strptime({named_wall_t}, "
+            f"{_lit(date_format or '')}) AS TIMESTAMPTZ)), {named_wall})"
+        )
+
+    # Near a change of that zone's offset: the same test as for ``tz`` below, with the
+    # row's zone.
+    def zone_offset(at: str) -> str:
+        return f"(timezone(_zone, {at}) - timezone('UTC', {at}))"
+
+    def zone_reads_back(off: str) -> str:
+        return f"(timezone(_zone, timezone('UTC', _zwall - {off})) = _zwall)::INTEGER"
+
+    at_named = "timezone('UTC', \"timestamp\")"
+    before = zone_offset(f"{at_named} - INTERVAL 6 HOUR")
+    after = zone_offset(f"{at_named} + INTERVAL 6 HOUR")
+    named = f"""
+    , n AS (
+        SELECT *,
+            CASE WHEN _zwall IS NOT NULL
+                THEN {zone_reads_back(before)} + {zone_reads_back(after)} END AS _zreadings
+        FROM (SELECT *,
+            CASE WHEN contains(_zone, '/') AND "timestamp" IS NOT NULL
+                THEN CASE WHEN {before} <> {after} THEN {named_wall} END
+            END AS _zwall FROM p)
+    )"""
+    named_check = f"""WHEN _zreadings = 0
+                THEN 'local time ' || _t || ' does not exist in ' || _zone || {_lit(gap_tail)}
+            WHEN _zreadings = 2
+                THEN 'local time ' || _t || ' happens twice in ' || _zone || {_lit(twice_tail)}"""
     dst = dst_check = ""
     if tz is not None and not (date_format and ("%z" in date_format or "%Z" in date_format)):
         # A local time near a change of the zone's offset (the offsets six hours before and
@@ -634,7 +745,7 @@ def _parse_sql(
                     THEN [{offset(f"{at} - INTERVAL 6 HOUR")}, {offset(f"{at} + INTERVAL 6 HOUR")}]
                 END END
             END AS _offsets
-        FROM p
+        FROM n
     ), z AS (
         SELECT *,
             CASE WHEN _offsets IS NOT NULL
@@ -664,6 +775,7 @@ def _parse_sql(
         SELECT *,
             {json_properties}
             regexp_full_match(_t, '[+-]?[0-9]+([.][0-9]+)?') AS _epoch,
+            {zone_word} AS _zone,
             CASE WHEN length(_t) = 8 AND regexp_full_match(_t, '[0-9]{{8}}')
                 THEN try_strptime(_t, '%Y%m%d') END AS _compact,
             CASE WHEN contains(_t, '/')
@@ -671,6 +783,9 @@ def _parse_sql(
             CASE WHEN contains(_t, '/')
                 THEN TRY_CAST(regexp_extract(_t, {_lit(_SLASH_RE)}, 2) AS INTEGER) END AS _sb
         FROM s0
+    ), s1 AS (
+        SELECT *, {parsed_text} AS _tp
+        FROM s
     ), p AS (
         SELECT *,
             {json_merge}
@@ -680,7 +795,8 @@ def _parse_sql(
                         THEN timezone('UTC', CAST(_compact AS TIMESTAMPTZ))
                     WHEN CAST(_t AS DOUBLE) >= {_EPOCH_MIN} AND abs({_EPOCH_MICROS}) < 9.2e18
                     THEN make_timestamp(CAST(round({_EPOCH_MICROS}) AS BIGINT)) END
-                ELSE {_time_sql(date_format, slash_order)}
+                WHEN contains(_zone, '/') THEN {named_time}
+                ELSE {_time_sql(date_format, slash_order, t="_tp")}
             END{")" if pattern else ""} AS "timestamp",
             CASE WHEN (contains(_t, '+') OR (length(_t) > 16 AND contains(substr(_t, 12), '-')))
                 AND regexp_matches(_t, {_lit(_NUMERIC_OFFSET_RE)})
@@ -689,14 +805,15 @@ def _parse_sql(
             -- + 0: a negative zero is zero (the store's sort makes it so, and the event key
             -- must see the value the store keeps: rows of 0.0 and -0.0 are one event).
             ({_number_sql("_v", decimal)}) + CAST(0 AS DOUBLE) AS value
-        FROM s
-    ){dst}
+        FROM s1
+    ){named}{dst}
     SELECT _line, customer_id, "timestamp", event, channel, value, event_id, session_id,
         properties,
         CASE
             {bad_kind}
             WHEN customer_id IS NULL THEN {missing_customer}
             WHEN _t IS NULL THEN {missing_time}
+            {abbreviation_check}
             WHEN _epoch AND CAST(_t AS DOUBLE) <= 0 AND "timestamp" IS NULL
                 THEN 'epoch timestamp ' || _t || {not_after_epoch}
             WHEN _epoch AND "timestamp" IS NULL AND CAST(_t AS DOUBLE) < {_EPOCH_MIN}
@@ -704,6 +821,7 @@ def _parse_sql(
             WHEN "timestamp" IS NOT NULL AND _offset_hours >= {_MAX_OFFSET_HOURS}
                 AND NOT regexp_matches(_t, {_lit(_OFFSET_OK_RE)})
                 THEN 'UTC offset of timestamp ' || _t || {bad_offset}
+            {named_check}
             {dst_check}
             {ambiguous_check}
             WHEN "timestamp" IS NULL THEN 'unparseable timestamp ' || _t || {bad_time}
@@ -718,7 +836,7 @@ def _parse_sql(
         _raw,
         anonymous_id,
         _kind
-    FROM {"z" if dst else "p"}
+    FROM {"z" if dst else "n"}
     """
 
 
@@ -2030,6 +2148,7 @@ def _reason_kind(reason: str) -> str:
         "number ": "number too small for a Unix epoch (a spreadsheet date serial?)",
         "UTC offset": f"UTC offset beyond ±{_MAX_OFFSET_HOURS:02d}:00",
         "local time": "local time that does not exist or happens twice (daylight saving)",
+        "time zone abbreviation": "time zone abbreviation (write a UTC offset or an IANA name)",
         "timestamp ": "timestamp outside 1900-2099 (a placeholder date)",
         "value ": "non-numeric value",
     }
