@@ -197,6 +197,13 @@ def map_columns(
     >>> m.customer, m.anonymous, m.timestamp, m.event, m.properties
     (('userId',), ('anonymousId',), 'ts', 'event_name', ('path',))
     """
+    unnamed = [i + 1 for i, c in enumerate(columns) if not _key(c)]
+    if unnamed:
+        # The readers leave out an empty column without a name (kundresa.ingest.readers.
+        # is_unnamed); one here came another way (a DataFrame's columns, say).
+        raise ColumnError(
+            f"{source}: column {unnamed[0]} has no name; give the column a name, or delete it"
+        )
     seen: dict[str, int] = {}
     for c in columns:
         seen[_key(c)] = seen.get(_key(c), 0) + 1

@@ -54,8 +54,10 @@ __all__ = [
     "archive_members",
     "archive_size",
     "detect_format",
+    "is_unnamed",
     "iter_parts",
     "iter_raw_batches",
+    "named_columns",
     "read_header",
     "sniff_encoding",
     "sniff_text_file",
@@ -116,6 +118,42 @@ class RawBatch:
         cols = dict(self.columns)
         cols["_line"] = self.lines
         return pa.table(cols)
+
+
+def is_unnamed(name: str) -> bool:
+    """Whether a column name (or a JSON key) is empty, or only spaces or a byte order mark:
+    Excel writes one for the delimiter it leaves at the end of every line (``a;b;c;``).
+
+    Examples
+    --------
+    >>> is_unnamed(""), is_unnamed(" \ufeff "), is_unnamed("belopp")
+    (True, True, False)
+    """
+    return not name.strip().lstrip("\ufeff").strip()
+
+
+def _drop_unnamed(
+    label: str, unit: str, names: list[str], columns: list[pa.Array], lines: Any
+) -> dict[str, pa.Array]:
+    """The named columns of a batch; a column without a name must hold no value in any row
+    (only empty cells, as Excel's trailing delimiter leaves), else :class:`ReadError`
+    naming its position (from 1) and the first ``unit`` (line or row) holding one."""
+    for i, name in enumerate(names):
+        if not is_unnamed(name):
+            continue
+        text = _to_string(columns[i])
+        trimmed = pc.utf8_trim_whitespace(text)
+        held = pc.fill_null(pc.not_equal(trimmed, ""), False)
+        if not pc.any(held).as_py():
+            continue
+        j = int(pc.index(held, True).as_py())
+        value = str(text[j].as_py())
+        shown = value if len(value) <= 40 else value[:40] + "…"
+        raise ReadError(
+            f"{label}: column {i + 1} has no name, but {unit} {int(lines[j])} holds a value "
+            f"in it ({shown!r}); give the column a name, or delete it"
+        )
+    return {n: c for n, c in zip(names, columns, strict=True) if not is_unnamed(n)}
 
 
 def detect_format(path: str | os.PathLike[str]) -> tuple[str, bool]:
@@ -581,7 +619,8 @@ def _check_file(p: Path) -> None:
 
 
 def read_header(path: str | os.PathLike[str], encoding: str | None = None) -> list[str]:
-    """Column names of a file, read without loading its rows.
+    """Column names of a file, read without loading its rows; a column without a name
+    (:func:`is_unnamed`) is left out, as the rows' readers leave it out.
 
     For JSON Lines the keys of the first 1,000 records are collected in order of appearance.
     ``encoding`` forces the text encoding (else it is sniffed, see :func:`sniff_encoding`).
@@ -595,9 +634,9 @@ def read_header(path: str | os.PathLike[str], encoding: str | None = None) -> li
         for member in archive_members(p):
             header = _read_header(_Input(p, member), encoding, allow_empty=True)
             if header:
-                return header
+                return [n for n in header if not is_unnamed(n)]
         raise ReadError(f"{p}: every file in the zip archive is empty")
-    return _read_header(_Input(p), encoding)
+    return [n for n in _read_header(_Input(p), encoding) if not is_unnamed(n)]
 
 
 def _read_header(p: _Input, encoding: str | None, allow_empty: bool = False) -> list[str]:
@@ -771,6 +810,10 @@ def _csv_batches(p: _Input, info: TextFile, progress: Progress | None) -> Iterat
     names = _read_header(p, info.encoding, allow_empty=p.member is not None)
     if not names:  # an empty member of an archive holds no rows
         return
+    # A column without a name is read under a name of its own (pyarrow needs the names
+    # apart) and dropped from every batch, which it must leave empty (_drop_unnamed).
+    header = names
+    names = [f"\x00unnamed {i + 1}" if is_unnamed(n) else n for i, n in enumerate(names)]
     delimiter = info.delimiter
     rejected: list[Rejected] = []
 
@@ -853,7 +896,7 @@ def _csv_batches(p: _Input, info: TextFile, progress: Progress | None) -> Iterat
             if too_long is not None:
                 raise ReadError(_too_long(Path(p.label), int(lines[too_long])))
             out = RawBatch(
-                {name: batch.column(i) for i, name in enumerate(names)},
+                _drop_unnamed(p.label, "line", header, batch.columns, lines),
                 pa.array(lines, pa.int64()),
                 rejected[:],
             )
@@ -861,7 +904,7 @@ def _csv_batches(p: _Input, info: TextFile, progress: Progress | None) -> Iterat
             yield out
         if rejected:
             yield RawBatch(
-                {name: pa.array([], pa.string()) for name in names},
+                {name: pa.array([], pa.string()) for name in header if not is_unnamed(name)},
                 pa.array([], pa.int64()),
                 rejected[:],
             )
@@ -1212,7 +1255,7 @@ def _parquet_batches(p: _Input, progress: Progress | None) -> Iterator[RawBatch]
     row = 1
     for batch in pf.iter_batches(batch_size=_parquet_batch_rows(pf)):
         n = batch.num_rows
-        yield text_batch(batch, row)
+        yield text_batch(named_columns(batch, p.label, row), row)
         row += n
         if progress is not None:
             progress(int(size * min(row - 1, total) / total))
@@ -1266,6 +1309,19 @@ def _bytes_text(value: Any) -> str:
     if isinstance(value, bytes | bytearray | memoryview):
         return bytes(value).decode("utf-8", "backslashreplace")
     return str(value)
+
+
+def named_columns(batch: pa.RecordBatch, label: str, first_row: int) -> pa.RecordBatch:
+    """``batch`` (of a Parquet file or a DataFrame, rows numbered from ``first_row``)
+    without its columns that have no name (:func:`is_unnamed`), which must hold no value:
+    else :class:`ReadError` naming the column's position and the first row holding one."""
+    names = list(batch.schema.names)
+    named = [i for i, n in enumerate(names) if not is_unnamed(n)]
+    if len(named) == len(names):
+        return batch
+    rows = range(first_row, first_row + batch.num_rows)
+    _drop_unnamed(label, "row", names, batch.columns, rows)
+    return batch.select(named)
 
 
 def text_batch(batch: pa.RecordBatch, first_line: int) -> RawBatch:
@@ -1433,6 +1489,19 @@ class _RepeatedKeys:
         return f"the key {self.repeated!r} appears more than once in {where}"
 
 
+def _unnamed_key(obj: dict[str, Any]) -> str | None:
+    """Drop the keys of ``obj`` without a name (:func:`is_unnamed`) whose value is null or
+    empty text; the quarantine reason when one holds a value (a field whose name was lost:
+    no column to file it under)."""
+    for key in [k for k in obj if is_unnamed(k)]:
+        value = obj[key]
+        if value is None or (isinstance(value, str) and not value.strip()):
+            del obj[key]
+        else:
+            return f"the key {key!r} has no name but holds a value; name the field"
+    return None
+
+
 def _jsonl_batches(p: _Input, encoding: str, progress: Progress | None) -> Iterator[RawBatch]:
     names: dict[str, None] = {}
     keys = _RepeatedKeys()
@@ -1465,6 +1534,11 @@ def _jsonl_batches(p: _Input, encoding: str, progress: Progress | None) -> Itera
                 rejected.append(
                     Rejected(lineno, f"expected a JSON object, found {type(obj).__name__}", text)
                 )
+                continue
+            unnamed = _unnamed_key(obj)
+            if unnamed is not None:
+                text = raw.decode("utf-8", "replace").rstrip("\r\n")
+                rejected.append(Rejected(lineno, unnamed, text))
                 continue
             names.update(dict.fromkeys(obj))  # the header has them: the batch has them too
             repeated = keys.why(obj)
@@ -1594,6 +1668,10 @@ def _json_array_batches(p: _Input, encoding: str, progress: Progress | None) -> 
         if not isinstance(value, dict):
             why = f"expected a JSON object, found {type(value).__name__}"
             rejected.append(Rejected(line, why, source))
+            continue
+        unnamed = _unnamed_key(value)
+        if unnamed is not None:
+            rejected.append(Rejected(line, unnamed, source))
             continue
         names.update(dict.fromkeys(value))  # the header has them: the batch has them too
         if repeated is not None:

@@ -1167,12 +1167,12 @@ class Warehouse:
     ) -> IngestReport:
         """Load an Arrow table (e.g. from a DataFrame) like a file; rows are numbered from 1."""
         _check_tz(tz)
-        from kundresa.ingest.readers import text_batch
+        from kundresa.ingest.readers import named_columns, text_batch
 
         def batches() -> Any:
             row = 1
             for batch in table.to_batches(max_chunksize=200_000):
-                yield assign_channels(text_batch(batch, row))
+                yield assign_channels(text_batch(named_columns(batch, source, row), row))
                 row += batch.num_rows
 
         return self._ingest(
@@ -1281,7 +1281,7 @@ class Warehouse:
                 )
         except BaseException as exc:
             if isinstance(exc, duckdb.Error):
-                raise IngestError(f"ingest failed, warehouse unchanged: {exc}") from exc
+                raise self._failed("ingest", exc) from exc
             raise
         return report
 
@@ -1382,7 +1382,7 @@ class Warehouse:
             if isinstance(exc, ReadError):
                 raise IngestError(str(exc)) from exc
             if isinstance(exc, duckdb.Error):
-                raise IngestError(f"ingest failed, warehouse unchanged: {exc}") from exc
+                raise self._failed("ingest", exc) from exc
             raise
         return report
 
@@ -1811,6 +1811,28 @@ class Warehouse:
                 materialise_id_map(con)
         return counts
 
+    def _failed(self, what: str, exc: BaseException) -> IngestError:
+        """The one-line error for a write that DuckDB refused and rolled back: ``"<what>
+        failed, warehouse unchanged: ..."``, with the first line of DuckDB's message only
+        (the lines after it quote SQL). An empty warehouse held in memory, as ``--events``
+        runs and ``Project.from_events`` read a file into, is no warehouse to the person who
+        named the file: the message does not speak of one.
+
+        Examples
+        --------
+        >>> str(Warehouse(None)._failed("ingest", ValueError("Parser Error: x\\nLINE 1: ...")))
+        'ingest failed: Parser Error: x'
+        """
+        first = next((line for line in str(exc).splitlines() if line.strip()), "")
+        unchanged = ", warehouse unchanged"
+        if self.path is None:
+            try:
+                if not self.event_count():
+                    unchanged = ""
+            except duckdb.Error:
+                pass  # the message keeps its claim: the rollback left the events as they were
+        return IngestError(f"{what} failed{unchanged}: {first.strip()}")
+
     @contextmanager
     def writing_events(
         self, what: str | None = None, *, beside_rewrite: bool = False
@@ -1852,7 +1874,7 @@ class Warehouse:
                 yield con
         except duckdb.Error as exc:
             if what is not None:
-                raise IngestError(f"{what} failed, warehouse unchanged: {exc}") from exc
+                raise self._failed(what, exc) from exc
             raise
 
     def next_ingest_id(self) -> int:
