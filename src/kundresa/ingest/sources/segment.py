@@ -11,6 +11,7 @@ event) exported to CSV, Parquet or JSON Lines: snake-case columns such as ``user
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 
 from kundresa.ingest.sources._base import KIND_IDENTIFY, Sample, register
@@ -75,6 +76,29 @@ _WAREHOUSE_RENAMES = {
     "context_user_agent": "user_agent",
     "channel": "segment_channel",
 }
+
+
+SPEC_TYPES = frozenset({"track", "page", "screen", "identify", "alias", "group"})
+"""The message types of the Segment Spec."""
+
+
+def _messages_in(batch: str) -> bool:
+    """Whether a ``batch`` field's text is a JSON array holding a Segment message (an
+    object with a ``messageId`` or a ``type`` of the spec).
+
+    Examples
+    --------
+    >>> _messages_in('[{"type": "track", "event": "e"}]'), _messages_in('[1, 2]')
+    (True, False)
+    """
+    try:
+        messages = json.loads(batch)
+    except (ValueError, RecursionError):
+        return False
+    return isinstance(messages, list) and any(
+        isinstance(m, dict) and ("messageId" in m or str(m.get("type", "")).lower() in SPEC_TYPES)
+        for m in messages
+    )
 
 
 def _value(props: Row) -> object:
@@ -196,6 +220,7 @@ class SegmentSource(RecordSource):
     title = "Segment export"
     required = (
         ("type",),
+        ("batch",),
         ("id", "timestamp", "anonymous_id"),
         ("id", "timestamp", "user_id"),
         ("id", "received_at", "anonymous_id"),
@@ -203,12 +228,16 @@ class SegmentSource(RecordSource):
     )
 
     def detect(self, sample: Sample) -> int:
+        # Batch envelopes ({"batch": [...]} lines) count whatever the other lines hold:
+        # a file may mix them with plain messages, whose columns then come with them.
+        batches = sample.has("batch") and any(_messages_in(v) for v in sample.values("batch")[:20])
         if sample.has("type") and (sample.has("messageId") or sample.has("anonymousId")):
             # A file of one's own may have a "type" column meaning something else.
             kinds = {k.lower() for k in sample.values("type")}
-            spec = {"track", "page", "screen", "identify", "alias", "group"}
-            return 90 if kinds and kinds <= spec else 0
-        if sample.has("batch") and any('"messageId"' in v for v in sample.values("batch")):
+            if kinds and kinds <= SPEC_TYPES:
+                return 90
+            return 80 if batches else 0
+        if batches:
             return 80
         if (
             sample.has("id")
