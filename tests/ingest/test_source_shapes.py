@@ -1,4 +1,4 @@
-"""Segment batch envelopes (docs/sources.md)."""
+"""Segment batch envelopes and the article of a refusal (docs/sources.md)."""
 
 from __future__ import annotations
 
@@ -75,3 +75,11 @@ def test_batch_lines_mixed_with_plain_messages(tmp_path: Path, kind: str) -> Non
     assert len(ids) == (12 if kind == "track" else 2)
     lines = {q["line"] for q in wh.quarantined()}
     assert lines == (set() if kind == "track" else set(range(2, 12)))
+
+
+def test_an_amplitude_refusal_reads_an(tmp_path: Path) -> None:
+    f = tmp_path / "e.csv"
+    f.write_text("customer_id,timestamp,event\nc1,2025-01-01,signup\n")
+    r = _ingest(tmp_path, f, "--source", "amplitude")
+    assert r.exit_code == 1
+    assert "not an Amplitude export" in r.output

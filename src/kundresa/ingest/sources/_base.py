@@ -45,6 +45,18 @@ class Sample:
         return []
 
 
+def article(title: str) -> str:
+    """``title`` with its indefinite article, for a message such as ``not an Amplitude
+    export``.
+
+    Examples
+    --------
+    >>> article("Amplitude export"), article("events file"), article("Segment export")
+    ('an Amplitude export', 'an events file', 'a Segment export')
+    """
+    return f"{'an' if title[:1].lower() in 'aeiou' else 'a'} {title}"
+
+
 class Source:
     """One export format. Subclasses set :attr:`name` and :attr:`title` and override
     :meth:`detect`, :meth:`columns` and :meth:`transform`."""

@@ -19,7 +19,7 @@ import pyarrow as pa
 from kundresa.ingest.columns import ALIASES
 from kundresa.ingest.columns import PLACEHOLDER_IDS as _PLACEHOLDER_IDS
 from kundresa.ingest.readers import RawBatch, Rejected
-from kundresa.ingest.sources._base import ANONYMOUS_ID, KIND, Source, SourceError
+from kundresa.ingest.sources._base import ANONYMOUS_ID, KIND, Source, SourceError, article
 
 CANONICAL = (
     "customer_id",
@@ -193,7 +193,7 @@ class RecordSource(Source):
         wanted = " or ".join("+".join(s) for s in self.required)
         missing = [c for c in self.required[0] if c.lower() not in lower]
         raise SourceError(
-            f"not a {self.title}: no {', '.join(missing)} column (needs {wanted}; "
+            f"not {article(self.title)}: no {', '.join(missing)} column (needs {wanted}; "
             f"columns: {', '.join(header) or 'none'})"
         )
 
