@@ -1,4 +1,4 @@
-"""Segment batch envelopes and the article of a refusal (docs/sources.md)."""
+"""Segment batch envelopes, Mixpanel's shape check, the article of a refusal (docs/sources.md)."""
 
 from __future__ import annotations
 
@@ -75,6 +75,41 @@ def test_batch_lines_mixed_with_plain_messages(tmp_path: Path, kind: str) -> Non
     assert len(ids) == (12 if kind == "track" else 2)
     lines = {q["line"] for q in wh.quarantined()}
     assert lines == (set() if kind == "track" else set(range(2, 12)))
+
+
+def test_mixpanel_refuses_a_segment_file(tmp_path: Path) -> None:
+    f = tmp_path / "segment.jsonl"
+    messages = [
+        {
+            "type": "track",
+            "messageId": f"m{i}",
+            "userId": "u1",
+            "event": "e",
+            "properties": {"revenue": 1},
+            "timestamp": "2025-03-01T10:00:00Z",
+        }
+        for i in range(6)
+    ]
+    f.write_text("".join(json.dumps(m) + "\n" for m in messages))
+    r = _ingest(tmp_path, f, "--source", "mixpanel")
+    assert r.exit_code == 1, r.output
+    (line,) = r.output.strip().splitlines()
+    assert line.startswith(
+        f"error: {f}: not a Mixpanel raw export: no properties.distinct_id, properties.time"
+    )
+    assert Project.open(tmp_path / "p").warehouse.event_count() == 0
+
+
+def test_mixpanel_still_reads_its_export(tmp_path: Path) -> None:
+    f = tmp_path / "mixpanel.jsonl"
+    rows = [
+        {"event": "signup", "properties": {"distinct_id": "u1", "time": 1740823200}},
+        {"event": "bad", "properties": {"distinct_id": "u1"}},
+    ]
+    f.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    r = _ingest(tmp_path, f, "--source", "mixpanel")
+    assert r.exit_code == 0, r.output
+    assert "loaded 1" in r.output and "quarantined 1" in r.output
 
 
 def test_an_amplitude_refusal_reads_an(tmp_path: Path) -> None:

@@ -1093,6 +1093,8 @@ class Warehouse:
                         # Read as a plain events file: its column check names what is missing.
                         src = get_source("events", **options)
                 header = src.columns(read_header(p, encoding))
+                if source != "auto" and src.confirms:
+                    src.confirm(read_sample(p, encoding=encoding))
             except ReadError as exc:
                 raise IngestError(str(exc)) from exc
             except SourceError as exc:

@@ -68,9 +68,17 @@ class Source:
         # Source options given on the command line (e.g. --event for surveys).
         self.options = options
 
+    #: Whether :meth:`confirm` looks at a file's first records (they are read only then).
+    confirms: ClassVar[bool] = False
+
     def detect(self, sample: Sample) -> int:
         """How sure this source is that ``sample`` is its format: 0 (not it) to 100."""
         return 0
+
+    def confirm(self, sample: Sample) -> None:
+        """:class:`SourceError` when a file named this source (``--source NAME``) has the
+        columns :meth:`columns` checks but its first records show it is another export (the
+        fields that tell are nested in a column); nothing when :attr:`confirms` is false."""
 
     def columns(self, header: list[str]) -> list[str]:
         """The columns :meth:`transform` produces for a file with ``header`` (used to check

@@ -5,9 +5,10 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 
-from kundresa.ingest.sources._base import Sample, register
+from kundresa.ingest.sources._base import Sample, SourceError, article, register
 from kundresa.ingest.sources._records import (
     PROPS,
     BadRow,
@@ -21,6 +22,7 @@ from kundresa.ingest.sources._records import (
 )
 
 DEVICE_PREFIX = "$device:"
+_ID_FIELDS = ("distinct_id", "$user_id", "$device_id")
 
 
 @register
@@ -39,12 +41,42 @@ class MixpanelSource(RecordSource):
     title = "Mixpanel raw export"
     required = (("event", "properties"),)
 
+    confirms = True
+
     def detect(self, sample: Sample) -> int:
         if not sample.has("event", "properties"):
             return 0
         blobs = sample.values("properties")[:20]
         hits = sum('"distinct_id"' in b and '"time"' in b for b in blobs)
         return 90 if blobs and hits * 2 >= len(blobs) else 0
+
+    def confirm(self, sample: Sample) -> None:
+        """Refuse a file whose columns fit (``event``, ``properties``: a Segment messages
+        file has them too) when none of its first records holds a Mixpanel event's
+        ``properties.time`` and an id (``distinct_id``, ``$user_id`` or ``$device_id``)."""
+        seen: set[str] = set()
+        blobs = sample.values("properties")
+        for blob in blobs:
+            try:
+                props = json.loads(blob)
+            except (ValueError, RecursionError):
+                continue
+            if not isinstance(props, dict):
+                continue
+            has_id = any(not blank(props.get(k)) for k in _ID_FIELDS)
+            has_time = not blank(props.get("time"))
+            if has_id and has_time:
+                return
+            seen.update(["distinct_id"] if has_id else [], ["time"] if has_time else [])
+        if not blobs:
+            return  # no record to tell by; there is nothing to load either
+        missing = [f"properties.{f}" for f in ("distinct_id", "time") if f not in seen]
+        lacks = ", ".join(missing) or "properties.distinct_id with properties.time"
+        raise SourceError(
+            f"not {article(self.title)}: no {lacks} in its first {len(blobs)} records "
+            f"(needs event+properties.time+properties.distinct_id; "
+            f"columns: {', '.join(sample.header)})"
+        )
 
     def records(self, record: Row) -> Iterable[Row]:
         event = first(record, "event")
