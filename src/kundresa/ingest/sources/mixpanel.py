@@ -53,8 +53,9 @@ class MixpanelSource(RecordSource):
     def confirm(self, sample: Sample) -> None:
         """Refuse a file whose columns fit (``event``, ``properties``: a Segment messages
         file has them too) when none of its first records holds a Mixpanel event's
-        ``properties.time`` and an id (``distinct_id``, ``$user_id`` or ``$device_id``)."""
-        seen: set[str] = set()
+        ``properties.time`` or an id (``distinct_id``, ``$user_id`` or ``$device_id``); a
+        record with one of them is a Mixpanel event, and one lacking the other is
+        quarantined naming it."""
         blobs = sample.values("properties")
         for blob in blobs:
             try:
@@ -65,15 +66,13 @@ class MixpanelSource(RecordSource):
                 continue
             has_id = any(not blank(props.get(k)) for k in _ID_FIELDS)
             has_time = not blank(props.get("time"))
-            if has_id and has_time:
+            if has_id or has_time:
                 return
-            seen.update(["distinct_id"] if has_id else [], ["time"] if has_time else [])
         if not blobs:
             return  # no record to tell by; there is nothing to load either
-        missing = [f"properties.{f}" for f in ("distinct_id", "time") if f not in seen]
-        lacks = ", ".join(missing) or "properties.distinct_id with properties.time"
         raise SourceError(
-            f"not {article(self.title)}: no {lacks} in its first {len(blobs)} records "
+            f"not {article(self.title)}: no properties.distinct_id, properties.time in its "
+            f"first {len(blobs)} records "
             f"(needs event+properties.time+properties.distinct_id; "
             f"columns: {', '.join(sample.header)})"
         )
