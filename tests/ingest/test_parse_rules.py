@@ -457,3 +457,30 @@ def test_a_bytes_column_of_an_arrow_table(tmp_path: Path) -> None:
     report = wh.ingest_arrow(table)
     assert (report.loaded, report.quarantined) == (1, 1)
     assert set(_loaded(wh, "event")) == {"p1"}
+
+
+def test_a_two_digit_year_is_named_as_such(tmp_path: Path) -> None:
+    # A review's repro: `31.05.25 10:00` was quarantined as "not between 1900 and 2099: a
+    # placeholder date" (read as the year 25).
+    from kundresa.store.warehouse import Warehouse, _reason_kind
+
+    f = tmp_path / "e.csv"
+    f.write_text(
+        "customer_id,timestamp,event\n"
+        "c1,31.05.25 10:00,a\n"
+        "c2,05/06/25,a\n"
+        "c3,31.05.0025 10:00,a\n"
+        "c4,31.05.2025 10:00,a\n",
+        encoding="utf-8",
+    )
+    wh = Warehouse(None)
+    wh.ingest([f])
+    reasons = {r["line"]: r["reason"] for r in wh.quarantined()}
+    tail = "has a two-digit year; write the year in full (2025, not 25) (column 'timestamp')"
+    assert reasons == {
+        2: f"timestamp 31.05.25 10:00 {tail}",
+        3: f"timestamp 05/06/25 {tail}",
+        4: "timestamp 31.05.0025 10:00 is not between 1900 and 2099: a placeholder date, "
+        "not when something happened (column 'timestamp')",
+    }
+    assert _reason_kind(reasons[2]) == "timestamp with a two-digit year (column 'timestamp')"

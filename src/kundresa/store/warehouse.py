@@ -604,6 +604,11 @@ def _parse_sql(
         f" is not between {TIME_RANGE[0][:4]} and {int(TIME_RANGE[1][:4]) - 1}: "
         f"a placeholder date, not when something happened (column {ts_src})"
     )
+    # ``31.05.25``, ``05/06/25``: read as the year 25, which no century rule should guess.
+    two_digit_year = _lit(
+        f" has a two-digit year; write the year in full (2025, not 25) (column {ts_src})"
+    )
+    short_year = _lit(r"^[0-9]{1,2}[./-][0-9]{1,2}[./-][0-9]{2}([^0-9]|$)")
     pattern = ""
     if date_format is not None and date_format not in DATE_ORDERS:
         # The user's pattern first, so that e.g. %Y%m%d wins over reading 20250601 as an epoch.
@@ -825,6 +830,9 @@ def _parse_sql(
             {dst_check}
             {ambiguous_check}
             WHEN "timestamp" IS NULL THEN 'unparseable timestamp ' || _t || {bad_time}
+            WHEN "timestamp" < TIMESTAMP '0100-01-01'
+                AND regexp_matches(trim(_t), {short_year})
+                THEN 'timestamp ' || _t || {two_digit_year}
             WHEN "timestamp" < TIMESTAMP {_lit(TIME_RANGE[0])}
                 OR "timestamp" >= TIMESTAMP {_lit(TIME_RANGE[1])}
                 THEN 'timestamp ' || _t || {out_of_range}
@@ -2178,6 +2186,8 @@ def _reason_kind(reason: str) -> str:
     }
     if " is a number only with a decimal " in reason:
         return f"value read only with the other decimal mark {reason[reason.rfind('(') :]}"
+    if reason.startswith("timestamp ") and " has a two-digit year;" in reason:
+        return f"timestamp with a two-digit year {reason[reason.rfind('(') :]}"
     for prefix, kind in kinds.items():
         if reason.startswith(prefix):
             return f"{kind} {reason[reason.rfind('(') :]}"
