@@ -25,9 +25,11 @@ import bisect
 import codecs
 import gzip
 import io
+import itertools
 import json
 import os
 import re
+import threading
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -821,13 +823,16 @@ def _csv_batches(p: _Input, info: TextFile, progress: Progress | None) -> Iterat
     """The records the handler skipped that no batch has numbered past (ascending)."""
     checker: _QuoteChecker | None = None
 
-    handled: set[int] = set()
-    """The records the handler has skipped: pyarrow may hand one over more than once (seen
-    once, in one CI run of tests/ingest/test_csv_line_numbers.py's randomised files, not
-    again on replay: the marker row of a badly quoted record came three times), and each is
-    counted and quarantined once."""
+    lock = threading.Lock()
+    """pyarrow parses the next blocks, calling :func:`on_invalid`, on threads of its own
+    while this generator hands out the current batch: ``skipped`` and ``rejected`` are
+    shared, and taken under this lock."""
 
     def on_invalid(row: Any) -> str:
+        with lock:
+            return _on_invalid(row)
+
+    def _on_invalid(row: Any) -> str:
         # pyarrow numbers records from 1, the header included, and skips blank lines (it
         # knows the number only when reading with one thread; parsing is still fast enough,
         # the staging insert dominates). The checker maps records to physical lines.
@@ -835,9 +840,6 @@ def _csv_batches(p: _Input, info: TextFile, progress: Progress | None) -> Iterat
         line = -1
         if row.number is not None:
             record = int(row.number) - 1
-            if record in handled:
-                return "skip"
-            handled.add(record)
             line = int(checker.lines_of(np.array([record], dtype=np.int64))[0])
             skipped.append(record)
         if row.text.startswith("\x01"):
@@ -884,23 +886,25 @@ def _csv_batches(p: _Input, info: TextFile, progress: Progress | None) -> Iterat
         next_record = 1
         for batch in reader:
             n = batch.num_rows
-            # Rows the handler skipped do not appear in the batch: number the kept records
-            # around the skipped ones, then find the line each starts at.
-            records = _kept_records(next_record, n, np.array(skipped, dtype=np.int64))
-            lines = checker.lines_of(records)
-            if n:
-                next_record = int(records[-1]) + 1
-                skipped[:] = [x for x in skipped if x >= next_record]
-                checker.forget_before(next_record)
+            with lock:
+                # Rows the handler skipped do not appear in the batch: number the kept
+                # records around the skipped ones (those of blocks parsed ahead come after
+                # them), then find the line each starts at.
+                records = _kept_records(next_record, n, np.array(skipped, dtype=np.int64))
+                lines = checker.lines_of(records)
+                if n:
+                    next_record = int(records[-1]) + 1
+                    skipped[:] = [x for x in skipped if x >= next_record]
+                    checker.forget_before(next_record)
+                found, rejected[:] = rejected[:], []
             too_long = _first_too_long(batch)
             if too_long is not None:
                 raise ReadError(_too_long(Path(p.label), int(lines[too_long])))
             out = RawBatch(
                 _drop_unnamed(p.label, "line", header, batch.columns, lines),
                 pa.array(lines, pa.int64()),
-                rejected[:],
+                found,
             )
-            rejected.clear()
             yield out
         if rejected:
             yield RawBatch(
@@ -983,8 +987,14 @@ class _QuoteChecker(io.RawIOBase):
         """Record ``_records_at[i]`` and those after it (up to the next note) start
         ``_shifts[i]`` lines further on than one line per record would put them: the lines
         of blank lines and of records over several lines before them. Sparse: a file of
-        one-line records has one note."""
+        one-line records has one note. Written by the thread pyarrow reads on, read by the
+        threads it parses on: under :attr:`_notes_lock`."""
+        self._notes_lock = threading.Lock()
         self.bad: dict[int, Rejected] = {}
+        """The badly quoted records not yet handed over, by the key in their marker row."""
+        self._keys = itertools.count()
+        """Marker keys: never reused (the parsing threads pop from :attr:`bad` while this
+        one adds to it, so its size is no key)."""
         self._open_quote = False
         """Whether the record :meth:`_fault` last looked at ran on in an open quote."""
 
@@ -1067,7 +1077,7 @@ class _QuoteChecker(io.RawIOBase):
                     break  # the bad record's line goes on in the next block
                 raise ReadError(_too_long(Path(self._label), self._line))
             text = buf[pos:line_end].decode("utf-8", "replace").rstrip("\r\n")
-            key = len(self.bad)
+            key = next(self._keys)
             self.bad[key] = Rejected(self._line, why, text)
             out.append(b"\x01" + str(key).encode() + self._marker_tail)
             self._rec += 1
@@ -1114,8 +1124,9 @@ class _QuoteChecker(io.RawIOBase):
         if len(shifts):
             change[0] = shifts[0] != self._shifts[-1]
             change[1:] = shifts[1:] != shifts[:-1]
-        self._records_at.frombytes(records[change].tobytes())
-        self._shifts.frombytes(shifts[change].tobytes())
+        with self._notes_lock:
+            self._records_at.frombytes(records[change].tobytes())
+            self._shifts.frombytes(shifts[change].tobytes())
         self._rec += len(records)
         self._line += len(ends)
         self._mark()  # blank lines at the end shift the next record
@@ -1125,22 +1136,25 @@ class _QuoteChecker(io.RawIOBase):
         from the last note."""
         shift = self._line - self._rec - 1
         if shift != self._shifts[-1]:
-            self._records_at.append(self._rec)
-            self._shifts.append(shift)
+            with self._notes_lock:
+                self._records_at.append(self._rec)
+                self._shifts.append(shift)
 
     def lines_of(self, records: np.ndarray) -> np.ndarray:
         """The physical line (1-based, the header is line 1) at which each of ``records``
         (pyarrow's row numbers less one: the header is record 0) starts."""
-        at = np.frombuffer(self._records_at, dtype=np.int64)
-        shifts = np.frombuffer(self._shifts, dtype=np.int64)
+        with self._notes_lock:  # copies: a view would stop the reading thread's appends
+            at = np.array(self._records_at, dtype=np.int64)
+            shifts = np.array(self._shifts, dtype=np.int64)
         return records + 1 + shifts[np.searchsorted(at, records, side="right") - 1]
 
     def forget_before(self, record: int) -> None:
         """Drop the notes no record from ``record`` on needs (bounded memory)."""
-        i = bisect.bisect_right(self._records_at, record) - 1
-        if i > 0:
-            del self._records_at[:i]
-            del self._shifts[:i]
+        with self._notes_lock:
+            i = bisect.bisect_right(self._records_at, record) - 1
+            if i > 0:
+                del self._records_at[:i]
+                del self._shifts[:i]
 
     def close(self) -> None:
         self._raw.close()
