@@ -15,6 +15,7 @@ kernels when it reads event ids), so that starting the read costs no more import
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -349,6 +350,8 @@ def read_ahead(path: str | os.PathLike[str]) -> None:
         try:
             entry.got = read_file(path, ids)
         except Exception:
+            # The real read reports what is wrong; a debug line tells why it read again.
+            logging.getLogger(__name__).debug("the read ahead of %s failed", path, exc_info=True)
             entry.failed = True
         finally:
             entry.done.set()
@@ -377,6 +380,14 @@ def take(path: str | os.PathLike[str], ids: bool) -> FileRead | None:
     except OSError:
         return None
     if entry.failed or not same or entry.ids != ids:
+        logging.getLogger(__name__).debug(
+            "the read ahead of %s not taken: failed %s, same file %s, ids %s for %s",
+            path,
+            entry.failed,
+            same,
+            entry.ids,
+            ids,
+        )
         return None
     return entry.got
 
