@@ -11,15 +11,15 @@ daylight-saving rule of ``--tz`` (README, "Loading events": Time).
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from zone_changes import CHANGES, check, quarter_hours
 
 from kundresa.live.collector import MessageError, check_message
 from kundresa.store.warehouse import Warehouse
@@ -154,27 +154,14 @@ def test_a_pattern_with_a_zone_follows_the_same_rules(tmp_path: Path) -> None:
 
 
 # (zone, a day with a change of its offset), as in test_parse_rules.py.
-_CHANGES = [
-    ("Europe/Stockholm", "2025-03-30"),
-    ("Europe/Stockholm", "2025-10-26"),
-    ("America/New_York", "2025-03-09"),
-    ("America/New_York", "2025-11-02"),
-    ("Australia/Lord_Howe", "2025-04-06"),
-    ("Australia/Lord_Howe", "2025-10-05"),
-    ("America/Sao_Paulo", "2018-11-04"),
-]
-
-
-@pytest.mark.parametrize(("zone", "day"), _CHANGES)
+@pytest.mark.parametrize(("zone", "day"), CHANGES)
 def test_every_local_time_in_a_named_zone_around_a_change_is_as_zoneinfo_says(
     tmp_path: Path, zone: str, day: str
 ) -> None:
     """Every quarter hour from 21:00 the day before to 05:00 after, the zone in the text:
     a time that exists once is stored at its instant; one that does not exist or exists
     twice is quarantined (the file's ``--tz`` is another zone, which such times ignore)."""
-    z = ZoneInfo(zone)
-    start = datetime.fromisoformat(day) - timedelta(hours=3)
-    walls = [start + timedelta(minutes=15 * i) for i in range(8 * 4 + 1)]
+    walls = quarter_hours(day)
     rows = []
     for i, w in enumerate(walls):
         rows.append(f"i{i},{w:%Y-%m-%d %H:%M:%S} {zone},a")
@@ -186,15 +173,8 @@ def test_every_local_time_in_a_named_zone_around_a_change_is_as_zoneinfo_says(
     loaded = dict(wh.con.execute('SELECT customer_id, "timestamp" FROM events').fetchall())
     bad = {json.loads(q["record"])["customer_id"]: q["reason"] for q in wh.quarantined()}
     for i, w in enumerate(walls):
-        for key, wall in ((f"i{i}", w), (f"t{i}", w + timedelta(microseconds=500000))):
-            a, b = wall.replace(tzinfo=z, fold=0), wall.replace(tzinfo=z, fold=1)
-            exists = a.astimezone(UTC).astimezone(z).replace(tzinfo=None) == wall
-            if not exists:
-                assert f"does not exist in {zone}" in bad[key], (key, wall)
-            elif a.utcoffset() != b.utcoffset():
-                assert f"happens twice in {zone}" in bad[key], (key, wall)
-            else:
-                assert loaded[key] == a.astimezone(UTC).replace(tzinfo=None), (key, wall)
+        check(zone, w, f"i{i}", loaded, bad)
+        check(zone, w + timedelta(microseconds=500000), f"t{i}", loaded, bad)
 
 
 @settings(

@@ -44,6 +44,7 @@ import pyarrow.parquet as pq
 
 from kundresa._files import not_a_regular_file
 from kundresa.errors import InputError
+from kundresa.ingest.columns import _key
 
 __all__ = [
     "FORMATS",
@@ -131,7 +132,7 @@ def is_unnamed(name: str) -> bool:
     >>> is_unnamed(""), is_unnamed(" \ufeff "), is_unnamed("belopp")
     (True, True, False)
     """
-    return not name.strip().lstrip("\ufeff").strip()
+    return not _key(name)
 
 
 def _drop_unnamed(
@@ -633,12 +634,15 @@ def read_header(path: str | os.PathLike[str], encoding: str | None = None) -> li
     if fmt == "zip":
         # The first member with columns speaks for the archive (exports split one table
         # into many files of the same shape; some of them may be empty).
-        for member in archive_members(p):
-            header = _read_header(_Input(p, member), encoding, allow_empty=True)
-            if header:
-                return [n for n in header if not is_unnamed(n)]
-        raise ReadError(f"{p}: every file in the zip archive is empty")
-    return [n for n in _read_header(_Input(p), encoding) if not is_unnamed(n)]
+        members = (
+            _read_header(_Input(p, m), encoding, allow_empty=True) for m in archive_members(p)
+        )
+        header = next((h for h in members if h), None)
+        if header is None:
+            raise ReadError(f"{p}: every file in the zip archive is empty")
+    else:
+        header = _read_header(_Input(p), encoding)
+    return [n for n in header if not is_unnamed(n)]
 
 
 def _read_header(p: _Input, encoding: str | None, allow_empty: bool = False) -> list[str]:
@@ -1716,11 +1720,19 @@ def _json_column(values: list[Any]) -> tuple[pa.Array, bool]:
     """JSON values as text (:func:`_json_scalar`; a JSON float as Arrow writes a double, as
     a Parquet file's column is read: ``1001.0`` is ``1001``, so that one id is one text
     from either file), and whether every value is a number or null."""
-    texts = [_json_scalar(v) for v in values]
-    floats = [i for i, v in enumerate(values) if type(v) is float]
+    texts: list[str | None] = []
+    floats: list[int] = []
+    only = True
+    for i, v in enumerate(values):
+        kind = type(v)
+        if kind is float:
+            floats.append(i)
+            texts.append(None)
+            continue
+        only = only and (v is None or kind is int)
+        texts.append(_json_scalar(v))
     if floats:
         arrow = pa.array([values[i] for i in floats], pa.float64()).cast(pa.string())
         for i, text in zip(floats, arrow.to_pylist(), strict=True):
             texts[i] = text
-    only = all(v is None or (type(v) is int or type(v) is float) for v in values)
     return pa.array(texts, pa.string()), only

@@ -877,6 +877,9 @@ class Warehouse:
         self.read_only = read_only
         # The Parquet file ``events`` reads in place (kundresa.store.in_place), if any.
         self.in_place: str | None = None
+        self._keys_current = False
+        """Whether the stored keys were seen to follow :data:`_KEY_RULE` (committed): then
+        :meth:`_rekeyed` asks no more (a collector writes every few seconds)."""
         if self.path is not None and not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         target = str(self.path) if self.path is not None else ":memory:"
@@ -1400,9 +1403,13 @@ class Warehouse:
         """Bring the stored events' deduplication keys to :data:`_KEY_RULE` (inside the
         ingest's transaction, before new rows are matched against them): only events without
         an event id have keys of every field, so only theirs are computed again."""
+        if self._keys_current:
+            return
         con = self.con
         rule = con.execute("SELECT value FROM meta WHERE key = 'key_rule'").fetchone()
         if rule is not None and rule[0] == _KEY_RULE:
+            # (Not set after the update below: its transaction may yet be rolled back.)
+            self._keys_current = True
             return
         con.execute(f"UPDATE events SET _key = {_KEY_SQL} WHERE event_id IS NULL")
         con.execute("INSERT OR REPLACE INTO meta VALUES ('key_rule', ?)", [_KEY_RULE])
