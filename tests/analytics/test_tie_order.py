@@ -59,16 +59,16 @@ def _write(folder: Path, rows: list[tuple[Any, ...]], seed: int | None) -> Path:
 
 
 def _results(project: Project) -> dict[str, pd.DataFrame | str]:
-    """Each model's credits, and the paths; a refused run (nothing to attribute) as its
-    message, which must then be the same message on every side."""
+    """Every model's credits (``--model all``: one set of conversion paths, each model's
+    credits stacked), and the paths; a refused run (nothing to attribute) as its message,
+    which must then be the same message on every side."""
     out: dict[str, pd.DataFrame | str] = {}
-    for model in ("last", "first", "linear", "markov"):
-        try:
-            out[model] = project.run(
-                "attribution", model=model, conversion="buy", level="channel"
-            ).frame
-        except AnalysisError as exc:
-            out[model] = str(exc)
+    try:
+        out["models"] = project.run(
+            "attribution", model="all", conversion="buy", level="channel"
+        ).frame
+    except AnalysisError as exc:
+        out["models"] = str(exc)
     out["paths"] = project.run("paths", level="channel").frame
     return out
 
