@@ -106,12 +106,16 @@ def test_a_json_array_is_read_as_records(tmp_path: Path, indent: int | str | Non
 
 def test_array_elements_that_are_not_objects_are_quarantined(tmp_path: Path) -> None:
     f = tmp_path / "e.json"
-    f.write_text('[\n{"customer_id":"c1","timestamp":"t","event":"e"},\n3,\n[1]\n]', "utf-8")
+    f.write_text(
+        '[\n{"customer_id":"c1","timestamp":"t","event":"e"},\n3,\n[1]\n,null,\n"x"]', "utf-8"
+    )
     rows, bad = read(f)
     assert [r["customer_id"] for r in rows] == ["c1"]
     assert bad == [
-        (3, "expected a JSON object, found int"),
-        (4, "expected a JSON object, found list"),
+        (3, "expected a JSON object, found a number"),
+        (4, "expected a JSON object, found an array"),
+        (5, "expected a JSON object, found null"),
+        (6, "expected a JSON object, found a string"),
     ]
 
 

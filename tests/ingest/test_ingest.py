@@ -154,7 +154,7 @@ def test_jsonl_gzip_nested_and_bad_lines(tmp_path: Path, wh: Warehouse) -> None:
     assert dict(df.properties[1]) == {"late_key": "true"}
     reasons = {q["line"]: q["reason"] for q in wh.quarantined()}
     assert reasons[2].startswith("invalid JSON")
-    assert reasons[3] == "expected a JSON object, found list"
+    assert reasons[3] == "expected a JSON object, found an array"
 
 
 def test_parquet_with_canonical_schema_round_trips(tmp_path: Path, wh: Warehouse) -> None:

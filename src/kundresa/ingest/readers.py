@@ -305,6 +305,8 @@ class TextFile:
     """The field delimiter (CSV/TSV; ``,`` for JSON Lines)."""
     empty: bool = False
     """The file (an archive member) holds nothing."""
+    hint_lines: int = 0
+    """Lines before the header: 1 for Excel's delimiter line (``sep=;``), else 0."""
 
 
 def sniff_encoding(head: bytes, *, complete: bool = False) -> str:
@@ -448,6 +450,11 @@ def _sniff(p: _Input, encoding: str | None, allow_empty: bool = False) -> TextFi
             return TextFile(encoding, ",", empty=True)
         raise ReadError(f"{label}: the file is empty or has no header line")
     first = re.split("[\r\n]", text.lstrip("\ufeff"), maxsplit=1)[0]
+    hint = _SEP_LINE.fullmatch(first) if p.fmt in ("csv", "tsv") else None
+    if hint is not None:
+        # Excel's first line naming the delimiter (``sep=;``), written so that Excel splits
+        # the columns whatever the computer's list separator: the header is the next line.
+        return TextFile(encoding, hint[1], hint_lines=1)
     if p.fmt == "tsv":
         delimiter = "\t"
     elif p.fmt == "csv":
@@ -657,7 +664,7 @@ def _read_header(p: _Input, encoding: str | None, allow_empty: bool = False) -> 
         info = _sniff(p, encoding, allow_empty=allow_empty)
         with p.open_utf8(info.encoding, None) as fh:
             if fmt in ("csv", "tsv"):
-                first = _first_line(fh, Path(label))
+                first = _first_line(_skip_line(fh) if info.hint_lines else fh, Path(label))
                 if not first.strip() and allow_empty:
                     return []
                 if not first.strip():
@@ -690,6 +697,19 @@ def _read_header(p: _Input, encoding: str | None, allow_empty: bool = False) -> 
             return list(names)
     except (OSError, EOFError, pa.ArrowInvalid, zipfile.BadZipFile) as exc:
         raise ReadError(f"{label}: cannot read the file: {exc}") from exc
+
+
+_SEP_LINE = re.compile(r"(?i:sep)=([,;\t|])[ \t]*")
+"""Excel's delimiter line, the first of a file: ``sep=;`` (``sep=,``, ``sep=|``, a tab)."""
+
+
+def _skip_line(fh: IO[bytes]) -> IO[bytes]:
+    """``fh`` after its first line (whatever ends it: CR LF, LF or a lone CR)."""
+    line = fh.readline(MAX_ROW_BYTES + 1)
+    end = re.match(rb"[^\r\n]*+(?:\r\n|\n|\r)?+", line)
+    assert end is not None  # the pattern matches the empty string
+    rest = line[end.end() :]
+    return io.BytesIO(rest) if rest else fh  # (a lone CR: the next lines came with it)
 
 
 def _sniff_delimiter(header_line: str) -> str:
@@ -878,7 +898,9 @@ def _csv_batches(p: _Input, info: TextFile, progress: Progress | None) -> Iterat
         strings_can_be_null=True,
         quoted_strings_can_be_null=False,
     )
-    checker = _QuoteChecker(p.open_utf8(info.encoding, progress), delimiter, len(names), p.label)
+    checker = _QuoteChecker(
+        p.open_utf8(info.encoding, progress), delimiter, len(names), p.label, info.hint_lines
+    )
     fh = io.BufferedReader(checker, buffer_size=1 << 20)
     try:
         reader = pacsv.open_csv(
@@ -941,8 +963,13 @@ class _QuoteChecker(io.RawIOBase):
 
     _BLOCK = 1 << 20
 
-    def __init__(self, raw: IO[bytes], delimiter: str, columns: int, label: str) -> None:
+    def __init__(
+        self, raw: IO[bytes], delimiter: str, columns: int, label: str, skip: int = 0
+    ) -> None:
         self._raw = raw
+        self._skip = skip
+        """Lines to take out before the header (:attr:`TextFile.hint_lines`); they still
+        count in the line numbers."""
         self._label = label
         d = re.escape(delimiter.encode())
         quoted = rb'"[^"]*+(?:""[^"]*+)*+"'
@@ -981,13 +1008,13 @@ class _QuoteChecker(io.RawIOBase):
         self._carry = b""
         self._out = b""
         self._eof = False
-        self._line = 1
+        self._line = 1 + skip
         """The physical line at which :attr:`_carry` starts."""
         self._rec = 0
         """The number of records (as pyarrow counts them: blank lines are none) before
         :attr:`_carry`; the header is record 0."""
         self._records_at = array.array("q", [0])
-        self._shifts = array.array("q", [0])
+        self._shifts = array.array("q", [skip])
         """Record ``_records_at[i]`` and those after it (up to the next note) start
         ``_shifts[i]`` lines further on than one line per record would put them: the lines
         of blank lines and of records over several lines before them. Sparse: a file of
@@ -1024,6 +1051,14 @@ class _QuoteChecker(io.RawIOBase):
         if not self._eof and buf.endswith(b"\r"):
             # A \r\n may be cut between blocks: the \r waits for the next block.
             buf, held = buf[:-1], b"\r"
+        while self._skip:
+            m = self._rest_of_line.match(buf)
+            assert m is not None  # the pattern matches the empty string
+            if m.end() == len(buf) and not self._eof and buf[-1:] not in (b"\n", b"\r"):
+                self._carry, self._out = buf + held, b""  # the line ends in a later block
+                return
+            buf = buf[m.end() :]
+            self._skip -= 1
         if not self._eof and b'"' not in buf:
             # No quote: every complete line is a record, one line each, unless a line is
             # blank (pyarrow skips it, so the records after it start one line further on).
@@ -1462,6 +1497,19 @@ def _to_string(arr: pa.Array) -> pa.Array:
         return pa.array([None if v is None else str(v) for v in arr.to_pylist()], pa.string())
 
 
+def _json_kind(v: Any) -> str:
+    """What a parsed JSON value is, in JSON's words (for a quarantine reason).
+
+    >>> _json_kind(None), _json_kind([1]), _json_kind(2.5), _json_kind("x"), _json_kind(True)
+    ('null', 'an array', 'a number', 'a string', 'true')
+    """
+    if v is None or isinstance(v, bool):
+        return json.dumps(v)
+    if isinstance(v, int | float):
+        return "a number"
+    return "a string" if isinstance(v, str) else "an array"
+
+
 def _json_scalar(v: Any) -> str | None:
     if v is None:
         return None
@@ -1550,7 +1598,7 @@ def _jsonl_batches(p: _Input, encoding: str, progress: Progress | None) -> Itera
             if not isinstance(obj, dict):
                 text = raw.decode("utf-8", "replace").rstrip("\r\n")
                 rejected.append(
-                    Rejected(lineno, f"expected a JSON object, found {type(obj).__name__}", text)
+                    Rejected(lineno, f"expected a JSON object, found {_json_kind(obj)}", text)
                 )
                 continue
             unnamed = _unnamed_key(obj)
@@ -1684,7 +1732,7 @@ def _json_array_batches(p: _Input, encoding: str, progress: Progress | None) -> 
     rejected: list[Rejected] = []
     for line, value, repeated, source in _json_array_items(p, encoding, progress):
         if not isinstance(value, dict):
-            why = f"expected a JSON object, found {type(value).__name__}"
+            why = f"expected a JSON object, found {_json_kind(value)}"
             rejected.append(Rejected(line, why, source))
             continue
         unnamed = _unnamed_key(value)
