@@ -450,11 +450,11 @@ def _sniff(p: _Input, encoding: str | None, allow_empty: bool = False) -> TextFi
             return TextFile(encoding, ",", empty=True)
         raise ReadError(f"{label}: the file is empty or has no header line")
     first = re.split("[\r\n]", text.lstrip("\ufeff"), maxsplit=1)[0]
-    hint = _SEP_LINE.fullmatch(first) if p.fmt in ("csv", "tsv") else None
-    if hint is not None:
+    sep_line = _SEP_LINE.fullmatch(first) if p.fmt in ("csv", "tsv") else None
+    if sep_line is not None:
         # Excel's first line naming the delimiter (``sep=;``), written so that Excel splits
         # the columns whatever the computer's list separator: the header is the next line.
-        return TextFile(encoding, hint[1], hint_lines=1)
+        return TextFile(encoding, sep_line[1], hint_lines=1)
     if p.fmt == "tsv":
         delimiter = "\t"
     elif p.fmt == "csv":
