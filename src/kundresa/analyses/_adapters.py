@@ -333,8 +333,6 @@ def conversion_paths(
             until=until,
         )
         _no_negative_value(paths["value"].to_numpy())
-    if paths.empty:
-        raise AnalysisError("no paths: no touches or conversions to attribute")
     return paths
 
 
@@ -379,8 +377,31 @@ def attribution(
     opts = _model_options(**rest)
     if model == "all":
         frames = [am.attribute(paths, m, **opts) for m in MODELS]
-        return pd.concat(frames, ignore_index=True)
-    return am.attribute(paths, model, **opts)
+        if paths.empty:  # every model's columns, none of its rows
+            columns = list(dict.fromkeys(c for f in frames for c in f.columns))
+            df = pd.DataFrame({c: pd.Series(dtype=frames[-1][c].dtype) for c in columns})
+        else:
+            df = pd.concat(frames, ignore_index=True)
+    else:
+        df = am.attribute(paths, model, **opts)
+    return _said(df, paths.empty, path_opts, since, until)
+
+
+def _said(
+    df: pd.DataFrame, empty: bool, path_opts: dict[str, Any], since: Any, until: Any
+) -> pd.DataFrame:
+    """``df``, with a note saying why it is empty when it was made of no paths (no
+    conversion and no touch, in the period when one is given): as every other analysis, an
+    empty period or store answers an empty table, not an error (the registry reads the
+    note)."""
+    if empty:
+        conversion = path_opts.get("conversion") or "purchase"
+        where = " in the period" if since is not None or until is not None else ""
+        df.attrs["notes"] = [
+            f"nothing to attribute: no conversion ({conversion}) and no touch{where}, "
+            "so the table is empty"
+        ]
+    return df
 
 
 def attribution_models(
@@ -408,12 +429,12 @@ def attribution_models(
         enc = aj.conversion_paths_encoded(
             events, journey=journey, since=since, until=until, **path_opts
         )
-        if enc.n_paths == 0:
-            raise AnalysisError("no paths: no touches or conversions to attribute")
         _no_negative_value(enc.value)
-        return am.compare_models(enc, **_model_options(**rest))
+        df = am.compare_models(enc, **_model_options(**rest))
+        return _said(df, enc.n_paths == 0, path_opts, since, until)
     paths = conversion_paths(events, journey=journey, since=since, until=until, **path_opts)
-    return am.compare_models(paths, **_model_options(**rest))
+    df = am.compare_models(paths, **_model_options(**rest))
+    return _said(df, paths.empty, path_opts, since, until)
 
 
 def attribution_transitions(
@@ -429,10 +450,9 @@ def attribution_transitions(
     from kundresa.attribution import models as am
 
     path_opts, _ = _split(options)
-    return am.markov(
-        conversion_paths(events, journey=journey, since=since, until=until, **path_opts),
-        order=order,
-    ).transitions
+    paths = conversion_paths(events, journey=journey, since=since, until=until, **path_opts)
+    df = am.markov(paths, order=order).transitions
+    return _said(df, paths.empty, path_opts, since, until)
 
 
 def attribution_removal(
@@ -449,7 +469,8 @@ def attribution_removal(
 
     path_opts, _ = _split(options)
     paths = conversion_paths(events, journey=journey, since=since, until=until, **path_opts)
-    return am.markov(paths, order=order).removal_effects
+    df = am.markov(paths, order=order).removal_effects
+    return _said(df, paths.empty, path_opts, since, until)
 
 
 def attribution_paths(
@@ -465,13 +486,14 @@ def attribution_paths(
     paths = conversion_paths(events, journey=journey, since=since, until=until, **path_opts)
     df = paths.assign(path=[" > ".join(p) for p in paths["path"]])
     df = df.groupby("path", as_index=False)[["conversions", "value", "nulls"]].sum()
-    return df.rename(
+    df = df.rename(
         columns={
             "conversions": "total_conversions",
             "value": "total_conversion_value",
             "nulls": "total_null",
         }
     ).sort_values("total_conversions", ascending=False, kind="stable")
+    return _said(df, paths.empty, path_opts, since, until)
 
 
 def stage_attribution(

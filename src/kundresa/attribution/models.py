@@ -116,6 +116,8 @@ def _touch_weights(
     n_touches = len(enc.codes)
     ends = enc.starts + enc.lengths - 1
     w = np.zeros(n_touches)
+    if enc.n_paths == 0:  # no paths (an empty period): no touch to weigh, nothing credited
+        return w
     if model == "first":
         w[enc.starts] = 1.0
     elif model == "last":

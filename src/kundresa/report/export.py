@@ -116,7 +116,8 @@ class ExportError(KundresaError):
 @dataclass
 class Part:
     """One analysis of an export: its registry result, or why there is none (an analysis
-    that cannot answer with these data, such as attribution without conversions)."""
+    that cannot answer with these data, such as attribution of a conversion event with a
+    negative value)."""
 
     analysis: str
     result: Result | None

@@ -595,7 +595,7 @@ def attribution_view(
     try:
         # The page's models only (exact Shapley is on the CLI and in Python: it can take long).
         models = run.rows("attribution_models", models=list(PAGE_MODELS), **paths)
-    except AnalysisError as exc:  # no conversions to attribute: an empty table says so
+    except AnalysisError as exc:  # a refund as the conversion: an empty table says why
         run.warnings.append(str(exc))
         models = []
     keep = (
