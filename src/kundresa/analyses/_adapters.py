@@ -8,6 +8,8 @@ analysis runs; the analyses themselves are looked up on their modules at call ti
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pandas as pd
@@ -352,6 +354,31 @@ def _no_negative_value(values: Any) -> None:
         )
 
 
+@contextmanager
+def _credits_fit(path_opts: dict[str, Any]) -> Iterator[None]:
+    """A credit more than a double holds (amounts near 1.8e308) as one line naming where
+    the amounts came from: the paths file's column, or the conversion events' value."""
+    from kundresa.attribution._paths import CreditOverflow
+
+    try:
+        yield
+    except CreditOverflow as exc:
+        raise AnalysisError(exc.said(_source(path_opts, exc.column))) from None
+
+
+def _source(path_opts: dict[str, Any], column: str) -> str:
+    """Where the paths' ``value`` or ``conversions`` (with the nulls) came from, as the end
+    of a message."""
+    file = path_opts.get("paths_file")
+    if file is not None:
+        if column == "value":
+            return f"{file}: the column total_conversion_value holds amounts too large"
+        return f"{file}: the columns total_conversions and total_null hold amounts too large"
+    if column == "value":
+        return "the conversion events' value column holds amounts too large"
+    return "the conversions are too many"
+
+
 _PATH_OPTIONS = ("paths_file", "sep", "conversion", "level", "lookback", "since", "until")
 
 
@@ -376,14 +403,16 @@ def attribution(
     paths = conversion_paths(events, journey=journey, since=since, until=until, **path_opts)
     opts = _model_options(**rest)
     if model == "all":
-        frames = [am.attribute(paths, m, **opts) for m in MODELS]
+        with _credits_fit(path_opts):
+            frames = [am.attribute(paths, m, **opts) for m in MODELS]
         if paths.empty:  # every model's columns, none of its rows
             columns = list(dict.fromkeys(c for f in frames for c in f.columns))
             df = pd.DataFrame({c: pd.Series(dtype=frames[-1][c].dtype) for c in columns})
         else:
             df = pd.concat(frames, ignore_index=True)
     else:
-        df = am.attribute(paths, model, **opts)
+        with _credits_fit(path_opts):
+            df = am.attribute(paths, model, **opts)
     return _said(df, paths.empty, path_opts, since, until)
 
 
@@ -430,10 +459,12 @@ def attribution_models(
             events, journey=journey, since=since, until=until, **path_opts
         )
         _no_negative_value(enc.value)
-        df = am.compare_models(enc, **_model_options(**rest))
+        with _credits_fit(path_opts):
+            df = am.compare_models(enc, **_model_options(**rest))
         return _said(df, enc.n_paths == 0, path_opts, since, until)
     paths = conversion_paths(events, journey=journey, since=since, until=until, **path_opts)
-    df = am.compare_models(paths, **_model_options(**rest))
+    with _credits_fit(path_opts):
+        df = am.compare_models(paths, **_model_options(**rest))
     return _said(df, paths.empty, path_opts, since, until)
 
 
@@ -451,7 +482,8 @@ def attribution_transitions(
 
     path_opts, _ = _split(options)
     paths = conversion_paths(events, journey=journey, since=since, until=until, **path_opts)
-    df = am.markov(paths, order=order).transitions
+    with _credits_fit(path_opts):
+        df = am.markov(paths, order=order).transitions
     return _said(df, paths.empty, path_opts, since, until)
 
 
@@ -469,7 +501,8 @@ def attribution_removal(
 
     path_opts, _ = _split(options)
     paths = conversion_paths(events, journey=journey, since=since, until=until, **path_opts)
-    df = am.markov(paths, order=order).removal_effects
+    with _credits_fit(path_opts):
+        df = am.markov(paths, order=order).removal_effects
     return _said(df, paths.empty, path_opts, since, until)
 
 
@@ -482,10 +515,13 @@ def attribution_paths(
     **options: Any,
 ) -> pd.DataFrame:
     """The paths used, in the paths file format."""
+    import numpy as np
+
     path_opts, _ = _split(options)
     paths = conversion_paths(events, journey=journey, since=since, until=until, **path_opts)
     df = paths.assign(path=[" > ".join(p) for p in paths["path"]])
-    df = df.groupby("path", as_index=False)[["conversions", "value", "nulls"]].sum()
+    with np.errstate(over="ignore"):  # a sum past a double's top is refused below
+        df = df.groupby("path", as_index=False)[["conversions", "value", "nulls"]].sum()
     df = df.rename(
         columns={
             "conversions": "total_conversions",
@@ -493,6 +529,19 @@ def attribution_paths(
             "nulls": "total_null",
         }
     ).sort_values("total_conversions", ascending=False, kind="stable")
+    for column, source in (
+        ("total_conversion_value", "value"),
+        ("total_conversions", "conversions"),
+        ("total_null", "conversions"),
+    ):
+        bad = ~np.isfinite(df[column].to_numpy(dtype="float64"))
+        if bad.any():  # equal paths added up past a double's top: never inf in the file
+            path = df["path"].iloc[int(np.flatnonzero(bad)[0])]
+            raise AnalysisError(
+                f"paths: the {column} of the path {path!r} is more than a double holds "
+                f"(1.8e308): {_source(path_opts, source)}; give them in a larger unit "
+                "(thousands, millions)"
+            )
     return _said(df, paths.empty, path_opts, since, until)
 
 

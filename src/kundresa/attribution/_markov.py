@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from kundresa.attribution._paths import EncodedPaths, credit_frame, encode
+from kundresa.attribution._paths import EncodedPaths, credit_frame, encode, scaled, unscaled
 
 __all__ = ["CONVERSION", "NULL", "START", "MarkovResult", "markov"]
 
@@ -253,7 +253,39 @@ def _removal_frame(
 
 
 def markov_encoded(enc: EncodedPaths, *, order: int = 1) -> MarkovResult:
-    """:func:`markov` on encoded paths."""
+    """:func:`markov` on encoded paths.
+
+    Amounts near the top of a double are scaled by powers of two first (exactly: the chain's
+    probabilities do not change, the credits scale with them) and the credits and counts
+    multiplied back; one a double cannot hold raises
+    :class:`~kundresa.attribution._paths.CreditOverflow`."""
+    played, counts, values = scaled(enc)
+    result = _markov(played, order)
+    attribution = unscaled(result.attribution, "markov", counts, values)
+    removal = unscaled(result.removal_effects, "markov", counts, values)
+    transitions = unscaled(
+        result.transitions,
+        "markov",
+        counts,
+        1.0,
+        count_columns=("count",),
+        value_columns=(),
+        key="from_state",
+        what="the count of journeys (conversions and nulls) through the state {!r}",
+    )
+    if counts == 1.0 and values == 1.0:
+        return result
+    return MarkovResult(
+        attribution=attribution,
+        transitions=transitions,
+        removal_effects=removal,
+        conversion_probability=result.conversion_probability,
+        expected_value=result.expected_value * values,
+        order=order,
+    )
+
+
+def _markov(enc: EncodedPaths, order: int) -> MarkovResult:
     from scipy import sparse
 
     weight = enc.conversions + enc.nulls

@@ -240,7 +240,111 @@ def credit_frame(
             **{k: np.asarray(v, dtype="float64") for k, v in extra.items()},
         }
     )
-    # Rounded, so that credits equal up to float noise sort by name whatever the row order.
-    key = -np.round(conversions, 9)
-    order = np.lexsort((df["channel"].to_numpy(dtype=str), key))
-    return df.iloc[order].reset_index(drop=True)
+    return df.iloc[_credit_order(df)].reset_index(drop=True)
+
+
+def _credit_order(df: pd.DataFrame) -> np.ndarray:
+    """Rows by conversions (descending), then channel: rounded to 9 decimals first, so that
+    credits equal up to float noise sort by name whatever the row order (a credit too large
+    to round, near a double's top, as it is)."""
+    conversions = df["conversions"].to_numpy(dtype="float64")
+    with np.errstate(over="ignore", invalid="ignore"):
+        rounded = np.round(conversions, 9)
+    key = -np.where(np.isfinite(rounded), rounded, conversions)
+    return np.lexsort((df["channel"].to_numpy(dtype=str), key))
+
+
+class CreditOverflow(ValueError):
+    """A credit (or a sum the output shows) is more than a double holds (about 1.8e308).
+
+    ``column`` is the paths frame's column whose amounts are too large (``value`` or
+    ``conversions``), ``channel`` the channel whose credit overflows, ``model`` the model.
+    """
+
+    def __init__(self, model: str, column: str, channel: str, what: str | None = None) -> None:
+        self.model, self.column, self.channel = model, column, channel
+        self.what = what or f"the {column} credited to {channel!r}"
+        columns = "value column" if column == "value" else "conversions and nulls columns"
+        super().__init__(self.said(f"the paths' {columns} hold amounts too large"))
+
+    def said(self, clause: str) -> str:
+        """The message, ending with ``clause``: where the amounts came from."""
+        return (
+            f"{self.model}: {self.what} is more than a double holds (1.8e308): {clause}; "
+            "give them in a larger unit (thousands, millions)"
+        )
+
+
+#: A sum of amounts is kept below this (by scaling them by a power of two, which is exact)
+#: so that no sum, product or solve of a model overflows on the way to a credit a double
+#: holds; 2**124 of headroom is left for the rate game's products and the solves.
+_SAFE_EXPONENT = 900
+
+
+def _scale_of(*columns: np.ndarray, n: int) -> float:
+    """A power of two that brings any sum of ``n`` of the columns' amounts below
+    2**_SAFE_EXPONENT: 1.0 (no scaling, the usual case) when it is already below."""
+    largest = max((float(np.max(c)) for c in columns if len(c)), default=0.0)
+    if largest <= 0:
+        return 1.0
+    exponent = math.frexp(largest)[1] + len(columns) + max(n, 1).bit_length()
+    return 1.0 if exponent <= _SAFE_EXPONENT else math.ldexp(1.0, exponent - _SAFE_EXPONENT)
+
+
+def scaled(enc: EncodedPaths) -> tuple[EncodedPaths, float, float]:
+    """``enc`` with its counts (conversions and nulls, together) and its values divided by
+    powers of two, and those powers: every model's credits scale with them (conversions
+    with the counts, value with the values), so credits computed on the scaled paths and
+    multiplied back equal those of ``enc`` whenever a double holds them. The scales are 1.0
+    (and ``enc`` is returned as it is) unless the amounts are near the top of a double."""
+    from dataclasses import replace
+
+    counts = _scale_of(enc.conversions, enc.nulls, n=enc.n_paths)
+    values = _scale_of(enc.value, n=enc.n_paths)
+    if counts == 1.0 and values == 1.0:
+        return enc, 1.0, 1.0
+    return (
+        replace(
+            enc,
+            conversions=enc.conversions / counts,
+            nulls=enc.nulls / counts,
+            value=enc.value / values,
+        ),
+        counts,
+        values,
+    )
+
+
+def unscaled(
+    df: pd.DataFrame,
+    model: str,
+    counts: float,
+    values: float,
+    *,
+    count_columns: Sequence[str] = ("conversions", "ci_low", "ci_high"),
+    value_columns: Sequence[str] = ("value",),
+    key: str = "channel",
+    what: str | None = None,
+) -> pd.DataFrame:
+    """A model's table multiplied back by the scales of :func:`scaled`, and checked: a credit
+    that a double cannot hold raises :class:`CreditOverflow` (never ``inf`` or NaN in the
+    table). Rows are sorted again when scaled (ties are told apart after rounding)."""
+    out = df
+    if counts != 1.0 or values != 1.0:
+        out = df.copy()
+        with np.errstate(over="ignore", invalid="ignore"):
+            for columns, factor in ((count_columns, counts), (value_columns, values)):
+                for c in columns:
+                    if c in out.columns:
+                        out[c] = out[c].to_numpy(dtype="float64") * factor
+    for columns, name in ((count_columns, "conversions"), (value_columns, "value")):
+        for c in columns:
+            if c not in out.columns:
+                continue
+            bad = ~np.isfinite(out[c].to_numpy(dtype="float64"))
+            if bad.any():
+                at = str(out[key].iloc[int(np.flatnonzero(bad)[0])])
+                raise CreditOverflow(model, name, at, what and what.format(at))
+    if out is not df and "share" in out.columns and key == "channel":
+        out = out.iloc[_credit_order(out)].reset_index(drop=True)
+    return out

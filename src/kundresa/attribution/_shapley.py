@@ -51,7 +51,7 @@ from statistics import NormalDist
 import numpy as np
 import pandas as pd
 
-from kundresa.attribution._paths import EncodedPaths, credit_frame, encode
+from kundresa.attribution._paths import EncodedPaths, credit_frame, encode, scaled, unscaled
 from kundresa.errors import UsageError
 
 __all__ = ["EXACT_MAX", "GAMES", "is_pseudo_channel", "shapley"]
@@ -251,7 +251,24 @@ def shapley_encoded(
     confidence: float = 0.95,
     game: str = "rate",
 ) -> pd.DataFrame:
-    """:func:`shapley` on encoded paths."""
+    """:func:`shapley` on encoded paths.
+
+    Amounts near the top of a double are scaled by powers of two first (exactly: the credits
+    scale with them) and the credits multiplied back; one a double cannot hold (the rate
+    game's can pass the total) raises :class:`~kundresa.attribution._paths.CreditOverflow`."""
+    scaled_enc, counts, values = scaled(enc)
+    df = _shapley(scaled_enc, exact_limit, samples, seed, confidence, game)
+    return unscaled(df, "shapley", counts, values)
+
+
+def _shapley(
+    enc: EncodedPaths,
+    exact_limit: int,
+    samples: int | None,
+    seed: int,
+    confidence: float,
+    game: str,
+) -> pd.DataFrame:
     played, real, conversions, value = _split_pseudo(enc)
     se_conv = np.zeros(enc.n_channels)
     n = played.n_channels

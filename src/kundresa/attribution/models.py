@@ -42,7 +42,14 @@ import numpy as np
 import pandas as pd
 
 from kundresa.attribution._markov import MarkovResult, markov, markov_encoded
-from kundresa.attribution._paths import EncodedPaths, credit_frame, encode, touch_ages
+from kundresa.attribution._paths import (
+    EncodedPaths,
+    credit_frame,
+    encode,
+    scaled,
+    touch_ages,
+    unscaled,
+)
 from kundresa.attribution._shapley import GAMES, shapley, shapley_encoded
 from kundresa.errors import UsageError
 
@@ -191,15 +198,18 @@ def _attribute_encoded(
     game: str = "rate",
 ) -> pd.DataFrame:
     if model in HEURISTIC_MODELS:
+        played, counts, values = scaled(enc)  # amounts near a double's top: scaled exactly
         conversions, value = _heuristic(
-            enc,
+            played,
             model,
             direct=direct,
             half_life=half_life,
             half_life_touches=half_life_touches,
             position=position,
         )
-        return credit_frame(enc.channels, model, conversions, value)
+        return unscaled(
+            credit_frame(enc.channels, model, conversions, value), model, counts, values
+        )
     if model == "markov":
         return markov_encoded(enc, order=order).attribution
     return shapley_encoded(enc, samples=samples, seed=seed, confidence=confidence, game=game)

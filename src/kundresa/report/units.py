@@ -97,10 +97,28 @@ def _percent_pattern(lang: str) -> str:
     return re.sub(r"0(?![0-9.])", "0.0", pattern, count=1)
 
 
+#: From here up a count, number or amount is written in scientific notation (``1.5E308``;
+#: Swedish ``1,5×10^308``): its digits would be more than a double knows and more than the
+#: decimal arithmetic that writes them holds (28 digits).
+HUGE = 1e21
+
+
+def _huge(value: float, lang: str | None) -> str | None:
+    """``value`` in scientific notation with up to four significant digits when it is at
+    least :data:`HUGE` in size, else None."""
+    if not math.isfinite(value) or abs(value) < HUGE:
+        return None
+    from babel.numbers import format_scientific
+
+    return format_scientific(value, format="0.###E0", locale=_locale(lang))
+
+
 def format_count(value: float, lang: str | None = "en") -> str:
     """A count with the language's thousands separator: ``20,000`` (en), ``20 000`` (sv)."""
     from babel.numbers import format_decimal
 
+    if (huge := _huge(value, lang)) is not None:
+        return huge
     return format_decimal(round(value), format="#,##0", locale=_locale(lang))
 
 
@@ -108,6 +126,8 @@ def format_number(value: float, lang: str | None = "en", decimals: int = 2) -> s
     """A number with ``decimals`` decimals (none from a million up): ``1,234.50``."""
     from babel.numbers import format_decimal
 
+    if (huge := _huge(value, lang)) is not None:
+        return huge
     if abs(value) >= 1e6:
         decimals = 0
     pattern = "#,##0" + ("." + "0" * decimals if decimals else "")
@@ -118,6 +138,8 @@ def format_money(value: float, lang: str | None = "en") -> str:
     """An amount with two decimals: ``1,234.50`` (no currency: the events do not say one)."""
     from babel.numbers import format_decimal
 
+    if (huge := _huge(value, lang)) is not None:
+        return huge
     return format_decimal(value, format="#,##0.00", locale=_locale(lang))
 
 
