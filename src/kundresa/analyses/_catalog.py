@@ -168,7 +168,14 @@ ATTRIBUTION_PATHS = (
 ORDER_MARKOV = Param("order", "int", 1, "Markov order.", min=1, max=4, show_default=True)
 MODEL_OPTIONS = (
     ORDER_MARKOV,
-    Param("half_life", "duration", "7d", "Time decay half-life.", show_default=True, positive=True),
+    Param(
+        "half_life",
+        "duration",
+        "7d",
+        "Half-life of the time_decay model; checked whichever model runs.",
+        show_default=True,
+        positive=True,
+    ),
     Param(
         "position",
         default="0.4,0.2,0.4",

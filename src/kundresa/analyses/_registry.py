@@ -168,17 +168,25 @@ class Param:
         return value
 
     def _check_duration(self, value: str | float) -> None:
-        from kundresa.analytics._duration import ACCEPTED, is_off, parse_duration, quoted
+        from kundresa.analytics._duration import (
+            ACCEPTED,
+            DurationError,
+            is_off,
+            parse_duration,
+            quoted,
+        )
 
         if self.off and is_off(value):
             return  # switched off
         try:
             seconds = parse_duration(value)
-        except ValueError:
+        except ValueError as exc:
             if _negative_duration(value):  # '-7d', '-0d': out of range, not unreadable
                 raise ParameterError(
                     f"{self.name}: {quoted(value)} has a minus sign; a duration is 0 or more"
                 ) from None
+            if isinstance(exc, DurationError) and not exc.reason.startswith("is not a dur"):
+                raise ParameterError(f"{self.name}: {quoted(value)} {exc.reason}") from None
             also = ", or none" if self.off else ""
             raise ParameterError(
                 f"{self.name}: {quoted(value)} is not a duration; {ACCEPTED}{also}"
@@ -188,7 +196,10 @@ class Param:
                 f"{self.name}: {quoted(value)} is not between 0 and {MAX_DURATION_DAYS} days"
             )
         if self.positive and seconds == 0:
-            raise ParameterError(f"{self.name}: {quoted(value)} must be longer than zero")
+            # Said with what the duration is for: --half-life 0 is refused under any model
+            # (every option is checked before anything runs), so the message names its own.
+            what = f" ({self.help[:1].lower()}{self.help[1:].rstrip('.')})" if self.help else ""
+            raise ParameterError(f"{self.name}: {quoted(value)} must be longer than zero{what}")
 
 
 def _negative_duration(value: str | float) -> bool:

@@ -1,14 +1,24 @@
 """Durations written the way the command line takes them: ``90s``, ``30m``, ``12h``, ``7d``,
-``2w`` or plain seconds."""
+``2w`` or plain seconds.
+
+The rules, as README and docs/analytics.md give them: a number in ASCII digits, with or
+without a decimal point (``1.5h``, ``0.5d``, ``.5d``), then a unit ``s``, ``m`` (minutes),
+``h``, ``d`` or ``w`` in either case (``7D`` is ``7d``; ``M`` is minutes too, never months),
+a space between them allowed (``7 d``), or no unit for seconds (``3600``, ``1.5``). The
+number is read exactly, as a decimal, and the duration must be a whole number of
+microseconds, the resolution of event times: ``0.0000001s`` is refused, not rounded to
+zero.
+"""
 
 from __future__ import annotations
 
 import math
 import re
+from decimal import Decimal
 
-__all__ = ["ACCEPTED", "is_off", "parse_duration", "quoted"]
+__all__ = ["ACCEPTED", "DurationError", "is_off", "parse_duration", "quoted"]
 
-_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _PATTERN = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*([smhdw]?)", re.IGNORECASE | re.ASCII)
 ACCEPTED = "write 90s, 30m, 12h, 7d, 2w or plain seconds"
 """The forms a duration takes, as every message about a bad one says them."""
@@ -16,6 +26,15 @@ _OFF = ("none", "off")
 _LONGEST = 40
 """Characters of the longest duration read: longer text is refused before the pattern runs
 (and is shortened in the message)."""
+
+
+class DurationError(ValueError):
+    """Text that is not a duration; ``reason`` is what the message says after the quoted
+    text (``is not a duration; write ...``), for a caller that names the option itself."""
+
+    def __init__(self, name: str, text: object, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"{name} {quoted(text)} {reason}")
 
 
 def parse_duration(text: str | int | float, name: str = "window") -> float:
@@ -45,12 +64,18 @@ def parse_duration(text: str | int | float, name: str = "window") -> float:
     (90.0, 1800.0, 43200.0)
     >>> parse_duration("7d"), parse_duration("2w"), parse_duration(3600)
     (604800.0, 1209600.0, 3600.0)
-    >>> parse_duration("1.5h")
-    5400.0
-    >>> parse_duration("7 days")
+    >>> parse_duration("1.5h"), parse_duration("0.5d"), parse_duration("7 D")
+    (5400.0, 43200.0, 604800.0)
+    >>> parse_duration("1.1h")  # exactly, as a decimal: not 3960.0000000000005
+    3960.0
+    >>> parse_duration("7 days")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: window '7 days' is not a duration; write 90s, 30m, 12h, 7d, 2w or plain seconds
+    kundresa.analytics._duration.DurationError: window '7 days' is not a duration; write 90s, ...
+    >>> parse_duration("0.0000001s", "lookback")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    kundresa.analytics._duration.DurationError: lookback '0.0000001s' is not a whole number ...
     """
     if isinstance(text, bool):
         raise ValueError(f"{name} {text!r} is not a duration")
@@ -61,9 +86,16 @@ def parse_duration(text: str | int | float, name: str = "window") -> float:
     stripped = str(text).strip()
     match = _PATTERN.fullmatch(stripped) if len(stripped) <= _LONGEST else None
     if match is None:
-        raise ValueError(f"{name} {quoted(text)} is not a duration; {ACCEPTED}")
+        raise DurationError(name, text, f"is not a duration; {ACCEPTED}")
     number, unit = match.groups()
-    return float(number) * _UNITS[unit.lower() or "s"]
+    seconds = Decimal(number) * _UNITS[unit.lower() or "s"]  # exact: a decimal times a whole
+    if (seconds * 1_000_000) % 1:
+        raise DurationError(
+            name,
+            text,
+            "is not a whole number of microseconds (event times are kept to the microsecond)",
+        )
+    return float(seconds)
 
 
 def is_off(value: object) -> bool:
