@@ -147,17 +147,18 @@ def test_message_ids_deduplicate_within_a_load_and_against_stored_events() -> No
 
 def test_a_row_duckdb_cannot_read_is_quarantined_with_its_record() -> None:
     wh = Warehouse(None)
-    # Python reads this basic-format ISO 8601 time; DuckDB does not. The collector refuses it
-    # when it arrives (tests/live/test_collector_times.py); a row in the log that holds one
-    # anyway (a log written before that check) is quarantined by the load, never lost.
-    msg = {"type": "track", "event": "e", "userId": "u1", "timestamp": "20260201T100000"}
+    # Python reads this ISO 8601 week date; the load does not (it reads the basic format,
+    # 20260201T100000, since tests/ingest/test_iso_basic_and_comma.py). The collector refuses
+    # it when it arrives (tests/live/test_collector_times.py); a row in the log that holds
+    # one anyway (a log written before that check) is quarantined by the load, never lost.
+    msg = {"type": "track", "event": "e", "userId": "u1", "timestamp": "2026-W05-1T10:00:00"}
     with pytest.raises(MessageError, match="timestamp"):
         check_message(dict(msg), RECEIVED)
     record = LogRecord(0, 1, orjson.dumps([message_row({**msg, "receivedAt": RECEIVED})]))
     report = wh.ingest_checked("collector", Loader._batches([record]))
     assert (report.loaded, report.quarantined) == (0, 1)
     (row,) = wh.quarantined()
-    assert row["reason"].startswith("unparseable timestamp 20260201T100000")
+    assert row["reason"].startswith("unparseable timestamp 2026-W05-1T10:00:00")
     assert orjson.loads(row["record"])["customer_id"] == "u1"
 
 

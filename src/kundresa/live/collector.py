@@ -125,9 +125,10 @@ _ISO_SHAPE = re.compile(
 try with a space before the offset, and its third with the seconds of a time to the minute):
 a date, or a date and a time to the minute or second and an optional offset
 (``tests/live/test_collector_times.py`` loads every shape). Python reads more
-(``20260201T100000``, ``2026-W05``, ``T10`` without minutes, a decimal comma); a time of
-such a shape would be acked and then quarantined by the load, so it is refused when it
-arrives."""
+(``2026-W05``, ``T10`` without minutes); a time of such a shape would be acked and then
+quarantined by the load, so it is refused when it arrives. The load of a file also reads the
+basic format (``20260201T100000``) and a decimal comma (docs/sources.md); the collector
+keeps to the extended form with a point, as Segment's libraries send it."""
 
 
 FUTURE_SKEW = timedelta(days=1)
