@@ -679,3 +679,34 @@ def test_malformed_records_are_quarantined_naming_the_field(
     assert report.loaded == 0
     (q,) = wh.quarantined()
     assert q["line"] == 1 and q["reason"].startswith(reason)
+
+
+def test_property_names_that_would_share_a_column_are_quarantined(
+    project: Path, tmp_path: Path
+) -> None:
+    # A record source stores properties as columns, whose names compare ignoring case: a
+    # record with {"A": 1, "a": 2} was stored as {"A": "2"}, and a property without a name
+    # holding a value was dropped, both unseen.
+    lines = [
+        {"properties": {"plan": "pro", "": None}, "messageId": "ok-1"},
+        {"properties": {"A": 1, "a": 2}, "messageId": "case"},
+        {"properties": {"": "v"}, "messageId": "empty"},
+        {"properties": {"event": "x", "property.event": "y"}, "messageId": "reserved"},
+        {"properties": {"Plan": "free"}, "messageId": "ok-2"},
+    ]
+    path = tmp_path / "seg.jsonl"
+    base = {"type": "track", "userId": "u1", "event": "e", "timestamp": "2025-05-01T10:00:00Z"}
+    path.write_text("".join(json.dumps({**base, **x}) + "\n" for x in lines))
+    r = run("ingest", str(path), "--source", "segment", cwd=project)
+    assert r.exit_code == 0, r.output
+    events = stored(project)
+    assert sorted(events) == ["ok-1", "ok-2"]
+    assert events["ok-1"]["props"] == {"plan": "pro"}
+    assert quarantine(project) == {
+        ("seg.jsonl", 2): "properties: 'A' and 'a' differ only in case (property names are "
+        "compared ignoring case): which one is meant?",
+        ("seg.jsonl", 3): "properties: a property without a name holds a value ('v')",
+        ("seg.jsonl", 4): "properties: 'event' and 'property.event' are both stored as the "
+        "property 'property.event' (a name like a column's gets 'property.' in front): which "
+        "one is meant?",
+    }

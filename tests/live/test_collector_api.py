@@ -647,3 +647,36 @@ def test_a_batch_of_very_many_messages_is_checked_off_the_event_loop(
     assert len(r.json()["errors"]) == 100 and r.json()["errors"][0]["field"] == "type"
     assert set(on_loop) == {False} and len(on_loop) == 1501
     wait_for(lambda: loaded(client, 101))
+
+
+def test_property_names_that_would_share_a_column_are_refused_by_field(
+    project_dir: Path, make_collector: Any
+) -> None:
+    # Column names compare ignoring case: {"A": 1, "a": 2} was acked and stored as {"A": "2"},
+    # and a property without a name holding a value was acked and dropped unseen.
+    client = make_collector(project_dir)
+    batch = [
+        track("good-1", properties={"plan": "pro", "": None}),
+        track("case", properties={"Plan": "pro", "plan": "free"}),
+        track("empty", properties={"": "v"}),
+        track("reserved", properties={"event": "a", "property.event": "b"}),
+        {"type": "identify", "userId": "u1", "messageId": "trait", "traits": {"X": 1, "x": 2}},
+        track("good-2", properties={"Plan": "pro"}),
+    ]
+    r = client.post("/v1/batch", json={"batch": batch}, auth=AUTH)
+    assert r.status_code == 400, r.text
+    answer = r.json()
+    assert answer["accepted"] == 2
+    assert [(e["index"], e["field"]) for e in answer["errors"]] == [
+        (1, "properties"),
+        (2, "properties"),
+        (3, "properties"),
+        (4, "traits"),
+    ]
+    assert answer["errors"][0]["message"] == (
+        "properties: 'Plan' and 'plan' differ only in case (property names are compared "
+        "ignoring case): which one is meant?"
+    )
+    assert "without a name" in answer["errors"][1]["message"]
+    wait_for(lambda: loaded(client, 2))
+    assert [e[0] for e in events_of(client)] == ["good-1", "good-2"]

@@ -46,7 +46,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from kundresa.ingest.columns import EPOCH_MIN, MAX_OFFSET_HOURS, TIME_RANGE
-from kundresa.ingest.sources._records import BadRow, blank
+from kundresa.ingest.sources._records import PROPS, BadRow, blank, check_props
 from kundresa.ingest.sources.segment import VALUE_FIELDS, message_row
 from kundresa.live.loader import AfterLoad, Loader, read_json
 from kundresa.live.log import LogError, WriteAheadLog
@@ -416,6 +416,11 @@ def check_message(
     except BadRow as exc:
         text = str(exc)
         raise MessageError(_field_of(text), text) from None
+    try:
+        check_props(row[PROPS])
+    except BadRow as exc:
+        field = "traits" if row.get("_kind") else "properties"  # identify, group: traits
+        raise MessageError(field, str(exc).removeprefix("properties: ")) from None
     try:
         if _check_time(row["timestamp"]) > _latest(received_at):
             raise MessageError(

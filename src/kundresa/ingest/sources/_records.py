@@ -68,6 +68,50 @@ def text(value: Any) -> str | None:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
+def check_props(props: Row) -> None:
+    """:class:`BadRow` when a record's properties cannot all be stored as they are: two names
+    that land on one column (the warehouse compares column names ignoring case, and a name
+    like a canonical column's is stored as ``property.NAME``), which would keep one value and
+    drop the other unseen, or a name that is empty but holds a value (no column can name it:
+    as a JSON Lines key without a name). An empty name holding null or empty text is left out.
+
+    Examples
+    --------
+    >>> check_props({"plan": "pro", "Country": "SE", "": None})
+    >>> for props in ({"plan": "pro", "Plan": "free"}, {"": "v"}):
+    ...     try:
+    ...         check_props(props)
+    ...     except BadRow as exc:
+    ...         print(str(exc)[:59])
+    properties: 'plan' and 'Plan' differ only in case (property
+    properties: a property without a name holds a value ('v')
+    """
+    seen: dict[str, str] = {}
+    for key, value in props.items():
+        if value is None:
+            continue
+        if not key:
+            if not blank(value):
+                shown = str(text(value))[:40]
+                raise BadRow(f"properties: a property without a name holds a value ({shown!r})")
+            continue
+        low = key.lower()
+        if low in _RESERVED:
+            low = f"property.{low}"
+        other = seen.setdefault(low, key)
+        if other == key:
+            continue
+        if other.lower() == key.lower():
+            raise BadRow(
+                f"properties: {other!r} and {key!r} differ only in case (property names are "
+                "compared ignoring case): which one is meant?"
+            )
+        raise BadRow(
+            f"properties: {other!r} and {key!r} are both stored as the property "
+            f"{low!r} (a name like a column's gets 'property.' in front): which one is meant?"
+        )
+
+
 def blank(value: Any) -> bool:
     """Whether a value is no value: null or empty text."""
     return value is None or (isinstance(value, str) and not value.strip())
@@ -217,6 +261,8 @@ class RecordSource(Source):
             record = {n: data[j][i] for j, n in enumerate(names) if data[j][i] is not None}
             try:
                 mapped = list(self.records(record))
+                for row in mapped:
+                    check_props(row.get(PROPS) or {})
             except BadRow as exc:
                 rejected.append(Rejected(line, str(exc), json.dumps(record, ensure_ascii=False)))
                 continue
