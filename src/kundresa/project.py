@@ -401,6 +401,14 @@ class Project:
                 from kundresa.analytics.touchpoints import apply_channel_matches
 
                 events = apply_channel_matches(events, self._journey)
+            from ibis.expr.operations import JoinChain
+
+            if isinstance(events.op(), JoinChain):
+                # A join's result (ids resolved through the identity map) is still an open
+                # join chain, which a later join on it (a persona's semi-join on the customers
+                # it picks from these events) would extend, and Ibis refuses that ("...
+                # belong to another relation"): a table of its own.
+                events = events.view()
             self._events = events
         return self._events
 

@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kundresa.analytics.funnel import event_funnel
+from kundresa.model.parse import parse_journey
 from kundresa.project import Project
 from kundresa.store.warehouse import Warehouse
 
@@ -73,6 +74,31 @@ def test_funnel_from_first_visit_to_purchase_counts_each_person_once() -> None:
     unlinked = [rows[0], ("anon-1", None, "2025-03-01 09:05", "sign_in", None), *rows[2:]]
     apart = event_funnel(Project.from_events(table(unlinked)).events, ["page_view", "purchase"])
     assert apart["count"].tolist() == [2, 0]
+
+
+def test_a_persona_scope_works_on_stitched_ids() -> None:
+    # With a link the events are a join on the identity map, and the persona's semi-join on
+    # it was refused by Ibis ("... belong to another relation"): every --persona, and the web
+    # pages' persona switch (500), failed once a project had one identity link.
+    journey, problems = parse_journey(
+        "kundresa: 1\nname: x\nstages: [{id: seen}, {id: bought}]\n"
+        "personas: [{id: pro, match: {property: plan, equals: pro}}]\n"
+        "touchpoints:\n"
+        "  - {id: visit, stage: seen, match: {event: page_view}}\n"
+        "  - {id: buy, stage: bought, match: {event: purchase}}\n"
+    )
+    assert journey is not None, problems
+    rows = [
+        ("anon-1", None, "2025-03-01 09:00", "page_view", None),
+        ("anon-1", "u42", "2025-03-01 09:05", "sign_in", None),
+        (None, "u42", "2025-03-01 09:30", "purchase", None),
+        ("anon-2", None, "2025-03-01 10:00", "page_view", None),
+    ]
+    plans = {"plan": ["pro", None, None, "free"]}
+    project = Project.from_events(table(rows, **plans), journey=journey)
+    for scope in ({}, {"since": "2025-03-01"}):
+        stages = project.run("stages", persona="pro", **scope).frame
+        assert stages["reached"].tolist() == [1, 1], scope
 
 
 def test_a_later_ingest_link_rejoins_earlier_events(tmp_path: Path) -> None:
