@@ -106,6 +106,19 @@ def test_init_unknown_template_is_a_usage_error(tmp_path: Path) -> None:
     assert "unknown template 'nope'" in r.output
 
 
+def test_init_refuses_a_name_that_is_not_one_line(tmp_path: Path) -> None:
+    # The name is written into the file's header comment too: a line break in it ended the
+    # comment, and the rest was read as keys of the new journey file ('description: ...').
+    for name in ("Shop\ndescription: injected", "Shop\rx", "Tab\there", "Esc\x1b[31m"):
+        r = run("init", str(tmp_path / "p"), "--name", name)
+        assert r.exit_code == 1, r.output
+        assert r.output.startswith("error: name: "), r.output
+        assert "a journey's name is one line of text" in r.output
+        assert len(r.output.strip().splitlines()) == 1
+        assert not (tmp_path / "p").exists()
+    assert run("init", str(tmp_path / "p"), "--name", "Shop: «ü» # 1").exit_code == 0
+
+
 def test_validate_reports_every_problem_with_position(tmp_path: Path) -> None:
     f = tmp_path / "journey.yaml"
     f.write_text(

@@ -587,6 +587,13 @@ def render_journey_yaml(
         raise ValueError(f"unknown template {template!r}; known: {', '.join(TEMPLATES)}")
     if lang not in LANGUAGES:
         raise ValueError(f"unknown language {lang!r}; use one of {', '.join(LANGUAGES)}")
+    if name is not None and any(ord(c) < 32 or 127 <= ord(c) < 160 for c in name):
+        # A line break would end the header comment the name is written into, and the rest
+        # of the name would be read as YAML: keys of its own in the new journey file.
+        raise ValueError(
+            f"name: {name[:40]!r} holds a line break or another control character; "
+            "a journey's name is one line of text"
+        )
     t = TEMPLATES[template]
     today = today or date.today()
     name = name or t.title[lang]
