@@ -349,6 +349,27 @@ RULES = [
         ("error", 11, 24, "lanes.thoughts.decision"),
         id="lane-cell-type",
     ),
+    # Not finite: a KPI that no actual meets or misses (shown as missed, without a target), a
+    # survey scale of no width, a bound no value fits.
+    pytest.param(
+        BASE.replace("template: buyers-journey\n", "")
+        + "stages:\n  - {id: awareness, kpis: [{metric: reached, target: .nan}]}\n",
+        "stages[0].kpis[0].target must be a finite number, not '.nan'",
+        ("error", 10, 54, "stages[0].kpis[0].target"),
+        id="kpi-target-nan",
+    ),
+    pytest.param(
+        BASE + "surveys: [{event: csat, metric: csat, scale: [1, .inf]}]\n",
+        "surveys[0].scale[1] must be a finite number, not '.inf'",
+        ("error", 10, 50, "surveys[0].scale[1]"),
+        id="survey-scale-inf",
+    ),
+    pytest.param(
+        BASE.replace("path: /pricing", "path: {gte: -.inf}"),
+        "touchpoints[1].match.where.path.gte must be a finite number, not '-.inf'",
+        ("error", 8, 85, "touchpoints[1].match.where.path.gte"),
+        id="bound-not-finite",
+    ),
     pytest.param(
         BASE.replace("template: buyers-journey\n", "")
         + "stages:\n  - {id: awareness, kpis: [{metric: revenue, target: 5}]}\n",

@@ -12,6 +12,7 @@ file cannot take the memory or the stack of whoever checks it. Parsing is pure; 
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -351,7 +352,11 @@ class _Reader:
     def number(self, node: yaml.Node, path: str) -> float | None:
         v = _value(node)
         if isinstance(v, int | float) and not isinstance(v, bool):
-            return float(v)
+            if math.isfinite(v):
+                return float(v)
+            # .nan or .inf: a KPI target no actual can meet or miss, a survey scale of no width
+            self.error(node, path, f"{path} must be a finite number, not {_value_text(node)}")
+            return None
         self.error(node, path, f"{path} must be a number, not {_value_text(node)}")
         return None
 
@@ -485,7 +490,14 @@ def _condition(r: _Reader, node: yaml.Node, path: str) -> Condition | None:
             vnode = m[bound][1]
             v = _value(vnode)
             if isinstance(v, int | float) and not isinstance(v, bool):
-                kw[bound] = float(v)
+                if math.isfinite(v):
+                    kw[bound] = float(v)
+                else:  # .nan fits no value, .inf every or none: never what was meant
+                    r.error(
+                        vnode,
+                        _join(path, bound),
+                        f"{_join(path, bound)} must be a finite number, not {_value_text(vnode)}",
+                    )
             elif isinstance(v, str | date):
                 kw[bound] = str(v)
             else:
