@@ -153,7 +153,8 @@ def _rows(fields: dict[str, str], kind: str) -> list[dict[str, str]]:
     rows: dict[int, dict[str, str]] = {}
     for name, value in fields.items():
         parts = name.split(".", 2)
-        if len(parts) == 3 and parts[0] == kind and parts[1].isdigit():
+        # isascii: str.isdigit() holds for '²', which int() refuses
+        if len(parts) == 3 and parts[0] == kind and parts[1].isascii() and parts[1].isdigit():
             rows.setdefault(int(parts[1]), {})[parts[2]] = value
     return [r for _, r in sorted(rows.items()) if r.get("id", "").strip() and not r.get("delete")]
 
@@ -268,7 +269,7 @@ def apply_form(data: dict[str, Any], fields: dict[str, str]) -> dict[str, Any]:
                 match.pop("where", None)
             nth = row.get("nth", "").strip()
             if nth:
-                if not nth.isdigit() or int(nth) < 1:
+                if not (nth.isascii() and nth.isdigit()) or int(nth) < 1:
                     raise ValueError(f"touchpoint {tid} nth: a whole number from 1, got {nth!r}")
                 match["nth"] = int(nth)
             else:

@@ -32,7 +32,7 @@ def parse_since(text: str | None) -> tuple[int, datetime | None]:
     if text is None or not text.strip():
         return 0, None
     text = text.strip()
-    if text.isdigit():
+    if text.isascii() and text.isdigit():  # str.isdigit() holds for '²', which int() refuses
         return int(text), None
     try:
         at = datetime.fromisoformat(text.replace("Z", "+00:00"))
