@@ -235,3 +235,33 @@ def test_a_parquet_map_naming_a_key_twice_is_quarantined(tmp_path: Path) -> None
     assert [r[0] for r in wh.con.execute("SELECT customer_id FROM events").fetchall()] == ["c2"]
     (bad,) = wh.quarantined()
     assert bad["reason"] == "column 'properties' has the key \"k\" more than once"
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "why"),
+    [
+        (
+            "e.jsonl",
+            '{"customer_id": "c1", "event": "e"\n',
+            "invalid JSON: Expecting ',' delimiter",
+        ),
+        ("e.jsonl", "customer_id,timestamp,event\nc1,t,e\n", "invalid JSON: Expecting value"),
+        ("e.jsonl", '"c1"\n5\n', "expected a JSON object, found a string"),
+        ("e.json", "[1, 2]", "expected a JSON object, found a number"),
+    ],
+)
+def test_a_file_without_any_json_object_says_so(
+    tmp_path: Path, name: str, text: str, why: str
+) -> None:
+    # It has no columns: the ingest said "no customer_id column ... (columns: none); name it
+    # with --customer-col", and the web's upload asked for columns from an empty header.
+    f = tmp_path / name
+    f.write_text(text, encoding="utf-8")
+    with pytest.raises(ReadError, match=r"is a JSON object: each (line|element) is one event"):
+        read_header(f)
+    runner = CliRunner()
+    assert runner.invoke(main, ["init", str(tmp_path / "p")]).exit_code == 0
+    r = runner.invoke(main, ["ingest", str(f), "--project", str(tmp_path / "p")])
+    assert r.exit_code == 1
+    assert r.output.startswith(f"error: {f}:1: {why}"), r.output
+    assert "customer_id column" not in r.output and r.output.count("\n") == 1

@@ -673,27 +673,46 @@ def _read_header(p: _Input, encoding: str | None, allow_empty: bool = False) -> 
 
                 return next(csv.reader([first], delimiter=info.delimiter))
             names: dict[str, None] = {}
+            # The first record that is no object, and why: when no record is one, the file
+            # has no columns, and that is said instead of "no customer_id column".
+            first_bad: tuple[int, str] | None = None
+            objects = False
             if _is_json_array(p, info.encoding):
-                for i, (_line, value, _rep, _src) in enumerate(
+                for i, (line_no, value, _rep, _src) in enumerate(
                     _json_array_items(p, info.encoding, None)
                 ):
                     if isinstance(value, dict):
                         names.update(dict.fromkeys(value))
+                        objects = True
+                    elif first_bad is None:
+                        found = _json_kind(value)  # as the rows' reader says it
+                        first_bad = (line_no, f"expected a JSON object, found {found}")
                     if i >= 999:
                         break
+                capped = first_bad is not None and i >= 999
+                _no_objects(label, objects, first_bad, "element", capped)
                 return list(names)
+            capped = True
             for i in range(1000):
                 line = fh.readline(MAX_ROW_BYTES + 1)
                 if not line:
+                    capped = False
                     break
                 if len(line) > MAX_ROW_BYTES:
                     raise ReadError(_too_long(Path(label), i + 1))
                 try:
                     obj = json.loads(line) if line.strip() else None
-                except (ValueError, RecursionError):  # the rows' reader says why
+                except (ValueError, RecursionError) as exc:  # the rows' reader says why
+                    if first_bad is None:
+                        why = exc if isinstance(exc, ValueError) else _TOO_DEEP
+                        first_bad = (i + 1, f"invalid JSON: {why}")
                     continue
                 if isinstance(obj, dict):
                     names.update(dict.fromkeys(obj))
+                    objects = True
+                elif obj is not None and first_bad is None:
+                    first_bad = (i + 1, f"expected a JSON object, found {_json_kind(obj)}")
+            _no_objects(label, objects, first_bad, "line", capped and bool(fh.readline(1)))
             return list(names)
     except (OSError, EOFError, pa.ArrowInvalid, zipfile.BadZipFile) as exc:
         raise ReadError(f"{label}: cannot read the file: {exc}") from exc
@@ -710,6 +729,23 @@ def _skip_line(fh: IO[bytes]) -> IO[bytes]:
     assert end is not None  # the pattern matches the empty string
     rest = line[end.end() :]
     return io.BytesIO(rest) if rest else fh  # (a lone CR: the next lines came with it)
+
+
+def _no_objects(
+    label: str, objects: bool, first_bad: tuple[int, str] | None, what: str, capped: bool
+) -> None:
+    """:class:`ReadError` for a JSON file none of whose records (of the first 1,000:
+    ``capped``) is an object: it has no columns to map, and naming the first record's fault
+    says more than "no customer_id column (columns: none)"."""
+    if objects or first_bad is None:
+        return
+    line, why = first_bad
+    scope = "of the first 1,000" if capped else ("of the file" if what == "line" else "")
+    raise ReadError(
+        f"{label}:{line}: {why}, and no {what} {scope}".rstrip()
+        + f" is a JSON object: each {what} is one "
+        'event, {"customer_id": …, "timestamp": …, "event": …}'
+    )
 
 
 def _sniff_delimiter(header_line: str) -> str:
