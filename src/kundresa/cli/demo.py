@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,9 @@ from kundresa.cli._common import JOURNEY_FILE, UserError, emit_result, err, out,
     "directory", type=click.Path(file_okay=False, path_type=Path), default="kundresa-demo"
 )
 @click.option("--customers", type=click.IntRange(1), default=20_000, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--seed", type=click.IntRange(0, 2**32 - 2), default=0, show_default=True
+)  # numpy's seeds are 0 to 2**32 - 1, and --live streams with seed + 1
 @click.option("--lang", type=click.Choice(["sv", "da", "en"]), default="en", show_default=True)
 @click.option("--no-serve", is_flag=True, help="Build the demo project only; do not serve it.")
 @click.option("--force", is_flag=True, help="Rebuild even if DIRECTORY holds another project.")
@@ -54,13 +57,22 @@ def demo(
     """Build a demo company's project (journey and events), summarise it and serve the web app
     on 127.0.0.1 (``--no-serve`` stops after the summary; ``--live`` streams new customers'
     events to the server's collector while it serves)."""
+    from kundresa.demo.generator import EVENTS_PER_CUSTOMER
     from kundresa.demo.project import build_demo, compile_kernels
 
     if live and no_serve:
         raise click.UsageError("--live streams to the server it starts: leave out --no-serve")
 
+    if not math.isfinite(rate):  # click's FloatRange lets nan through
+        raise click.BadParameter(f"{rate} is not a number of events a second", param_hint="--rate")
     with err.status(f"generating {customers:,} demo customers…"):
-        project = build_demo(directory, customers=customers, seed=seed, lang=lang, force=force)
+        try:
+            project = build_demo(directory, customers=customers, seed=seed, lang=lang, force=force)
+        except MemoryError:
+            raise UserError(
+                f"--customers {customers:,}: not enough memory to generate so many (about "
+                f"{round(customers * EVENTS_PER_CUSTOMER):,} events); try fewer"
+            ) from None
     with err.status("compiling the analyses' kernels (once per machine)…"):
         try:
             compile_kernels(lang)

@@ -68,12 +68,15 @@ def build_demo(
         )
     if root.exists() and not root.is_dir():
         raise ProjectError(f"{root} is a file, not a folder")
+    # First, before the folder is touched: a generation that fails (a seed numpy refuses, too
+    # little memory for so many customers) leaves an earlier demo as it was, and no folder
+    # with a journey but no demo marker, which a second try would refuse as another project.
+    events = generate_events(customers, seed=seed)
     if store.exists():
         shutil.rmtree(store)
     (root / "data").mkdir(parents=True, exist_ok=True)
     store.mkdir(parents=True)
     (root / JOURNEY_FILE).write_text(demo_journey_yaml(lang), encoding="utf-8")
-    events = generate_events(customers, seed=seed)
     pq.write_table(events, root / "data" / "events.parquet")
     (store / MARKER).write_text(
         json.dumps({"customers": customers, "seed": seed, "lang": lang}), encoding="utf-8"
