@@ -46,6 +46,22 @@ def test_transitions(demo: Path) -> None:
     assert {r["direction"] for r in inner} <= {"forward", "backward"}
 
 
+def test_touchpoints_as_the_map_counts_them(demo: Path) -> None:
+    # The README named `kundresa touchpoints` (its label and channel_label columns), and the
+    # map page shows the table, but the command did not exist ("No such command").
+    from kundresa.project import Project
+    from kundresa.web.views import Analyses, map_view
+
+    rows = as_json("touchpoints", "--project", str(demo), "--persona", "student", "--lang", "sv")
+    assert {"touchpoint", "label", "channel_label", "customers", "events"} <= set(rows[0])
+    with Project.open(demo, read_only=True) as project:
+        page = map_view(Analyses(project, persona="student", lang="sv"))
+    got = {(r["touchpoint"], r["label"], r["customers"], r["events"]) for r in rows}
+    assert got == {
+        (t["touchpoint"], t["label"], t["customers"], t["events"]) for t in page["touchpoints"]
+    }
+
+
 def test_journeys_views(demo: Path) -> None:
     summary = {r["measure"]: r for r in as_json("journeys", "--project", str(demo))}
     assert summary["customers"]["total"] >= 350

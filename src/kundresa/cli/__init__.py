@@ -50,6 +50,7 @@ COMMANDS: dict[str, tuple[str, str | None]] = {
     "stages": (f"{_A}:stages", None),
     "funnel": (f"{_A}:funnel", None),
     "transitions": (f"{_A}:transitions", None),
+    "touchpoints": (f"{_A}:touchpoints", None),
     "journeys": (f"{_A}:journeys", None),
     "customer": (f"{_A}:customer", None),
     "paths": (f"{_A}:paths", None),

@@ -477,6 +477,12 @@ COMMAND_SPECS: tuple[CommandSpec, ...] = (
         lang=True,
     ),
     CommandSpec(
+        "touchpoints",
+        "Customers and events per touchpoint, in journey order (the map's touchpoints row).",
+        {"": "touchpoints"},
+        lang=True,
+    ),
+    CommandSpec(
         "journeys",
         "How non-linear the journeys are: moves, skips, loops, cycles and time in stage.",
         {"summary": "journeys", "time": "time_in_stage", "customers": "customer_journeys"},
@@ -573,6 +579,7 @@ _SPECS_BY_NAME = {s.name: s for s in COMMAND_SPECS}
 stages = build_command(_SPECS_BY_NAME["stages"])
 funnel = build_command(_SPECS_BY_NAME["funnel"])
 transitions = build_command(_SPECS_BY_NAME["transitions"])
+touchpoints = build_command(_SPECS_BY_NAME["touchpoints"])
 journeys = build_command(_SPECS_BY_NAME["journeys"])
 customer = build_command(_SPECS_BY_NAME["customer"])
 paths = build_command(_SPECS_BY_NAME["paths"])
