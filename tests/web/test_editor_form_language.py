@@ -63,3 +63,27 @@ def test_saving_the_form_keeps_labels_in_other_languages(make_client: Any, demo_
     labels = {t["id"]: t.get("label") for t in before.get("touchpoints") or []}
     assert any(isinstance(v, dict) for v in labels.values())
     assert {t["id"]: t.get("label") for t in after["touchpoints"]} == labels
+
+
+def test_saving_the_form_writes_no_translation_nobody_typed(
+    make_client: Any, demo_copy: Path
+) -> None:
+    # A stage with only an English label shows it in the label field of a Swedish journey;
+    # sent back unchanged, it was saved as the Swedish label too ({en: X, sv: X}), hiding the
+    # missing translation from every later reader of the file.
+    journey = demo_copy / "journey.yaml"
+    data = yaml.safe_load(journey.read_text(encoding="utf-8"))
+    data["language"] = "sv"
+    data["stages"][0]["label"] = {"en": "Awareness"}
+    data["stages"][1]["label"] = {"en": "Consideration"}
+    journey.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    c = make_client(demo_copy)
+    fields = form_fields(c.get("/editor").text)
+    assert (fields["stage.0.label"], fields["stage.1.label"]) == ("Awareness", "Consideration")
+    fields["stage.1.label"] = "Övervägande"  # typed: a translation
+    fields["action"] = "save"
+    r = c.post("/editor/structured", data=fields)
+    assert r.status_code == 200, r.text[:2000]
+    after = yaml.safe_load(journey.read_text(encoding="utf-8"))
+    assert after["stages"][0]["label"] == {"en": "Awareness"}
+    assert after["stages"][1]["label"] == {"en": "Consideration", "sv": "Övervägande"}

@@ -194,8 +194,11 @@ def apply_form(data: dict[str, Any], fields: dict[str, str]) -> dict[str, Any]:
             stage["id"] = sid
             label = stage.get("label")
             labels = dict(label) if isinstance(label, dict) else ({lang: label} if label else {})
-            if row.get("label", "").strip():
-                labels[lang] = row["label"].strip()
+            value = row.get("label", "").strip()
+            # Without a label in the journey's language the form shows the English one (as
+            # editor.html does): sent back unchanged, it is no translation to write.
+            if value and (lang in labels or value != str(labels.get("en") or "").strip()):
+                labels[lang] = value
             if labels:
                 stage["label"] = labels
             for key in ("funnel", "goal"):
