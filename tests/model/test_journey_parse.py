@@ -349,6 +349,13 @@ RULES = [
         ("error", 11, 24, "lanes.thoughts.decision"),
         id="lane-cell-type",
     ),
+    pytest.param(
+        BASE.replace("template: buyers-journey\n", "")
+        + "stages:\n  - {id: awareness, kpis: [{metric: conversion_from_start, target: 60}]}\n",
+        "stages[0].kpis[0].target 60 is outside 0-1: a conversion is a fraction (write 60% as 0.6)",
+        ("warning", 10, 68, "stages[0].kpis[0].target"),
+        id="kpi-conversion-target-a-percent",
+    ),
     # Not finite: a KPI that no actual meets or misses (shown as missed, without a target), a
     # survey scale of no width, a bound no value fits.
     pytest.param(

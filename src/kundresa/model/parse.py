@@ -593,6 +593,13 @@ def _stages(r: _Reader, node: yaml.Node, lang: str) -> list[tuple[Stage, yaml.No
                     else "at_least"
                 )
                 klabel = r.text(km["label"][1], _join(kp, "label")) if "label" in km else None
+                if metric in _RATE_METRICS and target is not None and not 0 <= target <= 1:
+                    r.warn(
+                        km["target"][1],
+                        _join(kp, "target"),
+                        f"{_join(kp, 'target')} {target:g} is outside 0-1: a conversion is a "
+                        "fraction (write 60% as 0.6), so the KPI is met always or never",
+                    )
                 if metric is not None and target is not None and direction is not None:
                     kpis.append(Kpi(metric, target, direction, klabel))
         out.append((Stage(sid, label, funnel, goal, tuple(kpis), desc), m["id"][1], i))
@@ -972,6 +979,10 @@ def _surveys(r: _Reader, node: yaml.Node, stage_ids: list[str]) -> list[Survey]:
             continue
         out.append(Survey(event, metric, score, stage, scale, label))
     return out
+
+
+_RATE_METRICS = frozenset({"conversion_from_previous", "conversion_from_start"})
+"""KPI metrics that are fractions 0-1."""
 
 
 def _lane(
