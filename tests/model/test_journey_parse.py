@@ -148,6 +148,19 @@ def test_base_is_valid() -> None:
     assert journey.touchpoint("price").match.where == {"path": Condition(equals="/pricing")}
 
 
+def test_a_refused_touchpoint_still_leads_to_its_stage() -> None:
+    # Only its id is wrong (or its match): the errors say so, and no warning follows that no
+    # touchpoint leads to its stage, which the file's reader can see one does.
+    text = BASE.replace("{id: buy, stage: decision", "{id: ad, stage: decision")
+    problems = parse(text)[1]
+    assert [p.message for p in problems] == [
+        "duplicate touchpoint id 'ad' (first defined on line 7)"
+    ]
+    text = BASE.replace("match: {event: purchase}", "match: {evnt: purchase}")
+    problems = parse(text)[1]
+    assert problems and not [p for p in problems if "no touchpoint leads" in p.message]
+
+
 # (file text, message fragment, severity, line, column, field path)
 RULES = [
     pytest.param(

@@ -829,6 +829,7 @@ def _parse(r: _Reader, root: yaml.Node) -> Journey | None:
     touchpoints: list[Touchpoint] = []
     tp_nodes: list[tuple[str, yaml.Node, str]] = []
     tp_lines: dict[str, int] = {}
+    led: set[str] = set()  # stages some touchpoint names (one refused for its id counts too)
     if "touchpoints" in top:
         for i, tnode in enumerate(r.seq(top["touchpoints"][1], "touchpoints")):
             path = f"touchpoints[{i}]"
@@ -858,6 +859,8 @@ def _parse(r: _Reader, root: yaml.Node) -> Journey | None:
                     )
                     channel = None
             match = _match(r, m["match"][1], _join(path, "match")) if "match" in m else None
+            if stage is not None:
+                led.add(stage)
             labels = _label(r, m["label"][1], _join(path, "label"), lang) if "label" in m else {}
             label = _in_language(labels, lang)
             desc = (
@@ -887,9 +890,8 @@ def _parse(r: _Reader, root: yaml.Node) -> Journey | None:
             touchpoints.append(Touchpoint(tid, stage, match, label, channel, desc, labels))
     _check_unique(r, tp_nodes, "touchpoint")
     if stage_ids and "touchpoints" in top:
-        covered = {t.stage for t in touchpoints}
         for sid in stage_ids:
-            if sid not in covered:
+            if sid not in led:
                 r.warn(
                     top["touchpoints"][0],
                     "touchpoints",
