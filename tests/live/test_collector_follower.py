@@ -301,13 +301,23 @@ def test_a_load_postponed_by_a_reading_process_says_so_once_and_loads_after(
     while state._kept is not None or (store.parent / f"{WAREHOUSE_FILE}.listening").exists():
         assert time.monotonic() - started < 60  # the app reads it read-only, nothing kept
         time.sleep(0.02)
-    reader = subprocess.Popen(  # a command reading the project: holds it read-only
-        [
-            sys.executable,
-            "-c",
-            f"import duckdb, sys; c = duckdb.connect({str(store)!r}, "
-            "read_only=True); print('open', flush=True); sys.stdin.read()",
-        ],
+    # A command reading the project: holds it read-only. (It waits for the file as any
+    # command does: under load the app may still hold it for a moment, seen once in CI.)
+    opens = (
+        "import duckdb, sys, time\n"
+        "for _ in range(1200):\n"
+        "    try:\n"
+        f"        c = duckdb.connect({str(store)!r}, read_only=True)\n"
+        "        break\n"
+        "    except duckdb.IOException:\n"
+        "        time.sleep(0.05)\n"
+        "else:\n"
+        "    sys.exit('never opened')\n"
+        "print('open', flush=True)\n"
+        "sys.stdin.read()\n"
+    )
+    reader = subprocess.Popen(
+        [sys.executable, "-c", opens],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
