@@ -58,3 +58,16 @@ def test_restore_refuses_what_it_cannot_restore(tmp_path: Path) -> None:
     assert r.exit_code == 1 and "is not a version name" in r.output
     r = run("history", "--project", str(tmp_path / "nowhere"))
     assert r.exit_code == 1 and "no such file" in r.output
+
+
+def test_saving_the_text_the_file_holds_adds_no_version(tmp_path: Path) -> None:
+    # The editor saved unchanged: the history gained a version that changed nothing.
+    root = tmp_path / "p"
+    assert run("init", str(root), "--lang", "en").exit_code == 0
+    text = (root / "journey.yaml").read_text()
+    again = save_journey(root, text)
+    assert again["saved"] and again["previous"] is None
+    assert not history_dir(root).exists() or not any(history_dir(root).iterdir())
+    changed = save_journey(root, text.replace("name: ", "name: Renamed ", 1))
+    assert changed["saved"] and changed["previous"]
+    assert len(list(history_dir(root).iterdir())) == 1

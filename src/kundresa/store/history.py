@@ -97,13 +97,20 @@ def save_journey(root: Path, text: str) -> dict[str, Any]:
     """Check ``text`` and, when it has no errors, make it the project's journey file (the one
     it replaces kept in history).
 
-    Returns ``{"saved": bool, "problems": [...], "previous": version or None}``.
+    Returns ``{"saved": bool, "problems": [...], "previous": version or None}``; text the
+    file holds already is saved as it is, adding no version to the history (``previous``
+    None).
     """
     root = Path(root)
     problems = check(text)
     if any(p["severity"] == "error" for p in problems):
         return {"saved": False, "problems": problems, "previous": None}
     target = root / JOURNEY_FILE
+    try:
+        if target.read_bytes() == text.encode("utf-8"):
+            return {"saved": True, "problems": problems, "previous": None}
+    except FileNotFoundError:
+        pass
     previous = _keep(root, target) if target.exists() else None
     _write(target, text)
     return {"saved": True, "problems": problems, "previous": previous}
