@@ -10,6 +10,7 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import JSONResponse, Response
 
 from kundresa.errors import KundresaError
+from kundresa.web import limits
 from kundresa.web.site import Site
 
 MAX_FEED = 10_000
@@ -37,8 +38,8 @@ def parse_since(text: str | None) -> tuple[int, datetime | None]:
     try:
         at = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise ValueError(
-            f"since: {text!r} is neither a sequence number nor a date or ISO time"
+        raise limits.ParameterError(  # a bad parameter: 422, as every other (docs/web.md)
+            "since", f"{text!r} is neither a sequence number nor a date or ISO time"
         ) from None
     if at.tzinfo is not None:
         at = at.astimezone(UTC).replace(tzinfo=None)
