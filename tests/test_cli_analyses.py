@@ -62,6 +62,18 @@ def test_touchpoints_as_the_map_counts_them(demo: Path) -> None:
     }
 
 
+def test_touchpoints_stage_is_the_id_in_every_language(demo: Path) -> None:
+    # `stage` was the stage's label, so it changed with --lang and did not join with the
+    # `stage` of `kundresa stages` (an id there, as in every other analysis).
+    ids = {r["stage"] for r in as_json("stages", "--project", str(demo))}
+    words = {"sv": "Medvetenhet", "da": "Bevidsthed", "en": "Awareness"}
+    for lang, word in words.items():
+        rows = as_json("touchpoints", "--project", str(demo), "--lang", lang)
+        named = [r for r in rows if r["touchpoint"] != "(none)"]
+        assert {r["stage"] for r in named} <= ids
+        assert {r["stage"]: r["stage_label"] for r in named}["awareness"] == word
+
+
 def test_journeys_views(demo: Path) -> None:
     summary = {r["measure"]: r for r in as_json("journeys", "--project", str(demo))}
     assert summary["customers"]["total"] >= 350

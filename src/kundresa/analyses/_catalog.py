@@ -832,6 +832,7 @@ ANALYSES: tuple[Analysis, ...] = (
             Column("touchpoint", "label"),
             Column("label", "label"),
             Column("stage", "label"),
+            Column("stage_label", "label"),
             Column("channel", "label"),
             Column("channel_label", "label"),
             Column("customers", "count"),

@@ -566,9 +566,10 @@ def touchpoint_summary(
     counted (dates at midnight in the journey's ``timezone``).
 
     Returns a pandas DataFrame with ``touchpoint`` (id), ``label`` (its display label in
-    ``lang``), ``stage`` (label), ``channel`` (the channel the journey declares for the
-    touchpoint, id), ``channel_label``, ``customers``, ``events``; events that fit no
-    touchpoint are counted on a last row ``(none)``. Labels are
+    ``lang``), ``stage`` (the id, as in every other analysis), ``stage_label``, ``channel``
+    (the channel the journey declares for the touchpoint, id), ``channel_label``,
+    ``customers``, ``events``; events that fit no touchpoint are counted on a last row
+    ``(none)``. Labels are
     :func:`kundresa.report.labels.touchpoint_label` and
     :func:`~kundresa.report.labels.channel_label`.
     """
@@ -594,7 +595,8 @@ def touchpoint_summary(
             {
                 "touchpoint": tp.id,
                 "label": touchpoint_label(journey, tp.id, lang),
-                "stage": journey.stage_label(tp.stage, lang),
+                "stage": tp.stage,
+                "stage_label": journey.stage_label(tp.stage, lang),
                 "channel": tp.channel,
                 "channel_label": channel_label(journey, tp.channel, lang) if tp.channel else None,
                 "customers": int(r.customers) if r is not None else 0,
@@ -607,6 +609,7 @@ def touchpoint_summary(
             "touchpoint": NO_TOUCHPOINT,
             "label": NO_TOUCHPOINT,
             "stage": None,
+            "stage_label": None,
             "channel": None,
             "channel_label": None,
             "customers": int(none.customers) if none is not None else 0,

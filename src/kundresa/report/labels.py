@@ -87,6 +87,7 @@ HEADINGS: dict[str, tuple[str, str, str]] = {
     "touchpoint": ("Touchpoint", "Beröringspunkt", "Kontaktpunkt"),
     "channel": ("Channel", "Kanal", "Kanal"),
     "channel_label": ("Channel name", "Kanalnamn", "Kanalnavn"),
+    "stage_label": ("Stage name", "Fasnamn", "Fasenavn"),
     "customers": ("Customers", "Kunder", "Kunder"),
     "events": ("Events", "Händelser", "Hændelser"),
     "from_stage": ("From stage", "Från fas", "Fra fase"),
