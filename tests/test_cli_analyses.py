@@ -74,6 +74,18 @@ def test_touchpoints_stage_is_the_id_in_every_language(demo: Path) -> None:
         assert {r["stage"]: r["stage_label"] for r in named}["awareness"] == word
 
 
+def test_touchpoints_in_the_maps_order(demo: Path) -> None:
+    # "In journey order (the map's touchpoints row)", but the rows came in the file's order,
+    # which puts repeat_purchase (retention; before first_purchase for `nth: 2`) first.
+    from kundresa.project import Project
+
+    rows = as_json("touchpoints", "--project", str(demo))
+    with Project.open(demo, read_only=True) as project:
+        journey = project.journey
+    by_stage = [t.id for s in journey.stage_ids for t in journey.touchpoints if t.stage == s]
+    assert [r["touchpoint"] for r in rows] == [*by_stage, "(none)"]
+
+
 def test_journeys_views(demo: Path) -> None:
     summary = {r["measure"]: r for r in as_json("journeys", "--project", str(demo))}
     assert summary["customers"]["total"] >= 350

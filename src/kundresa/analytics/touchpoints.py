@@ -589,7 +589,10 @@ def touchpoint_summary(
     )
     by_id = {(None if pd.isna(r.touchpoint) else r.touchpoint): r for r in counts.itertuples()}
     rows = []
-    for tp in journey.touchpoints:
+    # Journey order is the map's: by stage, and in the file's order within a stage (the file's
+    # own order is for matching: `nth: 2` before the touchpoint it follows, say).
+    order = {sid: i for i, sid in enumerate(journey.stage_ids)}
+    for tp in sorted(journey.touchpoints, key=lambda t: order.get(t.stage, len(order))):
         r = by_id.get(tp.id)
         rows.append(
             {
