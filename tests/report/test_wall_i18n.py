@@ -119,6 +119,8 @@ def test_workbook_cells_show_words_not_ids(small_demo: Project, tmp_path: Path) 
     assert {"Kunder", "Fasbyten"} <= journeys and "stage_changes" not in journeys
     bottlenecks = _sheet_values(out, "Flaskhalsar")
     assert "fas" in bottlenecks and "stage" not in bottlenecks
+    touchpoints = _sheet_values(out, "Beröringspunkter")  # events that fit no touchpoint
+    assert "(ingen)" in touchpoints and "(none)" not in touchpoints
     workbook(small_demo, tmp_path / "en.xlsx", lang="en")
     en = _sheet_values(tmp_path / "en.xlsx", "KPIs")
     assert "at least" in en and "Reached" in en

@@ -258,6 +258,8 @@ VALUE_WORDS: dict[str, dict[str, tuple[str, str, str]]] = {
     "label": {
         "(start)": ("(start)", "(start)", "(start)"),
         "(end)": ("(end)", "(slut)", "(slut)"),
+        # the touchpoints' last row: events that fit no touchpoint
+        "(none)": ("(none)", "(ingen)", "(ingen)"),
     },
 }
 for _column in ("from_label", "to_label", "from_stage", "to_stage", "stage", "touchpoint"):
