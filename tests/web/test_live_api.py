@@ -139,7 +139,7 @@ def test_stage_events_feed(demo_copy: Path, make_client: Any) -> None:
     late = client.get("/api/stage-events", params={"since": "2025-12-01", "limit": 50}).json()
     assert late["events"] and all(e["at"] >= "2025-12-01" for e in late["events"])
     bad = client.get("/api/stage-events", params={"since": "yesterday"})
-    assert bad.status_code == 400 and "since" in bad.json()["detail"]
+    assert bad.status_code == 422 and "since" in bad.json()["detail"]
     schema = client.get("/openapi.json").json()
     assert "/api/customers/{customer_id}" in schema["paths"]
     assert "/api/stage-events" in schema["paths"]
