@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -91,7 +92,12 @@ def test_review_on_read_only_project_is_one_line_and_keeps_the_journey(
 
     assert run("init", str(tmp_path / "p")).exit_code == 0
     journey = tmp_path / "p" / "journey.yaml"
+    # Another review date than the one the review sets, so that the review saves a changed
+    # file (an unchanged one adds no version to the history, and keeps nothing).
+    text = journey.read_text(encoding="utf-8")
+    journey.write_text(re.sub(r"review_by: \S+", "review_by: 2099-01-01", text), "utf-8")
     before = journey.read_bytes()
+    assert before != text.encode()
     monkeypatch.setattr(history, "_keep", _read_only)
     r = run("review", "--project", str(tmp_path / "p"))
     _one_line(r, "/ro/place: Read-only file system")
