@@ -441,6 +441,20 @@ def test_journey_changed_on_disk(make_client: Any, demo_copy: Path) -> None:
     assert c.get("/editor").status_code == 200  # the editor still opens to fix it
 
 
+def test_a_page_first_after_an_outside_edit(make_client: Any, demo_copy: Path) -> None:
+    """The first request after the journey file changed on disk may be a page that asks
+    whether there are events before anything else re-reads the journey (the editor): it
+    counts them in the project it re-opened, not in the one it closed."""
+    c = make_client(demo_copy)
+    assert c.get("/api/map").status_code == 200
+    path = demo_copy / "journey.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("name: Nordljus Hem", "name: Outside edit", 1), "utf-8")
+    os.utime(path, ns=(time.time_ns(), time.time_ns() + 10**9))
+    page = c.get("/editor")
+    assert page.status_code == 200 and "Outside edit" in page.text
+
+
 def test_bottlenecks_say_which_periods_they_compare(client: Any) -> None:
     from kundresa.analytics.bottlenecks import bottlenecks
     from kundresa.report.units import format_date

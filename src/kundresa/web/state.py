@@ -145,7 +145,9 @@ class ProjectState:
         if not self.lock.acquire(blocking=False):
             return True
         try:
-            count = self.cached(("has_events",), self.project.warehouse.event_count)
+            # The warehouse is looked up when counting: ``cached`` may first re-open the
+            # project (a journey file changed on disk) and close the one we have now.
+            count = self.cached(("has_events",), lambda: self.project.warehouse.event_count())
         finally:
             self.lock.release()
         return bool(count)
