@@ -10,7 +10,9 @@ by the web app's editor.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import re
+from collections.abc import Collection
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,9 +23,11 @@ from kundresa.model.parse import parse_journey
 __all__ = [
     "HISTORY_DIR",
     "HistoryError",
+    "JourneyChanged",
     "VersionNotFound",
     "check",
     "diff_versions",
+    "file_sha256",
     "history",
     "read_version",
     "restore_version",
@@ -43,6 +47,43 @@ class HistoryError(KundresaError, ValueError):
 
 class VersionNotFound(HistoryError, NotFoundError):
     """A version that is not kept: exit code 1, HTTP 404."""
+
+
+class JourneyChanged(KundresaError):
+    """The journey file is no longer the one an edit was made from (changed by another tab,
+    the command line or an editor): nothing is saved. HTTP 409 (the web's ``If-Match``
+    answers 412 itself).
+
+    Attributes
+    ----------
+    current : str or None
+        The SHA-256 (hex) of the file as it is now; None when there is no file.
+    """
+
+    http_status = 409
+
+    def __init__(self, message: str, current: str | None) -> None:
+        super().__init__(message)
+        self.current = current
+
+
+def file_sha256(root: Path) -> str | None:
+    """The SHA-256 (64 hex digits) of the project's journey file's bytes, None without one:
+    what the web editor's pages carry and ``/api/journey``'s ETag is made of.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     _ = (Path(d) / "journey.yaml").write_bytes(b"")
+    ...     file_sha256(Path(d))[:12], file_sha256(Path(d) / "nowhere")
+    ('e3b0c44298fc', None)
+    """
+    try:
+        data = (Path(root) / JOURNEY_FILE).read_bytes()
+    except FileNotFoundError:
+        return None
+    return hashlib.sha256(data).hexdigest()
 
 
 def check(text: str) -> list[dict[str, Any]]:
@@ -93,15 +134,32 @@ def _write(target: Path, text: str) -> None:
     tmp.replace(target)
 
 
-def save_journey(root: Path, text: str) -> dict[str, Any]:
+def save_journey(root: Path, text: str, *, base: Collection[str] | None = None) -> dict[str, Any]:
     """Check ``text`` and, when it has no errors, make it the project's journey file (the one
     it replaces kept in history).
+
+    ``base``, when given, holds the SHA-256s (:func:`file_sha256`) of the file the text was
+    made from (``"*"``: any existing file): the text is saved only while the file is still
+    one of them, or already holds the text, so an edit never silently replaces a file that
+    changed since it was opened. Without ``base`` the file is replaced whatever it holds.
 
     Returns ``{"saved": bool, "problems": [...], "previous": version or None}``; text the
     file holds already is saved as it is, adding no version to the history (``previous``
     None).
+
+    Raises
+    ------
+    JourneyChanged
+        The file is not one of ``base`` (or is missing) and does not hold ``text``; checked
+        before the text is.
     """
     root = Path(root)
+    if base is not None:
+        current = file_sha256(root)
+        fits = current is not None and ("*" in base or current in base)
+        if not fits and current != hashlib.sha256(text.encode("utf-8")).hexdigest():
+            why = "there is no journey.yaml" if current is None else "journey.yaml has changed"
+            raise JourneyChanged(f"{why} since the text was loaded; nothing was saved", current)
     problems = check(text)
     if any(p["severity"] == "error" for p in problems):
         return {"saved": False, "problems": problems, "previous": None}

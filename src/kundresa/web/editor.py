@@ -15,8 +15,10 @@ import yaml
 from kundresa.model.parse import load_yaml
 from kundresa.store.history import (
     HISTORY_DIR,
+    JourneyChanged,
     check,
     diff_versions,
+    file_sha256,
     history,
     read_version,
     restore_version,
@@ -25,9 +27,11 @@ from kundresa.store.history import (
 
 __all__ = [
     "HISTORY_DIR",
+    "JourneyChanged",
     "apply_form",
     "check",
     "diff_versions",
+    "file_sha256",
     "history",
     "read_version",
     "restore_version",

@@ -264,6 +264,27 @@ _TEXT: dict[str, tuple[str, str, str]] = {
         "Sparat. Den förra versionen finns i historiken.",
         "Gemt. Den forrige version ligger i historikken.",
     ),
+    "journey_changed": (
+        "Not saved: journey.yaml has changed since this page was opened (in another tab or "
+        "outside the app). Your text is kept in the editor below. Compare it with the current "
+        "file; saving again replaces the file with your text.",
+        "Inte sparat: journey.yaml har ändrats sedan sidan öppnades (i en annan flik eller "
+        "utanför appen). Din text finns kvar i redigeraren nedan. Jämför den med den aktuella "
+        "filen; sparar du igen ersätts filen med din text.",
+        "Ikke gemt: journey.yaml er blevet ændret, siden siden blev åbnet (i en anden fane "
+        "eller uden for appen). Din tekst er bevaret i editoren herunder. Sammenlign den med "
+        "den aktuelle fil; gemmer du igen, erstattes filen med din tekst.",
+    ),
+    "changes_from_current": (
+        "Difference from the current file to your text",
+        "Skillnad från den aktuella filen till din text",
+        "Forskel fra den aktuelle fil til din tekst",
+    ),
+    "current_file": (
+        "The current journey.yaml",
+        "Den aktuella journey.yaml",
+        "Den aktuelle journey.yaml",
+    ),
     "valid": ("No problems.", "Inga problem.", "Ingen problemer."),
     "problems": ("Problems", "Problem", "Problemer"),
     "structured": ("Structured editor", "Formulär", "Formular"),

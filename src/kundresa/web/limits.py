@@ -352,7 +352,11 @@ def document_responses(app: Any) -> None:
                             "content": {"application/json": {"schema": _DETAIL}},
                         },
                     )
-                if path in ("/api/journey", "/api/journey/validate") and "requestBody" not in op:
+                if (
+                    path in ("/api/journey", "/api/journey/validate")
+                    and method in ("post", "put")
+                    and "requestBody" not in op
+                ):
                     op["requestBody"] = _TEXT_BODY
         schema["x-kundresa-limits"] = True
         return schema

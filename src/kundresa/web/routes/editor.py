@@ -4,11 +4,13 @@ history (``/history``, ``/api/history``). Checks and saves run as jobs in worker
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import difflib
+import hashlib
+from collections.abc import Callable, Collection
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Form, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi import APIRouter, Form, Header, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 
 from kundresa.errors import KundresaError
 from kundresa.web import editor, jobs, security, views
@@ -20,7 +22,18 @@ def router(site: Site, job_manager: jobs.JobManager) -> APIRouter:
 
     # -- editor and history -------------------------------------------------------------------
 
-    def editor_data(text: str | None = None, problems: Any = None) -> dict[str, Any]:
+    def editor_data(
+        text: str | None = None,
+        problems: Any = None,
+        sha256: str | None = None,
+        conflict: str | None = None,
+    ) -> dict[str, Any]:
+        """What the editor shows: ``text`` (default the file's), its ``problems`` and
+        ``structured`` data, and ``sha256``, the file the page is an edit of (default the
+        file as it is now; the forms carry it back so that a save can tell whether the file
+        changed meanwhile). With ``conflict`` (the edited text a save refused because the
+        file changed) also ``current``, the file's text now, and ``diff``, from it to the
+        edit."""
         path = site.state.journey_path
         current = path.read_text(encoding="utf-8") if path.exists() else ""
         text = current if text is None else text
@@ -28,17 +41,58 @@ def router(site: Site, job_manager: jobs.JobManager) -> APIRouter:
             structured = views.records_one({"s": editor.yaml_to_structured(text)})["s"]
         except ValueError:
             structured = None
-        return {
+        data = {
             "text": text,
             "problems": editor.check(text) if problems is None else problems,
             "structured": structured,
+            "sha256": editor.file_sha256(site.state.root) if sha256 is None else sha256,
         }
+        if conflict is not None:
+            data["current"] = current
+            data["diff"] = list(
+                difflib.unified_diff(
+                    current.splitlines(),
+                    conflict.splitlines(),
+                    "journey.yaml",
+                    "edit",
+                    lineterm="",
+                )
+            )
+        return data
 
     @r.get("/api/editor", tags=["editor"], summary="The journey file and its problems")
     def api_editor() -> Response:
-        """The text of ``journey.yaml``, its problems (as ``kundresa validate``) and its
-        data."""
-        return JSONResponse(editor_data())
+        """The text of ``journey.yaml``, its problems (as ``kundresa validate``), its data
+        and ``sha256`` (the file's hash; the ``ETag`` header is it in quotes)."""
+        data = editor_data()
+        return JSONResponse(data, headers=_etag_header(data["sha256"]))
+
+    @r.get(
+        "/api/journey",
+        tags=["editor"],
+        summary="The journey file's text",
+        response_class=PlainTextResponse,
+        responses={
+            200: {
+                "description": "The YAML, with the file's ETag",
+                "content": {"application/yaml": {"schema": {"type": "string"}}},
+            },
+            404: {"description": "The project has no journey.yaml; `detail` says so."},
+        },
+    )
+    def api_journey() -> Response:
+        """``journey.yaml`` as it is (``application/yaml``), with an ``ETag`` (its SHA-256 in
+        quotes) to send back as ``If-Match`` with ``PUT /api/journey``."""
+        path = site.state.journey_path
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return JSONResponse({"detail": "the project has no journey.yaml"}, status_code=404)
+        return Response(
+            data,
+            media_type="application/yaml; charset=utf-8",
+            headers=_etag_header(hashlib.sha256(data).hexdigest()),
+        )
 
     async def in_worker(kind: str, work: Callable[[], Any]) -> Any:
         """Run ``work`` as a job in a worker thread (web/jobs.py), off the event loop; a
@@ -67,25 +121,85 @@ def router(site: Site, job_manager: jobs.JobManager) -> APIRouter:
             {"valid": not any(p["severity"] == "error" for p in problems), "problems": problems}
         )
 
-    @r.put("/api/journey", tags=["editor"], summary="Save the journey file")
-    async def api_save(request: Request) -> Response:
+    @r.put(
+        "/api/journey",
+        tags=["editor"],
+        summary="Save the journey file",
+        responses={
+            412: {
+                "description": "`If-Match` names no ETag of the file as it is now (it changed "
+                "since it was read; the answer's `ETag` is the file's now): nothing is saved.",
+                "content": {"application/json": {"schema": {"type": "object"}}},
+            },
+        },
+    )
+    async def api_save(
+        request: Request,
+        if_match: Annotated[
+            str | None,
+            Header(
+                description="The ETag of `GET /api/journey` the text was made from: saved only "
+                "while the file is still that one (else 412). Without it the file is replaced "
+                "whatever it holds.",
+                max_length=1000,
+            ),
+        ] = None,
+    ) -> Response:
         """Send the YAML as the request body. Saved only without errors (else 422 with the
-        problems); the previous version is kept in history."""
+        problems); the previous version is kept in history. With ``If-Match`` saved only
+        while the file is the one that ETag names (else 412, nothing saved); the answer's
+        ``ETag`` is the saved file's."""
         text, why = await _body_text(request)
         if text is None:
             return JSONResponse({"detail": why}, status_code=400)
+        base = None if if_match is None else _if_match(if_match)
         try:
-            result = await in_worker("save", lambda: save(text))
+            result = await in_worker("save", lambda: save(text, base))
         except jobs.JobError as exc:
             return job_error(exc)
-        return JSONResponse(result, status_code=200 if result["saved"] else 422)
+        now = editor.file_sha256(site.state.root)
+        if result.get("changed"):
+            why = result["detail"] + (
+                "" if now is None else f'; its ETag is now "{now}" (GET /api/journey)'
+            )
+            return JSONResponse({"detail": why}, status_code=412, headers=_etag_header(now))
+        return JSONResponse(
+            result, status_code=200 if result["saved"] else 422, headers=_etag_header(now)
+        )
 
-    def save(text: str) -> dict[str, Any]:
+    def save(text: str, base: Collection[str] | None = None) -> dict[str, Any]:
+        """Save under the app's lock; a file that is no longer ``base`` gives ``{"saved":
+        False, "changed": True, "detail": why, "problems": []}``."""
         with site.state.lock:
-            result = editor.save_journey(site.state.root, text)
+            try:
+                result = editor.save_journey(site.state.root, text, base=base)
+            except editor.JourneyChanged as exc:
+                return {"saved": False, "changed": True, "detail": str(exc), "problems": []}
             if result["saved"]:
                 site.state.reload_journey()
         return result
+
+    def saved_page(
+        request: Request, text: str, result: dict[str, Any], sha256: str | None
+    ) -> HTMLResponse:
+        """The editor after a save: the file as saved; the edit with its problems (422); or,
+        when the file changed since the page was loaded, the edit kept with the file as it is
+        now beside it (409), and the page's hash moved on to it, so that saving again
+        replaces it knowingly."""
+        if result.get("changed"):
+            data = editor_data(text, conflict=text)  # the page now edits the file as it is
+            status = 409
+        elif result["saved"]:
+            data, status = editor_data(), 200
+        else:
+            data, status = editor_data(text, result["problems"], sha256), 422
+        return site.page(
+            request,
+            "editor.html",
+            {"data": data, "result": result},
+            title="editor",
+            status_code=status,
+        )
 
     @r.get("/editor", response_class=HTMLResponse, include_in_schema=False)
     def editor_page(request: Request) -> HTMLResponse:
@@ -98,52 +212,46 @@ def router(site: Site, job_manager: jobs.JobManager) -> APIRouter:
         request: Request,
         text: Annotated[str, Form()],
         action: Annotated[Literal["validate", "save"], Form()] = "validate",
+        sha256: Annotated[str | None, Form(max_length=64)] = None,
     ) -> HTMLResponse:
         text = text.replace("\r\n", "\n")
+        base = None if sha256 is None else [sha256]
 
-        def work() -> tuple[Any, dict[str, Any]]:
+        def work() -> tuple[Any, dict[str, Any] | None]:
             if action == "save":
-                result = save(text)
-                return result, editor_data(None if result["saved"] else text, result["problems"])
-            return None, editor_data(text)
+                return save(text, base), None
+            return None, editor_data(text, sha256=sha256)
 
         try:
             result, data = await in_worker(action, work)
         except jobs.JobError as exc:
             return site.error_page(request, site.shown(exc), exc.status, "editor")
-        return site.page(
-            request,
-            "editor.html",
-            {"data": data, "result": result},
-            title="editor",
-            status_code=200 if result is None or result["saved"] else 422,
-        )
+        if result is not None:
+            return saved_page(request, text, result, sha256)
+        return site.page(request, "editor.html", {"data": data, "result": None}, title="editor")
 
     @r.post("/editor/structured", response_class=HTMLResponse, include_in_schema=False)
     async def editor_structured(request: Request) -> HTMLResponse:
         form = await request.form()
         fields = {str(k): str(v) for k, v in form.multi_items() if isinstance(v, str)}
         fields.pop(security.CSRF_FIELD, None)
+        sha256 = fields.pop("sha256", None)
+        base = None if sha256 is None else [sha256]
 
-        def work() -> tuple[Any, dict[str, Any]]:
-            base = editor.yaml_to_structured(fields.pop("base", ""))
-            text = editor.structured_to_yaml(editor.apply_form(base, fields))
+        def work() -> tuple[Any, str, dict[str, Any] | None]:
+            data = editor.yaml_to_structured(fields.pop("base", ""))
+            text = editor.structured_to_yaml(editor.apply_form(data, fields))
             if fields.get("action") == "save":
-                result = save(text)
-                return result, editor_data(None if result["saved"] else text, result["problems"])
-            return None, editor_data(text)
+                return save(text, base), text, None
+            return None, text, editor_data(text, sha256=sha256)
 
         try:
-            result, view = await in_worker("structured", work)
+            result, text, view = await in_worker("structured", work)
         except jobs.JobError as exc:
             return site.error_page(request, site.shown(exc), exc.status, "editor")
-        return site.page(
-            request,
-            "editor.html",
-            {"data": view, "result": result},
-            title="editor",
-            status_code=200 if result is None or result["saved"] else 422,
-        )
+        if result is not None:
+            return saved_page(request, text, result, sha256)
+        return site.page(request, "editor.html", {"data": view, "result": None}, title="editor")
 
     @r.get("/api/history", tags=["editor"], summary="Kept versions of the journey file")
     def api_history(
@@ -232,6 +340,29 @@ def router(site: Site, job_manager: jobs.JobManager) -> APIRouter:
         return JSONResponse(result)
 
     return r
+
+
+def _etag_header(sha256: str | None) -> dict[str, str]:
+    """The ``ETag`` header of a journey file with this SHA-256 (none without a file)."""
+    return {} if sha256 is None else {"ETag": f'"{sha256}"'}
+
+
+def _if_match(header: str) -> list[str]:
+    """The SHA-256s an ``If-Match`` header names (``*`` kept): its strong entity-tags without
+    their quotes. A weak tag (``W/"..."``) never matches, as RFC 9110 13.1.1 compares
+    strongly.
+
+    >>> _if_match('"ab", W/"cd", *')
+    ['ab', '*']
+    """
+    out = []
+    for tag in header.split(","):
+        tag = tag.strip()
+        if tag == "*":
+            out.append(tag)
+        elif len(tag) >= 2 and tag[0] == tag[-1] == '"':
+            out.append(tag[1:-1])
+    return out
 
 
 _NOT_UTF8 = "body: expected UTF-8 text"
