@@ -160,6 +160,7 @@ class Project:
         journey: str | os.PathLike[str] | None = None,
         read_only: bool = False,
         engine: str = "duckdb",
+        read_journey: bool = True,
     ) -> Project:
         """Open the project in a folder.
 
@@ -174,6 +175,9 @@ class Project:
         engine
             Where analyses run: ``duckdb`` (default), ``spark`` (or a Spark master URL), or
             an Ibis connection URL; see :mod:`kundresa.store.engines`.
+        read_journey
+            False: leave the journey file unread, so the project has no journey (the web
+            app serving a journey file with errors, so that its editor can repair it).
 
         Raises
         ------
@@ -192,7 +196,9 @@ class Project:
             raise ProjectError(f"{root}: no such folder")
         journey_path = Path(journey) if journey is not None else root / JOURNEY_FILE
         model = None
-        if journey_path.exists():
+        if not read_journey:
+            pass
+        elif journey_path.exists():
             try:
                 model = load_journey(journey_path)
             except JourneyError as exc:

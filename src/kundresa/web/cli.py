@@ -97,7 +97,9 @@ def run_server(
     ------
     ServeError
         When ``host`` is not loopback and there is no token, the port is taken, the write key
-        cannot be sent (:func:`check_write_key`), or the project cannot be opened.
+        cannot be sent (:func:`check_write_key`), or the project cannot be opened. A journey
+        file with errors is no reason: a one-line warning names the file and its first
+        problem, and the server starts so that its editor can repair the file.
     """
     import uvicorn
 
@@ -147,6 +149,16 @@ def run_server(
         click.echo(
             f"Collecting events at {url}v1/ (Segment's HTTP API; the write key is the Basic "
             "auth user name). Other commands may wait while a load holds the warehouse."
+        )
+    problem = app.state.project.journey_problem
+    if problem:
+        # The journey file has errors: serve anyway, so that the editor can repair it.
+        lines = problem.splitlines()
+        more = f" (and {len(lines) - 1} more)" if len(lines) > 1 else ""
+        click.echo(
+            f"Warning: {lines[0]}{more}; serving anyway: pages answer 409 until the journey "
+            f"file is repaired, in the editor at {url}editor or on disk.",
+            err=True,
         )
     click.echo("Press Ctrl+C to stop.")
     sys.stdout.flush()

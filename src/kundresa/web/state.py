@@ -33,7 +33,8 @@ from collections.abc import Callable, Hashable, Iterator
 from pathlib import Path
 from typing import Any
 
-from kundresa.project import JOURNEY_FILE, STORE_DIR, WAREHOUSE_FILE, Project
+from kundresa.model.parse import JourneyError
+from kundresa.project import JOURNEY_FILE, STORE_DIR, WAREHOUSE_FILE, Project, ProjectError
 from kundresa.store.warehouse import IngestError, Warehouse
 
 __all__ = ["ProjectState"]
@@ -53,7 +54,19 @@ class ProjectState:
         self.lock = threading.RLock()
         self.generation = 0
         self._seen_mtime = self._journey_mtime()
-        self.project = self._open()
+        #: Why the journey file could not be read at start-up (its errors), else None.
+        self.journey_problem: str | None = None
+        try:
+            self.project = self._open()
+        except ProjectError as exc:
+            if not isinstance(exc.__cause__, JourneyError):
+                raise  # no folder, a warehouse that cannot be opened: nothing to serve
+            # A journey file with errors: serve the project without a journey, so that the
+            # editor can repair the file. The file counts as unread: every request tries it
+            # again (and answers 409 with its errors, as when it breaks while serving).
+            self.journey_problem = str(exc)
+            self._seen_mtime = -1
+            self.project = Project.open(self.root, read_only=True, read_journey=False)
         #: Called by :meth:`close` before the warehouse is closed (last one first).
         self.closers: list[Callable[[], None]] = []
         # The write connection kept open by writer(keep=True), if any.
