@@ -15,9 +15,10 @@ import difflib
 import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import partial
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -109,6 +110,10 @@ MAX_ALIAS_NODES = 10_000
 """How many nodes YAML aliases (``*name``) may add to a journey file in all, counting each
 alias as the whole node it repeats: anchors for a shared match rule are fine, a "billion
 laughs" document (aliases of aliases, each level multiplying the size) is refused."""
+MAX_NODES = 20_000
+"""The most YAML nodes (keys, values, list items) a journey file may have: composing them is
+the costly part of reading a file (a real map has a few hundred to a few thousand; 40,000
+keys took seconds). Composing stops at the node past it."""
 
 
 class _Refused(yaml.MarkedYAMLError):
@@ -127,6 +132,7 @@ class _JourneyLoader(yaml.SafeLoader):
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
         self._alias_nodes = 0
+        self._nodes = 0
         self._sizes: dict[int, int] = {}
         self._open: set[str] = set()
         self._depth = 0
@@ -155,6 +161,15 @@ class _JourneyLoader(yaml.SafeLoader):
                         mark,
                     )
             return super().compose_node(parent, index)
+        self._nodes += 1
+        if self._nodes > MAX_NODES:
+            raise _Refused(
+                None,
+                None,
+                f"the file has more than {MAX_NODES:,} YAML nodes (keys, values and list "
+                "items; journey files are small)",
+                mark,
+            )
         self._depth += 1
         if self._depth > MAX_DEPTH:
             raise _Refused(None, None, f"the file nests deeper than {MAX_DEPTH} levels", mark)
@@ -244,27 +259,64 @@ def _value(node: yaml.Node) -> Any:
         return getattr(node, "value", None)
 
 
+MAX_PROBLEMS = 100
+"""The most problems reported for one journey file; the rest are counted (a last problem says
+how many more), and their messages are never built: a file of 40,000 unknown keys costs what
+100 do beyond reading it."""
+
+Message = str | Callable[[], str]
+"""A problem's message, or what builds it (suggestions compare a name with every known one:
+built only for the problems that are reported)."""
+
+
 class _Reader:
-    """Walks the node tree and collects problems."""
+    """Walks the node tree and collects problems (the first :data:`MAX_PROBLEMS`; the others
+    only counted, by severity, in ``more``)."""
 
     def __init__(self, source: str, today: date | None) -> None:
         self.source = source
         self.today = today
         self.problems: list[Problem] = []
+        self.more = {"error": 0, "warning": 0}
 
     # -- reporting --
 
-    def add(self, severity: str, node: yaml.Node | None, path: str, message: str) -> None:
+    def add(self, severity: str, node: yaml.Node | None, path: str, message: Message) -> None:
+        if len(self.problems) >= MAX_PROBLEMS:
+            self.more[severity] += 1
+            return
         line = col = None
         if node is not None:
             line, col = node.start_mark.line + 1, node.start_mark.column + 1
-        self.problems.append(Problem(severity, message, self.source, line, col, path))
+        text = message if isinstance(message, str) else message()
+        self.problems.append(Problem(severity, text, self.source, line, col, path))
 
-    def error(self, node: yaml.Node | None, path: str, message: str) -> None:
+    def error(self, node: yaml.Node | None, path: str, message: Message) -> None:
         self.add("error", node, path, message)
 
-    def warn(self, node: yaml.Node | None, path: str, message: str) -> None:
+    def warn(self, node: yaml.Node | None, path: str, message: Message) -> None:
         self.add("warning", node, path, message)
+
+    @property
+    def has_errors(self) -> bool:
+        return self.more["error"] > 0 or any(p.severity == "error" for p in self.problems)
+
+    def summary(self) -> Problem | None:
+        """The last problem when some were not reported: how many, an error if one was."""
+        errors, warnings = self.more["error"], self.more["warning"]
+        if not errors and not warnings:
+            return None
+        kinds = [
+            f"{n:,} {k}{'s' if n != 1 else ''}"
+            for n, k in ((errors, "error"), (warnings, "warning"))
+            if n
+        ]
+        return Problem(
+            "error" if errors else "warning",
+            f"and {errors + warnings:,} more problems not listed ({', '.join(kinds)}): only "
+            f"the first {MAX_PROBLEMS} are reported",
+            self.source,
+        )
 
     # -- typed access --
 
@@ -291,15 +343,7 @@ class _Reader:
                 self.error(knode, path, f"key {key!r} appears twice")
                 continue
             if allowed is not None and key not in allowed:
-                close = difflib.get_close_matches(key, allowed, n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
-                where = f" in {path}" if path else ""
-                self.add(
-                    unknown,
-                    knode,
-                    _join(path, key),
-                    f"unknown key {key!r}{where}{hint} (known: {', '.join(allowed)})",
-                )
+                self.add(unknown, knode, _join(path, key), partial(_unknown_in, key, path, allowed))
                 continue
             out[key] = (knode, vnode)
         return out
@@ -374,8 +418,21 @@ def _join(path: str, key: str | int) -> str:
     return f"{path}.{key}" if path else key
 
 
-def _unknown(what: str, name: str, path: str, known: list[str]) -> str:
-    """``unknown stage 'decison' in touchpoints[2].stage; did you mean ...? (known: ...)``"""
+def _unknown_in(key: str, path: str, allowed: Sequence[str]) -> str:
+    """``unknown key 'evnt' in match; did you mean 'event'? (known: ...)``"""
+    close = difflib.get_close_matches(key, allowed, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    where = f" in {path}" if path else ""
+    return f"unknown key {key!r}{where}{hint} (known: {', '.join(allowed)})"
+
+
+def _unknown(what: str, name: str, path: str, known: list[str]) -> Callable[[], str]:
+    """What builds ``unknown stage 'decison' in touchpoints[2].stage; did you mean ...?
+    (known: ...)``: the suggestion is looked for only when the problem is reported."""
+    return partial(_unknown_text, what, name, path, known)
+
+
+def _unknown_text(what: str, name: str, path: str, known: list[str]) -> str:
     close = difflib.get_close_matches(name, known, n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     listed = ", ".join(known) if known else f"no {what}s are defined"
@@ -723,6 +780,7 @@ def _parse(r: _Reader, root: yaml.Node) -> Journey | None:
             stages.append(s)
             seen_ids.add(s.id)
     stage_ids = [s.id for s in stages]
+    stage_set = set(stage_ids)  # membership tests: a journey may have many stages
 
     circular = TEMPLATES[template].circular if template else False
     if "circular" in top:
@@ -844,7 +902,7 @@ def _parse(r: _Reader, root: yaml.Node) -> Journey | None:
             if "stage" in m:
                 snode = m["stage"][1]
                 stage = r.text(snode, _join(path, "stage"))
-                if stage is not None and stage_ids and stage not in stage_ids:
+                if stage is not None and stage_ids and stage not in stage_set:
                     r.error(snode, _join(path, "stage"), _unknown("stage", stage, path, stage_ids))
                     stage = None
             channel = None
@@ -918,7 +976,7 @@ def _parse(r: _Reader, root: yaml.Node) -> Journey | None:
                 "answers count for no stage; give it a stage or a touchpoint",
             )
 
-    if any(p.severity == "error" for p in r.problems):
+    if r.has_errors:
         return None
     return Journey(
         name=name,
@@ -993,14 +1051,25 @@ def _lane(
     path = f"lanes.{lane}"
     m = None if _is_null(node) else r.mapping(node, path)
     out: dict[str, Any] = {}
+    stages = set(stage_ids)  # a set: a lane may have many keys, a journey many stages
+    candidates = [*stage_ids, *sorted(persona_ids)]
+    known = ", ".join(stage_ids) + (
+        f"; personas: {', '.join(sorted(persona_ids))}" if persona_ids else ""
+    )
+
+    def unknown(key: str) -> str:
+        close = difflib.get_close_matches(key, candidates, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        return f"unknown stage or persona {key!r} in {path}{hint} (stages: {known})"
+
     for key, (knode, vnode) in (m or {}).items():
-        if key in stage_ids:
+        if key in stages:
             out[key] = _lane_cell(r, lane, vnode, _join(path, key))
         elif key in persona_ids:
             pm = r.mapping(vnode, _join(path, key))
             cells: dict[str, Any] = {}
             for skey, (sknode, svnode) in (pm or {}).items():
-                if skey in stage_ids:
+                if skey in stages:
                     cells[skey] = _lane_cell(r, lane, svnode, _join(_join(path, key), skey))
                 else:
                     r.error(
@@ -1008,20 +1077,16 @@ def _lane(
                     )
             out[key] = cells
         else:
-            known = ", ".join(stage_ids) + (
-                f"; personas: {', '.join(sorted(persona_ids))}" if persona_ids else ""
-            )
-            close = difflib.get_close_matches(key, [*stage_ids, *sorted(persona_ids)], n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            r.error(
-                knode,
-                path,
-                f"unknown stage or persona {key!r} in {path}{hint} (stages: {known})",
-            )
+            r.error(knode, path, partial(unknown, key))
     return out
 
 
-def _unknown_key(what: str, name: str, path: str, key: str, known: list[str]) -> str:
+def _unknown_key(what: str, name: str, path: str, key: str, known: list[str]) -> Callable[[], str]:
+    """What builds the message for ``name``, unknown in ``path.key`` (built when reported)."""
+    return partial(_unknown_key_text, what, name, path, key, known)
+
+
+def _unknown_key_text(what: str, name: str, path: str, key: str, known: list[str]) -> str:
     close = difflib.get_close_matches(name, known, n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     return f"unknown {what} {name!r} in {_join(path, key)}{hint} (known: {', '.join(known)})"
@@ -1126,7 +1191,8 @@ def parse_journey(
     except RecursionError:
         return None, [Problem("error", "the file is nested too deeply", source)]
     r.problems.sort(key=lambda p: (p.line or 0, p.column or 0))
-    return journey, r.problems
+    last = r.summary()
+    return journey, r.problems + ([last] if last else [])
 
 
 def _read(p: Path) -> str | Problem:
