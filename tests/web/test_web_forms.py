@@ -226,9 +226,12 @@ def test_the_form_keeps_what_was_typed(client: Any) -> None:
     assert page.find("input", name="by")["value"] == "device"
 
 
-def test_an_unknown_language_is_not_a_form_error(client: Any) -> None:
+def test_an_unknown_language_is_refused_as_by_the_twin(client: Any) -> None:
+    """422 as /api/funnel answers (it was ignored, 200); the page is still drawn, the
+    message linking to the language switch (tests/web/test_error_shapes.py)."""
     r = client.get("/funnel?lang=fi")
-    assert r.status_code == 200 and 'id="form-errors"' not in r.text
+    assert r.status_code == 422 and 'id="form-errors"' in r.text and 'href="#field-lang"' in r.text
+    assert 'id="funnel-form"' in r.text or "<form" in r.text
 
 
 def test_the_json_twin_still_refuses_a_bad_value(client: Any) -> None:

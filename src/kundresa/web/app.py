@@ -16,13 +16,12 @@ import functools
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.gzip import GZipMiddleware
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from kundresa.project import STORE_DIR
@@ -140,19 +139,17 @@ def create_app(
         return bytes(shown.body), "text/html; charset=utf-8"
 
     async def export_validation(request: Request, exc: Exception) -> Response:
-        """A file download (``/export/...``) with a bad parameter: a person following a link
-        gets the app's error page, a program the usual JSON."""
+        """A parameter FastAPI refuses: ``{"detail": "name: why (got '...')"}``, one line as
+        every other error; for a file download (``/export/...``) a person following a link
+        gets the app's error page with that line instead."""
+        errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+        message = limits.validation_message(errors) or "the request is not valid"
         if request.url.path.startswith("/export/") and "text/html" in request.headers.get(
             "accept", ""
         ):
-            errors = exc.errors() if isinstance(exc, RequestValidationError) else []
-            message = "; ".join(
-                f"{e['loc'][-1]}: {e['msg']}" if e.get("loc") else str(e.get("msg")) for e in errors
-            )
-            return site.error_page(request, message or str(exc), 422, "error")
-        return await request_validation_exception_handler(
-            request, cast(RequestValidationError, exc)
-        )
+            return site.error_page(request, message, 422, "error")
+        # Every error of the API is {"detail": "one line"} (docs/web.md), FastAPI's too.
+        return JSONResponse({"detail": message}, status_code=422)
 
     app.add_exception_handler(RequestValidationError, export_validation)
 

@@ -18,12 +18,13 @@ import os
 import re
 import unicodedata
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import parse_qsl
 
 from kundresa.analyses._registry import MAX_DURATION_DAYS
+from kundresa.web.i18n import LANGUAGES
 
 __all__ = [
     "DEFAULT_UPLOAD_MAX_BYTES",
@@ -31,6 +32,7 @@ __all__ = [
     "MAX_FUNNEL_STEPS",
     "MAX_PARAM_LENGTH",
     "MAX_QUERY_LENGTH",
+    "MAX_SHOWN",
     "MAX_WINDOW_DAYS",
     "ParameterError",
     "UploadTooLarge",
@@ -38,7 +40,9 @@ __all__ = [
     "check_query",
     "measure_upload",
     "relative_paths",
+    "shown_value",
     "upload_name",
+    "validation_message",
 ]
 
 MAX_PARAM_LENGTH = 1000
@@ -117,12 +121,53 @@ def check_query(path: str, query_string: bytes) -> None:
             counts[name] += sum(1 for line in value.splitlines() if line.strip())
             if counts[name] > MAX_FUNNEL_STEPS:
                 raise ParameterError(name, f"at most {MAX_FUNNEL_STEPS} in a funnel")
+        if name == "lang" and value and value not in LANGUAGES:
+            # Pages and their twins alike: FastAPI refused it at /api/..., pages ignored it.
+            raise ParameterError(
+                name, f"expected one of {', '.join(LANGUAGES)}, got {shown_value(value)}"
+            )
         if name in _DURATIONS and value.strip():
             match = _DURATION.match(value)
             if match is not None:  # other text: the analysis says what a duration is (422)
                 seconds = float(match.group(1)) * _UNITS[match.group(2).lower() or "s"]
                 if not math.isfinite(seconds) or seconds > MAX_WINDOW_DAYS * 86400:
                     raise ParameterError(name, f"at most {MAX_WINDOW_DAYS} days")
+
+
+MAX_SHOWN = 40
+"""The most characters of a refused value an error message repeats."""
+
+
+def shown_value(value: Any) -> str:
+    """A refused value as an error message repeats it: quoted, at most :data:`MAX_SHOWN`
+    characters of it (then ``…`` and its length).
+
+    >>> shown_value("xx"), shown_value("y" * 600)[-22:]
+    ("'xx'", "yyy…' (600 characters)")
+    """
+    text = value if isinstance(value, str) else str(value)
+    if len(text) <= MAX_SHOWN:
+        return repr(text)
+    return f"{text[:MAX_SHOWN]!r}"[:-1] + f"…' ({len(text):,} characters)"
+
+
+def validation_message(errors: Sequence[Mapping[str, Any]]) -> str:
+    """FastAPI's list of validation errors as one line naming each parameter, with the
+    value given cut short (:func:`shown_value`), as every other error of the app.
+
+    >>> validation_message([{"loc": ("query", "limit"), "msg": "Input should be greater "
+    ...     "than or equal to 1", "input": "0"}])
+    "limit: Input should be greater than or equal to 1 (got '0')"
+    """
+    parts = []
+    for e in errors:
+        loc = [str(x) for x in e.get("loc") or () if x not in ("query", "path", "body")]
+        name = loc[-1] if loc else ""
+        given = e.get("input")
+        got = f" (got {shown_value(given)})" if isinstance(given, str | int | float) else ""
+        line = " ".join(f"{name}: {e.get('msg', '')}{got}".split())  # one line
+        parts.append(line if name else line.removeprefix(": "))
+    return "; ".join(dict.fromkeys(parts))
 
 
 def check_form_value(name: str, value: str) -> None:
@@ -344,6 +389,7 @@ def document_responses(app: Any) -> None:
                 if method in ("post", "put", "patch", "delete"):
                     answers.update(_WRITE_ANSWERS)
                 responses = op.setdefault("responses", {})
+                responses.pop("422", None)  # FastAPI's list of errors: answered as one line
                 for code, text in answers.items():
                     responses.setdefault(
                         code,

@@ -546,11 +546,7 @@ class Guard:
             await _respond(send, exc.status, body, "application/json", cors)
             return
         if path.startswith("/api/") or path == "/openapi.json" or self.error_page is None:
-            if exc.status == 422:
-                loc = ["query", exc.field] if exc.field else ["body"]
-                payload: Any = {"detail": [{"loc": loc, "msg": exc.message, "type": "value_error"}]}
-            else:
-                payload = {"detail": exc.message}
+            payload = {"detail": exc.message}  # one line, naming the parameter (docs/web.md)
             await _respond(send, exc.status, json.dumps(payload).encode(), "application/json")
             return
         assert self.error_page is not None

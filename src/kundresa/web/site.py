@@ -520,8 +520,10 @@ def twin(
         refused, web/limits.py) shown as errors and those parameters at their defaults."""
         typed = {k: request.query_params.getlist(k) for k in request.query_params}
         given, errors = read_form(declared, {k: v for k, v in typed.items() if k not in refused})
-        errors.pop("lang", None)  # no field: an unknown language is the page's (ui_lang)
-        errors.update({k: v for k, v in refused.items() if k in defaults and k != "lang"})
+        errors.pop("lang", None)  # the guard's message says it (web/limits.py), under "lang"
+        # An unknown language is refused (422) as on the twin: the page is drawn in its
+        # default language, the message linking to the language switch (#field-lang).
+        errors.update({k: v for k, v in refused.items() if k in defaults})
         if needs_events and not site.has_events():
             return site.page(request, "empty.html", {"errors": errors}, title=name, status_code=200)
         lang = (given.get("lang") or site.ui_lang(request)) if labels else None
