@@ -12,6 +12,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from click.testing import CliRunner
 
@@ -83,3 +84,22 @@ def test_serve_starts_with_a_broken_journey_and_the_editor_repairs_it(tmp_path: 
 def test_serve_still_refuses_what_cannot_be_served(tmp_path: Path) -> None:
     r = CliRunner().invoke(main, ["serve", "--project", str(tmp_path / "nowhere")])
     assert r.exit_code == 2 and "no such project folder" in r.output
+
+
+def test_the_editor_opens_a_journey_that_is_not_utf8(make_client: Any, tmp_path: Path) -> None:
+    """serve's warning sends the user to the editor; it must open such a file too."""
+    root = tmp_path / "shop"
+    assert CliRunner().invoke(main, ["init", str(root)]).exit_code == 0
+    (root / "journey.yaml").write_bytes(b"kundresa: 1\nname: \xff\xfe bad\n")
+    c = make_client(root)
+    assert c.get("/api/map").status_code == 409
+    page = c.get("/editor")
+    assert page.status_code == 200 and "name: \ufffd\ufffd bad" in page.text
+    etag = c.get("/api/journey").headers["etag"]
+    saved = c.put(
+        "/api/journey",
+        content=FIXED.encode(),
+        headers={"Content-Type": "application/yaml", "If-Match": etag},
+    )
+    assert saved.status_code == 200, saved.text
+    assert c.get("/api/map").status_code == 200

@@ -35,7 +35,8 @@ def router(site: Site, job_manager: jobs.JobManager) -> APIRouter:
         file changed) also ``current``, the file's text now, and ``diff``, from it to the
         edit."""
         path = site.state.journey_path
-        current = path.read_text(encoding="utf-8") if path.exists() else ""
+        # Bytes that are not UTF-8 are shown as U+FFFD, so the editor can repair such a file.
+        current = path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
         text = current if text is None else text
         try:
             structured = views.records_one({"s": editor.yaml_to_structured(text)})["s"]
