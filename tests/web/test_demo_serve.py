@@ -16,14 +16,9 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from served import free_port, one_event_project, serve
 
 from kundresa.cli import main
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.mark.slow
@@ -135,18 +130,9 @@ def test_warm_up_freezes_the_heap_after_the_pages(monkeypatch: pytest.MonkeyPatc
 def test_two_ctrl_c_stop_the_server_with_one_line(tmp_path: Path) -> None:
     """A second Ctrl-C makes uvicorn stop without shutting the app down; the app's cancelled
     lifespan was logged as a 40-line error traceback before ``stopped`` (every time)."""
-    root = tmp_path / "p"
-    events = tmp_path / "events.csv"
-    events.write_text("customer_id,timestamp,event\nc1,2025-01-01T00:00:00,visit\n")
-    assert CliRunner().invoke(main, ["init", str(root)]).exit_code == 0
-    assert CliRunner().invoke(main, ["ingest", str(events), "--project", str(root)]).exit_code == 0
+    root = one_event_project(tmp_path)
     port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "kundresa", "serve", "--project", str(root), "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = serve(root, port, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:

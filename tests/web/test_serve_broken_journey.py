@@ -5,9 +5,7 @@ refuses what cannot be served at all."""
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -15,17 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from click.testing import CliRunner
+from served import free_port, one_event_project, serve
 
 from kundresa.cli import main
 
 BROKEN = "kundresa: 1\nname: Shop\nstages: [{id: a}, {id: a}]\n"
 FIXED = "kundresa: 1\nname: Shop\nstages: [{id: a}, {id: b}]\n"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def ask(url: str, data: bytes | None = None) -> tuple[int, str]:
@@ -41,20 +34,11 @@ def ask(url: str, data: bytes | None = None) -> tuple[int, str]:
 
 
 def test_serve_starts_with_a_broken_journey_and_the_editor_repairs_it(tmp_path: Path) -> None:
-    root = tmp_path / "shop"
-    events = tmp_path / "events.csv"
-    events.write_text("customer_id,timestamp,event\nc1,2025-01-01T00:00:00,visit\n")
-    assert CliRunner().invoke(main, ["init", str(root)]).exit_code == 0
-    assert CliRunner().invoke(main, ["ingest", str(events), "--project", str(root)]).exit_code == 0
+    root = one_event_project(tmp_path)
     (root / "journey.yaml").write_text(BROKEN, encoding="utf-8")
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "kundresa", "serve", "--project", str(root), "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = serve(root, port, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         assert proc.stdout is not None and proc.stderr is not None
         warning = proc.stderr.readline()
