@@ -354,7 +354,6 @@ def test_paths_as_strings_with_sep_equal_tuples(rows, sep, pads, order) -> None:
         (["a > b", ""], ">", "row 1: empty path ''"),
         (["a > > b"], ">", "row 0: empty channel name in 'a > > b'"),
         (["a >"], ">", "row 0: empty channel name"),
-        ([("a", "b")], ">", "row 0: with sep, a path must be a string, not ('a', 'b')"),
         (["a > b"], "", "sep must be a non-empty string"),
         (["a\x00b > c", "d"], ">", None),  # a NUL in a name: the slow path, same answer
     ],
@@ -675,13 +674,9 @@ def test_bad_options(kwargs: dict, message: str) -> None:
 @pytest.mark.parametrize(
     ("frame_", "message"),
     [
-        ([("a", "b")], "paths must be a pandas DataFrame"),
         (GOOD.drop(columns="path"), "missing column 'path'"),
         (GOOD.drop(columns="conversions"), "missing column 'conversions'"),
         (GOOD.assign(path=[()]), "row 0: empty path"),
-        (GOOD.assign(path=["a > b"]), "row 0: a path must be a tuple of channel names"),
-        (GOOD.assign(path=[("a", None)]), "row 0: channel names must be strings"),
-        (GOOD.assign(path=[("a", 3)]), "row 0: channel names must be strings, got 3"),
         (GOOD.assign(nulls=[-1.0]), r"nulls must be finite and >= 0 \(row 0: -1.0\)"),
         (GOOD.assign(conversions=[float("nan")]), "conversions must be finite and >= 0"),
         (GOOD.assign(value=["x"]), "column 'value' must hold numbers"),
@@ -693,6 +688,56 @@ def test_bad_options(kwargs: dict, message: str) -> None:
 def test_bad_paths_frames(frame_, message: str) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ValueError, match=message):
         attribute(frame_, "time_decay")
+
+
+@pytest.mark.parametrize(
+    ("frame_", "sep", "message"),
+    [
+        ([("a", "b")], None, "paths must be a pandas DataFrame, not list"),
+        (GOOD.assign(path=["a > b"]), None, "row 0: a path must be a tuple of channel names"),
+        (GOOD.assign(path=[("a", None)]), None, "row 0: channel names must be strings, got None"),
+        (GOOD.assign(path=[("a", 3)]), None, "row 0: channel names must be strings, got 3"),
+        (
+            pd.DataFrame({"path": [("a",), ("b", b"c")], "conversions": 1.0}),
+            None,
+            "paths: row 1: channel names must be strings, got b'c'",
+        ),
+        (GOOD.assign(path=[("a", "b")]), ">", "row 0: with sep, a path must be a string"),
+        (GOOD.assign(path=["a > b"]), 1, "sep must be a non-empty string, not 1"),
+    ],
+)
+def test_wrong_types_are_a_type_error_naming_the_argument(frame_, sep, message: str) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(TypeError, match=escape(message)):
+        attribute(frame_, "first", sep=sep)
+
+
+@pytest.mark.parametrize("model", ["first", "linear", "last_non_direct", "markov", "shapley"])
+def test_numpy_strings_are_channel_names(model: str) -> None:
+    # np.str_ is a str subclass: a frame built from NumPy arrays (or a pandas column of NumPy
+    # strings) holds them. They raised StopIteration; they are the str they hold.
+    names = np.array(["search", "email", "direct"])
+    plain = pd.DataFrame(
+        {
+            "path": [("search", "email"), ("direct",), ("search", "direct")],
+            "conversions": [2.0, 1.0, 1.0],
+            "value": [10.0, 5.0, 3.0],
+            "nulls": [1.0, 2.0, 0.0],
+        }
+    )
+    numpy_tuples = plain.assign(
+        path=[(names[0], names[1]), (names[2],), (names[0], np.str_("direct"))]
+    )
+    numpy_arrays = plain.assign(path=[names[:2], names[2:], names[[0, 2]]])
+    mixed = plain.assign(path=[("search", names[1]), (names[2],), (names[0], "direct")])
+    joined = plain.assign(path=[np.str_("search > email"), np.str_("direct"), "search > direct"])
+    want = attribute(plain, model)
+    for frame_ in (numpy_tuples, numpy_arrays, mixed):
+        got = attribute(frame_, model)
+        pd.testing.assert_frame_equal(got, want)
+        assert all(type(c) is str for c in got["channel"])
+    got = attribute(joined, model, sep=">")
+    pd.testing.assert_frame_equal(got, want)
+    assert all(type(c) is str for c in got["channel"])
 
 
 def test_lists_work_as_paths_and_missing_value_and_nulls_are_zero() -> None:

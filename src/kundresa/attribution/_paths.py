@@ -79,12 +79,16 @@ def _split(column: pd.Series, sep: str) -> tuple[list[str], np.ndarray, np.ndarr
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    if not isinstance(sep, str) or not sep:
+    if not isinstance(sep, str):
+        raise TypeError(f"sep must be a non-empty string, not {sep!r}")
+    if not sep:
         raise ValueError(f"sep must be a non-empty string, not {sep!r}")
     values = column.tolist()
     if not all(type(p) is str for p in values):
-        i, p = next((i, p) for i, p in enumerate(values) if not isinstance(p, str))
-        raise ValueError(f"paths: row {i}: with sep, a path must be a string, not {p!r}")
+        for i, p in enumerate(values):
+            if not isinstance(p, str):
+                raise TypeError(f"paths: row {i}: with sep, a path must be a string, not {p!r}")
+        values = [str(p) for p in values]  # str subclasses (NumPy's np.str_) as the str they are
     lists = pc.split_pattern(pa.array(values, type=pa.string()), sep)
     lengths = pc.list_value_length(lists).to_numpy(zero_copy_only=False).astype(np.int64)
     coded = pc.dictionary_encode(pc.utf8_trim_whitespace(pc.list_flatten(lists)))
@@ -105,9 +109,12 @@ def _codes(column: list[Any]) -> tuple[list[str], np.ndarray, np.ndarray]:
     path's length."""
     # The exact type check first: it is what nearly every frame holds, and 6x faster.
     if not all(type(p) is tuple for p in column):
+        column = list(column)
         for i, p in enumerate(column):
-            if isinstance(p, str) or not isinstance(p, tuple | list):
-                raise ValueError(
+            if isinstance(p, np.ndarray) and p.ndim == 1:
+                column[i] = tuple(p.tolist())  # a NumPy array of names: its names
+            elif isinstance(p, str) or not isinstance(p, tuple | list):
+                raise TypeError(
                     f"paths: row {i}: a path must be a tuple of channel names, not {p!r}"
                 )
     lengths = np.fromiter(map(len, column), dtype=np.int64, count=len(column))
@@ -116,9 +123,13 @@ def _codes(column: list[Any]) -> tuple[list[str], np.ndarray, np.ndarray]:
     flat = list(chain.from_iterable(column))
     names = set(flat)
     if not all(type(name) is str for name in names):
-        bad = next(name for name in names if not isinstance(name, str))
-        row = next(i for i, p in enumerate(column) if any(c is bad or c == bad for c in p))
-        raise ValueError(f"paths: row {row}: channel names must be strings, got {bad!r}")
+        for row, p in enumerate(column):
+            bad = next((c for c in p if not isinstance(c, str)), None)
+            if bad is not None or any(c is None for c in p):
+                raise TypeError(f"paths: row {row}: channel names must be strings, got {bad!r}")
+        # Only str subclasses (NumPy's np.str_): each is the str it holds. A subclass
+        # equals and hashes as its str, so the lookup below finds it under the plain name.
+        names = {str(name) for name in names}
     channels = sorted(names)
     index = {name: code for code, name in enumerate(channels)}
     # itemgetter looks every touch up in C (a single touch comes back bare, not in a tuple).
@@ -128,13 +139,15 @@ def _codes(column: list[Any]) -> tuple[list[str], np.ndarray, np.ndarray]:
 
 
 def encode(paths: pd.DataFrame, sep: str | None = None) -> EncodedPaths:
-    """Check a paths frame and encode it; raise ValueError naming the row of a bad path.
+    """Check a paths frame and encode it; raise ValueError naming the row of a bad path, or
+    TypeError naming the argument (``paths``, ``sep``) when a value is not of the right type.
+    Channel names may be any ``str`` subclass (NumPy's ``np.str_``): each is the str it holds.
 
     With ``sep``, each path is a string of channel names joined by it (``search > email``;
     spaces around the names are stripped), as in a paths file.
     """
     if not isinstance(paths, pd.DataFrame):
-        raise ValueError(f"paths must be a pandas DataFrame, not {type(paths).__name__}")
+        raise TypeError(f"paths must be a pandas DataFrame, not {type(paths).__name__}")
     if PATH not in paths.columns:
         raise ValueError(f"paths: missing column 'path' (columns are: {list(paths)})")
     if sep is not None:

@@ -281,6 +281,18 @@ def attribute(
         conversions (descending), then channel. ``shapley`` adds ``ci_low`` and ``ci_high``
         (equal to ``conversions`` when computed exactly).
 
+    Raises
+    ------
+    UsageError
+        A bad option (also a ValueError).
+    ValueError
+        A bad paths frame: a missing column, an empty path, an amount below zero; the
+        message names the row.
+    TypeError
+        ``paths`` is not a DataFrame, a path is not a tuple (or list) of channel names, or a
+        channel name is not a string. Any ``str`` subclass (NumPy's ``np.str_``, as in a
+        frame built from NumPy arrays) is a channel name: the str it holds.
+
     Examples
     --------
     >>> import pandas as pd
