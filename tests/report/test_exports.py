@@ -24,6 +24,7 @@ from kundresa.report.export import (
     _mermaid_text,
     html_report,
     mermaid_journey,
+    report,
     workbook,
 )
 from kundresa.report.labels import heading
@@ -279,6 +280,42 @@ def test_mermaid_command(tmp_path: Path) -> None:
     res = CliRunner().invoke(main, ["export", "mermaid", "--project", str(empty)])
     assert res.exit_code == 1 and "no journey file" in res.output
     assert len(res.output.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "name", "expected"),
+    [
+        (["workbook"], "x.txt", ".xlsx"),
+        (["workbook"], "x.html", ".xlsx"),
+        (["workbook"], "book", ".xlsx"),
+        (["report"], "r.xlsx", ".html or .htm"),
+        (["report"], "r.txt", ".html or .htm"),
+        (["mermaid", "-o"], "m.pdf", ".mmd or .mermaid or .md or .txt"),
+    ],
+)
+def test_an_output_name_of_another_format_is_refused(
+    demo: tuple[Path, Project], tmp_path: Path, args: list[str], name: str, expected: str
+) -> None:
+    # `kundresa export workbook x.txt` wrote an .xlsx file under the name x.txt.
+    target = tmp_path / name
+    res = CliRunner().invoke(main, ["export", *args, str(target), "--project", str(demo[0])])
+    assert res.exit_code == 1, res.output
+    assert len(res.output.strip().splitlines()) == 1, res.output
+    assert str(target) in res.output and f"ending in {expected}" in res.output, res.output
+    assert "Traceback" not in res.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_output_names_are_checked_in_python_too_and_any_case_is_fine(
+    demo: tuple[Path, Project], tmp_path: Path
+) -> None:
+    with pytest.raises(ExportError, match=r"x\.txt: an Excel workbook .* ending in \.xlsx"):
+        workbook(demo[1], tmp_path / "x.txt")
+    with pytest.raises(ExportError, match=r"r\.xlsx: an HTML report .* ending in \.html"):
+        report(demo[1], tmp_path / "r.xlsx")
+    assert list(tmp_path.iterdir()) == []
+    report(demo[1], tmp_path / "R.HTM")
+    assert (tmp_path / "R.HTM").read_text(encoding="utf-8").startswith("<!")
 
 
 def test_html_report_is_self_contained_and_escaped(hostile: Project) -> None:

@@ -331,7 +331,7 @@ def test_cli_writes_each_format(demo: Project, tmp_path: Path) -> None:
         )
         assert r.exit_code == 0, r.output
         assert target.read_bytes().startswith(magic)
-    target = tmp_path / "persona.bin"
+    target = tmp_path / "persona.svg"
     r = runner.invoke(
         main,
         ["export", "map", "--project", root, "--format", "svg", "--persona", "private", "-o",
@@ -413,6 +413,33 @@ touchpoints:
         False,
     )
     assert [s.biggest_loss for s in figures.stages] == [False, True]
+
+
+@pytest.mark.parametrize(
+    ("name", "extra", "expected"),
+    [
+        ("m.txt", [], ".pdf, .png or .svg (not '.txt')"),
+        ("m", [], ".pdf, .png or .svg (it has none)"),
+        ("m.pdf", ["--format", "png"], ".png (not '.pdf')"),
+        ("m.svg", ["--format", "pdf"], ".pdf (not '.svg')"),
+    ],
+)
+def test_cli_refuses_a_name_whose_extension_is_not_the_format(
+    demo: Project, tmp_path: Path, name: str, extra: list[str], expected: str
+) -> None:
+    # A target without .pdf/.png/.svg was written as PDF, and --format png wrote a PNG
+    # under the name m.pdf.
+    target = tmp_path / name
+    r = CliRunner().invoke(
+        main, ["export", "map", "--project", str(demo.root), "-o", str(target), *extra]
+    )
+    assert r.exit_code == 1, r.output
+    assert len(r.output.strip().splitlines()) == 1, r.output
+    assert str(target) in r.output and f"ending in {expected}" in r.output, r.output
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(ExportError, match=re.escape(f"{target}: ")):
+        export_map(demo, target, format=(extra[1] if extra else None))
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_an_empty_project_exports_the_journey_files_map_with_a_note(tmp_path: Path) -> None:

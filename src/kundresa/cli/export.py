@@ -101,10 +101,15 @@ def mermaid(
 ) -> None:
     """Print the journey as a Mermaid `journey` diagram (stages, touchpoints, emotions)."""
     from kundresa.model.parse import load_journey
-    from kundresa.report.export import check_target, mermaid_journey, write_text
+    from kundresa.report.export import (
+        MERMAID_SUFFIXES,
+        check_target,
+        mermaid_journey,
+        write_text,
+    )
 
     if output is not None:
-        check_target(output)
+        check_target(output, MERMAID_SUFFIXES, "a Mermaid diagram")
     path = journey_file if journey_file is not None else project_dir / JOURNEY_FILE
     if not path.exists():
         raise UserError(
@@ -131,7 +136,8 @@ class _PaperChoice(click.Choice):
     "fmt",
     type=click.Choice(["pdf", "png", "svg"]),
     default=None,
-    help="File format (default: from the file's suffix, else pdf).",
+    help="File format (default: from the file's suffix; pdf without -o). The file's suffix "
+    "must be the format's.",
 )
 @click.option(
     "--paper",
@@ -173,8 +179,14 @@ def map_(
     if fmt is None:
         suffix = output.suffix.lower().lstrip(".") if output is not None else ""
         fmt = suffix if suffix in ("pdf", "png", "svg") else "pdf"
+        if output is not None and fmt != suffix:
+            raise UserError(
+                f"{output}: the map is written to a file ending in .pdf, .png or .svg "
+                f"({f'not {output.suffix!r}' if output.suffix else 'it has none'}); "
+                "nothing written"
+            )
     target = output if output is not None else Path(f"journey-map.{fmt}")
-    check_target(target)
+    check_target(target, (f".{fmt}",), f"a {fmt.upper()} map")
     with open_project(project_dir, None, journey_file) as project:
         export_map(project, target, format=fmt, paper=paper.upper(), dpi=dpi, warn=warn, **scope)
     say(f"wrote {target} ({fmt.upper()}, {paper.upper()} landscape, one sheet)")

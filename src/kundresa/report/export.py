@@ -42,7 +42,7 @@ import math
 import os
 import re
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -103,6 +103,11 @@ EXCEL_FORMATS: dict[str, str] = {
     "time": "yyyy-mm-dd hh:mm",
 }
 _DATE_FORMAT = "yyyy-mm-dd"
+
+# The file-name extensions of each format an export writes (check_target refuses others).
+WORKBOOK_SUFFIXES = (".xlsx",)
+REPORT_SUFFIXES = (".html", ".htm")
+MERMAID_SUFFIXES = (".mmd", ".mermaid", ".md", ".txt")  # Mermaid's own, or any text file
 
 
 class ExportError(KundresaError):
@@ -239,13 +244,21 @@ def collect(
 # -- writing files ----------------------------------------------------------------------------
 
 
-def check_target(path: str | os.PathLike[str]) -> Path:
+def check_target(
+    path: str | os.PathLike[str], suffixes: Sequence[str] = (), what: str = "this export"
+) -> Path:
     """``path`` as a file an export can write (checked before any analysis runs).
+
+    ``suffixes``, when given, are the file-name extensions (``.xlsx``; lower case, matched
+    in any case) of the format written: a name with another extension, or none, is refused,
+    so that a workbook is never written under the name ``x.txt``. ``what`` names the format
+    in that message.
 
     Raises
     ------
     ExportError
-        The folder does not exist, ``path`` is a folder, or it cannot be written.
+        The folder does not exist, ``path`` is a folder, its extension is not one of
+        ``suffixes``, or it cannot be written.
     """
     target = Path(path)
     folder = target.parent
@@ -253,6 +266,12 @@ def check_target(path: str | os.PathLike[str]) -> Path:
         raise ExportError(f"{target}: the folder {folder} does not exist")
     if target.is_dir():
         raise ExportError(f"{target}: is a folder, not a file")
+    if suffixes and target.suffix.lower() not in suffixes:
+        got = f"not {target.suffix!r}" if target.suffix else "it has none"
+        raise ExportError(
+            f"{target}: {what} is written to a file ending in {' or '.join(suffixes)} "
+            f"({got}); nothing written"
+        )
     if target.exists() and not os.access(target, os.W_OK):
         raise ExportError(f"{target}: cannot write the file (permission denied)")
     return target
@@ -478,13 +497,14 @@ def workbook(
     Raises
     ------
     ExportError
-        No journey, no events, or the file cannot be written.
+        A file name not ending in ``.xlsx``, no journey, no events, or the file cannot be
+        written.
     kundresa.analyses.ParameterError
         An unknown persona or a bad period.
     """
     import xlsxwriter
 
-    check_target(path)
+    check_target(path, WORKBOOK_SUFFIXES, "an Excel workbook")
     parts = collect(project, lang=lang, since=since, until=until, persona=persona)
     journey = project.journey
     lang = lang or journey.language
@@ -678,9 +698,10 @@ def report(
     Raises
     ------
     ExportError, kundresa.analyses.ParameterError
-        As :func:`collect` and :func:`write_atomic`.
+        A file name not ending in ``.html`` (or ``.htm``); else as :func:`collect` and
+        :func:`write_atomic`.
     """
-    check_target(path)
+    check_target(path, REPORT_SUFFIXES, "an HTML report")
     text = html_report(project, lang=lang, since=since, until=until, persona=persona)
     with write_atomic(path) as tmp:
         tmp.write_text(text, encoding="utf-8")

@@ -1289,7 +1289,8 @@ def export_map(
     Raises
     ------
     kundresa.report.export.ExportError
-        An unknown format, no journey, no events (in the scope), or a file that cannot be
+        An unknown format, a file name whose extension is not the format's (``format="png"``
+        to ``map.pdf``), no journey, no events (in the scope), or a file that cannot be
         written (nothing is written then).
     kundresa.analyses.ParameterError
         An unknown persona or a bad period.
@@ -1300,6 +1301,7 @@ def export_map(
     kind = (format or target.suffix.lstrip(".")).lower()
     if kind not in FORMATS:
         raise ExportError(f"{target}: unknown map format {kind!r}; choose pdf, png or svg")
+    check_target(target, (f".{kind}",), f"a {kind.upper()} map")
     if paper not in PAPERS:
         raise ExportError(f"unknown paper {paper!r}; choose {', '.join(PAPERS)}")
     data = render_map(
