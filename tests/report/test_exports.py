@@ -8,6 +8,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
@@ -224,6 +225,55 @@ def test_excel_csv_shows_formula_text_as_text(tmp_path: Path) -> None:
         "web,1.0",
         "'\tx,-2.0",
     ]
+
+
+@pytest.mark.parametrize(
+    ("lang", "yes", "no"),
+    [("sv", "SANT", "FALSKT"), ("da", "SAND", "FALSK"), ("en", "TRUE", "FALSE")],
+)
+def test_excel_csv_writes_booleans_as_that_excels_words(lang: str, yes: str, no: str) -> None:
+    """--excel wrote True/False, which a Swedish or Danish Excel keeps as text: booleans are
+    the words Excel in the CSV's language reads as TRUE and FALSE, in every kind of column."""
+    from kundresa.report.tables import to_excel_csv
+
+    frame = pd.DataFrame(
+        {
+            "kpi": ["a", "b", "c"],
+            "met": [True, False, True],
+            "maybe": pd.array([False, None, True], dtype="boolean"),
+            "mixed": [np.bool_(True), None, "x"],
+            "rate": [0.5, 1.0, 0.25],
+        }
+    )
+    sep, point = (";", ",") if lang != "en" else (",", ".")
+    assert to_excel_csv(frame, lang).decode("utf-8-sig").splitlines() == [
+        sep.join(["kpi", "met", "maybe", "mixed", "rate"]),
+        sep.join(["a", yes, no, yes, f"0{point}5"]),
+        sep.join(["b", no, "", "", f"1{point}0"]),
+        sep.join(["c", yes, yes, "x", f"0{point}25"]),
+    ]
+
+
+def test_excel_csv_of_the_kpis_in_swedish(demo: tuple[Path, Project]) -> None:
+    res = cli("bottlenecks", "--kpis", "--project", str(demo[0]), "--format", "csv", "--excel")
+    assert res.exit_code == 0, res.output  # type: ignore[attr-defined]
+    rows = res.stdout_bytes.decode("utf-8-sig").splitlines()  # type: ignore[attr-defined]
+    met = rows[0].split(";").index("met")
+    assert {row.split(";")[met] for row in rows[1:]} <= {"SANT", "FALSKT", ""}, rows
+    assert any(row.split(";")[met] in ("SANT", "FALSKT") for row in rows[1:]), rows
+    english = cli(
+        "bottlenecks",
+        "--kpis",
+        "--project",
+        str(demo[0]),
+        "--format",
+        "csv",
+        "--excel",
+        "--lang",
+        "en",
+    )
+    rows = english.stdout_bytes.decode("utf-8-sig").splitlines()  # type: ignore[attr-defined]
+    assert {row.split(",")[met] for row in rows[1:]} <= {"TRUE", "FALSE", ""}, rows
 
 
 _TASK = re.compile(r"^ {8}([^#:\n;]+): ([1-5])(?:: ([^#\n;]+|(?:[^\n;#]|#\d+;)+))?$")

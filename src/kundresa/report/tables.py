@@ -17,7 +17,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["FORMATS", "records", "to_csv", "to_excel_csv", "to_json", "to_rich_table"]
+__all__ = [
+    "EXCEL_BOOLEANS",
+    "FORMATS",
+    "records",
+    "to_csv",
+    "to_excel_csv",
+    "to_json",
+    "to_rich_table",
+]
 
 FORMATS = ("table", "json", "csv")
 
@@ -117,11 +125,33 @@ def _inert(value: Any) -> Any:
     return value
 
 
+# The words Excel reads as the booleans when it opens a CSV file in each language: the
+# names of its TRUE and FALSE in that language (Swedish Excel's SANT()/FALSKT(), Danish
+# Excel's SAND()/FALSK()); "True" or "TRUE" would stay text in a Swedish Excel.
+EXCEL_BOOLEANS = {"sv": ("SANT", "FALSKT"), "da": ("SAND", "FALSK"), "en": ("TRUE", "FALSE")}
+
+
+def _excel_booleans(col: pd.Series, words: tuple[str, str]) -> pd.Series:
+    """A column's booleans (``bool``, NumPy's, pandas' nullable ``boolean``; in an object
+    column too) as Excel's words for them; a missing value stays empty, others as they are."""
+    kind = col.dtype
+    if not (pd.api.types.is_bool_dtype(kind) or pd.api.types.is_object_dtype(kind)):
+        return col
+    if pd.api.types.is_object_dtype(kind) and not any(isinstance(v, bool | np.bool_) for v in col):
+        return col
+    return col.astype(object).map(
+        lambda v: (words[0] if v else words[1]) if isinstance(v, bool | np.bool_) else v
+    )
+
+
 def to_excel_csv(df: pd.DataFrame, lang: str | None = "en") -> bytes:
     """CSV that Excel opens right in the journey's language: UTF-8 with a byte order mark
     (so Excel reads å, ä, ø), and for Swedish and Danish ``;`` between fields and a decimal
     comma (the list separator and decimal mark of those locales); ``,`` and ``.`` in English.
-    Values stay raw as in :func:`to_csv` (rates as fractions, durations in seconds).
+    Values stay raw as in :func:`to_csv` (rates as fractions, durations in seconds), except
+    booleans: written as the words Excel in that language reads as its TRUE and FALSE
+    (:data:`EXCEL_BOOLEANS`: ``SANT``/``FALSKT`` in Swedish, ``SAND``/``FALSK`` in Danish,
+    ``TRUE``/``FALSE`` in English), where ``True`` would stay text; a missing one is empty.
 
     Text that Excel would run as a formula — a cell starting with ``=``, ``+``, ``-``, ``@``,
     a tab or a carriage return, such as an event name ``=HYPERLINK(...)`` from a hostile
@@ -134,13 +164,17 @@ def to_excel_csv(df: pd.DataFrame, lang: str | None = "en") -> bytes:
     b'\\xef\\xbb\\xbfstage;rate\\r\\nK\\xc3\\xb6p;0,5\\r\\n'
     >>> to_excel_csv(pd.DataFrame({"event": ["=1+1"], "change": [-0.5]}))
     b"\\xef\\xbb\\xbfevent,change\\r\\n'=1+1,-0.5\\r\\n"
+    >>> to_excel_csv(pd.DataFrame({"kpi": ["a", "b"], "met": [True, False]}), "sv")
+    b'\\xef\\xbb\\xbfkpi;met\\r\\na;SANT\\r\\nb;FALSKT\\r\\n'
     """
     comma = lang in ("sv", "da")
+    words = EXCEL_BOOLEANS.get(lang or "en", EXCEL_BOOLEANS["en"])
     texts = pd.api.types.is_object_dtype, pd.api.types.is_string_dtype
     df = (
         _nested_as_json(df)
         .rename(columns=_inert)
         .apply(lambda col: col.map(_inert) if any(t(col.dtype) for t in texts) else col)
+        .apply(lambda col: _excel_booleans(col, words))
     )
     buf = io.StringIO()
     df.to_csv(
