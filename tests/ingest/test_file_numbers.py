@@ -128,3 +128,135 @@ def test_one_id_written_as_a_float_is_one_text_from_json_and_parquet(tmp_path) -
     wh.ingest([tmp_path / "visits.parquet", tmp_path / "orders.jsonl"])
     ids = sorted(r[0] for r in wh.con.execute("SELECT DISTINCT customer_id FROM events").fetchall())
     assert ids == ["1000", "1001"]
+
+
+def _json_events(values: list[object], **extra: object) -> list[dict[str, object]]:
+    return [
+        {
+            "customer_id": f"c{i}",
+            "timestamp": f"2025-01-01T10:{i:02d}:00Z",
+            "event": "purchase",
+            "value": v,
+            **extra,
+        }
+        for i, v in enumerate(values)
+    ]
+
+
+@pytest.mark.parametrize("shape", ["jsonl", "json"])
+@pytest.mark.parametrize("decimal", [",", None])
+def test_a_json_number_beside_texts_is_the_number_it_is(tmp_path, shape, decimal) -> None:  # type: ignore[no-untyped-def]
+    # A review's repro: a key holding the JSON number 1.234 in one record and the text "1,5"
+    # in another was read as text, with the column's decimal comma: 1.234 was stored as
+    # 1234. Only texts follow the mark; a JSON number is the number it is, and is no
+    # evidence for a mark when the mark is told from the values.
+    import json
+
+    from kundresa.store.warehouse import Warehouse
+
+    rows = _json_events([1.234, "1,5", 12, "1.234,50", 0.125, "2,25", None, 19.99])
+    f = tmp_path / f"mixed.{shape}"
+    if shape == "jsonl":
+        f.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    else:
+        f.write_text(json.dumps(rows, indent=1), encoding="utf-8")
+    wh = Warehouse(None)
+    wh.ingest([f], decimal=decimal)
+    assert wh.quarantined() == []
+    got = dict(wh.con.execute("SELECT customer_id, value FROM events").fetchall())
+    assert got == {
+        "c0": 1.234,
+        "c1": 1.5,
+        "c2": 12.0,
+        "c3": 1234.5,
+        "c4": 0.125,
+        "c5": 2.25,
+        "c6": None,
+        "c7": 19.99,
+    }
+
+
+def test_texts_with_the_other_mark_are_still_quarantined_and_numbers_never(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from kundresa.store.warehouse import Warehouse
+
+    rows = _json_events([1.234, "19.99", "1,5", 2.5, "abc"])
+    f = tmp_path / "mixed.jsonl"
+    f.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    wh = Warehouse(None)
+    wh.ingest([f], decimal=",")
+    got = dict(wh.con.execute("SELECT customer_id, value FROM events").fetchall())
+    assert got == {"c0": 1.234, "c2": 1.5, "c3": 2.5}
+    reasons = sorted(r["reason"] for r in wh.quarantined())
+    assert len(reasons) == 2
+    assert reasons[0].startswith("value 19.99 is a number only with a decimal point"), reasons
+    assert "--decimal" in reasons[0]
+    assert reasons[1] == "value abc is not a number (column 'value')", reasons
+
+
+def test_numbers_and_texts_in_different_batches_of_one_file(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # The kind is each value's, not each batch's: a first batch of JSON numbers only and a
+    # second of texts (the staging table's marks are added when numbers first appear).
+    import json
+
+    import kundresa.ingest.readers as readers
+    from kundresa.store.warehouse import Warehouse
+
+    monkeypatch.setattr(readers, "BATCH_ROWS", 2)
+    rows = _json_events(["1,5", "2,5", 1.234, 7.5, "0,5", 3.125, "1.234,5"])
+    f = tmp_path / "batches.jsonl"
+    f.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    wh = Warehouse(None)
+    wh.ingest([f])
+    assert wh.quarantined() == []
+    got = dict(wh.con.execute("SELECT customer_id, value FROM events").fetchall())
+    assert got == {
+        "c0": 1.5,
+        "c1": 2.5,
+        "c2": 1.234,
+        "c3": 7.5,
+        "c4": 0.5,
+        "c5": 3.125,
+        "c6": 1234.5,
+    }
+
+
+@pytest.mark.parametrize("nested", [True, False], ids=["properties", "properties-as-text"])
+def test_a_segment_revenue_number_beside_texts_is_the_number_it_is(tmp_path, nested) -> None:  # type: ignore[no-untyped-def]
+    # The same in a record source: Segment's properties.revenue, a JSON number in one message
+    # and a text in another, with --decimal ,.
+    import json
+
+    from kundresa.store.warehouse import Warehouse
+
+    def message(i: int, revenue: object) -> dict[str, object]:
+        props = {"revenue": revenue}
+        return {
+            "type": "track",
+            "messageId": f"m{i}",
+            "userId": f"u{i}",
+            "event": "Order Completed",
+            "timestamp": f"2025-03-01T10:0{i}:00Z",
+            "properties": props if nested else json.dumps(props),
+        }
+
+    f = tmp_path / "segment.jsonl"
+    f.write_text(
+        "".join(json.dumps(message(i, v)) + "\n" for i, v in enumerate([1.234, "1,5", 12])),
+        encoding="utf-8",
+    )
+    wh = Warehouse(None)
+    report = wh.ingest([f], source="segment", decimal=",")
+    assert wh.quarantined() == [], report
+    got = dict(wh.con.execute("SELECT customer_id, value FROM events").fetchall())
+    assert got == {"u0": 1.234, "u1": 1.5, "u2": 12.0}
+
+
+def test_a_top_level_json_number_reaches_a_record_source_as_a_number(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # Snowplow's tr_total is a top-level key: its JSON numbers reach the source as NumberText.
+    from kundresa.ingest.readers import NumberText, is_number_value
+
+    assert is_number_value(NumberText("1.234")) and is_number_value(2.5)
+    assert not is_number_value("1.234") and not is_number_value(True)
+    assert NumberText("1.234") == "1.234" and NumberText("1.234").strip() == "1.234"

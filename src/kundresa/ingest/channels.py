@@ -416,4 +416,4 @@ def assign_channels(batch: RawBatch) -> RawBatch:
         out.append(default_channel(*origin))
     cols = dict(batch.columns)
     cols[channel_col] = pa.array(out, pa.string())
-    return RawBatch(cols, batch.lines, batch.rejected, batch.numbers)
+    return RawBatch(cols, batch.lines, batch.rejected, batch.numbers, batch.number_rows)

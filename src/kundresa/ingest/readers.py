@@ -104,18 +104,38 @@ class Rejected:
     text: str
 
 
+class NumberText(str):
+    """The text of a value that was a number in the source (a JSON number, ``1.234``), as
+    opposed to text that reads as one (``"1,5"``): a record source (:mod:`kundresa.ingest
+    .sources`) gets a record's JSON numbers as this str subclass, so that the value it maps
+    one to stays a number (:attr:`RawBatch.number_rows`), never read with a decimal comma."""
+
+    __slots__ = ()
+
+
+def is_number_value(value: object) -> bool:
+    """Whether ``value`` (a record's value, as a source has it) was a number in the source: a
+    JSON number parsed (``int``, ``float``, not ``bool``) or its text (:class:`NumberText`)."""
+    kind = type(value)
+    return kind is NumberText or kind is float or kind is int
+
+
 @dataclass
 class RawBatch:
     """String columns of consecutive rows, with each row's line (CSV, JSON Lines) or row
     number (Parquet) in the source file. ``numbers`` names the columns whose every value
     was a number in the source (a Parquet column of a numeric type; a JSON Lines key whose
     values in the batch are JSON numbers or null): their text is Arrow's or JSON's own
-    (``19.99``), never to be read with a decimal comma."""
+    (``19.99``), never to be read with a decimal comma. ``number_rows`` marks the values
+    one by one, for a column that holds some numbers (a JSON key written ``1.234`` in one
+    record and ``"1,5"`` in another): a boolean array per column, true where the value was
+    a number in the source, so that only the texts follow the column's decimal mark."""
 
     columns: dict[str, pa.Array]
     lines: pa.Array
     rejected: list[Rejected] = field(default_factory=list)
     numbers: frozenset[str] = frozenset()
+    number_rows: dict[str, pa.Array] = field(default_factory=dict)
 
     def table(self) -> pa.Table:
         cols = dict(self.columns)
@@ -1791,24 +1811,29 @@ def _json_array_batches(p: _Input, encoding: str, progress: Progress | None) -> 
 def _json_batch(
     rows: list[dict[str, Any]], lines: list[int], rejected: list[Rejected], names: list[str]
 ) -> RawBatch:
-    cols, numbers = {}, set()
+    cols, numbers, number_rows = {}, set(), {}
     for name in names:
         values = [r.get(name) for r in rows]
-        cols[name], only_numbers = _json_column(values)
+        cols[name], only_numbers, marks = _json_column(values)
         if only_numbers:
             numbers.add(name)
-    return RawBatch(cols, pa.array(lines, pa.int64()), rejected, frozenset(numbers))
+        if marks is not None:
+            number_rows[name] = marks
+    return RawBatch(cols, pa.array(lines, pa.int64()), rejected, frozenset(numbers), number_rows)
 
 
-def _json_column(values: list[Any]) -> tuple[pa.Array, bool]:
+def _json_column(values: list[Any]) -> tuple[pa.Array, bool, pa.Array | None]:
     """JSON values as text (:func:`_json_scalar`; a JSON float as Arrow writes a double, as
     a Parquet file's column is read: ``1001.0`` is ``1001``, so that one id is one text
-    from either file), and whether every value is a number or null."""
+    from either file), whether every value is a number or null, and, when some value is a
+    number, which ones are (:attr:`RawBatch.number_rows`)."""
     texts: list[str | None] = []
     floats: list[int] = []
+    marks: list[bool] = []
     only = True
     for i, v in enumerate(values):
         kind = type(v)
+        marks.append(kind is float or kind is int)
         if kind is float:
             floats.append(i)
             texts.append(None)
@@ -1819,4 +1844,4 @@ def _json_column(values: list[Any]) -> tuple[pa.Array, bool]:
         arrow = pa.array([values[i] for i in floats], pa.float64()).cast(pa.string())
         for i, text in zip(floats, arrow.to_pylist(), strict=True):
             texts[i] = text
-    return pa.array(texts, pa.string()), only
+    return pa.array(texts, pa.string()), only, (pa.array(marks) if any(marks) else None)

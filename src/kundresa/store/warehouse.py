@@ -217,6 +217,13 @@ def _none_if(col: str, words: Sequence[str]) -> str:
     return f"CASE WHEN regexp_full_match({_q(col)}, {blank}) THEN NULL ELSE trim({_q(col)}) END"
 
 
+def number_rows_column(col: str) -> str:
+    """The staging table's column marking which values of ``col`` were numbers in the
+    file (:attr:`~kundresa.ingest.readers.RawBatch.number_rows`; BOOLEAN, true for a JSON
+    number), beside its text; no file's column is named so (a unit separator starts it)."""
+    return f"\x1fnumber\x1f{col}"
+
+
 def _value_text(col: str | None) -> str:
     """The text of a value or time column, trimmed, with empty text and the markers of a
     missing value (:data:`~kundresa.ingest.columns.MISSING_NUMBERS`: ``NA``, ``NaN``,
@@ -456,7 +463,9 @@ def slash_order(con: Any, stage: str, time_col: str) -> str | None:
     return None
 
 
-def decimal_mark(con: Any, stage: str, value_col: str, default: str = ".") -> str:
+def decimal_mark(
+    con: Any, stage: str, value_col: str, default: str = ".", number_rows: bool = False
+) -> str:
     """The decimal mark of a staged file's value column, one for the whole column.
 
     A value that is a number with one mark and not with the other is evidence for that mark:
@@ -465,14 +474,18 @@ def decimal_mark(con: Any, stage: str, value_col: str, default: str = ".") -> st
     thousands group). The mark with more such values among the first 100,000 values holding
     a ``,`` or a ``.`` wins; without any, or as many of each, ``default`` (``,`` for a file
     delimited by ``;``). Values read only with the other mark are quarantined naming
-    ``--decimal`` (:func:`_parse_sql`), never read 1000 times too large.
+    ``--decimal`` (:func:`_parse_sql`), never read 1000 times too large. With
+    ``number_rows`` (the stage has :func:`number_rows_column` for the column), the values
+    that were numbers in the file (JSON's ``1.5``) are no evidence: only texts have a mark.
     """
     v = _clean(value_col)
+    texts = f" AND {_q(number_rows_column(value_col))} IS NOT TRUE" if number_rows else ""
     row = con.execute(
         f"SELECT count(*) FILTER (c IS NOT NULL AND p IS NULL), "
         f"count(*) FILTER (p IS NOT NULL AND c IS NULL) FROM (SELECT "
         f"{_number_sql('v', ',')} AS c, {_number_sql('v', '.')} AS p FROM ("
-        f"SELECT {v} AS v FROM {stage} WHERE regexp_matches({v}, '[.,]') LIMIT 100000))"
+        f"SELECT {v} AS v FROM {stage} WHERE regexp_matches({v}, '[.,]'){texts} "
+        f"LIMIT 100000))"
     ).fetchone()
     comma, point = (int(row[0]), int(row[1])) if row else (0, 0)
     if comma == point:
@@ -513,6 +526,7 @@ def _parse_sql(
     slash_order: str | None = None,
     tz: str | None = None,
     raw: bool = True,
+    number_rows: bool = False,
 ) -> str:
     """SQL that parses one staged file into canonical columns plus a quarantine reason.
 
@@ -522,7 +536,9 @@ def _parse_sql(
     (``_raw``, for the quarantine) is left null, to be filled for the bad rows only
     (:func:`_raw_sql`). ``tz`` is the zone of times written without an offset (the
     session's ``TimeZone``, set by the caller): such a time that does not exist or happens
-    twice there at a daylight-saving change is quarantined.
+    twice there at a daylight-saving change is quarantined. With ``number_rows`` the stage
+    marks the value column's numbers (:func:`number_rows_column`): those are read as the
+    numbers they are (``1.234``), and only texts with ``decimal``.
     """
 
     def opt(col: str | None) -> str:
@@ -578,6 +594,12 @@ def _parse_sql(
             f"to_json({twice}) || ' more than once'"
         )
     raw_record = _raw_sql(columns) if raw else "NULL::VARCHAR"
+    # True for a value that was a number in the file (a JSON number): read with a point.
+    value_kind = (
+        f"coalesce({_q(number_rows_column(cmap.value))}, false)"
+        if number_rows and cmap.value
+        else "false"
+    )
     customer_src = " or ".join(repr(c) for c in (*cmap.customer, *cmap.anonymous))
     ts_src = repr(cmap.timestamp)
     # A value must sum: ``inf``, ``1e400`` (a double's infinity) and ``NaN`` are refused, as
@@ -589,7 +611,8 @@ def _parse_sql(
         f"{marks[decimal]}: name the mark with --decimal , or --decimal . (column {cmap.value!r})"
     )
     value_check = (
-        f"WHEN _v IS NOT NULL AND value IS NULL AND {_number_sql('_v', other)} IS NOT NULL "
+        f"WHEN _v IS NOT NULL AND value IS NULL AND NOT _vnumber "
+        f"AND {_number_sql('_v', other)} IS NOT NULL "
         f"THEN 'value ' || _v || {other_mark} "
         f"WHEN _v IS NOT NULL AND value IS NULL THEN "
         f"'value ' || _v || {_lit(f' is not a number (column {cmap.value!r})')} "
@@ -799,6 +822,7 @@ def _parse_sql(
             {opt(cmap.event)} AS event,
             {opt(cmap.channel)} AS channel,
             {_value_text(cmap.value)} AS _v,
+            {value_kind} AS _vnumber,
             {opt(cmap.event_id)} AS event_id,
             {opt(cmap.session_id)} AS session_id,
             {properties} AS {"_pcols" if json_properties else "properties"},
@@ -842,7 +866,8 @@ def _parse_sql(
                 END AS _offset_hours,
             -- + 0: a negative zero is zero (the store's sort makes it so, and the event key
             -- must see the value the store keeps: rows of 0.0 and -0.0 are one event).
-            ({_number_sql("_v", decimal)}) + CAST(0 AS DOUBLE) AS value
+            (CASE WHEN _vnumber THEN try_cast(_v AS DOUBLE)
+                ELSE {_number_sql("_v", decimal)} END) + CAST(0 AS DOUBLE) AS value
         FROM s1
     ){named}{dst}
     SELECT _line, customer_id, "timestamp", event, channel, value, event_id, session_id,
@@ -1357,7 +1382,7 @@ class Warehouse:
                 con.execute(_PARSED_DDL)
                 for index, (source, batches) in enumerate(sources):
                     stage = f"_stage_{index}"
-                    columns, numbers = self._stage(stage, source, batches, report)
+                    columns, numbers, marked = self._stage(stage, source, batches, report)
                     if not columns:
                         continue
                     cmap = _column_map(
@@ -1372,7 +1397,13 @@ class Warehouse:
                         fmt = _FileFormat(".", fmt.date_format)
                     if fmt.decimal is None:
                         mark = (
-                            decimal_mark(con, stage, cmap.value, fmt.default_decimal)
+                            decimal_mark(
+                                con,
+                                stage,
+                                cmap.value,
+                                fmt.default_decimal,
+                                number_rows=cmap.value in marked,
+                            )
                             if cmap.value
                             else "."
                         )
@@ -1389,6 +1420,7 @@ class Warehouse:
                         slash_order=order,
                         tz=tz if tz not in (None, "UTC") else None,
                         raw=False,
+                        number_rows=cmap.value in marked,
                     )
                     con.execute(f"INSERT INTO _parsed SELECT {_lit(source)}, * FROM ({sql})")
                     # The raw records of the bad rows only: building one for every row cost
@@ -2135,13 +2167,17 @@ class Warehouse:
 
     def _stage(
         self, stage: str, source: str, batches: Any, report: IngestReport
-    ) -> tuple[list[str], set[str]]:
-        """Stream a file's batches into a text-only staging table; return its columns and
-        those whose every value was a number in the file (:attr:`RawBatch.numbers`)."""
+    ) -> tuple[list[str], set[str], set[str]]:
+        """Stream a file's batches into a text-only staging table; return its columns, those
+        whose every value was a number in the file (:attr:`RawBatch.numbers`) and those that
+        hold some numbers among texts (:attr:`RawBatch.number_rows`): each of these has a
+        BOOLEAN column beside it (:func:`number_rows_column`), true where the value was a
+        number in the file, which is not one of the columns returned."""
         con = self.con
         columns: list[str] = []
         numbers: set[str] = set()
         texts: set[str] = set()  # a column some batch holds as text
+        marked: set[str] = set()  # a column with a number_rows_column in the stage
         # The staging table's columns in its own order (``_line`` after the first batch's).
         order: list[str] = []
         for batch in batches:
@@ -2159,24 +2195,44 @@ class Warehouse:
                     con.execute(f"ALTER TABLE {stage} ADD COLUMN {_q(extra)} VARCHAR")
                     columns.append(extra)
                     order.append(extra)
+            for name in batch.number_rows:
+                if name not in marked:  # earlier rows held no number there: NULL, a text
+                    kind = number_rows_column(name)
+                    con.execute(f"ALTER TABLE {stage} ADD COLUMN {_q(kind)} BOOLEAN")
+                    marked.add(name)
+                    order.append(kind)
             n = len(batch.lines)
             if n == 0:
                 continue
+            kinds = {number_rows_column(c): c for c in marked}
             # Appended as a relation (in the table's column order), not through a registered
             # view: a view unregistered inside the ingest's transaction keeps its Arrow batch
             # alive until the commit, which held a whole file's text in memory beside
             # DuckDB's limit (issue 12). (A replacement scan of a local variable would not,
             # but it finds the variable by inspecting the caller's frame.)
-            missing = pa.nulls(n, pa.string())
-            in_order = [
-                batch.lines if c == "_line" else batch.columns.get(c, missing) for c in order
-            ]
+            in_order = [_staged(batch, c, kinds) for c in order]
             con.from_arrow(pa.table(in_order, names=order)).insert_into(stage)
             report.rows_read += n
         # Arrow's allocator keeps freed batches for reuse: given back before DuckDB's heavier
         # steps, so that the process holds DuckDB's limit and one batch, not both at their peak.
         pa.default_memory_pool().release_unused()
-        return columns, numbers - texts
+        return columns, numbers - texts, marked
+
+
+def _staged(batch: RawBatch, c: str, kinds: dict[str, str]) -> pa.Array:
+    """The values of the staging table's column ``c`` in ``batch``: its text, its lines, or
+    (``kinds``: a :func:`number_rows_column` → its column) which values were numbers."""
+    n = len(batch.lines)
+    if c == "_line":
+        return batch.lines
+    if c not in kinds:
+        return batch.columns.get(c, pa.nulls(n, pa.string()))
+    name = kinds[c]
+    if name in batch.number_rows:
+        return batch.number_rows[name]
+    if name in batch.numbers and name in batch.columns:
+        return batch.columns[name].is_valid()
+    return pa.nulls(n, pa.bool_())
 
 
 def ingest_options(

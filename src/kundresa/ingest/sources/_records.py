@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from kundresa.ingest.columns import ALIASES
 from kundresa.ingest.columns import PLACEHOLDER_IDS as _PLACEHOLDER_IDS
-from kundresa.ingest.readers import RawBatch, Rejected
+from kundresa.ingest.readers import NumberText, RawBatch, Rejected, is_number_value
 from kundresa.ingest.sources._base import ANONYMOUS_ID, KIND, Source, SourceError, article
 
 CANONICAL = (
@@ -254,6 +254,15 @@ class RecordSource(Source):
         names = list(batch.columns)
         self.batch_columns = set(names)
         data = [batch.columns[n].to_pylist() for n in names]
+        for j, n in enumerate(names):
+            # A JSON number's text stays marked as one (NumberText): mapped to the value,
+            # it is read as the number it is, never with the file's decimal comma.
+            marks = batch.number_rows.get(n)
+            if marks is not None:
+                data[j] = [
+                    NumberText(v) if v is not None and m else v
+                    for v, m in zip(data[j], marks.to_pylist(), strict=True)
+                ]
         rows: list[Row] = []
         lines: list[int] = []
         rejected = list(batch.rejected)
@@ -310,7 +319,17 @@ class RecordSource(Source):
             {n: pa.array(v, pa.string()) for n, v in columns.items()},
             pa.array(lines, pa.int64()),
             rejected,
+            number_rows=_number_rows(rows),
         )
+
+
+def _number_rows(rows: list[Row]) -> dict[str, pa.Array]:
+    """Which values of the canonical ``value`` were numbers in the source (a JSON number,
+    parsed or as :class:`NumberText`), when some were (:attr:`RawBatch.number_rows`): only
+    texts follow the file's decimal mark. (Properties are kept as text; ``value`` is the
+    one column read as a number.)"""
+    marks = [is_number_value(row.get("value")) for row in rows]
+    return {"value": pa.array(marks)} if any(marks) else {}
 
 
 def iter_batch_messages(record: Row, field: str = "batch") -> Iterator[Row] | None:
