@@ -238,3 +238,53 @@ def test_a_duration_is_passed_on_trimmed() -> None:
     # '7d\n' is read as 7d: the title then shows '7d', not a line break.
     assert get("funnel").param("window").check(" 7d\n") == "7d"
     assert get("paths").param("session_gap").check("\tnone ") == "none"
+
+
+def _broken(project: object, **params: object) -> None:
+    raise ValueError("a bug deep inside the analysis")
+
+
+def test_a_value_error_inside_an_analysis_is_no_usage_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # run_analysis turned any ValueError into a ParameterError: a bug deep inside an
+    # analysis was shown as a bad option (exit 2, one line). Only the analyses' own usage
+    # errors (UsageError) are parameter errors now; anything else passes through as it is.
+    import kundresa.analyses._adapters as adapters
+    from kundresa.errors import UsageError
+
+    journey, problems = parse_journey(JOURNEY)
+    assert journey is not None, problems
+    monkeypatch.setattr(adapters, "stages", _broken)
+    fresh = Project.from_events(EVENTS, journey=journey)
+    with pytest.raises(ValueError, match="a bug deep inside") as caught:
+        fresh.run("stages")
+    assert not isinstance(caught.value, UsageError)
+
+    def refuses(project: object, **params: object) -> None:
+        raise UsageError("compare_to 'x' is not a period")
+
+    monkeypatch.setattr(adapters, "stages", refuses)
+    fresh = Project.from_events(EVENTS, journey=journey)
+    with pytest.raises(ParameterError, match="compare_to 'x' is not a period"):
+        fresh.run("stages")
+
+
+def test_the_command_line_shows_a_bug_as_an_internal_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    import kundresa.analyses._adapters as adapters
+    from kundresa.cli import main
+
+    (tmp_path / "journey.yaml").write_text(JOURNEY, encoding="utf-8")
+    EVENTS.to_csv(tmp_path / "events.csv", index=False)
+    args = ["stages", "--events", str(tmp_path / "events.csv")]
+    args += ["--journey", str(tmp_path / "journey.yaml")]
+    assert CliRunner().invoke(main, args).exit_code == 0
+    monkeypatch.setattr(adapters, "stages", _broken)
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 1, r.output
+    assert isinstance(r.exception, ValueError) and "a bug deep inside" in str(r.exception)
+    assert "Usage:" not in r.output and "Error: a bug" not in r.output

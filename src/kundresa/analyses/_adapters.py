@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from kundresa.analyses._errors import AnalysisError
+from kundresa.errors import UsageError
 
 MODELS = (
     "first",
@@ -270,7 +271,7 @@ def _weights(position: str | tuple[float, ...]) -> tuple[float, ...]:
     try:
         return tuple(float(x) for x in position.split(","))
     except ValueError:
-        raise ValueError(f"--position {position!r} is not three numbers (0.4,0.2,0.4)") from None
+        raise UsageError(f"--position {position!r} is not three numbers (0.4,0.2,0.4)") from None
 
 
 def _model_options(

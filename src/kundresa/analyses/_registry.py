@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from kundresa.analyses._errors import AnalysisError, ParameterError
 from kundresa.analyses.resolve import Names, Resolution
+from kundresa.errors import UsageError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -605,9 +606,13 @@ def run_analysis(analysis: Analysis, scope: Scope | None, params: Mapping[str, A
     ------
     ParameterError
         Bad parameters, unknown stage/touchpoint/persona, or a value the analysis refused
-        (its ``ValueError``).
+        (its :class:`~kundresa.errors.UsageError`).
     AnalysisError
         The analysis needs a journey the scope has not, or cannot answer.
+
+    Any other exception of the analysis (a ``ValueError`` of a bug deep inside it, say)
+    passes through as it is: it is no usage error, and the command line shows it as the
+    internal error it is, never as a bad option.
     """
     import pandas as pd
 
@@ -619,9 +624,9 @@ def run_analysis(analysis: Analysis, scope: Scope | None, params: Mapping[str, A
     fn = analysis.load()
     try:
         value = _call(fn, analysis, scope, dict(resolved))
-    except (ParameterError, AnalysisError):
+    except ParameterError:
         raise
-    except ValueError as exc:
+    except UsageError as exc:  # an analysis' own usage error: a parameter it refused
         raise ParameterError(str(exc)) from exc
     if isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], list):
         value, extra = value  # an adapter's (frame, warnings)

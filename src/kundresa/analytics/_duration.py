@@ -16,6 +16,8 @@ import math
 import re
 from decimal import Decimal
 
+from kundresa.errors import UsageError
+
 __all__ = ["ACCEPTED", "DurationError", "is_off", "parse_duration", "quoted"]
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -78,10 +80,10 @@ def parse_duration(text: str | int | float, name: str = "window") -> float:
     kundresa.analytics._duration.DurationError: lookback '0.0000001s' is not a whole number ...
     """
     if isinstance(text, bool):
-        raise ValueError(f"{name} {text!r} is not a duration")
+        raise UsageError(f"{name} {text!r} is not a duration")
     if isinstance(text, int | float):
         if not math.isfinite(text) or text < 0:
-            raise ValueError(f"{name} {text!r} must be a finite, non-negative number of seconds")
+            raise UsageError(f"{name} {text!r} must be a finite, non-negative number of seconds")
         return float(text)
     stripped = str(text).strip()
     match = _PATTERN.fullmatch(stripped) if len(stripped) <= _LONGEST else None

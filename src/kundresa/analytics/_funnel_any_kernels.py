@@ -23,6 +23,7 @@ import numpy.typing as npt
 
 from kundresa.analytics._kernels import exclusion_arrays
 from kundresa.analytics._kernels_jit import next_exclusions
+from kundresa.errors import UsageError
 
 __all__ = ["funnel_any_best"]
 
@@ -239,7 +240,7 @@ def funnel_any_best(
         More than 20 step definitions that are not disjoint.
     """
     if not disjoint and n_groups > 20:
-        raise ValueError(f"order='any' with {n_groups} overlapping step definitions (at most 20)")
+        raise UsageError(f"order='any' with {n_groups} overlapping step definitions (at most 20)")
     mult = np.zeros(n_groups, np.int64)
     for g in group_of:
         mult[g] += 1

@@ -29,6 +29,7 @@ from kundresa.analytics._duration import parse_duration
 from kundresa.analytics._fast import fast_path_allowed, parts_for
 from kundresa.analytics._means import mean_seconds
 from kundresa.analytics._period import Period, When, project_timezone
+from kundresa.errors import UsageError
 from kundresa.model.events import CUSTOMER
 
 if TYPE_CHECKING:
@@ -111,7 +112,7 @@ def parse_step(text: str | Step) -> Step:
     if isinstance(text, Step):
         return text
     if not isinstance(text, str):
-        raise ValueError(f"step {text!r} is not text")
+        raise UsageError(f"step {text!r} is not text")
     kind: StepKind = "event"
     name = text
     prefix, sep, rest = text.partition(":")
@@ -120,9 +121,9 @@ def parse_step(text: str | Step) -> Step:
         name = rest
     names = [n.strip() for n in name.split("|")]
     if not name.strip():
-        raise ValueError(f"step {text!r} names no {kind}")
+        raise UsageError(f"step {text!r} names no {kind}")
     if any(not n for n in names):
-        raise ValueError(f"step {text!r} has an empty alternative (write a|b)")
+        raise UsageError(f"step {text!r} has an empty alternative (write a|b)")
     return Step(kind, "|".join(names))
 
 
@@ -137,11 +138,11 @@ class Exclusion:
 
     def __post_init__(self) -> None:
         if not self.event:
-            raise ValueError("exclusion names no event")
+            raise UsageError("exclusion names no event")
         if self.after_step < 1:
-            raise ValueError(f"exclusion {self}: steps are numbered from 1")
+            raise UsageError(f"exclusion {self}: steps are numbered from 1")
         if self.before_step <= self.after_step:
-            raise ValueError(
+            raise UsageError(
                 f"exclusion {self}: the second step ({self.before_step}) must come after "
                 f"the first ({self.after_step})"
             )
@@ -168,21 +169,21 @@ def parse_exclusion(text: str | Exclusion | tuple[str, int, int]) -> Exclusion:
         return text
     if isinstance(text, tuple):
         if len(text) != 3:
-            raise ValueError(f"exclusion {text!r} must be (EVENT, A, B)")
+            raise UsageError(f"exclusion {text!r} must be (EVENT, A, B)")
         return Exclusion(str(text[0]), int(text[1]), int(text[2]))
     parts = str(text).rsplit(":", 2)
     if len(parts) != 3:
-        raise ValueError(
+        raise UsageError(
             f"exclusion {text!r} must be written EVENT:A:B "
             "(no EVENT between step A and step B, e.g. logout:1:3)"
         )
     event, a, b = (p.strip() for p in parts)
     if not event:
-        raise ValueError(f"exclusion {text!r} names no event")
+        raise UsageError(f"exclusion {text!r} names no event")
     try:
         after, before = int(a), int(b)
     except ValueError:
-        raise ValueError(
+        raise UsageError(
             f"exclusion {text!r}: step numbers must be whole numbers, got {a!r} and {b!r}"
         ) from None
     return Exclusion(event, after, before)
@@ -228,17 +229,17 @@ def _plan(
     exclusions: Iterable[str | Exclusion | tuple[str, int, int]],
 ) -> _Plan:
     if isinstance(steps, str | Step):
-        raise ValueError("steps must be a list of at least 2 steps, not a single step")
+        raise UsageError("steps must be a list of at least 2 steps, not a single step")
     parsed = tuple(parse_step(s) for s in steps)
     if len(parsed) < 2:
-        raise ValueError(f"a funnel needs at least 2 steps, got {len(parsed)}")
+        raise UsageError(f"a funnel needs at least 2 steps, got {len(parsed)}")
     if order not in ORDERS:
-        raise ValueError(f"unknown order {order!r}; use one of {', '.join(ORDERS)}")
+        raise UsageError(f"unknown order {order!r}; use one of {', '.join(ORDERS)}")
     seconds = parse_duration(window)
     excl = tuple(parse_exclusion(e) for e in exclusions)
     for e in excl:
         if e.before_step > len(parsed):
-            raise ValueError(
+            raise UsageError(
                 f"exclusion {e}: step {e.before_step} does not exist (the funnel has "
                 f"{len(parsed)} steps)"
             )
@@ -285,7 +286,7 @@ def _subsets(plan: _Plan) -> list[frozenset[int]]:
     if plan.disjoint:
         return [frozenset([g]) for g in range(n)]
     if n > _MAX_SUBSETS_GROUPS:
-        raise ValueError(
+        raise UsageError(
             f"order='any' supports at most {_MAX_SUBSETS_GROUPS} different overlapping steps"
         )
     return [frozenset(c) for r in range(1, n + 1) for c in itertools.combinations(range(n), r)]

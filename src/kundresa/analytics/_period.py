@@ -20,6 +20,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from kundresa.errors import UsageError
 from kundresa.model.events import TIMESTAMP
 
 if TYPE_CHECKING:
@@ -48,7 +49,7 @@ def _zone(tz: str) -> ZoneInfo:
     try:
         return ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise ValueError(
+        raise UsageError(
             f"unknown time zone {tz!r}; use an IANA name such as Europe/Stockholm"
         ) from None
 
@@ -77,11 +78,11 @@ def _local_to_utc(local: datetime, tz: str, option: str, text: Any) -> datetime:
     if a != b:
         back = a.astimezone(zone).replace(tzinfo=None)
         if back != local:
-            raise ValueError(
+            raise UsageError(
                 f"{option} {text!s} does not exist in {tz} (the clocks skip it); "
                 "give another time or an offset such as +01:00"
             )
-        raise ValueError(
+        raise UsageError(
             f"{option} {text!s} is ambiguous in {tz} (it happens twice when the clocks go "
             "back); give an offset such as +01:00 or +02:00"
         )
@@ -111,7 +112,7 @@ def to_instant(value: str | date | datetime, option: str, tz: str = "UTC") -> da
             else:
                 value = datetime.fromisoformat(s.replace(" ", "T", 1) if " " in s else s)
         except ValueError:
-            raise ValueError(
+            raise UsageError(
                 f"{option} {text!r} is not a date (use YYYY-MM-DD or an ISO time)"
             ) from None
     if isinstance(value, datetime):
@@ -121,7 +122,7 @@ def to_instant(value: str | date | datetime, option: str, tz: str = "UTC") -> da
     if isinstance(value, date):
         midnight = datetime(value.year, value.month, value.day)
         return _local_to_utc(midnight, tz, option, text)
-    raise ValueError(f"{option} {text!r} is not a date (use YYYY-MM-DD or an ISO time)")
+    raise UsageError(f"{option} {text!r} is not a date (use YYYY-MM-DD or an ISO time)")
 
 
 def to_local(instant: datetime, tz: str) -> datetime:
@@ -171,7 +172,7 @@ class Period:
         start = to_instant(since, "since", tz) if since is not None else None
         end = to_instant(until, "until", tz) if until is not None else None
         if start is not None and end is not None and end <= start:
-            raise ValueError(
+            raise UsageError(
                 f"since {since!r} must come before until {until!r} "
                 "(the period [since, until) would be empty)"
             )

@@ -23,6 +23,7 @@ from kundresa.analytics._stats import two_proportion_test, z_for
 from kundresa.analytics.funnel import Step, event_funnel
 from kundresa.analytics.journeys import time_in_stage
 from kundresa.analytics.stages import parse_period, stage_funnel
+from kundresa.errors import UsageError
 from kundresa.model.events import TIMESTAMP
 
 if TYPE_CHECKING:
@@ -409,7 +410,7 @@ def _periods(
         return (start, end), None
     if not (isinstance(compare_to, str) and compare_to.strip() == "previous"):
         if not isinstance(compare_to, str | tuple | list):
-            raise ValueError(
+            raise UsageError(
                 f"compare_to {compare_to!r} is not a period (write previous, START:END or None)"
             )
         text = compare_to if isinstance(compare_to, str) else tuple(compare_to)
@@ -431,7 +432,7 @@ def _periods(
             end = last
         assert start is not None and end is not None
         if end <= start:
-            raise ValueError(
+            raise UsageError(
                 f"since {since!r}/until {until!r}: the period holds no time "
                 f"(the data runs from {to_local(first, tz):%Y-%m-%d} "
                 f"to {to_local(last, tz):%Y-%m-%d})"

@@ -38,6 +38,7 @@ from kundresa.analytics._stats import odds_ratio, two_proportion_test, wilson_in
 from kundresa.analytics.funnel import Step, funnel_customers, parse_step
 from kundresa.analytics.stages import customer_segments
 from kundresa.analytics.touchpoints import tag_events
+from kundresa.errors import UsageError
 from kundresa.model.events import CUSTOMER, EVENT, PROPERTIES, TIMESTAMP
 
 if TYPE_CHECKING:
@@ -183,7 +184,7 @@ def compare(
     """
     z_for(confidence)  # a bad confidence fails before any query
     if not isinstance(by, str) or not by.strip():
-        raise ValueError("by must name the segments: persona, channel or an event property")
+        raise UsageError("by must name the segments: persona, channel or an event property")
     journey: Journey = project.journey
     whole = events if events is not None else project.events
     period = Period.parse(since, until, journey.timezone)
@@ -270,7 +271,7 @@ def _pick_segments(found: list[str], a: str | None, b: str | None, by: str) -> t
     listed = ", ".join(found) if found else "none (no customers in the period)"
     if a is None and b is None:
         if len(real) != 2:
-            raise ValueError(
+            raise UsageError(
                 f"a and b: by={by!r} has {len(real)} segment values, not two; "
                 f"choose two with a= and b= (found: {listed})"
             )
@@ -282,16 +283,16 @@ def _pick_segments(found: list[str], a: str | None, b: str | None, by: str) -> t
             pair = (given, others[0])
             return pair if a is not None else (pair[1], pair[0])
         missing = "b" if a is not None else "a"
-        raise ValueError(
+        raise UsageError(
             f"{missing}: give the segment to compare with {given!r} (by={by!r}; found: {listed})"
         )
     a, b = str(a), str(b)
     if a == b:
-        raise ValueError(f"a and b: both are {a!r}; compare two different segments")
+        raise UsageError(f"a and b: both are {a!r}; compare two different segments")
     if found:
         for option, value in (("a", a), ("b", b)):
             if value not in found:
-                raise ValueError(
+                raise UsageError(
                     f"{option} {value!r} is not a segment value of by={by!r} (found: {listed})"
                 )
     return a, b
@@ -407,11 +408,11 @@ def correlation(
     step = parse_step(target)
     kinds = _kinds(kinds)
     if isinstance(min_customers, bool) or not isinstance(min_customers, int) or min_customers < 0:
-        raise ValueError(f"min_customers must be a whole number >= 0, got {min_customers!r}")
+        raise UsageError(f"min_customers must be a whole number >= 0, got {min_customers!r}")
     if top is not None and (isinstance(top, bool) or not isinstance(top, int) or top < 1):
-        raise ValueError(f"top must be a whole number >= 1, got {top!r}")
+        raise UsageError(f"top must be a whole number >= 1, got {top!r}")
     if isinstance(max_values, bool) or not isinstance(max_values, int) or max_values < 1:
-        raise ValueError(f"max_values must be a whole number >= 1, got {max_values!r}")
+        raise UsageError(f"max_values must be a whole number >= 1, got {max_values!r}")
     journey: Journey = project.journey
     target_of = _reach(step, journey, "target")
     among_of = _among(step, among, journey)
@@ -502,7 +503,7 @@ def _kinds(kinds: Sequence[str]) -> tuple[str, ...]:
     out = tuple(dict.fromkeys(kinds))
     bad = [k for k in out if k not in KINDS]
     if bad or not out:
-        raise ValueError(f"kinds must be one or both of {', '.join(KINDS)}, got {list(kinds)!r}")
+        raise UsageError(f"kinds must be one or both of {', '.join(KINDS)}, got {list(kinds)!r}")
     return out
 
 
@@ -518,7 +519,7 @@ def _reach(step: Step, journey: Journey, option: str) -> _Reach:
         known = [tp.id for tp in journey.touchpoints]
         for n in names:
             if n not in known:
-                raise ValueError(
+                raise UsageError(
                     f"{option} {str(step)!r}: no touchpoint {n!r} (touchpoints: "
                     f"{', '.join(known) or 'none'})"
                 )
@@ -529,7 +530,7 @@ def _reach(step: Step, journey: Journey, option: str) -> _Reach:
 
 def _stage_index(journey: Journey, name: str, step: Step, option: str) -> int:
     if name not in journey.stage_ids:
-        raise ValueError(
+        raise UsageError(
             f"{option} {str(step)!r}: no stage {name!r} (stages: {', '.join(journey.stage_ids)})"
         )
     return journey.stage_index(name)

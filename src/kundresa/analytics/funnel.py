@@ -86,6 +86,7 @@ from kundresa.analytics._ibis import US_PER_SECOND, cached, mean_parts
 from kundresa.analytics._means import mean_seconds, means_of_parts
 from kundresa.analytics._period import Period, When, local_clock, to_local
 from kundresa.analytics._portable import count_true, flag, property_value
+from kundresa.errors import UsageError
 from kundresa.model.events import (
     CHANNEL,
     CUSTOMER,
@@ -139,7 +140,7 @@ def _prepared(
     if plan.needs_journey:
         if journey is None:
             kinds = sorted({str(g) for g in plan.groups if g.kind != "event"})
-            raise ValueError(f"steps {', '.join(kinds)} need a journey (touchpoints and stages)")
+            raise UsageError(f"steps {', '.join(kinds)} need a journey (touchpoints and stages)")
         from kundresa.analytics.touchpoints import tag_events
 
         t = tag_events(t, journey)
@@ -154,7 +155,7 @@ def _prepared(
         if end is not None:
             t = t.filter(t[TIMESTAMP] <= end)
     if by == "persona" and journey is None:
-        raise ValueError("by='persona' needs a journey with personas")
+        raise UsageError("by='persona' needs a journey with personas")
     columns = {"event": t[EVENT], "touchpoint": None, "stage": None}
     if plan.needs_journey:
         columns["touchpoint"] = t["touchpoint"]
@@ -1097,7 +1098,7 @@ def time_to_convert_histogram(
 def _edges(bins: Sequence[str | float]) -> list[float]:
     edges = [parse_duration(b) for b in bins]
     if not edges or any(b <= a for a, b in itertools.pairwise(edges)):
-        raise ValueError(f"bins must be increasing edges in seconds, got {list(bins)!r}")
+        raise UsageError(f"bins must be increasing edges in seconds, got {list(bins)!r}")
     return edges
 
 
@@ -1191,7 +1192,7 @@ def _period(since: When, until: When, journey: Journey | None, timezone: str | N
 
 def _check_period(period: str) -> None:
     if period not in _PERIODS:
-        raise ValueError(f"unknown period {period!r}; use one of {', '.join(_PERIODS)}")
+        raise UsageError(f"unknown period {period!r}; use one of {', '.join(_PERIODS)}")
 
 
 def _trend_frame(
@@ -1313,9 +1314,9 @@ def funnel_step_customers(
     """
     plan = _plan(steps, window, order, exclusions)
     if not 1 <= step <= plan.k:
-        raise ValueError(f"step {step} does not exist (the funnel has steps 1 to {plan.k})")
+        raise UsageError(f"step {step} does not exist (the funnel has steps 1 to {plan.k})")
     if dropped and step == plan.k:
-        raise ValueError(f"no one drops after the last step ({plan.k})")
+        raise UsageError(f"no one drops after the last step ({plan.k})")
     best = funnel_customers(
         events,
         steps,

@@ -39,6 +39,7 @@ from kundresa.analytics._period import Period, When, project_timezone
 from kundresa.analytics._portable import flag
 from kundresa.analytics.funnel import Step, parse_step
 from kundresa.analytics.touchpoints import EVENT_ORDER, keep, tag_events
+from kundresa.errors import UsageError
 from kundresa.model.events import CHANNEL, CUSTOMER, EVENT, TIMESTAMP
 
 if TYPE_CHECKING:
@@ -55,9 +56,9 @@ _SEP = " > "
 
 def _check_level(level: str, journey: Journey | None) -> None:
     if level not in LEVELS:
-        raise ValueError(f"level {level!r} is not one of {', '.join(LEVELS)}")
+        raise UsageError(f"level {level!r} is not one of {', '.join(LEVELS)}")
     if level in ("touchpoint", "stage") and journey is None:
-        raise ValueError(f"level {level!r} needs a journey (the project's journey.yaml)")
+        raise UsageError(f"level {level!r} needs a journey (the project's journey.yaml)")
 
 
 def _point(text: str | None, option: str, journey: Journey | None) -> Step | None:
@@ -66,14 +67,14 @@ def _point(text: str | None, option: str, journey: Journey | None) -> Step | Non
     try:
         step = parse_step(text)
     except ValueError as exc:
-        raise ValueError(f"{option}: {exc}") from exc
+        raise UsageError(f"{option}: {exc}") from exc
     if step.kind != "event":
         if journey is None:
-            raise ValueError(f"{option} {text!r} needs a journey (the project's journey.yaml)")
+            raise UsageError(f"{option} {text!r} needs a journey (the project's journey.yaml)")
         known = journey.stage_ids if step.kind == "stage" else [t.id for t in journey.touchpoints]
         unknown = [n for n in step.names if n not in known]
         if unknown:
-            raise ValueError(f"{option} {text!r}: no {step.kind} {unknown[0]!r} in the journey")
+            raise UsageError(f"{option} {text!r}: no {step.kind} {unknown[0]!r} in the journey")
     return step
 
 
@@ -120,7 +121,7 @@ def _nodes(
     else:
         gap = parse_duration(session_gap, "session_gap")
         if gap <= 0:
-            raise ValueError("session_gap must be longer than zero")
+            raise UsageError("session_gap must be longer than zero")
         w = ibis.window(group_by=t[CUSTOMER], order_by=[t[c] for c in EVENT_ORDER])
         prev_ts = t[TIMESTAMP].lag().over(w)
         gap_us = epoch_us(t[TIMESTAMP]) - epoch_us(prev_ts)
@@ -136,7 +137,7 @@ def _nodes(
 
 def _check_steps(steps: object) -> None:
     if not isinstance(steps, int) or isinstance(steps, bool) or not 1 <= steps <= MAX_STEPS:
-        raise ValueError(f"steps must be a whole number from 1 to {MAX_STEPS}")
+        raise UsageError(f"steps must be a whole number from 1 to {MAX_STEPS}")
 
 
 def _anchored(
@@ -455,7 +456,7 @@ def directly_follows(
         if session_gap is not None:
             gap = parse_duration(session_gap, "session_gap")
             if gap <= 0:
-                raise ValueError("session_gap must be longer than zero")
+                raise UsageError("session_gap must be longer than zero")
             gap_us = max(1, round(gap * US_PER_SECOND))
         fast = _fast_directly_follows(_nodes(events, nodes_only=True, **options), gap_us)
         if fast is not None:

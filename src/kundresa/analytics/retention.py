@@ -38,6 +38,7 @@ from kundresa.analytics._ibis import cached
 from kundresa.analytics._period import Period, When, local_clock, project_timezone, to_local
 from kundresa.analytics._portable import count_true, flag
 from kundresa.analytics.funnel import Step, parse_step
+from kundresa.errors import UsageError
 from kundresa.model.events import CUSTOMER, EVENT, TIMESTAMP
 
 if TYPE_CHECKING:
@@ -82,7 +83,7 @@ _EPOCH_DATE = date(1970, 1, 1)
 
 def _choice(value: Any, options: tuple[str, ...], option: str) -> str:
     if value not in options:
-        raise ValueError(f"unknown {option} {value!r}; use one of {', '.join(options)}")
+        raise UsageError(f"unknown {option} {value!r}; use one of {', '.join(options)}")
     return str(value)
 
 
@@ -92,11 +93,11 @@ def _purchase_step(purchase: str | Step, journey: Journey | None) -> Step:
     try:
         step = parse_step(purchase)
     except ValueError as exc:
-        raise ValueError(f"purchase: {exc}") from None
+        raise UsageError(f"purchase: {exc}") from None
     if step.kind == "event":
         return step
     if journey is None:
-        raise ValueError(
+        raise UsageError(
             f"purchase {str(step)!r} needs a journey: {step.kind}s are defined in the "
             "journey file (or name the purchase event, e.g. purchase='purchase')"
         )
@@ -107,7 +108,7 @@ def _purchase_step(purchase: str | Step, journey: Journey | None) -> Step:
     )
     unknown = [n for n in step.names if n not in known]
     if unknown:
-        raise ValueError(
+        raise UsageError(
             f"purchase {str(step)!r}: the journey has no {step.kind} "
             f"{', '.join(repr(n) for n in unknown)} (it has: {', '.join(known) or 'none'})"
         )
@@ -118,7 +119,7 @@ def _periods_limit(periods: Any) -> int | None:
     if periods is None:
         return None
     if isinstance(periods, bool) or not isinstance(periods, int) or periods < 1:
-        raise ValueError(f"periods must be a whole number of at least 1, got {periods!r}")
+        raise UsageError(f"periods must be a whole number of at least 1, got {periods!r}")
     return periods
 
 

@@ -27,6 +27,7 @@ from kundresa.analytics._ibis import cached, exact_median
 from kundresa.analytics._period import Period, to_instant
 from kundresa.analytics._portable import count_true, property_value
 from kundresa.analytics.touchpoints import EVENT_ORDER, persona_expr, staged_events
+from kundresa.errors import UsageError
 from kundresa.model.events import CHANNEL, CUSTOMER, TIMESTAMP
 
 if TYPE_CHECKING:
@@ -77,7 +78,7 @@ def parse_period(
     """
     if isinstance(text, str) and text.strip() == "previous":
         if since is None or until is None:
-            raise ValueError(
+            raise UsageError(
                 f"{option} previous needs both since and until (the period to compare)"
             )
         p = Period.parse(since, until, tz)
@@ -87,13 +88,13 @@ def parse_period(
         # Split on the colon before the second date, not on those inside ISO times.
         parts = re.split(r":(?=\s*\d{4}-\d{2}-\d{2})", text.strip())
         if len(parts) != 2:
-            raise ValueError(f"{option} {text!r} is not a period (write START:END or previous)")
+            raise UsageError(f"{option} {text!r} is not a period (write START:END or previous)")
         first, second = parts
     else:
         first, second = text
     start, end = _instant(first, option, tz), _instant(second, option, tz)
     if end <= start:
-        raise ValueError(f"{option} {text!r} ends before it starts")
+        raise UsageError(f"{option} {text!r} ends before it starts")
     return start, end
 
 

@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from kundresa.attribution._paths import EncodedPaths, credit_frame, encode, scaled, unscaled
+from kundresa.errors import UsageError
 
 __all__ = ["CONVERSION", "NULL", "START", "MarkovResult", "markov"]
 
@@ -450,5 +451,5 @@ def markov(paths: pd.DataFrame, *, order: int = 1, sep: str | None = None) -> Ma
     5     search         email       0.5000    1.0
     """
     if isinstance(order, bool) or not isinstance(order, int | np.integer) or not 1 <= order <= 4:
-        raise ValueError(f"order must be 1, 2, 3 or 4, not {order!r}")
+        raise UsageError(f"order must be 1, 2, 3 or 4, not {order!r}")
     return markov_encoded(encode(paths, sep), order=int(order))

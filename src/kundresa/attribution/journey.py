@@ -54,6 +54,7 @@ from kundresa.analytics.touchpoints import (
     tag_events,
 )
 from kundresa.attribution._paths import EncodedPaths
+from kundresa.errors import UsageError
 from kundresa.model.events import CHANNEL, CUSTOMER, EVENT, TIMESTAMP, VALUE
 
 if TYPE_CHECKING:
@@ -97,13 +98,13 @@ def _lookback(lookback: str | float | None) -> float | None:
         return None
     seconds = parse_duration(lookback, "lookback")
     if seconds <= 0:
-        raise ValueError("lookback must be longer than zero")
+        raise UsageError("lookback must be longer than zero")
     return seconds
 
 
 def _node(t: ir.Table, level: str) -> ir.StringValue:
     if level not in LEVELS:
-        raise ValueError(f"level {level!r} is not one of {', '.join(LEVELS)}")
+        raise UsageError(f"level {level!r} is not one of {', '.join(LEVELS)}")
     return (t[CHANNEL] if level == "channel" else t["touchpoint"]).cast("string")
 
 
@@ -363,12 +364,12 @@ def _conversion_data(
     step = parse_step(conversion)
     needs_journey = level == "touchpoint" or step.kind != "event"
     if needs_journey and journey is None:
-        raise ValueError("touchpoint levels and touchpoint/stage conversions need a journey")
+        raise UsageError("touchpoint levels and touchpoint/stage conversions need a journey")
     if step.kind != "event" and journey is not None:
         known = journey.stage_ids if step.kind == "stage" else [t.id for t in journey.touchpoints]
         missing = [n for n in step.names if n not in known]
         if missing:
-            raise ValueError(f"conversion {conversion!r}: no {step.kind} {missing[0]!r}")
+            raise UsageError(f"conversion {conversion!r}: no {step.kind} {missing[0]!r}")
     period = Period.parse(since, until, project_timezone(journey, timezone))
     if needs_journey and journey is not None:
         t = tag_events(events, journey)
@@ -448,10 +449,10 @@ def stage_paths(
     a touch in that span (within the lookback) gets the path ``("(no touch)",)``.
     """
     if stage not in journey.stage_ids:
-        raise ValueError(f"stage {stage!r} is not a stage of the journey")
+        raise UsageError(f"stage {stage!r} is not a stage of the journey")
     k = journey.stage_ids.index(stage) + 1
     if k == len(journey.stage_ids):
-        raise ValueError(f"stage {stage!r} is the last stage: there is nothing to progress to")
+        raise UsageError(f"stage {stage!r} is the last stage: there is nothing to progress to")
     return _stage_paths(tag_events(events, journey), k, level, _lookback(lookback))
 
 
@@ -731,7 +732,7 @@ def _stage_attribution(
     from kundresa.attribution._markov import markov_encoded
 
     if isinstance(order, bool) or not isinstance(order, int | np.integer) or not 1 <= order <= 4:
-        raise ValueError(f"order must be 1, 2, 3 or 4, not {order!r}")
+        raise UsageError(f"order must be 1, 2, 3 or 4, not {order!r}")
     rows: list[pd.DataFrame] = []
     ids = list(journey.stage_ids)
     # The Markov chain reads no ages: the paths are encoded straight from the rows.
