@@ -260,3 +260,44 @@ def test_a_top_level_json_number_reaches_a_record_source_as_a_number(tmp_path) -
     assert is_number_value(NumberText("1.234")) and is_number_value(2.5)
     assert not is_number_value("1.234") and not is_number_value(True)
     assert NumberText("1.234") == "1.234" and NumberText("1.234").strip() == "1.234"
+
+
+def _load(tmp_path, name: str, records: list[dict[str, object]], source: str):  # type: ignore[no-untyped-def]
+    import json
+
+    from kundresa.store.warehouse import Warehouse
+
+    f = tmp_path / name
+    f.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    wh = Warehouse(None)
+    report = wh.ingest([f], source=source, decimal=",")
+    assert wh.quarantined() == [], report
+    return wh
+
+
+def test_an_order_total_number_beside_texts_is_the_number_it_is(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # The order sources (Shopify, WooCommerce) take the value from Total: its JSON numbers
+    # too are read as the numbers they are.
+    orders = [
+        {"Name": f"#{i}", "Email": f"c{i}@x.se", "Created at": "2025-05-31 00:37:00 +0100",
+         "Total": total, "Financial Status": "paid"}
+        for i, total in enumerate([1.234, "1,5", 12])
+    ]  # fmt: skip
+    wh = _load(tmp_path, "orders.jsonl", orders, "shopify")
+    got = dict(wh.con.execute("SELECT customer_id, value FROM events").fetchall())
+    assert got == {"c0@x.se": 1.234, "c1@x.se": 1.5, "c2@x.se": 12.0}
+
+
+def test_a_crm_amount_number_beside_texts_is_the_number_it_is(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # The CRM sources take the value of a won deal from Amount (Salesforce opportunities).
+    deals = [
+        {"Id": f"006000000000000{i}", "ContactId": f"c{i}", "CreatedDate": "2025-03-01",
+         "CloseDate": "2025-03-05", "StageName": "Closed Won", "IsWon": "true",
+         "Amount": amount}
+        for i, amount in enumerate([1.234, "1,5", 12])
+    ]  # fmt: skip
+    wh = _load(tmp_path, "opportunities.jsonl", deals, "salesforce")
+    got = wh.con.execute(
+        "SELECT customer_id, value FROM events WHERE value IS NOT NULL ORDER BY customer_id"
+    ).fetchall()
+    assert got == [("c0", 1.234), ("c1", 1.5), ("c2", 12.0)]

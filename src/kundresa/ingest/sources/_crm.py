@@ -8,7 +8,7 @@ import numpy as np
 import pyarrow as pa
 
 from kundresa.ingest.readers import RawBatch
-from kundresa.ingest.sources._tabular import events_batch, present, reject, text
+from kundresa.ingest.sources._tabular import events_batch, number_marks, present, reject, text
 
 
 @dataclass(frozen=True)
@@ -94,6 +94,7 @@ def wide_to_events(
     if anonymous is not None:
         anon = text(batch, anonymous).to_pylist()
         canonical["anonymous_id"] = pa.array([anon[r] for r in rows], pa.string())
+    marks: dict[str, pa.Array | None] = {}
     if value:
         value_cols = {e: text(batch, c).to_pylist() for e, c in value.items()}
         canonical["value"] = pa.array(
@@ -103,4 +104,12 @@ def wide_to_events(
             ],
             pa.string(),
         )
-    return events_batch(batch, rows, canonical, properties, rejected)
+        # A value that was a JSON number stays one (read as such, not with the mark).
+        marks = {e: number_marks(batch, c) for e, c in value.items()}
+    out = events_batch(batch, rows, canonical, properties, rejected)
+    if any(m is not None for m in marks.values()):
+        lists = {e: m.to_pylist() for e, m in marks.items() if m is not None}
+        out.number_rows["value"] = pa.array(
+            [bool(lists[e][r]) if e in lists else False for r, e in zip(rows, events, strict=True)]
+        )
+    return out

@@ -72,4 +72,6 @@ class OrderCollapser:
             "event_id": pa.array([f"{self.source}:{orders[r]}" for r in rows], pa.string()),
             "value": pa.array([totals[r] for r in rows], pa.string()),
         }
-        return events_batch(batch, rows, canonical, cols.properties, rejected)
+        return events_batch(
+            batch, rows, canonical, cols.properties, rejected, value_from=cols.total
+        )

@@ -104,21 +104,42 @@ def reject(batch: RawBatch, rows: np.ndarray, reason: str) -> list[Rejected]:
     ]
 
 
+def number_marks(batch: RawBatch, column: str | None) -> pa.Array | None:
+    """Which values of ``column`` were numbers in the file (a JSON number; see
+    :attr:`RawBatch.number_rows`), or None when none was."""
+    if column is None:
+        return None
+    if column in batch.number_rows:
+        return batch.number_rows[column]
+    if column in batch.numbers and column in batch.columns:
+        return batch.columns[column].is_valid()
+    return None
+
+
 def events_batch(
     batch: RawBatch,
     rows: np.ndarray,
     canonical: dict[str, pa.Array],
     properties: dict[str, str],
     rejected: list[Rejected] | None = None,
+    value_from: str | None = None,
 ) -> RawBatch:
     """An output batch: input rows ``rows`` (indices, repeated for several events per row),
     the ``canonical`` columns (already one value per output row), and the input columns
-    named in ``properties`` (source column → property name) taken at ``rows``."""
+    named in ``properties`` (source column → property name) taken at ``rows``.
+    ``value_from`` is the input column the canonical ``value`` was taken from at ``rows``:
+    its JSON numbers stay marked as numbers (read as such, not with the decimal mark)."""
     idx = pa.array(rows, pa.int64())
     cols: dict[str, pa.Array] = dict(canonical)
     for src, name in properties.items():
         cols[name] = batch.columns[src].cast(pa.string()).take(idx)
-    return RawBatch(cols, batch.lines.take(idx), [*batch.rejected, *(rejected or [])])
+    marks = number_marks(batch, value_from)
+    return RawBatch(
+        cols,
+        batch.lines.take(idx),
+        [*batch.rejected, *(rejected or [])],
+        number_rows={} if marks is None else {"value": marks.take(idx)},
+    )
 
 
 def output_columns(canonical: Sequence[str], properties: dict[str, str]) -> list[str]:

@@ -120,7 +120,7 @@ def _case_safe_ids(batch: RawBatch) -> RawBatch:
                     value = converted
             safe.append(value)
         columns[name] = pa.array(safe, pa.string())
-    return RawBatch(columns, batch.lines, batch.rejected)
+    return RawBatch(columns, batch.lines, batch.rejected, batch.numbers, batch.number_rows)
 
 
 _CREATED = ("CreatedDate", "Created Date", "Create Date")
@@ -263,6 +263,8 @@ class SalesforceSource(Source):
                 {**batch.columns, WON: pa.array(flags, pa.string())},
                 batch.lines,
                 batch.rejected,
+                batch.numbers,
+                batch.number_rows,
             )
         return wide_to_events(
             batch,
