@@ -158,3 +158,49 @@ def test_survey_unknown_key_is_an_error() -> None:
     )
     assert j is None
     assert any("unknown key 'colour'" in p.message for p in problems)
+
+
+NTH_JOURNEY = """\
+kundresa: 1
+name: Enkät
+template: kundresa-5
+timezone: Europe/Stockholm
+touchpoints:
+  - {id: answer_again, stage: retention, match: {event: [nps_answer, csat_answer], nth: 2}}
+  - {id: first_answer, stage: decision, match: {event: nps_answer}}
+surveys:
+  - {event: nps_answer, metric: nps}
+"""
+
+
+def test_a_period_counts_answers_but_tags_them_on_the_whole_history() -> None:
+    """``nth: 2`` is the customer's second fitting event ever (docs/analytics.md,
+    "Periods"): a period must not make a second answer a first one, and the events of
+    another name the touchpoint takes count towards ``nth`` too."""
+    events = pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "b", "c", "c"],
+            "timestamp": [
+                "2025-01-10T10:00:00Z",
+                "2025-02-10T10:00:00Z",
+                "2025-02-11T10:00:00Z",
+                "2025-01-05T10:00:00Z",
+                "2025-02-12T10:00:00Z",
+            ],
+            "event": ["nps_answer", "nps_answer", "nps_answer", "csat_answer", "nps_answer"],
+            "score": ["10", "3", "9", None, "8"],
+        }
+    )
+    project = Project.from_events(events, journey=journey(NTH_JOURNEY))
+
+    def counts(frame: pd.DataFrame) -> dict[str, int]:
+        return {str(r.stage): int(r.responses) for r in frame.itertuples()}
+
+    # a's second answer and c's answer after a csat answer land on answer_again.
+    whole = survey_scores(project)
+    assert counts(whole) == {"decision": 2, "retention": 2}
+    feb = survey_scores(project, since="2025-02-01")
+    assert counts(feb) == {"decision": 1, "retention": 2}
+    assert counts(project.run("surveys", since="2025-02-01").frame) == counts(feb)
+    jan = project.run("surveys", until="2025-02-01").frame
+    assert counts(jan) == {"decision": 1}

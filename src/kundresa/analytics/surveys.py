@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import ibis
 import pandas as pd
 
+from kundresa.analytics._period import Period
 from kundresa.analytics._portable import count_true, property_value
 from kundresa.analytics.touchpoints import kept_tagged, tag_events
 from kundresa.model.events import EVENT
@@ -50,7 +51,9 @@ SURVEY_COLUMNS = (
 )
 
 
-def survey_scores(project: Any, *, lang: str | None = None) -> pd.DataFrame:
+def survey_scores(
+    project: Any, *, lang: str | None = None, since: Any = None, until: Any = None
+) -> pd.DataFrame:
     """Measured NPS and CSAT per survey and stage.
 
     Parameters
@@ -60,6 +63,11 @@ def survey_scores(project: Any, *, lang: str | None = None) -> pd.DataFrame:
         as a :class:`kundresa.project.Project` or a period/persona scope of it.
     lang
         The language of stage labels (default the journey's).
+    since, until
+        Count only the answers given in ``[since, until)`` (dates at midnight in the
+        journey's ``timezone``). The touchpoint an answer lands on is found on the
+        customer's whole history (``nth: 2`` is the second fitting event ever, not the
+        second in the period), as for every analysis (docs/analytics.md, "Periods").
 
     Returns
     -------
@@ -87,7 +95,9 @@ def survey_scores(project: Any, *, lang: str | None = None) -> pd.DataFrame:
     ('advocacy', 3, 33.33)
     """
     journey = project.journey
-    frames = [survey_scores_of(project, sv, lang=lang) for sv in journey.surveys]
+    frames = [
+        survey_scores_of(project, sv, lang=lang, since=since, until=until) for sv in journey.surveys
+    ]
     if not frames:
         return pd.DataFrame([], columns=list(SURVEY_COLUMNS))
     out = pd.concat(frames, ignore_index=True)
@@ -97,9 +107,17 @@ def survey_scores(project: Any, *, lang: str | None = None) -> pd.DataFrame:
     return out
 
 
-def survey_scores_of(project: Any, survey: Survey, *, lang: str | None = None) -> pd.DataFrame:
+def survey_scores_of(
+    project: Any,
+    survey: Survey,
+    *,
+    lang: str | None = None,
+    since: Any = None,
+    until: Any = None,
+) -> pd.DataFrame:
     """The rows of :func:`survey_scores` for one survey of the journey."""
     journey = project.journey
+    period = Period.parse(since, until, journey.timezone)
     order = {s: i for i, s in enumerate(journey.stage_ids)}
     events = project.events
     kept = kept_tagged(events, journey) if survey.stage is not None else None
@@ -107,9 +125,17 @@ def survey_scores_of(project: Any, survey: Survey, *, lang: str | None = None) -
     # for a persona its customers' events, cut once: no persona membership evaluated again).
     # Not for a survey without a stage: its answers are tagged on their own, as before.
     source = events if kept is None else kept
-    t = source.filter(source[EVENT] == survey.event)
+    if survey.stage is None and any(tp.match.nth for tp in journey.touchpoints):
+        # `nth` counts a customer's fitting events from the first ever, of every event
+        # name the touchpoint takes: tag the whole history, then keep the answers.
+        tagged = tag_events(events, journey)
+        t = period.filter(tagged.filter(tagged[EVENT] == survey.event))
+    elif survey.stage is None and journey.touchpoints:
+        # Without `nth` an event's touchpoint depends on that event alone.
+        t = tag_events(period.filter(source.filter(source[EVENT] == survey.event)), journey)
+    else:
+        t = period.filter(source.filter(source[EVENT] == survey.event))
     if survey.stage is None and journey.touchpoints:
-        t = tag_events(t, journey)
         stage = t.stage
     elif survey.stage is None:
         stage = ibis.null("string")
