@@ -184,3 +184,36 @@ def test_bad_period_is_reported() -> None:
     df = frame([("a", 0, "ad", None, None, None)])
     with project_of(df) as p, pytest.raises(ValueError, match="since 'last week' is not a date"):
         stage_funnel(p, since="last week")
+
+
+def test_compare_periods_by_segment_counts_an_absent_segment_as_zero() -> None:
+    """A segment with customers in one period only reached no stage in the other: its
+    rows there are zeros with the stage labels, as the funnel of no customers counts, and
+    every count stays a whole number (no 1.0 in CSV or JSON)."""
+    from kundresa.analytics.stages import stage_funnel_periods
+
+    events = pd.DataFrame(
+        {
+            "customer_id": ["p", "p", "b"],
+            "timestamp": ["2025-01-05", "2025-02-05", "2025-01-06"],
+            "event": ["ad", "buy", "ad"],
+            "segment": ["private", None, "business"],
+        }
+    )
+    project = Project.from_events(events, journey=journey())
+    df = stage_funnel_periods(
+        project, by="persona", since="2025-02-01", until="2025-03-01", compare_to="previous"
+    )
+    biz = df[df["segment"] == "biz"].set_index("stage")
+    assert list(biz.index) == list(journey().stage_ids)
+    assert biz["reached"].tolist() == [0, 0, 0, 0, 0]
+    assert biz["entered"].tolist() == [0, 0, 0, 0, 0]
+    assert biz["dropped"].tolist()[1:] == [0, 0, 0, 0]
+    assert pd.isna(biz["dropped"].iloc[0])
+    assert biz["label"].tolist() == [journey().stage_label(s) for s in biz.index]
+    assert biz["previous_reached"].tolist() == [1, 0, 0, 0, 0]
+    for col in ("reached", "entered", "previous_reached", "previous_entered"):
+        assert df[col].dtype == "int64", col
+    # The period of the segment that is there is as stage_funnel gives it.
+    priv = df[df["segment"] == "priv"].set_index("stage")
+    assert priv["reached"].tolist() == [1, 1, 1, 0, 0]

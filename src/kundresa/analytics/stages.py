@@ -376,6 +376,18 @@ def stage_funnel_periods(
         columns={c: f"previous_{c}" for c in then.columns if c not in keys}
     )
     df = now.merge(then, on=keys, how="outer", sort=False)
+    if by is not None:
+        # A segment with no customers in one of the periods has no rows there: it reached
+        # no stage in that period (0, as a funnel of no customers counts), not an unknown.
+        first = project.journey.stage_ids[0]
+        for prefix in ("", "previous_"):
+            for col in ("reached", "entered"):
+                df[prefix + col] = df[prefix + col].fillna(0).astype("int64")
+            dropped = df[prefix + "dropped"]
+            df[prefix + "dropped"] = dropped.where(dropped.notna() | (df["stage"] == first), 0)
+        journey = project.journey
+        labels = {sid: journey.stage_label(sid, lang) for sid in journey.stage_ids}
+        df["label"] = df["label"].fillna(df["stage"].map(labels))
     order = {s: i for i, s in enumerate(project.journey.stage_ids)}
     df = df.assign(_o=df["stage"].map(order))
     df = df.sort_values([*keys[:-1], "_o"], kind="stable").drop(columns="_o")
