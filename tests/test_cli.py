@@ -563,3 +563,22 @@ def test_ingest_outside_a_project_says_where_the_events_went(tmp_path: Path) -> 
     assert run("init", str(project)).exit_code == 0
     inside = run("ingest", "--project", str(project), str(events))
     assert inside.exit_code == 0 and "no project" not in inside.stderr
+
+
+@pytest.mark.parametrize("command", [["ingest"], ["paths", "--level", "event", "--events"]])
+def test_an_unknown_tz_is_a_usage_error(tmp_path: Path, command: list[str]) -> None:
+    """--tz names a time zone: an unknown name is a usage error (exit code 2, as an unknown
+    --encoding), said before anything is read or stored."""
+    events = tmp_path / "events.csv"
+    events.write_text("customer_id,timestamp,event\nc1,2025-01-01 10:00,a\n", encoding="utf-8")
+    (tmp_path / "p").mkdir()
+    args = [*command, str(events)]
+    if command == ["ingest"]:
+        args += ["--project", str(tmp_path / "p")]
+    args += ["--tz", "Mars/Base"]
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 2, r.output
+    assert "Invalid value for '--tz': 'Mars/Base' is not a time zone name" in r.output
+    assert not (tmp_path / "p" / ".kundresa").exists()
+    ok = CliRunner().invoke(main, [*args[:-1], "Europe/Stockholm"])
+    assert ok.exit_code == 0, ok.output

@@ -224,7 +224,12 @@ def source_options(func: F) -> F:
                 default=None,
                 help="With --source: the table or a * pattern (default: GA4's events_YYYYMMDD).",
             ),
-            click.option("--tz", default=None, help="Time zone of zone-less times in --events."),
+            click.option(
+                "--tz",
+                default=None,
+                callback=tz_option,
+                help="Time zone of zone-less times in --events.",
+            ),
             FORMAT,
             EXCEL,
         )
@@ -402,3 +407,18 @@ def emit_result(result: Result, fmt: str, title: str | None = None, excel: bool 
         lang=result.lang,
         excel=excel,
     )
+
+
+def tz_option(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """--tz: an IANA time zone name, else a usage error (exit code 2), as for --encoding."""
+    if not value:
+        return value
+    import zoneinfo
+
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise click.BadParameter(
+            f"{value!r} is not a time zone name (use e.g. UTC, Europe/Stockholm)"
+        ) from None
+    return value

@@ -19,6 +19,7 @@ from kundresa.cli._common import (
     out,
     say,
     stored_project,
+    tz_option,
     warn,
 )
 
@@ -51,7 +52,11 @@ def _date_format_option(value: str | None) -> str | None:
 @click.option("--customer-col", help="Column with the customer id.")
 @click.option("--time-col", help="Column with the event time.")
 @click.option("--event-col", help="Column with the event name.")
-@click.option("--tz", help="Time zone of times written without one (default UTC).")
+@click.option(
+    "--tz",
+    callback=tz_option,
+    help="Time zone of times written without one (default UTC).",
+)
 @click.option(
     "--source",
     default="auto",
