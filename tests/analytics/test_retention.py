@@ -528,3 +528,30 @@ def test_spark_gives_the_same_retention(tmp_path: Path) -> None:
         },
     ):
         pd.testing.assert_frame_equal(lifecycle(duck, **kw), lifecycle(spark, **kw))
+
+
+def test_matrix_of_a_long_day_history_is_built_in_linear_time() -> None:
+    """Two customers two centuries apart (the widest span a load keeps) make a triangle of
+    73,000 day periods: the matrix is one cast of the block, not one per column (which took
+    minutes, quadratic in the periods)."""
+    import time
+    from datetime import date
+
+    n = 73_000
+    long = pd.DataFrame(
+        {
+            "cohort": [date(1900, 1, 2)] * n + [date(2099, 12, 30)],
+            "cohort_size": [1] * (n + 1),
+            "period": [*range(n), 0],
+            "customers": [1, *([0] * (n - 1)), 1],
+            "rate": [1.0, *([0.0] * (n - 1)), 1.0],
+        }
+    )
+    start = time.perf_counter()
+    matrix = retention_matrix(long)
+    assert time.perf_counter() - start < 20
+    assert matrix.shape == (2, n + 2)
+    assert matrix["cohort_size"].dtype == "int64"
+    assert (matrix.dtypes.iloc[2:] == "float64").all()
+    assert matrix["0"].tolist() == [1.0, 1.0]
+    assert matrix.loc[1, "1"] != matrix.loc[1, "1"]  # NaN: no period 1 for the last cohort

@@ -412,12 +412,12 @@ def retention_matrix(long: pd.DataFrame) -> pd.DataFrame:
             {"cohort": pd.Series(dtype=object), "cohort_size": pd.Series(dtype="int64")}
         )
     wide = long.pivot(index=["cohort", "cohort_size"], columns="period", values="rate")
-    wide = wide.reindex(columns=range(int(long["period"].max()) + 1))
+    wide = wide.reindex(columns=range(int(long["period"].max()) + 1)).astype("float64")
     wide.columns = [str(k) for k in wide.columns]
+    # One cast of the whole block: a column-by-column assignment costs time in the number
+    # of columns each, quadratic for a long history of day periods.
     out = wide.reset_index().sort_values("cohort", kind="stable").reset_index(drop=True)
     out["cohort_size"] = out["cohort_size"].astype("int64")
-    for c in out.columns[2:]:
-        out[c] = out[c].astype("float64")
     out.columns.name = None
     return out
 
