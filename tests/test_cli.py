@@ -232,7 +232,7 @@ def test_ingest_bad_inputs(project: Path, tmp_path: Path) -> None:
     r = run("ingest", str(xl), "--project", str(project))
     assert r.exit_code == 1 and "unknown file type" in r.output
     r = run("ingest", str(bad), "--project", str(project), "--tz", "Nowhere/City")
-    assert r.exit_code == 1 and "not a time zone" in r.output
+    assert r.exit_code == 2 and "not a time zone" in r.output  # a usage error
     assert run("ingest", "--project", str(project)).exit_code == 2
     info = json.loads(run("info", "--project", str(project), "--format", "json").output)
     assert info["events"] == 0 and info["last_ingest"] is None
