@@ -261,3 +261,41 @@ def test_an_engine_without_a_rule_points_to_the_engines_doc(demo: Path, tmp_path
     assert "the query engine (ibis) failed: Compilation rule for" in r.output
     assert "docs/engines.md" in r.output
     assert "Traceback" not in r.output and len(r.output.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["retention", "--view", "repeat", "--period", "month"],
+            "--period does not apply to --view repeat; it goes with --view matrix or --view "
+            "long or --view lifecycle",
+        ),
+        (
+            ["funnel", "--step", "ad_click", "--step", "purchase", "--period", "week"],
+            "--period does not apply to --view steps; it goes with --view trend",
+        ),
+        (
+            ["bottlenecks", "--kpis", "--step", "ad_click", "--step", "purchase"],
+            "--step does not apply with --kpis; leave out --kpis to use it",
+        ),
+    ],
+)
+def test_an_option_the_view_does_not_take_is_a_usage_error(
+    demo: Path, args: list[str], message: str
+) -> None:
+    """An option given for another view was dropped without a word (``retention --view
+    repeat --period month`` printed the totals, as without ``--period``)."""
+    r = run(*args, "--project", str(demo))
+    assert r.exit_code == 2 and f"Error: {message}\n" in r.output, r.output
+
+
+def test_an_option_a_view_takes_by_default_is_not_refused(demo: Path) -> None:
+    # --period has a default for the views that take it; not giving it is no error.
+    assert run("retention", "--view", "repeat", "--project", str(demo)).exit_code == 0
+    assert (
+        run(
+            "retention", "--view", "lifecycle", "--period", "month", "--project", str(demo)
+        ).exit_code
+        == 0
+    )

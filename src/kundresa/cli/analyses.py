@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from kundresa.analyses import ANALYSES, Param
 from kundresa.analyses._errors import ParameterError
@@ -153,6 +154,37 @@ def _parameters(spec: CommandSpec) -> dict[str, Param]:
     return merged
 
 
+def _refuse_options_not_taken(spec: CommandSpec, analysis: str) -> None:
+    """A usage error for an option given on the command line (or by its environment
+    variable) that the chosen view's analysis does not take: ``retention --view repeat
+    --period month`` printed the totals as if ``--period`` had been heard.
+
+    Raises
+    ------
+    click.UsageError
+        Naming the option, the view it was given with and the views that take it.
+    """
+    ctx = click.get_current_context()
+    taken = {p.cli_option for p in ANALYSES[analysis].params}
+    given = (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
+    for option, p in _parameters(spec).items():
+        if option in taken or ctx.get_parameter_source(_dest_of(p)) not in given:
+            continue
+        if spec.pick is not None:  # bottlenecks: --kpis picks the analysis
+            kpis = analysis == "kpis"
+            where = "with --kpis" if kpis else "without --kpis"
+            hint = "leave out --kpis to use it" if kpis else "it goes with --kpis"
+        else:
+            view = next(v for v, name in spec.views.items() if name == analysis)
+            takers = [
+                f"--view {v}"
+                for v, name in spec.views.items()
+                if any(q.cli_option == option for q in ANALYSES[name].params)
+            ]
+            where, hint = f"to --view {view}", f"it goes with {' or '.join(takers)}"
+        raise click.UsageError(f"{option} does not apply {where}; {hint}")
+
+
 def _params_for(analysis: str, values: Values) -> dict[str, Any]:
     """The values given (or defaulted) on the command line for an analysis' parameters."""
     out: dict[str, Any] = {}
@@ -231,6 +263,8 @@ def build_command(spec: CommandSpec) -> click.Command:
             analysis = spec.pick(values)
         else:
             analysis = spec.views[values.get("view") or next(iter(spec.views))]
+        if spec.run is None:  # a command of its own reads its options itself
+            _refuse_options_not_taken(spec, analysis)
         try:
             run(analysis, values)
         except ParameterError as exc:
