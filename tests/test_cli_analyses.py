@@ -299,3 +299,16 @@ def test_an_option_a_view_takes_by_default_is_not_refused(demo: Path) -> None:
         ).exit_code
         == 0
     )
+
+
+def test_compare_names_its_options_as_typed(demo: Path) -> None:
+    """The Python names (``a and b: by='persona' ... with a= and b=``) were printed on the
+    command line, and '1 segment values'."""
+    r = run("compare", "--by", "persona", "--persona", "private", "--project", str(demo))
+    assert r.exit_code == 2
+    assert (
+        "Error: --a and --b: by 'persona' has 1 segment value, not two; name the two to "
+        "compare with --a and --b (found: private)\n"
+    ) in r.output, r.output
+    r = run("compare", "--by", "persona", "--a", "nobody", "--b", "private", "--project", str(demo))
+    assert r.exit_code == 2 and "Error: --a: 'nobody' is not a segment value" in r.output

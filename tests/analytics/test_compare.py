@@ -498,11 +498,11 @@ def test_segments_chosen_when_there_are_two(small: Project) -> None:
 
 
 def test_bad_input_names_the_option(small: Project) -> None:
-    with pytest.raises(ValueError, match=r"^a 'Z' is not a segment value of by='variant'"):
+    with pytest.raises(ValueError, match=r"^a: 'Z' is not a segment value of by 'variant'"):
         compare(small, by="variant", a="Z", b="B")
-    with pytest.raises(ValueError, match=r"^b 'Z' is not a segment value.*found: \(none\), A, B"):
+    with pytest.raises(ValueError, match=r"^b: 'Z' is not a segment value.*found: \(none\), A, B"):
         compare(small, by="variant", a="A", b="Z")
-    with pytest.raises(ValueError, match=r"^a and b: by='channel' has 0 segment values.*\(none\)"):
+    with pytest.raises(ValueError, match=r"^a and b: by 'channel' has 0 segment values.*\(none\)"):
         compare(small, by="channel")  # no channels: everyone is (none)
     with pytest.raises(ValueError, match="a and b: both are 'A'"):
         compare(small, by="variant", a="A", b="A")

@@ -272,8 +272,9 @@ def _pick_segments(found: list[str], a: str | None, b: str | None, by: str) -> t
     if a is None and b is None:
         if len(real) != 2:
             raise UsageError(
-                f"a and b: by={by!r} has {len(real)} segment values, not two; "
-                f"choose two with a= and b= (found: {listed})"
+                f"a and b: by {by!r} has {len(real)} segment "
+                f"value{'' if len(real) == 1 else 's'}, not two; name the two to compare "
+                f"with a and b (found: {listed})"
             )
         return real[0], real[1]
     if a is None or b is None:
@@ -284,7 +285,7 @@ def _pick_segments(found: list[str], a: str | None, b: str | None, by: str) -> t
             return pair if a is not None else (pair[1], pair[0])
         missing = "b" if a is not None else "a"
         raise UsageError(
-            f"{missing}: give the segment to compare with {given!r} (by={by!r}; found: {listed})"
+            f"{missing}: give the segment to compare with {given!r} (by {by!r}; found: {listed})"
         )
     a, b = str(a), str(b)
     if a == b:
@@ -293,7 +294,7 @@ def _pick_segments(found: list[str], a: str | None, b: str | None, by: str) -> t
         for option, value in (("a", a), ("b", b)):
             if value not in found:
                 raise UsageError(
-                    f"{option} {value!r} is not a segment value of by={by!r} (found: {listed})"
+                    f"{option}: {value!r} is not a segment value of by {by!r} (found: {listed})"
                 )
     return a, b
 

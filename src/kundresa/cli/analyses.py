@@ -10,6 +10,7 @@ This module imports no analysis: only the registry's declarations.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -139,9 +140,14 @@ def as_option(analysis: str, exc: ParameterError) -> ParameterError:
     (``half_life: '0' must be longer than zero``, as the Python API and the HTTP API name
     it) starts with the option a user typed instead (``--half-life: ...``)."""
     text = str(exc)
-    for p in ANALYSES[analysis].params:
-        if not p.argument and text.startswith(f"{p.name}: "):
-            return ParameterError(p.cli_option + text[len(p.name) :])
+    options = {p.name: p.cli_option for p in ANALYSES[analysis].params if not p.argument}
+    head, colon, rest = text.partition(": ")
+    names = head.split(" and ")
+    if colon and all(n in options for n in names):  # "a and b: ..." names two
+        said = " and ".join(options[n] for n in names)
+        for n in names:  # "... with a and b (...)" in the message's text too
+            rest = re.sub(rf"(?<=with ){n}\b|(?<=and ){n}\b", options[n], rest)
+        return ParameterError(f"{said}: {rest}")
     return exc
 
 
