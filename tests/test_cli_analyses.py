@@ -312,3 +312,24 @@ def test_compare_names_its_options_as_typed(demo: Path) -> None:
     ) in r.output, r.output
     r = run("compare", "--by", "persona", "--a", "nobody", "--b", "private", "--project", str(demo))
     assert r.exit_code == 2 and "Error: --a: 'nobody' is not a segment value" in r.output
+
+
+@pytest.mark.parametrize(
+    ("option", "when", "said"),
+    [
+        ("--since", "2025-10-26T02:30", "is ambiguous in Europe/Stockholm"),
+        ("--until", "2025-03-30T02:30", "does not exist in Europe/Stockholm"),
+    ],
+)
+def test_a_period_bound_the_clocks_skip_or_repeat_names_the_option(
+    tmp_path: Path, option: str, when: str, said: str
+) -> None:
+    """Said as 'since ... is ambiguous' (the Python name) where 'not a date' said --since."""
+    events = tmp_path / "events.csv"
+    events.write_text("customer_id,timestamp,event\nc1,2025-06-01T10:00:00Z,visit\n")
+    journey = tmp_path / "journey.yaml"
+    journey.write_text(
+        "kundresa: 1\nname: Shop\ntimezone: Europe/Stockholm\nstages: [{id: a}, {id: b}]\n"
+    )
+    r = run("stages", "--events", str(events), "--journey", str(journey), option, when)
+    assert r.exit_code == 2 and f"Error: {option} {when} {said}" in r.output, r.output

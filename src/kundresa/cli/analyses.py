@@ -140,6 +140,9 @@ def as_option(analysis: str, exc: ParameterError) -> ParameterError:
     (``half_life: '0' must be longer than zero``, as the Python API and the HTTP API name
     it) starts with the option a user typed instead (``--half-life: ...``)."""
     text = str(exc)
+    for bound in ("since", "until"):  # the period's bounds are the scope's, not parameters
+        if text.startswith(f"{bound} "):
+            return ParameterError(f"--{text}")
     options = {p.name: p.cli_option for p in ANALYSES[analysis].params if not p.argument}
     head, colon, rest = text.partition(": ")
     names = head.split(" and ")
