@@ -43,6 +43,9 @@ offset such as ``Z`` or ``+01:00``), a :class:`datetime.date` or :class:`datetim
 (naive ones are local wall times), or ``None`` for no bound."""
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_EARLIEST = datetime(1, 1, 2)
+_LATEST = datetime(9999, 12, 31)
+"""The instants a period bound may be: datetime's range less a day at either end."""
 
 
 def _zone(tz: str) -> ZoneInfo:
@@ -115,14 +118,25 @@ def to_instant(value: str | date | datetime, option: str, tz: str = "UTC") -> da
             raise UsageError(
                 f"{option} {text!r} is not a date (use YYYY-MM-DD or an ISO time)"
             ) from None
-    if isinstance(value, datetime):
-        if value.tzinfo is not None:
-            return value.astimezone(UTC).replace(tzinfo=None)
-        return _local_to_utc(value, tz, option, text)
-    if isinstance(value, date):
-        midnight = datetime(value.year, value.month, value.day)
-        return _local_to_utc(midnight, tz, option, text)
-    raise UsageError(f"{option} {text!r} is not a date (use YYYY-MM-DD or an ISO time)")
+    if not isinstance(value, date):
+        raise UsageError(f"{option} {text!r} is not a date (use YYYY-MM-DD or an ISO time)")
+    try:
+        if isinstance(value, datetime):
+            if value.tzinfo is not None:
+                instant = value.astimezone(UTC).replace(tzinfo=None)
+            else:
+                instant = _local_to_utc(value, tz, option, text)
+        else:
+            midnight = datetime(value.year, value.month, value.day)
+            instant = _local_to_utc(midnight, tz, option, text)
+    except OverflowError:
+        instant = datetime.min
+    # A day's margin at either end: periods are shifted and read in other time zones.
+    if not _EARLIEST <= instant <= _LATEST:
+        raise UsageError(
+            f"{option} {text!r} is out of range (give a date from 0001-01-02 to 9999-12-31)"
+        )
+    return instant
 
 
 def to_local(instant: datetime, tz: str) -> datetime:

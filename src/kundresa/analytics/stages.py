@@ -83,7 +83,13 @@ def parse_period(
             )
         p = Period.parse(since, until, tz)
         assert p.start is not None and p.end is not None
-        return p.start - (p.end - p.start), p.start
+        try:
+            return p.start - (p.end - p.start), p.start
+        except OverflowError:
+            raise UsageError(
+                f"{option} previous: the period as long as since {since!s}/until {until!s} "
+                "right before it would start before the year 1; give a later since"
+            ) from None
     if isinstance(text, str):
         # Split on the colon before the second date, not on those inside ISO times.
         parts = re.split(r":(?=\s*\d{4}-\d{2}-\d{2})", text.strip())

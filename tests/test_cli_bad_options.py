@@ -1,0 +1,44 @@
+"""Hostile option values on the analysis commands: each is one usage-error line (exit 2)
+naming the option, never a traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from kundresa.cli import main
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    target = tmp_path_factory.mktemp("bad") / "demo"
+    r = CliRunner().invoke(
+        main, ["demo", str(target), "--customers", "150", "--no-serve"], catch_exceptions=False
+    )
+    assert r.exit_code == 0, r.output
+    return target
+
+
+BAD = [
+    # Period bounds at the ends of the calendar: out of range, not an OverflowError.
+    (["retention", "--until", "0001-01-01"], "until"),
+    (["bottlenecks", "--since", "0001-01-01"], "since"),
+    (["stages", "--since", "9999-12-31T23:00-05:00"], "since"),
+    (["stages", "--since", "0001-01-01T00:30+05:00"], "since"),
+    (["retention", "--since", "2025-01-01", "--until", "9999-12-31T12:00"], "until"),
+    (
+        ["stages", "--since", "0001-01-02", "--until", "9999-12-31", "--compare-to", "previous"],
+        "compare_to",
+    ),
+]
+
+
+@pytest.mark.parametrize(("args", "option"), BAD, ids=[" ".join(a) for a, _ in BAD])
+def test_bad_option_is_one_usage_line(demo: Path, args: list[str], option: str) -> None:
+    r = CliRunner().invoke(main, [*args, "--project", str(demo)])
+    assert r.exception is None or isinstance(r.exception, SystemExit), r.exception
+    assert r.exit_code == 2, r.output
+    assert "Traceback" not in r.output
+    assert option in r.output, r.output
