@@ -3,12 +3,15 @@ naming the option, never a traceback."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from kundresa.cli import main
+from kundresa.errors import UsageError
+from kundresa.project import Project
 
 
 @pytest.fixture(scope="module")
@@ -42,3 +45,32 @@ def test_bad_option_is_one_usage_line(demo: Path, args: list[str], option: str) 
     assert r.exit_code == 2, r.output
     assert "Traceback" not in r.output
     assert option in r.output, r.output
+
+
+API_BAD = [
+    # A Python caller's wrong types: a usage error naming the parameter, not a library's.
+    ("funnel", {"steps": ["visit", "purchase"], "window": timedelta(days=-1)}, "window"),
+    ("funnel", {"steps": ["visit", "purchase"], "by": 5}, "by"),
+    ("stages", {"compare_to": 5}, "compare_to"),
+    ("stages", {"compare_to": (1, 2, 3)}, "compare_to"),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "params", "option"),
+    API_BAD,
+    ids=[f"{n}-{o}-{i}" for i, (n, _, o) in enumerate(API_BAD)],
+)
+def test_bad_parameter_type_is_a_usage_error(
+    demo: Path, name: str, params: dict[str, object], option: str
+) -> None:
+    with pytest.raises(UsageError, match=option):
+        Project.open(demo).run(name, **params)
+
+
+def test_a_timedelta_is_a_duration(demo: Path) -> None:
+    project = Project.open(demo)
+    steps = ["visit", "purchase"]
+    by_text = project.run("funnel", steps=steps, window="7d").frame
+    by_delta = project.run("funnel", steps=steps, window=timedelta(days=7)).frame
+    assert by_delta.equals(by_text)

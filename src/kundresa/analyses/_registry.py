@@ -11,7 +11,7 @@ import inspect
 import os
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
@@ -148,6 +148,8 @@ class Param:
         if self.type == "duration" and not isinstance(value, bool):
             if isinstance(value, str) and not value.strip():
                 return self.default  # left blank (a form's empty field): the default
+            if isinstance(value, timedelta):  # a Python caller's own: read as seconds
+                value = value.total_seconds()
             if isinstance(value, int | float | str):
                 self._check_duration(value)
             if isinstance(value, int | float):

@@ -143,6 +143,8 @@ class Names:
 
     def property(self, name: str, out: Resolution) -> str:
         """A ``--by`` breakdown: ``persona``, ``channel`` or a property key."""
+        if not isinstance(name, str):
+            raise ParameterError(f"by: {name!r} is not a name (persona, channel or a property key)")
         if name == "persona":
             if self.journey is None:
                 raise UnknownNameError("by persona needs a journey file (--journey FILE)")

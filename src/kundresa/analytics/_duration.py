@@ -30,9 +30,10 @@ _LONGEST = 40
 (and is shortened in the message)."""
 
 
-class DurationError(ValueError):
+class DurationError(UsageError):
     """Text that is not a duration; ``reason`` is what the message says after the quoted
-    text (``is not a duration; write ...``), for a caller that names the option itself."""
+    text (``is not a duration; write ...``), for a caller that names the option itself.
+    A usage error (and so a ValueError): a bad duration is the caller's to fix."""
 
     def __init__(self, name: str, text: object, reason: str) -> None:
         self.reason = reason

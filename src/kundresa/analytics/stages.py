@@ -96,8 +96,10 @@ def parse_period(
         if len(parts) != 2:
             raise UsageError(f"{option} {text!r} is not a period (write START:END or previous)")
         first, second = parts
-    else:
+    elif isinstance(text, tuple | list) and len(text) == 2:
         first, second = text
+    else:
+        raise UsageError(f"{option} {text!r} is not a period (write START:END or previous)")
     start, end = _instant(first, option, tz), _instant(second, option, tz)
     if end <= start:
         raise UsageError(f"{option} {text!r} ends before it starts")
