@@ -35,6 +35,7 @@ BAD = [
         ["stages", "--since", "0001-01-02", "--until", "9999-12-31", "--compare-to", "previous"],
         "compare_to",
     ),
+    (["bottlenecks", "--since", "0001-01-02"], "since 0001-01-02"),  # compare_to previous
 ]
 
 

@@ -87,8 +87,9 @@ def parse_period(
             return p.start - (p.end - p.start), p.start
         except OverflowError:
             raise UsageError(
-                f"{option} previous: the period as long as since {since!s}/until {until!s} "
-                "right before it would start before the year 1; give a later since"
+                f"{option} previous: the period of the same length before since "
+                f"{p.start.date().isoformat()} (until {p.end.date().isoformat()}) would start "
+                f"before the year 1; give a later since, or {option} none"
             ) from None
     if isinstance(text, str):
         # Split on the colon before the second date, not on those inside ISO times.
