@@ -32,10 +32,17 @@ BAD = [
     (["stages", "--since", "0001-01-01T00:30+05:00"], "since"),
     (["retention", "--since", "2025-01-01", "--until", "9999-12-31T12:00"], "until"),
     (
-        ["stages", "--since", "0001-01-02", "--until", "9999-12-31", "--compare-to", "previous"],
+        ["stages", "--since", "0011-01-02", "--until", "9989-12-31", "--compare-to", "previous"],
         "compare_to",
     ),
-    (["bottlenecks", "--since", "0001-01-02"], "since 0001-01-02"),  # compare_to previous
+    (["bottlenecks", "--since", "0011-01-02"], "since 0011-01-02"),  # compare_to previous
+    (
+        [
+            *("funnel", "--step", "visit", "--step", "purchase", "--view", "trend"),
+            *("--period", "day", "--since", "2025-01-01", "--until", "9999-12-30"),
+        ],
+        "until",
+    ),
 ]
 
 

@@ -43,9 +43,10 @@ offset such as ``Z`` or ``+01:00``), a :class:`datetime.date` or :class:`datetim
 (naive ones are local wall times), or ``None`` for no bound."""
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_EARLIEST = datetime(1, 1, 2)
-_LATEST = datetime(9999, 12, 31)
-"""The instants a period bound may be: datetime's range less a day at either end."""
+_EARLIEST = datetime(11, 1, 1)
+_LATEST = datetime(9989, 12, 31)
+"""The instants a period bound may be: datetime's range less ten years at either end, room
+for the longest window, lookback or horizon (3650 days) an analysis adds to a bound."""
 
 
 def _zone(tz: str) -> ZoneInfo:
@@ -131,10 +132,10 @@ def to_instant(value: str | date | datetime, option: str, tz: str = "UTC") -> da
             instant = _local_to_utc(midnight, tz, option, text)
     except OverflowError:
         instant = datetime.min
-    # A day's margin at either end: periods are shifted and read in other time zones.
+    # A margin at either end: periods are shifted by windows and read in other time zones.
     if not _EARLIEST <= instant <= _LATEST:
         raise UsageError(
-            f"{option} {text!r} is out of range (give a date from 0001-01-02 to 9999-12-31)"
+            f"{option} {text!r} is out of range (give a date from 0011-01-01 to 9989-12-31)"
         )
     return instant
 
