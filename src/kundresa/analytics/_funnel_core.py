@@ -107,7 +107,7 @@ def parse_step(text: str | Step) -> Step:
     >>> parse_step("stage:")
     Traceback (most recent call last):
     ...
-    ValueError: step 'stage:' names no stage
+    kundresa.errors.UsageError: step 'stage:' names no stage
     """
     if isinstance(text, Step):
         return text
@@ -163,7 +163,7 @@ def parse_exclusion(text: str | Exclusion | tuple[str, int, int]) -> Exclusion:
     >>> parse_exclusion("logout:3:1")
     Traceback (most recent call last):
     ...
-    ValueError: exclusion logout:3:1: the second step (1) must come after the first (3)
+    kundresa.errors.UsageError: exclusion logout:3:1: the second step (1) must come after the first (3)
     """
     if isinstance(text, Exclusion):
         return text
