@@ -160,10 +160,10 @@ def parse_exclusion(text: str | Exclusion | tuple[str, int, int]) -> Exclusion:
     --------
     >>> parse_exclusion("logout:1:3")
     Exclusion(event='logout', after_step=1, before_step=3)
-    >>> parse_exclusion("logout:3:1")
+    >>> parse_exclusion("logout:3:1")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    kundresa.errors.UsageError: exclusion logout:3:1: the second step (1) must come after the first (3)
+    kundresa.errors.UsageError: exclusion logout:3:1: the second step (1) must come after...
     """
     if isinstance(text, Exclusion):
         return text
