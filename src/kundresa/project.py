@@ -196,14 +196,12 @@ class Project:
             raise ProjectError(f"{root}: no such folder")
         journey_path = Path(journey) if journey is not None else root / JOURNEY_FILE
         model = None
-        if not read_journey:
-            pass
-        elif journey_path.exists():
+        if read_journey and journey_path.exists():
             try:
                 model = load_journey(journey_path)
             except JourneyError as exc:
                 raise ProjectError(str(exc)) from exc
-        elif journey is not None:
+        elif read_journey and journey is not None:
             raise ProjectError(f"{journey_path}: no such journey file")
         store = root / STORE_DIR / WAREHOUSE_FILE
         if read_only and not store.exists():

@@ -138,7 +138,9 @@ def _option(p: Param, override: Mapping[str, Any]) -> Callable[[Any], Any]:
 def as_option(analysis: str, exc: ParameterError) -> ParameterError:
     """``exc`` as the command line says it: a message that starts with a parameter's name
     (``half_life: '0' must be longer than zero``, as the Python API and the HTTP API name
-    it) starts with the option a user typed instead (``--half-life: ...``)."""
+    it) starts with the option a user typed instead (``--half-life: ...``); so does one that
+    names two (``a and b: ... with a and b`` as ``--a and --b: ... with --a and --b``) and a
+    period bound's (``since ...`` as ``--since ...``)."""
     text = str(exc)
     for bound in ("since", "until"):  # the period's bounds are the scope's, not parameters
         if text.startswith(f"{bound} "):
