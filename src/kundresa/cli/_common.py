@@ -147,19 +147,6 @@ def raise_for(exc: BaseException) -> NoReturn:
     raise exc
 
 
-@contextmanager
-def usage() -> Iterator[None]:
-    """Turn a library ValueError (a bad option value) into a usage error, exit code 2."""
-    try:
-        yield
-    except click.ClickException:
-        raise
-    except ValueError as exc:
-        if isinstance(exc, _user_errors()):
-            raise
-        raise click.UsageError(str(exc)) from exc
-
-
 # -- options ----------------------------------------------------------------------------------
 
 FORMAT = click.option(
