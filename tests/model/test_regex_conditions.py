@@ -97,3 +97,25 @@ def test_one_number_rule_for_the_load_the_queries_the_matcher_and_the_collector(
         assert [cond.matches(v) for v in PLAIN_TEXTS] == fits, cond
     assert plain_number(10**400) == math.inf and plain_number(-(10**400)) == -math.inf
     assert plain_number(True) is None and plain_number(None) is None and plain_number([1]) is None
+
+
+NON_FINITE_TEXTS = ["inf", "-inf", "Infinity", "-Infinity", "1e999", "-1e999", "nan", "10", "-10"]
+
+
+def test_a_numeric_bound_fits_no_infinite_value_in_python_or_in_a_query() -> None:
+    # A review's repro: a property "inf" (or "1e999", read as infinity) fitted `gte: 9`, so
+    # an answer no survey tool gives landed on the promoters' touchpoint.
+    import ibis
+
+    from kundresa.analytics.touchpoints import condition_expr
+
+    want = {
+        Condition(gte=9): [False] * 7 + [True, False],
+        Condition(lte=9): [False] * 7 + [False, True],
+        Condition(gte=-1e9, lte=1e9): [False] * 7 + [True, True],
+    }
+    for cond, fits in want.items():
+        assert [cond.matches(v) for v in NON_FINITE_TEXTS] == fits, cond
+        t = ibis.memtable({"v": NON_FINITE_TEXTS})
+        got = t.select(fits=condition_expr(t.v, cond)).to_pandas()["fits"].tolist()
+        assert got == fits, cond

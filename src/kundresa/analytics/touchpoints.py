@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import ibis
 import ibis.expr.types as ir
 
-from kundresa.analytics._portable import flag, property_value
+from kundresa.analytics._portable import flag, float_literal, property_value
 from kundresa.model.events import (
     CHANNEL,
     CUSTOMER,
@@ -76,6 +77,8 @@ EVENT_RANK = "_event_rank"
 
 NO_TOUCHPOINT = "(none)"
 
+_MAX_DOUBLE = sys.float_info.max
+
 
 def _number(value: Any) -> float | None:
     if isinstance(value, bool):
@@ -104,11 +107,13 @@ def condition_expr(value: ir.StringValue, cond: Condition) -> ir.BooleanValue:
         if num is not None:
             # The texts Python's matcher reads (kundresa.model.events.plain_number): no
             # underscore ("1_000"), which DuckDB's cast reads and other engines do not; and
-            # NaN fits no bound (engines order it apart: DuckDB above every number).
+            # only a finite number fits: NaN is ordered apart (DuckDB, PostgreSQL and Spark
+            # above every number, so not at most the largest double) and an infinity
+            # ("inf", "1e999") is no answer any bound was meant for. `abs() <= max` rather
+            # than isinf(): Ibis compiles isinf() to FALSE on Spark.
             cast = value.try_cast("float64")
-            left: Any = (value.contains(NO_NUMBER_MARK) | cast.isnan()).ifelse(
-                ibis.null("float64"), cast
-            )
+            finite = ~value.contains(NO_NUMBER_MARK) & (cast.abs() <= float_literal(_MAX_DOUBLE))
+            left: Any = finite.ifelse(cast, ibis.null("float64"))
             right: Any = num
         else:
             left, right = value, str(bound)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -75,8 +76,8 @@ class Condition:
 
     A missing property (``None``) never fits. ``regex`` is searched anywhere in the value
     (anchor it with ``^`` and ``$`` for a whole match). ``gte``/``lte`` with a numeric bound
-    compare numerically, and a value that is not a number does not fit; a text bound (such
-    as a date ``2026-01-01``) compares as text.
+    compare numerically, and a value that is not a finite number (text, ``nan``, ``inf``,
+    ``1e999``) does not fit; a text bound (such as a date ``2026-01-01``) compares as text.
 
     Examples
     --------
@@ -111,7 +112,7 @@ class Condition:
             b = _as_float(bound)
             if b is not None:
                 v = _as_float(value)
-                if v is None or v != v or (v < b if ge else v > b):  # v != v: NaN
+                if v is None or not math.isfinite(v) or (v < b if ge else v > b):
                     return False
             elif value < str(bound) if ge else value > str(bound):
                 return False
