@@ -125,6 +125,28 @@ def test_nps_matches_its_definition(answers: list[int]) -> None:
     assert row.responses == len(answers)
 
 
+def test_an_nps_answer_is_a_whole_number_from_0_to_10() -> None:
+    # A review's repro: 6.5 counted as a detractor. NPS asks on an 11-point scale, so only
+    # 0, 1, ..., 10 are answers (10.0 and 1e1 are 10); 6.5, NaN and infinities count nowhere.
+    j = journey(
+        "kundresa: 1\nname: x\ntemplate: kundresa-5\n"
+        "surveys: [{event: nps_answer, metric: nps, stage: advocacy}]\n"
+    )
+    scores = ["10", "10.0", "1e1", "3", "6.5", "9.99", "-0.5", "nan", "inf", "-inf", "1e999"]
+    events = pd.DataFrame(
+        {
+            "customer_id": [f"c{i}" for i in range(len(scores))],
+            "timestamp": ["2025-01-01"] * len(scores),
+            "event": ["nps_answer"] * len(scores),
+            "score": scores,
+        }
+    )
+    (row,) = survey_scores(Project.from_events(events, journey=j)).itertuples()
+    assert (row.responses, row.promoters, row.passives, row.detractors) == (4, 3, 0, 1)
+    assert row.nps == pytest.approx(50.0)
+    assert row.mean == pytest.approx(33 / 4)
+
+
 @pytest.mark.parametrize(
     ("entry", "message"),
     [

@@ -376,6 +376,26 @@ def test_survey_answer_not_given_is_no_score(project: Path, tmp_path: Path) -> N
     assert reason == "score 'nio' is not a number (column 'score')"
 
 
+def test_an_nps_column_takes_whole_numbers_from_0_to_10(project: Path, tmp_path: Path) -> None:
+    # A review's repro: 6.5 in an `nps` column was stored and counted as a detractor.
+    f = tmp_path / "answers.csv"
+    f.write_text(
+        "respondent_email,submitted_at,nps,rating\n"
+        "a@example.se,2025-06-20 10:00,6.5,4.5\n"
+        "b@example.se,2025-06-20 11:00,11,\n"
+        'c@example.se,2025-06-20 12:00,"9,0",4.5\n'
+        "d@example.se,2025-06-20 13:00,-1,\n"
+    )
+    assert ingest(project, str(f), "--event", "nps_answer").exit_code == 0
+    rows = query(project, "SELECT customer_id, properties['nps'], properties['rating'] FROM events")
+    assert rows == [("c@example.se", "9", "4.5")]  # a rating is no NPS: 4.5 stays
+    reasons = [r for (r,) in query(project, "SELECT reason FROM quarantine ORDER BY line")]
+    assert reasons == [
+        f"NPS score {v!r} is not a whole number from 0 to 10 (column 'nps')"
+        for v in ("6.5", "11", "-1")
+    ]
+
+
 def test_survey_without_event_says_what_to_add(project: Path) -> None:
     before = state(project)
     for extra in ((), ("--source", "survey")):

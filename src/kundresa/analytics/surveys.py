@@ -8,7 +8,8 @@ touchpoint the answer event lands on (answers on no stage are counted on a row w
 empty stage, never dropped silently).
 
 - **NPS** (Reichheld, "The One Number You Need to Grow", Harvard Business Review, 2003):
-  answers 0-10; promoters 9-10, passives 7-8, detractors 0-6;
+  answers on the 11-point scale 0-10, so whole numbers (``10.0`` is 10; ``6.5``, NaN and
+  infinities are not counted); promoters 9-10, passives 7-8, detractors 0-6;
   ``nps = 100 * (promoters - detractors) / responses``, from -100 to 100.
 - **CSAT**: the mean score on the survey's scale (default 1-5), and ``satisfied``, the
   share of answers in the top two points of the scale (4 and 5 of 1-5), the usual CSAT
@@ -144,7 +145,14 @@ def survey_scores_of(
     low, high = survey.score_range
     score = property_value(t, survey.score).try_cast("float64")
     t = t.select(stage=stage.cast("string"), score=score)
-    t = t.filter(t.score.notnull() & (t.score >= low) & (t.score <= high))
+    if survey.metric == "nps":
+        # An answer on the 11-point scale: a whole number 0-10 (10.0 and 1e1 are 10); 6.5,
+        # NaN and infinities are none. Membership, not a cast to an integer, which a
+        # database may evaluate (and fail on) before any range filter.
+        valid = t.score.isin([float(k) for k in range(11)])
+    else:
+        valid = (t.score >= low) & (t.score <= high)
+    t = t.filter(t.score.notnull() & valid)
     agg = (
         t.group_by("stage")
         .aggregate(

@@ -289,7 +289,8 @@ class Survey:
 
     @property
     def score_range(self) -> tuple[float, float]:
-        """The lowest and highest valid score; answers outside it are not counted."""
+        """The lowest and highest valid score; answers outside it are not counted (nor, for
+        NPS, answers that are not whole numbers: the scale is the 11 points 0-10)."""
         if self.metric == "nps":
             return (0.0, 10.0)
         return self.scale or (1.0, 5.0)

@@ -8,9 +8,10 @@ write it); the submission time (``timestamp``,
 ``submitted_at``, ``Submit Date (UTC)``, ``RecordedDate``…) the timestamp; score columns
 (``score``, ``rating``, ``nps``, ``csat``, ``ces``…) stay properties of that name, written
 as plain numbers (``9``, ``4.5``: a decimal comma is read too), and a score that is not a
-number sends the row to quarantine. Every other column is a property in snake case. The
-journey file's ``surveys:`` section turns the scores into measured NPS and CSAT per stage
-(README, "Surveys on the map"). See docs/sources.md.
+number sends the row to quarantine, as does an NPS column's (``nps``, ``nps_score``,
+``likelihood_to_recommend``) score that is not a whole number 0-10. Every other column is a
+property in snake case. The journey file's ``surveys:`` section turns the scores into
+measured NPS and CSAT per stage (README, "Surveys on the map"). See docs/sources.md.
 """
 
 from __future__ import annotations
@@ -67,6 +68,10 @@ SCORES = (
     "ces_score",
     "likelihood_to_recommend",
 )
+NPS_SCORES = ("nps", "nps_score", "likelihood_to_recommend")
+"""Score columns that by their name hold NPS answers: whole numbers 0-10 (the 11-point
+"how likely are you to recommend us" scale); another number there sends the row to
+quarantine."""
 _MISSING = frozenset(MISSING_NUMBERS)
 _NUMBER = re.compile(r"^[+-]?([0-9]+([.,][0-9]*)?|[.,][0-9]+)$")
 
@@ -125,12 +130,22 @@ class SurveySource(Source):
         columns: dict[str, pa.Array] = {}
         for col in score_columns(list(batch.columns)):
             values = text(batch, col).to_pylist()
+            nps = snake(col) in NPS_SCORES
             clean: list[str | None] = []
             for i, v in enumerate(values):
                 if v is None or v.strip().lower() in _MISSING:  # NA, N/A, #N/A…: no answer
                     clean.append(None)
                 elif _NUMBER.match(v):
                     number = float(v.replace(",", "."))
+                    if nps and not (number.is_integer() and 0 <= number <= 10):
+                        clean.append(None)
+                        if not bad[i]:
+                            reasons[i] = (
+                                f"NPS score {v!r} is not a whole number from 0 to 10 "
+                                f"(column {col!r})"
+                            )
+                        bad[i] = True
+                        continue
                     clean.append(f"{number:g}")
                 else:
                     clean.append(None)
