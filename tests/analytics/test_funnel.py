@@ -18,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kundresa.analytics._duration import parse_duration
+from kundresa.analytics._fast import portable
 from kundresa.analytics.funnel import (
     FUNNEL_COLUMNS,
     Exclusion,
@@ -533,12 +534,35 @@ def test_trend_by_week_and_month() -> None:
     t = events_table(rows)
     weeks = conversion_trend(t, ["v", "b"], period="week")
     # 2025-01-01 is a Wednesday: weeks start on Monday 2024-12-30 and 2025-01-06.
-    assert [str(p.date()) for p in weeks["period"]] == ["2024-12-30", "2025-01-06", "2025-02-10"]
-    assert weeks["conversion"].tolist() == [1.0, 0.0, 0.0]
+    # Every week in between too, nobody entering them (a review's repro: they were left out).
+    mondays = ["2024-12-30", "2025-01-06", "2025-01-13", "2025-01-20", "2025-01-27"]
+    mondays += ["2025-02-03", "2025-02-10"]
+    assert [str(p.date()) for p in weeks["period"]] == mondays
+    assert weeks["started"].tolist() == [1, 1, 0, 0, 0, 0, 1]
+    assert weeks["converted"].tolist() == [1, 0, 0, 0, 0, 0, 0]
+    assert weeks["conversion"].tolist()[:2] + weeks["conversion"].tolist()[-1:] == [1.0, 0.0, 0.0]
+    assert weeks["conversion"][2:6].isna().all()
     months = conversion_trend(t, ["v", "b"], period="month")
     assert months["started"].tolist() == [2, 1]
     with pytest.raises(ValueError, match="unknown period 'year'"):
         conversion_trend(t, ["v", "b"], period="year")
+
+
+def test_trend_has_every_period_on_both_paths() -> None:
+    """Days without a start are rows of zeros, on the fast path and the portable path alike."""
+    day = 86400
+    rows = [("a", 0, "v"), ("a", 60, "b"), ("b", 3 * day, "v"), ("c", 3 * day + 60, "v")]
+    fast = conversion_trend(events_table(rows), ["v", "b"], period="day", window="1h")
+    with portable():
+        slow = conversion_trend(events_table(rows), ["v", "b"], period="day", window="1h")
+    pdt.assert_frame_equal(fast, slow)
+    assert [str(p.date()) for p in fast["period"]] == [
+        "2025-01-01", "2025-01-02", "2025-01-03", "2025-01-04",
+    ]  # fmt: skip
+    assert fast["started"].tolist() == [1, 0, 0, 2]
+    assert fast["converted"].tolist() == [1, 0, 0, 0]
+    # The data ends 2025-01-04 00:01; the 3rd of January's window closes 2025-01-04 01:00.
+    assert fast["complete"].tolist() == [True, True, False, False]
 
 
 def test_trend_marks_the_periods_still_converting() -> None:
@@ -547,17 +571,17 @@ def test_trend_marks_the_periods_still_converting() -> None:
     day = 86400
     rows = [("a", 0, "v"), ("a", 60, "b"), ("b", 8 * day, "v"), ("c", 24 * day + day / 2, "v")]
     t = events_table(rows)
-    # Weeks of 2024-12-30, 2025-01-06, 2025-01-20; the data ends 2025-01-25 12:00.
-    # A 7-day window: the first week closes 2025-01-13 (complete), the second 2025-01-20
-    # (complete), the third 2025-02-03 (not).
+    # Weeks of 2024-12-30, 2025-01-06, 2025-01-13 (nobody enters), 2025-01-20; the data
+    # ends 2025-01-25 12:00. A 7-day window: the first week closes 2025-01-13 (complete),
+    # the second 2025-01-20 (complete), the third 2025-01-27 and the fourth 2025-02-03 (not).
     weeks = conversion_trend(t, ["v", "b"], period="week", window="7d")
-    assert weeks["complete"].tolist() == [True, True, False]
+    assert weeks["complete"].tolist() == [True, True, False, False]
     # A 12-day window: the second week closes 2025-01-25 00:00, still before the end.
     weeks = conversion_trend(t, ["v", "b"], period="week", window="12d")
-    assert weeks["complete"].tolist() == [True, True, False]
+    assert weeks["complete"].tolist() == [True, True, False, False]
     # A 13-day window: it closes 2025-01-26, after the end.
     weeks = conversion_trend(t, ["v", "b"], period="week", window="13d")
-    assert weeks["complete"].tolist() == [True, False, False]
+    assert weeks["complete"].tolist() == [True, False, False, False]
     # ``until`` ends the data earlier: on 2025-01-14 only the first week is complete; on
     # 2025-01-12 none (the first week's window closes 2025-01-13).
     early = conversion_trend(t, ["v", "b"], period="week", window="7d", until="2025-01-14")

@@ -1149,7 +1149,9 @@ def conversion_trend(
     -------
     pandas.DataFrame
         ``period`` (start of the day, ISO week from Monday, or month), ``started``,
-        ``converted``, ``conversion`` (converted / started) and ``complete``, in time order.
+        ``converted``, ``conversion`` (converted / started) and ``complete``, in time order:
+        every period from the first in which an attempt started to the last, those in which
+        none did with 0 started, 0 converted and conversion NaN.
         ``complete`` is false for a period whose last entrants have not yet had the whole
         ``window`` to convert when the data ends (the last event, or ``until`` if earlier):
         its conversion can still grow, so a falling tail of the trend is not a fall.
@@ -1213,13 +1215,26 @@ def _trend_frame(
     )
     # One unit whatever the engine returns (DuckDB microseconds, Spark nanoseconds).
     out["period"] = pd.to_datetime(out["period"]).astype("datetime64[us]")
-    out["started"] = out["started"].astype("int64")
-    out["converted"] = out["converted"].fillna(0).astype("int64")
-    out["conversion"] = (out["converted"] / out["started"]).astype("float64")
-    # A period is complete when its last entrant's window closed before the data ends.
     step = {"day": pd.DateOffset(days=1), "week": pd.DateOffset(weeks=1)}.get(
         period, pd.DateOffset(months=1)
     )
+    if len(out):
+        # Every period from the first start to the last, those nobody entered in included
+        # (0 started, 0 converted), as lifecycle and retention show every period: a trend
+        # with holes draws two distant periods as neighbours.
+        every = pd.date_range(out["period"].min(), out["period"].max(), freq=step)
+        out = (
+            out.set_index("period")
+            .reindex(pd.DatetimeIndex(every.astype("datetime64[us]"), name="period"))
+            .reset_index()
+        )
+    out["started"] = out["started"].fillna(0).astype("int64")
+    out["converted"] = out["converted"].fillna(0).astype("int64")
+    # NaN where nobody started: no conversion of nobody.
+    out["conversion"] = (out["converted"] / out["started"].where(out["started"] > 0)).astype(
+        "float64"
+    )
+    # A period is complete when its last entrant's window closed before the data ends.
     if data_end is None:
         out["complete"] = True
     else:
