@@ -7,6 +7,7 @@ from dataclasses import replace
 from typing import Any
 
 from kundresa.analyses._registry import Analysis, Column, Param
+from kundresa.report.labels import title
 
 __all__ = ["ANALYSES"]
 
@@ -224,27 +225,27 @@ def _side_by_side(df: Any, params: Mapping[str, Any]) -> list[str] | None:
     ]
 
 
-def _compare_title(df: Any, params: Mapping[str, Any], journey: str) -> str:
+def _compare_title(df: Any, params: Mapping[str, Any], journey: str, lang: str = "en") -> str:
     a, b = (df["segment_a"].iloc[0], df["segment_b"].iloc[0]) if len(df) else ("a", "b")
-    return f"Compare by {params['by']}: a = {a}, b = {b}"
+    return title("compare", lang, by=params["by"], a=a, b=b)
 
 
-def _customers_title(df: Any, params: Mapping[str, Any], journey: str) -> str:
-    what = "dropped after" if params.get("dropped") else "reached"
-    return f"Customers who {what} step {params['step']}"
+def _customers_title(df: Any, params: Mapping[str, Any], journey: str, lang: str = "en") -> str:
+    key = "funnel_customers_dropped" if params.get("dropped") else "funnel_customers"
+    return title(key, lang, step=params["step"])
 
 
-def _customer_title(df: Any, params: Mapping[str, Any], journey: str) -> str:
-    what = "Events" if params.get("events_list") else "Stage visits"
-    return f"{what} of {params['customer_id']}"
+def _customer_title(df: Any, params: Mapping[str, Any], journey: str, lang: str = "en") -> str:
+    key = "customer_events" if params.get("events_list") else "customer"
+    return title(key, lang, customer_id=params["customer_id"])
 
 
-def _dfg_title(df: Any, params: Mapping[str, Any], journey: str) -> str:
-    return f"Directly-follows graph ({params['level']})"
+def _dfg_title(df: Any, params: Mapping[str, Any], journey: str, lang: str = "en") -> str:
+    return title("dfg", lang, level=params["level"])
 
 
-def _retention_title(df: Any, params: Mapping[str, Any], journey: str) -> str:
-    return f"Retention by {params['period']} ({params['cohort'].replace('_', ' ')} cohorts)"
+def _retention_title(df: Any, params: Mapping[str, Any], journey: str, lang: str = "en") -> str:
+    return title("retention", lang, period=params["period"], cohort=params["cohort"])
 
 
 RETENTION = (

@@ -263,7 +263,10 @@ class Analysis:
     needs_journey
         It needs a journey file.
     title
-        A title for tables, formatted with the parameters and ``journey`` (its name).
+        A title for tables, formatted with the parameters and ``journey`` (its name); in
+        English: the title a result carries is the one
+        :data:`kundresa.report.labels.TITLES` has for the analysis in the scope's language.
+        A function gets the frame, the parameters, the journey's name and the language.
     table_columns
         The columns a terminal table shows (all when ``None``), or a function of the result
         frame and the parameters giving them.
@@ -277,7 +280,7 @@ class Analysis:
     columns: tuple[Column, ...] = ()
     other_unit: str | None = None
     needs_journey: bool = False
-    title: str | Callable[[pd.DataFrame, Mapping[str, Any], str], str] = ""
+    title: str | Callable[[pd.DataFrame, Mapping[str, Any], str, str], str] = ""
     table_columns: (
         tuple[str, ...] | Callable[[pd.DataFrame, Mapping[str, Any]], list[str] | None] | None
     ) = None
@@ -661,11 +664,19 @@ def run_analysis(analysis: Analysis, scope: Scope | None, params: Mapping[str, A
     else:
         shown = None
     title = analysis.title
+    shown_lang = lang if lang in ("sv", "da", "en") else "en"
+    name = journey.name if journey is not None else ""
     if callable(title):
-        text = title(value, resolved, journey.name if journey is not None else "")
+        text = title(value, resolved, name, shown_lang)
     else:
+        from kundresa.report.labels import TITLES
+        from kundresa.report.labels import title as title_in
+
         fields = {k: ("" if v is None else v) for k, v in resolved.items()}
-        text = title.format(journey=journey.name if journey is not None else "", **fields)
+        if analysis.name in TITLES:  # in the journey's language (period words too)
+            text = title_in(analysis.name, shown_lang, journey=name, **fields)
+        else:
+            text = title.format(journey=name, **fields)
     return Result(
         frame=value,
         units=units,
@@ -675,7 +686,7 @@ def run_analysis(analysis: Analysis, scope: Scope | None, params: Mapping[str, A
         params=resolved,
         title=text,
         table_columns=shown,
-        lang=lang if lang in ("sv", "da", "en") else "en",
+        lang=shown_lang,
     )
 
 

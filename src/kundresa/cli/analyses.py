@@ -361,10 +361,10 @@ def _paths_prepare(analysis: str, params: dict[str, Any], values: Values) -> Non
         params.pop("top", None)  # JSON and CSV: the whole graph
 
 
-_ATTRIBUTION_TABLES = (
-    ("conversions", "Conversions credited, by model", "number"),
-    ("value", "Value credited, by model", "money"),
-    ("share", "Share of the conversions, by model", "rate"),
+_ATTRIBUTION_TABLES = (  # the measure, its unit (titles: labels.TITLES "attribution_<measure>")
+    ("conversions", "number"),
+    ("value", "money"),
+    ("share", "rate"),
 )
 
 
@@ -406,12 +406,14 @@ def _attribution_run(analysis: str, params: dict[str, Any], values: Values) -> N
         emit_result(result, fmt, excel=values["excel"])
         return
     from kundresa.analyses._catalog import MODEL_CHOICES
+    from kundresa.report import labels as titles
 
     for note in result.notes:
         warn(note, "note")
 
     wide = result.frame
-    for what, title, unit in _ATTRIBUTION_TABLES:
+    for what, unit in _ATTRIBUTION_TABLES:
+        title = titles.title(f"attribution_{what}", result.lang)
         table = wide[["channel"]].copy()
         for m in MODEL_CHOICES:
             table[m] = wide[f"{m}_{what}"]

@@ -35,11 +35,14 @@ __all__ = [
     "MODEL_LABELS",
     "SHEETS",
     "STAGE_NUMBERS",
+    "TITLES",
+    "TITLE_VALUES",
     "VALUE_WORDS",
     "WORDS",
     "channel_label",
     "heading",
     "lane_label",
+    "title",
     "touchpoint_label",
     "value_label",
     "word",
@@ -171,6 +174,163 @@ SHEETS: dict[str, tuple[str, str, str]] = {
     "time_in_stage": ("Time in stage", "Tid i fas", "Tid i fase"),
     "map": ("Journey map", "Kundresekarta", "Kunderejsekort"),
 }
+
+#: Titles of the registry's analyses (``kundresa.analyses``) by analysis name, and of the
+#: titles some analyses choose between (``funnel_customers_dropped``, ``customer_visits``...),
+#: as :meth:`str.format` templates with the analysis' parameters and ``journey`` (its name).
+#: The CLI prints them over its tables in the journey's language (``--lang``).
+TITLES: dict[str, tuple[str, str, str]] = {
+    "stages": ("{journey}: stage funnel", "{journey}: fastratt", "{journey}: fasetragt"),
+    "funnel": (
+        "Funnel ({order}, window {window})",
+        "Tratt ({order}, fönster {window})",
+        "Tragt ({order}, vindue {window})",
+    ),
+    "funnel_time": ("Time to convert", "Tid till konvertering", "Tid til konvertering"),
+    "funnel_trend": (
+        "Conversion by {period} of entry",
+        "Konvertering per {period} för start i tratten",
+        "Konvertering pr. {period} for start i tragten",
+    ),
+    "funnel_customers": (
+        "Customers who reached step {step}",
+        "Kunder som nådde steg {step}",
+        "Kunder, der nåede trin {step}",
+    ),
+    "funnel_customers_dropped": (
+        "Customers who dropped after step {step}",
+        "Kunder som föll bort efter steg {step}",
+        "Kunder, der faldt fra efter trin {step}",
+    ),
+    "transitions": (
+        "{journey}: stage transitions",
+        "{journey}: fasövergångar",
+        "{journey}: faseovergange",
+    ),
+    "journeys": (
+        "{journey}: non-linear journeys",
+        "{journey}: icke-linjära resor",
+        "{journey}: ikke-lineære rejser",
+    ),
+    "time_in_stage": ("Time in stage (days)", "Tid i fas (dagar)", "Tid i fase (dage)"),
+    "customer_journeys": (
+        "Customers (first {limit})",
+        "Kunder (första {limit})",
+        "Kunder (første {limit})",
+    ),
+    "customer": (
+        "Stage visits of {customer_id}",
+        "Fasbesök för {customer_id}",
+        "Fasebesøg for {customer_id}",
+    ),
+    "customer_events": (
+        "Events of {customer_id}",
+        "Händelser för {customer_id}",
+        "Hændelser for {customer_id}",
+    ),
+    "paths": ("Top paths ({level})", "Vanligaste vägar ({level})", "Hyppigste veje ({level})"),
+    "path_links": (
+        "Path links ({level})",
+        "Länkar mellan steg i vägar ({level})",
+        "Led i veje ({level})",
+    ),
+    "dfg": (
+        "Directly-follows graph ({level})",
+        "Direkt-följer-graf ({level})",
+        "Direkte-følger-graf ({level})",
+    ),
+    "retention": (
+        "Retention by {period} ({cohort} cohorts)",
+        "Återkomst per {period} (kohorter efter {cohort})",
+        "Fastholdelse pr. {period} (kohorter efter {cohort})",
+    ),
+    "repeat_purchase": ("Repeat purchase rate", "Återköpsandel", "Genkøbsandel"),
+    "lifecycle": ("Lifecycle by {period}", "Livscykel per {period}", "Livscyklus pr. {period}"),
+    "bottlenecks": ("{journey}: bottlenecks", "{journey}: flaskhalsar", "{journey}: flaskehalse"),
+    "kpis": ("{journey}: KPIs", "{journey}: KPI:er", "{journey}: KPI'er"),
+    "compare": (
+        "Compare by {by}: a = {a}, b = {b}",
+        "Jämför efter {by}: a = {a}, b = {b}",
+        "Sammenlign efter {by}: a = {a}, b = {b}",
+    ),
+    "correlation": (
+        "What goes with reaching {target}",
+        "Vad som hänger ihop med att nå {target}",
+        "Hvad der hænger sammen med at nå {target}",
+    ),
+    "attribution": ("Attribution ({model})", "Attribuering ({model})", "Attribution ({model})"),
+    "attribution_models": (
+        "Attribution by model",
+        "Attribuering per modell",
+        "Attribution pr. model",
+    ),
+    "attribution_conversions": (
+        "Conversions credited, by model",
+        "Tillskrivna konverteringar, per modell",
+        "Tilskrevne konverteringer, pr. model",
+    ),
+    "attribution_value": (
+        "Value credited, by model",
+        "Tillskrivet värde, per modell",
+        "Tilskrevet værdi, pr. model",
+    ),
+    "attribution_share": (
+        "Share of the conversions, by model",
+        "Andel av konverteringarna, per modell",
+        "Andel af konverteringerne, pr. model",
+    ),
+    "attribution_transitions": (
+        "Markov chain (order {order})",
+        "Markovkedja (ordning {order})",
+        "Markovkæde (orden {order})",
+    ),
+    "attribution_removal": ("Removal effects", "Borttagningseffekter", "Fjernelseseffekter"),
+    "attribution_paths": ("Paths", "Vägar", "Veje"),
+    "stage_attribution": (
+        "Stage attribution (Markov, exact removal effects)",
+        "Fasattribuering (Markov, exakta borttagningseffekter)",
+        "Faseattribution (Markov, eksakte fjernelseseffekter)",
+    ),
+    "touchpoints": ("Touchpoints", "Beröringspunkter", "Kontaktpunkter"),
+    "surveys": ("Surveys", "Enkäter", "Undersøgelser"),
+    "predict": (
+        "Next stage within the horizon: model against baseline",
+        "Nästa fas inom horisonten: modell mot baslinje",
+        "Næste fase inden for horisonten: model mod basislinje",
+    ),
+}
+
+#: Parameter values a title names, in words: periods and retention cohorts.
+TITLE_VALUES: dict[str, dict[str, tuple[str, str, str]]] = {
+    "period": {
+        "day": ("day", "dag", "dag"),
+        "week": ("week", "vecka", "uge"),
+        "month": ("month", "månad", "måned"),
+    },
+    "cohort": {
+        "first_event": ("first event", "första händelse", "første hændelse"),
+        "first_purchase": ("first purchase", "första köp", "første køb"),
+    },
+}
+
+
+def title(key: str, lang: str | None, **fields: object) -> str:
+    """The title :data:`TITLES` has for ``key`` in ``lang``, filled with ``fields``; a field
+    :data:`TITLE_VALUES` names is written as its word (``week`` → ``vecka``).
+
+    >>> title("funnel_trend", "sv", period="week")
+    'Konvertering per vecka för start i tratten'
+    >>> title("stages", "da", journey="Webshop")
+    'Webshop: fasetragt'
+    """
+    shown = {
+        k: _pick(TITLE_VALUES[k][v], lang)
+        if k in TITLE_VALUES and isinstance(v, str) and v in TITLE_VALUES[k]
+        else v
+        for k, v in fields.items()
+    }
+    return _pick(TITLES[key], lang).format(**shown)
+
 
 #: The rows of the journey map (the lanes of :data:`kundresa.model.journey.LANES` and more).
 LANE_LABELS: dict[str, tuple[str, str, str]] = {
