@@ -52,3 +52,16 @@ def test_the_note_comes_with_the_python_result(files: tuple[str, str]) -> None:
         assert result.frame.empty and any("min_customers" in n for n in result.notes)
         frame = correlation(project, target="purchase", min_customers=1)
         assert not frame.empty and "notes" not in frame.attrs
+
+
+def test_compare_by_a_property_never_seen_says_so(files: tuple[str, str]) -> None:
+    """compare --by a property no event has warns as every --by does, before the error."""
+    events, journey = files
+    r = CliRunner().invoke(
+        main, ["compare", "--events", events, "--journey", journey, "--by", "nosuchprop"]
+    )
+    assert r.exit_code == 2 and "Traceback" not in r.output
+    assert "warning: property 'nosuchprop' never occurs in the data" in " ".join(r.stderr.split())
+    error = " ".join(r.stderr.split()).split("Error: ", 1)[1]
+    assert error.startswith("--a and --b: by 'nosuchprop' has 0 segment values")
+    assert "no customer has a value of 'nosuchprop'" in error

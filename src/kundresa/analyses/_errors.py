@@ -10,10 +10,16 @@ __all__ = ["AnalysisError", "ParameterError"]
 class ParameterError(UsageError):
     """A parameter is wrong: unknown, of the wrong type, out of range, or names a stage,
     touchpoint or persona the journey does not have. A usage error: exit code 2 on the command
-    line, HTTP 422."""
+    line, HTTP 422.
+
+    ``warnings`` are what resolving the parameters warned of before the analysis refused
+    one (``property 'x' never occurs in the data``), often the reason why: the command line
+    prints them before the error, as it prints them before a result.
+    """
 
     exit_code = 2
     http_status = 422
+    warnings: tuple[str, ...] = ()
 
 
 class AnalysisError(KundresaError):

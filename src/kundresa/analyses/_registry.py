@@ -629,10 +629,14 @@ def run_analysis(analysis: Analysis, scope: Scope | None, params: Mapping[str, A
     fn = analysis.load()
     try:
         value = _call(fn, analysis, scope, dict(resolved))
-    except ParameterError:
+    except ParameterError as exc:
+        if not exc.warnings:
+            exc.warnings = tuple(out.warnings)
         raise
     except UsageError as exc:  # an analysis' own usage error: a parameter it refused
-        raise ParameterError(str(exc)) from exc
+        refused = ParameterError(str(exc))
+        refused.warnings = tuple(out.warnings)  # often why (a --by property never seen)
+        raise refused from exc
     if isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], list):
         value, extra = value  # an adapter's (frame, warnings)
         for w in extra:

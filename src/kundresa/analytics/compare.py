@@ -268,7 +268,12 @@ def compare(
 def _pick_segments(found: list[str], a: str | None, b: str | None, by: str) -> tuple[str, str]:
     """The two segment values to compare (see :func:`compare`)."""
     real = [v for v in found if v != NO_SEGMENT]
-    listed = ", ".join(found) if found else "none (no customers in the period)"
+    if not found:
+        listed = "none (no customers in the period)"
+    elif not real:  # a property no customer has (never in the data, or not on these events)
+        listed = f"only {NO_SEGMENT}: no customer has a value of {by!r}"
+    else:
+        listed = ", ".join(found)
     if a is None and b is None:
         if len(real) != 2:
             raise UsageError(

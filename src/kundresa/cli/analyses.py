@@ -279,6 +279,8 @@ def build_command(spec: CommandSpec) -> click.Command:
         try:
             run(analysis, values)
         except ParameterError as exc:
+            for text in exc.warnings:  # what the run warned of: often why it was refused
+                warn(text)
             raise as_option(analysis, exc) from exc
 
     def run(analysis: str, values: Values) -> None:
