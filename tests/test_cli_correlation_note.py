@@ -54,6 +54,27 @@ def test_the_note_comes_with_the_python_result(files: tuple[str, str]) -> None:
         assert not frame.empty and "notes" not in frame.attrs
 
 
+def test_an_empty_table_for_another_reason_says_why(files: tuple[str, str]) -> None:
+    # A review's repro: no customers (an empty period or store) gave an empty table and no
+    # word, where attribution and the path analyses say why theirs is empty.
+    events, journey = files
+    args = ("correlation", "--events", events, "--journey", journey, "--target", "purchase")
+    r = run(*args, "--since", "2030-01-01", "--format", "json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout) == []
+    note = " ".join(r.stderr.split())
+    assert "note: nothing to correlate: no customers in the period" in note
+    assert "--min-customers" not in note
+    # Customers, but nothing before the target: page_view is every customer's first event.
+    r = run(*args[:-1], "page_view", "--format", "json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout) == []
+    note = " ".join(r.stderr.split())
+    assert "nothing to correlate: no event or property was seen before the target" in note
+    with Project.from_events(events, journey=journey) as project:
+        assert project.run("correlation", target="page_view").notes
+
+
 def test_compare_by_a_property_never_seen_says_so(files: tuple[str, str]) -> None:
     """compare --by a property no event has warns as every --by does, before the error."""
     events, journey = files

@@ -493,12 +493,21 @@ def correlation(
     df["direction"] = pd.Series(
         [v if isinstance(v, str) else None for v in df["direction"]], index=df.index, dtype=object
     )
+    # Say why the table is empty (read by the analysis registry as a note), as attribution
+    # and the path analyses do: an empty period or store answers an empty table, said.
+    where = " in the period" if since is not None or until is not None else ""
     if df.empty and too_few:
-        # Say why the table is empty (read by the analysis registry as a note).
         df.attrs["notes"] = [
             f"no event or property was seen before the target by at least {min_customers:,} "
             f"customers, so the table is empty ({too_few:,} had fewer); lower the threshold "
             "with --min-customers (min_customers in Python and the API)"
+        ]
+    elif df.empty and success_total + failure_total == 0:
+        df.attrs["notes"] = [f"nothing to correlate: no customers{where}, so the table is empty"]
+    elif df.empty:
+        df.attrs["notes"] = [
+            f"nothing to correlate: no event or property was seen before the target{where} "
+            f"({success_total + failure_total:,} customers), so the table is empty"
         ]
     return df
 
