@@ -65,3 +65,17 @@ def test_cli_titles_in_the_chosen_language(
     r = runner.invoke(main, ["journeys", "--project", str(p), "--lang", lang, "--view", "time"])
     assert r.exit_code == 0, r.output
     assert r.output.splitlines()[0].strip() == time
+
+
+def test_customer_tables_in_the_journey_language(tmp_path: Path) -> None:
+    # "Now" stood in English over the live state beside a translated timeline title.
+    p = tmp_path / "p"
+    runner = CliRunner()
+    assert runner.invoke(main, ["init", str(p), "--lang", "sv"]).exit_code == 0
+    events = tmp_path / "e.csv"
+    events.write_text("customer_id,timestamp,event\na,2025-01-01 10:00,view\n", encoding="utf-8")
+    assert runner.invoke(main, ["ingest", str(events), "--project", str(p)]).exit_code == 0
+    r = runner.invoke(main, ["customer", "a", "--project", str(p)])
+    assert r.exit_code == 0, r.output
+    lines = [line.strip() for line in r.stdout.splitlines()]
+    assert "Nu" in lines and "Fasbesök för a" in lines and "Now" not in lines

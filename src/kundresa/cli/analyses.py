@@ -462,6 +462,10 @@ def _customer_run(analysis: str, params: dict[str, Any], values: Values) -> None
             scope = project.scope(**_scope_args(_SPECS_BY_NAME["customer"], values))
             result = project.run(analysis, scope=scope, **params)
     if state is not None and (live_only or fmt == "table"):
+        from kundresa.report.labels import title
+
+        journey = project.journey
+        lang = values.get("lang") or (journey.language if journey is not None else "en")
         for note in state["notes"]:
             warn(note, "note")
         if fmt == "json":
@@ -476,13 +480,14 @@ def _customer_run(analysis: str, params: dict[str, Any], values: Values) -> None
                 pairs = pd.DataFrame(
                     {"field": list(row), "value": [_shown(v) for v in row.values()]}
                 )
-                emit(pairs, fmt, title="Now", units={"field": "label", "value": "label"})
+                now = title("customer_now", lang)
+                emit(pairs, fmt, title=now, units={"field": "label", "value": "label"})
                 items = pd.DataFrame(
                     state["recommended_content"], columns=["item", "kind", "score"]
                 )
                 if not items.empty:
                     units = {"item": "label", "kind": "label", "score": "number"}
-                    emit(items, fmt, title="Recommended next", units=units)
+                    emit(items, fmt, title=title("customer_recommended", lang), units=units)
     if not live_only:
         emit_result(result, fmt, excel=values["excel"])
 

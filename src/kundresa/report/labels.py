@@ -228,6 +228,8 @@ TITLES: dict[str, tuple[str, str, str]] = {
         "Händelser för {customer_id}",
         "Hændelser for {customer_id}",
     ),
+    "customer_now": ("Now", "Nu", "Nu"),
+    "customer_recommended": ("Recommended next", "Rekommenderat härnäst", "Anbefalet som næste"),
     "paths": ("Top paths ({level})", "Vanligaste vägar ({level})", "Hyppigste veje ({level})"),
     "path_links": (
         "Path links ({level})",
