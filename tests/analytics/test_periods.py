@@ -269,9 +269,15 @@ def test_event_funnels_count_attempts_that_start_in_the_period(
         )
         trend = conversion_trend(p.events, steps, period="day", **kw)
         days = Counter(t.date() for _, t in levels.values())
-        assert {d.date(): int(n) for d, n in zip(trend.period, trend.started, strict=True)} == dict(
-            days
-        )
+        shown = {d.date(): int(n) for d, n in zip(trend.period, trend.started, strict=True)}
+        # Every day from the first start to the last, those nobody started on as 0.
+        span = (min(days), max(days)) if days else None
+        want_days = {} if span is None else dict.fromkeys(_days(*span), 0) | dict(days)
+        assert shown == want_days
+
+
+def _days(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=k) for k in range((last - first).days + 1)]
 
 
 # -- retention, lifecycle, repeat purchases ------------------------------------------------------
