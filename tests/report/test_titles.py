@@ -78,4 +78,13 @@ def test_customer_tables_in_the_journey_language(tmp_path: Path) -> None:
     r = runner.invoke(main, ["customer", "a", "--project", str(p)])
     assert r.exit_code == 0, r.output
     lines = [line.strip() for line in r.stdout.splitlines()]
-    assert "Nu" in lines and "Fasbesök för a" in lines and "Now" not in lines
+    assert "Just nu" in lines and "Fasbesök för a" in lines and "Now" not in lines
+
+
+def test_the_command_line_and_the_web_name_the_live_state_alike() -> None:
+    from kundresa.report.labels import title
+    from kundresa.web.i18n import translate
+
+    for lang in ("en", "sv", "da"):
+        assert title("customer_now", lang) == translate("live_state", lang)
+        assert title("customer_recommended", lang) == translate("recommended", lang)

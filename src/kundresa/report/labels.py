@@ -228,8 +228,12 @@ TITLES: dict[str, tuple[str, str, str]] = {
         "Händelser för {customer_id}",
         "Hændelser for {customer_id}",
     ),
-    "customer_now": ("Now", "Nu", "Nu"),
-    "customer_recommended": ("Recommended next", "Rekommenderat härnäst", "Anbefalet som næste"),
+    "customer_now": ("Now", "Just nu", "Lige nu"),
+    "customer_recommended": (
+        "Recommended next",
+        "Rekommenderat härnäst",
+        "Anbefalet som det næste",
+    ),
     "paths": ("Top paths ({level})", "Vanligaste vägar ({level})", "Hyppigste veje ({level})"),
     "path_links": (
         "Path links ({level})",
